@@ -1,0 +1,44 @@
+import { readFile } from 'node:fs/promises';
+import cliProgress from 'cli-progress';
+import { setAlias, TASKS, type ManifestFields, type Task } from '../../lib/registry/index.js';
+import { pushModelFolder } from '../../lib/registry/pushFolder.js';
+import type { ObjectStore } from '../../lib/store/index.js';
+
+export interface PushOptions {
+  name: string;
+  alias?: string;
+  task?: string;
+  labels?: string;
+  meta?: string;
+}
+
+/** Extra manifest fields: --meta file.json (labels, transforms, background, metrics...), then flags. */
+async function fieldsFrom(options: PushOptions): Promise<Partial<ManifestFields>> {
+  const fields: Partial<ManifestFields> = options.meta ? JSON.parse(await readFile(options.meta, 'utf8')) : {};
+  if (options.labels) fields.labels = options.labels.split(',').map((l) => l.trim());
+  if (options.task) {
+    if (!TASKS.includes(options.task as Task)) throw new Error(`--task must be one of ${TASKS.join(', ')}`);
+    fields.task = options.task as Task;
+  }
+  return fields;
+}
+
+export async function push(store: ObjectStore, dir: string, options: PushOptions): Promise<string> {
+  const fields = await fieldsFrom(options);
+  const bar = new cliProgress.SingleBar({ format: 'uploading [{bar}] {value}/{total} files', clearOnComplete: true }, cliProgress.Presets.shades_classic);
+  let started = false;
+  const manifest = await pushModelFolder(store, dir, options.name, fields, {
+    onProgress: (written, total) => {
+      if (!started) bar.start(total, 0);
+      started = true;
+      bar.update(written);
+    },
+  });
+  bar.stop();
+  const lines = [`pushed ${manifest.name}:${manifest.version} (${manifest.format}, ${manifest.task}) to ${store.uri}`];
+  if (options.alias) {
+    await setAlias(store, manifest.name, options.alias, manifest.version);
+    lines.push(`alias ${options.alias} -> ${manifest.version}`);
+  }
+  return lines.join('\n');
+}

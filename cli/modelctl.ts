@@ -1,0 +1,62 @@
+/** modelctl: push, list, show, promote and roll back model versions in any store. */
+import { Command } from 'commander';
+import { config } from '../lib/config.js';
+import { ServiceError } from '../lib/errors.js';
+import { openStore, type ObjectStore } from '../lib/store/index.js';
+import { promote, rollback } from './commands/aliases.js';
+import { list } from './commands/list.js';
+import { push } from './commands/push.js';
+import { show } from './commands/show.js';
+
+const program = new Command('modelctl')
+  .description('Manage TF.js model versions in a model store (default: MODEL_STORE_URI, else the repo models/ folder)')
+  .option('--store <uri>', 'model store: s3://bucket/prefix or file://path')
+  .showHelpAfterError();
+
+function store(): ObjectStore {
+  const { modelStoreUri, s3Endpoint, s3ForcePathStyle } = config();
+  return openStore(program.opts<{ store?: string }>().store ?? modelStoreUri, { endpoint: s3Endpoint, forcePathStyle: s3ForcePathStyle });
+}
+
+program
+  .command('push <dir>')
+  .description('create a new version from a TF.js model folder (model.json + weight shards)')
+  .requiredOption('-n, --name <name>', 'model name')
+  .option('-a, --alias <alias>', 'point this alias at the new version')
+  .option('-t, --task <task>', 'classification | binary | regression (guessed from the output shape if omitted)')
+  .option('-l, --labels <labels>', 'comma-separated class labels')
+  .option('-m, --meta <file>', 'JSON with more manifest fields: transforms, background, metrics, description')
+  .action(async (dir: string, options) => console.log(await push(store(), dir, options)));
+
+program
+  .command('list [model]')
+  .description('models, versions, aliases and held-out metrics')
+  .option('--json', 'print JSON')
+  .action(async (model: string | undefined, options: { json?: boolean }) => console.log(await list(store(), model, options.json === true)));
+
+program
+  .command('show <ref>')
+  .description('manifest of name, name:version or name@alias')
+  .option('--full', 'include the background sample and the whole vocabulary')
+  .action(async (ref: string, options: { full?: boolean }) => console.log(await show(store(), ref, options.full === true)));
+
+program
+  .command('promote <model> <version>')
+  .description('point an alias at a version')
+  .requiredOption('-a, --alias <alias>', 'alias to move, e.g. production')
+  .action(async (model: string, version: string, options: { alias: string }) => console.log(await promote(store(), model, version, options.alias)));
+
+program
+  .command('rollback <model>')
+  .description('move an alias back to the version it pointed to before')
+  .requiredOption('-a, --alias <alias>', 'alias to roll back')
+  .action(async (model: string, options: { alias: string }) => console.log(await rollback(store(), model, options.alias)));
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  // Known errors are the user's to fix: print the message, not a stack.
+  const known = error instanceof ServiceError && error.statusCode < 500;
+  console.error(`modelctl: ${known || !(error instanceof Error) ? String((error as Error).message ?? error) : error.stack}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,86 @@
+/**
+ * Every environment variable the bundle reads, parsed and validated once (DESIGN.md: Configuration).
+ * A bad value fails the cold start with a message naming the variable, instead of a confusing
+ * error on the first request.
+ */
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+
+/** The repo's models/ folder, found from this file (source tree) or from a bundle in dist/<fn>/. */
+function defaultModelsDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const candidate of [path.resolve(here, '../models'), path.resolve(here, '../../models'), path.resolve(process.cwd(), 'models')]) {
+    if (existsSync(candidate)) return candidate;
+  }
+  return path.resolve(process.cwd(), 'models');
+}
+
+const positiveInt = z.coerce.number().int().positive();
+
+const schema = z.object({
+  MODEL_STORE_URI: z
+    .string()
+    .regex(/^(s3:\/\/[^/]+(\/.*)?|file:\/\/.+)$/, 'must be s3://bucket[/prefix] or file://path')
+    .optional(),
+  S3_ENDPOINT: z.url().optional(),
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).optional(),
+  TFJS_BACKEND: z.enum(['node', 'wasm', 'cpu']).optional(),
+  TFJS_WASM_DIR: z.string().optional(),
+  MODEL_ALIAS_TTL_SECONDS: z.coerce.number().min(0).default(30),
+  MODEL_CACHE_MAX_BYTES: positiveInt.optional(),
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: positiveInt.optional(),
+  MODEL_PRELOAD: z.string().optional(),
+  MAX_BATCH: positiveInt.default(256),
+});
+
+export interface Config {
+  modelStoreUri: string;
+  s3Endpoint?: string;
+  s3ForcePathStyle: boolean;
+  backend?: 'node' | 'wasm' | 'cpu';
+  wasmDir?: string;
+  aliasTtlMs: number;
+  cacheMaxBytes: number;
+  preload: string[];
+  maxBatch: number;
+}
+
+export class ConfigError extends Error {}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${detail}`);
+  }
+  const e = parsed.data;
+  // Weights live in the JS heap and in wasm memory: keep the cache to a quarter of the function's memory.
+  const lambdaMemoryBytes = (e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? 2048) * 1024 * 1024;
+  return {
+    modelStoreUri: e.MODEL_STORE_URI ?? pathToFileURL(defaultModelsDir()).href,
+    s3Endpoint: e.S3_ENDPOINT,
+    // A custom endpoint is almost always an S3-compatible server that wants path-style addressing.
+    s3ForcePathStyle: e.S3_FORCE_PATH_STYLE ? e.S3_FORCE_PATH_STYLE === 'true' : e.S3_ENDPOINT !== undefined,
+    backend: e.TFJS_BACKEND,
+    wasmDir: e.TFJS_WASM_DIR,
+    aliasTtlMs: e.MODEL_ALIAS_TTL_SECONDS * 1000,
+    cacheMaxBytes: e.MODEL_CACHE_MAX_BYTES ?? Math.floor(lambdaMemoryBytes / 4),
+    preload: (e.MODEL_PRELOAD ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    maxBatch: e.MAX_BATCH,
+  };
+}
+
+let cached: Config | undefined;
+
+/** The process-wide configuration, read on first use. */
+export function config(): Config {
+  cached ??= readConfig();
+  return cached;
+}
+
+/** Tests change env vars between cases; this forgets the parsed copy. */
+export function resetConfigForTests(): void {
+  cached = undefined;
+}

@@ -1,0 +1,48 @@
+/**
+ * One error base class for the whole bundle. Subclasses carry the HTTP status they map to;
+ * lib/http turns them into responses in one place, and only status < 500 shows its message.
+ */
+export class ServiceError extends Error {
+  readonly statusCode: number = 500;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The request is malformed or does not fit the model (400). */
+export class BadRequestError extends ServiceError {
+  override readonly statusCode = 400;
+}
+
+/** A model, version, alias, job or object that does not exist (404). */
+export class NotFoundError extends ServiceError {
+  override readonly statusCode = 404;
+}
+
+/** A write lost a race or would overwrite something immutable (409). */
+export class ConflictError extends ServiceError {
+  override readonly statusCode = 409;
+}
+
+/** The request body is over the limit (413). */
+export class PayloadTooLargeError extends ServiceError {
+  override readonly statusCode = 413;
+}
+
+/** Stored bytes do not match the manifest's checksum: nothing is served from them. */
+export class IntegrityError extends ServiceError {
+  override readonly statusCode = 500;
+}
+
+/** A dependency (store, backend) is not usable right now; clients may retry (503). */
+export class UnavailableError extends ServiceError {
+  override readonly statusCode = 503;
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 5,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

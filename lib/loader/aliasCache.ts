@@ -1,0 +1,40 @@
+/**
+ * Resolved aliases are trusted for a short TTL, so a promotion takes effect without a redeploy
+ * while a warm function does not list the store on every request. Explicit versions are immutable
+ * and never need refreshing.
+ */
+import { formatModelRef, resolveVersion, type ModelRef } from '../registry/index.js';
+import type { ObjectStore } from '../store/index.js';
+
+interface Resolved {
+  version: Promise<number>;
+  expiresAt: number;
+}
+
+export class AliasCache {
+  private readonly resolved = new Map<string, Resolved>();
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  resolve(ref: ModelRef): Promise<number> {
+    if (ref.version !== undefined) return resolveVersion(this.store, ref);
+    const key = formatModelRef(ref);
+    const hit = this.resolved.get(key);
+    if (hit && hit.expiresAt > this.now()) return hit.version;
+    // Single-flight: callers arriving during a refresh share it; a failure is not remembered.
+    const version = resolveVersion(this.store, ref);
+    this.resolved.set(key, { version, expiresAt: this.now() + this.ttlMs });
+    version.catch(() => {
+      if (this.resolved.get(key)?.version === version) this.resolved.delete(key);
+    });
+    return version;
+  }
+
+  clear(): void {
+    this.resolved.clear();
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The cached model loader every handler shares. It lives at module scope: created on a cold start,
+ * reused while the Lambda stays warm.
+ */
+import { config } from '../config.js';
+import { parseModelRef, type ModelRef } from '../registry/index.js';
+import { modelStore, type ObjectStore } from '../store/index.js';
+import { AliasCache } from './aliasCache.js';
+import { ModelCache } from './modelCache.js';
+import { readVersion, type LoadedModel } from './readVersion.js';
+
+export type { LoadedModel } from './readVersion.js';
+
+export interface LoaderOptions {
+  aliasTtlMs: number;
+  maxBytes: number;
+  now?: () => number;
+}
+
+export class ModelLoader {
+  readonly aliases: AliasCache;
+  readonly cache: ModelCache;
+
+  constructor(
+    readonly store: ObjectStore,
+    options: LoaderOptions,
+  ) {
+    this.aliases = new AliasCache(store, options.aliasTtlMs, options.now);
+    this.cache = new ModelCache(options.maxBytes);
+  }
+
+  /** The version a reference means right now (alias answers may be up to the TTL old). */
+  resolve(ref: ModelRef): Promise<number> {
+    return this.aliases.resolve(ref);
+  }
+
+  /** Runs fn with the loaded model; it is not evicted or disposed while fn runs. */
+  async withModel<T>(ref: ModelRef, fn: (model: LoadedModel) => Promise<T> | T): Promise<T> {
+    const version = await this.resolve(ref);
+    return this.cache.use(`${ref.name}:${version}`, () => readVersion(this.store, ref.name, version), fn);
+  }
+
+  /** Loads models ahead of the first request, e.g. MODEL_PRELOAD=iris@production,digits. */
+  async preload(refs: string[]): Promise<void> {
+    await Promise.all(refs.map((text) => this.withModel(parseModelRef(text), () => undefined)));
+  }
+
+  clear(): void {
+    this.cache.clear();
+    this.aliases.clear();
+  }
+}
+
+let shared: ModelLoader | undefined;
+
+/** The process-wide loader over MODEL_STORE_URI. */
+export function modelLoader(): ModelLoader {
+  if (!shared) {
+    const { aliasTtlMs, cacheMaxBytes } = config();
+    shared = new ModelLoader(modelStore(), { aliasTtlMs, maxBytes: cacheMaxBytes });
+  }
+  return shared;
+}
+
+/** Explicit reset for tests: disposes cached models and forgets the store. */
+export function clearModelCache(): void {
+  shared?.clear();
+  shared = undefined;
+}

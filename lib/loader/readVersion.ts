@@ -1,0 +1,40 @@
+/**
+ * Fetches a committed version's files (one GET each), checks every one against the manifest's
+ * sha256 and builds the TF.js model. A mismatch is an IntegrityError and nothing is returned.
+ */
+import { IntegrityError } from '../errors.js';
+import { concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from '../registry/artifacts.js';
+import { keys, readManifest, sha256Hex, type Manifest } from '../registry/index.js';
+import { modelFromMemory, type TfModel } from '../runtime/tfModel.js';
+import type { ObjectStore } from '../store/index.js';
+
+export interface LoadedModel {
+  name: string;
+  version: number;
+  manifest: Manifest;
+  model: TfModel;
+  /** Weight bytes: what the model holds in backend memory, used for the cache bound. */
+  bytes: number;
+}
+
+async function fetchChecked(store: ObjectStore, manifest: Manifest, file: string): Promise<Uint8Array> {
+  const expected = manifest.files[file];
+  if (!expected) throw new IntegrityError(`${manifest.name}:${manifest.version}: ${file} is not listed in the manifest`);
+  const bytes = await store.get(keys.file(manifest.name, manifest.version, file));
+  if (sha256Hex(bytes) !== expected) {
+    throw new IntegrityError(`${manifest.name}:${manifest.version}: ${file} does not match its sha256 in the manifest`);
+  }
+  return bytes;
+}
+
+export async function readVersion(store: ObjectStore, name: string, version: number): Promise<LoadedModel> {
+  const manifest = await readManifest(store, name, version);
+  const modelJsonBytes = await fetchChecked(store, manifest, 'model.json');
+  const modelJson = parseModelJson(modelJsonBytes);
+  const files: ModelFiles = new Map([['model.json', modelJsonBytes]]);
+  const shards = weightPaths(modelJson);
+  const shardBytes = await Promise.all(shards.map((shard) => fetchChecked(store, manifest, shard)));
+  shards.forEach((shard, i) => files.set(shard, shardBytes[i]));
+  const model = await modelFromMemory(formatOf(modelJson), modelJson, concatWeights(modelJson, files));
+  return { name, version, manifest, model, bytes: shardBytes.reduce((n, b) => n + b.byteLength, 0) };
+}

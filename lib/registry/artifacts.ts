@@ -1,0 +1,86 @@
+/**
+ * A TF.js model folder's files (model.json + weight shards), checked against the weights manifest
+ * before anything is written: a push with a missing or wrong-sized shard must write nothing.
+ */
+import { BadRequestError } from '../errors.js';
+
+export type ModelFiles = Map<string, Uint8Array>;
+export type ModelFormat = 'layers' | 'graph';
+
+interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: string };
+}
+export interface ModelJson {
+  format?: string;
+  modelTopology?: unknown;
+  weightsManifest?: { paths: string[]; weights: WeightSpec[] }[];
+  signature?: unknown;
+  [key: string]: unknown;
+}
+
+const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2 };
+
+function specBytes(spec: WeightSpec): number {
+  const count = spec.shape.reduce((a, b) => a * b, 1);
+  const dtype = spec.quantization?.dtype ?? spec.dtype;
+  const size = BYTES[dtype];
+  if (size === undefined) throw new BadRequestError(`weight ${spec.name}: unsupported dtype ${dtype}`);
+  return count * size;
+}
+
+export function parseModelJson(bytes: Uint8Array | undefined): ModelJson {
+  if (!bytes) throw new BadRequestError('model.json is missing: a TF.js model folder must contain model.json');
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new BadRequestError('model.json is not valid JSON');
+  }
+  if (typeof json !== 'object' || json === null || !('modelTopology' in json)) {
+    throw new BadRequestError('model.json has no modelTopology: is this a TF.js model (tensorflowjs_converter output)?');
+  }
+  return json as ModelJson;
+}
+
+export function formatOf(modelJson: ModelJson): ModelFormat {
+  if (modelJson.format === 'graph-model') return 'graph';
+  if (modelJson.format === 'layers-model') return 'layers';
+  // Older converters omit `format`: graph topologies are a GraphDef with a `node` list.
+  const topology = modelJson.modelTopology as { node?: unknown } | undefined;
+  return topology && Array.isArray(topology.node) ? 'graph' : 'layers';
+}
+
+/** Every shard named by the weights manifest exists and the bytes add up to what the specs declare. */
+export function checkWeightFiles(modelJson: ModelJson, files: ModelFiles): void {
+  for (const [index, group] of (modelJson.weightsManifest ?? []).entries()) {
+    const missing = group.paths.filter((p) => !files.has(p));
+    if (missing.length > 0) throw new BadRequestError(`weight files missing for weightsManifest[${index}]: ${missing.join(', ')}`);
+    const expected = group.weights.reduce((sum, spec) => sum + specBytes(spec), 0);
+    const actual = group.paths.reduce((sum, p) => sum + files.get(p)!.byteLength, 0);
+    if (expected !== actual) {
+      throw new BadRequestError(
+        `weight files ${group.paths.join(', ')} hold ${actual} bytes but weightsManifest[${index}] declares ${expected}`,
+      );
+    }
+  }
+}
+
+/** Weight shard paths in manifest order: the order TF.js expects their bytes concatenated in. */
+export function weightPaths(modelJson: ModelJson): string[] {
+  return (modelJson.weightsManifest ?? []).flatMap((group) => group.paths);
+}
+
+/** Concatenates shards, in order, into the single buffer tf.io.fromMemory takes. */
+export function concatWeights(modelJson: ModelJson, files: ModelFiles): ArrayBuffer {
+  const parts = weightPaths(modelJson).map((p) => files.get(p)!);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out.buffer;
+}

@@ -1,0 +1,66 @@
+/**
+ * manifest.json: everything a version is, besides its weights. It is written last: a version
+ * whose manifest is missing does not exist. Validated on read, so a hand-edited store fails loudly.
+ */
+import { z } from 'zod';
+import { transformsSchema } from '../transforms/schema.js';
+
+export const DTYPES = ['float32', 'int32', 'bool', 'string', 'complex64'] as const;
+
+export const tensorSpec = z.object({
+  name: z.string(),
+  dtype: z.enum(DTYPES),
+  /** -1 marks a variable dimension (the batch, usually), as in OIP v2 metadata. */
+  shape: z.array(z.number().int().min(-1)),
+});
+
+export const signatureSchema = z.object({
+  inputs: z.array(tensorSpec).min(1),
+  outputs: z.array(tensorSpec).min(1),
+});
+
+export const TASKS = ['classification', 'binary', 'regression'] as const;
+
+export const manifestSchema = z.object({
+  name: z.string(),
+  version: z.number().int().positive(),
+  format: z.enum(['layers', 'graph']),
+  task: z.enum(TASKS),
+  description: z.string().optional(),
+  signature: signatureSchema,
+  /** Class names, index-aligned with the output units (binary: [negative, positive]). */
+  labels: z.array(z.string()).optional(),
+  transforms: transformsSchema.default({}),
+  /** A small sample of model inputs (flattened rows) used as the explanation background. */
+  background: z.array(z.array(z.number())).optional(),
+  /** sha256 (hex) of every file of the version, by path relative to the version folder. */
+  files: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/)),
+  lineage: z
+    .object({
+      parent: z.number().int().positive().nullable().default(null),
+      source: z.string().optional(),
+      jobId: z.string().optional(),
+      dataSha256: z.string().optional(),
+    })
+    .default({ parent: null }),
+  /** Held-out test metrics, by name. */
+  metrics: z.record(z.string(), z.number()).default({}),
+  training: z.unknown().optional(),
+  createdAt: z.string(),
+});
+
+export type TensorSpec = z.infer<typeof tensorSpec>;
+export type Signature = z.infer<typeof signatureSchema>;
+export type Task = (typeof TASKS)[number];
+export type Manifest = z.infer<typeof manifestSchema>;
+/** What a caller supplies when creating a version; the registry fills in the rest. */
+export type ManifestFields = Omit<z.input<typeof manifestSchema>, 'name' | 'version' | 'files' | 'createdAt' | 'format' | 'signature'> &
+  Partial<Pick<Manifest, 'signature'>>;
+
+export function parseManifest(raw: unknown, where: string): Manifest {
+  const parsed = manifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new Error(`invalid manifest ${where}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}

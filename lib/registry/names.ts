@@ -1,0 +1,54 @@
+/**
+ * Model and alias names become object keys, so they are validated before any key is built:
+ * a name like `../x` or `a/b` must never reach the store.
+ */
+import { BadRequestError } from '../errors.js';
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** `latest` is implicit (the highest committed version): it can be read, never written. */
+export const LATEST = 'latest';
+/** Served when a request names neither a version nor an alias, if it exists. */
+export const DEFAULT_ALIAS = 'production';
+
+export function validateName(value: string, what: 'model' | 'alias' = 'model'): string {
+  if (!NAME.test(value) || value.includes('..')) {
+    throw new BadRequestError(
+      `invalid ${what} name ${JSON.stringify(value)}: expected ^[a-z0-9][a-z0-9._-]{0,63}$ without '..'`,
+    );
+  }
+  return value;
+}
+
+export function validateVersion(value: string | number): number {
+  const n = typeof value === 'number' ? value : /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1) {
+    throw new BadRequestError(`invalid version ${JSON.stringify(value)}: expected an integer from 1`);
+  }
+  return n;
+}
+
+/** What a caller asked for: a version, an alias, or neither (the default). */
+export interface ModelRef {
+  name: string;
+  version?: number;
+  alias?: string;
+}
+
+/** Parses `iris`, `iris:3` or `iris@production` (the CLI and batch-scoring key syntax). */
+export function parseModelRef(text: string): ModelRef {
+  const match = /^([^:@]+)(?::([^:@]+)|@([^:@]+))?$/.exec(text);
+  if (!match) throw new BadRequestError(`invalid model reference ${JSON.stringify(text)}: use name, name:version or name@alias`);
+  const [, name, version, alias] = match;
+  return {
+    name: validateName(name),
+    version: version === undefined ? undefined : validateVersion(version),
+    alias: alias === undefined ? undefined : validateName(alias, 'alias'),
+  };
+}
+
+export function formatModelRef(ref: ModelRef): string {
+  if (ref.version !== undefined) return `${ref.name}:${ref.version}`;
+  if (ref.alias !== undefined) return `${ref.name}@${ref.alias}`;
+  return ref.name;
+}

@@ -1,0 +1,62 @@
+/** Push of a TF.js model folder (layers or graph, as tensorflowjs_converter writes it). */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { BadRequestError } from '../errors.js';
+import { modelFromMemory, signatureOf } from '../runtime/tfModel.js';
+import type { ObjectStore } from '../store/index.js';
+import { concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from './artifacts.js';
+import { createVersion, type CreateVersionOptions } from './createVersion.js';
+import type { Manifest, ManifestFields, Signature, Task } from './manifest.js';
+
+/** Reads model.json and exactly the shards its weights manifest names. */
+export async function readModelFolder(dir: string): Promise<ModelFiles> {
+  const files: ModelFiles = new Map();
+  const read = async (name: string): Promise<Uint8Array | undefined> => {
+    try {
+      return new Uint8Array(await fs.readFile(path.join(dir, name)));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  };
+  const modelJsonBytes = await read('model.json');
+  if (!modelJsonBytes) throw new BadRequestError(`${dir} has no model.json: is it a TF.js model folder?`);
+  files.set('model.json', modelJsonBytes);
+  for (const shard of weightPaths(parseModelJson(modelJsonBytes))) {
+    if (shard.includes('..') || path.isAbsolute(shard)) throw new BadRequestError(`weight path ${shard} leaves the model folder`);
+    const bytes = await read(shard);
+    if (bytes) files.set(shard, bytes); // a missing shard is reported by the registry's own check
+  }
+  return files;
+}
+
+/** Loads the model in memory to read its inputs and outputs. */
+export async function inferSignature(files: ModelFiles): Promise<Signature> {
+  const modelJson = parseModelJson(files.get('model.json'));
+  const model = await modelFromMemory(formatOf(modelJson), modelJson, concatWeights(modelJson, files));
+  try {
+    return signatureOf(model);
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Without --task: several output units are classes; one unit is binary when two labels are given. */
+export function guessTask(signature: Signature, labels?: string[]): Task {
+  const units = signature.outputs[0].shape.at(-1) ?? 1;
+  if (units > 1) return 'classification';
+  return labels?.length === 2 ? 'binary' : 'regression';
+}
+
+export async function pushModelFolder(
+  store: ObjectStore,
+  dir: string,
+  name: string,
+  fields: Partial<ManifestFields> = {},
+  options: CreateVersionOptions = {},
+): Promise<Manifest> {
+  const files = await readModelFolder(dir);
+  const signature = fields.signature ?? (await inferSignature(files));
+  const task = fields.task ?? guessTask(signature, fields.labels);
+  return createVersion(store, name, files, { ...fields, task, signature, lineage: fields.lineage ?? { parent: null, source: path.resolve(dir) } }, options);
+}

@@ -1,0 +1,53 @@
+/** Reading what exists: models, committed versions, manifests. */
+import { NotFoundError } from '../errors.js';
+import { getJson, listAll, listPrefixes, type ObjectStore } from '../store/index.js';
+import { COMMITTED_VERSION, keys } from './keys.js';
+import { parseManifest, type Manifest } from './manifest.js';
+import { validateName } from './names.js';
+
+/** Committed versions (those with a manifest.json), ascending. Partial versions are invisible. */
+export async function listVersions(store: ObjectStore, model: string): Promise<number[]> {
+  validateName(model);
+  const prefix = keys.versionsPrefix(model);
+  const versions: number[] = [];
+  for await (const object of listAll(store, prefix)) {
+    const match = COMMITTED_VERSION.exec(object.key.slice(prefix.length));
+    if (match) versions.push(Number(match[1]));
+  }
+  return versions.sort((a, b) => a - b);
+}
+
+/** The highest version number ever claimed, committed or not: new versions go above it. */
+export async function highestClaimedVersion(store: ObjectStore, model: string): Promise<number> {
+  const prefix = keys.versionsPrefix(model);
+  const numbers = (await listPrefixes(store, prefix))
+    .map((p) => Number(p.slice(prefix.length, -1)))
+    .filter((n) => Number.isInteger(n) && n > 0);
+  return Math.max(0, ...numbers);
+}
+
+/** Model names with at least one committed version, sorted. */
+export async function listModels(store: ObjectStore): Promise<string[]> {
+  const names = (await listPrefixes(store, ''))
+    .map((p) => p.slice(0, -1))
+    .filter((name) => /^[a-z0-9][a-z0-9._-]{0,63}$/.test(name) && !name.includes('..'));
+  const withVersions = await Promise.all(names.map(async (name) => ((await listVersions(store, name)).length > 0 ? name : undefined)));
+  return withVersions.filter((n): n is string => n !== undefined).sort();
+}
+
+export async function readManifest(store: ObjectStore, model: string, version: number): Promise<Manifest> {
+  validateName(model);
+  const key = keys.manifest(model, version);
+  try {
+    return parseManifest(await getJson(store, key), `${store.uri}${key}`);
+  } catch (error) {
+    if (error instanceof NotFoundError) throw new NotFoundError(`model ${model} has no version ${version}`);
+    throw error;
+  }
+}
+
+export async function latestVersion(store: ObjectStore, model: string): Promise<number> {
+  const versions = await listVersions(store, model);
+  if (versions.length === 0) throw new NotFoundError(`no model named ${model}`);
+  return versions[versions.length - 1];
+}

@@ -1,0 +1,73 @@
+/**
+ * Chooses the TF.js backend once per process: tfjs-node when it loads, else wasm (SIMD), else cpu.
+ * TFJS_BACKEND forces one, and then failing to start it is an error, never a silent fallback.
+ * This is the only module that knows which backend is in use.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { config } from '../config.js';
+import { findWasmDir, WASM_SIMD_FILE } from './wasmFiles.js';
+
+export type BackendName = 'node' | 'wasm' | 'cpu';
+
+/** tfjs-node registers itself under this name. */
+const TF_NAMES: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+
+export class BackendError extends Error {}
+
+async function tryNode(): Promise<boolean> {
+  try {
+    // Optional dependency: absent from Lambda zips and from machines where it cannot install.
+    const moduleName = '@tensorflow/tfjs-node';
+    await import(moduleName);
+  } catch {
+    return false;
+  }
+  return tf.setBackend(TF_NAMES.node);
+}
+
+async function tryWasm(wasmDir?: string): Promise<boolean> {
+  const dir = findWasmDir(wasmDir);
+  if (!dir) return false;
+  setWasmPaths(dir.endsWith('/') ? dir : `${dir}/`);
+  // setBackend resolves false (it does not throw) when the binary cannot be read or compiled.
+  return tf.setBackend(TF_NAMES.wasm);
+}
+
+async function start(name: BackendName, wasmDir?: string): Promise<boolean> {
+  if (name === 'node') return tryNode();
+  if (name === 'wasm') return tryWasm(wasmDir);
+  return tf.setBackend(TF_NAMES.cpu);
+}
+
+async function choose(): Promise<BackendName> {
+  const { backend: forced, wasmDir } = config();
+  if (forced) {
+    if (await start(forced, wasmDir)) return forced;
+    const hint = forced === 'wasm' ? ` (is ${WASM_SIMD_FILE} in ${wasmDir ?? 'the bundle folder'}?)` : '';
+    throw new BackendError(`TFJS_BACKEND=${forced} could not be started${hint}`);
+  }
+  for (const name of ['node', 'wasm', 'cpu'] as const) {
+    if (await start(name, wasmDir)) return name;
+  }
+  throw new BackendError('no TF.js backend could be started');
+}
+
+let chosen: Promise<BackendName> | undefined;
+
+/** Starts the backend on first call; later calls share the same promise. */
+export function initBackend(): Promise<BackendName> {
+  chosen ??= choose().catch((error: unknown) => {
+    chosen = undefined;
+    throw error;
+  });
+  return chosen;
+}
+
+/** The backend in use, as our config names it. */
+export function backendName(): BackendName {
+  const active = tf.getBackend();
+  const entry = (Object.entries(TF_NAMES) as [BackendName, string][]).find(([, tfName]) => tfName === active);
+  return entry ? entry[0] : 'cpu';
+}

@@ -1,0 +1,167 @@
+/**
+ * A local folder as an object store (file:// URIs): the demo models, `invoke local`, tests.
+ * Writes go to a temporary file first and are renamed (or linked, for create-only) into place,
+ * so a reader never sees a half-written object, as on S3.
+ */
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { ConflictError, NotFoundError } from '../errors.js';
+import type { ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
+
+const TMP_SUFFIX = '.tmp-upload';
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+export class FolderStore implements ObjectStore {
+  readonly uri: string;
+
+  constructor(private readonly root: string) {
+    this.root = path.resolve(root);
+    this.uri = pathToFileURL(this.root).href;
+  }
+
+  private file(key: string): string {
+    // Keys come from validated names, but a store must never escape its root whatever it is given.
+    if (key.split('/').some((part) => part === '..') || path.isAbsolute(key)) {
+      throw new Error(`invalid object key: ${key}`);
+    }
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    try {
+      return new Uint8Array(await fs.readFile(this.file(key)));
+    } catch (error) {
+      if (isMissing(error)) throw new NotFoundError(`no object ${key} in ${this.uri}`);
+      throw error;
+    }
+  }
+
+  async getStream(key: string): Promise<Readable> {
+    const file = this.file(key);
+    try {
+      await fs.access(file);
+    } catch (error) {
+      if (isMissing(error)) throw new NotFoundError(`no object ${key} in ${this.uri}`);
+      throw error;
+    }
+    return createReadStream(file);
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const stat = await fs.stat(this.file(key));
+      if (!stat.isFile()) return undefined;
+      return { key, size: stat.size, lastModified: stat.mtime, etag: `"${stat.size.toString(16)}-${stat.mtimeMs.toString(16)}"` };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  private async tempFor(target: string): Promise<string> {
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    return `${target}.${randomUUID()}${TMP_SUFFIX}`;
+  }
+
+  private async commit(temp: string, target: string, exclusive: boolean): Promise<void> {
+    try {
+      // link() fails with EEXIST when the target exists: an atomic create-only, like If-None-Match.
+      if (exclusive) await fs.link(temp, target);
+      else await fs.rename(temp, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new ConflictError(`object ${path.relative(this.root, target)} already exists`);
+      }
+      throw error;
+    } finally {
+      if (exclusive) await fs.rm(temp, { force: true });
+    }
+  }
+
+  async put(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {
+    const target = this.file(key);
+    const temp = await this.tempFor(target);
+    try {
+      await fs.writeFile(temp, body);
+      await this.commit(temp, target, options.ifNoneMatch === true);
+    } catch (error) {
+      await fs.rm(temp, { force: true });
+      throw error;
+    }
+  }
+
+  async putStream(key: string, body: Readable): Promise<void> {
+    const target = this.file(key);
+    const temp = await this.tempFor(target);
+    try {
+      await pipeline(body, createWriteStream(temp));
+      await this.commit(temp, target, false);
+    } catch (error) {
+      await fs.rm(temp, { force: true });
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.rm(this.file(key), { force: true });
+  }
+
+  /** Every file under the root whose key starts with prefix, in S3's (byte) order. */
+  private async keysUnder(prefix: string): Promise<string[]> {
+    // Walk only the deepest folder the prefix names, not the whole store.
+    const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/') + 1) : '';
+    const out: string[] = [];
+    const walk = async (rel: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await fs.readdir(rel ? this.file(rel) : this.root, { withFileTypes: true });
+      } catch (error) {
+        if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+        throw error;
+      }
+      for (const entry of entries) {
+        const key = `${rel}${entry.name}`;
+        if (entry.isDirectory()) {
+          if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(`${key}/`);
+        } else if (entry.isFile() && key.startsWith(prefix) && !key.endsWith(TMP_SUFFIX)) {
+          out.push(key);
+        }
+      }
+    };
+    await walk(folder);
+    return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    const pageSize = options.pageSize ?? 1000;
+    const keys = (await this.keysUnder(prefix)).filter((key) => options.token === undefined || key > options.token);
+    const objects: ObjectInfo[] = [];
+    const prefixes: string[] = [];
+    let last: string | undefined;
+    for (const key of keys) {
+      const rest = key.slice(prefix.length);
+      const cut = options.delimiter ? rest.indexOf(options.delimiter) : -1;
+      const common = cut >= 0 ? prefix + rest.slice(0, cut + options.delimiter!.length) : undefined;
+      if (common !== undefined && prefixes[prefixes.length - 1] === common) {
+        last = key; // still inside the folder already reported
+        continue;
+      }
+      if (objects.length + prefixes.length >= pageSize) return { objects, prefixes, nextToken: last };
+      if (common !== undefined) {
+        prefixes.push(common);
+      } else {
+        const info = await this.head(key);
+        if (info) objects.push(info);
+      }
+      last = key;
+    }
+    return { objects, prefixes };
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The one storage interface: the registry, jobs and batch scoring only ever see this.
+ * Keys are relative to the store's root (the S3 prefix or the folder), always with '/' separators.
+ */
+import type { Readable } from 'node:stream';
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  etag?: string;
+  lastModified?: Date;
+}
+
+export interface PutOptions {
+  /** Create only: fail with ConflictError when the key exists (S3 If-None-Match: *, O_EXCL on disk). */
+  ifNoneMatch?: boolean;
+  contentType?: string;
+}
+
+export interface ListPage {
+  objects: ObjectInfo[];
+  /** With a delimiter: the "folders" directly under the prefix, each ending with the delimiter. */
+  prefixes: string[];
+  nextToken?: string;
+}
+
+export interface ListOptions {
+  delimiter?: string;
+  pageSize?: number;
+  token?: string;
+}
+
+export interface ObjectStore {
+  /** s3://bucket/prefix or file:///abs/path, for logs and error messages. */
+  readonly uri: string;
+  get(key: string): Promise<Uint8Array>;
+  getStream(key: string): Promise<Readable>;
+  /** undefined when the key does not exist. */
+  head(key: string): Promise<ObjectInfo | undefined>;
+  put(key: string, body: Uint8Array | string, options?: PutOptions): Promise<void>;
+  /** Streams a body of unknown length (multipart on S3); the object appears whole or not at all. */
+  putStream(key: string, body: Readable, options?: Pick<PutOptions, 'contentType'>): Promise<void>;
+  /** Deleting a missing key is not an error. */
+  delete(key: string): Promise<void>;
+  listPage(prefix: string, options?: ListOptions): Promise<ListPage>;
+}
+
+/** Every object under a prefix, across pages. */
+export async function* listAll(store: ObjectStore, prefix: string, pageSize?: number): AsyncGenerator<ObjectInfo> {
+  let token: string | undefined;
+  do {
+    const page = await store.listPage(prefix, { token, pageSize });
+    yield* page.objects;
+    token = page.nextToken;
+  } while (token);
+}
+
+/** The "folders" directly under a prefix, across pages. */
+export async function listPrefixes(store: ObjectStore, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await store.listPage(prefix, { delimiter: '/', token });
+    out.push(...page.prefixes);
+    token = page.nextToken;
+  } while (token);
+  return out;
+}
+
+export async function getJson<T = unknown>(store: ObjectStore, key: string): Promise<T> {
+  return JSON.parse(new TextDecoder().decode(await store.get(key))) as T;
+}

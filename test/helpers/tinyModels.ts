@@ -1,0 +1,88 @@
+/**
+ * Small TF.js model folders made on the fly, in both formats, with known weights: a linear
+ * softmax classifier y = softmax(x W + b) over 4 inputs and 3 classes.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initBackend } from '../../lib/runtime/backend.js';
+
+export const W = [
+  [0.5, -0.2, 0.1],
+  [0.3, 0.8, -0.5],
+  [-0.7, 0.2, 0.9],
+  [0.1, -0.4, 0.6],
+];
+export const B = [0.05, -0.1, 0.2];
+
+async function folder(): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), 'tiny-model-'));
+}
+
+/** A layers-format folder (what model.save writes): model.json + weights.bin. */
+export async function writeLayersModel(dir?: string): Promise<string> {
+  await initBackend();
+  const out = dir ?? (await folder());
+  const model = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [4], units: 3, activation: 'softmax', name: 'probs' })] });
+  model.setWeights([tf.tensor2d(W), tf.tensor1d(B)]);
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weightsManifest = [{ paths: ['weights.bin'], weights: artifacts.weightSpecs! }];
+      const modelJson = { format: 'layers-model', generatedBy: 'test', convertedBy: null, modelTopology: artifacts.modelTopology, weightsManifest };
+      await writeFile(path.join(out, 'model.json'), JSON.stringify(modelJson));
+      await writeFile(path.join(out, 'weights.bin'), new Uint8Array(artifacts.weightData as ArrayBuffer));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  model.dispose();
+  return out;
+}
+
+const float = { type: 'DT_FLOAT' };
+const dims = (...sizes: number[]) => ({ dim: sizes.map((size) => ({ size: String(size) })) });
+
+/** A graph-format folder as tensorflowjs_converter writes it (GraphDef JSON + one shard). */
+export async function writeGraphModel(dir?: string): Promise<string> {
+  const out = dir ?? (await folder());
+  const node = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 4) } } },
+    { name: 'w', op: 'Const', attr: { dtype: float, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dims(4, 3) } } } },
+    { name: 'b', op: 'Const', attr: { dtype: float, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dims(3) } } } },
+    { name: 'MatMul', op: 'MatMul', input: ['x', 'w'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },
+    { name: 'add', op: 'AddV2', input: ['MatMul', 'b'], attr: { T: float } },
+    { name: 'probs', op: 'Softmax', input: ['add'], attr: { T: float } },
+  ];
+  const modelJson = {
+    format: 'graph-model',
+    generatedBy: 'test',
+    convertedBy: 'TensorFlow.js Converter v4.22.0',
+    modelTopology: { node, library: {}, versions: { producer: 1482 } },
+    signature: {
+      inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 4) } },
+      outputs: { 'probs:0': { name: 'probs:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3) } },
+    },
+    weightsManifest: [
+      {
+        paths: ['group1-shard1of1.bin'],
+        weights: [
+          { name: 'w', shape: [4, 3], dtype: 'float32' },
+          { name: 'b', shape: [3], dtype: 'float32' },
+        ],
+      },
+    ],
+  };
+  await writeFile(path.join(out, 'model.json'), JSON.stringify(modelJson));
+  await writeFile(path.join(out, 'group1-shard1of1.bin'), new Uint8Array(new Float32Array([...W.flat(), ...B]).buffer));
+  return out;
+}
+
+/** The reference answer: softmax(x W + b). */
+export function expectedProbabilities(x: number[]): number[] {
+  const logits = B.map((b, j) => b + x.reduce((sum, xi, i) => sum + xi * W[i][j], 0));
+  const max = Math.max(...logits);
+  const exps = logits.map((l) => Math.exp(l - max));
+  const total = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / total);
+}
