@@ -1,0 +1,130 @@
+/**
+ * An HTTP proxy in front of s3rver that adds AWS S3's create-only semantics (PUT with
+ * `If-None-Match: *` answers 412 PreconditionFailed when the key exists). s3rver ignores the
+ * header, and real S3 cannot be reached from the test machine: this stands in for AWS so the
+ * store contract can assert the same behaviour on S3Store as on FolderStore.
+ *
+ * Conditional PUTs on the same key are serialized, so of two concurrent ones exactly one wins,
+ * as on S3. Everything else is streamed through untouched (the Host header included: the client's
+ * SigV4 signature covers it and s3rver checks it).
+ */
+import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+
+export interface ConditionalS3Proxy {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+// Per-connection headers: they describe the hop, not the message, so they are not forwarded.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'expect', 'te', 'trailer']);
+
+function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase())));
+}
+
+function preconditionFailed(res: ServerResponse, resource: string): void {
+  const body =
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    '<Error><Code>PreconditionFailed</Code>' +
+    '<Message>At least one of the pre-conditions you specified did not hold</Message>' +
+    `<Condition>If-None-Match</Condition><Resource>${resource}</Resource>` +
+    `<RequestId>${randomUUID()}</RequestId></Error>`;
+  res.writeHead(412, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise<ConditionalS3Proxy> {
+  const upstream = new URL(upstreamEndpoint);
+  const agent = new http.Agent({ keepAlive: true });
+  const locks = new Map<string, Promise<void>>();
+
+  /** Streams req to s3rver and the answer back; resolves once the answer is fully sent. */
+  function forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    return new Promise((resolve) => {
+      const out = http.request(
+        {
+          agent,
+          hostname: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers: endToEnd(req.headers),
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
+          answer.pipe(res);
+          answer.on('error', () => res.destroy());
+        },
+      );
+      res.on('close', () => resolve());
+      out.on('error', (error) => {
+        if (res.headersSent) res.destroy(error);
+        else res.writeHead(502, { 'content-type': 'text/plain' }).end(String(error));
+      });
+      req.pipe(out);
+    });
+  }
+
+  function exists(pathname: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      // Anonymous HEAD: s3rver accepts unsigned requests.
+      const head = http.request({ agent, hostname: upstream.hostname, port: upstream.port, method: 'HEAD', path: pathname });
+      head.on('response', (answer) => {
+        answer.resume();
+        resolve(answer.statusCode === 200);
+      });
+      head.on('error', reject);
+      head.end();
+    });
+  }
+
+  /** Runs fn after every earlier conditional PUT on the same key has been answered. */
+  async function serialized(key: string, fn: () => Promise<void>): Promise<void> {
+    const previous = locks.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const finished = new Promise<void>((resolve) => (release = resolve));
+    const mine = previous.then(() => finished);
+    locks.set(key, mine);
+    await previous;
+    try {
+      await fn();
+    } finally {
+      release();
+      if (locks.get(key) === mine) locks.delete(key);
+    }
+  }
+
+  async function conditionalPut(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const pathname = new URL(req.url ?? '/', 'http://proxy').pathname;
+    await serialized(pathname, async () => {
+      if (await exists(pathname)) {
+        req.resume(); // discard the body we will not store
+        preconditionFailed(res, pathname);
+        return;
+      }
+      await forward(req, res);
+    });
+  }
+
+  const server = http.createServer((req, res) => {
+    const conditional = req.method === 'PUT' && req.headers['if-none-match'] === '*';
+    const done = conditional ? conditionalPut(req, res) : forward(req, res);
+    done.catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(String(error));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      agent.destroy();
+    },
+  };
+}

@@ -1,0 +1,136 @@
+import { readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BadRequestError, ConflictError, NotFoundError } from '../../lib/errors.js';
+import {
+  keys,
+  listModels,
+  listVersions,
+  readManifest,
+  resolveVersion,
+  rollbackAlias,
+  setAlias,
+  sha256Hex,
+} from '../../lib/registry/index.js';
+import { pushModelFolder, readModelFolder } from '../../lib/registry/pushFolder.js';
+import { listAll, openStore, type ObjectStore } from '../../lib/store/index.js';
+import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
+import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
+import { recording, tempFolderStore } from '../helpers/stores.js';
+import { writeGraphModel, writeLayersModel } from '../helpers/tinyModels.js';
+
+let s3: S3rverHandle;
+let proxy: ConditionalS3Proxy;
+let layersDir: string;
+let graphDir: string;
+let s3Count = 0;
+
+beforeAll(async () => {
+  [s3, layersDir, graphDir] = await Promise.all([startS3rver(), writeLayersModel(), writeGraphModel()]);
+  proxy = await startConditionalS3Proxy(s3.endpoint);
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await s3?.stop();
+});
+
+// Each case gets an empty store: a fresh folder, or a fresh prefix in the s3rver bucket reached
+// through the proxy that gives s3rver AWS's If-None-Match semantics.
+const stores: [string, () => Promise<ObjectStore>][] = [
+  ['folder', tempFolderStore],
+  ['s3', async () => openStore(`s3://${s3.bucket}/registry-${++s3Count}/`, { ...s3.s3Options, endpoint: proxy.endpoint })],
+];
+
+describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
+  it('pushes layers and graph folders as versions 1 and 2 with the sha256 of every file', async () => {
+    // Prepare
+    const store = await makeStore();
+    // Act
+    const first = await pushModelFolder(store, layersDir, 'lin');
+    const second = await pushModelFolder(store, graphDir, 'lin');
+    // Assess
+    expect([first.version, first.format, second.version, second.format]).toEqual([1, 'layers', 2, 'graph']);
+    expect(await listVersions(store, 'lin')).toEqual([1, 2]);
+    for (const manifest of [first, second]) {
+      for (const [file, digest] of Object.entries(manifest.files)) {
+        expect(sha256Hex(await store.get(keys.file('lin', manifest.version, file)))).toBe(digest);
+      }
+    }
+    expect(second.signature.inputs[0].shape).toEqual([-1, 4]);
+    expect(second.signature.outputs[0].shape).toEqual([-1, 3]);
+    expect(await readManifest(store, 'lin', 2)).toEqual(second);
+    expect(await listModels(store)).toEqual(['lin']);
+  });
+
+  it('gives concurrent creates distinct versions', async () => {
+    const store = await makeStore();
+    const manifests = await Promise.all(Array.from({ length: 6 }, () => pushModelFolder(store, layersDir, 'race')));
+    const versions = manifests.map((m) => m.version).sort((a, b) => a - b);
+    expect(versions).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(await listVersions(store, 'race')).toEqual(versions);
+  });
+
+  it('hides a version without manifest.json and never reuses its number', async () => {
+    const store = await makeStore();
+    await pushModelFolder(store, layersDir, 'partial');
+    // A writer that died after claiming version 2: model.json is there, the commit marker is not.
+    await store.put(keys.file('partial', 2, 'model.json'), await readFile(path.join(layersDir, 'model.json')));
+    expect(await listVersions(store, 'partial')).toEqual([1]);
+    await expect(readManifest(store, 'partial', 2)).rejects.toBeInstanceOf(NotFoundError);
+    expect((await pushModelFolder(store, layersDir, 'partial')).version).toBe(3);
+  });
+
+  it('promotes and rolls back aliases, and resolves production before latest', async () => {
+    const store = await makeStore();
+    for (let i = 0; i < 3; i += 1) await pushModelFolder(store, layersDir, 'alias');
+    expect(await resolveVersion(store, { name: 'alias' })).toBe(3); // no production yet: latest
+    await setAlias(store, 'alias', 'production', 1);
+    await setAlias(store, 'alias', 'production', 2);
+    expect(await resolveVersion(store, { name: 'alias' })).toBe(2);
+    expect(await resolveVersion(store, { name: 'alias', alias: 'latest' })).toBe(3);
+    expect((await rollbackAlias(store, 'alias', 'production')).version).toBe(1);
+    expect(await resolveVersion(store, { name: 'alias', alias: 'production' })).toBe(1);
+    await expect(rollbackAlias(store, 'alias', 'production')).rejects.toBeInstanceOf(ConflictError);
+    await expect(setAlias(store, 'alias', 'production', 9)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(setAlias(store, 'alias', 'latest', 1)).rejects.toBeInstanceOf(BadRequestError);
+    await expect(resolveVersion(store, { name: 'alias', alias: 'staging' })).rejects.toThrow(/no alias staging/);
+    await expect(resolveVersion(store, { name: 'nope' })).rejects.toThrow(/no model named nope/);
+  });
+});
+
+describe('registry bad input', () => {
+  it.each(['../x', 'a/b', 'Upper', '', '.hidden', 'a..b', 'x'.repeat(65), 'sp ace'])('refuses model name %j before touching the store', async (name) => {
+    const store = recording(await tempFolderStore());
+    await expect(pushModelFolder(store, layersDir, name)).rejects.toBeInstanceOf(BadRequestError);
+    await expect(listVersions(store, name)).rejects.toBeInstanceOf(BadRequestError);
+    await expect(setAlias(store, 'ok', name, 1)).rejects.toBeInstanceOf(BadRequestError);
+    expect(store.calls).toEqual([]);
+  });
+
+  it('refuses a folder without model.json and writes nothing', async () => {
+    const store = recording(await tempFolderStore());
+    const empty = await writeLayersModel();
+    await rm(path.join(empty, 'model.json'));
+    await expect(pushModelFolder(store, empty, 'm')).rejects.toThrow(/has no model.json/);
+    expect(store.calls.filter((c) => c.method === 'put')).toEqual([]);
+  });
+
+  it.each([
+    ['a truncated shard', async (dir: string) => truncate(path.join(dir, 'weights.bin'), 8), /hold 8 bytes but weightsManifest\[0\] declares 60/],
+    ['a missing shard', async (dir: string) => rm(path.join(dir, 'weights.bin')), /weight files missing.*weights.bin/],
+    ['a model.json that is not JSON', async (dir: string) => writeFile(path.join(dir, 'model.json'), '{oops'), /not valid JSON/],
+  ])('refuses %s and writes nothing', async (_case, damage, message) => {
+    const store = await tempFolderStore();
+    const dir = await writeLayersModel();
+    await damage(dir);
+    await expect(pushModelFolder(store, dir, 'm')).rejects.toThrow(message);
+    const written = [];
+    for await (const object of listAll(store, '')) written.push(object.key);
+    expect(written).toEqual([]);
+  });
+
+  it('reads exactly the files a weights manifest names', async () => {
+    await writeFile(path.join(layersDir, 'notes.txt'), 'not part of the model');
+    expect([...(await readModelFolder(layersDir)).keys()]).toEqual(['model.json', 'weights.bin']);
+  });
+});
