@@ -26,7 +26,7 @@ const schema = z.object({
     .optional(),
   S3_ENDPOINT: z.url().optional(),
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).optional(),
-  TFJS_BACKEND: z.enum(['node', 'wasm', 'cpu']).optional(),
+  TFJS_BACKEND: z.enum(['node', 'wasm', 'cpu', '']).optional().transform((v) => v || undefined),
   TFJS_WASM_DIR: z.string().optional(),
   MODEL_ALIAS_TTL_SECONDS: z.coerce.number().min(0).default(30),
   MODEL_CACHE_MAX_BYTES: positiveInt.optional(),

@@ -21,7 +21,8 @@ export class AliasCache {
   ) {}
 
   resolve(ref: ModelRef): Promise<number> {
-    if (ref.version !== undefined) return resolveVersion(this.store, ref);
+    // Versions are immutable: an explicit one needs no lookup (loading it reports a missing one).
+    if (ref.version !== undefined) return Promise.resolve(ref.version);
     const key = formatModelRef(ref);
     const hit = this.resolved.get(key);
     if (hit && hit.expiresAt > this.now()) return hit.version;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { BadRequestError } from '../errors.js';
 import { modelFromMemory, signatureOf } from '../runtime/tfModel.js';
 import type { ObjectStore } from '../store/index.js';
-import { concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from './artifacts.js';
+import { checkWeightFiles, concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from './artifacts.js';
 import { createVersion, type CreateVersionOptions } from './createVersion.js';
 import type { Manifest, ManifestFields, Signature, Task } from './manifest.js';
 
@@ -33,6 +33,7 @@ export async function readModelFolder(dir: string): Promise<ModelFiles> {
 /** Loads the model in memory to read its inputs and outputs. */
 export async function inferSignature(files: ModelFiles): Promise<Signature> {
   const modelJson = parseModelJson(files.get('model.json'));
+  checkWeightFiles(modelJson, files);
   const model = await modelFromMemory(formatOf(modelJson), modelJson, concatWeights(modelJson, files));
   try {
     return signatureOf(model);

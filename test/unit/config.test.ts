@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, readConfig } from '../../lib/config.js';
+
+describe('configuration', () => {
+  it('works with no variables at all: the repo models/ folder, 30 s alias TTL, batches of 256', () => {
+    const c = readConfig({});
+    expect(c.modelStoreUri).toMatch(/^file:\/\/.*\/models$/);
+    expect(c.aliasTtlMs).toBe(30_000);
+    expect(c.maxBatch).toBe(256);
+    expect(c.backend).toBeUndefined();
+    expect(c.cacheMaxBytes).toBe(512 * 1024 * 1024); // a quarter of the 2048 MB default
+  });
+
+  it('reads every variable', () => {
+    const c = readConfig({
+      MODEL_STORE_URI: 's3://bucket/models',
+      S3_ENDPOINT: 'http://127.0.0.1:4569',
+      TFJS_BACKEND: 'cpu',
+      MODEL_ALIAS_TTL_SECONDS: '5',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
+      MODEL_PRELOAD: 'iris@production, digits',
+      MAX_BATCH: '64',
+    });
+    expect(c).toMatchObject({
+      modelStoreUri: 's3://bucket/models',
+      s3Endpoint: 'http://127.0.0.1:4569',
+      s3ForcePathStyle: true,
+      backend: 'cpu',
+      aliasTtlMs: 5000,
+      cacheMaxBytes: 256 * 1024 * 1024,
+      preload: ['iris@production', 'digits'],
+      maxBatch: 64,
+    });
+  });
+
+  it.each([
+    ['MODEL_STORE_URI', 'http://x', /MODEL_STORE_URI/],
+    ['TFJS_BACKEND', 'gpu', /TFJS_BACKEND/],
+    ['MAX_BATCH', '0', /MAX_BATCH/],
+    ['MODEL_ALIAS_TTL_SECONDS', 'soon', /MODEL_ALIAS_TTL_SECONDS/],
+  ])('names the variable when %s=%s is invalid', (name, value, message) => {
+    expect(() => readConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => readConfig({ [name]: value })).toThrow(message);
+  });
+});
