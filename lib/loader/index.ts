@@ -3,6 +3,7 @@
  * reused while the Lambda stays warm.
  */
 import { config } from '../config.js';
+import { ServiceError, UnavailableError } from '../errors.js';
 import { parseModelRef, type ModelRef } from '../registry/index.js';
 import { modelStore, type ObjectStore } from '../store/index.js';
 import { AliasCache } from './aliasCache.js';
@@ -36,8 +37,9 @@ export class ModelLoader {
 
   /** Runs fn with the loaded model; it is not evicted or disposed while fn runs. */
   async withModel<T>(ref: ModelRef, fn: (model: LoadedModel) => Promise<T> | T): Promise<T> {
-    const version = await this.resolve(ref);
-    return this.cache.use(`${ref.name}:${version}`, () => readVersion(this.store, ref.name, version), fn);
+    const version = await this.resolve(ref).catch(unavailable(ref.name));
+    const load = () => readVersion(this.store, ref.name, version).catch(unavailable(`${ref.name}:${version}`));
+    return this.cache.use(`${ref.name}:${version}`, load, fn);
   }
 
   /** Loads models ahead of the first request, e.g. MODEL_PRELOAD=iris@production,digits. */
@@ -49,6 +51,17 @@ export class ModelLoader {
     this.cache.clear();
     this.aliases.clear();
   }
+}
+
+/**
+ * A model that exists but cannot be read or built (store unreachable, checksum mismatch, bad
+ * topology) is a 503 with Retry-After for clients; the cause goes to the log, not the answer.
+ */
+function unavailable(what: string): (error: unknown) => never {
+  return (error) => {
+    if (error instanceof ServiceError && error.statusCode < 500) throw error;
+    throw new UnavailableError(`model ${what} could not be loaded: ${(error as Error).message}`, 5, { cause: error });
+  };
 }
 
 let shared: ModelLoader | undefined;

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { transformsSchema } from '../transforms/schema.js';
 
-export const DTYPES = ['float32', 'int32', 'bool', 'string', 'complex64'] as const;
+export const DTYPES = ['float32', 'int32', 'bool', 'string'] as const;
 
 export const tensorSpec = z.object({
   name: z.string(),

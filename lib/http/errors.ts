@@ -1,0 +1,33 @@
+/**
+ * The one place errors become responses. A client error (< 500) shows its message; a server
+ * error shows a fixed sentence and the request id, never a stack or an internal message (that goes
+ * to the log, with the same request id).
+ */
+import { ZodError } from 'zod';
+import { ServiceError, UnavailableError } from '../errors.js';
+import { logger } from './observability.js';
+import type { Reply } from './router.js';
+
+function describeZod(error: ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : 'body';
+      return `${path}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+export function errorReply(error: unknown, requestId: string): Reply {
+  if (error instanceof ZodError) return { status: 400, body: { error: describeZod(error) } };
+  if (error instanceof ServiceError && error.statusCode < 500) return { status: error.statusCode, body: { error: error.message } };
+  if (error instanceof UnavailableError) {
+    logger.warn('unavailable', { requestId, error });
+    return {
+      status: 503,
+      headers: { 'retry-after': String(error.retryAfterSeconds) },
+      body: { error: 'the model cannot be loaded right now; retry later', requestId },
+    };
+  }
+  logger.error('unhandled error', { requestId, error: error as Error });
+  return { status: 500, body: { error: 'internal error', requestId } };
+}

@@ -1,0 +1,69 @@
+/**
+ * Routes as `METHOD /path/{param}` patterns, matched against the request path. TF Serving's
+ * verbs are glued to the last segment (`/v1/models/iris:predict`), so a parameter stops at ':'.
+ */
+import { BadRequestError, NotFoundError, ServiceError } from '../errors.js';
+import type { HttpRequest } from './request.js';
+
+export interface Reply {
+  status?: number;
+  headers?: Record<string, string>;
+  /** Serialised as JSON unless contentType says otherwise (then it must be a string). */
+  body: unknown;
+  contentType?: string;
+}
+
+export interface RouteRequest extends HttpRequest {
+  params: Record<string, string>;
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  handle(request: RouteRequest): Promise<Reply>;
+}
+
+class MethodNotAllowedError extends ServiceError {
+  override readonly statusCode = 405;
+}
+
+interface Compiled {
+  route: Route;
+  regex: RegExp;
+  names: string[];
+}
+
+function compile(route: Route): Compiled {
+  const names: string[] = [];
+  const source = route.path
+    .split(/(\{[a-zA-Z]+\})/)
+    .map((part) => {
+      const param = /^\{([a-zA-Z]+)\}$/.exec(part);
+      if (!param) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(param[1]);
+      return '([^/:]+)';
+    })
+    .join('');
+  return { route, regex: new RegExp(`^${source}/?$`), names };
+}
+
+export function createRouter(routes: Route[]): (request: HttpRequest) => { route: Route; params: Record<string, string> } {
+  const compiled = routes.map(compile);
+  return (request) => {
+    // API Gateway may leave %3A for ':' in the raw path.
+    let path: string;
+    try {
+      path = decodeURIComponent(request.path);
+    } catch {
+      throw new BadRequestError(`malformed percent-encoding in ${request.path}`);
+    }
+    const matching = compiled.filter((c) => c.regex.test(path));
+    const hit = matching.find((c) => c.route.method === request.method);
+    if (!hit) {
+      if (matching.length > 0) throw new MethodNotAllowedError(`${request.method} is not allowed on ${path}: use ${matching.map((c) => c.route.method).join(', ')}`);
+      throw new NotFoundError(`no route for ${request.method} ${path}`);
+    }
+    const values = hit.regex.exec(path)!.slice(1);
+    return { route: hit.route, params: Object.fromEntries(hit.names.map((name, i) => [name, values[i]])) };
+  };
+}

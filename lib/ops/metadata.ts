@@ -1,0 +1,97 @@
+/** Model metadata as OIP v2 and TF Serving describe it, plus our extension fields. */
+import type { LoadedModel, ModelLoader } from '../loader/index.js';
+import { listAliases, listModels, listVersions, type Manifest, type TensorSpec } from '../registry/index.js';
+import { oipDatatypeOf } from '../protocol/datatypes.js';
+import { isLayersModel } from '../runtime/tfModel.js';
+
+export interface LayerSummary {
+  name: string;
+  type: string;
+  outputShape: unknown;
+  params: number;
+}
+
+function layerSummary(loaded: LoadedModel): { layers?: LayerSummary[]; totalParams?: number } {
+  if (!isLayersModel(loaded.model)) return {};
+  const layers = loaded.model.layers.map((layer) => ({
+    name: layer.name,
+    type: layer.getClassName(),
+    outputShape: layer.outputShape,
+    params: layer.countParams(),
+  }));
+  return { layers, totalParams: loaded.model.countParams() };
+}
+
+const oipTensor = (spec: TensorSpec) => ({ name: spec.name, datatype: oipDatatypeOf(spec.dtype), shape: spec.shape });
+
+export async function oipModelMetadata(loader: ModelLoader, loaded: LoadedModel) {
+  const { manifest } = loaded;
+  const [versions, aliases] = await Promise.all([listVersions(loader.store, manifest.name), listAliases(loader.store, manifest.name)]);
+  return {
+    name: manifest.name,
+    versions: versions.map(String),
+    platform: `tensorflowjs_${manifest.format}`,
+    inputs: manifest.signature.inputs.map(oipTensor),
+    outputs: manifest.signature.outputs.map(oipTensor),
+    // Extensions (OIP allows extra fields): what a client needs to send natural inputs and read answers.
+    version: String(manifest.version),
+    aliases,
+    task: manifest.task,
+    labels: manifest.labels,
+    description: manifest.description,
+    naturalInput: naturalInputSummary(manifest),
+    metrics: manifest.metrics,
+    lineage: manifest.lineage,
+    createdAt: manifest.createdAt,
+    ...layerSummary(loaded),
+  };
+}
+
+/** What natural instances look like for this model, without the whole vocabulary. */
+export function naturalInputSummary(manifest: Manifest): unknown {
+  const input = manifest.transforms.input;
+  if (!input) return undefined;
+  if (input.kind === 'tabular') return { kind: 'tabular', features: input.features.map((f) => f.name) };
+  if (input.kind === 'text') return { kind: 'text', vocabularySize: input.vocabulary.length };
+  return input;
+}
+
+const TF_DTYPES: Record<string, string> = { float32: 'DT_FLOAT', int32: 'DT_INT32', bool: 'DT_BOOL', string: 'DT_STRING' };
+
+function tfServingTensor(spec: TensorSpec) {
+  return { dtype: TF_DTYPES[spec.dtype], tensor_shape: { dim: spec.shape.map((size) => ({ size: String(size) })) }, name: spec.name };
+}
+
+/** GET /v1/models/{m}/metadata: a SignatureDef map with one `serving_default` signature. */
+export function tfServingMetadata(manifest: Manifest) {
+  const byName = (specs: TensorSpec[]) => Object.fromEntries(specs.map((s) => [s.name, tfServingTensor(s)]));
+  return {
+    model_spec: { name: manifest.name, signature_name: '', version: String(manifest.version) },
+    metadata: {
+      signature_def: {
+        signature_def: {
+          serving_default: { inputs: byName(manifest.signature.inputs), outputs: byName(manifest.signature.outputs), method_name: 'tensorflow/serving/predict' },
+        },
+      },
+    },
+  };
+}
+
+/** GET /v1/models/{m}[/versions/{v}]: every committed version can be served (loaded on demand). */
+export function tfServingStatus(versions: number[]) {
+  return {
+    model_version_status: versions.map((version) => ({ version: String(version), state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } })),
+  };
+}
+
+/** GET /v2/models: every model with its versions and aliases. */
+export async function listModelSummaries(loader: ModelLoader) {
+  const names = await listModels(loader.store);
+  const models = await Promise.all(
+    names.map(async (name) => {
+      const [versions, aliases] = await Promise.all([listVersions(loader.store, name), listAliases(loader.store, name)]);
+      return { name, versions: versions.map(String), latest: String(versions[versions.length - 1]), aliases };
+    }),
+  );
+  return { models };
+}

@@ -1,0 +1,83 @@
+/**
+ * Runs a loaded model on plain tensors: checks them against the signature, splits large batches
+ * into chunks of at most maxBatch rows (bounded memory), and merges the outputs back in order.
+ * Every tensor created here is disposed, on the error paths too.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { BadRequestError } from '../errors.js';
+import type { LoadedModel } from '../loader/index.js';
+import type { TensorSpec } from '../registry/index.js';
+import { concatRows, elementCount, sliceRows, type TensorData } from './tensorData.js';
+
+const COMPATIBLE: Record<string, string[]> = {
+  float32: ['float32', 'int32', 'bool'],
+  int32: ['int32', 'bool'],
+  bool: ['bool'],
+  string: ['string'],
+};
+
+function checkInput(spec: TensorSpec, input: TensorData): void {
+  const where = `input ${spec.name}`;
+  if (!COMPATIBLE[spec.dtype]?.includes(input.dtype)) {
+    throw new BadRequestError(`${where}: datatype ${input.dtype} does not fit the model's ${spec.dtype}`);
+  }
+  const fits = input.shape.length === spec.shape.length && spec.shape.every((d, i) => d < 0 || d === input.shape[i]);
+  if (!fits) {
+    throw new BadRequestError(`${where}: shape [${input.shape}] does not fit the model's [${spec.shape}] (-1 = any size)`);
+  }
+  if (elementCount(input.shape) !== input.data.length) {
+    throw new BadRequestError(`${where}: shape [${input.shape}] needs ${elementCount(input.shape)} values, got ${input.data.length}`);
+  }
+}
+
+/** Orders the request's tensors as the model's inputs, by name (a single input may be unnamed). */
+export function matchInputs(specs: TensorSpec[], inputs: TensorData[]): TensorData[] {
+  if (specs.length === 1 && inputs.length === 1) return inputs;
+  const byName = new Map(inputs.map((t) => [t.name, t]));
+  const missing = specs.filter((s) => !byName.has(s.name)).map((s) => s.name);
+  if (missing.length > 0) throw new BadRequestError(`missing input(s) ${missing.join(', ')}: the model takes ${specs.map((s) => s.name).join(', ')}`);
+  const extra = inputs.filter((t) => !specs.some((s) => s.name === t.name)).map((t) => t.name);
+  if (extra.length > 0) throw new BadRequestError(`unknown input(s) ${extra.join(', ')}: the model takes ${specs.map((s) => s.name).join(', ')}`);
+  return specs.map((s) => byName.get(s.name)!);
+}
+
+function toTensor(t: TensorData, spec: TensorSpec): tf.Tensor {
+  const dtype = spec.dtype === 'string' ? 'string' : spec.dtype;
+  const values = t.dtype === 'bool' && dtype !== 'bool' ? Array.from(t.data, (v) => (v ? 1 : 0)) : t.data;
+  return tf.tensor(values as number[], t.shape, dtype as tf.DataType);
+}
+
+async function runChunk(loaded: LoadedModel, inputs: TensorData[]): Promise<TensorData[]> {
+  const { signature } = loaded.manifest;
+  const feeds = inputs.map((t, i) => toTensor(t, signature.inputs[i]));
+  let outputs: tf.Tensor[] = [];
+  try {
+    const model = loaded.model as { predict(x: tf.Tensor | tf.Tensor[]): tf.Tensor | tf.Tensor[] | tf.NamedTensorMap };
+    const result = model.predict(feeds.length === 1 ? feeds[0] : feeds);
+    outputs = result instanceof tf.Tensor ? [result] : Array.isArray(result) ? result : Object.values(result);
+    return await Promise.all(
+      outputs.map(async (t, i) => ({
+        name: signature.outputs[i]?.name ?? `output_${i}`,
+        shape: t.shape,
+        dtype: t.dtype as TensorData['dtype'],
+        data: (await t.data()) as TensorData['data'],
+      })),
+    );
+  } finally {
+    tf.dispose([...feeds, ...outputs]);
+  }
+}
+
+export async function runModel(loaded: LoadedModel, requestInputs: TensorData[], maxBatch: number): Promise<TensorData[]> {
+  const { signature } = loaded.manifest;
+  const inputs = matchInputs(signature.inputs, requestInputs);
+  inputs.forEach((t, i) => checkInput(signature.inputs[i], t));
+  const rows = inputs[0].shape[0];
+  if (inputs.some((t) => t.shape[0] !== rows)) throw new BadRequestError('all inputs must have the same number of rows (first dimension)');
+  if (rows <= maxBatch) return runChunk(loaded, inputs);
+  const chunks: TensorData[][] = [];
+  for (let from = 0; from < rows; from += maxBatch) {
+    chunks.push(await runChunk(loaded, inputs.map((t) => sliceRows(t, from, Math.min(rows, from + maxBatch)))));
+  }
+  return chunks[0].map((_, i) => concatRows(chunks.map((c) => c[i])));
+}

@@ -1,0 +1,38 @@
+/**
+ * Open Inference Protocol datatypes and TF.js dtypes, as data (MLServer codecs/numpy.py style).
+ * TF.js computes in float32/int32/bool/string, so wider or narrower wire types map onto those;
+ * the inverse table is derived, not written twice.
+ */
+import type { DataType } from '@tensorflow/tfjs-core';
+
+export const OIP_TO_TF = {
+  BOOL: 'bool',
+  UINT8: 'int32',
+  UINT16: 'int32',
+  UINT32: 'int32',
+  UINT64: 'int32',
+  INT8: 'int32',
+  INT16: 'int32',
+  INT32: 'int32',
+  INT64: 'int32',
+  FP16: 'float32',
+  FP32: 'float32',
+  FP64: 'float32',
+  BYTES: 'string',
+} as const satisfies Record<string, DataType>;
+
+export type OipDatatype = keyof typeof OIP_TO_TF;
+export const OIP_DATATYPES = Object.keys(OIP_TO_TF) as OipDatatype[];
+
+/** The canonical wire type for each TF.js dtype: the first OIP type that maps onto it exactly. */
+const CANONICAL: Partial<Record<DataType, OipDatatype>> = { bool: 'BOOL', int32: 'INT32', float32: 'FP32', string: 'BYTES' };
+
+export const TF_TO_OIP: Record<string, OipDatatype> = Object.fromEntries(
+  (Object.entries(OIP_TO_TF) as [OipDatatype, DataType][])
+    .filter(([oip, tf]) => CANONICAL[tf] === oip)
+    .map(([oip, tf]) => [tf, oip]),
+);
+
+export function oipDatatypeOf(dtype: string): OipDatatype {
+  return TF_TO_OIP[dtype] ?? 'FP32';
+}

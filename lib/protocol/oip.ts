@@ -1,0 +1,113 @@
+/**
+ * Open Inference Protocol v2 `/infer` (kserve docs/predict-api/v2/required_api.md): named tensors
+ * with shape, datatype and flat or nested data. Inputs named after a model input are raw tensors;
+ * inputs named after tabular features (one column each), or one BYTES input for a text or image
+ * model, go through the input transform. Classifiers also answer a `label` BYTES output.
+ */
+import { z } from 'zod';
+import { BadRequestError } from '../errors.js';
+import { elementCount, type TensorData } from '../ops/tensorData.js';
+import type { Manifest } from '../registry/index.js';
+import { toAnswers, type ClassAnswer } from '../transforms/labels.js';
+import { OIP_DATATYPES, OIP_TO_TF, oipDatatypeOf, type OipDatatype } from './datatypes.js';
+import { flattenNested } from './nested.js';
+import type { PredictPlan } from './plan.js';
+
+const parameters = z.record(z.string(), z.unknown()).optional();
+
+export const oipInferRequest = z
+  .object({
+    id: z.string().optional(),
+    parameters,
+    inputs: z
+      .array(
+        z.object({
+          name: z.string().min(1),
+          shape: z.array(z.number().int().min(0)),
+          datatype: z.enum(OIP_DATATYPES as [OipDatatype, ...OipDatatype[]]),
+          parameters,
+          data: z.array(z.unknown()).describe('row-major values, flat or nested'),
+        }),
+      )
+      .min(1),
+    outputs: z.array(z.object({ name: z.string(), parameters })).optional().describe('which outputs to return (default: all)'),
+  })
+  .describe('OIP v2 inference request');
+
+export type OipInferRequest = z.infer<typeof oipInferRequest>;
+
+const outputTensor = z.object({
+  name: z.string(),
+  shape: z.array(z.number().int()),
+  datatype: z.string(),
+  parameters,
+  data: z.array(z.unknown()),
+});
+
+export const oipInferResponse = z
+  .object({
+    model_name: z.string(),
+    model_version: z.string(),
+    id: z.string().optional(),
+    parameters,
+    outputs: z.array(outputTensor),
+  })
+  .describe('OIP v2 inference response');
+
+export type OipInferResponse = z.infer<typeof oipInferResponse>;
+
+/** The extra output classifiers answer: one label per row. */
+export const LABEL_OUTPUT = 'label';
+
+function decodeTensor(input: OipInferRequest['inputs'][number], index: number): TensorData {
+  const where = `inputs[${index}] (${input.name})`;
+  const { data } = flattenNested(input.data, `${where}.data`);
+  if (data.length !== elementCount(input.shape)) {
+    throw new BadRequestError(`${where}: shape [${input.shape}] needs ${elementCount(input.shape)} values, data has ${data.length}`);
+  }
+  const dtype = OIP_TO_TF[input.datatype];
+  const wrongType = dtype === 'string' ? data.some((v) => typeof v !== 'string') : data.some((v) => typeof v === 'string');
+  if (wrongType) throw new BadRequestError(`${where}: data does not match datatype ${input.datatype}`);
+  return { name: input.name, dtype, shape: input.shape, data };
+}
+
+export function decodeOip(manifest: Manifest, request: OipInferRequest): PredictPlan {
+  const tensors = request.inputs.map(decodeTensor);
+  const modelInputs = manifest.signature.inputs.map((s) => s.name);
+  const transform = manifest.transforms.input;
+  if (tensors.every((t) => modelInputs.includes(t.name)) || (!transform && tensors.length === 1 && modelInputs.length === 1)) {
+    return { kind: 'tensors', tensors };
+  }
+  if (transform?.kind === 'tabular') {
+    const features = transform.features.map((f) => f.name);
+    const unknown = tensors.filter((t) => !features.includes(t.name)).map((t) => t.name);
+    if (unknown.length) throw new BadRequestError(`unknown input(s) ${unknown.join(', ')}: send ${modelInputs.join(', ')} or the features ${features.join(', ')}`);
+    const rows = tensors[0].shape[0];
+    if (tensors.some((t) => t.shape[0] !== rows || elementCount(t.shape) !== rows)) {
+      throw new BadRequestError('feature inputs must each have shape [N] or [N, 1] with the same N');
+    }
+    const instances = Array.from({ length: rows }, (_, r) => Object.fromEntries(tensors.map((t) => [t.name, t.data[r]])));
+    return { kind: 'natural', instances };
+  }
+  if (transform && tensors.length === 1 && tensors[0].dtype === 'string') {
+    return { kind: 'natural', instances: Array.from(tensors[0].data) };
+  }
+  throw new BadRequestError(`unknown input(s) ${tensors.map((t) => t.name).join(', ')}: the model takes ${modelInputs.join(', ')}`);
+}
+
+export function encodeOip(manifest: Manifest, outputs: TensorData[], request: OipInferRequest): OipInferResponse {
+  const all = outputs.map((t) => ({ name: t.name, shape: t.shape, datatype: oipDatatypeOf(t.dtype), data: Array.from(t.data) }));
+  if (manifest.task !== 'regression') {
+    const labels = (toAnswers(manifest, outputs[0]) as ClassAnswer[]).map((a) => a.label);
+    all.push({ name: LABEL_OUTPUT, shape: [labels.length], datatype: 'BYTES', data: labels });
+  }
+  const wanted = request.outputs?.map((o) => o.name);
+  const unknown = wanted?.filter((name) => !all.some((o) => o.name === name)) ?? [];
+  if (unknown.length) throw new BadRequestError(`unknown output(s) ${unknown.join(', ')}: the model answers ${all.map((o) => o.name).join(', ')}`);
+  return {
+    model_name: manifest.name,
+    model_version: String(manifest.version),
+    ...(request.id !== undefined ? { id: request.id } : {}),
+    outputs: wanted ? all.filter((o) => wanted.includes(o.name)) : all,
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * Model outputs -> answers a person can read: a label and scores for classifiers, a value for
+ * regression. The raw tensors stay available through OIP or `raw: true`.
+ */
+import type { Manifest } from '../registry/index.js';
+import { row, type TensorData } from '../ops/tensorData.js';
+
+export interface LabelScore {
+  label: string;
+  score: number;
+}
+export type ClassAnswer = { label: string; score: number; scores: LabelScore[] };
+export type RegressionAnswer = { value: number | number[] };
+export type Answer = ClassAnswer | RegressionAnswer;
+
+function labelOf(labels: string[] | undefined, i: number): string {
+  return labels?.[i] ?? String(i);
+}
+
+function ranked(scores: number[], labels: string[] | undefined, topK: number): LabelScore[] {
+  return scores
+    .map((score, i) => ({ label: labelOf(labels, i), score }))
+    .sort((a, b) => b.score - a.score)
+    .slice(0, topK);
+}
+
+/** One answer per row of the first output. topK limits `scores` (default: every class). */
+export function toAnswers(manifest: Manifest, output: TensorData, topK?: number): Answer[] {
+  const rows = output.shape[0] ?? 1;
+  return Array.from({ length: rows }, (_, r) => {
+    const values = row(output, r);
+    if (manifest.task === 'regression') return { value: values.length === 1 ? values[0] : values };
+    // A binary model outputs P(positive) in one unit: expand to both classes.
+    const scores = manifest.task === 'binary' && values.length === 1 ? [1 - values[0], values[0]] : values;
+    const all = ranked(scores, manifest.labels, scores.length);
+    return { label: all[0].label, score: all[0].score, scores: all.slice(0, topK ?? all.length) };
+  });
+}
