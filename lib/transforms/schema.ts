@@ -36,6 +36,10 @@ export const imageTransform = z.object({
   channels: z.union([z.literal(1), z.literal(3)]),
   scale: z.number().default(1 / 255),
   offset: z.number().default(0),
+  /** Invert (255 - v) before fitting; 'auto' when most border pixels are bright (dark drawing on white). */
+  invert: z.enum(['never', 'always', 'auto']).default('never'),
+  /** stretch: resize the whole image; mnist: crop to the ink, fit a 20/28 box, centre by centre of mass. */
+  fit: z.enum(['stretch', 'mnist']).default('stretch'),
 });
 
 export const inputTransform = z.discriminatedUnion('kind', [tabularTransform, textTransform, imageTransform]);
