@@ -10,5 +10,7 @@ export default defineConfig({
     // which OpenSSL 3 only offers through the legacy provider: without this flag every truncated
     // (paginated) listing fails with a 500 InternalError. Checked on Node 20.
     execArgv: ['--openssl-legacy-provider'],
+    // Handlers log JSON lines and emit EMF metrics to stdout: keep test output readable.
+    env: { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' },
   },
 });

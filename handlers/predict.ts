@@ -13,8 +13,9 @@ const infer: Route[] = versionedPaths('/v2/models/{model}', '/infer').map((path)
   method: 'POST',
   path,
   async handle(request) {
+    const ref = modelRefFrom(request.params);
     const body = jsonBody(request, oipInferRequest);
-    return modelLoader().withModel(modelRefFrom(request.params), async (loaded) => {
+    return modelLoader().withModel(ref, async (loaded) => {
       const outputs = await predict(loaded, decodeOip(loaded.manifest, body), config().maxBatch);
       return { body: encodeOip(loaded.manifest, outputs, body) };
     });
@@ -25,8 +26,9 @@ const tfServingPredict: Route[] = versionedPaths('/v1/models/{model}', ':predict
   method: 'POST',
   path,
   async handle(request) {
+    const ref = modelRefFrom(request.params);
     const body = jsonBody(request, tfServingPredictRequest);
-    return modelLoader().withModel(modelRefFrom(request.params), async (loaded) => {
+    return modelLoader().withModel(ref, async (loaded) => {
       const plan = decodeTfServing(loaded.manifest, body);
       const outputs = await predict(loaded, plan, config().maxBatch);
       const raw = body.raw ?? plan.kind === 'tensors';

@@ -75,7 +75,7 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): Predict
   const tensors = request.inputs.map(decodeTensor);
   const modelInputs = manifest.signature.inputs.map((s) => s.name);
   const transform = manifest.transforms.input;
-  if (tensors.every((t) => modelInputs.includes(t.name)) || (!transform && tensors.length === 1 && modelInputs.length === 1)) {
+  if (tensors.every((t) => modelInputs.includes(t.name))) {
     return { kind: 'tensors', tensors };
   }
   if (transform?.kind === 'tabular') {

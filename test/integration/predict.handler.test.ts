@@ -1,0 +1,200 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as metadata } from '../../handlers/metadata.js';
+import { handler as predict } from '../../handlers/predict.js';
+import { setAlias } from '../../lib/registry/index.js';
+import { pushModelFolder } from '../../lib/registry/pushFolder.js';
+import type { ObjectStore } from '../../lib/store/index.js';
+import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
+import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
+import { call, callHttpApi, serveFrom, type Handler } from '../helpers/serving.js';
+import { tempFolderStore } from '../helpers/stores.js';
+import { expectedProbabilities, writeGraphModel, writeLayersModel } from '../helpers/tinyModels.js';
+
+const FEATURES = ['f1', 'f2', 'f3', 'f4'];
+const tabular = { input: { kind: 'tabular' as const, features: FEATURES.map((name) => ({ name, mean: 0, std: 1 })) } };
+
+async function fill(store: ObjectStore): Promise<void> {
+  const [half, layers, graph] = await Promise.all([writeHalfPlusTwo(), writeLayersModel(), writeGraphModel()]);
+  await pushModelFolder(store, half, 'half', { task: 'regression' });
+  await pushModelFolder(store, layers, 'lin', { labels: ['a', 'b', 'c'], transforms: tabular }); // 1
+  await pushModelFolder(store, graph, 'lin', { labels: ['a', 'b', 'c'], transforms: tabular }); // 2
+  await setAlias(store, 'lin', 'production', 1);
+}
+
+let s3: S3rverHandle;
+let folderUri: string;
+beforeAll(async () => {
+  s3 = await startS3rver();
+  const folder = await tempFolderStore();
+  folderUri = folder.uri;
+  await Promise.all([fill(folder), fill(s3.store)]);
+});
+afterAll(async () => s3?.stop());
+
+const stores: [string, () => void][] = [
+  ['folder', () => serveFrom(folderUri)],
+  ['s3', () => serveFrom(s3.uri, { S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' })],
+];
+
+describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
+  beforeAll(serve);
+
+  // The TF Serving REST API document's own example: half_plus_two, row and columnar formats.
+  it.each([
+    [{ instances: [1.0, 2.0, 5.0] }, { predictions: [2.5, 3.0, 4.5], model_version: '1' }],
+    [{ inputs: [1.0, 2.0, 5.0] }, { outputs: [2.5, 3.0, 4.5], model_version: '1' }],
+    [{ signature_name: 'serving_default', instances: [1.0, 2.0, 5.0] }, { predictions: [2.5, 3.0, 4.5], model_version: '1' }],
+  ])('TF Serving %j -> %j', async (request, expected) => {
+    const answer = await call(predict, 'POST', '/v1/models/half:predict', request);
+    expect(answer.body).toEqual(expected);
+    expect(answer.statusCode).toBe(200);
+  });
+
+  it.each([
+    ['flat data', [1, 2, 5]],
+    ['nested data', [[1], [2], [5]]],
+  ])('OIP v2 infer with %s echoes the id and answers each output', async (_case, data) => {
+    const answer = await call(predict, 'POST', '/v2/models/half/versions/1/infer', {
+      id: '42',
+      inputs: [{ name: 'x', shape: [3], datatype: 'FP32', data }],
+    });
+    expect(answer.body).toEqual({ model_name: 'half', model_version: '1', id: '42', outputs: [{ name: 'y', shape: [3], datatype: 'FP32', data: [2.5, 3, 4.5] }] });
+  });
+
+  it('answers natural tabular instances with labels and ranked scores (top_k)', async () => {
+    const x = { f1: 5.1, f2: 3.5, f3: 1.4, f4: 0.2 };
+    const reference = expectedProbabilities([5.1, 3.5, 1.4, 0.2]);
+    const answer = await call(predict, 'POST', '/v1/models/lin:predict', { instances: [x], top_k: 2 });
+    const best = reference.indexOf(Math.max(...reference));
+    expect(answer.body.model_version).toBe('1'); // production
+    expect(answer.body.predictions[0].label).toBe(['a', 'b', 'c'][best]);
+    expect(answer.body.predictions[0].score).toBeCloseTo(reference[best], 5);
+    expect(answer.body.predictions[0].scores).toHaveLength(2);
+  });
+
+  it('serves a version, a label, and raw arrays on request', async () => {
+    const x = [1, 2, 3, 4];
+    const byVersion = await call(predict, 'POST', '/v1/models/lin/versions/2:predict', { instances: [x] });
+    const byLabel = await call(predict, 'POST', '/v1/models/lin/labels/latest:predict', { instances: [Object.fromEntries(FEATURES.map((f, i) => [f, x[i]]))], raw: true });
+    expect(byVersion.body.model_version).toBe('2');
+    expect(byLabel.body.model_version).toBe('2');
+    byVersion.body.predictions[0].forEach((p: number, i: number) => expect(p).toBeCloseTo(expectedProbabilities(x)[i], 5));
+    expect(byLabel.body.predictions).toEqual(byVersion.body.predictions);
+  });
+
+  it('answers OIP feature columns with the model output and a label output', async () => {
+    const answer = await call(predict, 'POST', '/v2/models/lin/infer', {
+      inputs: FEATURES.map((name, i) => ({ name, shape: [2], datatype: 'FP64', data: [i + 1, 0] })),
+      outputs: [{ name: 'label' }],
+    });
+    expect(answer.body.outputs).toHaveLength(1);
+    expect(answer.body.outputs[0]).toMatchObject({ name: 'label', datatype: 'BYTES', shape: [2] });
+  });
+});
+
+describe('predict handler behaviour', () => {
+  beforeAll(() => serveFrom(folderUri));
+
+  it('splits large batches into chunks of MAX_BATCH and merges them in order', async () => {
+    const rows = Array.from({ length: 23 }, (_, i) => [i, -i, i / 2, 1]);
+    const whole = await call(predict, 'POST', '/v1/models/lin:predict', { instances: rows });
+    serveFrom(folderUri, { MAX_BATCH: '4' });
+    const chunked = await call(predict, 'POST', '/v1/models/lin:predict', { instances: rows });
+    serveFrom(folderUri, { MAX_BATCH: '256' });
+    expect(chunked.body.predictions).toHaveLength(23);
+    expect(chunked.body).toEqual(whole.body);
+  });
+
+  it('accepts the API Gateway HTTP API event and answers a JSON string with a request id', async () => {
+    const answer = await callHttpApi(predict as Handler, 'POST', '/v1/models/half:predict', JSON.stringify({ instances: [1] }));
+    expect(answer.body).toEqual({ predictions: [2.5], model_version: '1' });
+    expect(answer.headers['x-request-id']).toBe('test-request');
+  });
+
+  it('accepts the REST API (payload 1.0) event with a base64 body', async () => {
+    const result = (await predict({
+      httpMethod: 'POST',
+      path: '/v1/models/half:predict',
+      headers: {},
+      queryStringParameters: null,
+      body: Buffer.from(JSON.stringify({ instances: [4] })).toString('base64'),
+      isBase64Encoded: true,
+      requestContext: { requestId: 'rest-1' },
+    })) as { statusCode: number; body: string };
+    expect(JSON.parse(result.body)).toEqual({ predictions: [4], model_version: '1' });
+  });
+
+  const tooBig = JSON.stringify({ instances: [1], pad: 'x'.repeat(6 * 1024 * 1024) });
+  it.each([
+    ['not JSON', 'POST', '/v1/models/half:predict', '{"instances": [1', 400, /not valid JSON/],
+    ['no body', 'POST', '/v1/models/half:predict', undefined, 400, /needs a JSON body/],
+    ['a body over 6 MB', 'POST', '/v1/models/half:predict', tooBig, 413, /limit is 6291456/],
+    ['empty instances', 'POST', '/v1/models/half:predict', '{"instances": []}', 400, /instances is empty/],
+    ['instances and inputs', 'POST', '/v1/models/half:predict', '{"instances": [1], "inputs": [1]}', 400, /exactly one of "instances"/],
+    ['an unknown field', 'POST', '/v1/models/half:predict', '{"instance": [1]}', 400, /Unrecognized key.*instance/],
+    ['a wrong row shape', 'POST', '/v1/models/lin:predict', '{"instances": [[1, 2, 3]]}', 400, /shape \[1,3\] does not fit the model's \[-1,4\]/],
+    ['ragged rows', 'POST', '/v1/models/lin:predict', '{"instances": [[1, 2, 3, 4], [1, 2]]}', 400, /instances\[1\]: ragged/],
+    ['a string in a tensor', 'POST', '/v1/models/lin:predict', '{"instances": [[1, 2, "x", 4]]}', 400, /expected numbers/],
+    ['a missing feature', 'POST', '/v1/models/lin:predict', '{"instances": [{"f1": 1, "f2": 2, "f3": 3}]}', 400, /instances\[0\]: missing f4/],
+    ['an unknown feature', 'POST', '/v1/models/lin:predict', '{"instances": [{"f1": 1, "f2": 2, "f3": 3, "f4": 4, "f5": 5}]}', 400, /unknown feature\(s\) f5/],
+    ['a non-numeric feature', 'POST', '/v1/models/lin:predict', '{"instances": [{"f1": "1", "f2": 2, "f3": 3, "f4": 4}]}', 400, /f1 must be a finite number/],
+    ['an unknown model', 'POST', '/v1/models/nope:predict', '{"instances": [1]}', 404, /no model named nope/],
+    ['an unknown version', 'POST', '/v1/models/half/versions/9:predict', '{"instances": [1]}', 404, /has no version 9/],
+    ['an unknown label', 'POST', '/v1/models/half/labels/canary:predict', '{"instances": [1]}', 404, /has no alias canary/],
+    ['an invalid model name', 'POST', '/v1/models/Bad..Name:predict', '{"instances": [1]}', 400, /invalid model name/],
+    ['a version that is not a number', 'POST', '/v2/models/half/versions/x1/infer', '{"inputs": []}', 400, /invalid version/],
+    ['an unknown route', 'POST', '/v1/models/half:classify', '{}', 404, /no route/],
+    ['a wrong method', 'GET', '/v1/models/half:predict', undefined, 405, /GET is not allowed/],
+    // The OIP document's example input1 declares shape [3] but carries one value.
+    ['OIP data that does not fill its shape', 'POST', '/v2/models/half/infer', '{"inputs": [{"name": "x", "shape": [3], "datatype": "BOOL", "data": [true]}]}', 400, /shape \[3\] needs 3 values, data has 1/],
+    ['an OIP datatype that does not exist', 'POST', '/v2/models/half/infer', '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP8", "data": [1]}]}', 400, /inputs\[0\]\.datatype/],
+    ['an OIP input the model does not have', 'POST', '/v2/models/half/infer', '{"inputs": [{"name": "z", "shape": [1], "datatype": "FP32", "data": [1]}]}', 400, /unknown input\(s\) z: the model takes x/],
+    ['an OIP output the model does not have', 'POST', '/v2/models/half/infer', '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}], "outputs": [{"name": "w"}]}', 400, /unknown output\(s\) w/],
+  ])('answers %s with %s', async (_case, method, url, body, status, message) => {
+    await call(predict, 'POST', '/v1/models/lin:predict', { instances: [[1, 2, 3, 4]] }); // models loaded: baseline below is steady
+    await call(predict, 'POST', '/v1/models/half:predict', { instances: [1] });
+    const baseline = tf.memory().numTensors;
+    const answer = await callHttpApi(predict as Handler, method, url, body);
+    expect(answer.statusCode).toBe(status);
+    expect(answer.body.error).toMatch(message);
+    expect(tf.memory().numTensors).toBe(baseline);
+  });
+
+  it('leaves no tensor behind after successful requests of every kind', async () => {
+    await call(predict, 'POST', '/v1/models/lin:predict', { instances: [[1, 2, 3, 4]] });
+    const baseline = tf.memory().numTensors;
+    await call(predict, 'POST', '/v1/models/lin:predict', { instances: Array.from({ length: 600 }, () => [1, 2, 3, 4]) });
+    await call(predict, 'POST', '/v2/models/lin/infer', { inputs: FEATURES.map((name) => ({ name, shape: [1], datatype: 'FP32', data: [1] })) });
+    await call(metadata, 'GET', '/v2/models/lin');
+    expect(tf.memory().numTensors).toBe(baseline);
+  });
+});
+
+describe('a model that cannot load', () => {
+  it('answers 503 with Retry-After and no internals, and serves again once repaired', async () => {
+    const store = await tempFolderStore();
+    await fill(store);
+    serveFrom(store.uri);
+    const weights = path.join(fileURLToPath(store.uri), 'half', 'versions', '1', 'group1-shard1of1.bin');
+    const original = await readFile(weights);
+    await writeFile(weights, new Uint8Array(8));
+    const answer = await callHttpApi(predict as Handler, 'POST', '/v1/models/half:predict', '{"instances": [1]}');
+    expect(answer.statusCode).toBe(503);
+    expect(answer.headers['retry-after']).toBe('5');
+    expect(answer.body).toEqual({ error: 'the model cannot be loaded right now; retry later', requestId: 'test-request' });
+    expect(JSON.stringify(answer.body)).not.toMatch(/sha256|group1|\/tmp|at /);
+    await writeFile(weights, original);
+    expect((await call(predict, 'POST', '/v1/models/half:predict', { instances: [1] })).body.predictions).toEqual([2.5]);
+  });
+
+  it('answers 500 without internals when something unexpected breaks', async () => {
+    serveFrom('s3://no-such-bucket/x', { S3_ENDPOINT: 'http://127.0.0.1:9' });
+    const answer = await callHttpApi(metadata as Handler, 'GET', '/v2/models');
+    expect(answer.statusCode).toBe(500);
+    expect(answer.body).toEqual({ error: 'internal error', requestId: 'test-request' });
+  });
+});
