@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOffline, type Offline } from '../helpers/offline.js';
+
+let offline: Offline;
+beforeAll(async () => {
+  offline = await startOffline();
+});
+afterAll(async () => offline?.stop());
+
+async function http(method: string, path: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }> {
+  const response = await fetch(`${offline.url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: JSON.parse(text), headers: response.headers };
+}
+
+describe('serverless offline, real HTTP, demo models', () => {
+  it('is live and ready on the wasm backend', async () => {
+    expect((await http('GET', '/v2/health/live')).body).toEqual({ live: true });
+    expect((await http('GET', '/v2/health/ready')).body).toEqual({ ready: true, backend: 'wasm' });
+  });
+
+  it('lists the demo models', async () => {
+    const names = (await http('GET', '/v2/models')).body.models.map((m: { name: string }) => m.name);
+    expect(names).toEqual(expect.arrayContaining(['housing', 'iris', 'spam']));
+  });
+
+  it.each(['iris', 'housing', 'spam'])('serves %s metadata in both protocols', async (model) => {
+    const oip = await http('GET', `/v2/models/${model}`);
+    expect(oip.status).toBe(200);
+    expect(oip.body).toMatchObject({ name: model, platform: 'tensorflowjs_layers', versions: expect.arrayContaining(['1']) });
+    expect(oip.body.inputs[0].shape[0]).toBe(-1);
+    expect(oip.body.layers.length).toBeGreaterThan(0);
+    expect((await http('GET', `/v2/models/${model}/ready`)).body).toMatchObject({ ready: true });
+    expect((await http('GET', `/v1/models/${model}`)).body.model_version_status[0].state).toBe('AVAILABLE');
+    const signature = (await http('GET', `/v1/models/${model}/metadata`)).body.metadata.signature_def.signature_def.serving_default;
+    expect(Object.keys(signature.inputs)).toEqual([oip.body.inputs[0].name]);
+  });
+
+  it('labels iris flowers by feature name (TF Serving) and by tensor (OIP)', async () => {
+    const setosa = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
+    const virginica = { sepal_length: 6.7, sepal_width: 3.0, petal_length: 5.2, petal_width: 2.3 };
+    const tfs = await http('POST', '/v1/models/iris:predict', { instances: [setosa, virginica] });
+    expect(tfs.body.predictions.map((p: { label: string }) => p.label)).toEqual(['setosa', 'virginica']);
+    const oip = await http('POST', '/v2/models/iris/versions/1/infer', {
+      inputs: Object.entries(virginica).map(([name, value]) => ({ name, shape: [1], datatype: 'FP32', data: [value] })),
+    });
+    expect(oip.body.outputs.find((o: { name: string }) => o.name === 'label').data).toEqual(['virginica']);
+  });
+
+  it('calls a clearly spammy text spam and a work email ham', async () => {
+    const answer = await http('POST', '/v1/models/spam/labels/production:predict', {
+      instances: [
+        'Congratulations! You have been selected to receive a FREE prize. Click here now to claim your cash, limited time offer, act now! Remove me from this list.',
+        'Hi Tom, attached are the notes from the meeting about the kernel build. Can you review the patch and the test results before Friday? Thanks',
+      ],
+    });
+    expect(answer.body.predictions.map((p: { label: string }) => p.label)).toEqual(['spam', 'ham']);
+  });
+
+  it('prices a house (regression answers a value)', async () => {
+    const house = { crim: 0.02731, zn: 0, indus: 7.07, chas: 0, nox: 0.469, rm: 6.421, age: 78.9, dis: 4.9671, rad: 2, tax: 242, ptratio: 17.8, lstat: 9.14 };
+    const answer = await http('POST', '/v1/models/housing:predict', { instances: [house] });
+    // The data set's own row 2 has medv 21.6 ($1000s).
+    expect(answer.body.predictions[0].value).toBeGreaterThan(15);
+    expect(answer.body.predictions[0].value).toBeLessThan(30);
+  });
+
+  it.each([
+    ['not JSON', 'POST', '/v1/models/iris:predict', '{', 400],
+    ['a missing feature', 'POST', '/v1/models/iris:predict', { instances: [{ sepal_length: 1 }] }, 400],
+    ['a wrong shape', 'POST', '/v2/models/iris/infer', { inputs: [{ name: 'features', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }, 400],
+    ['an unknown model', 'POST', '/v1/models/unknown:predict', { instances: [[1]] }, 404],
+    ['an unknown version', 'GET', '/v2/models/iris/versions/99', undefined, 404],
+    ['an unknown alias', 'POST', '/v1/models/iris/labels/nope:predict', { instances: [[1, 2, 3, 4]] }, 404],
+  ])('answers %s with %i and an error message', async (_case, method, path, body, status) => {
+    const answer = await http(method, path, body);
+    expect(answer.status).toBe(status);
+    expect(typeof answer.body.error).toBe('string');
+  });
+
+  it('serves the OpenAPI document', async () => {
+    const doc = (await http('GET', '/openapi.json')).body;
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toContain('/v2/models/{model}/infer');
+  });
+});
