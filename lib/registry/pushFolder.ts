@@ -7,6 +7,7 @@ import type { ObjectStore } from '../store/index.js';
 import { checkWeightFiles, concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from './artifacts.js';
 import { createVersion, type CreateVersionOptions } from './createVersion.js';
 import type { Manifest, ManifestFields, Signature, Task } from './manifest.js';
+import { validateName } from './names.js';
 
 /** Reads model.json and exactly the shards its weights manifest names. */
 export async function readModelFolder(dir: string): Promise<ModelFiles> {
@@ -56,6 +57,7 @@ export async function pushModelFolder(
   fields: Partial<ManifestFields> = {},
   options: CreateVersionOptions = {},
 ): Promise<Manifest> {
+  validateName(name);
   const files = await readModelFolder(dir);
   const signature = fields.signature ?? (await inferSignature(files));
   const task = fields.task ?? guessTask(signature, fields.labels);
