@@ -75,6 +75,10 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): Predict
   const tensors = request.inputs.map(decodeTensor);
   const modelInputs = manifest.signature.inputs.map((s) => s.name);
   const transform = manifest.transforms.input;
+  // One BYTES input for a text or image model: raw strings or base64 images, whatever its name.
+  if (transform && transform.kind !== 'tabular' && tensors.length === 1 && tensors[0].dtype === 'string') {
+    return { kind: 'natural', instances: Array.from(tensors[0].data) };
+  }
   if (tensors.every((t) => modelInputs.includes(t.name))) {
     return { kind: 'tensors', tensors };
   }
@@ -88,9 +92,6 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): Predict
     }
     const instances = Array.from({ length: rows }, (_, r) => Object.fromEntries(tensors.map((t) => [t.name, t.data[r]])));
     return { kind: 'natural', instances };
-  }
-  if (transform && tensors.length === 1 && tensors[0].dtype === 'string') {
-    return { kind: 'natural', instances: Array.from(tensors[0].data) };
   }
   throw new BadRequestError(`unknown input(s) ${tensors.map((t) => t.name).join(', ')}: the model takes ${modelInputs.join(', ')}`);
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DRAWINGS, drawDigitPng } from '../helpers/drawDigit.js';
 import { startOffline, type Offline } from '../helpers/offline.js';
 
 let offline: Offline;
@@ -25,10 +26,10 @@ describe('serverless offline, real HTTP, demo models', () => {
 
   it('lists the demo models', async () => {
     const names = (await http('GET', '/v2/models')).body.models.map((m: { name: string }) => m.name);
-    expect(names).toEqual(expect.arrayContaining(['housing', 'iris', 'spam']));
+    expect(names).toEqual(expect.arrayContaining(['digits', 'housing', 'iris', 'spam']));
   });
 
-  it.each(['iris', 'housing', 'spam'])('serves %s metadata in both protocols', async (model) => {
+  it.each(['iris', 'housing', 'spam', 'digits'])('serves %s metadata in both protocols', async (model) => {
     const oip = await http('GET', `/v2/models/${model}`);
     expect(oip.status).toBe(200);
     expect(oip.body).toMatchObject({ name: model, platform: 'tensorflowjs_layers', versions: expect.arrayContaining(['1']) });
@@ -61,6 +62,17 @@ describe('serverless offline, real HTTP, demo models', () => {
     expect(answer.body.predictions.map((p: { label: string }) => p.label)).toEqual(['spam', 'ham']);
   });
 
+  it.each(Object.keys(DRAWINGS))('reads a drawn %s (black pen on a white PNG, TF Serving b64)', async (digit) => {
+    const answer = await http('POST', '/v1/models/digits:predict', { instances: [{ b64: drawDigitPng(digit) }] });
+    expect(answer.body.predictions[0].label).toBe(digit);
+  });
+
+  it('reads a drawn digit sent as an OIP BYTES input', async () => {
+    const answer = await http('POST', '/v2/models/digits/infer', { inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: [drawDigitPng('7')] }] });
+    expect(answer.status).toBe(200);
+    expect(answer.body.outputs.find((o: { name: string }) => o.name === 'label').data).toEqual(['7']);
+  });
+
   it('prices a house (regression answers a value)', async () => {
     const house = { crim: 0.02731, zn: 0, indus: 7.07, chas: 0, nox: 0.469, rm: 6.421, age: 78.9, dis: 4.9671, rad: 2, tax: 242, ptratio: 17.8, lstat: 9.14 };
     const answer = await http('POST', '/v1/models/housing:predict', { instances: [house] });
@@ -75,6 +87,7 @@ describe('serverless offline, real HTTP, demo models', () => {
     ['a wrong shape', 'POST', '/v2/models/iris/infer', { inputs: [{ name: 'features', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }, 400],
     ['an unknown model', 'POST', '/v1/models/unknown:predict', { instances: [[1]] }, 404],
     ['an unknown version', 'GET', '/v2/models/iris/versions/99', undefined, 404],
+    ['an image that is not an image', 'POST', '/v1/models/digits:predict', { instances: [{ b64: 'aGVsbG8gd29ybGQ=' }] }, 400],
     ['an unknown alias', 'POST', '/v1/models/iris/labels/nope:predict', { instances: [[1, 2, 3, 4]] }, 404],
   ])('answers %s with %i and an error message', async (_case, method, path, body, status) => {
     const answer = await http(method, path, body);
