@@ -13,7 +13,7 @@ const infer: Route[] = versionedPaths('/v2/models/{model}', '/infer').map((path)
   method: 'POST',
   path,
   async handle(request) {
-    const ref = modelRefFrom(request.params);
+    const ref = modelRefFrom(request.params, request.query);
     const body = jsonBody(request, oipInferRequest);
     return modelLoader().withModel(ref, async (loaded) => {
       const outputs = await predict(loaded, decodeOip(loaded.manifest, body), config().maxBatch);

@@ -215,6 +215,15 @@ function printTable(builds: HandlerBuild[]): void {
   console.log(`budget: ${BUNDLE_BUDGET_BYTES} bytes per index.js (wasm and source map not counted)`);
 }
 
+/** docs/openapi.json, generated from the same zod schemas the handlers validate with. */
+async function writeOpenApi(): Promise<void> {
+  const { openApiDocument } = await import('../lib/protocol/openapi.js');
+  const file = path.join(repoRoot, 'docs', 'openapi.json');
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify(openApiDocument(), null, 2)}\n`);
+  console.log(`wrote ${path.relative(repoRoot, file)}`);
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -241,6 +250,7 @@ async function main(): Promise<void> {
     }
   }
   printTable(builds);
+  await writeOpenApi();
   const problem = budgetProblem(builds);
   if (problem) throw new Error(problem);
 }

@@ -3,6 +3,7 @@
  * a request id on every answer and log line, one latency metric per request.
  */
 import type { Context } from 'aws-lambda';
+import { preloadConfiguredModels } from '../loader/index.js';
 import { errorReply } from './errors.js';
 import { logger, recordRequest } from './observability.js';
 import { toHttpRequest, type HttpRequest } from './request.js';
@@ -27,6 +28,8 @@ function encode(request: HttpRequest | undefined, reply: Reply, requestId: strin
 
 export function httpHandler(routes: Route[]): (event: unknown, context?: Partial<Context>) => Promise<HttpResult> {
   const route = createRouter(routes);
+  // Cold start: MODEL_PRELOAD's models start loading now, before the first request arrives.
+  void preloadConfiguredModels((error) => logger.error('preload failed', { error: error as Error }));
   return async (event, context) => {
     const started = performance.now();
     let request: HttpRequest | undefined;

@@ -75,8 +75,20 @@ export function modelLoader(): ModelLoader {
   return shared;
 }
 
+let preloading: Promise<void> | undefined;
+
+/**
+ * Starts loading MODEL_PRELOAD's models during the cold start (once per process). Failures are
+ * reported to the caller's logger and not fatal: the first request retries the load.
+ */
+export function preloadConfiguredModels(onError: (error: unknown) => void): Promise<void> {
+  preloading ??= modelLoader().preload(config().preload).catch(onError);
+  return preloading;
+}
+
 /** Explicit reset for tests: disposes cached models and forgets the store. */
 export function clearModelCache(): void {
   shared?.clear();
   shared = undefined;
+  preloading = undefined;
 }

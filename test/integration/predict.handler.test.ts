@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as metadata } from '../../handlers/metadata.js';
 import { handler as predict } from '../../handlers/predict.js';
+import { modelLoader, preloadConfiguredModels } from '../../lib/loader/index.js';
 import { setAlias } from '../../lib/registry/index.js';
 import { pushModelFolder } from '../../lib/registry/pushFolder.js';
 import type { ObjectStore } from '../../lib/store/index.js';
@@ -107,6 +108,13 @@ describe('predict handler behaviour', () => {
     serveFrom(folderUri, { MAX_BATCH: '256' });
     expect(chunked.body.predictions).toHaveLength(23);
     expect(chunked.body).toEqual(whole.body);
+  });
+
+  it('loads MODEL_PRELOAD models at cold start', async () => {
+    serveFrom(folderUri, { MODEL_PRELOAD: 'lin@production,half:1' });
+    await preloadConfiguredModels(() => undefined);
+    expect(modelLoader().cache.keys().sort()).toEqual(['half:1', 'lin:1']);
+    serveFrom(folderUri, { MODEL_PRELOAD: '' });
   });
 
   it('accepts the API Gateway HTTP API event and answers a JSON string with a request id', async () => {
