@@ -1,0 +1,137 @@
+/**
+ * Streaming classification metrics, computed exactly as scikit-learn computes them
+ * (accuracy_score, precision_recall_fscore_support with zero_division=0, confusion_matrix,
+ * log_loss, roc_auc_score, top_k_accuracy_score). Rows are added in chunks; only the confusion
+ * matrix, a few sums and the scores needed for ROC AUC are kept.
+ */
+import { BadRequestError } from '../../errors.js';
+import { rocAuc, rocCurve, type RocPoint } from './roc.js';
+
+export interface ClassMetrics {
+  label: string;
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+}
+
+export interface ClassificationReport {
+  count: number;
+  accuracy: number;
+  perClass: ClassMetrics[];
+  macro: { precision: number; recall: number; f1: number };
+  weighted: { precision: number; recall: number; f1: number };
+  /** Rows: true class; columns: predicted class (scikit-learn's convention). */
+  confusionMatrix: number[][];
+  logLoss: number;
+  /** Binary: the positive class's AUC; multiclass: one-vs-rest, macro average. */
+  rocAuc?: number;
+  rocAucError?: string;
+  topK?: { k: number; accuracy: number };
+  /** The ROC curve of the positive class (binary) or of each class (one-vs-rest), for the report. */
+  rocCurves?: { label: string; points: RocPoint[] }[];
+  threshold?: number;
+}
+
+/** scikit-learn clips probabilities to [eps, 1 - eps] with the float64 machine epsilon. */
+const EPS = 2.220446049250313e-16;
+
+export class ClassificationAccumulator {
+  private readonly matrix: number[][];
+  private logLossSum = 0;
+  private topKHits = 0;
+  private count = 0;
+  /** Per class, the score of every row (for ROC AUC): 4 bytes a row a class. */
+  private readonly scores: number[][];
+  private readonly truth: number[] = [];
+
+  constructor(
+    readonly labels: string[],
+    private readonly options: { topK?: number; binary?: boolean; threshold?: number } = {},
+  ) {
+    this.matrix = labels.map(() => labels.map(() => 0));
+    this.scores = labels.map(() => []);
+  }
+
+  /** probabilities: one row per example, one column per class (binary: both classes). */
+  add(trueClasses: number[], probabilities: number[][]): void {
+    const k = this.options.topK;
+    probabilities.forEach((p, row) => {
+      const truth = trueClasses[row];
+      const predicted = this.options.binary ? (p[1] >= (this.options.threshold ?? 0.5) ? 1 : 0) : argMax(p);
+      this.matrix[truth][predicted] += 1;
+      const clipped = Math.min(Math.max(p[truth], EPS), 1 - EPS);
+      this.logLossSum -= Math.log(clipped);
+      if (k !== undefined && rankOf(p, truth) < k) this.topKHits += 1;
+      p.forEach((score, c) => this.scores[c].push(score));
+      this.truth.push(truth);
+      this.count += 1;
+    });
+  }
+
+  report(): ClassificationReport {
+    if (this.count === 0) throw new BadRequestError('no rows to evaluate');
+    const support = this.matrix.map((row) => row.reduce((a, b) => a + b, 0));
+    const predictedCounts = this.labels.map((_, c) => this.matrix.reduce((sum, row) => sum + row[c], 0));
+    const perClass = this.labels.map((label, c) => {
+      const tp = this.matrix[c][c];
+      const precision = predictedCounts[c] === 0 ? 0 : tp / predictedCounts[c];
+      const recall = support[c] === 0 ? 0 : tp / support[c];
+      const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+      return { label, precision, recall, f1, support: support[c] };
+    });
+    // scikit-learn averages over the labels present in y_true or y_pred.
+    const present = perClass.filter((_, c) => support[c] > 0 || predictedCounts[c] > 0);
+    const mean = (key: 'precision' | 'recall' | 'f1') => present.reduce((s, m) => s + m[key], 0) / present.length;
+    const weightedMean = (key: 'precision' | 'recall' | 'f1') => perClass.reduce((s, m) => s + m[key] * m.support, 0) / this.count;
+    const correct = this.labels.reduce((s, _, c) => s + this.matrix[c][c], 0);
+    const auc = this.auc();
+    return {
+      count: this.count,
+      accuracy: correct / this.count,
+      perClass,
+      macro: { precision: mean('precision'), recall: mean('recall'), f1: mean('f1') },
+      weighted: { precision: weightedMean('precision'), recall: weightedMean('recall'), f1: weightedMean('f1') },
+      confusionMatrix: this.matrix.map((row) => [...row]),
+      logLoss: this.logLossSum / this.count,
+      ...auc,
+      ...(this.options.topK !== undefined ? { topK: { k: this.options.topK, accuracy: this.topKHits / this.count } } : {}),
+      ...(this.options.binary ? { threshold: this.options.threshold ?? 0.5 } : {}),
+    };
+  }
+
+  private auc(): Pick<ClassificationReport, 'rocAuc' | 'rocAucError' | 'rocCurves'> {
+    const classes = this.options.binary ? [1] : this.labels.map((_, c) => c);
+    const curves: { label: string; points: RocPoint[] }[] = [];
+    const aucs: number[] = [];
+    for (const c of classes) {
+      const positives = this.truth.map((t) => (t === c ? 1 : 0));
+      const count = positives.reduce((a: number, b) => a + b, 0);
+      if (count === 0 || count === this.truth.length) {
+        const message = `ROC AUC is undefined: only one class (${this.options.binary ? this.labels[this.truth[0]] : count === 0 ? `no ${this.labels[c]}` : `only ${this.labels[c]}`}) is present in the labels`;
+        return { rocAucError: message };
+      }
+      aucs.push(rocAuc(positives, this.scores[c]));
+      curves.push({ label: this.labels[c], points: rocCurve(positives, this.scores[c]) });
+    }
+    return { rocAuc: aucs.reduce((a, b) => a + b, 0) / aucs.length, rocCurves: curves };
+  }
+}
+
+function argMax(values: number[]): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i += 1) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+/**
+ * Rank of the true class among the scores, as top_k_accuracy_score computes it: a stable ascending
+ * argsort, reversed, so among equal scores the higher class index ranks first.
+ */
+function rankOf(scores: number[], truth: number): number {
+  let rank = 0;
+  scores.forEach((s, c) => {
+    if (s > scores[truth] || (s === scores[truth] && c > truth)) rank += 1;
+  });
+  return rank;
+}

@@ -1,0 +1,169 @@
+/**
+ * Every expected value below is scikit-learn's, taken from the examples in its documentation
+ * (scikit-learn.org/stable/modules/generated/sklearn.metrics.<name>.html), or computed by hand
+ * where noted. Tolerance 1e-9.
+ */
+import { describe, expect, it } from 'vitest';
+import { ClassificationAccumulator } from '../../lib/ops/evaluate/classification.js';
+import { RegressionAccumulator } from '../../lib/ops/evaluate/regression.js';
+import { rocAuc, rocCurve } from '../../lib/ops/evaluate/roc.js';
+
+const close = (actual: number, expected: number) => expect(Math.abs(actual - expected)).toBeLessThan(1e-9);
+
+/** Hard predictions as one-hot probabilities: argmax is the predicted class. */
+function fromPredictions(labels: string[], yTrue: string[], yPred: string[], options = {}) {
+  const acc = new ClassificationAccumulator(labels, options);
+  acc.add(
+    yTrue.map((l) => labels.indexOf(l)),
+    yPred.map((l) => labels.map((x) => (x === l ? 1 : 0))),
+  );
+  return acc.report();
+}
+
+describe('classification metrics equal scikit-learn', () => {
+  it('accuracy_score([0, 2, 1, 3], [0, 1, 2, 3]) = 0.5 (accuracy_score example)', () => {
+    close(fromPredictions(['0', '1', '2', '3'], ['0', '2', '1', '3'], ['0', '1', '2', '3']).accuracy, 0.5);
+  });
+
+  // precision_recall_fscore_support example: cat/dog/pig.
+  const yTrue = ['cat', 'dog', 'pig', 'cat', 'dog', 'pig'];
+  const yPred = ['cat', 'pig', 'dog', 'cat', 'cat', 'dog'];
+  const report = fromPredictions(['cat', 'dog', 'pig'], yTrue, yPred);
+
+  it.each([
+    ['macro', 0.2222222222222222, 0.3333333333333333, 0.26666666666666666],
+    ['weighted', 0.2222222222222222, 0.3333333333333333, 0.26666666666666666],
+  ] as const)('precision_recall_fscore_support average=%s', (average, p, r, f) => {
+    close(report[average].precision, p);
+    close(report[average].recall, r);
+    close(report[average].f1, f);
+  });
+
+  it('precision_recall_fscore_support average=None: cat 0.667/1/0.8, dog and pig 0 (zero_division=0), support 2', () => {
+    const byLabel = Object.fromEntries(report.perClass.map((m) => [m.label, m]));
+    close(byLabel.cat.precision, 2 / 3);
+    close(byLabel.cat.recall, 1);
+    close(byLabel.cat.f1, 0.8);
+    for (const label of ['dog', 'pig']) expect(byLabel[label]).toMatchObject({ precision: 0, recall: 0, f1: 0, support: 2 });
+  });
+
+  it('confusion_matrix([2, 0, 2, 2, 0, 1], [0, 0, 2, 2, 0, 2]) (confusion_matrix example)', () => {
+    const r = fromPredictions(['0', '1', '2'], ['2', '0', '2', '2', '0', '1'], ['0', '0', '2', '2', '0', '2']);
+    expect(r.confusionMatrix).toEqual([
+      [2, 0, 0],
+      [0, 0, 1],
+      [1, 0, 2],
+    ]);
+    close(r.accuracy, 4 / 6);
+  });
+
+  it('a class never predicted has precision 0 (zero_division=0), and macro averages it in', () => {
+    // By hand: labels a,b; truth a,a,b; predicted a,a,a -> precision a = 2/3, b = 0 (never predicted).
+    const r = fromPredictions(['a', 'b'], ['a', 'a', 'b'], ['a', 'a', 'a']);
+    close(r.perClass[1].precision, 0);
+    close(r.macro.precision, 1 / 3);
+    close(r.macro.recall, 0.5);
+  });
+
+  it('log_loss(["spam","ham","ham","spam"], [[.1,.9],[.9,.1],[.8,.2],[.35,.65]]) = 0.21616... (log_loss example)', () => {
+    const acc = new ClassificationAccumulator(['ham', 'spam'], { binary: true });
+    acc.add([1, 0, 0, 1], [[0.1, 0.9], [0.9, 0.1], [0.8, 0.2], [0.35, 0.65]]);
+    close(acc.report().logLoss, 0.21616187468057912);
+  });
+
+  it('log_loss clips a zero probability to the float64 epsilon instead of answering Infinity', () => {
+    const acc = new ClassificationAccumulator(['a', 'b'], { binary: true });
+    acc.add([0], [[0, 1]]);
+    close(acc.report().logLoss, -Math.log(2.220446049250313e-16));
+  });
+
+  it('top_k_accuracy_score(k=2) = 0.75 (top_k_accuracy_score example)', () => {
+    const acc = new ClassificationAccumulator(['0', '1', '2'], { topK: 2 });
+    acc.add([0, 1, 2, 2], [[0.5, 0.2, 0.2], [0.3, 0.4, 0.2], [0.2, 0.4, 0.3], [0.7, 0.2, 0.1]]);
+    close(acc.report().topK!.accuracy, 0.75);
+  });
+
+  it('binary threshold moves the predicted class', () => {
+    const acc = new ClassificationAccumulator(['neg', 'pos'], { binary: true, threshold: 0.8 });
+    acc.add([1, 1, 0], [[0.3, 0.7], [0.1, 0.9], [0.6, 0.4]]);
+    expect(acc.report().confusionMatrix).toEqual([
+      [1, 0],
+      [1, 1],
+    ]);
+  });
+});
+
+describe('ROC AUC equals scikit-learn', () => {
+  it('roc_curve example: y=[1,1,2,2], scores=[0.1,0.4,0.35,0.8], pos_label=2 -> auc 0.75', () => {
+    const positives = [0, 0, 1, 1];
+    const scores = [0.1, 0.4, 0.35, 0.8];
+    expect(rocCurve(positives, scores)).toEqual([
+      { fpr: 0, tpr: 0 },
+      { fpr: 0, tpr: 0.5 },
+      { fpr: 0.5, tpr: 0.5 },
+      { fpr: 0.5, tpr: 1 },
+      { fpr: 1, tpr: 1 },
+    ]);
+    close(rocAuc(positives, scores), 0.75);
+  });
+
+  it('counts a tie between a positive and a negative as one half (by hand: 3.5 of 4 pairs)', () => {
+    close(rocAuc([0, 1, 0, 1], [0.5, 0.5, 0.2, 0.9]), 0.875);
+  });
+
+  it('one-vs-rest macro average for three classes (by hand)', () => {
+    // Class 0 separates perfectly (1), class 1 has 3 of 4 pairs ordered (0.75), class 2 has 1 of 4 (0.25)... computed per class below.
+    const probabilities = [[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.1, 0.5, 0.4], [0.2, 0.2, 0.6], [0.1, 0.3, 0.6], [0.3, 0.4, 0.3]];
+    const truth = [0, 0, 1, 1, 2, 2];
+    const acc = new ClassificationAccumulator(['a', 'b', 'c']);
+    acc.add(truth, probabilities);
+    const perClass = [0, 1, 2].map((c) => rocAuc(truth.map((t) => (t === c ? 1 : 0)), probabilities.map((p) => p[c])));
+    // By hand: class a: positives {0.8, 0.6} above all negatives {0.1, 0.2, 0.1, 0.3} -> 1.
+    close(perClass[0], 1);
+    // class b: positives {0.5, 0.2} vs negatives {0.1, 0.3, 0.3, 0.4}: 0.5 beats 4, 0.2 beats 1 -> 5/8.
+    close(perClass[1], 5 / 8);
+    // class c: positives {0.6, 0.3} vs negatives {0.1, 0.1, 0.4, 0.6}: 0.6 beats 3 + tie 0.5, 0.3 beats 2 -> 5.5/8.
+    close(perClass[2], 5.5 / 8);
+    close(acc.report().rocAuc!, (1 + 5 / 8 + 5.5 / 8) / 3);
+  });
+
+  it('reports a clear error when only one class is present, as scikit-learn raises', () => {
+    const acc = new ClassificationAccumulator(['ham', 'spam'], { binary: true });
+    acc.add([1, 1], [[0.2, 0.8], [0.4, 0.6]]);
+    const r = acc.report();
+    expect(r.rocAuc).toBeUndefined();
+    expect(r.rocAucError).toMatch(/only one class/);
+  });
+});
+
+describe('regression metrics equal scikit-learn', () => {
+  const yTrue = [3, -0.5, 2, 7];
+  const yPred = [2.5, 0.0, 2, 8];
+
+  it('mean_squared_error 0.375, root_mean_squared_error 0.6123..., mean_absolute_error 0.5, r2_score 0.9486... (their examples)', () => {
+    const acc = new RegressionAccumulator();
+    acc.add(yTrue.slice(0, 2), yPred.slice(0, 2)); // two chunks: streaming gives the same answer
+    acc.add(yTrue.slice(2), yPred.slice(2));
+    const r = acc.report();
+    close(r.mse, 0.375);
+    close(r.rmse, 0.6123724356957945);
+    close(r.mae, 0.5);
+    close(r.r2, 0.9486081370449679);
+  });
+
+  it('max_error([3, 2, 7, 1], [4, 2, 7, 1]) = 1', () => {
+    const acc = new RegressionAccumulator();
+    acc.add([3, 2, 7, 1], [4, 2, 7, 1]);
+    close(acc.report().maxError, 1);
+  });
+
+  it.each([
+    [[-2, -2, -2], [-2, -2, -2], 1],
+    [[-2, -2, -2], [-2, -2, -2 + 1e-8], 0],
+    [[1, 2, 3], [3, 2, 1], -3],
+  ])('r2_score(%j, %j) = %d (r2_score examples)', (t, p, expected) => {
+    const acc = new RegressionAccumulator();
+    acc.add(t, p);
+    close(acc.report().r2, expected);
+  });
+});
