@@ -1,0 +1,18 @@
+/** The tabular transform (lib/transforms/schema.ts) fitted on training rows and applied here, as serving applies it. */
+import type { TabularTransform } from '../../lib/transforms/schema.js';
+
+/** Mean and population standard deviation of each column of the training rows (std 1 for a constant column). */
+export function fitTabular(names: string[], rows: number[][]): TabularTransform {
+  const features = names.map((name, column) => {
+    const values = rows.map((row) => row[column]);
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length;
+    return { name, mean, std: variance > 0 ? Math.sqrt(variance) : 1 };
+  });
+  return { kind: 'tabular', features };
+}
+
+/** (value - mean) / std per column: the model-input space. */
+export function applyTabular(transform: TabularTransform, rows: number[][]): number[][] {
+  return rows.map((row) => transform.features.map((f, column) => (row[column] - f.mean) / f.std));
+}
