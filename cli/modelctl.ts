@@ -4,6 +4,7 @@ import { config } from '../lib/config.js';
 import { ServiceError } from '../lib/errors.js';
 import { openStore, type ObjectStore } from '../lib/store/index.js';
 import { promote, rollback } from './commands/aliases.js';
+import { evaluate } from './commands/evaluate.js';
 import { list } from './commands/list.js';
 import { push } from './commands/push.js';
 import { show } from './commands/show.js';
@@ -51,6 +52,18 @@ program
   .description('move an alias back to the version it pointed to before')
   .requiredOption('-a, --alias <alias>', 'alias to roll back')
   .action(async (model: string, options: { alias: string }) => console.log(await rollback(store(), model, options.alias)));
+
+program
+  .command('evaluate <ref>')
+  .description('metrics of name, name:version or name@alias on a labelled CSV or JSON Lines file')
+  .requiredOption('-d, --data <file>', 'a local file, or s3://bucket/key')
+  .option('-c, --label-column <name>', 'the column holding the truth', 'label')
+  .option('-k, --top-k <k>', 'multiclass: also report top-k accuracy')
+  .option('--threshold <p>', 'binary: decision threshold (default 0.5)')
+  .option('--save', 'keep the result under the version (shown by show and metadata)')
+  .option('--html <file>', 'write the HTML report (metrics, confusion matrix, ROC) to this file')
+  .option('--json', 'print the whole evaluation as JSON')
+  .action(async (ref: string, options) => console.log(await evaluate(store(), ref, options)));
 
 try {
   await program.parseAsync();

@@ -4,6 +4,7 @@ import { modelRefFrom, versionedPaths } from '../lib/http/modelRef.js';
 import type { Route } from '../lib/http/router.js';
 import { modelLoader } from '../lib/loader/index.js';
 import { listModelSummaries, oipModelMetadata, tfServingMetadata, tfServingStatus } from '../lib/ops/metadata.js';
+import { readJob } from '../lib/jobs/index.js';
 import { listVersions } from '../lib/registry/index.js';
 import { backendName, initBackend } from '../lib/runtime/backend.js';
 import { openApiDocument } from '../lib/protocol/openapi.js';
@@ -47,6 +48,7 @@ const routes: Route[] = [
   ...versionedPaths('/v1/models/{model}', '/metadata', { labels: true }).map((path) =>
     get(path, async (request) => modelLoader().withModel(modelRefFrom(request.params), (loaded) => ({ body: tfServingMetadata(loaded.manifest) }))),
   ),
+  get('/v2/jobs/{id}', async (request) => ({ body: await readJob(modelLoader().store, request.params.id) })),
   get('/openapi.json', async () => ({ body: openApiDocument() })),
 ];
 

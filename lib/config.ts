@@ -33,6 +33,9 @@ const schema = z.object({
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: positiveInt.optional(),
   MODEL_PRELOAD: z.string().optional(),
   MAX_BATCH: positiveInt.default(256),
+  JOB_WORKER_FUNCTION: z.string().optional(),
+  LAMBDA_ENDPOINT: z.url().optional(),
+  IS_OFFLINE: z.string().optional(),
 });
 
 export interface Config {
@@ -45,6 +48,9 @@ export interface Config {
   cacheMaxBytes: number;
   preload: string[];
   maxBatch: number;
+  /** The Lambda that runs jobs; unset: jobs run in this process (tests, CLI). */
+  jobWorkerFunction?: string;
+  lambdaEndpoint?: string;
 }
 
 export class ConfigError extends Error {}
@@ -69,6 +75,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheMaxBytes: e.MODEL_CACHE_MAX_BYTES ?? Math.floor(lambdaMemoryBytes / 4),
     preload: (e.MODEL_PRELOAD ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     maxBatch: e.MAX_BATCH,
+    jobWorkerFunction: e.JOB_WORKER_FUNCTION || undefined,
+    // Under serverless offline (its default lambdaPort), functions are invoked through its local Lambda endpoint.
+    lambdaEndpoint: e.LAMBDA_ENDPOINT ?? (e.IS_OFFLINE ? 'http://127.0.0.1:3002' : undefined),
   };
 }
 

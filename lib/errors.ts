@@ -46,3 +46,8 @@ export class UnavailableError extends ServiceError {
     super(message, options);
   }
 }
+
+/** The request names something it may not reach, e.g. a data set outside the model store (403). */
+export class ForbiddenError extends ServiceError {
+  override readonly statusCode = 403;
+}

@@ -1,4 +1,5 @@
 import { listAliases, listVersions, parseModelRef, readManifest, resolveVersion } from '../../lib/registry/index.js';
+import { listEvaluations } from '../../lib/ops/evaluations.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 
 /** The full manifest of the version a reference resolves to, minus bulky fields unless asked. */
@@ -6,7 +7,7 @@ export async function show(store: ObjectStore, refText: string, full: boolean): 
   const ref = parseModelRef(refText);
   const version = await resolveVersion(store, ref);
   const manifest = await readManifest(store, ref.name, version);
-  const [versions, aliases] = await Promise.all([listVersions(store, ref.name), listAliases(store, ref.name)]);
+  const [versions, aliases, evaluations] = await Promise.all([listVersions(store, ref.name), listAliases(store, ref.name), listEvaluations(store, ref.name, version)]);
   const summary = full
     ? manifest
     : {
@@ -14,7 +15,7 @@ export async function show(store: ObjectStore, refText: string, full: boolean): 
         background: manifest.background ? `${manifest.background.length} rows` : undefined,
         transforms: summarizeTransforms(manifest.transforms),
       };
-  return JSON.stringify({ ...summary, versions, aliases }, null, 2);
+  return JSON.stringify({ ...summary, versions, aliases, evaluations }, null, 2);
 }
 
 function summarizeTransforms(transforms: Record<string, unknown>): unknown {

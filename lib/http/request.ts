@@ -73,11 +73,13 @@ export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpR
   if (typeof e.path === 'string') {
     const direct = event as DirectInvocation;
     const isText = typeof direct.body === 'string';
+    // A direct invocation may carry its query string in the path, as a URL would.
+    const [pathOnly, queryString = ''] = direct.path.split('?', 2);
     return {
       source: 'direct',
       method: (direct.method ?? (direct.body === undefined ? 'GET' : 'POST')).toUpperCase(),
-      path: direct.path,
-      query: defined(direct.query),
+      path: pathOnly,
+      query: { ...Object.fromEntries(new URLSearchParams(queryString)), ...defined(direct.query) },
       headers: lower(direct.headers),
       body: isText ? (direct.body as string) : undefined,
       parsedBody: isText ? undefined : direct.body,

@@ -3,6 +3,7 @@ import type { LoadedModel, ModelLoader } from '../loader/index.js';
 import { listAliases, listModels, listVersions, type Manifest, type TensorSpec } from '../registry/index.js';
 import { oipDatatypeOf } from '../protocol/datatypes.js';
 import { isLayersModel } from '../runtime/tfModel.js';
+import { listEvaluations } from './evaluations.js';
 
 export interface LayerSummary {
   name: string;
@@ -26,7 +27,11 @@ const oipTensor = (spec: TensorSpec) => ({ name: spec.name, datatype: oipDatatyp
 
 export async function oipModelMetadata(loader: ModelLoader, loaded: LoadedModel) {
   const { manifest } = loaded;
-  const [versions, aliases] = await Promise.all([listVersions(loader.store, manifest.name), listAliases(loader.store, manifest.name)]);
+  const [versions, aliases, evaluations] = await Promise.all([
+    listVersions(loader.store, manifest.name),
+    listAliases(loader.store, manifest.name),
+    listEvaluations(loader.store, manifest.name, manifest.version),
+  ]);
   return {
     name: manifest.name,
     versions: versions.map(String),
@@ -41,6 +46,7 @@ export async function oipModelMetadata(loader: ModelLoader, loaded: LoadedModel)
     description: manifest.description,
     naturalInput: naturalInputSummary(manifest),
     metrics: manifest.metrics,
+    evaluations,
     lineage: manifest.lineage,
     createdAt: manifest.createdAt,
     ...layerSummary(loaded),

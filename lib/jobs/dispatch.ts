@@ -1,0 +1,22 @@
+/**
+ * Hands a job to the worker. In AWS (and under serverless offline) that is an asynchronous Lambda
+ * invoke of the job worker function; with no worker function configured (tests, the CLI) the job
+ * runs in this process after the caller has its answer.
+ */
+import { config } from '../config.js';
+import type { Job } from './records.js';
+
+export type InlineRunner = (jobId: string) => Promise<unknown>;
+
+export async function dispatchJob(job: Job, runInline: InlineRunner, onError: (error: unknown) => void): Promise<'lambda' | 'inline'> {
+  const { jobWorkerFunction, lambdaEndpoint } = config();
+  if (!jobWorkerFunction) {
+    setImmediate(() => void runInline(job.id).catch(onError));
+    return 'inline';
+  }
+  // Loaded on demand: only the functions that dispatch jobs pay for the Lambda client.
+  const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
+  const client = new LambdaClient({ endpoint: lambdaEndpoint, region: process.env.AWS_REGION ?? 'us-east-1' });
+  await client.send(new InvokeCommand({ FunctionName: jobWorkerFunction, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify({ jobId: job.id })) }));
+  return 'lambda';
+}

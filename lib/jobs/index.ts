@@ -1,0 +1,3 @@
+export * from './records.js';
+export * from './worker.js';
+export * from './dispatch.js';

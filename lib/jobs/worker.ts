@@ -1,0 +1,42 @@
+/**
+ * Runs a job by id: queued/running -> running -> succeeded | failed. A redelivered job that already
+ * finished is left alone (Lambda async invokes are at-least-once); an executor's error becomes the
+ * job's error message and the worker does not throw, so Lambda does not retry a deterministic failure.
+ */
+import { ServiceError } from '../errors.js';
+import type { ObjectStore } from '../store/index.js';
+import { readJob, updateJob, type Job, type JobKind } from './records.js';
+
+export interface JobContext {
+  store: ObjectStore;
+  job: Job;
+  /** Records progress on the job (e.g. rows so far, epoch losses). */
+  progress(progress: unknown): Promise<void>;
+}
+
+export type JobExecutor = (context: JobContext) => Promise<unknown>;
+export type JobExecutors = Partial<Record<JobKind, JobExecutor>>;
+
+export async function runJob(store: ObjectStore, jobId: string, executors: JobExecutors, onError?: (error: unknown) => void): Promise<Job> {
+  let job = await readJob(store, jobId);
+  if (job.status === 'succeeded' || job.status === 'failed') return job;
+  const executor = executors[job.kind];
+  if (!executor) return updateJob(store, job, { status: 'failed', error: `this worker cannot run ${job.kind} jobs` });
+  job = await updateJob(store, job, { status: 'running', attempts: job.attempts + 1 });
+  try {
+    const context: JobContext = {
+      store,
+      job,
+      progress: async (progress) => {
+        job = await updateJob(store, job, { progress });
+      },
+    };
+    const result = await executor(context);
+    return await updateJob(store, job, { status: 'succeeded', result });
+  } catch (error) {
+    onError?.(error);
+    // A client error (bad data) is the user's to read; anything else stays in the log.
+    const message = error instanceof ServiceError && error.statusCode < 500 ? error.message : 'internal error (see the worker log)';
+    return updateJob(store, job, { status: 'failed', error: message });
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The evaluate service: labelled examples (inline or streamed from a data set) go through the
+ * same decode and predict path as a predict request, chunk by chunk, into streaming metrics.
+ */
+import { randomUUID } from 'node:crypto';
+import type { LoadedModel } from '../../loader/index.js';
+import { decodeTfServing } from '../../protocol/tfserving.js';
+import type { Manifest } from '../../registry/index.js';
+import { predict } from '../predict.js';
+import { row as rowOf } from '../tensorData.js';
+import { ClassificationAccumulator, type ClassificationReport } from './classification.js';
+import { classNames, type Example } from './examples.js';
+import { RegressionAccumulator, type RegressionReport } from './regression.js';
+
+export interface EvaluateOptions {
+  maxBatch: number;
+  topK?: number;
+  threshold?: number;
+  /** Called after each chunk with the rows evaluated so far. */
+  onProgress?: (rows: number) => Promise<void> | void;
+}
+
+export interface Evaluation {
+  id: string;
+  model: { name: string; version: number };
+  task: Manifest['task'];
+  source: string;
+  count: number;
+  /** The headline numbers, named as in the manifest's held-out metrics. */
+  metrics: Record<string, number>;
+  report: ClassificationReport | RegressionReport;
+  createdAt: string;
+  durationMs: number;
+}
+
+type Accumulator = { kind: 'classes'; acc: ClassificationAccumulator } | { kind: 'regression'; acc: RegressionAccumulator };
+
+function accumulatorFor(manifest: Manifest, options: EvaluateOptions): Accumulator {
+  if (manifest.task === 'regression') return { kind: 'regression', acc: new RegressionAccumulator() };
+  const binary = manifest.task === 'binary';
+  return { kind: 'classes', acc: new ClassificationAccumulator(classNames(manifest), { binary, threshold: options.threshold, topK: binary ? undefined : options.topK }) };
+}
+
+async function evaluateChunk(loaded: LoadedModel, chunk: Example[], accumulator: Accumulator, maxBatch: number): Promise<void> {
+  const plan = decodeTfServing(loaded.manifest, { instances: chunk.map((e) => e.instance) });
+  const [output] = await predict(loaded, plan, maxBatch);
+  const truths = chunk.map((e) => e.truth);
+  const rows = chunk.map((_, r) => rowOf(output, r));
+  if (accumulator.kind === 'regression') accumulator.acc.add(truths, rows.map((r) => r[0]));
+  else accumulator.acc.add(truths, loaded.manifest.task === 'binary' && rows[0].length === 1 ? rows.map((r) => [1 - r[0], r[0]]) : rows);
+}
+
+function headline(manifest: Manifest, report: ClassificationReport | RegressionReport): Record<string, number> {
+  if (!('accuracy' in report)) {
+    const { mse, rmse, mae, r2, maxError } = report;
+    return { mse, rmse, mae, r2, maxError };
+  }
+  const positive = manifest.task === 'binary' ? report.perClass[1] : undefined;
+  const summary = positive ?? { ...report.macro };
+  return {
+    accuracy: report.accuracy,
+    logLoss: report.logLoss,
+    ...(report.rocAuc !== undefined ? { auc: report.rocAuc } : {}),
+    precision: summary.precision,
+    recall: summary.recall,
+    f1: summary.f1,
+    ...(report.topK ? { [`top${report.topK.k}Accuracy`]: report.topK.accuracy } : {}),
+  };
+}
+
+export async function evaluateModel(loaded: LoadedModel, examples: AsyncIterable<Example> | Iterable<Example>, source: string, options: EvaluateOptions): Promise<Evaluation> {
+  const started = performance.now();
+  const accumulator = accumulatorFor(loaded.manifest, options);
+  let chunk: Example[] = [];
+  let rows = 0;
+  const flush = async () => {
+    await evaluateChunk(loaded, chunk, accumulator, options.maxBatch);
+    rows += chunk.length;
+    chunk = [];
+    await options.onProgress?.(rows);
+  };
+  for await (const example of examples) {
+    chunk.push(example);
+    if (chunk.length >= options.maxBatch) await flush();
+  }
+  if (chunk.length > 0) await flush();
+  const report = accumulator.acc.report();
+  return {
+    id: randomUUID(),
+    model: { name: loaded.name, version: loaded.version },
+    task: loaded.manifest.task,
+    source,
+    count: report.count,
+    metrics: headline(loaded.manifest, report),
+    report,
+    createdAt: new Date().toISOString(),
+    durationMs: Math.round(performance.now() - started),
+  };
+}

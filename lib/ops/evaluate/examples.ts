@@ -1,0 +1,55 @@
+/**
+ * Labelled examples: what the model gets (a natural instance or a raw tensor row) and the truth,
+ * as a class index (classifiers) or a number (regression). Labels are checked against the model's
+ * label set, so a typo is a 400 naming it rather than a silently wrong metric.
+ */
+import { BadRequestError } from '../../errors.js';
+import type { Manifest } from '../../registry/index.js';
+import type { DatasetRow } from './dataset.js';
+
+export interface Example {
+  instance: unknown;
+  truth: number;
+}
+
+/** The class names of a classifier: the manifest's labels, else the output indices. */
+export function classNames(manifest: Manifest): string[] {
+  if (manifest.labels) return manifest.labels;
+  const units = manifest.signature.outputs[0].shape.at(-1) ?? 1;
+  return Array.from({ length: manifest.task === 'binary' ? 2 : units }, (_, i) => String(i));
+}
+
+export function truthOf(manifest: Manifest, label: unknown, where: string): number {
+  if (manifest.task === 'regression') {
+    if (typeof label !== 'number' || !Number.isFinite(label)) throw new BadRequestError(`${where}: expected a number, got ${JSON.stringify(label)}`);
+    return label;
+  }
+  const names = classNames(manifest);
+  const byName = names.indexOf(String(label));
+  if (byName >= 0) return byName;
+  if (manifest.task === 'binary' && typeof label === 'boolean') return label ? 1 : 0;
+  throw new BadRequestError(`${where}: ${JSON.stringify(label)} is not one of the model's labels (${names.join(', ')})`);
+}
+
+/** The instance part of a data set row: everything but the label column, in the model's terms. */
+export function instanceOf(manifest: Manifest, values: Record<string, unknown>, labelColumn: string): unknown {
+  const transform = manifest.transforms.input;
+  if ('instance' in values) return values.instance;
+  if (transform?.kind === 'tabular') return Object.fromEntries(transform.features.map((f) => [f.name, values[f.name]]));
+  const rest = Object.entries(values).filter(([k]) => k !== labelColumn);
+  if (transform?.kind === 'text') return values.text ?? (rest.length === 1 ? rest[0][1] : undefined);
+  if (transform?.kind === 'image') return values.image ?? values.b64 ?? (rest.length === 1 ? rest[0][1] : undefined);
+  // A raw model: the remaining columns, in file order, are the input row.
+  return rest.map(([, v]) => v);
+}
+
+export function exampleFromRow(manifest: Manifest, row: DatasetRow, labelColumn: string, columnsSeen: () => string[]): Example {
+  if (!(labelColumn in row.values)) {
+    throw new BadRequestError(`label column ${JSON.stringify(labelColumn)} not found; the data set has columns ${columnsSeen().join(', ')}`);
+  }
+  if (manifest.transforms.input?.kind === 'tabular') {
+    const missing = manifest.transforms.input.features.map((f) => f.name).filter((n) => !(n in row.values));
+    if (missing.length) throw new BadRequestError(`line ${row.line}: missing column(s) ${missing.join(', ')}; the data set has columns ${columnsSeen().join(', ')}`);
+  }
+  return { instance: instanceOf(manifest, row.values, labelColumn), truth: truthOf(manifest, row.values[labelColumn], `line ${row.line}, ${labelColumn}`) };
+}

@@ -1,0 +1,56 @@
+/** Evaluate from a request: build the examples (inline or streamed), run, optionally save. */
+import { BadRequestError } from '../../errors.js';
+import type { LoadedModel } from '../../loader/index.js';
+import { keys } from '../../registry/index.js';
+import type { ObjectStore } from '../../store/index.js';
+import { datasetKey, formatOf, readDataset } from './dataset.js';
+import { evaluateModel, type Evaluation } from './evaluate.js';
+import { exampleFromRow, truthOf, type Example } from './examples.js';
+import type { EvaluateRequest } from './request.js';
+import { thinCurve } from './roc.js';
+
+/** Every label is checked first, so one answer names all the unknown ones. */
+function inlineExamples(loaded: LoadedModel, request: EvaluateRequest): Example[] {
+  const problems: string[] = [];
+  const examples = request.instances!.map((instance, i) => {
+    try {
+      return { instance, truth: truthOf(loaded.manifest, request.labels![i], `labels[${i}]`) };
+    } catch (error) {
+      problems.push((error as Error).message);
+      return { instance, truth: 0 };
+    }
+  });
+  if (problems.length) throw new BadRequestError(problems.slice(0, 10).join('; ') + (problems.length > 10 ? `; and ${problems.length - 10} more` : ''));
+  return examples;
+}
+
+async function* datasetExamples(store: ObjectStore, loaded: LoadedModel, key: string, request: EvaluateRequest): AsyncGenerator<Example> {
+  let columns: string[] = [];
+  for await (const row of readDataset(store, key, formatOf(key, request.format))) {
+    if (columns.length === 0) columns = Object.keys(row.values);
+    yield exampleFromRow(loaded.manifest, row, request.labelColumn, () => columns);
+  }
+  if (columns.length === 0) throw new BadRequestError(`data set ${key} has no rows`);
+}
+
+export async function runEvaluation(
+  store: ObjectStore,
+  loaded: LoadedModel,
+  request: EvaluateRequest,
+  maxBatch: number,
+  onProgress?: (rows: number) => Promise<void> | void,
+  /** Where the data set is read from: the model store for the API; any folder or bucket for the CLI. */
+  dataStore: ObjectStore = store,
+): Promise<Evaluation> {
+  const key = request.dataset !== undefined ? datasetKey(dataStore, request.dataset) : undefined;
+  const examples = key !== undefined ? datasetExamples(dataStore, loaded, key, request) : inlineExamples(loaded, request);
+  const evaluation = await evaluateModel(loaded, examples, key ?? 'inline', { maxBatch, topK: request.topK, threshold: request.threshold, onProgress });
+  if ('rocCurves' in evaluation.report && evaluation.report.rocCurves) {
+    evaluation.report.rocCurves = evaluation.report.rocCurves.map((c) => ({ ...c, points: thinCurve(c.points) }));
+  }
+  if (request.save) {
+    // Next to the version, never inside its manifest: versions stay immutable.
+    await store.put(keys.evaluation(loaded.name, loaded.version, evaluation.id), JSON.stringify(evaluation), { ifNoneMatch: true, contentType: 'application/json' });
+  }
+  return evaluation;
+}

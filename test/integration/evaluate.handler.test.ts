@@ -1,0 +1,140 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { handler as evaluate } from '../../handlers/evaluate.js';
+import { handler as metadata } from '../../handlers/metadata.js';
+import { handler as predict } from '../../handlers/predict.js';
+import { keys } from '../../lib/registry/index.js';
+import { pushModelFolder } from '../../lib/registry/pushFolder.js';
+import type { FolderStore } from '../../lib/store/folder.js';
+import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
+import { call, serveFrom } from '../helpers/serving.js';
+import { tempFolderStore } from '../helpers/stores.js';
+import { writeLayersModel } from '../helpers/tinyModels.js';
+
+const FEATURES = ['f1', 'f2', 'f3', 'f4'];
+const LABELS = ['a', 'b', 'c'];
+let store: FolderStore;
+
+/** Random rows and the labels the model itself predicts, with a few flipped: known accuracy. */
+function rows(n: number): number[][] {
+  return Array.from({ length: n }, (_, i) => [Math.sin(i), Math.cos(i * 1.3), (i % 7) - 3, Math.sin(i * 0.7) * 2]);
+}
+
+async function predictedLabels(instances: number[][]): Promise<string[]> {
+  const answer = await call(predict, 'POST', '/v1/models/lin:predict', { instances, raw: false });
+  return answer.body.predictions.map((p: { label: string }) => p.label);
+}
+
+beforeAll(async () => {
+  store = await tempFolderStore();
+  await pushModelFolder(store, await writeLayersModel(), 'lin', { labels: LABELS, transforms: { input: { kind: 'tabular', features: FEATURES.map((name) => ({ name, mean: 0, std: 1 })) } } });
+  await pushModelFolder(store, await writeHalfPlusTwo(), 'half', { task: 'regression' });
+  serveFrom(store.uri);
+});
+
+describe('evaluate handler', () => {
+  it('computes accuracy and the confusion matrix of inline labelled instances', async () => {
+    const instances = rows(40);
+    const labels = await predictedLabels(instances);
+    const flipped = labels.map((l, i) => (i % 10 === 0 ? LABELS[(LABELS.indexOf(l) + 1) % 3] : l)); // 4 of 40 wrong
+    const answer = await call(evaluate, 'POST', '/v2/models/lin/evaluate', { instances, labels: flipped });
+    expect(answer.statusCode).toBe(200);
+    expect(answer.body).toMatchObject({ model: { name: 'lin', version: 1 }, task: 'classification', count: 40, source: 'inline' });
+    expect(answer.body.metrics.accuracy).toBeCloseTo(36 / 40, 12);
+    const matrix: number[][] = answer.body.report.confusionMatrix;
+    expect(matrix.flat().reduce((a, b) => a + b, 0)).toBe(40);
+    expect(matrix.reduce((s, r, i) => s + r[i], 0)).toBe(36);
+  });
+
+  it('computes regression metrics (half_plus_two: y = x/2 + 2)', async () => {
+    const answer = await call(evaluate, 'POST', '/v2/models/half/evaluate', { instances: [0, 2, 4], labels: [2, 3.5, 4] });
+    // Predictions 2, 3, 4 against 2, 3.5, 4: one error of 0.5.
+    expect(answer.body.metrics.mse).toBeCloseTo(0.25 / 3, 12);
+    expect(answer.body.metrics.mae).toBeCloseTo(0.5 / 3, 12);
+    expect(answer.body.metrics.maxError).toBeCloseTo(0.5, 12);
+  });
+
+  it('streams a CSV data set from the store, in chunks, to the same metrics as inline', async () => {
+    const instances = rows(1000);
+    const labels = await predictedLabels(instances);
+    const csv = ['f1,f2,f3,f4,id,truth', ...instances.map((r, i) => `${r.join(',')},${i},${labels[i]}`)].join('\n');
+    await store.put('_datasets/lin.csv', csv);
+    serveFrom(store.uri, { MAX_BATCH: '64' });
+    const fromFile = await call(evaluate, 'POST', '/v2/models/lin/versions/1/evaluate', { dataset: `${store.uri}/_datasets/lin.csv`, labelColumn: 'truth' });
+    serveFrom(store.uri);
+    const inline = await call(evaluate, 'POST', '/v2/models/lin/evaluate', { instances, labels });
+    expect(fromFile.body.count).toBe(1000);
+    expect(fromFile.body.metrics.accuracy).toBe(1);
+    expect(fromFile.body.metrics).toEqual(inline.body.metrics);
+    expect(fromFile.body.source).toBe('_datasets/lin.csv');
+  });
+
+  it('reads JSON Lines with a relative key', async () => {
+    const instances = rows(5);
+    const labels = await predictedLabels(instances);
+    await store.put('_datasets/lin.jsonl', instances.map((r, i) => JSON.stringify({ ...Object.fromEntries(FEATURES.map((f, j) => [f, r[j]])), label: labels[i] })).join('\n'));
+    const answer = await call(evaluate, 'POST', '/v2/models/lin/evaluate', { dataset: '_datasets/lin.jsonl' });
+    expect(answer.body).toMatchObject({ count: 5, metrics: { accuracy: 1 } });
+  });
+
+  it('saves an evaluation next to the version and lists it in metadata, leaving the manifest as it was', async () => {
+    const manifestBefore = await store.get(keys.manifest('lin', 1));
+    const answer = await call(evaluate, 'POST', '/v2/models/lin/evaluate', { instances: [[1, 2, 3, 4]], labels: ['c'], save: true });
+    const saved = JSON.parse(new TextDecoder().decode(await store.get(keys.evaluation('lin', 1, answer.body.id))));
+    expect(saved.metrics).toEqual(answer.body.metrics);
+    const meta = await call(metadata, 'GET', '/v2/models/lin/versions/1');
+    expect(meta.body.evaluations.map((e: { id: string }) => e.id)).toContain(answer.body.id);
+    expect(await store.get(keys.manifest('lin', 1))).toEqual(manifestBefore);
+  });
+
+  it('runs as a job with ?async=true: 202, then the job moves to succeeded with the same metrics', async () => {
+    const instances = rows(30);
+    const labels = await predictedLabels(instances);
+    const accepted = await call(evaluate, 'POST', '/v2/models/lin/evaluate?async=true', { instances, labels });
+    expect(accepted.statusCode).toBe(202);
+    expect(accepted.headers.location).toBe(`/v2/jobs/${accepted.body.id}`);
+    let job = (await call(metadata, 'GET', `/v2/jobs/${accepted.body.id}`)).body;
+    for (let i = 0; i < 100 && (job.status === 'queued' || job.status === 'running'); i += 1) {
+      await new Promise((r) => setTimeout(r, 50));
+      job = (await call(metadata, 'GET', `/v2/jobs/${accepted.body.id}`)).body;
+    }
+    expect(job).toMatchObject({ kind: 'evaluate', status: 'succeeded', model: { name: 'lin', version: 1 }, attempts: 1 });
+    expect(job.result.metrics.accuracy).toBe(1);
+  });
+
+  it('answers ?report=html with a self-contained page: metrics, confusion matrix and ROC as SVG', async () => {
+    const instances = rows(60);
+    const labels = await predictedLabels(instances);
+    const result = (await evaluate({ method: 'POST', path: '/v2/models/lin/evaluate', query: { report: 'html' }, body: { instances, labels } })) as { headers: Record<string, string>; body: string };
+    expect(result.headers['content-type']).toMatch(/^text\/html/);
+    expect(result.body).toMatch(/<svg[^>]*aria-label="confusion matrix"/);
+    expect(result.body).toMatch(/<svg[^>]*aria-label="ROC curve"/);
+    expect(result.body).not.toMatch(/<script|https?:\/\//);
+  });
+
+  it.each([
+    ['labels that are not the model\'s', { instances: [[1, 2, 3, 4], [1, 1, 1, 1]], labels: ['a', 'zebra'] }, 400, /labels\[1\]: "zebra" is not one of the model's labels \(a, b, c\)/],
+    ['fewer labels than instances', { instances: [[1, 2, 3, 4]], labels: [] }, 400, /1 instances but 0 labels/],
+    ['no instances', { instances: [], labels: [] }, 400, /instances is empty/],
+    ['neither instances nor a data set', { labels: ['a'] }, 400, /either "instances"/],
+    ['a data set outside the store', { dataset: 's3://someone-else/data.csv' }, 403, /outside the model store/],
+    ['a data set that does not exist', { dataset: '_datasets/none.csv' }, 404, /no object _datasets\/none.csv/],
+    ['a data set key that climbs out', { dataset: '../etc/passwd.csv' }, 400, /invalid data set key/],
+    ['a missing label column', { dataset: '_datasets/lin.csv' }, 400, /label column "label" not found; the data set has columns f1, f2, f3, f4, id, truth/],
+    ['an unknown format', { dataset: '_datasets/lin.parquet' }, 400, /cannot tell the format/],
+  ])('answers %s with %i', async (_case, body, status, message) => {
+    await call(evaluate, 'POST', '/v2/models/lin/evaluate', { instances: [[1, 2, 3, 4]], labels: ['a'] });
+    const baseline = tf.memory().numTensors;
+    const answer = await call(evaluate, 'POST', '/v2/models/lin/evaluate', body);
+    expect(answer.statusCode).toBe(status);
+    expect(answer.body.error).toMatch(message);
+    expect(tf.memory().numTensors).toBe(baseline);
+  });
+
+  it('answers an empty data set with 400', async () => {
+    await store.put('_datasets/empty.csv', 'f1,f2,f3,f4,label\n');
+    const answer = await call(evaluate, 'POST', '/v2/models/lin/evaluate', { dataset: '_datasets/empty.csv' });
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toMatch(/has no rows/);
+  });
+});
