@@ -9,7 +9,8 @@ import { httpHandler } from '../lib/http/handler.js';
 import { modelRefFrom, versionedPaths } from '../lib/http/modelRef.js';
 import { logger } from '../lib/http/observability.js';
 import type { Route } from '../lib/http/router.js';
-import { createJob, dispatchJob, runJob } from '../lib/jobs/index.js';
+import { UnavailableError } from '../lib/errors.js';
+import { createJob, dispatchJob, runJob, updateJob } from '../lib/jobs/index.js';
 import { modelLoader } from '../lib/loader/index.js';
 import { evaluateJob } from '../lib/ops/evaluate/executor.js';
 import { htmlReport } from '../lib/ops/evaluate/htmlReport.js';
@@ -27,7 +28,13 @@ const evaluate: Route[] = versionedPaths('/v2/models/{model}', '/evaluate').map(
       const version = await loader.withModel(ref, (loaded) => loaded.version); // 404 now, not in the job
       const job = await createJob(loader.store, 'evaluate', { name: ref.name, version }, body);
       const onError = (error: unknown) => logger.error('evaluate job failed', { jobId: job.id, error: error as Error });
-      await dispatchJob(job, (id) => runJob(loader.store, id, { evaluate: evaluateJob }, onError), onError);
+      try {
+        await dispatchJob(job, (id) => runJob(loader.store, id, { evaluate: evaluateJob }, onError), onError);
+      } catch (error) {
+        // No worker will ever pick it up: say so on the record, and let the client retry.
+        await updateJob(loader.store, job, { status: 'failed', error: 'the job worker could not be started' });
+        throw new UnavailableError('job dispatch failed', 5, { cause: error, publicMessage: 'the job worker could not be started; retry later' });
+      }
       return { status: 202, headers: { location: `/v2/jobs/${job.id}` }, body: { id: job.id, status: job.status, location: `/v2/jobs/${job.id}` } };
     }
     const evaluation = await loader.withModel(ref, (loaded) => runEvaluation(loader.store, loaded, body, config().maxBatch));

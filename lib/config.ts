@@ -34,7 +34,7 @@ const schema = z.object({
   MODEL_PRELOAD: z.string().optional(),
   MAX_BATCH: positiveInt.default(256),
   JOB_WORKER_FUNCTION: z.string().optional(),
-  LAMBDA_ENDPOINT: z.url().optional(),
+  LAMBDA_ENDPOINT: z.union([z.url(), z.literal('')]).optional(),
   IS_OFFLINE: z.string().optional(),
 });
 
@@ -77,7 +77,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBatch: e.MAX_BATCH,
     jobWorkerFunction: e.JOB_WORKER_FUNCTION || undefined,
     // Under serverless offline (its default lambdaPort), functions are invoked through its local Lambda endpoint.
-    lambdaEndpoint: e.LAMBDA_ENDPOINT ?? (e.IS_OFFLINE ? 'http://127.0.0.1:3002' : undefined),
+    lambdaEndpoint: e.LAMBDA_ENDPOINT || (e.IS_OFFLINE ? 'http://127.0.0.1:3002' : undefined),
   };
 }
 

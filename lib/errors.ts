@@ -38,12 +38,15 @@ export class IntegrityError extends ServiceError {
 /** A dependency (store, backend) is not usable right now; clients may retry (503). */
 export class UnavailableError extends ServiceError {
   override readonly statusCode = 503;
+  /** What the client reads; `message` (and the cause) may hold internals and go to the log only. */
+  readonly publicMessage: string;
   constructor(
     message: string,
     readonly retryAfterSeconds = 5,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; publicMessage?: string },
   ) {
     super(message, options);
+    this.publicMessage = options?.publicMessage ?? 'temporarily unavailable; retry later';
   }
 }
 

@@ -25,7 +25,7 @@ export function errorReply(error: unknown, requestId: string): Reply {
     return {
       status: 503,
       headers: { 'retry-after': String(error.retryAfterSeconds) },
-      body: { error: 'the model cannot be loaded right now; retry later', requestId },
+      body: { error: error.publicMessage, requestId },
     };
   }
   logger.error('unhandled error', { requestId, error: error as Error });

@@ -16,7 +16,14 @@ export async function dispatchJob(job: Job, runInline: InlineRunner, onError: (e
   }
   // Loaded on demand: only the functions that dispatch jobs pay for the Lambda client.
   const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
-  const client = new LambdaClient({ endpoint: lambdaEndpoint, region: process.env.AWS_REGION ?? 'us-east-1' });
+  // A local endpoint (serverless offline) checks no signature: without credentials in the
+  // environment, sign with placeholders rather than fail to find any.
+  const local = lambdaEndpoint !== undefined && !process.env.AWS_ACCESS_KEY_ID;
+  const client = new LambdaClient({
+    endpoint: lambdaEndpoint,
+    region: process.env.AWS_REGION ?? 'us-east-1',
+    credentials: local ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined,
+  });
   await client.send(new InvokeCommand({ FunctionName: jobWorkerFunction, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify({ jobId: job.id })) }));
   return 'lambda';
 }

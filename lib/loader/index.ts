@@ -60,7 +60,10 @@ export class ModelLoader {
 function unavailable(what: string): (error: unknown) => never {
   return (error) => {
     if (error instanceof ServiceError && error.statusCode < 500) throw error;
-    throw new UnavailableError(`model ${what} could not be loaded: ${(error as Error).message}`, 5, { cause: error });
+    throw new UnavailableError(`model ${what} could not be loaded: ${(error as Error).message}`, 5, {
+      cause: error,
+      publicMessage: 'the model cannot be loaded right now; retry later',
+    });
   };
 }
 

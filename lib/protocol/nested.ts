@@ -15,28 +15,95 @@ export function isNumericLeaf(value: unknown): value is number | boolean {
   return (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean';
 }
 
-export function flattenNested(value: unknown, where: string): FlatTensor {
+/** `where` plus the indices of the first `depth` levels: the JSON path of a value, built only for an error. */
+function pathOf(where: string, index: number[], depth: number): string {
+  let path = where;
+  for (let d = 0; d < depth; d++) path += `[${index[d]}]`;
+  return path;
+}
+
+/**
+ * The hot path for numeric tensors: one pass straight into a typed array, no allocation per value.
+ * Answers false at the first thing wrong (ragged, string, null, NaN...) without saying what:
+ * flattenNested's careful walk then finds it and names its JSON path.
+ */
+function fillNumbers(value: unknown, shape: number[], out: Float32Array | Int32Array): boolean {
+  const last = shape.length - 1;
+  let k = 0;
+  const fill = (node: unknown, depth: number): boolean => {
+    if (!Array.isArray(node) || node.length !== shape[depth]) return false;
+    if (depth === last) {
+      for (let i = 0; i < node.length; i++) {
+        const v: unknown = node[i];
+        if (typeof v === 'number') {
+          if (v - v !== 0) return false; // NaN, Infinity
+          out[k++] = v;
+        } else if (typeof v === 'boolean') out[k++] = v ? 1 : 0;
+        else return false;
+      }
+      return true;
+    }
+    for (let i = 0; i < node.length; i++) if (!fill(node[i], depth + 1)) return false;
+    return true;
+  };
+  if (shape.length === 0) {
+    if (typeof value === 'number' && value - value === 0) out[0] = value;
+    else if (typeof value === 'boolean') out[0] = value ? 1 : 0;
+    else return false;
+    return true;
+  }
+  return fill(value, 0);
+}
+
+/**
+ * With `into`, the values land in a typed array of that type (what tf.tensor takes without another
+ * copy) and a string is an error (`onString` words it). Large tensors (a batch of images is
+ * ~200,000 values) go through fillNumbers; the careful walk only runs to explain a bad request.
+ */
+export function flattenNested(value: unknown, where: string): FlatTensor;
+export function flattenNested(
+  value: unknown,
+  where: string,
+  into: 'float32' | 'int32',
+  onString?: (path: string) => Error,
+): { shape: number[]; data: Float32Array | Int32Array };
+export function flattenNested(
+  value: unknown,
+  where: string,
+  into?: 'float32' | 'int32',
+  onString?: (path: string) => Error,
+): { shape: number[]; data: Scalar[] | Float32Array | Int32Array } {
   const shape: number[] = [];
   for (let probe: unknown = value; Array.isArray(probe); probe = probe[0]) {
     shape.push(probe.length);
     if (probe.length === 0) break;
   }
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (into) {
+    const out = into === 'float32' ? new Float32Array(size) : new Int32Array(size);
+    if (fillNumbers(value, shape, out)) return { shape, data: out };
+  }
   const data: Scalar[] = [];
-  const walk = (node: unknown, depth: number, path: string): void => {
+  const index = new Array<number>(shape.length).fill(0);
+  const walk = (node: unknown, depth: number): void => {
     if (depth === shape.length) {
-      if (Array.isArray(node)) throw new BadRequestError(`${path}: ragged nesting: expected a value at depth ${depth}, got an array`);
+      if (Array.isArray(node)) throw new BadRequestError(`${pathOf(where, index, depth)}: ragged nesting: expected a value at depth ${depth}, got an array`);
       if (!isNumericLeaf(node) && typeof node !== 'string') {
-        throw new BadRequestError(`${path}: expected a number, got ${node === null ? 'null' : typeof node === 'number' ? String(node) : typeof node}`);
+        throw new BadRequestError(`${pathOf(where, index, depth)}: expected a number, got ${node === null ? 'null' : typeof node === 'number' ? String(node) : typeof node}`);
       }
+      if (into && typeof node === 'string') throw onString?.(pathOf(where, index, depth)) ?? new BadRequestError(`${pathOf(where, index, depth)}: expected a number, got a string`);
       data.push(node);
       return;
     }
     if (!Array.isArray(node) || node.length !== shape[depth]) {
-      throw new BadRequestError(`${path}: ragged nesting: expected an array of ${shape[depth]} at depth ${depth}`);
+      throw new BadRequestError(`${pathOf(where, index, depth)}: ragged nesting: expected an array of ${shape[depth]} at depth ${depth}`);
     }
-    node.forEach((child, i) => walk(child, depth + 1, `${path}[${i}]`));
+    for (let i = 0; i < node.length; i++) {
+      index[depth] = i;
+      walk(node[i], depth + 1);
+    }
   };
-  walk(value, 0, where);
+  walk(value, 0);
   return { shape, data };
 }
 

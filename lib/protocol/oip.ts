@@ -15,6 +15,14 @@ import type { PredictPlan } from './plan.js';
 
 const parameters = z.record(z.string(), z.unknown()).optional();
 
+/**
+ * Only checked to be an array here: z.array(z.unknown()) would visit and copy every value (about
+ * 60 ns each, 12 ms for a batch of 256 MNIST images), and decodeTensor checks each value anyway.
+ */
+const tensorData = z
+  .custom<unknown[]>((value) => Array.isArray(value), { message: 'expected an array' })
+  .meta({ type: 'array', description: 'row-major values, flat or nested' });
+
 export const oipInferRequest = z
   .object({
     id: z.string().optional(),
@@ -26,7 +34,7 @@ export const oipInferRequest = z
           shape: z.array(z.number().int().min(0)),
           datatype: z.enum(OIP_DATATYPES as [OipDatatype, ...OipDatatype[]]),
           parameters,
-          data: z.array(z.unknown()).describe('row-major values, flat or nested'),
+          data: tensorData,
         }),
       )
       .min(1),
@@ -61,13 +69,16 @@ export const LABEL_OUTPUT = 'label';
 
 function decodeTensor(input: OipInferRequest['inputs'][number], index: number): TensorData {
   const where = `inputs[${index}] (${input.name})`;
-  const { data } = flattenNested(input.data, `${where}.data`);
+  const dtype = OIP_TO_TF[input.datatype];
+  const mismatch = () => new BadRequestError(`${where}: data does not match datatype ${input.datatype}`);
+  const { data } = dtype === 'float32' || dtype === 'int32' ? flattenNested(input.data, `${where}.data`, dtype, mismatch) : flattenNested(input.data, `${where}.data`);
   if (data.length !== elementCount(input.shape)) {
     throw new BadRequestError(`${where}: shape [${input.shape}] needs ${elementCount(input.shape)} values, data has ${data.length}`);
   }
-  const dtype = OIP_TO_TF[input.datatype];
-  const wrongType = dtype === 'string' ? data.some((v) => typeof v !== 'string') : data.some((v) => typeof v === 'string');
-  if (wrongType) throw new BadRequestError(`${where}: data does not match datatype ${input.datatype}`);
+  if (Array.isArray(data)) {
+    const wrongType = dtype === 'string' ? data.some((v) => typeof v !== 'string') : data.some((v) => typeof v === 'string');
+    if (wrongType) throw mismatch();
+  }
   return { name: input.name, dtype, shape: input.shape, data };
 }
 

@@ -35,10 +35,13 @@ export const tfServingPredictResponse = z
   .describe('TF Serving predict response: `predictions` for row requests, `outputs` for columnar ones');
 
 function rawTensor(spec: TensorSpec, value: unknown, where: string): TensorData {
-  const { shape, data } = flattenNested(value, where);
-  if (spec.dtype !== 'string' && data.some((v) => typeof v === 'string')) {
-    throw new BadRequestError(`${where}: expected numbers for input ${spec.name} (${spec.dtype}, shape [${spec.shape}])`);
+  const numbersOnly = () => new BadRequestError(`${where}: expected numbers for input ${spec.name} (${spec.dtype}, shape [${spec.shape}])`);
+  if (spec.dtype === 'float32' || spec.dtype === 'int32') {
+    const { shape, data } = flattenNested(value, where, spec.dtype, numbersOnly);
+    return { name: spec.name, dtype: spec.dtype, shape, data };
   }
+  const { shape, data } = flattenNested(value, where);
+  if (spec.dtype !== 'string' && data.some((v) => typeof v === 'string')) throw numbersOnly();
   return { name: spec.name, dtype: spec.dtype === 'string' ? 'string' : spec.dtype, shape, data };
 }
 

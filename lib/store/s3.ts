@@ -2,18 +2,8 @@
  * Amazon S3 (or any S3-compatible server) as the object store, through AWS SDK v3.
  * URI: s3://bucket/prefix. Create-only writes use If-None-Match: * (honoured by S3 since 2024-08).
  */
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { Readable } from 'node:stream';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
 
@@ -25,8 +15,17 @@ export interface S3StoreOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
+type Sdk = typeof import('@aws-sdk/client-s3');
+
+/**
+ * The SDK is imported on first use, not at module load: it costs ~250 ms to import, and a
+ * function serving from a folder store (invoke local, offline, tests) should not pay for it.
+ */
+let sdk: Promise<Sdk> | undefined;
+const loadSdk = (): Promise<Sdk> => (sdk ??= import('@aws-sdk/client-s3'));
+
 function statusOf(error: unknown): number | undefined {
-  return error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 }
 
 function isMissing(error: unknown): boolean {
@@ -36,7 +35,8 @@ function isMissing(error: unknown): boolean {
 
 export class S3Store implements ObjectStore {
   readonly uri: string;
-  private readonly client: S3Client;
+  private readonly clientConfig: S3ClientConfig;
+  private client?: S3Client;
 
   constructor(
     private readonly bucket: string,
@@ -45,7 +45,7 @@ export class S3Store implements ObjectStore {
   ) {
     this.prefix = prefix && !prefix.endsWith('/') ? `${prefix}/` : prefix;
     this.uri = `s3://${bucket}/${this.prefix}`;
-    const clientConfig: S3ClientConfig = {
+    this.clientConfig = {
       region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
       endpoint: options.endpoint,
       forcePathStyle: options.forcePathStyle,
@@ -55,7 +55,13 @@ export class S3Store implements ObjectStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     };
-    this.client = new S3Client(clientConfig);
+  }
+
+  /** The client and the SDK's commands, created on first use. */
+  private async s3(): Promise<{ client: S3Client; sdk: Sdk }> {
+    const loaded = await loadSdk();
+    this.client ??= new loaded.S3Client(this.clientConfig);
+    return { client: this.client, sdk: loaded };
   }
 
   private key(key: string): string {
@@ -67,8 +73,9 @@ export class S3Store implements ObjectStore {
   }
 
   async get(key: string): Promise<Uint8Array> {
+    const { client, sdk } = await this.s3();
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
       return await out.Body!.transformToByteArray();
     } catch (error) {
       if (isMissing(error)) throw new NotFoundError(`no object ${key} in ${this.uri}`);
@@ -77,8 +84,9 @@ export class S3Store implements ObjectStore {
   }
 
   async getStream(key: string): Promise<Readable> {
+    const { client, sdk } = await this.s3();
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
       return out.Body as Readable;
     } catch (error) {
       if (isMissing(error)) throw new NotFoundError(`no object ${key} in ${this.uri}`);
@@ -87,8 +95,9 @@ export class S3Store implements ObjectStore {
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
+    const { client, sdk } = await this.s3();
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      const out = await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
       return { key, size: out.ContentLength ?? 0, etag: out.ETag, lastModified: out.LastModified };
     } catch (error) {
       if (isMissing(error)) return undefined;
@@ -97,9 +106,10 @@ export class S3Store implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {
+    const { client, sdk } = await this.s3();
     try {
-      await this.client.send(
-        new PutObjectCommand({
+      await client.send(
+        new sdk.PutObjectCommand({
           Bucket: this.bucket,
           Key: this.key(key),
           Body: body,
@@ -119,20 +129,24 @@ export class S3Store implements ObjectStore {
 
   async putStream(key: string, body: Readable, options: Pick<PutOptions, 'contentType'> = {}): Promise<void> {
     // Multipart: the object becomes visible only when the upload completes; a failure aborts it.
+    const { client } = await this.s3();
+    const { Upload } = await import('@aws-sdk/lib-storage');
     const upload = new Upload({
-      client: this.client,
+      client,
       params: { Bucket: this.bucket, Key: this.key(key), Body: body, ContentType: options.contentType },
     });
     await upload.done();
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+    const { client, sdk } = await this.s3();
+    await client.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
   }
 
   async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    const out = await this.client.send(
-      new ListObjectsV2Command({
+    const { client, sdk } = await this.s3();
+    const out = await client.send(
+      new sdk.ListObjectsV2Command({
         Bucket: this.bucket,
         Prefix: this.key(prefix),
         Delimiter: options.delimiter,

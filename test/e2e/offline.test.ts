@@ -101,3 +101,31 @@ describe('serverless offline, real HTTP, demo models', () => {
     expect(Object.keys(doc.paths)).toContain('/v2/models/{model}/infer');
   });
 });
+
+describe('evaluate over HTTP', () => {
+  it('runs an async evaluation through the job worker Lambda and reports it at /v2/jobs/{id}', async () => {
+    const accepted = await http('POST', '/v2/models/iris/evaluate?async=true', {
+      instances: [
+        { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
+        { sepal_length: 6.7, sepal_width: 3.0, petal_length: 5.2, petal_width: 2.3 },
+      ],
+      labels: ['setosa', 'virginica'],
+    });
+    expect(accepted.status).toBe(202);
+    let job = (await http('GET', `/v2/jobs/${accepted.body.id}`)).body;
+    for (let i = 0; i < 100 && job.status !== 'succeeded' && job.status !== 'failed'; i += 1) {
+      await new Promise((r) => setTimeout(r, 200));
+      job = (await http('GET', `/v2/jobs/${accepted.body.id}`)).body;
+    }
+    expect(job).toMatchObject({ status: 'succeeded', result: { count: 2, metrics: { accuracy: 1 } } });
+  });
+
+  it('answers an HTML report', async () => {
+    const response = await fetch(`${offline.url}/v2/models/iris/evaluate?report=html`, {
+      method: 'POST',
+      body: JSON.stringify({ instances: [{ sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }], labels: ['setosa'] }),
+    });
+    expect(response.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await response.text()).toMatch(/aria-label="confusion matrix"/);
+  });
+});

@@ -28,7 +28,7 @@ export async function startOffline(env: Record<string, string> = {}, timeoutMs =
   const bin = path.resolve('node_modules/.bin/serverless');
   const child: ChildProcess = spawn(bin, ['offline', 'start', '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort)], {
     cwd: path.resolve('.'),
-    env: { ...process.env, POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'WARN', ...env },
+    env: { ...process.env, POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'WARN', LAMBDA_ENDPOINT: `http://127.0.0.1:${lambdaPort}`, ...env },
     detached: true, // its own process group, so stop() also ends the worker processes it forks
     stdio: ['ignore', 'pipe', 'pipe'],
   });

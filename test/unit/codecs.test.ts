@@ -50,7 +50,7 @@ describe('TF Serving request decoding (api_rest.md examples)', () => {
   it('decodes half_plus_two scalar instances ({"instances": [1.0, 2.0, 5.0]})', () => {
     const half = manifest({ signature: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1] }], outputs: [{ name: 'y', dtype: 'float32', shape: [-1] }] } });
     const plan = decodeTfServing(half, tfServingPredictRequest.parse({ instances: [1.0, 2.0, 5.0] }));
-    expect(plan).toEqual({ kind: 'tensors', columnar: false, tensors: [{ name: 'x', dtype: 'float32', shape: [3], data: [1, 2, 5] }] });
+    expect(plan).toEqual({ kind: 'tensors', columnar: false, tensors: [{ name: 'x', dtype: 'float32', shape: [3], data: new Float32Array([1, 2, 5]) }] });
   });
 
   it('encodes the row response: one prediction per instance, an object per instance for several outputs', () => {
@@ -80,7 +80,7 @@ describe('OIP v2 request decoding (required_api.md examples)', () => {
     ['nested data', [[1, 2], [3, 4]]],
   ])('decodes input0 UINT32 [2, 2] with %s', (_case, data) => {
     const request = oipInferRequest.parse({ id: '42', inputs: [{ name: 'input0', shape: [2, 2], datatype: 'UINT32', data }], outputs: [{ name: 'output0' }] });
-    expect(decodeOip(model, request)).toEqual({ kind: 'tensors', tensors: [{ name: 'input0', dtype: 'int32', shape: [2, 2], data: [1, 2, 3, 4] }] });
+    expect(decodeOip(model, request)).toEqual({ kind: 'tensors', tensors: [{ name: 'input0', dtype: 'int32', shape: [2, 2], data: new Int32Array([1, 2, 3, 4]) }] });
   });
 
   it('encodes the response example: id echoed, output0 FP32 [3, 2] flat', () => {
