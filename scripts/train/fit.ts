@@ -25,11 +25,13 @@ export interface TrainingRecord {
   testRows: number;
   /** Values after the last epoch, on the training rows. */
   history: Record<string, number>;
+  /** The test rows as a data set in the store, for the evaluate API: `metrics` are measured on it. */
+  heldOut: { dataset: string; labelColumn: string };
 }
 
 export function trainingRecord(
   settings: FitSettings,
-  run: { seed: number; trainRows: number; testRows: number; history: Record<string, number> },
+  run: { seed: number; trainRows: number; testRows: number; history: Record<string, number>; heldOut: { dataset: string; labelColumn: string } },
 ): TrainingRecord {
   const { epochs, batchSize, learningRate, loss } = settings;
   return { epochs, batchSize, optimizer: 'adam', learningRate, loss, backend: tf.getBackend(), ...run };

