@@ -8,6 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { config } from '../config.js';
 import { findWasmDir, WASM_SIMD_FILE } from './wasmFiles.js';
+import { registerWasmGapKernels } from './wasmKernels/index.js';
 
 export type BackendName = 'node' | 'wasm' | 'cpu';
 
@@ -31,6 +32,8 @@ async function tryWasm(wasmDir?: string): Promise<boolean> {
   const dir = findWasmDir(wasmDir);
   if (!dir) return false;
   setWasmPaths(dir.endsWith('/') ? dir : `${dir}/`);
+  // The gradients wasm lacks (conv filters, depthwise, gather): without them it cannot train.
+  registerWasmGapKernels();
   // setBackend resolves false (it does not throw) when the binary cannot be read or compiled.
   return tf.setBackend(TF_NAMES.wasm);
 }
