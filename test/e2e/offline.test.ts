@@ -120,6 +120,17 @@ describe('evaluate over HTTP', () => {
     expect(job).toMatchObject({ status: 'succeeded', result: { count: 2, metrics: { accuracy: 1 } } });
   });
 
+  it.each(['iris', 'spam', 'digits', 'housing'])('reproduces the held-out metrics of %s stored in its manifest', async (model) => {
+    const meta = (await http('GET', `/v2/models/${model}`)).body;
+    const { dataset, labelColumn } = (await import(`../../models/${model}/versions/1/manifest.json`, { with: { type: 'json' } })).default.training.heldOut;
+    const answer = await http('POST', `/v2/models/${model}/evaluate`, { dataset, labelColumn });
+    expect(answer.status).toBe(200);
+    for (const [name, expected] of Object.entries(meta.metrics as Record<string, number>)) {
+      // The manifest keeps 6 decimals, computed on the cpu backend; this runs on wasm (float32 sums differ in the last bits).
+      expect(Math.abs(answer.body.metrics[name] - expected), `${model} ${name}`).toBeLessThanOrEqual(1e-6 + 1e-6 * Math.abs(expected));
+    }
+  });
+
   it('answers an HTML report', async () => {
     const response = await fetch(`${offline.url}/v2/models/iris/evaluate?report=html`, {
       method: 'POST',
