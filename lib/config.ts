@@ -36,6 +36,8 @@ const schema = z.object({
   JOB_WORKER_FUNCTION: z.string().optional(),
   LAMBDA_ENDPOINT: z.union([z.url(), z.literal('')]).optional(),
   IS_OFFLINE: z.string().optional(),
+  BATCH_STORE_URI: z.union([z.string().regex(/^(s3:\/\/[^/]+(\/.*)?|file:\/\/.+)$/), z.literal('')]).optional(),
+  BATCH_MARGIN_SECONDS: z.coerce.number().min(0).default(60),
 });
 
 export interface Config {
@@ -51,6 +53,10 @@ export interface Config {
   /** The Lambda that runs jobs; unset: jobs run in this process (tests, CLI). */
   jobWorkerFunction?: string;
   lambdaEndpoint?: string;
+  /** Where batch files are read and written; unset: the bucket that sent the event (see lib/batch). */
+  batchStoreUri?: string;
+  /** Batch scoring hands over to a new invocation when fewer seconds than this are left. */
+  batchMarginMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -76,6 +82,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     preload: (e.MODEL_PRELOAD ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     maxBatch: e.MAX_BATCH,
     jobWorkerFunction: e.JOB_WORKER_FUNCTION || undefined,
+    batchStoreUri: e.BATCH_STORE_URI || undefined,
+    batchMarginMs: e.BATCH_MARGIN_SECONDS * 1000,
     // Under serverless offline (its default lambdaPort), functions are invoked through its local Lambda endpoint.
     lambdaEndpoint: e.LAMBDA_ENDPOINT || (e.IS_OFFLINE ? 'http://127.0.0.1:3002' : undefined),
   };

@@ -43,7 +43,7 @@ export class FolderStore implements ObjectStore {
     }
   }
 
-  async getStream(key: string): Promise<Readable> {
+  async getStream(key: string, options: { start?: number } = {}): Promise<Readable> {
     const file = this.file(key);
     try {
       await fs.access(file);
@@ -51,7 +51,7 @@ export class FolderStore implements ObjectStore {
       if (isMissing(error)) throw new NotFoundError(`no object ${key} in ${this.uri}`);
       throw error;
     }
-    return createReadStream(file);
+    return createReadStream(file, { start: options.start });
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

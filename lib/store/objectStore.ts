@@ -34,7 +34,8 @@ export interface ObjectStore {
   /** s3://bucket/prefix or file:///abs/path, for logs and error messages. */
   readonly uri: string;
   get(key: string): Promise<Uint8Array>;
-  getStream(key: string): Promise<Readable>;
+  /** The object's bytes from `start` (a byte offset) to the end; batch scoring resumes with it. */
+  getStream(key: string, options?: { start?: number }): Promise<Readable>;
   /** undefined when the key does not exist. */
   head(key: string): Promise<ObjectInfo | undefined>;
   put(key: string, body: Uint8Array | string, options?: PutOptions): Promise<void>;

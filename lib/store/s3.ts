@@ -83,10 +83,11 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async getStream(key: string): Promise<Readable> {
+  async getStream(key: string, options: { start?: number } = {}): Promise<Readable> {
     const { client, sdk } = await this.s3();
     try {
-      const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      const range = options.start ? `bytes=${options.start}-` : undefined;
+      const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(key), Range: range }));
       return out.Body as Readable;
     } catch (error) {
       if (isMissing(error)) throw new NotFoundError(`no object ${key} in ${this.uri}`);

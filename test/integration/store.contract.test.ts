@@ -118,6 +118,16 @@ describe.each([
     expect(sha256(streamed)).toBe(sha256(body));
   });
 
+  it('getStream from a byte offset yields the rest of the object', async () => {
+    const base = freshPrefix();
+    const body = randomBytes(10_000);
+    await store.put(`${base}blob`, body);
+
+    const tail = await bytesOf(await store.getStream(`${base}blob`, { start: 6_000 }));
+
+    expect(sha256(tail)).toBe(sha256(body.subarray(6_000)));
+  });
+
   it('putStream stores a large streamed body byte-exact', async () => {
     // Prepare: 12 MB in 64 KB chunks; over the SDK's 5 MB part size, so S3 goes multipart.
     const base = freshPrefix();

@@ -5,6 +5,7 @@
  */
 import { BadRequestError } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
+import { instanceOf } from '../rowInstance.js';
 import type { DatasetRow } from './dataset.js';
 
 export interface Example {
@@ -31,18 +32,6 @@ export function truthOf(manifest: Manifest, label: unknown, where: string): numb
   throw new BadRequestError(`${where}: ${JSON.stringify(label)} is not one of the model's labels (${names.join(', ')})`);
 }
 
-/** The instance part of a data set row: everything but the label column, in the model's terms. */
-export function instanceOf(manifest: Manifest, values: Record<string, unknown>, labelColumn: string): unknown {
-  const transform = manifest.transforms.input;
-  if ('instance' in values) return values.instance;
-  if (transform?.kind === 'tabular') return Object.fromEntries(transform.features.map((f) => [f.name, values[f.name]]));
-  const rest = Object.entries(values).filter(([k]) => k !== labelColumn);
-  if (transform?.kind === 'text') return values.text ?? (rest.length === 1 ? rest[0][1] : undefined);
-  if (transform?.kind === 'image') return values.image ?? values.b64 ?? (rest.length === 1 ? rest[0][1] : undefined);
-  // A raw model: the remaining columns, in file order, are the input row.
-  return rest.map(([, v]) => v);
-}
-
 export function exampleFromRow(manifest: Manifest, row: DatasetRow, labelColumn: string, columnsSeen: () => string[]): Example {
   if (!(labelColumn in row.values)) {
     throw new BadRequestError(`label column ${JSON.stringify(labelColumn)} not found; the data set has columns ${columnsSeen().join(', ')}`);
@@ -51,5 +40,5 @@ export function exampleFromRow(manifest: Manifest, row: DatasetRow, labelColumn:
     const missing = manifest.transforms.input.features.map((f) => f.name).filter((n) => !(n in row.values));
     if (missing.length) throw new BadRequestError(`line ${row.line}: missing column(s) ${missing.join(', ')}; the data set has columns ${columnsSeen().join(', ')}`);
   }
-  return { instance: instanceOf(manifest, row.values, labelColumn), truth: truthOf(manifest, row.values[labelColumn], `line ${row.line}, ${labelColumn}`) };
+  return { instance: instanceOf(manifest, row.values, [labelColumn]), truth: truthOf(manifest, row.values[labelColumn], `line ${row.line}, ${labelColumn}`) };
 }

@@ -1,0 +1,56 @@
+/**
+ * Where batch scoring reads and writes. Inputs are uploaded under batch/input/{model}[@alias|:version]/
+ * and every output goes under batch/output/ with the same path, so no output can ever match the
+ * trigger (S3 -> Lambda recursion). Checked when this module loads.
+ */
+import { BadRequestError } from '../errors.js';
+import { parseModelRef, type ModelRef } from '../registry/index.js';
+
+export const INPUT_PREFIX = 'batch/input/';
+export const OUTPUT_PREFIX = 'batch/output/';
+export const INPUT_SUFFIXES = ['.csv', '.jsonl', '.ndjson'] as const;
+
+if (OUTPUT_PREFIX.startsWith(INPUT_PREFIX) || INPUT_PREFIX.startsWith(OUTPUT_PREFIX)) {
+  throw new Error(`batch output prefix ${OUTPUT_PREFIX} overlaps the trigger prefix ${INPUT_PREFIX}: scoring would trigger itself`);
+}
+
+export type BatchFormat = 'csv' | 'jsonl';
+
+export interface BatchInput {
+  key: string;
+  ref: ModelRef;
+  format: BatchFormat;
+  /** The path below batch/input/, reused below batch/output/. */
+  relative: string;
+}
+
+export interface BatchOutputs {
+  predictions: string;
+  errors: string;
+  manifest: string;
+  checkpoint: string;
+  part(index: number, kind: 'predictions' | 'errors'): string;
+}
+
+export function parseInputKey(key: string): BatchInput {
+  if (!key.startsWith(INPUT_PREFIX)) throw new BadRequestError(`${key} is not under ${INPUT_PREFIX}`);
+  const relative = key.slice(INPUT_PREFIX.length);
+  const [refText, ...rest] = relative.split('/');
+  if (rest.length === 0 || rest.some((p) => p === '' || p === '..')) {
+    throw new BadRequestError(`${key}: expected ${INPUT_PREFIX}{model}[@alias|:version]/{file}`);
+  }
+  const suffix = INPUT_SUFFIXES.find((s) => key.toLowerCase().endsWith(s));
+  if (!suffix) throw new BadRequestError(`${key}: only ${INPUT_SUFFIXES.join(', ')} files are scored`);
+  return { key, ref: parseModelRef(refText), format: suffix === '.csv' ? 'csv' : 'jsonl', relative };
+}
+
+export function outputsFor(input: BatchInput): BatchOutputs {
+  const base = `${OUTPUT_PREFIX}${input.relative}`;
+  return {
+    predictions: `${base}.predictions.${input.format === 'csv' ? 'csv' : 'jsonl'}`,
+    errors: `${base}.errors.jsonl`,
+    manifest: `${base}.manifest.json`,
+    checkpoint: `${base}.checkpoint.json`,
+    part: (index, kind) => `${base}.parts/${String(index).padStart(5, '0')}.${kind}`,
+  };
+}

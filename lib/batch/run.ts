@@ -1,0 +1,230 @@
+/**
+ * Scores one uploaded file, in flat memory:
+ *   source (ranged GET) -> rows -> micro-batches -> predictions and errors, streamed to part objects
+ * When the invocation runs short of time it stops at a batch boundary, checkpoints, and asks for a
+ * continuation; the last invocation joins the parts into the final outputs and writes the
+ * manifest last. A succeeded manifest for the same source ETag means there is nothing to do.
+ */
+import { stringify } from 'csv-stringify/sync';
+import { BadRequestError, NotFoundError, ServiceError } from '../errors.js';
+import type { LoadedModel, ModelLoader } from '../loader/index.js';
+import { requiredColumns } from '../ops/rowInstance.js';
+import { getJson, type ObjectStore } from '../store/index.js';
+import { outputsFor, parseInputKey, type BatchInput, type BatchOutputs } from './paths.js';
+import { readCsv, readJsonl, type BatchRow } from './readers.js';
+import { scoreRows, type RowResult } from './score.js';
+import { ObjectSink } from './sink.js';
+import { checkpointSchema, type BatchManifest, type Checkpoint } from './state.js';
+
+export interface BatchOptions {
+  maxBatch: number;
+  /** Milliseconds left in this invocation (context.getRemainingTimeInMillis). */
+  remainingMs: () => number;
+  /** Stop and continue in a new invocation when fewer than this many ms are left. */
+  marginMs: number;
+  /** Starts the follow-up invocation (asynchronous). */
+  continueLater: (key: string) => Promise<void>;
+  /** true when this invocation is a continuation (resume from the checkpoint). */
+  resume?: boolean;
+}
+
+export type BatchOutcome = { status: 'skipped' | 'continued' | 'succeeded' | 'failed'; manifest?: BatchManifest };
+
+async function readOptional<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+  try {
+    return await getJson<T>(store, key);
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
+
+function answerColumns(loaded: LoadedModel): string[] {
+  return loaded.manifest.task === 'regression' ? ['prediction'] : ['label', 'score'];
+}
+
+function csvLine(values: unknown[]): string {
+  return stringify([values]);
+}
+
+/** One output line per scored row: JSONL `{line, ...answer}`, or the CSV row plus answer columns. */
+function predictionText(result: RowResult, columns: string[] | undefined): string {
+  const answer = result.answer!;
+  if (!columns) return `${JSON.stringify({ line: result.row.line, ...answer })}\n`;
+  const extra = 'value' in answer ? [Array.isArray(answer.value) ? JSON.stringify(answer.value) : answer.value] : [answer.label, answer.score];
+  return csvLine([...columns.map((c) => result.row.values[c]), ...extra]);
+}
+
+async function* rowsOf(store: ObjectStore, input: BatchInput, checkpoint: Checkpoint): AsyncGenerator<BatchRow | { line: number; end: number; error: string }> {
+  const stream = await store.getStream(input.key, { start: checkpoint.offset || undefined });
+  try {
+    if (input.format === 'csv') {
+      const resume = checkpoint.columns && checkpoint.offset > 0 ? { columns: checkpoint.columns, offset: checkpoint.offset, line: checkpoint.line } : undefined;
+      for await (const row of readCsv(stream, resume)) {
+        if (!checkpoint.columns) {
+          checkpoint.columns = row.columns;
+        }
+        yield row;
+      }
+    } else {
+      yield* readJsonl(stream, { offset: checkpoint.offset, line: checkpoint.line });
+    }
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** Streams the parts, in order, into one object. */
+async function joinParts(store: ObjectStore, parts: string[], target: string, contentType: string): Promise<void> {
+  const sink = new ObjectSink(store, target, contentType);
+  for (const part of parts) {
+    for await (const chunk of await store.getStream(part)) await sink.write(chunk.toString());
+  }
+  await sink.close();
+}
+
+async function finish(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, checkpoint: Checkpoint): Promise<BatchManifest> {
+  const parts = (kind: 'predictions' | 'errors') => Array.from({ length: checkpoint.parts }, (_, i) => outputs.part(i, kind));
+  await joinParts(store, parts('predictions'), outputs.predictions, input.format === 'csv' ? 'text/csv' : 'application/x-ndjson');
+  await joinParts(store, parts('errors'), outputs.errors, 'application/x-ndjson');
+  const manifest: BatchManifest = {
+    status: 'succeeded',
+    model: checkpoint.model,
+    source: { key: input.key, etag: checkpoint.sourceEtag },
+    rows: checkpoint.rows,
+    outputs: { predictions: outputs.predictions, errors: outputs.errors },
+    invocations: checkpoint.invocations,
+    durationMs: Date.now() - Date.parse(checkpoint.startedAt),
+    startedAt: checkpoint.startedAt,
+    finishedAt: new Date().toISOString(),
+  };
+  await store.put(outputs.manifest, JSON.stringify(manifest, null, 2), { contentType: 'application/json' });
+  await Promise.all([...parts('predictions'), ...parts('errors'), outputs.checkpoint].map((key) => store.delete(key)));
+  return manifest;
+}
+
+async function fail(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, error: unknown, started: Date, etag?: string, checkpoint?: Checkpoint): Promise<BatchManifest> {
+  const message = error instanceof ServiceError && error.statusCode < 500 ? error.message : 'internal error (see the function log)';
+  const manifest: BatchManifest = {
+    status: 'failed',
+    model: checkpoint?.model,
+    source: { key: input.key, etag },
+    rows: checkpoint?.rows ?? { read: 0, scored: 0, failed: 0 },
+    error: message,
+    invocations: checkpoint?.invocations ?? 1,
+    durationMs: Date.now() - started.getTime(),
+    startedAt: checkpoint?.startedAt ?? started.toISOString(),
+    finishedAt: new Date().toISOString(),
+  };
+  await store.put(outputs.manifest, JSON.stringify(manifest, null, 2), { contentType: 'application/json' });
+  if (checkpoint) await Promise.all(Array.from({ length: checkpoint.parts + 1 }, (_, i) => [outputs.part(i, 'predictions'), outputs.part(i, 'errors')]).flat().map((k) => store.delete(k)));
+  await store.delete(outputs.checkpoint);
+  return manifest;
+}
+
+/** Runs (part of) the file in this invocation; returns true when the file is done. */
+async function scorePart(store: ObjectStore, loaded: LoadedModel, input: BatchInput, outputs: BatchOutputs, checkpoint: Checkpoint, options: BatchOptions): Promise<boolean> {
+  const part = checkpoint.parts;
+  const predictions = new ObjectSink(store, outputs.part(part, 'predictions'), 'application/octet-stream');
+  const errors = new ObjectSink(store, outputs.part(part, 'errors'), 'application/octet-stream');
+  const required = requiredColumns(loaded.manifest);
+  let headerWritten = part > 0;
+  let batch: BatchRow[] = [];
+  let done = true;
+  const flush = async () => {
+    if (input.format === 'csv' && !headerWritten && checkpoint.columns) {
+      await predictions.write(csvLine([...checkpoint.columns, ...answerColumns(loaded)]));
+      headerWritten = true;
+    }
+    if (batch.length === 0) return;
+    for (const result of await scoreRows(loaded, batch, input.format === 'csv', options.maxBatch)) {
+      if (result.answer) {
+        await predictions.write(predictionText(result, input.format === 'csv' ? checkpoint.columns : undefined));
+        checkpoint.rows.scored += 1;
+      } else {
+        await errors.write(`${JSON.stringify({ line: result.row.line, error: result.error })}\n`);
+        checkpoint.rows.failed += 1;
+      }
+    }
+    const last = batch[batch.length - 1];
+    checkpoint.offset = last.end;
+    checkpoint.line = last.line;
+    batch = [];
+  };
+  try {
+    for await (const row of rowsOf(store, input, checkpoint)) {
+      if (required && checkpoint.rows.read === 0 && input.format === 'csv') {
+        const missing = required.filter((c) => !checkpoint.columns!.includes(c));
+        if (missing.length) throw new BadRequestError(`the CSV header lacks column(s) ${missing.join(', ')}; it has ${checkpoint.columns!.join(', ')}`);
+      }
+      checkpoint.rows.read += 1;
+      if ('error' in row) {
+        await flush(); // keep errors and predictions in line order
+        await errors.write(`${JSON.stringify({ line: row.line, error: row.error })}\n`);
+        checkpoint.rows.failed += 1;
+        checkpoint.offset = row.end;
+        checkpoint.line = row.line;
+        continue;
+      }
+      batch.push(row);
+      if (batch.length >= options.maxBatch) {
+        await flush();
+        if (options.remainingMs() < options.marginMs) {
+          done = false;
+          break;
+        }
+      }
+    }
+    await flush();
+    await Promise.all([predictions.close(), errors.close()]);
+  } catch (error) {
+    predictions.abort(error as Error);
+    errors.abort(error as Error);
+    throw error;
+  }
+  checkpoint.parts += 1;
+  return done;
+}
+
+export async function scoreObject(store: ObjectStore, loader: ModelLoader, key: string, options: BatchOptions): Promise<BatchOutcome> {
+  const started = new Date();
+  const input = parseInputKey(key);
+  const outputs = outputsFor(input);
+  const source = await store.head(key);
+  if (!source) return { status: 'skipped' };
+  const etag = source.etag ?? `${source.size}`;
+  const previous = await readOptional<BatchManifest>(store, outputs.manifest);
+  if (previous?.status === 'succeeded' && previous.source.etag === etag) return { status: 'skipped', manifest: previous };
+
+  const saved = options.resume ? await readOptional<unknown>(store, outputs.checkpoint) : undefined;
+  const resumable = saved ? checkpointSchema.safeParse(saved) : undefined;
+  let checkpoint: Checkpoint | undefined = resumable?.success && resumable.data.sourceEtag === etag ? resumable.data : undefined;
+  if (options.resume && !checkpoint) return { status: 'skipped' }; // a stale continuation: a fresh run owns the file now
+  try {
+    const ref = checkpoint ? { name: checkpoint.model.name, version: checkpoint.model.version } : input.ref;
+    return await loader.withModel(ref, async (loaded) => {
+      checkpoint ??= {
+        sourceEtag: etag,
+        model: { name: loaded.name, version: loaded.version },
+        offset: 0,
+        line: input.format === 'csv' ? 1 : 0,
+        parts: 0,
+        rows: { read: 0, scored: 0, failed: 0 },
+        startedAt: started.toISOString(),
+        invocations: 1,
+      };
+      if (options.resume) checkpoint.invocations += 1;
+      const done = await scorePart(store, loaded, input, outputs, checkpoint, options);
+      if (done) return { status: 'succeeded', manifest: await finish(store, input, outputs, checkpoint) };
+      await store.put(outputs.checkpoint, JSON.stringify(checkpoint), { contentType: 'application/json' });
+      await options.continueLater(key);
+      return { status: 'continued' };
+    });
+  } catch (error) {
+    if (error instanceof ServiceError && error.statusCode >= 500 && !(error instanceof NotFoundError)) {
+      // A transient failure (store, model load): let Lambda retry the event rather than record a verdict.
+      throw error;
+    }
+    return { status: 'failed', manifest: await fail(store, input, outputs, error, started, etag, checkpoint) };
+  }
+}
