@@ -4,7 +4,7 @@
  * fails the read (fatal decoder) instead of scoring mojibake.
  */
 import { parse } from 'csv-parse';
-import { Transform, type Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import { BadRequestError } from '../errors.js';
 
 export interface BatchRow {
@@ -48,10 +48,14 @@ export interface CsvResume {
 /** CSV records as objects of strings (no casting: output keeps the original text). */
 export async function* readCsv(stream: Readable, resume?: CsvResume): AsyncGenerator<BatchRow & { columns: string[] }> {
   const base = resume?.offset ?? 0;
-  const parser = stream.pipe(utf8Checked()).pipe(
+  // pipeline(), not pipe(): an error anywhere (unreadable source, bad UTF-8) must reach the
+  // iteration below instead of becoming an unhandled 'error' event that kills the process.
+  const parser = pipeline(
+    stream,
+    utf8Checked(),
     parse({ columns: resume ? resume.columns : true, info: true, bom: !resume, skip_empty_lines: true, relax_column_count: false }),
+    () => undefined,
   );
-  stream.on('error', (error) => parser.destroy(error));
   let line = resume?.line ?? 1;
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { bytes: number; lines: number } }>) {

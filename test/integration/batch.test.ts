@@ -1,0 +1,175 @@
+import { cp } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import type { S3Event } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler } from '../../handlers/batchScore.js';
+import { modelLoader } from '../../lib/loader/index.js';
+import { scoreObject } from '../../lib/batch/run.js';
+import type { BatchManifest } from '../../lib/batch/state.js';
+import type { ObjectStore } from '../../lib/store/index.js';
+import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
+import { serveFrom } from '../helpers/serving.js';
+import { tempFolderStore } from '../helpers/stores.js';
+
+const HEADER = 'sepal_length,sepal_width,petal_length,petal_width';
+const IRIS = [
+  [5.1, 3.5, 1.4, 0.2, 'setosa'],
+  [6.7, 3.0, 5.2, 2.3, 'virginica'],
+  [5.9, 3.0, 4.2, 1.5, 'versicolor'],
+  [4.9, 3.0, 1.4, 0.2, 'setosa'],
+  [6.3, 3.3, 6.0, 2.5, 'virginica'],
+] as const;
+const csv = (rows: readonly (readonly (string | number)[])[]) => [HEADER, ...rows.map((r) => r.slice(0, 4).join(','))].join('\n') + '\n';
+const text = async (store: ObjectStore, key: string) => new TextDecoder().decode(await store.get(key));
+const manifestOf = async (store: ObjectStore, key: string) => JSON.parse(await text(store, key)) as BatchManifest;
+
+function putEvent(key: string, bucket = 'b'): S3Event {
+  return { Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: bucket }, object: { key: encodeURIComponent(key).replace(/%2F/g, '/') } } }] } as unknown as S3Event;
+}
+
+let folder: ObjectStore;
+beforeAll(async () => {
+  const store = await tempFolderStore();
+  await cp('models', fileURLToPath(store.uri), { recursive: true });
+  folder = store;
+  serveFrom(store.uri);
+});
+
+describe('batch scoring on the folder store', () => {
+  it('writes a label per row, the bad rows to the error file with their line, and the manifest last', async () => {
+    const rows = [...IRIS.slice(0, 2), ['x', 3, 5, 2, ''], ...IRIS.slice(2)];
+    await folder.put('batch/input/iris/mixed.csv', csv(rows));
+    const [outcome] = (await handler(putEvent('batch/input/iris/mixed.csv'))) as { status: string }[];
+    expect(outcome.status).toBe('succeeded');
+    const predictions = (await text(folder, 'batch/output/iris/mixed.csv.predictions.csv')).trim().split('\n');
+    expect(predictions[0]).toBe(`${HEADER},label,score`);
+    expect(predictions.slice(1).map((line) => line.split(',')[4])).toEqual(IRIS.map((r) => r[4]));
+    expect(predictions[1].startsWith('5.1,3.5,1.4,0.2,')).toBe(true); // original text kept
+    const errors = (await text(folder, 'batch/output/iris/mixed.csv.errors.jsonl')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(errors).toEqual([{ line: 4, error: expect.stringMatching(/^sepal_length must be a finite number, got "x"/) }]);
+    const manifest = await manifestOf(folder, 'batch/output/iris/mixed.csv.manifest.json');
+    expect(manifest).toMatchObject({ status: 'succeeded', model: { name: 'iris', version: 1 }, rows: { read: 6, scored: 5, failed: 1 }, invocations: 1 });
+    expect(manifest.source.etag).toBe((await folder.head('batch/input/iris/mixed.csv'))!.etag);
+  });
+
+  it('scores JSON Lines for a pinned version and an alias, naming lines that are not JSON', async () => {
+    await folder.put('batch/input/spam@production/mail.ndjson', '{"text":"WIN a FREE prize! click here to claim your cash now"}\nnot json\n\n{"text":"Hi Tom, the meeting notes from the kernel review are attached. Thanks"}\n');
+    await handler(putEvent('batch/input/spam@production/mail.ndjson'));
+    const lines = (await text(folder, 'batch/output/spam@production/mail.ndjson.predictions.jsonl')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.line, l.label])).toEqual([[1, 'spam'], [4, 'ham']]);
+    expect((await text(folder, 'batch/output/spam@production/mail.ndjson.errors.jsonl')).trim()).toBe('{"line":2,"error":"not valid JSON"}');
+  });
+
+  it('does nothing new for a redelivered event, and rescores when the file changes', async () => {
+    await folder.put('batch/input/iris:1/again.csv', csv(IRIS));
+    await handler(putEvent('batch/input/iris:1/again.csv'));
+    const first = await text(folder, 'batch/output/iris:1/again.csv.manifest.json');
+    const [redelivered] = (await handler(putEvent('batch/input/iris:1/again.csv'))) as { status: string }[];
+    expect(redelivered.status).toBe('skipped');
+    expect(await text(folder, 'batch/output/iris:1/again.csv.manifest.json')).toBe(first);
+    await folder.put('batch/input/iris:1/again.csv', csv(IRIS.slice(0, 2)));
+    await handler(putEvent('batch/input/iris:1/again.csv'));
+    expect((await manifestOf(folder, 'batch/output/iris:1/again.csv.manifest.json')).rows.scored).toBe(2);
+  });
+
+  it('continues in follow-up invocations when time runs short, and the final output is whole', async () => {
+    const many = Array.from({ length: 50 }, (_, i) => IRIS[i % IRIS.length]);
+    await folder.put('batch/input/iris/long.csv', csv(many));
+    await folder.put('batch/input/iris/short.csv', csv(many));
+    serveFrom(folder.uri, { MAX_BATCH: '8' });
+    let budget = 2; // each invocation scores 3 micro-batches (2 checks pass, the third hands over)
+    const continued: string[] = [];
+    const options = {
+      maxBatch: 8,
+      marginMs: 1,
+      remainingMs: () => (budget-- > 0 ? 1000 : 0),
+      continueLater: async (key: string) => {
+        continued.push(key);
+      },
+    };
+    let outcome = await scoreObject(folder, modelLoader(), 'batch/input/iris/long.csv', options);
+    expect(outcome.status).toBe('continued');
+    expect(await folder.head('batch/output/iris/long.csv.predictions.csv')).toBeUndefined(); // nothing visible yet
+    expect(await folder.head('batch/output/iris/long.csv.checkpoint.json')).toBeDefined();
+    while (outcome.status === 'continued') {
+      budget = 2;
+      outcome = await scoreObject(folder, modelLoader(), 'batch/input/iris/long.csv', { ...options, resume: true });
+    }
+    await scoreObject(folder, modelLoader(), 'batch/input/iris/short.csv', { ...options, remainingMs: () => Infinity });
+    serveFrom(folder.uri);
+    expect(outcome.manifest).toMatchObject({ status: 'succeeded', rows: { read: 50, scored: 50, failed: 0 }, invocations: 3 });
+    expect(continued).toEqual(['batch/input/iris/long.csv', 'batch/input/iris/long.csv']);
+    expect(await text(folder, 'batch/output/iris/long.csv.predictions.csv')).toBe(await text(folder, 'batch/output/iris/short.csv.predictions.csv'));
+    expect(await folder.head('batch/output/iris/long.csv.checkpoint.json')).toBeUndefined();
+    expect(await folder.head('batch/output/iris/long.csv.parts/00000.predictions')).toBeUndefined();
+  });
+
+  it('replaces the half-written output of a crashed run instead of appending to it', async () => {
+    await folder.put('batch/input/iris/crash.csv', csv(IRIS));
+    await folder.put('batch/output/iris/crash.csv.parts/00000.predictions', 'garbage from a run that died\n');
+    await folder.put('batch/output/iris/crash.csv.predictions.csv', 'stale\n');
+    await handler(putEvent('batch/input/iris/crash.csv'));
+    const predictions = await text(folder, 'batch/output/iris/crash.csv.predictions.csv');
+    expect(predictions).not.toMatch(/garbage|stale/);
+    expect(predictions.trim().split('\n')).toHaveLength(IRIS.length + 1);
+  });
+
+  it.each([
+    ['an unknown model', 'batch/input/nope/rows.csv', csv(IRIS), /no model named nope/],
+    ['a header without a feature column', 'batch/input/iris/cols.csv', 'sepal_length,sepal_width,petal_length\n1,2,3\n', /lacks column\(s\) petal_width; it has sepal_length, sepal_width, petal_length/],
+    ['a file that is not UTF-8', 'batch/input/iris/latin1.csv', Buffer.from([...Buffer.from(`${HEADER}\n5.1,3.5,1.4,0.2\n`), 0xff, 0xfe, 0x0a]), /not valid UTF-8/],
+  ])('writes an error manifest and no output for %s', async (_case, key, body, message) => {
+    await folder.put(key, body);
+    const baseline = tf.memory().numTensors;
+    await handler(putEvent(key));
+    const manifest = await manifestOf(folder, key.replace('batch/input/', 'batch/output/') + '.manifest.json');
+    expect(manifest.status).toBe('failed');
+    expect(manifest.error).toMatch(message);
+    expect(await folder.head(key.replace('batch/input/', 'batch/output/') + '.predictions.csv')).toBeUndefined();
+    expect(tf.memory().numTensors).toBe(baseline);
+  });
+
+  it('answers an empty file with a manifest of zero rows', async () => {
+    await folder.put('batch/input/iris/empty.csv', '');
+    await handler(putEvent('batch/input/iris/empty.csv'));
+    expect(await manifestOf(folder, 'batch/output/iris/empty.csv.manifest.json')).toMatchObject({ status: 'succeeded', rows: { read: 0, scored: 0, failed: 0 } });
+  });
+
+  it('ignores keys outside batch/input/ and other event types', async () => {
+    expect(await handler(putEvent('models/iris/x.csv'))).toEqual([]);
+    expect(await handler({ Records: [{ eventName: 'ObjectRemoved:Delete', s3: { bucket: { name: 'b' }, object: { key: 'batch/input/iris/a.csv' } } }] } as unknown as S3Event)).toEqual([]);
+  });
+});
+
+describe('batch scoring on S3, triggered by the server\'s own events', () => {
+  let s3: S3rverHandle;
+  beforeAll(async () => {
+    s3 = await startS3rver();
+    // Models from the folder store; batch files in the bucket that sends the events.
+    serveFrom(folder.uri, { S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
+  });
+  afterAll(async () => {
+    serveFrom(folder.uri, { S3_ENDPOINT: '' });
+    await s3?.stop();
+  });
+
+  it('scores an upload when s3rver announces it, and a second upload of the same bytes changes nothing', async () => {
+    const events: Promise<unknown>[] = [];
+    const off = s3.onEvent((event) => events.push(handler(event)));
+    await s3.store.put('batch/input/iris/upload.csv', csv(IRIS));
+    await Promise.all(events);
+    const manifest = await manifestOf(s3.store, 'batch/output/iris/upload.csv.manifest.json');
+    expect(manifest).toMatchObject({ status: 'succeeded', rows: { scored: IRIS.length } });
+    const labels = (await text(s3.store, 'batch/output/iris/upload.csv.predictions.csv')).trim().split('\n').slice(1).map((l) => l.split(',')[4]);
+    expect(labels).toEqual(IRIS.map((r) => r[4]));
+
+    events.length = 0;
+    await s3.store.put('batch/input/iris/upload.csv', csv(IRIS));
+    const outcomes = (await Promise.all(events)) as { status: string }[][];
+    off();
+    // Our own outputs also raise events, but none is under batch/input/: only the upload counts.
+    expect(outcomes.flat().map((o) => o.status)).toEqual(['skipped']);
+    expect(await manifestOf(s3.store, 'batch/output/iris/upload.csv.manifest.json')).toEqual(manifest);
+  });
+});
