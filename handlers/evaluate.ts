@@ -12,7 +12,7 @@ import type { Route } from '../lib/http/router.js';
 import { UnavailableError } from '../lib/errors.js';
 import { createJob, dispatchJob, runJob, updateJob } from '../lib/jobs/index.js';
 import { modelLoader } from '../lib/loader/index.js';
-import { evaluateJob } from '../lib/ops/evaluate/executor.js';
+import { jobExecutors } from '../lib/ops/executors.js';
 import { htmlReport } from '../lib/ops/evaluate/htmlReport.js';
 import { checkEvaluateRequest, evaluateRequest } from '../lib/ops/evaluate/request.js';
 import { runEvaluation } from '../lib/ops/evaluate/service.js';
@@ -29,7 +29,7 @@ const evaluate: Route[] = versionedPaths('/v2/models/{model}', '/evaluate').map(
       const job = await createJob(loader.store, 'evaluate', { name: ref.name, version }, body);
       const onError = (error: unknown) => logger.error('evaluate job failed', { jobId: job.id, error: error as Error });
       try {
-        await dispatchJob(job, (id) => runJob(loader.store, id, { evaluate: evaluateJob }, onError), onError);
+        await dispatchJob(job, (id) => runJob(loader.store, id, jobExecutors, onError), onError);
       } catch (error) {
         // No worker will ever pick it up: say so on the record, and let the client retry.
         await updateJob(loader.store, job, { status: 'failed', error: 'the job worker could not be started' });

@@ -33,7 +33,7 @@ import { digits } from './train/digits.js';
 import { installFastCpuKernels } from './train/fastCpuKernels.js';
 import { housing } from './train/housing.js';
 import { iris } from './train/iris.js';
-import { WEIGHTS_FILE } from './train/modelFiles.js';
+import { WEIGHTS_FILE } from '../lib/runtime/modelFiles.js';
 import { spam } from './train/spam.js';
 import type { Trainer } from './train/types.js';
 

@@ -12,12 +12,20 @@ export interface JobContext {
   job: Job;
   /** Records progress on the job (e.g. rows so far, epoch losses). */
   progress(progress: unknown): Promise<void>;
+  /** Milliseconds this invocation has left (Infinity outside Lambda). */
+  remainingMs(): number;
 }
 
 export type JobExecutor = (context: JobContext) => Promise<unknown>;
 export type JobExecutors = Partial<Record<JobKind, JobExecutor>>;
 
-export async function runJob(store: ObjectStore, jobId: string, executors: JobExecutors, onError?: (error: unknown) => void): Promise<Job> {
+export async function runJob(
+  store: ObjectStore,
+  jobId: string,
+  executors: JobExecutors,
+  onError?: (error: unknown) => void,
+  remainingMs: () => number = () => Number.POSITIVE_INFINITY,
+): Promise<Job> {
   let job = await readJob(store, jobId);
   if (job.status === 'succeeded' || job.status === 'failed') return job;
   const executor = executors[job.kind];
@@ -30,6 +38,7 @@ export async function runJob(store: ObjectStore, jobId: string, executors: JobEx
       progress: async (progress) => {
         job = await updateJob(store, job, { progress });
       },
+      remainingMs,
     };
     const result = await executor(context);
     return await updateJob(store, job, { status: 'succeeded', result });

@@ -22,7 +22,7 @@ import type { ImageTransform } from '../../lib/transforms/schema.js';
 import { backgroundRows, fitModel, predictRows, tensorFromRows, trainingRecord } from './fit.js';
 import { heldOutRecord, jsonlSet } from './heldOut.js';
 import { classificationMetrics, rounded } from './metrics.js';
-import { modelFiles } from './modelFiles.js';
+import { modelFiles } from '../../lib/runtime/modelFiles.js';
 import { mulberry32, shuffled } from './random.js';
 import { SOURCE, type Trainer } from './types.js';
 

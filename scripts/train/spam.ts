@@ -23,7 +23,7 @@ import { encodeText } from '../../lib/transforms/text.js';
 import { backgroundRows, fitModel, predictRows, tensorFromRows, trainingRecord } from './fit.js';
 import { heldOutRecord, jsonlSet } from './heldOut.js';
 import { binaryMetrics, rounded } from './metrics.js';
-import { modelFiles } from './modelFiles.js';
+import { modelFiles } from '../../lib/runtime/modelFiles.js';
 import { mulberry32, trainTestSplit } from './random.js';
 import { SOURCE, type Trainer } from './types.js';
 

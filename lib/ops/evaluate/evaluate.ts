@@ -11,6 +11,7 @@ import { row as rowOf } from '../tensorData.js';
 import { ClassificationAccumulator, type ClassificationReport } from './classification.js';
 import { classNames, type Example } from './examples.js';
 import { RegressionAccumulator, type RegressionReport } from './regression.js';
+import { CURVE_POINTS } from './roc.js';
 
 export interface EvaluateOptions {
   maxBatch: number;
@@ -38,7 +39,9 @@ type Accumulator = { kind: 'classes'; acc: ClassificationAccumulator } | { kind:
 function accumulatorFor(manifest: Manifest, options: EvaluateOptions): Accumulator {
   if (manifest.task === 'regression') return { kind: 'regression', acc: new RegressionAccumulator() };
   const binary = manifest.task === 'binary';
-  return { kind: 'classes', acc: new ClassificationAccumulator(classNames(manifest), { binary, threshold: options.threshold, topK: binary ? undefined : options.topK }) };
+  // Curves thinned as they are read (runEvaluation keeps CURVE_POINTS of each): a point per distinct score would be a point per row.
+  const acc = new ClassificationAccumulator(classNames(manifest), { binary, threshold: options.threshold, topK: binary ? undefined : options.topK, curvePoints: CURVE_POINTS });
+  return { kind: 'classes', acc };
 }
 
 async function evaluateChunk(loaded: LoadedModel, chunk: Example[], accumulator: Accumulator, maxBatch: number): Promise<void> {
@@ -50,7 +53,8 @@ async function evaluateChunk(loaded: LoadedModel, chunk: Example[], accumulator:
   else accumulator.acc.add(truths, loaded.manifest.task === 'binary' && rows[0].length === 1 ? rows.map((r) => [1 - r[0], r[0]]) : rows);
 }
 
-function headline(manifest: Manifest, report: ClassificationReport | RegressionReport): Record<string, number> {
+/** The headline numbers of a report, named as in the manifest's held-out metrics. */
+export function headline(manifest: Manifest, report: ClassificationReport | RegressionReport): Record<string, number> {
   if (!('accuracy' in report)) {
     const { mse, rmse, mae, r2, maxError } = report;
     return { mse, rmse, mae, r2, maxError };

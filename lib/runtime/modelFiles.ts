@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { version_layers } from '@tensorflow/tfjs-layers';
-import type { ModelFiles } from '../../lib/registry/artifacts.js';
+import type { ModelFiles } from '../registry/artifacts.js';
 
 export const WEIGHTS_FILE = 'weights.bin';
 

@@ -1,0 +1,94 @@
+/**
+ * Labelled data for training, as tensors: the instances go through the model's input transforms
+ * (as in predict), the labels become one-hot rows (classification), probabilities (binary) or
+ * values (regression). Held in memory: fine-tuning data is expected to fit in the function.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { BadRequestError } from '../../errors.js';
+import type { LoadedModel } from '../../loader/index.js';
+import { decodeTfServing } from '../../protocol/tfserving.js';
+import type { Manifest } from '../../registry/index.js';
+import type { ObjectStore } from '../../store/index.js';
+import { encodeNatural } from '../../transforms/natural.js';
+import { sha256Hex } from '../../registry/index.js';
+import { datasetKey, formatOf, readDataset } from '../evaluate/dataset.js';
+import { classNames, exampleFromRow, truthOf, type Example } from '../evaluate/examples.js';
+
+export interface LabelledData {
+  x: Float32Array;
+  rowShape: number[];
+  truths: number[];
+  /** sha256 of the data as received (the file's bytes or the inline JSON): recorded as lineage. */
+  sha256: string;
+}
+
+export interface DataSource {
+  instances?: unknown[];
+  labels?: unknown[];
+  dataset?: string;
+  labelColumn: string;
+  format?: 'csv' | 'jsonl';
+}
+
+async function examplesOf(store: ObjectStore, manifest: Manifest, source: DataSource): Promise<{ examples: Example[]; sha256: string }> {
+  if (source.instances) {
+    const examples = source.instances.map((instance, i) => ({ instance, truth: truthOf(manifest, source.labels![i], `labels[${i}]`) }));
+    return { examples, sha256: sha256Hex(JSON.stringify({ instances: source.instances, labels: source.labels })) };
+  }
+  const key = datasetKey(store, source.dataset!);
+  const examples: Example[] = [];
+  let columns: string[] = [];
+  for await (const row of readDataset(store, key, formatOf(key, source.format))) {
+    if (columns.length === 0) columns = Object.keys(row.values);
+    examples.push(exampleFromRow(manifest, row, source.labelColumn, () => columns));
+  }
+  if (examples.length === 0) throw new BadRequestError(`data set ${key} has no rows`);
+  return { examples, sha256: sha256Hex(await store.get(key)) };
+}
+
+/** Inputs exactly as predict would feed them (natural instances through the transforms). */
+function inputsOf(loaded: LoadedModel, examples: Example[]): { x: Float32Array; rowShape: number[] } {
+  const plan = decodeTfServing(loaded.manifest, { instances: examples.map((e) => e.instance) });
+  const tensor = plan.kind === 'natural' ? encodeNatural(loaded.manifest, plan.instances) : plan.tensors[0];
+  if (plan.kind === 'tensors' && plan.tensors.length !== 1) throw new BadRequestError('fine-tuning supports models with one input');
+  return { x: Float32Array.from(tensor.data as ArrayLike<number>), rowShape: tensor.shape.slice(1) };
+}
+
+export async function loadLabelledData(store: ObjectStore, loaded: LoadedModel, source: DataSource): Promise<LabelledData> {
+  const { examples, sha256 } = await examplesOf(store, loaded.manifest, source);
+  return { ...inputsOf(loaded, examples), truths: examples.map((e) => e.truth), sha256 };
+}
+
+/** The training target for each row, shaped like the model's output. */
+export function targetsOf(manifest: Manifest, truths: number[]): tf.Tensor {
+  if (manifest.task === 'regression') return tf.tensor2d(truths, [truths.length, 1]);
+  if (manifest.task === 'binary') return tf.tensor2d(truths, [truths.length, 1]);
+  return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(truths, 'int32'), classNames(manifest).length), 'float32'));
+}
+
+/** Seeded split of row indices into training and validation (mulberry32 shuffle). */
+export function splitRows(count: number, fraction: number, seed: number): { train: number[]; validation: number[] } {
+  let state = seed >>> 0;
+  const random = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const order = Array.from({ length: count }, (_, i) => i);
+  for (let i = count - 1; i > 0; i -= 1) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const validationCount = Math.max(1, Math.round(count * fraction));
+  if (validationCount >= count) throw new BadRequestError(`${count} rows are too few to hold out ${fraction} for validation`);
+  return { validation: order.slice(0, validationCount), train: order.slice(validationCount) };
+}
+
+export function pick(data: LabelledData, rows: number[]): LabelledData {
+  const width = data.rowShape.reduce((a, b) => a * b, 1);
+  const x = new Float32Array(rows.length * width);
+  rows.forEach((r, i) => x.set(data.x.subarray(r * width, (r + 1) * width), i * width));
+  return { x, rowShape: data.rowShape, truths: rows.map((r) => data.truths[r]), sha256: data.sha256 };
+}

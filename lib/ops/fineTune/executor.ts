@@ -1,0 +1,113 @@
+/**
+ * The `fine-tune` job: train a copy of the base version on the job's data, check it, and write it
+ * as a new version (never an overwrite), then optionally move an alias if it is better.
+ * A retried job (same id) finds the version it already wrote instead of writing a second one.
+ */
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { BadRequestError } from '../../errors.js';
+import type { JobContext } from '../../jobs/worker.js';
+import { readVersion } from '../../loader/readVersion.js';
+import { createVersion, listVersions, readAlias, readManifest, setAlias, type Manifest } from '../../registry/index.js';
+import { modelFiles } from '../../runtime/modelFiles.js';
+import { isLayersModel } from '../../runtime/tfModel.js';
+import type { ObjectStore } from '../../store/index.js';
+import { loadLabelledData, pick, splitRows, type LabelledData } from './data.js';
+import { checkFineTuneRequest, fineTuneRequest, type FineTuneRequest } from './request.js';
+import { applyTrainableLayers, train } from './train.js';
+import { isBetter, validationMetrics } from './validate.js';
+
+/** Seconds kept for saving the new version before the Lambda's own timeout. */
+const SAVE_MARGIN_MS = 60_000;
+
+export interface FineTuneResult {
+  version: number;
+  parent: number;
+  metrics: Record<string, number>;
+  baseMetrics: Record<string, number>;
+  history: unknown[];
+  promoted?: { alias: string; moved: boolean; reason: string };
+}
+
+/** The version a previous attempt of this job wrote, if any (its manifest names the job). */
+async function versionOfJob(store: ObjectStore, model: string, parent: number, jobId: string): Promise<Manifest | undefined> {
+  const candidates = (await listVersions(store, model)).filter((v) => v > parent).reverse();
+  for (const version of candidates) {
+    const manifest = await readManifest(store, model, version);
+    if (manifest.lineage.jobId === jobId) return manifest;
+  }
+  return undefined;
+}
+
+async function splitData(store: ObjectStore, loaded: Awaited<ReturnType<typeof readVersion>>, request: FineTuneRequest): Promise<{ trainData: LabelledData; validation: LabelledData }> {
+  const data = await loadLabelledData(store, loaded, request);
+  if ('split' in request.validation) {
+    const { train: trainRows, validation } = splitRows(data.truths.length, request.validation.split, request.config.seed);
+    return { trainData: pick(data, trainRows), validation: pick(data, validation) };
+  }
+  return { trainData: data, validation: await loadLabelledData(store, loaded, request.validation) };
+}
+
+async function promote(store: ObjectStore, manifest: Manifest, request: FineTuneRequest, metrics: Record<string, number>, validation: LabelledData): Promise<FineTuneResult['promoted']> {
+  if (!request.promote) return undefined;
+  const { alias, ifBetter } = request.promote;
+  if (ifBetter) {
+    const current = await readAlias(store, manifest.name, alias);
+    if (current) {
+      const incumbent = await readVersion(store, manifest.name, current.version);
+      try {
+        const theirs = validationMetrics(incumbent.model as LayersModel, incumbent.manifest, validation)[ifBetter];
+        if (!isBetter(ifBetter, metrics[ifBetter], theirs)) {
+          return { alias, moved: false, reason: `${ifBetter} ${metrics[ifBetter]} does not beat version ${current.version}'s ${theirs}` };
+        }
+      } finally {
+        incumbent.model.dispose();
+      }
+    }
+  }
+  await setAlias(store, manifest.name, alias, manifest.version);
+  return { alias, moved: true, reason: ifBetter ? `better ${ifBetter}` : 'requested' };
+}
+
+export async function fineTuneJob({ store, job, progress, remainingMs }: JobContext): Promise<FineTuneResult> {
+  const request = checkFineTuneRequest(fineTuneRequest.parse(job.request));
+  const { name, version: parent } = job.model;
+  const already = await versionOfJob(store, name, parent, job.id);
+  if (already) {
+    return { version: already.version, parent, metrics: already.metrics, baseMetrics: {}, history: [], promoted: undefined };
+  }
+  // A private copy: the serving cache's instance must not change under running requests.
+  const base = await readVersion(store, name, parent);
+  try {
+    if (!isLayersModel(base.model)) throw new BadRequestError(`${name}:${parent} is a graph model: graph models cannot be trained, only layers models`);
+    const model = base.model;
+    const { trainData, validation } = await splitData(store, base, request);
+    const trainable = applyTrainableLayers(model, request.config.trainableLayers);
+    const baseMetrics = validationMetrics(model, base.manifest, validation);
+    const result = await train(model, base.manifest, trainData, validation, request.config, {
+      onEpoch: (epoch) => progress({ of: request.config.epochs, ...epoch }),
+      outOfTime: () => remainingMs() < SAVE_MARGIN_MS,
+    });
+    const metrics = validationMetrics(model, base.manifest, validation);
+    const files = await modelFiles(model);
+    const { name: _n, version: _v, files: _f, createdAt: _c, format: _fmt, ...inherited } = base.manifest;
+    const manifest = await createVersion(store, name, files, {
+      ...inherited,
+      description: `${name}:${parent} fine-tuned by job ${job.id}`,
+      lineage: { parent, source: 'fine-tune', jobId: job.id, dataSha256: trainData.sha256 },
+      metrics,
+      training: {
+        config: request.config,
+        trainableLayers: trainable,
+        trainRows: trainData.truths.length,
+        validationRows: validation.truths.length,
+        history: result.history,
+        stoppedEarly: result.stoppedEarly,
+        baseMetrics,
+      },
+    });
+    const promoted = await promote(store, manifest, request, metrics, validation);
+    return { version: manifest.version, parent, metrics, baseMetrics, history: result.history, promoted };
+  } finally {
+    base.model.dispose();
+  }
+}

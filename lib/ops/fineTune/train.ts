@@ -1,0 +1,118 @@
+/**
+ * Fits a copy of the base model. Guards: a non-finite loss or weight stops the run and fails it
+ * (no version is written); the time budget stops training early so there is time left to save.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { BadRequestError } from '../../errors.js';
+import type { Manifest } from '../../registry/index.js';
+import { pick, targetsOf, type LabelledData } from './data.js';
+import type { FineTuneConfig } from './request.js';
+
+export interface EpochReport {
+  epoch: number;
+  loss: number;
+  [metric: string]: number;
+}
+
+export interface TrainOptions {
+  /** Called after each epoch (the job records it as progress). */
+  onEpoch?: (report: EpochReport) => Promise<void> | void;
+  /** true when the invocation must stop training now to keep time for saving. */
+  outOfTime?: () => boolean;
+}
+
+export interface TrainResult {
+  history: EpochReport[];
+  stoppedEarly: 'earlyStopping' | 'timeBudget' | undefined;
+}
+
+const LOSSES: Record<Manifest['task'], string> = { classification: 'categoricalCrossentropy', binary: 'binaryCrossentropy', regression: 'meanSquaredError' };
+
+/** Freezes every layer but the chosen ones; unknown names are a 400 naming them and the real ones. */
+export function applyTrainableLayers(model: tfl.LayersModel, choice: FineTuneConfig['trainableLayers']): string[] {
+  const withWeights = model.layers.filter((l) => l.getWeights().length > 0);
+  let chosen: string[];
+  if (choice === 'all') chosen = withWeights.map((l) => l.name);
+  else if (Array.isArray(choice)) {
+    const unknown = choice.filter((name) => !model.layers.some((l) => l.name === name));
+    if (unknown.length) throw new BadRequestError(`unknown layer(s) ${unknown.join(', ')} in trainableLayers; the model has ${model.layers.map((l) => l.name).join(', ')}`);
+    chosen = choice;
+  } else chosen = withWeights.slice(-choice.last).map((l) => l.name);
+  for (const layer of model.layers) layer.trainable = chosen.includes(layer.name);
+  return chosen;
+}
+
+function optimizerOf(config: FineTuneConfig): tf.Optimizer {
+  if (config.optimizer === 'sgd') return tf.train.sgd(config.learningRate);
+  if (config.optimizer === 'rmsprop') return tf.train.rmsprop(config.learningRate);
+  return tf.train.adam(config.learningRate);
+}
+
+function shuffled(data: LabelledData, seed: number, epoch: number): number[] {
+  // A different, repeatable order every epoch (fit's own shuffle uses Math.random).
+  let state = (seed * 9973 + epoch) >>> 0;
+  const order = data.truths.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i -= 1) {
+    state = (Math.imul(state ^ (state >>> 15), 2246822507) + 0x9e3779b9) >>> 0;
+    const j = state % (i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+function weightsFinite(model: tfl.LayersModel): boolean {
+  return model.getWeights().every((w) => tf.tidy(() => tf.all(tf.isFinite(w)).dataSync()[0] === 1));
+}
+
+export async function train(model: tfl.LayersModel, manifest: Manifest, trainData: LabelledData, validation: LabelledData, config: FineTuneConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const optimizer = optimizerOf(config);
+  const isClassifier = manifest.task !== 'regression';
+  model.compile({ optimizer, loss: LOSSES[manifest.task], metrics: isClassifier ? ['accuracy'] : ['mse'] });
+  const xVal = tf.tensor(validation.x, [validation.truths.length, ...validation.rowShape]);
+  const yVal = targetsOf(manifest, validation.truths);
+  const history: EpochReport[] = [];
+  let stoppedEarly: TrainResult['stoppedEarly'];
+  let best = Infinity;
+  let sinceBest = 0;
+  try {
+    for (let epoch = 0; epoch < config.epochs; epoch += 1) {
+      const order = shuffled(trainData, config.seed, epoch);
+      const ordered = pick(trainData, order);
+      const x = tf.tensor(ordered.x, [ordered.truths.length, ...ordered.rowShape]);
+      const y = targetsOf(manifest, ordered.truths);
+      let logs: tfl.History;
+      try {
+        logs = await model.fit(x, y, { epochs: 1, batchSize: config.batchSize, shuffle: false, verbose: 0, validationData: [xVal, yVal] });
+      } finally {
+        tf.dispose([x, y]);
+      }
+      const report: EpochReport = { epoch: epoch + 1, loss: NaN };
+      for (const [key, values] of Object.entries(logs.history)) report[key] = Number(values[values.length - 1]);
+      if (!Number.isFinite(report.loss) || !Number.isFinite(report.val_loss ?? 0) || !weightsFinite(model)) {
+        throw new BadRequestError(`training diverged at epoch ${epoch + 1} (loss ${report.loss}): no version was written; try a smaller learningRate`);
+      }
+      history.push(report);
+      await options.onEpoch?.(report);
+      if (config.earlyStopping) {
+        const monitored = report[config.earlyStopping.monitor] ?? report.loss;
+        const value = config.earlyStopping.monitor.endsWith('acc') ? -monitored : monitored;
+        if (value < best) {
+          best = value;
+          sinceBest = 0;
+        } else if (++sinceBest > config.earlyStopping.patience) {
+          stoppedEarly = 'earlyStopping';
+          break;
+        }
+      }
+      if (options.outOfTime?.()) {
+        stoppedEarly = 'timeBudget';
+        break;
+      }
+    }
+  } finally {
+    tf.dispose([xVal, yVal]);
+    optimizer.dispose();
+  }
+  return { history, stoppedEarly };
+}

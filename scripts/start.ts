@@ -1,0 +1,278 @@
+/**
+ * npm start: the whole service on this machine, no AWS account.
+ *
+ *   1. builds the handler bundles (scripts/build.ts)
+ *   2. starts a local S3 (s3rver) on 127.0.0.1:4569 (LOCAL_S3_PORT), bucket `local-bucket`, files in .local-s3/
+ *   3. starts `serverless offline` (HTTP API on :3000, Lambda API on :3002) as a child process;
+ *      extra arguments go to it: `npm start -- --httpPort 4000`
+ *   4. turns the local bucket's S3 notifications into batchScore invocations, as the s3 events in
+ *      serverless.yml do in AWS: an object created under batch/input/ ending in .csv, .jsonl or
+ *      .ndjson invokes tfjs-serving-dev-batchScore asynchronously (InvocationType Event) through
+ *      serverless-offline's Lambda API, with the S3 event as payload.
+ *
+ * Models are served from models/ as before (MODEL_STORE_URI, default file://models); batch files
+ * are read from and written to the local bucket. Ctrl-C stops everything.
+ *
+ * How the local bucket reaches the function: serverless-offline hands a function only the
+ * environment declared in serverless.yml plus the caller's AWS_* variables. So the bucket is named
+ * by BATCH_STORE_URI (declared for batchScore) and its endpoint by AWS_ENDPOINT_URL_S3, the AWS
+ * SDK's own per-service endpoint variable (path-style for an IP endpoint); S3_ENDPOINT would not
+ * get through. s3rver accepts only the key pair S3RVER/S3RVER, so the child gets those
+ * credentials (the model store is a folder: it needs none).
+ *
+ * s3rver encrypts ListObjectsV2 continuation tokens with DES, which Node's OpenSSL 3 offers only
+ * with --openssl-legacy-provider (the npm script passes it): without it, listings of more than
+ * 1000 keys fail. Everything else works.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createCipheriv } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { S3Event, S3EventRecord } from 'aws-lambda';
+import S3rver from 's3rver';
+import { INPUT_PREFIX, INPUT_SUFFIXES } from '../lib/batch/paths.js';
+import { fixDelimitedListing } from '../test/helpers/s3rverListFix.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export const LOCAL_BUCKET = 'local-bucket';
+export const DEFAULT_LOCAL_S3_PORT = 4569;
+/** {service}-{stage}-{function}, as serverless names it (stage dev, the default). */
+export const BATCH_FUNCTION = 'tfjs-serving-dev-batchScore';
+/** s3rver's only key pair. */
+export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+export interface LocalS3 {
+  endpoint: string;
+  bucket: string;
+  directory: string;
+  /** The S3 notifications s3rver emits for every put, multipart completion, copy and delete. */
+  onEvent(listener: (event: S3Event) => void): () => void;
+  stop(): Promise<void>;
+}
+
+/** s3rver serving one bucket from `directory` (kept between runs). Port 0 picks a free port. */
+export async function startLocalS3(options: { directory: string; port?: number; bucket?: string }): Promise<LocalS3> {
+  const bucket = options.bucket ?? LOCAL_BUCKET;
+  await mkdir(options.directory, { recursive: true });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: options.port ?? DEFAULT_LOCAL_S3_PORT,
+    silent: true,
+    directory: options.directory,
+    configureBuckets: [{ name: bucket }],
+  });
+  // s3rver drops common prefixes more than one level down (aws s3 ls s3://local-bucket/batch/ would show nothing).
+  fixDelimitedListing(server.store);
+  const { port } = await server.run();
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    bucket,
+    directory: options.directory,
+    onEvent(listener) {
+      const handler = (event: unknown) => listener(event as S3Event);
+      server.on('event', handler);
+      return () => void server.off('event', handler);
+    },
+    async stop() {
+      server.httpServer?.closeAllConnections();
+      await server.close();
+    },
+  };
+}
+
+/**
+ * The environment that points batchScore under serverless offline at the local bucket (see the top
+ * of this file for why these variables). The model store is left alone.
+ */
+export function localBatchEnv(s3: Pick<LocalS3, 'endpoint' | 'bucket'>): Record<string, string> {
+  return {
+    BATCH_STORE_URI: `s3://${s3.bucket}/`,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+  };
+}
+
+/** The same filter as batchScore's s3 event rules in serverless.yml: created, under batch/input/, a scored suffix. */
+export function isBatchUpload(record: S3EventRecord): boolean {
+  const key = record.s3?.object?.key ?? '';
+  return record.eventName?.startsWith('ObjectCreated:') === true && key.startsWith(INPUT_PREFIX) && INPUT_SUFFIXES.some((s) => key.endsWith(s));
+}
+
+/**
+ * s3rver puts the key in its event as stored; S3 URL-encodes it (spaces as '+'), and the handler
+ * decodes it as S3 sends it. Re-encode so a key with a space, '+' or '%' arrives intact.
+ */
+export function asS3Notification(record: S3EventRecord): S3Event {
+  const key = encodeURIComponent(record.s3.object.key).replace(/%2F/g, '/').replace(/%20/g, '+');
+  return { Records: [{ ...record, s3: { ...record.s3, object: { ...record.s3.object, key } } }] };
+}
+
+export interface BatchWiringOptions {
+  /** serverless-offline's Lambda API, e.g. http://127.0.0.1:3002. */
+  lambdaEndpoint: string;
+  functionName?: string;
+  /** Invocations wait for this (events may arrive while serverless offline is still starting). */
+  ready?: Promise<unknown>;
+  /** Told about each invocation: accepted (HTTP 202), or the error. */
+  onInvoke?: (key: string, error?: unknown) => void;
+}
+
+/**
+ * Subscribes to a local S3's notifications and invokes batchScore asynchronously for each upload
+ * its serverless.yml rules would match, one record per invocation as S3 delivers them.
+ * Returns the unsubscribe function.
+ */
+export function wireBatchEvents(onEvent: LocalS3['onEvent'], options: BatchWiringOptions): () => void {
+  let client: Promise<{ send: (payload: S3Event) => Promise<number | undefined> }> | undefined;
+  const lambda = () =>
+    (client ??= import('@aws-sdk/client-lambda').then(({ LambdaClient, InvokeCommand }) => {
+      // serverless-offline checks no signature: placeholders, so no credential lookup happens.
+      const sdk = new LambdaClient({ endpoint: options.lambdaEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      return {
+        send: async (payload: S3Event) => {
+          const out = await sdk.send(
+            new InvokeCommand({ FunctionName: options.functionName ?? BATCH_FUNCTION, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify(payload)) }),
+          );
+          return out.StatusCode;
+        },
+      };
+    }));
+  return onEvent((event) => {
+    for (const record of event.Records ?? []) {
+      if (!isBatchUpload(record)) continue;
+      const key = record.s3.object.key;
+      void (async () => {
+        await options.ready;
+        const status = await (await lambda()).send(asS3Notification(record));
+        if (status !== 202) throw new Error(`the Lambda API answered ${status} instead of 202`);
+      })().then(
+        () => options.onInvoke?.(key),
+        (error: unknown) => options.onInvoke?.(key, error),
+      );
+    }
+  });
+}
+
+function legacyProviderOn(): boolean {
+  try {
+    createCipheriv('des', Buffer.alloc(8), Buffer.alloc(8));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function optionValue(args: string[], name: string): string | undefined {
+  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i === -1) return undefined;
+  return args[i].includes('=') ? args[i].split('=')[1] : args[i + 1];
+}
+
+async function main(): Promise<void> {
+  const passThrough = process.argv.slice(2);
+  const httpPort = Number(optionValue(passThrough, 'httpPort') ?? 3000);
+  const lambdaPort = Number(optionValue(passThrough, 'lambdaPort') ?? 3002);
+  const s3Port = Number(process.env.LOCAL_S3_PORT ?? DEFAULT_LOCAL_S3_PORT);
+  const say = (line: string) => console.log(`[start] ${line}`);
+
+  const { buildHandlers } = await import('./build.js');
+  const builds = await buildHandlers({ enforceBudget: false });
+  say(`built ${builds.map((b) => b.name).join(', ')} into dist/`);
+
+  if (!legacyProviderOn()) say('warning: run with --openssl-legacy-provider (npm start does) or local S3 listings over 1000 keys fail');
+  const s3 = await startLocalS3({ directory: path.join(repoRoot, '.local-s3'), port: s3Port });
+
+  const lambdaEndpoint = `http://127.0.0.1:${lambdaPort}`;
+  const env: NodeJS.ProcessEnv = { ...process.env, ...localBatchEnv(s3), LAMBDA_ENDPOINT: lambdaEndpoint };
+  delete env.AWS_SESSION_TOKEN; // real session credentials would be sent along with s3rver's keys
+  delete env.AWS_PROFILE;
+  const child: ChildProcess = spawn(path.join(repoRoot, 'node_modules', '.bin', 'serverless'), ['offline', 'start', ...passThrough], {
+    cwd: repoRoot,
+    env,
+    detached: true, // its own process group: stopping it ends everything it started
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await s3.stop().catch(() => undefined);
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(130));
+  process.on('SIGTERM', () => void stop(143));
+  child.once('exit', (code) => {
+    if (!stopping) say(`serverless offline exited (${code ?? 'signal'})`);
+    void stop(code ?? 1);
+  });
+
+  let signalReady: () => void;
+  const ready = new Promise<void>((resolve) => (signalReady = resolve));
+  let seen = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    process.stdout.write(chunk);
+    if (seen !== 'ready') {
+      seen += chunk.toString();
+      if (/Server ready/.test(seen)) {
+        seen = 'ready';
+        signalReady();
+      }
+    }
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    process.stderr.write(chunk);
+    if (seen !== 'ready') {
+      seen += chunk.toString();
+      if (/Server ready/.test(seen)) {
+        seen = 'ready';
+        signalReady();
+      }
+    }
+  });
+
+  wireBatchEvents(s3.onEvent, {
+    lambdaEndpoint,
+    ready,
+    onInvoke: (key, error) => say(error ? `could not invoke batchScore for ${key}: ${(error as Error).message}` : `${key} -> batchScore`),
+  });
+
+  await ready;
+  const bucketUrl = `${s3.endpoint}/${s3.bucket}`;
+  console.log(
+    [
+      '',
+      'Ready:',
+      `  HTTP API   http://127.0.0.1:${httpPort}          curl -s 127.0.0.1:${httpPort}/v2/models`,
+      `  Lambda API ${lambdaEndpoint}`,
+      `  local S3   ${s3.endpoint}          bucket ${s3.bucket} (kept in .local-s3/), keys S3RVER / S3RVER`,
+      '',
+      'Batch scoring: upload under batch/input/{model}[@alias|:version]/ (.csv, .jsonl, .ndjson), read batch/output/:',
+      `  curl -T models/_datasets/iris-test.csv ${bucketUrl}/batch/input/iris/iris-test.csv`,
+      `  curl -s ${bucketUrl}/batch/output/iris/iris-test.csv.manifest.json`,
+      `  curl -s ${bucketUrl}/batch/output/iris/iris-test.csv.predictions.csv`,
+      '',
+    ].join('\n'),
+  );
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(1);
+  });
+}
