@@ -1,0 +1,181 @@
+import { cp, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { handler as fineTune } from '../../handlers/fineTune.js';
+import { handler as metadata } from '../../handlers/metadata.js';
+import { handler as predict } from '../../handlers/predict.js';
+import { createJob, runJob, updateJob, type Job } from '../../lib/jobs/index.js';
+import { jobExecutors } from '../../lib/ops/executors.js';
+import { listVersions, readAlias } from '../../lib/registry/index.js';
+import { pushModelFolder } from '../../lib/registry/pushFolder.js';
+import type { FolderStore } from '../../lib/store/folder.js';
+import { writeGraphModel } from '../helpers/tinyModels.js';
+import { call, serveFrom } from '../helpers/serving.js';
+import { recording, tempFolderStore } from '../helpers/stores.js';
+
+let store: FolderStore;
+let irisRows: { instances: Record<string, number>[]; labels: string[] };
+
+async function waitForJob(id: string): Promise<Job> {
+  for (let i = 0; i < 600; i += 1) {
+    const job = (await call(metadata, 'GET', `/v2/jobs/${id}`)).body as Job;
+    if (job.status === 'succeeded' || job.status === 'failed') return job;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`job ${id} did not finish`);
+}
+
+beforeAll(async () => {
+  store = await tempFolderStore();
+  await cp('models', fileURLToPath(store.uri), { recursive: true });
+  serveFrom(store.uri, { MODEL_ALIAS_TTL_SECONDS: '1' });
+  const [header, ...lines] = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n');
+  const names = header.split(',').slice(0, 4);
+  irisRows = {
+    instances: lines.map((l) => Object.fromEntries(l.split(',').slice(0, 4).map((v, i) => [names[i], Number(v)]))),
+    labels: lines.map((l) => l.split(',')[4]),
+  };
+});
+
+describe('fine-tune', () => {
+  it('trains iris on new rows into version 2, keeps validation accuracy, records lineage, moves queued -> running -> succeeded', async () => {
+    const accepted = await call(fineTune, 'POST', '/v2/models/iris/fine-tune', { ...irisRows, config: { epochs: 8, learningRate: 0.01 } });
+    expect(accepted.statusCode).toBe(202);
+    const job = await waitForJob(accepted.body.id);
+    expect(job).toMatchObject({ kind: 'fine-tune', status: 'succeeded', attempts: 1 });
+    const result = job.result as { version: number; metrics: Record<string, number>; baseMetrics: Record<string, number>; history: unknown[] };
+    expect(result.version).toBe(2);
+    expect(result.metrics.accuracy).toBeGreaterThanOrEqual(result.baseMetrics.accuracy);
+    expect(result.history).toHaveLength(8);
+    const manifest = (await call(metadata, 'GET', '/v2/models/iris/versions/2')).body;
+    expect(manifest.lineage).toMatchObject({ parent: 1, jobId: job.id, source: 'fine-tune', dataSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(manifest.labels).toEqual(['setosa', 'versicolor', 'virginica']);
+    expect(await readAlias(store, 'iris', 'production')).toMatchObject({ version: 1 }); // not promoted unless asked
+  });
+
+  it('records every status a job passes through: queued, running (with progress per epoch), succeeded', async () => {
+    const watched = recording(store);
+    const statuses: string[] = [];
+    const put = watched.put;
+    watched.put = async (key, body, options) => {
+      if (key.startsWith('_jobs/')) {
+        const record = JSON.parse(String(body));
+        statuses.push(record.progress ? `${record.status}@${record.progress.epoch}` : record.status);
+      }
+      return put(key, body, options);
+    };
+    const job = await createJob(watched, 'fine-tune', { name: 'iris', version: 1 }, { ...irisRows, config: { epochs: 2 } });
+    await runJob(watched, job.id, jobExecutors);
+    expect(statuses).toEqual(['queued', 'running', 'running@1', 'running@2', 'succeeded@2']);
+  });
+
+  it('fine-tunes the digits conv net, every layer trainable, on the default backend, keeping validation accuracy', async () => {
+    const accepted = await call(fineTune, 'POST', '/v2/models/digits/fine-tune', {
+      dataset: '_datasets/digits-test.jsonl',
+      validation: { split: 0.25 },
+      config: { epochs: 1, learningRate: 0.0005, batchSize: 32 },
+    });
+    const job = await waitForJob(accepted.body.id);
+    expect(job.status).toBe('succeeded');
+    const result = job.result as { metrics: Record<string, number>; baseMetrics: Record<string, number> };
+    expect(tf.getBackend()).toBe('wasm');
+    expect(result.metrics.accuracy).toBeGreaterThanOrEqual(result.baseMetrics.accuracy);
+  });
+
+  it('fails a diverging run (huge learning rate) and writes no version', async () => {
+    const before = await listVersions(store, 'housing');
+    const accepted = await call(fineTune, 'POST', '/v2/models/housing/fine-tune', { dataset: '_datasets/housing-test.csv', labelColumn: 'medv', config: { epochs: 3, learningRate: 5, optimizer: 'sgd' } });
+    const job = await waitForJob(accepted.body.id);
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatch(/training diverged at epoch \d/);
+    expect(await listVersions(store, 'housing')).toEqual(before);
+  });
+
+  it('a retried job finds the version it wrote instead of writing a second one', async () => {
+    const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, { ...irisRows, config: { epochs: 1 } });
+    const first = await runJob(store, job.id, jobExecutors);
+    const versions = await listVersions(store, 'iris');
+    // The worker died after writing the version but before recording success: the job is redelivered.
+    await updateJob(store, first, { status: 'running', result: undefined });
+    const second = await runJob(store, job.id, jobExecutors);
+    expect(second.status).toBe('succeeded');
+    expect((second.result as { version: number }).version).toBe((first.result as { version: number }).version);
+    expect(await listVersions(store, 'iris')).toEqual(versions);
+  });
+
+  it('two concurrent jobs create two distinct versions', async () => {
+    const before = await listVersions(store, 'iris');
+    const jobs = await Promise.all([1, 2].map(() => createJob(store, 'fine-tune', { name: 'iris', version: 1 }, { ...irisRows, config: { epochs: 1 } })));
+    const done = await Promise.all(jobs.map((j) => runJob(store, j.id, jobExecutors)));
+    const made = done.map((j) => (j.result as { version: number }).version);
+    expect(new Set(made).size).toBe(2);
+    expect(await listVersions(store, 'iris')).toEqual([...before, ...made.sort((a, b) => a - b)]);
+  });
+
+  it('a worker that dies while writing leaves no visible version', async () => {
+    const before = await listVersions(store, 'iris');
+    const dying = recording(store);
+    const put = dying.put;
+    dying.put = async (key, body, options) => {
+      if (key.endsWith('/manifest.json') && key.startsWith('iris/versions/')) throw new Error('worker killed');
+      return put(key, body, options);
+    };
+    const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, { ...irisRows, config: { epochs: 1 } });
+    expect((await runJob(dying, job.id, jobExecutors)).status).toBe('failed');
+    expect(await listVersions(store, 'iris')).toEqual(before);
+  });
+
+  it('stops training when the time budget runs short, and still saves', async () => {
+    const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, { ...irisRows, config: { epochs: 50 } });
+    let calls = 0;
+    const done = await runJob(store, job.id, jobExecutors, undefined, () => (++calls > 2 ? 1_000 : 900_000));
+    expect(done.status).toBe('succeeded');
+    expect((done.result as { history: unknown[] }).history.length).toBeLessThan(50);
+  });
+
+  it('promotes only a better version (ifBetter), predict follows within the alias TTL, and rollback restores the old answers', async () => {
+    const x = { sepal_length: 6.0, sepal_width: 2.7, petal_length: 5.1, petal_width: 1.6 }; // a borderline flower
+    const rawBefore = (await call(predict, 'POST', '/v1/models/iris:predict', { instances: [x], raw: true })).body;
+    expect(rawBefore.model_version).toBe('1');
+    // Unconditional promotion of a version trained to change answers.
+    const accepted = await call(fineTune, 'POST', '/v2/models/iris/fine-tune', { ...irisRows, config: { epochs: 30, learningRate: 0.05 }, promote: { alias: 'production' } });
+    const job = await waitForJob(accepted.body.id);
+    const promoted = job.result as { version: number; promoted: { moved: boolean } };
+    expect(promoted.promoted.moved).toBe(true);
+    await new Promise((r) => setTimeout(r, 1100)); // MODEL_ALIAS_TTL_SECONDS=1
+    const after = (await call(predict, 'POST', '/v1/models/iris:predict', { instances: [x], raw: true })).body;
+    expect(after.model_version).toBe(String(promoted.version));
+    expect(after.predictions).not.toEqual(rawBefore.predictions);
+    const rolled = await call(fineTune, 'POST', '/v2/models/iris/aliases/production/rollback');
+    expect(rolled.body).toMatchObject({ version: 1 });
+    const back = (await call(predict, 'POST', '/v1/models/iris:predict', { instances: [x], raw: true })).body;
+    expect(back).toEqual(rawBefore);
+    // ifBetter: a version no better on validation accuracy does not move the alias.
+    const notBetter = await call(fineTune, 'POST', '/v2/models/iris/fine-tune', { ...irisRows, config: { epochs: 1, learningRate: 1e-6 }, promote: { alias: 'production', ifBetter: 'accuracy' } });
+    const kept = (await waitForJob(notBetter.body.id)).result as { promoted: { moved: boolean; reason: string } };
+    expect(kept.promoted).toMatchObject({ moved: false, reason: expect.stringMatching(/does not beat version 1/) });
+    expect(await readAlias(store, 'iris', 'production')).toMatchObject({ version: 1 });
+  });
+
+  it('PUT an alias points it at a version', async () => {
+    const answer = await call(fineTune, 'PUT', '/v2/models/iris/aliases/staging', { version: 2 });
+    expect(answer.body).toMatchObject({ alias: 'staging', version: 2 });
+    expect((await call(fineTune, 'PUT', '/v2/models/iris/aliases/staging', { version: 999 })).statusCode).toBe(404);
+    expect((await call(fineTune, 'PUT', '/v2/models/iris/aliases/latest', { version: 1 })).statusCode).toBe(400);
+  });
+
+  it.each([
+    ['epochs out of range', '/v2/models/iris/fine-tune', () => ({ ...irisRows, config: { epochs: 0 } }), 400, /config.epochs/],
+    ['batchSize out of range', '/v2/models/iris/fine-tune', () => ({ ...irisRows, config: { batchSize: 100000 } }), 400, /config.batchSize/],
+    ['labels outside the model\'s', '/v2/models/iris/fine-tune', () => ({ instances: irisRows.instances.slice(0, 2), labels: ['setosa', 'rose'] }), 400, /labels\[1\]: "rose" is not one of the model's labels/],
+    ['an unknown base version', '/v2/models/iris/versions/99/fine-tune', () => irisRows, 404, /has no version 99/],
+    ['an unknown layer', '/v2/models/iris/fine-tune', () => ({ ...irisRows, config: { trainableLayers: ['dense_9'] } }), 400, /unknown layer\(s\) dense_9 in trainableLayers; the model has/],
+    ['a graph model', '/v2/models/graphy/fine-tune', () => ({ instances: [[1, 2, 3, 4]], labels: ['0'] }), 400, /graph models cannot be trained/],
+  ])('answers %s with %i', async (_case, path, body, status, message) => {
+    if (!(await listVersions(store, 'graphy').catch(() => [])).length) await pushModelFolder(store, await writeGraphModel(), 'graphy');
+    const answer = await call(fineTune, 'POST', path, body());
+    expect(answer.statusCode).toBe(status);
+    expect(answer.body.error).toMatch(message);
+  });
+});
