@@ -5,6 +5,7 @@ import { ServiceError } from '../lib/errors.js';
 import { openStore, type ObjectStore } from '../lib/store/index.js';
 import { promote, rollback } from './commands/aliases.js';
 import { evaluate } from './commands/evaluate.js';
+import { explain } from './commands/explain.js';
 import { list } from './commands/list.js';
 import { push } from './commands/push.js';
 import { show } from './commands/show.js';
@@ -64,6 +65,24 @@ program
   .option('--html <file>', 'write the HTML report (metrics, confusion matrix, ROC) to this file')
   .option('--json', 'print the whole evaluation as JSON')
   .action(async (ref: string, options) => console.log(await evaluate(store(), ref, options)));
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+program
+  .command('explain <ref>')
+  .description('why name, name:version or name@alias answered as it did: attributions per feature, word or pixel')
+  .option('-i, --instance <json|text>', 'an instance: a JSON feature record or row, or text (repeatable)', collect)
+  .option('--image <file>', 'a PNG or JPEG image instance (repeatable)', collect)
+  .option('-m, --method <method>', 'integratedGradients | saliency | smoothGrad | kernelShap', 'integratedGradients')
+  .option('-t, --target <label|index>', 'the class to explain (default: the predicted one)')
+  .option('--steps <n>', 'integratedGradients: path points (default 50)')
+  .option('--baseline <zeros|mean|json>', 'integratedGradients: the reference input')
+  .option('--n-samples <n>', 'kernelShap: coalitions when there are more than 10 features (default 2048)')
+  .option('--samples <n>', 'smoothGrad: noisy copies (default 50)')
+  .option('--noise-level <x>', 'smoothGrad: noise std as a fraction of the value range (default 0.15)')
+  .option('--png <file>', 'image models: write the heatmap overlay PNG here')
+  .option('-k, --top <k>', 'attributions to print per instance', '10')
+  .option('--json', 'print the whole answer as JSON')
+  .action(async (ref: string, options) => console.log(await explain(store(), ref, options)));
 
 try {
   await program.parseAsync();

@@ -8,6 +8,7 @@ import { modelLoader } from '../lib/loader/index.js';
 import { predict } from '../lib/ops/predict.js';
 import { decodeOip, encodeOip, oipInferRequest } from '../lib/protocol/oip.js';
 import { decodeTfServing, encodeTfServing, tfServingPredictRequest } from '../lib/protocol/tfserving.js';
+import { v1ExplainRoutes } from './explain.js';
 
 const infer: Route[] = versionedPaths('/v2/models/{model}', '/infer').map((path) => ({
   method: 'POST',
@@ -37,4 +38,5 @@ const tfServingPredict: Route[] = versionedPaths('/v1/models/{model}', ':predict
   },
 }));
 
-export const handler = httpHandler([...infer, ...tfServingPredict]);
+// API Gateway sends every POST under /v1/models/ here (serverless.yml), KServe's `:explain` verb included.
+export const handler = httpHandler([...infer, ...tfServingPredict, ...v1ExplainRoutes]);

@@ -6,6 +6,8 @@
 import { z } from 'zod';
 import { oipInferRequest, oipInferResponse } from './oip.js';
 import { tfServingPredictRequest, tfServingPredictResponse } from './tfserving.js';
+import { explainRequest } from '../ops/explain/request.js';
+import { explainResponse } from '../ops/explain/response.js';
 
 const errorBody = z.object({ error: z.string(), requestId: z.string().optional() }).describe('error answer');
 
@@ -50,6 +52,13 @@ export function openApiDocument(): object {
       responses: { '200': { description: 'predictions', ...json(tfServingPredictResponse) }, ...errors },
     },
   };
+  const explain = {
+    post: {
+      summary: 'Explain predictions: integratedGradients, saliency, smoothGrad or kernelShap, mapped to features, words or pixels (?format=png adds image overlays)',
+      requestBody: { required: true, ...json(explainRequest) },
+      responses: { '200': { description: 'explanations', ...json(explainResponse) }, ...errors },
+    },
+  };
   return {
     openapi: '3.1.0',
     info: { title: 'TF.js serving on AWS Lambda', version: '0.1.0', description: 'Predict, metadata and health for TensorFlow.js models (OIP v2 and TF Serving REST).' },
@@ -63,6 +72,8 @@ export function openApiDocument(): object {
       ...variants('/v1/models/{model}', '', simpleGet('TF Serving model status'), true),
       ...variants('/v1/models/{model}', '/metadata', simpleGet('TF Serving signature metadata'), true),
       ...variants('/v1/models/{model}', ':predict', predict, true),
+      ...variants('/v2/models/{model}', '/explain', explain),
+      ...variants('/v1/models/{model}', ':explain', explain, true),
       '/openapi.json': simpleGet('this document'),
     },
   };

@@ -9,6 +9,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { config } from '../config.js';
 import { findWasmDir, WASM_SIMD_FILE } from './wasmFiles.js';
 import { registerWasmGapKernels } from './wasmKernels/index.js';
+import { registerWasmKernelReplacements } from './wasmKernels/replacements.js';
 
 export type BackendName = 'node' | 'wasm' | 'cpu';
 
@@ -34,6 +35,8 @@ async function tryWasm(wasmDir?: string): Promise<boolean> {
   setWasmPaths(dir.endsWith('/') ? dir : `${dir}/`);
   // The gradients wasm lacks (conv filters, depthwise, gather): without them it cannot train.
   registerWasmGapKernels();
+  // Faster input gradients, and max-pool ties broken as cpu does (explanations, conv training).
+  registerWasmKernelReplacements();
   // setBackend resolves false (it does not throw) when the binary cannot be read or compiled.
   return tf.setBackend(TF_NAMES.wasm);
 }

@@ -1,0 +1,116 @@
+/**
+ * modelctl explain: the explain service on a model of any store, without HTTP.
+ *
+ *   modelctl explain iris@production --instance '{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}'
+ *   modelctl explain spam --instance 'Click here for FREE money' --method kernelShap
+ *   modelctl explain digits --image seven.png --png seven-heatmap.png
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { config } from '../../lib/config.js';
+import { BadRequestError } from '../../lib/errors.js';
+import { ModelLoader } from '../../lib/loader/index.js';
+import { explainRequest } from '../../lib/ops/explain/request.js';
+import { explain as explainService, type ExplainAnswer, type InstanceExplanation } from '../../lib/ops/explain/service.js';
+import { parseModelRef } from '../../lib/registry/index.js';
+import type { ObjectStore } from '../../lib/store/index.js';
+import { table } from '../format.js';
+
+export interface ExplainOptions {
+  instance?: string[];
+  image?: string[];
+  method?: string;
+  target?: string;
+  steps?: string;
+  baseline?: string;
+  nSamples?: string;
+  samples?: string;
+  noiseLevel?: string;
+  png?: string;
+  top: string;
+  json?: boolean;
+}
+
+/** JSON when it parses (a record, a row, a quoted string), else the text itself. */
+function instanceOf(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+const number = (text: string | undefined) => (text === undefined ? undefined : Number(text));
+const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toPrecision(4)}`;
+
+function describe(e: InstanceExplanation, index: number): string {
+  const parts = [`instance ${index + 1}: ${e.target.label ?? e.target.index} (score ${e.score.toPrecision(4)})`];
+  if (typeof e.convergenceDelta === 'number') parts.push(`baseline score ${(e.baselineScore as number).toPrecision(4)}, convergence delta ${(e.convergenceDelta as number).toExponential(2)}`);
+  if (typeof e.expectedValue === 'number') parts.push(`expected value ${(e.expectedValue as number).toPrecision(4)}${e.exact ? ', exact' : `, ${e.coalitions} coalitions`}`);
+  return parts.join(', ');
+}
+
+function top(e: InstanceExplanation, k: number): string {
+  if (Array.isArray(e.features)) {
+    return table((e.features as { name: string; value: number; attribution: number }[]).slice(0, k).map((f) => ({ feature: f.name, value: f.value, attribution: signed(f.attribution) })));
+  }
+  if (Array.isArray(e.words)) {
+    const words = table((e.words as { word: string; count: number; attribution: number }[]).slice(0, k).map((w) => ({ word: w.word, count: w.count, attribution: signed(w.attribution) })));
+    const tokens = Array.isArray(e.tokens) ? `\n${(e.tokens as { token: string; attribution: number; inVocabulary: boolean }[]).map((t) => (t.inVocabulary ? `${t.token}(${signed(t.attribution)})` : t.token)).join(' ')}` : '';
+    return words + tokens;
+  }
+  if (Array.isArray(e.heatmap)) {
+    const cells = (e.heatmap as number[][]).flatMap((row, y) => row.map((v, x) => ({ y, x, v })));
+    cells.sort((a, b) => Math.abs(b.v) - Math.abs(a.v));
+    return table(cells.slice(0, k).map((c) => ({ pixel: `y${c.y} x${c.x}`, attribution: signed(c.v) })));
+  }
+  return JSON.stringify(e.attributions);
+}
+
+export function formatExplanation(answer: ExplainAnswer, k: number): string {
+  const { meta } = answer;
+  const params = Object.entries(meta.params)
+    .map(([key, v]) => `${key} ${v}`)
+    .join(', ');
+  const lines = [`${meta.modelName}:${meta.modelVersion} ${meta.method} (${params})`, `score: ${meta.score}`];
+  answer.data.explanations.forEach((e, i) => lines.push('', describe(e, i), top(e, k)));
+  return lines.join('\n');
+}
+
+export async function explain(store: ObjectStore, refText: string, options: ExplainOptions): Promise<string> {
+  const instances = [...(options.instance ?? []).map(instanceOf), ...(await Promise.all((options.image ?? []).map(async (file) => ({ b64: (await readFile(file)).toString('base64') }))))];
+  if (instances.length === 0) throw new BadRequestError('give at least one --instance or --image');
+  const baseline = options.baseline === undefined ? undefined : options.baseline === 'zeros' || options.baseline === 'mean' ? options.baseline : instanceOf(options.baseline);
+  const target = options.target === undefined ? undefined : /^\d+$/.test(options.target) ? Number(options.target) : options.target;
+  const request = explainRequest.parse(
+    Object.fromEntries(
+      Object.entries({
+        instances,
+        method: options.method,
+        target,
+        baseline,
+        steps: number(options.steps),
+        nSamples: number(options.nSamples),
+        samples: number(options.samples),
+        noiseLevel: number(options.noiseLevel),
+        format: options.png ? 'png' : undefined,
+      }).filter(([, v]) => v !== undefined),
+    ),
+  );
+  const loader = new ModelLoader(store, { aliasTtlMs: 0, maxBytes: config().cacheMaxBytes });
+  try {
+    const answer = await loader.withModel(parseModelRef(refText), (loaded) => explainService(loaded, request, config().maxBatch));
+    const written: string[] = [];
+    if (options.png) {
+      const pngs = answer.data.explanations.map((e) => e.png).filter((p): p is string => typeof p === 'string');
+      for (const [i, png] of pngs.entries()) {
+        const file = pngs.length === 1 ? options.png : options.png.replace(/(\.png)?$/i, `-${i + 1}.png`);
+        await writeFile(file, Buffer.from(png, 'base64'));
+        written.push(file);
+      }
+    }
+    if (options.json) return JSON.stringify(answer, null, 2);
+    return [formatExplanation(answer, Number(options.top)), ...written.map((f) => `heatmap overlay written to ${f}`)].join('\n');
+  } finally {
+    loader.clear();
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Instances (and backgrounds, and baselines) -> flat rows of model inputs, after the model's input
+ * transform. Attributions are computed in this space and mapped back afterwards (mapping.ts).
+ * Explanations need one float32 input: what every demo model and most TF.js models take.
+ */
+import { BadRequestError } from '../../errors.js';
+import { flattenNested } from '../../protocol/nested.js';
+import type { Manifest, TensorSpec } from '../../registry/index.js';
+import { encodeNatural, isNaturalInstance } from '../../transforms/natural.js';
+
+export interface InputSpace {
+  spec: TensorSpec;
+  /** Shape of one row, without the batch dimension (known once a row has been seen). */
+  rowShape: number[];
+  /** Values per row. */
+  size: number;
+}
+
+export interface Rows {
+  data: Float32Array;
+  count: number;
+  /** Whether the values were natural instances (encoded by the transform) or raw tensor rows. */
+  natural: boolean;
+}
+
+function singleFloatInput(manifest: Manifest): TensorSpec {
+  const { inputs } = manifest.signature;
+  if (inputs.length !== 1) throw new BadRequestError(`explanations need a model with one input; ${manifest.name} takes ${inputs.map((s) => s.name).join(', ')}`);
+  if (inputs[0].dtype !== 'float32') throw new BadRequestError(`explanations need a float32 input; ${manifest.name}'s input ${inputs[0].name} is ${inputs[0].dtype}`);
+  return inputs[0];
+}
+
+function fits(spec: TensorSpec, shape: number[]): boolean {
+  return shape.length === spec.shape.length && spec.shape.every((d, i) => d < 0 || d === shape[i]);
+}
+
+/** Encodes a list of values as model-input rows; `where` names them in errors. */
+export function encodeRows(manifest: Manifest, values: unknown[], where: string, space?: InputSpace): { rows: Rows; space: InputSpace } {
+  const spec = space?.spec ?? singleFloatInput(manifest);
+  const transform = manifest.transforms.input;
+  let shape: number[];
+  let data: Float32Array;
+  const natural = transform !== undefined && values.every((v) => isNaturalInstance(transform, v));
+  if (natural) {
+    const encoded = encodeNatural(manifest, values, where);
+    shape = encoded.shape;
+    data = encoded.data as Float32Array;
+  } else {
+    const numbersOnly = () => new BadRequestError(`${where}: expected numbers for input ${spec.name} (shape [${spec.shape}])${transform ? ` or natural ${transform.kind} instances` : ''}`);
+    const flat = flattenNested(values, where, 'float32', numbersOnly);
+    shape = flat.shape;
+    data = flat.data as Float32Array;
+    // Flattened rows (the manifest's background format) of a model with a fully known row shape.
+    const rowDims = spec.shape.slice(1);
+    if (shape.length === 2 && rowDims.length > 1 && rowDims.every((d) => d > 0) && shape[1] === rowDims.reduce((a, b) => a * b, 1)) shape = [shape[0], ...rowDims];
+  }
+  if (!fits(spec, shape)) throw new BadRequestError(`${where}: shape [${shape}] does not fit the model's input [${spec.shape}] (-1 = any size)`);
+  const rowShape = shape.slice(1);
+  if (space && rowShape.join() !== space.rowShape.join()) {
+    throw new BadRequestError(`${where}: rows of shape [${rowShape}] (${data.length / values.length} values) do not match the instances' [${space.rowShape}] (${space.size} values)`);
+  }
+  const size = rowShape.reduce((a, b) => a * b, 1);
+  return { rows: { data, count: values.length, natural }, space: space ?? { spec, rowShape, size } };
+}
+
+/** One flat row given as numbers in model-input space (a baseline), checked for its length. */
+export function flatRow(values: number[], space: InputSpace, where: string): Float32Array {
+  if (values.length !== space.size) {
+    throw new BadRequestError(`${where}: expected ${space.size} numbers (one row of model inputs, shape [${space.rowShape}]), got ${values.length}`);
+  }
+  if (values.some((v) => !Number.isFinite(v))) throw new BadRequestError(`${where}: every value must be a finite number`);
+  return Float32Array.from(values);
+}
+
+/** Row i of a flat row set. */
+export function rowOf(rows: Float32Array, size: number, i: number): Float32Array {
+  return rows.subarray(i * size, (i + 1) * size);
+}

@@ -1,0 +1,94 @@
+/**
+ * KernelSHAP: model-agnostic Shapley values of the features (features.ts) from model outputs
+ * alone, so it works for any model, graph models without gradients included.
+ *
+ * The value of a coalition z is E_b[f(h(z, b))] over the background rows b, where h takes the
+ * instance's inputs for the features in z and the background's for the others (inputs that are
+ * not features keep the instance's values). With at most 10 features every coalition is
+ * enumerated, which makes the values exact; beyond that nSamples coalitions are drawn
+ * (shapley.ts). Either way sum(values) = f(x) - expectedValue, where expectedValue = E_b[f(h(0, b))]
+ * (for tabular models: the mean prediction over the background).
+ */
+import { BadRequestError } from '../../errors.js';
+import type { Attribution, ExplainContext } from './context.js';
+import { featureGroups } from './features.js';
+import { forwardRows } from './modelFunction.js';
+import { uniform } from './random.js';
+import { backgroundRows } from './reference.js';
+import { LIMITS, type ExplainRequest, type KernelShapParams } from './request.js';
+import { coalitionDesign, shapleyValues } from './shapley.js';
+import { scoreOf } from './target.js';
+
+export const KERNEL_SHAP_DEFAULTS = { nSamples: 2048, seed: 0 } as const;
+/** Up to this many features, every coalition is evaluated: exact Shapley values. */
+export const EXACT_FEATURES = 10;
+
+export async function kernelShap(context: ExplainContext, request: ExplainRequest): Promise<{ attributions: Attribution[]; params: KernelShapParams }> {
+  const { loaded, space, instances, rules, maxBatch } = context;
+  const { size } = space;
+  const nSamples = request.nSamples ?? KERNEL_SHAP_DEFAULTS.nSamples;
+  const seed = request.seed ?? KERNEL_SHAP_DEFAULTS.seed;
+  const background = backgroundRows(loaded.manifest, space, request.background);
+  const bgCount = background.rows.length;
+  let patchSize: number | undefined;
+
+  const plans = Array.from({ length: instances.count }, (_, i) => {
+    const x = instances.data.subarray(i * size, (i + 1) * size);
+    const groups = featureGroups(loaded.manifest, space, x, request.patchSize);
+    patchSize ??= groups.patchSize;
+    const m = groups.names.length;
+    const design = coalitionDesign(m, m <= EXACT_FEATURES ? Infinity : nSamples, uniform(seed + i));
+    if (!design.exact && design.coalitions.length < m) {
+      throw new BadRequestError(`nSamples: instances[${i}] has ${m} features; the regression needs more coalitions than features: send nSamples > ${m} (default ${KERNEL_SHAP_DEFAULTS.nSamples})`);
+    }
+    return { x, groups, m, design };
+  });
+  const rowsNeeded = plans.reduce((n, p) => n + (p.design.coalitions.length + 1) * bgCount, 0);
+  if (rowsNeeded > LIMITS.modelRows) {
+    throw new BadRequestError(`kernelShap would evaluate ${rowsNeeded} rows (coalitions x ${bgCount} background rows); one request may take ${LIMITS.modelRows}: lower nSamples or send a smaller background`);
+  }
+
+  const attributions: Attribution[] = [];
+  for (const [i, { x, groups, m, design }] of plans.entries()) {
+    // Coalition 0 is the empty one (every feature from the background), then the design's.
+    const coalitions = [new Uint8Array(m), ...design.coalitions];
+    const count = coalitions.length * bgCount;
+    const { outputs, width } = await forwardRows(
+      loaded,
+      space,
+      count,
+      (from, to, out) => {
+        for (let r = from; r < to; r++) {
+          const z = coalitions[Math.floor(r / bgCount)];
+          const b = background.rows[r % bgCount];
+          const row = out.subarray((r - from) * size, (r - from + 1) * size);
+          row.set(x);
+          for (let g = 0; g < m; g++) {
+            if (z[g]) continue;
+            for (const j of groups.indices[g]) row[j] = b[j];
+          }
+        }
+      },
+      maxBatch,
+    );
+    const coalitionValues = new Float64Array(coalitions.length);
+    for (let r = 0; r < count; r++) coalitionValues[Math.floor(r / bgCount)] += scoreOf(rules[i], outputs.subarray(r * width, (r + 1) * width)) / bgCount;
+    const expectedValue = coalitionValues[0];
+    const phi = shapleyValues(design, coalitionValues.subarray(1), expectedValue, context.scores[i], m);
+    // Spread each feature's value over its inputs, so that heatmaps keep the sum.
+    const values = new Float32Array(size);
+    groups.indices.forEach((inputs, g) => inputs.forEach((j) => (values[j] = phi[g] / inputs.length)));
+    attributions.push({
+      values,
+      extra: {
+        expectedValue,
+        exact: design.exact,
+        coalitions: design.coalitions.length + 2,
+        shapValues: Array.from(phi),
+        featureNames: groups.names,
+      },
+    });
+  }
+  const params: KernelShapParams = { nSamples, background: background.kind, seed, ...(patchSize !== undefined ? { patchSize } : {}) };
+  return { attributions, params };
+}

@@ -1,0 +1,106 @@
+/**
+ * The transport-free explain service: instances -> model inputs -> one forward pass (predictions,
+ * default targets, f(x)) -> the method's attributions in model-input space -> mapped back to
+ * features, words or pixels. The answer has the shape Alibi-style explainers use:
+ * `{meta, data, predictions}`.
+ */
+import { BadRequestError } from '../../errors.js';
+import type { LoadedModel } from '../../loader/index.js';
+import { toAnswers, type Answer } from '../../transforms/labels.js';
+import type { Attribution, ExplainContext } from './context.js';
+import { imageShape } from './features.js';
+import { encodeRows } from './inputs.js';
+import { integratedGradients } from './integratedGradients.js';
+import { kernelShap } from './kernelShap.js';
+import { mapAttribution } from './mapping.js';
+import { forwardRows } from './modelFunction.js';
+import { checkExplainRequest, type ExplainMethod, type ExplainRequest } from './request.js';
+import { saliency } from './saliency.js';
+import { smoothGrad } from './smoothGrad.js';
+import { describeTarget, predictedTarget, resolveTarget, scoreOf, scoreRule, targetSpec, type Target, type TargetSpec } from './target.js';
+
+export interface InstanceExplanation {
+  target: Target;
+  /** The target score at the instance, f(x). */
+  score: number;
+  [field: string]: unknown;
+}
+
+export interface ExplainAnswer {
+  meta: {
+    method: ExplainMethod;
+    params: Record<string, unknown>;
+    modelName: string;
+    modelVersion: string;
+    /** What the explained number is. */
+    score: string;
+  };
+  data: { explanations: InstanceExplanation[] };
+  predictions: Answer[];
+}
+
+function scoreMeaning(spec: TargetSpec): string {
+  if (spec.kind === 'binary') return 'probability of the target class (sigmoid output p for the positive class, 1 - p for the negative one)';
+  if (spec.kind === 'class') return 'probability of the target class (softmax output)';
+  return 'the output value (target = output index)';
+}
+
+export async function explain(loaded: LoadedModel, request: ExplainRequest, maxBatch: number): Promise<ExplainAnswer> {
+  checkExplainRequest(request);
+  const { manifest } = loaded;
+  const png = request.format === 'png';
+  const { rows: instances, space } = encodeRows(manifest, request.instances, 'instances');
+  if (png && !imageShape(manifest, space)) throw new BadRequestError(`format png: ${manifest.name} is not an image model; its attributions have no heatmap`);
+
+  const { outputs, width } = await forwardRows(loaded, space, instances.count, (from, to, out) => out.set(instances.data.subarray(from * space.size, to * space.size)), maxBatch);
+  const spec = targetSpec(manifest, width);
+  const requested = resolveTarget(spec, request.target);
+  const outputRow = (i: number) => outputs.subarray(i * width, (i + 1) * width);
+  const targets = Array.from({ length: instances.count }, (_, i) => requested ?? predictedTarget(spec, outputRow(i)));
+  const rules = targets.map((t) => scoreRule(spec, t));
+  const scores = rules.map((rule, i) => scoreOf(rule, outputRow(i)));
+  const context: ExplainContext = { loaded, space, instances, outputs, spec, targets, rules, scores, maxBatch };
+
+  let result: { attributions: Attribution[]; params: object };
+  switch (request.method) {
+    case 'integratedGradients':
+      result = await integratedGradients(context, request);
+      break;
+    case 'saliency':
+      result = await saliency(context);
+      break;
+    case 'smoothGrad':
+      result = await smoothGrad(context, request);
+      break;
+    case 'kernelShap':
+      result = await kernelShap(context, request);
+      break;
+  }
+
+  const explanations = result.attributions.map((attribution, i): InstanceExplanation => ({
+    target: describeTarget(spec, targets[i]),
+    score: scores[i],
+    ...attribution.extra,
+    ...mapAttribution({
+      manifest,
+      space,
+      method: request.method,
+      instance: request.instances[i],
+      natural: instances.natural,
+      row: instances.data.subarray(i * space.size, (i + 1) * space.size),
+      values: attribution.values,
+      png,
+    }),
+  }));
+  return {
+    meta: {
+      method: request.method,
+      params: { target: request.target ?? 'predicted', ...result.params },
+      modelName: loaded.name,
+      modelVersion: String(loaded.version),
+      score: scoreMeaning(spec),
+    },
+    data: { explanations },
+    predictions: toAnswers(manifest, { name: manifest.signature.outputs[0]?.name ?? 'output', dtype: 'float32', shape: [instances.count, width], data: outputs }),
+  };
+}

@@ -1,0 +1,59 @@
+/** modelctl explain on the demo models in the repo: the top attributions printed, a PNG written. */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { PNG } from 'pngjs';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const modelctl = path.resolve('bin/modelctl.js');
+// The repo's models/ folder: modelctl's default store.
+const { MODEL_STORE_URI: _store, ...env } = process.env;
+
+async function ctl(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await run(modelctl, args, { env });
+    return { stdout, stderr, code: 0 };
+  } catch (error) {
+    const e = error as { stdout: string; stderr: string; code: number };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+  }
+}
+
+describe('modelctl explain', () => {
+  it('prints the attributions of a tabular instance, largest first, with the convergence delta', async () => {
+    const instance = JSON.stringify({ sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 });
+    const { stdout, code } = await ctl('explain', 'iris:1', '--instance', instance, '--target', 'setosa', '-k', '2');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^iris:1 integratedGradients \(target setosa, baseline mean, steps 50, integration gaussLegendre\)/);
+    expect(stdout).toMatch(/instance 1: setosa \(score 0\.99\d+\), baseline score [\d.e-]+, convergence delta/);
+    const rows = stdout.split('\n').filter((l) => /^(petal|sepal)_/.test(l));
+    expect(rows).toHaveLength(2);
+  });
+
+  it('explains text with kernelShap and an image with a heatmap PNG', async () => {
+    const text = await ctl('explain', 'spam:1', '--instance', 'Click here for FREE money', '--method', 'kernelShap');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/expected value [\d.]+, exact/);
+    expect(text.stdout).toMatch(/free\(\+[\d.e-]+\) money\(\+[\d.e-]+\)/);
+
+    const dir = await mkdtemp(path.join(tmpdir(), 'explain-cli-'));
+    const line = (await readFile(path.resolve('models/_datasets/digits-test.jsonl'), 'utf8')).split('\n')[0];
+    const image = path.join(dir, 'digit.png');
+    await writeFile(image, Buffer.from((JSON.parse(line) as { image: { b64: string } }).image.b64, 'base64'));
+    const out = path.join(dir, 'heat.png');
+    const digits = await ctl('explain', 'digits:1', '--image', image, '--png', out, '-k', '3');
+    expect(digits.code).toBe(0);
+    expect(digits.stdout).toMatch(/pixel\s+attribution/);
+    expect(digits.stdout).toContain(`heatmap overlay written to ${out}`);
+    expect(PNG.sync.read(await readFile(out)).width).toBe(224);
+  });
+
+  it('says what is wrong with a bad request', async () => {
+    const { stderr, code } = await ctl('explain', 'iris:1', '--instance', '[1, 2]');
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/modelctl: instances: shape \[1,2\] does not fit the model's input \[-1,4\]/);
+  });
+});
