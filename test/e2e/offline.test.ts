@@ -140,3 +140,26 @@ describe('evaluate over HTTP', () => {
     expect(await response.text()).toMatch(/aria-label="confusion matrix"/);
   });
 });
+
+describe('explain over HTTP', () => {
+  it('explains an iris prediction per feature (KServe v1 verb) with completeness reported', async () => {
+    const answer = await http('POST', '/v1/models/iris:explain', { instances: [{ sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }], steps: 256 });
+    expect(answer.status).toBe(200);
+    const [explanation] = answer.body.data.explanations;
+    expect(answer.body.meta).toMatchObject({ method: 'integratedGradients', modelName: 'iris' });
+    expect(explanation.target.label).toBe('setosa');
+    expect(explanation.features.map((f: { name: string }) => f.name).sort()).toEqual(['petal_length', 'petal_width', 'sepal_length', 'sepal_width']);
+    const sum = explanation.features.reduce((s: number, f: { attribution: number }) => s + f.attribution, 0);
+    expect(Math.abs(sum - (explanation.score - explanation.baselineScore))).toBeLessThan(0.05);
+  });
+
+  it('explains spam per token and a digit as a PNG heatmap (v2 route)', async () => {
+    const spam = await http('POST', '/v2/models/spam/explain', { instances: ['WIN a FREE prize now, click here to claim your cash'] });
+    expect(spam.status).toBe(200);
+    expect(spam.body.data.explanations[0].tokens.map((t: { token: string }) => t.token).slice(0, 3)).toEqual(['win', 'a', 'free']);
+    const digit = await http('POST', '/v2/models/digits/explain?format=png', { instances: [{ b64: drawDigitPng('7') }], method: 'saliency' });
+    expect(digit.status).toBe(200);
+    expect(digit.body.data.explanations[0].heatmap).toHaveLength(28);
+    expect(Buffer.from(digit.body.data.explanations[0].png, 'base64').subarray(1, 4).toString()).toBe('PNG');
+  });
+});
