@@ -16,6 +16,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../lib/runtime/backend.js';
 import { buildHandlers } from '../../scripts/build.js';
+import { uniform } from '../../lib/random.js';
 
 const run = promisify(execFile);
 
@@ -24,16 +25,7 @@ const CLASSES = 3;
 const ROWS = 96;
 const SETTINGS = { epochs: 3, batchSize: 16, learningRate: 0.01 };
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = uniform;
 
 /** Noisy two-channel images whose class is where a bright square sits: left, middle or right. */
 function dataset(): { images: Float32Array; labels: number[] } {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../lib/errors.js';
 import { mapAttribution } from '../../lib/ops/explain/mapping.js';
 import { gaussLegendre, trapezoid } from '../../lib/ops/explain/quadrature.js';
-import { gaussian, uniform } from '../../lib/ops/explain/random.js';
+import { gaussian, uniform } from '../../lib/random.js';
 import { checkExplainRequest, explainRequest } from '../../lib/ops/explain/request.js';
 import { coalitionDesign, shapleyValues } from '../../lib/ops/explain/shapley.js';
 import { predictedTarget, resolveTarget, scoreOf, scoreRule, targetSpec } from '../../lib/ops/explain/target.js';

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers'; // registers every gradient
 import { Conv2DBackpropInput, MaxPoolGrad } from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uniform } from '../../lib/ops/explain/random.js';
+import { uniform } from '../../lib/random.js';
 import { initBackend } from '../../lib/runtime/backend.js';
 import { registerWasmKernelReplacements } from '../../lib/runtime/wasmKernels/replacements.js';
 

@@ -19,6 +19,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients.js'; // tf.grad (tfjs-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../lib/runtime/backend.js';
 import { registerWasmGapKernels, WASM_GAP_KERNELS } from '../../lib/runtime/wasmKernels/index.js';
+import { uniform } from '../../lib/random.js';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -26,16 +27,7 @@ type Rounding = 'floor' | 'round' | 'ceil' | undefined;
 
 // ---------------------------------------------------------------- seeded random cases
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = uniform;
 
 const between = (random: () => number, lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
 const pick = <T,>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)];

@@ -13,7 +13,7 @@ import { BadRequestError } from '../../errors.js';
 import type { Attribution, ExplainContext } from './context.js';
 import { featureGroups } from './features.js';
 import { forwardRows } from './modelFunction.js';
-import { uniform } from './random.js';
+import { uniform } from '../../random.js';
 import { backgroundRows } from './reference.js';
 import { LIMITS, type ExplainRequest, type KernelShapParams } from './request.js';
 import { coalitionDesign, shapleyValues } from './shapley.js';

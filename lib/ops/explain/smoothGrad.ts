@@ -8,7 +8,7 @@
 import { BadRequestError } from '../../errors.js';
 import type { Attribution, ExplainContext } from './context.js';
 import { gradientRows } from './modelFunction.js';
-import { gaussian } from './random.js';
+import { gaussian } from '../../random.js';
 import { LIMITS, type ExplainRequest, type SmoothGradParams } from './request.js';
 
 export const SMOOTHGRAD_DEFAULTS = { noiseLevel: 0.15, samples: 50, seed: 0 } as const;

@@ -11,6 +11,7 @@ import type { Manifest } from '../../registry/index.js';
 import type { ObjectStore } from '../../store/index.js';
 import { encodeNatural } from '../../transforms/natural.js';
 import { sha256Hex } from '../../registry/index.js';
+import { shuffled, uniform } from '../../random.js';
 import { datasetKey, formatOf, readDataset } from '../evaluate/dataset.js';
 import { classNames, exampleFromRow, truthOf, type Example } from '../evaluate/examples.js';
 
@@ -66,21 +67,9 @@ export function targetsOf(manifest: Manifest, truths: number[]): tf.Tensor {
   return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(truths, 'int32'), classNames(manifest).length), 'float32'));
 }
 
-/** Seeded split of row indices into training and validation (mulberry32 shuffle). */
+/** Seeded split of row indices into training and validation. */
 export function splitRows(count: number, fraction: number, seed: number): { train: number[]; validation: number[] } {
-  let state = seed >>> 0;
-  const random = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const order = Array.from({ length: count }, (_, i) => i);
-  for (let i = count - 1; i > 0; i -= 1) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  const order = shuffled(Array.from({ length: count }, (_, i) => i), uniform(seed));
   const validationCount = Math.max(1, Math.round(count * fraction));
   if (validationCount >= count) throw new BadRequestError(`${count} rows are too few to hold out ${fraction} for validation`);
   return { validation: order.slice(0, validationCount), train: order.slice(validationCount) };

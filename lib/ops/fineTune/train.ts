@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { BadRequestError } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
+import { shuffled, uniform } from '../../random.js';
 import { pick, targetsOf, type LabelledData } from './data.js';
 import type { FineTuneConfig } from './request.js';
 
@@ -49,18 +50,6 @@ function optimizerOf(config: FineTuneConfig): tf.Optimizer {
   return tf.train.adam(config.learningRate);
 }
 
-function shuffled(data: LabelledData, seed: number, epoch: number): number[] {
-  // A different, repeatable order every epoch (fit's own shuffle uses Math.random).
-  let state = (seed * 9973 + epoch) >>> 0;
-  const order = data.truths.map((_, i) => i);
-  for (let i = order.length - 1; i > 0; i -= 1) {
-    state = (Math.imul(state ^ (state >>> 15), 2246822507) + 0x9e3779b9) >>> 0;
-    const j = state % (i + 1);
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
-}
-
 function weightsFinite(model: tfl.LayersModel): boolean {
   return model.getWeights().every((w) => tf.tidy(() => tf.all(tf.isFinite(w)).dataSync()[0] === 1));
 }
@@ -77,7 +66,8 @@ export async function train(model: tfl.LayersModel, manifest: Manifest, trainDat
   let sinceBest = 0;
   try {
     for (let epoch = 0; epoch < config.epochs; epoch += 1) {
-      const order = shuffled(trainData, config.seed, epoch);
+      // A different, repeatable order every epoch (fit's own shuffle uses Math.random).
+      const order = shuffled(trainData.truths.map((_, i) => i), uniform(config.seed * 9973 + epoch));
       const ordered = pick(trainData, order);
       const x = tf.tensor(ordered.x, [ordered.truths.length, ...ordered.rowShape]);
       const y = targetsOf(manifest, ordered.truths);

@@ -1,6 +1,6 @@
 /**
- * Seeded randomness (SmoothGrad noise, sampled coalitions), in plain JS so that an answer depends
- * on the seed only, never on the backend or on how rows are chunked.
+ * Seeded randomness in plain JS (training splits and shuffles, SmoothGrad noise, sampled
+ * coalitions): a result depends on the seed only, never on the machine, the backend or chunking.
  */
 
 /** mulberry32: uniform in [0, 1). */
@@ -31,4 +31,14 @@ export function gaussian(seed: number): () => number {
     spare = radius * Math.sin(2 * Math.PI * v);
     return radius * Math.cos(2 * Math.PI * v);
   };
+}
+
+/** Fisher-Yates on a copy. */
+export function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = items.slice();
+  for (let i = out.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
 }
