@@ -7,13 +7,19 @@
  *   npm run bench -- --quick      fewer repetitions, for a smoke test
  *   npm run bench -- --models iris,digits
  *   npm run bench -- --no-logging-row   skip the rows measured with Powertools logging on
+ *   npm run bench -- --skip-evaluate    skip section 5 (alone: npx tsx bench/evaluate.ts [--quick])
+ *   npm run bench -- --skip-batch       skip section 6 (alone: npx tsx bench/batch.ts [--quick])
  *
  * 1. bundle, wasm and zip bytes per handler (scripts/build.ts's esbuild configuration)
  * 2. model load in a fresh `node` process, from process start to model ready (built bundle)
  * 3. cold start of the built predict bundle: spawn -> answer, measured by the parent
  * 4. handler latency vs raw model.predict per demo model at batch 1 and 256, with a per-stage breakdown
  *    (and at batch 1 once more with Powertools logging and metrics on)
- * 5. backend, node, cpu, date
+ * 5. evaluate: rows/s of a 100k-row CSV evaluation vs raw model.predict on the same rows, per stage,
+ *    and peak RSS of a fresh process at 100k vs 1M rows (bench/evaluate.ts)
+ * 6. batch scoring: rows/s of scoreObject on an iris CSV and a digits JSONL vs raw model.predict on the
+ *    same rows, and peak RSS of a fresh process at 20k vs 200k iris rows (bench/batch.ts)
+ * 7. backend, node, cpu, date
  */
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -39,6 +45,8 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
       models: { type: 'string' },
       'no-logging-row': { type: 'boolean', default: false },
+      'skip-evaluate': { type: 'boolean', default: false },
+      'skip-batch': { type: 'boolean', default: false },
     },
   });
   const quick = values.quick;
@@ -127,6 +135,22 @@ async function main(): Promise<void> {
       }
     }
 
+    // 5. Evaluate throughput and memory.
+    const { measureEvaluate, formatEvaluate, evaluateTargets, EVALUATE_MODELS } = await import('./evaluate.js');
+    const evaluateModels = EVALUATE_MODELS.filter((m) => models.includes(m));
+    const evaluate =
+      values['skip-evaluate'] || evaluateModels.length === 0
+        ? undefined
+        : await attempt('evaluate throughput and peak RSS', () =>
+            measureEvaluate({ quick, log, models: evaluateModels, rssModels: quick ? evaluateModels.slice(0, 1) : evaluateModels }),
+          );
+    if (evaluate) notes.push(...evaluate.notes);
+
+    // 6. Batch scoring throughput and memory.
+    const { measureBatch, formatBatch, batchTargets } = await import('./batch.js');
+    const batch = values['skip-batch'] ? undefined : await attempt('batch scoring throughput and peak RSS', () => measureBatch({ quick, log }));
+    if (batch) notes.push(...batch.notes);
+
     // Targets.
     const rowOf = (model: string, batch: number) => latency.find((r) => r.model === model && r.batch === batch);
 
@@ -137,6 +161,8 @@ async function main(): Promise<void> {
       atMost('cold start predict iris (spawn -> answer, p50)', 300, 'ms', coldStart?.wallMs.p50, coldStart ? `backend ${coldStart.backend}` : undefined),
       atMost('digits (raw) handler/raw p50 at batch 1', 1.15, 'x', rowOf('digits (raw)', 1)?.ratio, rowOf('digits (raw)', 1) ? undefined : 'digits not measured'),
       atMost('digits (raw) handler/raw p50 at batch 256', 1.05, 'x', rowOf('digits (raw)', 256)?.ratio, rowOf('digits (raw)', 256) ? undefined : 'digits not measured'),
+      ...evaluateTargets(evaluate),
+      ...(values['skip-batch'] ? [] : batchTargets(batch)),
     ];
 
     const result = {
@@ -152,6 +178,8 @@ async function main(): Promise<void> {
       modelLoad: modelLoad ?? null,
       coldStart: coldStart ?? null,
       latency,
+      evaluate: evaluate ?? null,
+      batch: batch ?? null,
       targets,
       notes,
     };
@@ -188,6 +216,8 @@ async function main(): Promise<void> {
     console.log(
       "(ms. Stages: the handler's steps timed alone, p50. http wrapper = lib/http/handler.ts around an empty route (event adapter, router, Powertools logger + metrics); withModel = loader lookup; zod parse = route schema; decode = protocol decode (TF Serving or OIP, incl. flattenNested); encode natural = input transform; runModel = tensors + predict + data(); encode answer = labels / nest; rest = handler p50 - sum of the stages.)\n",
     );
+    if (evaluate) console.log(await formatEvaluate(evaluate));
+    if (batch) console.log(await formatBatch(batch));
     console.log(formatTable(['target', 'limit', 'value', 'met'], targets.map((t) => [t.name, t.target, t.value, t.met === null ? `n/a (${t.note})` : t.met ? 'met' : 'UNMET'])));
     for (const note of notes) console.log(`note: ${note}`);
 

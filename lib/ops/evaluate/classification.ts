@@ -2,10 +2,12 @@
  * Streaming classification metrics, computed exactly as scikit-learn computes them
  * (accuracy_score, precision_recall_fscore_support with zero_division=0, confusion_matrix,
  * log_loss, roc_auc_score, top_k_accuracy_score). Rows are added in chunks; only the confusion
- * matrix, a few sums and the scores needed for ROC AUC are kept.
+ * matrix, a few sums and the scores needed for ROC AUC are kept: in typed arrays (4 bytes a row a
+ * class while the scores are float32 values, as model outputs are; 8 once one is not), plus the
+ * truth (1 byte a row up to 256 classes).
  */
 import { BadRequestError } from '../../errors.js';
-import { rocAuc, rocCurve, type RocPoint } from './roc.js';
+import { rocOneVsRest, type RocPoint } from './roc.js';
 
 export interface ClassMetrics {
   label: string;
@@ -41,32 +43,44 @@ export class ClassificationAccumulator {
   private logLossSum = 0;
   private topKHits = 0;
   private count = 0;
-  /** Per class, the score of every row (for ROC AUC): 4 bytes a row a class. */
-  private readonly scores: number[][];
-  private readonly truth: number[] = [];
+  /** The classes whose ROC AUC is reported (binary: the positive class only), and the score of every row for each. */
+  private readonly aucClasses: number[];
+  private readonly scores: ScoreColumn[];
+  private readonly truth: GrowableArray<Uint8Array | Uint16Array | Int32Array>;
 
   constructor(
     readonly labels: string[],
-    private readonly options: { topK?: number; binary?: boolean; threshold?: number } = {},
+    private readonly options: {
+      topK?: number;
+      binary?: boolean;
+      threshold?: number;
+      /** Keep at most this many points of each ROC curve, as thinCurve would (the AUC always uses them all). Default: every point. */
+      curvePoints?: number;
+    } = {},
   ) {
     this.matrix = labels.map(() => labels.map(() => 0));
-    this.scores = labels.map(() => []);
+    this.aucClasses = options.binary ? [1] : labels.map((_, c) => c);
+    this.scores = this.aucClasses.map(() => new ScoreColumn());
+    const Truth: new (length: number) => Uint8Array | Uint16Array | Int32Array = labels.length <= 256 ? Uint8Array : labels.length <= 65536 ? Uint16Array : Int32Array;
+    this.truth = new GrowableArray(Truth);
   }
 
   /** probabilities: one row per example, one column per class (binary: both classes). */
   add(trueClasses: number[], probabilities: number[][]): void {
     const k = this.options.topK;
-    probabilities.forEach((p, row) => {
+    const { aucClasses, scores } = this;
+    for (let row = 0; row < probabilities.length; row += 1) {
+      const p = probabilities[row];
       const truth = trueClasses[row];
       const predicted = this.options.binary ? (p[1] >= (this.options.threshold ?? 0.5) ? 1 : 0) : argMax(p);
       this.matrix[truth][predicted] += 1;
       const clipped = Math.min(Math.max(p[truth], EPS), 1 - EPS);
       this.logLossSum -= Math.log(clipped);
       if (k !== undefined && rankOf(p, truth) < k) this.topKHits += 1;
-      p.forEach((score, c) => this.scores[c].push(score));
+      for (let i = 0; i < aucClasses.length; i += 1) scores[i].push(p[aucClasses[i]]);
       this.truth.push(truth);
       this.count += 1;
-    });
+    }
   }
 
   report(): ClassificationReport {
@@ -101,20 +115,73 @@ export class ClassificationAccumulator {
   }
 
   private auc(): Pick<ClassificationReport, 'rocAuc' | 'rocAucError' | 'rocCurves'> {
-    const classes = this.options.binary ? [1] : this.labels.map((_, c) => c);
+    const truth = this.truth.values();
     const curves: { label: string; points: RocPoint[] }[] = [];
     const aucs: number[] = [];
-    for (const c of classes) {
-      const positives = this.truth.map((t) => (t === c ? 1 : 0));
-      const count = positives.reduce((a: number, b) => a + b, 0);
-      if (count === 0 || count === this.truth.length) {
-        const message = `ROC AUC is undefined: only one class (${this.options.binary ? this.labels[this.truth[0]] : count === 0 ? `no ${this.labels[c]}` : `only ${this.labels[c]}`}) is present in the labels`;
+    for (const [i, c] of this.aucClasses.entries()) {
+      let count = 0;
+      for (let r = 0; r < truth.length; r += 1) if (truth[r] === c) count += 1;
+      if (count === 0 || count === truth.length) {
+        const message = `ROC AUC is undefined: only one class (${this.options.binary ? this.labels[truth[0]] : count === 0 ? `no ${this.labels[c]}` : `only ${this.labels[c]}`}) is present in the labels`;
         return { rocAucError: message };
       }
-      aucs.push(rocAuc(positives, this.scores[c]));
-      curves.push({ label: this.labels[c], points: rocCurve(positives, this.scores[c]) });
+      const { auc, points } = rocOneVsRest(truth, c, this.scores[i].values(), this.options.curvePoints);
+      aucs.push(auc);
+      curves.push({ label: this.labels[c], points });
     }
     return { rocAuc: aucs.reduce((a, b) => a + b, 0) / aucs.length, rocCurves: curves };
+  }
+}
+
+type TypedArray = Uint8Array | Uint16Array | Int32Array | Float32Array | Float64Array;
+
+/** An append-only typed array that doubles its capacity when full. */
+class GrowableArray<T extends TypedArray> {
+  private data: T;
+  length = 0;
+
+  constructor(
+    private readonly Type: { new (length: number): T },
+    capacity = 1024,
+  ) {
+    this.data = new Type(capacity);
+  }
+
+  push(value: number): void {
+    if (this.length === this.data.length) {
+      const next = new this.Type(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = value;
+  }
+
+  /** The values pushed so far (a view, not a copy). */
+  values(): T {
+    return this.data.subarray(0, this.length) as T;
+  }
+}
+
+/**
+ * Scores, exactly as given: float32 storage while every score is a float32 value (model outputs
+ * are), float64 from the first that is not.
+ */
+class ScoreColumn {
+  private column = new GrowableArray<Float32Array | Float64Array>(Float32Array);
+  private wide = false;
+
+  push(score: number): void {
+    if (!this.wide && Math.fround(score) !== score && !Number.isNaN(score)) {
+      const widened = new GrowableArray<Float32Array | Float64Array>(Float64Array, Math.max(1024, this.column.length * 2));
+      for (const value of this.column.values()) widened.push(value);
+      this.column = widened;
+      this.wide = true;
+    }
+    this.column.push(score);
+  }
+
+  values(): Float32Array | Float64Array {
+    return this.column.values();
   }
 }
 

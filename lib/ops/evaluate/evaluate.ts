@@ -7,7 +7,7 @@ import type { LoadedModel } from '../../loader/index.js';
 import { decodeTfServing } from '../../protocol/tfserving.js';
 import type { Manifest } from '../../registry/index.js';
 import { predict } from '../predict.js';
-import { row as rowOf } from '../tensorData.js';
+import { elementCount, type TensorData } from '../tensorData.js';
 import { ClassificationAccumulator, type ClassificationReport } from './classification.js';
 import { classNames, type Example } from './examples.js';
 import { RegressionAccumulator, type RegressionReport } from './regression.js';
@@ -34,9 +34,9 @@ export interface Evaluation {
   durationMs: number;
 }
 
-type Accumulator = { kind: 'classes'; acc: ClassificationAccumulator } | { kind: 'regression'; acc: RegressionAccumulator };
+export type Accumulator = { kind: 'classes'; acc: ClassificationAccumulator } | { kind: 'regression'; acc: RegressionAccumulator };
 
-function accumulatorFor(manifest: Manifest, options: EvaluateOptions): Accumulator {
+export function accumulatorFor(manifest: Manifest, options: EvaluateOptions): Accumulator {
   if (manifest.task === 'regression') return { kind: 'regression', acc: new RegressionAccumulator() };
   const binary = manifest.task === 'binary';
   // Curves thinned as they are read (runEvaluation keeps CURVE_POINTS of each): a point per distinct score would be a point per row.
@@ -47,10 +47,37 @@ function accumulatorFor(manifest: Manifest, options: EvaluateOptions): Accumulat
 async function evaluateChunk(loaded: LoadedModel, chunk: Example[], accumulator: Accumulator, maxBatch: number): Promise<void> {
   const plan = decodeTfServing(loaded.manifest, { instances: chunk.map((e) => e.instance) });
   const [output] = await predict(loaded, plan, maxBatch);
-  const truths = chunk.map((e) => e.truth);
-  const rows = chunk.map((_, r) => rowOf(output, r));
-  if (accumulator.kind === 'regression') accumulator.acc.add(truths, rows.map((r) => r[0]));
-  else accumulator.acc.add(truths, loaded.manifest.task === 'binary' && rows[0].length === 1 ? rows.map((r) => [1 - r[0], r[0]]) : rows);
+  addOutputs(loaded.manifest, accumulator, chunk.map((e) => e.truth), output);
+}
+
+/** A chunk's model output (one row per truth) into the metrics. */
+export function addOutputs(manifest: Manifest, accumulator: Accumulator, truths: number[], output: TensorData): void {
+  const size = elementCount(output.shape.slice(1));
+  const data = output.data as ArrayLike<number>;
+  if (accumulator.kind === 'regression') {
+    // The first value of each row.
+    const predictions: number[] = [];
+    for (let r = 0; r < truths.length; r += 1) predictions.push(data[r * size]);
+    accumulator.acc.add(truths, predictions);
+  } else if (manifest.task === 'binary' && size === 1) {
+    // A one-unit sigmoid: [P(negative), P(positive)].
+    const rows: number[][] = [];
+    for (let r = 0; r < truths.length; r += 1) rows.push([1 - data[r], data[r]]);
+    accumulator.acc.add(truths, rows);
+  } else {
+    accumulator.acc.add(truths, rowsOf(data, truths.length, size));
+  }
+}
+
+/** The rows of a [n, size] output as number arrays (tensorData's row() one row at a time, without its generic slice). */
+function rowsOf(data: ArrayLike<number>, n: number, size: number): number[][] {
+  const rows: number[][] = [];
+  for (let r = 0; r < n; r += 1) {
+    const row: number[] = [];
+    for (let c = 0; c < size; c += 1) row.push(data[r * size + c]);
+    rows.push(row);
+  }
+  return rows;
 }
 
 /** The headline numbers of a report, named as in the manifest's held-out metrics. */

@@ -36,9 +36,10 @@ export function exampleFromRow(manifest: Manifest, row: DatasetRow, labelColumn:
   if (!(labelColumn in row.values)) {
     throw new BadRequestError(`label column ${JSON.stringify(labelColumn)} not found; the data set has columns ${columnsSeen().join(', ')}`);
   }
-  if (manifest.transforms.input?.kind === 'tabular') {
-    const missing = manifest.transforms.input.features.map((f) => f.name).filter((n) => !(n in row.values));
-    if (missing.length) throw new BadRequestError(`line ${row.line}: missing column(s) ${missing.join(', ')}; the data set has columns ${columnsSeen().join(', ')}`);
+  const transform = manifest.transforms.input;
+  if (transform?.kind === 'tabular' && transform.features.some((f) => !(f.name in row.values))) {
+    const missing = transform.features.map((f) => f.name).filter((n) => !(n in row.values));
+    throw new BadRequestError(`line ${row.line}: missing column(s) ${missing.join(', ')}; the data set has columns ${columnsSeen().join(', ')}`);
   }
   return { instance: instanceOf(manifest, row.values, [labelColumn]), truth: truthOf(manifest, row.values[labelColumn], `line ${row.line}, ${labelColumn}`) };
 }
