@@ -12,11 +12,12 @@ import { train } from '../lib/ops/fineTune/train.js';
 import { initBackend } from '../lib/runtime/backend.js';
 import { FolderStore } from '../lib/store/folder.js';
 import { compare, median, round } from './stats.js';
+import type { Target } from './targets.js';
 
 export interface FineTuneBench {
   epoch: { model: string; rows: number; oursMs: number; rawFitMs: number; ratio: number }[];
   backends: { model: string; rows: number; wasmMs: number; cpuMs: number; speedup: number };
-  targets: { name: string; target: string; value: number; met: boolean }[];
+  targets: Target[];
 }
 
 const store = new FolderStore('models');

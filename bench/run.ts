@@ -9,6 +9,8 @@
  *   npm run bench -- --no-logging-row   skip the rows measured with Powertools logging on
  *   npm run bench -- --skip-evaluate    skip section 5 (alone: npx tsx bench/evaluate.ts [--quick])
  *   npm run bench -- --skip-batch       skip section 6 (alone: npx tsx bench/batch.ts [--quick])
+ *   npm run bench -- --skip-training    skip sections 7-8 (alone: npx tsx bench/wasmKernels.ts, bench/fineTune.ts)
+ *   npm run bench -- --skip-explain     skip section 9 (alone: npx tsx bench/explain.ts [--quick])
  *
  * 1. bundle, wasm and zip bytes per handler (scripts/build.ts's esbuild configuration)
  * 2. model load in a fresh `node` process, from process start to model ready (built bundle)
@@ -47,6 +49,8 @@ async function main(): Promise<void> {
       'no-logging-row': { type: 'boolean', default: false },
       'skip-evaluate': { type: 'boolean', default: false },
       'skip-batch': { type: 'boolean', default: false },
+      'skip-training': { type: 'boolean', default: false },
+      'skip-explain': { type: 'boolean', default: false },
     },
   });
   const quick = values.quick;
@@ -151,6 +155,17 @@ async function main(): Promise<void> {
     const batch = values['skip-batch'] ? undefined : await attempt('batch scoring throughput and peak RSS', () => measureBatch({ quick, log }));
     if (batch) notes.push(...batch.notes);
 
+    // 7. wasm training kernels against cpu; 8. fine-tune epochs against raw fit.
+    const { benchWasmKernels, formatWasmKernels } = await import('./wasmKernels.js');
+    const { benchFineTune } = await import('./fineTune.js');
+    const wasmKernels = values['skip-training'] ? undefined : await attempt('wasm training kernels', () => benchWasmKernels({ quick }));
+    const fineTune = values['skip-training'] ? undefined : await attempt('fine-tune epochs', () => benchFineTune({ quick }));
+
+    // 9. Explanations.
+    const { measureExplain, formatExplain } = await import('./explain.js');
+    const explain = values['skip-explain'] ? undefined : await attempt('explanations', () => measureExplain({ quick }));
+    if (explain) notes.push(...explain.notes);
+
     // Targets.
     const rowOf = (model: string, batch: number) => latency.find((r) => r.model === model && r.batch === batch);
 
@@ -163,6 +178,9 @@ async function main(): Promise<void> {
       atMost('digits (raw) handler/raw p50 at batch 256', 1.05, 'x', rowOf('digits (raw)', 256)?.ratio, rowOf('digits (raw)', 256) ? undefined : 'digits not measured'),
       ...evaluateTargets(evaluate),
       ...(values['skip-batch'] ? [] : batchTargets(batch)),
+      ...(wasmKernels?.targets ?? []),
+      ...(fineTune?.targets ?? []),
+      ...(explain?.targets ?? []),
     ];
 
     const result = {
@@ -180,6 +198,9 @@ async function main(): Promise<void> {
       latency,
       evaluate: evaluate ?? null,
       batch: batch ?? null,
+      wasmKernels: wasmKernels ?? null,
+      fineTune: fineTune ?? null,
+      explain: explain ?? null,
       targets,
       notes,
     };
@@ -218,6 +239,12 @@ async function main(): Promise<void> {
     );
     if (evaluate) console.log(await formatEvaluate(evaluate));
     if (batch) console.log(await formatBatch(batch));
+    if (wasmKernels) console.log(formatWasmKernels(wasmKernels));
+    if (fineTune) {
+      console.log(formatTable(['model', 'train rows', 'fine-tune epoch ms', 'raw fit epoch ms', 'ratio'], fineTune.epoch.map((e) => [e.model, e.rows, e.oursMs, e.rawFitMs, e.ratio])));
+      console.log(`digits fine-tune epoch (${fineTune.backends.rows} rows): wasm ${fineTune.backends.wasmMs} ms, cpu ${fineTune.backends.cpuMs} ms, ${fineTune.backends.speedup}x\n`);
+    }
+    if (explain) console.log(await formatExplain(explain));
     console.log(formatTable(['target', 'limit', 'value', 'met'], targets.map((t) => [t.name, t.target, t.value, t.met === null ? `n/a (${t.note})` : t.met ? 'met' : 'UNMET'])));
     for (const note of notes) console.log(`note: ${note}`);
 
