@@ -4,7 +4,7 @@
  * features, words or pixels (lib/ops/explain). `?format=png` adds heatmap overlays for images.
  */
 import { config } from '../lib/config.js';
-import { BadRequestError } from '../lib/errors.js';
+import { BadRequestError, PayloadTooLargeError } from '../lib/errors.js';
 import { jsonBody } from '../lib/http/body.js';
 import { httpHandler } from '../lib/http/handler.js';
 import { modelRefFrom, versionedPaths } from '../lib/http/modelRef.js';
@@ -16,6 +16,10 @@ import { explain } from '../lib/ops/explain/service.js';
 
 async function answer(request: RouteRequest, ref: ModelRef) {
   const body = jsonBody(request, explainRequest);
+  const { explainMaxInstances } = config();
+  if (body.instances.length > explainMaxInstances) {
+    throw new PayloadTooLargeError(`${body.instances.length} instances; explain takes at most ${explainMaxInstances} per request (EXPLAIN_MAX_INSTANCES)`);
+  }
   const format = request.query.format;
   if (format !== undefined && format !== 'json' && format !== 'png') throw new BadRequestError(`format: expected json or png, got ${JSON.stringify(format)}`);
   return modelLoader().withModel(ref, async (loaded) => ({ body: await explain(loaded, { ...body, format: format ?? body.format }, config().maxBatch) }));

@@ -33,6 +33,7 @@ const schema = z.object({
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: positiveInt.optional(),
   MODEL_PRELOAD: z.string().optional(),
   MAX_BATCH: positiveInt.default(256),
+  EXPLAIN_MAX_INSTANCES: positiveInt.default(32),
   JOB_WORKER_FUNCTION: z.string().optional(),
   LAMBDA_ENDPOINT: z.union([z.url(), z.literal('')]).optional(),
   IS_OFFLINE: z.string().optional(),
@@ -50,6 +51,8 @@ export interface Config {
   cacheMaxBytes: number;
   preload: string[];
   maxBatch: number;
+  /** Instances one explain request may carry (each costs many model evaluations). */
+  explainMaxInstances: number;
   /** The Lambda that runs jobs; unset: jobs run in this process (tests, CLI). */
   jobWorkerFunction?: string;
   lambdaEndpoint?: string;
@@ -81,6 +84,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheMaxBytes: e.MODEL_CACHE_MAX_BYTES ?? Math.floor(lambdaMemoryBytes / 4),
     preload: (e.MODEL_PRELOAD ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     maxBatch: e.MAX_BATCH,
+    explainMaxInstances: e.EXPLAIN_MAX_INSTANCES,
     jobWorkerFunction: e.JOB_WORKER_FUNCTION || undefined,
     batchStoreUri: e.BATCH_STORE_URI || undefined,
     batchMarginMs: e.BATCH_MARGIN_SECONDS * 1000,

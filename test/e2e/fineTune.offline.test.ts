@@ -52,4 +52,18 @@ describe('fine-tune over HTTP (serverless offline, job worker invoked asynchrono
     await new Promise((r) => setTimeout(r, 1100));
     expect((await http('POST', '/v1/models/iris:predict', probe)).body).toEqual(before);
   });
+
+  it('trains the digits conv net (every layer) in the bundled job worker on wasm', async () => {
+    const accepted = await http('POST', '/v2/models/digits/fine-tune', { dataset: '_datasets/digits-test.jsonl', validation: { split: 0.25 }, config: { epochs: 1, learningRate: 0.0005 } });
+    expect(accepted.status).toBe(202);
+    let job = (await http('GET', `/v2/jobs/${accepted.body.id}`)).body;
+    for (let i = 0; i < 600 && job.status !== 'succeeded' && job.status !== 'failed'; i += 1) {
+      await new Promise((r) => setTimeout(r, 200));
+      job = (await http('GET', `/v2/jobs/${accepted.body.id}`)).body;
+    }
+    expect(job.status).toBe('succeeded');
+    expect(job.result.metrics.accuracy).toBeGreaterThanOrEqual(job.result.baseMetrics.accuracy);
+    expect(job.result.history).toHaveLength(1);
+    expect((await http('GET', `/v2/models/digits/versions/${job.result.version}`)).body.lineage).toMatchObject({ parent: 1, jobId: job.id });
+  });
 });

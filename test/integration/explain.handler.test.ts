@@ -228,7 +228,7 @@ describe('explain on linear models (exact answers)', () => {
 // ---------------------------------------------------------------- the demo models
 
 describe('explain on the demo models', () => {
-  beforeAll(() => serveFrom(demoStore));
+  beforeAll(() => serveFrom(demoStore, { EXPLAIN_MAX_INSTANCES: '128' }));
 
   it('integrated gradients are complete on iris: |delta| < 1e-3 relative at 1024 steps', async () => {
     const { explanations } = await explained('/v2/models/iris/versions/1/explain', { instances: irisTest, steps: 1024 });
@@ -461,7 +461,7 @@ describe('explanations on wasm equal those on cpu within 1e-4', () => {
 // ---------------------------------------------------------------- errors and tensors
 
 describe('explain errors and tensors', () => {
-  beforeAll(() => serveFrom(demoStore));
+  beforeAll(() => serveFrom(demoStore, { EXPLAIN_MAX_INSTANCES: '128' }));
   const iris = JSON.stringify(irisTest[0]);
 
   it.each([
@@ -489,6 +489,15 @@ describe('explain errors and tensors', () => {
     expect(answer.statusCode).toBe(status);
     expect(answer.body.error).toMatch(message);
     expect(tf.memory().numTensors).toBe(baseline);
+  });
+
+  it('answers 413 for more instances than EXPLAIN_MAX_INSTANCES', async () => {
+    serveFrom(demoStore, { EXPLAIN_MAX_INSTANCES: '32' });
+    const row = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
+    const answer = await call(explain, 'POST', '/v2/models/iris/explain', { instances: Array(33).fill(row) });
+    expect(answer.statusCode).toBe(413);
+    expect(answer.body.error).toMatch(/33 instances; explain takes at most 32 per request \(EXPLAIN_MAX_INSTANCES\)/);
+    serveFrom(demoStore, { EXPLAIN_MAX_INSTANCES: '128' });
   });
 
   it('refuses a request that needs too many gradient rows', async () => {
