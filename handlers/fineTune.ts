@@ -4,13 +4,12 @@
  * These routes change what is served: serverless.yml puts them behind IAM authorization.
  */
 import { z } from 'zod';
-import { UnavailableError } from '../lib/errors.js';
 import { jsonBody } from '../lib/http/body.js';
 import { httpHandler } from '../lib/http/handler.js';
 import { modelRefFrom, versionedPaths } from '../lib/http/modelRef.js';
 import { logger } from '../lib/http/observability.js';
 import type { Route } from '../lib/http/router.js';
-import { createJob, dispatchJob, runJob, updateJob } from '../lib/jobs/index.js';
+import { acceptedReply, submitJob } from '../lib/jobs/index.js';
 import { modelLoader } from '../lib/loader/index.js';
 import { jobExecutors } from '../lib/ops/executors.js';
 import { precheckFineTune } from '../lib/ops/fineTune/precheck.js';
@@ -29,15 +28,10 @@ const fineTune: Route[] = versionedPaths('/v2/models/{model}', '/fine-tune').map
       return loaded.version;
     });
     if (body.promote) validateName(body.promote.alias, 'alias');
-    const job = await createJob(loader.store, 'fine-tune', { name: ref.name, version }, body);
-    const onError = (error: unknown) => logger.error('fine-tune job failed', { jobId: job.id, error: error as Error });
-    try {
-      await dispatchJob(job, (id) => runJob(loader.store, id, jobExecutors, onError), onError);
-    } catch (error) {
-      await updateJob(loader.store, job, { status: 'failed', error: 'the job worker could not be started' });
-      throw new UnavailableError('job dispatch failed', 5, { cause: error, publicMessage: 'the job worker could not be started; retry later' });
-    }
-    return { status: 202, headers: { location: `/v2/jobs/${job.id}` }, body: { id: job.id, status: job.status, model: job.model, location: `/v2/jobs/${job.id}` } };
+    const job = await submitJob(loader.store, 'fine-tune', { name: ref.name, version }, body, jobExecutors, (error, j) =>
+      logger.error('fine-tune job failed', { jobId: j.id, error: error as Error }),
+    );
+    return acceptedReply(job);
   },
 }));
 

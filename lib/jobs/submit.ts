@@ -1,0 +1,35 @@
+/**
+ * Accepting a job: write its record (queued), then hand it to the worker. If the worker cannot be
+ * started the record says so (failed) and the caller gets a 503 to retry, instead of a job that
+ * stays queued forever.
+ */
+import { UnavailableError } from '../errors.js';
+import type { ObjectStore } from '../store/index.js';
+import { dispatchJob } from './dispatch.js';
+import { createJob, updateJob, type Job, type JobKind } from './records.js';
+import { runJob, type JobExecutors } from './worker.js';
+
+export async function submitJob(
+  store: ObjectStore,
+  kind: JobKind,
+  model: Job['model'],
+  request: unknown,
+  executors: JobExecutors,
+  onError: (error: unknown, job: Job) => void,
+): Promise<Job> {
+  const job = await createJob(store, kind, model, request);
+  const report = (error: unknown) => onError(error, job);
+  try {
+    await dispatchJob(job, (id) => runJob(store, id, executors, report), report);
+  } catch (error) {
+    await updateJob(store, job, { status: 'failed', error: 'the job worker could not be started' });
+    throw new UnavailableError('job dispatch failed', 5, { cause: error, publicMessage: 'the job worker could not be started; retry later' });
+  }
+  return job;
+}
+
+/** The 202 answer for an accepted job: where to poll it. */
+export function acceptedReply(job: Job): { status: number; headers: Record<string, string>; body: unknown } {
+  const location = `/v2/jobs/${job.id}`;
+  return { status: 202, headers: { location }, body: { id: job.id, status: job.status, model: job.model, location } };
+}
