@@ -1,14 +1,17 @@
+import { Readable } from 'node:stream';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as evaluate } from '../../handlers/evaluate.js';
 import { handler as metadata } from '../../handlers/metadata.js';
 import { handler as predict } from '../../handlers/predict.js';
+import { modelLoader } from '../../lib/loader/index.js';
+import { runEvaluation } from '../../lib/ops/evaluate/service.js';
 import { keys } from '../../lib/registry/index.js';
 import { pushModelFolder } from '../../lib/registry/pushFolder.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
 import { call, serveFrom } from '../helpers/serving.js';
-import { tempFolderStore } from '../helpers/stores.js';
+import { recording, tempFolderStore } from '../helpers/stores.js';
 import { writeLayersModel } from '../helpers/tinyModels.js';
 
 const FEATURES = ['f1', 'f2', 'f3', 'f4'];
@@ -129,6 +132,18 @@ describe('evaluate handler', () => {
     expect(answer.statusCode).toBe(status);
     expect(answer.body.error).toMatch(message);
     expect(tf.memory().numTensors).toBe(baseline);
+  });
+
+  it('reports a source that fails mid-file as an error of the request, not a crash of the process', async () => {
+    const broken = recording(store);
+    broken.getStream = async () => {
+      const source = new Readable({ read() {} });
+      source.push('f1,f2,f3,f4,label\n1,2,3,4,a\n');
+      setImmediate(() => source.destroy(new Error('connection reset')));
+      return source;
+    };
+    const request = { dataset: 'x.csv', labelColumn: 'label', save: false };
+    await modelLoader().withModel({ name: 'lin', version: 1 }, (loaded) => expect(runEvaluation(broken, loaded, request, 256)).rejects.toThrow(/connection reset/));
   });
 
   it('answers an empty data set with 400', async () => {

@@ -5,7 +5,7 @@
  */
 import { parse } from 'csv-parse';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { BadRequestError, ForbiddenError } from '../../errors.js';
 import type { ObjectStore } from '../../store/index.js';
 
@@ -38,7 +38,9 @@ export function formatOf(key: string, declared?: DatasetFormat): DatasetFormat {
 }
 
 async function* csvRows(stream: Readable): AsyncGenerator<DatasetRow> {
-  const parser = stream.pipe(parse({ columns: true, cast: true, skip_empty_lines: true, trim: true, bom: true }));
+  // pipeline(), not pipe(): a failing source (a dropped S3 connection) must surface in the loop
+  // below, not as an unhandled 'error' event that ends the process.
+  const parser = pipeline(stream, parse({ columns: true, cast: true, skip_empty_lines: true, trim: true, bom: true }), () => undefined);
   let line = 1;
   try {
     for await (const values of parser) {
