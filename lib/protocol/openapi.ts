@@ -8,6 +8,8 @@ import { oipInferRequest, oipInferResponse } from './oip.js';
 import { tfServingPredictRequest, tfServingPredictResponse } from './tfserving.js';
 import { explainRequest } from '../ops/explain/request.js';
 import { explainResponse } from '../ops/explain/response.js';
+import { evaluateRequest } from '../ops/evaluate/request.js';
+import { fineTuneRequest } from '../ops/fineTune/request.js';
 
 const errorBody = z.object({ error: z.string(), requestId: z.string().optional() }).describe('error answer');
 
@@ -59,9 +61,23 @@ export function openApiDocument(): object {
       responses: { '200': { description: 'explanations', ...json(explainResponse) }, ...errors },
     },
   };
+  const evaluate = {
+    post: {
+      summary: 'Metrics on labelled data (inline or a CSV/JSONL data set in the store); ?async=true answers 202 with a job, ?report=html an HTML report',
+      requestBody: { required: true, ...json(evaluateRequest) },
+      responses: { '200': { description: 'the evaluation' }, '202': { description: 'accepted as a job: poll /v2/jobs/{id}' }, '403': { description: 'data set outside the model store', ...json(errorBody) }, ...errors },
+    },
+  };
+  const fineTune = {
+    post: {
+      summary: 'Train a new version from this one (IAM-authorized); answers 202 with a job',
+      requestBody: { required: true, ...json(fineTuneRequest) },
+      responses: { '202': { description: 'accepted as a job: poll /v2/jobs/{id}' }, ...errors },
+    },
+  };
   return {
     openapi: '3.1.0',
-    info: { title: 'TF.js serving on AWS Lambda', version: '0.1.0', description: 'Predict, metadata and health for TensorFlow.js models (OIP v2 and TF Serving REST).' },
+    info: { title: 'TF.js serving on AWS Lambda', version: '0.1.0', description: 'Predict, explain, evaluate and fine-tune TensorFlow.js models (OIP v2 and TF Serving REST shapes), with metadata, health and jobs.' },
     paths: {
       '/v2/health/live': simpleGet('liveness'),
       '/v2/health/ready': simpleGet('readiness (TF.js backend started)'),
@@ -74,6 +90,20 @@ export function openApiDocument(): object {
       ...variants('/v1/models/{model}', ':predict', predict, true),
       ...variants('/v2/models/{model}', '/explain', explain),
       ...variants('/v1/models/{model}', ':explain', explain, true),
+      ...variants('/v2/models/{model}', '/evaluate', evaluate),
+      ...variants('/v2/models/{model}', '/fine-tune', fineTune),
+      '/v2/models/{model}/aliases/{alias}': {
+        put: {
+          summary: 'point an alias at a version (IAM-authorized)',
+          parameters: [model, alias],
+          requestBody: { required: true, ...json(z.object({ version: z.number().int().positive() })) },
+          responses: { '200': { description: 'the alias record, with the versions it pointed to before' }, ...errors },
+        },
+      },
+      '/v2/models/{model}/aliases/{alias}/rollback': {
+        post: { summary: 'move an alias back to its previous version (IAM-authorized)', parameters: [model, alias], responses: { '200': { description: 'the alias record' }, '409': { description: 'nothing to roll back to', ...json(errorBody) }, ...errors } },
+      },
+      '/v2/jobs/{id}': { get: { summary: 'a job: status, progress, result or error', parameters: [param('id', 'the job id')], responses: { '200': { description: 'the job record' }, ...errors } } },
       '/openapi.json': simpleGet('this document'),
     },
   };
