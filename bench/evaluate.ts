@@ -20,7 +20,6 @@
  * Data sets are generated each run (bench/evaluateData.ts): rows resampled from the real iris and
  * Boston house prices data, so values, classes and ties look like the real thing.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,7 +37,7 @@ import { decodeTfServing } from '../lib/protocol/tfserving.js';
 import { FolderStore } from '../lib/store/folder.js';
 import { encodeNatural } from '../lib/transforms/natural.js';
 import { EVALUATE_MODELS, writeDataset, type EvaluateModel } from './evaluateData.js';
-import { MARKER } from './spawnTimer.js';
+import { runReportingChild } from './reportingChild.js';
 import { compare, median, round, type Task } from './stats.js';
 import type { Target } from './targets.js';
 
@@ -243,32 +242,7 @@ async function measureThroughput(loader: ModelLoader, data: FolderStore, model: 
   });
 }
 
-/** node --import tsx bench/children/evaluateRss.ts ...: one evaluation in a fresh process. */
-function runRssChild(args: string[], timeoutMs: number): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env.NODE_OPTIONS;
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(benchDir, 'children', 'evaluateRss.ts'), ...args], {
-      cwd: repoRoot,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const line = stdout.split('\n').find((l) => l.startsWith(MARKER));
-      const report = line ? (JSON.parse(line.slice(MARKER.length)) as Record<string, unknown>) : undefined;
-      if (!report) reject(new Error(`evaluateRss exited with ${code} before reporting: ${stderr.trim().slice(-1000)}`));
-      else if (typeof report.error === 'string') reject(new Error(`evaluateRss: ${report.error}`));
-      else resolve(report);
-    });
-  });
-}
+const runRssChild = (args: string[], timeoutMs: number) => runReportingChild('evaluateRss.ts', args, timeoutMs);
 
 export async function measureEvaluate(options: EvaluateBenchOptions): Promise<EvaluateResult> {
   const log = options.log ?? ((m: string) => console.error(`[bench] ${m}`));

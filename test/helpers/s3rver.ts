@@ -6,8 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { S3Event } from 'aws-lambda';
-import S3rver from 's3rver';
-import { fixDelimitedListing } from './s3rverListFix.js';
+import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../../scripts/start.js';
 import { openStore, type ObjectStore } from '../../lib/store/index.js';
 import type { S3StoreOptions } from '../../lib/store/s3.js';
 
@@ -27,40 +26,25 @@ export interface S3rverHandle {
 const BUCKET = 'test-bucket';
 
 export async function startS3rver(): Promise<S3rverHandle> {
+  // The same server `npm start` runs (scripts/start.ts), on a free port and a throwaway folder.
   const directory = await mkdtemp(path.join(os.tmpdir(), 's3rver-'));
-  const server = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory,
-    configureBuckets: [{ name: BUCKET }],
-  });
-  fixDelimitedListing(server.store);
-  const { port } = await server.run();
-  const endpoint = `http://127.0.0.1:${port}`;
+  const server = await startLocalS3({ directory, port: 0, bucket: BUCKET });
   const s3Options: S3StoreOptions = {
-    endpoint,
+    endpoint: server.endpoint,
     forcePathStyle: true,
     region: 'us-east-1',
-    // s3rver only accepts this key pair.
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    credentials: LOCAL_S3_CREDENTIALS, // s3rver only accepts this key pair
   };
   const uri = `s3://${BUCKET}/`;
   return {
-    endpoint,
+    endpoint: server.endpoint,
     bucket: BUCKET,
     uri,
     store: openStore(uri, s3Options),
     s3Options,
-    onEvent(listener) {
-      const handler = (event: unknown) => listener(event as S3Event);
-      server.on('event', handler);
-      return () => void server.off('event', handler);
-    },
+    onEvent: server.onEvent,
     async stop() {
-      // The SDK keeps sockets alive; drop them so close() does not wait for their idle timeout.
-      server.httpServer?.closeAllConnections();
-      await server.close();
+      await server.stop();
       await rm(directory, { recursive: true, force: true });
     },
   };
