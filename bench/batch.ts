@@ -28,10 +28,8 @@ import { readCsv, readJsonl, type BatchRow } from '../lib/batch/readers.js';
 import { scoreObject } from '../lib/batch/run.js';
 import { scoreRows } from '../lib/batch/score.js';
 import { ModelLoader, type LoadedModel } from '../lib/loader/index.js';
-import { instanceOf } from '../lib/ops/rowInstance.js';
-import { decodeTfServing } from '../lib/protocol/tfserving.js';
+import { inputFromValues, inputTensors, instanceFromRecord } from '../lib/inputs/encode.js';
 import { FolderStore } from '../lib/store/folder.js';
-import { encodeNatural } from '../lib/transforms/natural.js';
 import { runReportingChild } from './reportingChild.js';
 import { compare, median, round } from './stats.js';
 import type { Target } from './targets.js';
@@ -140,11 +138,10 @@ async function rawChunks(loaded: LoadedModel, store: FolderStore, key: string, f
           const values = line.split(',').map(Number);
           return Object.fromEntries(IRIS_HEADER.split(',').map((name, i) => [name, values[i]]));
         })
-      : lines.map((line) => instanceOf(loaded.manifest, JSON.parse(line) as Record<string, unknown>));
+      : lines.map((line) => instanceFromRecord(loaded.manifest, JSON.parse(line) as Record<string, unknown>));
   const out: tf.Tensor[] = [];
   for (let from = 0; from < instances.length; from += batch) {
-    const plan = decodeTfServing(loaded.manifest, { instances: instances.slice(from, from + batch) });
-    const data = plan.kind === 'natural' ? encodeNatural(loaded.manifest, plan.instances) : plan.tensors[0];
+    const [data] = inputTensors(loaded.manifest, inputFromValues(loaded.manifest, instances.slice(from, from + batch)));
     out.push(tf.tensor(data.data as Float32Array, data.shape, 'float32'));
   }
   return out;

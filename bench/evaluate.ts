@@ -32,10 +32,9 @@ import { exampleFromRow, type Example } from '../lib/ops/evaluate/examples.js';
 import { evaluateRequest } from '../lib/ops/evaluate/request.js';
 import { runEvaluation } from '../lib/ops/evaluate/service.js';
 import { runModel } from '../lib/ops/runModel.js';
-import type { TensorData } from '../lib/ops/tensorData.js';
-import { decodeTfServing } from '../lib/protocol/tfserving.js';
+import { encodeInstances, inputFromValues, inputTensors } from '../lib/inputs/encode.js';
 import { FolderStore } from '../lib/store/folder.js';
-import { encodeNatural } from '../lib/transforms/natural.js';
+import type { TensorData } from '../lib/tensors/data.js';
 import { EVALUATE_MODELS, writeDataset, type EvaluateModel } from './evaluateData.js';
 import { runReportingChild } from './reportingChild.js';
 import { compare, median, round, type Task } from './stats.js';
@@ -136,10 +135,7 @@ async function stageTasks(loaded: LoadedModel, data: FolderStore, key: string, b
   const columns = () => Object.keys(rows[0].values);
   const examples: Example[] = rows.map((r) => exampleFromRow(manifest, r, labelColumn, columns));
   const chunks = chunksOf(examples, batch);
-  const encode = (chunk: Example[]) => {
-    const plan = decodeTfServing(manifest, { instances: chunk.map((e) => e.instance) });
-    return plan.kind === 'natural' ? [encodeNatural(manifest, plan.instances)] : plan.tensors;
-  };
+  const encode = (chunk: Example[]) => inputTensors(manifest, inputFromValues(manifest, chunk.map((e) => e.instance)));
   const tensors = chunks.map(encode);
   const outputs: TensorData[] = [];
   for (const t of tensors) outputs.push((await runModel(loaded, t, batch))[0]);
@@ -170,7 +166,7 @@ async function rawChunks(loaded: LoadedModel, data: FolderStore, key: string, ba
   const labelColumn = LABEL_COLUMN[manifest.name as EvaluateModel];
   const rows = await collect(readDataset(data, key, 'csv'));
   const instances = rows.map((r) => exampleFromRow(manifest, r, labelColumn, () => []).instance);
-  const all = encodeNatural(manifest, instances);
+  const all = encodeInstances(manifest, instances);
   const width = all.shape[1];
   const flat = all.data as Float32Array;
   const out: tf.Tensor[] = [];

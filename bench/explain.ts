@@ -20,6 +20,7 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import type { LoadedModel } from '../lib/loader/index.js';
 import { compare, median, round, summarize } from './stats.js';
 import { atMost, type Target } from './targets.js';
 
@@ -54,7 +55,7 @@ function firstLine(file: string): Record<string, unknown> {
 
 export async function measureExplain(options: { quick?: boolean } = {}): Promise<ExplainBenchResult> {
   process.env.MODEL_STORE_URI ??= pathToFileURL(path.join(repoRoot, 'models')).href;
-  const { modelLoader } = await import('../lib/loader/index.js');
+  const { loader } = await (await import('./services.js')).benchServices();
   const { explain } = await import('../lib/ops/explain/service.js');
   const { explainRequest } = await import('../lib/ops/explain/request.js');
   const { encodeRows } = await import('../lib/ops/explain/inputs.js');
@@ -66,8 +67,7 @@ export async function measureExplain(options: { quick?: boolean } = {}): Promise
   const rounds = { warmup: 10, iterations: quick ? 10 : 40 };
   const notes: string[] = [];
   const maxBatch = 256;
-  const withModel = <T>(name: string, fn: (loaded: Awaited<Parameters<Parameters<ReturnType<typeof modelLoader>['withModel']>[1]>[0]>) => Promise<T>) =>
-    modelLoader().withModel(parseModelRef(`${name}:1`), fn);
+  const withModel = <T>(name: string, fn: (loaded: LoadedModel) => Promise<T>) => loader.withModel(parseModelRef(`${name}:1`), fn);
 
   // 1. Integrated gradients on digits vs one predict of 50 rows.
   const digit = firstLine('digits-test.jsonl').image;

@@ -5,16 +5,15 @@
  * handler on its own, so that an overhead can be traced to the code that causes it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { config } from '../lib/config.js';
-import { modelLoader, type LoadedModel } from '../lib/loader/index.js';
+import { encodeInstances, inputTensors, type ModelInput } from '../lib/inputs/encode.js';
+import type { LoadedModel } from '../lib/loader/index.js';
 import { runModel } from '../lib/ops/runModel.js';
-import type { TensorData } from '../lib/ops/tensorData.js';
 import { decodeOip, encodeOip, oipInferRequest } from '../lib/protocol/oip.js';
-import type { PredictPlan } from '../lib/protocol/plan.js';
 import { decodeTfServing, encodeTfServing, tfServingPredictRequest } from '../lib/protocol/tfserving.js';
 import { parseModelRef } from '../lib/registry/index.js';
-import { encodeNatural } from '../lib/transforms/natural.js';
+import type { TensorData } from '../lib/tensors/data.js';
 import type { PredictCase } from './requests.js';
+import { benchPredictHandler, benchServices } from './services.js';
 import { compare, round, summarize, type Task } from './stats.js';
 
 export interface LatencyRow {
@@ -39,14 +38,6 @@ export interface LatencyRow {
 
 type Handler = (event: unknown) => Promise<{ statusCode: number; body: unknown }>;
 
-let handlerPromise: Promise<Handler> | undefined;
-
-/** Imported on first use, after the caller has set POWERTOOLS_* (the logger reads them when created). */
-function predictHandler(): Promise<Handler> {
-  handlerPromise ??= import('../handlers/predict.js').then((m) => m.handler as Handler);
-  return handlerPromise;
-}
-
 function rawPredict(loaded: LoadedModel, x: tf.Tensor): Task {
   const model = loaded.model as { predict(x: tf.Tensor): tf.Tensor };
   return async () => {
@@ -63,8 +54,8 @@ let emptyHandlerPromise: Promise<Handler> | undefined;
 
 /** The shared Lambda wrapper (event adapter, router, logger, metrics, reply) around routes that do nothing. */
 function emptyHandler(): Promise<Handler> {
-  emptyHandlerPromise ??= Promise.all([import('../lib/http/handler.js'), import('../lib/http/modelRef.js')]).then(([{ httpHandler }, { versionedPaths }]) => {
-    const paths = [...versionedPaths('/v2/models/{model}', '/infer'), ...versionedPaths('/v1/models/{model}', ':predict', { labels: true })];
+  emptyHandlerPromise ??= Promise.all([import('../lib/http/handler.js'), import('../lib/api/route.js')]).then(([{ httpHandler }, { versioned }]) => {
+    const paths = [...versioned('/v2/models/{model}', '/infer'), ...versioned('/v1/models/{model}', ':predict', { labels: true })];
     return httpHandler(paths.map((path) => ({ method: 'POST', path, handle: async () => ({ body: {} }) }))) as Handler;
   });
   return emptyHandlerPromise;
@@ -73,15 +64,16 @@ function emptyHandler(): Promise<Handler> {
 /** The handler's steps, each from the previous one's output computed once up front. */
 async function stageTasks(loaded: LoadedModel, c: PredictCase): Promise<Record<string, Task>> {
   const { manifest } = loaded;
-  const { maxBatch } = config();
+  const { config, loader } = await benchServices();
+  const { maxBatch } = config;
   const wrapper = await emptyHandler();
   const event = { method: 'POST', path: c.path, body: c.body };
   const ref = parseModelRef(c.model);
   const tasks: Record<string, Task> = {
     'http wrapper': () => wrapper(event),
-    withModel: () => modelLoader().withModel(ref, () => undefined),
+    withModel: () => loader.withModel(ref, () => undefined),
   };
-  let plan: PredictPlan;
+  let plan: ModelInput;
   let encode: (outputs: TensorData[]) => unknown;
   if (c.protocol === 'oip') {
     const parsed = oipInferRequest.parse(c.body);
@@ -98,11 +90,11 @@ async function stageTasks(loaded: LoadedModel, c: PredictCase): Promise<Record<s
     const options = { columnar: decoded.columnar, raw: parsed.raw ?? decoded.kind === 'tensors', topK: parsed.top_k };
     encode = (outputs) => encodeTfServing(manifest, outputs, options);
   }
-  const tensors = plan.kind === 'natural' ? [encodeNatural(manifest, plan.instances)] : plan.tensors;
+  const tensors = inputTensors(manifest, plan);
   const outputs = await runModel(loaded, tensors, maxBatch);
-  if (plan.kind === 'natural') {
+  if (plan.kind === 'instances') {
     const { instances } = plan;
-    tasks['encode natural'] = async () => encodeNatural(manifest, instances);
+    tasks['encode natural'] = async () => encodeInstances(manifest, instances);
   }
   tasks.runModel = () => runModel(loaded, tensors, maxBatch);
   tasks['encode answer'] = async () => encode(outputs);
@@ -115,11 +107,11 @@ function withRest(handlerP50: number, stages: Record<string, number>): Record<st
 }
 
 export async function measureLatency(c: PredictCase, options: { warmup: number; iterations: number }): Promise<LatencyRow> {
-  const handler = await predictHandler();
+  const handler = (await benchPredictHandler()) as Handler;
   const event = { method: 'POST', path: c.path, body: c.body };
   const first = await handler(event);
   if (first.statusCode !== 200) throw new Error(`${c.label} batch ${c.batch}: handler answered ${first.statusCode} ${JSON.stringify(first.body).slice(0, 300)}`);
-  return modelLoader().withModel(parseModelRef(c.model), async (loaded) => {
+  return (await benchServices()).loader.withModel(parseModelRef(c.model), async (loaded) => {
     const x = tf.tensor(c.tensor.data, c.tensor.shape, 'float32');
     try {
       const stages = await stageTasks(loaded, c);

@@ -3,7 +3,7 @@
  * them off), swallowing what they print: the cost measured is building and serialising the log
  * line and the EMF metrics blob, not the terminal. Lambda ships both to CloudWatch via stdout.
  */
-import { logger, metrics } from '../lib/http/observability.js';
+import { logger, metrics } from '../lib/observability.js';
 
 export async function withObservabilityOn<T>(fn: () => Promise<T>): Promise<{ result: T; lines: number }> {
   const level = logger.getLevelName();

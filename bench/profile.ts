@@ -43,11 +43,11 @@ async function main(): Promise<void> {
   const { positionals, values } = parseArgs({ allowPositionals: true, options: { iterations: { type: 'string' }, top: { type: 'string', default: '30' } } });
   const [model = 'digits', form = 'raw', batchText = '256'] = positionals;
   const batch = Number(batchText);
-  const { modelLoader } = await import('../lib/loader/index.js');
+  const { loader } = await (await import('./services.js')).benchServices();
   const { parseModelRef } = await import('../lib/registry/index.js');
   const { casesFor } = await import('./requests.js');
   const { handler } = await import('../handlers/predict.js');
-  const manifest = await modelLoader().withModel(parseModelRef(model), (l) => l.manifest);
+  const manifest = await loader.withModel(parseModelRef(model), (l) => l.manifest);
   const cases = await casesFor(manifest, batch);
   const c = cases.find((k) => k.label.includes(`(${form})`)) ?? cases[0];
   const event = { method: 'POST', path: c.path, body: c.body };

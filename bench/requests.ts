@@ -9,9 +9,15 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { encodeInstances } from '../lib/inputs/encode.js';
+import type { ImageSettings } from '../lib/inputs/image.js';
+import { encodePngGray } from '../lib/inputs/image/png.js';
+import type { TabularSettings } from '../lib/inputs/tabular.js';
+import type { TextSettings } from '../lib/inputs/text.js';
 import type { Manifest } from '../lib/registry/index.js';
-import { encodeNatural } from '../lib/transforms/natural.js';
-import { encodePngGray } from '../lib/transforms/image.js';
+
+/** The demo models' input settings (the bench builds requests for these kinds only). */
+const settingsOf = (manifest: Manifest) => manifest.transforms.input as TabularSettings | TextSettings | ImageSettings | undefined;
 
 export interface PredictCase {
   /** Row label: the model name, plus the input form when a model has several ("digits (png)"). */
@@ -33,7 +39,7 @@ function cycle<T>(rows: T[], n: number): T[] {
 }
 
 function tabularRecords(manifest: Manifest, n: number): Record<string, number>[] {
-  const transform = manifest.transforms.input;
+  const transform = settingsOf(manifest);
   if (transform?.kind !== 'tabular') throw new Error(`${manifest.name}: not a tabular model`);
   const background = manifest.background ?? [transform.features.map(() => 0)];
   return cycle(background, n).map((z) =>
@@ -67,7 +73,7 @@ function nestedImage(flat: number[], height: number, width: number, channels: nu
 const tfServingPath = (model: string) => `/v1/models/${model}:predict`;
 
 function naturalCase(manifest: Manifest, label: string, instances: unknown[]): PredictCase {
-  const encoded = encodeNatural(manifest, instances);
+  const encoded = encodeInstances(manifest, instances);
   return {
     label,
     model: manifest.name,
@@ -81,7 +87,7 @@ function naturalCase(manifest: Manifest, label: string, instances: unknown[]): P
 
 /** The cases of one model at one batch size (two for an image model: raw tensors and PNGs). */
 export async function casesFor(manifest: Manifest, batch: number): Promise<PredictCase[]> {
-  const transform = manifest.transforms.input;
+  const transform = settingsOf(manifest);
   switch (transform?.kind) {
     case 'tabular':
       return [naturalCase(manifest, manifest.name, tabularRecords(manifest, batch))];

@@ -1,8 +1,9 @@
 /** modelctl: push, list, show, promote and roll back model versions in any store. */
 import { Command } from 'commander';
-import { config } from '../lib/config.js';
+import { readConfig } from '../lib/config.js';
 import { ServiceError } from '../lib/errors.js';
-import { openStore, type ObjectStore } from '../lib/store/index.js';
+import { createServices, type Services } from '../lib/services.js';
+import type { ObjectStore } from '../lib/store/index.js';
 import { promote, rollback } from './commands/aliases.js';
 import { evaluate } from './commands/evaluate.js';
 import { explain } from './commands/explain.js';
@@ -15,10 +16,14 @@ const program = new Command('modelctl')
   .option('--store <uri>', 'model store: s3://bucket/prefix or file://path')
   .showHelpAfterError();
 
-function store(): ObjectStore {
-  const { modelStoreUri, s3Endpoint, s3ForcePathStyle } = config();
-  return openStore(program.opts<{ store?: string }>().store ?? modelStoreUri, { endpoint: s3Endpoint, forcePathStyle: s3ForcePathStyle });
+/** The CLI's services: the environment's configuration, with --store as the model store when given. */
+function services(): Services {
+  const config = readConfig();
+  const uri = program.opts<{ store?: string }>().store;
+  return createServices(uri ? { ...config, modelStoreUri: uri } : config);
 }
+
+const store = (): ObjectStore => services().store;
 
 program
   .command('push <dir>')
@@ -64,7 +69,7 @@ program
   .option('--save', 'keep the result under the version (shown by show and metadata)')
   .option('--html <file>', 'write the HTML report (metrics, confusion matrix, ROC) to this file')
   .option('--json', 'print the whole evaluation as JSON')
-  .action(async (ref: string, options) => console.log(await evaluate(store(), ref, options)));
+  .action(async (ref: string, options) => console.log(await evaluate(services(), ref, options)));
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 program
@@ -82,7 +87,7 @@ program
   .option('--png <file>', 'image models: write the heatmap overlay PNG here')
   .option('-k, --top <k>', 'attributions to print per instance', '10')
   .option('--json', 'print the whole answer as JSON')
-  .action(async (ref: string, options) => console.log(await explain(store(), ref, options)));
+  .action(async (ref: string, options) => console.log(await explain(services(), ref, options)));
 
 try {
   await program.parseAsync();

@@ -3,9 +3,13 @@
  * (.csv, .jsonl, .ndjson), and by its own continuations ({"continue": {"bucket", "key"}}) when a
  * file needs more than one invocation.
  */
-import type { Context, S3Event } from 'aws-lambda';
-import { runBatchEvent } from '../lib/batch/handlerCore.js';
+import type { Context } from 'aws-lambda';
+import { runBatchEvent, type BatchEvent } from '../lib/batch/handlerCore.js';
+import { createServices, type Services } from '../lib/services.js';
 
-export function handler(event: S3Event | { continue: { bucket: string; key: string } }, context?: Partial<Context>): Promise<unknown> {
-  return runBatchEvent(event, context, handler);
+export function batchScore(services: Services) {
+  const score = (event: BatchEvent, context?: Partial<Context>): Promise<unknown> => runBatchEvent(services, event, context, score);
+  return score;
 }
+
+export const handler = batchScore(createServices());

@@ -3,16 +3,23 @@
  * the dead-letter queue are declared in serverless.yml).
  */
 import type { Context } from 'aws-lambda';
-import { logger } from '../lib/http/observability.js';
 import { runJob, validateJobId } from '../lib/jobs/index.js';
-import { modelLoader } from '../lib/loader/index.js';
-import { jobExecutors } from '../lib/ops/executors.js';
+import { logger } from '../lib/observability.js';
+import { evaluateJob } from '../lib/ops/evaluate/executor.js';
+import { fineTuneJob } from '../lib/ops/fineTune/executor.js';
+import { createServices, jobEnvironment, type Services } from '../lib/services.js';
 
-export async function handler(event: { jobId?: string }, context?: Partial<Context>): Promise<{ id: string; status: string }> {
-  const id = validateJobId(String(event?.jobId ?? ''));
-  logger.appendKeys({ jobId: id });
-  const remainingMs = () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
-  const job = await runJob(modelLoader().store, id, jobExecutors, (error) => logger.error('job failed', { error: error as Error }), remainingMs);
-  logger.info('job finished', { status: job.status });
-  return { id: job.id, status: job.status };
+const EXECUTORS = { evaluate: evaluateJob, 'fine-tune': fineTuneJob };
+
+export function jobWorker(services: Services) {
+  return async (event: { jobId?: string }, context?: Partial<Context>): Promise<{ id: string; status: string }> => {
+    const id = validateJobId(String(event?.jobId ?? ''));
+    logger.appendKeys({ jobId: id });
+    const remainingMs = () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
+    const job = await runJob(jobEnvironment(services), id, EXECUTORS, (error) => logger.error('job failed', { error: error as Error }), remainingMs);
+    logger.info('job finished', { status: job.status });
+    return { id: job.id, status: job.status };
+  };
 }
+
+export const handler = jobWorker(createServices());

@@ -1,42 +1,31 @@
-/** POST /v2/models/{m}[/versions/{v}]/infer (OIP v2) and /v1/models/{m}[...]:predict (TF Serving). */
-import { config } from '../lib/config.js';
-import { jsonBody } from '../lib/http/body.js';
-import { httpHandler } from '../lib/http/handler.js';
-import { modelRefFrom, versionedPaths } from '../lib/http/modelRef.js';
-import type { Route } from '../lib/http/router.js';
-import { modelLoader } from '../lib/loader/index.js';
+/**
+ * POST /v2/models/{m}[/versions/{v}]/infer (OIP v2), /v1/models/{m}[...]:predict (TF Serving) and
+ * KServe's v1 /v1/models/{m}[...]:explain, which API Gateway sends here with every POST under /v1/models/.
+ */
+import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
+import { predictRoutes } from '../lib/api/routes/predict.js';
+import { modelRefFrom } from '../lib/api/modelRef.js';
 import { predict } from '../lib/ops/predict.js';
-import { decodeOip, encodeOip, oipInferRequest } from '../lib/protocol/oip.js';
-import { decodeTfServing, encodeTfServing, tfServingPredictRequest } from '../lib/protocol/tfserving.js';
-import { v1ExplainRoutes } from './explain.js';
+import { decodeOip, encodeOip } from '../lib/protocol/oip.js';
+import { decodeTfServing, encodeTfServing } from '../lib/protocol/tfserving.js';
 
-const infer: Route[] = versionedPaths('/v2/models/{model}', '/infer').map((path) => ({
-  method: 'POST',
-  path,
-  async handle(request) {
-    const ref = modelRefFrom(request.params, request.query);
-    const body = jsonBody(request, oipInferRequest);
-    return modelLoader().withModel(ref, async (loaded) => {
-      const outputs = await predict(loaded, decodeOip(loaded.manifest, body), config().maxBatch);
+export const routes: Implementations<typeof predictRoutes> = {
+  infer: async ({ params, query, body, services }) =>
+    services.loader.withModel(modelRefFrom(params, query), async (loaded) => {
+      const outputs = await predict(loaded, decodeOip(loaded.manifest, body), services.config.maxBatch);
       return { body: encodeOip(loaded.manifest, outputs, body) };
-    });
-  },
-}));
+    }),
 
-const tfServingPredict: Route[] = versionedPaths('/v1/models/{model}', ':predict', { labels: true }).map((path) => ({
-  method: 'POST',
-  path,
-  async handle(request) {
-    const ref = modelRefFrom(request.params);
-    const body = jsonBody(request, tfServingPredictRequest);
-    return modelLoader().withModel(ref, async (loaded) => {
-      const plan = decodeTfServing(loaded.manifest, body);
-      const outputs = await predict(loaded, plan, config().maxBatch);
-      const raw = body.raw ?? plan.kind === 'tensors';
-      return { body: encodeTfServing(loaded.manifest, outputs, { columnar: plan.columnar, raw, topK: body.top_k }) };
-    });
-  },
-}));
+  tfServingPredict: async ({ params, body, services }) =>
+    services.loader.withModel(modelRefFrom(params), async (loaded) => {
+      const input = decodeTfServing(loaded.manifest, body);
+      const outputs = await predict(loaded, input, services.config.maxBatch);
+      const raw = body.raw ?? input.kind === 'tensors';
+      return { body: encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k }) };
+    }),
 
-// API Gateway sends every POST under /v1/models/ here (serverless.yml), KServe's `:explain` verb included.
-export const handler = httpHandler([...infer, ...tfServingPredict, ...v1ExplainRoutes]);
+  // Imported on first use: explanations stay off the predict function's cold start.
+  explainV1: async ({ params, query, body, services }) => (await import('../lib/api/explain.js')).answerExplain(services, modelRefFrom(params), body, query.format),
+};
+
+export const handler = lambdaHandler(predictRoutes, routes);

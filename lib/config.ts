@@ -1,7 +1,7 @@
 /**
- * Every environment variable the bundle reads, parsed and validated once (DESIGN.md: Configuration).
- * A bad value fails the cold start with a message naming the variable, instead of a confusing
- * error on the first request.
+ * Every environment variable the bundle reads, parsed and validated in one place. The composition
+ * root (lib/services.ts) reads it once per process; a bad value fails the cold start with a message
+ * naming the variable, instead of a confusing error on the first request.
  */
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -24,8 +24,8 @@ const schema = z.object({
     .string()
     .regex(/^(s3:\/\/[^/]+(\/.*)?|file:\/\/.+)$/, 'must be s3://bucket[/prefix] or file://path')
     .optional(),
-  S3_ENDPOINT: z.url().optional(),
-  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).optional(),
+  S3_ENDPOINT: z.union([z.url(), z.literal('')]).optional(),
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false', '']).optional(),
   TFJS_BACKEND: z.enum(['node', 'wasm', 'cpu', '']).optional().transform((v) => v || undefined),
   TFJS_WASM_DIR: z.string().optional(),
   MODEL_ALIAS_TTL_SECONDS: z.coerce.number().min(0).default(30),
@@ -37,6 +37,11 @@ const schema = z.object({
   JOB_WORKER_FUNCTION: z.string().optional(),
   LAMBDA_ENDPOINT: z.union([z.url(), z.literal('')]).optional(),
   IS_OFFLINE: z.string().optional(),
+  AWS_EXECUTION_ENV: z.string().optional(),
+  AWS_REGION: z.string().optional(),
+  AWS_ACCESS_KEY_ID: z.string().optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().optional(),
+  AWS_SESSION_TOKEN: z.string().optional(),
   BATCH_STORE_URI: z.union([z.string().regex(/^(s3:\/\/[^/]+(\/.*)?|file:\/\/.+)$/), z.literal('')]).optional(),
   BATCH_MARGIN_SECONDS: z.coerce.number().min(0).default(60),
 });
@@ -56,6 +61,14 @@ export interface Config {
   /** The Lambda that runs jobs; unset: jobs run in this process (tests, CLI). */
   jobWorkerFunction?: string;
   lambdaEndpoint?: string;
+  /** Running as a Lambda (in AWS, or under serverless offline): it can invoke functions by name. */
+  inLambda: boolean;
+  /** AWS_REGION, else us-east-1. */
+  region: string;
+  /** Credentials are in the environment (else a local Lambda endpoint is called with placeholders). */
+  hasAwsCredentials: boolean;
+  /** The environment's credentials, when it has them (else the SDK's default chain: profiles, instance roles...). */
+  awsCredentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Where batch files are read and written; unset: the bucket that sent the event (see lib/batch). */
   batchStoreUri?: string;
   /** Batch scoring hands over to a new invocation when fewer seconds than this are left. */
@@ -75,9 +88,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const lambdaMemoryBytes = (e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? 2048) * 1024 * 1024;
   return {
     modelStoreUri: e.MODEL_STORE_URI ?? pathToFileURL(defaultModelsDir()).href,
-    s3Endpoint: e.S3_ENDPOINT,
+    s3Endpoint: e.S3_ENDPOINT || undefined,
     // A custom endpoint is almost always an S3-compatible server that wants path-style addressing.
-    s3ForcePathStyle: e.S3_FORCE_PATH_STYLE ? e.S3_FORCE_PATH_STYLE === 'true' : e.S3_ENDPOINT !== undefined,
+    s3ForcePathStyle: e.S3_FORCE_PATH_STYLE ? e.S3_FORCE_PATH_STYLE === 'true' : Boolean(e.S3_ENDPOINT),
     backend: e.TFJS_BACKEND,
     wasmDir: e.TFJS_WASM_DIR,
     aliasTtlMs: e.MODEL_ALIAS_TTL_SECONDS * 1000,
@@ -90,18 +103,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     batchMarginMs: e.BATCH_MARGIN_SECONDS * 1000,
     // Under serverless offline (its default lambdaPort), functions are invoked through its local Lambda endpoint.
     lambdaEndpoint: e.LAMBDA_ENDPOINT || (e.IS_OFFLINE ? 'http://127.0.0.1:3002' : undefined),
+    inLambda: e.AWS_EXECUTION_ENV?.startsWith('AWS_Lambda') === true || e.IS_OFFLINE === 'true',
+    region: e.AWS_REGION ?? 'us-east-1',
+    hasAwsCredentials: e.AWS_ACCESS_KEY_ID !== undefined,
+    awsCredentials:
+      e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, sessionToken: e.AWS_SESSION_TOKEN } : undefined,
   };
-}
-
-let cached: Config | undefined;
-
-/** The process-wide configuration, read on first use. */
-export function config(): Config {
-  cached ??= readConfig();
-  return cached;
-}
-
-/** Tests change env vars between cases; this forgets the parsed copy. */
-export function resetConfigForTests(): void {
-  cached = undefined;
 }

@@ -1,13 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { config } from '../../lib/config.js';
-import { ModelLoader } from '../../lib/loader/index.js';
 import { htmlReport } from '../../lib/ops/evaluate/htmlReport.js';
-import { checkEvaluateRequest, evaluateRequest } from '../../lib/ops/evaluate/request.js';
+import { evaluateRequest } from '../../lib/ops/evaluate/request.js';
 import { runEvaluation } from '../../lib/ops/evaluate/service.js';
 import { parseModelRef } from '../../lib/registry/index.js';
-import { openStore, type ObjectStore } from '../../lib/store/index.js';
+import type { Services } from '../../lib/services.js';
+import type { ObjectStore } from '../../lib/store/index.js';
 import { formatMetrics } from '../format.js';
 
 export interface EvaluateOptions {
@@ -21,28 +20,23 @@ export interface EvaluateOptions {
 }
 
 /** A local file or an s3:// object: the folder (or prefix) becomes a store, the name its key. */
-function dataLocation(data: string): { store: ObjectStore; key: string } {
+function dataLocation(services: Services, data: string): { store: ObjectStore; key: string } {
   const uri = /^[a-z0-9]+:\/\//.test(data) ? data : pathToFileURL(path.resolve(data)).href;
   const cut = uri.lastIndexOf('/');
-  const { s3Endpoint, s3ForcePathStyle } = config();
-  return { store: openStore(uri.slice(0, cut + 1), { endpoint: s3Endpoint, forcePathStyle: s3ForcePathStyle }), key: uri.slice(cut + 1) };
+  return { store: services.openStore(uri.slice(0, cut + 1)), key: uri.slice(cut + 1) };
 }
 
-export async function evaluate(store: ObjectStore, refText: string, options: EvaluateOptions): Promise<string> {
-  const request = checkEvaluateRequest(
-    evaluateRequest.parse({
-      dataset: 'placeholder',
-      labelColumn: options.labelColumn,
-      topK: options.topK !== undefined ? Number(options.topK) : undefined,
-      threshold: options.threshold !== undefined ? Number(options.threshold) : undefined,
-      save: options.save === true,
-    }),
-  );
-  const data = dataLocation(options.data);
-  const loader = new ModelLoader(store, { aliasTtlMs: 0, maxBytes: config().cacheMaxBytes });
-  const evaluation = await loader.withModel(parseModelRef(refText), (loaded) =>
-    runEvaluation(store, loaded, { ...request, dataset: data.key }, config().maxBatch, undefined, data.store),
-  );
+export async function evaluate(services: Services, refText: string, options: EvaluateOptions): Promise<string> {
+  const { store, loader, config } = services;
+  const data = dataLocation(services, options.data);
+  const request = evaluateRequest.parse({
+    dataset: data.key,
+    labelColumn: options.labelColumn,
+    topK: options.topK !== undefined ? Number(options.topK) : undefined,
+    threshold: options.threshold !== undefined ? Number(options.threshold) : undefined,
+    save: options.save === true,
+  });
+  const evaluation = await loader.withModel(parseModelRef(refText), (loaded) => runEvaluation(store, loaded, request, config.maxBatch, undefined, data.store));
   loader.clear();
   if (options.html) await writeFile(options.html, htmlReport(evaluation));
   if (options.json) return JSON.stringify(evaluation, null, 2);

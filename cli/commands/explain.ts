@@ -6,13 +6,11 @@
  *   modelctl explain digits --image seven.png --png seven-heatmap.png
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { config } from '../../lib/config.js';
 import { BadRequestError } from '../../lib/errors.js';
-import { ModelLoader } from '../../lib/loader/index.js';
 import { explainRequest } from '../../lib/ops/explain/request.js';
 import { explain as explainService, type ExplainAnswer, type InstanceExplanation } from '../../lib/ops/explain/service.js';
 import { parseModelRef } from '../../lib/registry/index.js';
-import type { ObjectStore } from '../../lib/store/index.js';
+import type { Services } from '../../lib/services.js';
 import { table } from '../format.js';
 
 export interface ExplainOptions {
@@ -76,7 +74,7 @@ export function formatExplanation(answer: ExplainAnswer, k: number): string {
   return lines.join('\n');
 }
 
-export async function explain(store: ObjectStore, refText: string, options: ExplainOptions): Promise<string> {
+export async function explain(services: Services, refText: string, options: ExplainOptions): Promise<string> {
   const instances = [...(options.instance ?? []).map(instanceOf), ...(await Promise.all((options.image ?? []).map(async (file) => ({ b64: (await readFile(file)).toString('base64') }))))];
   if (instances.length === 0) throw new BadRequestError('give at least one --instance or --image');
   const baseline = options.baseline === undefined ? undefined : options.baseline === 'zeros' || options.baseline === 'mean' ? options.baseline : instanceOf(options.baseline);
@@ -96,9 +94,9 @@ export async function explain(store: ObjectStore, refText: string, options: Expl
       }).filter(([, v]) => v !== undefined),
     ),
   );
-  const loader = new ModelLoader(store, { aliasTtlMs: 0, maxBytes: config().cacheMaxBytes });
+  const { loader, config } = services;
   try {
-    const answer = await loader.withModel(parseModelRef(refText), (loaded) => explainService(loaded, request, config().maxBatch));
+    const answer = await loader.withModel(parseModelRef(refText), (loaded) => explainService(loaded, request, config.maxBatch));
     const written: string[] = [];
     if (options.png) {
       const pngs = answer.data.explanations.map((e) => e.png).filter((p): p is string => typeof p === 'string');

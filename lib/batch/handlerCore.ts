@@ -1,25 +1,24 @@
 /** The batch scoring event loop: which store, which keys, and how to continue. */
 import type { Context, S3Event } from 'aws-lambda';
-import { config } from '../config.js';
-import { logger } from '../http/observability.js';
 import { invokeAsync } from '../jobs/invokeAsync.js';
-import { modelLoader } from '../loader/index.js';
-import { openStore, type ObjectStore } from '../store/index.js';
+import { logger } from '../observability.js';
+import type { Services } from '../services.js';
+import type { ObjectStore } from '../store/index.js';
 import { INPUT_PREFIX } from './paths.js';
 import { scoreObject, type BatchOutcome } from './run.js';
 
 type Continuation = { continue: { bucket: string; key: string } };
-type BatchEvent = S3Event | Continuation;
+export type BatchEvent = S3Event | Continuation;
 
 /**
  * Batch files live in the bucket that sent the event. BATCH_STORE_URI overrides it; with a folder
  * model store and no S3 endpoint (invoke local), they live in the model folder.
  */
-function batchStore(bucket: string): ObjectStore {
-  const { batchStoreUri, modelStoreUri, s3Endpoint, s3ForcePathStyle } = config();
-  if (batchStoreUri) return openStore(batchStoreUri, { endpoint: s3Endpoint, forcePathStyle: s3ForcePathStyle });
-  if (modelStoreUri.startsWith('file://') && !s3Endpoint) return modelLoader().store;
-  return openStore(`s3://${bucket}/`, { endpoint: s3Endpoint, forcePathStyle: s3ForcePathStyle });
+function batchStore(services: Services, bucket: string): ObjectStore {
+  const { batchStoreUri, modelStoreUri, s3Endpoint } = services.config;
+  if (batchStoreUri) return services.openStore(batchStoreUri);
+  if (modelStoreUri.startsWith('file://') && !s3Endpoint) return services.store;
+  return services.openStore(`s3://${bucket}/`);
 }
 
 function targets(event: BatchEvent): { bucket: string; key: string; resume: boolean }[] {
@@ -31,13 +30,19 @@ function targets(event: BatchEvent): { bucket: string; key: string; resume: bool
     .filter((t) => t.key.startsWith(INPUT_PREFIX));
 }
 
-export async function runBatchEvent(event: BatchEvent, context: Partial<Context> | undefined, self: (event: Continuation) => Promise<unknown>): Promise<BatchOutcome[]> {
-  const { maxBatch, batchMarginMs } = config();
+export async function runBatchEvent(
+  services: Services,
+  event: BatchEvent,
+  context: Partial<Context> | undefined,
+  self: (event: Continuation) => Promise<unknown>,
+): Promise<BatchOutcome[]> {
+  const { config } = services;
+  const { maxBatch, batchMarginMs } = config;
   const outcomes: BatchOutcome[] = [];
   for (const target of targets(event)) {
     logger.appendKeys({ batchKey: target.key });
-    const store = batchStore(target.bucket);
-    const outcome = await scoreObject(store, modelLoader(), target.key, {
+    const store = batchStore(services, target.bucket);
+    const outcome = await scoreObject(store, services.loader, target.key, {
       maxBatch,
       marginMs: batchMarginMs,
       resume: target.resume,
@@ -46,8 +51,9 @@ export async function runBatchEvent(event: BatchEvent, context: Partial<Context>
         const next: Continuation = { continue: { bucket: target.bucket, key } };
         // In AWS and under serverless offline the function invokes itself; elsewhere (invoke local,
         // tests) the continuation runs in this process.
-        const deployed = process.env.AWS_EXECUTION_ENV?.startsWith('AWS_Lambda') || process.env.IS_OFFLINE === 'true';
-        await invokeAsync(deployed ? context?.functionName : undefined, next, () => self(next), (error) =>
+        const functionName = config.inLambda ? context?.functionName : undefined;
+        const selfInvoke = { functionName, lambdaEndpoint: config.lambdaEndpoint, region: config.region, hasAwsCredentials: config.hasAwsCredentials };
+        await invokeAsync(selfInvoke, next, () => self(next), (error) =>
           logger.error('batch continuation failed', { error: error as Error }),
         );
       },

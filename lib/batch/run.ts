@@ -8,7 +8,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { BadRequestError, NotFoundError, ServiceError } from '../errors.js';
 import type { LoadedModel, ModelLoader } from '../loader/index.js';
-import { requiredColumns } from '../ops/rowInstance.js';
+import { requiredColumns } from '../inputs/encode.js';
 import { getJson, type ObjectStore } from '../store/index.js';
 import { outputsFor, parseInputKey, type BatchInput, type BatchOutputs } from './paths.js';
 import { readCsv, readJsonl, type BatchRow } from './readers.js';

@@ -5,12 +5,9 @@
  */
 import { BadRequestError } from '../errors.js';
 import type { LoadedModel } from '../loader/index.js';
+import { inputFromValues, inputTensors, instanceFromCsv, instanceFromRecord } from '../inputs/encode.js';
 import { predict } from '../ops/predict.js';
-import { instanceOf } from '../ops/rowInstance.js';
-import { decodeTfServing } from '../protocol/tfserving.js';
-import { encodeNatural } from '../transforms/natural.js';
-import type { Manifest } from '../registry/index.js';
-import { toAnswers, type Answer } from '../transforms/labels.js';
+import { toAnswers, type Answer } from '../protocol/answers.js';
 import type { BatchRow } from './readers.js';
 
 export interface RowResult {
@@ -19,30 +16,18 @@ export interface RowResult {
   error?: string;
 }
 
-/** CSV fields are text: numbers are read where the model wants numbers. */
-function typed(manifest: Manifest, values: Record<string, unknown>, fromCsv: boolean): unknown {
-  const instance = instanceOf(manifest, values);
-  if (!fromCsv) return instance;
-  const toNumber = (v: unknown) => (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v);
-  if (Array.isArray(instance)) return instance.map(toNumber);
-  if (manifest.transforms.input?.kind === 'tabular' && instance && typeof instance === 'object') {
-    return Object.fromEntries(Object.entries(instance).map(([k, v]) => [k, toNumber(v)]));
-  }
-  return instance;
-}
-
 /** The row's problem without the request-path prefix (the error file gives the line instead). */
 function reason(error: unknown): string {
   return error instanceof BadRequestError ? error.message.replace(/^instances(\[0\])?:?\s*/, '') : 'could not be scored';
 }
 
 async function run(loaded: LoadedModel, instances: unknown[], maxBatch: number): Promise<Answer[]> {
-  const outputs = await predict(loaded, decodeTfServing(loaded.manifest, { instances }), maxBatch);
+  const outputs = await predict(loaded, inputFromValues(loaded.manifest, instances), maxBatch);
   return toAnswers(loaded.manifest, outputs[0]);
 }
 
 export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: boolean, maxBatch: number): Promise<RowResult[]> {
-  const instances = rows.map((row) => typed(loaded.manifest, row.values, fromCsv));
+  const instances = rows.map((row) => (fromCsv ? instanceFromCsv : instanceFromRecord)(loaded.manifest, row.values));
   try {
     const answers = await run(loaded, instances, maxBatch);
     return rows.map((row, i) => ({ row, answer: answers[i] }));
@@ -54,8 +39,7 @@ export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: 
   const good: number[] = [];
   instances.forEach((instance, i) => {
     try {
-      const plan = decodeTfServing(loaded.manifest, { instances: [instance] });
-      if (plan.kind === 'natural') encodeNatural(loaded.manifest, plan.instances);
+      inputTensors(loaded.manifest, inputFromValues(loaded.manifest, [instance]));
       good.push(i);
     } catch (error) {
       results[i].error = reason(error);

@@ -5,7 +5,7 @@
  */
 import { ZodError } from 'zod';
 import { ServiceError, UnavailableError } from '../errors.js';
-import { logger } from './observability.js';
+import { logger } from '../observability.js';
 import type { Reply } from './router.js';
 
 function describeZod(error: ZodError): string {

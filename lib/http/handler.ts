@@ -3,9 +3,8 @@
  * a request id on every answer and log line, one latency metric per request.
  */
 import type { Context } from 'aws-lambda';
-import { preloadConfiguredModels } from '../loader/index.js';
 import { errorReply } from './errors.js';
-import { logger, recordRequest } from './observability.js';
+import { logger, recordRequest } from '../observability.js';
 import { toHttpRequest, type HttpRequest } from './request.js';
 import { createRouter, type Reply, type Route } from './router.js';
 
@@ -26,10 +25,10 @@ function encode(request: HttpRequest | undefined, reply: Reply, requestId: strin
   return { statusCode: status, headers, body: isJson ? JSON.stringify(reply.body) : String(reply.body), isBase64Encoded: false };
 }
 
-export function httpHandler(routes: Route[]): (event: unknown, context?: Partial<Context>) => Promise<HttpResult> {
+export type HttpHandler = (event: unknown, context?: Partial<Context>) => Promise<HttpResult>;
+
+export function httpHandler(routes: Route[]): HttpHandler {
   const route = createRouter(routes);
-  // Cold start: MODEL_PRELOAD's models start loading now, before the first request arrives.
-  void preloadConfiguredModels((error) => logger.error('preload failed', { error: error as Error }));
   return async (event, context) => {
     const started = performance.now();
     let request: HttpRequest | undefined;

@@ -1,5 +1,4 @@
 export * from './records.js';
 export * from './worker.js';
-export * from './dispatch.js';
 export * from './invokeAsync.js';
 export * from './submit.js';

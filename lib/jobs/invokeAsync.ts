@@ -3,10 +3,18 @@
  * or batch scoring continuing itself. With no function to call (tests, the CLI, invoke local) the
  * work runs in this process once the caller has moved on.
  */
-import { config } from '../config.js';
+
+/** Which Lambda to start, and where its API is (serverless offline's; unset: AWS's). */
+export interface InvokeTarget {
+  functionName?: string;
+  lambdaEndpoint?: string;
+  region: string;
+  /** Credentials are in the environment; without them a local endpoint gets placeholders. */
+  hasAwsCredentials: boolean;
+}
 
 export async function invokeAsync(
-  functionName: string | undefined,
+  { functionName, lambdaEndpoint, region, hasAwsCredentials }: InvokeTarget,
   payload: unknown,
   runInline: () => Promise<unknown>,
   onError: (error: unknown) => void,
@@ -15,15 +23,14 @@ export async function invokeAsync(
     setImmediate(() => void runInline().catch(onError));
     return 'inline';
   }
-  const { lambdaEndpoint } = config();
   // Loaded on demand: only the functions that start others pay for the Lambda client.
   const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
   // A local endpoint (serverless offline) checks no signature: without credentials in the
   // environment, sign with placeholders rather than fail to find any.
-  const local = lambdaEndpoint !== undefined && !process.env.AWS_ACCESS_KEY_ID;
+  const local = lambdaEndpoint !== undefined && !hasAwsCredentials;
   const client = new LambdaClient({
     endpoint: lambdaEndpoint,
-    region: process.env.AWS_REGION ?? 'us-east-1',
+    region,
     credentials: local ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined,
   });
   await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify(payload)) }));

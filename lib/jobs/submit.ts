@@ -1,26 +1,27 @@
 /**
- * Accepting a job: write its record (queued), then hand it to the worker. If the worker cannot be
- * started the record says so (failed) and the caller gets a 503 to retry, instead of a job that
- * stays queued forever.
+ * Accepting a job: write its record (queued), then hand it to the worker: an asynchronous invoke
+ * of the job worker function in AWS and under serverless offline, this process when no worker
+ * function is configured (tests, the CLI). If the worker cannot be started the record says so
+ * (failed) and the caller gets a 503 to retry, instead of a job that stays queued forever.
  */
 import { UnavailableError } from '../errors.js';
-import type { ObjectStore } from '../store/index.js';
-import { dispatchJob } from './dispatch.js';
+import { invokeAsync, type InvokeTarget } from './invokeAsync.js';
 import { createJob, updateJob, type Job, type JobKind } from './records.js';
-import { runJob, type JobExecutors } from './worker.js';
+import { runJob, type JobEnvironment, type JobExecutors } from './worker.js';
 
 export async function submitJob(
-  store: ObjectStore,
+  environment: JobEnvironment & { worker: InvokeTarget },
   kind: JobKind,
   model: Job['model'],
   request: unknown,
   executors: JobExecutors,
   onError: (error: unknown, job: Job) => void,
 ): Promise<Job> {
+  const { store, worker } = environment;
   const job = await createJob(store, kind, model, request);
   const report = (error: unknown) => onError(error, job);
   try {
-    await dispatchJob(job, (id) => runJob(store, id, executors, report), report);
+    await invokeAsync(worker, { jobId: job.id }, () => runJob(environment, job.id, executors, report), report);
   } catch (error) {
     await updateJob(store, job, { status: 'failed', error: 'the job worker could not be started' });
     throw new UnavailableError('job dispatch failed', 5, { cause: error, publicMessage: 'the job worker could not be started; retry later' });

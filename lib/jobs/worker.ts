@@ -4,11 +4,18 @@
  * job's error message and the worker does not throw, so Lambda does not retry a deterministic failure.
  */
 import { ServiceError } from '../errors.js';
+import type { ModelLoader } from '../loader/index.js';
 import type { ObjectStore } from '../store/index.js';
 import { readJob, updateJob, type Job, type JobKind } from './records.js';
 
-export interface JobContext {
+/** What a job runs with: the model store (job records live there too) and the loader over it. */
+export interface JobEnvironment {
   store: ObjectStore;
+  loader: ModelLoader;
+  maxBatch: number;
+}
+
+export interface JobContext extends JobEnvironment {
   job: Job;
   /** Records progress on the job (e.g. rows so far, epoch losses). */
   progress(progress: unknown): Promise<void>;
@@ -20,12 +27,13 @@ export type JobExecutor = (context: JobContext) => Promise<unknown>;
 export type JobExecutors = Partial<Record<JobKind, JobExecutor>>;
 
 export async function runJob(
-  store: ObjectStore,
+  environment: JobEnvironment,
   jobId: string,
   executors: JobExecutors,
   onError?: (error: unknown) => void,
   remainingMs: () => number = () => Number.POSITIVE_INFINITY,
 ): Promise<Job> {
+  const { store } = environment;
   let job = await readJob(store, jobId);
   if (job.status === 'succeeded' || job.status === 'failed') return job;
   const executor = executors[job.kind];
@@ -33,7 +41,7 @@ export async function runJob(
   job = await updateJob(store, job, { status: 'running', attempts: job.attempts + 1 });
   try {
     const context: JobContext = {
-      store,
+      ...environment,
       job,
       progress: async (progress) => {
         job = await updateJob(store, job, { progress });

@@ -35,6 +35,11 @@ export class AliasCache {
     return version;
   }
 
+  /** Forgets the resolved aliases of one model (after this process moved one of them). */
+  forget(model: string): void {
+    for (const key of this.resolved.keys()) if (key === model || key.startsWith(`${model}@`)) this.resolved.delete(key);
+  }
+
   clear(): void {
     this.resolved.clear();
   }

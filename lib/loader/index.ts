@@ -2,10 +2,9 @@
  * The cached model loader every handler shares. It lives at module scope: created on a cold start,
  * reused while the Lambda stays warm.
  */
-import { config } from '../config.js';
 import { ServiceError, UnavailableError } from '../errors.js';
 import { parseModelRef, type ModelRef } from '../registry/index.js';
-import { modelStore, type ObjectStore } from '../store/index.js';
+import type { ObjectStore } from '../store/index.js';
 import { AliasCache } from './aliasCache.js';
 import { ModelCache } from './modelCache.js';
 import { readVersion, type LoadedModel } from './readVersion.js';
@@ -42,6 +41,11 @@ export class ModelLoader {
     return this.cache.use(`${ref.name}:${version}`, load, fn);
   }
 
+  /** An alias of this model moved here: this warm instance sees it at once (others within the TTL). */
+  aliasMoved(model: string): void {
+    this.aliases.forget(model);
+  }
+
   /** Loads models ahead of the first request, e.g. MODEL_PRELOAD=iris@production,digits. */
   async preload(refs: string[]): Promise<void> {
     await Promise.all(refs.map((text) => this.withModel(parseModelRef(text), () => undefined)));
@@ -65,33 +69,4 @@ function unavailable(what: string): (error: unknown) => never {
       publicMessage: 'the model cannot be loaded right now; retry later',
     });
   };
-}
-
-let shared: ModelLoader | undefined;
-
-/** The process-wide loader over MODEL_STORE_URI. */
-export function modelLoader(): ModelLoader {
-  if (!shared) {
-    const { aliasTtlMs, cacheMaxBytes } = config();
-    shared = new ModelLoader(modelStore(), { aliasTtlMs, maxBytes: cacheMaxBytes });
-  }
-  return shared;
-}
-
-let preloading: Promise<void> | undefined;
-
-/**
- * Starts loading MODEL_PRELOAD's models during the cold start (once per process). Failures are
- * reported to the caller's logger and not fatal: the first request retries the load.
- */
-export function preloadConfiguredModels(onError: (error: unknown) => void): Promise<void> {
-  preloading ??= modelLoader().preload(config().preload).catch(onError);
-  return preloading;
-}
-
-/** Explicit reset for tests: disposes cached models and forgets the store. */
-export function clearModelCache(): void {
-  shared?.clear();
-  shared = undefined;
-  preloading = undefined;
 }

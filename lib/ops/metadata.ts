@@ -1,6 +1,8 @@
 /** Model metadata as OIP v2 and TF Serving describe it, plus our extension fields. */
-import type { LoadedModel, ModelLoader } from '../loader/index.js';
+import type { LoadedModel } from '../loader/index.js';
+import type { ObjectStore } from '../store/index.js';
 import { listAliases, listModels, listVersions, type Manifest, type TensorSpec } from '../registry/index.js';
+import { inputKindOf } from '../inputs/encode.js';
 import { oipDatatypeOf } from '../protocol/datatypes.js';
 import { isLayersModel } from '../runtime/tfModel.js';
 import { listEvaluations } from './evaluations.js';
@@ -25,12 +27,12 @@ function layerSummary(loaded: LoadedModel): { layers?: LayerSummary[]; totalPara
 
 const oipTensor = (spec: TensorSpec) => ({ name: spec.name, datatype: oipDatatypeOf(spec.dtype), shape: spec.shape });
 
-export async function oipModelMetadata(loader: ModelLoader, loaded: LoadedModel) {
+export async function oipModelMetadata(store: ObjectStore, loaded: LoadedModel) {
   const { manifest } = loaded;
   const [versions, aliases, evaluations] = await Promise.all([
-    listVersions(loader.store, manifest.name),
-    listAliases(loader.store, manifest.name),
-    listEvaluations(loader.store, manifest.name, manifest.version),
+    listVersions(store, manifest.name),
+    listAliases(store, manifest.name),
+    listEvaluations(store, manifest.name, manifest.version),
   ]);
   return {
     name: manifest.name,
@@ -55,11 +57,8 @@ export async function oipModelMetadata(loader: ModelLoader, loaded: LoadedModel)
 
 /** What natural instances look like for this model, without the whole vocabulary. */
 export function naturalInputSummary(manifest: Manifest): unknown {
-  const input = manifest.transforms.input;
-  if (!input) return undefined;
-  if (input.kind === 'tabular') return { kind: 'tabular', features: input.features.map((f) => f.name) };
-  if (input.kind === 'text') return { kind: 'text', vocabularySize: input.vocabulary.length };
-  return input;
+  const natural = inputKindOf(manifest);
+  return natural?.kind.describe(natural.settings);
 }
 
 const TF_DTYPES: Record<string, string> = { float32: 'DT_FLOAT', int32: 'DT_INT32', bool: 'DT_BOOL', string: 'DT_STRING' };
@@ -91,11 +90,11 @@ export function tfServingStatus(versions: number[]) {
 }
 
 /** GET /v2/models: every model with its versions and aliases. */
-export async function listModelSummaries(loader: ModelLoader) {
-  const names = await listModels(loader.store);
+export async function listModelSummaries(store: ObjectStore) {
+  const names = await listModels(store);
   const models = await Promise.all(
     names.map(async (name) => {
-      const [versions, aliases] = await Promise.all([listVersions(loader.store, name), listAliases(loader.store, name)]);
+      const [versions, aliases] = await Promise.all([listVersions(store, name), listAliases(store, name)]);
       return { name, versions: versions.map(String), latest: String(versions[versions.length - 1]), aliases };
     }),
   );

@@ -6,8 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BadRequestError } from '../errors.js';
 import type { LoadedModel } from '../loader/index.js';
-import type { TensorSpec } from '../registry/index.js';
-import { concatRows, elementCount, sliceRows, type TensorData } from './tensorData.js';
+import { concatRows, elementCount, fitsShape, sliceRows, type TensorData, type TensorSpec } from '../tensors/data.js';
 
 const COMPATIBLE: Record<string, string[]> = {
   float32: ['float32', 'int32', 'bool'],
@@ -21,8 +20,7 @@ function checkInput(spec: TensorSpec, input: TensorData): void {
   if (!COMPATIBLE[spec.dtype]?.includes(input.dtype)) {
     throw new BadRequestError(`${where}: datatype ${input.dtype} does not fit the model's ${spec.dtype}`);
   }
-  const fits = input.shape.length === spec.shape.length && spec.shape.every((d, i) => d < 0 || d === input.shape[i]);
-  if (!fits) {
+  if (!fitsShape(spec.shape, input.shape)) {
     throw new BadRequestError(`${where}: shape [${input.shape}] does not fit the model's [${spec.shape}] (-1 = any size)`);
   }
   if (elementCount(input.shape) !== input.data.length) {

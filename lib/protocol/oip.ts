@@ -6,12 +6,12 @@
  */
 import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
-import { elementCount, type TensorData } from '../ops/tensorData.js';
-import type { Manifest } from '../registry/index.js';
-import { toAnswers, type ClassAnswer } from '../transforms/labels.js';
+import { inputKindOf, type ModelInput } from '../inputs/encode.js';
+import type { Manifest } from '../registry/manifest.js';
+import { elementCount, type TensorData } from '../tensors/data.js';
+import { flattenNested } from '../tensors/nested.js';
+import { toAnswers, type ClassAnswer } from './answers.js';
 import { OIP_DATATYPES, OIP_TO_TF, oipDatatypeOf, type OipDatatype } from './datatypes.js';
-import { flattenNested } from './nested.js';
-import type { PredictPlan } from './plan.js';
 
 const parameters = z.record(z.string(), z.unknown()).optional();
 
@@ -82,28 +82,65 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number): 
   return { name: input.name, dtype, shape: input.shape, data };
 }
 
-export function decodeOip(manifest: Manifest, request: OipInferRequest): PredictPlan {
+/** MLServer's content type for a raw tensor. */
+const RAW_CONTENT_TYPE = 'np';
+
+function contentTypeOf(parameters: Record<string, unknown> | undefined, where: string): string | undefined {
+  const value = parameters?.content_type;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new BadRequestError(`${where}.parameters.content_type: expected a string, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Feature columns (one input per feature, each [N] or [N, 1]) -> one record per row. */
+function featureRecords(tensors: TensorData[], features: string[], modelInputs: string[]): unknown[] {
+  const unknown = tensors.filter((t) => !features.includes(t.name)).map((t) => t.name);
+  if (unknown.length) throw new BadRequestError(`unknown input(s) ${unknown.join(', ')}: send ${modelInputs.join(', ')} or the features ${features.join(', ')}`);
+  const rows = tensors[0].shape[0];
+  if (tensors.some((t) => t.shape[0] !== rows || elementCount(t.shape) !== rows)) {
+    throw new BadRequestError('feature inputs must each have shape [N] or [N, 1] with the same N');
+  }
+  return Array.from({ length: rows }, (_, r) => Object.fromEntries(tensors.map((t) => [t.name, t.data[r]])));
+}
+
+/**
+ * Which codec reads the inputs. A `parameters.content_type` decides first (MLServer's convention:
+ * `np` on an input is a raw tensor; the input kind's own types, e.g. `str` for text or `base64` for
+ * images, mean natural instances; `pd` on the request means one input per tabular feature). Without
+ * one: inputs named after the model's inputs are raw tensors; one BYTES input of a text or image
+ * model holds instances; inputs named after tabular features are feature columns.
+ */
+export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelInput {
   const tensors = request.inputs.map(decodeTensor);
   const modelInputs = manifest.signature.inputs.map((s) => s.name);
-  const transform = manifest.transforms.input;
-  // One BYTES input for a text or image model: raw strings or base64 images, whatever its name.
-  if (transform && transform.kind !== 'tabular' && tensors.length === 1 && tensors[0].dtype === 'string') {
-    return { kind: 'natural', instances: Array.from(tensors[0].data) };
-  }
-  if (tensors.every((t) => modelInputs.includes(t.name))) {
-    return { kind: 'tensors', tensors };
-  }
-  if (transform?.kind === 'tabular') {
-    const features = transform.features.map((f) => f.name);
-    const unknown = tensors.filter((t) => !features.includes(t.name)).map((t) => t.name);
-    if (unknown.length) throw new BadRequestError(`unknown input(s) ${unknown.join(', ')}: send ${modelInputs.join(', ')} or the features ${features.join(', ')}`);
-    const rows = tensors[0].shape[0];
-    if (tensors.some((t) => t.shape[0] !== rows || elementCount(t.shape) !== rows)) {
-      throw new BadRequestError('feature inputs must each have shape [N] or [N, 1] with the same N');
+  const natural = inputKindOf(manifest);
+  const features = natural?.kind.requiredColumns(natural.settings);
+  const accepted = () =>
+    [RAW_CONTENT_TYPE, ...(natural ? natural.kind.contentTypes : [])].map((t) => JSON.stringify(t)).join(', ');
+
+  const requestType = contentTypeOf(request.parameters, 'parameters');
+  const inputTypes = request.inputs.map((input, i) => contentTypeOf(input.parameters, `inputs[${i}]`));
+  if (requestType !== undefined && requestType !== RAW_CONTENT_TYPE) {
+    if (!natural?.kind.contentTypes.includes(requestType) || !features) {
+      throw new BadRequestError(`parameters.content_type ${JSON.stringify(requestType)} does not fit model ${manifest.name}: it accepts ${accepted()}`);
     }
-    const instances = Array.from({ length: rows }, (_, r) => Object.fromEntries(tensors.map((t) => [t.name, t.data[r]])));
-    return { kind: 'natural', instances };
+    return { kind: 'instances', instances: featureRecords(tensors, features, modelInputs) };
   }
+  if (inputTypes.some((t) => t !== undefined) || requestType === RAW_CONTENT_TYPE) {
+    const types = inputTypes.map((t) => t ?? requestType ?? RAW_CONTENT_TYPE);
+    if (types.every((t) => t === RAW_CONTENT_TYPE)) return { kind: 'tensors', tensors };
+    const bad = types.findIndex((t) => t !== RAW_CONTENT_TYPE && !natural?.kind.contentTypes.includes(t));
+    if (bad >= 0) throw new BadRequestError(`inputs[${bad}].parameters.content_type ${JSON.stringify(types[bad])} does not fit model ${manifest.name}: it accepts ${accepted()}`);
+    if (tensors.length !== 1) throw new BadRequestError(`natural instances come in one input; got ${tensors.length} inputs with content types ${types.join(', ')}`);
+    return { kind: 'instances', instances: Array.from(tensors[0].data) };
+  }
+
+  // One BYTES input for a text or image model: raw strings or base64 images, whatever its name.
+  if (natural && !features && tensors.length === 1 && tensors[0].dtype === 'string') {
+    return { kind: 'instances', instances: Array.from(tensors[0].data) };
+  }
+  if (tensors.every((t) => modelInputs.includes(t.name))) return { kind: 'tensors', tensors };
+  if (features) return { kind: 'instances', instances: featureRecords(tensors, features, modelInputs) };
   throw new BadRequestError(`unknown input(s) ${tensors.map((t) => t.name).join(', ')}: the model takes ${modelInputs.join(', ')}`);
 }
 

@@ -6,12 +6,11 @@
  */
 import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
-import type { TensorData } from '../ops/tensorData.js';
-import type { Manifest, TensorSpec } from '../registry/index.js';
-import { isNaturalInstance } from '../transforms/natural.js';
-import { toAnswers } from '../transforms/labels.js';
-import { flattenNested, nest } from './nested.js';
-import type { PredictPlan } from './plan.js';
+import { inputFromValues, inputKindOf, rawTensor, type ModelInput } from '../inputs/encode.js';
+import type { Manifest } from '../registry/manifest.js';
+import type { TensorData } from '../tensors/data.js';
+import { nest } from '../tensors/nested.js';
+import { toAnswers } from './answers.js';
 
 export const tfServingPredictRequest = z
   .object({
@@ -22,6 +21,7 @@ export const tfServingPredictRequest = z
     top_k: z.number().int().positive().max(1000).optional().describe('classifiers: how many ranked scores each answer carries'),
   })
   .strict()
+  .refine((r) => (r.instances === undefined) !== (r.inputs === undefined), 'send exactly one of "instances" (row format) or "inputs" (columnar format)')
   .describe('TF Serving predict request');
 
 export type TfServingPredictRequest = z.infer<typeof tfServingPredictRequest>;
@@ -34,73 +34,36 @@ export const tfServingPredictResponse = z
   })
   .describe('TF Serving predict response: `predictions` for row requests, `outputs` for columnar ones');
 
-function rawTensor(spec: TensorSpec, value: unknown, where: string): TensorData {
-  const numbersOnly = () => new BadRequestError(`${where}: expected numbers for input ${spec.name} (${spec.dtype}, shape [${spec.shape}])`);
-  if (spec.dtype === 'float32' || spec.dtype === 'int32') {
-    const { shape, data } = flattenNested(value, where, spec.dtype, numbersOnly);
-    return { name: spec.name, dtype: spec.dtype, shape, data };
-  }
-  const { shape, data } = flattenNested(value, where);
-  if (spec.dtype !== 'string' && data.some((v) => typeof v === 'string')) throw numbersOnly();
-  return { name: spec.name, dtype: spec.dtype === 'string' ? 'string' : spec.dtype, shape, data };
-}
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function decodeInstances(manifest: Manifest, instances: unknown[]): PredictPlan {
-  if (instances.length === 0) throw new BadRequestError('instances is empty: send at least one instance');
+function decodeColumns(manifest: Manifest, columns: unknown): ModelInput {
   const { inputs } = manifest.signature;
-  const transform = manifest.transforms.input;
-  if (transform && instances.every((i) => isNaturalInstance(transform, i))) return { kind: 'natural', instances };
-  if (inputs.length === 1 && !instances.some((i) => isRecord(i) && inputs[0].name in i)) {
-    return { kind: 'tensors', tensors: [rawTensor(inputs[0], instances, 'instances')] };
-  }
-  // Several named inputs: each instance is {inputName: row}; stack per input.
-  return {
-    kind: 'tensors',
-    tensors: inputs.map((spec) =>
-      rawTensor(
-        spec,
-        instances.map((instance, r) => {
-          if (!isRecord(instance) || !(spec.name in instance)) {
-            throw new BadRequestError(`instances[${r}]: expected an object with the inputs ${inputs.map((s) => s.name).join(', ')}`);
-          }
-          return instance[spec.name];
-        }),
-        `instances[*].${spec.name}`,
-      ),
-    ),
-  };
-}
-
-function decodeColumns(manifest: Manifest, columns: unknown): PredictPlan {
-  const { inputs } = manifest.signature;
-  const transform = manifest.transforms.input;
+  const natural = inputKindOf(manifest);
+  const features = natural?.kind.requiredColumns(natural.settings);
   if (Array.isArray(columns)) {
-    if (transform && transform.kind !== 'tabular' && columns.length > 0 && columns.every((c) => isNaturalInstance(transform, c))) {
-      return { kind: 'natural', instances: columns };
+    // Kinds whose instances are single values (text, images) take a list of them.
+    if (natural && !features && columns.length > 0 && columns.every((c) => natural.kind.isInstance(natural.settings, c))) {
+      return { kind: 'instances', instances: columns };
     }
     if (inputs.length !== 1) throw new BadRequestError(`inputs: the model takes several inputs (${inputs.map((s) => s.name).join(', ')}): send an object of named tensors`);
     return { kind: 'tensors', tensors: [rawTensor(inputs[0], columns, 'inputs')] };
   }
   if (!isRecord(columns)) throw new BadRequestError('inputs: expected a tensor (nested array) or an object of named tensors');
   const names = Object.keys(columns);
-  if (transform?.kind === 'tabular' && names.every((n) => transform.features.some((f) => f.name === n))) {
+  // Kinds that name columns (tabular features) take an object of feature columns.
+  if (features && names.every((n) => features.includes(n))) {
     const lengths = names.map((n) => (Array.isArray(columns[n]) ? (columns[n] as unknown[]).length : -1));
     if (lengths.some((l) => l !== lengths[0] || l < 0)) throw new BadRequestError('inputs: every feature column must be an array of the same length');
     const instances = Array.from({ length: lengths[0] }, (_, r) => Object.fromEntries(names.map((n) => [n, (columns[n] as unknown[])[r]])));
-    return { kind: 'natural', instances };
+    return { kind: 'instances', instances };
   }
   return { kind: 'tensors', tensors: names.map((name) => ({ ...rawTensor(inputs.find((s) => s.name === name) ?? inputs[0], columns[name], `inputs.${name}`), name })) };
 }
 
-export function decodeTfServing(manifest: Manifest, request: TfServingPredictRequest): PredictPlan & { columnar: boolean } {
-  if ((request.instances === undefined) === (request.inputs === undefined)) {
-    throw new BadRequestError('send exactly one of "instances" (row format) or "inputs" (columnar format)');
-  }
-  if (request.instances !== undefined) return { ...decodeInstances(manifest, request.instances), columnar: false };
+export function decodeTfServing(manifest: Manifest, request: TfServingPredictRequest): ModelInput & { columnar: boolean } {
+  if (request.instances !== undefined) return { ...inputFromValues(manifest, request.instances, 'instances'), columnar: false };
   return { ...decodeColumns(manifest, request.inputs), columnar: true };
 }
 

@@ -3,7 +3,7 @@
  * whose manifest is missing does not exist. Validated on read, so a hand-edited store fails loudly.
  */
 import { z } from 'zod';
-import { transformsSchema } from '../transforms/schema.js';
+import { inputSettingsSchema } from '../inputs/kinds.js';
 
 export const DTYPES = ['float32', 'int32', 'bool', 'string'] as const;
 
@@ -20,6 +20,11 @@ export const signatureSchema = z.object({
 });
 
 export const TASKS = ['classification', 'binary', 'regression'] as const;
+
+/** How natural inputs become the model's input (`input`: the settings of an input kind, lib/inputs). */
+export const transformsSchema = z.object({
+  input: inputSettingsSchema.optional(),
+});
 
 export const manifestSchema = z.object({
   name: z.string(),

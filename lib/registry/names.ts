@@ -4,15 +4,19 @@
  */
 import { BadRequestError } from '../errors.js';
 
-const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /** `latest` is implicit (the highest committed version): it can be read, never written. */
 export const LATEST = 'latest';
 /** Served when a request names neither a version nor an alias, if it exists. */
 export const DEFAULT_ALIAS = 'production';
 
+export function isValidName(value: string): boolean {
+  return NAME_PATTERN.test(value) && !value.includes('..');
+}
+
 export function validateName(value: string, what: 'model' | 'alias' = 'model'): string {
-  if (!NAME.test(value) || value.includes('..')) {
+  if (!isValidName(value)) {
     throw new BadRequestError(
       `invalid ${what} name ${JSON.stringify(value)}: expected ^[a-z0-9][a-z0-9._-]{0,63}$ without '..'`,
     );

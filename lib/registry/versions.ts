@@ -3,7 +3,7 @@ import { NotFoundError } from '../errors.js';
 import { getJson, listAll, listPrefixes, type ObjectStore } from '../store/index.js';
 import { COMMITTED_VERSION, keys } from './keys.js';
 import { parseManifest, type Manifest } from './manifest.js';
-import { validateName } from './names.js';
+import { isValidName, validateName } from './names.js';
 
 /** Committed versions (those with a manifest.json), ascending. Partial versions are invisible. */
 export async function listVersions(store: ObjectStore, model: string): Promise<number[]> {
@@ -30,7 +30,7 @@ export async function highestClaimedVersion(store: ObjectStore, model: string): 
 export async function listModels(store: ObjectStore): Promise<string[]> {
   const names = (await listPrefixes(store, ''))
     .map((p) => p.slice(0, -1))
-    .filter((name) => /^[a-z0-9][a-z0-9._-]{0,63}$/.test(name) && !name.includes('..'));
+    .filter(isValidName);
   const withVersions = await Promise.all(names.map(async (name) => ((await listVersions(store, name)).length > 0 ? name : undefined)));
   return withVersions.filter((n): n is string => n !== undefined).sort();
 }

@@ -6,7 +6,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { config } from '../config.js';
 import { findWasmDir, WASM_SIMD_FILE } from './wasmFiles.js';
 import { registerWasmGapKernels } from './wasmKernels/index.js';
 import { registerWasmKernelReplacements } from './wasmKernels/replacements.js';
@@ -17,6 +16,22 @@ export type BackendName = 'node' | 'wasm' | 'cpu';
 const TF_NAMES: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
 
 export class BackendError extends Error {}
+
+export interface BackendOptions {
+  /** Forced backend (TFJS_BACKEND); unset: the best that starts. */
+  backend?: BackendName;
+  /** Folder of the wasm binary (TFJS_WASM_DIR); unset: beside the bundle, else node_modules. */
+  wasmDir?: string;
+}
+
+/**
+ * TF.js has one engine per process, so the backend is a process-wide choice: the composition root
+ * sets the options from the configuration before the first model is built.
+ */
+let options: BackendOptions = {};
+export function configureBackend(next: BackendOptions): void {
+  options = next;
+}
 
 async function tryNode(): Promise<boolean> {
   try {
@@ -48,7 +63,7 @@ async function start(name: BackendName, wasmDir?: string): Promise<boolean> {
 }
 
 async function choose(): Promise<BackendName> {
-  const { backend: forced, wasmDir } = config();
+  const { backend: forced, wasmDir } = options;
   if (forced) {
     if (await start(forced, wasmDir)) return forced;
     const hint = forced === 'wasm' ? ` (is ${WASM_SIMD_FILE} in ${wasmDir ?? 'the bundle folder'}?)` : '';

@@ -1,7 +1,6 @@
 /** Builds the store named by a URI: s3://bucket/prefix or file://path (relative paths from the cwd). */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { config } from '../config.js';
 import { FolderStore } from './folder.js';
 import type { ObjectStore } from './objectStore.js';
 import { S3Store, type S3StoreOptions } from './s3.js';
@@ -15,17 +14,4 @@ export function openStore(uri: string, s3Options: S3StoreOptions = {}): ObjectSt
   if (uri.startsWith('file:///')) return new FolderStore(fileURLToPath(uri));
   if (uri.startsWith('file://')) return new FolderStore(path.resolve(uri.slice('file://'.length)));
   throw new Error(`unsupported store URI ${uri}: use s3://bucket/prefix or file://path`);
-}
-
-let defaultStore: ObjectStore | undefined;
-
-/** The store named by MODEL_STORE_URI (default: the repo's models/ folder), built once. */
-export function modelStore(): ObjectStore {
-  const { modelStoreUri, s3Endpoint, s3ForcePathStyle } = config();
-  defaultStore ??= openStore(modelStoreUri, { endpoint: s3Endpoint, forcePathStyle: s3ForcePathStyle });
-  return defaultStore;
-}
-
-export function resetModelStoreForTests(): void {
-  defaultStore = undefined;
 }

@@ -11,8 +11,8 @@ export interface S3StoreOptions {
   endpoint?: string;
   forcePathStyle?: boolean;
   region?: string;
-  /** Only for S3-compatible test servers; in AWS the default credential chain is used. */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** The environment's keys (lib/config.ts), or an S3-compatible server's; unset: the SDK's default chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 type Sdk = typeof import('@aws-sdk/client-s3');
@@ -46,7 +46,7 @@ export class S3Store implements ObjectStore {
     this.prefix = prefix && !prefix.endsWith('/') ? `${prefix}/` : prefix;
     this.uri = `s3://${bucket}/${this.prefix}`;
     this.clientConfig = {
-      region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
+      region: options.region ?? 'us-east-1',
       endpoint: options.endpoint,
       forcePathStyle: options.forcePathStyle,
       credentials: options.credentials,

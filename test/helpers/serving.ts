@@ -1,21 +1,56 @@
-/** Points the handlers' shared store, config and model cache at a given store URI. */
-import { resetConfigForTests } from '../../lib/config.js';
-import { clearModelCache } from '../../lib/loader/index.js';
-import { resetModelStoreForTests } from '../../lib/store/index.js';
+/**
+ * The handlers over a store of the test's choosing: services built from a configuration of their
+ * own (process.env is not read), each handler bound to them as the Lambda entry points are.
+ */
+import { batchScore } from '../../handlers/batchScore.js';
+import { routes as evaluateRoutes } from '../../handlers/evaluate.js';
+import { routes as explainRoutes } from '../../handlers/explain.js';
+import { routes as fineTuneRoutes } from '../../handlers/fineTune.js';
+import { jobWorker } from '../../handlers/jobWorker.js';
+import { routes as metadataRoutes } from '../../handlers/metadata.js';
+import { routes as predictRoutes } from '../../handlers/predict.js';
+import { lambdaHandler } from '../../lib/api/bind.js';
+import { evaluateRoutes as evaluateTable } from '../../lib/api/routes/evaluate.js';
+import { explainRoutes as explainTable } from '../../lib/api/routes/explain.js';
+import { fineTuneRoutes as fineTuneTable } from '../../lib/api/routes/fineTune.js';
+import { metadataRoutes as metadataTable } from '../../lib/api/routes/metadata.js';
+import { predictRoutes as predictTable } from '../../lib/api/routes/predict.js';
+import { servicesFor, type Services } from '../../lib/services.js';
 
-export function serveFrom(uri: string, env: Record<string, string> = {}): void {
-  process.env.MODEL_STORE_URI = uri;
-  for (const [k, v] of Object.entries(env)) process.env[k] = v;
-  resetConfigForTests();
-  resetModelStoreForTests();
-  clearModelCache();
+const routeTables = { predict: predictTable, metadata: metadataTable, explain: explainTable, evaluate: evaluateTable, fineTune: fineTuneTable };
+
+export interface App {
+  services: Services;
+  predict: Handler;
+  metadata: Handler;
+  explain: Handler;
+  evaluate: Handler;
+  fineTune: Handler;
+  jobWorker: ReturnType<typeof jobWorker>;
+  batchScore: ReturnType<typeof batchScore>;
+}
+
+/** Every handler over the store at `uri`, with these settings (variable names as in lib/config.ts). */
+export function serving(uri: string, env: Record<string, string> = {}): App {
+  const services = servicesFor({ MODEL_STORE_URI: uri, ...env });
+  return {
+    services,
+    predict: lambdaHandler(routeTables.predict, predictRoutes, services),
+    metadata: lambdaHandler(routeTables.metadata, metadataRoutes, services),
+    explain: lambdaHandler(routeTables.explain, explainRoutes, services),
+    evaluate: lambdaHandler(routeTables.evaluate, evaluateRoutes, services),
+    fineTune: lambdaHandler(routeTables.fineTune, fineTuneRoutes, services),
+    jobWorker: jobWorker(services),
+    batchScore: batchScore(services),
+  };
 }
 
 /** A direct invocation and its JSON answer. */
 export interface Answer {
   statusCode: number;
   headers: Record<string, string>;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: answers are read field by field in assertions
+  body: any;
 }
 
 export type Handler = (event: unknown) => Promise<{ statusCode: number; headers: Record<string, string>; body: unknown }>;

@@ -5,12 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { handler as evaluate } from '../../handlers/evaluate.js';
-import { handler as explain } from '../../handlers/explain.js';
-import { handler as fineTune } from '../../handlers/fineTune.js';
-import { handler as predict } from '../../handlers/predict.js';
 import { uniform } from '../../lib/random.js';
-import { call, serveFrom, type Handler } from '../helpers/serving.js';
+import { call, serving, type App, type Handler } from '../helpers/serving.js';
+
+let app: App;
 
 const FIELDS = ['instances', 'inputs', 'labels', 'dataset', 'method', 'target', 'steps', 'config', 'name', 'shape', 'datatype', 'data', 'b64', 'sepal_length', 'text', 'raw', 'top_k', 'epochs'];
 
@@ -28,21 +26,22 @@ function randomValue(random: () => number, depth = 0): unknown {
   }
 }
 
-const ROUTES: [string, Handler, string][] = [
-  ['predict TF Serving', predict as Handler, '/v1/models/iris:predict'],
-  ['predict OIP', predict as Handler, '/v2/models/iris/infer'],
-  ['predict digits', predict as Handler, '/v1/models/digits:predict'],
-  ['predict spam', predict as Handler, '/v2/models/spam/infer'],
-  ['evaluate', evaluate as Handler, '/v2/models/iris/evaluate'],
-  ['explain', explain as Handler, '/v2/models/iris/explain'],
-  ['explain digits', explain as Handler, '/v2/models/digits/explain'],
-  ['fine-tune', fineTune as Handler, '/v2/models/housing/versions/999/fine-tune'],
+const ROUTES: [string, (app: App) => Handler, string][] = [
+  ['predict TF Serving', (a) => a.predict, '/v1/models/iris:predict'],
+  ['predict OIP', (a) => a.predict, '/v2/models/iris/infer'],
+  ['predict digits', (a) => a.predict, '/v1/models/digits:predict'],
+  ['predict spam', (a) => a.predict, '/v2/models/spam/infer'],
+  ['evaluate', (a) => a.evaluate, '/v2/models/iris/evaluate'],
+  ['explain', (a) => a.explain, '/v2/models/iris/explain'],
+  ['explain digits', (a) => a.explain, '/v2/models/digits/explain'],
+  ['fine-tune', (a) => a.fineTune, '/v2/models/housing/versions/999/fine-tune'],
 ];
 
-beforeAll(() => serveFrom(new URL('../../models', import.meta.url).href));
+beforeAll(() => app = serving(new URL('../../models', import.meta.url).href));
 
 describe('random bodies', () => {
-  it.each(ROUTES)('%s never answers 5xx and leaks no tensor', async (_name, handler, path) => {
+  it.each(ROUTES)('%s never answers 5xx and leaks no tensor', async (_name, pick, path) => {
+    const handler = pick(app);
     const random = uniform(7);
     await call(handler, 'POST', path, { instances: [] }); // loads the model: the baseline below is steady
     const baseline = tf.memory().numTensors;

@@ -3,14 +3,14 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler } from '../../handlers/batchScore.js';
-import { modelLoader } from '../../lib/loader/index.js';
 import { scoreObject } from '../../lib/batch/run.js';
 import type { BatchManifest } from '../../lib/batch/state.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
-import { serveFrom } from '../helpers/serving.js';
+import { serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
+
+let app: App;
 
 const HEADER = 'sepal_length,sepal_width,petal_length,petal_width';
 const IRIS = [
@@ -33,14 +33,14 @@ beforeAll(async () => {
   const store = await tempFolderStore();
   await cp('models', fileURLToPath(store.uri), { recursive: true });
   folder = store;
-  serveFrom(store.uri);
+  app = serving(store.uri);
 });
 
 describe('batch scoring on the folder store', () => {
   it('writes a label per row, the bad rows to the error file with their line, and the manifest last', async () => {
     const rows = [...IRIS.slice(0, 2), ['x', 3, 5, 2, ''], ...IRIS.slice(2)];
     await folder.put('batch/input/iris/mixed.csv', csv(rows));
-    const [outcome] = (await handler(putEvent('batch/input/iris/mixed.csv'))) as { status: string }[];
+    const [outcome] = (await app.batchScore(putEvent('batch/input/iris/mixed.csv'))) as { status: string }[];
     expect(outcome.status).toBe('succeeded');
     const predictions = (await text(folder, 'batch/output/iris/mixed.csv.predictions.csv')).trim().split('\n');
     expect(predictions[0]).toBe(`${HEADER},label,score`);
@@ -55,7 +55,7 @@ describe('batch scoring on the folder store', () => {
 
   it('scores JSON Lines for a pinned version and an alias, naming lines that are not JSON', async () => {
     await folder.put('batch/input/spam@production/mail.ndjson', '{"text":"WIN a FREE prize! click here to claim your cash now"}\nnot json\n\n{"text":"Hi Tom, the meeting notes from the kernel review are attached. Thanks"}\n');
-    await handler(putEvent('batch/input/spam@production/mail.ndjson'));
+    await app.batchScore(putEvent('batch/input/spam@production/mail.ndjson'));
     const lines = (await text(folder, 'batch/output/spam@production/mail.ndjson.predictions.jsonl')).trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => [l.line, l.label])).toEqual([[1, 'spam'], [4, 'ham']]);
     expect((await text(folder, 'batch/output/spam@production/mail.ndjson.errors.jsonl')).trim()).toBe('{"line":2,"error":"not valid JSON"}');
@@ -63,13 +63,13 @@ describe('batch scoring on the folder store', () => {
 
   it('does nothing new for a redelivered event, and rescores when the file changes', async () => {
     await folder.put('batch/input/iris:1/again.csv', csv(IRIS));
-    await handler(putEvent('batch/input/iris:1/again.csv'));
+    await app.batchScore(putEvent('batch/input/iris:1/again.csv'));
     const first = await text(folder, 'batch/output/iris:1/again.csv.manifest.json');
-    const [redelivered] = (await handler(putEvent('batch/input/iris:1/again.csv'))) as { status: string }[];
+    const [redelivered] = (await app.batchScore(putEvent('batch/input/iris:1/again.csv'))) as { status: string }[];
     expect(redelivered.status).toBe('skipped');
     expect(await text(folder, 'batch/output/iris:1/again.csv.manifest.json')).toBe(first);
     await folder.put('batch/input/iris:1/again.csv', csv(IRIS.slice(0, 2)));
-    await handler(putEvent('batch/input/iris:1/again.csv'));
+    await app.batchScore(putEvent('batch/input/iris:1/again.csv'));
     expect((await manifestOf(folder, 'batch/output/iris:1/again.csv.manifest.json')).rows.scored).toBe(2);
   });
 
@@ -77,7 +77,7 @@ describe('batch scoring on the folder store', () => {
     const many = Array.from({ length: 50 }, (_, i) => IRIS[i % IRIS.length]);
     await folder.put('batch/input/iris/long.csv', csv(many));
     await folder.put('batch/input/iris/short.csv', csv(many));
-    serveFrom(folder.uri, { MAX_BATCH: '8' });
+    app = serving(folder.uri, { MAX_BATCH: '8' });
     let budget = 2; // each invocation scores 3 micro-batches (2 checks pass, the third hands over)
     const continued: string[] = [];
     const options = {
@@ -88,16 +88,16 @@ describe('batch scoring on the folder store', () => {
         continued.push(key);
       },
     };
-    let outcome = await scoreObject(folder, modelLoader(), 'batch/input/iris/long.csv', options);
+    let outcome = await scoreObject(folder, app.services.loader, 'batch/input/iris/long.csv', options);
     expect(outcome.status).toBe('continued');
     expect(await folder.head('batch/output/iris/long.csv.predictions.csv')).toBeUndefined(); // nothing visible yet
     expect(await folder.head('batch/output/iris/long.csv.checkpoint.json')).toBeDefined();
     while (outcome.status === 'continued') {
       budget = 2;
-      outcome = await scoreObject(folder, modelLoader(), 'batch/input/iris/long.csv', { ...options, resume: true });
+      outcome = await scoreObject(folder, app.services.loader, 'batch/input/iris/long.csv', { ...options, resume: true });
     }
-    await scoreObject(folder, modelLoader(), 'batch/input/iris/short.csv', { ...options, remainingMs: () => Infinity });
-    serveFrom(folder.uri);
+    await scoreObject(folder, app.services.loader, 'batch/input/iris/short.csv', { ...options, remainingMs: () => Infinity });
+    app = serving(folder.uri);
     expect(outcome.manifest).toMatchObject({ status: 'succeeded', rows: { read: 50, scored: 50, failed: 0 }, invocations: 3 });
     expect(continued).toEqual(['batch/input/iris/long.csv', 'batch/input/iris/long.csv']);
     expect(await text(folder, 'batch/output/iris/long.csv.predictions.csv')).toBe(await text(folder, 'batch/output/iris/short.csv.predictions.csv'));
@@ -109,7 +109,7 @@ describe('batch scoring on the folder store', () => {
     await folder.put('batch/input/iris/crash.csv', csv(IRIS));
     await folder.put('batch/output/iris/crash.csv.parts/00000.predictions', 'garbage from a run that died\n');
     await folder.put('batch/output/iris/crash.csv.predictions.csv', 'stale\n');
-    await handler(putEvent('batch/input/iris/crash.csv'));
+    await app.batchScore(putEvent('batch/input/iris/crash.csv'));
     const predictions = await text(folder, 'batch/output/iris/crash.csv.predictions.csv');
     expect(predictions).not.toMatch(/garbage|stale/);
     expect(predictions.trim().split('\n')).toHaveLength(IRIS.length + 1);
@@ -122,7 +122,7 @@ describe('batch scoring on the folder store', () => {
   ])('writes an error manifest and no output for %s', async (_case, key, body, message) => {
     await folder.put(key, body);
     const baseline = tf.memory().numTensors;
-    await handler(putEvent(key));
+    await app.batchScore(putEvent(key));
     const manifest = await manifestOf(folder, key.replace('batch/input/', 'batch/output/') + '.manifest.json');
     expect(manifest.status).toBe('failed');
     expect(manifest.error).toMatch(message);
@@ -132,13 +132,13 @@ describe('batch scoring on the folder store', () => {
 
   it('answers an empty file with a manifest of zero rows', async () => {
     await folder.put('batch/input/iris/empty.csv', '');
-    await handler(putEvent('batch/input/iris/empty.csv'));
+    await app.batchScore(putEvent('batch/input/iris/empty.csv'));
     expect(await manifestOf(folder, 'batch/output/iris/empty.csv.manifest.json')).toMatchObject({ status: 'succeeded', rows: { read: 0, scored: 0, failed: 0 } });
   });
 
   it('ignores keys outside batch/input/ and other event types', async () => {
-    expect(await handler(putEvent('models/iris/x.csv'))).toEqual([]);
-    expect(await handler({ Records: [{ eventName: 'ObjectRemoved:Delete', s3: { bucket: { name: 'b' }, object: { key: 'batch/input/iris/a.csv' } } }] } as unknown as S3Event)).toEqual([]);
+    expect(await app.batchScore(putEvent('models/iris/x.csv'))).toEqual([]);
+    expect(await app.batchScore({ Records: [{ eventName: 'ObjectRemoved:Delete', s3: { bucket: { name: 'b' }, object: { key: 'batch/input/iris/a.csv' } } }] } as unknown as S3Event)).toEqual([]);
   });
 });
 
@@ -147,16 +147,16 @@ describe('batch scoring on S3, triggered by the server\'s own events', () => {
   beforeAll(async () => {
     s3 = await startS3rver();
     // Models from the folder store; batch files in the bucket that sends the events.
-    serveFrom(folder.uri, { S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
+    app = serving(folder.uri, { S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
   });
   afterAll(async () => {
-    serveFrom(folder.uri, { S3_ENDPOINT: '' });
+    app = serving(folder.uri);
     await s3?.stop();
   });
 
   it('scores an upload when s3rver announces it, and a second upload of the same bytes changes nothing', async () => {
     const events: Promise<unknown>[] = [];
-    const off = s3.onEvent((event) => events.push(handler(event)));
+    const off = s3.onEvent((event) => events.push(app.batchScore(event)));
     await s3.store.put('batch/input/iris/upload.csv', csv(IRIS));
     await Promise.all(events);
     const manifest = await manifestOf(s3.store, 'batch/output/iris/upload.csv.manifest.json');

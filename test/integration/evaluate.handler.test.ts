@@ -1,18 +1,16 @@
 import { Readable } from 'node:stream';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { handler as evaluate } from '../../handlers/evaluate.js';
-import { handler as metadata } from '../../handlers/metadata.js';
-import { handler as predict } from '../../handlers/predict.js';
-import { modelLoader } from '../../lib/loader/index.js';
 import { runEvaluation } from '../../lib/ops/evaluate/service.js';
 import { keys } from '../../lib/registry/index.js';
 import { pushModelFolder } from '../../lib/registry/pushFolder.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
-import { call, serveFrom } from '../helpers/serving.js';
+import { call, serving, type App } from '../helpers/serving.js';
 import { recording, tempFolderStore } from '../helpers/stores.js';
 import { writeLayersModel } from '../helpers/tinyModels.js';
+
+let app: App;
 
 const FEATURES = ['f1', 'f2', 'f3', 'f4'];
 const LABELS = ['a', 'b', 'c'];
@@ -24,7 +22,7 @@ function rows(n: number): number[][] {
 }
 
 async function predictedLabels(instances: number[][]): Promise<string[]> {
-  const answer = await call(predict, 'POST', '/v1/models/lin:predict', { instances, raw: false });
+  const answer = await call(app.predict, 'POST', '/v1/models/lin:predict', { instances, raw: false });
   return answer.body.predictions.map((p: { label: string }) => p.label);
 }
 
@@ -32,7 +30,7 @@ beforeAll(async () => {
   store = await tempFolderStore();
   await pushModelFolder(store, await writeLayersModel(), 'lin', { labels: LABELS, transforms: { input: { kind: 'tabular', features: FEATURES.map((name) => ({ name, mean: 0, std: 1 })) } } });
   await pushModelFolder(store, await writeHalfPlusTwo(), 'half', { task: 'regression' });
-  serveFrom(store.uri);
+  app = serving(store.uri);
 });
 
 describe('evaluate handler', () => {
@@ -40,7 +38,7 @@ describe('evaluate handler', () => {
     const instances = rows(40);
     const labels = await predictedLabels(instances);
     const flipped = labels.map((l, i) => (i % 10 === 0 ? LABELS[(LABELS.indexOf(l) + 1) % 3] : l)); // 4 of 40 wrong
-    const answer = await call(evaluate, 'POST', '/v2/models/lin/evaluate', { instances, labels: flipped });
+    const answer = await call(app.evaluate, 'POST', '/v2/models/lin/evaluate', { instances, labels: flipped });
     expect(answer.statusCode).toBe(200);
     expect(answer.body).toMatchObject({ model: { name: 'lin', version: 1 }, task: 'classification', count: 40, source: 'inline' });
     expect(answer.body.metrics.accuracy).toBeCloseTo(36 / 40, 12);
@@ -50,7 +48,7 @@ describe('evaluate handler', () => {
   });
 
   it('computes regression metrics (half_plus_two: y = x/2 + 2)', async () => {
-    const answer = await call(evaluate, 'POST', '/v2/models/half/evaluate', { instances: [0, 2, 4], labels: [2, 3.5, 4] });
+    const answer = await call(app.evaluate, 'POST', '/v2/models/half/evaluate', { instances: [0, 2, 4], labels: [2, 3.5, 4] });
     // Predictions 2, 3, 4 against 2, 3.5, 4: one error of 0.5.
     expect(answer.body.metrics.mse).toBeCloseTo(0.25 / 3, 12);
     expect(answer.body.metrics.mae).toBeCloseTo(0.5 / 3, 12);
@@ -62,10 +60,10 @@ describe('evaluate handler', () => {
     const labels = await predictedLabels(instances);
     const csv = ['f1,f2,f3,f4,id,truth', ...instances.map((r, i) => `${r.join(',')},${i},${labels[i]}`)].join('\n');
     await store.put('_datasets/lin.csv', csv);
-    serveFrom(store.uri, { MAX_BATCH: '64' });
-    const fromFile = await call(evaluate, 'POST', '/v2/models/lin/versions/1/evaluate', { dataset: `${store.uri}/_datasets/lin.csv`, labelColumn: 'truth' });
-    serveFrom(store.uri);
-    const inline = await call(evaluate, 'POST', '/v2/models/lin/evaluate', { instances, labels });
+    app = serving(store.uri, { MAX_BATCH: '64' });
+    const fromFile = await call(app.evaluate, 'POST', '/v2/models/lin/versions/1/evaluate', { dataset: `${store.uri}/_datasets/lin.csv`, labelColumn: 'truth' });
+    app = serving(store.uri);
+    const inline = await call(app.evaluate, 'POST', '/v2/models/lin/evaluate', { instances, labels });
     expect(fromFile.body.count).toBe(1000);
     expect(fromFile.body.metrics.accuracy).toBe(1);
     expect(fromFile.body.metrics).toEqual(inline.body.metrics);
@@ -76,16 +74,16 @@ describe('evaluate handler', () => {
     const instances = rows(5);
     const labels = await predictedLabels(instances);
     await store.put('_datasets/lin.jsonl', instances.map((r, i) => JSON.stringify({ ...Object.fromEntries(FEATURES.map((f, j) => [f, r[j]])), label: labels[i] })).join('\n'));
-    const answer = await call(evaluate, 'POST', '/v2/models/lin/evaluate', { dataset: '_datasets/lin.jsonl' });
+    const answer = await call(app.evaluate, 'POST', '/v2/models/lin/evaluate', { dataset: '_datasets/lin.jsonl' });
     expect(answer.body).toMatchObject({ count: 5, metrics: { accuracy: 1 } });
   });
 
   it('saves an evaluation next to the version and lists it in metadata, leaving the manifest as it was', async () => {
     const manifestBefore = await store.get(keys.manifest('lin', 1));
-    const answer = await call(evaluate, 'POST', '/v2/models/lin/evaluate', { instances: [[1, 2, 3, 4]], labels: ['c'], save: true });
+    const answer = await call(app.evaluate, 'POST', '/v2/models/lin/evaluate', { instances: [[1, 2, 3, 4]], labels: ['c'], save: true });
     const saved = JSON.parse(new TextDecoder().decode(await store.get(keys.evaluation('lin', 1, answer.body.id))));
     expect(saved.metrics).toEqual(answer.body.metrics);
-    const meta = await call(metadata, 'GET', '/v2/models/lin/versions/1');
+    const meta = await call(app.metadata, 'GET', '/v2/models/lin/versions/1');
     expect(meta.body.evaluations.map((e: { id: string }) => e.id)).toContain(answer.body.id);
     expect(await store.get(keys.manifest('lin', 1))).toEqual(manifestBefore);
   });
@@ -93,13 +91,13 @@ describe('evaluate handler', () => {
   it('runs as a job with ?async=true: 202, then the job moves to succeeded with the same metrics', async () => {
     const instances = rows(30);
     const labels = await predictedLabels(instances);
-    const accepted = await call(evaluate, 'POST', '/v2/models/lin/evaluate?async=true', { instances, labels });
+    const accepted = await call(app.evaluate, 'POST', '/v2/models/lin/evaluate?async=true', { instances, labels });
     expect(accepted.statusCode).toBe(202);
     expect(accepted.headers.location).toBe(`/v2/jobs/${accepted.body.id}`);
-    let job = (await call(metadata, 'GET', `/v2/jobs/${accepted.body.id}`)).body;
+    let job = (await call(app.metadata, 'GET', `/v2/jobs/${accepted.body.id}`)).body;
     for (let i = 0; i < 100 && (job.status === 'queued' || job.status === 'running'); i += 1) {
       await new Promise((r) => setTimeout(r, 50));
-      job = (await call(metadata, 'GET', `/v2/jobs/${accepted.body.id}`)).body;
+      job = (await call(app.metadata, 'GET', `/v2/jobs/${accepted.body.id}`)).body;
     }
     expect(job).toMatchObject({ kind: 'evaluate', status: 'succeeded', model: { name: 'lin', version: 1 }, attempts: 1 });
     expect(job.result.metrics.accuracy).toBe(1);
@@ -108,7 +106,7 @@ describe('evaluate handler', () => {
   it('answers ?report=html with a self-contained page: metrics, confusion matrix and ROC as SVG', async () => {
     const instances = rows(60);
     const labels = await predictedLabels(instances);
-    const result = (await evaluate({ method: 'POST', path: '/v2/models/lin/evaluate', query: { report: 'html' }, body: { instances, labels } })) as { headers: Record<string, string>; body: string };
+    const result = (await app.evaluate({ method: 'POST', path: '/v2/models/lin/evaluate', query: { report: 'html' }, body: { instances, labels } })) as { headers: Record<string, string>; body: string };
     expect(result.headers['content-type']).toMatch(/^text\/html/);
     expect(result.body).toMatch(/<svg[^>]*aria-label="confusion matrix"/);
     expect(result.body).toMatch(/<svg[^>]*aria-label="ROC curve"/);
@@ -126,9 +124,9 @@ describe('evaluate handler', () => {
     ['a missing label column', { dataset: '_datasets/lin.csv' }, 400, /label column "label" not found; the data set has columns f1, f2, f3, f4, id, truth/],
     ['an unknown format', { dataset: '_datasets/lin.parquet' }, 400, /cannot tell the format/],
   ])('answers %s with %i', async (_case, body, status, message) => {
-    await call(evaluate, 'POST', '/v2/models/lin/evaluate', { instances: [[1, 2, 3, 4]], labels: ['a'] });
+    await call(app.evaluate, 'POST', '/v2/models/lin/evaluate', { instances: [[1, 2, 3, 4]], labels: ['a'] });
     const baseline = tf.memory().numTensors;
-    const answer = await call(evaluate, 'POST', '/v2/models/lin/evaluate', body);
+    const answer = await call(app.evaluate, 'POST', '/v2/models/lin/evaluate', body);
     expect(answer.statusCode).toBe(status);
     expect(answer.body.error).toMatch(message);
     expect(tf.memory().numTensors).toBe(baseline);
@@ -143,12 +141,12 @@ describe('evaluate handler', () => {
       return source;
     };
     const request = { dataset: 'x.csv', labelColumn: 'label', save: false };
-    await modelLoader().withModel({ name: 'lin', version: 1 }, (loaded) => expect(runEvaluation(broken, loaded, request, 256)).rejects.toThrow(/connection reset/));
+    await app.services.loader.withModel({ name: 'lin', version: 1 }, (loaded) => expect(runEvaluation(broken, loaded, request, 256)).rejects.toThrow(/connection reset/));
   });
 
   it('answers an empty data set with 400', async () => {
     await store.put('_datasets/empty.csv', 'f1,f2,f3,f4,label\n');
-    const answer = await call(evaluate, 'POST', '/v2/models/lin/evaluate', { dataset: '_datasets/empty.csv' });
+    const answer = await call(app.evaluate, 'POST', '/v2/models/lin/evaluate', { dataset: '_datasets/empty.csv' });
     expect(answer.statusCode).toBe(400);
     expect(answer.body.error).toMatch(/has no rows/);
   });

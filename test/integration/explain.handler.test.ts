@@ -21,17 +21,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler as explain } from '../../handlers/explain.js';
-import { handler as predict } from '../../handlers/predict.js';
 import { encodeRows } from '../../lib/ops/explain/inputs.js';
 import { parseManifest, setAlias } from '../../lib/registry/index.js';
 import { pushModelFolder } from '../../lib/registry/pushFolder.js';
 import { initBackend } from '../../lib/runtime/backend.js';
 import { mulberry32, trainTestSplit } from '../../scripts/train/random.js';
 import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
-import { call, callHttpApi, serveFrom, type Handler } from '../helpers/serving.js';
+import { call, callHttpApi, serving, type App, type Handler } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 import { writeGraphModel, writeLayersModel } from '../helpers/tinyModels.js';
+
+let app: App;
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const demoStore = pathToFileURL(path.join(repo, 'models')).href;
@@ -59,7 +59,7 @@ const manifestOf = (model: string) => parseManifest(JSON.parse(readFileSync(path
 type Explanation = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 async function explained(url: string, body: object): Promise<{ explanations: Explanation[]; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const answer = await call(explain, 'POST', url, body);
+  const answer = await call(app.explain, 'POST', url, body);
   expect(answer.statusCode, JSON.stringify(answer.body).slice(0, 500)).toBe(200);
   return { explanations: answer.body.data.explanations, body: answer.body };
 }
@@ -142,7 +142,7 @@ beforeAll(async () => {
 // ---------------------------------------------------------------- exactness on linear models
 
 describe('explain on linear models (exact answers)', () => {
-  beforeAll(() => serveFrom(tinyStore));
+  beforeAll(() => app = serving(tinyStore));
   const record = { a: 3, b: 1, c: -2, d: 10 };
   const expectedIg = (baselineZ: number[]) => standardised(record).map((z, j) => (z - baselineZ[j]) * LINEAR.w[j]);
   const byName = (e: Explanation) => Object.fromEntries(e.features.map((f: { name: string; attribution: number }) => [f.name, f.attribution]));
@@ -201,10 +201,10 @@ describe('explain on linear models (exact answers)', () => {
   });
 
   it('a graph model with an op that has no gradient: 400 for gradient methods (naming kernelShap), kernelShap works, no tensor leaks', async () => {
-    await call(explain, 'POST', '/v2/models/cumprod/explain', { instances: [[1, 2, 3, 4]], method: 'kernelShap' }); // loaded
+    await call(app.explain, 'POST', '/v2/models/cumprod/explain', { instances: [[1, 2, 3, 4]], method: 'kernelShap' }); // loaded
     const before = tf.memory().numTensors;
     for (const method of ['integratedGradients', 'saliency', 'smoothGrad']) {
-      const answer = await call(explain, 'POST', '/v2/models/cumprod/explain', { instances: [[1, 0.5, 2, 1]], method });
+      const answer = await call(app.explain, 'POST', '/v2/models/cumprod/explain', { instances: [[1, 0.5, 2, 1]], method });
       expect(answer.statusCode).toBe(400);
       expect(answer.body.error).toMatch(/gradients cannot be taken through graph model cumprod:1 \(.*Cumprod.*\); use method kernelShap/);
     }
@@ -228,7 +228,7 @@ describe('explain on linear models (exact answers)', () => {
 // ---------------------------------------------------------------- the demo models
 
 describe('explain on the demo models', () => {
-  beforeAll(() => serveFrom(demoStore, { EXPLAIN_MAX_INSTANCES: '128' }));
+  beforeAll(() => app = serving(demoStore, { EXPLAIN_MAX_INSTANCES: '128' }));
 
   it('integrated gradients are complete on iris: |delta| < 1e-3 relative at 1024 steps', async () => {
     const { explanations } = await explained('/v2/models/iris/versions/1/explain', { instances: irisTest, steps: 1024 });
@@ -265,9 +265,9 @@ describe('explain on the demo models', () => {
 
   it('exact KernelSHAP on iris is efficient: sum of values = f(x) - E[f(background)] within 1e-6', async () => {
     const { explanations } = await explained('/v2/models/iris/versions/1/explain', { instances: irisTest, method: 'kernelShap' });
-    const predicted = await call(predict, 'POST', '/v1/models/iris/versions/1:predict', { instances: irisTest, raw: true });
+    const predicted = await call(app.predict, 'POST', '/v1/models/iris/versions/1:predict', { instances: irisTest, raw: true });
     const background = manifestOf('iris').background!;
-    const onBackground = await call(predict, 'POST', '/v1/models/iris/versions/1:predict', { instances: background, raw: true });
+    const onBackground = await call(app.predict, 'POST', '/v1/models/iris/versions/1:predict', { instances: background, raw: true });
     explanations.forEach((e, i) => {
       const t = e.target.index;
       const fx: number = predicted.body.predictions[i][t];
@@ -359,7 +359,7 @@ describe('explain on the demo models', () => {
     const total = heatmap.flat().reduce((a, b) => a + b, 0);
     expect(total - (json.explanations[0].score - json.explanations[0].baselineScore)).toBeCloseTo(json.explanations[0].convergenceDelta, 5);
     const byBody = await explained('/v2/models/digits/versions/1/explain', { instances: [image], format: 'png' });
-    const byQuery = (await explain({ method: 'POST', path: '/v2/models/digits/versions/1/explain', query: { format: 'png' }, body: { instances: [image] } })) as { body: { data: { explanations: Explanation[] } } };
+    const byQuery = (await app.explain({ method: 'POST', path: '/v2/models/digits/versions/1/explain', query: { format: 'png' }, body: { instances: [image] } })) as { body: { data: { explanations: Explanation[] } } };
     for (const e of [byBody.explanations[0], byQuery.body.data.explanations[0]]) {
       const png = PNG.sync.read(Buffer.from(e.png, 'base64'));
       expect([png.width, png.height]).toEqual([224, 224]);
@@ -393,7 +393,7 @@ describe('explain on the demo models', () => {
       score: 'probability of the target class (softmax output)',
     });
     expect(body.data.explanations.map((e: Explanation) => e.target)).toEqual(Array(3).fill({ index: 2, label: 'virginica' }));
-    const predicted = await call(predict, 'POST', '/v1/models/iris/versions/1:predict', { instances });
+    const predicted = await call(app.predict, 'POST', '/v1/models/iris/versions/1:predict', { instances });
     body.predictions.forEach((p: { label: string; score: number }, i: number) => {
       expect(p.label).toBe(predicted.body.predictions[i].label);
       expect(p.score).toBeCloseTo(predicted.body.predictions[i].score, 6);
@@ -409,13 +409,14 @@ describe('explain on the demo models', () => {
     ['a v1 label', '/v1/models/iris/labels/production:explain'],
     ['a v2 version', '/v2/models/iris/versions/1/explain'],
   ])('serves %s (%s)', async (_case, url) => {
-    const answer = await call(explain, 'POST', url, { instances: [irisTest[0]] });
+    // API Gateway sends every POST under /v1/models/ to the predict function, KServe's :explain included.
+    const answer = await call(url.startsWith('/v1/') ? app.predict : app.explain, 'POST', url, { instances: [irisTest[0]] });
     expect(answer.statusCode).toBe(200);
     expect(answer.body.meta).toMatchObject({ method: 'integratedGradients', modelName: 'iris' });
   });
 
   it('the predict function answers the v1 verb too (API Gateway sends it every POST under /v1/models/)', async () => {
-    const answer = await call(predict, 'POST', '/v1/models/iris:explain', { instances: [irisTest[0]], method: 'kernelShap' });
+    const answer = await call(app.predict, 'POST', '/v1/models/iris:explain', { instances: [irisTest[0]], method: 'kernelShap' });
     expect(answer.statusCode).toBe(200);
     expect(answer.body.data.explanations[0].exact).toBe(true);
   });
@@ -424,7 +425,7 @@ describe('explain on the demo models', () => {
 // ---------------------------------------------------------------- the same on cpu and wasm
 
 describe('explanations on wasm equal those on cpu within 1e-4', () => {
-  beforeAll(() => serveFrom(demoStore));
+  beforeAll(() => app = serving(demoStore));
   afterAll(async () => {
     await tf.setBackend('wasm');
   });
@@ -461,7 +462,7 @@ describe('explanations on wasm equal those on cpu within 1e-4', () => {
 // ---------------------------------------------------------------- errors and tensors
 
 describe('explain errors and tensors', () => {
-  beforeAll(() => serveFrom(demoStore, { EXPLAIN_MAX_INSTANCES: '128' }));
+  beforeAll(() => app = serving(demoStore, { EXPLAIN_MAX_INSTANCES: '128' }));
   const iris = JSON.stringify(irisTest[0]);
 
   it.each([
@@ -482,27 +483,27 @@ describe('explain errors and tensors', () => {
     ['an unknown version', '/v1/models/iris/versions/99:explain', `{"instances": [${iris}]}`, 404, /has no version 99/],
     ['a wrong method', '/v2/models/iris/explain', undefined, 405, /GET is not allowed/],
   ])('answers %s with %s', async (_case, url, body, status, message) => {
-    await call(explain, 'POST', '/v2/models/iris/explain', { instances: [irisTest[0]] }); // loaded: the baseline below is steady
-    await call(explain, 'POST', '/v2/models/digits/explain', { instances: [digitsTest[0].image], method: 'saliency' });
+    await call(app.explain, 'POST', '/v2/models/iris/explain', { instances: [irisTest[0]] }); // loaded: the baseline below is steady
+    await call(app.explain, 'POST', '/v2/models/digits/explain', { instances: [digitsTest[0].image], method: 'saliency' });
     const baseline = tf.memory().numTensors;
-    const answer = await callHttpApi(explain as Handler, status === 405 ? 'GET' : 'POST', url, body);
+    const answer = await callHttpApi((url.startsWith('/v1/') ? app.predict : app.explain) as Handler, status === 405 ? 'GET' : 'POST', url, body);
     expect(answer.statusCode).toBe(status);
     expect(answer.body.error).toMatch(message);
     expect(tf.memory().numTensors).toBe(baseline);
   });
 
   it('answers 413 for more instances than EXPLAIN_MAX_INSTANCES', async () => {
-    serveFrom(demoStore, { EXPLAIN_MAX_INSTANCES: '32' });
+    app = serving(demoStore, { EXPLAIN_MAX_INSTANCES: '32' });
     const row = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
-    const answer = await call(explain, 'POST', '/v2/models/iris/explain', { instances: Array(33).fill(row) });
+    const answer = await call(app.explain, 'POST', '/v2/models/iris/explain', { instances: Array(33).fill(row) });
     expect(answer.statusCode).toBe(413);
     expect(answer.body.error).toMatch(/33 instances; explain takes at most 32 per request \(EXPLAIN_MAX_INSTANCES\)/);
-    serveFrom(demoStore, { EXPLAIN_MAX_INSTANCES: '128' });
+    app = serving(demoStore, { EXPLAIN_MAX_INSTANCES: '128' });
   });
 
   it('refuses a request that needs too many gradient rows', async () => {
     const instances = Array(70).fill(irisTest[0]);
-    const answer = await call(explain, 'POST', '/v2/models/iris/explain', { instances, steps: 1000 });
+    const answer = await call(app.explain, 'POST', '/v2/models/iris/explain', { instances, steps: 1000 });
     expect(answer.statusCode).toBe(400);
     expect(answer.body.error).toMatch(/70 instances x 1000 steps = 70000 gradient rows; one request may take 65536/);
   });
@@ -514,12 +515,12 @@ describe('explain errors and tensors', () => {
       ['digits', { instances: [digitsTest[0].image] }],
       ['housing', { instances: [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]] }],
     ];
-    for (const [model, body] of requests) await call(explain, 'POST', `/v2/models/${model}/explain`, { ...body, method: 'saliency' }); // loaded
+    for (const [model, body] of requests) await call(app.explain, 'POST', `/v2/models/${model}/explain`, { ...body, method: 'saliency' }); // loaded
     const baseline = tf.memory().numTensors;
     for (const [model, body] of requests) {
       for (const method of ['integratedGradients', 'saliency', 'smoothGrad', 'kernelShap']) {
         const extra = method === 'kernelShap' && model === 'digits' ? { nSamples: 64 } : {};
-        const answer = await call(explain, 'POST', `/v2/models/${model}/explain`, { ...body, method, ...extra });
+        const answer = await call(app.explain, 'POST', `/v2/models/${model}/explain`, { ...body, method, ...extra });
         expect(answer.statusCode, `${model} ${method}`).toBe(200);
       }
     }

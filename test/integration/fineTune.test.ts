@@ -2,24 +2,28 @@ import { cp, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { handler as fineTune } from '../../handlers/fineTune.js';
-import { handler as metadata } from '../../handlers/metadata.js';
-import { handler as predict } from '../../handlers/predict.js';
 import { createJob, runJob, updateJob, type Job } from '../../lib/jobs/index.js';
-import { jobExecutors } from '../../lib/ops/executors.js';
+import { evaluateJob } from '../../lib/ops/evaluate/executor.js';
+import { fineTuneJob } from '../../lib/ops/fineTune/executor.js';
+import type { ObjectStore } from '../../lib/store/index.js';
 import { listVersions, readAlias } from '../../lib/registry/index.js';
 import { pushModelFolder } from '../../lib/registry/pushFolder.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { writeGraphModel } from '../helpers/tinyModels.js';
-import { call, serveFrom } from '../helpers/serving.js';
+import { call, serving, type App } from '../helpers/serving.js';
 import { recording, tempFolderStore } from '../helpers/stores.js';
+
+let app: App;
+const jobExecutors = { evaluate: evaluateJob, 'fine-tune': fineTuneJob };
+/** What the job worker runs jobs with, over `on` (a wrapped store, to watch or break its writes). */
+const environment = (on: ObjectStore = store) => ({ store: on, loader: app.services.loader, maxBatch: app.services.config.maxBatch });
 
 let store: FolderStore;
 let irisRows: { instances: Record<string, number>[]; labels: string[] };
 
 async function waitForJob(id: string): Promise<Job> {
   for (let i = 0; i < 600; i += 1) {
-    const job = (await call(metadata, 'GET', `/v2/jobs/${id}`)).body as Job;
+    const job = (await call(app.metadata, 'GET', `/v2/jobs/${id}`)).body as Job;
     if (job.status === 'succeeded' || job.status === 'failed') return job;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -29,7 +33,7 @@ async function waitForJob(id: string): Promise<Job> {
 beforeAll(async () => {
   store = await tempFolderStore();
   await cp('models', fileURLToPath(store.uri), { recursive: true });
-  serveFrom(store.uri, { MODEL_ALIAS_TTL_SECONDS: '1' });
+  app = serving(store.uri, { MODEL_ALIAS_TTL_SECONDS: '1' });
   const [header, ...lines] = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n');
   const names = header.split(',').slice(0, 4);
   irisRows = {
@@ -40,7 +44,7 @@ beforeAll(async () => {
 
 describe('fine-tune', () => {
   it('trains iris on new rows into version 2, keeps validation accuracy, records lineage, moves queued -> running -> succeeded', async () => {
-    const accepted = await call(fineTune, 'POST', '/v2/models/iris/fine-tune', { ...irisRows, config: { epochs: 8, learningRate: 0.01 } });
+    const accepted = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', { ...irisRows, config: { epochs: 8, learningRate: 0.01 } });
     expect(accepted.statusCode).toBe(202);
     const job = await waitForJob(accepted.body.id);
     expect(job).toMatchObject({ kind: 'fine-tune', status: 'succeeded', attempts: 1 });
@@ -48,7 +52,7 @@ describe('fine-tune', () => {
     expect(result.version).toBe(2);
     expect(result.metrics.accuracy).toBeGreaterThanOrEqual(result.baseMetrics.accuracy);
     expect(result.history).toHaveLength(8);
-    const manifest = (await call(metadata, 'GET', '/v2/models/iris/versions/2')).body;
+    const manifest = (await call(app.metadata, 'GET', '/v2/models/iris/versions/2')).body;
     expect(manifest.lineage).toMatchObject({ parent: 1, jobId: job.id, source: 'fine-tune', dataSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(manifest.labels).toEqual(['setosa', 'versicolor', 'virginica']);
     expect(await readAlias(store, 'iris', 'production')).toMatchObject({ version: 1 }); // not promoted unless asked
@@ -66,12 +70,12 @@ describe('fine-tune', () => {
       return put(key, body, options);
     };
     const job = await createJob(watched, 'fine-tune', { name: 'iris', version: 1 }, { ...irisRows, config: { epochs: 2 } });
-    await runJob(watched, job.id, jobExecutors);
+    await runJob(environment(watched), job.id, jobExecutors);
     expect(statuses).toEqual(['queued', 'running', 'running@1', 'running@2', 'succeeded@2']);
   });
 
   it('fine-tunes the digits conv net, every layer trainable, on the default backend, keeping validation accuracy', async () => {
-    const accepted = await call(fineTune, 'POST', '/v2/models/digits/fine-tune', {
+    const accepted = await call(app.fineTune, 'POST', '/v2/models/digits/fine-tune', {
       dataset: '_datasets/digits-test.jsonl',
       validation: { split: 0.25 },
       config: { epochs: 1, learningRate: 0.0005, batchSize: 32 },
@@ -85,7 +89,7 @@ describe('fine-tune', () => {
 
   it('fails a diverging run (huge learning rate) and writes no version', async () => {
     const before = await listVersions(store, 'housing');
-    const accepted = await call(fineTune, 'POST', '/v2/models/housing/fine-tune', { dataset: '_datasets/housing-test.csv', labelColumn: 'medv', config: { epochs: 3, learningRate: 5, optimizer: 'sgd' } });
+    const accepted = await call(app.fineTune, 'POST', '/v2/models/housing/fine-tune', { dataset: '_datasets/housing-test.csv', labelColumn: 'medv', config: { epochs: 3, learningRate: 5, optimizer: 'sgd' } });
     const job = await waitForJob(accepted.body.id);
     expect(job.status).toBe('failed');
     expect(job.error).toMatch(/training diverged at epoch \d/);
@@ -94,11 +98,11 @@ describe('fine-tune', () => {
 
   it('a retried job finds the version it wrote instead of writing a second one', async () => {
     const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, { ...irisRows, config: { epochs: 1 } });
-    const first = await runJob(store, job.id, jobExecutors);
+    const first = await runJob(environment(store), job.id, jobExecutors);
     const versions = await listVersions(store, 'iris');
     // The worker died after writing the version but before recording success: the job is redelivered.
     await updateJob(store, first, { status: 'running', result: undefined });
-    const second = await runJob(store, job.id, jobExecutors);
+    const second = await runJob(environment(store), job.id, jobExecutors);
     expect(second.status).toBe('succeeded');
     expect((second.result as { version: number }).version).toBe((first.result as { version: number }).version);
     expect(await listVersions(store, 'iris')).toEqual(versions);
@@ -107,7 +111,7 @@ describe('fine-tune', () => {
   it('two concurrent jobs create two distinct versions', async () => {
     const before = await listVersions(store, 'iris');
     const jobs = await Promise.all([1, 2].map(() => createJob(store, 'fine-tune', { name: 'iris', version: 1 }, { ...irisRows, config: { epochs: 1 } })));
-    const done = await Promise.all(jobs.map((j) => runJob(store, j.id, jobExecutors)));
+    const done = await Promise.all(jobs.map((j) => runJob(environment(store), j.id, jobExecutors)));
     const made = done.map((j) => (j.result as { version: number }).version);
     expect(new Set(made).size).toBe(2);
     expect(await listVersions(store, 'iris')).toEqual([...before, ...made.sort((a, b) => a - b)]);
@@ -122,47 +126,47 @@ describe('fine-tune', () => {
       return put(key, body, options);
     };
     const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, { ...irisRows, config: { epochs: 1 } });
-    expect((await runJob(dying, job.id, jobExecutors)).status).toBe('failed');
+    expect((await runJob(environment(dying), job.id, jobExecutors)).status).toBe('failed');
     expect(await listVersions(store, 'iris')).toEqual(before);
   });
 
   it('stops training when the time budget runs short, and still saves', async () => {
     const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, { ...irisRows, config: { epochs: 50 } });
     let calls = 0;
-    const done = await runJob(store, job.id, jobExecutors, undefined, () => (++calls > 2 ? 1_000 : 900_000));
+    const done = await runJob(environment(store), job.id, jobExecutors, undefined, () => (++calls > 2 ? 1_000 : 900_000));
     expect(done.status).toBe('succeeded');
     expect((done.result as { history: unknown[] }).history.length).toBeLessThan(50);
   });
 
   it('promotes only a better version (ifBetter), predict follows within the alias TTL, and rollback restores the old answers', async () => {
     const x = { sepal_length: 6.0, sepal_width: 2.7, petal_length: 5.1, petal_width: 1.6 }; // a borderline flower
-    const rawBefore = (await call(predict, 'POST', '/v1/models/iris:predict', { instances: [x], raw: true })).body;
+    const rawBefore = (await call(app.predict, 'POST', '/v1/models/iris:predict', { instances: [x], raw: true })).body;
     expect(rawBefore.model_version).toBe('1');
     // Unconditional promotion of a version trained to change answers.
-    const accepted = await call(fineTune, 'POST', '/v2/models/iris/fine-tune', { ...irisRows, config: { epochs: 30, learningRate: 0.05 }, promote: { alias: 'production' } });
+    const accepted = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', { ...irisRows, config: { epochs: 30, learningRate: 0.05 }, promote: { alias: 'production' } });
     const job = await waitForJob(accepted.body.id);
     const promoted = job.result as { version: number; promoted: { moved: boolean } };
     expect(promoted.promoted.moved).toBe(true);
     await new Promise((r) => setTimeout(r, 1100)); // MODEL_ALIAS_TTL_SECONDS=1
-    const after = (await call(predict, 'POST', '/v1/models/iris:predict', { instances: [x], raw: true })).body;
+    const after = (await call(app.predict, 'POST', '/v1/models/iris:predict', { instances: [x], raw: true })).body;
     expect(after.model_version).toBe(String(promoted.version));
     expect(after.predictions).not.toEqual(rawBefore.predictions);
-    const rolled = await call(fineTune, 'POST', '/v2/models/iris/aliases/production/rollback');
+    const rolled = await call(app.fineTune, 'POST', '/v2/models/iris/aliases/production/rollback');
     expect(rolled.body).toMatchObject({ version: 1 });
-    const back = (await call(predict, 'POST', '/v1/models/iris:predict', { instances: [x], raw: true })).body;
+    const back = (await call(app.predict, 'POST', '/v1/models/iris:predict', { instances: [x], raw: true })).body;
     expect(back).toEqual(rawBefore);
     // ifBetter: a version no better on validation accuracy does not move the alias.
-    const notBetter = await call(fineTune, 'POST', '/v2/models/iris/fine-tune', { ...irisRows, config: { epochs: 1, learningRate: 1e-6 }, promote: { alias: 'production', ifBetter: 'accuracy' } });
+    const notBetter = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', { ...irisRows, config: { epochs: 1, learningRate: 1e-6 }, promote: { alias: 'production', ifBetter: 'accuracy' } });
     const kept = (await waitForJob(notBetter.body.id)).result as { promoted: { moved: boolean; reason: string } };
     expect(kept.promoted).toMatchObject({ moved: false, reason: expect.stringMatching(/does not beat version 1/) });
     expect(await readAlias(store, 'iris', 'production')).toMatchObject({ version: 1 });
   });
 
   it('PUT an alias points it at a version', async () => {
-    const answer = await call(fineTune, 'PUT', '/v2/models/iris/aliases/staging', { version: 2 });
+    const answer = await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/staging', { version: 2 });
     expect(answer.body).toMatchObject({ alias: 'staging', version: 2 });
-    expect((await call(fineTune, 'PUT', '/v2/models/iris/aliases/staging', { version: 999 })).statusCode).toBe(404);
-    expect((await call(fineTune, 'PUT', '/v2/models/iris/aliases/latest', { version: 1 })).statusCode).toBe(400);
+    expect((await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/staging', { version: 999 })).statusCode).toBe(404);
+    expect((await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/latest', { version: 1 })).statusCode).toBe(400);
   });
 
   it.each([
@@ -174,7 +178,7 @@ describe('fine-tune', () => {
     ['a graph model', '/v2/models/graphy/fine-tune', () => ({ instances: [[1, 2, 3, 4]], labels: ['0'] }), 400, /graph models cannot be trained/],
   ])('answers %s with %i', async (_case, path, body, status, message) => {
     if (!(await listVersions(store, 'graphy').catch(() => [])).length) await pushModelFolder(store, await writeGraphModel(), 'graphy');
-    const answer = await call(fineTune, 'POST', path, body());
+    const answer = await call(app.fineTune, 'POST', path, body());
     expect(answer.statusCode).toBe(status);
     expect(answer.body.error).toMatch(message);
   });

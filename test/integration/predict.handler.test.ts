@@ -2,18 +2,17 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler as metadata } from '../../handlers/metadata.js';
-import { handler as predict } from '../../handlers/predict.js';
-import { modelLoader, preloadConfiguredModels } from '../../lib/loader/index.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { setAlias } from '../../lib/registry/index.js';
 import { pushModelFolder } from '../../lib/registry/pushFolder.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
-import { call, callHttpApi, serveFrom, type Handler } from '../helpers/serving.js';
+import { call, callHttpApi, serving, type App, type Handler } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 import { expectedProbabilities, writeGraphModel, writeLayersModel } from '../helpers/tinyModels.js';
+
+let app: App;
 
 const FEATURES = ['f1', 'f2', 'f3', 'f4'];
 const tabular = { input: { kind: 'tabular' as const, features: FEATURES.map((name) => ({ name, mean: 0, std: 1 })) } };
@@ -37,8 +36,8 @@ beforeAll(async () => {
 afterAll(async () => s3?.stop());
 
 const stores: [string, () => void][] = [
-  ['folder', () => serveFrom(folderUri)],
-  ['s3', () => serveFrom(s3.uri, { S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' })],
+  ['folder', () => app = serving(folderUri)],
+  ['s3', () => app = serving(s3.uri, { S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' })],
 ];
 
 describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
@@ -50,7 +49,7 @@ describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
     [{ inputs: [1.0, 2.0, 5.0] }, { outputs: [2.5, 3.0, 4.5], model_version: '1' }],
     [{ signature_name: 'serving_default', instances: [1.0, 2.0, 5.0] }, { predictions: [2.5, 3.0, 4.5], model_version: '1' }],
   ])('TF Serving %j -> %j', async (request, expected) => {
-    const answer = await call(predict, 'POST', '/v1/models/half:predict', request);
+    const answer = await call(app.predict, 'POST', '/v1/models/half:predict', request);
     expect(answer.body).toEqual(expected);
     expect(answer.statusCode).toBe(200);
   });
@@ -59,7 +58,7 @@ describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
     ['flat data', [1, 2, 5]],
     ['nested data', [[1], [2], [5]]],
   ])('OIP v2 infer with %s echoes the id and answers each output', async (_case, data) => {
-    const answer = await call(predict, 'POST', '/v2/models/half/versions/1/infer', {
+    const answer = await call(app.predict, 'POST', '/v2/models/half/versions/1/infer', {
       id: '42',
       inputs: [{ name: 'x', shape: [3], datatype: 'FP32', data }],
     });
@@ -69,7 +68,7 @@ describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
   it('answers natural tabular instances with labels and ranked scores (top_k)', async () => {
     const x = { f1: 5.1, f2: 3.5, f3: 1.4, f4: 0.2 };
     const reference = expectedProbabilities([5.1, 3.5, 1.4, 0.2]);
-    const answer = await call(predict, 'POST', '/v1/models/lin:predict', { instances: [x], top_k: 2 });
+    const answer = await call(app.predict, 'POST', '/v1/models/lin:predict', { instances: [x], top_k: 2 });
     const best = reference.indexOf(Math.max(...reference));
     expect(answer.body.model_version).toBe('1'); // production
     expect(answer.body.predictions[0].label).toBe(['a', 'b', 'c'][best]);
@@ -79,8 +78,8 @@ describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
 
   it('serves a version, a label, and raw arrays on request', async () => {
     const x = [1, 2, 3, 4];
-    const byVersion = await call(predict, 'POST', '/v1/models/lin/versions/2:predict', { instances: [x] });
-    const byLabel = await call(predict, 'POST', '/v1/models/lin/labels/latest:predict', { instances: [Object.fromEntries(FEATURES.map((f, i) => [f, x[i]]))], raw: true });
+    const byVersion = await call(app.predict, 'POST', '/v1/models/lin/versions/2:predict', { instances: [x] });
+    const byLabel = await call(app.predict, 'POST', '/v1/models/lin/labels/latest:predict', { instances: [Object.fromEntries(FEATURES.map((f, i) => [f, x[i]]))], raw: true });
     expect(byVersion.body.model_version).toBe('2');
     expect(byLabel.body.model_version).toBe('2');
     byVersion.body.predictions[0].forEach((p: number, i: number) => expect(p).toBeCloseTo(expectedProbabilities(x)[i], 5));
@@ -88,7 +87,7 @@ describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
   });
 
   it('answers OIP feature columns with the model output and a label output', async () => {
-    const answer = await call(predict, 'POST', '/v2/models/lin/infer', {
+    const answer = await call(app.predict, 'POST', '/v2/models/lin/infer', {
       inputs: FEATURES.map((name, i) => ({ name, shape: [2], datatype: 'FP64', data: [i + 1, 0] })),
       outputs: [{ name: 'label' }],
     });
@@ -98,33 +97,31 @@ describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
 });
 
 describe('predict handler behaviour', () => {
-  beforeAll(() => serveFrom(folderUri));
+  beforeAll(() => app = serving(folderUri));
 
   it('splits large batches into chunks of MAX_BATCH and merges them in order', async () => {
     const rows = Array.from({ length: 23 }, (_, i) => [i, -i, i / 2, 1]);
-    const whole = await call(predict, 'POST', '/v1/models/lin:predict', { instances: rows });
-    serveFrom(folderUri, { MAX_BATCH: '4' });
-    const chunked = await call(predict, 'POST', '/v1/models/lin:predict', { instances: rows });
-    serveFrom(folderUri, { MAX_BATCH: '256' });
+    const whole = await call(app.predict, 'POST', '/v1/models/lin:predict', { instances: rows });
+    app = serving(folderUri, { MAX_BATCH: '4' });
+    const chunked = await call(app.predict, 'POST', '/v1/models/lin:predict', { instances: rows });
+    app = serving(folderUri, { MAX_BATCH: '256' });
     expect(chunked.body.predictions).toHaveLength(23);
     expect(chunked.body).toEqual(whole.body);
   });
 
   it('loads MODEL_PRELOAD models at cold start', async () => {
-    serveFrom(folderUri, { MODEL_PRELOAD: 'lin@production,half:1' });
-    await preloadConfiguredModels(() => undefined);
-    expect(modelLoader().cache.keys().sort()).toEqual(['half:1', 'lin:1']);
-    serveFrom(folderUri, { MODEL_PRELOAD: '' });
+    const preloading = serving(folderUri, { MODEL_PRELOAD: 'lin@production,half:1' });
+    await vi.waitFor(() => expect(preloading.services.loader.cache.keys().sort()).toEqual(['half:1', 'lin:1']));
   });
 
   it('accepts the API Gateway HTTP API event and answers a JSON string with a request id', async () => {
-    const answer = await callHttpApi(predict as Handler, 'POST', '/v1/models/half:predict', JSON.stringify({ instances: [1] }));
+    const answer = await callHttpApi(app.predict as Handler, 'POST', '/v1/models/half:predict', JSON.stringify({ instances: [1] }));
     expect(answer.body).toEqual({ predictions: [2.5], model_version: '1' });
     expect(answer.headers['x-request-id']).toBe('test-request');
   });
 
   it('accepts the REST API (payload 1.0) event with a base64 body', async () => {
-    const result = (await predict({
+    const result = (await app.predict({
       httpMethod: 'POST',
       path: '/v1/models/half:predict',
       headers: {},
@@ -163,21 +160,21 @@ describe('predict handler behaviour', () => {
     ['an OIP input the model does not have', 'POST', '/v2/models/half/infer', '{"inputs": [{"name": "z", "shape": [1], "datatype": "FP32", "data": [1]}]}', 400, /unknown input\(s\) z: the model takes x/],
     ['an OIP output the model does not have', 'POST', '/v2/models/half/infer', '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}], "outputs": [{"name": "w"}]}', 400, /unknown output\(s\) w/],
   ])('answers %s with %s', async (_case, method, url, body, status, message) => {
-    await call(predict, 'POST', '/v1/models/lin:predict', { instances: [[1, 2, 3, 4]] }); // models loaded: baseline below is steady
-    await call(predict, 'POST', '/v1/models/half:predict', { instances: [1] });
+    await call(app.predict, 'POST', '/v1/models/lin:predict', { instances: [[1, 2, 3, 4]] }); // models loaded: baseline below is steady
+    await call(app.predict, 'POST', '/v1/models/half:predict', { instances: [1] });
     const baseline = tf.memory().numTensors;
-    const answer = await callHttpApi(predict as Handler, method, url, body);
+    const answer = await callHttpApi(app.predict as Handler, method, url, body);
     expect(answer.statusCode).toBe(status);
     expect(answer.body.error).toMatch(message);
     expect(tf.memory().numTensors).toBe(baseline);
   });
 
   it('leaves no tensor behind after successful requests of every kind', async () => {
-    await call(predict, 'POST', '/v1/models/lin:predict', { instances: [[1, 2, 3, 4]] });
+    await call(app.predict, 'POST', '/v1/models/lin:predict', { instances: [[1, 2, 3, 4]] });
     const baseline = tf.memory().numTensors;
-    await call(predict, 'POST', '/v1/models/lin:predict', { instances: Array.from({ length: 600 }, () => [1, 2, 3, 4]) });
-    await call(predict, 'POST', '/v2/models/lin/infer', { inputs: FEATURES.map((name) => ({ name, shape: [1], datatype: 'FP32', data: [1] })) });
-    await call(metadata, 'GET', '/v2/models/lin');
+    await call(app.predict, 'POST', '/v1/models/lin:predict', { instances: Array.from({ length: 600 }, () => [1, 2, 3, 4]) });
+    await call(app.predict, 'POST', '/v2/models/lin/infer', { inputs: FEATURES.map((name) => ({ name, shape: [1], datatype: 'FP32', data: [1] })) });
+    await call(app.metadata, 'GET', '/v2/models/lin');
     expect(tf.memory().numTensors).toBe(baseline);
   });
 });
@@ -186,22 +183,22 @@ describe('a model that cannot load', () => {
   it('answers 503 with Retry-After and no internals, and serves again once repaired', async () => {
     const store = await tempFolderStore();
     await fill(store);
-    serveFrom(store.uri);
+    app = serving(store.uri);
     const weights = path.join(fileURLToPath(store.uri), 'half', 'versions', '1', 'group1-shard1of1.bin');
     const original = await readFile(weights);
     await writeFile(weights, new Uint8Array(8));
-    const answer = await callHttpApi(predict as Handler, 'POST', '/v1/models/half:predict', '{"instances": [1]}');
+    const answer = await callHttpApi(app.predict as Handler, 'POST', '/v1/models/half:predict', '{"instances": [1]}');
     expect(answer.statusCode).toBe(503);
     expect(answer.headers['retry-after']).toBe('5');
     expect(answer.body).toEqual({ error: 'the model cannot be loaded right now; retry later', requestId: 'test-request' });
     expect(JSON.stringify(answer.body)).not.toMatch(/sha256|group1|\/tmp|at /);
     await writeFile(weights, original);
-    expect((await call(predict, 'POST', '/v1/models/half:predict', { instances: [1] })).body.predictions).toEqual([2.5]);
+    expect((await call(app.predict, 'POST', '/v1/models/half:predict', { instances: [1] })).body.predictions).toEqual([2.5]);
   });
 
   it('answers 500 without internals when something unexpected breaks', async () => {
-    serveFrom('s3://no-such-bucket/x', { S3_ENDPOINT: 'http://127.0.0.1:9' });
-    const answer = await callHttpApi(metadata as Handler, 'GET', '/v2/models');
+    app = serving('s3://no-such-bucket/x', { S3_ENDPOINT: 'http://127.0.0.1:9' });
+    const answer = await callHttpApi(app.metadata as Handler, 'GET', '/v2/models');
     expect(answer.statusCode).toBe(500);
     expect(answer.body).toEqual({ error: 'internal error', requestId: 'test-request' });
   });

@@ -8,7 +8,7 @@ import { BadRequestError } from '../../lib/errors.js';
 import { mapAttribution } from '../../lib/ops/explain/mapping.js';
 import { gaussLegendre, trapezoid } from '../../lib/ops/explain/quadrature.js';
 import { gaussian, uniform } from '../../lib/random.js';
-import { checkExplainRequest, explainRequest } from '../../lib/ops/explain/request.js';
+import { explainRequest } from '../../lib/ops/explain/request.js';
 import { coalitionDesign, shapleyValues } from '../../lib/ops/explain/shapley.js';
 import { predictedTarget, resolveTarget, scoreOf, scoreRule, targetSpec } from '../../lib/ops/explain/target.js';
 import { parseManifest, type Manifest } from '../../lib/registry/index.js';
@@ -171,7 +171,7 @@ describe('targets', () => {
 });
 
 describe('explain requests', () => {
-  const parse = (body: object) => checkExplainRequest(explainRequest.parse(body));
+  const parse = (body: object) => explainRequest.parse(body);
 
   it('defaults to integrated gradients of the predicted class (the KServe v1 body)', () => {
     expect(parse({ instances: [[1, 2, 3]] })).toMatchObject({ method: 'integratedGradients' });
@@ -218,15 +218,15 @@ describe('mapping attributions back', () => {
 
   it('tabular: one entry per feature, sorted by magnitude; gradients per unit of the value as sent', () => {
     const m = manifest({ transforms: { input: { kind: 'tabular', features: [{ name: 'a', mean: 1, std: 2 }, { name: 'b', mean: 0, std: 4 }, { name: 'c' }] } } });
-    const base = { manifest: m, space: space(3), instance: { a: 3, b: 4, c: 5 }, natural: true, row: Float32Array.of(1, 1, 5), values: Float32Array.of(0.5, -2, 1), png: false };
-    expect(mapAttribution({ ...base, method: 'integratedGradients' })).toEqual({
+    const base = { instance: { a: 3, b: 4, c: 5 }, natural: true, row: Float32Array.of(1, 1, 5), values: Float32Array.of(0.5, -2, 1), png: false };
+    expect(mapAttribution(m, space(3), { ...base, gradient: false })).toEqual({
       features: [
         { name: 'b', value: 4, attribution: -2 },
         { name: 'c', value: 5, attribution: 1 },
         { name: 'a', value: 3, attribution: 0.5 },
       ],
     });
-    expect(mapAttribution({ ...base, method: 'saliency' })).toEqual({
+    expect(mapAttribution(m, space(3), { ...base, gradient: true })).toEqual({
       features: [
         { name: 'c', value: 5, attribution: 1 },
         { name: 'b', value: 4, attribution: -0.5 },
@@ -237,10 +237,8 @@ describe('mapping attributions back', () => {
 
   it('text: tokens in the original order, each occurrence with its word, unknown words marked; words sum with the rest', () => {
     const m = manifest({ task: 'binary', transforms: { input: { kind: 'text', vocabulary: ['free', 'money', 'meeting', 'now'] } } });
-    const mapped = mapAttribution({
-      manifest: m,
-      space: space(4),
-      method: 'integratedGradients',
+    const mapped = mapAttribution(m, space(4), {
+      gradient: false,
       instance: 'Free money, FREE now zzz',
       natural: true,
       row: Float32Array.of(1, 1, 0, 1),

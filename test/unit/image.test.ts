@@ -3,17 +3,12 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../lib/errors.js';
-import {
-  decodeImage,
-  encodeImages,
-  encodePng,
-  encodePngGray,
-  imageBytesOf,
-  isImageInstance,
-  resize,
-  type Plane,
-} from '../../lib/transforms/image.js';
-import { imageTransform, type ImageTransform } from '../../lib/transforms/schema.js';
+import { encodeImages, imageKind, type ImageSettings as ImageTransform } from '../../lib/inputs/image.js';
+import { decodeImage, imageBytesOf, isImageInstance } from '../../lib/inputs/image/decode.js';
+import { encodePng, encodePngGray } from '../../lib/inputs/image/png.js';
+import { resize, type Plane } from '../../lib/inputs/image/resize.js';
+
+const imageTransform = imageKind.schema;
 
 type Rgba = [number, number, number, number];
 type Painter = (x: number, y: number) => Rgba;

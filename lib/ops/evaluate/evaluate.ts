@@ -4,10 +4,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LoadedModel } from '../../loader/index.js';
-import { decodeTfServing } from '../../protocol/tfserving.js';
 import type { Manifest } from '../../registry/index.js';
 import { predict } from '../predict.js';
-import { elementCount, type TensorData } from '../tensorData.js';
+import { inputFromValues } from '../../inputs/encode.js';
+import { elementCount, type TensorData } from '../../tensors/data.js';
 import { ClassificationAccumulator, type ClassificationReport } from './classification.js';
 import { classNames, type Example } from './examples.js';
 import { RegressionAccumulator, type RegressionReport } from './regression.js';
@@ -45,8 +45,7 @@ export function accumulatorFor(manifest: Manifest, options: EvaluateOptions): Ac
 }
 
 async function evaluateChunk(loaded: LoadedModel, chunk: Example[], accumulator: Accumulator, maxBatch: number): Promise<void> {
-  const plan = decodeTfServing(loaded.manifest, { instances: chunk.map((e) => e.instance) });
-  const [output] = await predict(loaded, plan, maxBatch);
+  const [output] = await predict(loaded, inputFromValues(loaded.manifest, chunk.map((e) => e.instance)), maxBatch);
   addOutputs(loaded.manifest, accumulator, chunk.map((e) => e.truth), output);
 }
 

@@ -5,7 +5,7 @@
  */
 import { BadRequestError } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
-import { instanceOf } from '../rowInstance.js';
+import { instanceFromRecord, requiredColumns } from '../../inputs/encode.js';
 import type { DatasetRow } from './dataset.js';
 
 export interface Example {
@@ -36,10 +36,9 @@ export function exampleFromRow(manifest: Manifest, row: DatasetRow, labelColumn:
   if (!(labelColumn in row.values)) {
     throw new BadRequestError(`label column ${JSON.stringify(labelColumn)} not found; the data set has columns ${columnsSeen().join(', ')}`);
   }
-  const transform = manifest.transforms.input;
-  if (transform?.kind === 'tabular' && transform.features.some((f) => !(f.name in row.values))) {
-    const missing = transform.features.map((f) => f.name).filter((n) => !(n in row.values));
+  const missing = (requiredColumns(manifest) ?? []).filter((n) => !(n in row.values));
+  if (missing.length > 0) {
     throw new BadRequestError(`line ${row.line}: missing column(s) ${missing.join(', ')}; the data set has columns ${columnsSeen().join(', ')}`);
   }
-  return { instance: instanceOf(manifest, row.values, [labelColumn]), truth: truthOf(manifest, row.values[labelColumn], `line ${row.line}, ${labelColumn}`) };
+  return { instance: instanceFromRecord(manifest, row.values, [labelColumn]), truth: truthOf(manifest, row.values[labelColumn], `line ${row.line}, ${labelColumn}`) };
 }

@@ -4,9 +4,10 @@
  * Explanations need one float32 input: what every demo model and most TF.js models take.
  */
 import { BadRequestError } from '../../errors.js';
-import { flattenNested } from '../../protocol/nested.js';
-import type { Manifest, TensorSpec } from '../../registry/index.js';
-import { encodeNatural, isNaturalInstance } from '../../transforms/natural.js';
+import { encodeInstances, inputKindOf } from '../../inputs/encode.js';
+import type { Manifest } from '../../registry/index.js';
+import { fitsShape, type TensorSpec } from '../../tensors/data.js';
+import { flattenNested } from '../../tensors/nested.js';
 
 export interface InputSpace {
   spec: TensorSpec;
@@ -30,23 +31,19 @@ function singleFloatInput(manifest: Manifest): TensorSpec {
   return inputs[0];
 }
 
-function fits(spec: TensorSpec, shape: number[]): boolean {
-  return shape.length === spec.shape.length && spec.shape.every((d, i) => d < 0 || d === shape[i]);
-}
-
 /** Encodes a list of values as model-input rows; `where` names them in errors. */
 export function encodeRows(manifest: Manifest, values: unknown[], where: string, space?: InputSpace): { rows: Rows; space: InputSpace } {
   const spec = space?.spec ?? singleFloatInput(manifest);
-  const transform = manifest.transforms.input;
+  const kind = inputKindOf(manifest);
   let shape: number[];
   let data: Float32Array;
-  const natural = transform !== undefined && values.every((v) => isNaturalInstance(transform, v));
+  const natural = kind !== undefined && values.every((v) => kind.kind.isInstance(kind.settings, v));
   if (natural) {
-    const encoded = encodeNatural(manifest, values, where);
+    const encoded = encodeInstances(manifest, values, where);
     shape = encoded.shape;
     data = encoded.data as Float32Array;
   } else {
-    const numbersOnly = () => new BadRequestError(`${where}: expected numbers for input ${spec.name} (shape [${spec.shape}])${transform ? ` or natural ${transform.kind} instances` : ''}`);
+    const numbersOnly = () => new BadRequestError(`${where}: expected numbers for input ${spec.name} (shape [${spec.shape}])${kind ? ` or natural ${kind.kind.kind} instances` : ''}`);
     const flat = flattenNested(values, where, 'float32', numbersOnly);
     shape = flat.shape;
     data = flat.data as Float32Array;
@@ -54,7 +51,7 @@ export function encodeRows(manifest: Manifest, values: unknown[], where: string,
     const rowDims = spec.shape.slice(1);
     if (shape.length === 2 && rowDims.length > 1 && rowDims.every((d) => d > 0) && shape[1] === rowDims.reduce((a, b) => a * b, 1)) shape = [shape[0], ...rowDims];
   }
-  if (!fits(spec, shape)) throw new BadRequestError(`${where}: shape [${shape}] does not fit the model's input [${spec.shape}] (-1 = any size)`);
+  if (!fitsShape(spec.shape, shape)) throw new BadRequestError(`${where}: shape [${shape}] does not fit the model's input [${spec.shape}] (-1 = any size)`);
   const rowShape = shape.slice(1);
   if (space && rowShape.join() !== space.rowShape.join()) {
     throw new BadRequestError(`${where}: rows of shape [${rowShape}] (${data.length / values.length} values) do not match the instances' [${space.rowShape}] (${space.size} values)`);
@@ -70,9 +67,4 @@ export function flatRow(values: number[], space: InputSpace, where: string): Flo
   }
   if (values.some((v) => !Number.isFinite(v))) throw new BadRequestError(`${where}: every value must be a finite number`);
   return Float32Array.from(values);
-}
-
-/** Row i of a flat row set. */
-export function rowOf(rows: Float32Array, size: number, i: number): Float32Array {
-  return rows.subarray(i * size, (i + 1) * size);
 }

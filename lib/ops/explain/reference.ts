@@ -3,9 +3,10 @@
  * the integrated-gradients baseline and the kernelShap background.
  */
 import { BadRequestError } from '../../errors.js';
+import { inputKindOf } from '../../inputs/encode.js';
 import type { Manifest } from '../../registry/index.js';
 import { encodeRows, flatRow, type InputSpace } from './inputs.js';
-import type { ExplainRequest } from './request.js';
+import type { ExplainRequest, KernelShapParams } from './request.js';
 
 /** The manifest's stored sample (flattened rows of model inputs), checked against the input size. */
 function storedBackground(manifest: Manifest, space: InputSpace): Float32Array[] | undefined {
@@ -18,15 +19,14 @@ function storedBackground(manifest: Manifest, space: InputSpace): Float32Array[]
 
 /** The model input of an all-zero raw input: zero features, the empty text, a black image. */
 function zerosRow(manifest: Manifest, space: InputSpace): Float32Array {
-  const transform = manifest.transforms.input;
-  if (transform?.kind === 'tabular') return Float32Array.from(transform.features, (f) => (0 - f.mean) / f.std);
-  if (transform?.kind === 'image') return new Float32Array(space.size).fill(transform.offset);
-  return new Float32Array(space.size);
+  const natural = inputKindOf(manifest);
+  return natural?.kind.zeroRow(natural.settings, space.size) ?? new Float32Array(space.size);
 }
 
 function meanRow(manifest: Manifest, space: InputSpace): Float32Array {
-  // Standardised features: the feature means are exactly 0.
-  if (manifest.transforms.input?.kind === 'tabular') return new Float32Array(space.size);
+  const natural = inputKindOf(manifest);
+  const own = natural?.kind.meanRow(natural.settings, space.size);
+  if (own) return own;
   const rows = storedBackground(manifest, space);
   if (!rows) throw new BadRequestError(`baseline "mean": model ${manifest.name} stores no background sample to average; use "zeros" or give a baseline`);
   const mean = new Float64Array(space.size);
@@ -38,14 +38,14 @@ export type BaselineKind = 'zeros' | 'mean' | 'given';
 
 /** The integrated-gradients baseline. Default: the feature means for tabular models, else zeros. */
 export function baselineRow(manifest: Manifest, space: InputSpace, baseline: ExplainRequest['baseline']): { row: Float32Array; kind: BaselineKind } {
-  const chosen = baseline ?? (manifest.transforms.input?.kind === 'tabular' ? 'mean' : 'zeros');
+  const chosen = baseline ?? inputKindOf(manifest)?.kind.defaultBaseline ?? 'zeros';
   if (chosen === 'zeros') return { row: zerosRow(manifest, space), kind: 'zeros' };
   if (chosen === 'mean') return { row: meanRow(manifest, space), kind: 'mean' };
   if (Array.isArray(chosen)) return { row: flatRow(chosen, space, 'baseline'), kind: 'given' };
   return { row: encodeRows(manifest, [chosen], 'baseline', space).rows.data, kind: 'given' };
 }
 
-export type BackgroundKind = 'request' | 'manifest' | 'empty text' | 'zeros';
+export type BackgroundKind = KernelShapParams['background'];
 
 /**
  * The kernelShap background. Text defaults to the empty text: a removed word is then simply
@@ -57,7 +57,8 @@ export function backgroundRows(manifest: Manifest, space: InputSpace, background
     const { rows } = encodeRows(manifest, background, 'background', space);
     return { rows: Array.from({ length: rows.count }, (_, i) => rows.data.slice(i * space.size, (i + 1) * space.size)), kind: 'request' };
   }
-  if (manifest.transforms.input?.kind === 'text') return { rows: [new Float32Array(space.size)], kind: 'empty text' };
+  const label = inputKindOf(manifest)?.kind.zeroBackground;
+  if (label) return { rows: [zerosRow(manifest, space)], kind: label };
   const stored = storedBackground(manifest, space);
   if (stored) return { rows: stored, kind: 'manifest' };
   return { rows: [zerosRow(manifest, space)], kind: 'zeros' };

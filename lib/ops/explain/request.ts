@@ -4,7 +4,6 @@
  * is a valid request here: integrated gradients for the predicted class).
  */
 import { z } from 'zod';
-import { BadRequestError } from '../../errors.js';
 
 export const EXPLAIN_METHODS = ['integratedGradients', 'saliency', 'smoothGrad', 'kernelShap'] as const;
 export type ExplainMethod = (typeof EXPLAIN_METHODS)[number];
@@ -21,7 +20,7 @@ export const LIMITS = {
   gradientRows: 1 << 16,
 } as const;
 
-export const explainRequest = z
+const explainObject = z
   .object({
     instances: z.array(z.unknown()).min(1).describe('what to explain, as in predict: feature records, strings, {"b64": ...} images or raw tensor rows'),
     method: z.enum(EXPLAIN_METHODS).default('integratedGradients').describe('the attribution method'),
@@ -53,10 +52,9 @@ export const explainRequest = z
       .describe("kernelShap: reference instances, natural or raw (raw rows may be flattened, as the manifest stores them). Default: the manifest's stored sample (text: the empty text)"),
     patchSize: z.number().int().min(1).max(64).optional().describe('kernelShap on images: side of the square patches that are the features (default: 7 patches across)'),
   })
-  .strict()
-  .describe('explain request');
+  .strict();
 
-export type ExplainRequest = z.infer<typeof explainRequest>;
+export type ExplainRequest = z.output<typeof explainObject>;
 
 /** Which parameters each method reads: any other is a mistake worth a 400, not silence. */
 const PARAMETERS: Record<ExplainMethod, (keyof ExplainRequest)[]> = {
@@ -79,20 +77,23 @@ export interface SmoothGradParams {
 }
 export interface KernelShapParams {
   nSamples: number;
-  background: 'manifest' | 'request' | 'empty text' | 'zeros';
+  /** request, manifest, zeros, or the input kind's name for its zero row (text: "empty text"). */
+  background: string;
   seed: number;
   patchSize?: number;
 }
 
-export function checkExplainRequest(request: ExplainRequest): ExplainRequest {
+/** Parameters of another method are a mistake worth a 400, not silence; so is a 1-point trapezoid. */
+function checkParameters(request: ExplainRequest, context: z.RefinementCtx): void {
   const allowed = PARAMETERS[request.method];
   const misplaced = METHOD_PARAMETERS.filter((p) => request[p] !== undefined && !allowed.includes(p));
   if (misplaced.length > 0) {
     const owners = misplaced.map((p) => `${p} (${EXPLAIN_METHODS.filter((m) => PARAMETERS[m].includes(p)).join(', ')})`);
-    throw new BadRequestError(`${request.method} does not take ${owners.join(', ')}: it takes ${allowed.length ? allowed.join(', ') : 'no parameters'}`);
+    context.addIssue({ code: 'custom', message: `${request.method} does not take ${owners.join(', ')}: it takes ${allowed.length ? allowed.join(', ') : 'no parameters'}` });
   }
   if (request.method === 'integratedGradients' && request.integration === 'trapezoid' && request.steps === 1) {
-    throw new BadRequestError('steps: the trapezoid rule needs at least 2 points (the path ends)');
+    context.addIssue({ code: 'custom', path: ['steps'], message: 'the trapezoid rule needs at least 2 points (the path ends)' });
   }
-  return request;
 }
+
+export const explainRequest = explainObject.superRefine(checkParameters).describe('explain request');

@@ -6,7 +6,7 @@
  */
 import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
-import { toAnswers, type Answer } from '../../transforms/labels.js';
+import { toAnswers, type Answer } from '../../protocol/answers.js';
 import type { Attribution, ExplainContext } from './context.js';
 import { imageShape } from './features.js';
 import { encodeRows } from './inputs.js';
@@ -14,7 +14,7 @@ import { integratedGradients } from './integratedGradients.js';
 import { kernelShap } from './kernelShap.js';
 import { mapAttribution } from './mapping.js';
 import { forwardRows } from './modelFunction.js';
-import { checkExplainRequest, type ExplainMethod, type ExplainRequest } from './request.js';
+import type { ExplainMethod, ExplainRequest } from './request.js';
 import { saliency } from './saliency.js';
 import { smoothGrad } from './smoothGrad.js';
 import { describeTarget, predictedTarget, resolveTarget, scoreOf, scoreRule, targetSpec, type Target, type TargetSpec } from './target.js';
@@ -46,7 +46,6 @@ function scoreMeaning(spec: TargetSpec): string {
 }
 
 export async function explain(loaded: LoadedModel, request: ExplainRequest, maxBatch: number): Promise<ExplainAnswer> {
-  checkExplainRequest(request);
   const { manifest } = loaded;
   const png = request.format === 'png';
   const { rows: instances, space } = encodeRows(manifest, request.instances, 'instances');
@@ -81,14 +80,12 @@ export async function explain(loaded: LoadedModel, request: ExplainRequest, maxB
     target: describeTarget(spec, targets[i]),
     score: scores[i],
     ...attribution.extra,
-    ...mapAttribution({
-      manifest,
-      space,
-      method: request.method,
+    ...mapAttribution(manifest, space, {
       instance: request.instances[i],
       natural: instances.natural,
       row: instances.data.subarray(i * space.size, (i + 1) * space.size),
       values: attribution.values,
+      gradient: request.method === 'saliency' || request.method === 'smoothGrad',
       png,
     }),
   }));

@@ -6,10 +6,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
-import { decodeTfServing } from '../../protocol/tfserving.js';
 import type { Manifest } from '../../registry/index.js';
 import type { ObjectStore } from '../../store/index.js';
-import { encodeNatural } from '../../transforms/natural.js';
+import { inputFromValues, inputTensors } from '../../inputs/encode.js';
 import { sha256Hex } from '../../registry/index.js';
 import { shuffled, uniform } from '../../random.js';
 import { datasetKey, formatOf, readDataset } from '../evaluate/dataset.js';
@@ -49,9 +48,9 @@ async function examplesOf(store: ObjectStore, manifest: Manifest, source: DataSo
 
 /** Inputs exactly as predict would feed them (natural instances through the transforms). */
 function inputsOf(loaded: LoadedModel, examples: Example[]): { x: Float32Array; rowShape: number[] } {
-  const plan = decodeTfServing(loaded.manifest, { instances: examples.map((e) => e.instance) });
-  const tensor = plan.kind === 'natural' ? encodeNatural(loaded.manifest, plan.instances) : plan.tensors[0];
-  if (plan.kind === 'tensors' && plan.tensors.length !== 1) throw new BadRequestError('fine-tuning supports models with one input');
+  const tensors = inputTensors(loaded.manifest, inputFromValues(loaded.manifest, examples.map((e) => e.instance)));
+  if (tensors.length !== 1) throw new BadRequestError('fine-tuning supports models with one input');
+  const [tensor] = tensors;
   return { x: Float32Array.from(tensor.data as ArrayLike<number>), rowShape: tensor.shape.slice(1) };
 }
 

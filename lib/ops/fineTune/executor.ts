@@ -12,7 +12,7 @@ import { modelFiles } from '../../runtime/modelFiles.js';
 import { isLayersModel } from '../../runtime/tfModel.js';
 import type { ObjectStore } from '../../store/index.js';
 import { loadLabelledData, pick, splitRows, type LabelledData } from './data.js';
-import { checkFineTuneRequest, fineTuneRequest, type FineTuneRequest } from './request.js';
+import { fineTuneRequest, type FineTuneRequest } from './request.js';
 import { applyTrainableLayers, train } from './train.js';
 import { isBetter, validationMetrics } from './validate.js';
 
@@ -69,7 +69,7 @@ async function promote(store: ObjectStore, manifest: Manifest, request: FineTune
 }
 
 export async function fineTuneJob({ store, job, progress, remainingMs }: JobContext): Promise<FineTuneResult> {
-  const request = checkFineTuneRequest(fineTuneRequest.parse(job.request));
+  const request = fineTuneRequest.parse(job.request);
   const { name, version: parent } = job.model;
   const already = await versionOfJob(store, name, parent, job.id);
   if (already) {

@@ -1,14 +1,9 @@
 /** The fine-tune request: data (inline or a data set), validation, training config, promotion. */
 import { z } from 'zod';
-import { BadRequestError } from '../../errors.js';
+import { isValidName } from '../../registry/names.js';
+import { checkLabelled, labelledFields, type LabelledSource } from '../labelledData.js';
 
-const data = {
-  instances: z.array(z.unknown()).optional().describe('training inputs as in predict: feature records, strings, images or raw rows'),
-  labels: z.array(z.unknown()).optional().describe('the true label (class name) or value of each instance'),
-  dataset: z.string().optional().describe('a CSV or JSON Lines object in the model store (as for evaluate)'),
-  labelColumn: z.string().min(1).default('label'),
-  format: z.enum(['csv', 'jsonl']).optional(),
-};
+const data = labelledFields;
 
 export const fineTuneConfig = z
   .object({
@@ -28,7 +23,7 @@ export const fineTuneConfig = z
   })
   .strict();
 
-export const fineTuneRequest = z
+const fineTuneObject = z
   .object({
     ...data,
     validation: z
@@ -41,29 +36,24 @@ export const fineTuneRequest = z
     config: fineTuneConfig.default(fineTuneConfig.parse({})),
     promote: z
       .object({
-        alias: z.string(),
+        alias: z.string().refine(isValidName, "expected an alias name: ^[a-z0-9][a-z0-9._-]{0,63}$ without '..'"),
         ifBetter: z.enum(['accuracy', 'logLoss', 'f1', 'mse', 'mae', 'r2']).optional().describe('move the alias only if the new version beats it on this validation metric'),
       })
       .strict()
       .optional(),
   })
-  .strict()
+  .strict();
+
+export const fineTuneRequest = fineTuneObject
+  .superRefine((request, context) => {
+    checkLabelled(request, context);
+    if (!('split' in request.validation)) checkLabelled(request.validation, context, ['validation']);
+  })
+  .transform((request) => request as FineTuneRequest)
   .describe('fine-tune request');
 
-export type FineTuneRequest = z.infer<typeof fineTuneRequest>;
+type Parsed = z.output<typeof fineTuneObject>;
+/** A parsed request: its training data and its validation data (unless a split) are each one of the two shapes. */
+export type FineTuneRequest = Omit<Parsed, keyof LabelledSource | 'validation'> &
+  LabelledSource & { validation: { split: number } | LabelledSource };
 export type FineTuneConfig = z.infer<typeof fineTuneConfig>;
-
-export function checkFineTuneRequest(request: FineTuneRequest): FineTuneRequest {
-  const check = (part: { instances?: unknown[]; labels?: unknown[]; dataset?: string }, where: string) => {
-    if ((part.instances === undefined) === (part.dataset === undefined)) throw new BadRequestError(`${where}: send either "instances" with "labels", or "dataset"`);
-    if (part.instances !== undefined) {
-      if (part.instances.length === 0) throw new BadRequestError(`${where}: instances is empty`);
-      if (part.labels === undefined || part.labels.length !== part.instances.length) {
-        throw new BadRequestError(`${where}: ${part.instances.length} instances need ${part.instances.length} labels, got ${part.labels?.length ?? 0}`);
-      }
-    }
-  };
-  check(request, 'training data');
-  if (!('split' in request.validation)) check(request.validation, 'validation');
-  return request;
-}

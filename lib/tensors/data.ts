@@ -1,5 +1,8 @@
-/** Tensors as plain data: what protocols decode to and encode from, and what ops take and give. */
-import type { Scalar } from '../protocol/nested.js';
+/**
+ * Tensors as plain data: what protocols decode to and encode from, what input kinds produce, and
+ * what ops take and give. This module imports nothing of the project's: everything may use it.
+ */
+export type Scalar = number | string | boolean;
 
 export type TensorDtype = 'float32' | 'int32' | 'bool' | 'string';
 
@@ -10,8 +13,22 @@ export interface TensorData {
   data: ArrayLike<Scalar>;
 }
 
-export function elementCount(shape: number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
+/** A model input or output as its signature declares it; -1 marks a variable dimension (the batch). */
+export interface TensorSpec {
+  name: string;
+  dtype: TensorDtype;
+  shape: number[];
+}
+
+export function elementCount(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Whether a concrete shape fits a spec's shape (-1 = any size). */
+export function fitsShape(spec: readonly number[], shape: readonly number[]): boolean {
+  return shape.length === spec.length && spec.every((d, i) => d < 0 || d === shape[i]);
 }
 
 /** Rows [from, to) of a tensor along its first dimension. */
@@ -25,8 +42,8 @@ export function sliceRows(t: TensorData, from: number, to: number): TensorData {
 export function concatRows(chunks: TensorData[]): TensorData {
   const [first] = chunks;
   const rows = chunks.reduce((n, c) => n + c.shape[0], 0);
-  const data: Scalar[] | Float32Array | Int32Array =
-    first.dtype === 'float32' ? new Float32Array(elementCount([rows, ...first.shape.slice(1)])) : first.dtype === 'int32' ? new Int32Array(elementCount([rows, ...first.shape.slice(1)])) : [];
+  const size = elementCount([rows, ...first.shape.slice(1)]);
+  const data: Scalar[] | Float32Array | Int32Array = first.dtype === 'float32' ? new Float32Array(size) : first.dtype === 'int32' ? new Int32Array(size) : [];
   let offset = 0;
   for (const chunk of chunks) {
     if (Array.isArray(data)) data.push(...Array.from(chunk.data));
@@ -37,7 +54,7 @@ export function concatRows(chunks: TensorData[]): TensorData {
 }
 
 /** Row i of a 2-D (or more) tensor, as a flat number array. */
-export function row(t: TensorData, i: number): number[] {
+export function rowValues(t: TensorData, i: number): number[] {
   const size = elementCount(t.shape.slice(1));
   return Array.prototype.slice.call(t.data, i * size, (i + 1) * size) as number[];
 }

@@ -3,14 +3,19 @@
  * image in grey, red where attributions are positive and blue where negative, opacity growing
  * with |attribution| / max |attribution|, scaled up (nearest neighbour) to at least 224 pixels.
  */
-import { encodePng } from '../../transforms/image.js';
-import type { ImageTransform } from '../../transforms/schema.js';
+import { encodePng } from './png.js';
+
+/** How model values map back to grey levels: value = grey * 255 * scale + offset. Unknown: min-max. */
+export interface GreyScale {
+  scale: number;
+  offset: number;
+}
 
 const MIN_SIDE = 224;
 const MAX_OPACITY = 0.85;
 
 /** Grey level 0..1 of every pixel of a model-input row (HWC). */
-function greyLevels(row: Float32Array, height: number, width: number, channels: number, transform?: ImageTransform): Float32Array {
+function greyLevels(row: Float32Array, height: number, width: number, channels: number, transform?: GreyScale): Float32Array {
   const grey = new Float32Array(height * width);
   for (let p = 0; p < height * width; p++) {
     grey[p] = channels === 3 ? 0.299 * row[p * 3] + 0.587 * row[p * 3 + 1] + 0.114 * row[p * 3 + 2] : row[p * channels];
@@ -22,7 +27,7 @@ function greyLevels(row: Float32Array, height: number, width: number, channels: 
   return grey.map((v) => (max > min ? (v - min) / (max - min) : 0));
 }
 
-export function overlayPng(row: Float32Array, heatmap: Float32Array, height: number, width: number, channels: number, transform?: ImageTransform): Uint8Array {
+export function overlayPng(row: Float32Array, heatmap: Float32Array, height: number, width: number, channels: number, transform?: GreyScale): Uint8Array {
   const grey = greyLevels(row, height, width, channels, transform);
   let peak = 0;
   for (const v of heatmap) peak = Math.max(peak, Math.abs(v));

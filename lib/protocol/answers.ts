@@ -2,8 +2,13 @@
  * Model outputs -> answers a person can read: a label and scores for classifiers, a value for
  * regression. The raw tensors stay available through OIP or `raw: true`.
  */
-import type { Manifest } from '../registry/index.js';
-import { row, type TensorData } from '../ops/tensorData.js';
+import { rowValues, type TensorData } from '../tensors/data.js';
+
+/** The parts of a manifest that say what the outputs mean. */
+export interface ModelOutputs {
+  task: 'classification' | 'binary' | 'regression';
+  labels?: string[];
+}
 
 export interface LabelScore {
   label: string;
@@ -25,10 +30,10 @@ function ranked(scores: number[], labels: string[] | undefined, topK: number): L
 }
 
 /** One answer per row of the first output. topK limits `scores` (default: every class). */
-export function toAnswers(manifest: Manifest, output: TensorData, topK?: number): Answer[] {
+export function toAnswers(manifest: ModelOutputs, output: TensorData, topK?: number): Answer[] {
   const rows = output.shape[0] ?? 1;
   return Array.from({ length: rows }, (_, r) => {
-    const values = row(output, r);
+    const values = rowValues(output, r);
     if (manifest.task === 'regression') return { value: values.length === 1 ? values[0] : values };
     // A binary model outputs P(positive) in one unit: expand to both classes.
     const scores = manifest.task === 'binary' && values.length === 1 ? [1 - values[0], values[0]] : values;

@@ -3,8 +3,7 @@
  * checking that the nesting is rectangular. Errors name the JSON path of the offending value.
  */
 import { BadRequestError } from '../errors.js';
-
-export type Scalar = number | string | boolean;
+import type { Scalar } from './data.js';
 
 export interface FlatTensor {
   shape: number[];

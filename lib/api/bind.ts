@@ -1,0 +1,68 @@
+/**
+ * A Lambda's HTTP handler from the route table: the routes of one function, each bound to its
+ * implementation, with the query and the body validated by the route's schemas before the
+ * implementation runs. Implementations are typed from the table: a parsed body is the schema's
+ * output (cross-field rules included), so nothing needs re-checking.
+ */
+import type { z } from 'zod';
+import { jsonBody } from '../http/body.js';
+import { httpHandler, type HttpHandler } from '../http/handler.js';
+import type { Reply, Route, RouteRequest } from '../http/router.js';
+import { logger } from '../observability.js';
+import { createServices, type Services } from '../services.js';
+import { validateJobId } from '../jobs/records.js';
+import { validateName, validateVersion } from '../registry/names.js';
+import type { RouteSpec } from './route.js';
+
+type QueryOf<S> = S extends { query: infer Q extends z.ZodType } ? z.output<Q> : Record<string, never>;
+type BodyOf<S> = S extends { body: () => Promise<infer B extends z.ZodType> } ? z.output<B> : undefined;
+
+export interface RouteContext<S> {
+  request: RouteRequest;
+  params: Record<string, string>;
+  query: QueryOf<S>;
+  body: BodyOf<S>;
+  services: Services;
+}
+
+/** One implementation per route of the function (lib/api/routes/<function>.ts), no more, no less. */
+export type Implementations<R extends Record<string, RouteSpec>> = { [K in keyof R]: (context: RouteContext<R[K]>) => Promise<Reply> };
+
+/** Path parameters are checked before anything else: a bad name must never reach the store. */
+const PATH_PARAMETERS: Record<string, (value: string) => unknown> = {
+  model: (value) => validateName(value),
+  alias: (value) => validateName(value, 'alias'),
+  version: validateVersion,
+  id: validateJobId,
+};
+
+function checkPathParameters(params: Record<string, string>): void {
+  for (const [name, value] of Object.entries(params)) PATH_PARAMETERS[name]?.(value);
+}
+
+function bind(spec: RouteSpec, implement: (context: RouteContext<unknown>) => Promise<Reply>, services: Services): Route[] {
+  let bodySchema: z.ZodType | undefined;
+  const handle = async (request: RouteRequest): Promise<Reply> => {
+    checkPathParameters(request.params);
+    const query = spec.query ? spec.query.parse(request.query) : {};
+    let body: unknown;
+    if (spec.body) {
+      bodySchema ??= await spec.body();
+      body = jsonBody(request, bodySchema);
+    }
+    return implement({ request, params: request.params, query: query as never, body: body as never, services });
+  };
+  return spec.paths.map((path) => ({ method: spec.method, path, handle }));
+}
+
+/**
+ * The function's Lambda handler, over `services` (by default built from the environment, once per
+ * process, at module load: Lambda's init phase). MODEL_PRELOAD's models start loading then too.
+ */
+export function lambdaHandler<R extends Record<string, RouteSpec>>(routes: R, implementations: Implementations<R>, services: Services = createServices()): HttpHandler {
+  if (services.config.preload.length > 0) {
+    void services.loader.preload(services.config.preload).catch((error: unknown) => logger.error('preload failed', { error: error as Error }));
+  }
+  const table = implementations as Record<string, (context: RouteContext<unknown>) => Promise<Reply>>;
+  return httpHandler(Object.entries(routes).flatMap(([id, spec]) => bind(spec, table[id], services)));
+}

@@ -1,0 +1,69 @@
+/**
+ * The OpenAPI 3.1 document, generated from the route table and the same zod schemas that validate
+ * requests, so the documentation cannot drift from what the handlers accept. Served at
+ * GET /openapi.json and written to docs/openapi.json by the build.
+ */
+import { z } from 'zod';
+import type { RouteSpec } from './route.js';
+import { routeList } from './routes/index.js';
+import { serverMetadata } from './server.js';
+
+const errorBody = z.object({ error: z.string(), requestId: z.string().optional() }).describe('error answer');
+
+const jsonSchema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
+const json = (s: z.ZodType) => ({ content: { 'application/json': { schema: jsonSchema(s) } } });
+
+const ERRORS = {
+  '400': { description: 'bad request: the message names the field and what was expected', ...json(errorBody) },
+  '404': { description: 'unknown model, version, alias or job', ...json(errorBody) },
+  '413': { description: 'body over 6 MB, or more work than one request may ask for', ...json(errorBody) },
+  '503': { description: 'the model cannot be loaded now (Retry-After)', ...json(errorBody) },
+};
+
+const PATH_PARAMETERS: Record<string, string> = {
+  model: 'model name',
+  version: 'an integer version',
+  alias: 'an alias such as production',
+  id: 'the job id',
+};
+
+function parameters(path: string, query?: z.ZodObject): object[] {
+  const inPath = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' }, description: PATH_PARAMETERS[name] }));
+  if (!query) return inPath;
+  const properties = (jsonSchema(query) as { properties?: Record<string, { description?: string }> }).properties ?? {};
+  const inQuery = Object.entries(properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema, description: schema.description }));
+  return [...inPath, ...inQuery];
+}
+
+async function operation(spec: RouteSpec, path: string): Promise<object> {
+  const responses: Record<string, object> = {};
+  for (const [status, response] of Object.entries(spec.responses)) {
+    responses[status] = { description: response.description, ...(response.schema ? json(await response.schema()) : {}) };
+  }
+  return {
+    summary: spec.summary,
+    ...(spec.auth === 'iam' ? { security: [{ sigv4: [] }] } : {}),
+    parameters: parameters(path, spec.query),
+    ...(spec.body ? { requestBody: { required: true, ...json(await spec.body()) } } : {}),
+    responses: { ...responses, ...ERRORS },
+  };
+}
+
+export async function openApiDocument(): Promise<object> {
+  const paths: Record<string, Record<string, object>> = {};
+  for (const spec of routeList()) {
+    for (const path of spec.paths) {
+      paths[path] ??= {};
+      paths[path][spec.method.toLowerCase()] = await operation(spec, path);
+    }
+  }
+  const { name, version } = serverMetadata();
+  return {
+    openapi: '3.1.0',
+    info: { title: name, version, description: 'Predict, explain, evaluate and fine-tune TensorFlow.js models (OIP v2 and TF Serving REST shapes), with metadata, health and jobs.' },
+    components: {
+      securitySchemes: { sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'AWS Signature Version 4 (API Gateway IAM authorization)' } },
+    },
+    paths,
+  };
+}

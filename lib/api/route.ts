@@ -1,0 +1,42 @@
+/**
+ * What a route is, as data: method, paths, the Lambda function that serves it, how API Gateway
+ * reaches it, its query and body schemas, and its authorization. routes.ts lists every route;
+ * the router (bind.ts), the OpenAPI document (openapi.ts) and the test of serverless.yml's events
+ * all read that list, so none of them can drift from the others.
+ */
+import type { z } from 'zod';
+
+/** The Lambda functions that answer HTTP (serverless.yml's names). */
+export type FunctionName = 'predict' | 'metadata' | 'evaluate' | 'explain' | 'fineTune';
+
+/** public: anyone who can reach the API; iam: callers sign with SigV4 and need execute-api:Invoke. */
+export type Auth = 'public' | 'iam';
+
+/** One route; its key in ROUTES (routes.ts) is its id, by which its handler binds an implementation. */
+export interface RouteSpec {
+  fn: FunctionName;
+  method: 'GET' | 'POST' | 'PUT';
+  /** The URL paths it answers, `{name}` for a path parameter (which stops at '/' and ':'). */
+  paths: readonly string[];
+  /**
+   * The API Gateway route, when the paths cannot be one: TF Serving's verbs are glued to the last
+   * segment (/v1/models/iris:predict), and a path variable must fill a whole segment, so one greedy
+   * route takes every POST under /v1/models/ and the handler parses the path.
+   */
+  gateway?: string;
+  auth: Auth;
+  summary: string;
+  /** Query parameters, validated (unknown ones are ignored). */
+  query?: z.ZodObject;
+  /** The JSON body's schema, loaded when first needed (keeps other operations' schemas off a cold start). */
+  body?: () => Promise<z.ZodType>;
+  /** Answers besides the common errors, for the OpenAPI document. */
+  responses: Record<string, { description: string; schema?: () => Promise<z.ZodType> }>;
+}
+
+/** The variants of a model route: the default version, `/versions/{version}`, and TF Serving's `/labels/{alias}`. */
+export function versioned(base: string, suffix: string, options: { labels?: boolean } = {}): string[] {
+  const paths = [`${base}${suffix}`, `${base}/versions/{version}${suffix}`];
+  if (options.labels) paths.push(`${base}/labels/{alias}${suffix}`);
+  return paths;
+}

@@ -1,0 +1,16 @@
+/** The explain function's route. */
+import { versioned, type RouteSpec } from '../route.js';
+import { formatQuery } from './query.js';
+
+export const explainRoutes = {
+  explain: {
+    fn: 'explain',
+    method: 'POST',
+    paths: versioned('/v2/models/{model}', '/explain'),
+    query: formatQuery,
+    body: async () => (await import('../../ops/explain/request.js')).explainRequest,
+    auth: 'public',
+    summary: 'attributions (integrated gradients, saliency, SmoothGrad, KernelSHAP) per feature, word or pixel',
+    responses: { '200': { description: 'explanations', schema: async () => (await import('../../ops/explain/response.js')).explainResponse } },
+  },
+} as const satisfies Record<string, RouteSpec>;

@@ -1,0 +1,36 @@
+/** The fineTune function's routes: they change what is served, so they sit behind IAM. */
+import { z } from 'zod';
+import { versioned, type RouteSpec } from '../route.js';
+import { accepted, aliasQuery } from './query.js';
+
+const aliasBody = z.object({ version: z.number().int().positive() }).strict().describe('alias move');
+
+export const fineTuneRoutes = {
+  fineTune: {
+    fn: 'fineTune',
+    method: 'POST',
+    paths: versioned('/v2/models/{model}', '/fine-tune'),
+    query: aliasQuery,
+    body: async () => (await import('../../ops/fineTune/request.js')).fineTuneRequest,
+    auth: 'iam',
+    summary: 'train a new version from this one; answers 202 with a job',
+    responses: accepted,
+  },
+  setAlias: {
+    fn: 'fineTune',
+    method: 'PUT',
+    paths: ['/v2/models/{model}/aliases/{alias}'],
+    body: async () => aliasBody,
+    auth: 'iam',
+    summary: 'point an alias at a version',
+    responses: { '200': { description: 'the alias record, with the versions it pointed to before' } },
+  },
+  rollbackAlias: {
+    fn: 'fineTune',
+    method: 'POST',
+    paths: ['/v2/models/{model}/aliases/{alias}/rollback'],
+    auth: 'iam',
+    summary: 'move an alias back to its previous version',
+    responses: { '200': { description: 'the alias record' }, '409': { description: 'nothing to roll back to' } },
+  },
+} as const satisfies Record<string, RouteSpec>;

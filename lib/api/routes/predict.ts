@@ -1,0 +1,40 @@
+/** The predict function's routes: OIP v2 and TF Serving inference; KServe's v1 `:explain` arrives here too (API Gateway's greedy v1 route). */
+import { versioned, type RouteSpec } from '../route.js';
+import { aliasQuery, formatQuery } from './query.js';
+
+const oip = () => import('../../protocol/oip.js');
+const tfServing = () => import('../../protocol/tfserving.js');
+
+export const predictRoutes = {
+  infer: {
+    fn: 'predict',
+    method: 'POST',
+    paths: versioned('/v2/models/{model}', '/infer'),
+    query: aliasQuery,
+    body: async () => (await oip()).oipInferRequest,
+    auth: 'public',
+    summary: 'Open Inference Protocol v2 inference',
+    responses: { '200': { description: 'inference result', schema: async () => (await oip()).oipInferResponse } },
+  },
+  tfServingPredict: {
+    fn: 'predict',
+    method: 'POST',
+    paths: versioned('/v1/models/{model}', ':predict', { labels: true }),
+    gateway: '/v1/models/{proxy+}',
+    body: async () => (await tfServing()).tfServingPredictRequest,
+    auth: 'public',
+    summary: 'TF Serving REST predict (row `instances` or columnar `inputs`)',
+    responses: { '200': { description: 'predictions', schema: async () => (await tfServing()).tfServingPredictResponse } },
+  },
+  explainV1: {
+    fn: 'predict',
+    method: 'POST',
+    paths: versioned('/v1/models/{model}', ':explain', { labels: true }),
+    gateway: '/v1/models/{proxy+}',
+    query: formatQuery.omit({ alias: true }),
+    body: async () => (await import('../../ops/explain/request.js')).explainRequest,
+    auth: 'public',
+    summary: "KServe v1 explain (the predict function serves it: API Gateway sends it every POST under /v1/models/)",
+    responses: { '200': { description: 'explanations', schema: async () => (await import('../../ops/explain/response.js')).explainResponse } },
+  },
+} as const satisfies Record<string, RouteSpec>;

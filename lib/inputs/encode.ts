@@ -1,0 +1,119 @@
+/**
+ * What every operation and both protocols share to turn what a client sent into the model's input
+ * tensors: natural instances go through the model's input kind (encodeInstances); anything else is
+ * a raw tensor row, checked against the signature. Pure: no I/O, no TF.js (plain typed arrays).
+ */
+import { BadRequestError } from '../errors.js';
+import type { TensorData, TensorSpec } from '../tensors/data.js';
+import { flattenNested } from '../tensors/nested.js';
+import { csvNumber } from './csvCells.js';
+import type { InputKind, KindSettings } from './kind.js';
+import { kindOf } from './kinds.js';
+
+/** The parts of a manifest that say what the model takes. */
+export interface ModelInputs {
+  name: string;
+  signature: { inputs: TensorSpec[] };
+  transforms: { input?: KindSettings };
+}
+
+/** What a request asks to run: raw tensors, or natural instances for the model's input kind. */
+export type ModelInput = { kind: 'tensors'; tensors: TensorData[] } | { kind: 'instances'; instances: unknown[] };
+
+/** The model's input kind and its settings, or undefined for a model that takes raw tensors only. */
+export function inputKindOf(model: ModelInputs): { kind: InputKind; settings: KindSettings } | undefined {
+  const settings = model.transforms.input;
+  return settings ? { kind: kindOf(settings), settings } : undefined;
+}
+
+export function isNaturalInstance(model: ModelInputs, value: unknown): boolean {
+  const input = inputKindOf(model);
+  return input !== undefined && input.kind.isInstance(input.settings, value);
+}
+
+/** Natural instances -> the model's (first) input tensor, through its input kind. */
+export function encodeInstances(model: ModelInputs, instances: unknown[], where = 'instances'): TensorData {
+  const input = inputKindOf(model);
+  if (!input) throw new BadRequestError(`${where}: model ${model.name} has no input transform: send raw tensors`);
+  if (instances.length === 0) throw new BadRequestError(`${where}: is empty: send at least one instance`);
+  const data = input.kind.encode(input.settings, instances, where);
+  return { name: model.signature.inputs[0].name, dtype: 'float32', shape: [instances.length, ...input.kind.rowShape(input.settings)], data };
+}
+
+/** A nested array of values for one model input, as a tensor of the input's dtype. */
+export function rawTensor(spec: TensorSpec, value: unknown, where: string): TensorData {
+  const numbersOnly = () => new BadRequestError(`${where}: expected numbers for input ${spec.name} (${spec.dtype}, shape [${spec.shape}])`);
+  if (spec.dtype === 'float32' || spec.dtype === 'int32') {
+    const { shape, data } = flattenNested(value, where, spec.dtype, numbersOnly);
+    return { name: spec.name, dtype: spec.dtype, shape, data };
+  }
+  const { shape, data } = flattenNested(value, where);
+  if (spec.dtype !== 'string' && data.some((v) => typeof v === 'string')) throw numbersOnly();
+  return { name: spec.name, dtype: spec.dtype, shape, data };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A list of values, one per row: natural instances when every one is one, else raw tensor rows
+ * (one nested array per row, or for a model with several inputs, an object of rows by input name).
+ */
+export function inputFromValues(model: ModelInputs, values: unknown[], where = 'instances'): ModelInput {
+  if (values.length === 0) throw new BadRequestError(`${where} is empty: send at least one instance`);
+  const { inputs } = model.signature;
+  const input = inputKindOf(model);
+  if (input && values.every((v) => input.kind.isInstance(input.settings, v))) return { kind: 'instances', instances: values };
+  if (inputs.length === 1 && !values.some((v) => isRecord(v) && inputs[0].name in v)) {
+    return { kind: 'tensors', tensors: [rawTensor(inputs[0], values, where)] };
+  }
+  return {
+    kind: 'tensors',
+    tensors: inputs.map((spec) =>
+      rawTensor(
+        spec,
+        values.map((value, r) => {
+          if (!isRecord(value) || !(spec.name in value)) {
+            throw new BadRequestError(`${where}[${r}]: expected an object with the inputs ${inputs.map((s) => s.name).join(', ')}`);
+          }
+          return value[spec.name];
+        }),
+        `${where}[*].${spec.name}`,
+      ),
+    ),
+  };
+}
+
+/** The model's input tensors for a request: natural instances encoded, raw tensors as sent. */
+export function inputTensors(model: ModelInputs, input: ModelInput): TensorData[] {
+  return input.kind === 'instances' ? [encodeInstances(model, input.instances)] : input.tensors;
+}
+
+/**
+ * The instance a data-set record holds (a CSV row or a JSON Lines object): an `instance` field
+ * when there is one, else the kind's own columns (tabular features, `text`, `image`...), else for a
+ * raw model the record's values in order. `ignore` lists the label columns.
+ */
+export function instanceFromRecord(model: ModelInputs, record: Record<string, unknown>, ignore: readonly string[] = []): unknown {
+  if ('instance' in record) return record.instance;
+  const input = inputKindOf(model);
+  if (input) return input.kind.fromRecord(input.settings, record, ignore);
+  return Object.entries(record)
+    .filter(([k]) => !ignore.includes(k))
+    .map(([, v]) => v);
+}
+
+/** The same from CSV cells, which are all text: numbers are read where the model wants numbers. */
+export function instanceFromCsv(model: ModelInputs, record: Record<string, unknown>, ignore: readonly string[] = []): unknown {
+  const instance = instanceFromRecord(model, record, ignore);
+  if (Array.isArray(instance)) return instance.map(csvNumber);
+  const input = inputKindOf(model);
+  return input ? input.kind.fromCsvCells(input.settings, instance) : instance;
+}
+
+/** Columns a data file must have for this model, or undefined when any layout will do. */
+export function requiredColumns(model: ModelInputs): string[] | undefined {
+  const input = inputKindOf(model);
+  return input?.kind.requiredColumns(input.settings);
+}

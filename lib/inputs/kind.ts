@@ -1,0 +1,82 @@
+/**
+ * One input kind (tabular, text, image...) is everything the service knows about one family of
+ * natural inputs, behind this interface. The manifest's `transforms.input` names the kind and holds
+ * its settings (the `T` below); every operation goes through these methods, so a new kind is one
+ * file implementing them plus one registration line in kinds.ts.
+ *
+ * Model-input space: a kind turns each natural instance into one row of the model's first input
+ * (float32, `rowShape`). Explanations are computed in that space and mapped back by the kind.
+ */
+import type { z } from 'zod';
+
+/** Settings of a kind as stored in the manifest; `kind` names the module that reads them. */
+export type KindSettings = { kind: string };
+
+/** KernelSHAP's features of one instance: groups of model-input indices switched on and off together. */
+export interface FeatureGroups {
+  names: string[];
+  indices: Int32Array[];
+  kind: 'columns' | 'words' | 'patches' | 'values';
+  patchSize?: number;
+}
+
+/** What an explanation hands a kind to map back into the terms of the instance as sent. */
+export interface AttributionView {
+  /** The instance as the client sent it, and whether it was natural (else a raw tensor row). */
+  instance: unknown;
+  natural: boolean;
+  /** The instance as model inputs. */
+  row: Float32Array;
+  /** One attribution per model input. */
+  values: Float32Array;
+  /** Gradients (saliency, SmoothGrad) are rates, not shares: they do not add up to a total. */
+  gradient: boolean;
+  /** Also answer a PNG (image kinds). */
+  png: boolean;
+}
+
+export interface InputKind<T extends KindSettings = KindSettings> {
+  readonly kind: T['kind'];
+  /** Validates the manifest's settings (defaults filled in) on push and on every read. */
+  readonly schema: z.ZodType<T>;
+  /**
+   * OIP v2 `parameters.content_type` values that mean "natural instances of this kind" (MLServer's
+   * convention: `str` for strings, `base64` for binary). `pd` on the request names tabular columns.
+   */
+  readonly contentTypes: readonly string[];
+  /** One sentence for metadata and the OpenAPI document: what a natural instance looks like. */
+  readonly instanceHelp: string;
+
+  /** Shape of one encoded instance: the model's input without the batch dimension. */
+  rowShape(settings: T): number[];
+  /** Whether a value is a natural instance of this kind (else it is taken as a raw tensor row). */
+  isInstance(settings: T, value: unknown): boolean;
+  /** Natural instances -> model-input rows, concatenated; errors name `${where}[i]`. */
+  encode(settings: T, values: unknown[], where: string): Float32Array;
+  /** The instance held by a data-set record (CSV row, JSON object); `ignore` lists label columns. */
+  fromRecord(settings: T, record: Record<string, unknown>, ignore: readonly string[]): unknown;
+  /** Columns a data file must have, when the kind names them (tabular features). */
+  requiredColumns(settings: T): string[] | undefined;
+  /** CSV cells are text: the instance with numbers where the kind wants numbers. */
+  fromCsvCells(settings: T, instance: unknown): unknown;
+  /** Metadata's summary of the settings (without e.g. a whole vocabulary). */
+  describe(settings: T): Record<string, unknown>;
+
+  /** The integrated-gradients baseline used when a request names none. */
+  readonly defaultBaseline: 'zeros' | 'mean';
+  /** The model-input row of an all-zero raw input: zero features, the empty text, a black image. */
+  zeroRow(settings: T, size: number): Float32Array;
+  /** The model-input row at the data's mean, when the kind knows it without a background sample. */
+  meanRow(settings: T, size: number): Float32Array | undefined;
+  /**
+   * When set, KernelSHAP's background (when a request gives none) is the zero row, reported under
+   * this name (text: "empty text"); else the manifest's stored sample.
+   */
+  readonly zeroBackground?: string;
+  /** Height, width and channels when the instances are images (heatmaps, patches, PNG overlays). */
+  imageShape(settings: T): { height: number; width: number; channels: number } | undefined;
+  /** KernelSHAP's features of one instance. */
+  featureGroups(settings: T, row: Float32Array, options: { patchSize?: number }): FeatureGroups | undefined;
+  /** Attributions in model-input space -> per feature, token or pixel. */
+  mapAttributions(settings: T, view: AttributionView): Record<string, unknown> | undefined;
+}

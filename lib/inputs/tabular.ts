@@ -1,0 +1,96 @@
+/**
+ * Tabular instances: records of named features, e.g. {"sepal_length": 5.1, ...}. Each feature is
+ * one column of the model input, standardised as (value - mean) / std when the manifest says so.
+ */
+import { z } from 'zod';
+import { BadRequestError } from '../errors.js';
+import { csvNumber } from './csvCells.js';
+import type { AttributionView, InputKind } from './kind.js';
+
+const settingsSchema = z.object({
+  kind: z.literal('tabular'),
+  features: z
+    .array(
+      z.object({
+        name: z.string().min(1),
+        mean: z.number().default(0),
+        std: z.number().positive().default(1),
+      }),
+    )
+    .min(1),
+});
+
+export type TabularSettings = z.infer<typeof settingsSchema>;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !('b64' in value);
+}
+
+/** Validates every row first (all problems of a row in one message), then standardises. */
+function encode(settings: TabularSettings, records: unknown[], where: string): Float32Array {
+  const names = settings.features.map((f) => f.name);
+  const out = new Float32Array(records.length * names.length);
+  records.forEach((record, r) => {
+    if (!isRecord(record)) throw new BadRequestError(`${where}[${r}]: expected an object with the features ${names.join(', ')}`);
+    const problems: string[] = [];
+    const missing = names.filter((n) => !(n in record));
+    if (missing.length) problems.push(`missing ${missing.join(', ')}`);
+    const unknown = Object.keys(record).filter((k) => !names.includes(k));
+    if (unknown.length) problems.push(`unknown feature(s) ${unknown.join(', ')}`);
+    settings.features.forEach((feature, c) => {
+      const value = record[feature.name];
+      if (!(feature.name in record)) return;
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        problems.push(`${feature.name} must be a finite number, got ${JSON.stringify(value)}`);
+        return;
+      }
+      out[r * names.length + c] = (value - feature.mean) / feature.std;
+    });
+    if (problems.length) throw new BadRequestError(`${where}[${r}]: ${problems.join('; ')} (expected features: ${names.join(', ')})`);
+  });
+  return out;
+}
+
+
+/**
+ * One attribution per feature, sorted by magnitude. Integrated gradients and KernelSHAP do not
+ * depend on the standardisation: IG of z = (x - mean) / std is (z - z0) * mean dF/dz, which equals
+ * (x - x0) * mean dF/dx, and KernelSHAP only evaluates the model. Gradients do: saliency and
+ * SmoothGrad are reported per unit of the feature as sent (dF/dx = dF/dz / std).
+ */
+function mapAttributions(settings: TabularSettings, view: AttributionView): Record<string, unknown> | undefined {
+  if (settings.features.length !== view.row.length) return undefined;
+  const record = view.natural ? (view.instance as Record<string, number>) : undefined;
+  const features = settings.features.map((f, j) => ({
+    name: f.name,
+    value: record ? record[f.name] : view.row[j],
+    attribution: view.natural && view.gradient ? view.values[j] / f.std : view.values[j],
+  }));
+  features.sort((a, b) => Math.abs(b.attribution) - Math.abs(a.attribution));
+  return { features };
+}
+
+export const tabularKind: InputKind<TabularSettings> = {
+  kind: 'tabular',
+  schema: settingsSchema,
+  contentTypes: ['pd'],
+  instanceHelp: 'an object with one number per feature, e.g. {"sepal_length": 5.1, ...}',
+  rowShape: (settings) => [settings.features.length],
+  isInstance: (_settings, value) => isRecord(value),
+  encode,
+  fromRecord: (settings, record) => Object.fromEntries(settings.features.map((f) => [f.name, record[f.name]])),
+  requiredColumns: (settings) => settings.features.map((f) => f.name),
+  fromCsvCells: (_settings, instance) => (isRecord(instance) ? Object.fromEntries(Object.entries(instance).map(([k, v]) => [k, csvNumber(v)])) : instance),
+  describe: (settings) => ({ kind: 'tabular', features: settings.features.map((f) => f.name) }),
+  defaultBaseline: 'mean',
+  zeroRow: (settings) => Float32Array.from(settings.features, (f) => (0 - f.mean) / f.std),
+  // Standardised features: the feature means are exactly 0.
+  meanRow: (_settings, size) => new Float32Array(size),
+  imageShape: () => undefined,
+  featureGroups: (settings, row) =>
+    settings.features.length === row.length
+      ? { names: settings.features.map((f) => f.name), indices: settings.features.map((_, j) => Int32Array.of(j)), kind: 'columns' }
+      : undefined,
+  mapAttributions,
+};
+

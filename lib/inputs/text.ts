@@ -1,0 +1,119 @@
+/**
+ * Text instances: raw strings (or {"text": "..."}) turned into a bag of words over the stored
+ * vocabulary, as the text model was trained.
+ */
+import { z } from 'zod';
+import { BadRequestError } from '../errors.js';
+import type { AttributionView, InputKind } from './kind.js';
+
+const settingsSchema = z.object({
+  kind: z.literal('text'),
+  vocabulary: z.array(z.string()).min(1),
+  lowercase: z.boolean().default(true),
+  tokenPattern: z.string().default("[a-z0-9']+"),
+  /** binary: 1 when the word occurs; count: how many times. */
+  mode: z.enum(['binary', 'count']).default('binary'),
+});
+
+export type TextSettings = z.infer<typeof settingsSchema>;
+
+export function tokenize(settings: TextSettings, text: string): string[] {
+  const source = settings.lowercase ? text.toLowerCase() : text;
+  return source.match(new RegExp(settings.tokenPattern, 'g')) ?? [];
+}
+
+/** Words to vocabulary indices, built once per settings object. */
+const indexCache = new WeakMap<TextSettings, Map<string, number>>();
+export function vocabularyIndex(settings: TextSettings): Map<string, number> {
+  let index = indexCache.get(settings);
+  if (!index) {
+    index = new Map(settings.vocabulary.map((word, i) => [word, i]));
+    indexCache.set(settings, index);
+  }
+  return index;
+}
+
+function textOf(value: unknown, where: string): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && value !== null && typeof (value as { text?: unknown }).text === 'string') return (value as { text: string }).text;
+  throw new BadRequestError(`${where}: expected a string (or {"text": "..."}), got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+}
+
+function isInstance(value: unknown): boolean {
+  return typeof value === 'string' || (typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as { text?: unknown }).text === 'string');
+}
+
+function encode(settings: TextSettings, texts: unknown[], where: string): Float32Array {
+  const index = vocabularyIndex(settings);
+  const size = settings.vocabulary.length;
+  const out = new Float32Array(texts.length * size);
+  texts.forEach((value, r) => {
+    for (const token of tokenize(settings, textOf(value, `${where}[${r}]`))) {
+      const i = index.get(token);
+      if (i === undefined) continue;
+      out[r * size + i] = settings.mode === 'count' ? out[r * size + i] + 1 : 1;
+    }
+  });
+  return out;
+}
+
+/**
+ * `tokens` in the original order, every occurrence of a word carrying its word's attribution (a bag
+ * of words cannot tell occurrences apart; words outside the vocabulary carry 0). `words` lists each
+ * word once; with `otherWords` (the rest of the vocabulary) they add up to the total. Gradients
+ * have no total, so they get no `otherWords`.
+ */
+function mapAttributions(settings: TextSettings, view: AttributionView): Record<string, unknown> {
+  const { row, values } = view;
+  const present = [...row.keys()].filter((j) => row[j] !== 0);
+  const counts = new Map<number, number>();
+  let tokens: { token: string; attribution: number; inVocabulary: boolean }[] | undefined;
+  if (view.natural) {
+    const index = vocabularyIndex(settings);
+    tokens = tokenize(settings, textOf(view.instance, 'instance')).map((token) => {
+      const j = index.get(token);
+      if (j !== undefined) counts.set(j, (counts.get(j) ?? 0) + 1);
+      return { token, attribution: j === undefined ? 0 : values[j], inVocabulary: j !== undefined };
+    });
+  }
+  const words = present
+    .map((j) => ({ word: settings.vocabulary[j], count: counts.get(j) ?? row[j], attribution: values[j] }))
+    .sort((a, b) => Math.abs(b.attribution) - Math.abs(a.attribution));
+  if (view.gradient) return { ...(tokens ? { tokens } : {}), words };
+  let total = 0;
+  for (const v of values) total += v;
+  const otherWords = total - present.reduce((s, j) => s + values[j], 0);
+  return { ...(tokens ? { tokens } : {}), words, otherWords };
+}
+
+export const textKind: InputKind<TextSettings> = {
+  kind: 'text',
+  schema: settingsSchema,
+  contentTypes: ['str'],
+  instanceHelp: 'a string (or {"text": "..."})',
+  rowShape: (settings) => [settings.vocabulary.length],
+  isInstance: (_settings, value) => isInstance(value),
+  encode,
+  fromRecord: (_settings, record, ignore) => {
+    const rest = Object.entries(record).filter(([k]) => !ignore.includes(k));
+    return record.text ?? (rest.length === 1 ? rest[0][1] : undefined);
+  },
+  requiredColumns: () => undefined,
+  fromCsvCells: (_settings, instance) => instance,
+  describe: (settings) => ({ kind: 'text', vocabularySize: settings.vocabulary.length }),
+  defaultBaseline: 'zeros',
+  zeroRow: (_settings, size) => new Float32Array(size),
+  meanRow: () => undefined,
+  // The empty text: a removed word is then simply absent, which is what "this word's contribution"
+  // means for a bag of words (a stored document would swap in the words of an unrelated message).
+  zeroBackground: 'empty text',
+  imageShape: () => undefined,
+  // The distinct vocabulary words present: the other inputs of a bag of words stay at the
+  // instance's 0 (a word that is not there cannot matter to "why this answer", and 2^1000
+  // coalitions could not be sampled usefully).
+  featureGroups: (settings, row) => {
+    const present = [...row.keys()].filter((j) => row[j] !== 0);
+    return { names: present.map((j) => settings.vocabulary[j]), indices: present.map((j) => Int32Array.of(j)), kind: 'words' };
+  },
+  mapAttributions,
+};

@@ -1,0 +1,36 @@
+/**
+ * Labelled data in a request (evaluate, fine-tune and its validation set): inline instances with
+ * one label each, or a data set in the store. The rule is part of the schema, so a parsed request
+ * is one of the two shapes and needs no further checks.
+ */
+import { z } from 'zod';
+
+export const labelledFields = {
+  instances: z.array(z.unknown()).optional().describe('inputs as in predict: feature records, strings, {"b64": ...} images or raw tensor rows'),
+  labels: z.array(z.unknown()).optional().describe('the true label (class name) or value of each instance'),
+  dataset: z.string().optional().describe('a CSV or JSON Lines object in the model store: s3://bucket/prefix/key, file://..., or a key relative to the store'),
+  labelColumn: z.string().min(1).default('label').describe('the column (CSV) or field (JSONL) holding the truth'),
+  format: z.enum(['csv', 'jsonl']).optional().describe('default: from the extension (.csv, .jsonl, .ndjson)'),
+};
+
+/** Either inline labelled instances or a data set, never both. */
+export type LabelledSource = { labelColumn: string; format?: 'csv' | 'jsonl' } & (
+  | { instances: unknown[]; labels: unknown[]; dataset?: undefined }
+  | { dataset: string; instances?: undefined; labels?: undefined }
+);
+
+interface LabelledInput {
+  instances?: unknown[];
+  labels?: unknown[];
+  dataset?: string;
+}
+
+/** Adds an issue for each way `part` breaks the rule; `path` locates it in the request. */
+export function checkLabelled(part: LabelledInput, context: z.RefinementCtx, path: (string | number)[] = []): void {
+  const issue = (message: string) => context.addIssue({ code: 'custom', message, path });
+  if ((part.instances === undefined) === (part.dataset === undefined)) return issue('send either "instances" with "labels", or "dataset"');
+  if (part.instances === undefined) return;
+  if (part.instances.length === 0) return issue('instances is empty: send at least one labelled instance');
+  if (part.labels === undefined) return issue('"labels" is required with "instances"');
+  if (part.labels.length !== part.instances.length) issue(`${part.instances.length} instances but ${part.labels.length} labels: send one label per instance`);
+}

@@ -1,0 +1,45 @@
+/**
+ * The composition root: what every handler, the CLI and the tests build once and pass down. The
+ * configuration is read here and nowhere else; the model store and the cached model loader are
+ * made from it. A Lambda builds one Services per process (at its first invocation); tests build
+ * theirs from a configuration of their own, without touching process.env.
+ */
+import { readConfig, type Config } from './config.js';
+import type { InvokeTarget } from './jobs/invokeAsync.js';
+import type { JobEnvironment } from './jobs/worker.js';
+import { ModelLoader } from './loader/index.js';
+import { configureBackend } from './runtime/backend.js';
+import { openStore, type ObjectStore } from './store/index.js';
+
+export interface Services {
+  readonly config: Config;
+  /** The model store (MODEL_STORE_URI): registry, job records, evaluations. */
+  readonly store: ObjectStore;
+  readonly loader: ModelLoader;
+  /** Opens another store with the same S3 settings (batch files, data sets named by URI). */
+  openStore(uri: string): ObjectStore;
+}
+
+export function createServices(config: Config = readConfig()): Services {
+  configureBackend({ backend: config.backend, wasmDir: config.wasmDir });
+  const open = (uri: string) => openStore(uri, { endpoint: config.s3Endpoint, forcePathStyle: config.s3ForcePathStyle, region: config.region, credentials: config.awsCredentials });
+  const store = open(config.modelStoreUri);
+  const loader = new ModelLoader(store, { aliasTtlMs: config.aliasTtlMs, maxBytes: config.cacheMaxBytes });
+  return { config, store, loader, openStore: open };
+}
+
+/** What jobs run with, and the worker that runs them (unset: this process). */
+export function jobEnvironment(services: Services): JobEnvironment & { worker: InvokeTarget } {
+  const { config } = services;
+  return {
+    store: services.store,
+    loader: services.loader,
+    maxBatch: config.maxBatch,
+    worker: { functionName: config.jobWorkerFunction, lambdaEndpoint: config.lambdaEndpoint, region: config.region, hasAwsCredentials: config.hasAwsCredentials },
+  };
+}
+
+/** Services over a configuration made from these variables only (tests, tools): process.env is not read. */
+export function servicesFor(env: Record<string, string | undefined>): Services {
+  return createServices(readConfig(env));
+}
