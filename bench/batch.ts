@@ -115,7 +115,12 @@ export const digitsKey = (rows: number) => `batch/input/digits/rows-${rows}.json
 /** The iris CSV of `rows` rows under `dir` (a folder store root). */
 export async function writeIrisCsv(dir: string, rows: number): Promise<string> {
   const key = irisKey(rows);
-  await writeResampled(path.join(dir, key), IRIS_HEADER, getNumbers().map((r) => r.join(',')), rows);
+  await writeResampled(
+    path.join(dir, key),
+    IRIS_HEADER,
+    getNumbers().map((r) => r.join(',')),
+    rows,
+  );
   return key;
 }
 

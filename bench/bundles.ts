@@ -28,7 +28,14 @@ export { BUNDLE_BUDGET_BYTES };
 
 export async function measureBundles(outDir: string): Promise<{ bundles: BundleSize[]; zips: ZipSize[] }> {
   const builds = await buildHandlers({ outDir, enforceBudget: false });
-  const bundles = builds.map((b) => ({ name: b.name, bundleFile: b.bundleFile, indexJsBytes: b.bundleBytes, startupBytes: b.startupBytes, totalBytes: b.totalBytes, wasmBytes: b.wasmBytes }));
+  const bundles = builds.map((b) => ({
+    name: b.name,
+    bundleFile: b.bundleFile,
+    indexJsBytes: b.bundleBytes,
+    startupBytes: b.startupBytes,
+    totalBytes: b.totalBytes,
+    wasmBytes: b.wasmBytes,
+  }));
   const zips: ZipSize[] = [];
   for (const b of builds) {
     const zip = await zipBytes(b.dir, path.posix.join('dist', b.name));

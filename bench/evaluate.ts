@@ -135,7 +135,14 @@ async function stageTasks(loaded: LoadedModel, data: FolderStore, key: string, b
   const columns = () => Object.keys(rows[0].values);
   const examples: Example[] = rows.map((r) => exampleFromRow(manifest, r, labelColumn, columns));
   const chunks = chunksOf(examples, batch);
-  const encode = (chunk: Example[]) => inputTensors(manifest, inputFromValues(manifest, chunk.map((e) => e.instance)));
+  const encode = (chunk: Example[]) =>
+    inputTensors(
+      manifest,
+      inputFromValues(
+        manifest,
+        chunk.map((e) => e.instance),
+      ),
+    );
   const tensors = chunks.map(encode);
   const outputs: TensorData[] = [];
   for (const t of tensors) outputs.push((await runModel(loaded, t, batch))[0]);
@@ -351,7 +358,9 @@ export async function formatEvaluate(result: EvaluateResult): Promise<string> {
       ['evaluate (fresh process)', 'batch', 'rows', 'runs', 'baseline MiB', 'peak RSS MiB', 'peaks', 's', 'rows/s'],
       result.rss.map((r) => [r.model, r.batch, r.rows, r.runs, r.baselineMiB, r.peakMiB, r.peaksMiB.join(' '), r.seconds, r.rowsPerSecond]),
     ),
-    `(maxRSS of node --import tsx bench/children/evaluateRss.ts, medians of the runs: baseline = backend + model loaded; peak = end of the evaluation. Peak 1M/100k: ${Object.entries(result.rssRatio)
+    `(maxRSS of node --import tsx bench/children/evaluateRss.ts, medians of the runs: baseline = backend + model loaded; peak = end of the evaluation. Peak 1M/100k: ${Object.entries(
+      result.rssRatio,
+    )
       .map(([m, r]) => `${m} ${r}`)
       .join(', ')})\n`,
   ].join('\n');
@@ -361,7 +370,13 @@ export async function formatEvaluate(result: EvaluateResult): Promise<string> {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { parseArgs } = await import('node:util');
   const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, models: { type: 'string' }, 'rss-models': { type: 'string' } } });
-  const list = (text: string | undefined) => (text === undefined ? undefined : (text.split(',').map((m) => m.trim()).filter(Boolean) as EvaluateModel[]));
+  const list = (text: string | undefined) =>
+    text === undefined
+      ? undefined
+      : (text
+          .split(',')
+          .map((m) => m.trim())
+          .filter(Boolean) as EvaluateModel[]);
   const result = await measureEvaluate({ quick: values.quick, models: list(values.models), rssModels: list(values['rss-models']) });
   console.log(await formatEvaluate(result));
   for (const note of result.notes) console.log(`note: ${note}`);

@@ -96,7 +96,13 @@ export async function measureExplain(options: { quick?: boolean } = {}): Promise
         rounds,
       );
       const [explainP50, gradientPassP50, predict50P50] = [median(samples.explain), median(samples.gradientPass), median(samples.predict50)];
-      return { explainP50: round(explainP50), gradientPassP50: round(gradientPassP50), predict50P50: round(predict50P50), ratio: round(explainP50 / predict50P50, 2), runs: rounds.iterations };
+      return {
+        explainP50: round(explainP50),
+        gradientPassP50: round(gradientPassP50),
+        predict50P50: round(predict50P50),
+        ratio: round(explainP50 / predict50P50, 2),
+        runs: rounds.iterations,
+      };
     } finally {
       tf.dispose([x50, x52, weights]);
     }
@@ -118,7 +124,9 @@ export async function measureExplain(options: { quick?: boolean } = {}): Promise
   });
 
   // 2. Exact KernelSHAP on iris.
-  const irisCsv = readFileSync(path.join(repoRoot, 'models', '_datasets', 'iris-test.csv'), 'utf8').trim().split('\n');
+  const irisCsv = readFileSync(path.join(repoRoot, 'models', '_datasets', 'iris-test.csv'), 'utf8')
+    .trim()
+    .split('\n');
   const names = irisCsv[0].split(',').slice(0, 4);
   const flower = Object.fromEntries(names.map((n, i) => [n, Number(irisCsv[1].split(',')[i])]));
   const shap = await withModel('iris', async (loaded) => {
@@ -126,7 +134,13 @@ export async function measureExplain(options: { quick?: boolean } = {}): Promise
     const first = await explain(loaded, request, maxBatch);
     const samples = await compare({ kernelShap: () => explain(loaded, request, maxBatch) }, rounds);
     const stats = summarize(samples.kernelShap);
-    return { p50: round(stats.p50), p99: round(stats.p99), coalitions: first.data.explanations[0].coalitions as number, backgroundRows: loaded.manifest.background?.length ?? 0, runs: rounds.iterations };
+    return {
+      p50: round(stats.p50),
+      p99: round(stats.p99),
+      coalitions: first.data.explanations[0].coalitions as number,
+      backgroundRows: loaded.manifest.background?.length ?? 0,
+      runs: rounds.iterations,
+    };
   });
   if (!(shap.coalitions === 16)) notes.push(`kernelShap on iris used ${shap.coalitions} coalitions (expected 16: exact)`);
 
@@ -134,7 +148,9 @@ export async function measureExplain(options: { quick?: boolean } = {}): Promise
   const instances: Record<string, unknown> = {
     iris: flower,
     housing: (() => {
-      const lines = readFileSync(path.join(repoRoot, 'models', '_datasets', 'housing-test.csv'), 'utf8').trim().split('\n');
+      const lines = readFileSync(path.join(repoRoot, 'models', '_datasets', 'housing-test.csv'), 'utf8')
+        .trim()
+        .split('\n');
       const head = lines[0].split(',');
       const values = lines[1].split(',');
       return Object.fromEntries(head.filter((h) => h !== 'medv').map((h) => [h, Number(values[head.indexOf(h)])]));
@@ -150,7 +166,10 @@ export async function measureExplain(options: { quick?: boolean } = {}): Promise
         try {
           const answer = await explain(loaded, request, maxBatch);
           const heavy = name === 'digits' && method === 'kernelShap';
-          const samples = await compare({ run: () => explain(loaded, request, maxBatch) }, heavy ? { warmup: 1, iterations: quick ? 2 : 5 } : { warmup: 2, iterations: quick ? 5 : 15 });
+          const samples = await compare(
+            { run: () => explain(loaded, request, maxBatch) },
+            heavy ? { warmup: 1, iterations: quick ? 2 : 5 } : { warmup: 2, iterations: quick ? 5 : 15 },
+          );
           const stats = summarize(samples.run);
           const params = Object.entries(answer.meta.params)
             .filter(([k]) => k !== 'target')
@@ -191,7 +210,10 @@ export async function formatExplain(result: ExplainBenchResult): Promise<string>
       result.methods.map((r) => [r.model, r.method, r.params, r.p50, r.p99]),
     ),
     '(one instance, default parameters)\n',
-    formatTable(['target', 'limit', 'value', 'met'], result.targets.map((t) => [t.name, t.target, t.value, t.met === null ? `n/a (${t.note})` : t.met ? 'met' : 'UNMET'])),
+    formatTable(
+      ['target', 'limit', 'value', 'met'],
+      result.targets.map((t) => [t.name, t.target, t.value, t.met === null ? `n/a (${t.note})` : t.met ? 'met' : 'UNMET']),
+    ),
   ].join('\n');
 }
 

@@ -25,7 +25,12 @@ const store = new FolderStore('models');
 async function dataOf(model: LoadedModel, dataset: string, labelColumn: string, rows?: number): Promise<{ trainData: LabelledData; validation: LabelledData }> {
   const data = await loadLabelledData(store, model, { dataset, labelColumn });
   // Rows beyond the file's are its rows again (resampled in order): an epoch long enough to time.
-  const limited = rows ? pick(data, Array.from({ length: rows }, (_, i) => i % data.truths.length)) : data;
+  const limited = rows
+    ? pick(
+        data,
+        Array.from({ length: rows }, (_, i) => i % data.truths.length),
+      )
+    : data;
   const split = splitRows(limited.truths.length, 0.2, 42);
   return { trainData: pick(limited, split.train), validation: pick(limited, split.validation) };
 }

@@ -139,10 +139,7 @@ export async function measureLatency(c: PredictCase, options: { warmup: number; 
         rawP50: round(r.p50),
         rawP99: round(r.p99),
         ratio: round(h.p50 / r.p50, 2),
-        stages: withRest(
-          h.p50,
-          Object.fromEntries(Object.keys(stages).map((name) => [name, summarize(samples[name]).p50])),
-        ),
+        stages: withRest(h.p50, Object.fromEntries(Object.keys(stages).map((name) => [name, summarize(samples[name]).p50]))),
         leakedTensors,
       };
     } finally {

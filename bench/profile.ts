@@ -37,7 +37,11 @@ function selfTime(profile: Profile, key: (node: ProfileNode) => string): [string
   return [...totals].sort((a, b) => b[1] - a[1]);
 }
 
-const shortUrl = (url: string) => url.replace(/^file:\/\//, '').replace(`${repoRoot}/`, '').replace(/^node_modules\//, '') || '(native/vm)';
+const shortUrl = (url: string) =>
+  url
+    .replace(/^file:\/\//, '')
+    .replace(`${repoRoot}/`, '')
+    .replace(/^node_modules\//, '') || '(native/vm)';
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({ allowPositionals: true, options: { iterations: { type: 'string' }, top: { type: 'string', default: '30' } } });
@@ -72,8 +76,14 @@ async function main(): Promise<void> {
     for (const [k, ms] of rows.slice(0, top)) console.log(`${((100 * ms) / total).toFixed(1).padStart(5)}%  ${(ms / iterations).toFixed(3).padStart(8)} ms/call  ${k}`);
   };
   console.log(`${c.label} batch ${batch}: ${iterations} calls, ${(elapsed / iterations).toFixed(3)} ms/call`);
-  show('self time by function', selfTime(profile, (n) => `${n.callFrame.functionName || '(anonymous)'}  ${shortUrl(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`));
-  show('self time by file', selfTime(profile, (n) => shortUrl(n.callFrame.url)));
+  show(
+    'self time by function',
+    selfTime(profile, (n) => `${n.callFrame.functionName || '(anonymous)'}  ${shortUrl(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`),
+  );
+  show(
+    'self time by file',
+    selfTime(profile, (n) => shortUrl(n.callFrame.url)),
+  );
 }
 
 main().then(

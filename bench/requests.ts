@@ -42,9 +42,7 @@ function tabularRecords(manifest: Manifest, n: number): Record<string, number>[]
   const transform = settingsOf(manifest);
   if (transform?.kind !== 'tabular') throw new Error(`${manifest.name}: not a tabular model`);
   const background = manifest.background ?? [transform.features.map(() => 0)];
-  return cycle(background, n).map((z) =>
-    Object.fromEntries(transform.features.map((f, c) => [f.name, Math.round((z[c] * f.std + f.mean) * 1e4) / 1e4])),
-  );
+  return cycle(background, n).map((z) => Object.fromEntries(transform.features.map((f, c) => [f.name, Math.round((z[c] * f.std + f.mean) * 1e4) / 1e4])));
 }
 
 /** Bodies of e-mails from the SpamAssassin corpus (headers cut, as the model was trained), spread over ham and spam. */
@@ -65,9 +63,7 @@ async function spamTexts(n: number): Promise<string[]> {
 
 /** [h][w][c] nested arrays, as a client sends a raw image tensor row in JSON. */
 function nestedImage(flat: number[], height: number, width: number, channels: number): number[][][] {
-  return Array.from({ length: height }, (_, y) =>
-    Array.from({ length: width }, (_, x) => flat.slice((y * width + x) * channels, (y * width + x + 1) * channels)),
-  );
+  return Array.from({ length: height }, (_, y) => Array.from({ length: width }, (_, x) => flat.slice((y * width + x) * channels, (y * width + x + 1) * channels)));
 }
 
 const tfServingPath = (model: string) => `/v1/models/${model}:predict`;

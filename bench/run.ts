@@ -28,6 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { Manifest } from '../lib/registry/manifest.js';
 import type { LatencyRow } from './latency.js';
 
 // Before anything imports the handler: Powertools reads these when its logger and metrics are created.
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
     const backend = await initBackend().then(() => backendName());
     const latency: LatencyRow[] = [];
     for (const name of models) {
-      let manifest;
+      let manifest: Manifest;
       try {
         manifest = await loader.withModel(parseModelRef(name), (l) => l.manifest);
       } catch (error) {
@@ -213,12 +214,14 @@ async function main(): Promise<void> {
         bundles.map((b) => [b.name, b.indexJsBytes, b.wasmBytes, zips.find((z) => z.name === b.name)?.zipBytes]),
       ),
     );
-    if (modelLoad) console.log(
-      `\nmodel load (fresh node, metadata bundle, ${modelLoad.runs} runs, medians, ms since process start): import ${modelLoad.importedMs}, backend ready ${modelLoad.backendReadyMs}, iris ready ${modelLoad.modelReadyMs} (load alone ${modelLoad.loadOnlyMs}) [${modelLoad.backend}]`,
-    );
-    if (coldStart) console.log(
-      `cold start (predict bundle, iris, ${coldStart.runs} runs, spawn -> answer): p50 ${coldStart.wallMs.p50} ms, p99 ${coldStart.wallMs.p99} ms; child clock: imported ${coldStart.childImportedMs}, answered ${coldStart.childAnsweredMs} [${coldStart.backend}]\n`,
-    );
+    if (modelLoad)
+      console.log(
+        `\nmodel load (fresh node, metadata bundle, ${modelLoad.runs} runs, medians, ms since process start): import ${modelLoad.importedMs}, backend ready ${modelLoad.backendReadyMs}, iris ready ${modelLoad.modelReadyMs} (load alone ${modelLoad.loadOnlyMs}) [${modelLoad.backend}]`,
+      );
+    if (coldStart)
+      console.log(
+        `cold start (predict bundle, iris, ${coldStart.runs} runs, spawn -> answer): p50 ${coldStart.wallMs.p50} ms, p99 ${coldStart.wallMs.p99} ms; child clock: imported ${coldStart.childImportedMs}, answered ${coldStart.childAnsweredMs} [${coldStart.backend}]\n`,
+      );
     console.log(
       formatTable(
         ['model', 'batch', 'handler p50', 'handler p99', 'raw p50', 'raw p99', 'ratio', 'leaked tensors'],
@@ -241,11 +244,23 @@ async function main(): Promise<void> {
     if (batch) console.log(await formatBatch(batch));
     if (wasmKernels) console.log(formatWasmKernels(wasmKernels));
     if (fineTune) {
-      console.log(formatTable(['model', 'train rows', 'fine-tune epoch ms', 'raw fit epoch ms', 'ratio'], fineTune.epoch.map((e) => [e.model, e.rows, e.oursMs, e.rawFitMs, e.ratio])));
-      console.log(`digits fine-tune epoch (${fineTune.backends.rows} rows): wasm ${fineTune.backends.wasmMs} ms, cpu ${fineTune.backends.cpuMs} ms, ${fineTune.backends.speedup}x\n`);
+      console.log(
+        formatTable(
+          ['model', 'train rows', 'fine-tune epoch ms', 'raw fit epoch ms', 'ratio'],
+          fineTune.epoch.map((e) => [e.model, e.rows, e.oursMs, e.rawFitMs, e.ratio]),
+        ),
+      );
+      console.log(
+        `digits fine-tune epoch (${fineTune.backends.rows} rows): wasm ${fineTune.backends.wasmMs} ms, cpu ${fineTune.backends.cpuMs} ms, ${fineTune.backends.speedup}x\n`,
+      );
     }
     if (explain) console.log(await formatExplain(explain));
-    console.log(formatTable(['target', 'limit', 'value', 'met'], targets.map((t) => [t.name, t.target, t.value, t.met === null ? `n/a (${t.note})` : t.met ? 'met' : 'UNMET'])));
+    console.log(
+      formatTable(
+        ['target', 'limit', 'value', 'met'],
+        targets.map((t) => [t.name, t.target, t.value, t.met === null ? `n/a (${t.note})` : t.met ? 'met' : 'UNMET']),
+      ),
+    );
     for (const note of notes) console.log(`note: ${note}`);
 
     const resultsDir = path.join(benchDir, 'results');

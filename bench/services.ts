@@ -14,8 +14,8 @@ export function benchServices(): Promise<Services> {
 
 let predict: Promise<HttpHandler> | undefined;
 export function benchPredictHandler(): Promise<HttpHandler> {
-  predict ??= Promise.all([import('../lib/api/bind.js'), import('../lib/api/routes/predict.js'), import('../handlers/predict.js'), benchServices()]).then(([bind, table, handler, s]) =>
-    bind.lambdaHandler(table.predictRoutes, handler.routes, s),
+  predict ??= Promise.all([import('../lib/api/bind.js'), import('../lib/api/routes/predict.js'), import('../handlers/predict.js'), benchServices()]).then(
+    ([bind, table, handler, s]) => bind.lambdaHandler(table.predictRoutes, handler.routes, s),
   );
   return predict;
 }

@@ -33,8 +33,7 @@ export function runChild(script: string, args: string[], options: { env: NodeJS.
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
       pending += chunk;
-      let newline: number;
-      while ((newline = pending.indexOf('\n')) >= 0) {
+      for (let newline = pending.indexOf('\n'); newline >= 0; newline = pending.indexOf('\n')) {
         const line = pending.slice(0, newline);
         pending = pending.slice(newline + 1);
         if (!line.startsWith(MARKER)) continue;

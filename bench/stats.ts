@@ -23,7 +23,10 @@ export function summarize(samples: number[]): Summary {
 }
 
 export function median(samples: number[]): number {
-  return percentile([...samples].sort((a, b) => a - b), 50);
+  return percentile(
+    [...samples].sort((a, b) => a - b),
+    50,
+  );
 }
 
 /** Milliseconds, rounded for tables and JSON (0.001 ms resolution). */

@@ -126,7 +126,10 @@ async function timeFilterGrad(layer: string, xShape: [number, number, number, nu
       {
         forward: async () => settle(tf.conv2d(x, filter, 1, 'valid')),
         // What tf.grad of conv2d runs for the filter.
-        filterGrad: async () => settle(tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape } as unknown as tf.NamedAttrMap) as tf.Tensor),
+        filterGrad: async () =>
+          settle(
+            tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+          ),
       },
       { warmup: quick ? 3 : 10, iterations: quick ? 15 : 60 },
     );
@@ -154,10 +157,7 @@ export async function benchWasmKernels(options: WasmKernelsOptions = {}): Promis
   try {
     const wasm = await timeEpoch('wasm', images);
     const cpu = await timeEpoch('cpu', images);
-    const filterGrad = [
-      await timeFilterGrad('conv1', [BATCH, 28, 28, 1], [3, 3, 1, 8], quick),
-      await timeFilterGrad('conv2', [BATCH, 13, 13, 8], [3, 3, 8, 16], quick),
-    ];
+    const filterGrad = [await timeFilterGrad('conv1', [BATCH, 28, 28, 1], [3, 3, 1, 8], quick), await timeFilterGrad('conv2', [BATCH, 13, 13, 8], [3, 3, 8, 16], quick)];
     const speedup = round(cpu.ms / wasm.ms, 1);
     const targets = [
       atLeast(`digits epoch (${images} images): cpu time / wasm time`, 10, 'x', speedup),
@@ -179,7 +179,10 @@ export function formatWasmKernels(result: WasmKernelsResult): string {
       result.filterGrad.map((r) => [r.layer, r.xShape.join('x'), r.filterShape.join('x'), r.forwardMs, r.filterGradMs, r.ratio]),
     ),
     '',
-    formatTable(['target', 'limit', 'value', 'met'], result.targets.map((t) => [t.name, t.target, t.value, t.met === null ? `n/a (${t.note})` : t.met ? 'met' : 'UNMET'])),
+    formatTable(
+      ['target', 'limit', 'value', 'met'],
+      result.targets.map((t) => [t.name, t.target, t.value, t.met === null ? `n/a (${t.note})` : t.met ? 'met' : 'UNMET']),
+    ),
     ...result.notes.map((n) => `note: ${n}`),
   ].join('\n');
 }

@@ -26,7 +26,10 @@ const schema = z.object({
     .optional(),
   S3_ENDPOINT: z.union([z.url(), z.literal('')]).optional(),
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false', '']).optional(),
-  TFJS_BACKEND: z.enum(['node', 'wasm', 'cpu', '']).optional().transform((v) => v || undefined),
+  TFJS_BACKEND: z
+    .enum(['node', 'wasm', 'cpu', ''])
+    .optional()
+    .transform((v) => v || undefined),
   TFJS_WASM_DIR: z.string().optional(),
   MODEL_ALIAS_TTL_SECONDS: z.coerce.number().min(0).default(30),
   MODEL_CACHE_MAX_BYTES: positiveInt.optional(),
@@ -95,7 +98,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     wasmDir: e.TFJS_WASM_DIR,
     aliasTtlMs: e.MODEL_ALIAS_TTL_SECONDS * 1000,
     cacheMaxBytes: e.MODEL_CACHE_MAX_BYTES ?? Math.floor(lambdaMemoryBytes / 4),
-    preload: (e.MODEL_PRELOAD ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    preload: (e.MODEL_PRELOAD ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     maxBatch: e.MAX_BATCH,
     explainMaxInstances: e.EXPLAIN_MAX_INSTANCES,
     jobWorkerFunction: e.JOB_WORKER_FUNCTION || undefined,
@@ -107,6 +113,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     region: e.AWS_REGION ?? 'us-east-1',
     hasAwsCredentials: e.AWS_ACCESS_KEY_ID !== undefined,
     awsCredentials:
-      e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, sessionToken: e.AWS_SESSION_TOKEN } : undefined,
+      e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+        ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, sessionToken: e.AWS_SESSION_TOKEN }
+        : undefined,
   };
 }

@@ -5,7 +5,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 
-export const SERVICE_NAME = 'tfjs-serving';
+const SERVICE_NAME = 'tfjs-serving';
 
 export const logger = new Logger({ serviceName: SERVICE_NAME });
 export const metrics = new Metrics({ namespace: 'TfjsServing', serviceName: SERVICE_NAME });

@@ -78,9 +78,7 @@ export const zodEnglishOnly: Plugin = {
   name: 'zod-english-only',
   setup(b) {
     b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
-      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer)
-        ? { path: path.resolve(args.resolveDir, args.path), namespace: 'zod-locales' }
-        : undefined,
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: path.resolve(args.resolveDir, args.path), namespace: 'zod-locales' } : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
       contents: "export { default as en } from './en.js';\n",
@@ -131,7 +129,7 @@ export function esbuildOptions(entryFile: string, outDir: string): BuildOptions 
     format: 'esm',
     minify: true,
     // esbuild's default for platform node is main,module: with it the cpu backend is silently
-    // missing from the bundle (DESIGN.md, checked). The ESM builds keep their registrations.
+    // missing from the bundle (checked). The ESM builds keep their registrations.
     mainFields: ['module', 'main'],
     // ServiceError sets `this.name = new.target.name`; keep class/function names so errors in
     // logs read "NotFoundError", not "e". Costs about 5% of the bundle.

@@ -20,141 +20,16 @@
  * get through. s3rver accepts only the key pair S3RVER/S3RVER, so the child gets those
  * credentials (the model store is a folder: it needs none).
  *
- * s3rver encrypts ListObjectsV2 continuation tokens with DES, which Node's OpenSSL 3 offers only
- * with --openssl-legacy-provider (the npm script passes it): without it, listings of more than
- * 1000 keys fail. Everything else works.
+ * The local S3 and the event wiring live in scripts/local/ (the tests use them too).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createCipheriv } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { S3Event, S3EventRecord } from 'aws-lambda';
-import S3rver from 's3rver';
-import { INPUT_PREFIX, INPUT_SUFFIXES } from '../lib/batch/paths.js';
-import { fixDelimitedListing } from '../test/helpers/s3rverListFix.js';
+import { wireBatchEvents } from './local/batchEvents.js';
+import { DEFAULT_LOCAL_S3_PORT, localBatchEnv, startLocalS3 } from './local/s3.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-export const LOCAL_BUCKET = 'local-bucket';
-export const DEFAULT_LOCAL_S3_PORT = 4569;
-/** {service}-{stage}-{function}, as serverless names it (stage dev, the default). */
-export const BATCH_FUNCTION = 'tfjs-serving-dev-batchScore';
-/** s3rver's only key pair. */
-export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-
-export interface LocalS3 {
-  endpoint: string;
-  bucket: string;
-  directory: string;
-  /** The S3 notifications s3rver emits for every put, multipart completion, copy and delete. */
-  onEvent(listener: (event: S3Event) => void): () => void;
-  stop(): Promise<void>;
-}
-
-/** s3rver serving one bucket from `directory` (kept between runs). Port 0 picks a free port. */
-export async function startLocalS3(options: { directory: string; port?: number; bucket?: string }): Promise<LocalS3> {
-  const bucket = options.bucket ?? LOCAL_BUCKET;
-  await mkdir(options.directory, { recursive: true });
-  const server = new S3rver({
-    address: '127.0.0.1',
-    port: options.port ?? DEFAULT_LOCAL_S3_PORT,
-    silent: true,
-    directory: options.directory,
-    configureBuckets: [{ name: bucket }],
-  });
-  // s3rver drops common prefixes more than one level down (aws s3 ls s3://local-bucket/batch/ would show nothing).
-  fixDelimitedListing(server.store);
-  const { port } = await server.run();
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    bucket,
-    directory: options.directory,
-    onEvent(listener) {
-      const handler = (event: unknown) => listener(event as S3Event);
-      server.on('event', handler);
-      return () => void server.off('event', handler);
-    },
-    async stop() {
-      server.httpServer?.closeAllConnections();
-      await server.close();
-    },
-  };
-}
-
-/**
- * The environment that points batchScore under serverless offline at the local bucket (see the top
- * of this file for why these variables). The model store is left alone.
- */
-export function localBatchEnv(s3: Pick<LocalS3, 'endpoint' | 'bucket'>): Record<string, string> {
-  return {
-    BATCH_STORE_URI: `s3://${s3.bucket}/`,
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
-  };
-}
-
-/** The same filter as batchScore's s3 event rules in serverless.yml: created, under batch/input/, a scored suffix. */
-export function isBatchUpload(record: S3EventRecord): boolean {
-  const key = record.s3?.object?.key ?? '';
-  return record.eventName?.startsWith('ObjectCreated:') === true && key.startsWith(INPUT_PREFIX) && INPUT_SUFFIXES.some((s) => key.endsWith(s));
-}
-
-/**
- * s3rver puts the key in its event as stored; S3 URL-encodes it (spaces as '+'), and the handler
- * decodes it as S3 sends it. Re-encode so a key with a space, '+' or '%' arrives intact.
- */
-export function asS3Notification(record: S3EventRecord): S3Event {
-  const key = encodeURIComponent(record.s3.object.key).replace(/%2F/g, '/').replace(/%20/g, '+');
-  return { Records: [{ ...record, s3: { ...record.s3, object: { ...record.s3.object, key } } }] };
-}
-
-export interface BatchWiringOptions {
-  /** serverless-offline's Lambda API, e.g. http://127.0.0.1:3002. */
-  lambdaEndpoint: string;
-  functionName?: string;
-  /** Invocations wait for this (events may arrive while serverless offline is still starting). */
-  ready?: Promise<unknown>;
-  /** Told about each invocation: accepted (HTTP 202), or the error. */
-  onInvoke?: (key: string, error?: unknown) => void;
-}
-
-/**
- * Subscribes to a local S3's notifications and invokes batchScore asynchronously for each upload
- * its serverless.yml rules would match, one record per invocation as S3 delivers them.
- * Returns the unsubscribe function.
- */
-export function wireBatchEvents(onEvent: LocalS3['onEvent'], options: BatchWiringOptions): () => void {
-  let client: Promise<{ send: (payload: S3Event) => Promise<number | undefined> }> | undefined;
-  const lambda = () =>
-    (client ??= import('@aws-sdk/client-lambda').then(({ LambdaClient, InvokeCommand }) => {
-      // serverless-offline checks no signature: placeholders, so no credential lookup happens.
-      const sdk = new LambdaClient({ endpoint: options.lambdaEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-      return {
-        send: async (payload: S3Event) => {
-          const out = await sdk.send(
-            new InvokeCommand({ FunctionName: options.functionName ?? BATCH_FUNCTION, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify(payload)) }),
-          );
-          return out.StatusCode;
-        },
-      };
-    }));
-  return onEvent((event) => {
-    for (const record of event.Records ?? []) {
-      if (!isBatchUpload(record)) continue;
-      const key = record.s3.object.key;
-      void (async () => {
-        await options.ready;
-        const status = await (await lambda()).send(asS3Notification(record));
-        if (status !== 202) throw new Error(`the Lambda API answered ${status} instead of 202`);
-      })().then(
-        () => options.onInvoke?.(key),
-        (error: unknown) => options.onInvoke?.(key, error),
-      );
-    }
-  });
-}
 
 function legacyProviderOn(): boolean {
   try {

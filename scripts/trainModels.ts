@@ -26,7 +26,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { setAlias } from '../lib/registry/aliases.js';
 import { createVersion } from '../lib/registry/createVersion.js';
 import type { Manifest } from '../lib/registry/manifest.js';
-import { inferSignature } from '../lib/registry/pushFolder.js';
+import { inferSignature } from '../lib/ops/pushFolder.js';
 import { initBackend } from '../lib/runtime/backend.js';
 import { FolderStore } from '../lib/store/folder.js';
 import { digits } from './train/digits.js';
@@ -46,7 +46,10 @@ const modelsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 
 function selectTrainers(only: string | undefined): Trainer[] {
   if (!only) return TRAINERS;
-  const names = only.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = only
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !TRAINERS.some((t) => t.name === n));
   if (unknown.length > 0) throw new Error(`unknown model ${unknown.join(', ')}: choose from ${TRAINERS.map((t) => t.name).join(', ')}`);
   return TRAINERS.filter((t) => names.includes(t.name));

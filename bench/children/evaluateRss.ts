@@ -25,7 +25,16 @@ const result = await loader.withModel({ name: model, version: 1 }, async (loaded
   const evaluation = await runEvaluation(data, loaded, request, Number(maxBatch), undefined, data);
   const ms = performance.now() - started;
   const usage = process.resourceUsage();
-  return { backend, warmMaxRssKb: baseline, maxRssKb: usage.maxRSS, rssNowKb: Math.round(process.memoryUsage().rss / 1024), heapUsedKb: Math.round(process.memoryUsage().heapUsed / 1024), rows: evaluation.count, ms, metrics: evaluation.metrics };
+  return {
+    backend,
+    warmMaxRssKb: baseline,
+    maxRssKb: usage.maxRSS,
+    rssNowKb: Math.round(process.memoryUsage().rss / 1024),
+    heapUsedKb: Math.round(process.memoryUsage().heapUsed / 1024),
+    rows: evaluation.count,
+    ms,
+    metrics: evaluation.metrics,
+  };
 });
 report(result);
 process.exit(0);

@@ -40,7 +40,10 @@ export async function evaluate(services: Services, refText: string, options: Eva
   loader.clear();
   if (options.html) await writeFile(options.html, htmlReport(evaluation));
   if (options.json) return JSON.stringify(evaluation, null, 2);
-  const lines = [`${evaluation.model.name}:${evaluation.model.version} on ${options.data}: ${evaluation.count} rows in ${evaluation.durationMs} ms`, formatMetrics(evaluation.metrics)];
+  const lines = [
+    `${evaluation.model.name}:${evaluation.model.version} on ${options.data}: ${evaluation.count} rows in ${evaluation.durationMs} ms`,
+    formatMetrics(evaluation.metrics),
+  ];
   if (options.save) lines.push(`saved as evaluation ${evaluation.id}`);
   if (options.html) lines.push(`report written to ${options.html}`);
   return lines.join('\n');

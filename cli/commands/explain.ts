@@ -42,18 +42,25 @@ const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toPrecision(4)}`;
 
 function describe(e: InstanceExplanation, index: number): string {
   const parts = [`instance ${index + 1}: ${e.target.label ?? e.target.index} (score ${e.score.toPrecision(4)})`];
-  if (typeof e.convergenceDelta === 'number') parts.push(`baseline score ${(e.baselineScore as number).toPrecision(4)}, convergence delta ${(e.convergenceDelta as number).toExponential(2)}`);
+  if (typeof e.convergenceDelta === 'number')
+    parts.push(`baseline score ${(e.baselineScore as number).toPrecision(4)}, convergence delta ${(e.convergenceDelta as number).toExponential(2)}`);
   if (typeof e.expectedValue === 'number') parts.push(`expected value ${(e.expectedValue as number).toPrecision(4)}${e.exact ? ', exact' : `, ${e.coalitions} coalitions`}`);
   return parts.join(', ');
 }
 
 function top(e: InstanceExplanation, k: number): string {
   if (Array.isArray(e.features)) {
-    return table((e.features as { name: string; value: number; attribution: number }[]).slice(0, k).map((f) => ({ feature: f.name, value: f.value, attribution: signed(f.attribution) })));
+    return table(
+      (e.features as { name: string; value: number; attribution: number }[]).slice(0, k).map((f) => ({ feature: f.name, value: f.value, attribution: signed(f.attribution) })),
+    );
   }
   if (Array.isArray(e.words)) {
-    const words = table((e.words as { word: string; count: number; attribution: number }[]).slice(0, k).map((w) => ({ word: w.word, count: w.count, attribution: signed(w.attribution) })));
-    const tokens = Array.isArray(e.tokens) ? `\n${(e.tokens as { token: string; attribution: number; inVocabulary: boolean }[]).map((t) => (t.inVocabulary ? `${t.token}(${signed(t.attribution)})` : t.token)).join(' ')}` : '';
+    const words = table(
+      (e.words as { word: string; count: number; attribution: number }[]).slice(0, k).map((w) => ({ word: w.word, count: w.count, attribution: signed(w.attribution) })),
+    );
+    const tokens = Array.isArray(e.tokens)
+      ? `\n${(e.tokens as { token: string; attribution: number; inVocabulary: boolean }[]).map((t) => (t.inVocabulary ? `${t.token}(${signed(t.attribution)})` : t.token)).join(' ')}`
+      : '';
     return words + tokens;
   }
   if (Array.isArray(e.heatmap)) {
@@ -64,18 +71,21 @@ function top(e: InstanceExplanation, k: number): string {
   return JSON.stringify(e.attributions);
 }
 
-export function formatExplanation(answer: ExplainAnswer, k: number): string {
+function formatExplanation(answer: ExplainAnswer, k: number): string {
   const { meta } = answer;
   const params = Object.entries(meta.params)
     .map(([key, v]) => `${key} ${v}`)
     .join(', ');
   const lines = [`${meta.modelName}:${meta.modelVersion} ${meta.method} (${params})`, `score: ${meta.score}`];
-  answer.data.explanations.forEach((e, i) => lines.push('', describe(e, i), top(e, k)));
+  for (const [i, e] of answer.data.explanations.entries()) lines.push('', describe(e, i), top(e, k));
   return lines.join('\n');
 }
 
 export async function explain(services: Services, refText: string, options: ExplainOptions): Promise<string> {
-  const instances = [...(options.instance ?? []).map(instanceOf), ...(await Promise.all((options.image ?? []).map(async (file) => ({ b64: (await readFile(file)).toString('base64') }))))];
+  const instances = [
+    ...(options.instance ?? []).map(instanceOf),
+    ...(await Promise.all((options.image ?? []).map(async (file) => ({ b64: (await readFile(file)).toString('base64') })))),
+  ];
   if (instances.length === 0) throw new BadRequestError('give at least one --instance or --image');
   const baseline = options.baseline === undefined ? undefined : options.baseline === 'zeros' || options.baseline === 'mean' ? options.baseline : instanceOf(options.baseline);
   const target = options.target === undefined ? undefined : /^\d+$/.test(options.target) ? Number(options.target) : options.target;

@@ -10,7 +10,9 @@ export async function list(store: ObjectStore, model: string | undefined, json: 
     const [versions, aliases] = await Promise.all([listVersions(store, name), listAliases(store, name)]);
     for (const version of versions) {
       const manifest = await readManifest(store, name, version);
-      const pointing = Object.entries(aliases).filter(([, v]) => v === version).map(([a]) => a);
+      const pointing = Object.entries(aliases)
+        .filter(([, v]) => v === version)
+        .map(([a]) => a);
       if (version === versions[versions.length - 1]) pointing.push('latest');
       rows.push({ model: name, version, task: manifest.task, aliases: pointing.join(','), metrics: manifest.metrics, created: manifest.createdAt });
     }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { setAlias, TASKS, type ManifestFields, type Task } from '../../lib/registry/index.js';
-import { pushModelFolder } from '../../lib/registry/pushFolder.js';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 
 export interface PushOptions {

@@ -60,7 +60,11 @@ export async function openApiDocument(): Promise<object> {
   const { name, version } = serverMetadata();
   return {
     openapi: '3.1.0',
-    info: { title: name, version, description: 'Predict, explain, evaluate and fine-tune TensorFlow.js models (OIP v2 and TF Serving REST shapes), with metadata, health and jobs.' },
+    info: {
+      title: name,
+      version,
+      description: 'Predict, explain, evaluate and fine-tune TensorFlow.js models (OIP v2 and TF Serving REST shapes), with metadata, health and jobs.',
+    },
     components: {
       securitySchemes: { sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'AWS Signature Version 4 (API Gateway IAM authorization)' } },
     },

@@ -5,7 +5,7 @@ import packageJson from '../../package.json' with { type: 'json' };
  * Extensions beyond the required OIP v2 API. `parameters`: `parameters.content_type` on inputs and
  * requests picks the codec (MLServer's convention). The rest are this service's own routes.
  */
-export const EXTENSIONS = ['parameters', 'explain', 'evaluate', 'fine_tune', 'model_aliases', 'jobs'];
+const EXTENSIONS = ['parameters', 'explain', 'evaluate', 'fine_tune', 'model_aliases', 'jobs'];
 
 export function serverMetadata(): { name: string; version: string; extensions: string[] } {
   return { name: packageJson.name, version: packageJson.version, extensions: EXTENSIONS };

@@ -23,11 +23,13 @@ function batchStore(services: Services, bucket: string): ObjectStore {
 
 function targets(event: BatchEvent): { bucket: string; key: string; resume: boolean }[] {
   if ('continue' in event) return [{ ...event.continue, resume: true }];
-  return (event.Records ?? [])
-    .filter((r) => r.eventName?.startsWith('ObjectCreated'))
-    // S3 event keys are URL-encoded, with '+' for spaces.
-    .map((r) => ({ bucket: r.s3.bucket.name, key: decodeURIComponent(r.s3.object.key.replace(/\+/g, ' ')), resume: false }))
-    .filter((t) => t.key.startsWith(INPUT_PREFIX));
+  return (
+    (event.Records ?? [])
+      .filter((r) => r.eventName?.startsWith('ObjectCreated'))
+      // S3 event keys are URL-encoded, with '+' for spaces.
+      .map((r) => ({ bucket: r.s3.bucket.name, key: decodeURIComponent(r.s3.object.key.replace(/\+/g, ' ')), resume: false }))
+      .filter((t) => t.key.startsWith(INPUT_PREFIX))
+  );
 }
 
 export async function runBatchEvent(
@@ -53,8 +55,11 @@ export async function runBatchEvent(
         // tests) the continuation runs in this process.
         const functionName = config.inLambda ? context?.functionName : undefined;
         const selfInvoke = { functionName, lambdaEndpoint: config.lambdaEndpoint, region: config.region, hasAwsCredentials: config.hasAwsCredentials };
-        await invokeAsync(selfInvoke, next, () => self(next), (error) =>
-          logger.error('batch continuation failed', { error: error as Error }),
+        await invokeAsync(
+          selfInvoke,
+          next,
+          () => self(next),
+          (error) => logger.error('batch continuation failed', { error: error as Error }),
         );
       },
     });

@@ -14,7 +14,7 @@ if (OUTPUT_PREFIX.startsWith(INPUT_PREFIX) || INPUT_PREFIX.startsWith(OUTPUT_PRE
   throw new Error(`batch output prefix ${OUTPUT_PREFIX} overlaps the trigger prefix ${INPUT_PREFIX}: scoring would trigger itself`);
 }
 
-export type BatchFormat = 'csv' | 'jsonl';
+type BatchFormat = 'csv' | 'jsonl';
 
 export interface BatchInput {
   key: string;

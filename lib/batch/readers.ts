@@ -14,7 +14,7 @@ export interface BatchRow {
   end: number;
 }
 
-export class NotUtf8Error extends BadRequestError {}
+class NotUtf8Error extends BadRequestError {}
 
 /** Passes bytes through unchanged (offsets stay exact) while checking they are UTF-8. */
 function utf8Checked(): Transform {
@@ -94,8 +94,7 @@ export async function* readJsonl(stream: Readable, resume?: { offset: number; li
   };
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     let data = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-    let cut: number;
-    while ((cut = data.indexOf(0x0a)) >= 0) {
+    for (let cut = data.indexOf(0x0a); cut >= 0; cut = data.indexOf(0x0a)) {
       const row = emit(data.subarray(0, cut));
       if (row) yield row;
       data = data.subarray(cut + 1);

@@ -9,6 +9,7 @@ import { stringify } from 'csv-stringify/sync';
 import { BadRequestError, NotFoundError, ServiceError } from '../errors.js';
 import type { LoadedModel, ModelLoader } from '../loader/index.js';
 import { requiredColumns } from '../inputs/encode.js';
+import type { Answer } from '../protocol/answers.js';
 import { getJson, type ObjectStore } from '../store/index.js';
 import { outputsFor, parseInputKey, type BatchInput, type BatchOutputs } from './paths.js';
 import { readCsv, readJsonl, type BatchRow } from './readers.js';
@@ -48,8 +49,8 @@ function csvLine(values: unknown[]): string {
 }
 
 /** One output line per scored row: JSONL `{line, ...answer}`, or the CSV row plus answer columns. */
-function predictionText(result: RowResult, columns: string[] | undefined): string {
-  const answer = result.answer!;
+function predictionText(result: RowResult & { answer: Answer }, columns: string[] | undefined): string {
+  const { answer } = result;
   if (!columns) return `${JSON.stringify({ line: result.row.line, ...answer })}\n`;
   const extra = 'value' in answer ? [Array.isArray(answer.value) ? JSON.stringify(answer.value) : answer.value] : [answer.label, answer.score];
   return csvLine([...columns.map((c) => result.row.values[c]), ...extra]);
@@ -117,7 +118,12 @@ async function fail(store: ObjectStore, input: BatchInput, outputs: BatchOutputs
     finishedAt: new Date().toISOString(),
   };
   await store.put(outputs.manifest, JSON.stringify(manifest, null, 2), { contentType: 'application/json' });
-  if (checkpoint) await Promise.all(Array.from({ length: checkpoint.parts + 1 }, (_, i) => [outputs.part(i, 'predictions'), outputs.part(i, 'errors')]).flat().map((k) => store.delete(k)));
+  if (checkpoint)
+    await Promise.all(
+      Array.from({ length: checkpoint.parts + 1 }, (_, i) => [outputs.part(i, 'predictions'), outputs.part(i, 'errors')])
+        .flat()
+        .map((k) => store.delete(k)),
+    );
   await store.delete(outputs.checkpoint);
   return manifest;
 }
@@ -138,8 +144,9 @@ async function scorePart(store: ObjectStore, loaded: LoadedModel, input: BatchIn
     }
     if (batch.length === 0) return;
     for (const result of await scoreRows(loaded, batch, input.format === 'csv', options.maxBatch)) {
-      if (result.answer) {
-        await predictions.write(predictionText(result, input.format === 'csv' ? checkpoint.columns : undefined));
+      const { answer } = result;
+      if (answer) {
+        await predictions.write(predictionText({ ...result, answer }, input.format === 'csv' ? checkpoint.columns : undefined));
         checkpoint.rows.scored += 1;
       } else {
         await errors.write(`${JSON.stringify({ line: result.row.line, error: result.error })}\n`);
@@ -154,8 +161,9 @@ async function scorePart(store: ObjectStore, loaded: LoadedModel, input: BatchIn
   try {
     for await (const row of rowsOf(store, input, checkpoint)) {
       if (required && checkpoint.rows.read === 0 && input.format === 'csv') {
-        const missing = required.filter((c) => !checkpoint.columns!.includes(c));
-        if (missing.length) throw new BadRequestError(`the CSV header lacks column(s) ${missing.join(', ')}; it has ${checkpoint.columns!.join(', ')}`);
+        const columns = checkpoint.columns ?? [];
+        const missing = required.filter((c) => !columns.includes(c));
+        if (missing.length) throw new BadRequestError(`the CSV header lacks column(s) ${missing.join(', ')}; it has ${columns.join(', ')}`);
       }
       checkpoint.rows.read += 1;
       if ('error' in row) {

@@ -47,8 +47,12 @@ export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: 
   });
   if (good.length > 0) {
     try {
-      const answers = await run(loaded, good.map((i) => instances[i]), maxBatch);
-      good.forEach((i, j) => (results[i].answer = answers[j]));
+      const answers = await run(
+        loaded,
+        good.map((i) => instances[i]),
+        maxBatch,
+      );
+      for (const [j, i] of good.entries()) results[i].answer = answers[j];
     } catch (error) {
       if (!(error instanceof BadRequestError)) throw error;
       // Rows that decode alone but not together (e.g. mixed raw/natural): score them one by one.

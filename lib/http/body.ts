@@ -4,7 +4,7 @@ import { BadRequestError, PayloadTooLargeError } from '../errors.js';
 import type { HttpRequest } from './request.js';
 
 /** Lambda's synchronous payload limit. */
-export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+const MAX_BODY_BYTES = 6 * 1024 * 1024;
 
 export function jsonBody<S extends z.ZodType>(request: HttpRequest, schema: S, maxBytes = MAX_BODY_BYTES): z.infer<S> {
   let value: unknown = request.parsedBody;

@@ -11,7 +11,12 @@ import type { Reply } from './router.js';
 function describeZod(error: ZodError): string {
   return error.issues
     .map((issue) => {
-      const path = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : 'body';
+      const path = issue.path.length
+        ? issue.path
+            .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+            .join('')
+            .replace(/^\./, '')
+        : 'body';
       return `${path}: ${issue.message}`;
     })
     .join('; ');

@@ -6,7 +6,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from 'aws-
 import { randomUUID } from 'node:crypto';
 import { BadRequestError } from '../errors.js';
 
-export type EventSource = 'httpApi' | 'restApi' | 'direct';
+type EventSource = 'httpApi' | 'restApi' | 'direct';
 
 export interface HttpRequest {
   source: EventSource;
@@ -22,7 +22,7 @@ export interface HttpRequest {
   requestId: string;
 }
 
-export interface DirectInvocation {
+interface DirectInvocation {
   method?: string;
   path: string;
   query?: Record<string, string>;
@@ -31,7 +31,11 @@ export interface DirectInvocation {
 }
 
 function lower(headers: Record<string, string | undefined> | null | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers ?? {}).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => [k.toLowerCase(), v]));
+  return Object.fromEntries(
+    Object.entries(headers ?? {})
+      .filter((e): e is [string, string] => e[1] !== undefined)
+      .map(([k, v]) => [k.toLowerCase(), v]),
+  );
 }
 
 function defined(record: Record<string, string | undefined> | null | undefined): Record<string, string> {

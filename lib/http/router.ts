@@ -59,11 +59,11 @@ export function createRouter(routes: Route[]): (request: HttpRequest) => { route
     }
     const matching = compiled.filter((c) => c.regex.test(path));
     const hit = matching.find((c) => c.route.method === request.method);
-    if (!hit) {
+    const values = hit?.regex.exec(path);
+    if (!hit || !values) {
       if (matching.length > 0) throw new MethodNotAllowedError(`${request.method} is not allowed on ${path}: use ${matching.map((c) => c.route.method).join(', ')}`);
       throw new NotFoundError(`no route for ${request.method} ${path}`);
     }
-    const values = hit.regex.exec(path)!.slice(1);
-    return { route: hit.route, params: Object.fromEntries(hit.names.map((name, i) => [name, values[i]])) };
+    return { route: hit.route, params: Object.fromEntries(hit.names.map((name, i) => [name, values[i + 1]])) };
   };
 }

@@ -26,11 +26,6 @@ export function inputKindOf(model: ModelInputs): { kind: InputKind; settings: Ki
   return settings ? { kind: kindOf(settings), settings } : undefined;
 }
 
-export function isNaturalInstance(model: ModelInputs, value: unknown): boolean {
-  const input = inputKindOf(model);
-  return input !== undefined && input.kind.isInstance(input.settings, value);
-}
-
 /** Natural instances -> the model's (first) input tensor, through its input kind. */
 export function encodeInstances(model: ModelInputs, instances: unknown[], where = 'instances'): TensorData {
   const input = inputKindOf(model);

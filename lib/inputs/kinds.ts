@@ -18,10 +18,6 @@ export function registerInputKind<T extends KindSettings>(kind: InputKind<T>): v
   registry.set(kind.kind, kind as unknown as InputKind);
 }
 
-export function inputKinds(): InputKind[] {
-  return [...registry.values()];
-}
-
 /** The module that reads these settings. */
 export function kindOf(settings: KindSettings): InputKind {
   const kind = registry.get(settings.kind);
@@ -33,18 +29,16 @@ export function kindOf(settings: KindSettings): InputKind {
  * `transforms.input` in a manifest: `kind` picks the registered kind, whose own schema checks and
  * completes the rest. Resolved when parsed, so a kind registered later is known.
  */
-export const inputSettingsSchema = z
-  .looseObject({ kind: z.string() })
-  .transform((value, context): KindSettings => {
-    const kind = registry.get(value.kind);
-    if (!kind) {
-      context.addIssue({ code: 'custom', path: ['kind'], message: `unknown input kind ${JSON.stringify(value.kind)}: expected one of ${[...registry.keys()].join(', ')}` });
-      return z.NEVER;
-    }
-    const parsed = kind.schema.safeParse(value);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) context.addIssue({ ...issue, code: 'custom', message: issue.message, path: issue.path });
-      return z.NEVER;
-    }
-    return parsed.data;
-  });
+export const inputSettingsSchema = z.looseObject({ kind: z.string() }).transform((value, context): KindSettings => {
+  const kind = registry.get(value.kind);
+  if (!kind) {
+    context.addIssue({ code: 'custom', path: ['kind'], message: `unknown input kind ${JSON.stringify(value.kind)}: expected one of ${[...registry.keys()].join(', ')}` });
+    return z.NEVER;
+  }
+  const parsed = kind.schema.safeParse(value);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) context.addIssue({ ...issue, code: 'custom', message: issue.message, path: issue.path });
+    return z.NEVER;
+  }
+  return parsed.data;
+});

@@ -51,7 +51,6 @@ function encode(settings: TabularSettings, records: unknown[], where: string): F
   return out;
 }
 
-
 /**
  * One attribution per feature, sorted by magnitude. Integrated gradients and KernelSHAP do not
  * depend on the standardisation: IG of z = (x - mean) / std is (z - z0) * mean dF/dz, which equals
@@ -93,4 +92,3 @@ export const tabularKind: InputKind<TabularSettings> = {
       : undefined,
   mapAttributions,
 };
-

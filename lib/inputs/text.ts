@@ -17,14 +17,14 @@ const settingsSchema = z.object({
 
 export type TextSettings = z.infer<typeof settingsSchema>;
 
-export function tokenize(settings: TextSettings, text: string): string[] {
+function tokenize(settings: TextSettings, text: string): string[] {
   const source = settings.lowercase ? text.toLowerCase() : text;
   return source.match(new RegExp(settings.tokenPattern, 'g')) ?? [];
 }
 
 /** Words to vocabulary indices, built once per settings object. */
 const indexCache = new WeakMap<TextSettings, Map<string, number>>();
-export function vocabularyIndex(settings: TextSettings): Map<string, number> {
+function vocabularyIndex(settings: TextSettings): Map<string, number> {
   let index = indexCache.get(settings);
   if (!index) {
     index = new Map(settings.vocabulary.map((word, i) => [word, i]));

@@ -9,10 +9,10 @@ import { BadRequestError, NotFoundError } from '../errors.js';
 import { keys } from '../registry/index.js';
 import { getJson, type ObjectStore } from '../store/index.js';
 
-export const JOB_KINDS = ['evaluate', 'fine-tune'] as const;
-export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
+const JOB_KINDS = ['evaluate', 'fine-tune'] as const;
+const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
 
-export const jobSchema = z.object({
+const jobSchema = z.object({
   id: z.string(),
   kind: z.enum(JOB_KINDS),
   status: z.enum(JOB_STATUSES),

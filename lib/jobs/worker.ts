@@ -23,7 +23,7 @@ export interface JobContext extends JobEnvironment {
   remainingMs(): number;
 }
 
-export type JobExecutor = (context: JobContext) => Promise<unknown>;
+type JobExecutor = (context: JobContext) => Promise<unknown>;
 export type JobExecutors = Partial<Record<JobKind, JobExecutor>>;
 
 export async function runJob(

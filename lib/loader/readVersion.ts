@@ -34,7 +34,7 @@ export async function readVersion(store: ObjectStore, name: string, version: num
   const files: ModelFiles = new Map([['model.json', modelJsonBytes]]);
   const shards = weightPaths(modelJson);
   const shardBytes = await Promise.all(shards.map((shard) => fetchChecked(store, manifest, shard)));
-  shards.forEach((shard, i) => files.set(shard, shardBytes[i]));
+  for (const [i, shard] of shards.entries()) files.set(shard, shardBytes[i]);
   const model = await modelFromMemory(formatOf(modelJson), modelJson, concatWeights(modelJson, files));
   return { name, version, manifest, model, bytes: shardBytes.reduce((n, b) => n + b.byteLength, 0) };
 }

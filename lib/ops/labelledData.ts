@@ -27,10 +27,15 @@ interface LabelledInput {
 
 /** Adds an issue for each way `part` breaks the rule; `path` locates it in the request. */
 export function checkLabelled(part: LabelledInput, context: z.RefinementCtx, path: (string | number)[] = []): void {
-  const issue = (message: string) => context.addIssue({ code: 'custom', message, path });
-  if ((part.instances === undefined) === (part.dataset === undefined)) return issue('send either "instances" with "labels", or "dataset"');
-  if (part.instances === undefined) return;
-  if (part.instances.length === 0) return issue('instances is empty: send at least one labelled instance');
-  if (part.labels === undefined) return issue('"labels" is required with "instances"');
-  if (part.labels.length !== part.instances.length) issue(`${part.instances.length} instances but ${part.labels.length} labels: send one label per instance`);
+  const problem = labelledProblem(part);
+  if (problem) context.addIssue({ code: 'custom', message: problem, path });
+}
+
+function labelledProblem(part: LabelledInput): string | undefined {
+  if ((part.instances === undefined) === (part.dataset === undefined)) return 'send either "instances" with "labels", or "dataset"';
+  if (part.instances === undefined) return undefined;
+  if (part.instances.length === 0) return 'instances is empty: send at least one labelled instance';
+  if (part.labels === undefined) return '"labels" is required with "instances"';
+  if (part.labels.length !== part.instances.length) return `${part.instances.length} instances but ${part.labels.length} labels: send one label per instance`;
+  return undefined;
 }

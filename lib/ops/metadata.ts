@@ -56,7 +56,7 @@ export async function oipModelMetadata(store: ObjectStore, loaded: LoadedModel) 
 }
 
 /** What natural instances look like for this model, without the whole vocabulary. */
-export function naturalInputSummary(manifest: Manifest): unknown {
+function naturalInputSummary(manifest: Manifest): unknown {
   const natural = inputKindOf(manifest);
   return natural?.kind.describe(natural.settings);
 }

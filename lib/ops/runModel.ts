@@ -29,14 +29,14 @@ function checkInput(spec: TensorSpec, input: TensorData): void {
 }
 
 /** Orders the request's tensors as the model's inputs, by name (a single input may be unnamed). */
-export function matchInputs(specs: TensorSpec[], inputs: TensorData[]): TensorData[] {
+function matchInputs(specs: TensorSpec[], inputs: TensorData[]): TensorData[] {
   if (specs.length === 1 && inputs.length === 1) return inputs;
   const byName = new Map(inputs.map((t) => [t.name, t]));
   const missing = specs.filter((s) => !byName.has(s.name)).map((s) => s.name);
   if (missing.length > 0) throw new BadRequestError(`missing input(s) ${missing.join(', ')}: the model takes ${specs.map((s) => s.name).join(', ')}`);
   const extra = inputs.filter((t) => !specs.some((s) => s.name === t.name)).map((t) => t.name);
   if (extra.length > 0) throw new BadRequestError(`unknown input(s) ${extra.join(', ')}: the model takes ${specs.map((s) => s.name).join(', ')}`);
-  return specs.map((s) => byName.get(s.name)!);
+  return specs.map((s) => byName.get(s.name) as TensorData);
 }
 
 function toTensor(t: TensorData, spec: TensorSpec): tf.Tensor {
@@ -69,13 +69,18 @@ async function runChunk(loaded: LoadedModel, inputs: TensorData[]): Promise<Tens
 export async function runModel(loaded: LoadedModel, requestInputs: TensorData[], maxBatch: number): Promise<TensorData[]> {
   const { signature } = loaded.manifest;
   const inputs = matchInputs(signature.inputs, requestInputs);
-  inputs.forEach((t, i) => checkInput(signature.inputs[i], t));
+  for (const [i, t] of inputs.entries()) checkInput(signature.inputs[i], t);
   const rows = inputs[0].shape[0];
   if (inputs.some((t) => t.shape[0] !== rows)) throw new BadRequestError('all inputs must have the same number of rows (first dimension)');
   if (rows <= maxBatch) return runChunk(loaded, inputs);
   const chunks: TensorData[][] = [];
   for (let from = 0; from < rows; from += maxBatch) {
-    chunks.push(await runChunk(loaded, inputs.map((t) => sliceRows(t, from, Math.min(rows, from + maxBatch)))));
+    chunks.push(
+      await runChunk(
+        loaded,
+        inputs.map((t) => sliceRows(t, from, Math.min(rows, from + maxBatch))),
+      ),
+    );
   }
   return chunks[0].map((_, i) => concatRows(chunks.map((c) => c[i])));
 }

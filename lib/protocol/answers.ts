@@ -10,12 +10,12 @@ export interface ModelOutputs {
   labels?: string[];
 }
 
-export interface LabelScore {
+interface LabelScore {
   label: string;
   score: number;
 }
 export type ClassAnswer = { label: string; score: number; scores: LabelScore[] };
-export type RegressionAnswer = { value: number | number[] };
+type RegressionAnswer = { value: number | number[] };
 export type Answer = ClassAnswer | RegressionAnswer;
 
 function labelOf(labels: string[] | undefined, i: number): string {

@@ -1,5 +1,5 @@
 /**
- * Open Inference Protocol datatypes and TF.js dtypes, as data (MLServer codecs/numpy.py style).
+ * Open Inference Protocol datatypes and TF.js dtypes, as data (as MLServer's numpy codec keeps them).
  * TF.js computes in float32/int32/bool/string, so wider or narrower wire types map onto those;
  * the inverse table is derived, not written twice.
  */
@@ -28,9 +28,7 @@ export const OIP_DATATYPES = Object.keys(OIP_TO_TF) as OipDatatype[];
 const CANONICAL: Partial<Record<DataType, OipDatatype>> = { bool: 'BOOL', int32: 'INT32', float32: 'FP32', string: 'BYTES' };
 
 export const TF_TO_OIP: Record<string, OipDatatype> = Object.fromEntries(
-  (Object.entries(OIP_TO_TF) as [OipDatatype, DataType][])
-    .filter(([oip, tf]) => CANONICAL[tf] === oip)
-    .map(([oip, tf]) => [tf, oip]),
+  (Object.entries(OIP_TO_TF) as [OipDatatype, DataType][]).filter(([oip, tf]) => CANONICAL[tf] === oip).map(([oip, tf]) => [tf, oip]),
 );
 
 export function oipDatatypeOf(dtype: string): OipDatatype {

@@ -1,5 +1,5 @@
 /**
- * Open Inference Protocol v2 `/infer` (kserve docs/predict-api/v2/required_api.md): named tensors
+ * Open Inference Protocol v2 `/infer` (KServe's predict API v2, also Triton's and MLServer's): named tensors
  * with shape, datatype and flat or nested data. Inputs named after a model input are raw tensors;
  * inputs named after tabular features (one column each), or one BYTES input for a text or image
  * model, go through the input transform. Classifiers also answer a `label` BYTES output.
@@ -19,9 +19,7 @@ const parameters = z.record(z.string(), z.unknown()).optional();
  * Only checked to be an array here: z.array(z.unknown()) would visit and copy every value (about
  * 60 ns each, 12 ms for a batch of 256 MNIST images), and decodeTensor checks each value anyway.
  */
-const tensorData = z
-  .custom<unknown[]>((value) => Array.isArray(value), { message: 'expected an array' })
-  .meta({ type: 'array', description: 'row-major values, flat or nested' });
+const tensorData = z.custom<unknown[]>((value) => Array.isArray(value), { message: 'expected an array' }).meta({ type: 'array', description: 'row-major values, flat or nested' });
 
 export const oipInferRequest = z
   .object({
@@ -38,7 +36,10 @@ export const oipInferRequest = z
         }),
       )
       .min(1),
-    outputs: z.array(z.object({ name: z.string(), parameters })).optional().describe('which outputs to return (default: all)'),
+    outputs: z
+      .array(z.object({ name: z.string(), parameters }))
+      .optional()
+      .describe('which outputs to return (default: all)'),
   })
   .describe('OIP v2 inference request');
 
@@ -115,8 +116,7 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
   const modelInputs = manifest.signature.inputs.map((s) => s.name);
   const natural = inputKindOf(manifest);
   const features = natural?.kind.requiredColumns(natural.settings);
-  const accepted = () =>
-    [RAW_CONTENT_TYPE, ...(natural ? natural.kind.contentTypes : [])].map((t) => JSON.stringify(t)).join(', ');
+  const accepted = () => [RAW_CONTENT_TYPE, ...(natural ? natural.kind.contentTypes : [])].map((t) => JSON.stringify(t)).join(', ');
 
   const requestType = contentTypeOf(request.parameters, 'parameters');
   const inputTypes = request.inputs.map((input, i) => contentTypeOf(input.parameters, `inputs[${i}]`));

@@ -1,5 +1,5 @@
 /**
- * TF Serving REST `:predict` (tensorflow_serving/g3doc/api_rest.md): `instances` (row format) or
+ * TF Serving REST `:predict` (TensorFlow Serving's REST API): `instances` (row format) or
  * `inputs` (columnar), `{"b64": ...}` for binary values; answers `predictions` or `outputs`.
  * Our extensions keep the shape: natural instances through the model's transforms, labelled
  * answers for classifiers (`raw: true` gives TF Serving's plain arrays), `top_k`.
@@ -68,11 +68,7 @@ export function decodeTfServing(manifest: Manifest, request: TfServingPredictReq
 }
 
 /** Plain arrays (TF Serving's own answer) or labelled answers, in row or columnar form. */
-export function encodeTfServing(
-  manifest: Manifest,
-  outputs: TensorData[],
-  options: { columnar: boolean; raw: boolean; topK?: number },
-): z.infer<typeof tfServingPredictResponse> {
+export function encodeTfServing(manifest: Manifest, outputs: TensorData[], options: { columnar: boolean; raw: boolean; topK?: number }): z.infer<typeof tfServingPredictResponse> {
   const model_version = String(manifest.version);
   if (!options.raw) {
     const answers = toAnswers(manifest, outputs[0], options.topK);

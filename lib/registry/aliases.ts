@@ -11,7 +11,7 @@ import { readManifest } from './versions.js';
 
 const HISTORY_LIMIT = 50;
 
-export const aliasSchema = z.object({
+const aliasSchema = z.object({
   version: z.number().int().positive(),
   previous: z.array(z.number().int().positive()).default([]),
   updatedAt: z.string(),

@@ -31,6 +31,13 @@ function specBytes(spec: WeightSpec): number {
   return count * size;
 }
 
+/** A file the caller has already checked is there (checkWeightFiles, parseModelJson). */
+export function fileBytes(files: ModelFiles, path: string): Uint8Array {
+  const bytes = files.get(path);
+  if (!bytes) throw new Error(`${path} is missing from the model files`);
+  return bytes;
+}
+
 export function parseModelJson(bytes: Uint8Array | undefined): ModelJson {
   if (!bytes) throw new BadRequestError('model.json is missing: a TF.js model folder must contain model.json');
   let json: unknown;
@@ -59,11 +66,9 @@ export function checkWeightFiles(modelJson: ModelJson, files: ModelFiles): void 
     const missing = group.paths.filter((p) => !files.has(p));
     if (missing.length > 0) throw new BadRequestError(`weight files missing for weightsManifest[${index}]: ${missing.join(', ')}`);
     const expected = group.weights.reduce((sum, spec) => sum + specBytes(spec), 0);
-    const actual = group.paths.reduce((sum, p) => sum + files.get(p)!.byteLength, 0);
+    const actual = group.paths.reduce((sum, p) => sum + fileBytes(files, p).byteLength, 0);
     if (expected !== actual) {
-      throw new BadRequestError(
-        `weight files ${group.paths.join(', ')} hold ${actual} bytes but weightsManifest[${index}] declares ${expected}`,
-      );
+      throw new BadRequestError(`weight files ${group.paths.join(', ')} hold ${actual} bytes but weightsManifest[${index}] declares ${expected}`);
     }
   }
 }
@@ -75,7 +80,7 @@ export function weightPaths(modelJson: ModelJson): string[] {
 
 /** Concatenates shards, in order, into the single buffer tf.io.fromMemory takes. */
 export function concatWeights(modelJson: ModelJson, files: ModelFiles): ArrayBuffer {
-  const parts = weightPaths(modelJson).map((p) => files.get(p)!);
+  const parts = weightPaths(modelJson).map((p) => fileBytes(files, p));
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let offset = 0;
   for (const part of parts) {

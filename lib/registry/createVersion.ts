@@ -6,9 +6,9 @@
  *   3. write manifest.json, the commit marker, last (also create-only).
  * A writer that dies between 1 and 3 leaves a claimed number with no manifest: invisible, never reused.
  */
-import { ConflictError } from '../errors.js';
+import { BadRequestError, ConflictError } from '../errors.js';
 import type { ObjectStore } from '../store/index.js';
-import { checkWeightFiles, formatOf, parseModelJson, weightPaths, type ModelFiles } from './artifacts.js';
+import { checkWeightFiles, fileBytes, formatOf, parseModelJson, weightPaths, type ModelFiles } from './artifacts.js';
 import { sha256Hex } from './checksum.js';
 import { keys } from './keys.js';
 import { manifestSchema, type Manifest, type ManifestFields, type Signature } from './manifest.js';
@@ -37,13 +37,14 @@ async function claimVersion(store: ObjectStore, model: string, modelJsonBytes: U
   throw new ConflictError(`could not claim a version number for ${model} after ${MAX_CLAIM_ATTEMPTS} attempts`);
 }
 
-export async function createVersion(
-  store: ObjectStore,
-  model: string,
-  files: ModelFiles,
-  fields: ManifestFields,
-  options: CreateVersionOptions = {},
-): Promise<Manifest> {
+/** The manifest a push would write, or a 400 naming every field that is wrong (nothing is written). */
+function checkedManifest(draft: unknown): Manifest {
+  const parsed = manifestSchema.safeParse(draft);
+  if (parsed.success) return parsed.data;
+  throw new BadRequestError(`invalid manifest: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+}
+
+export async function createVersion(store: ObjectStore, model: string, files: ModelFiles, fields: ManifestFields, options: CreateVersionOptions = {}): Promise<Manifest> {
   validateName(model);
   // Everything is checked before the first write, so a bad push writes nothing.
   const modelJson = parseModelJson(files.get('model.json'));
@@ -51,18 +52,18 @@ export async function createVersion(
   const shards = weightPaths(modelJson);
   const signature = fields.signature ?? (await options.inferSignature?.(files));
   if (!signature) throw new Error('createVersion needs a signature or an inferSignature function');
-  const checksums = Object.fromEntries(['model.json', ...shards].map((p) => [p, sha256Hex(files.get(p)!)]));
+  const checksums = Object.fromEntries(['model.json', ...shards].map((p) => [p, sha256Hex(fileBytes(files, p))]));
   const draft = { ...fields, name: model, version: 1, format: formatOf(modelJson), signature, files: checksums, createdAt: new Date().toISOString() };
-  manifestSchema.parse(draft); // fail on bad fields before claiming a number
+  checkedManifest(draft); // fail on bad fields before claiming a number
 
   const total = shards.length + 2;
-  const version = await claimVersion(store, model, files.get('model.json')!);
+  const version = await claimVersion(store, model, fileBytes(files, 'model.json'));
   options.onProgress?.(1, total);
   for (const [index, shard] of shards.entries()) {
-    await store.put(keys.file(model, version, shard), files.get(shard)!, { contentType: 'application/octet-stream' });
+    await store.put(keys.file(model, version, shard), fileBytes(files, shard), { contentType: 'application/octet-stream' });
     options.onProgress?.(index + 2, total);
   }
-  const manifest = manifestSchema.parse({ ...draft, version });
+  const manifest = checkedManifest({ ...draft, version });
   await store.put(keys.manifest(model, version), JSON.stringify(manifest, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
   options.onProgress?.(total, total);
   return manifest;

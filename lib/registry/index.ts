@@ -6,4 +6,3 @@ export * from './resolve.js';
 export * from './createVersion.js';
 export { keys } from './keys.js';
 export { sha256Hex } from './checksum.js';
-export type { ModelFiles, ModelFormat, ModelJson } from './artifacts.js';

@@ -1,4 +1,4 @@
-/** The registry layout of DESIGN.md, as key builders. Names must be validated before they get here. */
+/** The registry layout (docs/ARCHITECTURE.md), as key builders. Names must be validated before they get here. */
 export const keys = {
   versionsPrefix: (model: string) => `${model}/versions/`,
   versionPrefix: (model: string, version: number) => `${model}/versions/${version}/`,

@@ -5,16 +5,16 @@
 import { z } from 'zod';
 import { inputSettingsSchema } from '../inputs/kinds.js';
 
-export const DTYPES = ['float32', 'int32', 'bool', 'string'] as const;
+const DTYPES = ['float32', 'int32', 'bool', 'string'] as const;
 
-export const tensorSpec = z.object({
+const tensorSpec = z.object({
   name: z.string(),
   dtype: z.enum(DTYPES),
   /** -1 marks a variable dimension (the batch, usually), as in OIP v2 metadata. */
   shape: z.array(z.number().int().min(-1)),
 });
 
-export const signatureSchema = z.object({
+const signatureSchema = z.object({
   inputs: z.array(tensorSpec).min(1),
   outputs: z.array(tensorSpec).min(1),
 });
@@ -22,7 +22,7 @@ export const signatureSchema = z.object({
 export const TASKS = ['classification', 'binary', 'regression'] as const;
 
 /** How natural inputs become the model's input (`input`: the settings of an input kind, lib/inputs). */
-export const transformsSchema = z.object({
+const transformsSchema = z.object({
   input: inputSettingsSchema.optional(),
 });
 
@@ -59,8 +59,7 @@ export type Signature = z.infer<typeof signatureSchema>;
 export type Task = (typeof TASKS)[number];
 export type Manifest = z.infer<typeof manifestSchema>;
 /** What a caller supplies when creating a version; the registry fills in the rest. */
-export type ManifestFields = Omit<z.input<typeof manifestSchema>, 'name' | 'version' | 'files' | 'createdAt' | 'format' | 'signature'> &
-  Partial<Pick<Manifest, 'signature'>>;
+export type ManifestFields = Omit<z.input<typeof manifestSchema>, 'name' | 'version' | 'files' | 'createdAt' | 'format' | 'signature'> & Partial<Pick<Manifest, 'signature'>>;
 
 export function parseManifest(raw: unknown, where: string): Manifest {
   const parsed = manifestSchema.safeParse(raw);

@@ -17,9 +17,7 @@ export function isValidName(value: string): boolean {
 
 export function validateName(value: string, what: 'model' | 'alias' = 'model'): string {
   if (!isValidName(value)) {
-    throw new BadRequestError(
-      `invalid ${what} name ${JSON.stringify(value)}: expected ^[a-z0-9][a-z0-9._-]{0,63}$ without '..'`,
-    );
+    throw new BadRequestError(`invalid ${what} name ${JSON.stringify(value)}: expected ^[a-z0-9][a-z0-9._-]{0,63}$ without '..'`);
   }
   return value;
 }

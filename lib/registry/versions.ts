@@ -20,17 +20,13 @@ export async function listVersions(store: ObjectStore, model: string): Promise<n
 /** The highest version number ever claimed, committed or not: new versions go above it. */
 export async function highestClaimedVersion(store: ObjectStore, model: string): Promise<number> {
   const prefix = keys.versionsPrefix(model);
-  const numbers = (await listPrefixes(store, prefix))
-    .map((p) => Number(p.slice(prefix.length, -1)))
-    .filter((n) => Number.isInteger(n) && n > 0);
+  const numbers = (await listPrefixes(store, prefix)).map((p) => Number(p.slice(prefix.length, -1))).filter((n) => Number.isInteger(n) && n > 0);
   return Math.max(0, ...numbers);
 }
 
 /** Model names with at least one committed version, sorted. */
 export async function listModels(store: ObjectStore): Promise<string[]> {
-  const names = (await listPrefixes(store, ''))
-    .map((p) => p.slice(0, -1))
-    .filter(isValidName);
+  const names = (await listPrefixes(store, '')).map((p) => p.slice(0, -1)).filter(isValidName);
   const withVersions = await Promise.all(names.map(async (name) => ((await listVersions(store, name)).length > 0 ? name : undefined)));
   return withVersions.filter((n): n is string => n !== undefined).sort();
 }

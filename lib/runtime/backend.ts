@@ -15,7 +15,7 @@ export type BackendName = 'node' | 'wasm' | 'cpu';
 /** tfjs-node registers itself under this name. */
 const TF_NAMES: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
 
-export class BackendError extends Error {}
+class BackendError extends Error {}
 
 export interface BackendOptions {
   /** Forced backend (TFJS_BACKEND); unset: the best that starts. */

@@ -1,6 +1,6 @@
 /**
  * Where the wasm backend's binary is. Bundles carry `tfjs-backend-wasm-simd.wasm` next to their
- * index.mjs; in the source tree it is in node_modules. Nothing is fetched over the network.
+ * index.js (and its chunks); in the source tree it is in node_modules. Nothing is fetched over the network.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';

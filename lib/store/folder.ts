@@ -119,7 +119,7 @@ export class FolderStore implements ObjectStore {
     const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/') + 1) : '';
     const out: string[] = [];
     const walk = async (rel: string): Promise<void> => {
-      let entries;
+      let entries: import('node:fs').Dirent[];
       try {
         entries = await fs.readdir(rel ? this.file(rel) : this.root, { withFileTypes: true });
       } catch (error) {
@@ -145,10 +145,11 @@ export class FolderStore implements ObjectStore {
     const objects: ObjectInfo[] = [];
     const prefixes: string[] = [];
     let last: string | undefined;
+    const { delimiter } = options;
     for (const key of keys) {
       const rest = key.slice(prefix.length);
-      const cut = options.delimiter ? rest.indexOf(options.delimiter) : -1;
-      const common = cut >= 0 ? prefix + rest.slice(0, cut + options.delimiter!.length) : undefined;
+      const cut = delimiter ? rest.indexOf(delimiter) : -1;
+      const common = delimiter && cut >= 0 ? prefix + rest.slice(0, cut + delimiter.length) : undefined;
       if (common !== undefined && prefixes[prefixes.length - 1] === common) {
         last = key; // still inside the folder already reported
         continue;

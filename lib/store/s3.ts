@@ -76,7 +76,8 @@ export class S3Store implements ObjectStore {
     const { client, sdk } = await this.s3();
     try {
       const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
-      return await out.Body!.transformToByteArray();
+      if (!out.Body) throw new Error(`S3 answered GetObject ${key} without a body`);
+      return await out.Body.transformToByteArray();
     } catch (error) {
       if (isMissing(error)) throw new NotFoundError(`no object ${key} in ${this.uri}`);
       throw error;
@@ -157,12 +158,12 @@ export class S3Store implements ObjectStore {
     );
     return {
       objects: (out.Contents ?? []).map((o) => ({
-        key: this.relative(o.Key!),
+        key: this.relative(o.Key ?? ''),
         size: o.Size ?? 0,
         etag: o.ETag,
         lastModified: o.LastModified,
       })),
-      prefixes: (out.CommonPrefixes ?? []).map((p) => this.relative(p.Prefix!)),
+      prefixes: (out.CommonPrefixes ?? []).map((p) => this.relative(p.Prefix ?? '')),
       nextToken: out.IsTruncated ? out.NextContinuationToken : undefined,
     };
   }

@@ -4,7 +4,7 @@
  */
 export type Scalar = number | string | boolean;
 
-export type TensorDtype = 'float32' | 'int32' | 'bool' | 'string';
+type TensorDtype = 'float32' | 'int32' | 'bool' | 'string';
 
 export interface TensorData {
   name: string;

@@ -10,7 +10,7 @@ export interface FlatTensor {
   data: Scalar[];
 }
 
-export function isNumericLeaf(value: unknown): value is number | boolean {
+function isNumericLeaf(value: unknown): value is number | boolean {
   return (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean';
 }
 
@@ -60,12 +60,7 @@ function fillNumbers(value: unknown, shape: number[], out: Float32Array | Int32A
  * ~200,000 values) go through fillNumbers; the careful walk only runs to explain a bad request.
  */
 export function flattenNested(value: unknown, where: string): FlatTensor;
-export function flattenNested(
-  value: unknown,
-  where: string,
-  into: 'float32' | 'int32',
-  onString?: (path: string) => Error,
-): { shape: number[]; data: Float32Array | Int32Array };
+export function flattenNested(value: unknown, where: string, into: 'float32' | 'int32', onString?: (path: string) => Error): { shape: number[]; data: Float32Array | Int32Array };
 export function flattenNested(
   value: unknown,
   where: string,

@@ -105,19 +105,38 @@ export const digits: Trainer = {
     // The test images as a data set for the evaluate API, and the model input built from those very
     // PNGs by the predict path, so the test metrics are the served pipeline's.
     const images = test.map((r) => ({ b64: greyPngBase64(r.pixels) }));
-    const heldOut = jsonlSet('digits', 'label', images.map((image, i) => ({ image, label: LABELS[test[i].y] })));
+    const heldOut = jsonlSet(
+      'digits',
+      'label',
+      images.map((image, i) => ({ image, label: LABELS[test[i].y] })),
+    );
     const testX = encodeImages(TRANSFORM, images, 'held-out rows');
     // One background image per digit, the first of each in the shuffled training rows.
     const background = LABELS.map((_, digit) => train.find((r) => r.y === digit)!.x);
 
     const model = build(seed);
     try {
-      const xs = tensorFromRows(train.map((r) => r.x), [SIDE, SIDE, 1]);
-      const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(train.map((r) => r.y), 'int32'), LABELS.length));
+      const xs = tensorFromRows(
+        train.map((r) => r.x),
+        [SIDE, SIDE, 1],
+      );
+      const ys = tf.tidy(() =>
+        tf.oneHot(
+          tf.tensor1d(
+            train.map((r) => r.y),
+            'int32',
+          ),
+          LABELS.length,
+        ),
+      );
       const history = await fitModel(model, xs, ys, SETTINGS);
       tf.dispose([xs, ys]);
       const testXs = tf.tensor4d(testX, [test.length, SIDE, SIDE, 1]);
-      const metrics = classificationMetrics(predictRows(model, testXs), test.map((r) => r.y), LABELS);
+      const metrics = classificationMetrics(
+        predictRows(model, testXs),
+        test.map((r) => r.y),
+        LABELS,
+      );
       testXs.dispose();
 
       return {

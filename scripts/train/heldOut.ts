@@ -6,10 +6,10 @@
  */
 import type { HeldOutSet } from './types.js';
 
-export type HeldOutFormat = 'csv' | 'jsonl';
+type HeldOutFormat = 'csv' | 'jsonl';
 
 /** The store key of a model's held-out set. */
-export function heldOutKey(model: string, format: HeldOutFormat): string {
+function heldOutKey(model: string, format: HeldOutFormat): string {
   return `_datasets/${model}-test.${format}`;
 }
 

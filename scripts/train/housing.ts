@@ -22,12 +22,8 @@ const SETTINGS = { epochs: 200, batchSize: 32, learningRate: 0.01, loss: 'meanSq
 
 function build(seed: number): tfl.LayersModel {
   const input = tfl.input({ shape: [FEATURES.length], name: 'features' });
-  const hidden = tfl.layers
-    .dense({ units: 32, activation: 'relu', name: 'hidden', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) })
-    .apply(input);
-  const output = tfl.layers
-    .dense({ units: 1, name: 'medv', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 2 }) })
-    .apply(hidden) as tfl.SymbolicTensor;
+  const hidden = tfl.layers.dense({ units: 32, activation: 'relu', name: 'hidden', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) }).apply(input);
+  const output = tfl.layers.dense({ units: 1, name: 'medv', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 2 }) }).apply(hidden) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: output, name: 'housing' });
 }
 
@@ -38,11 +34,25 @@ export const housing: Trainer = {
     const rows = bostonHousePrices().map((o) => ({ x: FEATURES.map((f) => o[f]), y: o.medv }));
     const { train, test } = trainTestSplit(rows, 0.2, mulberry32(seed));
 
-    const transform = fitTabular([...FEATURES], train.map((r) => r.x));
-    const trainX = applyTabular(transform, train.map((r) => r.x));
+    const transform = fitTabular(
+      [...FEATURES],
+      train.map((r) => r.x),
+    );
+    const trainX = applyTabular(
+      transform,
+      train.map((r) => r.x),
+    );
     // The test rows as a data set for the evaluate API; their metrics come from what serving makes of them.
-    const heldOut = csvSet('housing', 'medv', [...FEATURES, 'medv'], test.map((r) => [...r.x, r.y]));
-    const testX = servedTabular(transform, test.map((r) => r.x));
+    const heldOut = csvSet(
+      'housing',
+      'medv',
+      [...FEATURES, 'medv'],
+      test.map((r) => [...r.x, r.y]),
+    );
+    const testX = servedTabular(
+      transform,
+      test.map((r) => r.x),
+    );
 
     const model = build(seed);
     try {
@@ -64,7 +74,12 @@ export const housing: Trainer = {
           task: 'regression',
           transforms: { input: transform },
           background: backgroundRows(trainX.slice(0, 20)),
-          metrics: rounded(regressionMetrics(predictions, test.map((r) => r.y))),
+          metrics: rounded(
+            regressionMetrics(
+              predictions,
+              test.map((r) => r.y),
+            ),
+          ),
           training: trainingRecord(SETTINGS, { seed, trainRows: train.length, testRows: test.length, history, heldOut: heldOutRecord(heldOut) }),
           lineage: { parent: null, source: `${SOURCE} (${DATASET})` },
         },

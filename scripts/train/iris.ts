@@ -20,9 +20,7 @@ const SETTINGS = { epochs: 100, batchSize: 16, learningRate: 0.01, loss: 'catego
 
 function build(seed: number): tfl.LayersModel {
   const input = tfl.input({ shape: [FEATURES.length], name: 'features' });
-  const hidden = tfl.layers
-    .dense({ units: 16, activation: 'relu', name: 'hidden', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) })
-    .apply(input);
+  const hidden = tfl.layers.dense({ units: 16, activation: 'relu', name: 'hidden', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) }).apply(input);
   const output = tfl.layers
     .dense({ units: LABELS.length, activation: 'softmax', name: 'probabilities', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 2 }) })
     .apply(hidden) as tfl.SymbolicTensor;
@@ -40,20 +38,46 @@ export const iris: Trainer = {
     const rows = numbers.map((x, i) => ({ x, y: classes[i] }));
     const { train, test } = trainTestSplit(rows, 0.2, mulberry32(seed));
 
-    const transform = fitTabular(FEATURES, train.map((r) => r.x));
-    const trainX = applyTabular(transform, train.map((r) => r.x));
+    const transform = fitTabular(
+      FEATURES,
+      train.map((r) => r.x),
+    );
+    const trainX = applyTabular(
+      transform,
+      train.map((r) => r.x),
+    );
     // The test rows as a data set for the evaluate API; their metrics come from what serving makes of them.
-    const heldOut = csvSet('iris', 'species', [...FEATURES, 'species'], test.map((r) => [...r.x, LABELS[r.y]]));
-    const testX = servedTabular(transform, test.map((r) => r.x));
+    const heldOut = csvSet(
+      'iris',
+      'species',
+      [...FEATURES, 'species'],
+      test.map((r) => [...r.x, LABELS[r.y]]),
+    );
+    const testX = servedTabular(
+      transform,
+      test.map((r) => r.x),
+    );
 
     const model = build(seed);
     try {
       const xs = tf.tensor2d(trainX);
-      const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(train.map((r) => r.y), 'int32'), LABELS.length));
+      const ys = tf.tidy(() =>
+        tf.oneHot(
+          tf.tensor1d(
+            train.map((r) => r.y),
+            'int32',
+          ),
+          LABELS.length,
+        ),
+      );
       const history = await fitModel(model, xs, ys, SETTINGS);
       tf.dispose([xs, ys]);
       const testXs = tf.tensor2d(testX, [test.length, FEATURES.length]);
-      const metrics = classificationMetrics(predictRows(model, testXs), test.map((r) => r.y), LABELS);
+      const metrics = classificationMetrics(
+        predictRows(model, testXs),
+        test.map((r) => r.y),
+        LABELS,
+      );
       testXs.dispose();
 
       return {

@@ -20,7 +20,10 @@ export function classificationMetrics(probabilities: number[][], labels: number[
 export function binaryMetrics(scores: number[], labels: number[], classNames: string[]): Record<string, number> {
   const accumulator = new ClassificationAccumulator(classNames, { binary: true });
   // As the evaluate service reads a one-unit sigmoid output: [P(negative), P(positive)].
-  accumulator.add(labels, scores.map((score) => [1 - score, score]));
+  accumulator.add(
+    labels,
+    scores.map((score) => [1 - score, score]),
+  );
   const report = accumulator.report();
   if (report.rocAuc === undefined) throw new Error(report.rocAucError ?? 'ROC AUC is undefined');
   const { precision, recall, f1 } = report.perClass[1];

@@ -33,7 +33,7 @@ const LABELS = ['ham', 'spam'];
 const SETTINGS = { epochs: 20, batchSize: 32, learningRate: 0.01, loss: 'binaryCrossentropy', accuracy: true };
 
 /** The message body: everything after the first empty line. */
-export function bodyOf(email: string): string {
+function bodyOf(email: string): string {
   const end = /\r?\n\r?\n/.exec(email);
   return end ? email.slice(end.index + end[0].length) : email;
 }
@@ -80,10 +80,21 @@ export const spam: Trainer = {
     const { train, test } = trainTestSplit(rows, 0.2, mulberry32(seed));
     const vocabulary = chooseVocabulary(train.map((r) => r.tokens));
     const transform: TextTransform = { kind: 'text', vocabulary, lowercase: true, tokenPattern: TOKEN_PATTERN, mode: 'binary' };
-    const trainX = bagOfWords(train.map((r) => r.tokens), vocabulary);
+    const trainX = bagOfWords(
+      train.map((r) => r.tokens),
+      vocabulary,
+    );
     // The test bodies as a data set for the evaluate API; their metrics come from what serving makes of them.
-    const heldOut = jsonlSet('spam', 'label', test.map((r) => ({ text: r.body, label: LABELS[r.y] })));
-    const testX = textKind.encode(transform, test.map((r) => r.body), 'held-out rows');
+    const heldOut = jsonlSet(
+      'spam',
+      'label',
+      test.map((r) => ({ text: r.body, label: LABELS[r.y] })),
+    );
+    const testX = textKind.encode(
+      transform,
+      test.map((r) => r.body),
+      'held-out rows',
+    );
 
     const model = build(seed);
     try {
@@ -105,7 +116,13 @@ export const spam: Trainer = {
           labels: LABELS,
           transforms: { input: transform },
           background: backgroundRows(trainX.slice(0, 20)),
-          metrics: rounded(binaryMetrics(scores, test.map((r) => r.y), LABELS)),
+          metrics: rounded(
+            binaryMetrics(
+              scores,
+              test.map((r) => r.y),
+              LABELS,
+            ),
+          ),
           training: trainingRecord(SETTINGS, { seed, trainRows: train.length, testRows: test.length, history, heldOut: heldOutRecord(heldOut) }),
           lineage: { parent: null, source: `${SOURCE} (${DATASET})` },
         },

@@ -15,7 +15,7 @@ export interface HeldOutSet {
 }
 
 /** What a trainer hands to the registry: the files of version 1, its manifest fields and its test rows. */
-export interface TrainedModel {
+interface TrainedModel {
   name: string;
   files: ModelFiles;
   fields: ManifestFields;

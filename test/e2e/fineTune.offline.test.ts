@@ -27,7 +27,14 @@ describe('fine-tune over HTTP (serverless offline, job worker invoked asynchrono
   it('fine-tunes, promotes, serves the new version, rolls back to the old answers', async () => {
     const [header, ...lines] = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n');
     const names = header.split(',').slice(0, 4);
-    const instances = lines.map((l) => Object.fromEntries(l.split(',').slice(0, 4).map((v, i) => [names[i], Number(v)])));
+    const instances = lines.map((l) =>
+      Object.fromEntries(
+        l
+          .split(',')
+          .slice(0, 4)
+          .map((v, i) => [names[i], Number(v)]),
+      ),
+    );
     const labels = lines.map((l) => l.split(',')[4]);
     const probe = { instances: [{ sepal_length: 6.0, sepal_width: 2.7, petal_length: 5.1, petal_width: 1.6 }], raw: true };
     const before = (await http('POST', '/v1/models/iris:predict', probe)).body;
@@ -54,7 +61,11 @@ describe('fine-tune over HTTP (serverless offline, job worker invoked asynchrono
   });
 
   it('trains the digits conv net (every layer) in the bundled job worker on wasm', async () => {
-    const accepted = await http('POST', '/v2/models/digits/fine-tune', { dataset: '_datasets/digits-test.jsonl', validation: { split: 0.25 }, config: { epochs: 1, learningRate: 0.0005 } });
+    const accepted = await http('POST', '/v2/models/digits/fine-tune', {
+      dataset: '_datasets/digits-test.jsonl',
+      validation: { split: 0.25 },
+      config: { epochs: 1, learningRate: 0.0005 },
+    });
     expect(accepted.status).toBe(202);
     let job = (await http('GET', `/v2/jobs/${accepted.body.id}`)).body;
     for (let i = 0; i < 600 && job.status !== 'succeeded' && job.status !== 'failed'; i += 1) {

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTPUT_PREFIX } from '../../lib/batch/paths.js';
 import type { BatchManifest } from '../../lib/batch/state.js';
 import { listAll, openStore, type ObjectStore } from '../../lib/store/index.js';
-import { LOCAL_S3_CREDENTIALS, localBatchEnv, startLocalS3, wireBatchEvents, type LocalS3 } from '../../scripts/start.js';
+import { wireBatchEvents } from '../../scripts/local/batchEvents.js';
+import { LOCAL_S3_CREDENTIALS, localBatchEnv, startLocalS3, type LocalS3 } from '../../scripts/local/s3.js';
 import { startOffline, type Offline } from '../helpers/offline.js';
 
 let s3: LocalS3;
@@ -74,7 +75,12 @@ describe('npm start batch flow: local S3 upload -> s3rver event -> batchScore un
     expect(put.status).toBe(200);
     const manifestKey = outputKey(key, 'manifest.json');
     const manifest = await until('the iris manifest', async () => ((await store.head(manifestKey)) ? (JSON.parse(await text(manifestKey)) as BatchManifest) : undefined));
-    const species = csv.toString().trim().split('\n').slice(1).map((line) => line.split(',')[4]);
+    const species = csv
+      .toString()
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(',')[4]);
     expect(manifest).toMatchObject({
       status: 'succeeded',
       model: { name: 'iris', version: 1 },
@@ -108,7 +114,10 @@ describe('npm start batch flow: local S3 upload -> s3rver event -> batchScore un
         '{"text":"Hi Tom, attached are the notes from the meeting about the kernel build. Can you review the patch before Friday? Thanks"}\n',
     );
     expect(manifest).toMatchObject({ status: 'succeeded', model: { name: 'spam' }, rows: { read: 2, scored: 2, failed: 0 } });
-    const answers = (await text(outputKey(key, 'predictions.jsonl'))).trim().split('\n').map((line) => JSON.parse(line));
+    const answers = (await text(outputKey(key, 'predictions.jsonl')))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(answers.map((a) => [a.line, a.label])).toEqual([
       [1, 'spam'],
       [2, 'ham'],

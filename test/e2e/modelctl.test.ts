@@ -36,7 +36,9 @@ describe('modelctl', () => {
   it('pushes, shows, promotes and rolls back on any store', async () => {
     const store = (await tempFolderStore()).uri;
     const [layers, graph] = await Promise.all([writeLayersModel(), writeGraphModel()]);
-    expect((await ctl('--store', store, 'push', layers, '--name', 'demo', '--labels', 'a,b,c', '--alias', 'production')).stdout).toMatch(/pushed demo:1 \(layers, classification\)[\s\S]*alias production -> 1/);
+    expect((await ctl('--store', store, 'push', layers, '--name', 'demo', '--labels', 'a,b,c', '--alias', 'production')).stdout).toMatch(
+      /pushed demo:1 \(layers, classification\)[\s\S]*alias production -> 1/,
+    );
     expect((await ctl('--store', store, 'push', graph, '--name', 'demo')).stdout).toMatch(/pushed demo:2 \(graph, classification\)/);
     expect(JSON.parse((await ctl('--store', store, 'show', 'demo@production')).stdout)).toMatchObject({ version: 1, labels: ['a', 'b', 'c'], versions: [1, 2] });
     expect((await ctl('--store', store, 'promote', 'demo', '2', '--alias', 'production')).stdout).toMatch(/demo@production -> 2 \(was 1\)/);

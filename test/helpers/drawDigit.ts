@@ -27,9 +27,31 @@ function ellipse(cx: number, cy: number, rx: number, ry: number, from = 0, to = 
 
 export const DRAWINGS: Record<string, Point[][]> = {
   '0': [ellipse(60, 60, 26, 40)],
-  '1': [[[52, 28], [64, 18], [64, 102]]],
-  '4': [[[70, 18], [30, 74], [92, 74]], [[74, 40], [74, 104]]],
-  '7': [[[30, 22], [90, 22], [50, 104]]],
+  '1': [
+    [
+      [52, 28],
+      [64, 18],
+      [64, 102],
+    ],
+  ],
+  '4': [
+    [
+      [70, 18],
+      [30, 74],
+      [92, 74],
+    ],
+    [
+      [74, 40],
+      [74, 104],
+    ],
+  ],
+  '7': [
+    [
+      [30, 22],
+      [90, 22],
+      [50, 104],
+    ],
+  ],
 };
 
 export function drawDigitPng(digit: keyof typeof DRAWINGS): string {

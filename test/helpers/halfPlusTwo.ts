@@ -24,7 +24,15 @@ export async function writeHalfPlusTwo(): Promise<string> {
     generatedBy: 'test',
     convertedBy: 'TensorFlow.js Converter v4.22.0',
     modelTopology: { node, library: {}, versions: { producer: 1482 } },
-    weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: [{ name: 'a', shape: [], dtype: 'float32' }, { name: 'b', shape: [], dtype: 'float32' }] }],
+    weightsManifest: [
+      {
+        paths: ['group1-shard1of1.bin'],
+        weights: [
+          { name: 'a', shape: [], dtype: 'float32' },
+          { name: 'b', shape: [], dtype: 'float32' },
+        ],
+      },
+    ],
   };
   await writeFile(path.join(out, 'model.json'), JSON.stringify(modelJson));
   await writeFile(path.join(out, 'group1-shard1of1.bin'), new Uint8Array(new Float32Array([0.5, 2]).buffer));

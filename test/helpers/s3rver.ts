@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { S3Event } from 'aws-lambda';
-import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../../scripts/start.js';
+import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../../scripts/local/s3.js';
 import { openStore, type ObjectStore } from '../../lib/store/index.js';
 import type { S3StoreOptions } from '../../lib/store/s3.js';
 
@@ -26,7 +26,7 @@ export interface S3rverHandle {
 const BUCKET = 'test-bucket';
 
 export async function startS3rver(): Promise<S3rverHandle> {
-  // The same server `npm start` runs (scripts/start.ts), on a free port and a throwaway folder.
+  // The same server `npm start` runs (scripts/local/s3.ts), on a free port and a throwaway folder.
   const directory = await mkdtemp(path.join(os.tmpdir(), 's3rver-'));
   const server = await startLocalS3({ directory, port: 0, bucket: BUCKET });
   const s3Options: S3StoreOptions = {

@@ -49,7 +49,6 @@ export function serving(uri: string, env: Record<string, string> = {}): App {
 export interface Answer {
   statusCode: number;
   headers: Record<string, string>;
-  // biome-ignore lint/suspicious/noExplicitAny: answers are read field by field in assertions
   body: any;
 }
 

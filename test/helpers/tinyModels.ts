@@ -9,13 +9,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../../lib/runtime/backend.js';
 
-export const W = [
+const W = [
   [0.5, -0.2, 0.1],
   [0.3, 0.8, -0.5],
   [-0.7, 0.2, 0.9],
   [0.1, -0.4, 0.6],
 ];
-export const B = [0.05, -0.1, 0.2];
+const B = [0.05, -0.1, 0.2];
 
 async function folder(): Promise<string> {
   return mkdtemp(path.join(tmpdir(), 'tiny-model-'));

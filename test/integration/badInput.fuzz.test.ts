@@ -10,19 +10,46 @@ import { call, serving, type App, type Handler } from '../helpers/serving.js';
 
 let app: App;
 
-const FIELDS = ['instances', 'inputs', 'labels', 'dataset', 'method', 'target', 'steps', 'config', 'name', 'shape', 'datatype', 'data', 'b64', 'sepal_length', 'text', 'raw', 'top_k', 'epochs'];
+const FIELDS = [
+  'instances',
+  'inputs',
+  'labels',
+  'dataset',
+  'method',
+  'target',
+  'steps',
+  'config',
+  'name',
+  'shape',
+  'datatype',
+  'data',
+  'b64',
+  'sepal_length',
+  'text',
+  'raw',
+  'top_k',
+  'epochs',
+];
 
 function randomValue(random: () => number, depth = 0): unknown {
   const pick = Math.floor(random() * (depth > 3 ? 6 : 9));
   switch (pick) {
-    case 0: return null;
-    case 1: return random() < 0.5;
-    case 2: return [0, -1, 1e308, -0.5, 3, 1024, 1e-9][Math.floor(random() * 7)];
-    case 3: return ['', 'setosa', 'x'.repeat(Math.floor(random() * 200)), 'FP32', 'iVBORw0KGgo=', '../etc', 'kernelShap'][Math.floor(random() * 7)];
-    case 4: return Math.floor(random() * 100) - 50;
-    case 5: return 'integratedGradients';
-    case 6: return Array.from({ length: Math.floor(random() * 5) }, () => randomValue(random, depth + 1));
-    default: return Object.fromEntries(Array.from({ length: Math.floor(random() * 4) }, () => [FIELDS[Math.floor(random() * FIELDS.length)], randomValue(random, depth + 1)]));
+    case 0:
+      return null;
+    case 1:
+      return random() < 0.5;
+    case 2:
+      return [0, -1, 1e308, -0.5, 3, 1024, 1e-9][Math.floor(random() * 7)];
+    case 3:
+      return ['', 'setosa', 'x'.repeat(Math.floor(random() * 200)), 'FP32', 'iVBORw0KGgo=', '../etc', 'kernelShap'][Math.floor(random() * 7)];
+    case 4:
+      return Math.floor(random() * 100) - 50;
+    case 5:
+      return 'integratedGradients';
+    case 6:
+      return Array.from({ length: Math.floor(random() * 5) }, () => randomValue(random, depth + 1));
+    default:
+      return Object.fromEntries(Array.from({ length: Math.floor(random() * 4) }, () => [FIELDS[Math.floor(random() * FIELDS.length)], randomValue(random, depth + 1)]));
   }
 }
 
@@ -37,7 +64,7 @@ const ROUTES: [string, (app: App) => Handler, string][] = [
   ['fine-tune', (a) => a.fineTune, '/v2/models/housing/versions/999/fine-tune'],
 ];
 
-beforeAll(() => app = serving(new URL('../../models', import.meta.url).href));
+beforeAll(() => (app = serving(new URL('../../models', import.meta.url).href)));
 
 describe('random bodies', () => {
   it.each(ROUTES)('%s never answers 5xx and leaks no tensor', async (_name, pick, path) => {

@@ -20,7 +20,7 @@ const IRIS = [
   [4.9, 3.0, 1.4, 0.2, 'setosa'],
   [6.3, 3.3, 6.0, 2.5, 'virginica'],
 ] as const;
-const csv = (rows: readonly (readonly (string | number)[])[]) => [HEADER, ...rows.map((r) => r.slice(0, 4).join(','))].join('\n') + '\n';
+const csv = (rows: readonly (readonly (string | number)[])[]) => `${[HEADER, ...rows.map((r) => r.slice(0, 4).join(','))].join('\n')}\n`;
 const text = async (store: ObjectStore, key: string) => new TextDecoder().decode(await store.get(key));
 const manifestOf = async (store: ObjectStore, key: string) => JSON.parse(await text(store, key)) as BatchManifest;
 
@@ -46,7 +46,10 @@ describe('batch scoring on the folder store', () => {
     expect(predictions[0]).toBe(`${HEADER},label,score`);
     expect(predictions.slice(1).map((line) => line.split(',')[4])).toEqual(IRIS.map((r) => r[4]));
     expect(predictions[1].startsWith('5.1,3.5,1.4,0.2,')).toBe(true); // original text kept
-    const errors = (await text(folder, 'batch/output/iris/mixed.csv.errors.jsonl')).trim().split('\n').map((l) => JSON.parse(l));
+    const errors = (await text(folder, 'batch/output/iris/mixed.csv.errors.jsonl'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(errors).toEqual([{ line: 4, error: expect.stringMatching(/^sepal_length must be a finite number, got "x"/) }]);
     const manifest = await manifestOf(folder, 'batch/output/iris/mixed.csv.manifest.json');
     expect(manifest).toMatchObject({ status: 'succeeded', model: { name: 'iris', version: 1 }, rows: { read: 6, scored: 5, failed: 1 }, invocations: 1 });
@@ -54,10 +57,19 @@ describe('batch scoring on the folder store', () => {
   });
 
   it('scores JSON Lines for a pinned version and an alias, naming lines that are not JSON', async () => {
-    await folder.put('batch/input/spam@production/mail.ndjson', '{"text":"WIN a FREE prize! click here to claim your cash now"}\nnot json\n\n{"text":"Hi Tom, the meeting notes from the kernel review are attached. Thanks"}\n');
+    await folder.put(
+      'batch/input/spam@production/mail.ndjson',
+      '{"text":"WIN a FREE prize! click here to claim your cash now"}\nnot json\n\n{"text":"Hi Tom, the meeting notes from the kernel review are attached. Thanks"}\n',
+    );
     await app.batchScore(putEvent('batch/input/spam@production/mail.ndjson'));
-    const lines = (await text(folder, 'batch/output/spam@production/mail.ndjson.predictions.jsonl')).trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.map((l) => [l.line, l.label])).toEqual([[1, 'spam'], [4, 'ham']]);
+    const lines = (await text(folder, 'batch/output/spam@production/mail.ndjson.predictions.jsonl'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.line, l.label])).toEqual([
+      [1, 'spam'],
+      [4, 'ham'],
+    ]);
     expect((await text(folder, 'batch/output/spam@production/mail.ndjson.errors.jsonl')).trim()).toBe('{"line":2,"error":"not valid JSON"}');
   });
 
@@ -117,16 +129,21 @@ describe('batch scoring on the folder store', () => {
 
   it.each([
     ['an unknown model', 'batch/input/nope/rows.csv', csv(IRIS), /no model named nope/],
-    ['a header without a feature column', 'batch/input/iris/cols.csv', 'sepal_length,sepal_width,petal_length\n1,2,3\n', /lacks column\(s\) petal_width; it has sepal_length, sepal_width, petal_length/],
+    [
+      'a header without a feature column',
+      'batch/input/iris/cols.csv',
+      'sepal_length,sepal_width,petal_length\n1,2,3\n',
+      /lacks column\(s\) petal_width; it has sepal_length, sepal_width, petal_length/,
+    ],
     ['a file that is not UTF-8', 'batch/input/iris/latin1.csv', Buffer.from([...Buffer.from(`${HEADER}\n5.1,3.5,1.4,0.2\n`), 0xff, 0xfe, 0x0a]), /not valid UTF-8/],
   ])('writes an error manifest and no output for %s', async (_case, key, body, message) => {
     await folder.put(key, body);
     const baseline = tf.memory().numTensors;
     await app.batchScore(putEvent(key));
-    const manifest = await manifestOf(folder, key.replace('batch/input/', 'batch/output/') + '.manifest.json');
+    const manifest = await manifestOf(folder, `${key.replace('batch/input/', 'batch/output/')}.manifest.json`);
     expect(manifest.status).toBe('failed');
     expect(manifest.error).toMatch(message);
-    expect(await folder.head(key.replace('batch/input/', 'batch/output/') + '.predictions.csv')).toBeUndefined();
+    expect(await folder.head(`${key.replace('batch/input/', 'batch/output/')}.predictions.csv`)).toBeUndefined();
     expect(tf.memory().numTensors).toBe(baseline);
   });
 
@@ -138,11 +155,13 @@ describe('batch scoring on the folder store', () => {
 
   it('ignores keys outside batch/input/ and other event types', async () => {
     expect(await app.batchScore(putEvent('models/iris/x.csv'))).toEqual([]);
-    expect(await app.batchScore({ Records: [{ eventName: 'ObjectRemoved:Delete', s3: { bucket: { name: 'b' }, object: { key: 'batch/input/iris/a.csv' } } }] } as unknown as S3Event)).toEqual([]);
+    expect(
+      await app.batchScore({ Records: [{ eventName: 'ObjectRemoved:Delete', s3: { bucket: { name: 'b' }, object: { key: 'batch/input/iris/a.csv' } } }] } as unknown as S3Event),
+    ).toEqual([]);
   });
 });
 
-describe('batch scoring on S3, triggered by the server\'s own events', () => {
+describe("batch scoring on S3, triggered by the server's own events", () => {
   let s3: S3rverHandle;
   beforeAll(async () => {
     s3 = await startS3rver();
@@ -161,7 +180,11 @@ describe('batch scoring on S3, triggered by the server\'s own events', () => {
     await Promise.all(events);
     const manifest = await manifestOf(s3.store, 'batch/output/iris/upload.csv.manifest.json');
     expect(manifest).toMatchObject({ status: 'succeeded', rows: { scored: IRIS.length } });
-    const labels = (await text(s3.store, 'batch/output/iris/upload.csv.predictions.csv')).trim().split('\n').slice(1).map((l) => l.split(',')[4]);
+    const labels = (await text(s3.store, 'batch/output/iris/upload.csv.predictions.csv'))
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(',')[4]);
     expect(labels).toEqual(IRIS.map((r) => r[4]));
 
     events.length = 0;

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runEvaluation } from '../../lib/ops/evaluate/service.js';
 import { keys } from '../../lib/registry/index.js';
-import { pushModelFolder } from '../../lib/registry/pushFolder.js';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
 import { call, serving, type App } from '../helpers/serving.js';
@@ -28,7 +28,10 @@ async function predictedLabels(instances: number[][]): Promise<string[]> {
 
 beforeAll(async () => {
   store = await tempFolderStore();
-  await pushModelFolder(store, await writeLayersModel(), 'lin', { labels: LABELS, transforms: { input: { kind: 'tabular', features: FEATURES.map((name) => ({ name, mean: 0, std: 1 })) } } });
+  await pushModelFolder(store, await writeLayersModel(), 'lin', {
+    labels: LABELS,
+    transforms: { input: { kind: 'tabular', features: FEATURES.map((name) => ({ name, mean: 0, std: 1 })) } },
+  });
   await pushModelFolder(store, await writeHalfPlusTwo(), 'half', { task: 'regression' });
   app = serving(store.uri);
 });
@@ -106,7 +109,10 @@ describe('evaluate handler', () => {
   it('answers ?report=html with a self-contained page: metrics, confusion matrix and ROC as SVG', async () => {
     const instances = rows(60);
     const labels = await predictedLabels(instances);
-    const result = (await app.evaluate({ method: 'POST', path: '/v2/models/lin/evaluate', query: { report: 'html' }, body: { instances, labels } })) as { headers: Record<string, string>; body: string };
+    const result = (await app.evaluate({ method: 'POST', path: '/v2/models/lin/evaluate', query: { report: 'html' }, body: { instances, labels } })) as {
+      headers: Record<string, string>;
+      body: string;
+    };
     expect(result.headers['content-type']).toMatch(/^text\/html/);
     expect(result.body).toMatch(/<svg[^>]*aria-label="confusion matrix"/);
     expect(result.body).toMatch(/<svg[^>]*aria-label="ROC curve"/);
@@ -114,7 +120,18 @@ describe('evaluate handler', () => {
   });
 
   it.each([
-    ['labels that are not the model\'s', { instances: [[1, 2, 3, 4], [1, 1, 1, 1]], labels: ['a', 'zebra'] }, 400, /labels\[1\]: "zebra" is not one of the model's labels \(a, b, c\)/],
+    [
+      "labels that are not the model's",
+      {
+        instances: [
+          [1, 2, 3, 4],
+          [1, 1, 1, 1],
+        ],
+        labels: ['a', 'zebra'],
+      },
+      400,
+      /labels\[1\]: "zebra" is not one of the model's labels \(a, b, c\)/,
+    ],
     ['fewer labels than instances', { instances: [[1, 2, 3, 4]], labels: [] }, 400, /1 instances but 0 labels/],
     ['no instances', { instances: [], labels: [] }, 400, /instances is empty/],
     ['neither instances nor a data set', { labels: ['a'] }, 400, /either "instances"/],

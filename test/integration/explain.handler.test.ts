@@ -23,7 +23,7 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRows } from '../../lib/ops/explain/inputs.js';
 import { parseManifest, setAlias } from '../../lib/registry/index.js';
-import { pushModelFolder } from '../../lib/registry/pushFolder.js';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { initBackend } from '../../lib/runtime/backend.js';
 import { mulberry32, trainTestSplit } from '../../scripts/train/random.js';
 import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
@@ -56,9 +56,9 @@ const manifestOf = (model: string) => parseManifest(JSON.parse(readFileSync(path
 
 // ---------------------------------------------------------------- helpers
 
-type Explanation = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Explanation = Record<string, any>;
 
-async function explained(url: string, body: object): Promise<{ explanations: Explanation[]; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function explained(url: string, body: object): Promise<{ explanations: Explanation[]; body: any }> {
   const answer = await call(app.explain, 'POST', url, body);
   expect(answer.statusCode, JSON.stringify(answer.body).slice(0, 500)).toBe(200);
   return { explanations: answer.body.data.explanations, body: answer.body };
@@ -68,7 +68,10 @@ async function explained(url: string, body: object): Promise<{ explanations: Exp
 function numbersOf(value: unknown): number[] {
   if (typeof value === 'number') return [value];
   if (Array.isArray(value)) return value.flatMap(numbersOf);
-  if (value && typeof value === 'object') return Object.keys(value).sort().flatMap((k) => numbersOf((value as Record<string, unknown>)[k]));
+  if (value && typeof value === 'object')
+    return Object.keys(value)
+      .sort()
+      .flatMap((k) => numbersOf((value as Record<string, unknown>)[k]));
   return [];
 }
 
@@ -114,7 +117,13 @@ async function writeCumprodGraphModel(): Promise<string> {
     { name: 'axis', shape: [], dtype: 'int32' },
     { name: 'w', shape: [4, 2], dtype: 'float32' },
   ];
-  const modelJson = { format: 'graph-model', generatedBy: 'test', convertedBy: 'TensorFlow.js Converter v4.22.0', modelTopology: { node, library: {}, versions: { producer: 1482 } }, weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights }] };
+  const modelJson = {
+    format: 'graph-model',
+    generatedBy: 'test',
+    convertedBy: 'TensorFlow.js Converter v4.22.0',
+    modelTopology: { node, library: {}, versions: { producer: 1482 } },
+    weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights }],
+  };
   const bytes = new Uint8Array(4 + 8 * 4);
   new DataView(bytes.buffer).setInt32(0, 1, true);
   new Float32Array(bytes.buffer, 4, 8).set([1, -1, 0.5, 0.2, -0.3, 0.1, 0.2, 0.4]);
@@ -131,7 +140,15 @@ beforeAll(async () => {
   const tabular = { input: { kind: 'tabular' as const, features: FEATURES.map((name, j) => ({ name, mean: LINEAR.means[j], std: LINEAR.stds[j] })) } };
   const [linear, half, layers, graph, cumprod] = await Promise.all([writeLinearModel(), writeHalfPlusTwo(), writeLayersModel(), writeGraphModel(), writeCumprodGraphModel()]);
   await pushModelFolder(store, cumprod, 'cumprod', { task: 'classification', labels: ['p', 'q'] });
-  await pushModelFolder(store, linear, 'linear', { task: 'regression', transforms: tabular, background: [[0, 0, 0, 0], [1, -1, 0.5, 2], [-0.5, 0.25, 1, -1]] });
+  await pushModelFolder(store, linear, 'linear', {
+    task: 'regression',
+    transforms: tabular,
+    background: [
+      [0, 0, 0, 0],
+      [1, -1, 0.5, 2],
+      [-0.5, 0.25, 1, -1],
+    ],
+  });
   await pushModelFolder(store, half, 'half', { task: 'regression' });
   const three = { labels: ['x', 'y', 'z'], transforms: { input: { kind: 'tabular' as const, features: FEATURES.map((name) => ({ name, mean: 0, std: 1 })) } } };
   await pushModelFolder(store, layers, 'lin', three); // 1: layers
@@ -142,7 +159,7 @@ beforeAll(async () => {
 // ---------------------------------------------------------------- exactness on linear models
 
 describe('explain on linear models (exact answers)', () => {
-  beforeAll(() => app = serving(tinyStore));
+  beforeAll(() => (app = serving(tinyStore)));
   const record = { a: 3, b: 1, c: -2, d: 10 };
   const expectedIg = (baselineZ: number[]) => standardised(record).map((z, j) => (z - baselineZ[j]) * LINEAR.w[j]);
   const byName = (e: Explanation) => Object.fromEntries(e.features.map((f: { name: string; attribution: number }) => [f.name, f.attribution]));
@@ -158,7 +175,10 @@ describe('explain on linear models (exact answers)', () => {
     const expected = expectedIg([0, 0, 0, 0]); // default baseline: the feature means, standardised 0
     FEATURES.forEach((f, j) => expect(byName(explanations[0])[f]).toBeCloseTo(expected[j], 5));
     expect(Math.abs(explanations[0].convergenceDelta)).toBeLessThan(1e-5);
-    expect(explanations[0].score).toBeCloseTo(standardised(record).reduce((s, z, j) => s + z * LINEAR.w[j], LINEAR.b), 5);
+    expect(explanations[0].score).toBeCloseTo(
+      standardised(record).reduce((s, z, j) => s + z * LINEAR.w[j], LINEAR.b),
+      5,
+    );
   });
 
   it('integrated gradients with the zeros baseline and with a given one (natural, or model inputs)', async () => {
@@ -188,7 +208,10 @@ describe('explain on linear models (exact answers)', () => {
     const x = standardised(record);
     FEATURES.forEach((f, j) => expect(byName(explanations[0])[f]).toBeCloseTo(LINEAR.w[j] * (x[j] - meanZ[j]), 5));
     expect(explanations[0]).toMatchObject({ exact: true, coalitions: 16, featureNames: FEATURES });
-    expect(explanations[0].expectedValue).toBeCloseTo(meanZ.reduce((s, z, j) => s + z * LINEAR.w[j], LINEAR.b), 5);
+    expect(explanations[0].expectedValue).toBeCloseTo(
+      meanZ.reduce((s, z, j) => s + z * LINEAR.w[j], LINEAR.b),
+      5,
+    );
     expect(body.meta.params).toMatchObject({ background: 'request', nSamples: 2048 });
   });
 
@@ -228,7 +251,7 @@ describe('explain on linear models (exact answers)', () => {
 // ---------------------------------------------------------------- the demo models
 
 describe('explain on the demo models', () => {
-  beforeAll(() => app = serving(demoStore, { EXPLAIN_MAX_INSTANCES: '128' }));
+  beforeAll(() => (app = serving(demoStore, { EXPLAIN_MAX_INSTANCES: '128' })));
 
   it('integrated gradients are complete on iris: |delta| < 1e-3 relative at 1024 steps', async () => {
     const { explanations } = await explained('/v2/models/iris/versions/1/explain', { instances: irisTest, steps: 1024 });
@@ -305,12 +328,17 @@ describe('explain on the demo models', () => {
       return (inSpam + 1) / (spamCount + 2) / ((inHam + 1) / (hamCount + 2));
     };
 
-    const messages = spamTest.filter((r) => r.label === 'spam').slice(0, 40).map((r) => r.text);
+    const messages = spamTest
+      .filter((r) => r.label === 'spam')
+      .slice(0, 40)
+      .map((r) => r.text);
     const { explanations } = await explained('/v2/models/spam/versions/1/explain', { instances: messages, target: 'spam' });
     let markers = 0;
     let total = 0;
     for (const e of explanations) {
-      const positive = e.words.filter((w: { attribution: number }) => w.attribution > 0).sort((a: { attribution: number }, b: { attribution: number }) => b.attribution - a.attribution);
+      const positive = e.words
+        .filter((w: { attribution: number }) => w.attribution > 0)
+        .sort((a: { attribution: number }, b: { attribution: number }) => b.attribution - a.attribution);
       expect(spamminess(positive[0].word), `top word "${positive[0].word}"`).toBeGreaterThan(1);
       for (const w of positive.slice(0, 3)) [markers, total] = [markers + (spamminess(w.word) > 1 ? 1 : 0), total + 1];
     }
@@ -330,7 +358,10 @@ describe('explain on the demo models', () => {
     expect(tokens.map((t: { token: string }) => t.token)).toEqual(['zyxw', 'free', 'money', 'free', 'zyxw']);
     expect(tokens[0]).toEqual({ token: 'zyxw', attribution: 0, inVocabulary: false });
     expect(tokens[1].attribution).toBe(tokens[3].attribution);
-    expect(explanations[0].words.map((w: { word: string; count: number }) => [w.word, w.count]).sort()).toEqual([['free', 2], ['money', 1]]);
+    expect(explanations[0].words.map((w: { word: string; count: number }) => [w.word, w.count]).sort()).toEqual([
+      ['free', 2],
+      ['money', 1],
+    ]);
   });
 
   it('saliency on a digit falls on the strokes: at least twice the mass per stroke pixel as per background pixel', async () => {
@@ -359,7 +390,9 @@ describe('explain on the demo models', () => {
     const total = heatmap.flat().reduce((a, b) => a + b, 0);
     expect(total - (json.explanations[0].score - json.explanations[0].baselineScore)).toBeCloseTo(json.explanations[0].convergenceDelta, 5);
     const byBody = await explained('/v2/models/digits/versions/1/explain', { instances: [image], format: 'png' });
-    const byQuery = (await app.explain({ method: 'POST', path: '/v2/models/digits/versions/1/explain', query: { format: 'png' }, body: { instances: [image] } })) as { body: { data: { explanations: Explanation[] } } };
+    const byQuery = (await app.explain({ method: 'POST', path: '/v2/models/digits/versions/1/explain', query: { format: 'png' }, body: { instances: [image] } })) as {
+      body: { data: { explanations: Explanation[] } };
+    };
     for (const e of [byBody.explanations[0], byQuery.body.data.explanations[0]]) {
       const png = PNG.sync.read(Buffer.from(e.png, 'base64'));
       expect([png.width, png.height]).toEqual([224, 224]);
@@ -425,7 +458,7 @@ describe('explain on the demo models', () => {
 // ---------------------------------------------------------------- the same on cpu and wasm
 
 describe('explanations on wasm equal those on cpu within 1e-4', () => {
-  beforeAll(() => app = serving(demoStore));
+  beforeAll(() => (app = serving(demoStore)));
   afterAll(async () => {
     await tf.setBackend('wasm');
   });
@@ -462,7 +495,7 @@ describe('explanations on wasm equal those on cpu within 1e-4', () => {
 // ---------------------------------------------------------------- errors and tensors
 
 describe('explain errors and tensors', () => {
-  beforeAll(() => app = serving(demoStore, { EXPLAIN_MAX_INSTANCES: '128' }));
+  beforeAll(() => (app = serving(demoStore, { EXPLAIN_MAX_INSTANCES: '128' })));
   const iris = JSON.stringify(irisTest[0]);
 
   it.each([
@@ -473,8 +506,20 @@ describe('explain errors and tensors', () => {
     ['a target index out of range', '/v2/models/iris/explain', `{"instances": [${iris}], "target": 3}`, 400, /3 is out of range/],
     ['a baseline of the wrong length', '/v2/models/iris/explain', `{"instances": [${iris}], "baseline": [1, 2]}`, 400, /baseline: expected 4 numbers.*got 2/],
     ['a baseline with an unknown feature', '/v2/models/iris/explain', `{"instances": [${iris}], "baseline": {"x": 1}}`, 400, /baseline\[0\]: missing sepal_length/],
-    ['a kernelShap background of the wrong width', '/v2/models/iris/explain', `{"instances": [${iris}], "method": "kernelShap", "background": [[1, 2, 3]]}`, 400, /background: shape \[1,3\] does not fit the model's input \[-1,4\]/],
-    ['too few kernelShap samples for 49 patches', '/v2/models/digits/explain', `{"instances": [${JSON.stringify(digitsTest[0].image)}], "method": "kernelShap", "nSamples": 20}`, 400, /nSamples: instances\[0\] has 49 features.*nSamples > 49/],
+    [
+      'a kernelShap background of the wrong width',
+      '/v2/models/iris/explain',
+      `{"instances": [${iris}], "method": "kernelShap", "background": [[1, 2, 3]]}`,
+      400,
+      /background: shape \[1,3\] does not fit the model's input \[-1,4\]/,
+    ],
+    [
+      'too few kernelShap samples for 49 patches',
+      '/v2/models/digits/explain',
+      `{"instances": [${JSON.stringify(digitsTest[0].image)}], "method": "kernelShap", "nSamples": 20}`,
+      400,
+      /nSamples: instances\[0\] has 49 features.*nSamples > 49/,
+    ],
     ['a parameter of another method', '/v2/models/iris/explain', `{"instances": [${iris}], "method": "saliency", "nSamples": 10}`, 400, /saliency does not take nSamples/],
     ['format png on a tabular model', '/v2/models/iris/explain', `{"instances": [${iris}], "format": "png"}`, 400, /not an image model/],
     ['no instances', '/v2/models/iris/explain', '{"instances": []}', 400, /instances/],

@@ -7,7 +7,7 @@ import { evaluateJob } from '../../lib/ops/evaluate/executor.js';
 import { fineTuneJob } from '../../lib/ops/fineTune/executor.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { listVersions, readAlias } from '../../lib/registry/index.js';
-import { pushModelFolder } from '../../lib/registry/pushFolder.js';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { writeGraphModel } from '../helpers/tinyModels.js';
 import { call, serving, type App } from '../helpers/serving.js';
@@ -37,7 +37,14 @@ beforeAll(async () => {
   const [header, ...lines] = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n');
   const names = header.split(',').slice(0, 4);
   irisRows = {
-    instances: lines.map((l) => Object.fromEntries(l.split(',').slice(0, 4).map((v, i) => [names[i], Number(v)]))),
+    instances: lines.map((l) =>
+      Object.fromEntries(
+        l
+          .split(',')
+          .slice(0, 4)
+          .map((v, i) => [names[i], Number(v)]),
+      ),
+    ),
     labels: lines.map((l) => l.split(',')[4]),
   };
 });
@@ -89,7 +96,11 @@ describe('fine-tune', () => {
 
   it('fails a diverging run (huge learning rate) and writes no version', async () => {
     const before = await listVersions(store, 'housing');
-    const accepted = await call(app.fineTune, 'POST', '/v2/models/housing/fine-tune', { dataset: '_datasets/housing-test.csv', labelColumn: 'medv', config: { epochs: 3, learningRate: 5, optimizer: 'sgd' } });
+    const accepted = await call(app.fineTune, 'POST', '/v2/models/housing/fine-tune', {
+      dataset: '_datasets/housing-test.csv',
+      labelColumn: 'medv',
+      config: { epochs: 3, learningRate: 5, optimizer: 'sgd' },
+    });
     const job = await waitForJob(accepted.body.id);
     expect(job.status).toBe('failed');
     expect(job.error).toMatch(/training diverged at epoch \d/);
@@ -156,7 +167,11 @@ describe('fine-tune', () => {
     const back = (await call(app.predict, 'POST', '/v1/models/iris:predict', { instances: [x], raw: true })).body;
     expect(back).toEqual(rawBefore);
     // ifBetter: a version no better on validation accuracy does not move the alias.
-    const notBetter = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', { ...irisRows, config: { epochs: 1, learningRate: 1e-6 }, promote: { alias: 'production', ifBetter: 'accuracy' } });
+    const notBetter = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', {
+      ...irisRows,
+      config: { epochs: 1, learningRate: 1e-6 },
+      promote: { alias: 'production', ifBetter: 'accuracy' },
+    });
     const kept = (await waitForJob(notBetter.body.id)).result as { promoted: { moved: boolean; reason: string } };
     expect(kept.promoted).toMatchObject({ moved: false, reason: expect.stringMatching(/does not beat version 1/) });
     expect(await readAlias(store, 'iris', 'production')).toMatchObject({ version: 1 });
@@ -172,9 +187,21 @@ describe('fine-tune', () => {
   it.each([
     ['epochs out of range', '/v2/models/iris/fine-tune', () => ({ ...irisRows, config: { epochs: 0 } }), 400, /config.epochs/],
     ['batchSize out of range', '/v2/models/iris/fine-tune', () => ({ ...irisRows, config: { batchSize: 100000 } }), 400, /config.batchSize/],
-    ['labels outside the model\'s', '/v2/models/iris/fine-tune', () => ({ instances: irisRows.instances.slice(0, 2), labels: ['setosa', 'rose'] }), 400, /labels\[1\]: "rose" is not one of the model's labels/],
+    [
+      "labels outside the model's",
+      '/v2/models/iris/fine-tune',
+      () => ({ instances: irisRows.instances.slice(0, 2), labels: ['setosa', 'rose'] }),
+      400,
+      /labels\[1\]: "rose" is not one of the model's labels/,
+    ],
     ['an unknown base version', '/v2/models/iris/versions/99/fine-tune', () => irisRows, 404, /has no version 99/],
-    ['an unknown layer', '/v2/models/iris/fine-tune', () => ({ ...irisRows, config: { trainableLayers: ['dense_9'] } }), 400, /unknown layer\(s\) dense_9 in trainableLayers; the model has/],
+    [
+      'an unknown layer',
+      '/v2/models/iris/fine-tune',
+      () => ({ ...irisRows, config: { trainableLayers: ['dense_9'] } }),
+      400,
+      /unknown layer\(s\) dense_9 in trainableLayers; the model has/,
+    ],
     ['a graph model', '/v2/models/graphy/fine-tune', () => ({ instances: [[1, 2, 3, 4]], labels: ['0'] }), 400, /graph models cannot be trained/],
   ])('answers %s with %i', async (_case, path, body, status, message) => {
     if (!(await listVersions(store, 'graphy').catch(() => [])).length) await pushModelFolder(store, await writeGraphModel(), 'graphy');

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { IntegrityError, NotFoundError } from '../../lib/errors.js';
 import { ModelLoader } from '../../lib/loader/index.js';
 import { keys, setAlias } from '../../lib/registry/index.js';
-import { pushModelFolder } from '../../lib/registry/pushFolder.js';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { initBackend } from '../../lib/runtime/backend.js';
 import type { TfModel } from '../../lib/runtime/tfModel.js';
 import type { FolderStore } from '../../lib/store/folder.js';

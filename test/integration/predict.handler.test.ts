@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { setAlias } from '../../lib/registry/index.js';
-import { pushModelFolder } from '../../lib/registry/pushFolder.js';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
@@ -36,8 +36,8 @@ beforeAll(async () => {
 afterAll(async () => s3?.stop());
 
 const stores: [string, () => void][] = [
-  ['folder', () => app = serving(folderUri)],
-  ['s3', () => app = serving(s3.uri, { S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' })],
+  ['folder', () => (app = serving(folderUri))],
+  ['s3', () => (app = serving(s3.uri, { S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' }))],
 ];
 
 describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
@@ -47,7 +47,10 @@ describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
   it.each([
     [{ instances: [1.0, 2.0, 5.0] }, { predictions: [2.5, 3.0, 4.5], model_version: '1' }],
     [{ inputs: [1.0, 2.0, 5.0] }, { outputs: [2.5, 3.0, 4.5], model_version: '1' }],
-    [{ signature_name: 'serving_default', instances: [1.0, 2.0, 5.0] }, { predictions: [2.5, 3.0, 4.5], model_version: '1' }],
+    [
+      { signature_name: 'serving_default', instances: [1.0, 2.0, 5.0] },
+      { predictions: [2.5, 3.0, 4.5], model_version: '1' },
+    ],
   ])('TF Serving %j -> %j', async (request, expected) => {
     const answer = await call(app.predict, 'POST', '/v1/models/half:predict', request);
     expect(answer.body).toEqual(expected);
@@ -97,7 +100,7 @@ describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
 });
 
 describe('predict handler behaviour', () => {
-  beforeAll(() => app = serving(folderUri));
+  beforeAll(() => (app = serving(folderUri)));
 
   it('splits large batches into chunks of MAX_BATCH and merges them in order', async () => {
     const rows = Array.from({ length: 23 }, (_, i) => [i, -i, i / 2, 1]);
@@ -155,10 +158,38 @@ describe('predict handler behaviour', () => {
     ['an unknown route', 'POST', '/v1/models/half:classify', '{}', 404, /no route/],
     ['a wrong method', 'GET', '/v1/models/half:predict', undefined, 405, /GET is not allowed/],
     // The OIP document's example input1 declares shape [3] but carries one value.
-    ['OIP data that does not fill its shape', 'POST', '/v2/models/half/infer', '{"inputs": [{"name": "x", "shape": [3], "datatype": "BOOL", "data": [true]}]}', 400, /shape \[3\] needs 3 values, data has 1/],
-    ['an OIP datatype that does not exist', 'POST', '/v2/models/half/infer', '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP8", "data": [1]}]}', 400, /inputs\[0\]\.datatype/],
-    ['an OIP input the model does not have', 'POST', '/v2/models/half/infer', '{"inputs": [{"name": "z", "shape": [1], "datatype": "FP32", "data": [1]}]}', 400, /unknown input\(s\) z: the model takes x/],
-    ['an OIP output the model does not have', 'POST', '/v2/models/half/infer', '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}], "outputs": [{"name": "w"}]}', 400, /unknown output\(s\) w/],
+    [
+      'OIP data that does not fill its shape',
+      'POST',
+      '/v2/models/half/infer',
+      '{"inputs": [{"name": "x", "shape": [3], "datatype": "BOOL", "data": [true]}]}',
+      400,
+      /shape \[3\] needs 3 values, data has 1/,
+    ],
+    [
+      'an OIP datatype that does not exist',
+      'POST',
+      '/v2/models/half/infer',
+      '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP8", "data": [1]}]}',
+      400,
+      /inputs\[0\]\.datatype/,
+    ],
+    [
+      'an OIP input the model does not have',
+      'POST',
+      '/v2/models/half/infer',
+      '{"inputs": [{"name": "z", "shape": [1], "datatype": "FP32", "data": [1]}]}',
+      400,
+      /unknown input\(s\) z: the model takes x/,
+    ],
+    [
+      'an OIP output the model does not have',
+      'POST',
+      '/v2/models/half/infer',
+      '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}], "outputs": [{"name": "w"}]}',
+      400,
+      /unknown output\(s\) w/,
+    ],
   ])('answers %s with %s', async (_case, method, url, body, status, message) => {
     await call(app.predict, 'POST', '/v1/models/lin:predict', { instances: [[1, 2, 3, 4]] }); // models loaded: baseline below is steady
     await call(app.predict, 'POST', '/v1/models/half:predict', { instances: [1] });

@@ -2,17 +2,8 @@ import { readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadRequestError, ConflictError, NotFoundError } from '../../lib/errors.js';
-import {
-  keys,
-  listModels,
-  listVersions,
-  readManifest,
-  resolveVersion,
-  rollbackAlias,
-  setAlias,
-  sha256Hex,
-} from '../../lib/registry/index.js';
-import { pushModelFolder, readModelFolder } from '../../lib/registry/pushFolder.js';
+import { keys, listModels, listVersions, readManifest, resolveVersion, rollbackAlias, setAlias, sha256Hex } from '../../lib/registry/index.js';
+import { pushModelFolder, readModelFolder } from '../../lib/ops/pushFolder.js';
 import { listAll, openStore, type ObjectStore } from '../../lib/store/index.js';
 import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';

@@ -237,9 +237,7 @@ describe.each([
   it('of 20 concurrent create-only puts on one key exactly one succeeds', async () => {
     const base = freshPrefix();
 
-    const results = await Promise.allSettled(
-      Array.from({ length: 20 }, (_, i) => store.put(`${base}race`, `writer ${i}`, { ifNoneMatch: true })),
-    );
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => store.put(`${base}race`, `writer ${i}`, { ifNoneMatch: true })));
 
     const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
     const losers = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
@@ -283,23 +281,17 @@ describe('FolderStore specifics', () => {
     const pages = await allPages(store, base, { pageSize: 2 });
 
     // Assess
-    expect(pages.flatMap((page) => page.objects.map((o) => o.key))).toEqual(
-      ['a', 'a-', 'a0', 'm-n', 'm/n', 'm0'].map((name) => `${base}${name}`),
-    );
+    expect(pages.flatMap((page) => page.objects.map((o) => o.key))).toEqual(['a', 'a-', 'a0', 'm-n', 'm/n', 'm0'].map((name) => `${base}${name}`));
   });
 
-  it("counts common prefixes against pageSize, as S3 does", async () => {
+  it('counts common prefixes against pageSize, as S3 does', async () => {
     const { store } = fixture;
     const base = freshPrefix();
     for (const key of ['a/1/x', 'a/1/y', 'a/2/z', 'a/top']) await store.put(`${base}${key}`, key);
 
     const pages = await allPages(store, `${base}a/`, { pageSize: 1, delimiter: '/' });
 
-    expect(pages.map((page) => [...page.prefixes, ...page.objects.map((o) => o.key)])).toEqual([
-      [`${base}a/1/`],
-      [`${base}a/2/`],
-      [`${base}a/top`],
-    ]);
+    expect(pages.map((page) => [...page.prefixes, ...page.objects.map((o) => o.key)])).toEqual([[`${base}a/1/`], [`${base}a/2/`], [`${base}a/top`]]);
   });
 
   it('never lists the temp file of a write still in progress', async () => {

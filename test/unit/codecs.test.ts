@@ -1,8 +1,8 @@
 /**
  * Codec tables built from the protocol documents' own examples:
- * - TF Serving: tensorflow_serving/g3doc/api_rest.md ("Request format", row and columnar examples
+ * - TF Serving: the REST API document of TensorFlow Serving ("Request format", row and columnar examples
  *   with the inputs tag/signal/sensor; half_plus_two; {"b64": ...}; "Response format").
- * - OIP v2: kserve docs/predict-api/v2/required_api.md ("Inference Request Examples": input0
+ * - OIP v2: the Open Inference Protocol's REST specification ("Inference Request Examples": input0
  *   UINT32 shape [2, 2] data [1, 2, 3, 4]; nested data [[1, 2], [4, 5]]).
  */
 import { describe, expect, it } from 'vitest';
@@ -28,13 +28,53 @@ const docModel = manifest({
   },
 });
 
-describe('TF Serving request decoding (api_rest.md examples)', () => {
+describe("TF Serving request decoding (the REST API document's examples)", () => {
   it.each([
     [
       'row format',
-      { instances: [{ tag: 'foo', signal: [1, 2, 3, 4, 5], sensor: [[1, 2], [3, 4]] }, { tag: 'bar', signal: [3, 4, 1, 2, 5], sensor: [[4, 5], [6, 8]] }] },
+      {
+        instances: [
+          {
+            tag: 'foo',
+            signal: [1, 2, 3, 4, 5],
+            sensor: [
+              [1, 2],
+              [3, 4],
+            ],
+          },
+          {
+            tag: 'bar',
+            signal: [3, 4, 1, 2, 5],
+            sensor: [
+              [4, 5],
+              [6, 8],
+            ],
+          },
+        ],
+      },
     ],
-    ['columnar format', { inputs: { tag: ['foo', 'bar'], signal: [[1, 2, 3, 4, 5], [3, 4, 1, 2, 5]], sensor: [[[1, 2], [3, 4]], [[4, 5], [6, 8]]] } }],
+    [
+      'columnar format',
+      {
+        inputs: {
+          tag: ['foo', 'bar'],
+          signal: [
+            [1, 2, 3, 4, 5],
+            [3, 4, 1, 2, 5],
+          ],
+          sensor: [
+            [
+              [1, 2],
+              [3, 4],
+            ],
+            [
+              [4, 5],
+              [6, 8],
+            ],
+          ],
+        },
+      },
+    ],
   ])('decodes the %s example into the same three tensors', (_case, body) => {
     const plan = decodeTfServing(docModel, tfServingPredictRequest.parse(body));
     expect(plan.kind).toBe('tensors');
@@ -54,13 +94,36 @@ describe('TF Serving request decoding (api_rest.md examples)', () => {
   });
 
   it('encodes the row response: one prediction per instance, an object per instance for several outputs', () => {
-    const two = manifest({ signature: { inputs: docModel.signature.inputs, outputs: [{ name: 'a', dtype: 'float32', shape: [-1] }, { name: 'b', dtype: 'float32', shape: [-1, 2] }] } });
+    const two = manifest({
+      signature: {
+        inputs: docModel.signature.inputs,
+        outputs: [
+          { name: 'a', dtype: 'float32', shape: [-1] },
+          { name: 'b', dtype: 'float32', shape: [-1, 2] },
+        ],
+      },
+    });
     const outputs = [
       { name: 'a', dtype: 'float32' as const, shape: [2], data: new Float32Array([1, 2]) },
       { name: 'b', dtype: 'float32' as const, shape: [2, 2], data: new Float32Array([3, 4, 5, 6]) },
     ];
-    expect(encodeTfServing(two, outputs, { columnar: false, raw: true })).toEqual({ predictions: [{ a: 1, b: [3, 4] }, { a: 2, b: [5, 6] }], model_version: '3' });
-    expect(encodeTfServing(two, outputs, { columnar: true, raw: true })).toEqual({ outputs: { a: [1, 2], b: [[3, 4], [5, 6]] }, model_version: '3' });
+    expect(encodeTfServing(two, outputs, { columnar: false, raw: true })).toEqual({
+      predictions: [
+        { a: 1, b: [3, 4] },
+        { a: 2, b: [5, 6] },
+      ],
+      model_version: '3',
+    });
+    expect(encodeTfServing(two, outputs, { columnar: true, raw: true })).toEqual({
+      outputs: {
+        a: [1, 2],
+        b: [
+          [3, 4],
+          [5, 6],
+        ],
+      },
+      model_version: '3',
+    });
   });
 
   it.each([
@@ -72,12 +135,18 @@ describe('TF Serving request decoding (api_rest.md examples)', () => {
   });
 });
 
-describe('OIP v2 request decoding (required_api.md examples)', () => {
+describe("OIP v2 request decoding (the specification's examples)", () => {
   const model = manifest({ signature: { inputs: [{ name: 'input0', dtype: 'int32', shape: [-1, 2] }], outputs: [{ name: 'output0', dtype: 'float32', shape: [-1, 2] }] } });
 
   it.each([
     ['flat data', [1, 2, 3, 4]],
-    ['nested data', [[1, 2], [3, 4]]],
+    [
+      'nested data',
+      [
+        [1, 2],
+        [3, 4],
+      ],
+    ],
   ])('decodes input0 UINT32 [2, 2] with %s', (_case, data) => {
     const request = oipInferRequest.parse({ id: '42', inputs: [{ name: 'input0', shape: [2, 2], datatype: 'UINT32', data }], outputs: [{ name: 'output0' }] });
     expect(decodeOip(model, request)).toEqual({ kind: 'tensors', tensors: [{ name: 'input0', dtype: 'int32', shape: [2, 2], data: new Int32Array([1, 2, 3, 4]) }] });

@@ -51,7 +51,11 @@ describe('quadrature', () => {
 /** v(S) for every subset S (bit mask) -> Shapley values by their definition. */
 function shapleyByDefinition(m: number, value: (mask: number) => number): number[] {
   const factorial = (k: number): number => (k <= 1 ? 1 : k * factorial(k - 1));
-  const bits = (mask: number) => mask.toString(2).split('').filter((b) => b === '1').length;
+  const bits = (mask: number) =>
+    mask
+      .toString(2)
+      .split('')
+      .filter((b) => b === '1').length;
   return Array.from({ length: m }, (_, i) => {
     let phi = 0;
     for (let mask = 0; mask < 1 << m; mask++) {
@@ -111,7 +115,13 @@ describe('KernelSHAP arithmetic', () => {
     const design = coalitionDesign(m, 512, uniform(3));
     expect(design.exact).toBe(false);
     const values = Float64Array.from(design.coalitions, (z) => z.reduce((s, bit, j) => s + bit * a[j], 0));
-    const phi = shapleyValues(design, values, 0, a.reduce((s, v) => s + v, 0), m);
+    const phi = shapleyValues(
+      design,
+      values,
+      0,
+      a.reduce((s, v) => s + v, 0),
+      m,
+    );
     a.forEach((expected, j) => expect(phi[j]).toBeCloseTo(expected, 9));
   });
 

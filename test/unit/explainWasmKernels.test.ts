@@ -63,13 +63,33 @@ describe('wasm kernel replacements', () => {
     const inChannels = seed % 3 === 0 ? 1 : between(random, 2, 5);
     const xShape: Shape4 = [between(random, 1, 3), between(random, fh, 12), between(random, fw, 12), inChannels];
     const padKind = seed % 4;
-    const pad: Pad = padKind === 0 ? 'valid' : padKind === 1 ? 'same' : [[0, 0], [between(random, 0, fh - 1), between(random, 0, 2)], [between(random, 0, 2), between(random, 0, fw - 1)], [0, 0]];
-    return { name: `#${seed} x [${xShape}] filter ${fh}x${fw} stride ${stride} pad ${JSON.stringify(pad)}`, seed, xShape, filterShape: [fh, fw, inChannels, between(random, 1, 6)] as Shape4, stride, pad };
+    const pad: Pad =
+      padKind === 0
+        ? 'valid'
+        : padKind === 1
+          ? 'same'
+          : [
+              [0, 0],
+              [between(random, 0, fh - 1), between(random, 0, 2)],
+              [between(random, 0, 2), between(random, 0, fw - 1)],
+              [0, 0],
+            ];
+    return {
+      name: `#${seed} x [${xShape}] filter ${fh}x${fw} stride ${stride} pad ${JSON.stringify(pad)}`,
+      seed,
+      xShape,
+      filterShape: [fh, fw, inChannels, between(random, 1, 6)] as Shape4,
+      stride,
+      pad,
+    };
   });
 
   it.each(convCases)('Conv2DBackpropInput equals cpu: $name', async ({ seed, xShape, filterShape, stride, pad }) => {
     const random = uniform(seed);
-    const filter = values(random, filterShape.reduce((a, b) => a * b));
+    const filter = values(
+      random,
+      filterShape.reduce((a, b) => a * b),
+    );
     const y = tf.tidy(() => tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, stride, pad));
     const dy = values(random, y.size);
     const dyShape = y.shape as Shape4;
@@ -89,7 +109,11 @@ describe('wasm kernel replacements', () => {
 
   it.each(poolCases)('MaxPoolGrad equals cpu, ties included: $name', async ({ seed, xShape, filter, stride, pad }) => {
     const random = uniform(seed);
-    const x = values(random, xShape.reduce((a, b) => a * b), 3); // 3 levels: many ties
+    const x = values(
+      random,
+      xShape.reduce((a, b) => a * b),
+      3,
+    ); // 3 levels: many ties
     const y = tf.tidy(() => tf.maxPool(tf.zeros(xShape) as tf.Tensor4D, filter, stride, pad));
     const dy = tf.tensor(values(random, y.size), y.shape);
     y.dispose();

@@ -32,17 +32,14 @@ function pngBytes(width: number, height: number, paint: Painter, colorType: 0 | 
   return PNG.sync.write(png, { colorType, inputColorType: 6 } as Parameters<typeof PNG.sync.write>[1]);
 }
 
-const jpegBytes = (width: number, height: number, paint: Painter, quality = 100): Buffer =>
-  jpeg.encode({ width, height, data: pixels(width, height, paint) }, quality).data;
+const jpegBytes = (width: number, height: number, paint: Painter, quality = 100): Buffer => jpeg.encode({ width, height, data: pixels(width, height, paint) }, quality).data;
 
 const b64 = (bytes: Uint8Array) => ({ b64: Buffer.from(bytes).toString('base64') });
 
-const transform = (fields: Partial<ImageTransform> = {}): ImageTransform =>
-  imageTransform.parse({ kind: 'image', width: 28, height: 28, channels: 1, ...fields });
+const transform = (fields: Partial<ImageTransform> = {}): ImageTransform => imageTransform.parse({ kind: 'image', width: 28, height: 28, channels: 1, ...fields });
 
 /** Value at (x, y, channel) of row `n` of an NHWC output. */
-const at = (t: ImageTransform, out: Float32Array, x: number, y: number, ch = 0, n = 0) =>
-  out[n * t.width * t.height * t.channels + (y * t.width + x) * t.channels + ch];
+const at = (t: ImageTransform, out: Float32Array, x: number, y: number, ch = 0, n = 0) => out[n * t.width * t.height * t.channels + (y * t.width + x) * t.channels + ch];
 
 function badRequest(fn: () => unknown): BadRequestError {
   try {
@@ -130,7 +127,10 @@ describe('PNG and JPEG round trips', () => {
   });
 
   it('decodeImage returns RGBA of the declared size', () => {
-    const image = decodeImage(pngBytes(5, 3, () => [10, 20, 30, 40]), 'x');
+    const image = decodeImage(
+      pngBytes(5, 3, () => [10, 20, 30, 40]),
+      'x',
+    );
     expect([image.width, image.height, image.rgba.length]).toEqual([5, 3, 60]);
     expect(Array.from(image.rgba.subarray(0, 4))).toEqual([10, 20, 30, 40]);
   });
@@ -159,7 +159,18 @@ describe('channels', () => {
 
   it('rows are concatenated in order', () => {
     const t = transform({ width: 2, height: 2 });
-    const out = encodeImages(t, [0, 128, 255].map((v) => b64(pngBytes(2, 2, gray(() => v)))));
+    const out = encodeImages(
+      t,
+      [0, 128, 255].map((v) =>
+        b64(
+          pngBytes(
+            2,
+            2,
+            gray(() => v),
+          ),
+        ),
+      ),
+    );
     expect(Array.from(out).map((v) => Math.round(v * 255))).toEqual([0, 0, 0, 0, 128, 128, 128, 128, 255, 255, 255, 255]);
   });
 });
@@ -190,7 +201,15 @@ describe('resize', () => {
     [112, 28],
   ])('left half white, right half black: %d -> %d keeps the halves', (size, target) => {
     const t = transform({ width: target, height: target });
-    const out = encodeImages(t, [b64(pngBytes(size, size, gray((x) => (x < size / 2 ? 255 : 0))))]);
+    const out = encodeImages(t, [
+      b64(
+        pngBytes(
+          size,
+          size,
+          gray((x) => (x < size / 2 ? 255 : 0)),
+        ),
+      ),
+    ]);
     for (let y = 0; y < target; y++) {
       for (let x = 0; x < target / 2 - 1; x++) expect(at(t, out, x, y)).toBeCloseTo(1, 5);
       for (let x = target / 2 + 1; x < target; x++) expect(at(t, out, x, y)).toBeCloseTo(0, 5);
@@ -199,14 +218,34 @@ describe('resize', () => {
 
   it('area averaging keeps a 1 px stroke when shrinking 4x (bilinear taps could miss it)', () => {
     const t = transform();
-    const out = encodeImages(t, [b64(pngBytes(112, 112, gray((x) => (x % 4 === 1 ? 255 : 0))))]);
+    const out = encodeImages(t, [
+      b64(
+        pngBytes(
+          112,
+          112,
+          gray((x) => (x % 4 === 1 ? 255 : 0)),
+        ),
+      ),
+    ]);
     for (let x = 0; x < 28; x++) expect(at(t, out, x, 10)).toBeCloseTo(0.25, 5);
   });
 });
 
 describe('invert', () => {
-  const blackOnWhite = b64(pngBytes(28, 28, gray((x, y) => (Math.abs(x - 14) < 2 && y > 4 && y < 24 ? 0 : 255))));
-  const whiteOnBlack = b64(pngBytes(28, 28, gray((x, y) => (Math.abs(x - 14) < 2 && y > 4 && y < 24 ? 255 : 0))));
+  const blackOnWhite = b64(
+    pngBytes(
+      28,
+      28,
+      gray((x, y) => (Math.abs(x - 14) < 2 && y > 4 && y < 24 ? 0 : 255)),
+    ),
+  );
+  const whiteOnBlack = b64(
+    pngBytes(
+      28,
+      28,
+      gray((x, y) => (Math.abs(x - 14) < 2 && y > 4 && y < 24 ? 255 : 0)),
+    ),
+  );
 
   it.each([
     ['auto', blackOnWhite, 0, 1],
@@ -226,7 +265,15 @@ describe('invert', () => {
   it('auto decides on the border, not the amount of ink', () => {
     // A large dark blob (most pixels dark) on a white frame is still a drawing on a white canvas.
     const t = transform({ invert: 'auto' });
-    const out = encodeImages(t, [b64(pngBytes(28, 28, gray((x, y) => (x > 2 && x < 25 && y > 2 && y < 25 ? 0 : 255))))]);
+    const out = encodeImages(t, [
+      b64(
+        pngBytes(
+          28,
+          28,
+          gray((x, y) => (x > 2 && x < 25 && y > 2 && y < 25 ? 0 : 255)),
+        ),
+      ),
+    ]);
     expect(at(t, out, 0, 0)).toBeCloseTo(0, 6);
     expect(at(t, out, 14, 14)).toBeCloseTo(1, 6);
   });
@@ -264,7 +311,15 @@ describe("fit: 'mnist'", () => {
     ['an L shape (centre of mass off the box centre)', 40, 40, (x: number, y: number) => (x >= 30 && x < 32 && y >= 20 && y < 38) || (y >= 36 && y < 38 && x >= 30 && x < 39)],
   ])('centres %s by centre of mass, longer side ~20 px', (_name, w, h, inside) => {
     const t = transform({ fit: 'mnist' });
-    const out = encodeImages(t, [b64(pngBytes(w, h, gray((x, y) => (inside(x, y) ? 255 : 0))))]);
+    const out = encodeImages(t, [
+      b64(
+        pngBytes(
+          w,
+          h,
+          gray((x, y) => (inside(x, y) ? 255 : 0)),
+        ),
+      ),
+    ]);
     const s = stats(t, out);
     expect(Math.abs(s.cx - 14)).toBeLessThanOrEqual(1);
     expect(Math.abs(s.cy - 14)).toBeLessThanOrEqual(1);
@@ -274,7 +329,15 @@ describe("fit: 'mnist'", () => {
 
   it('keeps the aspect ratio', () => {
     const t = transform({ fit: 'mnist' });
-    const out = encodeImages(t, [b64(pngBytes(60, 60, gray((x, y) => (x >= 10 && x < 20 && y >= 10 && y < 40 ? 255 : 0))))]);
+    const out = encodeImages(t, [
+      b64(
+        pngBytes(
+          60,
+          60,
+          gray((x, y) => (x >= 10 && x < 20 && y >= 10 && y < 40 ? 255 : 0)),
+        ),
+      ),
+    ]);
     const s = stats(t, out);
     expect(s.h).toBeGreaterThanOrEqual(19);
     expect(s.h).toBeLessThanOrEqual(21);
@@ -284,7 +347,15 @@ describe("fit: 'mnist'", () => {
 
   it('with invert auto handles a black drawing on white', () => {
     const t = transform({ fit: 'mnist', invert: 'auto' });
-    const out = encodeImages(t, [b64(pngBytes(60, 60, gray((x, y) => (x >= 40 && x < 50 && y >= 40 && y < 55 ? 0 : 255))))]);
+    const out = encodeImages(t, [
+      b64(
+        pngBytes(
+          60,
+          60,
+          gray((x, y) => (x >= 40 && x < 50 && y >= 40 && y < 55 ? 0 : 255)),
+        ),
+      ),
+    ]);
     const s = stats(t, out);
     expect(at(t, out, 0, 0)).toBe(0);
     expect(Math.abs(s.cx - 14)).toBeLessThanOrEqual(1);
@@ -293,7 +364,13 @@ describe("fit: 'mnist'", () => {
   });
 
   it('without any ink just stretches', () => {
-    const value = b64(pngBytes(40, 30, gray((x) => (x < 20 ? 10 : 0))));
+    const value = b64(
+      pngBytes(
+        40,
+        30,
+        gray((x) => (x < 20 ? 10 : 0)),
+      ),
+    );
     const mnist = encodeImages(transform({ fit: 'mnist' }), [value]);
     const stretch = encodeImages(transform(), [value]);
     expect(Array.from(mnist)).toEqual(Array.from(stretch));
@@ -378,7 +455,10 @@ describe('bad input -> BadRequestError naming the path', () => {
     ['JPEG', jpg],
   ])('random corruption of a %s never escapes as a raw exception', (_name, bytes) => {
     let seed = 12345;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     for (let trial = 0; trial < 300; trial++) {
       const copy = Buffer.from(bytes);
       const flips = 1 + Math.floor(random() * 4);
@@ -410,11 +490,10 @@ describe('PNG encoders', () => {
     expect(Array.from(image.rgba)).toEqual(Array.from(rgba));
   });
 
-  it.each([
-    [() => encodePng(new Uint8Array(10), 2, 2)],
-    [() => encodePngGray([1, 2, 3], 2, 2)],
-    [() => encodePng(new Uint8Array(0), 0, 0)],
-  ])('refuses mismatched sizes (%#)', (fn) => {
-    expect(fn).toThrow(RangeError);
-  });
+  it.each([[() => encodePng(new Uint8Array(10), 2, 2)], [() => encodePngGray([1, 2, 3], 2, 2)], [() => encodePng(new Uint8Array(0), 0, 0)]])(
+    'refuses mismatched sizes (%#)',
+    (fn) => {
+      expect(fn).toThrow(RangeError);
+    },
+  );
 });

@@ -67,7 +67,15 @@ describe('classification metrics equal scikit-learn', () => {
 
   it('log_loss(["spam","ham","ham","spam"], [[.1,.9],[.9,.1],[.8,.2],[.35,.65]]) = 0.21616... (log_loss example)', () => {
     const acc = new ClassificationAccumulator(['ham', 'spam'], { binary: true });
-    acc.add([1, 0, 0, 1], [[0.1, 0.9], [0.9, 0.1], [0.8, 0.2], [0.35, 0.65]]);
+    acc.add(
+      [1, 0, 0, 1],
+      [
+        [0.1, 0.9],
+        [0.9, 0.1],
+        [0.8, 0.2],
+        [0.35, 0.65],
+      ],
+    );
     close(acc.report().logLoss, 0.21616187468057912);
   });
 
@@ -79,13 +87,28 @@ describe('classification metrics equal scikit-learn', () => {
 
   it('top_k_accuracy_score(k=2) = 0.75 (top_k_accuracy_score example)', () => {
     const acc = new ClassificationAccumulator(['0', '1', '2'], { topK: 2 });
-    acc.add([0, 1, 2, 2], [[0.5, 0.2, 0.2], [0.3, 0.4, 0.2], [0.2, 0.4, 0.3], [0.7, 0.2, 0.1]]);
+    acc.add(
+      [0, 1, 2, 2],
+      [
+        [0.5, 0.2, 0.2],
+        [0.3, 0.4, 0.2],
+        [0.2, 0.4, 0.3],
+        [0.7, 0.2, 0.1],
+      ],
+    );
     close(acc.report().topK!.accuracy, 0.75);
   });
 
   it('binary threshold moves the predicted class', () => {
     const acc = new ClassificationAccumulator(['neg', 'pos'], { binary: true, threshold: 0.8 });
-    acc.add([1, 1, 0], [[0.3, 0.7], [0.1, 0.9], [0.6, 0.4]]);
+    acc.add(
+      [1, 1, 0],
+      [
+        [0.3, 0.7],
+        [0.1, 0.9],
+        [0.6, 0.4],
+      ],
+    );
     expect(acc.report().confusionMatrix).toEqual([
       [1, 0],
       [1, 1],
@@ -113,11 +136,23 @@ describe('ROC AUC equals scikit-learn', () => {
 
   it('one-vs-rest macro average for three classes (by hand)', () => {
     // Class 0 separates perfectly (1), class 1 has 3 of 4 pairs ordered (0.75), class 2 has 1 of 4 (0.25)... computed per class below.
-    const probabilities = [[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.1, 0.5, 0.4], [0.2, 0.2, 0.6], [0.1, 0.3, 0.6], [0.3, 0.4, 0.3]];
+    const probabilities = [
+      [0.8, 0.1, 0.1],
+      [0.6, 0.3, 0.1],
+      [0.1, 0.5, 0.4],
+      [0.2, 0.2, 0.6],
+      [0.1, 0.3, 0.6],
+      [0.3, 0.4, 0.3],
+    ];
     const truth = [0, 0, 1, 1, 2, 2];
     const acc = new ClassificationAccumulator(['a', 'b', 'c']);
     acc.add(truth, probabilities);
-    const perClass = [0, 1, 2].map((c) => rocAuc(truth.map((t) => (t === c ? 1 : 0)), probabilities.map((p) => p[c])));
+    const perClass = [0, 1, 2].map((c) =>
+      rocAuc(
+        truth.map((t) => (t === c ? 1 : 0)),
+        probabilities.map((p) => p[c]),
+      ),
+    );
     // By hand: class a: positives {0.8, 0.6} above all negatives {0.1, 0.2, 0.1, 0.3} -> 1.
     close(perClass[0], 1);
     // class b: positives {0.5, 0.2} vs negatives {0.1, 0.3, 0.3, 0.4}: 0.5 beats 4, 0.2 beats 1 -> 5/8.
@@ -129,7 +164,13 @@ describe('ROC AUC equals scikit-learn', () => {
 
   it('reports a clear error when only one class is present, as scikit-learn raises', () => {
     const acc = new ClassificationAccumulator(['ham', 'spam'], { binary: true });
-    acc.add([1, 1], [[0.2, 0.8], [0.4, 0.6]]);
+    acc.add(
+      [1, 1],
+      [
+        [0.2, 0.8],
+        [0.4, 0.6],
+      ],
+    );
     const r = acc.report();
     expect(r.rocAuc).toBeUndefined();
     expect(r.rocAucError).toMatch(/only one class/);

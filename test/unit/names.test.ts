@@ -13,11 +13,14 @@ describe('model references', () => {
     expect(formatModelRef(parseModelRef(text))).toBe(text);
   });
 
-  it.each(['', 'iris:', 'iris:0', 'iris:-1', 'iris:1.5', 'iris@', 'iris:1@a', '../iris', 'Iris', 'iris@Prod', 'a/b:1'])(
-    'refuses %j',
-    (text) => expect(() => parseModelRef(text)).toThrow(BadRequestError),
+  it.each(['', 'iris:', 'iris:0', 'iris:-1', 'iris:1.5', 'iris@', 'iris:1@a', '../iris', 'Iris', 'iris@Prod', 'a/b:1'])('refuses %j', (text) =>
+    expect(() => parseModelRef(text)).toThrow(BadRequestError),
   );
 
-  it.each([['1', 1], ['42', 42], [7, 7]] as const)('accepts version %j', (input, n) => expect(validateVersion(input)).toBe(n));
+  it.each([
+    ['1', 1],
+    ['42', 42],
+    [7, 7],
+  ] as const)('accepts version %j', (input, n) => expect(validateVersion(input)).toBe(n));
   it.each(['0', 'x', '1e3', '', '1234567890'])('refuses version %j', (input) => expect(() => validateVersion(input)).toThrow(/invalid version/));
 });

@@ -9,8 +9,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { S3EventRecord } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { routeList } from '../../lib/api/routes/index.js';
 import { INPUT_PREFIX, INPUT_SUFFIXES, OUTPUT_PREFIX, outputsFor, parseInputKey } from '../../lib/batch/paths.js';
-import { BATCH_FUNCTION, isBatchUpload } from '../../scripts/start.js';
+import { BATCH_FUNCTION, isBatchUpload } from '../../scripts/local/batchEvents.js';
 
 interface S3Rule {
   prefix?: string;
@@ -22,10 +23,11 @@ interface S3Trigger {
   existing?: boolean;
   rules?: S3Rule[];
 }
+type HttpApiEvent = string | { method: string; path: string; authorizer?: { type?: string; name?: string } };
 interface FunctionConfig {
   handler: string;
   package?: { patterns?: string[] };
-  events?: Array<{ s3?: S3Trigger } & Record<string, unknown>>;
+  events?: Array<{ s3?: S3Trigger; httpApi?: HttpApiEvent } & Record<string, unknown>>;
 }
 interface Printed {
   service: string;
@@ -36,7 +38,10 @@ interface Printed {
 
 let config: Printed;
 beforeAll(async () => {
-  const { stdout } = await promisify(execFile)(path.resolve('node_modules/.bin/serverless'), ['print', '--format', 'json'], { cwd: path.resolve('.'), maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await promisify(execFile)(path.resolve('node_modules/.bin/serverless'), ['print', '--format', 'json'], {
+    cwd: path.resolve('.'),
+    maxBuffer: 16 * 1024 * 1024,
+  });
   config = JSON.parse(stdout) as Printed;
 }, 60_000);
 
@@ -102,6 +107,24 @@ describe('serverless.yml as the framework resolves it', () => {
     }
     expect(isBatchUpload({ ...created('batch/input/iris/rows.csv'), eventName: 'ObjectRemoved:Delete' })).toBe(false);
     expect(BATCH_FUNCTION).toBe(`${config.service}-${config.provider.stage}-batchScore`);
+  });
+
+  it('routes exactly the route table: each path to its function, with its authorization', () => {
+    // What serverless.yml deploys: "METHOD path function auth" per httpApi event.
+    const deployed = Object.entries(config.functions).flatMap(([name, fn]) =>
+      (fn.events ?? [])
+        .filter((e) => e.httpApi !== undefined)
+        .map((e) => {
+          const event = e.httpApi!;
+          const [method, path] = typeof event === 'string' ? event.split(' ') : [event.method, event.path];
+          const auth = typeof event === 'object' && event.authorizer?.type === 'aws_iam' ? 'iam' : 'public';
+          return `${method} ${path} ${name} ${auth}`;
+        }),
+    );
+    // What the code serves (lib/api/routes/): a path API Gateway cannot route goes through the route's gateway path.
+    const table = routeList().flatMap((route) => (route.gateway ? [route.gateway] : route.paths).map((path) => `${route.method} ${path} ${route.fn} ${route.auth}`));
+    expect([...new Set(deployed)].sort()).toEqual([...new Set(table)].sort());
+    expect(deployed).toHaveLength(new Set(deployed).size);
   });
 
   it('packages each function individually with only its own dist folder', () => {

@@ -30,7 +30,7 @@ type Rounding = 'floor' | 'round' | 'ceil' | undefined;
 const mulberry32 = uniform;
 
 const between = (random: () => number, lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
-const pick = <T,>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)];
+const pick = <T>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)];
 
 function randomPad(random: () => number, channelsFirst: boolean, square: boolean): { pad: Pad; rounding: Rounding } {
   const kind = pick(random, square ? (['valid', 'same', 'number', 'explicit'] as const) : (['valid', 'same', 'explicit'] as const));
@@ -66,7 +66,16 @@ function convCases(seed: number, count: number, depthwise: boolean, fixed: Omit<
   const add = (c: Omit<ConvCase, 'name' | 'info'>) => {
     const channelsFirst = c.dataFormat === 'NCHW';
     try {
-      const info = tf.backend_util.computeConv2DInfo(c.xShape, c.filterShape, c.strides, c.dilations, c.pad, c.rounding, depthwise, channelsFirst ? 'channelsFirst' : 'channelsLast');
+      const info = tf.backend_util.computeConv2DInfo(
+        c.xShape,
+        c.filterShape,
+        c.strides,
+        c.dilations,
+        c.pad,
+        c.rounding,
+        depthwise,
+        channelsFirst ? 'channelsFirst' : 'channelsLast',
+      );
       if (info.outHeight > 0 && info.outWidth > 0) cases.push({ ...c, name: describeCase(c), info });
     } catch {
       // shapes that the forward op itself rejects
@@ -107,20 +116,61 @@ const conv2DCases = convCases(20_241, 36, false, [
   nhwc([2, 13, 13, 8], [3, 3, 8, 16], [1, 1], 'valid'), // digits conv2
   nhwc([1, 5, 5, 2], [5, 5, 2, 3], [1, 1], 'valid'), // filter as large as the input
   nhwc([2, 7, 6, 3], [1, 1, 3, 4], [3, 2], 'same'), // 1x1 filter, stride larger than it
-  nhwc([1, 9, 9, 2], [3, 3, 2, 2], [2, 2], [[0, 0], [3, 0], [0, 4], [0, 0]]), // asymmetric explicit padding
+  nhwc(
+    [1, 9, 9, 2],
+    [3, 3, 2, 2],
+    [2, 2],
+    [
+      [0, 0],
+      [3, 0],
+      [0, 4],
+      [0, 0],
+    ],
+  ), // asymmetric explicit padding
   nhwc([1, 8, 8, 1], [3, 3, 1, 2], [2, 2], 1, [1, 1], 'ceil'),
   { ...nhwc([2, 3, 8, 7], [3, 2, 3, 4], [2, 1], 'same'), dataFormat: 'NCHW' as const },
-  nhwc([1, 1, 4, 2], [1, 1, 2, 3], [3, 1], [[0, 0], [5, 0], [0, 0], [0, 0]]), // every row read is padding: dW = 0
+  nhwc(
+    [1, 1, 4, 2],
+    [1, 1, 2, 3],
+    [3, 1],
+    [
+      [0, 0],
+      [5, 0],
+      [0, 0],
+      [0, 0],
+    ],
+  ), // every row read is padding: dW = 0
 ]);
 
 const depthwiseCases = convCases(7_919, 36, true, [
   nhwc([2, 14, 14, 4], [3, 3, 4, 2], [1, 1], 'same'),
   nhwc([2, 13, 13, 3], [3, 3, 3, 1], [2, 2], 'valid'),
   nhwc([1, 9, 10, 2], [3, 2, 2, 3], [1, 1], 'same', [2, 3]), // dilated
-  nhwc([1, 11, 11, 2], [3, 3, 2, 2], [1, 1], [[0, 0], [4, 0], [1, 3], [0, 0]], [2, 2]), // dilated, explicit
+  nhwc(
+    [1, 11, 11, 2],
+    [3, 3, 2, 2],
+    [1, 1],
+    [
+      [0, 0],
+      [4, 0],
+      [1, 3],
+      [0, 0],
+    ],
+    [2, 2],
+  ), // dilated, explicit
   nhwc([1, 4, 4, 3], [4, 4, 3, 2], [1, 1], 'valid'),
   nhwc([2, 9, 9, 2], [2, 2, 2, 2], [3, 3], 2, [1, 1], 'round'),
-  nhwc([1, 1, 4, 2], [1, 1, 2, 2], [3, 1], [[0, 0], [5, 0], [0, 0], [0, 0]]), // every row read is padding
+  nhwc(
+    [1, 1, 4, 2],
+    [1, 1, 2, 2],
+    [3, 1],
+    [
+      [0, 0],
+      [5, 0],
+      [0, 0],
+      [0, 0],
+    ],
+  ), // every row read is padding
 ]);
 
 /** it.each rows whose title is the case's name in full (vitest shortens a `$name` to 40 characters). */
@@ -177,7 +227,14 @@ async function expectNoLeak(make: () => tf.Tensor): Promise<void> {
 function spreadFilter(filter: tf.Tensor4D, [dh, dw]: [number, number]): tf.Tensor4D {
   if (dh === 1 && dw === 1) return filter;
   const [fh, fw, c, m] = filter.shape;
-  const cells = tf.pad(tf.reshape(filter, [fh, 1, fw, 1, c, m]), [[0, 0], [0, dh - 1], [0, 0], [0, dw - 1], [0, 0], [0, 0]]);
+  const cells = tf.pad(tf.reshape(filter, [fh, 1, fw, 1, c, m]), [
+    [0, 0],
+    [0, dh - 1],
+    [0, 0],
+    [0, dw - 1],
+    [0, 0],
+    [0, 0],
+  ]);
   return tf.slice(tf.reshape(cells, [fh * dh, fw * dw, c, m]) as tf.Tensor4D, [0, 0, 0, 0], [(fh - 1) * dh + 1, (fw - 1) * dw + 1, c, m]);
 }
 
@@ -208,13 +265,17 @@ afterAll(async () => {
 describe('Conv2DBackpropFilter on wasm', () => {
   it.each(table(conv2DCases))('equals cpu: %s', async (_name, c) => {
     const make = () =>
-      runKernel('Conv2DBackpropFilter', { x: values(c.xShape, 1), dy: values(c.info.outShape, 2) }, {
-        strides: c.strides,
-        pad: c.pad,
-        dataFormat: c.dataFormat,
-        dimRoundingMode: c.rounding,
-        filterShape: c.filterShape,
-      });
+      runKernel(
+        'Conv2DBackpropFilter',
+        { x: values(c.xShape, 1), dy: values(c.info.outShape, 2) },
+        {
+          strides: c.strides,
+          pad: c.pad,
+          dataFormat: c.dataFormat,
+          dimRoundingMode: c.rounding,
+          filterShape: c.filterShape,
+        },
+      );
     const wasm = await valuesOn('wasm', make);
     const cpu = await valuesOn('cpu', make);
     expect(wasm.shape).toEqual(c.filterShape);
@@ -224,7 +285,9 @@ describe('Conv2DBackpropFilter on wasm', () => {
   it.each(table(conv2DCases.slice(0, 8)))('leaves no tensor behind: %s', async (_name, c) => {
     await on('wasm');
     const [x, dy] = [values(c.xShape, 1), values(c.info.outShape, 2)];
-    await expectNoLeak(() => runKernel('Conv2DBackpropFilter', { x, dy }, { strides: c.strides, pad: c.pad, dataFormat: c.dataFormat, dimRoundingMode: c.rounding, filterShape: c.filterShape }));
+    await expectNoLeak(() =>
+      runKernel('Conv2DBackpropFilter', { x, dy }, { strides: c.strides, pad: c.pad, dataFormat: c.dataFormat, dimRoundingMode: c.rounding, filterShape: c.filterShape }),
+    );
     tf.dispose([x, dy]);
   });
 
@@ -250,7 +313,11 @@ describe('DepthwiseConv2dNativeBackpropFilter on wasm', () => {
     const [dh, dw] = c.dilations;
     const spreadShape: Shape4 = [(c.filterShape[0] - 1) * dh + 1, (c.filterShape[1] - 1) * dw + 1, c.filterShape[2], c.filterShape[3]];
     const cpu = await valuesOn('cpu', () => {
-      const whole = runKernel('DepthwiseConv2dNativeBackpropFilter', { x: values(c.xShape, 1), dy: values(c.info.outShape, 2) }, { ...attrs(c), dilations: [1, 1], filterShape: spreadShape });
+      const whole = runKernel(
+        'DepthwiseConv2dNativeBackpropFilter',
+        { x: values(c.xShape, 1), dy: values(c.info.outShape, 2) },
+        { ...attrs(c), dilations: [1, 1], filterShape: spreadShape },
+      );
       return tf.stridedSlice(whole, [0, 0, 0, 0], spreadShape, [dh, dw, 1, 1]);
     });
     expect(wasm.shape).toEqual(c.filterShape);
@@ -259,7 +326,9 @@ describe('DepthwiseConv2dNativeBackpropFilter on wasm', () => {
 
   it.each(table(depthwiseCases))("is the adjoint of cpu's forward kernel: %s", async (_name, c) => {
     const lhs = await forwardDotDy('cpu', c);
-    const rhs = await valueOn('wasm', () => tf.sum(tf.mul(values(c.filterShape, 3), runKernel('DepthwiseConv2dNativeBackpropFilter', { x: values(c.xShape, 1), dy: values(c.info.outShape, 2) }, attrs(c)))));
+    const rhs = await valueOn('wasm', () =>
+      tf.sum(tf.mul(values(c.filterShape, 3), runKernel('DepthwiseConv2dNativeBackpropFilter', { x: values(c.xShape, 1), dy: values(c.info.outShape, 2) }, attrs(c)))),
+    );
     expect(Math.abs(lhs - rhs)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(lhs)));
   });
 
@@ -278,7 +347,11 @@ describe('DepthwiseConv2dNativeBackpropInput on wasm', () => {
     const wasm = await valuesOn('wasm', () => runKernel('DepthwiseConv2dNativeBackpropInput', { dy: values(c.info.outShape, 2), filter: values(c.filterShape, 3) }, attrs(c)));
     // cpu: its kernel on the spread (undilated) filter, the same convolution.
     const cpu = await valuesOn('cpu', () =>
-      runKernel('DepthwiseConv2dNativeBackpropInput', { dy: values(c.info.outShape, 2), filter: spreadFilter(values(c.filterShape, 3) as tf.Tensor4D, c.dilations) }, { ...attrs(c), dilations: [1, 1] }),
+      runKernel(
+        'DepthwiseConv2dNativeBackpropInput',
+        { dy: values(c.info.outShape, 2), filter: spreadFilter(values(c.filterShape, 3) as tf.Tensor4D, c.dilations) },
+        { ...attrs(c), dilations: [1, 1] },
+      ),
     );
     expect(wasm.shape).toEqual(c.xShape);
     expectClose(wasm.values, cpu.values);
@@ -286,7 +359,9 @@ describe('DepthwiseConv2dNativeBackpropInput on wasm', () => {
 
   it.each(table(depthwiseCases))("is the adjoint of cpu's forward kernel: %s", async (_name, c) => {
     const lhs = await forwardDotDy('cpu', c);
-    const rhs = await valueOn('wasm', () => tf.sum(tf.mul(values(c.xShape, 1), runKernel('DepthwiseConv2dNativeBackpropInput', { dy: values(c.info.outShape, 2), filter: values(c.filterShape, 3) }, attrs(c)))));
+    const rhs = await valueOn('wasm', () =>
+      tf.sum(tf.mul(values(c.xShape, 1), runKernel('DepthwiseConv2dNativeBackpropInput', { dy: values(c.info.outShape, 2), filter: values(c.filterShape, 3) }, attrs(c)))),
+    );
     expect(Math.abs(lhs - rhs)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(lhs)));
   });
 
@@ -351,7 +426,11 @@ describe('UnsortedSegmentSum on wasm', () => {
     // cpu sums over the first axis only: give it the ids flattened (TensorFlow's meaning of rank-k ids).
     const rows = c.ids.length;
     const cpu = await valuesOn('cpu', () =>
-      runKernel('UnsortedSegmentSum', { x: tf.reshape(input(c), [rows, ...c.xShape.slice(c.idsShape.length)]), segmentIds: tf.tensor1d(c.ids, 'int32') }, { numSegments: c.numSegments }),
+      runKernel(
+        'UnsortedSegmentSum',
+        { x: tf.reshape(input(c), [rows, ...c.xShape.slice(c.idsShape.length)]), segmentIds: tf.tensor1d(c.ids, 'int32') },
+        { numSegments: c.numSegments },
+      ),
     );
     expect(wasm.shape).toEqual([c.numSegments, ...c.xShape.slice(c.idsShape.length)]);
     expect(wasm.dtype).toBe(c.dtype); // cpu answers float32 for int32 input; wasm keeps the input's dtype as TensorFlow does
@@ -359,7 +438,17 @@ describe('UnsortedSegmentSum on wasm', () => {
   });
 
   it('keeps Infinity and NaN of ignored rows out of every segment', async () => {
-    const out = await valuesOn('wasm', () => tf.unsortedSegmentSum(tf.tensor2d([[1, 2], [Infinity, NaN], [3, 4]]), tf.tensor1d([0, 7, 0], 'int32'), 2));
+    const out = await valuesOn('wasm', () =>
+      tf.unsortedSegmentSum(
+        tf.tensor2d([
+          [1, 2],
+          [Infinity, NaN],
+          [3, 4],
+        ]),
+        tf.tensor1d([0, 7, 0], 'int32'),
+        2,
+      ),
+    );
     expect(Array.from(out.values)).toEqual([4, 6, 0, 0]);
   });
 

@@ -11,7 +11,7 @@ import { fineTuneRoutes } from './fineTune.js';
 import { metadataRoutes } from './metadata.js';
 import { predictRoutes } from './predict.js';
 
-export const ROUTES = { ...metadataRoutes, ...predictRoutes, ...explainRoutes, ...evaluateRoutes, ...fineTuneRoutes };
+const ROUTES = { ...metadataRoutes, ...predictRoutes, ...explainRoutes, ...evaluateRoutes, ...fineTuneRoutes };
 
 export type RouteId = keyof typeof ROUTES;
 

@@ -3,10 +3,31 @@ import { versioned, type RouteSpec } from '../route.js';
 import { aliasQuery } from './query.js';
 
 export const metadataRoutes = {
-  serverMetadata: { fn: 'metadata', method: 'GET', paths: ['/v2'], auth: 'public', summary: 'server metadata (OIP v2): name, version, extensions', responses: { '200': { description: 'server metadata' } } },
+  serverMetadata: {
+    fn: 'metadata',
+    method: 'GET',
+    paths: ['/v2'],
+    auth: 'public',
+    summary: 'server metadata (OIP v2): name, version, extensions',
+    responses: { '200': { description: 'server metadata' } },
+  },
   live: { fn: 'metadata', method: 'GET', paths: ['/v2/health/live'], auth: 'public', summary: 'liveness', responses: { '200': { description: 'alive' } } },
-  ready: { fn: 'metadata', method: 'GET', paths: ['/v2/health/ready'], auth: 'public', summary: 'readiness (TF.js backend started)', responses: { '200': { description: 'ready, and which backend' } } },
-  listModels: { fn: 'metadata', method: 'GET', paths: ['/v2/models'], auth: 'public', summary: 'every model with versions and aliases', responses: { '200': { description: 'models' } } },
+  ready: {
+    fn: 'metadata',
+    method: 'GET',
+    paths: ['/v2/health/ready'],
+    auth: 'public',
+    summary: 'readiness (TF.js backend started)',
+    responses: { '200': { description: 'ready, and which backend' } },
+  },
+  listModels: {
+    fn: 'metadata',
+    method: 'GET',
+    paths: ['/v2/models'],
+    auth: 'public',
+    summary: 'every model with versions and aliases',
+    responses: { '200': { description: 'models' } },
+  },
   modelMetadata: {
     fn: 'metadata',
     method: 'GET',
@@ -16,8 +37,23 @@ export const metadataRoutes = {
     summary: 'model metadata (OIP v2, plus task, labels, natural inputs, metrics, layers)',
     responses: { '200': { description: 'model metadata' } },
   },
-  modelReady: { fn: 'metadata', method: 'GET', paths: versioned('/v2/models/{model}', '/ready'), query: aliasQuery, auth: 'public', summary: 'model readiness (loads it)', responses: { '200': { description: 'ready' } } },
-  tfServingStatus: { fn: 'metadata', method: 'GET', paths: versioned('/v1/models/{model}', '', { labels: true }), auth: 'public', summary: 'TF Serving model status', responses: { '200': { description: 'version status' } } },
+  modelReady: {
+    fn: 'metadata',
+    method: 'GET',
+    paths: versioned('/v2/models/{model}', '/ready'),
+    query: aliasQuery,
+    auth: 'public',
+    summary: 'model readiness (loads it)',
+    responses: { '200': { description: 'ready' } },
+  },
+  tfServingStatus: {
+    fn: 'metadata',
+    method: 'GET',
+    paths: versioned('/v1/models/{model}', '', { labels: true }),
+    auth: 'public',
+    summary: 'TF Serving model status',
+    responses: { '200': { description: 'version status' } },
+  },
   tfServingMetadata: {
     fn: 'metadata',
     method: 'GET',
@@ -26,6 +62,13 @@ export const metadataRoutes = {
     summary: 'TF Serving signature metadata',
     responses: { '200': { description: 'SignatureDef map' } },
   },
-  job: { fn: 'metadata', method: 'GET', paths: ['/v2/jobs/{id}'], auth: 'public', summary: 'a job: status, progress, result or error', responses: { '200': { description: 'the job record' } } },
+  job: {
+    fn: 'metadata',
+    method: 'GET',
+    paths: ['/v2/jobs/{id}'],
+    auth: 'public',
+    summary: 'a job: status, progress, result or error',
+    responses: { '200': { description: 'the job record' } },
+  },
   openapi: { fn: 'metadata', method: 'GET', paths: ['/openapi.json'], auth: 'public', summary: 'this document', responses: { '200': { description: 'OpenAPI 3.1' } } },
 } as const satisfies Record<string, RouteSpec>;

@@ -34,7 +34,7 @@ export const predictRoutes = {
     query: formatQuery.omit({ alias: true }),
     body: async () => (await import('../../ops/explain/request.js')).explainRequest,
     auth: 'public',
-    summary: "KServe v1 explain (the predict function serves it: API Gateway sends it every POST under /v1/models/)",
+    summary: 'KServe v1 explain (the predict function serves it: API Gateway sends it every POST under /v1/models/)',
     responses: { '200': { description: 'explanations', schema: async () => (await import('../../ops/explain/response.js')).explainResponse } },
   },
 } as const satisfies Record<string, RouteSpec>;

@@ -10,7 +10,7 @@ import { BadRequestError } from '../../errors.js';
 
 /** Largest accepted side, in pixels (and so at most 16.7 MP, 64 MB of RGBA). */
 // 2048 keeps a worst-case JPEG decode under ~1 s and ~130 MB on a 2 GB Lambda (4096: 3.4 s, 500 MB).
-export const MAX_IMAGE_SIDE = 2048;
+const MAX_IMAGE_SIDE = 2048;
 
 export interface DecodedImage {
   width: number;
@@ -19,8 +19,7 @@ export interface DecodedImage {
   rgba: Uint8Array;
 }
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** `{"b64": "..."}` (TF Serving's binary convention) or `{"image": {"b64": "..."}}`. */
 export function isImageInstance(value: unknown): boolean {
@@ -48,9 +47,7 @@ export function imageBytesOf(value: unknown, where: string): Uint8Array {
     text = value.image.b64;
     path = `${where}.image.b64`;
   } else {
-    throw new BadRequestError(
-      `${where}: expected an image as {"b64": "<base64 PNG or JPEG>"}, {"image": {"b64": ...}} or a base64 / data: URL string, got ${describe(value)}`,
-    );
+    throw new BadRequestError(`${where}: expected an image as {"b64": "<base64 PNG or JPEG>"}, {"image": {"b64": ...}} or a base64 / data: URL string, got ${describe(value)}`);
   }
   const dataUrl = DATA_URL.exec(text);
   if (dataUrl) {

@@ -6,14 +6,14 @@
 import { crop, resize, type Plane } from './resize.js';
 
 /** Share of the canvas the digit's longer side fills (20 px of MNIST's 28). */
-export const MNIST_BOX = 20 / 28;
+const MNIST_BOX = 20 / 28;
 /** A pixel is ink when brighter than this share of the brightest pixel... */
 const RELATIVE_INK = 0.2;
 /** ...and than this absolute level (0..255); an image with nothing brighter has no ink. */
 const MIN_INK = 24;
 
 /** Per-pixel brightness: the value itself for grey, luminance for RGB. */
-export function intensity(plane: Plane): Float32Array {
+function intensity(plane: Plane): Float32Array {
   if (plane.channels === 1) return plane.data;
   const n = plane.width * plane.height;
   const out = new Float32Array(n);
@@ -25,7 +25,7 @@ export function intensity(plane: Plane): Float32Array {
 }
 
 /** Bounding box [x0, y0, x1, y1) of the ink, or undefined when there is none. */
-export function inkBox(plane: Plane): [number, number, number, number] | undefined {
+function inkBox(plane: Plane): [number, number, number, number] | undefined {
   const ink = intensity(plane);
   let peak = 0;
   for (const v of ink) if (v > peak) peak = v;
@@ -47,7 +47,7 @@ export function inkBox(plane: Plane): [number, number, number, number] | undefin
 }
 
 /** Intensity-weighted centre of mass in pixel-index coordinates (pixel i spans i..i+1, centre i+0.5). */
-export function centreOfMass(plane: Plane): { x: number; y: number } {
+function centreOfMass(plane: Plane): { x: number; y: number } {
   const ink = intensity(plane);
   let total = 0;
   let sx = 0;
@@ -68,11 +68,7 @@ export function mnistFit(plane: Plane, width: number, height: number): Plane {
   if (!box) return resize(plane, width, height);
   const digit = crop(plane, ...box);
   const scale = Math.min((MNIST_BOX * width) / digit.width, (MNIST_BOX * height) / digit.height);
-  const scaled = resize(
-    digit,
-    Math.max(1, Math.min(width, Math.round(digit.width * scale))),
-    Math.max(1, Math.min(height, Math.round(digit.height * scale))),
-  );
+  const scaled = resize(digit, Math.max(1, Math.min(width, Math.round(digit.width * scale))), Math.max(1, Math.min(height, Math.round(digit.height * scale))));
   const com = centreOfMass(scaled);
   // Integer shift (as in the usual MNIST recipes): the centre of mass lands within half a pixel.
   const dx = Math.round(width / 2 - com.x);

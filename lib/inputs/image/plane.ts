@@ -28,7 +28,7 @@ export function toPlane(image: { width: number; height: number; rgba: Uint8Array
 }
 
 /** True when most border pixels are bright: a dark drawing on a light canvas. */
-export function hasLightBackground(plane: Plane): boolean {
+function hasLightBackground(plane: Plane): boolean {
   const { width, height, channels: c, data } = plane;
   let bright = 0;
   let total = 0;

@@ -9,7 +9,7 @@
 import { BadRequestError } from '../../errors.js';
 import { rocOneVsRest, type RocPoint } from './roc.js';
 
-export interface ClassMetrics {
+interface ClassMetrics {
   label: string;
   precision: number;
   recall: number;

@@ -45,8 +45,20 @@ export function accumulatorFor(manifest: Manifest, options: EvaluateOptions): Ac
 }
 
 async function evaluateChunk(loaded: LoadedModel, chunk: Example[], accumulator: Accumulator, maxBatch: number): Promise<void> {
-  const [output] = await predict(loaded, inputFromValues(loaded.manifest, chunk.map((e) => e.instance)), maxBatch);
-  addOutputs(loaded.manifest, accumulator, chunk.map((e) => e.truth), output);
+  const [output] = await predict(
+    loaded,
+    inputFromValues(
+      loaded.manifest,
+      chunk.map((e) => e.instance),
+    ),
+    maxBatch,
+  );
+  addOutputs(
+    loaded.manifest,
+    accumulator,
+    chunk.map((e) => e.truth),
+    output,
+  );
 }
 
 /** A chunk's model output (one row per truth) into the metrics. */

@@ -49,12 +49,12 @@ function walk(pos: Float64Array, neg: Float64Array, step?: (tp: number, fp: numb
     const a = i >= 0 ? pos[i] : Number.NaN;
     const b = j >= 0 ? neg[j] : Number.NaN;
     if ((i >= 0 && Number.isNaN(a)) || (j >= 0 && Number.isNaN(b))) {
-      while (i >= 0 && Number.isNaN(pos[i])) (tp += 1), (i -= 1);
-      while (j >= 0 && Number.isNaN(neg[j])) (fp += 1), (j -= 1);
+      for (; i >= 0 && Number.isNaN(pos[i]); i -= 1) tp += 1;
+      for (; j >= 0 && Number.isNaN(neg[j]); j -= 1) fp += 1;
     } else {
-      const t = i < 0 ? b : j < 0 ? a : a >= b ? a : b;
-      while (i >= 0 && pos[i] === t) (tp += 1), (i -= 1);
-      while (j >= 0 && neg[j] === t) (fp += 1), (j -= 1);
+      const t = i < 0 ? b : j < 0 ? a : Math.max(a, b);
+      for (; i >= 0 && pos[i] === t; i -= 1) tp += 1;
+      for (; j >= 0 && neg[j] === t; j -= 1) fp += 1;
     }
     thresholds += 1;
     step?.(tp, fp);
@@ -83,7 +83,10 @@ export function rocOneVsRest(truth: ArrayLike<number>, positive: number, scores:
     previous = point;
     index += 1;
     if (keep === undefined) points.push(point);
-    else if (keep[next] === index) (points.push(point), (next += 1));
+    else if (keep[next] === index) {
+      points.push(point);
+      next += 1;
+    }
   });
   return { auc: area, points };
 }

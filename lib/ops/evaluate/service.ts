@@ -10,11 +10,11 @@ import type { EvaluateRequest } from './request.js';
 import { thinCurve } from './roc.js';
 
 /** Every label is checked first, so one answer names all the unknown ones. */
-function inlineExamples(loaded: LoadedModel, request: EvaluateRequest): Example[] {
+function inlineExamples(loaded: LoadedModel, { instances, labels }: { instances: unknown[]; labels: unknown[] }): Example[] {
   const problems: string[] = [];
-  const examples = request.instances!.map((instance, i) => {
+  const examples = instances.map((instance, i) => {
     try {
-      return { instance, truth: truthOf(loaded.manifest, request.labels![i], `labels[${i}]`) };
+      return { instance, truth: truthOf(loaded.manifest, labels[i], `labels[${i}]`) };
     } catch (error) {
       problems.push((error as Error).message);
       return { instance, truth: 0 };
@@ -42,9 +42,14 @@ export async function runEvaluation(
   /** Where the data set is read from: the model store for the API; any folder or bucket for the CLI. */
   dataStore: ObjectStore = store,
 ): Promise<Evaluation> {
-  const key = request.dataset !== undefined ? datasetKey(dataStore, request.dataset) : undefined;
-  const examples = key !== undefined ? datasetExamples(dataStore, loaded, key, request) : inlineExamples(loaded, request);
-  const evaluation = await evaluateModel(loaded, examples, key ?? 'inline', { maxBatch, topK: request.topK, threshold: request.threshold, onProgress });
+  let source = 'inline';
+  let examples: Iterable<Example> | AsyncIterable<Example>;
+  if (request.dataset === undefined) examples = inlineExamples(loaded, request);
+  else {
+    source = datasetKey(dataStore, request.dataset);
+    examples = datasetExamples(dataStore, loaded, source, request);
+  }
+  const evaluation = await evaluateModel(loaded, examples, source, { maxBatch, topK: request.topK, threshold: request.threshold, onProgress });
   if ('rocCurves' in evaluation.report && evaluation.report.rocCurves) {
     evaluation.report.rocCurves = evaluation.report.rocCurves.map((c) => ({ ...c, points: thinCurve(c.points) }));
   }

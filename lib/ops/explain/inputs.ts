@@ -43,7 +43,8 @@ export function encodeRows(manifest: Manifest, values: unknown[], where: string,
     shape = encoded.shape;
     data = encoded.data as Float32Array;
   } else {
-    const numbersOnly = () => new BadRequestError(`${where}: expected numbers for input ${spec.name} (shape [${spec.shape}])${kind ? ` or natural ${kind.kind.kind} instances` : ''}`);
+    const numbersOnly = () =>
+      new BadRequestError(`${where}: expected numbers for input ${spec.name} (shape [${spec.shape}])${kind ? ` or natural ${kind.kind.kind} instances` : ''}`);
     const flat = flattenNested(values, where, 'float32', numbersOnly);
     shape = flat.shape;
     data = flat.data as Float32Array;
@@ -54,7 +55,9 @@ export function encodeRows(manifest: Manifest, values: unknown[], where: string,
   if (!fitsShape(spec.shape, shape)) throw new BadRequestError(`${where}: shape [${shape}] does not fit the model's input [${spec.shape}] (-1 = any size)`);
   const rowShape = shape.slice(1);
   if (space && rowShape.join() !== space.rowShape.join()) {
-    throw new BadRequestError(`${where}: rows of shape [${rowShape}] (${data.length / values.length} values) do not match the instances' [${space.rowShape}] (${space.size} values)`);
+    throw new BadRequestError(
+      `${where}: rows of shape [${rowShape}] (${data.length / values.length} values) do not match the instances' [${space.rowShape}] (${space.size} values)`,
+    );
   }
   const size = rowShape.reduce((a, b) => a * b, 1);
   return { rows: { data, count: values.length, natural }, space: space ?? { spec, rowShape, size } };

@@ -15,7 +15,7 @@ import { baselineRow, type BaselineKind } from './reference.js';
 import { LIMITS, type ExplainRequest, type IntegratedGradientsParams } from './request.js';
 import { scoreOf } from './target.js';
 
-export const IG_DEFAULTS = { steps: 50, integration: 'gaussLegendre' } as const;
+const IG_DEFAULTS = { steps: 50, integration: 'gaussLegendre' } as const;
 
 export async function integratedGradients(context: ExplainContext, request: ExplainRequest): Promise<{ attributions: Attribution[]; params: IntegratedGradientsParams }> {
   const { loaded, space, instances, rules, maxBatch } = context;
@@ -23,7 +23,9 @@ export async function integratedGradients(context: ExplainContext, request: Expl
   const integration = request.integration ?? IG_DEFAULTS.integration;
   const rowCount = instances.count * steps;
   if (rowCount > LIMITS.gradientRows) {
-    throw new BadRequestError(`${instances.count} instances x ${steps} steps = ${rowCount} gradient rows; one request may take ${LIMITS.gradientRows}: send fewer instances or steps`);
+    throw new BadRequestError(
+      `${instances.count} instances x ${steps} steps = ${rowCount} gradient rows; one request may take ${LIMITS.gradientRows}: send fewer instances or steps`,
+    );
   }
   const { row: baseline, kind } = baselineRow(loaded.manifest, space, request.baseline);
   const { alphas, weights } = integration === 'trapezoid' ? trapezoid(steps) : gaussLegendre(steps);

@@ -19,9 +19,9 @@ import { LIMITS, type ExplainRequest, type KernelShapParams } from './request.js
 import { coalitionDesign, shapleyValues } from './shapley.js';
 import { scoreOf } from './target.js';
 
-export const KERNEL_SHAP_DEFAULTS = { nSamples: 2048, seed: 0 } as const;
+const KERNEL_SHAP_DEFAULTS = { nSamples: 2048, seed: 0 } as const;
 /** Up to this many features, every coalition is evaluated: exact Shapley values. */
-export const EXACT_FEATURES = 10;
+const EXACT_FEATURES = 10;
 
 export async function kernelShap(context: ExplainContext, request: ExplainRequest): Promise<{ attributions: Attribution[]; params: KernelShapParams }> {
   const { loaded, space, instances, rules, maxBatch } = context;
@@ -39,13 +39,17 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
     const m = groups.names.length;
     const design = coalitionDesign(m, m <= EXACT_FEATURES ? Infinity : nSamples, uniform(seed + i));
     if (!design.exact && design.coalitions.length < m) {
-      throw new BadRequestError(`nSamples: instances[${i}] has ${m} features; the regression needs more coalitions than features: send nSamples > ${m} (default ${KERNEL_SHAP_DEFAULTS.nSamples})`);
+      throw new BadRequestError(
+        `nSamples: instances[${i}] has ${m} features; the regression needs more coalitions than features: send nSamples > ${m} (default ${KERNEL_SHAP_DEFAULTS.nSamples})`,
+      );
     }
     return { x, groups, m, design };
   });
   const rowsNeeded = plans.reduce((n, p) => n + (p.design.coalitions.length + 1) * bgCount, 0);
   if (rowsNeeded > LIMITS.modelRows) {
-    throw new BadRequestError(`kernelShap would evaluate ${rowsNeeded} rows (coalitions x ${bgCount} background rows); one request may take ${LIMITS.modelRows}: lower nSamples or send a smaller background`);
+    throw new BadRequestError(
+      `kernelShap would evaluate ${rowsNeeded} rows (coalitions x ${bgCount} background rows); one request may take ${LIMITS.modelRows}: lower nSamples or send a smaller background`,
+    );
   }
 
   const attributions: Attribution[] = [];
@@ -77,7 +81,7 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
     const phi = shapleyValues(design, coalitionValues.subarray(1), expectedValue, context.scores[i], m);
     // Spread each feature's value over its inputs, so that heatmaps keep the sum.
     const values = new Float32Array(size);
-    groups.indices.forEach((inputs, g) => inputs.forEach((j) => (values[j] = phi[g] / inputs.length)));
+    for (const [g, inputs] of groups.indices.entries()) for (const j of inputs) values[j] = phi[g] / inputs.length;
     attributions.push({
       values,
       extra: {

@@ -19,10 +19,7 @@ import type { ScoreRule } from './target.js';
 
 /** First output of the model on x, as [rows, width]. */
 function forward(loaded: LoadedModel, x: tf.Tensor): tf.Tensor2D {
-  const result =
-    loaded.manifest.format === 'layers'
-      ? (loaded.model as LayersModel).apply(x, { training: false })
-      : (loaded.model as GraphModel).predict(x);
+  const result = loaded.manifest.format === 'layers' ? (loaded.model as LayersModel).apply(x, { training: false }) : (loaded.model as GraphModel).predict(x);
   const first = result instanceof tf.Tensor ? result : Array.isArray(result) ? result[0] : Object.values(result as tf.NamedTensorMap)[0];
   return tf.reshape(first as tf.Tensor, [x.shape[0], -1]) as tf.Tensor2D;
 }

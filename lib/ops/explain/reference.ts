@@ -13,7 +13,10 @@ function storedBackground(manifest: Manifest, space: InputSpace): Float32Array[]
   const rows = manifest.background;
   if (!rows || rows.length === 0) return undefined;
   const bad = rows.findIndex((r) => r.length !== space.size);
-  if (bad >= 0) throw new BadRequestError(`the manifest's background row ${bad} has ${rows[bad].length} values; the model takes ${space.size}: send "background" (or a baseline) in the request`);
+  if (bad >= 0)
+    throw new BadRequestError(
+      `the manifest's background row ${bad} has ${rows[bad].length} values; the model takes ${space.size}: send "background" (or a baseline) in the request`,
+    );
   return rows.map((r) => Float32Array.from(r));
 }
 

@@ -41,15 +41,29 @@ const explainObject = z
     // smoothGrad
     noiseLevel: z.number().min(0).max(10).optional().describe('smoothGrad: noise std as a fraction of the instance value range (default 0.15)'),
     samples: z.number().int().min(1).max(LIMITS.samples).optional().describe('smoothGrad: noisy copies averaged (default 50)'),
-    seed: z.number().int().min(0).max(2 ** 32 - 1).optional().describe('smoothGrad and sampled kernelShap: random seed (default 0: answers are reproducible)'),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .optional()
+      .describe('smoothGrad and sampled kernelShap: random seed (default 0: answers are reproducible)'),
     // kernelShap
-    nSamples: z.number().int().min(1).max(LIMITS.nSamples).optional().describe('kernelShap: coalitions evaluated when there are more than 10 features (default 2048); with at most 10 all are enumerated'),
+    nSamples: z
+      .number()
+      .int()
+      .min(1)
+      .max(LIMITS.nSamples)
+      .optional()
+      .describe('kernelShap: coalitions evaluated when there are more than 10 features (default 2048); with at most 10 all are enumerated'),
     background: z
       .array(z.unknown())
       .min(1)
       .max(LIMITS.backgroundRows)
       .optional()
-      .describe("kernelShap: reference instances, natural or raw (raw rows may be flattened, as the manifest stores them). Default: the manifest's stored sample (text: the empty text)"),
+      .describe(
+        "kernelShap: reference instances, natural or raw (raw rows may be flattened, as the manifest stores them). Default: the manifest's stored sample (text: the empty text)",
+      ),
     patchSize: z.number().int().min(1).max(64).optional().describe('kernelShap on images: side of the square patches that are the features (default: 7 patches across)'),
   })
   .strict();

@@ -31,8 +31,14 @@ const instanceExplanation = z
       .array(z.object({ token: z.string(), attribution, inVocabulary: z.boolean() }))
       .optional()
       .describe("text: every token in the original order with its word's attribution; words outside the vocabulary get 0"),
-    words: z.array(z.object({ word: z.string(), count: z.number(), attribution })).optional().describe('text: each vocabulary word of the instance once, sorted by |attribution|'),
-    otherWords: z.number().optional().describe('text, integratedGradients and kernelShap: the attributions of the rest of the vocabulary, summed (0 unless the baseline or background has words)'),
+    words: z
+      .array(z.object({ word: z.string(), count: z.number(), attribution }))
+      .optional()
+      .describe('text: each vocabulary word of the instance once, sorted by |attribution|'),
+    otherWords: z
+      .number()
+      .optional()
+      .describe('text, integratedGradients and kernelShap: the attributions of the rest of the vocabulary, summed (0 unless the baseline or background has words)'),
     heatmap: z.array(z.array(z.number())).optional().describe('image: [height][width], the signed sum over channels'),
     png: z.string().optional().describe('image with format png: base64 PNG, the heatmap over the image in grey (red positive, blue negative)'),
     attributions: z.unknown().optional().describe('models without an input transform: attributions in the shape of one instance'),

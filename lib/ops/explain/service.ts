@@ -76,19 +76,21 @@ export async function explain(loaded: LoadedModel, request: ExplainRequest, maxB
       break;
   }
 
-  const explanations = result.attributions.map((attribution, i): InstanceExplanation => ({
-    target: describeTarget(spec, targets[i]),
-    score: scores[i],
-    ...attribution.extra,
-    ...mapAttribution(manifest, space, {
-      instance: request.instances[i],
-      natural: instances.natural,
-      row: instances.data.subarray(i * space.size, (i + 1) * space.size),
-      values: attribution.values,
-      gradient: request.method === 'saliency' || request.method === 'smoothGrad',
-      png,
+  const explanations = result.attributions.map(
+    (attribution, i): InstanceExplanation => ({
+      target: describeTarget(spec, targets[i]),
+      score: scores[i],
+      ...attribution.extra,
+      ...mapAttribution(manifest, space, {
+        instance: request.instances[i],
+        natural: instances.natural,
+        row: instances.data.subarray(i * space.size, (i + 1) * space.size),
+        values: attribution.values,
+        gradient: request.method === 'saliency' || request.method === 'smoothGrad',
+        png,
+      }),
     }),
-  }));
+  );
   return {
     meta: {
       method: request.method,

@@ -110,7 +110,11 @@ export function coalitionDesign(m: number, budget: number, random: () => number)
     const mask = new Uint8Array(m);
     for (let i = 0; i < size; i++) mask[order[i]] = 1;
     const isNew = add(mask, true);
-    if (size <= pairedSizes) add(mask.map((v) => 1 - v), isNew);
+    if (size <= pairedSizes)
+      add(
+        mask.map((v) => 1 - v),
+        isNew,
+      );
   }
   // The sampled coalitions share the kernel mass the enumerated sizes left over.
   const massLeft = mass.slice(fullSizes).reduce((a, b) => a + b, 0);

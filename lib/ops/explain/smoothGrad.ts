@@ -11,7 +11,7 @@ import { gradientRows } from './modelFunction.js';
 import { gaussian } from '../../random.js';
 import { LIMITS, type ExplainRequest, type SmoothGradParams } from './request.js';
 
-export const SMOOTHGRAD_DEFAULTS = { noiseLevel: 0.15, samples: 50, seed: 0 } as const;
+const SMOOTHGRAD_DEFAULTS = { noiseLevel: 0.15, samples: 50, seed: 0 } as const;
 
 export async function smoothGrad(context: ExplainContext, request: ExplainRequest): Promise<{ attributions: Attribution[]; params: SmoothGradParams }> {
   const { loaded, space, instances, rules, maxBatch } = context;

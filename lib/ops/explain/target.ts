@@ -42,8 +42,7 @@ export function targetSpec(manifest: Manifest, width: number): TargetSpec {
 /** The request's target (index or label) as an index, or a 400 naming the choices. */
 export function resolveTarget(spec: TargetSpec, requested: number | string | undefined): number | undefined {
   if (requested === undefined) return undefined;
-  const choices = () =>
-    spec.labels ? `one of ${spec.labels.map((l) => JSON.stringify(l)).join(', ')} or an index 0..${spec.count - 1}` : `an index 0..${spec.count - 1}`;
+  const choices = () => (spec.labels ? `one of ${spec.labels.map((l) => JSON.stringify(l)).join(', ')} or an index 0..${spec.count - 1}` : `an index 0..${spec.count - 1}`);
   if (typeof requested === 'number') {
     if (requested < spec.count) return requested;
     throw new BadRequestError(`target: ${requested} is out of range: expected ${choices()}`);

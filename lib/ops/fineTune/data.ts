@@ -13,6 +13,7 @@ import { sha256Hex } from '../../registry/index.js';
 import { shuffled, uniform } from '../../random.js';
 import { datasetKey, formatOf, readDataset } from '../evaluate/dataset.js';
 import { classNames, exampleFromRow, truthOf, type Example } from '../evaluate/examples.js';
+import type { LabelledSource } from '../labelledData.js';
 
 export interface LabelledData {
   x: Float32Array;
@@ -22,20 +23,13 @@ export interface LabelledData {
   sha256: string;
 }
 
-export interface DataSource {
-  instances?: unknown[];
-  labels?: unknown[];
-  dataset?: string;
-  labelColumn: string;
-  format?: 'csv' | 'jsonl';
-}
-
-async function examplesOf(store: ObjectStore, manifest: Manifest, source: DataSource): Promise<{ examples: Example[]; sha256: string }> {
-  if (source.instances) {
-    const examples = source.instances.map((instance, i) => ({ instance, truth: truthOf(manifest, source.labels![i], `labels[${i}]`) }));
-    return { examples, sha256: sha256Hex(JSON.stringify({ instances: source.instances, labels: source.labels })) };
+async function examplesOf(store: ObjectStore, manifest: Manifest, source: LabelledSource): Promise<{ examples: Example[]; sha256: string }> {
+  if (source.dataset === undefined) {
+    const { instances, labels } = source;
+    const examples = instances.map((instance, i) => ({ instance, truth: truthOf(manifest, labels[i], `labels[${i}]`) }));
+    return { examples, sha256: sha256Hex(JSON.stringify({ instances, labels })) };
   }
-  const key = datasetKey(store, source.dataset!);
+  const key = datasetKey(store, source.dataset);
   const examples: Example[] = [];
   let columns: string[] = [];
   for await (const row of readDataset(store, key, formatOf(key, source.format))) {
@@ -48,13 +42,19 @@ async function examplesOf(store: ObjectStore, manifest: Manifest, source: DataSo
 
 /** Inputs exactly as predict would feed them (natural instances through the transforms). */
 function inputsOf(loaded: LoadedModel, examples: Example[]): { x: Float32Array; rowShape: number[] } {
-  const tensors = inputTensors(loaded.manifest, inputFromValues(loaded.manifest, examples.map((e) => e.instance)));
+  const tensors = inputTensors(
+    loaded.manifest,
+    inputFromValues(
+      loaded.manifest,
+      examples.map((e) => e.instance),
+    ),
+  );
   if (tensors.length !== 1) throw new BadRequestError('fine-tuning supports models with one input');
   const [tensor] = tensors;
   return { x: Float32Array.from(tensor.data as ArrayLike<number>), rowShape: tensor.shape.slice(1) };
 }
 
-export async function loadLabelledData(store: ObjectStore, loaded: LoadedModel, source: DataSource): Promise<LabelledData> {
+export async function loadLabelledData(store: ObjectStore, loaded: LoadedModel, source: LabelledSource): Promise<LabelledData> {
   const { examples, sha256 } = await examplesOf(store, loaded.manifest, source);
   return { ...inputsOf(loaded, examples), truths: examples.map((e) => e.truth), sha256 };
 }
@@ -68,7 +68,10 @@ export function targetsOf(manifest: Manifest, truths: number[]): tf.Tensor {
 
 /** Seeded split of row indices into training and validation. */
 export function splitRows(count: number, fraction: number, seed: number): { train: number[]; validation: number[] } {
-  const order = shuffled(Array.from({ length: count }, (_, i) => i), uniform(seed));
+  const order = shuffled(
+    Array.from({ length: count }, (_, i) => i),
+    uniform(seed),
+  );
   const validationCount = Math.max(1, Math.round(count * fraction));
   if (validationCount >= count) throw new BadRequestError(`${count} rows are too few to hold out ${fraction} for validation`);
   return { validation: order.slice(0, validationCount), train: order.slice(validationCount) };
@@ -77,6 +80,6 @@ export function splitRows(count: number, fraction: number, seed: number): { trai
 export function pick(data: LabelledData, rows: number[]): LabelledData {
   const width = data.rowShape.reduce((a, b) => a * b, 1);
   const x = new Float32Array(rows.length * width);
-  rows.forEach((r, i) => x.set(data.x.subarray(r * width, (r + 1) * width), i * width));
+  for (const [i, r] of rows.entries()) x.set(data.x.subarray(r * width, (r + 1) * width), i * width);
   return { x, rowShape: data.rowShape, truths: rows.map((r) => data.truths[r]), sha256: data.sha256 };
 }

@@ -38,7 +38,11 @@ async function versionOfJob(store: ObjectStore, model: string, parent: number, j
   return undefined;
 }
 
-async function splitData(store: ObjectStore, loaded: Awaited<ReturnType<typeof readVersion>>, request: FineTuneRequest): Promise<{ trainData: LabelledData; validation: LabelledData }> {
+async function splitData(
+  store: ObjectStore,
+  loaded: Awaited<ReturnType<typeof readVersion>>,
+  request: FineTuneRequest,
+): Promise<{ trainData: LabelledData; validation: LabelledData }> {
   const data = await loadLabelledData(store, loaded, request);
   if ('split' in request.validation) {
     const { train: trainRows, validation } = splitRows(data.truths.length, request.validation.split, request.config.seed);
@@ -47,7 +51,13 @@ async function splitData(store: ObjectStore, loaded: Awaited<ReturnType<typeof r
   return { trainData: data, validation: await loadLabelledData(store, loaded, request.validation) };
 }
 
-async function promote(store: ObjectStore, manifest: Manifest, request: FineTuneRequest, metrics: Record<string, number>, validation: LabelledData): Promise<FineTuneResult['promoted']> {
+async function promote(
+  store: ObjectStore,
+  manifest: Manifest,
+  request: FineTuneRequest,
+  metrics: Record<string, number>,
+  validation: LabelledData,
+): Promise<FineTuneResult['promoted']> {
   if (!request.promote) return undefined;
   const { alias, ifBetter } = request.promote;
   if (ifBetter) {

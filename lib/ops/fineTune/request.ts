@@ -27,10 +27,7 @@ const fineTuneObject = z
   .object({
     ...data,
     validation: z
-      .union([
-        z.object({ split: z.number().gt(0).lt(1) }).strict(),
-        z.object(data).strict(),
-      ])
+      .union([z.object({ split: z.number().gt(0).lt(1) }).strict(), z.object(data).strict()])
       .default({ split: 0.2 })
       .describe('a fraction of the data held out, or separate labelled data'),
     config: fineTuneConfig.default(fineTuneConfig.parse({})),
@@ -54,6 +51,5 @@ export const fineTuneRequest = fineTuneObject
 
 type Parsed = z.output<typeof fineTuneObject>;
 /** A parsed request: its training data and its validation data (unless a split) are each one of the two shapes. */
-export type FineTuneRequest = Omit<Parsed, keyof LabelledSource | 'validation'> &
-  LabelledSource & { validation: { split: number } | LabelledSource };
+export type FineTuneRequest = Omit<Parsed, keyof LabelledSource | 'validation'> & LabelledSource & { validation: { split: number } | LabelledSource };
 export type FineTuneConfig = z.infer<typeof fineTuneConfig>;

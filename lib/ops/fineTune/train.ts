@@ -3,14 +3,14 @@
  * (no version is written); the time budget stops training early so there is time left to save.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { BadRequestError } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
 import { shuffled, uniform } from '../../random.js';
 import { pick, targetsOf, type LabelledData } from './data.js';
 import type { FineTuneConfig } from './request.js';
 
-export interface EpochReport {
+interface EpochReport {
   epoch: number;
   loss: number;
   [metric: string]: number;
@@ -54,7 +54,14 @@ function weightsFinite(model: tfl.LayersModel): boolean {
   return model.getWeights().every((w) => tf.tidy(() => tf.all(tf.isFinite(w)).dataSync()[0] === 1));
 }
 
-export async function train(model: tfl.LayersModel, manifest: Manifest, trainData: LabelledData, validation: LabelledData, config: FineTuneConfig, options: TrainOptions = {}): Promise<TrainResult> {
+export async function train(
+  model: tfl.LayersModel,
+  manifest: Manifest,
+  trainData: LabelledData,
+  validation: LabelledData,
+  config: FineTuneConfig,
+  options: TrainOptions = {},
+): Promise<TrainResult> {
   const optimizer = optimizerOf(config);
   const isClassifier = manifest.task !== 'regression';
   model.compile({ optimizer, loss: LOSSES[manifest.task], metrics: isClassifier ? ['accuracy'] : ['mse'] });
@@ -67,7 +74,10 @@ export async function train(model: tfl.LayersModel, manifest: Manifest, trainDat
   try {
     for (let epoch = 0; epoch < config.epochs; epoch += 1) {
       // A different, repeatable order every epoch (fit's own shuffle uses Math.random).
-      const order = shuffled(trainData.truths.map((_, i) => i), uniform(config.seed * 9973 + epoch));
+      const order = shuffled(
+        trainData.truths.map((_, i) => i),
+        uniform(config.seed * 9973 + epoch),
+      );
       const ordered = pick(trainData, order);
       const x = tf.tensor(ordered.x, [ordered.truths.length, ...ordered.rowShape]);
       const y = targetsOf(manifest, ordered.truths);

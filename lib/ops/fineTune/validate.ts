@@ -15,7 +15,10 @@ export function validationMetrics(model: LayersModel, manifest: Manifest, data: 
   });
   if (manifest.task === 'regression') {
     const acc = new RegressionAccumulator();
-    acc.add(data.truths, rows.map((r) => r[0]));
+    acc.add(
+      data.truths,
+      rows.map((r) => r[0]),
+    );
     return headline(manifest, acc.report());
   }
   const binary = manifest.task === 'binary';

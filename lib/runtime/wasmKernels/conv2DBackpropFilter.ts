@@ -40,7 +40,13 @@ function conv2DBackpropFilter({ inputs, attrs }: Parameters<KernelFunc>[0]): tf.
       { start: -info.padInfo.top, length: (info.outHeight - 1) * info.strideHeight + info.filterHeight },
       { start: -info.padInfo.left, length: (info.outWidth - 1) * info.strideWidth + info.filterWidth },
     );
-    const attrs = { strides: [1, 1], pad: explicit, dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth], dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
+    const attrs = {
+      strides: [1, 1],
+      pad: explicit,
+      dataFormat: 'NHWC',
+      dilations: [info.strideHeight, info.strideWidth],
+      dimRoundingMode: undefined,
+    } as unknown as tf.NamedAttrMap;
     if (info.inChannels === 1) {
       const perImage = tf.engine().runKernel(DepthwiseConv2dNative, { x: tensor, filter }, attrs) as tf.Tensor4D; // [1, fH, fW, (b, o)]
       const summed = tf.sum(tf.reshape(perImage, [info.filterHeight, info.filterWidth, info.batchSize, info.outChannels]), 2);

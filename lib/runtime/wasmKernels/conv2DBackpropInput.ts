@@ -38,7 +38,12 @@ export function conv2DBackpropInputKernel(fallback: KernelFunc): KernelFunc {
     const dy = asTensor<tf.Tensor4D>((args.inputs as Conv2DBackpropInputInputs).dy, 'dy');
     const filter = asTensor<tf.Tensor4D>(filterInfo, 'filter');
     return tf.tidy(() => {
-      const explicit: ExplicitPad = [[0, 0], [top, bottom], [left, right], [0, 0]];
+      const explicit: ExplicitPad = [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ];
       const attrs = { strides: [1, 1], pad: explicit, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
       const turned = tf.reverse(filter, [0, 1]); // [fH, fW, in, out]
       if (info.inChannels === 1) {
@@ -50,4 +55,3 @@ export function conv2DBackpropInputKernel(fallback: KernelFunc): KernelFunc {
     });
   };
 }
-

@@ -19,7 +19,14 @@ function spreadByStride(dy: tf.Tensor4D, strideHeight: number, strideWidth: numb
   if (strideHeight === 1 && strideWidth === 1) return dy;
   const [batch, rows, cols, channels] = dy.shape;
   const cells = tf.reshape(dy, [batch, rows, 1, cols, 1, channels]);
-  const padded = tf.pad(cells, [[0, 0], [0, 0], [0, strideHeight - 1], [0, 0], [0, strideWidth - 1], [0, 0]]);
+  const padded = tf.pad(cells, [
+    [0, 0],
+    [0, 0],
+    [0, strideHeight - 1],
+    [0, 0],
+    [0, strideWidth - 1],
+    [0, 0],
+  ]);
   return tf.reshape(padded, [batch, rows * strideHeight, cols * strideWidth, channels]);
 }
 

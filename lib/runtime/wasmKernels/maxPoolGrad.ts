@@ -14,7 +14,7 @@
  * express first-maximum selection (strided slices, equal/logicalAnd masks, inner-axis concat)
  * each cost more than the whole loop (measured 19.6 ms for the best of them).
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { KernelFunc, MaxPoolGradAttrs, MaxPoolGradInputs } from '@tensorflow/tfjs-core';
 
@@ -68,4 +68,3 @@ export function maxPoolGradKernel(): KernelFunc {
     return result;
   };
 }
-

@@ -30,7 +30,9 @@ function unsortedSegmentSum({ inputs, attrs }: Parameters<KernelFunc>[0]): tf.Te
     const validRows = tf.reshape(valid, [rows, ...rowShape.map(() => 1)]);
     // where, not a multiply by 0/1: an ignored row holding Infinity or NaN must not leak into segment 0.
     const safeValues = tf.where(validRows, values, tf.zeros([], values.dtype));
-    return tf.engine().runKernel(ScatterNd, { indices: tf.reshape(safeIds, [rows, 1]), updates: safeValues }, { shape: [numSegments, ...rowShape] } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    return tf
+      .engine()
+      .runKernel(ScatterNd, { indices: tf.reshape(safeIds, [rows, 1]), updates: safeValues }, { shape: [numSegments, ...rowShape] } as unknown as tf.NamedAttrMap) as tf.Tensor;
   });
 }
 

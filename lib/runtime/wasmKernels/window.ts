@@ -35,9 +35,25 @@ export function spatialWindow(t: tf.Tensor4D, rows: Span, cols: Span): Windowed 
   const c = along(width, cols);
   if (r.end === r.begin || c.end === c.begin) {
     // The window misses the tensor entirely (only possible with odd explicit padding): all zeros.
-    return { tensor: tf.zeros([n, rows.length, cols.length, channels]), pad: [[0, 0], [0, 0], [0, 0], [0, 0]] };
+    return {
+      tensor: tf.zeros([n, rows.length, cols.length, channels]),
+      pad: [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+        [0, 0],
+      ],
+    };
   }
   const whole = r.begin === 0 && r.end === height && c.begin === 0 && c.end === width;
   const tensor = whole ? t : tf.slice(t, [0, r.begin, c.begin, 0], [n, r.end - r.begin, c.end - c.begin, channels]);
-  return { tensor, pad: [[0, 0], [r.before, r.after], [c.before, c.after], [0, 0]] };
+  return {
+    tensor,
+    pad: [
+      [0, 0],
+      [r.before, r.after],
+      [c.before, c.after],
+      [0, 0],
+    ],
+  };
 }

@@ -4,10 +4,10 @@ import path from 'node:path';
 import { BadRequestError } from '../errors.js';
 import { modelFromMemory, signatureOf } from '../runtime/tfModel.js';
 import type { ObjectStore } from '../store/index.js';
-import { checkWeightFiles, concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from './artifacts.js';
-import { createVersion, type CreateVersionOptions } from './createVersion.js';
-import type { Manifest, ManifestFields, Signature, Task } from './manifest.js';
-import { validateName } from './names.js';
+import { checkWeightFiles, concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from '../registry/artifacts.js';
+import { createVersion, type CreateVersionOptions } from '../registry/createVersion.js';
+import type { Manifest, ManifestFields, Signature, Task } from '../registry/manifest.js';
+import { validateName } from '../registry/names.js';
 
 /** Reads model.json and exactly the shards its weights manifest names. */
 export async function readModelFolder(dir: string): Promise<ModelFiles> {
@@ -44,19 +44,13 @@ export async function inferSignature(files: ModelFiles): Promise<Signature> {
 }
 
 /** Without --task: several output units are classes; one unit is binary when two labels are given. */
-export function guessTask(signature: Signature, labels?: string[]): Task {
+function guessTask(signature: Signature, labels?: string[]): Task {
   const units = signature.outputs[0].shape.at(-1) ?? 1;
   if (units > 1) return 'classification';
   return labels?.length === 2 ? 'binary' : 'regression';
 }
 
-export async function pushModelFolder(
-  store: ObjectStore,
-  dir: string,
-  name: string,
-  fields: Partial<ManifestFields> = {},
-  options: CreateVersionOptions = {},
-): Promise<Manifest> {
+export async function pushModelFolder(store: ObjectStore, dir: string, name: string, fields: Partial<ManifestFields> = {}, options: CreateVersionOptions = {}): Promise<Manifest> {
   validateName(name);
   const files = await readModelFolder(dir);
   const signature = fields.signature ?? (await inferSignature(files));
