@@ -143,7 +143,7 @@ async function stageTasks(loaded: LoadedModel, data: FolderStore, key: string, b
         chunk.map((e) => e.instance),
       ),
     );
-  const tensors = chunks.map(encode);
+  const tensors = await Promise.all(chunks.map(encode));
   const outputs: TensorData[] = [];
   for (const t of tensors) outputs.push((await runModel(loaded, t, batch))[0]);
   const truths = chunks.map((c) => c.map((e) => e.truth));
@@ -154,7 +154,7 @@ async function stageTasks(loaded: LoadedModel, data: FolderStore, key: string, b
       if (n !== rows.length) throw new Error(`parsed ${n} rows, expected ${rows.length}`);
     },
     examples: async () => rows.map((r) => exampleFromRow(manifest, r, labelColumn, columns)),
-    decode: async () => chunks.map(encode),
+    decode: async () => Promise.all(chunks.map(encode)),
     predict: async () => {
       for (const t of tensors) await runModel(loaded, t, batch);
     },
@@ -173,7 +173,7 @@ async function rawChunks(loaded: LoadedModel, data: FolderStore, key: string, ba
   const labelColumn = LABEL_COLUMN[manifest.name as EvaluateModel];
   const rows = await collect(readDataset(data, key, 'csv'));
   const instances = rows.map((r) => exampleFromRow(manifest, r, labelColumn, () => []).instance);
-  const all = encodeInstances(manifest, instances);
+  const all = await encodeInstances(manifest, instances);
   const width = all.shape[1];
   const flat = all.data as Float32Array;
   const out: tf.Tensor[] = [];

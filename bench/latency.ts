@@ -90,7 +90,7 @@ async function stageTasks(loaded: LoadedModel, c: PredictCase): Promise<Record<s
     const options = { columnar: decoded.columnar, raw: parsed.raw ?? decoded.kind === 'tensors', topK: parsed.top_k };
     encode = (outputs) => encodeTfServing(manifest, outputs, options);
   }
-  const tensors = inputTensors(manifest, plan);
+  const tensors = await inputTensors(manifest, plan);
   const outputs = await runModel(loaded, tensors, maxBatch);
   if (plan.kind === 'instances') {
     const { instances } = plan;

@@ -1,6 +1,6 @@
 /**
  * Real-looking predict requests per demo model, built from what each version stores: tabular
- * records from the manifest's background rows (un-standardised back to natural units), spam
+ * records from the manifest's background rows (in natural units), spam
  * e-mail bodies from the corpus the model was trained on, digit images from the background rows
  * as raw [n,28,28,1] tensors or as base64 PNGs. Each request comes with the same rows already
  * encoded as one float32 tensor: the input of the raw model.predict baseline. Image tensors are
@@ -42,7 +42,9 @@ function tabularRecords(manifest: Manifest, n: number): Record<string, number>[]
   const transform = settingsOf(manifest);
   if (transform?.kind !== 'tabular') throw new Error(`${manifest.name}: not a tabular model`);
   const background = manifest.background ?? [transform.features.map(() => 0)];
-  return cycle(background, n).map((z) => Object.fromEntries(transform.features.map((f, c) => [f.name, Math.round((z[c] * f.std + f.mean) * 1e4) / 1e4])));
+  // The background rows are model inputs: standardised ones are turned back into measurements.
+  const natural = (z: number[], c: number, f: { mean: number; std: number }) => (transform.standardize ? z[c] * f.std + f.mean : z[c]);
+  return cycle(background, n).map((z) => Object.fromEntries(transform.features.map((f, c) => [f.name, Math.round(natural(z, c, f) * 1e4) / 1e4])));
 }
 
 /** Bodies of e-mails from the SpamAssassin corpus (headers cut, as the model was trained), spread over ham and spam. */
@@ -68,8 +70,8 @@ function nestedImage(flat: number[], height: number, width: number, channels: nu
 
 const tfServingPath = (model: string) => `/v1/models/${model}:predict`;
 
-function naturalCase(manifest: Manifest, label: string, instances: unknown[]): PredictCase {
-  const encoded = encodeInstances(manifest, instances);
+async function naturalCase(manifest: Manifest, label: string, instances: unknown[]): Promise<PredictCase> {
+  const encoded = await encodeInstances(manifest, instances);
   return {
     label,
     model: manifest.name,
@@ -86,9 +88,9 @@ export async function casesFor(manifest: Manifest, batch: number): Promise<Predi
   const transform = settingsOf(manifest);
   switch (transform?.kind) {
     case 'tabular':
-      return [naturalCase(manifest, manifest.name, tabularRecords(manifest, batch))];
+      return [await naturalCase(manifest, manifest.name, tabularRecords(manifest, batch))];
     case 'text':
-      return [naturalCase(manifest, manifest.name, await spamTexts(batch))];
+      return [await naturalCase(manifest, manifest.name, await spamTexts(batch))];
     case 'image': {
       const { height, width, channels } = transform;
       const rows = cycle(manifest.background ?? [new Array<number>(height * width * channels).fill(0)], batch);
@@ -116,7 +118,7 @@ export async function casesFor(manifest: Manifest, batch: number): Promise<Predi
       const cases = [raw, oip];
       if (channels === 1) {
         const pngs = rows.map((r) => ({ b64: Buffer.from(encodePngGray(r, width, height)).toString('base64') }));
-        cases.push(naturalCase(manifest, `${manifest.name} (png)`, pngs));
+        cases.push(await naturalCase(manifest, `${manifest.name} (png)`, pngs));
       }
       return cases;
     }

@@ -37,14 +37,14 @@ export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: 
   // Find the rows the model refuses, one by one (decoding only: no model call per row).
   const results: RowResult[] = rows.map((row) => ({ row }));
   const good: number[] = [];
-  instances.forEach((instance, i) => {
+  for (const [i, instance] of instances.entries()) {
     try {
-      inputTensors(loaded.manifest, inputFromValues(loaded.manifest, [instance]));
+      await inputTensors(loaded.manifest, inputFromValues(loaded.manifest, [instance]));
       good.push(i);
     } catch (error) {
       results[i].error = reason(error);
     }
-  });
+  }
   if (good.length > 0) {
     try {
       const answers = await run(

@@ -27,11 +27,11 @@ export function inputKindOf(model: ModelInputs): { kind: InputKind; settings: Ki
 }
 
 /** Natural instances -> the model's (first) input tensor, through its input kind. */
-export function encodeInstances(model: ModelInputs, instances: unknown[], where = 'instances'): TensorData {
+export async function encodeInstances(model: ModelInputs, instances: unknown[], where = 'instances'): Promise<TensorData> {
   const input = inputKindOf(model);
   if (!input) throw new BadRequestError(`${where}: model ${model.name} has no input transform: send raw tensors`);
   if (instances.length === 0) throw new BadRequestError(`${where}: is empty: send at least one instance`);
-  const data = input.kind.encode(input.settings, instances, where);
+  const data = await input.kind.encode(input.settings, instances, where);
   return { name: model.signature.inputs[0].name, dtype: 'float32', shape: [instances.length, ...input.kind.rowShape(input.settings)], data };
 }
 
@@ -81,8 +81,8 @@ export function inputFromValues(model: ModelInputs, values: unknown[], where = '
 }
 
 /** The model's input tensors for a request: natural instances encoded, raw tensors as sent. */
-export function inputTensors(model: ModelInputs, input: ModelInput): TensorData[] {
-  return input.kind === 'instances' ? [encodeInstances(model, input.instances)] : input.tensors;
+export async function inputTensors(model: ModelInputs, input: ModelInput): Promise<TensorData[]> {
+  return input.kind === 'instances' ? [await encodeInstances(model, input.instances)] : input.tensors;
 }
 
 /**

@@ -1,42 +1,107 @@
 /**
  * Image instances ({"b64": ...}, {"image": {"b64": ...}}, a base64 or data: URL string) -> the NHWC
- * rows the image model was trained on:
- * bytes -> decode -> grey or RGB (alpha over white) -> invert? -> stretch or MNIST fit -> value * scale + offset.
- * The pieces live in ./image/.
+ * rows the image model was trained on, in this order:
+ *
+ *   1. decode PNG or JPEG to RGBA                          (decode.ts)
+ *   2. turn upright by the JPEG's EXIF orientation         (orientation.ts; exifOrientation: false skips it)
+ *   3. alpha over white; grey (luminance) or RGB           (plane.ts)
+ *   4. invert (255 - v) if asked; BGR order if asked
+ *   5. fit to width x height: stretch, cover, contain, mnist, resampled by `resize`   (fit.ts)
+ *   6. normalise each channel: (value * scale + offset - mean[c]) / std[c]
+ *
+ * Each option's default and the pipelines it matches are in the README ("Image preprocessing").
  */
 import { z } from 'zod';
 import { heatmapAnswer, patchGroups } from './image/attributions.js';
 import { decodeImage, imageBytesOf, isImageInstance } from './image/decode.js';
-import { preparePlane, toPlane } from './image/plane.js';
+import { fitPlane } from './image/fit.js';
+import { exifOrientation } from './image/orientation.js';
+import type { PixelScale } from './image/pixels.js';
+import { inverted, toBgr, toPlane } from './image/plane.js';
 import type { InputKind } from './kind.js';
 
-const settingsSchema = z.object({
-  kind: z.literal('image'),
-  width: z.number().int().positive(),
-  height: z.number().int().positive(),
-  channels: z.union([z.literal(1), z.literal(3)]),
-  scale: z.number().default(1 / 255),
-  offset: z.number().default(0),
-  /** Invert (255 - v) before fitting; 'auto' when most border pixels are bright (dark drawing on white). */
-  invert: z.enum(['never', 'always', 'auto']).default('never'),
-  /** stretch: resize the whole image; mnist: crop to the ink, fit a 20/28 box, centre by centre of mass. */
-  fit: z.enum(['stretch', 'mnist']).default('stretch'),
-});
+const perChannel = (name: string, positive: boolean) =>
+  z.union([z.number(), z.array(z.number()).min(1)]).refine((v) => !positive || (Array.isArray(v) ? v : [v]).every((x) => x > 0), `${name} must be positive`);
+
+const settingsSchema = z
+  .object({
+    kind: z.literal('image'),
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    channels: z.union([z.literal(1), z.literal(3)]),
+    /** Resampling: TF.js's resizeBilinear or resizeNearestNeighbor, or area averaging (ours). */
+    resize: z.enum(['bilinear', 'nearest', 'area']).default('bilinear'),
+    /** As in tf.image.resizeBilinear / resizeNearestNeighbor (TF 1's legacy grid when both are false). */
+    alignCorners: z.boolean().default(false),
+    halfPixelCenters: z.boolean().default(false),
+    fit: z.enum(['stretch', 'cover', 'contain', 'mnist']).default('stretch'),
+    /** contain: the padding's value, 0..255 before scaling (0 black). */
+    fill: z.number().min(0).max(255).default(0),
+    scale: z.number().default(1 / 255),
+    offset: z.number().default(0),
+    /** Subtracted after scale and offset: one number, or one per channel (in channelOrder). */
+    mean: perChannel('mean', false).default(0),
+    /** Divided by last: one number, or one per channel. */
+    std: perChannel('std', true).default(1),
+    channelOrder: z.enum(['rgb', 'bgr']).default('rgb'),
+    /** Invert (255 - v) before fitting; 'auto' when most border pixels are bright (dark drawing on white). */
+    invert: z.enum(['never', 'always', 'auto']).default('never'),
+    /** Turn a JPEG upright by its EXIF orientation before anything else. */
+    exifOrientation: z.boolean().default(true),
+  })
+  .superRefine((s, context) => {
+    for (const name of ['mean', 'std'] as const) {
+      const value = s[name];
+      if (Array.isArray(value) && value.length !== s.channels) {
+        context.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `${name} has ${value.length} values; the image has ${s.channels} channel(s): give one number or one per channel`,
+        });
+      }
+    }
+    if (s.alignCorners && s.halfPixelCenters)
+      context.addIssue({ code: 'custom', path: ['halfPixelCenters'], message: 'alignCorners and halfPixelCenters cannot both be true (as in TF.js)' });
+    if (s.resize === 'area' && (s.alignCorners || s.halfPixelCenters)) {
+      context.addIssue({ code: 'custom', path: ['resize'], message: 'alignCorners and halfPixelCenters apply to bilinear and nearest resizing, not area' });
+    }
+  });
 
 export type ImageSettings = z.infer<typeof settingsSchema>;
 
+const perChannelValues = (value: number | number[], channels: number) => (Array.isArray(value) ? value : new Array<number>(channels).fill(value));
+
+/** One image's bytes -> its row of model inputs (height x width x channels). */
+async function imageRow(settings: ImageSettings, bytes: Uint8Array, where: string, out: Float32Array): Promise<void> {
+  const orientation = settings.exifOrientation ? await exifOrientation(bytes) : 1;
+  const decoded = decodeImage(bytes, where);
+  let plane = inverted(toPlane(decoded, settings.channels), settings.invert);
+  if (settings.channelOrder === 'bgr') plane = toBgr(plane);
+  const fitted = fitPlane(settings, plane, orientation);
+  const c = settings.channels;
+  const mean = perChannelValues(settings.mean, c);
+  const std = perChannelValues(settings.std, c);
+  for (let i = 0; i < out.length; i++) out[i] = (fitted.data[i] * settings.scale + settings.offset - mean[i % c]) / std[i % c];
+}
+
 /** Image instances -> NHWC Float32Array (rows concatenated); BadRequestError names `${where}[i]`. */
-export function encodeImages(settings: ImageSettings, values: unknown[], where = 'instances'): Float32Array {
+export async function encodeImages(settings: ImageSettings, values: unknown[], where = 'instances'): Promise<Float32Array> {
   const size = settings.width * settings.height * settings.channels;
   const out = new Float32Array(values.length * size);
-  values.forEach((value, r) => {
+  for (const [r, value] of values.entries()) {
     const path = `${where}[${r}]`;
-    const image = decodeImage(imageBytesOf(value, path), path);
-    const plane = preparePlane(settings, toPlane(image, settings.channels));
-    const row = out.subarray(r * size, (r + 1) * size);
-    for (let i = 0; i < size; i++) row[i] = plane.data[i] * settings.scale + settings.offset;
-  });
+    await imageRow(settings, imageBytesOf(value, path), path, out.subarray(r * size, (r + 1) * size));
+  }
   return out;
+}
+
+/** A model-input value back to the 0..255 pixel it came from (for overlays and /preprocess PNGs). */
+export function pixelScale(settings: ImageSettings): PixelScale {
+  const c = settings.channels;
+  const mean = perChannelValues(settings.mean, c);
+  const std = perChannelValues(settings.std, c);
+  // value = (pixel * scale + offset - mean) / std  =>  value = pixel * (scale / std) + (offset - mean) / std
+  return { scale: std.map((s) => settings.scale / s), offset: std.map((s, i) => (settings.offset - mean[i]) / s), bgr: settings.channelOrder === 'bgr' };
 }
 
 const shapeOf = (settings: ImageSettings) => ({ height: settings.height, width: settings.width, channels: settings.channels });
@@ -57,11 +122,16 @@ export const imageKind: InputKind<ImageSettings> = {
   requiredColumns: () => undefined,
   fromCsvCells: (_settings, instance) => instance,
   describe: (settings) => ({ ...settings }),
+  rawTensorNote: (settings) =>
+    `a raw tensor is what the model receives: ${settings.height}x${settings.width}x${settings.channels} pixels after the fit and (value * scale + offset - mean) / std; send {"b64": ...} images to have them decoded and prepared`,
   defaultBaseline: 'zeros',
-  // A black image: every pixel 0, after scale and offset.
-  zeroRow: (settings, size) => new Float32Array(size).fill(settings.offset),
+  // A black image: every pixel 0, after normalisation.
+  zeroRow: (settings, size) => {
+    const { offset } = pixelScale(settings);
+    return Float32Array.from({ length: size }, (_, i) => offset[i % settings.channels]);
+  },
   meanRow: () => undefined,
   imageShape: shapeOf,
   featureGroups: (settings, _row, options) => patchGroups(shapeOf(settings), options.patchSize),
-  mapAttributions: (settings, view) => heatmapAnswer(shapeOf(settings), view.row, view.values, view.png, settings),
+  mapAttributions: (settings, view) => heatmapAnswer(shapeOf(settings), view.row, view.values, view.png, pixelScale(settings)),
 };

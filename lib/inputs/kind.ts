@@ -52,7 +52,7 @@ export interface InputKind<T extends KindSettings = KindSettings> {
   /** Whether a value is a natural instance of this kind (else it is taken as a raw tensor row). */
   isInstance(settings: T, value: unknown): boolean;
   /** Natural instances -> model-input rows, concatenated; errors name `${where}[i]`. */
-  encode(settings: T, values: unknown[], where: string): Float32Array;
+  encode(settings: T, values: unknown[], where: string): Promise<Float32Array>;
   /** The instance held by a data-set record (CSV row, JSON object); `ignore` lists label columns. */
   fromRecord(settings: T, record: Record<string, unknown>, ignore: readonly string[]): unknown;
   /** Columns a data file must have, when the kind names them (tabular features). */
@@ -61,6 +61,8 @@ export interface InputKind<T extends KindSettings = KindSettings> {
   fromCsvCells(settings: T, instance: unknown): unknown;
   /** Metadata's summary of the settings (without e.g. a whole vocabulary). */
   describe(settings: T): Record<string, unknown>;
+  /** In plain words, what a raw tensor row must already be (for clients that bypass the kind). */
+  rawTensorNote(settings: T): string;
 
   /** The integrated-gradients baseline used when a request names none. */
   readonly defaultBaseline: 'zeros' | 'mean';

@@ -1,6 +1,13 @@
 /**
  * Tabular instances: records of named features, e.g. {"sepal_length": 5.1, ...}. Each feature is
- * one column of the model input, standardised as (value - mean) / std when the manifest says so.
+ * one column of the model input, in the manifest's order.
+ *
+ * `mean` and `std` are the training data's. With `standardize: true` the service applies
+ * (value - mean) / std before the model, for a model trained on standardised columns that does not
+ * standardise itself; then a raw tensor row must be standardised by the client (metadata says so).
+ * With `standardize: false` the model takes the values as they are (the demo models fold the
+ * standardisation into their first layer) and mean and std only inform explanations and metadata.
+ * Manifests written before the flag existed standardised: the default is true.
  */
 import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
@@ -18,6 +25,7 @@ const settingsSchema = z.object({
       }),
     )
     .min(1),
+  standardize: z.boolean().default(true),
 });
 
 export type TabularSettings = z.infer<typeof settingsSchema>;
@@ -27,7 +35,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** Validates every row first (all problems of a row in one message), then standardises. */
-function encode(settings: TabularSettings, records: unknown[], where: string): Float32Array {
+async function encode(settings: TabularSettings, records: unknown[], where: string): Promise<Float32Array> {
   const names = settings.features.map((f) => f.name);
   const out = new Float32Array(records.length * names.length);
   records.forEach((record, r) => {
@@ -44,7 +52,7 @@ function encode(settings: TabularSettings, records: unknown[], where: string): F
         problems.push(`${feature.name} must be a finite number, got ${JSON.stringify(value)}`);
         return;
       }
-      out[r * names.length + c] = (value - feature.mean) / feature.std;
+      out[r * names.length + c] = settings.standardize ? (value - feature.mean) / feature.std : value;
     });
     if (problems.length) throw new BadRequestError(`${where}[${r}]: ${problems.join('; ')} (expected features: ${names.join(', ')})`);
   });
@@ -63,7 +71,7 @@ function mapAttributions(settings: TabularSettings, view: AttributionView): Reco
   const features = settings.features.map((f, j) => ({
     name: f.name,
     value: record ? record[f.name] : view.row[j],
-    attribution: view.natural && view.gradient ? view.values[j] / f.std : view.values[j],
+    attribution: settings.standardize && view.natural && view.gradient ? view.values[j] / f.std : view.values[j],
   }));
   features.sort((a, b) => Math.abs(b.attribution) - Math.abs(a.attribution));
   return { features };
@@ -80,11 +88,17 @@ export const tabularKind: InputKind<TabularSettings> = {
   fromRecord: (settings, record) => Object.fromEntries(settings.features.map((f) => [f.name, record[f.name]])),
   requiredColumns: (settings) => settings.features.map((f) => f.name),
   fromCsvCells: (_settings, instance) => (isRecord(instance) ? Object.fromEntries(Object.entries(instance).map(([k, v]) => [k, csvNumber(v)])) : instance),
-  describe: (settings) => ({ kind: 'tabular', features: settings.features.map((f) => f.name) }),
+  describe: (settings) => ({ kind: 'tabular', features: settings.features.map((f) => f.name), standardized: settings.standardize }),
+  rawTensorNote: (settings) => {
+    const names = settings.features.map((f) => f.name).join(', ');
+    if (!settings.standardize) return `a raw tensor row is the feature values as they are, in this order: ${names}`;
+    const stats = settings.features.map((f) => `${f.name} (${f.mean}, ${f.std})`).join(', ');
+    return `a raw tensor row must be standardised as (value - mean) / std, in this order (mean, std): ${stats}; feature records are standardised by the service`;
+  },
   defaultBaseline: 'mean',
-  zeroRow: (settings) => Float32Array.from(settings.features, (f) => (0 - f.mean) / f.std),
-  // Standardised features: the feature means are exactly 0.
-  meanRow: (_settings, size) => new Float32Array(size),
+  zeroRow: (settings) => Float32Array.from(settings.features, (f) => (settings.standardize ? (0 - f.mean) / f.std : 0)),
+  // The training means: standardised, exactly 0.
+  meanRow: (settings) => Float32Array.from(settings.features, (f) => (settings.standardize ? 0 : f.mean)),
   imageShape: () => undefined,
   featureGroups: (settings, row) =>
     settings.features.length === row.length

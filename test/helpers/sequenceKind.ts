@@ -24,7 +24,7 @@ export const sequenceKind: InputKind<SequenceSettings> = {
   instanceHelp: '{"sequence": [numbers]} of the model\'s length',
   rowShape: (settings) => [settings.length],
   isInstance: (_settings, value) => isSequence(value),
-  encode: (settings, values, where) => {
+  encode: async (settings, values, where) => {
     const out = new Float32Array(values.length * settings.length);
     values.forEach((value, r) => {
       const sequence = isSequence(value) ? value.sequence : typeof value === 'string' ? JSON.parse(value).sequence : undefined;
@@ -41,6 +41,7 @@ export const sequenceKind: InputKind<SequenceSettings> = {
   requiredColumns: () => ['sequence'],
   fromCsvCells: (_settings, instance) => instance,
   describe: (settings) => ({ kind: 'sequence', length: settings.length }),
+  rawTensorNote: (settings) => `a raw row is the ${settings.length} values, each times ${settings.scale}`,
   defaultBaseline: 'zeros',
   zeroRow: (_settings, size) => new Float32Array(size),
   meanRow: () => undefined,

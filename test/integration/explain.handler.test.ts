@@ -366,7 +366,7 @@ describe('explain on the demo models', () => {
 
   it('saliency on a digit falls on the strokes: at least twice the mass per stroke pixel as per background pixel', async () => {
     const images = digitsTest.slice(0, 20).map((r) => r.image);
-    const { rows } = encodeRows(manifestOf('digits'), images, 'test');
+    const { rows } = await encodeRows(manifestOf('digits'), images, 'test');
     for (const method of ['saliency', 'smoothGrad']) {
       const { explanations } = await explained('/v2/models/digits/versions/1/explain', { instances: images, method });
       explanations.forEach((e, i) => {

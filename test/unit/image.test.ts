@@ -1,12 +1,13 @@
 import { deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../lib/errors.js';
 import { encodeImages, imageKind, type ImageSettings as ImageTransform } from '../../lib/inputs/image.js';
 import { decodeImage, imageBytesOf, isImageInstance } from '../../lib/inputs/image/decode.js';
 import { encodePng, encodePngGray } from '../../lib/inputs/image/png.js';
-import { resize, type Plane } from '../../lib/inputs/image/resize.js';
+import { areaResize as resize, type Plane } from '../../lib/inputs/image/areaResize.js';
+import { initBackend } from '../../lib/runtime/backend.js';
 
 const imageTransform = imageKind.schema;
 
@@ -41,9 +42,9 @@ const transform = (fields: Partial<ImageTransform> = {}): ImageTransform => imag
 /** Value at (x, y, channel) of row `n` of an NHWC output. */
 const at = (t: ImageTransform, out: Float32Array, x: number, y: number, ch = 0, n = 0) => out[n * t.width * t.height * t.channels + (y * t.width + x) * t.channels + ch];
 
-function badRequest(fn: () => unknown): BadRequestError {
+async function badRequest(fn: () => Promise<unknown>): Promise<BadRequestError> {
   try {
-    fn();
+    await fn();
   } catch (error) {
     expect(error).toBeInstanceOf(BadRequestError);
     return error as BadRequestError;
@@ -53,13 +54,17 @@ function badRequest(fn: () => unknown): BadRequestError {
 
 const gradient = (x: number, y: number) => (x * 9 + y * 3) % 256;
 
+beforeAll(async () => {
+  await initBackend(); // image kinds resample with TF.js ops
+});
+
 describe('schema', () => {
   it('defaults invert to never and fit to stretch', () => {
     const t = transform();
     expect([t.invert, t.fit, t.scale, t.offset]).toEqual(['never', 'stretch', 1 / 255, 0]);
   });
 
-  it.each([{ invert: 'sometimes' }, { fit: 'crop' }])('rejects %o', (extra) => {
+  it.each([{ invert: 'sometimes' }, { fit: 'crop' }])('rejects %o', async (extra) => {
     expect(imageTransform.safeParse({ kind: 'image', width: 28, height: 28, channels: 1, ...extra }).success).toBe(false);
   });
 });
@@ -100,9 +105,9 @@ describe('PNG and JPEG round trips', () => {
     ['RGB', 2],
     ['grey', 0],
     ['grey + alpha', 4],
-  ] as const)('a 28x28 %s gradient PNG decodes to exactly its grey values', (_name, colorType) => {
+  ] as const)('a 28x28 %s gradient PNG decodes to exactly its grey values', async (_name, colorType) => {
     const t = transform();
-    const out = encodeImages(t, [b64(pngBytes(28, 28, gray(gradient), colorType))]);
+    const out = await encodeImages(t, [b64(pngBytes(28, 28, gray(gradient), colorType))]);
     for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) expect(at(t, out, x, y)).toBeCloseTo(gradient(x, y) / 255, 6);
   });
 
@@ -111,22 +116,22 @@ describe('PNG and JPEG round trips', () => {
     [2 / 255, -1],
     [1, 0],
     [-1 / 127.5, 1],
-  ])('applies scale %d and offset %d', (scale, offset) => {
+  ])('applies scale %d and offset %d', async (scale, offset) => {
     const t = transform({ scale, offset });
-    const out = encodeImages(t, [b64(pngBytes(28, 28, gray(gradient)))]);
+    const out = await encodeImages(t, [b64(pngBytes(28, 28, gray(gradient)))]);
     for (let y = 0; y < 28; y += 5) for (let x = 0; x < 28; x += 3) expect(at(t, out, x, y)).toBeCloseTo(gradient(x, y) * scale + offset, 4);
   });
 
-  it.each([100, 90])('a JPEG (quality %d) decodes within a tolerance', (quality) => {
+  it.each([100, 90])('a JPEG (quality %d) decodes within a tolerance', async (quality) => {
     const t = transform();
     const smooth = (x: number, y: number) => Math.round((x + y) * (255 / 54));
-    const out = encodeImages(t, [b64(jpegBytes(28, 28, gray(smooth), quality))]);
+    const out = await encodeImages(t, [b64(jpegBytes(28, 28, gray(smooth), quality))]);
     let worst = 0;
     for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) worst = Math.max(worst, Math.abs(at(t, out, x, y) - smooth(x, y) / 255));
     expect(worst).toBeLessThan(quality === 100 ? 4 / 255 : 10 / 255);
   });
 
-  it('decodeImage returns RGBA of the declared size', () => {
+  it('decodeImage returns RGBA of the declared size', async () => {
     const image = decodeImage(
       pngBytes(5, 3, () => [10, 20, 30, 40]),
       'x',
@@ -142,24 +147,24 @@ describe('channels', () => {
     [1, 3],
     [3, 1],
     [3, 3],
-  ] as const)('%d image(s) with %d channel(s) -> n*h*w*c values', (n, channels) => {
+  ] as const)('%d image(s) with %d channel(s) -> n*h*w*c values', async (n, channels) => {
     const t = transform({ channels, width: 10, height: 7 });
     const values = Array.from({ length: n }, () => b64(pngBytes(20, 20, () => [255, 0, 0, 255])));
-    expect(encodeImages(t, values)).toHaveLength(n * 7 * 10 * channels);
+    expect(await encodeImages(t, values)).toHaveLength(n * 7 * 10 * channels);
   });
 
-  it('RGB keeps the colours; grey is their luminance', () => {
+  it('RGB keeps the colours; grey is their luminance', async () => {
     const red = b64(pngBytes(4, 4, () => [255, 0, 0, 255]));
     const rgb = transform({ channels: 3, width: 4, height: 4 });
-    const rgbOut = encodeImages(rgb, [red]);
+    const rgbOut = await encodeImages(rgb, [red]);
     expect([0, 1, 2].map((ch) => at(rgb, rgbOut, 2, 2, ch))).toEqual([1, 0, 0]);
     const grey = transform({ width: 4, height: 4 });
-    expect(at(grey, encodeImages(grey, [red]), 1, 1)).toBeCloseTo(0.299, 6);
+    expect(at(grey, await encodeImages(grey, [red]), 1, 1)).toBeCloseTo(0.299, 6);
   });
 
-  it('rows are concatenated in order', () => {
+  it('rows are concatenated in order', async () => {
     const t = transform({ width: 2, height: 2 });
-    const out = encodeImages(
+    const out = await encodeImages(
       t,
       [0, 128, 255].map((v) =>
         b64(
@@ -189,7 +194,7 @@ describe('resize', () => {
     [28, 28, 13, 40, 3],
     [1, 1, 5, 5, 3],
     [300, 2, 28, 28, 1],
-  ])('a constant %dx%d image resized to %dx%d stays constant', (w, h, tw, th, c) => {
+  ])('a constant %dx%d image resized to %dx%d stays constant', async (w, h, tw, th, c) => {
     const out = resize(constant(w, h, c, 173), tw, th);
     expect(out.data).toHaveLength(tw * th * c);
     for (const v of out.data) expect(v).toBeCloseTo(173, 3);
@@ -199,9 +204,9 @@ describe('resize', () => {
     [56, 28],
     [14, 28],
     [112, 28],
-  ])('left half white, right half black: %d -> %d keeps the halves', (size, target) => {
+  ])('left half white, right half black: %d -> %d keeps the halves', async (size, target) => {
     const t = transform({ width: target, height: target });
-    const out = encodeImages(t, [
+    const out = await encodeImages(t, [
       b64(
         pngBytes(
           size,
@@ -216,9 +221,9 @@ describe('resize', () => {
     }
   });
 
-  it('area averaging keeps a 1 px stroke when shrinking 4x (bilinear taps could miss it)', () => {
-    const t = transform();
-    const out = encodeImages(t, [
+  it('area averaging keeps a 1 px stroke when shrinking 4x (bilinear taps could miss it)', async () => {
+    const t = transform({ resize: 'area' });
+    const out = await encodeImages(t, [
       b64(
         pngBytes(
           112,
@@ -254,18 +259,18 @@ describe('invert', () => {
     ['always', whiteOnBlack, 1, 0],
     ['never', blackOnWhite, 1, 0],
     ['never', whiteOnBlack, 0, 1],
-  ] as const)('invert %s: background %d... -> background %d, stroke %d', (invert, value, background, stroke) => {
+  ] as const)('invert %s: background %d... -> background %d, stroke %d', async (invert, value, background, stroke) => {
     const t = transform({ invert });
-    const out = encodeImages(t, [value]);
+    const out = await encodeImages(t, [value]);
     expect(at(t, out, 0, 0)).toBeCloseTo(background, 6);
     expect(at(t, out, 27, 27)).toBeCloseTo(background, 6);
     expect(at(t, out, 14, 14)).toBeCloseTo(stroke, 6);
   });
 
-  it('auto decides on the border, not the amount of ink', () => {
+  it('auto decides on the border, not the amount of ink', async () => {
     // A large dark blob (most pixels dark) on a white frame is still a drawing on a white canvas.
     const t = transform({ invert: 'auto' });
-    const out = encodeImages(t, [
+    const out = await encodeImages(t, [
       b64(
         pngBytes(
           28,
@@ -309,9 +314,9 @@ describe("fit: 'mnist'", () => {
     ['a small off-centre blob', 60, 60, (x: number, y: number) => x >= 5 && x < 13 && y >= 8 && y < 20],
     ['a wide bar in a corner', 100, 80, (x: number, y: number) => x >= 60 && x < 96 && y >= 2 && y < 12],
     ['an L shape (centre of mass off the box centre)', 40, 40, (x: number, y: number) => (x >= 30 && x < 32 && y >= 20 && y < 38) || (y >= 36 && y < 38 && x >= 30 && x < 39)],
-  ])('centres %s by centre of mass, longer side ~20 px', (_name, w, h, inside) => {
+  ])('centres %s by centre of mass, longer side ~20 px', async (_name, w, h, inside) => {
     const t = transform({ fit: 'mnist' });
-    const out = encodeImages(t, [
+    const out = await encodeImages(t, [
       b64(
         pngBytes(
           w,
@@ -327,9 +332,9 @@ describe("fit: 'mnist'", () => {
     expect(Math.max(s.w, s.h)).toBeLessThanOrEqual(21);
   });
 
-  it('keeps the aspect ratio', () => {
+  it('keeps the aspect ratio', async () => {
     const t = transform({ fit: 'mnist' });
-    const out = encodeImages(t, [
+    const out = await encodeImages(t, [
       b64(
         pngBytes(
           60,
@@ -345,9 +350,9 @@ describe("fit: 'mnist'", () => {
     expect(s.w).toBeLessThanOrEqual(8);
   });
 
-  it('with invert auto handles a black drawing on white', () => {
+  it('with invert auto handles a black drawing on white', async () => {
     const t = transform({ fit: 'mnist', invert: 'auto' });
-    const out = encodeImages(t, [
+    const out = await encodeImages(t, [
       b64(
         pngBytes(
           60,
@@ -363,7 +368,7 @@ describe("fit: 'mnist'", () => {
     expect(s.h).toBeGreaterThanOrEqual(19);
   });
 
-  it('without any ink just stretches', () => {
+  it('without any ink just stretches', async () => {
     const value = b64(
       pngBytes(
         40,
@@ -371,8 +376,8 @@ describe("fit: 'mnist'", () => {
         gray((x) => (x < 20 ? 10 : 0)),
       ),
     );
-    const mnist = encodeImages(transform({ fit: 'mnist' }), [value]);
-    const stretch = encodeImages(transform(), [value]);
+    const mnist = await encodeImages(transform({ fit: 'mnist' }), [value]);
+    const stretch = await encodeImages(transform(), [value]);
     expect(Array.from(mnist)).toEqual(Array.from(stretch));
   });
 });
@@ -383,9 +388,9 @@ describe('alpha', () => {
     ['half transparent black', [0, 0, 0, 128] as Rgba, 127 / 255],
     ['opaque black', [0, 0, 0, 255] as Rgba, 0],
     ['transparent red', [255, 0, 0, 0] as Rgba, 1],
-  ])('%s is composited over white', (_name, pixel, expected) => {
+  ])('%s is composited over white', async (_name, pixel, expected) => {
     const t = transform({ width: 4, height: 4 });
-    const out = encodeImages(t, [b64(pngBytes(4, 4, () => pixel))]);
+    const out = await encodeImages(t, [b64(pngBytes(4, 4, () => pixel))]);
     for (const v of out) expect(v).toBeCloseTo(expected, 5);
   });
 });
@@ -440,14 +445,14 @@ describe('bad input -> BadRequestError naming the path', () => {
     ['an interlaced PNG bomb', b64(interlacedBomb), /instances\[0\]: corrupt PNG \(image data larger than its declared size\)/],
     ['a huge declared JPEG size', b64(hugeJpeg), /instances\[0\]: image is 30000x30000/],
     ['a truncated JPEG', b64(jpg.subarray(0, 100)), /instances\[0\]: corrupt JPEG/],
-  ])('%s', (_name, value, message) => {
-    expect(badRequest(() => encodeImages(transform(), [value])).message).toMatch(message);
+  ])('%s', async (_name, value, message) => {
+    expect((await badRequest(() => encodeImages(transform(), [value]))).message).toMatch(message);
   });
 
-  it('names the index of the bad instance and the caller-given path', () => {
+  it('names the index of the bad instance and the caller-given path', async () => {
     const good = b64(png);
-    expect(badRequest(() => encodeImages(transform(), [good, good, 7])).message).toMatch(/^instances\[2\]:/);
-    expect(badRequest(() => encodeImages(transform(), [good, { b64: '%%' }], 'inputs')).message).toMatch(/^inputs\[1\]\.b64:/);
+    expect((await badRequest(() => encodeImages(transform(), [good, good, 7]))).message).toMatch(/^instances\[2\]:/);
+    expect((await badRequest(() => encodeImages(transform(), [good, { b64: '%%' }], 'inputs'))).message).toMatch(/^inputs\[1\]\.b64:/);
   });
 
   it.each([

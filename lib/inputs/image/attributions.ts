@@ -5,7 +5,8 @@
  */
 import { nest } from '../../tensors/nested.js';
 import type { FeatureGroups } from '../kind.js';
-import { overlayPng, type GreyScale } from './overlay.js';
+import { overlayPng } from './overlay.js';
+import type { PixelScale } from './pixels.js';
 
 export interface ImageShape {
   height: number;
@@ -32,12 +33,12 @@ export function patchGroups({ height, width, channels }: ImageShape, patchSize?:
 }
 
 /** heatmap [height][width]; with png, a base64 overlay of it on the image as the model sees it. */
-export function heatmapAnswer(shape: ImageShape, row: Float32Array, values: Float32Array, png: boolean, grey?: GreyScale): Record<string, unknown> {
+export function heatmapAnswer(shape: ImageShape, row: Float32Array, values: Float32Array, png: boolean, scale?: PixelScale): Record<string, unknown> {
   const { height, width, channels } = shape;
   const summed = new Float32Array(height * width);
   for (let p = 0; p < height * width; p++) for (let c = 0; c < channels; c++) summed[p] += values[p * channels + c];
   const heatmap = nest(Array.from(summed), [height, width]);
   if (!png) return { heatmap };
-  const overlay = overlayPng(row, summed, height, width, channels, grey);
+  const overlay = overlayPng(row, summed, height, width, channels, scale);
   return { heatmap, png: Buffer.from(overlay).toString('base64') };
 }

@@ -3,7 +3,7 @@
  * aspect ratio) so its longer side fills 20/28 of the canvas, and paste it so that its centre of mass
  * lands on the canvas centre. Expects bright ink on a dark background (i.e. after any inversion).
  */
-import { crop, resize, type Plane } from './resize.js';
+import { areaResize, crop, type Plane } from './areaResize.js';
 
 /** Share of the canvas the digit's longer side fills (20 px of MNIST's 28). */
 const MNIST_BOX = 20 / 28;
@@ -65,10 +65,10 @@ function centreOfMass(plane: Plane): { x: number; y: number } {
 
 export function mnistFit(plane: Plane, width: number, height: number): Plane {
   const box = inkBox(plane);
-  if (!box) return resize(plane, width, height);
+  if (!box) return areaResize(plane, width, height);
   const digit = crop(plane, ...box);
   const scale = Math.min((MNIST_BOX * width) / digit.width, (MNIST_BOX * height) / digit.height);
-  const scaled = resize(digit, Math.max(1, Math.min(width, Math.round(digit.width * scale))), Math.max(1, Math.min(height, Math.round(digit.height * scale))));
+  const scaled = areaResize(digit, Math.max(1, Math.min(width, Math.round(digit.width * scale))), Math.max(1, Math.min(height, Math.round(digit.height * scale))));
   const com = centreOfMass(scaled);
   // Integer shift (as in the usual MNIST recipes): the centre of mass lands within half a pixel.
   const dx = Math.round(width / 2 - com.x);

@@ -3,32 +3,33 @@
  * image in grey, red where attributions are positive and blue where negative, opacity growing
  * with |attribution| / max |attribution|, scaled up (nearest neighbour) to at least 224 pixels.
  */
+import type { PixelScale } from './pixels.js';
 import { encodePng } from './png.js';
-
-/** How model values map back to grey levels: value = grey * 255 * scale + offset. Unknown: min-max. */
-export interface GreyScale {
-  scale: number;
-  offset: number;
-}
 
 const MIN_SIDE = 224;
 const MAX_OPACITY = 0.85;
 
-/** Grey level 0..1 of every pixel of a model-input row (HWC). */
-function greyLevels(row: Float32Array, height: number, width: number, channels: number, transform?: GreyScale): Float32Array {
+/** Grey level 0..1 of every pixel of a model-input row (HWC): the luminance of the image the model sees. */
+function greyLevels(row: Float32Array, height: number, width: number, channels: number, scale?: PixelScale): Float32Array {
   const grey = new Float32Array(height * width);
+  if (scale) {
+    const pixel = (p: number, c: number) => (row[p * channels + c] - scale.offset[c]) / scale.scale[c];
+    const [r, b] = scale.bgr ? [2, 0] : [0, 2];
+    for (let p = 0; p < height * width; p++) grey[p] = channels === 3 ? 0.299 * pixel(p, r) + 0.587 * pixel(p, 1) + 0.114 * pixel(p, b) : pixel(p, 0);
+    return grey.map((v) => Math.min(1, Math.max(0, v / 255)));
+  }
+  // A raw image model: the luminance of the values as they are, stretched from their minimum to their maximum.
   for (let p = 0; p < height * width; p++) {
     grey[p] = channels === 3 ? 0.299 * row[p * 3] + 0.587 * row[p * 3 + 1] + 0.114 * row[p * 3 + 2] : row[p * channels];
   }
-  if (transform) return grey.map((v) => Math.min(1, Math.max(0, (v - transform.offset) / transform.scale / 255)));
   let min = Infinity;
   let max = -Infinity;
   for (const v of grey) [min, max] = [Math.min(min, v), Math.max(max, v)];
   return grey.map((v) => (max > min ? (v - min) / (max - min) : 0));
 }
 
-export function overlayPng(row: Float32Array, heatmap: Float32Array, height: number, width: number, channels: number, transform?: GreyScale): Uint8Array {
-  const grey = greyLevels(row, height, width, channels, transform);
+export function overlayPng(row: Float32Array, heatmap: Float32Array, height: number, width: number, channels: number, pixels?: PixelScale): Uint8Array {
+  const grey = greyLevels(row, height, width, channels, pixels);
   let peak = 0;
   for (const v of heatmap) peak = Math.max(peak, Math.abs(v));
   const scale = Math.max(1, Math.ceil(MIN_SIDE / Math.max(height, width)));

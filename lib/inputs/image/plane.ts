@@ -1,9 +1,8 @@
 /**
- * Decoded pixels as float planes (0..255, interleaved HWC) and the geometric steps before
- * scaling: grey or RGB conversion, inversion, and the fit to the model's width and height.
+ * Decoded pixels as float planes (0..255, interleaved HWC): grey or RGB conversion, channel
+ * order, inversion. The geometry (orientation, fit, resampling) is in fit.ts.
  */
-import { mnistFit } from './mnistFit.js';
-import { resize, type Plane } from './resize.js';
+import type { Plane } from './areaResize.js';
 
 /** RGBA -> 1 (luminance 0.299R + 0.587G + 0.114B) or 3 channels, alpha composited over white, 0..255. */
 export function toPlane(image: { width: number; height: number; rgba: Uint8Array }, channels: 1 | 3): Plane {
@@ -49,19 +48,19 @@ function hasLightBackground(plane: Plane): boolean {
   return bright * 2 > total;
 }
 
-function inverted(plane: Plane): Plane {
+/** 255 - v when asked ('auto': when the drawing is dark on a light canvas, as MNIST's is not). */
+export function inverted(plane: Plane, invert: 'never' | 'always' | 'auto'): Plane {
+  if (invert === 'never' || (invert === 'auto' && !hasLightBackground(plane))) return plane;
   return { ...plane, data: plane.data.map((v) => 255 - v) };
 }
 
-export interface FitSettings {
-  width: number;
-  height: number;
-  invert: 'never' | 'always' | 'auto';
-  fit: 'stretch' | 'mnist';
-}
-
-/** One decoded image -> height x width x channels model values (before scale/offset: 0..255). */
-export function preparePlane(settings: FitSettings, plane: Plane): Plane {
-  const source = settings.invert === 'always' || (settings.invert === 'auto' && hasLightBackground(plane)) ? inverted(plane) : plane;
-  return settings.fit === 'mnist' ? mnistFit(source, settings.width, settings.height) : resize(source, settings.width, settings.height);
+/** RGB -> BGR (Caffe-style models): the first and third channel swapped. */
+export function toBgr(plane: Plane): Plane {
+  if (plane.channels !== 3) return plane;
+  const data = new Float32Array(plane.data);
+  for (let p = 0; p < data.length; p += 3) {
+    data[p] = plane.data[p + 2];
+    data[p + 2] = plane.data[p];
+  }
+  return { ...plane, data };
 }

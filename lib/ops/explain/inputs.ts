@@ -32,14 +32,14 @@ function singleFloatInput(manifest: Manifest): TensorSpec {
 }
 
 /** Encodes a list of values as model-input rows; `where` names them in errors. */
-export function encodeRows(manifest: Manifest, values: unknown[], where: string, space?: InputSpace): { rows: Rows; space: InputSpace } {
+export async function encodeRows(manifest: Manifest, values: unknown[], where: string, space?: InputSpace): Promise<{ rows: Rows; space: InputSpace }> {
   const spec = space?.spec ?? singleFloatInput(manifest);
   const kind = inputKindOf(manifest);
   let shape: number[];
   let data: Float32Array;
   const natural = kind !== undefined && values.every((v) => kind.kind.isInstance(kind.settings, v));
   if (natural) {
-    const encoded = encodeInstances(manifest, values, where);
+    const encoded = await encodeInstances(manifest, values, where);
     shape = encoded.shape;
     data = encoded.data as Float32Array;
   } else {

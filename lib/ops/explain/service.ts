@@ -48,7 +48,7 @@ function scoreMeaning(spec: TargetSpec): string {
 export async function explain(loaded: LoadedModel, request: ExplainRequest, maxBatch: number): Promise<ExplainAnswer> {
   const { manifest } = loaded;
   const png = request.format === 'png';
-  const { rows: instances, space } = encodeRows(manifest, request.instances, 'instances');
+  const { rows: instances, space } = await encodeRows(manifest, request.instances, 'instances');
   if (png && !imageShape(manifest, space)) throw new BadRequestError(`format png: ${manifest.name} is not an image model; its attributions have no heatmap`);
 
   const { outputs, width } = await forwardRows(loaded, space, instances.count, (from, to, out) => out.set(instances.data.subarray(from * space.size, to * space.size)), maxBatch);

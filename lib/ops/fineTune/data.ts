@@ -41,8 +41,8 @@ async function examplesOf(store: ObjectStore, manifest: Manifest, source: Labell
 }
 
 /** Inputs exactly as predict would feed them (natural instances through the transforms). */
-function inputsOf(loaded: LoadedModel, examples: Example[]): { x: Float32Array; rowShape: number[] } {
-  const tensors = inputTensors(
+async function inputsOf(loaded: LoadedModel, examples: Example[]): Promise<{ x: Float32Array; rowShape: number[] }> {
+  const tensors = await inputTensors(
     loaded.manifest,
     inputFromValues(
       loaded.manifest,
@@ -56,7 +56,7 @@ function inputsOf(loaded: LoadedModel, examples: Example[]): { x: Float32Array; 
 
 export async function loadLabelledData(store: ObjectStore, loaded: LoadedModel, source: LabelledSource): Promise<LabelledData> {
   const { examples, sha256 } = await examplesOf(store, loaded.manifest, source);
-  return { ...inputsOf(loaded, examples), truths: examples.map((e) => e.truth), sha256 };
+  return { ...(await inputsOf(loaded, examples)), truths: examples.map((e) => e.truth), sha256 };
 }
 
 /** The training target for each row, shaped like the model's output. */

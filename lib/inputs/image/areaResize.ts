@@ -58,8 +58,8 @@ function axisTaps(source: number, target: number): Taps {
   return { index: Int32Array.from(index), weight: Float32Array.from(weight), start };
 }
 
-/** Resamples to width x height (horizontal pass, then vertical). */
-export function resize(plane: Plane, width: number, height: number): Plane {
+/** Resamples to width x height (horizontal pass, then vertical): the `area` method, and the MNIST fit's. */
+export function areaResize(plane: Plane, width: number, height: number): Plane {
   const { channels: c } = plane;
   if (plane.width === width && plane.height === height) return plane;
   const xs = axisTaps(plane.width, width);
