@@ -1,12 +1,14 @@
 /**
  * POST /v2/models/{m}[/versions/{v}]/infer (OIP v2), /v1/models/{m}[...]:predict (TF Serving) and
- * KServe's v1 /v1/models/{m}[...]:explain, which API Gateway sends here with every POST under /v1/models/.
+ * KServe's v1 /v1/models/{m}[...]:explain, which API Gateway sends here with every POST under /v1/models/;
+ * POST /v2/models/{m}[/versions/{v}]/preprocess (what the model would receive).
  */
 import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { predictRoutes } from '../lib/api/routes/predict.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
 import { predict } from '../lib/ops/predict.js';
-import { decodeOip, encodeOip } from '../lib/protocol/oip.js';
+import { preprocess, previewPng } from '../lib/ops/preprocess.js';
+import { decodeOip, encodeOip, oipTensors } from '../lib/protocol/oip.js';
 import { decodeTfServing, encodeTfServing } from '../lib/protocol/tfserving.js';
 
 export const routes: Implementations<typeof predictRoutes> = {
@@ -22,6 +24,13 @@ export const routes: Implementations<typeof predictRoutes> = {
       const outputs = await predict(loaded, input, services.config.maxBatch);
       const raw = body.raw ?? input.kind === 'tensors';
       return { body: encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k }) };
+    }),
+
+  preprocess: async ({ params, query, body, services }) =>
+    services.loader.withModel(modelRefFrom(params, query), async (loaded) => {
+      const tensors = await preprocess(loaded, decodeTfServing(loaded.manifest, body));
+      if (query.format === 'png') return { contentType: 'image/png', body: previewPng(loaded, tensors) };
+      return { body: { model_name: loaded.name, model_version: String(loaded.version), outputs: oipTensors(tensors) } };
     }),
 
   // Imported on first use: explanations stay off the predict function's cold start.

@@ -1,8 +1,9 @@
 /**
  * npm start: the whole service on this machine, no AWS account.
  *
- *   1. builds the handler bundles (scripts/build.ts)
- *   2. starts a local S3 (s3rver) on 127.0.0.1:4569 (LOCAL_S3_PORT), bucket `local-bucket`, files in .local-s3/
+ *   1. builds the handler bundles (scripts/build.ts; `--skip-build` serves those already in dist/)
+ *   2. starts a local S3 (s3rver) on 127.0.0.1:4569 (LOCAL_S3_PORT), bucket `local-bucket`, files in
+ *      .local-s3/ (LOCAL_S3_DIR)
  *   3. starts `serverless offline` (HTTP API on :3000, Lambda API on :3002) as a child process;
  *      extra arguments go to it: `npm start -- --httpPort 4000`
  *   4. turns the local bucket's S3 notifications into batchScore invocations, as the s3 events in
@@ -47,18 +48,23 @@ function optionValue(args: string[], name: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const passThrough = process.argv.slice(2);
+  // --skip-build: serve the bundles already in dist/ (tests that build once); the rest goes to serverless offline.
+  const skipBuild = process.argv.includes('--skip-build');
+  const passThrough = process.argv.slice(2).filter((arg) => arg !== '--skip-build');
   const httpPort = Number(optionValue(passThrough, 'httpPort') ?? 3000);
   const lambdaPort = Number(optionValue(passThrough, 'lambdaPort') ?? 3002);
   const s3Port = Number(process.env.LOCAL_S3_PORT ?? DEFAULT_LOCAL_S3_PORT);
   const say = (line: string) => console.log(`[start] ${line}`);
 
-  const { buildHandlers } = await import('./build.js');
-  const builds = await buildHandlers({ enforceBudget: false });
-  say(`built ${builds.map((b) => b.name).join(', ')} into dist/`);
+  if (!skipBuild) {
+    const { buildHandlers } = await import('./build.js');
+    const builds = await buildHandlers({ enforceBudget: false });
+    say(`built ${builds.map((b) => b.name).join(', ')} into dist/`);
+  }
 
   if (!legacyProviderOn()) say('warning: run with --openssl-legacy-provider (npm start does) or local S3 listings over 1000 keys fail');
-  const s3 = await startLocalS3({ directory: path.join(repoRoot, '.local-s3'), port: s3Port });
+  const s3Dir = process.env.LOCAL_S3_DIR ?? path.join(repoRoot, '.local-s3');
+  const s3 = await startLocalS3({ directory: s3Dir, port: s3Port });
 
   const lambdaEndpoint = `http://127.0.0.1:${lambdaPort}`;
   const env: NodeJS.ProcessEnv = { ...process.env, ...localBatchEnv(s3), LAMBDA_ENDPOINT: lambdaEndpoint };
@@ -134,7 +140,7 @@ async function main(): Promise<void> {
       'Ready:',
       `  HTTP API   http://127.0.0.1:${httpPort}          curl -s 127.0.0.1:${httpPort}/v2/models`,
       `  Lambda API ${lambdaEndpoint}`,
-      `  local S3   ${s3.endpoint}          bucket ${s3.bucket} (kept in .local-s3/), keys S3RVER / S3RVER`,
+      `  local S3   ${s3.endpoint}          bucket ${s3.bucket} (kept in ${path.relative(repoRoot, s3Dir) || s3Dir}/), keys S3RVER / S3RVER`,
       '',
       'Batch scoring: upload under batch/input/{model}[@alias|:version]/ (.csv, .jsonl, .ndjson), read batch/output/:',
       `  curl -T models/_datasets/iris-test.csv ${bucketUrl}/batch/input/iris/iris-test.csv`,

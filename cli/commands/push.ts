@@ -3,8 +3,9 @@ import cliProgress from 'cli-progress';
 import { setAlias, TASKS, type ManifestFields, type Task } from '../../lib/registry/index.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { ObjectStore } from '../../lib/store/index.js';
+import { describeSettings, preprocessingFrom, type PreprocessingOptions } from './preprocessing.js';
 
-export interface PushOptions {
+export interface PushOptions extends PreprocessingOptions {
   name: string;
   alias?: string;
   task?: string;
@@ -12,7 +13,7 @@ export interface PushOptions {
   meta?: string;
 }
 
-/** Extra manifest fields: --meta file.json (labels, transforms, background, metrics...), then flags. */
+/** Extra manifest fields: --meta file.json (labels, transforms, background, metrics...), then flags (they win). */
 async function fieldsFrom(options: PushOptions): Promise<Partial<ManifestFields>> {
   const fields: Partial<ManifestFields> = options.meta ? JSON.parse(await readFile(options.meta, 'utf8')) : {};
   if (options.labels) fields.labels = options.labels.split(',').map((l) => l.trim());
@@ -20,6 +21,8 @@ async function fieldsFrom(options: PushOptions): Promise<Partial<ManifestFields>
     if (!TASKS.includes(options.task as Task)) throw new Error(`--task must be one of ${TASKS.join(', ')}`);
     fields.task = options.task as Task;
   }
+  const input = await preprocessingFrom(options);
+  if (input) fields.transforms = { ...fields.transforms, input: input as { kind: string } };
   return fields;
 }
 
@@ -35,7 +38,7 @@ export async function push(store: ObjectStore, dir: string, options: PushOptions
     },
   });
   bar.stop();
-  const lines = [`pushed ${manifest.name}:${manifest.version} (${manifest.format}, ${manifest.task}) to ${store.uri}`];
+  const lines = [`pushed ${manifest.name}:${manifest.version} (${manifest.format}, ${manifest.task}) to ${store.uri}`, describeSettings(manifest.transforms.input)];
   if (options.alias) {
     await setAlias(store, manifest.name, options.alias, manifest.version);
     lines.push(`alias ${options.alias} -> ${manifest.version}`);

@@ -20,6 +20,8 @@ function encode(request: HttpRequest | undefined, reply: Reply, requestId: strin
   const status = reply.status ?? 200;
   const contentType = reply.contentType ?? 'application/json';
   const headers = { 'content-type': contentType, 'x-request-id': requestId, ...reply.headers };
+  // Bytes (a PNG) travel base64-encoded, as API Gateway expects them, on every event source.
+  if (reply.body instanceof Uint8Array) return { statusCode: status, headers, body: Buffer.from(reply.body).toString('base64'), isBase64Encoded: true };
   const isJson = contentType === 'application/json';
   if (request?.source === 'direct') return { statusCode: status, headers, body: reply.body };
   return { statusCode: status, headers, body: isJson ? JSON.stringify(reply.body) : String(reply.body), isBase64Encoded: false };

@@ -8,7 +8,7 @@ import type { HttpRequest } from './request.js';
 export interface Reply {
   status?: number;
   headers?: Record<string, string>;
-  /** Serialised as JSON unless contentType says otherwise (then it must be a string). */
+  /** Serialised as JSON unless contentType says otherwise (then a string, or bytes sent base64-encoded). */
   body: unknown;
   contentType?: string;
 }

@@ -16,7 +16,7 @@ import { heatmapAnswer, patchGroups } from './image/attributions.js';
 import { decodeImage, imageBytesOf, isImageInstance } from './image/decode.js';
 import { fitPlane } from './image/fit.js';
 import { exifOrientation } from './image/orientation.js';
-import type { PixelScale } from './image/pixels.js';
+import { rowToPng, type PixelScale } from './image/pixels.js';
 import { inverted, toBgr, toPlane } from './image/plane.js';
 import type { InputKind } from './kind.js';
 
@@ -96,7 +96,7 @@ export async function encodeImages(settings: ImageSettings, values: unknown[], w
 }
 
 /** A model-input value back to the 0..255 pixel it came from (for overlays and /preprocess PNGs). */
-export function pixelScale(settings: ImageSettings): PixelScale {
+function pixelScale(settings: ImageSettings): PixelScale {
   const c = settings.channels;
   const mean = perChannelValues(settings.mean, c);
   const std = perChannelValues(settings.std, c);
@@ -132,6 +132,7 @@ export const imageKind: InputKind<ImageSettings> = {
   },
   meanRow: () => undefined,
   imageShape: shapeOf,
+  preview: (settings, row) => rowToPng(row, settings.height, settings.width, settings.channels, pixelScale(settings)),
   featureGroups: (settings, _row, options) => patchGroups(shapeOf(settings), options.patchSize),
   mapAttributions: (settings, view) => heatmapAnswer(shapeOf(settings), view.row, view.values, view.png, pixelScale(settings)),
 };

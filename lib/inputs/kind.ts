@@ -75,6 +75,8 @@ export interface InputKind<T extends KindSettings = KindSettings> {
    * this name (text: "empty text"); else the manifest's stored sample.
    */
   readonly zeroBackground?: string;
+  /** A PNG of one model-input row as the model sees it (image kinds), for /preprocess?format=png. */
+  preview?(settings: T, row: Float32Array): Uint8Array;
   /** Height, width and channels when the instances are images (heatmaps, patches, PNG overlays). */
   imageShape(settings: T): { height: number; width: number; channels: number } | undefined;
   /** KernelSHAP's features of one instance. */

@@ -38,7 +38,7 @@ export async function oipModelMetadata(store: ObjectStore, loaded: LoadedModel) 
     name: manifest.name,
     versions: versions.map(String),
     platform: `tensorflowjs_${manifest.format}`,
-    inputs: manifest.signature.inputs.map(oipTensor),
+    inputs: manifest.signature.inputs.map((spec, i) => ({ ...oipTensor(spec), ...(i === 0 ? rawTensorParameters(manifest) : {}) })),
     outputs: manifest.signature.outputs.map(oipTensor),
     // Extensions (OIP allows extra fields): what a client needs to send natural inputs and read answers.
     version: String(manifest.version),
@@ -53,6 +53,17 @@ export async function oipModelMetadata(store: ObjectStore, loaded: LoadedModel) 
     createdAt: manifest.createdAt,
     ...layerSummary(loaded),
   };
+}
+
+/**
+ * For a raw-tensor client (KServe, Triton): in plain words, what the first input's values must
+ * already be, since raw tensors skip the model's input kind (e.g. a standardisation done outside
+ * the model), and the content types that send natural instances instead.
+ */
+function rawTensorParameters(manifest: Manifest): { parameters?: Record<string, unknown> } {
+  const natural = inputKindOf(manifest);
+  if (!natural) return {};
+  return { parameters: { raw_tensor: natural.kind.rawTensorNote(natural.settings), natural_input: natural.kind.instanceHelp, content_types: natural.kind.contentTypes } };
 }
 
 /** What natural instances look like for this model, without the whole vocabulary. */

@@ -144,8 +144,13 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
   throw new BadRequestError(`unknown input(s) ${tensors.map((t) => t.name).join(', ')}: the model takes ${modelInputs.join(', ')}`);
 }
 
+/** Tensors as OIP output tensors (name, shape, datatype, flat data). */
+export function oipTensors(tensors: TensorData[]): OipInferResponse['outputs'] {
+  return tensors.map((t) => ({ name: t.name, shape: t.shape, datatype: oipDatatypeOf(t.dtype), data: Array.from(t.data) }));
+}
+
 export function encodeOip(manifest: Manifest, outputs: TensorData[], request: OipInferRequest): OipInferResponse {
-  const all = outputs.map((t) => ({ name: t.name, shape: t.shape, datatype: oipDatatypeOf(t.dtype), data: Array.from(t.data) }));
+  const all = oipTensors(outputs);
   if (manifest.task !== 'regression') {
     const labels = (toAnswers(manifest, outputs[0]) as ClassAnswer[]).map((a) => a.label);
     all.push({ name: LABEL_OUTPUT, shape: [labels.length], datatype: 'BYTES', data: labels });

@@ -26,6 +26,16 @@ export const tfServingPredictRequest = z
 
 export type TfServingPredictRequest = z.infer<typeof tfServingPredictRequest>;
 
+/** /preprocess: the instances (or columnar inputs) of a predict request, and nothing else. */
+export const preprocessRequest = z
+  .object({
+    instances: z.array(z.unknown()).optional().describe('as in :predict: feature records, strings, {"b64": ...} images or raw tensor rows'),
+    inputs: z.unknown().optional().describe("as in :predict's columnar format"),
+  })
+  .strict()
+  .refine((r) => (r.instances === undefined) !== (r.inputs === undefined), 'send exactly one of "instances" (row format) or "inputs" (columnar format)')
+  .describe('preprocess request');
+
 export const tfServingPredictResponse = z
   .object({
     predictions: z.array(z.unknown()).optional(),

@@ -7,6 +7,8 @@
  * A writer that dies between 1 and 3 leaves a claimed number with no manifest: invisible, never reused.
  */
 import { BadRequestError, ConflictError } from '../errors.js';
+import { kindOf } from '../inputs/kinds.js';
+import { fitsShape } from '../tensors/data.js';
 import type { ObjectStore } from '../store/index.js';
 import { checkWeightFiles, fileBytes, formatOf, parseModelJson, weightPaths, type ModelFiles } from './artifacts.js';
 import { sha256Hex } from './checksum.js';
@@ -40,8 +42,20 @@ async function claimVersion(store: ObjectStore, model: string, modelJsonBytes: U
 /** The manifest a push would write, or a 400 naming every field that is wrong (nothing is written). */
 function checkedManifest(draft: unknown): Manifest {
   const parsed = manifestSchema.safeParse(draft);
-  if (parsed.success) return parsed.data;
-  throw new BadRequestError(`invalid manifest: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) throw new BadRequestError(`invalid manifest: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  checkInputFits(parsed.data);
+  return parsed.data;
+}
+
+/** The input kind's rows must fit the model's first input, or every natural request would fail. */
+function checkInputFits(manifest: Manifest): void {
+  const settings = manifest.transforms.input;
+  if (!settings) return;
+  const rowShape = kindOf(settings).rowShape(settings);
+  const [input] = manifest.signature.inputs;
+  if (!fitsShape(input.shape, [1, ...rowShape])) {
+    throw new BadRequestError(`the ${settings.kind} preprocessing makes rows of shape [${rowShape}], but input ${input.name} takes [${input.shape.slice(1)}] (-1 = any size)`);
+  }
 }
 
 export async function createVersion(store: ObjectStore, model: string, files: ModelFiles, fields: ManifestFields, options: CreateVersionOptions = {}): Promise<Manifest> {

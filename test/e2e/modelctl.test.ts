@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { tempFolderStore } from '../helpers/stores.js';
-import { writeGraphModel, writeLayersModel } from '../helpers/tinyModels.js';
+import { writeGraphModel, writeImageModel, writeLayersModel } from '../helpers/tinyModels.js';
 
 const run = promisify(execFile);
 const modelctl = path.resolve('bin/modelctl.js');
@@ -44,6 +44,67 @@ describe('modelctl', () => {
     expect((await ctl('--store', store, 'promote', 'demo', '2', '--alias', 'production')).stdout).toMatch(/demo@production -> 2 \(was 1\)/);
     expect((await ctl('--store', store, 'rollback', 'demo', '--alias', 'production')).stdout).toMatch(/demo@production -> 1 \(rolled back\)/);
     expect(JSON.parse((await ctl('--store', store, 'show', 'demo')).stdout).version).toBe(1);
+  });
+
+  it('sets the preprocessing from flags, prints what it stored, and refuses bad flags writing nothing', async () => {
+    const store = await tempFolderStore();
+    const layers = await writeLayersModel();
+    const features = await ctl(
+      '--store',
+      store.uri,
+      'push',
+      layers,
+      '--name',
+      'flowers',
+      '--labels',
+      'a,b,c',
+      '--features',
+      'f1,f2,f3,f4',
+      '--mean',
+      '1,2,3,4',
+      '--std',
+      '1,1,2,2',
+    );
+    expect(features.stdout).toMatch(/preprocessing: .*"kind":"tabular".*"name":"f1","mean":1,"std":1.*"standardize":true/);
+    const shown = JSON.parse((await ctl('--store', store.uri, 'show', 'flowers', '--full')).stdout);
+    expect(shown.transforms.input.features.map((f: { std: number }) => f.std)).toEqual([1, 1, 2, 2]);
+    const image = await ctl(
+      '--store',
+      store.uri,
+      'push',
+      await writeImageModel(2, 2, 1),
+      '--name',
+      'pictures',
+      '--image',
+      '2x2x1',
+      '--resize',
+      'nearest',
+      '--half-pixel-centers',
+      '--fit',
+      'cover',
+      '--mean',
+      '0.5',
+      '--std',
+      '0.25',
+    );
+    expect(image.stdout).toMatch(
+      /preprocessing: .*"kind":"image","width":2,"height":2,"channels":1,"resize":"nearest","alignCorners":false,"halfPixelCenters":true,"fit":"cover".*"mean":0.5,"std":0.25/,
+    );
+    for (const bad of [
+      ['--image', '224x224x3', '--align-corners', '--half-pixel-centers'],
+      ['--image', '224x224x3', '--mean', '0.1,0.2'],
+      ['--image', '224x224'],
+      ['--fit', 'cover'],
+      ['--features', 'a,b', '--mean', '1'],
+      ['--features', 'a,b,c'],
+      ['--image', '2x2x1'],
+    ]) {
+      const refused = await ctl('--store', store.uri, 'push', layers, '--name', 'refused', ...bad);
+      expect(refused.code, bad.join(' ')).not.toBe(0);
+      expect(refused.stderr).toMatch(/halfPixelCenters|mean has 2 values|--image: expected|need the input kind|--mean: 1 values for 2 features|makes rows of shape/);
+      expect(refused.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect((await ctl('--store', store.uri, 'show', 'refused')).stderr).toMatch(/no model named refused/);
   });
 
   it.each([

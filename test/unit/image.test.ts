@@ -1,6 +1,4 @@
 import { deflateSync } from 'node:zlib';
-import jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../lib/errors.js';
 import { encodeImages, imageKind, type ImageSettings as ImageTransform } from '../../lib/inputs/image.js';
@@ -8,34 +6,9 @@ import { decodeImage, imageBytesOf, isImageInstance } from '../../lib/inputs/ima
 import { encodePng, encodePngGray } from '../../lib/inputs/image/png.js';
 import { areaResize as resize, type Plane } from '../../lib/inputs/image/areaResize.js';
 import { initBackend } from '../../lib/runtime/backend.js';
+import { b64, gray, jpegBytes, pixels, pngBytes, type Rgba } from '../helpers/images.js';
 
 const imageTransform = imageKind.schema;
-
-type Rgba = [number, number, number, number];
-type Painter = (x: number, y: number) => Rgba;
-
-const gray =
-  (f: (x: number, y: number) => number): Painter =>
-  (x, y) => {
-    const v = f(x, y);
-    return [v, v, v, 255];
-  };
-
-function pixels(width: number, height: number, paint: Painter): Buffer {
-  const data = Buffer.alloc(width * height * 4);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set(paint(x, y), (y * width + x) * 4);
-  return data;
-}
-
-function pngBytes(width: number, height: number, paint: Painter, colorType: 0 | 2 | 4 | 6 = 6): Buffer {
-  const png = new PNG({ width, height, colorType, inputColorType: 6 } as ConstructorParameters<typeof PNG>[0]);
-  png.data = pixels(width, height, paint);
-  return PNG.sync.write(png, { colorType, inputColorType: 6 } as Parameters<typeof PNG.sync.write>[1]);
-}
-
-const jpegBytes = (width: number, height: number, paint: Painter, quality = 100): Buffer => jpeg.encode({ width, height, data: pixels(width, height, paint) }, quality).data;
-
-const b64 = (bytes: Uint8Array) => ({ b64: Buffer.from(bytes).toString('base64') });
 
 const transform = (fields: Partial<ImageTransform> = {}): ImageTransform => imageTransform.parse({ kind: 'image', width: 28, height: 28, channels: 1, ...fields });
 

@@ -1,4 +1,5 @@
 /** The predict function's routes: OIP v2 and TF Serving inference; KServe's v1 `:explain` arrives here too (API Gateway's greedy v1 route). */
+import { z } from 'zod';
 import { versioned, type RouteSpec } from '../route.js';
 import { aliasQuery, formatQuery } from './query.js';
 
@@ -25,6 +26,16 @@ export const predictRoutes = {
     auth: 'public',
     summary: 'TF Serving REST predict (row `instances` or columnar `inputs`)',
     responses: { '200': { description: 'predictions', schema: async () => (await tfServing()).tfServingPredictResponse } },
+  },
+  preprocess: {
+    fn: 'predict',
+    method: 'POST',
+    paths: versioned('/v2/models/{model}', '/preprocess'),
+    query: aliasQuery.extend({ format: z.enum(['json', 'png']).optional().describe('png: an image model answers a PNG of the one instance as the model sees it') }),
+    body: async () => (await tfServing()).preprocessRequest,
+    auth: 'public',
+    summary: 'the tensors the model would receive for these instances (OIP output tensors), or a PNG of an image as the model sees it',
+    responses: { '200': { description: 'the input tensors (JSON), or image/png with format=png' } },
   },
   explainV1: {
     fn: 'predict',

@@ -22,7 +22,7 @@ function pixelOf(scale: PixelScale | undefined, row: Float32Array): (v: number, 
  * A model-input row (height x width x channels) -> RGBA bytes. Without a scale (a raw image model),
  * the row's own minimum and maximum become black and white.
  */
-export function rowToRgba(row: Float32Array, height: number, width: number, channels: number, scale?: PixelScale): Uint8Array {
+function rowToRgba(row: Float32Array, height: number, width: number, channels: number, scale?: PixelScale): Uint8Array {
   const value = pixelOf(scale, row);
   const pixel = (v: number, c: number) => Math.round(Math.min(255, Math.max(0, value(v, c))));
   const rgba = new Uint8Array(height * width * 4);

@@ -1,0 +1,119 @@
+/**
+ * `modelctl push` preprocessing flags -> the manifest's `transforms.input` (an input kind's
+ * settings). The kind's own schema checks the result when the version is created, so a bad value
+ * is refused naming the field, and nothing is written.
+ *
+ *   --image 224x224x3 --resize bilinear --align-corners --fit cover --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225
+ *   --features sepal_length,sepal_width [--mean 5.8,3.0 --std 0.8,0.4]     (mean/std given: standardised by the service)
+ *   --vocabulary words.txt [--count] [--no-lowercase] [--token-pattern "[a-z]+"]
+ */
+import { readFile } from 'node:fs/promises';
+import { BadRequestError } from '../../lib/errors.js';
+
+export interface PreprocessingOptions {
+  image?: string;
+  resize?: string;
+  alignCorners?: boolean;
+  halfPixelCenters?: boolean;
+  fit?: string;
+  fill?: string;
+  scale?: string;
+  offset?: string;
+  mean?: string;
+  std?: string;
+  channelOrder?: string;
+  invert?: string;
+  exifOrientation?: boolean;
+  features?: string;
+  vocabulary?: string;
+  lowercase?: boolean;
+  tokenPattern?: string;
+  count?: boolean;
+}
+
+const list = (text: string) =>
+  text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+function numbers(flag: string, text: string): number[] {
+  const values = list(text).map(Number);
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new BadRequestError(`--${flag}: expected numbers separated by commas, got ${JSON.stringify(text)}`);
+  return values;
+}
+
+const number = (flag: string, text: string | undefined) => (text === undefined ? undefined : numbers(flag, text)[0]);
+const oneOrMany = (flag: string, text: string | undefined) => {
+  if (text === undefined) return undefined;
+  const values = numbers(flag, text);
+  return values.length === 1 ? values[0] : values;
+};
+
+/** Drops the flags that were not given, so the kind's defaults apply. */
+const given = (settings: Record<string, unknown>) => Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
+
+function image(options: PreprocessingOptions, size: string): Record<string, unknown> {
+  const match = /^(\d+)x(\d+)x([13])$/.exec(size);
+  if (!match) throw new BadRequestError(`--image: expected WIDTHxHEIGHTxCHANNELS with 1 or 3 channels, e.g. 224x224x3, got ${JSON.stringify(size)}`);
+  return given({
+    kind: 'image',
+    width: Number(match[1]),
+    height: Number(match[2]),
+    channels: Number(match[3]),
+    resize: options.resize,
+    alignCorners: options.alignCorners,
+    halfPixelCenters: options.halfPixelCenters,
+    fit: options.fit,
+    fill: number('fill', options.fill),
+    scale: number('scale', options.scale),
+    offset: number('offset', options.offset),
+    mean: oneOrMany('mean', options.mean),
+    std: oneOrMany('std', options.std),
+    channelOrder: options.channelOrder,
+    invert: options.invert,
+    exifOrientation: options.exifOrientation,
+  });
+}
+
+function tabular(options: PreprocessingOptions, names: string[]): Record<string, unknown> {
+  const mean = options.mean === undefined ? undefined : numbers('mean', options.mean);
+  const std = options.std === undefined ? undefined : numbers('std', options.std);
+  for (const [flag, values] of [
+    ['mean', mean],
+    ['std', std],
+  ] as const) {
+    if (values && values.length !== names.length) throw new BadRequestError(`--${flag}: ${values.length} values for ${names.length} features`);
+  }
+  const features = names.map((name, i) => given({ name, mean: mean?.[i], std: std?.[i] }));
+  return { kind: 'tabular', features, standardize: mean !== undefined || std !== undefined };
+}
+
+async function text(options: PreprocessingOptions, file: string): Promise<Record<string, unknown>> {
+  const vocabulary = (await readFile(file, 'utf8'))
+    .split(/\r?\n/)
+    .map((w) => w.trim())
+    .filter(Boolean);
+  return given({ kind: 'text', vocabulary, lowercase: options.lowercase, tokenPattern: options.tokenPattern, mode: options.count ? 'count' : undefined });
+}
+
+/** The input settings the flags describe, or undefined when no kind flag was given. */
+export async function preprocessingFrom(options: PreprocessingOptions): Promise<Record<string, unknown> | undefined> {
+  const kinds = [options.image, options.features, options.vocabulary].filter((v) => v !== undefined);
+  if (kinds.length > 1) throw new BadRequestError('give one of --image, --features or --vocabulary');
+  if (options.image !== undefined) return image(options, options.image);
+  if (options.features !== undefined) return tabular(options, list(options.features));
+  if (options.vocabulary !== undefined) return text(options, options.vocabulary);
+  const imageOnly = (['resize', 'alignCorners', 'halfPixelCenters', 'fit', 'fill', 'scale', 'offset', 'channelOrder', 'invert'] as const).filter((k) => options[k] !== undefined);
+  if (imageOnly.length > 0 || options.mean !== undefined || options.std !== undefined) {
+    throw new BadRequestError('preprocessing flags need the input kind: --image WxHxC, --features a,b,c or --vocabulary file');
+  }
+  return undefined;
+}
+
+/** The stored settings, as the push prints them (a vocabulary by its size). */
+export function describeSettings(settings: Record<string, unknown> | undefined): string {
+  if (!settings) return 'preprocessing: none (raw tensors)';
+  const shown = Array.isArray(settings.vocabulary) ? { ...settings, vocabulary: `${settings.vocabulary.length} words` } : settings;
+  return `preprocessing: ${JSON.stringify(shown)}`;
+}

@@ -1,0 +1,25 @@
+/**
+ * What the model would receive for a request, without running it: the input tensors exactly as
+ * predict builds them (natural instances through the model's input kind, raw tensors as sent),
+ * and for an image model a PNG of one instance as the model sees it. How a user finds a skew
+ * between their pipeline and ours in one call.
+ */
+import { BadRequestError } from '../errors.js';
+import { inputKindOf, inputTensors, type ModelInput } from '../inputs/encode.js';
+import type { LoadedModel } from '../loader/index.js';
+import type { TensorData } from '../tensors/data.js';
+
+export function preprocess(loaded: LoadedModel, input: ModelInput): Promise<TensorData[]> {
+  return inputTensors(loaded.manifest, input);
+}
+
+/** The PNG of the single instance of `tensors` (an image model's first input). */
+export function previewPng(loaded: LoadedModel, tensors: TensorData[]): Uint8Array {
+  const natural = inputKindOf(loaded.manifest);
+  const [first] = tensors;
+  if (!natural?.kind.preview) {
+    throw new BadRequestError(`format png: ${loaded.name} takes ${natural ? `${natural.kind.kind} instances` : 'raw tensors'}, not images; ask for JSON`);
+  }
+  if (first.shape[0] !== 1) throw new BadRequestError(`format png shows one image: send one instance, not ${first.shape[0]}`);
+  return natural.kind.preview(natural.settings, Float32Array.from(first.data as ArrayLike<number>));
+}

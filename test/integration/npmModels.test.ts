@@ -1,0 +1,98 @@
+/**
+ * Real models nobody here trained, answering as their authors' own code does: nsfwjs (npm) ships
+ * a MobileNetV2 classifier in layers format and another in graph format with its own classify()
+ * (decode -> / 255 -> tf.image.resizeBilinear(alignCorners) -> predict). Pushed as a user would
+ * (exported by examples/export-nsfwjs.mjs, the preprocessing given as modelctl's flags give it),
+ * our predict on full-size photos (JPEG, and a PNG) must equal classify() on the same decoded
+ * pixels within 1e-4 in every class probability, on the same backend.
+ */
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { PNG } from 'pngjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { exportNsfwModel } from '../../examples/export-nsfwjs.mjs';
+import { decodeImage } from '../../lib/inputs/image/decode.js';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { initBackend } from '../../lib/runtime/backend.js';
+import { preprocessingFrom } from '../../cli/commands/preprocessing.js';
+import { call, serving, type App } from '../helpers/serving.js';
+import { tempFolderStore } from '../helpers/stores.js';
+
+const CLASSES = ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy'];
+const PHOTOS = ['sample1.jpg', 'sample2.jpg', 'sample3.jpg'].map((f) => path.resolve('node_modules/@vladmandic/face-api/demo', f));
+
+/** A photo as the bytes a client sends and as the int32 [H, W, 3] tensor classify() takes, both from one decoder. */
+interface Photo {
+  name: string;
+  bytes: Uint8Array;
+  pixels: () => tf.Tensor3D;
+}
+
+function rgbTensor(bytes: Uint8Array): tf.Tensor3D {
+  const { width, height, rgba } = decodeImage(bytes, 'photo');
+  return tf.tensor3d(Int32Array.from(rgba.filter((_, i) => i % 4 !== 3)), [height, width, 3], 'int32');
+}
+
+let app: App;
+let photos: Photo[];
+type Classifier = { classify(image: tf.Tensor3D, topk: number): Promise<{ className: string; probability: number }[]> };
+const theirs: Record<string, Classifier> = {};
+
+beforeAll(async () => {
+  await initBackend(); // wasm: nsfwjs runs on whatever backend TF.js has, the same as ours
+  const dir = await mkdtemp(path.join(tmpdir(), 'nsfwjs-'));
+  const store = await tempFolderStore();
+  // What `modelctl push ... --image 224x224x3 --align-corners --labels ...` stores.
+  const input = await preprocessingFrom({ image: '224x224x3', alignCorners: true });
+  await pushModelFolder(store, await exportNsfwModel('MobileNetV2', dir), 'nsfw', { labels: CLASSES, transforms: { input: input as { kind: string } } });
+  await pushModelFolder(store, await exportNsfwModel('MobileNetV2Mid', dir), 'nsfw-graph', { labels: CLASSES, transforms: { input: input as { kind: string } } });
+  app = serving(store.uri);
+
+  const jpegs = await Promise.all(PHOTOS.map(async (file) => new Uint8Array(await readFile(file))));
+  // A full-size PNG of a real photo: the last JPEG's pixels, losslessly re-encoded.
+  const last = decodeImage(jpegs[2], 'photo');
+  const png = new PNG({ width: last.width, height: last.height });
+  png.data = Buffer.from(last.rgba);
+  const pngBytes = new Uint8Array(PNG.sync.write(png));
+  photos = [
+    ...jpegs.map((bytes, i) => ({ name: path.basename(PHOTOS[i]), bytes, pixels: () => rgbTensor(bytes) })),
+    { name: `${path.basename(PHOTOS[2], '.jpg')}.png`, bytes: pngBytes, pixels: () => rgbTensor(pngBytes) },
+  ];
+
+  const nsfwjs = await import('nsfwjs');
+  theirs.nsfw = (await nsfwjs.load('MobileNetV2')) as unknown as Classifier;
+  theirs['nsfw-graph'] = (await nsfwjs.load('MobileNetV2Mid', { type: 'graph' })) as unknown as Classifier;
+}, 120_000);
+
+describe.each(['nsfw', 'nsfw-graph'])('%s (nsfwjs) through our predict', (model) => {
+  it("equals the package's own classify() on full-size JPEG and PNG photos within 1e-4 in every class", async () => {
+    for (const photo of photos) {
+      const pixels = photo.pixels();
+      const reference = Object.fromEntries((await theirs[model].classify(pixels, CLASSES.length)).map((p) => [p.className, p.probability]));
+      pixels.dispose();
+      const answer = await call(app.predict, 'POST', `/v1/models/${model}:predict`, { instances: [{ b64: Buffer.from(photo.bytes).toString('base64') }] });
+      expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+      const [prediction] = answer.body.predictions;
+      expect(prediction.scores).toHaveLength(CLASSES.length);
+      for (const { label, score } of prediction.scores) expect(Math.abs(score - reference[label]), `${photo.name} ${label}`).toBeLessThanOrEqual(1e-4);
+    }
+  });
+});
+
+describe('the parity is not an accident of the tolerance', () => {
+  it('without alignCorners the same photo answers differently by more than 1e-4', async () => {
+    const store = await tempFolderStore();
+    const dir = await mkdtemp(path.join(tmpdir(), 'nsfwjs-'));
+    const input = await preprocessingFrom({ image: '224x224x3' });
+    await pushModelFolder(store, await exportNsfwModel('MobileNetV2', dir), 'plain', { labels: CLASSES, transforms: { input: input as { kind: string } } });
+    const other = serving(store.uri);
+    const [photo] = photos;
+    const body = { instances: [{ b64: Buffer.from(photo.bytes).toString('base64') }] };
+    const aligned = (await call(app.predict, 'POST', '/v1/models/nsfw:predict', body)).body.predictions[0].scores;
+    const plain = (await call(other.predict, 'POST', '/v1/models/plain:predict', body)).body.predictions[0].scores;
+    const score = (scores: { label: string; score: number }[], label: string) => scores.find((s) => s.label === label)?.score ?? Number.NaN;
+    expect(Math.max(...CLASSES.map((c) => Math.abs(score(aligned, c) - score(plain, c))))).toBeGreaterThan(1e-4);
+  });
+});

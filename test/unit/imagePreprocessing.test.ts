@@ -1,0 +1,162 @@
+/**
+ * The image pipeline against TF.js's own ops on the same decoded pixels (parity by construction
+ * must still be checked: the order of steps, the crop boxes, the normalisation), and EXIF
+ * orientation against the turns and mirrors its eight values name.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import piexif from 'piexifjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { encodeImages, imageKind, type ImageSettings } from '../../lib/inputs/image.js';
+import { coverBox } from '../../lib/inputs/image/fit.js';
+import { initBackend } from '../../lib/runtime/backend.js';
+import { b64, jpegBytes, pixels, pngBytes, type Painter } from '../helpers/images.js';
+
+const settings = (fields: Partial<ImageSettings>): ImageSettings => imageKind.schema.parse({ kind: 'image', width: 24, height: 16, channels: 3, ...fields });
+
+/** A colourful, non-symmetric 61 x 43 test card: every pixel differs, in every channel. */
+const WIDTH = 61;
+const HEIGHT = 43;
+const card: Painter = (x, y) => [(x * 7 + y * 3) % 256, (x * 2 + y * 11 + 40) % 256, (255 - x * 4 + y) & 255, 255];
+const png = pngBytes(WIDTH, HEIGHT, card);
+
+/** The card's pixels as TF.js would hold them after decoding: float32 [H, W, 3]. */
+const decoded = () => tf.tensor3d(Float32Array.from(pixels(WIDTH, HEIGHT, card).filter((_, i) => i % 4 !== 3)), [HEIGHT, WIDTH, 3]);
+
+function maxDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+describe('resampling equals TF.js on the same decoded pixels', () => {
+  it.each([
+    ['bilinear', false, false],
+    ['bilinear', true, false],
+    ['bilinear', false, true],
+    ['nearest', false, false],
+    ['nearest', true, false],
+    ['nearest', false, true],
+  ] as const)('%s, alignCorners %s, halfPixelCenters %s (stretch, down and up)', async (resize, alignCorners, halfPixelCenters) => {
+    for (const [width, height] of [
+      [24, 16],
+      [97, 80],
+    ]) {
+      const s = settings({ width, height, resize, alignCorners, halfPixelCenters });
+      const ours = await encodeImages(s, [b64(png)]);
+      const reference = tf.tidy(() => {
+        const op = resize === 'bilinear' ? tf.image.resizeBilinear : tf.image.resizeNearestNeighbor;
+        return tf.div(op(decoded(), [height, width], alignCorners, halfPixelCenters), 255).dataSync();
+      });
+      expect(maxDifference(ours, reference)).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it("cover is Keras's smart_resize: the centred crop with the target's aspect ratio, then one resize", async () => {
+    // 61 x 43 to 24 x 16 (aspect 1.5): the crop is 43 * 1.5 = 64 > 61 wide, so the full width and 61 / 1.5 = 40 rows, from row 1.
+    expect(coverBox(HEIGHT, WIDTH, 16, 24)).toEqual([1, 0, 40, 61]);
+    expect(coverBox(100, 50, 10, 10)).toEqual([25, 0, 50, 50]); // tall: the middle square
+    const s = settings({ fit: 'cover', alignCorners: true });
+    const reference = tf.tidy(() => tf.div(tf.image.resizeBilinear(tf.slice(decoded(), [1, 0, 0], [40, 61, 3]), [16, 24], true), 255).dataSync());
+    expect(maxDifference(await encodeImages(s, [b64(png)]), reference)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('contain letterboxes: resized to fit, centred, the rest filled', async () => {
+    // 61 x 43 into 32 x 32: scale 32/61, 23 rows high (22.56 rounded), 4 rows of fill above, 5 below.
+    const s = settings({ width: 32, height: 32, fit: 'contain', fill: 128 });
+    const ours = await encodeImages(s, [b64(png)]);
+    const reference = tf.tidy(() =>
+      tf
+        .div(
+          tf.pad(
+            tf.image.resizeBilinear(decoded(), [23, 32]),
+            [
+              [4, 5],
+              [0, 0],
+              [0, 0],
+            ],
+            128,
+          ),
+          255,
+        )
+        .dataSync(),
+    );
+    expect(maxDifference(ours, reference)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('normalises each channel as (value * scale + offset - mean[c]) / std[c], in BGR when asked', async () => {
+    const mean = [0.485, 0.456, 0.406];
+    const std = [0.229, 0.224, 0.225];
+    const plain = await encodeImages(settings({}), [b64(png)]);
+    const normalised = await encodeImages(settings({ mean, std }), [b64(png)]);
+    const bgr = await encodeImages(settings({ mean, std, channelOrder: 'bgr' }), [b64(png)]);
+    for (let i = 0; i < plain.length; i += 7) {
+      const c = i % 3;
+      expect(normalised[i]).toBeCloseTo((plain[i] - mean[c]) / std[c], 5);
+      // BGR: the channels swap before normalising, and the statistics are given in that order.
+      const p = i - c;
+      expect(bgr[i]).toBeCloseTo((plain[p + 2 - c] - mean[c]) / std[c], 5);
+    }
+    const withOffset = await encodeImages(settings({ scale: 1 / 127.5, offset: -1 }), [b64(png)]);
+    for (let i = 0; i < plain.length; i += 11) expect(withOffset[i]).toBeCloseTo(plain[i] * 2 - 1, 5);
+  });
+
+  it('refuses settings TF.js would refuse or that cannot apply, naming the field', () => {
+    const refuse = (fields: object) => JSON.stringify(imageKind.schema.safeParse({ kind: 'image', width: 4, height: 4, channels: 3, ...fields }).error?.issues);
+    expect(refuse({ alignCorners: true, halfPixelCenters: true })).toMatch(/halfPixelCenters/);
+    expect(refuse({ resize: 'area', alignCorners: true })).toMatch(/resize/);
+    expect(refuse({ mean: [0.5, 0.5] })).toMatch(/mean has 2 values; the image has 3 channel/);
+    expect(refuse({ std: [1, 0, 1] })).toMatch(/std must be positive/);
+    expect(refuse({ fit: 'crop' })).toMatch(/fit/);
+  });
+});
+
+describe('EXIF orientation', () => {
+  // A 3 x 2 image whose six pixels are all different: where each lands tells the turn or mirror.
+  const colours: [number, number, number][] = [
+    [250, 0, 0],
+    [0, 250, 0],
+    [0, 0, 250],
+    [250, 250, 0],
+    [0, 250, 250],
+    [250, 0, 250],
+  ];
+  const stored: Painter = (x, y) => [...colours[y * 3 + x], 255];
+  const tagged = (orientation: number) =>
+    Buffer.from(piexif.insert(piexif.dump({ '0th': { [piexif.ImageIFD.Orientation]: orientation } }), jpegBytes(3, 2, stored, 100).toString('binary')), 'binary');
+  /** Where stored pixel (x, y) of a 3 x 2 image appears once displayed, for each EXIF value (1-8). */
+  const shown: Record<number, (x: number, y: number) => [number, number]> = {
+    1: (x, y) => [x, y],
+    2: (x, y) => [2 - x, y],
+    3: (x, y) => [2 - x, 1 - y],
+    4: (x, y) => [x, 1 - y],
+    5: (x, y) => [y, x],
+    6: (x, y) => [1 - y, x],
+    7: (x, y) => [1 - y, 2 - x],
+    8: (x, y) => [y, 2 - x],
+  };
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('orientation %d puts every pixel where it is displayed', async (orientation) => {
+    const turned = orientation >= 5;
+    const [width, height] = turned ? [2, 3] : [3, 2];
+    const row = await encodeImages(settings({ width, height, scale: 1 }), [b64(tagged(orientation))]);
+    for (let y = 0; y < 2; y++) {
+      for (let x = 0; x < 3; x++) {
+        const [sx, sy] = shown[orientation](x, y);
+        const at = (sy * width + sx) * 3;
+        // JPEG at quality 100 keeps each colour within a few levels.
+        for (let c = 0; c < 3; c++) expect(Math.abs(row[at + c] - colours[y * 3 + x][c])).toBeLessThan(12);
+      }
+    }
+  });
+
+  it('is skipped with exifOrientation: false', async () => {
+    const upright = await encodeImages(settings({ width: 3, height: 2, scale: 1 }), [b64(tagged(1))]);
+    const ignored = await encodeImages(settings({ width: 3, height: 2, scale: 1, exifOrientation: false }), [b64(tagged(6))]);
+    expect(maxDifference(ignored, upright)).toBe(0);
+  });
+});
