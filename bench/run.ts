@@ -11,6 +11,7 @@
  *   npm run bench -- --skip-batch       skip section 6 (alone: npx tsx bench/batch.ts [--quick])
  *   npm run bench -- --skip-training    skip sections 7-8 (alone: npx tsx bench/wasmKernels.ts, bench/fineTune.ts)
  *   npm run bench -- --skip-explain     skip section 9 (alone: npx tsx bench/explain.ts [--quick])
+ *   npm run bench -- --skip-preprocess  skip section 10
  *
  * 1. bundle, wasm and zip bytes per handler (scripts/build.ts's esbuild configuration)
  * 2. model load in a fresh `node` process, from process start to model ready (built bundle)
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
       'skip-batch': { type: 'boolean', default: false },
       'skip-training': { type: 'boolean', default: false },
       'skip-explain': { type: 'boolean', default: false },
+      'skip-preprocess': { type: 'boolean', default: false },
     },
   });
   const quick = values.quick;
@@ -167,6 +169,10 @@ async function main(): Promise<void> {
     const explain = values['skip-explain'] ? undefined : await attempt('explanations', () => measureExplain({ quick }));
     if (explain) notes.push(...explain.notes);
 
+    // 10. Image preprocessing of a photo against a MobileNet-sized predict.
+    const { measurePreprocess, formatPreprocess } = await import('./preprocess.js');
+    const preprocess = values['skip-preprocess'] ? undefined : await attempt('image preprocessing', () => measurePreprocess({ quick }));
+
     // Targets.
     const rowOf = (model: string, batch: number) => latency.find((r) => r.model === model && r.batch === batch);
 
@@ -182,6 +188,7 @@ async function main(): Promise<void> {
       ...(wasmKernels?.targets ?? []),
       ...(fineTune?.targets ?? []),
       ...(explain?.targets ?? []),
+      ...(preprocess?.targets ?? []),
     ];
 
     const result = {
@@ -202,6 +209,7 @@ async function main(): Promise<void> {
       wasmKernels: wasmKernels ?? null,
       fineTune: fineTune ?? null,
       explain: explain ?? null,
+      preprocess: preprocess ?? null,
       targets,
       notes,
     };
@@ -255,6 +263,7 @@ async function main(): Promise<void> {
       );
     }
     if (explain) console.log(await formatExplain(explain));
+    if (preprocess) console.log(formatPreprocess(preprocess));
     console.log(
       formatTable(
         ['target', 'limit', 'value', 'met'],

@@ -9,10 +9,10 @@ import { RegressionAccumulator } from '../evaluate/regression.js';
 import type { LabelledData } from './data.js';
 
 export function validationMetrics(model: LayersModel, manifest: Manifest, data: LabelledData): Record<string, number> {
-  const rows = tf.tidy(() => {
-    const x = tf.tensor(data.x, [data.truths.length, ...data.rowShape]);
-    return (model.predict(x, { batchSize: 256 }) as tf.Tensor).arraySync() as number[][];
-  });
+  // The tidy returns the tensor: returning its rows would make tf.tidy walk every value.
+  const output = tf.tidy(() => model.predict(tf.tensor(data.x, [data.truths.length, ...data.rowShape]), { batchSize: 256 }) as tf.Tensor);
+  const rows = output.arraySync() as number[][];
+  output.dispose();
   if (manifest.task === 'regression') {
     const acc = new RegressionAccumulator();
     acc.add(
