@@ -57,7 +57,10 @@ export async function fitModel(model: LayersModel, xs: tf.Tensor, ys: tf.Tensor,
 
 /** Model outputs for `xs` as plain rows (one array per input row). */
 export function predictRows(model: LayersModel, xs: tf.Tensor, batchSize = 256): number[][] {
-  return tf.tidy(() => (model.predict(xs, { batchSize }) as tf.Tensor).arraySync() as number[][]);
+  const output = model.predict(xs, { batchSize }) as tf.Tensor;
+  const rows = output.arraySync() as number[][];
+  output.dispose();
+  return rows;
 }
 
 /** Rows of equal length as one float32 tensor of shape [rows, ...rowShape], without a tensor per row. */
