@@ -34,7 +34,7 @@ module.exports = {
     onlyImports('registry-sits-on-the-store', '^lib/registry/', [...LEAVES, '^lib/store/', '^lib/inputs/']),
     onlyImports('runtime-knows-tfjs-only', '^lib/runtime/', [...LEAVES, '^lib/registry/(artifacts|manifest)\\.ts$']),
     onlyImports('loader-sits-on-registry-and-runtime', '^lib/loader/', [...LEAVES, '^lib/registry/', '^lib/runtime/', '^lib/store/']),
-    onlyImports('jobs', '^lib/jobs/', [...LEAVES, '^lib/registry/', '^lib/store/', '^lib/loader/']),
+    onlyImports('jobs', '^lib/jobs/', [...LEAVES, '^lib/registry/', '^lib/store/', '^lib/loader/', '^lib/runtime/memory\\.ts$']),
     onlyImports('ops-are-transport-free', '^lib/ops/', [
       ...LEAVES,
       '^lib/random\\.ts$',
@@ -54,6 +54,7 @@ module.exports = {
       '^lib/registry/',
       '^lib/store/',
       '^lib/loader/',
+      '^lib/runtime/memory\\.ts$',
       '^lib/ops/',
       '^lib/jobs/',
       '^lib/services\\.ts$',

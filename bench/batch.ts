@@ -34,6 +34,7 @@ import { runReportingChild } from './reportingChild.js';
 import { compare, median, round } from './stats.js';
 import type { Target } from './targets.js';
 import { uniform } from '../lib/random.js';
+import { localLimits } from '../lib/runtime/memory.js';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(benchDir, '..');
@@ -174,7 +175,7 @@ async function measureThroughput(loader: ModelLoader, store: FolderStore, model:
           batch: async () => {
             await store.delete(manifestKey);
             const outcome = await scoreObject(store, loader, key, {
-              maxBatch: BATCH_MAX_BATCH,
+              limits: localLimits(BATCH_MAX_BATCH),
               marginMs: 0,
               remainingMs: () => Number.POSITIVE_INFINITY,
               continueLater: async () => {
@@ -190,7 +191,7 @@ async function measureThroughput(loader: ModelLoader, store: FolderStore, model:
             if (n !== rows) throw new Error(`read ${n} rows, expected ${rows}`);
           },
           scoreRows: async () => {
-            for (const micro of microBatches) await scoreRows(loaded, micro, format === 'csv', BATCH_MAX_BATCH);
+            for (const micro of microBatches) await scoreRows(loaded, micro, format === 'csv', localLimits(BATCH_MAX_BATCH));
           },
           raw: async () => {
             for (const x of chunks) {

@@ -39,6 +39,7 @@ import { EVALUATE_MODELS, writeDataset, type EvaluateModel } from './evaluateDat
 import { runReportingChild } from './reportingChild.js';
 import { compare, median, round, type Task } from './stats.js';
 import type { Target } from './targets.js';
+import { localLimits } from '../lib/runtime/memory.js';
 
 export { EVALUATE_MODELS } from './evaluateData.js';
 
@@ -145,7 +146,7 @@ async function stageTasks(loaded: LoadedModel, data: FolderStore, key: string, b
     );
   const tensors = await Promise.all(chunks.map(encode));
   const outputs: TensorData[] = [];
-  for (const t of tensors) outputs.push((await runModel(loaded, t, batch))[0]);
+  for (const t of tensors) outputs.push((await runModel(loaded, t, localLimits(batch)))[0]);
   const truths = chunks.map((c) => c.map((e) => e.truth));
   return {
     'csv parse': async () => {
@@ -156,11 +157,11 @@ async function stageTasks(loaded: LoadedModel, data: FolderStore, key: string, b
     examples: async () => rows.map((r) => exampleFromRow(manifest, r, labelColumn, columns)),
     decode: async () => Promise.all(chunks.map(encode)),
     predict: async () => {
-      for (const t of tensors) await runModel(loaded, t, batch);
+      for (const t of tensors) await runModel(loaded, t, localLimits(batch));
     },
     // As evaluateModel does it: each chunk's output into the accumulator, report() at the end.
     metrics: async () => {
-      const accumulator = accumulatorFor(manifest, { maxBatch: batch });
+      const accumulator = accumulatorFor(manifest, { limits: localLimits(batch) });
       outputs.forEach((o, i) => addOutputs(manifest, accumulator, truths[i], o));
       return accumulator.acc.report();
     },
@@ -211,7 +212,7 @@ async function measureThroughput(loader: ModelLoader, data: FolderStore, model: 
       const samples = await compare(
         {
           evaluate: async () => {
-            const evaluation = await runEvaluation(data, loaded, request, batch, undefined, data);
+            const evaluation = await runEvaluation(data, loaded, request, localLimits(batch), undefined, data);
             if (evaluation.count !== THROUGHPUT_ROWS) throw new Error(`evaluated ${evaluation.count} rows, expected ${THROUGHPUT_ROWS}`);
             metrics = evaluation.metrics;
           },

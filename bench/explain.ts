@@ -66,7 +66,7 @@ export async function measureExplain(options: { quick?: boolean } = {}): Promise
   const quick = options.quick === true;
   const rounds = { warmup: 10, iterations: quick ? 10 : 40 };
   const notes: string[] = [];
-  const maxBatch = 256;
+  const limits = (await import('../lib/runtime/memory.js')).localLimits(256);
   const withModel = <T>(name: string, fn: (loaded: LoadedModel) => Promise<T>) => loader.withModel(parseModelRef(`${name}:1`), fn);
 
   // 1. Integrated gradients on digits vs one predict of 50 rows.
@@ -81,7 +81,7 @@ export async function measureExplain(options: { quick?: boolean } = {}): Promise
     try {
       const samples = await compare(
         {
-          explain: () => explain(loaded, request, maxBatch),
+          explain: () => explain(loaded, request, limits),
           gradientPass: async () => {
             const g = tf.tidy(() => tf.grad((z: tf.Tensor) => tf.sum(tf.mul(model.apply(z), weights)))(x52));
             await g.data();
@@ -131,8 +131,8 @@ export async function measureExplain(options: { quick?: boolean } = {}): Promise
   const flower = Object.fromEntries(names.map((n, i) => [n, Number(irisCsv[1].split(',')[i])]));
   const shap = await withModel('iris', async (loaded) => {
     const request = explainRequest.parse({ instances: [flower], method: 'kernelShap' });
-    const first = await explain(loaded, request, maxBatch);
-    const samples = await compare({ kernelShap: () => explain(loaded, request, maxBatch) }, rounds);
+    const first = await explain(loaded, request, limits);
+    const samples = await compare({ kernelShap: () => explain(loaded, request, limits) }, rounds);
     const stats = summarize(samples.kernelShap);
     return {
       p50: round(stats.p50),
@@ -164,10 +164,10 @@ export async function measureExplain(options: { quick?: boolean } = {}): Promise
       for (const method of ['integratedGradients', 'saliency', 'smoothGrad', 'kernelShap']) {
         const request = explainRequest.parse({ instances: [instance], method });
         try {
-          const answer = await explain(loaded, request, maxBatch);
+          const answer = await explain(loaded, request, limits);
           const heavy = name === 'digits' && method === 'kernelShap';
           const samples = await compare(
-            { run: () => explain(loaded, request, maxBatch) },
+            { run: () => explain(loaded, request, limits) },
             heavy ? { warmup: 1, iterations: quick ? 2 : 5 } : { warmup: 2, iterations: quick ? 5 : 15 },
           );
           const stats = summarize(samples.run);

@@ -64,8 +64,7 @@ function emptyHandler(): Promise<Handler> {
 /** The handler's steps, each from the previous one's output computed once up front. */
 async function stageTasks(loaded: LoadedModel, c: PredictCase): Promise<Record<string, Task>> {
   const { manifest } = loaded;
-  const { config, loader } = await benchServices();
-  const { maxBatch } = config;
+  const { loader, limits } = await benchServices();
   const wrapper = await emptyHandler();
   const event = { method: 'POST', path: c.path, body: c.body };
   const ref = parseModelRef(c.model);
@@ -91,12 +90,12 @@ async function stageTasks(loaded: LoadedModel, c: PredictCase): Promise<Record<s
     encode = (outputs) => encodeTfServing(manifest, outputs, options);
   }
   const tensors = await inputTensors(manifest, plan);
-  const outputs = await runModel(loaded, tensors, maxBatch);
+  const outputs = await runModel(loaded, tensors, limits);
   if (plan.kind === 'instances') {
     const { instances } = plan;
     tasks['encode natural'] = async () => encodeInstances(manifest, instances);
   }
-  tasks.runModel = () => runModel(loaded, tensors, maxBatch);
+  tasks.runModel = () => runModel(loaded, tensors, limits);
   tasks['encode answer'] = async () => encode(outputs);
   return tasks;
 }

@@ -16,7 +16,7 @@ import { jobEnvironment } from '../lib/services.js';
 export const routes: Implementations<typeof evaluateRoutes> = {
   evaluate: async ({ params, query, body, services }) => {
     const ref = modelRefFrom(params, query);
-    const { loader, store, config } = services;
+    const { loader, store } = services;
     if (query.async === 'true') {
       const version = await loader.withModel(ref, (loaded) => loaded.version); // 404 now, not in the job
       const job = await submitJob(jobEnvironment(services), 'evaluate', { name: ref.name, version }, body, { evaluate: evaluateJob }, (error, j) =>
@@ -24,7 +24,7 @@ export const routes: Implementations<typeof evaluateRoutes> = {
       );
       return acceptedReply(job);
     }
-    const evaluation = await loader.withModel(ref, (loaded) => runEvaluation(store, loaded, body, config.maxBatch));
+    const evaluation = await loader.withModel(ref, (loaded) => runEvaluation(store, loaded, body, services.limits));
     if (query.report === 'html') return { contentType: 'text/html; charset=utf-8', body: htmlReport(evaluation) };
     return { body: evaluation };
   },

@@ -16,8 +16,8 @@ import { jobEnvironment } from '../lib/services.js';
 export const routes: Implementations<typeof fineTuneRoutes> = {
   fineTune: async ({ params, query, body, services }) => {
     const ref = modelRefFrom(params, query);
-    const version = await services.loader.withModel(ref, (loaded) => {
-      precheckFineTune(loaded, body);
+    const version = await services.loader.withModel(ref, async (loaded) => {
+      await precheckFineTune(loaded, body, services.workerBudget);
       return loaded.version;
     });
     const job = await submitJob(jobEnvironment(services), 'fine-tune', { name: ref.name, version }, body, { 'fine-tune': fineTuneJob }, (error, j) =>

@@ -14,14 +14,14 @@ import { decodeTfServing, encodeTfServing } from '../lib/protocol/tfserving.js';
 export const routes: Implementations<typeof predictRoutes> = {
   infer: async ({ params, query, body, services }) =>
     services.loader.withModel(modelRefFrom(params, query), async (loaded) => {
-      const outputs = await predict(loaded, decodeOip(loaded.manifest, body), services.config.maxBatch);
+      const outputs = await predict(loaded, decodeOip(loaded.manifest, body), services.limits);
       return { body: encodeOip(loaded.manifest, outputs, body) };
     }),
 
   tfServingPredict: async ({ params, body, services }) =>
     services.loader.withModel(modelRefFrom(params), async (loaded) => {
       const input = decodeTfServing(loaded.manifest, body);
-      const outputs = await predict(loaded, input, services.config.maxBatch);
+      const outputs = await predict(loaded, input, services.limits);
       const raw = body.raw ?? input.kind === 'tensors';
       return { body: encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k }) };
     }),

@@ -37,6 +37,8 @@ const schema = z.object({
   MODEL_PRELOAD: z.string().optional(),
   MAX_BATCH: positiveInt.default(256),
   EXPLAIN_MAX_INSTANCES: positiveInt.default(32),
+  MEMORY_BUDGET_BYTES: positiveInt.optional(),
+  JOB_WORKER_MEMORY_SIZE: z.union([positiveInt, z.literal('')]).optional(),
   JOB_WORKER_FUNCTION: z.string().optional(),
   LAMBDA_ENDPOINT: z.union([z.url(), z.literal('')]).optional(),
   IS_OFFLINE: z.string().optional(),
@@ -59,6 +61,12 @@ export interface Config {
   cacheMaxBytes: number;
   preload: string[];
   maxBatch: number;
+  /** The function's memory in bytes (AWS_LAMBDA_FUNCTION_MEMORY_SIZE; 2048 MB outside Lambda). */
+  functionMemoryBytes: number;
+  /** MEMORY_BUDGET_BYTES: a fixed budget for one operation's tensors instead of the derived one. */
+  memoryBudgetBytes?: number;
+  /** The job worker's memory in bytes (JOB_WORKER_MEMORY_SIZE, MB): fine-tunes are checked against it when submitted. */
+  jobWorkerMemoryBytes: number;
   /** Instances one explain request may carry (each costs many model evaluations). */
   explainMaxInstances: number;
   /** The Lambda that runs jobs; unset: jobs run in this process (tests, CLI). */
@@ -104,6 +112,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     maxBatch: e.MAX_BATCH,
     explainMaxInstances: e.EXPLAIN_MAX_INSTANCES,
+    functionMemoryBytes: lambdaMemoryBytes,
+    memoryBudgetBytes: e.MEMORY_BUDGET_BYTES,
+    jobWorkerMemoryBytes: e.JOB_WORKER_MEMORY_SIZE ? e.JOB_WORKER_MEMORY_SIZE * 1024 * 1024 : lambdaMemoryBytes,
     jobWorkerFunction: e.JOB_WORKER_FUNCTION || undefined,
     batchStoreUri: e.BATCH_STORE_URI || undefined,
     batchMarginMs: e.BATCH_MARGIN_SECONDS * 1000,

@@ -9,6 +9,7 @@ import type { InvokeTarget } from './jobs/invokeAsync.js';
 import type { JobEnvironment } from './jobs/worker.js';
 import { ModelLoader } from './loader/index.js';
 import { configureBackend } from './runtime/backend.js';
+import { MemoryBudget, type RunLimits } from './runtime/memory.js';
 import { openStore, type ObjectStore } from './store/index.js';
 
 export interface Services {
@@ -16,6 +17,10 @@ export interface Services {
   /** The model store (MODEL_STORE_URI): registry, job records, evaluations. */
   readonly store: ObjectStore;
   readonly loader: ModelLoader;
+  /** MAX_BATCH and the memory budget every run is planned within. */
+  readonly limits: RunLimits;
+  /** The memory budget of the function that runs jobs (this one when jobs run in process). */
+  readonly workerBudget: MemoryBudget;
   /** Opens another store with the same S3 settings (batch files, data sets named by URI). */
   openStore(uri: string): ObjectStore;
 }
@@ -25,7 +30,10 @@ export function createServices(config: Config = readConfig()): Services {
   const open = (uri: string) => openStore(uri, { endpoint: config.s3Endpoint, forcePathStyle: config.s3ForcePathStyle, region: config.region, credentials: config.awsCredentials });
   const store = open(config.modelStoreUri);
   const loader = new ModelLoader(store, { aliasTtlMs: config.aliasTtlMs, maxBytes: config.cacheMaxBytes });
-  return { config, store, loader, openStore: open };
+  const overrideBytes = config.memoryBudgetBytes;
+  const limits = { maxBatch: config.maxBatch, budget: new MemoryBudget({ functionBytes: config.functionMemoryBytes, overrideBytes }) };
+  const workerBudget = config.jobWorkerFunction ? new MemoryBudget({ functionBytes: config.jobWorkerMemoryBytes, overrideBytes }) : limits.budget;
+  return { config, store, loader, limits, workerBudget, openStore: open };
 }
 
 /** What jobs run with, and the worker that runs them (unset: this process). */
@@ -34,7 +42,7 @@ export function jobEnvironment(services: Services): JobEnvironment & { worker: I
   return {
     store: services.store,
     loader: services.loader,
-    maxBatch: config.maxBatch,
+    limits: services.limits,
     worker: { functionName: config.jobWorkerFunction, lambdaEndpoint: config.lambdaEndpoint, region: config.region, hasAwsCredentials: config.hasAwsCredentials },
   };
 }

@@ -7,6 +7,7 @@ import { scoreObject } from '../../lib/batch/run.js';
 import { ModelLoader } from '../../lib/loader/index.js';
 import { initBackend } from '../../lib/runtime/backend.js';
 import { FolderStore } from '../../lib/store/folder.js';
+import { localLimits } from '../../lib/runtime/memory.js';
 
 const [modelsDir, dataDir, key, warmKey, rows, maxBatch] = process.argv.slice(2);
 const report = (value: unknown) => process.stdout.write(`BENCH ${JSON.stringify(value)}\n`);
@@ -19,7 +20,7 @@ const backend = await initBackend();
 const loader = new ModelLoader(new FolderStore(modelsDir), { aliasTtlMs: 60_000, maxBytes: 1e9 });
 const store = new FolderStore(dataDir);
 const options = {
-  maxBatch: Number(maxBatch),
+  limits: localLimits(Number(maxBatch)),
   marginMs: 0,
   remainingMs: () => Number.POSITIVE_INFINITY,
   continueLater: async () => {

@@ -7,6 +7,7 @@ import { ModelLoader } from '../../lib/loader/index.js';
 import { initBackend } from '../../lib/runtime/backend.js';
 import { evaluateRequest } from '../../lib/ops/evaluate/request.js';
 import { runEvaluation } from '../../lib/ops/evaluate/service.js';
+import { localLimits } from '../../lib/runtime/memory.js';
 
 const [modelsDir, dataDir, model, key, labelColumn, maxBatch] = process.argv.slice(2);
 const report = (value: unknown) => process.stdout.write(`BENCH ${JSON.stringify(value)}\n`);
@@ -22,7 +23,7 @@ const result = await loader.withModel({ name: model, version: 1 }, async (loaded
   const request = evaluateRequest.parse({ dataset: key, labelColumn });
   const baseline = process.resourceUsage().maxRSS;
   const started = performance.now();
-  const evaluation = await runEvaluation(data, loaded, request, Number(maxBatch), undefined, data);
+  const evaluation = await runEvaluation(data, loaded, request, localLimits(Number(maxBatch)), undefined, data);
   const ms = performance.now() - started;
   const usage = process.resourceUsage();
   return {

@@ -27,7 +27,7 @@ function dataLocation(services: Services, data: string): { store: ObjectStore; k
 }
 
 export async function evaluate(services: Services, refText: string, options: EvaluateOptions): Promise<string> {
-  const { store, loader, config } = services;
+  const { store, loader } = services;
   const data = dataLocation(services, options.data);
   const request = evaluateRequest.parse({
     dataset: data.key,
@@ -36,7 +36,7 @@ export async function evaluate(services: Services, refText: string, options: Eva
     threshold: options.threshold !== undefined ? Number(options.threshold) : undefined,
     save: options.save === true,
   });
-  const evaluation = await loader.withModel(parseModelRef(refText), (loaded) => runEvaluation(store, loaded, request, config.maxBatch, undefined, data.store));
+  const evaluation = await loader.withModel(parseModelRef(refText), (loaded) => runEvaluation(store, loaded, request, services.limits, undefined, data.store));
   loader.clear();
   if (options.html) await writeFile(options.html, htmlReport(evaluation));
   if (options.json) return JSON.stringify(evaluation, null, 2);

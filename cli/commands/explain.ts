@@ -104,9 +104,9 @@ export async function explain(services: Services, refText: string, options: Expl
       }).filter(([, v]) => v !== undefined),
     ),
   );
-  const { loader, config } = services;
+  const { loader } = services;
   try {
-    const answer = await loader.withModel(parseModelRef(refText), (loaded) => explainService(loaded, request, config.maxBatch));
+    const answer = await loader.withModel(parseModelRef(refText), (loaded) => explainService(loaded, request, services.limits));
     const written: string[] = [];
     if (options.png) {
       const pngs = answer.data.explanations.map((e) => e.png).filter((p): p is string => typeof p === 'string');

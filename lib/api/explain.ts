@@ -11,9 +11,9 @@ import type { ModelRef } from '../registry/index.js';
 import type { Services } from '../services.js';
 
 export async function answerExplain(services: Services, ref: ModelRef, body: ExplainRequest, format: 'json' | 'png' | undefined): Promise<Reply> {
-  const { explainMaxInstances, maxBatch } = services.config;
+  const { explainMaxInstances } = services.config;
   if (body.instances.length > explainMaxInstances) {
     throw new PayloadTooLargeError(`${body.instances.length} instances; explain takes at most ${explainMaxInstances} per request (EXPLAIN_MAX_INSTANCES)`);
   }
-  return services.loader.withModel(ref, async (loaded) => ({ body: await explain(loaded, { ...body, format: format ?? body.format }, maxBatch) }));
+  return services.loader.withModel(ref, async (loaded) => ({ body: await explain(loaded, { ...body, format: format ?? body.format }, services.limits) }));
 }

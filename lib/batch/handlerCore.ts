@@ -39,13 +39,13 @@ export async function runBatchEvent(
   self: (event: Continuation) => Promise<unknown>,
 ): Promise<BatchOutcome[]> {
   const { config } = services;
-  const { maxBatch, batchMarginMs } = config;
+  const { batchMarginMs } = config;
   const outcomes: BatchOutcome[] = [];
   for (const target of targets(event)) {
     logger.appendKeys({ batchKey: target.key });
     const store = batchStore(services, target.bucket);
     const outcome = await scoreObject(store, services.loader, target.key, {
-      maxBatch,
+      limits: services.limits,
       marginMs: batchMarginMs,
       resume: target.resume,
       remainingMs: () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY,

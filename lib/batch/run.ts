@@ -8,6 +8,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { BadRequestError, NotFoundError, ServiceError } from '../errors.js';
 import type { LoadedModel, ModelLoader } from '../loader/index.js';
+import type { RunLimits } from '../runtime/memory.js';
 import { requiredColumns } from '../inputs/encode.js';
 import type { Answer } from '../protocol/answers.js';
 import { getJson, type ObjectStore } from '../store/index.js';
@@ -18,7 +19,8 @@ import { ObjectSink } from './sink.js';
 import { checkpointSchema, type BatchManifest, type Checkpoint } from './state.js';
 
 export interface BatchOptions {
-  maxBatch: number;
+  /** Rows per micro-batch is limits.maxBatch; the model runs them within limits.budget. */
+  limits: RunLimits;
   /** Milliseconds left in this invocation (context.getRemainingTimeInMillis). */
   remainingMs: () => number;
   /** Stop and continue in a new invocation when fewer than this many ms are left. */
@@ -143,7 +145,7 @@ async function scorePart(store: ObjectStore, loaded: LoadedModel, input: BatchIn
       headerWritten = true;
     }
     if (batch.length === 0) return;
-    for (const result of await scoreRows(loaded, batch, input.format === 'csv', options.maxBatch)) {
+    for (const result of await scoreRows(loaded, batch, input.format === 'csv', options.limits)) {
       const { answer } = result;
       if (answer) {
         await predictions.write(predictionText({ ...result, answer }, input.format === 'csv' ? checkpoint.columns : undefined));
@@ -175,7 +177,7 @@ async function scorePart(store: ObjectStore, loaded: LoadedModel, input: BatchIn
         continue;
       }
       batch.push(row);
-      if (batch.length >= options.maxBatch) {
+      if (batch.length >= options.limits.maxBatch) {
         await flush();
         if (options.remainingMs() < options.marginMs) {
           done = false;

@@ -5,6 +5,7 @@
  */
 import { BadRequestError } from '../errors.js';
 import type { LoadedModel } from '../loader/index.js';
+import type { RunLimits } from '../runtime/memory.js';
 import { inputFromValues, inputTensors, instanceFromCsv, instanceFromRecord } from '../inputs/encode.js';
 import { predict } from '../ops/predict.js';
 import { toAnswers, type Answer } from '../protocol/answers.js';
@@ -21,15 +22,15 @@ function reason(error: unknown): string {
   return error instanceof BadRequestError ? error.message.replace(/^instances(\[0\])?:?\s*/, '') : 'could not be scored';
 }
 
-async function run(loaded: LoadedModel, instances: unknown[], maxBatch: number): Promise<Answer[]> {
-  const outputs = await predict(loaded, inputFromValues(loaded.manifest, instances), maxBatch);
+async function run(loaded: LoadedModel, instances: unknown[], limits: RunLimits): Promise<Answer[]> {
+  const outputs = await predict(loaded, inputFromValues(loaded.manifest, instances), limits);
   return toAnswers(loaded.manifest, outputs[0]);
 }
 
-export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: boolean, maxBatch: number): Promise<RowResult[]> {
+export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: boolean, limits: RunLimits): Promise<RowResult[]> {
   const instances = rows.map((row) => (fromCsv ? instanceFromCsv : instanceFromRecord)(loaded.manifest, row.values));
   try {
-    const answers = await run(loaded, instances, maxBatch);
+    const answers = await run(loaded, instances, limits);
     return rows.map((row, i) => ({ row, answer: answers[i] }));
   } catch (error) {
     if (!(error instanceof BadRequestError)) throw error;
@@ -50,7 +51,7 @@ export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: 
       const answers = await run(
         loaded,
         good.map((i) => instances[i]),
-        maxBatch,
+        limits,
       );
       for (const [j, i] of good.entries()) results[i].answer = answers[j];
     } catch (error) {
@@ -58,7 +59,7 @@ export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: 
       // Rows that decode alone but not together (e.g. mixed raw/natural): score them one by one.
       for (const i of good) {
         try {
-          results[i].answer = (await run(loaded, [instances[i]], maxBatch))[0];
+          results[i].answer = (await run(loaded, [instances[i]], limits))[0];
         } catch (inner) {
           results[i].error = reason(inner);
         }

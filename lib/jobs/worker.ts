@@ -5,6 +5,7 @@
  */
 import { ServiceError } from '../errors.js';
 import type { ModelLoader } from '../loader/index.js';
+import type { RunLimits } from '../runtime/memory.js';
 import type { ObjectStore } from '../store/index.js';
 import { readJob, updateJob, type Job, type JobKind } from './records.js';
 
@@ -12,7 +13,7 @@ import { readJob, updateJob, type Job, type JobKind } from './records.js';
 export interface JobEnvironment {
   store: ObjectStore;
   loader: ModelLoader;
-  maxBatch: number;
+  limits: RunLimits;
 }
 
 export interface JobContext extends JobEnvironment {

@@ -1,11 +1,13 @@
 /**
- * Runs a loaded model on plain tensors: checks them against the signature, splits large batches
- * into chunks of at most maxBatch rows (bounded memory), and merges the outputs back in order.
+ * Runs a loaded model on plain tensors: checks them against the signature, runs the rows in chunks
+ * that fit the memory budget (and MAX_BATCH), and merges the outputs back in order.
  * Every tensor created here is disposed, on the error paths too.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BadRequestError } from '../errors.js';
 import type { LoadedModel } from '../loader/index.js';
+import { inChunks, type RunLimits } from '../runtime/memory.js';
+import { activationBytesPerRow } from '../runtime/tfModel.js';
 import { concatRows, elementCount, fitsShape, sliceRows, type TensorData, type TensorSpec } from '../tensors/data.js';
 
 const COMPATIBLE: Record<string, string[]> = {
@@ -66,21 +68,24 @@ async function runChunk(loaded: LoadedModel, inputs: TensorData[]): Promise<Tens
   }
 }
 
-export async function runModel(loaded: LoadedModel, requestInputs: TensorData[], maxBatch: number): Promise<TensorData[]> {
+export async function runModel(loaded: LoadedModel, requestInputs: TensorData[], limits: RunLimits): Promise<TensorData[]> {
   const { signature } = loaded.manifest;
   const inputs = matchInputs(signature.inputs, requestInputs);
   for (const [i, t] of inputs.entries()) checkInput(signature.inputs[i], t);
   const rows = inputs[0].shape[0];
   if (inputs.some((t) => t.shape[0] !== rows)) throw new BadRequestError('all inputs must have the same number of rows (first dimension)');
-  if (rows <= maxBatch) return runChunk(loaded, inputs);
   const chunks: TensorData[][] = [];
-  for (let from = 0; from < rows; from += maxBatch) {
-    chunks.push(
-      await runChunk(
-        loaded,
-        inputs.map((t) => sliceRows(t, from, Math.min(rows, from + maxBatch))),
-      ),
-    );
-  }
-  return chunks[0].map((_, i) => concatRows(chunks.map((c) => c[i])));
+  const plan = {
+    model: loaded.model,
+    name: `${loaded.name}:${loaded.version}`,
+    pass: 'forward' as const,
+    rows,
+    maxRows: limits.maxBatch,
+    budget: limits.budget,
+    estimate: activationBytesPerRow(loaded.model),
+  };
+  await inChunks(plan, async (from, to) => {
+    chunks.push(await runChunk(loaded, from === 0 && to === rows ? inputs : inputs.map((t) => sliceRows(t, from, to))));
+  });
+  return chunks.length === 1 ? chunks[0] : chunks[0].map((_, i) => concatRows(chunks.map((c) => c[i])));
 }

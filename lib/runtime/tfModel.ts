@@ -67,3 +67,21 @@ export function signatureOf(model: TfModel): Signature {
   const probed = unknown ? probeOutputShapes(model, inputs) : undefined;
   return { inputs, outputs: model.outputs.map((t, i) => spec(t.name, t.dtype, probed?.[i] ?? t.shape)) };
 }
+
+/**
+ * An upper estimate of one row's forward activations: every layer's output, all alive at once
+ * (a layers model's topology says their shapes; undefined for graph models or unknown sizes).
+ */
+export function activationBytesPerRow(model: TfModel): number | undefined {
+  if (!isLayersModel(model)) return undefined;
+  let total = 0;
+  for (const layer of model.layers) {
+    const shape = layer.outputShape as (number | null)[] | (number | null)[][];
+    for (const one of Array.isArray(shape[0]) ? (shape as (number | null)[][]) : [shape as (number | null)[]]) {
+      const dims = one.slice(1);
+      if (dims.some((d) => d === null || d < 0)) return undefined;
+      total += (dims as number[]).reduce((a, b) => a * b, 1) * 4;
+    }
+  }
+  return total;
+}

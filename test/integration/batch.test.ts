@@ -9,6 +9,7 @@ import type { ObjectStore } from '../../lib/store/index.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 import { serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
+import { localLimits } from '../../lib/runtime/memory.js';
 
 let app: App;
 
@@ -93,7 +94,7 @@ describe('batch scoring on the folder store', () => {
     let budget = 2; // each invocation scores 3 micro-batches (2 checks pass, the third hands over)
     const continued: string[] = [];
     const options = {
-      maxBatch: 8,
+      limits: localLimits(8),
       marginMs: 1,
       remainingMs: () => (budget-- > 0 ? 1000 : 0),
       continueLater: async (key: string) => {

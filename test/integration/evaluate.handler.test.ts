@@ -9,6 +9,7 @@ import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { recording, tempFolderStore } from '../helpers/stores.js';
 import { writeLayersModel } from '../helpers/tinyModels.js';
+import { localLimits } from '../../lib/runtime/memory.js';
 
 let app: App;
 
@@ -158,7 +159,7 @@ describe('evaluate handler', () => {
       return source;
     };
     const request = { dataset: 'x.csv', labelColumn: 'label', save: false };
-    await app.services.loader.withModel({ name: 'lin', version: 1 }, (loaded) => expect(runEvaluation(broken, loaded, request, 256)).rejects.toThrow(/connection reset/));
+    await app.services.loader.withModel({ name: 'lin', version: 1 }, (loaded) => expect(runEvaluation(broken, loaded, request, localLimits())).rejects.toThrow(/connection reset/));
   });
 
   it('answers an empty data set with 400', async () => {

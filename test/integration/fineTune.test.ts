@@ -16,7 +16,7 @@ import { recording, tempFolderStore } from '../helpers/stores.js';
 let app: App;
 const jobExecutors = { evaluate: evaluateJob, 'fine-tune': fineTuneJob };
 /** What the job worker runs jobs with, over `on` (a wrapped store, to watch or break its writes). */
-const environment = (on: ObjectStore = store) => ({ store: on, loader: app.services.loader, maxBatch: app.services.config.maxBatch });
+const environment = (on: ObjectStore = store) => ({ store: on, loader: app.services.loader, limits: app.services.limits });
 
 let store: FolderStore;
 let irisRows: { instances: Record<string, number>[]; labels: string[] };

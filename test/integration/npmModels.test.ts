@@ -36,6 +36,7 @@ function rgbTensor(bytes: Uint8Array): tf.Tensor3D {
 }
 
 let app: App;
+let storeUri: string;
 let photos: Photo[];
 type Classifier = { classify(image: tf.Tensor3D, topk: number): Promise<{ className: string; probability: number }[]> };
 const theirs: Record<string, Classifier> = {};
@@ -48,6 +49,7 @@ beforeAll(async () => {
   const input = await preprocessingFrom({ image: '224x224x3', alignCorners: true });
   await pushModelFolder(store, await exportNsfwModel('MobileNetV2', dir), 'nsfw', { labels: CLASSES, transforms: { input: input as { kind: string } } });
   await pushModelFolder(store, await exportNsfwModel('MobileNetV2Mid', dir), 'nsfw-graph', { labels: CLASSES, transforms: { input: input as { kind: string } } });
+  storeUri = store.uri;
   app = serving(store.uri);
 
   const jpegs = await Promise.all(PHOTOS.map(async (file) => new Uint8Array(await readFile(file))));
@@ -94,5 +96,43 @@ describe('the parity is not an accident of the tolerance', () => {
     const plain = (await call(other.predict, 'POST', '/v1/models/plain:predict', body)).body.predictions[0].scores;
     const score = (scores: { label: string; score: number }[], label: string) => scores.find((s) => s.label === label)?.score ?? Number.NaN;
     expect(Math.max(...CLASSES.map((c) => Math.abs(score(aligned, c) - score(plain, c))))).toBeGreaterThan(1e-4);
+  });
+});
+
+/**
+ * The request that used to exhaust the wasm heap and break the function for good (integrated
+ * gradients through MobileNetV2 on a photo) now runs in chunks within a 2048 MB function's
+ * budget, and a function too small for even one row refuses it up front with the figures.
+ */
+describe('integrated gradients through MobileNetV2 within the memory budget', () => {
+  const body = () => ({ instances: [{ b64: Buffer.from(photos[0].bytes).toString('base64') }], method: 'integratedGradients', steps: 8 });
+
+  it('a 2048 MB function runs it in chunks, its tensors peaking under the budget, and leaves no tensor behind', async () => {
+    const budget = app.services.limits.budget.available();
+    const tensorsBefore = tf.memory().numTensors;
+    const bytesBefore = tf.memory().numBytes;
+    let answer: Awaited<ReturnType<typeof call>> | undefined;
+    const profile = await tf.profile(async () => {
+      answer = await call(app.explain, 'POST', '/v2/models/nsfw/explain', body());
+    });
+    expect(answer?.statusCode, JSON.stringify(answer?.body).slice(0, 300)).toBe(200);
+    const [explanation] = answer?.body.data.explanations ?? [];
+    expect(explanation.heatmap).toHaveLength(224);
+    expect(profile.peakBytes - bytesBefore).toBeLessThanOrEqual(budget);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+  }, 120_000);
+
+  it('a 512 MB function refuses it with a 413 naming the size that would run it, allocating nothing', async () => {
+    const small = serving(storeUri, { AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '512' });
+    await call(small.metadata, 'GET', '/v2/models/nsfw');
+    const tensorsBefore = tf.memory().numTensors;
+    const answer = await call(small.explain, 'POST', '/v2/models/nsfw/explain', body());
+    expect(answer.statusCode).toBe(413);
+    expect(answer.body.error).toMatch(/one row of a forward and backward pass through nsfw:1 needs [\d.]+ MB; this function can give .*a 512 MB function/);
+    const needed = Number(/A function of at least (\d+) MB/.exec(answer.body.error)?.[1]);
+    expect(needed, answer.body.error).toBeGreaterThan(512);
+    expect(needed).toBeLessThanOrEqual(2048);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    small.services.loader.clear();
   });
 });

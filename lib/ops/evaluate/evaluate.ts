@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LoadedModel } from '../../loader/index.js';
+import type { RunLimits } from '../../runtime/memory.js';
 import type { Manifest } from '../../registry/index.js';
 import { predict } from '../predict.js';
 import { inputFromValues } from '../../inputs/encode.js';
@@ -14,7 +15,8 @@ import { RegressionAccumulator, type RegressionReport } from './regression.js';
 import { CURVE_POINTS } from './roc.js';
 
 export interface EvaluateOptions {
-  maxBatch: number;
+  /** Rows read per chunk is limits.maxBatch; the model runs them within limits.budget. */
+  limits: RunLimits;
   topK?: number;
   threshold?: number;
   /** Called after each chunk with the rows evaluated so far. */
@@ -44,14 +46,14 @@ export function accumulatorFor(manifest: Manifest, options: EvaluateOptions): Ac
   return { kind: 'classes', acc };
 }
 
-async function evaluateChunk(loaded: LoadedModel, chunk: Example[], accumulator: Accumulator, maxBatch: number): Promise<void> {
+async function evaluateChunk(loaded: LoadedModel, chunk: Example[], accumulator: Accumulator, limits: RunLimits): Promise<void> {
   const [output] = await predict(
     loaded,
     inputFromValues(
       loaded.manifest,
       chunk.map((e) => e.instance),
     ),
-    maxBatch,
+    limits,
   );
   addOutputs(
     loaded.manifest,
@@ -116,14 +118,14 @@ export async function evaluateModel(loaded: LoadedModel, examples: AsyncIterable
   let chunk: Example[] = [];
   let rows = 0;
   const flush = async () => {
-    await evaluateChunk(loaded, chunk, accumulator, options.maxBatch);
+    await evaluateChunk(loaded, chunk, accumulator, options.limits);
     rows += chunk.length;
     chunk = [];
     await options.onProgress?.(rows);
   };
   for await (const example of examples) {
     chunk.push(example);
-    if (chunk.length >= options.maxBatch) await flush();
+    if (chunk.length >= options.limits.maxBatch) await flush();
   }
   if (chunk.length > 0) await flush();
   const report = accumulator.acc.report();

@@ -3,11 +3,11 @@ import type { JobContext } from '../../jobs/worker.js';
 import { evaluateRequest } from './request.js';
 import { runEvaluation } from './service.js';
 
-export async function evaluateJob({ store, loader, maxBatch, job, progress }: JobContext): Promise<unknown> {
+export async function evaluateJob({ store, loader, limits, job, progress }: JobContext): Promise<unknown> {
   const request = evaluateRequest.parse(job.request);
   let last = 0;
   return loader.withModel({ name: job.model.name, version: job.model.version }, (loaded) =>
-    runEvaluation(store, loaded, request, maxBatch, async (rows) => {
+    runEvaluation(store, loaded, request, limits, async (rows) => {
       // A store write per chunk would dominate small models: record progress every ~10k rows.
       if (rows - last >= 10_000) {
         last = rows;

@@ -1,6 +1,7 @@
 /** Evaluate from a request: build the examples (inline or streamed), run, optionally save. */
 import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
+import type { RunLimits } from '../../runtime/memory.js';
 import { keys } from '../../registry/index.js';
 import type { ObjectStore } from '../../store/index.js';
 import { datasetKey, formatOf, readDataset } from './dataset.js';
@@ -37,7 +38,7 @@ export async function runEvaluation(
   store: ObjectStore,
   loaded: LoadedModel,
   request: EvaluateRequest,
-  maxBatch: number,
+  limits: RunLimits,
   onProgress?: (rows: number) => Promise<void> | void,
   /** Where the data set is read from: the model store for the API; any folder or bucket for the CLI. */
   dataStore: ObjectStore = store,
@@ -49,7 +50,7 @@ export async function runEvaluation(
     source = datasetKey(dataStore, request.dataset);
     examples = datasetExamples(dataStore, loaded, source, request);
   }
-  const evaluation = await evaluateModel(loaded, examples, source, { maxBatch, topK: request.topK, threshold: request.threshold, onProgress });
+  const evaluation = await evaluateModel(loaded, examples, source, { limits, topK: request.topK, threshold: request.threshold, onProgress });
   if ('rocCurves' in evaluation.report && evaluation.report.rocCurves) {
     evaluation.report.rocCurves = evaluation.report.rocCurves.map((c) => ({ ...c, points: thinCurve(c.points) }));
   }

@@ -1,5 +1,6 @@
 /** What every explainer receives, and what it answers per instance (in model-input space). */
 import type { LoadedModel } from '../../loader/index.js';
+import type { RunLimits } from '../../runtime/memory.js';
 import type { InputSpace, Rows } from './inputs.js';
 import type { ScoreRule, TargetSpec } from './target.js';
 
@@ -16,7 +17,7 @@ export interface ExplainContext {
   rules: ScoreRule[];
   /** Target score of each instance: f(x). */
   scores: number[];
-  maxBatch: number;
+  limits: RunLimits;
 }
 
 export interface Attribution {

@@ -2,7 +2,7 @@
  * Integrated gradients (Sundararajan et al. 2017): attribution_j = (x_j - b_j) * integral over
  * alpha in [0, 1] of d score / d x_j at b + alpha (x - b), by quadrature (quadrature.ts).
  *
- * Every instance's path points are rows of one stream fed to the model in chunks of maxBatch
+ * Every instance's path points are rows of one stream fed to the model in chunks that fit the memory budget
  * rows (forward and backward passes over whole batches, never one call per step). The answer
  * carries the convergence delta = sum(attributions) - (f(x) - f(baseline)): completeness says it
  * is 0, so its size is the quadrature error.
@@ -18,7 +18,7 @@ import { scoreOf } from './target.js';
 const IG_DEFAULTS = { steps: 50, integration: 'gaussLegendre' } as const;
 
 export async function integratedGradients(context: ExplainContext, request: ExplainRequest): Promise<{ attributions: Attribution[]; params: IntegratedGradientsParams }> {
-  const { loaded, space, instances, rules, maxBatch } = context;
+  const { loaded, space, instances, rules, limits } = context;
   const steps = request.steps ?? IG_DEFAULTS.steps;
   const integration = request.integration ?? IG_DEFAULTS.integration;
   const rowCount = instances.count * steps;
@@ -32,7 +32,7 @@ export async function integratedGradients(context: ExplainContext, request: Expl
   const { size } = space;
   const x = instances.data;
 
-  const baselineOutput = await forwardRows(loaded, space, 1, (_from, _to, out) => out.set(baseline), maxBatch);
+  const baselineOutput = await forwardRows(loaded, space, 1, (_from, _to, out) => out.set(baseline), limits);
   const sums = Array.from({ length: instances.count }, () => new Float64Array(size));
   await gradientRows(
     loaded,
@@ -47,7 +47,7 @@ export async function integratedGradients(context: ExplainContext, request: Expl
       }
     },
     (r) => rules[Math.floor(r / steps)],
-    maxBatch,
+    limits,
     ({ from, gradients }) => {
       const rows = gradients.length / size;
       for (let k = 0; k < rows; k++) {

@@ -24,7 +24,7 @@ const KERNEL_SHAP_DEFAULTS = { nSamples: 2048, seed: 0 } as const;
 const EXACT_FEATURES = 10;
 
 export async function kernelShap(context: ExplainContext, request: ExplainRequest): Promise<{ attributions: Attribution[]; params: KernelShapParams }> {
-  const { loaded, space, instances, rules, maxBatch } = context;
+  const { loaded, space, instances, rules, limits } = context;
   const { size } = space;
   const nSamples = request.nSamples ?? KERNEL_SHAP_DEFAULTS.nSamples;
   const seed = request.seed ?? KERNEL_SHAP_DEFAULTS.seed;
@@ -73,7 +73,7 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
           }
         }
       },
-      maxBatch,
+      limits,
     );
     const coalitionValues = new Float64Array(coalitions.length);
     for (let r = 0; r < count; r++) coalitionValues[Math.floor(r / bgCount)] += scoreOf(rules[i], outputs.subarray(r * width, (r + 1) * width)) / bgCount;

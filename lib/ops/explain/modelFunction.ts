@@ -1,7 +1,8 @@
 /**
  * The model as a function of its input rows, for the explainers: forward scores (kernelShap, the
  * ends of the integrated-gradients path) and gradients of target scores (the gradient methods).
- * Rows are fed in chunks of at most maxBatch, each one tensor: never one model call per row.
+ * Rows are fed in chunks that fit the memory budget (and MAX_BATCH), each one tensor: never one
+ * model call per row.
  * Every tensor made here is disposed before the function returns, on error paths too.
  *
  * Gradients: tf.grad of the batch's summed target scores. Rows do not interact in a model at
@@ -14,6 +15,8 @@ import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
+import { checkOneRowFits, inChunks, type ChunkPlan, type Pass, type RunLimits } from '../../runtime/memory.js';
+import { activationBytesPerRow } from '../../runtime/tfModel.js';
 import type { InputSpace } from './inputs.js';
 import type { ScoreRule } from './target.js';
 
@@ -27,12 +30,25 @@ function forward(loaded: LoadedModel, x: tf.Tensor): tf.Tensor2D {
 /** Fills `out` with rows [from, to), flattened; called once per chunk, in order. */
 export type RowSource = (from: number, to: number, out: Float32Array) => void;
 
+/** The chunking of `rows` rows of a pass through the model: within the memory budget and MAX_BATCH. */
+function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits): ChunkPlan {
+  const activations = activationBytesPerRow(loaded.model);
+  // A backward pass keeps every activation and adds its gradient and temporaries: MobileNetV2's
+  // measured peak per row is 4.4 times its summed activations, so 5 is an upper estimate.
+  const estimate = activations === undefined ? undefined : pass === 'gradient' ? 5 * activations : activations;
+  return { model: loaded.model, name: `${loaded.name}:${loaded.version}`, pass, rows, maxRows: limits.maxBatch, budget: limits.budget, estimate };
+}
+
+/** A 413 now if not one row of this pass fits the budget (so nothing runs first only to be refused later). */
+export function checkPassFits(loaded: LoadedModel, pass: Pass, limits: RunLimits): void {
+  checkOneRowFits(plan(loaded, pass, 1, limits));
+}
+
 /** Output rows ([count][width], flat) of `count` rows produced by `source`, chunked. */
-export async function forwardRows(loaded: LoadedModel, space: InputSpace, count: number, source: RowSource, maxBatch: number): Promise<{ outputs: Float32Array; width: number }> {
+export async function forwardRows(loaded: LoadedModel, space: InputSpace, count: number, source: RowSource, limits: RunLimits): Promise<{ outputs: Float32Array; width: number }> {
   let outputs = new Float32Array(0);
   let width = 0;
-  for (let from = 0; from < count; from += maxBatch) {
-    const to = Math.min(count, from + maxBatch);
+  await inChunks(plan(loaded, 'forward', count, limits), async (from, to) => {
     const input = new Float32Array((to - from) * space.size);
     source(from, to, input);
     const out = tf.tidy(() => forward(loaded, tf.tensor(input, [to - from, ...space.rowShape])));
@@ -46,7 +62,7 @@ export async function forwardRows(loaded: LoadedModel, space: InputSpace, count:
     } finally {
       out.dispose();
     }
-  }
+  });
   return { outputs, width };
 }
 
@@ -68,11 +84,10 @@ export async function gradientRows(
   count: number,
   source: RowSource,
   ruleOf: (row: number) => ScoreRule,
-  maxBatch: number,
+  limits: RunLimits,
   take: (chunk: GradientChunk) => void,
 ): Promise<void> {
-  for (let from = 0; from < count; from += maxBatch) {
-    const to = Math.min(count, from + maxBatch);
+  await inChunks(plan(loaded, 'gradient', count, limits), async (from, to) => {
     const rows = to - from;
     const input = new Float32Array(rows * space.size);
     source(from, to, input);
@@ -93,7 +108,7 @@ export async function gradientRows(
     } finally {
       gradient?.dispose();
     }
-  }
+  });
 }
 
 /**

@@ -6,7 +6,7 @@ import type { Attribution, ExplainContext } from './context.js';
 import { gradientRows } from './modelFunction.js';
 
 export async function saliency(context: ExplainContext): Promise<{ attributions: Attribution[]; params: Record<string, never> }> {
-  const { loaded, space, instances, rules, maxBatch } = context;
+  const { loaded, space, instances, rules, limits } = context;
   const values = Array.from({ length: instances.count }, () => new Float32Array(space.size));
   await gradientRows(
     loaded,
@@ -14,7 +14,7 @@ export async function saliency(context: ExplainContext): Promise<{ attributions:
     instances.count,
     (from, to, out) => out.set(instances.data.subarray(from * space.size, to * space.size)),
     (r) => rules[r],
-    maxBatch,
+    limits,
     ({ from, gradients }) => {
       for (let k = 0; k < gradients.length / space.size; k++) values[from + k].set(gradients.subarray(k * space.size, (k + 1) * space.size));
     },

@@ -6,6 +6,7 @@
  */
 import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
+import type { RunLimits } from '../../runtime/memory.js';
 import { toAnswers, type Answer } from '../../protocol/answers.js';
 import type { Attribution, ExplainContext } from './context.js';
 import { imageShape } from './features.js';
@@ -13,7 +14,7 @@ import { encodeRows } from './inputs.js';
 import { integratedGradients } from './integratedGradients.js';
 import { kernelShap } from './kernelShap.js';
 import { mapAttribution } from './mapping.js';
-import { forwardRows } from './modelFunction.js';
+import { checkPassFits, forwardRows } from './modelFunction.js';
 import type { ExplainMethod, ExplainRequest } from './request.js';
 import { saliency } from './saliency.js';
 import { smoothGrad } from './smoothGrad.js';
@@ -45,20 +46,21 @@ function scoreMeaning(spec: TargetSpec): string {
   return 'the output value (target = output index)';
 }
 
-export async function explain(loaded: LoadedModel, request: ExplainRequest, maxBatch: number): Promise<ExplainAnswer> {
+export async function explain(loaded: LoadedModel, request: ExplainRequest, limits: RunLimits): Promise<ExplainAnswer> {
   const { manifest } = loaded;
   const png = request.format === 'png';
   const { rows: instances, space } = await encodeRows(manifest, request.instances, 'instances');
   if (png && !imageShape(manifest, space)) throw new BadRequestError(`format png: ${manifest.name} is not an image model; its attributions have no heatmap`);
 
-  const { outputs, width } = await forwardRows(loaded, space, instances.count, (from, to, out) => out.set(instances.data.subarray(from * space.size, to * space.size)), maxBatch);
+  checkPassFits(loaded, request.method === 'kernelShap' ? 'forward' : 'gradient', limits);
+  const { outputs, width } = await forwardRows(loaded, space, instances.count, (from, to, out) => out.set(instances.data.subarray(from * space.size, to * space.size)), limits);
   const spec = targetSpec(manifest, width);
   const requested = resolveTarget(spec, request.target);
   const outputRow = (i: number) => outputs.subarray(i * width, (i + 1) * width);
   const targets = Array.from({ length: instances.count }, (_, i) => requested ?? predictedTarget(spec, outputRow(i)));
   const rules = targets.map((t) => scoreRule(spec, t));
   const scores = rules.map((rule, i) => scoreOf(rule, outputRow(i)));
-  const context: ExplainContext = { loaded, space, instances, outputs, spec, targets, rules, scores, maxBatch };
+  const context: ExplainContext = { loaded, space, instances, outputs, spec, targets, rules, scores, limits };
 
   let result: { attributions: Attribution[]; params: object };
   switch (request.method) {

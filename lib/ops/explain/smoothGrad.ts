@@ -3,7 +3,7 @@
  * Gaussian noise of standard deviation noiseLevel * (max(x) - min(x)) added to every input (the
  * paper's 10-20 % of the value range). The noise comes from a seeded generator in JS, so an
  * answer is reproducible and the same on every backend. All noisy copies of all instances are one
- * row stream, chunked by maxBatch.
+ * row stream, chunked to fit the memory budget.
  */
 import { BadRequestError } from '../../errors.js';
 import type { Attribution, ExplainContext } from './context.js';
@@ -14,7 +14,7 @@ import { LIMITS, type ExplainRequest, type SmoothGradParams } from './request.js
 const SMOOTHGRAD_DEFAULTS = { noiseLevel: 0.15, samples: 50, seed: 0 } as const;
 
 export async function smoothGrad(context: ExplainContext, request: ExplainRequest): Promise<{ attributions: Attribution[]; params: SmoothGradParams }> {
-  const { loaded, space, instances, rules, maxBatch } = context;
+  const { loaded, space, instances, rules, limits } = context;
   const params: SmoothGradParams = {
     noiseLevel: request.noiseLevel ?? SMOOTHGRAD_DEFAULTS.noiseLevel,
     samples: request.samples ?? SMOOTHGRAD_DEFAULTS.samples,
@@ -51,7 +51,7 @@ export async function smoothGrad(context: ExplainContext, request: ExplainReques
       }
     },
     (r) => rules[Math.floor(r / samples)],
-    maxBatch,
+    limits,
     ({ from, gradients }) => {
       for (let k = 0; k < gradients.length / size; k++) {
         const sum = sums[Math.floor((from + k) / samples)];

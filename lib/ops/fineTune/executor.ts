@@ -9,8 +9,10 @@ import type { JobContext } from '../../jobs/worker.js';
 import { readVersion } from '../../loader/readVersion.js';
 import { createVersion, listVersions, readAlias, readManifest, setAlias, type Manifest } from '../../registry/index.js';
 import { modelFiles } from '../../runtime/modelFiles.js';
+import type { RunLimits } from '../../runtime/memory.js';
 import { isLayersModel } from '../../runtime/tfModel.js';
 import type { ObjectStore } from '../../store/index.js';
+import { checkTrainingFits } from './budget.js';
 import { loadLabelledData, pick, splitRows, type LabelledData } from './data.js';
 import { fineTuneRequest, type FineTuneRequest } from './request.js';
 import { applyTrainableLayers, train } from './train.js';
@@ -57,6 +59,7 @@ async function promote(
   request: FineTuneRequest,
   metrics: Record<string, number>,
   validation: LabelledData,
+  limits: RunLimits,
 ): Promise<FineTuneResult['promoted']> {
   if (!request.promote) return undefined;
   const { alias, ifBetter } = request.promote;
@@ -65,7 +68,7 @@ async function promote(
     if (current) {
       const incumbent = await readVersion(store, manifest.name, current.version);
       try {
-        const theirs = validationMetrics(incumbent.model as LayersModel, incumbent.manifest, validation)[ifBetter];
+        const theirs = (await validationMetrics(incumbent.model as LayersModel, incumbent.manifest, validation, limits))[ifBetter];
         if (!isBetter(ifBetter, metrics[ifBetter], theirs)) {
           return { alias, moved: false, reason: `${ifBetter} ${metrics[ifBetter]} does not beat version ${current.version}'s ${theirs}` };
         }
@@ -78,7 +81,7 @@ async function promote(
   return { alias, moved: true, reason: ifBetter ? `better ${ifBetter}` : 'requested' };
 }
 
-export async function fineTuneJob({ store, job, progress, remainingMs }: JobContext): Promise<FineTuneResult> {
+export async function fineTuneJob({ store, job, progress, remainingMs, limits }: JobContext): Promise<FineTuneResult> {
   const request = fineTuneRequest.parse(job.request);
   const { name, version: parent } = job.model;
   const already = await versionOfJob(store, name, parent, job.id);
@@ -92,12 +95,24 @@ export async function fineTuneJob({ store, job, progress, remainingMs }: JobCont
     const model = base.model;
     const { trainData, validation } = await splitData(store, base, request);
     const trainable = applyTrainableLayers(model, request.config.trainableLayers);
-    const baseMetrics = validationMetrics(model, base.manifest, validation);
+    await checkTrainingFits(
+      {
+        model,
+        name: `${name}:${parent}`,
+        config: request.config,
+        trainable,
+        rows: trainData.truths.length + validation.truths.length,
+        rowBytes: trainData.x.length === 0 ? 0 : (trainData.x.length / trainData.truths.length) * 4,
+        budget: limits.budget,
+      },
+      trainData.rowShape,
+    );
+    const baseMetrics = await validationMetrics(model, base.manifest, validation, limits);
     const result = await train(model, base.manifest, trainData, validation, request.config, {
       onEpoch: (epoch) => progress({ of: request.config.epochs, ...epoch }),
       outOfTime: () => remainingMs() < SAVE_MARGIN_MS,
     });
-    const metrics = validationMetrics(model, base.manifest, validation);
+    const metrics = await validationMetrics(model, base.manifest, validation, limits);
     const files = await modelFiles(model);
     const { name: _n, version: _v, files: _f, createdAt: _c, format: _fmt, ...inherited } = base.manifest;
     const manifest = await createVersion(store, name, files, {
@@ -115,7 +130,7 @@ export async function fineTuneJob({ store, job, progress, remainingMs }: JobCont
         baseMetrics,
       },
     });
-    const promoted = await promote(store, manifest, request, metrics, validation);
+    const promoted = await promote(store, manifest, request, metrics, validation, limits);
     return { version: manifest.version, parent, metrics, baseMetrics, history: result.history, promoted };
   } finally {
     base.model.dispose();

@@ -1,22 +1,49 @@
 /**
- * What can be checked before a fine-tune job is accepted, so a bad request is a 400 now rather
- * than a failed job later: the base is a layers model, layer names exist, inline labels fit.
+ * What can be checked before a fine-tune job is accepted, so a bad request is a 400 or 413 now
+ * rather than a failed job later: the base is a layers model, layer names exist, inline labels
+ * fit, and the training fits the worker's memory (estimated; the worker checks again, measured).
  */
 import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
+import type { MemoryBudget } from '../../runtime/memory.js';
 import { isLayersModel } from '../../runtime/tfModel.js';
 import { truthOf } from '../evaluate/examples.js';
+import { checkTrainingFits } from './budget.js';
 import type { FineTuneRequest } from './request.js';
+import { chosenLayers } from './train.js';
 
-export function precheckFineTune(loaded: LoadedModel, request: FineTuneRequest): void {
+/** The shape of one input row of the model (undefined when a dimension is free). */
+function rowShapeOf(loaded: LoadedModel): number[] | undefined {
+  const dims = loaded.manifest.signature.inputs[0]?.shape.slice(1) ?? [];
+  return dims.some((d) => d < 0) ? undefined : dims;
+}
+
+/** Inline rows of training and validation data (undefined when either is a data set, not read here). */
+function inlineRows(request: FineTuneRequest): number | undefined {
+  if (request.instances === undefined) return undefined;
+  if ('split' in request.validation) return request.instances.length;
+  return request.validation.instances === undefined ? undefined : request.instances.length + request.validation.instances.length;
+}
+
+/** `workerBudget`: the memory budget of the function that will train (the job worker). */
+export async function precheckFineTune(loaded: LoadedModel, request: FineTuneRequest, workerBudget: MemoryBudget): Promise<void> {
   if (!isLayersModel(loaded.model)) {
     throw new BadRequestError(`${loaded.name}:${loaded.version} is a graph model: graph models cannot be trained, only layers models`);
   }
-  const layers = loaded.model.layers.map((l) => l.name);
-  const chosen = request.config.trainableLayers;
-  if (Array.isArray(chosen)) {
-    const unknown = chosen.filter((n) => !layers.includes(n));
-    if (unknown.length) throw new BadRequestError(`unknown layer(s) ${unknown.join(', ')} in trainableLayers; the model has ${layers.join(', ')}`);
+  const trainable = chosenLayers(loaded.model, request.config.trainableLayers);
+  const rowShape = rowShapeOf(loaded);
+  if (rowShape !== undefined) {
+    const plan = {
+      model: loaded.model,
+      name: `${loaded.name}:${loaded.version}`,
+      config: request.config,
+      trainable,
+      rows: inlineRows(request),
+      rowBytes: rowShape.reduce((a, b) => a * b, 1) * 4,
+      budget: workerBudget,
+    };
+    // Measured on the serving instance with every layer trainable: an upper bound of any choice.
+    await checkTrainingFits(plan, rowShape);
   }
   const problems: string[] = [];
   const checkLabels = (labels: unknown[] | undefined, where: string) =>

@@ -30,16 +30,21 @@ export interface TrainResult {
 
 const LOSSES: Record<Manifest['task'], string> = { classification: 'categoricalCrossentropy', binary: 'binaryCrossentropy', regression: 'meanSquaredError' };
 
-/** Freezes every layer but the chosen ones; unknown names are a 400 naming them and the real ones. */
-export function applyTrainableLayers(model: tfl.LayersModel, choice: FineTuneConfig['trainableLayers']): string[] {
-  const withWeights = model.layers.filter((l) => l.getWeights().length > 0);
-  let chosen: string[];
-  if (choice === 'all') chosen = withWeights.map((l) => l.name);
-  else if (Array.isArray(choice)) {
+/** The layers a fine-tune trains; unknown names are a 400 naming them and the real ones. */
+export function chosenLayers(model: tfl.LayersModel, choice: FineTuneConfig['trainableLayers']): string[] {
+  const withWeights = model.layers.filter((l) => l.weights.length > 0);
+  if (choice === 'all') return withWeights.map((l) => l.name);
+  if (Array.isArray(choice)) {
     const unknown = choice.filter((name) => !model.layers.some((l) => l.name === name));
     if (unknown.length) throw new BadRequestError(`unknown layer(s) ${unknown.join(', ')} in trainableLayers; the model has ${model.layers.map((l) => l.name).join(', ')}`);
-    chosen = choice;
-  } else chosen = withWeights.slice(-choice.last).map((l) => l.name);
+    return choice;
+  }
+  return withWeights.slice(-choice.last).map((l) => l.name);
+}
+
+/** Freezes every layer but the chosen ones. */
+export function applyTrainableLayers(model: tfl.LayersModel, choice: FineTuneConfig['trainableLayers']): string[] {
+  const chosen = chosenLayers(model, choice);
   for (const layer of model.layers) layer.trainable = chosen.includes(layer.name);
   return chosen;
 }

@@ -2,17 +2,41 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Manifest } from '../../registry/index.js';
+import { inChunks, type RunLimits } from '../../runtime/memory.js';
+import { activationBytesPerRow } from '../../runtime/tfModel.js';
 import { ClassificationAccumulator } from '../evaluate/classification.js';
 import { headline } from '../evaluate/evaluate.js';
 import { classNames } from '../evaluate/examples.js';
 import { RegressionAccumulator } from '../evaluate/regression.js';
 import type { LabelledData } from './data.js';
 
-export function validationMetrics(model: LayersModel, manifest: Manifest, data: LabelledData): Record<string, number> {
-  // The tidy returns the tensor: returning its rows would make tf.tidy walk every value.
-  const output = tf.tidy(() => model.predict(tf.tensor(data.x, [data.truths.length, ...data.rowShape]), { batchSize: 256 }) as tf.Tensor);
-  const rows = output.arraySync() as number[][];
-  output.dispose();
+/** The model's output rows on the data, run in chunks that fit the memory budget. */
+async function outputRows(model: LayersModel, manifest: Manifest, data: LabelledData, limits: RunLimits): Promise<number[][]> {
+  const width = data.rowShape.reduce((a, b) => a * b, 1);
+  const rows: number[][] = [];
+  const plan = {
+    model,
+    name: `${manifest.name}:${manifest.version}`,
+    pass: 'forward' as const,
+    rows: data.truths.length,
+    maxRows: limits.maxBatch,
+    budget: limits.budget,
+    estimate: activationBytesPerRow(model),
+  };
+  await inChunks(plan, async (from, to) => {
+    // The tidy returns the tensor: returning its rows would make tf.tidy walk every value.
+    const output = tf.tidy(() => model.predict(tf.tensor(data.x.subarray(from * width, to * width), [to - from, ...data.rowShape])) as tf.Tensor);
+    try {
+      rows.push(...((await output.array()) as number[][]));
+    } finally {
+      output.dispose();
+    }
+  });
+  return rows;
+}
+
+export async function validationMetrics(model: LayersModel, manifest: Manifest, data: LabelledData, limits: RunLimits): Promise<Record<string, number>> {
+  const rows = await outputRows(model, manifest, data, limits);
   if (manifest.task === 'regression') {
     const acc = new RegressionAccumulator();
     acc.add(

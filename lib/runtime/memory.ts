@@ -1,0 +1,157 @@
+/**
+ * Memory budgets. Work that grows with a request (rows of a batch, steps and samples of an
+ * explanation, a training batch) runs in chunks sized to fit the bytes this function can spare,
+ * or is refused before anything is allocated when not even one row fits.
+ *
+ * The budget: the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) less what Node itself needs,
+ * capped by the wasm heap TF.js can address safely (past 2 GiB its allocations fail with "memory
+ * access out of bounds"), less the tensors already alive (cached models' weights), with a margin.
+ *
+ * What one row costs is measured, not guessed: the first chunk of a pass through a model runs one
+ * row under tf.profile, whose peak bytes (the row's activations, gradients, temporaries, at their
+ * fullest) become the model's cost per row for that pass, remembered for the process.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { PayloadTooLargeError } from '../errors.js';
+
+/** What Node itself, the modules and a request's JSON and images need besides tensors. */
+const RESERVED_BYTES = 384 * 2 ** 20;
+/** The wasm heap's safe extent: 32-bit offsets past 2 GiB break the backend's allocations. */
+const WASM_HEAP_LIMIT_BYTES = 2 * 2 ** 30;
+/** The heap fragments: plan for this share of what is free. */
+const MARGIN = 0.85;
+
+/** Bytes in words: KB under a megabyte, one decimal under ten, whole megabytes above. */
+export function size(bytes: number): string {
+  if (bytes < 2 ** 20) return `${Math.ceil(bytes / 1024)} KB`;
+  const mb = bytes / 2 ** 20;
+  return mb < 10 ? `${mb.toFixed(1)} MB` : `${Math.round(mb)} MB`;
+}
+
+export interface MemoryLimits {
+  /** The Lambda's memory size in bytes (AWS_LAMBDA_FUNCTION_MEMORY_SIZE). */
+  functionBytes: number;
+  /** MEMORY_BUDGET_BYTES: a fixed budget instead of the derived one (tests, unusual hosts). */
+  overrideBytes?: number;
+}
+
+export class MemoryBudget {
+  constructor(readonly limits: MemoryLimits) {}
+
+  /** Bytes the tensors of one operation may take now. */
+  available(): number {
+    if (this.limits.overrideBytes !== undefined) return this.limits.overrideBytes;
+    const ceiling = Math.min(this.limits.functionBytes - RESERVED_BYTES, WASM_HEAP_LIMIT_BYTES);
+    return Math.max(0, Math.floor((ceiling - tf.memory().numBytes) * MARGIN));
+  }
+
+  /** The budget in words, for an answer that refuses work. */
+  describe(): string {
+    if (this.limits.overrideBytes !== undefined) return `${size(this.limits.overrideBytes)} (MEMORY_BUDGET_BYTES)`;
+    return `${size(this.available())} (a ${size(this.limits.functionBytes)} function, less ${size(RESERVED_BYTES)} for Node and ${size(tf.memory().numBytes)} of loaded weights, at most ${size(WASM_HEAP_LIMIT_BYTES)} of wasm heap)`;
+  }
+
+  /** The function memory size (MB) at which `bytes` would fit in one chunk. */
+  functionSizeFor(bytes: number): number {
+    return Math.ceil((bytes / MARGIN + tf.memory().numBytes + RESERVED_BYTES) / 2 ** 20);
+  }
+}
+
+/**
+ * A pass through a model: inference; a forward and backward pass to the input (explanations); a
+ * forward and backward pass to the trainable weights (a training step, before the optimizer's update).
+ */
+export type Pass = 'forward' | 'gradient' | 'training';
+
+/** Peak bytes per row, by model and pass, as measured. */
+const perRow = new WeakMap<object, Partial<Record<Pass, number>>>();
+
+/** The measured cost of one row (undefined until a pass has run). */
+export function costPerRow(model: object, pass: Pass): number | undefined {
+  return perRow.get(model)?.[pass];
+}
+
+/** Runs one row of a pass under tf.profile and remembers its peak bytes as the model's cost per row. */
+export async function measureRow(model: object, pass: Pass, runOneRow: () => Promise<unknown> | unknown): Promise<number> {
+  const before = tf.memory().numBytes;
+  const profile = await tf.profile(async () => {
+    await runOneRow();
+  });
+  const cost = Math.max(1, profile.peakBytes - before);
+  perRow.set(model, { ...perRow.get(model), [pass]: cost });
+  return cost;
+}
+
+export interface ChunkPlan {
+  model: object;
+  /**
+   * Before anything is measured: an upper estimate of one row's bytes (e.g. from a layers model's
+   * topology), so a row that cannot fit is refused before it is tried.
+   */
+  estimate?: number;
+  /** What the model is called in a refusal. */
+  name: string;
+  pass: Pass;
+  /** Rows to run. */
+  rows: number;
+  /** Never more rows per chunk than this (MAX_BATCH). */
+  maxRows: number;
+  budget: MemoryBudget;
+}
+
+const PASS_WORDS: Record<Pass, string> = { forward: 'a forward pass', gradient: 'a forward and backward pass', training: 'a training step' };
+
+function refusal(plan: ChunkPlan, rowBytes: number): PayloadTooLargeError {
+  const what = PASS_WORDS[plan.pass];
+  return new PayloadTooLargeError(
+    `one row of ${what} through ${plan.name} needs ${size(rowBytes)}; this function can give ${plan.budget.describe()}: no request fits. ` +
+      `A function of at least ${plan.budget.functionSizeFor(rowBytes)} MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) would run it one row at a time`,
+  );
+}
+
+/**
+ * Refuses now, before any other work, a plan of which not one row fits: by its measured cost, or
+ * its estimate until measured (a request's costliest pass is checked before its cheaper ones run).
+ */
+export function checkOneRowFits(plan: ChunkPlan): void {
+  const cost = costPerRow(plan.model, plan.pass) ?? plan.estimate;
+  if (cost !== undefined && cost > plan.budget.available()) throw refusal(plan, cost);
+}
+
+/** Rows per chunk for this plan now, or a 413 naming the figures when not one row fits. */
+export function rowsPerChunk(plan: ChunkPlan): number {
+  const cost = costPerRow(plan.model, plan.pass);
+  if (cost === undefined) return 1;
+  const rows = Math.floor(plan.budget.available() / cost);
+  if (rows < 1) throw refusal(plan, cost);
+  return Math.min(plan.maxRows, rows);
+}
+
+/**
+ * Runs rows [0, plan.rows) in chunks that fit the budget, in order: `run(from, to)` does one chunk.
+ * The first chunk of a pass not yet measured is one row, profiled.
+ */
+export async function inChunks(plan: ChunkPlan, run: (from: number, to: number) => Promise<void>): Promise<void> {
+  let from = 0;
+  if (costPerRow(plan.model, plan.pass) === undefined && plan.rows > 0) {
+    if (plan.estimate !== undefined && plan.estimate > plan.budget.available()) throw refusal(plan, plan.estimate);
+    await measureRow(plan.model, plan.pass, () => run(0, 1));
+    from = 1;
+  }
+  while (from < plan.rows) {
+    const to = Math.min(plan.rows, from + rowsPerChunk(plan));
+    await run(from, to);
+    from = to;
+  }
+}
+
+/** What bounds a run: rows per model call (MAX_BATCH) and the bytes it may take. */
+export interface RunLimits {
+  maxBatch: number;
+  budget: MemoryBudget;
+}
+
+/** Limits for tools and tests outside a Lambda: MAX_BATCH rows, the budget of a 2048 MB function. */
+export function localLimits(maxBatch = 256): RunLimits {
+  return { maxBatch, budget: new MemoryBudget({ functionBytes: 2048 * 2 ** 20 }) };
+}

@@ -1,0 +1,121 @@
+/**
+ * Memory budgets (lib/runtime/memory.ts, lib/ops/fineTune/budget.ts): work that grows with the
+ * request runs in chunks that fit MEMORY_BUDGET_BYTES, so its peak stays under the budget and its
+ * answers equal an unconstrained run's; work of which not even one row fits is a 413 with the
+ * figures before anything is allocated; a fine-tune that does not fit names the largest batchSize
+ * that does, and that batchSize is accepted and trains.
+ */
+import { cp, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from '../../lib/jobs/index.js';
+import { call, serving, type Answer, type App, type Handler } from '../helpers/serving.js';
+import { tempFolderStore } from '../helpers/stores.js';
+
+const MB = 2 ** 20;
+/** Budget of the constrained app: a few digits rows per chunk (a forward row of the conv net is ~0.1 MB). */
+const BUDGET = 1 * MB;
+
+let free: App;
+let tight: App;
+let tiny: App;
+let digits: unknown[];
+let digitLabels: number[];
+
+/** The call's answer and the peak bytes its tensors took above what was alive before it. */
+async function peakOf(handler: Handler, path: string, body: unknown): Promise<{ answer: Answer; peak: number }> {
+  const before = tf.memory().numBytes;
+  let answer: Answer | undefined;
+  const profile = await tf.profile(async () => {
+    answer = await call(handler, 'POST', path, body);
+  });
+  return { answer: answer as Answer, peak: profile.peakBytes - before };
+}
+
+async function waitForJob(app: App, id: string): Promise<Job> {
+  for (let i = 0; i < 600; i += 1) {
+    const job = (await call(app.metadata, 'GET', `/v2/jobs/${id}`)).body as Job;
+    if (job.status === 'succeeded' || job.status === 'failed') return job;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`job ${id} did not finish`);
+}
+
+beforeAll(async () => {
+  const store = await tempFolderStore();
+  await cp('models', fileURLToPath(store.uri), { recursive: true });
+  free = serving(store.uri);
+  tight = serving(store.uri, { MEMORY_BUDGET_BYTES: String(BUDGET) });
+  tiny = serving(store.uri, { MEMORY_BUDGET_BYTES: '1024' });
+  const lines = (await readFile('models/_datasets/digits-test.jsonl', 'utf8')).trim().split('\n');
+  const rows = lines.slice(0, 40).map((l) => JSON.parse(l));
+  digits = rows.map((r) => r.image);
+  digitLabels = rows.map((r) => r.label);
+  // Weights loaded before anything is measured: the peaks below are the requests' own.
+  for (const app of [free, tight, tiny]) expect((await call(app.metadata, 'GET', '/v2/models/digits')).statusCode).toBe(200);
+  await call(free.predict, 'POST', '/v2/models/digits/infer', { inputs: [] });
+  await call(tight.predict, 'POST', '/v1/models/digits:predict', { instances: digits.slice(0, 1) });
+});
+
+describe('chunks within the budget', () => {
+  it('predict on 40 images peaks under the budget and answers as an unconstrained run does', async () => {
+    const expected = await call(free.predict, 'POST', '/v1/models/digits:predict', { instances: digits });
+    const { answer, peak } = await peakOf(tight.predict, '/v1/models/digits:predict', { instances: digits });
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+    expect(answer.body).toEqual(expected.body);
+    expect(peak).toBeLessThanOrEqual(BUDGET);
+    // The whole batch at once would not have fit: the chunking is what kept it under.
+    const whole = await peakOf(free.predict, '/v1/models/digits:predict', { instances: digits });
+    expect(whole.peak).toBeGreaterThan(BUDGET);
+  });
+
+  it('integrated gradients (64 steps) peak under the budget with the attributions of an unconstrained run', async () => {
+    const body = { instances: digits.slice(0, 2), method: 'integratedGradients', steps: 64 };
+    const expected = await call(free.explain, 'POST', '/v2/models/digits/explain', body);
+    const before = tf.memory().numTensors;
+    const { answer, peak } = await peakOf(tight.explain, '/v2/models/digits/explain', body);
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+    expect(peak).toBeLessThanOrEqual(BUDGET);
+    expect(tf.memory().numTensors).toBe(before);
+    const flat = (a: Answer) => a.body.data.explanations.flatMap((e: { heatmap: number[][] }) => e.heatmap.flat());
+    const [ours, theirs] = [flat(answer), flat(expected)];
+    expect(ours).toHaveLength(theirs.length);
+    for (const [i, v] of ours.entries()) expect(v).toBeCloseTo(theirs[i], 5);
+  });
+});
+
+describe('refused before allocating when not one row fits', () => {
+  it.each([
+    ['predict', (a: App) => a.predict, '/v1/models/digits:predict', () => ({ instances: digits })],
+    ['explain', (a: App) => a.explain, '/v2/models/digits/explain', () => ({ instances: digits.slice(0, 1), method: 'saliency' })],
+  ])('%s: 413 naming the row cost, the budget and the function size that would do', async (_, handler, path, body) => {
+    const before = tf.memory().numTensors;
+    const { answer, peak } = await peakOf(handler(tiny), path, body());
+    expect(answer.statusCode).toBe(413);
+    expect(answer.body.error).toMatch(/one row of a (forward|forward and backward) pass through digits:1 needs [\d.]+ [KM]B;/);
+    expect(answer.body.error).toMatch(/MEMORY_BUDGET_BYTES/);
+    expect(answer.body.error).toMatch(/A function of at least \d+ MB/);
+    expect(tf.memory().numTensors).toBe(before);
+    // The estimate from the topology refused it: no row ran.
+    expect(peak).toBeLessThan(64 * 1024);
+  });
+});
+
+describe('fine-tune within the budget', () => {
+  it('a batchSize that does not fit is a 413 naming the largest that does; that one trains', async () => {
+    // Inline rows: their count is known when the job is submitted, so the check there is complete.
+    const data = { instances: digits, labels: digitLabels, validation: { split: 0.25 } };
+    const refused = await call(tight.fineTune, 'POST', '/v2/models/digits/fine-tune', { ...data, config: { epochs: 1, batchSize: 4096 } });
+    expect(refused.statusCode).toBe(413);
+    expect(refused.body.error).toMatch(/batchSize 4096 does not fit: a training step of digits:1 takes [\d.]+ [KM]B per row/);
+    const largest = Number(/The largest batchSize that fits is (\d+)/.exec(refused.body.error)?.[1]);
+    expect(largest).toBeGreaterThanOrEqual(1);
+    expect(largest).toBeLessThan(4096);
+    const accepted = await call(tight.fineTune, 'POST', '/v2/models/digits/fine-tune', { ...data, config: { epochs: 1, batchSize: largest } });
+    expect(accepted.statusCode, JSON.stringify(accepted.body)).toBe(202);
+    const job = await waitForJob(tight, accepted.body.id);
+    expect(job.error, refused.body.error).toBeUndefined();
+    expect(job.status).toBe('succeeded');
+  });
+});
