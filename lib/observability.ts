@@ -17,3 +17,10 @@ export function recordRequest(route: string, status: number, millis: number): vo
   if (status >= 500) metrics.addMetric('Faults', MetricUnit.Count, 1);
   metrics.publishStoredMetrics();
 }
+
+/** One occurrence of a notable event (a backend reset, a model served stale), as its own metric. */
+export function recordEvent(name: 'BackendResets' | 'StaleServes' | 'StoreErrors', dimensions: Record<string, string> = {}): void {
+  const single = metrics.singleMetric();
+  for (const [key, value] of Object.entries(dimensions)) single.addDimension(key, value);
+  single.addMetric(name, MetricUnit.Count, 1);
+}

@@ -9,6 +9,7 @@ import { jsonBody } from '../http/body.js';
 import { httpHandler, type HttpHandler } from '../http/handler.js';
 import type { Reply, Route, RouteRequest } from '../http/router.js';
 import { logger } from '../observability.js';
+import { withRecovery } from '../runtime/recovery.js';
 import { createServices, type Services } from '../services.js';
 import { validateJobId } from '../jobs/records.js';
 import { validateName, validateVersion } from '../registry/names.js';
@@ -50,7 +51,8 @@ function bind(spec: RouteSpec, implement: (context: RouteContext<unknown>) => Pr
       bodySchema ??= await spec.body();
       body = jsonBody(request, bodySchema);
     }
-    return implement({ request, params: request.params, query: query as never, body: body as never, services });
+    // A backend fault resets TF.js before this request's 500, so the next request is served.
+    return withRecovery(() => implement({ request, params: request.params, query: query as never, body: body as never, services }));
   };
   return spec.paths.map((path) => ({ method: spec.method, path, handle }));
 }

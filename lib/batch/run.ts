@@ -7,6 +7,7 @@
  */
 import { stringify } from 'csv-stringify/sync';
 import { BadRequestError, NotFoundError, ServiceError } from '../errors.js';
+import { withRecovery } from '../runtime/recovery.js';
 import type { LoadedModel, ModelLoader } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
 import { requiredColumns } from '../inputs/encode.js';
@@ -212,24 +213,27 @@ export async function scoreObject(store: ObjectStore, loader: ModelLoader, key: 
   if (options.resume && !checkpoint) return { status: 'skipped' }; // a stale continuation: a fresh run owns the file now
   try {
     const ref = checkpoint ? { name: checkpoint.model.name, version: checkpoint.model.version } : input.ref;
-    return await loader.withModel(ref, async (loaded) => {
-      checkpoint ??= {
-        sourceEtag: etag,
-        model: { name: loaded.name, version: loaded.version },
-        offset: 0,
-        line: input.format === 'csv' ? 1 : 0,
-        parts: 0,
-        rows: { read: 0, scored: 0, failed: 0 },
-        startedAt: started.toISOString(),
-        invocations: 1,
-      };
-      if (options.resume) checkpoint.invocations += 1;
-      const done = await scorePart(store, loaded, input, outputs, checkpoint, options);
-      if (done) return { status: 'succeeded', manifest: await finish(store, input, outputs, checkpoint) };
-      await store.put(outputs.checkpoint, JSON.stringify(checkpoint), { contentType: 'application/json' });
-      await options.continueLater(key);
-      return { status: 'continued' };
-    });
+    // A backend fault resets TF.js, and the event is retried on a working one.
+    return await withRecovery(() =>
+      loader.withModel(ref, async (loaded) => {
+        checkpoint ??= {
+          sourceEtag: etag,
+          model: { name: loaded.name, version: loaded.version },
+          offset: 0,
+          line: input.format === 'csv' ? 1 : 0,
+          parts: 0,
+          rows: { read: 0, scored: 0, failed: 0 },
+          startedAt: started.toISOString(),
+          invocations: 1,
+        };
+        if (options.resume) checkpoint.invocations += 1;
+        const done = await scorePart(store, loaded, input, outputs, checkpoint, options);
+        if (done) return { status: 'succeeded', manifest: await finish(store, input, outputs, checkpoint) };
+        await store.put(outputs.checkpoint, JSON.stringify(checkpoint), { contentType: 'application/json' });
+        await options.continueLater(key);
+        return { status: 'continued' } as const;
+      }),
+    );
   } catch (error) {
     if (error instanceof ServiceError && error.statusCode >= 500 && !(error instanceof NotFoundError)) {
       // A transient failure (store, model load): let Lambda retry the event rather than record a verdict.

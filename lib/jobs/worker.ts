@@ -6,6 +6,7 @@
 import { ServiceError } from '../errors.js';
 import type { ModelLoader } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
+import { withRecovery } from '../runtime/recovery.js';
 import type { ObjectStore } from '../store/index.js';
 import { readJob, updateJob, type Job, type JobKind } from './records.js';
 
@@ -49,7 +50,8 @@ export async function runJob(
       },
       remainingMs,
     };
-    const result = await executor(context);
+    // A backend fault resets TF.js (the job fails; the worker's next job finds a working backend).
+    const result = await withRecovery(() => executor(context));
     return await updateJob(store, job, { status: 'succeeded', result });
   } catch (error) {
     onError?.(error);

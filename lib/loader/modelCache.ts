@@ -3,8 +3,10 @@
  * - single-flight: concurrent requests for one version share one load;
  * - failures are not cached (the next request tries again);
  * - bounded by weight bytes, least recently used first; an evicted model is disposed once no
- *   request is using it, so its tensors leave backend memory.
+ *   request is using it, so its tensors leave backend memory;
+ * - a model loaded before a backend reset (lib/runtime/recovery.ts) is loaded again.
  */
+import { backendGeneration } from '../runtime/recovery.js';
 import type { LoadedModel } from './readVersion.js';
 
 interface Entry {
@@ -12,6 +14,13 @@ interface Entry {
   loaded?: LoadedModel;
   users: number;
   evicted: boolean;
+  /** The backend generation it loaded under: after a backend reset its tensors are gone. */
+  generation: number;
+}
+
+/** Disposes an entry's model, unless the backend it lived in was reset (its tensors went with it). */
+function disposeEntry(entry: Entry): void {
+  if (entry.generation === backendGeneration()) entry.loaded?.model.dispose();
 }
 
 export class ModelCache {
@@ -27,19 +36,24 @@ export class ModelCache {
       return await fn(await entry.promise);
     } finally {
       entry.users -= 1;
-      if (entry.evicted && entry.users === 0) entry.loaded?.model.dispose();
+      if (entry.evicted && entry.users === 0) disposeEntry(entry);
     }
   }
 
   private entry(key: string, load: () => Promise<LoadedModel>): Entry {
-    const existing = this.entries.get(key);
+    let existing = this.entries.get(key);
+    if (existing && existing.generation !== backendGeneration()) {
+      // Loaded before a backend reset: reload (a request still using it has already failed).
+      this.remove(key, existing);
+      existing = undefined;
+    }
     if (existing) {
       // Re-insert: Map order is the LRU order, oldest first.
       this.entries.delete(key);
       this.entries.set(key, existing);
       return existing;
     }
-    const entry: Entry = { users: 0, evicted: false, promise: Promise.resolve(undefined as never) };
+    const entry: Entry = { users: 0, evicted: false, generation: backendGeneration(), promise: Promise.resolve(undefined as never) };
     entry.promise = load().then(
       (loaded) => {
         entry.loaded = loaded;
@@ -77,7 +91,7 @@ export class ModelCache {
   private remove(key: string, entry: Entry): void {
     this.entries.delete(key);
     entry.evicted = true;
-    if (entry.users === 0) entry.loaded?.model.dispose();
+    if (entry.users === 0) disposeEntry(entry);
   }
 
   /** Disposes every loaded model (tests, and a clean shutdown). */

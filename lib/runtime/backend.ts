@@ -86,6 +86,12 @@ export function initBackend(): Promise<BackendName> {
   return chosen;
 }
 
+/** Starts the backend again after the engine was reset (lib/runtime/recovery.ts). */
+export function restartBackend(): Promise<BackendName> {
+  chosen = undefined;
+  return initBackend();
+}
+
 /** The backend in use, as our config names it. */
 export function backendName(): BackendName {
   const active = tf.getBackend();
