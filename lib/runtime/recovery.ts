@@ -16,7 +16,7 @@ import { restartBackend } from './backend.js';
 const FAULT_MESSAGES = /memory access out of bounds|Aborted\(|out of memory|Cannot enlarge memory|Array buffer allocation failed|unreachable|table index is out of bounds/i;
 
 /** True for errors (or their causes) that leave the backend unusable. */
-export function isBackendFault(error: unknown): boolean {
+function isBackendFault(error: unknown): boolean {
   for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) {
     if (e instanceof WebAssembly.RuntimeError || FAULT_MESSAGES.test(e.message)) return true;
   }
@@ -53,7 +53,7 @@ function resetEngine(): void {
 let recovering: Promise<void> | undefined;
 
 /** Resets TF.js and starts the backend afresh (once, however many requests saw the fault). */
-export function recoverBackend(): Promise<void> {
+function recoverBackend(): Promise<void> {
   recovering ??= (async () => {
     generation += 1;
     resetEngine();
@@ -65,7 +65,7 @@ export function recoverBackend(): Promise<void> {
 }
 
 /** The answer to a request that met a backend fault: a 500 whose message stays in the log. */
-export class BackendFaultError extends ServiceError {}
+class BackendFaultError extends ServiceError {}
 
 /**
  * Runs `work`; a backend fault in it resets the backend before the error goes on (as a

@@ -97,23 +97,3 @@ export async function writeImageModel(width: number, height: number, channels: n
   model.dispose();
   return out;
 }
-
-/**
- * A layers model with a hidden layer `units` wide (4 inputs, 2 classes) whose activations A, relu(A)
- * and A + relu(A) are alive at once: three tensors of units x 4 bytes per row, each kept under
- * 2 GiB (past which TF.js's wasm allocations misbehave), so a thousand-odd rows in one call
- * exhaust the 4 GiB wasm heap.
- */
-export async function writeWideModel(units: number, dir?: string): Promise<string> {
-  await initBackend();
-  const out = dir ?? (await folder());
-  const input = tfl.input({ shape: [4] });
-  const wide = tfl.layers.dense({ units, name: 'wide' }).apply(input) as tfl.SymbolicTensor;
-  const relu = tfl.layers.reLU({ name: 'relu' }).apply(wide) as tfl.SymbolicTensor;
-  const sum = tfl.layers.add({ name: 'sum' }).apply([wide, relu]) as tfl.SymbolicTensor;
-  const probs = tfl.layers.dense({ units: 2, activation: 'softmax', name: 'probs' }).apply(sum) as tfl.SymbolicTensor;
-  const model = tfl.model({ inputs: input, outputs: probs });
-  for (const [file, bytes] of await modelFiles(model)) await writeFile(path.join(out, file), bytes);
-  model.dispose();
-  return out;
-}
