@@ -33,7 +33,7 @@ module.exports = {
     onlyImports('store-is-the-bottom', '^lib/store/', ['^lib/errors\\.ts$']),
     onlyImports('registry-sits-on-the-store', '^lib/registry/', [...LEAVES, '^lib/store/', '^lib/inputs/']),
     onlyImports('runtime-knows-tfjs-only', '^lib/runtime/', [...LEAVES, '^lib/observability\\.ts$', '^lib/registry/(artifacts|manifest)\\.ts$']),
-    onlyImports('loader-sits-on-registry-and-runtime', '^lib/loader/', [...LEAVES, '^lib/registry/', '^lib/runtime/', '^lib/store/']),
+    onlyImports('loader-sits-on-registry-and-runtime', '^lib/loader/', [...LEAVES, '^lib/observability\\.ts$', '^lib/registry/', '^lib/runtime/', '^lib/store/']),
     onlyImports('jobs', '^lib/jobs/', [...LEAVES, '^lib/registry/', '^lib/store/', '^lib/loader/', '^lib/runtime/(memory|recovery)\\.ts$']),
     onlyImports('ops-are-transport-free', '^lib/ops/', [
       ...LEAVES,

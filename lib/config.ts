@@ -32,6 +32,10 @@ const schema = z.object({
     .transform((v) => v || undefined),
   TFJS_WASM_DIR: z.string().optional(),
   MODEL_ALIAS_TTL_SECONDS: z.coerce.number().min(0).default(30),
+  MODEL_STALE_MAX_SECONDS: z.coerce.number().min(0).default(3600),
+  S3_MAX_ATTEMPTS: positiveInt.max(10).default(3),
+  S3_CONNECT_TIMEOUT_MS: positiveInt.default(1000),
+  S3_SOCKET_TIMEOUT_MS: positiveInt.default(5000),
   MODEL_CACHE_MAX_BYTES: positiveInt.optional(),
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: positiveInt.optional(),
   MODEL_PRELOAD: z.string().optional(),
@@ -58,6 +62,10 @@ export interface Config {
   backend?: 'node' | 'wasm' | 'cpu';
   wasmDir?: string;
   aliasTtlMs: number;
+  /** While the store fails, a loaded model is served for this long past its last confirmation. */
+  staleMaxMs: number;
+  /** S3 calls: attempts (standard retry mode: exponential backoff with jitter), and timeouts. */
+  s3Retry: { maxAttempts: number; connectionTimeoutMs: number; socketTimeoutMs: number };
   cacheMaxBytes: number;
   preload: string[];
   maxBatch: number;
@@ -105,6 +113,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backend: e.TFJS_BACKEND,
     wasmDir: e.TFJS_WASM_DIR,
     aliasTtlMs: e.MODEL_ALIAS_TTL_SECONDS * 1000,
+    staleMaxMs: e.MODEL_STALE_MAX_SECONDS * 1000,
+    s3Retry: { maxAttempts: e.S3_MAX_ATTEMPTS, connectionTimeoutMs: e.S3_CONNECT_TIMEOUT_MS, socketTimeoutMs: e.S3_SOCKET_TIMEOUT_MS },
     cacheMaxBytes: e.MODEL_CACHE_MAX_BYTES ?? Math.floor(lambdaMemoryBytes / 4),
     preload: (e.MODEL_PRELOAD ?? '')
       .split(',')

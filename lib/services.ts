@@ -27,9 +27,10 @@ export interface Services {
 
 export function createServices(config: Config = readConfig()): Services {
   configureBackend({ backend: config.backend, wasmDir: config.wasmDir });
-  const open = (uri: string) => openStore(uri, { endpoint: config.s3Endpoint, forcePathStyle: config.s3ForcePathStyle, region: config.region, credentials: config.awsCredentials });
+  const open = (uri: string) =>
+    openStore(uri, { endpoint: config.s3Endpoint, forcePathStyle: config.s3ForcePathStyle, region: config.region, credentials: config.awsCredentials, retry: config.s3Retry });
   const store = open(config.modelStoreUri);
-  const loader = new ModelLoader(store, { aliasTtlMs: config.aliasTtlMs, maxBytes: config.cacheMaxBytes });
+  const loader = new ModelLoader(store, { aliasTtlMs: config.aliasTtlMs, maxBytes: config.cacheMaxBytes, staleMaxMs: config.staleMaxMs });
   const overrideBytes = config.memoryBudgetBytes;
   const limits = { maxBatch: config.maxBatch, budget: new MemoryBudget({ functionBytes: config.functionMemoryBytes, overrideBytes }) };
   const workerBudget = config.jobWorkerFunction ? new MemoryBudget({ functionBytes: config.jobWorkerMemoryBytes, overrideBytes }) : limits.budget;

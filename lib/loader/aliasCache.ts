@@ -1,8 +1,16 @@
 /**
  * Resolved aliases are trusted for a short TTL, so a promotion takes effect without a redeploy
- * while a warm function does not list the store on every request. Explicit versions are immutable
+ * while a warm function does not read the store on every request. Explicit versions are immutable
  * and never need refreshing.
+ *
+ * Stale-while-error: when a refresh fails for a reason that may pass (the store unreachable, a
+ * 5xx, throttling), the version last confirmed keeps being served, for up to `staleMaxMs` after
+ * that confirmation, with a warning and a StaleServes metric; the store is asked again after a
+ * short pause, not on every request. An authoritative answer (the alias or model is gone: 404)
+ * is never papered over.
  */
+import { ServiceError } from '../errors.js';
+import { logger, recordEvent } from '../observability.js';
 import { formatModelRef, resolveVersion, type ModelRef } from '../registry/index.js';
 import type { ObjectStore } from '../store/index.js';
 
@@ -11,14 +19,35 @@ interface Resolved {
   expiresAt: number;
 }
 
+interface Confirmed {
+  version: number;
+  /** When the store last confirmed it. */
+  at: number;
+}
+
+/** An answer from the store that a retry would not change (not found, bad name): never served around. */
+function isAuthoritative(error: unknown): boolean {
+  return error instanceof ServiceError && error.statusCode < 500;
+}
+
+export interface AliasCacheOptions {
+  ttlMs: number;
+  /** How long after its last confirmation a version may be served while the store fails. */
+  staleMaxMs: number;
+  now?: () => number;
+}
+
 export class AliasCache {
   private readonly resolved = new Map<string, Resolved>();
+  private readonly confirmed = new Map<string, Confirmed>();
+  private readonly now: () => number;
 
   constructor(
     private readonly store: ObjectStore,
-    private readonly ttlMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+    private readonly options: AliasCacheOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
 
   resolve(ref: ModelRef): Promise<number> {
     // Versions are immutable: an explicit one needs no lookup (loading it reports a missing one).
@@ -26,13 +55,35 @@ export class AliasCache {
     const key = formatModelRef(ref);
     const hit = this.resolved.get(key);
     if (hit && hit.expiresAt > this.now()) return hit.version;
-    // Single-flight: callers arriving during a refresh share it; a failure is not remembered.
-    const version = resolveVersion(this.store, ref);
-    this.resolved.set(key, { version, expiresAt: this.now() + this.ttlMs });
+    // Single-flight: callers arriving during a refresh share it.
+    const version = this.refresh(key, ref);
+    this.resolved.set(key, { version, expiresAt: this.now() + this.options.ttlMs });
     version.catch(() => {
       if (this.resolved.get(key)?.version === version) this.resolved.delete(key);
     });
     return version;
+  }
+
+  private async refresh(key: string, ref: ModelRef): Promise<number> {
+    try {
+      const version = await resolveVersion(this.store, ref);
+      this.confirmed.set(key, { version, at: this.now() });
+      return version;
+    } catch (error) {
+      const last = this.confirmed.get(key);
+      if (isAuthoritative(error) || !last || this.now() - last.at > this.options.staleMaxMs) throw error;
+      const staleSeconds = Math.round((this.now() - last.at) / 1000);
+      logger.warn('store unavailable: serving the version last confirmed', { model: key, version: last.version, staleSeconds, error: error as Error });
+      recordEvent('StaleServes', { model: ref.name });
+      // Ask the store again after a pause, not on every request meanwhile.
+      this.resolved.set(key, { version: Promise.resolve(last.version), expiresAt: this.now() + Math.min(this.options.ttlMs, 5000) });
+      return last.version;
+    }
+  }
+
+  /** The version last confirmed for this reference, if any, and when. */
+  lastConfirmed(ref: ModelRef): Confirmed | undefined {
+    return this.confirmed.get(formatModelRef(ref));
   }
 
   /** Forgets the resolved aliases of one model (after this process moved one of them). */
@@ -42,5 +93,6 @@ export class AliasCache {
 
   clear(): void {
     this.resolved.clear();
+    this.confirmed.clear();
   }
 }

@@ -3,7 +3,8 @@
  * reused while the Lambda stays warm.
  */
 import { ServiceError, UnavailableError } from '../errors.js';
-import { parseModelRef, type ModelRef } from '../registry/index.js';
+import { logger, recordEvent } from '../observability.js';
+import { formatModelRef, parseModelRef, type ModelRef } from '../registry/index.js';
 import type { ObjectStore } from '../store/index.js';
 import { AliasCache } from './aliasCache.js';
 import { ModelCache } from './modelCache.js';
@@ -14,8 +15,12 @@ export type { LoadedModel } from './readVersion.js';
 export interface LoaderOptions {
   aliasTtlMs: number;
   maxBytes: number;
+  /** MODEL_STALE_MAX_SECONDS: how long a model may be served past its last confirmation while the store fails (default one hour). */
+  staleMaxMs?: number;
   now?: () => number;
 }
+
+const ONE_HOUR_MS = 3_600_000;
 
 export class ModelLoader {
   readonly aliases: AliasCache;
@@ -25,7 +30,7 @@ export class ModelLoader {
     readonly store: ObjectStore,
     options: LoaderOptions,
   ) {
-    this.aliases = new AliasCache(store, options.aliasTtlMs, options.now);
+    this.aliases = new AliasCache(store, { ttlMs: options.aliasTtlMs, staleMaxMs: options.staleMaxMs ?? ONE_HOUR_MS, now: options.now });
     this.cache = new ModelCache(options.maxBytes);
   }
 
@@ -36,9 +41,23 @@ export class ModelLoader {
 
   /** Runs fn with the loaded model; it is not evicted or disposed while fn runs. */
   async withModel<T>(ref: ModelRef, fn: (model: LoadedModel) => Promise<T> | T): Promise<T> {
+    const previous = ref.version === undefined ? this.aliases.lastConfirmed(ref)?.version : undefined;
     const version = await this.resolve(ref).catch(unavailable(ref.name));
-    const load = () => readVersion(this.store, ref.name, version).catch(unavailable(`${ref.name}:${version}`));
-    return this.cache.use(`${ref.name}:${version}`, load, fn);
+    const load = (v: number) => () => readVersion(this.store, ref.name, v).catch(unavailable(`${ref.name}:${v}`));
+    const key = `${ref.name}:${version}`;
+    if (previous !== undefined && previous !== version && !this.cache.isLoaded(key) && this.cache.isLoaded(`${ref.name}:${previous}`)) {
+      // The alias moved to a version not loaded yet: load it first, and if the store fails
+      // meanwhile, keep serving the one loaded (stale-while-error) rather than answer 503.
+      try {
+        await this.cache.use(key, load(version), () => undefined);
+      } catch (error) {
+        if (!(error instanceof UnavailableError)) throw error;
+        logger.warn('new version cannot be loaded: serving the one loaded', { model: formatModelRef(ref), version: previous, wanted: version, error });
+        recordEvent('StaleServes', { model: ref.name });
+        return this.cache.use(`${ref.name}:${previous}`, load(previous), fn);
+      }
+    }
+    return this.cache.use(key, load(version), fn);
   }
 
   /** An alias of this model moved here: this warm instance sees it at once (others within the TTL). */

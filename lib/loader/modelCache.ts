@@ -75,6 +75,12 @@ export class ModelCache {
     return total;
   }
 
+  /** Whether key's model is loaded now (in the backend's current generation). */
+  isLoaded(key: string): boolean {
+    const entry = this.entries.get(key);
+    return entry?.loaded !== undefined && entry.generation === backendGeneration();
+  }
+
   keys(): string[] {
     return [...this.entries.keys()];
   }

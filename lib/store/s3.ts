@@ -13,7 +13,11 @@ export interface S3StoreOptions {
   region?: string;
   /** The environment's keys (lib/config.ts), or an S3-compatible server's; unset: the SDK's default chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Attempts per call and timeouts; unset: 3 attempts, 1 s to connect, 5 s of silence on a socket. */
+  retry?: { maxAttempts: number; connectionTimeoutMs: number; socketTimeoutMs: number };
 }
+
+const DEFAULT_RETRY = { maxAttempts: 3, connectionTimeoutMs: 1000, socketTimeoutMs: 5000 };
 
 type Sdk = typeof import('@aws-sdk/client-s3');
 
@@ -45,11 +49,19 @@ export class S3Store implements ObjectStore {
   ) {
     this.prefix = prefix && !prefix.endsWith('/') ? `${prefix}/` : prefix;
     this.uri = `s3://${bucket}/${this.prefix}`;
+    const retry = options.retry ?? DEFAULT_RETRY;
     this.clientConfig = {
       region: options.region ?? 'us-east-1',
       endpoint: options.endpoint,
       forcePathStyle: options.forcePathStyle,
       credentials: options.credentials,
+      // Set here rather than left to the SDK's defaults (no timeouts at all): a store that stops
+      // answering must fail a call in seconds, so a loaded model can be served stale meanwhile.
+      // Standard mode: exponential backoff with jitter, throttling and 5xx retried. No timeout on
+      // a whole request: weights files are large; a socket silent for socketTimeoutMs fails it.
+      maxAttempts: retry.maxAttempts,
+      retryMode: 'standard',
+      requestHandler: { connectionTimeout: retry.connectionTimeoutMs, socketTimeout: retry.socketTimeoutMs },
       // Only send/check checksums when an operation requires them: S3-compatible servers
       // (s3rver among them) store streamed bodies corrupted under the newer default.
       requestChecksumCalculation: 'WHEN_REQUIRED',

@@ -39,6 +39,7 @@ export async function startLocalS3(options: { directory: string; port?: number; 
   // s3rver drops common prefixes more than one level down (aws s3 ls s3://local-bucket/batch/ would show nothing).
   fixDelimitedListing(server.store);
   const { port } = await server.run();
+  let stopped = false;
   return {
     endpoint: `http://127.0.0.1:${port}`,
     bucket,
@@ -48,7 +49,10 @@ export async function startLocalS3(options: { directory: string; port?: number; 
       server.on('event', handler);
       return () => void server.off('event', handler);
     },
+    // Idempotent: a test may stop the store mid-way (to see what serving does without it) and again at the end.
     async stop() {
+      if (stopped) return;
+      stopped = true;
       server.httpServer?.closeAllConnections();
       await server.close();
     },

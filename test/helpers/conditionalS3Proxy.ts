@@ -5,7 +5,8 @@
  * store contract can assert the same behaviour on S3Store as on FolderStore.
  *
  * Conditional PUTs on the same key are serialized, so of two concurrent ones exactly one wins,
- * as on S3. Everything else is streamed through untouched (the Host header included: the client's
+ * as on S3. `throttle(pattern)` makes requests whose path matches answer as S3 does when it sheds
+ * load (503 SlowDown), to test what a store blip does. Everything else is streamed through untouched (the Host header included: the client's
  * SigV4 signature covers it and s3rver checks it).
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -14,6 +15,8 @@ import { randomUUID } from 'node:crypto';
 
 export interface ConditionalS3Proxy {
   endpoint: string;
+  /** From now on, requests whose path matches answer 503 SlowDown (undefined: none). */
+  throttle(pattern: RegExp | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -32,6 +35,12 @@ function preconditionFailed(res: ServerResponse, resource: string): void {
     `<Condition>If-None-Match</Condition><Resource>${resource}</Resource>` +
     `<RequestId>${randomUUID()}</RequestId></Error>`;
   res.writeHead(412, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function slowDown(res: ServerResponse, resource: string): void {
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><Resource>${resource}</Resource><RequestId>${randomUUID()}</RequestId></Error>`;
+  res.writeHead(503, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
 
@@ -108,7 +117,14 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
     });
   }
 
+  let throttled: RegExp | undefined;
   const server = http.createServer((req, res) => {
+    const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://proxy').pathname);
+    if (throttled?.test(pathname)) {
+      req.resume();
+      slowDown(res, pathname);
+      return;
+    }
     const conditional = req.method === 'PUT' && req.headers['if-none-match'] === '*';
     const done = conditional ? conditionalPut(req, res) : forward(req, res);
     done.catch((error: unknown) => {
@@ -121,6 +137,9 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    throttle(pattern) {
+      throttled = pattern;
+    },
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));

@@ -34,3 +34,13 @@ export function recording(inner: ObjectStore): RecordingStore {
     listPage: wrap('listPage', inner.listPage),
   };
 }
+
+/** Copies a folder into a store under `prefix`, as `aws s3 sync <dir> s3://bucket/<prefix>` would. */
+export async function syncFolder(store: ObjectStore, dir: string, prefix = ''): Promise<void> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  for (const entry of entries.filter((e) => e.isFile())) {
+    const file = path.join(entry.parentPath, entry.name);
+    await store.put(prefix + path.relative(dir, file).split(path.sep).join('/'), new Uint8Array(await readFile(file)));
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Stale-while-error (lib/loader/aliasCache.ts, lib/loader/index.ts) against a real S3 API:
+ * s3rver, behind a proxy that can answer 503 SlowDown as S3 does when it sheds load. A model
+ * already loaded keeps answering 200 when the store stops answering, past the alias TTL, up to
+ * MODEL_STALE_MAX_SECONDS; a model never loaded gets 503 with Retry-After; an alias moved to a
+ * version that cannot be loaded keeps the loaded one serving until the store answers again.
+ */
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { setAlias } from '../../lib/registry/index.js';
+import { openStore, type ObjectStore } from '../../lib/store/index.js';
+import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
+import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
+import { call, serving, type App } from '../helpers/serving.js';
+import { syncFolder } from '../helpers/stores.js';
+
+const IRIS = { instances: [[5.1, 3.5, 1.4, 0.2]] };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let s3: S3rverHandle;
+let proxy: ConditionalS3Proxy;
+let store: ObjectStore;
+
+/** Handlers over the proxied s3rver, with a 1 s alias TTL and fast-failing S3 calls. */
+function app(env: Record<string, string> = {}): App {
+  return serving(s3.uri, {
+    S3_ENDPOINT: proxy.endpoint,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    MODEL_ALIAS_TTL_SECONDS: '1',
+    S3_MAX_ATTEMPTS: '2',
+    ...env,
+  });
+}
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+  proxy = await startConditionalS3Proxy(s3.endpoint);
+  store = openStore(s3.uri, s3.s3Options);
+  for (const name of ['iris', 'spam']) await syncFolder(store, `models/${name}`, `${name}/`);
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await s3?.stop();
+});
+
+describe('the store throttles every request (503 SlowDown)', () => {
+  it('a loaded model answers 200 past the alias TTL, with the version it had; a never-loaded one 503 with Retry-After', async () => {
+    const served = app();
+    const before = await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS);
+    expect(before.statusCode).toBe(200);
+    proxy.throttle(/./);
+    try {
+      await sleep(1200); // past the TTL: the alias must be refreshed, and cannot be
+      for (let i = 0; i < 3; i += 1) {
+        const during = await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS);
+        expect(during.statusCode).toBe(200);
+        expect(during.body).toEqual(before.body);
+      }
+      const never = await call(served.predict, 'POST', '/v1/models/spam:predict', { instances: ['free prize'] });
+      expect(never.statusCode).toBe(503);
+      expect(Number(never.headers['retry-after'])).toBeGreaterThan(0);
+      expect(never.body.error).not.toMatch(/SlowDown|127\.0\.0\.1/);
+    } finally {
+      proxy.throttle(undefined);
+    }
+  });
+
+  it('past MODEL_STALE_MAX_SECONDS since its last confirmation, the loaded model answers 503 too', async () => {
+    const served = app({ MODEL_STALE_MAX_SECONDS: '3' });
+    expect((await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS)).statusCode).toBe(200);
+    proxy.throttle(/./);
+    try {
+      await sleep(1200);
+      expect((await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS)).statusCode).toBe(200);
+      await sleep(2300);
+      const expired = await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS);
+      expect(expired.statusCode).toBe(503);
+      expect(expired.headers['retry-after']).toBeDefined();
+    } finally {
+      proxy.throttle(undefined);
+    }
+  });
+});
+
+describe('an alias moved to a version the store cannot deliver', () => {
+  it('keeps serving the loaded version until the new one loads', async () => {
+    const served = app();
+    const v1 = await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS);
+    expect(v1.body.model_version).toBe('1');
+    const manifest = JSON.parse(await readFile('models/iris/versions/1/manifest.json', 'utf8'));
+    const { version } = await pushModelFolder(store, 'models/iris/versions/1', 'iris', { labels: manifest.labels, task: manifest.task, transforms: manifest.transforms });
+    await setAlias(store, 'iris', 'production', version);
+    proxy.throttle(new RegExp(`/iris/versions/${version}/`));
+    try {
+      await sleep(1200);
+      const stale = await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS);
+      expect(stale.statusCode).toBe(200);
+      expect(stale.body.model_version).toBe('1');
+    } finally {
+      proxy.throttle(undefined);
+    }
+    const moved = await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS);
+    expect(moved.statusCode).toBe(200);
+    expect(moved.body.model_version).toBe(String(version));
+  });
+});
