@@ -1,30 +1,24 @@
 /**
  * POST /v2/models/{m}[/versions/{v}]/evaluate: metrics over inline labelled instances or a data
- * set in the store. `?async=true` answers 202 with a job (poll GET /v2/jobs/{id});
- * `?report=html` answers a self-contained HTML report.
+ * set in the store, answered now and kept nowhere (`?report=html`: a self-contained HTML report).
+ * A read: this function cannot write the store. Saving the result or running it as a job is
+ * POST .../evaluations (handlers/evaluations.ts), behind IAM.
  */
 import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { evaluateRoutes } from '../lib/api/routes/evaluate.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
-import { acceptedReply, submitJob } from '../lib/jobs/index.js';
-import { logger } from '../lib/observability.js';
-import { evaluateJob } from '../lib/ops/evaluate/executor.js';
+import { ForbiddenError } from '../lib/errors.js';
 import { htmlReport } from '../lib/ops/evaluate/htmlReport.js';
 import { runEvaluation } from '../lib/ops/evaluate/service.js';
-import { jobEnvironment } from '../lib/services.js';
 
 export const routes: Implementations<typeof evaluateRoutes> = {
-  evaluate: async ({ params, query, body, services }) => {
-    const ref = modelRefFrom(params, query);
-    const { loader, store } = services;
-    if (query.async === 'true') {
-      const version = await loader.withModel(ref, (loaded) => loaded.version); // 404 now, not in the job
-      const job = await submitJob(jobEnvironment(services), 'evaluate', { name: ref.name, version }, body, { evaluate: evaluateJob }, (error, j) =>
-        logger.error('evaluate job failed', { jobId: j.id, error: error as Error }),
-      );
-      return acceptedReply(job);
+  evaluate: async ({ params, query, body, request, services }) => {
+    if (body.save || request.query.async === 'true') {
+      const path = request.path.replace(/\/evaluate$/, '/evaluations');
+      throw new ForbiddenError(`saving an evaluation or running it as a job writes to the store: send it, signed (IAM), to POST ${path}`);
     }
-    const evaluation = await loader.withModel(ref, (loaded) => runEvaluation(store, loaded, body, services.limits));
+    const ref = modelRefFrom(params, query);
+    const evaluation = await services.loader.withModel(ref, (loaded) => runEvaluation(services.store, loaded, body, services.limits));
     if (query.report === 'html') return { contentType: 'text/html; charset=utf-8', body: htmlReport(evaluation) };
     return { body: evaluation };
   },

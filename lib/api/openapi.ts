@@ -17,6 +17,7 @@ const ERRORS = {
   '400': { description: 'bad request: the message names the field and what was expected', ...json(errorBody) },
   '404': { description: 'unknown model, version, alias or job', ...json(errorBody) },
   '413': { description: 'body over 6 MB, or more work than one request may ask for', ...json(errorBody) },
+  '429': { description: 'throttled by API Gateway (the stage or route rate and burst limits)' },
   '503': { description: 'the model cannot be loaded now (Retry-After)', ...json(errorBody) },
 };
 
@@ -42,7 +43,8 @@ async function operation(spec: RouteSpec, path: string): Promise<object> {
   }
   return {
     summary: spec.summary,
-    ...(spec.auth === 'iam' ? { security: [{ sigv4: [] }] } : {}),
+    // Writes always need SigV4; reads are open unless the deployment chose IAM or a JWT authorizer.
+    security: spec.auth === 'write' ? [{ sigv4: [] }] : [{}, { sigv4: [] }, { jwt: [] }],
     parameters: parameters(path, spec.query),
     ...(spec.body ? { requestBody: { required: true, ...json(await spec.body()) } } : {}),
     responses: { ...responses, ...ERRORS },
@@ -66,7 +68,10 @@ export async function openApiDocument(): Promise<object> {
       description: 'Predict, explain, evaluate and fine-tune TensorFlow.js models (OIP v2 and TF Serving REST shapes), with metadata, health and jobs.',
     },
     components: {
-      securitySchemes: { sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'AWS Signature Version 4 (API Gateway IAM authorization)' } },
+      securitySchemes: {
+        sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'AWS Signature Version 4 (API Gateway IAM authorization)' },
+        jwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "a JWT from the deployment's issuer (readAuth=jwt)" },
+      },
     },
     paths,
   };

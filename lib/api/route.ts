@@ -7,10 +7,15 @@
 import type { z } from 'zod';
 
 /** The Lambda functions that answer HTTP (serverless.yml's names). */
-export type FunctionName = 'predict' | 'metadata' | 'evaluate' | 'explain' | 'fineTune';
+export type FunctionName = 'predict' | 'metadata' | 'evaluate' | 'evaluations' | 'explain' | 'fineTune';
 
-/** public: anyone who can reach the API; iam: callers sign with SigV4 and need execute-api:Invoke. */
-export type Auth = 'public' | 'iam';
+/**
+ * read: answers from what is stored, changing nothing; open by default, or behind IAM or a JWT
+ * authorizer by configuration (serverless.yml's readAuth param).
+ * write: changes the store or starts a job; always behind IAM (callers sign with SigV4 and need
+ * execute-api:Invoke on the route).
+ */
+export type Auth = 'read' | 'write';
 
 /** One route; its key in ROUTES (routes.ts) is its id, by which its handler binds an implementation. */
 export interface RouteSpec {

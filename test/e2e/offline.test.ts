@@ -104,7 +104,7 @@ describe('serverless offline, real HTTP, demo models', () => {
 
 describe('evaluate over HTTP', () => {
   it('runs an async evaluation through the job worker Lambda and reports it at /v2/jobs/{id}', async () => {
-    const accepted = await http('POST', '/v2/models/iris/evaluate?async=true', {
+    const accepted = await http('POST', '/v2/models/iris/evaluations?async=true', {
       instances: [
         { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
         { sepal_length: 6.7, sepal_width: 3.0, petal_length: 5.2, petal_width: 2.3 },

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { routeList } from '../../lib/api/routes/index.js';
 
 const run = promisify(execFile);
 
@@ -22,5 +23,20 @@ describe('serverless package', () => {
       expect(zip, fn).toBeGreaterThan(300 * 1024);
       expect(zip, fn).toBeLessThan(bundle);
     }
+    // The CloudFormation it would deploy: routes that write need IAM, reads are open (readAuth=none),
+    // and the stage throttles.
+    const template = JSON.parse(await readFile(path.join(outDir, 'cloudformation-template-update-stack.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
+    const resources = Object.values(template.Resources);
+    const routes = new Map(resources.filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => [r.Properties.RouteKey as string, r.Properties.AuthorizationType]));
+    for (const route of routeList()) {
+      for (const key of (route.gateway ? [route.gateway] : route.paths).map((p) => `${route.method} ${p}`)) {
+        expect([key, routes.get(key)]).toEqual([key, route.auth === 'write' ? 'AWS_IAM' : undefined]);
+      }
+    }
+    const stage = resources.find((r) => r.Type === 'AWS::ApiGatewayV2::Stage')?.Properties as { DefaultRouteSettings: Record<string, unknown> };
+    expect(Number(stage.DefaultRouteSettings.ThrottlingRateLimit)).toBeGreaterThan(0);
+    expect(Number(stage.DefaultRouteSettings.ThrottlingBurstLimit)).toBeGreaterThan(0);
   });
 });

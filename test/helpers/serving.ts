@@ -4,20 +4,21 @@
  */
 import { batchScore } from '../../handlers/batchScore.js';
 import { routes as evaluateRoutes } from '../../handlers/evaluate.js';
+import { routes as evaluationsRoutes } from '../../handlers/evaluations.js';
 import { routes as explainRoutes } from '../../handlers/explain.js';
 import { routes as fineTuneRoutes } from '../../handlers/fineTune.js';
 import { jobWorker } from '../../handlers/jobWorker.js';
 import { routes as metadataRoutes } from '../../handlers/metadata.js';
 import { routes as predictRoutes } from '../../handlers/predict.js';
 import { lambdaHandler } from '../../lib/api/bind.js';
-import { evaluateRoutes as evaluateTable } from '../../lib/api/routes/evaluate.js';
+import { evaluateRoutes as evaluateTable, evaluationsRoutes as evaluationsTable } from '../../lib/api/routes/evaluate.js';
 import { explainRoutes as explainTable } from '../../lib/api/routes/explain.js';
 import { fineTuneRoutes as fineTuneTable } from '../../lib/api/routes/fineTune.js';
 import { metadataRoutes as metadataTable } from '../../lib/api/routes/metadata.js';
 import { predictRoutes as predictTable } from '../../lib/api/routes/predict.js';
 import { servicesFor, type Services } from '../../lib/services.js';
 
-const routeTables = { predict: predictTable, metadata: metadataTable, explain: explainTable, evaluate: evaluateTable, fineTune: fineTuneTable };
+const routeTables = { predict: predictTable, metadata: metadataTable, explain: explainTable, evaluate: evaluateTable, evaluations: evaluationsTable, fineTune: fineTuneTable };
 
 export interface App {
   services: Services;
@@ -25,6 +26,7 @@ export interface App {
   metadata: Handler;
   explain: Handler;
   evaluate: Handler;
+  evaluations: Handler;
   fineTune: Handler;
   jobWorker: ReturnType<typeof jobWorker>;
   batchScore: ReturnType<typeof batchScore>;
@@ -39,6 +41,7 @@ export function serving(uri: string, env: Record<string, string> = {}): App {
     metadata: lambdaHandler(routeTables.metadata, metadataRoutes, services),
     explain: lambdaHandler(routeTables.explain, explainRoutes, services),
     evaluate: lambdaHandler(routeTables.evaluate, evaluateRoutes, services),
+    evaluations: lambdaHandler(routeTables.evaluations, evaluationsRoutes, services),
     fineTune: lambdaHandler(routeTables.fineTune, fineTuneRoutes, services),
     jobWorker: jobWorker(services),
     batchScore: batchScore(services),

@@ -5,6 +5,7 @@ import { runEvaluation } from '../../lib/ops/evaluate/service.js';
 import { keys } from '../../lib/registry/index.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { FolderStore } from '../../lib/store/folder.js';
+import { listAll } from '../../lib/store/index.js';
 import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { recording, tempFolderStore } from '../helpers/stores.js';
@@ -82,9 +83,9 @@ describe('evaluate handler', () => {
     expect(answer.body).toMatchObject({ count: 5, metrics: { accuracy: 1 } });
   });
 
-  it('saves an evaluation next to the version and lists it in metadata, leaving the manifest as it was', async () => {
+  it('saves an evaluation (POST .../evaluations) next to the version and lists it in metadata, leaving the manifest as it was', async () => {
     const manifestBefore = await store.get(keys.manifest('lin', 1));
-    const answer = await call(app.evaluate, 'POST', '/v2/models/lin/evaluate', { instances: [[1, 2, 3, 4]], labels: ['c'], save: true });
+    const answer = await call(app.evaluations, 'POST', '/v2/models/lin/evaluations', { instances: [[1, 2, 3, 4]], labels: ['c'], save: true });
     const saved = JSON.parse(new TextDecoder().decode(await store.get(keys.evaluation('lin', 1, answer.body.id))));
     expect(saved.metrics).toEqual(answer.body.metrics);
     const meta = await call(app.metadata, 'GET', '/v2/models/lin/versions/1');
@@ -92,10 +93,26 @@ describe('evaluate handler', () => {
     expect(await store.get(keys.manifest('lin', 1))).toEqual(manifestBefore);
   });
 
-  it('runs as a job with ?async=true: 202, then the job moves to succeeded with the same metrics', async () => {
+  it.each([
+    ['save: true', '', { save: true }],
+    ['?async=true', '?async=true', {}],
+  ])('the open evaluate route refuses %s with a 403 naming the IAM route, and writes nothing', async (_, query, extra) => {
+    const objects = async () => {
+      let count = 0;
+      for (const prefix of ['lin/', '_jobs/']) for await (const _ of listAll(store, prefix)) count += 1;
+      return count;
+    };
+    const before = await objects();
+    const answer = await call(app.evaluate, 'POST', `/v2/models/lin/versions/1/evaluate${query}`, { instances: [[1, 2, 3, 4]], labels: ['c'], ...extra });
+    expect(answer.statusCode).toBe(403);
+    expect(answer.body.error).toMatch(/signed \(IAM\), to POST \/v2\/models\/lin\/versions\/1\/evaluations/);
+    expect(await objects()).toBe(before);
+  });
+
+  it('runs as a job with POST .../evaluations?async=true: 202, then the job moves to succeeded with the same metrics', async () => {
     const instances = rows(30);
     const labels = await predictedLabels(instances);
-    const accepted = await call(app.evaluate, 'POST', '/v2/models/lin/evaluate?async=true', { instances, labels });
+    const accepted = await call(app.evaluations, 'POST', '/v2/models/lin/evaluations?async=true', { instances, labels });
     expect(accepted.statusCode).toBe(202);
     expect(accepted.headers.location).toBe(`/v2/jobs/${accepted.body.id}`);
     let job = (await call(app.metadata, 'GET', `/v2/jobs/${accepted.body.id}`)).body;

@@ -23,7 +23,8 @@ interface S3Trigger {
   existing?: boolean;
   rules?: S3Rule[];
 }
-type HttpApiEvent = string | { method: string; path: string; authorizer?: { type?: string; name?: string } };
+type Authorizer = string | { type?: string; name?: string };
+type HttpApiEvent = string | { method: string; path: string; authorizer?: Authorizer };
 interface FunctionConfig {
   handler: string;
   package?: { patterns?: string[] };
@@ -31,18 +32,45 @@ interface FunctionConfig {
 }
 interface Printed {
   service: string;
-  provider: { stage: string };
+  provider: { stage: string; httpApi?: { authorizers?: Record<string, { type: string; issuerUrl?: string }> } };
+  resources: { extensions?: { HttpApiStage?: { Properties: { DefaultRouteSettings: Throttle; RouteSettings: Record<string, Throttle> } } } };
   package?: { individually?: boolean };
   functions: Record<string, FunctionConfig>;
 }
 
-let config: Printed;
-beforeAll(async () => {
-  const { stdout } = await promisify(execFile)(path.resolve('node_modules/.bin/serverless'), ['print', '--format', 'json'], {
+interface Throttle {
+  ThrottlingRateLimit: number | string;
+  ThrottlingBurstLimit: number | string;
+}
+
+/** serverless.yml as `serverless print` resolves it, with these --param values. */
+async function printed(...params: string[]): Promise<Printed> {
+  const { stdout } = await promisify(execFile)(path.resolve('node_modules/.bin/serverless'), ['print', '--format', 'json', ...params.map((p) => `--param=${p}`)], {
     cwd: path.resolve('.'),
     maxBuffer: 16 * 1024 * 1024,
   });
-  config = JSON.parse(stdout) as Printed;
+  return JSON.parse(stdout) as Printed;
+}
+
+/** Every httpApi route deployed: "METHOD path", its function, and its authorizer as printed. */
+function deployedRoutes(printedConfig: Printed): { key: string; fn: string; authorizer?: Authorizer }[] {
+  return Object.entries(printedConfig.functions).flatMap(([fn, f]) =>
+    (f.events ?? [])
+      .filter((e) => e.httpApi !== undefined)
+      .map((e) => {
+        const event = e.httpApi!;
+        return typeof event === 'string' ? { key: event, fn, authorizer: undefined } : { key: `${event.method} ${event.path}`, fn, authorizer: event.authorizer };
+      }),
+  );
+}
+
+/** The route table's routes as API Gateway sees them, with their access. */
+const tableRoutes = () =>
+  routeList().flatMap((route) => (route.gateway ? [route.gateway] : route.paths).map((p) => ({ key: `${route.method} ${p}`, fn: route.fn, auth: route.auth })));
+
+let config: Printed;
+beforeAll(async () => {
+  config = await printed();
 }, 60_000);
 
 const s3Triggers = () => Object.entries(config.functions).flatMap(([name, fn]) => (fn.events ?? []).filter((e) => e.s3).map((e) => ({ name, s3: e.s3! })));
@@ -109,22 +137,73 @@ describe('serverless.yml as the framework resolves it', () => {
     expect(BATCH_FUNCTION).toBe(`${config.service}-${config.provider.stage}-batchScore`);
   });
 
-  it('routes exactly the route table: each path to its function, with its authorization', () => {
-    // What serverless.yml deploys: "METHOD path function auth" per httpApi event.
-    const deployed = Object.entries(config.functions).flatMap(([name, fn]) =>
-      (fn.events ?? [])
-        .filter((e) => e.httpApi !== undefined)
-        .map((e) => {
-          const event = e.httpApi!;
-          const [method, path] = typeof event === 'string' ? event.split(' ') : [event.method, event.path];
-          const auth = typeof event === 'object' && event.authorizer?.type === 'aws_iam' ? 'iam' : 'public';
-          return `${method} ${path} ${name} ${auth}`;
-        }),
-    );
-    // What the code serves (lib/api/routes/): a path API Gateway cannot route goes through the route's gateway path.
-    const table = routeList().flatMap((route) => (route.gateway ? [route.gateway] : route.paths).map((path) => `${route.method} ${path} ${route.fn} ${route.auth}`));
+  it('routes exactly the route table, each path to its function; writes behind IAM, reads open by default', () => {
+    const authOf = (authorizer: unknown) => ((authorizer as { type?: string } | undefined)?.type === 'aws_iam' ? 'write' : authorizer ? 'other' : 'read');
+    const deployed = deployedRoutes(config).map((r) => `${r.key} ${r.fn} ${authOf(r.authorizer)}`);
+    const table = tableRoutes().map((r) => `${r.key} ${r.fn} ${r.auth}`);
     expect([...new Set(deployed)].sort()).toEqual([...new Set(table)].sort());
     expect(deployed).toHaveLength(new Set(deployed).size);
+  });
+
+  it('puts every route that writes or starts a job behind IAM, whatever readAuth says', async () => {
+    const writes = new Set(
+      tableRoutes()
+        .filter((r) => r.auth === 'write')
+        .map((r) => r.key),
+    );
+    // The routes that change the store or start work: fine-tune, aliases, saved and async evaluations.
+    for (const key of [
+      'POST /v2/models/{model}/fine-tune',
+      'PUT /v2/models/{model}/aliases/{alias}',
+      'POST /v2/models/{model}/aliases/{alias}/rollback',
+      'POST /v2/models/{model}/evaluations',
+    ]) {
+      expect(writes.has(key), key).toBe(true);
+    }
+    for (const readAuth of ['none', 'iam', 'jwt']) {
+      const resolved = readAuth === 'none' ? config : await printed(`readAuth=${readAuth}`);
+      for (const route of deployedRoutes(resolved).filter((r) => writes.has(r.key))) expect(route.authorizer, `${readAuth}: ${route.key}`).toEqual({ type: 'aws_iam' });
+    }
+  }, 60_000);
+
+  it.each([
+    ['iam', { type: 'aws_iam' }],
+    ['jwt', { name: 'readJwt' }],
+  ])(
+    'readAuth=%s puts every read route behind that authorizer',
+    async (readAuth, expected) => {
+      const resolved = await printed(`readAuth=${readAuth}`, 'jwtIssuer=https://login.example.com/');
+      const reads = new Set(
+        tableRoutes()
+          .filter((r) => r.auth === 'read')
+          .map((r) => r.key),
+      );
+      const routes = deployedRoutes(resolved).filter((r) => reads.has(r.key));
+      expect(routes.length).toBe(reads.size);
+      for (const route of routes) expect(route.authorizer, route.key).toEqual(expected);
+      const authorizers = resolved.provider.httpApi?.authorizers ?? {};
+      if (readAuth === 'jwt') expect(authorizers.readJwt).toMatchObject({ type: 'jwt', issuerUrl: 'https://login.example.com/' });
+      else expect(authorizers).toEqual({});
+    },
+    60_000,
+  );
+
+  it('throttles the stage, and the costly routes tighter, with rate and burst limits that are real routes', () => {
+    const stage = config.resources.extensions?.HttpApiStage?.Properties;
+    expect(stage).toBeDefined();
+    const rate = (t: Throttle) => Number(t.ThrottlingRateLimit);
+    const burst = (t: Throttle) => Number(t.ThrottlingBurstLimit);
+    const base = stage!.DefaultRouteSettings;
+    expect(rate(base)).toBeGreaterThan(0);
+    expect(burst(base)).toBeGreaterThanOrEqual(rate(base));
+    const routeKeys = new Set(deployedRoutes(config).map((r) => r.key));
+    const heavy = Object.entries(stage!.RouteSettings);
+    expect(heavy.map(([key]) => key)).toEqual(expect.arrayContaining(['POST /v2/models/{model}/explain', 'POST /v2/models/{model}/fine-tune', 'POST /v2/models/{model}/evaluate']));
+    for (const [key, throttle] of heavy) {
+      expect(routeKeys.has(key), key).toBe(true);
+      expect(rate(throttle)).toBeGreaterThan(0);
+      expect(rate(throttle)).toBeLessThan(rate(base));
+    }
   });
 
   it('packages each function individually with only its own dist folder', () => {

@@ -1,16 +1,38 @@
-/** The evaluate function's route. */
+/**
+ * The evaluate functions' routes: evaluate answers metrics and changes nothing (a read);
+ * evaluations saves them or runs them as a job (a write: behind IAM, in a function allowed to
+ * write the store and start the worker).
+ */
 import { versioned, type RouteSpec } from '../route.js';
 import { accepted, evaluateQuery } from './query.js';
+
+const evaluateBody = async () => (await import('../../ops/evaluate/request.js')).evaluateRequest;
 
 export const evaluateRoutes = {
   evaluate: {
     fn: 'evaluate',
     method: 'POST',
     paths: versioned('/v2/models/{model}', '/evaluate'),
+    query: evaluateQuery.pick({ alias: true, report: true }),
+    body: evaluateBody,
+    auth: 'read',
+    summary: 'metrics on labelled data (inline, or a CSV/JSON Lines data set in the store), answered now and not kept',
+    responses: {
+      '200': { description: 'the evaluation (JSON, or HTML with report=html)' },
+      '403': { description: 'data set outside the model store; or save or async asked here (use POST .../evaluations)' },
+    },
+  },
+} as const satisfies Record<string, RouteSpec>;
+
+export const evaluationsRoutes = {
+  createEvaluation: {
+    fn: 'evaluations',
+    method: 'POST',
+    paths: versioned('/v2/models/{model}', '/evaluations'),
     query: evaluateQuery,
-    body: async () => (await import('../../ops/evaluate/request.js')).evaluateRequest,
-    auth: 'public',
-    summary: 'metrics on labelled data (inline, or a CSV/JSON Lines data set in the store)',
+    body: evaluateBody,
+    auth: 'write',
+    summary: 'an evaluation kept under the version (save: true) or run as a job (async=true): IAM-signed',
     responses: { '200': { description: 'the evaluation (JSON, or HTML with report=html)' }, ...accepted, '403': { description: 'data set outside the model store' } },
   },
 } as const satisfies Record<string, RouteSpec>;

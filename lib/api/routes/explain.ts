@@ -9,7 +9,7 @@ export const explainRoutes = {
     paths: versioned('/v2/models/{model}', '/explain'),
     query: formatQuery,
     body: async () => (await import('../../ops/explain/request.js')).explainRequest,
-    auth: 'public',
+    auth: 'read',
     summary: 'attributions (integrated gradients, saliency, SmoothGrad, KernelSHAP) per feature, word or pixel',
     responses: { '200': { description: 'explanations', schema: async () => (await import('../../ops/explain/response.js')).explainResponse } },
   },

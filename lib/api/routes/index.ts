@@ -5,13 +5,13 @@
  * serverless.yml routes exactly these paths to these functions with this authorization.
  */
 import type { RouteSpec } from '../route.js';
-import { evaluateRoutes } from './evaluate.js';
+import { evaluateRoutes, evaluationsRoutes } from './evaluate.js';
 import { explainRoutes } from './explain.js';
 import { fineTuneRoutes } from './fineTune.js';
 import { metadataRoutes } from './metadata.js';
 import { predictRoutes } from './predict.js';
 
-const ROUTES = { ...metadataRoutes, ...predictRoutes, ...explainRoutes, ...evaluateRoutes, ...fineTuneRoutes };
+const ROUTES = { ...metadataRoutes, ...predictRoutes, ...explainRoutes, ...evaluateRoutes, ...evaluationsRoutes, ...fineTuneRoutes };
 
 export type RouteId = keyof typeof ROUTES;
 

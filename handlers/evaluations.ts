@@ -1,0 +1,33 @@
+/**
+ * POST /v2/models/{m}[/versions/{v}]/evaluations: an evaluation that writes. `save: true` keeps
+ * the result under the version; `?async=true` answers 202 with a job (poll GET /v2/jobs/{id})
+ * and the job worker evaluates. serverless.yml puts these routes behind IAM authorization.
+ */
+import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
+import { evaluationsRoutes } from '../lib/api/routes/evaluate.js';
+import { modelRefFrom } from '../lib/api/modelRef.js';
+import { acceptedReply, submitJob } from '../lib/jobs/index.js';
+import { logger } from '../lib/observability.js';
+import { evaluateJob } from '../lib/ops/evaluate/executor.js';
+import { htmlReport } from '../lib/ops/evaluate/htmlReport.js';
+import { runEvaluation } from '../lib/ops/evaluate/service.js';
+import { jobEnvironment } from '../lib/services.js';
+
+export const routes: Implementations<typeof evaluationsRoutes> = {
+  createEvaluation: async ({ params, query, body, services }) => {
+    const ref = modelRefFrom(params, query);
+    const { loader, store } = services;
+    if (query.async === 'true') {
+      const version = await loader.withModel(ref, (loaded) => loaded.version); // 404 now, not in the job
+      const job = await submitJob(jobEnvironment(services), 'evaluate', { name: ref.name, version }, body, { evaluate: evaluateJob }, (error, j) =>
+        logger.error('evaluate job failed', { jobId: j.id, error: error as Error }),
+      );
+      return acceptedReply(job);
+    }
+    const evaluation = await loader.withModel(ref, (loaded) => runEvaluation(store, loaded, body, services.limits));
+    if (query.report === 'html') return { contentType: 'text/html; charset=utf-8', body: htmlReport(evaluation) };
+    return { body: evaluation };
+  },
+};
+
+export const handler = lambdaHandler(evaluationsRoutes, routes);
