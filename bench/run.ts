@@ -12,6 +12,7 @@
  *   npm run bench -- --skip-training    skip sections 7-8 (alone: npx tsx bench/wasmKernels.ts, bench/fineTune.ts)
  *   npm run bench -- --skip-explain     skip section 9 (alone: npx tsx bench/explain.ts [--quick])
  *   npm run bench -- --skip-preprocess  skip section 10
+ *   npm run bench -- --skip-soak        skip section 11 (alone: npx tsx bench/soak.ts [--quick])
  *
  * 1. bundle, wasm and zip bytes per handler (scripts/build.ts's esbuild configuration)
  * 2. model load in a fresh `node` process, from process start to model ready (built bundle)
@@ -22,7 +23,8 @@
  *    and peak RSS of a fresh process at 100k vs 1M rows (bench/evaluate.ts)
  * 6. batch scoring: rows/s of scoreObject on an iris CSV and a digits JSONL vs raw model.predict on the
  *    same rows, and peak RSS of a fresh process at 20k vs 200k iris rows (bench/batch.ts)
- * 7. backend, node, cpu, date
+ * 7-8. wasm training kernels; fine-tune epochs; 9. explanations; 10. image preprocessing
+ * 11. the soak: 10,000 mixed requests through every HTTP handler's bundle in one process (bench/soak.ts)
  */
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -54,6 +56,7 @@ async function main(): Promise<void> {
       'skip-training': { type: 'boolean', default: false },
       'skip-explain': { type: 'boolean', default: false },
       'skip-preprocess': { type: 'boolean', default: false },
+      'skip-soak': { type: 'boolean', default: false },
     },
   });
   const quick = values.quick;
@@ -173,6 +176,10 @@ async function main(): Promise<void> {
     const { measurePreprocess, formatPreprocess } = await import('./preprocess.js');
     const preprocess = values['skip-preprocess'] ? undefined : await attempt('image preprocessing', () => measurePreprocess({ quick }));
 
+    // 11. The soak.
+    const { measureSoak, formatSoak } = await import('./soak.js');
+    const soak = values['skip-soak'] ? undefined : await attempt('soak (mixed requests through every HTTP handler)', () => measureSoak({ quick }));
+
     // Targets.
     const rowOf = (model: string, batch: number) => latency.find((r) => r.model === model && r.batch === batch);
 
@@ -189,6 +196,7 @@ async function main(): Promise<void> {
       ...(fineTune?.targets ?? []),
       ...(explain?.targets ?? []),
       ...(preprocess?.targets ?? []),
+      ...(soak?.targets ?? []),
     ];
 
     const result = {
@@ -210,6 +218,7 @@ async function main(): Promise<void> {
       fineTune: fineTune ?? null,
       explain: explain ?? null,
       preprocess: preprocess ?? null,
+      soak: soak ?? null,
       targets,
       notes,
     };
@@ -264,6 +273,7 @@ async function main(): Promise<void> {
     }
     if (explain) console.log(await formatExplain(explain));
     if (preprocess) console.log(formatPreprocess(preprocess));
+    if (soak) console.log(formatSoak(soak));
     console.log(
       formatTable(
         ['target', 'limit', 'value', 'met'],

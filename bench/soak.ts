@@ -1,0 +1,106 @@
+/**
+ * Section 11, the soak: 10,000 mixed requests (valid, invalid, random bodies, every demo model,
+ * every route kind) through the handlers of every HTTP function, bundled as the Lambdas are
+ * (bench/soakHandlers/all.ts), in one fresh process (bench/children/soak.mjs), over a copy of
+ * models/ (saved evaluations write into it). Targets: no 5xx answer, no tensor left behind, RSS
+ * (after a full GC) within 5% between request 1,000 and the last, and between request 3,000 and
+ * the last: until a few thousand requests V8 grows its young generation (1 to 16 MB semi-spaces)
+ * and compiles code, which is warm-up, not memory kept (heap snapshots at 10,000 and 40,000 differ
+ * by compiled code only).
+ *
+ *   npx tsx bench/soak.ts [--quick]   (alone)
+ */
+import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildHandlers } from '../scripts/build.js';
+import { childEnv, runChild } from './spawnTimer.js';
+import { atMost, type Target } from './targets.js';
+
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.dirname(benchDir);
+
+interface Memory {
+  rssMb: number;
+  heapUsedMb: number;
+  externalMb: number;
+  tensors: number;
+  tensorMb: number;
+}
+
+export interface SoakResult {
+  requests: number;
+  checkpoint: number;
+  settled: number;
+  seconds: number;
+  start: Memory;
+  atCheckpoint: Memory;
+  atSettled: Memory;
+  series: { i: number; rssMb: number }[];
+  end: Memory;
+  statuses: Record<string, number>;
+  serverErrors: { i: number; fn: string; method: string; route: string; status: number; body: string }[];
+  serverErrorCount: number;
+  tensorsLeft: number;
+  /** (end RSS - RSS at the checkpoint) / RSS at the checkpoint, in percent. */
+  rssGrowthPercent: number;
+  /** The same from the settled point (request 3,000): what is kept, not V8's warm-up. */
+  settledRssGrowthPercent: number;
+  targets: Target[];
+}
+
+export async function measureSoak(options: { quick: boolean; seed?: number }): Promise<SoakResult> {
+  const models = await mkdtemp(path.join(os.tmpdir(), 'soak-models-'));
+  const outDir = await mkdtemp(path.join(os.tmpdir(), 'soak-dist-'));
+  try {
+    await cp(path.join(repoRoot, 'models'), models, { recursive: true });
+    // The AWS SDK stays external in the bundles (Lambda provides it): node_modules above plays that part.
+    await symlink(path.join(repoRoot, 'node_modules'), path.join(outDir, 'node_modules'), 'dir');
+    await buildHandlers({ handlersDir: path.join(benchDir, 'soakHandlers'), outDir });
+    const requests = options.quick ? 2000 : 10_000;
+    const env = childEnv({ MODEL_STORE_URI: `file://${models}`, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' });
+    const run = await runChild(path.join(benchDir, 'children', 'soak.mjs'), [path.join(outDir, 'all', 'index.js'), models, String(requests), String(options.seed ?? 20261129)], {
+      env,
+      cwd: outDir,
+      timeoutMs: 60 * 60_000,
+    });
+    const report = run.reports[0] as Omit<SoakResult, 'rssGrowthPercent' | 'settledRssGrowthPercent' | 'targets'>;
+    const growth = (from: Memory) => Math.round(((report.end.rssMb - from.rssMb) / from.rssMb) * 1000) / 10;
+    const rssGrowthPercent = growth(report.atCheckpoint);
+    const settledRssGrowthPercent = growth(report.atSettled);
+    const targets = [
+      atMost(`soak: 5xx answers in ${report.requests} requests`, 0, 'answers', report.serverErrorCount),
+      atMost(`soak: tensors left (request ${report.requests} vs ${report.checkpoint})`, 0, 'tensors', report.tensorsLeft),
+      atMost(`soak: RSS growth from request ${report.checkpoint} to ${report.requests} (V8 warm-up included)`, 5, '%', rssGrowthPercent),
+      atMost(`soak: RSS growth from request ${report.settled} to ${report.requests}`, 5, '%', settledRssGrowthPercent),
+    ];
+    return { ...report, rssGrowthPercent, settledRssGrowthPercent, targets };
+  } finally {
+    await rm(models, { recursive: true, force: true });
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+export function formatSoak(soak: SoakResult): string {
+  const row = (label: string, m: Memory) =>
+    `  ${label.padEnd(22)} RSS ${m.rssMb} MB, heap ${m.heapUsedMb} MB, external ${m.externalMb} MB, ${m.tensors} tensors (${m.tensorMb} MB)`;
+  return [
+    `soak: ${soak.requests} requests through the built handlers in one process, ${soak.seconds} s; answers by status ${JSON.stringify(soak.statuses)}`,
+    row('start', soak.start),
+    row(`after ${soak.checkpoint}`, soak.atCheckpoint),
+    row(`after ${soak.settled}`, soak.atSettled),
+    row(`after ${soak.requests}`, soak.end),
+    `  RSS growth ${soak.rssGrowthPercent}% from ${soak.checkpoint}, ${soak.settledRssGrowthPercent}% from ${soak.settled}; tensors left ${soak.tensorsLeft}, 5xx ${soak.serverErrorCount}`,
+    `  RSS every 1,000 requests (MB): ${soak.series.map((s) => s.rssMb).join(' ')}`,
+    ...soak.serverErrors.map((e) => `  5xx #${e.i}: ${e.method} ${e.route} (${e.fn}) -> ${e.status} ${e.body}`),
+    '',
+  ].join('\n');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const soak = await measureSoak({ quick: process.argv.includes('--quick') });
+  console.log(formatSoak(soak));
+  for (const t of soak.targets) console.log(`${t.name}: ${t.value} (${t.target}) ${t.met ? 'met' : 'UNMET'}`);
+  process.exit(0);
+}
