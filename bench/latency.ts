@@ -8,11 +8,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { encodeInstances, inputTensors, type ModelInput } from '../lib/inputs/encode.js';
 import type { LoadedModel } from '../lib/loader/index.js';
 import { runModel } from '../lib/ops/runModel.js';
-import { decodeOip, encodeOip, oipInferRequest } from '../lib/protocol/oip.js';
+import { binaryOutputsWanted, binaryResponse, readBinaryRequest } from '../lib/protocol/binaryData.js';
+import { decodeOip, encodeOip, oipInferRequest, oipResponse } from '../lib/protocol/oip.js';
 import { decodeTfServing, encodeTfServing, tfServingPredictRequest } from '../lib/protocol/tfserving.js';
 import { parseModelRef } from '../lib/registry/index.js';
 import type { TensorData } from '../lib/tensors/data.js';
-import type { PredictCase } from './requests.js';
+import { eventOf, type PredictCase } from './requests.js';
 import { benchPredictHandler, benchServices } from './services.js';
 import { compare, round, summarize, type Task } from './stats.js';
 
@@ -66,7 +67,7 @@ async function stageTasks(loaded: LoadedModel, c: PredictCase): Promise<Record<s
   const { manifest } = loaded;
   const { loader, limits } = await benchServices();
   const wrapper = await emptyHandler();
-  const event = { method: 'POST', path: c.path, body: c.body };
+  const event = eventOf(c);
   const ref = parseModelRef(c.model);
   const tasks: Record<string, Task> = {
     'http wrapper': () => wrapper(event),
@@ -74,7 +75,15 @@ async function stageTasks(loaded: LoadedModel, c: PredictCase): Promise<Record<s
   };
   let plan: ModelInput;
   let encode: (outputs: TensorData[]) => unknown;
-  if (c.protocol === 'oip') {
+  if (c.protocol === 'oip-binary' && c.binary) {
+    const { bytes, headerLength } = c.binary;
+    const read = () => readBinaryRequest(Buffer.from(Buffer.from(bytes).toString('base64'), 'base64'), String(headerLength));
+    const parsed = oipInferRequest.parse(read());
+    plan = decodeOip(manifest, parsed);
+    tasks['zod parse'] = async () => oipInferRequest.parse(read());
+    tasks.decode = async () => decodeOip(manifest, parsed);
+    encode = (outputs) => binaryResponse(oipResponse(manifest, outputs, parsed), binaryOutputsWanted(parsed));
+  } else if (c.protocol === 'oip') {
     const parsed = oipInferRequest.parse(c.body);
     plan = decodeOip(manifest, parsed);
     tasks['zod parse'] = async () => oipInferRequest.parse(c.body);
@@ -107,7 +116,7 @@ function withRest(handlerP50: number, stages: Record<string, number>): Record<st
 
 export async function measureLatency(c: PredictCase, options: { warmup: number; iterations: number }): Promise<LatencyRow> {
   const handler = (await benchPredictHandler()) as Handler;
-  const event = { method: 'POST', path: c.path, body: c.body };
+  const event = eventOf(c);
   const first = await handler(event);
   if (first.statusCode !== 200) throw new Error(`${c.label} batch ${c.batch}: handler answered ${first.statusCode} ${JSON.stringify(first.body).slice(0, 300)}`);
   return (await benchServices()).loader.withModel(parseModelRef(c.model), async (loaded) => {

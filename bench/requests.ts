@@ -24,11 +24,13 @@ export interface PredictCase {
   label: string;
   model: string;
   batch: number;
-  protocol: 'tfserving' | 'oip';
+  protocol: 'tfserving' | 'oip' | 'oip-binary';
   /** The route of the direct invocation, e.g. /v1/models/iris:predict. */
   path: string;
-  /** Its body: TF Serving `{instances}` or OIP `{inputs}`. */
+  /** Its body: TF Serving `{instances}` or OIP `{inputs}` (for oip-binary: the JSON header, data in `binary`). */
   body: unknown;
+  /** oip-binary: the whole HTTP body (JSON header, then the tensor bytes) and the header's length. */
+  binary?: { bytes: Uint8Array; headerLength: number };
   /** The same rows as the model's input tensor. */
   tensor: { shape: number[]; data: Float32Array };
 }
@@ -83,7 +85,22 @@ async function naturalCase(manifest: Manifest, label: string, instances: unknown
   };
 }
 
-/** The cases of one model at one batch size (two for an image model: raw tensors and PNGs). */
+/**
+ * The event a case is sent as: a direct invocation, or for the binary extension an API Gateway
+ * style one (headers, base64 body, isBase64Encoded), as an HTTP API delivers binary content.
+ */
+export function eventOf(c: PredictCase): unknown {
+  if (!c.binary) return { method: 'POST', path: c.path, body: c.body };
+  return {
+    method: 'POST',
+    path: c.path,
+    headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(c.binary.headerLength) },
+    body: Buffer.from(c.binary.bytes).toString('base64'),
+    isBase64Encoded: true,
+  };
+}
+
+/** The cases of one model at one batch size (four for an image model: raw tensors, OIP JSON, OIP binary, PNGs). */
 export async function casesFor(manifest: Manifest, batch: number): Promise<PredictCase[]> {
   const transform = settingsOf(manifest);
   switch (transform?.kind) {
@@ -115,7 +132,24 @@ export async function casesFor(manifest: Manifest, batch: number): Promise<Predi
         body: { inputs: [{ name: manifest.signature.inputs[0].name, shape, datatype: 'FP32', data: Array.from(data) }] },
         tensor: { shape, data },
       };
-      const cases = [raw, oip];
+      // The same tensor through the OIP binary tensor data extension, answers in binary too.
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      const header = {
+        inputs: [{ name: manifest.signature.inputs[0].name, shape, datatype: 'FP32', parameters: { binary_data_size: bytes.length } }],
+        parameters: { binary_data_output: true },
+      };
+      const headerBytes = Buffer.from(JSON.stringify(header));
+      const binary: PredictCase = {
+        label: `${manifest.name} (binary)`,
+        model: manifest.name,
+        batch,
+        protocol: 'oip-binary',
+        path: `/v2/models/${manifest.name}/infer`,
+        body: header,
+        binary: { bytes: Buffer.concat([headerBytes, bytes]), headerLength: headerBytes.length },
+        tensor: { shape, data },
+      };
+      const cases = [raw, oip, binary];
       if (channels === 1) {
         const pngs = rows.map((r) => ({ b64: Buffer.from(encodePngGray(r, width, height)).toString('base64') }));
         cases.push(await naturalCase(manifest, `${manifest.name} (png)`, pngs));

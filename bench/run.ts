@@ -190,6 +190,8 @@ async function main(): Promise<void> {
       atMost('cold start predict iris (spawn -> answer, p50)', 300, 'ms', coldStart?.wallMs.p50, coldStart ? `backend ${coldStart.backend}` : undefined),
       atMost('digits (raw) handler/raw p50 at batch 1', 1.15, 'x', rowOf('digits (raw)', 1)?.ratio, rowOf('digits (raw)', 1) ? undefined : 'digits not measured'),
       atMost('digits (raw) handler/raw p50 at batch 256', 1.05, 'x', rowOf('digits (raw)', 256)?.ratio, rowOf('digits (raw)', 256) ? undefined : 'digits not measured'),
+      atMost('digits (binary) handler/raw p50 at batch 1', 1.1, 'x', rowOf('digits (binary)', 1)?.ratio, rowOf('digits (binary)', 1) ? undefined : 'digits not measured'),
+      atMost('digits (binary) handler/raw p50 at batch 256', 1.05, 'x', rowOf('digits (binary)', 256)?.ratio, rowOf('digits (binary)', 256) ? undefined : 'digits not measured'),
       ...evaluateTargets(evaluate),
       ...(values['skip-batch'] ? [] : batchTargets(batch)),
       ...(wasmKernels?.targets ?? []),

@@ -8,14 +8,19 @@ import { predictRoutes } from '../lib/api/routes/predict.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
 import { predict } from '../lib/ops/predict.js';
 import { preprocess, previewPng } from '../lib/ops/preprocess.js';
-import { decodeOip, encodeOip, oipTensors } from '../lib/protocol/oip.js';
+import { binaryOutputsWanted, binaryResponse, HEADER_LENGTH } from '../lib/protocol/binaryData.js';
+import { decodeOip, encodeOip, oipResponse, oipTensors } from '../lib/protocol/oip.js';
 import { decodeTfServing, encodeTfServing } from '../lib/protocol/tfserving.js';
 
 export const routes: Implementations<typeof predictRoutes> = {
   infer: async ({ params, query, body, services }) =>
     services.loader.withModel(modelRefFrom(params, query), async (loaded) => {
       const outputs = await predict(loaded, decodeOip(loaded.manifest, body), services.limits);
-      return { body: encodeOip(loaded.manifest, outputs, body) };
+      const response = oipResponse(loaded.manifest, outputs, body);
+      const binary = binaryOutputsWanted(body);
+      if (!response.outputs.some((o) => binary(o.name))) return { body: encodeOip(loaded.manifest, outputs, body) };
+      const { body: bytes, headerLength } = binaryResponse(response, binary);
+      return { contentType: 'application/octet-stream', headers: { [HEADER_LENGTH]: String(headerLength) }, body: bytes };
     }),
 
   tfServingPredict: async ({ params, body, services }) =>

@@ -43,13 +43,17 @@ function checkPathParameters(params: Record<string, string>): void {
 
 function bind(spec: RouteSpec, implement: (context: RouteContext<unknown>) => Promise<Reply>, services: Services): Route[] {
   let bodySchema: z.ZodType | undefined;
+  let readBody: ((request: RouteRequest) => unknown) | undefined;
   const handle = async (request: RouteRequest): Promise<Reply> => {
     checkPathParameters(request.params);
     const query = spec.query ? spec.query.parse(request.query) : {};
     let body: unknown;
     if (spec.body) {
       bodySchema ??= await spec.body();
-      body = jsonBody(request, bodySchema);
+      if (spec.readBody) {
+        readBody ??= await spec.readBody();
+        body = bodySchema.parse(readBody(request));
+      } else body = jsonBody(request, bodySchema);
     }
     // A backend fault resets TF.js before this request's 500, so the next request is served.
     return withRecovery(() => implement({ request, params: request.params, query: query as never, body: body as never, services }));

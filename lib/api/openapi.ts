@@ -28,12 +28,21 @@ const PATH_PARAMETERS: Record<string, string> = {
   id: 'the job id',
 };
 
-function parameters(path: string, query?: z.ZodObject): object[] {
+function parameters(path: string, query?: z.ZodObject, headers: Record<string, string> = {}): object[] {
   const inPath = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' }, description: PATH_PARAMETERS[name] }));
-  if (!query) return inPath;
+  const inHeaders = Object.entries(headers).map(([name, description]) => ({ name, in: 'header', required: false, schema: { type: 'integer' }, description }));
+  if (!query) return [...inPath, ...inHeaders];
   const properties = (jsonSchema(query) as { properties?: Record<string, { description?: string }> }).properties ?? {};
   const inQuery = Object.entries(properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema, description: schema.description }));
-  return [...inPath, ...inQuery];
+  return [...inPath, ...inQuery, ...inHeaders];
+}
+
+/** JSON, and for a route that reads binary bodies (OIP's extension) the octet-stream form too. */
+async function requestBody(spec: RouteSpec): Promise<object> {
+  const schema = json(await (spec.body as () => Promise<z.ZodType>)());
+  if (!spec.readBody) return schema;
+  const binary = { schema: { type: 'string', format: 'binary', description: 'the JSON header, then the binary tensor data (see Inference-Header-Content-Length)' } };
+  return { content: { ...schema.content, 'application/octet-stream': binary } };
 }
 
 async function operation(spec: RouteSpec, path: string): Promise<object> {
@@ -45,8 +54,8 @@ async function operation(spec: RouteSpec, path: string): Promise<object> {
     summary: spec.summary,
     // Writes always need SigV4; reads are open unless the deployment chose IAM or a JWT authorizer.
     security: spec.auth === 'write' ? [{ sigv4: [] }] : [{}, { sigv4: [] }, { jwt: [] }],
-    parameters: parameters(path, spec.query),
-    ...(spec.body ? { requestBody: { required: true, ...json(await spec.body()) } } : {}),
+    parameters: parameters(path, spec.query, spec.headers),
+    ...(spec.body ? { requestBody: { required: true, ...(await requestBody(spec)) } } : {}),
     responses: { ...responses, ...ERRORS },
   };
 }

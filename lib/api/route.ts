@@ -5,6 +5,7 @@
  * all read that list, so none of them can drift from the others.
  */
 import type { z } from 'zod';
+import type { RouteRequest } from '../http/router.js';
 
 /** The Lambda functions that answer HTTP (serverless.yml's names). */
 export type FunctionName = 'predict' | 'metadata' | 'evaluate' | 'evaluations' | 'explain' | 'fineTune';
@@ -35,6 +36,10 @@ export interface RouteSpec {
   query?: z.ZodObject;
   /** The JSON body's schema, loaded when first needed (keeps other operations' schemas off a cold start). */
   body?: () => Promise<z.ZodType>;
+  /** How the body becomes the value the schema validates, when not plain JSON (OIP's binary extension); loaded when first needed. */
+  readBody?: () => Promise<(request: RouteRequest) => unknown>;
+  /** Extra request headers it reads, for the OpenAPI document. */
+  headers?: Record<string, string>;
   /** Answers besides the common errors, for the OpenAPI document. */
   responses: Record<string, { description: string; schema?: () => Promise<z.ZodType> }>;
 }

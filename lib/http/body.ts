@@ -6,18 +6,23 @@ import type { HttpRequest } from './request.js';
 /** Lambda's synchronous payload limit. */
 const MAX_BODY_BYTES = 6 * 1024 * 1024;
 
-export function jsonBody<S extends z.ZodType>(request: HttpRequest, schema: S, maxBytes = MAX_BODY_BYTES): z.infer<S> {
-  let value: unknown = request.parsedBody;
-  if (value === undefined) {
-    const text = request.body;
-    if (text === undefined || text.trim() === '') throw new BadRequestError('the request needs a JSON body');
-    const bytes = Buffer.byteLength(text, 'utf8');
-    if (bytes > maxBytes) throw new PayloadTooLargeError(`the body is ${bytes} bytes; the limit is ${maxBytes}`);
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      throw new BadRequestError(`the body is not valid JSON: ${(error as Error).message}`);
-    }
+/** The request's JSON value (a direct invocation's object as it came), within the size limit. */
+export function jsonValue(request: HttpRequest, maxBytes = MAX_BODY_BYTES): unknown {
+  if (request.parsedBody !== undefined) return request.parsedBody;
+  const text = request.body ?? (request.bodyBytes ? Buffer.from(request.bodyBytes).toString('utf8') : undefined);
+  if (text === undefined || text.trim() === '') throw new BadRequestError('the request needs a JSON body');
+  checkSize(request.bodyBytes?.length ?? Buffer.byteLength(text, 'utf8'), maxBytes);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new BadRequestError(`the body is not valid JSON: ${(error as Error).message}`);
   }
-  return schema.parse(value);
+}
+
+export function checkSize(bytes: number, maxBytes = MAX_BODY_BYTES): void {
+  if (bytes > maxBytes) throw new PayloadTooLargeError(`the body is ${bytes} bytes; the limit is ${maxBytes}`);
+}
+
+export function jsonBody<S extends z.ZodType>(request: HttpRequest, schema: S, maxBytes = MAX_BODY_BYTES): z.infer<S> {
+  return schema.parse(jsonValue(request, maxBytes));
 }

@@ -17,6 +17,8 @@ export interface HttpRequest {
   headers: Record<string, string>;
   /** The raw body text (base64 already decoded), or undefined. */
   body?: string;
+  /** The body's bytes when it came base64-encoded (binary content: API Gateway encodes it so). */
+  bodyBytes?: Uint8Array;
   /** Direct invocations may carry the body as an object already. */
   parsedBody?: unknown;
   requestId: string;
@@ -28,6 +30,8 @@ interface DirectInvocation {
   query?: Record<string, string>;
   headers?: Record<string, string>;
   body?: unknown;
+  /** A string body that is base64 of binary content, as API Gateway would pass it. */
+  isBase64Encoded?: boolean;
 }
 
 function lower(headers: Record<string, string | undefined> | null | undefined): Record<string, string> {
@@ -42,9 +46,22 @@ function defined(record: Record<string, string | undefined> | null | undefined):
   return Object.fromEntries(Object.entries(record ?? {}).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
-function bodyText(body: string | null | undefined, base64: boolean): string | undefined {
-  if (body === null || body === undefined) return undefined;
-  return base64 ? Buffer.from(body, 'base64').toString('utf8') : body;
+/**
+ * The body as text and, when it came base64-encoded, as bytes. An application/octet-stream body
+ * (OIP's binary extension) is kept as bytes only: decoding it as text would cost as much as the
+ * model for a large batch, for nothing.
+ */
+function bodyOf(body: string | null | undefined, base64: boolean | undefined, headers: Record<string, string>): { body?: string; bodyBytes?: Uint8Array } {
+  if (body === null || body === undefined) return {};
+  if (!base64) return { body };
+  const bytes = Buffer.from(body, 'base64');
+  if (headers['content-type']?.startsWith('application/octet-stream')) return { bodyBytes: bytes };
+  return { body: bytes.toString('utf8'), bodyBytes: bytes };
+}
+
+/** The body's bytes: as received when it came base64-encoded, else its text in UTF-8. */
+export function bodyBytesOf(request: HttpRequest): Uint8Array {
+  return request.bodyBytes ?? Buffer.from(request.body ?? '', 'utf8');
 }
 
 export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpRequest {
@@ -52,31 +69,34 @@ export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpR
   const fallbackId = context?.awsRequestId ?? randomUUID();
   if (e.version === '2.0' && typeof e.rawPath === 'string') {
     const v2 = event as APIGatewayProxyEventV2;
+    const headers = lower(v2.headers);
     return {
       source: 'httpApi',
       method: v2.requestContext.http.method.toUpperCase(),
       path: v2.rawPath,
       query: defined(v2.queryStringParameters),
-      headers: lower(v2.headers),
-      body: bodyText(v2.body, v2.isBase64Encoded),
+      headers,
+      ...bodyOf(v2.body, v2.isBase64Encoded, headers),
       requestId: v2.requestContext.requestId ?? fallbackId,
     };
   }
   if (typeof e.httpMethod === 'string' && typeof e.path === 'string') {
     const v1 = event as APIGatewayProxyEvent;
+    const headers = lower(v1.headers);
     return {
       source: 'restApi',
       method: v1.httpMethod.toUpperCase(),
       path: v1.path,
       query: defined(v1.queryStringParameters),
-      headers: lower(v1.headers),
-      body: bodyText(v1.body, v1.isBase64Encoded),
+      headers,
+      ...bodyOf(v1.body, v1.isBase64Encoded, headers),
       requestId: v1.requestContext?.requestId ?? fallbackId,
     };
   }
   if (typeof e.path === 'string') {
     const direct = event as DirectInvocation;
     const isText = typeof direct.body === 'string';
+    const headers = lower(direct.headers);
     // A direct invocation may carry its query string in the path, as a URL would.
     const [pathOnly, queryString = ''] = direct.path.split('?', 2);
     return {
@@ -84,8 +104,8 @@ export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpR
       method: (direct.method ?? (direct.body === undefined ? 'GET' : 'POST')).toUpperCase(),
       path: pathOnly,
       query: { ...Object.fromEntries(new URLSearchParams(queryString)), ...defined(direct.query) },
-      headers: lower(direct.headers),
-      body: isText ? (direct.body as string) : undefined,
+      headers,
+      ...(isText ? bodyOf(direct.body as string, direct.isBase64Encoded, headers) : {}),
       parsedBody: isText ? undefined : direct.body,
       requestId: fallbackId,
     };

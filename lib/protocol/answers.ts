@@ -41,3 +41,19 @@ export function toAnswers(manifest: ModelOutputs, output: TensorData, topK?: num
     return { label: all[0].label, score: all[0].score, scores: all.slice(0, topK ?? all.length) };
   });
 }
+
+/**
+ * The label of each row, as toAnswers would give it (the highest score; the first on a tie), read
+ * straight from the output without ranking every class: what OIP's `label` output needs.
+ */
+export function topLabels(manifest: ModelOutputs, output: TensorData): string[] {
+  const rows = output.shape[0] ?? 1;
+  const width = rows === 0 ? 0 : output.data.length / rows;
+  const data = output.data as ArrayLike<number>;
+  return Array.from({ length: rows }, (_, r) => {
+    if (manifest.task === 'binary' && width === 1) return labelOf(manifest.labels, data[r] > 1 - data[r] ? 1 : 0);
+    let best = 0;
+    for (let i = 1; i < width; i += 1) if (data[r * width + i] > data[r * width + best]) best = i;
+    return labelOf(manifest.labels, best);
+  });
+}

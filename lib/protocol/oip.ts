@@ -10,7 +10,8 @@ import { inputKindOf, type ModelInput } from '../inputs/encode.js';
 import type { Manifest } from '../registry/manifest.js';
 import { elementCount, type TensorData } from '../tensors/data.js';
 import { flattenNested } from '../tensors/nested.js';
-import { toAnswers, type ClassAnswer } from './answers.js';
+import { topLabels } from './answers.js';
+import type { OutputTensor } from './binaryData.js';
 import { OIP_DATATYPES, OIP_TO_TF, oipDatatypeOf, type OipDatatype } from './datatypes.js';
 
 const parameters = z.record(z.string(), z.unknown()).optional();
@@ -18,8 +19,11 @@ const parameters = z.record(z.string(), z.unknown()).optional();
 /**
  * Only checked to be an array here: z.array(z.unknown()) would visit and copy every value (about
  * 60 ns each, 12 ms for a batch of 256 MNIST images), and decodeTensor checks each value anyway.
+ * A typed array is what the binary extension (binaryData.ts) fills in from the body's bytes.
  */
-const tensorData = z.custom<unknown[]>((value) => Array.isArray(value), { message: 'expected an array' }).meta({ type: 'array', description: 'row-major values, flat or nested' });
+const tensorData = z
+  .custom<ArrayLike<unknown>>((value) => Array.isArray(value) || ArrayBuffer.isView(value), { message: 'expected an array' })
+  .meta({ type: 'array', description: 'row-major values, flat or nested (absent when parameters.binary_data_size says the values follow the JSON in binary)' });
 
 export const oipInferRequest = z
   .object({
@@ -32,7 +36,7 @@ export const oipInferRequest = z
           shape: z.array(z.number().int().min(0)),
           datatype: z.enum(OIP_DATATYPES as [OipDatatype, ...OipDatatype[]]),
           parameters,
-          data: tensorData,
+          data: tensorData.optional(),
         }),
       )
       .min(1),
@@ -68,9 +72,23 @@ export type OipInferResponse = z.infer<typeof oipInferResponse>;
 /** The extra output classifiers answer: one label per row. */
 export const LABEL_OUTPUT = 'label';
 
-function decodeTensor(input: OipInferRequest['inputs'][number], index: number): TensorData {
+const utf8 = new TextDecoder();
+
+/**
+ * One input as tensor data. Values sent as binary (binaryData.ts) are flat already: typed arrays,
+ * or byte strings for BYTES, kept as bytes for an image model (`keepBytes`) and read as UTF-8 text
+ * otherwise.
+ */
+function decodeTensor(input: OipInferRequest['inputs'][number], index: number, keepBytes: boolean): TensorData {
   const where = `inputs[${index}] (${input.name})`;
   const dtype = OIP_TO_TF[input.datatype];
+  if (input.data === undefined) throw new BadRequestError(`${where}: no data (send "data", or parameters.binary_data_size with the values in binary after the JSON)`);
+  if (input.parameters?.binary_data_size !== undefined) {
+    const values = input.data as ArrayLike<unknown>;
+    const data = dtype === 'string' && !keepBytes ? Array.from(values as ArrayLike<Uint8Array>, (b) => utf8.decode(b)) : (values as TensorData['data']);
+    return { name: input.name, dtype, shape: input.shape, data };
+  }
+  if (!Array.isArray(input.data)) throw new BadRequestError(`${where}.data: expected an array`);
   const mismatch = () => new BadRequestError(`${where}: data does not match datatype ${input.datatype}`);
   const { data } = dtype === 'float32' || dtype === 'int32' ? flattenNested(input.data, `${where}.data`, dtype, mismatch) : flattenNested(input.data, `${where}.data`);
   if (data.length !== elementCount(input.shape)) {
@@ -112,9 +130,11 @@ function featureRecords(tensors: TensorData[], features: string[], modelInputs: 
  * model holds instances; inputs named after tabular features are feature columns.
  */
 export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelInput {
-  const tensors = request.inputs.map(decodeTensor);
-  const modelInputs = manifest.signature.inputs.map((s) => s.name);
   const natural = inputKindOf(manifest);
+  // Image bytes sent in binary stay bytes (the image kind reads them as they are).
+  const keepBytes = natural?.kind.contentTypes.includes('base64') === true;
+  const tensors = request.inputs.map((input, i) => decodeTensor(input, i, keepBytes));
+  const modelInputs = manifest.signature.inputs.map((s) => s.name);
   const features = natural?.kind.requiredColumns(natural.settings);
   const accepted = () => [RAW_CONTENT_TYPE, ...(natural ? natural.kind.contentTypes : [])].map((t) => JSON.stringify(t)).join(', ');
 
@@ -149,10 +169,15 @@ export function oipTensors(tensors: TensorData[]): OipInferResponse['outputs'] {
   return tensors.map((t) => ({ name: t.name, shape: t.shape, datatype: oipDatatypeOf(t.dtype), data: Array.from(t.data) }));
 }
 
-export function encodeOip(manifest: Manifest, outputs: TensorData[], request: OipInferRequest): OipInferResponse {
-  const all = oipTensors(outputs);
+/** The response with each output's values as computed (typed arrays): JSON or binary encoding comes after. */
+export function oipResponse(
+  manifest: Manifest,
+  outputs: TensorData[],
+  request: OipInferRequest,
+): { model_name: string; model_version: string; id?: string; outputs: OutputTensor[] } {
+  const all: OutputTensor[] = outputs.map((t) => ({ name: t.name, shape: t.shape, datatype: oipDatatypeOf(t.dtype), data: t.data }));
   if (manifest.task !== 'regression') {
-    const labels = (toAnswers(manifest, outputs[0]) as ClassAnswer[]).map((a) => a.label);
+    const labels = topLabels(manifest, outputs[0]);
     all.push({ name: LABEL_OUTPUT, shape: [labels.length], datatype: 'BYTES', data: labels });
   }
   const wanted = request.outputs?.map((o) => o.name);
@@ -164,4 +189,9 @@ export function encodeOip(manifest: Manifest, outputs: TensorData[], request: Oi
     ...(request.id !== undefined ? { id: request.id } : {}),
     outputs: wanted ? all.filter((o) => wanted.includes(o.name)) : all,
   };
+}
+
+export function encodeOip(manifest: Manifest, outputs: TensorData[], request: OipInferRequest): OipInferResponse {
+  const response = oipResponse(manifest, outputs, request);
+  return { ...response, outputs: response.outputs.map((o) => ({ ...o, data: Array.from(o.data) })) };
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DRAWINGS, drawDigitPng } from '../helpers/drawDigit.js';
+import { binaryRequest, readBinaryResponse } from '../helpers/binaryClient.js';
 import { startOffline, type Offline } from '../helpers/offline.js';
 
 let offline: Offline;
@@ -71,6 +72,21 @@ describe('serverless offline, real HTTP, demo models', () => {
     const answer = await http('POST', '/v2/models/digits/infer', { inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: [drawDigitPng('7')] }] });
     expect(answer.status).toBe(200);
     expect(answer.body.outputs.find((o: { name: string }) => o.name === 'label').data).toEqual(['7']);
+  });
+
+  it('speaks the OIP binary tensor data extension over real HTTP: binary in, binary out, the same numbers as JSON', async () => {
+    const rows = [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3];
+    const json = await http('POST', '/v2/models/iris/infer', { inputs: [{ name: 'features', shape: [2, 4], datatype: 'FP32', data: rows }] });
+    const { body, headerLength } = binaryRequest([{ name: 'features', shape: [2, 4], datatype: 'FP32', values: rows }], { parameters: { binary_data_output: true } });
+    const response = await fetch(`${offline.url}/v2/models/iris/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(headerLength) },
+      body: Buffer.from(body),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/octet-stream');
+    const answer = readBinaryResponse(new Uint8Array(await response.arrayBuffer()), Number(response.headers.get('inference-header-content-length')));
+    expect(answer.outputs.map((o) => o.data)).toEqual(json.body.outputs.map((o: { data: unknown[] }) => o.data));
   });
 
   it('prices a house (regression answers a value)', async () => {

@@ -11,6 +11,7 @@ import { manifestSchema, type Manifest } from '../../lib/registry/index.js';
 import { decodeOip, encodeOip, oipInferRequest } from '../../lib/protocol/oip.js';
 import { decodeTfServing, encodeTfServing, tfServingPredictRequest } from '../../lib/protocol/tfserving.js';
 import { OIP_TO_TF, TF_TO_OIP } from '../../lib/protocol/datatypes.js';
+import { toAnswers, topLabels } from '../../lib/protocol/answers.js';
 
 function manifest(fields: Partial<Manifest> & Pick<Manifest, 'signature'>): Manifest {
   return manifestSchema.parse({ name: 'm', version: 3, format: 'graph', task: 'regression', files: {}, createdAt: '2026-01-01T00:00:00Z', ...fields });
@@ -173,5 +174,22 @@ describe("OIP v2 request decoding (the specification's examples)", () => {
 describe('datatype tables', () => {
   it.each(Object.entries(TF_TO_OIP))('the inverse of %s -> %s maps back', (tf, oip) => {
     expect(OIP_TO_TF[oip]).toBe(tf);
+  });
+});
+
+describe("OIP's label output", () => {
+  it('is the label toAnswers gives each row (first on a tie), for softmax and binary outputs', () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    for (let trial = 0; trial < 200; trial += 1) {
+      const binary = trial % 2 === 0;
+      const width = binary ? 1 : 2 + (trial % 5);
+      const rows = 1 + (trial % 7);
+      // Coarse values so ties happen (0.5 against 0.5 for binary, equal maxima otherwise).
+      const data = Float32Array.from({ length: rows * width }, () => Math.round(random() * 4) / 4);
+      const manifest = { task: binary ? ('binary' as const) : ('classification' as const), labels: Array.from({ length: binary ? 2 : width }, (_, i) => `c${i}`) };
+      const output = { name: 'p', dtype: 'float32' as const, shape: [rows, width], data };
+      expect(topLabels(manifest, output)).toEqual((toAnswers(manifest, output) as { label: string }[]).map((a) => a.label));
+    }
   });
 });

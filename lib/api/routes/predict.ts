@@ -13,9 +13,20 @@ export const predictRoutes = {
     paths: versioned('/v2/models/{model}', '/infer'),
     query: aliasQuery,
     body: async () => (await oip()).oipInferRequest,
+    readBody: async () => (await import('../oipBody.js')).readOipBody,
+    headers: {
+      'Inference-Header-Content-Length':
+        'binary tensor data extension: the byte length of the JSON header; the bytes after it are the values of the inputs with parameters.binary_data_size, in order (little-endian; BYTES elements length-prefixed)',
+    },
     auth: 'read',
-    summary: 'Open Inference Protocol v2 inference',
-    responses: { '200': { description: 'inference result', schema: async () => (await oip()).oipInferResponse } },
+    summary: 'Open Inference Protocol v2 inference (JSON, or the binary tensor data extension)',
+    responses: {
+      '200': {
+        description:
+          'inference result: JSON, or (outputs asked with parameters.binary_data or binary_data_output) application/octet-stream: a JSON header of the length given by Inference-Header-Content-Length, then the binary outputs',
+        schema: async () => (await oip()).oipInferResponse,
+      },
+    },
   },
   tfServingPredict: {
     fn: 'predict',

@@ -23,6 +23,7 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> => type
 
 /** `{"b64": "..."}` (TF Serving's binary convention) or `{"image": {"b64": "..."}}`. */
 export function isImageInstance(value: unknown): boolean {
+  if (value instanceof Uint8Array) return true; // bytes sent as binary BYTES (OIP's binary extension)
   if (!isPlainObject(value)) return false;
   if (typeof value.b64 === 'string') return true;
   return isPlainObject(value.image) && typeof value.image.b64 === 'string';
@@ -35,8 +36,9 @@ function describe(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
 }
 
-/** The image bytes of `{"b64"}`, `{"image": {"b64"}}`, a base64 string or a `data:...;base64,` URL. */
+/** The image bytes of `{"b64"}`, `{"image": {"b64"}}`, a base64 string, a `data:...;base64,` URL, or bytes. */
 export function imageBytesOf(value: unknown, where: string): Uint8Array {
+  if (value instanceof Uint8Array) return value;
   let text: string;
   let path = where;
   if (typeof value === 'string') text = value;

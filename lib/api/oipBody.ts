@@ -1,0 +1,17 @@
+/**
+ * The body of an OIP infer request: plain JSON, or, with an `Inference-Header-Content-Length`
+ * header, the binary tensor data extension's JSON header followed by tensor bytes
+ * (lib/protocol/binaryData.ts). Either way within the Lambda payload limit.
+ */
+import { checkSize, jsonValue } from '../http/body.js';
+import { bodyBytesOf } from '../http/request.js';
+import type { RouteRequest } from '../http/router.js';
+import { HEADER_LENGTH, readBinaryRequest } from '../protocol/binaryData.js';
+
+export function readOipBody(request: RouteRequest): unknown {
+  const headerLength = request.headers[HEADER_LENGTH];
+  if (headerLength === undefined) return jsonValue(request);
+  const bytes = bodyBytesOf(request);
+  checkSize(bytes.length);
+  return readBinaryRequest(bytes, headerLength);
+}

@@ -1,0 +1,233 @@
+/**
+ * The Open Inference Protocol's binary tensor data extension (Triton's `binary_tensor_data`, also
+ * KServe's): an HTTP body made of a JSON header, whose length the `Inference-Header-Content-Length`
+ * header gives, followed by the raw bytes of the inputs that carry `parameters.binary_data_size`,
+ * in the order of those inputs. Values are little-endian, row-major, without padding; BOOL is one
+ * byte; BYTES is each element's length (4-byte unsigned) followed by its bytes. Outputs asked for
+ * with `parameters.binary_data: true` (per output) or `parameters.binary_data_output: true` (the
+ * whole request) come back the same way, with `binary_data_size` in place of `data`.
+ *
+ * Numbers are not parsed from text at all on this path: each input becomes one typed array.
+ */
+import { BadRequestError } from '../errors.js';
+import type { OipDatatype } from './datatypes.js';
+
+/** The HTTP header (lower-cased, as requests carry them) giving the JSON header's byte length. */
+export const HEADER_LENGTH = 'inference-header-content-length';
+
+/** Bytes per element of the fixed-size datatypes. */
+const ELEMENT_BYTES: Record<Exclude<OipDatatype, 'BYTES'>, number> = {
+  BOOL: 1,
+  UINT8: 1,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 2,
+  FP16: 2,
+  UINT32: 4,
+  INT32: 4,
+  FP32: 4,
+  UINT64: 8,
+  INT64: 8,
+  FP64: 8,
+};
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * An aligned copy of bytes [from, to): typed arrays need their element alignment. (A Buffer's own
+ * slice() shares memory with its pool: the copy is made as a plain Uint8Array.)
+ */
+function aligned(bytes: Uint8Array, from: number, to: number): ArrayBuffer {
+  const copy = new Uint8Array(to - from);
+  copy.set(bytes.subarray(from, to));
+  return copy.buffer;
+}
+
+/** IEEE 754 half precision -> float. */
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 0x1f) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}
+
+/** Integers wider than TF.js's int32 are accepted when every value fits it. */
+function toInt32(values: ArrayLike<number | bigint>, where: string): Int32Array {
+  const out = new Int32Array(values.length);
+  for (let i = 0; i < values.length; i += 1) {
+    const v = Number(values[i]);
+    if (v < INT32_MIN || v > INT32_MAX) throw new BadRequestError(`${where}: value ${values[i]} does not fit int32 (TF.js computes integers in 32 bits)`);
+    out[i] = v;
+  }
+  return out;
+}
+
+/** Length-prefixed BYTES elements. */
+function readBytesElements(bytes: Uint8Array, from: number, to: number, count: number, where: string): Uint8Array[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const elements: Uint8Array[] = [];
+  let at = from;
+  while (at < to) {
+    if (at + 4 > to) throw new BadRequestError(`${where}: a BYTES element's 4-byte length is cut short`);
+    const length = view.getUint32(at, true);
+    at += 4;
+    if (at + length > to) throw new BadRequestError(`${where}: a BYTES element of ${length} bytes runs past binary_data_size`);
+    elements.push(bytes.subarray(at, at + length));
+    at += length;
+  }
+  if (elements.length !== count) throw new BadRequestError(`${where}: shape needs ${count} BYTES elements, the binary data holds ${elements.length}`);
+  return elements;
+}
+
+/** One input's values from its bytes: a typed array, or Uint8Array elements for BYTES. */
+function readTensor(datatype: OipDatatype, bytes: Uint8Array, from: number, to: number, count: number, where: string): ArrayLike<unknown> {
+  if (datatype === 'BYTES') return readBytesElements(bytes, from, to, count, where);
+  const size = ELEMENT_BYTES[datatype];
+  if (to - from !== count * size) {
+    throw new BadRequestError(`${where}: binary_data_size is ${to - from} bytes; shape needs ${count} ${datatype} values of ${size} bytes (${count * size})`);
+  }
+  const buffer = aligned(bytes, from, to);
+  switch (datatype) {
+    case 'FP32':
+      return new Float32Array(buffer);
+    case 'FP64':
+      return Float32Array.from(new Float64Array(buffer));
+    case 'FP16':
+      return Float32Array.from(new Uint16Array(buffer), halfToFloat);
+    case 'INT32':
+      return new Int32Array(buffer);
+    case 'INT16':
+      return Int32Array.from(new Int16Array(buffer));
+    case 'INT8':
+      return Int32Array.from(new Int8Array(buffer));
+    case 'UINT8':
+      return Int32Array.from(new Uint8Array(buffer));
+    case 'UINT16':
+      return Int32Array.from(new Uint16Array(buffer));
+    case 'UINT32':
+      return toInt32(new Uint32Array(buffer), where);
+    case 'INT64':
+      return toInt32(new BigInt64Array(buffer), where);
+    case 'UINT64':
+      return toInt32(new BigUint64Array(buffer), where);
+    case 'BOOL':
+      return Array.from(new Uint8Array(buffer), (b) => b !== 0);
+  }
+}
+
+interface HeaderInput {
+  name?: unknown;
+  shape?: unknown;
+  datatype?: unknown;
+  parameters?: { binary_data_size?: unknown } & Record<string, unknown>;
+  data?: unknown;
+}
+
+/**
+ * The request a binary body carries: its JSON header with each binary input's `data` filled from
+ * the bytes after it (validated like any request afterwards). Sizes must add up exactly.
+ */
+export function readBinaryRequest(body: Uint8Array, headerLength: string): unknown {
+  const length = Number(headerLength);
+  if (!Number.isInteger(length) || length < 0 || length > body.length) {
+    throw new BadRequestError(`Inference-Header-Content-Length is ${JSON.stringify(headerLength)}; the body has ${body.length} bytes`);
+  }
+  let header: { inputs?: unknown };
+  try {
+    header = JSON.parse(Buffer.from(body.buffer, body.byteOffset, length).toString('utf8'));
+  } catch (error) {
+    throw new BadRequestError(`the JSON header (the first ${length} bytes) is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(header?.inputs)) return header; // the schema names what is missing
+  let at = length;
+  for (const [i, input] of (header.inputs as HeaderInput[]).entries()) {
+    const size = input?.parameters?.binary_data_size;
+    if (size === undefined) continue;
+    const where = `inputs[${i}] (${String(input.name)})`;
+    if (!Number.isInteger(size) || (size as number) < 0) throw new BadRequestError(`${where}.parameters.binary_data_size: expected a byte count, got ${JSON.stringify(size)}`);
+    if (input.data !== undefined) throw new BadRequestError(`${where}: an input with binary_data_size carries no "data"`);
+    if (at + (size as number) > body.length) throw new BadRequestError(`${where}: binary_data_size ${size} runs past the end of the body (${body.length - at} bytes left)`);
+    const shape = Array.isArray(input.shape) && input.shape.every((d) => Number.isInteger(d) && d >= 0) ? (input.shape as number[]) : undefined;
+    const datatype = typeof input.datatype === 'string' && (input.datatype === 'BYTES' || input.datatype in ELEMENT_BYTES) ? (input.datatype as OipDatatype) : undefined;
+    if (shape && datatype)
+      input.data = readTensor(
+        datatype,
+        body,
+        at,
+        at + (size as number),
+        shape.reduce((a, b) => a * b, 1),
+        where,
+      );
+    at += size as number;
+  }
+  if (at !== body.length) throw new BadRequestError(`the binary inputs take ${at - length} bytes; ${body.length - length} follow the JSON header`);
+  return header;
+}
+
+/** Which outputs a request wants as binary: per output `binary_data`, else the request's `binary_data_output`. */
+export function binaryOutputsWanted(request: {
+  parameters?: Record<string, unknown>;
+  outputs?: { name: string; parameters?: Record<string, unknown> }[];
+}): (name: string) => boolean {
+  const all = request.parameters?.binary_data_output === true;
+  const asked = new Map((request.outputs ?? []).map((o) => [o.name, o.parameters?.binary_data]));
+  return (name) => {
+    const own = asked.get(name);
+    return typeof own === 'boolean' ? own : all;
+  };
+}
+
+/** A tensor's values as the extension's bytes. */
+export function tensorBytes(datatype: string, data: ArrayLike<unknown>): Uint8Array {
+  if (datatype === 'BYTES') {
+    const encoded = Array.from(data, (v) => (v instanceof Uint8Array ? v : Buffer.from(String(v), 'utf8')));
+    const out = new Uint8Array(encoded.reduce((n, e) => n + 4 + e.length, 0));
+    const view = new DataView(out.buffer);
+    let at = 0;
+    for (const element of encoded) {
+      view.setUint32(at, element.length, true);
+      out.set(element, at + 4);
+      at += 4 + element.length;
+    }
+    return out;
+  }
+  if (datatype === 'FP32') return new Uint8Array(Float32Array.from(data as ArrayLike<number>).buffer);
+  if (datatype === 'INT32') return new Uint8Array(Int32Array.from(data as ArrayLike<number>).buffer);
+  if (datatype === 'BOOL') return Uint8Array.from(data as ArrayLike<unknown>, (v) => (v ? 1 : 0));
+  throw new BadRequestError(`outputs of datatype ${datatype} cannot be returned as binary data`);
+}
+
+export interface OutputTensor {
+  name: string;
+  shape: number[];
+  datatype: string;
+  data: ArrayLike<unknown>;
+  parameters?: Record<string, unknown>;
+}
+
+/**
+ * A response with some outputs as binary: the JSON header (those outputs with binary_data_size
+ * and no data) followed by their bytes, in output order, and the header's length.
+ */
+export function binaryResponse(response: { outputs: OutputTensor[] } & Record<string, unknown>, binary: (name: string) => boolean): { body: Uint8Array; headerLength: number } {
+  const chunks: Uint8Array[] = [];
+  const outputs = response.outputs.map((output) => {
+    if (!binary(output.name)) return { ...output, data: Array.from(output.data) };
+    const bytes = tensorBytes(output.datatype, output.data);
+    chunks.push(bytes);
+    const { data: _data, ...rest } = output;
+    return { ...rest, parameters: { ...output.parameters, binary_data_size: bytes.length } };
+  });
+  const header = Buffer.from(JSON.stringify({ ...response, outputs }), 'utf8');
+  const body = new Uint8Array(header.length + chunks.reduce((n, c) => n + c.length, 0));
+  body.set(header, 0);
+  let at = header.length;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.length;
+  }
+  return { body, headerLength: header.length };
+}

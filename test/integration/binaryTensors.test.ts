@@ -1,0 +1,183 @@
+/**
+ * The OIP binary tensor data extension end to end through the predict handler, as API Gateway
+ * delivers a binary body (base64, isBase64Encoded): every demo model answers the same through
+ * binary and JSON, for raw tensors and for natural inputs (text as BYTES, PNG bytes as BYTES),
+ * with outputs as binary, as JSON, or mixed; malformed binary bodies are 400s naming what is wrong.
+ * The client (test/helpers/binaryClient.ts) is written from the extension's text.
+ */
+import { readFile } from 'node:fs/promises';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { binaryRequest, readBinaryResponse, type BinaryInput } from '../helpers/binaryClient.js';
+import { call, serving, type App } from '../helpers/serving.js';
+
+let app: App;
+
+interface HttpAnswer {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+  isBase64Encoded?: boolean;
+}
+
+/** A POST through API Gateway HTTP API (payload 2.0), its body base64-encoded as API Gateway does for binary content. */
+async function postBinary(path: string, body: Uint8Array, headerLength: number): Promise<HttpAnswer> {
+  return (await app.predict({
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: path,
+    rawQueryString: '',
+    headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(headerLength) },
+    requestContext: { http: { method: 'POST', path }, requestId: 'binary-test' },
+    body: Buffer.from(body).toString('base64'),
+    isBase64Encoded: true,
+  })) as unknown as HttpAnswer;
+}
+
+/** The outputs of a binary answer (binary or JSON ones), or of a JSON answer. */
+function outputsOf(answer: HttpAnswer): { name: string; datatype: string; shape: number[]; data: unknown[] }[] {
+  if (answer.isBase64Encoded) {
+    const bytes = new Uint8Array(Buffer.from(answer.body, 'base64'));
+    return readBinaryResponse(bytes, Number(answer.headers['inference-header-content-length'])).outputs;
+  }
+  return JSON.parse(answer.body).outputs;
+}
+
+const rows = (csv: string, take: number) =>
+  csv
+    .trim()
+    .split('\n')
+    .slice(1, 1 + take)
+    .map((line) => line.split(',').map(Number));
+
+let cases: { model: string; json: unknown; binary: BinaryInput }[];
+
+beforeAll(async () => {
+  app = serving('file://models');
+  const iris = rows(await readFile('models/_datasets/iris-test.csv', 'utf8'), 5).map((r) => r.slice(0, 4));
+  const housing = rows(await readFile('models/_datasets/housing-test.csv', 'utf8'), 5).map((r) => r.slice(0, 12));
+  const spam = (await readFile('models/_datasets/spam-test.jsonl', 'utf8'))
+    .trim()
+    .split('\n')
+    .slice(0, 4)
+    .map((l) => JSON.parse(l).text as string);
+  const digits = (await readFile('models/_datasets/digits-test.jsonl', 'utf8'))
+    .trim()
+    .split('\n')
+    .slice(0, 4)
+    .map((l) => JSON.parse(l).image.b64 as string);
+  const pixels = Array.from({ length: 2 * 28 * 28 }, (_, i) => ((i * 37) % 255) / 255);
+  cases = [
+    {
+      model: 'iris',
+      json: { name: 'features', shape: [5, 4], datatype: 'FP32', data: iris.flat() },
+      binary: { name: 'features', shape: [5, 4], datatype: 'FP32', values: iris.flat() },
+    },
+    {
+      model: 'housing',
+      json: { name: 'features', shape: [5, 12], datatype: 'FP32', data: housing.flat() },
+      binary: { name: 'features', shape: [5, 12], datatype: 'FP32', values: housing.flat() },
+    },
+    { model: 'spam', json: { name: 'text', shape: [4], datatype: 'BYTES', data: spam }, binary: { name: 'text', shape: [4], datatype: 'BYTES', values: spam } },
+    {
+      model: 'digits',
+      json: { name: 'image', shape: [4], datatype: 'BYTES', data: digits },
+      binary: { name: 'image', shape: [4], datatype: 'BYTES', values: digits.map((b64) => new Uint8Array(Buffer.from(b64, 'base64'))) },
+    },
+    {
+      model: 'digits',
+      json: { name: 'image', shape: [2, 28, 28, 1], datatype: 'FP32', data: pixels },
+      binary: { name: 'image', shape: [2, 28, 28, 1], datatype: 'FP32', values: pixels },
+    },
+  ];
+});
+
+describe('binary and JSON answer the same', () => {
+  it('on every demo model, raw tensors and natural inputs, outputs as binary', async () => {
+    for (const c of cases) {
+      const json = await call(app.predict, 'POST', `/v2/models/${c.model}/infer`, { inputs: [c.json] });
+      expect(json.statusCode, `${c.model} JSON: ${JSON.stringify(json.body).slice(0, 200)}`).toBe(200);
+      const { body, headerLength } = binaryRequest([c.binary], { parameters: { binary_data_output: true } });
+      const answer = await postBinary(`/v2/models/${c.model}/infer`, body, headerLength);
+      expect(answer.statusCode, `${c.model} binary: ${answer.body.slice(0, 200)}`).toBe(200);
+      expect(answer.isBase64Encoded).toBe(true);
+      expect(answer.headers['content-type']).toBe('application/octet-stream');
+      const binaryOutputs = outputsOf(answer);
+      expect(binaryOutputs.map((o) => o.name)).toEqual(json.body.outputs.map((o: { name: string }) => o.name));
+      for (const [i, o] of binaryOutputs.entries()) {
+        expect({ model: c.model, ...o }).toEqual({ model: c.model, ...json.body.outputs[i], parameters: undefined, data: json.body.outputs[i].data });
+      }
+    }
+  });
+
+  it('binary inputs with JSON outputs, and mixed outputs (per-output binary_data over binary_data_output)', async () => {
+    const c = cases[0];
+    const json = await call(app.predict, 'POST', '/v2/models/iris/infer', { inputs: [c.json] });
+    const plain = binaryRequest([c.binary]);
+    const jsonAnswer = await postBinary('/v2/models/iris/infer', plain.body, plain.headerLength);
+    expect(jsonAnswer.isBase64Encoded).toBe(false);
+    expect(JSON.parse(jsonAnswer.body)).toEqual(json.body);
+
+    const mixed = binaryRequest([c.binary], {
+      parameters: { binary_data_output: true },
+      outputs: [{ name: 'label', parameters: { binary_data: false } }, { name: 'probabilities' }],
+    });
+    const answer = await postBinary('/v2/models/iris/infer', mixed.body, mixed.headerLength);
+    const bytes = new Uint8Array(Buffer.from(answer.body, 'base64'));
+    const { header, outputs } = readBinaryResponse(bytes, Number(answer.headers['inference-header-content-length']));
+    const byName = Object.fromEntries((header.outputs as { name: string; data?: unknown; parameters?: { binary_data_size?: number } }[]).map((o) => [o.name, o]));
+    expect(byName.label.data).toEqual(json.body.outputs.find((o: { name: string }) => o.name === 'label').data);
+    expect(byName.probabilities.data).toBeUndefined();
+    expect(byName.probabilities.parameters?.binary_data_size).toBe(5 * 3 * 4);
+    expect(outputs.find((o) => o.name === 'probabilities')?.data).toEqual(json.body.outputs.find((o: { name: string }) => o.name === 'probabilities').data);
+  });
+
+  it('reads every integer and float datatype into what TF.js computes with', async () => {
+    const iris = (cases[0].binary.values as number[]).slice(0, 4);
+    const json = await call(app.predict, 'POST', '/v2/models/iris/infer', { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: iris }] });
+    // Values every type holds exactly (FP16 too): 5, 3, 1 and 2 (a flower that needs no fraction).
+    const whole = [5, 3, 1, 2];
+    const reference = await call(app.predict, 'POST', '/v2/models/iris/infer', { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: whole }] });
+    expect(json.statusCode).toBe(200);
+    for (const datatype of ['FP16', 'FP32', 'FP64', 'INT8', 'INT16', 'INT32', 'INT64', 'UINT8', 'UINT16', 'UINT32', 'UINT64']) {
+      const { body, headerLength } = binaryRequest([{ name: 'features', shape: [1, 4], datatype, values: whole }]);
+      const answer = await postBinary('/v2/models/iris/infer', body, headerLength);
+      expect([datatype, answer.statusCode]).toEqual([datatype, 200]);
+      expect([datatype, JSON.parse(answer.body).outputs]).toEqual([datatype, reference.body.outputs]);
+    }
+  });
+});
+
+describe('malformed binary bodies are 400s naming the problem', () => {
+  const irisInput: BinaryInput = { name: 'features', shape: [1, 4], datatype: 'FP32', values: [5, 3, 1, 2] };
+  it.each([
+    ['a header length past the body', (b: Uint8Array, h: number) => ({ body: b, header: h + b.length }), /Inference-Header-Content-Length is/],
+    ['a header length that cuts the JSON', (b: Uint8Array, h: number) => ({ body: b, header: h - 3 }), /JSON header .* is not valid JSON|binary_data_size/],
+    ['bytes left over after the inputs', (b: Uint8Array, h: number) => ({ body: new Uint8Array([...b, 0, 0, 0, 0]), header: h }), /follow the JSON header/],
+    ['a body short of its binary_data_size', (b: Uint8Array, h: number) => ({ body: b.subarray(0, b.length - 4), header: h }), /runs past the end of the body/],
+  ])('%s', async (_, mangle, message) => {
+    const { body, headerLength } = binaryRequest([irisInput]);
+    const bad = mangle(body, headerLength);
+    const answer = await postBinary('/v2/models/iris/infer', bad.body, bad.header);
+    expect(answer.statusCode).toBe(400);
+    expect(JSON.parse(answer.body).error).toMatch(message);
+  });
+
+  it('a size that does not fit the shape, an int64 past int32, a cut BYTES element', async () => {
+    const wrongShape = binaryRequest([{ ...irisInput, shape: [1, 3] }]);
+    expect(JSON.parse((await postBinary('/v2/models/iris/infer', wrongShape.body, wrongShape.headerLength)).body).error).toMatch(/shape needs 3 FP32 values of 4 bytes \(12\)/);
+    const big = binaryRequest([{ name: 'features', shape: [1, 4], datatype: 'INT64', values: [5, 3, 2 ** 33, 2] }]);
+    expect(JSON.parse((await postBinary('/v2/models/iris/infer', big.body, big.headerLength)).body).error).toMatch(/does not fit int32/);
+    const text = binaryRequest([{ name: 'text', shape: [1], datatype: 'BYTES', values: ['free money now'] }]);
+    const cut = new Uint8Array(text.body);
+    new DataView(cut.buffer).setUint32(text.headerLength, 1000, true); // claims 1000 bytes
+    const answer = await postBinary('/v2/models/spam/infer', cut, text.headerLength);
+    expect(answer.statusCode).toBe(400);
+    expect(JSON.parse(answer.body).error).toMatch(/runs past binary_data_size/);
+  });
+});
+
+describe('advertised', () => {
+  it('GET /v2 lists binary_tensor_data among the extensions', async () => {
+    expect((await call(app.metadata, 'GET', '/v2')).body.extensions).toContain('binary_tensor_data');
+  });
+});
