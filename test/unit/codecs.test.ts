@@ -180,7 +180,10 @@ describe('datatype tables', () => {
 describe("OIP's label output", () => {
   it('is the label toAnswers gives each row (first on a tie), for softmax and binary outputs', () => {
     let seed = 7;
-    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const random = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
     for (let trial = 0; trial < 200; trial += 1) {
       const binary = trial % 2 === 0;
       const width = binary ? 1 : 2 + (trial % 5);
