@@ -14,7 +14,7 @@ interface LabelScore {
   label: string;
   score: number;
 }
-export type ClassAnswer = { label: string; score: number; scores: LabelScore[] };
+type ClassAnswer = { label: string; score: number; scores: LabelScore[] };
 type RegressionAnswer = { value: number | number[] };
 export type Answer = ClassAnswer | RegressionAnswer;
 

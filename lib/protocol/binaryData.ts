@@ -181,7 +181,7 @@ export function binaryOutputsWanted(request: {
 }
 
 /** A tensor's values as the extension's bytes. */
-export function tensorBytes(datatype: string, data: ArrayLike<unknown>): Uint8Array {
+function tensorBytes(datatype: string, data: ArrayLike<unknown>): Uint8Array {
   if (datatype === 'BYTES') {
     const encoded = Array.from(data, (v) => (v instanceof Uint8Array ? v : Buffer.from(String(v), 'utf8')));
     const out = new Uint8Array(encoded.reduce((n, e) => n + 4 + e.length, 0));
