@@ -4,6 +4,8 @@
  * wasm against cpu. Runnable alone: npx tsx bench/fineTune.ts [--quick]
  */
 import * as tf from '@tensorflow/tfjs-core';
+// The cpu backend is registered on demand in the bundles (lib/runtime/backend.ts); compared against here.
+import '@tensorflow/tfjs-backend-cpu';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { readVersion, type LoadedModel } from '../lib/loader/readVersion.js';
 import { loadLabelledData, pick, splitRows, targetsOf, type LabelledData } from '../lib/ops/fineTune/data.js';

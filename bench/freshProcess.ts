@@ -34,7 +34,15 @@ export interface ColdStartResult {
   model: string;
   runs: number;
   backend: string;
+  /** The node binary's version (this one, or Node 22 as Lambda runs). */
+  node: string;
+  /** NODE_COMPILE_CACHE in a folder a previous start filled (a restart within one Lambda sandbox). */
+  compileCache: boolean;
   wallMs: Summary;
+  /** `node bare.mjs` (print one line), spawned just before each cold start: the floor. */
+  bareMs: Summary;
+  /** Median of cold / bare, pair by pair. */
+  ratio: number;
   /** Medians of the child's own clock (ms since its process start). */
   childImportedMs: number;
   childAnsweredMs: number;
@@ -66,28 +74,48 @@ export async function measureModelLoad(options: FreshProcessOptions, model: stri
   };
 }
 
-export async function measureColdStart(options: FreshProcessOptions, model: string, route: string, body: unknown): Promise<ColdStartResult> {
+export interface ColdStartOptions {
+  /** The node binary (default: this process's). */
+  node?: string;
+  /** A folder for NODE_COMPILE_CACHE, filled by the warm-up run (Node 22.1+; older nodes ignore it). */
+  compileCacheDir?: string;
+}
+
+/**
+ * Spawn -> first answer of the predict bundle, each run paired with a bare node start just before it
+ * on the same binary, so that the ratio holds on a noisy machine.
+ */
+export async function measureColdStart(options: FreshProcessOptions, model: string, route: string, body: unknown, how: ColdStartOptions = {}): Promise<ColdStartResult> {
   const predictBundle = path.join(options.outDir, 'predict', 'index.js');
   const metadataBundle = path.join(options.outDir, 'metadata', 'index.js');
   const args = [predictBundle, metadataBundle, route, JSON.stringify(body)];
   const walls: number[] = [];
+  const bares: number[] = [];
   const answers: { statusCode: number; body: unknown; importedMs: number; answeredMs: number }[] = [];
   let backend = 'unknown';
+  const env = how.compileCacheDir ? { ...envFor(options), NODE_COMPILE_CACHE: how.compileCacheDir } : envFor(options);
   for (let i = 0; i < options.runs + 1; i++) {
-    const run = await runChild(path.join(childDir, 'coldStart.mjs'), args, { env: envFor(options), cwd: options.outDir });
+    const bare = await runChild(path.join(childDir, 'bare.mjs'), [], { env, cwd: options.outDir, node: how.node });
+    const run = await runChild(path.join(childDir, 'coldStart.mjs'), args, { env, cwd: options.outDir, node: how.node });
     const answer = run.reports[0] as (typeof answers)[number];
     if (answer.statusCode !== 200) throw new Error(`cold start predict answered ${answer.statusCode}: ${JSON.stringify(answer.body)}`);
     backend = String(run.reports[1]?.backend ?? backend);
-    if (i === 0) continue; // warms the OS file cache
+    if (i === 0) continue; // warms the OS file cache (and fills the compile cache, if any)
     walls.push(run.wallMs);
+    bares.push(bare.wallMs);
     answers.push(answer);
   }
-  const wall = summarize(walls);
+  const rounded = (s: Summary) => ({ ...s, p50: round(s.p50, 1), p99: round(s.p99, 1), min: round(s.min, 1), max: round(s.max, 1), mean: round(s.mean, 1) });
+  const version = (await runChild(path.join(childDir, 'version.mjs'), [], { env, cwd: options.outDir, node: how.node })).reports[0] as { version: string };
   return {
     model,
     runs: walls.length,
     backend,
-    wallMs: { ...wall, p50: round(wall.p50, 1), p99: round(wall.p99, 1), min: round(wall.min, 1), max: round(wall.max, 1), mean: round(wall.mean, 1) },
+    node: version.version,
+    compileCache: how.compileCacheDir !== undefined,
+    wallMs: rounded(summarize(walls)),
+    bareMs: rounded(summarize(bares)),
+    ratio: round(median(walls.map((w, i) => w / bares[i])), 2),
     childImportedMs: round(median(answers.map((a) => a.importedMs)), 1),
     childAnsweredMs: round(median(answers.map((a) => a.answeredMs)), 1),
     answer: answers[0].body,

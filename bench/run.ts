@@ -102,9 +102,19 @@ async function main(): Promise<void> {
       }
     };
     const modelLoad = await attempt(`model load in a fresh process (${runs} runs)`, () => measureModelLoad(fresh, 'iris'));
-    const coldStart = await attempt(`cold start of the predict bundle (${runs} runs)`, async () => {
-      const irisCase = (await casesFor(await loader.withModel(parseModelRef('iris'), (l) => l.manifest), 1))[0];
-      return measureColdStart(fresh, 'iris', irisCase.path, irisCase.body);
+    const irisCase = (await casesFor(await loader.withModel(parseModelRef('iris'), (l) => l.manifest), 1))[0];
+    const coldStart = await attempt(`cold start of the predict bundle (${runs} runs)`, () => measureColdStart(fresh, 'iris', irisCase.path, irisCase.body));
+    // The same on Node 22 (Lambda's nodejs22.x), first as a new sandbox starts (nothing cached), then
+    // as a restart within one (NODE_COMPILE_CACHE, which serverless.yml sets, filled by the first run).
+    const { node22 } = await import('../scripts/local/node22.js');
+    const coldStart22 = await attempt(`cold start on Node 22 (${runs} runs)`, async () => measureColdStart(fresh, 'iris', irisCase.path, irisCase.body, { node: await node22() }));
+    const coldStart22Cached = await attempt(`cold start on Node 22 with a compile cache (${runs} runs)`, async () => {
+      const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'compile-cache-'));
+      try {
+        return await measureColdStart(fresh, 'iris', irisCase.path, irisCase.body, { node: await node22(), compileCacheDir: cacheDir });
+      } finally {
+        await rm(cacheDir, { recursive: true, force: true });
+      }
     });
 
     // 4. In-process latency.
@@ -188,6 +198,9 @@ async function main(): Promise<void> {
       ...zips.map((z) => atMost(`zip ${z.name}`, 1_000_000, 'bytes', z.zipBytes)),
       atMost('model load iris (process start -> ready, median)', 200, 'ms', modelLoad?.modelReadyMs, modelLoad ? `backend ${modelLoad.backend}` : undefined),
       atMost('cold start predict iris (spawn -> answer, p50)', 300, 'ms', coldStart?.wallMs.p50, coldStart ? `backend ${coldStart.backend}` : undefined),
+      ...[coldStart, coldStart22, coldStart22Cached].map((c) =>
+        atMost(`cold start / bare node, pair by pair (${c ? `${c.node}${c.compileCache ? ', compile cache' : ''}` : 'not measured'})`, 1.5, 'x', c?.ratio),
+      ),
       atMost('digits (raw) handler/raw p50 at batch 1', 1.15, 'x', rowOf('digits (raw)', 1)?.ratio, rowOf('digits (raw)', 1) ? undefined : 'digits not measured'),
       atMost('digits (raw) handler/raw p50 at batch 256', 1.05, 'x', rowOf('digits (raw)', 256)?.ratio, rowOf('digits (raw)', 256) ? undefined : 'digits not measured'),
       atMost('digits (binary) handler/raw p50 at batch 1', 1.1, 'x', rowOf('digits (binary)', 1)?.ratio, rowOf('digits (binary)', 1) ? undefined : 'digits not measured'),
@@ -213,6 +226,8 @@ async function main(): Promise<void> {
       zips: zips.map((z) => ({ name: z.name, zipBytes: z.zipBytes, files: z.files })),
       modelLoad: modelLoad ?? null,
       coldStart: coldStart ?? null,
+      coldStart22: coldStart22 ?? null,
+      coldStart22Cached: coldStart22Cached ?? null,
       latency,
       evaluate: evaluate ?? null,
       batch: batch ?? null,
@@ -237,6 +252,11 @@ async function main(): Promise<void> {
       console.log(
         `\nmodel load (fresh node, metadata bundle, ${modelLoad.runs} runs, medians, ms since process start): import ${modelLoad.importedMs}, backend ready ${modelLoad.backendReadyMs}, iris ready ${modelLoad.modelReadyMs} (load alone ${modelLoad.loadOnlyMs}) [${modelLoad.backend}]`,
       );
+    for (const c of [coldStart, coldStart22, coldStart22Cached].filter((x) => x !== undefined)) {
+      console.log(
+        `cold start on ${c.node}${c.compileCache ? ' with a compile cache' : ''}: p50 ${c.wallMs.p50} ms, bare node p50 ${c.bareMs.p50} ms, ratio ${c.ratio} (pair by pair)`,
+      );
+    }
     if (coldStart)
       console.log(
         `cold start (predict bundle, iris, ${coldStart.runs} runs, spawn -> answer): p50 ${coldStart.wallMs.p50} ms, p99 ${coldStart.wallMs.p99} ms; child clock: imported ${coldStart.childImportedMs}, answered ${coldStart.childAnsweredMs} [${coldStart.backend}]\n`,

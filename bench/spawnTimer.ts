@@ -21,14 +21,15 @@ export function childEnv(extra: Record<string, string>, drop: string[] = []): No
   return env;
 }
 
-export function runChild(script: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; timeoutMs?: number }): Promise<ChildRun> {
+/** `node` is the binary to run (default: this one), e.g. Node 22 for the Lambda runtime's version. */
+export function runChild(script: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; timeoutMs?: number; node?: string }): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     let wallMs: number | undefined;
     const reports: Record<string, unknown>[] = [];
     let pending = '';
     let stderr = '';
-    const child = spawn(process.execPath, [script, ...args], { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(options.node ?? process.execPath, [script, ...args], { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {

@@ -15,6 +15,8 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
+// The cpu backend is registered on demand in the bundles (lib/runtime/backend.ts); compared against here.
+import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { backendName, initBackend } from '../lib/runtime/backend.js';
 import { compare, median, round } from './stats.js';

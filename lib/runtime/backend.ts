@@ -4,7 +4,6 @@
  * This is the only module that knows which backend is in use.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { findWasmDir, WASM_SIMD_FILE } from './wasmFiles.js';
 import { registerWasmGapKernels } from './wasmKernels/index.js';
@@ -59,6 +58,8 @@ async function tryWasm(wasmDir?: string): Promise<boolean> {
 async function start(name: BackendName, wasmDir?: string): Promise<boolean> {
   if (name === 'node') return tryNode();
   if (name === 'wasm') return tryWasm(wasmDir);
+  // The cpu backend (its ~150 kernels) is imported only when it is the one chosen: off the cold start otherwise.
+  await import('@tensorflow/tfjs-backend-cpu');
   return tf.setBackend(TF_NAMES.cpu);
 }
 

@@ -3,8 +3,8 @@
  * formats, and reads its signature. One GET per file happens in the loader; nothing is fetched here.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
-import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { ModelFormat, ModelJson } from '../registry/artifacts.js';
 import type { Signature, TensorSpec } from '../registry/manifest.js';
 import { initBackend } from './backend.js';
@@ -22,7 +22,10 @@ export async function modelFromMemory(format: ModelFormat, modelJson: ModelJson,
     userDefinedMetadata: modelJson.userDefinedMetadata as Record<string, unknown> | undefined,
     modelInitializer: modelJson.modelInitializer as object | undefined,
   });
-  return format === 'graph' ? loadGraphModel(handler) : loadLayersModel(handler);
+  // Each format's library is imported when a model of that format is first built: a function
+  // serving layers models never compiles the graph converter on its cold start, and vice versa.
+  if (format === 'graph') return (await import('@tensorflow/tfjs-converter')).loadGraphModel(handler);
+  return (await import('@tensorflow/tfjs-layers')).loadLayersModel(handler);
 }
 
 export function isLayersModel(model: TfModel): model is LayersModel {

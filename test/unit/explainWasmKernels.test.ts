@@ -5,6 +5,8 @@
  * tie often: the tie rule (first maximum in row-major order) must be cpu's.
  */
 import * as tf from '@tensorflow/tfjs-core';
+// The cpu backend is registered on demand in the bundles (lib/runtime/backend.ts); compared against here.
+import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers every gradient
 import { Conv2DBackpropInput, MaxPoolGrad } from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

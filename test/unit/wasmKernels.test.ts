@@ -15,6 +15,8 @@
  * axes, and the forward kernels (wasm's writes out of bounds) disagree with it.
  */
 import * as tf from '@tensorflow/tfjs-core';
+// The cpu backend is registered on demand in the bundles (lib/runtime/backend.ts); compared against here.
+import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js'; // tf.grad (tfjs-layers imports these for fit)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../lib/runtime/backend.js';
