@@ -20,7 +20,10 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import type { LoadedModel } from '../lib/loader/index.js';
+import { measureMobileNetExplain, type MobileNetExplainResult } from './mobileNetExplain.js';
 import { compare, median, round, summarize } from './stats.js';
 import { atMost, type Target } from './targets.js';
 
@@ -42,6 +45,8 @@ export interface ExplainBenchResult {
   integratedGradients: { explainP50: number; gradientPassP50: number; predict50P50: number; ratio: number; runs: number };
   /** The same through the handlers: explain (1 PNG, IG 50 steps) against predict (50 PNGs), ms. */
   handlers: { explainP50: number; predict50P50: number; ratio: number; runs: number };
+  /** MobileNetV2 on a photo: saliency and 50-step IG (bench/mobileNetExplain.ts). */
+  mobileNet?: MobileNetExplainResult;
   /** Exact KernelSHAP on one iris instance (ms). */
   kernelShapIris: { p50: number; p99: number; coalitions: number; backgroundRows: number; runs: number };
   methods: ExplainCostRow[];
@@ -183,11 +188,23 @@ export async function measureExplain(options: { quick?: boolean } = {}): Promise
     });
   }
 
+  // 4. A MobileNet-sized model on a photo, within a 2048 MB function's budget.
+  let mobileNet: MobileNetExplainResult | undefined;
+  const storeDir = await mkdtemp(path.join(tmpdir(), 'bench-mobilenet-store-'));
+  try {
+    mobileNet = await measureMobileNetExplain({ quick, storeDir });
+  } catch (error) {
+    notes.push(`MobileNetV2 explanations skipped: ${(error as Error).message}`);
+  } finally {
+    await rm(storeDir, { recursive: true, force: true });
+  }
+
   const targets = [
     atMost('integrated gradients digits 50 steps / predict of 50 rows (p50)', 3, 'x', ig.ratio, `backend ${backend}`),
     atMost('exact KernelSHAP iris, one instance (p50)', 100, 'ms', shap.p50, `backend ${backend}`),
+    atMost("MobileNetV2 integrated gradients 50 steps, one photo, 2048 MB budget (API Gateway's 29 s)", 29_000, 'ms', mobileNet?.integratedGradients50Ms),
   ];
-  return { backend, integratedGradients: ig, handlers, kernelShapIris: shap, methods, targets, notes };
+  return { backend, integratedGradients: ig, handlers, kernelShapIris: shap, mobileNet, methods, targets, notes };
 }
 
 /** The console tables of this section. */
@@ -202,6 +219,17 @@ export async function formatExplain(result: ExplainBenchResult): Promise<string>
         ['  of which the gradient pass alone (52 rows)', ig.gradientPassP50, '', round(ig.gradientPassP50 / ig.predict50P50, 2)],
         ['digits explain handler, 1 PNG, IG 50 steps', result.handlers.explainP50, `predict handler, 50 PNGs ${result.handlers.predict50P50} ms`, result.handlers.ratio],
         ['iris kernelShap exact (16 coalitions x 20 rows)', result.kernelShapIris.p50, `p99 ${result.kernelShapIris.p99} ms`, ''],
+        ...(result.mobileNet
+          ? [
+              ['MobileNetV2 saliency, 1 photo', result.mobileNet.saliencyMs, '', ''],
+              [
+                'MobileNetV2 integratedGradients, 1 photo, 50 steps',
+                result.mobileNet.integratedGradients50Ms,
+                `raw predict of 50 rows ${result.mobileNet.predict50Ms} ms`,
+                result.mobileNet.ratio,
+              ],
+            ]
+          : []),
       ],
     ),
     `(explain service in process, backend ${result.backend}; raw = tidy(model.predict(x)) + data() on 50 rows already as a tensor; medians of ${ig.runs} interleaved rounds)\n`,

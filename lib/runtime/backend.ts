@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { useOurGradients } from './gradients/index.js';
 import { findWasmDir, WASM_SIMD_FILE } from './wasmFiles.js';
 import { registerWasmGapKernels } from './wasmKernels/index.js';
 import { registerWasmKernelReplacements } from './wasmKernels/replacements.js';
@@ -65,6 +66,8 @@ async function start(name: BackendName, wasmDir?: string): Promise<boolean> {
 
 async function choose(): Promise<BackendName> {
   const { backend: forced, wasmDir } = options;
+  // Every backend: batch norm's input gradient without activation-sized Tiles (gradients/batchNorm.ts).
+  useOurGradients();
   if (forced) {
     if (await start(forced, wasmDir)) return forced;
     const hint = forced === 'wasm' ? ` (is ${WASM_SIMD_FILE} in ${wasmDir ?? 'the bundle folder'}?)` : '';

@@ -16,6 +16,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
 import { checkOneRowFits, inChunks, type ChunkPlan, type Pass, type RunLimits } from '../../runtime/memory.js';
+import { useOurGradients } from '../../runtime/gradients/index.js';
 import { activationBytesPerRow } from '../../runtime/tfModel.js';
 import type { InputSpace } from './inputs.js';
 import type { ScoreRule } from './target.js';
@@ -87,6 +88,7 @@ export async function gradientRows(
   limits: RunLimits,
   take: (chunk: GradientChunk) => void,
 ): Promise<void> {
+  useOurGradients();
   await inChunks(plan(loaded, 'gradient', count, limits), async (from, to) => {
     const rows = to - from;
     const input = new Float32Array(rows * space.size);

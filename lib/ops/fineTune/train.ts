@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BadRequestError } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
+import { useOurGradients } from '../../runtime/gradients/index.js';
 import { shuffled, uniform } from '../../random.js';
 import { pick, targetsOf, type LabelledData } from './data.js';
 import type { FineTuneConfig } from './request.js';
@@ -67,6 +68,7 @@ export async function train(
   config: FineTuneConfig,
   options: TrainOptions = {},
 ): Promise<TrainResult> {
+  useOurGradients();
   const optimizer = optimizerOf(config);
   const isClassifier = manifest.task !== 'regression';
   model.compile({ optimizer, loss: LOSSES[manifest.task], metrics: isClassifier ? ['accuracy'] : ['mse'] });

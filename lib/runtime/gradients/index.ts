@@ -1,0 +1,13 @@
+/**
+ * Gradients we define in place of tfjs-core's (see each file for why). Registered before each
+ * backward pass, not once: tfjs-core's own are registered by whatever imports
+ * '@tensorflow/tfjs-core/dist/register_all_gradients' (tfjs-layers does, when the first layers
+ * model is built; so does any copy of @tensorflow/tfjs), into a registry every copy shares, and
+ * the last registration wins.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { fusedBatchNormGradConfig } from './batchNorm.js';
+
+export function useOurGradients(): void {
+  if (tf.getGradient(fusedBatchNormGradConfig.kernelName) !== fusedBatchNormGradConfig) tf.registerGradient(fusedBatchNormGradConfig);
+}
