@@ -7,9 +7,8 @@
  *    chunk of the same size, tidy(predict) + await data() per chunk. ratio = evaluate rows/s ÷ raw rows/s.
  *    Each stage of the service is also timed alone (rounds of their own) over the same 100k rows, from the previous
  *    stage's output computed once up front, so a reader sees where the time goes:
- *      csv parse   csv-parse over the file (readDataset), rows counted only
- *      examples    exampleFromRow on the parsed rows (label lookup, feature record)
- *      decode      decodeTfServing + encodeNatural per chunk (records -> standardised Float32Array)
+ *      csv -> tensors  the columnar reader (lib/ops/evaluate/columnar.ts): papaparse, cells into
+ *                      float32 rows and label indices, no object per row
  *      predict     runModel per chunk (tf.tensor, predict, data())
  *      metrics     output rows + accumulator add per chunk, then report()
  *    Rounds rotate the order of the tasks (bench/stats.ts compare), medians are reported.
@@ -26,6 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelLoader, type LoadedModel } from '../lib/loader/index.js';
+import { csvColumnChunks } from '../lib/ops/evaluate/columnar.js';
 import { readDataset, type DatasetRow } from '../lib/ops/evaluate/dataset.js';
 import { accumulatorFor, addOutputs } from '../lib/ops/evaluate/evaluate.js';
 import { exampleFromRow, type Example } from '../lib/ops/evaluate/examples.js';
@@ -50,7 +50,7 @@ export const THROUGHPUT_ROWS = 100_000;
 export const RSS_ROWS = [100_000, 1_000_000];
 export const EVALUATE_BATCHES = [256, 4096];
 const LABEL_COLUMN: Record<EvaluateModel, string> = { iris: 'species', housing: 'medv' };
-const STAGES = ['csv parse', 'examples', 'decode', 'predict', 'metrics'] as const;
+const STAGES = ['csv -> tensors', 'predict', 'metrics'] as const;
 
 export interface EvaluateThroughputRow {
   model: string;
@@ -149,13 +149,17 @@ async function stageTasks(loaded: LoadedModel, data: FolderStore, key: string, b
   for (const t of tensors) outputs.push((await runModel(loaded, t, localLimits(batch)))[0]);
   const truths = chunks.map((c) => c.map((e) => e.truth));
   return {
-    'csv parse': async () => {
+    // The columnar path (lib/ops/evaluate/columnar.ts): papaparse, cells straight into float32 rows and labels.
+    'csv -> tensors': async () => {
+      const stream = await data.getStream(key);
       let n = 0;
-      for await (const _ of readDataset(data, key, 'csv')) n += 1;
-      if (n !== rows.length) throw new Error(`parsed ${n} rows, expected ${rows.length}`);
+      try {
+        for await (const chunk of csvColumnChunks(stream, manifest, labelColumn, batch)) n += chunk.truths.length;
+      } finally {
+        stream.destroy();
+      }
+      if (n !== rows.length) throw new Error(`read ${n} rows, expected ${rows.length}`);
     },
-    examples: async () => rows.map((r) => exampleFromRow(manifest, r, labelColumn, columns)),
-    decode: async () => Promise.all(chunks.map(encode)),
     predict: async () => {
       for (const t of tensors) await runModel(loaded, t, localLimits(batch));
     },
@@ -354,7 +358,7 @@ export async function formatEvaluate(result: EvaluateResult): Promise<string> {
       ['evaluate', 'batch', 'evaluate ms', ...stageNames],
       result.throughput.map((r) => [r.model, r.batch, r.evaluateMs, ...stageNames.map((s) => r.stages[s])]),
     ),
-    '(ms for all the rows, each stage alone, medians. csv parse = csv-parse over the file; examples = exampleFromRow; decode = decodeTfServing + encodeNatural per chunk; predict = runModel per chunk; metrics = output rows + accumulator + report(); rest = evaluate - sum.)\n',
+    '(ms for all the rows, each stage alone, medians. csv -> tensors = the columnar reader (papaparse, cells into float32 rows and labels, no object per row); predict = runModel per chunk; metrics = output rows + accumulator + report(); rest = evaluate - sum.)\n',
     formatTable(
       ['evaluate (fresh process)', 'batch', 'rows', 'runs', 'baseline MiB', 'peak RSS MiB', 'peaks', 's', 'rows/s'],
       result.rss.map((r) => [r.model, r.batch, r.rows, r.runs, r.baselineMiB, r.peakMiB, r.peaksMiB.join(' '), r.seconds, r.rowsPerSecond]),

@@ -59,6 +59,13 @@ export interface InputKind<T extends KindSettings = KindSettings> {
   requiredColumns(settings: T): string[] | undefined;
   /** CSV cells are text: the instance with numbers where the kind wants numbers. */
   fromCsvCells(settings: T, instance: unknown): unknown;
+  /**
+   * For kinds whose instance is a CSV row's cells (tabular), the columnar path of evaluate: given
+   * the header, a function that writes one row's model-input values straight from its cells into
+   * `out` at `offset` (no record per row), answering what is wrong with the row, if anything.
+   * Undefined when the header lacks the kind's columns (the row path reports it) or the kind has no such path.
+   */
+  csvRowEncoder?(settings: T, header: string[]): ((cells: string[], out: Float32Array, offset: number) => string | undefined) | undefined;
   /** Metadata's summary of the settings (without e.g. a whole vocabulary). */
   describe(settings: T): Record<string, unknown>;
   /** In plain words, what a raw tensor row must already be (for clients that bypass the kind). */

@@ -77,6 +77,22 @@ function mapAttributions(settings: TabularSettings, view: AttributionView): Reco
   return { features };
 }
 
+/** Cells -> one row of features, as encode() reads a record whose cells were cast to numbers. */
+function csvRowEncoder(settings: TabularSettings, header: string[]): ((cells: string[], out: Float32Array, offset: number) => string | undefined) | undefined {
+  const columns = settings.features.map((f) => header.indexOf(f.name));
+  if (columns.some((c) => c < 0)) return undefined;
+  return (cells, out, offset) => {
+    for (let c = 0; c < columns.length; c += 1) {
+      const cell = cells[columns[c]];
+      const value = csvNumber(cell);
+      if (typeof value !== 'number') return `${settings.features[c].name} must be a finite number, got ${JSON.stringify(cell)}`;
+      const feature = settings.features[c];
+      out[offset + c] = settings.standardize ? (value - feature.mean) / feature.std : value;
+    }
+    return undefined;
+  };
+}
+
 export const tabularKind: InputKind<TabularSettings> = {
   kind: 'tabular',
   schema: settingsSchema,
@@ -87,6 +103,7 @@ export const tabularKind: InputKind<TabularSettings> = {
   encode,
   fromRecord: (settings, record) => Object.fromEntries(settings.features.map((f) => [f.name, record[f.name]])),
   requiredColumns: (settings) => settings.features.map((f) => f.name),
+  csvRowEncoder,
   fromCsvCells: (_settings, instance) => (isRecord(instance) ? Object.fromEntries(Object.entries(instance).map(([k, v]) => [k, csvNumber(v)])) : instance),
   describe: (settings) => ({ kind: 'tabular', features: settings.features.map((f) => f.name), standardized: settings.standardize }),
   rawTensorNote: (settings) => {

@@ -7,7 +7,7 @@ import type { LoadedModel } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import type { Manifest } from '../../registry/index.js';
 import { predict } from '../predict.js';
-import { inputFromValues } from '../../inputs/encode.js';
+import { inputFromValues, type ModelInput } from '../../inputs/encode.js';
 import { elementCount, type TensorData } from '../../tensors/data.js';
 import { ClassificationAccumulator, type ClassificationReport } from './classification.js';
 import { classNames, type Example } from './examples.js';
@@ -46,21 +46,31 @@ export function accumulatorFor(manifest: Manifest, options: EvaluateOptions): Ac
   return { kind: 'classes', acc };
 }
 
-async function evaluateChunk(loaded: LoadedModel, chunk: Example[], accumulator: Accumulator, limits: RunLimits): Promise<void> {
-  const [output] = await predict(
-    loaded,
-    inputFromValues(
-      loaded.manifest,
-      chunk.map((e) => e.instance),
-    ),
-    limits,
-  );
-  addOutputs(
-    loaded.manifest,
-    accumulator,
-    chunk.map((e) => e.truth),
-    output,
-  );
+/** Rows to evaluate: their model input (natural instances or tensors) and their labels' indices or values. */
+export interface LabelledChunk {
+  input: ModelInput;
+  truths: number[];
+}
+
+/** Examples, one at a time, as chunks of at most `rows`. */
+async function* chunksOf(manifest: Manifest, examples: AsyncIterable<Example> | Iterable<Example>, rows: number): AsyncGenerator<LabelledChunk> {
+  let chunk: Example[] = [];
+  const flush = (): LabelledChunk => {
+    const out = {
+      input: inputFromValues(
+        manifest,
+        chunk.map((e) => e.instance),
+      ),
+      truths: chunk.map((e) => e.truth),
+    };
+    chunk = [];
+    return out;
+  };
+  for await (const example of examples) {
+    chunk.push(example);
+    if (chunk.length >= rows) yield flush();
+  }
+  if (chunk.length > 0) yield flush();
 }
 
 /** A chunk's model output (one row per truth) into the metrics. */
@@ -113,21 +123,20 @@ export function headline(manifest: Manifest, report: ClassificationReport | Regr
 }
 
 export async function evaluateModel(loaded: LoadedModel, examples: AsyncIterable<Example> | Iterable<Example>, source: string, options: EvaluateOptions): Promise<Evaluation> {
+  return evaluateChunks(loaded, chunksOf(loaded.manifest, examples, options.limits.maxBatch), source, options);
+}
+
+/** Chunks of labelled rows through the predict path into streaming metrics. */
+export async function evaluateChunks(loaded: LoadedModel, chunks: AsyncIterable<LabelledChunk>, source: string, options: EvaluateOptions): Promise<Evaluation> {
   const started = performance.now();
   const accumulator = accumulatorFor(loaded.manifest, options);
-  let chunk: Example[] = [];
   let rows = 0;
-  const flush = async () => {
-    await evaluateChunk(loaded, chunk, accumulator, options.limits);
-    rows += chunk.length;
-    chunk = [];
+  for await (const chunk of chunks) {
+    const [output] = await predict(loaded, chunk.input, options.limits);
+    addOutputs(loaded.manifest, accumulator, chunk.truths, output);
+    rows += chunk.truths.length;
     await options.onProgress?.(rows);
-  };
-  for await (const example of examples) {
-    chunk.push(example);
-    if (chunk.length >= options.limits.maxBatch) await flush();
   }
-  if (chunk.length > 0) await flush();
   const report = accumulator.acc.report();
   return {
     id: randomUUID(),

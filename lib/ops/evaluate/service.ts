@@ -5,7 +5,8 @@ import type { RunLimits } from '../../runtime/memory.js';
 import { keys } from '../../registry/index.js';
 import type { ObjectStore } from '../../store/index.js';
 import { datasetKey, formatOf, readDataset } from './dataset.js';
-import { evaluateModel, type Evaluation } from './evaluate.js';
+import { canReadColumns, csvColumnChunks } from './columnar.js';
+import { evaluateChunks, evaluateModel, type Evaluation } from './evaluate.js';
 import { exampleFromRow, truthOf, type Example } from './examples.js';
 import type { EvaluateRequest } from './request.js';
 import { thinCurve } from './roc.js';
@@ -43,14 +44,21 @@ export async function runEvaluation(
   /** Where the data set is read from: the model store for the API; any folder or bucket for the CLI. */
   dataStore: ObjectStore = store,
 ): Promise<Evaluation> {
-  let source = 'inline';
-  let examples: Iterable<Example> | AsyncIterable<Example>;
-  if (request.dataset === undefined) examples = inlineExamples(loaded, request);
+  const options = { limits, topK: request.topK, threshold: request.threshold, onProgress };
+  let evaluation: Evaluation;
+  if (request.dataset === undefined) evaluation = await evaluateModel(loaded, inlineExamples(loaded, request), 'inline', options);
   else {
-    source = datasetKey(dataStore, request.dataset);
-    examples = datasetExamples(dataStore, loaded, source, request);
+    const source = datasetKey(dataStore, request.dataset);
+    if (formatOf(source, request.format) === 'csv' && canReadColumns(loaded.manifest)) {
+      // Tabular CSV: cells straight into model inputs, no object per row (columnar.ts).
+      const stream = await dataStore.getStream(source);
+      try {
+        evaluation = await evaluateChunks(loaded, csvColumnChunks(stream, loaded.manifest, request.labelColumn, limits.maxBatch), source, options);
+      } finally {
+        stream.destroy();
+      }
+    } else evaluation = await evaluateModel(loaded, datasetExamples(dataStore, loaded, source, request), source, options);
   }
-  const evaluation = await evaluateModel(loaded, examples, source, { limits, topK: request.topK, threshold: request.threshold, onProgress });
   if ('rocCurves' in evaluation.report && evaluation.report.rocCurves) {
     evaluation.report.rocCurves = evaluation.report.rocCurves.map((c) => ({ ...c, points: thinCurve(c.points) }));
   }
