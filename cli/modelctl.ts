@@ -5,6 +5,7 @@ import { ServiceError } from '../lib/errors.js';
 import { createServices, type Services } from '../lib/services.js';
 import type { ObjectStore } from '../lib/store/index.js';
 import { promote, rollback } from './commands/aliases.js';
+import { batch } from './commands/batch.js';
 import { evaluate } from './commands/evaluate.js';
 import { explain } from './commands/explain.js';
 import { list } from './commands/list.js';
@@ -52,6 +53,19 @@ program
   .option('--token-pattern <regex>', "text: what a token is (default [a-z0-9']+)")
   .option('--count', 'text: count occurrences instead of marking presence')
   .action(async (dir: string, options) => console.log(await push(store(), dir, options)));
+
+program
+  .command('batch <file>')
+  .description('score a CSV or JSON Lines file (a path or s3://bucket/key) with N worker processes, as the sharded batch run does in AWS')
+  .requiredOption('--model <ref>', 'model, model@alias or model:version')
+  .requiredOption('-o, --out <dir|s3-uri>', 'where <name>.predictions.*, <name>.errors.jsonl and <name>.manifest.json go')
+  .option('-w, --workers <n>', 'worker processes (default: one per core)')
+  .option('--range-bytes <n>', 'bytes per range (default 16 MiB)')
+  .action(async (file: string, options) => {
+    const manifest = await batch(services(), file, options);
+    console.log(JSON.stringify(manifest, null, 2));
+    if (manifest.status !== 'succeeded') process.exitCode = 1;
+  });
 
 program
   .command('list [model]')

@@ -30,6 +30,15 @@ export interface BatchOutputs {
   manifest: string;
   checkpoint: string;
   part(index: number, kind: 'predictions' | 'errors'): string;
+  /** A sharded run: its plan, and each range's counts once it is scored. */
+  plan: string;
+  rangeResult(index: number): string;
+}
+
+/** The format of a batch file by its name, or undefined when it is not one that is scored. */
+export function formatOfName(name: string): BatchFormat | undefined {
+  const suffix = INPUT_SUFFIXES.find((s) => name.toLowerCase().endsWith(s));
+  return suffix === undefined ? undefined : suffix === '.csv' ? 'csv' : 'jsonl';
 }
 
 export function parseInputKey(key: string): BatchInput {
@@ -44,13 +53,16 @@ export function parseInputKey(key: string): BatchInput {
   return { key, ref: parseModelRef(refText), format: suffix === '.csv' ? 'csv' : 'jsonl', relative };
 }
 
-export function outputsFor(input: BatchInput): BatchOutputs {
-  const base = `${OUTPUT_PREFIX}${input.relative}`;
+/** The outputs of an input: under batch/output/ for the S3 trigger, or under any prefix (modelctl batch). */
+export function outputsFor(input: BatchInput, prefix = OUTPUT_PREFIX): BatchOutputs {
+  const base = `${prefix}${input.relative}`;
   return {
     predictions: `${base}.predictions.${input.format === 'csv' ? 'csv' : 'jsonl'}`,
     errors: `${base}.errors.jsonl`,
     manifest: `${base}.manifest.json`,
     checkpoint: `${base}.checkpoint.json`,
     part: (index, kind) => `${base}.parts/${String(index).padStart(5, '0')}.${kind}`,
+    plan: `${base}.parts/plan.json`,
+    rangeResult: (index) => `${base}.parts/${String(index).padStart(5, '0')}.json`,
   };
 }

@@ -34,7 +34,7 @@ export interface BatchOptions {
 
 export type BatchOutcome = { status: 'skipped' | 'continued' | 'succeeded' | 'failed'; manifest?: BatchManifest };
 
-async function readOptional<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+export async function readOptional<T>(store: ObjectStore, key: string): Promise<T | undefined> {
   try {
     return await getJson<T>(store, key);
   } catch (error) {
@@ -60,7 +60,7 @@ function predictionText(result: RowResult & { answer: Answer }, columns: string[
 }
 
 async function* rowsOf(store: ObjectStore, input: BatchInput, checkpoint: Checkpoint): AsyncGenerator<BatchRow | { line: number; end: number; error: string }> {
-  const stream = await store.getStream(input.key, { start: checkpoint.offset || undefined });
+  const stream = await store.getStream(input.key, { start: checkpoint.offset || undefined, end: checkpoint.end });
   try {
     if (input.format === 'csv') {
       const resume = checkpoint.columns && checkpoint.offset > 0 ? { columns: checkpoint.columns, offset: checkpoint.offset, line: checkpoint.line } : undefined;
@@ -87,7 +87,7 @@ async function joinParts(store: ObjectStore, parts: string[], target: string, co
   await sink.close();
 }
 
-async function finish(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, checkpoint: Checkpoint): Promise<BatchManifest> {
+export async function finish(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, checkpoint: Checkpoint): Promise<BatchManifest> {
   const parts = (kind: 'predictions' | 'errors') => Array.from({ length: checkpoint.parts }, (_, i) => outputs.part(i, kind));
   await joinParts(store, parts('predictions'), outputs.predictions, input.format === 'csv' ? 'text/csv' : 'application/x-ndjson');
   await joinParts(store, parts('errors'), outputs.errors, 'application/x-ndjson');
@@ -107,7 +107,15 @@ async function finish(store: ObjectStore, input: BatchInput, outputs: BatchOutpu
   return manifest;
 }
 
-async function fail(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, error: unknown, started: Date, etag?: string, checkpoint?: Checkpoint): Promise<BatchManifest> {
+export async function fail(
+  store: ObjectStore,
+  input: BatchInput,
+  outputs: BatchOutputs,
+  error: unknown,
+  started: Date,
+  etag?: string,
+  checkpoint?: Checkpoint,
+): Promise<BatchManifest> {
   const message = error instanceof ServiceError && error.statusCode < 500 ? error.message : 'internal error (see the function log)';
   const manifest: BatchManifest = {
     status: 'failed',
@@ -131,11 +139,20 @@ async function fail(store: ObjectStore, input: BatchInput, outputs: BatchOutputs
   return manifest;
 }
 
-/** Runs (part of) the file in this invocation; returns true when the file is done. */
-async function scorePart(store: ObjectStore, loaded: LoadedModel, input: BatchInput, outputs: BatchOutputs, checkpoint: Checkpoint, options: BatchOptions): Promise<boolean> {
+/** Where a run reads its source object and writes everything else (the same store for the S3 trigger). */
+export interface BatchIO {
+  source: ObjectStore;
+  output: ObjectStore;
+}
+
+/**
+ * Runs (part of) the file in this invocation, from checkpoint.offset up to checkpoint.end (a
+ * sharded run's range) or the end; returns true when that is done.
+ */
+export async function scorePart(io: BatchIO, loaded: LoadedModel, input: BatchInput, outputs: BatchOutputs, checkpoint: Checkpoint, options: BatchOptions): Promise<boolean> {
   const part = checkpoint.parts;
-  const predictions = new ObjectSink(store, outputs.part(part, 'predictions'), 'application/octet-stream');
-  const errors = new ObjectSink(store, outputs.part(part, 'errors'), 'application/octet-stream');
+  const predictions = new ObjectSink(io.output, outputs.part(part, 'predictions'), 'application/octet-stream');
+  const errors = new ObjectSink(io.output, outputs.part(part, 'errors'), 'application/octet-stream');
   const required = requiredColumns(loaded.manifest);
   let headerWritten = part > 0;
   let batch: BatchRow[] = [];
@@ -162,7 +179,7 @@ async function scorePart(store: ObjectStore, loaded: LoadedModel, input: BatchIn
     batch = [];
   };
   try {
-    for await (const row of rowsOf(store, input, checkpoint)) {
+    for await (const row of rowsOf(io.source, input, checkpoint)) {
       if (required && checkpoint.rows.read === 0 && input.format === 'csv') {
         const columns = checkpoint.columns ?? [];
         const missing = required.filter((c) => !columns.includes(c));
@@ -227,7 +244,7 @@ export async function scoreObject(store: ObjectStore, loader: ModelLoader, key: 
           invocations: 1,
         };
         if (options.resume) checkpoint.invocations += 1;
-        const done = await scorePart(store, loaded, input, outputs, checkpoint, options);
+        const done = await scorePart({ source: store, output: store }, loaded, input, outputs, checkpoint, options);
         if (done) return { status: 'succeeded', manifest: await finish(store, input, outputs, checkpoint) };
         await store.put(outputs.checkpoint, JSON.stringify(checkpoint), { contentType: 'application/json' });
         await options.continueLater(key);

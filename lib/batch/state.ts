@@ -6,6 +6,8 @@ export const checkpointSchema = z.object({
   model: z.object({ name: z.string(), version: z.number().int().positive() }),
   /** Byte offset of the next unread row, and the line it is on. */
   offset: z.number().int().min(0),
+  /** A sharded run's range ends here (exclusive); else the object's end. */
+  end: z.number().int().min(0).optional(),
   line: z.number().int().min(0),
   columns: z.array(z.string()).optional(),
   /** Output parts written so far, one per invocation. */

@@ -6,7 +6,7 @@
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { ConflictError, NotFoundError } from '../errors.js';
@@ -43,7 +43,7 @@ export class FolderStore implements ObjectStore {
     }
   }
 
-  async getStream(key: string, options: { start?: number } = {}): Promise<Readable> {
+  async getStream(key: string, options: { start?: number; end?: number } = {}): Promise<Readable> {
     const file = this.file(key);
     try {
       await fs.access(file);
@@ -51,7 +51,9 @@ export class FolderStore implements ObjectStore {
       if (isMissing(error)) throw new NotFoundError(`no object ${key} in ${this.uri}`);
       throw error;
     }
-    return createReadStream(file, { start: options.start });
+    // createReadStream's end is inclusive.
+    if (options.end !== undefined && options.end <= (options.start ?? 0)) return Readable.from([]);
+    return createReadStream(file, { start: options.start, end: options.end === undefined ? undefined : options.end - 1 });
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {

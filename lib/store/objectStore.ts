@@ -35,7 +35,8 @@ export interface ObjectStore {
   readonly uri: string;
   get(key: string): Promise<Uint8Array>;
   /** The object's bytes from `start` (a byte offset) to the end; batch scoring resumes with it. */
-  getStream(key: string, options?: { start?: number }): Promise<Readable>;
+  /** The object's bytes from `start` (default 0) up to `end` (exclusive; default the end). */
+  getStream(key: string, options?: { start?: number; end?: number }): Promise<Readable>;
   /** undefined when the key does not exist. */
   head(key: string): Promise<ObjectInfo | undefined>;
   put(key: string, body: Uint8Array | string, options?: PutOptions): Promise<void>;

@@ -3,7 +3,7 @@
  * URI: s3://bucket/prefix. Create-only writes use If-None-Match: * (honoured by S3 since 2024-08).
  */
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
 
@@ -96,10 +96,13 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async getStream(key: string, options: { start?: number } = {}): Promise<Readable> {
+  async getStream(key: string, options: { start?: number; end?: number } = {}): Promise<Readable> {
     const { client, sdk } = await this.s3();
     try {
-      const range = options.start ? `bytes=${options.start}-` : undefined;
+      const { start = 0, end } = options;
+      if (end !== undefined && end <= start) return Readable.from([]);
+      // HTTP ranges are inclusive at both ends.
+      const range = start > 0 || end !== undefined ? `bytes=${start}-${end === undefined ? '' : end - 1}` : undefined;
       const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(key), Range: range }));
       return out.Body as Readable;
     } catch (error) {

@@ -1,0 +1,25 @@
+/**
+ * A worker of `modelctl batch` (lib/batch/shard/local.ts): receives ranges over IPC, scores each
+ * (lib/batch/shard/range.ts) with the model store of the environment, and reports back. One TF.js
+ * per process: the parent runs as many as it was asked for.
+ */
+import { ServiceError } from '../lib/errors.js';
+import type { RangeTask, WorkerMessage } from '../lib/batch/shard/local.js';
+import { outputsFor } from '../lib/batch/paths.js';
+import { scoreRange } from '../lib/batch/shard/range.js';
+import { createServices } from '../lib/services.js';
+
+const services = createServices();
+const send = (message: WorkerMessage) => process.send?.(message);
+
+process.on('message', async (task: RangeTask) => {
+  const io = { source: services.openStore(task.sourceUri), output: services.openStore(task.outputUri) };
+  try {
+    await scoreRange(io, services.loader, task.input, outputsFor(task.input, task.outputPrefix), task.plan, task.range, services.limits);
+    send({ type: 'done', index: task.range.index });
+  } catch (error) {
+    const clientError = error instanceof ServiceError && error.statusCode < 500;
+    send({ type: 'failed', index: task.range.index, error: (error as Error).message, clientError });
+  }
+});
+send({ type: 'ready' });

@@ -1,0 +1,69 @@
+/**
+ * `modelctl batch <file|s3-uri> --model m --workers N --out <dir|s3-uri>`: scores a file with the
+ * sharded plan on this machine (lib/batch/shard/local.ts), writing the outputs a batch run writes
+ * (<name>.predictions.csv|jsonl, <name>.errors.jsonl, <name>.manifest.json) under --out.
+ */
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { formatOfName, outputsFor, type BatchInput } from '../../lib/batch/paths.js';
+import { runLocally } from '../../lib/batch/shard/local.js';
+import type { BatchManifest } from '../../lib/batch/state.js';
+import { parseModelRef } from '../../lib/registry/index.js';
+import type { Services } from '../../lib/services.js';
+
+export interface BatchCommandOptions {
+  model: string;
+  workers?: string;
+  out: string;
+  rangeBytes?: string;
+  /** Tests: told when a worker starts a range. */
+  onRangeStart?: (index: number, pid: number) => void;
+}
+
+/** A default range: large enough that planning and joining are small beside scoring. */
+const DEFAULT_RANGE_BYTES = 16 * 2 ** 20;
+
+/** Where a file is: its folder (or bucket prefix) as a store URI, and its key there. */
+function locate(file: string): { uri: string; key: string } {
+  const s3 = /^s3:\/\/([^/]+)\/(.+)$/.exec(file);
+  if (s3) {
+    const cut = s3[2].lastIndexOf('/');
+    return { uri: `s3://${s3[1]}/${s3[2].slice(0, cut + 1)}`, key: s3[2].slice(cut + 1) };
+  }
+  const absolute = path.resolve(file.startsWith('file://') ? fileURLToPath(file) : file);
+  return { uri: pathToFileURL(path.dirname(absolute)).href, key: path.basename(absolute) };
+}
+
+function outUri(out: string): string {
+  return /^(s3|file):\/\//.test(out) ? out : pathToFileURL(path.resolve(out)).href;
+}
+
+export async function batch(services: Services, file: string, options: BatchCommandOptions): Promise<BatchManifest> {
+  const { uri: sourceUri, key } = locate(file);
+  const format = formatOfName(key);
+  if (!format) throw new Error(`${file}: only .csv, .jsonl and .ndjson files are scored`);
+  const outputUri = outUri(options.out);
+  const input: BatchInput = { key, ref: parseModelRef(options.model), format, relative: key };
+  const workers = options.workers === undefined ? availableParallelism() : Number(options.workers);
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a whole number of at least 1, got ${options.workers}`);
+  const targetBytes = options.rangeBytes === undefined ? DEFAULT_RANGE_BYTES : Number(options.rangeBytes);
+  if (!Number.isFinite(targetBytes) || targetBytes < 1) throw new Error(`--range-bytes must be a positive number, got ${options.rangeBytes}`);
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return runLocally({
+    io: { source: services.openStore(sourceUri), output: services.openStore(outputUri) },
+    sourceUri,
+    outputUri,
+    input,
+    outputs: outputsFor(input, ''),
+    outputPrefix: '',
+    ref: input.ref,
+    loader: services.loader,
+    workers,
+    targetBytes,
+    workerScript: path.resolve(here, '../batchWorker.ts'),
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, MODEL_STORE_URI: services.config.modelStoreUri },
+    onRangeStart: options.onRangeStart,
+  });
+}

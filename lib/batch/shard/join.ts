@@ -1,0 +1,33 @@
+/**
+ * The end of a sharded run: the ranges' parts joined in order into the same outputs, and the same
+ * manifest, as a run through one function writes (run.ts's finish), the counts summed.
+ */
+import { NotFoundError } from '../../errors.js';
+import type { BatchManifest } from '../state.js';
+import type { BatchInput, BatchOutputs } from '../paths.js';
+import { finish, readOptional, type BatchIO } from '../run.js';
+import type { ShardPlan } from './plan.js';
+import type { RangeResult } from './range.js';
+
+export async function joinRanges(io: BatchIO, input: BatchInput, outputs: BatchOutputs, plan: ShardPlan & { startedAt: string }): Promise<BatchManifest> {
+  const rows = { read: 0, scored: 0, failed: 0 };
+  for (const range of plan.ranges) {
+    const result = await readOptional<RangeResult>(io.output, outputs.rangeResult(range.index));
+    if (result?.etag !== plan.etag) throw new NotFoundError(`range ${range.index} of ${plan.key} has not been scored`);
+    rows.read += result.rows.read;
+    rows.scored += result.rows.scored;
+    rows.failed += result.rows.failed;
+  }
+  const manifest = await finish(io.output, input, outputs, {
+    sourceEtag: plan.etag,
+    model: plan.model,
+    offset: plan.size,
+    line: 0,
+    parts: plan.ranges.length,
+    rows,
+    startedAt: plan.startedAt,
+    invocations: plan.ranges.length,
+  });
+  await Promise.all([...plan.ranges.map((r) => outputs.rangeResult(r.index)), outputs.plan].map((key) => io.output.delete(key)));
+  return manifest;
+}

@@ -1,0 +1,115 @@
+/**
+ * A sharded run on this machine: the plan, N worker processes scoring ranges (each its own TF.js,
+ * so every core works), and the join, as the Step Functions state machine runs them in AWS. A
+ * worker that dies mid-range has its range given to another (scoring a range again rewrites the
+ * same parts). Used by `modelctl batch` and by the tests that run the whole plan without AWS.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import type { ModelLoader } from '../../loader/index.js';
+import type { ModelRef } from '../../registry/index.js';
+import { BadRequestError } from '../../errors.js';
+import type { BatchInput, BatchOutputs } from '../paths.js';
+import type { BatchIO } from '../run.js';
+import type { BatchManifest } from '../state.js';
+import { joinRanges } from './join.js';
+import { planRanges, type ShardPlan, type ShardRange } from './plan.js';
+
+/** What a worker needs to score a range: where things are, and the range. */
+export interface RangeTask {
+  sourceUri: string;
+  outputUri: string;
+  input: BatchInput;
+  outputPrefix: string;
+  plan: ShardPlan;
+  range: ShardRange;
+}
+
+export type WorkerMessage = { type: 'ready' } | { type: 'done'; index: number } | { type: 'failed'; index: number; error: string; clientError: boolean };
+
+export interface LocalRunOptions {
+  io: BatchIO;
+  sourceUri: string;
+  outputUri: string;
+  input: BatchInput;
+  outputs: BatchOutputs;
+  outputPrefix: string;
+  ref: ModelRef;
+  loader: ModelLoader;
+  workers: number;
+  targetBytes: number;
+  /** The worker program (cli/batchWorker.ts), and how to run it (tsx). */
+  workerScript: string;
+  execArgv?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Called when a worker starts a range (tests kill it then). */
+  onRangeStart?: (index: number, pid: number) => void;
+}
+
+export async function runLocally(options: LocalRunOptions): Promise<BatchManifest> {
+  const { io, input, outputs } = options;
+  const started = new Date().toISOString();
+  const source = await io.source.head(input.key);
+  if (!source) throw new BadRequestError(`no file ${input.key} in ${options.sourceUri}`);
+  const model = await options.loader.withModel(options.ref, (loaded) => ({ name: loaded.name, version: loaded.version }));
+  const plan = {
+    ...(await planRanges(io.source, { key: input.key, etag: source.etag ?? String(source.size), format: input.format, model, targetBytes: options.targetBytes })),
+    startedAt: started,
+  };
+  await io.output.put(outputs.plan, JSON.stringify(plan), { contentType: 'application/json' });
+
+  const queue = [...plan.ranges];
+  const remaining = new Set(plan.ranges.map((r) => r.index));
+  await new Promise<void>((resolve, reject) => {
+    let failed = false;
+    const workers = new Set<ChildProcess>();
+    const stopAll = () => {
+      for (const w of workers) w.kill();
+    };
+    const fail = (error: Error) => {
+      if (failed) return;
+      failed = true;
+      stopAll();
+      reject(error);
+    };
+    const spawn = () => {
+      const child = fork(options.workerScript, [], { execArgv: options.execArgv ?? [], env: options.env ?? process.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      let current: ShardRange | undefined;
+      workers.add(child);
+      const next = () => {
+        current = queue.shift();
+        if (!current) {
+          child.kill();
+          return;
+        }
+        const task: RangeTask = { sourceUri: options.sourceUri, outputUri: options.outputUri, input, outputPrefix: options.outputPrefix, plan, range: current };
+        child.send(task);
+        if (child.pid !== undefined) options.onRangeStart?.(current.index, child.pid);
+      };
+      child.on('message', (message: WorkerMessage) => {
+        if (message.type === 'ready') next();
+        else if (message.type === 'done') {
+          remaining.delete(message.index);
+          current = undefined;
+          if (remaining.size === 0) {
+            stopAll();
+            resolve();
+          } else next();
+        } else {
+          const error = message.clientError ? new BadRequestError(message.error) : new Error(`range ${message.index}: ${message.error}`);
+          fail(error);
+        }
+      });
+      child.on('exit', () => {
+        workers.delete(child);
+        if (failed || remaining.size === 0) return;
+        // Died mid-range: the range goes back to the queue and a new worker takes the dead one's place.
+        if (current) queue.unshift(current);
+        current = undefined;
+        if (queue.length > 0) spawn();
+      });
+      child.on('error', fail);
+    };
+    for (let i = 0; i < Math.min(options.workers, plan.ranges.length); i += 1) spawn();
+  });
+  return joinRanges(io, input, outputs, plan);
+}

@@ -1,0 +1,113 @@
+/**
+ * Sharded batch scoring (lib/batch/shard/) run on this machine as `modelctl batch` runs it: a plan
+ * of byte ranges, worker processes, a join. With 1, 2 and 4 workers, and with a worker killed in
+ * the middle of a range, the outputs are byte for byte those of the run through one function
+ * (run.ts's scoreObject) on the same file: a CSV with quoted newlines, blank lines and bad rows,
+ * and a JSON Lines file with bad lines.
+ */
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { batch } from '../../cli/commands/batch.js';
+import { scoreObject } from '../../lib/batch/run.js';
+import { localLimits } from '../../lib/runtime/memory.js';
+import type { FolderStore } from '../../lib/store/folder.js';
+import { serving, type App } from '../helpers/serving.js';
+import { tempFolderStore } from '../helpers/stores.js';
+
+let app: App;
+let store: FolderStore;
+let dir: string;
+
+/** 3,000 iris rows: every 7th has a quoted note with a comma and a newline, every 53rd a bad feature, a few blank lines. */
+async function flowersCsv(): Promise<string> {
+  const rows = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n').slice(1);
+  const lines = ['sepal_length,sepal_width,petal_length,petal_width,species,note'];
+  for (let i = 0; i < 3000; i += 1) {
+    const cells = rows[i % rows.length].split(',');
+    if (i % 53 === 0) cells[0] = 'x';
+    lines.push(`${cells.join(',')},${i % 7 === 0 ? `"note ${i}, with a\nnewline"` : `n${i}`}`);
+    if (i % 997 === 0) lines.push('');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function flowersJsonl(): Promise<string> {
+  const rows = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n').slice(1);
+  const names = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
+  const lines: string[] = [];
+  for (let i = 0; i < 2000; i += 1) {
+    const cells = rows[i % rows.length].split(',');
+    lines.push(i % 61 === 0 ? '{not json' : JSON.stringify(Object.fromEntries(names.map((n, j) => [n, Number(cells[j])]))));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The outputs of the run through one function. */
+async function single(name: string, body: string): Promise<{ predictions: Buffer; errors: Buffer; rows: unknown }> {
+  const key = `batch/input/iris/${name}`;
+  await store.put(key, body);
+  const options = { limits: localLimits(64), remainingMs: () => Number.POSITIVE_INFINITY, marginMs: 0, continueLater: async () => undefined };
+  const outcome = await scoreObject(store, app.services.loader, key, options);
+  expect(outcome.status).toBe('succeeded');
+  const base = `batch/output/iris/${name}`;
+  const ext = name.endsWith('.csv') ? 'csv' : 'jsonl';
+  return { predictions: Buffer.from(await store.get(`${base}.predictions.${ext}`)), errors: Buffer.from(await store.get(`${base}.errors.jsonl`)), rows: outcome.manifest?.rows };
+}
+
+async function sharded(name: string, workers: number, onRangeStart?: (index: number, pid: number) => void) {
+  const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
+  const manifest = await batch(app.services, path.join(dir, name), { model: 'iris', workers: String(workers), out, rangeBytes: '12000', onRangeStart });
+  const ext = name.endsWith('.csv') ? 'csv' : 'jsonl';
+  return {
+    manifest,
+    predictions: await readFile(path.join(out, `${name}.predictions.${ext}`)),
+    errors: await readFile(path.join(out, `${name}.errors.jsonl`)),
+    leftovers: (await import('node:fs/promises')).readdir(path.join(out, `${name}.parts`)).catch(() => []),
+  };
+}
+
+beforeAll(async () => {
+  store = await tempFolderStore();
+  app = serving('file://models');
+  dir = await mkdtemp(path.join(tmpdir(), 'sharded-in-'));
+  await writeFile(path.join(dir, 'flowers.csv'), await flowersCsv());
+  await writeFile(path.join(dir, 'flowers.jsonl'), await flowersJsonl());
+});
+
+describe.each(['flowers.csv', 'flowers.jsonl'])('%s', (name) => {
+  let reference: Awaited<ReturnType<typeof single>>;
+  beforeAll(async () => {
+    reference = await single(name, await readFile(path.join(dir, name), 'utf8'));
+    expect(reference.errors.length).toBeGreaterThan(0);
+  });
+
+  it.each([1, 2, 4])(
+    'with %i worker(s): the outputs of the run through one function, byte for byte',
+    async (workers) => {
+      const run = await sharded(name, workers);
+      expect(run.manifest.status).toBe('succeeded');
+      expect(run.manifest.invocations).toBeGreaterThan(3); // several ranges
+      expect(run.predictions.equals(reference.predictions)).toBe(true);
+      expect(run.errors.equals(reference.errors)).toBe(true);
+      expect(run.manifest.rows).toEqual(reference.rows);
+      expect(await run.leftovers).toEqual([]);
+    },
+    120_000,
+  );
+
+  it('a worker killed in the middle of a range: the range is redone, the outputs are the same', async () => {
+    let killed = 0;
+    const run = await sharded(name, 2, (index, pid) => {
+      if (index === 1 && killed === 0) {
+        killed = pid;
+        process.kill(pid, 'SIGKILL');
+      }
+    });
+    expect(killed).toBeGreaterThan(0);
+    expect(run.predictions.equals(reference.predictions)).toBe(true);
+    expect(run.errors.equals(reference.errors)).toBe(true);
+    expect(run.manifest.rows).toEqual(reference.rows);
+  }, 120_000);
+});
