@@ -107,7 +107,7 @@ export async function finish(store: ObjectStore, input: BatchInput, outputs: Bat
   return manifest;
 }
 
-export async function fail(
+async function fail(
   store: ObjectStore,
   input: BatchInput,
   outputs: BatchOutputs,
