@@ -107,15 +107,7 @@ export async function finish(store: ObjectStore, input: BatchInput, outputs: Bat
   return manifest;
 }
 
-async function fail(
-  store: ObjectStore,
-  input: BatchInput,
-  outputs: BatchOutputs,
-  error: unknown,
-  started: Date,
-  etag?: string,
-  checkpoint?: Checkpoint,
-): Promise<BatchManifest> {
+async function fail(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, error: unknown, started: Date, etag?: string, checkpoint?: Checkpoint): Promise<BatchManifest> {
   const message = error instanceof ServiceError && error.statusCode < 500 ? error.message : 'internal error (see the function log)';
   const manifest: BatchManifest = {
     status: 'failed',
