@@ -53,6 +53,12 @@ const schema = z.object({
   AWS_SESSION_TOKEN: z.string().optional(),
   BATCH_STORE_URI: z.union([z.string().regex(/^(s3:\/\/[^/]+(\/.*)?|file:\/\/.+)$/), z.literal('')]).optional(),
   BATCH_MARGIN_SECONDS: z.coerce.number().min(0).default(60),
+  BATCH_SHARD_BYTES: positiveInt.default(256 * 2 ** 20),
+  BATCH_RANGE_BYTES: positiveInt.default(64 * 2 ** 20),
+  BATCH_MAX_CONCURRENCY: positiveInt.max(10_000).default(40),
+  BATCH_STATE_MACHINE_NAME: z.string().optional(),
+  BATCH_STATE_MACHINE_ARN: z.string().optional(),
+  STEP_FUNCTIONS_ENDPOINT: z.union([z.url(), z.literal('')]).optional(),
 });
 
 export interface Config {
@@ -92,6 +98,8 @@ export interface Config {
   batchStoreUri?: string;
   /** Batch scoring hands over to a new invocation when fewer seconds than this are left. */
   batchMarginMs: number;
+  /** Sharded batch scoring (lib/batch/shard): files larger than shardBytes go to the state machine, in ranges of rangeBytes. */
+  batchShard: { shardBytes: number; rangeBytes: number; maxConcurrency: number; stateMachineName?: string; stateMachineArn?: string; endpoint?: string };
 }
 
 export class ConfigError extends Error {}
@@ -128,6 +136,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobWorkerFunction: e.JOB_WORKER_FUNCTION || undefined,
     batchStoreUri: e.BATCH_STORE_URI || undefined,
     batchMarginMs: e.BATCH_MARGIN_SECONDS * 1000,
+    batchShard: {
+      shardBytes: e.BATCH_SHARD_BYTES,
+      rangeBytes: e.BATCH_RANGE_BYTES,
+      maxConcurrency: e.BATCH_MAX_CONCURRENCY,
+      stateMachineName: e.BATCH_STATE_MACHINE_NAME || undefined,
+      stateMachineArn: e.BATCH_STATE_MACHINE_ARN || undefined,
+      endpoint: e.STEP_FUNCTIONS_ENDPOINT || undefined,
+    },
     // Under serverless offline (its default lambdaPort), functions are invoked through its local Lambda endpoint.
     lambdaEndpoint: e.LAMBDA_ENDPOINT || (e.IS_OFFLINE ? 'http://127.0.0.1:3002' : undefined),
     inLambda: e.AWS_EXECUTION_ENV?.startsWith('AWS_Lambda') === true || e.IS_OFFLINE === 'true',

@@ -14,7 +14,7 @@ export type BatchEvent = S3Event | Continuation;
  * Batch files live in the bucket that sent the event. BATCH_STORE_URI overrides it; with a folder
  * model store and no S3 endpoint (invoke local), they live in the model folder.
  */
-function batchStore(services: Services, bucket: string): ObjectStore {
+export function batchStore(services: Services, bucket: string): ObjectStore {
   const { batchStoreUri, modelStoreUri, s3Endpoint } = services.config;
   if (batchStoreUri) return services.openStore(batchStoreUri);
   if (modelStoreUri.startsWith('file://') && !s3Endpoint) return services.store;
@@ -32,11 +32,19 @@ function targets(event: BatchEvent): { bucket: string; key: string; resume: bool
   );
 }
 
+/**
+ * A file too large for one function (BATCH_SHARD_BYTES) goes to the sharded run instead: the handler
+ * passes how to start it (lib/batch/shard/startRun.ts), or nothing where there is no state machine
+ * (invoke local, npm start, tests): then every file is scored here, as before.
+ */
+export type ShardedStarter = (run: { bucket: string; key: string; etag: string; size: number }) => Promise<string | undefined>;
+
 export async function runBatchEvent(
   services: Services,
   event: BatchEvent,
   context: Partial<Context> | undefined,
   self: (event: Continuation) => Promise<unknown>,
+  startSharded?: ShardedStarter,
 ): Promise<BatchOutcome[]> {
   const { config } = services;
   const { batchMarginMs } = config;
@@ -44,6 +52,17 @@ export async function runBatchEvent(
   for (const target of targets(event)) {
     logger.appendKeys({ batchKey: target.key });
     const store = batchStore(services, target.bucket);
+    if (startSharded && !target.resume) {
+      const source = await store.head(target.key);
+      if (source && source.size > config.batchShard.shardBytes) {
+        const started = await startSharded({ bucket: target.bucket, key: target.key, etag: source.etag ?? String(source.size), size: source.size });
+        if (started) {
+          logger.info('batch file handed to the state machine', { size: source.size, execution: started });
+          outcomes.push({ status: 'continued' });
+          continue;
+        }
+      }
+    }
     const outcome = await scoreObject(store, services.loader, target.key, {
       limits: services.limits,
       marginMs: batchMarginMs,

@@ -30,8 +30,9 @@ export interface BatchOutputs {
   manifest: string;
   checkpoint: string;
   part(index: number, kind: 'predictions' | 'errors'): string;
-  /** A sharded run: its plan, and each range's counts once it is scored. */
+  /** A sharded run: its plan, its ranges alone (a JSON array, what a Distributed Map reads), and each range's counts once it is scored. */
   plan: string;
+  ranges: string;
   rangeResult(index: number): string;
 }
 
@@ -63,6 +64,7 @@ export function outputsFor(input: BatchInput, prefix = OUTPUT_PREFIX): BatchOutp
     checkpoint: `${base}.checkpoint.json`,
     part: (index, kind) => `${base}.parts/${String(index).padStart(5, '0')}.${kind}`,
     plan: `${base}.parts/plan.json`,
+    ranges: `${base}.parts/ranges.json`,
     rangeResult: (index) => `${base}.parts/${String(index).padStart(5, '0')}.json`,
   };
 }

@@ -12,7 +12,7 @@ import type { LoadedModel, ModelLoader } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
 import { requiredColumns } from '../inputs/encode.js';
 import type { Answer } from '../protocol/answers.js';
-import { getJson, type ObjectStore } from '../store/index.js';
+import { ConcatUnsupportedError, getJson, type ObjectStore } from '../store/index.js';
 import { outputsFor, parseInputKey, type BatchInput, type BatchOutputs } from './paths.js';
 import { readCsv, readJsonl, type BatchRow } from './readers.js';
 import { scoreRows, type RowResult } from './score.js';
@@ -78,8 +78,15 @@ async function* rowsOf(store: ObjectStore, input: BatchInput, checkpoint: Checkp
   }
 }
 
-/** Streams the parts, in order, into one object. */
+/** The parts, in order, into one object: joined by the store itself where it can (S3: server-side copies), else streamed through. */
 async function joinParts(store: ObjectStore, parts: string[], target: string, contentType: string): Promise<void> {
+  if (store.concat) {
+    try {
+      return await store.concat(parts, target, { contentType });
+    } catch (error) {
+      if (!(error instanceof ConcatUnsupportedError)) throw error;
+    }
+  }
   const sink = new ObjectSink(store, target, contentType);
   for (const part of parts) {
     for await (const chunk of await store.getStream(part)) await sink.write(chunk.toString());

@@ -56,6 +56,23 @@ export class FolderStore implements ObjectStore {
     return createReadStream(file, { start: options.start, end: options.end === undefined ? undefined : options.end - 1 });
   }
 
+  /** Appends the files into a temporary one, then renames it into place: the target appears whole. */
+  async concat(keys: string[], target: string): Promise<void> {
+    const file = this.file(target);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const temp = `${file}.${randomUUID()}.tmp`;
+    try {
+      const out = createWriteStream(temp);
+      for (const key of keys) await pipeline(createReadStream(this.file(key)), out, { end: false });
+      out.end();
+      await new Promise<void>((resolve, reject) => out.on('finish', resolve).on('error', reject));
+      await fs.rename(temp, file);
+    } catch (error) {
+      await fs.rm(temp, { force: true });
+      throw error;
+    }
+  }
+
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       const stat = await fs.stat(this.file(key));

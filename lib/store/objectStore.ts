@@ -35,6 +35,11 @@ export interface ObjectStore {
   readonly uri: string;
   get(key: string): Promise<Uint8Array>;
   /** The object's bytes from `start` (a byte offset) to the end; batch scoring resumes with it. */
+  /**
+   * Joins objects, in order, into `target` without passing them through this process where the
+   * store can (S3: server-side copies). Optional: without it, callers stream the parts through.
+   */
+  concat?(keys: string[], target: string, options?: Pick<PutOptions, 'contentType'>): Promise<void>;
   /** The object's bytes from `start` (default 0) up to `end` (exclusive; default the end). */
   getStream(key: string, options?: { start?: number; end?: number }): Promise<Readable>;
   /** undefined when the key does not exist. */
@@ -72,3 +77,6 @@ export async function listPrefixes(store: ObjectStore, prefix: string): Promise<
 export async function getJson<T = unknown>(store: ObjectStore, key: string): Promise<T> {
   return JSON.parse(new TextDecoder().decode(await store.get(key))) as T;
 }
+
+/** The store cannot join objects server-side (an S3-compatible server without UploadPartCopy). */
+export class ConcatUnsupportedError extends Error {}

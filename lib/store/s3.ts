@@ -5,6 +5,8 @@
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { ConflictError, NotFoundError } from '../errors.js';
+import { concatSteps } from './concatPlan.js';
+import { ConcatUnsupportedError } from './objectStore.js';
 import type { ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
 
 export interface S3StoreOptions {
@@ -153,6 +155,52 @@ export class S3Store implements ObjectStore {
       params: { Bucket: this.bucket, Key: this.key(key), Body: body, ContentType: options.contentType },
     });
     await upload.done();
+  }
+
+  /**
+   * A multipart upload whose parts are server-side copies of the sources (UploadPartCopy) where they
+   * are large enough, and uploads of the small ones gathered (concatPlan.ts). An S3-compatible server
+   * without UploadPartCopy (s3rver) fails it with ConcatUnsupportedError: callers stream instead.
+   */
+  async concat(keys: string[], target: string, options: Pick<PutOptions, 'contentType'> = {}): Promise<void> {
+    const { client, sdk } = await this.s3();
+    const sizes = await Promise.all(keys.map(async (k) => (await this.head(k))?.size ?? Number.NaN));
+    if (sizes.some((n) => Number.isNaN(n))) throw new NotFoundError(`cannot join ${target}: a part is missing`);
+    const steps = concatSteps(sizes);
+    if (steps.length === 0) return this.put(target, new Uint8Array(0), options);
+    const { UploadId } = await client.send(new sdk.CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(target), ContentType: options.contentType }));
+    const parts: { PartNumber: number; ETag?: string }[] = [];
+    try {
+      for (const [i, step] of steps.entries()) {
+        const PartNumber = i + 1;
+        if (step.kind === 'copy') {
+          const out = await client.send(
+            new sdk.UploadPartCopyCommand({
+              Bucket: this.bucket,
+              Key: this.key(target),
+              UploadId,
+              PartNumber,
+              CopySource: `${this.bucket}/${encodeURIComponent(this.key(keys[step.source])).replace(/%2F/g, '/')}`,
+              CopySourceRange: `bytes=${step.start}-${step.end - 1}`,
+            }),
+          );
+          parts.push({ PartNumber, ETag: out.CopyPartResult?.ETag });
+        } else {
+          const chunks: Uint8Array[] = [];
+          for (const piece of step.pieces) {
+            for await (const chunk of await this.getStream(keys[piece.source], { start: piece.start, end: piece.end })) chunks.push(chunk as Uint8Array);
+          }
+          const out = await client.send(new sdk.UploadPartCommand({ Bucket: this.bucket, Key: this.key(target), UploadId, PartNumber, Body: Buffer.concat(chunks) }));
+          parts.push({ PartNumber, ETag: out.ETag });
+        }
+      }
+      await client.send(new sdk.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(target), UploadId, MultipartUpload: { Parts: parts } }));
+    } catch (error) {
+      await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(target), UploadId })).catch(() => undefined);
+      if ((error as { name?: string }).name === 'NotImplemented' || statusOf(error) === 501)
+        throw new ConcatUnsupportedError(`${this.uri} cannot copy parts server-side`, { cause: error });
+      throw error;
+    }
   }
 
   async delete(key: string): Promise<void> {

@@ -30,6 +30,8 @@ export interface ShardPlan {
   /** CSV: the header's columns (BOM removed). */
   columns?: string[];
   ranges: ShardRange[];
+  /** When the run began (the manifest's startedAt). */
+  startedAt?: string;
 }
 
 const NEWLINE = 0x0a;

@@ -1,0 +1,74 @@
+/**
+ * The three tasks of the batch state machine (serverless.yml, stepFunctions.stateMachines.batch):
+ * plan, score one range (each item of the Distributed Map), join. Each reads and writes the batch
+ * store of the bucket in its event, under the file's batch/output/ path, so a task retried or run
+ * twice finds what the previous attempt left.
+ */
+import type { Services } from '../../services.js';
+import { batchStore } from '../handlerCore.js';
+import { outputsFor, parseInputKey } from '../paths.js';
+import { readOptional } from '../run.js';
+import type { BatchManifest } from '../state.js';
+import { joinRanges } from './join.js';
+import { planRanges, type ShardPlan, type ShardRange } from './plan.js';
+import { scoreRange } from './range.js';
+
+/** What the trigger starts an execution with. */
+export interface RunInput {
+  bucket: string;
+  key: string;
+  etag: string;
+}
+
+export interface PlanOutput extends RunInput {
+  /** true when this ETag's outputs are already written: the state machine ends there. */
+  done: boolean;
+  bucketName: string;
+  rangesKey: string;
+  resultPrefix: string;
+  maxConcurrency: number;
+  ranges: number;
+}
+
+function files(services: Services, run: RunInput) {
+  const store = batchStore(services, run.bucket);
+  const input = parseInputKey(run.key);
+  return { io: { source: store, output: store }, input, outputs: outputsFor(input) };
+}
+
+export async function planStep(services: Services, run: RunInput): Promise<PlanOutput> {
+  const { io, input, outputs } = files(services, run);
+  const { rangeBytes, maxConcurrency } = services.config.batchShard;
+  const base = { ...run, bucketName: run.bucket, rangesKey: outputs.ranges, resultPrefix: `batch/runs/${run.etag.replace(/\W/g, '')}`, maxConcurrency };
+  const previous = await readOptional<BatchManifest>(io.output, outputs.manifest);
+  if (previous?.status === 'succeeded' && previous.source.etag === run.etag) return { ...base, done: true, ranges: 0 };
+  const existing = await readOptional<ShardPlan>(io.output, outputs.plan);
+  let plan = existing?.etag === run.etag ? existing : undefined;
+  if (!plan) {
+    const model = await services.loader.withModel(input.ref, (loaded) => ({ name: loaded.name, version: loaded.version }));
+    plan = {
+      ...(await planRanges(io.source, { key: input.key, etag: run.etag, format: input.format, model, targetBytes: rangeBytes })),
+      startedAt: new Date().toISOString(),
+    } as ShardPlan;
+    await io.output.put(outputs.plan, JSON.stringify(plan), { contentType: 'application/json' });
+    await io.output.put(outputs.ranges, JSON.stringify(plan.ranges), { contentType: 'application/json' });
+  }
+  return { ...base, done: false, ranges: plan.ranges.length };
+}
+
+export async function rangeStep(services: Services, event: { range: ShardRange; run: RunInput }): Promise<{ index: number; rows: BatchManifest['rows'] }> {
+  const { io, input, outputs } = files(services, event.run);
+  const plan = await readOptional<ShardPlan>(io.output, outputs.plan);
+  if (plan?.etag !== event.run.etag) throw new Error(`no plan for ${event.run.key} at ETag ${event.run.etag}`);
+  const result = await scoreRange(io, services.loader, input, outputs, plan, event.range, services.limits);
+  return { index: result.index, rows: result.rows };
+}
+
+export async function joinStep(services: Services, run: RunInput): Promise<{ status: string; rows: BatchManifest['rows'] }> {
+  const { io, input, outputs } = files(services, run);
+  const plan = await readOptional<ShardPlan & { startedAt: string }>(io.output, outputs.plan);
+  if (plan?.etag !== run.etag) throw new Error(`no plan for ${run.key} at ETag ${run.etag}`);
+  const manifest = await joinRanges(io, input, outputs, plan);
+  await io.output.delete(outputs.ranges);
+  return { status: manifest.status, rows: manifest.rows };
+}

@@ -1,0 +1,192 @@
+/**
+ * The batch state machine as serverless.yml defines it, resolved by the framework
+ * (`serverless print`): it passes asl-validator; and its task handlers, run in the order the
+ * definition gives (Plan, the Choice, each item of the Distributed Map as its ItemReader and
+ * ItemSelector give them, Join), against a real S3 API (s3rver), write the outputs the run through
+ * one function writes, byte for byte. The trigger hands a file over BATCH_SHARD_BYTES to Step
+ * Functions (StartExecution, named after bucket, key and ETag, so a redelivered event starts
+ * nothing new) and scores smaller ones itself. Step Functions itself cannot run here: a local HTTP
+ * endpoint stands in for its StartExecution API.
+ */
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { createRequire } from 'node:module';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { batchScore } from '../../handlers/batchScore.js';
+import { scoreObject } from '../../lib/batch/run.js';
+import { executionName } from '../../lib/batch/shard/startRun.js';
+import { joinStep, planStep, rangeStep } from '../../lib/batch/shard/steps.js';
+import { localLimits } from '../../lib/runtime/memory.js';
+import { servicesFor, type Services } from '../../lib/services.js';
+import type { ObjectStore } from '../../lib/store/index.js';
+import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
+
+const aslValidator = createRequire(import.meta.url)('asl-validator') as (definition: unknown, options: object) => { isValid: boolean; errorsText: (sep: string) => string };
+
+type State = Record<string, any>;
+let definition: { StartAt: string; States: Record<string, State> };
+let s3: S3rverHandle;
+let services: Services;
+const STEPS: Record<string, (services: Services, event: any) => Promise<unknown>> = { batchPlan: planStep, batchRange: rangeStep, batchJoin: joinStep };
+
+/** The JSONPath the definition uses: $, $.field, $$.Map.Item.Value (anything else fails the test). */
+function read(path: string, input: State, context: State): unknown {
+  if (path === '$') return input;
+  if (path === '$$.Map.Item.Value') return context.item;
+  const field = /^\$\.(\w+)$/.exec(path);
+  if (!field) throw new Error(`unsupported path ${path}`);
+  return input[field[1]];
+}
+
+/** An ASL parameters template: keys ending in .$ are paths. */
+function select(template: unknown, input: State, context: State = {}): unknown {
+  if (template === '$') return input;
+  if (typeof template !== 'object' || template === null) return template;
+  return Object.fromEntries(
+    Object.entries(template).map(([key, value]) => (key.endsWith('.$') ? [key.slice(0, -2), read(value as string, input, context)] : [key, select(value, input, context)])),
+  );
+}
+
+async function task(state: State, input: State, context: State = {}): Promise<unknown> {
+  expect(state.Resource).toBe('arn:aws:states:::lambda:invoke');
+  const name = Object.keys(STEPS).find((fn) => String(state.Parameters.FunctionName).endsWith(`-${fn}`));
+  if (!name) throw new Error(`no step for ${state.Parameters.FunctionName}`);
+  const payload = state.Parameters['Payload.$'] ? read(state.Parameters['Payload.$'], input, context) : select(state.Parameters.Payload, input, context);
+  const result = await STEPS[name](services, payload);
+  expect(state.OutputPath).toBe('$.Payload');
+  return result;
+}
+
+/** Runs the definition: each Task's handler, the Choice, the Map's items, until Succeed. */
+async function execute(store: ObjectStore, input: State): Promise<string[]> {
+  const visited: string[] = [];
+  let name: string | undefined = definition.StartAt;
+  let data: State = input;
+  while (name) {
+    visited.push(name);
+    const state: State = definition.States[name];
+    if (state.Type === 'Succeed') break;
+    if (state.Type === 'Task') {
+      data = (await task(state, data)) as State;
+      name = state.Next;
+    } else if (state.Type === 'Choice') {
+      const choice = state.Choices.find((c: State) => read(c.Variable, data, {}) === c.BooleanEquals);
+      name = choice ? choice.Next : state.Default;
+    } else if (state.Type === 'Map') {
+      const reader = select(state.ItemReader.Parameters, data) as { Bucket: string; Key: string };
+      expect(reader.Bucket).toBe(s3.bucket);
+      const items = JSON.parse(new TextDecoder().decode(await store.get(reader.Key))) as unknown[];
+      const processor = state.ItemProcessor;
+      const results = [];
+      for (const item of items) results.push(await task(processor.States[processor.StartAt], select(state.ItemSelector, data, { item }) as State));
+      data = { ...data, [state.ResultPath.slice(2)]: results };
+      name = state.Next;
+    } else throw new Error(`state type ${state.Type} not run here`);
+  }
+  return visited;
+}
+
+let csv: string;
+
+beforeAll(async () => {
+  const { stdout } = await promisify(execFile)(path.resolve('node_modules/.bin/serverless'), ['print', '--format', 'json'], { maxBuffer: 16 * 1024 * 1024 });
+  definition = JSON.parse(stdout).stepFunctions.stateMachines.batch.definition;
+  s3 = await startS3rver();
+  services = servicesFor({ MODEL_STORE_URI: 'file://models', S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', BATCH_RANGE_BYTES: '8000' });
+  const rows = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n');
+  const lines = [`${rows[0]},note`];
+  for (let i = 0; i < 1200; i += 1)
+    lines.push(`${i % 41 === 0 ? 'x,' + rows[1 + (i % 30)].split(',').slice(1).join(',') : rows[1 + (i % 30)]},${i % 9 === 0 ? `"a, b\nc ${i}"` : i}`);
+  csv = `${lines.join('\n')}\n`;
+}, 120_000);
+afterAll(async () => s3?.stop());
+
+describe('the batch state machine', () => {
+  it('passes asl-validator as the framework resolves it', () => {
+    const { isValid, errorsText } = aslValidator(structuredClone(definition), { checkPaths: true, checkArn: true });
+    expect(isValid, errorsText('\n')).toBe(true);
+    // And the validator is not a rubber stamp: a Distributed Map without its processor fails.
+    const broken = structuredClone(definition);
+    delete broken.States.ScoreRanges.ItemProcessor;
+    expect(aslValidator(broken, { checkPaths: true, checkArn: true }).isValid).toBe(false);
+  });
+
+  it('run task by task against s3rver, writes what one function writes, byte for byte; a second run finds it done', async () => {
+    const store = s3.store;
+    await store.put('batch/input/iris/one.csv', csv);
+    await store.put('batch/input/iris/many.csv', csv);
+    const options = { limits: localLimits(64), remainingMs: () => Number.POSITIVE_INFINITY, marginMs: 0, continueLater: async () => undefined };
+    expect((await scoreObject(store, services.loader, 'batch/input/iris/one.csv', options)).status).toBe('succeeded');
+    const etag = (await store.head('batch/input/iris/many.csv'))?.etag ?? '';
+    const visited = await execute(store, { bucket: s3.bucket, key: 'batch/input/iris/many.csv', etag });
+    expect(visited).toEqual(['Plan', 'AlreadyDone', 'ScoreRanges', 'Join', 'Done']);
+    for (const output of ['predictions.csv', 'errors.jsonl']) {
+      const one = Buffer.from(await store.get(`batch/output/iris/one.csv.${output}`));
+      const many = Buffer.from(await store.get(`batch/output/iris/many.csv.${output}`));
+      expect(many.equals(one), output).toBe(true);
+    }
+    const manifest = JSON.parse(new TextDecoder().decode(await store.get('batch/output/iris/many.csv.manifest.json')));
+    expect(manifest.invocations).toBeGreaterThan(3);
+    // The same object again (a redelivered event, a second execution): nothing to do.
+    expect(await execute(store, { bucket: s3.bucket, key: 'batch/input/iris/many.csv', etag })).toEqual(['Plan', 'AlreadyDone', 'Done']);
+  }, 120_000);
+});
+
+describe('the trigger', () => {
+  let server: Server;
+  const calls: { target: string; body: any }[] = [];
+  let endpoint: string;
+  beforeAll(async () => {
+    // StartExecution (awsJson1_0): the first call per name starts, a repeat is ExecutionAlreadyExists.
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const parsed = JSON.parse(body);
+        const repeat = calls.some((c) => c.body.name === parsed.name);
+        calls.push({ target: String(req.headers['x-amz-target']), body: parsed });
+        res.setHeader('content-type', 'application/x-amz-json-1.0');
+        if (repeat) {
+          res.statusCode = 400;
+          res.end(JSON.stringify({ __type: 'ExecutionAlreadyExists', message: 'exists' }));
+        } else res.end(JSON.stringify({ executionArn: `${parsed.stateMachineArn}:${parsed.name}`, startDate: Date.now() / 1000 }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(() => server?.close());
+
+  it('hands a file over BATCH_SHARD_BYTES to the state machine once, and scores a small one itself', async () => {
+    const env = {
+      MODEL_STORE_URI: 'file://models',
+      S3_ENDPOINT: s3.endpoint,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      BATCH_SHARD_BYTES: '10000',
+      BATCH_STATE_MACHINE_NAME: 'tfjs-serving-dev-batch',
+      STEP_FUNCTIONS_ENDPOINT: endpoint,
+    };
+    const score = batchScore(servicesFor(env));
+    await s3.store.put('batch/input/iris/big.csv', csv);
+    await s3.store.put('batch/input/iris/small.csv', csv.split('\n').slice(0, 20).join('\n'));
+    const event = (key: string) => ({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: s3.bucket }, object: { key } } }] });
+    const context = { invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:tfjs-serving-dev-batchScore', getRemainingTimeInMillis: () => 900_000 };
+    await score(event('batch/input/iris/big.csv') as never, context);
+    await score(event('batch/input/iris/big.csv') as never, context); // redelivered
+    const etag = (await s3.store.head('batch/input/iris/big.csv'))?.etag ?? '';
+    expect(calls.map((c) => c.target)).toEqual(['AWSStepFunctions.StartExecution', 'AWSStepFunctions.StartExecution']);
+    expect(calls[0].body).toEqual({
+      stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:tfjs-serving-dev-batch',
+      name: executionName({ bucket: s3.bucket, key: 'batch/input/iris/big.csv', etag }),
+      input: JSON.stringify({ bucket: s3.bucket, key: 'batch/input/iris/big.csv', etag }),
+    });
+    expect(await s3.store.head('batch/output/iris/big.csv.manifest.json')).toBeUndefined();
+    await score(event('batch/input/iris/small.csv') as never, context);
+    expect(calls).toHaveLength(2);
+    expect(await s3.store.head('batch/output/iris/small.csv.manifest.json')).toBeDefined();
+  });
+});
