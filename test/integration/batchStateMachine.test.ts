@@ -99,7 +99,7 @@ beforeAll(async () => {
   const rows = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n');
   const lines = [`${rows[0]},note`];
   for (let i = 0; i < 1200; i += 1)
-    lines.push(`${i % 41 === 0 ? 'x,' + rows[1 + (i % 30)].split(',').slice(1).join(',') : rows[1 + (i % 30)]},${i % 9 === 0 ? `"a, b\nc ${i}"` : i}`);
+    lines.push(`${i % 41 === 0 ? `x,${rows[1 + (i % 30)].split(',').slice(1).join(',')}` : rows[1 + (i % 30)]},${i % 9 === 0 ? `"a, b\nc ${i}"` : i}`);
   csv = `${lines.join('\n')}\n`;
 }, 120_000);
 afterAll(async () => s3?.stop());
