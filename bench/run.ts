@@ -13,6 +13,7 @@
  *   npm run bench -- --skip-explain     skip section 9 (alone: npx tsx bench/explain.ts [--quick])
  *   npm run bench -- --skip-preprocess  skip section 10
  *   npm run bench -- --skip-soak        skip section 11 (alone: npx tsx bench/soak.ts [--quick])
+ *   npm run bench -- --skip-shard       skip section 12 (alone: npx tsx bench/batchShard.ts [--quick])
  *
  * 1. bundle, wasm and zip bytes per handler (scripts/build.ts's esbuild configuration)
  * 2. model load in a fresh `node` process, from process start to model ready (built bundle)
@@ -25,6 +26,7 @@
  *    same rows, and peak RSS of a fresh process at 20k vs 200k iris rows (bench/batch.ts)
  * 7-8. wasm training kernels; fine-tune epochs; 9. explanations; 10. image preprocessing
  * 11. the soak: 10,000 mixed requests through every HTTP handler's bundle in one process (bench/soak.ts)
+ * 12. sharded batch scoring on this machine: 1 and 2 workers on a 1M-row file, RSS per worker (bench/batchShard.ts)
  */
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
       'skip-explain': { type: 'boolean', default: false },
       'skip-preprocess': { type: 'boolean', default: false },
       'skip-soak': { type: 'boolean', default: false },
+      'skip-shard': { type: 'boolean', default: false },
     },
   });
   const quick = values.quick;
@@ -193,6 +196,10 @@ async function main(): Promise<void> {
     const { measureSoak, formatSoak } = await import('./soak.js');
     const soak = values['skip-soak'] ? undefined : await attempt('soak (mixed requests through every HTTP handler)', () => measureSoak({ quick }));
 
+    // 12. Sharded batch scoring with local workers.
+    const { measureShardedBatch, formatShardedBatch } = await import('./batchShard.js');
+    const shard = values['skip-shard'] ? undefined : await attempt('sharded batch scoring, 1 and 2 local workers', () => measureShardedBatch({ quick }));
+
     // Targets.
     const rowOf = (model: string, batch: number) => latency.find((r) => r.model === model && r.batch === batch);
 
@@ -215,6 +222,7 @@ async function main(): Promise<void> {
       ...(explain?.targets ?? []),
       ...(preprocess?.targets ?? []),
       ...(soak?.targets ?? []),
+      ...(shard?.targets ?? []),
     ];
 
     const result = {
@@ -240,6 +248,7 @@ async function main(): Promise<void> {
       explain: explain ?? null,
       preprocess: preprocess ?? null,
       soak: soak ?? null,
+      shardedBatch: shard ?? null,
       targets,
       notes,
     };
@@ -309,6 +318,7 @@ async function main(): Promise<void> {
     if (explain) console.log(await formatExplain(explain));
     if (preprocess) console.log(formatPreprocess(preprocess));
     if (soak) console.log(formatSoak(soak));
+    if (shard) console.log(formatShardedBatch(shard));
     console.log(
       formatTable(
         ['target', 'limit', 'value', 'met'],

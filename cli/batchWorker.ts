@@ -16,7 +16,9 @@ process.on('message', async (task: RangeTask) => {
   const io = { source: services.openStore(task.sourceUri), output: services.openStore(task.outputUri) };
   try {
     await scoreRange(io, services.loader, task.input, outputsFor(task.input, task.outputPrefix), task.plan, task.range, services.limits);
-    send({ type: 'done', index: task.range.index });
+    // A full collection between ranges (cheap beside scoring one): the next range starts from what is kept.
+    (globalThis as { gc?: () => void }).gc?.();
+    send({ type: 'done', index: task.range.index, rssBytes: process.memoryUsage().rss });
   } catch (error) {
     const clientError = error instanceof ServiceError && error.statusCode < 500;
     send({ type: 'failed', index: task.range.index, error: (error as Error).message, clientError });

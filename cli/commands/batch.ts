@@ -17,8 +17,10 @@ export interface BatchCommandOptions {
   workers?: string;
   out: string;
   rangeBytes?: string;
-  /** Tests: told when a worker starts a range. */
+  /** Tests and the bench: told when a worker starts and finishes a range. */
   onRangeStart?: (index: number, pid: number) => void;
+  onRangeDone?: (index: number, pid: number, rssBytes: number | undefined) => void;
+  onPhase?: (phase: 'planned' | 'first worker ready' | 'scored' | 'joined') => void;
 }
 
 /** A default range: large enough that planning and joining are small beside scoring. */
@@ -62,8 +64,13 @@ export async function batch(services: Services, file: string, options: BatchComm
     workers,
     targetBytes,
     workerScript: path.resolve(here, '../batchWorker.ts'),
-    execArgv: ['--import', 'tsx'],
+    // --single-threaded-gc: each worker's collector stays on its own core (parallel GC threads of N
+    // workers fought over the same cores); --expose-gc: a worker collects after each range, so N of
+    // them hold only what they use.
+    execArgv: ['--import', 'tsx', '--single-threaded-gc', '--expose-gc'],
     env: { ...process.env, MODEL_STORE_URI: services.config.modelStoreUri },
     onRangeStart: options.onRangeStart,
+    onRangeDone: options.onRangeDone,
+    onPhase: options.onPhase,
   });
 }

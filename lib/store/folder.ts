@@ -61,13 +61,13 @@ export class FolderStore implements ObjectStore {
     const file = this.file(target);
     await fs.mkdir(path.dirname(file), { recursive: true });
     const temp = `${file}.${randomUUID()}.tmp`;
+    const out = await fs.open(temp, 'w');
     try {
-      const out = createWriteStream(temp);
-      for (const key of keys) await pipeline(createReadStream(this.file(key)), out, { end: false });
-      out.end();
-      await new Promise<void>((resolve, reject) => out.on('finish', resolve).on('error', reject));
+      for (const key of keys) for await (const chunk of createReadStream(this.file(key))) await out.write(chunk as Buffer);
+      await out.close();
       await fs.rename(temp, file);
     } catch (error) {
+      await out.close().catch(() => undefined);
       await fs.rm(temp, { force: true });
       throw error;
     }

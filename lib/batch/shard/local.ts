@@ -24,7 +24,7 @@ export interface RangeTask {
   range: ShardRange;
 }
 
-export type WorkerMessage = { type: 'ready' } | { type: 'done'; index: number } | { type: 'failed'; index: number; error: string; clientError: boolean };
+export type WorkerMessage = { type: 'ready' } | { type: 'done'; index: number; rssBytes?: number } | { type: 'failed'; index: number; error: string; clientError: boolean };
 
 export interface LocalRunOptions {
   io: BatchIO;
@@ -43,6 +43,10 @@ export interface LocalRunOptions {
   env?: NodeJS.ProcessEnv;
   /** Called when a worker starts a range (tests kill it then). */
   onRangeStart?: (index: number, pid: number) => void;
+  /** Called at each phase (planned, workers ready, ranges scored, joined): the bench reports where time goes. */
+  onPhase?: (phase: 'planned' | 'first worker ready' | 'scored' | 'joined') => void;
+  /** Called when a worker finishes a range, with its RSS after it (the bench watches it stay flat). */
+  onRangeDone?: (index: number, pid: number, rssBytes: number | undefined) => void;
 }
 
 export async function runLocally(options: LocalRunOptions): Promise<BatchManifest> {
@@ -56,6 +60,8 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
     startedAt: started,
   };
   await io.output.put(outputs.plan, JSON.stringify(plan), { contentType: 'application/json' });
+  options.onPhase?.('planned');
+  let anyReady = false;
 
   const queue = [...plan.ranges];
   const remaining = new Set(plan.ranges.map((r) => r.index));
@@ -86,8 +92,12 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
         if (child.pid !== undefined) options.onRangeStart?.(current.index, child.pid);
       };
       child.on('message', (message: WorkerMessage) => {
-        if (message.type === 'ready') next();
-        else if (message.type === 'done') {
+        if (message.type === 'ready') {
+          if (!anyReady) options.onPhase?.('first worker ready');
+          anyReady = true;
+          next();
+        } else if (message.type === 'done') {
+          if (child.pid !== undefined) options.onRangeDone?.(message.index, child.pid, message.rssBytes);
           remaining.delete(message.index);
           current = undefined;
           if (remaining.size === 0) {
@@ -111,5 +121,8 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
     };
     for (let i = 0; i < Math.min(options.workers, plan.ranges.length); i += 1) spawn();
   });
-  return joinRanges(io, input, outputs, plan);
+  options.onPhase?.('scored');
+  const manifest = await joinRanges(io, input, outputs, plan);
+  options.onPhase?.('joined');
+  return manifest;
 }

@@ -1,0 +1,123 @@
+/**
+ * Section 12, sharded batch scoring on this machine (`modelctl batch`, lib/batch/shard/local.ts):
+ * rows/s of a 1,000,000-row iris CSV with 1 and with 2 worker processes (speedup target 1.7 on
+ * 2 cores), each worker's RSS after its first range and after its last (flat: ranges stream),
+ * and the planner's scan rate. From these, the README's projection of wall time for a 10 GB file
+ * at 10, 100 and 1,000 concurrent functions.
+ *
+ *   npx tsx bench/batchShard.ts [--quick]
+ */
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { batch } from '../cli/commands/batch.js';
+import { planRanges } from '../lib/batch/shard/plan.js';
+import { servicesFor } from '../lib/services.js';
+import { FolderStore } from '../lib/store/folder.js';
+import { writeDataset } from './evaluateData.js';
+import { round } from './stats.js';
+import { atMost, type Target } from './targets.js';
+
+export interface ShardBenchResult {
+  rows: number;
+  fileBytes: number;
+  rangeBytes: number;
+  runs: { workers: number; seconds: number; rowsPerSecond: number; ranges: number; workerRssMiB: { first: number; last: number }[]; phases: Record<string, number> }[];
+  speedup: number;
+  /** The planner's pass over the file (quote-aware boundary scan). */
+  planMBPerSecond: number;
+  /** One worker's bytes/s while scoring: what each function of the state machine does. */
+  perWorkerMBPerSecond: number;
+  projection: { concurrency: number; minutes: number }[];
+  targets: Target[];
+}
+
+const MiB = 2 ** 20;
+
+export async function measureShardedBatch(options: { quick?: boolean } = {}): Promise<ShardBenchResult> {
+  const rows = options.quick ? 200_000 : 1_000_000;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-shard-'));
+  try {
+    const file = path.join(dir, 'flowers.csv');
+    await writeDataset('iris', rows, file);
+    const fileBytes = (await stat(file)).size;
+    const rangeBytes = Math.max(MiB, Math.floor(fileBytes / 16));
+    const services = servicesFor({ MODEL_STORE_URI: `file://${path.resolve('models')}`, POWERTOOLS_LOG_LEVEL: 'SILENT' });
+    const plannerStarted = performance.now();
+    await planRanges(new FolderStore(dir), { key: 'flowers.csv', etag: 'bench', format: 'csv', model: { name: 'iris', version: 1 }, targetBytes: rangeBytes });
+    const planMBPerSecond = round(fileBytes / MiB / ((performance.now() - plannerStarted) / 1000), 1);
+    const runs: ShardBenchResult['runs'] = [];
+    for (const workers of [1, 2]) {
+      const rss = new Map<number, number[]>();
+      const out = await mkdtemp(path.join(dir, `out-${workers}-`));
+      const started = performance.now();
+      const phases: Record<string, number> = {};
+      const manifest = await batch(services, file, {
+        onPhase: (phase) => {
+          phases[phase] = round((performance.now() - started) / 1000, 2);
+        },
+        model: 'iris',
+        workers: String(workers),
+        out,
+        rangeBytes: String(rangeBytes),
+        onRangeDone: (_index, pid, bytes) => rss.set(pid, [...(rss.get(pid) ?? []), bytes ?? 0]),
+      });
+      const seconds = (performance.now() - started) / 1000;
+      if (manifest.rows.read !== rows) throw new Error(`scored ${manifest.rows.read} rows of ${rows}`);
+      runs.push({
+        workers,
+        seconds: round(seconds, 2),
+        rowsPerSecond: Math.round(rows / seconds),
+        ranges: manifest.invocations,
+        workerRssMiB: [...rss.values()].map((samples) => ({ first: round(samples[0] / MiB, 1), last: round(samples[samples.length - 1] / MiB, 1) })),
+        phases,
+      });
+    }
+    const speedup = round(runs[0].seconds / runs[1].seconds, 2);
+    const perWorkerMBPerSecond = round(fileBytes / MiB / runs[0].seconds, 1);
+    // 10 GB at C functions: one planning pass, then the 64 MiB ranges (BATCH_RANGE_BYTES' default) in
+    // waves of C, each range at one worker's rate; the join copies server-side (seconds, left out).
+    const tenGB = 10 * 1024;
+    const ranges = Math.ceil(tenGB / 64);
+    const rangeSeconds = 64 / perWorkerMBPerSecond;
+    const projection = [10, 100, 1000].map((concurrency) => ({ concurrency, minutes: round((tenGB / planMBPerSecond + Math.ceil(ranges / concurrency) * rangeSeconds) / 60, 1) }));
+    const worstGrowth = Math.max(...runs.flatMap((r) => r.workerRssMiB.map((w) => w.last / w.first)));
+    return {
+      rows,
+      fileBytes,
+      rangeBytes,
+      runs,
+      speedup,
+      planMBPerSecond,
+      perWorkerMBPerSecond,
+      projection,
+      targets: [
+        { name: `sharded batch, 2 local workers over 1 (${rows} rows)`, target: '>= 1.7 x', value: speedup, met: speedup >= 1.7 },
+        atMost('sharded batch worker RSS after its last range / after its first', 1.1, 'x', round(worstGrowth, 2)),
+      ],
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function formatShardedBatch(r: ShardBenchResult): string {
+  return [
+    `sharded batch (modelctl batch), ${r.rows} iris rows, ${round(r.fileBytes / MiB, 1)} MiB, ranges of ${round(r.rangeBytes / MiB, 1)} MiB; planner scan ${r.planMBPerSecond} MiB/s`,
+    ...r.runs.map(
+      (run) =>
+        `  ${run.workers} worker(s): ${run.seconds} s, ${run.rowsPerSecond} rows/s, ${run.ranges} ranges (s since start: ${Object.entries(run.phases)
+          .map(([p, t]) => `${p} ${t}`)
+          .join(', ')}); worker RSS MiB after first range -> after last: ${run.workerRssMiB.map((w) => `${w.first} -> ${w.last}`).join(', ')}`,
+    ),
+    `  speedup 2/1: ${r.speedup}x; one worker scores ${r.perWorkerMBPerSecond} MiB/s`,
+    `  projection for 10 GB (one planning pass, then 160 ranges of 64 MiB in waves of C functions): ${r.projection.map((p) => `C=${p.concurrency}: ${p.minutes} min`).join(', ')}`,
+    '',
+  ].join('\n');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const result = await measureShardedBatch({ quick: process.argv.includes('--quick') });
+  console.log(formatShardedBatch(result));
+  process.exit(0);
+}
