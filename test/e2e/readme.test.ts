@@ -10,26 +10,15 @@
  */
 import { exec, spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdtemp, readFile, stat, symlink } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/offline.js';
 import { readmeSteps, unmet } from '../helpers/readme.js';
 
 const run = promisify(exec);
 const repo = path.resolve('.');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const SKIP = [
   [/^npm /, 'npm itself: CI runs it'],

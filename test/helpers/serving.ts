@@ -16,6 +16,7 @@ import { explainRoutes as explainTable } from '../../lib/api/routes/explain.js';
 import { fineTuneRoutes as fineTuneTable } from '../../lib/api/routes/fineTune.js';
 import { metadataRoutes as metadataTable } from '../../lib/api/routes/metadata.js';
 import { predictRoutes as predictTable } from '../../lib/api/routes/predict.js';
+import type { Job } from '../../lib/jobs/index.js';
 import { servicesFor, type Services } from '../../lib/services.js';
 
 const routeTables = { predict: predictTable, metadata: metadataTable, explain: explainTable, evaluate: evaluateTable, evaluations: evaluationsTable, fineTune: fineTuneTable };
@@ -75,4 +76,14 @@ export async function callHttpApi(handler: Handler, method: string, path: string
     isBase64Encoded: false,
   });
   return { ...result, body: JSON.parse(result.body as string) };
+}
+
+/** Polls GET /v2/jobs/{id} until the job has succeeded or failed (at most a minute). */
+export async function waitForJob(app: App, id: string): Promise<Job> {
+  for (let i = 0; i < 600; i += 1) {
+    const job = (await call(app.metadata, 'GET', `/v2/jobs/${id}`)).body as Job;
+    if (job.status === 'succeeded' || job.status === 'failed') return job;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`job ${id} did not finish`);
 }

@@ -10,7 +10,7 @@ import { listVersions, readAlias } from '../../lib/registry/index.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { writeGraphModel } from '../helpers/tinyModels.js';
-import { call, serving, type App } from '../helpers/serving.js';
+import { call, serving, waitForJob as waitForAppJob, type App } from '../helpers/serving.js';
 import { recording, tempFolderStore } from '../helpers/stores.js';
 
 let app: App;
@@ -21,14 +21,7 @@ const environment = (on: ObjectStore = store) => ({ store: on, loader: app.servi
 let store: FolderStore;
 let irisRows: { instances: Record<string, number>[]; labels: string[] };
 
-async function waitForJob(id: string): Promise<Job> {
-  for (let i = 0; i < 600; i += 1) {
-    const job = (await call(app.metadata, 'GET', `/v2/jobs/${id}`)).body as Job;
-    if (job.status === 'succeeded' || job.status === 'failed') return job;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`job ${id} did not finish`);
-}
+const waitForJob = (id: string): Promise<Job> => waitForAppJob(app, id);
 
 beforeAll(async () => {
   store = await tempFolderStore();

@@ -9,8 +9,7 @@ import { cp, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Job } from '../../lib/jobs/index.js';
-import { call, serving, type Answer, type App, type Handler } from '../helpers/serving.js';
+import { call, serving, waitForJob, type Answer, type App, type Handler } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
 const MB = 2 ** 20;
@@ -31,15 +30,6 @@ async function peakOf(handler: Handler, path: string, body: unknown): Promise<{ 
     answer = await call(handler, 'POST', path, body);
   });
   return { answer: answer as Answer, peak: profile.peakBytes - before };
-}
-
-async function waitForJob(app: App, id: string): Promise<Job> {
-  for (let i = 0; i < 600; i += 1) {
-    const job = (await call(app.metadata, 'GET', `/v2/jobs/${id}`)).body as Job;
-    if (job.status === 'succeeded' || job.status === 'failed') return job;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`job ${id} did not finish`);
 }
 
 beforeAll(async () => {
