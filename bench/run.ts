@@ -111,6 +111,8 @@ async function main(): Promise<void> {
     // as a restart within one (NODE_COMPILE_CACHE, which serverless.yml sets, filled by the first run).
     const { node22 } = await import('../scripts/local/node22.js');
     const coldStart22 = await attempt(`cold start on Node 22 (${runs} runs)`, async () => measureColdStart(fresh, 'iris', irisCase.path, irisCase.body, { node: await node22() }));
+    const { measureMobileNetColdStart } = await import('./mobileNetColdStart.js');
+    const mobileNetCold = await attempt(`cold start with MobileNetV2 from s3rver (${runs} runs)`, () => measureMobileNetColdStart({ outDir, runs }));
     const coldStart22Cached = await attempt(`cold start on Node 22 with a compile cache (${runs} runs)`, async () => {
       const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'compile-cache-'));
       try {
@@ -208,6 +210,7 @@ async function main(): Promise<void> {
       ...zips.map((z) => atMost(`zip ${z.name}`, 1_000_000, 'bytes', z.zipBytes)),
       atMost('model load iris (process start -> ready, median)', 200, 'ms', modelLoad?.modelReadyMs, modelLoad ? `backend ${modelLoad.backend}` : undefined),
       atMost('cold start predict iris (spawn -> answer, p50)', 300, 'ms', coldStart?.wallMs.p50, coldStart ? `backend ${coldStart.backend}` : undefined),
+      atMost('MobileNetV2 from S3: predict bundle cold start / bare tf.loadLayersModel + predict, pair by pair', 1.3, 'x', mobileNetCold?.ratio),
       ...[coldStart, coldStart22, coldStart22Cached].map((c) =>
         atMost(`cold start / bare node, pair by pair (${c ? `${c.node}${c.compileCache ? ', compile cache' : ''}` : 'not measured'})`, 1.5, 'x', c?.ratio),
       ),
@@ -239,6 +242,7 @@ async function main(): Promise<void> {
       coldStart: coldStart ?? null,
       coldStart22: coldStart22 ?? null,
       coldStart22Cached: coldStart22Cached ?? null,
+      mobileNetColdStart: mobileNetCold ?? null,
       latency,
       evaluate: evaluate ?? null,
       csvParsers: csvParsers ?? null,
@@ -268,6 +272,11 @@ async function main(): Promise<void> {
     for (const c of [coldStart, coldStart22, coldStart22Cached].filter((x) => x !== undefined)) {
       console.log(
         `cold start on ${c.node}${c.compileCache ? ' with a compile cache' : ''}: p50 ${c.wallMs.p50} ms, bare node p50 ${c.bareMs.p50} ms, ratio ${c.ratio} (pair by pair)`,
+      );
+    }
+    if (mobileNetCold) {
+      console.log(
+        `cold start with MobileNetV2 (${mobileNetCold.weightsBytes} bytes of weights) from s3rver, one binary 224x224x3 request: predict bundle ${mobileNetCold.ourMs} ms, bare tf.loadLayersModel + predict ${mobileNetCold.rawMs} ms, ratio ${mobileNetCold.ratio} (pair by pair)`,
       );
     }
     if (coldStart)
