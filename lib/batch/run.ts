@@ -5,17 +5,19 @@
  * continuation; the last invocation joins the parts into the final outputs and writes the
  * manifest last. A succeeded manifest for the same source ETag means there is nothing to do.
  */
-import { stringify } from 'csv-stringify/sync';
+import type { Readable } from 'node:stream';
 import { BadRequestError, NotFoundError, ServiceError } from '../errors.js';
 import { withRecovery } from '../runtime/recovery.js';
 import type { LoadedModel, ModelLoader } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
-import { requiredColumns } from '../inputs/encode.js';
-import type { Answer } from '../protocol/answers.js';
+import { csvRecordBatches } from '../inputs/csvRecords.js';
+import { csvColumns, requiredColumns } from '../inputs/encode.js';
 import { ConcatUnsupportedError, getJson, type ObjectStore } from '../store/index.js';
 import { outputsFor, parseInputKey, type BatchInput, type BatchOutputs } from './paths.js';
-import { readCsv, readJsonl, type BatchRow } from './readers.js';
-import { scoreRows, type RowResult } from './score.js';
+import { recordOf, scoreColumns, type ColumnarInput } from './columnar.js';
+import { answerColumns, csvLine, OutputText, type Scored } from './output.js';
+import { readJsonl, type BatchRow } from './readers.js';
+import { scoreRows } from './score.js';
 import { ObjectSink } from './sink.js';
 import { checkpointSchema, type BatchManifest, type Checkpoint } from './state.js';
 
@@ -43,36 +45,67 @@ export async function readOptional<T>(store: ObjectStore, key: string): Promise<
   }
 }
 
-function answerColumns(loaded: LoadedModel): string[] {
-  return loaded.manifest.task === 'regression' ? ['prediction'] : ['label', 'score'];
+/** The records of a CSV, scored batch by batch: columnar for tabular models, else as row objects. */
+async function* scoredCsv(stream: Readable, loaded: LoadedModel, checkpoint: Checkpoint, limits: RunLimits): AsyncGenerator<Scored[]> {
+  let header = checkpoint.columns;
+  let columnar: ColumnarInput | undefined;
+  const takeHeader = (columns: string[]) => {
+    const plan = csvColumns(loaded.manifest, columns);
+    const missing = plan && 'missing' in plan ? plan.missing : (requiredColumns(loaded.manifest) ?? []).filter((c) => !columns.includes(c));
+    if (missing.length) throw new BadRequestError(`the CSV header lacks column(s) ${missing.join(', ')}; it has ${columns.join(', ')}`);
+    columnar = plan && !('missing' in plan) ? plan : undefined;
+    return columns;
+  };
+  if (header) takeHeader(header);
+  // A run that has not read the header starts at the top of the file (line 0).
+  const start = { offset: checkpoint.offset, line: header ? checkpoint.line : 0 };
+  for await (const records of csvRecordBatches(stream, limits.maxBatch, start)) {
+    let rows = records;
+    if (!header) {
+      const [first] = records;
+      header = takeHeader(first.cells.map((cell, i) => (i === 0 ? cell.replace(/^\uFEFF/, '') : cell)));
+      Object.assign(checkpoint, { columns: header, offset: first.end, line: first.line });
+      rows = records.slice(1);
+    }
+    const width = header.length;
+    const short = rows.find((row) => row.cells.length !== width);
+    if (short) throw new BadRequestError(`the CSV is malformed near line ${short.line}: ${short.cells.length} fields where the header has ${width}`);
+    if (rows.length === 0) continue;
+    if (columnar) yield await scoreColumns(loaded, columnar, header, rows, limits);
+    else {
+      const columns = header;
+      const results = await scoreRows(
+        loaded,
+        rows.map((row) => ({ line: row.line, end: row.end, values: recordOf(columns, row.cells) })),
+        true,
+        limits,
+      );
+      yield results.map((result, i) => ({ line: rows[i].line, end: rows[i].end, text: rows[i].text, answer: result.answer, error: result.error }));
+    }
+  }
 }
 
-function csvLine(values: unknown[]): string {
-  return stringify([values]);
+/** The lines of a JSON Lines file, scored batch by batch; a line that is not an object is an error in its place. */
+async function* scoredJsonl(stream: Readable, loaded: LoadedModel, checkpoint: Checkpoint, limits: RunLimits): AsyncGenerator<Scored[]> {
+  let items: (BatchRow | Scored)[] = [];
+  const score = async (): Promise<Scored[]> => {
+    const rows = items.filter((item): item is BatchRow => 'values' in item);
+    const results = (await scoreRows(loaded, rows, false, limits)).values();
+    const scored = items.map((item) => ('values' in item ? { line: item.line, end: item.end, ...results.next().value } : item));
+    items = [];
+    return scored;
+  };
+  for await (const item of readJsonl(stream, { offset: checkpoint.offset, line: checkpoint.line })) {
+    items.push(item);
+    if (items.length >= limits.maxBatch) yield await score();
+  }
+  if (items.length > 0) yield await score();
 }
 
-/** One output line per scored row: JSONL `{line, ...answer}`, or the CSV row plus answer columns. */
-function predictionText(result: RowResult & { answer: Answer }, columns: string[] | undefined): string {
-  const { answer } = result;
-  if (!columns) return `${JSON.stringify({ line: result.row.line, ...answer })}\n`;
-  const extra = 'value' in answer ? [Array.isArray(answer.value) ? JSON.stringify(answer.value) : answer.value] : [answer.label, answer.score];
-  return csvLine([...columns.map((c) => result.row.values[c]), ...extra]);
-}
-
-async function* rowsOf(store: ObjectStore, input: BatchInput, checkpoint: Checkpoint): AsyncGenerator<BatchRow | { line: number; end: number; error: string }> {
+async function* scoredBatches(store: ObjectStore, loaded: LoadedModel, input: BatchInput, checkpoint: Checkpoint, limits: RunLimits): AsyncGenerator<Scored[]> {
   const stream = await store.getStream(input.key, { start: checkpoint.offset || undefined, end: checkpoint.end });
   try {
-    if (input.format === 'csv') {
-      const resume = checkpoint.columns && checkpoint.offset > 0 ? { columns: checkpoint.columns, offset: checkpoint.offset, line: checkpoint.line } : undefined;
-      for await (const row of readCsv(stream, resume)) {
-        if (!checkpoint.columns) {
-          checkpoint.columns = row.columns;
-        }
-        yield row;
-      }
-    } else {
-      yield* readJsonl(stream, { offset: checkpoint.offset, line: checkpoint.line });
-    }
+    yield* input.format === 'csv' ? scoredCsv(stream, loaded, checkpoint, limits) : scoredJsonl(stream, loaded, checkpoint, limits);
   } finally {
     stream.destroy();
   }
@@ -150,59 +183,41 @@ export interface BatchIO {
  */
 export async function scorePart(io: BatchIO, loaded: LoadedModel, input: BatchInput, outputs: BatchOutputs, checkpoint: Checkpoint, options: BatchOptions): Promise<boolean> {
   const part = checkpoint.parts;
+  const csv = input.format === 'csv';
   const predictions = new ObjectSink(io.output, outputs.part(part, 'predictions'), 'application/octet-stream');
   const errors = new ObjectSink(io.output, outputs.part(part, 'errors'), 'application/octet-stream');
-  const required = requiredColumns(loaded.manifest);
+  const text = new OutputText(csv);
   let headerWritten = part > 0;
-  let batch: BatchRow[] = [];
-  let done = true;
-  const flush = async () => {
-    if (input.format === 'csv' && !headerWritten && checkpoint.columns) {
-      await predictions.write(csvLine([...checkpoint.columns, ...answerColumns(loaded)]));
-      headerWritten = true;
-    }
-    if (batch.length === 0) return;
-    for (const result of await scoreRows(loaded, batch, input.format === 'csv', options.limits)) {
-      const { answer } = result;
-      if (answer) {
-        await predictions.write(predictionText({ ...result, answer }, input.format === 'csv' ? checkpoint.columns : undefined));
-        checkpoint.rows.scored += 1;
-      } else {
-        await errors.write(`${JSON.stringify({ line: result.row.line, error: result.error })}\n`);
-        checkpoint.rows.failed += 1;
-      }
-    }
-    const last = batch[batch.length - 1];
-    checkpoint.offset = last.end;
-    checkpoint.line = last.line;
-    batch = [];
+  const writeHeader = async () => {
+    if (!csv || headerWritten || !checkpoint.columns) return;
+    await predictions.write(csvLine([...checkpoint.columns, ...answerColumns(loaded.manifest)]));
+    headerWritten = true;
   };
+  let done = true;
   try {
-    for await (const row of rowsOf(io.source, input, checkpoint)) {
-      if (required && checkpoint.rows.read === 0 && input.format === 'csv') {
-        const columns = checkpoint.columns ?? [];
-        const missing = required.filter((c) => !columns.includes(c));
-        if (missing.length) throw new BadRequestError(`the CSV header lacks column(s) ${missing.join(', ')}; it has ${columns.join(', ')}`);
+    for await (const batch of scoredBatches(io.source, loaded, input, checkpoint, options.limits)) {
+      await writeHeader();
+      // One write per batch and file: rows keep their line order within each file.
+      let scored = '';
+      let failed = '';
+      for (const row of batch) {
+        if (row.answer) scored += text.prediction({ ...row, answer: row.answer });
+        else failed += text.error(row);
       }
-      checkpoint.rows.read += 1;
-      if ('error' in row) {
-        await flush(); // keep errors and predictions in line order
-        await errors.write(`${JSON.stringify({ line: row.line, error: row.error })}\n`);
-        checkpoint.rows.failed += 1;
-        checkpoint.offset = row.end;
-        checkpoint.line = row.line;
-        continue;
-      }
-      batch.push(row);
-      if (batch.length >= options.limits.maxBatch) {
-        await flush();
-        if (options.remainingMs() < options.marginMs) {
-          done = false;
-          break;
-        }
+      if (scored) await predictions.write(scored);
+      if (failed) await errors.write(failed);
+      const last = batch[batch.length - 1];
+      checkpoint.rows.read += batch.length;
+      checkpoint.rows.failed += batch.filter((row) => !row.answer).length;
+      checkpoint.rows.scored = checkpoint.rows.read - checkpoint.rows.failed;
+      checkpoint.offset = last.end;
+      checkpoint.line = last.line;
+      if (options.remainingMs() < options.marginMs) {
+        done = false;
+        break;
       }
     }
-    await flush();
+    await writeHeader();
     await Promise.all([predictions.close(), errors.close()]);
   } catch (error) {
     predictions.abort(error as Error);

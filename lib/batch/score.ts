@@ -27,6 +27,20 @@ async function run(loaded: LoadedModel, instances: unknown[], limits: RunLimits)
   return toAnswers(loaded.manifest, outputs[0]);
 }
 
+async function instanceProblem(loaded: LoadedModel, instance: unknown): Promise<string | undefined> {
+  try {
+    await inputTensors(loaded.manifest, inputFromValues(loaded.manifest, [instance]));
+    return undefined;
+  } catch (error) {
+    return reason(error);
+  }
+}
+
+/** What is wrong with one CSV record for this model, in the words the error file uses; undefined when nothing is. */
+export function csvRecordProblem(loaded: LoadedModel, values: Record<string, unknown>): Promise<string | undefined> {
+  return instanceProblem(loaded, instanceFromCsv(loaded.manifest, values));
+}
+
 export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: boolean, limits: RunLimits): Promise<RowResult[]> {
   const instances = rows.map((row) => (fromCsv ? instanceFromCsv : instanceFromRecord)(loaded.manifest, row.values));
   try {
@@ -39,12 +53,9 @@ export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: 
   const results: RowResult[] = rows.map((row) => ({ row }));
   const good: number[] = [];
   for (const [i, instance] of instances.entries()) {
-    try {
-      await inputTensors(loaded.manifest, inputFromValues(loaded.manifest, [instance]));
-      good.push(i);
-    } catch (error) {
-      results[i].error = reason(error);
-    }
+    const problem = await instanceProblem(loaded, instance);
+    if (problem === undefined) good.push(i);
+    else results[i].error = problem;
   }
   if (good.length > 0) {
     try {

@@ -112,3 +112,25 @@ export function requiredColumns(model: ModelInputs): string[] | undefined {
   const input = inputKindOf(model);
   return input?.kind.requiredColumns(input.settings);
 }
+
+/** Writes a CSV row's model-input values into `out` at `offset`, answering what is wrong with the row, if anything. */
+export type CsvRowEncoder = (cells: string[], out: Float32Array, offset: number) => string | undefined;
+
+/**
+ * The columnar reading of CSV rows, for kinds whose instance is a row's cells (tabular): given the
+ * header, rows of cells go straight into one Float32Array per batch, with no object per row.
+ * `undefined` when the kind has no such path; `missing` names the columns the header lacks.
+ */
+export function csvColumns(model: ModelInputs, header: string[]): { inputName: string; width: number; encode: CsvRowEncoder } | { missing: string[] } | undefined {
+  const input = inputKindOf(model);
+  if (!input?.kind.csvRowEncoder) return undefined;
+  const encode = input.kind.csvRowEncoder(input.settings, header);
+  if (!encode) return { missing: (input.kind.requiredColumns(input.settings) ?? []).filter((name) => !header.includes(name)) };
+  const width = input.kind.rowShape(input.settings).reduce((a, b) => a * b, 1);
+  return { inputName: model.signature.inputs[0].name, width, encode };
+}
+
+/** Whether the model's inputs can take the columnar path (the kind says how to read cells). */
+export function canReadColumns(model: ModelInputs): boolean {
+  return inputKindOf(model)?.kind.csvRowEncoder !== undefined;
+}

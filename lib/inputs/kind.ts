@@ -60,7 +60,7 @@ export interface InputKind<T extends KindSettings = KindSettings> {
   /** CSV cells are text: the instance with numbers where the kind wants numbers. */
   fromCsvCells(settings: T, instance: unknown): unknown;
   /**
-   * For kinds whose instance is a CSV row's cells (tabular), the columnar path of evaluate: given
+   * For kinds whose instance is a CSV row's cells (tabular), the columnar path of evaluate and batch: given
    * the header, a function that writes one row's model-input values straight from its cells into
    * `out` at `offset` (no record per row), answering what is wrong with the row, if anything.
    * Undefined when the header lacks the kind's columns (the row path reports it) or the kind has no such path.

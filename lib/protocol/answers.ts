@@ -42,18 +42,39 @@ export function toAnswers(manifest: ModelOutputs, output: TensorData, topK?: num
   });
 }
 
+/** Row r's best class and its score, as toAnswers ranks them (the highest; the first on a tie). */
+function best(manifest: ModelOutputs, data: ArrayLike<number>, width: number, r: number): { index: number; score: number } {
+  if (manifest.task === 'binary' && width === 1) {
+    const p = data[r];
+    return p > 1 - p ? { index: 1, score: p } : { index: 0, score: 1 - p };
+  }
+  let index = 0;
+  for (let i = 1; i < width; i += 1) if (data[r * width + i] > data[r * width + index]) index = i;
+  return { index, score: data[r * width + index] };
+}
+
+function shapeOf(output: TensorData): { rows: number; width: number; data: ArrayLike<number> } {
+  const rows = output.shape[0] ?? 1;
+  return { rows, width: rows === 0 ? 0 : output.data.length / rows, data: output.data as ArrayLike<number> };
+}
+
 /**
- * The label of each row, as toAnswers would give it (the highest score; the first on a tie), read
- * straight from the output without ranking every class: what OIP's `label` output needs.
+ * The label of each row, as toAnswers would give it, read straight from the output without
+ * ranking every class: what OIP's `label` output needs.
  */
 export function topLabels(manifest: ModelOutputs, output: TensorData): string[] {
-  const rows = output.shape[0] ?? 1;
-  const width = rows === 0 ? 0 : output.data.length / rows;
-  const data = output.data as ArrayLike<number>;
+  const { rows, width, data } = shapeOf(output);
+  return Array.from({ length: rows }, (_, r) => labelOf(manifest.labels, best(manifest, data, width, r).index));
+}
+
+export type BestAnswer = { label: string; score: number } | RegressionAnswer;
+
+/** Each row's label and score as toAnswers gives them (or the value), without every class's score: what a CSV output line holds. */
+export function bestAnswers(manifest: ModelOutputs, output: TensorData): BestAnswer[] {
+  const { rows, width, data } = shapeOf(output);
   return Array.from({ length: rows }, (_, r) => {
-    if (manifest.task === 'binary' && width === 1) return labelOf(manifest.labels, data[r] > 1 - data[r] ? 1 : 0);
-    let best = 0;
-    for (let i = 1; i < width; i += 1) if (data[r * width + i] > data[r * width + best]) best = i;
-    return labelOf(manifest.labels, best);
+    if (manifest.task === 'regression') return { value: width === 1 ? data[r] : rowValues(output, r) };
+    const { index, score } = best(manifest, data, width, r);
+    return { label: labelOf(manifest.labels, index), score };
   });
 }

@@ -1,8 +1,8 @@
 /**
  * The columnar path of evaluate, for CSV data sets of kinds whose instance is a row's cells
- * (tabular): papaparse splits the text into arrays of cells as it streams in, and each batch of
- * rows is written straight into one Float32Array of model inputs and an array of labels: no object
- * per row, no second decode. The answers, and the errors with their line numbers, are those of the
+ * (tabular): papaparse splits the text into arrays of cells as it streams in (inputs/csvRecords.ts),
+ * and each batch of rows is written straight into one Float32Array of model inputs and an array of
+ * labels: no object per row, no second decode. The answers, and the errors with their line numbers, are those of the
  * row path (dataset.ts, examples.ts).
  *
  * The parser, by bench/csvParsers.ts on our files (100k rows, rows/s): udsv 1.1M (iris) and 0.44M
@@ -11,121 +11,58 @@
  * silently swallows the next line into a cell.
  */
 import type { Readable } from 'node:stream';
-import Papa from 'papaparse';
 import { BadRequestError } from '../../errors.js';
-import { inputKindOf } from '../../inputs/encode.js';
+import { csvColumns, type CsvRowEncoder } from '../../inputs/encode.js';
 import { csvNumber } from '../../inputs/csvCells.js';
+import { csvRecordBatches } from '../../inputs/csvRecords.js';
 import type { Manifest } from '../../registry/index.js';
 import type { LabelledChunk } from './evaluate.js';
 import { truthOf } from './examples.js';
 
-/** Whether the model's inputs can take the columnar path (the kind says how to read cells). */
-export function canReadColumns(manifest: Manifest): boolean {
-  const input = inputKindOf(manifest);
-  return input?.kind.csvRowEncoder !== undefined;
-}
-
-/**
- * Rows of cells, trimmed, in batches of about `rows`: papaparse's step callback fills one and
- * pauses the parse until the consumer asks for the next (async iteration of its stream output
- * costs 20 times more per row).
- */
-async function* cellBatches(stream: Readable, rows: number): AsyncGenerator<string[][]> {
-  let batch: string[][] = [];
-  let paused: Papa.Parser | undefined;
-  let done = false;
-  let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    wake?.();
-    wake = undefined;
-  };
-  // Decoded here, where a character split between two chunks is put back together.
-  stream.setEncoding('utf8');
-  stream.on('error', (error) => {
-    failure = error;
-    notify();
-  });
-  Papa.parse(stream as unknown as File, {
-    skipEmptyLines: true,
-    step: (result: Papa.ParseStepResult<string[]>, parser: Papa.Parser) => {
-      batch.push(result.data.map((cell) => cell.trim()));
-      if (batch.length >= rows) {
-        parser.pause();
-        paused = parser;
-        notify();
-      }
-    },
-    complete: () => {
-      done = true;
-      notify();
-    },
-    error: (error: Error) => {
-      failure = error;
-      notify();
-    },
-  });
-  for (;;) {
-    if (!paused && !done && !failure) await new Promise<void>((resolve) => (wake = resolve));
-    if (failure) throw new BadRequestError(`the data set cannot be read: ${failure.message}`);
-    if (batch.length > 0) {
-      const full = batch;
-      batch = [];
-      yield full;
-    }
-    if (done) return;
-    const parser = paused;
-    paused = undefined;
-    parser?.resume();
-  }
-}
-
 export async function* csvColumnChunks(stream: Readable, manifest: Manifest, labelColumn: string, batchRows: number): AsyncGenerator<LabelledChunk> {
-  const input = inputKindOf(manifest);
-  const makeEncoder = input?.kind.csvRowEncoder;
-  if (!input || !makeEncoder) throw new Error(`${manifest.name}: no columnar CSV path for this input kind`);
-  const inputName = manifest.signature.inputs[0].name;
-  const width = input.kind.rowShape(input.settings).reduce((a, b) => a * b, 1);
   let header: string[] | undefined;
-  let encode: ((cells: string[], out: Float32Array, offset: number) => string | undefined) | undefined;
+  let columns: { inputName: string; width: number; encode: CsvRowEncoder } | undefined;
   let labelAt = -1;
-  let line = 1;
-  let x = new Float32Array(batchRows * width);
+  let x = new Float32Array(0);
   let truths: number[] = [];
 
-  const take = (cells: string[]) => {
-    if (header === undefined) {
-      header = cells.map((name, i) => (i === 0 ? name.replace(/^\uFEFF/, '') : name));
-      labelAt = header.indexOf(labelColumn);
-      if (labelAt < 0) throw new BadRequestError(`label column ${JSON.stringify(labelColumn)} not found; the data set has columns ${header.join(', ')}`);
-      encode = makeEncoder(input.settings, header);
-      if (!encode) {
-        const missing = (input.kind.requiredColumns(input.settings) ?? []).filter((n) => !header?.includes(n));
-        throw new BadRequestError(`line 2: missing column(s) ${missing.join(', ')}; the data set has columns ${header.join(', ')}`);
-      }
-      return;
-    }
-    line += 1;
-    if (cells.length !== header.length) throw new BadRequestError(`the CSV is malformed near line ${line}: ${cells.length} fields where the header has ${header.length}`);
-    const problem = (encode as NonNullable<typeof encode>)(cells, x, truths.length * width);
-    if (problem) throw new BadRequestError(`instances[${truths.length}]: ${problem} (line ${line})`);
-    truths.push(truthOf(manifest, csvNumber(cells[labelAt]), `line ${line}, ${labelColumn}`));
+  const takeHeader = (cells: string[]) => {
+    header = cells.map((name, i) => (i === 0 ? name.replace(/^\uFEFF/, '') : name).trim());
+    labelAt = header.indexOf(labelColumn);
+    if (labelAt < 0) throw new BadRequestError(`label column ${JSON.stringify(labelColumn)} not found; the data set has columns ${header.join(', ')}`);
+    const plan = csvColumns(manifest, header);
+    if (!plan) throw new Error(`${manifest.name}: no columnar CSV path for this input kind`);
+    if ('missing' in plan) throw new BadRequestError(`line 2: missing column(s) ${plan.missing.join(', ')}; the data set has columns ${header.join(', ')}`);
+    columns = plan;
+    x = new Float32Array(batchRows * plan.width);
   };
-  const full = () => truths.length >= batchRows;
-  const flush = (): LabelledChunk => {
+  const flush = (plan: NonNullable<typeof columns>): LabelledChunk => {
     const rows = truths.length;
-    const chunk: LabelledChunk = { input: { kind: 'tensors', tensors: [{ name: inputName, dtype: 'float32', shape: [rows, width], data: x.subarray(0, rows * width) }] }, truths };
-    x = new Float32Array(batchRows * width);
+    const chunk: LabelledChunk = {
+      input: { kind: 'tensors', tensors: [{ name: plan.inputName, dtype: 'float32', shape: [rows, plan.width], data: x.subarray(0, rows * plan.width) }] },
+      truths,
+    };
+    x = new Float32Array(batchRows * plan.width);
     truths = [];
     return chunk;
   };
 
-  for await (const batch of cellBatches(stream, batchRows)) {
-    for (const cells of batch) {
-      take(cells);
-      if (full()) yield flush();
+  let rows = 0;
+  for await (const records of csvRecordBatches(stream, batchRows)) {
+    for (const { cells: raw, line } of records) {
+      const cells = raw.map((cell) => cell.trim());
+      if (!header || !columns) {
+        takeHeader(cells);
+        continue;
+      }
+      if (cells.length !== header.length) throw new BadRequestError(`the CSV is malformed near line ${line}: ${cells.length} fields where the header has ${header.length}`);
+      const problem = columns.encode(cells, x, truths.length * columns.width);
+      if (problem) throw new BadRequestError(`instances[${truths.length}]: ${problem} (line ${line})`);
+      truths.push(truthOf(manifest, csvNumber(cells[labelAt]), `line ${line}, ${labelColumn}`));
+      rows += 1;
+      if (truths.length >= batchRows) yield flush(columns);
     }
   }
-  if (header === undefined || (line === 1 && truths.length === 0)) throw new BadRequestError('the data set has no rows');
-  if (truths.length > 0) yield flush();
+  if (!columns || rows === 0) throw new BadRequestError('the data set has no rows');
+  if (truths.length > 0) yield flush(columns);
 }

@@ -1,0 +1,57 @@
+/**
+ * The text batch scoring writes: a CSV prediction is the input record exactly as it was in the
+ * file followed by the answer's cells (label and score, or the value), a JSON Lines prediction is
+ * `{line, ...answer}`, an error is `{line, error}`.
+ */
+import { stringify } from 'csv-stringify/sync';
+import type { BestAnswer, ModelOutputs } from '../protocol/answers.js';
+
+export function answerColumns(manifest: ModelOutputs): string[] {
+  return manifest.task === 'regression' ? ['prediction'] : ['label', 'score'];
+}
+
+/** One CSV line (quoted where needed), with its line break. */
+export function csvLine(values: unknown[]): string {
+  return stringify([values]);
+}
+
+/** A scored row: where it is in the file and what came of it. */
+export interface Scored {
+  line: number;
+  /** Byte offset just past the row. */
+  end: number;
+  /** CSV: the record as it was in the file. */
+  text?: string;
+  /** JSON Lines rows carry every class's score (toAnswers), CSV rows the best only. */
+  answer?: BestAnswer;
+  error?: string;
+}
+
+/** Formats the answers of one run; a label's quoted cell is made once (a model has few labels). */
+export class OutputText {
+  private readonly quoted = new Map<string, string>();
+
+  constructor(private readonly csv: boolean) {}
+
+  private cell(value: unknown): string {
+    if (typeof value === 'number') return String(value); // as csv-stringify writes a number
+    const text = Array.isArray(value) ? JSON.stringify(value) : String(value);
+    let cell = this.quoted.get(text);
+    if (cell === undefined) {
+      cell = csvLine([text]).slice(0, -1);
+      if (this.quoted.size < 4096) this.quoted.set(text, cell);
+    }
+    return cell;
+  }
+
+  prediction(row: Scored & { answer: BestAnswer }): string {
+    const { answer } = row;
+    if (!this.csv) return `${JSON.stringify({ line: row.line, ...answer })}\n`;
+    const cells = 'value' in answer ? this.cell(answer.value) : `${this.cell(answer.label)},${this.cell(answer.score)}`;
+    return `${row.text},${cells}\n`;
+  }
+
+  error(row: Scored): string {
+    return `${JSON.stringify({ line: row.line, error: row.error })}\n`;
+  }
+}

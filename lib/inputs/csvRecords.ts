@@ -1,0 +1,171 @@
+/**
+ * CSV records streamed in batches, as papaparse splits them, each with what a resumable reader
+ * needs: the line it ends on, the byte offset just past it, and its text exactly as in the file (a
+ * batch output repeats it byte for byte instead of re-quoting parsed cells).
+ *
+ * papaparse was chosen by bench/csvParsers.ts on our files (see ops/evaluate/columnar.ts). Its step
+ * callback fills a batch and pauses the parse until the consumer asks for the next one (async
+ * iteration of its stream output costs 20 times more per row). The bytes are decoded here, once,
+ * with a fatal decoder: invalid UTF-8 fails the read instead of scoring mojibake.
+ */
+import { pipeline, Transform, type Readable } from 'node:stream';
+import Papa from 'papaparse';
+import { BadRequestError } from '../errors.js';
+
+export interface CsvRecord {
+  /** The cells as text, untouched (no trimming, no casting). */
+  cells: string[];
+  /** The line the record ends on, 1-based (a quoted cell can span lines). */
+  line: number;
+  /** Byte offset just past the record and its line break in the whole object. */
+  end: number;
+  /** The record as it is in the file, without its line break. */
+  text: string;
+}
+
+export interface CsvStart {
+  /** Byte offset of the stream's first byte in the whole object. */
+  offset: number;
+  /** Lines before the stream's first byte. */
+  line: number;
+}
+
+class NotUtf8Error extends BadRequestError {}
+
+/**
+ * Bytes in, text out: a character split between two chunks is put back together, a bad byte is an
+ * error. The first chunk out holds a whole line: papaparse guesses the line break (\n or \r\n)
+ * from the first chunk it sees.
+ */
+function utf8Text(): Transform {
+  // ignoreBOM keeps a byte-order mark in the text, so character counts match byte offsets.
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  let held: string | undefined = '';
+  return new Transform({
+    readableObjectMode: true,
+    transform(chunk: Buffer, _encoding, done) {
+      let text: string;
+      try {
+        text = decoder.decode(chunk, { stream: true });
+      } catch {
+        return done(new NotUtf8Error('the file is not valid UTF-8 text'));
+      }
+      if (held !== undefined) {
+        held += text;
+        if (!held.includes('\n')) return done();
+        text = held;
+        held = undefined;
+      }
+      done(null, text || undefined);
+    },
+    flush(done) {
+      try {
+        const rest = (held ?? '') + decoder.decode();
+        done(null, rest || undefined);
+      } catch {
+        done(new NotUtf8Error('the file ends in the middle of a UTF-8 character'));
+      }
+    },
+  });
+}
+
+function newlines(text: string): number {
+  let count = 0;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) count += 1;
+  return count;
+}
+
+/** The record's own text: the span from the previous record's end holds skipped blank lines first and the line break last. */
+function recordText(span: string): string {
+  let from = 0;
+  while (span.charCodeAt(from) === 10 || span.charCodeAt(from) === 13) from += 1;
+  let to = span.length;
+  if (span.charCodeAt(to - 1) === 10) to -= 1;
+  if (span.charCodeAt(to - 1) === 13) to -= 1;
+  return span.slice(from, to);
+}
+
+/** Batches of about `rows` records (the last may be shorter). Blank lines are skipped but counted. */
+export async function* csvRecordBatches(source: Readable, rows: number, start: CsvStart = { offset: 0, line: 0 }): AsyncGenerator<CsvRecord[]> {
+  // pipeline(), not pipe(): an error anywhere (unreadable source, bad UTF-8) must reach the
+  // iteration below instead of becoming an unhandled 'error' event that kills the process.
+  const text = pipeline(source, utf8Text(), () => undefined);
+  // What papaparse has been given but not yet reported as records: `pending` starts at character `base`.
+  let pending = '';
+  let base = 0;
+  let cursor = 0;
+  let offset = start.offset;
+  let line = start.line;
+  let queue: CsvRecord[] = [];
+  let done = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  // Registered before papaparse's own listener, so a chunk is here before it is parsed.
+  text.on('data', (chunk: string) => {
+    pending += chunk;
+  });
+  text.on('error', (error) => {
+    failure = error;
+    notify();
+  });
+  // Back-pressure is on the text stream, not papaparse's pause(): after a resume papaparse reports
+  // cursors relative to where it paused, which would break the offsets. A chunk's records are all
+  // parsed at once, so the queue holds at most a batch plus one chunk's records.
+  Papa.parse(text as unknown as File, {
+    delimiter: ',',
+    skipEmptyLines: true,
+    step: (result: Papa.ParseStepResult<string[]>, parser: Papa.Parser) => {
+      if (failure) return;
+      const span = pending.slice(cursor - base, result.meta.cursor - base);
+      cursor = result.meta.cursor;
+      const breaks = newlines(span);
+      const ended = span.charCodeAt(span.length - 1) === 10;
+      offset += Buffer.byteLength(span);
+      const record = { cells: result.data, line: line + breaks + (ended ? 0 : 1), end: offset, text: recordText(span) };
+      line += breaks;
+      if (result.errors.length > 0) {
+        failure = new BadRequestError(`the CSV is malformed near line ${record.line}: ${result.errors[0].message}`);
+        parser.abort();
+        notify();
+        return;
+      }
+      queue.push(record);
+      if (queue.length >= rows) {
+        text.pause();
+        notify();
+      }
+    },
+    complete: () => {
+      done = true;
+      notify();
+    },
+    error: (error: Error) => {
+      failure = error;
+      notify();
+    },
+  });
+  try {
+    for (;;) {
+      if (queue.length < rows && !done && !failure) {
+        // Keep only the text papaparse has not reported yet, then let the next chunk in.
+        pending = pending.slice(cursor - base);
+        base = cursor;
+        text.resume();
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+      if (failure) throw failure instanceof BadRequestError ? failure : new BadRequestError(`the CSV cannot be read: ${failure.message}`);
+      while (queue.length >= rows) yield queue.splice(0, rows);
+      if (done) {
+        if (queue.length > 0) yield queue;
+        queue = [];
+        return;
+      }
+    }
+  } finally {
+    text.destroy();
+  }
+}
