@@ -4,9 +4,9 @@
  * batch output repeats it byte for byte instead of re-quoting parsed cells).
  *
  * papaparse was chosen by bench/csvParsers.ts on our files (see ops/evaluate/columnar.ts). Its step
- * callback fills a batch and pauses the parse until the consumer asks for the next one (async
- * iteration of its stream output costs 20 times more per row). The bytes are decoded here, once,
- * with a fatal decoder: invalid UTF-8 fails the read instead of scoring mojibake.
+ * callback fills a queue, and the text stream is paused while a batch waits for its consumer (async
+ * iteration of papaparse's stream output costs 20 times more per row). The bytes are decoded here,
+ * once, with a fatal decoder: invalid UTF-8 fails the read instead of scoring mojibake.
  */
 import { pipeline, Transform, type Readable } from 'node:stream';
 import Papa from 'papaparse';
