@@ -1,8 +1,12 @@
 /**
  * Section 12, sharded batch scoring on this machine (`modelctl batch`, lib/batch/shard/local.ts):
- * rows/s of a 1,000,000-row iris CSV with 1 and with 2 worker processes (speedup target 1.7 on
- * 2 cores), each worker's RSS after its first range and after its last (flat: ranges stream),
- * and the planner's scan rate. From these, the README's projection of wall time for a 10 GB file
+ * rows/s of a 4,000,000-row iris CSV (about 93 MiB; the issue asks for at least a million: with
+ * the columnar path a million rows take a few seconds, and the fixed cost of starting the workers
+ * would weigh more than scoring) with 1 and with 2 worker processes (speedup target 1.7 on 2
+ * cores), each worker's RSS after its first range and after its last (flat: ranges stream), how
+ * many cores one worker keeps busy (its CPU time over its wall time while scoring ranges: V8's
+ * garbage collector and the file system work on other threads, which caps what a second worker
+ * can add on two cores), and the planner's scan rate. From these, the README's projection of wall time for a 10 GB file
  * at 10, 100 and 1,000 concurrent functions.
  *
  *   npx tsx bench/batchShard.ts [--quick]
@@ -22,8 +26,19 @@ export interface ShardBenchResult {
   rows: number;
   fileBytes: number;
   rangeBytes: number;
-  runs: { workers: number; seconds: number; rowsPerSecond: number; ranges: number; workerRssMiB: { first: number; last: number }[]; phases: Record<string, number> }[];
+  runs: {
+    workers: number;
+    seconds: number;
+    rowsPerSecond: number;
+    ranges: number;
+    workerRssMiB: { first: number; last: number }[];
+    /** Each worker's CPU time over its wall time, summed over its ranges. */
+    workerCores: number[];
+    phases: Record<string, number>;
+  }[];
   speedup: number;
+  /** The same, counting only the scoring phase (first worker ready -> all ranges scored). */
+  scoringSpeedup: number;
   /** The planner's pass over the file (quote-aware boundary scan). */
   planMBPerSecond: number;
   /** One worker's bytes/s while scoring: what each function of the state machine does. */
@@ -35,7 +50,7 @@ export interface ShardBenchResult {
 const MiB = 2 ** 20;
 
 export async function measureShardedBatch(options: { quick?: boolean } = {}): Promise<ShardBenchResult> {
-  const rows = options.quick ? 200_000 : 1_000_000;
+  const rows = options.quick ? 200_000 : 4_000_000;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-shard-'));
   try {
     const file = path.join(dir, 'flowers.csv');
@@ -49,6 +64,7 @@ export async function measureShardedBatch(options: { quick?: boolean } = {}): Pr
     const runs: ShardBenchResult['runs'] = [];
     for (const workers of [1, 2]) {
       const rss = new Map<number, number[]>();
+      const usage = new Map<number, { cpuMs: number; wallMs: number }>();
       const out = await mkdtemp(path.join(dir, `out-${workers}-`));
       const started = performance.now();
       const phases: Record<string, number> = {};
@@ -60,7 +76,11 @@ export async function measureShardedBatch(options: { quick?: boolean } = {}): Pr
         workers: String(workers),
         out,
         rangeBytes: String(rangeBytes),
-        onRangeDone: (_index, pid, bytes) => rss.set(pid, [...(rss.get(pid) ?? []), bytes ?? 0]),
+        onRangeDone: (_index, pid, used) => {
+          rss.set(pid, [...(rss.get(pid) ?? []), used.rssBytes ?? 0]);
+          const sum = usage.get(pid) ?? { cpuMs: 0, wallMs: 0 };
+          usage.set(pid, { cpuMs: sum.cpuMs + (used.cpuMs ?? 0), wallMs: sum.wallMs + (used.wallMs ?? 0) });
+        },
       });
       const seconds = (performance.now() - started) / 1000;
       if (manifest.rows.read !== rows) throw new Error(`scored ${manifest.rows.read} rows of ${rows}`);
@@ -70,10 +90,13 @@ export async function measureShardedBatch(options: { quick?: boolean } = {}): Pr
         rowsPerSecond: Math.round(rows / seconds),
         ranges: manifest.invocations,
         workerRssMiB: [...rss.values()].map((samples) => ({ first: round(samples[0] / MiB, 1), last: round(samples[samples.length - 1] / MiB, 1) })),
+        workerCores: [...usage.values()].map((u) => round(u.cpuMs / u.wallMs, 2)),
         phases,
       });
     }
     const speedup = round(runs[0].seconds / runs[1].seconds, 2);
+    const scoring = (run: (typeof runs)[number]) => run.phases.scored - run.phases['first worker ready'];
+    const scoringSpeedup = round(scoring(runs[0]) / scoring(runs[1]), 2);
     const perWorkerMBPerSecond = round(fileBytes / MiB / runs[0].seconds, 1);
     // 10 GB at C functions: one planning pass, then the 64 MiB ranges (BATCH_RANGE_BYTES' default) in
     // waves of C, each range at one worker's rate; the join copies server-side (seconds, left out).
@@ -88,11 +111,18 @@ export async function measureShardedBatch(options: { quick?: boolean } = {}): Pr
       rangeBytes,
       runs,
       speedup,
+      scoringSpeedup,
       planMBPerSecond,
       perWorkerMBPerSecond,
       projection,
       targets: [
-        { name: `sharded batch, 2 local workers over 1 (${rows} rows)`, target: '>= 1.7 x', value: speedup, met: speedup >= 1.7 },
+        {
+          name: `sharded batch, 2 local workers over 1 (${rows} rows)`,
+          target: '>= 1.7 x',
+          value: speedup,
+          met: speedup >= 1.7,
+          note: `scoring phase alone ${scoringSpeedup}x; one worker keeps ${runs[0].workerCores[0]} cores busy, so two on 2 cores reach at most ${round(2 / runs[0].workerCores[0], 2)}x`,
+        },
         atMost('sharded batch worker RSS after its last range / after its first', 1.1, 'x', round(worstGrowth, 2)),
       ],
     };
@@ -108,9 +138,11 @@ export function formatShardedBatch(r: ShardBenchResult): string {
       (run) =>
         `  ${run.workers} worker(s): ${run.seconds} s, ${run.rowsPerSecond} rows/s, ${run.ranges} ranges (s since start: ${Object.entries(run.phases)
           .map(([p, t]) => `${p} ${t}`)
-          .join(', ')}); worker RSS MiB after first range -> after last: ${run.workerRssMiB.map((w) => `${w.first} -> ${w.last}`).join(', ')}`,
+          .join(
+            ', ',
+          )}); worker RSS MiB after first range -> after last: ${run.workerRssMiB.map((w) => `${w.first} -> ${w.last}`).join(', ')}; cores busy per worker: ${run.workerCores.join(', ')}`,
     ),
-    `  speedup 2/1: ${r.speedup}x; one worker scores ${r.perWorkerMBPerSecond} MiB/s`,
+    `  speedup 2/1: ${r.speedup}x (scoring phase alone: ${r.scoringSpeedup}x; at most ${round(2 / r.runs[0].workerCores[0], 2)}x when one worker keeps ${r.runs[0].workerCores[0]} cores busy); one worker scores ${r.perWorkerMBPerSecond} MiB/s`,
     `  projection for 10 GB (one planning pass, then 160 ranges of 64 MiB in waves of C functions): ${r.projection.map((p) => `C=${p.concurrency}: ${p.minutes} min`).join(', ')}`,
     '',
   ].join('\n');

@@ -26,7 +26,7 @@
  *    same rows, and peak RSS of a fresh process at 20k vs 200k iris rows (bench/batch.ts)
  * 7-8. wasm training kernels; fine-tune epochs; 9. explanations; 10. image preprocessing
  * 11. the soak: 10,000 mixed requests through every HTTP handler's bundle in one process (bench/soak.ts)
- * 12. sharded batch scoring on this machine: 1 and 2 workers on a 1M-row file, RSS per worker (bench/batchShard.ts)
+ * 12. sharded batch scoring on this machine: 1 and 2 workers on a 4M-row file, RSS and busy cores per worker (bench/batchShard.ts)
  */
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';

@@ -6,11 +6,12 @@
  * (after a full GC) within 5% between request 1,000 and the last, and between request 3,000 and
  * the last: until a few thousand requests V8 grows its young generation (1 to 16 MB semi-spaces)
  * and compiles code, which is warm-up, not memory kept (heap snapshots at 10,000 and 40,000 differ
- * by compiled code only).
+ * by compiled code only). The process runs with the functions' MALLOC_ARENA_MAX (serverless.yml).
+ * Reported beside RSS: V8's heap, the wasm backend's heap (it only grows), tensors.
  *
  *   npx tsx bench/soak.ts [--quick]   (alone)
  */
-import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +24,10 @@ const repoRoot = path.dirname(benchDir);
 
 interface Memory {
   rssMb: number;
+  heapTotalMb: number;
   heapUsedMb: number;
+  /** The wasm backend's heap: it only grows (WebAssembly memory cannot shrink). */
+  wasmHeapMb: number;
   externalMb: number;
   tensors: number;
   tensorMb: number;
@@ -37,7 +41,7 @@ export interface SoakResult {
   start: Memory;
   atCheckpoint: Memory;
   atSettled: Memory;
-  series: { i: number; rssMb: number }[];
+  series: { i: number; rssMb: number; heapTotalMb: number; wasmHeapMb: number }[];
   end: Memory;
   statuses: Record<string, number>;
   serverErrors: { i: number; fn: string; method: string; route: string; status: number; body: string }[];
@@ -50,6 +54,14 @@ export interface SoakResult {
   targets: Target[];
 }
 
+/** The functions' MALLOC_ARENA_MAX, from serverless.yml: glibc reads it when the process starts, as Lambda's runtime process does. */
+async function mallocArenas(): Promise<string> {
+  const config = await readFile(path.join(repoRoot, 'serverless.yml'), 'utf8');
+  const value = /^\s+MALLOC_ARENA_MAX: '(\d+)'$/m.exec(config)?.[1];
+  if (!value) throw new Error('serverless.yml sets no MALLOC_ARENA_MAX');
+  return value;
+}
+
 export async function measureSoak(options: { quick: boolean; seed?: number }): Promise<SoakResult> {
   const models = await mkdtemp(path.join(os.tmpdir(), 'soak-models-'));
   const outDir = await mkdtemp(path.join(os.tmpdir(), 'soak-dist-'));
@@ -59,7 +71,7 @@ export async function measureSoak(options: { quick: boolean; seed?: number }): P
     await symlink(path.join(repoRoot, 'node_modules'), path.join(outDir, 'node_modules'), 'dir');
     await buildHandlers({ handlersDir: path.join(benchDir, 'soakHandlers'), outDir });
     const requests = options.quick ? 2000 : 10_000;
-    const env = childEnv({ MODEL_STORE_URI: `file://${models}`, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' });
+    const env = childEnv({ MODEL_STORE_URI: `file://${models}`, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', MALLOC_ARENA_MAX: await mallocArenas() });
     const run = await runChild(path.join(benchDir, 'children', 'soak.mjs'), [path.join(outDir, 'all', 'index.js'), models, String(requests), String(options.seed ?? 20261129)], {
       env,
       cwd: outDir,
@@ -84,7 +96,7 @@ export async function measureSoak(options: { quick: boolean; seed?: number }): P
 
 export function formatSoak(soak: SoakResult): string {
   const row = (label: string, m: Memory) =>
-    `  ${label.padEnd(22)} RSS ${m.rssMb} MB, heap ${m.heapUsedMb} MB, external ${m.externalMb} MB, ${m.tensors} tensors (${m.tensorMb} MB)`;
+    `  ${label.padEnd(22)} RSS ${m.rssMb} MB, V8 heap ${m.heapUsedMb} MB used of ${m.heapTotalMb} MB, external ${m.externalMb} MB, wasm heap ${m.wasmHeapMb} MB, ${m.tensors} tensors (${m.tensorMb} MB)`;
   return [
     `soak: ${soak.requests} requests through the built handlers in one process, ${soak.seconds} s; answers by status ${JSON.stringify(soak.statuses)}`,
     row('start', soak.start),
@@ -92,7 +104,7 @@ export function formatSoak(soak: SoakResult): string {
     row(`after ${soak.settled}`, soak.atSettled),
     row(`after ${soak.requests}`, soak.end),
     `  RSS growth ${soak.rssGrowthPercent}% from ${soak.checkpoint}, ${soak.settledRssGrowthPercent}% from ${soak.settled}; tensors left ${soak.tensorsLeft}, 5xx ${soak.serverErrorCount}`,
-    `  RSS every 1,000 requests (MB): ${soak.series.map((s) => s.rssMb).join(' ')}`,
+    `  every 1,000 requests, RSS / V8 heap total / wasm heap (MB): ${soak.series.map((s) => `${s.rssMb}/${s.heapTotalMb}/${s.wasmHeapMb}`).join(' ')}`,
     ...soak.serverErrors.map((e) => `  5xx #${e.i}: ${e.method} ${e.route} (${e.fn}) -> ${e.status} ${e.body}`),
     '',
   ].join('\n');

@@ -14,11 +14,14 @@ const send = (message: WorkerMessage) => process.send?.(message);
 
 process.on('message', async (task: RangeTask) => {
   const io = { source: services.openStore(task.sourceUri), output: services.openStore(task.outputUri) };
+  const started = performance.now();
+  const cpu = process.cpuUsage();
   try {
     await scoreRange(io, services.loader, task.input, outputsFor(task.input, task.outputPrefix), task.plan, task.range, services.limits);
     // A full collection between ranges (cheap beside scoring one): the next range starts from what is kept.
     (globalThis as { gc?: () => void }).gc?.();
-    send({ type: 'done', index: task.range.index, rssBytes: process.memoryUsage().rss });
+    const used = process.cpuUsage(cpu);
+    send({ type: 'done', index: task.range.index, rssBytes: process.memoryUsage().rss, cpuMs: (used.user + used.system) / 1000, wallMs: performance.now() - started });
   } catch (error) {
     const clientError = error instanceof ServiceError && error.statusCode < 500;
     send({ type: 'failed', index: task.range.index, error: (error as Error).message, clientError });

@@ -183,7 +183,17 @@ function memory() {
   gc();
   const m = process.memoryUsage();
   const mb = (b) => Math.round((b / 2 ** 20) * 10) / 10;
-  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), externalMb: mb(m.external), tensors: engine()?.state.numTensors ?? 0, tensorMb: mb(engine()?.state.numBytes ?? 0) };
+  // The wasm backend's heap only grows (WebAssembly memory cannot shrink): its size is the largest working set so far.
+  const wasmHeap = engine()?.registry?.wasm?.wasm?.HEAPU8?.length ?? 0;
+  return {
+    rssMb: mb(m.rss),
+    heapTotalMb: mb(m.heapTotal),
+    heapUsedMb: mb(m.heapUsed),
+    externalMb: mb(m.external),
+    wasmHeapMb: mb(wasmHeap),
+    tensors: engine()?.state.numTensors ?? 0,
+    tensorMb: mb(engine()?.state.numBytes ?? 0),
+  };
 }
 
 const start = memory();
@@ -205,7 +215,10 @@ for (let i = 1; i <= COUNT; i += 1) {
     tensorsAtCheckpoint = atCheckpoint.tensors;
   }
   if (i === SETTLED) atSettled = memory();
-  if (i % 1000 === 0) series.push({ i, rssMb: memory().rssMb });
+  if (i % 1000 === 0) {
+    const { rssMb, heapTotalMb, wasmHeapMb } = memory();
+    series.push({ i, rssMb, heapTotalMb, wasmHeapMb });
+  }
 }
 const seconds = (performance.now() - started) / 1000;
 const end = memory();

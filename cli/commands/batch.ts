@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatOfName, outputsFor, type BatchInput } from '../../lib/batch/paths.js';
-import { runLocally } from '../../lib/batch/shard/local.js';
+import { runLocally, type LocalRunOptions } from '../../lib/batch/shard/local.js';
 import type { BatchManifest } from '../../lib/batch/state.js';
 import { parseModelRef } from '../../lib/registry/index.js';
 import type { Services } from '../../lib/services.js';
@@ -19,7 +19,7 @@ export interface BatchCommandOptions {
   rangeBytes?: string;
   /** Tests and the bench: told when a worker starts and finishes a range. */
   onRangeStart?: (index: number, pid: number) => void;
-  onRangeDone?: (index: number, pid: number, rssBytes: number | undefined) => void;
+  onRangeDone?: LocalRunOptions['onRangeDone'];
   onPhase?: (phase: 'planned' | 'first worker ready' | 'scored' | 'joined') => void;
 }
 

@@ -148,4 +148,3 @@ describe('a CSV for a model whose instance is not a row of numbers (text)', () =
     expect(output.split('\n')[4].startsWith(`2,"Ünïcode ""quotes"" and, commas",`)).toBe(true);
   });
 });
-

@@ -24,7 +24,14 @@ export interface RangeTask {
   range: ShardRange;
 }
 
-export type WorkerMessage = { type: 'ready' } | { type: 'done'; index: number; rssBytes?: number } | { type: 'failed'; index: number; error: string; clientError: boolean };
+/** What a worker reports after a range: its RSS after it, and the CPU time it spent over the wall time it took. */
+export interface RangeUsage {
+  rssBytes: number;
+  cpuMs: number;
+  wallMs: number;
+}
+
+export type WorkerMessage = { type: 'ready' } | ({ type: 'done'; index: number } & Partial<RangeUsage>) | { type: 'failed'; index: number; error: string; clientError: boolean };
 
 export interface LocalRunOptions {
   io: BatchIO;
@@ -45,8 +52,8 @@ export interface LocalRunOptions {
   onRangeStart?: (index: number, pid: number) => void;
   /** Called at each phase (planned, workers ready, ranges scored, joined): the bench reports where time goes. */
   onPhase?: (phase: 'planned' | 'first worker ready' | 'scored' | 'joined') => void;
-  /** Called when a worker finishes a range, with its RSS after it (the bench watches it stay flat). */
-  onRangeDone?: (index: number, pid: number, rssBytes: number | undefined) => void;
+  /** Called when a worker finishes a range, with what it used (the bench watches RSS stay flat, and how many cores one worker keeps busy). */
+  onRangeDone?: (index: number, pid: number, usage: Partial<RangeUsage>) => void;
 }
 
 export async function runLocally(options: LocalRunOptions): Promise<BatchManifest> {
@@ -97,7 +104,7 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
           anyReady = true;
           next();
         } else if (message.type === 'done') {
-          if (child.pid !== undefined) options.onRangeDone?.(message.index, child.pid, message.rssBytes);
+          if (child.pid !== undefined) options.onRangeDone?.(message.index, child.pid, message);
           remaining.delete(message.index);
           current = undefined;
           if (remaining.size === 0) {
