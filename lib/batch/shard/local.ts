@@ -25,7 +25,7 @@ export interface RangeTask {
 }
 
 /** What a worker reports after a range: its RSS after it, and the CPU time it spent over the wall time it took. */
-export interface RangeUsage {
+interface RangeUsage {
   rssBytes: number;
   cpuMs: number;
   wallMs: number;
