@@ -161,7 +161,7 @@ async function rawChunks(loaded: LoadedModel, store: FolderStore, key: string, f
 async function readRows(store: FolderStore, key: string, format: 'csv' | 'jsonl'): Promise<(CsvRecord | BatchRow)[]> {
   const rows: (CsvRecord | BatchRow)[] = [];
   const stream = await store.getStream(key);
-  if (format === 'csv') for await (const batch of csvRecordBatches(stream, BATCH_MAX_BATCH)) rows.push(...batch);
+  if (format === 'csv') for await (const batch of csvRecordBatches(stream, BATCH_MAX_BATCH)) rows.push(...batch.records);
   else for await (const row of readJsonl(stream)) if (!('error' in row)) rows.push(row);
   return rows;
 }

@@ -29,7 +29,7 @@ export async function scoreColumns(loaded: LoadedModel, input: ColumnarInput, he
   const results: Scored[] = [];
   const good: Scored[] = [];
   for (const record of records) {
-    const scored: Scored = { line: record.line, end: record.end, text: record.text };
+    const scored: Scored = { line: record.line, text: record.text };
     results.push(scored);
     const problem = encode(record.cells, x, good.length * width);
     if (problem === undefined) good.push(scored);

@@ -18,8 +18,6 @@ export function csvLine(values: unknown[]): string {
 /** A scored row: where it is in the file and what came of it. */
 export interface Scored {
   line: number;
-  /** Byte offset just past the row. */
-  end: number;
   /** CSV: the record as it was in the file. */
   text?: string;
   /** JSON Lines rows carry every class's score (toAnswers), CSV rows the best only. */

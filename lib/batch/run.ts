@@ -45,8 +45,15 @@ export async function readOptional<T>(store: ObjectStore, key: string): Promise<
   }
 }
 
+/** A batch of scored rows, and where the next batch starts: a byte offset and the line before it. */
+interface ScoredBatch {
+  rows: Scored[];
+  end: number;
+  line: number;
+}
+
 /** The records of a CSV, scored batch by batch: columnar for tabular models, else as row objects. */
-async function* scoredCsv(stream: Readable, loaded: LoadedModel, checkpoint: Checkpoint, limits: RunLimits): AsyncGenerator<Scored[]> {
+async function* scoredCsv(stream: Readable, loaded: LoadedModel, checkpoint: Checkpoint, limits: RunLimits): AsyncGenerator<ScoredBatch> {
   let header = checkpoint.columns;
   let columnar: ColumnarInput | undefined;
   const takeHeader = (columns: string[]) => {
@@ -59,41 +66,46 @@ async function* scoredCsv(stream: Readable, loaded: LoadedModel, checkpoint: Che
   if (header) takeHeader(header);
   // A run that has not read the header starts at the top of the file (line 0).
   const start = { offset: checkpoint.offset, line: header ? checkpoint.line : 0 };
-  for await (const records of csvRecordBatches(stream, limits.maxBatch, start)) {
+  for await (const { records, end } of csvRecordBatches(stream, limits.maxBatch, start)) {
     let rows = records;
     if (!header) {
       const [first] = records;
       header = takeHeader(first.cells.map((cell, i) => (i === 0 ? cell.replace(/^\uFEFF/, '') : cell)));
-      Object.assign(checkpoint, { columns: header, offset: first.end, line: first.line });
+      checkpoint.columns = header;
       rows = records.slice(1);
     }
     const width = header.length;
     const short = rows.find((row) => row.cells.length !== width);
     if (short) throw new BadRequestError(`the CSV is malformed near line ${short.line}: ${short.cells.length} fields where the header has ${width}`);
-    if (rows.length === 0) continue;
-    if (columnar) yield await scoreColumns(loaded, columnar, header, rows, limits);
+    const line = records[records.length - 1].line;
+    if (rows.length === 0) {
+      Object.assign(checkpoint, { offset: end, line });
+      continue;
+    }
+    if (columnar) yield { rows: await scoreColumns(loaded, columnar, header, rows, limits), end, line };
     else {
       const columns = header;
       const results = await scoreRows(
         loaded,
-        rows.map((row) => ({ line: row.line, end: row.end, values: recordOf(columns, row.cells) })),
+        rows.map((row) => ({ line: row.line, end, values: recordOf(columns, row.cells) })),
         true,
         limits,
       );
-      yield results.map((result, i) => ({ line: rows[i].line, end: rows[i].end, text: rows[i].text, answer: result.answer, error: result.error }));
+      yield { rows: results.map((result, i) => ({ line: rows[i].line, text: rows[i].text, answer: result.answer, error: result.error })), end, line };
     }
   }
 }
 
 /** The lines of a JSON Lines file, scored batch by batch; a line that is not an object is an error in its place. */
-async function* scoredJsonl(stream: Readable, loaded: LoadedModel, checkpoint: Checkpoint, limits: RunLimits): AsyncGenerator<Scored[]> {
-  let items: (BatchRow | Scored)[] = [];
-  const score = async (): Promise<Scored[]> => {
+async function* scoredJsonl(stream: Readable, loaded: LoadedModel, checkpoint: Checkpoint, limits: RunLimits): AsyncGenerator<ScoredBatch> {
+  let items: (BatchRow | { line: number; end: number; error: string })[] = [];
+  const score = async (): Promise<ScoredBatch> => {
     const rows = items.filter((item): item is BatchRow => 'values' in item);
     const results = (await scoreRows(loaded, rows, false, limits)).values();
-    const scored = items.map((item) => ('values' in item ? { line: item.line, end: item.end, ...results.next().value } : item));
+    const scored = items.map((item): Scored => ('values' in item ? { line: item.line, ...results.next().value } : item));
+    const last = items[items.length - 1];
     items = [];
-    return scored;
+    return { rows: scored, end: last.end, line: last.line };
   };
   for await (const item of readJsonl(stream, { offset: checkpoint.offset, line: checkpoint.line })) {
     items.push(item);
@@ -102,7 +114,7 @@ async function* scoredJsonl(stream: Readable, loaded: LoadedModel, checkpoint: C
   if (items.length > 0) yield await score();
 }
 
-async function* scoredBatches(store: ObjectStore, loaded: LoadedModel, input: BatchInput, checkpoint: Checkpoint, limits: RunLimits): AsyncGenerator<Scored[]> {
+async function* scoredBatches(store: ObjectStore, loaded: LoadedModel, input: BatchInput, checkpoint: Checkpoint, limits: RunLimits): AsyncGenerator<ScoredBatch> {
   const stream = await store.getStream(input.key, { start: checkpoint.offset || undefined, end: checkpoint.end });
   try {
     yield* input.format === 'csv' ? scoredCsv(stream, loaded, checkpoint, limits) : scoredJsonl(stream, loaded, checkpoint, limits);
@@ -200,18 +212,17 @@ export async function scorePart(io: BatchIO, loaded: LoadedModel, input: BatchIn
       // One write per batch and file: rows keep their line order within each file.
       let scored = '';
       let failed = '';
-      for (const row of batch) {
+      for (const row of batch.rows) {
         if (row.answer) scored += text.prediction({ ...row, answer: row.answer });
         else failed += text.error(row);
       }
       if (scored) await predictions.write(scored);
       if (failed) await errors.write(failed);
-      const last = batch[batch.length - 1];
-      checkpoint.rows.read += batch.length;
-      checkpoint.rows.failed += batch.filter((row) => !row.answer).length;
+      checkpoint.rows.read += batch.rows.length;
+      checkpoint.rows.failed += batch.rows.filter((row) => !row.answer).length;
       checkpoint.rows.scored = checkpoint.rows.read - checkpoint.rows.failed;
-      checkpoint.offset = last.end;
-      checkpoint.line = last.line;
+      checkpoint.offset = batch.end;
+      checkpoint.line = batch.line;
       if (options.remainingMs() < options.marginMs) {
         done = false;
         break;

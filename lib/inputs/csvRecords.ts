@@ -1,7 +1,7 @@
 /**
- * CSV records streamed in batches, as papaparse splits them, each with what a resumable reader
- * needs: the line it ends on, the byte offset just past it, and its text exactly as in the file (a
- * batch output repeats it byte for byte instead of re-quoting parsed cells).
+ * CSV records streamed in batches, as papaparse splits them, with what a resumable reader needs:
+ * each record's line and its text exactly as in the file (a batch output repeats it byte for byte
+ * instead of re-quoting parsed cells), and each batch's byte offset (where a later read resumes).
  *
  * papaparse was chosen by bench/csvParsers.ts on our files (see ops/evaluate/columnar.ts). Its step
  * callback fills a queue, and the text stream is paused while a batch waits for its consumer (async
@@ -12,15 +12,33 @@ import { pipeline, Transform, type Readable } from 'node:stream';
 import Papa from 'papaparse';
 import { BadRequestError } from '../errors.js';
 
-export interface CsvRecord {
-  /** The cells as text, untouched (no trimming, no casting). */
-  cells: string[];
-  /** The line the record ends on, 1-based (a quoted cell can span lines). */
-  line: number;
-  /** Byte offset just past the record and its line break in the whole object. */
-  end: number;
+/** One record: its cells, the line it ends on, and its text as it was in the file (made when asked for). */
+export class CsvRecord {
+  constructor(
+    /** The cells as text, untouched (no trimming, no casting). */
+    readonly cells: string[],
+    /** The line the record ends on, 1-based (a quoted cell can span lines). */
+    readonly line: number,
+    /** The text from the previous record's end to this one's: skipped blank lines, the record, its line break. */
+    private readonly span: string,
+  ) {}
+
   /** The record as it is in the file, without its line break. */
-  text: string;
+  get text(): string {
+    const { span } = this;
+    let from = 0;
+    while (span.charCodeAt(from) === 10 || span.charCodeAt(from) === 13) from += 1;
+    let to = span.length;
+    if (span.charCodeAt(to - 1) === 10) to -= 1;
+    if (span.charCodeAt(to - 1) === 13) to -= 1;
+    return span.slice(from, to);
+  }
+}
+
+/** A batch of records and the byte offset just past its last one (where a later read resumes). */
+export interface CsvBatch {
+  records: CsvRecord[];
+  end: number;
 }
 
 export interface CsvStart {
@@ -75,28 +93,21 @@ function newlines(text: string): number {
   return count;
 }
 
-/** The record's own text: the span from the previous record's end holds skipped blank lines first and the line break last. */
-function recordText(span: string): string {
-  let from = 0;
-  while (span.charCodeAt(from) === 10 || span.charCodeAt(from) === 13) from += 1;
-  let to = span.length;
-  if (span.charCodeAt(to - 1) === 10) to -= 1;
-  if (span.charCodeAt(to - 1) === 13) to -= 1;
-  return span.slice(from, to);
-}
-
 /** Batches of about `rows` records (the last may be shorter). Blank lines are skipped but counted. */
-export async function* csvRecordBatches(source: Readable, rows: number, start: CsvStart = { offset: 0, line: 0 }): AsyncGenerator<CsvRecord[]> {
+export async function* csvRecordBatches(source: Readable, rows: number, start: CsvStart = { offset: 0, line: 0 }): AsyncGenerator<CsvBatch> {
   // pipeline(), not pipe(): an error anywhere (unreadable source, bad UTF-8) must reach the
   // iteration below instead of becoming an unhandled 'error' event that kills the process.
   const text = pipeline(source, utf8Text(), () => undefined);
-  // What papaparse has been given but not yet reported as records: `pending` starts at character `base`.
+  // The text from the last batch's end on: `pending` starts at character `base`, which is byte
+  // `offset` of the object. Bytes are counted once per batch, not per record.
   let pending = '';
   let base = 0;
-  let cursor = 0;
   let offset = start.offset;
+  // Where papaparse's last record ended (a character index), and the line it ended on.
+  let cursor = 0;
   let line = start.line;
-  let queue: CsvRecord[] = [];
+  const queue: CsvRecord[] = [];
+  const ends: number[] = [];
   let done = false;
   let failure: Error | undefined;
   let wake: (() => void) | undefined;
@@ -124,8 +135,7 @@ export async function* csvRecordBatches(source: Readable, rows: number, start: C
       cursor = result.meta.cursor;
       const breaks = newlines(span);
       const ended = span.charCodeAt(span.length - 1) === 10;
-      offset += Buffer.byteLength(span);
-      const record = { cells: result.data, line: line + breaks + (ended ? 0 : 1), end: offset, text: recordText(span) };
+      const record = new CsvRecord(result.data, line + breaks + (ended ? 0 : 1), span);
       line += breaks;
       if (result.errors.length > 0) {
         failure = new BadRequestError(`the CSV is malformed near line ${record.line}: ${result.errors[0].message}`);
@@ -134,6 +144,7 @@ export async function* csvRecordBatches(source: Readable, rows: number, start: C
         return;
       }
       queue.push(record);
+      ends.push(cursor);
       if (queue.length >= rows) {
         text.pause();
         notify();
@@ -148,20 +159,25 @@ export async function* csvRecordBatches(source: Readable, rows: number, start: C
       notify();
     },
   });
+  /** The first `count` records, with the byte offset past them; the text before them is let go. */
+  const take = (count: number): CsvBatch => {
+    const records = queue.splice(0, count);
+    const [last] = ends.splice(0, count).slice(-1);
+    offset += Buffer.byteLength(pending.slice(0, last - base));
+    pending = pending.slice(last - base);
+    base = last;
+    return { records, end: offset };
+  };
   try {
     for (;;) {
       if (queue.length < rows && !done && !failure) {
-        // Keep only the text papaparse has not reported yet, then let the next chunk in.
-        pending = pending.slice(cursor - base);
-        base = cursor;
         text.resume();
         await new Promise<void>((resolve) => (wake = resolve));
       }
       if (failure) throw failure instanceof BadRequestError ? failure : new BadRequestError(`the CSV cannot be read: ${failure.message}`);
-      while (queue.length >= rows) yield queue.splice(0, rows);
+      while (queue.length >= rows) yield take(rows);
       if (done) {
-        if (queue.length > 0) yield queue;
-        queue = [];
+        if (queue.length > 0) yield take(queue.length);
         return;
       }
     }

@@ -48,7 +48,7 @@ export async function* csvColumnChunks(stream: Readable, manifest: Manifest, lab
   };
 
   let rows = 0;
-  for await (const records of csvRecordBatches(stream, batchRows)) {
+  for await (const { records } of csvRecordBatches(stream, batchRows)) {
     for (const { cells: raw, line } of records) {
       const cells = raw.map((cell) => cell.trim());
       if (!header || !columns) {
