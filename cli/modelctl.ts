@@ -27,8 +27,8 @@ function services(): Services {
 const store = (): ObjectStore => services().store;
 
 program
-  .command('push <dir>')
-  .description('create a new version from a TF.js model folder (model.json + weight shards)')
+  .command('push <model>')
+  .description('create a new version from a TF.js model folder (model.json + weight shards) or a Keras file (.keras, or legacy .h5)')
   .requiredOption('-n, --name <name>', 'model name')
   .option('-a, --alias <alias>', 'point this alias at the new version')
   .option('-t, --task <task>', 'classification | binary | regression (guessed from the output shape if omitted)')
@@ -52,7 +52,7 @@ program
   .option('--no-lowercase', 'text: keep case when matching the vocabulary')
   .option('--token-pattern <regex>', "text: what a token is (default [a-z0-9']+)")
   .option('--count', 'text: count occurrences instead of marking presence')
-  .action(async (dir: string, options) => console.log(await push(store(), dir, options)));
+  .action(async (model: string, options) => console.log(await push(store(), model, options)));
 
 program
   .command('batch <file>')

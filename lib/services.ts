@@ -52,3 +52,15 @@ export function jobEnvironment(services: Services): JobEnvironment & { worker: I
 export function servicesFor(env: Record<string, string | undefined>): Services {
   return createServices(readConfig(env));
 }
+
+/**
+ * The store that uploads (batch files, model imports) arrive in: the bucket that sent the event.
+ * BATCH_STORE_URI overrides it; with a folder model store and no S3 endpoint (invoke local), the
+ * model folder.
+ */
+export function uploadStore(services: Services, bucket: string): ObjectStore {
+  const { batchStoreUri, modelStoreUri, s3Endpoint } = services.config;
+  if (batchStoreUri) return services.openStore(batchStoreUri);
+  if (modelStoreUri.startsWith('file://') && !s3Endpoint) return services.store;
+  return services.openStore(`s3://${bucket}/`);
+}

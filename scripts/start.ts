@@ -6,9 +6,10 @@
  *      .local-s3/ (LOCAL_S3_DIR)
  *   3. starts `serverless offline` (HTTP API on :3000, Lambda API on :3002) as a child process;
  *      extra arguments go to it: `npm start -- --httpPort 4000`
- *   4. turns the local bucket's S3 notifications into batchScore invocations, as the s3 events in
+ *   4. turns the local bucket's S3 notifications into function invocations, as the s3 events in
  *      serverless.yml do in AWS: an object created under batch/input/ ending in .csv, .jsonl or
- *      .ndjson invokes tfjs-serving-dev-batchScore asynchronously (InvocationType Event) through
+ *      .ndjson invokes tfjs-serving-dev-batchScore, one under imports/ ending in .keras, .h5 or
+ *      .zip invokes tfjs-serving-dev-modelImport, asynchronously (InvocationType Event) through
  *      serverless-offline's Lambda API, with the S3 event as payload.
  *
  * Models are served from models/ as before (MODEL_STORE_URI, default file://models); batch files
@@ -16,7 +17,7 @@
  *
  * How the local bucket reaches the function: serverless-offline hands a function only the
  * environment declared in serverless.yml plus the caller's AWS_* variables. So the bucket is named
- * by BATCH_STORE_URI (declared for batchScore) and its endpoint by AWS_ENDPOINT_URL_S3, the AWS
+ * by BATCH_STORE_URI (declared for batchScore and modelImport) and its endpoint by AWS_ENDPOINT_URL_S3, the AWS
  * SDK's own per-service endpoint variable (path-style for an IP endpoint); S3_ENDPOINT would not
  * get through. s3rver accepts only the key pair S3RVER/S3RVER, so the child gets those
  * credentials (the model store is a folder: it needs none).
@@ -27,7 +28,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createCipheriv } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { wireBatchEvents } from './local/batchEvents.js';
+import { wireUploadEvents } from './local/uploadEvents.js';
 import { DEFAULT_LOCAL_S3_PORT, localBatchEnv, startLocalS3 } from './local/s3.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -126,10 +127,10 @@ async function main(): Promise<void> {
     }
   });
 
-  wireBatchEvents(s3.onEvent, {
+  wireUploadEvents(s3.onEvent, {
     lambdaEndpoint,
     ready,
-    onInvoke: (key, error) => say(error ? `could not invoke batchScore for ${key}: ${(error as Error).message}` : `${key} -> batchScore`),
+    onInvoke: (key, fn, error) => say(error ? `could not invoke ${fn} for ${key}: ${(error as Error).message}` : `${key} -> ${fn}`),
   });
 
   await ready;
@@ -146,6 +147,10 @@ async function main(): Promise<void> {
       `  curl -T models/_datasets/iris-test.csv ${bucketUrl}/batch/input/iris/iris-test.csv`,
       `  curl -s ${bucketUrl}/batch/output/iris/iris-test.csv.manifest.json`,
       `  curl -s ${bucketUrl}/batch/output/iris/iris-test.csv.predictions.csv`,
+      '',
+      'Model import: put a Keras file (.keras, .h5) or a zipped TF.js folder under imports/{model}/, read the outcome next to it:',
+      `  curl -T test/fixtures/keras/mlp_relu_diabetes_keras3_1.keras ${bucketUrl}/imports/diabetes/model.keras`,
+      `  curl -s ${bucketUrl}/imports/diabetes/model.keras.outcome.json`,
       '',
     ].join('\n'),
   );

@@ -1,7 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { setAlias, TASKS, type ManifestFields, type Task } from '../../lib/registry/index.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { pushKerasFile } from '../../lib/ops/pushKeras.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { describeSettings, preprocessingFrom, type PreprocessingOptions } from './preprocessing.js';
 
@@ -26,17 +28,19 @@ async function fieldsFrom(options: PushOptions): Promise<Partial<ManifestFields>
   return fields;
 }
 
-export async function push(store: ObjectStore, dir: string, options: PushOptions): Promise<string> {
+export async function push(store: ObjectStore, source: string, options: PushOptions): Promise<string> {
   const fields = await fieldsFrom(options);
   const bar = new cliProgress.SingleBar({ format: 'uploading [{bar}] {value}/{total} files', clearOnComplete: true }, cliProgress.Presets.shades_classic);
   let started = false;
-  const manifest = await pushModelFolder(store, dir, options.name, fields, {
-    onProgress: (written, total) => {
-      if (!started) bar.start(total, 0);
-      started = true;
-      bar.update(written);
-    },
-  });
+  const onProgress = (written: number, total: number) => {
+    if (!started) bar.start(total, 0);
+    started = true;
+    bar.update(written);
+  };
+  // A folder is a TF.js model; a file is a Keras model (.keras or .h5), imported.
+  const manifest = (await stat(source)).isDirectory()
+    ? await pushModelFolder(store, source, options.name, fields, { onProgress })
+    : await pushKerasFile(store, new Uint8Array(await readFile(source)), path.resolve(source), options.name, fields, { onProgress });
   bar.stop();
   const lines = [`pushed ${manifest.name}:${manifest.version} (${manifest.format}, ${manifest.task}) to ${store.uri}`, describeSettings(manifest.transforms.input)];
   if (options.alias) {

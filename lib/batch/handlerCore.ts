@@ -2,34 +2,19 @@
 import type { Context, S3Event } from 'aws-lambda';
 import { invokeAsync } from '../jobs/invokeAsync.js';
 import { logger } from '../observability.js';
-import type { Services } from '../services.js';
-import type { ObjectStore } from '../store/index.js';
+import { uploadStore, type Services } from '../services.js';
+import { createdObjects } from '../store/s3Events.js';
 import { INPUT_PREFIX } from './paths.js';
 import { scoreObject, type BatchOutcome } from './run.js';
 
 type Continuation = { continue: { bucket: string; key: string } };
 export type BatchEvent = S3Event | Continuation;
 
-/**
- * Batch files live in the bucket that sent the event. BATCH_STORE_URI overrides it; with a folder
- * model store and no S3 endpoint (invoke local), they live in the model folder.
- */
-export function batchStore(services: Services, bucket: string): ObjectStore {
-  const { batchStoreUri, modelStoreUri, s3Endpoint } = services.config;
-  if (batchStoreUri) return services.openStore(batchStoreUri);
-  if (modelStoreUri.startsWith('file://') && !s3Endpoint) return services.store;
-  return services.openStore(`s3://${bucket}/`);
-}
-
 function targets(event: BatchEvent): { bucket: string; key: string; resume: boolean }[] {
   if ('continue' in event) return [{ ...event.continue, resume: true }];
-  return (
-    (event.Records ?? [])
-      .filter((r) => r.eventName?.startsWith('ObjectCreated'))
-      // S3 event keys are URL-encoded, with '+' for spaces.
-      .map((r) => ({ bucket: r.s3.bucket.name, key: decodeURIComponent(r.s3.object.key.replace(/\+/g, ' ')), resume: false }))
-      .filter((t) => t.key.startsWith(INPUT_PREFIX))
-  );
+  return createdObjects(event)
+    .map((created) => ({ ...created, resume: false }))
+    .filter((t) => t.key.startsWith(INPUT_PREFIX));
 }
 
 /**
@@ -51,7 +36,7 @@ export async function runBatchEvent(
   const outcomes: BatchOutcome[] = [];
   for (const target of targets(event)) {
     logger.appendKeys({ batchKey: target.key });
-    const store = batchStore(services, target.bucket);
+    const store = uploadStore(services, target.bucket);
     if (startSharded && !target.resume) {
       const source = await store.head(target.key);
       if (source && source.size > config.batchShard.shardBytes) {

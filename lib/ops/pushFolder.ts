@@ -44,16 +44,28 @@ export async function inferSignature(files: ModelFiles): Promise<Signature> {
 }
 
 /** Without --task: several output units are classes; one unit is binary when two labels are given. */
-function guessTask(signature: Signature, labels?: string[]): Task {
+export function guessTask(signature: Signature, labels?: string[]): Task {
   const units = signature.outputs[0].shape.at(-1) ?? 1;
   if (units > 1) return 'classification';
   return labels?.length === 2 ? 'binary' : 'regression';
 }
 
-export async function pushModelFolder(store: ObjectStore, dir: string, name: string, fields: Partial<ManifestFields> = {}, options: CreateVersionOptions = {}): Promise<Manifest> {
+/** A TF.js model's files (model.json and its shards) -> a new version; `source` goes in the lineage. */
+export async function pushModelFiles(
+  store: ObjectStore,
+  files: ModelFiles,
+  source: string,
+  name: string,
+  fields: Partial<ManifestFields> = {},
+  options: CreateVersionOptions = {},
+): Promise<Manifest> {
   validateName(name);
-  const files = await readModelFolder(dir);
   const signature = fields.signature ?? (await inferSignature(files));
   const task = fields.task ?? guessTask(signature, fields.labels);
-  return createVersion(store, name, files, { ...fields, task, signature, lineage: fields.lineage ?? { parent: null, source: path.resolve(dir) } }, options);
+  return createVersion(store, name, files, { ...fields, task, signature, lineage: fields.lineage ?? { parent: null, source } }, options);
+}
+
+export async function pushModelFolder(store: ObjectStore, dir: string, name: string, fields: Partial<ManifestFields> = {}, options: CreateVersionOptions = {}): Promise<Manifest> {
+  validateName(name);
+  return pushModelFiles(store, await readModelFolder(dir), path.resolve(dir), name, fields, options);
 }

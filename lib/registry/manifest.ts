@@ -46,6 +46,10 @@ export const manifestSchema = z.object({
       source: z.string().optional(),
       jobId: z.string().optional(),
       dataSha256: z.string().optional(),
+      /** Imported from a Keras file: its container, the Keras version that wrote it, its sha256. */
+      sourceFormat: z.enum(['keras', 'h5']).optional(),
+      kerasVersion: z.string().optional(),
+      sourceSha256: z.string().optional(),
     })
     .default({ parent: null }),
   /** Held-out test metrics, by name. */

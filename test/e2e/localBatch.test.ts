@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTPUT_PREFIX } from '../../lib/batch/paths.js';
 import type { BatchManifest } from '../../lib/batch/state.js';
 import { listAll, openStore, type ObjectStore } from '../../lib/store/index.js';
-import { wireBatchEvents } from '../../scripts/local/batchEvents.js';
+import { wireUploadEvents } from '../../scripts/local/uploadEvents.js';
 import { LOCAL_S3_CREDENTIALS, localBatchEnv, startLocalS3, type LocalS3 } from '../../scripts/local/s3.js';
 import { startOffline, type Offline } from '../helpers/offline.js';
 
@@ -30,9 +30,9 @@ beforeAll(async () => {
   offline = await startOffline(localBatchEnv(s3));
   const lambdaEndpoint = /\[http for lambda\] listening on (http:\/\/[\w.:]+)/.exec(offline.output())?.[1];
   if (!lambdaEndpoint) throw new Error(`no Lambda API address in the serverless offline output:\n${offline.output()}`);
-  unwire = wireBatchEvents(s3.onEvent, {
+  unwire = wireUploadEvents(s3.onEvent, {
     lambdaEndpoint,
-    onInvoke: (key, error) => (error ? invokeErrors.push(`${key}: ${(error as Error).message}`) : invoked.push(key)),
+    onInvoke: (key, _fn, error) => (error ? invokeErrors.push(`${key}: ${(error as Error).message}`) : invoked.push(key)),
   });
 }, 120_000);
 

@@ -11,7 +11,8 @@ import type { S3EventRecord } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routeList } from '../../lib/api/routes/index.js';
 import { INPUT_PREFIX, INPUT_SUFFIXES, OUTPUT_PREFIX, outputsFor, parseInputKey } from '../../lib/batch/paths.js';
-import { BATCH_FUNCTION, isBatchUpload } from '../../scripts/local/batchEvents.js';
+import { BATCH_FUNCTION, IMPORT_FUNCTION, isBatchUpload, isImportUpload } from '../../scripts/local/uploadEvents.js';
+import { IMPORT_PREFIX, IMPORT_SUFFIXES, parseImportKey } from '../../lib/imports/paths.js';
 
 interface S3Rule {
   prefix?: string;
@@ -86,18 +87,27 @@ const matches = (trigger: S3Trigger, key: string) => {
 const created = (key: string) => ({ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'b' }, object: { key } } }) as unknown as S3EventRecord;
 
 describe('serverless.yml as the framework resolves it', () => {
-  it('triggers batchScore on objects created under batch/input/ with a scored suffix, one rule per suffix', () => {
-    const triggers = s3Triggers();
-    expect(triggers.length).toBeGreaterThan(0);
-    expect(new Set(triggers.map((t) => t.name))).toEqual(new Set(['batchScore']));
+  it.each([
+    ['batchScore', INPUT_PREFIX, INPUT_SUFFIXES],
+    ['modelImport', IMPORT_PREFIX, IMPORT_SUFFIXES],
+  ] as const)('triggers %s on objects created under %s with one of its suffixes, one rule per suffix', (fn, prefixOf, suffixes) => {
+    expect(new Set(s3Triggers().map((t) => t.name))).toEqual(new Set(['batchScore', 'modelImport']));
+    const triggers = s3Triggers().filter((t) => t.name === fn);
     for (const { s3 } of triggers) {
       expect(s3.event).toBe('s3:ObjectCreated:*');
       expect(s3.rules).toHaveLength(2);
       const { prefix, suffix } = ruleOf(s3);
-      expect(prefix).toBe(INPUT_PREFIX);
-      expect(INPUT_SUFFIXES).toContain(suffix);
+      expect(prefix).toBe(prefixOf);
+      expect(suffixes).toContain(suffix);
     }
-    expect(triggers.map((t) => ruleOf(t.s3).suffix).sort()).toEqual([...INPUT_SUFFIXES].sort());
+    expect(triggers.map((t) => ruleOf(t.s3).suffix).sort()).toEqual([...suffixes].sort());
+  });
+
+  it('never triggers on what a model import writes (its outcome, its manifest fields, the new version)', () => {
+    const target = parseImportKey(`${IMPORT_PREFIX}cancer/2026/model.keras`);
+    expect(target).toBeDefined();
+    const written = [target?.outcome, target?.meta, 'cancer/versions/3/model.json', 'cancer/versions/3/group1-shard1of1.bin', 'cancer/versions/3/manifest.json'];
+    for (const key of written) expect([key, s3Triggers().filter((t) => matches(t.s3, key as string))]).toEqual([key, []]);
   });
 
   it('never triggers on what batch scoring writes (no S3 -> Lambda recursion)', () => {
@@ -130,11 +140,22 @@ describe('serverless.yml as the framework resolves it', () => {
       'batch/inputs/iris/rows.csv',
       'models/iris/rows.csv',
     ];
+    keys.push(
+      'imports/cancer/model.keras',
+      'imports/cancer/old.h5',
+      'imports/cancer/tfjs.zip',
+      'imports/cancer/model.keras.outcome.json',
+      'imports/model.keras',
+      'import/cancer/model.keras',
+    );
+    const routed = (fn: string) => (key: string) => s3Triggers().some((t) => t.name === fn && matches(t.s3, key));
     for (const key of keys) {
-      expect([key, isBatchUpload(created(key))]).toEqual([key, s3Triggers().some((t) => matches(t.s3, key))]);
+      expect([key, isBatchUpload(created(key))]).toEqual([key, routed('batchScore')(key)]);
+      expect([key, isImportUpload(created(key))]).toEqual([key, routed('modelImport')(key)]);
     }
     expect(isBatchUpload({ ...created('batch/input/iris/rows.csv'), eventName: 'ObjectRemoved:Delete' })).toBe(false);
     expect(BATCH_FUNCTION).toBe(`${config.service}-${config.provider.stage}-batchScore`);
+    expect(IMPORT_FUNCTION).toBe(`${config.service}-${config.provider.stage}-modelImport`);
   });
 
   it('routes exactly the route table, each path to its function; writes behind IAM, reads open by default', () => {

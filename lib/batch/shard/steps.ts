@@ -4,8 +4,7 @@
  * store of the bucket in its event, under the file's batch/output/ path, so a task retried or run
  * twice finds what the previous attempt left.
  */
-import type { Services } from '../../services.js';
-import { batchStore } from '../handlerCore.js';
+import { uploadStore, type Services } from '../../services.js';
 import { outputsFor, parseInputKey } from '../paths.js';
 import { readOptional } from '../run.js';
 import type { BatchManifest } from '../state.js';
@@ -31,7 +30,7 @@ export interface PlanOutput extends RunInput {
 }
 
 function files(services: Services, run: RunInput) {
-  const store = batchStore(services, run.bucket);
+  const store = uploadStore(services, run.bucket);
   const input = parseInputKey(run.key);
   return { io: { source: store, output: store }, input, outputs: outputsFor(input) };
 }

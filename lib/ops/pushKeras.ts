@@ -1,0 +1,138 @@
+/**
+ * A Keras file (`.keras` or legacy `.h5`) -> a new immutable version, through the same
+ * createVersion as a TF.js folder: the config becomes a TF.js layers topology (keras/topology.ts),
+ * TF.js builds the model from it (so a layer it cannot run is refused before anything is written),
+ * the file's weights are matched to the built layers (keras/weights.ts) and set, and the model is
+ * saved as model.json plus one weight shard, exactly as tensorflowjs_converter would write it.
+ */
+import { createHash } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { BadRequestError } from '../errors.js';
+import { readKerasFile, type KerasFile } from '../keras/archive.js';
+import { layerClasses, tfjsTopology } from '../keras/topology.js';
+import { matchWeights, type LayerSlots } from '../keras/weights.js';
+import type { ModelFiles } from '../registry/artifacts.js';
+import { createVersion, type CreateVersionOptions } from '../registry/createVersion.js';
+import type { Manifest, ManifestFields } from '../registry/manifest.js';
+import { validateName } from '../registry/names.js';
+import { initBackend } from '../runtime/backend.js';
+import { guessTask, inferSignature } from './pushFolder.js';
+
+const SHARD = 'group1-shard1of1.bin';
+
+type Layer = LayersModel['layers'][number];
+
+/** Layers that own weights, inner layers of nested models included, in the model's order. */
+function weightedLayers(layers: Layer[]): Layer[] {
+  return layers.flatMap((layer) => {
+    const inner = (layer as unknown as { layers?: Layer[] }).layers;
+    if (Array.isArray(inner)) return weightedLayers(inner);
+    return layer.weights.length > 0 ? [layer] : [];
+  });
+}
+
+/** Keras's to_snake_case: `BatchNormalization` -> `batch_normalization`, `Conv2D` -> `conv2d`. */
+function snakeCase(name: string): string {
+  return name
+    .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase();
+}
+
+/** The names the file's writer would have given this layer's weight group (weights.ts). */
+function groupNames(file: KerasFile, layer: Layer, all: Layer[]): string[] {
+  if (file.naming === 'layer') return [layer.name];
+  if (file.naming === 'tracking') return [];
+  const sameClass = all.filter((other) => other.getClassName() === layer.getClassName());
+  const rank = sameClass.indexOf(layer);
+  const base = snakeCase(layer.getClassName());
+  return [rank <= 0 ? base : `${base}_${rank}`, layer.name];
+}
+
+async function buildModel(file: KerasFile, what: string): Promise<LayersModel> {
+  const layers = await import('@tensorflow/tfjs-layers');
+  const known = new Set(Object.keys(tf.serialization.SerializationMap.getMap().classNameMap));
+  const topology = tfjsTopology(file.config, file.kerasVersion, known);
+  const unknown = [...new Set(layerClasses(file.config).filter((name) => !known.has(name)))];
+  if (unknown.length > 0) {
+    const supported = [...known].filter((name) => /^[A-Z]/.test(name) && !/Initializer|Regularizer|Constraint|Optimizer/.test(name)).sort();
+    throw new BadRequestError(`${what} uses layer(s) TF.js cannot run: ${unknown.join(', ')}. Layers TF.js runs: ${supported.join(', ')}`);
+  }
+  try {
+    return await layers.models.modelFromJSON({ modelTopology: topology } as never);
+  } catch (error) {
+    throw new BadRequestError(`${what}: TF.js cannot build the model from its config: ${(error as Error).message}`);
+  }
+}
+
+/** The model.json and weight shard of the file, as a TF.js folder would hold them. */
+async function kerasModelFiles(bytes: Uint8Array, what: string): Promise<{ files: ModelFiles; file: KerasFile }> {
+  const file = await readKerasFile(bytes, what);
+  await initBackend();
+  const model = await buildModel(file, what);
+  try {
+    const owners = weightedLayers(model.layers);
+    const slots: LayerSlots[] = owners.map((layer) => ({
+      name: layer.name,
+      className: layer.getClassName(),
+      shapes: layer.weights.map((w) => w.shape as number[]),
+      names: groupNames(file, layer, model.layers),
+    }));
+    const arrays = matchWeights(slots, file.groups);
+    for (const [i, layer] of owners.entries()) {
+      const values = arrays[i].map((a) => tf.tensor(a.data, a.shape, 'float32'));
+      try {
+        layer.setWeights(values);
+      } finally {
+        tf.dispose(values);
+      }
+    }
+    let saved: tf.io.ModelArtifacts | undefined;
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    if (!saved?.weightData || !saved.weightSpecs) throw new Error('TF.js saved no weights');
+    const weightData = tf.io.concatenateArrayBuffers(Array.isArray(saved.weightData) ? saved.weightData : [saved.weightData]);
+    const modelJson = {
+      format: 'layers-model',
+      generatedBy: `keras v${file.kerasVersion}`,
+      convertedBy: 'tfjs-lambda-serving keras import',
+      modelTopology: saved.modelTopology,
+      weightsManifest: [{ paths: [SHARD], weights: saved.weightSpecs }],
+    };
+    const files: ModelFiles = new Map([
+      ['model.json', new TextEncoder().encode(JSON.stringify(modelJson))],
+      [SHARD, new Uint8Array(weightData)],
+    ]);
+    return { files, file };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Imports the file as a new version of `name`; the lineage records the source format, Keras version and sha256. */
+export async function pushKerasFile(
+  store: Parameters<typeof createVersion>[0],
+  bytes: Uint8Array,
+  source: string,
+  name: string,
+  fields: Partial<ManifestFields> = {},
+  options: CreateVersionOptions = {},
+): Promise<Manifest> {
+  validateName(name);
+  const { files, file } = await kerasModelFiles(bytes, source);
+  const signature = fields.signature ?? (await inferSignature(files));
+  const task = fields.task ?? guessTask(signature, fields.labels);
+  const lineage = {
+    parent: null,
+    source,
+    sourceFormat: file.container === 'keras' ? ('keras' as const) : ('h5' as const),
+    kerasVersion: file.kerasVersion,
+    sourceSha256: createHash('sha256').update(bytes).digest('hex'),
+  };
+  return createVersion(store, name, files, { ...fields, task, signature, lineage: fields.lineage ?? lineage }, options);
+}

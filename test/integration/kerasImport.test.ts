@@ -1,0 +1,147 @@
+/**
+ * Keras files as Keras saved them (test/fixtures/keras/, where each came from in SOURCES.md:
+ * Keras 2.4, 2.13, 2.14, 3.1 and 3.3; `.keras` zips and legacy `.h5`; Dense, Conv2D,
+ * DepthwiseConv2D, pooling, BatchNormalization, Dropout, LSTM, Add) imported as new versions and
+ * served through OIP v2: each answers what an independent float64 forward pass answers
+ * (reference/numpy_reference.py: its own HDF5 reader and the layers written from Keras's
+ * semantics), within 1e-5 (relative to the output's size for the diabetes regression, whose
+ * outputs are about 200). The MNIST convnet also answers what its repository's notebook printed.
+ * Files that are not Keras models, or that TF.js cannot run, get a clear error and write nothing.
+ */
+import { createHash } from 'node:crypto';
+import { cp, readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { strToU8, unzipSync, zipSync } from 'fflate';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { importObject } from '../../lib/imports/run.js';
+import { pushKerasFile } from '../../lib/ops/pushKeras.js';
+import { listVersions } from '../../lib/registry/index.js';
+import { localLimits } from '../../lib/runtime/memory.js';
+import type { FolderStore } from '../../lib/store/folder.js';
+import { call, serving, type App } from '../helpers/serving.js';
+import { tempFolderStore } from '../helpers/stores.js';
+
+const FIXTURES = 'test/fixtures/keras';
+
+interface Expected {
+  fixture: string;
+  inputShape: number[];
+  inputs: number[];
+  outputs: number[][];
+}
+
+let store: FolderStore;
+let app: App;
+const fixture = (name: string) => readFile(`${FIXTURES}/${name}`).then((b) => new Uint8Array(b));
+
+async function infer(model: string, expected: Expected): Promise<number[][]> {
+  const metadata = await call(app.metadata, 'GET', `/v2/models/${model}`);
+  const [input] = metadata.body.inputs as { name: string; shape: number[] }[];
+  expect(input.shape.slice(1)).toEqual(expected.inputShape.slice(1));
+  const answer = await call(app.predict, 'POST', `/v2/models/${model}/infer`, {
+    inputs: [{ name: input.name, shape: expected.inputShape, datatype: 'FP32', data: expected.inputs }],
+  });
+  expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+  const [output] = answer.body.outputs as { shape: number[]; data: number[] }[];
+  const width = output.shape[1];
+  return Array.from({ length: output.shape[0] }, (_, r) => output.data.slice(r * width, (r + 1) * width));
+}
+
+beforeAll(async () => {
+  store = await tempFolderStore();
+  app = serving(store.uri);
+});
+
+const references = (await readdir(`${FIXTURES}/reference`)).filter((name) => name.endsWith('.expected.json'));
+
+describe('a Keras file imported as saved answers as an independent forward pass does', () => {
+  it('covers every fixture', async () => {
+    const files = (await readdir(FIXTURES)).filter((name) => /\.(keras|h5)$/.test(name));
+    expect(references.map((name) => name.replace('.expected.json', '')).sort()).toEqual(files.map((name) => name.replace(/\.(keras|h5)$/, '')).sort());
+  });
+
+  it.each(references)('%s', async (reference) => {
+    const expected = JSON.parse(await readFile(`${FIXTURES}/reference/${reference}`, 'utf8')) as Expected;
+    const bytes = await fixture(expected.fixture);
+    const name = reference.replace('.expected.json', '').replace(/_/g, '-');
+    const manifest = await pushKerasFile(store, bytes, expected.fixture, name);
+    expect(manifest.lineage).toMatchObject({
+      sourceFormat: expected.fixture.endsWith('.keras') ? 'keras' : 'h5',
+      sourceSha256: createHash('sha256').update(bytes).digest('hex'),
+      kerasVersion: expect.stringMatching(/^[23]\.\d+\.\d+$/),
+    });
+    const outputs = await infer(name, expected);
+    expect(outputs).toHaveLength(expected.outputs.length);
+    for (const [r, row] of expected.outputs.entries()) {
+      for (const [j, value] of row.entries()) expect(Math.abs(outputs[r][j] - value), `${r},${j}`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(value)));
+    }
+  });
+
+  it("answers what the convnet's own notebook printed for its 1.png", async () => {
+    const printed = JSON.parse(await readFile(`${FIXTURES}/reference/convnet_mnist_1png.json`, 'utf8'));
+    const pixels = (printed.input_uint8_28x28 as number[][]).flat().map((p) => Math.fround(p / 255));
+    const [row] = await infer('convnet-mnist-keras3-1', { fixture: '', inputShape: [1, 28, 28, 1], inputs: pixels, outputs: [] });
+    for (const [j, value] of (printed.expected_output_printed_by_notebook as number[]).entries()) expect(Math.abs(row[j] - value)).toBeLessThanOrEqual(1e-5);
+  });
+});
+
+describe('a file that is not a Keras model TF.js can run gets a clear error and writes nothing', () => {
+  const refused = async (bytes: Uint8Array, message: RegExp) => {
+    const before = await listVersions(store, 'refused').catch(() => []);
+    await expect(pushKerasFile(store, bytes, 'upload', 'refused')).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(message) });
+    expect(await listVersions(store, 'refused').catch(() => [])).toEqual(before);
+  };
+
+  it('a layer TF.js cannot run: named, with what it can', async () => {
+    const entries = unzipSync(await fixture('mlp_relu_diabetes_keras3_1.keras'));
+    const config = new TextDecoder().decode(entries['config.json']).replace('"class_name": "ReLU"', '"class_name": "SpectralNormalization"');
+    expect(config).toContain('SpectralNormalization');
+    await refused(zipSync({ ...entries, 'config.json': strToU8(config) }), /SpectralNormalization.*Layers TF\.js runs: .*Dense/);
+  });
+
+  it('a truncated .keras', async () => {
+    const bytes = await fixture('convnet_mnist_keras3_1.keras');
+    await refused(bytes.subarray(0, bytes.length / 2), /not a readable zip|damaged or truncated/);
+  });
+
+  it('a truncated .h5', async () => {
+    const bytes = await fixture('convnet_mnist_keras3_1_legacy.h5');
+    await refused(bytes.subarray(0, bytes.length / 3), /damaged or truncated/);
+  });
+
+  it('a zip without config.json', async () => {
+    await refused(zipSync({ 'README.md': strToU8('not a model') }), /without config\.json/);
+  });
+
+  it('an HDF5 file that is not a Keras model (the weights file inside a .keras)', async () => {
+    const weightsOnly = unzipSync(await fixture('convnet_mnist_keras3_1.keras'))['model.weights.h5'];
+    await refused(weightsOnly, /without a Keras model config/);
+  });
+
+  it('anything else', async () => {
+    await refused(strToU8('{"just": "json"}'), /neither a \.keras file/);
+  });
+});
+
+describe('an upload under imports/{model}/', () => {
+  it('becomes a new version once per ETag, with its outcome next to it; a bad file leaves only a failed outcome', async () => {
+    const uploads = await tempFolderStore();
+    const key = 'imports/diabetes/model.keras';
+    await cp(`${FIXTURES}/mlp_relu_diabetes_keras3_1.keras`, fileURLToPath(`${uploads.uri}/${key}`));
+    await uploads.put(`${key}.meta.json`, JSON.stringify({ description: 'sklearn diabetes, 10 features', task: 'regression' }));
+    const budget = localLimits().budget;
+    const first = await importObject(uploads, store, key, budget);
+    expect(first).toMatchObject({ status: 'created', model: 'diabetes', version: 1 });
+    expect(JSON.parse(new TextDecoder().decode(await uploads.get(`${key}.outcome.json`)))).toEqual(first);
+    expect((await app.services.loader.withModel({ name: 'diabetes', version: 1 }, async (m) => m.manifest)).description).toBe('sklearn diabetes, 10 features');
+    // The same upload again (a redelivered event): nothing new.
+    expect(await importObject(uploads, store, key, budget)).toEqual(first);
+    expect(await listVersions(store, 'diabetes')).toEqual([1]);
+
+    await uploads.put('imports/diabetes/broken.h5', strToU8('not HDF5 at all'));
+    const failed = await importObject(uploads, store, 'imports/diabetes/broken.h5', budget);
+    expect(failed).toMatchObject({ status: 'failed', model: 'diabetes', error: expect.stringMatching(/neither/) });
+    expect(await listVersions(store, 'diabetes')).toEqual([1]);
+    expect(await importObject(uploads, store, 'imports/diabetes/notes.txt', budget)).toBeUndefined();
+  });
+});
