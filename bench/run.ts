@@ -207,7 +207,9 @@ async function main(): Promise<void> {
 
     const targets = [
       ...bundles.map((b) => atMost(`bundle ${b.name} (start-up: index.js + static chunks)`, BUNDLE_BUDGET_BYTES, 'bytes', b.startupBytes)),
-      ...zips.map((z) => atMost(`zip ${z.name}`, 1_000_000, 'bytes', z.zipBytes)),
+      // modelImport carries h5wasm (the HDF5 library as wasm, inlined in its JS: 4 MB, 1 MB zipped);
+      // it runs on S3 events, never on a request's path, so its zip has 2 MB.
+      ...zips.map((z) => atMost(`zip ${z.name}`, z.name === 'modelImport' ? 2_000_000 : 1_000_000, 'bytes', z.zipBytes)),
       atMost('model load iris (process start -> ready, median)', 200, 'ms', modelLoad?.modelReadyMs, modelLoad ? `backend ${modelLoad.backend}` : undefined),
       atMost('cold start predict iris (spawn -> answer, p50)', 300, 'ms', coldStart?.wallMs.p50, coldStart ? `backend ${coldStart.backend}` : undefined),
       atMost('MobileNetV2 from S3: predict bundle cold start / bare tf.loadLayersModel + predict, pair by pair', 1.3, 'x', mobileNetCold?.ratio),

@@ -1,17 +1,18 @@
 /**
- * The `npm start` batch flow, end to end: a real local S3 (s3rver, started by scripts/start.ts's
+ * The `npm start` upload flows, end to end: a real local S3 (s3rver, started by scripts/start.ts's
  * startLocalS3), the real `serverless offline` serving the built bundles, and s3rver's own event
- * emission wired to batchScore through serverless-offline's Lambda API by the same function
- * `npm start` uses (wireBatchEvents). Uploads go through the S3 API; nothing hand-makes an event.
+ * emission wired to batchScore and modelImport through serverless-offline's Lambda API by the same
+ * function `npm start` uses (wireUploadEvents). Uploads go through the S3 API; nothing hand-makes
+ * an event. The models are a copy of models/ (an import adds a version).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTPUT_PREFIX } from '../../lib/batch/paths.js';
 import type { BatchManifest } from '../../lib/batch/state.js';
 import { listAll, openStore, type ObjectStore } from '../../lib/store/index.js';
-import { wireUploadEvents } from '../../scripts/local/uploadEvents.js';
+import { IMPORT_FUNCTION, wireUploadEvents } from '../../scripts/local/uploadEvents.js';
 import { LOCAL_S3_CREDENTIALS, localBatchEnv, startLocalS3, type LocalS3 } from '../../scripts/local/s3.js';
 import { startOffline, type Offline } from '../helpers/offline.js';
 
@@ -21,18 +22,25 @@ let store: ObjectStore;
 let directory: string;
 let unwire: () => void;
 const invoked: string[] = [];
+const imported: string[] = [];
+let models: string;
 const invokeErrors: string[] = [];
 
 beforeAll(async () => {
   directory = await mkdtemp(path.join(os.tmpdir(), 'local-s3-'));
   s3 = await startLocalS3({ directory, port: 0 });
   store = openStore(`s3://${s3.bucket}/`, { endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: LOCAL_S3_CREDENTIALS });
-  offline = await startOffline(localBatchEnv(s3));
+  models = await mkdtemp(path.join(os.tmpdir(), 'local-models-'));
+  await cp('models', models, { recursive: true });
+  offline = await startOffline({ ...localBatchEnv(s3), MODEL_STORE_URI: `file://${models}` });
   const lambdaEndpoint = /\[http for lambda\] listening on (http:\/\/[\w.:]+)/.exec(offline.output())?.[1];
   if (!lambdaEndpoint) throw new Error(`no Lambda API address in the serverless offline output:\n${offline.output()}`);
   unwire = wireUploadEvents(s3.onEvent, {
     lambdaEndpoint,
-    onInvoke: (key, _fn, error) => (error ? invokeErrors.push(`${key}: ${(error as Error).message}`) : invoked.push(key)),
+    onInvoke: (key, fn, error) => {
+      if (error) invokeErrors.push(`${key}: ${(error as Error).message}`);
+      else (fn === IMPORT_FUNCTION ? imported : invoked).push(key);
+    },
   });
 }, 120_000);
 
@@ -41,6 +49,7 @@ afterAll(async () => {
   await offline?.stop();
   await s3?.stop();
   if (directory) await rm(directory, { recursive: true, force: true });
+  if (models) await rm(models, { recursive: true, force: true });
 });
 
 const outputKey = (input: string, suffix: string) => `${OUTPUT_PREFIX}${input.slice('batch/input/'.length)}.${suffix}`;
@@ -177,3 +186,26 @@ describe('npm start batch flow: local S3 upload -> s3rver event -> batchScore un
     expect(keys.filter((k) => !k.startsWith('batch/input/') && !k.startsWith(OUTPUT_PREFIX))).toEqual([]);
   });
 });
+
+describe('npm start import flow: a Keras file PUT under imports/{model}/ -> modelImport under serverless offline', () => {
+  it('becomes a new version that the HTTP API serves, with its outcome next to the file', async () => {
+    const key = 'imports/diabetes/model.keras';
+    const expected = JSON.parse(await readFile('test/fixtures/keras/reference/mlp_relu_diabetes_keras3_1.expected.json', 'utf8'));
+    // As the banner shows it: curl -T file url.
+    const put = await fetch(`${s3.endpoint}/${s3.bucket}/${key}`, { method: 'PUT', body: await readFile('test/fixtures/keras/mlp_relu_diabetes_keras3_1.keras') });
+    expect(put.status).toBe(200);
+    const outcome = await until('the import outcome', async () => ((await store.head(`${key}.outcome.json`)) ? JSON.parse(await text(`${key}.outcome.json`)) : undefined), 90_000);
+    expect(outcome).toMatchObject({ status: 'created', model: 'diabetes', version: 1, source: { key } });
+    expect(imported).toEqual([key]);
+    const metadata = await (await fetch(`${offline.url}/v2/models/diabetes`)).json();
+    const answer = await fetch(`${offline.url}/v2/models/diabetes/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [{ name: metadata.inputs[0].name, shape: [1, 10], datatype: 'FP32', data: expected.inputs.slice(0, 10) }] }),
+    });
+    expect(answer.status).toBe(200);
+    const [value] = (await answer.json()).outputs[0].data;
+    expect(Math.abs(value - expected.outputs[0][0])).toBeLessThanOrEqual(1e-5 * Math.abs(expected.outputs[0][0]));
+  });
+});
+
