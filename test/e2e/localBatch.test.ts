@@ -208,4 +208,3 @@ describe('npm start import flow: a Keras file PUT under imports/{model}/ -> mode
     expect(Math.abs(value - expected.outputs[0][0])).toBeLessThanOrEqual(1e-5 * Math.abs(expected.outputs[0][0]));
   });
 });
-

@@ -112,6 +112,12 @@ describe('PNG and JPEG round trips', () => {
     expect([image.width, image.height, image.rgba.length]).toEqual([5, 3, 60]);
     expect(Array.from(image.rgba.subarray(0, 4))).toEqual([10, 20, 30, 40]);
   });
+
+  it('reads a PNG with bytes after its IEND chunk as libpng and PIL do: the same pixels', () => {
+    const png = pngBytes(6, 4, (x, y) => [x * 40, y * 60, 7, 255]);
+    const trailing = new Uint8Array([...png, 0, 0x49, 0x45]);
+    expect(Array.from(decodeImage(trailing, 'x').rgba)).toEqual(Array.from(decodeImage(png, 'x').rgba));
+  });
 });
 
 describe('channels', () => {

@@ -132,8 +132,21 @@ function jpegSize(bytes: Uint8Array): { width: number; height: number } | undefi
   return undefined;
 }
 
-function decodePng(bytes: Uint8Array, where: string): DecodedImage {
-  checkPng(bytes, where);
+/**
+ * The file up to the end of its IEND chunk. Bytes after it are not part of the image: libpng and
+ * PIL (a Python pipeline's reader) ignore them, pngjs refuses the file. Such files exist (a model
+ * repository's own test digit ends with a stray zero byte).
+ */
+function throughIend(bytes: Uint8Array): Uint8Array {
+  for (let at = 8; at + 12 <= bytes.length; at += 12 + u32(bytes, at)) {
+    if (String.fromCharCode(...bytes.subarray(at + 4, at + 8)) === 'IEND') return bytes.subarray(0, at + 12);
+  }
+  return bytes;
+}
+
+function decodePng(file: Uint8Array, where: string): DecodedImage {
+  checkPng(file, where);
+  const bytes = throughIend(file);
   try {
     const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     return { width: png.width, height: png.height, rgba: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
