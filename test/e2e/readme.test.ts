@@ -9,7 +9,7 @@
  * batch-output reads are repeated until they show what the README says (they are asynchronous).
  */
 import { exec, spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdtemp, readFile, stat, symlink } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +35,8 @@ beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'readme-'));
   await cp(path.join(repo, 'models'), path.join(work, 'models'), { recursive: true });
   await symlink(path.join(repo, 'examples'), path.join(work, 'examples'));
+  await mkdir(path.join(work, 'test'));
+  await symlink(path.join(repo, 'test/fixtures'), path.join(work, 'test/fixtures'));
   await symlink(path.join(repo, 'node_modules'), path.join(work, 'node_modules'));
   ports = { http: await freePort(), lambda: await freePort(), s3: await freePort() };
   server = spawn(
@@ -85,7 +87,7 @@ function localised(command: string): string {
     .replaceAll('/tmp/nsfwjs', path.join(work, 'nsfwjs'));
 }
 
-const isRepeated = (command: string) => /\/v2\/jobs\/|:4569\/local-bucket\/batch\/output/.test(command);
+const isRepeated = (command: string) => /\/v2\/jobs\/|:4569\/local-bucket\/batch\/output|:4569\/local-bucket\/imports\/.*\.outcome\.json/.test(command);
 
 describe('the README, run as written', () => {
   it("reads an example's comment as a claim that can fail", () => {
