@@ -77,6 +77,46 @@ describe('a Keras file imported as saved answers as an independent forward pass 
     }
   });
 
+  it('the diabetes MLP answers what a forward pass written here answers (weights read with h5wasm at their paths)', async () => {
+    const expected = JSON.parse(await readFile(`${FIXTURES}/reference/mlp_relu_diabetes_keras3_1.expected.json`, 'utf8')) as Expected;
+    const { default: h5wasm } = await import('h5wasm');
+    const { FS } = await h5wasm.ready;
+    FS.writeFile('/diabetes-test.h5', unzipSync(await fixture('mlp_relu_diabetes_keras3_1.keras'))['model.weights.h5']);
+    const file = new h5wasm.File('/diabetes-test.h5', 'r');
+    const read = (p: string) => {
+      const dataset = file.get(p) as unknown as { value: Float32Array; shape: number[] };
+      return { value: dataset.value, shape: dataset.shape };
+    };
+    // Keras 3 names the groups by class and rank: the config's dense_26, dense_27, dense_28.
+    const layers = ['dense', 'dense_1', 'dense_2'].map((name) => ({ kernel: read(`layers/${name}/vars/0`), bias: read(`layers/${name}/vars/1`) }));
+    file.close();
+    FS.unlink('/diabetes-test.h5');
+    const dense = (x: number[], { kernel, bias }: (typeof layers)[number]) =>
+      Array.from({ length: kernel.shape[1] }, (_, j) => x.reduce((sum, v, i) => sum + v * kernel.value[i * kernel.shape[1] + j], bias.value[j]));
+    const relu = (x: number[]) => x.map((v) => Math.max(0, v));
+    const outputs = await infer('mlp-relu-diabetes-keras3-1', expected);
+    for (let r = 0; r < expected.outputs.length; r += 1) {
+      const x = expected.inputs.slice(r * 10, (r + 1) * 10);
+      const [y] = dense(relu(dense(relu(dense(x, layers[0])), layers[1])), layers[2]);
+      expect(Math.abs(outputs[r][0] - y)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(y)));
+    }
+  });
+
+  it('a Keras 3.4+ config (dtype policies as objects) imports the same; a mixed-precision policy is refused', async () => {
+    const entries = unzipSync(await fixture('mlp_relu_diabetes_keras3_1.keras'));
+    const policy = (name: string) => JSON.stringify({ module: 'keras', class_name: 'DTypePolicy', config: { name }, registered_name: null });
+    const withPolicy = (name: string) =>
+      zipSync({ ...entries, 'config.json': strToU8(new TextDecoder().decode(entries['config.json']).replaceAll('"dtype": "float32"', `"dtype": ${policy(name)}`)) });
+    const expected = JSON.parse(await readFile(`${FIXTURES}/reference/mlp_relu_diabetes_keras3_1.expected.json`, 'utf8')) as Expected;
+    await pushKerasFile(store, withPolicy('float32'), 'policies.keras', 'diabetes-policies');
+    const outputs = await infer('diabetes-policies', expected);
+    for (const [r, [value]] of expected.outputs.entries()) expect(Math.abs(outputs[r][0] - value)).toBeLessThanOrEqual(1e-5 * Math.abs(value));
+    await expect(pushKerasFile(store, withPolicy('mixed_float16'), 'mixed.keras', 'diabetes-mixed')).rejects.toMatchObject({
+      statusCode: 400,
+      message: expect.stringMatching(/mixed_float16.*float32/),
+    });
+  });
+
   it("answers what the convnet's own notebook printed for its 1.png", async () => {
     const printed = JSON.parse(await readFile(`${FIXTURES}/reference/convnet_mnist_1png.json`, 'utf8'));
     const pixels = (printed.input_uint8_28x28 as number[][]).flat().map((p) => Math.fround(p / 255));
