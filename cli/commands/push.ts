@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
+import { BadRequestError } from '../../lib/errors.js';
 import { setAlias, TASKS, type ManifestFields, type Task } from '../../lib/registry/index.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { pushKerasFile } from '../../lib/ops/pushKeras.js';
@@ -38,7 +39,9 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
     bar.update(written);
   };
   // A folder is a TF.js model; a file is a Keras model (.keras or .h5), imported.
-  const manifest = (await stat(source)).isDirectory()
+  const found = await stat(source).catch(() => undefined);
+  if (!found) throw new BadRequestError(`${source}: no such folder or file (push takes a TF.js model folder, or a .keras or .h5 file)`);
+  const manifest = found.isDirectory()
     ? await pushModelFolder(store, source, options.name, fields, { onProgress })
     : await pushKerasFile(store, new Uint8Array(await readFile(source)), path.resolve(source), options.name, fields, { onProgress });
   bar.stop();

@@ -110,7 +110,9 @@ describe('modelctl', () => {
   it.each([
     [['show', 'nope'], /modelctl: no model named nope/],
     [['promote', 'iris', '99', '--alias', 'production'], /has no version 99/],
-    [['push', '/nonexistent', '--name', 'x'], /has no model.json/],
+    [['push', '/nonexistent', '--name', 'x'], /\/nonexistent: no such folder or file/],
+    [['push', 'models/iris/aliases', '--name', 'x'], /has no model.json/],
+    [['push', 'README.md', '--name', 'x'], /neither a \.keras file/],
     [['push', '.', '--name', '../evil'], /invalid model name/],
     [['list', '--bogus'], /unknown option/],
   ])('modelctl %j fails with a clear message', async (args, message) => {
