@@ -84,7 +84,11 @@ export async function importObject(source: ObjectStore, registry: ObjectStore, k
   const head = await source.head(key);
   if (!head) return undefined; // deleted since the event
   const etag = head.etag ?? String(head.size);
-  const previous = await optionalJson<ImportOutcome>(source, target.outcome).catch(() => undefined);
+  // An outcome that is not JSON is overwritten; a store that fails is thrown (Lambda retries the event).
+  const previous = await optionalJson<ImportOutcome>(source, target.outcome).catch((error: unknown) => {
+    if (error instanceof BadRequestError) return undefined;
+    throw error;
+  });
   if (previous?.source.etag === etag) return previous;
   const base = { source: { key, etag, size: head.size }, model: target.model };
   let outcome: ImportOutcome;
