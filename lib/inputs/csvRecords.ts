@@ -50,10 +50,22 @@ export interface CsvStart {
 
 class NotUtf8Error extends BadRequestError {}
 
+/** Where the first record ends: just past the first line feed outside quotes, or -1 if not yet. */
+function firstRecordEnd(text: string): number {
+  let quoted = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (c === 34) quoted = !quoted;
+    else if (c === 10 && !quoted) return i + 1;
+  }
+  return -1;
+}
+
 /**
  * Bytes in, text out: a character split between two chunks is put back together, a bad byte is an
- * error. The first chunk out holds a whole line: papaparse guesses the line break (\n or \r\n)
- * from the first chunk it sees.
+ * error. The first chunk out is exactly the first record with its line break: papaparse guesses
+ * the line break (\n or \r\n) from the first chunk it sees, and a chunk that ends between a \r
+ * and its \n, or holds a blank line or a quoted line break, would make it guess wrong.
  */
 function utf8Text(): Transform {
   // ignoreBOM keeps a byte-order mark in the text, so character counts match byte offsets.
@@ -70,8 +82,11 @@ function utf8Text(): Transform {
       }
       if (held !== undefined) {
         held += text;
-        if (!held.includes('\n')) return done();
-        text = held;
+        const end = firstRecordEnd(held);
+        // A first record past 1 MiB (or a file of \r-only line breaks, not read here) is let through as it is.
+        if (end < 0 && held.length < 2 ** 20) return done();
+        if (end > 0) this.push(held.slice(0, end));
+        text = held.slice(Math.max(end, 0));
         held = undefined;
       }
       done(null, text || undefined);
@@ -174,7 +189,9 @@ export async function* csvRecordBatches(source: Readable, rows: number, start: C
         text.resume();
         await new Promise<void>((resolve) => (wake = resolve));
       }
-      if (failure) throw failure instanceof BadRequestError ? failure : new BadRequestError(`the CSV cannot be read: ${failure.message}`);
+      // A CSV that is not UTF-8 or not CSV is the client's; a stream that fails (a dropped
+      // connection) is not, and is thrown as it is, so the run is retried rather than judged.
+      if (failure) throw failure;
       while (queue.length >= rows) yield take(rows);
       if (done) {
         if (queue.length > 0) yield take(queue.length);
