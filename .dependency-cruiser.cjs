@@ -61,7 +61,14 @@ module.exports = {
       '^lib/jobs/',
       '^lib/services\\.ts$',
     ]),
-    onlyImports('imports', '^lib/imports/', [...LEAVES, '^lib/registry/', '^lib/store/', '^lib/ops/push(Folder|Keras)\\.ts$', '^lib/runtime/(backend|memory)\\.ts$']),
+    onlyImports('imports', '^lib/imports/', [
+      ...LEAVES,
+      '^lib/registry/',
+      '^lib/store/',
+      '^lib/ops/push(Folder|Keras)\\.ts$',
+      '^lib/keras/archive\\.ts$',
+      '^lib/runtime/(backend|memory)\\.ts$',
+    ]),
     onlyImports('services-compose-the-layers-below', '^lib/services\\.ts$', ['^lib/config\\.ts$', '^lib/store/', '^lib/loader/', '^lib/runtime/', '^lib/jobs/']),
   ],
   options: {

@@ -41,10 +41,14 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
   // A folder is a TF.js model; a file is a Keras model (.keras or .h5), imported.
   const found = await stat(source).catch(() => undefined);
   if (!found) throw new BadRequestError(`${source}: no such folder or file (push takes a TF.js model folder, or a .keras or .h5 file)`);
-  const manifest = found.isDirectory()
-    ? await pushModelFolder(store, source, options.name, fields, { onProgress })
-    : await pushKerasFile(store, new Uint8Array(await readFile(source)), path.resolve(source), options.name, fields, { onProgress });
-  bar.stop();
+  let manifest: Awaited<ReturnType<typeof pushModelFolder>>;
+  try {
+    manifest = found.isDirectory()
+      ? await pushModelFolder(store, source, options.name, fields, { onProgress })
+      : await pushKerasFile(store, new Uint8Array(await readFile(source)), path.resolve(source), options.name, fields, { onProgress });
+  } finally {
+    bar.stop();
+  }
   const lines = [`pushed ${manifest.name}:${manifest.version} (${manifest.format}, ${manifest.task}) to ${store.uri}`, describeSettings(manifest.transforms.input)];
   if (options.alias) {
     await setAlias(store, manifest.name, options.alias, manifest.version);

@@ -1,11 +1,13 @@
 /**
  * One uploaded model file -> a new version, and an outcome record next to it. Idempotent by ETag:
  * an outcome for the same ETag means the upload was imported (or refused) already, so a
- * redelivered event changes nothing; a new upload at the same key is imported again. A client
+ * redelivered event changes nothing; a new upload at the same key is imported again. A retry after
+ * the version was made but not its outcome finds that version by its lineage (key and sha256). A client
  * error (not a Keras file, a layer TF.js cannot run, bad manifest fields) is recorded as failed and
  * nothing else is written; a store or backend failure is thrown, so Lambda retries the event.
  */
-import { unzipSync } from 'fflate';
+import { createHash } from 'node:crypto';
+import { unzipBounded } from '../keras/archive.js';
 import { BadRequestError, NotFoundError, ServiceError } from '../errors.js';
 import { initBackend } from '../runtime/backend.js';
 import type { MemoryBudget } from '../runtime/memory.js';
@@ -14,6 +16,7 @@ import { pushKerasFile } from '../ops/pushKeras.js';
 import type { ModelFiles } from '../registry/artifacts.js';
 import type { ManifestFields } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
+import { listVersions, readManifest } from '../registry/versions.js';
 import { getJson, type ObjectStore } from '../store/index.js';
 import { parseImportKey, type ImportKey } from './paths.js';
 
@@ -44,12 +47,7 @@ async function optionalJson<T>(store: ObjectStore, key: string): Promise<T | und
 
 /** A zip of a TF.js model folder: model.json and its shards, at the top or in one folder. */
 function tfjsFilesOf(bytes: Uint8Array, key: string): ModelFiles {
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(bytes);
-  } catch (error) {
-    throw new BadRequestError(`${key} is not a readable zip (damaged or truncated?): ${(error as Error).message}`);
-  }
+  const entries = unzipBounded(bytes, key);
   const modelJson = Object.keys(entries).find((name) => name === 'model.json' || /^[^/]+\/model\.json$/.test(name));
   if (!modelJson) throw new BadRequestError(`${key} holds no model.json at its top or in one folder: is it a zipped TF.js model folder?`);
   const folder = modelJson.slice(0, -'model.json'.length);
@@ -58,7 +56,22 @@ function tfjsFilesOf(bytes: Uint8Array, key: string): ModelFiles {
   return files;
 }
 
-async function importFile(source: ObjectStore, registry: ObjectStore, target: ImportKey, budget: MemoryBudget) {
+const isObject = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The version an earlier attempt at this very upload created, if any: an import that got as far as
+ * its version but not its outcome (the outcome write failed, Lambda retried) must not make a second.
+ */
+async function earlierVersion(registry: ObjectStore, target: ImportKey, sha256: string): Promise<number | undefined> {
+  const versions = await listVersions(registry, target.model);
+  for (const version of versions.slice(-50).reverse()) {
+    const { lineage } = await readManifest(registry, target.model, version);
+    if (lineage.source === target.key && lineage.sourceSha256 === sha256) return version;
+  }
+  return undefined;
+}
+
+async function importFile(source: ObjectStore, registry: ObjectStore, target: ImportKey, budget: MemoryBudget): Promise<number> {
   validateName(target.model);
   const head = await source.head(target.key);
   if (!head) throw new NotFoundError(`no object ${target.key}`);
@@ -69,12 +82,18 @@ async function importFile(source: ObjectStore, registry: ObjectStore, target: Im
       `${target.key} is ${Math.round(head.size / 2 ** 20)} MiB; importing it needs about ${Math.round(needed / 2 ** 20)} MiB, more than ${budget.describe()}`,
     );
   }
-  const fields = (await optionalJson<Partial<ManifestFields>>(source, target.meta)) ?? {};
+  const fields = (await optionalJson<unknown>(source, target.meta)) ?? {};
+  if (!isObject(fields)) throw new BadRequestError(`${target.meta} must hold a JSON object of manifest fields (labels, task, transforms, description)`);
   const bytes = await source.get(target.key);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const earlier = await earlierVersion(registry, target, sha256);
+  if (earlier !== undefined) return earlier;
   const where = target.key;
-  return target.format === 'tfjs-zip'
-    ? pushModelFiles(registry, tfjsFilesOf(bytes, where), where, target.model, fields)
-    : pushKerasFile(registry, bytes, where, target.model, fields);
+  if (target.format === 'tfjs-zip') {
+    const lineage = { parent: null, source: where, sourceFormat: 'tfjs-zip' as const, sourceSha256: sha256 };
+    return (await pushModelFiles(registry, tfjsFilesOf(bytes, where), where, target.model, { ...(fields as Partial<ManifestFields>), lineage })).version;
+  }
+  return (await pushKerasFile(registry, bytes, where, target.model, fields as Partial<ManifestFields>)).version;
 }
 
 /** Imports the object at `key` of `source` into the model registry; undefined when the key is not an import. */
@@ -93,8 +112,8 @@ export async function importObject(source: ObjectStore, registry: ObjectStore, k
   const base = { source: { key, etag, size: head.size }, model: target.model };
   let outcome: ImportOutcome;
   try {
-    const manifest = await importFile(source, registry, target, budget);
-    outcome = { ...base, status: 'created', version: manifest.version, finishedAt: new Date().toISOString() };
+    const version = await importFile(source, registry, target, budget);
+    outcome = { ...base, status: 'created', version, finishedAt: new Date().toISOString() };
   } catch (error) {
     if (!(error instanceof ServiceError && error.statusCode < 500)) throw error;
     outcome = { ...base, status: 'failed', error: error.message, finishedAt: new Date().toISOString() };

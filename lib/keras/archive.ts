@@ -26,6 +26,29 @@ const ZIP = [0x50, 0x4b, 0x03, 0x04];
 const HDF5 = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 const startsWith = (bytes: Uint8Array, magic: number[]) => magic.every((b, i) => bytes[i] === b);
 const naturally = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
+/** A Bidirectional layer's forward weights come first (TF.js's setWeights order), whatever the alphabet says. */
+const SIDES = ['forward_layer', 'backward_layer'];
+const inLayerOrder = (a: string, b: string) => (SIDES.includes(a) && SIDES.includes(b) ? SIDES.indexOf(a) - SIDES.indexOf(b) : naturally(a, b));
+
+/** What a zip may expand to: a small upload that inflates past this is refused before it is inflated. */
+const MAX_UNZIPPED_BYTES = 2 ** 30;
+
+/** The entries of a zip, refused up front (from its directory) when they would inflate past `maxBytes`. */
+export function unzipBounded(bytes: Uint8Array, what: string, maxBytes = MAX_UNZIPPED_BYTES): Record<string, Uint8Array> {
+  let total = 0;
+  try {
+    return unzipSync(bytes, {
+      filter: (entry) => {
+        total += entry.originalSize;
+        if (total > maxBytes) throw new BadRequestError(`${what} would inflate to more than ${maxBytes} bytes`);
+        return true;
+      },
+    });
+  } catch (error) {
+    if (error instanceof BadRequestError) throw error;
+    throw new BadRequestError(`${what} is not a readable zip (damaged or truncated?): ${(error as Error).message}`);
+  }
+}
 
 /** A float dataset as float32; anything else (a dropout layer's seed state, counters) is not a weight. */
 function weightArray(dataset: H5Dataset): WeightArray | undefined {
@@ -49,7 +72,7 @@ function parseJson(bytes: Uint8Array | undefined, what: string): unknown {
 function kerasGroups(root: H5Group): WeightGroup[] {
   const groups = new Map<string, WeightGroup>();
   const visit = (group: H5Group, path: string, owner: { path: string; name: string } | undefined) => {
-    for (const name of [...group.groups.keys()].sort(naturally)) {
+    for (const name of [...group.groups.keys()].sort(inLayerOrder)) {
       const child = group.groups.get(name) as H5Group;
       const childPath = path ? `${path}/${name}` : name;
       // The optimizer's and the metrics' state, not the model's (also as flat `metrics\mean` names).
@@ -114,12 +137,7 @@ function text(value: unknown): string | undefined {
 }
 
 async function readZip(bytes: Uint8Array, what: string): Promise<KerasFile> {
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(bytes);
-  } catch (error) {
-    throw new BadRequestError(`${what} is not a readable zip (damaged or truncated?): ${(error as Error).message}`);
-  }
+  const entries = unzipBounded(bytes, what);
   const names = Object.keys(entries);
   if (!entries['config.json']) {
     throw new BadRequestError(`${what} is a zip without config.json, so not a .keras model (it holds: ${names.slice(0, 10).join(', ') || 'nothing'})`);

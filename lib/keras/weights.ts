@@ -33,7 +33,7 @@ export interface LayerSlots {
   name: string;
   className: string;
   shapes: number[][];
-  /** The group names the file's writer would have given this layer, most likely first. */
+  /** The group names (or whole paths) the file's writer would have given this layer, most likely first. */
   names: string[];
 }
 
@@ -49,7 +49,7 @@ export function matchWeights(layers: LayerSlots[], groups: WeightGroup[]): Weigh
   const chosen = new Map<LayerSlots, WeightGroup>();
   for (const layer of layers) {
     for (const name of layer.names) {
-      const own = ordered.find((g) => g.name === name && !used.has(g) && sameShapes(g.arrays, layer.shapes));
+      const own = ordered.find((g) => (g.path === name || g.name === name) && !used.has(g) && sameShapes(g.arrays, layer.shapes));
       if (own) {
         used.add(own);
         chosen.set(layer, own);

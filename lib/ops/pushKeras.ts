@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, ServiceError } from '../errors.js';
 import { readKerasFile, type KerasFile } from '../keras/archive.js';
 import { layerClasses, tfjsTopology } from '../keras/topology.js';
 import { matchWeights, type LayerSlots } from '../keras/weights.js';
@@ -23,12 +23,24 @@ const SHARD = 'group1-shard1of1.bin';
 
 type Layer = LayersModel['layers'][number];
 
-/** Layers that own weights, inner layers of nested models included, in the model's order. */
-function weightedLayers(layers: Layer[]): Layer[] {
+const innerLayers = (layer: Layer) => (layer as unknown as { layers?: Layer[] }).layers;
+
+/**
+ * Layers that own weights, inner layers of nested models included, in the model's order, each with
+ * the path Keras 3 gives its weight group: `layers/<class>[_<rank>]`, the rank counted among the
+ * layers of that class in the same (possibly nested) model, nested models adding their own
+ * `layers/...` (a nested Sequential's first Dense is `layers/sequential/layers/dense`).
+ */
+function weightedLayers(layers: Layer[], prefix = ''): { layer: Layer; path: string }[] {
+  const seen = new Map<string, number>();
   return layers.flatMap((layer) => {
-    const inner = (layer as unknown as { layers?: Layer[] }).layers;
-    if (Array.isArray(inner)) return weightedLayers(inner);
-    return layer.weights.length > 0 ? [layer] : [];
+    const base = snakeCase(layer.getClassName());
+    const rank = seen.get(base) ?? 0;
+    seen.set(base, rank + 1);
+    const path = `${prefix}layers/${rank === 0 ? base : `${base}_${rank}`}`;
+    const inner = innerLayers(layer);
+    if (Array.isArray(inner)) return weightedLayers(inner, `${path}/`);
+    return layer.weights.length > 0 ? [{ layer, path }] : [];
   });
 }
 
@@ -40,14 +52,11 @@ function snakeCase(name: string): string {
     .toLowerCase();
 }
 
-/** The names the file's writer would have given this layer's weight group (weights.ts). */
-function groupNames(file: KerasFile, layer: Layer, all: Layer[]): string[] {
+/** The name or path the file's writer would have given this layer's weight group (weights.ts). */
+function groupNames(file: KerasFile, layer: Layer, path: string): string[] {
   if (file.naming === 'layer') return [layer.name];
   if (file.naming === 'tracking') return [];
-  const sameClass = all.filter((other) => other.getClassName() === layer.getClassName());
-  const rank = sameClass.indexOf(layer);
-  const base = snakeCase(layer.getClassName());
-  return [rank <= 0 ? base : `${base}_${rank}`, layer.name];
+  return [path];
 }
 
 async function buildModel(file: KerasFile, what: string): Promise<LayersModel> {
@@ -73,28 +82,33 @@ async function kerasModelFiles(bytes: Uint8Array, what: string): Promise<{ files
   const model = await buildModel(file, what);
   try {
     const owners = weightedLayers(model.layers);
-    const slots: LayerSlots[] = owners.map((layer) => ({
+    const slots: LayerSlots[] = owners.map(({ layer, path }) => ({
       name: layer.name,
       className: layer.getClassName(),
       shapes: layer.weights.map((w) => w.shape as number[]),
-      names: groupNames(file, layer, model.layers),
+      names: groupNames(file, layer, path),
     }));
     const arrays = matchWeights(slots, file.groups);
-    for (const [i, layer] of owners.entries()) {
-      const values = arrays[i].map((a) => tf.tensor(a.data, a.shape, 'float32'));
-      try {
-        layer.setWeights(values);
-      } finally {
-        tf.dispose(values);
-      }
-    }
     let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(
-      tf.io.withSaveHandler(async (artifacts) => {
-        saved = artifacts;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
+    try {
+      for (const [i, { layer }] of owners.entries()) {
+        const values = arrays[i].map((a) => tf.tensor(a.data, a.shape, 'float32'));
+        try {
+          layer.setWeights(values);
+        } finally {
+          tf.dispose(values);
+        }
+      }
+      await model.save(
+        tf.io.withSaveHandler(async (artifacts) => {
+          saved = artifacts;
+          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+        }),
+      );
+    } catch (error) {
+      // TF.js refusing what the file holds (e.g. two weights of one name in a nested model).
+      throw new BadRequestError(`${what}: TF.js cannot take the model's weights: ${(error as Error).message}`);
+    }
     if (!saved?.weightData || !saved.weightSpecs) throw new Error('TF.js saved no weights');
     const weightData = tf.io.concatenateArrayBuffers(Array.isArray(saved.weightData) ? saved.weightData : [saved.weightData]);
     const modelJson = {
@@ -125,7 +139,14 @@ export async function pushKerasFile(
 ): Promise<Manifest> {
   validateName(name);
   const { files, file } = await kerasModelFiles(bytes, source);
-  const signature = fields.signature ?? (await inferSignature(files));
+  // Loading the saved model as the loader will: what TF.js refuses here (two weights of one name
+  // in a nested model) is the file's problem, answered now rather than at every cold start.
+  const signature =
+    fields.signature ??
+    (await inferSignature(files).catch((error: unknown) => {
+      if (error instanceof ServiceError) throw error;
+      throw new BadRequestError(`${source}: TF.js cannot load the model it was turned into: ${(error as Error).message}`);
+    }));
   const task = fields.task ?? guessTask(signature, fields.labels);
   const lineage = {
     parent: null,

@@ -46,8 +46,8 @@ export const manifestSchema = z.object({
       source: z.string().optional(),
       jobId: z.string().optional(),
       dataSha256: z.string().optional(),
-      /** Imported from a Keras file: its container, the Keras version that wrote it, its sha256. */
-      sourceFormat: z.enum(['keras', 'h5']).optional(),
+      /** Imported from a file: its format, the Keras version that wrote it (Keras files), its sha256. */
+      sourceFormat: z.enum(['keras', 'h5', 'tfjs-zip']).optional(),
       kerasVersion: z.string().optional(),
       sourceSha256: z.string().optional(),
     })
