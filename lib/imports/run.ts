@@ -71,16 +71,12 @@ async function earlierVersion(registry: ObjectStore, target: ImportKey, sha256: 
   return undefined;
 }
 
-async function importFile(source: ObjectStore, registry: ObjectStore, target: ImportKey, budget: MemoryBudget): Promise<number> {
+async function importFile(source: ObjectStore, registry: ObjectStore, target: ImportKey, size: number, budget: MemoryBudget): Promise<number> {
   validateName(target.model);
-  const head = await source.head(target.key);
-  if (!head) throw new NotFoundError(`no object ${target.key}`);
-  const needed = head.size * WORKING_COPIES;
+  const needed = size * WORKING_COPIES;
   await initBackend(); // the budget counts what TF.js holds
   if (needed > budget.available()) {
-    throw new BadRequestError(
-      `${target.key} is ${Math.round(head.size / 2 ** 20)} MiB; importing it needs about ${Math.round(needed / 2 ** 20)} MiB, more than ${budget.describe()}`,
-    );
+    throw new BadRequestError(`${target.key} is ${Math.round(size / 2 ** 20)} MiB; importing it needs about ${Math.round(needed / 2 ** 20)} MiB, more than ${budget.describe()}`);
   }
   const fields = (await optionalJson<unknown>(source, target.meta)) ?? {};
   if (!isObject(fields)) throw new BadRequestError(`${target.meta} must hold a JSON object of manifest fields (labels, task, transforms, description)`);
@@ -112,7 +108,7 @@ export async function importObject(source: ObjectStore, registry: ObjectStore, k
   const base = { source: { key, etag, size: head.size }, model: target.model };
   let outcome: ImportOutcome;
   try {
-    const version = await importFile(source, registry, target, budget);
+    const version = await importFile(source, registry, target, head.size, budget);
     outcome = { ...base, status: 'created', version, finishedAt: new Date().toISOString() };
   } catch (error) {
     if (!(error instanceof ServiceError && error.statusCode < 500)) throw error;

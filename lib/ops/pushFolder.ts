@@ -44,7 +44,7 @@ export async function inferSignature(files: ModelFiles): Promise<Signature> {
 }
 
 /** Without --task: several output units are classes; one unit is binary when two labels are given. */
-export function guessTask(signature: Signature, labels?: string[]): Task {
+function guessTask(signature: Signature, labels?: string[]): Task {
   const units = signature.outputs[0].shape.at(-1) ?? 1;
   if (units > 1) return 'classification';
   return labels?.length === 2 ? 'binary' : 'regression';

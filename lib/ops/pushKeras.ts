@@ -1,6 +1,6 @@
 /**
  * A Keras file (`.keras` or legacy `.h5`) -> a new immutable version, through the same
- * createVersion as a TF.js folder: the config becomes a TF.js layers topology (keras/topology.ts),
+ * path as a TF.js folder (pushFolder.ts's pushModelFiles): the config becomes a TF.js layers topology (keras/topology.ts),
  * TF.js builds the model from it (so a layer it cannot run is refused before anything is written),
  * the file's weights are matched to the built layers (keras/weights.ts) and set, and the model is
  * saved as model.json plus one weight shard, exactly as tensorflowjs_converter would write it.
@@ -13,11 +13,12 @@ import { readKerasFile, type KerasFile } from '../keras/archive.js';
 import { layerClasses, tfjsTopology } from '../keras/topology.js';
 import { matchWeights, type LayerSlots } from '../keras/weights.js';
 import type { ModelFiles } from '../registry/artifacts.js';
-import { createVersion, type CreateVersionOptions } from '../registry/createVersion.js';
+import type { CreateVersionOptions } from '../registry/createVersion.js';
 import type { Manifest, ManifestFields } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
+import type { ObjectStore } from '../store/index.js';
 import { initBackend } from '../runtime/backend.js';
-import { guessTask, inferSignature } from './pushFolder.js';
+import { inferSignature, pushModelFiles } from './pushFolder.js';
 
 const SHARD = 'group1-shard1of1.bin';
 
@@ -130,7 +131,7 @@ async function kerasModelFiles(bytes: Uint8Array, what: string): Promise<{ files
 
 /** Imports the file as a new version of `name`; the lineage records the source format, Keras version and sha256. */
 export async function pushKerasFile(
-  store: Parameters<typeof createVersion>[0],
+  store: ObjectStore,
   bytes: Uint8Array,
   source: string,
   name: string,
@@ -147,7 +148,6 @@ export async function pushKerasFile(
       if (error instanceof ServiceError) throw error;
       throw new BadRequestError(`${source}: TF.js cannot load the model it was turned into: ${(error as Error).message}`);
     }));
-  const task = fields.task ?? guessTask(signature, fields.labels);
   const lineage = {
     parent: null,
     source,
@@ -155,5 +155,5 @@ export async function pushKerasFile(
     kerasVersion: file.kerasVersion,
     sourceSha256: createHash('sha256').update(bytes).digest('hex'),
   };
-  return createVersion(store, name, files, { ...fields, task, signature, lineage: fields.lineage ?? lineage }, options);
+  return pushModelFiles(store, files, source, name, { ...fields, signature, lineage: fields.lineage ?? lineage }, options);
 }
