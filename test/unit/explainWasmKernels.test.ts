@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // The cpu backend is registered on demand in the bundles (lib/runtime/backend.ts); compared against here.
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers every gradient
-import { Conv2DBackpropInput, MaxPoolGrad } from '@tensorflow/tfjs-core';
+import { Conv2DBackpropInput, Identity, MaxPoolGrad } from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniform } from '../../lib/random.js';
 import { initBackend } from '../../lib/runtime/backend.js';
@@ -56,6 +56,7 @@ describe('wasm kernel replacements', () => {
     expect(registerWasmKernelReplacements()).toEqual([]);
     expect(tf.getKernel(Conv2DBackpropInput, 'wasm')).toBeDefined();
     expect(tf.getKernel(MaxPoolGrad, 'wasm')).toBeDefined();
+    expect(tf.getKernel(Identity, 'wasm')).toBeDefined();
   });
 
   const convCases = Array.from({ length: 24 }, (_, seed) => {
@@ -122,6 +123,24 @@ describe('wasm kernel replacements', () => {
     const { cpu, wasm } = await onBoth(() => tf.grad((input: tf.Tensor) => tf.mul(tf.maxPool(input as tf.Tensor4D, filter, stride, pad), dy))(tf.tensor4d(x, xShape)));
     dy.dispose();
     expectClose(wasm, cpu);
+  });
+
+  it('Identity (tf.clone, and every tensor a gradient tape saves) shares the wasm buffer and keeps values when either side is disposed', async () => {
+    await tf.setBackend('wasm');
+    const source = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    const buffers = tf.memory().numDataBuffers;
+    const copy = tf.clone(source);
+    expect(tf.memory().numDataBuffers).toBe(buffers); // shared, not copied
+    source.dispose();
+    expect(Array.from(await copy.data())).toEqual([1, 2, 3, 4, 5, 6]);
+    const again = tf.clone(copy);
+    copy.dispose();
+    expect(Array.from(await again.data())).toEqual([1, 2, 3, 4, 5, 6]);
+    again.dispose();
+    expect(tf.memory().numDataBuffers).toBe(buffers - 1);
+    const words = tf.clone(tf.tensor(['a', 'b'])); // strings: wasm's own kernel
+    expect(await words.data()).toEqual(['a', 'b']);
+    words.dispose();
   });
 
   it('leave no tensors behind', async () => {
