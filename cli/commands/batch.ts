@@ -65,8 +65,8 @@ export async function batch(services: Services, file: string, options: BatchComm
     targetBytes,
     workerScript: path.resolve(here, '../batchWorker.ts'),
     // --single-threaded-gc: each worker's collector stays on its own core (parallel GC threads of N
-    // workers fought over the same cores); --expose-gc: a worker collects after each range, so N of
-    // them hold only what they use.
+    // workers fought over the same cores); --expose-gc: a worker collects when it outgrows its
+    // budget (cli/batchWorker.ts), so N of them hold only what they use.
     execArgv: ['--import', 'tsx', '--single-threaded-gc', '--expose-gc'],
     env: { ...process.env, MODEL_STORE_URI: services.config.modelStoreUri },
     onRangeStart: options.onRangeStart,

@@ -9,7 +9,11 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { pathToFileURL } from 'node:url';
 import { batch } from '../../cli/commands/batch.js';
+import { outputsFor } from '../../lib/batch/paths.js';
+import { runLocally } from '../../lib/batch/shard/local.js';
+import { parseModelRef } from '../../lib/registry/index.js';
 import { scoreObject } from '../../lib/batch/run.js';
 import { localLimits } from '../../lib/runtime/memory.js';
 import type { FolderStore } from '../../lib/store/folder.js';
@@ -111,3 +115,25 @@ describe.each(['flowers.csv', 'flowers.jsonl'])('%s', (name) => {
     expect(run.manifest.rows).toEqual(reference.rows);
   }, 120_000);
 });
+
+it('a worker that cannot start fails the run with a clear error (it is not replaced forever)', async () => {
+  const script = path.join(dir, 'broken-worker.mjs');
+  await writeFile(script, 'process.exit(3);\n');
+  const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
+  const source = pathToFileURL(dir).href;
+  const input = { key: 'flowers.csv', ref: parseModelRef('iris'), format: 'csv' as const, relative: 'flowers.csv' };
+  const run = runLocally({
+    io: { source: app.services.openStore(source), output: app.services.openStore(pathToFileURL(out).href) },
+    sourceUri: source,
+    outputUri: pathToFileURL(out).href,
+    input,
+    outputs: outputsFor(input, ''),
+    outputPrefix: '',
+    ref: input.ref,
+    loader: app.services.loader,
+    workers: 2,
+    targetBytes: 12_000,
+    workerScript: script,
+  });
+  await expect(run).rejects.toThrow(/a batch worker exited before it was ready \(code 3\)/);
+}, 60_000);

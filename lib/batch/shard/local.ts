@@ -62,18 +62,21 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
   const source = await io.source.head(input.key);
   if (!source) throw new BadRequestError(`no file ${input.key} in ${options.sourceUri}`);
   const model = await options.loader.withModel(options.ref, (loaded) => ({ name: loaded.name, version: loaded.version }));
-  const plan = {
-    ...(await planRanges(io.source, { key: input.key, etag: source.etag ?? String(source.size), format: input.format, model, targetBytes: options.targetBytes })),
-    startedAt: started,
-  };
-  await io.output.put(outputs.plan, JSON.stringify(plan), { contentType: 'application/json' });
-  options.onPhase?.('planned');
-  let anyReady = false;
-
-  const queue = [...plan.ranges];
-  const remaining = new Set(plan.ranges.map((r) => r.index));
-  await new Promise<void>((resolve, reject) => {
+  // Workers start (load TF.js and the model, about a second each) while the file is planned.
+  const planning = (async () => {
+    const plan = {
+      ...(await planRanges(io.source, { key: input.key, etag: source.etag ?? String(source.size), format: input.format, model, targetBytes: options.targetBytes })),
+      startedAt: started,
+    };
+    await io.output.put(outputs.plan, JSON.stringify(plan), { contentType: 'application/json' });
+    options.onPhase?.('planned');
+    return plan;
+  })();
+  const plan = await new Promise<Awaited<typeof planning>>((resolve, reject) => {
     let failed = false;
+    let anyReady = false;
+    let queue: ShardRange[] | undefined;
+    let remaining: Set<number> | undefined;
     const workers = new Set<ChildProcess>();
     const stopAll = () => {
       for (const w of workers) w.kill();
@@ -84,49 +87,61 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
       stopAll();
       reject(error);
     };
+    planning.then((p) => {
+      queue = [...p.ranges];
+      remaining = new Set(p.ranges.map((r) => r.index));
+    }, fail);
     const spawn = () => {
       const child = fork(options.workerScript, [], { execArgv: options.execArgv ?? [], env: options.env ?? process.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       let current: ShardRange | undefined;
+      let ready = false;
       workers.add(child);
-      const next = () => {
+      const next = async () => {
+        const p = await planning.catch(() => undefined);
+        if (!p || !queue || failed) return;
         current = queue.shift();
         if (!current) {
           child.kill();
           return;
         }
-        const task: RangeTask = { sourceUri: options.sourceUri, outputUri: options.outputUri, input, outputPrefix: options.outputPrefix, plan, range: current };
+        const task: RangeTask = { sourceUri: options.sourceUri, outputUri: options.outputUri, input, outputPrefix: options.outputPrefix, plan: p, range: current };
         child.send(task);
         if (child.pid !== undefined) options.onRangeStart?.(current.index, child.pid);
       };
       child.on('message', (message: WorkerMessage) => {
         if (message.type === 'ready') {
+          ready = true;
           if (!anyReady) options.onPhase?.('first worker ready');
           anyReady = true;
-          next();
+          void next();
         } else if (message.type === 'done') {
           if (child.pid !== undefined) options.onRangeDone?.(message.index, child.pid, message);
-          remaining.delete(message.index);
+          remaining?.delete(message.index);
           current = undefined;
-          if (remaining.size === 0) {
+          if (remaining?.size === 0) {
             stopAll();
-            resolve();
-          } else next();
+            planning.then(resolve, fail);
+          } else void next();
         } else {
           const error = message.clientError ? new BadRequestError(message.error) : new Error(`range ${message.index}: ${message.error}`);
           fail(error);
         }
       });
-      child.on('exit', () => {
+      child.on('exit', (code, signal) => {
         workers.delete(child);
-        if (failed || remaining.size === 0) return;
+        if (failed || remaining?.size === 0) return;
+        // One that cannot even start would be replaced forever.
+        if (!ready) return fail(new Error(`a batch worker exited before it was ready (${signal ?? `code ${code}`})`));
         // Died mid-range: the range goes back to the queue and a new worker takes the dead one's place.
-        if (current) queue.unshift(current);
+        if (current) queue?.unshift(current);
         current = undefined;
-        if (queue.length > 0) spawn();
+        if (!queue || queue.length > 0) spawn();
       });
       child.on('error', fail);
     };
-    for (let i = 0; i < Math.min(options.workers, plan.ranges.length); i += 1) spawn();
+    // As many workers as the file will have ranges (the plan cuts ranges of about targetBytes), at most the number asked for.
+    const ranges = Math.max(1, Math.ceil(source.size / options.targetBytes));
+    for (let i = 0; i < Math.min(options.workers, ranges); i += 1) spawn();
   });
   options.onPhase?.('scored');
   const manifest = await joinRanges(io, input, outputs, plan);
