@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ClassificationAccumulator } from '../../lib/ops/evaluate/classification.js';
 import { RegressionAccumulator } from '../../lib/ops/evaluate/regression.js';
 import { rocAuc, rocCurve } from '../../lib/ops/evaluate/roc.js';
+import { uniform } from '../../lib/random.js';
 
 const close = (actual: number, expected: number) => expect(Math.abs(actual - expected)).toBeLessThan(1e-9);
 
@@ -160,6 +161,24 @@ describe('ROC AUC equals scikit-learn', () => {
     // class c: positives {0.6, 0.3} vs negatives {0.1, 0.1, 0.4, 0.6}: 0.6 beats 3 + tie 0.5, 0.3 beats 2 -> 5.5/8.
     close(perClass[2], 5.5 / 8);
     close(acc.report().rocAuc!, (1 + 5 / 8 + 5.5 / 8) / 3);
+  });
+
+  it('a model output added flat (row after row, no array per row) gives the report rows give, top-k and ties included', () => {
+    const width = 4;
+    const rows = 500;
+    const next = uniform(7);
+    // Scores on a coarse grid, so that classes tie within rows and across rows.
+    const flat = Float32Array.from({ length: rows * width }, () => Math.round(next() * 8) / 8);
+    const truth = Array.from({ length: rows }, () => Math.floor(next() * width));
+    const byRows = new ClassificationAccumulator(['a', 'b', 'c', 'd'], { topK: 2 });
+    byRows.add(
+      truth,
+      Array.from({ length: rows }, (_, r) => Array.from(flat.subarray(r * width, (r + 1) * width))),
+    );
+    const byFlat = new ClassificationAccumulator(['a', 'b', 'c', 'd'], { topK: 2 });
+    byFlat.addFlat(truth, flat, width);
+    expect(byFlat.report()).toEqual(byRows.report());
+    expect(byFlat.report().topK?.accuracy).toBeGreaterThan(0);
   });
 
   it('reports a clear error when only one class is present, as scikit-learn raises', () => {

@@ -67,20 +67,26 @@ export class ClassificationAccumulator {
 
   /** probabilities: one row per example, one column per class (binary: both classes). */
   add(trueClasses: number[], probabilities: number[][]): void {
+    for (let row = 0; row < probabilities.length; row += 1) this.addRow(trueClasses[row], probabilities[row], 0, probabilities[row].length);
+  }
+
+  /** The same from a model's output as it comes (row after row, `width` classes each): no array per row. */
+  addFlat(trueClasses: ArrayLike<number>, probabilities: ArrayLike<number>, width: number): void {
+    for (let row = 0; row < trueClasses.length; row += 1) this.addRow(trueClasses[row], probabilities, row * width, width);
+  }
+
+  /** One example: its class probabilities are p[at .. at + width). */
+  private addRow(truth: number, p: ArrayLike<number>, at: number, width: number): void {
     const k = this.options.topK;
     const { aucClasses, scores } = this;
-    for (let row = 0; row < probabilities.length; row += 1) {
-      const p = probabilities[row];
-      const truth = trueClasses[row];
-      const predicted = this.options.binary ? (p[1] >= (this.options.threshold ?? 0.5) ? 1 : 0) : argMax(p);
-      this.matrix[truth][predicted] += 1;
-      const clipped = Math.min(Math.max(p[truth], EPS), 1 - EPS);
-      this.logLossSum -= Math.log(clipped);
-      if (k !== undefined && rankOf(p, truth) < k) this.topKHits += 1;
-      for (let i = 0; i < aucClasses.length; i += 1) scores[i].push(p[aucClasses[i]]);
-      this.truth.push(truth);
-      this.count += 1;
-    }
+    const predicted = this.options.binary ? (p[at + 1] >= (this.options.threshold ?? 0.5) ? 1 : 0) : argMax(p, at, width);
+    this.matrix[truth][predicted] += 1;
+    const clipped = Math.min(Math.max(p[at + truth], EPS), 1 - EPS);
+    this.logLossSum -= Math.log(clipped);
+    if (k !== undefined && rankOf(p, at, width, truth) < k) this.topKHits += 1;
+    for (let i = 0; i < aucClasses.length; i += 1) scores[i].push(p[at + aucClasses[i]]);
+    this.truth.push(truth);
+    this.count += 1;
   }
 
   report(): ClassificationReport {
@@ -185,9 +191,10 @@ class ScoreColumn {
   }
 }
 
-function argMax(values: number[]): number {
+/** The class with the highest probability among p[at .. at + width) (the first of equals). */
+function argMax(p: ArrayLike<number>, at: number, width: number): number {
   let best = 0;
-  for (let i = 1; i < values.length; i += 1) if (values[i] > values[best]) best = i;
+  for (let i = 1; i < width; i += 1) if (p[at + i] > p[at + best]) best = i;
   return best;
 }
 
@@ -195,10 +202,11 @@ function argMax(values: number[]): number {
  * Rank of the true class among the scores, as top_k_accuracy_score computes it: a stable ascending
  * argsort, reversed, so among equal scores the higher class index ranks first.
  */
-function rankOf(scores: number[], truth: number): number {
+function rankOf(p: ArrayLike<number>, at: number, width: number, truth: number): number {
   let rank = 0;
-  scores.forEach((s, c) => {
-    if (s > scores[truth] || (s === scores[truth] && c > truth)) rank += 1;
-  });
+  for (let c = 0; c < width; c += 1) {
+    const s = p[at + c];
+    if (s > p[at + truth] || (s === p[at + truth] && c > truth)) rank += 1;
+  }
   return rank;
 }
