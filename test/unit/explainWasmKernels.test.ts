@@ -125,6 +125,20 @@ describe('wasm kernel replacements', () => {
     expectClose(wasm, cpu);
   });
 
+  it('MaxPoolGrad equals cpu on windows with NaN, -Infinity and Infinity (the forward maxima cannot be trusted there)', async () => {
+    const N = Number.NaN;
+    const I = Number.POSITIVE_INFINITY;
+    // 2x2 windows of a 4x4 image: all NaN, NaN beside numbers, all -Infinity, -Infinity beside a number, +Infinity twice.
+    const x = [N, N, N, 2, N, N, 1, 2, -I, -I, -I, 3, -I, -I, -I, 3];
+    const xWide = [...x.slice(0, 8), I, 0, 5, 5, I, 1, 5, 5];
+    for (const values of [x, xWide]) {
+      const dy = tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1]);
+      const { cpu, wasm } = await onBoth(() => tf.grad((input: tf.Tensor) => tf.mul(tf.maxPool(input as tf.Tensor4D, 2, 2, 'valid'), dy))(tf.tensor4d(values, [1, 4, 4, 1])));
+      dy.dispose();
+      expect(Array.from(wasm)).toEqual(Array.from(cpu));
+    }
+  });
+
   it('Identity (tf.clone, and every tensor a gradient tape saves) shares the wasm buffer and keeps values when either side is disposed', async () => {
     await tf.setBackend('wasm');
     const source = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
