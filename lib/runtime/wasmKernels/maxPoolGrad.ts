@@ -91,7 +91,7 @@ function firstEqual(
   return -1;
 }
 
-/** cpu's rule: the first cell greater than every cell before it and not less than any after (NaN never wins); -1 if every cell is NaN. */
+/** cpu's rule: the first cell greater than every cell before it and not less than any after (NaN never wins); -1 when no cell is above -Infinity. */
 function firstMaximum(x: Float32Array, b: number, r0: number, r1: number, c0: number, c1: number, k: number, height: number, width: number, channels: number): number {
   let best = Number.NEGATIVE_INFINITY;
   let at = -1;
