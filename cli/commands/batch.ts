@@ -11,6 +11,7 @@ import { runLocally, type LocalRunOptions } from '../../lib/batch/shard/local.js
 import type { BatchManifest } from '../../lib/batch/state.js';
 import { parseModelRef } from '../../lib/registry/index.js';
 import type { Services } from '../../lib/services.js';
+import { buildWorker } from '../workerBundle.js';
 
 export interface BatchCommandOptions {
   model: string;
@@ -52,25 +53,30 @@ export async function batch(services: Services, file: string, options: BatchComm
   const targetBytes = options.rangeBytes === undefined ? DEFAULT_RANGE_BYTES : Number(options.rangeBytes);
   if (!Number.isFinite(targetBytes) || targetBytes < 1) throw new Error(`--range-bytes must be a positive number, got ${options.rangeBytes}`);
   const here = path.dirname(fileURLToPath(import.meta.url));
-  return runLocally({
-    io: { source: services.openStore(sourceUri), output: services.openStore(outputUri) },
-    sourceUri,
-    outputUri,
-    input,
-    outputs: outputsFor(input, ''),
-    outputPrefix: '',
-    ref: input.ref,
-    loader: services.loader,
-    workers,
-    targetBytes,
-    workerScript: path.resolve(here, '../batchWorker.ts'),
-    // --single-threaded-gc: each worker's collector stays on its own core (parallel GC threads of N
-    // workers fought over the same cores); --expose-gc: a worker collects when it outgrows its
-    // budget (cli/batchWorker.ts), so N of them hold only what they use.
-    execArgv: ['--import', 'tsx', '--single-threaded-gc', '--expose-gc'],
-    env: { ...process.env, MODEL_STORE_URI: services.config.modelStoreUri },
-    onRangeStart: options.onRangeStart,
-    onRangeDone: options.onRangeDone,
-    onPhase: options.onPhase,
-  });
+  const worker = await buildWorker(path.resolve(here, '../batchWorker.ts'), path.resolve(here, '../..'));
+  try {
+    return await runLocally({
+      io: { source: services.openStore(sourceUri), output: services.openStore(outputUri) },
+      sourceUri,
+      outputUri,
+      input,
+      outputs: outputsFor(input, ''),
+      outputPrefix: '',
+      ref: input.ref,
+      loader: services.loader,
+      workers,
+      targetBytes,
+      workerScript: worker.script,
+      // --single-threaded-gc: each worker's collector stays on its own core (parallel GC threads of N
+      // workers fought over the same cores); --expose-gc: a worker collects when it outgrows its
+      // budget (cli/batchWorker.ts), so N of them hold only what they use.
+      execArgv: ['--single-threaded-gc', '--expose-gc'],
+      env: { ...process.env, MODEL_STORE_URI: services.config.modelStoreUri },
+      onRangeStart: options.onRangeStart,
+      onRangeDone: options.onRangeDone,
+      onPhase: options.onPhase,
+    });
+  } finally {
+    await worker.remove();
+  }
 }
