@@ -8,22 +8,19 @@ import type { RangeTask, WorkerMessage } from '../lib/batch/shard/local.js';
 import { outputsFor } from '../lib/batch/paths.js';
 import { scoreRange } from '../lib/batch/shard/range.js';
 import { createServices } from '../lib/services.js';
+import { rssBudget } from './rssBudget.js';
 
 const services = createServices();
 
-/**
- * A worker's memory budget: 10% over what it held after its first range (model, backend, one
- * range's working set). V8 alone lets its old generation grow towards its heap limit (GBs) before
- * collecting, which N workers on one machine cannot all do; past the budget the worker collects
- * fully. Not after every range: a full collection also drops the optimized code of functions whose
- * closures are made per range, and recompiling it cost 20% of the scoring time (bench section 12).
- */
-const RSS_BUDGET_SLACK = 1.1;
-let firstRangeRss: number | undefined;
+const overBudget = rssBudget();
+/** A full collection when the worker has outgrown its budget (cli/rssBudget.ts). */
 function collectIfGrown(): void {
-  const rss = process.memoryUsage().rss;
-  firstRangeRss ??= rss;
-  if (rss > firstRangeRss * RSS_BUDGET_SLACK) (globalThis as { gc?: () => void }).gc?.();
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return;
+  overBudget(process.memoryUsage().rss, () => {
+    gc();
+    return process.memoryUsage().rss;
+  });
 }
 const send = (message: WorkerMessage) => process.send?.(message);
 

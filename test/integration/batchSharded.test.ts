@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { batch } from '../../cli/commands/batch.js';
 import { outputsFor } from '../../lib/batch/paths.js';
 import { runLocally } from '../../lib/batch/shard/local.js';
+import { buildWorker } from '../../cli/workerBundle.js';
 import { parseModelRef } from '../../lib/registry/index.js';
 import { scoreObject } from '../../lib/batch/run.js';
 import { localLimits } from '../../lib/runtime/memory.js';
@@ -137,3 +138,51 @@ it('a worker that cannot start fails the run with a clear error (it is not repla
   });
   await expect(run).rejects.toThrow(/a batch worker exited before it was ready \(code 3\)/);
 }, 60_000);
+
+it('a worker that dies after it is ready but before the plan is read: its replacement scores, the outputs are the same', async () => {
+  const worker = await buildWorker(path.resolve('cli/batchWorker.ts'), path.resolve('.'));
+  const marker = path.join(dir, `first-worker-${Date.now()}`);
+  // The first worker to start says it is ready and dies 100 ms later; the others are real workers.
+  const script = path.join(dir, 'dies-once-worker.mjs');
+  await writeFile(
+    script,
+    [
+      "import { existsSync, writeFileSync } from 'node:fs';",
+      'if (existsSync(process.env.MARKER)) await import(process.env.REAL_WORKER);',
+      "else { writeFileSync(process.env.MARKER, ''); process.send({ type: 'ready' }); setTimeout(() => process.exit(0), 100); }",
+    ].join('\n'),
+  );
+  const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
+  const source = pathToFileURL(dir).href;
+  const sourceStore = app.services.openStore(source);
+  // The plan is read slowly (1 s before the file opens), so the first worker dies while it is read.
+  const slow = Object.create(sourceStore) as typeof sourceStore;
+  slow.getStream = async (...args: Parameters<typeof sourceStore.getStream>) => {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    return sourceStore.getStream(...args);
+  };
+  const input = { key: 'flowers.csv', ref: parseModelRef('iris'), format: 'csv' as const, relative: 'flowers.csv' };
+  try {
+    const manifest = await runLocally({
+      io: { source: slow, output: app.services.openStore(pathToFileURL(out).href) },
+      sourceUri: source,
+      outputUri: pathToFileURL(out).href,
+      input,
+      outputs: outputsFor(input, ''),
+      outputPrefix: '',
+      ref: input.ref,
+      loader: app.services.loader,
+      workers: 1,
+      targetBytes: 12_000,
+      workerScript: script,
+      execArgv: ['--expose-gc'],
+      env: { ...process.env, MARKER: marker, REAL_WORKER: pathToFileURL(worker.script).href, MODEL_STORE_URI: 'file://models' },
+    });
+    const reference = await single('flowers.csv', await readFile(path.join(dir, 'flowers.csv'), 'utf8'));
+    expect(manifest.status).toBe('succeeded');
+    expect(await readFile(path.join(out, 'flowers.csv.predictions.csv'))).toEqual(reference.predictions);
+    expect(manifest.rows).toEqual(reference.rows);
+  } finally {
+    await worker.remove();
+  }
+}, 120_000);

@@ -62,18 +62,21 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
   const source = await io.source.head(input.key);
   if (!source) throw new BadRequestError(`no file ${input.key} in ${options.sourceUri}`);
   const model = await options.loader.withModel(options.ref, (loaded) => ({ name: loaded.name, version: loaded.version }));
-  // Workers start (load TF.js and the model, about a second each) while the file is planned.
+  // Workers start (load TF.js and the model, about half a second each) while the file is planned.
+  let failed = false;
   const planning = (async () => {
     const plan = {
       ...(await planRanges(io.source, { key: input.key, etag: source.etag ?? String(source.size), format: input.format, model, targetBytes: options.targetBytes })),
       startedAt: started,
     };
-    await io.output.put(outputs.plan, JSON.stringify(plan), { contentType: 'application/json' });
-    options.onPhase?.('planned');
+    // A run that already failed (a worker could not start) leaves no plan behind.
+    if (!failed) {
+      await io.output.put(outputs.plan, JSON.stringify(plan), { contentType: 'application/json' });
+      options.onPhase?.('planned');
+    }
     return plan;
   })();
   const plan = await new Promise<Awaited<typeof planning>>((resolve, reject) => {
-    let failed = false;
     let anyReady = false;
     let queue: ShardRange[] | undefined;
     let remaining: Set<number> | undefined;
@@ -98,7 +101,9 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
       workers.add(child);
       const next = async () => {
         const p = await planning.catch(() => undefined);
-        if (!p || !queue || failed) return;
+        // The worker may have died while the plan was read: its replacement takes the range.
+        const gone = child.exitCode !== null || child.signalCode !== null || !child.connected;
+        if (!p || !queue || failed || gone) return;
         current = queue.shift();
         if (!current) {
           child.kill();

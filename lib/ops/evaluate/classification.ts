@@ -72,6 +72,9 @@ export class ClassificationAccumulator {
 
   /** The same from a model's output as it comes (row after row, `width` classes each): no array per row. */
   addFlat(trueClasses: ArrayLike<number>, probabilities: ArrayLike<number>, width: number): void {
+    if (width !== this.labels.length) {
+      throw new BadRequestError(`the model gives ${width} scores a row, and its manifest names ${this.labels.length} classes (${this.labels.join(', ')})`);
+    }
     for (let row = 0; row < trueClasses.length; row += 1) this.addRow(trueClasses[row], probabilities, row * width, width);
   }
 

@@ -88,19 +88,8 @@ export function addOutputs(manifest: Manifest, accumulator: Accumulator, truths:
     for (let r = 0; r < truths.length; r += 1) rows.push([1 - data[r], data[r]]);
     accumulator.acc.add(truths, rows);
   } else {
-    accumulator.acc.add(truths, rowsOf(data, truths.length, size));
+    accumulator.acc.addFlat(truths, data, size);
   }
-}
-
-/** The rows of a [n, size] output as number arrays (tensorData's row() one row at a time, without its generic slice). */
-function rowsOf(data: ArrayLike<number>, n: number, size: number): number[][] {
-  const rows: number[][] = [];
-  for (let r = 0; r < n; r += 1) {
-    const row: number[] = [];
-    for (let c = 0; c < size; c += 1) row.push(data[r * size + c]);
-    rows.push(row);
-  }
-  return rows;
 }
 
 /** The headline numbers of a report, named as in the manifest's held-out metrics. */

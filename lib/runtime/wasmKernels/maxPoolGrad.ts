@@ -37,7 +37,9 @@ export function maxPoolGradKernel(): KernelFunc {
     // Views into the wasm heap, taken after the allocation above (which may grow and move it).
     const x = heap.typedArrayFromHeap(input);
     const gradient = heap.typedArrayFromHeap(dy);
-    const maxima = output === undefined ? undefined : heap.typedArrayFromHeap(output);
+    // With a NaN anywhere in the input the forward maxima cannot be trusted (XNNPACK's max of a
+    // window holding a NaN may be another of its values, not the largest): every window is scanned.
+    const maxima = output === undefined || hasNaN(x) ? undefined : heap.typedArrayFromHeap(output);
     const out = heap.typedArrayFromHeap(result).fill(0);
     const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth } = info;
     for (let b = 0; b < batchSize; b++) {
@@ -51,10 +53,10 @@ export function maxPoolGradKernel(): KernelFunc {
           const c1 = Math.min(inWidth, colStart + filterWidth);
           const dyAt = ((b * outHeight + i) * outWidth + j) * inChannels;
           for (let k = 0; k < inChannels; k++) {
-            // The forward pass's maximum, when given: the first cell equal to it is the first
+            // The forward pass's maximum, when usable: the first cell equal to it is the first
             // maximum, found without reading the rest of the window (after a ReLU most windows
-            // are flat, and their first cell is it). A NaN or -Infinity maximum (cpu's rule
-            // then picks another cell, or none), or no cell equal, takes the full scan.
+            // are flat, and their first cell is it). A -Infinity maximum (cpu's rule then picks
+            // no cell), or no cell equal, takes the full scan.
             const target = maxima === undefined ? Number.NaN : maxima[dyAt + k];
             let at = target > Number.NEGATIVE_INFINITY ? firstEqual(x, target, b, r0, r1, c0, c1, k, inHeight, inWidth, inChannels) : -1;
             if (at < 0) at = firstMaximum(x, b, r0, r1, c0, c1, k, inHeight, inWidth, inChannels);
@@ -106,4 +108,9 @@ function firstMaximum(x: Float32Array, b: number, r0: number, r1: number, c0: nu
     }
   }
   return at;
+}
+
+function hasNaN(x: Float32Array): boolean {
+  for (let i = 0; i < x.length; i++) if (Number.isNaN(x[i])) return true;
+  return false;
 }
