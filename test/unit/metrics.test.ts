@@ -181,6 +181,11 @@ describe('ROC AUC equals scikit-learn', () => {
     expect(byFlat.report().topK?.accuracy).toBeGreaterThan(0);
   });
 
+  it('refuses a model output whose scores per row are not one per class (a model and manifest that disagree)', () => {
+    const acc = new ClassificationAccumulator(['a', 'b', 'c', 'd']);
+    expect(() => acc.addFlat([0, 1], Float32Array.from([0.5, 0.3, 0.2, 0.1, 0.1, 0.8]), 3)).toThrow(/3 scores a row, and its manifest names 4 classes/);
+  });
+
   it('reports a clear error when only one class is present, as scikit-learn raises', () => {
     const acc = new ClassificationAccumulator(['ham', 'spam'], { binary: true });
     acc.add(
