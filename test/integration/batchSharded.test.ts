@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { pathToFileURL } from 'node:url';
 import { batch } from '../../cli/commands/batch.js';
 import { outputsFor } from '../../lib/batch/paths.js';
-import { runLocally } from '../../lib/batch/shard/local.js';
+import { runLocally, type LocalRunOptions } from '../../lib/batch/shard/local.js';
 import { buildWorker } from '../../cli/workerBundle.js';
 import { parseModelRef } from '../../lib/registry/index.js';
 import { scoreObject } from '../../lib/batch/run.js';
@@ -117,13 +117,12 @@ describe.each(['flowers.csv', 'flowers.jsonl'])('%s', (name) => {
   }, 120_000);
 });
 
-it('a worker that cannot start fails the run with a clear error (it is not replaced forever)', async () => {
-  const script = path.join(dir, 'broken-worker.mjs');
-  await writeFile(script, 'process.exit(3);\n');
+/** runLocally's options for flowers.csv into a fresh output folder (workers and the worker script are the test's). */
+async function localRun(): Promise<{ options: Omit<LocalRunOptions, 'workers' | 'workerScript'>; out: string }> {
   const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
   const source = pathToFileURL(dir).href;
   const input = { key: 'flowers.csv', ref: parseModelRef('iris'), format: 'csv' as const, relative: 'flowers.csv' };
-  const run = runLocally({
+  const options = {
     io: { source: app.services.openStore(source), output: app.services.openStore(pathToFileURL(out).href) },
     sourceUri: source,
     outputUri: pathToFileURL(out).href,
@@ -132,10 +131,16 @@ it('a worker that cannot start fails the run with a clear error (it is not repla
     outputPrefix: '',
     ref: input.ref,
     loader: app.services.loader,
-    workers: 2,
     targetBytes: 12_000,
-    workerScript: script,
-  });
+  };
+  return { options, out };
+}
+
+it('a worker that cannot start fails the run with a clear error (it is not replaced forever)', async () => {
+  const script = path.join(dir, 'broken-worker.mjs');
+  await writeFile(script, 'process.exit(3);\n');
+  const { options } = await localRun();
+  const run = runLocally({ ...options, workers: 2, workerScript: script });
   await expect(run).rejects.toThrow(/a batch worker exited before it was ready \(code 3\)/);
 }, 60_000);
 
@@ -152,28 +157,19 @@ it('a worker that dies after it is ready but before the plan is read: its replac
       "else { writeFileSync(process.env.MARKER, ''); process.send({ type: 'ready' }); setTimeout(() => process.exit(0), 100); }",
     ].join('\n'),
   );
-  const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
-  const source = pathToFileURL(dir).href;
-  const sourceStore = app.services.openStore(source);
+  const { options, out } = await localRun();
+  const sourceStore = options.io.source;
   // The plan is read slowly (1 s before the file opens), so the first worker dies while it is read.
   const slow = Object.create(sourceStore) as typeof sourceStore;
   slow.getStream = async (...args: Parameters<typeof sourceStore.getStream>) => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     return sourceStore.getStream(...args);
   };
-  const input = { key: 'flowers.csv', ref: parseModelRef('iris'), format: 'csv' as const, relative: 'flowers.csv' };
   try {
     const manifest = await runLocally({
-      io: { source: slow, output: app.services.openStore(pathToFileURL(out).href) },
-      sourceUri: source,
-      outputUri: pathToFileURL(out).href,
-      input,
-      outputs: outputsFor(input, ''),
-      outputPrefix: '',
-      ref: input.ref,
-      loader: app.services.loader,
+      ...options,
+      io: { ...options.io, source: slow },
       workers: 1,
-      targetBytes: 12_000,
       workerScript: script,
       execArgv: ['--expose-gc'],
       env: { ...process.env, MARKER: marker, REAL_WORKER: pathToFileURL(worker.script).href, MODEL_STORE_URI: 'file://models' },
