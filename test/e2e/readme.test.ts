@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/offline.js';
+import { freePorts } from '../helpers/offline.js';
 import { readmeSteps, unmet } from '../helpers/readme.js';
 
 const run = promisify(exec);
@@ -38,7 +38,8 @@ beforeAll(async () => {
   await mkdir(path.join(work, 'test'));
   await symlink(path.join(repo, 'test/fixtures'), path.join(work, 'test/fixtures'));
   await symlink(path.join(repo, 'node_modules'), path.join(work, 'node_modules'));
-  ports = { http: await freePort(), lambda: await freePort(), s3: await freePort() };
+  const [http, lambda, s3] = await freePorts(3);
+  ports = { http, lambda, s3 };
   server = spawn(
     path.join(repo, 'node_modules/.bin/tsx'),
     ['--openssl-legacy-provider', 'scripts/start.ts', '--skip-build', '--httpPort', String(ports.http), '--lambdaPort', String(ports.lambda)],

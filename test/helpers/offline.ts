@@ -6,15 +6,26 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+/**
+ * `count` distinct free ports. Every probe socket stays open until all are chosen: probing one
+ * port at a time can hand back the same port twice (the first is released before the second
+ * probe), and two servers then race for it (EADDRINUSE).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
 }
 
 export interface Offline {
@@ -24,7 +35,7 @@ export interface Offline {
 }
 
 export async function startOffline(env: Record<string, string> = {}, timeoutMs = 90_000): Promise<Offline> {
-  const [httpPort, lambdaPort] = [await freePort(), await freePort()];
+  const [httpPort, lambdaPort] = await freePorts(2);
   const bin = path.resolve('node_modules/.bin/serverless');
   const child: ChildProcess = spawn(bin, ['offline', 'start', '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort)], {
     cwd: path.resolve('.'),
