@@ -5,7 +5,7 @@
  * (run.ts's scoreObject) on the same file: a CSV with quoted newlines, blank lines and bad rows,
  * and a JSON Lines file with bad lines.
  */
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -182,3 +182,24 @@ it('a worker that dies after it is ready but before the plan is read: its replac
     await worker.remove();
   }
 }, 120_000);
+
+it('an unknown model fails the run before any worker starts, naming the model', async () => {
+  const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
+  let started = 0;
+  await expect(
+    batch(app.services, path.join(dir, 'flowers.csv'), { model: 'no-such-model', workers: '2', out, rangeBytes: '12000', onRangeStart: () => (started += 1) }),
+  ).rejects.toThrow(/no-such-model/);
+  expect(started).toBe(0);
+});
+
+it('a model that cannot be loaded (its weights cut short) fails the run: the workers load it, not the planner', async () => {
+  const models = await mkdtemp(path.join(tmpdir(), 'sharded-models-'));
+  await cp('models/iris', path.join(models, 'iris'), { recursive: true });
+  const weights = path.join(models, 'iris/versions/1/weights.bin');
+  await writeFile(weights, (await readFile(weights)).subarray(0, 16));
+  const broken = serving(pathToFileURL(models).href);
+  const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
+  await expect(batch(broken.services, path.join(dir, 'flowers.csv'), { model: 'iris', workers: '2', out, rangeBytes: '12000' })).rejects.toThrow(
+    /range \d+: .*could not be loaded/,
+  );
+}, 60_000);

@@ -61,7 +61,10 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
   const started = new Date().toISOString();
   const source = await io.source.head(input.key);
   if (!source) throw new BadRequestError(`no file ${input.key} in ${options.sourceUri}`);
-  const model = await options.loader.withModel(options.ref, (loaded) => ({ name: loaded.name, version: loaded.version }));
+  // The version is pinned without loading the model here: the workers load it (a model that cannot
+  // be loaded fails the first range, and so the run), and this process stays free of TF.js, whose
+  // start would take a core from the workers starting beside it.
+  const model = { name: options.ref.name, version: await options.loader.resolve(options.ref) };
   // Workers start (load TF.js and the model, about half a second each) while the file is planned.
   let failed = false;
   const planning = (async () => {
