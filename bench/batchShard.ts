@@ -9,6 +9,11 @@
  * can add on two cores), and the planner's scan rate. From these, the README's projection of wall time for a 10 GB file
  * at 10, 100 and 1,000 concurrent functions.
  *
+ * The runs alternate (1 worker, 2 workers, three rounds; one in --quick) and the speedup is the
+ * fastest run of each over the other: on these shared cores the same worker spends 10-25% more CPU
+ * time on the same range from one minute to the next, so one run of each can put a slow minute on
+ * either side. Every run is reported, and the ratio within each round beside it.
+ *
  *   npx tsx bench/batchShard.ts [--quick]
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -27,6 +32,7 @@ export interface ShardBenchResult {
   fileBytes: number;
   rangeBytes: number;
   runs: {
+    round: number;
     workers: number;
     seconds: number;
     rowsPerSecond: number;
@@ -36,7 +42,10 @@ export interface ShardBenchResult {
     workerCores: number[];
     phases: Record<string, number>;
   }[];
+  /** The fastest run with 2 workers over the fastest with 1. */
   speedup: number;
+  /** 1-worker over 2-worker time within each round. */
+  roundSpeedups: number[];
   /** The same, counting only the scoring phase (first worker ready -> all ranges scored). */
   scoringSpeedup: number;
   /** The planner's pass over the file (quote-aware boundary scan). */
@@ -62,7 +71,9 @@ export async function measureShardedBatch(options: { quick?: boolean } = {}): Pr
     await planRanges(new FolderStore(dir), { key: 'flowers.csv', etag: 'bench', format: 'csv', model: { name: 'iris', version: 1 }, targetBytes: rangeBytes });
     const planMBPerSecond = round(fileBytes / MiB / ((performance.now() - plannerStarted) / 1000), 1);
     const runs: ShardBenchResult['runs'] = [];
-    for (const workers of [1, 2]) {
+    const rounds = options.quick ? 1 : 3;
+    const schedule = Array.from({ length: rounds }, (_, r) => [1, 2].map((workers) => ({ roundIndex: r, workers }))).flat();
+    for (const { roundIndex, workers } of schedule) {
       const rss = new Map<number, number[]>();
       const usage = new Map<number, { cpuMs: number; wallMs: number }>();
       const out = await mkdtemp(path.join(dir, `out-${workers}-`));
@@ -85,6 +96,7 @@ export async function measureShardedBatch(options: { quick?: boolean } = {}): Pr
       const seconds = (performance.now() - started) / 1000;
       if (manifest.rows.read !== rows) throw new Error(`scored ${manifest.rows.read} rows of ${rows}`);
       runs.push({
+        round: roundIndex,
         workers,
         seconds: round(seconds, 2),
         rowsPerSecond: Math.round(rows / seconds),
@@ -94,10 +106,16 @@ export async function measureShardedBatch(options: { quick?: boolean } = {}): Pr
         phases,
       });
     }
-    const speedup = round(runs[0].seconds / runs[1].seconds, 2);
+    const fastest = (workers: number) => runs.filter((r) => r.workers === workers).reduce((a, b) => (b.seconds < a.seconds ? b : a));
+    const [one, two] = [fastest(1), fastest(2)];
+    const speedup = round(one.seconds / two.seconds, 2);
+    const roundSpeedups = Array.from({ length: rounds }, (_, r) => {
+      const pair = runs.filter((run) => run.round === r);
+      return round(pair[0].seconds / pair[1].seconds, 2);
+    });
     const scoring = (run: (typeof runs)[number]) => run.phases.scored - run.phases['first worker ready'];
-    const scoringSpeedup = round(scoring(runs[0]) / scoring(runs[1]), 2);
-    const perWorkerMBPerSecond = round(fileBytes / MiB / runs[0].seconds, 1);
+    const scoringSpeedup = round(scoring(one) / scoring(two), 2);
+    const perWorkerMBPerSecond = round(fileBytes / MiB / one.seconds, 1);
     // 10 GB at C functions: one planning pass, then the 64 MiB ranges (BATCH_RANGE_BYTES' default) in
     // waves of C, each range at one worker's rate; the join copies server-side (seconds, left out).
     const tenGB = 10 * 1024;
@@ -111,17 +129,18 @@ export async function measureShardedBatch(options: { quick?: boolean } = {}): Pr
       rangeBytes,
       runs,
       speedup,
+      roundSpeedups,
       scoringSpeedup,
       planMBPerSecond,
       perWorkerMBPerSecond,
       projection,
       targets: [
         {
-          name: `sharded batch, 2 local workers over 1 (${rows} rows)`,
+          name: `sharded batch, 2 local workers over 1 (${rows} rows, fastest of ${rounds} each)`,
           target: '>= 1.7 x',
           value: speedup,
           met: speedup >= 1.7,
-          note: `scoring phase alone ${scoringSpeedup}x; one worker keeps ${runs[0].workerCores[0]} cores busy, so two on 2 cores reach at most ${round(2 / runs[0].workerCores[0], 2)}x`,
+          note: `within each round: ${roundSpeedups.join(', ')}; scoring phase alone ${scoringSpeedup}x; one worker keeps ${one.workerCores[0]} cores busy, so two on 2 cores reach at most ${round(2 / one.workerCores[0], 2)}x`,
         },
         atMost('sharded batch worker RSS after its last range / after its first', 1.1, 'x', round(worstGrowth, 2)),
       ],
@@ -136,13 +155,13 @@ export function formatShardedBatch(r: ShardBenchResult): string {
     `sharded batch (modelctl batch), ${r.rows} iris rows, ${round(r.fileBytes / MiB, 1)} MiB, ranges of ${round(r.rangeBytes / MiB, 1)} MiB; planner scan ${r.planMBPerSecond} MiB/s`,
     ...r.runs.map(
       (run) =>
-        `  ${run.workers} worker(s): ${run.seconds} s, ${run.rowsPerSecond} rows/s, ${run.ranges} ranges (s since start: ${Object.entries(run.phases)
+        `  round ${run.round + 1}, ${run.workers} worker(s): ${run.seconds} s, ${run.rowsPerSecond} rows/s, ${run.ranges} ranges (s since start: ${Object.entries(run.phases)
           .map(([p, t]) => `${p} ${t}`)
           .join(
             ', ',
           )}); worker RSS MiB after first range -> after last: ${run.workerRssMiB.map((w) => `${w.first} -> ${w.last}`).join(', ')}; cores busy per worker: ${run.workerCores.join(', ')}`,
     ),
-    `  speedup 2/1: ${r.speedup}x (scoring phase alone: ${r.scoringSpeedup}x; at most ${round(2 / r.runs[0].workerCores[0], 2)}x when one worker keeps ${r.runs[0].workerCores[0]} cores busy); one worker scores ${r.perWorkerMBPerSecond} MiB/s`,
+    `  speedup 2/1, fastest of each: ${r.speedup}x (within each round: ${r.roundSpeedups.join(', ')}; scoring phase alone: ${r.scoringSpeedup}x); one worker scores ${r.perWorkerMBPerSecond} MiB/s`,
     `  projection for 10 GB (one planning pass, then 160 ranges of 64 MiB in waves of C functions): ${r.projection.map((p) => `C=${p.concurrency}: ${p.minutes} min`).join(', ')}`,
     '',
   ].join('\n');

@@ -6,7 +6,7 @@
  * (after a full GC) within 5% between request 1,000 and the last, and between request 3,000 and
  * the last: until a few thousand requests V8 grows its young generation (1 to 16 MB semi-spaces)
  * and compiles code, which is warm-up, not memory kept (heap snapshots at 10,000 and 40,000 differ
- * by compiled code only). The process runs with the functions' MALLOC_ARENA_MAX (serverless.yml).
+ * by compiled code only). The process runs with the functions' malloc settings (serverless.yml's MALLOC_*).
  * Reported beside RSS: V8's heap, the wasm backend's heap (it only grows), tensors.
  *
  *   npx tsx bench/soak.ts [--quick]   (alone)
@@ -51,15 +51,17 @@ export interface SoakResult {
   rssGrowthPercent: number;
   /** The same from the settled point (request 3,000): what is kept, not V8's warm-up. */
   settledRssGrowthPercent: number;
+  /** The malloc settings the process ran with (serverless.yml's, as the functions run). */
+  malloc: Record<string, string>;
   targets: Target[];
 }
 
-/** The functions' MALLOC_ARENA_MAX, from serverless.yml: glibc reads it when the process starts, as Lambda's runtime process does. */
-async function mallocArenas(): Promise<string> {
+/** The functions' malloc settings (MALLOC_*), from serverless.yml: glibc reads them when the process starts, as Lambda's runtime process does. */
+async function functionMalloc(): Promise<Record<string, string>> {
   const config = await readFile(path.join(repoRoot, 'serverless.yml'), 'utf8');
-  const value = /^\s+MALLOC_ARENA_MAX: '(\d+)'$/m.exec(config)?.[1];
-  if (!value) throw new Error('serverless.yml sets no MALLOC_ARENA_MAX');
-  return value;
+  const settings = Object.fromEntries([...config.matchAll(/^\s+(MALLOC_\w+): '(\d+)'$/gm)].map((m) => [m[1], m[2]]));
+  if (!settings.MALLOC_ARENA_MAX) throw new Error('serverless.yml sets no MALLOC_ARENA_MAX');
+  return settings;
 }
 
 export async function measureSoak(options: { quick: boolean; seed?: number }): Promise<SoakResult> {
@@ -71,13 +73,14 @@ export async function measureSoak(options: { quick: boolean; seed?: number }): P
     await symlink(path.join(repoRoot, 'node_modules'), path.join(outDir, 'node_modules'), 'dir');
     await buildHandlers({ handlersDir: path.join(benchDir, 'soakHandlers'), outDir });
     const requests = options.quick ? 2000 : 10_000;
-    const env = childEnv({ MODEL_STORE_URI: `file://${models}`, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', MALLOC_ARENA_MAX: await mallocArenas() });
+    const malloc = await functionMalloc();
+    const env = childEnv({ MODEL_STORE_URI: `file://${models}`, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', ...malloc });
     const run = await runChild(path.join(benchDir, 'children', 'soak.mjs'), [path.join(outDir, 'all', 'index.js'), models, String(requests), String(options.seed ?? 20261129)], {
       env,
       cwd: outDir,
       timeoutMs: 60 * 60_000,
     });
-    const report = run.reports[0] as Omit<SoakResult, 'rssGrowthPercent' | 'settledRssGrowthPercent' | 'targets'>;
+    const report = run.reports[0] as Omit<SoakResult, 'rssGrowthPercent' | 'settledRssGrowthPercent' | 'malloc' | 'targets'>;
     const growth = (from: Memory) => Math.round(((report.end.rssMb - from.rssMb) / from.rssMb) * 1000) / 10;
     const rssGrowthPercent = growth(report.atCheckpoint);
     const settledRssGrowthPercent = growth(report.atSettled);
@@ -87,7 +90,7 @@ export async function measureSoak(options: { quick: boolean; seed?: number }): P
       atMost(`soak: RSS growth from request ${report.checkpoint} to ${report.requests} (V8 warm-up included)`, 5, '%', rssGrowthPercent),
       atMost(`soak: RSS growth from request ${report.settled} to ${report.requests}`, 5, '%', settledRssGrowthPercent),
     ];
-    return { ...report, rssGrowthPercent, settledRssGrowthPercent, targets };
+    return { ...report, malloc, rssGrowthPercent, settledRssGrowthPercent, targets };
   } finally {
     await rm(models, { recursive: true, force: true });
     await rm(outDir, { recursive: true, force: true });
@@ -98,7 +101,7 @@ export function formatSoak(soak: SoakResult): string {
   const row = (label: string, m: Memory) =>
     `  ${label.padEnd(22)} RSS ${m.rssMb} MB, V8 heap ${m.heapUsedMb} MB used of ${m.heapTotalMb} MB, external ${m.externalMb} MB, wasm heap ${m.wasmHeapMb} MB, ${m.tensors} tensors (${m.tensorMb} MB)`;
   return [
-    `soak: ${soak.requests} requests through the built handlers in one process, ${soak.seconds} s; answers by status ${JSON.stringify(soak.statuses)}`,
+    `soak: ${soak.requests} requests through the built handlers in one process (${Object.entries(soak.malloc).map(([k, v]) => `${k}=${v}`).join(' ')}), ${soak.seconds} s; answers by status ${JSON.stringify(soak.statuses)}`,
     row('start', soak.start),
     row(`after ${soak.checkpoint}`, soak.atCheckpoint),
     row(`after ${soak.settled}`, soak.atSettled),

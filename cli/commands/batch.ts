@@ -10,6 +10,7 @@ import { formatOfName, outputsFor, type BatchInput } from '../../lib/batch/paths
 import { runLocally, type LocalRunOptions } from '../../lib/batch/shard/local.js';
 import type { BatchManifest } from '../../lib/batch/state.js';
 import { parseModelRef } from '../../lib/registry/index.js';
+import { FUNCTION_MALLOC_ENV } from '../../lib/runtime/mallocSettings.js';
 import type { Services } from '../../lib/services.js';
 import { buildWorker } from '../workerBundle.js';
 
@@ -71,7 +72,8 @@ export async function batch(services: Services, file: string, options: BatchComm
       // workers fought over the same cores); --expose-gc: a worker collects when it outgrows its
       // budget (cli/batchWorker.ts), so N of them hold only what they use.
       execArgv: ['--single-threaded-gc', '--expose-gc'],
-      env: { ...process.env, MODEL_STORE_URI: services.config.modelStoreUri },
+      // malloc as the range function has it (what the user's environment sets wins).
+      env: { ...FUNCTION_MALLOC_ENV, ...process.env, MODEL_STORE_URI: services.config.modelStoreUri },
       onRangeStart: options.onRangeStart,
       onRangeDone: options.onRangeDone,
       onPhase: options.onPhase,

@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { routeList } from '../../lib/api/routes/index.js';
 import { INPUT_PREFIX, INPUT_SUFFIXES, OUTPUT_PREFIX, outputsFor, parseInputKey } from '../../lib/batch/paths.js';
 import { BATCH_FUNCTION, IMPORT_FUNCTION, isBatchUpload, isImportUpload } from '../../scripts/local/uploadEvents.js';
+import { FUNCTION_MALLOC_ENV } from '../../lib/runtime/mallocSettings.js';
 import { IMPORT_PREFIX, IMPORT_SUFFIXES, parseImportKey } from '../../lib/imports/paths.js';
 
 interface S3Rule {
@@ -33,10 +34,10 @@ interface FunctionConfig {
 }
 interface Printed {
   service: string;
-  provider: { stage: string; httpApi?: { authorizers?: Record<string, { type: string; issuerUrl?: string }> } };
+  provider: { stage: string; environment?: Record<string, string>; httpApi?: { authorizers?: Record<string, { type: string; issuerUrl?: string }> } };
   resources: { extensions?: { HttpApiStage?: { Properties: { DefaultRouteSettings: Throttle; RouteSettings: Record<string, Throttle> } } } };
   package?: { individually?: boolean };
-  functions: Record<string, FunctionConfig>;
+  functions: Record<string, FunctionConfig & { environment?: Record<string, string> }>;
 }
 
 interface Throttle {
@@ -224,6 +225,14 @@ describe('serverless.yml as the framework resolves it', () => {
       expect(routeKeys.has(key), key).toBe(true);
       expect(rate(throttle)).toBeGreaterThan(0);
       expect(rate(throttle)).toBeLessThan(rate(base));
+    }
+  });
+
+  it('sets malloc for every function as modelctl batch sets it for its workers (lib/runtime/mallocSettings.ts)', () => {
+    expect(Object.keys(FUNCTION_MALLOC_ENV).length).toBeGreaterThan(0);
+    for (const [name, value] of Object.entries(FUNCTION_MALLOC_ENV)) {
+      expect(config.provider.environment?.[name]).toBe(value);
+      for (const fn of Object.values(config.functions)) expect(fn.environment?.[name] ?? value).toBe(value);
     }
   });
 

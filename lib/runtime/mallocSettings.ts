@@ -1,0 +1,19 @@
+/**
+ * How glibc's malloc is set for every function (serverless.yml's provider environment; glibc
+ * reads these when the process starts) and for `modelctl batch`'s workers, which run the range
+ * function's code on this machine. A test checks that serverless.yml says the same.
+ *
+ * - MALLOC_ARENA_MAX=1: one arena instead of one per thread. V8's compiler and GC threads and
+ *   libuv's pool otherwise each keep an arena whose freed memory the others cannot reuse (soak:
+ *   about 20 MB less RSS).
+ * - MALLOC_MMAP_THRESHOLD_=131072: blocks of 128 KiB and more always get their own mapping,
+ *   returned to the kernel when freed. glibc's own threshold starts there but rises to the size of
+ *   any mapped block freed (up to 32 MiB), after which such blocks come from the heap, which keeps
+ *   them resident once something small is allocated above them. Soak, 4 runs each: RSS growth
+ *   from request 1,000 to 10,000 6.6-8.6% without, 1.8-3.7% with, at the same request rate.
+ *   (A 32 KiB threshold held RSS lower still but halved batch throughput: every read chunk mapped.)
+ */
+export const FUNCTION_MALLOC_ENV: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: '1',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+};
