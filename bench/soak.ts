@@ -101,7 +101,9 @@ export function formatSoak(soak: SoakResult): string {
   const row = (label: string, m: Memory) =>
     `  ${label.padEnd(22)} RSS ${m.rssMb} MB, V8 heap ${m.heapUsedMb} MB used of ${m.heapTotalMb} MB, external ${m.externalMb} MB, wasm heap ${m.wasmHeapMb} MB, ${m.tensors} tensors (${m.tensorMb} MB)`;
   return [
-    `soak: ${soak.requests} requests through the built handlers in one process (${Object.entries(soak.malloc).map(([k, v]) => `${k}=${v}`).join(' ')}), ${soak.seconds} s; answers by status ${JSON.stringify(soak.statuses)}`,
+    `soak: ${soak.requests} requests through the built handlers in one process (${Object.entries(soak.malloc)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}), ${soak.seconds} s; answers by status ${JSON.stringify(soak.statuses)}`,
     row('start', soak.start),
     row(`after ${soak.checkpoint}`, soak.atCheckpoint),
     row(`after ${soak.settled}`, soak.atSettled),
