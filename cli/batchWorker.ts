@@ -32,7 +32,14 @@ process.on('message', async (task: RangeTask) => {
     await scoreRange(io, services.loader, task.input, outputsFor(task.input, task.outputPrefix), task.plan, task.range, services.limits);
     collectIfGrown();
     const used = process.cpuUsage(cpu);
-    send({ type: 'done', index: task.range.index, rssBytes: process.memoryUsage().rss, cpuMs: (used.user + used.system) / 1000, wallMs: performance.now() - started });
+    send({
+      type: 'done',
+      index: task.range.index,
+      rssBytes: process.memoryUsage().rss,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      cpuMs: (used.user + used.system) / 1000,
+      wallMs: performance.now() - started,
+    });
   } catch (error) {
     const clientError = error instanceof ServiceError && error.statusCode < 500;
     send({ type: 'failed', index: task.range.index, error: (error as Error).message, clientError });

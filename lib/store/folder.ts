@@ -63,7 +63,9 @@ export class FolderStore implements ObjectStore {
     const temp = `${file}.${randomUUID()}.tmp`;
     const out = await fs.open(temp, 'w');
     try {
-      for (const key of keys) for await (const chunk of createReadStream(this.file(key))) await out.write(chunk as Buffer);
+      // 1 MiB reads: a sharded run's join copies every part here, and 64 KiB reads made it about
+      // three times slower (130 MiB of parts: 270 ms against 90-120 ms).
+      for (const key of keys) for await (const chunk of createReadStream(this.file(key), { highWaterMark: 1 << 20 })) await out.write(chunk as Buffer);
       await out.close();
       await fs.rename(temp, file);
     } catch (error) {

@@ -24,9 +24,11 @@ export interface RangeTask {
   range: ShardRange;
 }
 
-/** What a worker reports after a range: its RSS after it, and the CPU time it spent over the wall time it took. */
+/** What a worker reports after a range: its RSS after it, the most it has held so far, and the CPU time it spent over the wall time it took. */
 interface RangeUsage {
   rssBytes: number;
+  /** The process's RSS high-water mark (getrusage's maxrss): flat from range to range when nothing is kept. */
+  peakRssBytes: number;
   cpuMs: number;
   wallMs: number;
 }
