@@ -3,6 +3,7 @@
  * (lib/batch/shard/range.ts) with the model store of the environment, and reports back. One TF.js
  * per process: the parent runs as many as it was asked for.
  */
+import { readFileSync } from 'node:fs';
 import { ServiceError } from '../lib/errors.js';
 import type { RangeTask, WorkerMessage } from '../lib/batch/shard/local.js';
 import { outputsFor } from '../lib/batch/paths.js';
@@ -24,6 +25,15 @@ function collectIfGrown(): void {
 }
 const send = (message: WorkerMessage) => process.send?.(message);
 
+/**
+ * The most this process has held (Linux's VmHWM). Not getrusage's maxrss: Linux carries that over
+ * exec from the parent, so every worker would report the parent's RSS at the fork.
+ */
+function peakRss(): number {
+  const kib = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  return kib === undefined ? process.memoryUsage().rss : Number(kib) * 1024;
+}
+
 process.on('message', async (task: RangeTask) => {
   const io = { source: services.openStore(task.sourceUri), output: services.openStore(task.outputUri) };
   const started = performance.now();
@@ -36,7 +46,7 @@ process.on('message', async (task: RangeTask) => {
       type: 'done',
       index: task.range.index,
       rssBytes: process.memoryUsage().rss,
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      peakRssBytes: peakRss(),
       cpuMs: (used.user + used.system) / 1000,
       wallMs: performance.now() - started,
     });

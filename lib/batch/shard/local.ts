@@ -27,7 +27,7 @@ export interface RangeTask {
 /** What a worker reports after a range: its RSS after it, the most it has held so far, and the CPU time it spent over the wall time it took. */
 interface RangeUsage {
   rssBytes: number;
-  /** The process's RSS high-water mark (getrusage's maxrss): flat from range to range when nothing is kept. */
+  /** The process's RSS high-water mark (VmHWM): flat from range to range when nothing is kept. */
   peakRssBytes: number;
   cpuMs: number;
   wallMs: number;
