@@ -14,9 +14,9 @@
  * at 10, 100 and 1,000 concurrent functions.
  *
  * The runs alternate (1 worker, 2 workers, three rounds; one in --quick) and the speedup is the
- * fastest run of each over the other: on these shared cores the same worker spends 10-25% more CPU
- * time on the same range from one minute to the next, so one run of each can put a slow minute on
- * either side. Every run is reported, and the ratio within each round beside it.
+ * fastest run of each over the other: on these shared cores one worker spent from 16 to 24 s of
+ * CPU on the same 4 million rows from one run to the next, so one run of each can put a slow
+ * minute on either side. Every run is reported, and the ratio within each round beside it.
  *
  *   npx tsx bench/batchShard.ts [--quick]
  */

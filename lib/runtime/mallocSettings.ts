@@ -9,9 +9,10 @@
  * - MALLOC_MMAP_THRESHOLD_=131072: blocks of 128 KiB and more always get their own mapping,
  *   returned to the kernel when freed. glibc's own threshold starts there but rises to the size of
  *   any mapped block freed (up to 32 MiB), after which such blocks come from the heap, which keeps
- *   them resident once something small is allocated above them. Soak, 4 runs each: RSS growth
- *   from request 1,000 to 10,000 6.6-8.6% without, 1.8-3.7% with, at the same request rate.
- *   (A 32 KiB threshold held RSS lower still but halved batch throughput: every read chunk mapped.)
+ *   them resident once something small is allocated above them. Soak RSS growth from request
+ *   1,000 to 10,000: 4.9-10.2% without (11 runs, median 7.3%), 1.8-11.4% with (20 runs, median
+ *   4.5%), end RSS 3-5 MB lower, at the same request rate. (A 32 KiB threshold held RSS lower
+ *   still but halved batch throughput: every 64 KiB read chunk was mapped and unmapped.)
  */
 export const FUNCTION_MALLOC_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '1',
