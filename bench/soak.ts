@@ -6,15 +6,16 @@
  * (after a full GC) within 5% between request 1,000 and the last, and between request 3,000 and
  * the last: until a few thousand requests V8 grows its young generation (1 to 16 MB semi-spaces)
  * and compiles code, which is warm-up, not memory kept (heap snapshots at 10,000 and 40,000 differ
- * by compiled code only). The process runs with the functions' malloc settings (serverless.yml's MALLOC_*).
+ * by compiled code only). The process runs with the functions' malloc settings (lib/runtime/mallocSettings.ts).
  * Reported beside RSS: V8's heap, the wasm backend's heap (it only grows), tensors.
  *
  *   npx tsx bench/soak.ts [--quick]   (alone)
  */
-import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FUNCTION_MALLOC_ENV } from '../lib/runtime/mallocSettings.js';
 import { buildHandlers } from '../scripts/build.js';
 import { childEnv, runChild } from './spawnTimer.js';
 import { atMost, type Target } from './targets.js';
@@ -56,14 +57,6 @@ export interface SoakResult {
   targets: Target[];
 }
 
-/** The functions' malloc settings (MALLOC_*), from serverless.yml: glibc reads them when the process starts, as Lambda's runtime process does. */
-async function functionMalloc(): Promise<Record<string, string>> {
-  const config = await readFile(path.join(repoRoot, 'serverless.yml'), 'utf8');
-  const settings = Object.fromEntries([...config.matchAll(/^\s+(MALLOC_\w+): '(\d+)'$/gm)].map((m) => [m[1], m[2]]));
-  if (!settings.MALLOC_ARENA_MAX) throw new Error('serverless.yml sets no MALLOC_ARENA_MAX');
-  return settings;
-}
-
 export async function measureSoak(options: { quick: boolean; seed?: number }): Promise<SoakResult> {
   const models = await mkdtemp(path.join(os.tmpdir(), 'soak-models-'));
   const outDir = await mkdtemp(path.join(os.tmpdir(), 'soak-dist-'));
@@ -73,7 +66,8 @@ export async function measureSoak(options: { quick: boolean; seed?: number }): P
     await symlink(path.join(repoRoot, 'node_modules'), path.join(outDir, 'node_modules'), 'dir');
     await buildHandlers({ handlersDir: path.join(benchDir, 'soakHandlers'), outDir });
     const requests = options.quick ? 2000 : 10_000;
-    const malloc = await functionMalloc();
+    // The functions' malloc settings (serverless.yml's, which a test keeps equal to these): glibc reads them when the process starts, as Lambda's runtime process does.
+    const malloc = { ...FUNCTION_MALLOC_ENV };
     const env = childEnv({ MODEL_STORE_URI: `file://${models}`, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', ...malloc });
     const run = await runChild(path.join(benchDir, 'children', 'soak.mjs'), [path.join(outDir, 'all', 'index.js'), models, String(requests), String(options.seed ?? 20261129)], {
       env,

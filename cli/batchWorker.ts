@@ -14,14 +14,17 @@ import { rssBudget } from './rssBudget.js';
 const services = createServices();
 
 const overBudget = rssBudget();
-/** A full collection when the worker has outgrown its budget (cli/rssBudget.ts). */
-function collectIfGrown(): void {
+/** A full collection when the worker has outgrown its budget (cli/rssBudget.ts); returns the RSS it leaves. */
+function collectIfGrown(): number {
+  let rss = process.memoryUsage().rss;
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) return;
-  overBudget(process.memoryUsage().rss, () => {
+  if (!gc) return rss;
+  overBudget(rss, () => {
     gc();
-    return process.memoryUsage().rss;
+    rss = process.memoryUsage().rss;
+    return rss;
   });
+  return rss;
 }
 const send = (message: WorkerMessage) => process.send?.(message);
 
@@ -40,12 +43,12 @@ process.on('message', async (task: RangeTask) => {
   const cpu = process.cpuUsage();
   try {
     await scoreRange(io, services.loader, task.input, outputsFor(task.input, task.outputPrefix), task.plan, task.range, services.limits);
-    collectIfGrown();
+    const rssBytes = collectIfGrown();
     const used = process.cpuUsage(cpu);
     send({
       type: 'done',
       index: task.range.index,
-      rssBytes: process.memoryUsage().rss,
+      rssBytes,
       peakRssBytes: peakRss(),
       cpuMs: (used.user + used.system) / 1000,
       wallMs: performance.now() - started,
