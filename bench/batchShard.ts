@@ -61,8 +61,13 @@ export interface ShardBenchResult {
   cpuPerRowTwoOverOne: number;
   /** The same, counting only the scoring phase (first worker ready -> all ranges scored). */
   scoringSpeedup: number;
-  /** The planner's pass over the file (quote-aware boundary scan). */
+  /**
+   * The planner's pass over the file (ranged reads of 8 MiB, quote-aware boundary scan), fastest of
+   * three once the file is in the page cache: the planner's own cost, which the projection uses.
+   */
   planMBPerSecond: number;
+  /** The same pass right after the file was written: this VM's disk writing it back weighs on it. */
+  planFirstPassMBPerSecond: number;
   /** One worker's bytes/s while scoring: what each function of the state machine does. */
   perWorkerMBPerSecond: number;
   projection: { concurrency: number; minutes: number }[];
@@ -80,9 +85,14 @@ export async function measureShardedBatch(options: { quick?: boolean } = {}): Pr
     const fileBytes = (await stat(file)).size;
     const rangeBytes = Math.max(MiB, Math.floor(fileBytes / 16));
     const services = servicesFor({ MODEL_STORE_URI: `file://${path.resolve('models')}`, POWERTOOLS_LOG_LEVEL: 'SILENT' });
-    const plannerStarted = performance.now();
-    await planRanges(new FolderStore(dir), { key: 'flowers.csv', etag: 'bench', format: 'csv', model: { name: 'iris', version: 1 }, targetBytes: rangeBytes });
-    const planMBPerSecond = round(fileBytes / MiB / ((performance.now() - plannerStarted) / 1000), 1);
+    const planned = new FolderStore(dir);
+    const source = await planned.head('flowers.csv');
+    const planPass = async () => {
+      const started = performance.now();
+      await planRanges(planned, { key: 'flowers.csv', etag: source?.etag ?? '', size: fileBytes, format: 'csv', model: { name: 'iris', version: 1 }, targetBytes: rangeBytes });
+      return round(fileBytes / MiB / ((performance.now() - started) / 1000), 1);
+    };
+    const planFirstPassMBPerSecond = await planPass();
     const runs: ShardBenchResult['runs'] = [];
     const rounds = options.quick ? 1 : 3;
     const schedule = Array.from({ length: rounds }, (_, r) => [1, 2].map((workers) => ({ roundIndex: r, workers }))).flat();
@@ -133,6 +143,7 @@ export async function measureShardedBatch(options: { quick?: boolean } = {}): Pr
       const pair = runs.filter((run) => run.round === r);
       return round(pair[0].seconds / pair[1].seconds, 2);
     });
+    const planMBPerSecond = Math.max(await planPass(), await planPass(), await planPass());
     const scoring = (run: (typeof runs)[number]) => run.phases.scored - run.phases['first worker ready'];
     const scoringSpeedup = round(scoring(one) / scoring(two), 2);
     const cpuPerRowTwoOverOne = round(two.workerCpuSeconds / one.workerCpuSeconds, 2);
@@ -155,6 +166,7 @@ export async function measureShardedBatch(options: { quick?: boolean } = {}): Pr
       cpuPerRowTwoOverOne,
       scoringSpeedup,
       planMBPerSecond,
+      planFirstPassMBPerSecond,
       perWorkerMBPerSecond,
       projection,
       targets: [
@@ -181,7 +193,7 @@ export async function measureShardedBatch(options: { quick?: boolean } = {}): Pr
 
 export function formatShardedBatch(r: ShardBenchResult): string {
   return [
-    `sharded batch (modelctl batch), ${r.rows} iris rows, ${round(r.fileBytes / MiB, 1)} MiB, ranges of ${round(r.rangeBytes / MiB, 1)} MiB; planner scan ${r.planMBPerSecond} MiB/s`,
+    `sharded batch (modelctl batch), ${r.rows} iris rows, ${round(r.fileBytes / MiB, 1)} MiB, ranges of ${round(r.rangeBytes / MiB, 1)} MiB; planner pass ${r.planMBPerSecond} MiB/s (first pass, right after the file was written: ${r.planFirstPassMBPerSecond} MiB/s)`,
     ...r.runs.map(
       (run) =>
         `  round ${run.round + 1}, ${run.workers} worker(s): ${run.seconds} s, ${run.rowsPerSecond} rows/s, ${run.ranges} ranges (s since start: ${Object.entries(run.phases)

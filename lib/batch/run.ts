@@ -115,7 +115,9 @@ async function* scoredJsonl(stream: Readable, loaded: LoadedModel, checkpoint: C
 }
 
 async function* scoredBatches(store: ObjectStore, loaded: LoadedModel, input: BatchInput, checkpoint: Checkpoint, limits: RunLimits): AsyncGenerator<ScoredBatch> {
-  const stream = await store.getStream(input.key, { start: checkpoint.offset || undefined, end: checkpoint.end });
+  // The version this run began on: a file replaced between continuations, or after a sharded run
+  // was planned, fails the run (ConflictError) instead of scoring the new bytes at the old offsets.
+  const stream = await store.getStream(input.key, { start: checkpoint.offset || undefined, end: checkpoint.end, ifMatch: checkpoint.sourceEtag });
   try {
     yield* input.format === 'csv' ? scoredCsv(stream, loaded, checkpoint, limits) : scoredJsonl(stream, loaded, checkpoint, limits);
   } finally {

@@ -10,9 +10,14 @@ import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { ConflictError, NotFoundError } from '../errors.js';
-import type { ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
+import type { GetStreamOptions, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
 
 const TMP_SUFFIX = '.tmp-upload';
+
+/** Size and modification time: what changes when the file is rewritten. */
+function etagOf(stat: { size: number; mtimeMs: number }): string {
+  return `"${stat.size.toString(16)}-${stat.mtimeMs.toString(16)}"`;
+}
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === 'ENOENT';
@@ -43,17 +48,28 @@ export class FolderStore implements ObjectStore {
     }
   }
 
-  async getStream(key: string, options: { start?: number; end?: number } = {}): Promise<Readable> {
-    const file = this.file(key);
+  async getStream(key: string, options: GetStreamOptions = {}): Promise<Readable> {
+    let handle: fs.FileHandle;
     try {
-      await fs.access(file);
+      handle = await fs.open(this.file(key), 'r');
     } catch (error) {
       if (isMissing(error)) throw new NotFoundError(`no object ${key} in ${this.uri}`);
       throw error;
     }
+    // The ETag of what this handle reads: a file replaced (renamed over) meanwhile is another inode.
+    if (options.ifMatch !== undefined) {
+      const etag = etagOf(await handle.stat());
+      if (etag !== options.ifMatch) {
+        await handle.close();
+        throw new ConflictError(`${key} in ${this.uri} has changed (ETag ${etag}, expected ${options.ifMatch})`);
+      }
+    }
     // createReadStream's end is inclusive.
-    if (options.end !== undefined && options.end <= (options.start ?? 0)) return Readable.from([]);
-    return createReadStream(file, { start: options.start, end: options.end === undefined ? undefined : options.end - 1 });
+    if (options.end !== undefined && options.end <= (options.start ?? 0)) {
+      await handle.close();
+      return Readable.from([]);
+    }
+    return handle.createReadStream({ start: options.start, end: options.end === undefined ? undefined : options.end - 1 });
   }
 
   /** Appends the files into a temporary one, then renames it into place: the target appears whole. */
@@ -79,7 +95,7 @@ export class FolderStore implements ObjectStore {
     try {
       const stat = await fs.stat(this.file(key));
       if (!stat.isFile()) return undefined;
-      return { key, size: stat.size, lastModified: stat.mtime, etag: `"${stat.size.toString(16)}-${stat.mtimeMs.toString(16)}"` };
+      return { key, size: stat.size, lastModified: stat.mtime, etag: etagOf(stat) };
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;

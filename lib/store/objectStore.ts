@@ -17,6 +17,16 @@ export interface PutOptions {
   contentType?: string;
 }
 
+export interface GetStreamOptions {
+  start?: number;
+  end?: number;
+  /**
+   * The ETag (as `head` gives it) the object must still have, or ConflictError: a file read in
+   * several requests (ranges, parts, continuations) is then never two versions stitched together.
+   */
+  ifMatch?: string;
+}
+
 export interface ListPage {
   objects: ObjectInfo[];
   /** With a delimiter: the "folders" directly under the prefix, each ending with the delimiter. */
@@ -41,7 +51,7 @@ export interface ObjectStore {
    */
   concat?(keys: string[], target: string, options?: Pick<PutOptions, 'contentType'>): Promise<void>;
   /** The object's bytes from `start` (default 0) up to `end` (exclusive; default the end). */
-  getStream(key: string, options?: { start?: number; end?: number }): Promise<Readable>;
+  getStream(key: string, options?: GetStreamOptions): Promise<Readable>;
   /** undefined when the key does not exist. */
   head(key: string): Promise<ObjectInfo | undefined>;
   put(key: string, body: Uint8Array | string, options?: PutOptions): Promise<void>;

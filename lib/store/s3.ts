@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { concatSteps } from './concatPlan.js';
 import { ConcatUnsupportedError } from './objectStore.js';
-import type { ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
+import type { GetStreamOptions, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
 
 export interface S3StoreOptions {
   endpoint?: string;
@@ -98,17 +98,25 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async getStream(key: string, options: { start?: number; end?: number } = {}): Promise<Readable> {
+  async getStream(key: string, options: GetStreamOptions = {}): Promise<Readable> {
     const { client, sdk } = await this.s3();
+    const { start = 0, end, ifMatch } = options;
+    const changed = (etag: string | undefined) => new ConflictError(`${key} in ${this.uri} has changed (ETag ${etag ?? 'unknown'}, expected ${ifMatch})`);
     try {
-      const { start = 0, end } = options;
       if (end !== undefined && end <= start) return Readable.from([]);
       // HTTP ranges are inclusive at both ends.
       const range = start > 0 || end !== undefined ? `bytes=${start}-${end === undefined ? '' : end - 1}` : undefined;
-      const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(key), Range: range }));
+      const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(key), Range: range, IfMatch: ifMatch }));
+      // S3 refuses a changed object itself (412); the answer's own ETag is checked too, for
+      // S3-compatible stores that ignore If-Match.
+      if (ifMatch !== undefined && out.ETag !== ifMatch) {
+        (out.Body as Readable).destroy();
+        throw changed(out.ETag);
+      }
       return out.Body as Readable;
     } catch (error) {
       if (isMissing(error)) throw new NotFoundError(`no object ${key} in ${this.uri}`);
+      if (statusOf(error) === 412) throw changed(undefined);
       throw error;
     }
   }

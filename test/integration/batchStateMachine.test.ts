@@ -133,6 +133,23 @@ describe('the batch state machine', () => {
     // The same object again (a redelivered event, a second execution): nothing to do.
     expect(await execute(store, { bucket: s3.bucket, key: 'batch/input/iris/many.csv', etag })).toEqual(['Plan', 'AlreadyDone', 'Done']);
   }, 120_000);
+
+  it('a file replaced after the trigger or after planning fails its task, naming the change, and nothing is joined', async () => {
+    const store = s3.store;
+    const key = 'batch/input/iris/replaced.csv';
+    await store.put(key, csv);
+    const run = { bucket: s3.bucket, key, etag: (await store.head(key))?.etag ?? '' };
+    const plan = (await planStep(services, run)) as { ranges: number };
+    const ranges = JSON.parse(new TextDecoder().decode(await store.get('batch/output/iris/replaced.csv.parts/ranges.json')));
+    expect(plan.ranges).toBeGreaterThan(1);
+    // The same name, new bytes: its own execution plans it; this one's ranges must not score them.
+    await store.put(key, csv.replace(/\n/, '\n5.0,3.0,1.0,0.1,setosa,inserted\n'));
+    await expect(rangeStep(services, { range: ranges[1], run })).rejects.toThrow(/replaced\.csv .*has changed/);
+    await expect(joinStep(services, run)).rejects.toThrow(/has not been scored/);
+    // A plan step that runs after the replacement refuses to plan the new bytes for the old ETag.
+    await store.delete('batch/output/iris/replaced.csv.parts/plan.json');
+    await expect(planStep(services, run)).rejects.toThrow(/replaced\.csv has changed since this run was started/);
+  }, 60_000);
 });
 
 describe('the trigger', () => {

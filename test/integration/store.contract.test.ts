@@ -14,6 +14,7 @@ import { ConflictError, NotFoundError } from '../../lib/errors.js';
 import { FolderStore } from '../../lib/store/folder.js';
 import { listAll, listPrefixes, openStore, type ObjectStore } from '../../lib/store/index.js';
 import type { ObjectInfo } from '../../lib/store/objectStore.js';
+import { readInParts } from '../../lib/store/partsReader.js';
 import { startConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 
@@ -43,6 +44,11 @@ async function s3Fixture(): Promise<Fixture> {
 
 const text = new TextDecoder();
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const collect = async <T>(items: AsyncIterable<T>): Promise<T[]> => {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+};
 const bytesOf = async (stream: Readable) => new Uint8Array(Buffer.concat(await stream.toArray()));
 
 /** A folder of its own for every test, so tests never see each other's keys. */
@@ -126,6 +132,37 @@ describe.each([
     const tail = await bytesOf(await store.getStream(`${base}blob`, { start: 6_000 }));
 
     expect(sha256(tail)).toBe(sha256(body.subarray(6_000)));
+  });
+
+  it('getStream with ifMatch reads the version it names and refuses a replaced one', async () => {
+    const base = freshPrefix();
+    const first = randomBytes(10_000);
+    await store.put(`${base}blob`, first);
+    const etag = (await store.head(`${base}blob`))?.etag ?? '';
+
+    const range = await bytesOf(await store.getStream(`${base}blob`, { start: 100, end: 200, ifMatch: etag }));
+    await store.put(`${base}blob`, randomBytes(10_001));
+
+    expect(sha256(range)).toBe(sha256(first.subarray(100, 200)));
+    await expect(store.getStream(`${base}blob`, { ifMatch: etag })).rejects.toThrow(ConflictError);
+    await expect(store.getStream(`${base}blob`, { ifMatch: etag })).rejects.toThrow(/blob .*has changed/);
+  });
+
+  it('readInParts yields the object in order, whatever the parts in flight, and fails if it is replaced midway', async () => {
+    const base = freshPrefix();
+    const body = randomBytes(4 * 65_536 + 3);
+    await store.put(`${base}big`, body);
+    const source = { size: body.length, etag: (await store.head(`${base}big`))?.etag ?? '', partBytes: 65_536 };
+
+    for (const parallel of [1, 3, 8]) {
+      const parts = await collect(readInParts(store, `${base}big`, { ...source, parallel }));
+      expect(parts.map((p) => p.length)).toEqual([65_536, 65_536, 65_536, 65_536, 3]);
+      expect(sha256(Buffer.concat(parts))).toBe(sha256(body));
+    }
+    const reading = readInParts(store, `${base}big`, { ...source, parallel: 1 });
+    await reading.next();
+    await store.put(`${base}big`, randomBytes(body.length + 1));
+    await expect(collect(reading)).rejects.toThrow(ConflictError);
   });
 
   it('putStream stores a large streamed body byte-exact', async () => {

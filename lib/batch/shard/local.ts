@@ -71,7 +71,14 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
   let failed = false;
   const planning = (async () => {
     const plan = {
-      ...(await planRanges(io.source, { key: input.key, etag: source.etag ?? String(source.size), format: input.format, model, targetBytes: options.targetBytes })),
+      ...(await planRanges(io.source, {
+        key: input.key,
+        etag: source.etag ?? String(source.size),
+        size: source.size,
+        format: input.format,
+        model,
+        targetBytes: options.targetBytes,
+      })),
       startedAt: started,
     };
     // A run that already failed (a worker could not start) leaves no plan behind.

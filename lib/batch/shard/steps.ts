@@ -4,6 +4,7 @@
  * store of the bucket in its event, under the file's batch/output/ path, so a task retried or run
  * twice finds what the previous attempt left.
  */
+import { ConflictError, NotFoundError } from '../../errors.js';
 import { uploadStore, type Services } from '../../services.js';
 import { outputsFor, parseInputKey } from '../paths.js';
 import { readOptional } from '../run.js';
@@ -44,9 +45,13 @@ export async function planStep(services: Services, run: RunInput): Promise<PlanO
   const existing = await readOptional<ShardPlan>(io.output, outputs.plan);
   let plan = existing?.etag === run.etag ? existing : undefined;
   if (!plan) {
+    // The version the execution was started for, or nothing: a newer upload has its own execution.
+    const source = await io.source.head(input.key);
+    if (!source) throw new NotFoundError(`no file ${input.key} in ${io.source.uri}`);
+    if (source.etag !== run.etag) throw new ConflictError(`${input.key} has changed since this run was started (ETag ${source.etag}, expected ${run.etag})`);
     const model = await services.loader.withModel(input.ref, (loaded) => ({ name: loaded.name, version: loaded.version }));
     plan = {
-      ...(await planRanges(io.source, { key: input.key, etag: run.etag, format: input.format, model, targetBytes: rangeBytes })),
+      ...(await planRanges(io.source, { key: input.key, etag: run.etag, size: source.size, format: input.format, model, targetBytes: rangeBytes })),
       startedAt: new Date().toISOString(),
     } as ShardPlan;
     await io.output.put(outputs.plan, JSON.stringify(plan), { contentType: 'application/json' });
