@@ -15,13 +15,15 @@ export interface PartsReadOptions {
   parallel?: number;
 }
 
+/** The object's bytes in order, as the chunks each part arrived in. */
 export async function* readInParts(store: ObjectStore, key: string, options: PartsReadOptions): AsyncGenerator<Buffer> {
   const { size, etag, partBytes = 8 * 2 ** 20, parallel = 4 } = options;
-  const read = async (start: number): Promise<Buffer> => {
+  // A part is kept as the chunks it arrived in: joining them would copy every byte once more.
+  const read = async (start: number): Promise<Buffer[]> => {
     const stream = await store.getStream(key, { start, end: Math.min(start + partBytes, size), ifMatch: etag });
-    return Buffer.concat(await stream.toArray());
+    return stream.toArray();
   };
-  const inFlight: Promise<Buffer>[] = [];
+  const inFlight: Promise<Buffer[]>[] = [];
   let next = 0;
   const fill = () => {
     for (; inFlight.length < parallel && next < size; next += partBytes) {
@@ -33,8 +35,8 @@ export async function* readInParts(store: ObjectStore, key: string, options: Par
   };
   fill();
   while (inFlight.length > 0) {
-    const part = await (inFlight.shift() as Promise<Buffer>);
+    const part = await (inFlight.shift() as Promise<Buffer[]>);
     fill();
-    yield part;
+    yield* part;
   }
 }

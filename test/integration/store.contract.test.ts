@@ -155,9 +155,8 @@ describe.each([
     const source = { size: body.length, etag: (await store.head(`${base}big`))?.etag ?? '', partBytes: 65_536 };
 
     for (const parallel of [1, 3, 8]) {
-      const parts = await collect(readInParts(store, `${base}big`, { ...source, parallel }));
-      expect(parts.map((p) => p.length)).toEqual([65_536, 65_536, 65_536, 65_536, 3]);
-      expect(sha256(Buffer.concat(parts))).toBe(sha256(body));
+      const chunks = await collect(readInParts(store, `${base}big`, { ...source, parallel }));
+      expect(sha256(Buffer.concat(chunks)), `${parallel} in flight`).toBe(sha256(body));
     }
     const reading = readInParts(store, `${base}big`, { ...source, parallel: 1 });
     await reading.next();
