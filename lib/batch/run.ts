@@ -12,7 +12,7 @@ import type { LoadedModel, ModelLoader } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
 import { csvRecordBatches } from '../inputs/csvRecords.js';
 import { csvColumns, requiredColumns } from '../inputs/encode.js';
-import { ConcatUnsupportedError, getJson, type ObjectStore } from '../store/index.js';
+import { ConcatUnsupportedError, getJson, ObjectChangedError, pinnableEtag, type ObjectStore } from '../store/index.js';
 import { outputsFor, parseInputKey, type BatchInput, type BatchOutputs } from './paths.js';
 import { recordOf, scoreColumns, type ColumnarInput } from './columnar.js';
 import { answerColumns, csvLine, OutputText, type Scored } from './output.js';
@@ -115,9 +115,10 @@ async function* scoredJsonl(stream: Readable, loaded: LoadedModel, checkpoint: C
 }
 
 async function* scoredBatches(store: ObjectStore, loaded: LoadedModel, input: BatchInput, checkpoint: Checkpoint, limits: RunLimits): AsyncGenerator<ScoredBatch> {
-  // The version this run began on: a file replaced between continuations, or after a sharded run
-  // was planned, fails the run (ConflictError) instead of scoring the new bytes at the old offsets.
-  const stream = await store.getStream(input.key, { start: checkpoint.offset || undefined, end: checkpoint.end, ifMatch: checkpoint.sourceEtag });
+  // The version this run began on: a file replaced since (after a sharded run was planned, or
+  // between a run's head and this read) is ObjectChangedError, not new bytes at the old offsets.
+  const ifMatch = pinnableEtag(checkpoint.sourceEtag);
+  const stream = await store.getStream(input.key, { start: checkpoint.offset || undefined, end: checkpoint.end, ifMatch });
   try {
     yield* input.format === 'csv' ? scoredCsv(stream, loaded, checkpoint, limits) : scoredJsonl(stream, loaded, checkpoint, limits);
   } finally {
@@ -279,6 +280,9 @@ export async function scoreObject(store: ObjectStore, loader: ModelLoader, key: 
       }),
     );
   } catch (error) {
+    // Replaced between the head above and the read: the new upload's own run owns the outputs, so
+    // this one leaves them alone, as a stale continuation does.
+    if (error instanceof ObjectChangedError) return { status: 'skipped' };
     if (error instanceof ServiceError && error.statusCode >= 500 && !(error instanceof NotFoundError)) {
       // A transient failure (store, model load): let Lambda retry the event rather than record a verdict.
       throw error;

@@ -3,6 +3,7 @@
  * Keys are relative to the store's root (the S3 prefix or the folder), always with '/' separators.
  */
 import type { Readable } from 'node:stream';
+import { ConflictError } from '../errors.js';
 
 export interface ObjectInfo {
   key: string;
@@ -21,8 +22,9 @@ export interface GetStreamOptions {
   start?: number;
   end?: number;
   /**
-   * The ETag (as `head` gives it) the object must still have, or ConflictError: a file read in
-   * several requests (ranges, parts, continuations) is then never two versions stitched together.
+   * The ETag (as `head` gives it) the object must still have, or ObjectChangedError (a
+   * ConflictError): a file read in several requests (ranges, parts, continuations) is then never
+   * two versions stitched together.
    */
   ifMatch?: string;
 }
@@ -90,3 +92,18 @@ export async function getJson<T = unknown>(store: ObjectStore, key: string): Pro
 
 /** The store cannot join objects server-side (an S3-compatible server without UploadPartCopy). */
 export class ConcatUnsupportedError extends Error {}
+
+/** A read pinned to an ETag (`ifMatch`) found another version of the object. */
+export class ObjectChangedError extends ConflictError {
+  constructor(key: string, uri: string, found: string | undefined, expected: string) {
+    super(`${key} in ${uri} has changed (ETag ${found ?? 'unknown'}, expected ${expected})`);
+  }
+}
+
+/**
+ * The ETag to pin reads to, from what a run recorded as its source's version: a real ETag (a quoted
+ * string, as both stores give them), not the size a store without ETags leaves in its place.
+ */
+export function pinnableEtag(version: string | undefined): string | undefined {
+  return version?.endsWith('"') ? version : undefined;
+}

@@ -6,7 +6,7 @@ import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { concatSteps } from './concatPlan.js';
-import { ConcatUnsupportedError } from './objectStore.js';
+import { ConcatUnsupportedError, ObjectChangedError } from './objectStore.js';
 import type { GetStreamOptions, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
 
 export interface S3StoreOptions {
@@ -101,7 +101,6 @@ export class S3Store implements ObjectStore {
   async getStream(key: string, options: GetStreamOptions = {}): Promise<Readable> {
     const { client, sdk } = await this.s3();
     const { start = 0, end, ifMatch } = options;
-    const changed = (etag: string | undefined) => new ConflictError(`${key} in ${this.uri} has changed (ETag ${etag ?? 'unknown'}, expected ${ifMatch})`);
     try {
       if (end !== undefined && end <= start) return Readable.from([]);
       // HTTP ranges are inclusive at both ends.
@@ -111,12 +110,12 @@ export class S3Store implements ObjectStore {
       // S3-compatible stores that ignore If-Match.
       if (ifMatch !== undefined && out.ETag !== ifMatch) {
         (out.Body as Readable).destroy();
-        throw changed(out.ETag);
+        throw new ObjectChangedError(key, this.uri, out.ETag, ifMatch);
       }
       return out.Body as Readable;
     } catch (error) {
       if (isMissing(error)) throw new NotFoundError(`no object ${key} in ${this.uri}`);
-      if (statusOf(error) === 412) throw changed(undefined);
+      if (ifMatch !== undefined && statusOf(error) === 412) throw new ObjectChangedError(key, this.uri, undefined, ifMatch);
       throw error;
     }
   }

@@ -1,7 +1,7 @@
 /**
- * An HTTP proxy in front of s3rver that adds AWS S3's create-only semantics (PUT with
- * `If-None-Match: *` answers 412 PreconditionFailed when the key exists). s3rver ignores the
- * header, and real S3 cannot be reached from the test machine: this stands in for AWS so the
+ * An HTTP proxy in front of s3rver that adds AWS S3's conditional requests: create-only PUTs
+ * (`If-None-Match: *` answers 412 PreconditionFailed when the key exists) and pinned GETs
+ * (`If-Match: <etag>` answers 412 when the object's ETag differs). s3rver ignores both headers, and real S3 cannot be reached from the test machine: this stands in for AWS so the
  * store contract can assert the same behaviour on S3Store as on FolderStore.
  *
  * Conditional PUTs on the same key are serialized, so of two concurrent ones exactly one wins,
@@ -27,12 +27,12 @@ function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   return Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase())));
 }
 
-function preconditionFailed(res: ServerResponse, resource: string): void {
+function preconditionFailed(res: ServerResponse, resource: string, condition: 'If-None-Match' | 'If-Match'): void {
   const body =
     '<?xml version="1.0" encoding="UTF-8"?>\n' +
     '<Error><Code>PreconditionFailed</Code>' +
     '<Message>At least one of the pre-conditions you specified did not hold</Message>' +
-    `<Condition>If-None-Match</Condition><Resource>${resource}</Resource>` +
+    `<Condition>${condition}</Condition><Resource>${resource}</Resource>` +
     `<RequestId>${randomUUID()}</RequestId></Error>`;
   res.writeHead(412, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
   res.end(body);
@@ -76,13 +76,14 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
     });
   }
 
-  function exists(pathname: string): Promise<boolean> {
+  /** The object's ETag, undefined when there is none. */
+  function etagOf(pathname: string): Promise<string | undefined> {
     return new Promise((resolve, reject) => {
       // Anonymous HEAD: s3rver accepts unsigned requests.
       const head = http.request({ agent, hostname: upstream.hostname, port: upstream.port, method: 'HEAD', path: pathname });
       head.on('response', (answer) => {
         answer.resume();
-        resolve(answer.statusCode === 200);
+        resolve(answer.statusCode === 200 ? String(answer.headers.etag) : undefined);
       });
       head.on('error', reject);
       head.end();
@@ -108,13 +109,20 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
   async function conditionalPut(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const pathname = new URL(req.url ?? '/', 'http://proxy').pathname;
     await serialized(pathname, async () => {
-      if (await exists(pathname)) {
+      if ((await etagOf(pathname)) !== undefined) {
         req.resume(); // discard the body we will not store
-        preconditionFailed(res, pathname);
+        preconditionFailed(res, pathname, 'If-None-Match');
         return;
       }
       await forward(req, res);
     });
+  }
+
+  async function pinnedGet(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const pathname = new URL(req.url ?? '/', 'http://proxy').pathname;
+    const etag = await etagOf(pathname);
+    if (etag !== undefined && etag !== req.headers['if-match']) return preconditionFailed(res, pathname, 'If-Match');
+    await forward(req, res);
   }
 
   let throttled: RegExp | undefined;
@@ -126,7 +134,8 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
       return;
     }
     const conditional = req.method === 'PUT' && req.headers['if-none-match'] === '*';
-    const done = conditional ? conditionalPut(req, res) : forward(req, res);
+    const pinned = req.method === 'GET' && req.headers['if-match'] !== undefined;
+    const done = conditional ? conditionalPut(req, res) : pinned ? pinnedGet(req, res) : forward(req, res);
     done.catch((error: unknown) => {
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
       res.end(String(error));

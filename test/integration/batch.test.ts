@@ -86,6 +86,30 @@ describe('batch scoring on the folder store', () => {
     expect((await manifestOf(folder, 'batch/output/iris:1/again.csv.manifest.json')).rows.scored).toBe(2);
   });
 
+  it('leaves a file replaced between its look at it and its read to the new upload, writing nothing', async () => {
+    const key = 'batch/input/iris/swapped.csv';
+    await folder.put(key, csv(IRIS));
+    // The new version lands just before the run's first read of the file.
+    let replaced = false;
+    const racing: ObjectStore = Object.assign(Object.create(folder), {
+      async getStream(name: string, options?: Parameters<ObjectStore['getStream']>[1]) {
+        if (name === key && !replaced) {
+          replaced = true;
+          await folder.put(key, csv([...IRIS, ...IRIS]));
+        }
+        return folder.getStream(name, options);
+      },
+    });
+    const options = { limits: localLimits(8), marginMs: 1, remainingMs: () => 60_000, continueLater: async () => undefined };
+
+    const outcome = await scoreObject(racing, app.services.loader, key, options);
+
+    expect(replaced).toBe(true);
+    expect(outcome.status).toBe('skipped');
+    for (const output of ['manifest.json', 'predictions.csv', 'errors.jsonl', 'checkpoint.json'])
+      expect(await folder.head(`batch/output/iris/swapped.csv.${output}`), output).toBeUndefined();
+  });
+
   it('continues in follow-up invocations when time runs short, and the final output is whole', async () => {
     const many = Array.from({ length: 50 }, (_, i) => IRIS[i % IRIS.length]);
     await folder.put('batch/input/iris/long.csv', csv(many));

@@ -134,7 +134,7 @@ describe('the batch state machine', () => {
     expect(await execute(store, { bucket: s3.bucket, key: 'batch/input/iris/many.csv', etag })).toEqual(['Plan', 'AlreadyDone', 'Done']);
   }, 120_000);
 
-  it('a file replaced after the trigger or after planning fails its task, naming the change, and nothing is joined', async () => {
+  it('a file replaced after the trigger or after planning fails its task, naming the change, and its range writes nothing', async () => {
     const store = s3.store;
     const key = 'batch/input/iris/replaced.csv';
     await store.put(key, csv);
@@ -145,7 +145,8 @@ describe('the batch state machine', () => {
     // The same name, new bytes: its own execution plans it; this one's ranges must not score them.
     await store.put(key, csv.replace(/\n/, '\n5.0,3.0,1.0,0.1,setosa,inserted\n'));
     await expect(rangeStep(services, { range: ranges[1], run })).rejects.toThrow(/replaced\.csv .*has changed/);
-    await expect(joinStep(services, run)).rejects.toThrow(/has not been scored/);
+    expect(await store.head('batch/output/iris/replaced.csv.parts/00001.json')).toBeUndefined();
+    expect(await store.head('batch/output/iris/replaced.csv.parts/00001.predictions')).toBeUndefined();
     // A plan step that runs after the replacement refuses to plan the new bytes for the old ETag.
     await store.delete('batch/output/iris/replaced.csv.parts/plan.json');
     await expect(planStep(services, run)).rejects.toThrow(/replaced\.csv has changed since this run was started/);

@@ -102,6 +102,23 @@ describe('planRanges', () => {
     });
   }
 
+  it('gives the same plan whatever the reads split: inside quotes, between "" and \\r\\n, inside a character', async () => {
+    const random = generator(11);
+    const bytes = csvFile(random, 3_000, '\r\n', true);
+    await writeFile(path.join(dir, 'small.csv'), bytes);
+    const records = parse(bytes, { bom: true, info: true, relax_column_count: true }) as unknown as { info: { bytes: number } }[];
+    const expected = expectedRanges(
+      bytes,
+      records.map((r) => r.info.bytes),
+      200,
+    );
+    for (const readPartBytes of [1, 2, 3, 7]) {
+      const plan = await planRanges(store, { key: 'small.csv', ...(await source('small.csv')), readPartBytes, format: 'csv', model, targetBytes: 200 });
+      expect(plan.ranges, `parts of ${readPartBytes} bytes`).toEqual(expected);
+      expect(plan.columns).toEqual(['id', 'text', 'note']);
+    }
+  });
+
   it('cuts JSON Lines at every newline, quotes or not', async () => {
     const random = generator(7);
     const lines: string[] = [];

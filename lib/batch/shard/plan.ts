@@ -7,12 +7,12 @@
  * it is inside quotes (CSV: a quote toggles, so an escaped "" toggles twice); JSON Lines records end
  * at every newline. It is the only way to be exact: a CSV cannot be cut by seeking, as nothing in the
  * bytes after an offset says whether it is inside a quoted field. The pass jumps from newline to
- * quote with Buffer.indexOf (memchr) instead of looking at every byte in JavaScript: on the bench's
- * iris file that is 3 to 4 times the rate, and at high concurrency this one pass is most of a
- * sharded run's wall time (README, "Large files").
+ * quote with Buffer.indexOf (memchr) instead of looking at every byte in JavaScript (the bench's
+ * iris file, in memory: 533-723 MiB/s against 111-244; a file quoted on every row gains nothing),
+ * as at high concurrency this one pass is most of a sharded run's wall time (README, "Large files").
  */
 import { parse } from 'csv-parse/sync';
-import type { ObjectStore } from '../../store/index.js';
+import { pinnableEtag, type ObjectStore } from '../../store/index.js';
 import { readInParts } from '../../store/partsReader.js';
 
 export interface ShardRange {
@@ -64,7 +64,7 @@ export async function planRanges(store: ObjectStore, options: PlanOptions): Prom
   const header: Buffer[] = [];
   let headerDone = format !== 'csv';
   const csv = format === 'csv';
-  for await (const chunk of readInParts(store, options.key, { size: options.size, etag: options.etag, partBytes: options.readPartBytes })) {
+  for await (const chunk of readInParts(store, options.key, { size: options.size, etag: pinnableEtag(options.etag), partBytes: options.readPartBytes })) {
     let i = 0;
     // The next quote at or after i (-1: none left in this chunk; JSON Lines: never looked for).
     let quote = csv ? chunk.indexOf(QUOTE) : -1;

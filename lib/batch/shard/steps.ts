@@ -48,7 +48,9 @@ export async function planStep(services: Services, run: RunInput): Promise<PlanO
     // The version the execution was started for, or nothing: a newer upload has its own execution.
     const source = await io.source.head(input.key);
     if (!source) throw new NotFoundError(`no file ${input.key} in ${io.source.uri}`);
-    if (source.etag !== run.etag) throw new ConflictError(`${input.key} has changed since this run was started (ETag ${source.etag}, expected ${run.etag})`);
+    // The same version string the trigger recorded (lib/batch/handlerCore.ts): the ETag, or the size without one.
+    const version = source.etag ?? String(source.size);
+    if (version !== run.etag) throw new ConflictError(`${input.key} has changed since this run was started (ETag ${version}, expected ${run.etag})`);
     const model = await services.loader.withModel(input.ref, (loaded) => ({ name: loaded.name, version: loaded.version }));
     plan = {
       ...(await planRanges(io.source, { key: input.key, etag: run.etag, size: source.size, format: input.format, model, targetBytes: rangeBytes })),
