@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planRanges, type ShardRange } from '../../lib/batch/shard/plan.js';
+import { uniform } from '../../lib/random.js';
 import { FolderStore } from '../../lib/store/folder.js';
 
 let dir: string;
@@ -20,18 +21,6 @@ beforeAll(async () => {
   store = new FolderStore(dir);
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
-
-/** mulberry32: seeded, so a failure can be replayed. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function csvFile(random: () => number, bytes: number, eol: string, bom: boolean): Buffer {
   const field = () => {
@@ -86,7 +75,7 @@ describe('planRanges', () => {
     [3, '\n', true],
   ] as const) {
     it(`cuts a CSV (${JSON.stringify(eol)}${bom ? ', BOM' : ''}) exactly where csv-parse ends records`, async () => {
-      const random = generator(seed);
+      const random = uniform(seed);
       const bytes = csvFile(random, 400_000, eol, bom);
       const key = `s${seed}.csv`;
       await writeFile(path.join(dir, key), bytes);
@@ -103,7 +92,7 @@ describe('planRanges', () => {
   }
 
   it('gives the same plan whatever the reads split: inside quotes, between "" and \\r\\n, inside a character', async () => {
-    const random = generator(11);
+    const random = uniform(11);
     const bytes = csvFile(random, 3_000, '\r\n', true);
     await writeFile(path.join(dir, 'small.csv'), bytes);
     const records = parse(bytes, { bom: true, info: true, relax_column_count: true }) as unknown as { info: { bytes: number } }[];
@@ -120,7 +109,7 @@ describe('planRanges', () => {
   });
 
   it('cuts JSON Lines at every newline, quotes or not', async () => {
-    const random = generator(7);
+    const random = uniform(7);
     const lines: string[] = [];
     for (let size = 0; size < 300_000; ) {
       const line = JSON.stringify({ text: `"${'q'.repeat(Math.floor(random() * 500))}`, n: Math.floor(random() * 100) });
