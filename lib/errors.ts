@@ -54,3 +54,17 @@ export class UnavailableError extends ServiceError {
 export class ForbiddenError extends ServiceError {
   override readonly statusCode = 403;
 }
+
+/**
+ * A value the client sent, as an error message quotes it: JSON, cut short. A value too deep to
+ * stringify (JSON.parse takes nesting that JSON.stringify cannot give back) is named by its type.
+ */
+export function quoted(value: unknown, max = 80): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Array.isArray(value) ? 'an array' : typeof value;
+  }
+  return text.length > max ? `${text.slice(0, max)}...` : text;
+}

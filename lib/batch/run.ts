@@ -234,8 +234,7 @@ export async function scorePart(io: BatchIO, loaded: LoadedModel, input: BatchIn
     await writeHeader();
     await Promise.all([predictions.close(), errors.close()]);
   } catch (error) {
-    predictions.abort(error as Error);
-    errors.abort(error as Error);
+    await Promise.all([predictions.abort(error as Error), errors.abort(error as Error)]);
     throw error;
   }
   checkpoint.parts += 1;

@@ -13,6 +13,10 @@ export class ObjectSink {
   private failure?: unknown;
 
   constructor(store: ObjectStore, key: string, contentType: string) {
+    // A store starts reading the stream only after its own setup (a temp file, the S3 client), and
+    // an abort can come first: without a listener of our own, that 'error' would be uncaught and
+    // end the process. The store still sees the error when it reads, and cleans up.
+    this.stream.on('error', () => undefined);
     this.upload = store.putStream(key, this.stream, { contentType });
     this.upload.catch((error: unknown) => {
       this.failure = error;
@@ -29,8 +33,12 @@ export class ObjectSink {
     await this.upload;
   }
 
-  /** Stops the upload; a partial object is never made visible (multipart is aborted, temp file removed). */
-  abort(error: Error): void {
+  /**
+   * Stops the upload and waits until the store has cleaned up: a partial object is never made
+   * visible (multipart is aborted, temp file removed) and nothing is left behind.
+   */
+  async abort(error: Error): Promise<void> {
     this.stream.destroy(error);
+    await this.upload.catch(() => undefined);
   }
 }

@@ -110,7 +110,7 @@ export const imageKind: InputKind<ImageSettings> = {
   kind: 'image',
   schema: settingsSchema,
   contentTypes: ['base64'],
-  instanceHelp: '{"b64": "<base64 PNG or JPEG>"} (also {"image": {"b64": ...}} or a data: URL)',
+  instanceHelp: () => '{"b64": "<base64 PNG or JPEG>"} (also {"image": {"b64": ...}} or a data: URL)',
   rowShape: (settings) => [settings.height, settings.width, settings.channels],
   // A long string is taken as base64 image bytes; a short one cannot be an image.
   isInstance: (_settings, value) => isImageInstance(value) || (typeof value === 'string' && value.length > 64),

@@ -44,8 +44,8 @@ export interface InputKind<T extends KindSettings = KindSettings> {
    * convention: `str` for strings, `base64` for binary). `pd` on the request names tabular columns.
    */
   readonly contentTypes: readonly string[];
-  /** One sentence for metadata and the OpenAPI document: what a natural instance looks like. */
-  readonly instanceHelp: string;
+  /** One sentence for metadata: what a natural instance of this model looks like. */
+  instanceHelp(settings: T): string;
 
   /** Shape of one encoded instance: the model's input without the batch dimension. */
   rowShape(settings: T): number[];

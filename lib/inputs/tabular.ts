@@ -10,7 +10,8 @@
  * Manifests written before the flag existed standardised: the default is true.
  */
 import { z } from 'zod';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, quoted } from '../errors.js';
+import { FLOAT32_MAX, fitsFloat32 } from '../tensors/valueRanges.js';
 import { csvNumber } from './csvCells.js';
 import type { AttributionView, InputKind } from './kind.js';
 
@@ -34,6 +35,26 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !('b64' in value);
 }
 
+type Feature = TabularSettings['features'][number];
+
+/** The feature's value as the model takes it. */
+function valueOf(settings: TabularSettings, feature: Feature, value: number): number {
+  return settings.standardize ? (value - feature.mean) / feature.std : value;
+}
+
+/**
+ * What is wrong with a feature's value, in the words the error file and the 400 use; undefined
+ * when nothing is. The model computes in float32: a number beyond it (1e39) would reach the model
+ * as Infinity and give an answer computed from a value nobody sent.
+ */
+function featureProblem(feature: Feature, value: unknown, sent: unknown = value): string | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return `${feature.name} must be a finite number, got ${quoted(sent)}`;
+  if (!fitsFloat32(value) || !fitsFloat32((value - feature.mean) / feature.std)) {
+    return `${feature.name} is ${value}, beyond float32 (the model computes in float32: at most ±${FLOAT32_MAX.toPrecision(3)})`;
+  }
+  return undefined;
+}
+
 /** Validates every row first (all problems of a row in one message), then standardises. */
 async function encode(settings: TabularSettings, records: unknown[], where: string): Promise<Float32Array> {
   const names = settings.features.map((f) => f.name);
@@ -48,11 +69,12 @@ async function encode(settings: TabularSettings, records: unknown[], where: stri
     settings.features.forEach((feature, c) => {
       const value = record[feature.name];
       if (!(feature.name in record)) return;
-      if (typeof value !== 'number' || !Number.isFinite(value)) {
-        problems.push(`${feature.name} must be a finite number, got ${JSON.stringify(value)}`);
+      const problem = featureProblem(feature, value);
+      if (problem) {
+        problems.push(problem);
         return;
       }
-      out[r * names.length + c] = settings.standardize ? (value - feature.mean) / feature.std : value;
+      out[r * names.length + c] = valueOf(settings, feature, value as number);
     });
     if (problems.length) throw new BadRequestError(`${where}[${r}]: ${problems.join('; ')} (expected features: ${names.join(', ')})`);
   });
@@ -84,10 +106,11 @@ function csvRowEncoder(settings: TabularSettings, header: string[]): ((cells: st
   return (cells, out, offset) => {
     for (let c = 0; c < columns.length; c += 1) {
       const cell = cells[columns[c]];
-      const value = csvNumber(cell);
-      if (typeof value !== 'number') return `${settings.features[c].name} must be a finite number, got ${JSON.stringify(cell)}`;
       const feature = settings.features[c];
-      out[offset + c] = settings.standardize ? (value - feature.mean) / feature.std : value;
+      const value = csvNumber(cell);
+      const problem = featureProblem(feature, value, cell);
+      if (problem) return problem;
+      out[offset + c] = valueOf(settings, feature, value as number);
     }
     return undefined;
   };
@@ -97,7 +120,11 @@ export const tabularKind: InputKind<TabularSettings> = {
   kind: 'tabular',
   schema: settingsSchema,
   contentTypes: ['pd'],
-  instanceHelp: 'an object with one number per feature, e.g. {"sepal_length": 5.1, ...}',
+  // The example is this model's own: its first features at their training means.
+  instanceHelp: (settings) => {
+    const shown = settings.features.slice(0, 3).map((f) => `${JSON.stringify(f.name)}: ${Number(f.mean.toPrecision(3))}`);
+    return `an object with one number per feature, e.g. {${shown.join(', ')}${settings.features.length > 3 ? ', ...' : ''}}`;
+  },
   rowShape: (settings) => [settings.features.length],
   isInstance: (_settings, value) => isRecord(value),
   encode,

@@ -90,7 +90,7 @@ export const textKind: InputKind<TextSettings> = {
   kind: 'text',
   schema: settingsSchema,
   contentTypes: ['str'],
-  instanceHelp: 'a string (or {"text": "..."})',
+  instanceHelp: () => 'a string (or {"text": "..."})',
   rowShape: (settings) => [settings.vocabulary.length],
   isInstance: (_settings, value) => isInstance(value),
   encode,

@@ -63,7 +63,9 @@ export async function oipModelMetadata(store: ObjectStore, loaded: LoadedModel) 
 function rawTensorParameters(manifest: Manifest): { parameters?: Record<string, unknown> } {
   const natural = inputKindOf(manifest);
   if (!natural) return {};
-  return { parameters: { raw_tensor: natural.kind.rawTensorNote(natural.settings), natural_input: natural.kind.instanceHelp, content_types: natural.kind.contentTypes } };
+  return {
+    parameters: { raw_tensor: natural.kind.rawTensorNote(natural.settings), natural_input: natural.kind.instanceHelp(natural.settings), content_types: natural.kind.contentTypes },
+  };
 }
 
 /** What natural instances look like for this model, without the whole vocabulary. */

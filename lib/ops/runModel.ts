@@ -9,6 +9,7 @@ import type { LoadedModel } from '../loader/index.js';
 import { inChunks, type RunLimits } from '../runtime/memory.js';
 import { activationBytesPerRow } from '../runtime/tfModel.js';
 import { concatRows, elementCount, fitsShape, sliceRows, type TensorData, type TensorSpec } from '../tensors/data.js';
+import { checkValuesFit } from '../tensors/valueRanges.js';
 
 const COMPATIBLE: Record<string, string[]> = {
   float32: ['float32', 'int32', 'bool'],
@@ -17,7 +18,8 @@ const COMPATIBLE: Record<string, string[]> = {
   string: ['string'],
 };
 
-function checkInput(spec: TensorSpec, input: TensorData): void {
+/** Whether a tensor fits the model input it is for (dtype, shape, value count): a 400 naming what does not. */
+export function checkInput(spec: TensorSpec, input: TensorData): void {
   const where = `input ${spec.name}`;
   if (!COMPATIBLE[spec.dtype]?.includes(input.dtype)) {
     throw new BadRequestError(`${where}: datatype ${input.dtype} does not fit the model's ${spec.dtype}`);
@@ -28,11 +30,14 @@ function checkInput(spec: TensorSpec, input: TensorData): void {
   if (elementCount(input.shape) !== input.data.length) {
     throw new BadRequestError(`${where}: shape [${input.shape}] needs ${elementCount(input.shape)} values, got ${input.data.length}`);
   }
+  checkValuesFit(spec.dtype, input.data, where);
 }
 
 /** Orders the request's tensors as the model's inputs, by name (a single input may be unnamed). */
 function matchInputs(specs: TensorSpec[], inputs: TensorData[]): TensorData[] {
   if (specs.length === 1 && inputs.length === 1) return inputs;
+  const twice = inputs.map((t) => t.name).filter((name, i, names) => names.indexOf(name) !== i);
+  if (twice.length > 0) throw new BadRequestError(`input(s) ${[...new Set(twice)].join(', ')} sent more than once`);
   const byName = new Map(inputs.map((t) => [t.name, t]));
   const missing = specs.filter((s) => !byName.has(s.name)).map((s) => s.name);
   if (missing.length > 0) throw new BadRequestError(`missing input(s) ${missing.join(', ')}: the model takes ${specs.map((s) => s.name).join(', ')}`);
@@ -74,6 +79,7 @@ export async function runModel(loaded: LoadedModel, requestInputs: TensorData[],
   for (const [i, t] of inputs.entries()) checkInput(signature.inputs[i], t);
   const rows = inputs[0].shape[0];
   if (inputs.some((t) => t.shape[0] !== rows)) throw new BadRequestError('all inputs must have the same number of rows (first dimension)');
+  if (rows === 0) throw new BadRequestError(`input ${signature.inputs[0].name}: shape [${inputs[0].shape}] has no rows: send at least one instance`);
   const chunks: TensorData[][] = [];
   const plan = {
     model: loaded.model,

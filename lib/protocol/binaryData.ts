@@ -10,6 +10,7 @@
  * Numbers are not parsed from text at all on this path: each input becomes one typed array.
  */
 import { BadRequestError } from '../errors.js';
+import { INT32_MAX, INT32_MIN } from '../tensors/valueRanges.js';
 import type { OipDatatype } from './datatypes.js';
 
 /** The HTTP header (lower-cased, as requests carry them) giving the JSON header's byte length. */
@@ -30,9 +31,6 @@ const ELEMENT_BYTES: Record<Exclude<OipDatatype, 'BYTES'>, number> = {
   INT64: 8,
   FP64: 8,
 };
-
-const INT32_MIN = -(2 ** 31);
-const INT32_MAX = 2 ** 31 - 1;
 
 /**
  * An aligned copy of bytes [from, to): typed arrays need their element alignment. (A Buffer's own

@@ -22,6 +22,21 @@ export const OIP_TO_TF = {
 } as const satisfies Record<string, DataType>;
 
 export type OipDatatype = keyof typeof OIP_TO_TF;
+
+/**
+ * The values each integer type holds, within int32 (what TF.js computes in): a JSON value outside
+ * its declared type is refused, as the binary form cannot even carry it.
+ */
+export const INTEGER_RANGES: Partial<Record<OipDatatype, readonly [number, number]>> = {
+  INT8: [-128, 127],
+  INT16: [-32768, 32767],
+  INT32: [-(2 ** 31), 2 ** 31 - 1],
+  INT64: [-(2 ** 31), 2 ** 31 - 1],
+  UINT8: [0, 255],
+  UINT16: [0, 65535],
+  UINT32: [0, 2 ** 31 - 1],
+  UINT64: [0, 2 ** 31 - 1],
+};
 export const OIP_DATATYPES = Object.keys(OIP_TO_TF) as OipDatatype[];
 
 /** The canonical wire type for each TF.js dtype: the first OIP type that maps onto it exactly. */

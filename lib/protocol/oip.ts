@@ -5,14 +5,15 @@
  * model, go through the input transform. Classifiers also answer a `label` BYTES output.
  */
 import { z } from 'zod';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, quoted } from '../errors.js';
 import { inputKindOf, type ModelInput } from '../inputs/encode.js';
 import type { Manifest } from '../registry/manifest.js';
 import { elementCount, type TensorData } from '../tensors/data.js';
 import { flattenNested } from '../tensors/nested.js';
+import { checkValuesFit } from '../tensors/valueRanges.js';
 import { topLabels } from './answers.js';
 import type { OutputTensor } from './binaryData.js';
-import { OIP_DATATYPES, OIP_TO_TF, oipDatatypeOf, type OipDatatype } from './datatypes.js';
+import { INTEGER_RANGES, OIP_DATATYPES, OIP_TO_TF, oipDatatypeOf, type OipDatatype } from './datatypes.js';
 
 const parameters = z.record(z.string(), z.unknown()).optional();
 
@@ -98,6 +99,7 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number, k
     const wrongType = dtype === 'string' ? data.some((v) => typeof v !== 'string') : data.some((v) => typeof v === 'string');
     if (wrongType) throw mismatch();
   }
+  checkValuesFit(dtype, data, `${where}.data`, INTEGER_RANGES[input.datatype]);
   return { name: input.name, dtype, shape: input.shape, data };
 }
 
@@ -107,7 +109,7 @@ const RAW_CONTENT_TYPE = 'np';
 function contentTypeOf(parameters: Record<string, unknown> | undefined, where: string): string | undefined {
   const value = parameters?.content_type;
   if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new BadRequestError(`${where}.parameters.content_type: expected a string, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string') throw new BadRequestError(`${where}.parameters.content_type: expected a string, got ${quoted(value)}`);
   return value;
 }
 
@@ -133,6 +135,8 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
   const natural = inputKindOf(manifest);
   // Image bytes sent in binary stay bytes (the image kind reads them as they are).
   const keepBytes = natural?.kind.contentTypes.includes('base64') === true;
+  const twice = request.inputs.findIndex((input, i) => request.inputs.findIndex((other) => other.name === input.name) !== i);
+  if (twice >= 0) throw new BadRequestError(`inputs[${twice}]: the name ${JSON.stringify(request.inputs[twice].name)} is used by an earlier input too`);
   const tensors = request.inputs.map((input, i) => decodeTensor(input, i, keepBytes));
   const modelInputs = manifest.signature.inputs.map((s) => s.name);
   const features = natural?.kind.requiredColumns(natural.settings);

@@ -4,6 +4,10 @@
  */
 import { BadRequestError } from '../errors.js';
 import type { Scalar } from './data.js';
+import { firstMisfit } from './valueRanges.js';
+
+/** The deepest nesting read as a tensor: TF.js ops work up to rank 6; this leaves room and keeps recursion shallow. */
+const MAX_RANK = 16;
 
 export interface FlatTensor {
   shape: number[];
@@ -28,30 +32,33 @@ function pathOf(where: string, index: number[], depth: number): string {
  */
 function fillNumbers(value: unknown, shape: number[], out: Float32Array | Int32Array): boolean {
   const last = shape.length - 1;
+  const integers = out instanceof Int32Array;
   let k = 0;
+  /**
+   * Stores one leaf; false for NaN or Infinity, or a value the typed array changed (beyond
+   * float32, an integer that wrapped or a fraction cut in an Int32Array): the careful walk then
+   * keeps it as sent, for the checks that name it.
+   */
+  const put = (v: unknown): boolean => {
+    if (typeof v === 'boolean') out[k] = v ? 1 : 0;
+    else if (typeof v !== 'number') return false;
+    else {
+      out[k] = v;
+      if (out[k] - out[k] !== 0 || (integers && out[k] !== v)) return false;
+    }
+    k += 1;
+    return true;
+  };
   const fill = (node: unknown, depth: number): boolean => {
     if (!Array.isArray(node) || node.length !== shape[depth]) return false;
     if (depth === last) {
-      for (let i = 0; i < node.length; i++) {
-        const v: unknown = node[i];
-        if (typeof v === 'number') {
-          if (v - v !== 0) return false; // NaN, Infinity
-          out[k++] = v;
-        } else if (typeof v === 'boolean') out[k++] = v ? 1 : 0;
-        else return false;
-      }
+      for (let i = 0; i < node.length; i++) if (!put(node[i])) return false;
       return true;
     }
     for (let i = 0; i < node.length; i++) if (!fill(node[i], depth + 1)) return false;
     return true;
   };
-  if (shape.length === 0) {
-    if (typeof value === 'number' && value - value === 0) out[0] = value;
-    else if (typeof value === 'boolean') out[0] = value ? 1 : 0;
-    else return false;
-    return true;
-  }
-  return fill(value, 0);
+  return shape.length === 0 ? put(value) : fill(value, 0);
 }
 
 /**
@@ -69,6 +76,9 @@ export function flattenNested(
 ): { shape: number[]; data: Scalar[] | Float32Array | Int32Array } {
   const shape: number[] = [];
   for (let probe: unknown = value; Array.isArray(probe); probe = probe[0]) {
+    // The walks below recurse once a level: a request nested deeper than any tensor is refused
+    // here, before it can exhaust the stack.
+    if (shape.length === MAX_RANK) throw new BadRequestError(`${where}: nested more than ${MAX_RANK} levels deep (a tensor here has at most ${MAX_RANK} dimensions)`);
     shape.push(probe.length);
     if (probe.length === 0) break;
   }
@@ -86,6 +96,8 @@ export function flattenNested(
         throw new BadRequestError(`${pathOf(where, index, depth)}: expected a number, got ${node === null ? 'null' : typeof node === 'number' ? String(node) : typeof node}`);
       }
       if (into && typeof node === 'string') throw onString?.(pathOf(where, index, depth)) ?? new BadRequestError(`${pathOf(where, index, depth)}: expected a number, got a string`);
+      const misfit = into && firstMisfit(into, [node]);
+      if (misfit) throw new BadRequestError(`${pathOf(where, index, depth)}: ${misfit.why}`);
       data.push(node);
       return;
     }

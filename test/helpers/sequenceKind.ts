@@ -21,7 +21,7 @@ export const sequenceKind: InputKind<SequenceSettings> = {
   kind: 'sequence',
   schema: settingsSchema,
   contentTypes: ['sequence'],
-  instanceHelp: '{"sequence": [numbers]} of the model\'s length',
+  instanceHelp: () => '{"sequence": [numbers]} of the model\'s length',
   rowShape: (settings) => [settings.length],
   isInstance: (_settings, value) => isSequence(value),
   encode: async (settings, values, where) => {

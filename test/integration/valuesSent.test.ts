@@ -1,0 +1,107 @@
+/**
+ * Values a model cannot take as sent are refused with their place, never turned into an answer
+ * computed from something else (a number beyond float32 reaching the model as Infinity, NaN sent
+ * in binary, an integer that wraps), and requests shaped to break the server (no rows, nesting
+ * deeper than the stack, the same input twice) get 4xx answers naming what is wrong.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { binaryRequest, type BinaryInput } from '../helpers/binaryClient.js';
+import { call, callHttpApi, serving, type App } from '../helpers/serving.js';
+
+let app: App;
+beforeAll(async () => {
+  app = serving(new URL('../../models', import.meta.url).href);
+  await call(app.predict, 'POST', '/v1/models/iris:predict', { instances: [[5.1, 3.5, 1.4, 0.2]] }); // loads the model before the tensor baselines
+});
+
+const IRIS_ROW = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
+const fp32 = (data: unknown, datatype = 'FP32', shape = [1, 4]) => ({ inputs: [{ name: 'features', shape, datatype, data }] });
+
+describe('values beyond what the model computes in', () => {
+  it.each([
+    ['a raw row (TF Serving)', '/v1/models/iris:predict', { instances: [[5.1, 3.5, 1.4, 1e39]] }, /instances\[0\]\[3\]: 1e\+39 is not a finite float32/],
+    ['a raw row, columns (TF Serving)', '/v1/models/iris:predict', { inputs: [[5.1, 3.5, 1.4, -1e39]] }, /-1e\+39 is not a finite float32/],
+    ['a feature record', '/v1/models/iris:predict', { instances: [{ ...IRIS_ROW, petal_width: 1e39 }] }, /petal_width is 1e\+39, beyond float32/],
+    ['OIP FP32 data', '/v2/models/iris/infer', fp32([5.1, 3.5, 1.4, 1e39]), /data\[3\]: 1e\+39 is not a finite float32/],
+    ['OIP FP64 data', '/v2/models/iris/infer', fp32([[5.1, 3.5, 1.4, 1e300]], 'FP64'), /1e\+300 is not a finite float32/],
+    ['OIP INT32 data beyond int32', '/v2/models/iris/infer', fp32([5, 3, 1, 3000000000], 'INT32'), /3000000000 is not an integer in -2147483648\.\.2147483647/],
+    ['OIP INT32 data with a fraction', '/v2/models/iris/infer', fp32([5, 3, 1, 1.5], 'INT32'), /1\.5 is not an integer/],
+    ['OIP INT8 data beyond int8', '/v2/models/iris/infer', fp32([5, 3, 1, 300], 'INT8'), /300 is not an integer in -128\.\.127/],
+    ['OIP UINT8 data below zero', '/v2/models/iris/infer', fp32([5, 3, 1, -1], 'UINT8'), /-1 is not an integer in 0\.\.255/],
+  ])('%s: 400 naming the value', async (_case, path, body, message) => {
+    const baseline = tf.memory().numTensors;
+    const answer = await call(app.predict, 'POST', path, body);
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(400);
+    expect((answer.body as { error: string }).error).toMatch(message);
+    expect(tf.memory().numTensors).toBe(baseline);
+  });
+
+  it('evaluate refuses the row instead of scoring it', async () => {
+    const answer = await call(app.evaluate, 'POST', '/v2/models/iris/evaluate', { instances: [[5.1, 3.5, 1.4, 1e39]], labels: ['setosa'] });
+    expect(answer.statusCode).toBe(400);
+    expect((answer.body as { error: string }).error).toMatch(/not a finite float32/);
+  });
+
+  it.each([
+    ['NaN', Number.NaN, /NaN is not a finite float32/],
+    ['Infinity', Number.POSITIVE_INFINITY, /Infinity is not a finite float32/],
+  ])('binary FP32 %s: 400', async (_case, value, message) => {
+    const input: BinaryInput = { name: 'features', shape: [2, 4], datatype: 'FP32', values: [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, value] };
+    const { body, headerLength } = binaryRequest([input]);
+    const answer = await app.predict({
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: '/v2/models/iris/infer',
+      rawQueryString: '',
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(headerLength) },
+      requestContext: { http: { method: 'POST', path: '/v2/models/iris/infer' }, requestId: 'values-test' },
+      body: Buffer.from(body).toString('base64'),
+      isBase64Encoded: true,
+    });
+    expect(answer.statusCode).toBe(400);
+    expect(JSON.parse(answer.body as string).error).toMatch(message);
+  });
+
+  it('values float32 holds still pass, at its edge too', async () => {
+    const answer = await call(app.predict, 'POST', '/v2/models/iris/infer', fp32([5.1, 3.5, 1.4, 3.4e38]));
+    expect(answer.statusCode).toBe(200);
+  });
+});
+
+describe('requests shaped to break the server', () => {
+  it.each([
+    ['an OIP tensor of no rows', fp32([], 'FP32', [0, 4]), /no rows/],
+    ['the same input twice', { inputs: [fp32([5.1, 3.5, 1.4, 0.2]).inputs[0], fp32([6.7, 3.0, 5.2, 2.3]).inputs[0]] }, /"features" is used by an earlier input too/],
+  ])('%s: 400', async (_case, body, message) => {
+    const answer = await call(app.predict, 'POST', '/v2/models/iris/infer', body);
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(400);
+    expect((answer.body as { error: string }).error).toMatch(message);
+  });
+
+  const deep = (depth: number, leaf: string) => `${'['.repeat(depth)}${leaf}${']'.repeat(depth)}`;
+  it.each([
+    ['predict, TF Serving', (a: App) => a.predict, '/v1/models/iris:predict', `{"instances":${deep(100_000, '')}}`],
+    ['predict, OIP data', (a: App) => a.predict, '/v2/models/iris/infer', `{"inputs":[{"name":"features","shape":[1,4],"datatype":"FP32","data":${deep(100_000, '1')}}]}`],
+    ['explain', (a: App) => a.explain, '/v2/models/iris/explain', `{"instances":${deep(100_000, '')}}`],
+    ['preprocess', (a: App) => a.predict, '/v2/models/digits/preprocess', `{"instances":${deep(100_000, '')}}`],
+    [
+      'a feature nested as objects',
+      (a: App) => a.predict,
+      '/v1/models/iris:predict',
+      `{"instances":[{"sepal_length":${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)},"sepal_width":1,"petal_length":1,"petal_width":1}]}`,
+    ],
+  ])('nesting 100,000 deep (%s): 400, not a stack overflow', async (_case, pick, path, body) => {
+    const answer = await callHttpApi(pick(app), 'POST', path, body);
+    expect(answer.statusCode, JSON.stringify(answer.body).slice(0, 300)).toBe(400);
+  });
+});
+
+describe('metadata', () => {
+  it("a tabular model's example instance uses its own features", async () => {
+    const answer = await call(app.metadata, 'GET', '/v2/models/housing');
+    const help = (answer.body as { inputs: { parameters: { natural_input: string } }[] }).inputs[0].parameters.natural_input;
+    expect(help).toMatch(/"crim": /);
+    expect(help).not.toMatch(/sepal/);
+  });
+});
