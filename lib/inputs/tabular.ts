@@ -38,7 +38,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 type Feature = TabularSettings['features'][number];
 
 /** The feature's value as the model takes it. */
-function valueOf(settings: TabularSettings, feature: Feature, value: number): number {
+function modelValue(settings: TabularSettings, feature: Feature, value: number): number {
   return settings.standardize ? (value - feature.mean) / feature.std : value;
 }
 
@@ -74,7 +74,7 @@ async function encode(settings: TabularSettings, records: unknown[], where: stri
         problems.push(problem);
         return;
       }
-      out[r * names.length + c] = valueOf(settings, feature, value as number);
+      out[r * names.length + c] = modelValue(settings, feature, value as number);
     });
     if (problems.length) throw new BadRequestError(`${where}[${r}]: ${problems.join('; ')} (expected features: ${names.join(', ')})`);
   });
@@ -110,7 +110,7 @@ function csvRowEncoder(settings: TabularSettings, header: string[]): ((cells: st
       const value = csvNumber(cell);
       const problem = featureProblem(feature, value, cell);
       if (problem) return problem;
-      out[offset + c] = valueOf(settings, feature, value as number);
+      out[offset + c] = modelValue(settings, feature, value as number);
     }
     return undefined;
   };
