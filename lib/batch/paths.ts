@@ -30,6 +30,8 @@ export interface BatchOutputs {
   manifest: string;
   checkpoint: string;
   part(index: number, kind: 'predictions' | 'errors'): string;
+  /** Where every part, plan and range count of a run lives (nothing else is there). */
+  partsPrefix: string;
   /** A sharded run: its plan, its ranges alone (a JSON array, what a Distributed Map reads), and each range's counts once it is scored. */
   plan: string;
   ranges: string;
@@ -63,6 +65,7 @@ export function outputsFor(input: BatchInput, prefix = OUTPUT_PREFIX): BatchOutp
     manifest: `${base}.manifest.json`,
     checkpoint: `${base}.checkpoint.json`,
     part: (index, kind) => `${base}.parts/${String(index).padStart(5, '0')}.${kind}`,
+    partsPrefix: `${base}.parts/`,
     plan: `${base}.parts/plan.json`,
     ranges: `${base}.parts/ranges.json`,
     rangeResult: (index) => `${base}.parts/${String(index).padStart(5, '0')}.json`,

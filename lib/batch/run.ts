@@ -162,20 +162,35 @@ export async function finish(store: ObjectStore, input: BatchInput, outputs: Bat
   return manifest;
 }
 
-async function fail(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, error: unknown, started: Date, etag?: string, checkpoint?: Checkpoint): Promise<BatchManifest> {
+/** What a failed run had done when it stopped. */
+export interface FailedRun {
+  startedAt: string;
+  etag?: string;
+  model?: BatchManifest['model'];
+  rows?: BatchManifest['rows'];
+  invocations?: number;
+}
+
+/** Writes the manifest of a failed run: a client's error in its own words (the file's fault), anything else as internal. */
+export async function recordFailure(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, error: unknown, run: FailedRun): Promise<BatchManifest> {
   const message = error instanceof ServiceError && error.statusCode < 500 ? error.message : 'internal error (see the function log)';
   const manifest: BatchManifest = {
     status: 'failed',
-    model: checkpoint?.model,
-    source: { key: input.key, etag },
-    rows: checkpoint?.rows ?? { read: 0, scored: 0, failed: 0 },
+    model: run.model,
+    source: { key: input.key, etag: run.etag },
+    rows: run.rows ?? { read: 0, scored: 0, failed: 0 },
     error: message,
-    invocations: checkpoint?.invocations ?? 1,
-    durationMs: Date.now() - started.getTime(),
-    startedAt: checkpoint?.startedAt ?? started.toISOString(),
+    invocations: run.invocations ?? 1,
+    durationMs: Date.now() - Date.parse(run.startedAt),
+    startedAt: run.startedAt,
     finishedAt: new Date().toISOString(),
   };
   await store.put(outputs.manifest, JSON.stringify(manifest, null, 2), { contentType: 'application/json' });
+  return manifest;
+}
+
+async function fail(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, error: unknown, started: Date, etag?: string, checkpoint?: Checkpoint): Promise<BatchManifest> {
+  const manifest = await recordFailure(store, input, outputs, error, { ...checkpoint, startedAt: checkpoint?.startedAt ?? started.toISOString(), etag });
   if (checkpoint)
     await Promise.all(
       Array.from({ length: checkpoint.parts + 1 }, (_, i) => [outputs.part(i, 'predictions'), outputs.part(i, 'errors')])

@@ -5,7 +5,7 @@ import { FolderStore } from './folder.js';
 import type { ObjectStore } from './objectStore.js';
 import { S3Store, type S3StoreOptions } from './s3.js';
 
-export type { ObjectStore } from './objectStore.js';
+export type { ObjectInfo, ObjectStore } from './objectStore.js';
 export { ConcatUnsupportedError, ObjectChangedError, listAll, listPrefixes, getJson, pinnableEtag } from './objectStore.js';
 
 export function openStore(uri: string, s3Options: S3StoreOptions = {}): ObjectStore {

@@ -5,7 +5,7 @@
  * (run.ts's scoreObject) on the same file: a CSV with quoted newlines, blank lines and bad rows,
  * and a JSON Lines file with bad lines.
  */
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -203,3 +203,23 @@ it('a model that cannot be loaded (its weights cut short) fails the run: the wor
     /range \d+: .*could not be loaded/,
   );
 }, 60_000);
+
+it('a file that fails in a later range ends as the run through one function does: the same failed manifest, and nothing else left', async () => {
+  // A record cut short near the end: the whole file fails (as malformed CSV does through one function), found by a worker after others have scored their ranges.
+  const body = `${await flowersCsv()}5.1,3.5\n`;
+  await writeFile(path.join(dir, 'cut.csv'), body);
+  await store.put('batch/input/iris/cut.csv', body);
+  const reference = await scoreObject(store, app.services.loader, 'batch/input/iris/cut.csv', {
+    limits: localLimits(64),
+    remainingMs: () => Number.POSITIVE_INFINITY,
+    marginMs: 0,
+    continueLater: async () => undefined,
+  });
+  expect(reference.manifest).toMatchObject({ status: 'failed', error: expect.stringMatching(/malformed/) });
+  const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
+  await expect(batch(app.services, path.join(dir, 'cut.csv'), { model: 'iris', workers: '2', out, rangeBytes: '12000' })).rejects.toThrow(reference.manifest?.error as string);
+  const manifest = JSON.parse(await readFile(path.join(out, 'cut.csv.manifest.json'), 'utf8'));
+  expect(manifest).toMatchObject({ status: 'failed', error: reference.manifest?.error, model: { name: 'iris', version: 1 } });
+  const files = (await readdir(out, { withFileTypes: true, recursive: true })).filter((entry) => entry.isFile()).map((entry) => entry.name);
+  expect(files).toEqual(['cut.csv.manifest.json']);
+}, 120_000);

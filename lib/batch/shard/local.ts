@@ -11,6 +11,8 @@ import { BadRequestError } from '../../errors.js';
 import type { BatchInput, BatchOutputs } from '../paths.js';
 import type { BatchIO } from '../run.js';
 import type { BatchManifest } from '../state.js';
+import type { ObjectInfo } from '../../store/index.js';
+import { failShardedRun } from './fail.js';
 import { joinRanges } from './join.js';
 import { planRanges, type ShardPlan, type ShardRange } from './plan.js';
 
@@ -63,6 +65,19 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
   const started = new Date().toISOString();
   const source = await io.source.head(input.key);
   if (!source) throw new BadRequestError(`no file ${input.key} in ${options.sourceUri}`);
+  const etag = source.etag ?? String(source.size);
+  const run: { plan?: ShardPlan } = {};
+  try {
+    return await scoreAndJoin(options, source, started, run);
+  } catch (error) {
+    // As a run through one function ends: a failed manifest naming the problem, and no parts left.
+    await failShardedRun(io, input, outputs, error, { startedAt: started, etag, plan: run.plan, keepRanges: false });
+    throw error;
+  }
+}
+
+async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, started: string, run: { plan?: ShardPlan }): Promise<BatchManifest> {
+  const { io, input, outputs } = options;
   // The version is pinned without loading the model here: the workers load it (a model that cannot
   // be loaded fails the first range, and so the run), and this process stays free of TF.js, whose
   // start would take a core from the workers starting beside it.
@@ -81,6 +96,7 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
       })),
       startedAt: started,
     };
+    run.plan = plan;
     // A run that already failed (a worker could not start) leaves no plan behind.
     if (!failed) {
       await io.output.put(outputs.plan, JSON.stringify(plan), { contentType: 'application/json' });
@@ -93,14 +109,24 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
     let queue: ShardRange[] | undefined;
     let remaining: Set<number> | undefined;
     const workers = new Set<ChildProcess>();
+    /** The workers scoring a range now. */
+    const busy = new Set<ChildProcess>();
+    let failure: Error | undefined;
     const stopAll = () => {
       for (const w of workers) w.kill();
     };
+    /** After a failure, the run ends once every worker has: the cleanup must not race their writes. */
+    const endIfStopped = () => {
+      if (failure && workers.size === 0) reject(failure);
+    };
+    // A failure stops the idle workers now and each busy one when its range ends (a range killed
+    // mid-write would leave its temporary upload behind), then the run fails.
     const fail = (error: Error) => {
       if (failed) return;
       failed = true;
-      stopAll();
-      reject(error);
+      failure = error;
+      for (const w of workers) if (!busy.has(w)) w.kill();
+      endIfStopped();
     };
     planning.then((p) => {
       queue = [...p.ranges];
@@ -115,12 +141,17 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
         const p = await planning.catch(() => undefined);
         // The worker may have died while the plan was read: its replacement takes the range.
         const gone = child.exitCode !== null || child.signalCode !== null || !child.connected;
-        if (!p || !queue || failed || gone) return;
+        if (gone) return;
+        if (!p || !queue || failed) {
+          if (failed) child.kill();
+          return;
+        }
         current = queue.shift();
         if (!current) {
           child.kill();
           return;
         }
+        busy.add(child);
         const task: RangeTask = { sourceUri: options.sourceUri, outputUri: options.outputUri, input, outputPrefix: options.outputPrefix, plan: p, range: current };
         child.send(task);
         if (child.pid !== undefined) options.onRangeStart?.(current.index, child.pid);
@@ -132,6 +163,7 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
           anyReady = true;
           void next();
         } else if (message.type === 'done') {
+          busy.delete(child);
           if (child.pid !== undefined) options.onRangeDone?.(message.index, child.pid, message);
           remaining?.delete(message.index);
           current = undefined;
@@ -140,13 +172,17 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
             planning.then(resolve, fail);
           } else void next();
         } else {
+          busy.delete(child);
           const error = message.clientError ? new BadRequestError(message.error) : new Error(`range ${message.index}: ${message.error}`);
           fail(error);
+          child.kill();
         }
       });
       child.on('exit', (code, signal) => {
         workers.delete(child);
-        if (failed || remaining?.size === 0) return;
+        busy.delete(child);
+        if (failed) return endIfStopped();
+        if (remaining?.size === 0) return;
         // One that cannot even start would be replaced forever.
         if (!ready) return fail(new Error(`a batch worker exited before it was ready (${signal ?? `code ${code}`})`));
         // Died mid-range: the range goes back to the queue and a new worker takes the dead one's place.
@@ -154,7 +190,13 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
         current = undefined;
         if (!queue || queue.length > 0) spawn();
       });
-      child.on('error', fail);
+      // A worker that could not be started (or signalled) never sends 'exit': it counts as gone.
+      child.on('error', (error) => {
+        workers.delete(child);
+        busy.delete(child);
+        fail(error);
+        endIfStopped();
+      });
     };
     // As many workers as the file will have ranges (the plan cuts ranges of about targetBytes), at most the number asked for.
     const ranges = Math.max(1, Math.ceil(source.size / options.targetBytes));

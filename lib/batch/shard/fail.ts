@@ -1,0 +1,45 @@
+/**
+ * A sharded run that failed ends as a run through one function does: with a failed manifest
+ * naming the problem (run.ts's recordFailure) and the counts of the ranges scored before it.
+ * `keepRanges` leaves the plan and the scored ranges for a redrive (Step Functions reruns only the
+ * failed ranges, then the join writes a succeeded manifest over this one); without it
+ * (`modelctl batch`, which has no redrive) nothing is left under the parts prefix.
+ */
+import type { BatchInput, BatchOutputs } from '../paths.js';
+import { readOptional, recordFailure, type BatchIO } from '../run.js';
+import type { BatchManifest } from '../state.js';
+import { listAll } from '../../store/index.js';
+import type { ShardPlan } from './plan.js';
+import type { RangeResult } from './range.js';
+
+export async function failShardedRun(
+  io: BatchIO,
+  input: BatchInput,
+  outputs: BatchOutputs,
+  error: unknown,
+  run: { startedAt: string; etag: string; plan?: ShardPlan; keepRanges: boolean },
+): Promise<BatchManifest> {
+  const rows = { read: 0, scored: 0, failed: 0 };
+  let scored = 0;
+  for (const range of run.plan?.ranges ?? []) {
+    const result = await readOptional<RangeResult>(io.output, outputs.rangeResult(range.index));
+    if (result?.etag !== run.etag) continue;
+    scored += 1;
+    rows.read += result.rows.read;
+    rows.scored += result.rows.scored;
+    rows.failed += result.rows.failed;
+  }
+  const manifest = await recordFailure(io.output, input, outputs, error, {
+    startedAt: run.startedAt,
+    etag: run.etag,
+    model: run.plan?.model,
+    rows,
+    invocations: Math.max(1, scored),
+  });
+  if (!run.keepRanges) {
+    const keys: string[] = [];
+    for await (const object of listAll(io.output, outputs.partsPrefix)) keys.push(object.key);
+    await Promise.all(keys.map((key) => io.output.delete(key)));
+  }
+  return manifest;
+}
