@@ -3,10 +3,10 @@
  * before, newest first, so a rollback needs no other record.
  */
 import { z } from 'zod';
-import { ConflictError, NotFoundError, BadRequestError } from '../errors.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 import { getJson, listAll, type ObjectStore } from '../store/index.js';
 import { keys } from './keys.js';
-import { LATEST, validateName } from './names.js';
+import { validateName, validateWritableAlias } from './names.js';
 import { readManifest } from './versions.js';
 
 const HISTORY_LIMIT = 50;
@@ -41,12 +41,6 @@ export async function listAliases(store: ObjectStore, model: string): Promise<Re
   return out;
 }
 
-function writable(alias: string): string {
-  validateName(alias, 'alias');
-  if (alias === LATEST) throw new BadRequestError(`alias ${LATEST} is implicit (the highest version) and cannot be set`);
-  return alias;
-}
-
 async function write(store: ObjectStore, model: string, alias: string, record: AliasRecord): Promise<AliasRecord> {
   await store.put(keys.alias(model, alias), JSON.stringify(record, null, 2), { contentType: 'application/json' });
   return record;
@@ -54,7 +48,7 @@ async function write(store: ObjectStore, model: string, alias: string, record: A
 
 /** Points alias at version (which must be committed), remembering where it pointed before. */
 export async function setAlias(store: ObjectStore, model: string, alias: string, version: number): Promise<AliasRecord> {
-  writable(alias);
+  validateWritableAlias(alias);
   await readManifest(store, model, version); // 404 for a version that does not exist
   const current = await readAlias(store, model, alias);
   if (current?.version === version) return current;
@@ -64,7 +58,7 @@ export async function setAlias(store: ObjectStore, model: string, alias: string,
 
 /** Moves alias back to the version it pointed to before the last promotion. */
 export async function rollbackAlias(store: ObjectStore, model: string, alias: string): Promise<AliasRecord> {
-  writable(alias);
+  validateWritableAlias(alias);
   const current = await readAlias(store, model, alias);
   if (!current) throw new NotFoundError(`model ${model} has no alias ${alias}`);
   const [target, ...rest] = current.previous;

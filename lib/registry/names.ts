@@ -22,6 +22,13 @@ export function validateName(value: string, what: 'model' | 'alias' = 'model'): 
   return value;
 }
 
+/** A name an alias can be set to: any valid name but the implicit `latest`. Throws a 400 otherwise. */
+export function validateWritableAlias(value: string): string {
+  validateName(value, 'alias');
+  if (value === LATEST) throw new BadRequestError(`alias ${LATEST} is implicit (the highest version) and cannot be set`);
+  return value;
+}
+
 export function validateVersion(value: string | number): number {
   const n = typeof value === 'number' ? value : /^\d{1,9}$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < 1) {

@@ -11,6 +11,7 @@ import type { ObjectStore } from '../../store/index.js';
 import { inputFromValues, inputTensors } from '../../inputs/encode.js';
 import { sha256Hex } from '../../registry/index.js';
 import { shuffled, uniform } from '../../random.js';
+import { checkInput } from '../runModel.js';
 import { datasetKey, formatOf, readDataset } from '../evaluate/dataset.js';
 import { classNames, exampleFromRow, truthOf, type Example } from '../evaluate/examples.js';
 import type { LabelledSource } from '../labelledData.js';
@@ -23,11 +24,11 @@ export interface LabelledData {
   sha256: string;
 }
 
-async function examplesOf(store: ObjectStore, manifest: Manifest, source: LabelledSource): Promise<{ examples: Example[]; sha256: string }> {
+async function examplesOf(store: ObjectStore, manifest: Manifest, source: LabelledSource, where: string): Promise<{ examples: Example[]; sha256: string; where: string }> {
   if (source.dataset === undefined) {
     const { instances, labels } = source;
-    const examples = instances.map((instance, i) => ({ instance, truth: truthOf(manifest, labels[i], `labels[${i}]`) }));
-    return { examples, sha256: sha256Hex(JSON.stringify({ instances, labels })) };
+    const examples = instances.map((instance, i) => ({ instance, truth: truthOf(manifest, labels[i], `${where}labels[${i}]`) }));
+    return { examples, sha256: sha256Hex(JSON.stringify({ instances, labels })), where: `${where}instances` };
   }
   const key = datasetKey(store, source.dataset);
   const examples: Example[] = [];
@@ -37,26 +38,39 @@ async function examplesOf(store: ObjectStore, manifest: Manifest, source: Labell
     examples.push(exampleFromRow(manifest, row, source.labelColumn, () => columns));
   }
   if (examples.length === 0) throw new BadRequestError(`data set ${key} has no rows`);
-  return { examples, sha256: sha256Hex(await store.get(key)) };
+  return { examples, sha256: sha256Hex(await store.get(key)), where: `data set ${key}` };
 }
 
-/** Inputs exactly as predict would feed them (natural instances through the transforms). */
-async function inputsOf(loaded: LoadedModel, examples: Example[]): Promise<{ x: Float32Array; rowShape: number[] }> {
-  const tensors = await inputTensors(
-    loaded.manifest,
-    inputFromValues(
-      loaded.manifest,
-      examples.map((e) => e.instance),
-    ),
-  );
-  if (tensors.length !== 1) throw new BadRequestError('fine-tuning supports models with one input');
-  const [tensor] = tensors;
+/** Fine-tuning feeds one tensor; the API refuses other models at submit, the worker again (the same words). */
+export function checkOneInput(manifest: Manifest): void {
+  if (manifest.signature.inputs.length !== 1) throw new BadRequestError(`fine-tuning supports models with one input; ${manifest.name} takes ${manifest.signature.inputs.length}`);
+}
+
+/**
+ * Inputs exactly as predict feeds them (natural instances through the transforms) and checked as
+ * predict checks them (runModel's checkInput): rows of the wrong shape are a 400 naming it, never
+ * TF.js's error from inside training. The API runs this on inline data at submit.
+ */
+export async function trainingRows(manifest: Manifest, instances: unknown[], where: string): Promise<{ x: Float32Array; rowShape: number[] }> {
+  checkOneInput(manifest);
+  const [tensor] = await inputTensors(manifest, inputFromValues(manifest, instances, where));
+  try {
+    checkInput(manifest.signature.inputs[0], tensor);
+  } catch (error) {
+    throw error instanceof BadRequestError ? new BadRequestError(`${where}: ${error.message}`) : error;
+  }
   return { x: Float32Array.from(tensor.data as ArrayLike<number>), rowShape: tensor.shape.slice(1) };
 }
 
-export async function loadLabelledData(store: ObjectStore, loaded: LoadedModel, source: LabelledSource): Promise<LabelledData> {
-  const { examples, sha256 } = await examplesOf(store, loaded.manifest, source);
-  return { ...(await inputsOf(loaded, examples)), truths: examples.map((e) => e.truth), sha256 };
+/** `where` prefixes the names of inline fields in messages: '' for the training data, 'validation.' for its own. */
+export async function loadLabelledData(store: ObjectStore, { manifest }: Pick<LoadedModel, 'manifest'>, source: LabelledSource, where = ''): Promise<LabelledData> {
+  const { examples, sha256, where: origin } = await examplesOf(store, manifest, source, where);
+  const rows = await trainingRows(
+    manifest,
+    examples.map((e) => e.instance),
+    origin,
+  );
+  return { ...rows, truths: examples.map((e) => e.truth), sha256 };
 }
 
 /** The training target for each row, shaped like the model's output. */

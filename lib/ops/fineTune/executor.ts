@@ -1,13 +1,12 @@
 /**
  * The `fine-tune` job: train a copy of the base version on the job's data, check it, and write it
- * as a new version (never an overwrite), then optionally move an alias if it is better.
+ * as a new version (never an overwrite), then optionally move an alias if it is better (promote.ts).
  * A retried job (same id) finds the version it already wrote instead of writing a second one.
  */
-import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { BadRequestError } from '../../errors.js';
 import type { JobContext } from '../../jobs/worker.js';
 import { readVersion } from '../../loader/readVersion.js';
-import { createVersion, listVersions, readAlias, readManifest, setAlias, type Manifest } from '../../registry/index.js';
+import { createVersion, listVersions, readManifest, type Manifest } from '../../registry/index.js';
 import { modelFiles } from '../../runtime/modelFiles.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import { isLayersModel } from '../../runtime/tfModel.js';
@@ -16,7 +15,8 @@ import { checkTrainingFits } from './budget.js';
 import { loadLabelledData, pick, splitRows, type LabelledData } from './data.js';
 import { fineTuneRequest, type FineTuneRequest } from './request.js';
 import { applyTrainableLayers, train } from './train.js';
-import { isBetter, validationMetrics } from './validate.js';
+import { applyPromotion, decidePromotion, type Promotion } from './promote.js';
+import { validationMetrics } from './validate.js';
 
 /** Seconds kept for saving the new version before the Lambda's own timeout. */
 const SAVE_MARGIN_MS = 60_000;
@@ -27,7 +27,7 @@ export interface FineTuneResult {
   metrics: Record<string, number>;
   baseMetrics: Record<string, number>;
   history: unknown[];
-  promoted?: { alias: string; moved: boolean; reason: string };
+  promoted?: Promotion;
 }
 
 /** The version a previous attempt of this job wrote, if any (its manifest names the job). */
@@ -40,60 +40,39 @@ async function versionOfJob(store: ObjectStore, model: string, parent: number, j
   return undefined;
 }
 
-async function splitData(
-  store: ObjectStore,
-  loaded: Awaited<ReturnType<typeof readVersion>>,
-  request: FineTuneRequest,
-): Promise<{ trainData: LabelledData; validation: LabelledData }> {
-  const data = await loadLabelledData(store, loaded, request);
+/** `manifest`: the base's (or the version written from it: the same input transforms and labels). */
+async function splitData(store: ObjectStore, manifest: Manifest, request: FineTuneRequest): Promise<{ trainData: LabelledData; validation: LabelledData }> {
+  const data = await loadLabelledData(store, { manifest }, request);
   if ('split' in request.validation) {
     const { train: trainRows, validation } = splitRows(data.truths.length, request.validation.split, request.config.seed);
     return { trainData: pick(data, trainRows), validation: pick(data, validation) };
   }
-  return { trainData: data, validation: await loadLabelledData(store, loaded, request.validation) };
+  return { trainData: data, validation: await loadLabelledData(store, { manifest }, request.validation, 'validation.') };
 }
 
-async function promote(
-  store: ObjectStore,
-  manifest: Manifest,
-  request: FineTuneRequest,
-  metrics: Record<string, number>,
-  validation: LabelledData,
-  limits: RunLimits,
-): Promise<FineTuneResult['promoted']> {
-  if (!request.promote) return undefined;
-  const { alias, ifBetter } = request.promote;
-  if (ifBetter) {
-    const current = await readAlias(store, manifest.name, alias);
-    if (current) {
-      const incumbent = await readVersion(store, manifest.name, current.version);
-      try {
-        const theirs = (await validationMetrics(incumbent.model as LayersModel, incumbent.manifest, validation, limits))[ifBetter];
-        if (!isBetter(ifBetter, metrics[ifBetter], theirs)) {
-          return { alias, moved: false, reason: `${ifBetter} ${metrics[ifBetter]} does not beat version ${current.version}'s ${theirs}` };
-        }
-      } finally {
-        incumbent.model.dispose();
-      }
-    }
-  }
-  await setAlias(store, manifest.name, alias, manifest.version);
-  return { alias, moved: true, reason: ifBetter ? `better ${ifBetter}` : 'requested' };
+/**
+ * A redelivered job (the worker died after writing its version) answers with that version, and
+ * still moves the alias if asked: the earlier attempt may have died before doing so.
+ */
+async function finishWritten(store: ObjectStore, written: Manifest, parent: number, request: FineTuneRequest, limits: RunLimits): Promise<FineTuneResult> {
+  const training = (written.training ?? {}) as { history?: unknown[]; baseMetrics?: Record<string, number> };
+  const validation = async () => (await splitData(store, written, request)).validation;
+  const decision = await decidePromotion(store, written.name, request, written.metrics, validation, limits, written.version);
+  const promoted = await applyPromotion(store, written.name, written.version, decision);
+  return { version: written.version, parent, metrics: written.metrics, baseMetrics: training.baseMetrics ?? {}, history: training.history ?? [], promoted };
 }
 
 export async function fineTuneJob({ store, job, progress, remainingMs, limits }: JobContext): Promise<FineTuneResult> {
   const request = fineTuneRequest.parse(job.request);
   const { name, version: parent } = job.model;
   const already = await versionOfJob(store, name, parent, job.id);
-  if (already) {
-    return { version: already.version, parent, metrics: already.metrics, baseMetrics: {}, history: [], promoted: undefined };
-  }
+  if (already) return finishWritten(store, already, parent, request, limits);
   // A private copy: the serving cache's instance must not change under running requests.
   const base = await readVersion(store, name, parent);
   try {
     if (!isLayersModel(base.model)) throw new BadRequestError(`${name}:${parent} is a graph model: graph models cannot be trained, only layers models`);
     const model = base.model;
-    const { trainData, validation } = await splitData(store, base, request);
+    const { trainData, validation } = await splitData(store, base.manifest, request);
     const trainable = applyTrainableLayers(model, request.config.trainableLayers);
     await checkTrainingFits(
       {
@@ -113,6 +92,8 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits }:
       outOfTime: () => remainingMs() < SAVE_MARGIN_MS,
     });
     const metrics = await validationMetrics(model, base.manifest, validation, limits);
+    // Decided before the version is written: only the alias write can fail after it (promote.ts).
+    const decision = await decidePromotion(store, name, request, metrics, async () => validation, limits);
     const files = await modelFiles(model);
     const { name: _n, version: _v, files: _f, createdAt: _c, format: _fmt, ...inherited } = base.manifest;
     const manifest = await createVersion(store, name, files, {
@@ -130,7 +111,7 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits }:
         baseMetrics,
       },
     });
-    const promoted = await promote(store, manifest, request, metrics, validation, limits);
+    const promoted = await applyPromotion(store, name, manifest.version, decision);
     return { version: manifest.version, parent, metrics, baseMetrics, history: result.history, promoted };
   } finally {
     base.model.dispose();

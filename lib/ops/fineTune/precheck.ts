@@ -1,7 +1,9 @@
 /**
  * What can be checked before a fine-tune job is accepted, so a bad request is a 400 or 413 now
- * rather than a failed job later: the base is a layers model, layer names exist, inline labels
- * fit, and the training fits the worker's memory (estimated; the worker checks again, measured).
+ * rather than a failed job later: the base is a layers model with one input, layer names exist,
+ * the early-stopping monitor is one training reports, inline labels and instances fit the model
+ * (cheap checks first), and the training fits the worker's memory (estimated; the worker checks
+ * again, measured). A data set is read by the worker only: its rows' problems fail the job as 4xx.
  */
 import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
@@ -9,6 +11,7 @@ import type { MemoryBudget } from '../../runtime/memory.js';
 import { isLayersModel } from '../../runtime/tfModel.js';
 import { truthOf } from '../evaluate/examples.js';
 import { checkTrainingFits } from './budget.js';
+import { checkOneInput, splitRows, trainingRows } from './data.js';
 import type { FineTuneRequest } from './request.js';
 import { chosenLayers } from './train.js';
 
@@ -25,12 +28,46 @@ function inlineRows(request: FineTuneRequest): number | undefined {
   return request.validation.instances === undefined ? undefined : request.instances.length + request.validation.instances.length;
 }
 
+/** Inline instances encoded and checked against the model's input as the worker will (shape, dtype, features), and split as it will. */
+async function checkInlineRows(loaded: LoadedModel, request: FineTuneRequest): Promise<void> {
+  if (request.instances !== undefined) {
+    await trainingRows(loaded.manifest, request.instances, 'instances');
+    if ('split' in request.validation) splitRows(request.instances.length, request.validation.split, request.config.seed);
+  }
+  if (!('split' in request.validation) && request.validation.instances !== undefined) {
+    await trainingRows(loaded.manifest, request.validation.instances, 'validation.instances');
+  }
+}
+
+/** Training reports `acc` and `val_acc` for classifiers only (regression reports mse). */
+function checkMonitor(loaded: LoadedModel, request: FineTuneRequest): void {
+  const monitor = request.config.earlyStopping?.monitor;
+  if (loaded.manifest.task === 'regression' && monitor?.includes('acc')) {
+    throw new BadRequestError(`config.earlyStopping.monitor ${monitor}: ${loaded.name} is a regression model and reports no accuracy; monitor val_loss or loss`);
+  }
+}
+
 /** `workerBudget`: the memory budget of the function that will train (the job worker). */
 export async function precheckFineTune(loaded: LoadedModel, request: FineTuneRequest, workerBudget: MemoryBudget): Promise<void> {
   if (!isLayersModel(loaded.model)) {
     throw new BadRequestError(`${loaded.name}:${loaded.version} is a graph model: graph models cannot be trained, only layers models`);
   }
+  checkOneInput(loaded.manifest);
+  checkMonitor(loaded, request);
   const trainable = chosenLayers(loaded.model, request.config.trainableLayers);
+  const problems: string[] = [];
+  const checkLabels = (labels: unknown[] | undefined, where: string) =>
+    labels?.forEach((label, i) => {
+      try {
+        truthOf(loaded.manifest, label, `${where}[${i}]`);
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    });
+  checkLabels(request.labels, 'labels');
+  if (!('split' in request.validation)) checkLabels(request.validation.labels, 'validation.labels');
+  if (problems.length) throw new BadRequestError(problems.slice(0, 10).join('; '));
+  await checkInlineRows(loaded, request);
   const rowShape = rowShapeOf(loaded);
   if (rowShape !== undefined) {
     const plan = {
@@ -45,16 +82,4 @@ export async function precheckFineTune(loaded: LoadedModel, request: FineTuneReq
     // Measured on the serving instance with every layer trainable: an upper bound of any choice.
     await checkTrainingFits(plan, rowShape);
   }
-  const problems: string[] = [];
-  const checkLabels = (labels: unknown[] | undefined, where: string) =>
-    labels?.forEach((label, i) => {
-      try {
-        truthOf(loaded.manifest, label, `${where}[${i}]`);
-      } catch (error) {
-        problems.push((error as Error).message);
-      }
-    });
-  checkLabels(request.labels, 'labels');
-  if (!('split' in request.validation)) checkLabels(request.validation.labels, 'validation.labels');
-  if (problems.length) throw new BadRequestError(problems.slice(0, 10).join('; '));
 }

@@ -1,9 +1,18 @@
 /** The fine-tune request: data (inline or a data set), validation, training config, promotion. */
 import { z } from 'zod';
-import { isValidName } from '../../registry/names.js';
+import { validateWritableAlias } from '../../registry/names.js';
 import { checkLabelled, labelledFields, type LabelledSource } from '../labelledData.js';
 
 const data = labelledFields;
+
+/** The rule setAlias applies (a valid name, not the implicit `latest`), checked here so a job never trains for an alias it cannot set. */
+function refuseUnwritableAlias(alias: string, context: z.RefinementCtx): void {
+  try {
+    validateWritableAlias(alias);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+}
 
 export const fineTuneConfig = z
   .object({
@@ -16,9 +25,15 @@ export const fineTuneConfig = z
       .default('all')
       .describe('"all", {"last": N} (the last N layers with weights), or layer names'),
     earlyStopping: z
-      .object({ monitor: z.enum(['val_loss', 'val_acc', 'loss', 'acc']).default('val_loss'), patience: z.number().int().min(0).max(100).default(2) })
+      .object({
+        monitor: z.enum(['val_loss', 'val_acc', 'loss', 'acc']).default('val_loss'),
+        patience: z.number().int().min(0).max(100).default(2).describe('epochs without improvement before stopping (as in Keras and TF.js: 0 and 1 both stop at the first)'),
+        minDelta: z.number().min(0).default(0).describe('a change smaller than this is no improvement'),
+        baseline: z.number().optional().describe('the value to beat from the first epoch on'),
+      })
       .strict()
-      .optional(),
+      .optional()
+      .describe("stops when the monitored value has not improved for `patience` epochs, as TF.js's tf.callbacks.earlyStopping"),
     seed: z.number().int().min(0).default(42).describe('shuffling and the validation split'),
   })
   .strict();
@@ -33,7 +48,7 @@ const fineTuneObject = z
     config: fineTuneConfig.default(fineTuneConfig.parse({})),
     promote: z
       .object({
-        alias: z.string().refine(isValidName, "expected an alias name: ^[a-z0-9][a-z0-9._-]{0,63}$ without '..'"),
+        alias: z.string().superRefine(refuseUnwritableAlias),
         ifBetter: z.enum(['accuracy', 'logLoss', 'f1', 'mse', 'mae', 'r2']).optional().describe('move the alias only if the new version beats it on this validation metric'),
       })
       .strict()

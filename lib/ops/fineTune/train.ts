@@ -9,6 +9,7 @@ import type { Manifest } from '../../registry/index.js';
 import { useOurGradients } from '../../runtime/gradients/index.js';
 import { shuffled, uniform } from '../../random.js';
 import { pick, targetsOf, type LabelledData } from './data.js';
+import { EarlyStopping } from './earlyStopping.js';
 import type { FineTuneConfig } from './request.js';
 
 interface EpochReport {
@@ -76,8 +77,7 @@ export async function train(
   const yVal = targetsOf(manifest, validation.truths);
   const history: EpochReport[] = [];
   let stoppedEarly: TrainResult['stoppedEarly'];
-  let best = Infinity;
-  let sinceBest = 0;
+  const earlyStopping = config.earlyStopping && new EarlyStopping(config.earlyStopping);
   try {
     for (let epoch = 0; epoch < config.epochs; epoch += 1) {
       // A different, repeatable order every epoch (fit's own shuffle uses Math.random).
@@ -101,16 +101,9 @@ export async function train(
       }
       history.push(report);
       await options.onEpoch?.(report);
-      if (config.earlyStopping) {
-        const monitored = report[config.earlyStopping.monitor] ?? report.loss;
-        const value = config.earlyStopping.monitor.endsWith('acc') ? -monitored : monitored;
-        if (value < best) {
-          best = value;
-          sinceBest = 0;
-        } else if (++sinceBest > config.earlyStopping.patience) {
-          stoppedEarly = 'earlyStopping';
-          break;
-        }
+      if (earlyStopping?.shouldStop(report)) {
+        stoppedEarly = 'earlyStopping';
+        break;
       }
       if (options.outOfTime?.()) {
         stoppedEarly = 'timeBudget';

@@ -1,0 +1,171 @@
+/**
+ * Fine-tune requests that cannot succeed are refused at submit (400, nothing stored); data-set rows
+ * that do not fit fail the job as the client's error; an alias that cannot be moved after the
+ * version is written is reported in the result; early stopping stops when TF.js's would.
+ */
+import { cp, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createJob, runJob, updateJob, type Job } from '../../lib/jobs/index.js';
+import { fineTuneJob } from '../../lib/ops/fineTune/executor.js';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { listVersions, readAlias, readManifest } from '../../lib/registry/index.js';
+import type { FolderStore } from '../../lib/store/folder.js';
+import { listAll, type ObjectStore } from '../../lib/store/index.js';
+import { call, serving, waitForJob, type App } from '../helpers/serving.js';
+import { recording, tempFolderStore } from '../helpers/stores.js';
+import { tfjsStopEpoch } from '../helpers/tfjsEarlyStopping.js';
+import { writeLayersModel } from '../helpers/tinyModels.js';
+
+let app: App;
+let store: FolderStore;
+let iris: { instances: Record<string, number>[]; labels: string[] };
+const executors = { 'fine-tune': fineTuneJob };
+const environment = (on: ObjectStore) => ({ store: on, loader: app.services.loader, limits: app.services.limits });
+
+interface Result {
+  version: number;
+  history: Record<string, number>[];
+  promoted?: { alias: string; moved: boolean; reason: string; error?: string };
+}
+
+beforeAll(async () => {
+  store = await tempFolderStore();
+  await cp('models', fileURLToPath(store.uri), { recursive: true });
+  app = serving(store.uri);
+  const [header, ...lines] = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n');
+  const names = header.split(',').slice(0, 4);
+  iris = {
+    instances: lines.map((l) => Object.fromEntries(names.map((n, i) => [n, Number(l.split(',')[i])]))),
+    labels: lines.map((l) => l.split(',')[4]),
+  };
+});
+
+/** Versions of every model and the job records: what a refused request must leave as it was. */
+async function stored(): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const o of listAll(store, '')) if (/\/versions\/|^_jobs\/|\/aliases\//.test(o.key)) keys.push(o.key);
+  return keys.sort();
+}
+
+describe('fine-tune refuses at submit what the job could not do', () => {
+  const narrow = Array.from({ length: 10 }, () => [5.1, 3.5, 1.4]);
+  const setosas = narrow.map(() => 'setosa');
+  it.each([
+    [
+      'promote.alias latest (setAlias refuses it)',
+      'iris',
+      () => ({ ...iris, promote: { alias: 'latest' } }),
+      /promote\.alias: alias latest is implicit \(the highest version\) and cannot be set/,
+    ],
+    ['an invalid alias name', 'iris', () => ({ ...iris, promote: { alias: 'BAD' } }), /promote\.alias: invalid alias name "BAD"/],
+    [
+      'instances 3 wide for a model taking 4',
+      'iris',
+      () => ({ instances: narrow, labels: setosas, config: { epochs: 1 } }),
+      /instances: input features: shape \[10,3\] does not fit the model's \[-1,4\]/,
+    ],
+    [
+      'validation instances 3 wide',
+      'iris',
+      () => ({ ...iris, validation: { instances: narrow, labels: setosas }, config: { epochs: 1 } }),
+      /validation\.instances: input features: shape \[10,3\] does not fit the model's \[-1,4\]/,
+    ],
+    [
+      'one instance, too few to hold out a validation split',
+      'iris',
+      () => ({ instances: iris.instances.slice(0, 1), labels: iris.labels.slice(0, 1) }),
+      /1 rows are too few to hold out 0.2 for validation/,
+    ],
+    [
+      'an accuracy monitor on a regression model (it reports none)',
+      'housing',
+      () => ({ dataset: '_datasets/housing-test.csv', labelColumn: 'medv', config: { earlyStopping: { monitor: 'val_acc' } } }),
+      /config\.earlyStopping\.monitor val_acc: housing is a regression model and reports no accuracy/,
+    ],
+  ])('%s: 400, nothing stored', async (_case, model, body, message) => {
+    const before = await stored();
+    const answer = await call(app.fineTune, 'POST', `/v2/models/${model}/fine-tune`, body());
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toMatch(message);
+    expect(await stored()).toEqual(before);
+  });
+});
+
+describe('fine-tune jobs', () => {
+  it('a data set whose rows do not fit the model fails the job with what is wrong, not an internal error', async () => {
+    // A model without input transforms: a data set's row is its values as they are.
+    await pushModelFolder(store, await writeLayersModel(), 'tiny', { labels: ['a', 'b', 'c'] });
+    const rows = Array.from({ length: 10 }, (_, i) => JSON.stringify({ x: i, y: 1, z: 2, label: 'abc'[i % 3] })).join('\n');
+    await store.put('_datasets/tiny-narrow.jsonl', rows);
+    const accepted = await call(app.fineTune, 'POST', '/v2/models/tiny/fine-tune', { dataset: '_datasets/tiny-narrow.jsonl', config: { epochs: 1 } });
+    expect(accepted.statusCode).toBe(202);
+    const job = await waitForJob(app, accepted.body.id);
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatch(/data set .*tiny-narrow\.jsonl: input probs_input: shape \[10,3\] does not fit the model's \[-1,4\]/);
+    expect(await listVersions(store, 'tiny')).toEqual([1]);
+  });
+
+  it('when the alias cannot be moved after the version is written, the job succeeds and its result names the version and the failure', async () => {
+    const failing = recording(store);
+    const put = failing.put;
+    failing.put = async (key, body, options) => {
+      if (key === 'iris/aliases/production.json') throw new Error('connection reset');
+      return put(key, body, options);
+    };
+    const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, { ...iris, config: { epochs: 1 }, promote: { alias: 'production' } });
+    const done = await runJob(environment(failing), job.id, executors);
+    expect(done.status).toBe('succeeded');
+    const result = done.result as Result;
+    expect((await readManifest(store, 'iris', result.version)).lineage.jobId).toBe(job.id);
+    expect(result.promoted).toMatchObject({
+      alias: 'production',
+      moved: false,
+      error: 'the model store failed to write the alias', // not the store's own words
+      reason: expect.stringContaining(`version ${result.version} is written: PUT /v2/models/iris/aliases/production`),
+    });
+    expect(await readAlias(store, 'iris', 'production')).toMatchObject({ version: 1 });
+  });
+
+  it('a redelivered job (the worker died after writing its version) still moves the alias, and does not compare the version with itself', async () => {
+    const dying = recording(store);
+    const put = dying.put;
+    dying.put = async (key, body, options) => {
+      if (key === 'iris/aliases/canary.json') throw new Error('worker killed');
+      return put(key, body, options);
+    };
+    const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, { ...iris, config: { epochs: 1 }, promote: { alias: 'canary', ifBetter: 'accuracy' } });
+    const first = await runJob(environment(dying), job.id, executors);
+    const { version } = first.result as Result;
+    expect(await readAlias(store, 'iris', 'canary')).toBeUndefined();
+    // Redelivered as if the worker had died there: the job record still says running.
+    const second = await runJob(environment(store), (await updateJob(store, first, { status: 'running', result: undefined })).id, executors);
+    expect(second.result).toMatchObject({ version, promoted: { alias: 'canary', moved: true, reason: 'better accuracy' } });
+    expect((second.result as Result).history.length).toBe(1); // from the version's manifest
+    expect(await readAlias(store, 'iris', 'canary')).toMatchObject({ version });
+    // Redelivered once more, after the alias moved: it points at this version already.
+    const third = await runJob(environment(store), (await updateJob(store, second, { status: 'running', result: undefined })).id, executors);
+    expect(third.result).toMatchObject({ version, promoted: { moved: true } });
+    expect(await listVersions(store, 'iris')).toContain(version);
+  });
+
+  it('early stopping stops after the epoch TF.js’s tf.callbacks.earlyStopping stops on the same val_loss', async () => {
+    // Trained towards setosa, validated on virginica: val_loss is best at epoch 1 and then worse.
+    const setosa = iris.instances.filter((_, i) => iris.labels[i] === 'setosa');
+    const virginica = iris.instances.filter((_, i) => iris.labels[i] === 'virginica');
+    const earlyStopping = { monitor: 'val_loss', patience: 3 };
+    const accepted = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', {
+      instances: setosa,
+      labels: setosa.map(() => 'setosa'),
+      validation: { instances: virginica, labels: virginica.map(() => 'virginica') },
+      config: { epochs: 20, learningRate: 0.05, earlyStopping },
+    });
+    const job: Job = await waitForJob(app, accepted.body.id);
+    expect(job.status).toBe('succeeded');
+    const { history, version } = job.result as Result;
+    const reference = await tfjsStopEpoch({ ...earlyStopping, minDelta: 0 }, history);
+    expect(reference).toBeDefined();
+    expect(history.length).toBe(reference);
+    expect((await readManifest(store, 'iris', version)).training).toMatchObject({ stoppedEarly: 'earlyStopping' });
+  });
+});
