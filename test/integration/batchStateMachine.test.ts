@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchScore } from '../../handlers/batchScore.js';
 import { scoreObject } from '../../lib/batch/run.js';
 import { executionName } from '../../lib/batch/shard/startRun.js';
-import { joinStep, planStep, rangeStep } from '../../lib/batch/shard/steps.js';
+import { joinTask, planStep, rangeStep } from '../../lib/batch/shard/steps.js';
 import { localLimits } from '../../lib/runtime/memory.js';
 import { servicesFor, type Services } from '../../lib/services.js';
 import type { ObjectStore } from '../../lib/store/index.js';
@@ -30,7 +30,16 @@ type State = Record<string, any>;
 let definition: { StartAt: string; States: Record<string, State> };
 let s3: S3rverHandle;
 let services: Services;
-const STEPS: Record<string, (services: Services, event: any) => Promise<unknown>> = { batchPlan: planStep, batchRange: rangeStep, batchJoin: joinStep };
+const STEPS: Record<string, (services: Services, event: any) => Promise<unknown>> = { batchPlan: planStep, batchRange: rangeStep, batchJoin: joinTask };
+
+/**
+ * What a Catch puts at its ResultPath: a Lambda task's error as Step Functions reports it (the
+ * function's errorType, and its JSON cause), or a Distributed Map's own threshold error.
+ */
+function caught(state: State, error: Error): State {
+  if (state.Type === 'Map') return { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'The specified tolerated failure threshold was exceeded' };
+  return { Error: error.name, Cause: JSON.stringify({ errorType: error.name, errorMessage: error.message }) };
+}
 
 /** The JSONPath the definition uses: $, $.field, $$.Map.Item.Value (anything else fails the test). */
 function read(path: string, input: State, context: State): unknown {
@@ -60,7 +69,7 @@ async function task(state: State, input: State, context: State = {}): Promise<un
   return result;
 }
 
-/** Runs the definition: each Task's handler, the Choice, the Map's items, until Succeed. */
+/** Runs the definition: each Task's handler, the Choice, the Map's items, a Catch, until Succeed or Fail. */
 async function execute(store: ObjectStore, input: State): Promise<string[]> {
   const visited: string[] = [];
   let name: string | undefined = definition.StartAt;
@@ -68,23 +77,30 @@ async function execute(store: ObjectStore, input: State): Promise<string[]> {
   while (name) {
     visited.push(name);
     const state: State = definition.States[name];
-    if (state.Type === 'Succeed') break;
-    if (state.Type === 'Task') {
-      data = (await task(state, data)) as State;
-      name = state.Next;
-    } else if (state.Type === 'Choice') {
-      const choice = state.Choices.find((c: State) => read(c.Variable, data, {}) === c.BooleanEquals);
-      name = choice ? choice.Next : state.Default;
-    } else if (state.Type === 'Map') {
-      const reader = select(state.ItemReader.Parameters, data) as { Bucket: string; Key: string };
-      expect(reader.Bucket).toBe(s3.bucket);
-      const items = JSON.parse(new TextDecoder().decode(await store.get(reader.Key))) as unknown[];
-      const processor = state.ItemProcessor;
-      const results = [];
-      for (const item of items) results.push(await task(processor.States[processor.StartAt], select(state.ItemSelector, data, { item }) as State));
-      data = { ...data, [state.ResultPath.slice(2)]: results };
-      name = state.Next;
-    } else throw new Error(`state type ${state.Type} not run here`);
+    if (state.Type === 'Succeed' || state.Type === 'Fail') break;
+    try {
+      if (state.Type === 'Task') {
+        data = (await task(state, data)) as State;
+        name = state.Next;
+      } else if (state.Type === 'Choice') {
+        const choice = state.Choices.find((c: State) => read(c.Variable, data, {}) === c.BooleanEquals);
+        name = choice ? choice.Next : state.Default;
+      } else if (state.Type === 'Map') {
+        const reader = select(state.ItemReader.Parameters, data) as { Bucket: string; Key: string };
+        expect(reader.Bucket).toBe(s3.bucket);
+        const items = JSON.parse(new TextDecoder().decode(await store.get(reader.Key))) as unknown[];
+        const processor = state.ItemProcessor;
+        const results = [];
+        for (const item of items) results.push(await task(processor.States[processor.StartAt], select(state.ItemSelector, data, { item }) as State));
+        data = { ...data, [state.ResultPath.slice(2)]: results };
+        name = state.Next;
+      } else throw new Error(`state type ${state.Type} not run here`);
+    } catch (error) {
+      const handler = (state.Catch as State[] | undefined)?.find((c) => c.ErrorEquals.includes('States.ALL'));
+      if (!handler) throw error;
+      data = { ...data, [handler.ResultPath.slice(2)]: caught(state, error as Error) };
+      name = handler.Next;
+    }
   }
   return visited;
 }
@@ -133,6 +149,34 @@ describe('the batch state machine', () => {
     // The same object again (a redelivered event, a second execution): nothing to do.
     expect(await execute(store, { bucket: s3.bucket, key: 'batch/input/iris/many.csv', etag })).toEqual(['Plan', 'AlreadyDone', 'Done']);
   }, 120_000);
+
+  it('a file that fails in a later range ends with the failed manifest one function writes; the plan and scored ranges stay for a redrive', async () => {
+    const store = s3.store;
+    const body = `${csv}5.1,3.5\n`; // a record cut short at the end: malformed CSV, the whole file fails
+    await store.put('batch/input/iris/cut-one.csv', body);
+    await store.put('batch/input/iris/cut-many.csv', body);
+    const options = { limits: localLimits(64), remainingMs: () => Number.POSITIVE_INFINITY, marginMs: 0, continueLater: async () => undefined };
+    const reference = await scoreObject(store, services.loader, 'batch/input/iris/cut-one.csv', options);
+    expect(reference.manifest?.error).toMatch(/malformed/);
+    const etag = (await store.head('batch/input/iris/cut-many.csv'))?.etag ?? '';
+    const visited = await execute(store, { bucket: s3.bucket, key: 'batch/input/iris/cut-many.csv', etag });
+    expect(visited).toEqual(['Plan', 'AlreadyDone', 'ScoreRanges', 'RecordFailure', 'Failed']);
+    const manifest = JSON.parse(new TextDecoder().decode(await store.get('batch/output/iris/cut-many.csv.manifest.json')));
+    expect(manifest).toMatchObject({ status: 'failed', error: reference.manifest?.error, source: { etag } });
+    expect(manifest.rows.read).toBeGreaterThan(0); // the ranges scored before the failure
+    expect(await store.head('batch/output/iris/cut-many.csv.predictions.csv')).toBeUndefined();
+    expect(await store.head('batch/output/iris/cut-many.csv.parts/plan.json')).toBeDefined();
+    expect(await store.head('batch/output/iris/cut-many.csv.parts/00000.json')).toBeDefined();
+  }, 120_000);
+
+  it('a run whose plan fails (an unknown model) ends with a failed manifest naming it, as one function does', async () => {
+    const store = s3.store;
+    await store.put('batch/input/nope/rows.csv', csv);
+    const etag = (await store.head('batch/input/nope/rows.csv'))?.etag ?? '';
+    expect(await execute(store, { bucket: s3.bucket, key: 'batch/input/nope/rows.csv', etag })).toEqual(['Plan', 'RecordFailure', 'Failed']);
+    const manifest = JSON.parse(new TextDecoder().decode(await store.get('batch/output/nope/rows.csv.manifest.json')));
+    expect(manifest).toMatchObject({ status: 'failed', error: expect.stringMatching(/no model named nope/) });
+  }, 60_000);
 
   it('a file replaced after the trigger or after planning fails its task, naming the change, and its range writes nothing', async () => {
     const store = s3.store;

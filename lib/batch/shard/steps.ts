@@ -4,11 +4,12 @@
  * store of the bucket in its event, under the file's batch/output/ path, so a task retried or run
  * twice finds what the previous attempt left.
  */
-import { ConflictError, NotFoundError } from '../../errors.js';
+import { BadRequestError, ConflictError, NotFoundError, ServiceError } from '../../errors.js';
 import { uploadStore, type Services } from '../../services.js';
 import { outputsFor, parseInputKey } from '../paths.js';
 import { readOptional } from '../run.js';
 import type { BatchManifest } from '../state.js';
+import { failShardedRun } from './fail.js';
 import { joinRanges } from './join.js';
 import { planRanges, type ShardPlan, type ShardRange } from './plan.js';
 import { scoreRange } from './range.js';
@@ -66,8 +67,73 @@ export async function rangeStep(services: Services, event: { range: ShardRange; 
   const { io, input, outputs } = files(services, event.run);
   const plan = await readOptional<ShardPlan>(io.output, outputs.plan);
   if (plan?.etag !== event.run.etag) throw new Error(`no plan for ${event.run.key} at ETag ${event.run.etag}`);
-  const result = await scoreRange(io, services.loader, input, outputs, plan, event.range, services.limits);
-  return { index: result.index, rows: result.rows };
+  try {
+    const result = await scoreRange(io, services.loader, input, outputs, plan, event.range, services.limits);
+    return { index: result.index, rows: result.rows };
+  } catch (error) {
+    // The Distributed Map's own error only says that a range failed: the file's fault is kept
+    // where the failure step (failStep) finds it, to name it in the manifest.
+    if (error instanceof ServiceError && error.statusCode < 500) {
+      const failure: RangeFailure = { etag: plan.etag, index: event.range.index, error: error.message };
+      await io.output.put(outputs.rangeFailure(event.range.index), JSON.stringify(failure), { contentType: 'application/json' });
+    }
+    throw error;
+  }
+}
+
+interface RangeFailure {
+  etag: string;
+  index: number;
+  error: string;
+}
+
+/** What a Catch gives the failure step: the error name and, for a Lambda task, its JSON cause. */
+export interface StepFailure {
+  Error?: string;
+  Cause?: string;
+}
+
+/** A client error from a task's Catch (a Lambda task's cause holds the function's errorType and errorMessage). */
+function clientErrorOf(failure: StepFailure | undefined): ServiceError | undefined {
+  try {
+    const cause = JSON.parse(failure?.Cause ?? '') as { errorType?: string; errorMessage?: string };
+    if (cause.errorMessage && CLIENT_ERRORS.has(cause.errorType ?? '')) return new BadRequestError(cause.errorMessage);
+  } catch {
+    // Not a Lambda error's JSON (e.g. the Map's own): nothing to name.
+  }
+  return undefined;
+}
+
+/** Errors that are the file's or the request's fault (their names, as Lambda reports a thrown error's type). */
+const CLIENT_ERRORS = new Set(['BadRequestError', 'NotFoundError', 'ForbiddenError', 'PayloadTooLargeError']);
+
+/**
+ * The state machine's Catch: the run ends with a failed manifest, as a run through one function
+ * does, naming the file's fault if a range found one. The plan and the scored ranges stay, so a
+ * redrive reruns only the failed ranges and its join writes a succeeded manifest over this one. A
+ * file replaced since the run began is left alone: the new upload's execution owns its outputs.
+ */
+export async function failStep(services: Services, event: RunInput & { failure?: StepFailure }): Promise<{ status: string; error?: string }> {
+  const { io, input, outputs } = files(services, event);
+  const source = await io.source.head(input.key);
+  if (!source || (source.etag ?? String(source.size)) !== event.etag) return { status: 'superseded' };
+  const plan = await readOptional<ShardPlan & { startedAt: string }>(io.output, outputs.plan);
+  const current = plan?.etag === event.etag ? plan : undefined;
+  let error: unknown = clientErrorOf(event.failure);
+  for (const range of current?.ranges ?? []) {
+    const failure = await readOptional<RangeFailure>(io.output, outputs.rangeFailure(range.index));
+    if (failure?.etag === event.etag) {
+      error = new BadRequestError(failure.error);
+      break;
+    }
+  }
+  const manifest = await failShardedRun(io, input, outputs, error, {
+    startedAt: current?.startedAt ?? new Date().toISOString(),
+    etag: event.etag,
+    plan: current,
+    keepRanges: true,
+  });
+  return { status: manifest.status, error: manifest.error };
 }
 
 export async function joinStep(services: Services, run: RunInput): Promise<{ status: string; rows: BatchManifest['rows'] }> {
@@ -77,4 +143,9 @@ export async function joinStep(services: Services, run: RunInput): Promise<{ sta
   const manifest = await joinRanges(io, input, outputs, plan);
   await io.output.delete(outputs.ranges);
   return { status: manifest.status, rows: manifest.rows };
+}
+
+/** The batchJoin function's task: the join, or from the Catch (with its failure) the failed manifest. */
+export function joinTask(services: Services, event: RunInput & { failure?: StepFailure }): Promise<unknown> {
+  return event.failure ? failStep(services, event) : joinStep(services, event);
 }
