@@ -1,21 +1,28 @@
 /** modelctl: push, list, show, promote and roll back model versions in any store. */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { readConfig } from '../lib/config.js';
-import { ServiceError } from '../lib/errors.js';
+import { TASKS } from '../lib/registry/index.js';
 import { createServices, type Services } from '../lib/services.js';
 import type { ObjectStore } from '../lib/store/index.js';
 import { promote, rollback } from './commands/aliases.js';
 import { batch } from './commands/batch.js';
 import { evaluate } from './commands/evaluate.js';
 import { explain } from './commands/explain.js';
+import { failure } from './errors.js';
 import { list } from './commands/list.js';
 import { push } from './commands/push.js';
 import { show } from './commands/show.js';
+import { number, storeUri, wholeNumber } from './optionParsers.js';
 
 const program = new Command('modelctl')
   .description('Manage TF.js model versions in a model store (default: MODEL_STORE_URI, else the repo models/ folder)')
-  .option('--store <uri>', 'model store: s3://bucket/prefix or file://path')
-  .showHelpAfterError();
+  .option('--store <uri>', 'model store: s3://bucket/prefix, file://path or a folder path', storeUri)
+  .option('--verbose', 'on an error, print its stack trace')
+  // Usage errors exit 2 (cli/errors.ts): commander throws instead of exiting; set before the commands, which inherit it.
+  .exitOverride()
+  .showHelpAfterError('(add --help for usage)')
+  // Its messages read as modelctl's others do: "modelctl: <what is wrong>".
+  .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'modelctl: ')) });
 
 /** The CLI's services: the environment's configuration, with --store as the model store when given. */
 function services(): Services {
@@ -31,7 +38,7 @@ program
   .description('create a new version from a TF.js model folder (model.json + weight shards) or a Keras file (.keras, or legacy .h5)')
   .requiredOption('-n, --name <name>', 'model name')
   .option('-a, --alias <alias>', 'point this alias at the new version')
-  .option('-t, --task <task>', 'classification | binary | regression (guessed from the output shape if omitted)')
+  .addOption(new Option('-t, --task <task>', 'guessed from the output activation (softmax, sigmoid: classes) or the labels if omitted').choices(TASKS))
   .option('-l, --labels <labels>', 'comma-separated class labels')
   .option('-m, --meta <file>', 'JSON with more manifest fields: transforms, background, metrics, description')
   .option('--image <WxHxC>', 'image inputs of this size, e.g. 224x224x3 (1 or 3 channels)')
@@ -96,8 +103,8 @@ program
   .description('metrics of name, name:version or name@alias on a labelled CSV or JSON Lines file')
   .requiredOption('-d, --data <file>', 'a local file, or s3://bucket/key')
   .option('-c, --label-column <name>', 'the column holding the truth', 'label')
-  .option('-k, --top-k <k>', 'multiclass: also report top-k accuracy')
-  .option('--threshold <p>', 'binary: decision threshold (default 0.5)')
+  .option('-k, --top-k <k>', 'multiclass: also report top-k accuracy', wholeNumber)
+  .option('--threshold <p>', 'binary: decision threshold (default 0.5)', number)
   .option('--save', 'keep the result under the version (shown by show and metadata)')
   .option('--html <file>', 'write the HTML report (metrics, confusion matrix, ROC) to this file')
   .option('--json', 'print the whole evaluation as JSON')
@@ -111,21 +118,20 @@ program
   .option('--image <file>', 'a PNG or JPEG image instance (repeatable)', collect)
   .option('-m, --method <method>', 'integratedGradients | saliency | smoothGrad | kernelShap', 'integratedGradients')
   .option('-t, --target <label|index>', 'the class to explain (default: the predicted one)')
-  .option('--steps <n>', 'integratedGradients: path points (default 50)')
+  .option('--steps <n>', 'integratedGradients: path points (default 50)', wholeNumber)
   .option('--baseline <zeros|mean|json>', 'integratedGradients: the reference input')
-  .option('--n-samples <n>', 'kernelShap: coalitions when there are more than 10 features (default 2048)')
-  .option('--samples <n>', 'smoothGrad: noisy copies (default 50)')
-  .option('--noise-level <x>', 'smoothGrad: noise std as a fraction of the value range (default 0.15)')
+  .option('--n-samples <n>', 'kernelShap: coalitions when there are more than 10 features (default 2048)', wholeNumber)
+  .option('--samples <n>', 'smoothGrad: noisy copies (default 50)', wholeNumber)
+  .option('--noise-level <x>', 'smoothGrad: noise std as a fraction of the value range (default 0.15)', number)
   .option('--png <file>', 'image models: write the heatmap overlay PNG here')
-  .option('-k, --top <k>', 'attributions to print per instance', '10')
+  .option('-k, --top <k>', 'attributions to print per instance', wholeNumber, 10)
   .option('--json', 'print the whole answer as JSON')
   .action(async (ref: string, options) => console.log(await explain(services(), ref, options)));
 
 try {
   await program.parseAsync();
 } catch (error) {
-  // Known errors are the user's to fix: print the message, not a stack.
-  const known = error instanceof ServiceError && error.statusCode < 500;
-  console.error(`modelctl: ${known || !(error instanceof Error) ? String((error as Error).message ?? error) : error.stack}`);
-  process.exitCode = 1;
+  const { message, exitCode } = failure(error, program.opts<{ verbose?: boolean }>().verbose === true);
+  if (message) console.error(`modelctl: ${message}`);
+  process.exitCode = exitCode;
 }

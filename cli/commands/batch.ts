@@ -12,6 +12,7 @@ import type { BatchManifest } from '../../lib/batch/state.js';
 import { parseModelRef } from '../../lib/registry/index.js';
 import { FUNCTION_MALLOC_ENV } from '../../lib/runtime/mallocSettings.js';
 import type { Services } from '../../lib/services.js';
+import { UsageError } from '../errors.js';
 import { buildWorker } from '../workerBundle.js';
 
 export interface BatchCommandOptions {
@@ -46,13 +47,13 @@ function outUri(out: string): string {
 export async function batch(services: Services, file: string, options: BatchCommandOptions): Promise<BatchManifest> {
   const { uri: sourceUri, key } = locate(file);
   const format = formatOfName(key);
-  if (!format) throw new Error(`${file}: only .csv, .jsonl and .ndjson files are scored`);
+  if (!format) throw new UsageError(`${file}: only .csv, .jsonl and .ndjson files are scored`);
   const outputUri = outUri(options.out);
   const input: BatchInput = { key, ref: parseModelRef(options.model), format, relative: key };
   const workers = options.workers === undefined ? availableParallelism() : Number(options.workers);
-  if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a whole number of at least 1, got ${options.workers}`);
+  if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a whole number of at least 1, got ${options.workers}`);
   const targetBytes = options.rangeBytes === undefined ? DEFAULT_RANGE_BYTES : Number(options.rangeBytes);
-  if (!Number.isFinite(targetBytes) || targetBytes < 1) throw new Error(`--range-bytes must be a positive number, got ${options.rangeBytes}`);
+  if (!Number.isFinite(targetBytes) || targetBytes < 1) throw new UsageError(`--range-bytes must be a positive number, got ${options.rangeBytes}`);
   const here = path.dirname(fileURLToPath(import.meta.url));
   const worker = await buildWorker(path.resolve(here, '../batchWorker.ts'), path.resolve(here, '../..'));
   try {

@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { htmlReport } from '../../lib/ops/evaluate/htmlReport.js';
@@ -7,13 +6,15 @@ import { runEvaluation } from '../../lib/ops/evaluate/service.js';
 import { parseModelRef } from '../../lib/registry/index.js';
 import type { Services } from '../../lib/services.js';
 import type { ObjectStore } from '../../lib/store/index.js';
+import { parseOptions, UsageError } from '../errors.js';
 import { formatMetrics } from '../format.js';
+import { checkOutputFolder, writeOptionFile } from '../userFiles.js';
 
 export interface EvaluateOptions {
   data: string;
   labelColumn: string;
-  topK?: string;
-  threshold?: string;
+  topK?: number;
+  threshold?: number;
   save?: boolean;
   html?: string;
   json?: boolean;
@@ -21,7 +22,9 @@ export interface EvaluateOptions {
 
 /** A local file or an s3:// object: the folder (or prefix) becomes a store, the name its key. */
 function dataLocation(services: Services, data: string): { store: ObjectStore; key: string } {
-  const uri = /^[a-z0-9]+:\/\//.test(data) ? data : pathToFileURL(path.resolve(data)).href;
+  const scheme = /^([a-z0-9]+):\/\//.exec(data)?.[1];
+  if (scheme !== undefined && scheme !== 's3' && scheme !== 'file') throw new UsageError(`--data ${data}: expected a file path, file:// or s3:// URI`);
+  const uri = scheme ? data : pathToFileURL(path.resolve(data)).href;
   const cut = uri.lastIndexOf('/');
   return { store: services.openStore(uri.slice(0, cut + 1)), key: uri.slice(cut + 1) };
 }
@@ -29,16 +32,15 @@ function dataLocation(services: Services, data: string): { store: ObjectStore; k
 export async function evaluate(services: Services, refText: string, options: EvaluateOptions): Promise<string> {
   const { store, loader } = services;
   const data = dataLocation(services, options.data);
-  const request = evaluateRequest.parse({
-    dataset: data.key,
-    labelColumn: options.labelColumn,
-    topK: options.topK !== undefined ? Number(options.topK) : undefined,
-    threshold: options.threshold !== undefined ? Number(options.threshold) : undefined,
-    save: options.save === true,
-  });
+  if (options.html) await checkOutputFolder('--html', options.html);
+  const request = parseOptions(
+    evaluateRequest,
+    { dataset: data.key, labelColumn: options.labelColumn, topK: options.topK, threshold: options.threshold, save: options.save === true },
+    { dataset: '--data' },
+  );
   const evaluation = await loader.withModel(parseModelRef(refText), (loaded) => runEvaluation(store, loaded, request, services.limits, undefined, data.store));
   loader.clear();
-  if (options.html) await writeFile(options.html, htmlReport(evaluation));
+  if (options.html) await writeOptionFile('--html', options.html, htmlReport(evaluation));
   if (options.json) return JSON.stringify(evaluation, null, 2);
   const lines = [
     `${evaluation.model.name}:${evaluation.model.version} on ${options.data}: ${evaluation.count} rows in ${evaluation.durationMs} ms`,

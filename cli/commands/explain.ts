@@ -5,26 +5,26 @@
  *   modelctl explain spam --instance 'Click here for FREE money' --method kernelShap
  *   modelctl explain digits --image seven.png --png seven-heatmap.png
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import { BadRequestError } from '../../lib/errors.js';
 import { explainRequest } from '../../lib/ops/explain/request.js';
 import { explain as explainService, type ExplainAnswer, type InstanceExplanation } from '../../lib/ops/explain/service.js';
 import { parseModelRef } from '../../lib/registry/index.js';
 import type { Services } from '../../lib/services.js';
+import { parseOptions, UsageError } from '../errors.js';
 import { table } from '../format.js';
+import { checkOutputFolder, readOptionFile, writeOptionFile } from '../userFiles.js';
 
 export interface ExplainOptions {
   instance?: string[];
   image?: string[];
   method?: string;
   target?: string;
-  steps?: string;
+  steps?: number;
   baseline?: string;
-  nSamples?: string;
-  samples?: string;
-  noiseLevel?: string;
+  nSamples?: number;
+  samples?: number;
+  noiseLevel?: number;
   png?: string;
-  top: string;
+  top: number;
   json?: boolean;
 }
 
@@ -37,7 +37,6 @@ function instanceOf(text: string): unknown {
   }
 }
 
-const number = (text: string | undefined) => (text === undefined ? undefined : Number(text));
 const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toPrecision(4)}`;
 
 function describe(e: InstanceExplanation, index: number): string {
@@ -84,25 +83,28 @@ function formatExplanation(answer: ExplainAnswer, k: number): string {
 export async function explain(services: Services, refText: string, options: ExplainOptions): Promise<string> {
   const instances = [
     ...(options.instance ?? []).map(instanceOf),
-    ...(await Promise.all((options.image ?? []).map(async (file) => ({ b64: (await readFile(file)).toString('base64') })))),
+    ...(await Promise.all((options.image ?? []).map(async (file) => ({ b64: (await readOptionFile('--image', file)).toString('base64') })))),
   ];
-  if (instances.length === 0) throw new BadRequestError('give at least one --instance or --image');
+  if (instances.length === 0) throw new UsageError('give at least one --instance or --image');
   const baseline = options.baseline === undefined ? undefined : options.baseline === 'zeros' || options.baseline === 'mean' ? options.baseline : instanceOf(options.baseline);
   const target = options.target === undefined ? undefined : /^\d+$/.test(options.target) ? Number(options.target) : options.target;
-  const request = explainRequest.parse(
+  if (options.png) await checkOutputFolder('--png', options.png);
+  const request = parseOptions(
+    explainRequest,
     Object.fromEntries(
       Object.entries({
         instances,
         method: options.method,
         target,
         baseline,
-        steps: number(options.steps),
-        nSamples: number(options.nSamples),
-        samples: number(options.samples),
-        noiseLevel: number(options.noiseLevel),
+        steps: options.steps,
+        nSamples: options.nSamples,
+        samples: options.samples,
+        noiseLevel: options.noiseLevel,
         format: options.png ? 'png' : undefined,
       }).filter(([, v]) => v !== undefined),
     ),
+    { instances: '--instance', format: '--png' },
   );
   const { loader } = services;
   try {
@@ -112,12 +114,12 @@ export async function explain(services: Services, refText: string, options: Expl
       const pngs = answer.data.explanations.map((e) => e.png).filter((p): p is string => typeof p === 'string');
       for (const [i, png] of pngs.entries()) {
         const file = pngs.length === 1 ? options.png : options.png.replace(/(\.png)?$/i, `-${i + 1}.png`);
-        await writeFile(file, Buffer.from(png, 'base64'));
+        await writeOptionFile('--png', file, Buffer.from(png, 'base64'));
         written.push(file);
       }
     }
     if (options.json) return JSON.stringify(answer, null, 2);
-    return [formatExplanation(answer, Number(options.top)), ...written.map((f) => `heatmap overlay written to ${f}`)].join('\n');
+    return [formatExplanation(answer, options.top), ...written.map((f) => `heatmap overlay written to ${f}`)].join('\n');
   } finally {
     loader.clear();
   }

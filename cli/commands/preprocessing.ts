@@ -7,8 +7,8 @@
  *   --features sepal_length,sepal_width [--mean 5.8,3.0 --std 0.8,0.4]     (mean/std given: standardised by the service)
  *   --vocabulary words.txt [--count] [--no-lowercase] [--token-pattern "[a-z]+"]
  */
-import { readFile } from 'node:fs/promises';
-import { BadRequestError } from '../../lib/errors.js';
+import { UsageError } from '../errors.js';
+import { readOptionFile } from '../userFiles.js';
 
 export interface PreprocessingOptions {
   image?: string;
@@ -39,7 +39,7 @@ const list = (text: string) =>
 
 function numbers(flag: string, text: string): number[] {
   const values = list(text).map(Number);
-  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new BadRequestError(`--${flag}: expected numbers separated by commas, got ${JSON.stringify(text)}`);
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new UsageError(`--${flag}: expected numbers separated by commas, got ${JSON.stringify(text)}`);
   return values;
 }
 
@@ -55,7 +55,7 @@ const given = (settings: Record<string, unknown>) => Object.fromEntries(Object.e
 
 function image(options: PreprocessingOptions, size: string): Record<string, unknown> {
   const match = /^(\d+)x(\d+)x([13])$/.exec(size);
-  if (!match) throw new BadRequestError(`--image: expected WIDTHxHEIGHTxCHANNELS with 1 or 3 channels, e.g. 224x224x3, got ${JSON.stringify(size)}`);
+  if (!match) throw new UsageError(`--image: expected WIDTHxHEIGHTxCHANNELS with 1 or 3 channels, e.g. 224x224x3, got ${JSON.stringify(size)}`);
   return given({
     kind: 'image',
     width: Number(match[1]),
@@ -83,14 +83,14 @@ function tabular(options: PreprocessingOptions, names: string[]): Record<string,
     ['mean', mean],
     ['std', std],
   ] as const) {
-    if (values && values.length !== names.length) throw new BadRequestError(`--${flag}: ${values.length} values for ${names.length} features`);
+    if (values && values.length !== names.length) throw new UsageError(`--${flag}: ${values.length} values for ${names.length} features`);
   }
   const features = names.map((name, i) => given({ name, mean: mean?.[i], std: std?.[i] }));
   return { kind: 'tabular', features, standardize: mean !== undefined || std !== undefined };
 }
 
 async function text(options: PreprocessingOptions, file: string): Promise<Record<string, unknown>> {
-  const vocabulary = (await readFile(file, 'utf8'))
+  const vocabulary = (await readOptionFile('--vocabulary', file, 'utf8'))
     .split(/\r?\n/)
     .map((w) => w.trim())
     .filter(Boolean);
@@ -100,13 +100,13 @@ async function text(options: PreprocessingOptions, file: string): Promise<Record
 /** The input settings the flags describe, or undefined when no kind flag was given. */
 export async function preprocessingFrom(options: PreprocessingOptions): Promise<Record<string, unknown> | undefined> {
   const kinds = [options.image, options.features, options.vocabulary].filter((v) => v !== undefined);
-  if (kinds.length > 1) throw new BadRequestError('give one of --image, --features or --vocabulary');
+  if (kinds.length > 1) throw new UsageError('give one of --image, --features or --vocabulary');
   if (options.image !== undefined) return image(options, options.image);
   if (options.features !== undefined) return tabular(options, list(options.features));
   if (options.vocabulary !== undefined) return text(options, options.vocabulary);
   const imageOnly = (['resize', 'alignCorners', 'halfPixelCenters', 'fit', 'fill', 'scale', 'offset', 'channelOrder', 'invert'] as const).filter((k) => options[k] !== undefined);
   if (imageOnly.length > 0 || options.mean !== undefined || options.std !== undefined) {
-    throw new BadRequestError('preprocessing flags need the input kind: --image WxHxC, --features a,b,c or --vocabulary file');
+    throw new UsageError('preprocessing flags need the input kind: --image WxHxC, --features a,b,c or --vocabulary file');
   }
   return undefined;
 }

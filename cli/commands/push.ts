@@ -1,11 +1,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { BadRequestError } from '../../lib/errors.js';
 import { setAlias, TASKS, type ManifestFields, type Task } from '../../lib/registry/index.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { pushKerasFile } from '../../lib/ops/pushKeras.js';
 import type { ObjectStore } from '../../lib/store/index.js';
+import { UsageError } from '../errors.js';
+import { readOptionFile } from '../userFiles.js';
 import { describeSettings, preprocessingFrom, type PreprocessingOptions } from './preprocessing.js';
 
 export interface PushOptions extends PreprocessingOptions {
@@ -16,12 +17,25 @@ export interface PushOptions extends PreprocessingOptions {
   meta?: string;
 }
 
+/** The --meta file: a JSON object of manifest fields (the manifest's schema checks them when the version is created). */
+async function metaFields(file: string): Promise<Partial<ManifestFields>> {
+  const text = await readOptionFile('--meta', file, 'utf8');
+  let fields: unknown;
+  try {
+    fields = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--meta ${file}: not JSON (${(error as Error).message})`);
+  }
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new UsageError(`--meta ${file}: expected a JSON object of manifest fields`);
+  return fields as Partial<ManifestFields>;
+}
+
 /** Extra manifest fields: --meta file.json (labels, transforms, background, metrics...), then flags (they win). */
 async function fieldsFrom(options: PushOptions): Promise<Partial<ManifestFields>> {
-  const fields: Partial<ManifestFields> = options.meta ? JSON.parse(await readFile(options.meta, 'utf8')) : {};
+  const fields: Partial<ManifestFields> = options.meta ? await metaFields(options.meta) : {};
   if (options.labels) fields.labels = options.labels.split(',').map((l) => l.trim());
   if (options.task) {
-    if (!TASKS.includes(options.task as Task)) throw new Error(`--task must be one of ${TASKS.join(', ')}`);
+    if (!TASKS.includes(options.task as Task)) throw new UsageError(`--task must be one of ${TASKS.join(', ')}`);
     fields.task = options.task as Task;
   }
   const input = await preprocessingFrom(options);
@@ -40,7 +54,7 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
   };
   // A folder is a TF.js model; a file is a Keras model (.keras or .h5), imported.
   const found = await stat(source).catch(() => undefined);
-  if (!found) throw new BadRequestError(`${source}: no such folder or file (push takes a TF.js model folder, or a .keras or .h5 file)`);
+  if (!found) throw new UsageError(`${source}: no such folder or file (push takes a TF.js model folder, or a .keras or .h5 file)`);
   let manifest: Awaited<ReturnType<typeof pushModelFolder>>;
   try {
     manifest = found.isDirectory()

@@ -8,6 +8,7 @@ import { checkWeightFiles, concatWeights, formatOf, parseModelJson, weightPaths,
 import { createVersion, type CreateVersionOptions } from '../registry/createVersion.js';
 import type { Manifest, ManifestFields, Signature, Task } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
+import { guessTask } from './taskGuess.js';
 
 /** Reads model.json and exactly the shards its weights manifest names. */
 export async function readModelFolder(dir: string): Promise<ModelFiles> {
@@ -43,11 +44,28 @@ export async function inferSignature(files: ModelFiles): Promise<Signature> {
   }
 }
 
-/** Without --task: several output units are classes; one unit is binary when two labels are given. */
-function guessTask(signature: Signature, labels?: string[]): Task {
-  const units = signature.outputs[0].shape.at(-1) ?? 1;
-  if (units > 1) return 'classification';
-  return labels?.length === 2 ? 'binary' : 'regression';
+/**
+ * Settings that do not fit the model are refused before anything is written: labels are index-aligned
+ * with the output units (a binary model's with [negative, positive]), and features are named once.
+ */
+function checkFieldsFit(signature: Signature, task: Task, fields: Partial<ManifestFields>): void {
+  const output = signature.outputs[0];
+  const units = output.shape.at(-1) ?? 1;
+  const labels = Array.isArray(fields.labels) ? fields.labels : undefined; // else the manifest's schema refuses them
+  if (labels && task === 'regression')
+    throw new BadRequestError('labels name classes, and a regression model has none: drop the labels, or give the task classification or binary');
+  if (labels && task === 'binary' && labels.length !== 2) throw new BadRequestError(`a binary model has 2 labels (negative, positive), got ${labels.length}`);
+  if (task === 'binary' && units > 2) throw new BadRequestError(`a binary model has 1 output unit (or 2), and output ${output.name} has ${units}`);
+  // A width of -1 is only known when the model runs: nothing to check against.
+  if (labels && task === 'classification' && units > 0 && labels.length !== units) {
+    throw new BadRequestError(`${labels.length} labels for ${units} output units (output ${output.name}): give one label per unit`);
+  }
+  const input = fields.transforms?.input as { kind?: string; features?: { name?: unknown }[] } | undefined;
+  if (input?.kind === 'tabular' && Array.isArray(input.features)) {
+    const names = input.features.map((f) => f.name);
+    const repeated = names.find((name, i) => names.indexOf(name) !== i);
+    if (repeated !== undefined) throw new BadRequestError(`feature ${String(repeated)} is named twice: each feature is one input column`);
+  }
 }
 
 /** A TF.js model's files (model.json and its shards) -> a new version; `source` goes in the lineage. */
@@ -61,7 +79,8 @@ export async function pushModelFiles(
 ): Promise<Manifest> {
   validateName(name);
   const signature = fields.signature ?? (await inferSignature(files));
-  const task = fields.task ?? guessTask(signature, fields.labels);
+  const task = fields.task ?? guessTask(parseModelJson(files.get('model.json')), signature, Array.isArray(fields.labels) ? fields.labels : undefined);
+  checkFieldsFit(signature, task, fields);
   return createVersion(store, name, files, { ...fields, task, signature, lineage: fields.lineage ?? { parent: null, source } }, options);
 }
 

@@ -2,15 +2,17 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { startS3rver } from '../helpers/s3rver.js';
 import { tempFolderStore } from '../helpers/stores.js';
 import { writeGraphModel, writeImageModel, writeLayersModel } from '../helpers/tinyModels.js';
 
 const run = promisify(execFile);
 const modelctl = path.resolve('bin/modelctl.js');
 
-async function ctl(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+async function ctl(...args: [{ env: NodeJS.ProcessEnv }, ...string[]] | string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  const [options, rest] = typeof args[0] === 'string' ? [{}, args as string[]] : [args[0], args.slice(1) as string[]];
   try {
-    const { stdout, stderr } = await run(modelctl, args);
+    const { stdout, stderr } = await run(modelctl, rest, options);
     return { stdout, stderr, code: 0 };
   } catch (error) {
     const e = error as { stdout: string; stderr: string; code: number };
@@ -108,17 +110,58 @@ describe('modelctl', () => {
   });
 
   it.each([
-    [['show', 'nope'], /modelctl: no model named nope/],
-    [['promote', 'iris', '99', '--alias', 'production'], /has no version 99/],
-    [['push', '/nonexistent', '--name', 'x'], /\/nonexistent: no such folder or file/],
-    [['push', 'models/iris/aliases', '--name', 'x'], /has no model.json/],
-    [['push', 'README.md', '--name', 'x'], /neither a \.keras file/],
-    [['push', '.', '--name', '../evil'], /invalid model name/],
-    [['list', '--bogus'], /unknown option/],
-  ])('modelctl %j fails with a clear message', async (args, message) => {
+    // Operational: the store or the model says no (exit 1).
+    [['show', 'nope'], /modelctl: no model named nope/, 1],
+    [['list', 'nope'], /modelctl: no model named nope/, 1],
+    [['promote', 'iris', '99', '--alias', 'production'], /has no version 99/, 1],
+    [['push', 'models/iris/aliases', '--name', 'x'], /has no model.json/, 1],
+    [['push', 'README.md', '--name', 'x'], /neither a \.keras file/, 1],
+    [['push', '.', '--name', '../evil'], /invalid model name/, 1],
+    // Usage: the command line asks for what cannot be (exit 2), named by its option or file.
+    [['push', '/nonexistent', '--name', 'x'], /\/nonexistent: no such folder or file/, 2],
+    [['list', '--bogus'], /modelctl: unknown option '--bogus'/, 2],
+    [['push', 'models/iris/versions/1', '--name', 'x', '--task', 'nope'], /--task <task>' argument 'nope' is invalid\. Allowed choices are classification, binary, regression/, 2],
+    [['push', 'models/iris/versions/1', '--name', 'x', '--vocabulary', '/missing'], /modelctl: --vocabulary \/missing: no such file/, 2],
+    [['push', 'models/iris/versions/1', '--name', 'x', '--meta', '/missing'], /modelctl: --meta \/missing: no such file/, 2],
+    [['push', 'models/iris/versions/1', '--name', 'x', '--meta', 'README.md'], /modelctl: --meta README\.md: not JSON/, 2],
+    [['batch', 'models/_datasets/iris-test.csv', '--model', 'iris', '--out', 'unused', '--workers', '0'], /--workers must be a whole number of at least 1, got 0/, 2],
+    [['explain', 'iris:1', '--instance', '[1,2,3,4]', '--steps', 'abc'], /--steps <n>' argument 'abc' is invalid\. expected a number/, 2],
+    [['explain', 'iris:1', '--instance', '[1,2,3,4]', '--method', 'nope'], /modelctl: --method: Invalid option: expected one of "integratedGradients"/, 2],
+    [['explain', 'iris:1', '--instance', '[1,2,3,4]', '--method', 'kernelShap', '--n-samples', '0'], /modelctl: --n-samples: Too small/, 2],
+    [['explain', 'digits:1', '--image', '/missing.png'], /modelctl: --image \/missing\.png: no such file/, 2],
+    [['evaluate', 'iris', '--data', 'models/_datasets/iris-test.csv', '--top-k', '0'], /modelctl: --top-k: Too small/, 2],
+    [['evaluate', 'iris', '--data', 'models/_datasets/iris-test.csv', '--threshold', 'abc'], /--threshold <p>' argument 'abc' is invalid/, 2],
+    [['evaluate', 'iris', '--data', 'models/_datasets/iris-test.csv', '--html', '/missing-dir/x.html'], /modelctl: --html \/missing-dir\/x\.html: no folder \/missing-dir/, 2],
+    [['--store', 'ftp://x', 'list'], /--store <uri>' argument 'ftp:\/\/x' is invalid\. expected s3:\/\/bucket\[\/prefix\], file:\/\/path or a folder path/, 2],
+  ] as const)('modelctl %j fails with a clear message', async (args, message, exitCode) => {
     const { stderr, code } = await ctl(...args);
-    expect(code).not.toBe(0);
+    expect(code).toBe(exitCode);
     expect(stderr).toMatch(message);
     expect(stderr).not.toMatch(/\n\s+at /); // no stack trace for a user error
+  });
+
+  it('takes a folder path as the store, as file:// of it', async () => {
+    const { stdout, code } = await ctl('--store', 'models', 'list', 'iris');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^iris\s+1\s+classification\s+production,latest/m);
+  });
+
+  it('says in one line that an S3 bucket does not exist, and shows the stack with --verbose', async () => {
+    const s3 = await startS3rver();
+    try {
+      const env = {
+        ...process.env,
+        S3_ENDPOINT: s3.endpoint,
+        AWS_ACCESS_KEY_ID: s3.s3Options.credentials?.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.s3Options.credentials?.secretAccessKey,
+      };
+      const { stderr, code } = await ctl({ env }, '--store', 's3://nonexistent-bucket/models', 'list');
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/modelctl: AWS answered NoSuchBucket: The specified bucket does not exist \(bucket nonexistent-bucket\)/);
+      expect(stderr).not.toMatch(/\n\s+at /);
+      expect((await ctl({ env }, '--verbose', '--store', 's3://nonexistent-bucket/models', 'list')).stderr).toMatch(/\n\s+at /);
+    } finally {
+      await s3.stop();
+    }
   });
 });
