@@ -30,9 +30,15 @@ export class PayloadTooLargeError extends ServiceError {
   override readonly statusCode = 413;
 }
 
-/** Stored bytes do not match the manifest's checksum: nothing is served from them. */
+/**
+ * Stored bytes do not match the manifest's checksum: nothing is served from them. Retrying cannot
+ * help (versions are immutable), so clients get a 500 saying so, not a 503 asking them to retry;
+ * `message` (the file and checksum) goes to the log only.
+ */
 export class IntegrityError extends ServiceError {
   override readonly statusCode = 500;
+  /** What the client reads. */
+  publicMessage = 'the model version is damaged in the store (its files do not match its manifest): push it again, or move the alias to another version';
 }
 
 /** A dependency (store, backend) is not usable right now; clients may retry (503). */

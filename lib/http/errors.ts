@@ -4,7 +4,7 @@
  * to the log, with the same request id).
  */
 import { ZodError } from 'zod';
-import { ServiceError, UnavailableError } from '../errors.js';
+import { IntegrityError, ServiceError, UnavailableError } from '../errors.js';
 import { logger } from '../observability.js';
 import type { Reply } from './router.js';
 
@@ -32,6 +32,10 @@ export function errorReply(error: unknown, requestId: string): Reply {
       headers: { 'retry-after': String(error.retryAfterSeconds) },
       body: { error: error.publicMessage, requestId },
     };
+  }
+  if (error instanceof IntegrityError) {
+    logger.error('damaged model version', { requestId, error });
+    return { status: 500, body: { error: error.publicMessage, requestId } };
   }
   logger.error('unhandled error', { requestId, error: error as Error });
   return { status: 500, body: { error: 'internal error', requestId } };

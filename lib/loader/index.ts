@@ -2,7 +2,7 @@
  * The cached model loader every handler shares. It lives at module scope: created on a cold start,
  * reused while the Lambda stays warm.
  */
-import { ServiceError, UnavailableError } from '../errors.js';
+import { IntegrityError, ServiceError, UnavailableError } from '../errors.js';
 import { logger, recordEvent } from '../observability.js';
 import { formatModelRef, parseModelRef, type ModelRef } from '../registry/index.js';
 import type { ObjectStore } from '../store/index.js';
@@ -77,12 +77,13 @@ export class ModelLoader {
 }
 
 /**
- * A model that exists but cannot be read or built (store unreachable, checksum mismatch, bad
- * topology) is a 503 with Retry-After for clients; the cause goes to the log, not the answer.
+ * A model that exists but cannot be read or built now (store unreachable, bad topology) is a 503
+ * with Retry-After for clients; one whose stored files fail their checksums is an IntegrityError
+ * (500: a retry reads the same bytes). The cause goes to the log, not the answer.
  */
 function unavailable(what: string): (error: unknown) => never {
   return (error) => {
-    if (error instanceof ServiceError && error.statusCode < 500) throw error;
+    if (error instanceof ServiceError && (error.statusCode < 500 || error instanceof IntegrityError)) throw error;
     throw new UnavailableError(`model ${what} could not be loaded: ${(error as Error).message}`, 5, {
       cause: error,
       publicMessage: 'the model cannot be loaded right now; retry later',

@@ -211,7 +211,7 @@ describe('predict handler behaviour', () => {
 });
 
 describe('a model that cannot load', () => {
-  it('answers 503 with Retry-After and no internals, and serves again once repaired', async () => {
+  it('a version whose files fail their checksums: 500 saying so (no Retry-After: a retry reads the same bytes), no internals, and served again once repaired', async () => {
     const store = await tempFolderStore();
     await fill(store);
     app = serving(store.uri);
@@ -219,9 +219,9 @@ describe('a model that cannot load', () => {
     const original = await readFile(weights);
     await writeFile(weights, new Uint8Array(8));
     const answer = await callHttpApi(app.predict as Handler, 'POST', '/v1/models/half:predict', '{"instances": [1]}');
-    expect(answer.statusCode).toBe(503);
-    expect(answer.headers['retry-after']).toBe('5');
-    expect(answer.body).toEqual({ error: 'the model cannot be loaded right now; retry later', requestId: 'test-request' });
+    expect(answer.statusCode).toBe(500);
+    expect(answer.headers?.['retry-after']).toBeUndefined();
+    expect(answer.body).toEqual({ error: expect.stringMatching(/damaged in the store.*push it again/), requestId: 'test-request' });
     expect(JSON.stringify(answer.body)).not.toMatch(/sha256|group1|\/tmp|at /);
     await writeFile(weights, original);
     expect((await call(app.predict, 'POST', '/v1/models/half:predict', { instances: [1] })).body.predictions).toEqual([2.5]);
