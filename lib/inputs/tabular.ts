@@ -48,6 +48,8 @@ function modelValue(settings: TabularSettings, feature: Feature, value: number):
  * as Infinity and give an answer computed from a value nobody sent.
  */
 function featureProblem(feature: Feature, value: unknown, sent: unknown = value): string | undefined {
+  // A record read from a file (JSON Lines, fromRecord) carries every feature, absent ones undefined.
+  if (value === undefined) return `missing ${feature.name}`;
   if (typeof value !== 'number' || !Number.isFinite(value)) return `${feature.name} must be a finite number, got ${quoted(sent)}`;
   if (!fitsFloat32(value) || !fitsFloat32((value - feature.mean) / feature.std)) {
     return `${feature.name} is ${value}, beyond float32 (the model computes in float32: at most ±${FLOAT32_MAX.toPrecision(3)})`;

@@ -74,6 +74,28 @@ describe('batch scoring on the folder store', () => {
     expect((await text(folder, 'batch/output/spam@production/mail.ndjson.errors.jsonl')).trim()).toBe('{"line":2,"error":"not valid JSON"}');
   });
 
+  it('names a feature missing from a JSON Lines row, and a value beyond float32 or in hex in a CSV row, as row errors', async () => {
+    await folder.put(
+      'batch/input/iris/gaps.jsonl',
+      '{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4}\n{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}\n',
+    );
+    await app.batchScore(putEvent('batch/input/iris/gaps.jsonl'));
+    expect((await text(folder, 'batch/output/iris/gaps.jsonl.errors.jsonl')).trim()).toBe(
+      '{"line":1,"error":"missing petal_width (expected features: sepal_length, sepal_width, petal_length, petal_width)"}',
+    );
+    await folder.put('batch/input/iris/wide.csv', csv([IRIS[0], [1e39, 3, 5, 2, ''], ['0x10', 3, 5, 2, ''], IRIS[1]]));
+    await app.batchScore(putEvent('batch/input/iris/wide.csv'));
+    const errors = (await text(folder, 'batch/output/iris/wide.csv.errors.jsonl'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(errors).toEqual([
+      { line: 3, error: expect.stringMatching(/^sepal_length is 1e\+39, beyond float32/) },
+      { line: 4, error: expect.stringMatching(/^sepal_length must be a finite number, got "0x10"/) },
+    ]);
+    expect((await manifestOf(folder, 'batch/output/iris/wide.csv.manifest.json')).rows).toEqual({ read: 4, scored: 2, failed: 2 });
+  });
+
   it('does nothing new for a redelivered event, and rescores when the file changes', async () => {
     await folder.put('batch/input/iris:1/again.csv', csv(IRIS));
     await app.batchScore(putEvent('batch/input/iris:1/again.csv'));
