@@ -113,7 +113,7 @@ const CLIENT_ERRORS = new Set(['BadRequestError', 'NotFoundError', 'ForbiddenErr
  * redrive reruns only the failed ranges and its join writes a succeeded manifest over this one. A
  * file replaced since the run began is left alone: the new upload's execution owns its outputs.
  */
-export async function failStep(services: Services, event: RunInput & { failure?: StepFailure }): Promise<{ status: string; error?: string }> {
+async function failStep(services: Services, event: RunInput & { failure?: StepFailure }): Promise<{ status: string; error?: string }> {
   const { io, input, outputs } = files(services, event);
   const source = await io.source.head(input.key);
   if (!source || (source.etag ?? String(source.size)) !== event.etag) return { status: 'superseded' };
@@ -136,7 +136,7 @@ export async function failStep(services: Services, event: RunInput & { failure?:
   return { status: manifest.status, error: manifest.error };
 }
 
-export async function joinStep(services: Services, run: RunInput): Promise<{ status: string; rows: BatchManifest['rows'] }> {
+async function joinStep(services: Services, run: RunInput): Promise<{ status: string; rows: BatchManifest['rows'] }> {
   const { io, input, outputs } = files(services, run);
   const plan = await readOptional<ShardPlan & { startedAt: string }>(io.output, outputs.plan);
   if (plan?.etag !== run.etag) throw new Error(`no plan for ${run.key} at ETag ${run.etag}`);
