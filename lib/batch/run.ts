@@ -6,7 +6,7 @@
  * manifest last. A succeeded manifest for the same source ETag means there is nothing to do.
  */
 import type { Readable } from 'node:stream';
-import { BadRequestError, NotFoundError, ServiceError } from '../errors.js';
+import { BadRequestError, IntegrityError, NotFoundError, ServiceError } from '../errors.js';
 import { withRecovery } from '../runtime/recovery.js';
 import type { LoadedModel, ModelLoader } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
@@ -173,7 +173,8 @@ export interface FailedRun {
 
 /** Writes the manifest of a failed run: a client's error in its own words (the file's fault), anything else as internal. */
 export async function recordFailure(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, error: unknown, run: FailedRun): Promise<BatchManifest> {
-  const message = error instanceof ServiceError && error.statusCode < 500 ? error.message : 'internal error (see the function log)';
+  const message =
+    error instanceof ServiceError && error.statusCode < 500 ? error.message : error instanceof IntegrityError ? error.publicMessage : 'internal error (see the function log)';
   const manifest: BatchManifest = {
     status: 'failed',
     model: run.model,
@@ -297,8 +298,9 @@ export async function scoreObject(store: ObjectStore, loader: ModelLoader, key: 
     // Replaced between the head above and the read: the new upload's own run owns the outputs, so
     // this one leaves them alone, as a stale continuation does.
     if (error instanceof ObjectChangedError) return { status: 'skipped' };
-    if (error instanceof ServiceError && error.statusCode >= 500 && !(error instanceof NotFoundError)) {
-      // A transient failure (store, model load): let Lambda retry the event rather than record a verdict.
+    if (error instanceof ServiceError && error.statusCode >= 500 && !(error instanceof IntegrityError)) {
+      // A transient failure (store, model load): let Lambda retry the event rather than record a
+      // verdict. A damaged version (IntegrityError) would read the same bytes again: that is one.
       throw error;
     }
     return { status: 'failed', manifest: await fail(store, input, outputs, error, started, etag, checkpoint) };

@@ -194,6 +194,20 @@ describe('batch scoring on the folder store', () => {
     expect(tf.memory().numTensors).toBe(baseline);
   });
 
+  it('a damaged model version (weights that fail their checksum) gets a failed manifest saying so, not a retry that reads the same bytes', async () => {
+    const root = fileURLToPath(folder.uri);
+    await cp(`${root}/iris`, `${root}/damaged`, { recursive: true });
+    const manifest = JSON.parse(await text(folder, 'damaged/versions/1/manifest.json'));
+    await folder.put('damaged/versions/1/manifest.json', JSON.stringify({ ...manifest, name: 'damaged' }));
+    await folder.put('damaged/versions/1/weights.bin', new Uint8Array(16));
+    await folder.put('batch/input/damaged/rows.csv', csv(IRIS));
+    const [outcome] = (await app.batchScore(putEvent('batch/input/damaged/rows.csv'))) as { status: string }[];
+    expect(outcome.status).toBe('failed');
+    const outcomeManifest = await manifestOf(folder, 'batch/output/damaged/rows.csv.manifest.json');
+    expect(outcomeManifest).toMatchObject({ status: 'failed', error: expect.stringMatching(/damaged in the store/) });
+    expect(outcomeManifest.error).not.toMatch(/sha256|weights\.bin/);
+  });
+
   it('answers an empty file with a manifest of zero rows', async () => {
     await folder.put('batch/input/iris/empty.csv', '');
     await app.batchScore(putEvent('batch/input/iris/empty.csv'));
