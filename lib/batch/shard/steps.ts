@@ -4,7 +4,7 @@
  * store of the bucket in its event, under the file's batch/output/ path, so a task retried or run
  * twice finds what the previous attempt left.
  */
-import { BadRequestError, ConflictError, NotFoundError, ServiceError } from '../../errors.js';
+import { BadRequestError, ConflictError, IntegrityError, NotFoundError, ServiceError } from '../../errors.js';
 import { uploadStore, type Services } from '../../services.js';
 import { outputsFor, parseInputKey } from '../paths.js';
 import { readOptional } from '../run.js';
@@ -73,8 +73,10 @@ export async function rangeStep(services: Services, event: { range: ShardRange; 
   } catch (error) {
     // The Distributed Map's own error only says that a range failed: the file's fault is kept
     // where the failure step (failStep) finds it, to name it in the manifest.
-    if (error instanceof ServiceError && error.statusCode < 500) {
-      const failure: RangeFailure = { etag: plan.etag, index: event.range.index, error: error.message };
+    // A damaged model version is named too: a retry reads the same bytes.
+    const message = error instanceof IntegrityError ? error.publicMessage : error instanceof ServiceError && error.statusCode < 500 ? error.message : undefined;
+    if (message) {
+      const failure: RangeFailure = { etag: plan.etag, index: event.range.index, error: message };
       await io.output.put(outputs.rangeFailure(event.range.index), JSON.stringify(failure), { contentType: 'application/json' });
     }
     throw error;
