@@ -30,6 +30,9 @@ export class PayloadTooLargeError extends ServiceError {
   override readonly statusCode = 413;
 }
 
+/** What a client reads about a damaged model version. */
+export const DAMAGED_VERSION = 'the model version is damaged in the store (its files do not match its manifest): push it again, or move the alias to another version';
+
 /**
  * Stored bytes do not match the manifest's checksum: nothing is served from them. Retrying cannot
  * help (versions are immutable), so clients get a 500 saying so, not a 503 asking them to retry;
@@ -38,7 +41,7 @@ export class PayloadTooLargeError extends ServiceError {
 export class IntegrityError extends ServiceError {
   override readonly statusCode = 500;
   /** What the client reads. */
-  publicMessage = 'the model version is damaged in the store (its files do not match its manifest): push it again, or move the alias to another version';
+  readonly publicMessage = DAMAGED_VERSION;
 }
 
 /** A dependency (store, backend) is not usable right now; clients may retry (503). */

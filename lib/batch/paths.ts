@@ -36,8 +36,6 @@ export interface BatchOutputs {
   plan: string;
   ranges: string;
   rangeResult(index: number): string;
-  /** A range that failed on the file's own fault: its message, for the failed manifest. */
-  rangeFailure(index: number): string;
 }
 
 /** The format of a batch file by its name, or undefined when it is not one that is scored. */
@@ -71,6 +69,5 @@ export function outputsFor(input: BatchInput, prefix = OUTPUT_PREFIX): BatchOutp
     plan: `${base}.parts/plan.json`,
     ranges: `${base}.parts/ranges.json`,
     rangeResult: (index) => `${base}.parts/${String(index).padStart(5, '0')}.json`,
-    rangeFailure: (index) => `${base}.parts/${String(index).padStart(5, '0')}.failed.json`,
   };
 }

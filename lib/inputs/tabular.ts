@@ -47,11 +47,11 @@ function modelValue(settings: TabularSettings, feature: Feature, value: number):
  * when nothing is. The model computes in float32: a number beyond it (1e39) would reach the model
  * as Infinity and give an answer computed from a value nobody sent.
  */
-function featureProblem(feature: Feature, value: unknown, sent: unknown = value): string | undefined {
+function featureProblem(feature: Feature, standardize: boolean, value: unknown, sent: unknown = value): string | undefined {
   // A record read from a file (JSON Lines, fromRecord) carries every feature, absent ones undefined.
   if (value === undefined) return `missing ${feature.name}`;
   if (typeof value !== 'number' || !Number.isFinite(value)) return `${feature.name} must be a finite number, got ${quoted(sent)}`;
-  if (!fitsFloat32(value) || !fitsFloat32((value - feature.mean) / feature.std)) {
+  if (!fitsFloat32(value) || (standardize && !fitsFloat32((value - feature.mean) / feature.std))) {
     return `${feature.name} is ${value}, beyond float32 (the model computes in float32: at most ±${FLOAT32_MAX.toPrecision(3)})`;
   }
   return undefined;
@@ -71,7 +71,7 @@ async function encode(settings: TabularSettings, records: unknown[], where: stri
     settings.features.forEach((feature, c) => {
       const value = record[feature.name];
       if (!(feature.name in record)) return;
-      const problem = featureProblem(feature, value);
+      const problem = featureProblem(feature, settings.standardize, value);
       if (problem) {
         problems.push(problem);
         return;
@@ -110,7 +110,7 @@ function csvRowEncoder(settings: TabularSettings, header: string[]): ((cells: st
       const cell = cells[columns[c]];
       const feature = settings.features[c];
       const value = csvNumber(cell);
-      const problem = featureProblem(feature, value, cell);
+      const problem = featureProblem(feature, settings.standardize, value, cell);
       if (problem) return problem;
       out[offset + c] = modelValue(settings, feature, value as number);
     }

@@ -36,8 +36,9 @@ export function checkInput(spec: TensorSpec, input: TensorData): void {
 /** Orders the request's tensors as the model's inputs, by name (a single input may be unnamed). */
 function matchInputs(specs: TensorSpec[], inputs: TensorData[]): TensorData[] {
   if (specs.length === 1 && inputs.length === 1) return inputs;
-  const twice = inputs.map((t) => t.name).filter((name, i, names) => names.indexOf(name) !== i);
-  if (twice.length > 0) throw new BadRequestError(`input(s) ${[...new Set(twice)].join(', ')} sent more than once`);
+  const seen = new Set<string>();
+  const twice = inputs.find((t) => seen.size === seen.add(t.name).size);
+  if (twice) throw new BadRequestError(`input ${twice.name} sent more than once`);
   const byName = new Map(inputs.map((t) => [t.name, t]));
   const missing = specs.filter((s) => !byName.has(s.name)).map((s) => s.name);
   if (missing.length > 0) throw new BadRequestError(`missing input(s) ${missing.join(', ')}: the model takes ${specs.map((s) => s.name).join(', ')}`);

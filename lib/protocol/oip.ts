@@ -135,7 +135,8 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
   const natural = inputKindOf(manifest);
   // Image bytes sent in binary stay bytes (the image kind reads them as they are).
   const keepBytes = natural?.kind.contentTypes.includes('base64') === true;
-  const twice = request.inputs.findIndex((input, i) => request.inputs.findIndex((other) => other.name === input.name) !== i);
+  const seen = new Set<string>();
+  const twice = request.inputs.findIndex((input) => seen.size === seen.add(input.name).size);
   if (twice >= 0) throw new BadRequestError(`inputs[${twice}]: the name ${JSON.stringify(request.inputs[twice].name)} is used by an earlier input too`);
   const tensors = request.inputs.map((input, i) => decodeTensor(input, i, keepBytes));
   const modelInputs = manifest.signature.inputs.map((s) => s.name);

@@ -96,7 +96,7 @@ async function execute(store: ObjectStore, input: State): Promise<string[]> {
         name = state.Next;
       } else throw new Error(`state type ${state.Type} not run here`);
     } catch (error) {
-      const handler = (state.Catch as State[] | undefined)?.find((c) => c.ErrorEquals.includes('States.ALL'));
+      const handler = (state.Catch as State[] | undefined)?.find((c) => c.ErrorEquals.includes('States.ALL') || c.ErrorEquals.includes((error as Error).name));
       if (!handler) throw error;
       data = { ...data, [handler.ResultPath.slice(2)]: caught(state, error as Error) };
       name = handler.Next;
@@ -130,6 +130,14 @@ describe('the batch state machine', () => {
     expect(aslValidator(broken, { checkPaths: true, checkArn: true }).isValid).toBe(false);
   });
 
+  it('catches only failures no retry can mend: a caught failure ends in the Fail state, which a redrive cannot get past', () => {
+    expect(definition.States.ScoreRanges.Catch).toBeUndefined();
+    expect(definition.States.Join.Catch).toBeUndefined();
+    const caughtNames = (definition.States.Plan.Catch as State[]).flatMap((c) => c.ErrorEquals);
+    expect(caughtNames).not.toContain('States.ALL');
+    expect(caughtNames).toEqual(expect.arrayContaining(['BadRequestError', 'NotFoundError', 'IntegrityError']));
+  });
+
   it('run task by task against s3rver, writes what one function writes, byte for byte; a second run finds it done', async () => {
     const store = s3.store;
     await store.put('batch/input/iris/one.csv', csv);
@@ -150,7 +158,7 @@ describe('the batch state machine', () => {
     expect(await execute(store, { bucket: s3.bucket, key: 'batch/input/iris/many.csv', etag })).toEqual(['Plan', 'AlreadyDone', 'Done']);
   }, 120_000);
 
-  it('a file that fails in a later range ends with the failed manifest one function writes; the plan and scored ranges stay for a redrive', async () => {
+  it('a file that fails in a later range: the range writes the failed manifest one function writes, and the execution fails uncaught (so it stays redrivable)', async () => {
     const store = s3.store;
     const body = `${csv}5.1,3.5\n`; // a record cut short at the end: malformed CSV, the whole file fails
     await store.put('batch/input/iris/cut-one.csv', body);
@@ -159,8 +167,7 @@ describe('the batch state machine', () => {
     const reference = await scoreObject(store, services.loader, 'batch/input/iris/cut-one.csv', options);
     expect(reference.manifest?.error).toMatch(/malformed/);
     const etag = (await store.head('batch/input/iris/cut-many.csv'))?.etag ?? '';
-    const visited = await execute(store, { bucket: s3.bucket, key: 'batch/input/iris/cut-many.csv', etag });
-    expect(visited).toEqual(['Plan', 'AlreadyDone', 'ScoreRanges', 'RecordFailure', 'Failed']);
+    await expect(execute(store, { bucket: s3.bucket, key: 'batch/input/iris/cut-many.csv', etag })).rejects.toThrow(reference.manifest?.error as string);
     const manifest = JSON.parse(new TextDecoder().decode(await store.get('batch/output/iris/cut-many.csv.manifest.json')));
     expect(manifest).toMatchObject({ status: 'failed', error: reference.manifest?.error, source: { etag } });
     expect(manifest.rows.read).toBeGreaterThan(0); // the ranges scored before the failure

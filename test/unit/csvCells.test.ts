@@ -7,7 +7,10 @@ describe('csvNumber', () => {
     expect(csvNumber(cell)).toBe(Number(cell));
   });
 
-  it.each(['0x10', '0X1f', '0b11', '0B1', '0o7', '0O17', ' 0x10', '\t0b1 ', '', '  ', 'x', 'NaN', 'Infinity', '-Infinity', '1,5', 'setosa'])('keeps %j as text', (cell) => {
-    expect(csvNumber(cell)).toBe(cell);
-  });
+  it.each(['0x10', '0X1f', '0b11', '0B1', '0o7', '0O17', ' 0x10', '\t0b1 ', '\u00a00x10', '\ufeff0x10', '', '  ', 'x', 'NaN', 'Infinity', '-Infinity', '1,5', 'setosa'])(
+    'keeps %j as text',
+    (cell) => {
+      expect(csvNumber(cell)).toBe(cell);
+    },
+  );
 });

@@ -1,9 +1,9 @@
 /**
  * A sharded run that failed ends as a run through one function does: with a failed manifest
  * naming the problem (run.ts's recordFailure) and the counts of the ranges scored before it.
- * `keepRanges` leaves the plan and the scored ranges for a redrive (Step Functions reruns only the
- * failed ranges, then the join writes a succeeded manifest over this one); without it
- * (`modelctl batch`, which has no redrive) nothing is left under the parts prefix.
+ * `keepRanges` leaves the plan and the parts (Step Functions: other ranges may still be writing
+ * theirs); without it (`modelctl batch`, whose workers have stopped) nothing is left under the
+ * parts prefix.
  */
 import type { BatchInput, BatchOutputs } from '../paths.js';
 import { readOptional, recordFailure, type BatchIO } from '../run.js';
@@ -19,6 +19,9 @@ export async function failShardedRun(
   error: unknown,
   run: { startedAt: string; etag: string; plan?: ShardPlan; keepRanges: boolean },
 ): Promise<BatchManifest> {
+  // A run that already finished (a failure after its manifest was written) keeps its outputs.
+  const finished = await readOptional<BatchManifest>(io.output, outputs.manifest);
+  if (finished?.status === 'succeeded' && finished.source.etag === run.etag) return finished;
   const rows = { read: 0, scored: 0, failed: 0 };
   let scored = 0;
   for (const range of run.plan?.ranges ?? []) {

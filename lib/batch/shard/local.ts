@@ -66,17 +66,25 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
   const source = await io.source.head(input.key);
   if (!source) throw new BadRequestError(`no file ${input.key} in ${options.sourceUri}`);
   const etag = source.etag ?? String(source.size);
-  const run: { plan?: ShardPlan } = {};
+  const run: LocalRun = {};
   try {
     return await scoreAndJoin(options, source, started, run);
   } catch (error) {
-    // As a run through one function ends: a failed manifest naming the problem, and no parts left.
-    await failShardedRun(io, input, outputs, error, { startedAt: started, etag, plan: run.plan, keepRanges: false });
+    // As a run through one function ends: a failed manifest naming the problem, and no parts left
+    // (once the planning pass has stopped writing). A failure of the cleanup does not hide the cause.
+    await run.planning?.catch(() => undefined);
+    await failShardedRun(io, input, outputs, error, { startedAt: started, etag, plan: run.plan, keepRanges: false }).catch(() => undefined);
     throw error;
   }
 }
 
-async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, started: string, run: { plan?: ShardPlan }): Promise<BatchManifest> {
+/** What the run's failure path needs: the plan once known, and the planning pass to wait for. */
+interface LocalRun {
+  plan?: ShardPlan;
+  planning?: Promise<unknown>;
+}
+
+async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, started: string, run: LocalRun): Promise<BatchManifest> {
   const { io, input, outputs } = options;
   // The version is pinned without loading the model here: the workers load it (a model that cannot
   // be loaded fails the first range, and so the run), and this process stays free of TF.js, whose
@@ -104,6 +112,7 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
     }
     return plan;
   })();
+  run.planning = planning;
   const plan = await new Promise<Awaited<typeof planning>>((resolve, reject) => {
     let anyReady = false;
     let queue: ShardRange[] | undefined;

@@ -4,7 +4,7 @@
  * store of the bucket in its event, under the file's batch/output/ path, so a task retried or run
  * twice finds what the previous attempt left.
  */
-import { BadRequestError, ConflictError, IntegrityError, NotFoundError, ServiceError } from '../../errors.js';
+import { BadRequestError, ConflictError, DAMAGED_VERSION, IntegrityError, NotFoundError, ServiceError } from '../../errors.js';
 import { uploadStore, type Services } from '../../services.js';
 import { outputsFor, parseInputKey } from '../paths.js';
 import { readOptional } from '../run.js';
@@ -65,28 +65,29 @@ export async function planStep(services: Services, run: RunInput): Promise<PlanO
 
 export async function rangeStep(services: Services, event: { range: ShardRange; run: RunInput }): Promise<{ index: number; rows: BatchManifest['rows'] }> {
   const { io, input, outputs } = files(services, event.run);
-  const plan = await readOptional<ShardPlan>(io.output, outputs.plan);
+  const plan = await readOptional<ShardPlan & { startedAt: string }>(io.output, outputs.plan);
   if (plan?.etag !== event.run.etag) throw new Error(`no plan for ${event.run.key} at ETag ${event.run.etag}`);
   try {
     const result = await scoreRange(io, services.loader, input, outputs, plan, event.range, services.limits);
     return { index: result.index, rows: result.rows };
   } catch (error) {
-    // The Distributed Map's own error only says that a range failed: the file's fault is kept
-    // where the failure step (failStep) finds it, to name it in the manifest.
-    // A damaged model version is named too: a retry reads the same bytes.
-    const message = error instanceof IntegrityError ? error.publicMessage : error instanceof ServiceError && error.statusCode < 500 ? error.message : undefined;
-    if (message) {
-      const failure: RangeFailure = { etag: plan.etag, index: event.range.index, error: message };
-      await io.output.put(outputs.rangeFailure(event.range.index), JSON.stringify(failure), { contentType: 'application/json' });
+    // A failure no retry can mend (the file's own fault, a damaged model version) ends the run as
+    // one function ends it: the failed manifest, written here because the Distributed Map's error
+    // does not carry the range's. The execution still fails, so a transient failure (no manifest)
+    // can be redriven: redrive reruns only the failed ranges, and the join writes the manifest.
+    const verdict = deterministic(error);
+    if (verdict) {
+      await failShardedRun(io, input, outputs, verdict, { startedAt: plan.startedAt, etag: plan.etag, plan, keepRanges: true }).catch(() => undefined);
     }
     throw error;
   }
 }
 
-interface RangeFailure {
-  etag: string;
-  index: number;
-  error: string;
+/** The error a failed manifest names when retrying cannot help; undefined for a failure that may pass. */
+function deterministic(error: unknown): ServiceError | undefined {
+  if (error instanceof IntegrityError) return new BadRequestError(error.publicMessage);
+  if (error instanceof ServiceError && error.statusCode < 500 && !(error instanceof ConflictError)) return error;
+  return undefined;
 }
 
 /** What a Catch gives the failure step: the error name and, for a Lambda task, its JSON cause. */
@@ -95,13 +96,17 @@ export interface StepFailure {
   Cause?: string;
 }
 
-/** A client error from a task's Catch (a Lambda task's cause holds the function's errorType and errorMessage). */
-function clientErrorOf(failure: StepFailure | undefined): ServiceError | undefined {
+/**
+ * The error a Catch caught, from the Lambda task's cause (its errorType and errorMessage). The
+ * state machine catches only the errors retrying cannot mend (serverless.yml), by these names.
+ */
+function caughtError(failure: StepFailure | undefined): ServiceError | undefined {
   try {
     const cause = JSON.parse(failure?.Cause ?? '') as { errorType?: string; errorMessage?: string };
+    if (cause.errorType === 'IntegrityError') return new BadRequestError(DAMAGED_VERSION);
     if (cause.errorMessage && CLIENT_ERRORS.has(cause.errorType ?? '')) return new BadRequestError(cause.errorMessage);
   } catch {
-    // Not a Lambda error's JSON (e.g. the Map's own): nothing to name.
+    // Not a Lambda error's JSON: nothing to name.
   }
   return undefined;
 }
@@ -110,10 +115,9 @@ function clientErrorOf(failure: StepFailure | undefined): ServiceError | undefin
 const CLIENT_ERRORS = new Set(['BadRequestError', 'NotFoundError', 'ForbiddenError', 'PayloadTooLargeError']);
 
 /**
- * The state machine's Catch: the run ends with a failed manifest, as a run through one function
- * does, naming the file's fault if a range found one. The plan and the scored ranges stay, so a
- * redrive reruns only the failed ranges and its join writes a succeeded manifest over this one. A
- * file replaced since the run began is left alone: the new upload's execution owns its outputs.
+ * The state machine's Catch on Plan (a failure no retry can mend: an unknown model, a damaged
+ * version): the run ends with a failed manifest, as a run through one function does. A file
+ * replaced since the run began is left alone: the new upload's execution owns its outputs.
  */
 async function failStep(services: Services, event: RunInput & { failure?: StepFailure }): Promise<{ status: string; error?: string }> {
   const { io, input, outputs } = files(services, event);
@@ -121,15 +125,7 @@ async function failStep(services: Services, event: RunInput & { failure?: StepFa
   if (!source || (source.etag ?? String(source.size)) !== event.etag) return { status: 'superseded' };
   const plan = await readOptional<ShardPlan & { startedAt: string }>(io.output, outputs.plan);
   const current = plan?.etag === event.etag ? plan : undefined;
-  let error: unknown = clientErrorOf(event.failure);
-  for (const range of current?.ranges ?? []) {
-    const failure = await readOptional<RangeFailure>(io.output, outputs.rangeFailure(range.index));
-    if (failure?.etag === event.etag) {
-      error = new BadRequestError(failure.error);
-      break;
-    }
-  }
-  const manifest = await failShardedRun(io, input, outputs, error, {
+  const manifest = await failShardedRun(io, input, outputs, caughtError(event.failure), {
     startedAt: current?.startedAt ?? new Date().toISOString(),
     etag: event.etag,
     plan: current,
