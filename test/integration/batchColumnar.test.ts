@@ -12,7 +12,7 @@
 import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { scoreObject, type BatchOptions } from '../../lib/batch/run.js';
-import { localLimits } from '../../lib/runtime/memory.js';
+import { oneInvocation } from '../helpers/batchOptions.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
@@ -43,7 +43,7 @@ let app: App;
 let store: FolderStore;
 
 async function run(key: string, options: Partial<BatchOptions> = {}) {
-  const base: BatchOptions = { limits: localLimits(16), remainingMs: () => Number.POSITIVE_INFINITY, marginMs: 0, continueLater: async () => undefined };
+  const base = oneInvocation(16);
   let outcome = await scoreObject(store, app.services.loader, key, { ...base, ...options });
   while (outcome.status === 'continued') outcome = await scoreObject(store, app.services.loader, key, { ...base, ...options, resume: true });
   expect(outcome.status).toBe('succeeded');
@@ -111,12 +111,7 @@ describe('a tabular CSV on the columnar path', () => {
 
   it('refuses a row with the wrong number of cells with its line, and writes no outputs', async () => {
     await store.put('batch/input/iris/short.csv', `${FEATURES.join(',')}\n5.1,3.5,1.4,0.2\n"6.7,\n3.0",5.2\n`);
-    const outcome = await scoreObject(store, app.services.loader, 'batch/input/iris/short.csv', {
-      limits: localLimits(16),
-      remainingMs: () => Number.POSITIVE_INFINITY,
-      marginMs: 0,
-      continueLater: async () => undefined,
-    });
+    const outcome = await scoreObject(store, app.services.loader, 'batch/input/iris/short.csv', oneInvocation(16));
     expect(outcome.manifest).toMatchObject({ status: 'failed', error: 'the CSV is malformed near line 4: 2 fields where the header has 4' });
     expect(await store.head('batch/output/iris/short.csv.predictions.csv')).toBeUndefined();
   });
@@ -127,12 +122,7 @@ describe('a CSV for a model whose instance is not a row of numbers (text)', () =
     const mails = ['free money, click now!!!', 'meeting moved to 3pm\nsee you there', 'Ünïcode "quotes" and, commas', 'WIN a prize today', ''];
     const body = `id,text\r\n${mails.map((text, i) => `${i},"${text.replace(/"/g, '""')}"`).join('\r\n')}\r\n`;
     await store.put('batch/input/spam/mails.csv', body);
-    const outcome = await scoreObject(store, app.services.loader, 'batch/input/spam/mails.csv', {
-      limits: localLimits(2),
-      remainingMs: () => Number.POSITIVE_INFINITY,
-      marginMs: 0,
-      continueLater: async () => undefined,
-    });
+    const outcome = await scoreObject(store, app.services.loader, 'batch/input/spam/mails.csv', oneInvocation(2));
     expect(outcome.status).toBe('succeeded');
     const output = Buffer.from(await store.get('batch/output/spam/mails.csv.predictions.csv')).toString('utf8');
     const rows = parse(output) as string[][];

@@ -16,7 +16,7 @@ import { runLocally, type LocalRunOptions } from '../../lib/batch/shard/local.js
 import { buildWorker } from '../../cli/workerBundle.js';
 import { parseModelRef } from '../../lib/registry/index.js';
 import { scoreObject } from '../../lib/batch/run.js';
-import { localLimits } from '../../lib/runtime/memory.js';
+import { oneInvocation } from '../helpers/batchOptions.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
@@ -53,7 +53,7 @@ async function flowersJsonl(): Promise<string> {
 async function single(name: string, body: string): Promise<{ predictions: Buffer; errors: Buffer; rows: unknown }> {
   const key = `batch/input/iris/${name}`;
   await store.put(key, body);
-  const options = { limits: localLimits(64), remainingMs: () => Number.POSITIVE_INFINITY, marginMs: 0, continueLater: async () => undefined };
+  const options = oneInvocation(64);
   const outcome = await scoreObject(store, app.services.loader, key, options);
   expect(outcome.status).toBe('succeeded');
   const base = `batch/output/iris/${name}`;
@@ -209,12 +209,7 @@ it('a file that fails in a later range ends as the run through one function does
   const body = `${await flowersCsv()}5.1,3.5\n`;
   await writeFile(path.join(dir, 'cut.csv'), body);
   await store.put('batch/input/iris/cut.csv', body);
-  const reference = await scoreObject(store, app.services.loader, 'batch/input/iris/cut.csv', {
-    limits: localLimits(64),
-    remainingMs: () => Number.POSITIVE_INFINITY,
-    marginMs: 0,
-    continueLater: async () => undefined,
-  });
+  const reference = await scoreObject(store, app.services.loader, 'batch/input/iris/cut.csv', oneInvocation(64));
   expect(reference.manifest).toMatchObject({ status: 'failed', error: expect.stringMatching(/malformed/) });
   const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
   await expect(batch(app.services, path.join(dir, 'cut.csv'), { model: 'iris', workers: '2', out, rangeBytes: '12000' })).rejects.toThrow(reference.manifest?.error as string);

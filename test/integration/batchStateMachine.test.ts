@@ -19,7 +19,7 @@ import { batchScore } from '../../handlers/batchScore.js';
 import { scoreObject } from '../../lib/batch/run.js';
 import { executionName } from '../../lib/batch/shard/startRun.js';
 import { joinTask, planStep, rangeStep } from '../../lib/batch/shard/steps.js';
-import { localLimits } from '../../lib/runtime/memory.js';
+import { oneInvocation } from '../helpers/batchOptions.js';
 import { servicesFor, type Services } from '../../lib/services.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
@@ -142,7 +142,7 @@ describe('the batch state machine', () => {
     const store = s3.store;
     await store.put('batch/input/iris/one.csv', csv);
     await store.put('batch/input/iris/many.csv', csv);
-    const options = { limits: localLimits(64), remainingMs: () => Number.POSITIVE_INFINITY, marginMs: 0, continueLater: async () => undefined };
+    const options = oneInvocation(64);
     expect((await scoreObject(store, services.loader, 'batch/input/iris/one.csv', options)).status).toBe('succeeded');
     const etag = (await store.head('batch/input/iris/many.csv'))?.etag ?? '';
     const visited = await execute(store, { bucket: s3.bucket, key: 'batch/input/iris/many.csv', etag });
@@ -163,7 +163,7 @@ describe('the batch state machine', () => {
     const body = `${csv}5.1,3.5\n`; // a record cut short at the end: malformed CSV, the whole file fails
     await store.put('batch/input/iris/cut-one.csv', body);
     await store.put('batch/input/iris/cut-many.csv', body);
-    const options = { limits: localLimits(64), remainingMs: () => Number.POSITIVE_INFINITY, marginMs: 0, continueLater: async () => undefined };
+    const options = oneInvocation(64);
     const reference = await scoreObject(store, services.loader, 'batch/input/iris/cut-one.csv', options);
     expect(reference.manifest?.error).toMatch(/malformed/);
     const etag = (await store.head('batch/input/iris/cut-many.csv'))?.etag ?? '';

@@ -23,6 +23,17 @@ let iris: { instances: Record<string, number>[]; labels: string[] };
 const executors = { 'fine-tune': fineTuneJob };
 const environment = (on: ObjectStore) => ({ store: on, loader: app.services.loader, limits: app.services.limits });
 
+/** The test store, but a put of `key` fails with `message` (every other write goes through). */
+function failingPut(key: string, message: string): ObjectStore {
+  const failing = recording(store);
+  const put = failing.put;
+  failing.put = async (at, body, options) => {
+    if (at === key) throw new Error(message);
+    return put(at, body, options);
+  };
+  return failing;
+}
+
 interface Result {
   version: number;
   history: Record<string, number>[];
@@ -107,12 +118,7 @@ describe('fine-tune jobs', () => {
   });
 
   it('when the alias cannot be moved after the version is written, the job succeeds and its result names the version and the failure', async () => {
-    const failing = recording(store);
-    const put = failing.put;
-    failing.put = async (key, body, options) => {
-      if (key === 'iris/aliases/production.json') throw new Error('connection reset');
-      return put(key, body, options);
-    };
+    const failing = failingPut('iris/aliases/production.json', 'connection reset');
     const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, { ...iris, config: { epochs: 1 }, promote: { alias: 'production' } });
     const done = await runJob(environment(failing), job.id, executors);
     expect(done.status).toBe('succeeded');
@@ -128,12 +134,7 @@ describe('fine-tune jobs', () => {
   });
 
   it('a redelivered job (the worker died after writing its version) still moves the alias, and does not compare the version with itself', async () => {
-    const dying = recording(store);
-    const put = dying.put;
-    dying.put = async (key, body, options) => {
-      if (key === 'iris/aliases/canary.json') throw new Error('worker killed');
-      return put(key, body, options);
-    };
+    const dying = failingPut('iris/aliases/canary.json', 'worker killed');
     const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, { ...iris, config: { epochs: 1 }, promote: { alias: 'canary', ifBetter: 'accuracy' } });
     const first = await runJob(environment(dying), job.id, executors);
     const { version } = first.result as Result;
