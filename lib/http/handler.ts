@@ -38,7 +38,7 @@ export function httpHandler(routes: Route[]): HttpHandler {
     let reply: Reply;
     try {
       request = toHttpRequest(event, context);
-      logger.appendKeys({ requestId: request.requestId });
+      logger.appendKeys({ requestId: request.requestId, gatewayRequestId: request.gatewayRequestId });
       const match = route(request);
       routeName = `${match.route.method} ${match.route.path}`;
       reply = await match.route.handle({ ...request, params: match.params });

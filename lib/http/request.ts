@@ -21,7 +21,13 @@ export interface HttpRequest {
   bodyBytes?: Uint8Array;
   /** Direct invocations may carry the body as an object already. */
   parsedBody?: unknown;
+  /**
+   * The function's invocation id (what its log lines carry), else API Gateway's, else a new one.
+   * Not API Gateway's first: serverless offline gives every HTTP API request the same one.
+   */
   requestId: string;
+  /** API Gateway's own id for the request, when it came through API Gateway (its access logs carry it). */
+  gatewayRequestId?: string;
 }
 
 interface DirectInvocation {
@@ -66,7 +72,7 @@ export function bodyBytesOf(request: HttpRequest): Uint8Array {
 
 export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpRequest {
   const e = (event ?? {}) as Record<string, unknown>;
-  const fallbackId = context?.awsRequestId ?? randomUUID();
+  const ids = (gatewayRequestId?: string) => ({ requestId: context?.awsRequestId ?? gatewayRequestId ?? randomUUID(), gatewayRequestId });
   if (e.version === '2.0' && typeof e.rawPath === 'string') {
     const v2 = event as APIGatewayProxyEventV2;
     const headers = lower(v2.headers);
@@ -77,7 +83,7 @@ export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpR
       query: defined(v2.queryStringParameters),
       headers,
       ...bodyOf(v2.body, v2.isBase64Encoded, headers),
-      requestId: v2.requestContext.requestId ?? fallbackId,
+      ...ids(v2.requestContext.requestId),
     };
   }
   if (typeof e.httpMethod === 'string' && typeof e.path === 'string') {
@@ -90,7 +96,7 @@ export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpR
       query: defined(v1.queryStringParameters),
       headers,
       ...bodyOf(v1.body, v1.isBase64Encoded, headers),
-      requestId: v1.requestContext?.requestId ?? fallbackId,
+      ...ids(v1.requestContext?.requestId),
     };
   }
   if (typeof e.path === 'string') {
@@ -107,7 +113,7 @@ export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpR
       headers,
       ...(isText ? bodyOf(direct.body as string, direct.isBase64Encoded, headers) : {}),
       parsedBody: isText ? undefined : direct.body,
-      requestId: fallbackId,
+      ...ids(),
     };
   }
   throw new BadRequestError('unrecognised event: expected an API Gateway event or {"method", "path", "body"}');

@@ -20,9 +20,13 @@ async function http(method: string, path: string, body?: unknown): Promise<{ sta
 }
 
 describe('serverless offline, real HTTP, demo models', () => {
-  it('is live and ready on the wasm backend', async () => {
-    expect((await http('GET', '/v2/health/live')).body).toEqual({ live: true });
-    expect((await http('GET', '/v2/health/ready')).body).toEqual({ ready: true, backend: 'wasm' });
+  it('is live and ready on the wasm backend, with a request id of its own on every answer', async () => {
+    const live = await http('GET', '/v2/health/live');
+    expect(live.body).toEqual({ live: true });
+    const ready = await http('GET', '/v2/health/ready');
+    expect(ready.body).toEqual({ ready: true, backend: 'wasm' });
+    expect(live.headers.get('x-request-id')).toMatch(/\S/);
+    expect(ready.headers.get('x-request-id')).not.toBe(live.headers.get('x-request-id'));
   });
 
   it('lists the demo models', async () => {

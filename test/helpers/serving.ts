@@ -56,7 +56,7 @@ export interface Answer {
   body: any;
 }
 
-export type Handler = (event: unknown) => Promise<{ statusCode: number; headers: Record<string, string>; body: unknown }>;
+export type Handler = (event: unknown, context?: { awsRequestId?: string }) => Promise<{ statusCode: number; headers: Record<string, string>; body: unknown }>;
 
 export async function call(handler: Handler, method: string, path: string, body?: unknown): Promise<Answer> {
   const result = await handler({ method, path, body });

@@ -123,6 +123,20 @@ describe('predict handler behaviour', () => {
     expect(answer.headers['x-request-id']).toBe('test-request');
   });
 
+  it("answers with the function's invocation id when it has one (what its log lines carry), not API Gateway's", async () => {
+    const event = {
+      version: '2.0',
+      rawPath: '/v2/models/half',
+      rawQueryString: '',
+      headers: {},
+      // serverless offline gives every HTTP API request this same id.
+      requestContext: { http: { method: 'GET', path: '/v2/models/half' }, requestId: 'offlineContext_resourceId' },
+      isBase64Encoded: false,
+    };
+    const ids = await Promise.all(['invocation-1', 'invocation-2'].map(async (awsRequestId) => (await app.metadata(event, { awsRequestId })).headers['x-request-id']));
+    expect(ids).toEqual(['invocation-1', 'invocation-2']);
+  });
+
   it('accepts the REST API (payload 1.0) event with a base64 body', async () => {
     const result = (await app.predict({
       httpMethod: 'POST',
