@@ -3,7 +3,7 @@
  * Writes go to a temporary file first and are renamed (or linked, for create-only) into place,
  * so a reader never sees a half-written object, as on S3.
  */
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -80,9 +80,8 @@ export class FolderStore implements ObjectStore {
   /** Appends the files into a temporary one, then renames it into place: the target appears whole. */
   async concat(keys: string[], target: string): Promise<void> {
     const file = this.file(target);
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const temp = `${file}.${randomUUID()}.tmp`;
-    const out = await fs.open(temp, 'w');
+    const temp = this.tempFor(file);
+    const out = await this.createIn(temp, () => fs.open(temp, 'w'));
     try {
       // 1 MiB reads: a sharded run's join copies every part here, and 64 KiB reads made it about
       // three times slower (130 MiB of parts: 270 ms against 90-120 ms).
@@ -107,9 +106,25 @@ export class FolderStore implements ObjectStore {
     }
   }
 
-  private async tempFor(target: string): Promise<string> {
-    await fs.mkdir(path.dirname(target), { recursive: true });
+  private tempFor(target: string): string {
     return `${target}.${randomUUID()}${TMP_SUFFIX}`;
+  }
+
+  /**
+   * Makes the file's folder and creates the file with `create`. A delete prunes the folders it
+   * empties, so one may remove this folder between the mkdir and the create (or during the mkdir):
+   * then both are tried again, a few times, as the race needs a delete of the folder's last object
+   * at that very moment.
+   */
+  private async createIn<T>(file: string, create: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await fs.mkdir(path.dirname(file), { recursive: true });
+        return await create();
+      } catch (error) {
+        if (!isMissing(error) || attempt === 5) throw error;
+      }
+    }
   }
 
   private async commit(temp: string, target: string, exclusive: boolean): Promise<void> {
@@ -129,9 +144,9 @@ export class FolderStore implements ObjectStore {
 
   async put(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {
     const target = this.file(key);
-    const temp = await this.tempFor(target);
+    const temp = this.tempFor(target);
     try {
-      await fs.writeFile(temp, body);
+      await this.createIn(temp, () => fs.writeFile(temp, body));
       await this.commit(temp, target, options.ifNoneMatch === true);
     } catch (error) {
       await fs.rm(temp, { force: true });
@@ -141,9 +156,10 @@ export class FolderStore implements ObjectStore {
 
   async putStream(key: string, body: Readable): Promise<void> {
     const target = this.file(key);
-    const temp = await this.tempFor(target);
+    const temp = this.tempFor(target);
     try {
-      await pipeline(body, createWriteStream(temp));
+      const handle = await this.createIn(temp, () => fs.open(temp, 'w'));
+      await pipeline(body, handle.createWriteStream());
       await this.commit(temp, target, false);
     } catch (error) {
       await fs.rm(temp, { force: true });
@@ -151,8 +167,21 @@ export class FolderStore implements ObjectStore {
     }
   }
 
+  /**
+   * Removes the object, then the folders it leaves empty (up to the root): on S3 a "folder" is only
+   * a prefix of the keys that exist, so a successful `modelctl batch` left an empty
+   * `{name}.parts/` here that it never leaves in a bucket.
+   */
   async delete(key: string): Promise<void> {
-    await fs.rm(this.file(key), { force: true });
+    const file = this.file(key);
+    await fs.rm(file, { force: true });
+    for (let dir = path.dirname(file); dir.startsWith(`${this.root}${path.sep}`); dir = path.dirname(dir)) {
+      try {
+        await fs.rmdir(dir);
+      } catch {
+        return; // not empty (or already gone): the folders above it are not empty either
+      }
+    }
   }
 
   /** Every file under the root whose key starts with prefix, in S3's (byte) order. */

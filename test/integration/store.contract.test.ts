@@ -354,6 +354,31 @@ describe('FolderStore specifics', () => {
     expect(text.decode(await store.get(`${base}pending`))).toBe('first halfsecond half');
     expect((await readdir(folder)).filter((f) => f.endsWith('.tmp-upload'))).toEqual([]);
   });
+
+  it('leaves no empty folder behind a deleted object, as a bucket has none, and keeps its root', async () => {
+    const root = path.join(fixture.root, `own-${randomUUID()}`);
+    const store = new FolderStore(root);
+    await store.put('a/b/c.txt', 'c');
+    await store.put('a/d.txt', 'd');
+
+    await store.delete('a/b/c.txt');
+    expect(await readdir(path.join(root, 'a'))).toEqual(['d.txt']);
+    await store.delete('a/d.txt');
+
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it('writes into a folder that a delete of its last object removes at the same moment', async () => {
+    const { store } = fixture;
+    const base = freshPrefix();
+    for (let i = 0; i < 200; i += 1) {
+      await store.put(`${base}last`, 'x');
+      const keys = [`${base}put-${i}`, `${base}stream-${i}`];
+      await Promise.all([store.delete(`${base}last`), store.put(keys[0], 'y'), store.putStream(keys[1], Readable.from(['z'])), store.delete(`${base}last`)]);
+      expect((await store.listPage(base)).objects.map((o) => o.key)).toEqual(expect.arrayContaining(keys));
+      await Promise.all(keys.map((key) => store.delete(key)));
+    }
+  });
 });
 
 describe('S3Store on s3rver specifics', () => {
