@@ -4,8 +4,7 @@
  * per process: the parent runs as many as it was asked for.
  */
 import { readFileSync } from 'node:fs';
-import { ServiceError } from '../lib/errors.js';
-import type { RangeTask, WorkerMessage } from '../lib/batch/shard/local.js';
+import { failureKind, type RangeTask, type WorkerMessage } from '../lib/batch/shard/local.js';
 import { outputsFor } from '../lib/batch/paths.js';
 import { scoreRange } from '../lib/batch/shard/range.js';
 import { createServices } from '../lib/services.js';
@@ -54,8 +53,7 @@ process.on('message', async (task: RangeTask) => {
       wallMs: performance.now() - started,
     });
   } catch (error) {
-    const clientError = error instanceof ServiceError && error.statusCode < 500;
-    send({ type: 'failed', index: task.range.index, error: (error as Error).message, clientError });
+    send({ type: 'failed', index: task.range.index, error: (error as Error).message, kind: failureKind(error) });
   }
 });
 send({ type: 'ready' });

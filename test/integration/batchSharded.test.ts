@@ -9,6 +9,7 @@ import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DAMAGED_VERSION, IntegrityError } from '../../lib/errors.js';
 import { pathToFileURL } from 'node:url';
 import { batch } from '../../cli/commands/batch.js';
 import { outputsFor } from '../../lib/batch/paths.js';
@@ -219,4 +220,16 @@ it('a file that fails in a later range ends as the run through one function does
   const files = (await readdir(out, { withFileTypes: true, recursive: true })).filter((entry) => entry.isFile()).map((entry) => entry.name);
   expect(files).toEqual(['cut.csv.manifest.json']);
   expect(await readdir(out)).toEqual(['cut.csv.manifest.json']);
+}, 120_000);
+
+it('a damaged model version fails the run with a manifest saying so, in the words of a run through one function', async () => {
+  const models = await mkdtemp(path.join(tmpdir(), 'damaged-models-'));
+  await cp('models/iris', path.join(models, 'iris'), { recursive: true });
+  await writeFile(path.join(models, 'iris/versions/1/weights.bin'), new Uint8Array(16));
+  const damaged = serving(pathToFileURL(models).href);
+  const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
+  await expect(batch(damaged.services, path.join(dir, 'flowers.csv'), { model: 'iris', workers: '2', out, rangeBytes: '12000' })).rejects.toBeInstanceOf(IntegrityError);
+  const manifest = JSON.parse(await readFile(path.join(out, 'flowers.csv.manifest.json'), 'utf8'));
+  expect(manifest).toMatchObject({ status: 'failed', error: DAMAGED_VERSION });
+  expect(await readdir(out)).toEqual(['flowers.csv.manifest.json']);
 }, 120_000);

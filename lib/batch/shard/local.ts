@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { ModelLoader } from '../../loader/index.js';
 import type { ModelRef } from '../../registry/index.js';
-import { BadRequestError } from '../../errors.js';
+import { BadRequestError, IntegrityError, ServiceError } from '../../errors.js';
 import type { BatchInput, BatchOutputs } from '../paths.js';
 import type { BatchIO } from '../run.js';
 import type { BatchManifest } from '../state.js';
@@ -35,7 +35,25 @@ interface RangeUsage {
   wallMs: number;
 }
 
-export type WorkerMessage = { type: 'ready' } | ({ type: 'done'; index: number } & Partial<RangeUsage>) | { type: 'failed'; index: number; error: string; clientError: boolean };
+export type WorkerMessage = { type: 'ready' } | ({ type: 'done'; index: number } & Partial<RangeUsage>) | { type: 'failed'; index: number; error: string; kind: FailureKind };
+
+/**
+ * What a worker's failure was, so the parent rebuilds an error the failed manifest words as a run
+ * through one function would (run.ts's recordFailure): the file's fault in its own words, a damaged
+ * model version as such, anything else as internal.
+ */
+export type FailureKind = 'client' | 'damaged' | 'internal';
+
+export function failureKind(error: unknown): FailureKind {
+  if (error instanceof IntegrityError) return 'damaged';
+  return error instanceof ServiceError && error.statusCode < 500 ? 'client' : 'internal';
+}
+
+function failureOf(message: { index: number; error: string; kind: FailureKind }): Error {
+  if (message.kind === 'client') return new BadRequestError(message.error);
+  if (message.kind === 'damaged') return new IntegrityError(message.error);
+  return new Error(`range ${message.index}: ${message.error}`);
+}
 
 export interface LocalRunOptions {
   io: BatchIO;
@@ -182,8 +200,7 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
           } else void next();
         } else {
           busy.delete(child);
-          const error = message.clientError ? new BadRequestError(message.error) : new Error(`range ${message.index}: ${message.error}`);
-          fail(error);
+          fail(failureOf(message));
           child.kill();
         }
       });
