@@ -59,7 +59,16 @@ export function inputFromValues(model: ModelInputs, values: unknown[], where = '
   if (values.length === 0) throw new BadRequestError(`${where} is empty: send at least one instance`);
   const { inputs } = model.signature;
   const input = inputKindOf(model);
-  if (input && values.every((v) => input.kind.isInstance(input.settings, v))) return { kind: 'instances', instances: values };
+  if (input) {
+    const natural = values.map((v) => input.kind.isInstance(input.settings, v));
+    if (natural.every(Boolean)) return { kind: 'instances', instances: values };
+    // Say which value is the odd one, not the first one a raw reading would choke on (often a valid instance).
+    const help = `${input.kind.instanceHelp(input.settings)}, or every one as a raw tensor row (GET /v2/models/${model.name} says what one must be)`;
+    const first = natural.indexOf(true);
+    if (first !== -1) throw new BadRequestError(`${where}[${natural.indexOf(false)}] is not an instance like ${where}[${first}]: send every instance as ${help}`);
+    const neither = inputs.length === 1 ? values.findIndex((v) => typeof v !== 'number' && !Array.isArray(v)) : -1;
+    if (neither !== -1) throw new BadRequestError(`${where}[${neither}] is neither an instance model ${model.name} takes nor a raw tensor row: send every instance as ${help}`);
+  }
   if (inputs.length === 1 && !values.some((v) => isRecord(v) && inputs[0].name in v)) {
     return { kind: 'tensors', tensors: [rawTensor(inputs[0], values, where)] };
   }

@@ -69,6 +69,39 @@ describe('values beyond what the model computes in', () => {
   });
 });
 
+describe('instances of the wrong kind are blamed by place, not the valid ones beside them', () => {
+  it.each([
+    [
+      'a feature record, then a raw row',
+      'iris',
+      [IRIS_ROW, [5.1, 3.5, 1.4, 0.2]],
+      /^instances\[1\] is not an instance like instances\[0\]: send every instance as an object with one number per feature/,
+    ],
+    ['a raw row, then a feature record', 'iris', [[5.1, 3.5, 1.4, 0.2], IRIS_ROW], /^instances\[0\] is not an instance like instances\[1\]/],
+    ['an image to the text model', 'spam', [{ b64: 'aGVsbG8=' }], /^instances\[0\] is neither an instance model spam takes nor a raw tensor row: send every instance as a string/],
+    [
+      'text, then an image, to the text model',
+      'spam',
+      ['win a prize', { b64: 'aGVsbG8=' }],
+      /^instances\[1\] is not an instance like instances\[0\]: send every instance as a string/,
+    ],
+    ['an image to the tabular model', 'iris', [{ b64: 'aGVsbG8=' }], /^instances\[0\] is neither an instance model iris takes nor a raw tensor row/],
+  ])('%s: 400 naming the odd one and what the model takes', async (_case, model, instances, message) => {
+    const answer = await call(app.predict, 'POST', `/v1/models/${model}:predict`, { instances });
+    expect(answer.statusCode).toBe(400);
+    expect((answer.body as { error: string }).error).toMatch(message);
+    expect((answer.body as { error: string }).error).toContain(`GET /v2/models/${model} says what one must be`);
+  });
+
+  it('raw rows alone, and feature records alone, are still scored', async () => {
+    const raw = await call(app.predict, 'POST', '/v1/models/iris:predict', { instances: [[5.1, 3.5, 1.4, 0.2]] });
+    const natural = await call(app.predict, 'POST', '/v1/models/iris:predict', { instances: [IRIS_ROW] });
+    expect([raw.statusCode, natural.statusCode]).toEqual([200, 200]);
+    expect(natural.body.predictions[0].label).toBe('setosa');
+    expect(raw.body.predictions).toHaveLength(1);
+  });
+});
+
 describe('requests shaped to break the server', () => {
   it.each([
     ['an OIP tensor of no rows', fp32([], 'FP32', [0, 4]), /no rows/],
