@@ -16,10 +16,23 @@ export interface ImportKey {
   meta: string;
 }
 
+/** Where an import's outcome is written: next to the uploaded file. */
+export const outcomeKey = (key: string) => `${key}.outcome.json`;
+
 /** The import an uploaded key asks for, or undefined for a key the trigger would not match. */
 export function parseImportKey(key: string): ImportKey | undefined {
   if (!key.startsWith(IMPORT_PREFIX) || !IMPORT_SUFFIXES.some((s) => key.endsWith(s))) return undefined;
   const [model, ...rest] = key.slice(IMPORT_PREFIX.length).split('/');
   if (!model || rest.length === 0 || rest.join('/') === '') return undefined;
-  return { key, model, format: key.endsWith('.zip') ? 'tfjs-zip' : 'keras', outcome: `${key}.outcome.json`, meta: `${key}.meta.json` };
+  return { key, model, format: key.endsWith('.zip') ? 'tfjs-zip' : 'keras', outcome: outcomeKey(key), meta: `${key}.meta.json` };
+}
+
+/**
+ * For a key the trigger matches but that names no model (a file right under imports/, or an empty
+ * folder name), what is wrong with it: such an upload gets a failed outcome saying so, not silence.
+ */
+export function misplacedImport(key: string): string | undefined {
+  if (!key.startsWith(IMPORT_PREFIX) || !IMPORT_SUFFIXES.some((s) => key.endsWith(s)) || parseImportKey(key)) return undefined;
+  const file = key.split('/').pop();
+  return `${key} is not in a model's folder: put it at ${IMPORT_PREFIX}{model}/${file}, where {model} is the name of the model it becomes a version of`;
 }

@@ -18,12 +18,13 @@ import type { ManifestFields } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
 import { listVersions, readManifest } from '../registry/versions.js';
 import { getJson, type ObjectStore } from '../store/index.js';
-import { parseImportKey, type ImportKey } from './paths.js';
+import { misplacedImport, outcomeKey, parseImportKey, type ImportKey } from './paths.js';
 
 export interface ImportOutcome {
   status: 'created' | 'failed';
   source: { key: string; etag: string; size: number };
-  model: string;
+  /** Absent when the key names no model (misplacedImport). */
+  model?: string;
   version?: number;
   error?: string;
   finishedAt: string;
@@ -93,9 +94,19 @@ async function importFile(source: ObjectStore, registry: ObjectStore, target: Im
 }
 
 /** Imports the object at `key` of `source` into the model registry; undefined when the key is not an import. */
+/** An upload the trigger matched that names no model: a failed outcome next to it says where it belongs. */
+async function misplaced(source: ObjectStore, key: string): Promise<ImportOutcome | undefined> {
+  const problem = misplacedImport(key);
+  const head = problem === undefined ? undefined : await source.head(key);
+  if (!head) return undefined;
+  const outcome: ImportOutcome = { status: 'failed', source: { key, etag: head.etag ?? String(head.size), size: head.size }, error: problem, finishedAt: new Date().toISOString() };
+  await source.put(outcomeKey(key), JSON.stringify(outcome, null, 2), { contentType: 'application/json' });
+  return outcome;
+}
+
 export async function importObject(source: ObjectStore, registry: ObjectStore, key: string, budget: MemoryBudget): Promise<ImportOutcome | undefined> {
   const target = parseImportKey(key);
-  if (!target) return undefined;
+  if (!target) return misplaced(source, key);
   const head = await source.head(key);
   if (!head) return undefined; // deleted since the event
   const etag = head.etag ?? String(head.size);

@@ -18,6 +18,7 @@ import { pushKerasFile } from '../../lib/ops/pushKeras.js';
 import { listVersions } from '../../lib/registry/index.js';
 import { localLimits } from '../../lib/runtime/memory.js';
 import type { FolderStore } from '../../lib/store/folder.js';
+import { listAll } from '../../lib/store/index.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
@@ -183,5 +184,23 @@ describe('an upload under imports/{model}/', () => {
     expect(failed).toMatchObject({ status: 'failed', model: 'diabetes', error: expect.stringMatching(/neither/) });
     expect(await listVersions(store, 'diabetes')).toEqual([1]);
     expect(await importObject(uploads, store, 'imports/diabetes/notes.txt', budget)).toBeUndefined();
+  });
+
+  it('a model file right under imports/ (no model folder) gets a failed outcome saying where it belongs, and no version', async () => {
+    const uploads = await tempFolderStore();
+    await cp(`${FIXTURES}/mlp_relu_diabetes_keras3_1.keras`, fileURLToPath(`${uploads.uri}/imports/model.keras`));
+    const objects = async () => {
+      let count = 0;
+      for await (const _ of listAll(store, '')) count += 1;
+      return count;
+    };
+    const before = await objects();
+    const outcome = await importObject(uploads, store, 'imports/model.keras', localLimits().budget);
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      error: "imports/model.keras is not in a model's folder: put it at imports/{model}/model.keras, where {model} is the name of the model it becomes a version of",
+    });
+    expect(JSON.parse(new TextDecoder().decode(await uploads.get('imports/model.keras.outcome.json')))).toEqual(outcome);
+    expect(await objects()).toBe(before);
   });
 });
