@@ -93,7 +93,6 @@ async function importFile(source: ObjectStore, registry: ObjectStore, target: Im
   return (await pushKerasFile(registry, bytes, where, target.model, fields as Partial<ManifestFields>)).version;
 }
 
-/** Imports the object at `key` of `source` into the model registry; undefined when the key is not an import. */
 /** An upload the trigger matched that names no model: a failed outcome next to it says where it belongs. */
 async function misplaced(source: ObjectStore, key: string): Promise<ImportOutcome | undefined> {
   const problem = misplacedImport(key);
@@ -104,6 +103,7 @@ async function misplaced(source: ObjectStore, key: string): Promise<ImportOutcom
   return outcome;
 }
 
+/** Imports the object at `key` of `source` into the model registry; undefined when the key is not an import. */
 export async function importObject(source: ObjectStore, registry: ObjectStore, key: string, budget: MemoryBudget): Promise<ImportOutcome | undefined> {
   const target = parseImportKey(key);
   if (!target) return misplaced(source, key);

@@ -66,7 +66,9 @@ export function inputFromValues(model: ModelInputs, values: unknown[], where = '
     const help = `${input.kind.instanceHelp(input.settings)}, or every one as a raw tensor row (GET /v2/models/${model.name} says what one must be)`;
     const first = natural.indexOf(true);
     if (first !== -1) throw new BadRequestError(`${where}[${natural.indexOf(false)}] is not an instance like ${where}[${first}]: send every instance as ${help}`);
-    const neither = inputs.length === 1 ? values.findIndex((v) => typeof v !== 'number' && !Array.isArray(v)) : -1;
+    // A raw row: numbers, or (TF Serving's row format) an object of them by input name.
+    const rawRow = (v: unknown) => typeof v === 'number' || Array.isArray(v) || (isRecord(v) && inputs.some((spec) => spec.name in v));
+    const neither = values.findIndex((v) => !rawRow(v));
     if (neither !== -1) throw new BadRequestError(`${where}[${neither}] is neither an instance model ${model.name} takes nor a raw tensor row: send every instance as ${help}`);
   }
   if (inputs.length === 1 && !values.some((v) => isRecord(v) && inputs[0].name in v)) {

@@ -93,10 +93,11 @@ describe('instances of the wrong kind are blamed by place, not the valid ones be
     expect((answer.body as { error: string }).error).toContain(`GET /v2/models/${model} says what one must be`);
   });
 
-  it('raw rows alone, and feature records alone, are still scored', async () => {
+  it('raw rows alone (also by input name), and feature records alone, are still scored', async () => {
     const raw = await call(app.predict, 'POST', '/v1/models/iris:predict', { instances: [[5.1, 3.5, 1.4, 0.2]] });
     const natural = await call(app.predict, 'POST', '/v1/models/iris:predict', { instances: [IRIS_ROW] });
-    expect([raw.statusCode, natural.statusCode]).toEqual([200, 200]);
+    const named = await call(app.predict, 'POST', '/v1/models/spam:predict', { instances: [{ bag_of_words: new Array(1000).fill(0) }] });
+    expect([raw.statusCode, natural.statusCode, named.statusCode]).toEqual([200, 200, 200]);
     expect(natural.body.predictions[0].label).toBe('setosa');
     expect(raw.body.predictions).toHaveLength(1);
   });
