@@ -450,6 +450,19 @@ describe('explain on the demo models', () => {
     expect(answer.body.meta).toMatchObject({ method: 'integratedGradients', modelName: 'iris' });
   });
 
+  it.each([
+    ['the v1 verb', '/v1/models/iris:explain'],
+    ['a v2 version', '/v2/models/iris/versions/1/explain'],
+  ])('takes signature_name as predict does (%s)', async (_case, url) => {
+    // TF Serving clients send it with every body; it was refused as an unrecognized key.
+    const body = { signature_name: 'serving_default', instances: [[5.1, 3.5, 1.4, 0.2]] };
+    const predicted = await call(app.predict, 'POST', '/v1/models/iris:predict', body);
+    expect(predicted.statusCode).toBe(200);
+    const answer = await call(url.startsWith('/v1/') ? app.predict : app.explain, 'POST', url, body);
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+    expect(answer.body.meta).toMatchObject({ method: 'integratedGradients', modelName: 'iris' });
+  });
+
   it('the predict function answers the v1 verb too (API Gateway sends it every POST under /v1/models/)', async () => {
     const answer = await call(app.predict, 'POST', '/v1/models/iris:explain', { instances: [irisTest[0]], method: 'kernelShap' });
     expect(answer.statusCode).toBe(200);

@@ -23,6 +23,8 @@ export const LIMITS = {
 const explainObject = z
   .object({
     instances: z.array(z.unknown()).min(1).describe('what to explain, as in predict: feature records, strings, {"b64": ...} images or raw tensor rows'),
+    // TF Serving clients send it with every body; predict takes it (lib/protocol/tfserving.ts), so explain does too.
+    signature_name: z.string().optional().describe('accepted for compatibility, as in predict; TF.js models have one signature'),
     method: z.enum(EXPLAIN_METHODS).default('integratedGradients').describe('the attribution method'),
     target: z
       .union([z.number().int().min(0), z.string().min(1)])
