@@ -94,6 +94,24 @@ describe('fine-tune refuses at submit what the job could not do', () => {
       () => ({ dataset: '_datasets/housing-test.csv', labelColumn: 'medv', config: { earlyStopping: { monitor: 'val_acc' } } }),
       /config\.earlyStopping\.monitor val_acc: housing is a regression model and reports no accuracy/,
     ],
+    [
+      'promote.ifBetter mse on a classifier (it reports none: undefined would be compared with undefined)',
+      'iris',
+      () => ({ dataset: '_datasets/iris-test.csv', labelColumn: 'species', promote: { alias: 'production', ifBetter: 'mse' } }),
+      /promote\.ifBetter mse: iris is a classification model and reports no mse; compare on accuracy, logLoss, f1/,
+    ],
+    [
+      'promote.ifBetter r2 to an alias not yet set (it would move, having compared nothing)',
+      'spam',
+      () => ({ dataset: '_datasets/spam-test.jsonl', promote: { alias: 'candidate', ifBetter: 'r2' } }),
+      /promote\.ifBetter r2: spam is a binary model and reports no r2; compare on accuracy, logLoss, f1/,
+    ],
+    [
+      'promote.ifBetter accuracy on a regression model',
+      'housing',
+      () => ({ dataset: '_datasets/housing-test.csv', labelColumn: 'medv', promote: { alias: 'production', ifBetter: 'accuracy' } }),
+      /promote\.ifBetter accuracy: housing is a regression model and reports no accuracy; compare on mse, mae, r2/,
+    ],
   ])('%s: 400, nothing stored', async (_case, model, body, message) => {
     const before = await stored();
     const answer = await call(app.fineTune, 'POST', `/v2/models/${model}/fine-tune`, body());

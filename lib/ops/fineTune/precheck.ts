@@ -1,7 +1,7 @@
 /**
  * What can be checked before a fine-tune job is accepted, so a bad request is a 400 or 413 now
  * rather than a failed job later: the base is a layers model with one input, layer names exist,
- * the early-stopping monitor is one training reports, inline labels and instances fit the model
+ * the early-stopping monitor and the promotion metric are ones this task reports, inline labels and instances fit the model
  * (cheap checks first), and the training fits the worker's memory (estimated; the worker checks
  * again, measured). A data set is read by the worker only: its rows' problems fail the job as 4xx.
  */
@@ -12,7 +12,7 @@ import { isLayersModel } from '../../runtime/tfModel.js';
 import { truthOf } from '../evaluate/examples.js';
 import { checkTrainingFits } from './budget.js';
 import { checkOneInput, splitRows, trainingRows } from './data.js';
-import type { FineTuneRequest } from './request.js';
+import { PROMOTION_METRICS, type FineTuneRequest } from './request.js';
 import { chosenLayers } from './train.js';
 
 /** The shape of one input row of the model (undefined when a dimension is free). */
@@ -47,6 +47,16 @@ function checkMonitor(loaded: LoadedModel, request: FineTuneRequest): void {
   }
 }
 
+/** A metric the task does not report would compare undefined with undefined after training, and promote on nothing. */
+function checkPromotionMetric(loaded: LoadedModel, request: FineTuneRequest): void {
+  const metric = request.promote?.ifBetter;
+  const { task } = loaded.manifest;
+  const offered: readonly string[] = PROMOTION_METRICS[task === 'regression' ? 'regression' : 'classes'];
+  if (metric && !offered.includes(metric)) {
+    throw new BadRequestError(`promote.ifBetter ${metric}: ${loaded.name} is a ${task} model and reports no ${metric}; compare on ${offered.join(', ')}`);
+  }
+}
+
 /** `workerBudget`: the memory budget of the function that will train (the job worker). */
 export async function precheckFineTune(loaded: LoadedModel, request: FineTuneRequest, workerBudget: MemoryBudget): Promise<void> {
   if (!isLayersModel(loaded.model)) {
@@ -54,6 +64,7 @@ export async function precheckFineTune(loaded: LoadedModel, request: FineTuneReq
   }
   checkOneInput(loaded.manifest);
   checkMonitor(loaded, request);
+  checkPromotionMetric(loaded, request);
   const trainable = chosenLayers(loaded.model, request.config.trainableLayers);
   const problems: string[] = [];
   const checkLabels = (labels: unknown[] | undefined, where: string) =>

@@ -14,6 +14,9 @@ function refuseUnwritableAlias(alias: string, context: z.RefinementCtx): void {
   }
 }
 
+/** The validation metrics promote.ifBetter may compare, by the task that reports them (evaluate's headline numbers). */
+export const PROMOTION_METRICS = { classes: ['accuracy', 'logLoss', 'f1'], regression: ['mse', 'mae', 'r2'] } as const;
+
 export const fineTuneConfig = z
   .object({
     epochs: z.number().int().min(1).max(500).default(10),
@@ -49,7 +52,10 @@ const fineTuneObject = z
     promote: z
       .object({
         alias: z.string().superRefine(refuseUnwritableAlias),
-        ifBetter: z.enum(['accuracy', 'logLoss', 'f1', 'mse', 'mae', 'r2']).optional().describe('move the alias only if the new version beats it on this validation metric'),
+        ifBetter: z
+          .enum([...PROMOTION_METRICS.classes, ...PROMOTION_METRICS.regression])
+          .optional()
+          .describe("move the alias only if the new version beats it on this validation metric (one the model's task reports)"),
       })
       .strict()
       .optional(),
