@@ -42,11 +42,21 @@ export function toAnswers(manifest: ModelOutputs, output: TensorData, topK?: num
   });
 }
 
+/**
+ * A binary model's one output is the positive class's probability; the positive class is predicted
+ * above the threshold, the negative at it, as Keras's binary accuracy counts (`p > threshold`).
+ * Every route decides by this (predict, explain's default target, evaluate), so a row scored exactly
+ * 0.5 gets one label everywhere.
+ */
+export function isPositive(p: number, threshold = 0.5): boolean {
+  return p > threshold;
+}
+
 /** Row r's best class and its score, as toAnswers ranks them (the highest; the first on a tie). */
 function best(manifest: ModelOutputs, data: ArrayLike<number>, width: number, r: number): { index: number; score: number } {
   if (manifest.task === 'binary' && width === 1) {
     const p = data[r];
-    return p > 1 - p ? { index: 1, score: p } : { index: 0, score: 1 - p };
+    return isPositive(p) ? { index: 1, score: p } : { index: 0, score: 1 - p };
   }
   let index = 0;
   for (let i = 1; i < width; i += 1) if (data[r * width + i] > data[r * width + index]) index = i;

@@ -7,6 +7,7 @@
  * truth (1 byte a row up to 256 classes).
  */
 import { BadRequestError } from '../../errors.js';
+import { isPositive } from '../../protocol/answers.js';
 import { rocOneVsRest, type RocPoint } from './roc.js';
 
 interface ClassMetrics {
@@ -82,7 +83,7 @@ export class ClassificationAccumulator {
   private addRow(truth: number, p: ArrayLike<number>, at: number, width: number): void {
     const k = this.options.topK;
     const { aucClasses, scores } = this;
-    const predicted = this.options.binary ? (p[at + 1] >= (this.options.threshold ?? 0.5) ? 1 : 0) : argMax(p, at, width);
+    const predicted = this.options.binary ? (isPositive(p[at + 1], this.options.threshold) ? 1 : 0) : argMax(p, at, width);
     this.matrix[truth][predicted] += 1;
     const clipped = Math.min(Math.max(p[at + truth], EPS), 1 - EPS);
     this.logLossSum -= Math.log(clipped);

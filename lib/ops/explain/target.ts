@@ -10,6 +10,7 @@
  * gradient of a batch's summed scores gives each row's own gradient (rows are independent).
  */
 import { BadRequestError } from '../../errors.js';
+import { isPositive } from '../../protocol/answers.js';
 import type { Manifest } from '../../registry/index.js';
 
 export interface TargetSpec {
@@ -53,10 +54,10 @@ export function resolveTarget(spec: TargetSpec, requested: number | string | und
   throw new BadRequestError(`target: ${JSON.stringify(requested)} is not a ${spec.kind === 'output' ? 'output index' : 'label'} of this model: expected ${choices()}`);
 }
 
-/** The predicted target of an output row: argmax, the 0.5 threshold, or output 0 for regression. */
+/** The predicted target of an output row: argmax, the binary rule of predict (isPositive), or output 0 for regression. */
 export function predictedTarget(spec: TargetSpec, row: ArrayLike<number>): number {
   if (spec.kind === 'output') return 0;
-  if (spec.kind === 'binary') return row[0] >= 0.5 ? 1 : 0;
+  if (spec.kind === 'binary') return isPositive(row[0]) ? 1 : 0;
   let best = 0;
   for (let j = 1; j < row.length; j++) if (row[j] > row[best]) best = j;
   return best;
