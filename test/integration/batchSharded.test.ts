@@ -233,3 +233,15 @@ it('a damaged model version fails the run with a manifest saying so, in the word
   expect(manifest).toMatchObject({ status: 'failed', error: DAMAGED_VERSION });
   expect(await readdir(out)).toEqual(['flowers.csv.manifest.json']);
 }, 120_000);
+
+it('a failed rerun into the folder of a finished run leaves that run as it was and none of its own parts', async () => {
+  const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
+  const options = { workers: '2', out, rangeBytes: '12000' };
+  expect((await batch(app.services, path.join(dir, 'flowers.csv'), { ...options, model: 'iris' })).status).toBe('succeeded');
+  const before = await readFile(path.join(out, 'flowers.csv.manifest.json'), 'utf8');
+
+  await expect(batch(app.services, path.join(dir, 'flowers.csv'), { ...options, model: 'iris:99' })).rejects.toThrow(/99/);
+
+  expect((await readdir(out)).sort()).toEqual(['flowers.csv.errors.jsonl', 'flowers.csv.manifest.json', 'flowers.csv.predictions.csv']);
+  expect(await readFile(path.join(out, 'flowers.csv.manifest.json'), 'utf8')).toBe(before);
+}, 120_000);

@@ -19,9 +19,13 @@ export async function failShardedRun(
   error: unknown,
   run: { startedAt: string; etag: string; plan?: ShardPlan; keepRanges: boolean },
 ): Promise<BatchManifest> {
-  // A run that already finished (a failure after its manifest was written) keeps its outputs.
+  // A run that already finished (a failure after its manifest was written, or a failed rerun of the
+  // same file into the same place) keeps its outputs; this run's parts go all the same.
   const finished = await readOptional<BatchManifest>(io.output, outputs.manifest);
-  if (finished?.status === 'succeeded' && finished.source.etag === run.etag) return finished;
+  if (finished?.status === 'succeeded' && finished.source.etag === run.etag) {
+    if (!run.keepRanges) await removeParts(io, outputs);
+    return finished;
+  }
   const rows = { read: 0, scored: 0, failed: 0 };
   let scored = 0;
   for (const range of run.plan?.ranges ?? []) {
@@ -39,10 +43,12 @@ export async function failShardedRun(
     rows,
     invocations: Math.max(1, scored),
   });
-  if (!run.keepRanges) {
-    const keys: string[] = [];
-    for await (const object of listAll(io.output, outputs.partsPrefix)) keys.push(object.key);
-    await Promise.all(keys.map((key) => io.output.delete(key)));
-  }
+  if (!run.keepRanges) await removeParts(io, outputs);
   return manifest;
+}
+
+async function removeParts(io: BatchIO, outputs: BatchOutputs): Promise<void> {
+  const keys: string[] = [];
+  for await (const object of listAll(io.output, outputs.partsPrefix)) keys.push(object.key);
+  await Promise.all(keys.map((key) => io.output.delete(key)));
 }
