@@ -6,7 +6,8 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from './errors.js';
 
-function usageError(option: string, file: string, error: unknown, writing: boolean): unknown {
+/** option: the flag that named the file, or undefined for a command's argument (the file alone names it). */
+function usageError(option: string | undefined, file: string, error: unknown, writing: boolean): unknown {
   const code = (error as NodeJS.ErrnoException).code;
   const why: Record<string, string> = {
     ENOENT: writing ? `no folder ${path.dirname(path.resolve(file))}` : 'no such file',
@@ -14,7 +15,7 @@ function usageError(option: string, file: string, error: unknown, writing: boole
     ENOTDIR: 'a part of the path is not a folder',
     EACCES: 'permission denied',
   };
-  return code && code in why ? new UsageError(`${option} ${file}: ${why[code]}`, { cause: error }) : error;
+  return code && code in why ? new UsageError(`${option ? `${option} ` : ''}${file}: ${why[code]}`, { cause: error }) : error;
 }
 
 export async function readOptionFile(option: string, file: string): Promise<Buffer>;
@@ -25,6 +26,17 @@ export async function readOptionFile(option: string, file: string, encoding?: 'u
   } catch (error) {
     throw usageError(option, file, error, false);
   }
+}
+
+/**
+ * Before a run: a file that a store or a worker reads later is there, so its absence is named here
+ * as the user's mistake, not later in the store's words ("no object x in file:///dir", exit 1).
+ */
+export async function checkInputFile(option: string | undefined, file: string): Promise<void> {
+  const found = await stat(file).catch((error: unknown) => {
+    throw usageError(option, file, error, false);
+  });
+  if (found.isDirectory()) throw new UsageError(`${option ? `${option} ` : ''}${file}: is a folder, not a file`);
 }
 
 /** Before a long run: the folder the output goes to exists, so the run's result is not lost at the end. */

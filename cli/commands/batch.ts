@@ -13,6 +13,7 @@ import { parseModelRef } from '../../lib/registry/index.js';
 import { FUNCTION_MALLOC_ENV } from '../../lib/runtime/mallocSettings.js';
 import type { Services } from '../../lib/services.js';
 import { UsageError } from '../errors.js';
+import { checkInputFile } from '../userFiles.js';
 import { buildWorker } from '../workerBundle.js';
 
 export interface BatchCommandOptions {
@@ -48,6 +49,8 @@ export async function batch(services: Services, file: string, options: BatchComm
   const { uri: sourceUri, key } = locate(file);
   const format = formatOfName(key);
   if (!format) throw new UsageError(`${file}: only .csv, .jsonl and .ndjson files are scored`);
+  // A local file that is not there is the user's mistake (exit 2); an s3:// object that is not there is the store's to say.
+  if (!file.startsWith('s3://')) await checkInputFile(undefined, file.startsWith('file://') ? fileURLToPath(file) : file);
   const outputUri = outUri(options.out);
   const input: BatchInput = { key, ref: parseModelRef(options.model), format, relative: key };
   const workers = options.workers === undefined ? availableParallelism() : Number(options.workers);

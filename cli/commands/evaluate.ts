@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { htmlReport } from '../../lib/ops/evaluate/htmlReport.js';
 import { evaluateRequest } from '../../lib/ops/evaluate/request.js';
 import { runEvaluation } from '../../lib/ops/evaluate/service.js';
@@ -8,7 +8,7 @@ import type { Services } from '../../lib/services.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { parseOptions, UsageError } from '../errors.js';
 import { formatMetrics } from '../format.js';
-import { checkOutputFolder, writeOptionFile } from '../userFiles.js';
+import { checkInputFile, checkOutputFolder, writeOptionFile } from '../userFiles.js';
 
 export interface EvaluateOptions {
   data: string;
@@ -20,18 +20,26 @@ export interface EvaluateOptions {
   json?: boolean;
 }
 
-/** A local file or an s3:// object: the folder (or prefix) becomes a store, the name its key. */
-function dataLocation(services: Services, data: string): { store: ObjectStore; key: string } {
+/**
+ * A local file or an s3:// object: the folder (or prefix) becomes a store, the name its key. A local
+ * file that is not there is a usage error; an s3:// object that is not there is the store's to say.
+ */
+async function dataLocation(services: Services, data: string): Promise<{ store: ObjectStore; key: string }> {
   const scheme = /^([a-z0-9]+):\/\//.exec(data)?.[1];
   if (scheme !== undefined && scheme !== 's3' && scheme !== 'file') throw new UsageError(`--data ${data}: expected a file path, file:// or s3:// URI`);
   const uri = scheme ? data : pathToFileURL(path.resolve(data)).href;
   const cut = uri.lastIndexOf('/');
-  return { store: services.openStore(uri.slice(0, cut + 1)), key: uri.slice(cut + 1) };
+  const key = uri.slice(cut + 1);
+  // The service's rule, worded for the command line: the service's message offers a "format" field, which modelctl has no option for.
+  if (!/\.(csv|jsonl|ndjson)$/i.test(key)) throw new UsageError(`--data ${data}: expected a .csv, .jsonl or .ndjson file`);
+  // file:// URIs as the store reads them (lib/store/index.ts): file:///abs/path, or file://path from the cwd.
+  if (scheme !== 's3') await checkInputFile('--data', scheme !== 'file' ? data : data.startsWith('file:///') ? fileURLToPath(data) : data.slice('file://'.length));
+  return { store: services.openStore(uri.slice(0, cut + 1)), key };
 }
 
 export async function evaluate(services: Services, refText: string, options: EvaluateOptions): Promise<string> {
   const { store, loader } = services;
-  const data = dataLocation(services, options.data);
+  const data = await dataLocation(services, options.data);
   if (options.html) await checkOutputFolder('--html', options.html);
   const request = parseOptions(
     evaluateRequest,

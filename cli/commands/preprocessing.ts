@@ -55,7 +55,10 @@ const given = (settings: Record<string, unknown>) => Object.fromEntries(Object.e
 
 function image(options: PreprocessingOptions, size: string): Record<string, unknown> {
   const match = /^(\d+)x(\d+)x([13])$/.exec(size);
-  if (!match) throw new UsageError(`--image: expected WIDTHxHEIGHTxCHANNELS with 1 or 3 channels, e.g. 224x224x3, got ${JSON.stringify(size)}`);
+  // A zero side is refused here, naming the flag, rather than by the manifest's schema at the push (exit 1).
+  if (!match || Number(match[1]) === 0 || Number(match[2]) === 0) {
+    throw new UsageError(`--image: expected WIDTHxHEIGHTxCHANNELS with sides of at least 1 and 1 or 3 channels, e.g. 224x224x3, got ${JSON.stringify(size)}`);
+  }
   return given({
     kind: 'image',
     width: Number(match[1]),

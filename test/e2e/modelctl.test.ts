@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -117,6 +118,7 @@ describe('modelctl', () => {
     [['push', 'models/iris/aliases', '--name', 'x'], /has no model.json/, 1],
     [['push', 'README.md', '--name', 'x'], /neither a \.keras file/, 1],
     [['push', '.', '--name', '../evil'], /invalid model name/, 1],
+    [['--store', path.join(tmpdir(), `modelctl-refused-${process.pid}`), 'push', 'models/iris/versions/1', '--name', 'iris2', '--labels', 'a,b,a'], /modelctl: label "a" is given twice/, 1],
     // Usage: the command line asks for what cannot be (exit 2), named by its option or file.
     [['push', '/nonexistent', '--name', 'x'], /\/nonexistent: no such folder or file/, 2],
     [['list', '--bogus'], /modelctl: unknown option '--bogus'/, 2],
@@ -132,6 +134,14 @@ describe('modelctl', () => {
     [['evaluate', 'iris', '--data', 'models/_datasets/iris-test.csv', '--top-k', '0'], /modelctl: --top-k: Too small/, 2],
     [['evaluate', 'iris', '--data', 'models/_datasets/iris-test.csv', '--threshold', 'abc'], /--threshold <p>' argument 'abc' is invalid/, 2],
     [['evaluate', 'iris', '--data', 'models/_datasets/iris-test.csv', '--html', '/missing-dir/x.html'], /modelctl: --html \/missing-dir\/x\.html: no folder \/missing-dir/, 2],
+    [['evaluate', 'iris', '--data', '/nonexistent.csv'], /modelctl: --data \/nonexistent\.csv: no such file/, 2],
+    [['evaluate', 'iris', '--data', 'README.md'], /modelctl: --data README\.md: expected a \.csv, \.jsonl or \.ndjson file$/m, 2],
+    [['batch', '/nonexistent.csv', '--model', 'iris', '--out', 'unused'], /modelctl: \/nonexistent\.csv: no such file/, 2],
+    [
+      ['push', 'models/iris/versions/1', '--name', 'x', '--image', '0x28x1'],
+      /modelctl: --image: expected WIDTHxHEIGHTxCHANNELS with sides of at least 1 and 1 or 3 channels, e\.g\. 224x224x3, got "0x28x1"/,
+      2,
+    ],
     [['--store', 'ftp://x', 'list'], /--store <uri>' argument 'ftp:\/\/x' is invalid\. expected s3:\/\/bucket\[\/prefix\], file:\/\/path or a folder path/, 2],
   ] as const)('modelctl %j fails with a clear message', async (args, message, exitCode) => {
     const { stderr, code } = await ctl(...args);
@@ -160,6 +170,16 @@ describe('modelctl', () => {
       expect(stderr).toMatch(/modelctl: AWS answered NoSuchBucket: The specified bucket does not exist \(bucket nonexistent-bucket\)/);
       expect(stderr).not.toMatch(/\n\s+at /);
       expect((await ctl({ env }, '--verbose', '--store', 's3://nonexistent-bucket/models', 'list')).stderr).toMatch(/\n\s+at /);
+      // An s3:// file that is not there is the store's answer (exit 1); only a local one is a usage error.
+      for (const args of [
+        ['evaluate', 'iris', '--data', `${s3.uri}nothere.csv`],
+        ['batch', `${s3.uri}nothere.csv`, '--model', 'iris', '--out', `${s3.uri}out/`],
+      ]) {
+        const missing = await ctl({ env }, ...args);
+        expect(missing.code, args.join(' ')).toBe(1);
+        expect(missing.stderr).toMatch(/nothere\.csv/);
+        expect(missing.stderr).not.toMatch(/\n\s+at /);
+      }
     } finally {
       await s3.stop();
     }
