@@ -44,9 +44,15 @@ export async function inferSignature(files: ModelFiles): Promise<Signature> {
   }
 }
 
+/** The first value that occurs again in `values`, if any. */
+function firstRepeated(values: unknown[]): unknown {
+  return values.find((value, i) => values.indexOf(value) !== i);
+}
+
 /**
  * Settings that do not fit the model are refused before anything is written: labels are index-aligned
- * with the output units (a binary model's with [negative, positive]), and features are named once.
+ * with the output units (a binary model's with [negative, positive]), and labels and features are
+ * each named once. Every push comes here (folder, Keras file, import with its {file}.meta.json).
  */
 function checkFieldsFit(signature: Signature, task: Task, fields: Partial<ManifestFields>): void {
   const output = signature.outputs[0];
@@ -54,6 +60,9 @@ function checkFieldsFit(signature: Signature, task: Task, fields: Partial<Manife
   const labels = Array.isArray(fields.labels) ? fields.labels : undefined; // else the manifest's schema refuses them
   if (labels && task === 'regression')
     throw new BadRequestError('labels name classes, and a regression model has none: drop the labels, or give the task classification or binary');
+  // A label given twice names two classes alike: evaluate and explain would take the first for both.
+  const repeatedLabel = labels && firstRepeated(labels);
+  if (repeatedLabel !== undefined) throw new BadRequestError(`label ${JSON.stringify(repeatedLabel)} is given twice: each label names one class (one output unit)`);
   if (labels && task === 'binary' && labels.length !== 2) throw new BadRequestError(`a binary model has 2 labels (negative, positive), got ${labels.length}`);
   if (task === 'binary' && units > 2) throw new BadRequestError(`a binary model has 1 output unit (or 2), and output ${output.name} has ${units}`);
   // A width of -1 is only known when the model runs: nothing to check against.
@@ -62,8 +71,7 @@ function checkFieldsFit(signature: Signature, task: Task, fields: Partial<Manife
   }
   const input = fields.transforms?.input as { kind?: string; features?: { name?: unknown }[] } | undefined;
   if (input?.kind === 'tabular' && Array.isArray(input.features)) {
-    const names = input.features.map((f) => f.name);
-    const repeated = names.find((name, i) => names.indexOf(name) !== i);
+    const repeated = firstRepeated(input.features.map((f) => f.name));
     if (repeated !== undefined) throw new BadRequestError(`feature ${String(repeated)} is named twice: each feature is one input column`);
   }
 }

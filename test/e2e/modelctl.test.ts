@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -117,6 +118,11 @@ describe('modelctl', () => {
     [['push', 'models/iris/aliases', '--name', 'x'], /has no model.json/, 1],
     [['push', 'README.md', '--name', 'x'], /neither a \.keras file/, 1],
     [['push', '.', '--name', '../evil'], /invalid model name/, 1],
+    [
+      ['--store', path.join(tmpdir(), `modelctl-refused-${process.pid}`), 'push', 'models/iris/versions/1', '--name', 'iris2', '--labels', 'a,b,a'],
+      /modelctl: label "a" is given twice/,
+      1,
+    ],
     // Usage: the command line asks for what cannot be (exit 2), named by its option or file.
     [['push', '/nonexistent', '--name', 'x'], /\/nonexistent: no such folder or file/, 2],
     [['list', '--bogus'], /modelctl: unknown option '--bogus'/, 2],

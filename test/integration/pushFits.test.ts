@@ -2,14 +2,17 @@
  * A push refuses settings that do not fit the model, and without a task it reads the task from what
  * the first output computes (its last activation), not from its width alone.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { importObject } from '../../lib/imports/run.js';
 import { pushKerasFile } from '../../lib/ops/pushKeras.js';
 import { pushModelFiles, pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { listVersions } from '../../lib/registry/index.js';
 import { initBackend } from '../../lib/runtime/backend.js';
+import { localLimits } from '../../lib/runtime/memory.js';
 import { modelFiles } from '../../lib/runtime/modelFiles.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { tempFolderStore } from '../helpers/stores.js';
@@ -53,6 +56,23 @@ describe('push: settings that do not fit the model', () => {
     const input = { kind: 'tabular', features: ['a', 'a', 'c', 'd'].map((name) => ({ name })) };
     await expect(pushModelFolder(store, softmax3, 'twice', { labels: ['x', 'y', 'z'], transforms: { input } })).rejects.toThrow(/feature a is named twice/);
     expect(await listVersions(store, 'twice')).toEqual([]);
+  });
+
+  it('refuses a label given twice, naming it, and writes nothing (evaluate and explain would take the first for both)', async () => {
+    await expect(pushModelFolder(store, softmax3, 'dup-labels', { labels: ['a', 'b', 'a'] })).rejects.toThrow(/label "a" is given twice/);
+    await expect(pushModelFiles(store, await dense(1, 'sigmoid'), 'src', 'dup-labels', { task: 'binary', labels: ['yes', 'yes'] })).rejects.toThrow(/label "yes" is given twice/);
+    expect(await listVersions(store, 'dup-labels')).toEqual([]);
+  });
+
+  it('an import whose {file}.meta.json gives a label twice fails with its outcome naming it, and writes no version', async () => {
+    const uploads = await tempFolderStore();
+    const folder = Object.fromEntries(await Promise.all((await readdir(softmax3)).map(async (f) => [f, new Uint8Array(await readFile(path.join(softmax3, f)))] as const)));
+    const key = 'imports/dup-import/model.zip';
+    await uploads.put(key, zipSync(folder));
+    await uploads.put(`${key}.meta.json`, JSON.stringify({ labels: ['a', 'b', 'a'] }));
+    const outcome = await importObject(uploads, store, key, localLimits().budget);
+    expect(outcome).toMatchObject({ status: 'failed', error: expect.stringMatching(/label "a" is given twice/) });
+    expect(await listVersions(store, 'dup-import')).toEqual([]);
   });
 
   it('refuses labels on a regression model, and a binary model without two labels', async () => {
