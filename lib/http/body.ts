@@ -3,8 +3,8 @@ import type { z } from 'zod';
 import { BadRequestError, PayloadTooLargeError } from '../errors.js';
 import type { HttpRequest } from './request.js';
 
-/** Lambda's synchronous payload limit. */
-const MAX_BODY_BYTES = 6 * 1024 * 1024;
+/** Lambda's synchronous payload limit, for the request and for the answer alike. */
+export const MAX_BODY_BYTES = 6 * 1024 * 1024;
 
 /** The request's JSON value (a direct invocation's object as it came), within the size limit. */
 export function jsonValue(request: HttpRequest, maxBytes = MAX_BODY_BYTES): unknown {

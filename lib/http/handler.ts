@@ -3,6 +3,8 @@
  * a request id on every answer and log line, one latency metric per request.
  */
 import type { Context } from 'aws-lambda';
+import { PayloadTooLargeError } from '../errors.js';
+import { MAX_BODY_BYTES } from './body.js';
 import { errorReply } from './errors.js';
 import { logger, recordRequest } from '../observability.js';
 import { toHttpRequest, type HttpRequest } from './request.js';
@@ -27,6 +29,27 @@ function encode(request: HttpRequest | undefined, reply: Reply, requestId: strin
   return { statusCode: status, headers, body: isJson ? JSON.stringify(reply.body) : String(reply.body), isBase64Encoded: false };
 }
 
+/**
+ * The bytes Lambda would return for an API Gateway answer (the JSON of the whole result), or
+ * undefined when it is plainly within the limit: a body of 1 Mi UTF-16 units is at most 3 MiB of UTF-8 (escaping it
+ * inside the result's JSON doubles only ASCII quotes and backslashes).
+ */
+function oversized(result: HttpResult): number | undefined {
+  // A direct invocation's answer is an object (a developer's tool, whose caller sees Lambda's own
+  // error): measuring it would cost a second JSON.stringify of every answer.
+  if (typeof result.body !== 'string' || result.body.length <= 2 ** 20) return undefined;
+  const bytes = Buffer.byteLength(JSON.stringify(result));
+  return bytes > MAX_BODY_BYTES ? bytes : undefined;
+}
+
+/** An answer over Lambda's limit would reach the client as API Gateway's bare 5xx: a 413 says what to do. */
+function tooLarge(bytes: number): PayloadTooLargeError {
+  const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
+  return new PayloadTooLargeError(
+    `the answer would be ${mb(bytes)}, over the ${mb(MAX_BODY_BYTES)} a Lambda function can return: ask for less in one request (fewer instances, shorter texts, fewer outputs)`,
+  );
+}
+
 export type HttpHandler = (event: unknown, context?: Partial<Context>) => Promise<HttpResult>;
 
 export function httpHandler(routes: Route[]): HttpHandler {
@@ -45,10 +68,16 @@ export function httpHandler(routes: Route[]): HttpHandler {
     } catch (error) {
       reply = errorReply(error, request?.requestId ?? context?.awsRequestId ?? 'unknown');
     }
+    const requestId = request?.requestId ?? context?.awsRequestId ?? 'unknown';
+    let result = encode(request, reply, requestId);
+    const bytes = oversized(result);
+    if (bytes !== undefined) {
+      logger.warn('answer over the payload limit', { route: routeName, bytes });
+      result = encode(request, errorReply(tooLarge(bytes), requestId), requestId);
+    }
     const millis = performance.now() - started;
-    const status = reply.status ?? 200;
-    logger.info('request', { method: request?.method, path: request?.path, route: routeName, status, millis: Math.round(millis * 10) / 10 });
-    recordRequest(routeName, status, millis);
-    return encode(request, reply, request?.requestId ?? context?.awsRequestId ?? 'unknown');
+    logger.info('request', { method: request?.method, path: request?.path, route: routeName, status: result.statusCode, millis: Math.round(millis * 10) / 10 });
+    recordRequest(routeName, result.statusCode, millis);
+    return result;
   };
 }
