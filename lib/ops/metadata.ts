@@ -4,6 +4,7 @@ import type { ObjectStore } from '../store/index.js';
 import { listAliases, listModels, listVersions, type Manifest, type TensorSpec } from '../registry/index.js';
 import { inputKindOf } from '../inputs/encode.js';
 import { oipDatatypeOf } from '../protocol/datatypes.js';
+import { LABEL_OUTPUT } from '../protocol/oip.js';
 import { isLayersModel } from '../runtime/tfModel.js';
 import { listEvaluations } from './evaluations.js';
 
@@ -39,7 +40,8 @@ export async function oipModelMetadata(store: ObjectStore, loaded: LoadedModel) 
     versions: versions.map(String),
     platform: `tensorflowjs_${manifest.format}`,
     inputs: manifest.signature.inputs.map((spec, i) => ({ ...oipTensor(spec), ...(i === 0 ? rawTensorParameters(manifest) : {}) })),
-    outputs: manifest.signature.outputs.map(oipTensor),
+    // Every output infer can answer: a classifier's also include the label it adds (oip.ts LABEL_OUTPUT).
+    outputs: [...manifest.signature.outputs.map(oipTensor), ...(manifest.task === 'regression' ? [] : [{ name: LABEL_OUTPUT, datatype: 'BYTES', shape: [-1] }])],
     // Extensions (OIP allows extra fields): what a client needs to send natural inputs and read answers.
     version: String(manifest.version),
     aliases,
