@@ -10,7 +10,7 @@ import { acceptedReply, submitJob } from '../lib/jobs/index.js';
 import { logger } from '../lib/observability.js';
 import { evaluateJob } from '../lib/ops/evaluate/executor.js';
 import { htmlReport } from '../lib/ops/evaluate/htmlReport.js';
-import { runEvaluation } from '../lib/ops/evaluate/service.js';
+import { checkEvaluateOptions, runEvaluation } from '../lib/ops/evaluate/service.js';
 import { jobEnvironment } from '../lib/services.js';
 
 export const routes: Implementations<typeof evaluationsRoutes> = {
@@ -18,7 +18,11 @@ export const routes: Implementations<typeof evaluationsRoutes> = {
     const ref = modelRefFrom(params, query);
     const { loader, store } = services;
     if (query.async === 'true') {
-      const version = await loader.withModel(ref, (loaded) => loaded.version); // 404 now, not in the job
+      // 404 and options of another task now, not in the job.
+      const version = await loader.withModel(ref, (loaded) => {
+        checkEvaluateOptions(loaded.manifest, body);
+        return loaded.version;
+      });
       const job = await submitJob(jobEnvironment(services), 'evaluate', { name: ref.name, version }, body, { evaluate: evaluateJob }, (error, j) =>
         logger.error('evaluate job failed', { jobId: j.id, error: error as Error }),
       );

@@ -1,4 +1,6 @@
+import { cp, readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runEvaluation } from '../../lib/ops/evaluate/service.js';
@@ -184,5 +186,81 @@ describe('evaluate handler', () => {
     const answer = await call(app.evaluate, 'POST', '/v2/models/lin/evaluate', { dataset: '_datasets/empty.csv' });
     expect(answer.statusCode).toBe(400);
     expect(answer.body.error).toMatch(/has no rows/);
+  });
+});
+
+describe('evaluate: options and labels that do not apply to the model', () => {
+  let demo: App;
+  let demoStore: FolderStore;
+  const iris = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
+  const jobs = async () => {
+    let count = 0;
+    for await (const _ of listAll(demoStore, '_jobs/')) count += 1;
+    return count;
+  };
+
+  beforeAll(async () => {
+    demoStore = await tempFolderStore();
+    await cp('models', fileURLToPath(demoStore.uri), { recursive: true });
+    demo = serving(demoStore.uri);
+  });
+
+  it.each([
+    [
+      'threshold on a multiclass model',
+      'iris',
+      { dataset: '_datasets/iris-test.csv', labelColumn: 'species', threshold: 0.7 },
+      /threshold: iris is a classification model; a threshold applies to binary models only/,
+    ],
+    [
+      'threshold on a regression model',
+      'housing',
+      { dataset: '_datasets/housing-test.csv', labelColumn: 'medv', threshold: 0.7 },
+      /threshold: housing is a regression model; a threshold applies to binary models only/,
+    ],
+    [
+      'topK on a binary model',
+      'spam',
+      { instances: ['win money now'], labels: ['spam'], topK: 1 },
+      /topK: spam is a binary model; top-k accuracy applies to multiclass models only/,
+    ],
+    [
+      'topK on a regression model',
+      'housing',
+      { dataset: '_datasets/housing-test.csv', labelColumn: 'medv', topK: 2 },
+      /topK: housing is a regression model; top-k accuracy applies to multiclass models only/,
+    ],
+  ])('%s: 400 naming it (it was ignored), on evaluate and before an asynchronous job is accepted', async (_case, model, body, message) => {
+    const answer = await call(demo.evaluate, 'POST', `/v2/models/${model}/evaluate`, body);
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toMatch(message);
+    const before = await jobs();
+    const submitted = await call(demo.evaluations, 'POST', `/v2/models/${model}/evaluations?async=true`, body);
+    expect(submitted.statusCode).toBe(400);
+    expect(submitted.body.error).toMatch(message);
+    expect(await jobs()).toBe(before);
+  });
+
+  it('refuses a label that is not one value (["setosa"] read as setosa through its text)', async () => {
+    const answer = await call(demo.evaluate, 'POST', '/v2/models/iris/evaluate', { instances: [iris, iris], labels: ['setosa', ['setosa']] });
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toMatch(/labels\[1\]: \["setosa"\] is not a label: a label is one value, one of the model's labels \(setosa, versicolor, virginica\)/);
+    const object = await call(demo.evaluate, 'POST', '/v2/models/spam/evaluate', { instances: ['win money now'], labels: [{ label: 'spam' }] });
+    expect(object.statusCode).toBe(400);
+    expect(object.body.error).toMatch(/labels\[0\]: \{"label":"spam"\} is not a label/);
+  });
+
+  it('keeps the options and labels that apply: threshold on a binary model, topK on a multiclass one, a class name sent as a number', async () => {
+    const spam = await call(demo.evaluate, 'POST', '/v2/models/spam/evaluate', { instances: ['win money now', 'see you at lunch'], labels: ['spam', 'ham'], threshold: 0.7 });
+    expect(spam.statusCode, JSON.stringify(spam.body)).toBe(200);
+    expect(spam.body.report.threshold).toBe(0.7);
+    const irisAnswer = await call(demo.evaluate, 'POST', '/v2/models/iris/evaluate', { dataset: '_datasets/iris-test.csv', labelColumn: 'species', topK: 2 });
+    expect(irisAnswer.statusCode, JSON.stringify(irisAnswer.body)).toBe(200);
+    expect(irisAnswer.body.metrics.top2Accuracy).toBeGreaterThan(0);
+    const [line] = (await readFile('models/_datasets/digits-test.jsonl', 'utf8')).split('\n', 1);
+    const { image, label } = JSON.parse(line) as { image: unknown; label: string };
+    const digits = await call(demo.evaluate, 'POST', '/v2/models/digits/evaluate', { instances: [image], labels: [Number(label)] });
+    expect(digits.statusCode, JSON.stringify(digits.body)).toBe(200);
+    expect(digits.body.metrics.accuracy).toBe(1);
   });
 });

@@ -26,6 +26,10 @@ export function truthOf(manifest: Manifest, label: unknown, where: string): numb
     return label;
   }
   const names = classNames(manifest);
+  // Compared as text (a CSV's numeric cells arrive as numbers), so only a scalar may be a label: ["setosa"] would read as setosa.
+  if (typeof label !== 'string' && typeof label !== 'number' && typeof label !== 'boolean') {
+    throw new BadRequestError(`${where}: ${JSON.stringify(label)} is not a label: a label is one value, one of the model's labels (${names.join(', ')})`);
+  }
   const byName = names.indexOf(String(label));
   if (byName >= 0) return byName;
   if (manifest.task === 'binary' && typeof label === 'boolean') return label ? 1 : 0;

@@ -2,7 +2,7 @@
 import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
-import { keys } from '../../registry/index.js';
+import { keys, type Manifest } from '../../registry/index.js';
 import type { ObjectStore } from '../../store/index.js';
 import { datasetKey, formatOf, readDataset } from './dataset.js';
 import { canReadColumns } from '../../inputs/encode.js';
@@ -27,6 +27,22 @@ function inlineExamples(loaded: LoadedModel, { instances, labels }: { instances:
   return examples;
 }
 
+/**
+ * Options of another task would be ignored without a word (the accumulator reads threshold for a
+ * binary model only, topK for a multiclass one only): refused, as explain refuses another method's
+ * parameters. Exported for the asynchronous route, which checks before it accepts the job.
+ */
+export function checkEvaluateOptions(manifest: Manifest, request: Pick<EvaluateRequest, 'topK' | 'threshold'>): void {
+  if (request.threshold !== undefined && manifest.task !== 'binary') {
+    throw new BadRequestError(
+      `threshold: ${manifest.name} is a ${manifest.task} model; a threshold applies to binary models only (the probability from which the positive class is predicted)`,
+    );
+  }
+  if (request.topK !== undefined && manifest.task !== 'classification') {
+    throw new BadRequestError(`topK: ${manifest.name} is a ${manifest.task} model; top-k accuracy applies to multiclass models only`);
+  }
+}
+
 async function* datasetExamples(store: ObjectStore, loaded: LoadedModel, key: string, request: EvaluateRequest): AsyncGenerator<Example> {
   let columns: string[] = [];
   for await (const row of readDataset(store, key, formatOf(key, request.format))) {
@@ -45,6 +61,7 @@ export async function runEvaluation(
   /** Where the data set is read from: the model store for the API; any folder or bucket for the CLI. */
   dataStore: ObjectStore = store,
 ): Promise<Evaluation> {
+  checkEvaluateOptions(loaded.manifest, request);
   const options = { limits, topK: request.topK, threshold: request.threshold, onProgress };
   let evaluation: Evaluation;
   if (request.dataset === undefined) evaluation = await evaluateModel(loaded, inlineExamples(loaded, request), 'inline', options);
