@@ -4,7 +4,7 @@ import { checkLabelled, labelledFields, type LabelledSource } from '../labelledD
 
 const options = {
   topK: z.number().int().min(1).max(100).optional().describe('multiclass: also report top-k accuracy'),
-  threshold: z.number().min(0).max(1).optional().describe('binary: the probability from which the positive class is predicted (default 0.5)'),
+  threshold: z.number().min(0).max(1).optional().describe('binary: the positive class is predicted when its probability is above this (default 0.5, as predict labels rows)'),
   save: z.boolean().default(false).describe('keep the result under the version (evaluations/{id}.json)'),
 };
 
