@@ -31,13 +31,14 @@ function encode(request: HttpRequest | undefined, reply: Reply, requestId: strin
 
 /**
  * The bytes Lambda would return for an API Gateway answer (the JSON of the whole result), or
- * undefined when it is plainly within the limit: a body of 1 Mi UTF-16 units is at most 3 MiB of UTF-8 (escaping it
- * inside the result's JSON doubles only ASCII quotes and backslashes).
+ * undefined when it is surely within the limit: one UTF-16 unit of the body is at most 6 bytes of
+ * that JSON (a control character escaped as \u0000; UTF-8 takes at most 3), and the rest of the
+ * result (status, a few headers) is far below 4 KiB.
  */
 function oversized(result: HttpResult): number | undefined {
   // A direct invocation's answer is an object (a developer's tool, whose caller sees Lambda's own
   // error): measuring it would cost a second JSON.stringify of every answer.
-  if (typeof result.body !== 'string' || result.body.length <= 2 ** 20) return undefined;
+  if (typeof result.body !== 'string' || result.body.length * 6 + 4096 <= MAX_BODY_BYTES) return undefined;
   const bytes = Buffer.byteLength(JSON.stringify(result));
   return bytes > MAX_BODY_BYTES ? bytes : undefined;
 }
@@ -61,7 +62,10 @@ export function httpHandler(routes: Route[]): HttpHandler {
     let reply: Reply;
     try {
       request = toHttpRequest(event, context);
-      logger.appendKeys({ requestId: request.requestId, gatewayRequestId: request.gatewayRequestId });
+      // This request's ids only: a warm function's next request (a direct invocation has no
+      // gateway id) must not log the previous one's.
+      logger.resetKeys();
+      logger.appendKeys({ requestId: request.requestId, ...(request.gatewayRequestId ? { gatewayRequestId: request.gatewayRequestId } : {}) });
       const match = route(request);
       routeName = `${match.route.method} ${match.route.path}`;
       reply = await match.route.handle({ ...request, params: match.params });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { logger } from '../../lib/observability.js';
 import { setAlias } from '../../lib/registry/index.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { ObjectStore } from '../../lib/store/index.js';
@@ -121,6 +122,38 @@ describe('predict handler behaviour', () => {
     const answer = await callHttpApi(app.predict as Handler, 'POST', '/v1/models/half:predict', JSON.stringify({ instances: [1] }));
     expect(answer.body).toEqual({ predictions: [2.5], model_version: '1' });
     expect(answer.headers['x-request-id']).toBe('test-request');
+  });
+
+  it('logs each request with its own ids only (a direct invocation after an API Gateway one carries no gateway id)', async () => {
+    const event = {
+      version: '2.0',
+      rawPath: '/v2/models/half',
+      rawQueryString: '',
+      headers: {},
+      requestContext: { http: { method: 'GET', path: '/v2/models/half' }, requestId: 'gateway-1' },
+      isBase64Encoded: false,
+    };
+    const lines: string[] = [];
+    logger.setLogLevel('INFO');
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      await app.metadata(event, { awsRequestId: 'invocation-a' });
+      await app.metadata({ method: 'GET', path: '/v2/models/half' }, { awsRequestId: 'invocation-b' });
+    } finally {
+      spy.mockRestore();
+      logger.setLogLevel('SILENT');
+    }
+    const requests = lines
+      .flatMap((line) => line.split('\n'))
+      .filter((line) => line.includes('"message":"request"'))
+      .map((line) => JSON.parse(line));
+    expect(requests.map((r) => [r.requestId, r.gatewayRequestId])).toEqual([
+      ['invocation-a', 'gateway-1'],
+      ['invocation-b', undefined],
+    ]);
   });
 
   it("answers with the function's invocation id when it has one (what its log lines carry), not API Gateway's", async () => {
