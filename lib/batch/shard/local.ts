@@ -51,7 +51,7 @@ export function failureKind(error: unknown): FailureKind {
 
 function failureOf(message: { index: number; error: string; kind: FailureKind }): Error {
   if (message.kind === 'client') return new BadRequestError(message.error);
-  if (message.kind === 'damaged') return new IntegrityError(message.error);
+  if (message.kind === 'damaged') return new IntegrityError(`range ${message.index}: ${message.error}`);
   return new Error(`range ${message.index}: ${message.error}`);
 }
 
