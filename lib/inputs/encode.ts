@@ -54,8 +54,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /**
  * A list of values, one per row: natural instances when every one is one, else raw tensor rows
  * (one nested array per row, or for a model with several inputs, an object of rows by input name).
+ * `placeOf` names a value in messages (a chunk of a data set: its line in the file).
  */
-export function inputFromValues(model: ModelInputs, values: unknown[], where = 'instances'): ModelInput {
+export function inputFromValues(model: ModelInputs, values: unknown[], where = 'instances', placeOf = (index: number) => `${where}[${index}]`): ModelInput {
   if (values.length === 0) throw new BadRequestError(`${where} is empty: send at least one instance`);
   const { inputs } = model.signature;
   const input = inputKindOf(model);
@@ -65,11 +66,11 @@ export function inputFromValues(model: ModelInputs, values: unknown[], where = '
     // Say which value is the odd one, not the first one a raw reading would choke on (often a valid instance).
     const help = `${input.kind.instanceHelp(input.settings)}, or every one as a raw tensor row (GET /v2/models/${model.name} says what one must be)`;
     const first = natural.indexOf(true);
-    if (first !== -1) throw new BadRequestError(`${where}[${natural.indexOf(false)}] is not an instance like ${where}[${first}]: send every instance as ${help}`);
+    if (first !== -1) throw new BadRequestError(`${placeOf(natural.indexOf(false))} is not an instance like ${placeOf(first)}: send every instance as ${help}`);
     // A raw row: numbers, or (TF Serving's row format) an object of them by input name.
     const rawRow = (v: unknown) => typeof v === 'number' || Array.isArray(v) || (isRecord(v) && inputs.some((spec) => spec.name in v));
     const neither = values.findIndex((v) => !rawRow(v));
-    if (neither !== -1) throw new BadRequestError(`${where}[${neither}] is neither an instance model ${model.name} takes nor a raw tensor row: send every instance as ${help}`);
+    if (neither !== -1) throw new BadRequestError(`${placeOf(neither)} is neither an instance model ${model.name} takes nor a raw tensor row: send every instance as ${help}`);
   }
   if (inputs.length === 1 && !values.some((v) => isRecord(v) && inputs[0].name in v)) {
     return { kind: 'tensors', tensors: [rawTensor(inputs[0], values, where)] };

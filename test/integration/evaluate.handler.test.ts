@@ -40,6 +40,25 @@ beforeAll(async () => {
   app = serving(store.uri);
 });
 
+describe('evaluate names the row that is of another kind, past the first chunk too', () => {
+  const record = (i: number) => Object.fromEntries(FEATURES.map((name, j) => [name, ((i + j) % 7) / 7]));
+  it('an inline instance by its index among all of them', async () => {
+    const instances: unknown[] = Array.from({ length: 300 }, (_, i) => record(i));
+    instances[299] = [1, 2, 3, 4];
+    const answer = await call(app.evaluate, 'POST', '/v2/models/lin/evaluate', { instances, labels: instances.map(() => LABELS[0]) });
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toMatch(/^instances\[299\] is not an instance like instances\[256\]/);
+  });
+
+  it('a data set row by its line in the file', async () => {
+    const lines = Array.from({ length: 300 }, (_, i) => JSON.stringify({ ...record(i), ...(i === 299 ? { instance: [1, 2, 3, 4] } : {}), label: LABELS[0] }));
+    await store.put('_datasets/mixed.jsonl', `${lines.join('\n')}\n`);
+    const answer = await call(app.evaluate, 'POST', '/v2/models/lin/evaluate', { dataset: '_datasets/mixed.jsonl' });
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toMatch(/^line 300 is not an instance like line 257/);
+  });
+});
+
 describe('evaluate handler', () => {
   it('computes accuracy and the confusion matrix of inline labelled instances', async () => {
     const instances = rows(40);

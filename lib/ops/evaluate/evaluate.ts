@@ -55,14 +55,20 @@ export interface LabelledChunk {
 /** Examples, one at a time, as chunks of at most `rows`. */
 async function* chunksOf(manifest: Manifest, examples: AsyncIterable<Example> | Iterable<Example>, rows: number): AsyncGenerator<LabelledChunk> {
   let chunk: Example[] = [];
+  // Rows before this chunk: a message names an inline row by its index among all of them.
+  let before = 0;
   const flush = (): LabelledChunk => {
+    const rows = chunk;
     const out = {
       input: inputFromValues(
         manifest,
-        chunk.map((e) => e.instance),
+        rows.map((e) => e.instance),
+        'instances',
+        (i) => rows[i].place ?? `instances[${before + i}]`,
       ),
-      truths: chunk.map((e) => e.truth),
+      truths: rows.map((e) => e.truth),
     };
+    before += rows.length;
     chunk = [];
     return out;
   };

@@ -11,6 +11,8 @@ import type { DatasetRow } from './dataset.js';
 export interface Example {
   instance: unknown;
   truth: number;
+  /** Where it is, for messages: a data set's row is `line N` of its file. */
+  place?: string;
 }
 
 /** The class names of a classifier: the manifest's labels, else the output indices. */
@@ -44,5 +46,9 @@ export function exampleFromRow(manifest: Manifest, row: DatasetRow, labelColumn:
   if (missing.length > 0) {
     throw new BadRequestError(`line ${row.line}: missing column(s) ${missing.join(', ')}; the data set has columns ${columnsSeen().join(', ')}`);
   }
-  return { instance: instanceFromRecord(manifest, row.values, [labelColumn]), truth: truthOf(manifest, row.values[labelColumn], `line ${row.line}, ${labelColumn}`) };
+  return {
+    instance: instanceFromRecord(manifest, row.values, [labelColumn]),
+    truth: truthOf(manifest, row.values[labelColumn], `line ${row.line}, ${labelColumn}`),
+    place: `line ${row.line}`,
+  };
 }
