@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { formatOfName } from '../../lib/batch/paths.js';
 import { htmlReport } from '../../lib/ops/evaluate/htmlReport.js';
 import { evaluateRequest } from '../../lib/ops/evaluate/request.js';
 import { runEvaluation } from '../../lib/ops/evaluate/service.js';
@@ -29,9 +30,10 @@ async function dataLocation(services: Services, data: string): Promise<{ store: 
   if (scheme !== undefined && scheme !== 's3' && scheme !== 'file') throw new UsageError(`--data ${data}: expected a file path, file:// or s3:// URI`);
   const uri = scheme ? data : pathToFileURL(path.resolve(data)).href;
   const cut = uri.lastIndexOf('/');
-  const key = uri.slice(cut + 1);
+  // A plain path's file name as it is (the URI would have it percent-encoded: "my data.csv" is my%20data.csv there).
+  const key = scheme ? uri.slice(cut + 1) : path.basename(path.resolve(data));
   // The service's rule, worded for the command line: the service's message offers a "format" field, which modelctl has no option for.
-  if (!/\.(csv|jsonl|ndjson)$/i.test(key)) throw new UsageError(`--data ${data}: expected a .csv, .jsonl or .ndjson file`);
+  if (!formatOfName(key)) throw new UsageError(`--data ${data}: expected a .csv, .jsonl or .ndjson file`);
   // file:// URIs as the store reads them (lib/store/index.ts): file:///abs/path, or file://path from the cwd.
   if (scheme !== 's3') await checkInputFile('--data', scheme !== 'file' ? data : data.startsWith('file:///') ? fileURLToPath(data) : data.slice('file://'.length));
   return { store: services.openStore(uri.slice(0, cut + 1)), key };

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { copyFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -152,6 +153,14 @@ describe('modelctl', () => {
     expect(code).toBe(exitCode);
     expect(stderr).toMatch(message);
     expect(stderr).not.toMatch(/\n\s+at /); // no stack trace for a user error
+  });
+
+  it('evaluates a data file whose name has a space in it', async () => {
+    const folder = await mkdtemp(path.join(tmpdir(), 'modelctl data '));
+    await copyFile('models/_datasets/iris-test.csv', path.join(folder, 'my flowers.csv'));
+    const { stdout, code } = await ctl('evaluate', 'iris', '--data', path.join(folder, 'my flowers.csv'), '--label-column', 'species');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/30 rows/);
   });
 
   it('takes a folder path as the store, as file:// of it', async () => {

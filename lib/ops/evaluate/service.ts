@@ -35,7 +35,7 @@ function inlineExamples(loaded: LoadedModel, { instances, labels }: { instances:
 export function checkEvaluateOptions(manifest: Manifest, request: Pick<EvaluateRequest, 'topK' | 'threshold'>): void {
   if (request.threshold !== undefined && manifest.task !== 'binary') {
     throw new BadRequestError(
-      `threshold: ${manifest.name} is a ${manifest.task} model; a threshold applies to binary models only (the probability from which the positive class is predicted)`,
+      `threshold: ${manifest.name} is a ${manifest.task} model; a threshold applies to binary models only (the positive class is predicted when its probability is above it)`,
     );
   }
   if (request.topK !== undefined && manifest.task !== 'classification') {
