@@ -5,11 +5,12 @@
  * If-None-Match semantics, which s3rver lacks (see test/helpers/conditionalS3Proxy.ts).
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { promises as fsPromises } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConflictError, NotFoundError } from '../../lib/errors.js';
 import { FolderStore } from '../../lib/store/folder.js';
 import { listAll, listPrefixes, openStore, type ObjectStore } from '../../lib/store/index.js';
@@ -368,15 +369,32 @@ describe('FolderStore specifics', () => {
     expect(await readdir(root)).toEqual([]);
   });
 
-  it('writes into a folder that a delete of its last object removes at the same moment', async () => {
-    const { store } = fixture;
+  it.each(['put', 'putStream', 'concat'] as const)('%s writes into a folder that a delete of its last object removed right after the write made it', async (write) => {
+    // The race made certain: the first mkdir of the target's folder is undone at once, as a delete
+    // pruning that folder between the write's mkdir and its create would.
+    const { store, root } = fixture;
     const base = freshPrefix();
-    for (let i = 0; i < 200; i += 1) {
-      await store.put(`${base}last`, 'x');
-      const keys = [`${base}put-${i}`, `${base}stream-${i}`];
-      await Promise.all([store.delete(`${base}last`), store.put(keys[0], 'y'), store.putStream(keys[1], Readable.from(['z'])), store.delete(`${base}last`)]);
-      expect((await store.listPage(base)).objects.map((o) => o.key)).toEqual(expect.arrayContaining(keys));
-      await Promise.all(keys.map((key) => store.delete(key)));
+    await store.put(`${base}source`, 'a');
+    const folder = path.join(root, base, 'racy');
+    const mkdir = fsPromises.mkdir;
+    let undone = 0;
+    const spy = vi.spyOn(fsPromises, 'mkdir').mockImplementation(async (dir, options) => {
+      const made = await mkdir(dir, options);
+      if (dir === folder && undone === 0) {
+        undone += 1;
+        await rm(folder, { recursive: true });
+      }
+      return made;
+    });
+    try {
+      const key = `${base}racy/object`;
+      if (write === 'put') await store.put(key, 'b');
+      else if (write === 'putStream') await store.putStream(key, Readable.from(['b']));
+      else await (store as FolderStore).concat([`${base}source`, `${base}source`], key);
+      expect(undone).toBe(1);
+      expect((await store.listPage(`${base}racy/`)).objects.map((o) => o.key)).toEqual([key]);
+    } finally {
+      spy.mockRestore();
     }
   });
 });
