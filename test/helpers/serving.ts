@@ -63,18 +63,23 @@ export async function call(handler: Handler, method: string, path: string, body?
   return result as Answer;
 }
 
-/** The same request as API Gateway HTTP API (payload 2.0) delivers it: body as a string. */
-export async function callHttpApi(handler: Handler, method: string, path: string, body?: string): Promise<Answer> {
-  const result = await handler({
+/** An API Gateway HTTP API (payload 2.0) event: body as a string, API Gateway's own request id. */
+export function httpApiEvent(method: string, path: string, body?: string, gatewayRequestId = 'test-request') {
+  return {
     version: '2.0',
     routeKey: `${method} ${path}`,
     rawPath: path,
     rawQueryString: '',
     headers: { 'content-type': 'application/json' },
-    requestContext: { http: { method, path }, requestId: 'test-request' },
+    requestContext: { http: { method, path }, requestId: gatewayRequestId },
     body,
     isBase64Encoded: false,
-  });
+  };
+}
+
+/** The same request as API Gateway HTTP API delivers it. */
+export async function callHttpApi(handler: Handler, method: string, path: string, body?: string): Promise<Answer> {
+  const result = await handler(httpApiEvent(method, path, body));
   return { ...result, body: JSON.parse(result.body as string) };
 }
 

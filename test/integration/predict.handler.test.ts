@@ -9,7 +9,7 @@ import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
-import { call, callHttpApi, serving, type App, type Handler } from '../helpers/serving.js';
+import { call, callHttpApi, httpApiEvent, serving, type App, type Handler } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 import { expectedProbabilities, writeGraphModel, writeLayersModel } from '../helpers/tinyModels.js';
 
@@ -125,14 +125,7 @@ describe('predict handler behaviour', () => {
   });
 
   it('logs each request with its own ids only (a direct invocation after an API Gateway one carries no gateway id)', async () => {
-    const event = {
-      version: '2.0',
-      rawPath: '/v2/models/half',
-      rawQueryString: '',
-      headers: {},
-      requestContext: { http: { method: 'GET', path: '/v2/models/half' }, requestId: 'gateway-1' },
-      isBase64Encoded: false,
-    };
+    const event = httpApiEvent('GET', '/v2/models/half', undefined, 'gateway-1');
     const lines: string[] = [];
     logger.setLogLevel('INFO');
     const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
@@ -157,15 +150,8 @@ describe('predict handler behaviour', () => {
   });
 
   it("answers with the function's invocation id when it has one (what its log lines carry), not API Gateway's", async () => {
-    const event = {
-      version: '2.0',
-      rawPath: '/v2/models/half',
-      rawQueryString: '',
-      headers: {},
-      // serverless offline gives every HTTP API request this same id.
-      requestContext: { http: { method: 'GET', path: '/v2/models/half' }, requestId: 'offlineContext_resourceId' },
-      isBase64Encoded: false,
-    };
+    // serverless offline gives every HTTP API request this same id.
+    const event = httpApiEvent('GET', '/v2/models/half', undefined, 'offlineContext_resourceId');
     const ids = await Promise.all(['invocation-1', 'invocation-2'].map(async (awsRequestId) => (await app.metadata(event, { awsRequestId })).headers['x-request-id']));
     expect(ids).toEqual(['invocation-1', 'invocation-2']);
   });
