@@ -68,6 +68,10 @@ program
   .requiredOption('-o, --out <dir|s3-uri>', 'where <name>.predictions.*, <name>.errors.jsonl and <name>.manifest.json go')
   .option('-w, --workers <n>', 'worker processes (default: one per core)')
   .option('--range-bytes <n>', 'bytes per range (default 16 MiB)')
+  .option(
+    '--range-timeout <seconds>',
+    "a worker still on one range after this long is killed and the range redone; a range is tried 3 times (default 900, the range function's timeout in AWS)",
+  )
   .action(async (file: string, options) => {
     const manifest = await batch(services(), file, options);
     console.log(JSON.stringify(manifest, null, 2));

@@ -21,6 +21,8 @@ export interface BatchCommandOptions {
   workers?: string;
   out: string;
   rangeBytes?: string;
+  /** Seconds a worker may spend on one range before it is killed and the range redone. */
+  rangeTimeout?: string;
   /** Tests and the bench: told when a worker starts and finishes a range. */
   onRangeStart?: (index: number, pid: number) => void;
   onRangeDone?: LocalRunOptions['onRangeDone'];
@@ -57,6 +59,9 @@ export async function batch(services: Services, file: string, options: BatchComm
   if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a whole number of at least 1, got ${options.workers}`);
   const targetBytes = options.rangeBytes === undefined ? DEFAULT_RANGE_BYTES : Number(options.rangeBytes);
   if (!Number.isFinite(targetBytes) || targetBytes < 1) throw new UsageError(`--range-bytes must be a positive number, got ${options.rangeBytes}`);
+  const rangeTimeout = options.rangeTimeout === undefined ? undefined : Number(options.rangeTimeout);
+  if (rangeTimeout !== undefined && !(Number.isFinite(rangeTimeout) && rangeTimeout > 0))
+    throw new UsageError(`--range-timeout must be a positive number of seconds, got ${options.rangeTimeout}`);
   const here = path.dirname(fileURLToPath(import.meta.url));
   const worker = await buildWorker(path.resolve(here, '../batchWorker.ts'), path.resolve(here, '../..'));
   try {
@@ -71,6 +76,7 @@ export async function batch(services: Services, file: string, options: BatchComm
       loader: services.loader,
       workers,
       targetBytes,
+      rangeTimeoutMs: rangeTimeout === undefined ? undefined : rangeTimeout * 1000,
       workerScript: worker.script,
       // --single-threaded-gc: each worker's collector stays on its own core (parallel GC threads of N
       // workers fought over the same cores); --expose-gc: a worker collects when it outgrows its

@@ -9,7 +9,7 @@ import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DAMAGED_VERSION, IntegrityError } from '../../lib/errors.js';
+import { DAMAGED_VERSION, IntegrityError, ServiceError } from '../../lib/errors.js';
 import { pathToFileURL } from 'node:url';
 import { batch } from '../../cli/commands/batch.js';
 import { outputsFor } from '../../lib/batch/paths.js';
@@ -62,9 +62,9 @@ async function single(name: string, body: string): Promise<{ predictions: Buffer
   return { predictions: Buffer.from(await store.get(`${base}.predictions.${ext}`)), errors: Buffer.from(await store.get(`${base}.errors.jsonl`)), rows: outcome.manifest?.rows };
 }
 
-async function sharded(name: string, workers: number, onRangeStart?: (index: number, pid: number) => void) {
+async function sharded(name: string, workers: number, onRangeStart?: (index: number, pid: number) => void, rangeTimeout?: string) {
   const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
-  const manifest = await batch(app.services, path.join(dir, name), { model: 'iris', workers: String(workers), out, rangeBytes: '12000', onRangeStart });
+  const manifest = await batch(app.services, path.join(dir, name), { model: 'iris', workers: String(workers), out, rangeBytes: '12000', onRangeStart, rangeTimeout });
   const ext = name.endsWith('.csv') ? 'csv' : 'jsonl';
   return {
     manifest,
@@ -74,6 +74,9 @@ async function sharded(name: string, workers: number, onRangeStart?: (index: num
     outFolder: (await readdir(out)).sort(),
   };
 }
+
+/** What a finished run leaves in --out: its three outputs, sorted. */
+const outputNames = (name: string) => [`${name}.errors.jsonl`, `${name}.manifest.json`, `${name}.predictions.${name.endsWith('.csv') ? 'csv' : 'jsonl'}`];
 
 beforeAll(async () => {
   store = await tempFolderStore();
@@ -99,7 +102,7 @@ describe.each(['flowers.csv', 'flowers.jsonl'])('%s', (name) => {
       expect(run.predictions.equals(reference.predictions)).toBe(true);
       expect(run.errors.equals(reference.errors)).toBe(true);
       expect(run.manifest.rows).toEqual(reference.rows);
-      expect(run.outFolder).toEqual([`${name}.errors.jsonl`, `${name}.manifest.json`, `${name}.predictions.${name.endsWith('.csv') ? 'csv' : 'jsonl'}`]);
+      expect(run.outFolder).toEqual(outputNames(name));
     },
     120_000,
   );
@@ -116,7 +119,60 @@ describe.each(['flowers.csv', 'flowers.jsonl'])('%s', (name) => {
     expect(run.predictions.equals(reference.predictions)).toBe(true);
     expect(run.errors.equals(reference.errors)).toBe(true);
     expect(run.manifest.rows).toEqual(reference.rows);
+    expect(run.outFolder).toEqual(outputNames(name));
   }, 120_000);
+
+  it('a worker that hangs in a range is killed at the range timeout and the range redone: the outputs are the same', async () => {
+    let hung = 0;
+    const run = await sharded(
+      name,
+      2,
+      (index, pid) => {
+        if (index === 1 && hung === 0) {
+          hung = pid;
+          process.kill(pid, 'SIGSTOP'); // alive, holding its range, doing nothing
+        }
+      },
+      '4',
+    );
+    expect(hung).toBeGreaterThan(0);
+    expect(() => process.kill(hung, 0)).toThrow(); // killed, not left stopped
+    expect(run.predictions.equals(reference.predictions)).toBe(true);
+    expect(run.errors.equals(reference.errors)).toBe(true);
+    expect(run.manifest.rows).toEqual(reference.rows);
+    expect(run.outFolder).toEqual(outputNames(name));
+  }, 120_000);
+});
+
+describe('a range that fails every time it is tried ends the run (no worker after worker)', () => {
+  it.each([
+    ['dies', 'SIGKILL', undefined, /range 2 \(bytes \d+-\d+\) failed 3 times: its worker exited \(SIGKILL\) the last time/],
+    ['hangs', 'SIGSTOP', '1', /range 2 \(bytes \d+-\d+\) failed 3 times: its worker ran past the range timeout \(1 s\) the last time/],
+  ] as const)(
+    'its worker %s: after 3 attempts, a failed manifest and nothing else',
+    async (_how, signal, rangeTimeout, message) => {
+      const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
+      const tried: number[] = [];
+      const run = batch(app.services, path.join(dir, 'flowers.csv'), {
+        model: 'iris',
+        workers: '2',
+        out,
+        rangeBytes: '12000',
+        rangeTimeout,
+        onRangeStart: (index, pid) => {
+          if (index !== 2) return;
+          tried.push(pid);
+          process.kill(pid, signal);
+        },
+      });
+      await expect(run).rejects.toThrow(message);
+      expect(new Set(tried).size).toBe(3);
+      for (const pid of tried) expect(() => process.kill(pid, 0)).toThrow();
+      expect(JSON.parse(await readFile(path.join(out, 'flowers.csv.manifest.json'), 'utf8'))).toMatchObject({ status: 'failed' });
+      expect(await readdir(out)).toEqual(['flowers.csv.manifest.json']);
+    },
+    120_000,
+  );
 });
 
 /** runLocally's options for flowers.csv into a fresh output folder (workers and the worker script are the test's). */
@@ -144,6 +200,8 @@ it('a worker that cannot start fails the run with a clear error (it is not repla
   const { options } = await localRun();
   const run = runLocally({ ...options, workers: 2, workerScript: script });
   await expect(run).rejects.toThrow(/a batch worker exited before it was ready \(code 3\)/);
+  // modelctl prints a ServiceError as one line; anything else as a bug in modelctl, with its stack.
+  await expect(run).rejects.toBeInstanceOf(ServiceError);
 }, 60_000);
 
 it('a worker that dies after it is ready but before the plan is read: its replacement scores, the outputs are the same', async () => {

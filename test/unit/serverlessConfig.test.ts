@@ -13,6 +13,7 @@ import { routeList } from '../../lib/api/routes/index.js';
 import { INPUT_PREFIX, INPUT_SUFFIXES, OUTPUT_PREFIX, outputsFor, parseInputKey } from '../../lib/batch/paths.js';
 import { BATCH_FUNCTION, IMPORT_FUNCTION, isBatchUpload, isImportUpload } from '../../scripts/local/uploadEvents.js';
 import { FUNCTION_MALLOC_ENV } from '../../lib/runtime/mallocSettings.js';
+import { DEFAULT_RANGE_TIMEOUT_MS } from '../../lib/batch/shard/local.js';
 import { IMPORT_PREFIX, IMPORT_SUFFIXES, parseImportKey } from '../../lib/imports/paths.js';
 
 interface S3Rule {
@@ -29,6 +30,7 @@ type Authorizer = string | { type?: string; name?: string };
 type HttpApiEvent = string | { method: string; path: string; authorizer?: Authorizer };
 interface FunctionConfig {
   handler: string;
+  timeout?: number;
   package?: { patterns?: string[] };
   events?: Array<{ s3?: S3Trigger; httpApi?: HttpApiEvent } & Record<string, unknown>>;
 }
@@ -234,6 +236,10 @@ describe('serverless.yml as the framework resolves it', () => {
       expect(config.provider.environment?.[name]).toBe(value);
       for (const fn of Object.values(config.functions)) expect(fn.environment?.[name] ?? value).toBe(value);
     }
+  });
+
+  it("gives modelctl batch's workers the range function's timeout (lib/batch/shard/local.ts)", () => {
+    expect(config.functions.batchRange.timeout).toBe(DEFAULT_RANGE_TIMEOUT_MS / 1000);
   });
 
   it('packages each function individually with only its own dist folder', () => {

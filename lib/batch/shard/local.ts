@@ -52,7 +52,7 @@ export function failureKind(error: unknown): FailureKind {
 function failureOf(message: { index: number; error: string; kind: FailureKind }): Error {
   if (message.kind === 'client') return new BadRequestError(message.error);
   if (message.kind === 'damaged') return new IntegrityError(`range ${message.index}: ${message.error}`);
-  return new Error(`range ${message.index}: ${message.error}`);
+  return new ServiceError(`range ${message.index}: ${message.error}`);
 }
 
 export interface LocalRunOptions {
@@ -70,12 +70,34 @@ export interface LocalRunOptions {
   workerScript: string;
   execArgv?: string[];
   env?: NodeJS.ProcessEnv;
+  /**
+   * How long a worker may take over one range before it is killed and the range given to another:
+   * the range function's timeout in AWS (serverless.yml), so that a hung worker cannot hold the run
+   * forever. Default 900 s.
+   */
+  rangeTimeoutMs?: number;
   /** Called when a worker starts a range (tests kill it then). */
   onRangeStart?: (index: number, pid: number) => void;
   /** Called at each phase (planned, workers ready, ranges scored, joined): the bench reports where time goes. */
   onPhase?: (phase: 'planned' | 'first worker ready' | 'scored' | 'joined') => void;
   /** Called when a worker finishes a range, with what it used (the bench watches RSS stay flat, and how many cores one worker keeps busy). */
   onRangeDone?: (index: number, pid: number, usage: Partial<RangeUsage>) => void;
+}
+
+/** The range function's timeout in AWS (serverless.yml's batchRange). */
+export const DEFAULT_RANGE_TIMEOUT_MS = 900_000;
+
+/**
+ * How many times a range is tried before the run fails: a range whose worker dies or runs out of
+ * time every time (a row that crashes the backend, a model too slow for the timeout) must end the
+ * run, not start worker after worker.
+ */
+export const RANGE_ATTEMPTS = 3;
+
+/** Why a range's worker ended before the range did, for the error that ends the run. */
+function endOf(timedOutMs: number | undefined, code: number | null, signal: NodeJS.Signals | null): string {
+  if (timedOutMs !== undefined) return `ran past the range timeout (${timedOutMs / 1000} s)`;
+  return `exited (${signal ?? `code ${code}`})`;
 }
 
 export async function runLocally(options: LocalRunOptions): Promise<BatchManifest> {
@@ -136,6 +158,9 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
     let queue: ShardRange[] | undefined;
     let remaining: Set<number> | undefined;
     const workers = new Set<ChildProcess>();
+    /** How many times each range has been started. */
+    const attempts = new Map<number, number>();
+    const rangeTimeoutMs = options.rangeTimeoutMs ?? DEFAULT_RANGE_TIMEOUT_MS;
     /** The workers scoring a range now. */
     const busy = new Set<ChildProcess>();
     let failure: Error | undefined;
@@ -163,6 +188,9 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
       const child = fork(options.workerScript, [], { execArgv: options.execArgv ?? [], env: options.env ?? process.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       let current: ShardRange | undefined;
       let ready = false;
+      /** Kills the worker when its range has taken longer than the range timeout. */
+      let deadline: NodeJS.Timeout | undefined;
+      let timedOutMs: number | undefined;
       workers.add(child);
       const next = async () => {
         const p = await planning.catch(() => undefined);
@@ -179,11 +207,17 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
           return;
         }
         busy.add(child);
+        attempts.set(current.index, (attempts.get(current.index) ?? 0) + 1);
+        deadline = setTimeout(() => {
+          timedOutMs = rangeTimeoutMs;
+          child.kill('SIGKILL');
+        }, rangeTimeoutMs);
         const task: RangeTask = { sourceUri: options.sourceUri, outputUri: options.outputUri, input, outputPrefix: options.outputPrefix, plan: p, range: current };
         child.send(task);
         if (child.pid !== undefined) options.onRangeStart?.(current.index, child.pid);
       };
       child.on('message', (message: WorkerMessage) => {
+        if (message.type !== 'ready') clearTimeout(deadline);
         if (message.type === 'ready') {
           ready = true;
           if (!anyReady) options.onPhase?.('first worker ready');
@@ -205,12 +239,18 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
         }
       });
       child.on('exit', (code, signal) => {
+        clearTimeout(deadline);
         workers.delete(child);
         busy.delete(child);
         if (failed) return endIfStopped();
         if (remaining?.size === 0) return;
         // One that cannot even start would be replaced forever.
-        if (!ready) return fail(new Error(`a batch worker exited before it was ready (${signal ?? `code ${code}`})`));
+        if (!ready) return fail(new ServiceError(`a batch worker exited before it was ready (${signal ?? `code ${code}`})`));
+        const tries = current ? (attempts.get(current.index) ?? 0) : 0;
+        if (current && tries >= RANGE_ATTEMPTS) {
+          const { index, start, end } = current;
+          return fail(new ServiceError(`range ${index} (bytes ${start}-${end}) failed ${tries} times: its worker ${endOf(timedOutMs, code, signal)} the last time`));
+        }
         // Died mid-range: the range goes back to the queue and a new worker takes the dead one's place.
         if (current) queue?.unshift(current);
         current = undefined;
