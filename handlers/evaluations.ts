@@ -10,7 +10,7 @@ import { acceptedReply, submitJob } from '../lib/jobs/index.js';
 import { logger } from '../lib/observability.js';
 import { evaluateJob } from '../lib/ops/evaluate/executor.js';
 import { htmlReport } from '../lib/ops/evaluate/htmlReport.js';
-import { checkEvaluateOptions, runEvaluation } from '../lib/ops/evaluate/service.js';
+import { precheckEvaluation, runEvaluation } from '../lib/ops/evaluate/service.js';
 import { jobEnvironment } from '../lib/services.js';
 
 export const routes: Implementations<typeof evaluationsRoutes> = {
@@ -18,9 +18,9 @@ export const routes: Implementations<typeof evaluationsRoutes> = {
     const ref = modelRefFrom(params, query);
     const { loader, store } = services;
     if (query.async === 'true') {
-      // 404 and options of another task now, not in the job.
-      const version = await loader.withModel(ref, (loaded) => {
-        checkEvaluateOptions(loaded.manifest, body);
+      // 404, options of another task and bad inline labels or instances now, not in the job.
+      const version = await loader.withModel(ref, async (loaded) => {
+        await precheckEvaluation(loaded, body);
         return loaded.version;
       });
       const job = await submitJob(jobEnvironment(services), 'evaluate', { name: ref.name, version }, body, { evaluate: evaluateJob }, (error, j) =>

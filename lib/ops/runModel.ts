@@ -74,13 +74,23 @@ async function runChunk(loaded: LoadedModel, inputs: TensorData[]): Promise<Tens
   }
 }
 
-export async function runModel(loaded: LoadedModel, requestInputs: TensorData[], limits: RunLimits): Promise<TensorData[]> {
-  const { signature } = loaded.manifest;
-  const inputs = matchInputs(signature.inputs, requestInputs);
-  for (const [i, t] of inputs.entries()) checkInput(signature.inputs[i], t);
+/**
+ * The request's tensors in the model's input order, each checked against its input, with one
+ * number of rows: a 400 naming what does not fit. Also what a job's submission checks before it
+ * is accepted, so the job would not fail on it.
+ */
+export function checkInputs(specs: TensorSpec[], requestInputs: TensorData[]): TensorData[] {
+  const inputs = matchInputs(specs, requestInputs);
+  for (const [i, t] of inputs.entries()) checkInput(specs[i], t);
   const rows = inputs[0].shape[0];
   if (inputs.some((t) => t.shape[0] !== rows)) throw new BadRequestError('all inputs must have the same number of rows (first dimension)');
-  if (rows === 0) throw new BadRequestError(`input ${signature.inputs[0].name}: shape [${inputs[0].shape}] has no rows: send at least one instance`);
+  if (rows === 0) throw new BadRequestError(`input ${specs[0].name}: shape [${inputs[0].shape}] has no rows: send at least one instance`);
+  return inputs;
+}
+
+export async function runModel(loaded: LoadedModel, requestInputs: TensorData[], limits: RunLimits): Promise<TensorData[]> {
+  const inputs = checkInputs(loaded.manifest.signature.inputs, requestInputs);
+  const rows = inputs[0].shape[0];
   const chunks: TensorData[][] = [];
   const plan = {
     model: loaded.model,

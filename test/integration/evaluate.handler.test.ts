@@ -260,6 +260,31 @@ describe('evaluate: options and labels that do not apply to the model', () => {
     expect(await jobs()).toBe(before);
   });
 
+  it.each([
+    ['a label the model does not have', { instances: [iris, iris], labels: ['setosa', 'rose'] }, /labels\[1\]: "rose" is not one of the model's labels/],
+    [
+      'an instance of the wrong width',
+      {
+        instances: [
+          [5.1, 3.5, 1.4, 0.2],
+          [5.1, 3.5, 1.4],
+        ],
+        labels: ['setosa', 'setosa'],
+      },
+      /instances\[1\]/,
+    ],
+    ['an instance without a feature', { instances: [iris, { sepal_length: 5.1 }], labels: ['setosa', 'setosa'] }, /instances\[1\].*sepal_width/],
+  ])('%s: 400 on evaluate, and the same 400 before an asynchronous job is accepted (it became a failed job)', async (_case, body, message) => {
+    const answer = await call(demo.evaluate, 'POST', '/v2/models/iris/evaluate', body);
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toMatch(message);
+    const before = await jobs();
+    const submitted = await call(demo.evaluations, 'POST', '/v2/models/iris/evaluations?async=true', body);
+    expect(submitted.statusCode).toBe(400);
+    expect(submitted.body.error).toBe(answer.body.error);
+    expect(await jobs()).toBe(before);
+  });
+
   it('refuses a label that is not one value (["setosa"] read as setosa through its text)', async () => {
     const answer = await call(demo.evaluate, 'POST', '/v2/models/iris/evaluate', { instances: [iris, iris], labels: ['setosa', ['setosa']] });
     expect(answer.statusCode).toBe(400);

@@ -5,7 +5,8 @@ import type { RunLimits } from '../../runtime/memory.js';
 import { keys, type Manifest } from '../../registry/index.js';
 import type { ObjectStore } from '../../store/index.js';
 import { datasetKey, formatOf, readDataset } from './dataset.js';
-import { canReadColumns } from '../../inputs/encode.js';
+import { canReadColumns, inputFromValues, inputTensors } from '../../inputs/encode.js';
+import { checkInputs } from '../runModel.js';
 import { csvColumnChunks } from './columnar.js';
 import { evaluateChunks, evaluateModel, type Evaluation } from './evaluate.js';
 import { exampleFromRow, truthOf, type Example } from './examples.js';
@@ -30,9 +31,9 @@ function inlineExamples(loaded: LoadedModel, { instances, labels }: { instances:
 /**
  * Options of another task would be ignored without a word (the accumulator reads threshold for a
  * binary model only, topK for a multiclass one only): refused, as explain refuses another method's
- * parameters. Exported for the asynchronous route, which checks before it accepts the job.
+ * parameters.
  */
-export function checkEvaluateOptions(manifest: Manifest, request: Pick<EvaluateRequest, 'topK' | 'threshold'>): void {
+function checkEvaluateOptions(manifest: Manifest, request: Pick<EvaluateRequest, 'topK' | 'threshold'>): void {
   if (request.threshold !== undefined && manifest.task !== 'binary') {
     throw new BadRequestError(
       `threshold: ${manifest.name} is a ${manifest.task} model; a threshold applies to binary models only (the positive class is predicted when its probability is above it)`,
@@ -41,6 +42,19 @@ export function checkEvaluateOptions(manifest: Manifest, request: Pick<EvaluateR
   if (request.topK !== undefined && manifest.task !== 'classification') {
     throw new BadRequestError(`topK: ${manifest.name} is a ${manifest.task} model; top-k accuracy applies to multiclass models only`);
   }
+}
+
+/**
+ * What the asynchronous route checks before it accepts a job, so that the job would not fail on it:
+ * options of another task, and inline labels and instances, decoded and checked against the
+ * model's inputs as the job will (a body is at most a few MB; a data set is read by the job only).
+ */
+export async function precheckEvaluation(loaded: LoadedModel, request: EvaluateRequest): Promise<void> {
+  checkEvaluateOptions(loaded.manifest, request);
+  if (request.dataset !== undefined) return;
+  inlineExamples(loaded, request);
+  const { manifest } = loaded;
+  checkInputs(manifest.signature.inputs, await inputTensors(manifest, inputFromValues(manifest, request.instances, 'instances')));
 }
 
 async function* datasetExamples(store: ObjectStore, loaded: LoadedModel, key: string, request: EvaluateRequest): AsyncGenerator<Example> {
