@@ -3,7 +3,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatOfName } from '../../lib/batch/paths.js';
 import { htmlReport } from '../../lib/ops/evaluate/htmlReport.js';
 import { evaluateRequest } from '../../lib/ops/evaluate/request.js';
-import { runEvaluation } from '../../lib/ops/evaluate/service.js';
+import { checkEvaluateOptions, runEvaluation } from '../../lib/ops/evaluate/service.js';
+import { BadRequestError } from '../../lib/errors.js';
 import { parseModelRef } from '../../lib/registry/index.js';
 import type { Services } from '../../lib/services.js';
 import type { ObjectStore } from '../../lib/store/index.js';
@@ -48,7 +49,15 @@ export async function evaluate(services: Services, refText: string, options: Eva
     { dataset: data.key, labelColumn: options.labelColumn, topK: options.topK, threshold: options.threshold, save: options.save === true },
     { dataset: '--data' },
   );
-  const evaluation = await loader.withModel(parseModelRef(refText), (loaded) => runEvaluation(store, loaded, request, services.limits, undefined, data.store));
+  const evaluation = await loader.withModel(parseModelRef(refText), (loaded) => {
+    // An option of another task is a mistake in the command line: named by its flag, exit 2.
+    try {
+      checkEvaluateOptions(loaded.manifest, request, { topK: '--top-k', threshold: '--threshold' });
+    } catch (error) {
+      throw error instanceof BadRequestError ? new UsageError(error.message) : error;
+    }
+    return runEvaluation(store, loaded, request, services.limits, undefined, data.store);
+  });
   loader.clear();
   if (options.html) await writeOptionFile('--html', options.html, htmlReport(evaluation));
   if (options.json) return JSON.stringify(evaluation, null, 2);

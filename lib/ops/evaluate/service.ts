@@ -28,19 +28,29 @@ function inlineExamples(loaded: LoadedModel, { instances, labels }: { instances:
   return examples;
 }
 
+/** How a caller names the two options in its messages: the body's fields, or modelctl's flags. */
+export interface OptionNames {
+  topK: string;
+  threshold: string;
+}
+
 /**
  * Options of another task would be ignored without a word (the accumulator reads threshold for a
  * binary model only, topK for a multiclass one only): refused, as explain refuses another method's
  * parameters.
  */
-function checkEvaluateOptions(manifest: Manifest, request: Pick<EvaluateRequest, 'topK' | 'threshold'>): void {
+export function checkEvaluateOptions(
+  manifest: Manifest,
+  request: Pick<EvaluateRequest, 'topK' | 'threshold'>,
+  names: OptionNames = { topK: 'topK', threshold: 'threshold' },
+): void {
   if (request.threshold !== undefined && manifest.task !== 'binary') {
     throw new BadRequestError(
-      `threshold: ${manifest.name} is a ${manifest.task} model; a threshold applies to binary models only (the positive class is predicted when its probability is above it)`,
+      `${names.threshold}: ${manifest.name} is a ${manifest.task} model; a threshold applies to binary models only (the positive class is predicted when its probability is above it)`,
     );
   }
   if (request.topK !== undefined && manifest.task !== 'classification') {
-    throw new BadRequestError(`topK: ${manifest.name} is a ${manifest.task} model; top-k accuracy applies to multiclass models only`);
+    throw new BadRequestError(`${names.topK}: ${manifest.name} is a ${manifest.task} model; top-k accuracy applies to multiclass models only`);
   }
 }
 
