@@ -75,6 +75,11 @@ export const LABEL_OUTPUT = 'label';
 
 const utf8 = new TextDecoder();
 
+/** Values the binary tensor data reader decoded (a typed array, or byte strings for BYTES), as no JSON value is. */
+function fromBinary(data: unknown): boolean {
+  return ArrayBuffer.isView(data) || (Array.isArray(data) && data.every((v) => v instanceof Uint8Array));
+}
+
 /**
  * One input as tensor data. Values sent as binary (binaryData.ts) are flat already: typed arrays,
  * or byte strings for BYTES, kept as bytes for an image model (`keepBytes`) and read as UTF-8 text
@@ -85,6 +90,12 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number, k
   const dtype = OIP_TO_TF[input.datatype];
   if (input.data === undefined) throw new BadRequestError(`${where}: no data (send "data", or parameters.binary_data_size with the values in binary after the JSON)`);
   if (input.parameters?.binary_data_size !== undefined) {
+    // Only the binary reader (binaryData.ts) puts values here: typed arrays, or byte strings for BYTES. JSON cannot.
+    if (!fromBinary(input.data)) {
+      throw new BadRequestError(
+        `${where}: parameters.binary_data_size says the values follow the JSON in binary, but this request is plain JSON (no Inference-Header-Content-Length header): send the values in "data" without binary_data_size, or as binary with that header`,
+      );
+    }
     const values = input.data as ArrayLike<unknown>;
     const data = dtype === 'string' && !keepBytes ? Array.from(values as ArrayLike<Uint8Array>, (b) => utf8.decode(b)) : (values as TensorData['data']);
     return { name: input.name, dtype, shape: input.shape, data };

@@ -176,6 +176,20 @@ describe('malformed binary bodies are 400s naming the problem', () => {
   });
 });
 
+describe('binary_data_size in a plain JSON body (no Inference-Header-Content-Length)', () => {
+  // The values are in "data", not after the JSON: they were used as if the binary reader had checked them (a 500, or an answer computed from strings).
+  it.each([
+    ['spam', { name: 'text', shape: [1], datatype: 'BYTES', data: ['free money'], parameters: { binary_data_size: 10 } }],
+    ['iris', { name: 'features', shape: [1, 4], datatype: 'FP32', data: [{}, {}, {}, {}], parameters: { binary_data_size: 16 } }],
+    ['iris', { name: 'features', shape: [1, 4], datatype: 'FP32', data: ['a', 'b', 'c', 'd'], parameters: { binary_data_size: 16 } }],
+    ['iris', { name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2], parameters: { binary_data_size: 16 } }],
+  ])('%s %j: a 400 saying the request is plain JSON', async (model, input) => {
+    const answer = await call(app.predict, 'POST', `/v2/models/${model}/infer`, { inputs: [input] });
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toMatch(/parameters\.binary_data_size says the values follow the JSON in binary, but this request is plain JSON/);
+  });
+});
+
 describe('advertised', () => {
   it('GET /v2 lists binary_tensor_data among the extensions', async () => {
     expect((await call(app.metadata, 'GET', '/v2')).body.extensions).toContain('binary_tensor_data');
