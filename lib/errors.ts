@@ -59,6 +59,11 @@ export class UnavailableError extends ServiceError {
   }
 }
 
+/** The request is well formed, but the model cannot answer it (e.g. its output overflowed to NaN): 422. */
+export class UnprocessableError extends ServiceError {
+  override readonly statusCode = 422;
+}
+
 /** The request names something it may not reach, e.g. a data set outside the model store (403). */
 export class ForbiddenError extends ServiceError {
   override readonly statusCode = 403;

@@ -8,7 +8,7 @@ import type { CsvRecord } from '../inputs/csvRecords.js';
 import type { CsvRowEncoder } from '../inputs/encode.js';
 import type { LoadedModel } from '../loader/index.js';
 import { predict } from '../ops/predict.js';
-import { bestAnswers } from '../protocol/answers.js';
+import { bestAnswers, NON_FINITE_OUTPUT, nonFiniteRows } from '../protocol/answers.js';
 import type { RunLimits } from '../runtime/memory.js';
 import type { Scored } from './output.js';
 import { csvRecordProblem } from './score.js';
@@ -37,8 +37,13 @@ export async function scoreColumns(loaded: LoadedModel, input: ColumnarInput, he
   }
   if (good.length > 0) {
     const tensor = { name: inputName, dtype: 'float32' as const, shape: [good.length, width], data: x.subarray(0, good.length * width) };
-    const answers = bestAnswers(loaded.manifest, (await predict(loaded, { kind: 'tensors', tensors: [tensor] }, limits))[0]);
+    const [output] = await predict(loaded, { kind: 'tensors', tensors: [tensor] }, limits);
+    const answers = bestAnswers(loaded.manifest, output);
     for (const [i, scored] of good.entries()) scored.answer = answers[i];
+    for (const i of nonFiniteRows(output)) {
+      good[i].answer = undefined;
+      good[i].error = NON_FINITE_OUTPUT;
+    }
   }
   return results;
 }

@@ -8,7 +8,7 @@ import type { LoadedModel } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
 import { inputFromValues, inputTensors, instanceFromCsv, instanceFromRecord } from '../inputs/encode.js';
 import { predict } from '../ops/predict.js';
-import { toAnswers, type Answer } from '../protocol/answers.js';
+import { NON_FINITE_OUTPUT, nonFiniteRows, toAnswers, type Answer } from '../protocol/answers.js';
 import type { BatchRow } from './readers.js';
 
 export interface RowResult {
@@ -22,9 +22,13 @@ function reason(error: unknown): string {
   return error instanceof BadRequestError ? error.message.replace(/^instances(\[0\])?:?\s*/, '') : 'could not be scored';
 }
 
-async function run(loaded: LoadedModel, instances: unknown[], limits: RunLimits): Promise<Answer[]> {
-  const outputs = await predict(loaded, inputFromValues(loaded.manifest, instances), limits);
-  return toAnswers(loaded.manifest, outputs[0]);
+/** Each row's answer, or why it has none. */
+type Outcome = Pick<RowResult, 'answer' | 'error'>;
+
+async function run(loaded: LoadedModel, instances: unknown[], limits: RunLimits): Promise<Outcome[]> {
+  const [output] = await predict(loaded, inputFromValues(loaded.manifest, instances), limits);
+  const overflowed = new Set(nonFiniteRows(output));
+  return toAnswers(loaded.manifest, output).map((answer, i) => (overflowed.has(i) ? { error: NON_FINITE_OUTPUT } : { answer }));
 }
 
 async function instanceProblem(loaded: LoadedModel, instance: unknown): Promise<string | undefined> {
@@ -44,8 +48,8 @@ export function csvRecordProblem(loaded: LoadedModel, values: Record<string, unk
 export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: boolean, limits: RunLimits): Promise<RowResult[]> {
   const instances = rows.map((row) => (fromCsv ? instanceFromCsv : instanceFromRecord)(loaded.manifest, row.values));
   try {
-    const answers = await run(loaded, instances, limits);
-    return rows.map((row, i) => ({ row, answer: answers[i] }));
+    const outcomes = await run(loaded, instances, limits);
+    return rows.map((row, i) => ({ row, ...outcomes[i] }));
   } catch (error) {
     if (!(error instanceof BadRequestError)) throw error;
   }
@@ -59,18 +63,18 @@ export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: 
   }
   if (good.length > 0) {
     try {
-      const answers = await run(
+      const outcomes = await run(
         loaded,
         good.map((i) => instances[i]),
         limits,
       );
-      for (const [j, i] of good.entries()) results[i].answer = answers[j];
+      for (const [j, i] of good.entries()) Object.assign(results[i], outcomes[j]);
     } catch (error) {
       if (!(error instanceof BadRequestError)) throw error;
       // Rows that decode alone but not together (e.g. mixed raw/natural): score them one by one.
       for (const i of good) {
         try {
-          results[i].answer = (await run(loaded, [instances[i]], limits))[0];
+          Object.assign(results[i], (await run(loaded, [instances[i]], limits))[0]);
         } catch (inner) {
           results[i].error = reason(inner);
         }

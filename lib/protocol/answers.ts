@@ -2,6 +2,7 @@
  * Model outputs -> answers a person can read: a label and scores for classifiers, a value for
  * regression. The raw tensors stay available through OIP or `raw: true`.
  */
+import { UnprocessableError } from '../errors.js';
 import { rowValues, type TensorData } from '../tensors/data.js';
 
 /** The parts of a manifest that say what the outputs mean. */
@@ -87,4 +88,35 @@ export function bestAnswers(manifest: ModelOutputs, output: TensorData): BestAns
     const { index, score } = best(manifest, data, width, r);
     return { label: labelOf(manifest.labels, index), score };
   });
+}
+
+/**
+ * Why a row has no answer when the model's output for it is NaN or infinite. Finite inputs can do
+ * it (float32 overflows inside the model); a label picked from such scores would be an arbitrary
+ * class given with a null score.
+ */
+export const NON_FINITE_OUTPUT = "the model's output is not a finite number (NaN or Infinity: the input values overflow inside the model), so it has no answer";
+
+/** The rows of the output holding a value that is not a finite number. */
+export function nonFiniteRows(output: TensorData): number[] {
+  if (output.dtype === 'string') return [];
+  const { rows, width, data } = shapeOf(output);
+  const bad: number[] = [];
+  for (let r = 0; r < rows; r += 1) {
+    for (let i = r * width; i < (r + 1) * width; i += 1) {
+      if (!Number.isFinite(data[i])) {
+        bad.push(r);
+        break;
+      }
+    }
+  }
+  return bad;
+}
+
+/** A 422 naming the rows (`place`: how the request names row r) whose output is not finite, when any is. */
+export function checkFiniteOutput(output: TensorData, place: (r: number) => string): void {
+  const bad = nonFiniteRows(output);
+  if (bad.length === 0) return;
+  const named = bad.slice(0, 5).map(place).join(', ') + (bad.length > 5 ? ` and ${bad.length - 5} more` : '');
+  throw new UnprocessableError(`${named}: ${NON_FINITE_OUTPUT}`);
 }

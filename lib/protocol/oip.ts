@@ -11,7 +11,7 @@ import type { Manifest } from '../registry/manifest.js';
 import { elementCount, type TensorData } from '../tensors/data.js';
 import { flattenNested } from '../tensors/nested.js';
 import { checkValuesFit } from '../tensors/valueRanges.js';
-import { topLabels } from './answers.js';
+import { checkFiniteOutput, topLabels } from './answers.js';
 import type { OutputTensor } from './binaryData.js';
 import { INTEGER_RANGES, OIP_DATATYPES, OIP_TO_TF, oipDatatypeOf, type OipDatatype } from './datatypes.js';
 
@@ -194,11 +194,13 @@ export function oipResponse(
   request: OipInferRequest,
 ): { model_name: string; model_version: string; id?: string; outputs: OutputTensor[] } {
   const all: OutputTensor[] = outputs.map((t) => ({ name: t.name, shape: t.shape, datatype: oipDatatypeOf(t.dtype), data: t.data }));
+  const wanted = request.outputs?.map((o) => o.name);
   if (manifest.task !== 'regression') {
+    // A label from NaN scores would be an arbitrary class; the raw outputs alone carry them as they are.
+    if (!wanted || wanted.includes(LABEL_OUTPUT)) checkFiniteOutput(outputs[0], (r) => `row ${r}`);
     const labels = topLabels(manifest, outputs[0]);
     all.push({ name: LABEL_OUTPUT, shape: [labels.length], datatype: 'BYTES', data: labels });
   }
-  const wanted = request.outputs?.map((o) => o.name);
   const unknown = wanted?.filter((name) => !all.some((o) => o.name === name)) ?? [];
   if (unknown.length) throw new BadRequestError(`unknown output(s) ${unknown.join(', ')}: the model answers ${all.map((o) => o.name).join(', ')}`);
   return {

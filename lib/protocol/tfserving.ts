@@ -10,7 +10,7 @@ import { inputFromValues, inputKindOf, rawTensor, type ModelInput } from '../inp
 import type { Manifest } from '../registry/manifest.js';
 import type { TensorData } from '../tensors/data.js';
 import { nest } from '../tensors/nested.js';
-import { toAnswers } from './answers.js';
+import { checkFiniteOutput, toAnswers } from './answers.js';
 
 export const tfServingPredictRequest = z
   .object({
@@ -81,6 +81,7 @@ export function decodeTfServing(manifest: Manifest, request: TfServingPredictReq
 export function encodeTfServing(manifest: Manifest, outputs: TensorData[], options: { columnar: boolean; raw: boolean; topK?: number }): z.infer<typeof tfServingPredictResponse> {
   const model_version = String(manifest.version);
   if (!options.raw) {
+    checkFiniteOutput(outputs[0], (r) => (options.columnar ? `row ${r}` : `instances[${r}]`));
     const answers = toAnswers(manifest, outputs[0], options.topK);
     return options.columnar ? { outputs: answers, model_version } : { predictions: answers, model_version };
   }

@@ -7,6 +7,7 @@ import type { LoadedModel } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import type { Manifest } from '../../registry/index.js';
 import { predict } from '../predict.js';
+import { checkFiniteOutput } from '../../protocol/answers.js';
 import { inputFromValues, type ModelInput } from '../../inputs/encode.js';
 import { elementCount, type TensorData } from '../../tensors/data.js';
 import { ClassificationAccumulator, type ClassificationReport } from './classification.js';
@@ -128,6 +129,8 @@ export async function evaluateChunks(loaded: LoadedModel, chunks: AsyncIterable<
   let rows = 0;
   for await (const chunk of chunks) {
     const [output] = await predict(loaded, chunk.input, options.limits);
+    // Metrics over NaN scores would count an arbitrary class; the row is named by its place among all rows.
+    checkFiniteOutput(output, (r) => `row ${rows + r} of ${source === 'inline' ? 'instances' : source} (counting from 0)`);
     addOutputs(loaded.manifest, accumulator, chunk.truths, output);
     rows += chunk.truths.length;
     await options.onProgress?.(rows);

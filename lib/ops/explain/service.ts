@@ -7,7 +7,7 @@
 import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
-import { toAnswers, type Answer } from '../../protocol/answers.js';
+import { checkFiniteOutput, toAnswers, type Answer } from '../../protocol/answers.js';
 import type { Attribution, ExplainContext } from './context.js';
 import { imageShape } from './features.js';
 import { encodeRows } from './inputs.js';
@@ -54,6 +54,9 @@ export async function explain(loaded: LoadedModel, request: ExplainRequest, limi
 
   checkPassFits(loaded, request.method === 'kernelShap' ? 'forward' : 'gradient', limits);
   const { outputs, width } = await forwardRows(loaded, space, instances.count, (from, to, out) => out.set(instances.data.subarray(from * space.size, to * space.size)), limits);
+  // Before any attribution is computed: a NaN score has no target to explain.
+  const outputTensor = { name: manifest.signature.outputs[0]?.name ?? 'output', dtype: 'float32' as const, shape: [instances.count, width], data: outputs };
+  checkFiniteOutput(outputTensor, (r) => `instances[${r}]`);
   const spec = targetSpec(manifest, width);
   const requested = resolveTarget(spec, request.target);
   const outputRow = (i: number) => outputs.subarray(i * width, (i + 1) * width);
@@ -102,6 +105,6 @@ export async function explain(loaded: LoadedModel, request: ExplainRequest, limi
       score: scoreMeaning(spec),
     },
     data: { explanations },
-    predictions: toAnswers(manifest, { name: manifest.signature.outputs[0]?.name ?? 'output', dtype: 'float32', shape: [instances.count, width], data: outputs }),
+    predictions: toAnswers(manifest, outputTensor),
   };
 }
