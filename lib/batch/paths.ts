@@ -56,6 +56,19 @@ export function parseInputKey(key: string): BatchInput {
   return { key, ref: parseModelRef(refText), format: suffix === '.csv' ? 'csv' : 'jsonl', relative };
 }
 
+/**
+ * Where the manifest of an upload under batch/input/ goes when its key names no model
+ * (batch/input/x.csv, batch/input/IRIS/x.csv): the same path below batch/output/, so the user
+ * finds the reason where the outputs would have been. Undefined for a path that cannot be
+ * mirrored (an empty or `..` segment).
+ */
+export function refusedManifestKey(key: string): string | undefined {
+  if (!key.startsWith(INPUT_PREFIX)) return undefined;
+  const relative = key.slice(INPUT_PREFIX.length);
+  if (relative.split('/').some((part) => part === '' || part === '.' || part === '..')) return undefined;
+  return `${OUTPUT_PREFIX}${relative}.manifest.json`;
+}
+
 /** The outputs of an input: under batch/output/ for the S3 trigger, or under any prefix (modelctl batch). */
 export function outputsFor(input: BatchInput, prefix = OUTPUT_PREFIX): BatchOutputs {
   const base = `${prefix}${input.relative}`;

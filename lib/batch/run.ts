@@ -13,13 +13,14 @@ import type { RunLimits } from '../runtime/memory.js';
 import { csvRecordBatches } from '../inputs/csvRecords.js';
 import { csvColumns, requiredColumns } from '../inputs/encode.js';
 import { ConcatUnsupportedError, getJson, ObjectChangedError, pinnableEtag, type ObjectStore } from '../store/index.js';
-import { outputsFor, parseInputKey, type BatchInput, type BatchOutputs } from './paths.js';
+import { outputsFor, parseInputKey, refusedManifestKey, type BatchInput, type BatchOutputs } from './paths.js';
 import { recordOf, scoreColumns, type ColumnarInput } from './columnar.js';
 import { answerColumns, csvLine, OutputText, type Scored } from './output.js';
 import { readJsonl, type BatchRow } from './readers.js';
 import { scoreRows } from './score.js';
 import { ObjectSink } from './sink.js';
 import { checkpointSchema, type BatchManifest, type Checkpoint } from './state.js';
+import { logger } from '../observability.js';
 
 export interface BatchOptions {
   /** Rows per micro-batch is limits.maxBatch; the model runs them within limits.budget. */
@@ -172,7 +173,13 @@ export interface FailedRun {
 }
 
 /** Writes the manifest of a failed run: a client's error in its own words (the file's fault), anything else as internal. */
-export async function recordFailure(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, error: unknown, run: FailedRun): Promise<BatchManifest> {
+export async function recordFailure(
+  store: ObjectStore,
+  input: Pick<BatchInput, 'key'>,
+  outputs: Pick<BatchOutputs, 'manifest'>,
+  error: unknown,
+  run: FailedRun,
+): Promise<BatchManifest> {
   const message =
     error instanceof ServiceError && error.statusCode < 500 ? error.message : error instanceof IntegrityError ? error.publicMessage : 'internal error (see the function log)';
   const manifest: BatchManifest = {
@@ -257,9 +264,35 @@ export async function scorePart(io: BatchIO, loaded: LoadedModel, input: BatchIn
   return done;
 }
 
+/**
+ * An upload whose key names no model, or not a file that is scored: a failed manifest naming the
+ * problem where the outputs would have been, rather than an error the event is retried for (and
+ * that stops the event's other files).
+ */
+async function refuseKey(store: ObjectStore, key: string, error: BadRequestError, started: Date): Promise<BatchOutcome> {
+  const source = await store.head(key);
+  const manifestKey = refusedManifestKey(key);
+  if (!source || !manifestKey) {
+    logger.warn('batch upload not scored', { key, reason: error.message });
+    return { status: 'skipped' };
+  }
+  const manifest = await recordFailure(store, { key }, { manifest: manifestKey }, error, {
+    startedAt: started.toISOString(),
+    etag: source.etag ?? String(source.size),
+    invocations: 1,
+  });
+  return { status: 'failed', manifest };
+}
+
 export async function scoreObject(store: ObjectStore, loader: ModelLoader, key: string, options: BatchOptions): Promise<BatchOutcome> {
   const started = new Date();
-  const input = parseInputKey(key);
+  let input: BatchInput;
+  try {
+    input = parseInputKey(key);
+  } catch (error) {
+    if (error instanceof BadRequestError) return refuseKey(store, key, error, started);
+    throw error;
+  }
   const outputs = outputsFor(input);
   const source = await store.head(key);
   if (!source) return { status: 'skipped' };

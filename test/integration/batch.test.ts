@@ -57,6 +57,22 @@ describe('batch scoring on the folder store', () => {
     expect(manifest.source.etag).toBe((await folder.head('batch/input/iris/mixed.csv'))!.etag);
   });
 
+  it("an upload whose key names no model gets a failed manifest naming the problem, and does not stop the event's other files", async () => {
+    const bad = ['batch/input/loose.csv', 'batch/input/IRIS/a.csv', 'batch/input/iris:abc/a.csv'];
+    for (const key of [...bad, 'batch/input/iris/after-bad.csv']) await folder.put(key, csv(IRIS));
+    const event = { Records: [...bad, 'batch/input/iris/after-bad.csv'].flatMap((key) => putEvent(key).Records) } as S3Event;
+    const outcomes = (await app.batchScore(event)) as { status: string }[];
+    expect(outcomes.map((o) => o.status)).toEqual(['failed', 'failed', 'failed', 'succeeded']);
+    expect(await manifestOf(folder, 'batch/output/loose.csv.manifest.json')).toMatchObject({
+      status: 'failed',
+      source: { key: 'batch/input/loose.csv' },
+      error: expect.stringMatching(/batch\/input\/loose\.csv: expected batch\/input\/\{model\}\[@alias\|:version\]\/\{file\}/),
+    });
+    expect((await manifestOf(folder, 'batch/output/IRIS/a.csv.manifest.json')).error).toMatch(/IRIS/);
+    expect((await manifestOf(folder, 'batch/output/iris:abc/a.csv.manifest.json')).error).toMatch(/abc/);
+    expect((await manifestOf(folder, 'batch/output/iris/after-bad.csv.manifest.json')).status).toBe('succeeded');
+  });
+
   it('scores JSON Lines for a pinned version and an alias, naming lines that are not JSON', async () => {
     await folder.put(
       'batch/input/spam@production/mail.ndjson',
