@@ -12,7 +12,7 @@ import type { LoadedModel, ModelLoader } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
 import { csvRecordBatches } from '../inputs/csvRecords.js';
 import { csvColumns, requiredColumns } from '../inputs/encode.js';
-import { ConcatUnsupportedError, getJson, ObjectChangedError, pinnableEtag, type ObjectStore } from '../store/index.js';
+import { ConcatUnsupportedError, getJson, listAll, ObjectChangedError, pinnableEtag, type ObjectStore } from '../store/index.js';
 import { outputsFor, parseInputKey, refusedManifestKey, type BatchInput, type BatchOutputs } from './paths.js';
 import { recordOf, scoreColumns, type ColumnarInput } from './columnar.js';
 import { answerColumns, csvLine, OutputText, type Scored } from './output.js';
@@ -159,8 +159,18 @@ export async function finish(store: ObjectStore, input: BatchInput, outputs: Bat
     finishedAt: new Date().toISOString(),
   };
   await store.put(outputs.manifest, JSON.stringify(manifest, null, 2), { contentType: 'application/json' });
-  await Promise.all([...parts('predictions'), ...parts('errors'), outputs.checkpoint].map((key) => store.delete(key)));
+  // Every part under the prefix, not only this run's: a run of an earlier upload of the same key,
+  // replaced between two of its invocations, leaves its later parts there.
+  await removeParts(store, outputs);
+  await store.delete(outputs.checkpoint);
   return manifest;
+}
+
+/** Everything under a run's parts prefix (parts, a sharded run's plan and range counts). */
+export async function removeParts(store: ObjectStore, outputs: Pick<BatchOutputs, 'partsPrefix'>): Promise<void> {
+  const keys: string[] = [];
+  for await (const object of listAll(store, outputs.partsPrefix)) keys.push(object.key);
+  await Promise.all(keys.map((key) => store.delete(key)));
 }
 
 /** What a failed run had done when it stopped. */
@@ -199,12 +209,7 @@ export async function recordFailure(
 
 async function fail(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, error: unknown, started: Date, etag?: string, checkpoint?: Checkpoint): Promise<BatchManifest> {
   const manifest = await recordFailure(store, input, outputs, error, { ...checkpoint, startedAt: checkpoint?.startedAt ?? started.toISOString(), etag });
-  if (checkpoint)
-    await Promise.all(
-      Array.from({ length: checkpoint.parts + 1 }, (_, i) => [outputs.part(i, 'predictions'), outputs.part(i, 'errors')])
-        .flat()
-        .map((k) => store.delete(k)),
-    );
+  await removeParts(store, outputs);
   await store.delete(outputs.checkpoint);
   return manifest;
 }

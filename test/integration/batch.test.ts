@@ -5,7 +5,7 @@ import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scoreObject } from '../../lib/batch/run.js';
 import type { BatchManifest } from '../../lib/batch/state.js';
-import type { ObjectStore } from '../../lib/store/index.js';
+import { listAll, type ObjectStore } from '../../lib/store/index.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 import { serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
@@ -178,6 +178,23 @@ describe('batch scoring on the folder store', () => {
     expect(await text(folder, 'batch/output/iris/long.csv.predictions.csv')).toBe(await text(folder, 'batch/output/iris/short.csv.predictions.csv'));
     expect(await folder.head('batch/output/iris/long.csv.checkpoint.json')).toBeUndefined();
     expect(await folder.head('batch/output/iris/long.csv.parts/00000.predictions')).toBeUndefined();
+  });
+
+  it('a file replaced between two invocations of its run: the new upload is scored and no part of the old run is left', async () => {
+    const key = 'batch/input/iris/replaced-mid-run.csv';
+    await folder.put(key, csv(Array.from({ length: 100 }, (_, i) => IRIS[i % IRIS.length])));
+    const handOver = { limits: localLimits(10), marginMs: 1, remainingMs: () => 0, continueLater: async () => undefined };
+    expect((await scoreObject(folder, app.services.loader, key, handOver)).status).toBe('continued');
+    for (let i = 0; i < 3; i += 1) expect((await scoreObject(folder, app.services.loader, key, { ...handOver, resume: true })).status).toBe('continued');
+    expect(await folder.head('batch/output/iris/replaced-mid-run.csv.parts/00003.predictions')).toBeDefined();
+
+    await folder.put(key, csv(IRIS.slice(0, 2)));
+    const fresh = await scoreObject(folder, app.services.loader, key, { ...handOver, remainingMs: () => Number.POSITIVE_INFINITY });
+    expect(fresh.manifest).toMatchObject({ status: 'succeeded', rows: { read: 2, scored: 2, failed: 0 } });
+    expect((await scoreObject(folder, app.services.loader, key, { ...handOver, resume: true })).status).toBe('skipped'); // the stale continuation
+    const left: string[] = [];
+    for await (const object of listAll(folder, 'batch/output/iris/replaced-mid-run.csv.')) left.push(object.key);
+    expect(left.sort()).toEqual(['errors.jsonl', 'manifest.json', 'predictions.csv'].map((name) => `batch/output/iris/replaced-mid-run.csv.${name}`));
   });
 
   it('replaces the half-written output of a crashed run instead of appending to it', async () => {

@@ -6,9 +6,8 @@
  * parts prefix.
  */
 import type { BatchInput, BatchOutputs } from '../paths.js';
-import { readOptional, recordFailure, type BatchIO } from '../run.js';
+import { readOptional, recordFailure, removeParts, type BatchIO } from '../run.js';
 import type { BatchManifest } from '../state.js';
-import { listAll } from '../../store/index.js';
 import type { ShardPlan } from './plan.js';
 import type { RangeResult } from './range.js';
 
@@ -23,7 +22,7 @@ export async function failShardedRun(
   // same file into the same place) keeps its outputs; this run's parts go all the same.
   const finished = await readOptional<BatchManifest>(io.output, outputs.manifest);
   if (finished?.status === 'succeeded' && finished.source.etag === run.etag) {
-    if (!run.keepRanges) await removeParts(io, outputs);
+    if (!run.keepRanges) await removeParts(io.output, outputs);
     return finished;
   }
   const rows = { read: 0, scored: 0, failed: 0 };
@@ -43,12 +42,6 @@ export async function failShardedRun(
     rows,
     invocations: Math.max(1, scored),
   });
-  if (!run.keepRanges) await removeParts(io, outputs);
+  if (!run.keepRanges) await removeParts(io.output, outputs);
   return manifest;
-}
-
-async function removeParts(io: BatchIO, outputs: BatchOutputs): Promise<void> {
-  const keys: string[] = [];
-  for await (const object of listAll(io.output, outputs.partsPrefix)) keys.push(object.key);
-  await Promise.all(keys.map((key) => io.output.delete(key)));
 }
