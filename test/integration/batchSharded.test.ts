@@ -147,7 +147,7 @@ describe.each(['flowers.csv', 'flowers.jsonl'])('%s', (name) => {
 describe('a range that fails every time it is tried ends the run (no worker after worker)', () => {
   it.each([
     ['dies', 'SIGKILL', undefined, /range 2 \(bytes \d+-\d+\) failed 3 times: its worker exited \(SIGKILL\) the last time/],
-    ['hangs', 'SIGSTOP', '1', /range 2 \(bytes \d+-\d+\) failed 3 times: its worker ran past the range timeout \(1 s\) the last time/],
+    ['hangs', 'SIGSTOP', '4', /range 2 \(bytes \d+-\d+\) failed 3 times: its worker ran past the range timeout \(4 s\) the last time/],
   ] as const)(
     'its worker %s: after 3 attempts, a failed manifest and nothing else',
     async (_how, signal, rangeTimeout, message) => {
