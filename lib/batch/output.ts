@@ -6,8 +6,12 @@
 import { stringify } from 'csv-stringify/sync';
 import type { BestAnswer, ModelOutputs } from '../protocol/answers.js';
 
-export function answerColumns(manifest: ModelOutputs): string[] {
-  return manifest.task === 'regression' ? ['prediction'] : ['label', 'score'];
+export function answerColumns(manifest: ModelOutputs, inputColumns: string[] = []): string[] {
+  let names = manifest.task === 'regression' ? ['prediction'] : ['label', 'score'];
+  // A file that has its own `label` column (a labelled data set) keeps it: the answer's columns are
+  // renamed rather than repeated (readers keep one of two equal names, or rename the second).
+  while (names.some((name) => inputColumns.includes(name))) names = names.map((name) => `predicted_${name}`);
+  return names;
 }
 
 /** One CSV line (quoted where needed), with its line break. */

@@ -233,7 +233,7 @@ export async function scorePart(io: BatchIO, loaded: LoadedModel, input: BatchIn
   let headerWritten = part > 0;
   const writeHeader = async () => {
     if (!csv || headerWritten || !checkpoint.columns) return;
-    await predictions.write(csvLine([...checkpoint.columns, ...answerColumns(loaded.manifest)]));
+    await predictions.write(csvLine([...checkpoint.columns, ...answerColumns(loaded.manifest, checkpoint.columns)]));
     headerWritten = true;
   };
   let done = true;

@@ -19,7 +19,8 @@ export interface RowResult {
 
 /** The row's problem without the request-path prefix (the error file gives the line instead). */
 function reason(error: unknown): string {
-  return error instanceof BadRequestError ? error.message.replace(/^instances(\[0\])?:?\s*/, '') : 'could not be scored';
+  // "instances[0]: expected ..." -> "expected ...", "instances[0].b64: ..." -> "b64: ...".
+  return error instanceof BadRequestError ? error.message.replace(/^instances(\[0\])?(:\s*|\.)?/, '') : 'could not be scored';
 }
 
 /** Each row's answer, or why it has none. */

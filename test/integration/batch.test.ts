@@ -197,6 +197,25 @@ describe('batch scoring on the folder store', () => {
     expect(left.sort()).toEqual(['errors.jsonl', 'manifest.json', 'predictions.csv'].map((name) => `batch/output/iris/replaced-mid-run.csv.${name}`));
   });
 
+  it('a file with its own label column keeps it: the answer columns are named predicted_label, predicted_score', async () => {
+    await folder.put('batch/input/spam/labelled.csv', 'text,label\nwin a free prize now,spam\nsee you at lunch,ham\n');
+    const [outcome] = (await app.batchScore(putEvent('batch/input/spam/labelled.csv'))) as { status: string }[];
+    expect(outcome.status).toBe('succeeded');
+    const [header, ...rows] = (await text(folder, 'batch/output/spam/labelled.csv.predictions.csv')).trim().split('\n');
+    expect(header).toBe('text,label,predicted_label,predicted_score');
+    expect(rows.map((row) => row.split(',').slice(0, 3).join(','))).toEqual(['win a free prize now,spam,spam', 'see you at lunch,ham,ham']);
+  });
+
+  it('names a bad field of a row as predict does, without the request path: "b64: ..." for an image that is not base64', async () => {
+    await folder.put('batch/input/digits/bad-image.jsonl', `${JSON.stringify({ image: { b64: '%%%' } })}\n`);
+    await app.batchScore(putEvent('batch/input/digits/bad-image.jsonl'));
+    const [error] = (await text(folder, 'batch/output/digits/bad-image.jsonl.errors.jsonl'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(error).toEqual({ line: 1, error: expect.stringMatching(/^b64: /) });
+  });
+
   it('replaces the half-written output of a crashed run instead of appending to it', async () => {
     await folder.put('batch/input/iris/crash.csv', csv(IRIS));
     await folder.put('batch/output/iris/crash.csv.parts/00000.predictions', 'garbage from a run that died\n');
