@@ -5,6 +5,7 @@
  *                                            schemas, explanations on the predict function, ...
  *   dist/<name>/package.json                 {"type":"module"}: makes index.js an ES module
  *   dist/<name>/tfjs-backend-wasm-simd.wasm  the wasm backend's binary, found beside the bundle
+ *   dist/<name>/mozjpeg_dec.wasm             the JPEG decoder's binary (libjpeg-turbo), read on the first JPEG
  *   dist/<name>/index.js.map, meta.json      source map and esbuild metafile: not zipped
  *
  * Why index.js + package.json and not index.mjs: `serverless invoke local` (osls 4.3.1) loads
@@ -31,6 +32,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 /** Budget for what each function loads at a cold start (index.js and its static chunks; not the .wasm). CI fails the build above it. */
 export const BUNDLE_BUDGET_BYTES = 1_500_000;
 
+import { JPEG_WASM_FILE, jpegWasmInPackage } from '../lib/inputs/image/jpegWasm.js';
 import { WASM_SIMD_FILE } from '../lib/runtime/wasmFiles.js';
 
 /**
@@ -165,6 +167,13 @@ export async function discoverHandlers(handlersDir: string): Promise<string[]> {
     .sort();
 }
 
+/** The JPEG decoder's binary in node_modules (lib/inputs/image/jpeg.ts reads it beside the bundle). */
+function jpegWasmSourceFile(): string {
+  const file = jpegWasmInPackage();
+  if (!file) throw new Error(`@jsquash/jpeg is not installed: no ${JPEG_WASM_FILE} to carry`);
+  return file;
+}
+
 async function buildOne(name: string, handlersDir: string, outDir: string, wasmFile: string): Promise<HandlerBuild> {
   const dir = path.join(outDir, name);
   await rm(dir, { recursive: true, force: true });
@@ -177,6 +186,7 @@ async function buildOne(name: string, handlersDir: string, outDir: string, wasmF
     writeFile(path.join(dir, 'meta.json'), JSON.stringify(metafile)),
     writeFile(path.join(dir, 'package.json'), `${JSON.stringify({ type: 'module' })}\n`),
     copyFile(wasmFile, path.join(dir, WASM_SIMD_FILE)),
+    copyFile(jpegWasmSourceFile(), path.join(dir, JPEG_WASM_FILE)),
   ]);
   const [bundleStat, wasmStat] = await Promise.all([stat(bundleFile), stat(path.join(dir, WASM_SIMD_FILE))]);
   return { name, dir, bundleFile, bundleBytes: bundleStat.size, wasmBytes: wasmStat.size, metafile, ...sizes };

@@ -1,12 +1,15 @@
 /**
- * Request value -> image bytes -> RGBA pixels. PNG (pngjs) and JPEG (jpeg-js), told apart by magic bytes.
- * Every failure is a BadRequestError naming the JSON path; sizes are checked from the headers
- * before anything is decompressed, so a small request cannot make us allocate gigabytes.
+ * Request value -> image bytes -> RGBA pixels, told apart by magic bytes: PNG with pngjs, JPEG with
+ * libjpeg-turbo's decompressor (jpeg.ts; what browsers, TensorFlow and PIL decode with, so the pixels
+ * are the ones a model's own pipeline saw), CMYK JPEGs with jpeg-js (libjpeg-turbo does not turn
+ * CMYK into RGB). Every failure is a BadRequestError naming the JSON path; sizes are checked from
+ * the headers before anything is decompressed, so a small request cannot make us allocate gigabytes.
  */
 import { inflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { BadRequestError } from '../../errors.js';
+import { decodeJpegRgba, JpegDataError } from './jpeg.js';
 
 /** Largest accepted side, in pixels (and so at most 16.7 MP, 64 MB of RGBA). */
 // 2048 keeps a worst-case JPEG decode under ~1 s and ~130 MB on a 2 GB Lambda (4096: 3.4 s, 500 MB).
@@ -109,25 +112,41 @@ function checkPng(bytes: Uint8Array, where: string): void {
   }
 }
 
-/** Width and height from the first JPEG start-of-frame marker, or undefined if none is found. */
-function jpegSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+interface JpegFrame {
+  width: number;
+  height: number;
+  /** 1 grey, 3 YCbCr (or RGB), 4 CMYK or YCCK. */
+  components: number;
+}
+
+/**
+ * The first start-of-frame header of a JPEG, found as libjpeg finds it (segments skipped by their
+ * lengths, stray bytes between them skipped), or undefined when the image data (or the end of the
+ * file) comes first: libjpeg then has no frame to decode either.
+ */
+function jpegFrame(bytes: Uint8Array): JpegFrame | undefined {
   let at = 2;
-  while (at + 9 < bytes.length) {
-    if (bytes[at] !== 0xff) return undefined;
+  while (at + 3 < bytes.length) {
+    if (bytes[at] !== 0xff) {
+      at += 1; // a stray byte between segments: libjpeg skips it too (with a warning)
+      continue;
+    }
     const marker = bytes[at + 1];
-    if (marker === 0xff) {
-      at += 1; // fill byte
+    if (marker === 0xff || marker === 0x00) {
+      at += 1; // a fill byte, or a stuffed zero outside any segment
       continue;
     }
     if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
       at += 2; // markers without a length
       continue;
     }
-    const length = (bytes[at + 2] << 8) | bytes[at + 3];
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (isSof) return { height: (bytes[at + 5] << 8) | bytes[at + 6], width: (bytes[at + 7] << 8) | bytes[at + 8] };
-    if (marker === 0xda) return undefined; // scan data before any frame header
-    at += 2 + length;
+    if (isSof) {
+      if (at + 9 >= bytes.length) return undefined;
+      return { height: (bytes[at + 5] << 8) | bytes[at + 6], width: (bytes[at + 7] << 8) | bytes[at + 8], components: bytes[at + 9] };
+    }
+    if (marker === 0xda || marker === 0xd9) return undefined; // image data, or the end, before any frame header
+    at += 2 + ((bytes[at + 2] << 8) | bytes[at + 3]);
   }
   return undefined;
 }
@@ -144,20 +163,39 @@ function throughIend(bytes: Uint8Array): Uint8Array {
   return bytes;
 }
 
+/**
+ * Why a PNG's chunks stop short of its IEND chunk ("truncated: ..."), or undefined when they reach
+ * it. pngjs would only say "There are some read requests waitng on finished stream".
+ */
+function pngTruncation(bytes: Uint8Array): string | undefined {
+  for (let at = 8; ; at += 12 + u32(bytes, at)) {
+    if (at + 8 > bytes.length) return 'truncated: the file ends before its IEND chunk';
+    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+    if (at + 12 + u32(bytes, at) > bytes.length) return `truncated: the file ends inside its ${/^[A-Za-z]{4}$/.test(type) ? type : 'last'} chunk`;
+    if (type === 'IEND') return undefined;
+  }
+}
+
+/** pngjs's own words for data that ended early (its sync reader's, misspelling included). */
+const PNGJS_ENDED_EARLY = /read requests waitng on finished stream|unexpected end of file/i;
+
 function decodePng(file: Uint8Array, where: string): DecodedImage {
   checkPng(file, where);
+  const truncated = pngTruncation(file);
+  if (truncated) throw new BadRequestError(`${where}: corrupt PNG (${truncated})`);
   const bytes = throughIend(file);
   try {
     const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     return { width: png.width, height: png.height, rgba: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
   } catch (error) {
-    throw new BadRequestError(`${where}: corrupt PNG (${(error as Error)?.message ?? String(error)})`, { cause: error });
+    const message = (error as Error)?.message ?? String(error);
+    const what = PNGJS_ENDED_EARLY.test(message) ? 'truncated: its image data ends early' : message;
+    throw new BadRequestError(`${where}: corrupt PNG (${what})`, { cause: error });
   }
 }
 
-function decodeJpeg(bytes: Uint8Array, where: string): DecodedImage {
-  const size = jpegSize(bytes);
-  if (size) checkSize(size.width, size.height, where);
+/** CMYK and YCCK JPEGs (Adobe's, from print workflows): jpeg-js turns them into RGB, libjpeg-turbo does not. */
+function decodeCmykJpeg(bytes: Uint8Array, where: string): DecodedImage {
   try {
     const image = jpeg.decode(bytes, {
       useTArray: true,
@@ -176,6 +214,24 @@ function decodeJpeg(bytes: Uint8Array, where: string): DecodedImage {
     }
     throw new BadRequestError(`${where}: corrupt JPEG (${message})`, { cause: error });
   }
+}
+
+function decodeJpeg(bytes: Uint8Array, where: string): DecodedImage {
+  const frame = jpegFrame(bytes);
+  if (!frame) throw new BadRequestError(`${where}: corrupt JPEG (no frame header before its image data)`);
+  checkSize(frame.width, frame.height, where);
+  if (frame.components === 4) return decodeCmykJpeg(bytes, where);
+  let image: DecodedImage;
+  try {
+    image = decodeJpegRgba(bytes);
+  } catch (error) {
+    if (!(error instanceof JpegDataError)) throw error; // the decoder itself failed: not the request's fault
+    const what = error.truncated ? 'truncated: the file ends before its image data does' : error.message;
+    throw new BadRequestError(`${where}: corrupt JPEG (${what})`, { cause: error });
+  }
+  checkSize(image.width, image.height, where);
+  if (image.rgba.length !== image.width * image.height * 4) throw new BadRequestError(`${where}: corrupt JPEG (decoder returned a short pixel buffer)`);
+  return image;
 }
 
 /** PNG or JPEG bytes -> RGBA pixels. */

@@ -1,0 +1,94 @@
+/**
+ * JPEG bytes -> RGBA pixels with libjpeg-turbo's decompressor: mozjpeg's build of it, compiled to
+ * wasm by @jsquash/jpeg. libjpeg-turbo is what browsers, TensorFlow's decode_jpeg, PIL and
+ * ImageMagick decode with; its defaults (triangle-filter "fancy" chroma upsampling, the accurate
+ * integer IDCT) are what a model's own pipeline saw, and this decoder keeps them. jpeg-js, which
+ * decoded before, replicates chroma and has its own IDCT: up to 34 levels off on ordinary photos
+ * and 0.05 in a classifier's probabilities (README, "Image preprocessing").
+ *
+ * Synchronous, as decodeImage is: the binary (166 KB) is read and compiled on the first JPEG, not
+ * at start-up, and instantiated without waiting (emscripten's instantiateWasm hook, the one
+ * @jsquash/jpeg's own init(module) uses). A libjpeg error ends the emscripten program (exit(1))
+ * and leaves its stack and heap where libjpeg gave up, so after any failure the next JPEG gets a
+ * fresh instance (about 5 ms). The instance's memory grows to what the largest JPEG so far needed
+ * (about 40 MB for a 2048 x 2048 photo) and is kept for the next one.
+ */
+import { readFileSync } from 'node:fs';
+import mozjpegDecoder from '@jsquash/jpeg/codec/dec/mozjpeg_dec.js';
+import { findJpegWasm, JPEG_WASM_FILE } from './jpegWasm.js';
+
+interface DecodedRgba {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray;
+}
+
+interface Decoder {
+  decode(bytes: Uint8Array, preserveOrientation: boolean): DecodedRgba | null;
+}
+
+/** What libjpeg says when the data stops before the image does (it then fills the rest with grey). */
+const PREMATURE_END = 'Premature end of JPEG file';
+
+/** libjpeg could not decode the file: `message` is its own description (e.g. "Bogus marker length"). */
+export class JpegDataError extends Error {
+  constructor(
+    message: string,
+    readonly truncated = false,
+  ) {
+    super(message);
+  }
+}
+
+let compiled: WebAssembly.Module | undefined;
+let decoder: Decoder | undefined;
+/** libjpeg's warnings and errors for the JPEG being decoded (it prints them; we keep them). */
+const messages: string[] = [];
+
+function compile(): WebAssembly.Module {
+  const file = findJpegWasm();
+  if (!file) throw new Error(`the JPEG decoder's ${JPEG_WASM_FILE} is neither beside the bundle nor in node_modules/@jsquash/jpeg`);
+  return new WebAssembly.Module(readFileSync(file));
+}
+
+function start(): Decoder {
+  compiled ??= compile();
+  const module = compiled;
+  const options = {
+    noInitialRun: true,
+    print: (text: string) => messages.push(text),
+    printErr: (text: string) => messages.push(text),
+    instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance) => void) {
+      const instance = new WebAssembly.Instance(module, imports);
+      receive(instance);
+      return instance.exports;
+    },
+  };
+  // The factory fills in the object it is given (emscripten's Module is the object passed in); with a
+  // synchronous instantiateWasm the runtime is ready when the call returns. Its promise would only
+  // reject on an abort, which the next decode answers by starting afresh.
+  const ready = (mozjpegDecoder as unknown as (options: object) => Promise<unknown>)(options);
+  ready.catch(() => undefined);
+  const started = options as typeof options & Partial<Decoder>;
+  if (typeof started.decode !== 'function') throw new Error('the JPEG decoder did not start synchronously');
+  return started as unknown as Decoder;
+}
+
+/** The RGBA pixels of a JPEG; throws JpegDataError for data libjpeg refuses or that ends early. */
+export function decodeJpegRgba(bytes: Uint8Array): { width: number; height: number; rgba: Uint8Array } {
+  decoder ??= start();
+  messages.length = 0;
+  let image: DecodedRgba | null;
+  try {
+    image = decoder.decode(bytes, false);
+  } catch (error) {
+    decoder = undefined;
+    const said = messages.filter((m) => m !== PREMATURE_END).at(-1);
+    if (said) throw new JpegDataError(said, messages.includes(PREMATURE_END));
+    if (messages.includes(PREMATURE_END)) throw new JpegDataError(PREMATURE_END, true);
+    throw error; // not libjpeg's refusal: the decoder itself failed
+  }
+  if (messages.includes(PREMATURE_END)) throw new JpegDataError(PREMATURE_END, true);
+  if (!image) throw new JpegDataError('no image');
+  return { width: image.width, height: image.height, rgba: new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength) };
+}

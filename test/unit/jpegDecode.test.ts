@@ -1,0 +1,140 @@
+/**
+ * JPEGs decode to libjpeg-turbo's pixels: what browsers, TensorFlow's decode_jpeg, PIL and ImageMagick
+ * give, and so what a model's own pipeline saw. The reference is @cwasm/jpeg-turbo, a separate wasm
+ * build of upstream libjpeg-turbo (TurboJPEG, default flags: fancy upsampling, accurate IDCT); the
+ * service decodes with mozjpeg's build of the same decompressor (@jsquash/jpeg), so the two must agree
+ * exactly. jpeg-js, the decoder before, was up to 34 levels off on these photos.
+ *
+ * Fixtures in test/fixtures/jpeg/, made with ImageMagick 6.9 (libjpeg-turbo 2.1) from
+ * node_modules/@vladmandic/face-api/demo/ (commands in the names: see the it.each below):
+ *   convert sample1.jpg -resize 400x -sampling-factor 2x2 -interlace JPEG -quality 85 progressive-420.jpg
+ *   convert sample2.jpg -resize 320x -colorspace Gray -quality 90 grey.jpg
+ *   convert sample5.jpg -crop 257x193+300+300 +repage -sampling-factor 2x2 -quality 75 odd-size-420.jpg
+ *   convert sample4.jpg -crop 200x150+500+400 +repage -sampling-factor 1x1 -quality 95 444.jpg
+ *   convert sample3.jpg -resize 240x -colorspace CMYK -quality 90 cmyk.jpg
+ *   convert sample3.jpg -resize 240x -quality 90 cmyk-source-rgb.jpg
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { decode as referenceDecode } from '@cwasm/jpeg-turbo';
+import jpeg from 'jpeg-js';
+import { describe, expect, it } from 'vitest';
+import { BadRequestError } from '../../lib/errors.js';
+import { decodeImage } from '../../lib/inputs/image/decode.js';
+
+const PHOTO_DIR = path.resolve('node_modules/@vladmandic/face-api/demo');
+const FIXTURES = path.resolve('test/fixtures/jpeg');
+const photos = readdirSync(PHOTO_DIR)
+  .filter((f) => f.endsWith('.jpg'))
+  .sort();
+const read = (file: string) => new Uint8Array(readFileSync(file));
+
+/** Largest and mean absolute difference over the RGB channels of two RGBA images of one size. */
+function difference(a: Uint8Array | Uint8ClampedArray, b: Uint8Array | Uint8ClampedArray): { max: number; mean: number } {
+  expect(a.length).toBe(b.length);
+  let max = 0;
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (i % 4 === 3) continue;
+    const d = Math.abs(a[i] - b[i]);
+    if (d > max) max = d;
+    sum += d;
+  }
+  return { max, mean: sum / ((a.length / 4) * 3) };
+}
+
+function badRequest(action: () => unknown): Error {
+  try {
+    action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(BadRequestError);
+    return error as Error;
+  }
+  throw new Error('expected a BadRequestError');
+}
+
+describe('JPEG decoding equals libjpeg-turbo', () => {
+  it('has photos to check', () => expect(photos.length).toBeGreaterThanOrEqual(6));
+
+  it.each(photos)('%s (a 1920-pixel 4:2:2 photo) decodes to exactly libjpeg-turbo pixels', (file) => {
+    const bytes = read(path.join(PHOTO_DIR, file));
+    const ours = decodeImage(bytes, 'photo');
+    const reference = referenceDecode(bytes);
+    expect([ours.width, ours.height]).toEqual([reference.width, reference.height]);
+    expect(difference(ours.rgba, reference.data)).toEqual({ max: 0, mean: 0 });
+  });
+
+  it.each(['progressive-420.jpg', 'grey.jpg', 'odd-size-420.jpg', '444.jpg'])('%s decodes to exactly libjpeg-turbo pixels', (file) => {
+    const bytes = read(path.join(FIXTURES, file));
+    const ours = decodeImage(bytes, 'photo');
+    const reference = referenceDecode(bytes);
+    expect([ours.width, ours.height]).toEqual([reference.width, reference.height]);
+    expect(difference(ours.rgba, reference.data)).toEqual({ max: 0, mean: 0 });
+  });
+
+  it('the old decoder (jpeg-js, chroma replicated) is visibly off on the same photo, so the check above can tell', () => {
+    const bytes = read(path.join(PHOTO_DIR, photos[0]));
+    const old = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
+    expect(difference(old.data, referenceDecode(bytes).data).max).toBeGreaterThan(10);
+  });
+
+  it('a CMYK JPEG (which libjpeg-turbo does not turn into RGB) still decodes, as before, close to its RGB source', () => {
+    const cmyk = decodeImage(read(path.join(FIXTURES, 'cmyk.jpg')), 'photo');
+    const rgb = referenceDecode(read(path.join(FIXTURES, 'cmyk-source-rgb.jpg')));
+    expect([cmyk.width, cmyk.height]).toEqual([rgb.width, rgb.height]);
+    expect(difference(cmyk.rgba, rgb.data).mean).toBeLessThan(6); // both are quality-90 JPEGs of one picture
+    const old = jpeg.decode(read(path.join(FIXTURES, 'cmyk.jpg')), { useTArray: true, formatAsRGBA: true });
+    expect(difference(cmyk.rgba, old.data).max).toBe(0);
+  });
+});
+
+describe('JPEG errors', () => {
+  const good = read(path.join(FIXTURES, '444.jpg'));
+  const sof = Buffer.from(good).indexOf(Buffer.from([0xff, 0xc0]));
+  /** The same file with 12-bit samples declared in its frame header: libjpeg refuses it. */
+  const twelveBit = Uint8Array.from(good, (b, i) => (i === sof + 4 ? 12 : b));
+
+  it('a JPEG cut short is refused as truncated, not decoded with grey where the data stopped', () => {
+    const message = badRequest(() => decodeImage(good.subarray(0, good.length - 3000), 'instances[0]')).message;
+    expect(message).toBe('instances[0]: corrupt JPEG (truncated: the file ends before its image data does)');
+  });
+
+  it("libjpeg's refusal is the message, without the wasm program's exit", () => {
+    const message = badRequest(() => decodeImage(twelveBit, 'instances[0]')).message;
+    expect(message).toBe('instances[0]: corrupt JPEG (Unsupported JPEG data precision 12)');
+  });
+
+  it('the decoder answers good JPEGs exactly after hundreds of refused ones (each refusal starts it afresh)', () => {
+    const before = decodeImage(good, 'x').rgba.slice();
+    for (let i = 0; i < 150; i++) badRequest(() => decodeImage(twelveBit, 'x'));
+    expect(difference(decodeImage(good, 'x').rgba, before).max).toBe(0);
+  });
+
+  it('the size limit is read from the frame header before decoding, even behind stray bytes libjpeg would skip', () => {
+    const huge = Buffer.from(good);
+    huge.writeUInt16BE(30000, sof + 5);
+    huge.writeUInt16BE(30000, sof + 7);
+    const stray = Buffer.concat([huge.subarray(0, sof), Buffer.from([1, 2, 3]), huge.subarray(sof)]);
+    for (const bytes of [huge, stray]) {
+      expect(badRequest(() => decodeImage(bytes, 'instances[0]')).message).toMatch(/^instances\[0\]: image is 30000x30000, larger than the 2048x2048 limit/);
+    }
+  });
+
+  it('a JPEG without a frame header is refused before decoding', () => {
+    expect(badRequest(() => decodeImage(good.subarray(0, sof), 'instances[0]')).message).toBe('instances[0]: corrupt JPEG (no frame header before its image data)');
+  });
+});
+
+describe('PNG truncation', () => {
+  const seven = read(path.resolve('examples/seven.png'));
+
+  it.each([
+    [150, 'instances[0]: corrupt PNG (truncated: the file ends inside its IDAT chunk)'],
+    [seven.length - 2, 'instances[0]: corrupt PNG (truncated: the file ends inside its IEND chunk)'],
+    [seven.length - 12, 'instances[0]: corrupt PNG (truncated: the file ends before its IEND chunk)'],
+  ])('the first %d bytes of examples/seven.png say the PNG is truncated, in our words', (length, expected) => {
+    const message = badRequest(() => decodeImage(seven.subarray(0, length), 'instances[0]')).message;
+    expect(message).toBe(expected);
+    expect(message).not.toMatch(/waitng|stream/);
+  });
+});
