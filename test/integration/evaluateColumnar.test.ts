@@ -28,7 +28,7 @@ beforeAll(async () => {
   app = serving(store.uri);
 });
 
-/** The row path, as it was: csv-parse records -> examples -> chunks. */
+/** The row path: data-set rows (dataset.ts) -> examples -> chunks. */
 async function byRows(model: string, dataset: string, labelColumn: string): Promise<Evaluation> {
   return app.services.loader.withModel(parseModelRef(model), async (loaded) => {
     const key = datasetKey(store, dataset);

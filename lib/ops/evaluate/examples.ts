@@ -5,7 +5,8 @@
  */
 import { BadRequestError } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
-import { instanceFromRecord, requiredColumns } from '../../inputs/encode.js';
+import { csvNumber } from '../../inputs/csvCells.js';
+import { instanceFromCsv, instanceFromRecord, requiredColumns } from '../../inputs/encode.js';
 import type { DatasetRow } from './dataset.js';
 
 export interface Example {
@@ -46,9 +47,13 @@ export function exampleFromRow(manifest: Manifest, row: DatasetRow, labelColumn:
   if (missing.length > 0) {
     throw new BadRequestError(`line ${row.line}: missing column(s) ${missing.join(', ')}; the data set has columns ${columnsSeen().join(', ')}`);
   }
+  // A CSV's cells are text: numbers are read where the model wants numbers (tabular features, a raw
+  // row), as batch scoring reads the same file; a label cell as the columnar path reads it (trimmed,
+  // a number when it is one: a regression target, or digits' "4" compared as text).
+  const label = row.values[labelColumn];
   return {
-    instance: instanceFromRecord(manifest, row.values, [labelColumn]),
-    truth: truthOf(manifest, row.values[labelColumn], `line ${row.line}, ${labelColumn}`),
+    instance: (row.fromCsv ? instanceFromCsv : instanceFromRecord)(manifest, row.values, [labelColumn]),
+    truth: truthOf(manifest, row.fromCsv && typeof label === 'string' ? csvNumber(label.trim()) : label, `line ${row.line}, ${labelColumn}`),
     place: `line ${row.line}`,
   };
 }

@@ -1,0 +1,181 @@
+/**
+ * Evaluate's data-set files on the row path (lib/ops/evaluate/dataset.ts: models whose instance is
+ * not a row of numbers, such as the text model spam; and fine-tune's data), through the HTTP
+ * handler and through modelctl evaluate:
+ * - a row is named by the line batch scoring's errors file gives it (the same reader, the same
+ *   count: quoted line breaks and blank lines included), which the columnar path gives too;
+ * - a CSV's cells are text, as batch reads them: a text cell that looks like a number stays text;
+ *   numbers are read where the model wants them (tabular features, a regression target, digits'
+ *   label 4 compared as "4");
+ * - a JSON Lines file that starts with a byte-order mark is read, as batch reads it;
+ * - the demo models' held-out sets still give their manifests' metrics, in either format.
+ */
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parse } from 'csv-parse/sync';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readDataset } from '../../lib/ops/evaluate/dataset.js';
+import { exampleFromRow } from '../../lib/ops/evaluate/examples.js';
+import { parseModelRef } from '../../lib/registry/index.js';
+import type { FolderStore } from '../../lib/store/folder.js';
+import { call, serving, type App } from '../helpers/serving.js';
+import { tempFolderStore } from '../helpers/stores.js';
+
+const run = promisify(execFile);
+const modelctlBin = path.resolve('bin/modelctl.js');
+// modelctl's default store: the repo's models/ folder (read only here).
+const { MODEL_STORE_URI: _store, ...env } = process.env;
+
+async function modelctl(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await run(modelctlBin, args, { env });
+    return { stdout, stderr, code: 0 };
+  } catch (error) {
+    const e = error as { stdout: string; stderr: string; code: number };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+  }
+}
+
+let store: FolderStore;
+let app: App;
+let folder: string;
+
+beforeAll(async () => {
+  store = await tempFolderStore();
+  await cp('models', fileURLToPath(store.uri), { recursive: true });
+  app = serving(store.uri);
+  folder = await mkdtemp(path.join(tmpdir(), 'evaluate-data-'));
+});
+
+/** The data set both ways: the HTTP handler (the file in the model store) and modelctl (a file anywhere). */
+async function bothWays(model: string, name: string, text: string | Buffer, labelColumn = 'label') {
+  await store.put(`_datasets/${name}`, text);
+  await writeFile(path.join(folder, name), text);
+  const http = await call(app.evaluate, 'POST', `/v2/models/${model}/evaluate`, { dataset: `_datasets/${name}`, labelColumn });
+  const cli = await modelctl('evaluate', model, '--data', path.join(folder, name), '--label-column', labelColumn, '--json');
+  return { http, cli };
+}
+
+describe('a row is named by its line in the file', () => {
+  it('past quoted line breaks and blank lines (the user report: line 7, not record 3)', async () => {
+    const { http, cli } = await bothWays('spam', 'lines.csv', 'text,label\n"first\nsecond\nthird",ham\n\n\nhello,hamm\n');
+    expect(http.statusCode).toBe(400);
+    expect(http.body.error).toMatch(/^line 7, label: "hamm" is not one of the model's labels/);
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/^modelctl: line 7, label: "hamm" is not one of the model's labels/m);
+  });
+
+  it('a record that spans lines is named as batch scoring names it (csv-parse counts the same line), on both evaluate paths', async () => {
+    const text = 'note,sepal_length,sepal_width,petal_length,petal_width,species\n\n"a\nb",5.1,3.5,1.4,0.2,setosa\n\n"one, ""two""\nthree\nfour",4.9,3.0,1.4,0.2,rose\n';
+    const records = parse(text, { info: true, skip_empty_lines: true }) as unknown as { record: string[]; info: { lines: number } }[];
+    const expected = records.find((r) => r.record.includes('rose'))?.info.lines;
+    expect(expected).toBe(8);
+    // Columnar (tabular CSV): what POST .../evaluate answers for iris.
+    await store.put('_datasets/spans.csv', text);
+    const columnar = await call(app.evaluate, 'POST', '/v2/models/iris/evaluate', { dataset: '_datasets/spans.csv', labelColumn: 'species' });
+    expect(columnar.body.error).toMatch(new RegExp(`^line ${expected}, species: "rose"`));
+    // The row path on the same file (fine-tune reads data sets this way).
+    const rowPath = app.services.loader.withModel(parseModelRef('iris'), async (loaded) => {
+      for await (const row of readDataset(store, '_datasets/spans.csv', 'csv')) exampleFromRow(loaded.manifest, row, 'species', () => []);
+    });
+    await expect(rowPath).rejects.toThrow(new RegExp(`^line ${expected}, species: "rose"`));
+    // And the text model's row path.
+    const spam = await bothWays('spam', 'spans.csv', 'text,label\n\n"a\nb",ham\n\n"one, ""two""\nthree\nfour",hamm\n');
+    expect(spam.http.body.error).toMatch(new RegExp(`^line ${expected}, label: "hamm"`));
+    expect(spam.cli.stderr).toMatch(new RegExp(`^modelctl: line ${expected}, label: "hamm"`, 'm'));
+  });
+
+  it('a row with another number of fields than the header: malformed, with its line', async () => {
+    const { http, cli } = await bothWays('spam', 'short.csv', 'text,label\nhello,ham\n\n"a\nb"\n');
+    expect(http.statusCode).toBe(400);
+    expect(http.body.error).toBe('the CSV is malformed near line 5: 1 fields where the header has 2');
+    expect(cli.stderr).toMatch(/^modelctl: the CSV is malformed near line 5: 1 fields where the header has 2$/m);
+  });
+});
+
+describe("a CSV's cells are text, read as numbers only where the model wants numbers", () => {
+  it('a text cell that looks like a number stays text, and is not trimmed', async () => {
+    const texts = ['hello there', '42', '  3.5e2  ', '0x10', ' free money, click now ', '-7'];
+    const labels = ['ham', 'ham', 'spam', 'ham', 'spam', 'ham'];
+    const csv = `\uFEFFtext,label\r\n${texts.map((t, i) => `"${t}",${labels[i]}`).join('\r\n')}\r\n`;
+    const { http, cli } = await bothWays('spam', 'numeric.csv', csv);
+    expect(http.statusCode).toBe(200);
+    const inline = await call(app.evaluate, 'POST', '/v2/models/spam/evaluate', { instances: texts, labels });
+    expect(inline.statusCode).toBe(200);
+    expect(http.body).toMatchObject({ count: texts.length, metrics: inline.body.metrics });
+    expect(cli.code).toBe(0);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ count: texts.length, metrics: inline.body.metrics });
+  });
+
+  it('the rows the model gets are the cells as they were; tabular features and a regression target are numbers', async () => {
+    const rows = await app.services.loader.withModel(parseModelRef('spam'), async (loaded) => {
+      const examples = [];
+      for await (const row of readDataset(store, '_datasets/numeric.csv', 'csv')) examples.push(exampleFromRow(loaded.manifest, row, 'label', () => []));
+      return examples;
+    });
+    expect(rows.map((r) => r.instance)).toEqual(['hello there', '42', '  3.5e2  ', '0x10', ' free money, click now ', '-7']);
+    await store.put(
+      '_datasets/housing-padded.csv',
+      'crim,zn,indus,chas,nox,rm,age,dis,rad,tax,ptratio,lstat,medv\n0.05083, 0 ,5.19,0,0.515,6.316,38.1,6.4584,5,224,20.2,5.68, 22.2 \n',
+    );
+    const housing = await app.services.loader.withModel(parseModelRef('housing'), async (loaded) => {
+      for await (const row of readDataset(store, '_datasets/housing-padded.csv', 'csv')) return exampleFromRow(loaded.manifest, row, 'medv', () => []);
+    });
+    expect(housing).toMatchObject({ truth: 22.2, instance: { crim: 0.05083, zn: 0, rm: 6.316, lstat: 5.68 }, place: 'line 2' });
+  });
+});
+
+describe('JSON Lines', () => {
+  it('that starts with a byte-order mark is read', async () => {
+    const { http, cli } = await bothWays('spam', 'bom.jsonl', Buffer.from('\xef\xbb\xbf{"text":"hello there","label":"ham"}\n', 'latin1'));
+    expect(http.statusCode).toBe(200);
+    expect(http.body.count).toBe(1);
+    expect(cli.code).toBe(0);
+    expect(JSON.parse(cli.stdout).count).toBe(1);
+  });
+
+  it('names a line that is not JSON by its number', async () => {
+    const { http, cli } = await bothWays('spam', 'bad.jsonl', '\uFEFF{"text":"hello there","label":"ham"}\n\n{"text": oops}\n');
+    expect(http.body.error).toBe('line 3 is not valid JSON');
+    expect(cli.stderr).toMatch(/^modelctl: line 3 is not valid JSON$/m);
+  });
+});
+
+describe("the held-out sets give their manifests' metrics", () => {
+  const manifestOf = async (model: string) => JSON.parse(await readFile(`models/${model}/versions/1/manifest.json`, 'utf8'));
+
+  it.each(['iris', 'spam', 'digits', 'housing'])('%s on its held-out set', async (model) => {
+    const manifest = await manifestOf(model);
+    const { dataset, labelColumn } = manifest.training.heldOut;
+    const answer = await call(app.evaluate, 'POST', `/v2/models/${model}/evaluate`, { dataset, labelColumn });
+    expect(answer.statusCode).toBe(200);
+    for (const [name, expected] of Object.entries(manifest.metrics as Record<string, number>)) {
+      // The manifest keeps 6 decimals.
+      expect(Math.abs(answer.body.metrics[name] - expected), `${model} ${name}`).toBeLessThanOrEqual(1e-6 + 1e-6 * Math.abs(expected));
+    }
+  });
+
+  it.each([
+    ['spam', 'text', (v: unknown) => `"${String(v).replace(/"/g, '""')}"`],
+    ['digits', 'image', (v: unknown) => (v as { b64: string }).b64],
+  ])('%s on its held-out set written as CSV (quoted texts over many lines; labels as bare numbers): the same evaluation', async (model, column, cell) => {
+    const { dataset } = (await manifestOf(model)).training.heldOut;
+    const lines = (await readFile(`models/${dataset}`, 'utf8')).split('\n').filter((l) => l.trim() !== '');
+    const csv = [`${column},label`, ...lines.map((l) => JSON.parse(l)).map((r) => `${cell(r[column])},${r.label}`)].join('\n');
+    if (model === 'spam') expect(csv.split('\n').length).toBeGreaterThan(lines.length * 2);
+    else expect(csv).toMatch(/,4\n/);
+    await store.put(`_datasets/${model}-test.csv`, csv);
+    const [fromCsv, fromJsonl] = await Promise.all([
+      call(app.evaluate, 'POST', `/v2/models/${model}/evaluate`, { dataset: `_datasets/${model}-test.csv` }),
+      call(app.evaluate, 'POST', `/v2/models/${model}/evaluate`, { dataset }),
+    ]);
+    expect(fromCsv.statusCode).toBe(200);
+    expect(fromCsv.body.count).toBe(lines.length);
+    expect(fromCsv.body.metrics).toEqual(fromJsonl.body.metrics);
+    expect(fromCsv.body.report).toEqual(fromJsonl.body.report);
+  });
+});
