@@ -35,15 +35,16 @@ export function checkInput(spec: TensorSpec, input: TensorData): void {
 
 /** Orders the request's tensors as the model's inputs, by name (a single input may be unnamed). */
 function matchInputs(specs: TensorSpec[], inputs: TensorData[]): TensorData[] {
-  if (specs.length === 1 && inputs.length === 1) return inputs;
+  // One input may come unnamed (a bare tensor); a name that is not the model's is a mistake, as with several.
+  if (specs.length === 1 && inputs.length === 1 && (inputs[0].name === '' || inputs[0].name === specs[0].name)) return inputs;
   const seen = new Set<string>();
   const twice = inputs.find((t) => seen.size === seen.add(t.name).size);
   if (twice) throw new BadRequestError(`input ${twice.name} sent more than once`);
   const byName = new Map(inputs.map((t) => [t.name, t]));
-  const missing = specs.filter((s) => !byName.has(s.name)).map((s) => s.name);
-  if (missing.length > 0) throw new BadRequestError(`missing input(s) ${missing.join(', ')}: the model takes ${specs.map((s) => s.name).join(', ')}`);
   const extra = inputs.filter((t) => !specs.some((s) => s.name === t.name)).map((t) => t.name);
   if (extra.length > 0) throw new BadRequestError(`unknown input(s) ${extra.join(', ')}: the model takes ${specs.map((s) => s.name).join(', ')}`);
+  const missing = specs.filter((s) => !byName.has(s.name)).map((s) => s.name);
+  if (missing.length > 0) throw new BadRequestError(`missing input(s) ${missing.join(', ')}: the model takes ${specs.map((s) => s.name).join(', ')}`);
   return specs.map((s) => byName.get(s.name) as TensorData);
 }
 

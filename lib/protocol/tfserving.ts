@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
 import { inputFromValues, inputKindOf, rawTensor, type ModelInput } from '../inputs/encode.js';
 import type { Manifest } from '../registry/manifest.js';
-import type { TensorData } from '../tensors/data.js';
+import type { TensorData, TensorSpec } from '../tensors/data.js';
 import { nest } from '../tensors/nested.js';
 import { checkFiniteOutput, toAnswers } from './answers.js';
 
@@ -69,7 +69,17 @@ function decodeColumns(manifest: Manifest, columns: unknown): ModelInput {
     const instances = Array.from({ length: lengths[0] }, (_, r) => Object.fromEntries(names.map((n) => [n, (columns[n] as unknown[])[r]])));
     return { kind: 'instances', instances };
   }
-  return { kind: 'tensors', tensors: names.map((name) => ({ ...rawTensor(inputs.find((s) => s.name === name) ?? inputs[0], columns[name], `inputs.${name}`), name })) };
+  const unknown = names.filter((n) => !inputs.some((s) => s.name === n));
+  if (unknown.length > 0) {
+    const takes = `the model takes ${inputs.map((s) => s.name).join(', ')}${features ? `, or feature columns ${features.join(', ')}` : ''}`;
+    throw new BadRequestError(`inputs: unknown input(s) ${unknown.join(', ')}: ${takes}`);
+  }
+  // The one input of a model whose instances are single values (text, images), named: a column of such instances, as the row form takes them.
+  const column = names.length === 1 ? columns[names[0]] : undefined;
+  if (natural && !features && Array.isArray(column) && column.length > 0 && column.every((c) => natural.kind.isInstance(natural.settings, c))) {
+    return { kind: 'instances', instances: column };
+  }
+  return { kind: 'tensors', tensors: names.map((name) => ({ ...rawTensor(inputs.find((s) => s.name === name) as TensorSpec, columns[name], `inputs.${name}`), name })) };
 }
 
 export function decodeTfServing(manifest: Manifest, request: TfServingPredictRequest): ModelInput & { columnar: boolean } {

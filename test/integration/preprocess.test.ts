@@ -59,4 +59,17 @@ describe('/preprocess', () => {
     expect(bad.statusCode).toBe(400);
     expect(tf.memory().numTensors).toBe(none);
   });
+
+  it("refuses raw tensors predict refuses, with predict's message (it answered them, and drew a PNG from 3 values)", async () => {
+    const demo = serving('file://models');
+    for (const path of ['/v2/models/iris/preprocess', '/v2/models/digits/preprocess?format=png']) {
+      const answer = await demo.predict({ method: 'POST', path, body: { instances: [[1, 2, 3]] } });
+      const predicted = await call(demo.predict, 'POST', path.replace(/preprocess.*$/, 'infer').replace('/infer', '/infer'), {
+        inputs: [{ name: path.includes('iris') ? 'features' : 'image', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }],
+      });
+      expect(answer.statusCode, path).toBe(400);
+      expect(predicted.statusCode, path).toBe(400);
+      expect((answer.body as { error: string }).error).toMatch(/shape \[1,3\] does not fit the model's/);
+    }
+  });
 });

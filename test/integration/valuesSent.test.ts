@@ -63,9 +63,11 @@ describe('values beyond what the model computes in', () => {
     expect(JSON.parse(answer.body as string).error).toMatch(message);
   });
 
-  it('values float32 holds still pass, at its edge too', async () => {
-    const answer = await call(app.predict, 'POST', '/v2/models/iris/infer', fp32([5.1, 3.5, 1.4, 3.4e38]));
+  it('values float32 holds still pass, at its edge too (the model then overflows: its raw output is answered, a label would be a 422)', async () => {
+    const answer = await call(app.predict, 'POST', '/v2/models/iris/infer', { ...fp32([5.1, 3.5, 1.4, 3.4e38]), outputs: [{ name: 'probabilities' }] });
     expect(answer.statusCode).toBe(200);
+    const labelled = await call(app.predict, 'POST', '/v2/models/iris/infer', fp32([5.1, 3.5, 1.4, 3.4e38]));
+    expect(labelled.statusCode).toBe(422);
   });
 });
 
@@ -137,5 +139,30 @@ describe('metadata', () => {
     const help = (answer.body as { inputs: { parameters: { natural_input: string } }[] }).inputs[0].parameters.natural_input;
     expect(help).toMatch(/"crim": /);
     expect(help).not.toMatch(/sepal/);
+  });
+});
+
+describe("TF Serving's columnar form takes what its row form and OIP take, and names an input the model does not have", () => {
+  it.each([
+    ['digits', 'image', async () => ({ b64: (await import('node:fs')).readFileSync('examples/seven.png').toString('base64') })],
+    ['spam', 'bag_of_words', async () => 'WIN a FREE prize now! Click here to claim your cash'],
+  ])('%s: {"inputs": {"%s": [instance]}} answers as {"instances": [instance]}', async (model, input, instance) => {
+    const value = await instance();
+    const rows = await call(app.predict, 'POST', `/v1/models/${model}:predict`, { instances: [value] });
+    const columns = await call(app.predict, 'POST', `/v1/models/${model}:predict`, { inputs: { [input]: [value] } });
+    expect(rows.statusCode).toBe(200);
+    expect(columns.statusCode, JSON.stringify(columns.body)).toBe(200);
+    expect(columns.body.outputs).toEqual(rows.body.predictions);
+  });
+
+  it('an input name the model does not have: 400 on v1 (it was used as the first input) and on v2 with content_type np', async () => {
+    const v1 = await call(app.predict, 'POST', '/v1/models/iris:predict', { inputs: { foo: [[5.1, 3.5, 1.4, 0.2]] } });
+    expect(v1.statusCode).toBe(400);
+    expect(v1.body.error).toMatch(/^inputs: unknown input\(s\) foo: the model takes features, or feature columns sepal_length, sepal_width, petal_length, petal_width/);
+    const v2 = await call(app.predict, 'POST', '/v2/models/iris/infer', {
+      inputs: [{ name: 'foo', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2], parameters: { content_type: 'np' } }],
+    });
+    expect(v2.statusCode).toBe(400);
+    expect(v2.body.error).toMatch(/unknown input\(s\) foo: the model takes features/);
   });
 });

@@ -92,7 +92,7 @@ export const DEFAULT_RANGE_TIMEOUT_MS = 900_000;
  * time every time (a row that crashes the backend, a model too slow for the timeout) must end the
  * run, not start worker after worker.
  */
-export const RANGE_ATTEMPTS = 3;
+const RANGE_ATTEMPTS = 3;
 
 /** Why a range's worker ended before the range did, for the error that ends the run. */
 function endOf(timedOutMs: number | undefined, code: number | null, signal: NodeJS.Signals | null): string {
