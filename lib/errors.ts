@@ -59,6 +59,11 @@ export class UnavailableError extends ServiceError {
   }
 }
 
+/** A body in an encoding not read here, e.g. a compressed one (415). */
+export class UnsupportedMediaTypeError extends ServiceError {
+  override readonly statusCode = 415;
+}
+
 /** The request is well formed, but the model cannot answer it (e.g. its output overflowed to NaN): 422. */
 export class UnprocessableError extends ServiceError {
   override readonly statusCode = 422;

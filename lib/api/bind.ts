@@ -5,7 +5,7 @@
  * output (cross-field rules included), so nothing needs re-checking.
  */
 import type { z } from 'zod';
-import { jsonBody } from '../http/body.js';
+import { checkContentEncoding, jsonBody } from '../http/body.js';
 import { httpHandler, type HttpHandler } from '../http/handler.js';
 import type { Reply, Route, RouteRequest } from '../http/router.js';
 import { logger } from '../observability.js';
@@ -49,6 +49,7 @@ function bind(spec: RouteSpec, implement: (context: RouteContext<unknown>) => Pr
     const query = spec.query ? spec.query.parse(request.query) : {};
     let body: unknown;
     if (spec.body) {
+      checkContentEncoding(request.headers);
       bodySchema ??= await spec.body();
       if (spec.readBody) {
         readBody ??= await spec.readBody();

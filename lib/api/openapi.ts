@@ -17,6 +17,7 @@ const ERRORS = {
   '400': { description: 'bad request: the message names the field and what was expected', ...json(errorBody) },
   '404': { description: 'unknown model, version, alias or job', ...json(errorBody) },
   '413': { description: 'body over 6 MB, an answer that would be over the 6 MB Lambda can return, or more work than one request may ask for', ...json(errorBody) },
+  '415': { description: 'a compressed body (Content-Encoding other than identity): send it uncompressed', ...json(errorBody) },
   '422': { description: "well formed, but the model's output for a row is not a finite number (NaN or Infinity), so no label or value can be answered", ...json(errorBody) },
   '429': { description: 'throttled by API Gateway (the stage or route rate and burst limits)' },
   '503': { description: 'the model cannot be loaded now (Retry-After)', ...json(errorBody) },

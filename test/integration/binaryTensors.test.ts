@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { binaryRequest, readBinaryResponse, type BinaryInput } from '../helpers/binaryClient.js';
-import { call, serving, type App } from '../helpers/serving.js';
+import { call, httpApiEvent, serving, type App } from '../helpers/serving.js';
 
 let app: App;
 
@@ -187,6 +187,33 @@ describe('binary_data_size in a plain JSON body (no Inference-Header-Content-Len
     const answer = await call(app.predict, 'POST', `/v2/models/${model}/infer`, { inputs: [input] });
     expect(answer.statusCode).toBe(400);
     expect(answer.body.error).toMatch(/parameters\.binary_data_size says the values follow the JSON in binary, but this request is plain JSON/);
+  });
+});
+
+describe('a binary body that arrived as text', () => {
+  it('its counts do not add up: the 400 says to send application/octet-stream (a local server decodes other types as UTF-8)', async () => {
+    const { body, headerLength } = binaryRequest([{ name: 'features', shape: [1, 4], datatype: 'FP32', values: [5.1, 3.5, 1.4, 0.2] }]);
+    const event = {
+      ...httpApiEvent('POST', '/v2/models/iris/infer', Buffer.from(body).toString('utf8')),
+      headers: { 'content-type': 'application/json', 'inference-header-content-length': String(headerLength) },
+    };
+    const answer = (await app.predict(event)) as unknown as HttpAnswer;
+    expect(answer.statusCode).toBe(400);
+    expect(JSON.parse(answer.body).error).toMatch(
+      /follow the JSON header \(send a binary body with Content-Type: application\/octet-stream; as application\/json it arrives as text and its bytes are altered\)/,
+    );
+  });
+});
+
+describe('a compressed body', () => {
+  it.each(['gzip', 'br'])('Content-Encoding %s: 415 naming the header (it was a 400 about invalid JSON)', async (encoding) => {
+    const event = {
+      ...httpApiEvent('POST', '/v1/models/iris:predict', '{"instances":[[5.1,3.5,1.4,0.2]]}'),
+      headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+    };
+    const answer = (await app.predict(event)) as unknown as HttpAnswer;
+    expect(answer.statusCode).toBe(415);
+    expect(JSON.parse(answer.body).error).toBe(`Content-Encoding ${encoding} is not accepted: send the body uncompressed (up to 6 MB)`);
   });
 });
 
