@@ -116,6 +116,12 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number, k
   return { name: input.name, dtype, shape: input.shape, data };
 }
 
+/** One input's values as natural instances (texts, images), at least one, the input named when there is none. */
+function naturalInstances(tensor: TensorData): ModelInput {
+  if (tensor.data.length === 0) throw new BadRequestError(`input ${tensor.name}: has no values: send at least one instance`);
+  return { kind: 'instances', instances: Array.from(tensor.data) };
+}
+
 /** MLServer's content type for a raw tensor. */
 const RAW_CONTENT_TYPE = 'np';
 
@@ -170,13 +176,11 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
     const bad = types.findIndex((t) => t !== RAW_CONTENT_TYPE && !natural?.kind.contentTypes.includes(t));
     if (bad >= 0) throw new BadRequestError(`inputs[${bad}].parameters.content_type ${JSON.stringify(types[bad])} does not fit model ${manifest.name}: it accepts ${accepted()}`);
     if (tensors.length !== 1) throw new BadRequestError(`natural instances come in one input; got ${tensors.length} inputs with content types ${types.join(', ')}`);
-    return { kind: 'instances', instances: Array.from(tensors[0].data) };
+    return naturalInstances(tensors[0]);
   }
 
   // One BYTES input for a text or image model: raw strings or base64 images, whatever its name.
-  if (natural && !features && tensors.length === 1 && tensors[0].dtype === 'string') {
-    return { kind: 'instances', instances: Array.from(tensors[0].data) };
-  }
+  if (natural && !features && tensors.length === 1 && tensors[0].dtype === 'string') return naturalInstances(tensors[0]);
   if (tensors.every((t) => modelInputs.includes(t.name))) return { kind: 'tensors', tensors };
   if (features) return { kind: 'instances', instances: featureRecords(tensors, features, modelInputs) };
   throw new BadRequestError(`unknown input(s) ${tensors.map((t) => t.name).join(', ')}: the model takes ${modelInputs.join(', ')}`);

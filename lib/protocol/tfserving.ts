@@ -62,6 +62,10 @@ function decodeColumns(manifest: Manifest, columns: unknown): ModelInput {
   }
   if (!isRecord(columns)) throw new BadRequestError('inputs: expected a tensor (nested array) or an object of named tensors');
   const names = Object.keys(columns);
+  if (names.length === 0)
+    throw new BadRequestError(
+      `inputs: is empty: send the model's inputs by name (${inputs.map((s) => s.name).join(', ')})${features ? ` or its feature columns (${features.join(', ')})` : ''}`,
+    );
   // Kinds that name columns (tabular features) take an object of feature columns.
   if (features && names.every((n) => features.includes(n))) {
     const lengths = names.map((n) => (Array.isArray(columns[n]) ? (columns[n] as unknown[]).length : -1));

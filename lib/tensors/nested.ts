@@ -93,7 +93,8 @@ export function flattenNested(
     if (depth === shape.length) {
       if (Array.isArray(node)) throw new BadRequestError(`${pathOf(where, index, depth)}: ragged nesting: expected a value at depth ${depth}, got an array`);
       if (!isNumericLeaf(node) && typeof node !== 'string') {
-        throw new BadRequestError(`${pathOf(where, index, depth)}: expected a number, got ${node === null ? 'null' : typeof node === 'number' ? String(node) : typeof node}`);
+        const expected = into ? 'a number' : 'a number or a string';
+        throw new BadRequestError(`${pathOf(where, index, depth)}: expected ${expected}, got ${node === null ? 'null' : typeof node === 'number' ? String(node) : typeof node}`);
       }
       if (into && typeof node === 'string') throw onString?.(pathOf(where, index, depth)) ?? new BadRequestError(`${pathOf(where, index, depth)}: expected a number, got a string`);
       const misfit = into && firstMisfit(into, [node]);

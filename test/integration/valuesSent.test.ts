@@ -166,3 +166,30 @@ describe("TF Serving's columnar form takes what its row form and OIP take, and n
     expect(v2.body.error).toMatch(/unknown input\(s\) foo: the model takes features/);
   });
 });
+
+describe('messages name what the client sent', () => {
+  it.each([
+    [
+      'a BYTES value that is null',
+      '/v2/models/spam/infer',
+      { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: [null] }] },
+      /^inputs\[0\] \(text\)\.data\[0\]: expected a number or a string, got null/,
+    ],
+    [
+      'an empty columnar object (no "instances" was sent)',
+      '/v1/models/iris:predict',
+      { inputs: {} },
+      /^inputs: is empty: send the model's inputs by name \(features\) or its feature columns/,
+    ],
+    [
+      'a BYTES input of no values',
+      '/v2/models/spam/infer',
+      { inputs: [{ name: 'text', shape: [0], datatype: 'BYTES', data: [] }] },
+      /^input text: has no values: send at least one instance/,
+    ],
+  ])('%s: 400 naming it', async (_case, path, body, message) => {
+    const answer = await call(app.predict, 'POST', path, body);
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toMatch(message);
+  });
+});
