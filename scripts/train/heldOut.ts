@@ -1,6 +1,7 @@
 /**
  * Held-out test rows as data set files the evaluate API reads (lib/ops/evaluate/dataset.ts):
- * CSV with a header row (csv-parse, columns and cast) or JSON Lines objects. Numbers are written
+ * CSV with a header row (read as batch reads it: cells as text, numbers read where the model wants
+ * them) or JSON Lines objects. Numbers are written
  * with String(n), the shortest text that parses back to the same double, so evaluating a model on
  * the file sees exactly the values it was tested on.
  */
@@ -23,8 +24,8 @@ function csvCell(value: string | number): string {
     if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`held-out CSV: ${JSON.stringify(value)} cannot be written as a number`);
     return String(value);
   }
-  // Plain words only (feature and class names): nothing that would need quoting, nothing csv-parse
-  // would cast to a number or trim.
+  // Plain words only (feature and class names): nothing that would need quoting, nothing that would
+  // read as a number or lose spaces at its ends.
   if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(value)) throw new Error(`held-out CSV: ${JSON.stringify(value)} would need quoting`);
   return value;
 }
