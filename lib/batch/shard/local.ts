@@ -195,7 +195,8 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
       const next = async () => {
         const p = await planning.catch(() => undefined);
         // The worker may have died while the plan was read: its replacement takes the range.
-        const gone = child.exitCode !== null || child.signalCode !== null || !child.connected;
+        // (Or it is being killed for running past the range timeout, its last range done meanwhile.)
+        const gone = timedOutMs !== undefined || child.exitCode !== null || child.signalCode !== null || !child.connected;
         if (gone) return;
         if (!p || !queue || failed) {
           if (failed) child.kill();
