@@ -139,8 +139,16 @@ describe('modelctl', () => {
     [['explain', 'digits:1', '--image', '/missing.png'], /modelctl: --image \/missing\.png: no such file/, 2],
     [['evaluate', 'iris', '--data', 'models/_datasets/iris-test.csv', '--top-k', '0'], /modelctl: --top-k: Too small/, 2],
     [['evaluate', 'iris', '--data', 'models/_datasets/iris-test.csv', '--threshold', 'abc'], /--threshold <p>' argument 'abc' is invalid/, 2],
-    [['evaluate', 'spam', '--data', 'models/_datasets/spam-test.jsonl', '--top-k', '2'], /^modelctl: --top-k: spam is a binary model; top-k accuracy applies to multiclass models only$/m, 2],
-    [['evaluate', 'iris', '--data', 'models/_datasets/iris-test.csv', '--threshold', '0.7'], /^modelctl: --threshold: iris is a classification model; a threshold applies to binary models only/m, 2],
+    [
+      ['evaluate', 'spam', '--data', 'models/_datasets/spam-test.jsonl', '--top-k', '2'],
+      /^modelctl: --top-k: spam is a binary model; top-k accuracy applies to multiclass models only$/m,
+      2,
+    ],
+    [
+      ['evaluate', 'iris', '--data', 'models/_datasets/iris-test.csv', '--threshold', '0.7'],
+      /^modelctl: --threshold: iris is a classification model; a threshold applies to binary models only/m,
+      2,
+    ],
     [['evaluate', 'iris', '--data', 'models/_datasets/iris-test.csv', '--html', '/missing-dir/x.html'], /modelctl: --html \/missing-dir\/x\.html: no folder \/missing-dir/, 2],
     [['evaluate', 'iris', '--data', '/nonexistent.csv'], /modelctl: --data \/nonexistent\.csv: no such file/, 2],
     [['evaluate', 'iris', '--data', 'README.md'], /modelctl: --data README\.md: expected a \.csv, \.jsonl or \.ndjson file$/m, 2],
