@@ -7,8 +7,16 @@
  * callback fills a queue, and the text stream is paused while a batch waits for its consumer (async
  * iteration of papaparse's stream output costs 20 times more per row). The bytes are decoded here,
  * once, with a fatal decoder: invalid UTF-8 fails the read instead of scoring mojibake.
+ *
+ * Records end at a line feed outside quoted fields, wherever the read starts (a resumed run, a
+ * sharded run's range: lib/batch/shard/plan.ts finds the same ends): papaparse is told the line
+ * break instead of guessing it from the first chunk it sees, which at an offset inside the file
+ * could guess differently. A CR before the LF belongs to the line break (CRLF files). A file whose
+ * lines end in a CR alone (classic Mac OS) is refused: its header holds a CR without an LF after it.
+ * A byte-order mark at the file's start is removed before parsing (a quoted first header cell is
+ * then read as quoted), and counted in the byte offsets.
  */
-import { pipeline, Transform, type Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import Papa from 'papaparse';
 import { BadRequestError } from '../errors.js';
 
@@ -19,19 +27,17 @@ export class CsvRecord {
     readonly cells: string[],
     /** The line the record ends on, 1-based (a quoted cell can span lines). */
     readonly line: number,
-    /** The text from the previous record's end to this one's: skipped blank lines, the record, its line break. */
+    /** The record's text and its line break (blank lines before it are not part of it). */
     private readonly span: string,
   ) {}
 
   /** The record as it is in the file, without its line break. */
   get text(): string {
     const { span } = this;
-    let from = 0;
-    while (span.charCodeAt(from) === 10 || span.charCodeAt(from) === 13) from += 1;
     let to = span.length;
     if (span.charCodeAt(to - 1) === 10) to -= 1;
     if (span.charCodeAt(to - 1) === 13) to -= 1;
-    return span.slice(from, to);
+    return span.slice(0, to);
   }
 }
 
@@ -50,27 +56,40 @@ export interface CsvStart {
 
 class NotUtf8Error extends BadRequestError {}
 
-/** Where the first record ends: just past the first line feed outside quotes, or -1 if not yet. */
-function firstRecordEnd(text: string): number {
-  let quoted = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text.charCodeAt(i);
-    if (c === 34) quoted = !quoted;
-    else if (c === 10 && !quoted) return i + 1;
-  }
-  return -1;
+/** Why a CSV whose header holds a carriage return without a line feed after it is refused (the planner refuses it in the same words). */
+export const LONE_CR =
+  "the CSV header holds a carriage return that no line feed follows: lines must end in LF or CRLF (a file with CR-only line breaks, as classic Mac OS wrote them, must be converted first, for example with tr '\\r' '\\n')";
+
+/** Whether `text` holds a carriage return that no line feed follows. */
+function hasLoneCr(text: string): boolean {
+  for (let at = text.indexOf('\r'); at >= 0; at = text.indexOf('\r', at + 1)) if (text.charCodeAt(at + 1) !== 10) return true;
+  return false;
 }
 
 /**
  * Bytes in, text out: a character split between two chunks is put back together, a bad byte is an
- * error. The first chunk out is exactly the first record with its line break: papaparse guesses
- * the line break (\n or \r\n) from the first chunk it sees, and a chunk that ends between a \r
- * and its \n, or holds a blank line or a quoted line break, would make it guess wrong.
+ * error. At the file's start (`fileStart`), a byte-order mark is taken out of the text (`onBom` is
+ * told its bytes), and a carriage return that no line feed follows before the file's first line
+ * feed fails the read at once: it is in the header (LONE_CR), and a file of CR-only line breaks
+ * would otherwise be parsed as one record as long as the file.
  */
-function utf8Text(): Transform {
-  // ignoreBOM keeps a byte-order mark in the text, so character counts match byte offsets.
+function utf8Text(fileStart: boolean, onBom: (bytes: number) => void): Transform {
+  // ignoreBOM keeps a byte-order mark in the text: it is removed below, at the file's start only.
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-  let held: string | undefined = '';
+  let bomToCheck = fileStart;
+  let beforeFirstLf = fileStart;
+  // The text so far ended in a carriage return (before the first line feed).
+  let crLast = false;
+  const loneCr = (text: string): boolean => {
+    if (crLast && text.charCodeAt(0) !== 10) return true;
+    const lf = text.indexOf('\n');
+    const end = lf < 0 ? text.length : lf;
+    const cr = text.indexOf('\r');
+    if (cr >= 0 && cr < end - 1) return true;
+    crLast = lf < 0 && cr === text.length - 1;
+    if (lf >= 0) beforeFirstLf = false;
+    return false;
+  };
   return new Transform({
     readableObjectMode: true,
     transform(chunk: Buffer, _encoding, done) {
@@ -80,24 +99,25 @@ function utf8Text(): Transform {
       } catch {
         return done(new NotUtf8Error('the file is not valid UTF-8 text'));
       }
-      if (held !== undefined) {
-        held += text;
-        const end = firstRecordEnd(held);
-        // A first record past 1 MiB (or a file of \r-only line breaks, not read here) is let through as it is.
-        if (end < 0 && held.length < 2 ** 20) return done();
-        if (end > 0) this.push(held.slice(0, end));
-        text = held.slice(Math.max(end, 0));
-        held = undefined;
+      if (bomToCheck && text) {
+        bomToCheck = false;
+        if (text.charCodeAt(0) === 0xfeff) {
+          text = text.slice(1);
+          onBom(3);
+        }
       }
+      if (beforeFirstLf && text && loneCr(text)) return done(new BadRequestError(LONE_CR));
       done(null, text || undefined);
     },
     flush(done) {
+      let rest: string;
       try {
-        const rest = (held ?? '') + decoder.decode();
-        done(null, rest || undefined);
+        rest = decoder.decode();
       } catch {
-        done(new NotUtf8Error('the file ends in the middle of a UTF-8 character'));
+        return done(new NotUtf8Error('the file ends in the middle of a UTF-8 character'));
       }
+      if (beforeFirstLf && crLast) return done(new BadRequestError(LONE_CR));
+      done(null, rest || undefined);
     },
   });
 }
@@ -108,16 +128,77 @@ function newlines(text: string): number {
   return count;
 }
 
+/** The index of the first character at or after `from` that is not whitespace as String.prototype.trim sees it (papaparse's test). */
+function pastSpaces(text: string, from: number): number {
+  let at = from;
+  while (at < text.length && text[at].trim() === '' && text.charCodeAt(at) !== 10) at += 1;
+  return at;
+}
+
+/**
+ * Whether the last field of the record text[from, to) (a line feed at to - 1, blank lines perhaps
+ * before it) is unquoted, found by papaparse's rules: a field is quoted when it starts with a
+ * quote; inside, "" is a quote and the field ends at a quote followed by the delimiter or the line
+ * feed, with only whitespace between.
+ */
+function lastFieldUnquoted(text: string, from: number, to: number): boolean {
+  const firstQuote = text.indexOf('"', from);
+  if (firstQuote < 0 || firstQuote >= to) return true;
+  let at = from;
+  for (;;) {
+    if (text.charCodeAt(at) === 34) {
+      let quote = at;
+      let next = -1;
+      while (next < 0) {
+        quote = text.indexOf('"', quote + 1);
+        if (quote < 0 || quote >= to) return false;
+        if (text.charCodeAt(quote + 1) === 34) {
+          quote += 1;
+          continue;
+        }
+        const after = pastSpaces(text, quote + 1);
+        const c = text.charCodeAt(after);
+        if (c === 44 || c === 10) next = after;
+      }
+      if (next >= to - 1) return false;
+      at = next + 1;
+      continue;
+    }
+    const comma = text.indexOf(',', at);
+    const lf = text.indexOf('\n', at);
+    if (comma >= 0 && comma < lf) at = comma + 1;
+    else if (lf >= to - 1) return true;
+    else at = lf + 1;
+  }
+}
+
+/**
+ * The header of a CSV, from the bytes of the file up to its first record's end (blank lines may
+ * come first), read as csvRecordBatches reads a file's first record: a header it cannot read is the
+ * same client error. Undefined when the bytes hold no record.
+ */
+export async function csvHeader(bytes: Buffer): Promise<string[] | undefined> {
+  for await (const { records } of csvRecordBatches(Readable.from([bytes]), 1)) return records[0].cells;
+  return undefined;
+}
+
 /** Batches of about `rows` records (the last may be shorter). Blank lines are skipped but counted. */
 export async function* csvRecordBatches(source: Readable, rows: number, start: CsvStart = { offset: 0, line: 0 }): AsyncGenerator<CsvBatch> {
   // pipeline(), not pipe(): an error anywhere (unreadable source, bad UTF-8) must reach the
   // iteration below instead of becoming an unhandled 'error' event that kills the process.
-  const text = pipeline(source, utf8Text(), () => undefined);
+  const fileStart = start.offset === 0;
+  const text = pipeline(
+    source,
+    utf8Text(fileStart, (bytes) => (offset += bytes)),
+    () => undefined,
+  );
   // The text from the last batch's end on: `pending` starts at character `base`, which is byte
   // `offset` of the object. Bytes are counted once per batch, not per record.
   let pending = '';
   let base = 0;
   let offset = start.offset;
+  // The next record is the file's header (the stream starts at the top of the file).
+  let header = fileStart;
   // Where papaparse's last record ended (a character index), and the line it ended on.
   let cursor = 0;
   let line = start.line;
@@ -143,21 +224,44 @@ export async function* csvRecordBatches(source: Readable, rows: number, start: C
   // parsed at once, so the queue holds at most a batch plus one chunk's records.
   Papa.parse(text as unknown as File, {
     delimiter: ',',
-    skipEmptyLines: true,
+    newline: '\n',
+    // Blank lines are skipped below rather than by papaparse, so that a record's text starts where it does.
+    skipEmptyLines: false,
     step: (result: Papa.ParseStepResult<string[]>, parser: Papa.Parser) => {
       if (failure) return;
-      const span = pending.slice(cursor - base, result.meta.cursor - base);
-      cursor = result.meta.cursor;
+      const end = result.meta.cursor;
+      const cells = result.data;
+      const clean = result.errors.length === 0;
+      if (clean && pending.charCodeAt(end - base - 1) === 10 && pending.charCodeAt(end - base - 2) === 13) {
+        // CRLF: the CR is the line break's, not the last cell's (a quoted cell keeps a CR of its own).
+        const last = cells[cells.length - 1];
+        if (last.endsWith('\r') && lastFieldUnquoted(pending, cursor - base, end - base)) cells[cells.length - 1] = last.slice(0, -1);
+      }
+      const span = pending.slice(cursor - base, end - base);
+      cursor = end;
       const breaks = newlines(span);
+      // The file's first record (blank lines before it too) must hold no CR that no LF follows.
+      if (header && hasLoneCr(span)) {
+        failure = new BadRequestError(LONE_CR);
+        parser.abort();
+        notify();
+        return;
+      }
+      // A blank line (LF or CRLF, or "" alone: one empty cell, as papaparse's skipEmptyLines sees it): skipped, its lines counted.
+      if (clean && cells.length === 1 && cells[0] === '') {
+        line += breaks;
+        return;
+      }
       const ended = span.charCodeAt(span.length - 1) === 10;
-      const record = new CsvRecord(result.data, line + breaks + (ended ? 0 : 1), span);
+      const record = new CsvRecord(cells, line + breaks + (ended ? 0 : 1), span);
       line += breaks;
-      if (result.errors.length > 0) {
+      if (!clean) {
         failure = new BadRequestError(`the CSV is malformed near line ${record.line}: ${result.errors[0].message}`);
         parser.abort();
         notify();
         return;
       }
+      header = false;
       queue.push(record);
       ends.push(cursor);
       if (queue.length >= rows) {

@@ -2,7 +2,9 @@
  * The CSV reader batch scoring resumes from: whatever sizes the stream's chunks have (S3 bodies
  * arrive in network-sized ones), the records, their lines and each batch's byte offset are those
  * of the file read in one piece, and a read resumed at any batch's offset gives the records after
- * it. A failing stream is not the client's fault; a file that is not UTF-8 or not CSV is.
+ * it. A failing stream is not the client's fault; a file that is not UTF-8 or not CSV is. Records
+ * end at a line feed outside quoted fields (a CR before it is the line break's), a BOM is removed
+ * before parsing (and counted in the offsets), and a file of CR-only line breaks is refused.
  */
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +15,8 @@ const FILES: Record<string, string> = {
   'CRLF with a blank line after the header': 'a,b\r\n\r\n1,2\r\n3,4\r\n5,6\r\n',
   'a quoted CRLF in the header, BOM, non-ASCII': '\uFEFF"a\r\nx",b\r\n1,"é, ü"\r\n3,4\r\n"5\r\n6",7\r\n',
   'LF, no final line break': 'a,b\n1,2\n\n3,4\n5,6',
+  'stray and spaced quotes, quoted CRs, blank CRLF lines, BOM and a quoted header':
+    '\uFEFF"a","b"\r\n1,27" monitor\r\n\r\n\r\n"x\r",2\r\n3,"y\r"\r\n4, "q"\r\n5,"z" \r\n6,"w"\t,7\r\n',
 };
 
 function chunked(text: string, size: number): Readable {
@@ -67,5 +71,82 @@ describe('failures', () => {
     ['an unterminated quote', Buffer.from('a,b\n1,"2\n3,4\n'), /malformed near line \d+: Quoted field unterminated/],
   ])('%s is a client error', async (_name, bytes, message) => {
     await expect(read(Readable.from([bytes]))).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(message) });
+  });
+});
+
+describe('what the records are', () => {
+  it('a BOM before a quoted header: removed before parsing, counted in the offsets', async () => {
+    const text = '\uFEFF"sepal_length","species"\n5.1,"setosa"\n';
+    const [batch] = await read(chunked(text, 1 << 16));
+    expect(batch.records).toEqual([
+      [['sepal_length', 'species'], 1, '"sepal_length","species"'],
+      [['5.1', 'setosa'], 2, '5.1,"setosa"'],
+    ]);
+    expect(batch.end).toBe(Buffer.byteLength(text));
+  });
+
+  it('a quote inside an unquoted field is text; a quoted field ends at a quote that whitespace, then a comma or the line end, follows', async () => {
+    const text = 'a,b,c\n5.1,27" monitor,x\n1,"two\nlines","say ""hi"""  \n2,"q" ,y\n';
+    const records = (await read(chunked(text, 3))).flatMap((b) => b.records);
+    expect(records.map(([cells, line]) => [cells, line])).toEqual([
+      [['a', 'b', 'c'], 1],
+      [['5.1', '27" monitor', 'x'], 2],
+      [['1', 'two\nlines', 'say "hi"'], 4],
+      [['2', 'q', 'y'], 5],
+    ]);
+  });
+
+  it("CRLF: the CR is the line break's, not the last cell's, unless a quoted cell holds it; a blank CRLF line is skipped and counted", async () => {
+    const text = 'a,b\r\n1,2 \r\n\r\n3,"4\r"\r\n5,x"\r\n';
+    const records = (await read(chunked(text, 2))).flatMap((b) => b.records);
+    expect(records).toEqual([
+      [['a', 'b'], 1, 'a,b'],
+      [['1', '2 '], 2, '1,2 '],
+      [['3', '4\r'], 4, '3,"4\r"'],
+      [['5', 'x"'], 5, '5,x"'],
+    ]);
+  });
+
+  it('a line of "" alone is blank (one empty cell): skipped and counted, and not part of the next record\'s text', async () => {
+    const records = (await read(chunked('a,b\n""\n1,2\n "" \n', 2))).flatMap((b) => b.records);
+    expect(records).toEqual([
+      [['a', 'b'], 1, 'a,b'],
+      [['1', '2'], 3, '1,2'],
+      [[' "" '], 4, ' "" '],
+    ]);
+  });
+
+  it('a lone CR in a row is in its cell; in the header, it is refused', async () => {
+    const records = (await read(chunked('a,b\n1,2\r3\n', 4))).flatMap((b) => b.records);
+    expect(records[1]).toEqual([['1', '2\r3'], 2, '1,2\r3']);
+    for (const text of ['a,b\rc\n1,2\n', 'a,"b\r"\n1,2\n', 'a,b\r\r\n1,2\r\n', '\n\r\na\rb,c\n1,2\n', 'a,b\r'])
+      for (const size of [1, 2, 1 << 16])
+        await expect(read(chunked(text, size)), JSON.stringify(text)).rejects.toMatchObject({
+          statusCode: 400,
+          message: expect.stringMatching(/carriage return that no line feed follows/),
+        });
+  });
+});
+
+describe('CR-only line breaks (classic Mac OS)', () => {
+  it('are refused with a 400 that says so, whatever the chunks', async () => {
+    const text = 'sepal_length,sepal_width,petal_length,petal_width\r5.1,3.5,1.4,0.2\rx,3.0,5.2,2.3\r6.7,3.0,5.2,2.3\ry,1,1,1\r';
+    for (const size of [1, 3, 1 << 16]) {
+      await expect(read(chunked(text, size))).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/CR-only line breaks/) });
+    }
+  });
+
+  it('are refused at the first chunks, not parsed to the end of the file as one header', async () => {
+    let chunks = 0;
+    const endless = Readable.from(
+      (function* () {
+        for (;;) {
+          chunks += 1;
+          yield Buffer.from(chunks === 1 ? 'a,b\r' : '1,2\r'.repeat(1000));
+        }
+      })(),
+    );
+    await expect(read(endless)).rejects.toMatchObject({ statusCode: 400 });
+    expect(chunks).toBeLessThan(20);
   });
 });
