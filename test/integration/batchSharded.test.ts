@@ -3,7 +3,11 @@
  * of byte ranges, worker processes, a join. With 1, 2 and 4 workers, and with a worker killed in
  * the middle of a range, the outputs are byte for byte those of the run through one function
  * (run.ts's scoreObject) on the same file: a CSV with quoted newlines, blank lines and bad rows,
- * and a JSON Lines file with bad lines.
+ * and a JSON Lines file with bad lines. Small CSVs whose quotes a planner could misread (a quote
+ * inside an unquoted field, "" escapes, a closing quote that whitespace follows, a BOM before a
+ * quoted header, CRLF) are cut at every range size from 1 to 60 bytes and scored range by range in
+ * this process as the state machine's tasks score them: the same outputs again, and a file the run
+ * through one function refuses is refused in the same words.
  */
 import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,11 +16,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DAMAGED_VERSION, IntegrityError, ServiceError } from '../../lib/errors.js';
 import { pathToFileURL } from 'node:url';
 import { batch } from '../../cli/commands/batch.js';
-import { outputsFor } from '../../lib/batch/paths.js';
+import { outputsFor, parseInputKey } from '../../lib/batch/paths.js';
+import { joinRanges } from '../../lib/batch/shard/join.js';
 import { runLocally, type LocalRunOptions } from '../../lib/batch/shard/local.js';
+import { planRanges } from '../../lib/batch/shard/plan.js';
+import { scoreRange } from '../../lib/batch/shard/range.js';
 import { buildWorker } from '../../cli/workerBundle.js';
 import { parseModelRef } from '../../lib/registry/index.js';
-import { scoreObject } from '../../lib/batch/run.js';
+import { removeParts, scoreObject } from '../../lib/batch/run.js';
 import { oneInvocation } from '../helpers/batchOptions.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { serving, type App } from '../helpers/serving.js';
@@ -62,9 +69,9 @@ async function single(name: string, body: string): Promise<{ predictions: Buffer
   return { predictions: Buffer.from(await store.get(`${base}.predictions.${ext}`)), errors: Buffer.from(await store.get(`${base}.errors.jsonl`)), rows: outcome.manifest?.rows };
 }
 
-async function sharded(name: string, workers: number, onRangeStart?: (index: number, pid: number) => void, rangeTimeout?: string) {
+async function sharded(name: string, workers: number, onRangeStart?: (index: number, pid: number) => void, rangeTimeout?: string, rangeBytes = '12000') {
   const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
-  const manifest = await batch(app.services, path.join(dir, name), { model: 'iris', workers: String(workers), out, rangeBytes: '12000', onRangeStart, rangeTimeout });
+  const manifest = await batch(app.services, path.join(dir, name), { model: 'iris', workers: String(workers), out, rangeBytes, onRangeStart, rangeTimeout });
   const ext = name.endsWith('.csv') ? 'csv' : 'jsonl';
   return {
     manifest,
@@ -294,3 +301,110 @@ it('a failed rerun into the folder of a finished run leaves that run as it was a
   expect((await readdir(out)).sort()).toEqual(['flowers.csv.errors.jsonl', 'flowers.csv.manifest.json', 'flowers.csv.predictions.csv']);
   expect(await readFile(path.join(out, 'flowers.csv.manifest.json'), 'utf8')).toBe(before);
 }, 120_000);
+
+describe('CSVs whose quotes a planner could misread: cut at every range size from 1 to 60 bytes, the outputs of the run through one function', () => {
+  const header = 'sepal_length,sepal_width,petal_length,petal_width,note';
+  const FILES: Record<string, string> = {
+    // The user's file: a stray quote before a quoted newline.
+    'stray.csv': `${header}\n5.1,3.5,1.4,0.2,27" monitor\n6.7,3.0,5.2,2.3,a\n5.0,3.4,1.5,0.2,"two\nlines"\n6.3,3.3,6.0,2.5,b\n`,
+    'quotes.csv': [
+      header,
+      '5.1,3.5,1.4,0.2,a"b',
+      '4.9,3.0,1.4,0.2,"say ""hi""',
+      'twice"',
+      'x,3.0,5.2,2.3,"bad, ""row""\n"',
+      '',
+      '6.7,3.0,5.2,2.3,"spaced"  ',
+      '6.3,3.3,6.0,2.5, "not quoted"',
+      '5.0,3.4,1.5,0.2,"""',
+      '"',
+      '5.9,3.0,"5.1"\t,1.8,end"',
+      '',
+    ].join('\n'),
+    'crlf-bom.csv': `\uFEFF"sepal_length","sepal_width","petal_length","petal_width","note"\r\n5.1,3.5,1.4,0.2,"a\r\nb"\r\n\r\n6.7,3.0,5.2,2.3,c"\r\n5.0,y,1.5,0.2,"d\r"\r\n6.3,3.3,6.0,2.5,e\r\n`,
+    'header-quote.csv': 'sepal_length,sepal_width,petal_length,petal_width,no"te\n5.1,3.5,1.4,0.2,a\n6.7,3.0,5.2,2.3,"b\n"\n',
+    'bom-quoted.csv': '\uFEFF"sepal_length","sepal_width","petal_length","petal_width","species"\n5.1,3.5,1.4,0.2,"setosa"\n6.3,3.3,6.0,2.5,"virginica"\n',
+  };
+  /** Refused by the run through one function: the sharded run must refuse them in the same words. */
+  const REFUSED: Record<string, string> = {
+    'mac.csv': 'sepal_length,sepal_width,petal_length,petal_width\r5.1,3.5,1.4,0.2\rx,3.0,5.2,2.3\r6.7,3.0,5.2,2.3\ry,1,1,1\r',
+    'trailing.csv': `${header}\n5.1,3.5,1.4,0.2,a\n6.7,3.0,5.2,2.3,"b"c\n5.0,3.4,1.5,0.2,"d"\n6.3,3.3,6.0,2.5,e\n`,
+  };
+  let shards: FolderStore;
+  beforeAll(async () => {
+    shards = await tempFolderStore();
+  });
+
+  /** The sharded run in this process, as the state machine's tasks run it: the plan, each range, the join (or the first range's refusal). */
+  async function inProcess(name: string, rangeBytes: number) {
+    const key = `batch/input/iris/${name}`;
+    const input = parseInputKey(key);
+    const outputs = outputsFor(input);
+    const io = { source: shards, output: shards };
+    const source = await shards.head(key);
+    if (!source) throw new Error(`no ${key}`);
+    const model = { name: 'iris', version: await app.services.loader.resolve(parseModelRef('iris')) };
+    const etag = source.etag ?? String(source.size);
+    try {
+      const plan = { ...(await planRanges(shards, { key, etag, size: source.size, format: 'csv', model, targetBytes: rangeBytes })), startedAt: new Date().toISOString() };
+      for (const range of plan.ranges) await scoreRange(io, app.services.loader, input, outputs, plan, range, oneInvocation(64).limits);
+      const manifest = await joinRanges(io, input, outputs, plan);
+      const base = `batch/output/iris/${name}`;
+      return {
+        predictions: Buffer.from(await shards.get(`${base}.predictions.csv`)),
+        errors: Buffer.from(await shards.get(`${base}.errors.jsonl`)),
+        rows: manifest.rows,
+        ranges: plan.ranges.length,
+      };
+    } catch (error) {
+      // What a refused range left (other ranges' counts) must not count as scored in the next run.
+      await removeParts(shards, outputs);
+      return { refused: (error as Error).message };
+    }
+  }
+
+  it.each(Object.keys(FILES))(
+    '%s',
+    async (name) => {
+      const reference = await single(name, FILES[name]);
+      await shards.put(`batch/input/iris/${name}`, FILES[name]);
+      for (let rangeBytes = 1; rangeBytes <= 60; rangeBytes += 1) {
+        const run = await inProcess(name, rangeBytes);
+        expect(run, `range bytes ${rangeBytes}`).toEqual({ ...reference, ranges: expect.any(Number) });
+        if (rangeBytes === 1) expect(run.ranges).toBeGreaterThanOrEqual(3); // one a record
+      }
+    },
+    120_000,
+  );
+
+  it.each(Object.keys(REFUSED))(
+    '%s, refused through one function, is refused at every range size in the same words',
+    async (name) => {
+      await store.put(`batch/input/iris/${name}`, REFUSED[name]);
+      const reference = await scoreObject(store, app.services.loader, `batch/input/iris/${name}`, oneInvocation(64));
+      expect(reference.manifest?.status).toBe('failed');
+      await shards.put(`batch/input/iris/${name}`, REFUSED[name]);
+      for (let rangeBytes = 1; rangeBytes <= 60; rangeBytes += 1)
+        expect(await inProcess(name, rangeBytes), `range bytes ${rangeBytes}`).toEqual({ refused: reference.manifest?.error });
+    },
+    120_000,
+  );
+
+  it('modelctl batch, with worker processes, at --range-bytes 1 and without: the same outputs; a header it cannot plan is a failed manifest naming it', async () => {
+    for (const name of ['stray.csv', 'header-quote.csv']) {
+      await writeFile(path.join(dir, name), FILES[name]);
+      const reference = await single(name, FILES[name]);
+      for (const rangeBytes of ['1', undefined]) {
+        const run = await sharded(name, 1, undefined, undefined, rangeBytes);
+        expect(run.manifest.status).toBe('succeeded');
+        expect(run.predictions.equals(reference.predictions)).toBe(true);
+        expect(run.errors.equals(reference.errors)).toBe(true);
+        expect(run.manifest.rows).toEqual(reference.rows);
+      }
+    }
+    await writeFile(path.join(dir, 'mac.csv'), REFUSED['mac.csv']);
+    const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
+    await expect(batch(app.services, path.join(dir, 'mac.csv'), { model: 'iris', workers: '1', out, rangeBytes: '1' })).rejects.toThrow(/CR-only line breaks/);
+    expect(JSON.parse(await readFile(path.join(out, 'mac.csv.manifest.json'), 'utf8'))).toMatchObject({ status: 'failed', error: expect.stringMatching(/CR-only line breaks/) });
+  }, 120_000);
+});

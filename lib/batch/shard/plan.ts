@@ -3,15 +3,27 @@
  * each about `targetBytes`, with the line number it starts after (as the row readers count lines:
  * the newlines before it) and, for CSV, the header's columns every range after the first needs.
  *
- * Boundaries are found in one pass over the bytes, without parsing: a newline ends a record unless
- * it is inside quotes (CSV: a quote toggles, so an escaped "" toggles twice); JSON Lines records end
- * at every newline. It is the only way to be exact: a CSV cannot be cut by seeking, as nothing in the
- * bytes after an offset says whether it is inside a quoted field. The pass jumps from newline to
- * quote with Buffer.indexOf (memchr) instead of looking at every byte in JavaScript (the bench's
- * iris file, in memory: 533-723 MiB/s against 111-244; a file quoted on every row gains nothing),
- * as at high concurrency this one pass is most of a sharded run's wall time (README, "Large files").
+ * Boundaries are found in one pass over the bytes. JSON Lines records end at every newline. A CSV
+ * record ends where the row reader (inputs/csvRecords.ts: papaparse, told the line break is LF) ends
+ * it, by papaparse's rules: a quote opens a quoted field only at a field's start (after a comma, a
+ * newline or the file's start and its byte-order mark; elsewhere it is text, as in `27" monitor`);
+ * inside, "" is a quote, and the field ends at a quote followed by a comma or a newline with nothing
+ * but whitespace (String.prototype.trim's) between; any other quote is text in the field (a record
+ * the reader refuses). A newline outside quoted fields ends a record. It is the only way to be
+ * exact: a CSV cannot be cut by seeking, as nothing in the bytes after an offset says whether it is
+ * inside a quoted field. The pass jumps from newline to quote with Buffer.indexOf (memchr) instead of
+ * looking at every byte in JavaScript (the bench's iris file, in memory: 533-723 MiB/s against
+ * 111-244; a file quoted on every row gains nothing), as at high concurrency this one pass is most
+ * of a sharded run's wall time (README, "Large files"). Its state (inside quotes or not, the byte
+ * before, a quote whose meaning the next read decides) is carried from one read to the next.
+ *
+ * The header is the first record that is not a blank line, read by the row reader itself
+ * (csvHeader): a header it cannot read fails the plan as a BadRequestError, as the run through one
+ * function fails. A header with a CR that no LF follows (a file of CR-only line breaks) is refused as
+ * soon as it is seen, rather than read to the end of the file as one record.
  */
-import { parse } from 'csv-parse/sync';
+import { BadRequestError } from '../../errors.js';
+import { csvHeader, LONE_CR } from '../../inputs/csvRecords.js';
 import { pinnableEtag, type ObjectStore } from '../../store/index.js';
 import { readInParts } from '../../store/partsReader.js';
 
@@ -39,6 +51,45 @@ export interface ShardPlan {
 
 const NEWLINE = 0x0a;
 const QUOTE = 0x22;
+const COMMA = 0x2c;
+const CR = 0x0d;
+
+/** What the bytes after a quote inside a quoted field make of it. */
+const ESCAPED = 0; // "": a quote in the field
+const CLOSES = 1; // the field's end
+const TEXT = 2; // a quote in the field that the reader reports as malformed
+const UNDECIDED = 3; // the bytes that decide are in the next read
+
+/** The length of the whitespace character (String.prototype.trim's, UTF-8) at `at`; 0 if none; -1 if cut by the buffer's end. */
+function spaceAt(bytes: Buffer, at: number): number {
+  const b = bytes[at];
+  if (b === 0x20 || (b >= 0x09 && b <= 0x0d)) return 1;
+  if (b < 0x80) return 0;
+  const need = b === 0xc2 ? 2 : b === 0xe1 || b === 0xe2 || b === 0xe3 || b === 0xef ? 3 : 0;
+  if (need === 0) return 0;
+  if (at + need > bytes.length) return -1;
+  const c = (b << 16) | (bytes[at + 1] << 8) | (need === 3 ? bytes[at + 2] : 0);
+  if (need === 2) return bytes[at + 1] === 0xa0 ? 2 : 0; // U+00A0
+  // U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000, U+FEFF
+  const space = c === 0xe19a80 || (c >= 0xe28080 && c <= 0xe2808a) || c === 0xe280a8 || c === 0xe280a9 || c === 0xe280af || c === 0xe2819f || c === 0xe38080 || c === 0xefbbbf;
+  return space ? 3 : 0;
+}
+
+/** The quote at `quote`, inside a quoted field: escaped, closing it, text, or undecided until more bytes come. */
+function afterQuote(bytes: Buffer, quote: number): number {
+  let at = quote + 1;
+  if (at >= bytes.length) return UNDECIDED;
+  if (bytes[at] === QUOTE) return ESCAPED;
+  for (;;) {
+    if (at >= bytes.length) return UNDECIDED;
+    const b = bytes[at];
+    if (b === COMMA || b === NEWLINE) return CLOSES;
+    const space = spaceAt(bytes, at);
+    if (space < 0) return UNDECIDED;
+    if (space === 0) return TEXT;
+    at += space;
+  }
+}
 
 export interface PlanOptions {
   key: string;
@@ -54,61 +105,143 @@ export interface PlanOptions {
 
 export async function planRanges(store: ObjectStore, options: PlanOptions): Promise<ShardPlan> {
   const { format, targetBytes } = options;
+  const csv = format === 'csv';
   const ranges: ShardRange[] = [];
+  // Bytes read so far, and newlines among them outside a quote left undecided.
   let offset = 0;
   let lines = 0;
-  let inQuotes = false;
   let start = 0;
   let startLine = 0;
-  // CSV: the bytes of the header record (up to the first newline outside quotes).
-  const header: Buffer[] = [];
-  let headerDone = format !== 'csv';
-  const csv = format === 'csv';
-  for await (const chunk of readInParts(store, options.key, { size: options.size, etag: pinnableEtag(options.etag), partBytes: options.readPartBytes })) {
+  const boundary = (end: number) => {
+    if (end - start < targetBytes) return;
+    ranges.push({ index: ranges.length, start, end, line: startLine });
+    start = end;
+    startLine = lines;
+  };
+
+  // CSV: inside a quoted field; the byte before the buffer scanned; the file starts with a BOM.
+  let inQuotes = false;
+  let before = NEWLINE;
+  const head: number[] = [];
+  let bom = false;
+  // A quote whose meaning depends on bytes not read yet: it and the bytes after it, scanned again with the next read.
+  let carry: Buffer | undefined;
+  // The header: the reads up to its end (csvHeader reads it), where the record now read began
+  // (blank lines come before the header), and whether a CR ended the last read before it ended.
+  const headerParts: Buffer[] = [];
+  let headerEnd = csv ? -1 : 0;
+  let recordStart = 0;
+  let crLast = false;
+
+  /**
+   * Whether the record in bytes [from, to) of the file (its line feed at `to`; the header not found
+   * yet, so they are in headerParts) is one the reader skips as blank: one empty cell (nothing, a
+   * CR, or "" and whitespace).
+   */
+  const blank = (from: number, to: number): boolean => {
+    if (to === from) return true;
+    const bytes = Buffer.concat(headerParts).subarray(from, to);
+    if (bytes.length === 1) return bytes[0] === CR;
+    if (bytes[0] !== QUOTE || bytes[1] !== QUOTE) return false;
+    for (let at = 2; at < bytes.length; ) {
+      const space = spaceAt(bytes, at);
+      if (space <= 0) return false;
+      at += space;
+    }
+    return true;
+  };
+
+  /** Scans `bytes`, which start at byte `from` of the file. */
+  const scanCsv = (bytes: Buffer, from: number) => {
+    const length = bytes.length;
     let i = 0;
-    // The next quote at or after i (-1: none left in this chunk; JSON Lines: never looked for).
-    let quote = csv ? chunk.indexOf(QUOTE) : -1;
-    while (i < chunk.length) {
+    let quote = bytes.indexOf(QUOTE);
+    let newline = bytes.indexOf(NEWLINE);
+    while (i < length) {
+      if (quote !== -1 && quote < i) quote = bytes.indexOf(QUOTE, i);
       if (inQuotes) {
         // Newlines up to the closing quote are inside a field: counted as lines, never cut at.
-        const close = quote === -1 ? chunk.length : quote;
-        for (let n = chunk.indexOf(NEWLINE, i); n !== -1 && n < close; n = chunk.indexOf(NEWLINE, n + 1)) lines += 1;
+        const close = quote === -1 ? length : quote;
+        if (newline !== -1 && newline < i) newline = bytes.indexOf(NEWLINE, i);
+        while (newline !== -1 && newline < close) {
+          lines += 1;
+          newline = bytes.indexOf(NEWLINE, newline + 1);
+        }
         if (quote === -1) break;
-        inQuotes = false;
-        i = quote + 1;
-        quote = chunk.indexOf(QUOTE, i);
+        const verdict = afterQuote(bytes, quote);
+        if (verdict === UNDECIDED) {
+          carry = bytes.subarray(quote);
+          before = quote > 0 ? bytes[quote - 1] : before;
+          return;
+        }
+        if (verdict === CLOSES) inQuotes = false;
+        i = quote + (verdict === ESCAPED ? 2 : 1);
         continue;
       }
-      const newline = chunk.indexOf(NEWLINE, i);
+      if (newline !== -1 && newline < i) newline = bytes.indexOf(NEWLINE, i);
       if (quote !== -1 && (newline === -1 || quote < newline)) {
-        inQuotes = true;
+        // A quote opens a quoted field only at a field's start; elsewhere it is text.
+        const prior = quote > 0 ? bytes[quote - 1] : before;
+        if (prior === COMMA || prior === NEWLINE || (bom && from + quote === 3)) inQuotes = true;
         i = quote + 1;
-        quote = chunk.indexOf(QUOTE, i);
         continue;
       }
       if (newline === -1) break;
       lines += 1;
       i = newline + 1;
-      if (!headerDone) {
-        headerDone = true;
-        header.push(chunk.subarray(0, i));
+      const end = from + i;
+      if (headerEnd < 0) {
+        // A blank line (after the BOM at the file's start) is skipped by the reader: the header comes after it.
+        if (blank(recordStart === 0 && bom ? 3 : recordStart, end - 1)) recordStart = end;
+        else headerEnd = end;
       }
-      const boundary = offset + i;
-      if (boundary - start >= targetBytes) {
-        ranges.push({ index: ranges.length, start, end: boundary, line: startLine });
-        start = boundary;
-        startLine = lines;
-      }
+      boundary(end);
     }
-    if (!headerDone) header.push(chunk);
-    offset += chunk.length;
+    carry = undefined;
+    if (length > 0) before = bytes[length - 1];
+  };
+
+  /** A CR no LF follows in the header (the part of `part`, at byte `from`, before the header's end) fails the plan now, as csvHeader would. */
+  const checkHeaderCr = (part: Buffer, from: number) => {
+    const limit = headerEnd < 0 ? part.length : headerEnd - from;
+    if (limit <= 0) return;
+    if (crLast && part[0] !== NEWLINE) throw new BadRequestError(LONE_CR);
+    crLast = false;
+    for (let cr = part.indexOf(CR); cr !== -1 && cr < limit; cr = part.indexOf(CR, cr + 1)) {
+      if (cr + 1 === part.length) crLast = true;
+      else if (part[cr + 1] !== NEWLINE) throw new BadRequestError(LONE_CR);
+    }
+  };
+
+  for await (const part of readInParts(store, options.key, { size: options.size, etag: pinnableEtag(options.etag), partBytes: options.readPartBytes })) {
+    if (!csv) {
+      for (let newline = part.indexOf(NEWLINE); newline !== -1; newline = part.indexOf(NEWLINE, newline + 1)) {
+        lines += 1;
+        boundary(offset + newline + 1);
+      }
+      offset += part.length;
+      continue;
+    }
+    for (let i = 0; head.length < 3 && i < part.length; i += 1) head.push(part[i]);
+    bom = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf;
+    const header = headerEnd < 0;
+    if (header) headerParts.push(part);
+    if (carry) scanCsv(Buffer.concat([carry, part]), offset - carry.length);
+    else scanCsv(part, offset);
+    if (header) checkHeaderCr(part, offset);
+    offset += part.length;
   }
+  // A quote still undecided is at the file's end, or followed by whitespace only: no newline after it, nothing more to cut.
   if (start < offset || ranges.length === 0) ranges.push({ index: ranges.length, start, end: offset, line: startLine });
   let columns: string[] | undefined;
-  if (format === 'csv' && header.length > 0) {
-    const text = Buffer.concat(header).toString('utf8');
-    const [first] = parse(text, { bom: true, relax_column_count: true }) as string[][];
-    columns = first;
+  if (csv && headerParts.length > 0) {
+    const bytes = Buffer.concat(headerParts);
+    columns = await csvHeader(headerEnd < 0 ? bytes : bytes.subarray(0, headerEnd)).catch((error: unknown) => {
+      // The Plan state catches a BadRequestError by its name: a subclass (invalid UTF-8) is given that name.
+      throw error instanceof BadRequestError ? new BadRequestError(error.message) : error;
+    });
+    // As the run through one function takes the header (lib/batch/run.ts).
+    if (columns) columns = columns.map((cell, i) => (i === 0 ? cell.replace(/^\uFEFF/, '') : cell));
   }
   return { key: options.key, etag: options.etag, format, size: offset, model: options.model, columns, ranges };
 }
