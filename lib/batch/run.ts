@@ -16,7 +16,7 @@ import { ConcatUnsupportedError, getJson, listAll, ObjectChangedError, pinnableE
 import { outputsFor, parseInputKey, refusedManifestKey, type BatchInput, type BatchOutputs } from './paths.js';
 import { recordOf, scoreColumns, type ColumnarInput } from './columnar.js';
 import { answerColumns, csvLine, OutputText, type Scored } from './output.js';
-import { readJsonl, type BatchRow } from './readers.js';
+import { readJsonl, type BatchRow } from '../inputs/jsonLines.js';
 import { scoreRows } from './score.js';
 import { ObjectSink } from './sink.js';
 import { checkpointSchema, type BatchManifest, type Checkpoint } from './state.js';

@@ -9,7 +9,7 @@ import type { RunLimits } from '../runtime/memory.js';
 import { inputFromValues, inputTensors, instanceFromCsv, instanceFromRecord } from '../inputs/encode.js';
 import { predict } from '../ops/predict.js';
 import { NON_FINITE_OUTPUT, nonFiniteRows, toAnswers, type Answer } from '../protocol/answers.js';
-import type { BatchRow } from './readers.js';
+import type { BatchRow } from '../inputs/jsonLines.js';
 
 export interface RowResult {
   row: BatchRow;

@@ -7,7 +7,8 @@
  * - a CSV's cells are text, as batch reads them: a text cell that looks like a number stays text;
  *   numbers are read where the model wants them (tabular features, a regression target, digits'
  *   label 4 compared as "4");
- * - a JSON Lines file that starts with a byte-order mark is read, as batch reads it;
+ * - a JSON Lines file that starts with a byte-order mark is read, and one that is not UTF-8 refused,
+ *   as batch reads it;
  * - the demo models' held-out sets still give their manifests' metrics, in either format.
  */
 import { execFile } from 'node:child_process';
@@ -136,6 +137,17 @@ describe('JSON Lines', () => {
     expect(http.body.count).toBe(1);
     expect(cli.code).toBe(0);
     expect(JSON.parse(cli.stdout).count).toBe(1);
+  });
+
+  it('refuses text that is not UTF-8, naming the line, as batch does (it was read with replacement characters)', async () => {
+    const { http, cli } = await bothWays(
+      'spam',
+      'latin1.jsonl',
+      Buffer.concat([Buffer.from('{"text":"hello there","label":"ham"}\n{"text":"caf'), Buffer.from([0xe9]), Buffer.from('","label":"ham"}\n')]),
+    );
+    expect(http.statusCode).toBe(400);
+    expect(http.body.error).toBe('line 2 is not valid UTF-8 text');
+    expect(cli.stderr).toMatch(/^modelctl: line 2 is not valid UTF-8 text$/m);
   });
 
   it('names a line that is not JSON by its number', async () => {

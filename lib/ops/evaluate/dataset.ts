@@ -6,10 +6,10 @@
  * JSON Lines: one object a line, a byte-order mark skipped as batch skips it. Rows arrive in order
  * with their line numbers; memory holds one chunk, whatever the file's size.
  */
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { BadRequestError, ForbiddenError } from '../../errors.js';
 import { csvRecordBatches } from '../../inputs/csvRecords.js';
+import { readJsonl } from '../../inputs/jsonLines.js';
 import type { ObjectStore } from '../../store/index.js';
 
 export type DatasetFormat = 'csv' | 'jsonl';
@@ -61,22 +61,11 @@ async function* csvRows(stream: Readable): AsyncGenerator<DatasetRow> {
   }
 }
 
+/** JSON Lines as batch reads them (inputs/jsonLines.ts: a BOM skipped, invalid UTF-8 refused); a line that is not a JSON object refuses the data set. */
 async function* jsonlRows(stream: Readable): AsyncGenerator<DatasetRow> {
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
-  let line = 0;
-  for await (const read of lines) {
-    line += 1;
-    // A byte-order mark is skipped, as batch's reader skips it (a BOM-aware decoder for each line).
-    const text = read.charCodeAt(0) === 0xfeff ? read.slice(1) : read;
-    if (text.trim() === '') continue;
-    let values: unknown;
-    try {
-      values = JSON.parse(text);
-    } catch {
-      throw new BadRequestError(`line ${line} is not valid JSON`);
-    }
-    if (typeof values !== 'object' || values === null || Array.isArray(values)) throw new BadRequestError(`line ${line}: expected a JSON object`);
-    yield { line, values: values as Record<string, unknown>, fromCsv: false };
+  for await (const row of readJsonl(stream)) {
+    if ('error' in row) throw new BadRequestError(row.error === 'not valid JSON' ? `line ${row.line} is not valid JSON` : `line ${row.line}: ${row.error}`);
+    yield { line: row.line, values: row.values, fromCsv: false };
   }
 }
 

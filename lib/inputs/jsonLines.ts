@@ -1,7 +1,9 @@
 /**
- * The JSON Lines reader of batch files: it knows the byte offset after each row, so a run can stop
+ * JSON Lines read as a stream of rows, each with the byte offset after it, so a batch run can stop
  * at a row boundary and a later invocation can resume there with a ranged GET (CSV files:
- * inputs/csvRecords.ts). Invalid UTF-8 fails the read (fatal decoder) instead of scoring mojibake.
+ * csvRecords.ts). Batch scoring and evaluate both read JSON Lines with it. Invalid UTF-8 fails the
+ * read (fatal decoder) instead of scoring mojibake; a line that is not a JSON object is a row error
+ * the caller words (batch: one row of the errors file; evaluate: the data set is refused).
  */
 import type { Readable } from 'node:stream';
 import { BadRequestError } from '../errors.js';
