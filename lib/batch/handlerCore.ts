@@ -4,7 +4,7 @@ import { invokeAsync } from '../jobs/invokeAsync.js';
 import { logger } from '../observability.js';
 import { uploadStore, type Services } from '../services.js';
 import { createdObjects } from '../store/s3Events.js';
-import { INPUT_PREFIX } from './paths.js';
+import { INPUT_PREFIX, parseInputKey } from './paths.js';
 import { scoreObject, type BatchOutcome } from './run.js';
 
 type Continuation = { continue: { bucket: string; key: string } };
@@ -24,6 +24,15 @@ function targets(event: BatchEvent): { bucket: string; key: string; resume: bool
  */
 export type ShardedStarter = (run: { bucket: string; key: string; etag: string; size: number }) => Promise<string | undefined>;
 
+function namesModel(key: string): boolean {
+  try {
+    parseInputKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function runBatchEvent(
   services: Services,
   event: BatchEvent,
@@ -37,7 +46,8 @@ export async function runBatchEvent(
   for (const target of targets(event)) {
     logger.appendKeys({ batchKey: target.key });
     const store = uploadStore(services, target.bucket);
-    if (startSharded && !target.resume) {
+    // A key that names no model is refused by scoreObject (a failed manifest), whatever the file's size.
+    if (startSharded && !target.resume && namesModel(target.key)) {
       const source = await store.head(target.key);
       if (source && source.size > config.batchShard.shardBytes) {
         const started = await startSharded({ bucket: target.bucket, key: target.key, etag: source.etag ?? String(source.size), size: source.size });

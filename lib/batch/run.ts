@@ -159,11 +159,21 @@ export async function finish(store: ObjectStore, input: BatchInput, outputs: Bat
     finishedAt: new Date().toISOString(),
   };
   await store.put(outputs.manifest, JSON.stringify(manifest, null, 2), { contentType: 'application/json' });
-  // Every part under the prefix, not only this run's: a run of an earlier upload of the same key,
-  // replaced between two of its invocations, leaves its later parts there.
-  await removeParts(store, outputs);
+  await removeRunParts(store, outputs, checkpoint.parts, checkpoint.startedAt);
   await store.delete(outputs.checkpoint);
   return manifest;
+}
+
+/**
+ * This run's parts, and whatever under the parts prefix is older than the run: a run of an earlier
+ * upload of the same key, replaced between two of its invocations, leaves its later parts there.
+ * Not the prefix whole: a newer upload's run may be writing there already.
+ */
+async function removeRunParts(store: ObjectStore, outputs: BatchOutputs, parts: number, startedAt: string): Promise<void> {
+  const keys = new Set(Array.from({ length: parts }, (_, i) => [outputs.part(i, 'predictions'), outputs.part(i, 'errors')]).flat());
+  const started = Date.parse(startedAt);
+  for await (const object of listAll(store, outputs.partsPrefix)) if (object.lastModified && object.lastModified.getTime() < started) keys.add(object.key);
+  await Promise.all([...keys].map((key) => store.delete(key)));
 }
 
 /** Everything under a run's parts prefix (parts, a sharded run's plan and range counts). */
@@ -208,8 +218,10 @@ export async function recordFailure(
 }
 
 async function fail(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, error: unknown, started: Date, etag?: string, checkpoint?: Checkpoint): Promise<BatchManifest> {
-  const manifest = await recordFailure(store, input, outputs, error, { ...checkpoint, startedAt: checkpoint?.startedAt ?? started.toISOString(), etag });
-  await removeParts(store, outputs);
+  const startedAt = checkpoint?.startedAt ?? started.toISOString();
+  const manifest = await recordFailure(store, input, outputs, error, { ...checkpoint, startedAt, etag });
+  // The part being written when it failed too.
+  await removeRunParts(store, outputs, (checkpoint?.parts ?? 0) + 1, startedAt);
   await store.delete(outputs.checkpoint);
   return manifest;
 }

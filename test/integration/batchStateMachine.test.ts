@@ -257,5 +257,13 @@ describe('the trigger', () => {
     await score(event('batch/input/iris/small.csv') as never, context);
     expect(calls).toHaveLength(2);
     expect(await s3.store.head('batch/output/iris/small.csv.manifest.json')).toBeDefined();
+    // A large file whose key names no model is refused here with a failed manifest (the plan could not have written one).
+    await s3.store.put('batch/input/IRIS/big.csv', csv);
+    await score(event('batch/input/IRIS/big.csv') as never, context);
+    expect(calls).toHaveLength(2);
+    expect(JSON.parse(new TextDecoder().decode(await s3.store.get('batch/output/IRIS/big.csv.manifest.json')))).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/IRIS/),
+    });
   });
 });

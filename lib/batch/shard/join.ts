@@ -28,6 +28,6 @@ export async function joinRanges(io: BatchIO, input: BatchInput, outputs: BatchO
     startedAt: plan.startedAt,
     invocations: plan.ranges.length,
   });
-  // finish removed the parts prefix whole: the parts, the plan and the ranges' counts.
+  await Promise.all([...plan.ranges.map((r) => outputs.rangeResult(r.index)), outputs.plan].map((key) => io.output.delete(key)));
   return manifest;
 }
