@@ -60,8 +60,10 @@ export async function batch(services: Services, file: string, options: BatchComm
   const targetBytes = options.rangeBytes === undefined ? DEFAULT_RANGE_BYTES : Number(options.rangeBytes);
   if (!Number.isFinite(targetBytes) || targetBytes < 1) throw new UsageError(`--range-bytes must be a positive number, got ${options.rangeBytes}`);
   const rangeTimeout = options.rangeTimeout === undefined ? undefined : Number(options.rangeTimeout);
-  if (rangeTimeout !== undefined && !(Number.isFinite(rangeTimeout) && rangeTimeout > 0))
-    throw new UsageError(`--range-timeout must be a positive number of seconds, got ${options.rangeTimeout}`);
+  // Node's timers hold at most 2^31-1 ms (24.8 days); a longer one would fire at once.
+  if (rangeTimeout !== undefined && !(Number.isFinite(rangeTimeout) && rangeTimeout > 0 && rangeTimeout * 1000 <= 2 ** 31 - 1)) {
+    throw new UsageError(`--range-timeout must be a positive number of seconds, at most 2147483 (24.8 days), got ${options.rangeTimeout}`);
+  }
   const here = path.dirname(fileURLToPath(import.meta.url));
   const worker = await buildWorker(path.resolve(here, '../batchWorker.ts'), path.resolve(here, '../..'));
   try {

@@ -200,8 +200,10 @@ export async function recordFailure(
   error: unknown,
   run: FailedRun,
 ): Promise<BatchManifest> {
+  // A client's error in its own words; a server-side one in the words it gives for clients (a damaged version, a local range that failed), else none.
+  const publicMessage = (error as { publicMessage?: unknown }).publicMessage;
   const message =
-    error instanceof ServiceError && error.statusCode < 500 ? error.message : error instanceof IntegrityError ? error.publicMessage : 'internal error (see the function log)';
+    error instanceof ServiceError && error.statusCode < 500 ? error.message : typeof publicMessage === 'string' ? publicMessage : 'internal error (see the function log)';
   const manifest: BatchManifest = {
     status: 'failed',
     model: run.model,

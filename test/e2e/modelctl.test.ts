@@ -132,7 +132,16 @@ describe('modelctl', () => {
     [['push', 'models/iris/versions/1', '--name', 'x', '--meta', '/missing'], /modelctl: --meta \/missing: no such file/, 2],
     [['push', 'models/iris/versions/1', '--name', 'x', '--meta', 'README.md'], /modelctl: --meta README\.md: not JSON/, 2],
     [['batch', 'models/_datasets/iris-test.csv', '--model', 'iris', '--out', 'unused', '--workers', '0'], /--workers must be a whole number of at least 1, got 0/, 2],
-    [['batch', 'models/_datasets/iris-test.csv', '--model', 'iris', '--out', 'unused', '--range-timeout', '0'], /--range-timeout must be a positive number of seconds, got 0/, 2],
+    [
+      ['batch', 'models/_datasets/iris-test.csv', '--model', 'iris', '--out', 'unused', '--range-timeout', '0'],
+      /--range-timeout must be a positive number of seconds, at most 2147483 \(24\.8 days\), got 0/,
+      2,
+    ],
+    [
+      ['batch', 'models/_datasets/iris-test.csv', '--model', 'iris', '--out', 'unused', '--range-timeout', '1e9'],
+      /--range-timeout must be a positive number of seconds, at most 2147483/,
+      2,
+    ],
     [['explain', 'iris:1', '--instance', '[1,2,3,4]', '--steps', 'abc'], /--steps <n>' argument 'abc' is invalid\. expected a number/, 2],
     [['explain', 'iris:1', '--instance', '[1,2,3,4]', '--method', 'nope'], /modelctl: --method: Invalid option: expected one of "integratedGradients"/, 2],
     [['explain', 'iris:1', '--instance', '[1,2,3,4]', '--method', 'kernelShap', '--n-samples', '0'], /modelctl: --n-samples: Too small/, 2],

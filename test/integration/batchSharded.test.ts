@@ -175,7 +175,7 @@ describe('a range that fails every time it is tried ends the run (no worker afte
       await expect(run).rejects.toThrow(message);
       expect(new Set(tried).size).toBe(3);
       for (const pid of tried) expect(() => process.kill(pid, 0)).toThrow();
-      expect(JSON.parse(await readFile(path.join(out, 'flowers.csv.manifest.json'), 'utf8'))).toMatchObject({ status: 'failed' });
+      expect(JSON.parse(await readFile(path.join(out, 'flowers.csv.manifest.json'), 'utf8'))).toMatchObject({ status: 'failed', error: expect.stringMatching(message) });
       expect(await readdir(out)).toEqual(['flowers.csv.manifest.json']);
     },
     120_000,

@@ -94,6 +94,13 @@ export const DEFAULT_RANGE_TIMEOUT_MS = 900_000;
  */
 const RANGE_ATTEMPTS = 3;
 
+/** A range that failed every time it was tried: the failed manifest says which, as modelctl has no function log to point to. */
+class RangeFailedError extends ServiceError {
+  get publicMessage(): string {
+    return this.message;
+  }
+}
+
 /** Why a range's worker ended before the range did, for the error that ends the run. */
 function endOf(timedOutMs: number | undefined, code: number | null, signal: NodeJS.Signals | null): string {
   if (timedOutMs !== undefined) return `ran past the range timeout (${timedOutMs / 1000} s)`;
@@ -250,7 +257,7 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
         const tries = current ? (attempts.get(current.index) ?? 0) : 0;
         if (current && tries >= RANGE_ATTEMPTS) {
           const { index, start, end } = current;
-          return fail(new ServiceError(`range ${index} (bytes ${start}-${end}) failed ${tries} times: its worker ${endOf(timedOutMs, code, signal)} the last time`));
+          return fail(new RangeFailedError(`range ${index} (bytes ${start}-${end}) failed ${tries} times: its worker ${endOf(timedOutMs, code, signal)} the last time`));
         }
         // Died mid-range: the range goes back to the queue and a new worker takes the dead one's place.
         if (current) queue?.unshift(current);
