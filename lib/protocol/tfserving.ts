@@ -73,11 +73,12 @@ function decodeColumns(manifest: Manifest, columns: unknown): ModelInput {
     const instances = Array.from({ length: lengths[0] }, (_, r) => Object.fromEntries(names.map((n) => [n, (columns[n] as unknown[])[r]])));
     return { kind: 'instances', instances };
   }
-  const unknown = names.filter((n) => !inputs.some((s) => s.name === n));
-  if (unknown.length > 0) {
-    const takes = `the model takes ${inputs.map((s) => s.name).join(', ')}${features ? `, or feature columns ${features.join(', ')}` : ''}`;
-    throw new BadRequestError(`inputs: unknown input(s) ${unknown.join(', ')}: ${takes}`);
-  }
+  const takes = `the model takes ${inputs.map((s) => s.name).join(', ')}${features ? `, or feature columns ${features.join(', ')}` : ''}`;
+  const isInput = (n: string) => inputs.some((s) => s.name === n);
+  const unknown = names.filter((n) => !isInput(n) && !features?.includes(n));
+  if (unknown.length > 0) throw new BadRequestError(`inputs: unknown input(s) ${unknown.join(', ')}: ${takes}`);
+  // Feature columns beside an input by name: one form or the other.
+  if (names.some((n) => !isInput(n))) throw new BadRequestError(`inputs: ${names.join(', ')} mixes feature columns and model inputs: ${takes}, one form or the other`);
   // The one input of a model whose instances are single values (text, images), named: a column of such instances, as the row form takes them.
   const column = names.length === 1 ? columns[names[0]] : undefined;
   if (natural && !features && Array.isArray(column) && column.length > 0 && column.every((c) => natural.kind.isInstance(natural.settings, c))) {

@@ -155,6 +155,15 @@ describe("TF Serving's columnar form takes what its row form and OIP take, and n
     expect(columns.body.outputs).toEqual(rows.body.predictions);
   });
 
+  it.each([
+    [{ ...Object.fromEntries(Object.entries(IRIS_ROW).map(([k, v]) => [k, [v]])), extra: [1] }, /^inputs: unknown input\(s\) extra: the model takes features, or feature columns/],
+    [{ sepal_length: [5.1], features: [[5.1, 3.5, 1.4, 0.2]] }, /^inputs: sepal_length, features mixes feature columns and model inputs/],
+  ])('feature columns with a name that is neither: 400 naming only that one (%j)', async (inputs, message) => {
+    const answer = await call(app.predict, 'POST', '/v1/models/iris:predict', { inputs });
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toMatch(message);
+  });
+
   it('an input name the model does not have: 400 on v1 (it was used as the first input) and on v2 with content_type np', async () => {
     const v1 = await call(app.predict, 'POST', '/v1/models/iris:predict', { inputs: { foo: [[5.1, 3.5, 1.4, 0.2]] } });
     expect(v1.statusCode).toBe(400);
