@@ -4,6 +4,8 @@
  * naming the row) instead of an arbitrary class with a null score; raw outputs stay raw; batch
  * scoring reports the row in its errors file and scores the others; evaluate refuses to count it.
  */
+import { cp } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { scoreObject } from '../../lib/batch/run.js';
@@ -64,10 +66,16 @@ describe('a row whose output is not finite', () => {
     expect(answer.body.error).toBe(`instances[1]: ${NON_FINITE_OUTPUT}`);
   });
 
-  it('evaluate: 422 naming the row, not metrics that count an arbitrary class', async () => {
+  it('evaluate: 422 naming the row as the data names it (its line in a data set), not metrics that count an arbitrary class', async () => {
     const answer = await call(app.evaluate, 'POST', '/v2/models/iris/evaluate', { instances: [setosa, overflow], labels: ['setosa', 'setosa'] });
     expect(answer.statusCode).toBe(422);
-    expect(answer.body.error).toBe(`row 1 of instances (counting from 0): ${NON_FINITE_OUTPUT}`);
+    expect(answer.body.error).toBe(`instances[1]: ${NON_FINITE_OUTPUT}`);
+    const store = await tempFolderStore();
+    await cp('models', fileURLToPath(store.uri), { recursive: true });
+    await store.put('_datasets/overflow.csv', 'sepal_length,sepal_width,petal_length,petal_width,species\n5.1,3.5,1.4,0.2,setosa\n\n3e38,3e38,-3e38,3e38,setosa\n');
+    const fromFile = await call(serving(store.uri).evaluate, 'POST', '/v2/models/iris/evaluate', { dataset: '_datasets/overflow.csv', labelColumn: 'species' });
+    expect(fromFile.statusCode).toBe(422);
+    expect(fromFile.body.error).toBe(`line 4: ${NON_FINITE_OUTPUT}`);
   });
 
   it.each([

@@ -25,6 +25,8 @@ export async function* csvColumnChunks(stream: Readable, manifest: Manifest, lab
   let labelAt = -1;
   let x = new Float32Array(0);
   let truths: number[] = [];
+  /** The line of each row of the chunk being filled. */
+  let lines: number[] = [];
 
   const takeHeader = (cells: string[]) => {
     header = cells.map((name, i) => (i === 0 ? name.replace(/^\uFEFF/, '') : name).trim());
@@ -38,12 +40,15 @@ export async function* csvColumnChunks(stream: Readable, manifest: Manifest, lab
   };
   const flush = (plan: NonNullable<typeof columns>): LabelledChunk => {
     const rows = truths.length;
+    const chunkLines = lines;
     const chunk: LabelledChunk = {
       input: { kind: 'tensors', tensors: [{ name: plan.inputName, dtype: 'float32', shape: [rows, plan.width], data: x.subarray(0, rows * plan.width) }] },
       truths,
+      place: (i) => `line ${chunkLines[i]}`,
     };
     x = new Float32Array(batchRows * plan.width);
     truths = [];
+    lines = [];
     return chunk;
   };
 
@@ -59,6 +64,7 @@ export async function* csvColumnChunks(stream: Readable, manifest: Manifest, lab
       const problem = columns.encode(cells, x, truths.length * columns.width);
       if (problem) throw new BadRequestError(`instances[${truths.length}]: ${problem} (line ${line})`);
       truths.push(truthOf(manifest, csvNumber(cells[labelAt]), `line ${line}, ${labelColumn}`));
+      lines.push(line);
       rows += 1;
       if (truths.length >= batchRows) yield flush(columns);
     }

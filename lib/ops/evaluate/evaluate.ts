@@ -51,6 +51,8 @@ export function accumulatorFor(manifest: Manifest, options: EvaluateOptions): Ac
 export interface LabelledChunk {
   input: ModelInput;
   truths: number[];
+  /** How a message names row i of the chunk: its line in the data set, or its place among inline instances. */
+  place: (i: number) => string;
 }
 
 /** Examples, one at a time, as chunks of at most `rows`. */
@@ -60,14 +62,17 @@ async function* chunksOf(manifest: Manifest, examples: AsyncIterable<Example> | 
   let before = 0;
   const flush = (): LabelledChunk => {
     const rows = chunk;
+    const first = before;
+    const place = (i: number) => rows[i].place ?? `instances[${first + i}]`;
     const out = {
       input: inputFromValues(
         manifest,
         rows.map((e) => e.instance),
         'instances',
-        (i) => rows[i].place ?? `instances[${before + i}]`,
+        place,
       ),
       truths: rows.map((e) => e.truth),
+      place,
     };
     before += rows.length;
     chunk = [];
@@ -129,8 +134,8 @@ export async function evaluateChunks(loaded: LoadedModel, chunks: AsyncIterable<
   let rows = 0;
   for await (const chunk of chunks) {
     const [output] = await predict(loaded, chunk.input, options.limits);
-    // Metrics over NaN scores would count an arbitrary class; the row is named by its place among all rows.
-    checkFiniteOutput(output, (r) => `row ${rows + r} of ${source === 'inline' ? 'instances' : source} (counting from 0)`);
+    // Metrics over NaN scores would count an arbitrary class; the row is named as the data names it.
+    checkFiniteOutput(output, chunk.place);
     addOutputs(loaded.manifest, accumulator, chunk.truths, output);
     rows += chunk.truths.length;
     await options.onProgress?.(rows);
