@@ -4,7 +4,8 @@
  * by tests, and lib/ layered one way:
  *
  *   handlers -> api -> (http, ops, jobs, batch, services) -> loader -> (runtime, registry) -> store
- *   inputs, protocol and tensors are pure (no I/O, no TF.js); errors, config, random and
+ *   inputs, protocol and tensors are pure (no network or store I/O; image inputs alone use TF.js's
+ *   image ops and read the JPEG decoder's wasm file); errors, config, random and
  *   observability are leaves.
  */
 /** A rule: files matching `from` may import nothing under lib/ except `allowed`. */
