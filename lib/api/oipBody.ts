@@ -18,8 +18,8 @@ export function readOipBody(request: RouteRequest): unknown {
     return readBinaryRequest(bytes, headerLength);
   } catch (error) {
     // A body that came as text (not base64) was decoded as UTF-8 on its way: bytes that are not
-    // UTF-8 were replaced, so its counts no longer add up. Said, as the likely cause.
-    const asText = request.bodyBytes === undefined && !request.headers['content-type']?.startsWith('application/octet-stream');
+    // UTF-8 were replaced (U+FFFD), so its counts no longer add up. Said, as the likely cause.
+    const asText = request.bodyBytes === undefined && request.body?.includes('\uFFFD') && !request.headers['content-type']?.startsWith('application/octet-stream');
     if (error instanceof BadRequestError && asText) {
       throw new BadRequestError(
         `${error.message} (send a binary body with Content-Type: application/octet-stream; as ${request.headers['content-type'] ?? 'no content type'} it arrives as text and its bytes are altered)`,
