@@ -11,14 +11,13 @@
  *   as batch reads it;
  * - the demo models' held-out sets still give their manifests' metrics, in either format.
  */
-import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runModelctl } from '../helpers/modelctl.js';
 import { readDataset } from '../../lib/ops/evaluate/dataset.js';
 import { exampleFromRow } from '../../lib/ops/evaluate/examples.js';
 import { parseModelRef } from '../../lib/registry/index.js';
@@ -26,20 +25,7 @@ import type { FolderStore } from '../../lib/store/folder.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
-const run = promisify(execFile);
-const modelctlBin = path.resolve('bin/modelctl.js');
-// modelctl's default store: the repo's models/ folder (read only here).
-const { MODEL_STORE_URI: _store, ...env } = process.env;
-
-async function modelctl(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run(modelctlBin, args, { env });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const e = error as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
-}
+const modelctl = (...args: string[]) => runModelctl(args);
 
 let store: FolderStore;
 let app: App;

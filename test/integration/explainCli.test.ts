@@ -1,26 +1,12 @@
 /** modelctl explain on the demo models in the repo: the top attributions printed, a PNG written. */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
+import { runModelctl } from '../helpers/modelctl.js';
 
-const run = promisify(execFile);
-const modelctl = path.resolve('bin/modelctl.js');
-// The repo's models/ folder: modelctl's default store.
-const { MODEL_STORE_URI: _store, ...env } = process.env;
-
-async function ctl(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run(modelctl, args, { env });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const e = error as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
-}
+const ctl = (...args: string[]) => runModelctl(args);
 
 describe('modelctl explain', () => {
   it('prints the attributions of a tabular instance, largest first, with the convergence delta', async () => {
