@@ -175,13 +175,34 @@ export class FolderStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     const file = this.file(key);
     await fs.rm(file, { force: true });
-    for (let dir = path.dirname(file); dir.startsWith(`${this.root}${path.sep}`); dir = path.dirname(dir)) {
+    await this.pruneFrom(path.dirname(file));
+  }
+
+  /** Removes `dir` and the folders above it while they are empty (up to the root). */
+  private async pruneFrom(dir: string): Promise<void> {
+    for (let at = dir; at.startsWith(`${this.root}${path.sep}`); at = path.dirname(at)) {
       try {
-        await fs.rmdir(dir);
+        await fs.rmdir(at);
       } catch {
         return; // not empty (or already gone): the folders above it are not empty either
       }
     }
+  }
+
+  /** The temporary files of writes of `key` that never finished (`{file}.{uuid}.tmp-upload`), then the folders that leaves empty. */
+  async abandonWrites(key: string): Promise<void> {
+    const file = this.file(key);
+    const name = path.basename(file);
+    let entries: string[];
+    try {
+      entries = await fs.readdir(path.dirname(file));
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+    const temps = entries.filter((entry) => entry.startsWith(`${name}.`) && entry.endsWith(TMP_SUFFIX) && entry.length === name.length + 1 + 36 + TMP_SUFFIX.length);
+    await Promise.all(temps.map((entry) => fs.rm(path.join(path.dirname(file), entry), { force: true })));
+    await this.pruneFrom(path.dirname(file));
   }
 
   /** Every file under the root whose key starts with prefix, in S3's (byte) order. */

@@ -61,6 +61,12 @@ export interface ObjectStore {
   putStream(key: string, body: Readable, options?: Pick<PutOptions, 'contentType'>): Promise<void>;
   /** Deleting a missing key is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Removes what a write of `key` left when its process was killed mid-write, once no write of it
+   * runs. Optional: S3 keeps an interrupted multipart upload out of sight (the bucket's lifecycle
+   * rule ends it); a folder keeps its temporary file.
+   */
+  abandonWrites?(key: string): Promise<void>;
   listPage(prefix: string, options?: ListOptions): Promise<ListPage>;
 }
 

@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { promises as fsPromises } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -293,6 +293,20 @@ describe('FolderStore specifics', () => {
   });
   afterAll(async () => {
     await fixture?.stop();
+  });
+
+  it("abandonWrites removes the temporary files of writes killed mid-way, keeps the finished object and other keys' temporaries, and prunes an emptied folder", async () => {
+    const store = new FolderStore(path.join(fixture.root, 'abandon'));
+    await store.put('run/parts/00002.predictions', 'done before');
+    const folder = path.join(fixture.root, 'abandon', 'run', 'parts');
+    const temp = (name: string) => path.join(folder, `${name}.${randomUUID()}.tmp-upload`);
+    const [mine, other] = [temp('00002.predictions'), temp('00003.predictions')];
+    await Promise.all([writeFile(mine, 'half'), writeFile(other, 'half')]);
+    await store.abandonWrites('run/parts/00002.predictions');
+    expect((await readdir(folder)).sort()).toEqual(['00002.predictions', path.basename(other)].sort());
+    await store.delete('run/parts/00002.predictions');
+    await store.abandonWrites('run/parts/00003.predictions');
+    expect(await readdir(path.join(fixture.root, 'abandon'))).toEqual([]);
   });
 
   it("rejects keys with a '..' segment and writes nothing outside its root", async () => {

@@ -113,13 +113,14 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
   const source = await io.source.head(input.key);
   if (!source) throw new BadRequestError(`no file ${input.key} in ${options.sourceUri}`);
   const etag = source.etag ?? String(source.size);
-  const run: LocalRun = {};
+  const run: LocalRun = { interrupted: new Set() };
   try {
     return await scoreAndJoin(options, source, started, run);
   } catch (error) {
     // As a run through one function ends: a failed manifest naming the problem, and no parts left
     // (once the planning pass has stopped writing). A failure of the cleanup does not hide the cause.
     await run.planning?.catch(() => undefined);
+    await abandonInterrupted(io, outputs, run).catch(() => undefined);
     await failShardedRun(io, input, outputs, error, { startedAt: started, etag, plan: run.plan, keepRanges: false }).catch(() => undefined);
     throw error;
   }
@@ -129,6 +130,14 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
 interface LocalRun {
   plan?: ShardPlan;
   planning?: Promise<unknown>;
+  /** Ranges whose worker was killed or died mid-range: what their writes left goes once no worker runs. */
+  interrupted: Set<number>;
+}
+
+/** The temporary files of the parts a killed worker was writing (a folder keeps them; S3 hides them). */
+async function abandonInterrupted(io: BatchIO, outputs: BatchOutputs, run: LocalRun): Promise<void> {
+  const keys = [...run.interrupted].flatMap((index) => [outputs.part(index, 'predictions'), outputs.part(index, 'errors'), outputs.rangeResult(index)]);
+  await Promise.all(keys.map((key) => io.output.abandonWrites?.(key)));
 }
 
 async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, started: string, run: LocalRun): Promise<BatchManifest> {
@@ -254,6 +263,7 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
         if (remaining?.size === 0) return;
         // One that cannot even start would be replaced forever.
         if (!ready) return fail(new ServiceError(`a batch worker exited before it was ready (${signal ?? `code ${code}`})`));
+        if (current) run.interrupted.add(current.index);
         const tries = current ? (attempts.get(current.index) ?? 0) : 0;
         if (current && tries >= RANGE_ATTEMPTS) {
           const { index, start, end } = current;
@@ -277,6 +287,7 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
     for (let i = 0; i < Math.min(options.workers, ranges); i += 1) spawn();
   });
   options.onPhase?.('scored');
+  await abandonInterrupted(io, outputs, run);
   const manifest = await joinRanges(io, input, outputs, plan);
   options.onPhase?.('joined');
   return manifest;
