@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planRanges, type ShardRange } from '../../lib/batch/shard/plan.js';
 import { BadRequestError } from '../../lib/errors.js';
 import { csvRecordBatches } from '../../lib/inputs/csvRecords.js';
+import { MAX_RECORD_LENGTH } from '../../lib/inputs/recordLimit.js';
 import { uniform } from '../../lib/random.js';
 import { FolderStore } from '../../lib/store/folder.js';
 
@@ -188,6 +189,8 @@ describe('planRanges', () => {
     ['a closing quote followed by text', Buffer.from('a,"b"c\n1,2\n'), /malformed near line \d+: Trailing quote on quoted field is malformed/],
     ['bytes that are not UTF-8', Buffer.from([0x61, 0xff, 0x0a, 0x31, 0x0a]), /not valid UTF-8/],
     ['CR-only line breaks', Buffer.from('a,b\r1,2\r3,4\r'), /carriage return that no line feed follows/],
+    ['longer than a record may be, after blank lines', Buffer.from(`\n\n${'x'.repeat(MAX_RECORD_LENGTH + 1)},b\n1,2\n`), /the record that starts on line 3 is longer than 32 MiB/],
+    ['never ended: a quote never closed', Buffer.from(`a,"b\n${'\n'.repeat(MAX_RECORD_LENGTH + 1)}`), /the record that starts on line 1 is longer than 32 MiB/],
   ])('a header it cannot read (%s) fails the plan with a BadRequestError, by that name', async (_name, bytes, message) => {
     await writeFile(path.join(dir, 'bad-header.csv'), bytes);
     const error = await planRanges(store, { key: 'bad-header.csv', ...(await source('bad-header.csv')), format: 'csv', model, targetBytes: 1 }).catch((e: unknown) => e);
@@ -210,6 +213,21 @@ describe('planRanges', () => {
     const plan = planRanges(counting, { key: 'mac.csv', ...(await source('mac.csv')), readPartBytes: 4096, format: 'csv', model, targetBytes: 1 });
     await expect(plan).rejects.toThrow(/carriage return that no line feed follows/);
     expect(reads.length).toBeLessThan(10);
+  });
+
+  it('a header that never ends is refused once it is longer than a record may be, not read to the end of the file', async () => {
+    const bytes = Buffer.concat([Buffer.from('a,"b\n'), Buffer.alloc(2 * MAX_RECORD_LENGTH, 'x')]);
+    await writeFile(path.join(dir, 'endless.csv'), bytes);
+    const reads: number[] = [];
+    const counting = Object.create(store) as FolderStore;
+    counting.getStream = (key, options) => {
+      reads.push(options?.start ?? 0);
+      return store.getStream(key, options);
+    };
+    const plan = planRanges(counting, { key: 'endless.csv', ...(await source('endless.csv')), readPartBytes: 1 << 20, format: 'csv', model, targetBytes: 1 });
+    await expect(plan).rejects.toThrow(/the record that starts on line 1 is longer than 32 MiB/);
+    // The reads run a few parts ahead of the scan.
+    expect(Math.max(...reads)).toBeLessThan(MAX_RECORD_LENGTH + (8 << 20));
   });
 
   it('any small file of commas, quotes, line breaks and whitespace: read range by range, the records of the file read whole, or its refusal in the same words', async () => {

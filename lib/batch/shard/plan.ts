@@ -20,10 +20,12 @@
  * The header is the first record that is not a blank line, read by the row reader itself
  * (csvHeader): a header it cannot read fails the plan as a BadRequestError, as the run through one
  * function fails. A header with a CR that no LF follows (a file of CR-only line breaks) is refused as
- * soon as it is seen, rather than read to the end of the file as one record.
+ * soon as it is seen, rather than read to the end of the file as one record; so is a header longer
+than a record may be (inputs/recordLimit.ts), as the row reader refuses it.
  */
 import { BadRequestError } from '../../errors.js';
 import { csvHeader, LONE_CR } from '../../inputs/csvRecords.js';
+import { MAX_RECORD_LENGTH, recordTooLong } from '../../inputs/recordLimit.js';
 import { pinnableEtag, type ObjectStore } from '../../store/index.js';
 import { readInParts } from '../../store/partsReader.js';
 
@@ -129,9 +131,24 @@ export async function planRanges(store: ObjectStore, options: PlanOptions): Prom
   // The header: the reads up to its end (csvHeader reads it), where the record now read began
   // (blank lines come before the header), and whether a CR ended the last read before it ended.
   const headerParts: Buffer[] = [];
+  let headerPartsEnd = 0;
   let headerEnd = csv ? -1 : 0;
   let recordStart = 0;
+  let recordStartLine = 0;
   let crLast = false;
+
+  /** Bytes [from, to) of the file, from the last of headerParts back (a line is near the end of what was read). */
+  const headerBytes = (from: number, to: number): Buffer => {
+    const pieces: Buffer[] = [];
+    let end = headerPartsEnd;
+    for (let i = headerParts.length - 1; i >= 0 && end > from; i -= 1) {
+      const part = headerParts[i];
+      const start = end - part.length;
+      if (start < to) pieces.unshift(part.subarray(Math.max(0, from - start), Math.min(part.length, to - start)));
+      end = start;
+    }
+    return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
+  };
 
   /**
    * Whether the record in bytes [from, to) of the file (its line feed at `to`; the header not found
@@ -140,7 +157,7 @@ export async function planRanges(store: ObjectStore, options: PlanOptions): Prom
    */
   const blank = (from: number, to: number): boolean => {
     if (to === from) return true;
-    const bytes = Buffer.concat(headerParts).subarray(from, to);
+    const bytes = headerBytes(from, to);
     if (bytes.length === 1) return bytes[0] === CR;
     if (bytes[0] !== QUOTE || bytes[1] !== QUOTE) return false;
     for (let at = 2; at < bytes.length; ) {
@@ -192,8 +209,10 @@ export async function planRanges(store: ObjectStore, options: PlanOptions): Prom
       const end = from + i;
       if (headerEnd < 0) {
         // A blank line (after the BOM at the file's start) is skipped by the reader: the header comes after it.
-        if (blank(recordStart === 0 && bom ? 3 : recordStart, end - 1)) recordStart = end;
-        else headerEnd = end;
+        if (blank(recordStart === 0 && bom ? 3 : recordStart, end - 1)) {
+          recordStart = end;
+          recordStartLine = lines;
+        } else headerEnd = end;
       }
       boundary(end);
     }
@@ -225,11 +244,16 @@ export async function planRanges(store: ObjectStore, options: PlanOptions): Prom
     for (let i = 0; head.length < 3 && i < part.length; i += 1) head.push(part[i]);
     bom = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf;
     const header = headerEnd < 0;
-    if (header) headerParts.push(part);
+    if (header) {
+      headerParts.push(part);
+      headerPartsEnd += part.length;
+    }
     if (carry) scanCsv(Buffer.concat([carry, part]), offset - carry.length);
     else scanCsv(part, offset);
     if (header) checkHeaderCr(part, offset);
     offset += part.length;
+    // The header is held until its end: a file with no line break (or an unclosed quote) would be held whole.
+    if ((headerEnd < 0 ? offset : headerEnd) - recordStart > MAX_RECORD_LENGTH) throw recordTooLong(recordStartLine + 1);
   }
   // A quote still undecided is at the file's end, or followed by whitespace only: no newline after it, nothing more to cut.
   if (start < offset || ranges.length === 0) ranges.push({ index: ranges.length, start, end: offset, line: startLine });
