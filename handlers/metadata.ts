@@ -3,6 +3,7 @@ import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { metadataRoutes } from '../lib/api/routes/metadata.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
 import { serverMetadata } from '../lib/api/server.js';
+import { storeUnavailable } from '../lib/errors.js';
 import { readJob } from '../lib/jobs/records.js';
 import { listModelSummaries, oipModelMetadata, tfServingMetadata, tfServingStatus } from '../lib/ops/metadata.js';
 import { listVersions } from '../lib/registry/index.js';
@@ -16,7 +17,7 @@ export const routes: Implementations<typeof metadataRoutes> = {
     await initBackend();
     return { body: { ready: true, backend: backendName() } };
   },
-  listModels: async ({ services }) => ({ body: await listModelSummaries(services.store) }),
+  listModels: async ({ services }) => ({ body: await listModelSummaries(services.store).catch(storeUnavailable) }),
   modelMetadata: async ({ params, query, services }) =>
     services.loader.withModel(modelRefFrom(params, query), async (loaded) => ({ body: await oipModelMetadata(services.store, loaded) })),
   modelReady: async ({ params, query, services }) =>
@@ -26,13 +27,13 @@ export const routes: Implementations<typeof metadataRoutes> = {
     const { loader } = services;
     // The bare model lists every committed version, as TF Serving does; a version or label names one.
     if (ref.version === undefined && ref.alias === undefined) {
-      await loader.resolve(ref); // 404 for an unknown model
-      return { body: tfServingStatus(await listVersions(services.store, ref.name)) };
+      await loader.resolve(ref).catch(storeUnavailable); // 404 for an unknown model
+      return { body: tfServingStatus(await listVersions(services.store, ref.name).catch(storeUnavailable)) };
     }
     return { body: tfServingStatus([await loader.withModel(ref, (loaded) => loaded.version)]) };
   },
   tfServingMetadata: async ({ params, services }) => services.loader.withModel(modelRefFrom(params), (loaded) => ({ body: tfServingMetadata(loaded.manifest) })),
-  job: async ({ params, services }) => ({ body: await readJob(services.store, params.id) }),
+  job: async ({ params, services }) => ({ body: await readJob(services.store, params.id).catch(storeUnavailable) }),
   // Built on first use: it loads every operation's schemas.
   openapi: async () => ({ body: await (await import('../lib/api/openapi.js')).openApiDocument() }),
 };

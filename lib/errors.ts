@@ -59,6 +59,24 @@ export class UnavailableError extends ServiceError {
   }
 }
 
+/**
+ * What a failure to read from a dependency (the store, the backend) becomes for clients: a 503
+ * with Retry-After saying `publicMessage`; `message` and the cause go to the log only. That covers
+ * a store refusing access or a missing bucket too: a misconfiguration is the operator's to fix,
+ * not the client's, and a client can retry once it is (IAM changes, new credentials and buckets
+ * also take a moment to be seen). Client errors (< 500) and errors that already say what a client
+ * reads (UnavailableError, IntegrityError) pass through unchanged.
+ */
+export function unavailableAs(message: string, publicMessage: string): (error: unknown) => never {
+  return (error) => {
+    if (error instanceof ServiceError && (error.statusCode < 500 || error instanceof UnavailableError || error instanceof IntegrityError)) throw error;
+    throw new UnavailableError(`${message}: ${(error as Error)?.message}`, 5, { cause: error, publicMessage });
+  };
+}
+
+/** A read of the model store (listings, aliases, job records) failed: 503, never a bare 500. */
+export const storeUnavailable = unavailableAs('the model store could not be read', 'the model store cannot be read right now; retry later');
+
 /** A body in an encoding not read here, e.g. a compressed one (415). */
 export class UnsupportedMediaTypeError extends ServiceError {
   override readonly statusCode = 415;

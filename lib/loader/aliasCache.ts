@@ -26,7 +26,7 @@ interface Confirmed {
 }
 
 /** An answer from the store that a retry would not change (not found, bad name): never served around. */
-function isAuthoritative(error: unknown): boolean {
+export function isAuthoritative(error: unknown): boolean {
   return error instanceof ServiceError && error.statusCode < 500;
 }
 

@@ -2,7 +2,7 @@
  * The cached model loader every handler shares. It lives at module scope: created on a cold start,
  * reused while the Lambda stays warm.
  */
-import { IntegrityError, ServiceError, UnavailableError } from '../errors.js';
+import { UnavailableError, unavailableAs } from '../errors.js';
 import { logger, recordEvent } from '../observability.js';
 import { formatModelRef, parseModelRef, type ModelRef } from '../registry/index.js';
 import type { ObjectStore } from '../store/index.js';
@@ -11,6 +11,7 @@ import { ModelCache } from './modelCache.js';
 import { readVersion, type LoadedModel } from './readVersion.js';
 
 export type { LoadedModel } from './readVersion.js';
+export { readOrStale } from './staleRead.js';
 
 export interface LoaderOptions {
   aliasTtlMs: number;
@@ -81,12 +82,4 @@ export class ModelLoader {
  * with Retry-After for clients; one whose stored files fail their checksums is an IntegrityError
  * (500: a retry reads the same bytes). The cause goes to the log, not the answer.
  */
-function unavailable(what: string): (error: unknown) => never {
-  return (error) => {
-    if (error instanceof ServiceError && (error.statusCode < 500 || error instanceof IntegrityError)) throw error;
-    throw new UnavailableError(`model ${what} could not be loaded: ${(error as Error).message}`, 5, {
-      cause: error,
-      publicMessage: 'the model cannot be loaded right now; retry later',
-    });
-  };
-}
+const unavailable = (what: string) => unavailableAs(`model ${what} could not be loaded`, 'the model cannot be loaded right now; retry later');

@@ -1,5 +1,5 @@
 /** Model metadata as OIP v2 and TF Serving describe it, plus our extension fields. */
-import type { LoadedModel } from '../loader/index.js';
+import { readOrStale, type LoadedModel } from '../loader/index.js';
 import type { ObjectStore } from '../store/index.js';
 import { listAliases, listModels, listVersions, type Manifest, type TensorSpec } from '../registry/index.js';
 import { inputKindOf } from '../inputs/encode.js';
@@ -28,29 +28,42 @@ function layerSummary(loaded: LoadedModel): { layers?: LayerSummary[]; totalPara
 
 const oipTensor = (spec: TensorSpec) => ({ name: spec.name, datatype: oipDatatypeOf(spec.dtype), shape: spec.shape });
 
+/**
+ * What the store says about a model besides the model loaded: its versions, aliases and saved
+ * evaluations. While the store cannot be read (a reason that may pass), the model in memory still
+ * answers, as predict does: `versions` holds the version loaded only, aliases and evaluations are
+ * left out, and `stale: true` says so.
+ */
+function registryView(store: ObjectStore, manifest: Manifest) {
+  const read = async () => {
+    const [versions, aliases, evaluations] = await Promise.all([
+      listVersions(store, manifest.name),
+      listAliases(store, manifest.name),
+      listEvaluations(store, manifest.name, manifest.version),
+    ]);
+    return { versions: versions.map(String), aliases, evaluations };
+  };
+  return readOrStale(manifest.name, read, () => ({ versions: [String(manifest.version)], stale: true as const }));
+}
+
 export async function oipModelMetadata(store: ObjectStore, loaded: LoadedModel) {
   const { manifest } = loaded;
-  const [versions, aliases, evaluations] = await Promise.all([
-    listVersions(store, manifest.name),
-    listAliases(store, manifest.name),
-    listEvaluations(store, manifest.name, manifest.version),
-  ]);
+  const { versions, ...registry } = await registryView(store, manifest);
   return {
     name: manifest.name,
-    versions: versions.map(String),
+    versions,
     platform: `tensorflowjs_${manifest.format}`,
     inputs: manifest.signature.inputs.map((spec, i) => ({ ...oipTensor(spec), ...(i === 0 ? rawTensorParameters(manifest) : {}) })),
     // Every output infer can answer: a classifier's also include the label it adds (oip.ts LABEL_OUTPUT).
     outputs: [...manifest.signature.outputs.map(oipTensor), ...(manifest.task === 'regression' ? [] : [{ name: LABEL_OUTPUT, datatype: 'BYTES', shape: [-1] }])],
     // Extensions (OIP allows extra fields): what a client needs to send natural inputs and read answers.
     version: String(manifest.version),
-    aliases,
+    ...registry,
     task: manifest.task,
     labels: manifest.labels,
     description: manifest.description,
     naturalInput: naturalInputSummary(manifest),
     metrics: manifest.metrics,
-    evaluations,
     lineage: manifest.lineage,
     createdAt: manifest.createdAt,
     ...layerSummary(loaded),

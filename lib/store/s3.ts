@@ -34,8 +34,10 @@ function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 }
 
+/** The key is not there. A missing bucket is a 404 too, but it says nothing of the key: a misconfiguration, not "no such model". */
 function isMissing(error: unknown): boolean {
   const name = (error as { name?: string }).name;
+  if (name === 'NoSuchBucket') return false;
   return statusOf(error) === 404 || name === 'NoSuchKey' || name === 'NotFound';
 }
 
@@ -226,6 +228,12 @@ export class S3Store implements ObjectStore {
         ContinuationToken: options.token,
       }),
     );
+    // The SDK reads any 200 body as a listing, an empty one when it is not XML (a proxy's or
+    // gateway's HTML page): taken as such, every model would look deleted (404). A ListObjectsV2
+    // result always names its bucket and says whether it is truncated.
+    if (out.Name === undefined && out.KeyCount === undefined && out.IsTruncated === undefined) {
+      throw new Error(`S3 answered ListObjectsV2 on ${this.uri}${prefix} with a body that is not a listing`);
+    }
     return {
       objects: (out.Contents ?? []).map((o) => ({
         key: this.relative(o.Key ?? ''),

@@ -6,17 +6,24 @@
  *
  * Conditional PUTs on the same key are serialized, so of two concurrent ones exactly one wins,
  * as on S3. `throttle(pattern)` makes requests whose path matches answer as S3 does when it sheds
- * load (503 SlowDown), to test what a store blip does. Everything else is streamed through untouched (the Host header included: the client's
+ * load (503 SlowDown), to test what a store blip does; `fail(pattern, fault)` answers them with
+ * another S3 error (403 AccessDenied, 404 NoSuchBucket) or, for `'html'`, with the 200 HTML page a
+ * captive proxy or gateway sends. Everything else is streamed through untouched (the Host header included: the client's
  * SigV4 signature covers it and s3rver checks it).
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 
+/** An S3 error answer, or `'html'`: 200 with an HTML page, as a proxy in the way may answer. */
+type S3Fault = { status: number; code: string } | 'html';
+
 export interface ConditionalS3Proxy {
   endpoint: string;
   /** From now on, requests whose path matches answer 503 SlowDown (undefined: none). */
   throttle(pattern: RegExp | undefined): void;
+  /** From now on, requests whose path matches answer with this fault (undefined: none). */
+  fail(pattern: RegExp | undefined, fault?: S3Fault): void;
   stop(): Promise<void>;
 }
 
@@ -38,9 +45,17 @@ function preconditionFailed(res: ServerResponse, resource: string, condition: 'I
   res.end(body);
 }
 
-function slowDown(res: ServerResponse, resource: string): void {
-  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><Resource>${resource}</Resource><RequestId>${randomUUID()}</RequestId></Error>`;
-  res.writeHead(503, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+const SLOW_DOWN: S3Fault = { status: 503, code: 'SlowDown' };
+
+function answerFault(res: ServerResponse, resource: string, fault: S3Fault): void {
+  if (fault === 'html') {
+    const page = '<html><body>Gateway says hello</body></html>';
+    res.writeHead(200, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(page) });
+    res.end(page);
+    return;
+  }
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${fault.code}</Code><Message>injected by the test proxy</Message><Resource>${resource}</Resource><RequestId>${randomUUID()}</RequestId></Error>`;
+  res.writeHead(fault.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
 
@@ -125,12 +140,12 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
     await forward(req, res);
   }
 
-  let throttled: RegExp | undefined;
+  let failing: { pattern: RegExp; fault: S3Fault } | undefined;
   const server = http.createServer((req, res) => {
     const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://proxy').pathname);
-    if (throttled?.test(pathname)) {
+    if (failing?.pattern.test(pathname)) {
       req.resume();
-      slowDown(res, pathname);
+      answerFault(res, pathname, failing.fault);
       return;
     }
     const conditional = req.method === 'PUT' && req.headers['if-none-match'] === '*';
@@ -147,7 +162,10 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
   return {
     endpoint: `http://127.0.0.1:${port}`,
     throttle(pattern) {
-      throttled = pattern;
+      failing = pattern && { pattern, fault: SLOW_DOWN };
+    },
+    fail(pattern, fault = SLOW_DOWN) {
+      failing = pattern && { pattern, fault };
     },
     async stop() {
       server.closeAllConnections();

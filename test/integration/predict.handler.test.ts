@@ -260,10 +260,12 @@ describe('a model that cannot load', () => {
     expect((await call(app.predict, 'POST', '/v1/models/half:predict', { instances: [1] })).body.predictions).toEqual([2.5]);
   });
 
-  it('answers 500 without internals when something unexpected breaks', async () => {
+  it('answers 503 with Retry-After and without internals when the store cannot be reached', async () => {
+    // (A 500 "internal error" for what nobody expected: backendFault.test.ts.)
     app = serving('s3://no-such-bucket/x', { S3_ENDPOINT: 'http://127.0.0.1:9' });
     const answer = await callHttpApi(app.metadata as Handler, 'GET', '/v2/models');
-    expect(answer.statusCode).toBe(500);
-    expect(answer.body).toEqual({ error: 'internal error', requestId: 'test-request' });
+    expect(answer.statusCode).toBe(503);
+    expect(answer.headers?.['retry-after']).toBe('5');
+    expect(answer.body).toEqual({ error: 'the model store cannot be read right now; retry later', requestId: 'test-request' });
   });
 });

@@ -3,7 +3,8 @@
  * s3rver, behind a proxy that can answer 503 SlowDown as S3 does when it sheds load. A model
  * already loaded keeps answering 200 when the store stops answering, past the alias TTL, up to
  * MODEL_STALE_MAX_SECONDS; a model never loaded gets 503 with Retry-After; an alias moved to a
- * version that cannot be loaded keeps the loaded one serving until the store answers again.
+ * version that cannot be loaded keeps the loaded one serving until the store answers again. The
+ * metadata of a loaded model is answered from memory meanwhile; other store reads are a 503.
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,5 +105,76 @@ describe('an alias moved to a version the store cannot deliver', () => {
     const moved = await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS);
     expect(moved.statusCode).toBe(200);
     expect(moved.body.model_version).toBe(String(version));
+  });
+});
+
+describe('metadata while the store fails', () => {
+  it('a loaded model answers its metadata from memory (stale: true); the model list and TF Serving status are 503 with Retry-After', async () => {
+    const served = app();
+    expect((await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS)).statusCode).toBe(200);
+    const fresh = await call(served.metadata, 'GET', '/v2/models/iris');
+    expect(fresh.body.stale).toBeUndefined();
+    proxy.throttle(/./);
+    try {
+      await sleep(1200);
+      const meta = await call(served.metadata, 'GET', '/v2/models/iris');
+      expect(meta.statusCode).toBe(200);
+      expect(meta.body).toMatchObject({
+        name: 'iris',
+        version: fresh.body.version,
+        versions: [fresh.body.version],
+        stale: true,
+        labels: fresh.body.labels,
+        inputs: fresh.body.inputs,
+      });
+      expect(meta.body.aliases).toBeUndefined();
+      for (const path of ['/v2/models', '/v1/models/iris', '/v2/models/spam']) {
+        const answer = await call(served.metadata, 'GET', path);
+        expect(answer.statusCode, path).toBe(503);
+        expect(Number(answer.headers['retry-after']), path).toBeGreaterThan(0);
+        expect(answer.body.error, path).not.toMatch(/SlowDown|127\.0\.0\.1|internal error/);
+      }
+    } finally {
+      proxy.throttle(undefined);
+    }
+  });
+
+  it.each([
+    ['a missing bucket', { status: 404, code: 'NoSuchBucket' }],
+    ['access denied', { status: 403, code: 'AccessDenied' }],
+  ])('%s is a 503 saying the store cannot be read, not a 500 or a 404 for a model that exists', async (_, fault) => {
+    const served = app();
+    proxy.fail(/./, fault);
+    try {
+      for (const path of ['/v2/models', '/v2/models/iris/versions/1', '/v1/models/iris/versions/1', '/v1/models/iris']) {
+        const answer = await call(served.metadata, 'GET', path);
+        expect(answer.statusCode, path).toBe(503);
+        expect(Number(answer.headers['retry-after']), path).toBeGreaterThan(0);
+        expect(answer.body.error, path).toMatch(/cannot be (read|loaded) right now/);
+        expect(answer.body.error, path).not.toMatch(new RegExp(fault.code));
+      }
+    } finally {
+      proxy.fail(undefined);
+    }
+  });
+
+  it('a listing answered 200 with a body that is not a listing (a gateway HTML page) is a 503, not an empty registry', async () => {
+    const served = app();
+    proxy.fail(new RegExp(`^/${s3.bucket}/$`), 'html'); // listings only: objects still read
+    try {
+      const proxied = openStore(s3.uri, { ...s3.s3Options, endpoint: proxy.endpoint, retry: { maxAttempts: 1, connectionTimeoutMs: 1000, socketTimeoutMs: 1000 } });
+      await expect(proxied.listPage('iris/')).rejects.toThrow(/not a listing/);
+      for (const path of ['/v2/models', '/v2/models/nosuch']) {
+        const answer = await call(served.metadata, 'GET', path);
+        expect(answer.statusCode, path).toBe(503);
+        expect(answer.headers['retry-after'], path).toBeDefined();
+      }
+      // iris resolves through its production alias (an object, read): loaded, it answers from memory.
+      const iris = await call(served.metadata, 'GET', '/v2/models/iris');
+      expect(iris.statusCode).toBe(200);
+      expect(iris.body.stale).toBe(true);
+    } finally {
+      proxy.fail(undefined);
+    }
   });
 });
