@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { BadRequestError, NotFoundError } from '../errors.js';
+import { BadRequestError, NotFoundError, quoted } from '../errors.js';
 import { keys } from '../registry/index.js';
 import { getJson, type ObjectStore } from '../store/index.js';
 
@@ -31,7 +31,7 @@ export type JobKind = (typeof JOB_KINDS)[number];
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function validateJobId(id: string): string {
-  if (!JOB_ID.test(id)) throw new BadRequestError(`invalid job id ${JSON.stringify(id)}: expected a UUID`);
+  if (!JOB_ID.test(id)) throw new BadRequestError(`invalid job id ${quoted(id)}: expected a UUID`);
   return id;
 }
 

@@ -9,7 +9,7 @@
  *
  * Numbers are not parsed from text at all on this path: each input becomes one typed array.
  */
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, quoted } from '../errors.js';
 import { INT32_MAX, INT32_MIN } from '../tensors/valueRanges.js';
 import type { OipDatatype } from './datatypes.js';
 
@@ -131,7 +131,7 @@ interface HeaderInput {
 export function readBinaryRequest(body: Uint8Array, headerLength: string): unknown {
   const length = Number(headerLength);
   if (!Number.isInteger(length) || length < 0 || length > body.length) {
-    throw new BadRequestError(`Inference-Header-Content-Length is ${JSON.stringify(headerLength)}; the body has ${body.length} bytes`);
+    throw new BadRequestError(`Inference-Header-Content-Length is ${quoted(headerLength)}; the body has ${body.length} bytes`);
   }
   let header: { inputs?: unknown };
   try {
@@ -144,8 +144,8 @@ export function readBinaryRequest(body: Uint8Array, headerLength: string): unkno
   for (const [i, input] of (header.inputs as HeaderInput[]).entries()) {
     const size = input?.parameters?.binary_data_size;
     if (size === undefined) continue;
-    const where = `inputs[${i}] (${String(input.name)})`;
-    if (!Number.isInteger(size) || (size as number) < 0) throw new BadRequestError(`${where}.parameters.binary_data_size: expected a byte count, got ${JSON.stringify(size)}`);
+    const where = `inputs[${i}] (${quoted(input.name)})`;
+    if (!Number.isInteger(size) || (size as number) < 0) throw new BadRequestError(`${where}.parameters.binary_data_size: expected a byte count, got ${quoted(size)}`);
     if (input.data !== undefined) throw new BadRequestError(`${where}: an input with binary_data_size carries no "data"`);
     if (at + (size as number) > body.length) throw new BadRequestError(`${where}: binary_data_size ${size} runs past the end of the body (${body.length - at} bytes left)`);
     const shape = Array.isArray(input.shape) && input.shape.every((d) => Number.isInteger(d) && d >= 0) ? (input.shape as number[]) : undefined;

@@ -156,7 +156,7 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
   const keepBytes = natural?.kind.contentTypes.includes('base64') === true;
   const seen = new Set<string>();
   const twice = request.inputs.findIndex((input) => seen.size === seen.add(input.name).size);
-  if (twice >= 0) throw new BadRequestError(`inputs[${twice}]: the name ${JSON.stringify(request.inputs[twice].name)} is used by an earlier input too`);
+  if (twice >= 0) throw new BadRequestError(`inputs[${twice}]: the name ${quoted(request.inputs[twice].name)} is used by an earlier input too`);
   const tensors = request.inputs.map((input, i) => decodeTensor(input, i, keepBytes));
   const modelInputs = manifest.signature.inputs.map((s) => s.name);
   const features = natural?.kind.requiredColumns(natural.settings);
@@ -166,7 +166,7 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
   const inputTypes = request.inputs.map((input, i) => contentTypeOf(input.parameters, `inputs[${i}]`));
   if (requestType !== undefined && requestType !== RAW_CONTENT_TYPE) {
     if (!natural?.kind.contentTypes.includes(requestType) || !features) {
-      throw new BadRequestError(`parameters.content_type ${JSON.stringify(requestType)} does not fit model ${manifest.name}: it accepts ${accepted()}`);
+      throw new BadRequestError(`parameters.content_type ${quoted(requestType)} does not fit model ${manifest.name}: it accepts ${accepted()}`);
     }
     return { kind: 'instances', instances: featureRecords(tensors, features, modelInputs) };
   }
@@ -174,7 +174,7 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
     const types = inputTypes.map((t) => t ?? requestType ?? RAW_CONTENT_TYPE);
     if (types.every((t) => t === RAW_CONTENT_TYPE)) return { kind: 'tensors', tensors };
     const bad = types.findIndex((t) => t !== RAW_CONTENT_TYPE && !natural?.kind.contentTypes.includes(t));
-    if (bad >= 0) throw new BadRequestError(`inputs[${bad}].parameters.content_type ${JSON.stringify(types[bad])} does not fit model ${manifest.name}: it accepts ${accepted()}`);
+    if (bad >= 0) throw new BadRequestError(`inputs[${bad}].parameters.content_type ${quoted(types[bad])} does not fit model ${manifest.name}: it accepts ${accepted()}`);
     if (tensors.length !== 1) throw new BadRequestError(`natural instances come in one input; got ${tensors.length} inputs with content types ${types.join(', ')}`);
     return naturalInstances(tensors[0]);
   }

@@ -2,7 +2,7 @@
  * Model and alias names become object keys, so they are validated before any key is built:
  * a name like `../x` or `a/b` must never reach the store.
  */
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, quoted } from '../errors.js';
 
 const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -17,7 +17,7 @@ export function isValidName(value: string): boolean {
 
 export function validateName(value: string, what: 'model' | 'alias' = 'model'): string {
   if (!isValidName(value)) {
-    throw new BadRequestError(`invalid ${what} name ${JSON.stringify(value)}: expected ^[a-z0-9][a-z0-9._-]{0,63}$ without '..'`);
+    throw new BadRequestError(`invalid ${what} name ${quoted(value)}: expected ^[a-z0-9][a-z0-9._-]{0,63}$ without '..'`);
   }
   return value;
 }
@@ -32,7 +32,7 @@ export function validateWritableAlias(value: string): string {
 export function validateVersion(value: string | number): number {
   const n = typeof value === 'number' ? value : /^\d{1,9}$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < 1) {
-    throw new BadRequestError(`invalid version ${JSON.stringify(value)}: expected an integer from 1`);
+    throw new BadRequestError(`invalid version ${quoted(value)}: expected an integer from 1`);
   }
   return n;
 }
@@ -47,7 +47,7 @@ export interface ModelRef {
 /** Parses `iris`, `iris:3` or `iris@production` (the CLI and batch-scoring key syntax). */
 export function parseModelRef(text: string): ModelRef {
   const match = /^([^:@]+)(?::([^:@]+)|@([^:@]+))?$/.exec(text);
-  if (!match) throw new BadRequestError(`invalid model reference ${JSON.stringify(text)}: use name, name:version or name@alias`);
+  if (!match) throw new BadRequestError(`invalid model reference ${quoted(text)}: use name, name:version or name@alias`);
   const [, name, version, alias] = match;
   return {
     name: validateName(name),

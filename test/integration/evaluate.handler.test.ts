@@ -9,7 +9,7 @@ import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { listAll } from '../../lib/store/index.js';
 import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
-import { call, serving, type App } from '../helpers/serving.js';
+import { call, callHttpApi, serving, type App } from '../helpers/serving.js';
 import { recording, tempFolderStore } from '../helpers/stores.js';
 import { writeLayersModel } from '../helpers/tinyModels.js';
 import { localLimits } from '../../lib/runtime/memory.js';
@@ -292,6 +292,17 @@ describe('evaluate: options and labels that do not apply to the model', () => {
     const object = await call(demo.evaluate, 'POST', '/v2/models/spam/evaluate', { instances: ['win money now'], labels: [{ label: 'spam' }] });
     expect(object.statusCode).toBe(400);
     expect(object.body.error).toMatch(/labels\[0\]: \{"label":"spam"\} is not a label/);
+  });
+
+  it('names a deeply nested label by its field, and cuts short what it echoes', async () => {
+    // Sent as text: JSON.parse takes nesting that JSON.stringify cannot give back (5,000 levels overflowed the stack in the message).
+    for (const depth of [100, 5000]) {
+      const labels = `[${'['.repeat(depth)}${']'.repeat(depth)}]`;
+      const answer = await callHttpApi(demo.evaluate, 'POST', '/v2/models/iris/evaluate', `{"instances":[${JSON.stringify(iris)}],"labels":${labels}}`);
+      expect(answer.statusCode, `depth ${depth}`).toBe(400);
+      expect(answer.body.error).toMatch(/^labels\[0\]: .+ is not a label: a label is one value, one of the model's labels \(setosa, versicolor, virginica\)$/);
+      expect(answer.body.error.length).toBeLessThan(250);
+    }
   });
 
   it('keeps the options and labels that apply: threshold on a binary model, topK on a multiclass one, a class name sent as a number', async () => {

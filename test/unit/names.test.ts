@@ -22,5 +22,9 @@ describe('model references', () => {
     ['42', 42],
     [7, 7],
   ] as const)('accepts version %j', (input, n) => expect(validateVersion(input)).toBe(n));
+  it('quotes a long name cut short in its message', () => {
+    expect(() => parseModelRef('x'.repeat(100_000))).toThrow(/^invalid model name "x{79}\.\.\.: expected/);
+    expect(() => validateVersion('9'.repeat(100_000))).toThrow(/^invalid version "9{79}\.\.\.: expected an integer from 1$/);
+  });
   it.each(['0', 'x', '1e3', '', '1234567890'])('refuses version %j', (input) => expect(() => validateVersion(input)).toThrow(/invalid version/));
 });

@@ -7,7 +7,7 @@
  * with their line numbers; memory holds one chunk, whatever the file's size.
  */
 import type { Readable } from 'node:stream';
-import { BadRequestError, ForbiddenError } from '../../errors.js';
+import { BadRequestError, ForbiddenError, quoted } from '../../errors.js';
 import { csvRecordBatches } from '../../inputs/csvRecords.js';
 import { readJsonl } from '../../inputs/jsonLines.js';
 import type { ObjectStore } from '../../store/index.js';
@@ -31,7 +31,7 @@ export function datasetKey(store: ObjectStore, dataset: string): string {
     key = dataset.slice(root.length);
   }
   if (key === '' || key.split('/').some((part) => part === '..' || part === '') || key.startsWith('/')) {
-    throw new BadRequestError(`invalid data set key ${JSON.stringify(key)}`);
+    throw new BadRequestError(`invalid data set key ${quoted(key)}`);
   }
   return key;
 }

@@ -3,7 +3,7 @@
  * as a class index (classifiers) or a number (regression). Labels are checked against the model's
  * label set, so a typo is a 400 naming it rather than a silently wrong metric.
  */
-import { BadRequestError } from '../../errors.js';
+import { BadRequestError, quoted } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
 import { csvNumber } from '../../inputs/csvCells.js';
 import { instanceFromCsv, instanceFromRecord, requiredColumns } from '../../inputs/encode.js';
@@ -25,23 +25,23 @@ export function classNames(manifest: Manifest): string[] {
 
 export function truthOf(manifest: Manifest, label: unknown, where: string): number {
   if (manifest.task === 'regression') {
-    if (typeof label !== 'number' || !Number.isFinite(label)) throw new BadRequestError(`${where}: expected a number, got ${JSON.stringify(label)}`);
+    if (typeof label !== 'number' || !Number.isFinite(label)) throw new BadRequestError(`${where}: expected a number, got ${quoted(label)}`);
     return label;
   }
   const names = classNames(manifest);
   // Compared as text (a CSV's numeric cells arrive as numbers), so only a scalar may be a label: ["setosa"] would read as setosa.
   if (typeof label !== 'string' && typeof label !== 'number' && typeof label !== 'boolean') {
-    throw new BadRequestError(`${where}: ${JSON.stringify(label)} is not a label: a label is one value, one of the model's labels (${names.join(', ')})`);
+    throw new BadRequestError(`${where}: ${quoted(label)} is not a label: a label is one value, one of the model's labels (${names.join(', ')})`);
   }
   const byName = names.indexOf(String(label));
   if (byName >= 0) return byName;
   if (manifest.task === 'binary' && typeof label === 'boolean') return label ? 1 : 0;
-  throw new BadRequestError(`${where}: ${JSON.stringify(label)} is not one of the model's labels (${names.join(', ')})`);
+  throw new BadRequestError(`${where}: ${quoted(label)} is not one of the model's labels (${names.join(', ')})`);
 }
 
 export function exampleFromRow(manifest: Manifest, row: DatasetRow, labelColumn: string, columnsSeen: () => string[]): Example {
   if (!(labelColumn in row.values)) {
-    throw new BadRequestError(`label column ${JSON.stringify(labelColumn)} not found; the data set has columns ${columnsSeen().join(', ')}`);
+    throw new BadRequestError(`label column ${quoted(labelColumn)} not found; the data set has columns ${columnsSeen().join(', ')}`);
   }
   const missing = (requiredColumns(manifest) ?? []).filter((n) => !(n in row.values));
   if (missing.length > 0) {

@@ -9,7 +9,7 @@
  * Every case is linear in the output row: score = sum_j out[j] * weight[j] + constant, so the
  * gradient of a batch's summed scores gives each row's own gradient (rows are independent).
  */
-import { BadRequestError } from '../../errors.js';
+import { BadRequestError, quoted } from '../../errors.js';
 import { isPositive } from '../../protocol/answers.js';
 import type { Manifest } from '../../registry/index.js';
 
@@ -51,7 +51,7 @@ export function resolveTarget(spec: TargetSpec, requested: number | string | und
   const byLabel = spec.labels?.indexOf(requested) ?? -1;
   if (byLabel >= 0) return byLabel;
   if (/^\d+$/.test(requested) && Number(requested) < spec.count) return Number(requested);
-  throw new BadRequestError(`target: ${JSON.stringify(requested)} is not a ${spec.kind === 'output' ? 'output index' : 'label'} of this model: expected ${choices()}`);
+  throw new BadRequestError(`target: ${quoted(requested)} is not a ${spec.kind === 'output' ? 'output index' : 'label'} of this model: expected ${choices()}`);
 }
 
 /** The predicted target of an output row: argmax, the binary rule of predict (isPositive), or output 0 for regression. */
