@@ -151,7 +151,7 @@ async function rawChunks(loaded: LoadedModel, store: FolderStore, key: string, f
       : lines.map((line) => instanceFromRecord(loaded.manifest, JSON.parse(line) as Record<string, unknown>));
   const out: tf.Tensor[] = [];
   for (let from = 0; from < instances.length; from += batch) {
-    const [data] = await inputTensors(loaded.manifest, inputFromValues(loaded.manifest, instances.slice(from, from + batch)));
+    const [data] = await inputTensors(loaded.manifest, inputFromValues(loaded.manifest, instances.slice(from, from + batch)), localLimits(batch).budget);
     out.push(tf.tensor(data.data as Float32Array, data.shape, 'float32'));
   }
   return out;

@@ -143,6 +143,7 @@ async function stageTasks(loaded: LoadedModel, data: FolderStore, key: string, b
         manifest,
         chunk.map((e) => e.instance),
       ),
+      localLimits(batch).budget,
     );
   const tensors = await Promise.all(chunks.map(encode));
   const outputs: TensorData[] = [];
@@ -178,7 +179,7 @@ async function rawChunks(loaded: LoadedModel, data: FolderStore, key: string, ba
   const labelColumn = LABEL_COLUMN[manifest.name as EvaluateModel];
   const rows = await collect(readDataset(data, key, 'csv'));
   const instances = rows.map((r) => exampleFromRow(manifest, r, labelColumn, () => []).instance);
-  const all = await encodeInstances(manifest, instances);
+  const all = await encodeInstances(manifest, instances, localLimits().budget);
   const width = all.shape[1];
   const flat = all.data as Float32Array;
   const out: tf.Tensor[] = [];

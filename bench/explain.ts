@@ -78,7 +78,7 @@ export async function measureExplain(options: { quick?: boolean } = {}): Promise
   const digit = firstLine('digits-test.jsonl').image;
   const ig = await withModel('digits', async (loaded) => {
     const request = explainRequest.parse({ instances: [digit], method: 'integratedGradients', steps: 50 });
-    const { rows, space } = await encodeRows(loaded.manifest, [digit], 'bench');
+    const { rows, space } = await encodeRows(loaded.manifest, [digit], 'bench', limits.budget);
     const model = loaded.model as unknown as { predict(x: tf.Tensor): tf.Tensor; apply(x: tf.Tensor): tf.Tensor };
     const x50 = tf.tidy(() => tf.tile(tf.tensor(rows.data, [1, ...space.rowShape]), [50, 1, 1, 1]));
     const x52 = tf.tidy(() => tf.tile(tf.tensor(rows.data, [1, ...space.rowShape]), [52, 1, 1, 1]));

@@ -12,6 +12,7 @@ import { loadLabelledData, pick, splitRows, targetsOf, type LabelledData } from 
 import { fineTuneConfig } from '../lib/ops/fineTune/request.js';
 import { train } from '../lib/ops/fineTune/train.js';
 import { initBackend } from '../lib/runtime/backend.js';
+import { localLimits } from '../lib/runtime/memory.js';
 import { FolderStore } from '../lib/store/folder.js';
 import { compare, median, round } from './stats.js';
 import type { Target } from './targets.js';
@@ -25,7 +26,7 @@ export interface FineTuneBench {
 const store = new FolderStore('models');
 
 async function dataOf(model: LoadedModel, dataset: string, labelColumn: string, rows?: number): Promise<{ trainData: LabelledData; validation: LabelledData }> {
-  const data = await loadLabelledData(store, model, { dataset, labelColumn });
+  const data = await loadLabelledData(store, model, { dataset, labelColumn }, localLimits().budget);
   // Rows beyond the file's are its rows again (resampled in order): an epoch long enough to time.
   const limited = rows
     ? pick(

@@ -98,11 +98,11 @@ async function stageTasks(loaded: LoadedModel, c: PredictCase): Promise<Record<s
     const options = { columnar: decoded.columnar, raw: parsed.raw ?? decoded.kind === 'tensors', topK: parsed.top_k };
     encode = (outputs) => encodeTfServing(manifest, outputs, options);
   }
-  const tensors = await inputTensors(manifest, plan);
+  const tensors = await inputTensors(manifest, plan, limits.budget);
   const outputs = await runModel(loaded, tensors, limits);
   if (plan.kind === 'instances') {
     const { instances } = plan;
-    tasks['encode natural'] = async () => encodeInstances(manifest, instances);
+    tasks['encode natural'] = async () => encodeInstances(manifest, instances, limits.budget);
   }
   tasks.runModel = () => runModel(loaded, tensors, limits);
   tasks['encode answer'] = async () => encode(outputs);

@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { encodeInstances } from '../lib/inputs/encode.js';
+import { localLimits } from '../lib/runtime/memory.js';
 import type { ImageSettings } from '../lib/inputs/image.js';
 import { encodePngGray } from '../lib/inputs/image/png.js';
 import type { TabularSettings } from '../lib/inputs/tabular.js';
@@ -73,7 +74,7 @@ function nestedImage(flat: number[], height: number, width: number, channels: nu
 const tfServingPath = (model: string) => `/v1/models/${model}:predict`;
 
 async function naturalCase(manifest: Manifest, label: string, instances: unknown[]): Promise<PredictCase> {
-  const encoded = await encodeInstances(manifest, instances);
+  const encoded = await encodeInstances(manifest, instances, localLimits().budget);
   return {
     label,
     model: manifest.name,

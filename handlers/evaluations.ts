@@ -20,7 +20,7 @@ export const routes: Implementations<typeof evaluationsRoutes> = {
     if (query.async === 'true') {
       // 404, options of another task and bad inline labels or instances now, not in the job.
       const version = await loader.withModel(ref, async (loaded) => {
-        await precheckEvaluation(loaded, body);
+        await precheckEvaluation(loaded, body, services.workerBudget);
         return loaded.version;
       });
       const job = await submitJob(jobEnvironment(services), 'evaluate', { name: ref.name, version }, body, { evaluate: evaluateJob }, (error, j) =>

@@ -33,7 +33,7 @@ export const routes: Implementations<typeof predictRoutes> = {
 
   preprocess: async ({ params, query, body, services }) =>
     services.loader.withModel(modelRefFrom(params, query), async (loaded) => {
-      const tensors = await preprocess(loaded, decodeTfServing(loaded.manifest, body));
+      const tensors = await preprocess(loaded, decodeTfServing(loaded.manifest, body), services.limits.budget);
       if (query.format === 'png') return { contentType: 'image/png', body: previewPng(loaded, tensors) };
       return { body: { model_name: loaded.name, model_version: String(loaded.version), outputs: oipTensors(tensors) } };
     }),

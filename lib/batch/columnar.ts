@@ -33,7 +33,7 @@ export async function scoreColumns(loaded: LoadedModel, input: ColumnarInput, he
     results.push(scored);
     const problem = encode(record.cells, x, good.length * width);
     if (problem === undefined) good.push(scored);
-    else scored.error = (await csvRecordProblem(loaded, recordOf(header, record.cells))) ?? problem;
+    else scored.error = (await csvRecordProblem(loaded, recordOf(header, record.cells), limits.budget)) ?? problem;
   }
   if (good.length > 0) {
     const tensor = { name: inputName, dtype: 'float32' as const, shape: [good.length, width], data: x.subarray(0, good.length * width) };

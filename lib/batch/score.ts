@@ -6,7 +6,7 @@
 import { BadRequestError } from '../errors.js';
 import type { LoadedModel } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
-import { inputFromValues, inputTensors, instanceFromCsv, instanceFromRecord } from '../inputs/encode.js';
+import { type EncodeBudget, inputFromValues, inputTensors, instanceFromCsv, instanceFromRecord } from '../inputs/encode.js';
 import { predict } from '../ops/predict.js';
 import { NON_FINITE_OUTPUT, nonFiniteRows, toAnswers, type Answer } from '../protocol/answers.js';
 import type { BatchRow } from '../inputs/jsonLines.js';
@@ -32,9 +32,9 @@ async function run(loaded: LoadedModel, instances: unknown[], limits: RunLimits)
   return toAnswers(loaded.manifest, output).map((answer, i) => (overflowed.has(i) ? { error: NON_FINITE_OUTPUT } : { answer }));
 }
 
-async function instanceProblem(loaded: LoadedModel, instance: unknown): Promise<string | undefined> {
+async function instanceProblem(loaded: LoadedModel, instance: unknown, budget: EncodeBudget): Promise<string | undefined> {
   try {
-    await inputTensors(loaded.manifest, inputFromValues(loaded.manifest, [instance]));
+    await inputTensors(loaded.manifest, inputFromValues(loaded.manifest, [instance]), budget);
     return undefined;
   } catch (error) {
     return reason(error);
@@ -42,8 +42,8 @@ async function instanceProblem(loaded: LoadedModel, instance: unknown): Promise<
 }
 
 /** What is wrong with one CSV record for this model, in the words the error file uses; undefined when nothing is. */
-export function csvRecordProblem(loaded: LoadedModel, values: Record<string, unknown>): Promise<string | undefined> {
-  return instanceProblem(loaded, instanceFromCsv(loaded.manifest, values));
+export function csvRecordProblem(loaded: LoadedModel, values: Record<string, unknown>, budget: EncodeBudget): Promise<string | undefined> {
+  return instanceProblem(loaded, instanceFromCsv(loaded.manifest, values), budget);
 }
 
 export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: boolean, limits: RunLimits): Promise<RowResult[]> {
@@ -58,7 +58,7 @@ export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: 
   const results: RowResult[] = rows.map((row) => ({ row }));
   const good: number[] = [];
   for (const [i, instance] of instances.entries()) {
-    const problem = await instanceProblem(loaded, instance);
+    const problem = await instanceProblem(loaded, instance, limits.budget);
     if (problem === undefined) good.push(i);
     else results[i].error = problem;
   }

@@ -3,7 +3,7 @@
  * tensors: natural instances go through the model's input kind (encodeInstances); anything else is
  * a raw tensor row, checked against the signature. Pure: no I/O, no TF.js (plain typed arrays).
  */
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, PayloadTooLargeError } from '../errors.js';
 import type { TensorData, TensorSpec } from '../tensors/data.js';
 import { flattenNested } from '../tensors/nested.js';
 import { csvNumber } from './csvCells.js';
@@ -18,7 +18,7 @@ export interface ModelInputs {
 }
 
 /** What a request asks to run: raw tensors, or natural instances for the model's input kind. */
-export type ModelInput = { kind: 'tensors'; tensors: TensorData[] } | { kind: 'instances'; instances: unknown[] };
+export type ModelInput = { kind: 'tensors'; tensors: TensorData[] } | { kind: 'instances'; instances: unknown[]; place?: (index: number) => string };
 
 /** The model's input kind and its settings, or undefined for a model that takes raw tensors only. */
 export function inputKindOf(model: ModelInputs): { kind: InputKind; settings: KindSettings } | undefined {
@@ -26,13 +26,42 @@ export function inputKindOf(model: ModelInputs): { kind: InputKind; settings: Ki
   return settings ? { kind: kindOf(settings), settings } : undefined;
 }
 
-/** Natural instances -> the model's (first) input tensor, through its input kind. */
-export async function encodeInstances(model: ModelInputs, instances: unknown[], where = 'instances'): Promise<TensorData> {
+/** The memory an operation may take now (runtime/memory.ts's MemoryBudget), and its figures in words. */
+export interface EncodeBudget {
+  available(): number;
+  describe(): string;
+}
+
+const megabytes = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+
+/**
+ * Natural instances -> the model's (first) input tensor, through its input kind. The rows are
+ * encoded into one array, so its size is checked against `budget` first: a small instance can
+ * make a large row (a 1 x 1 PNG is 602 KB of a 224 x 224 x 3 model's input), and a few MB of
+ * request would otherwise ask for gigabytes. A 413 names the largest number of instances that fits.
+ */
+export async function encodeInstances(
+  model: ModelInputs,
+  instances: unknown[],
+  budget: EncodeBudget,
+  where = 'instances',
+  placeOf = (index: number) => `${where}[${index}]`,
+): Promise<TensorData> {
   const input = inputKindOf(model);
   if (!input) throw new BadRequestError(`${where}: model ${model.name} has no input transform: send raw tensors`);
   if (instances.length === 0) throw new BadRequestError(`${where}: is empty: send at least one instance`);
-  const data = await input.kind.encode(input.settings, instances, where);
-  return { name: model.signature.inputs[0].name, dtype: 'float32', shape: [instances.length, ...input.kind.rowShape(input.settings)], data };
+  const rowShape = input.kind.rowShape(input.settings);
+  const rowBytes = 4 * rowShape.reduce((a, b) => a * b, 1);
+  const available = budget.available();
+  if (instances.length * rowBytes > available) {
+    const fit = Math.floor(available / rowBytes);
+    throw new PayloadTooLargeError(
+      `${where}: ${instances.length} instances make ${megabytes(instances.length * rowBytes)} of model input (${megabytes(rowBytes)} each, shape [${rowShape}]); ` +
+        `this function can give ${budget.describe()}: ${fit > 0 ? `at most ${fit} instances fit at once` : 'not even one fits'}`,
+    );
+  }
+  const data = await input.kind.encode(input.settings, instances, placeOf);
+  return { name: model.signature.inputs[0].name, dtype: 'float32', shape: [instances.length, ...rowShape], data };
 }
 
 /** A nested array of values for one model input, as a tensor of the input's dtype. */
@@ -62,7 +91,7 @@ export function inputFromValues(model: ModelInputs, values: unknown[], where = '
   const input = inputKindOf(model);
   if (input) {
     const natural = values.map((v) => input.kind.isInstance(input.settings, v));
-    if (natural.every(Boolean)) return { kind: 'instances', instances: values };
+    if (natural.every(Boolean)) return { kind: 'instances', instances: values, place: placeOf };
     // Say which value is the odd one, not the first one a raw reading would choke on (often a valid instance).
     const help = `${input.kind.instanceHelp(input.settings)}, or every one as a raw tensor row (GET /v2/models/${model.name} says what one must be)`;
     const first = natural.indexOf(true);
@@ -93,8 +122,8 @@ export function inputFromValues(model: ModelInputs, values: unknown[], where = '
 }
 
 /** The model's input tensors for a request: natural instances encoded, raw tensors as sent. */
-export async function inputTensors(model: ModelInputs, input: ModelInput): Promise<TensorData[]> {
-  return input.kind === 'instances' ? [await encodeInstances(model, input.instances)] : input.tensors;
+export async function inputTensors(model: ModelInputs, input: ModelInput, budget: EncodeBudget): Promise<TensorData[]> {
+  return input.kind === 'instances' ? [await encodeInstances(model, input.instances, budget, 'instances', input.place)] : input.tensors;
 }
 
 /**

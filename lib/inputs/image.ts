@@ -85,11 +85,11 @@ async function imageRow(settings: ImageSettings, bytes: Uint8Array, where: strin
 }
 
 /** Image instances -> NHWC Float32Array (rows concatenated); BadRequestError names `${where}[i]`. */
-export async function encodeImages(settings: ImageSettings, values: unknown[], where = 'instances'): Promise<Float32Array> {
+export async function encodeImages(settings: ImageSettings, values: unknown[], placeOf = (index: number) => `instances[${index}]`): Promise<Float32Array> {
   const size = settings.width * settings.height * settings.channels;
   const out = new Float32Array(values.length * size);
   for (const [r, value] of values.entries()) {
-    const path = `${where}[${r}]`;
+    const path = placeOf(r);
     await imageRow(settings, imageBytesOf(value, path), path, out.subarray(r * size, (r + 1) * size));
   }
   return out;

@@ -51,8 +51,8 @@ export interface InputKind<T extends KindSettings = KindSettings> {
   rowShape(settings: T): number[];
   /** Whether a value is a natural instance of this kind (else it is taken as a raw tensor row). */
   isInstance(settings: T, value: unknown): boolean;
-  /** Natural instances -> model-input rows, concatenated; errors name `${where}[i]`. */
-  encode(settings: T, values: unknown[], where: string): Promise<Float32Array>;
+  /** Natural instances -> model-input rows, concatenated; errors name value i `placeOf(i)`. */
+  encode(settings: T, values: unknown[], placeOf: (index: number) => string): Promise<Float32Array>;
   /** The instance held by a data-set record (CSV row, JSON object); `ignore` lists label columns. */
   fromRecord(settings: T, record: Record<string, unknown>, ignore: readonly string[]): unknown;
   /** Columns a data file must have, when the kind names them (tabular features). */

@@ -58,11 +58,11 @@ function featureProblem(feature: Feature, standardize: boolean, value: unknown, 
 }
 
 /** Validates every row first (all problems of a row in one message), then standardises. */
-async function encode(settings: TabularSettings, records: unknown[], where: string): Promise<Float32Array> {
+async function encode(settings: TabularSettings, records: unknown[], placeOf: (index: number) => string): Promise<Float32Array> {
   const names = settings.features.map((f) => f.name);
   const out = new Float32Array(records.length * names.length);
   records.forEach((record, r) => {
-    if (!isRecord(record)) throw new BadRequestError(`${where}[${r}]: expected an object with the features ${names.join(', ')}`);
+    if (!isRecord(record)) throw new BadRequestError(`${placeOf(r)}: expected an object with the features ${names.join(', ')}`);
     const problems: string[] = [];
     const missing = names.filter((n) => !(n in record));
     if (missing.length) problems.push(`missing ${missing.join(', ')}`);
@@ -78,7 +78,7 @@ async function encode(settings: TabularSettings, records: unknown[], where: stri
       }
       out[r * names.length + c] = modelValue(settings, feature, value as number);
     });
-    if (problems.length) throw new BadRequestError(`${where}[${r}]: ${problems.join('; ')} (expected features: ${names.join(', ')})`);
+    if (problems.length) throw new BadRequestError(`${placeOf(r)}: ${problems.join('; ')} (expected features: ${names.join(', ')})`);
   });
   return out;
 }

@@ -43,12 +43,12 @@ function isInstance(value: unknown): boolean {
   return typeof value === 'string' || (typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as { text?: unknown }).text === 'string');
 }
 
-async function encode(settings: TextSettings, texts: unknown[], where: string): Promise<Float32Array> {
+async function encode(settings: TextSettings, texts: unknown[], placeOf: (index: number) => string): Promise<Float32Array> {
   const index = vocabularyIndex(settings);
   const size = settings.vocabulary.length;
   const out = new Float32Array(texts.length * size);
   texts.forEach((value, r) => {
-    for (const token of tokenize(settings, textOf(value, `${where}[${r}]`))) {
+    for (const token of tokenize(settings, textOf(value, placeOf(r)))) {
       const i = index.get(token);
       if (i === undefined) continue;
       out[r * size + i] = settings.mode === 'count' ? out[r * size + i] + 1 : 1;

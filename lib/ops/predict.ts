@@ -6,5 +6,5 @@ import type { TensorData } from '../tensors/data.js';
 import { runModel } from './runModel.js';
 
 export async function predict(loaded: LoadedModel, input: ModelInput, limits: RunLimits): Promise<TensorData[]> {
-  return runModel(loaded, await inputTensors(loaded.manifest, input), limits);
+  return runModel(loaded, await inputTensors(loaded.manifest, input, limits.budget), limits);
 }

@@ -5,14 +5,14 @@
  * between their pipeline and ours in one call.
  */
 import { BadRequestError } from '../errors.js';
-import { inputKindOf, inputTensors, type ModelInput } from '../inputs/encode.js';
+import { type EncodeBudget, inputKindOf, inputTensors, type ModelInput } from '../inputs/encode.js';
 import type { LoadedModel } from '../loader/index.js';
 import type { TensorData } from '../tensors/data.js';
 import { checkInputs } from './runModel.js';
 
 /** Refused as predict refuses it: tensors that do not fit the model's inputs are not what it would receive. */
-export async function preprocess(loaded: LoadedModel, input: ModelInput): Promise<TensorData[]> {
-  return checkInputs(loaded.manifest.signature.inputs, await inputTensors(loaded.manifest, input));
+export async function preprocess(loaded: LoadedModel, input: ModelInput, budget: EncodeBudget): Promise<TensorData[]> {
+  return checkInputs(loaded.manifest.signature.inputs, await inputTensors(loaded.manifest, input, budget));
 }
 
 /** The PNG of the single instance of `tensors` (an image model's first input). */

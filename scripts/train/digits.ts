@@ -111,7 +111,7 @@ export const digits: Trainer = {
       'label',
       images.map((image, i) => ({ image, label: LABELS[test[i].y] })),
     );
-    const testX = await encodeImages(TRANSFORM, images, 'held-out rows');
+    const testX = await encodeImages(TRANSFORM, images, (r) => `held-out rows[${r}]`);
     // One background image per digit, the first of each in the shuffled training rows.
     const background = LABELS.map((_, digit) => train.find((r) => r.y === digit)!.x);
 

@@ -93,7 +93,7 @@ export const spam: Trainer = {
     const testX = await textKind.encode(
       transform,
       test.map((r) => r.body),
-      'held-out rows',
+      (r) => `held-out rows[${r}]`,
     );
 
     const model = build(seed);

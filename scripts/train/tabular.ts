@@ -52,5 +52,5 @@ export function foldStandardization(model: tfl.LayersModel, settings: TabularSet
  */
 export function servedTabular(settings: TabularSettings, rows: number[][]): Promise<Float32Array> {
   const records = rows.map((row) => Object.fromEntries(settings.features.map((f, column) => [f.name, row[column]])));
-  return tabularKind.encode(settings, records, 'held-out rows');
+  return tabularKind.encode(settings, records, (r) => `held-out rows[${r}]`);
 }

@@ -136,6 +136,17 @@ describe('JSON Lines', () => {
     expect(cli.stderr).toMatch(/^modelctl: line 2 is not valid UTF-8 text$/m);
   });
 
+  it('names an image the model cannot read by its line, past the first chunk of rows (was its index within the chunk); inline, by its index', async () => {
+    const digits = (await readFile('models/_datasets/digits-test.jsonl', 'utf8')).trim().split('\n').slice(0, 299);
+    const rows = [...digits.slice(0, 289), JSON.stringify({ image: { b64: '%%' }, label: 3 }), ...digits.slice(289)];
+    const { http, cli } = await bothWays('digits', 'bad-image.jsonl', `${rows.join('\n')}\n`);
+    expect(http.body.error).toMatch(/^line 290\.b64: /);
+    expect(cli.stderr).toMatch(/^modelctl: line 290\.b64: /m);
+    const parsed = rows.map((line) => JSON.parse(line));
+    const inline = await call(app.evaluate, 'POST', '/v2/models/digits/evaluate', { instances: parsed.map((r) => r.image), labels: parsed.map((r) => r.label) });
+    expect(inline.body.error).toMatch(/^instances\[289\]\.b64: /);
+  });
+
   it('names a line that is not JSON by its number', async () => {
     const { http, cli } = await bothWays('spam', 'bad.jsonl', '\uFEFF{"text":"hello there","label":"ham"}\n\n{"text": oops}\n');
     expect(http.body.error).toBe('line 3 is not valid JSON');

@@ -27,6 +27,7 @@ import { encodeRows } from '../../lib/ops/explain/inputs.js';
 import { parseManifest, setAlias } from '../../lib/registry/index.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { initBackend } from '../../lib/runtime/backend.js';
+import { localLimits } from '../../lib/runtime/memory.js';
 import { mulberry32, trainTestSplit } from '../../scripts/train/random.js';
 import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
 import { call, callHttpApi, serving, type App, type Handler } from '../helpers/serving.js';
@@ -368,7 +369,7 @@ describe('explain on the demo models', () => {
 
   it('saliency on a digit falls on the strokes: at least twice the mass per stroke pixel as per background pixel', async () => {
     const images = digitsTest.slice(0, 20).map((r) => r.image);
-    const { rows } = await encodeRows(manifestOf('digits'), images, 'test');
+    const { rows } = await encodeRows(manifestOf('digits'), images, 'test', localLimits().budget);
     for (const method of ['saliency', 'smoothGrad']) {
       const { explanations } = await explained('/v2/models/digits/versions/1/explain', { instances: images, method });
       explanations.forEach((e, i) => {

@@ -9,8 +9,11 @@ import { cp, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { b64, pngBytes } from '../helpers/images.js';
 import { call, serving, waitForJob, type Answer, type App, type Handler } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
+import { writeImageModel } from '../helpers/tinyModels.js';
 
 const MB = 2 ** 20;
 /** Budget of the constrained app: a few digits rows per chunk (a forward row of the conv net is ~0.1 MB). */
@@ -37,7 +40,8 @@ beforeAll(async () => {
   await cp('models', fileURLToPath(store.uri), { recursive: true });
   free = serving(store.uri);
   tight = serving(store.uri, { MEMORY_BUDGET_BYTES: String(BUDGET) });
-  tiny = serving(store.uri, { MEMORY_BUDGET_BYTES: '1024' });
+  // Room for a digit's input row (3 KB), not for its pass through the model (about 0.1 MB).
+  tiny = serving(store.uri, { MEMORY_BUDGET_BYTES: String(16 * 1024) });
   const lines = (await readFile('models/_datasets/digits-test.jsonl', 'utf8')).trim().split('\n');
   const rows = lines.slice(0, 40).map((l) => JSON.parse(l));
   digits = rows.map((r) => r.image);
@@ -80,7 +84,7 @@ describe('chunks within the budget', () => {
 
 describe('refused before allocating when not one row fits', () => {
   it.each([
-    ['predict', (a: App) => a.predict, '/v1/models/digits:predict', () => ({ instances: digits })],
+    ['predict', (a: App) => a.predict, '/v1/models/digits:predict', () => ({ instances: digits.slice(0, 1) })],
     ['explain', (a: App) => a.explain, '/v2/models/digits/explain', () => ({ instances: digits.slice(0, 1), method: 'saliency' })],
   ])('%s: 413 naming the row cost, the budget and the function size that would do', async (_, handler, path, body) => {
     const before = tf.memory().numTensors;
@@ -92,6 +96,51 @@ describe('refused before allocating when not one row fits', () => {
     expect(tf.memory().numTensors).toBe(before);
     // The estimate from the topology refused it: no row ran.
     expect(peak).toBeLessThan(64 * 1024);
+  });
+});
+
+describe('natural instances that would encode past the budget', () => {
+  const PIXEL = b64(pngBytes(1, 1, () => [200, 100, 50, 255]));
+  /** A 224 x 224 x 3 model input: each 1 x 1 PNG (about 70 bytes) becomes 588 KB of it. */
+  const ROW_BYTES = 224 * 224 * 3 * 4;
+  let big: App;
+  let bigDefault: App;
+  beforeAll(async () => {
+    const store = await tempFolderStore();
+    const input = { kind: 'image', width: 224, height: 224, channels: 3 };
+    await pushModelFolder(store, await writeImageModel(224, 224, 3), 'wide', { labels: ['a', 'b'], transforms: { input } });
+    big = serving(store.uri, { MEMORY_BUDGET_BYTES: String(64 * MB) });
+    bigDefault = serving(store.uri, { AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048' });
+  });
+
+  it('are a 413 before any is decoded, naming the largest number that fits; that many are answered, one more is not', async () => {
+    const fit = Math.floor((64 * MB) / ROW_BYTES);
+    // The model loaded first: the count below is the requests' own.
+    expect((await call(big.predict, 'POST', '/v1/models/wide:predict', { instances: [PIXEL] })).statusCode).toBe(200);
+    const before = tf.memory().numTensors;
+    const refused = await call(big.predict, 'POST', '/v1/models/wide:predict', { instances: new Array(fit + 1).fill(PIXEL) });
+    expect(refused.statusCode).toBe(413);
+    expect(refused.body.error).toMatch(
+      new RegExp(
+        `^instances: ${fit + 1} instances make [\\d.]+ MB of model input \\(0\\.6 MB each, shape \\[224,224,3\\]\\); this function can give 64 MB \\(MEMORY_BUDGET_BYTES\\): at most ${fit} instances fit at once$`,
+      ),
+    );
+    const served = await call(big.predict, 'POST', '/v1/models/wide:predict', { instances: new Array(fit).fill(PIXEL) });
+    expect(served.statusCode, JSON.stringify(served.body).slice(0, 300)).toBe(200);
+    expect(served.body.predictions).toHaveLength(fit);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it.each([
+    ['predict', (a: App) => a.predict, '/v1/models/wide:predict', {}],
+    ['preprocess', (a: App) => a.predict, '/v2/models/wide/preprocess', {}],
+    // (explain takes at most EXPLAIN_MAX_INSTANCES instances)
+  ])('%s: 4,000 one-pixel PNGs (a 400 KB body, 2.3 GB of model input) in a 2048 MB function are a 413, not gigabytes allocated', async (_, handler, path, extra) => {
+    const rss = process.memoryUsage().rss;
+    const answer = await call(handler(bigDefault), 'POST', path, { instances: new Array(4000).fill(PIXEL), ...extra });
+    expect(answer.statusCode, JSON.stringify(answer.body).slice(0, 300)).toBe(413);
+    expect(answer.body.error).toMatch(/^instances: 4000 instances make 2296\.9 MB of model input .* at most \d+ instances fit at once$/);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(256 * MB);
   });
 });
 

@@ -431,7 +431,7 @@ describe('bad input -> BadRequestError naming the path', () => {
   it('names the index of the bad instance and the caller-given path', async () => {
     const good = b64(png);
     expect((await badRequest(() => encodeImages(transform(), [good, good, 7]))).message).toMatch(/^instances\[2\]:/);
-    expect((await badRequest(() => encodeImages(transform(), [good, { b64: '%%' }], 'inputs'))).message).toMatch(/^inputs\[1\]\.b64:/);
+    expect((await badRequest(() => encodeImages(transform(), [good, { b64: '%%' }], (r) => `inputs[${r}]`))).message).toMatch(/^inputs\[1\]\.b64:/);
   });
 
   it.each([

@@ -5,7 +5,7 @@ import type { RunLimits } from '../../runtime/memory.js';
 import { keys, type Manifest } from '../../registry/index.js';
 import type { ObjectStore } from '../../store/index.js';
 import { datasetKey, formatOf, readDataset } from './dataset.js';
-import { canReadColumns, inputFromValues, inputTensors } from '../../inputs/encode.js';
+import { canReadColumns, type EncodeBudget, inputFromValues, inputTensors } from '../../inputs/encode.js';
 import { checkInputs } from '../runModel.js';
 import { csvColumnChunks } from './columnar.js';
 import { evaluateChunks, evaluateModel, type Evaluation } from './evaluate.js';
@@ -59,12 +59,12 @@ export function checkEvaluateOptions(
  * options of another task, and inline labels and instances, decoded and checked against the
  * model's inputs as the job will (a body is at most a few MB; a data set is read by the job only).
  */
-export async function precheckEvaluation(loaded: LoadedModel, request: EvaluateRequest): Promise<void> {
+export async function precheckEvaluation(loaded: LoadedModel, request: EvaluateRequest, budget: EncodeBudget): Promise<void> {
   checkEvaluateOptions(loaded.manifest, request);
   if (request.dataset !== undefined) return;
   inlineExamples(loaded, request);
   const { manifest } = loaded;
-  checkInputs(manifest.signature.inputs, await inputTensors(manifest, inputFromValues(manifest, request.instances, 'instances')));
+  checkInputs(manifest.signature.inputs, await inputTensors(manifest, inputFromValues(manifest, request.instances, 'instances'), budget));
 }
 
 async function* datasetExamples(store: ObjectStore, loaded: LoadedModel, key: string, request: EvaluateRequest): AsyncGenerator<Example> {

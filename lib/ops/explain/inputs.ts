@@ -4,7 +4,7 @@
  * Explanations need one float32 input: what every demo model and most TF.js models take.
  */
 import { BadRequestError } from '../../errors.js';
-import { encodeInstances, inputKindOf } from '../../inputs/encode.js';
+import { type EncodeBudget, encodeInstances, inputKindOf } from '../../inputs/encode.js';
 import type { Manifest } from '../../registry/index.js';
 import { fitsShape, type TensorSpec } from '../../tensors/data.js';
 import { flattenNested } from '../../tensors/nested.js';
@@ -32,14 +32,14 @@ function singleFloatInput(manifest: Manifest): TensorSpec {
 }
 
 /** Encodes a list of values as model-input rows; `where` names them in errors. */
-export async function encodeRows(manifest: Manifest, values: unknown[], where: string, space?: InputSpace): Promise<{ rows: Rows; space: InputSpace }> {
+export async function encodeRows(manifest: Manifest, values: unknown[], where: string, budget: EncodeBudget, space?: InputSpace): Promise<{ rows: Rows; space: InputSpace }> {
   const spec = space?.spec ?? singleFloatInput(manifest);
   const kind = inputKindOf(manifest);
   let shape: number[];
   let data: Float32Array;
   const natural = kind !== undefined && values.every((v) => kind.kind.isInstance(kind.settings, v));
   if (natural) {
-    const encoded = await encodeInstances(manifest, values, where);
+    const encoded = await encodeInstances(manifest, values, budget, where);
     shape = encoded.shape;
     data = encoded.data as Float32Array;
   } else {

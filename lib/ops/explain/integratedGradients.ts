@@ -27,7 +27,7 @@ export async function integratedGradients(context: ExplainContext, request: Expl
       `${instances.count} instances x ${steps} steps = ${rowCount} gradient rows; one request may take ${LIMITS.gradientRows}: send fewer instances or steps`,
     );
   }
-  const { row: baseline, kind } = await baselineRow(loaded.manifest, space, request.baseline);
+  const { row: baseline, kind } = await baselineRow(loaded.manifest, space, request.baseline, limits.budget);
   const { alphas, weights } = integration === 'trapezoid' ? trapezoid(steps) : gaussLegendre(steps);
   const { size } = space;
   const x = instances.data;

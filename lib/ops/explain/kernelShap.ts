@@ -28,7 +28,7 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
   const { size } = space;
   const nSamples = request.nSamples ?? KERNEL_SHAP_DEFAULTS.nSamples;
   const seed = request.seed ?? KERNEL_SHAP_DEFAULTS.seed;
-  const background = await backgroundRows(loaded.manifest, space, request.background);
+  const background = await backgroundRows(loaded.manifest, space, request.background, limits.budget);
   const bgCount = background.rows.length;
   let patchSize: number | undefined;
 

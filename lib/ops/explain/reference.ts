@@ -3,7 +3,7 @@
  * the integrated-gradients baseline and the kernelShap background.
  */
 import { BadRequestError } from '../../errors.js';
-import { inputKindOf } from '../../inputs/encode.js';
+import { type EncodeBudget, inputKindOf } from '../../inputs/encode.js';
 import type { Manifest } from '../../registry/index.js';
 import { encodeRows, flatRow, type InputSpace } from './inputs.js';
 import type { ExplainRequest, KernelShapParams } from './request.js';
@@ -40,12 +40,17 @@ function meanRow(manifest: Manifest, space: InputSpace): Float32Array {
 export type BaselineKind = 'zeros' | 'mean' | 'given';
 
 /** The integrated-gradients baseline. Default: the feature means for tabular models, else zeros. */
-export async function baselineRow(manifest: Manifest, space: InputSpace, baseline: ExplainRequest['baseline']): Promise<{ row: Float32Array; kind: BaselineKind }> {
+export async function baselineRow(
+  manifest: Manifest,
+  space: InputSpace,
+  baseline: ExplainRequest['baseline'],
+  budget: EncodeBudget,
+): Promise<{ row: Float32Array; kind: BaselineKind }> {
   const chosen = baseline ?? inputKindOf(manifest)?.kind.defaultBaseline ?? 'zeros';
   if (chosen === 'zeros') return { row: zerosRow(manifest, space), kind: 'zeros' };
   if (chosen === 'mean') return { row: meanRow(manifest, space), kind: 'mean' };
   if (Array.isArray(chosen)) return { row: flatRow(chosen, space, 'baseline'), kind: 'given' };
-  return { row: (await encodeRows(manifest, [chosen], 'baseline', space)).rows.data, kind: 'given' };
+  return { row: (await encodeRows(manifest, [chosen], 'baseline', budget, space)).rows.data, kind: 'given' };
 }
 
 export type BackgroundKind = KernelShapParams['background'];
@@ -55,9 +60,14 @@ export type BackgroundKind = KernelShapParams['background'];
  * absent, which is what "this word's contribution" means for a bag of words (a stored document
  * would instead swap in the words of some unrelated message).
  */
-export async function backgroundRows(manifest: Manifest, space: InputSpace, background: unknown[] | undefined): Promise<{ rows: Float32Array[]; kind: BackgroundKind }> {
+export async function backgroundRows(
+  manifest: Manifest,
+  space: InputSpace,
+  background: unknown[] | undefined,
+  budget: EncodeBudget,
+): Promise<{ rows: Float32Array[]; kind: BackgroundKind }> {
   if (background) {
-    const { rows } = await encodeRows(manifest, background, 'background', space);
+    const { rows } = await encodeRows(manifest, background, 'background', budget, space);
     return { rows: Array.from({ length: rows.count }, (_, i) => rows.data.slice(i * space.size, (i + 1) * space.size)), kind: 'request' };
   }
   const label = inputKindOf(manifest)?.kind.zeroBackground;

@@ -49,7 +49,7 @@ function scoreMeaning(spec: TargetSpec): string {
 export async function explain(loaded: LoadedModel, request: ExplainRequest, limits: RunLimits): Promise<ExplainAnswer> {
   const { manifest } = loaded;
   const png = request.format === 'png';
-  const { rows: instances, space } = await encodeRows(manifest, request.instances, 'instances');
+  const { rows: instances, space } = await encodeRows(manifest, request.instances, 'instances', limits.budget);
   if (png && !imageShape(manifest, space)) throw new BadRequestError(`format png: ${manifest.name} is not an image model; its attributions have no heatmap`);
 
   checkPassFits(loaded, request.method === 'kernelShap' ? 'forward' : 'gradient', limits);

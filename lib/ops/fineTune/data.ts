@@ -8,7 +8,7 @@ import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
 import type { Manifest } from '../../registry/index.js';
 import type { ObjectStore } from '../../store/index.js';
-import { inputFromValues, inputTensors } from '../../inputs/encode.js';
+import { type EncodeBudget, inputFromValues, inputTensors } from '../../inputs/encode.js';
 import { sha256Hex } from '../../registry/index.js';
 import { shuffled, uniform } from '../../random.js';
 import { checkInput } from '../runModel.js';
@@ -51,9 +51,9 @@ export function checkOneInput(manifest: Manifest): void {
  * predict checks them (runModel's checkInput): rows of the wrong shape are a 400 naming it, never
  * TF.js's error from inside training. The API runs this on inline data at submit.
  */
-export async function trainingRows(manifest: Manifest, instances: unknown[], where: string): Promise<{ x: Float32Array; rowShape: number[] }> {
+export async function trainingRows(manifest: Manifest, instances: unknown[], where: string, budget: EncodeBudget): Promise<{ x: Float32Array; rowShape: number[] }> {
   checkOneInput(manifest);
-  const [tensor] = await inputTensors(manifest, inputFromValues(manifest, instances, where));
+  const [tensor] = await inputTensors(manifest, inputFromValues(manifest, instances, where), budget);
   try {
     checkInput(manifest.signature.inputs[0], tensor);
   } catch (error) {
@@ -63,12 +63,19 @@ export async function trainingRows(manifest: Manifest, instances: unknown[], whe
 }
 
 /** `where` prefixes the names of inline fields in messages: '' for the training data, 'validation.' for its own. */
-export async function loadLabelledData(store: ObjectStore, { manifest }: Pick<LoadedModel, 'manifest'>, source: LabelledSource, where = ''): Promise<LabelledData> {
+export async function loadLabelledData(
+  store: ObjectStore,
+  { manifest }: Pick<LoadedModel, 'manifest'>,
+  source: LabelledSource,
+  budget: EncodeBudget,
+  where = '',
+): Promise<LabelledData> {
   const { examples, sha256, where: origin } = await examplesOf(store, manifest, source, where);
   const rows = await trainingRows(
     manifest,
     examples.map((e) => e.instance),
     origin,
+    budget,
   );
   return { ...rows, truths: examples.map((e) => e.truth), sha256 };
 }

@@ -8,7 +8,7 @@ import type { JobContext } from '../../jobs/worker.js';
 import { readVersion } from '../../loader/readVersion.js';
 import { createVersion, listVersions, readManifest, type Manifest } from '../../registry/index.js';
 import { modelFiles } from '../../runtime/modelFiles.js';
-import type { RunLimits } from '../../runtime/memory.js';
+import type { MemoryBudget, RunLimits } from '../../runtime/memory.js';
 import { isLayersModel } from '../../runtime/tfModel.js';
 import type { ObjectStore } from '../../store/index.js';
 import { checkTrainingFits } from './budget.js';
@@ -41,13 +41,13 @@ async function versionOfJob(store: ObjectStore, model: string, parent: number, j
 }
 
 /** `manifest`: the base's (or the version written from it: the same input transforms and labels). */
-async function splitData(store: ObjectStore, manifest: Manifest, request: FineTuneRequest): Promise<{ trainData: LabelledData; validation: LabelledData }> {
-  const data = await loadLabelledData(store, { manifest }, request);
+async function splitData(store: ObjectStore, manifest: Manifest, request: FineTuneRequest, budget: MemoryBudget): Promise<{ trainData: LabelledData; validation: LabelledData }> {
+  const data = await loadLabelledData(store, { manifest }, request, budget);
   if ('split' in request.validation) {
     const { train: trainRows, validation } = splitRows(data.truths.length, request.validation.split, request.config.seed);
     return { trainData: pick(data, trainRows), validation: pick(data, validation) };
   }
-  return { trainData: data, validation: await loadLabelledData(store, { manifest }, request.validation, 'validation.') };
+  return { trainData: data, validation: await loadLabelledData(store, { manifest }, request.validation, budget, 'validation.') };
 }
 
 /**
@@ -56,7 +56,7 @@ async function splitData(store: ObjectStore, manifest: Manifest, request: FineTu
  */
 async function finishWritten(store: ObjectStore, written: Manifest, parent: number, request: FineTuneRequest, limits: RunLimits): Promise<FineTuneResult> {
   const training = (written.training ?? {}) as { history?: unknown[]; baseMetrics?: Record<string, number> };
-  const validation = async () => (await splitData(store, written, request)).validation;
+  const validation = async () => (await splitData(store, written, request, limits.budget)).validation;
   const decision = await decidePromotion(store, written.name, request, written.metrics, validation, limits, written.version);
   const promoted = await applyPromotion(store, written.name, written.version, decision);
   return { version: written.version, parent, metrics: written.metrics, baseMetrics: training.baseMetrics ?? {}, history: training.history ?? [], promoted };
@@ -72,7 +72,7 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits }:
   try {
     if (!isLayersModel(base.model)) throw new BadRequestError(`${name}:${parent} is a graph model: graph models cannot be trained, only layers models`);
     const model = base.model;
-    const { trainData, validation } = await splitData(store, base.manifest, request);
+    const { trainData, validation } = await splitData(store, base.manifest, request, limits.budget);
     const trainable = applyTrainableLayers(model, request.config.trainableLayers);
     await checkTrainingFits(
       {

@@ -29,13 +29,13 @@ function inlineRows(request: FineTuneRequest): number | undefined {
 }
 
 /** Inline instances encoded and checked against the model's input as the worker will (shape, dtype, features), and split as it will. */
-async function checkInlineRows(loaded: LoadedModel, request: FineTuneRequest): Promise<void> {
+async function checkInlineRows(loaded: LoadedModel, request: FineTuneRequest, budget: MemoryBudget): Promise<void> {
   if (request.instances !== undefined) {
-    await trainingRows(loaded.manifest, request.instances, 'instances');
+    await trainingRows(loaded.manifest, request.instances, 'instances', budget);
     if ('split' in request.validation) splitRows(request.instances.length, request.validation.split, request.config.seed);
   }
   if (!('split' in request.validation) && request.validation.instances !== undefined) {
-    await trainingRows(loaded.manifest, request.validation.instances, 'validation.instances');
+    await trainingRows(loaded.manifest, request.validation.instances, 'validation.instances', budget);
   }
 }
 
@@ -78,7 +78,7 @@ export async function precheckFineTune(loaded: LoadedModel, request: FineTuneReq
   checkLabels(request.labels, 'labels');
   if (!('split' in request.validation)) checkLabels(request.validation.labels, 'validation.labels');
   if (problems.length) throw new BadRequestError(problems.slice(0, 10).join('; '));
-  await checkInlineRows(loaded, request);
+  await checkInlineRows(loaded, request, workerBudget);
   const rowShape = rowShapeOf(loaded);
   if (rowShape !== undefined) {
     const plan = {
