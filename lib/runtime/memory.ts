@@ -71,12 +71,39 @@ export function costPerRow(model: object, pass: Pass): number | undefined {
   return perRow.get(model)?.[pass];
 }
 
-/** Runs one row of a pass under tf.profile and remembers its peak bytes as the model's cost per row. */
+type Timed = { time(f: () => void): Promise<{ kernelMs: number }> };
+
+/**
+ * Runs one row of a pass under tf.profile and remembers its peak bytes as the model's cost per row.
+ *
+ * Under a profile, TF.js times each kernel with the backend's async time(): a kernel that throws
+ * (a kernel the backend lacks, a gradient TF.js cannot take) rejects that promise, which nothing
+ * awaits, so Node ends the process, and the caller gets a TypeError in place of the error; and
+ * the profile is left on for every later kernel. So kernels are timed here synchronously (a throw
+ * reaches the caller as it would outside a profile), and the profile is turned off after a throw.
+ */
 export async function measureRow(model: object, pass: Pass, runOneRow: () => Promise<unknown> | unknown): Promise<number> {
   const before = tf.memory().numBytes;
-  const profile = await tf.profile(async () => {
-    await runOneRow();
-  });
+  const engine = tf.engine();
+  const backend = engine.backend as unknown as Timed;
+  const own = Object.getOwnPropertyDescriptor(backend, 'time');
+  backend.time = (f) => {
+    const start = performance.now();
+    f();
+    return Promise.resolve({ kernelMs: performance.now() - start });
+  };
+  let profile: Awaited<ReturnType<typeof tf.profile>>;
+  try {
+    profile = await tf.profile(async () => {
+      await runOneRow();
+    });
+  } catch (error) {
+    (engine.state as unknown as { profiling: boolean }).profiling = false;
+    throw error;
+  } finally {
+    if (own) Object.defineProperty(backend, 'time', own);
+    else delete (backend as Partial<Timed>).time;
+  }
   const cost = Math.max(1, profile.peakBytes - before);
   perRow.set(model, { ...perRow.get(model), [pass]: cost });
   return cost;
