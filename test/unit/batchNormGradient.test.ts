@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fusedBatchNormGradConfig as ours } from '../../lib/runtime/gradients/batchNorm.js';
 import { initBackend } from '../../lib/runtime/backend.js';
+import { useOurGradients } from '../../lib/runtime/gradients/index.js';
 
 // tfjs-core's own, as importing tfjs-layers registered it (before initBackend puts ours in its place).
 const tfjsConfig = tf.getGradient('FusedBatchNorm') as tf.GradConfig;
@@ -52,5 +53,32 @@ describe('FusedBatchNorm gradient', () => {
     expect(gradients(ours, [1, 1, 1, 3], 'x')).toEqual(gradients(tfjsConfig, [1, 1, 1, 3], 'x'));
     expect(() => gradients(tfjsConfig, [1, 1, 1, 3])).toThrow(/must match the product of shape/);
     expect(gradients(ours, [1, 1, 1, 3])).toEqual(gradients(ours, [3]));
+  });
+});
+
+describe('a batch normalization without a scale or an offset (Keras scale: false, center: false)', () => {
+  it('has the input gradient of the same one with scale 1 and offset 0, and leaves no tensor behind (tfjs-core cannot take it)', () => {
+    tf.registerGradient(ours);
+    useOurGradients();
+    const x = tf.randomUniform([2, 5, 5, 3], -2, 2, 'float32', 1);
+    const [mean, variance] = [tf.randomUniform([3], -1, 1, 'float32', 2), tf.randomUniform([3], 0.1, 2, 'float32', 3)];
+    const w = tf.randomUniform([2, 5, 5, 3], -1, 1, 'float32', 6);
+    const [ones, zeros] = [tf.ones([3]), tf.zeros([3])];
+    const before = tf.memory().numTensors;
+    for (const [scale, offset] of [
+      [undefined, undefined],
+      [undefined, zeros],
+      [ones, undefined],
+    ]) {
+      const without = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.batchNorm(a, mean, variance, offset, scale, 0.001), w)))(x);
+      const withBoth = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.batchNorm(a, mean, variance, zeros, ones, 0.001), w)))(x);
+      expect(Array.from(without.dataSync())).toEqual(Array.from(withBoth.dataSync()));
+      tf.dispose([without, withBoth]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    // Outside a gradient the kernel gets what it was given: inference is as it was.
+    const plain = tf.tidy(() => tf.batchNorm(x, mean, variance, undefined, undefined, 0.001));
+    expect(tf.memory().numTensors).toBe(before + 1);
+    plain.dispose();
   });
 });

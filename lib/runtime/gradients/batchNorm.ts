@@ -10,6 +10,12 @@
  * Input gradients through a MobileNetV2 (explanations) spent most of their time in those Tiles:
  * 815 of 1366 ms for two 224x224 rows on wasm. Values are unchanged: the same operations on the
  * same operands in the same order.
+ *
+ * A batch normalization without a scale or an offset (Keras's `scale: false`, `center: false`, as
+ * InceptionV3 has 94 times) passes the kernel no tensor for it, and TF.js's tape then fails on the
+ * missing input (it clones every input a gradient saves, and reads every input's id): no gradient
+ * goes through such a model. While a gradient is being recorded, the kernel is given ones and
+ * zeros in their place (withBatchNormDefaults): the same values, and inputs the tape can hold.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, FusedBatchNorm, type GradConfig, type NamedAttrMap } from '@tensorflow/tfjs-core';
@@ -39,3 +45,19 @@ export const fusedBatchNormGradConfig: GradConfig = {
     };
   },
 };
+
+type RunKernel = (name: string, inputs: tf.NamedTensorMap, attrs?: NamedAttrMap) => tf.Tensor | tf.Tensor[];
+
+/** Installs, once, the ones and zeros for a missing scale and offset of a FusedBatchNorm recorded for a gradient. */
+export function withBatchNormDefaults(): void {
+  const engine = tf.engine() as unknown as { runKernel: RunKernel & { batchNormDefaults?: true }; isTapeOn(): boolean };
+  if (engine.runKernel.batchNormDefaults) return;
+  const run = engine.runKernel.bind(engine);
+  const wrapped: RunKernel & { batchNormDefaults?: true } = (name, inputs, attrs) => {
+    if (name !== FusedBatchNorm || !engine.isTapeOn() || (inputs.scale != null && inputs.offset != null)) return run(name, inputs, attrs);
+    const { mean } = inputs;
+    return run(name, { ...inputs, scale: inputs.scale ?? tf.onesLike(mean), offset: inputs.offset ?? tf.zerosLike(mean) }, attrs);
+  };
+  wrapped.batchNormDefaults = true;
+  engine.runKernel = wrapped;
+}

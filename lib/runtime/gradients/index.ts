@@ -6,8 +6,9 @@
  * the last registration wins.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedBatchNormGradConfig } from './batchNorm.js';
+import { fusedBatchNormGradConfig, withBatchNormDefaults } from './batchNorm.js';
 
 export function useOurGradients(): void {
+  withBatchNormDefaults();
   if (tf.getGradient(fusedBatchNormGradConfig.kernelName) !== fusedBatchNormGradConfig) tf.registerGradient(fusedBatchNormGradConfig);
 }
