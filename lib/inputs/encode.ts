@@ -61,7 +61,12 @@ export async function encodeInstances(
     );
   }
   const data = await input.kind.encode(input.settings, instances, placeOf);
-  return { name: model.signature.inputs[0].name, dtype: 'float32', shape: [instances.length, ...rowShape], data };
+  const [spec] = model.signature.inputs;
+  const shape = [instances.length, ...rowShape];
+  // A model that takes int32 (MoveNet takes its image so) gets the values cut toward zero, as its
+  // authors' tf.cast(resized, 'int32') does; not a 400 saying the client sent float32.
+  if (spec.dtype === 'int32') return { name: spec.name, dtype: 'int32', shape, data: Int32Array.from(data, Math.trunc) };
+  return { name: spec.name, dtype: 'float32', shape, data };
 }
 
 /** A nested array of values for one model input, as a tensor of the input's dtype. */

@@ -1,0 +1,92 @@
+/**
+ * An image model whose input is int32 (MoveNet's is: its authors feed it
+ * tf.cast(resizeBilinear(image), 'int32')): natural images are encoded as the float pipeline does
+ * and cut toward zero, so predict, infer and /preprocess serve it; the answer equals infer on the
+ * raw INT32 tensor /preprocess shows, and on the float encoding cut by TF.js's own cast.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { b64, pngBytes } from '../helpers/images.js';
+import { call, serving, type App } from '../helpers/serving.js';
+import { tempFolderStore } from '../helpers/stores.js';
+
+const dims = (...sizes: number[]) => ({ dim: sizes.map((size) => ({ size: String(size) })) });
+const W = Array.from({ length: 12 * 2 }, (_, i) => ((i * 37) % 11) / 100 - 0.05);
+
+/** A graph model: int32 [-1, 2, 2, 3] -> Cast -> Reshape [-1, 12] -> MatMul [12, 2] -> Softmax. */
+async function writeInt32GraphModel(): Promise<string> {
+  const out = await mkdtemp(path.join(tmpdir(), 'int32-model-'));
+  const int = { type: 'DT_INT32' };
+  const float = { type: 'DT_FLOAT' };
+  const node = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: int, shape: { shape: dims(-1, 2, 2, 3) } } },
+    { name: 'cast', op: 'Cast', input: ['x'], attr: { SrcT: int, DstT: float } },
+    { name: 'shape', op: 'Const', attr: { dtype: int, value: { tensor: { dtype: 'DT_INT32', tensorShape: dims(2) } } } },
+    { name: 'flat', op: 'Reshape', input: ['cast', 'shape'], attr: { T: float, Tshape: int } },
+    { name: 'w', op: 'Const', attr: { dtype: float, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dims(12, 2) } } } },
+    { name: 'MatMul', op: 'MatMul', input: ['flat', 'w'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },
+    { name: 'probs', op: 'Softmax', input: ['MatMul'], attr: { T: float } },
+  ];
+  const modelJson = {
+    format: 'graph-model',
+    generatedBy: 'test',
+    convertedBy: 'TensorFlow.js Converter v4.22.0',
+    modelTopology: { node, library: {}, versions: { producer: 1482 } },
+    signature: {
+      inputs: { 'x:0': { name: 'x:0', dtype: 'DT_INT32', tensorShape: dims(-1, 2, 2, 3) } },
+      outputs: { 'probs:0': { name: 'probs:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 2) } },
+    },
+    weightsManifest: [
+      {
+        paths: ['group1-shard1of1.bin'],
+        weights: [
+          { name: 'shape', shape: [2], dtype: 'int32' },
+          { name: 'w', shape: [12, 2], dtype: 'float32' },
+        ],
+      },
+    ],
+  };
+  await writeFile(path.join(out, 'model.json'), JSON.stringify(modelJson));
+  const bytes = Buffer.concat([Buffer.from(new Int32Array([-1, 12]).buffer), Buffer.from(new Float32Array(W).buffer)]);
+  await writeFile(path.join(out, 'group1-shard1of1.bin'), bytes);
+  return out;
+}
+
+let app: App;
+/** A 3 x 3 picture: bilinear resizing to 2 x 2 gives values between pixels, which the cast cuts. */
+const picture = b64(pngBytes(3, 3, (x, y) => [40 * x + 7, 60 * y + 3, 25 * (x + y) + 1, 255]));
+
+beforeAll(async () => {
+  const store = await tempFolderStore();
+  const input = { kind: 'image', width: 2, height: 2, channels: 3, fit: 'stretch', resize: 'bilinear', scale: 1 };
+  await pushModelFolder(store, await writeInt32GraphModel(), 'pose', { labels: ['a', 'b'], transforms: { input } });
+  app = serving(store.uri);
+});
+
+describe('an int32 image model', () => {
+  it('is served natural images; the answer equals infer on the int32 tensor /preprocess shows, which is the float encoding cut toward zero', async () => {
+    const predicted = await call(app.predict, 'POST', '/v1/models/pose:predict', { instances: [picture], raw: true });
+    expect(predicted.statusCode, JSON.stringify(predicted.body)).toBe(200);
+    const before = tf.memory().numTensors;
+    const shown = await call(app.predict, 'POST', '/v2/models/pose/preprocess', { instances: [picture] });
+    expect(shown.statusCode).toBe(200);
+    const [tensor] = shown.body.outputs;
+    expect(tensor.datatype).toBe('INT32');
+    expect(tensor.data.every((v: number) => Number.isInteger(v))).toBe(true);
+    const raw = await call(app.predict, 'POST', '/v2/models/pose/infer', { inputs: [{ name: 'x', shape: [1, 2, 2, 3], datatype: 'INT32', data: tensor.data }] });
+    expect(raw.statusCode, JSON.stringify(raw.body)).toBe(200);
+    expect(predicted.body.predictions[0]).toEqual(raw.body.outputs[0].data);
+    // The float encoding (what the pipeline computes before the cast), cut by TF.js's cast.
+    const resized = tf.tidy(() => {
+      const pixels = tf.tensor4d(Array.from({ length: 9 }, (_, i) => [40 * (i % 3) + 7, 60 * Math.floor(i / 3) + 3, 25 * ((i % 3) + Math.floor(i / 3)) + 1]).flat(), [1, 3, 3, 3]);
+      return tf.cast(tf.image.resizeBilinear(pixels, [2, 2]), 'int32');
+    });
+    expect(tensor.data).toEqual(Array.from(resized.dataSync()));
+    resized.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
