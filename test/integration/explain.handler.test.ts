@@ -569,6 +569,23 @@ describe('explain errors and tensors', () => {
     expect(answer.body.error).toMatch(/70 instances x 1000 steps = 70000 gradient rows; one request may take 65536/);
   });
 
+  it('refuses a kernelShap regression too large for one request before drawing a coalition, naming the most features that fit', async () => {
+    await call(app.explain, 'POST', '/v2/models/digits/explain', { instances: [digitsTest[0].image], method: 'saliency' }); // loaded
+    const before = tf.memory().numTensors;
+    // 784 one-pixel features, 8192 coalitions: 8192 x 783^2 = 5.0e9 multiply-adds (an 8 s regression, 5 MB of normal equations).
+    const body = { instances: [digitsTest[0].image], method: 'kernelShap', patchSize: 1, nSamples: 8192 };
+    const answer = await call(app.explain, 'POST', '/v2/models/digits/explain', body);
+    expect(answer.statusCode).toBe(413);
+    expect(answer.body.error).toBe(
+      'kernelShap: instances[0] has 784 features; with 8192 coalitions (nSamples) its regression takes 5.0e9 multiply-adds, and one request may take 2.5e9: with 784 features at most nSamples 4077 fits, and at nSamples 8192 at most 553 features. Ask for a larger patchSize (now 1: fewer, larger features) or a lower nSamples',
+    );
+    expect(tf.memory().numTensors).toBe(before);
+    // At the nSamples it names, the same request is answered.
+    const fits = await call(app.explain, 'POST', '/v2/models/digits/explain', { ...body, nSamples: 4077 });
+    expect(fits.statusCode, JSON.stringify(fits.body).slice(0, 300)).toBe(200);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('leaves no tensor behind after every method on every demo model', async () => {
     const requests: [string, object][] = [
       ['iris', { instances: irisTest.slice(0, 3) }],

@@ -9,7 +9,7 @@
  * (shapley.ts). Either way sum(values) = f(x) - expectedValue, where expectedValue = E_b[f(h(0, b))]
  * (for tabular models: the mean prediction over the background).
  */
-import { BadRequestError } from '../../errors.js';
+import { BadRequestError, PayloadTooLargeError } from '../../errors.js';
 import type { Attribution, ExplainContext } from './context.js';
 import { featureGroups } from './features.js';
 import { forwardRows } from './modelFunction.js';
@@ -22,6 +22,23 @@ import { scoreOf } from './target.js';
 const KERNEL_SHAP_DEFAULTS = { nSamples: 2048, seed: 0 } as const;
 /** Up to this many features, every coalition is evaluated: exact Shapley values. */
 const EXACT_FEATURES = 10;
+
+/**
+ * Refuses, before any coalition is drawn, a regression too large for one request (LIMITS.shapRegression):
+ * 16,384 one-pixel features with 16,385 coalitions asked for 2 GB and hours of arithmetic.
+ */
+function checkRegressionFits(instance: number, features: number, coalitions: number, patchSize: number | undefined): void {
+  const operations = coalitions * (features - 1) ** 2;
+  if (operations <= LIMITS.shapRegression) return;
+  const largest = Math.floor(Math.sqrt(LIMITS.shapRegression / coalitions)) + 1;
+  const samples = Math.floor(LIMITS.shapRegression / (features - 1) ** 2);
+  const fewer = patchSize !== undefined ? `a larger patchSize (now ${patchSize}: fewer, larger features)` : 'fewer features';
+  throw new PayloadTooLargeError(
+    `kernelShap: instances[${instance}] has ${features} features; with ${coalitions} coalitions (nSamples) its regression takes ${(operations / 1e9).toFixed(1)}e9 multiply-adds, ` +
+      `and one request may take ${LIMITS.shapRegression / 1e9}e9: with ${features} features at most nSamples ${samples} fits` +
+      `${samples > features ? '' : ' (too few for the regression)'}, and at nSamples ${coalitions} at most ${largest} features. Ask for ${fewer} or a lower nSamples`,
+  );
+}
 
 export async function kernelShap(context: ExplainContext, request: ExplainRequest): Promise<{ attributions: Attribution[]; params: KernelShapParams }> {
   const { loaded, space, instances, rules, limits } = context;
@@ -37,6 +54,7 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
     const groups = featureGroups(loaded.manifest, space, x, request.patchSize);
     patchSize ??= groups.patchSize;
     const m = groups.names.length;
+    checkRegressionFits(i, m, m <= EXACT_FEATURES ? 2 ** m - 2 : nSamples, groups.patchSize);
     const design = coalitionDesign(m, m <= EXACT_FEATURES ? Infinity : nSamples, uniform(seed + i));
     if (!design.exact && design.coalitions.length < m) {
       throw new BadRequestError(

@@ -18,6 +18,12 @@ export const LIMITS = {
   modelRows: 1 << 20,
   /** Gradient rows one request may take (they cost several forward passes each). */
   gradientRows: 1 << 16,
+  /**
+   * kernelShap's regression per instance: coalitions x (features - 1)^2 multiply-adds to build
+   * its normal equations (about 1 ns each: 3 s), which also bounds its memory (features^2 x 8
+   * bytes, coalitions x features bytes) and the solve (features^3).
+   */
+  shapRegression: 2.5e9,
 } as const;
 
 const explainObject = z
