@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../errors.js';
-import { getJson, listAll, type ObjectStore } from '../store/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { getJson, getJsonVersioned, listAll, type ObjectStore } from '../store/index.js';
 import { keys } from './keys.js';
 import { validateName, validateWritableAlias } from './names.js';
 import { readManifest } from './versions.js';
@@ -41,27 +42,86 @@ export async function listAliases(store: ObjectStore, model: string): Promise<Re
   return out;
 }
 
-async function write(store: ObjectStore, model: string, alias: string, record: AliasRecord): Promise<AliasRecord> {
-  await store.put(keys.alias(model, alias), JSON.stringify(record, null, 2), { contentType: 'application/json' });
-  return record;
+/** What a move makes of the alias as read: the record to store, or undefined to leave it. */
+type Move = (current: AliasRecord | undefined) => Promise<AliasRecord | undefined> | AliasRecord | undefined;
+
+const ATTEMPTS = 5;
+
+async function readVersioned(store: ObjectStore, model: string, alias: string): Promise<{ record: AliasRecord; etag: string } | undefined> {
+  const read = await getJsonVersioned(store, keys.alias(model, alias));
+  return read && { record: aliasSchema.parse(read.value), etag: read.etag };
 }
+
+/**
+ * Applies `move` to the alias and writes the result over the very record it read (If-Match, or
+ * create-only where there was none), so a concurrent move is never undone: one that lost the race
+ * reads and moves again, up to ATTEMPTS times, then gives up with a 409. Without this, two promotions
+ * both answered 200 with the same history and the first was lost from it, and a rollback racing a
+ * promotion answered 200 and was overwritten. Returns the record stored (the one read when `move`
+ * leaves it).
+ */
+async function update(store: ObjectStore, model: string, alias: string, move: Move): Promise<AliasRecord | undefined> {
+  const key = keys.alias(model, alias);
+  for (let attempt = 1; ; attempt += 1) {
+    const read = await readVersioned(store, model, alias);
+    const next = await move(read?.record);
+    if (!next) return read?.record;
+    const body = JSON.stringify(next, null, 2);
+    try {
+      await store.put(key, body, read ? { ifMatch: read.etag, contentType: 'application/json' } : { ifNoneMatch: true, contentType: 'application/json' });
+      return next;
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      // Refused because this very write had landed (the SDK retried it after a lost answer)?
+      const now = await readVersioned(store, model, alias);
+      if (now && JSON.stringify(now.record, null, 2) === body) return next;
+      if (attempt === ATTEMPTS) throw new ConflictError(`alias ${alias} of ${model} kept being moved by other requests meanwhile; try again`);
+      await sleep(attempt * (5 + Math.random() * 20)); // apart from the writers it raced
+    }
+  }
+}
+
+const pointAt = (version: number, current: AliasRecord | undefined): AliasRecord => ({
+  version,
+  previous: current ? [current.version, ...current.previous].slice(0, HISTORY_LIMIT) : [],
+  updatedAt: new Date().toISOString(),
+});
 
 /** Points alias at version (which must be committed), remembering where it pointed before. */
 export async function setAlias(store: ObjectStore, model: string, alias: string, version: number): Promise<AliasRecord> {
+  return (await setAliasIf(store, model, alias, version, async () => true)) as AliasRecord;
+}
+
+/**
+ * setAlias, if `accept` agrees to replace the alias as it is when written (asked again whenever a
+ * concurrent move changed it). undefined when it refused: the alias is left as it was.
+ */
+export async function setAliasIf(
+  store: ObjectStore,
+  model: string,
+  alias: string,
+  version: number,
+  accept: (current: AliasRecord | undefined) => Promise<boolean>,
+): Promise<AliasRecord | undefined> {
   validateWritableAlias(alias);
   await readManifest(store, model, version); // 404 for a version that does not exist
-  const current = await readAlias(store, model, alias);
-  if (current?.version === version) return current;
-  const previous = current ? [current.version, ...current.previous].slice(0, HISTORY_LIMIT) : [];
-  return write(store, model, alias, { version, previous, updatedAt: new Date().toISOString() });
+  let refused = false;
+  const stored = await update(store, model, alias, async (current) => {
+    if (current?.version === version) return undefined;
+    refused = !(await accept(current));
+    return refused ? undefined : pointAt(version, current);
+  });
+  return refused ? undefined : stored;
 }
 
 /** Moves alias back to the version it pointed to before the last promotion. */
 export async function rollbackAlias(store: ObjectStore, model: string, alias: string): Promise<AliasRecord> {
   validateWritableAlias(alias);
-  const current = await readAlias(store, model, alias);
-  if (!current) throw new NotFoundError(`model ${model} has no alias ${alias}`);
-  const [target, ...rest] = current.previous;
-  if (target === undefined) throw new ConflictError(`alias ${alias} of ${model} has no previous version to roll back to`);
-  return write(store, model, alias, { version: target, previous: rest, updatedAt: new Date().toISOString() });
+  const stored = await update(store, model, alias, (current) => {
+    if (!current) throw new NotFoundError(`model ${model} has no alias ${alias}`);
+    const [target, ...rest] = current.previous;
+    if (target === undefined) throw new ConflictError(`alias ${alias} of ${model} has no previous version to roll back to`);
+    return { version: target, previous: rest, updatedAt: new Date().toISOString() };
+  });
+  return stored as AliasRecord;
 }

@@ -1,7 +1,8 @@
 /**
  * A local folder as an object store (file:// URIs): the demo models, `invoke local`, tests.
  * Writes go to a temporary file first and are renamed (or linked, for create-only) into place,
- * so a reader never sees a half-written object, as on S3.
+ * so a reader never sees a half-written object, as on S3. A replace-only write (ifMatch) renames
+ * under a lock file (folderLock.ts).
  */
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { ConflictError, NotFoundError } from '../errors.js';
+import { lockFile } from './folderLock.js';
 import { ObjectChangedError } from './objectStore.js';
 import type { GetStreamOptions, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
 
@@ -18,6 +20,19 @@ const TMP_SUFFIX = '.tmp-upload';
 /** Size and modification time: what changes when the file is rewritten. */
 function etagOf(stat: { size: number; mtimeMs: number }): string {
   return `"${stat.size.toString(16)}-${stat.mtimeMs.toString(16)}"`;
+}
+
+let lastStamp = 0;
+
+/**
+ * Stamps a file about to be committed with the time to the microsecond, later than any this
+ * process stamped before. Linux dates files from a coarse clock (one 4 ms tick here): two writes
+ * of the same size within a tick had the same ETag, so a replace-only write (ifMatch) could take
+ * the second for the first and undo it.
+ */
+async function stampDistinct(file: string): Promise<void> {
+  lastStamp = Math.max(performance.timeOrigin + performance.now(), lastStamp + 0.001);
+  await fs.utimes(file, lastStamp / 1000, lastStamp / 1000);
 }
 
 function isMissing(error: unknown): boolean {
@@ -87,6 +102,7 @@ export class FolderStore implements ObjectStore {
       // three times slower (130 MiB of parts: 270 ms against 90-120 ms).
       for (const key of keys) for await (const chunk of createReadStream(this.file(key), { highWaterMark: 1 << 20 })) await out.write(chunk as Buffer);
       await out.close();
+      await stampDistinct(temp);
       await fs.rename(temp, file);
     } catch (error) {
       await out.close().catch(() => undefined);
@@ -128,6 +144,7 @@ export class FolderStore implements ObjectStore {
   }
 
   private async commit(temp: string, target: string, exclusive: boolean): Promise<void> {
+    await stampDistinct(temp);
     try {
       // link() fails with EEXIST when the target exists: an atomic create-only, like If-None-Match.
       if (exclusive) await fs.link(temp, target);
@@ -142,14 +159,38 @@ export class FolderStore implements ObjectStore {
     }
   }
 
+  /** Renames temp onto target if target still has ETag `etag`, the check and the rename under target's lock. */
+  private async replace(key: string, temp: string, target: string, etag: string): Promise<void> {
+    await stampDistinct(temp);
+    const unlock = await lockFile(`${target}.lock${TMP_SUFFIX}`, key).catch((error: unknown) => {
+      // No folder: no object to replace.
+      if (isMissing(error)) throw new ObjectChangedError(key, this.uri, undefined, etag);
+      throw error;
+    });
+    try {
+      const stat = await fs.stat(target).catch((error: unknown) => {
+        if (isMissing(error)) return undefined;
+        throw error;
+      });
+      const found = stat === undefined ? undefined : etagOf(stat);
+      if (found !== etag) throw new ObjectChangedError(key, this.uri, found, etag);
+      await fs.rename(temp, target);
+    } finally {
+      await unlock();
+    }
+  }
+
   async put(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {
     const target = this.file(key);
     const temp = this.tempFor(target);
     try {
       await this.createIn(temp, () => fs.writeFile(temp, body));
-      await this.commit(temp, target, options.ifNoneMatch === true);
+      if (options.ifMatch === undefined) await this.commit(temp, target, options.ifNoneMatch === true);
+      else await this.replace(key, temp, target, options.ifMatch);
     } catch (error) {
       await fs.rm(temp, { force: true });
+      // A replace of an object deleted meanwhile: its temporary file and lock were all the folder held.
+      if (options.ifMatch !== undefined) await this.pruneFrom(path.dirname(target));
       throw error;
     }
   }

@@ -3,7 +3,7 @@
  * Keys are relative to the store's root (the S3 prefix or the folder), always with '/' separators.
  */
 import type { Readable } from 'node:stream';
-import { ConflictError } from '../errors.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 
 export interface ObjectInfo {
   key: string;
@@ -15,6 +15,12 @@ export interface ObjectInfo {
 export interface PutOptions {
   /** Create only: fail with ConflictError when the key exists (S3 If-None-Match: *, O_EXCL on disk). */
   ifNoneMatch?: boolean;
+  /**
+   * Replace only the version read: fail with ObjectChangedError (a ConflictError) unless the key
+   * still holds the object with this ETag (as `head` gives it), so of two read-modify-writes of one
+   * key the second fails instead of undoing the first (S3 If-Match; a lock and a check on disk).
+   */
+  ifMatch?: string;
   contentType?: string;
 }
 
@@ -94,6 +100,26 @@ export async function listPrefixes(store: ObjectStore, prefix: string): Promise<
 
 export async function getJson<T = unknown>(store: ObjectStore, key: string): Promise<T> {
   return JSON.parse(new TextDecoder().decode(await store.get(key))) as T;
+}
+
+/**
+ * A JSON object with the ETag of the very version read (the read is pinned to the ETag `head`
+ * gave: never a newer body under an older ETag), to write back with `put(..., { ifMatch })`.
+ * undefined when the key does not exist.
+ */
+export async function getJsonVersioned<T = unknown>(store: ObjectStore, key: string): Promise<{ value: T; etag: string } | undefined> {
+  for (let attempt = 1; ; attempt += 1) {
+    const info = await store.head(key);
+    if (!info) return undefined;
+    if (info.etag === undefined) throw new Error(`${store.uri} gave no ETag for ${key}: it cannot be written conditionally`);
+    try {
+      const body = Buffer.concat(await (await store.getStream(key, { ifMatch: info.etag })).toArray());
+      return { value: JSON.parse(body.toString('utf8')) as T, etag: info.etag };
+    } catch (error) {
+      // Replaced or deleted between the head and the read: read the new state, a few times.
+      if (!(error instanceof ObjectChangedError || error instanceof NotFoundError) || attempt === 5) throw error;
+    }
+  }
 }
 
 /** The store cannot join objects server-side (an S3-compatible server without UploadPartCopy). */

@@ -1,6 +1,7 @@
 /**
  * Amazon S3 (or any S3-compatible server) as the object store, through AWS SDK v3.
- * URI: s3://bucket/prefix. Create-only writes use If-None-Match: * (honoured by S3 since 2024-08).
+ * URI: s3://bucket/prefix. Create-only writes use If-None-Match: * (honoured by S3 since 2024-08),
+ * replace-only writes If-Match: <etag> (since 2024-11).
  */
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
@@ -143,13 +144,18 @@ export class S3Store implements ObjectStore {
           Body: body,
           ContentType: options.contentType,
           IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
+          IfMatch: options.ifMatch,
         }),
       );
     } catch (error) {
-      // 412: the key exists; 409: a concurrent conditional write to the same key is in flight.
+      // 412: the key exists (or, with If-Match, has another ETag); 409: a concurrent conditional
+      // write to the same key is in flight; 404 with If-Match: the key is gone.
       const status = statusOf(error);
       if (options.ifNoneMatch && (status === 412 || status === 409)) {
         throw new ConflictError(`object ${key} already exists`, { cause: error });
+      }
+      if (options.ifMatch !== undefined && (status === 412 || status === 409 || isMissing(error))) {
+        throw new ObjectChangedError(key, this.uri, undefined, options.ifMatch);
       }
       throw error;
     }

@@ -1,11 +1,12 @@
 /**
  * An HTTP proxy in front of s3rver that adds AWS S3's conditional requests: create-only PUTs
- * (`If-None-Match: *` answers 412 PreconditionFailed when the key exists) and pinned GETs
- * (`If-Match: <etag>` answers 412 when the object's ETag differs). s3rver ignores both headers, and real S3 cannot be reached from the test machine: this stands in for AWS so the
+ * (`If-None-Match: *` answers 412 PreconditionFailed when the key exists), replace-only PUTs
+ * (`If-Match: <etag>` answers 412 when the object's ETag differs, 404 NoSuchKey when it is gone)
+ * and pinned GETs (`If-Match: <etag>` answers 412 when the object's ETag differs). s3rver ignores both headers, and real S3 cannot be reached from the test machine: this stands in for AWS so the
  * store contract can assert the same behaviour on S3Store as on FolderStore.
  *
- * Conditional PUTs on the same key are serialized, so of two concurrent ones exactly one wins,
- * as on S3. `throttle(pattern)` makes requests whose path matches answer as S3 does when it sheds
+ * Writes of the same key are serialized, and reads wait for them (test/helpers/keyLocks.ts), so of
+ * two concurrent conditional PUTs on one state exactly one wins, and no read sees half a write, as on S3. `throttle(pattern)` makes requests whose path matches answer as S3 does when it sheds
  * load (503 SlowDown), to test what a store blip does; `fail(pattern, fault)` answers them with
  * another S3 error (403 AccessDenied, 404 NoSuchBucket) or, for `'html'`, with the 200 HTML page a
  * captive proxy or gateway sends. Everything else is streamed through untouched (the Host header included: the client's
@@ -14,6 +15,7 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { keyLocks } from './keyLocks.js';
 
 /** An S3 error answer, or `'html'`: 200 with an HTML page, as a proxy in the way may answer. */
 type S3Fault = { status: number; code: string } | 'html';
@@ -45,6 +47,12 @@ function preconditionFailed(res: ServerResponse, resource: string, condition: 'I
   res.end(body);
 }
 
+function noSuchKey(res: ServerResponse, resource: string): void {
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>${resource}</Key><RequestId>${randomUUID()}</RequestId></Error>`;
+  res.writeHead(404, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
 const SLOW_DOWN: S3Fault = { status: 503, code: 'SlowDown' };
 
 function answerFault(res: ServerResponse, resource: string, fault: S3Fault): void {
@@ -62,7 +70,7 @@ function answerFault(res: ServerResponse, resource: string, fault: S3Fault): voi
 export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise<ConditionalS3Proxy> {
   const upstream = new URL(upstreamEndpoint);
   const agent = new http.Agent({ keepAlive: true });
-  const locks = new Map<string, Promise<void>>();
+  const locks = keyLocks();
 
   /** Streams req to s3rver and the answer back; resolves once the answer is fully sent. */
   function forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -105,32 +113,28 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
     });
   }
 
-  /** Runs fn after every earlier conditional PUT on the same key has been answered. */
-  async function serialized(key: string, fn: () => Promise<void>): Promise<void> {
-    const previous = locks.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const finished = new Promise<void>((resolve) => (release = resolve));
-    const mine = previous.then(() => finished);
-    locks.set(key, mine);
-    await previous;
-    try {
-      await fn();
-    } finally {
-      release();
-      if (locks.get(key) === mine) locks.delete(key);
-    }
-  }
-
   async function conditionalPut(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const pathname = new URL(req.url ?? '/', 'http://proxy').pathname;
-    await serialized(pathname, async () => {
-      if ((await etagOf(pathname)) !== undefined) {
-        req.resume(); // discard the body we will not store
-        preconditionFailed(res, pathname, 'If-None-Match');
-        return;
-      }
-      await forward(req, res);
+    const ifMatch = req.headers['if-match'];
+    await locks.exclusive(pathname, async () => {
+      const etag = await etagOf(pathname);
+      const refused = ifMatch === undefined ? (etag !== undefined ? 'If-None-Match' : undefined) : etag === undefined ? 'missing' : etag !== ifMatch ? 'If-Match' : undefined;
+      if (refused === undefined) return forward(req, res);
+      req.resume(); // discard the body we will not store
+      if (refused === 'missing') noSuchKey(res, pathname);
+      else preconditionFailed(res, pathname, refused);
     });
+  }
+
+  /** Any other request: a write of an object (not a part of one) alone on its key, a read beside other reads. */
+  function untorn(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://proxy');
+    const upload = url.searchParams.has('uploadId');
+    const write = (req.method === 'PUT' && !upload) || (req.method === 'POST' && upload) || req.method === 'DELETE';
+    const read = req.method === 'GET' || req.method === 'HEAD';
+    if (write) return locks.exclusive(url.pathname, () => forward(req, res));
+    if (read) return locks.shared(url.pathname, () => forward(req, res));
+    return forward(req, res);
   }
 
   async function pinnedGet(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -148,9 +152,9 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
       answerFault(res, pathname, failing.fault);
       return;
     }
-    const conditional = req.method === 'PUT' && req.headers['if-none-match'] === '*';
+    const conditional = req.method === 'PUT' && (req.headers['if-none-match'] === '*' || req.headers['if-match'] !== undefined);
     const pinned = req.method === 'GET' && req.headers['if-match'] !== undefined;
-    const done = conditional ? conditionalPut(req, res) : pinned ? pinnedGet(req, res) : forward(req, res);
+    const done = conditional ? conditionalPut(req, res) : pinned ? locks.shared(pathname, () => pinnedGet(req, res)) : untorn(req, res);
     done.catch((error: unknown) => {
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
       res.end(String(error));

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createJob, runJob, updateJob, type Job } from '../../lib/jobs/index.js';
 import { fineTuneJob } from '../../lib/ops/fineTune/executor.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
-import { listVersions, readAlias, readManifest } from '../../lib/registry/index.js';
+import { listVersions, readAlias, readManifest, setAlias } from '../../lib/registry/index.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { listAll, type ObjectStore } from '../../lib/store/index.js';
 import { call, serving, waitForJob, type App } from '../helpers/serving.js';
@@ -166,6 +166,26 @@ describe('fine-tune jobs', () => {
     const third = await runJob(environment(store), (await updateJob(store, second, { status: 'running', result: undefined })).id, executors);
     expect(third.result).toMatchObject({ version, promoted: { moved: true } });
     expect(await listVersions(store, 'iris')).toContain(version);
+  });
+
+  it('promote.ifBetter compares with the version the alias points to when it moves: an alias moved during the job is compared again', async () => {
+    // The alias does not exist when training ends (nothing to beat); version 1 is promoted to it
+    // while the job writes its version, and a barely trained version does not beat it.
+    const promoting = recording(store);
+    const put = promoting.put;
+    promoting.put = async (key, body, options) => {
+      await put(key, body, options);
+      if (/^iris\/versions\/\d+\/manifest\.json$/.test(key)) await setAlias(store, 'iris', 'gate', 1);
+    };
+    const job = await createJob(
+      store,
+      'fine-tune',
+      { name: 'iris', version: 1 },
+      { ...iris, config: { epochs: 1, learningRate: 1e-6 }, promote: { alias: 'gate', ifBetter: 'accuracy' } },
+    );
+    const done = await runJob(environment(promoting), job.id, executors);
+    expect(done.result).toMatchObject({ promoted: { alias: 'gate', moved: false, reason: expect.stringMatching(/^accuracy .* does not beat version 1's/) } });
+    expect(await readAlias(store, 'iris', 'gate')).toMatchObject({ version: 1, previous: [] });
   });
 
   it('early stopping stops after the epoch TF.js’s tf.callbacks.earlyStopping stops on the same val_loss', async () => {

@@ -2,7 +2,7 @@ import { readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadRequestError, ConflictError, NotFoundError } from '../../lib/errors.js';
-import { keys, listModels, listVersions, readManifest, resolveVersion, rollbackAlias, setAlias, sha256Hex } from '../../lib/registry/index.js';
+import { keys, listModels, listVersions, readAlias, readManifest, resolveVersion, rollbackAlias, setAlias, sha256Hex, type AliasRecord } from '../../lib/registry/index.js';
 import { pushModelFolder, readModelFolder } from '../../lib/ops/pushFolder.js';
 import { listAll, openStore, type ObjectStore } from '../../lib/store/index.js';
 import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
@@ -86,6 +86,51 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
     await expect(setAlias(store, 'alias', 'latest', 1)).rejects.toBeInstanceOf(BadRequestError);
     await expect(resolveVersion(store, { name: 'alias', alias: 'staging' })).rejects.toThrow(/no alias staging/);
     await expect(resolveVersion(store, { name: 'nope' })).rejects.toThrow(/no model named nope/);
+  });
+
+  it('concurrent promotions each end in the stored history or answer 409, and each answer shows a history that was stored', async () => {
+    const store = await makeStore();
+    for (let i = 0; i < 6; i += 1) await pushModelFolder(store, layersDir, 'race');
+    for (let round = 0; round < 3; round += 1) {
+      // Prepare
+      await store.delete(keys.alias('race', 'production'));
+      await setAlias(store, 'race', 'production', 1);
+      // Act
+      const targets = [2, 3, 4, 5, 6];
+      const results = await Promise.allSettled(targets.map((v) => setAlias(store, 'race', 'production', v)));
+      // Assess
+      const final = (await readAlias(store, 'race', 'production'))!;
+      const chain = (r: AliasRecord) => [r.version, ...r.previous];
+      const answered = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConflictError);
+      expect(answered.length).toBeGreaterThan(0);
+      // Newest first: the final record lists every promotion that answered 200, and the one before.
+      expect(chain(final).sort()).toEqual([1, ...answered.map((a) => a.version)].sort());
+      // What each answer said was stored is the stored history as it was then: the final one's tail.
+      for (const answer of answered) expect(chain(final).slice(-chain(answer).length)).toEqual(chain(answer));
+    }
+  });
+
+  it('a rollback racing a promotion is never silently undone: the stored record is one of the two orders', async () => {
+    const store = await makeStore();
+    for (let i = 0; i < 3; i += 1) await pushModelFolder(store, layersDir, 'undo');
+    for (let round = 0; round < 5; round += 1) {
+      await store.delete(keys.alias('undo', 'production'));
+      await setAlias(store, 'undo', 'production', 1);
+      await setAlias(store, 'undo', 'production', 2);
+      const [rolled, promoted] = await Promise.all([rollbackAlias(store, 'undo', 'production'), setAlias(store, 'undo', 'production', 3)]);
+      const final = await readAlias(store, 'undo', 'production');
+      if (rolled.version === 1) {
+        // Rolled back to 1, then promoted to 3.
+        expect(promoted).toMatchObject({ version: 3, previous: [1] });
+        expect(final).toMatchObject({ version: 3, previous: [1] });
+      } else {
+        // Promoted to 3, then rolled back to 2.
+        expect(promoted).toMatchObject({ version: 3, previous: [2, 1] });
+        expect(rolled).toMatchObject({ version: 2, previous: [1] });
+        expect(final).toMatchObject({ version: 2, previous: [1] });
+      }
+    }
   });
 });
 

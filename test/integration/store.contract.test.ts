@@ -283,6 +283,46 @@ describe.each([
     for (const reason of losers) expect(reason).toBeInstanceOf(ConflictError);
     expect(text.decode(await store.get(`${base}race`))).toBe(`writer ${winners[0]}`);
   });
+
+  it('put with ifMatch replaces only the version it names, and refuses a replaced or missing key', async () => {
+    const base = freshPrefix();
+    await store.put(`${base}doc`, 'first');
+    const first = (await store.head(`${base}doc`))?.etag as string;
+
+    await store.put(`${base}doc`, 'other', { ifMatch: first });
+    const stale = store.put(`${base}doc`, 'third', { ifMatch: first });
+    await expect(stale).rejects.toBeInstanceOf(ConflictError);
+    const missing = store.put(`${base}gone`, 'x', { ifMatch: first });
+    await expect(missing).rejects.toBeInstanceOf(ConflictError);
+
+    expect(text.decode(await store.get(`${base}doc`))).toBe('other');
+    expect(await store.head(`${base}gone`)).toBeUndefined();
+    expect((await store.listPage(base)).objects.map((o) => o.key)).toEqual([`${base}doc`]); // no lock or temporary file listed
+  });
+
+  it('of 20 concurrent puts with ifMatch of one ETag exactly one succeeds', async () => {
+    const base = freshPrefix();
+    await store.put(`${base}cas`, 'start');
+    const etag = (await store.head(`${base}cas`))?.etag as string;
+
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => store.put(`${base}cas`, `writer ${i}`, { ifMatch: etag })));
+
+    const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+    expect(winners).toHaveLength(1);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConflictError);
+    expect(text.decode(await store.get(`${base}cas`))).toBe(`writer ${winners[0]}`);
+  });
+
+  it('different bodies of one size written at the same moment get distinct ETags, so ifMatch never takes one write for another', async () => {
+    // A folder dated files from a coarse clock (4 ms ticks on Linux): these writes share ticks.
+    const base = freshPrefix();
+    const key = (i: number) => `${base}k${String(i).padStart(2, '0')}`;
+
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.put(key(i), `body ${String(i).padStart(2, '0')}`)));
+    const etags = await Promise.all(Array.from({ length: 20 }, async (_, i) => (await store.head(key(i)))?.etag));
+
+    expect(new Set(etags).size).toBe(20);
+  });
 });
 
 describe('FolderStore specifics', () => {

@@ -23,7 +23,10 @@ export const fineTuneRoutes = {
     body: async () => aliasBody,
     auth: 'write',
     summary: 'point an alias at a version',
-    responses: { '200': { description: 'the alias record, with the versions it pointed to before' } },
+    responses: {
+      '200': { description: 'the alias record, with the versions it pointed to before' },
+      '409': { description: 'other moves of the alias kept winning the race to write it; retry' },
+    },
   },
   rollbackAlias: {
     fn: 'fineTune',
@@ -31,6 +34,6 @@ export const fineTuneRoutes = {
     paths: ['/v2/models/{model}/aliases/{alias}/rollback'],
     auth: 'write',
     summary: 'move an alias back to its previous version',
-    responses: { '200': { description: 'the alias record' }, '409': { description: 'nothing to roll back to' } },
+    responses: { '200': { description: 'the alias record' }, '409': { description: 'nothing to roll back to, or other moves of the alias kept winning the race to write it' } },
   },
 } as const satisfies Record<string, RouteSpec>;

@@ -1,14 +1,15 @@
 /**
  * Moving an alias to a fine-tuned version. The decision (with ifBetter, the alias's version run on
  * the same validation data) is made before the version is written, so a failure of the model or the
- * backend there fails the job with nothing stored. Only the alias write comes after the version's:
+ * backend there fails the job with nothing stored; it is made again, against the alias's version at
+ * the time, only if the alias moved meanwhile. Only the alias write comes after the version's:
  * if it fails, the job still succeeds, and its result names the version written and why the alias
  * did not move (never "failed" with no result while a new version exists).
  */
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { ServiceError, UnavailableError } from '../../errors.js';
 import { readVersion } from '../../loader/readVersion.js';
-import { readAlias, setAlias } from '../../registry/index.js';
+import { readAlias, setAliasIf } from '../../registry/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import type { ObjectStore } from '../../store/index.js';
 import type { LabelledData } from './data.js';
@@ -23,10 +24,17 @@ export interface Promotion {
   error?: string;
 }
 
+type Verdict = Pick<PromotionDecision, 'move' | 'reason'>;
+
 export interface PromotionDecision {
   alias: string;
   move: boolean;
   reason: string;
+  /**
+   * With ifBetter: the alias's version the new one was compared with (undefined: no alias yet),
+   * and how to compare it with another, should the alias have moved by the time it is written.
+   */
+  compared?: { version: number | undefined; judge: (incumbent: number | undefined) => Promise<Verdict> };
 }
 
 /**
@@ -47,18 +55,21 @@ export async function decidePromotion(
   const { alias, ifBetter } = request.promote;
   const reason = ifBetter ? `better ${ifBetter}` : 'requested';
   if (!ifBetter) return { alias, move: true, reason };
-  const current = await readAlias(store, model, alias);
-  if (!current || current.version === written) return { alias, move: true, reason };
-  const incumbent = await readVersion(store, model, current.version);
-  try {
-    const theirs = (await validationMetrics(incumbent.model as LayersModel, incumbent.manifest, await validation(), limits))[ifBetter];
-    if (!isBetter(ifBetter, metrics[ifBetter], theirs)) {
-      return { alias, move: false, reason: `${ifBetter} ${metrics[ifBetter]} does not beat version ${current.version}'s ${theirs}` };
+  const judge = async (incumbent: number | undefined): Promise<Verdict> => {
+    if (incumbent === undefined || incumbent === written) return { move: true, reason };
+    const loaded = await readVersion(store, model, incumbent);
+    try {
+      const theirs = (await validationMetrics(loaded.model as LayersModel, loaded.manifest, await validation(), limits))[ifBetter];
+      if (!isBetter(ifBetter, metrics[ifBetter], theirs)) {
+        return { move: false, reason: `${ifBetter} ${metrics[ifBetter]} does not beat version ${incumbent}'s ${theirs}` };
+      }
+    } finally {
+      loaded.model.dispose();
     }
-  } finally {
-    incumbent.model.dispose();
-  }
-  return { alias, move: true, reason };
+    return { move: true, reason };
+  };
+  const version = (await readAlias(store, model, alias))?.version;
+  return { alias, ...(await judge(version)), compared: { version, judge } };
 }
 
 /**
@@ -75,11 +86,21 @@ function publicReason(error: unknown): string {
 /** Carries out the decision for `version` (written by now); a failed alias write is reported, not thrown. */
 export async function applyPromotion(store: ObjectStore, model: string, version: number, decision: PromotionDecision | undefined): Promise<Promotion | undefined> {
   if (!decision) return undefined;
-  const { alias, move, reason } = decision;
+  const { alias, compared } = decision;
+  let { move, reason } = decision;
   if (!move) return { alias, moved: false, reason };
+  let against = compared?.version;
   try {
-    await setAlias(store, model, alias, version);
-    return { alias, moved: true, reason };
+    // ifBetter compares with the version the alias points to when it is replaced: judged again if
+    // another promotion or a rollback moved it since the decision (or during a write that lost to one).
+    const moved = await setAliasIf(store, model, alias, version, async (current) => {
+      if (compared && current?.version !== against) {
+        against = current?.version;
+        ({ move, reason } = await compared.judge(against));
+      }
+      return move;
+    });
+    return { alias, moved: moved !== undefined, reason };
   } catch (error) {
     return {
       alias,
