@@ -23,8 +23,8 @@ export const routes: Implementations<typeof evaluationsRoutes> = {
         await precheckEvaluation(loaded, body, services.workerBudget);
         return loaded.version;
       });
-      const job = await submitJob(jobEnvironment(services), 'evaluate', { name: ref.name, version }, body, { evaluate: evaluateJob }, (error, j) =>
-        logger.error('evaluate job failed', { jobId: j.id, error: error as Error }),
+      const job = await submitJob(jobEnvironment(services), 'evaluate', { name: ref.name, version }, body, { evaluate: evaluateJob }, (error, j, warning) =>
+        warning ? logger.warn(warning, { jobId: j.id, error: error as Error }) : logger.error('evaluate job failed', { jobId: j.id, error: error as Error }),
       );
       return acceptedReply(job);
     }

@@ -20,8 +20,8 @@ export const routes: Implementations<typeof fineTuneRoutes> = {
       await precheckFineTune(loaded, body, services.workerBudget);
       return loaded.version;
     });
-    const job = await submitJob(jobEnvironment(services), 'fine-tune', { name: ref.name, version }, body, { 'fine-tune': fineTuneJob }, (error, j) =>
-      logger.error('fine-tune job failed', { jobId: j.id, error: error as Error }),
+    const job = await submitJob(jobEnvironment(services), 'fine-tune', { name: ref.name, version }, body, { 'fine-tune': fineTuneJob }, (error, j, warning) =>
+      warning ? logger.warn(warning, { jobId: j.id, error: error as Error }) : logger.error('fine-tune job failed', { jobId: j.id, error: error as Error }),
     );
     return acceptedReply(job);
   },

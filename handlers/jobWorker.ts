@@ -16,7 +16,8 @@ export function jobWorker(services: Services) {
     const id = validateJobId(String(event?.jobId ?? ''));
     logger.appendKeys({ jobId: id });
     const remainingMs = () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
-    const job = await runJob(jobEnvironment(services), id, EXECUTORS, (error) => logger.error('job failed', { error: error as Error }), remainingMs);
+    const report = (error: unknown, warning?: string) => (warning ? logger.warn(warning, { error: error as Error }) : logger.error('job failed', { error: error as Error }));
+    const job = await runJob(jobEnvironment(services), id, EXECUTORS, report, remainingMs);
     logger.info('job finished', { status: job.status });
     return { id: job.id, status: job.status };
   };

@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { BadRequestError, NotFoundError, quoted } from '../errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BadRequestError, NotFoundError, quoted, ServiceError } from '../errors.js';
 import { keys } from '../registry/index.js';
 import { getJson, type ObjectStore } from '../store/index.js';
 
@@ -40,6 +41,13 @@ async function write(store: ObjectStore, job: Job, create = false): Promise<Job>
   return job;
 }
 
+/** Writes of an update, and the pause before the second (doubled before each next: 0.25 + 0.5 + 1 s). */
+const UPDATE_ATTEMPTS = 4;
+const FIRST_PAUSE_MS = 250;
+
+/** A store refusal (4xx) is an answer a retry would not change; a 5xx, throttling or network error may pass. */
+const mayPass = (error: unknown) => !(error instanceof ServiceError && error.statusCode < 500);
+
 export async function createJob(store: ObjectStore, kind: JobKind, model: Job['model'], request: unknown): Promise<Job> {
   const now = new Date().toISOString();
   return write(store, { id: randomUUID(), kind, status: 'queued', model, request, attempts: 0, createdAt: now, updatedAt: now }, true);
@@ -55,6 +63,23 @@ export async function readJob(store: ObjectStore, id: string): Promise<Job> {
   }
 }
 
-export async function updateJob(store: ObjectStore, job: Job, patch: Partial<Pick<Job, 'status' | 'progress' | 'result' | 'error' | 'attempts'>>): Promise<Job> {
-  return write(store, { ...job, ...patch, updatedAt: new Date().toISOString() });
+/**
+ * Writes the job with `patch`, retried on store errors that may pass (`attempts` writes at most,
+ * backing off): one SlowDown while a job recorded its success failed the job for good, though its
+ * version was written and promoted.
+ */
+export async function updateJob(
+  store: ObjectStore,
+  job: Job,
+  patch: Partial<Pick<Job, 'status' | 'progress' | 'result' | 'error' | 'attempts'>>,
+  { attempts = UPDATE_ATTEMPTS }: { attempts?: number } = {},
+): Promise<Job> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await write(store, { ...job, ...patch, updatedAt: new Date().toISOString() });
+    } catch (error) {
+      if (attempt >= attempts || !mayPass(error)) throw error;
+      await sleep(FIRST_PAUSE_MS * 2 ** (attempt - 1) * (0.5 + Math.random()));
+    }
+  }
 }

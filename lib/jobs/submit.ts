@@ -15,11 +15,11 @@ export async function submitJob(
   model: Job['model'],
   request: unknown,
   executors: JobExecutors,
-  onError: (error: unknown, job: Job) => void,
+  onError: (error: unknown, job: Job, warning?: string) => void,
 ): Promise<Job> {
   const { store, worker } = environment;
   const job = await createJob(store, kind, model, request);
-  const report = (error: unknown) => onError(error, job);
+  const report = (error: unknown, warning?: string) => onError(error, job, warning);
   try {
     await invokeAsync(worker, { jobId: job.id }, () => runJob(environment, job.id, executors, report), report);
   } catch (error) {

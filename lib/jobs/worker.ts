@@ -2,6 +2,9 @@
  * Runs a job by id: queued/running -> running -> succeeded | failed. A redelivered job that already
  * finished is left alone (Lambda async invokes are at-least-once); an executor's error becomes the
  * job's error message and the worker does not throw, so Lambda does not retry a deterministic failure.
+ * Failing to record a job's state (after updateJob's retries) throws instead: the event is
+ * redelivered and the job run again (a fine-tune then finds the version it wrote), rather than a
+ * job recorded failed for work that succeeded. A progress record is best-effort.
  */
 import { ServiceError } from '../errors.js';
 import type { ModelLoader } from '../loader/index.js';
@@ -28,11 +31,14 @@ export interface JobContext extends JobEnvironment {
 type JobExecutor = (context: JobContext) => Promise<unknown>;
 export type JobExecutors = Partial<Record<JobKind, JobExecutor>>;
 
+/** `warning`: what the error cost when the job goes on (e.g. a progress record not written). */
+export type JobErrorReport = (error: unknown, warning?: string) => void;
+
 export async function runJob(
   environment: JobEnvironment,
   jobId: string,
   executors: JobExecutors,
-  onError?: (error: unknown) => void,
+  onError?: JobErrorReport,
   remainingMs: () => number = () => Number.POSITIVE_INFINITY,
 ): Promise<Job> {
   const { store } = environment;
@@ -41,22 +47,28 @@ export async function runJob(
   const executor = executors[job.kind];
   if (!executor) return updateJob(store, job, { status: 'failed', error: `this worker cannot run ${job.kind} jobs` });
   job = await updateJob(store, job, { status: 'running', attempts: job.attempts + 1 });
+  const context: JobContext = {
+    ...environment,
+    job,
+    progress: async (progress) => {
+      try {
+        // One try (the store client retries within it): training does not wait on a progress record.
+        job = await updateJob(store, job, { progress }, { attempts: 1 });
+      } catch (error) {
+        onError?.(error, 'job progress not recorded; the job goes on');
+      }
+    },
+    remainingMs,
+  };
+  let result: unknown;
   try {
-    const context: JobContext = {
-      ...environment,
-      job,
-      progress: async (progress) => {
-        job = await updateJob(store, job, { progress });
-      },
-      remainingMs,
-    };
     // A backend fault resets TF.js (the job fails; the worker's next job finds a working backend).
-    const result = await withRecovery(() => executor(context));
-    return await updateJob(store, job, { status: 'succeeded', result });
+    result = await withRecovery(() => executor(context));
   } catch (error) {
     onError?.(error);
     // A client error (bad data) is the user's to read; anything else stays in the log.
     const message = error instanceof ServiceError && error.statusCode < 500 ? error.message : 'internal error (see the worker log)';
     return updateJob(store, job, { status: 'failed', error: message });
   }
+  return updateJob(store, job, { status: 'succeeded', result });
 }

@@ -22,8 +22,11 @@ type S3Fault = { status: number; code: string } | 'html';
 
 export interface ConditionalS3Proxy {
   endpoint: string;
-  /** From now on, requests whose path matches answer 503 SlowDown (undefined: none). */
-  throttle(pattern: RegExp | undefined): void;
+  /**
+   * From now on, requests whose path matches answer 503 SlowDown (undefined: none). A function
+   * sees every request (method and decoded path) in order and answers whether to refuse it.
+   */
+  throttle(rule: RegExp | ((request: { method: string; path: string }) => boolean) | undefined): void;
   /** From now on, requests whose path matches answer with this fault (undefined: none). */
   fail(pattern: RegExp | undefined, fault?: S3Fault): void;
   stop(): Promise<void>;
@@ -144,10 +147,11 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
     await forward(req, res);
   }
 
-  let failing: { pattern: RegExp; fault: S3Fault } | undefined;
+  type Rule = (request: { method: string; path: string }) => boolean;
+  let failing: { rule: Rule; fault: S3Fault } | undefined;
   const server = http.createServer((req, res) => {
     const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://proxy').pathname);
-    if (failing?.pattern.test(pathname)) {
+    if (failing?.rule({ method: req.method ?? 'GET', path: pathname })) {
       req.resume();
       answerFault(res, pathname, failing.fault);
       return;
@@ -165,11 +169,11 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    throttle(pattern) {
-      failing = pattern && { pattern, fault: SLOW_DOWN };
+    throttle(rule) {
+      failing = rule && { rule: rule instanceof RegExp ? ({ path }) => rule.test(path) : rule, fault: SLOW_DOWN };
     },
     fail(pattern, fault = SLOW_DOWN) {
-      failing = pattern && { pattern, fault };
+      failing = pattern && { rule: ({ path }) => pattern.test(path), fault };
     },
     async stop() {
       server.closeAllConnections();

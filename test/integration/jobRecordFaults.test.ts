@@ -1,0 +1,126 @@
+/**
+ * A fine-tune job whose own record cannot be written for a moment, against a real S3 API: s3rver
+ * behind a proxy that answers chosen PUTs of `_jobs/{id}.json` with 503 SlowDown, as S3 does when
+ * it sheds load. The work done is never recorded as failed: record writes are retried, progress
+ * records are best-effort, and a success that cannot be recorded leaves the job to its redelivery.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createJob, type Job } from '../../lib/jobs/index.js';
+import { listVersions, readAlias, readManifest } from '../../lib/registry/index.js';
+import { openStore, type ObjectStore } from '../../lib/store/index.js';
+import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
+import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
+import { call, serving, waitForJob, type App } from '../helpers/serving.js';
+import { syncFolder } from '../helpers/stores.js';
+
+let s3: S3rverHandle;
+let proxy: ConditionalS3Proxy;
+let store: ObjectStore;
+let app: App;
+
+const REQUEST = {
+  dataset: '_datasets/iris-test.csv',
+  labelColumn: 'species',
+  validation: { split: 0.3 },
+  config: { epochs: 3, batchSize: 8, learningRate: 0.01 },
+  promote: { alias: 'staging' },
+};
+const MANIFEST = /^\/[^/]+\/iris\/versions\/\d+\/manifest\.json$/;
+const JOB_RECORD = /^\/[^/]+\/_jobs\//;
+
+interface Result {
+  version: number;
+  history: unknown[];
+  promoted?: { moved: boolean };
+}
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+  proxy = await startConditionalS3Proxy(s3.endpoint);
+  store = openStore(s3.uri, s3.s3Options); // straight to s3rver: what is really stored
+  await syncFolder(store, 'models/iris', 'iris/');
+  await syncFolder(store, 'models/_datasets', '_datasets/');
+  // One attempt per S3 call: every refused PUT reaches the job code.
+  app = serving(s3.uri, { S3_ENDPOINT: proxy.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', S3_MAX_ATTEMPTS: '1' });
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await s3?.stop();
+});
+
+/** The version a job wrote, as its manifest names it, and the alias it was promoted to. */
+async function expectWritten(job: Job, versions: number[]): Promise<void> {
+  const { version } = job.result as Result;
+  expect(await listVersions(store, 'iris')).toEqual(versions);
+  expect((await readManifest(store, 'iris', version)).lineage.jobId).toBe(job.id);
+  expect(await readAlias(store, 'iris', 'staging')).toMatchObject({ version });
+}
+
+describe('a fine-tune job when the store refuses writes of its record (503 SlowDown)', () => {
+  it('two refused writes of its success record: the job ends succeeded with the version it wrote and promoted', async () => {
+    const before = await listVersions(store, 'iris');
+    let written = false;
+    let refused = 0;
+    proxy.throttle(({ method, path }) => {
+      if (method === 'PUT' && MANIFEST.test(path)) written = true;
+      if (!written || method !== 'PUT' || !JOB_RECORD.test(path) || refused === 2) return false;
+      refused += 1;
+      return true;
+    });
+    try {
+      const accepted = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', REQUEST);
+      expect(accepted.statusCode).toBe(202);
+      const job = await waitForJob(app, accepted.body.id);
+      expect(refused).toBe(2);
+      expect(job).toMatchObject({ status: 'succeeded', result: { promoted: { moved: true } } });
+      await expectWritten(job, [...before, (job.result as Result).version]);
+    } finally {
+      proxy.throttle(undefined);
+    }
+  });
+
+  it('every progress record refused: training goes on and the job succeeds with every epoch', async () => {
+    const before = await listVersions(store, 'iris');
+    let recordWrites = 0;
+    let written = false;
+    // The 1st write of the record creates it (queued), the 2nd says running; then each epoch's
+    // progress is refused, until the version is written.
+    proxy.throttle(({ method, path }) => {
+      if (method !== 'PUT') return false;
+      if (MANIFEST.test(path)) written = true;
+      return JOB_RECORD.test(path) && ++recordWrites > 2 && !written;
+    });
+    try {
+      const accepted = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', REQUEST);
+      const job = await waitForJob(app, accepted.body.id);
+      expect(job.status).toBe('succeeded');
+      expect(job.progress).toBeUndefined(); // no epoch's progress got through
+      expect((job.result as Result).history).toHaveLength(3);
+      await expectWritten(job, [...before, (job.result as Result).version]);
+    } finally {
+      proxy.throttle(undefined);
+    }
+  });
+
+  it('its success record refused past every retry: the worker throws (no "failed"), and the redelivered event ends succeeded with that version', async () => {
+    const before = await listVersions(store, 'iris');
+    const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, REQUEST);
+    let written = false;
+    proxy.throttle(({ method, path }) => {
+      if (method === 'PUT' && MANIFEST.test(path)) written = true;
+      return written && method === 'PUT' && JOB_RECORD.test(path);
+    });
+    try {
+      await expect(app.jobWorker({ jobId: job.id })).rejects.toThrow(/SlowDown|reduce your request rate/);
+    } finally {
+      proxy.throttle(undefined);
+    }
+    expect((await call(app.metadata, 'GET', `/v2/jobs/${job.id}`)).body).toMatchObject({ status: 'running', attempts: 1 });
+    const [version] = (await listVersions(store, 'iris')).filter((v) => !before.includes(v));
+    // Lambda delivers the event again (maximumRetryAttempts: 1): the job finds its version.
+    expect(await app.jobWorker({ jobId: job.id })).toEqual({ id: job.id, status: 'succeeded' });
+    const done = (await call(app.metadata, 'GET', `/v2/jobs/${job.id}`)).body as Job;
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 2, result: { version } });
+    await expectWritten(done, [...before, version]);
+  });
+});
