@@ -26,7 +26,16 @@ function layerSummary(loaded: LoadedModel): { layers?: LayerSummary[]; totalPara
   return { layers, totalParams: loaded.model.countParams() };
 }
 
-const oipTensor = (spec: TensorSpec) => ({ name: spec.name, datatype: oipDatatypeOf(spec.dtype), shape: spec.shape });
+/**
+ * OIP v2 has no unknown rank: a shape is a list of sizes, -1 for a variable one, and [] a scalar.
+ * An input or output of unknown rank shows [-1], any number of values (the loosest shape the
+ * protocol can say; sent in any shape, it is taken), and the parameter unknown_rank (an extension,
+ * as TF Serving's field is named) says that the rank is free too.
+ */
+function oipTensor(spec: TensorSpec, parameters: Record<string, unknown> = {}) {
+  const all = spec.shape === null ? { unknown_rank: true, ...parameters } : parameters;
+  return { name: spec.name, datatype: oipDatatypeOf(spec.dtype), shape: spec.shape ?? [-1], ...(Object.keys(all).length > 0 ? { parameters: all } : {}) };
+}
 
 /**
  * What the store says about a model besides the model loaded: its versions, aliases and saved
@@ -53,9 +62,9 @@ export async function oipModelMetadata(store: ObjectStore, loaded: LoadedModel) 
     name: manifest.name,
     versions,
     platform: `tensorflowjs_${manifest.format}`,
-    inputs: manifest.signature.inputs.map((spec, i) => ({ ...oipTensor(spec), ...(i === 0 ? rawTensorParameters(manifest) : {}) })),
+    inputs: manifest.signature.inputs.map((spec, i) => oipTensor(spec, i === 0 ? rawTensorParameters(manifest) : {})),
     // Every output infer can answer: a classifier's also include the label it adds (oip.ts LABEL_OUTPUT).
-    outputs: [...manifest.signature.outputs.map(oipTensor), ...(manifest.task === 'regression' ? [] : [{ name: LABEL_OUTPUT, datatype: 'BYTES', shape: [-1] }])],
+    outputs: [...manifest.signature.outputs.map((spec) => oipTensor(spec)), ...(manifest.task === 'regression' ? [] : [{ name: LABEL_OUTPUT, datatype: 'BYTES', shape: [-1] }])],
     // Extensions (OIP allows extra fields): what a client needs to send natural inputs and read answers.
     version: String(manifest.version),
     ...registry,
@@ -75,12 +84,10 @@ export async function oipModelMetadata(store: ObjectStore, loaded: LoadedModel) 
  * already be, since raw tensors skip the model's input kind (e.g. a standardisation done outside
  * the model), and the content types that send natural instances instead.
  */
-function rawTensorParameters(manifest: Manifest): { parameters?: Record<string, unknown> } {
+function rawTensorParameters(manifest: Manifest): Record<string, unknown> {
   const natural = inputKindOf(manifest);
   if (!natural) return {};
-  return {
-    parameters: { raw_tensor: natural.kind.rawTensorNote(natural.settings), natural_input: natural.kind.instanceHelp(natural.settings), content_types: natural.kind.contentTypes },
-  };
+  return { raw_tensor: natural.kind.rawTensorNote(natural.settings), natural_input: natural.kind.instanceHelp(natural.settings), content_types: natural.kind.contentTypes };
 }
 
 /** What natural instances look like for this model, without the whole vocabulary. */
@@ -91,8 +98,10 @@ function naturalInputSummary(manifest: Manifest): unknown {
 
 const TF_DTYPES: Record<string, string> = { float32: 'DT_FLOAT', int32: 'DT_INT32', bool: 'DT_BOOL', string: 'DT_STRING' };
 
+/** A TensorInfo as TF Serving prints it: its TensorShapeProto says an unknown rank in unknown_rank, with no dims. */
 function tfServingTensor(spec: TensorSpec) {
-  return { dtype: TF_DTYPES[spec.dtype], tensor_shape: { dim: spec.shape.map((size) => ({ size: String(size) })) }, name: spec.name };
+  const dim = (spec.shape ?? []).map((size) => ({ size: String(size) }));
+  return { dtype: TF_DTYPES[spec.dtype], tensor_shape: { dim, unknown_rank: spec.shape === null }, name: spec.name };
 }
 
 /** GET /v1/models/{m}/metadata: a SignatureDef map with one `serving_default` signature. */

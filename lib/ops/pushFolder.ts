@@ -8,6 +8,7 @@ import { checkWeightFiles, concatWeights, formatOf, parseModelJson, weightPaths,
 import { createVersion, type CreateVersionOptions } from '../registry/createVersion.js';
 import type { Manifest, ManifestFields, Signature, Task } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
+import { lastDimension } from '../tensors/data.js';
 import { guessTask } from './taskGuess.js';
 
 /** Reads model.json and exactly the shards its weights manifest names. */
@@ -38,7 +39,7 @@ export async function inferSignature(files: ModelFiles): Promise<Signature> {
   checkWeightFiles(modelJson, files);
   const model = await modelFromMemory(formatOf(modelJson), modelJson, concatWeights(modelJson, files));
   try {
-    return signatureOf(model);
+    return await signatureOf(model); // awaited: the probe runs the model before it is disposed
   } finally {
     model.dispose();
   }
@@ -56,7 +57,7 @@ function firstRepeated(values: unknown[]): unknown {
  */
 function checkFieldsFit(signature: Signature, task: Task, fields: Partial<ManifestFields>): void {
   const output = signature.outputs[0];
-  const units = output.shape.at(-1) ?? 1;
+  const units = lastDimension(output.shape);
   const labels = Array.isArray(fields.labels) ? fields.labels : undefined; // else the manifest's schema refuses them
   if (labels && task === 'regression')
     throw new BadRequestError('labels name classes, and a regression model has none: drop the labels, or give the task classification or binary');

@@ -1,13 +1,14 @@
 /**
  * Runs a loaded model on plain tensors: checks them against the signature, runs the rows in chunks
- * that fit the memory budget (and MAX_BATCH), and merges the outputs back in order.
+ * that fit the memory budget (and MAX_BATCH), and merges the outputs back in order. Scalar inputs
+ * go whole with every chunk.
  * Every tensor created here is disposed, on the error paths too.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, ServiceError, UnprocessableError } from '../errors.js';
 import type { LoadedModel } from '../loader/index.js';
 import { inChunks, type RunLimits } from '../runtime/memory.js';
-import { activationBytesPerRow } from '../runtime/tfModel.js';
+import { activationBytesPerRow, predictTensors } from '../runtime/tfModel.js';
 import { concatRows, elementCount, fitsShape, sliceRows, type TensorData, type TensorSpec } from '../tensors/data.js';
 import { checkValuesFit } from '../tensors/valueRanges.js';
 
@@ -59,9 +60,7 @@ async function runChunk(loaded: LoadedModel, inputs: TensorData[]): Promise<Tens
   const feeds = inputs.map((t, i) => toTensor(t, signature.inputs[i]));
   let outputs: tf.Tensor[] = [];
   try {
-    const model = loaded.model as { predict(x: tf.Tensor | tf.Tensor[]): tf.Tensor | tf.Tensor[] | tf.NamedTensorMap };
-    const result = model.predict(feeds.length === 1 ? feeds[0] : feeds);
-    outputs = result instanceof tf.Tensor ? [result] : Array.isArray(result) ? result : Object.values(result);
+    outputs = await predictTensors(loaded.model, feeds);
     return await Promise.all(
       outputs.map(async (t, i) => ({
         name: signature.outputs[i]?.name ?? `output_${i}`,
@@ -76,6 +75,31 @@ async function runChunk(loaded: LoadedModel, inputs: TensorData[]): Promise<Tens
 }
 
 /**
+ * Whether an input's first dimension counts rows (and is split into chunks with the others). An
+ * input the model declares a scalar has no rows and goes whole with every chunk, as does one of
+ * unknown rank sent as a scalar (e.g. a ratio); one of unknown rank sent with dimensions is taken
+ * as batched like the rest (a recurrent state of [rows, h, w, c]).
+ */
+function isBatched(spec: TensorSpec, input: TensorData): boolean {
+  return (spec.shape ?? input.shape).length > 0;
+}
+
+/** The number of rows, one for all batched inputs (a 400 if they differ); 1 when no input has rows. */
+function rowCount(specs: TensorSpec[], inputs: TensorData[]): number {
+  const batched = inputs.filter((t, i) => isBatched(specs[i], t));
+  if (batched.length === 0) return 1;
+  const [first] = batched;
+  const other = batched.find((t) => t.shape[0] !== first.shape[0]);
+  if (other) {
+    throw new BadRequestError(
+      `all inputs must have the same number of rows (first dimension): ${first.name} has ${first.shape[0]}, ${other.name} ${other.shape[0]} (scalars excepted: an input of unknown rank sent as a scalar goes whole with every row)`,
+    );
+  }
+  if (first.shape[0] === 0) throw new BadRequestError(`input ${first.name}: shape [${first.shape}] has no rows: send at least one instance`);
+  return first.shape[0];
+}
+
+/**
  * The request's tensors in the model's input order, each checked against its input, with one
  * number of rows: a 400 naming what does not fit. Also what a job's submission checks before it
  * is accepted, so the job would not fail on it.
@@ -83,15 +107,44 @@ async function runChunk(loaded: LoadedModel, inputs: TensorData[]): Promise<Tens
 export function checkInputs(specs: TensorSpec[], requestInputs: TensorData[]): TensorData[] {
   const inputs = matchInputs(specs, requestInputs);
   for (const [i, t] of inputs.entries()) checkInput(specs[i], t);
-  const rows = inputs[0].shape[0];
-  if (inputs.some((t) => t.shape[0] !== rows)) throw new BadRequestError('all inputs must have the same number of rows (first dimension)');
-  if (rows === 0) throw new BadRequestError(`input ${specs[0].name}: shape [${inputs[0].shape}] has no rows: send at least one instance`);
+  rowCount(specs, inputs);
   return inputs;
 }
 
+/**
+ * One output's chunks joined along rows. An output without rows (a scalar, e.g. computed from
+ * scalar inputs alone) comes once: the same in every chunk, or the model computed it across the
+ * rows, which chunks cannot give (a 422 saying so).
+ */
+function mergeChunks(loaded: LoadedModel, parts: TensorData[]): TensorData {
+  const [first] = parts;
+  if (first.shape.length > 0) return concatRows(parts);
+  if (parts.every((p) => Object.is(p.data[0], first.data[0]))) return first;
+  throw new UnprocessableError(
+    `output ${first.name} of ${loaded.name}:${loaded.version} is one value for all rows, computed across them, and the rows ran in chunks (the memory budget, MAX_BATCH): send fewer rows per request`,
+  );
+}
+
+/**
+ * An input of unknown rank is taken in any shape, so a shape the model cannot use is only found as
+ * it runs: TF.js's refusal (a plain Error, e.g. shapes that do not broadcast) is then the client's
+ * to fix, a 422 naming the inputs not checked. Anything else (a wasm trap is a RuntimeError) stays
+ * what it is.
+ */
+function uncheckedShapeFailure(loaded: LoadedModel, inputs: TensorData[], error: unknown): unknown {
+  const unchecked = loaded.manifest.signature.inputs.flatMap((spec, i) => (spec.shape === null ? [`${spec.name} [${inputs[i].shape}]`] : []));
+  if (unchecked.length === 0 || !(error instanceof Error) || error instanceof ServiceError || error.name !== 'Error') return error;
+  return new UnprocessableError(
+    `model ${loaded.name}:${loaded.version} could not run on these inputs (${error.message}); its signature gives no shape for ${unchecked.join(', ')}, so those shapes were not checked: send the shapes the model's authors use`,
+    { cause: error },
+  );
+}
+
 export async function runModel(loaded: LoadedModel, requestInputs: TensorData[], limits: RunLimits): Promise<TensorData[]> {
-  const inputs = checkInputs(loaded.manifest.signature.inputs, requestInputs);
-  const rows = inputs[0].shape[0];
+  const specs = loaded.manifest.signature.inputs;
+  const inputs = checkInputs(specs, requestInputs);
+  const rows = rowCount(specs, inputs);
+  const batched = inputs.map((t, i) => isBatched(specs[i], t));
   const chunks: TensorData[][] = [];
   const plan = {
     model: loaded.model,
@@ -102,8 +155,19 @@ export async function runModel(loaded: LoadedModel, requestInputs: TensorData[],
     budget: limits.budget,
     estimate: activationBytesPerRow(loaded.model),
   };
-  await inChunks(plan, async (from, to) => {
-    chunks.push(await runChunk(loaded, from === 0 && to === rows ? inputs : inputs.map((t) => sliceRows(t, from, to))));
-  });
-  return chunks.length === 1 ? chunks[0] : chunks[0].map((_, i) => concatRows(chunks.map((c) => c[i])));
+  try {
+    await inChunks(plan, async (from, to) => {
+      chunks.push(await runChunk(loaded, from === 0 && to === rows ? inputs : inputs.map((t, i) => (batched[i] ? sliceRows(t, from, to) : t))));
+    });
+  } catch (error) {
+    throw uncheckedShapeFailure(loaded, inputs, error);
+  }
+  return chunks.length === 1
+    ? chunks[0]
+    : chunks[0].map((_, i) =>
+        mergeChunks(
+          loaded,
+          chunks.map((c) => c[i]),
+        ),
+      );
 }

@@ -7,6 +7,7 @@
 import { BadRequestError } from '../errors.js';
 import type { ModelJson } from '../registry/artifacts.js';
 import type { Signature, Task } from '../registry/manifest.js';
+import { lastDimension } from '../tensors/data.js';
 
 /** What the first output holds: probabilities (of one or several classes), values, or unknown. */
 type OutputKind = 'probabilities' | 'values' | undefined;
@@ -109,7 +110,7 @@ function outputKind(modelJson: ModelJson, signature: Signature): OutputKind {
  * user reading one number expects; several are refused, since classes and targets look alike.
  */
 export function guessTask(modelJson: ModelJson, signature: Signature, labels?: string[]): Task {
-  const units = signature.outputs[0].shape.at(-1) ?? 1;
+  const units = lastDimension(signature.outputs[0].shape);
   if (labels) return units <= 1 && labels.length === 2 ? 'binary' : 'classification';
   const kind = outputKind(modelJson, signature);
   if (kind === 'probabilities') return units === 1 ? 'binary' : 'classification';

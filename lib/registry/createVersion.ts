@@ -53,7 +53,8 @@ function checkInputFits(manifest: Manifest): void {
   if (!settings) return;
   const rowShape = kindOf(settings).rowShape(settings);
   const [input] = manifest.signature.inputs;
-  if (!fitsShape(input.shape, [1, ...rowShape])) {
+  // An input of unknown rank takes any rows (input.shape null: fitsShape says so).
+  if (input.shape && !fitsShape(input.shape, [1, ...rowShape])) {
     throw new BadRequestError(`the ${settings.kind} preprocessing makes rows of shape [${rowShape}], but input ${input.name} takes [${input.shape.slice(1)}] (-1 = any size)`);
   }
 }

@@ -10,8 +10,11 @@ const DTYPES = ['float32', 'int32', 'bool', 'string'] as const;
 const tensorSpec = z.object({
   name: z.string(),
   dtype: z.enum(DTYPES),
-  /** -1 marks a variable dimension (the batch, usually), as in OIP v2 metadata. */
-  shape: z.array(z.number().int().min(-1)),
+  /**
+   * -1 marks a variable dimension (the batch, usually), as in OIP v2 metadata; null an unknown rank
+   * (any shape), as a TF signature's `unknownRank` says: not [], which is a scalar's shape.
+   */
+  shape: z.array(z.number().int().min(-1)).nullable(),
 });
 
 const signatureSchema = z.object({

@@ -8,6 +8,7 @@ import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { ModelFormat, ModelJson } from '../registry/artifacts.js';
 import type { Signature, TensorSpec } from '../registry/manifest.js';
 import { initBackend } from './backend.js';
+import { dynamicOpIn } from './dynamicOps.js';
 
 export type TfModel = LayersModel | GraphModel;
 
@@ -24,40 +25,112 @@ export async function modelFromMemory(format: ModelFormat, modelJson: ModelJson,
   });
   // Each format's library is imported when a model of that format is first built: a function
   // serving layers models never compiles the graph converter on its cold start, and vice versa.
-  if (format === 'graph') return (await import('@tensorflow/tfjs-converter')).loadGraphModel(handler);
-  return (await import('@tensorflow/tfjs-layers')).loadLayersModel(handler);
+  if (format === 'layers') return (await import('@tensorflow/tfjs-layers')).loadLayersModel(handler);
+  const model = await (await import('@tensorflow/tfjs-converter')).loadGraphModel(handler);
+  const op = dynamicOpIn(modelJson);
+  if (op) dynamicOps.set(model, op);
+  return model;
+}
+
+/** By graph model: the op for which TF.js runs it only with executeAsync (see dynamicOps.ts). */
+const dynamicOps = new WeakMap<TfModel, string>();
+
+/** The op for which TF.js runs this graph model only asynchronously, where no gradient can be taken. */
+export function dynamicOpOf(model: TfModel): string | undefined {
+  return dynamicOps.get(model);
+}
+
+/**
+ * The model's outputs on `feeds` (one per input, in the signature's order), in its outputs' order;
+ * the caller disposes them. A graph model with dynamic ops runs with executeAsync, the only way
+ * TF.js runs it, and the way its authors' code does; every other model with predict, as before.
+ */
+export async function predictTensors(model: TfModel, feeds: tf.Tensor[]): Promise<tf.Tensor[]> {
+  const x = feeds.length === 1 ? feeds[0] : feeds;
+  const result = dynamicOps.has(model)
+    ? await (model as GraphModel).predictAsync(x)
+    : (model as { predict(x: tf.Tensor | tf.Tensor[]): tf.Tensor | tf.Tensor[] | tf.NamedTensorMap }).predict(x);
+  return result instanceof tf.Tensor ? [result] : Array.isArray(result) ? result : Object.values(result);
 }
 
 export function isLayersModel(model: TfModel): model is LayersModel {
   return 'layers' in model;
 }
 
-function spec(name: string, dtype: string | undefined, shape: (number | null)[] | undefined): TensorSpec {
+/** A shape as TF.js or a model.json signature gives it: null for a variable size, undefined for an unknown rank. */
+type GivenShape = (number | null)[] | undefined;
+
+function spec(name: string, dtype: string | undefined, shape: GivenShape): TensorSpec {
   return {
     name,
     dtype: (dtype ?? 'float32') as TensorSpec['dtype'],
-    shape: (shape ?? []).map((d) => (d === null || d === undefined || d < 0 ? -1 : d)),
+    // Not said is not a scalar ([]): the model takes any shape there, and says so.
+    shape: shape === undefined ? null : shape.map((d) => (d === null || d === undefined || d < 0 ? -1 : d)),
   };
+}
+
+interface TensorInfoProto {
+  name?: string;
+  dtype?: string;
+  tensorShape?: { dim?: { size?: string | number }[]; unknownRank?: boolean };
+}
+
+/** TF dtypes as TF.js holds them (it reads every integer type as int32). */
+const TF_DTYPES: Record<string, TensorSpec['dtype']> = {
+  DT_FLOAT: 'float32',
+  DT_DOUBLE: 'float32',
+  DT_HALF: 'float32',
+  DT_INT32: 'int32',
+  DT_INT64: 'int32',
+  DT_INT16: 'int32',
+  DT_INT8: 'int32',
+  DT_UINT8: 'int32',
+  DT_UINT16: 'int32',
+  DT_BOOL: 'bool',
+  DT_STRING: 'string',
+};
+
+interface Declared {
+  shape: GivenShape;
+  dtype?: TensorSpec['dtype'];
+}
+
+/**
+ * What model.json's signature (the SavedModel's, as tensorflowjs_converter writes it) says of each
+ * tensor, by name: TF.js leaves a graph output's shape and dtype unsaid (an Identity node has no
+ * such attributes), while the signature often has them.
+ */
+function declared(model: GraphModel, which: 'inputs' | 'outputs'): Map<string, Declared> {
+  const entries = Object.values(((model.modelSignature as Record<string, unknown> | undefined)?.[which] ?? {}) as Record<string, TensorInfoProto>);
+  const found = new Map<string, Declared>();
+  for (const { name, dtype, tensorShape } of entries) {
+    if (typeof name !== 'string') continue;
+    // proto3 JSON leaves out an empty dim list: a shape with neither dims nor unknownRank is a scalar's.
+    const shape = !tensorShape || tensorShape.unknownRank ? undefined : (tensorShape.dim ?? []).map((d) => Number(d.size ?? -1));
+    found.set(name.replace(/:0$/, ''), { shape, dtype: dtype === undefined ? undefined : TF_DTYPES[dtype] });
+  }
+  return found;
 }
 
 /**
  * Graph models often declare no output shapes: run one zero-filled example (batch of 1) through the
- * model to learn them, when every input dimension but the batch is known.
+ * model to learn them, when every input's rank and every dimension but the batch is known.
  */
-function probeOutputShapes(model: GraphModel, inputs: TensorSpec[]): (number | null)[][] | undefined {
-  if (inputs.some((input) => input.shape.length === 0 || input.shape.slice(1).some((d) => d < 0))) return undefined;
-  let shapes: (number | null)[][] = [];
-  tf.tidy(() => {
-    const feeds = inputs.map((input) => tf.zeros([1, ...input.shape.slice(1)], input.dtype === 'int32' ? 'int32' : 'float32'));
-    const result = model.predict(feeds.length === 1 ? feeds[0] : feeds);
-    const outputs = result instanceof tf.Tensor ? [result] : Array.isArray(result) ? result : Object.values(result);
-    shapes = outputs.map((t) => [null, ...t.shape.slice(1)]);
-  });
-  return shapes;
+async function probeOutputShapes(model: GraphModel, inputs: TensorSpec[]): Promise<(number | null)[][] | undefined> {
+  const shapes = inputs.map((input) => input.shape);
+  if (shapes.some((shape) => shape === null || shape.slice(1).some((d) => d < 0))) return undefined;
+  const feeds = (shapes as number[][]).map((shape, i) => tf.zeros(shape.length === 0 ? [] : [1, ...shape.slice(1)], inputs[i].dtype === 'int32' ? 'int32' : 'float32'));
+  let outputs: tf.Tensor[] = [];
+  try {
+    outputs = await predictTensors(model, feeds);
+    return outputs.map((t) => (t.rank === 0 ? [] : [null, ...t.shape.slice(1)]));
+  } finally {
+    tf.dispose([...feeds, ...outputs]);
+  }
 }
 
-/** Inputs and outputs as OIP v2 metadata shows them (-1 for variable dimensions). */
-export function signatureOf(model: TfModel): Signature {
+/** Inputs and outputs as OIP v2 metadata shows them (-1 for variable dimensions, null for an unknown rank). */
+export async function signatureOf(model: TfModel): Promise<Signature> {
   if (isLayersModel(model)) {
     // Layer names, not symbolic tensor names (which carry per-process counters such as `_1`).
     return {
@@ -65,10 +138,16 @@ export function signatureOf(model: TfModel): Signature {
       outputs: model.outputs.map((t) => spec(t.sourceLayer?.name ?? t.name, t.dtype, t.shape)),
     };
   }
-  const inputs = model.inputs.map((t) => spec(t.name, t.dtype, t.shape));
-  const unknown = model.outputs.some((t) => !t.shape || t.shape.length === 0);
-  const probed = unknown ? probeOutputShapes(model, inputs) : undefined;
-  return { inputs, outputs: model.outputs.map((t, i) => spec(t.name, t.dtype, probed?.[i] ?? t.shape)) };
+  const declaredInputs = declared(model, 'inputs');
+  const inputs = model.inputs.map((t) => {
+    const said = declaredInputs.get(t.name);
+    return spec(t.name, t.dtype ?? said?.dtype, t.shape ?? said?.shape);
+  });
+  const declaredOutputs = declared(model, 'outputs');
+  const said = model.outputs.map((t) => declaredOutputs.get(t.name));
+  const given = model.outputs.map((t, i) => (t.shape && t.shape.length > 0 ? t.shape : (said[i]?.shape ?? t.shape)));
+  const probed = given.some((shape) => !shape || shape.length === 0) ? await probeOutputShapes(model, inputs) : undefined;
+  return { inputs, outputs: model.outputs.map((t, i) => spec(t.name, t.dtype ?? said[i]?.dtype, probed?.[i] ?? given[i])) };
 }
 
 /**

@@ -13,11 +13,14 @@ export interface TensorData {
   data: ArrayLike<Scalar>;
 }
 
-/** A model input or output as its signature declares it; -1 marks a variable dimension (the batch). */
+/**
+ * A model input or output as its signature declares it; -1 marks a variable dimension (the batch),
+ * and a null shape an unknown rank (any shape: the model's signature says nothing of it).
+ */
 export interface TensorSpec {
   name: string;
   dtype: TensorDtype;
-  shape: number[];
+  shape: number[] | null;
 }
 
 export function elementCount(shape: readonly number[]): number {
@@ -26,9 +29,14 @@ export function elementCount(shape: readonly number[]): number {
   return n;
 }
 
-/** Whether a concrete shape fits a spec's shape (-1 = any size). */
-export function fitsShape(spec: readonly number[], shape: readonly number[]): boolean {
-  return shape.length === spec.length && spec.every((d, i) => d < 0 || d === shape[i]);
+/** Whether a concrete shape fits a spec's shape (-1 = any size; null, an unknown rank: any shape). */
+export function fitsShape(spec: readonly number[] | null, shape: readonly number[]): boolean {
+  return spec === null || (shape.length === spec.length && spec.every((d, i) => d < 0 || d === shape[i]));
+}
+
+/** A spec's last dimension, its units: 1 for a scalar, -1 when only known as it runs (a variable size, an unknown rank). */
+export function lastDimension(shape: readonly number[] | null): number {
+  return shape === null ? -1 : (shape.at(-1) ?? 1);
 }
 
 /** Rows [from, to) of a tensor along its first dimension. */

@@ -7,6 +7,7 @@ import { BadRequestError, quoted } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
 import { csvNumber } from '../../inputs/csvCells.js';
 import { instanceFromCsv, instanceFromRecord, requiredColumns } from '../../inputs/encode.js';
+import { lastDimension } from '../../tensors/data.js';
 import type { DatasetRow } from './dataset.js';
 
 export interface Example {
@@ -19,7 +20,7 @@ export interface Example {
 /** The class names of a classifier: the manifest's labels, else the output indices. */
 export function classNames(manifest: Manifest): string[] {
   if (manifest.labels) return manifest.labels;
-  const units = manifest.signature.outputs[0].shape.at(-1) ?? 1;
+  const units = lastDimension(manifest.signature.outputs[0].shape);
   return Array.from({ length: manifest.task === 'binary' ? 2 : units }, (_, i) => String(i));
 }
 

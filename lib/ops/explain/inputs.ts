@@ -49,7 +49,7 @@ export async function encodeRows(manifest: Manifest, values: unknown[], where: s
     shape = flat.shape;
     data = flat.data as Float32Array;
     // Flattened rows (the manifest's background format) of a model with a fully known row shape.
-    const rowDims = spec.shape.slice(1);
+    const rowDims = spec.shape?.slice(1) ?? [];
     if (shape.length === 2 && rowDims.length > 1 && rowDims.every((d) => d > 0) && shape[1] === rowDims.reduce((a, b) => a * b, 1)) shape = [shape[0], ...rowDims];
   }
   if (!fitsShape(spec.shape, shape)) throw new BadRequestError(`${where}: shape [${shape}] does not fit the model's input [${spec.shape}] (-1 = any size)`);

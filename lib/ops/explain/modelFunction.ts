@@ -17,15 +17,39 @@ import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
 import { checkOneRowFits, inChunks, type ChunkPlan, type Pass, type RunLimits } from '../../runtime/memory.js';
 import { useOurGradients } from '../../runtime/gradients/index.js';
-import { activationBytesPerRow } from '../../runtime/tfModel.js';
+import { activationBytesPerRow, dynamicOpOf, predictTensors } from '../../runtime/tfModel.js';
 import type { InputSpace } from './inputs.js';
 import type { ScoreRule } from './target.js';
 
-/** First output of the model on x, as [rows, width]. */
+/** First output of the model on x, as [rows, width]: synchronous, for tf.tidy and tf.grad. */
 function forward(loaded: LoadedModel, x: tf.Tensor): tf.Tensor2D {
   const result = loaded.manifest.format === 'layers' ? (loaded.model as LayersModel).apply(x, { training: false }) : (loaded.model as GraphModel).predict(x);
   const first = result instanceof tf.Tensor ? result : Array.isArray(result) ? result[0] : Object.values(result as tf.NamedTensorMap)[0];
   return tf.reshape(first as tf.Tensor, [x.shape[0], -1]) as tf.Tensor2D;
+}
+
+/** The same, for any model: one with dynamic ops runs asynchronously (executeAsync), outside a tidy. */
+async function forwardAnyModel(loaded: LoadedModel, x: tf.Tensor): Promise<tf.Tensor2D> {
+  if (dynamicOpOf(loaded.model) === undefined) return tf.tidy(() => forward(loaded, x));
+  const outputs = await predictTensors(loaded.model, [x]);
+  try {
+    return tf.reshape(outputs[0], [x.shape[0], -1]);
+  } finally {
+    tf.dispose(outputs);
+  }
+}
+
+/**
+ * A gradient needs the forward pass on tf.grad's tape, which is synchronous: TF.js runs a graph
+ * with dynamic ops only with executeAsync, so no gradient can be taken through it (a 400 naming
+ * the op and the method that needs none, before any work).
+ */
+function checkGradientsPossible(loaded: LoadedModel): void {
+  const op = dynamicOpOf(loaded.model);
+  if (op === undefined) return;
+  throw new BadRequestError(
+    `gradients cannot be taken through graph model ${loaded.name}:${loaded.version}: its op ${op} makes TF.js run it only asynchronously (executeAsync), which no gradient follows; use method kernelShap, which needs no gradients`,
+  );
 }
 
 /** Fills `out` with rows [from, to), flattened; called once per chunk, in order. */
@@ -42,6 +66,7 @@ function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits):
 
 /** A 413 now if not one row of this pass fits the budget (so nothing runs first only to be refused later). */
 export function checkPassFits(loaded: LoadedModel, pass: Pass, limits: RunLimits): void {
+  if (pass === 'gradient') checkGradientsPossible(loaded);
   checkOneRowFits(plan(loaded, pass, 1, limits));
 }
 
@@ -52,8 +77,10 @@ export async function forwardRows(loaded: LoadedModel, space: InputSpace, count:
   await inChunks(plan(loaded, 'forward', count, limits), async (from, to) => {
     const input = new Float32Array((to - from) * space.size);
     source(from, to, input);
-    const out = tf.tidy(() => forward(loaded, tf.tensor(input, [to - from, ...space.rowShape])));
+    const x = tf.tensor(input, [to - from, ...space.rowShape]);
+    let out: tf.Tensor2D | undefined;
     try {
+      out = await forwardAnyModel(loaded, x);
       const values = (await out.data()) as Float32Array;
       if (from === 0) {
         width = out.shape[1];
@@ -61,7 +88,7 @@ export async function forwardRows(loaded: LoadedModel, space: InputSpace, count:
       }
       outputs.set(values, from * width);
     } finally {
-      out.dispose();
+      tf.dispose([x, ...(out ? [out] : [])]);
     }
   });
   return { outputs, width };
@@ -88,6 +115,7 @@ export async function gradientRows(
   limits: RunLimits,
   take: (chunk: GradientChunk) => void,
 ): Promise<void> {
+  checkGradientsPossible(loaded);
   useOurGradients();
   await inChunks(plan(loaded, 'gradient', count, limits), async (from, to) => {
     const rows = to - from;

