@@ -71,7 +71,8 @@ export async function encodeInstances(
 
 /** A nested array of values for one model input, as a tensor of the input's dtype. */
 export function rawTensor(spec: TensorSpec, value: unknown, where: string): TensorData {
-  const numbersOnly = () => new BadRequestError(`${where}: expected numbers for input ${spec.name} (${spec.dtype}, shape [${spec.shape}])`);
+  const numbersOnly = () =>
+    new BadRequestError(`${where}: expected numbers for input ${spec.name} (${spec.dtype}, ${spec.shape === null ? 'any shape' : `shape [${spec.shape}]`})`);
   if (spec.dtype === 'float32' || spec.dtype === 'int32') {
     const { shape, data } = flattenNested(value, where, spec.dtype, numbersOnly);
     return { name: spec.name, dtype: spec.dtype, shape, data };

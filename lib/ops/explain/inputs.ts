@@ -44,7 +44,9 @@ export async function encodeRows(manifest: Manifest, values: unknown[], where: s
     data = encoded.data as Float32Array;
   } else {
     const numbersOnly = () =>
-      new BadRequestError(`${where}: expected numbers for input ${spec.name} (shape [${spec.shape}])${kind ? ` or natural ${kind.kind.kind} instances` : ''}`);
+      new BadRequestError(
+        `${where}: expected numbers for input ${spec.name} (${spec.shape === null ? 'any shape' : `shape [${spec.shape}]`})${kind ? ` or natural ${kind.kind.kind} instances` : ''}`,
+      );
     const flat = flattenNested(values, where, 'float32', numbersOnly);
     shape = flat.shape;
     data = flat.data as Float32Array;
