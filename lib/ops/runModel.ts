@@ -154,6 +154,8 @@ export async function runModel(loaded: LoadedModel, requestInputs: TensorData[],
     maxRows: limits.maxBatch,
     budget: limits.budget,
     estimate: activationBytesPerRow(loaded.model),
+    // The batched inputs' row shapes (-1 between two): the cost per row is remembered per shape.
+    rowShape: inputs.filter((_, i) => batched[i]).flatMap((t, i) => [...(i > 0 ? [-1] : []), ...t.shape.slice(1)]),
   };
   try {
     await inChunks(plan, async (from, to) => {

@@ -5,11 +5,16 @@
  * figures before anything is allocated; a fine-tune that does not fit names the largest batchSize
  * that does, and that batchSize is accepted and trains.
  */
-import { cp, readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { initBackend } from '../../lib/runtime/backend.js';
+import { modelFiles } from '../../lib/runtime/modelFiles.js';
 import { b64, pngBytes } from '../helpers/images.js';
 import { call, serving, waitForJob, type Answer, type App, type Handler } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
@@ -141,6 +146,35 @@ describe('natural instances that would encode past the budget', () => {
     expect(answer.statusCode, JSON.stringify(answer.body).slice(0, 300)).toBe(413);
     expect(answer.body.error).toMatch(/^instances: 4000 instances make 2296\.9 MB of model input .* at most \d+ instances fit at once$/);
     expect(process.memoryUsage().rss - rss).toBeLessThan(256 * MB);
+  });
+});
+
+describe('a model whose input leaves the image size free ([null, null, 1])', () => {
+  it('plans chunks by the cost of rows of the size sent, not of the first size it saw', async () => {
+    await initBackend();
+    const dir = await mkdtemp(path.join(tmpdir(), 'free-size-'));
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.conv2d({ inputShape: [null, null, 1], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' }),
+        tfl.layers.globalAveragePooling2d({}),
+        tfl.layers.dense({ units: 2, activation: 'softmax' }),
+      ],
+    });
+    for (const [file, bytes] of await modelFiles(model)) await writeFile(path.join(dir, file), bytes);
+    model.dispose();
+    const store = await tempFolderStore();
+    const manifest = await pushModelFolder(store, dir, 'fcn', { labels: ['a', 'b'] });
+    const app = serving(store.uri, { MEMORY_BUDGET_BYTES: String(4 * MB) });
+    const infer = (rows: number, side: number) => ({
+      inputs: [{ name: manifest.signature.inputs[0].name, shape: [rows, side, side, 1], datatype: 'FP32', data: new Array(rows * side * side).fill(0.5) }],
+    });
+    // Small rows first (their cost is measured), then one large row (its own cost is measured).
+    expect((await call(app.predict, 'POST', '/v2/models/fcn/infer', infer(2, 8))).statusCode).toBe(200);
+    expect((await call(app.predict, 'POST', '/v2/models/fcn/infer', infer(1, 200))).statusCode).toBe(200);
+    // 8 rows of 200 x 200: a row's activations are 2.6 MB, so one row a chunk; with the 8 x 8 cost, all 8 in one (22 MB).
+    const { answer, peak } = await peakOf(app.predict, '/v2/models/fcn/infer', infer(8, 200));
+    expect(answer.statusCode, JSON.stringify(answer.body).slice(0, 300)).toBe(200);
+    expect(peak).toBeLessThanOrEqual(4 * MB);
   });
 });
 

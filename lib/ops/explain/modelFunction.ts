@@ -56,25 +56,25 @@ function checkGradientsPossible(loaded: LoadedModel): void {
 export type RowSource = (from: number, to: number, out: Float32Array) => void;
 
 /** The chunking of `rows` rows of a pass through the model: within the memory budget and MAX_BATCH. */
-function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits): ChunkPlan {
+function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits, rowShape: readonly number[]): ChunkPlan {
   const activations = activationBytesPerRow(loaded.model);
   // A backward pass keeps every activation and adds its gradient and temporaries: MobileNetV2's
   // measured peak per row is 4.4 times its summed activations, so 5 is an upper estimate.
   const estimate = activations === undefined ? undefined : pass === 'gradient' ? 5 * activations : activations;
-  return { model: loaded.model, name: `${loaded.name}:${loaded.version}`, pass, rows, maxRows: limits.maxBatch, budget: limits.budget, estimate };
+  return { model: loaded.model, name: `${loaded.name}:${loaded.version}`, pass, rows, maxRows: limits.maxBatch, budget: limits.budget, estimate, rowShape };
 }
 
 /** A 413 now if not one row of this pass fits the budget (so nothing runs first only to be refused later). */
-export function checkPassFits(loaded: LoadedModel, pass: Pass, limits: RunLimits): void {
+export function checkPassFits(loaded: LoadedModel, pass: Pass, limits: RunLimits, space: InputSpace): void {
   if (pass === 'gradient') checkGradientsPossible(loaded);
-  checkOneRowFits(plan(loaded, pass, 1, limits));
+  checkOneRowFits(plan(loaded, pass, 1, limits, space.rowShape));
 }
 
 /** Output rows ([count][width], flat) of `count` rows produced by `source`, chunked. */
 export async function forwardRows(loaded: LoadedModel, space: InputSpace, count: number, source: RowSource, limits: RunLimits): Promise<{ outputs: Float32Array; width: number }> {
   let outputs = new Float32Array(0);
   let width = 0;
-  await inChunks(plan(loaded, 'forward', count, limits), async (from, to) => {
+  await inChunks(plan(loaded, 'forward', count, limits, space.rowShape), async (from, to) => {
     const input = new Float32Array((to - from) * space.size);
     source(from, to, input);
     const x = tf.tensor(input, [to - from, ...space.rowShape]);
@@ -117,7 +117,7 @@ export async function gradientRows(
 ): Promise<void> {
   checkGradientsPossible(loaded);
   useOurGradients();
-  await inChunks(plan(loaded, 'gradient', count, limits), async (from, to) => {
+  await inChunks(plan(loaded, 'gradient', count, limits, space.rowShape), async (from, to) => {
     const rows = to - from;
     const input = new Float32Array(rows * space.size);
     source(from, to, input);

@@ -52,7 +52,7 @@ export async function explain(loaded: LoadedModel, request: ExplainRequest, limi
   const { rows: instances, space } = await encodeRows(manifest, request.instances, 'instances', limits.budget);
   if (png && !imageShape(manifest, space)) throw new BadRequestError(`format png: ${manifest.name} is not an image model; its attributions have no heatmap`);
 
-  checkPassFits(loaded, request.method === 'kernelShap' ? 'forward' : 'gradient', limits);
+  checkPassFits(loaded, request.method === 'kernelShap' ? 'forward' : 'gradient', limits, space);
   const { outputs, width } = await forwardRows(loaded, space, instances.count, (from, to, out) => out.set(instances.data.subarray(from * space.size, to * space.size)), limits);
   // Before any attribution is computed: a NaN score has no target to explain.
   const outputTensor = { name: manifest.signature.outputs[0]?.name ?? 'output', dtype: 'float32' as const, shape: [instances.count, width], data: outputs };
