@@ -148,9 +148,17 @@ export function instanceFromRecord(model: ModelInputs, record: Record<string, un
 
 /** The same from CSV cells, which are all text: numbers are read where the model wants numbers. */
 export function instanceFromCsv(model: ModelInputs, record: Record<string, unknown>, ignore: readonly string[] = []): unknown {
+  const input = inputKindOf(model);
+  // A raw model's `instance` cell holds the row as JSON text ("[5.1,3.5,1.4,0.2]"): a CSV cell is text.
+  if (!input && typeof record.instance === 'string' && /^\s*[[{]/.test(record.instance)) {
+    try {
+      return JSON.parse(record.instance);
+    } catch {
+      return record.instance;
+    }
+  }
   const instance = instanceFromRecord(model, record, ignore);
   if (Array.isArray(instance)) return instance.map(csvNumber);
-  const input = inputKindOf(model);
   return input ? input.kind.fromCsvCells(input.settings, instance) : instance;
 }
 

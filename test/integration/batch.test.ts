@@ -4,11 +4,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scoreObject } from '../../lib/batch/run.js';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { BatchManifest } from '../../lib/batch/state.js';
 import { listAll, type ObjectStore } from '../../lib/store/index.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 import { serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
+import { writeLayersModel } from '../helpers/tinyModels.js';
 import { localLimits } from '../../lib/runtime/memory.js';
 
 let app: App;
@@ -35,6 +37,36 @@ beforeAll(async () => {
   await cp('models', fileURLToPath(store.uri), { recursive: true });
   folder = store;
   app = serving(store.uri);
+});
+
+describe('a raw model (no input transform)', () => {
+  it("takes a CSV `instance` column holding the row as JSON, with the JSON Lines file's labels; a cell that is not a row is a bad row", async () => {
+    await pushModelFolder(folder, await writeLayersModel(), 'raw', { labels: ['a', 'b', 'c'] });
+    const rows = [
+      [5.1, 3.5, 1.4, 0.2],
+      [6.7, 3.0, 5.2, 2.3],
+      [-1, 0.5, 2, 8],
+    ];
+    await folder.put('batch/input/raw/rows.jsonl', rows.map((r) => JSON.stringify({ instance: r })).join('\n'));
+    await folder.put('batch/input/raw/rows.csv', `id,instance\n${rows.map((r, i) => `${i},"${JSON.stringify(r)}"`).join('\n')}\n3,"[1,2"\n`);
+    const outcomes = (await app.batchScore({ Records: [...putEvent('batch/input/raw/rows.jsonl').Records, ...putEvent('batch/input/raw/rows.csv').Records] } as S3Event)) as {
+      status: string;
+    }[];
+    expect(outcomes.map((o) => o.status), JSON.stringify(outcomes)).toEqual(["succeeded", "succeeded"]);
+    const fromJsonl = (await text(folder, 'batch/output/raw/rows.jsonl.predictions.jsonl'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).label);
+    const fromCsv = (await text(folder, 'batch/output/raw/rows.csv.predictions.csv'))
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(',').at(-2));
+    expect(fromJsonl).toHaveLength(3);
+    expect(fromCsv).toEqual(fromJsonl);
+    const errors = (await text(folder, 'batch/output/raw/rows.csv.errors.jsonl')).trim().split('\n');
+    expect(errors.map((line) => JSON.parse(line).line)).toEqual([5]);
+  });
 });
 
 describe('batch scoring on the folder store', () => {
