@@ -1,7 +1,8 @@
 /** Push of a TF.js model folder (layers or graph, as tensorflowjs_converter writes it). */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, ServiceError } from '../errors.js';
+import { initBackend } from '../runtime/backend.js';
 import { modelFromMemory, signatureOf } from '../runtime/tfModel.js';
 import type { ObjectStore } from '../store/index.js';
 import { checkWeightFiles, concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from '../registry/artifacts.js';
@@ -33,15 +34,26 @@ export async function readModelFolder(dir: string): Promise<ModelFiles> {
   return files;
 }
 
-/** Loads the model in memory to read its inputs and outputs. */
+/**
+ * Loads the model in memory to read its inputs and outputs. The bytes are all here and the backend
+ * has started, so what TF.js throws now (an unknown layer class, a topology it cannot read) is the
+ * model's problem: a 400 with TF.js's own words, on one line, never a crash of the push or import.
+ */
 export async function inferSignature(files: ModelFiles): Promise<Signature> {
   const modelJson = parseModelJson(files.get('model.json'));
   checkWeightFiles(modelJson, files);
-  const model = await modelFromMemory(formatOf(modelJson), modelJson, concatWeights(modelJson, files));
+  await initBackend(); // a backend that does not start is not the model's fault: thrown as it is
   try {
-    return await signatureOf(model); // awaited: the probe runs the model before it is disposed
-  } finally {
-    model.dispose();
+    const model = await modelFromMemory(formatOf(modelJson), modelJson, concatWeights(modelJson, files));
+    try {
+      return await signatureOf(model); // awaited: the probe runs the model before it is disposed
+    } finally {
+      model.dispose();
+    }
+  } catch (error) {
+    if (error instanceof ServiceError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new BadRequestError(`TF.js cannot load the model: ${message.replace(/\s*\n\s*/g, ' ')}`, { cause: error });
   }
 }
 

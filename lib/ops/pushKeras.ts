@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { BadRequestError, ServiceError } from '../errors.js';
+import { BadRequestError } from '../errors.js';
 import { readKerasFile, type KerasFile } from '../keras/archive.js';
 import { layerClasses, tfjsTopology } from '../keras/topology.js';
 import { matchWeights, type LayerSlots } from '../keras/weights.js';
@@ -145,8 +145,8 @@ export async function pushKerasFile(
   const signature =
     fields.signature ??
     (await inferSignature(files).catch((error: unknown) => {
-      if (error instanceof ServiceError) throw error;
-      throw new BadRequestError(`${source}: TF.js cannot load the model it was turned into: ${(error as Error).message}`);
+      if (error instanceof BadRequestError) throw new BadRequestError(`${source}: ${error.message}`, { cause: error });
+      throw error;
     }));
   const lineage = {
     parent: null,

@@ -46,10 +46,33 @@ export function parseModelJson(bytes: Uint8Array | undefined): ModelJson {
   } catch {
     throw new BadRequestError('model.json is not valid JSON');
   }
-  if (typeof json !== 'object' || json === null || !('modelTopology' in json)) {
+  if (!isObject(json) || !('modelTopology' in json)) {
     throw new BadRequestError('model.json has no modelTopology: is this a TF.js model (tensorflowjs_converter output)?');
   }
+  // Read before TF.js sees them (shard paths, sizes): a wrong shape here must be the file's 400, not a TypeError.
+  if (!isObject(json.modelTopology)) throw new BadRequestError('model.json: modelTopology must be an object (the layers config or GraphDef)');
+  const problem = json.weightsManifest === undefined ? undefined : manifestProblem(json.weightsManifest);
+  if (problem) throw new BadRequestError(`model.json: ${problem}`);
   return json as ModelJson;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isDimension = (d: unknown) => Number.isInteger(d) && (d as number) >= 0;
+
+/** What is wrong with a weightsManifest's shape, if anything: groups of shard paths and weight specs. */
+function manifestProblem(manifest: unknown): string | undefined {
+  if (!Array.isArray(manifest)) return 'weightsManifest must be an array of {paths, weights} groups';
+  for (const [index, group] of manifest.entries()) {
+    const where = `weightsManifest[${index}]`;
+    if (!isObject(group)) return `${where} must be an object with paths and weights`;
+    if (!Array.isArray(group.paths) || !group.paths.every((p) => typeof p === 'string')) return `${where}.paths must be an array of file names`;
+    if (!Array.isArray(group.weights)) return `${where}.weights must be an array of weight specs`;
+    for (const [i, spec] of group.weights.entries()) {
+      const ok = isObject(spec) && typeof spec.name === 'string' && typeof spec.dtype === 'string' && Array.isArray(spec.shape) && spec.shape.every(isDimension);
+      if (!ok) return `${where}.weights[${i}] must have a name, a dtype and a shape of non-negative integers`;
+    }
+  }
+  return undefined;
 }
 
 export function formatOf(modelJson: ModelJson): ModelFormat {
