@@ -22,12 +22,15 @@
  * get through. s3rver accepts only the key pair S3RVER/S3RVER, so the child gets those
  * credentials (the model store is a folder: it needs none).
  *
- * The local S3 and the event wiring live in scripts/local/ (the tests use them too).
+ * A background invocation that fails is logged and the stack keeps running, as in AWS
+ * (scripts/local/offlineEnv.ts). The local S3, the event wiring and serverless offline's
+ * environment live in scripts/local/ (the tests use them too).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createCipheriv } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { offlineEnv } from './local/offlineEnv.js';
 import { wireUploadEvents } from './local/uploadEvents.js';
 import { DEFAULT_LOCAL_S3_PORT, localBatchEnv, startLocalS3 } from './local/s3.js';
 
@@ -68,7 +71,7 @@ async function main(): Promise<void> {
   const s3 = await startLocalS3({ directory: s3Dir, port: s3Port });
 
   const lambdaEndpoint = `http://127.0.0.1:${lambdaPort}`;
-  const env: NodeJS.ProcessEnv = { ...process.env, ...localBatchEnv(s3), LAMBDA_ENDPOINT: lambdaEndpoint };
+  const env = offlineEnv({ ...process.env, ...localBatchEnv(s3), LAMBDA_ENDPOINT: lambdaEndpoint });
   delete env.AWS_SESSION_TOKEN; // real session credentials would be sent along with s3rver's keys
   delete env.AWS_PROFILE;
   const child: ChildProcess = spawn(path.join(repoRoot, 'node_modules', '.bin', 'serverless'), ['offline', 'start', ...passThrough], {

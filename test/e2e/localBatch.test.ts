@@ -25,6 +25,7 @@ const invoked: string[] = [];
 const imported: string[] = [];
 let models: string;
 const invokeErrors: string[] = [];
+let lambdaEndpoint: string;
 
 beforeAll(async () => {
   directory = await mkdtemp(path.join(os.tmpdir(), 'local-s3-'));
@@ -33,7 +34,7 @@ beforeAll(async () => {
   models = await mkdtemp(path.join(os.tmpdir(), 'local-models-'));
   await cp('models', models, { recursive: true });
   offline = await startOffline({ ...localBatchEnv(s3), MODEL_STORE_URI: `file://${models}` });
-  const lambdaEndpoint = /\[http for lambda\] listening on (http:\/\/[\w.:]+)/.exec(offline.output())?.[1];
+  lambdaEndpoint = /\[http for lambda\] listening on (http:\/\/[\w.:]+)/.exec(offline.output())?.[1] ?? '';
   if (!lambdaEndpoint) throw new Error(`no Lambda API address in the serverless offline output:\n${offline.output()}`);
   unwire = wireUploadEvents(s3.onEvent, {
     lambdaEndpoint,
@@ -206,5 +207,19 @@ describe('npm start import flow: a Keras file PUT under imports/{model}/ -> mode
     expect(answer.status).toBe(200);
     const [value] = (await answer.json()).outputs[0].data;
     expect(Math.abs(value - expected.outputs[0][0])).toBeLessThanOrEqual(1e-5 * Math.abs(expected.outputs[0][0]));
+  });
+});
+
+describe('a background invocation that throws, under serverless offline as npm start runs it', () => {
+  it('is logged as failed, and the HTTP and Lambda APIs keep serving (serverless offline exited on it)', async () => {
+    const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
+    const lambda = new LambdaClient({ endpoint: lambdaEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const payload = new TextEncoder().encode(JSON.stringify({ jobId: 'nope' })); // not a job id: jobWorker throws
+    const accepted = await lambda.send(new InvokeCommand({ FunctionName: 'tfjs-serving-dev-jobWorker', InvocationType: 'Event', Payload: payload }));
+    expect(accepted.StatusCode).toBe(202);
+    await until('the failure in the log', async () => (/Unhandled exception in handler 'jobWorker'/.test(offline.output()) ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 500)); // Node ended the process right after the rejection
+    expect((await fetch(`${offline.url}/v2/health/live`)).status).toBe(200);
+    expect((await lambda.send(new InvokeCommand({ FunctionName: 'tfjs-serving-dev-jobWorker', InvocationType: 'Event', Payload: payload }))).StatusCode).toBe(202);
   });
 });

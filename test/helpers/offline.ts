@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { offlineEnv } from '../../scripts/local/offlineEnv.js';
 
 /**
  * `count` distinct free ports. Every probe socket stays open until all are chosen: probing one
@@ -39,7 +40,8 @@ export async function startOffline(env: Record<string, string> = {}, timeoutMs =
   const bin = path.resolve('node_modules/.bin/serverless');
   const child: ChildProcess = spawn(bin, ['offline', 'start', '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort)], {
     cwd: path.resolve('.'),
-    env: { ...process.env, POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'WARN', LAMBDA_ENDPOINT: `http://127.0.0.1:${lambdaPort}`, ...env },
+    // As npm start runs it (offlineEnv): a background invocation that throws does not end the server.
+    env: offlineEnv({ ...process.env, POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'WARN', LAMBDA_ENDPOINT: `http://127.0.0.1:${lambdaPort}`, ...env }),
     detached: true, // its own process group, so stop() also ends the worker processes it forks
     stdio: ['ignore', 'pipe', 'pipe'],
   });
