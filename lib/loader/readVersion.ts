@@ -1,8 +1,8 @@
 /**
  * Fetches a committed version's files (one GET each), checks every one against the manifest's
- * sha256 and builds the TF.js model. A mismatch is an IntegrityError and nothing is returned.
+ * sha256 and builds the TF.js model. A mismatch, or a file gone, is an IntegrityError and nothing is returned.
  */
-import { IntegrityError } from '../errors.js';
+import { IntegrityError, NotFoundError } from '../errors.js';
 import { concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from '../registry/artifacts.js';
 import { keys, readManifest, sha256Hex, type Manifest } from '../registry/index.js';
 import { modelFromMemory, type TfModel } from '../runtime/tfModel.js';
@@ -20,7 +20,12 @@ export interface LoadedModel {
 async function fetchChecked(store: ObjectStore, manifest: Manifest, file: string): Promise<Uint8Array> {
   const expected = manifest.files[file];
   if (!expected) throw new IntegrityError(`${manifest.name}:${manifest.version}: ${file} is not listed in the manifest`);
-  const bytes = await store.get(keys.file(manifest.name, manifest.version, file));
+  // The manifest exists, so the version does: a file of it gone from the store is damage (500), not
+  // the 404 of an unknown model or version.
+  const bytes = await store.get(keys.file(manifest.name, manifest.version, file)).catch((error: unknown) => {
+    if (error instanceof NotFoundError) throw new IntegrityError(`${manifest.name}:${manifest.version}: ${file} is missing from the store`, { cause: error });
+    throw error;
+  });
   if (sha256Hex(bytes) !== expected) {
     throw new IntegrityError(`${manifest.name}:${manifest.version}: ${file} does not match its sha256 in the manifest`);
   }

@@ -59,7 +59,7 @@ export class FolderStore implements ObjectStore {
     try {
       return new Uint8Array(await fs.readFile(this.file(key)));
     } catch (error) {
-      if (isMissing(error)) throw new NotFoundError(`no object ${key} in ${this.uri}`);
+      if (isMissing(error)) throw new NotFoundError(`no object ${key}`);
       throw error;
     }
   }
@@ -69,7 +69,7 @@ export class FolderStore implements ObjectStore {
     try {
       handle = await fs.open(this.file(key), 'r');
     } catch (error) {
-      if (isMissing(error)) throw new NotFoundError(`no object ${key} in ${this.uri}`);
+      if (isMissing(error)) throw new NotFoundError(`no object ${key}`);
       throw error;
     }
     try {

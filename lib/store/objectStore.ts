@@ -49,7 +49,10 @@ export interface ListOptions {
 }
 
 export interface ObjectStore {
-  /** s3://bucket/prefix or file:///abs/path, for logs and error messages. */
+  /**
+   * s3://bucket/prefix or file:///abs/path, for logs and the operator's messages. Not in a missing
+   * object's NotFoundError, which a client may read (a data set, a batch file): that names the key.
+   */
   readonly uri: string;
   get(key: string): Promise<Uint8Array>;
   /** The object's bytes from `start` (a byte offset) to the end; batch scoring resumes with it. */

@@ -96,7 +96,7 @@ export class S3Store implements ObjectStore {
       if (!out.Body) throw new Error(`S3 answered GetObject ${key} without a body`);
       return await out.Body.transformToByteArray();
     } catch (error) {
-      if (isMissing(error)) throw new NotFoundError(`no object ${key} in ${this.uri}`);
+      if (isMissing(error)) throw new NotFoundError(`no object ${key}`);
       throw error;
     }
   }
@@ -117,7 +117,7 @@ export class S3Store implements ObjectStore {
       }
       return out.Body as Readable;
     } catch (error) {
-      if (isMissing(error)) throw new NotFoundError(`no object ${key} in ${this.uri}`);
+      if (isMissing(error)) throw new NotFoundError(`no object ${key}`);
       if (ifMatch !== undefined && statusOf(error) === 412) throw new ObjectChangedError(key, this.uri, undefined, ifMatch);
       throw error;
     }

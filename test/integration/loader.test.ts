@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -110,6 +110,21 @@ describe('model loader', () => {
     }
     // The failure was not cached: once the bytes are right again, the same loader serves it.
     expect(await loader.withModel({ name: 'lin', version: 3 }, (m) => m.version)).toBe(3);
+    loader.clear();
+  });
+
+  it('a version that lost a weight shard is damaged (500), not an unknown version (404), and its message names no store', async () => {
+    const loader = new ModelLoader(store, { aliasTtlMs: 1000, maxBytes: 1e9 });
+    const weights = path.join(root, 'lin', 'versions', '3', 'weights.bin');
+    const original = await store.get(keys.file('lin', 3, 'weights.bin'));
+    try {
+      await rm(weights);
+      const error = await loader.withModel({ name: 'lin', version: 3 }, () => undefined).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(IntegrityError);
+      expect((error as IntegrityError).message).toBe('lin:3: weights.bin is missing from the store');
+    } finally {
+      await writeFile(weights, original);
+    }
     loader.clear();
   });
 

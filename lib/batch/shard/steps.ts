@@ -48,7 +48,7 @@ export async function planStep(services: Services, run: RunInput): Promise<PlanO
   if (!plan) {
     // The version the execution was started for, or nothing: a newer upload has its own execution.
     const source = await io.source.head(input.key);
-    if (!source) throw new NotFoundError(`no file ${input.key} in ${io.source.uri}`);
+    if (!source) throw new NotFoundError(`no file ${input.key}`);
     // The same version string the trigger recorded (lib/batch/handlerCore.ts): the ETag, or the size without one.
     const version = source.etag ?? String(source.size);
     if (version !== run.etag) throw new ConflictError(`${input.key} has changed since this run was started (ETag ${version}, expected ${run.etag})`);
