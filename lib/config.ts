@@ -83,7 +83,7 @@ export interface Config {
   jobWorkerMemoryBytes: number;
   /** Instances one explain request may carry (each costs many model evaluations). */
   explainMaxInstances: number;
-  /** The Lambda that runs jobs; unset: jobs run in this process (tests, CLI). */
+  /** The Lambda that runs jobs; unset, or not in a Lambda (tests, CLI, invoke local): jobs run in this process. */
   jobWorkerFunction?: string;
   lambdaEndpoint?: string;
   /** Running as a Lambda (in AWS, or under serverless offline): it can invoke functions by name. */
@@ -113,6 +113,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   // Weights live in the JS heap and in wasm memory: keep the cache to a quarter of the function's memory.
   const lambdaMemoryBytes = (e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? 2048) * 1024 * 1024;
+  const inLambda = e.AWS_EXECUTION_ENV?.startsWith('AWS_Lambda') === true || e.IS_OFFLINE === 'true';
   return {
     modelStoreUri: e.MODEL_STORE_URI ?? pathToFileURL(defaultModelsDir()).href,
     s3Endpoint: e.S3_ENDPOINT || undefined,
@@ -133,7 +134,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     functionMemoryBytes: lambdaMemoryBytes,
     memoryBudgetBytes: e.MEMORY_BUDGET_BYTES,
     jobWorkerMemoryBytes: e.JOB_WORKER_MEMORY_SIZE ? e.JOB_WORKER_MEMORY_SIZE * 1024 * 1024 : lambdaMemoryBytes,
-    jobWorkerFunction: e.JOB_WORKER_FUNCTION || undefined,
+    // serverless.yml names the worker for every run of the functions, `serverless invoke local` too:
+    // there, no Lambda API holds the worker (the AWS one would be called, with a job id only this
+    // machine knows), so jobs run in this process, as batch continuations do.
+    jobWorkerFunction: (inLambda && e.JOB_WORKER_FUNCTION) || undefined,
     batchStoreUri: e.BATCH_STORE_URI || undefined,
     batchMarginMs: e.BATCH_MARGIN_SECONDS * 1000,
     batchShard: {
@@ -146,7 +150,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     // Under serverless offline (its default lambdaPort), functions are invoked through its local Lambda endpoint.
     lambdaEndpoint: e.LAMBDA_ENDPOINT || (e.IS_OFFLINE ? 'http://127.0.0.1:3002' : undefined),
-    inLambda: e.AWS_EXECUTION_ENV?.startsWith('AWS_Lambda') === true || e.IS_OFFLINE === 'true',
+    inLambda,
     region: e.AWS_REGION ?? 'us-east-1',
     hasAwsCredentials: e.AWS_ACCESS_KEY_ID !== undefined,
     awsCredentials:

@@ -1,13 +1,15 @@
 import { execFile } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 
-/** `npx serverless invoke local` on the built bundle, as the README shows it. */
-async function invokeLocal(fn: string, eventFile: string): Promise<any> {
-  const { stdout } = await run(path.resolve('node_modules/.bin/serverless'), ['invoke', 'local', '-f', fn, '--path', eventFile], {
+/** `npx serverless invoke local` on the built bundle, as the README shows it: an event file, or the event itself. */
+async function invokeLocal(fn: string, event: string | object): Promise<any> {
+  const source = typeof event === 'string' ? ['--path', event] : ['--data', JSON.stringify(event)];
+  const { stdout } = await run(path.resolve('node_modules/.bin/serverless'), ['invoke', 'local', '-f', fn, ...source], {
     env: { ...process.env, POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'SILENT' },
   });
   return JSON.parse(stdout.slice(stdout.indexOf('{')));
@@ -30,5 +32,18 @@ describe('serverless invoke local', () => {
   it('serves metadata', async () => {
     const result = await invokeLocal('metadata', 'events/metadata-iris.json');
     expect(result.body).toMatchObject({ name: 'iris', task: 'classification', labels: ['setosa', 'versicolor', 'virginica'] });
+  });
+
+  it('runs an async evaluation in its own process, as README says for an unset JOB_WORKER_FUNCTION (it called the AWS Lambda API: 503)', async () => {
+    const body = { dataset: '_datasets/iris-test.csv', labelColumn: 'species' };
+    const result = await invokeLocal('evaluations', { path: '/v2/models/iris/evaluations?async=true', body });
+    expect(result.statusCode).toBe(202);
+    const record = path.resolve('models', `${result.headers.location.replace('/v2/jobs/', '_jobs/')}.json`);
+    try {
+      // invoke local waits for the job before it exits: the record is final.
+      expect(JSON.parse(await readFile(record, 'utf8'))).toMatchObject({ kind: 'evaluate', status: 'succeeded' });
+    } finally {
+      await rm(record, { force: true });
+    }
   });
 });
