@@ -18,6 +18,11 @@ function defaultModelsDir(): string {
 }
 
 const positiveInt = z.coerce.number().int().positive();
+/** serverless.yml passes an unset variable through as '': the same as unset. */
+const optionalPositiveInt = z
+  .union([positiveInt, z.literal('')])
+  .optional()
+  .transform((v) => v || undefined);
 
 const schema = z.object({
   MODEL_STORE_URI: z
@@ -30,18 +35,21 @@ const schema = z.object({
     .enum(['node', 'wasm', 'cpu', ''])
     .optional()
     .transform((v) => v || undefined),
-  TFJS_WASM_DIR: z.string().optional(),
+  TFJS_WASM_DIR: z
+    .string()
+    .optional()
+    .transform((v) => v || undefined),
   MODEL_ALIAS_TTL_SECONDS: z.coerce.number().min(0).default(30),
   MODEL_STALE_MAX_SECONDS: z.coerce.number().min(0).default(3600),
   S3_MAX_ATTEMPTS: positiveInt.max(10).default(3),
   S3_CONNECT_TIMEOUT_MS: positiveInt.default(1000),
   S3_SOCKET_TIMEOUT_MS: positiveInt.default(5000),
-  MODEL_CACHE_MAX_BYTES: positiveInt.optional(),
+  MODEL_CACHE_MAX_BYTES: optionalPositiveInt,
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: positiveInt.optional(),
   MODEL_PRELOAD: z.string().optional(),
   MAX_BATCH: positiveInt.default(256),
   EXPLAIN_MAX_INSTANCES: positiveInt.default(32),
-  MEMORY_BUDGET_BYTES: positiveInt.optional(),
+  MEMORY_BUDGET_BYTES: optionalPositiveInt,
   JOB_WORKER_MEMORY_SIZE: z.union([positiveInt, z.literal('')]).optional(),
   JOB_WORKER_FUNCTION: z.string().optional(),
   LAMBDA_ENDPOINT: z.union([z.url(), z.literal('')]).optional(),
@@ -60,6 +68,9 @@ const schema = z.object({
   BATCH_STATE_MACHINE_ARN: z.string().optional(),
   STEP_FUNCTIONS_ENDPOINT: z.union([z.url(), z.literal('')]).optional(),
 });
+
+/** Every variable the configuration is read from (serverless.yml must pass each through: a test checks it). */
+export const CONFIG_VARIABLES = Object.keys(schema.shape);
 
 export interface Config {
   modelStoreUri: string;

@@ -33,7 +33,8 @@ beforeAll(async () => {
   store = openStore(`s3://${s3.bucket}/`, { endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: LOCAL_S3_CREDENTIALS });
   models = await mkdtemp(path.join(os.tmpdir(), 'local-models-'));
   await cp('models', models, { recursive: true });
-  offline = await startOffline({ ...localBatchEnv(s3), MODEL_STORE_URI: `file://${models}` });
+  // INFO: a test reads the function's own log line (a skipped upload).
+  offline = await startOffline({ ...localBatchEnv(s3), MODEL_STORE_URI: `file://${models}`, POWERTOOLS_LOG_LEVEL: 'INFO' });
   lambdaEndpoint = /\[http for lambda\] listening on (http:\/\/[\w.:]+)/.exec(offline.output())?.[1] ?? '';
   if (!lambdaEndpoint) throw new Error(`no Lambda API address in the serverless offline output:\n${offline.output()}`);
   unwire = wireUploadEvents(s3.onEvent, {

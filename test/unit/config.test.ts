@@ -11,6 +11,11 @@ describe('configuration', () => {
     expect(c.cacheMaxBytes).toBe(512 * 1024 * 1024); // a quarter of the 2048 MB default
   });
 
+  it("reads an empty variable as unset, as serverless.yml passes one the shell does not set (TF.js's wasm folder, the cache and memory budget)", () => {
+    const c = readConfig({ TFJS_WASM_DIR: '', MODEL_CACHE_MAX_BYTES: '', MEMORY_BUDGET_BYTES: '', TFJS_BACKEND: '' });
+    expect(c).toMatchObject({ wasmDir: undefined, cacheMaxBytes: 512 * 1024 * 1024, memoryBudgetBytes: undefined, backend: undefined });
+  });
+
   it('reads every variable', () => {
     const c = readConfig({
       MODEL_STORE_URI: 's3://bucket/models',

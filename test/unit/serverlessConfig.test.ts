@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import type { S3EventRecord } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routeList } from '../../lib/api/routes/index.js';
+import { CONFIG_VARIABLES } from '../../lib/config.js';
 import { INPUT_PREFIX, INPUT_SUFFIXES, OUTPUT_PREFIX, outputsFor, parseInputKey } from '../../lib/batch/paths.js';
 import { BATCH_FUNCTION, IMPORT_FUNCTION, isBatchUpload, isImportUpload } from '../../scripts/local/uploadEvents.js';
 import { FUNCTION_MALLOC_ENV } from '../../lib/runtime/mallocSettings.js';
@@ -47,10 +48,15 @@ interface Throttle {
   ThrottlingBurstLimit: number | string;
 }
 
-/** serverless.yml as `serverless print` resolves it, with these --param values. */
+/** serverless.yml as `serverless print` resolves it, with these --param values (and `env` in the shell). */
 async function printed(...params: string[]): Promise<Printed> {
+  return printedWith({}, ...params);
+}
+
+async function printedWith(env: Record<string, string>, ...params: string[]): Promise<Printed> {
   const { stdout } = await promisify(execFile)(path.resolve('node_modules/.bin/serverless'), ['print', '--format', 'json', ...params.map((p) => `--param=${p}`)], {
     cwd: path.resolve('.'),
+    env: { ...process.env, ...env },
     maxBuffer: 16 * 1024 * 1024,
   });
   return JSON.parse(stdout) as Printed;
@@ -256,4 +262,19 @@ describe('serverless.yml as the framework resolves it', () => {
       for (const excluded of patterns.slice(1).filter((p) => p.startsWith('!'))) expect(excluded.startsWith(`!dist/${name}/`)).toBe(true);
     }
   });
+
+  it("passes every variable lib/config.ts reads (and Powertools') from the shell to the functions, as README's configuration table says", async () => {
+    // Set by Lambda or serverless offline themselves, or a test's hook (a local Step Functions).
+    const notPassed = /^(AWS_|IS_OFFLINE$|BATCH_STATE_MACHINE_ARN$|STEP_FUNCTIONS_ENDPOINT$)/;
+    // Named by serverless.yml itself, not the shell: the worker and its memory, the state machine.
+    const named = ['JOB_WORKER_FUNCTION', 'JOB_WORKER_MEMORY_SIZE', 'BATCH_STATE_MACHINE_NAME'];
+    const variables = [...CONFIG_VARIABLES, 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_METRICS_DISABLED'].filter((v) => !notPassed.test(v));
+    const shell = Object.fromEntries(variables.filter((v) => !named.includes(v)).map((v) => [v, `set-${v}`]));
+    const resolved = await printedWith(shell);
+    const declared = (v: string) => [resolved.provider.environment?.[v], ...Object.values(resolved.functions).map((f) => f.environment?.[v])].filter((x) => x !== undefined);
+    for (const v of variables) {
+      expect([v, declared(v).length > 0]).toEqual([v, true]);
+      if (!named.includes(v)) expect([v, declared(v).every((x) => x === `set-${v}`)]).toEqual([v, true]);
+    }
+  }, 60_000);
 });
