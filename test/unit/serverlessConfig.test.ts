@@ -5,6 +5,7 @@
  * exactly as the S3 rules do, and each function ships only its own bundle.
  */
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { S3EventRecord } from 'aws-lambda';
@@ -38,7 +39,10 @@ interface FunctionConfig {
 interface Printed {
   service: string;
   provider: { stage: string; environment?: Record<string, string>; httpApi?: { authorizers?: Record<string, { type: string; issuerUrl?: string }> } };
-  resources: { extensions?: { HttpApiStage?: { Properties: { DefaultRouteSettings: Throttle; RouteSettings: Record<string, Throttle> } } } };
+  resources: {
+    Resources: Record<string, { Properties?: { Policies?: { PolicyDocument: { Statement: { Action: string | string[] }[] } }[] } }>;
+    extensions?: { HttpApiStage?: { Properties: { DefaultRouteSettings: Throttle; RouteSettings: Record<string, Throttle> } } };
+  };
   package?: { individually?: boolean };
   functions: Record<string, FunctionConfig & { environment?: Record<string, string> }>;
 }
@@ -277,4 +281,31 @@ describe('serverless.yml as the framework resolves it', () => {
       if (!named.includes(v)) expect([v, declared(v).every((x) => x === `set-${v}`)]).toEqual([v, true]);
     }
   }, 60_000);
+
+  it('lets the writing functions make every S3 call the S3 store makes (lib/store/s3.ts), aborting a multipart upload included', async () => {
+    // IAM actions per SDK command (a HEAD is a GetObject; a multipart upload's parts are PutObject).
+    const actions: Record<string, string[]> = {
+      GetObject: ['s3:GetObject'],
+      HeadObject: ['s3:GetObject'],
+      PutObject: ['s3:PutObject'],
+      CreateMultipartUpload: ['s3:PutObject'],
+      UploadPart: ['s3:PutObject'],
+      UploadPartCopy: ['s3:PutObject', 's3:GetObject'],
+      CompleteMultipartUpload: ['s3:PutObject'],
+      AbortMultipartUpload: ['s3:AbortMultipartUpload'],
+      DeleteObject: ['s3:DeleteObject'],
+      ListObjectsV2: ['s3:ListBucket'],
+      // @aws-sdk/lib-storage's Upload: a multipart upload that it aborts when a part fails.
+      Upload: ['s3:PutObject', 's3:AbortMultipartUpload'],
+    };
+    const source = await readFile('lib/store/s3.ts', 'utf8');
+    const calls = [...new Set([...source.matchAll(/sdk\.(\w+)Command\b/g)].map((m) => m[1]).concat(/new Upload\(/.test(source) ? ['Upload'] : []))];
+    expect(calls).toContain('AbortMultipartUpload');
+    const statements = config.resources.Resources.StoreWriterRole.Properties?.Policies?.[0].PolicyDocument.Statement ?? [];
+    const allowed = new Set(statements.flatMap((s) => [s.Action].flat()));
+    for (const call of calls) {
+      expect(actions[call], `IAM actions of ${call}`).toBeDefined();
+      for (const action of actions[call]) expect([call, action, allowed.has(action)]).toEqual([call, action, true]);
+    }
+  });
 });
