@@ -52,7 +52,10 @@ describe('a raw model (no input transform)', () => {
     const outcomes = (await app.batchScore({ Records: [...putEvent('batch/input/raw/rows.jsonl').Records, ...putEvent('batch/input/raw/rows.csv').Records] } as S3Event)) as {
       status: string;
     }[];
-    expect(outcomes.map((o) => o.status), JSON.stringify(outcomes)).toEqual(["succeeded", "succeeded"]);
+    expect(
+      outcomes.map((o) => o.status),
+      JSON.stringify(outcomes),
+    ).toEqual(['succeeded', 'succeeded']);
     const fromJsonl = (await text(folder, 'batch/output/raw/rows.jsonl.predictions.jsonl'))
       .trim()
       .split('\n')
