@@ -24,12 +24,12 @@ export const sequenceKind: InputKind<SequenceSettings> = {
   instanceHelp: () => '{"sequence": [numbers]} of the model\'s length',
   rowShape: (settings) => [settings.length],
   isInstance: (_settings, value) => isSequence(value),
-  encode: async (settings, values, where) => {
+  encode: async (settings, values, placeOf) => {
     const out = new Float32Array(values.length * settings.length);
     values.forEach((value, r) => {
       const sequence = isSequence(value) ? value.sequence : typeof value === 'string' ? JSON.parse(value).sequence : undefined;
       if (!Array.isArray(sequence) || sequence.length !== settings.length || sequence.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
-        throw new BadRequestError(`${where}[${r}]: expected {"sequence": [${settings.length} numbers]}`);
+        throw new BadRequestError(`${placeOf(r)}: expected {"sequence": [${settings.length} numbers]}`);
       }
       sequence.forEach((v: number, i: number) => {
         out[r * settings.length + i] = v * settings.scale;
