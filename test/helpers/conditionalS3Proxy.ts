@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { keyLocks } from './keyLocks.js';
 
 /** An S3 error answer, or `'html'`: 200 with an HTML page, as a proxy in the way may answer. */
-type S3Fault = { status: number; code: string } | 'html';
+type S3Fault = { status: number; code: string; message?: string } | 'html';
 
 export interface ConditionalS3Proxy {
   endpoint: string;
@@ -56,7 +56,7 @@ function noSuchKey(res: ServerResponse, resource: string): void {
   res.end(body);
 }
 
-const SLOW_DOWN: S3Fault = { status: 503, code: 'SlowDown' };
+const SLOW_DOWN: S3Fault = { status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' };
 
 function answerFault(res: ServerResponse, resource: string, fault: S3Fault): void {
   if (fault === 'html') {
@@ -65,7 +65,7 @@ function answerFault(res: ServerResponse, resource: string, fault: S3Fault): voi
     res.end(page);
     return;
   }
-  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${fault.code}</Code><Message>injected by the test proxy</Message><Resource>${resource}</Resource><RequestId>${randomUUID()}</RequestId></Error>`;
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${fault.code}</Code><Message>${fault.message ?? 'injected by the test proxy'}</Message><Resource>${resource}</Resource><RequestId>${randomUUID()}</RequestId></Error>`;
   res.writeHead(fault.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
