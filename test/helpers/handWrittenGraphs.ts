@@ -131,3 +131,28 @@ export function writeUnknownRankModel(): Promise<string> {
     outputs: Object.fromEntries([spec('y', dims(-1, 2)), spec('z', unknownRank)]),
   });
 }
+
+/** Weights of writeInt32ImageModel's MatMul, [12, 2] row-major. */
+const INT32_IMAGE_W = Array.from({ length: 12 * 2 }, (_, i) => ((i * 37) % 11) / 100 - 0.05);
+
+/**
+ * An image model whose input is int32, as MoveNet's is: x int32 [rows, 2, 2, 3] -> Cast -> Reshape
+ * [rows, 12] -> MatMul [12, 2] -> Softmax.
+ */
+export function writeInt32ImageModel(): Promise<string> {
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: int32, shape: { shape: dims(-1, 2, 2, 3) } } },
+    { name: 'cast', op: 'Cast', input: ['x'], attr: { SrcT: int32, DstT: float } },
+    { name: 'flat', op: 'Reshape', input: ['cast', 'shape'], attr: { T: float, Tshape: int32 } },
+    { name: 'MatMul', op: 'MatMul', input: ['flat', 'w'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },
+    { name: 'probs', op: 'Softmax', input: ['MatMul'], attr: { T: float } },
+  ];
+  const weights: Weight[] = [
+    { name: 'shape', shape: [2], dtype: 'int32', values: [-1, 12] },
+    { name: 'w', shape: [12, 2], dtype: 'float32', values: INT32_IMAGE_W },
+  ];
+  return writeGraph('int32-image-model', nodes, weights, {
+    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_INT32', tensorShape: dims(-1, 2, 2, 3) } },
+    outputs: { 'probs:0': { name: 'probs:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 2) } },
+  });
+}

@@ -4,57 +4,13 @@
  * and cut toward zero, so predict, infer and /preprocess serve it; the answer equals infer on the
  * raw INT32 tensor /preprocess shows, and on the float encoding cut by TF.js's own cast.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { writeInt32ImageModel } from '../helpers/handWrittenGraphs.js';
 import { b64, pngBytes } from '../helpers/images.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
-
-const dims = (...sizes: number[]) => ({ dim: sizes.map((size) => ({ size: String(size) })) });
-const W = Array.from({ length: 12 * 2 }, (_, i) => ((i * 37) % 11) / 100 - 0.05);
-
-/** A graph model: int32 [-1, 2, 2, 3] -> Cast -> Reshape [-1, 12] -> MatMul [12, 2] -> Softmax. */
-async function writeInt32GraphModel(): Promise<string> {
-  const out = await mkdtemp(path.join(tmpdir(), 'int32-model-'));
-  const int = { type: 'DT_INT32' };
-  const float = { type: 'DT_FLOAT' };
-  const node = [
-    { name: 'x', op: 'Placeholder', attr: { dtype: int, shape: { shape: dims(-1, 2, 2, 3) } } },
-    { name: 'cast', op: 'Cast', input: ['x'], attr: { SrcT: int, DstT: float } },
-    { name: 'shape', op: 'Const', attr: { dtype: int, value: { tensor: { dtype: 'DT_INT32', tensorShape: dims(2) } } } },
-    { name: 'flat', op: 'Reshape', input: ['cast', 'shape'], attr: { T: float, Tshape: int } },
-    { name: 'w', op: 'Const', attr: { dtype: float, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dims(12, 2) } } } },
-    { name: 'MatMul', op: 'MatMul', input: ['flat', 'w'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },
-    { name: 'probs', op: 'Softmax', input: ['MatMul'], attr: { T: float } },
-  ];
-  const modelJson = {
-    format: 'graph-model',
-    generatedBy: 'test',
-    convertedBy: 'TensorFlow.js Converter v4.22.0',
-    modelTopology: { node, library: {}, versions: { producer: 1482 } },
-    signature: {
-      inputs: { 'x:0': { name: 'x:0', dtype: 'DT_INT32', tensorShape: dims(-1, 2, 2, 3) } },
-      outputs: { 'probs:0': { name: 'probs:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 2) } },
-    },
-    weightsManifest: [
-      {
-        paths: ['group1-shard1of1.bin'],
-        weights: [
-          { name: 'shape', shape: [2], dtype: 'int32' },
-          { name: 'w', shape: [12, 2], dtype: 'float32' },
-        ],
-      },
-    ],
-  };
-  await writeFile(path.join(out, 'model.json'), JSON.stringify(modelJson));
-  const bytes = Buffer.concat([Buffer.from(new Int32Array([-1, 12]).buffer), Buffer.from(new Float32Array(W).buffer)]);
-  await writeFile(path.join(out, 'group1-shard1of1.bin'), bytes);
-  return out;
-}
 
 let app: App;
 /** A 3 x 3 picture: bilinear resizing to 2 x 2 gives values between pixels, which the cast cuts. */
@@ -63,7 +19,7 @@ const picture = b64(pngBytes(3, 3, (x, y) => [40 * x + 7, 60 * y + 3, 25 * (x + 
 beforeAll(async () => {
   const store = await tempFolderStore();
   const input = { kind: 'image', width: 2, height: 2, channels: 3, fit: 'stretch', resize: 'bilinear', scale: 1 };
-  await pushModelFolder(store, await writeInt32GraphModel(), 'pose', { labels: ['a', 'b'], transforms: { input } });
+  await pushModelFolder(store, await writeInt32ImageModel(), 'pose', { labels: ['a', 'b'], transforms: { input } });
   app = serving(store.uri);
 });
 

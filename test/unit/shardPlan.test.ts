@@ -84,6 +84,17 @@ function expectedRanges(bytes: Buffer, recordEnds: number[], targetBytes: number
   return ranges;
 }
 
+/** The store, recording where each read it is asked for starts. */
+function countingReads(): { reads: number[]; counting: FolderStore } {
+  const reads: number[] = [];
+  const counting = Object.create(store) as FolderStore;
+  counting.getStream = (key, options) => {
+    reads.push(options?.start ?? 0);
+    return store.getStream(key, options);
+  };
+  return { reads, counting };
+}
+
 const model = { name: 'm', version: 1 };
 /** What the planner is given: the file's ETag and size, and parts of an odd size so that records, quotes and characters straddle them. */
 async function source(key: string) {
@@ -204,12 +215,7 @@ describe('planRanges', () => {
   it('a file of CR-only line breaks is refused at its first reads, not read to its end as one header', async () => {
     const bytes = Buffer.from(`a,b\r${'1,2\r'.repeat(100_000)}`);
     await writeFile(path.join(dir, 'mac.csv'), bytes);
-    const reads: number[] = [];
-    const counting = Object.create(store) as FolderStore;
-    counting.getStream = (key, options) => {
-      reads.push(options?.start ?? 0);
-      return store.getStream(key, options);
-    };
+    const { reads, counting } = countingReads();
     const plan = planRanges(counting, { key: 'mac.csv', ...(await source('mac.csv')), readPartBytes: 4096, format: 'csv', model, targetBytes: 1 });
     await expect(plan).rejects.toThrow(/carriage return that no line feed follows/);
     expect(reads.length).toBeLessThan(10);
@@ -218,12 +224,7 @@ describe('planRanges', () => {
   it('a header that never ends is refused once it is longer than a record may be, not read to the end of the file', async () => {
     const bytes = Buffer.concat([Buffer.from('a,"b\n'), Buffer.alloc(2 * MAX_RECORD_LENGTH, 'x')]);
     await writeFile(path.join(dir, 'endless.csv'), bytes);
-    const reads: number[] = [];
-    const counting = Object.create(store) as FolderStore;
-    counting.getStream = (key, options) => {
-      reads.push(options?.start ?? 0);
-      return store.getStream(key, options);
-    };
+    const { reads, counting } = countingReads();
     const plan = planRanges(counting, { key: 'endless.csv', ...(await source('endless.csv')), readPartBytes: 1 << 20, format: 'csv', model, targetBytes: 1 });
     await expect(plan).rejects.toThrow(/the record that starts on line 1 is longer than 32 MiB/);
     // The reads run a few parts ahead of the scan.
