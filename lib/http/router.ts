@@ -47,13 +47,24 @@ function compile(route: Route): Compiled {
   return { route, regex: new RegExp(`^${source}/?$`), names };
 }
 
+/**
+ * The path with each segment decoded (API Gateway may leave %3A for ':'), except '/' and '%',
+ * which stay encoded: an encoded '/' is part of a name (which the name's check then refuses),
+ * not a segment boundary that would route the request elsewhere.
+ */
+function decodedSegments(rawPath: string): string {
+  return rawPath
+    .split('/')
+    .map((segment) => decodeURIComponent(segment).replace(/[%/]/g, (c) => encodeURIComponent(c)))
+    .join('/');
+}
+
 export function createRouter(routes: Route[]): (request: HttpRequest) => { route: Route; params: Record<string, string> } {
   const compiled = routes.map(compile);
   return (request) => {
-    // API Gateway may leave %3A for ':' in the raw path.
     let path: string;
     try {
-      path = decodeURIComponent(request.path);
+      path = decodedSegments(request.path);
     } catch {
       throw new BadRequestError(`malformed percent-encoding in ${request.path}`);
     }
@@ -64,6 +75,6 @@ export function createRouter(routes: Route[]): (request: HttpRequest) => { route
       if (matching.length > 0) throw new MethodNotAllowedError(`${request.method} is not allowed on ${path}: use ${matching.map((c) => c.route.method).join(', ')}`);
       throw new NotFoundError(`no route for ${request.method} ${path}`);
     }
-    return { route: hit.route, params: Object.fromEntries(hit.names.map((name, i) => [name, values[i + 1]])) };
+    return { route: hit.route, params: Object.fromEntries(hit.names.map((name, i) => [name, decodeURIComponent(values[i + 1])])) };
   };
 }

@@ -10,7 +10,7 @@ import { listVersions, readAlias } from '../../lib/registry/index.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { writeGraphModel } from '../helpers/tinyModels.js';
-import { call, serving, waitForJob as waitForAppJob, type App } from '../helpers/serving.js';
+import { call, callHttpApi, serving, waitForJob as waitForAppJob, type App } from '../helpers/serving.js';
 import { recording, tempFolderStore } from '../helpers/stores.js';
 
 let app: App;
@@ -175,6 +175,9 @@ describe('fine-tune', () => {
     expect(answer.body).toMatchObject({ alias: 'staging', version: 2 });
     expect((await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/staging', { version: 999 })).statusCode).toBe(404);
     expect((await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/latest', { version: 1 })).statusCode).toBe(400);
+    // An encoded '/' belongs to the name, which is refused for it (it routed nowhere: 404 'no route').
+    const slashed = await callHttpApi(app.fineTune, 'PUT', '/v2/models/iris/aliases/a%2Fb', JSON.stringify({ version: 1 }));
+    expect(slashed).toMatchObject({ statusCode: 400, body: { error: expect.stringContaining('alias') } });
   });
 
   it.each([
