@@ -10,7 +10,8 @@ import { acceptedReply, submitJob } from '../lib/jobs/index.js';
 import { logger } from '../lib/observability.js';
 import { evaluateJob } from '../lib/ops/evaluate/executor.js';
 import { htmlReport } from '../lib/ops/evaluate/htmlReport.js';
-import { precheckEvaluation, runEvaluation } from '../lib/ops/evaluate/service.js';
+import { precheckEvaluation } from '../lib/ops/evaluate/precheck.js';
+import { runEvaluation } from '../lib/ops/evaluate/service.js';
 import { jobEnvironment } from '../lib/services.js';
 
 export const routes: Implementations<typeof evaluationsRoutes> = {
@@ -20,7 +21,7 @@ export const routes: Implementations<typeof evaluationsRoutes> = {
     if (query.async === 'true') {
       // 404, options of another task and bad inline labels or instances now, not in the job.
       const version = await loader.withModel(ref, async (loaded) => {
-        await precheckEvaluation(loaded, body, services.workerBudget);
+        await precheckEvaluation(loaded, body, { ...services.limits, worker: services.workerBudget });
         return loaded.version;
       });
       const job = await submitJob(jobEnvironment(services), 'evaluate', { name: ref.name, version }, body, { evaluate: evaluateJob }, (error, j, warning) =>

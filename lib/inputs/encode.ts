@@ -51,15 +51,7 @@ export async function encodeInstances(
   if (!input) throw new BadRequestError(`${where}: model ${model.name} has no input transform: send raw tensors`);
   if (instances.length === 0) throw new BadRequestError(`${where}: is empty: send at least one instance`);
   const rowShape = input.kind.rowShape(input.settings);
-  const rowBytes = 4 * rowShape.reduce((a, b) => a * b, 1);
-  const available = budget.available();
-  if (instances.length * rowBytes > available) {
-    const fit = Math.floor(available / rowBytes);
-    throw new PayloadTooLargeError(
-      `${where}: ${instances.length} instances make ${megabytes(instances.length * rowBytes)} of model input (${megabytes(rowBytes)} each, shape [${rowShape}]); ` +
-        `this function can give ${budget.describe()}: ${fit > 0 ? `at most ${fit} instances fit at once` : 'not even one fits'}`,
-    );
-  }
+  if (instances.length * rowBytesOf(rowShape) > budget.available()) throw tooMany(where, instances.length, rowShape, budget);
   const data = await input.kind.encode(input.settings, instances, placeOf);
   const [spec] = model.signature.inputs;
   const shape = [instances.length, ...rowShape];
@@ -67,6 +59,41 @@ export async function encodeInstances(
   // authors' tf.cast(resized, 'int32') does; not a 400 saying the client sent float32.
   if (spec.dtype === 'int32') return { name: spec.name, dtype: 'int32', shape, data: Int32Array.from(data, Math.trunc) };
   return { name: spec.name, dtype: 'float32', shape, data };
+}
+
+const rowBytesOf = (rowShape: number[]) => 4 * rowShape.reduce((a, b) => a * b, 1);
+
+function tooMany(where: string, count: number, rowShape: number[], budget: EncodeBudget): PayloadTooLargeError {
+  const rowBytes = rowBytesOf(rowShape);
+  const fit = Math.floor(budget.available() / rowBytes);
+  return new PayloadTooLargeError(
+    `${where}: ${count === 1 ? 'one instance makes' : `${count} instances make`} ${megabytes(count * rowBytes)} of model input (${megabytes(rowBytes)} each, shape [${rowShape}]); ` +
+      `this function can give ${budget.describe()}: ${fit > 0 ? `at most ${fit} instances fit at once` : 'not even one fits'}`,
+  );
+}
+
+/**
+ * How many natural instances to encode at once now: as many as fit `budget`, at most `maxRows`.
+ * Never less than one: a row that does not fit is refused by encodeInstances, with the figures.
+ * Work that takes rows a chunk at a time (evaluate) asks it before each chunk, so a request of
+ * more rows than fit at once runs instead of being refused as a whole.
+ */
+export function instancesPerChunk(model: ModelInputs, budget: EncodeBudget, maxRows: number): number {
+  const bytes = instanceBytes(model);
+  return bytes === undefined ? maxRows : Math.max(1, Math.min(maxRows, Math.floor(budget.available() / bytes)));
+}
+
+/** The bytes one natural instance makes of the model's input; undefined for a model of raw tensors only. */
+export function instanceBytes(model: ModelInputs): number | undefined {
+  const input = inputKindOf(model);
+  return input && rowBytesOf(input.kind.rowShape(input.settings));
+}
+
+/** A 413, as encodeInstances gives, when not even one natural instance fits `budget`. */
+export function checkOneInstanceFits(model: ModelInputs, budget: EncodeBudget, where = 'instances'): void {
+  const input = inputKindOf(model);
+  const rowShape = input?.kind.rowShape(input.settings);
+  if (rowShape && rowBytesOf(rowShape) > budget.available()) throw tooMany(where, 1, rowShape, budget);
 }
 
 /** A nested array of values for one model input, as a tensor of the input's dtype. */

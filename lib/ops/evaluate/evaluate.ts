@@ -8,7 +8,7 @@ import type { RunLimits } from '../../runtime/memory.js';
 import type { Manifest } from '../../registry/index.js';
 import { predict } from '../predict.js';
 import { checkFiniteOutput } from '../../protocol/answers.js';
-import { inputFromValues, type ModelInput } from '../../inputs/encode.js';
+import { inputFromValues, instancesPerChunk, type ModelInput } from '../../inputs/encode.js';
 import { elementCount, type TensorData } from '../../tensors/data.js';
 import { ClassificationAccumulator, type ClassificationReport } from './classification.js';
 import { classNames, type Example } from './examples.js';
@@ -55,8 +55,13 @@ export interface LabelledChunk {
   place: (i: number) => string;
 }
 
-/** Examples, one at a time, as chunks of at most `rows`. */
-async function* chunksOf(manifest: Manifest, examples: AsyncIterable<Example> | Iterable<Example>, rows: number): AsyncGenerator<LabelledChunk> {
+/**
+ * Examples, one at a time, as chunks of at most MAX_BATCH rows and of no more natural instances
+ * than fit the budget once encoded (asked again for each chunk): a chunk is encoded at once, and
+ * MAX_BATCH rows of a large input would be a 413 for rows that fit a few at a time.
+ */
+async function* chunksOf(manifest: Manifest, examples: AsyncIterable<Example> | Iterable<Example>, limits: RunLimits): AsyncGenerator<LabelledChunk> {
+  let size = instancesPerChunk(manifest, limits.budget, limits.maxBatch);
   let chunk: Example[] = [];
   // Rows before this chunk: a message names an inline row by its index among all of them.
   let before = 0;
@@ -80,7 +85,10 @@ async function* chunksOf(manifest: Manifest, examples: AsyncIterable<Example> | 
   };
   for await (const example of examples) {
     chunk.push(example);
-    if (chunk.length >= rows) yield flush();
+    if (chunk.length >= size) {
+      yield flush();
+      size = instancesPerChunk(manifest, limits.budget, limits.maxBatch);
+    }
   }
   if (chunk.length > 0) yield flush();
 }
@@ -124,7 +132,7 @@ export function headline(manifest: Manifest, report: ClassificationReport | Regr
 }
 
 export async function evaluateModel(loaded: LoadedModel, examples: AsyncIterable<Example> | Iterable<Example>, source: string, options: EvaluateOptions): Promise<Evaluation> {
-  return evaluateChunks(loaded, chunksOf(loaded.manifest, examples, options.limits.maxBatch), source, options);
+  return evaluateChunks(loaded, chunksOf(loaded.manifest, examples, options.limits), source, options);
 }
 
 /** Chunks of labelled rows through the predict path into streaming metrics. */

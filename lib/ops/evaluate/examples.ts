@@ -40,6 +40,21 @@ export function truthOf(manifest: Manifest, label: unknown, where: string): numb
   throw new BadRequestError(`${where}: ${quoted(label)} is not one of the model's labels (${names.join(', ')})`);
 }
 
+/** Inline instances and their labels; every label is checked first, so one answer names all the unknown ones. */
+export function inlineExamples(manifest: Manifest, { instances, labels }: { instances: unknown[]; labels: unknown[] }): Example[] {
+  const problems: string[] = [];
+  const examples = instances.map((instance, i) => {
+    try {
+      return { instance, truth: truthOf(manifest, labels[i], `labels[${i}]`) };
+    } catch (error) {
+      problems.push((error as Error).message);
+      return { instance, truth: 0 };
+    }
+  });
+  if (problems.length) throw new BadRequestError(problems.slice(0, 10).join('; ') + (problems.length > 10 ? `; and ${problems.length - 10} more` : ''));
+  return examples;
+}
+
 export function exampleFromRow(manifest: Manifest, row: DatasetRow, labelColumn: string, columnsSeen: () => string[]): Example {
   if (!(labelColumn in row.values)) {
     throw new BadRequestError(`label column ${quoted(labelColumn)} not found; the data set has columns ${columnsSeen().join(', ')}`);

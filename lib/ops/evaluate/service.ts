@@ -5,28 +5,12 @@ import type { RunLimits } from '../../runtime/memory.js';
 import { keys, type Manifest } from '../../registry/index.js';
 import type { ObjectStore } from '../../store/index.js';
 import { datasetKey, formatOf, readDataset } from './dataset.js';
-import { canReadColumns, type EncodeBudget, inputFromValues, inputTensors } from '../../inputs/encode.js';
-import { checkInputs } from '../runModel.js';
+import { canReadColumns } from '../../inputs/encode.js';
 import { csvColumnChunks } from './columnar.js';
 import { evaluateChunks, evaluateModel, type Evaluation } from './evaluate.js';
-import { exampleFromRow, truthOf, type Example } from './examples.js';
+import { exampleFromRow, inlineExamples, type Example } from './examples.js';
 import type { EvaluateRequest } from './request.js';
 import { thinCurve } from './roc.js';
-
-/** Every label is checked first, so one answer names all the unknown ones. */
-function inlineExamples(loaded: LoadedModel, { instances, labels }: { instances: unknown[]; labels: unknown[] }): Example[] {
-  const problems: string[] = [];
-  const examples = instances.map((instance, i) => {
-    try {
-      return { instance, truth: truthOf(loaded.manifest, labels[i], `labels[${i}]`) };
-    } catch (error) {
-      problems.push((error as Error).message);
-      return { instance, truth: 0 };
-    }
-  });
-  if (problems.length) throw new BadRequestError(problems.slice(0, 10).join('; ') + (problems.length > 10 ? `; and ${problems.length - 10} more` : ''));
-  return examples;
-}
 
 /** How a caller names the two options in its messages: the body's fields, or modelctl's flags. */
 export interface OptionNames {
@@ -54,19 +38,6 @@ export function checkEvaluateOptions(
   }
 }
 
-/**
- * What the asynchronous route checks before it accepts a job, so that the job would not fail on it:
- * options of another task, and inline labels and instances, decoded and checked against the
- * model's inputs as the job will (a body is at most a few MB; a data set is read by the job only).
- */
-export async function precheckEvaluation(loaded: LoadedModel, request: EvaluateRequest, budget: EncodeBudget): Promise<void> {
-  checkEvaluateOptions(loaded.manifest, request);
-  if (request.dataset !== undefined) return;
-  inlineExamples(loaded, request);
-  const { manifest } = loaded;
-  checkInputs(manifest.signature.inputs, await inputTensors(manifest, inputFromValues(manifest, request.instances, 'instances'), budget));
-}
-
 async function* datasetExamples(store: ObjectStore, loaded: LoadedModel, key: string, request: EvaluateRequest): AsyncGenerator<Example> {
   let columns: string[] = [];
   for await (const row of readDataset(store, key, formatOf(key, request.format))) {
@@ -88,7 +59,7 @@ export async function runEvaluation(
   checkEvaluateOptions(loaded.manifest, request);
   const options = { limits, topK: request.topK, threshold: request.threshold, onProgress };
   let evaluation: Evaluation;
-  if (request.dataset === undefined) evaluation = await evaluateModel(loaded, inlineExamples(loaded, request), 'inline', options);
+  if (request.dataset === undefined) evaluation = await evaluateModel(loaded, inlineExamples(loaded.manifest, request), 'inline', options);
   else {
     const source = datasetKey(dataStore, request.dataset);
     if (formatOf(source, request.format) === 'csv' && canReadColumns(loaded.manifest)) {

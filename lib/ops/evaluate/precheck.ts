@@ -1,0 +1,49 @@
+/**
+ * What the asynchronous route checks before it accepts an evaluation job, so that the job would
+ * not fail on it: options of another task, and inline labels and instances, decoded and checked
+ * against the model's inputs as the job will (a data set is read by the job only).
+ *
+ * Natural instances are decoded a chunk at a time, as many as fit this function's budget, as the
+ * job worker's evaluation takes them. Decoded all at once (a 1 x 1 PNG is 602 KB of a 224 x 224 x 3
+ * model's input), a request the worker runs in chunks was refused with a 413.
+ */
+import { checkOneInstanceFits, type EncodeBudget, encodeInstances, inputFromValues, instanceBytes, instancesPerChunk } from '../../inputs/encode.js';
+import type { LoadedModel } from '../../loader/index.js';
+import { checkInputs } from '../runModel.js';
+import { inlineExamples } from './examples.js';
+import type { EvaluateRequest } from './request.js';
+import { checkEvaluateOptions } from './service.js';
+
+/** This function's rows per model call and budget (the chunks it checks), and the job worker's budget (what it refuses). */
+export interface PrecheckLimits {
+  maxBatch: number;
+  budget: EncodeBudget;
+  worker: EncodeBudget;
+}
+
+export async function precheckEvaluation(loaded: LoadedModel, request: EvaluateRequest, limits: PrecheckLimits): Promise<void> {
+  checkEvaluateOptions(loaded.manifest, request);
+  if (request.dataset !== undefined) return;
+  const { manifest } = loaded;
+  inlineExamples(manifest, request);
+  const { inputs } = manifest.signature;
+  // Natural instances or raw rows, the same kind all through (a 400 names the odd one); raw rows
+  // are the body's own numbers (a few MB at most), checked as they are.
+  const input = inputFromValues(manifest, request.instances, 'instances');
+  if (input.kind === 'tensors') {
+    checkInputs(inputs, input.tensors);
+    return;
+  }
+  // What the worker could not run: not even one instance fits its budget.
+  checkOneInstanceFits(manifest, limits.worker);
+  // A row this function cannot hold but the worker can (a larger job worker): the job decodes it.
+  if ((instanceBytes(manifest) ?? 0) > limits.budget.available()) return;
+  const { instances } = request;
+  for (let from = 0; from < instances.length; ) {
+    const first = from;
+    const to = Math.min(instances.length, first + instancesPerChunk(manifest, limits.budget, limits.maxBatch));
+    const encoded = await encodeInstances(manifest, instances.slice(first, to), limits.budget, 'instances', (i) => `instances[${first + i}]`);
+    checkInputs(inputs, [encoded]);
+    from = to;
+  }
+}
