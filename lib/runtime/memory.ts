@@ -57,11 +57,8 @@ export class MemoryBudget {
   }
 }
 
-/**
- * A pass through a model: inference; a forward and backward pass to the input (explanations); a
- * forward and backward pass to the trainable weights (a training step, before the optimizer's update).
- */
-export type Pass = 'forward' | 'gradient' | 'training';
+/** A pass through a model: inference; a forward and backward pass to the input (explanations). */
+export type Pass = 'forward' | 'gradient';
 
 /**
  * Peak bytes per row, by model, pass and row shape, as measured. The shape is part of the key: a
@@ -80,7 +77,7 @@ export function costPerRow(model: object, pass: Pass, rowShape?: readonly number
 type Timed = { time(f: () => void): Promise<{ kernelMs: number }> };
 
 /**
- * Runs one row of a pass under tf.profile and remembers its peak bytes as the model's cost per row.
+ * Runs `run` under tf.profile; the tensor bytes alive after each kernel it ran, in order.
  *
  * Under a profile, TF.js times each kernel with the backend's async time(): a kernel that throws
  * (a kernel the backend lacks, a gradient TF.js cannot take) rejects that promise, which nothing
@@ -88,8 +85,7 @@ type Timed = { time(f: () => void): Promise<{ kernelMs: number }> };
  * the profile is left on for every later kernel. So kernels are timed here synchronously (a throw
  * reaches the caller as it would outside a profile), and the profile is turned off after a throw.
  */
-export async function measureRow(model: object, pass: Pass, runOneRow: () => Promise<unknown> | unknown, rowShape?: readonly number[]): Promise<number> {
-  const before = tf.memory().numBytes;
+export async function profileKernels(run: () => Promise<unknown> | unknown): Promise<number[]> {
   const engine = tf.engine();
   const backend = engine.backend as unknown as Timed;
   const own = Object.getOwnPropertyDescriptor(backend, 'time');
@@ -98,11 +94,11 @@ export async function measureRow(model: object, pass: Pass, runOneRow: () => Pro
     f();
     return Promise.resolve({ kernelMs: performance.now() - start });
   };
-  let profile: Awaited<ReturnType<typeof tf.profile>>;
   try {
-    profile = await tf.profile(async () => {
-      await runOneRow();
+    const profile = await tf.profile(async () => {
+      await run();
     });
+    return profile.kernels.map((k) => k.totalBytesSnapshot);
   } catch (error) {
     (engine.state as unknown as { profiling: boolean }).profiling = false;
     throw error;
@@ -110,7 +106,13 @@ export async function measureRow(model: object, pass: Pass, runOneRow: () => Pro
     if (own) Object.defineProperty(backend, 'time', own);
     else delete (backend as Partial<Timed>).time;
   }
-  const cost = Math.max(1, profile.peakBytes - before);
+}
+
+/** Runs one row of a pass under tf.profile and remembers its peak bytes as the model's cost per row. */
+export async function measureRow(model: object, pass: Pass, runOneRow: () => Promise<unknown> | unknown, rowShape?: readonly number[]): Promise<number> {
+  const before = tf.memory().numBytes;
+  const snapshots = await profileKernels(runOneRow);
+  const cost = Math.max(1, Math.max(...snapshots) - before);
   const costs = perRow.get(model) ?? new Map<string, number>();
   costs.set(costKey(pass, rowShape), cost);
   perRow.set(model, costs);
@@ -136,7 +138,7 @@ export interface ChunkPlan {
   rowShape?: readonly number[];
 }
 
-const PASS_WORDS: Record<Pass, string> = { forward: 'a forward pass', gradient: 'a forward and backward pass', training: 'a training step' };
+const PASS_WORDS: Record<Pass, string> = { forward: 'a forward pass', gradient: 'a forward and backward pass' };
 
 function refusal(plan: ChunkPlan, rowBytes: number): PayloadTooLargeError {
   const what = PASS_WORDS[plan.pass];

@@ -1,32 +1,42 @@
 /**
  * Whether a fine-tune fits the memory budget, checked before anything is trained: when the API
- * accepts the job (with an estimate of a training step's cost) and again in the worker once the
- * data is read (with the step's cost measured on one row). A request that cannot fit is a 413
- * naming the figures and the largest batchSize (or data size) that would.
+ * accepts the job and again in the worker once the data is read. A request that cannot fit is a
+ * 413 naming the figures and the largest batchSize (or data size) that would.
  *
  * What training holds at once: the training rows and the validation rows as tensors (one epoch's
- * shuffled copy and the held-out set); the trainable weights' gradients and the optimizer's slots
- * (Adam and RMSProp keep two per weight); and one batch's forward and backward pass.
+ * shuffled copy and the held-out set, with their labels), and one training step, measured on the
+ * model (stepCost.ts): a fixed part (the trained weights' gradients, the optimizer's slots and the
+ * temporaries of its update) and a part per row of the batch (the rows, the backward pass's activations).
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { PayloadTooLargeError } from '../../errors.js';
-import { costPerRow, measureRow, size, type MemoryBudget } from '../../runtime/memory.js';
+import type { Manifest } from '../../registry/index.js';
+import { size, type MemoryBudget } from '../../runtime/memory.js';
 import { activationBytesPerRow } from '../../runtime/tfModel.js';
 import type { FineTuneConfig } from './request.js';
+import { largestBatch, measureStep, peakAt, type StepCost } from './stepCost.js';
 
-/** Optimizer state per trainable weight, in weights' worth (tf.train's Adam: m and v; RMSProp: ms and mom). */
-const OPTIMIZER_SLOTS: Record<FineTuneConfig['optimizer'], number> = { adam: 2, rmsprop: 2, sgd: 0 };
 /**
- * A training step's peak per row against the summed forward activations, when not yet measured:
+ * Before the step is measured: its peak in the trained weights' worth, all but the batch (Adam and
+ * RMSProp: the gradients, two slots and about 14 temporaries of the update, all alive at once in
+ * tf.train's update; SGD: the gradients and two temporaries). Measured on a dense model: 16.9, 16.9, 2.9.
+ */
+const UPDATE_FACTOR: Record<FineTuneConfig['optimizer'], number> = { adam: 17, rmsprop: 17, sgd: 3 };
+/**
+ * A training step's bytes per row against the summed forward activations, before it is measured:
  * MobileNetV2's measured backward pass to the input is 4.4 times them; 5 is an upper estimate.
  */
 const BACKWARD_FACTOR = 5;
+/** fit()'s own int32 indices: of every training row (its order) and of each batch's rows (measured: about 4 and 6 bytes). */
+const INDEX_BYTES_PER_ROW = 4;
+const INDEX_BYTES_PER_BATCH_ROW = 8;
 
 export interface TrainingPlan {
   model: LayersModel;
   /** name:version, for the refusal. */
   name: string;
+  task: Manifest['task'];
   config: FineTuneConfig;
   /** The layers trained (their weights get gradients and optimizer state). */
   trainable: string[];
@@ -37,71 +47,79 @@ export interface TrainingPlan {
   budget: MemoryBudget;
 }
 
-function trainedBytes(model: LayersModel, trainable: string[]): number {
-  const weights = model.layers.filter((l) => trainable.includes(l.name)).flatMap((l) => l.weights.filter((w) => w.trainable));
-  return weights.reduce((sum, w) => sum + (w.shape as number[]).reduce((a, b) => a * b, 1) * 4, 0);
+/** Steps measured, by model, row shape, task, optimizer and trained layers. */
+const measured = new WeakMap<object, Map<string, StepCost>>();
+
+const keyOf = (plan: TrainingPlan, rowShape: number[]) => [rowShape.join('x'), plan.task, plan.config.optimizer, ...plan.trainable].join(' ');
+
+function trainedVariables(plan: TrainingPlan): tf.Variable[] {
+  return plan.model.layers.filter((l) => plan.trainable.includes(l.name)).flatMap((l) => l.weights.filter((w) => w.trainable).map((w) => w.read() as tf.Variable));
 }
 
-/** A training step's bytes per row: measured if it was, else estimated from the topology (undefined if neither). */
-function stepBytesPerRow(model: LayersModel): number | undefined {
-  const measured = costPerRow(model, 'training');
-  if (measured !== undefined) return measured;
-  const activations = activationBytesPerRow(model);
-  return activations === undefined ? undefined : BACKWARD_FACTOR * activations;
+const bytesOf = (shape: readonly (number | null)[]) => shape.reduce((a: number, b) => a * (b ?? 1), 1) * 4;
+
+/** One label row's bytes (a one-hot row or a value per output unit). */
+const labelBytes = (model: LayersModel) => bytesOf((model.outputs[0]?.shape ?? []).slice(1));
+
+/** The step before it is measured: an upper estimate from the weights and the topology (undefined when the topology does not say). */
+function estimate(plan: TrainingPlan, trained: tf.Variable[]): StepCost | undefined {
+  const activations = activationBytesPerRow(plan.model);
+  if (activations === undefined) return undefined;
+  const weights = trained.reduce((sum, v) => sum + bytesOf(v.shape), 0);
+  return [{ fixed: weights * UPDATE_FACTOR[plan.config.optimizer], perRow: BACKWARD_FACTOR * activations + plan.rowBytes + labelBytes(plan.model) }];
 }
+
+/** The step with fit()'s indices of the batch's rows. */
+const withIndices = (cost: StepCost): StepCost => cost.map((l) => ({ fixed: l.fixed, perRow: l.perRow + INDEX_BYTES_PER_BATCH_ROW }));
 
 /** Throws a 413 when the plan's training at `batchSize` cannot fit the budget; the figures and the largest batch that fits. */
-function checkFits(plan: TrainingPlan, batchSize: number): void {
-  const perRow = stepBytesPerRow(plan.model);
-  if (perRow === undefined) return;
+function checkFits(plan: TrainingPlan, cost: StepCost, batchSize: number): void {
   const { optimizer } = plan.config;
-  const state = trainedBytes(plan.model, plan.trainable) * (1 + OPTIMIZER_SLOTS[optimizer]);
-  const data = (plan.rows ?? 0) * plan.rowBytes;
+  const dataRowBytes = plan.rowBytes + labelBytes(plan.model) + INDEX_BYTES_PER_ROW;
+  const data = (plan.rows ?? 0) * dataRowBytes;
   const available = plan.budget.available();
-  const room = available - state - data;
-  if (room >= batchSize * perRow) return;
+  const room = available - data;
+  const { bytes, line } = peakAt(cost, batchSize);
+  if (bytes <= room) return;
   const figures =
-    `a training step of ${plan.name} takes ${size(perRow)} per row, its gradients and ${optimizer} state ${size(state)}` +
+    `a training step of ${plan.name} takes ${size(bytes)} at batchSize ${batchSize}: ${size(line.perRow)} per row and ${size(line.fixed)} besides ` +
+    `(the gradients of the ${plan.trainable.length} trained layers' weights, ${optimizer}'s state and update)` +
     (plan.rows === undefined ? '' : `, the ${plan.rows} rows of data ${size(data)}`) +
     `; this function can give ${plan.budget.describe()}`;
-  const largestBatch = Math.floor(room / perRow);
-  if (largestBatch >= 1) {
-    throw new PayloadTooLargeError(`batchSize ${batchSize} does not fit: ${figures}. The largest batchSize that fits is ${largestBatch}`);
+  const largest = largestBatch(cost, room);
+  if (largest >= 1) {
+    throw new PayloadTooLargeError(`batchSize ${batchSize} does not fit: ${figures}. The largest batchSize that fits is ${largest}`);
   }
-  const rowsThatFit = Math.floor((available - state - perRow) / plan.rowBytes);
+  const oneRow = peakAt(cost, 1).bytes;
+  const rowsThatFit = Math.floor((available - oneRow) / dataRowBytes);
   const advice =
     rowsThatFit >= 2 && plan.rows !== undefined
       ? `at most ${rowsThatFit} rows of data fit, with batchSize 1`
-      : `a function of at least ${plan.budget.functionSizeFor(state + data + perRow)} MB would train it with batchSize 1`;
+      : `a function of at least ${plan.budget.functionSizeFor(oneRow + data)} MB would train it with batchSize 1`;
   throw new PayloadTooLargeError(`no fine-tune of this size fits: ${figures}. ${advice}`);
 }
 
 /**
  * Checks the plan fits, on a measured training step: first, unless measured already, that one
- * row fits on the estimate (so measuring is safe), then measures it and checks the batch size.
+ * row fits on the estimate (so measuring is safe), then measures the step and checks the batch size.
  */
 export async function checkTrainingFits(plan: TrainingPlan, rowShape: number[]): Promise<void> {
-  if (costPerRow(plan.model, 'training') === undefined) {
-    checkFits(plan, 1);
-    await measureTrainingStep(plan.model, rowShape);
+  const trained = trainedVariables(plan);
+  if (trained.length === 0) return;
+  const key = keyOf(plan, rowShape);
+  let cost = measured.get(plan.model)?.get(key);
+  if (cost === undefined) {
+    const guess = estimate(plan, trained);
+    if (guess !== undefined) checkFits(plan, guess, 1);
+    const available = plan.budget.available();
+    // The second run (2 rows) only when it is sure to fit: from 1 row to 2 a step grows by at most
+    // its 1 row's peak (no part of it shrinks with the batch), and by at most the estimate per row.
+    const perRowGuess = guess?.[0]?.perRow ?? Number.POSITIVE_INFINITY;
+    const twoRowsFit = (oneRow: number) => oneRow + Math.min(oneRow, perRowGuess) <= available;
+    cost = withIndices(await measureStep(plan.model, trained, rowShape, { task: plan.task, optimizer: plan.config.optimizer }, twoRowsFit));
+    const costs = measured.get(plan.model) ?? new Map<string, StepCost>();
+    costs.set(key, cost);
+    measured.set(plan.model, costs);
   }
-  checkFits(plan, plan.config.batchSize);
-}
-
-/**
- * Measures a training step's bytes per row on one row (gradients of the summed outputs with
- * respect to the trainable weights; the weights are not changed), so the worker's check is exact.
- */
-async function measureTrainingStep(model: LayersModel, rowShape: number[]): Promise<void> {
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  if (variables.length === 0) return;
-  await measureRow(model, 'training', () =>
-    tf.tidy(() => {
-      const x = tf.zeros([1, ...rowShape]);
-      // Inference mode: in training mode batch normalization would move its statistics (this may be
-      // the serving instance); the backward pass's tensors are the same but for per-channel moments.
-      const { value, grads } = tf.variableGrads(() => tf.sum(model.apply(x, { training: false }) as tf.Tensor) as tf.Scalar, variables);
-      tf.dispose([value, ...Object.values(grads)]);
-    }),
-  );
+  checkFits(plan, cost, plan.config.batchSize);
 }

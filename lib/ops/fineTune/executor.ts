@@ -78,6 +78,7 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits }:
       {
         model,
         name: `${name}:${parent}`,
+        task: base.manifest.task,
         config: request.config,
         trainable,
         rows: trainData.truths.length + validation.truths.length,

@@ -2,8 +2,8 @@
  * What can be checked before a fine-tune job is accepted, so a bad request is a 400 or 413 now
  * rather than a failed job later: the base is a layers model with one input, layer names exist,
  * the early-stopping monitor and the promotion metric are ones this task reports, inline labels and instances fit the model
- * (cheap checks first), and the training fits the worker's memory (estimated; the worker checks
- * again, measured). A data set is read by the worker only: its rows' problems fail the job as 4xx.
+ * (cheap checks first), and the training fits the worker's memory (a training step measured here; the worker measures
+ * again, on the rows it read). A data set is read by the worker only: its rows' problems fail the job as 4xx.
  */
 import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
@@ -84,13 +84,14 @@ export async function precheckFineTune(loaded: LoadedModel, request: FineTuneReq
     const plan = {
       model: loaded.model,
       name: `${loaded.name}:${loaded.version}`,
+      task: loaded.manifest.task,
       config: request.config,
       trainable,
       rows: inlineRows(request),
       rowBytes: rowShape.reduce((a, b) => a * b, 1) * 4,
       budget: workerBudget,
     };
-    // Measured on the serving instance with every layer trainable: an upper bound of any choice.
+    // Measured on the serving instance, with the layers the request trains (nothing of it changes: stepCost.ts).
     await checkTrainingFits(plan, rowShape);
   }
 }
