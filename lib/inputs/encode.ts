@@ -26,10 +26,11 @@ export function inputKindOf(model: ModelInputs): { kind: InputKind; settings: Ki
   return settings ? { kind: kindOf(settings), settings } : undefined;
 }
 
-/** The memory an operation may take now (runtime/memory.ts's MemoryBudget), and its figures in words. */
+/** The memory an operation may take now (runtime/memory.ts's MemoryBudget), its figures in words, and the function size (MB) `bytes` would fit in. */
 export interface EncodeBudget {
   available(): number;
   describe(): string;
+  functionSizeFor(bytes: number): number;
 }
 
 const megabytes = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
@@ -68,7 +69,10 @@ function tooMany(where: string, count: number, rowShape: number[], budget: Encod
   const fit = Math.floor(budget.available() / rowBytes);
   return new PayloadTooLargeError(
     `${where}: ${count === 1 ? 'one instance makes' : `${count} instances make`} ${megabytes(count * rowBytes)} of model input (${megabytes(rowBytes)} each, shape [${rowShape}]); ` +
-      `this function can give ${budget.describe()}: ${fit > 0 ? `at most ${fit} instances fit at once` : 'not even one fits'}`,
+      `this function can give ${budget.describe()}: ` +
+      (fit > 0
+        ? `at most ${fit} instances fit at once`
+        : `not even one fits; a function of at least ${budget.functionSizeFor(rowBytes)} MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) would take one`),
   );
 }
 

@@ -102,3 +102,13 @@ export function backendName(): BackendName {
   const entry = (Object.entries(TF_NAMES) as [BackendName, string][]).find(([, tfName]) => tfName === active);
   return entry ? entry[0] : 'cpu';
 }
+
+/**
+ * The wasm backend's linear memory in bytes (0 under another backend, or before it starts). It
+ * grows as tensors need it and never shrinks: freed tensors leave room in it for the next ones.
+ */
+export function wasmHeapBytes(): number {
+  if (tf.getBackend() !== TF_NAMES.wasm) return 0;
+  const backend = tf.findBackend(TF_NAMES.wasm) as unknown as { wasm?: { HEAPU8?: Uint8Array } } | undefined;
+  return backend?.wasm?.HEAPU8?.buffer.byteLength ?? 0;
+}

@@ -3,9 +3,13 @@
  * explanation, a training batch) runs in chunks sized to fit the bytes this function can spare,
  * or is refused before anything is allocated when not even one row fits.
  *
- * The budget: the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) less what Node itself needs,
- * capped by the wasm heap TF.js can address safely (past 2 GiB its allocations fail with "memory
- * access out of bounds"), less the tensors already alive (cached models' weights), with a margin.
+ * The budget: the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) less a reserve for all that
+ * is not tensors, capped by the wasm heap TF.js can address safely (past 2 GiB its allocations fail
+ * with "memory access out of bounds"), less the tensors already alive (cached models' weights), with
+ * a margin. The reserve is measured (runtime/footprint.ts: the process's RSS outside tensors, which
+ * holds the request being planned) plus a safety margin for what the request still makes outside
+ * tensors, never less than 3/16 of the function up to 384 MB: a 256 MB function serves small
+ * models, and a function of 2048 MB or more plans no larger chunks than a fixed 384 MB let it.
  *
  * What one row costs is measured, not guessed: the first chunk of a pass through a model runs one
  * row under tf.profile, whose peak bytes (the row's activations, gradients, temporaries, at their
@@ -13,9 +17,20 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { PayloadTooLargeError } from '../errors.js';
+import { bytesOutsideTensors } from './footprint.js';
 
-/** What Node itself, the modules and a request's JSON and images need besides tensors. */
-const RESERVED_BYTES = 384 * 2 ** 20;
+/**
+ * What a request still makes outside tensors once its work is planned, above the measured RSS:
+ * its answer (values read back, their JSON, at most 6 MB of it), garbage the JS heap holds until
+ * its next collection (the young generation alone grows to tens of MB), heap pages touched for
+ * the first time. With it, a 256 MB function's peak RSS stayed at 192 MB or less through the
+ * largest requests it accepts (about 11,000 digits in one predict, a 4.6 MB body; the largest
+ * image batch it says fits: test/integration/smallFunction.test.ts).
+ */
+const SAFETY_MARGIN_BYTES = 64 * 2 ** 20;
+/** The least reserve, as a share of the function and in bytes (384 MB: a 2048 MB function's fixed reserve before it was measured). */
+const FLOOR_SHARE = 3 / 16;
+const FLOOR_MAX_BYTES = 384 * 2 ** 20;
 /** The wasm heap's safe extent: 32-bit offsets past 2 GiB break the backend's allocations. */
 const WASM_HEAP_LIMIT_BYTES = 2 * 2 ** 30;
 /** The heap fragments: plan for this share of what is free. */
@@ -35,25 +50,52 @@ export interface MemoryLimits {
   overrideBytes?: number;
 }
 
+/** What the function keeps from tensors now: measured, or the floor, whichever is more. */
+interface Reserve {
+  bytes: number;
+  /** The RSS outside tensors it was measured from (undefined: the floor was more). */
+  measured?: number;
+}
+
 export class MemoryBudget {
   constructor(readonly limits: MemoryLimits) {}
+
+  private floor(): number {
+    return Math.min(FLOOR_MAX_BYTES, this.limits.functionBytes * FLOOR_SHARE);
+  }
+
+  private reserve(): Reserve {
+    const measured = bytesOutsideTensors();
+    const floor = this.floor();
+    return measured + SAFETY_MARGIN_BYTES > floor ? { bytes: measured + SAFETY_MARGIN_BYTES, measured } : { bytes: floor };
+  }
 
   /** Bytes the tensors of one operation may take now. */
   available(): number {
     if (this.limits.overrideBytes !== undefined) return this.limits.overrideBytes;
-    const ceiling = Math.min(this.limits.functionBytes - RESERVED_BYTES, WASM_HEAP_LIMIT_BYTES);
+    const ceiling = Math.min(this.limits.functionBytes - this.reserve().bytes, WASM_HEAP_LIMIT_BYTES);
     return Math.max(0, Math.floor((ceiling - tf.memory().numBytes) * MARGIN));
   }
 
   /** The budget in words, for an answer that refuses work. */
   describe(): string {
     if (this.limits.overrideBytes !== undefined) return `${size(this.limits.overrideBytes)} (MEMORY_BUDGET_BYTES)`;
-    return `${size(this.available())} (a ${size(this.limits.functionBytes)} function, less ${size(RESERVED_BYTES)} for Node and ${size(tf.memory().numBytes)} of loaded weights, at most ${size(WASM_HEAP_LIMIT_BYTES)} of wasm heap)`;
+    const reserve = this.reserve();
+    const why =
+      reserve.measured === undefined
+        ? `${size(reserve.bytes)} for Node (3/16 of the function, at most ${size(FLOOR_MAX_BYTES)})`
+        : `${size(reserve.bytes)} for Node and the request (${size(reserve.measured)} resident outside tensors, a ${size(SAFETY_MARGIN_BYTES)} margin)`;
+    return `${size(this.available())} (a ${size(this.limits.functionBytes)} function, less ${why} and ${size(tf.memory().numBytes)} of loaded weights, at most ${size(WASM_HEAP_LIMIT_BYTES)} of wasm heap)`;
   }
 
-  /** The function memory size (MB) at which `bytes` would fit in one chunk. */
+  /** The function memory size (MB) at which `bytes` would fit in one chunk (this process's footprint as it is). */
   functionSizeFor(bytes: number): number {
-    return Math.ceil((bytes / MARGIN + tf.memory().numBytes + RESERVED_BYTES) / 2 ** 20);
+    const needed = bytes / MARGIN + tf.memory().numBytes;
+    const measured = needed + bytesOutsideTensors() + SAFETY_MARGIN_BYTES;
+    // With the floor as reserve: F - 3F/16 >= needed while 3F/16 is under 384 MB (F < 2048 MB), then F - 384 MB >= needed.
+    const floorCapAt = FLOOR_MAX_BYTES / FLOOR_SHARE;
+    const underFloor = needed / (1 - FLOOR_SHARE) <= floorCapAt ? needed / (1 - FLOOR_SHARE) : needed + FLOOR_MAX_BYTES;
+    return Math.ceil(Math.max(measured, underFloor) / 2 ** 20);
   }
 }
 

@@ -25,7 +25,7 @@ let instances: unknown[];
 let labels: string[];
 
 /** A fixed budget of `rows` encoded digits. */
-const budgetOf = (rows: number) => ({ available: () => rows * ROW_BYTES, describe: () => `${rows} digits` });
+const budgetOf = (rows: number) => ({ available: () => rows * ROW_BYTES, describe: () => `${rows} digits`, functionSizeFor: () => 4096 });
 
 beforeAll(async () => {
   const store = await tempFolderStore();

@@ -1,0 +1,29 @@
+/**
+ * What the process holds outside tensors, measured: its resident memory (RSS) less the part of it
+ * tensors take or can take again. Node, the modules, the JS heap (a request's body, parsed, is in
+ * it by the time its work is planned) are outside; the wasm heap is not, free parts included, as
+ * tensors reuse them without the process growing.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { wasmHeapBytes } from './backend.js';
+
+/**
+ * Pages of the wasm heap that were never touched are in its size but not in RSS, and become
+ * resident when used: the heap starts at 16 MiB (little of it touched), and each growth takes a
+ * fifth of the old size more than was asked for, at most 96 MiB more (emscripten's
+ * _emscripten_resize_heap). Counting that much of the heap as not resident keeps an untouched page
+ * from being counted as room twice: once as free heap, once as memory the function has left.
+ */
+const WASM_INITIAL_BYTES = 16 * 2 ** 20;
+const untouchedWasmBytes = (heap: number) => Math.max(WASM_INITIAL_BYTES, Math.min(heap / 5, 96 * 2 ** 20));
+
+/** Bytes of RSS that are neither tensors nor room for them. */
+export function bytesOutsideTensors(): number {
+  const rss = process.memoryUsage.rss();
+  const tensors = tf.memory().numBytes;
+  const heap = wasmHeapBytes();
+  // Under wasm, tensors and the heap's free room are the heap's resident part; under cpu and
+  // tfjs-node, tensors are buffers of their own that go back to the system when freed.
+  const tensorMemory = heap > 0 ? Math.max(tensors, heap - untouchedWasmBytes(heap)) : tensors;
+  return Math.max(0, rss - tensorMemory);
+}

@@ -1,0 +1,25 @@
+// One bundled handler run as a Lambda of AWS_LAMBDA_FUNCTION_MEMORY_SIZE runs it, on the requests
+// in a JSON file ([{ path, body }], body as API Gateway delivers it: a string). Prints, for each, a
+// line: its status, its error, and the process's peak resident memory so far (VmHWM).
+//   node test/helpers/peakRssChild.mjs <bundle index.js> <requests.json>
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+
+const [bundle, requestsFile] = process.argv.slice(2);
+const peakBytes = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+const { handler } = await import(pathToFileURL(bundle).href);
+for (const { path, body } of JSON.parse(readFileSync(requestsFile, 'utf8'))) {
+  const event = {
+    version: '2.0',
+    routeKey: `POST ${path}`,
+    rawPath: path,
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json' },
+    requestContext: { http: { method: 'POST', path }, requestId: 'peak' },
+    body,
+    isBase64Encoded: false,
+  };
+  const answer = await handler(event, {});
+  const error = answer.statusCode === 200 ? undefined : JSON.parse(answer.body).error;
+  process.stdout.write(`${JSON.stringify({ status: answer.statusCode, error, peakBytes: peakBytes() })}\n`);
+}

@@ -1,0 +1,94 @@
+/**
+ * A small function serves small models: with AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 the memory budget
+ * is what 256 MB leaves beside what the process holds (lib/runtime/footprint.ts), where a fixed
+ * 384 MB reserve left nothing. Each bundle runs in a process of its own, as in Lambda (Node's heap
+ * limit as it is, glibc's malloc as serverless.yml sets it), and its peak resident memory (VmHWM)
+ * stays under 256 MB up to the largest request it accepts. A 2048 MB function plans no larger
+ * chunks than the fixed reserve let it.
+ */
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { FUNCTION_MALLOC_ENV } from '../../lib/runtime/mallocSettings.js';
+import { MemoryBudget } from '../../lib/runtime/memory.js';
+import { b64, pngBytes } from '../helpers/images.js';
+import { tempFolderStore } from '../helpers/stores.js';
+import { writeImageModel } from '../helpers/tinyModels.js';
+
+const MB = 2 ** 20;
+const run = promisify(execFile);
+let storeUri: string;
+let digits: unknown[];
+/** A 1 x 1 PNG: 0.6 MB of the 224 x 224 x 3 model's input. */
+const PIXEL = b64(pngBytes(1, 1, () => [200, 100, 50, 255]));
+
+beforeAll(async () => {
+  const store = await tempFolderStore();
+  await cp('models', fileURLToPath(store.uri), { recursive: true });
+  await pushModelFolder(store, await writeImageModel(224, 224, 3), 'wide', { labels: ['a', 'b'], transforms: { input: { kind: 'image', width: 224, height: 224, channels: 3 } } });
+  storeUri = store.uri;
+  digits = (await readFile('models/_datasets/digits-test.jsonl', 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line).image);
+});
+
+type Outcome = { status: number; error?: string; peakBytes: number };
+
+/** The answers of dist/<fn>/index.js, run in a 256 MB function's process, to these requests in turn. */
+async function in256(fn: string, requests: { path: string; body: unknown }[]): Promise<Outcome[]> {
+  const file = path.join(await mkdtemp(path.join(tmpdir(), 'peak-')), 'requests.json');
+  await writeFile(file, JSON.stringify(requests.map((r) => ({ path: r.path, body: JSON.stringify(r.body) }))));
+  const env = { ...process.env, ...FUNCTION_MALLOC_ENV, MODEL_STORE_URI: storeUri, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256' };
+  const { stdout } = await run(process.execPath, ['test/helpers/peakRssChild.mjs', `dist/${fn}/index.js`, file], { env, maxBuffer: 64 * MB });
+  return stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{"status"'))
+    .map((line) => JSON.parse(line));
+}
+
+const widePredict = (n: number) => ({ path: '/v1/models/wide:predict', body: { instances: new Array(n).fill(PIXEL) } });
+
+describe('a 256 MB function', () => {
+  it('predicts on iris and on 5,000 digits; refuses with figures what does not fit, and serves 90% of what it said fits, under 256 MB', async () => {
+    const [iris, manyDigits, refused] = await in256('predict', [
+      { path: '/v1/models/iris:predict', body: { instances: [[5.1, 3.5, 1.4, 0.2]] } },
+      { path: '/v1/models/digits:predict', body: { instances: Array.from({ length: 5000 }, (_, i) => digits[i % digits.length]) } },
+      widePredict(200),
+    ]);
+    expect(iris.status, iris.error).toBe(200);
+    expect(manyDigits.status, manyDigits.error).toBe(200);
+    expect(refused.status).toBe(413);
+    expect(refused.error).toMatch(
+      /^instances: 200 instances make 114\.8 MB of model input \(0\.6 MB each, shape \[224,224,3\]\); this function can give \d+ MB \(a 256 MB function, less \d+ MB for Node and the request \(\d+ MB resident outside tensors, a 64 MB margin\) .*\): at most \d+ instances fit at once$/,
+    );
+    const fit = Number(/at most (\d+) instances fit/.exec(refused.error ?? '')?.[1]);
+    const [largest] = await in256('predict', [widePredict(Math.floor(fit * 0.9))]);
+    expect(largest.status, largest.error).toBe(200);
+    for (const outcome of [iris, manyDigits, refused, largest]) expect(outcome.peakBytes).toBeLessThan(256 * MB);
+  }, 60_000);
+
+  it('evaluates the iris and digits data sets under 256 MB', async () => {
+    const outcomes = await in256('evaluate', [
+      { path: '/v2/models/iris/evaluate', body: { dataset: '_datasets/iris-test.csv', labelColumn: 'species' } },
+      { path: '/v2/models/digits/evaluate', body: { dataset: '_datasets/digits-test.jsonl' } },
+    ]);
+    expect(outcomes.map((o) => [o.status, o.error])).toEqual([
+      [200, undefined],
+      [200, undefined],
+    ]);
+    for (const outcome of outcomes) expect(outcome.peakBytes).toBeLessThan(256 * MB);
+  }, 60_000);
+});
+
+it('a 2048 MB function (and a larger one) plans no more than the fixed 384 MB reserve let it', () => {
+  const tensors = tf.memory().numBytes;
+  expect(new MemoryBudget({ functionBytes: 2048 * MB }).available()).toBeLessThanOrEqual((2048 * MB - 384 * MB - tensors) * 0.85);
+  expect(new MemoryBudget({ functionBytes: 10240 * MB }).available()).toBeLessThanOrEqual((2 * 2 ** 30 - tensors) * 0.85);
+});
