@@ -33,7 +33,9 @@ export function createServices(config: Config = readConfig()): Services {
   const loader = new ModelLoader(store, { aliasTtlMs: config.aliasTtlMs, maxBytes: config.cacheMaxBytes, staleMaxMs: config.staleMaxMs });
   const overrideBytes = config.memoryBudgetBytes;
   const limits = { maxBatch: config.maxBatch, budget: new MemoryBudget({ functionBytes: config.functionMemoryBytes, overrideBytes }) };
-  const workerBudget = config.jobWorkerFunction ? new MemoryBudget({ functionBytes: config.jobWorkerMemoryBytes, overrideBytes }) : limits.budget;
+  const workerBudget = config.jobWorkerFunction
+    ? new MemoryBudget({ functionBytes: config.jobWorkerMemoryBytes, overrideBytes, sizeSetting: 'JOB_WORKER_MEMORY_SIZE' })
+    : limits.budget;
   return { config, store, loader, limits, workerBudget, openStore: open };
 }
 

@@ -31,6 +31,8 @@ export interface EncodeBudget {
   available(): number;
   describe(): string;
   functionSizeFor(bytes: number): number;
+  /** The setting that sizes the function (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, or the job worker's). */
+  readonly sizeSetting: string;
 }
 
 const megabytes = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
@@ -72,7 +74,7 @@ function tooMany(where: string, count: number, rowShape: number[], budget: Encod
       `this function can give ${budget.describe()}: ` +
       (fit > 0
         ? `at most ${fit} instances fit at once`
-        : `not even one fits; a function of at least ${budget.functionSizeFor(rowBytes)} MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) would take one`),
+        : `not even one fits; a function of at least ${budget.functionSizeFor(rowBytes)} MB (${budget.sizeSetting}) would take one`),
   );
 }
 

@@ -48,6 +48,8 @@ export interface MemoryLimits {
   functionBytes: number;
   /** MEMORY_BUDGET_BYTES: a fixed budget instead of the derived one (tests, unusual hosts). */
   overrideBytes?: number;
+  /** The setting that sizes the function, for a refusal that names it (default AWS_LAMBDA_FUNCTION_MEMORY_SIZE). */
+  sizeSetting?: string;
 }
 
 /** What the function keeps from tensors now: measured, or the floor, whichever is more. */
@@ -59,6 +61,11 @@ interface Reserve {
 
 export class MemoryBudget {
   constructor(readonly limits: MemoryLimits) {}
+
+  /** The setting that sizes the function this budget is for. */
+  get sizeSetting(): string {
+    return this.limits.sizeSetting ?? 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE';
+  }
 
   private floor(): number {
     return Math.min(FLOOR_MAX_BYTES, this.limits.functionBytes * FLOOR_SHARE);
@@ -186,7 +193,7 @@ function refusal(plan: ChunkPlan, rowBytes: number): PayloadTooLargeError {
   const what = PASS_WORDS[plan.pass];
   return new PayloadTooLargeError(
     `one row of ${what} through ${plan.name} needs ${size(rowBytes)}; this function can give ${plan.budget.describe()}: no request fits. ` +
-      `A function of at least ${plan.budget.functionSizeFor(rowBytes)} MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) would run it one row at a time`,
+      `A function of at least ${plan.budget.functionSizeFor(rowBytes)} MB (${plan.budget.sizeSetting}) would run it one row at a time`,
   );
 }
 

@@ -25,7 +25,7 @@ let instances: unknown[];
 let labels: string[];
 
 /** A fixed budget of `rows` encoded digits. */
-const budgetOf = (rows: number) => ({ available: () => rows * ROW_BYTES, describe: () => `${rows} digits`, functionSizeFor: () => 4096 });
+const budgetOf = (rows: number) => ({ available: () => rows * ROW_BYTES, describe: () => `${rows} digits`, functionSizeFor: () => 4096, sizeSetting: 'JOB_WORKER_MEMORY_SIZE' });
 
 beforeAll(async () => {
   const store = await tempFolderStore();
@@ -94,7 +94,9 @@ describe('the precheck: chunks of what this function can hold, refusals of what 
   });
 
   it('is a 413 when not one instance fits the worker, and leaves to the job a row only the worker can hold', async () => {
-    await expect(precheck(ROWS, 0.5)).rejects.toThrow(/^instances: one instance makes 0\.0 MB of model input .*: not even one fits$/);
+    await expect(precheck(ROWS, 0.5)).rejects.toThrow(
+      /^instances: one instance makes 0\.0 MB of model input .*: not even one fits; a function of at least 4096 MB \(JOB_WORKER_MEMORY_SIZE\) would take one$/,
+    );
     await expect(precheck(0.5, 1, [{ b64: 'bm90IGFuIGltYWdl' }])).resolves.toBeUndefined();
   });
 });
