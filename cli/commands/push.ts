@@ -52,14 +52,15 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
     started = true;
     bar.update(written);
   };
-  // A folder is a TF.js model; a file is a Keras model (.keras or .h5), imported.
+  // A folder or a .json file is a TF.js model; another file is a Keras model (.keras or .h5), imported.
   const found = await stat(source).catch(() => undefined);
-  if (!found) throw new UsageError(`${source}: no such folder or file (push takes a TF.js model folder, or a .keras or .h5 file)`);
+  if (!found) throw new UsageError(`${source}: no such folder or file (push takes a TF.js model folder or its .json file, or a .keras or .h5 file)`);
   let manifest: Awaited<ReturnType<typeof pushModelFolder>>;
   try {
-    manifest = found.isDirectory()
-      ? await pushModelFolder(store, source, options.name, fields, { onProgress })
-      : await pushKerasFile(store, new Uint8Array(await readFile(source)), path.resolve(source), options.name, fields, { onProgress });
+    manifest =
+      found.isDirectory() || path.extname(source).toLowerCase() === '.json'
+        ? await pushModelFolder(store, source, options.name, fields, { onProgress })
+        : await pushKerasFile(store, new Uint8Array(await readFile(source)), path.resolve(source), options.name, fields, { onProgress });
   } finally {
     bar.stop();
   }

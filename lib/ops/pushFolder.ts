@@ -12,8 +12,14 @@ import { validateName } from '../registry/names.js';
 import { lastDimension } from '../tensors/data.js';
 import { guessTask } from './taskGuess.js';
 
-/** Reads model.json and exactly the shards its weights manifest names. */
-export async function readModelFolder(dir: string): Promise<ModelFiles> {
+/**
+ * Reads model.json and exactly the shards its weights manifest names. `source` is the model's
+ * folder, or its model file itself: packages often ship several models in one folder, each as
+ * `name.json` beside its shards (`name.bin`), where no file is called model.json.
+ */
+export async function readModelFolder(source: string): Promise<ModelFiles> {
+  const isFile = (await fs.stat(source).catch(() => undefined))?.isFile() === true;
+  const [dir, modelFile] = isFile ? [path.dirname(source), path.basename(source)] : [source, 'model.json'];
   const files: ModelFiles = new Map();
   const read = async (name: string): Promise<Uint8Array | undefined> => {
     try {
@@ -23,7 +29,7 @@ export async function readModelFolder(dir: string): Promise<ModelFiles> {
       throw error;
     }
   };
-  const modelJsonBytes = await read('model.json');
+  const modelJsonBytes = await read(modelFile);
   if (!modelJsonBytes) throw new BadRequestError(`${dir} has no model.json: is it a TF.js model folder?`);
   files.set('model.json', modelJsonBytes);
   for (const shard of weightPaths(parseModelJson(modelJsonBytes))) {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp } from 'node:fs/promises';
+import { copyFile, mkdtemp, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -48,6 +48,19 @@ describe('modelctl', () => {
     expect((await ctl('--store', store, 'promote', 'demo', '2', '--alias', 'production')).stdout).toMatch(/demo@production -> 2 \(was 1\)/);
     expect((await ctl('--store', store, 'rollback', 'demo', '--alias', 'production')).stdout).toMatch(/demo@production -> 1 \(rolled back\)/);
     expect(JSON.parse((await ctl('--store', store, 'show', 'demo')).stdout).version).toBe(1);
+  });
+
+  it('pushes a TF.js model by its .json file, as packages ship several models in one folder (name.json beside name.bin)', async () => {
+    const store = (await tempFolderStore()).uri;
+    const folder = await writeGraphModel();
+    await rename(path.join(folder, 'model.json'), path.join(folder, 'detector.json'));
+    expect((await ctl('--store', store, 'push', folder, '--name', 'byfolder')).stderr).toMatch(/has no model\.json/);
+    expect((await ctl('--store', store, 'push', path.join(folder, 'detector.json'), '--name', 'byfile')).stdout).toMatch(/pushed byfile:1 \(graph, classification\)/);
+    await rename(path.join(folder, 'detector.json'), path.join(folder, 'model.json'));
+    expect((await ctl('--store', store, 'push', folder, '--name', 'byfolder')).code).toBe(0);
+    const [byFile, byFolder] = await Promise.all(['byfile', 'byfolder'].map(async (name) => JSON.parse((await ctl('--store', store, 'show', name)).stdout)));
+    expect(byFile.signature).toEqual(byFolder.signature);
+    expect(byFile.files).toEqual(byFolder.files);
   });
 
   it('sets the preprocessing from flags, prints what it stored, and refuses bad flags writing nothing', async () => {
