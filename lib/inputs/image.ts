@@ -77,7 +77,7 @@ async function imageRow(settings: ImageSettings, bytes: Uint8Array, where: strin
   const decoded = decodeImage(bytes, where);
   let plane = inverted(toPlane(decoded, settings.channels), settings.invert);
   if (settings.channelOrder === 'bgr') plane = toBgr(plane);
-  const fitted = fitPlane(settings, plane, orientation);
+  const fitted = fitPlane(settings, plane, orientation, where);
   const c = settings.channels;
   const mean = perChannelValues(settings.mean, c);
   const std = perChannelValues(settings.std, c);

@@ -54,7 +54,7 @@ interface MnistDigit {
 /** One image as a caller would send it (8-bit grey pixels), through the serving transform: the model input. */
 function modelInput(pixels: Uint8Array): Float32Array {
   const plane = { width: SIDE, height: SIDE, channels: 1 as const, data: Float32Array.from(pixels) };
-  return fitPlane(TRANSFORM, inverted(plane, TRANSFORM.invert), 1).data.map((v) => v * TRANSFORM.scale + TRANSFORM.offset);
+  return fitPlane(TRANSFORM, inverted(plane, TRANSFORM.invert), 1, 'digit').data.map((v) => v * TRANSFORM.scale + TRANSFORM.offset);
 }
 
 /** Every image as 8-bit grey pixels (round(v * 255), white on black, as MNIST was published), with its digit. */

@@ -65,27 +65,71 @@ describe('resampling equals TF.js on the same decoded pixels', () => {
     expect(maxDifference(await encodeImages(s, [b64(png)]), reference)).toBeLessThanOrEqual(1e-5);
   });
 
-  it('contain letterboxes: resized to fit, centred, the rest filled', async () => {
-    // 61 x 43 into 32 x 32: scale 32/61, 23 rows high (22.56 rounded), 4 rows of fill above, 5 below.
-    const s = settings({ width: 32, height: 32, fit: 'contain', fill: 128 });
-    const ours = await encodeImages(s, [b64(png)]);
-    const reference = tf.tidy(() =>
-      tf
-        .div(
-          tf.pad(
-            tf.image.resizeBilinear(decoded(), [23, 32]),
-            [
-              [4, 5],
-              [0, 0],
-              [0, 0],
-            ],
-            128,
-          ),
-          255,
-        )
-        .dataSync(),
+  /** human's padInput for MoveNet and BlazePose, to any target: tf.pad with the fill, then one tf.image.resizeBilinear. */
+  const padThenResize = (image: tf.Tensor3D, padding: [number, number][], fill: number, height: number, width: number, halfPixelCenters = false) =>
+    tf.tidy(() => tf.div(tf.image.resizeBilinear(tf.pad(image, padding, fill), [height, width], false, halfPixelCenters), 255).dataSync());
+
+  it("contain is human's padInput: padded with the fill to the target's aspect, the same on both sides, then resized", async () => {
+    // 61 x 43 into 32 x 32: 18 rows short of square, 9 above and 9 below, then 61 x 61 resized to 32 x 32.
+    // The letterbox before (resize to 32 x 23, then 4 + 5 whole rows of fill) was up to 244 levels off on this card.
+    const square = settings({ width: 32, height: 32, fit: 'contain', fill: 128 });
+    const reference = padThenResize(
+      decoded(),
+      [
+        [9, 9],
+        [0, 0],
+        [0, 0],
+      ],
+      128,
+      32,
+      32,
     );
-    expect(maxDifference(ours, reference)).toBeLessThanOrEqual(1e-5);
+    expect(maxDifference(await encodeImages(square, [b64(png)]), reference)).toBeLessThanOrEqual(1e-5);
+    // 61 x 43 into 24 x 16 (3:2): 64.5 columns wide at that aspect, 3.5 short: one column each side (63 x 43).
+    const wide = settings({ width: 24, height: 16, fit: 'contain', halfPixelCenters: true });
+    const columns: [number, number][] = [
+      [0, 0],
+      [1, 1],
+      [0, 0],
+    ];
+    expect(maxDifference(await encodeImages(wide, [b64(png)]), padThenResize(decoded(), columns, 0, 16, 24, true))).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('contain pads an odd difference by the same whole number of rows on both sides, the odd row left out (as human does)', async () => {
+    // 61 x 44: 17 rows short of square; trunc(17 / 2) = 8 above and 8 below (61 x 60), not 8 and 9.
+    const odd = pngBytes(61, 44, card);
+    const oddPixels = () => tf.tensor3d(Float32Array.from(pixels(61, 44, card).filter((_, i) => i % 4 !== 3)), [44, 61, 3]);
+    const s = settings({ width: 32, height: 32, fit: 'contain' });
+    const reference = padThenResize(
+      oddPixels(),
+      [
+        [8, 8],
+        [0, 0],
+        [0, 0],
+      ],
+      0,
+      32,
+      32,
+    );
+    expect(maxDifference(await encodeImages(s, [b64(odd)]), reference)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('contain leaves an image of the target aspect ratio as stretch fits it', async () => {
+    const card32 = pngBytes(48, 32, card);
+    const contain = await encodeImages(settings({ fit: 'contain', fill: 255 }), [b64(card32)]);
+    expect(maxDifference(contain, await encodeImages(settings({}), [b64(card32)]))).toBe(0);
+  });
+
+  it('contain refuses an image whose letterbox would be too large to hold, with a 400 naming it', async () => {
+    // A 2048 x 1 strip letterboxed for a 1 x 2048 model would be 2048 wide and 4194303 rows high (2 x 2097151 rows of fill).
+    const strip = pngBytes(2048, 1, card);
+    const s = settings({ width: 1, height: 2048, fit: 'contain' });
+    await expect(encodeImages(s, [b64(strip)])).rejects.toThrow(
+      /instances\[0\]: image is 2048x1; letterboxed \(fit contain\) to the model's 1x2048 aspect ratio it would be 2048x4194303/,
+    );
+    const before = tf.memory().numTensors;
+    await encodeImages(s, [b64(strip)]).catch(() => undefined);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('normalises each channel as (value * scale + offset - mean[c]) / std[c], in BGR when asked', async () => {

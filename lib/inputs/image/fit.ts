@@ -6,13 +6,17 @@
  *   stretch   the whole image resized to width x height (aspect ratio not kept)
  *   cover     the centred crop with the target's aspect ratio, then resized: Keras's smart_resize
  *             (the short side fills the target, the long side is cut evenly on both ends)
- *   contain   resized to fit inside, centred, the rest filled with `fill` (letterbox)
+ *   contain   the letterbox of MoveNet's and BlazePose's own pipelines (@vladmandic/human's
+ *             padInput): the image padded with `fill` to the target's aspect ratio, the same number
+ *             of rows (or columns) on both sides, then resized as a whole; so the fill blends into
+ *             the border rows and the image sits at a fractional offset, as the model saw in training
  *   mnist     crop to the ink, fit a 20/28 box, centre by centre of mass (area resampling)
  *
  * `area` resampling is ours (areaResize.ts; TF.js has no area op): the coverage-weighted mean of
  * the source pixels when shrinking.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { BadRequestError } from '../../errors.js';
 import { areaResize, type Plane } from './areaResize.js';
 import { mnistFit } from './mnistFit.js';
 import { oriented } from './orientation.js';
@@ -44,8 +48,44 @@ function resized(settings: FitSettings, image: tf.Tensor3D, height: number, widt
   return tf.tensor3d(plane.data, [height, width, c]);
 }
 
+/**
+ * contain's padding, [[top, bottom], [left, right], [0, 0]]: the rows (or columns) that bring the
+ * image to the target's aspect ratio, half on each side, cut down to a whole pixel on both: human's
+ * padInput pads a 1920 x 1537 photo by trunc(383 / 2) = 191 rows above and below (1920 x 1919),
+ * not 191 and 192, and a row more moved its resized border by up to 101 levels.
+ */
+function letterboxPadding(height: number, width: number, targetHeight: number, targetWidth: number): [number, number][] {
+  // Integer arithmetic: exact for any target, so an exact-ratio image gets no padding at all.
+  const wide = width * targetHeight - height * targetWidth; // > 0: wider than the target, pad rows
+  const rows = wide > 0 ? Math.floor(wide / (2 * targetWidth)) : 0;
+  const columns = wide < 0 ? Math.floor(-wide / (2 * targetHeight)) : 0;
+  return [
+    [rows, rows],
+    [columns, columns],
+    [0, 0],
+  ];
+}
+
+/**
+ * Largest letterboxed image, in pixels. The decoder takes at most 2048 x 2048; padded to the
+ * target's aspect that can grow without bound (a 2048 x 1 strip for a 1 x 2048 model is 8.6 G
+ * pixels). Twice the largest decoded image lets every accepted image letterbox into any target up
+ * to 2:1 (16:9 included): at most 8.4 M pixels, 100 MB of float32 RGB held while it is resized.
+ */
+const MAX_LETTERBOX_PIXELS = 2 * 2048 * 2048;
+
+function checkLetterbox(height: number, width: number, padding: [number, number][], settings: FitSettings, where: string): void {
+  const paddedHeight = height + 2 * padding[0][0];
+  const paddedWidth = width + 2 * padding[1][0];
+  if (paddedHeight * paddedWidth <= MAX_LETTERBOX_PIXELS) return;
+  throw new BadRequestError(
+    `${where}: image is ${width}x${height}; letterboxed (fit contain) to the model's ${settings.width}x${settings.height} aspect ratio it would be ` +
+      `${paddedWidth}x${paddedHeight}, more than ${MAX_LETTERBOX_PIXELS} pixels: send a smaller image, or one nearer the model's aspect ratio`,
+  );
+}
+
 /** The fitted image as a tensor (built inside the caller's tidy). */
-function fitted(settings: FitSettings, plane: Plane, orientation: number): tf.Tensor3D {
+function fitted(settings: FitSettings, plane: Plane, orientation: number, where: string): tf.Tensor3D {
   const { width, height } = settings;
   const c = plane.channels;
   const image = oriented(tf.tensor3d(plane.data, [plane.height, plane.width, c]), orientation);
@@ -58,26 +98,21 @@ function fitted(settings: FitSettings, plane: Plane, orientation: number): tf.Te
     return resized(settings, tf.slice(image, [top, left, 0], [cropHeight, cropWidth, c]), height, width);
   }
   if (settings.fit === 'contain') {
-    const scale = Math.min(width / w, height / h);
-    const innerHeight = Math.max(1, Math.min(height, Math.round(h * scale)));
-    const innerWidth = Math.max(1, Math.min(width, Math.round(w * scale)));
-    const top = Math.floor((height - innerHeight) / 2);
-    const left = Math.floor((width - innerWidth) / 2);
-    const padding: [number, number][] = [
-      [top, height - innerHeight - top],
-      [left, width - innerWidth - left],
-      [0, 0],
-    ];
-    return tf.pad(resized(settings, image, innerHeight, innerWidth), padding, settings.fill);
+    const padding = letterboxPadding(h, w, height, width);
+    if (padding[0][0] === 0 && padding[1][0] === 0) return resized(settings, image, height, width);
+    checkLetterbox(h, w, padding, settings, where);
+    const padded = tf.pad(image, padding, settings.fill);
+    image.dispose(); // the padded copy can be twice the image: do not hold both until the tidy ends
+    return resized(settings, padded, height, width);
   }
   return resized(settings, image, height, width);
 }
 
-/** The plane, turned upright (EXIF `orientation`) and fitted to the model's width x height. */
-export function fitPlane(settings: FitSettings, plane: Plane, orientation: number): Plane {
+/** The plane, turned upright (EXIF `orientation`) and fitted to the model's width x height; `where` names it in a 400. */
+export function fitPlane(settings: FitSettings, plane: Plane, orientation: number, where: string): Plane {
   // The tidy returns the tensor, not its values: tf.tidy walks a returned array element by element
   // looking for tensors to keep, which costs more than the resize itself for a 224 x 224 x 3 row.
-  const result = tf.tidy(() => fitted(settings, plane, orientation));
+  const result = tf.tidy(() => fitted(settings, plane, orientation, where));
   try {
     return { width: settings.width, height: settings.height, channels: plane.channels, data: result.dataSync() as Float32Array };
   } finally {
