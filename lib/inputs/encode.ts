@@ -5,7 +5,7 @@
  */
 import { BadRequestError, PayloadTooLargeError } from '../errors.js';
 import type { TensorData, TensorSpec } from '../tensors/data.js';
-import { flattenNested } from '../tensors/nested.js';
+import { flattenNested, type RowsOf } from '../tensors/nested.js';
 import { csvNumber } from './csvCells.js';
 import type { InputKind, KindSettings } from './kind.js';
 import { kindOf } from './kinds.js';
@@ -102,15 +102,15 @@ export function checkOneInstanceFits(model: ModelInputs, budget: EncodeBudget, w
   if (rowShape && rowBytesOf(rowShape) > budget.available()) throw tooMany(where, 1, rowShape, budget);
 }
 
-/** A nested array of values for one model input, as a tensor of the input's dtype. */
-export function rawTensor(spec: TensorSpec, value: unknown, where: string): TensorData {
+/** A nested array of values for one model input, as a tensor of the input's dtype; `rows` names and shapes a chunk's rows. */
+export function rawTensor(spec: TensorSpec, value: unknown, where: string, rows?: RowsOf): TensorData {
   const numbersOnly = () =>
     new BadRequestError(`${where}: expected numbers for input ${spec.name} (${spec.dtype}, ${spec.shape === null ? 'any shape' : `shape [${spec.shape}]`})`);
   if (spec.dtype === 'float32' || spec.dtype === 'int32') {
-    const { shape, data } = flattenNested(value, where, spec.dtype, numbersOnly);
+    const { shape, data } = flattenNested(value, where, spec.dtype, numbersOnly, rows);
     return { name: spec.name, dtype: spec.dtype, shape, data };
   }
-  const { shape, data } = flattenNested(value, where);
+  const { shape, data } = flattenNested(value, where, undefined, undefined, rows);
   if (spec.dtype !== 'string' && data.some((v) => typeof v === 'string')) throw numbersOnly();
   return { name: spec.name, dtype: spec.dtype, shape, data };
 }
@@ -122,9 +122,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /**
  * A list of values, one per row: natural instances when every one is one, else raw tensor rows
  * (one nested array per row, or for a model with several inputs, an object of rows by input name).
- * `placeOf` names a value in messages (a chunk of a data set: its line in the file).
+ * `placeOf` names a value in messages (a chunk of a data set: its line in the file; of a request:
+ * its index in the request). `rowShapes`, one per input, is the shape of the rows of the chunks
+ * before this one: a raw row that differs is the one named, even when it opens the chunk.
  */
-export function inputFromValues(model: ModelInputs, values: unknown[], where = 'instances', placeOf = (index: number) => `${where}[${index}]`): ModelInput {
+export function inputFromValues(model: ModelInputs, values: unknown[], where = 'instances', placeOf = (index: number) => `${where}[${index}]`, rowShapes?: number[][]): ModelInput {
   if (values.length === 0) throw new BadRequestError(`${where} is empty: send at least one instance`);
   const { inputs } = model.signature;
   const input = inputKindOf(model);
@@ -141,20 +143,21 @@ export function inputFromValues(model: ModelInputs, values: unknown[], where = '
     if (neither !== -1) throw new BadRequestError(`${placeOf(neither)} is neither an instance model ${model.name} takes nor a raw tensor row: send every instance as ${help}`);
   }
   if (inputs.length === 1 && !values.some((v) => isRecord(v) && inputs[0].name in v)) {
-    return { kind: 'tensors', tensors: [rawTensor(inputs[0], values, where)] };
+    return { kind: 'tensors', tensors: [rawTensor(inputs[0], values, where, { place: placeOf, shape: rowShapes?.[0] })] };
   }
   return {
     kind: 'tensors',
-    tensors: inputs.map((spec) =>
+    tensors: inputs.map((spec, i) =>
       rawTensor(
         spec,
         values.map((value, r) => {
           if (!isRecord(value) || !(spec.name in value)) {
-            throw new BadRequestError(`${where}[${r}]: expected an object with the inputs ${inputs.map((s) => s.name).join(', ')}`);
+            throw new BadRequestError(`${placeOf(r)}: expected an object with the inputs ${inputs.map((s) => s.name).join(', ')}`);
           }
           return value[spec.name];
         }),
         `${where}[*].${spec.name}`,
+        { place: (r) => `${placeOf(r)}.${spec.name}`, shape: rowShapes?.[i] },
       ),
     ),
   };

@@ -18,10 +18,22 @@ function isNumericLeaf(value: unknown): value is number | boolean {
   return (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean';
 }
 
+/**
+ * The rows (first dimension) of a tensor read a chunk of rows at a time, as evaluate reads a
+ * request or a data set: each chunk numbers its rows from 0, and its first row sets their shape.
+ */
+export interface RowsOf {
+  /** Row r's name in place of `${where}[r]`: its index in the whole request, or its line in a file. */
+  place?: (row: number) => string;
+  /** The shape every row must have (the first chunk's), so that a bad row opening a later chunk is the one named, not the next. */
+  shape?: number[];
+}
+
 /** `where` plus the indices of the first `depth` levels: the JSON path of a value, built only for an error. */
-function pathOf(where: string, index: number[], depth: number): string {
-  let path = where;
-  for (let d = 0; d < depth; d++) path += `[${index[d]}]`;
+function pathOf(where: string, index: number[], depth: number, place?: (row: number) => string): string {
+  if (depth === 0) return where;
+  let path = place ? place(index[0]) : `${where}[${index[0]}]`;
+  for (let d = 1; d < depth; d++) path += `[${index[d]}]`;
   return path;
 }
 
@@ -66,22 +78,31 @@ function fillNumbers(value: unknown, shape: number[], out: Float32Array | Int32A
  * copy) and a string is an error (`onString` words it). Large tensors (a batch of images is
  * ~200,000 values) go through fillNumbers; the careful walk only runs to explain a bad request.
  */
-export function flattenNested(value: unknown, where: string): FlatTensor;
-export function flattenNested(value: unknown, where: string, into: 'float32' | 'int32', onString?: (path: string) => Error): { shape: number[]; data: Float32Array | Int32Array };
+export function flattenNested(value: unknown, where: string, into?: undefined, onString?: undefined, rows?: RowsOf): FlatTensor;
+export function flattenNested(
+  value: unknown,
+  where: string,
+  into: 'float32' | 'int32',
+  onString?: (path: string) => Error,
+  rows?: RowsOf,
+): { shape: number[]; data: Float32Array | Int32Array };
 export function flattenNested(
   value: unknown,
   where: string,
   into?: 'float32' | 'int32',
   onString?: (path: string) => Error,
+  rows: RowsOf = {},
 ): { shape: number[]; data: Scalar[] | Float32Array | Int32Array } {
   const shape: number[] = [];
-  for (let probe: unknown = value; Array.isArray(probe); probe = probe[0]) {
-    // The walks below recurse once a level: a request nested deeper than any tensor is refused
-    // here, before it can exhaust the stack.
-    if (shape.length === MAX_RANK) throw new BadRequestError(`${where}: nested more than ${MAX_RANK} levels deep (a tensor here has at most ${MAX_RANK} dimensions)`);
-    shape.push(probe.length);
-    if (probe.length === 0) break;
-  }
+  if (rows.shape && Array.isArray(value)) shape.push(value.length, ...rows.shape);
+  else
+    for (let probe: unknown = value; Array.isArray(probe); probe = probe[0]) {
+      // The walks below recurse once a level: a request nested deeper than any tensor is refused
+      // here, before it can exhaust the stack.
+      if (shape.length === MAX_RANK) throw new BadRequestError(`${where}: nested more than ${MAX_RANK} levels deep (a tensor here has at most ${MAX_RANK} dimensions)`);
+      shape.push(probe.length);
+      if (probe.length === 0) break;
+    }
   const size = shape.reduce((a, b) => a * b, 1);
   if (into) {
     const out = into === 'float32' ? new Float32Array(size) : new Int32Array(size);
@@ -89,21 +110,22 @@ export function flattenNested(
   }
   const data: Scalar[] = [];
   const index = new Array<number>(shape.length).fill(0);
+  const path = (depth: number) => pathOf(where, index, depth, rows.place);
   const walk = (node: unknown, depth: number): void => {
     if (depth === shape.length) {
-      if (Array.isArray(node)) throw new BadRequestError(`${pathOf(where, index, depth)}: ragged nesting: expected a value at depth ${depth}, got an array`);
+      if (Array.isArray(node)) throw new BadRequestError(`${path(depth)}: ragged nesting: expected a value at depth ${depth}, got an array`);
       if (!isNumericLeaf(node) && typeof node !== 'string') {
         const expected = into ? 'a number' : 'a number or a string';
-        throw new BadRequestError(`${pathOf(where, index, depth)}: expected ${expected}, got ${node === null ? 'null' : typeof node === 'number' ? String(node) : typeof node}`);
+        throw new BadRequestError(`${path(depth)}: expected ${expected}, got ${node === null ? 'null' : typeof node === 'number' ? String(node) : typeof node}`);
       }
-      if (into && typeof node === 'string') throw onString?.(pathOf(where, index, depth)) ?? new BadRequestError(`${pathOf(where, index, depth)}: expected a number, got a string`);
+      if (into && typeof node === 'string') throw onString?.(path(depth)) ?? new BadRequestError(`${path(depth)}: expected a number, got a string`);
       const misfit = into && firstMisfit(into, [node]);
-      if (misfit) throw new BadRequestError(`${pathOf(where, index, depth)}: ${misfit.why}`);
+      if (misfit) throw new BadRequestError(`${path(depth)}: ${misfit.why}`);
       data.push(node);
       return;
     }
     if (!Array.isArray(node) || node.length !== shape[depth]) {
-      throw new BadRequestError(`${pathOf(where, index, depth)}: ragged nesting: expected an array of ${shape[depth]} at depth ${depth}`);
+      throw new BadRequestError(`${path(depth)}: ragged nesting: expected an array of ${shape[depth]} at depth ${depth}`);
     }
     for (let i = 0; i < node.length; i++) {
       index[depth] = i;

@@ -59,6 +59,34 @@ describe('evaluate names the row that is of another kind, past the first chunk t
   });
 });
 
+describe('evaluate names a bad raw row by its place in the request or file, not in its MAX_BATCH chunk', () => {
+  // MAX_BATCH 2: rows 0-1, 2-3, 4-5 are read as three tensors, each numbering its rows from 0.
+  const good = [0.1, 0.2, 0.3, 0.4];
+  const withShortRow = (at: number) => Array.from({ length: 6 }, (_, i) => (i === at ? [1, 2, 3] : good));
+  let small: App;
+  beforeAll(() => {
+    small = serving(store.uri, { MAX_BATCH: '2' });
+  });
+
+  it.each([3, 2])('an inline row by its index in the request (at %i; was instances[1]), as the asynchronous route names it', async (at) => {
+    const body = { instances: withShortRow(at), labels: LABELS.concat(LABELS) };
+    const sync = await call(small.evaluate, 'POST', '/v2/models/lin/evaluate', body);
+    expect(sync.statusCode).toBe(400);
+    expect(sync.body.error).toBe(`instances[${at}]: ragged nesting: expected an array of 4 at depth 1`);
+    const job = await call(small.evaluations, 'POST', '/v2/models/lin/evaluations?async=true', body);
+    expect(job.body.error).toBe(sync.body.error);
+  });
+
+  it('a data set row by its line', async () => {
+    // half_plus_two takes one number a row: line 4's instance is two.
+    const lines = [1, 2, 3, [4, 4], 5, 6].map((instance, i) => JSON.stringify({ instance, label: i }));
+    await store.put('_datasets/two-numbers.jsonl', `${lines.join('\n')}\n`);
+    const answer = await call(small.evaluate, 'POST', '/v2/models/half/evaluate', { dataset: '_datasets/two-numbers.jsonl' });
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toBe('line 4: ragged nesting: expected a value at depth 1, got an array');
+  });
+});
+
 describe('evaluate handler', () => {
   it('computes accuracy and the confusion matrix of inline labelled instances', async () => {
     const instances = rows(40);

@@ -65,23 +65,23 @@ async function* chunksOf(manifest: Manifest, examples: AsyncIterable<Example> | 
   let chunk: Example[] = [];
   // Rows before this chunk: a message names an inline row by its index among all of them.
   let before = 0;
+  // The first chunk's raw row shapes: a later chunk's rows must have them, as one tensor of all the rows would.
+  let rowShapes: number[][] | undefined;
   const flush = (): LabelledChunk => {
     const rows = chunk;
     const first = before;
     const place = (i: number) => rows[i].place ?? `instances[${first + i}]`;
-    const out = {
-      input: inputFromValues(
-        manifest,
-        rows.map((e) => e.instance),
-        'instances',
-        place,
-      ),
-      truths: rows.map((e) => e.truth),
+    const input = inputFromValues(
+      manifest,
+      rows.map((e) => e.instance),
+      'instances',
       place,
-    };
+      rowShapes,
+    );
+    if (input.kind === 'tensors') rowShapes ??= input.tensors.map((t) => t.shape.slice(1));
     before += rows.length;
     chunk = [];
-    return out;
+    return { input, truths: rows.map((e) => e.truth), place };
   };
   for await (const example of examples) {
     chunk.push(example);
