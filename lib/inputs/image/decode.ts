@@ -11,7 +11,7 @@ import { PNG } from 'pngjs';
 import { BadRequestError } from '../../errors.js';
 import { decodeJpegRgba, JpegDataError } from './jpeg.js';
 
-/** Largest accepted side, in pixels (and so at most 16.7 MP, 64 MB of RGBA). */
+/** Largest accepted side, in pixels (and so at most 4.2 MP, 16 MB of RGBA). */
 // 2048 keeps a worst-case JPEG decode under ~1 s and ~130 MB on a 2 GB Lambda (4096: 3.4 s, 500 MB).
 const MAX_IMAGE_SIDE = 2048;
 
