@@ -3,13 +3,15 @@
  * starts with plain node: about 0.4-0.55 s to ready alone, against 0.65-0.8 s as an ES module
  * (node scans the source of every CommonJS package an ES module imports for its export names:
  * tfjs-core's megabytes each time) and 1.5 s under tsx, which compiles every TypeScript file of lib/
- * again in every worker (N of them at once, on the cores that then score). Only our code is
- * bundled; packages stay requires that node resolves, which is why the file is written inside the
+ * again in every worker (N of them at once, on the cores that then score). Our code is bundled, and
+ * so are the packages node would load as ES modules (commonjsExternals.ts says why); CommonJS
+ * packages stay requires that node resolves, which is why the file is written inside the
  * repository, under node_modules/.cache/modelctl/ (about 0.1 s to build, once a run, removed after it).
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { build } from 'esbuild';
+import { commonjsExternals } from './commonjsExternals.js';
 
 export interface BuiltWorker {
   script: string;
@@ -26,7 +28,7 @@ export async function buildWorker(entry: string, repoRoot: string): Promise<Buil
     bundle: true,
     platform: 'node',
     format: 'cjs',
-    packages: 'external',
+    plugins: [commonjsExternals],
     // import.meta.url has no value in CommonJS: the file's own URL stands in for it (lib/config.ts and
     // lib/runtime/wasmFiles.ts find the models and the wasm binary from it).
     define: { 'import.meta.url': '__moduleUrl' },
