@@ -132,27 +132,34 @@ export function writeUnknownRankModel(): Promise<string> {
   });
 }
 
-/** Weights of writeInt32ImageModel's MatMul, [12, 2] row-major. */
-const INT32_IMAGE_W = Array.from({ length: 12 * 2 }, (_, i) => ((i * 37) % 11) / 100 - 0.05);
+/** Weights of the image models' MatMul, [12, 2] row-major. */
+const IMAGE_W = Array.from({ length: 12 * 2 }, (_, i) => ((i * 37) % 11) / 100 - 0.05);
 
-/**
- * An image model whose input is int32, as MoveNet's is: x int32 [rows, 2, 2, 3] -> Cast -> Reshape
- * [rows, 12] -> MatMul [12, 2] -> Softmax.
- */
-export function writeInt32ImageModel(): Promise<string> {
+/** x [batch, 2, 2, 3] of `dtype` -> Cast to float -> Reshape [rows, 12] -> MatMul [12, 2] -> Softmax. */
+function writeImageModel(prefix: string, dtype: 'int32' | 'float32', batch: number): Promise<string> {
+  const input = dtype === 'int32' ? int32 : float;
   const nodes = [
-    { name: 'x', op: 'Placeholder', attr: { dtype: int32, shape: { shape: dims(-1, 2, 2, 3) } } },
-    { name: 'cast', op: 'Cast', input: ['x'], attr: { SrcT: int32, DstT: float } },
+    { name: 'x', op: 'Placeholder', attr: { dtype: input, shape: { shape: dims(batch, 2, 2, 3) } } },
+    { name: 'cast', op: 'Cast', input: ['x'], attr: { SrcT: input, DstT: float } },
     { name: 'flat', op: 'Reshape', input: ['cast', 'shape'], attr: { T: float, Tshape: int32 } },
     { name: 'MatMul', op: 'MatMul', input: ['flat', 'w'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },
     { name: 'probs', op: 'Softmax', input: ['MatMul'], attr: { T: float } },
   ];
   const weights: Weight[] = [
     { name: 'shape', shape: [2], dtype: 'int32', values: [-1, 12] },
-    { name: 'w', shape: [12, 2], dtype: 'float32', values: INT32_IMAGE_W },
+    { name: 'w', shape: [12, 2], dtype: 'float32', values: IMAGE_W },
   ];
-  return writeGraph('int32-image-model', nodes, weights, {
-    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_INT32', tensorShape: dims(-1, 2, 2, 3) } },
-    outputs: { 'probs:0': { name: 'probs:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 2) } },
+  return writeGraph(prefix, nodes, weights, {
+    inputs: { 'x:0': { name: 'x:0', dtype: input.type, tensorShape: dims(batch, 2, 2, 3) } },
+    outputs: { 'probs:0': { name: 'probs:0', dtype: 'DT_FLOAT', tensorShape: dims(batch, 2) } },
   });
 }
+
+/**
+ * An image model whose input is int32, as MoveNet's is: x int32 [rows, 2, 2, 3] -> Cast -> Reshape
+ * [rows, 12] -> MatMul [12, 2] -> Softmax. `batch` fixes the rows as MoveNet's signature does (1).
+ */
+export const writeInt32ImageModel = (batch = -1) => writeImageModel('int32-image-model', 'int32', batch);
+
+/** The same model with a float32 input and a batch size its signature fixes. */
+export const writeFixedBatchImageModel = (batch: number) => writeImageModel('fixed-batch-image-model', 'float32', batch);

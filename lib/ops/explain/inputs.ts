@@ -1,7 +1,12 @@
 /**
  * Instances (and backgrounds, and baselines) -> flat rows of model inputs, after the model's input
  * transform. Attributions are computed in this space and mapped back afterwards (mapping.ts).
- * Explanations need one float32 input: what every demo model and most TF.js models take.
+ * Explanations need one numeric input: float32, what every demo model and most TF.js models take,
+ * or int32 (MoveNet's image; a converted uint8 input is int32 too). The rows are float32 arrays
+ * either way; an int32 input's instances and request backgrounds are whole numbers (natural ones cut
+ * toward zero, as predict cuts them; raw ones refused unless whole), and every row the model is fed
+ * is cut so (inputTensor.ts), backgrounds made for the request (a black image's encoding) too.
+ * Only kernelShap explains an int32 input: no gradient exists along it.
  */
 import { BadRequestError } from '../../errors.js';
 import { type EncodeBudget, encodeInstances, inputKindOf } from '../../inputs/encode.js';
@@ -24,16 +29,17 @@ export interface Rows {
   natural: boolean;
 }
 
-function singleFloatInput(manifest: Manifest): TensorSpec {
+function singleNumericInput(manifest: Manifest): TensorSpec {
   const { inputs } = manifest.signature;
   if (inputs.length !== 1) throw new BadRequestError(`explanations need a model with one input; ${manifest.name} takes ${inputs.map((s) => s.name).join(', ')}`);
-  if (inputs[0].dtype !== 'float32') throw new BadRequestError(`explanations need a float32 input; ${manifest.name}'s input ${inputs[0].name} is ${inputs[0].dtype}`);
+  const { dtype } = inputs[0];
+  if (dtype !== 'float32' && dtype !== 'int32') throw new BadRequestError(`explanations need a float32 or int32 input; ${manifest.name}'s input ${inputs[0].name} is ${dtype}`);
   return inputs[0];
 }
 
 /** Encodes a list of values as model-input rows; `where` names them in errors. */
 export async function encodeRows(manifest: Manifest, values: unknown[], where: string, budget: EncodeBudget, space?: InputSpace): Promise<{ rows: Rows; space: InputSpace }> {
-  const spec = space?.spec ?? singleFloatInput(manifest);
+  const spec = space?.spec ?? singleNumericInput(manifest);
   const kind = inputKindOf(manifest);
   let shape: number[];
   let data: Float32Array;
@@ -41,20 +47,23 @@ export async function encodeRows(manifest: Manifest, values: unknown[], where: s
   if (natural) {
     const encoded = await encodeInstances(manifest, values, budget, where);
     shape = encoded.shape;
-    data = encoded.data as Float32Array;
+    data = encoded.data instanceof Float32Array ? encoded.data : Float32Array.from(encoded.data as Int32Array); // an int32 input's, already cut
   } else {
     const numbersOnly = () =>
       new BadRequestError(
         `${where}: expected numbers for input ${spec.name} (${spec.shape === null ? 'any shape' : `shape [${spec.shape}]`})${kind ? ` or natural ${kind.kind.kind} instances` : ''}`,
       );
-    const flat = flattenNested(values, where, 'float32', numbersOnly);
+    // An int32 input takes whole numbers only (a 400 naming the first that is not), as infer does.
+    const flat = flattenNested(values, where, spec.dtype === 'int32' ? 'int32' : 'float32', numbersOnly);
     shape = flat.shape;
-    data = flat.data as Float32Array;
+    data = flat.data instanceof Float32Array ? flat.data : Float32Array.from(flat.data);
     // Flattened rows (the manifest's background format) of a model with a fully known row shape.
     const rowDims = spec.shape?.slice(1) ?? [];
     if (shape.length === 2 && rowDims.length > 1 && rowDims.every((d) => d > 0) && shape[1] === rowDims.reduce((a, b) => a * b, 1)) shape = [shape[0], ...rowDims];
   }
-  if (!fitsShape(spec.shape, shape)) throw new BadRequestError(`${where}: shape [${shape}] does not fit the model's input [${spec.shape}] (-1 = any size)`);
+  // Any number of rows fits: they are fed in calls of the batch size a signature fixes (inputTensor.ts).
+  const rowsFree = spec.shape?.length ? [-1, ...spec.shape.slice(1)] : spec.shape;
+  if (!fitsShape(rowsFree, shape)) throw new BadRequestError(`${where}: shape [${shape}] does not fit the model's input [${rowsFree}] (-1 = any size)`);
   const rowShape = shape.slice(1);
   if (space && rowShape.join() !== space.rowShape.join()) {
     throw new BadRequestError(

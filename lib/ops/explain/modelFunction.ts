@@ -19,6 +19,7 @@ import { checkOneRowFits, inChunks, type ChunkPlan, type Pass, type RunLimits } 
 import { useOurGradients } from '../../runtime/gradients/index.js';
 import { activationBytesPerRow, dynamicOpOf, predictTensors } from '../../runtime/tfModel.js';
 import type { InputSpace } from './inputs.js';
+import { fedRows, inputTensor, maxRowsPerCall } from './inputTensor.js';
 import type { ScoreRule } from './target.js';
 
 /** First output of the model on x, as [rows, width]: synchronous, for tf.tidy and tf.grad. */
@@ -40,11 +41,19 @@ async function forwardAnyModel(loaded: LoadedModel, x: tf.Tensor): Promise<tf.Te
 }
 
 /**
- * A gradient needs the forward pass on tf.grad's tape, which is synchronous: TF.js runs a graph
- * with dynamic ops only with executeAsync, so no gradient can be taken through it (a 400 naming
- * the op and the method that needs none, before any work).
+ * A 400 naming the method that needs no gradients, before any work, when none can be taken:
+ * - for an int32 input (MoveNet's image; a converted uint8 one): it takes whole numbers, and a
+ *   gradient needs the score as a function of a real-valued input;
+ * - through a graph with dynamic ops: a gradient needs the forward pass on tf.grad's tape, which
+ *   is synchronous, and TF.js runs such a graph only with executeAsync.
  */
 function checkGradientsPossible(loaded: LoadedModel): void {
+  const [input] = loaded.manifest.signature.inputs;
+  if (input?.dtype === 'int32') {
+    throw new BadRequestError(
+      `gradients cannot be taken with respect to ${loaded.name}:${loaded.version}'s input ${input.name}: it is int32 (whole numbers; a uint8 input is converted to int32), along which no gradient exists; use method kernelShap, which needs no gradients`,
+    );
+  }
   const op = dynamicOpOf(loaded.model);
   if (op === undefined) return;
   throw new BadRequestError(
@@ -56,28 +65,29 @@ function checkGradientsPossible(loaded: LoadedModel): void {
 export type RowSource = (from: number, to: number, out: Float32Array) => void;
 
 /** The chunking of `rows` rows of a pass through the model: within the memory budget and MAX_BATCH. */
-function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits, rowShape: readonly number[]): ChunkPlan {
+function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits, space: InputSpace): ChunkPlan {
   const activations = activationBytesPerRow(loaded.model);
   // A backward pass keeps every activation and adds its gradient and temporaries: MobileNetV2's
   // measured peak per row is 4.4 times its summed activations, so 5 is an upper estimate.
   const estimate = activations === undefined ? undefined : pass === 'gradient' ? 5 * activations : activations;
-  return { model: loaded.model, name: `${loaded.name}:${loaded.version}`, pass, rows, maxRows: limits.maxBatch, budget: limits.budget, estimate, rowShape };
+  const maxRows = maxRowsPerCall(space, limits.maxBatch);
+  return { model: loaded.model, name: `${loaded.name}:${loaded.version}`, pass, rows, maxRows, budget: limits.budget, estimate, rowShape: space.rowShape };
 }
 
 /** A 413 now if not one row of this pass fits the budget (so nothing runs first only to be refused later). */
 export function checkPassFits(loaded: LoadedModel, pass: Pass, limits: RunLimits, space: InputSpace): void {
   if (pass === 'gradient') checkGradientsPossible(loaded);
-  checkOneRowFits(plan(loaded, pass, 1, limits, space.rowShape));
+  checkOneRowFits(plan(loaded, pass, 1, limits, space));
 }
 
 /** Output rows ([count][width], flat) of `count` rows produced by `source`, chunked. */
 export async function forwardRows(loaded: LoadedModel, space: InputSpace, count: number, source: RowSource, limits: RunLimits): Promise<{ outputs: Float32Array; width: number }> {
   let outputs = new Float32Array(0);
   let width = 0;
-  await inChunks(plan(loaded, 'forward', count, limits, space.rowShape), async (from, to) => {
+  await inChunks(plan(loaded, 'forward', count, limits, space), async (from, to) => {
     const input = new Float32Array((to - from) * space.size);
     source(from, to, input);
-    const x = tf.tensor(input, [to - from, ...space.rowShape]);
+    const x = inputTensor(space, input, to - from);
     let out: tf.Tensor2D | undefined;
     try {
       out = await forwardAnyModel(loaded, x);
@@ -86,7 +96,7 @@ export async function forwardRows(loaded: LoadedModel, space: InputSpace, count:
         width = out.shape[1];
         outputs = new Float32Array(count * width);
       }
-      outputs.set(values, from * width);
+      outputs.set(values.subarray(0, (to - from) * width), from * width); // without the padding rows of a fixed batch
     } finally {
       tf.dispose([x, ...(out ? [out] : [])]);
     }
@@ -117,21 +127,23 @@ export async function gradientRows(
 ): Promise<void> {
   checkGradientsPossible(loaded);
   useOurGradients();
-  await inChunks(plan(loaded, 'gradient', count, limits, space.rowShape), async (from, to) => {
+  await inChunks(plan(loaded, 'gradient', count, limits, space), async (from, to) => {
     const rows = to - from;
     const input = new Float32Array(rows * space.size);
     source(from, to, input);
     const width = ruleOf(from).weights.length;
-    const weights = new Float32Array(rows * width);
+    // Padding rows of a fixed batch weigh 0: they add nothing to the summed score.
+    const fed = fedRows(space, rows);
+    const weights = new Float32Array(fed * width);
     for (let r = 0; r < rows; r++) weights.set(ruleOf(from + r).weights, r * width);
     let gradient: tf.Tensor | undefined;
     try {
       gradient = tf.tidy(() => {
-        const x = tf.tensor(input, [rows, ...space.rowShape]);
-        const w = tf.tensor2d(weights, [rows, width]);
+        const x = inputTensor(space, input, rows);
+        const w = tf.tensor2d(weights, [fed, width]);
         return tf.grad((z: tf.Tensor) => tf.sum(tf.mul(forward(loaded, z), w)))(x);
       });
-      take({ from, gradients: (await gradient.data()) as Float32Array });
+      take({ from, gradients: ((await gradient.data()) as Float32Array).subarray(0, rows * space.size) });
     } catch (error) {
       releaseTape();
       throw gradientFailure(loaded, error);
