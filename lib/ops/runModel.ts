@@ -1,7 +1,7 @@
 /**
  * Runs a loaded model on plain tensors: checks them against the signature, runs the rows in chunks
- * that fit the memory budget (and MAX_BATCH), and merges the outputs back in order. Scalar inputs
- * go whole with every chunk.
+ * that fit the memory budget (and MAX_BATCH), or of the batch size the signature fixes, and merges
+ * the outputs back in order. Scalar inputs go whole with every chunk.
  * Every tensor created here is disposed, on the error paths too.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -10,6 +10,7 @@ import type { LoadedModel } from '../loader/index.js';
 import { inChunks, type RunLimits } from '../runtime/memory.js';
 import { activationBytesPerRow, predictTensors } from '../runtime/tfModel.js';
 import { concatRows, elementCount, fitsShape, sliceRows, type TensorData, type TensorSpec } from '../tensors/data.js';
+import { anyRows, fixedBatchOf, padRows } from '../tensors/fixedBatch.js';
 import { checkValuesFit } from '../tensors/valueRanges.js';
 
 const COMPATIBLE: Record<string, string[]> = {
@@ -19,14 +20,21 @@ const COMPATIBLE: Record<string, string[]> = {
   string: ['string'],
 };
 
-/** Whether a tensor fits the model input it is for (dtype, shape, value count): a 400 naming what does not. */
-export function checkInput(spec: TensorSpec, input: TensorData): void {
+/**
+ * Whether a tensor fits the model input it is for (dtype, shape, value count): a 400 naming what
+ * does not. With `anyRowCount`, the first dimension is free even where the model fixes it: runModel
+ * feeds such a model calls of its batch size.
+ */
+export function checkInput(spec: TensorSpec, input: TensorData, anyRowCount = false): void {
   const where = `input ${spec.name}`;
   if (!COMPATIBLE[spec.dtype]?.includes(input.dtype)) {
     throw new BadRequestError(`${where}: datatype ${input.dtype} does not fit the model's ${spec.dtype}`);
   }
-  if (!fitsShape(spec.shape, input.shape)) {
-    throw new BadRequestError(`${where}: shape [${input.shape}] does not fit the model's [${spec.shape}] (-1 = any size)`);
+  if (!fitsShape(anyRowCount ? anyRows(spec.shape) : spec.shape, input.shape)) {
+    const fixed = anyRowCount && spec.shape !== null && (spec.shape[0] ?? -1) > 0;
+    throw new BadRequestError(
+      `${where}: shape [${input.shape}] does not fit the model's [${spec.shape}] (-1 = any size${fixed ? `; any number of rows, fed ${spec.shape?.[0]} at a time, its fixed batch size` : ''})`,
+    );
   }
   if (elementCount(input.shape) !== input.data.length) {
     throw new BadRequestError(`${where}: shape [${input.shape}] needs ${elementCount(input.shape)} values, got ${input.data.length}`);
@@ -106,23 +114,59 @@ function rowCount(specs: TensorSpec[], inputs: TensorData[]): number {
  */
 export function checkInputs(specs: TensorSpec[], requestInputs: TensorData[]): TensorData[] {
   const inputs = matchInputs(specs, requestInputs);
-  for (const [i, t] of inputs.entries()) checkInput(specs[i], t);
+  for (const [i, t] of inputs.entries()) checkInput(specs[i], t, true);
   rowCount(specs, inputs);
   return inputs;
+}
+
+/** Why the rows ran in more than one chunk, for a 422 that says chunks cannot give an output. */
+function chunkReason(batch: number | undefined): string {
+  return batch === undefined ? 'the memory budget, MAX_BATCH' : `the model's fixed batch size, ${batch}`;
 }
 
 /**
  * One output's chunks joined along rows. An output without rows (a scalar, e.g. computed from
  * scalar inputs alone) comes once: the same in every chunk, or the model computed it across the
- * rows, which chunks cannot give (a 422 saying so).
+ * rows, which chunks cannot give (a 422 saying so). So is an output whose first dimension does
+ * not count the chunk's rows (a detector's boxes after non-max suppression, [boxes, 4]), or whose
+ * other dimensions differ from chunk to chunk (boxes kept per image): joined, its rows would mix.
  */
-function mergeChunks(loaded: LoadedModel, parts: TensorData[]): TensorData {
+function mergeChunks(loaded: LoadedModel, chunks: Chunk[], i: number, batch: number | undefined): TensorData {
+  const parts = chunks.map((c) => c.outputs[i]);
   const [first] = parts;
-  if (first.shape.length > 0) return concatRows(parts);
+  const model = `${loaded.name}:${loaded.version}`;
+  if (first.shape.length > 0) {
+    const rowShape = first.shape.slice(1).join();
+    const unjoinable = chunks.find((c, k) => parts[k].shape[0] !== c.rows || parts[k].shape.slice(1).join() !== rowShape);
+    if (unjoinable === undefined) return concatRows(parts);
+    throw new UnprocessableError(
+      `output ${first.name} of ${model} is not one row per instance (it answered shape [${unjoinable.outputs[i].shape}] for ${unjoinable.rows} of them, [${first.shape}] for ${chunks[0].rows}), and the rows ran in chunks (${chunkReason(batch)}) that cannot be joined: send ${batch ?? 'fewer'} instance(s) per request`,
+    );
+  }
   if (parts.every((p) => Object.is(p.data[0], first.data[0]))) return first;
   throw new UnprocessableError(
-    `output ${first.name} of ${loaded.name}:${loaded.version} is one value for all rows, computed across them, and the rows ran in chunks (the memory budget, MAX_BATCH): send fewer rows per request`,
+    `output ${first.name} of ${model} is one value for all rows, computed across them, and the rows ran in chunks (${chunkReason(batch)}): send ${batch ?? 'fewer'} row(s) per request`,
   );
+}
+
+/** One chunk's outputs and the rows it ran (padding dropped). */
+interface Chunk {
+  rows: number;
+  outputs: TensorData[];
+}
+
+/**
+ * A padded call's outputs, cut back to the chunk's own rows. An output whose first dimension is not
+ * the call's rows cannot be cut (a 422: only whole calls of the batch size can be served).
+ */
+function dropPadding(loaded: LoadedModel, outputs: TensorData[], rows: number, batch: number): TensorData[] {
+  return outputs.map((t) => {
+    if (t.shape.length === 0) return t;
+    if (t.shape[0] === batch) return sliceRows(t, 0, rows);
+    throw new UnprocessableError(
+      `output ${t.name} of ${loaded.name}:${loaded.version} has shape [${t.shape}] for a call of ${batch} rows (the model's fixed batch size): its first dimension does not count rows, so a call padded to ${batch} cannot be cut back: send a multiple of ${batch} instances`,
+    );
+  });
 }
 
 /**
@@ -145,7 +189,8 @@ export async function runModel(loaded: LoadedModel, requestInputs: TensorData[],
   const inputs = checkInputs(specs, requestInputs);
   const rows = rowCount(specs, inputs);
   const batched = inputs.map((t, i) => isBatched(specs[i], t));
-  const chunks: TensorData[][] = [];
+  const batch = fixedBatchOf(specs);
+  const chunks: Chunk[] = [];
   const plan = {
     model: loaded.model,
     name: `${loaded.name}:${loaded.version}`,
@@ -156,20 +201,17 @@ export async function runModel(loaded: LoadedModel, requestInputs: TensorData[],
     estimate: activationBytesPerRow(loaded.model),
     // The batched inputs' row shapes (-1 between two): the cost per row is remembered per shape.
     rowShape: inputs.filter((_, i) => batched[i]).flatMap((t, i) => [...(i > 0 ? [-1] : []), ...t.shape.slice(1)]),
+    batch,
   };
   try {
     await inChunks(plan, async (from, to) => {
-      chunks.push(await runChunk(loaded, from === 0 && to === rows ? inputs : inputs.map((t, i) => (batched[i] ? sliceRows(t, from, to) : t))));
+      const part = from === 0 && to === rows ? inputs : inputs.map((t, i) => (batched[i] ? sliceRows(t, from, to) : t));
+      const short = batch !== undefined && to - from < batch;
+      const outputs = await runChunk(loaded, short ? part.map((t, i) => (batched[i] ? padRows(t, batch) : t)) : part);
+      chunks.push({ rows: to - from, outputs: short ? dropPadding(loaded, outputs, to - from, batch) : outputs });
     });
   } catch (error) {
     throw uncheckedShapeFailure(loaded, inputs, error);
   }
-  return chunks.length === 1
-    ? chunks[0]
-    : chunks[0].map((_, i) =>
-        mergeChunks(
-          loaded,
-          chunks.map((c) => c[i]),
-        ),
-      );
+  return chunks.length === 1 ? chunks[0].outputs : chunks[0].outputs.map((_, i) => mergeChunks(loaded, chunks, i, batch));
 }

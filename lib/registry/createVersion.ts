@@ -9,6 +9,7 @@
 import { BadRequestError, ConflictError } from '../errors.js';
 import { kindOf } from '../inputs/kinds.js';
 import { fitsShape } from '../tensors/data.js';
+import { anyRows } from '../tensors/fixedBatch.js';
 import type { ObjectStore } from '../store/index.js';
 import { checkWeightFiles, fileBytes, formatOf, parseModelJson, weightPaths, type ModelFiles } from './artifacts.js';
 import { sha256Hex } from './checksum.js';
@@ -53,8 +54,8 @@ function checkInputFits(manifest: Manifest): void {
   if (!settings) return;
   const rowShape = kindOf(settings).rowShape(settings);
   const [input] = manifest.signature.inputs;
-  // An input of unknown rank takes any rows (input.shape null: fitsShape says so).
-  if (input.shape && !fitsShape(input.shape, [1, ...rowShape])) {
+  // An input of unknown rank takes any rows (input.shape null: fitsShape says so); a fixed batch size is served in calls of that many.
+  if (input.shape && !fitsShape(anyRows(input.shape), [1, ...rowShape])) {
     throw new BadRequestError(`the ${settings.kind} preprocessing makes rows of shape [${rowShape}], but input ${input.name} takes [${input.shape.slice(1)}] (-1 = any size)`);
   }
 }

@@ -157,11 +157,14 @@ export async function profileKernels(run: () => Promise<unknown> | unknown): Pro
   }
 }
 
-/** Runs one row of a pass under tf.profile and remembers its peak bytes as the model's cost per row. */
-export async function measureRow(model: object, pass: Pass, runOneRow: () => Promise<unknown> | unknown, rowShape?: readonly number[]): Promise<number> {
+/**
+ * Runs one row of a pass under tf.profile and remembers its peak bytes as the model's cost per row
+ * (a call of `rows` rows, a fixed batch size, is measured whole and its peak shared among them).
+ */
+export async function measureRow(model: object, pass: Pass, runOneRow: () => Promise<unknown> | unknown, rowShape?: readonly number[], rows = 1): Promise<number> {
   const before = tf.memory().numBytes;
   const snapshots = await profileKernels(runOneRow);
-  const cost = Math.max(1, Math.max(...snapshots) - before);
+  const cost = Math.max(1, (Math.max(...snapshots) - before) / rows);
   const costs = perRow.get(model) ?? new Map<string, number>();
   costs.set(costKey(pass, rowShape), cost);
   perRow.set(model, costs);
@@ -185,15 +188,26 @@ export interface ChunkPlan {
   budget: MemoryBudget;
   /** The rows' shape (each input's, without the batch dimension), when the model's inputs leave it free. */
   rowShape?: readonly number[];
+  /**
+   * The batch size the model's signature fixes (tensors/fixedBatch.ts): every call takes exactly
+   * this many rows, MAX_BATCH or not, and the caller pads a short last chunk.
+   */
+  batch?: number;
 }
 
 const PASS_WORDS: Record<Pass, string> = { forward: 'a forward pass', gradient: 'a forward and backward pass' };
 
+/** Rows in the smallest call the model takes: its fixed batch size, else one. */
+const smallestCall = (plan: ChunkPlan) => plan.batch ?? 1;
+
 function refusal(plan: ChunkPlan, rowBytes: number): PayloadTooLargeError {
   const what = PASS_WORDS[plan.pass];
+  const rows = smallestCall(plan);
+  const bytes = rowBytes * rows;
+  const unit = rows === 1 ? 'one row' : `one call of ${rows} rows (the model's fixed batch size)`;
   return new PayloadTooLargeError(
-    `one row of ${what} through ${plan.name} needs ${size(rowBytes)}; this function can give ${plan.budget.describe()}: no request fits. ` +
-      `A function of at least ${plan.budget.functionSizeFor(rowBytes)} MB (${plan.budget.sizeSetting}) would run it one row at a time`,
+    `${unit} of ${what} through ${plan.name} needs ${size(bytes)}; this function can give ${plan.budget.describe()}: no request fits. ` +
+      `A function of at least ${plan.budget.functionSizeFor(bytes)} MB (${plan.budget.sizeSetting}) would run it ${rows === 1 ? 'one row' : 'one call'} at a time`,
   );
 }
 
@@ -203,7 +217,7 @@ function refusal(plan: ChunkPlan, rowBytes: number): PayloadTooLargeError {
  */
 export function checkOneRowFits(plan: ChunkPlan): void {
   const cost = costPerRow(plan.model, plan.pass, plan.rowShape) ?? plan.estimate;
-  if (cost !== undefined && cost > plan.budget.available()) throw refusal(plan, cost);
+  if (cost !== undefined && cost * smallestCall(plan) > plan.budget.available()) throw refusal(plan, cost);
 }
 
 /** Rows per chunk for this plan now, or a 413 naming the figures when not one row fits. */
@@ -220,6 +234,7 @@ export function rowsPerChunk(plan: ChunkPlan): number {
  * The first chunk of a pass not yet measured is one row, profiled.
  */
 export async function inChunks(plan: ChunkPlan, run: (from: number, to: number) => Promise<void>): Promise<void> {
+  if (plan.batch !== undefined) return inFixedChunks(plan, plan.batch, run);
   let from = 0;
   if (costPerRow(plan.model, plan.pass, plan.rowShape) === undefined && plan.rows > 0) {
     if (plan.estimate !== undefined && plan.estimate > plan.budget.available()) throw refusal(plan, plan.estimate);
@@ -230,6 +245,19 @@ export async function inChunks(plan: ChunkPlan, run: (from: number, to: number) 
     const to = Math.min(plan.rows, from + rowsPerChunk(plan));
     await run(from, to);
     from = to;
+  }
+}
+
+/**
+ * Rows [0, plan.rows) in chunks of the model's fixed batch size (the last may be short: the caller
+ * pads it), each checked against the budget first; the first call of a pass not yet measured is profiled.
+ */
+async function inFixedChunks(plan: ChunkPlan, batch: number, run: (from: number, to: number) => Promise<void>): Promise<void> {
+  for (let from = 0; from < plan.rows; from += batch) {
+    const to = Math.min(plan.rows, from + batch);
+    checkOneRowFits(plan);
+    if (costPerRow(plan.model, plan.pass, plan.rowShape) === undefined) await measureRow(plan.model, plan.pass, () => run(from, to), plan.rowShape, batch);
+    else await run(from, to);
   }
 }
 

@@ -163,3 +163,28 @@ export const writeInt32ImageModel = (batch = -1) => writeImageModel('int32-image
 
 /** The same model with a float32 input and a batch size its signature fixes. */
 export const writeFixedBatchImageModel = (batch: number) => writeImageModel('fixed-batch-image-model', 'float32', batch);
+
+/** Weights of writeFixedBatchModel's MatMul, [3, 2] row-major. */
+const FIXED_BATCH_W = [
+  [0.4, -0.3],
+  [-0.6, 0.5],
+  [0.2, 0.7],
+];
+
+/**
+ * A model whose signature fixes the batch size, as MoveNet's [1, 192, 192, 3] and an SSD's
+ * [1, -1, -1, 3] do: x [batch, 3] -> x W [3, 2] -> softmax, per row. TF.js refuses it any other
+ * number of rows ("must be [1,3], but was [2,3]").
+ */
+export function writeFixedBatchModel(batch: number): Promise<string> {
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(batch, 3) } } },
+    { name: 'MatMul', op: 'MatMul', input: ['x', 'w'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },
+    { name: 'probs', op: 'Softmax', input: ['MatMul'], attr: { T: float } },
+  ];
+  const weights: Weight[] = [{ name: 'w', shape: [3, 2], dtype: 'float32', values: FIXED_BATCH_W.flat() }];
+  return writeGraph(`fixed-batch-${batch}-model`, nodes, weights, {
+    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(batch, 3) } },
+    outputs: { 'probs:0': { name: 'probs:0', dtype: 'DT_FLOAT', tensorShape: dims(batch, 2) } },
+  });
+}

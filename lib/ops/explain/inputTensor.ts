@@ -7,7 +7,8 @@
  *   manifest's sample) need not be;
  * - at the batch size the signature fixes, if it fixes one (MoveNet's [1, 192, 192, 3], the TF
  *   object-detection models' [1, -1, -1, 3]): the explainers' many rows go in chunks of at most that
- *   many (maxRowsPerCall), a shorter chunk padded with zero rows whose outputs are not read.
+ *   many (the chunk plan's batch, runtime/memory.ts), a shorter chunk padded with zero rows whose
+ *   outputs are not read.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { InputSpace } from './inputs.js';
@@ -16,11 +17,6 @@ import type { InputSpace } from './inputs.js';
 function fixedBatch(space: InputSpace): number | undefined {
   const batch = space.spec.shape?.[0];
   return batch !== undefined && batch > 0 ? batch : undefined;
-}
-
-/** At most this many rows a model call: `maxBatch`, or fewer when the signature fixes the batch. */
-export function maxRowsPerCall(space: InputSpace, maxBatch: number): number {
-  return Math.min(maxBatch, fixedBatch(space) ?? maxBatch);
 }
 
 /** The batch size a call of `rows` rows is fed at: `rows`, or the fixed batch. */

@@ -12,6 +12,7 @@ import { BadRequestError } from '../../errors.js';
 import { type EncodeBudget, encodeInstances, inputKindOf } from '../../inputs/encode.js';
 import type { Manifest } from '../../registry/index.js';
 import { fitsShape, type TensorSpec } from '../../tensors/data.js';
+import { anyRows } from '../../tensors/fixedBatch.js';
 import { flattenNested } from '../../tensors/nested.js';
 
 export interface InputSpace {
@@ -61,9 +62,8 @@ export async function encodeRows(manifest: Manifest, values: unknown[], where: s
     const rowDims = spec.shape?.slice(1) ?? [];
     if (shape.length === 2 && rowDims.length > 1 && rowDims.every((d) => d > 0) && shape[1] === rowDims.reduce((a, b) => a * b, 1)) shape = [shape[0], ...rowDims];
   }
-  // Any number of rows fits: they are fed in calls of the batch size a signature fixes (inputTensor.ts).
-  const rowsFree = spec.shape?.length ? [-1, ...spec.shape.slice(1)] : spec.shape;
-  if (!fitsShape(rowsFree, shape)) throw new BadRequestError(`${where}: shape [${shape}] does not fit the model's input [${rowsFree}] (-1 = any size)`);
+  // Any number of rows: a model of a fixed batch size is called with that many at a time (modelFunction.ts).
+  if (!fitsShape(anyRows(spec.shape), shape)) throw new BadRequestError(`${where}: shape [${shape}] does not fit the model's input [${anyRows(spec.shape)}] (-1 = any size)`);
   const rowShape = shape.slice(1);
   if (space && rowShape.join() !== space.rowShape.join()) {
     throw new BadRequestError(

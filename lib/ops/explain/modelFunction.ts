@@ -2,7 +2,8 @@
  * The model as a function of its input rows, for the explainers: forward scores (kernelShap, the
  * ends of the integrated-gradients path) and gradients of target scores (the gradient methods).
  * Rows are fed in chunks that fit the memory budget (and MAX_BATCH), each one tensor: never one
- * model call per row.
+ * model call per row; a model whose signature fixes its batch size gets calls of that many, the
+ * last padded with copies of its last row (their outputs and gradients dropped).
  * Every tensor made here is disposed before the function returns, on error paths too.
  *
  * Gradients: tf.grad of the batch's summed target scores. Rows do not interact in a model at
@@ -18,8 +19,9 @@ import type { LoadedModel } from '../../loader/index.js';
 import { checkOneRowFits, inChunks, type ChunkPlan, type Pass, type RunLimits } from '../../runtime/memory.js';
 import { useOurGradients } from '../../runtime/gradients/index.js';
 import { activationBytesPerRow, dynamicOpOf, predictTensors } from '../../runtime/tfModel.js';
+import { fixedBatchOf } from '../../tensors/fixedBatch.js';
 import type { InputSpace } from './inputs.js';
-import { fedRows, inputTensor, maxRowsPerCall } from './inputTensor.js';
+import { fedRows, inputTensor } from './inputTensor.js';
 import type { ScoreRule } from './target.js';
 
 /** First output of the model on x, as [rows, width]: synchronous, for tf.tidy and tf.grad. */
@@ -70,8 +72,8 @@ function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits, 
   // A backward pass keeps every activation and adds its gradient and temporaries: MobileNetV2's
   // measured peak per row is 4.4 times its summed activations, so 5 is an upper estimate.
   const estimate = activations === undefined ? undefined : pass === 'gradient' ? 5 * activations : activations;
-  const maxRows = maxRowsPerCall(space, limits.maxBatch);
-  return { model: loaded.model, name: `${loaded.name}:${loaded.version}`, pass, rows, maxRows, budget: limits.budget, estimate, rowShape: space.rowShape };
+  const batch = fixedBatchOf(loaded.manifest.signature.inputs);
+  return { model: loaded.model, name: `${loaded.name}:${loaded.version}`, pass, rows, maxRows: limits.maxBatch, budget: limits.budget, estimate, rowShape: space.rowShape, batch };
 }
 
 /** A 413 now if not one row of this pass fits the budget (so nothing runs first only to be refused later). */
