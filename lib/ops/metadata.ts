@@ -98,10 +98,13 @@ function naturalInputSummary(manifest: Manifest): unknown {
 
 const TF_DTYPES: Record<string, string> = { float32: 'DT_FLOAT', int32: 'DT_INT32', bool: 'DT_BOOL', string: 'DT_STRING' };
 
-/** A TensorInfo as TF Serving prints it: its TensorShapeProto says an unknown rank in unknown_rank, with no dims. */
+/**
+ * A TensorInfo as TF Serving prints it: its TensorShapeProto says an unknown rank in unknown_rank,
+ * with no dims; its name is the graph's (an output keyed gender_output is computed by Identity_1).
+ */
 function tfServingTensor(spec: TensorSpec) {
   const dim = (spec.shape ?? []).map((size) => ({ size: String(size) }));
-  return { dtype: TF_DTYPES[spec.dtype], tensor_shape: { dim, unknown_rank: spec.shape === null }, name: spec.name };
+  return { dtype: TF_DTYPES[spec.dtype], tensor_shape: { dim, unknown_rank: spec.shape === null }, name: spec.node ?? spec.name };
 }
 
 /** GET /v1/models/{m}/metadata: a SignatureDef map with one `serving_default` signature. */

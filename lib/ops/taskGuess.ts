@@ -99,7 +99,8 @@ function kindOfGraph(topology: Json, outputName: string): OutputKind {
 
 function outputKind(modelJson: ModelJson, signature: Signature): OutputKind {
   const topology = isObject(modelJson.modelTopology) ? modelJson.modelTopology : {};
-  if (modelJson.format === 'graph-model') return kindOfGraph(topology, signature.outputs[0].name);
+  // The graph is walked from the output's node: its name may be a signature key (gender_output).
+  if (modelJson.format === 'graph-model') return kindOfGraph(topology, signature.outputs[0].node ?? signature.outputs[0].name);
   // model.json as tensorflowjs_converter writes it nests the model under model_config; TF.js's own save does not.
   return kindOfLayer([], isObject(topology.model_config) ? topology.model_config : topology);
 }

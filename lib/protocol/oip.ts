@@ -198,7 +198,8 @@ export function oipResponse(
   request: OipInferRequest,
 ): { model_name: string; model_version: string; id?: string; outputs: OutputTensor[] } {
   const all: OutputTensor[] = outputs.map((t) => ({ name: t.name, shape: t.shape, datatype: oipDatatypeOf(t.dtype), data: t.data }));
-  const wanted = request.outputs?.map((o) => o.name);
+  const asked = request.outputs && [...new Set(request.outputs.map((o) => o.name))];
+  const wanted = asked?.map((name) => outputNamed(manifest, name));
   if (manifest.task !== 'regression') {
     // A label from NaN scores would be an arbitrary class; the raw outputs alone carry them as they are.
     if (!wanted || wanted.includes(LABEL_OUTPUT)) checkFiniteOutput(outputs[0], (r) => `row ${r}`);
@@ -211,8 +212,19 @@ export function oipResponse(
     model_name: manifest.name,
     model_version: String(manifest.version),
     ...(request.id !== undefined ? { id: request.id } : {}),
-    outputs: wanted ? all.filter((o) => wanted.includes(o.name)) : all,
+    // An output asked for by its node is answered under that name, as the client will look it up.
+    outputs: asked && wanted ? all.flatMap((o) => asked.filter((_, i) => wanted[i] === o.name).map((name) => ({ ...o, name }))) : all,
   };
+}
+
+/**
+ * The output a requested name means: an output's own name (its signature key), else the one
+ * computed by that node (runtime/signatureKeys.ts), as versions pushed before named it.
+ */
+function outputNamed(manifest: Manifest, name: string): string {
+  const { outputs } = manifest.signature;
+  if (name === LABEL_OUTPUT || outputs.some((s) => s.name === name)) return name;
+  return outputs.find((s) => s.node === name)?.name ?? name;
 }
 
 export function encodeOip(manifest: Manifest, outputs: TensorData[], request: OipInferRequest): OipInferResponse {

@@ -15,6 +15,11 @@ const tensorSpec = z.object({
    * (any shape), as a TF signature's `unknownRank` says: not [], which is a scalar's shape.
    */
   shape: z.array(z.number().int().min(-1)).nullable(),
+  /**
+   * A graph output named by its signature key (gender_output): the node that computes it
+   * (Identity_1), what TF.js calls it and versions pushed before answered by (runtime/signatureKeys.ts).
+   */
+  node: z.string().optional(),
 });
 
 const signatureSchema = z.object({

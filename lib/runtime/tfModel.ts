@@ -9,6 +9,7 @@ import type { ModelFormat, ModelJson } from '../registry/artifacts.js';
 import type { Signature, TensorSpec } from '../registry/manifest.js';
 import { initBackend } from './backend.js';
 import { dynamicOpIn } from './dynamicOps.js';
+import { namedBySignatureKeys } from './signatureKeys.js';
 
 export type TfModel = LayersModel | GraphModel;
 
@@ -129,7 +130,10 @@ async function probeOutputShapes(model: GraphModel, inputs: TensorSpec[]): Promi
   }
 }
 
-/** Inputs and outputs as OIP v2 metadata shows them (-1 for variable dimensions, null for an unknown rank). */
+/**
+ * Inputs and outputs as OIP v2 metadata shows them (-1 for variable dimensions, null for an unknown
+ * rank); a graph's outputs by their signature keys, as TF Serving names them.
+ */
 export async function signatureOf(model: TfModel): Promise<Signature> {
   if (isLayersModel(model)) {
     // Layer names, not symbolic tensor names (which carry per-process counters such as `_1`).
@@ -147,7 +151,8 @@ export async function signatureOf(model: TfModel): Promise<Signature> {
   const said = model.outputs.map((t) => declaredOutputs.get(t.name));
   const given = model.outputs.map((t, i) => (t.shape && t.shape.length > 0 ? t.shape : (said[i]?.shape ?? t.shape)));
   const probed = given.some((shape) => !shape || shape.length === 0) ? await probeOutputShapes(model, inputs) : undefined;
-  return { inputs, outputs: model.outputs.map((t, i) => spec(t.name, t.dtype ?? said[i]?.dtype, probed?.[i] ?? given[i])) };
+  const outputs = model.outputs.map((t, i) => spec(t.name, t.dtype ?? said[i]?.dtype, probed?.[i] ?? given[i]));
+  return { inputs, outputs: namedBySignatureKeys(outputs, model.modelSignature) };
 }
 
 /**

@@ -188,3 +188,31 @@ export function writeFixedBatchModel(batch: number): Promise<string> {
     outputs: { 'probs:0': { name: 'probs:0', dtype: 'DT_FLOAT', tensorShape: dims(batch, 2) } },
   });
 }
+
+/**
+ * Outputs whose signature keys are not their nodes' names, as a SavedModel's are after conversion
+ * (human-models' gear: race_output, gender_output, age_output computed by Identity_2, Identity_1,
+ * Identity): x [rows, 3] -> softmax(x W) [rows, 2] keyed gender_output (node Identity), and
+ * x V [rows, 1] keyed age_output (node Identity_1).
+ */
+export function writeKeyedOutputsModel(): Promise<string> {
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 3) } } },
+    { name: 'MatMul', op: 'MatMul', input: ['x', 'w'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },
+    { name: 'Softmax', op: 'Softmax', input: ['MatMul'], attr: { T: float } },
+    { name: 'Identity', op: 'Identity', input: ['Softmax'], attr: { T: float } },
+    { name: 'MatMul_1', op: 'MatMul', input: ['x', 'v'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },
+    { name: 'Identity_1', op: 'Identity', input: ['MatMul_1'], attr: { T: float } },
+  ];
+  const weights: Weight[] = [
+    { name: 'w', shape: [3, 2], dtype: 'float32', values: FIXED_BATCH_W.flat() },
+    { name: 'v', shape: [3, 1], dtype: 'float32', values: [1, 2, 3] },
+  ];
+  return writeGraph('keyed-outputs-model', nodes, weights, {
+    inputs: { x: { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3) } },
+    outputs: {
+      gender_output: { name: 'Identity:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 2) },
+      age_output: { name: 'Identity_1:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 1) },
+    },
+  });
+}
