@@ -5,7 +5,6 @@
 import { IntegrityError, NotFoundError } from '../errors.js';
 import { concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from '../registry/artifacts.js';
 import { keys, readManifest, sha256Hex, type Manifest } from '../registry/index.js';
-import { namedBySignatureKeys } from '../runtime/signatureKeys.js';
 import { modelFromMemory, type TfModel } from '../runtime/tfModel.js';
 import type { ObjectStore } from '../store/index.js';
 
@@ -42,16 +41,5 @@ export async function readVersion(store: ObjectStore, name: string, version: num
   const shardBytes = await Promise.all(shards.map((shard) => fetchChecked(store, manifest, shard)));
   for (const [i, shard] of shards.entries()) files.set(shard, shardBytes[i]);
   const model = await modelFromMemory(formatOf(modelJson), modelJson, concatWeights(modelJson, files));
-  return { name, version, manifest: withSignatureKeys(manifest, modelJson.signature), model, bytes: shardBytes.reduce((n, b) => n + b.byteLength, 0) };
-}
-
-/**
- * A version pushed before graph outputs were named by their signature keys names them by node
- * (Identity_1): served by the keys as a new push would be, every answer and metadata alike, and a
- * request naming the node still finds its output. The stored manifest is left as it is.
- */
-function withSignatureKeys(manifest: Manifest, signature: unknown): Manifest {
-  if (manifest.format !== 'graph') return manifest;
-  const outputs = namedBySignatureKeys(manifest.signature.outputs, signature);
-  return outputs === manifest.signature.outputs ? manifest : { ...manifest, signature: { ...manifest.signature, outputs } };
+  return { name, version, manifest, model, bytes: shardBytes.reduce((n, b) => n + b.byteLength, 0) };
 }
