@@ -164,7 +164,7 @@ describe('integrated gradients through MobileNetV2 within the memory budget', ()
     // The budget is what the function's memory leaves beside what this process holds (this test
     // worker's, after the 2048 MB run above): the input row or one row of the pass does not fit.
     expect(answer.body.error).toMatch(
-      /^(one row of a forward and backward pass through nsfw:1 needs [\d.]+ MB|instances: 1 instances make 0\.6 MB of model input .*); this function can give .*a 512 MB function/,
+      /^(one row of a forward and backward pass through nsfw:1 needs [\d.]+ MB|instances: one instance makes 0\.6 MB of model input .*); this function can give .*a 512 MB function/,
     );
     const needed = Number(/a function of at least (\d+) MB/i.exec(answer.body.error)?.[1]);
     expect(needed, answer.body.error).toBeGreaterThan(512);

@@ -17,6 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type LayersModel, metrics } from '@tensorflow/tfjs-layers';
+import { BadRequestError } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
 import { profileKernels } from '../../runtime/memory.js';
 import type { FineTuneConfig } from './request.js';
@@ -109,6 +110,17 @@ function holdWeights(model: LayersModel): { heldBytes: number; restore: () => vo
 }
 
 /**
+ * TF.js's words when no trained weight reaches the loss (trainableLayers that only feed another
+ * output than the first, which fine-tune trains): the request's fault, a 400.
+ */
+function notTrainable(error: unknown): unknown {
+  if (error instanceof Error && /Cannot find a connection between any variable and the result of the loss/.test(error.message)) {
+    return new BadRequestError("no layer in trainableLayers feeds the output fine-tune trains (the model's first): choose layers it depends on");
+  }
+  return error;
+}
+
+/**
  * The bytes alive after each kernel of one step on `rows` rows, above what was alive before it:
  * the backward pass's with the optimizer's slots added (they are alive in every step after the
  * first), then the update's.
@@ -121,30 +133,38 @@ async function stepSnapshots(model: LayersModel, trained: tf.Variable[], rowShap
   const before = tf.memory().numBytes - heldBytes;
   let tensors: tf.Tensor[] = [];
   let grads: tf.NamedTensorMap = {};
-  const backward = await profileKernels(() => {
-    // fit() slices each batch's rows and labels out of the data: they are alive throughout the step.
-    const x = tf.zeros([rows, ...rowShape]);
-    const y = tf.zeros([rows, ...outShape]);
-    tensors = [x, y];
-    const flags = trained.map((v) => v.trainable);
-    // variableGrads skips variables not marked trainable (a layer frozen in the stored model, which a fine-tune may unfreeze).
-    for (const v of trained) v.trainable = true;
-    try {
-      const step = tf.variableGrads(() => {
-        const out = [model.apply(x, { training: true }) as tf.Tensor | tf.Tensor[]].flat()[0] as tf.Tensor;
-        tf.mean(metric(y, out));
-        return tf.mean(loss(y, out)) as tf.Scalar;
-      }, trained);
-      tensors.push(step.value);
-      grads = step.grads;
-    } finally {
-      // In the same synchronous block as the pass: no other request sees the moved statistics.
-      restore();
-      trained.forEach((v, i) => {
-        v.trainable = flags[i] as boolean;
-      });
-    }
-  });
+  let backward: number[];
+  try {
+    backward = await profileKernels(() => {
+      const flags = trained.map((v) => v.trainable);
+      // variableGrads skips variables not marked trainable (a layer frozen in the stored model, which a fine-tune may unfreeze).
+      for (const v of trained) v.trainable = true;
+      try {
+        // In a tidy: when the pass throws, what it made so far (rows, labels, the loss) goes with it.
+        const kept = tf.tidy(() => {
+          // fit() slices each batch's rows and labels out of the data: they are alive throughout the step.
+          const x = tf.zeros([rows, ...rowShape]);
+          const y = tf.zeros([rows, ...outShape]);
+          const step = tf.variableGrads(() => {
+            const out = [model.apply(x, { training: true }) as tf.Tensor | tf.Tensor[]].flat()[0] as tf.Tensor;
+            tf.mean(metric(y, out));
+            return tf.mean(loss(y, out)) as tf.Scalar;
+          }, trained);
+          return { x, y, value: step.value, grads: step.grads };
+        });
+        tensors = [kept.x, kept.y, kept.value];
+        grads = kept.grads;
+      } finally {
+        // In the same synchronous block as the pass: no other request sees the moved statistics.
+        restore();
+        trained.forEach((v, i) => {
+          v.trainable = flags[i] as boolean;
+        });
+      }
+    });
+  } catch (error) {
+    throw notTrainable(error);
+  }
   // Stand-ins share the weights' data (no bytes), and take the update in their place.
   const standIns = trained.map((v) => tf.variable(v, false));
   const standInBytes = standIns.reduce((sum, v) => sum + bytesOf(v), 0);
