@@ -12,6 +12,16 @@ import { validateName } from '../registry/names.js';
 import { lastDimension } from '../tensors/data.js';
 import { guessTask } from './taskGuess.js';
 
+/** The model file parsed; what is wrong with it names the file the user gave (package.json, not model.json). */
+function modelJsonOf(bytes: Uint8Array, file: string): ReturnType<typeof parseModelJson> {
+  try {
+    return parseModelJson(bytes);
+  } catch (error) {
+    if (error instanceof BadRequestError && file !== 'model.json') throw new BadRequestError(error.message.replaceAll('model.json', file));
+    throw error;
+  }
+}
+
 /**
  * Reads model.json and exactly the shards its weights manifest names. `source` is the model's
  * folder, or its model file itself: packages often ship several models in one folder, each as
@@ -32,7 +42,7 @@ export async function readModelFolder(source: string): Promise<ModelFiles> {
   const modelJsonBytes = await read(modelFile);
   if (!modelJsonBytes) throw new BadRequestError(`${dir} has no model.json: is it a TF.js model folder?`);
   files.set('model.json', modelJsonBytes);
-  for (const shard of weightPaths(parseModelJson(modelJsonBytes))) {
+  for (const shard of weightPaths(modelJsonOf(modelJsonBytes, modelFile))) {
     if (shard.includes('..') || path.isAbsolute(shard)) throw new BadRequestError(`weight path ${shard} leaves the model folder`);
     const bytes = await read(shard);
     if (bytes) files.set(shard, bytes); // a missing shard is reported by the registry's own check

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, rename } from 'node:fs/promises';
+import { copyFile, mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -61,6 +61,9 @@ describe('modelctl', () => {
     const [byFile, byFolder] = await Promise.all(['byfile', 'byfolder'].map(async (name) => JSON.parse((await ctl('--store', store, 'show', name)).stdout)));
     expect(byFile.signature).toEqual(byFolder.signature);
     expect(byFile.files).toEqual(byFolder.files);
+    // A .json file that is not a model is named as the user gave it.
+    await writeFile(path.join(folder, 'notes.json'), '{}');
+    expect((await ctl('--store', store, 'push', path.join(folder, 'notes.json'), '--name', 'notes')).stderr).toMatch(/notes\.json has no modelTopology/);
   });
 
   it('sets the preprocessing from flags, prints what it stored, and refuses bad flags writing nothing', async () => {
