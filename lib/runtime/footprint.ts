@@ -17,9 +17,24 @@ import { wasmHeapBytes } from './backend.js';
 const WASM_INITIAL_BYTES = 16 * 2 ** 20;
 const untouchedWasmBytes = (heap: number) => Math.max(WASM_INITIAL_BYTES, Math.min(heap / 5, 96 * 2 ** 20));
 
+/**
+ * RSS read at most once in this many ms: reading it costs about 10 us (a /proc read), and one small
+ * predict asks the budget three or four times, 20% of its time. What a request allocates in 5 ms
+ * (a JSON body parses at a few hundred MB/s: about 1 MB) is within the safety margin; a body large
+ * enough to matter takes longer than that to parse, so its planning reads RSS afresh.
+ */
+const RSS_FRESH_MS = 5;
+let rssRead = { at: Number.NEGATIVE_INFINITY, bytes: 0 };
+
+function residentBytes(): number {
+  const now = performance.now();
+  if (now - rssRead.at > RSS_FRESH_MS) rssRead = { at: now, bytes: process.memoryUsage.rss() };
+  return rssRead.bytes;
+}
+
 /** Bytes of RSS that are neither tensors nor room for them. */
 export function bytesOutsideTensors(): number {
-  const rss = process.memoryUsage.rss();
+  const rss = residentBytes();
   const tensors = tf.memory().numBytes;
   const heap = wasmHeapBytes();
   // Under wasm, tensors and the heap's free room are the heap's resident part; under cpu and
