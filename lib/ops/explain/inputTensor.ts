@@ -11,17 +11,12 @@
  *   outputs are not read.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { fixedBatchOf } from '../../tensors/fixedBatch.js';
 import type { InputSpace } from './inputs.js';
 
-/** The batch size the signature fixes, or undefined when it leaves it free (-1, or no shape). */
-function fixedBatch(space: InputSpace): number | undefined {
-  const batch = space.spec.shape?.[0];
-  return batch !== undefined && batch > 0 ? batch : undefined;
-}
-
-/** The batch size a call of `rows` rows is fed at: `rows`, or the fixed batch. */
+/** The batch size a call of `rows` rows is fed at: `rows`, or the batch size the signature fixes. */
 export function fedRows(space: InputSpace, rows: number): number {
-  return fixedBatch(space) ?? rows;
+  return fixedBatchOf([space.spec]) ?? rows;
 }
 
 /** `values` ([rows][size], flat) as the input tensor, [fedRows][...rowShape], in the input's dtype. */
