@@ -27,6 +27,12 @@ afterAll(async () => {
 
 // Each case gets an empty store: a fresh folder, or a fresh prefix in the s3rver bucket reached
 // through the proxy that gives s3rver AWS's If-None-Match semantics.
+/** `name`'s production alias as if set to `versions` in turn, with no history before them (a race test's next round). */
+async function productionFromScratch(store: ObjectStore, name: string, ...versions: number[]): Promise<void> {
+  await store.delete(keys.alias(name, 'production'));
+  for (const version of versions) await setAlias(store, name, 'production', version);
+}
+
 const stores: [string, () => Promise<ObjectStore>][] = [
   ['folder', tempFolderStore],
   ['s3', async () => openStore(`s3://${s3.bucket}/registry-${++s3Count}/`, { ...s3.s3Options, endpoint: proxy.endpoint })],
@@ -92,13 +98,9 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
     const store = await makeStore();
     for (let i = 0; i < 6; i += 1) await pushModelFolder(store, layersDir, 'race');
     for (let round = 0; round < 3; round += 1) {
-      // Prepare
-      await store.delete(keys.alias('race', 'production'));
-      await setAlias(store, 'race', 'production', 1);
-      // Act
+      await productionFromScratch(store, 'race', 1);
       const targets = [2, 3, 4, 5, 6];
       const results = await Promise.allSettled(targets.map((v) => setAlias(store, 'race', 'production', v)));
-      // Assess
       const final = (await readAlias(store, 'race', 'production'))!;
       const chain = (r: AliasRecord) => [r.version, ...r.previous];
       const answered = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -115,9 +117,7 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
     const store = await makeStore();
     for (let i = 0; i < 3; i += 1) await pushModelFolder(store, layersDir, 'undo');
     for (let round = 0; round < 5; round += 1) {
-      await store.delete(keys.alias('undo', 'production'));
-      await setAlias(store, 'undo', 'production', 1);
-      await setAlias(store, 'undo', 'production', 2);
+      await productionFromScratch(store, 'undo', 1, 2);
       const [rolled, promoted] = await Promise.all([rollbackAlias(store, 'undo', 'production'), setAlias(store, 'undo', 'production', 3)]);
       const final = await readAlias(store, 'undo', 'production');
       if (rolled.version === 1) {
