@@ -4,8 +4,8 @@
  * a raw tensor row, checked against the signature. Pure: no I/O, no TF.js (plain typed arrays).
  */
 import { BadRequestError, PayloadTooLargeError } from '../errors.js';
-import type { TensorData, TensorSpec } from '../tensors/data.js';
-import { flattenNested, type RowsOf } from '../tensors/nested.js';
+import { fitsShape, type TensorData, type TensorSpec } from '../tensors/data.js';
+import { flattenNested, nestedShape, type RowsOf } from '../tensors/nested.js';
 import { csvNumber } from './csvCells.js';
 import type { InputKind, KindSettings } from './kind.js';
 import { kindOf } from './kinds.js';
@@ -119,31 +119,71 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/**
- * A list of values, one per row: natural instances when every one is one, else raw tensor rows
- * (one nested array per row, or for a model with several inputs, an object of rows by input name).
- * `placeOf` names a value in messages (a chunk of a data set: its line in the file; of a request:
- * its index in the request). `rowShapes`, one per input, is the shape of the rows of the chunks
- * before this one: a raw row that differs is the one named, even when it opens the chunk.
- */
-export function inputFromValues(model: ModelInputs, values: unknown[], where = 'instances', placeOf = (index: number) => `${where}[${index}]`, rowShapes?: number[][]): ModelInput {
-  if (values.length === 0) throw new BadRequestError(`${where} is empty: send at least one instance`);
-  const { inputs } = model.signature;
+/** A raw tensor row: numbers, or (TF Serving's row format) an object of them by input name. */
+function isRawRow(inputs: TensorSpec[], value: unknown): boolean {
+  return typeof value === 'number' || Array.isArray(value) || (isRecord(value) && inputs.some((spec) => spec.name in value));
+}
+
+/** Whether a value is a natural instance of the model's input kind (never, for a model of raw tensors only). */
+function isNatural(model: ModelInputs, value: unknown): boolean {
   const input = inputKindOf(model);
-  if (input) {
-    const natural = values.map((v) => input.kind.isInstance(input.settings, v));
-    if (natural.every(Boolean)) return { kind: 'instances', instances: values, place: placeOf };
-    // Say which value is the odd one, not the first one a raw reading would choke on (often a valid instance).
-    const help = `${input.kind.instanceHelp(input.settings)}, or every one as a raw tensor row (GET /v2/models/${model.name} says what one must be)`;
-    const first = natural.indexOf(true);
-    if (first !== -1) throw new BadRequestError(`${placeOf(natural.indexOf(false))} is not an instance like ${placeOf(first)}: send every instance as ${help}`);
-    // A raw row: numbers, or (TF Serving's row format) an object of them by input name.
-    const rawRow = (v: unknown) => typeof v === 'number' || Array.isArray(v) || (isRecord(v) && inputs.some((spec) => spec.name in v));
-    const neither = values.findIndex((v) => !rawRow(v));
-    if (neither !== -1) throw new BadRequestError(`${placeOf(neither)} is neither an instance model ${model.name} takes nor a raw tensor row: send every instance as ${help}`);
+  return input?.kind.isInstance(input.settings, value) ?? false;
+}
+
+/** The form every row must have: the first row's (a natural instance or not), and how messages name that row. */
+interface Form {
+  natural: boolean;
+  place: string;
+}
+
+/**
+ * The first value not of `form`, and the 400 naming it, in the terms the model takes (say which value
+ * is the odd one, not the first one a raw reading would choke on, often a valid instance); undefined
+ * when every value is of it, or the model takes raw tensors only. A value that is neither an
+ * instance nor a raw row is named as such, the first row too.
+ */
+function otherForm(model: ModelInputs, values: unknown[], placeOf: (index: number) => string, form: Form): { at: number; error: BadRequestError } | undefined {
+  const input = inputKindOf(model);
+  if (!input) return undefined;
+  const isInstance = (v: unknown) => input.kind.isInstance(input.settings, v);
+  const help = `${input.kind.instanceHelp(input.settings)}, or every one as a raw tensor row (GET /v2/models/${model.name} says what one must be)`;
+  const refuse = (at: number, why: string) => ({ at, error: new BadRequestError(`${placeOf(at)} ${why}: send every instance as ${help}`) });
+  if (form.natural) {
+    const at = values.findIndex((v) => !isInstance(v));
+    return at === -1 ? undefined : refuse(at, `is not an instance like ${form.place}`);
   }
-  if (inputs.length === 1 && !values.some((v) => isRecord(v) && inputs[0].name in v)) {
-    return { kind: 'tensors', tensors: [rawTensor(inputs[0], values, where, { place: placeOf, shape: rowShapes?.[0] })] };
+  const { inputs } = model.signature;
+  const at = values.findIndex((v) => isInstance(v) || !isRawRow(inputs, v));
+  if (at === -1) return undefined;
+  return refuse(at, isInstance(values[at]) ? `is an instance, not a raw tensor row like ${form.place}` : `is neither an instance model ${model.name} takes nor a raw tensor row`);
+}
+
+/**
+ * A list of values, one per row: natural instances when the first is one, else raw tensor rows (one
+ * nested array per row, or for a model with several inputs, an object of rows by input name); every
+ * row of the first row's form, else a 400 naming the first that is not. `placeOf` names a value in
+ * messages (a chunk of a data set: its line in the file; of a request: its index in the request).
+ */
+export function inputFromValues(model: ModelInputs, values: unknown[], where = 'instances', placeOf = (index: number) => `${where}[${index}]`): ModelInput {
+  if (values.length === 0) throw new BadRequestError(`${where} is empty: send at least one instance`);
+  const natural = isNatural(model, values[0]);
+  const odd = otherForm(model, values, placeOf, { natural, place: placeOf(0) });
+  if (odd) throw odd.error;
+  return natural ? { kind: 'instances', instances: values, place: placeOf } : rawInput(model, values, where, placeOf);
+}
+
+/** How a data set's raw rows come: by input name or not, and each input's row shape (undefined: read from the rows). */
+interface RawRows {
+  byName: boolean;
+  rowShapes: (number[] | undefined)[];
+}
+
+/** Raw tensor rows as the model's input tensors; `rows` (a data set's) says how they come, else the values do. */
+function rawInput(model: ModelInputs, values: unknown[], where: string, placeOf: (index: number) => string, rows?: RawRows): ModelInput {
+  const { inputs } = model.signature;
+  const byName = rows?.byName ?? values.some((v) => isRecord(v) && inputs[0].name in v);
+  if (inputs.length === 1 && !byName) {
+    return { kind: 'tensors', tensors: [rawTensor(inputs[0], values, where, { place: placeOf, shape: rows?.rowShapes[0] })] };
   }
   return {
     kind: 'tensors',
@@ -157,10 +197,63 @@ export function inputFromValues(model: ModelInputs, values: unknown[], where = '
           return value[spec.name];
         }),
         `${where}[*].${spec.name}`,
-        { place: (r) => `${placeOf(r)}.${spec.name}`, shape: rowShapes?.[i] },
+        { place: (r) => `${placeOf(r)}.${spec.name}`, shape: rows?.rowShapes[i] },
       ),
     ),
   };
+}
+
+/**
+ * How a data set's first raw row says its rows come, its shape checked against the model's: a first
+ * row of the wrong shape is the one named, not the first row unlike it.
+ */
+function firstRawRow(inputs: TensorSpec[], row: unknown, place: string): RawRows {
+  const byName = inputs.length > 1 || (isRecord(row) && inputs[0].name in row);
+  const rowShapes = inputs.map((spec) => {
+    if (byName && !(isRecord(row) && spec.name in row)) return undefined; // rawInput names the row that lacks it
+    const where = byName ? `${place}.${spec.name}` : place;
+    // Read as one row of a tensor of rows, as flattenNested reads them (its depth limit counts the rows).
+    const [, ...shape] = nestedShape([byName ? (row as Record<string, unknown>)[spec.name] : row], where);
+    if (spec.shape && spec.shape.length > 0 && !fitsShape(spec.shape.slice(1), shape)) {
+      throw new BadRequestError(`${where}: a row of shape [${shape}] does not fit the model's input ${spec.name}, [${spec.shape}] (-1 = any size)`);
+    }
+    return shape;
+  });
+  return { byName, rowShapes };
+}
+
+/**
+ * A data set's values read a chunk at a time, as evaluate reads an inline request or a file: its
+ * first row sets what every row must be, its form (a natural instance or a raw row) and, for raw
+ * rows, how they come and their shape, its own checked against the model's. So the row a 400 names
+ * is the first that is not, wherever the chunks fall (the synchronous route's are sized by its
+ * memory budget, the asynchronous route's precheck's by its own): a mix of forms in two chunks is
+ * refused as one in a chunk is.
+ */
+export class DatasetInputs {
+  private form?: Form;
+  private raw?: RawRows;
+
+  constructor(
+    private readonly model: ModelInputs,
+    private readonly where = 'instances',
+  ) {}
+
+  /**
+   * The next chunk's model input (`rows` of its values), up to its first row of another form, and the
+   * 400 naming that row, for the caller to throw once it has checked the rows before it (encoded or
+   * run them): a bad row before it is then the one named, as when a chunk ends between the two.
+   */
+  next(values: unknown[], placeOf: (index: number) => string): { input?: ModelInput; rows: number; refused?: BadRequestError } {
+    if (values.length === 0) throw new BadRequestError(`${this.where} is empty: send at least one instance`);
+    this.form ??= { natural: isNatural(this.model, values[0]), place: placeOf(0) };
+    const odd = otherForm(this.model, values, placeOf, this.form);
+    const rows = odd ? values.slice(0, odd.at) : values;
+    if (rows.length === 0) return { rows: 0, refused: odd?.error };
+    if (this.form.natural) return { input: { kind: 'instances', instances: rows, place: placeOf }, rows: rows.length, refused: odd?.error };
+    this.raw ??= firstRawRow(this.model.signature.inputs, rows[0], placeOf(0));
+    return { input: rawInput(this.model, rows, this.where, placeOf, this.raw), rows: rows.length, refused: odd?.error };
+  }
 }
 
 /** The model's input tensors for a request: natural instances encoded, raw tensors as sent. */

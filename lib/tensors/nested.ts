@@ -73,6 +73,19 @@ function fillNumbers(value: unknown, shape: number[], out: Float32Array | Int32A
   return shape.length === 0 ? put(value) : fill(value, 0);
 }
 
+/** The shape a nested value is read as: the length of each level's first element, down to a value. */
+export function nestedShape(value: unknown, where: string): number[] {
+  const shape: number[] = [];
+  for (let probe: unknown = value; Array.isArray(probe); probe = probe[0]) {
+    // flattenNested's walks recurse once a level: a request nested deeper than any tensor is refused
+    // here, before it can exhaust the stack.
+    if (shape.length === MAX_RANK) throw new BadRequestError(`${where}: nested more than ${MAX_RANK} levels deep (a tensor here has at most ${MAX_RANK} dimensions)`);
+    shape.push(probe.length);
+    if (probe.length === 0) break;
+  }
+  return shape;
+}
+
 /**
  * With `into`, the values land in a typed array of that type (what tf.tensor takes without another
  * copy) and a string is an error (`onString` words it). Large tensors (a batch of images is
@@ -93,16 +106,7 @@ export function flattenNested(
   onString?: (path: string) => Error,
   rows: RowsOf = {},
 ): { shape: number[]; data: Scalar[] | Float32Array | Int32Array } {
-  const shape: number[] = [];
-  if (rows.shape && Array.isArray(value)) shape.push(value.length, ...rows.shape);
-  else
-    for (let probe: unknown = value; Array.isArray(probe); probe = probe[0]) {
-      // The walks below recurse once a level: a request nested deeper than any tensor is refused
-      // here, before it can exhaust the stack.
-      if (shape.length === MAX_RANK) throw new BadRequestError(`${where}: nested more than ${MAX_RANK} levels deep (a tensor here has at most ${MAX_RANK} dimensions)`);
-      shape.push(probe.length);
-      if (probe.length === 0) break;
-    }
+  const shape = rows.shape && Array.isArray(value) ? [value.length, ...rows.shape] : nestedShape(value, where);
   const size = shape.reduce((a, b) => a * b, 1);
   if (into) {
     const out = into === 'float32' ? new Float32Array(size) : new Int32Array(size);

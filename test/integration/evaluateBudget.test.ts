@@ -77,6 +77,24 @@ describe('inline instances that do not fit the budget at once', () => {
   });
 });
 
+describe('raw rows that fill the chunks after a chunk of images', () => {
+  it('are a 400 naming the first of them on both routes (the synchronous route evaluated them: 200)', async () => {
+    // The first chunk holds as many images as fit the budget; the raw rows (28 x 28 x 1, what the model takes) start the next.
+    const fit = Math.floor(BUDGET / ROW_BYTES);
+    const rawRow = Array.from({ length: 28 }, () => Array.from({ length: 28 }, () => [0]));
+    const mixed = [...instances.slice(0, fit), rawRow, rawRow, rawRow];
+    const body = { instances: mixed, labels: labels.slice(0, mixed.length) };
+    const before = tf.memory().numTensors;
+    const now = await call(tight.evaluate, 'POST', '/v2/models/digits/evaluate', body);
+    expect(now.statusCode).toBe(400);
+    expect(now.body.error).toMatch(new RegExp(`^instances\\[${fit}\\] is not an instance like instances\\[0\\]: send every instance as`));
+    const refused = await call(tight.evaluations, 'POST', '/v2/models/digits/evaluations?async=true', body);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.body.error).toBe(now.body.error);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
 describe('the precheck: chunks of what this function can hold, refusals of what the worker cannot run', () => {
   const precheck = (budget: number, worker: number, values = instances) =>
     tight.services.loader.withModel({ name: 'digits' }, (loaded) =>

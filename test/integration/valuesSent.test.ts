@@ -79,7 +79,8 @@ describe('instances of the wrong kind are blamed by place, not the valid ones be
       [IRIS_ROW, [5.1, 3.5, 1.4, 0.2]],
       /^instances\[1\] is not an instance like instances\[0\]: send every instance as an object with one number per feature/,
     ],
-    ['a raw row, then a feature record', 'iris', [[5.1, 3.5, 1.4, 0.2], IRIS_ROW], /^instances\[0\] is not an instance like instances\[1\]/],
+    // The first row sets the form, as evaluate reads a data set a chunk at a time: the record is the odd one, named as an instance.
+    ['a raw row, then a feature record', 'iris', [[5.1, 3.5, 1.4, 0.2], IRIS_ROW], /^instances\[1\] is an instance, not a raw tensor row like instances\[0\]/],
     ['an image to the text model', 'spam', [{ b64: 'aGVsbG8=' }], /^instances\[0\] is neither an instance model spam takes nor a raw tensor row: send every instance as a string/],
     [
       'text, then an image, to the text model',

@@ -8,7 +8,7 @@ import type { RunLimits } from '../../runtime/memory.js';
 import type { Manifest } from '../../registry/index.js';
 import { predict } from '../predict.js';
 import { checkFiniteOutput } from '../../protocol/answers.js';
-import { inputFromValues, instancesPerChunk, type ModelInput } from '../../inputs/encode.js';
+import { DatasetInputs, instancesPerChunk, type ModelInput } from '../../inputs/encode.js';
 import { elementCount, type TensorData } from '../../tensors/data.js';
 import { ClassificationAccumulator, type ClassificationReport } from './classification.js';
 import { classNames, type Example } from './examples.js';
@@ -58,39 +58,35 @@ export interface LabelledChunk {
 /**
  * Examples, one at a time, as chunks of at most MAX_BATCH rows and of no more natural instances
  * than fit the budget once encoded (asked again for each chunk): a chunk is encoded at once, and
- * MAX_BATCH rows of a large input would be a 413 for rows that fit a few at a time.
+ * MAX_BATCH rows of a large input would be a 413 for rows that fit a few at a time. Every row must
+ * be of the first row's form (DatasetInputs): a row that is not ends the rows with a 400 naming it,
+ * once the rows before it have run, so the row named is the first bad one wherever the chunks fall.
  */
 async function* chunksOf(manifest: Manifest, examples: AsyncIterable<Example> | Iterable<Example>, limits: RunLimits): AsyncGenerator<LabelledChunk> {
   let size = instancesPerChunk(manifest, limits.budget, limits.maxBatch);
+  const dataset = new DatasetInputs(manifest);
   let chunk: Example[] = [];
   // Rows before this chunk: a message names an inline row by its index among all of them.
   let before = 0;
-  // The first chunk's raw row shapes: a later chunk's rows must have them, as one tensor of all the rows would.
-  let rowShapes: number[][] | undefined;
-  const flush = (): LabelledChunk => {
+  function* flush(): Generator<LabelledChunk> {
     const rows = chunk;
     const first = before;
     const place = (i: number) => rows[i].place ?? `instances[${first + i}]`;
-    const input = inputFromValues(
-      manifest,
-      rows.map((e) => e.instance),
-      'instances',
-      place,
-      rowShapes,
-    );
-    if (input.kind === 'tensors') rowShapes ??= input.tensors.map((t) => t.shape.slice(1));
+    const values = rows.map((e) => e.instance);
+    const { input, rows: count, refused } = dataset.next(values, place);
     before += rows.length;
     chunk = [];
-    return { input, truths: rows.map((e) => e.truth), place };
-  };
+    if (input) yield { input, truths: rows.slice(0, count).map((e) => e.truth), place };
+    if (refused) throw refused;
+  }
   for await (const example of examples) {
     chunk.push(example);
     if (chunk.length >= size) {
-      yield flush();
+      yield* flush();
       size = instancesPerChunk(manifest, limits.budget, limits.maxBatch);
     }
   }
-  if (chunk.length > 0) yield flush();
+  if (chunk.length > 0) yield* flush();
 }
 
 /** A chunk's model output (one row per truth) into the metrics. */

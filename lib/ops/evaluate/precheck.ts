@@ -7,7 +7,7 @@
  * job worker's evaluation takes them. Decoded all at once (a 1 x 1 PNG is 602 KB of a 224 x 224 x 3
  * model's input), a request the worker runs in chunks was refused with a 413.
  */
-import { checkOneInstanceFits, type EncodeBudget, encodeInstances, inputFromValues, instanceBytes, instancesPerChunk } from '../../inputs/encode.js';
+import { checkOneInstanceFits, DatasetInputs, type EncodeBudget, encodeInstances, instanceBytes, instancesPerChunk } from '../../inputs/encode.js';
 import type { LoadedModel } from '../../loader/index.js';
 import { checkInputs } from '../runModel.js';
 import { inlineExamples } from './examples.js';
@@ -27,23 +27,25 @@ export async function precheckEvaluation(loaded: LoadedModel, request: EvaluateR
   const { manifest } = loaded;
   inlineExamples(manifest, request);
   const { inputs } = manifest.signature;
-  // Natural instances or raw rows, the same kind all through (a 400 names the odd one); raw rows
-  // are the body's own numbers (a few MB at most), checked as they are.
-  const input = inputFromValues(manifest, request.instances, 'instances');
-  if (input.kind === 'tensors') {
-    checkInputs(inputs, input.tensors);
-    return;
-  }
-  // What the worker could not run: not even one instance fits its budget.
-  checkOneInstanceFits(manifest, limits.worker);
-  // A row this function cannot hold but the worker can (a larger job worker): the job decodes it.
-  if ((instanceBytes(manifest) ?? 0) > limits.budget.available()) return;
   const { instances } = request;
+  // Chunk by chunk, every row of the first row's form, as the job reads them (DatasetInputs): the
+  // 400 names the row the synchronous route names, wherever either's chunks fall.
+  const dataset = new DatasetInputs(manifest);
   for (let from = 0; from < instances.length; ) {
     const first = from;
     const to = Math.min(instances.length, first + instancesPerChunk(manifest, limits.budget, limits.maxBatch));
-    const encoded = await encodeInstances(manifest, instances.slice(first, to), limits.budget, 'instances', (i) => `instances[${first + i}]`);
-    checkInputs(inputs, [encoded]);
+    const place = (i: number) => `instances[${first + i}]`;
+    const { input, refused } = dataset.next(instances.slice(first, to), place);
+    if (input?.kind === 'tensors') {
+      // Raw rows are the body's own numbers (a few MB at most), checked as they are.
+      checkInputs(inputs, input.tensors);
+    } else if (input) {
+      // What the worker could not run: not even one instance fits its budget.
+      checkOneInstanceFits(manifest, limits.worker);
+      // A row this function cannot hold but the worker can (a larger job worker): the job decodes it.
+      if ((instanceBytes(manifest) ?? 0) <= limits.budget.available()) checkInputs(inputs, [await encodeInstances(manifest, input.instances, limits.budget, 'instances', place)]);
+    }
+    if (refused) throw refused;
     from = to;
   }
 }
