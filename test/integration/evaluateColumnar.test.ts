@@ -78,7 +78,8 @@ describe('columnar and row paths agree', () => {
     [
       'a non-numeric feature',
       'sepal_length,sepal_width,petal_length,petal_width,species\n5.1,3.5,1.4,0.2,setosa\n5.0,x,1.4,0.2,setosa\n',
-      /sepal_width must be a finite number, got "x".*line 3/,
+      // By its line alone, as the row path names it (it was "instances[1]: ... (line 3)", its index in its chunk).
+      /^line 3: sepal_width must be a finite number, got "x"$/,
     ],
     ['an unknown label', 'sepal_length,sepal_width,petal_length,petal_width,species\n5.1,3.5,1.4,0.2,rose\n', /line 2, species: "rose" is not one of the model's labels/],
     ['a missing feature column', 'sepal_length,sepal_width,petal_length,species\n5.1,3.5,1.4,setosa\n', /line 2: missing column\(s\) petal_width/],

@@ -62,7 +62,8 @@ export async function* csvColumnChunks(stream: Readable, manifest: Manifest, lab
       }
       if (cells.length !== header.length) throw new BadRequestError(`the CSV is malformed near line ${line}: ${cells.length} fields where the header has ${header.length}`);
       const problem = columns.encode(cells, x, truths.length * columns.width);
-      if (problem) throw new BadRequestError(`instances[${truths.length}]: ${problem} (line ${line})`);
+      // Named by its line, as the row path names it: its index in the chunk would move with MAX_BATCH.
+      if (problem) throw new BadRequestError(`line ${line}: ${problem}`);
       truths.push(truthOf(manifest, csvNumber(cells[labelAt]), `line ${line}, ${labelColumn}`));
       lines.push(line);
       rows += 1;
