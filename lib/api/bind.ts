@@ -5,7 +5,8 @@
  * output (cross-field rules included), so nothing needs re-checking.
  */
 import type { z } from 'zod';
-import { checkContentEncoding, jsonBody } from '../http/body.js';
+import { jsonBody } from '../http/body.js';
+import { decodeContent } from '../http/contentEncoding.js';
 import { httpHandler, type HttpHandler } from '../http/handler.js';
 import type { Reply, Route, RouteRequest } from '../http/router.js';
 import { logger } from '../observability.js';
@@ -44,12 +45,14 @@ function checkPathParameters(params: Record<string, string>): void {
 function bind(spec: RouteSpec, implement: (context: RouteContext<unknown>) => Promise<Reply>, services: Services): Route[] {
   let bodySchema: z.ZodType | undefined;
   let readBody: ((request: RouteRequest) => unknown) | undefined;
-  const handle = async (request: RouteRequest): Promise<Reply> => {
-    checkPathParameters(request.params);
-    const query = spec.query ? spec.query.parse(request.query) : {};
+  const handle = async (received: RouteRequest): Promise<Reply> => {
+    checkPathParameters(received.params);
+    const query = spec.query ? spec.query.parse(received.query) : {};
     let body: unknown;
+    let request = received;
     if (spec.body) {
-      checkContentEncoding(request.headers);
+      // A compressed body (Content-Encoding gzip or deflate) is read as the bytes it stands for.
+      request = decodeContent(received);
       bodySchema ??= await spec.body();
       if (spec.readBody) {
         readBody ??= await spec.readBody();

@@ -16,8 +16,12 @@ const json = (s: z.ZodType) => ({ content: { 'application/json': { schema: jsonS
 const ERRORS = {
   '400': { description: 'bad request: the message names the field and what was expected', ...json(errorBody) },
   '404': { description: 'unknown model, version, alias or job', ...json(errorBody) },
-  '413': { description: 'body over 6 MB, an answer that would be over the 6 MB Lambda can return, or more work than one request may ask for', ...json(errorBody) },
-  '415': { description: 'a compressed body (Content-Encoding other than identity): send it uncompressed', ...json(errorBody) },
+  '413': {
+    description:
+      'body over 6 MB (a compressed body: once inflated), an answer that would be over the 6 MB Lambda can return (compressed, when Accept-Encoding takes gzip or deflate), or more work than one request may ask for',
+    ...json(errorBody),
+  },
+  '415': { description: 'a Content-Encoding other than gzip, deflate or identity', ...json(errorBody) },
   '422': { description: "well formed, but the model's output for a row is not a finite number (NaN or Infinity), so no label or value can be answered", ...json(errorBody) },
   '429': { description: 'throttled by API Gateway (the stage or route rate and burst limits)' },
   '503': { description: 'the model cannot be loaded now (Retry-After)', ...json(errorBody) },
@@ -30,9 +34,31 @@ const PATH_PARAMETERS: Record<string, string> = {
   id: 'the job id',
 };
 
-function parameters(path: string, query?: z.ZodObject, headers: Record<string, string> = {}): object[] {
+/** Content codings (lib/http/contentEncoding.ts, compression.ts): every route answers compressed, and a body may come compressed. */
+const ACCEPT_ENCODING = {
+  name: 'Accept-Encoding',
+  in: 'header',
+  required: false,
+  schema: { type: 'string' },
+  description:
+    'gzip or deflate (q-values honoured, gzip preferred): an answer over 1 KiB comes compressed, with Content-Encoding and Vary: Accept-Encoding; the 6 MB a Lambda function can return then counts the compressed bytes',
+};
+const CONTENT_ENCODING = {
+  name: 'Content-Encoding',
+  in: 'header',
+  required: false,
+  schema: { type: 'string' },
+  description:
+    'gzip, deflate or identity: a compressed body is inflated before it is read, up to 6 MB (past it 413); corrupt data is a 400, another coding a 415. Send it as application/octet-stream: as text (application/json) a gateway may decode it as UTF-8 on the way, which alters it (serverless offline does)',
+};
+
+function parameters(path: string, query?: z.ZodObject, headers: Record<string, string> = {}, hasBody = false): object[] {
   const inPath = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' }, description: PATH_PARAMETERS[name] }));
-  const inHeaders = Object.entries(headers).map(([name, description]) => ({ name, in: 'header', required: false, schema: { type: 'integer' }, description }));
+  const inHeaders = [
+    ...Object.entries(headers).map(([name, description]) => ({ name, in: 'header', required: false, schema: { type: 'integer' }, description })),
+    ...(hasBody ? [CONTENT_ENCODING] : []),
+    ACCEPT_ENCODING,
+  ];
   if (!query) return [...inPath, ...inHeaders];
   const properties = (jsonSchema(query) as { properties?: Record<string, { description?: string }> }).properties ?? {};
   const inQuery = Object.entries(properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema, description: schema.description }));
@@ -56,7 +82,7 @@ async function operation(spec: RouteSpec, path: string): Promise<object> {
     summary: spec.summary,
     // Writes always need SigV4; reads are open unless the deployment chose IAM or a JWT authorizer.
     security: spec.auth === 'write' ? [{ sigv4: [] }] : [{}, { sigv4: [] }, { jwt: [] }],
-    parameters: parameters(path, spec.query, spec.headers),
+    parameters: parameters(path, spec.query, spec.headers, spec.body !== undefined),
     ...(spec.body ? { requestBody: { required: true, ...(await requestBody(spec)) } } : {}),
     responses: { ...responses, ...ERRORS },
   };

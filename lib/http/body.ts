@@ -1,6 +1,9 @@
-/** Request bodies: size limit (413), JSON parsing (400), then the route's zod schema (400). */
+/**
+ * Request bodies: size limit (413), JSON parsing (400), then the route's zod schema (400). A
+ * compressed body is inflated before (contentEncoding.ts), within the same limit.
+ */
 import type { z } from 'zod';
-import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.js';
+import { BadRequestError, PayloadTooLargeError } from '../errors.js';
 import type { HttpRequest } from './request.js';
 
 /** Lambda's synchronous payload limit, for the request and for the answer alike. */
@@ -16,17 +19,6 @@ export function jsonValue(request: HttpRequest, maxBytes = MAX_BODY_BYTES): unkn
     return JSON.parse(text);
   } catch (error) {
     throw new BadRequestError(`the body is not valid JSON: ${(error as Error).message}`);
-  }
-}
-
-/**
- * A compressed body (Content-Encoding gzip, as some inference clients send) is not decompressed
- * here: a 415 naming the header, rather than a JSON error about the compressed bytes.
- */
-export function checkContentEncoding(headers: Record<string, string>): void {
-  const encoding = headers['content-encoding']?.trim().toLowerCase();
-  if (encoding && encoding !== 'identity') {
-    throw new UnsupportedMediaTypeError(`Content-Encoding ${encoding} is not accepted: send the body uncompressed (up to ${MAX_BODY_BYTES / 2 ** 20} MB)`);
   }
 }
 

@@ -5,6 +5,7 @@
 import type { Context } from 'aws-lambda';
 import { PayloadTooLargeError } from '../errors.js';
 import { MAX_BODY_BYTES } from './body.js';
+import { chosenCoding, compressed } from './compression.js';
 import { errorReply } from './errors.js';
 import { logger, recordRequest } from '../observability.js';
 import { toHttpRequest, type HttpRequest } from './request.js';
@@ -43,13 +44,23 @@ function oversized(result: HttpResult): number | undefined {
   return bytes > MAX_BODY_BYTES ? bytes : undefined;
 }
 
-/** An answer over Lambda's limit would reach the client as API Gateway's bare 5xx: a 413 says what to do. */
-function tooLarge(bytes: number): PayloadTooLargeError {
+/**
+ * An answer over Lambda's limit would reach the client as API Gateway's bare 5xx: a 413 says what to
+ * do, including, for a client that did not take one, asking for a compressed answer.
+ */
+function tooLarge(bytes: number, couldCompress: boolean): PayloadTooLargeError {
   const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
   return new PayloadTooLargeError(
-    `the answer would be ${mb(bytes)}, over the ${mb(MAX_BODY_BYTES)} a Lambda function can return: ask for less in one request (fewer instances, shorter texts, fewer outputs)`,
+    `the answer would be ${mb(bytes)}, over the ${mb(MAX_BODY_BYTES)} a Lambda function can return: ask for less in one request (fewer instances, shorter texts, fewer outputs)${couldCompress ? ', or for a compressed answer (Accept-Encoding: gzip)' : ''}`,
   );
 }
+
+/**
+ * Only an HTTP API's answers are compressed: it always sends a base64 answer as bytes. A REST API
+ * does so only for the binaryMediaTypes it was configured with, and has a compression of its own;
+ * a direct invocation's answer is a JSON value, not bytes.
+ */
+const compresses = (request: HttpRequest | undefined): request is HttpRequest => request?.source === 'httpApi';
 
 export type HttpHandler = (event: unknown, context?: Partial<Context>) => Promise<HttpResult>;
 
@@ -73,11 +84,13 @@ export function httpHandler(routes: Route[]): HttpHandler {
       reply = errorReply(error, request?.requestId ?? context?.awsRequestId ?? 'unknown');
     }
     const requestId = request?.requestId ?? context?.awsRequestId ?? 'unknown';
+    const acceptEncoding = compresses(request) ? request.headers['accept-encoding'] : undefined;
     let result = encode(request, reply, requestId);
+    if (compresses(request)) result = compressed(result, acceptEncoding);
     const bytes = oversized(result);
     if (bytes !== undefined) {
-      logger.warn('answer over the payload limit', { route: routeName, bytes });
-      result = encode(request, errorReply(tooLarge(bytes), requestId), requestId);
+      logger.warn('answer over the payload limit', { route: routeName, bytes, contentEncoding: result.headers['content-encoding'] });
+      result = encode(request, errorReply(tooLarge(bytes, compresses(request) && chosenCoding(acceptEncoding) === undefined), requestId), requestId);
     }
     const millis = performance.now() - started;
     logger.info('request', { method: request?.method, path: request?.path, route: routeName, status: result.statusCode, millis: Math.round(millis * 10) / 10 });

@@ -53,16 +53,23 @@ function defined(record: Record<string, string | undefined> | null | undefined):
 }
 
 /**
- * The body as text and, when it came base64-encoded, as bytes. An application/octet-stream body
- * (OIP's binary extension) is kept as bytes only: decoding it as text would cost as much as the
- * model for a large batch, for nothing.
+ * A body's bytes as a request carries them: also as text, except an application/octet-stream body
+ * (OIP's binary extension), kept as bytes only: decoding it as text would cost as much as the model
+ * for a large batch, for nothing. So is a compressed body (any Content-Encoding but identity): its
+ * text means nothing until it is inflated (contentEncoding.ts).
  */
+export function bodyFromBytes(bytes: Uint8Array, headers: Record<string, string>): { body?: string; bodyBytes: Uint8Array } {
+  const encoding = headers['content-encoding']?.trim().toLowerCase();
+  const encoded = encoding !== undefined && encoding !== '' && encoding !== 'identity';
+  if (encoded || headers['content-type']?.startsWith('application/octet-stream')) return { bodyBytes: bytes };
+  return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), bodyBytes: bytes };
+}
+
+/** The body as text and, when it came base64-encoded, as bytes (bodyFromBytes). */
 function bodyOf(body: string | null | undefined, base64: boolean | undefined, headers: Record<string, string>): { body?: string; bodyBytes?: Uint8Array } {
   if (body === null || body === undefined) return {};
   if (!base64) return { body };
-  const bytes = Buffer.from(body, 'base64');
-  if (headers['content-type']?.startsWith('application/octet-stream')) return { bodyBytes: bytes };
-  return { body: bytes.toString('utf8'), bodyBytes: bytes };
+  return bodyFromBytes(Buffer.from(body, 'base64'), headers);
 }
 
 /** The body's bytes: as received when it came base64-encoded, else its text in UTF-8. */

@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DRAWINGS, drawDigitPng } from '../helpers/drawDigit.js';
 import { binaryRequest, readBinaryResponse } from '../helpers/binaryClient.js';
@@ -17,6 +19,20 @@ async function http(method: string, path: string, body?: unknown): Promise<{ sta
   });
   const text = await response.text();
   return { status: response.status, body: JSON.parse(text), headers: response.headers };
+}
+
+/** A POST whose answer comes back as the bytes sent (fetch would inflate a compressed one on its own). */
+function rawPost(path: string, body: Uint8Array, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; bytes: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${offline.url}${path}`, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 describe('serverless offline, real HTTP, demo models', () => {
@@ -91,6 +107,30 @@ describe('serverless offline, real HTTP, demo models', () => {
     expect(response.headers.get('content-type')).toBe('application/octet-stream');
     const answer = readBinaryResponse(new Uint8Array(await response.arrayBuffer()), Number(response.headers.get('inference-header-content-length')));
     expect(answer.outputs.map((o) => o.data)).toEqual(json.body.outputs.map((o: { data: unknown[] }) => o.data));
+  });
+
+  it('reads a gzip body and answers gzip: an explanation of 7 MB, over what Lambda returns, fits compressed', async () => {
+    const text = 'free money click here now '.repeat(20_000);
+    const body = gzipSync(JSON.stringify({ instances: [text] }));
+    const answer = await rawPost('/v1/models/spam:explain', body, { 'content-type': 'application/octet-stream', 'content-encoding': 'gzip', 'accept-encoding': 'gzip' });
+    expect(answer.status, answer.bytes.toString().slice(0, 300)).toBe(200);
+    expect(answer.headers).toMatchObject({
+      'content-encoding': 'gzip',
+      vary: 'accept-encoding',
+      'content-type': expect.stringMatching(/^application\/json/),
+      'x-request-id': expect.stringMatching(/\S/),
+    });
+    expect(answer.bytes.length).toBeLessThan(2 ** 20);
+    const inflated = gunzipSync(answer.bytes);
+    expect(inflated.length).toBeGreaterThan(6 * 2 ** 20);
+    expect(JSON.parse(inflated.toString()).data.explanations[0].tokens).toHaveLength(100_000);
+  });
+
+  it('a gzip body sent as application/json arrives as text, its bytes altered: a 400 naming Content-Encoding and what to send', async () => {
+    const body = gzipSync(JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] }));
+    const answer = await rawPost('/v1/models/iris:predict', body, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.bytes.toString()).error).toMatch(/as its Content-Encoding says: .*send a compressed body with Content-Type: application\/octet-stream/);
   });
 
   it('prices a house (regression answers a value)', async () => {
