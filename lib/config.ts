@@ -52,6 +52,7 @@ const schema = z.object({
   MEMORY_BUDGET_BYTES: optionalPositiveInt,
   JOB_WORKER_MEMORY_SIZE: z.union([positiveInt, z.literal('')]).optional(),
   JOB_WORKER_FUNCTION: z.string().optional(),
+  JOB_WORKER_TIMEOUT_SECONDS: positiveInt.max(900).default(900),
   LAMBDA_ENDPOINT: z.union([z.url(), z.literal('')]).optional(),
   IS_OFFLINE: z.string().optional(),
   AWS_EXECUTION_ENV: z.string().optional(),
@@ -92,6 +93,8 @@ export interface Config {
   memoryBudgetBytes?: number;
   /** The job worker's memory in bytes (JOB_WORKER_MEMORY_SIZE, MB): fine-tunes are checked against it when submitted. */
   jobWorkerMemoryBytes: number;
+  /** The job worker's timeout (JOB_WORKER_TIMEOUT_SECONDS): a job run in this process gets as long. */
+  jobWorkerTimeoutMs: number;
   /** Instances one explain request may carry (each costs many model evaluations). */
   explainMaxInstances: number;
   /** The Lambda that runs jobs; unset, or not in a Lambda (tests, CLI, invoke local): jobs run in this process. */
@@ -145,6 +148,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     functionMemoryBytes: lambdaMemoryBytes,
     memoryBudgetBytes: e.MEMORY_BUDGET_BYTES,
     jobWorkerMemoryBytes: e.JOB_WORKER_MEMORY_SIZE ? e.JOB_WORKER_MEMORY_SIZE * 1024 * 1024 : lambdaMemoryBytes,
+    jobWorkerTimeoutMs: e.JOB_WORKER_TIMEOUT_SECONDS * 1000,
     // serverless.yml names the worker for every run of the functions, `serverless invoke local` too:
     // there, no Lambda API holds the worker (the AWS one would be called, with a job id only this
     // machine knows), so jobs run in this process, as batch continuations do.

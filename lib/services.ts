@@ -40,13 +40,14 @@ export function createServices(config: Config = readConfig()): Services {
 }
 
 /** What jobs run with, and the worker that runs them (unset: this process). */
-export function jobEnvironment(services: Services): JobEnvironment & { worker: InvokeTarget } {
+export function jobEnvironment(services: Services): JobEnvironment & { worker: InvokeTarget; workerTimeoutMs: number } {
   const { config } = services;
   return {
     store: services.store,
     loader: services.loader,
     limits: services.limits,
     worker: { functionName: config.jobWorkerFunction, lambdaEndpoint: config.lambdaEndpoint, region: config.region, hasAwsCredentials: config.hasAwsCredentials },
+    workerTimeoutMs: config.jobWorkerTimeoutMs,
   };
 }
 

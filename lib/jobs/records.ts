@@ -1,7 +1,8 @@
 /**
  * Job records `_jobs/{id}.json`: long evaluations and fine-tuning run outside the request that
  * asked for them (API Gateway stops waiting after 29 s). The record is the only shared state:
- * the API writes it queued, the worker moves it to running, then succeeded or failed.
+ * the API writes it queued, the worker moves it to running (with a deadline), then succeeded or
+ * failed. A reader counts a running job past its deadline failed (deadline.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -9,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BadRequestError, NotFoundError, quoted, ServiceError } from '../errors.js';
 import { keys } from '../registry/index.js';
 import { getJson, type ObjectStore } from '../store/index.js';
+import { deadlineOfRecord, isOverdue, STOPPED_WITHOUT_OUTCOME } from './deadline.js';
 
 const JOB_KINDS = ['evaluate', 'fine-tune'] as const;
 const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
@@ -23,6 +25,8 @@ const jobSchema = z.object({
   result: z.unknown().optional(),
   error: z.string().optional(),
   attempts: z.number().int().min(0).default(0),
+  /** While running: when the attempt has recorded its outcome or never will (deadline.ts). */
+  deadline: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -53,7 +57,19 @@ export async function createJob(store: ObjectStore, kind: JobKind, model: Job['m
   return write(store, { id: randomUUID(), kind, status: 'queued', model, request, attempts: 0, createdAt: now, updatedAt: now }, true);
 }
 
+/** The job as readers see it: a running job past its deadline is failed, saying why. */
 export async function readJob(store: ObjectStore, id: string): Promise<Job> {
+  return asSeen(await readJobRecord(store, id));
+}
+
+/** A running job past its deadline, as it ended: failed. What the store holds is left as it is. */
+export function asSeen(job: Job, now = Date.now()): Job {
+  if (!isOverdue(job, now)) return job;
+  return { ...job, status: 'failed', error: `${STOPPED_WITHOUT_OUTCOME} by its deadline (${new Date(deadlineOfRecord(job)).toISOString()})` };
+}
+
+/** The record as stored (the worker's view: it records what readers already see). */
+export async function readJobRecord(store: ObjectStore, id: string): Promise<Job> {
   validateJobId(id);
   try {
     return jobSchema.parse(await getJson(store, keys.job(id)));
@@ -71,7 +87,7 @@ export async function readJob(store: ObjectStore, id: string): Promise<Job> {
 export async function updateJob(
   store: ObjectStore,
   job: Job,
-  patch: Partial<Pick<Job, 'status' | 'progress' | 'result' | 'error' | 'attempts'>>,
+  patch: Partial<Pick<Job, 'status' | 'progress' | 'result' | 'error' | 'attempts' | 'deadline'>>,
   { attempts = UPDATE_ATTEMPTS }: { attempts?: number } = {},
 ): Promise<Job> {
   for (let attempt = 1; ; attempt += 1) {

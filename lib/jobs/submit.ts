@@ -1,16 +1,17 @@
 /**
  * Accepting a job: write its record (queued), then hand it to the worker: an asynchronous invoke
  * of the job worker function in AWS and under serverless offline, this process when no worker
- * function is configured (tests, the CLI). If the worker cannot be started the record says so
+ * function is configured (tests, the CLI, invoke local), within the worker's time. If the worker cannot be started the record says so
  * (failed) and the caller gets a 503 to retry, instead of a job that stays queued forever.
  */
 import { UnavailableError } from '../errors.js';
 import { invokeAsync, type InvokeTarget } from './invokeAsync.js';
 import { createJob, updateJob, type Job, type JobKind } from './records.js';
-import { runJob, type JobEnvironment, type JobExecutors } from './worker.js';
+import { RECORD_MARGIN_MS } from './deadline.js';
+import { runJob, type JobEnvironment, type JobErrorReport, type JobExecutors } from './worker.js';
 
 export async function submitJob(
-  environment: JobEnvironment & { worker: InvokeTarget },
+  environment: JobEnvironment & { worker: InvokeTarget; workerTimeoutMs: number },
   kind: JobKind,
   model: Job['model'],
   request: unknown,
@@ -21,12 +22,22 @@ export async function submitJob(
   const job = await createJob(store, kind, model, request);
   const report = (error: unknown, warning?: string) => onError(error, job, warning);
   try {
-    await invokeAsync(worker, { jobId: job.id }, () => runJob(environment, job.id, executors, report), report);
+    await invokeAsync(worker, { jobId: job.id }, () => runInline(environment, job.id, executors, report), report);
   } catch (error) {
     await updateJob(store, job, { status: 'failed', error: 'the job worker could not be started' });
     throw new UnavailableError('job dispatch failed', 5, { cause: error, publicMessage: 'the job worker could not be started; retry later' });
   }
   return job;
+}
+
+/**
+ * A job run in this process: it gets the worker function's time (a fine-tune stops training in
+ * time to save, as in the worker), and nothing delivers it again, so its deadline's margin covers
+ * only the outcome's write.
+ */
+function runInline(environment: JobEnvironment & { workerTimeoutMs: number }, jobId: string, executors: JobExecutors, report: JobErrorReport): Promise<Job> {
+  const until = Date.now() + environment.workerTimeoutMs;
+  return runJob(environment, jobId, executors, report, () => until - Date.now(), RECORD_MARGIN_MS);
 }
 
 /** The 202 answer for an accepted job: where to poll it. */

@@ -5,13 +5,19 @@
  * Failing to record a job's state (after updateJob's retries) throws instead: the event is
  * redelivered and the job run again (a fine-tune then finds the version it wrote), rather than a
  * job recorded failed for work that succeeded. A progress record is best-effort.
+ *
+ * Moving a job to running records its deadline (deadline.ts): the attempt's time (`remainingMs`,
+ * at most Lambda's 15 minutes) and a margin for its outcome to arrive (a redelivery's, for the
+ * worker function). Readers count a running job past it failed; an event delivered after it
+ * records that failure instead of running the job again, so what a client saw stays true.
  */
 import { ServiceError } from '../errors.js';
 import type { ModelLoader } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
 import { withRecovery } from '../runtime/recovery.js';
 import type { ObjectStore } from '../store/index.js';
-import { readJob, updateJob, type Job, type JobKind } from './records.js';
+import { deadlineOf, isOverdue, REDELIVERY_MARGIN_MS } from './deadline.js';
+import { asSeen, readJobRecord, updateJob, type Job, type JobKind } from './records.js';
 
 /** What a job runs with: the model store (job records live there too) and the loader over it. */
 export interface JobEnvironment {
@@ -40,13 +46,15 @@ export async function runJob(
   executors: JobExecutors,
   onError?: JobErrorReport,
   remainingMs: () => number = () => Number.POSITIVE_INFINITY,
+  marginMs = REDELIVERY_MARGIN_MS,
 ): Promise<Job> {
   const { store } = environment;
-  let job = await readJob(store, jobId);
+  let job = await readJobRecord(store, jobId);
   if (job.status === 'succeeded' || job.status === 'failed') return job;
+  if (isOverdue(job)) return updateJob(store, job, { status: 'failed', error: asSeen(job).error, deadline: undefined });
   const executor = executors[job.kind];
   if (!executor) return updateJob(store, job, { status: 'failed', error: `this worker cannot run ${job.kind} jobs` });
-  job = await updateJob(store, job, { status: 'running', attempts: job.attempts + 1 });
+  job = await updateJob(store, job, { status: 'running', attempts: job.attempts + 1, deadline: deadlineOf(remainingMs(), marginMs) });
   const context: JobContext = {
     ...environment,
     job,
@@ -68,7 +76,7 @@ export async function runJob(
     onError?.(error);
     // A client error (bad data) is the user's to read; anything else stays in the log.
     const message = error instanceof ServiceError && error.statusCode < 500 ? error.message : 'internal error (see the worker log)';
-    return updateJob(store, job, { status: 'failed', error: message });
+    return updateJob(store, job, { status: 'failed', error: message, deadline: undefined });
   }
-  return updateJob(store, job, { status: 'succeeded', result });
+  return updateJob(store, job, { status: 'succeeded', result, deadline: undefined });
 }

@@ -5,9 +5,9 @@
  * records are best-effort, and a success that cannot be recorded leaves the job to its redelivery.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createJob, type Job } from '../../lib/jobs/index.js';
+import { createJob, updateJob, type Job } from '../../lib/jobs/index.js';
 import { listVersions, readAlias, readManifest } from '../../lib/registry/index.js';
-import { openStore, type ObjectStore } from '../../lib/store/index.js';
+import { getJson, openStore, type ObjectStore } from '../../lib/store/index.js';
 import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 import { call, serving, waitForJob, type App } from '../helpers/serving.js';
@@ -17,6 +17,8 @@ let s3: S3rverHandle;
 let proxy: ConditionalS3Proxy;
 let store: ObjectStore;
 let app: App;
+/** The same handlers with a job worker that may run one second: jobs in this process get that too. */
+let quick: App;
 
 const REQUEST = {
   dataset: '_datasets/iris-test.csv',
@@ -41,7 +43,9 @@ beforeAll(async () => {
   await syncFolder(store, 'models/iris', 'iris/');
   await syncFolder(store, 'models/_datasets', '_datasets/');
   // One attempt per S3 call: every refused PUT reaches the job code.
-  app = serving(s3.uri, { S3_ENDPOINT: proxy.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', S3_MAX_ATTEMPTS: '1' });
+  const viaProxy = { S3_ENDPOINT: proxy.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', S3_MAX_ATTEMPTS: '1' };
+  app = serving(s3.uri, viaProxy);
+  quick = serving(s3.uri, { ...viaProxy, JOB_WORKER_TIMEOUT_SECONDS: '1' });
 });
 afterAll(async () => {
   await proxy?.stop();
@@ -122,5 +126,43 @@ describe('a fine-tune job when the store refuses writes of its record (503 SlowD
     const done = (await call(app.metadata, 'GET', `/v2/jobs/${job.id}`)).body as Job;
     expect(done).toMatchObject({ status: 'succeeded', attempts: 2, result: { version } });
     await expectWritten(done, [...before, version]);
+  });
+});
+
+describe('a job whose outcome is never recorded', () => {
+  const IRIS_ROWS = { dataset: '_datasets/iris-test.csv', labelColumn: 'species' };
+
+  it('run in this process (no worker function, nothing delivers it again): the client polling it sees "failed" once the worker\'s time and the outcome\'s margin have passed', async () => {
+    let recordWrites = 0;
+    // The 1st write of the record creates it (queued), the 2nd says running; every later one is refused.
+    proxy.throttle(({ method, path }) => method === 'PUT' && JOB_RECORD.test(path) && ++recordWrites > 2);
+    try {
+      const accepted = await call(quick.evaluations, 'POST', '/v2/models/iris/evaluations?async=true', IRIS_ROWS);
+      expect(accepted.statusCode).toBe(202);
+      const started = Date.now();
+      let job: Job;
+      do {
+        await new Promise((r) => setTimeout(r, 200));
+        job = (await call(quick.metadata, 'GET', `/v2/jobs/${accepted.body.id}`)).body as Job;
+      } while ((job.status === 'queued' || job.status === 'running') && Date.now() - started < 20_000);
+      expect(recordWrites).toBeGreaterThan(2); // the outcome was attempted, and refused
+      expect(job).toMatchObject({ status: 'failed', error: expect.stringMatching(/^the worker stopped without recording an outcome/) });
+      // What the store holds is still "running": the reader decided, from the deadline the worker recorded.
+      expect(await getJson(store, `_jobs/${job.id}.json`)).toMatchObject({ status: 'running', deadline: expect.any(String) });
+    } finally {
+      proxy.throttle(undefined);
+    }
+  });
+
+  it('by the worker function, its event delivered again after the deadline: the worker records the failure readers saw, and trains nothing', async () => {
+    const before = await listVersions(store, 'iris');
+    const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, REQUEST);
+    // What an attempt stopped at its timeout leaves: running, its deadline passed.
+    await updateJob(store, job, { status: 'running', attempts: 1, deadline: new Date(Date.now() - 1000).toISOString() });
+    const seen = (await call(app.metadata, 'GET', `/v2/jobs/${job.id}`)).body as Job;
+    expect(seen).toMatchObject({ status: 'failed', error: expect.stringMatching(/^the worker stopped without recording an outcome/) });
+    expect(await app.jobWorker({ jobId: job.id }, { getRemainingTimeInMillis: () => 900_000 })).toEqual({ id: job.id, status: 'failed' });
+    expect(await getJson(store, `_jobs/${job.id}.json`)).toMatchObject({ status: 'failed', error: seen.error, attempts: 1 });
+    expect(await listVersions(store, 'iris')).toEqual(before);
   });
 });
