@@ -124,6 +124,42 @@ export function costPerRow(model: object, pass: Pass, rowShape?: readonly number
 }
 
 type Timed = { time(f: () => void): Promise<{ kernelMs: number }> };
+type ProfileState = { profiling: boolean; activeProfile: { kernels: { totalBytesSnapshot: number }[] } };
+
+/** A kernel timed synchronously: a throw reaches the caller (see profileKernels). */
+const timeSynchronously: Timed['time'] = (f) => {
+  const start = performance.now();
+  f();
+  return Promise.resolve({ kernelMs: performance.now() - start });
+};
+
+/**
+ * Runs `run`, which must be synchronous, under a profile of its own: the tensor bytes alive after
+ * each kernel it ran, in order. Nothing else runs between the first kernel and the last, so no
+ * other request's tensors come or go inside the figures (tf.profile spans awaits, during which
+ * any request's kernels are recorded and its tensors counted). A profile already open (tf.profile
+ * across its awaits) is put back as it was, without these kernels.
+ */
+export function profileKernelsSync(run: () => void): number[] {
+  const engine = tf.engine();
+  const state = engine.state as unknown as ProfileState;
+  const backend = engine.backend as unknown as Timed;
+  const own = Object.getOwnPropertyDescriptor(backend, 'time');
+  const outer = { profiling: state.profiling, kernels: state.activeProfile.kernels };
+  const kernels: ProfileState['activeProfile']['kernels'] = [];
+  backend.time = timeSynchronously;
+  state.profiling = true;
+  state.activeProfile.kernels = kernels;
+  try {
+    run();
+    return kernels.map((k) => k.totalBytesSnapshot);
+  } finally {
+    state.profiling = outer.profiling;
+    state.activeProfile.kernels = outer.kernels;
+    if (own) Object.defineProperty(backend, 'time', own);
+    else delete (backend as Partial<Timed>).time;
+  }
+}
 
 /**
  * Runs `run` under tf.profile; the tensor bytes alive after each kernel it ran, in order.
@@ -138,11 +174,7 @@ export async function profileKernels(run: () => Promise<unknown> | unknown): Pro
   const engine = tf.engine();
   const backend = engine.backend as unknown as Timed;
   const own = Object.getOwnPropertyDescriptor(backend, 'time');
-  backend.time = (f) => {
-    const start = performance.now();
-    f();
-    return Promise.resolve({ kernelMs: performance.now() - start });
-  };
+  backend.time = timeSynchronously;
   try {
     const profile = await tf.profile(async () => {
       await run();

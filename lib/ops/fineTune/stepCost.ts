@@ -5,7 +5,7 @@
  * per row (the batch's rows and labels, the activations the backward pass keeps, their gradients).
  *
  * How: the step (forward and backward pass in training mode, then the optimizer's update) runs
- * under tf.profile on 1 row and on 2; every kernel's snapshot of the bytes alive is, at batch size
+ * under a kernel profile on 1 row and on 2; every kernel's snapshot of the bytes alive is, at batch size
  * b, exactly fixed + perRow * b (each tensor's size either grows with the batch or does not), so
  * the two runs give each kernel's line and the step's peak at any batch size is the highest line
  * there. One line for the whole step would not do: the update's peak is mostly fixed and the
@@ -14,12 +14,18 @@
  * Nothing of the model changes: the update is applied to stand-in variables that share the
  * weights' data, and what training mode moves (batch normalization's statistics) is put back in
  * the same synchronous block, before any other request's code can run.
+ *
+ * The whole measurement is synchronous (profileKernelsSync, no await from the first byte count to
+ * the last): the figures are differences of the engine's bytes alive, which count every request's
+ * tensors, so under serverless offline another request's tensors allocated or freed across an
+ * await (or its kernels, recorded by a tf.profile left open across one) moved the figure remembered
+ * for the model, by megabytes.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type LayersModel, metrics } from '@tensorflow/tfjs-layers';
 import { BadRequestError } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
-import { profileKernels } from '../../runtime/memory.js';
+import { profileKernelsSync } from '../../runtime/memory.js';
 import type { FineTuneConfig } from './request.js';
 
 type Fn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
@@ -125,7 +131,7 @@ function notTrainable(error: unknown): unknown {
  * the backward pass's with the optimizer's slots added (they are alive in every step after the
  * first), then the update's.
  */
-async function stepSnapshots(model: LayersModel, trained: tf.Variable[], rowShape: number[], step: StepKind, rows: number): Promise<number[]> {
+function stepSnapshots(model: LayersModel, trained: tf.Variable[], rowShape: number[], step: StepKind, rows: number): number[] {
   const [loss, metric] = STEP_FUNCTIONS[step.task];
   const outShape = (model.outputs[0]?.shape ?? []).slice(1) as number[];
   // Held before the bytes are counted from, and not counted: the holds are not the step's.
@@ -135,7 +141,7 @@ async function stepSnapshots(model: LayersModel, trained: tf.Variable[], rowShap
   let grads: tf.NamedTensorMap = {};
   let backward: number[];
   try {
-    backward = await profileKernels(() => {
+    backward = profileKernelsSync(() => {
       const flags = trained.map((v) => v.trainable);
       // variableGrads skips variables not marked trainable (a layer frozen in the stored model, which a fine-tune may unfreeze).
       for (const v of trained) v.trainable = true;
@@ -171,7 +177,7 @@ async function stepSnapshots(model: LayersModel, trained: tf.Variable[], rowShap
   const updater = optimizerOf(step.optimizer);
   try {
     const beforeUpdate = tf.memory().numBytes;
-    const update = await profileKernels(() => updater.applyGradients(Object.fromEntries(standIns.map((s, i) => [s.name, grads[(trained[i] as tf.Variable).name] as tf.Tensor]))));
+    const update = profileKernelsSync(() => updater.applyGradients(Object.fromEntries(standIns.map((s, i) => [s.name, grads[(trained[i] as tf.Variable).name] as tf.Tensor]))));
     const slots = tf.memory().numBytes - beforeUpdate;
     return [...backward.map((b) => b - before - heldBytes + slots), ...update.map((b) => b - before - standInBytes)];
   } finally {
@@ -184,9 +190,9 @@ async function stepSnapshots(model: LayersModel, trained: tf.Variable[], rowShap
  * Measures the step on 1 row and, when `twoRowsFit` says 2 rows' step fits, on 2; with one run
  * only, every byte is counted as per row (an upper bound: no part of a step shrinks with the batch).
  */
-export async function measureStep(model: LayersModel, trained: tf.Variable[], rowShape: number[], step: StepKind, twoRowsFit: (oneRowPeak: number) => boolean): Promise<StepCost> {
-  const one = await stepSnapshots(model, trained, rowShape, step, 1);
+export function measureStep(model: LayersModel, trained: tf.Variable[], rowShape: number[], step: StepKind, twoRowsFit: (oneRowPeak: number) => boolean): StepCost {
+  const one = stepSnapshots(model, trained, rowShape, step, 1);
   const peak = Math.max(1, ...one);
-  const lines = twoRowsFit(peak) ? linesOf(one, await stepSnapshots(model, trained, rowShape, step, 2)) : undefined;
+  const lines = twoRowsFit(peak) ? linesOf(one, stepSnapshots(model, trained, rowShape, step, 2)) : undefined;
   return envelope(lines ?? [{ fixed: 0, perRow: peak }]);
 }
