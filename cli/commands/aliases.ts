@@ -1,12 +1,15 @@
-import { rollbackAlias, setAlias, validateName, validateVersion } from '../../lib/registry/index.js';
+import { rollbackAlias, setAlias } from '../../lib/registry/index.js';
 import type { ObjectStore } from '../../lib/store/index.js';
+import { aliasArgument, modelArgument, namingWhatExists, versionArgument } from '../refs.js';
 
-export async function promote(store: ObjectStore, model: string, version: string, alias: string): Promise<string> {
-  const record = await setAlias(store, validateName(model), alias, validateVersion(version));
+export async function promote(store: ObjectStore, modelText: string, versionText: string, aliasText: string): Promise<string> {
+  const [model, version, alias] = [modelArgument(modelText), versionArgument(versionText), aliasArgument(aliasText)];
+  const record = await namingWhatExists(store, model, () => setAlias(store, model, alias, version));
   return `${model}@${alias} -> ${record.version}${record.previous.length ? ` (was ${record.previous[0]})` : ''}`;
 }
 
-export async function rollback(store: ObjectStore, model: string, alias: string): Promise<string> {
-  const record = await rollbackAlias(store, validateName(model), alias);
+export async function rollback(store: ObjectStore, modelText: string, aliasText: string): Promise<string> {
+  const [model, alias] = [modelArgument(modelText), aliasArgument(aliasText)];
+  const record = await namingWhatExists(store, model, () => rollbackAlias(store, model, alias));
   return `${model}@${alias} -> ${record.version} (rolled back)`;
 }

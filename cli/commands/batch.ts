@@ -9,10 +9,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatOfName, outputsFor, type BatchInput } from '../../lib/batch/paths.js';
 import { runLocally, type LocalRunOptions } from '../../lib/batch/shard/local.js';
 import type { BatchManifest } from '../../lib/batch/state.js';
-import { parseModelRef } from '../../lib/registry/index.js';
 import { FUNCTION_MALLOC_ENV } from '../../lib/runtime/mallocSettings.js';
 import type { Services } from '../../lib/services.js';
 import { UsageError } from '../errors.js';
+import { checkRefExists, refArgument } from '../refs.js';
 import { checkInputFile } from '../userFiles.js';
 import { buildWorker } from '../workerBundle.js';
 
@@ -48,13 +48,14 @@ function outUri(out: string): string {
 }
 
 export async function batch(services: Services, file: string, options: BatchCommandOptions): Promise<BatchManifest> {
+  const ref = refArgument(options.model);
   const { uri: sourceUri, key } = locate(file);
   const format = formatOfName(key);
   if (!format) throw new UsageError(`${file}: only .csv, .jsonl and .ndjson files are scored`);
   // A local file that is not there is the user's mistake (exit 2); an s3:// object that is not there is the store's to say.
   if (!file.startsWith('s3://')) await checkInputFile(undefined, file.startsWith('file://') ? fileURLToPath(file) : file);
   const outputUri = outUri(options.out);
-  const input: BatchInput = { key, ref: parseModelRef(options.model), format, relative: key };
+  const input: BatchInput = { key, ref, format, relative: key };
   const workers = options.workers === undefined ? availableParallelism() : Number(options.workers);
   if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a whole number of at least 1, got ${options.workers}`);
   const targetBytes = options.rangeBytes === undefined ? DEFAULT_RANGE_BYTES : Number(options.rangeBytes);
@@ -64,6 +65,7 @@ export async function batch(services: Services, file: string, options: BatchComm
   if (rangeTimeout !== undefined && !(Number.isFinite(rangeTimeout) && rangeTimeout > 0 && rangeTimeout * 1000 <= 2 ** 31 - 1)) {
     throw new UsageError(`--range-timeout must be a positive number of seconds, at most 2147483 (24.8 days), got ${options.rangeTimeout}`);
   }
+  await checkRefExists(services.store, ref);
   const here = path.dirname(fileURLToPath(import.meta.url));
   const worker = await buildWorker(path.resolve(here, '../batchWorker.ts'), path.resolve(here, '../..'));
   try {

@@ -5,11 +5,11 @@ import { htmlReport } from '../../lib/ops/evaluate/htmlReport.js';
 import { evaluateRequest } from '../../lib/ops/evaluate/request.js';
 import { checkEvaluateOptions, runEvaluation } from '../../lib/ops/evaluate/service.js';
 import { BadRequestError } from '../../lib/errors.js';
-import { parseModelRef } from '../../lib/registry/index.js';
 import type { Services } from '../../lib/services.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { parseOptions, UsageError } from '../errors.js';
 import { formatMetrics } from '../format.js';
+import { checkRefExists, refArgument } from '../refs.js';
 import { checkInputFile, checkOutputFolder, writeOptionFile } from '../userFiles.js';
 
 export interface EvaluateOptions {
@@ -42,6 +42,7 @@ async function dataLocation(services: Services, data: string): Promise<{ store: 
 
 export async function evaluate(services: Services, refText: string, options: EvaluateOptions): Promise<string> {
   const { store, loader } = services;
+  const ref = refArgument(refText);
   const data = await dataLocation(services, options.data);
   if (options.html) await checkOutputFolder('--html', options.html);
   const request = parseOptions(
@@ -49,7 +50,8 @@ export async function evaluate(services: Services, refText: string, options: Eva
     { dataset: data.key, labelColumn: options.labelColumn, topK: options.topK, threshold: options.threshold, save: options.save === true },
     { dataset: '--data' },
   );
-  const evaluation = await loader.withModel(parseModelRef(refText), (loaded) => {
+  await checkRefExists(store, ref);
+  const evaluation = await loader.withModel(ref, (loaded) => {
     // An option of another task is a mistake in the command line: named by its flag, exit 2.
     try {
       checkEvaluateOptions(loaded.manifest, request, { topK: '--top-k', threshold: '--threshold' });

@@ -7,10 +7,10 @@
  */
 import { explainRequest } from '../../lib/ops/explain/request.js';
 import { explain as explainService, type ExplainAnswer, type InstanceExplanation } from '../../lib/ops/explain/service.js';
-import { parseModelRef } from '../../lib/registry/index.js';
 import type { Services } from '../../lib/services.js';
 import { parseOptions, UsageError } from '../errors.js';
 import { table } from '../format.js';
+import { checkRefExists, refArgument } from '../refs.js';
 import { checkOutputFolder, readOptionFile, writeOptionFile } from '../userFiles.js';
 
 export interface ExplainOptions {
@@ -81,6 +81,7 @@ function formatExplanation(answer: ExplainAnswer, k: number): string {
 }
 
 export async function explain(services: Services, refText: string, options: ExplainOptions): Promise<string> {
+  const ref = refArgument(refText);
   const instances = [
     ...(options.instance ?? []).map(instanceOf),
     ...(await Promise.all((options.image ?? []).map(async (file) => ({ b64: (await readOptionFile('--image', file)).toString('base64') })))),
@@ -108,7 +109,8 @@ export async function explain(services: Services, refText: string, options: Expl
   );
   const { loader } = services;
   try {
-    const answer = await loader.withModel(parseModelRef(refText), (loaded) => explainService(loaded, request, services.limits));
+    await checkRefExists(services.store, ref);
+    const answer = await loader.withModel(ref, (loaded) => explainService(loaded, request, services.limits));
     const written: string[] = [];
     if (options.png) {
       const pngs = answer.data.explanations.map((e) => e.png).filter((p): p is string => typeof p === 'string');

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, rename, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { startS3rver } from '../helpers/s3rver.js';
@@ -49,6 +50,31 @@ describe('modelctl', () => {
     expect((await ctl('--store', store, 'rollback', 'demo', '--alias', 'production')).stdout).toMatch(/demo@production -> 1 \(rolled back\)/);
     expect(JSON.parse((await ctl('--store', store, 'show', 'demo')).stdout).version).toBe(1);
   });
+
+  it('refuses a malformed model, version or alias as a usage mistake (exit 2), and one the store does not hold as a refusal naming what it holds (exit 1)', async () => {
+    const store = (await tempFolderStore()).uri;
+    await cp('models/iris', path.join(fileURLToPath(store), 'iris'), { recursive: true });
+    const cases: [string[], number, RegExp][] = [
+      [['promote', 'iris', 'abc', '--alias', 'production'], 2, /^modelctl: invalid version "abc": expected an integer from 1$/],
+      [['promote', 'iris', '7', '--alias', 'production'], 1, /^modelctl: model iris has no version 7 \(iris has version 1, aliases production -> 1\)$/],
+      [['promote', 'iris', '1', '--alias', 'Prod'], 2, /^modelctl: invalid alias name "Prod": expected /],
+      [
+        ['promote', 'nomodel', '1', '--alias', 'production'],
+        1,
+        /^modelctl: model nomodel has no version 1 \(the store has no model nomodel; modelctl list shows the models this store holds\)$/,
+      ],
+      [['rollback', 'iris', '--alias', 'latest'], 2, /^modelctl: alias latest is implicit/],
+      [['rollback', 'iris', '--alias', 'staging'], 1, /^modelctl: model iris has no alias staging \(iris has version 1, aliases production -> 1\)$/],
+      [['show', 'iris:x1'], 2, /^modelctl: invalid version "x1": expected an integer from 1$/],
+      [['evaluate', 'iris@nope', '--data', 'models/_datasets/iris-test.csv', '--label-column', 'species'], 1, /^modelctl: model iris has no alias nope \(iris has version 1/],
+    ];
+    for (const [args, exitCode, message] of cases) {
+      const { stderr, code } = await ctl('--store', store, ...args);
+      expect([args.join(' '), code, stderr.trim()]).toEqual([args.join(' '), exitCode, expect.stringMatching(message)]);
+    }
+    // Nothing moved.
+    expect(JSON.parse((await ctl('--store', store, 'show', 'iris@production')).stdout).version).toBe(1);
+  }, 120_000);
 
   it('pushes a TF.js model by its .json file, as packages ship several models in one folder (name.json beside name.bin)', async () => {
     const store = (await tempFolderStore()).uri;
