@@ -6,9 +6,10 @@
  * its own, the job as the synchronous route: a mix of forms in two chunks was a 200 on one route
  * and a 400 on the other, and a bad first row was named in other words, or a good row named instead.
  */
-import { cp } from 'node:fs/promises';
+import { cp, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import type { S3Event } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { listAll } from '../../lib/store/index.js';
@@ -114,5 +115,60 @@ describe('a data file of two forms, one in each chunk', () => {
       expect(job.status).toBe('failed');
       expect(job.error).toBe(now.body.error);
     }
+  });
+});
+
+describe("a JSON Lines row's `instance` field is the row, as batch scoring takes it", () => {
+  it('iris rows {"instance": [...], "species": ...} are evaluated as the same rows in feature columns (it was "line 1: missing column(s) sepal_length, ..."), and batch scores them alike', async () => {
+    const names = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
+    const rows = (await readFile('models/_datasets/iris-test.csv', 'utf8'))
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(','));
+    const features = (cells: string[]) => cells.slice(0, 4).map(Number);
+    const files = {
+      columns: rows.map((cells) => ({ ...Object.fromEntries(names.map((n, i) => [n, features(cells)[i]])), species: cells[4] })),
+      raw: rows.map((cells) => ({ instance: features(cells), species: cells[4] })),
+      record: rows.map((cells) => ({ instance: Object.fromEntries(names.map((n, i) => [n, features(cells)[i]])), species: cells[4] })),
+    };
+    for (const [name, lines] of Object.entries(files)) await store.put(`_datasets/instance-${name}.jsonl`, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    for (const app of [small, large]) {
+      const reports = [];
+      for (const name of Object.keys(files)) {
+        const answer = await call(app.evaluate, 'POST', '/v2/models/iris/evaluate', { dataset: `_datasets/instance-${name}.jsonl`, labelColumn: 'species' });
+        expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+        reports.push(answer.body.report);
+      }
+      expect(reports[0]).toMatchObject({ count: rows.length });
+      expect(reports[1]).toEqual(reports[0]);
+      expect(reports[2]).toEqual(reports[0]);
+    }
+    // Batch scoring the same files: the same answer for each line.
+    const predictions = [];
+    for (const name of Object.keys(files)) {
+      const key = `batch/input/iris/instance-${name}.jsonl`;
+      await store.put(key, await store.get(`_datasets/instance-${name}.jsonl`));
+      await large.batchScore({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'b' }, object: { key } } }] } as unknown as S3Event);
+      predictions.push(new TextDecoder().decode(await store.get(`batch/output/iris/instance-${name}.jsonl.predictions.jsonl`)));
+    }
+    expect(predictions[0].trim().split('\n')).toHaveLength(rows.length);
+    expect(predictions[1]).toBe(predictions[0]);
+    expect(predictions[2]).toBe(predictions[0]);
+  });
+
+  it('a bad `instance` is named by its line, as any bad row of the data set', async () => {
+    await store.put(
+      '_datasets/instance-short.jsonl',
+      `${[
+        { instance: raw, species: 'setosa' },
+        { instance: [1, 2, 3], species: 'setosa' },
+      ]
+        .map((l) => JSON.stringify(l))
+        .join('\n')}\n`,
+    );
+    const answer = await call(large.evaluate, 'POST', '/v2/models/iris/evaluate', { dataset: '_datasets/instance-short.jsonl', labelColumn: 'species' });
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toBe('line 2: ragged nesting: expected an array of 4 at depth 1');
   });
 });

@@ -59,7 +59,10 @@ export function exampleFromRow(manifest: Manifest, row: DatasetRow, labelColumn:
   if (!(labelColumn in row.values)) {
     throw new BadRequestError(`label column ${quoted(labelColumn)} not found; the data set has columns ${columnsSeen().join(', ')}`);
   }
-  const missing = (requiredColumns(manifest) ?? []).filter((n) => !(n in row.values));
+  // A JSON Lines row's `instance` field is the row (a natural instance or a raw tensor row), as
+  // instanceFromRecord and batch scoring take it: the kind's own columns are not looked for then. A
+  // CSV's cells are text: a tabular one needs its feature columns, as its columnar readings do.
+  const missing = !row.fromCsv && 'instance' in row.values ? [] : (requiredColumns(manifest) ?? []).filter((n) => !(n in row.values));
   if (missing.length > 0) {
     throw new BadRequestError(`line ${row.line}: missing column(s) ${missing.join(', ')}; the data set has columns ${columnsSeen().join(', ')}`);
   }
