@@ -1,13 +1,20 @@
 /**
- * Scores one micro-batch of rows. A bad row must not sink the batch: when the batch as a whole
- * is refused, each row is checked alone, the bad ones are reported with their reason, and the
- * good ones are scored together.
+ * Scores one micro-batch of rows. Each row is judged on its own, never by its neighbours, so what
+ * a row gets does not depend on where micro-batches (MAX_BATCH) or a sharded run's ranges fall:
+ * its answer when it is a valid natural instance or a valid raw tensor row, else a row error
+ * saying what is wrong with it. A micro-batch of both forms is scored as two groups (its natural
+ * instances together, its raw rows together), not row by row. A bad row does not sink its group:
+ * when the group is refused, each row is checked alone, the bad ones are reported with their
+ * reason, and the good ones are scored together. Only a row's own fault (a 400) is a row error:
+ * anything else (a function too small for even one row, a backend fault) fails the run as it
+ * would with any rows beside it.
  */
 import { BadRequestError } from '../errors.js';
 import type { LoadedModel } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
-import { type EncodeBudget, inputFromValues, inputTensors, instanceFromCsv, instanceFromRecord } from '../inputs/encode.js';
+import { type EncodeBudget, formOf, inputFromValues, inputTensors, instanceFromCsv, instanceFromRecord, instancesPerChunk } from '../inputs/encode.js';
 import { predict } from '../ops/predict.js';
+import { checkInputs } from '../ops/runModel.js';
 import { NON_FINITE_OUTPUT, nonFiniteRows, toAnswers, type Answer } from '../protocol/answers.js';
 import type { BatchRow } from '../inputs/jsonLines.js';
 
@@ -18,25 +25,38 @@ export interface RowResult {
 }
 
 /** The row's problem without the request-path prefix (the error file gives the line instead). */
-function reason(error: unknown): string {
-  // "instances[0]: expected ..." -> "expected ...", "instances[0].b64: ..." -> "b64: ...".
-  return error instanceof BadRequestError ? error.message.replace(/^instances(\[0\])?(:\s*|\.)?/, '') : 'could not be scored';
+function reason(error: BadRequestError): string {
+  // "instances[0]: expected ..." -> "expected ...", "instances[0].b64: ..." -> "b64: ...", "instances[0] is neither ..." -> "is neither ...".
+  return error.message.replace(/^instances(\[0\])?(:\s*|\.|\s+)?/, '');
 }
 
 /** Each row's answer, or why it has none. */
 type Outcome = Pick<RowResult, 'answer' | 'error'>;
 
+/**
+ * Rows of one form, run through the model; natural instances are encoded a chunk at a time, as many
+ * as fit the budget (as evaluate encodes them), so more rows than fit at once are scored, not
+ * refused as a whole for a MAX_BATCH the function cannot encode at once.
+ */
 async function run(loaded: LoadedModel, instances: unknown[], limits: RunLimits): Promise<Outcome[]> {
-  const [output] = await predict(loaded, inputFromValues(loaded.manifest, instances), limits);
-  const overflowed = new Set(nonFiniteRows(output));
-  return toAnswers(loaded.manifest, output).map((answer, i) => (overflowed.has(i) ? { error: NON_FINITE_OUTPUT } : { answer }));
+  const outcomes: Outcome[] = [];
+  for (let from = 0; from < instances.length; ) {
+    const to = Math.min(instances.length, from + instancesPerChunk(loaded.manifest, limits.budget, limits.maxBatch));
+    const [output] = await predict(loaded, inputFromValues(loaded.manifest, instances.slice(from, to)), limits);
+    const overflowed = new Set(nonFiniteRows(output));
+    outcomes.push(...toAnswers(loaded.manifest, output).map((answer, i) => (overflowed.has(i) ? { error: NON_FINITE_OUTPUT } : { answer })));
+    from = to;
+  }
+  return outcomes;
 }
 
+/** What is wrong with one instance alone (decoded and checked against the signature, not run), in the error file's words; undefined when nothing is. */
 async function instanceProblem(loaded: LoadedModel, instance: unknown, budget: EncodeBudget): Promise<string | undefined> {
   try {
-    await inputTensors(loaded.manifest, inputFromValues(loaded.manifest, [instance]), budget);
+    checkInputs(loaded.manifest.signature.inputs, await inputTensors(loaded.manifest, inputFromValues(loaded.manifest, [instance]), budget));
     return undefined;
   } catch (error) {
+    if (!(error instanceof BadRequestError)) throw error;
     return reason(error);
   }
 }
@@ -46,41 +66,60 @@ export function csvRecordProblem(loaded: LoadedModel, values: Record<string, unk
   return instanceProblem(loaded, instanceFromCsv(loaded.manifest, values), budget);
 }
 
-export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: boolean, limits: RunLimits): Promise<RowResult[]> {
-  const instances = rows.map((row) => (fromCsv ? instanceFromCsv : instanceFromRecord)(loaded.manifest, row.values));
+/** Rows of one form: scored together, or when refused, the bad ones found alone and the good ones scored together. */
+async function scoreGroup(loaded: LoadedModel, instances: unknown[], limits: RunLimits): Promise<Outcome[]> {
+  if (instances.length === 0) return [];
   try {
-    const outcomes = await run(loaded, instances, limits);
-    return rows.map((row, i) => ({ row, ...outcomes[i] }));
+    return await run(loaded, instances, limits);
   } catch (error) {
     if (!(error instanceof BadRequestError)) throw error;
   }
-  // Find the rows the model refuses, one by one (decoding only: no model call per row).
-  const results: RowResult[] = rows.map((row) => ({ row }));
+  // Find the rows the model refuses, one by one (decoding and checking only: no model call per row).
+  const outcomes: Outcome[] = instances.map(() => ({}));
   const good: number[] = [];
   for (const [i, instance] of instances.entries()) {
     const problem = await instanceProblem(loaded, instance, limits.budget);
     if (problem === undefined) good.push(i);
-    else results[i].error = problem;
+    else outcomes[i].error = problem;
   }
-  if (good.length > 0) {
-    try {
-      const outcomes = await run(
-        loaded,
-        good.map((i) => instances[i]),
-        limits,
-      );
-      for (const [j, i] of good.entries()) Object.assign(results[i], outcomes[j]);
-    } catch (error) {
-      if (!(error instanceof BadRequestError)) throw error;
-      // Rows that decode alone but not together (e.g. mixed raw/natural): score them one by one.
-      for (const i of good) {
-        try {
-          Object.assign(results[i], (await run(loaded, [instances[i]], limits))[0]);
-        } catch (inner) {
-          results[i].error = reason(inner);
-        }
+  if (good.length === 0) return outcomes;
+  try {
+    const scored = await run(
+      loaded,
+      good.map((i) => instances[i]),
+      limits,
+    );
+    for (const [j, i] of good.entries()) outcomes[i] = scored[j];
+  } catch (error) {
+    if (!(error instanceof BadRequestError)) throw error;
+    // Rows that pass alone but not together (raw rows of two shapes a model of free dimensions takes): one by one.
+    for (const i of good) {
+      try {
+        [outcomes[i]] = await run(loaded, [instances[i]], limits);
+      } catch (inner) {
+        if (!(inner instanceof BadRequestError)) throw inner;
+        outcomes[i] = { error: reason(inner) };
       }
     }
+  }
+  return outcomes;
+}
+
+export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: boolean, limits: RunLimits): Promise<RowResult[]> {
+  const { manifest } = loaded;
+  const instances = rows.map((row) => (fromCsv ? instanceFromCsv : instanceFromRecord)(manifest, row.values));
+  const results: RowResult[] = rows.map((row) => ({ row }));
+  // Each row in its own form: a group of each, in input order within it, answers put back in the rows' order.
+  const groups = { natural: [] as number[], raw: [] as number[], neither: [] as number[] };
+  for (const [i, instance] of instances.entries()) groups[formOf(manifest, instance)].push(i);
+  for (const i of groups.neither) results[i].error = (await instanceProblem(loaded, instances[i], limits.budget)) ?? 'could not be scored';
+  for (const group of [groups.natural, groups.raw]) {
+    const outcomes = await scoreGroup(
+      loaded,
+      group.map((i) => instances[i]),
+      limits,
+    );
+    for (const [j, i] of group.entries()) Object.assign(results[i], outcomes[j]);
   }
   return results;
 }

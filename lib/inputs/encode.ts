@@ -137,6 +137,17 @@ interface Form {
 }
 
 /**
+ * What one value is on its own: a natural instance of the model's input kind, a raw tensor row, or
+ * neither. Batch scoring groups a micro-batch's rows by it, so each row is read in its own form
+ * whatever its neighbours are; anything is a raw row to a model of raw tensors only.
+ */
+export function formOf(model: ModelInputs, value: unknown): 'natural' | 'raw' | 'neither' {
+  if (!inputKindOf(model)) return 'raw';
+  if (isNatural(model, value)) return 'natural';
+  return isRawRow(model.signature.inputs, value) ? 'raw' : 'neither';
+}
+
+/**
  * The first value not of `form`, and the 400 naming it, in the terms the model takes (say which value
  * is the odd one, not the first one a raw reading would choke on, often a valid instance); undefined
  * when every value is of it, or the model takes raw tensors only. A value that is neither an
@@ -145,17 +156,16 @@ interface Form {
 function otherForm(model: ModelInputs, values: unknown[], placeOf: (index: number) => string, form: Form): { at: number; error: BadRequestError } | undefined {
   const input = inputKindOf(model);
   if (!input) return undefined;
-  const isInstance = (v: unknown) => input.kind.isInstance(input.settings, v);
   const help = `${input.kind.instanceHelp(input.settings)}, or every one as a raw tensor row (GET /v2/models/${model.name} says what one must be)`;
   const refuse = (at: number, why: string) => ({ at, error: new BadRequestError(`${placeOf(at)} ${why}: send every instance as ${help}`) });
-  if (form.natural) {
-    const at = values.findIndex((v) => !isInstance(v));
-    return at === -1 ? undefined : refuse(at, `is not an instance like ${form.place}`);
-  }
-  const { inputs } = model.signature;
-  const at = values.findIndex((v) => isInstance(v) || !isRawRow(inputs, v));
+  const expected = form.natural ? 'natural' : 'raw';
+  const at = values.findIndex((v) => formOf(model, v) !== expected);
   if (at === -1) return undefined;
-  return refuse(at, isInstance(values[at]) ? `is an instance, not a raw tensor row like ${form.place}` : `is neither an instance model ${model.name} takes nor a raw tensor row`);
+  if (form.natural) return refuse(at, `is not an instance like ${form.place}`);
+  return refuse(
+    at,
+    formOf(model, values[at]) === 'natural' ? `is an instance, not a raw tensor row like ${form.place}` : `is neither an instance model ${model.name} takes nor a raw tensor row`,
+  );
 }
 
 /**
