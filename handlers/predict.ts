@@ -39,7 +39,8 @@ export const routes: Implementations<typeof predictRoutes> = {
     }),
 
   // Imported on first use: explanations stay off the predict function's cold start.
-  explainV1: async ({ params, query, body, services }) => (await import('../lib/api/explain.js')).answerExplain(services, modelRefFrom(params), body, query.format),
+  explainV1: async ({ request, params, query, body, services }) =>
+    (await import('../lib/api/explain.js')).answerExplain(services, modelRefFrom(params), body, query.format, request.remainingMs),
 };
 
 export const handler = lambdaHandler(predictRoutes, routes);

@@ -8,12 +8,15 @@ import type { Reply } from '../http/router.js';
 import type { ExplainRequest } from '../ops/explain/request.js';
 import { explain } from '../ops/explain/service.js';
 import type { ModelRef } from '../registry/index.js';
+import type { TimeLimit } from '../runtime/timeLimit.js';
 import type { Services } from '../services.js';
 
-export async function answerExplain(services: Services, ref: ModelRef, body: ExplainRequest, format: 'json' | 'png' | undefined): Promise<Reply> {
+/** `remainingMs`: the time the function has left (an explanation that cannot end before its timeout is a 413). */
+export async function answerExplain(services: Services, ref: ModelRef, body: ExplainRequest, format: 'json' | 'png' | undefined, remainingMs?: () => number): Promise<Reply> {
   const { explainMaxInstances } = services.config;
   if (body.instances.length > explainMaxInstances) {
     throw new PayloadTooLargeError(`${body.instances.length} instances; explain takes at most ${explainMaxInstances} per request (EXPLAIN_MAX_INSTANCES)`);
   }
-  return services.loader.withModel(ref, async (loaded) => ({ body: await explain(loaded, { ...body, format: format ?? body.format }, services.limits) }));
+  const time: TimeLimit | undefined = remainingMs ? { remainingMs } : undefined;
+  return services.loader.withModel(ref, async (loaded) => ({ body: await explain(loaded, { ...body, format: format ?? body.format }, { ...services.limits, time }) }));
 }

@@ -28,6 +28,8 @@ export interface HttpRequest {
   requestId: string;
   /** API Gateway's own id for the request, when it came through API Gateway (its access logs carry it). */
   gatewayRequestId?: string;
+  /** Milliseconds the function has left before its timeout (Lambda's context), when it runs under one. */
+  remainingMs?: () => number;
 }
 
 interface DirectInvocation {
@@ -79,7 +81,10 @@ export function bodyBytesOf(request: HttpRequest): Uint8Array {
 
 export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpRequest {
   const e = (event ?? {}) as Record<string, unknown>;
-  const ids = (gatewayRequestId?: string) => ({ requestId: context?.awsRequestId ?? gatewayRequestId ?? randomUUID(), gatewayRequestId });
+  const getRemaining = context?.getRemainingTimeInMillis;
+  const remainingMs = typeof getRemaining === 'function' ? () => getRemaining.call(context) : undefined;
+  // What every request carries whatever its source: its ids, and the time left when it has a timeout.
+  const ids = (gatewayRequestId?: string) => ({ requestId: context?.awsRequestId ?? gatewayRequestId ?? randomUUID(), gatewayRequestId, remainingMs });
   if (e.version === '2.0' && typeof e.rawPath === 'string') {
     const v2 = event as APIGatewayProxyEventV2;
     const headers = lower(v2.headers);

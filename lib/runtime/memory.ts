@@ -18,6 +18,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { PayloadTooLargeError } from '../errors.js';
 import { bytesOutsideTensors } from './footprint.js';
+import { Pace, type TimeLimit } from './timeLimit.js';
 
 /**
  * What a request still makes outside tensors once its work is planned, above the measured RSS:
@@ -123,6 +124,18 @@ export function costPerRow(model: object, pass: Pass, rowShape?: readonly number
   return perRow.get(model)?.get(costKey(pass, rowShape));
 }
 
+/** Milliseconds a row of a pass took in the last timed chunk, by model, pass and row shape (the time budget's starting pace). */
+const rowTimes = new WeakMap<object, Map<string, number>>();
+
+const knownRowMs = (plan: ChunkPlan) => rowTimes.get(plan.model)?.get(costKey(plan.pass, plan.rowShape));
+
+function rememberRowMs(plan: ChunkPlan, ms: number | undefined): void {
+  if (ms === undefined) return;
+  const times = rowTimes.get(plan.model) ?? new Map<string, number>();
+  times.set(costKey(plan.pass, plan.rowShape), ms);
+  rowTimes.set(plan.model, times);
+}
+
 type Timed = { time(f: () => void): Promise<{ kernelMs: number }> };
 type ProfileState = { profiling: boolean; activeProfile: { kernels: { totalBytesSnapshot: number }[] } };
 
@@ -225,6 +238,8 @@ export interface ChunkPlan {
    * this many rows, MAX_BATCH or not, and the caller pads a short last chunk.
    */
   batch?: number;
+  /** The time the request has left, when it must answer before a timeout (runtime/timeLimit.ts). */
+  time?: TimeLimit;
 }
 
 const PASS_WORDS: Record<Pass, string> = { forward: 'a forward pass', gradient: 'a forward and backward pass' };
@@ -266,17 +281,22 @@ export function rowsPerChunk(plan: ChunkPlan): number {
  * The first chunk of a pass not yet measured is one row, profiled.
  */
 export async function inChunks(plan: ChunkPlan, run: (from: number, to: number) => Promise<void>): Promise<void> {
-  if (plan.batch !== undefined) return inFixedChunks(plan, plan.batch, run);
+  const pace = new Pace(plan.time, plan.rows, `${PASS_WORDS[plan.pass]} through ${plan.name}`);
+  if (plan.batch !== undefined) return inFixedChunks(plan, plan.batch, run, pace);
   let from = 0;
   if (costPerRow(plan.model, plan.pass, plan.rowShape) === undefined && plan.rows > 0) {
     if (plan.estimate !== undefined && plan.estimate > plan.budget.available()) throw refusal(plan, plan.estimate);
+    const started = performance.now();
     await measureRow(plan.model, plan.pass, () => run(0, 1), plan.rowShape);
     from = 1;
-  }
+    pace.start(from, performance.now() - started);
+  } else pace.start(from, knownRowMs(plan));
   while (from < plan.rows) {
-    const to = Math.min(plan.rows, from + rowsPerChunk(plan));
+    const to = Math.min(plan.rows, from + pace.cap(rowsPerChunk(plan), from));
     await run(from, to);
     from = to;
+    rememberRowMs(plan, pace.rowMs(from));
+    pace.check(from);
   }
 }
 
@@ -284,12 +304,18 @@ export async function inChunks(plan: ChunkPlan, run: (from: number, to: number) 
  * Rows [0, plan.rows) in chunks of the model's fixed batch size (the last may be short: the caller
  * pads it), each checked against the budget first; the first call of a pass not yet measured is profiled.
  */
-async function inFixedChunks(plan: ChunkPlan, batch: number, run: (from: number, to: number) => Promise<void>): Promise<void> {
+async function inFixedChunks(plan: ChunkPlan, batch: number, run: (from: number, to: number) => Promise<void>, pace: Pace): Promise<void> {
+  pace.start(0);
   for (let from = 0; from < plan.rows; from += batch) {
     const to = Math.min(plan.rows, from + batch);
     checkOneRowFits(plan);
-    if (costPerRow(plan.model, plan.pass, plan.rowShape) === undefined) await measureRow(plan.model, plan.pass, () => run(from, to), plan.rowShape, batch);
-    else await run(from, to);
+    if (costPerRow(plan.model, plan.pass, plan.rowShape) === undefined) {
+      await measureRow(plan.model, plan.pass, () => run(from, to), plan.rowShape, batch);
+      pace.start(to);
+    } else {
+      await run(from, to);
+      pace.check(to);
+    }
   }
 }
 
@@ -297,6 +323,8 @@ async function inFixedChunks(plan: ChunkPlan, batch: number, run: (from: number,
 export interface RunLimits {
   maxBatch: number;
   budget: MemoryBudget;
+  /** The time a synchronous request has left before its function's timeout (none: no timeout applies). */
+  time?: TimeLimit;
 }
 
 /** Limits for tools and tests outside a Lambda: MAX_BATCH rows, the budget of a 2048 MB function. */

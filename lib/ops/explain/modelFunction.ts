@@ -73,7 +73,18 @@ function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits, 
   // measured peak per row is 4.4 times its summed activations, so 5 is an upper estimate.
   const estimate = activations === undefined ? undefined : pass === 'gradient' ? 5 * activations : activations;
   const batch = fixedBatchOf(loaded.manifest.signature.inputs);
-  return { model: loaded.model, name: `${loaded.name}:${loaded.version}`, pass, rows, maxRows: limits.maxBatch, budget: limits.budget, estimate, rowShape: space.rowShape, batch };
+  return {
+    model: loaded.model,
+    name: `${loaded.name}:${loaded.version}`,
+    pass,
+    rows,
+    maxRows: limits.maxBatch,
+    budget: limits.budget,
+    estimate,
+    rowShape: space.rowShape,
+    batch,
+    time: limits.time,
+  };
 }
 
 /** A 413 now if not one row of this pass fits the budget (so nothing runs first only to be refused later). */

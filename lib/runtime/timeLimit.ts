@@ -1,0 +1,85 @@
+/**
+ * Time budgets. A synchronous request must answer before its function's timeout (29 s behind API
+ * Gateway): past it Lambda ends the execution environment, so the client gets a 504 after paying
+ * for the whole wait, and the next request to that function starts cold. Work that runs in chunks
+ * (runtime/memory.ts inChunks) is timed as it goes: once the chunks done say the rest cannot end
+ * before the timeout, the request ends with a 413 naming the figures, instead of running into it.
+ */
+import { PayloadTooLargeError } from '../errors.js';
+
+/** The time the function has left (Lambda's context.getRemainingTimeInMillis). */
+export interface TimeLimit {
+  remainingMs(): number;
+}
+
+/**
+ * Kept for what follows the last chunk (the answer's values read back and serialised, the log
+ * line) and for the spread of chunk times on a shared machine: a projection this close to the
+ * timeout is not trusted.
+ */
+const RESERVE_MS = 2000;
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * The pace of one run of `total` rows. The clock starts after the first chunk (a pass not yet
+ * measured runs one row under tf.profile, slower than the rest), and each later chunk is checked.
+ *
+ * When the whole run would fit in one or two chunks, no check would come before the timeout; so
+ * while no chunk of this run is timed and the time of a row known so far (the profiled row, or the
+ * pace of an earlier run through the same model) says the rest may not fit, the next chunk is cut
+ * to a quarter of the time left at that pace. A row alone is slower than a row in a batch (per-call
+ * overhead), so the cut comes early if anything, and never for a run that pace says fits: those
+ * run in the chunks they always did.
+ */
+export class Pace {
+  private started = 0;
+  private from = 0;
+  private knownRowMs: number | undefined;
+
+  constructor(
+    private readonly limit: TimeLimit | undefined,
+    private readonly total: number,
+    private readonly what: string,
+  ) {}
+
+  /** Starts the clock with `done` rows already done; `rowMs`: what a row took so far, when known. */
+  start(done: number, rowMs?: number): void {
+    this.started = performance.now();
+    this.from = done;
+    this.knownRowMs = rowMs;
+  }
+
+  /** Milliseconds per row: this run's pace once a chunk is timed, else what was known at start. */
+  rowMs(done: number): number | undefined {
+    return done > this.from ? (performance.now() - this.started) / (done - this.from) : this.knownRowMs;
+  }
+
+  private left(): number {
+    return (this.limit?.remainingMs() ?? Number.POSITIVE_INFINITY) - RESERVE_MS;
+  }
+
+  /** `rows`, the next chunk as memory allows, cut while no chunk of this run is timed and the known pace says the rest may not fit. */
+  cap(rows: number, done: number): number {
+    const rowMs = this.knownRowMs;
+    if (this.limit === undefined || rowMs === undefined || done > this.from) return rows;
+    const left = this.left();
+    if (rowMs * (this.total - done) <= left) return rows;
+    return Math.max(1, Math.min(rows, Math.floor(left / 4 / Math.max(rowMs, 1e-3))));
+  }
+
+  /** After a chunk, `done` rows done in all: a 413 when the rest, at the pace since start, would end past the limit. */
+  check(done: number): void {
+    if (this.limit === undefined || done >= this.total || done <= this.from) return;
+    const elapsed = performance.now() - this.started;
+    const rest = (elapsed / (done - this.from)) * (this.total - done);
+    const left = this.left();
+    if (rest <= left) return;
+    const share = (done + (Math.max(0, left) / elapsed) * (done - this.from)) / this.total;
+    throw new PayloadTooLargeError(
+      `${this.what}: ${this.total} rows, of which ${done - this.from} took ${seconds(elapsed)}; the other ${this.total - done} would take about ` +
+        `${seconds(rest)}, and this function has ${seconds(Math.max(0, left))} left before its timeout (with ${seconds(RESERVE_MS)} kept to answer). ` +
+        `About ${Math.floor(share * 100)}% of this work fits: ask for less (fewer steps, samples, instances or rows), or run it where no request timeout applies (modelctl)`,
+    );
+  }
+}
