@@ -6,6 +6,7 @@
 import { BadRequestError, PayloadTooLargeError } from '../errors.js';
 import { fitsShape, type TensorData, type TensorSpec } from '../tensors/data.js';
 import { flattenNested, nestedShape, type RowsOf } from '../tensors/nested.js';
+import { type EncodeBudget, megabytes } from './budget.js';
 import { csvNumber } from './csvCells.js';
 import type { InputKind, KindSettings } from './kind.js';
 import { kindOf } from './kinds.js';
@@ -26,22 +27,15 @@ export function inputKindOf(model: ModelInputs): { kind: InputKind; settings: Ki
   return settings ? { kind: kindOf(settings), settings } : undefined;
 }
 
-/** The memory an operation may take now (runtime/memory.ts's MemoryBudget), its figures in words, and the function size (MB) `bytes` would fit in. */
-export interface EncodeBudget {
-  available(): number;
-  describe(): string;
-  functionSizeFor(bytes: number): number;
-  /** The setting that sizes the function (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, or the job worker's). */
-  readonly sizeSetting: string;
-}
-
-const megabytes = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+export type { EncodeBudget } from './budget.js';
 
 /**
  * Natural instances -> the model's (first) input tensor, through its input kind. The rows are
  * encoded into one array, so its size is checked against `budget` first: a small instance can
  * make a large row (a 1 x 1 PNG is 602 KB of a 224 x 224 x 3 model's input), and a few MB of
  * request would otherwise ask for gigabytes. A 413 names the largest number of instances that fits.
+ * The kind gets the budget too, for what encoding one instance takes besides its row (an image's
+ * decoded pixels: image/workingMemory.ts).
  */
 export async function encodeInstances(
   model: ModelInputs,
@@ -55,7 +49,7 @@ export async function encodeInstances(
   if (instances.length === 0) throw new BadRequestError(`${where}: is empty: send at least one instance`);
   const rowShape = input.kind.rowShape(input.settings);
   if (instances.length * rowBytesOf(rowShape) > budget.available()) throw tooMany(where, instances.length, rowShape, budget);
-  const data = await input.kind.encode(input.settings, instances, placeOf);
+  const data = await input.kind.encode(input.settings, instances, placeOf, budget);
   const [spec] = model.signature.inputs;
   const shape = [instances.length, ...rowShape];
   // A model that takes int32 (MoveNet takes its image so) gets the values cut toward zero, as its

@@ -2,6 +2,7 @@
  * Image instances ({"b64": ...}, {"image": {"b64": ...}}, a base64 or data: URL string) -> the NHWC
  * rows the image model was trained on, in this order:
  *
+ *   0. check what decoding and fitting it takes against the memory budget, from its header  (workingMemory.ts)
  *   1. decode PNG or JPEG to RGBA                          (decode.ts)
  *   2. turn upright by the JPEG's EXIF orientation         (orientation.ts; exifOrientation: false skips it)
  *   3. alpha over white; grey (luminance) or RGB           (plane.ts)
@@ -13,11 +14,13 @@
  */
 import { z } from 'zod';
 import { heatmapAnswer, patchGroups } from './image/attributions.js';
-import { decodeImage, imageBytesOf, isImageInstance } from './image/decode.js';
+import type { EncodeBudget } from './budget.js';
+import { decodeImage, imageBytesOf, isImageInstance, readImageHeader } from './image/decode.js';
 import { fitPlane } from './image/fit.js';
 import { exifOrientation } from './image/orientation.js';
 import { rowToPng, type PixelScale } from './image/pixels.js';
 import { inverted, toBgr, toPlane } from './image/plane.js';
+import { checkImageFits } from './image/workingMemory.js';
 import type { InputKind } from './kind.js';
 
 const perChannel = (name: string, positive: boolean) =>
@@ -71,10 +74,15 @@ export type ImageSettings = z.infer<typeof settingsSchema>;
 
 const perChannelValues = (value: number | number[], channels: number) => (Array.isArray(value) ? value : new Array<number>(channels).fill(value));
 
-/** One image's bytes -> its row of model inputs (height x width x channels). */
-async function imageRow(settings: ImageSettings, bytes: Uint8Array, where: string, out: Float32Array): Promise<void> {
+/**
+ * One image's bytes -> its row of model inputs (height x width x channels). With a budget, what
+ * decoding and fitting it takes is checked first, from its header.
+ */
+async function imageRow(settings: ImageSettings, bytes: Uint8Array, where: string, out: Float32Array, budget?: EncodeBudget): Promise<void> {
   const orientation = settings.exifOrientation ? await exifOrientation(bytes) : 1;
-  const decoded = decodeImage(bytes, where);
+  const header = readImageHeader(bytes, where);
+  if (budget) checkImageFits(settings, header, bytes.length, orientation, budget, where);
+  const decoded = decodeImage(bytes, where, header);
   let plane = inverted(toPlane(decoded, settings.channels), settings.invert);
   if (settings.channelOrder === 'bgr') plane = toBgr(plane);
   const fitted = fitPlane(settings, plane, orientation, where);
@@ -84,13 +92,16 @@ async function imageRow(settings: ImageSettings, bytes: Uint8Array, where: strin
   for (let i = 0; i < out.length; i++) out[i] = (fitted.data[i] * settings.scale + settings.offset - mean[i % c]) / std[i % c];
 }
 
-/** Image instances -> NHWC Float32Array (rows concatenated); BadRequestError names `${where}[i]`. */
-export async function encodeImages(settings: ImageSettings, values: unknown[], placeOf = (index: number) => `instances[${index}]`): Promise<Float32Array> {
+/**
+ * Image instances -> NHWC Float32Array (rows concatenated); BadRequestError names `${where}[i]`.
+ * With `budget`, an image whose decoding would not fit it is an InstanceTooLargeError (413) naming it, before it is decoded.
+ */
+export async function encodeImages(settings: ImageSettings, values: unknown[], placeOf = (index: number) => `instances[${index}]`, budget?: EncodeBudget): Promise<Float32Array> {
   const size = settings.width * settings.height * settings.channels;
   const out = new Float32Array(values.length * size);
   for (const [r, value] of values.entries()) {
     const path = placeOf(r);
-    await imageRow(settings, imageBytesOf(value, path), path, out.subarray(r * size, (r + 1) * size));
+    await imageRow(settings, imageBytesOf(value, path), path, out.subarray(r * size, (r + 1) * size), budget);
   }
   return out;
 }

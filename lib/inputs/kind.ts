@@ -8,6 +8,7 @@
  * (float32, `rowShape`). Explanations are computed in that space and mapped back by the kind.
  */
 import type { z } from 'zod';
+import type { EncodeBudget } from './budget.js';
 
 /** Settings of a kind as stored in the manifest; `kind` names the module that reads them. */
 export type KindSettings = { kind: string };
@@ -51,8 +52,13 @@ export interface InputKind<T extends KindSettings = KindSettings> {
   rowShape(settings: T): number[];
   /** Whether a value is a natural instance of this kind (else it is taken as a raw tensor row). */
   isInstance(settings: T, value: unknown): boolean;
-  /** Natural instances -> model-input rows, concatenated; errors name value i `placeOf(i)`. */
-  encode(settings: T, values: unknown[], placeOf: (index: number) => string): Promise<Float32Array>;
+  /**
+   * Natural instances -> model-input rows, concatenated; errors name value i `placeOf(i)`. The rows
+   * were checked against `budget` (encode.ts always gives it; tools may not); a kind whose encoding
+   * takes more than its rows (an image's decoded pixels) checks that against it too, before taking
+   * it (InstanceTooLargeError, budget.ts).
+   */
+  encode(settings: T, values: unknown[], placeOf: (index: number) => string, budget?: EncodeBudget): Promise<Float32Array>;
   /** The instance held by a data-set record (CSV row, JSON object); `ignore` lists label columns. */
   fromRecord(settings: T, record: Record<string, unknown>, ignore: readonly string[]): unknown;
   /** Columns a data file must have, when the kind names them (tabular features). */

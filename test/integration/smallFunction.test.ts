@@ -74,6 +74,21 @@ describe('a 256 MB function', () => {
     for (const outcome of [iris, manyDigits, refused, largest]) expect(outcome.peakBytes).toBeLessThan(256 * MB);
   }, 60_000);
 
+  it('refuses a 2048 x 2048 photo before decoding it (a 413 naming it and the figures), and answers it scaled to the size it names, under 256 MB', async () => {
+    const paint = (x: number, y: number): [number, number, number, number] => [x & 255, y & 255, (x + y) & 255, 255];
+    const photo = (side: number) => ({ path: '/v1/models/wide:predict', body: { instances: [b64(pngBytes(side, side, paint))] } });
+    const [refused] = await in256('predict', [photo(2048)]);
+    expect(refused.status, refused.error).toBe(413);
+    const figures =
+      /^instances\[0\]: image is 2048x2048; decoding it and fitting it to the model's 224x224 \(fit stretch\) takes \d+\.\d MB at its peak; this function can give \d+ MB \(a 256 MB function, .*\): scaled down to (\d+)x\1 it fits now; a function of at least \d+ MB \(AWS_LAMBDA_FUNCTION_MEMORY_SIZE\) would take it$/.exec(
+        refused.error ?? '',
+      );
+    expect(figures, refused.error).not.toBeNull();
+    const [scaled] = await in256('predict', [photo(Math.floor(Number(figures?.[1]) * 0.95))]);
+    expect(scaled.status, scaled.error).toBe(200);
+    for (const outcome of [refused, scaled]) expect(outcome.peakBytes).toBeLessThan(256 * MB);
+  }, 60_000);
+
   it('evaluates the iris and digits data sets under 256 MB', async () => {
     const outcomes = await in256('evaluate', [
       { path: '/v2/models/iris/evaluate', body: { dataset: '_datasets/iris-test.csv', labelColumn: 'species' } },

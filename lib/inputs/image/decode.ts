@@ -9,7 +9,7 @@ import { inflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { BadRequestError } from '../../errors.js';
-import { decodeJpegRgba, JpegDataError } from './jpeg.js';
+import { decodeJpegRgba, JpegDataError, jpegDecoderGrownBytes } from './jpeg.js';
 
 /** Largest accepted side, in pixels (and so at most 4.2 MP, 16 MB of RGBA). */
 // 2048 keeps a worst-case JPEG decode under ~1 s and ~130 MB on a 2 GB Lambda (4096: 3.4 s, 500 MB).
@@ -80,12 +80,20 @@ const u32 = (b: Uint8Array, at: number) => ((b[at] << 24) | (b[at + 1] << 16) | 
 /** Channels per PNG colour type (grey, -, RGB, palette, grey+alpha, -, RGBA). */
 const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
-/**
- * Reads IHDR (always the first chunk) and refuses oversized images before pngjs allocates anything.
- * pngjs bounds the inflated size of non-interlaced images itself, but inflates interlaced ones without
- * a limit, so for those the IDAT stream is test-inflated here with a bounded output length.
- */
-function checkPng(bytes: Uint8Array, where: string): void {
+/** What a PNG's IHDR says (read before anything is inflated). */
+interface PngHeader {
+  format: 'png';
+  width: number;
+  height: number;
+  /** Bits per sample (1, 2, 4, 8 or 16). */
+  depth: number;
+  interlaced: boolean;
+  /** Bytes of one row of its image data, inflated, with its filter byte. */
+  rowBytes: number;
+}
+
+/** Reads IHDR (always the first chunk) and refuses oversized images before anything is inflated. */
+function pngHeader(bytes: Uint8Array, where: string): PngHeader {
   if (bytes.length < 33 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') {
     throw new BadRequestError(`${where}: corrupt PNG (no IHDR header)`);
   }
@@ -93,10 +101,17 @@ function checkPng(bytes: Uint8Array, where: string): void {
   const height = u32(bytes, 20);
   checkSize(width, height, where);
   const depth = bytes[24];
-  const interlaced = bytes[28] === 1;
-  if (!interlaced) return;
   const rowBytes = Math.ceil((width * (PNG_CHANNELS[bytes[25]] ?? 4) * depth) / 8) + 1;
-  const limit = 2 * rowBytes * height + 1024; // Adam7 adds at most one filter byte per pass row
+  return { format: 'png', width, height, depth, interlaced: bytes[28] === 1, rowBytes };
+}
+
+/**
+ * pngjs bounds the inflated size of non-interlaced images itself, but inflates interlaced ones without
+ * a limit, so for those the IDAT stream is test-inflated here with a bounded output length.
+ */
+function checkInterlacedPng(bytes: Uint8Array, header: PngHeader, where: string): void {
+  if (!header.interlaced) return;
+  const limit = 2 * header.rowBytes * header.height + 1024; // Adam7 adds at most one filter byte per pass row
   const idat: Uint8Array[] = [];
   for (let at = 8; at + 8 <= bytes.length; ) {
     const length = u32(bytes, at);
@@ -117,6 +132,8 @@ interface JpegFrame {
   height: number;
   /** 1 grey, 3 YCbCr (or RGB), 4 CMYK or YCCK. */
   components: number;
+  /** Progressive (SOF2, 6, 10, 14): libjpeg holds every coefficient of the image until its last scan. */
+  progressive: boolean;
 }
 
 /**
@@ -143,7 +160,12 @@ function jpegFrame(bytes: Uint8Array): JpegFrame | undefined {
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
     if (isSof) {
       if (at + 9 >= bytes.length) return undefined;
-      return { height: (bytes[at + 5] << 8) | bytes[at + 6], width: (bytes[at + 7] << 8) | bytes[at + 8], components: bytes[at + 9] };
+      return {
+        height: (bytes[at + 5] << 8) | bytes[at + 6],
+        width: (bytes[at + 7] << 8) | bytes[at + 8],
+        components: bytes[at + 9],
+        progressive: (marker & 0x03) === 0x02,
+      };
     }
     if (marker === 0xda || marker === 0xd9) return undefined; // image data, or the end, before any frame header
     at += 2 + ((bytes[at + 2] << 8) | bytes[at + 3]);
@@ -179,8 +201,8 @@ function pngTruncation(bytes: Uint8Array): string | undefined {
 /** pngjs's own words for data that ended early (its sync reader's, misspelling included). */
 const PNGJS_ENDED_EARLY = /read requests waitng on finished stream|unexpected end of file/i;
 
-function decodePng(file: Uint8Array, where: string): DecodedImage {
-  checkPng(file, where);
+function decodePng(file: Uint8Array, header: PngHeader, where: string): DecodedImage {
+  checkInterlacedPng(file, header, where);
   const truncated = pngTruncation(file);
   if (truncated) throw new BadRequestError(`${where}: corrupt PNG (${truncated})`);
   const bytes = throughIend(file);
@@ -216,10 +238,17 @@ function decodeCmykJpeg(bytes: Uint8Array, where: string): DecodedImage {
   }
 }
 
-function decodeJpeg(bytes: Uint8Array, where: string): DecodedImage {
+/** A JPEG's frame header (read before anything is decoded). */
+type JpegHeader = JpegFrame & { format: 'jpeg' };
+
+function jpegHeader(bytes: Uint8Array, where: string): JpegHeader {
   const frame = jpegFrame(bytes);
   if (!frame) throw new BadRequestError(`${where}: corrupt JPEG (no frame header before its image data)`);
   checkSize(frame.width, frame.height, where);
+  return { format: 'jpeg', ...frame };
+}
+
+function decodeJpeg(bytes: Uint8Array, frame: JpegHeader, where: string): DecodedImage {
   if (frame.components === 4) return decodeCmykJpeg(bytes, where);
   let image: DecodedImage;
   try {
@@ -234,9 +263,46 @@ function decodeJpeg(bytes: Uint8Array, where: string): DecodedImage {
   return image;
 }
 
-/** PNG or JPEG bytes -> RGBA pixels. */
-export function decodeImage(bytes: Uint8Array, where: string): DecodedImage {
-  if (startsWith(bytes, PNG_MAGIC)) return decodePng(bytes, where);
-  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return decodeJpeg(bytes, where);
+/** What an image file's header says: its format, its size (checked against the limit) and how it is stored. */
+export type ImageHeader = PngHeader | JpegHeader;
+
+/** The header of PNG or JPEG bytes, read without decoding a pixel: a 400 for anything else, or an image over the size limit. */
+export function readImageHeader(bytes: Uint8Array, where: string): ImageHeader {
+  if (startsWith(bytes, PNG_MAGIC)) return pngHeader(bytes, where);
+  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return jpegHeader(bytes, where);
   throw new BadRequestError(`${where}: not a PNG or JPEG image`);
 }
+
+/** PNG or JPEG bytes -> RGBA pixels (`header`: readImageHeader's, when the caller has read it already). */
+export function decodeImage(bytes: Uint8Array, where: string, header = readImageHeader(bytes, where)): DecodedImage {
+  return header.format === 'png' ? decodePng(bytes, header, where) : decodeJpeg(bytes, header, where);
+}
+
+/**
+ * What decoding takes at its peak besides the file: the decoder's buffers and the RGBA pixels it
+ * answers (4 bytes a pixel), counted as the decoders allocate them:
+ * - pngjs joins the IDAT chunks (the file's size), inflates them (rows x rowBytes), unfilters them
+ *   row by row into new rows and joins those (twice more), and maps them to RGBA (16-bit samples:
+ *   a Uint16Array of 8 bytes a pixel, then the 8-bit copy); an interlaced file is test-inflated first;
+ * - libjpeg-turbo's wasm memory holds the RGBA pixels, every coefficient (2 bytes a sample) of a
+ *   progressive file, and about 6 MB of its own (measured: 21.4 MB for a 2048 x 2048 baseline
+ *   JPEG, 45.2 MB progressive), less what it has grown by for earlier JPEGs (jpeg.ts: its first
+ *   16 MiB count as new, as little of them is touched before a large JPEG), and the pixels are
+ *   copied out to JS;
+ * - jpeg-js (CMYK) keeps each 8 x 8 block as an Int32Array (16 bytes a pixel for 4 components,
+ *   their objects on top), each component's lines and the pixels twice: 40 bytes a pixel.
+ */
+export function decodingBytes(header: ImageHeader, fileBytes: number): number {
+  const pixels = header.width * header.height;
+  if (header.format === 'png') {
+    const inflated = header.rowBytes * header.height;
+    const rgba = header.depth === 16 ? pixels * 12 : pixels * 4;
+    return fileBytes + (header.interlaced ? 2 * inflated : 0) + 3 * inflated + rgba;
+  }
+  if (header.components === 4) return pixels * 40;
+  const decoder = pixels * 4 + (header.progressive ? pixels * header.components * 2 : 0) + JPEG_DECODER_OWN_BYTES;
+  return Math.max(0, decoder - jpegDecoderGrownBytes()) + pixels * 4;
+}
+
+/** What libjpeg-turbo's wasm build takes beside pixels and coefficients (its code, stack, tables, row buffers). */
+const JPEG_DECODER_OWN_BYTES = 6 * 2 ** 20;

@@ -84,6 +84,41 @@ function checkLetterbox(height: number, width: number, padding: [number, number]
   );
 }
 
+/** Orientations 5-8 swap height and width (orientation.ts). */
+const turnedSideways = (orientation: number) => orientation >= 5;
+
+/** Tensors an EXIF orientation makes besides the image's own: a reverse (2-4) or a transpose (5), a transpose then a reverse (6-8). */
+const orientationCopies = (orientation: number) => (orientation >= 6 ? 2 : orientation >= 2 ? 1 : 0);
+
+/**
+ * What orientation and fit take at their peak for a height x width x channels plane, before any
+ * of it is taken (the plane's own array not counted: the caller holds it), as fitted() allocates:
+ * the plane copied into a tensor, the orientation's copies (a tidy keeps them all until it ends),
+ * the cover crop or the contain padding, and the resize: TF.js's op makes only its output; area
+ * and mnist read the source back into JS (one more copy) and resample through arrays of their own.
+ * Also refuses (400) a letterbox past its limit, as fitted() would, before the memory is weighed.
+ */
+export function fitBytes(settings: FitSettings, height: number, width: number, channels: number, orientation: number, where: string): number {
+  const float = 4 * channels;
+  const [h, w] = turnedSideways(orientation) ? [width, height] : [height, width];
+  const plane = h * w * float;
+  const output = settings.height * settings.width * float;
+  const tensors = plane * (1 + orientationCopies(orientation));
+  // mnist: the plane read back, the ink's crop, an RGB plane's luminance, the resampled box
+  if (settings.fit === 'mnist') return tensors + 2 * plane + (channels === 3 ? h * w * 4 : 0) + 2 * output;
+  let [sourceHeight, sourceWidth] = [h, w];
+  if (settings.fit === 'cover') [, , sourceHeight, sourceWidth] = coverBox(h, w, settings.height, settings.width);
+  if (settings.fit === 'contain') {
+    const padding = letterboxPadding(h, w, settings.height, settings.width);
+    if (padding[0][0] > 0 || padding[1][0] > 0) checkLetterbox(h, w, padding, settings, where);
+    [sourceHeight, sourceWidth] = [h + 2 * padding[0][0], w + 2 * padding[1][0]];
+  }
+  const source = sourceHeight === h && sourceWidth === w ? 0 : sourceHeight * sourceWidth * float; // the crop or the padded copy
+  // area: the source read back, its rows resampled to the target's width, the output array and its tensor
+  const resize = settings.resize === 'area' ? sourceHeight * sourceWidth * float + sourceHeight * settings.width * float + 2 * output : output;
+  return tensors + source + resize + output; // the last: the fitted values read back
+}
+
 /** The fitted image as a tensor (built inside the caller's tidy). */
 function fitted(settings: FitSettings, plane: Plane, orientation: number, where: string): tf.Tensor3D {
   const { width, height } = settings;

@@ -74,9 +74,25 @@ function start(): Decoder {
   return started as unknown as Decoder;
 }
 
+const memoryOf = (instance: Decoder | undefined) => (instance as { HEAPU8?: Uint8Array } | undefined)?.HEAPU8?.byteLength ?? 0;
+/** The decoder's memory when it started (16 MiB, little of it touched until a JPEG needs it). */
+let startBytes = 0;
+
+/**
+ * Memory the decoder has grown by since it started (0 before the first JPEG and after a failure):
+ * an earlier JPEG needed and touched it, and it is kept, so a JPEG that needs no more than this
+ * beyond the start takes no new memory to decode.
+ */
+export function jpegDecoderGrownBytes(): number {
+  return Math.max(0, memoryOf(decoder) - startBytes);
+}
+
 /** The RGBA pixels of a JPEG; throws JpegDataError for data libjpeg refuses or that ends early. */
 export function decodeJpegRgba(bytes: Uint8Array): { width: number; height: number; rgba: Uint8Array } {
-  decoder ??= start();
+  if (!decoder) {
+    decoder = start();
+    startBytes = memoryOf(decoder);
+  }
   messages.length = 0;
   let image: DecodedRgba | null;
   try {

@@ -1,0 +1,23 @@
+/**
+ * The memory budget as the input kinds see it: what encoding natural instances may take, checked
+ * before it is taken. Defined here, not imported from runtime/memory.ts (whose MemoryBudget fits
+ * it), so that inputs/ depends on nothing above it.
+ */
+import { PayloadTooLargeError } from '../errors.js';
+
+/** The memory an operation may take now (runtime/memory.ts's MemoryBudget), its figures in words, and the function size (MB) `bytes` would fit in. */
+export interface EncodeBudget {
+  available(): number;
+  describe(): string;
+  functionSizeFor(bytes: number): number;
+  /** The setting that sizes the function (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, or the job worker's). */
+  readonly sizeSetting: string;
+}
+
+export const megabytes = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+
+/**
+ * One instance needs more memory to encode than the function has (a large photo): a 413 like any
+ * other, told apart so that batch scoring reports it as its row's problem instead of failing the file.
+ */
+export class InstanceTooLargeError extends PayloadTooLargeError {}
