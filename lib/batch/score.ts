@@ -10,6 +10,7 @@
  * would with any rows beside it.
  */
 import { BadRequestError } from '../errors.js';
+import { InstanceTooLargeError } from '../inputs/budget.js';
 import type { LoadedModel } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
 import { type EncodeBudget, formOf, inputFromValues, inputTensors, instanceFromCsv, instanceFromRecord, instancesPerChunk } from '../inputs/encode.js';
@@ -24,8 +25,14 @@ export interface RowResult {
   error?: string;
 }
 
+/**
+ * A row the model refuses: a bad instance (400), or one that takes more memory to decode than the
+ * function has (413, a large photo), which is that row's problem and not the file's.
+ */
+const isRowProblem = (error: unknown): error is BadRequestError | InstanceTooLargeError => error instanceof BadRequestError || error instanceof InstanceTooLargeError;
+
 /** The row's problem without the request-path prefix (the error file gives the line instead). */
-function reason(error: BadRequestError): string {
+function reason(error: BadRequestError | InstanceTooLargeError): string {
   // "instances[0]: expected ..." -> "expected ...", "instances[0].b64: ..." -> "b64: ...", "instances[0] is neither ..." -> "is neither ...".
   return error.message.replace(/^instances(\[0\])?(:\s*|\.|\s+)?/, '');
 }
@@ -56,7 +63,7 @@ async function instanceProblem(loaded: LoadedModel, instance: unknown, budget: E
     checkInputs(loaded.manifest.signature.inputs, await inputTensors(loaded.manifest, inputFromValues(loaded.manifest, [instance]), budget));
     return undefined;
   } catch (error) {
-    if (!(error instanceof BadRequestError)) throw error;
+    if (!isRowProblem(error)) throw error;
     return reason(error);
   }
 }
@@ -72,7 +79,7 @@ async function scoreGroup(loaded: LoadedModel, instances: unknown[], limits: Run
   try {
     return await run(loaded, instances, limits);
   } catch (error) {
-    if (!(error instanceof BadRequestError)) throw error;
+    if (!isRowProblem(error)) throw error;
   }
   // Find the rows the model refuses, one by one (decoding and checking only: no model call per row).
   const outcomes: Outcome[] = instances.map(() => ({}));
@@ -91,13 +98,13 @@ async function scoreGroup(loaded: LoadedModel, instances: unknown[], limits: Run
     );
     for (const [j, i] of good.entries()) outcomes[i] = scored[j];
   } catch (error) {
-    if (!(error instanceof BadRequestError)) throw error;
+    if (!isRowProblem(error)) throw error;
     // Rows that pass alone but not together (raw rows of two shapes a model of free dimensions takes): one by one.
     for (const i of good) {
       try {
         [outcomes[i]] = await run(loaded, [instances[i]], limits);
       } catch (inner) {
-        if (!(inner instanceof BadRequestError)) throw inner;
+        if (!isRowProblem(inner)) throw inner;
         outcomes[i] = { error: reason(inner) };
       }
     }

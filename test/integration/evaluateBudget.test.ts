@@ -112,6 +112,11 @@ describe('the precheck: chunks of what this function can hold, refusals of what 
     await expect(precheck(12, 12, [...instances.slice(0, 20), { b64: 'bm90IGFuIGltYWdl' }])).rejects.toThrow(/^instances\[20\]/);
   });
 
+  it('leaves to the job an image this function cannot decode but the worker may (its own budget decides there)', async () => {
+    // One digit's row fits this function, decoding it (about 31 KB) does not.
+    await expect(precheck(1, ROWS, instances.slice(0, 3))).resolves.toBeUndefined();
+  });
+
   it('is a 413 when not one instance fits the worker, and leaves to the job a row only the worker can hold', async () => {
     await expect(precheck(ROWS, 0.5)).rejects.toThrow(
       /^instances: one instance makes 0\.0 MB of model input .*: not even one fits; a function of at least 4096 MB \(JOB_WORKER_MEMORY_SIZE\) would take one$/,

@@ -8,8 +8,10 @@
  * answered as before.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { S3Event } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import type { ObjectStore } from '../../lib/store/index.js';
 import { b64, pngBytes } from '../helpers/images.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
@@ -19,6 +21,7 @@ const MB = 2 ** 20;
 /** The constrained app's budget: room for ordinary photos, not for a 2048 x 2048 one's 175 MB. */
 const BUDGET = 64 * MB;
 
+let store: ObjectStore;
 let free: App;
 let tight: App;
 
@@ -29,7 +32,7 @@ const STRIP = b64(pngBytes(2048, 64, paint));
 const SMALL = b64(pngBytes(300, 200, paint));
 
 beforeAll(async () => {
-  const store = await tempFolderStore();
+  store = await tempFolderStore();
   const transform = (extra: object) => ({ kind: 'image', channels: 3, ...extra });
   await pushModelFolder(store, await writeImageModel(224, 224, 3), 'photo', { labels: ['a', 'b'], transforms: { input: transform({ width: 224, height: 224 }) } });
   await pushModelFolder(store, await writeImageModel(32, 64, 3), 'tall', { labels: ['a', 'b'], transforms: { input: transform({ width: 32, height: 64, fit: 'contain' }) } });
@@ -95,5 +98,26 @@ describe('an image whose decoding does not fit the budget', () => {
     expect(constrained.body).toEqual(unconstrained.body);
     const big = await call(free.predict, 'POST', '/v1/models/photo:predict', { instances: [BIG] });
     expect(big.statusCode, JSON.stringify(big.body)).toBe(200);
+  });
+
+  it('in batch scoring, a photo that does not fit is its row error; the other rows are scored', async () => {
+    const key = 'batch/input/photo/large.jsonl';
+    await store.put(key, [SMALL, BIG, SMALL].map((image) => JSON.stringify({ image })).join('\n'));
+    const event = { Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'b' }, object: { key } } }] } as unknown as S3Event;
+    const [outcome] = (await tight.batchScore(event)) as { status: string }[];
+    expect(outcome.status, JSON.stringify(outcome)).toBe('succeeded');
+    const text = async (name: string) =>
+      new TextDecoder()
+        .decode(await store.get(`batch/output/photo/large.jsonl.${name}`))
+        .trim()
+        .split('\n');
+    const errors = (await text('errors.jsonl')).map((line) => JSON.parse(line));
+    expect(errors).toEqual([
+      {
+        line: 2,
+        error: expect.stringMatching(/^image is 2048x2048; decoding it and fitting it .* takes \d+\.\d MB at its peak; this function can give 64 MB \(MEMORY_BUDGET_BYTES\)/),
+      },
+    ]);
+    expect(await text('predictions.jsonl')).toHaveLength(2);
   });
 });

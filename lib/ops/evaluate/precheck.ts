@@ -7,6 +7,7 @@
  * job worker's evaluation takes them. Decoded all at once (a 1 x 1 PNG is 602 KB of a 224 x 224 x 3
  * model's input), a request the worker runs in chunks was refused with a 413.
  */
+import { InstanceTooLargeError } from '../../inputs/budget.js';
 import { checkOneInstanceFits, DatasetInputs, type EncodeBudget, encodeInstances, instanceBytes, instancesPerChunk } from '../../inputs/encode.js';
 import type { LoadedModel } from '../../loader/index.js';
 import { checkInputs } from '../runModel.js';
@@ -43,7 +44,15 @@ export async function precheckEvaluation(loaded: LoadedModel, request: EvaluateR
       // What the worker could not run: not even one instance fits its budget.
       checkOneInstanceFits(manifest, limits.worker);
       // A row this function cannot hold but the worker can (a larger job worker): the job decodes it.
-      if ((instanceBytes(manifest) ?? 0) <= limits.budget.available()) checkInputs(inputs, [await encodeInstances(manifest, input.instances, limits.budget, 'instances', place)]);
+      if ((instanceBytes(manifest) ?? 0) <= limits.budget.available()) {
+        try {
+          checkInputs(inputs, [await encodeInstances(manifest, input.instances, limits.budget, 'instances', place)]);
+        } catch (error) {
+          // An image this function cannot decode (a large photo): the job decodes it, within the worker's budget.
+          if (error instanceof InstanceTooLargeError) return;
+          throw error;
+        }
+      }
     }
     if (refused) throw refused;
     from = to;
