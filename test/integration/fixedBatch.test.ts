@@ -13,6 +13,7 @@ import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
 let app: App;
+let storeUri: string;
 const ROWS = [
   [1, 0, 2],
   [-1, 3, 0.5],
@@ -25,6 +26,7 @@ beforeAll(async () => {
   await pushModelFolder(store, await writeFixedBatchModel(2), 'two', { labels: ['a', 'b'] });
   await pushModelFolder(store, await writeNmsModel(), 'nms', { task: 'regression' });
   app = serving(store.uri);
+  storeUri = store.uri;
 });
 
 /** Each row predicted alone (a request of one instance, which the model's batch of 1 always took). */
@@ -82,6 +84,22 @@ describe('a model of a fixed batch size', () => {
       expect(third.score).toBeCloseTo(last.score, 6);
       for (const [j, a] of third.attributions.entries()) expect(a).toBeCloseTo(last.attributions[j], 5);
     }
+  });
+
+  it('explain plans a padded call as the whole batch it is: under a budget one row fits, batch 1 is answered and batch 2 (one row sent, two fed) is a 413 naming the call', async () => {
+    // A forward row of these models is about 28 bytes of tensors, a padded call of 2 about 52.
+    const tight = serving(storeUri, { MEMORY_BUDGET_BYTES: '40' });
+    const request = { instances: [ROWS[0]], method: 'kernelShap', nSamples: 16, background: [[0, 0, 0]], seed: 1 };
+    for (const model of ['one', 'two']) expect((await call(tight.metadata, 'GET', `/v2/models/${model}`)).statusCode).toBe(200); // weights loaded
+    const before = tf.memory().numTensors;
+    const one = await call(tight.explain, 'POST', '/v2/models/one/explain', request);
+    expect(one.statusCode, JSON.stringify(one.body)).toBe(200);
+    const two = await call(tight.explain, 'POST', '/v2/models/two/explain', request);
+    expect(two.statusCode).toBe(413);
+    expect(two.body.error).toMatch(
+      /^one call of 2 rows \(the model's fixed batch size\) of a forward pass through two:1 needs .*this function can give .* \(MEMORY_BUDGET_BYTES\)/,
+    );
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('a detector whose outputs per image differ in size: 2 images with as many boxes kept are joined; with different counts, a 422 (not a 500) saying to send one', async () => {
