@@ -6,7 +6,7 @@
  * (after a full GC) within 5% between request 1,000 and the last, and between request 3,000 and
  * the last: until a few thousand requests V8 grows its young generation (1 to 16 MB semi-spaces)
  * and compiles code, which is warm-up, not memory kept (heap snapshots at 10,000 and 40,000 differ
- * by compiled code only). The process runs with the functions' malloc settings (lib/runtime/mallocSettings.ts).
+ * by compiled code only). The process runs with the functions' malloc settings (lib/runtime/processEnv.ts).
  * Reported beside RSS: V8's heap, the wasm backend's heap (it only grows), tensors.
  *
  *   npx tsx bench/soak.ts [--quick]   (alone)
@@ -15,7 +15,7 @@ import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FUNCTION_MALLOC_ENV } from '../lib/runtime/mallocSettings.js';
+import { FUNCTION_PROCESS_ENV } from '../lib/runtime/processEnv.js';
 import { buildHandlers } from '../scripts/build.js';
 import { childEnv, runChild } from './spawnTimer.js';
 import { atMost, type Target } from './targets.js';
@@ -66,8 +66,8 @@ export async function measureSoak(options: { quick: boolean; seed?: number }): P
     await symlink(path.join(repoRoot, 'node_modules'), path.join(outDir, 'node_modules'), 'dir');
     await buildHandlers({ handlersDir: path.join(benchDir, 'soakHandlers'), outDir });
     const requests = options.quick ? 2000 : 10_000;
-    // The functions' malloc settings (serverless.yml's, which a test keeps equal to these): glibc reads them when the process starts, as Lambda's runtime process does.
-    const malloc = { ...FUNCTION_MALLOC_ENV };
+    // The functions' process settings (serverless.yml's, which a test keeps equal to these): node and glibc read them when the process starts, as in Lambda.
+    const malloc = { ...FUNCTION_PROCESS_ENV };
     const env = childEnv({ MODEL_STORE_URI: `file://${models}`, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', ...malloc });
     const run = await runChild(path.join(benchDir, 'children', 'soak.mjs'), [path.join(outDir, 'all', 'index.js'), models, String(requests), String(options.seed ?? 20261129)], {
       env,

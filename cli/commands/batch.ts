@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatOfName, outputsFor, type BatchInput } from '../../lib/batch/paths.js';
 import { runLocally, type LocalRunOptions } from '../../lib/batch/shard/local.js';
 import type { BatchManifest } from '../../lib/batch/state.js';
-import { FUNCTION_MALLOC_ENV } from '../../lib/runtime/mallocSettings.js';
+import { FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
 import type { Services } from '../../lib/services.js';
 import { UsageError } from '../errors.js';
 import { checkRefExists, refArgument } from '../refs.js';
@@ -87,7 +87,7 @@ export async function batch(services: Services, file: string, options: BatchComm
       // budget (cli/batchWorker.ts), so N of them hold only what they use.
       execArgv: ['--single-threaded-gc', '--expose-gc'],
       // malloc as the range function has it (what the user's environment sets wins).
-      env: { ...FUNCTION_MALLOC_ENV, ...process.env, MODEL_STORE_URI: services.config.modelStoreUri },
+      env: { ...FUNCTION_PROCESS_ENV, ...process.env, MODEL_STORE_URI: services.config.modelStoreUri },
       onRangeStart: options.onRangeStart,
       onRangeDone: options.onRangeDone,
       onPhase: options.onPhase,

@@ -2,7 +2,7 @@
  * A small function serves small models: with AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 the memory budget
  * is what 256 MB leaves beside what the process holds (lib/runtime/footprint.ts), where a fixed
  * 384 MB reserve left nothing. Each bundle runs in a process of its own, as in Lambda (Node's heap
- * limit as it is, glibc's malloc as serverless.yml sets it), and its peak resident memory (VmHWM)
+ * limit as it is, NODE_OPTIONS and glibc's malloc as serverless.yml sets them), and its peak resident memory (VmHWM)
  * stays under 256 MB up to the largest request it accepts. A 2048 MB function plans no larger
  * chunks than the fixed reserve let it.
  */
@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
-import { FUNCTION_MALLOC_ENV } from '../../lib/runtime/mallocSettings.js';
+import { FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
 import { MemoryBudget } from '../../lib/runtime/memory.js';
 import { b64, pngBytes } from '../helpers/images.js';
 import { tempFolderStore } from '../helpers/stores.js';
@@ -45,7 +45,7 @@ type Outcome = { status: number; error?: string; peakBytes: number };
 async function in256(fn: string, requests: { path: string; body: unknown }[]): Promise<Outcome[]> {
   const file = path.join(await mkdtemp(path.join(tmpdir(), 'peak-')), 'requests.json');
   await writeFile(file, JSON.stringify(requests.map((r) => ({ path: r.path, body: JSON.stringify(r.body) }))));
-  const env = { ...process.env, ...FUNCTION_MALLOC_ENV, MODEL_STORE_URI: storeUri, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256' };
+  const env = { ...process.env, ...FUNCTION_PROCESS_ENV, MODEL_STORE_URI: storeUri, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256' };
   const { stdout } = await run(process.execPath, ['test/helpers/peakRssChild.mjs', `dist/${fn}/index.js`, file], { env, maxBuffer: 64 * MB });
   return stdout
     .split('\n')
@@ -87,6 +87,13 @@ describe('a 256 MB function', () => {
     const [scaled] = await in256('predict', [photo(Math.floor(Number(figures?.[1]) * 0.95))]);
     expect(scaled.status, scaled.error).toBe(200);
     for (const outcome of [refused, scaled]) expect(outcome.peakBytes).toBeLessThan(256 * MB);
+  }, 60_000);
+
+  it('answers the same large request four times in a row: the garbage of the ones before is collected before it is planned (the fourth was a 413)', async () => {
+    const request = { path: '/v1/models/digits:predict', body: { instances: Array.from({ length: 6000 }, (_, i) => digits[i % digits.length]) } };
+    const outcomes = await in256('predict', [request, request, request, request]);
+    expect(outcomes.map((o) => [o.status, o.error])).toEqual(Array.from({ length: 4 }, () => [200, undefined]));
+    for (const outcome of outcomes) expect(outcome.peakBytes).toBeLessThan(256 * MB);
   }, 60_000);
 
   it('evaluates the iris and digits data sets under 256 MB', async () => {

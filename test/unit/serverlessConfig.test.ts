@@ -14,7 +14,7 @@ import { routeList } from '../../lib/api/routes/index.js';
 import { CONFIG_VARIABLES } from '../../lib/config.js';
 import { INPUT_PREFIX, INPUT_SUFFIXES, OUTPUT_PREFIX, outputsFor, parseInputKey } from '../../lib/batch/paths.js';
 import { BATCH_FUNCTION, IMPORT_FUNCTION, isBatchUpload, isImportUpload } from '../../scripts/local/uploadEvents.js';
-import { FUNCTION_MALLOC_ENV } from '../../lib/runtime/mallocSettings.js';
+import { FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
 import { DEFAULT_RANGE_TIMEOUT_MS } from '../../lib/batch/shard/local.js';
 import { IMPORT_PREFIX, IMPORT_SUFFIXES, parseImportKey } from '../../lib/imports/paths.js';
 
@@ -240,9 +240,9 @@ describe('serverless.yml as the framework resolves it', () => {
     }
   });
 
-  it('sets malloc for every function as modelctl batch sets it for its workers (lib/runtime/mallocSettings.ts)', () => {
-    expect(Object.keys(FUNCTION_MALLOC_ENV).length).toBeGreaterThan(0);
-    for (const [name, value] of Object.entries(FUNCTION_MALLOC_ENV)) {
+  it('sets node and malloc for every function as modelctl batch sets them for its workers (lib/runtime/processEnv.ts)', () => {
+    expect(Object.keys(FUNCTION_PROCESS_ENV).length).toBeGreaterThan(0);
+    for (const [name, value] of Object.entries(FUNCTION_PROCESS_ENV)) {
       expect(config.provider.environment?.[name]).toBe(value);
       for (const fn of Object.values(config.functions)) expect(fn.environment?.[name] ?? value).toBe(value);
     }

@@ -1,8 +1,13 @@
 /**
- * How glibc's malloc is set for every function (serverless.yml's provider environment; glibc
- * reads these when the process starts) and for `modelctl batch`'s workers, which run the range
- * function's code on this machine. A test checks that serverless.yml says the same.
+ * The process settings of every function (serverless.yml's provider environment, read when the
+ * process starts) and of `modelctl batch`'s workers, which run the range function's code on this
+ * machine. A test checks that serverless.yml says the same.
  *
+ * - NODE_OPTIONS=--expose-gc: the memory budget collects the JS heap's garbage once the process
+ *   has grown by 48 MB since its last collection (runtime/footprint.ts), so an earlier request's
+ *   garbage does not refuse the next one.
+ *
+ * glibc's malloc:
  * - MALLOC_ARENA_MAX=1: one arena instead of one per thread. V8's compiler and GC threads and
  *   libuv's pool otherwise each keep an arena whose freed memory the others cannot reuse (soak:
  *   about 20 MB less RSS).
@@ -14,7 +19,8 @@
  *   4.5%), end RSS 3-5 MB lower, at the same request rate. (A 32 KiB threshold held RSS lower
  *   still but halved batch throughput: every 64 KiB read chunk was mapped and unmapped.)
  */
-export const FUNCTION_MALLOC_ENV: Readonly<Record<string, string>> = {
+export const FUNCTION_PROCESS_ENV: Readonly<Record<string, string>> = {
+  NODE_OPTIONS: '--expose-gc',
   MALLOC_ARENA_MAX: '1',
   MALLOC_MMAP_THRESHOLD_: '131072',
 };
