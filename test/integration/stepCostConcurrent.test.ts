@@ -28,7 +28,7 @@ beforeAll(async () => {
 function measure(model: LayersModel): Promise<StepCost> | StepCost {
   const trained = model.layers.flatMap((l) => l.weights.filter((w) => w.trainable).map((w) => w.read() as tf.Variable));
   const rowShape = (model.inputs[0]?.shape ?? []).slice(1) as number[];
-  return measureStep(model, trained, rowShape, { task: 'classification', optimizer: 'adam' }, () => true);
+  return measureStep(model, trained, rowShape, { task: 'classification', optimizer: 'adam', trainedLayers: model.layers.map((l) => l.name) }, () => true);
 }
 
 /** Another request's work, run as soon as the measurement lets other code run. */

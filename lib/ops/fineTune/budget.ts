@@ -116,7 +116,7 @@ export async function checkTrainingFits(plan: TrainingPlan, rowShape: number[]):
     // its 1 row's peak (no part of it shrinks with the batch), and by at most the estimate per row.
     const perRowGuess = guess?.[0]?.perRow ?? Number.POSITIVE_INFINITY;
     const twoRowsFit = (oneRow: number) => oneRow + Math.min(oneRow, perRowGuess) <= available;
-    cost = withIndices(measureStep(plan.model, trained, rowShape, { task: plan.task, optimizer: plan.config.optimizer }, twoRowsFit));
+    cost = withIndices(measureStep(plan.model, trained, rowShape, { task: plan.task, optimizer: plan.config.optimizer, trainedLayers: plan.trainable }, twoRowsFit));
     const costs = measured.get(plan.model) ?? new Map<string, StepCost>();
     costs.set(key, cost);
     measured.set(plan.model, costs);

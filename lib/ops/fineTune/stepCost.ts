@@ -11,9 +11,10 @@
  * there. One line for the whole step would not do: the update's peak is mostly fixed and the
  * backward pass's mostly per row, so a line through the two runs' peaks bends the wrong way.
  *
- * Nothing of the model changes: the update is applied to stand-in variables that share the
- * weights' data, and what training mode moves (batch normalization's statistics) is put back in
- * the same synchronous block, before any other request's code can run.
+ * Batch normalization layers that are not trained run in inference mode, as in fit()
+ * (batchNorm.ts). Nothing of the model changes: the update is applied to stand-in variables that
+ * share the weights' data, and what training mode moves (trained batch normalization layers'
+ * statistics) is put back in the same synchronous block, before any other request's code can run.
  *
  * The whole measurement is synchronous (profileKernelsSync, no await from the first byte count to
  * the last): the figures are differences of the engine's bytes alive, which count every request's
@@ -26,6 +27,7 @@ import { type LayersModel, metrics } from '@tensorflow/tfjs-layers';
 import { BadRequestError } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
 import { profileKernelsSync } from '../../runtime/memory.js';
+import { frozenBatchNormInInference } from './batchNorm.js';
 import type { FineTuneConfig } from './request.js';
 
 type Fn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
@@ -89,10 +91,12 @@ function optimizerOf(name: FineTuneConfig['optimizer']): tf.Optimizer {
   return tf.train.adam(0.01);
 }
 
-/** What decides a step's kernels besides the model: the loss and metric (by task) and the optimizer. */
+/** What decides a step's kernels besides the model: the loss and metric (by task), the optimizer, the layers trained. */
 export interface StepKind {
   task: Manifest['task'];
   optimizer: FineTuneConfig['optimizer'];
+  /** The trained layers' names: the other batch normalization layers run in inference mode. */
+  trainedLayers: string[];
 }
 
 const bytesOf = (t: { shape: readonly number[] }) => t.shape.reduce((a, b) => a * b, 1) * 4;
@@ -145,6 +149,7 @@ function stepSnapshots(model: LayersModel, trained: tf.Variable[], rowShape: num
       const flags = trained.map((v) => v.trainable);
       // variableGrads skips variables not marked trainable (a layer frozen in the stored model, which a fine-tune may unfreeze).
       for (const v of trained) v.trainable = true;
+      const restoreBatchNorm = frozenBatchNormInInference(model, step.trainedLayers);
       try {
         // In a tidy: when the pass throws, what it made so far (rows, labels, the loss) goes with it.
         const kept = tf.tidy(() => {
@@ -163,6 +168,7 @@ function stepSnapshots(model: LayersModel, trained: tf.Variable[], rowShape: num
       } finally {
         // In the same synchronous block as the pass: no other request sees the moved statistics.
         restore();
+        restoreBatchNorm();
         trained.forEach((v, i) => {
           v.trainable = flags[i] as boolean;
         });

@@ -1,6 +1,7 @@
 /**
  * Fits a copy of the base model. Guards: a non-finite loss or weight stops the run and fails it
  * (no version is written); the time budget stops training early so there is time left to save.
+ * Batch normalization layers that are not trained run in inference mode, as in Keras (batchNorm.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -8,6 +9,7 @@ import { BadRequestError } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
 import { useOurGradients } from '../../runtime/gradients/index.js';
 import { shuffled, uniform } from '../../random.js';
+import { frozenBatchNormInInference, refuseUntrainableBatchNorm } from './batchNorm.js';
 import { pick, targetsOf, type LabelledData } from './data.js';
 import { EarlyStopping } from './earlyStopping.js';
 import type { FineTuneConfig } from './request.js';
@@ -32,8 +34,7 @@ export interface TrainResult {
 
 const LOSSES: Record<Manifest['task'], string> = { classification: 'categoricalCrossentropy', binary: 'binaryCrossentropy', regression: 'meanSquaredError' };
 
-/** The layers a fine-tune trains; unknown names are a 400 naming them and the real ones. */
-export function chosenLayers(model: tfl.LayersModel, choice: FineTuneConfig['trainableLayers']): string[] {
+function namedLayers(model: tfl.LayersModel, choice: FineTuneConfig['trainableLayers']): string[] {
   const withWeights = model.layers.filter((l) => l.weights.length > 0);
   if (choice === 'all') return withWeights.map((l) => l.name);
   if (Array.isArray(choice)) {
@@ -42,6 +43,13 @@ export function chosenLayers(model: tfl.LayersModel, choice: FineTuneConfig['tra
     return choice;
   }
   return withWeights.slice(-choice.last).map((l) => l.name);
+}
+
+/** The layers a fine-tune trains; unknown names, or batch normalization layers TF.js cannot train, are a 400 naming them. */
+export function chosenLayers(model: tfl.LayersModel, choice: FineTuneConfig['trainableLayers']): string[] {
+  const chosen = namedLayers(model, choice);
+  refuseUntrainableBatchNorm(model, chosen);
+  return chosen;
 }
 
 /** Freezes every layer but the chosen ones. */
@@ -70,6 +78,7 @@ export async function train(
   options: TrainOptions = {},
 ): Promise<TrainResult> {
   useOurGradients();
+  const trained = chosenLayers(model, config.trainableLayers);
   const optimizer = optimizerOf(config);
   const isClassifier = manifest.task !== 'regression';
   model.compile({ optimizer, loss: LOSSES[manifest.task], metrics: isClassifier ? ['accuracy'] : ['mse'] });
@@ -78,6 +87,7 @@ export async function train(
   const history: EpochReport[] = [];
   let stoppedEarly: TrainResult['stoppedEarly'];
   const earlyStopping = config.earlyStopping && new EarlyStopping(config.earlyStopping);
+  const restoreBatchNorm = frozenBatchNormInInference(model, trained);
   try {
     for (let epoch = 0; epoch < config.epochs; epoch += 1) {
       // A different, repeatable order every epoch (fit's own shuffle uses Math.random).
@@ -111,6 +121,7 @@ export async function train(
       }
     }
   } finally {
+    restoreBatchNorm();
     tf.dispose([xVal, yVal]);
     optimizer.dispose();
   }
