@@ -1,9 +1,15 @@
 /**
- * What the process holds outside tensors, measured: its resident memory (RSS) less the part of it
+ * What the function holds outside tensors, measured: its resident memory less the part of it
  * tensors take or can take again. Node, the modules, the JS heap (a request's body, parsed, is in
  * it by the time its work is planned) are outside; the wasm heap is not, free parts included, as
  * tensors reuse them without the process growing.
+ *
+ * On Lambda a function is a process of its own: its resident memory is the process's RSS. Under
+ * `serverless offline` every function is a worker thread of one process, where RSS is every
+ * function's memory at once (a few heavy requests on one left all others refusing every request);
+ * there a function's own memory is its isolate's: V8's heap, its array buffers, its wasm heap.
  */
+import { isMainThread } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { wasmHeapBytes } from './backend.js';
 
@@ -17,30 +23,45 @@ import { wasmHeapBytes } from './backend.js';
 const WASM_INITIAL_BYTES = 16 * 2 ** 20;
 const untouchedWasmBytes = (heap: number) => Math.max(WASM_INITIAL_BYTES, Math.min(heap / 5, 96 * 2 ** 20));
 
+/** The wasm heap's resident part, as RSS would count it (0 under another backend). */
+const residentWasmBytes = (heap: number) => Math.max(0, heap - untouchedWasmBytes(heap));
+
 /**
- * RSS read at most once in this many ms: reading it costs about 10 us (a /proc read), and one small
- * predict asks the budget three or four times, 20% of its time. What a request allocates in 5 ms
- * (a JSON body parses at a few hundred MB/s: about 1 MB) is within the safety margin; a body large
- * enough to matter takes longer than that to parse, so its planning reads RSS afresh.
+ * A worker thread's own memory: its isolate's V8 heap and array buffers (tensors under cpu, request
+ * bodies), which process.memoryUsage() reports per isolate, and its wasm heap's resident part (a
+ * WebAssembly.Memory is in neither figure). Not `external`: V8 counts the wasm memory in it some
+ * of the time, after a growth twice, so it would count tensors as memory outside them.
  */
-const RSS_FRESH_MS = 5;
-let rssRead = { at: Number.NEGATIVE_INFINITY, bytes: 0 };
+function isolateBytes(): number {
+  const { heapTotal, arrayBuffers } = process.memoryUsage();
+  return heapTotal + arrayBuffers + residentWasmBytes(wasmHeapBytes());
+}
+
+/**
+ * The function's resident memory, read at most once in this many ms: reading it costs about 10 us
+ * (a /proc read), and one small predict asks the budget three or four times, 20% of its time. What
+ * a request allocates in 5 ms (a JSON body parses at a few hundred MB/s: about 1 MB) is within the
+ * safety margin; a body large enough to matter takes longer than that to parse, so its planning
+ * reads it afresh.
+ */
+const RESIDENT_FRESH_MS = 5;
+let residentRead = { at: Number.NEGATIVE_INFINITY, bytes: 0 };
 
 function residentBytes(): number {
   const now = performance.now();
-  if (now - rssRead.at > RSS_FRESH_MS) rssRead = { at: now, bytes: process.memoryUsage.rss() };
-  return rssRead.bytes;
+  if (now - residentRead.at > RESIDENT_FRESH_MS) residentRead = { at: now, bytes: isMainThread ? process.memoryUsage.rss() : isolateBytes() };
+  return residentRead.bytes;
 }
 
-/** What the process holds outside tensors now (see bytesOutsideTensors). */
+/** What the function holds outside tensors now (see bytesOutsideTensors). */
 function measuredOutsideTensors(): number {
-  const rss = residentBytes();
+  const resident = residentBytes();
   const tensors = tf.memory().numBytes;
   const heap = wasmHeapBytes();
   // Under wasm, tensors and the heap's free room are the heap's resident part; under cpu and
   // tfjs-node, tensors are buffers of their own that go back to the system when freed.
-  const tensorMemory = heap > 0 ? Math.max(tensors, heap - untouchedWasmBytes(heap)) : tensors;
-  return Math.max(0, rss - tensorMemory);
+  const tensorMemory = heap > 0 ? Math.max(tensors, residentWasmBytes(heap)) : tensors;
+  return Math.max(0, resident - tensorMemory);
 }
 
 /**
@@ -55,7 +76,7 @@ const GROWTH_BEFORE_COLLECTING = 48 * 2 ** 20;
 const collect = (globalThis as { gc?: () => void }).gc;
 let sinceCollection: number | undefined;
 
-/** Bytes of RSS that are neither tensors nor room for them. */
+/** Bytes of the function's resident memory that are neither tensors nor room for them. */
 export function bytesOutsideTensors(): number {
   const outside = measuredOutsideTensors();
   if (collect === undefined) return outside;
@@ -64,7 +85,7 @@ export function bytesOutsideTensors(): number {
     return outside;
   }
   collect();
-  rssRead = { at: Number.NEGATIVE_INFINITY, bytes: 0 };
+  residentRead = { at: Number.NEGATIVE_INFINITY, bytes: 0 };
   sinceCollection = measuredOutsideTensors();
   return sinceCollection;
 }

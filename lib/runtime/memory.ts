@@ -6,8 +6,9 @@
  * The budget: the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) less a reserve for all that
  * is not tensors, capped by the wasm heap TF.js can address safely (past 2 GiB its allocations fail
  * with "memory access out of bounds"), less the tensors already alive (cached models' weights), with
- * a margin. The reserve is measured (runtime/footprint.ts: the process's RSS outside tensors, which
- * holds the request being planned) plus a safety margin for what the request still makes outside
+ * a margin. The reserve is measured (runtime/footprint.ts: the function's resident memory outside
+ * tensors, which holds the request being planned: the process's RSS, or in a worker thread under
+ * serverless offline its isolate's own memory) plus a safety margin for what the request still makes outside
  * tensors, never less than 3/16 of the function up to 384 MB: a 256 MB function serves small
  * models, and a function of 2048 MB or more plans no larger chunks than a fixed 384 MB let it.
  *
@@ -56,7 +57,7 @@ export interface MemoryLimits {
 /** What the function keeps from tensors now: measured, or the floor, whichever is more. */
 interface Reserve {
   bytes: number;
-  /** The RSS outside tensors it was measured from (undefined: the floor was more). */
+  /** The resident memory outside tensors it was measured from (undefined: the floor was more). */
   measured?: number;
 }
 
