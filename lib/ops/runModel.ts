@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BadRequestError, ServiceError, UnprocessableError } from '../errors.js';
 import type { LoadedModel } from '../loader/index.js';
 import { inChunks, type RunLimits } from '../runtime/memory.js';
-import { activationBytesPerRow, predictTensors } from '../runtime/tfModel.js';
+import { forwardBytesPerRow, predictTensors } from '../runtime/tfModel.js';
 import { concatRows, elementCount, fitsShape, sliceRows, type TensorData, type TensorSpec } from '../tensors/data.js';
 import { anyRows, fixedBatchOf, padRows } from '../tensors/fixedBatch.js';
 import { checkValuesFit } from '../tensors/valueRanges.js';
@@ -198,7 +198,7 @@ export async function runModel(loaded: LoadedModel, requestInputs: TensorData[],
     rows,
     maxRows: limits.maxBatch,
     budget: limits.budget,
-    estimate: activationBytesPerRow(loaded.model),
+    estimate: forwardBytesPerRow(loaded.model),
     // The batched inputs' row shapes (-1 between two): the cost per row is remembered per shape.
     rowShape: inputs.filter((_, i) => batched[i]).flatMap((t, i) => [...(i > 0 ? [-1] : []), ...t.shape.slice(1)]),
     batch,

@@ -248,13 +248,15 @@ const PASS_WORDS: Record<Pass, string> = { forward: 'a forward pass', gradient: 
 /** Rows in the smallest call the model takes: its fixed batch size, else one. */
 const smallestCall = (plan: ChunkPlan) => plan.batch ?? 1;
 
-function refusal(plan: ChunkPlan, rowBytes: number): PayloadTooLargeError {
+/** A 413: the row's bytes as measured, or as estimated from the topology before anything ran (an upper bound: "up to"). */
+function refusal(plan: ChunkPlan, rowBytes: number, estimated: boolean): PayloadTooLargeError {
   const what = PASS_WORDS[plan.pass];
   const rows = smallestCall(plan);
   const bytes = rowBytes * rows;
   const unit = rows === 1 ? 'one row' : `one call of ${rows} rows (the model's fixed batch size)`;
+  const needs = estimated ? `may need up to ${size(bytes)} (an estimate from its layers: not yet measured)` : `needs ${size(bytes)}`;
   return new PayloadTooLargeError(
-    `${unit} of ${what} through ${plan.name} needs ${size(bytes)}; this function can give ${plan.budget.describe()}: no request fits. ` +
+    `${unit} of ${what} through ${plan.name} ${needs}; this function can give ${plan.budget.describe()}: no request fits. ` +
       `A function of at least ${plan.budget.functionSizeFor(bytes)} MB (${plan.budget.sizeSetting}) would run it ${rows === 1 ? 'one row' : 'one call'} at a time`,
   );
 }
@@ -264,8 +266,9 @@ function refusal(plan: ChunkPlan, rowBytes: number): PayloadTooLargeError {
  * its estimate until measured (a request's costliest pass is checked before its cheaper ones run).
  */
 export function checkOneRowFits(plan: ChunkPlan): void {
-  const cost = costPerRow(plan.model, plan.pass, plan.rowShape) ?? plan.estimate;
-  if (cost !== undefined && cost * smallestCall(plan) > plan.budget.available()) throw refusal(plan, cost);
+  const measured = costPerRow(plan.model, plan.pass, plan.rowShape);
+  const cost = measured ?? plan.estimate;
+  if (cost !== undefined && cost * smallestCall(plan) > plan.budget.available()) throw refusal(plan, cost, measured === undefined);
 }
 
 /** Rows per chunk for this plan now, or a 413 naming the figures when not one row fits. */
@@ -273,7 +276,7 @@ export function rowsPerChunk(plan: ChunkPlan): number {
   const cost = costPerRow(plan.model, plan.pass, plan.rowShape);
   if (cost === undefined) return 1;
   const rows = Math.floor(plan.budget.available() / cost);
-  if (rows < 1) throw refusal(plan, cost);
+  if (rows < 1) throw refusal(plan, cost, false);
   return Math.min(plan.maxRows, rows);
 }
 
@@ -286,7 +289,7 @@ export async function inChunks(plan: ChunkPlan, run: (from: number, to: number) 
   if (plan.batch !== undefined) return inFixedChunks(plan, plan.batch, run, pace);
   let from = 0;
   if (costPerRow(plan.model, plan.pass, plan.rowShape) === undefined && plan.rows > 0) {
-    if (plan.estimate !== undefined && plan.estimate > plan.budget.available()) throw refusal(plan, plan.estimate);
+    if (plan.estimate !== undefined && plan.estimate > plan.budget.available()) throw refusal(plan, plan.estimate, true);
     const started = performance.now();
     await measureRow(plan.model, plan.pass, () => run(0, 1), plan.rowShape);
     from = 1;

@@ -9,6 +9,7 @@ import type { ModelFormat, ModelJson } from '../registry/artifacts.js';
 import type { Signature, TensorSpec } from '../registry/manifest.js';
 import { initBackend } from './backend.js';
 import { dynamicOpIn } from './dynamicOps.js';
+import { forwardPeakBytesPerRow } from './forwardPeak.js';
 import { namedBySignatureKeys } from './signatureKeys.js';
 
 export type TfModel = LayersModel | GraphModel;
@@ -156,8 +157,9 @@ export async function signatureOf(model: TfModel): Promise<Signature> {
 }
 
 /**
- * An upper estimate of one row's forward activations: every layer's output, all alive at once
- * (a layers model's topology says their shapes; undefined for graph models or unknown sizes).
+ * One row's activations summed: every layer's output, all alive at once, as a backward pass keeps
+ * them (a layers model's topology says their shapes; undefined for graph models or unknown sizes).
+ * A forward pass frees them as it goes: forwardBytesPerRow.
  */
 export function activationBytesPerRow(model: TfModel): number | undefined {
   if (!isLayersModel(model)) return undefined;
@@ -171,4 +173,9 @@ export function activationBytesPerRow(model: TfModel): number | undefined {
     }
   }
   return total;
+}
+
+/** An upper estimate of one row's peak bytes in a forward pass (runtime/forwardPeak.ts; undefined for graph models or unknown sizes). */
+export function forwardBytesPerRow(model: TfModel): number | undefined {
+  return isLayersModel(model) ? forwardPeakBytesPerRow(model) : undefined;
 }

@@ -179,7 +179,9 @@ describe('the memory budget, wherever micro-batches fall (digits: 3 KB of input 
     for (const maxBatch of ['1', '8']) {
       const run = await single('digits', `tiny-${maxBatch}.jsonl`, body, { MEMORY_BUDGET_BYTES: '36000', MAX_BATCH: maxBatch });
       expect(run.manifest).toMatchObject({ status: 'failed', rows: { read: 0, scored: 0, failed: 0 } });
-      expect(run.manifest.error).toMatch(/^one row of a forward pass through digits:1 needs \d+ KB; this function can give 36 KB \(MEMORY_BUDGET_BYTES\): no request fits/);
+      expect(run.manifest.error).toMatch(
+        /^one row of a forward pass through digits:1 (needs|may need up to) \d+ KB( \(an estimate from its layers: not yet measured\))?; this function can give 36 KB \(MEMORY_BUDGET_BYTES\): no request fits/,
+      );
     }
   }, 60_000);
 });

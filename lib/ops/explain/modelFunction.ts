@@ -18,7 +18,7 @@ import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
 import { checkOneRowFits, inChunks, type ChunkPlan, type Pass, type RunLimits } from '../../runtime/memory.js';
 import { useOurGradients } from '../../runtime/gradients/index.js';
-import { activationBytesPerRow, dynamicOpOf, predictTensors } from '../../runtime/tfModel.js';
+import { activationBytesPerRow, dynamicOpOf, forwardBytesPerRow, predictTensors } from '../../runtime/tfModel.js';
 import { fixedBatchOf } from '../../tensors/fixedBatch.js';
 import type { InputSpace } from './inputs.js';
 import { fedRows, inputTensor } from './inputTensor.js';
@@ -68,10 +68,10 @@ export type RowSource = (from: number, to: number, out: Float32Array) => void;
 
 /** The chunking of `rows` rows of a pass through the model: within the memory budget and MAX_BATCH. */
 function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits, space: InputSpace): ChunkPlan {
-  const activations = activationBytesPerRow(loaded.model);
   // A backward pass keeps every activation and adds its gradient and temporaries: MobileNetV2's
   // measured peak per row is 4.4 times its summed activations, so 5 is an upper estimate.
-  const estimate = activations === undefined ? undefined : pass === 'gradient' ? 5 * activations : activations;
+  const activations = pass === 'gradient' ? activationBytesPerRow(loaded.model) : undefined;
+  const estimate = pass === 'gradient' ? (activations === undefined ? undefined : 5 * activations) : forwardBytesPerRow(loaded.model);
   const batch = fixedBatchOf(loaded.manifest.signature.inputs);
   return {
     model: loaded.model,

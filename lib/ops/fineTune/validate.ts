@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Manifest } from '../../registry/index.js';
 import { inChunks, type RunLimits } from '../../runtime/memory.js';
-import { activationBytesPerRow } from '../../runtime/tfModel.js';
+import { forwardBytesPerRow } from '../../runtime/tfModel.js';
 import { ClassificationAccumulator } from '../evaluate/classification.js';
 import { headline } from '../evaluate/evaluate.js';
 import { classNames } from '../evaluate/examples.js';
@@ -21,7 +21,7 @@ async function outputRows(model: LayersModel, manifest: Manifest, data: Labelled
     rows: data.truths.length,
     maxRows: limits.maxBatch,
     budget: limits.budget,
-    estimate: activationBytesPerRow(model),
+    estimate: forwardBytesPerRow(model),
   };
   await inChunks(plan, async (from, to) => {
     // The tidy returns the tensor: returning its rows would make tf.tidy walk every value.
