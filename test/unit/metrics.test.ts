@@ -199,6 +199,19 @@ describe('ROC AUC equals scikit-learn', () => {
     expect(r.rocAuc).toBeUndefined();
     expect(r.rocAucError).toMatch(/only one class/);
   });
+
+  it('names the class with no examples when the others are present (not "only one class")', () => {
+    const labels = ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy'];
+    const acc = new ClassificationAccumulator(labels);
+    const truths = [0, 2, 3, 4, 0, 2]; // four of the five classes; no Hentai
+    acc.add(
+      truths,
+      truths.map((t) => labels.map((_, k) => (k === t ? 0.6 : 0.1))),
+    );
+    const r = acc.report();
+    expect(r.rocAuc).toBeUndefined();
+    expect(r.rocAucError).toBe('ROC AUC is undefined: class Hentai has no examples in the labels, so its one-vs-rest AUC (and the average over classes) is undefined');
+  });
 });
 
 describe('regression metrics equal scikit-learn', () => {

@@ -124,6 +124,19 @@ export class ClassificationAccumulator {
     };
   }
 
+  /**
+   * Why the ROC AUC is undefined when a class is absent from the labels or is all of them: only one class
+   * is present, or (with more classes) some class has no examples, so its one-vs-rest curve has no
+   * positives while the other classes may well all be present.
+   */
+  private undefinedAuc(truth: ArrayLike<number>): string {
+    const present = new Set(Array.from(truth));
+    if (present.size === 1) return `ROC AUC is undefined: only one class (${this.labels[truth[0]]}) is present in the labels`;
+    const missing = this.labels.filter((_, k) => !present.has(k));
+    const which = missing.length === 1 ? `class ${missing[0]} has` : `classes ${missing.join(', ')} have`;
+    return `ROC AUC is undefined: ${which} no examples in the labels, so ${missing.length === 1 ? 'its' : 'their'} one-vs-rest AUC (and the average over classes) is undefined`;
+  }
+
   private auc(): Pick<ClassificationReport, 'rocAuc' | 'rocAucError' | 'rocCurves'> {
     const truth = this.truth.values();
     const curves: { label: string; points: RocPoint[] }[] = [];
@@ -131,10 +144,7 @@ export class ClassificationAccumulator {
     for (const [i, c] of this.aucClasses.entries()) {
       let count = 0;
       for (let r = 0; r < truth.length; r += 1) if (truth[r] === c) count += 1;
-      if (count === 0 || count === truth.length) {
-        const message = `ROC AUC is undefined: only one class (${this.options.binary ? this.labels[truth[0]] : count === 0 ? `no ${this.labels[c]}` : `only ${this.labels[c]}`}) is present in the labels`;
-        return { rocAucError: message };
-      }
+      if (count === 0 || count === truth.length) return { rocAucError: this.undefinedAuc(truth) };
       const { auc, points } = rocOneVsRest(truth, c, this.scores[i].values(), this.options.curvePoints);
       aucs.push(auc);
       curves.push({ label: this.labels[c], points });
