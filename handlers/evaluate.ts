@@ -18,7 +18,9 @@ export const routes: Implementations<typeof evaluateRoutes> = {
       throw new ForbiddenError(`saving an evaluation or running it as a job writes to the store: send it, signed (IAM), to POST ${path}`);
     }
     const ref = modelRefFrom(params, query);
-    const evaluation = await services.loader.withModel(ref, (loaded) => runEvaluation(services.store, loaded, body, services.limits));
+    // Answered before the function's timeout, or a 413 saying to run it as a job (runtime/timeLimit.ts).
+    const limits = { ...services.limits, time: request.remainingMs ? { remainingMs: request.remainingMs } : undefined };
+    const evaluation = await services.loader.withModel(ref, (loaded) => runEvaluation(services.store, loaded, body, limits));
     if (query.report === 'html') return { contentType: 'text/html; charset=utf-8', body: htmlReport(evaluation) };
     return { body: evaluation };
   },

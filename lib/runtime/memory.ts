@@ -285,7 +285,7 @@ export function rowsPerChunk(plan: ChunkPlan): number {
  * The first chunk of a pass not yet measured is one row, profiled.
  */
 export async function inChunks(plan: ChunkPlan, run: (from: number, to: number) => Promise<void>): Promise<void> {
-  const pace = new Pace(plan.time, plan.rows, `${PASS_WORDS[plan.pass]} through ${plan.name}`);
+  const pace = new Pace(plan.time, plan.rows, `${PASS_WORDS[plan.pass]} through ${plan.name}`, 'rows', 'this pass');
   if (plan.batch !== undefined) return inFixedChunks(plan, plan.batch, run, pace);
   let from = 0;
   if (costPerRow(plan.model, plan.pass, plan.rowShape) === undefined && plan.rows > 0) {
@@ -293,7 +293,10 @@ export async function inChunks(plan: ChunkPlan, run: (from: number, to: number) 
     const started = performance.now();
     await measureRow(plan.model, plan.pass, () => run(0, 1), plan.rowShape);
     from = 1;
-    pace.start(from, performance.now() - started);
+    // Remembered even when this run has no other row: the next run's first chunk is cut by it.
+    const oneRowMs = performance.now() - started;
+    if (knownRowMs(plan) === undefined) rememberRowMs(plan, oneRowMs);
+    pace.start(from, oneRowMs);
   } else pace.start(from, knownRowMs(plan));
   while (from < plan.rows) {
     const to = Math.min(plan.rows, from + pace.cap(rowsPerChunk(plan), from));

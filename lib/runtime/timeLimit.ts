@@ -1,9 +1,10 @@
 /**
  * Time budgets. A synchronous request must answer before its function's timeout (29 s behind API
  * Gateway): past it Lambda ends the execution environment, so the client gets a 504 after paying
- * for the whole wait, and the next request to that function starts cold. Work that runs in chunks
- * (runtime/memory.ts inChunks) is timed as it goes: once the chunks done say the rest cannot end
- * before the timeout, the request ends with a 413 naming the figures, instead of running into it.
+ * for the whole wait, and the next request to that function starts cold. Requests given a time
+ * limit (explain; synchronous evaluate) are timed as they go: once the work done says the rest
+ * cannot end before the timeout, the request ends with a 413 naming the figures, instead of
+ * running into it. Predict is bounded by its 6 MB body instead.
  */
 import { PayloadTooLargeError } from '../errors.js';
 
@@ -37,10 +38,13 @@ export class Pace {
   private from = 0;
   private knownRowMs: number | undefined;
 
+  /** `unit`: what `total` counts; `scope`: what the share in a refusal is of (the whole request, or one pass of several). */
   constructor(
     private readonly limit: TimeLimit | undefined,
     private readonly total: number,
     private readonly what: string,
+    private readonly unit = 'rows',
+    private readonly scope = 'this work',
   ) {}
 
   /** Starts the clock with `done` rows already done; `rowMs`: what a row took so far, when known. */
@@ -77,9 +81,23 @@ export class Pace {
     if (rest <= left) return;
     const share = (done + (Math.max(0, left) / elapsed) * (done - this.from)) / this.total;
     throw new PayloadTooLargeError(
-      `${this.what}: ${this.total} rows, of which ${done - this.from} took ${seconds(elapsed)}; the other ${this.total - done} would take about ` +
+      `${this.what}: ${this.total} ${this.unit}, of which ${done - this.from} took ${seconds(elapsed)}; the other ${this.total - done} would take about ` +
         `${seconds(rest)}, and this function has ${seconds(Math.max(0, left))} left before its timeout (with ${seconds(RESERVE_MS)} kept to answer). ` +
-        `About ${Math.floor(share * 100)}% of this work fits: ask for less (fewer steps, samples, instances or rows), or run it where no request timeout applies (modelctl)`,
+        `About ${Math.floor(share * 100)}% of ${this.scope} fits: ask for less (fewer steps, samples, instances or rows), or run it where no request timeout applies (modelctl)`,
     );
   }
+}
+
+/**
+ * For work whose total is not known ahead (a data set streamed from the store), before its next
+ * chunk: a 413 when that chunk, at the pace of the last one, would end past the limit.
+ */
+export function checkNextChunkFits(limit: TimeLimit | undefined, lastChunkMs: number, what: string, remedy: string): void {
+  if (limit === undefined) return;
+  const left = limit.remainingMs() - RESERVE_MS;
+  if (lastChunkMs <= left) return;
+  throw new PayloadTooLargeError(
+    `${what}; the next chunk would take about ${seconds(lastChunkMs)}, and this function has ${seconds(Math.max(0, left))} left before its timeout ` +
+      `(with ${seconds(RESERVE_MS)} kept to answer): ${remedy}`,
+  );
 }

@@ -14,6 +14,7 @@ import { ClassificationAccumulator, type ClassificationReport } from './classifi
 import { classNames, type Example } from './examples.js';
 import { RegressionAccumulator, type RegressionReport } from './regression.js';
 import { CURVE_POINTS } from './roc.js';
+import { checkNextChunkFits } from '../../runtime/timeLimit.js';
 
 export interface EvaluateOptions {
   /** Rows read per chunk is limits.maxBatch; the model runs them within limits.budget. */
@@ -136,13 +137,27 @@ export async function evaluateChunks(loaded: LoadedModel, chunks: AsyncIterable<
   const started = performance.now();
   const accumulator = accumulatorFor(loaded.manifest, options);
   let rows = 0;
+  // A chunk is read (and decoded) before it is yielded: its time runs from the end of the one before.
+  let chunkStarted = started;
+  let lastChunkMs: number | undefined;
   for await (const chunk of chunks) {
+    if (lastChunkMs !== undefined) {
+      checkNextChunkFits(
+        options.limits.time,
+        lastChunkMs,
+        `evaluate: ${rows} rows evaluated in ${((performance.now() - started) / 1000).toFixed(1)} s, and more to come`,
+        "evaluate it as a job (POST .../evaluations?async=true, which has the job worker's 15 minutes) or with modelctl evaluate",
+      );
+    }
     const [output] = await predict(loaded, chunk.input, options.limits);
     // Metrics over NaN scores would count an arbitrary class; the row is named as the data names it.
     checkFiniteOutput(output, chunk.place);
     addOutputs(loaded.manifest, accumulator, chunk.truths, output);
     rows += chunk.truths.length;
     await options.onProgress?.(rows);
+    const now = performance.now();
+    lastChunkMs = now - chunkStarted;
+    chunkStarted = now;
   }
   const report = accumulator.acc.report();
   return {

@@ -16,6 +16,7 @@ import { forwardRows } from './modelFunction.js';
 import { uniform } from '../../random.js';
 import { backgroundRows } from './reference.js';
 import { LIMITS, type ExplainRequest, type KernelShapParams } from './request.js';
+import { Pace } from '../../runtime/timeLimit.js';
 import { coalitionDesign, shapleyValues } from './shapley.js';
 import { scoreOf } from './target.js';
 
@@ -49,6 +50,10 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
   const bgCount = background.rows.length;
   let patchSize: number | undefined;
 
+  // Drawing coalitions and solving each regression happen outside the model's chunks (each timed
+  // as a pass of its own): both are timed per instance, against the whole request's time.
+  const drawing = new Pace(limits.time, instances.count, 'kernelShap, drawing coalitions', 'instances', 'this request');
+  drawing.start(0);
   const plans = Array.from({ length: instances.count }, (_, i) => {
     const x = instances.data.subarray(i * size, (i + 1) * size);
     const groups = featureGroups(loaded.manifest, space, x, request.patchSize);
@@ -61,6 +66,7 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
         `nSamples: instances[${i}] has ${m} features; the regression needs more coalitions than features: send nSamples > ${m} (default ${KERNEL_SHAP_DEFAULTS.nSamples})`,
       );
     }
+    drawing.check(i + 1);
     return { x, groups, m, design };
   });
   const rowsNeeded = plans.reduce((n, p) => n + (p.design.coalitions.length + 1) * bgCount, 0);
@@ -71,6 +77,8 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
   }
 
   const attributions: Attribution[] = [];
+  const explaining = new Pace(limits.time, instances.count, 'kernelShap', 'instances', 'this request');
+  explaining.start(0);
   for (const [i, { x, groups, m, design }] of plans.entries()) {
     // Coalition 0 is the empty one (every feature from the background), then the design's.
     const coalitions = [new Uint8Array(m), ...design.coalitions];
@@ -110,6 +118,7 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
         featureNames: groups.names,
       },
     });
+    explaining.check(i + 1);
   }
   const params: KernelShapParams = { nSamples, background: background.kind, seed, ...(patchSize !== undefined ? { patchSize } : {}) };
   return { attributions, params };

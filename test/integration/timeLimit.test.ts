@@ -1,0 +1,121 @@
+/**
+ * An explanation or a synchronous evaluation that cannot end before its function's timeout ends
+ * early with a 413 naming the figures (runtime/timeLimit.ts), instead of running into the timeout
+ * (a 504 behind API Gateway, and a cold start for the next request). The time left comes from the
+ * Lambda context, as API Gateway's invocations carry it; each test's context says how much is left.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../lib/runtime/backend.js';
+import { serving, type App } from '../helpers/serving.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const demoStore = pathToFileURL(path.join(repo, 'models')).href;
+const digits = readFileSync(path.join(repo, 'models/_datasets/digits-test.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .slice(0, 8)
+  .map((line) => (JSON.parse(line) as { image: unknown }).image);
+
+/** A context whose function times out `ms` from now. */
+function contextWith(ms: number) {
+  const deadline = Date.now() + ms;
+  return { awsRequestId: 'time-limit-test', getRemainingTimeInMillis: () => deadline - Date.now() };
+}
+
+async function explain(app: App, body: unknown, timeLeftMs: number, handler: 'explain' | 'evaluate' = 'explain') {
+  const started = performance.now();
+  const result = await app[handler]({ method: 'POST', path: `/v2/models/digits/${handler}`, body }, contextWith(timeLeftMs));
+  return { status: result.statusCode, body: result.body as { error?: string; explanations?: unknown }, ms: performance.now() - started };
+}
+
+// 8 digits x 1024 steps: 8,192 rows of a forward and backward pass, about 1.5 s here (2 shared cores);
+// the contexts below leave 0.2-0.3 s after the 2 s kept to answer.
+const heavy = { method: 'integratedGradients', steps: 1024, instances: digits };
+
+describe('explain under a time limit', () => {
+  beforeAll(async () => {
+    await initBackend();
+  });
+
+  it('work that cannot end before the timeout is a 413 naming the figures, answered well before it, with no tensor left', async () => {
+    const app = serving(demoStore);
+    // Warm: the model loaded and its costs measured, so the tensors counted are the weights only.
+    expect((await explain(app, { method: 'integratedGradients', steps: 4, instances: digits.slice(0, 1) }, 600_000)).status).toBe(200);
+    const tensors = tf.memory().numTensors;
+    const answer = await explain(app, heavy, 2_200);
+    expect(answer.status).toBe(413);
+    expect(answer.body.error).toMatch(
+      /^a forward and backward pass through digits:1: 8192 rows, of which \d+ took [\d.]+ s; the other \d+ would take about [\d.]+ s, and this function has [\d.]+ s left before its timeout/,
+    );
+    expect(answer.body.error).toMatch(/About \d+% of this pass fits: ask for less/);
+    expect(answer.ms).toBeLessThan(2_200);
+    expect(tf.memory().numTensors).toBe(tensors);
+  }, 60_000);
+
+  it('the same when all rows fit one chunk of memory: the first chunk is cut so that a check comes in time', async () => {
+    // A fresh process's first pass: one row profiled, then (MAX_BATCH 8192) one chunk would hold every other row.
+    const app = serving(demoStore, { MAX_BATCH: '8192' });
+    const answer = await explain(app, heavy, 2_300);
+    expect(answer.status).toBe(413);
+    expect(answer.body.error).toMatch(/left before its timeout/);
+    expect(answer.ms).toBeLessThan(2_300);
+  }, 60_000);
+
+  it('after a one-row pass measured the model, the first chunk of a larger one is still cut in time', async () => {
+    const app = serving(demoStore, { MAX_BATCH: '8192' });
+    // Saliency of one instance: one row of a forward and backward pass, profiled, and no chunk after it.
+    expect((await explain(app, { method: 'saliency', instances: digits.slice(0, 1) }, 600_000)).status).toBe(200);
+    const answer = await explain(app, heavy, 1_500);
+    expect(answer.status).toBe(413);
+    expect(answer.ms).toBeLessThan(1_500);
+  }, 60_000);
+
+  it('kernelShap is timed per instance, its coalitions drawn and regressions solved outside the chunks included: a 413 for the request, before the timeout', async () => {
+    const app = serving(demoStore);
+    // 196 two-pixel patches and 65,536 coalitions an instance: drawing them alone takes about half a second each here.
+    const body = { method: 'kernelShap', instances: digits, patchSize: 2, nSamples: 65536, background: [digits[7]] };
+    const answer = await explain(app, body, 3_000);
+    expect(answer.status).toBe(413);
+    expect(answer.body.error).toMatch(/^kernelShap(, drawing coalitions)?: 8 instances, of which \d+ took [\d.]+ s; .* About \d+% of this request fits/);
+    expect(answer.ms).toBeLessThan(3_000);
+  }, 60_000);
+
+  it('work that fits the time left runs as before', async () => {
+    const app = serving(demoStore);
+    const body = { method: 'integratedGradients', steps: 16, instances: digits.slice(0, 2) };
+    const limited = await explain(app, body, 20_000);
+    const unlimited = await app.explain({ method: 'POST', path: '/v2/models/digits/explain', body });
+    expect(limited.status).toBe(200);
+    expect(unlimited.statusCode).toBe(200);
+    expect(limited.body.explanations).toEqual((unlimited.body as { explanations: unknown }).explanations);
+  }, 60_000);
+});
+
+describe('synchronous evaluate under a time limit', () => {
+  it('a data set that cannot be evaluated before the timeout is a 413 saying to run it as a job, before its next chunk would pass the timeout', async () => {
+    // 2,000 digits in chunks of 100: the first chunk shows the rest cannot end in the 0.5 s left after the 2 s kept to answer.
+    const app = serving(demoStore, { MAX_BATCH: '100' });
+    // Warm: the model loaded, so the tensors counted are its weights only.
+    expect((await explain(app, { instances: digits.slice(0, 2), labels: ['0', '1'] }, 600_000, 'evaluate')).status).toBe(200);
+    const tensors = tf.memory().numTensors;
+    const answer = await explain(app, { dataset: '_datasets/digits-test.jsonl' }, 2_500, 'evaluate');
+    expect(answer.status).toBe(413);
+    expect(answer.body.error).toMatch(
+      /^evaluate: \d+ rows evaluated in [\d.]+ s, and more to come; the next chunk would take about [\d.]+ s, and this function has [\d.]+ s left before its timeout .*evaluations\?async=true/,
+    );
+    expect(answer.ms).toBeLessThan(2_500);
+    expect(tf.memory().numTensors).toBe(tensors);
+  }, 60_000);
+
+  it('one that can is answered as before', async () => {
+    const app = serving(demoStore);
+    const body = { dataset: '_datasets/digits-test.jsonl' };
+    const limited = await explain(app, body, 60_000, 'evaluate');
+    expect(limited.status).toBe(200);
+    expect((limited.body as unknown as { count: number }).count).toBe(2000);
+  }, 60_000);
+});
