@@ -19,6 +19,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { PayloadTooLargeError } from '../errors.js';
 import { bytesOutsideTensors } from './footprint.js';
+import { MeasuredCosts } from './measuredCosts.js';
 import { Pace, type TimeLimit } from './timeLimit.js';
 
 /**
@@ -114,27 +115,25 @@ export type Pass = 'forward' | 'gradient';
 /**
  * Peak bytes per row, by model, pass and row shape, as measured. The shape is part of the key: a
  * model with free dimensions ([null, null, 1]) costs per row what its rows' size makes it, and a
- * cost measured on 8 x 8 rows let 200 x 200 ones run in chunks 5.5 times the budget.
+ * cost measured on 8 x 8 rows let 200 x 200 ones run in chunks 5.5 times the budget. The shapes
+ * are the callers': only the most recently used are kept (measuredCosts.ts).
  */
-const perRow = new WeakMap<object, Map<string, number>>();
+const perRow = new MeasuredCosts<number>();
 
 const costKey = (pass: Pass, rowShape: readonly number[] | undefined) => `${pass} ${rowShape?.join('x') ?? ''}`;
 
-/** The measured cost of one row (undefined until a pass has run on rows of this shape). */
+/** The measured cost of one row (undefined until a pass has run on rows of this shape, or after its shape was dropped: measuredCosts.ts). */
 export function costPerRow(model: object, pass: Pass, rowShape?: readonly number[]): number | undefined {
-  return perRow.get(model)?.get(costKey(pass, rowShape));
+  return perRow.get(model, costKey(pass, rowShape));
 }
 
-/** Milliseconds a row of a pass took in the last timed chunk, by model, pass and row shape (the time budget's starting pace). */
-const rowTimes = new WeakMap<object, Map<string, number>>();
+/** Milliseconds a row of a pass took in the last timed chunk, by model, pass and row shape (the time budget's starting pace; the same keys, as many kept). */
+const rowTimes = new MeasuredCosts<number>();
 
-const knownRowMs = (plan: ChunkPlan) => rowTimes.get(plan.model)?.get(costKey(plan.pass, plan.rowShape));
+const knownRowMs = (plan: ChunkPlan) => rowTimes.get(plan.model, costKey(plan.pass, plan.rowShape));
 
 function rememberRowMs(plan: ChunkPlan, ms: number | undefined): void {
-  if (ms === undefined) return;
-  const times = rowTimes.get(plan.model) ?? new Map<string, number>();
-  times.set(costKey(plan.pass, plan.rowShape), ms);
-  rowTimes.set(plan.model, times);
+  if (ms !== undefined) rowTimes.set(plan.model, costKey(plan.pass, plan.rowShape), ms);
 }
 
 type Timed = { time(f: () => void): Promise<{ kernelMs: number }> };
@@ -211,9 +210,7 @@ export async function measureRow(model: object, pass: Pass, runOneRow: () => Pro
   const before = tf.memory().numBytes;
   const snapshots = await profileKernels(runOneRow);
   const cost = Math.max(1, (Math.max(...snapshots) - before) / rows);
-  const costs = perRow.get(model) ?? new Map<string, number>();
-  costs.set(costKey(pass, rowShape), cost);
-  perRow.set(model, costs);
+  perRow.set(model, costKey(pass, rowShape), cost);
   return cost;
 }
 

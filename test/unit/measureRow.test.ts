@@ -1,11 +1,13 @@
 /**
  * A pass measured under tf.profile (lib/runtime/memory.ts measureRow) whose kernel throws: the
  * caller gets the kernel's own error, the process is not ended by a rejection nobody awaits (TF.js
- * times kernels with an async function under a profile), and later kernels are not profiled.
+ * times kernels with an async function under a profile), and later kernels are not profiled. The
+ * costs are kept per row shape, which requests choose, so only the most recent shapes' are kept.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../lib/runtime/backend.js';
+import { MEASURED_KEYS_PER_MODEL } from '../../lib/runtime/measuredCosts.js';
 import { costPerRow, measureRow } from '../../lib/runtime/memory.js';
 
 const unhandled: unknown[] = [];
@@ -46,5 +48,22 @@ describe('measureRow', () => {
     expect(cost).toBeGreaterThanOrEqual(1024);
     expect(costPerRow(model, 'forward')).toBe(cost);
     expect(backend.time).toBe(timeBefore);
+  });
+
+  it('keeps the costs of the most recently used row shapes only, however many shapes requests send', async () => {
+    const model = {};
+    const shapes = Array.from({ length: 3 * MEASURED_KEYS_PER_MODEL }, (_, i) => [i + 1, 1]);
+    const pass = (rows: number) => () => tf.tidy(() => tf.add(tf.ones([rows]), 1)).dispose();
+    await measureRow(model, 'forward', pass(1), shapes[0]);
+    for (const shape of shapes.slice(1)) {
+      // The first shape is used on every request, so it stays.
+      expect(costPerRow(model, 'forward', shapes[0])).toBeDefined();
+      await measureRow(model, 'forward', pass(shape[0]), shape);
+    }
+    const kept = shapes.filter((shape) => costPerRow(model, 'forward', shape) !== undefined);
+    expect(kept.length).toBe(MEASURED_KEYS_PER_MODEL);
+    expect(kept).toContainEqual(shapes[0]);
+    expect(kept).toContainEqual(shapes.at(-1));
+    expect(kept).not.toContainEqual(shapes[1]);
   });
 });

@@ -12,6 +12,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { PayloadTooLargeError } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
+import { MeasuredCosts } from '../../runtime/measuredCosts.js';
 import { size, type MemoryBudget } from '../../runtime/memory.js';
 import { activationBytesPerRow } from '../../runtime/tfModel.js';
 import type { FineTuneConfig } from './request.js';
@@ -47,10 +48,14 @@ export interface TrainingPlan {
   budget: MemoryBudget;
 }
 
-/** Steps measured, by model, row shape, task, optimizer and trained layers. */
-const measured = new WeakMap<object, Map<string, StepCost>>();
+/** Steps measured, by model, row shape, task, optimizer and trained layers (the most recently used: measuredCosts.ts). */
+const measured = new MeasuredCosts<StepCost>();
 
-const keyOf = (plan: TrainingPlan, rowShape: number[]) => [rowShape.join('x'), plan.task, plan.config.optimizer, ...plan.trainable].join(' ');
+/**
+ * The trained layers as a set (sorted, each once): the request lists them, in any order and as
+ * often as it likes, and a key as long as its list kept the request's size for as long as the model.
+ */
+const keyOf = (plan: TrainingPlan, rowShape: number[]) => [rowShape.join('x'), plan.task, plan.config.optimizer, ...[...new Set(plan.trainable)].sort()].join(' ');
 
 function trainedVariables(plan: TrainingPlan): tf.Variable[] {
   return plan.model.layers.filter((l) => plan.trainable.includes(l.name)).flatMap((l) => l.weights.filter((w) => w.trainable).map((w) => w.read() as tf.Variable));
@@ -107,7 +112,7 @@ export async function checkTrainingFits(plan: TrainingPlan, rowShape: number[]):
   const trained = trainedVariables(plan);
   if (trained.length === 0) return;
   const key = keyOf(plan, rowShape);
-  let cost = measured.get(plan.model)?.get(key);
+  let cost = measured.get(plan.model, key);
   if (cost === undefined) {
     const guess = estimate(plan, trained);
     if (guess !== undefined) checkFits(plan, guess, 1);
@@ -117,9 +122,7 @@ export async function checkTrainingFits(plan: TrainingPlan, rowShape: number[]):
     const perRowGuess = guess?.[0]?.perRow ?? Number.POSITIVE_INFINITY;
     const twoRowsFit = (oneRow: number) => oneRow + Math.min(oneRow, perRowGuess) <= available;
     cost = withIndices(measureStep(plan.model, trained, rowShape, { task: plan.task, optimizer: plan.config.optimizer, trainedLayers: plan.trainable }, twoRowsFit));
-    const costs = measured.get(plan.model) ?? new Map<string, StepCost>();
-    costs.set(key, cost);
-    measured.set(plan.model, costs);
+    measured.set(plan.model, key, cost);
   }
   checkFits(plan, cost, plan.config.batchSize);
 }
