@@ -6,14 +6,20 @@
  * (after a full GC) within 5% between request 1,000 and the last, and between request 3,000 and
  * the last: until a few thousand requests V8 grows its young generation (1 to 16 MB semi-spaces)
  * and compiles code, which is warm-up, not memory kept (heap snapshots at 10,000 and 40,000 differ
- * by compiled code only). The process runs with the functions' malloc settings (lib/runtime/processEnv.ts).
+ * by compiled code only; what the step is made of: docs/ARCHITECTURE.md, malloc). The process runs
+ * with the functions' node and malloc settings (lib/runtime/processEnv.ts).
  * Reported beside RSS: V8's heap, the wasm backend's heap (it only grows), tensors.
  *
- *   npx tsx bench/soak.ts [--quick]   (alone)
+ *   npx tsx bench/soak.ts [--quick] [--requests N]   (alone)
+ *
+ * --requests runs longer (or shorter) than 10,000, e.g. 30,000 to see RSS level off; the targets
+ * still compare requests 1,000 and 3,000 with the last. Past request 12,539 "tensors left" reads 2:
+ * the evaluations handler then loads spam for the first time (its own model cache, as its Lambda's).
  */
 import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { FUNCTION_PROCESS_ENV } from '../lib/runtime/processEnv.js';
 import { buildHandlers } from '../scripts/build.js';
@@ -57,7 +63,7 @@ export interface SoakResult {
   targets: Target[];
 }
 
-export async function measureSoak(options: { quick: boolean; seed?: number }): Promise<SoakResult> {
+export async function measureSoak(options: { quick: boolean; seed?: number; requests?: number }): Promise<SoakResult> {
   const models = await mkdtemp(path.join(os.tmpdir(), 'soak-models-'));
   const outDir = await mkdtemp(path.join(os.tmpdir(), 'soak-dist-'));
   try {
@@ -65,7 +71,7 @@ export async function measureSoak(options: { quick: boolean; seed?: number }): P
     // The AWS SDK stays external in the bundles (Lambda provides it): node_modules above plays that part.
     await symlink(path.join(repoRoot, 'node_modules'), path.join(outDir, 'node_modules'), 'dir');
     await buildHandlers({ handlersDir: path.join(benchDir, 'soakHandlers'), outDir });
-    const requests = options.quick ? 2000 : 10_000;
+    const requests = options.requests ?? (options.quick ? 2000 : 10_000);
     // The functions' process settings (serverless.yml's, which a test keeps equal to these): node and glibc read them when the process starts, as in Lambda.
     const malloc = { ...FUNCTION_PROCESS_ENV };
     const env = childEnv({ MODEL_STORE_URI: `file://${models}`, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', ...malloc });
@@ -110,7 +116,11 @@ export function formatSoak(soak: SoakResult): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const soak = await measureSoak({ quick: process.argv.includes('--quick') });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, requests: { type: 'string' } } });
+  const requests = values.requests === undefined ? undefined : Number(values.requests);
+  if (requests !== undefined && !(Number.isInteger(requests) && requests >= 1000))
+    throw new Error(`--requests: a whole number of at least 1000 (the first checkpoint), not ${values.requests}`);
+  const soak = await measureSoak({ quick: values.quick, requests });
   console.log(formatSoak(soak));
   for (const t of soak.targets) console.log(`${t.name}: ${t.value} (${t.target}) ${t.met ? 'met' : 'UNMET'}`);
   process.exit(0);
