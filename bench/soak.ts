@@ -4,10 +4,11 @@
  * (bench/soakHandlers/all.ts), in one fresh process (bench/children/soak.mjs), over a copy of
  * models/ (saved evaluations write into it). Targets: no 5xx answer, no tensor left behind, RSS
  * (after a full GC) within 5% between request 1,000 and the last, and between request 3,000 and
- * the last: until a few thousand requests V8 grows its young generation (1 to 16 MB semi-spaces)
- * and compiles code, which is warm-up, not memory kept (heap snapshots at 10,000 and 40,000 differ
- * by compiled code only; what the step is made of: docs/ARCHITECTURE.md, malloc). The process runs
- * with the functions' node and malloc settings (lib/runtime/processEnv.ts).
+ * the last: V8 has grown its young generation (to 16 MB semi-spaces) by request 1,000, but compiles
+ * code until about 10,000, which is warm-up, not memory kept (heap snapshots at 10,000, 30,000 and
+ * 60,000 differ by compiled code, and one model cached at request 12,539; what the step is made
+ * of: docs/ARCHITECTURE.md, malloc). The process runs with the functions' node and malloc settings
+ * (lib/runtime/processEnv.ts).
  * Reported beside RSS: V8's heap, the wasm backend's heap (it only grows), tensors.
  *
  *   npx tsx bench/soak.ts [--quick] [--requests N]   (alone)

@@ -13,8 +13,9 @@ import { runInNewContext } from 'node:vm';
 const [bundle, modelsDir, countText, seedText] = process.argv.slice(2);
 const COUNT = Number(countText);
 const CHECKPOINT = Math.min(1000, COUNT);
-// V8 sizes its young generation up (1 -> 16 MB semi-spaces) and compiles code over the first few
-// thousand requests: from here on, memory that still grows is memory kept.
+// V8 has sized its young generation up (to 16 MB semi-spaces) by request 1,000 and compiles most
+// of its code over the first few thousand: from here on, memory that still grows is mostly kept
+// (compiled code still grows until about request 10,000: docs/ARCHITECTURE.md, malloc).
 const SETTLED = Math.min(3000, COUNT);
 const say = (report) => process.stdout.write(`BENCH ${JSON.stringify(report)}\n`);
 process.on('uncaughtException', (error) => {
