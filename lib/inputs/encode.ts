@@ -96,6 +96,16 @@ export function checkOneInstanceFits(model: ModelInputs, budget: EncodeBudget, w
   if (rowShape && rowBytesOf(rowShape) > budget.available()) throw tooMany(where, 1, rowShape, budget);
 }
 
+/**
+ * A 413 (InstanceTooLargeError) when what the model's kind takes to encode one natural instance
+ * besides its row (an image's decoding) would not fit `budget`, checked without encoding it: for a
+ * budget not this process's (the job worker's), of an instance this function cannot decode itself.
+ */
+export async function checkEncodingFits(model: ModelInputs, instance: unknown, budget: EncodeBudget, where: string): Promise<void> {
+  const input = inputKindOf(model);
+  await input?.kind.checkEncodingFits?.(input.settings, instance, where, budget);
+}
+
 /** A nested array of values for one model input, as a tensor of the input's dtype; `rows` names and shapes a chunk's rows. */
 export function rawTensor(spec: TensorSpec, value: unknown, where: string, rows?: RowsOf): TensorData {
   const numbersOnly = () =>

@@ -74,14 +74,20 @@ export type ImageSettings = z.infer<typeof settingsSchema>;
 
 const perChannelValues = (value: number | number[], channels: number) => (Array.isArray(value) ? value : new Array<number>(channels).fill(value));
 
+/** An image's header and EXIF orientation, and with a budget, what decoding and fitting it takes checked against it: nothing decoded yet. */
+async function checkedHeader(settings: ImageSettings, bytes: Uint8Array, where: string, budget?: EncodeBudget) {
+  const orientation = settings.exifOrientation ? await exifOrientation(bytes) : 1;
+  const header = readImageHeader(bytes, where);
+  if (budget) checkImageFits(settings, header, bytes.length, orientation, budget, where);
+  return { header, orientation };
+}
+
 /**
  * One image's bytes -> its row of model inputs (height x width x channels). With a budget, what
  * decoding and fitting it takes is checked first, from its header.
  */
 async function imageRow(settings: ImageSettings, bytes: Uint8Array, where: string, out: Float32Array, budget?: EncodeBudget): Promise<void> {
-  const orientation = settings.exifOrientation ? await exifOrientation(bytes) : 1;
-  const header = readImageHeader(bytes, where);
-  if (budget) checkImageFits(settings, header, bytes.length, orientation, budget, where);
+  const { header, orientation } = await checkedHeader(settings, bytes, where, budget);
   const decoded = decodeImage(bytes, where, header);
   let plane = inverted(toPlane(decoded, settings.channels), settings.invert);
   if (settings.channelOrder === 'bgr') plane = toBgr(plane);
@@ -126,6 +132,9 @@ export const imageKind: InputKind<ImageSettings> = {
   // A long string is taken as base64 image bytes; a short one cannot be an image.
   isInstance: (_settings, value) => isImageInstance(value) || (typeof value === 'string' && value.length > 64),
   encode: encodeImages,
+  checkEncodingFits: async (settings, value, where, budget) => {
+    await checkedHeader(settings, imageBytesOf(value, where), where, budget);
+  },
   fromRecord: (_settings, record, ignore) => {
     const rest = Object.entries(record).filter(([k]) => !ignore.includes(k));
     return record.image ?? record.b64 ?? (rest.length === 1 ? rest[0][1] : undefined);

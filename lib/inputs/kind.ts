@@ -59,6 +59,12 @@ export interface InputKind<T extends KindSettings = KindSettings> {
    * it (InstanceTooLargeError, budget.ts).
    */
   encode(settings: T, values: unknown[], placeOf: (index: number) => string, budget?: EncodeBudget): Promise<Float32Array>;
+  /**
+   * What encoding one instance takes besides its row, checked against `budget` without encoding it
+   * (an image's decoding, from its header): an InstanceTooLargeError naming it when it would not fit.
+   * For a budget not this process's (the job worker's). Undefined: the kind takes no more than its rows.
+   */
+  checkEncodingFits?(settings: T, value: unknown, where: string, budget: EncodeBudget): Promise<void>;
   /** The instance held by a data-set record (CSV row, JSON object); `ignore` lists label columns. */
   fromRecord(settings: T, record: Record<string, unknown>, ignore: readonly string[]): unknown;
   /** Columns a data file must have, when the kind names them (tabular features). */

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { precheckEvaluation } from '../../lib/ops/evaluate/precheck.js';
 import { evaluateRequest } from '../../lib/ops/evaluate/request.js';
+import { b64, pngBytes } from '../helpers/images.js';
 import { call, serving, waitForJob, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
@@ -95,6 +96,25 @@ describe('raw rows that fill the chunks after a chunk of images', () => {
   });
 });
 
+describe('an image too large to decode within the budget', () => {
+  it('is the same 413 on both routes when jobs run here, not a job that fails with it', async () => {
+    // 512 x 512: its decoded planes alone are more than the 512 KB budget.
+    const photo = b64(pngBytes(512, 512, (x, y) => [x & 255, y & 255, 0, 255]));
+    const body = { instances: [instances[0], photo], labels: labels.slice(0, 2) };
+    const before = tf.memory().numTensors;
+    const now = await call(tight.evaluate, 'POST', '/v2/models/digits/evaluate', body);
+    expect(now.statusCode).toBe(413);
+    const refused = await call(tight.evaluations, 'POST', '/v2/models/digits/evaluations?async=true', body);
+    expect(refused.statusCode, JSON.stringify(refused.body).slice(0, 300)).toBe(413);
+    expect(refused.body.id).toBeUndefined();
+    // The figures after "takes" are of the memory free at the time; what is refused and why is the same.
+    const prefix = (error: string) => error.slice(0, error.indexOf(' takes '));
+    expect(prefix(refused.body.error)).toBe(prefix(now.body.error));
+    expect(refused.body.error).toMatch(/^instances\[1\]: image is 512x512; .*\(AWS_LAMBDA_FUNCTION_MEMORY_SIZE\) would take it$/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
 describe('the precheck: chunks of what this function can hold, refusals of what the worker cannot run', () => {
   const precheck = (budget: number, worker: number, values = instances) =>
     tight.services.loader.withModel({ name: 'digits' }, (loaded) =>
@@ -115,6 +135,24 @@ describe('the precheck: chunks of what this function can hold, refusals of what 
   it('leaves to the job an image this function cannot decode but the worker may (its own budget decides there)', async () => {
     // One digit's row fits this function, decoding it (about 31 KB) does not.
     await expect(precheck(1, ROWS, instances.slice(0, 3))).resolves.toBeUndefined();
+  });
+
+  it('is a 413 naming the setting of the worker for an image neither this function nor the worker can decode', async () => {
+    // Decoding a digit takes about 31 KB: 10 digits' rows.
+    await expect(precheck(1, 5, instances.slice(0, 3))).rejects.toThrow(
+      /^instances\[0\]: image is 28x28; .*this function can give 5 digits: .*a function of at least 4096 MB \(JOB_WORKER_MEMORY_SIZE\) would take it$/,
+    );
+    await expect(precheck(3, 5, instances.slice(0, 3))).rejects.toThrow(/^instances\[0\]: image is 28x28; /);
+  });
+
+  it('checks the rows after an image this function cannot decode: a bad one is its 400, not a failed job', async () => {
+    // The bad row in a chunk of its own (one row fits), and in the photo's chunk (three fit).
+    const notAnImage = { b64: 'bm90IGFuIGltYWdl' };
+    await expect(precheck(1, ROWS, [instances[0], notAnImage])).rejects.toThrow(/^instances\[1\]/);
+    await expect(precheck(3, ROWS, [instances[0], notAnImage, instances[1]])).rejects.toThrow(/^instances\[1\]/);
+    const rawRow = Array.from({ length: 28 }, () => Array.from({ length: 28 }, () => [0]));
+    await expect(precheck(1, ROWS, [instances[0], instances[1], rawRow])).rejects.toThrow(/^instances\[2\] is not an instance like instances\[0\]/);
+    await expect(precheck(3, ROWS, [instances[0], rawRow])).rejects.toThrow(/^instances\[1\] is not an instance like instances\[0\]/);
   });
 
   it('is a 413 when not one instance fits the worker, and leaves to the job a row only the worker can hold', async () => {

@@ -5,10 +5,12 @@
  *
  * Natural instances are decoded a chunk at a time, as many as fit this function's budget, as the
  * job worker's evaluation takes them. Decoded all at once (a 1 x 1 PNG is 602 KB of a 224 x 224 x 3
- * model's input), a request the worker runs in chunks was refused with a 413.
+ * model's input), a request the worker runs in chunks was refused with a 413. An instance this
+ * function cannot decode is checked against the worker's budget from its header, and the rows after
+ * it as the others.
  */
 import { InstanceTooLargeError } from '../../inputs/budget.js';
-import { checkOneInstanceFits, DatasetInputs, type EncodeBudget, encodeInstances, instanceBytes, instancesPerChunk } from '../../inputs/encode.js';
+import { checkEncodingFits, checkOneInstanceFits, DatasetInputs, type EncodeBudget, encodeInstances, instanceBytes, instancesPerChunk } from '../../inputs/encode.js';
 import type { LoadedModel } from '../../loader/index.js';
 import { checkInputs } from '../runModel.js';
 import { inlineExamples } from './examples.js';
@@ -20,6 +22,32 @@ export interface PrecheckLimits {
   maxBatch: number;
   budget: EncodeBudget;
   worker: EncodeBudget;
+}
+
+/**
+ * A chunk of natural instances encoded and checked as the job will. When one takes more to decode
+ * than this function has (a large photo), the chunk is checked again an instance at a time: such an
+ * instance against the worker's budget, from its header (a 413 naming JOB_WORKER_MEMORY_SIZE when the
+ * worker could not decode it either, not a job that fails with it), the others encoded. The rows after
+ * it are still checked: a bad one is the 400 the synchronous route gives, not a failed job.
+ */
+async function checkInstances(loaded: LoadedModel, instances: unknown[], place: (index: number) => string, limits: PrecheckLimits): Promise<void> {
+  const { manifest } = loaded;
+  const { inputs } = manifest.signature;
+  try {
+    checkInputs(inputs, [await encodeInstances(manifest, instances, limits.budget, 'instances', place)]);
+    return;
+  } catch (error) {
+    if (!(error instanceof InstanceTooLargeError)) throw error;
+  }
+  for (const [i, instance] of instances.entries()) {
+    try {
+      checkInputs(inputs, [await encodeInstances(manifest, [instance], limits.budget, 'instances', () => place(i))]);
+    } catch (error) {
+      if (!(error instanceof InstanceTooLargeError)) throw error;
+      await checkEncodingFits(manifest, instance, limits.worker, place(i));
+    }
+  }
 }
 
 export async function precheckEvaluation(loaded: LoadedModel, request: EvaluateRequest, limits: PrecheckLimits): Promise<void> {
@@ -44,15 +72,7 @@ export async function precheckEvaluation(loaded: LoadedModel, request: EvaluateR
       // What the worker could not run: not even one instance fits its budget.
       checkOneInstanceFits(manifest, limits.worker);
       // A row this function cannot hold but the worker can (a larger job worker): the job decodes it.
-      if ((instanceBytes(manifest) ?? 0) <= limits.budget.available()) {
-        try {
-          checkInputs(inputs, [await encodeInstances(manifest, input.instances, limits.budget, 'instances', place)]);
-        } catch (error) {
-          // An image this function cannot decode (a large photo): the job decodes it, within the worker's budget.
-          if (error instanceof InstanceTooLargeError) return;
-          throw error;
-        }
-      }
+      if ((instanceBytes(manifest) ?? 0) <= limits.budget.available()) await checkInstances(loaded, input.instances, place, limits);
     }
     if (refused) throw refused;
     from = to;
