@@ -83,6 +83,18 @@ describe('fine-tune refuses at submit what the job could not do', () => {
       /validation\.instances: input features: shape \[10,3\] does not fit the model's \[-1,4\]/,
     ],
     [
+      'a raw row after feature records (named by its index)',
+      'iris',
+      () => ({ instances: [...iris.instances.slice(0, 9), [5.1, 3.5, 1.4, 0.2]], labels: iris.labels.slice(0, 10) }),
+      /^instances\[9\] is not an instance like instances\[0\]: /,
+    ],
+    [
+      'a raw row after feature records in the validation data',
+      'iris',
+      () => ({ ...iris, validation: { instances: [iris.instances[0], [5.1, 3.5, 1.4, 0.2]], labels: iris.labels.slice(0, 2) } }),
+      /^validation\.instances\[1\] is not an instance like validation\.instances\[0\]: /,
+    ],
+    [
       'one instance, too few to hold out a validation split',
       'iris',
       () => ({ instances: iris.instances.slice(0, 1), labels: iris.labels.slice(0, 1) }),
@@ -133,6 +145,20 @@ describe('fine-tune jobs', () => {
     expect(job.status).toBe('failed');
     expect(job.error).toMatch(/data set .*tiny-narrow\.jsonl: input probs_input: shape \[10,3\] does not fit the model's \[-1,4\]/);
     expect(await listVersions(store, 'tiny')).toEqual([1]);
+  });
+
+  it('a data file of two forms fails the job naming the row by its line, in the words of evaluate (it was "data set ...[1]")', async () => {
+    const row = (i: number) => ({ instance: iris.instances[i], species: iris.labels[i] });
+    const raw = (i: number) => ({ instance: Object.values(iris.instances[i]), species: iris.labels[i] });
+    await store.put('_datasets/iris-two-forms.jsonl', `${[raw(0), raw(1), row(2), raw(3)].map((r) => JSON.stringify(r)).join('\n')}\n`);
+    const body = { dataset: '_datasets/iris-two-forms.jsonl', labelColumn: 'species' };
+    const now = await call(app.evaluate, 'POST', '/v2/models/iris/evaluate', body);
+    expect(now.body.error).toMatch(/^line 3 is an instance, not a raw tensor row like line 1: /);
+    const accepted = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', { ...body, config: { epochs: 1 } });
+    expect(accepted.statusCode).toBe(202);
+    const job = await waitForJob(app, accepted.body.id);
+    expect(job.status).toBe('failed');
+    expect(job.error).toBe(now.body.error);
   });
 
   it('when the alias cannot be moved after the version is written, the job succeeds and its result names the version and the failure', async () => {

@@ -49,11 +49,18 @@ export function checkOneInput(manifest: Manifest): void {
 /**
  * Inputs exactly as predict feeds them (natural instances through the transforms) and checked as
  * predict checks them (runModel's checkInput): rows of the wrong shape are a 400 naming it, never
- * TF.js's error from inside training. The API runs this on inline data at submit.
+ * TF.js's error from inside training. The API runs this on inline data at submit. `placeOf` names
+ * a row in messages: its index among `where`'s, or a data file's line.
  */
-export async function trainingRows(manifest: Manifest, instances: unknown[], where: string, budget: EncodeBudget): Promise<{ x: Float32Array; rowShape: number[] }> {
+export async function trainingRows(
+  manifest: Manifest,
+  instances: unknown[],
+  where: string,
+  budget: EncodeBudget,
+  placeOf = (index: number) => `${where}[${index}]`,
+): Promise<{ x: Float32Array; rowShape: number[] }> {
   checkOneInput(manifest);
-  const [tensor] = await inputTensors(manifest, inputFromValues(manifest, instances, where), budget);
+  const [tensor] = await inputTensors(manifest, inputFromValues(manifest, instances, where, placeOf), budget);
   try {
     checkInput(manifest.signature.inputs[0], tensor);
   } catch (error) {
@@ -71,11 +78,13 @@ export async function loadLabelledData(
   where = '',
 ): Promise<LabelledData> {
   const { examples, sha256, where: origin } = await examplesOf(store, manifest, source, where);
+  // A data file's row is named by its line, as evaluate names it (exampleFromRow's place); an inline one by its index.
   const rows = await trainingRows(
     manifest,
     examples.map((e) => e.instance),
     origin,
     budget,
+    (i) => examples[i].place ?? `${origin}[${i}]`,
   );
   return { ...rows, truths: examples.map((e) => e.truth), sha256 };
 }
