@@ -21,15 +21,19 @@ const isBatchNorm = (layer: Layer): layer is BatchNorm => layer.getClassName() =
 /** A nested model's own layers (a Sequential or functional model used as a layer). */
 const innerLayers = (layer: Layer): Layer[] => (layer as Partial<tfl.LayersModel>).layers ?? [];
 
-/** Every BN layer of `layers`, nested models' included, with whether it is trained (its top-level layer is in `trained`). */
+/**
+ * Every BN layer of `layers`, nested models' included, once each, with whether it is trained (a
+ * top-level layer holding it is in `trained`). Once each: a layer shared by two nested models is
+ * one layer (one `call`, one set of weights), and wrapping it twice would leave a wrapper behind.
+ */
 function batchNormLayers(layers: Layer[], trained: (top: Layer) => boolean): { layer: BatchNorm; isTrained: boolean }[] {
-  const found: { layer: BatchNorm; isTrained: boolean }[] = [];
+  const found = new Map<BatchNorm, boolean>();
   const walk = (layer: Layer, isTrained: boolean) => {
-    if (isBatchNorm(layer)) found.push({ layer, isTrained });
+    if (isBatchNorm(layer)) found.set(layer, isTrained || (found.get(layer) ?? false));
     for (const inner of innerLayers(layer)) walk(inner, isTrained);
   };
   for (const layer of layers) walk(layer, trained(layer));
-  return found;
+  return [...found].map(([layer, isTrained]) => ({ layer, isTrained }));
 }
 
 /**
@@ -54,7 +58,8 @@ export function frozenBatchNormInInference(model: tfl.LayersModel, trained: stri
     wrapped.push({ layer, own });
   }
   return () => {
-    for (const { layer, own } of wrapped) {
+    // In reverse, so each layer gets back what it had before even if it were wrapped twice.
+    for (const { layer, own } of [...wrapped].reverse()) {
       if (own === undefined) delete (layer as Partial<Layer>).call;
       else layer.call = own;
     }
