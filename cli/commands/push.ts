@@ -6,6 +6,7 @@ import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { pushKerasFile } from '../../lib/ops/pushKeras.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { UsageError } from '../errors.js';
+import { aliasArgument, modelArgument } from '../refs.js';
 import { readOptionFile } from '../userFiles.js';
 import { describeSettings, preprocessingFrom, type PreprocessingOptions } from './preprocessing.js';
 
@@ -44,6 +45,9 @@ async function fieldsFrom(options: PushOptions): Promise<Partial<ManifestFields>
 }
 
 export async function push(store: ObjectStore, source: string, options: PushOptions): Promise<string> {
+  // Checked before anything is read or written: a refused alias used to leave the new version behind.
+  const name = modelArgument(options.name);
+  const alias = options.alias === undefined ? undefined : aliasArgument(options.alias);
   const fields = await fieldsFrom(options);
   const bar = new cliProgress.SingleBar({ format: 'uploading [{bar}] {value}/{total} files', clearOnComplete: true }, cliProgress.Presets.shades_classic);
   let started = false;
@@ -59,15 +63,15 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
   try {
     manifest =
       found.isDirectory() || path.extname(source).toLowerCase() === '.json'
-        ? await pushModelFolder(store, source, options.name, fields, { onProgress })
-        : await pushKerasFile(store, new Uint8Array(await readFile(source)), path.resolve(source), options.name, fields, { onProgress });
+        ? await pushModelFolder(store, source, name, fields, { onProgress })
+        : await pushKerasFile(store, new Uint8Array(await readFile(source)), path.resolve(source), name, fields, { onProgress });
   } finally {
     bar.stop();
   }
   const lines = [`pushed ${manifest.name}:${manifest.version} (${manifest.format}, ${manifest.task}) to ${store.uri}`, describeSettings(manifest.transforms.input)];
-  if (options.alias) {
-    await setAlias(store, manifest.name, options.alias, manifest.version);
-    lines.push(`alias ${options.alias} -> ${manifest.version}`);
+  if (alias !== undefined) {
+    await setAlias(store, manifest.name, alias, manifest.version);
+    lines.push(`alias ${alias} -> ${manifest.version}`);
   }
   return lines.join('\n');
 }

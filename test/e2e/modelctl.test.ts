@@ -67,13 +67,17 @@ describe('modelctl', () => {
       [['rollback', 'iris', '--alias', 'staging'], 1, /^modelctl: model iris has no alias staging \(iris has version 1, aliases production -> 1\)$/],
       [['show', 'iris:x1'], 2, /^modelctl: invalid version "x1": expected an integer from 1$/],
       [['evaluate', 'iris@nope', '--data', 'models/_datasets/iris-test.csv', '--label-column', 'species'], 1, /^modelctl: model iris has no alias nope \(iris has version 1/],
+      // push checks --name and --alias before it reads or writes anything: no version 2 is left behind.
+      [['push', 'models/iris/versions/1', '--name', 'iris', '--alias', 'BAD'], 2, /^modelctl: invalid alias name "BAD": expected /],
+      [['push', 'models/iris/versions/1', '--name', 'iris', '--alias', 'latest'], 2, /^modelctl: alias latest is implicit/],
+      [['push', 'models/iris/versions/1', '--name', 'Iris'], 2, /^modelctl: invalid model name "Iris": expected /],
     ];
     for (const [args, exitCode, message] of cases) {
       const { stderr, code } = await ctl('--store', store, ...args);
       expect([args.join(' '), code, stderr.trim()]).toEqual([args.join(' '), exitCode, expect.stringMatching(message)]);
     }
-    // Nothing moved.
-    expect(JSON.parse((await ctl('--store', store, 'show', 'iris@production')).stdout).version).toBe(1);
+    // Nothing moved, nothing written.
+    expect(JSON.parse((await ctl('--store', store, 'show', 'iris@production')).stdout)).toMatchObject({ version: 1, versions: [1] });
   }, 120_000);
 
   it('pushes a TF.js model by its .json file, as packages ship several models in one folder (name.json beside name.bin)', async () => {
