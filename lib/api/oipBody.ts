@@ -5,7 +5,7 @@
  */
 import { BadRequestError } from '../errors.js';
 import { checkSize, jsonValue } from '../http/body.js';
-import { bodyBytesOf } from '../http/request.js';
+import { bodyBytesOf, sentAsTextHint } from '../http/request.js';
 import type { RouteRequest } from '../http/router.js';
 import { HEADER_LENGTH, readBinaryRequest } from '../protocol/binaryData.js';
 
@@ -17,14 +17,8 @@ export function readOipBody(request: RouteRequest): unknown {
   try {
     return readBinaryRequest(bytes, headerLength);
   } catch (error) {
-    // A body that came as text (not base64) was decoded as UTF-8 on its way: bytes that are not
-    // UTF-8 were replaced (U+FFFD), so its counts no longer add up. Said, as the likely cause.
-    const asText = request.bodyBytes === undefined && request.body?.includes('\uFFFD') && !request.headers['content-type']?.startsWith('application/octet-stream');
-    if (error instanceof BadRequestError && asText) {
-      throw new BadRequestError(
-        `${error.message} (send a binary body with Content-Type: application/octet-stream; as ${request.headers['content-type'] ?? 'no content type'} it arrives as text and its bytes are altered)`,
-      );
-    }
+    const hint = sentAsTextHint(request, 'binary');
+    if (error instanceof BadRequestError && hint) throw new BadRequestError(`${error.message}${hint}`);
     throw error;
   }
 }

@@ -5,8 +5,7 @@
  * sent, the compressed body in base64.
  */
 import { deflateSync, gzipSync } from 'node:zlib';
-
-type Coding = 'gzip' | 'deflate';
+import { aliasesOf, type Coding } from './codings.js';
 
 /**
  * Smaller answers go as they are: gzip's header and trailer (18 bytes) and base64's third more eat
@@ -35,7 +34,8 @@ function qualities(acceptEncoding: string): Map<string, number> {
 export function chosenCoding(acceptEncoding: string | undefined): Coding | undefined {
   if (!acceptEncoding) return undefined;
   const listed = qualities(acceptEncoding);
-  const q = (coding: Coding) => listed.get(coding) ?? (coding === 'gzip' ? listed.get('x-gzip') : undefined) ?? listed.get('*') ?? 0;
+  const byName = (coding: Coding) => [coding, ...aliasesOf(coding)].map((name) => listed.get(name)).find((q) => q !== undefined);
+  const q = (coding: Coding) => byName(coding) ?? listed.get('*') ?? 0;
   const best = q('deflate') > q('gzip') ? 'deflate' : 'gzip';
   return q(best) > 0 ? best : undefined;
 }

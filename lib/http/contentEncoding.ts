@@ -8,23 +8,16 @@
 import { gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.js';
 import { checkSize, MAX_BODY_BYTES } from './body.js';
-import { bodyBytesOf, bodyFromBytes, type HttpRequest } from './request.js';
-
-type Coding = 'gzip' | 'deflate';
-
-/** Content codings read here; x-gzip is gzip's old name, which HTTP still asks recipients to accept. */
-const CODINGS: Record<string, Coding | 'identity'> = { gzip: 'gzip', 'x-gzip': 'gzip', deflate: 'deflate', identity: 'identity' };
+import { type Coding, codingNamed, listedCodings } from './codings.js';
+import { bodyBytesOf, bodyFromBytes, type HttpRequest, sentAsTextHint } from './request.js';
 
 /** The codings applied to the body, first applied first (the order of the header), identity left out. */
 function codingsOf(header: string | undefined): Coding[] {
-  const names = (header ?? '')
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
-    .filter((name) => name !== '');
-  return names.flatMap((name) => {
-    const coding = CODINGS[name];
-    if (coding === undefined) throw new UnsupportedMediaTypeError(`Content-Encoding ${name} is not accepted: send gzip, deflate or identity (uncompressed)`);
-    return coding === 'identity' ? [] : [coding];
+  return listedCodings(header).map((name) => {
+    const coding = codingNamed(name);
+    if (coding === undefined || coding === 'identity')
+      throw new UnsupportedMediaTypeError(`Content-Encoding ${name} is not accepted: send gzip, deflate or identity (uncompressed)`);
+    return coding;
   });
 }
 
@@ -33,7 +26,8 @@ function isZlib(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && (bytes[0] & 0x0f) === 8 && ((bytes[0] << 8) | bytes[1]) % 31 === 0;
 }
 
-function inflate(coding: Coding, bytes: Uint8Array, maxBytes: number, asText: boolean): Buffer {
+/** `hint`: what to say when the data does not inflate (sentAsTextHint), or ''. */
+function inflate(coding: Coding, bytes: Uint8Array, maxBytes: number, hint: string): Buffer {
   const options = { maxOutputLength: maxBytes };
   try {
     if (coding === 'gzip') return gunzipSync(bytes, options);
@@ -43,9 +37,6 @@ function inflate(coding: Coding, bytes: Uint8Array, maxBytes: number, asText: bo
     if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new PayloadTooLargeError(`the body inflates (Content-Encoding ${coding}) past the limit of ${maxBytes} bytes (${maxBytes / 2 ** 20} MB uncompressed)`);
     }
-    // A body that came as text was decoded as UTF-8 on its way (serverless offline does so for
-    // any type but application/octet-stream): its compressed bytes are altered. Said, as the cause.
-    const hint = asText ? ' (send a compressed body with Content-Type: application/octet-stream: as text its bytes are altered on the way)' : '';
     throw new BadRequestError(`the body is not valid ${coding} data, as its Content-Encoding says: ${(error as Error).message}${hint}`);
   }
 }
@@ -60,10 +51,10 @@ export function decodeContent<R extends HttpRequest>(request: R, maxBytes = MAX_
   // A direct invocation's JSON value was never encoded; an empty body is the JSON reader's to refuse.
   const empty = request.bodyBytes === undefined ? !request.body : request.bodyBytes.length === 0;
   if (codings.length === 0 || request.parsedBody !== undefined || empty) return request;
-  const asText = request.bodyBytes === undefined && request.body?.includes('\uFFFD') === true;
+  const hint = sentAsTextHint(request, 'compressed');
   let bytes: Uint8Array = bodyBytesOf(request);
   checkSize(bytes.length, maxBytes);
-  for (const coding of codings.reverse()) bytes = inflate(coding, bytes, maxBytes, asText);
+  for (const coding of codings.reverse()) bytes = inflate(coding, bytes, maxBytes, hint);
   const { 'content-encoding': _, ...headers } = request.headers;
   return { ...request, headers, body: undefined, ...bodyFromBytes(bytes, headers) };
 }

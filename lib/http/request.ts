@@ -5,6 +5,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { BadRequestError } from '../errors.js';
+import { listedCodings } from './codings.js';
 
 type EventSource = 'httpApi' | 'restApi' | 'direct';
 
@@ -61,8 +62,7 @@ function defined(record: Record<string, string | undefined> | null | undefined):
  * text means nothing until it is inflated (contentEncoding.ts).
  */
 export function bodyFromBytes(bytes: Uint8Array, headers: Record<string, string>): { body?: string; bodyBytes: Uint8Array } {
-  const encoding = headers['content-encoding']?.trim().toLowerCase();
-  const encoded = encoding !== undefined && encoding !== '' && encoding !== 'identity';
+  const encoded = listedCodings(headers['content-encoding']).length > 0;
   if (encoded || headers['content-type']?.startsWith('application/octet-stream')) return { bodyBytes: bytes };
   return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), bodyBytes: bytes };
 }
@@ -77,6 +77,18 @@ function bodyOf(body: string | null | undefined, base64: boolean | undefined, he
 /** The body's bytes: as received when it came base64-encoded, else its text in UTF-8. */
 export function bodyBytesOf(request: HttpRequest): Uint8Array {
   return request.bodyBytes ?? Buffer.from(request.body ?? '', 'utf8');
+}
+
+/**
+ * What to add to a 400 about a body that did not read as `what` when it came as text with bytes
+ * replaced by U+FFFD, else ''. Such a body was decoded as UTF-8 on its way (serverless offline does
+ * so for any type but application/octet-stream): bytes that are not UTF-8 were altered, the likely
+ * cause, so the answer says how to send it.
+ */
+export function sentAsTextHint(request: HttpRequest, what: 'compressed' | 'binary'): string {
+  const contentType = request.headers['content-type'];
+  const asText = request.bodyBytes === undefined && request.body?.includes('\uFFFD') === true && !contentType?.startsWith('application/octet-stream');
+  return asText ? ` (send a ${what} body with Content-Type: application/octet-stream; as ${contentType ?? 'no content type'} it arrives as text and its bytes are altered)` : '';
 }
 
 export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpRequest {

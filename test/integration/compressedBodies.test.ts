@@ -123,7 +123,7 @@ describe('a compressed request body', () => {
     const answer = (await app.predict(event)) as unknown as HttpAnswer;
     expect(answer.statusCode).toBe(400);
     expect(jsonOf(answer).error).toMatch(
-      /Content-Encoding says: .*\(send a compressed body with Content-Type: application\/octet-stream: as text its bytes are altered on the way\)$/,
+      /Content-Encoding says: .*\(send a compressed body with Content-Type: application\/octet-stream; as application\/json it arrives as text and its bytes are altered\)$/,
     );
   });
 
