@@ -5,7 +5,7 @@
  *
  *   handlers -> api -> (http, ops, jobs, batch, services) -> loader -> (runtime, registry) -> store
  *   inputs, protocol and tensors are pure (no network or store I/O; image inputs alone use TF.js's
- *   image ops and read the JPEG decoder's wasm file); errors, config, random and
+ *   image ops and read the JPEG decoder's wasm file); errors, bytes, config, random and
  *   observability are leaves.
  */
 /** A rule: files matching `from` may import nothing under lib/ except `allowed`. */
@@ -16,7 +16,7 @@ const onlyImports = (name, from, allowed) => ({
   to: { path: '^lib/', pathNot: [from, ...allowed] },
 });
 
-const LEAVES = ['^lib/errors\\.ts$', '^lib/tensors/'];
+const LEAVES = ['^lib/errors\\.ts$', '^lib/bytes\\.ts$', '^lib/tensors/'];
 
 module.exports = {
   forbidden: [
@@ -26,12 +26,12 @@ module.exports = {
     { name: 'test-code-stays-in-test', severity: 'error', from: { pathNot: '^test/' }, to: { path: '^test/' } },
     { name: 'lib-is-below-handlers-and-scripts', severity: 'error', from: { path: '^lib/' }, to: { path: '^(handlers|scripts|bench|cli)/' } },
     onlyImports('tensor-data-is-a-leaf', '^lib/tensors/data\\.ts$', []),
-    onlyImports('leaves', '^lib/(errors|config|random|observability)\\.ts$', []),
+    onlyImports('leaves', '^lib/(errors|bytes|config|random|observability)\\.ts$', []),
     onlyImports('tensors', '^lib/tensors/', ['^lib/errors\\.ts$']),
     onlyImports('inputs-are-pure', '^lib/inputs/', LEAVES),
     onlyImports('keras-files-are-read-without-tfjs', '^lib/keras/', ['^lib/errors\\.ts$']),
     onlyImports('protocol-is-pure', '^lib/protocol/', [...LEAVES, '^lib/inputs/', '^lib/registry/manifest\\.ts$']),
-    onlyImports('http-is-generic', '^lib/http/', ['^lib/errors\\.ts$', '^lib/observability\\.ts$']),
+    onlyImports('http-is-generic', '^lib/http/', ['^lib/errors\\.ts$', '^lib/bytes\\.ts$', '^lib/observability\\.ts$']),
     onlyImports('store-is-the-bottom', '^lib/store/', ['^lib/errors\\.ts$']),
     onlyImports('registry-sits-on-the-store', '^lib/registry/', [...LEAVES, '^lib/store/', '^lib/inputs/']),
     onlyImports('runtime-knows-tfjs-only', '^lib/runtime/', [...LEAVES, '^lib/observability\\.ts$', '^lib/registry/(artifacts|manifest)\\.ts$']),

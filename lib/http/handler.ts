@@ -3,6 +3,7 @@
  * a request id on every answer and log line, one latency metric per request.
  */
 import type { Context } from 'aws-lambda';
+import { megabytes } from '../bytes.js';
 import { PayloadTooLargeError } from '../errors.js';
 import { MAX_BODY_BYTES } from './body.js';
 import { chosenCoding, compressed } from './compression.js';
@@ -49,9 +50,8 @@ function oversized(result: HttpResult): number | undefined {
  * do, including, for a client that did not take one, asking for a compressed answer.
  */
 function tooLarge(bytes: number, couldCompress: boolean): PayloadTooLargeError {
-  const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
   return new PayloadTooLargeError(
-    `the answer would be ${mb(bytes)}, over the ${mb(MAX_BODY_BYTES)} a Lambda function can return: ask for less in one request (fewer instances, shorter texts, fewer outputs)${couldCompress ? ', or for a compressed answer (Accept-Encoding: gzip)' : ''}`,
+    `the answer would be ${megabytes(bytes)}, over the ${megabytes(MAX_BODY_BYTES)} a Lambda function can return: ask for less in one request (fewer instances, shorter texts, fewer outputs)${couldCompress ? ', or for a compressed answer (Accept-Encoding: gzip)' : ''}`,
   );
 }
 

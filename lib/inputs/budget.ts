@@ -14,8 +14,6 @@ export interface EncodeBudget {
   readonly sizeSetting: string;
 }
 
-export const megabytes = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
-
 /**
  * One instance needs more memory to encode than the function has (a large photo): a 413 like any
  * other, told apart so that batch scoring reports it as its row's problem instead of failing the file.

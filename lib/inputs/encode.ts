@@ -6,7 +6,8 @@
 import { BadRequestError, PayloadTooLargeError } from '../errors.js';
 import { fitsShape, type TensorData, type TensorSpec } from '../tensors/data.js';
 import { flattenNested, nestedShape, type RowsOf } from '../tensors/nested.js';
-import { type EncodeBudget, megabytes } from './budget.js';
+import { megabytes } from '../bytes.js';
+import type { EncodeBudget } from './budget.js';
 import { csvNumber } from './csvCells.js';
 import type { InputKind, KindSettings } from './kind.js';
 import { kindOf } from './kinds.js';

@@ -17,6 +17,7 @@
  * fullest) become the model's cost per row for that pass, remembered for the process.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { size } from '../bytes.js';
 import { PayloadTooLargeError } from '../errors.js';
 import { bytesOutsideTensors } from './footprint.js';
 import { MeasuredCosts } from './measuredCosts.js';
@@ -38,13 +39,6 @@ const FLOOR_MAX_BYTES = 384 * 2 ** 20;
 const WASM_HEAP_LIMIT_BYTES = 2 * 2 ** 30;
 /** The heap fragments: plan for this share of what is free. */
 const MARGIN = 0.85;
-
-/** Bytes in words: KB under a megabyte, one decimal under ten, whole megabytes above. */
-export function size(bytes: number): string {
-  if (bytes < 2 ** 20) return `${Math.ceil(bytes / 1024)} KB`;
-  const mb = bytes / 2 ** 20;
-  return mb < 10 ? `${mb.toFixed(1)} MB` : `${Math.round(mb)} MB`;
-}
 
 export interface MemoryLimits {
   /** The Lambda's memory size in bytes (AWS_LAMBDA_FUNCTION_MEMORY_SIZE). */

@@ -30,7 +30,8 @@
  * array and freed ones go back at once: the count is further over there (PNG stretch: 117 MB
  * measured, 175 counted).
  */
-import { InstanceTooLargeError, type EncodeBudget, megabytes } from '../budget.js';
+import { megabytes } from '../../bytes.js';
+import { InstanceTooLargeError, type EncodeBudget } from '../budget.js';
 import { decodingBytes, type ImageHeader } from './decode.js';
 import { type FitSettings, fitBytes } from './fit.js';
 
