@@ -6,7 +6,17 @@
  * when the store holds no such model, how to list the models it does hold.
  */
 import { BadRequestError, NotFoundError } from '../lib/errors.js';
-import { listAliases, listVersions, parseModelRef, resolveVersion, validateName, validateVersion, validateWritableAlias, type ModelRef } from '../lib/registry/index.js';
+import {
+  listAliases,
+  listVersions,
+  NoSuchModelError,
+  parseModelRef,
+  resolveVersion,
+  validateName,
+  validateVersion,
+  validateWritableAlias,
+  type ModelRef,
+} from '../lib/registry/index.js';
 import type { ObjectStore } from '../lib/store/index.js';
 import { UsageError } from './errors.js';
 
@@ -29,9 +39,10 @@ export const refArgument = (text: string): ModelRef => inForm(() => parseModelRe
 export const LIST_HINT = 'modelctl list shows the models this store holds';
 
 /** What the store holds of `model`, for a refusal: its versions and aliases, or how to list the models. */
-async function whatExists(store: ObjectStore, model: string, refusal: string): Promise<string> {
+async function whatExists(store: ObjectStore, model: string, refusal: NotFoundError): Promise<string> {
   const versions = await listVersions(store, model);
-  if (versions.length === 0) return refusal === `no model named ${model}` ? LIST_HINT : `the store has no model ${model}; ${LIST_HINT}`;
+  // A refusal that already says there is no such model needs only the hint.
+  if (versions.length === 0) return refusal instanceof NoSuchModelError ? LIST_HINT : `the store has no model ${model}; ${LIST_HINT}`;
   const aliases = Object.entries(await listAliases(store, model)).map(([alias, version]) => `${alias} -> ${version}`);
   return `${model} has version${versions.length > 1 ? 's' : ''} ${versions.join(', ')}${aliases.length ? `, aliases ${aliases.join(', ')}` : ', no aliases'}`;
 }
@@ -42,7 +53,7 @@ export async function namingWhatExists<T>(store: ObjectStore, model: string, wor
     return await work();
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
-    throw new NotFoundError(`${error.message} (${await whatExists(store, model, error.message)})`, { cause: error });
+    throw new NotFoundError(`${error.message} (${await whatExists(store, model, error)})`, { cause: error });
   }
 }
 

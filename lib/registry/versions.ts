@@ -42,8 +42,15 @@ export async function readManifest(store: ObjectStore, model: string, version: n
   }
 }
 
+/** The store holds no version of `model` at all (a 404), told apart from a missing version or alias by its class. */
+export class NoSuchModelError extends NotFoundError {
+  constructor(readonly model: string) {
+    super(`no model named ${model}`);
+  }
+}
+
 export async function latestVersion(store: ObjectStore, model: string): Promise<number> {
   const versions = await listVersions(store, model);
-  if (versions.length === 0) throw new NotFoundError(`no model named ${model}`);
+  if (versions.length === 0) throw new NoSuchModelError(model);
   return versions[versions.length - 1];
 }

@@ -65,6 +65,7 @@ describe('modelctl', () => {
       ],
       [['rollback', 'iris', '--alias', 'latest'], 2, /^modelctl: alias latest is implicit/],
       [['rollback', 'iris', '--alias', 'staging'], 1, /^modelctl: model iris has no alias staging \(iris has version 1, aliases production -> 1\)$/],
+      [['show', 'nomodel'], 1, /^modelctl: no model named nomodel \(modelctl list shows the models this store holds\)$/],
       [['show', 'iris:x1'], 2, /^modelctl: invalid version "x1": expected an integer from 1$/],
       [['evaluate', 'iris@nope', '--data', 'models/_datasets/iris-test.csv', '--label-column', 'species'], 1, /^modelctl: model iris has no alias nope \(iris has version 1/],
       // push checks --name and --alias before it reads or writes anything: no version 2 is left behind.
