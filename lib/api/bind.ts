@@ -5,11 +5,13 @@
  * output (cross-field rules included), so nothing needs re-checking.
  */
 import type { z } from 'zod';
+import { PayloadTooLargeError } from '../errors.js';
 import { jsonBody } from '../http/body.js';
 import { decodeContent } from '../http/contentEncoding.js';
 import { httpHandler, type HttpHandler } from '../http/handler.js';
 import type { Reply, Route, RouteRequest } from '../http/router.js';
 import { logger } from '../observability.js';
+import { collectAfterRefusal, noteMemoryRefusal } from '../runtime/footprint.js';
 import { withRecovery } from '../runtime/recovery.js';
 import { createServices, type Services } from '../services.js';
 import { validateJobId } from '../jobs/records.js';
@@ -59,8 +61,15 @@ function bind(spec: RouteSpec, implement: (context: RouteContext<unknown>) => Pr
         body = bodySchema.parse(readBody(request));
       } else body = jsonBody(request, bodySchema);
     }
-    // A backend fault resets TF.js before this request's 500, so the next request is served.
-    return withRecovery(() => implement({ request, params: request.params, query: query as never, body: body as never, services }));
+    // A backend fault resets TF.js before this request's 500, so the next request is served; a
+    // refusal for memory has the next request start with a garbage collection (runtime/footprint.ts).
+    collectAfterRefusal();
+    try {
+      return await withRecovery(() => implement({ request, params: request.params, query: query as never, body: body as never, services }));
+    } catch (error) {
+      if (error instanceof PayloadTooLargeError) noteMemoryRefusal();
+      throw error;
+    }
   };
   return spec.paths.map((path) => ({ method: spec.method, path, handle }));
 }

@@ -76,6 +76,13 @@ const GROWTH_BEFORE_COLLECTING = 48 * 2 ** 20;
 const collect = (globalThis as { gc?: () => void }).gc;
 let sinceCollection: number | undefined;
 
+function collectNow(): number {
+  collect?.();
+  residentRead = { at: Number.NEGATIVE_INFINITY, bytes: 0 };
+  sinceCollection = measuredOutsideTensors();
+  return sinceCollection;
+}
+
 /** Bytes of the function's resident memory that are neither tensors nor room for them. */
 export function bytesOutsideTensors(): number {
   const outside = measuredOutsideTensors();
@@ -84,8 +91,26 @@ export function bytesOutsideTensors(): number {
     sinceCollection ??= outside;
     return outside;
   }
-  collect();
-  residentRead = { at: Number.NEGATIVE_INFINITY, bytes: 0 };
-  sinceCollection = measuredOutsideTensors();
-  return sinceCollection;
+  return collectNow();
+}
+
+/**
+ * A request refused for memory part way (an image at instances[125] of a request whose earlier rows
+ * are decoded) leaves that much garbage, and the collection above may have run while it was still
+ * alive, taking it as the level to grow from: every later request was then refused "not even one
+ * fits". So after such a refusal, the next request starts with a collection, once nothing of the
+ * refused one is referenced.
+ */
+let refusedSinceCollection = false;
+
+/** A request was refused for memory: collect before the next one (collectAfterRefusal). */
+export function noteMemoryRefusal(): void {
+  refusedSinceCollection = true;
+}
+
+/** At the start of a request: a collection, when the one before was refused for memory. */
+export function collectAfterRefusal(): void {
+  if (!refusedSinceCollection) return;
+  refusedSinceCollection = false;
+  if (collect !== undefined) collectNow();
 }

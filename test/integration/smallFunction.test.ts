@@ -96,6 +96,19 @@ describe('a 256 MB function', () => {
     for (const outcome of outcomes) expect(outcome.peakBytes).toBeLessThan(256 * MB);
   }, 60_000);
 
+  it('a request refused for memory part way (its largest promise, at once after the refusal that made it) leaves the next requests served', async () => {
+    const [refused] = await in256('predict', [widePredict(200)]);
+    const fit = Number(/at most (\d+) instances fit/.exec(refused.error ?? '')?.[1]);
+    expect(fit, refused.error).toBeGreaterThan(0);
+    // The whole promise, then a small request twice: whatever the first answers, the small ones are served.
+    const outcomes = await in256('predict', [widePredict(200), widePredict(fit), widePredict(1), widePredict(1)]);
+    expect(outcomes.slice(2).map((o) => [o.status, o.error])).toEqual([
+      [200, undefined],
+      [200, undefined],
+    ]);
+    for (const outcome of outcomes) expect(outcome.peakBytes).toBeLessThan(256 * MB);
+  }, 60_000);
+
   it('evaluates the iris and digits data sets under 256 MB', async () => {
     const outcomes = await in256('evaluate', [
       { path: '/v2/models/iris/evaluate', body: { dataset: '_datasets/iris-test.csv', labelColumn: 'species' } },
