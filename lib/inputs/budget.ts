@@ -18,4 +18,10 @@ export interface EncodeBudget {
  * One instance needs more memory to encode than the function has (a large photo): a 413 like any
  * other, told apart so that batch scoring reports it as its row's problem instead of failing the file.
  */
-export class InstanceTooLargeError extends PayloadTooLargeError {}
+export class InstanceTooLargeError extends PayloadTooLargeError {
+  constructor(message: string) {
+    super(message);
+    // Named as its kind: the batch state machine's Catch (serverless.yml) and the failure step match errors by name.
+    this.name = 'PayloadTooLargeError';
+  }
+}

@@ -46,6 +46,8 @@ export async function readManifest(store: ObjectStore, model: string, version: n
 export class NoSuchModelError extends NotFoundError {
   constructor(readonly model: string) {
     super(`no model named ${model}`);
+    // Named as its kind: the batch state machine's Catch (serverless.yml) and the failure step match errors by name.
+    this.name = 'NotFoundError';
   }
 }
 

@@ -165,13 +165,13 @@ describe('modelctl', () => {
     [['promote', 'iris', '99', '--alias', 'production'], /has no version 99/, 1],
     [['push', 'models/iris/aliases', '--name', 'x'], /has no model.json/, 1],
     [['push', 'README.md', '--name', 'x'], /neither a \.keras file/, 1],
-    [['push', '.', '--name', '../evil'], /invalid model name/, 1],
     [
       ['--store', path.join(tmpdir(), `modelctl-refused-${process.pid}`), 'push', 'models/iris/versions/1', '--name', 'iris2', '--labels', 'a,b,a'],
       /modelctl: label "a" is given twice/,
       1,
     ],
     // Usage: the command line asks for what cannot be (exit 2), named by its option or file.
+    [['push', '.', '--name', '../evil'], /invalid model name/, 2],
     [['push', '/nonexistent', '--name', 'x'], /\/nonexistent: no such folder or file/, 2],
     [['list', '--bogus'], /modelctl: unknown option '--bogus'/, 2],
     [['push', 'models/iris/versions/1', '--name', 'x', '--task', 'nope'], /--task <task>' argument 'nope' is invalid\. Allowed choices are classification, binary, regression/, 2],
