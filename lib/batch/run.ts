@@ -12,6 +12,7 @@ import type { LoadedModel, ModelLoader } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
 import { csvRecordBatches } from '../inputs/csvRecords.js';
 import { csvColumns, requiredColumns } from '../inputs/encode.js';
+import { recordRoom } from '../inputs/recordRoom.js';
 import { ConcatUnsupportedError, getJson, listAll, ObjectChangedError, pinnableEtag, type ObjectStore } from '../store/index.js';
 import { outputsFor, parseInputKey, refusedManifestKey, type BatchInput, type BatchOutputs } from './paths.js';
 import { recordOf, scoreColumns, type ColumnarInput } from './columnar.js';
@@ -67,7 +68,7 @@ async function* scoredCsv(stream: Readable, loaded: LoadedModel, checkpoint: Che
   if (header) takeHeader(header);
   // A run that has not read the header starts at the top of the file (line 0).
   const start = { offset: checkpoint.offset, line: header ? checkpoint.line : 0 };
-  for await (const { records, end } of csvRecordBatches(stream, limits.maxBatch, start)) {
+  for await (const { records, end } of csvRecordBatches(stream, limits.maxBatch, start, () => recordRoom(limits.budget))) {
     let rows = records;
     if (!header) {
       const [first] = records;
@@ -97,20 +98,30 @@ async function* scoredCsv(stream: Readable, loaded: LoadedModel, checkpoint: Che
   }
 }
 
-/** The lines of a JSON Lines file, scored batch by batch; a line that is not an object is an error in its place. */
+/**
+ * The lines of a JSON Lines file, scored batch by batch; a line that is not an object is an error in
+ * its place. A batch ends at MAX_BATCH lines, or at the line whose bytes reach the records' share of
+ * the budget (inputs/recordRoom.ts): each row is scored on its own, so where a batch ends changes no output.
+ */
 async function* scoredJsonl(stream: Readable, loaded: LoadedModel, checkpoint: Checkpoint, limits: RunLimits): AsyncGenerator<ScoredBatch> {
   let items: (BatchRow | { line: number; end: number; error: string })[] = [];
+  let start = checkpoint.offset;
+  let room = recordRoom(limits.budget);
   const score = async (): Promise<ScoredBatch> => {
     const rows = items.filter((item): item is BatchRow => 'values' in item);
     const results = (await scoreRows(loaded, rows, false, limits)).values();
     const scored = items.map((item): Scored => ('values' in item ? { line: item.line, ...results.next().value } : item));
     const last = items[items.length - 1];
     items = [];
+    start = last.end;
     return { rows: scored, end: last.end, line: last.line };
   };
   for await (const item of readJsonl(stream, { offset: checkpoint.offset, line: checkpoint.line })) {
     items.push(item);
-    if (items.length >= limits.maxBatch) yield await score();
+    if (items.length >= limits.maxBatch || item.end - start >= room) {
+      yield await score();
+      room = recordRoom(limits.budget);
+    }
   }
   if (items.length > 0) yield await score();
 }

@@ -32,6 +32,11 @@ export class CsvRecord {
     private readonly span: string,
   ) {}
 
+  /** The record's length in characters, its line break and any blank lines before it included. */
+  get length(): number {
+    return this.span.length;
+  }
+
   /** The record as it is in the file, without its line break. */
   get text(): string {
     const { span } = this;
@@ -217,8 +222,17 @@ export async function csvHeader(bytes: Buffer): Promise<string[] | undefined> {
   return undefined;
 }
 
-/** Batches of about `rows` records (the last may be shorter). Blank lines are skipped but counted. */
-export async function* csvRecordBatches(source: Readable, rows: number, start: CsvStart = { offset: 0, line: 0 }): AsyncGenerator<CsvBatch> {
+/**
+ * Batches of about `rows` records (the last may be shorter). Blank lines are skipped but counted.
+ * `room()`, when given, bounds a batch's characters too (large records: inputs/recordRoom.ts): a
+ * batch ends with the record that reaches it, so it holds one record at least.
+ */
+export async function* csvRecordBatches(
+  source: Readable,
+  rows: number,
+  start: CsvStart = { offset: 0, line: 0 },
+  room: () => number = () => Number.POSITIVE_INFINITY,
+): AsyncGenerator<CsvBatch> {
   const fileStart = start.offset === 0;
   // The text from the last batch's end on: `pending` starts at character `base`, which is byte
   // `offset` of the object. Bytes are counted once per batch, not per record.
@@ -243,6 +257,18 @@ export async function* csvRecordBatches(source: Readable, rows: number, start: C
   );
   const queue: CsvRecord[] = [];
   const ends: number[] = [];
+  // The queue's characters, and the most the next batch may hold (asked again after each batch).
+  let queuedChars = 0;
+  let limit = room();
+  /** Records in the next batch: 0 while it may take more. */
+  const full = (): number => {
+    let chars = 0;
+    for (let i = 0; i < queue.length && i < rows; i++) {
+      chars += queue[i].length;
+      if (chars >= limit) return i + 1;
+    }
+    return queue.length >= rows ? rows : 0;
+  };
   let done = false;
   let failure: Error | undefined;
   let wake: (() => void) | undefined;
@@ -309,7 +335,8 @@ export async function* csvRecordBatches(source: Readable, rows: number, start: C
       header = false;
       queue.push(record);
       ends.push(cursor);
-      if (queue.length >= rows) {
+      queuedChars += record.length;
+      if (queue.length >= rows || queuedChars >= limit) {
         text.pause();
         notify();
       }
@@ -326,6 +353,8 @@ export async function* csvRecordBatches(source: Readable, rows: number, start: C
   /** The first `count` records, with the byte offset past them; the text before them is let go. */
   const take = (count: number): CsvBatch => {
     const records = queue.splice(0, count);
+    for (const record of records) queuedChars -= record.length;
+    limit = room();
     const [last] = ends.splice(0, count).slice(-1);
     offset += Buffer.byteLength(pending.slice(0, last - base));
     pending = pending.slice(last - base);
@@ -334,14 +363,14 @@ export async function* csvRecordBatches(source: Readable, rows: number, start: C
   };
   try {
     for (;;) {
-      if (queue.length < rows && !done && !failure) {
+      if (full() === 0 && !done && !failure) {
         text.resume();
         await new Promise<void>((resolve) => (wake = resolve));
       }
       // A CSV that is not UTF-8 or not CSV is the client's; a stream that fails (a dropped
       // connection) is not, and is thrown as it is, so the run is retried rather than judged.
       if (failure) throw failure;
-      while (queue.length >= rows) yield take(rows);
+      for (let count = full(); count > 0; count = full()) yield take(count);
       if (done) {
         if (queue.length > 0) yield take(queue.length);
         return;

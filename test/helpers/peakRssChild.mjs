@@ -1,6 +1,7 @@
 // One bundled handler run as a Lambda of AWS_LAMBDA_FUNCTION_MEMORY_SIZE runs it, on the requests
 // in a JSON file ([{ path, body }], body as API Gateway delivers it: a string). Prints, for each, a
-// line: its status, its error, and the process's peak resident memory so far (VmHWM).
+// line: its status, its error, and the process's peak resident memory so far (VmHWM); with
+// PEAK_CHILD_BODY=1, a 200's body too.
 //   node test/helpers/peakRssChild.mjs <bundle index.js> <requests.json>
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -21,5 +22,6 @@ for (const { path, body } of JSON.parse(readFileSync(requestsFile, 'utf8'))) {
   };
   const answer = await handler(event, {});
   const error = answer.statusCode === 200 ? undefined : JSON.parse(answer.body).error;
-  process.stdout.write(`${JSON.stringify({ status: answer.statusCode, error, peakBytes: peakBytes() })}\n`);
+  const answered = process.env.PEAK_CHILD_BODY === '1' && answer.statusCode === 200 ? JSON.parse(answer.body) : undefined;
+  process.stdout.write(`${JSON.stringify({ status: answer.statusCode, error, peakBytes: peakBytes(), body: answered })}\n`);
 }

@@ -20,6 +20,8 @@ export interface DatasetRow {
   values: Record<string, unknown>;
   /** A CSV row: its values are the cells as text, numbers to be read where the model wants them. */
   fromCsv: boolean;
+  /** The record's size in the file (bytes of a JSON line, characters of a CSV record): about what its values hold in memory. */
+  bytes: number;
 }
 
 /** A data set named by URI must live in the model store; a bare key is relative to it. */
@@ -46,33 +48,38 @@ export function formatOf(key: string, declared?: DatasetFormat): DatasetFormat {
 /** Records per batch read from the CSV reader (it parses a whole chunk of text at a time anyway). */
 const CSV_BATCH = 256;
 
-async function* csvRows(stream: Readable): AsyncGenerator<DatasetRow> {
+async function* csvRows(stream: Readable, room?: () => number): AsyncGenerator<DatasetRow> {
   let header: string[] | undefined;
-  for await (const { records } of csvRecordBatches(stream, CSV_BATCH)) {
-    for (const { cells, line } of records) {
+  for await (const { records } of csvRecordBatches(stream, CSV_BATCH, undefined, room)) {
+    for (const record of records) {
+      const { cells, line } = record;
       if (!header) {
         header = cells.map((name, i) => (i === 0 ? name.replace(/^\uFEFF/, '') : name).trim());
         continue;
       }
       if (cells.length !== header.length) throw new BadRequestError(`the CSV is malformed near line ${line}: ${cells.length} fields where the header has ${header.length}`);
       const names = header;
-      yield { line, values: Object.fromEntries(names.map((name, i) => [name, cells[i]])), fromCsv: true };
+      yield { line, values: Object.fromEntries(names.map((name, i) => [name, cells[i]])), fromCsv: true, bytes: record.length };
     }
   }
 }
 
 /** JSON Lines as batch reads them (inputs/jsonLines.ts: a BOM skipped, invalid UTF-8 refused); a line that is not a JSON object refuses the data set. */
 async function* jsonlRows(stream: Readable): AsyncGenerator<DatasetRow> {
+  let start = 0;
   for await (const row of readJsonl(stream)) {
     if ('error' in row) throw new BadRequestError(row.error === 'not valid JSON' ? `line ${row.line} is not valid JSON` : `line ${row.line}: ${row.error}`);
-    yield { line: row.line, values: row.values, fromCsv: false };
+    // From the end of the row before: blank lines between count too, a few bytes.
+    yield { line: row.line, values: row.values, fromCsv: false, bytes: row.end - start };
+    start = row.end;
   }
 }
 
-export async function* readDataset(store: ObjectStore, key: string, format: DatasetFormat): AsyncGenerator<DatasetRow> {
+/** The rows of a data set; `room` bounds the characters of the CSV records read ahead at once (inputs/recordRoom.ts). */
+export async function* readDataset(store: ObjectStore, key: string, format: DatasetFormat, room?: () => number): AsyncGenerator<DatasetRow> {
   const stream = await store.getStream(key);
   try {
-    yield* format === 'csv' ? csvRows(stream) : jsonlRows(stream);
+    yield* format === 'csv' ? csvRows(stream, room) : jsonlRows(stream);
   } finally {
     stream.destroy();
   }

@@ -15,6 +15,7 @@ import { classNames, type Example } from './examples.js';
 import { RegressionAccumulator, type RegressionReport } from './regression.js';
 import { CURVE_POINTS } from './roc.js';
 import { checkNextChunkFits } from '../../runtime/timeLimit.js';
+import { recordRoom } from '../../inputs/recordRoom.js';
 
 export interface EvaluateOptions {
   /** Rows read per chunk is limits.maxBatch; the model runs them within limits.budget. */
@@ -59,12 +60,18 @@ export interface LabelledChunk {
 /**
  * Examples, one at a time, as chunks of at most MAX_BATCH rows and of no more natural instances
  * than fit the budget once encoded (asked again for each chunk): a chunk is encoded at once, and
- * MAX_BATCH rows of a large input would be a 413 for rows that fit a few at a time. Every row must
+ * MAX_BATCH rows of a large input would be a 413 for rows that fit a few at a time. A chunk of a
+ * data set also ends before its records' bytes pass their share of the budget (inputs/recordRoom.ts):
+ * its records are all held until it is encoded, and 35 photos of 9 MB were more than the function
+ * had. It takes one record at least: one too large is judged alone, by the encoding checks. Every row must
  * be of the first row's form (DatasetInputs): a row that is not ends the rows with a 400 naming it,
  * once the rows before it have run, so the row named is the first bad one wherever the chunks fall.
  */
 async function* chunksOf(manifest: Manifest, examples: AsyncIterable<Example> | Iterable<Example>, limits: RunLimits): AsyncGenerator<LabelledChunk> {
   let size = instancesPerChunk(manifest, limits.budget, limits.maxBatch);
+  let room = recordRoom(limits.budget);
+  // The bytes of the chunk's records (inline instances count none: the request holds them anyway).
+  let held = 0;
   const dataset = new DatasetInputs(manifest);
   let chunk: Example[] = [];
   // Rows before this chunk: a message names an inline row by its index among all of them.
@@ -77,14 +84,25 @@ async function* chunksOf(manifest: Manifest, examples: AsyncIterable<Example> | 
     const { input, rows: count, refused } = dataset.next(values, place);
     before += rows.length;
     chunk = [];
+    held = 0;
     if (input) yield { input, truths: rows.slice(0, count).map((e) => e.truth), place };
     if (refused) throw refused;
   }
+  const next = () => {
+    size = instancesPerChunk(manifest, limits.budget, limits.maxBatch);
+    room = recordRoom(limits.budget);
+  };
   for await (const example of examples) {
+    const bytes = example.bytes ?? 0;
+    if (chunk.length > 0 && held + bytes > room) {
+      yield* flush();
+      next();
+    }
     chunk.push(example);
+    held += bytes;
     if (chunk.length >= size) {
       yield* flush();
-      size = instancesPerChunk(manifest, limits.budget, limits.maxBatch);
+      next();
     }
   }
   if (chunk.length > 0) yield* flush();

@@ -15,6 +15,8 @@ export interface Example {
   truth: number;
   /** Where it is, for messages: a data set's row is `line N` of its file. */
   place?: string;
+  /** The bytes of its record in a data set, held until its chunk is encoded (evaluate.ts bounds a chunk by them). */
+  bytes?: number;
 }
 
 /** The class names of a classifier: the manifest's labels, else the output indices. */
@@ -74,5 +76,6 @@ export function exampleFromRow(manifest: Manifest, row: DatasetRow, labelColumn:
     instance: (row.fromCsv ? instanceFromCsv : instanceFromRecord)(manifest, row.values, [labelColumn]),
     truth: truthOf(manifest, row.fromCsv && typeof label === 'string' ? csvNumber(label.trim()) : label, `line ${row.line}, ${labelColumn}`),
     place: `line ${row.line}`,
+    bytes: row.bytes,
   };
 }

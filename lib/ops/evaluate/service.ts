@@ -6,6 +6,7 @@ import { keys, type Manifest } from '../../registry/index.js';
 import type { ObjectStore } from '../../store/index.js';
 import { datasetKey, formatOf, readDataset } from './dataset.js';
 import { canReadColumns } from '../../inputs/encode.js';
+import { recordRoom } from '../../inputs/recordRoom.js';
 import { csvColumnChunks } from './columnar.js';
 import { evaluateChunks, evaluateModel, type Evaluation } from './evaluate.js';
 import { exampleFromRow, inlineExamples, type Example } from './examples.js';
@@ -38,9 +39,9 @@ export function checkEvaluateOptions(
   }
 }
 
-async function* datasetExamples(store: ObjectStore, loaded: LoadedModel, key: string, request: EvaluateRequest): AsyncGenerator<Example> {
+async function* datasetExamples(store: ObjectStore, loaded: LoadedModel, key: string, request: EvaluateRequest, limits: RunLimits): AsyncGenerator<Example> {
   let columns: string[] = [];
-  for await (const row of readDataset(store, key, formatOf(key, request.format))) {
+  for await (const row of readDataset(store, key, formatOf(key, request.format), () => recordRoom(limits.budget))) {
     if (columns.length === 0) columns = Object.keys(row.values);
     yield exampleFromRow(loaded.manifest, row, request.labelColumn, () => columns);
   }
@@ -70,7 +71,7 @@ export async function runEvaluation(
       } finally {
         stream.destroy();
       }
-    } else evaluation = await evaluateModel(loaded, datasetExamples(dataStore, loaded, source, request), source, options);
+    } else evaluation = await evaluateModel(loaded, datasetExamples(dataStore, loaded, source, request, limits), source, options);
   }
   if ('rocCurves' in evaluation.report && evaluation.report.rocCurves) {
     evaluation.report.rocCurves = evaluation.report.rocCurves.map((c) => ({ ...c, points: thinCurve(c.points) }));
