@@ -33,7 +33,7 @@ async function explain(app: App, body: unknown, timeLeftMs: number, handler: 'ex
 }
 
 // 8 digits x 1024 steps: 8,192 rows of a forward and backward pass, about 1.5 s here (2 shared cores);
-// the contexts below leave 0.2-0.3 s after the 2 s kept to answer.
+// the contexts below leave 0.1-0.15 s after the 2 s kept to answer.
 const heavy = { method: 'integratedGradients', steps: 1024, instances: digits };
 
 describe('explain under a time limit', () => {
@@ -46,23 +46,23 @@ describe('explain under a time limit', () => {
     // Warm: the model loaded and its costs measured, so the tensors counted are the weights only.
     expect((await explain(app, { method: 'integratedGradients', steps: 4, instances: digits.slice(0, 1) }, 600_000)).status).toBe(200);
     const tensors = tf.memory().numTensors;
-    const answer = await explain(app, heavy, 2_200);
+    const answer = await explain(app, heavy, 2_100);
     expect(answer.status).toBe(413);
     expect(answer.body.error).toMatch(
       /^a forward and backward pass through digits:1: 8192 rows, of which \d+ took [\d.]+ s; the other \d+ would take about [\d.]+ s, and this function has [\d.]+ s left before its timeout/,
     );
     expect(answer.body.error).toMatch(/About \d+% of this pass fits: ask for less/);
-    expect(answer.ms).toBeLessThan(2_200);
+    expect(answer.ms).toBeLessThan(2_100);
     expect(tf.memory().numTensors).toBe(tensors);
   }, 60_000);
 
   it('the same when all rows fit one chunk of memory: the first chunk is cut so that a check comes in time', async () => {
     // A fresh process's first pass: one row profiled, then (MAX_BATCH 8192) one chunk would hold every other row.
     const app = serving(demoStore, { MAX_BATCH: '8192' });
-    const answer = await explain(app, heavy, 2_300);
+    const answer = await explain(app, heavy, 2_150);
     expect(answer.status).toBe(413);
     expect(answer.body.error).toMatch(/left before its timeout/);
-    expect(answer.ms).toBeLessThan(2_300);
+    expect(answer.ms).toBeLessThan(2_150);
   }, 60_000);
 
   it('after a one-row pass measured the model, the first chunk of a larger one is still cut in time', async () => {
@@ -97,17 +97,18 @@ describe('explain under a time limit', () => {
 
 describe('synchronous evaluate under a time limit', () => {
   it('a data set that cannot be evaluated before the timeout is a 413 saying to run it as a job, before its next chunk would pass the timeout', async () => {
-    // 2,000 digits in chunks of 100: the first chunk shows the rest cannot end in the 0.5 s left after the 2 s kept to answer.
+    // 2,000 digits in chunks of 100, and no time left after the 2 s kept to answer: the first chunk is all that runs
+    // (the whole set takes 0.3-0.8 s here, so any more time left would depend on this machine's speed).
     const app = serving(demoStore, { MAX_BATCH: '100' });
     // Warm: the model loaded, so the tensors counted are its weights only.
     expect((await explain(app, { instances: digits.slice(0, 2), labels: ['0', '1'] }, 600_000, 'evaluate')).status).toBe(200);
     const tensors = tf.memory().numTensors;
-    const answer = await explain(app, { dataset: '_datasets/digits-test.jsonl' }, 2_500, 'evaluate');
+    const answer = await explain(app, { dataset: '_datasets/digits-test.jsonl' }, 2_000, 'evaluate');
     expect(answer.status).toBe(413);
     expect(answer.body.error).toMatch(
       /^evaluate: \d+ rows evaluated in [\d.]+ s, and more to come; the next chunk would take about [\d.]+ s, and this function has [\d.]+ s left before its timeout .*evaluations\?async=true/,
     );
-    expect(answer.ms).toBeLessThan(2_500);
+    expect(answer.ms).toBeLessThan(2_000);
     expect(tf.memory().numTensors).toBe(tensors);
   }, 60_000);
 
