@@ -11,7 +11,7 @@ import { decodeContent } from '../http/contentEncoding.js';
 import { httpHandler, type HttpHandler } from '../http/handler.js';
 import type { Reply, Route, RouteRequest } from '../http/router.js';
 import { logger } from '../observability.js';
-import { collectAfterRefusal, noteMemoryRefusal } from '../runtime/footprint.js';
+import { noteMemoryRefusal, startRequest } from '../runtime/footprint.js';
 import { withRecovery } from '../runtime/recovery.js';
 import { createServices, type Services } from '../services.js';
 import { validateJobId } from '../jobs/records.js';
@@ -48,6 +48,9 @@ function bind(spec: RouteSpec, implement: (context: RouteContext<unknown>) => Pr
   let bodySchema: z.ZodType | undefined;
   let readBody: ((request: RouteRequest) => unknown) | undefined;
   const handle = async (received: RouteRequest): Promise<Reply> => {
+    // The garbage of the requests before this one is collected first when it is large, or when the
+    // last was refused for memory (runtime/footprint.ts): before this body is parsed.
+    startRequest();
     checkPathParameters(received.params);
     const query = spec.query ? spec.query.parse(received.query) : {};
     let body: unknown;
@@ -61,9 +64,7 @@ function bind(spec: RouteSpec, implement: (context: RouteContext<unknown>) => Pr
         body = bodySchema.parse(readBody(request));
       } else body = jsonBody(request, bodySchema);
     }
-    // A backend fault resets TF.js before this request's 500, so the next request is served; a
-    // refusal for memory has the next request start with a garbage collection (runtime/footprint.ts).
-    collectAfterRefusal();
+    // A backend fault resets TF.js before this request's 500, so the next request is served.
     try {
       return await withRecovery(() => implement({ request, params: request.params, query: query as never, body: body as never, services }));
     } catch (error) {

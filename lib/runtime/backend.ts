@@ -96,6 +96,11 @@ export function restartBackend(): Promise<BackendName> {
   return initBackend();
 }
 
+/** Whether a backend has started: before, TF.js's memory figures throw (a process's first request). */
+export function backendStarted(): boolean {
+  return Boolean((tf.engine() as unknown as { backendName?: string | null }).backendName);
+}
+
 /** The backend in use, as our config names it. */
 export function backendName(): BackendName {
   const active = tf.getBackend();

@@ -11,7 +11,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { wasmHeapBytes } from './backend.js';
+import { backendStarted, wasmHeapBytes } from './backend.js';
 
 /**
  * Pages of the wasm heap that were never touched are in its size but not in RSS, and become
@@ -95,22 +95,28 @@ export function bytesOutsideTensors(): number {
 }
 
 /**
- * A request refused for memory part way (an image at instances[125] of a request whose earlier rows
- * are decoded) leaves that much garbage, and the collection above may have run while it was still
- * alive, taking it as the level to grow from: every later request was then refused "not even one
- * fits". So after such a refusal, the next request starts with a collection, once nothing of the
- * refused one is referenced.
+ * A collection inside a request cannot free that request's own data, and takes it as the level to
+ * grow from: a request refused part way (an image at instances[125], its earlier rows decoded), or
+ * a large one that succeeded, left the next requests measured against a level that included it,
+ * and a 256 MB function refused every later request "not even one fits". So the level that counts
+ * is the one between requests: at a request's start, nothing of the one before is referenced, and
+ * the process collects when it holds this much more than after its last collection between
+ * requests, or when the request before was refused for memory.
  */
+let betweenRequests: number | undefined;
 let refusedSinceCollection = false;
 
-/** A request was refused for memory: collect before the next one (collectAfterRefusal). */
+/** A request was refused for memory: the next one starts with a collection (startRequest). */
 export function noteMemoryRefusal(): void {
   refusedSinceCollection = true;
 }
 
-/** At the start of a request: a collection, when the one before was refused for memory. */
-export function collectAfterRefusal(): void {
-  if (!refusedSinceCollection) return;
+/** At the start of a request, before anything of it is planned (lib/api/bind.ts). */
+export function startRequest(): void {
+  if (collect === undefined || !backendStarted()) return;
+  const refused = refusedSinceCollection;
   refusedSinceCollection = false;
-  if (collect !== undefined) collectNow();
+  const outside = measuredOutsideTensors();
+  if (betweenRequests === undefined) betweenRequests = outside;
+  if (refused || outside > betweenRequests + GROWTH_BEFORE_COLLECTING) betweenRequests = collectNow();
 }
