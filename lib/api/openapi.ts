@@ -34,23 +34,17 @@ const PATH_PARAMETERS: Record<string, string> = {
   id: 'the job id',
 };
 
+const optionalHeader = (name: string, description: string) => ({ name, in: 'header', required: false, schema: { type: 'string' }, description });
+
 /** Content codings (lib/http/contentEncoding.ts, compression.ts): every route answers compressed, and a body may come compressed. */
-const ACCEPT_ENCODING = {
-  name: 'Accept-Encoding',
-  in: 'header',
-  required: false,
-  schema: { type: 'string' },
-  description:
-    'gzip or deflate (q-values honoured, gzip preferred): an answer over 1 KiB comes compressed, with Content-Encoding and Vary: Accept-Encoding; the 6 MB a Lambda function can return then counts the compressed bytes',
-};
-const CONTENT_ENCODING = {
-  name: 'Content-Encoding',
-  in: 'header',
-  required: false,
-  schema: { type: 'string' },
-  description:
-    'gzip, deflate or identity: a compressed body is inflated before it is read, up to 6 MB (past it 413); corrupt data is a 400, another coding a 415. Send it as application/octet-stream: as text (application/json) a gateway may decode it as UTF-8 on the way, which alters it (serverless offline does)',
-};
+const ACCEPT_ENCODING = optionalHeader(
+  'Accept-Encoding',
+  'gzip or deflate (q-values honoured, gzip preferred): an answer over 1 KiB comes compressed, with Content-Encoding and Vary: Accept-Encoding; the 6 MB a Lambda function can return then counts the compressed bytes',
+);
+const CONTENT_ENCODING = optionalHeader(
+  'Content-Encoding',
+  'gzip, deflate or identity: a compressed body is inflated before it is read, up to 6 MB (past it 413); corrupt data is a 400, another coding a 415. Send it as application/octet-stream: as text (application/json) a gateway may decode it as UTF-8 on the way, which alters it (serverless offline does)',
+);
 
 function parameters(path: string, query?: z.ZodObject, headers: Record<string, string> = {}, hasBody = false): object[] {
   const inPath = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' }, description: PATH_PARAMETERS[name] }));
