@@ -154,6 +154,49 @@ describe('planRanges', () => {
     }
   });
 
+  it('with several workers, the ranges shrink towards the end so that the last ones finish together; one worker gets equal ranges', async () => {
+    const MiB = 2 ** 20;
+    const random = uniform(7);
+    const lines: string[] = [];
+    for (let size = 0; size < 12 * MiB; ) {
+      const line = JSON.stringify({ text: 'w'.repeat(Math.floor(random() * 200)), n: Math.floor(random() * 100) });
+      lines.push(line);
+      size += line.length + 1;
+    }
+    const bytes = Buffer.from(`${lines.join('\n')}\n`);
+    await writeFile(path.join(dir, 'tail.jsonl'), bytes);
+    const ends: number[] = [];
+    for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) ends.push(i + 1);
+    const targetBytes = 4 * MiB;
+    const tailSource = await source('tail.jsonl');
+    const plan = (workers?: number) => planRanges(store, { key: 'tail.jsonl', ...tailSource, format: 'jsonl', model, targetBytes, workers });
+    const one = await plan(1);
+    expect(one.ranges).toEqual(expectedRanges(bytes, ends, targetBytes));
+    expect((await plan(undefined)).ranges).toEqual(one.ranges);
+
+    const { ranges } = await plan(2);
+    // Whole records, in order, covering the file.
+    expect(ranges[0].start).toBe(0);
+    expect(ranges.at(-1)?.end).toBe(bytes.length);
+    for (const [i, r] of ranges.entries()) {
+      expect(r.index).toBe(i);
+      if (i > 0) expect(r.start).toBe(ranges[i - 1].end);
+      expect(r.line).toBe(ends.filter((end) => end <= r.start).length);
+      expect(ends).toContain(r.end);
+    }
+    // Each range is the shortest run of records reaching a quarter of what is left (2 workers), at
+    // least 1 MiB and at most the target, so the last ones are about 1 MiB, not 4.
+    const longestLine = Math.max(...lines.map((l) => l.length + 1));
+    for (const r of ranges.slice(0, -1)) {
+      const cut = Math.min(targetBytes, Math.max(MiB, Math.floor((bytes.length - r.start) / 4)));
+      expect(r.end - r.start).toBeGreaterThanOrEqual(cut);
+      expect(r.end - r.start).toBeLessThan(cut + longestLine);
+    }
+    const last = ranges.at(-1) as ShardRange;
+    expect(last.end - last.start).toBeLessThan(MiB + longestLine);
+    expect(ranges.length).toBeGreaterThan(one.ranges.length);
+  });
+
   it('cuts where the reader does at every target: a stray quote in an unquoted field, a quoted newline, "" and a closing quote that whitespace follows', async () => {
     const text = [
       'sepal_length,sepal_width,petal_length,petal_width,note',

@@ -157,6 +157,7 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
         format: input.format,
         model,
         targetBytes: options.targetBytes,
+        workers: options.workers,
       })),
       startedAt: started,
     };
