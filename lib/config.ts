@@ -53,6 +53,8 @@ const schema = z.object({
   JOB_WORKER_MEMORY_SIZE: z.union([positiveInt, z.literal('')]).optional(),
   JOB_WORKER_FUNCTION: z.string().optional(),
   JOB_WORKER_TIMEOUT_SECONDS: positiveInt.max(900).default(900),
+  // Lambda's range for a function's maximum event age; its default is the longest, 6 hours.
+  JOB_WORKER_MAX_EVENT_AGE_SECONDS: positiveInt.min(60).max(21600).default(21600),
   LAMBDA_ENDPOINT: z.union([z.url(), z.literal('')]).optional(),
   IS_OFFLINE: z.string().optional(),
   AWS_EXECUTION_ENV: z.string().optional(),
@@ -95,6 +97,8 @@ export interface Config {
   jobWorkerMemoryBytes: number;
   /** The job worker's timeout (JOB_WORKER_TIMEOUT_SECONDS): a job run in this process gets as long. */
   jobWorkerTimeoutMs: number;
+  /** The job worker's maximum event age (JOB_WORKER_MAX_EVENT_AGE_SECONDS): a queued job not started by then (and a margin) reads failed. */
+  jobWorkerMaxEventAgeMs: number;
   /** Instances one explain request may carry (each costs many model evaluations). */
   explainMaxInstances: number;
   /** The Lambda that runs jobs; unset, or not in a Lambda (tests, CLI, invoke local): jobs run in this process. */
@@ -149,6 +153,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     memoryBudgetBytes: e.MEMORY_BUDGET_BYTES,
     jobWorkerMemoryBytes: e.JOB_WORKER_MEMORY_SIZE ? e.JOB_WORKER_MEMORY_SIZE * 1024 * 1024 : lambdaMemoryBytes,
     jobWorkerTimeoutMs: e.JOB_WORKER_TIMEOUT_SECONDS * 1000,
+    jobWorkerMaxEventAgeMs: e.JOB_WORKER_MAX_EVENT_AGE_SECONDS * 1000,
     // serverless.yml names the worker for every run of the functions, `serverless invoke local` too:
     // there, no Lambda API holds the worker (the AWS one would be called, with a job id only this
     // machine knows), so jobs run in this process, as batch continuations do.

@@ -40,7 +40,7 @@ export function createServices(config: Config = readConfig()): Services {
 }
 
 /** What jobs run with, and the worker that runs them (unset: this process). */
-export function jobEnvironment(services: Services): JobEnvironment & { worker: InvokeTarget; workerTimeoutMs: number } {
+export function jobEnvironment(services: Services): JobEnvironment & { worker: InvokeTarget; workerTimeoutMs: number; workerMaxEventAgeMs: number } {
   const { config } = services;
   return {
     store: services.store,
@@ -48,6 +48,7 @@ export function jobEnvironment(services: Services): JobEnvironment & { worker: I
     limits: services.limits,
     worker: { functionName: config.jobWorkerFunction, lambdaEndpoint: config.lambdaEndpoint, region: config.region, hasAwsCredentials: config.hasAwsCredentials },
     workerTimeoutMs: config.jobWorkerTimeoutMs,
+    workerMaxEventAgeMs: config.jobWorkerMaxEventAgeMs,
   };
 }
 

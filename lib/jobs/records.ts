@@ -1,8 +1,9 @@
 /**
  * Job records `_jobs/{id}.json`: long evaluations and fine-tuning run outside the request that
  * asked for them (API Gateway stops waiting after 29 s). The record is the only shared state:
- * the API writes it queued, the worker moves it to running (with a deadline), then succeeded or
- * failed. A reader counts a running job past its deadline failed (deadline.ts).
+ * the API writes it queued (with the deadline by which it must start), the worker moves it to
+ * running (with the attempt's deadline), then succeeded or failed. A reader counts a queued or
+ * running job past its deadline failed (deadline.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -10,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BadRequestError, NotFoundError, quoted, ServiceError } from '../errors.js';
 import { keys } from '../registry/index.js';
 import { getJson, type ObjectStore } from '../store/index.js';
-import { deadlineOfRecord, isOverdue, STOPPED_WITHOUT_OUTCOME } from './deadline.js';
+import { isOverdue, MAX_EVENT_AGE_MS, overdueError, startDeadlineOf } from './deadline.js';
 
 const JOB_KINDS = ['evaluate', 'fine-tune'] as const;
 const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
@@ -25,7 +26,7 @@ const jobSchema = z.object({
   result: z.unknown().optional(),
   error: z.string().optional(),
   attempts: z.number().int().min(0).default(0),
-  /** While running: when the attempt has recorded its outcome or never will (deadline.ts). */
+  /** Queued: when it must have started. Running: when the attempt has recorded its outcome or never will (deadline.ts). */
   deadline: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -52,20 +53,31 @@ const FIRST_PAUSE_MS = 250;
 /** A store refusal (4xx) is an answer a retry would not change; a 5xx, throttling or network error may pass. */
 const mayPass = (error: unknown) => !(error instanceof ServiceError && error.statusCode < 500);
 
-export async function createJob(store: ObjectStore, kind: JobKind, model: Job['model'], request: unknown): Promise<Job> {
-  const now = new Date().toISOString();
-  return write(store, { id: randomUUID(), kind, status: 'queued', model, request, attempts: 0, createdAt: now, updatedAt: now }, true);
+/**
+ * A queued job, which must start within `maxEventAgeMs` (how long its event may wait to be
+ * delivered; 0 when it runs in this process) and the start's margin, or it reads failed.
+ */
+export async function createJob(
+  store: ObjectStore,
+  kind: JobKind,
+  model: Job['model'],
+  request: unknown,
+  { maxEventAgeMs = MAX_EVENT_AGE_MS, now = Date.now() }: { maxEventAgeMs?: number; now?: number } = {},
+): Promise<Job> {
+  const at = new Date(now).toISOString();
+  const deadline = startDeadlineOf(maxEventAgeMs, now);
+  return write(store, { id: randomUUID(), kind, status: 'queued', model, request, attempts: 0, deadline, createdAt: at, updatedAt: at }, true);
 }
 
-/** The job as readers see it: a running job past its deadline is failed, saying why. */
+/** The job as readers see it: a queued or running job past its deadline is failed, saying why. */
 export async function readJob(store: ObjectStore, id: string): Promise<Job> {
   return asSeen(await readJobRecord(store, id));
 }
 
-/** A running job past its deadline, as it ended: failed. What the store holds is left as it is. */
-export function asSeen(job: Job, now = Date.now()): Job {
+/** A queued or running job past its deadline, as it ended: failed. What the store holds is left as it is. */
+function asSeen(job: Job, now = Date.now()): Job {
   if (!isOverdue(job, now)) return job;
-  return { ...job, status: 'failed', error: `${STOPPED_WITHOUT_OUTCOME} by its deadline (${new Date(deadlineOfRecord(job)).toISOString()})` };
+  return { ...job, status: 'failed', error: overdueError(job) };
 }
 
 /** The record as stored (the worker's view: it records what readers already see). */

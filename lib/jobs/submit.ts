@@ -3,6 +3,11 @@
  * of the job worker function in AWS and under serverless offline, this process when no worker
  * function is configured (tests, the CLI, invoke local), within the worker's time. If the worker cannot be started the record says so
  * (failed) and the caller gets a 503 to retry, instead of a job that stays queued forever.
+ *
+ * The record's start deadline: the worker function's maximum event age (how long Lambda keeps
+ * trying to deliver the event; past it the event goes to the dead-letter queue) plus a margin; in
+ * this process, where the job starts at once, the margin alone. A job whose event is lost then
+ * reads failed ("never started") instead of queued forever.
  */
 import { UnavailableError } from '../errors.js';
 import { invokeAsync, type InvokeTarget } from './invokeAsync.js';
@@ -11,7 +16,7 @@ import { RECORD_MARGIN_MS } from './deadline.js';
 import { runJob, type JobEnvironment, type JobErrorReport, type JobExecutors } from './worker.js';
 
 export async function submitJob(
-  environment: JobEnvironment & { worker: InvokeTarget; workerTimeoutMs: number },
+  environment: JobEnvironment & { worker: InvokeTarget; workerTimeoutMs: number; workerMaxEventAgeMs: number },
   kind: JobKind,
   model: Job['model'],
   request: unknown,
@@ -19,12 +24,12 @@ export async function submitJob(
   onError: (error: unknown, job: Job, warning?: string) => void,
 ): Promise<Job> {
   const { store, worker } = environment;
-  const job = await createJob(store, kind, model, request);
+  const job = await createJob(store, kind, model, request, { maxEventAgeMs: worker.functionName ? environment.workerMaxEventAgeMs : 0 });
   const report = (error: unknown, warning?: string) => onError(error, job, warning);
   try {
     await invokeAsync(worker, { jobId: job.id }, () => runInline(environment, job.id, executors, report), report);
   } catch (error) {
-    await updateJob(store, job, { status: 'failed', error: 'the job worker could not be started' });
+    await updateJob(store, job, { status: 'failed', error: 'the job worker could not be started', deadline: undefined });
     throw new UnavailableError('job dispatch failed', 5, { cause: error, publicMessage: 'the job worker could not be started; retry later' });
   }
   return job;

@@ -8,16 +8,20 @@
  *
  * Moving a job to running records its deadline (deadline.ts): the attempt's time (`remainingMs`,
  * at most Lambda's 15 minutes) and a margin for its outcome to arrive (a redelivery's, for the
- * worker function). Readers count a running job past it failed; an event delivered after it
- * records that failure instead of running the job again, so what a client saw stays true.
+ * worker function). Readers count a queued job past its start deadline, or a running job past
+ * its deadline, failed; an event delivered after it records that failure instead of running the
+ * job, and an attempt that finishes after it records that failure instead of its outcome, so what
+ * a client saw stays true. Each write keeps RECORD_MARGIN_MS before the deadline, the time it may
+ * take to land. The deadline is the one condition: a job the store holds failed was recorded so
+ * past its deadline (or by an earlier outcome), which this attempt's check also finds.
  */
 import { ServiceError } from '../errors.js';
 import type { ModelLoader } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
 import { withRecovery } from '../runtime/recovery.js';
 import type { ObjectStore } from '../store/index.js';
-import { deadlineOf, isOverdue, REDELIVERY_MARGIN_MS } from './deadline.js';
-import { asSeen, readJobRecord, updateJob, type Job, type JobKind } from './records.js';
+import { deadlineOf, isOverdue, overdueError, RECORD_MARGIN_MS, REDELIVERY_MARGIN_MS } from './deadline.js';
+import { readJobRecord, updateJob, type Job, type JobKind } from './records.js';
 
 /** What a job runs with: the model store (job records live there too) and the loader over it. */
 export interface JobEnvironment {
@@ -51,9 +55,9 @@ export async function runJob(
   const { store } = environment;
   let job = await readJobRecord(store, jobId);
   if (job.status === 'succeeded' || job.status === 'failed') return job;
-  if (isOverdue(job)) return updateJob(store, job, { status: 'failed', error: asSeen(job).error, deadline: undefined });
+  if (tooLate(job)) return updateJob(store, job, { status: 'failed', error: overdueError(job), deadline: undefined });
   const executor = executors[job.kind];
-  if (!executor) return updateJob(store, job, { status: 'failed', error: `this worker cannot run ${job.kind} jobs` });
+  if (!executor) return updateJob(store, job, { status: 'failed', error: `this worker cannot run ${job.kind} jobs`, deadline: undefined });
   job = await updateJob(store, job, { status: 'running', attempts: job.attempts + 1, deadline: deadlineOf(remainingMs(), marginMs) });
   const context: JobContext = {
     ...environment,
@@ -74,9 +78,18 @@ export async function runJob(
     result = await withRecovery(() => executor(context));
   } catch (error) {
     onError?.(error);
+    if (tooLate(job)) return updateJob(store, job, { status: 'failed', error: overdueError(job), deadline: undefined });
     // A client error (bad data) is the user's to read; anything else stays in the log.
     const message = error instanceof ServiceError && error.statusCode < 500 ? error.message : 'internal error (see the worker log)';
     return updateJob(store, job, { status: 'failed', error: message, deadline: undefined });
   }
+  // Finished past its deadline (an in-process evaluation does not watch its time): readers have
+  // counted it failed, so it stays failed, as they saw it.
+  if (tooLate(job)) return updateJob(store, job, { status: 'failed', error: overdueError(job), deadline: undefined });
   return updateJob(store, job, { status: 'succeeded', result, deadline: undefined });
+}
+
+/** The job's deadline is past, or will be before a write made now can land. */
+function tooLate(job: Job): boolean {
+  return isOverdue(job, Date.now() + RECORD_MARGIN_MS);
 }

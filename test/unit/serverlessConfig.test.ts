@@ -270,8 +270,8 @@ describe('serverless.yml as the framework resolves it', () => {
   it("passes every variable lib/config.ts reads (and Powertools') from the shell to the functions, as README's configuration table says", async () => {
     // Set by Lambda or serverless offline themselves, or a test's hook (a local Step Functions).
     const notPassed = /^(AWS_|IS_OFFLINE$|BATCH_STATE_MACHINE_ARN$|STEP_FUNCTIONS_ENDPOINT$)/;
-    // Named by serverless.yml itself, not the shell: the worker, its memory and timeout, the state machine.
-    const named = ['JOB_WORKER_FUNCTION', 'JOB_WORKER_MEMORY_SIZE', 'JOB_WORKER_TIMEOUT_SECONDS', 'BATCH_STATE_MACHINE_NAME'];
+    // Named by serverless.yml itself, not the shell: the worker, its memory, timeout and event age, the state machine.
+    const named = ['JOB_WORKER_FUNCTION', 'JOB_WORKER_MEMORY_SIZE', 'JOB_WORKER_TIMEOUT_SECONDS', 'JOB_WORKER_MAX_EVENT_AGE_SECONDS', 'BATCH_STATE_MACHINE_NAME'];
     const variables = [...CONFIG_VARIABLES, 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_METRICS_DISABLED'].filter((v) => !notPassed.test(v));
     const shell = Object.fromEntries(variables.filter((v) => !named.includes(v)).map((v) => [v, `set-${v}`]));
     const resolved = await printedWith(shell);
