@@ -11,11 +11,16 @@ import { preprocess, previewPng } from '../lib/ops/preprocess.js';
 import { binaryOutputsWanted, binaryResponse, HEADER_LENGTH } from '../lib/protocol/binaryData.js';
 import { decodeOip, encodeOip, oipResponse, oipTensors } from '../lib/protocol/oip.js';
 import { decodeTfServing, encodeTfServing } from '../lib/protocol/tfserving.js';
+import type { RouteRequest } from '../lib/http/router.js';
+import type { Services } from '../lib/services.js';
+
+/** The limits of a request answered before the function's timeout, or a 413 naming the figures (runtime/timeLimit.ts). */
+const timed = (services: Services, request: RouteRequest) => ({ ...services.limits, time: request.remainingMs ? { remainingMs: request.remainingMs } : undefined });
 
 export const routes: Implementations<typeof predictRoutes> = {
-  infer: async ({ params, query, body, services }) =>
+  infer: async ({ request, params, query, body, services }) =>
     services.loader.withModel(modelRefFrom(params, query), async (loaded) => {
-      const outputs = await predict(loaded, decodeOip(loaded.manifest, body), services.limits);
+      const outputs = await predict(loaded, decodeOip(loaded.manifest, body), timed(services, request));
       const response = oipResponse(loaded.manifest, outputs, body);
       const binary = binaryOutputsWanted(body);
       if (!response.outputs.some((o) => binary(o.name))) return { body: encodeOip(loaded.manifest, outputs, body) };
@@ -23,17 +28,17 @@ export const routes: Implementations<typeof predictRoutes> = {
       return { contentType: 'application/octet-stream', headers: { [HEADER_LENGTH]: String(headerLength) }, body: bytes };
     }),
 
-  tfServingPredict: async ({ params, body, services }) =>
+  tfServingPredict: async ({ request, params, body, services }) =>
     services.loader.withModel(modelRefFrom(params), async (loaded) => {
       const input = decodeTfServing(loaded.manifest, body);
-      const outputs = await predict(loaded, input, services.limits);
+      const outputs = await predict(loaded, input, timed(services, request));
       const raw = body.raw ?? input.kind === 'tensors';
       return { body: encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k }) };
     }),
 
-  preprocess: async ({ params, query, body, services }) =>
+  preprocess: async ({ request, params, query, body, services }) =>
     services.loader.withModel(modelRefFrom(params, query), async (loaded) => {
-      const tensors = await preprocess(loaded, decodeTfServing(loaded.manifest, body), services.limits.budget);
+      const tensors = await preprocess(loaded, decodeTfServing(loaded.manifest, body), timed(services, request));
       if (query.format === 'png') return { contentType: 'image/png', body: previewPng(loaded, tensors) };
       return { body: { model_name: loaded.name, model_version: String(loaded.version), outputs: oipTensors(tensors) } };
     }),

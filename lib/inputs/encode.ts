@@ -44,13 +44,14 @@ export async function encodeInstances(
   budget: EncodeBudget,
   where = 'instances',
   placeOf = (index: number) => `${where}[${index}]`,
+  progress?: EncodeProgress,
 ): Promise<TensorData> {
   const input = inputKindOf(model);
   if (!input) throw new BadRequestError(`${where}: model ${model.name} has no input transform: send raw tensors`);
   if (instances.length === 0) throw new BadRequestError(`${where}: is empty: send at least one instance`);
   const rowShape = input.kind.rowShape(input.settings);
   if (instances.length * rowBytesOf(rowShape) > budget.available()) throw tooMany(where, instances.length, rowShape, budget);
-  const data = await input.kind.encode(input.settings, instances, placeOf, budget);
+  const data = progress ? await encodeInSlices(input, instances, placeOf, budget, rowShape, progress) : await input.kind.encode(input.settings, instances, placeOf, budget);
   const [spec] = model.signature.inputs;
   const shape = [instances.length, ...rowShape];
   // A model that takes int32 (MoveNet takes its image so) gets the values cut toward zero, as its
@@ -60,6 +61,37 @@ export async function encodeInstances(
 }
 
 const rowBytesOf = (rowShape: number[]) => 4 * rowShape.reduce((a, b) => a * b, 1);
+
+/**
+ * Told how far encoding has gone, for work that must end in time (a synchronous predict: its
+ * images' decoding is per row, and can take as long as the model). The instances are encoded
+ * `slice` at a time, into the one array they always made; `encoded(done)` comes after each slice
+ * but the last, and may throw to stop (a 413 once the rest cannot end before the timeout).
+ */
+export interface EncodeProgress {
+  slice: number;
+  encoded(done: number): void;
+}
+
+async function encodeInSlices(
+  input: { kind: InputKind; settings: KindSettings },
+  instances: unknown[],
+  placeOf: (index: number) => string,
+  budget: EncodeBudget,
+  rowShape: number[],
+  progress: EncodeProgress,
+): Promise<Float32Array> {
+  const slice = Math.max(1, progress.slice);
+  if (slice >= instances.length) return input.kind.encode(input.settings, instances, placeOf, budget);
+  const width = rowBytesOf(rowShape) / 4;
+  const out = new Float32Array(instances.length * width);
+  for (let from = 0; from < instances.length; from += slice) {
+    const to = Math.min(instances.length, from + slice);
+    out.set(await input.kind.encode(input.settings, instances.slice(from, to), (i) => placeOf(from + i), budget), from * width);
+    if (to < instances.length) progress.encoded(to);
+  }
+  return out;
+}
 
 function tooMany(where: string, count: number, rowShape: number[], budget: EncodeBudget): PayloadTooLargeError {
   const rowBytes = rowBytesOf(rowShape);
@@ -272,8 +304,8 @@ export class DatasetInputs {
 }
 
 /** The model's input tensors for a request: natural instances encoded, raw tensors as sent. */
-export async function inputTensors(model: ModelInputs, input: ModelInput, budget: EncodeBudget): Promise<TensorData[]> {
-  return input.kind === 'instances' ? [await encodeInstances(model, input.instances, budget, 'instances', input.place)] : input.tensors;
+export async function inputTensors(model: ModelInputs, input: ModelInput, budget: EncodeBudget, progress?: EncodeProgress): Promise<TensorData[]> {
+  return input.kind === 'instances' ? [await encodeInstances(model, input.instances, budget, 'instances', input.place, progress)] : input.tensors;
 }
 
 /**

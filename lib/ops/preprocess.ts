@@ -5,14 +5,16 @@
  * between their pipeline and ours in one call.
  */
 import { BadRequestError } from '../errors.js';
-import { type EncodeBudget, inputKindOf, inputTensors, type ModelInput } from '../inputs/encode.js';
+import { type EncodeBudget, inputKindOf, type ModelInput } from '../inputs/encode.js';
 import type { LoadedModel } from '../loader/index.js';
+import type { TimeLimit } from '../runtime/timeLimit.js';
 import type { TensorData } from '../tensors/data.js';
+import { requestTensors } from './predict.js';
 import { checkInputs } from './runModel.js';
 
-/** Refused as predict refuses it: tensors that do not fit the model's inputs are not what it would receive. */
-export async function preprocess(loaded: LoadedModel, input: ModelInput, budget: EncodeBudget): Promise<TensorData[]> {
-  return checkInputs(loaded.manifest.signature.inputs, await inputTensors(loaded.manifest, input, budget));
+/** Refused as predict refuses it (its encoding timed as predict's: `limits.time`): tensors that do not fit the model's inputs are not what it would receive. */
+export async function preprocess(loaded: LoadedModel, input: ModelInput, limits: { budget: EncodeBudget; time?: TimeLimit }): Promise<TensorData[]> {
+  return checkInputs(loaded.manifest.signature.inputs, await requestTensors(loaded, input, limits));
 }
 
 /** The PNG of the single instance of `tensors` (an image model's first input). */

@@ -202,6 +202,7 @@ export async function runModel(loaded: LoadedModel, requestInputs: TensorData[],
     // The batched inputs' row shapes (-1 between two): the cost per row is remembered per shape.
     rowShape: inputs.filter((_, i) => batched[i]).flatMap((t, i) => [...(i > 0 ? [-1] : []), ...t.shape.slice(1)]),
     batch,
+    time: limits.time,
   };
   try {
     await inChunks(plan, async (from, to) => {

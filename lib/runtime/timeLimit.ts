@@ -2,9 +2,9 @@
  * Time budgets. A synchronous request must answer before its function's timeout (29 s behind API
  * Gateway): past it Lambda ends the execution environment, so the client gets a 504 after paying
  * for the whole wait, and the next request to that function starts cold. Requests given a time
- * limit (explain; synchronous evaluate) are timed as they go: once the work done says the rest
- * cannot end before the timeout, the request ends with a 413 naming the figures, instead of
- * running into it. Predict is bounded by its 6 MB body instead.
+ * limit (predict, its images' decoding included; explain; synchronous evaluate) are timed as they
+ * go: once the work done says the rest cannot end before the timeout, the request ends with a 413
+ * naming the figures, instead of running into it.
  */
 import { PayloadTooLargeError } from '../errors.js';
 
@@ -80,10 +80,11 @@ export class Pace {
     const left = this.left();
     if (rest <= left) return;
     const share = (done + (Math.max(0, left) / elapsed) * (done - this.from)) / this.total;
+    const each = elapsed / (done - this.from);
     throw new PayloadTooLargeError(
-      `${this.what}: ${this.total} ${this.unit}, of which ${done - this.from} took ${seconds(elapsed)}; the other ${this.total - done} would take about ` +
-        `${seconds(rest)}, and this function has ${seconds(Math.max(0, left))} left before its timeout (with ${seconds(RESERVE_MS)} kept to answer). ` +
-        `About ${Math.floor(share * 100)}% of ${this.scope} fits: ask for less (fewer steps, samples, instances or rows), or run it where no request timeout applies (modelctl)`,
+      `${this.what}: ${this.total} ${this.unit}, of which ${done - this.from} took ${seconds(elapsed)} (${each < 10 ? each.toFixed(2) : Math.round(each)} ms each); ` +
+        `the other ${this.total - done} would take about ${seconds(rest)}, and this function has ${seconds(Math.max(0, left))} left before its timeout (with ${seconds(RESERVE_MS)} kept to answer). ` +
+        `About ${Math.floor(share * 100)}% of ${this.scope} fits (${Math.floor(share * this.total)} of its ${this.total} ${this.unit}): ask for less (fewer steps, samples, instances or rows), or run it where no request timeout applies (modelctl)`,
     );
   }
 }

@@ -167,7 +167,9 @@ export async function evaluateChunks(loaded: LoadedModel, chunks: AsyncIterable<
         "evaluate it as a job (POST .../evaluations?async=true, which has the job worker's 15 minutes) or with modelctl evaluate",
       );
     }
-    const [output] = await predict(loaded, chunk.input, options.limits);
+    // Timed here, between chunks (a data set's length is not known ahead), with a 413 that says to
+    // run it as a job; not again inside the chunk, as a predict request is.
+    const [output] = await predict(loaded, chunk.input, { ...options.limits, time: undefined });
     // Metrics over NaN scores would count an arbitrary class; the row is named as the data names it.
     checkFiniteOutput(output, chunk.place);
     addOutputs(loaded.manifest, accumulator, chunk.truths, output);
