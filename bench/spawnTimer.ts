@@ -14,11 +14,16 @@ export interface ChildRun {
   reports: Record<string, unknown>[];
 }
 
-/** The environment a child gets: the parent's without tsx's hooks and the bench's own overrides. */
+/**
+ * The environment a child gets: the parent's without tsx's hooks (its NODE_OPTIONS) and the names
+ * in `drop`, then the bench's own settings, which may set NODE_OPTIONS again (the soak runs with
+ * the functions' --expose-gc: it used to be dropped with tsx's, so the soak's handlers never
+ * collected between requests as they do in Lambda).
+ */
 export function childEnv(extra: Record<string, string>, drop: string[] = []): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of ['NODE_OPTIONS', ...drop]) delete env[name];
-  return env;
+  return { ...env, ...extra };
 }
 
 /** `node` is the binary to run (default: this one), e.g. Node 22 for the Lambda runtime's version. */
