@@ -76,7 +76,7 @@ async function importFile(source: ObjectStore, registry: ObjectStore, target: Im
   validateName(target.model);
   const needed = size * WORKING_COPIES;
   await initBackend(); // the budget counts what TF.js holds
-  if (needed > budget.available()) {
+  if (needed > budget.availableFor(needed)) {
     throw new BadRequestError(`${target.key} is ${Math.round(size / 2 ** 20)} MiB; importing it needs about ${Math.round(needed / 2 ** 20)} MiB, more than ${budget.describe()}`);
   }
   const fields = (await optionalJson<unknown>(source, target.meta)) ?? {};

@@ -8,6 +8,8 @@ import { PayloadTooLargeError } from '../errors.js';
 /** The memory an operation may take now (runtime/memory.ts's MemoryBudget), its figures in words, and the function size (MB) `bytes` would fit in. */
 export interface EncodeBudget {
   available(): number;
+  /** What is available when `bytes` are needed, measured again after a garbage collection when they are not there (before a refusal). */
+  availableFor(bytes: number): number;
   describe(): string;
   functionSizeFor(bytes: number): number;
   /** The setting that sizes the function (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, or the job worker's). */

@@ -50,7 +50,8 @@ export async function encodeInstances(
   if (!input) throw new BadRequestError(`${where}: model ${model.name} has no input transform: send raw tensors`);
   if (instances.length === 0) throw new BadRequestError(`${where}: is empty: send at least one instance`);
   const rowShape = input.kind.rowShape(input.settings);
-  if (instances.length * rowBytesOf(rowShape) > budget.available()) throw tooMany(where, instances.length, rowShape, budget);
+  const rowsBytes = instances.length * rowBytesOf(rowShape);
+  if (rowsBytes > budget.availableFor(rowsBytes)) throw tooMany(where, instances.length, rowShape, budget);
   const data = progress ? await encodeInSlices(input, instances, placeOf, budget, rowShape, progress) : await input.kind.encode(input.settings, instances, placeOf, budget);
   const [spec] = model.signature.inputs;
   const shape = [instances.length, ...rowShape];
@@ -126,7 +127,9 @@ export function instanceBytes(model: ModelInputs): number | undefined {
 export function checkOneInstanceFits(model: ModelInputs, budget: EncodeBudget, where = 'instances'): void {
   const input = inputKindOf(model);
   const rowShape = input?.kind.rowShape(input.settings);
-  if (rowShape && rowBytesOf(rowShape) > budget.available()) throw tooMany(where, 1, rowShape, budget);
+  if (!rowShape) return;
+  const rowBytes = rowBytesOf(rowShape);
+  if (rowBytes > budget.availableFor(rowBytes)) throw tooMany(where, 1, rowShape, budget);
 }
 
 /**

@@ -19,7 +19,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { size } from '../bytes.js';
 import { PayloadTooLargeError } from '../errors.js';
-import { bytesOutsideTensors } from './footprint.js';
+import { bytesOutsideTensors, collectBeforeRefusing } from './footprint.js';
 import { MeasuredCosts } from './measuredCosts.js';
 import { Pace, type TimeLimit } from './timeLimit.js';
 
@@ -79,6 +79,19 @@ export class MemoryBudget {
     if (this.limits.overrideBytes !== undefined) return this.limits.overrideBytes;
     const ceiling = Math.min(this.limits.functionBytes - this.reserve().bytes, WASM_HEAP_LIMIT_BYTES);
     return Math.max(0, Math.floor((ceiling - tf.memory().numBytes) * MARGIN));
+  }
+
+  /**
+   * Bytes the tensors of one operation may take now, asked by work that needs `bytes` and is
+   * refused when they are not there. When they are not, the garbage the JS heap holds is collected
+   * (runtime/footprint.ts: once, where the process can) and the budget measured again: a refusal
+   * then counts only what is still referenced, and so do its figures (describe() reads the same
+   * measure). Work that fits costs no collection.
+   */
+  availableFor(bytes: number): number {
+    const now = this.available();
+    if (now >= bytes || this.limits.overrideBytes !== undefined || !collectBeforeRefusing()) return now;
+    return this.available();
   }
 
   /** The budget in words, for an answer that refuses work. */
@@ -259,14 +272,16 @@ function refusal(plan: ChunkPlan, rowBytes: number, estimated: boolean): Payload
 export function checkOneRowFits(plan: ChunkPlan): void {
   const measured = costPerRow(plan.model, plan.pass, plan.rowShape);
   const cost = measured ?? plan.estimate;
-  if (cost !== undefined && cost * smallestCall(plan) > plan.budget.available()) throw refusal(plan, cost, measured === undefined);
+  if (cost === undefined) return;
+  const callBytes = cost * smallestCall(plan);
+  if (callBytes > plan.budget.availableFor(callBytes)) throw refusal(plan, cost, measured === undefined);
 }
 
 /** Rows per chunk for this plan now, or a 413 naming the figures when not one row fits. */
 export function rowsPerChunk(plan: ChunkPlan): number {
   const cost = costPerRow(plan.model, plan.pass, plan.rowShape);
   if (cost === undefined) return 1;
-  const rows = Math.floor(plan.budget.available() / cost);
+  const rows = Math.floor(plan.budget.availableFor(cost) / cost);
   if (rows < 1) throw refusal(plan, cost, false);
   return Math.min(plan.maxRows, rows);
 }
@@ -280,7 +295,7 @@ export async function inChunks(plan: ChunkPlan, run: (from: number, to: number) 
   if (plan.batch !== undefined) return inFixedChunks(plan, plan.batch, run, pace);
   let from = 0;
   if (costPerRow(plan.model, plan.pass, plan.rowShape) === undefined && plan.rows > 0) {
-    if (plan.estimate !== undefined && plan.estimate > plan.budget.available()) throw refusal(plan, plan.estimate, true);
+    if (plan.estimate !== undefined && plan.estimate > plan.budget.availableFor(plan.estimate)) throw refusal(plan, plan.estimate, true);
     const started = performance.now();
     await measureRow(plan.model, plan.pass, () => run(0, 1), plan.rowShape);
     from = 1;

@@ -26,7 +26,13 @@ let instances: unknown[];
 let labels: string[];
 
 /** A fixed budget of `rows` encoded digits. */
-const budgetOf = (rows: number) => ({ available: () => rows * ROW_BYTES, describe: () => `${rows} digits`, functionSizeFor: () => 4096, sizeSetting: 'JOB_WORKER_MEMORY_SIZE' });
+const budgetOf = (rows: number) => ({
+  available: () => rows * ROW_BYTES,
+  availableFor: () => rows * ROW_BYTES,
+  describe: () => `${rows} digits`,
+  functionSizeFor: () => 4096,
+  sizeSetting: 'JOB_WORKER_MEMORY_SIZE',
+});
 
 beforeAll(async () => {
   const store = await tempFolderStore();

@@ -88,7 +88,7 @@ function largestFitting(fits: (width: number, height: number) => boolean, width:
  */
 export function checkImageFits(settings: WorkingSettings, header: ImageHeader, fileBytes: number, orientation: number, budget: EncodeBudget, where: string): void {
   const needed = imageWorkingBytes(settings, header, fileBytes, orientation, where);
-  const available = budget.available();
+  const available = budget.availableFor(needed);
   if (needed <= available) return;
   const { width, height } = header;
   const scaledFits = (w: number, h: number) =>

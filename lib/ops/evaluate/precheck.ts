@@ -72,7 +72,8 @@ export async function precheckEvaluation(loaded: LoadedModel, request: EvaluateR
       // What the worker could not run: not even one instance fits its budget.
       checkOneInstanceFits(manifest, limits.worker);
       // A row this function cannot hold but the worker can (a larger job worker): the job decodes it.
-      if ((instanceBytes(manifest) ?? 0) <= limits.budget.available()) await checkInstances(loaded, input.instances, place, limits);
+      const rowBytes = instanceBytes(manifest) ?? 0;
+      if (rowBytes <= limits.budget.availableFor(rowBytes)) await checkInstances(loaded, input.instances, place, limits);
     }
     if (refused) throw refused;
     from = to;

@@ -83,9 +83,9 @@ function checkFits(plan: TrainingPlan, cost: StepCost, batchSize: number): void 
   const { optimizer } = plan.config;
   const dataRowBytes = plan.rowBytes + labelBytes(plan.model) + INDEX_BYTES_PER_ROW;
   const data = (plan.rows ?? 0) * dataRowBytes;
-  const available = plan.budget.available();
-  const room = available - data;
   const { bytes, line } = peakAt(cost, batchSize);
+  const available = plan.budget.availableFor(data + bytes);
+  const room = available - data;
   if (bytes <= room) return;
   const figures =
     `a training step of ${plan.name} takes ${size(bytes)} at batchSize ${batchSize}: ${size(line.perRow)} per row and ${size(line.fixed)} besides ` +
