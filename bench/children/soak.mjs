@@ -182,6 +182,9 @@ const engine = () => globalThis._tfengine;
 function memory() {
   gc();
   gc();
+  // A full collection frees array buffers' memory on a background thread after it returns; a
+  // scavenge waits for that (lib/runtime/footprint.ts), so RSS is read once what was freed is gone.
+  gc({ type: 'minor' });
   const m = process.memoryUsage();
   const mb = (b) => Math.round((b / 2 ** 20) * 10) / 10;
   // The wasm backend's heap only grows (WebAssembly memory cannot shrink): its size is the largest working set so far.
