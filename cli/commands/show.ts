@@ -16,7 +16,7 @@ export async function show(store: ObjectStore, refText: string, full: boolean): 
         background: manifest.background ? `${manifest.background.length} rows` : undefined,
         transforms: summarizeTransforms(manifest.transforms),
       };
-  return JSON.stringify({ ...summary, versions, aliases, evaluations }, null, 2);
+  return JSON.stringify({ ...summary, versions, aliases, ...evaluations }, null, 2);
 }
 
 function summarizeTransforms(transforms: Record<string, unknown>): unknown {

@@ -10,14 +10,34 @@ export interface EvaluationSummary {
   createdAt: string;
 }
 
-export async function listEvaluations(store: ObjectStore, model: string, version: number): Promise<EvaluationSummary[]> {
-  const out: EvaluationSummary[] = [];
-  for await (const object of listAll(store, keys.evaluationsPrefix(model, version))) {
-    const e = await getJson<EvaluationSummary>(store, object.key);
-    out.push({ id: e.id, source: e.source, count: e.count, metrics: e.metrics, createdAt: e.createdAt });
-  }
+/**
+ * How many saved evaluations are read and listed: each is a GET, and a version evaluated every hour
+ * would have every metadata request read thousands of objects (a soak's store of 728 made each
+ * request of iris's metadata read them all). Saving is create-only, so an object's time in the
+ * listing is its evaluation's, and the newest are found without reading the others.
+ */
+export const LISTED_EVALUATIONS = 20;
+
+export interface EvaluationList {
+  /** The newest, at most LISTED_EVALUATIONS, newest first. */
+  evaluations: EvaluationSummary[];
+  /** How many the version has. */
+  evaluationCount: number;
+}
+
+export async function listEvaluations(store: ObjectStore, model: string, version: number): Promise<EvaluationList> {
+  const objects = [];
+  for await (const object of listAll(store, keys.evaluationsPrefix(model, version))) objects.push(object);
+  const newest = objects.sort((a, b) => (b.lastModified?.getTime() ?? 0) - (a.lastModified?.getTime() ?? 0)).slice(0, LISTED_EVALUATIONS);
+  const evaluations = await Promise.all(
+    newest.map(async (object) => {
+      const e = await getJson<EvaluationSummary>(store, object.key);
+      return { id: e.id, source: e.source, count: e.count, metrics: e.metrics, createdAt: e.createdAt };
+    }),
+  );
   // ISO 8601 times in UTC sort as plain strings. localeCompare would load ICU's collation data into
   // the metadata function the first time two evaluations are listed (2.1 MB more resident: the
   // soak's step at its first listing, bench section 11) to compare digits.
-  return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+  evaluations.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+  return { evaluations, evaluationCount: objects.length };
 }

@@ -50,7 +50,7 @@ function registryView(store: ObjectStore, manifest: Manifest) {
       listAliases(store, manifest.name),
       listEvaluations(store, manifest.name, manifest.version),
     ]);
-    return { versions: versions.map(String), aliases, evaluations };
+    return { versions: versions.map(String), aliases, ...evaluations };
   };
   return readOrStale(manifest.name, read, () => ({ versions: [String(manifest.version)], stale: true as const }));
 }
