@@ -18,7 +18,7 @@ export class UsageError extends Error {
 }
 
 /** Option names as the user typed them: topK -> --top-k, unless the command names it otherwise. */
-const flagOf = (key: PropertyKey, flags: Record<string, string>) => flags[String(key)] ?? `--${String(key).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+export const flagOf = (key: PropertyKey, flags: Record<string, string>) => flags[String(key)] ?? `--${String(key).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** The options, checked by the operation's own schema; each complaint names the option it is about. */
 export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, flags: Record<string, string> = {}): z.output<S> {

@@ -1,13 +1,15 @@
 /**
  * `modelctl push` preprocessing flags -> the manifest's `transforms.input` (an input kind's
- * settings). The kind's own schema checks the result when the version is created, so a bad value
- * is refused naming the field, and nothing is written.
+ * settings). The kind's own schema, the one the manifest's is made of, checks the result here,
+ * before the model is read: a bad value is a usage mistake (exit 2) named by its flag, and the
+ * allowed values are written once, in the kind.
  *
  *   --image 224x224x3 --resize bilinear --align-corners --fit cover --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225
  *   --features sepal_length,sepal_width [--mean 5.8,3.0 --std 0.8,0.4]     (mean/std given: standardised by the service)
  *   --vocabulary words.txt [--count] [--no-lowercase] [--token-pattern "[a-z]+"]
  */
-import { UsageError } from '../errors.js';
+import { inputSettingsSchema } from '../../lib/inputs/kinds.js';
+import { flagOf, UsageError } from '../errors.js';
 import { readOptionFile } from '../userFiles.js';
 
 export interface PreprocessingOptions {
@@ -100,13 +102,40 @@ async function text(options: PreprocessingOptions, file: string): Promise<Record
   return given({ kind: 'text', vocabulary, lowercase: options.lowercase, tokenPattern: options.tokenPattern, mode: options.count ? 'count' : undefined });
 }
 
+/** Flags not named as their setting in kebab case (a tabular feature's `name` comes from --features). */
+const FLAG_OF_SETTING: Record<string, string> = { mode: '--count', lowercase: '--no-lowercase', exifOrientation: '--no-exif-orientation', name: '--features' };
+
+/**
+ * The settings, checked by the input kind's schema as the push would (an unchecked `--fit bogus`
+ * was an invalid manifest, exit 1); each complaint names the flag, what it takes and what it got.
+ */
+function checked(settings: Record<string, unknown>, options: PreprocessingOptions): Record<string, unknown> {
+  const parsed = inputSettingsSchema.safeParse(settings);
+  if (parsed.success) return settings;
+  const complaints = parsed.error.issues.map((issue) => {
+    const { path } = issue;
+    // A tabular feature's mean or std is one of the values of --mean or --std.
+    const feature = path[0] === 'features' && typeof path[1] === 'number' && path.length > 2 ? path[1] : undefined;
+    const key = feature === undefined ? path[0] : path[2];
+    if (key === undefined) return issue.message;
+    const flag = flagOf(key, FLAG_OF_SETTING);
+    const where = feature === undefined ? '' : ` value ${feature + 1} (feature ${(settings.features as { name: string }[])[feature].name})`;
+    const typed = (options as Record<string, unknown>)[String(key)];
+    const got = typeof typed === 'string' ? `, got ${JSON.stringify(typed)}` : '';
+    // An enum's issue lists its values (they come from the schema, so they cannot drift from it).
+    const allowed = 'values' in issue && Array.isArray(issue.values) ? issue.values : undefined;
+    return allowed ? `${flag}${where} must be one of ${allowed.join(', ')}${got}` : `${flag}${where}: ${issue.message}${got}`;
+  });
+  throw new UsageError(complaints.join('; '));
+}
+
 /** The input settings the flags describe, or undefined when no kind flag was given. */
 export async function preprocessingFrom(options: PreprocessingOptions): Promise<Record<string, unknown> | undefined> {
   const kinds = [options.image, options.features, options.vocabulary].filter((v) => v !== undefined);
   if (kinds.length > 1) throw new UsageError('give one of --image, --features or --vocabulary');
-  if (options.image !== undefined) return image(options, options.image);
-  if (options.features !== undefined) return tabular(options, list(options.features));
-  if (options.vocabulary !== undefined) return text(options, options.vocabulary);
+  if (options.image !== undefined) return checked(image(options, options.image), options);
+  if (options.features !== undefined) return checked(tabular(options, list(options.features)), options);
+  if (options.vocabulary !== undefined) return checked(await text(options, options.vocabulary), options);
   const imageOnly = (['resize', 'alignCorners', 'halfPixelCenters', 'fit', 'fill', 'scale', 'offset', 'channelOrder', 'invert'] as const).filter((k) => options[k] !== undefined);
   if (imageOnly.length > 0 || options.mean !== undefined || options.std !== undefined) {
     throw new UsageError('preprocessing flags need the input kind: --image WxHxC, --features a,b,c or --vocabulary file');

@@ -23,6 +23,9 @@ async function ctl(...args: [{ env: NodeJS.ProcessEnv }, ...string[]] | string[]
   }
 }
 
+/** A store for pushes that must be refused: nothing is ever written to it (the repo's models/ is the default store). */
+const refusedStore = path.join(tmpdir(), `modelctl-refused-${process.pid}`);
+
 describe('modelctl', () => {
   it('lists the demo models in the repo with versions, aliases and test metrics', async () => {
     const { stdout, code } = await ctl('list', '--json');
@@ -165,11 +168,7 @@ describe('modelctl', () => {
     [['promote', 'iris', '99', '--alias', 'production'], /has no version 99/, 1],
     [['push', 'models/iris/aliases', '--name', 'x'], /has no model.json/, 1],
     [['push', 'README.md', '--name', 'x'], /neither a \.keras file/, 1],
-    [
-      ['--store', path.join(tmpdir(), `modelctl-refused-${process.pid}`), 'push', 'models/iris/versions/1', '--name', 'iris2', '--labels', 'a,b,a'],
-      /modelctl: label "a" is given twice/,
-      1,
-    ],
+    [['--store', refusedStore, 'push', 'models/iris/versions/1', '--name', 'iris2', '--labels', 'a,b,a'], /modelctl: label "a" is given twice/, 1],
     // Usage: the command line asks for what cannot be (exit 2), named by its option or file.
     [['push', '.', '--name', '../evil'], /invalid model name/, 2],
     [['push', '/nonexistent', '--name', 'x'], /\/nonexistent: no such folder or file/, 2],
@@ -212,6 +211,23 @@ describe('modelctl', () => {
     [
       ['push', 'models/iris/versions/1', '--name', 'x', '--image', '0x28x1'],
       /modelctl: --image: expected WIDTHxHEIGHTxCHANNELS with sides of at least 1 and 1 or 3 channels, e\.g\. 224x224x3, got "0x28x1"/,
+      2,
+    ],
+    // A preprocessing flag's value is checked by the input kind's schema before the push (it was an invalid manifest, exit 1).
+    ...(
+      [
+        [['--fit', 'bogus'], /^modelctl: --fit must be one of stretch, cover, contain, mnist, got "bogus"$/m],
+        [['--resize', 'bogus'], /^modelctl: --resize must be one of bilinear, nearest, area, got "bogus"$/m],
+        [['--invert', 'bogus'], /^modelctl: --invert must be one of never, always, auto, got "bogus"$/m],
+        [['--channel-order', 'xyz'], /^modelctl: --channel-order must be one of rgb, bgr, got "xyz"$/m],
+        [['--fill', '300'], /^modelctl: --fill: Too big: expected number to be <=255, got "300"$/m],
+        [['--std', '0'], /^modelctl: --std: std must be positive, got "0"$/m],
+        [['--std', '1,2'], /^modelctl: --std: std has 2 values; the image has 3 channel\(s\): give one number or one per channel, got "1,2"$/m],
+      ] as const
+    ).map(([flags, message]) => [['--store', refusedStore, 'push', 'models/digits/versions/1', '--name', 'e1', '--image', '224x224x3', ...flags], message, 2] as const),
+    [
+      ['--store', refusedStore, 'push', 'models/iris/versions/1', '--name', 'e1', '--features', 'a,b,c,d', '--std', '1,0,1,1'],
+      /^modelctl: --std value 2 \(feature b\): Too small: expected number to be >0, got "1,0,1,1"$/m,
       2,
     ],
     [['--store', 'ftp://x', 'list'], /--store <uri>' argument 'ftp:\/\/x' is invalid\. expected s3:\/\/bucket\[\/prefix\], file:\/\/path or a folder path/, 2],
