@@ -28,11 +28,18 @@ export interface ExplainOptions {
   json?: boolean;
 }
 
-/** JSON when it parses (a record, a row, a quoted string), else the text itself. */
-function instanceOf(text: string): unknown {
+/**
+ * JSON when it parses (a record, a row, a quoted string), else the text itself (a text model's
+ * instance). A value that opens as JSON does, with { or [, must parse: taken as text, '{bad json'
+ * was refused by the model as not an instance, hiding the typo.
+ */
+function instanceOf(flag: string, text: string): unknown {
   try {
     return JSON.parse(text);
-  } catch {
+  } catch (error) {
+    if (/^\s*[[{]/.test(text)) {
+      throw new UsageError(`${flag}: not valid JSON (${(error as Error).message}); a text that starts with { or [ goes as a JSON string, e.g. '"[URGENT] ..."'`);
+    }
     return text;
   }
 }
@@ -83,11 +90,12 @@ function formatExplanation(answer: ExplainAnswer, k: number): string {
 export async function explain(services: Services, refText: string, options: ExplainOptions): Promise<string> {
   const ref = refArgument(refText);
   const instances = [
-    ...(options.instance ?? []).map(instanceOf),
+    ...(options.instance ?? []).map((text) => instanceOf('--instance', text)),
     ...(await Promise.all((options.image ?? []).map(async (file) => ({ b64: (await readOptionFile('--image', file)).toString('base64') })))),
   ];
   if (instances.length === 0) throw new UsageError('give at least one --instance or --image');
-  const baseline = options.baseline === undefined ? undefined : options.baseline === 'zeros' || options.baseline === 'mean' ? options.baseline : instanceOf(options.baseline);
+  const baseline =
+    options.baseline === undefined ? undefined : options.baseline === 'zeros' || options.baseline === 'mean' ? options.baseline : instanceOf('--baseline', options.baseline);
   const target = options.target === undefined ? undefined : /^\d+$/.test(options.target) ? Number(options.target) : options.target;
   if (options.png) await checkOutputFolder('--png', options.png);
   const request = parseOptions(

@@ -42,4 +42,14 @@ describe('modelctl explain', () => {
     expect(code).toBe(1);
     expect(stderr).toMatch(/modelctl: instances: shape \[1,2\] does not fit the model's input \[-1,4\]/);
   });
+
+  it('says that an --instance opening as JSON is not valid JSON, where, rather than reading it as text (exit 2)', async () => {
+    const { stderr, code } = await ctl('explain', 'iris:1', '--instance', '{bad json');
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^modelctl: --instance: not valid JSON \(.*position 1\b.*\); a text that starts with \{ or \[ goes as a JSON string/m);
+    // Such a text, quoted, is still a text instance.
+    const text = await ctl('explain', 'spam:1', '--instance', '"[URGENT] click here for FREE money"', '--method', 'saliency', '-k', '1');
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/instance 1: /);
+  });
 });
