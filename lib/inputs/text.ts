@@ -6,11 +6,21 @@ import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
 import type { AttributionView, InputKind } from './kind.js';
 
+function compiles(pattern: string): boolean {
+  try {
+    new RegExp(pattern, 'g');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const settingsSchema = z.object({
   kind: z.literal('text'),
   vocabulary: z.array(z.string()).min(1),
   lowercase: z.boolean().default(true),
-  tokenPattern: z.string().default("[a-z0-9']+"),
+  // Checked when stored: a pattern that does not compile would fail every request to the model.
+  tokenPattern: z.string().default("[a-z0-9']+").refine(compiles, { message: 'must be a regular expression (JavaScript syntax)' }),
   /** binary: 1 when the word occurs; count: how many times. */
   mode: z.enum(['binary', 'count']).default('binary'),
 });

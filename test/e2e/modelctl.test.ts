@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { copyFile, cp, mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,6 +26,9 @@ async function ctl(...args: [{ env: NodeJS.ProcessEnv }, ...string[]] | string[]
 
 /** A store for pushes that must be refused: nothing is ever written to it (the repo's models/ is the default store). */
 const refusedStore = path.join(tmpdir(), `modelctl-refused-${process.pid}`);
+/** A vocabulary for the text flags' rows (the table is built when the file loads). */
+const words = path.join(tmpdir(), `modelctl-words-${process.pid}.txt`);
+writeFileSync(words, 'free\nmoney\n');
 
 describe('modelctl', () => {
   it('lists the demo models in the repo with versions, aliases and test metrics', async () => {
@@ -228,6 +232,11 @@ describe('modelctl', () => {
     [
       ['--store', refusedStore, 'push', 'models/iris/versions/1', '--name', 'e1', '--features', 'a,b,c,d', '--std', '1,0,1,1'],
       /^modelctl: --std value 2 \(feature b\): Too small: expected number to be >0, got "1,0,1,1"$/m,
+      2,
+    ],
+    [
+      ['--store', refusedStore, 'push', 'models/spam/versions/1', '--name', 'e1', '--vocabulary', words, '--token-pattern', '[a-z'],
+      /^modelctl: --token-pattern: must be a regular expression \(JavaScript syntax\), got "\[a-z"$/m,
       2,
     ],
     [['--store', 'ftp://x', 'list'], /--store <uri>' argument 'ftp:\/\/x' is invalid\. expected s3:\/\/bucket\[\/prefix\], file:\/\/path or a folder path/, 2],
