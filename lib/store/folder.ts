@@ -16,6 +16,8 @@ import { ObjectChangedError } from './objectStore.js';
 import type { GetStreamOptions, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
 
 const TMP_SUFFIX = '.tmp-upload';
+/** A temporary file's name: `{file}.{uuid}.tmp-upload` (tempFor). */
+const TEMP_NAME = /\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp-upload$/;
 
 /** Size and modification time: what changes when the file is rewritten. */
 function etagOf(stat: { size: number; mtimeMs: number }): string {
@@ -246,8 +248,20 @@ export class FolderStore implements ObjectStore {
     await this.pruneFrom(path.dirname(file));
   }
 
-  /** Every file under the root whose key starts with prefix, in S3's (byte) order. */
-  private async keysUnder(prefix: string): Promise<string[]> {
+  /**
+   * The temporary files of unfinished writes of any key under `prefix` (a run killed mid-write
+   * leaves them, and its keys may not be those the next run writes), then the folders that leaves
+   * empty. For the one process that owns the prefix, once none of its writes runs.
+   */
+  async abandonWritesUnder(prefix: string): Promise<void> {
+    const temps = (await this.keysUnder(prefix, true)).filter((key) => TEMP_NAME.test(key));
+    await Promise.all(temps.map((key) => fs.rm(this.file(key), { force: true })));
+    const folders = new Set(temps.map((key) => path.dirname(this.file(key))));
+    for (const folder of folders) await this.pruneFrom(folder);
+  }
+
+  /** Every file under the root whose key starts with prefix, in S3's (byte) order; temporary files only when asked. */
+  private async keysUnder(prefix: string, temporaries = false): Promise<string[]> {
     // Walk only the deepest folder the prefix names, not the whole store.
     const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/') + 1) : '';
     const out: string[] = [];
@@ -263,7 +277,7 @@ export class FolderStore implements ObjectStore {
         const key = `${rel}${entry.name}`;
         if (entry.isDirectory()) {
           if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(`${key}/`);
-        } else if (entry.isFile() && key.startsWith(prefix) && !key.endsWith(TMP_SUFFIX)) {
+        } else if (entry.isFile() && key.startsWith(prefix) && (temporaries || !key.endsWith(TMP_SUFFIX))) {
           out.push(key);
         }
       }

@@ -76,6 +76,8 @@ export interface ObjectStore {
    * rule ends it); a folder keeps its temporary file.
    */
   abandonWrites?(key: string): Promise<void>;
+  /** As abandonWrites, for every key under `prefix`: what its owner's earlier, interrupted runs left there too. */
+  abandonWritesUnder?(prefix: string): Promise<void>;
   listPage(prefix: string, options?: ListOptions): Promise<ListPage>;
 }
 

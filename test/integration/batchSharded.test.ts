@@ -10,6 +10,7 @@
  * through one function refuses is refused in the same words.
  */
 import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -69,8 +70,8 @@ async function single(name: string, body: string): Promise<{ predictions: Buffer
   return { predictions: Buffer.from(await store.get(`${base}.predictions.${ext}`)), errors: Buffer.from(await store.get(`${base}.errors.jsonl`)), rows: outcome.manifest?.rows };
 }
 
-async function sharded(name: string, workers: number, onRangeStart?: (index: number, pid: number) => void, rangeTimeout?: string, rangeBytes = '12000') {
-  const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
+async function sharded(name: string, workers: number, onRangeStart?: (index: number, pid: number) => void, rangeTimeout?: string, rangeBytes = '12000', into?: string) {
+  const out = into ?? (await mkdtemp(path.join(tmpdir(), 'sharded-out-')));
   const manifest = await batch(app.services, path.join(dir, name), { model: 'iris', workers: String(workers), out, rangeBytes, onRangeStart, rangeTimeout });
   const ext = name.endsWith('.csv') ? 'csv' : 'jsonl';
   return {
@@ -301,6 +302,146 @@ it('a failed rerun into the folder of a finished run leaves that run as it was a
   expect((await readdir(out)).sort()).toEqual(['flowers.csv.errors.jsonl', 'flowers.csv.manifest.json', 'flowers.csv.predictions.csv']);
   expect(await readFile(path.join(out, 'flowers.csv.manifest.json'), 'utf8')).toBe(before);
 }, 120_000);
+
+/**
+ * What `modelctl batch` leaves in --out when it is interrupted (Ctrl-C): the plan of its ranges,
+ * the parts and results of those its workers finished, and a temporary upload of a part one was
+ * writing. Made here by the worker's own code (planRanges, scoreRange) for a run of `workers`
+ * workers at `rangeBytes`; `scored` picks the ranges it finished.
+ */
+async function interruptedRun(name: string, out: string, rangeBytes: number, workers: number, scored: (index: number, count: number) => boolean): Promise<number> {
+  const input = { key: name, ref: parseModelRef('iris'), format: name.endsWith('.csv') ? ('csv' as const) : ('jsonl' as const), relative: name };
+  const outputs = outputsFor(input, '');
+  const io = { source: app.services.openStore(pathToFileURL(dir).href), output: app.services.openStore(pathToFileURL(out).href) };
+  const source = await io.source.head(name);
+  if (!source) throw new Error(`no ${name}`);
+  const model = { name: 'iris', version: await app.services.loader.resolve(input.ref) };
+  const etag = source.etag ?? String(source.size);
+  const plan = {
+    ...(await planRanges(io.source, { key: name, etag, size: source.size, format: input.format, model, targetBytes: rangeBytes, workers })),
+    startedAt: new Date().toISOString(),
+  };
+  await io.output.put(outputs.plan, JSON.stringify(plan));
+  const done = plan.ranges.filter((range) => scored(range.index, plan.ranges.length));
+  for (const range of done) await scoreRange(io, app.services.loader, input, outputs, plan, range, oneInvocation(64).limits);
+  const writing = plan.ranges.find((range) => !done.includes(range));
+  if (writing) await writeFile(path.join(out, `${outputs.part(writing.index, 'predictions')}.${randomUUID()}.tmp-upload`), 'half a part');
+  return plan.ranges.length;
+}
+
+describe('a rerun into the folder of an interrupted run: the outputs of a clean run, byte for byte, and nothing of either run left', () => {
+  let reference: Awaited<ReturnType<typeof single>>;
+  beforeAll(async () => {
+    reference = await single('flowers.csv', await readFile(path.join(dir, 'flowers.csv'), 'utf8'));
+  });
+
+  it.each([
+    // The earlier run cut the file into smaller ranges: its first parts are fewer rows than this run's ranges of those numbers.
+    ['--range-bytes 5000, its first 5 ranges scored', 5000, 1, (index: number) => index < 5],
+    // Into much larger ones: its part 0 is 10 bytes' worth of rows where this run's range 0 is the whole file.
+    ['--range-bytes 10, its first 2 ranges scored', 10, 1, (index: number) => index < 2],
+    // Every range but the last: the rerun's last ranges are of other numbers and bytes.
+    ['--range-bytes 3000, all but its last range scored', 3000, 2, (index: number, count: number) => index < count - 1],
+  ] as const)(
+    'interrupted at %s, rerun at --range-bytes 12000',
+    async (_what, rangeBytes, workers, scored) => {
+      const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
+      expect(await interruptedRun('flowers.csv', out, rangeBytes, workers, scored)).toBeGreaterThan(5);
+      const run = await sharded('flowers.csv', 2, undefined, undefined, '12000', out);
+      expect(run.manifest.status).toBe('succeeded');
+      expect(run.manifest.rows).toEqual(reference.rows);
+      expect(run.predictions.equals(reference.predictions)).toBe(true);
+      expect(run.errors.equals(reference.errors)).toBe(true);
+      expect(run.outFolder).toEqual(outputNames('flowers.csv'));
+    },
+    120_000,
+  );
+
+  it('interrupted with 2 workers (the last ranges shrink), rerun with 1 (they do not): the outputs of a clean run', async () => {
+    // Ranges shrink only down to 1 MiB, so this file is 2.5 MiB of iris rows, at ranges of 1.25 MiB:
+    // with 2 workers the ranges are cut at 1 and 2 MiB, with one at 1.25 MiB.
+    const rows = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n');
+    const lines = [rows[0]];
+    for (let bytes = 0, i = 0; bytes < 2.5 * 2 ** 20; i += 1) {
+      const row = rows[1 + (i % (rows.length - 1))];
+      lines.push(row);
+      bytes += row.length + 1;
+    }
+    const body = `${lines.join('\n')}\n`;
+    await writeFile(path.join(dir, 'many.csv'), body);
+    const clean = await single('many.csv', body);
+    const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
+    const rangeBytes = 1.25 * 2 ** 20;
+    expect(await interruptedRun('many.csv', out, rangeBytes, 2, (index) => index < 2)).toBe(3);
+    const run = await sharded('many.csv', 1, undefined, undefined, String(rangeBytes), out);
+    expect(run.manifest.rows).toEqual(clean.rows);
+    expect(run.manifest.rows.read).toBe(lines.length - 1);
+    expect(run.predictions.equals(clean.predictions)).toBe(true);
+    expect(run.outFolder).toEqual(outputNames('many.csv'));
+  }, 120_000);
+});
+
+describe('a range is skipped only when its recorded result is of exactly that range (the state machine redrives the same plan)', () => {
+  let shards: FolderStore;
+  const key = 'batch/input/iris/redrive.csv';
+  const input = parseInputKey(key);
+  const outputs = outputsFor(input);
+  beforeAll(async () => {
+    shards = await tempFolderStore();
+    await shards.put(key, await readFile(path.join(dir, 'flowers.csv')));
+  });
+  async function planAt(targetBytes: number) {
+    const source = await shards.head(key);
+    if (!source) throw new Error(`no ${key}`);
+    const model = { name: 'iris', version: await app.services.loader.resolve(input.ref) };
+    const etag = source.etag ?? String(source.size);
+    return { ...(await planRanges(shards, { key, etag, size: source.size, format: 'csv', model, targetBytes })), startedAt: new Date().toISOString() };
+  }
+  const io = () => ({ source: shards, output: shards });
+  const score = (plan: Awaited<ReturnType<typeof planAt>>, index: number) =>
+    scoreRange(io(), app.services.loader, input, outputs, plan, plan.ranges[index], oneInvocation(64).limits);
+
+  it('the same plan: a scored range is not scored again; another plan cutting the file elsewhere scores its range of that number again', async () => {
+    const plan = await planAt(12_000);
+    const first = await score(plan, 1);
+    // A marker in place of the part: still there if the range is not scored again.
+    await shards.put(outputs.part(1, 'predictions'), 'marker');
+    expect(await score(plan, 1)).toEqual(first);
+    expect(Buffer.from(await shards.get(outputs.part(1, 'predictions'))).toString()).toBe('marker');
+
+    const other = await planAt(5_000);
+    const second = await score(other, 1);
+    expect(second).toMatchObject({ index: 1, start: other.ranges[1].start, end: other.ranges[1].end });
+    expect(second.rows.read).toBeLessThan(first.rows.read);
+    expect(Buffer.from(await shards.get(outputs.part(1, 'predictions'))).toString()).not.toBe('marker');
+    // The first plan's join now finds range 1 scored by another plan: it refuses rather than join it.
+    await expect(joinRanges(io(), input, outputs, plan)).rejects.toThrow(/range 0 .* has not been scored by this plan/);
+    for (const range of plan.ranges) if (range.index !== 1) await score(plan, range.index);
+    await expect(joinRanges(io(), input, outputs, plan)).rejects.toThrow(/range 1 \(bytes \d+-\d+\) of .* has not been scored by this plan/);
+    await removeParts(shards, outputs);
+  });
+
+  it('a range cut short between its parts and its result (killed): the earlier result of that number does not vouch for the new parts', async () => {
+    const plan = await planAt(12_000);
+    await score(plan, 1);
+    const other = await planAt(5_000);
+    // The other plan's range 1 is scored up to its result, which is never written (the process is killed there).
+    const killedAtResult = Object.create(shards) as FolderStore;
+    killedAtResult.put = async (k, body, options) => {
+      if (k === outputs.rangeResult(1)) throw new Error('killed');
+      return shards.put(k, body, options);
+    };
+    await expect(scoreRange({ source: shards, output: killedAtResult }, app.services.loader, input, outputs, other, other.ranges[1], oneInvocation(64).limits)).rejects.toThrow(
+      'killed',
+    );
+    // The first plan again: its range 1 is scored again, not taken from parts that now hold the other plan's bytes.
+    for (const range of plan.ranges) await score(plan, range.index);
+    const manifest = await joinRanges(io(), input, outputs, plan);
+    const reference = await single('flowers.csv', await readFile(path.join(dir, 'flowers.csv'), 'utf8'));
+    expect(manifest.rows).toEqual(reference.rows);
+    expect(Buffer.from(await shards.get('batch/output/iris/redrive.csv.predictions.csv')).equals(reference.predictions)).toBe(true);
+  });
+});
 
 describe('CSVs whose quotes a planner could misread: cut at every range size from 1 to 60 bytes, the outputs of the run through one function', () => {
   const header = 'sepal_length,sepal_width,petal_length,petal_width,note';

@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { promises as fsPromises } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -350,6 +350,21 @@ describe('FolderStore specifics', () => {
     await store.delete('run/parts/00002.predictions');
     await store.abandonWrites('run/parts/00003.predictions');
     expect(await readdir(path.join(fixture.root, 'abandon'))).toEqual([]);
+  });
+
+  it("abandonWritesUnder removes the temporary files of any key under the prefix (an earlier run's too), keeps finished objects and temporaries elsewhere, and prunes emptied folders", async () => {
+    const store = new FolderStore(path.join(fixture.root, 'abandon-under'));
+    await store.put('run/parts/00002.predictions', 'done before');
+    const temp = (key: string) => path.join(fixture.root, 'abandon-under', ...`${key}.${randomUUID()}.tmp-upload`.split('/'));
+    await mkdir(path.join(fixture.root, 'abandon-under', 'run', 'parts', 'deeper'), { recursive: true });
+    await mkdir(path.join(fixture.root, 'abandon-under', 'other'), { recursive: true });
+    const under = [temp('run/parts/00007.json'), temp('run/parts/deeper/plan.json')];
+    const elsewhere = temp('other/00007.json');
+    await Promise.all([...under, elsewhere].map((file) => writeFile(file, 'half')));
+    await writeFile(path.join(fixture.root, 'abandon-under', 'run', 'parts', 'notes.tmp-upload'), 'not a store temporary');
+    await store.abandonWritesUnder('run/parts/');
+    expect((await readdir(path.join(fixture.root, 'abandon-under', 'run', 'parts'))).sort()).toEqual(['00002.predictions', 'notes.tmp-upload']);
+    expect(await readdir(path.join(fixture.root, 'abandon-under', 'other'))).toEqual([path.basename(elsewhere)]);
   });
 
   it("rejects keys with a '..' segment and writes nothing outside its root", async () => {

@@ -9,7 +9,7 @@ import type { BatchInput, BatchOutputs } from '../paths.js';
 import { readOptional, recordFailure, removeParts, type BatchIO } from '../run.js';
 import type { BatchManifest } from '../state.js';
 import type { ShardPlan } from './plan.js';
-import type { RangeResult } from './range.js';
+import { resultOf } from './range.js';
 
 export async function failShardedRun(
   io: BatchIO,
@@ -28,8 +28,8 @@ export async function failShardedRun(
   const rows = { read: 0, scored: 0, failed: 0 };
   let scored = 0;
   for (const range of run.plan?.ranges ?? []) {
-    const result = await readOptional<RangeResult>(io.output, outputs.rangeResult(range.index));
-    if (result?.etag !== run.etag) continue;
+    const result = run.plan ? await resultOf(io, outputs, run.plan, range) : undefined;
+    if (!result) continue;
     scored += 1;
     rows.read += result.rows.read;
     rows.scored += result.rows.scored;

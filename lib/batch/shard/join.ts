@@ -1,19 +1,22 @@
 /**
  * The end of a sharded run: the ranges' parts joined in order into the same outputs, and the same
- * manifest, as a run through one function writes (run.ts's finish), the counts summed.
+ * manifest, as a run through one function writes (run.ts's finish), the counts summed. Only parts
+ * whose recorded result is of exactly the plan's range (range.ts's isResultOf) are joined: a part
+ * of another plan under the same number (an earlier run cut elsewhere) would lose or repeat rows,
+ * so the join refuses rather than write outputs from it.
  */
 import { NotFoundError } from '../../errors.js';
 import type { BatchManifest } from '../state.js';
 import type { BatchInput, BatchOutputs } from '../paths.js';
-import { finish, readOptional, type BatchIO } from '../run.js';
+import { finish, type BatchIO } from '../run.js';
 import type { ShardPlan } from './plan.js';
-import type { RangeResult } from './range.js';
+import { resultOf } from './range.js';
 
 export async function joinRanges(io: BatchIO, input: BatchInput, outputs: BatchOutputs, plan: ShardPlan & { startedAt: string }): Promise<BatchManifest> {
   const rows = { read: 0, scored: 0, failed: 0 };
   for (const range of plan.ranges) {
-    const result = await readOptional<RangeResult>(io.output, outputs.rangeResult(range.index));
-    if (result?.etag !== plan.etag) throw new NotFoundError(`range ${range.index} of ${plan.key} has not been scored`);
+    const result = await resultOf(io, outputs, plan, range);
+    if (!result) throw new NotFoundError(`range ${range.index} (bytes ${range.start}-${range.end}) of ${plan.key} has not been scored by this plan`);
     rows.read += result.rows.read;
     rows.scored += result.rows.scored;
     rows.failed += result.rows.failed;

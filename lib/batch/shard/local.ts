@@ -3,6 +3,12 @@
  * so every core works), and the join, as the Step Functions state machine runs them in AWS. A
  * worker that dies mid-range has its range given to another (scoring a range again rewrites the
  * same parts). Used by `modelctl batch` and by the tests that run the whole plan without AWS.
+ *
+ * What an earlier run into the same --out left (Ctrl-C: its plan, parts, range results, temporary
+ * uploads) is this run's to use or remove: a range it scored is reused only when its result is of
+ * exactly one of this plan's ranges (range.ts: same file version, bytes and model version); every
+ * other range is scored again over its parts, and whatever is left under the parts prefix goes once
+ * the run ends, succeeded or failed.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type { ModelLoader } from '../../loader/index.js';
@@ -113,14 +119,14 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
   const source = await io.source.head(input.key);
   if (!source) throw new BadRequestError(`no file ${input.key} in ${options.sourceUri}`);
   const etag = source.etag ?? String(source.size);
-  const run: LocalRun = { interrupted: new Set() };
+  const run: LocalRun = {};
   try {
     return await scoreAndJoin(options, source, started, run);
   } catch (error) {
     // As a run through one function ends: a failed manifest naming the problem, and no parts left
     // (once the planning pass has stopped writing). A failure of the cleanup does not hide the cause.
     await run.planning?.catch(() => undefined);
-    await abandonInterrupted(io, outputs, run).catch(() => undefined);
+    await abandonWrites(io, outputs).catch(() => undefined);
     await failShardedRun(io, input, outputs, error, { startedAt: started, etag, plan: run.plan, keepRanges: false }).catch(() => undefined);
     throw error;
   }
@@ -130,14 +136,16 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
 interface LocalRun {
   plan?: ShardPlan;
   planning?: Promise<unknown>;
-  /** Ranges whose worker was killed or died mid-range: what their writes left goes once no worker runs. */
-  interrupted: Set<number>;
 }
 
-/** The temporary files of the parts a killed worker was writing (a folder keeps them; S3 hides them). */
-async function abandonInterrupted(io: BatchIO, outputs: BatchOutputs, run: LocalRun): Promise<void> {
-  const keys = [...run.interrupted].flatMap((index) => [outputs.part(index, 'predictions'), outputs.part(index, 'errors'), outputs.rangeResult(index)]);
-  await Promise.all(keys.map((key) => io.output.abandonWrites?.(key)));
+/**
+ * Once no worker runs: the temporary files of writes that never finished under the parts prefix (a
+ * folder keeps them; S3 hides them), this run's killed workers' and an earlier, interrupted run's
+ * (Ctrl-C) alike, whose part numbers this run's plan may not have. The prefix is this run's: a
+ * local run owns its --out.
+ */
+async function abandonWrites(io: BatchIO, outputs: BatchOutputs): Promise<void> {
+  await io.output.abandonWritesUnder?.(outputs.partsPrefix);
 }
 
 async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, started: string, run: LocalRun): Promise<BatchManifest> {
@@ -264,7 +272,6 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
         if (remaining?.size === 0) return;
         // One that cannot even start would be replaced forever.
         if (!ready) return fail(new ServiceError(`a batch worker exited before it was ready (${signal ?? `code ${code}`})`));
-        if (current) run.interrupted.add(current.index);
         const tries = current ? (attempts.get(current.index) ?? 0) : 0;
         if (current && tries >= RANGE_ATTEMPTS) {
           const { index, start, end } = current;
@@ -288,7 +295,7 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
     for (let i = 0; i < Math.min(options.workers, ranges); i += 1) spawn();
   });
   options.onPhase?.('scored');
-  await abandonInterrupted(io, outputs, run);
+  await abandonWrites(io, outputs);
   const manifest = await joinRanges(io, input, outputs, plan);
   options.onPhase?.('joined');
   return manifest;
