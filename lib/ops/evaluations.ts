@@ -2,7 +2,7 @@
 import { keys } from '../registry/index.js';
 import { getJson, listAll, type ObjectStore } from '../store/index.js';
 
-export interface EvaluationSummary {
+interface EvaluationSummary {
   id: string;
   source: string;
   count: number;
