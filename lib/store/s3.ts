@@ -46,6 +46,8 @@ export class S3Store implements ObjectStore {
   readonly uri: string;
   private readonly clientConfig: S3ClientConfig;
   private client?: S3Client;
+  /** The bucket exists (HeadBucket answered, or is being asked): checkBucket asks once. */
+  private bucketSeen?: Promise<boolean>;
 
   constructor(
     private readonly bucket: string,
@@ -129,9 +131,30 @@ export class S3Store implements ObjectStore {
       const out = await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
       return { key, size: out.ContentLength ?? 0, etag: out.ETag, lastModified: out.LastModified };
     } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
+      if (!isMissing(error)) throw error;
+      await this.checkBucket(client, sdk);
+      return undefined;
     }
+  }
+
+  /**
+   * A HEAD answer has no body, so HeadObject's 404 is the same for a missing key and a missing
+   * bucket: the bucket is asked for once (HeadBucket), so a misspelt bucket is named as such (as
+   * GetObject and ListObjectsV2 name it), not read as "no such object". Only a 404 counts: another
+   * answer (403 without s3:ListBucket) leaves the key missing, as before; a bucket seen is not asked again.
+   */
+  private async checkBucket(client: S3Client, sdk: Sdk): Promise<void> {
+    this.bucketSeen ??= client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket })).then(
+      () => true,
+      (error: unknown) => {
+        this.bucketSeen = undefined;
+        if (statusOf(error) !== 404) return false;
+        throw Object.assign(new sdk.NoSuchBucket({ message: 'The specified bucket does not exist', $metadata: (error as { $metadata: object }).$metadata }), {
+          BucketName: this.bucket,
+        });
+      },
+    );
+    await this.bucketSeen;
   }
 
   async put(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {

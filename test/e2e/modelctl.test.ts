@@ -275,6 +275,12 @@ describe('modelctl', () => {
       expect(stderr).toMatch(/modelctl: AWS answered NoSuchBucket: The specified bucket does not exist \(bucket nonexistent-bucket\)/);
       expect(stderr).not.toMatch(/\n\s+at /);
       expect((await ctl({ env }, '--verbose', '--store', 's3://nonexistent-bucket/models', 'list')).stderr).toMatch(/\n\s+at /);
+      // A batch file in a bucket that does not exist: the bucket is named, as list names it, not "no file x.csv".
+      const noBucket = await ctl({ env }, 'batch', 's3://nonexistent-bucket/x.csv', '--model', 'iris', '--out', `${s3.uri}out/`);
+      expect([noBucket.code, noBucket.stderr]).toEqual([
+        1,
+        expect.stringMatching(/^modelctl: AWS answered NoSuchBucket: The specified bucket does not exist \(bucket nonexistent-bucket\)$/m),
+      ]);
       // An s3:// file that is not there is the store's answer (exit 1); only a local one is a usage error.
       for (const args of [
         ['evaluate', 'iris', '--data', `${s3.uri}nothere.csv`],

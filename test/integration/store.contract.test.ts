@@ -481,6 +481,13 @@ describe('S3Store on s3rver specifics', () => {
     await s3?.stop();
   });
 
+  it('head of a key in a bucket that does not exist rejects naming the bucket (HEAD answers a bare 404 either way), not undefined as for a missing key', async () => {
+    const noBucket = openStore('s3://no-such-bucket/models', s3.s3Options);
+    await expect(noBucket.head('x.csv')).rejects.toMatchObject({ name: 'NoSuchBucket', BucketName: 'no-such-bucket' });
+    expect(await s3.store.head('no/such/key')).toBeUndefined();
+    expect(await s3.store.head('no/such/key')).toBeUndefined(); // the bucket, once seen, is not asked again
+  });
+
   it('emits S3 notifications: Put for put, Post for a multipart putStream, Delete for delete', async () => {
     // Prepare
     const events: Array<{ name: string; key: string }> = [];
