@@ -1,6 +1,6 @@
 /** modelctl: push, list, show, promote and roll back model versions in any store. */
 import { Command, Option } from 'commander';
-import { readConfig } from '../lib/config.js';
+import { readConfig, type Config } from '../lib/config.js';
 import { TASKS } from '../lib/registry/index.js';
 import { createServices, type Services } from '../lib/services.js';
 import type { ObjectStore } from '../lib/store/index.js';
@@ -12,6 +12,7 @@ import { failure } from './errors.js';
 import { list } from './commands/list.js';
 import { push } from './commands/push.js';
 import { show } from './commands/show.js';
+import { checkStoreFolder } from './storeFolder.js';
 import { number, storeUri, wholeNumber } from './optionParsers.js';
 
 const program = new Command('modelctl')
@@ -24,14 +25,29 @@ const program = new Command('modelctl')
   // Its messages read as modelctl's others do: "modelctl: <what is wrong>".
   .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'modelctl: ')) });
 
-/** The CLI's services: the environment's configuration, with --store as the model store when given. */
-function services(): Services {
-  const config = readConfig();
+/** The environment's configuration, with --store as the model store when given. */
+function config(): Config {
+  const read = readConfig();
   const uri = program.opts<{ store?: string }>().store;
-  return createServices(uri ? { ...config, modelStoreUri: uri } : config);
+  return uri ? { ...read, modelStoreUri: uri } : read;
 }
 
+/** The CLI's services, over that configuration. */
+const services = (): Services => createServices(config());
+
 const store = (): ObjectStore => services().store;
+
+/** Where the model store came from, as the user set it: --store, MODEL_STORE_URI, else the default. */
+function storeNamed(): string {
+  if (program.opts<{ store?: string }>().store) return '--store';
+  return process.env.MODEL_STORE_URI ? 'MODEL_STORE_URI' : "the default store (the repo's models/)";
+}
+
+// A store folder that is not there is a mistyped path, not an empty store: refused before any
+// command reads it (push may make a new store folder; cli/storeFolder.ts).
+program.hook('preAction', async (_, command) => {
+  await checkStoreFolder(config().modelStoreUri, storeNamed(), command.name() === 'push');
+});
 
 program
   .command('push <model>')

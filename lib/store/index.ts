@@ -11,7 +11,14 @@ export { ConcatUnsupportedError, ObjectChangedError, listAll, listPrefixes, getJ
 export function openStore(uri: string, s3Options: S3StoreOptions = {}): ObjectStore {
   const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
   if (s3) return new S3Store(s3[1], s3[2], s3Options);
-  if (uri.startsWith('file:///')) return new FolderStore(fileURLToPath(uri));
-  if (uri.startsWith('file://')) return new FolderStore(path.resolve(uri.slice('file://'.length)));
+  const folder = storeFolder(uri);
+  if (folder !== undefined) return new FolderStore(folder);
   throw new Error(`unsupported store URI ${uri}: use s3://bucket/prefix or file://path`);
+}
+
+/** The folder a file:// store URI names (an absolute path), or undefined for another URI. */
+export function storeFolder(uri: string): string | undefined {
+  if (uri.startsWith('file:///')) return fileURLToPath(uri);
+  if (uri.startsWith('file://')) return path.resolve(uri.slice('file://'.length));
+  return undefined;
 }

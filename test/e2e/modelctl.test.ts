@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { copyFile, cp, mkdtemp, rename, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { startS3rver } from '../helpers/s3rver.js';
@@ -260,6 +260,34 @@ describe('modelctl', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^iris\s+1\s+classification\s+production,latest/m);
   });
+
+  it('refuses a store folder that is not there as a usage mistake naming the folder (exit 2), not an empty store; push makes a new one inside a folder that exists', async () => {
+    const parent = await mkdtemp(path.join(tmpdir(), 'modelctl-stores-'));
+    const missing = path.join(parent, 'modles');
+    const commands = [
+      ['list'],
+      ['show', 'iris'],
+      ['promote', 'iris', '1', '--alias', 'production'],
+      ['rollback', 'iris', '--alias', 'production'],
+      ['evaluate', 'iris', '--data', 'models/_datasets/iris-test.csv', '--label-column', 'species'],
+      ['explain', 'iris:1', '--instance', '[5.1,3.5,1.4,0.2]'],
+      ['batch', 'models/_datasets/iris-test.csv', '--model', 'iris', '--out', path.join(parent, 'out')],
+    ];
+    for (const args of commands) {
+      const { stdout, stderr, code } = await ctl('--store', missing, ...args);
+      expect([args[0], code, stderr.trim(), stdout]).toEqual([args[0], 2, `modelctl: --store: no folder ${missing}`, '']);
+    }
+    const fromEnvironment = await ctl({ env: { ...process.env, MODEL_STORE_URI: pathToFileURL(missing).href } }, 'list');
+    expect([fromEnvironment.code, fromEnvironment.stderr.trim()]).toEqual([2, `modelctl: MODEL_STORE_URI: no folder ${missing}`]);
+    const aFile = await ctl('--store', 'README.md', 'list');
+    expect([aFile.code, aFile.stderr.trim()]).toEqual([2, `modelctl: --store: ${path.resolve('README.md')} is a file, not a store folder`]);
+    // push makes the store folder a new store starts with, but not the folders above it (a path mistyped further up).
+    const deep = await ctl('--store', path.join(missing, 'models'), 'push', 'models/iris/versions/1', '--name', 'iris');
+    expect([deep.code, deep.stderr.trim()]).toEqual([2, `modelctl: --store: no folder ${missing} to make the store models in`]);
+    expect((await ctl('--store', missing, 'push', 'models/iris/versions/1', '--name', 'iris')).stdout).toMatch(/^pushed iris:1 \(layers, classification\)/);
+    expect((await ctl('--store', missing, 'list')).stdout).toMatch(/^iris\s+1\s+classification\s+latest/m);
+    await rm(parent, { recursive: true, force: true });
+  }, 120_000);
 
   it('says in one line that an S3 bucket does not exist, and shows the stack with --verbose', async () => {
     const s3 = await startS3rver();
