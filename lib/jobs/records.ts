@@ -2,15 +2,17 @@
  * Job records `_jobs/{id}.json`: long evaluations and fine-tuning run outside the request that
  * asked for them (API Gateway stops waiting after 29 s). The record is the only shared state:
  * the API writes it queued (with the deadline by which it must start), the worker moves it to
- * running (with the attempt's deadline), then succeeded or failed. A reader counts a queued or
- * running job past its deadline failed (deadline.ts).
+ * running (with the attempt's deadline and its owner), then succeeded or failed. A reader counts a
+ * queued or running job past its deadline failed (deadline.ts). The worker's writes replace only
+ * the version of the record they decided on (If-Match, updateJobIf): Lambda may deliver one event
+ * twice at once, and of two attempts only one may start the job or record its outcome.
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BadRequestError, NotFoundError, quoted, ServiceError } from '../errors.js';
+import { BadRequestError, ConflictError, NotFoundError, quoted, ServiceError } from '../errors.js';
 import { keys } from '../registry/index.js';
-import { getJson, type ObjectStore } from '../store/index.js';
+import { getJson, getJsonVersioned, type ObjectStore } from '../store/index.js';
 import { isOverdue, MAX_EVENT_AGE_MS, overdueError, startDeadlineOf } from './deadline.js';
 
 const JOB_KINDS = ['evaluate', 'fine-tune'] as const;
@@ -28,11 +30,14 @@ const jobSchema = z.object({
   attempts: z.number().int().min(0).default(0),
   /** Queued: when it must have started. Running: when the attempt has recorded its outcome or never will (deadline.ts). */
   deadline: z.string().optional(),
+  /** The attempt that started it (a random id of its own): only that attempt records its progress and outcome. */
+  owner: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 export type Job = z.infer<typeof jobSchema>;
 export type JobKind = (typeof JOB_KINDS)[number];
+export type JobPatch = Partial<Pick<Job, 'status' | 'progress' | 'result' | 'error' | 'attempts' | 'deadline' | 'owner'>>;
 
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -71,7 +76,8 @@ export async function createJob(
 
 /** The job as readers see it: a queued or running job past its deadline is failed, saying why. */
 export async function readJob(store: ObjectStore, id: string): Promise<Job> {
-  return asSeen(await readJobRecord(store, id));
+  const { owner: _worker, ...job } = asSeen(await readJobRecord(store, id));
+  return job; // which attempt runs it is the workers' business
 }
 
 /** A queued or running job past its deadline, as it ended: failed. What the store holds is left as it is. */
@@ -80,8 +86,8 @@ function asSeen(job: Job, now = Date.now()): Job {
   return { ...job, status: 'failed', error: overdueError(job) };
 }
 
-/** The record as stored (the worker's view: it records what readers already see). */
-export async function readJobRecord(store: ObjectStore, id: string): Promise<Job> {
+/** The record as stored. */
+async function readJobRecord(store: ObjectStore, id: string): Promise<Job> {
   validateJobId(id);
   try {
     return jobSchema.parse(await getJson(store, keys.job(id)));
@@ -91,23 +97,77 @@ export async function readJobRecord(store: ObjectStore, id: string): Promise<Job
   }
 }
 
+/** The record as stored, its body as written and its ETag: what a conditional write replaces. */
+async function readVersioned(store: ObjectStore, id: string): Promise<{ job: Job; body: string; etag: string }> {
+  const read = await getJsonVersioned(store, keys.job(id));
+  if (!read) throw new NotFoundError(`no job ${id}`);
+  return { job: jobSchema.parse(read.value), body: JSON.stringify(read.value), etag: read.etag };
+}
+
 /**
  * Writes the job with `patch`, retried on store errors that may pass (`attempts` writes at most,
  * backing off): one SlowDown while a job recorded its success failed the job for good, though its
- * version was written and promoted.
+ * version was written and promoted. Unconditional: the worker writes with updateJobIf instead.
  */
-export async function updateJob(
-  store: ObjectStore,
-  job: Job,
-  patch: Partial<Pick<Job, 'status' | 'progress' | 'result' | 'error' | 'attempts' | 'deadline'>>,
-  { attempts = UPDATE_ATTEMPTS }: { attempts?: number } = {},
-): Promise<Job> {
+export async function updateJob(store: ObjectStore, job: Job, patch: JobPatch, { attempts = UPDATE_ATTEMPTS }: { attempts?: number } = {}): Promise<Job> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await write(store, { ...job, ...patch, updatedAt: new Date().toISOString() });
     } catch (error) {
       if (attempt >= attempts || !mayPass(error)) throw error;
       await sleep(FIRST_PAUSE_MS * 2 ** (attempt - 1) * (0.5 + Math.random()));
+    }
+  }
+}
+
+/**
+ * What a write makes of the record as read: the patch, or undefined to leave it. `raced`: the
+ * record is read again because another write replaced the version this one was decided on.
+ */
+export type JobDecision = (current: Job, raced: boolean) => JobPatch | undefined;
+
+/** Times a write may find the record replaced by another before giving up (a 409: the event is delivered again). */
+const RACES = 5;
+
+/**
+ * Reads the record, asks `decide` what to write, and writes it over the very version read
+ * (If-Match): of two attempts writing at once (Lambda delivers an event at least once, sometimes
+ * twice together) the second is refused, reads the record again and decides again (`raced`),
+ * instead of undoing the first, as two deliveries both starting the job did. Store errors that may
+ * pass are retried as updateJob's are. Returns the record written (`written`), or the record as
+ * found when `decide` left it.
+ */
+export async function updateJobIf(
+  store: ObjectStore,
+  id: string,
+  decide: JobDecision,
+  { attempts = UPDATE_ATTEMPTS }: { attempts?: number } = {},
+): Promise<{ job: Job; written: boolean }> {
+  let raced = false;
+  let races = 0;
+  let failures = 0;
+  for (;;) {
+    try {
+      const read = await readVersioned(store, id);
+      const patch = decide(read.job, raced);
+      if (!patch) return { job: read.job, written: false };
+      const job = { ...read.job, ...patch, updatedAt: new Date().toISOString() };
+      const body = JSON.stringify(job);
+      try {
+        await store.put(keys.job(id), body, { ifMatch: read.etag, contentType: 'application/json' });
+        return { job, written: true };
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+        // Refused because this very write had landed (the client retried it after a lost answer)?
+        // The body is this attempt's own (its owner id, its time), so no other write equals it.
+        const now = await readVersioned(store, id);
+        if (now.body === body) return { job, written: true };
+        if (++races >= RACES) throw new ConflictError(`job ${id} kept being written by other attempts meanwhile`);
+        raced = true;
+      }
+    } catch (error) {
+      if (++failures >= attempts || !mayPass(error)) throw error;
+      await sleep(FIRST_PAUSE_MS * 2 ** (failures - 1) * (0.5 + Math.random()));
     }
   }
 }

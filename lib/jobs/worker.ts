@@ -2,7 +2,7 @@
  * Runs a job by id: queued/running -> running -> succeeded | failed. A redelivered job that already
  * finished is left alone (Lambda async invokes are at-least-once); an executor's error becomes the
  * job's error message and the worker does not throw, so Lambda does not retry a deterministic failure.
- * Failing to record a job's state (after updateJob's retries) throws instead: the event is
+ * Failing to record a job's state (after updateJobIf's retries) throws instead: the event is
  * redelivered and the job run again (a fine-tune then finds the version it wrote), rather than a
  * job recorded failed for work that succeeded. A progress record is best-effort.
  *
@@ -14,14 +14,24 @@
  * a client saw stays true. Each write keeps RECORD_MARGIN_MS before the deadline, the time it may
  * take to land. The deadline is the one condition: a job the store holds failed was recorded so
  * past its deadline (or by an earlier outcome), which this attempt's check also finds.
+ *
+ * Every write replaces only the version of the record it was decided on (updateJobIf, If-Match).
+ * Lambda may deliver one event twice, even at once: of two deliveries that read the job queued (or
+ * running, a retry's re-start), one starts it, with an owner id of its own, and the other, refused,
+ * reads it again, finds it running and does nothing, instead of both running it (an evaluation
+ * saved twice, a fine-tune writing two versions). A retry after a failed invocation still takes
+ * a running job over, as before: nothing tells it from a live attempt but the deadline. An attempt
+ * writes progress and its outcome only while the record names it the owner, so one taken over
+ * never overwrites what its successor recorded.
  */
-import { ServiceError } from '../errors.js';
+import { randomUUID } from 'node:crypto';
+import { ConflictError, ServiceError } from '../errors.js';
 import type { ModelLoader } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
 import { withRecovery } from '../runtime/recovery.js';
 import type { ObjectStore } from '../store/index.js';
 import { deadlineOf, isOverdue, overdueError, RECORD_MARGIN_MS, REDELIVERY_MARGIN_MS } from './deadline.js';
-import { readJobRecord, updateJob, type Job, type JobKind } from './records.js';
+import { updateJobIf, validateJobId, type Job, type JobKind, type JobPatch } from './records.js';
 
 /** What a job runs with: the model store (job records live there too) and the loader over it. */
 export interface JobEnvironment {
@@ -53,40 +63,58 @@ export async function runJob(
   marginMs = REDELIVERY_MARGIN_MS,
 ): Promise<Job> {
   const { store } = environment;
-  let job = await readJobRecord(store, jobId);
-  if (job.status === 'succeeded' || job.status === 'failed') return job;
-  if (tooLate(job)) return updateJob(store, job, { status: 'failed', error: overdueError(job), deadline: undefined });
-  const executor = executors[job.kind];
-  if (!executor) return updateJob(store, job, { status: 'failed', error: `this worker cannot run ${job.kind} jobs`, deadline: undefined });
-  job = await updateJob(store, job, { status: 'running', attempts: job.attempts + 1, deadline: deadlineOf(remainingMs(), marginMs) });
+  const owner = randomUUID();
+  const start = await updateJobIf(store, validateJobId(jobId), (current, raced) => {
+    if (current.status === 'succeeded' || current.status === 'failed') return undefined;
+    if (tooLate(current)) return { status: 'failed', error: overdueError(current), deadline: undefined };
+    if (!executors[current.kind]) return { status: 'failed', error: `this worker cannot run ${current.kind} jobs`, deadline: undefined };
+    // Another delivery of this event started it between this one's read and its write: it owns the job.
+    if (raced && current.status === 'running') return undefined;
+    return { status: 'running', attempts: current.attempts + 1, deadline: deadlineOf(remainingMs(), marginMs), owner };
+  });
+  let job = start.job;
+  if (job.status !== 'running' || job.owner !== owner) {
+    if (job.status === 'running')
+      onError?.(new ConflictError(`job ${job.id} was started by another delivery of its event (attempt ${job.attempts})`), 'this delivery does nothing');
+    return job;
+  }
+  const executor = executors[job.kind] as JobExecutor;
+  /** Writes `patch` while this attempt still owns the job (else leaves the record as another attempt left it). */
+  const record = (patch: (current: Job) => JobPatch, options?: { attempts?: number }) =>
+    updateJobIf(store, jobId, (current) => (current.status === 'running' && current.owner === owner ? patch(current) : undefined), options);
   const context: JobContext = {
     ...environment,
     job,
     progress: async (progress) => {
       try {
         // One try (the store client retries within it): training does not wait on a progress record.
-        job = await updateJob(store, job, { progress }, { attempts: 1 });
+        const written = await record(() => ({ progress }), { attempts: 1 });
+        if (written.written) job = written.job;
       } catch (error) {
         onError?.(error, 'job progress not recorded; the job goes on');
       }
     },
     remainingMs,
   };
-  let result: unknown;
+  let outcome: JobPatch;
   try {
     // A backend fault resets TF.js (the job fails; the worker's next job finds a working backend).
-    result = await withRecovery(() => executor(context));
+    const result = await withRecovery(() => executor(context));
+    outcome = { status: 'succeeded', result, deadline: undefined };
   } catch (error) {
     onError?.(error);
-    if (tooLate(job)) return updateJob(store, job, { status: 'failed', error: overdueError(job), deadline: undefined });
     // A client error (bad data) is the user's to read; anything else stays in the log.
     const message = error instanceof ServiceError && error.statusCode < 500 ? error.message : 'internal error (see the worker log)';
-    return updateJob(store, job, { status: 'failed', error: message, deadline: undefined });
+    outcome = { status: 'failed', error: message, deadline: undefined };
   }
   // Finished past its deadline (an in-process evaluation does not watch its time): readers have
   // counted it failed, so it stays failed, as they saw it.
-  if (tooLate(job)) return updateJob(store, job, { status: 'failed', error: overdueError(job), deadline: undefined });
-  return updateJob(store, job, { status: 'succeeded', result, deadline: undefined });
+  const ended = await record((current) => (tooLate(current) ? { status: 'failed', error: overdueError(current), deadline: undefined } : outcome));
+  if (!ended.written) {
+    const by = `job ${jobId} was taken over by another attempt (attempt ${ended.job.attempts}, ${ended.job.status})`;
+    onError?.(new ConflictError(by), "this attempt's outcome is not recorded");
+  }
+  return ended.job;
 }
 
 /** The job's deadline is past, or will be before a write made now can land. */
