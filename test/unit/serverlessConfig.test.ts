@@ -295,6 +295,8 @@ describe('serverless.yml as the framework resolves it', () => {
       AbortMultipartUpload: ['s3:AbortMultipartUpload'],
       DeleteObject: ['s3:DeleteObject'],
       ListObjectsV2: ['s3:ListBucket'],
+      // Asked once when a HEAD finds no key, to tell a missing bucket from a missing key.
+      HeadBucket: ['s3:ListBucket'],
       // @aws-sdk/lib-storage's Upload: a multipart upload that it aborts when a part fails.
       Upload: ['s3:PutObject', 's3:AbortMultipartUpload'],
     };
