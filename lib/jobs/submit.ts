@@ -11,7 +11,7 @@
  */
 import { UnavailableError } from '../errors.js';
 import { invokeAsync, type InvokeTarget } from './invokeAsync.js';
-import { createJob, updateJob, type Job, type JobKind } from './records.js';
+import { createJob, updateJobIf, type Job, type JobKind } from './records.js';
 import { RECORD_MARGIN_MS } from './deadline.js';
 import { runJob, type JobEnvironment, type JobErrorReport, type JobExecutors } from './worker.js';
 
@@ -29,8 +29,14 @@ export async function submitJob(
   try {
     await invokeAsync(worker, { jobId: job.id }, () => runInline(environment, job.id, executors, report), report);
   } catch (error) {
-    await updateJob(store, job, { status: 'failed', error: 'the job worker could not be started', deadline: undefined });
-    throw new UnavailableError('job dispatch failed', 5, { cause: error, publicMessage: 'the job worker could not be started; retry later' });
+    // An invoke can fail after Lambda accepted the event (its answer lost): a worker may have taken
+    // the job already. Only a job still queued is failed; one a worker took is the worker's, and the
+    // client gets its id as for any accepted job (polling it shows how it went).
+    const failed = await updateJobIf(store, job.id, (current) =>
+      current.status === 'queued' ? { status: 'failed', error: 'the job worker could not be started', deadline: undefined } : undefined,
+    );
+    if (failed.written) throw new UnavailableError('job dispatch failed', 5, { cause: error, publicMessage: 'the job worker could not be started; retry later' });
+    report(error, 'the job worker invoke failed, but a worker had taken the job: it is left to it');
   }
   return job;
 }
