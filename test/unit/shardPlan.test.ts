@@ -102,6 +102,22 @@ async function source(key: string) {
   return { etag: info?.etag ?? '', size: info?.size ?? 0, readPartBytes: 65_537 };
 }
 
+/** A JSON Lines file of at least `size` bytes in the store's folder, rows `{text, n}` drawn from a seeded generator: its bytes, its lines, and where each line ends. */
+async function jsonlFile(key: string, size: number, text: (random: () => number) => string) {
+  const random = uniform(7);
+  const lines: string[] = [];
+  for (let total = 0; total < size; ) {
+    const line = JSON.stringify({ text: text(random), n: Math.floor(random() * 100) });
+    lines.push(line);
+    total += line.length + 1;
+  }
+  const bytes = Buffer.from(`${lines.join('\n')}\n`);
+  await writeFile(path.join(dir, key), bytes);
+  const ends: number[] = [];
+  for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) ends.push(i + 1);
+  return { bytes, lines, ends };
+}
+
 describe('planRanges', () => {
   for (const [seed, eol, bom] of [
     [1, '\n', false],
@@ -136,17 +152,7 @@ describe('planRanges', () => {
   });
 
   it('cuts JSON Lines at every newline, quotes or not', async () => {
-    const random = uniform(7);
-    const lines: string[] = [];
-    for (let size = 0; size < 300_000; ) {
-      const line = JSON.stringify({ text: `"${'q'.repeat(Math.floor(random() * 500))}`, n: Math.floor(random() * 100) });
-      lines.push(line);
-      size += line.length + 1;
-    }
-    const bytes = Buffer.from(`${lines.join('\n')}\n`);
-    await writeFile(path.join(dir, 'rows.jsonl'), bytes);
-    const ends: number[] = [];
-    for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) ends.push(i + 1);
+    const { bytes, ends } = await jsonlFile('rows.jsonl', 300_000, (random) => `"${'q'.repeat(Math.floor(random() * 500))}`);
     for (const targetBytes of [1, 10_000, 100_000]) {
       const plan = await planRanges(store, { key: 'rows.jsonl', ...(await source('rows.jsonl')), format: 'jsonl', model, targetBytes });
       expect(plan.ranges).toEqual(expectedRanges(bytes, ends, targetBytes));
@@ -156,17 +162,7 @@ describe('planRanges', () => {
 
   it('with several workers, the ranges shrink towards the end so that the last ones finish together; one worker gets equal ranges', async () => {
     const MiB = 2 ** 20;
-    const random = uniform(7);
-    const lines: string[] = [];
-    for (let size = 0; size < 12 * MiB; ) {
-      const line = JSON.stringify({ text: 'w'.repeat(Math.floor(random() * 200)), n: Math.floor(random() * 100) });
-      lines.push(line);
-      size += line.length + 1;
-    }
-    const bytes = Buffer.from(`${lines.join('\n')}\n`);
-    await writeFile(path.join(dir, 'tail.jsonl'), bytes);
-    const ends: number[] = [];
-    for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) ends.push(i + 1);
+    const { bytes, lines, ends } = await jsonlFile('tail.jsonl', 12 * MiB, (random) => 'w'.repeat(Math.floor(random() * 200)));
     const targetBytes = 4 * MiB;
     const tailSource = await source('tail.jsonl');
     const plan = (workers?: number) => planRanges(store, { key: 'tail.jsonl', ...tailSource, format: 'jsonl', model, targetBytes, workers });
