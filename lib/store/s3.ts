@@ -141,14 +141,17 @@ export class S3Store implements ObjectStore {
    * A HEAD answer has no body, so HeadObject's 404 is the same for a missing key and a missing
    * bucket: the bucket is asked for once (HeadBucket), so a misspelt bucket is named as such (as
    * GetObject and ListObjectsV2 name it), not read as "no such object". Only a 404 counts: another
-   * answer (403 without s3:ListBucket) leaves the key missing, as before; a bucket seen is not asked again.
+   * answer (403 without s3:ListBucket) leaves the key missing, as before; a bucket seen, or refused, is not asked again.
    */
   private async checkBucket(client: S3Client, sdk: Sdk): Promise<void> {
     this.bucketSeen ??= client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket })).then(
       () => true,
       (error: unknown) => {
+        const status = statusOf(error);
+        // A refusal (403: no s3:ListBucket) will be refused again: kept, so a missing key costs no second request each time.
+        if (status === 403) return false;
         this.bucketSeen = undefined;
-        if (statusOf(error) !== 404) return false;
+        if (status !== 404) return false;
         throw Object.assign(new sdk.NoSuchBucket({ message: 'The specified bucket does not exist', $metadata: (error as { $metadata: object }).$metadata }), {
           BucketName: this.bucket,
         });
