@@ -15,6 +15,12 @@ import { show } from './commands/show.js';
 import { checkStoreFolder } from './storeFolder.js';
 import { number, storeUri, wholeNumber } from './optionParsers.js';
 
+// The AWS SDK warns, in nine lines before the first S3 command's output, that its releases after
+// January 2027 will need Node 22. modelctl pins its SDK version (package.json), so on Node 20 the
+// warning says nothing the user must act on here; the SDK's own switch turns it off unless the
+// user set it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const program = new Command('modelctl')
   .description('Manage TF.js model versions in a model store (default: MODEL_STORE_URI, else the repo models/ folder)')
   .option('--store <uri>', 'model store: s3://bucket/prefix, file://path or a folder path', storeUri)
