@@ -343,4 +343,17 @@ describe("batch scoring on S3, triggered by the server's own events", () => {
     expect(outcomes.flat().map((o) => o.status)).toEqual(['skipped']);
     expect(await manifestOf(s3.store, 'batch/output/iris/upload.csv.manifest.json')).toEqual(manifest);
   });
+
+  it('a run whose time runs short right after its last row resumes at the end of the file, and succeeds', async () => {
+    // 23 rows: three micro-batches of 8 records (the first holds the header), all scored before the hand-over.
+    const rows = Array.from({ length: 23 }, (_, i) => IRIS[i % IRIS.length]);
+    await s3.store.put('batch/input/iris/to-the-end.csv', csv(rows));
+    let checks = 0;
+    const options = { limits: localLimits(8), marginMs: 1, remainingMs: () => (++checks < 3 ? 1000 : 0), continueLater: async () => undefined };
+    const first = await scoreObject(s3.store, app.services.loader, 'batch/input/iris/to-the-end.csv', options);
+    expect(first.status).toBe('continued');
+    expect(checks).toBe(3);
+    const last = await scoreObject(s3.store, app.services.loader, 'batch/input/iris/to-the-end.csv', { ...options, resume: true });
+    expect(last.manifest).toMatchObject({ status: 'succeeded', rows: { read: 23, scored: 23, failed: 0 }, invocations: 2 });
+  });
 });

@@ -138,6 +138,19 @@ describe.each([
     expect(sha256(tail)).toBe(sha256(body.subarray(6_000)));
   });
 
+  it('getStream from the end of the object yields nothing, pinned or not (a batch run that stopped after its last row resumes there)', async () => {
+    const base = freshPrefix();
+    await store.put(`${base}blob`, randomBytes(1_000));
+    const etag = (await store.head(`${base}blob`))?.etag ?? '';
+
+    for (const options of [{ start: 1_000 }, { start: 1_000, ifMatch: etag }, { start: 1_500 }]) {
+      expect((await bytesOf(await store.getStream(`${base}blob`, options))).length, JSON.stringify(options)).toBe(0);
+    }
+    // Still pinned there: another version is refused, not read as nothing.
+    await store.put(`${base}blob`, randomBytes(1_000));
+    await expect(store.getStream(`${base}blob`, { start: 1_000, ifMatch: etag })).rejects.toThrow(ConflictError);
+  });
+
   it('getStream with ifMatch reads the version it names and refuses a replaced one', async () => {
     const base = freshPrefix();
     const first = randomBytes(10_000);
