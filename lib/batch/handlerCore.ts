@@ -4,17 +4,21 @@ import { invokeAsync } from '../jobs/invokeAsync.js';
 import { logger } from '../observability.js';
 import { uploadStore, type Services } from '../services.js';
 import { createdObjects } from '../store/s3Events.js';
-import { INPUT_PREFIX, parseInputKey } from './paths.js';
+import { INPUT_PREFIX, isRunId, parseInputKey } from './paths.js';
 import { scoreObject, type BatchOutcome } from './run.js';
 
-type Continuation = { continue: { bucket: string; key: string } };
+/** A run's next invocation: which file, and which run (its parts and checkpoint: paths.ts runFiles). */
+type Continuation = { continue: { bucket: string; key: string; run?: string } };
 export type BatchEvent = S3Event | Continuation;
 
-function targets(event: BatchEvent): { bucket: string; key: string; resume: boolean }[] {
-  if ('continue' in event) return [{ ...event.continue, resume: true }];
-  return createdObjects(event)
-    .map((created) => ({ ...created, resume: false }))
-    .filter((t) => t.key.startsWith(INPUT_PREFIX));
+function targets(event: BatchEvent): { bucket: string; key: string; resume?: string }[] {
+  if ('continue' in event) {
+    const { bucket, key, run } = event.continue;
+    // A continuation without a run id (sent before runs had them, whose checkpoint this code does
+    // not read) starts the file again, as a new run: slower, never wrong.
+    return [{ bucket, key, resume: isRunId(run) ? run : undefined }];
+  }
+  return createdObjects(event).filter((t) => t.key.startsWith(INPUT_PREFIX));
 }
 
 /**
@@ -63,8 +67,8 @@ export async function runBatchEvent(
       marginMs: batchMarginMs,
       resume: target.resume,
       remainingMs: () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY,
-      continueLater: async (key) => {
-        const next: Continuation = { continue: { bucket: target.bucket, key } };
+      continueLater: async (key, run) => {
+        const next: Continuation = { continue: { bucket: target.bucket, key, run } };
         // In AWS and under serverless offline the function invokes itself; elsewhere (invoke local,
         // tests) the continuation runs in this process.
         const functionName = config.inLambda ? context?.functionName : undefined;
@@ -77,7 +81,7 @@ export async function runBatchEvent(
         );
       },
     });
-    logger.info('batch file', { status: outcome.status, rows: outcome.manifest?.rows });
+    logger.info('batch file', { status: outcome.status, run: outcome.run, rows: outcome.manifest?.rows });
     outcomes.push(outcome);
   }
   return outcomes;

@@ -3,6 +3,7 @@
  * and every output goes under batch/output/ with the same path, so no output can ever match the
  * trigger (S3 -> Lambda recursion). Checked when this module loads.
  */
+import { randomUUID } from 'node:crypto';
 import { BadRequestError } from '../errors.js';
 import { parseModelRef, type ModelRef } from '../registry/index.js';
 
@@ -28,10 +29,14 @@ export interface BatchOutputs {
   predictions: string;
   errors: string;
   manifest: string;
-  checkpoint: string;
+  /** A sharded run's parts (runs through one function keep theirs in their own folder: runFiles). */
   part(index: number, kind: 'predictions' | 'errors'): string;
-  /** Where every part, plan and range count of a run lives (nothing else is there). */
+  /** Where every part, plan and range count of a sharded run lives (nothing else is there). */
   partsPrefix: string;
+  /** Where the runs through one function keep what they write before the outputs: a folder per run, and the claims of publishing (publish.ts). */
+  runsPrefix: string;
+  /** The claim a run holds while it publishes the outputs of one version of the source (publish.ts). */
+  publication(etag: string): string;
   /** A sharded run: its plan, its ranges alone (a JSON array, what a Distributed Map reads), and each range's counts once it is scored. */
   plan: string;
   ranges: string;
@@ -76,11 +81,49 @@ export function outputsFor(input: BatchInput, prefix = OUTPUT_PREFIX): BatchOutp
     predictions: `${base}.predictions.${input.format === 'csv' ? 'csv' : 'jsonl'}`,
     errors: `${base}.errors.jsonl`,
     manifest: `${base}.manifest.json`,
-    checkpoint: `${base}.checkpoint.json`,
     part: (index, kind) => `${base}.parts/${String(index).padStart(5, '0')}.${kind}`,
     partsPrefix: `${base}.parts/`,
     plan: `${base}.parts/plan.json`,
     ranges: `${base}.parts/ranges.json`,
     rangeResult: (index) => `${base}.parts/${String(index).padStart(5, '0')}.json`,
+    runsPrefix: `${base}.runs/`,
+    // Quotes and anything else an ETag may hold that a key should not (a size stands in for a missing ETag).
+    publication: (etag) => `${base}.runs/${etag.replace(/[^\w.-]/g, '') || 'none'}.publishing.json`,
+  };
+}
+
+/** A run's id: made when a run starts from the S3 event, carried in its continuations and its checkpoint. */
+const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function newRunId(): string {
+  return randomUUID();
+}
+
+export function isRunId(value: unknown): value is string {
+  return typeof value === 'string' && RUN_ID.test(value);
+}
+
+/**
+ * What one run through one function writes before the outputs: its parts (one per invocation) and
+ * its checkpoint, in a folder of its own. S3 may deliver an upload's event twice, and the two runs
+ * then score the same file at once: with their own keys neither can overwrite the other's parts or
+ * checkpoint, and only the joined outputs are shared (published once: publish.ts).
+ */
+export interface RunFiles {
+  run: string;
+  /** Everything of this run, and nothing else. */
+  prefix: string;
+  checkpoint: string;
+  part(index: number, kind: 'predictions' | 'errors'): string;
+}
+
+export function runFiles(outputs: Pick<BatchOutputs, 'runsPrefix'>, run: string): RunFiles {
+  if (!isRunId(run)) throw new Error(`not a batch run id: ${run}`);
+  const prefix = `${outputs.runsPrefix}${run}/`;
+  return {
+    run,
+    prefix,
+    checkpoint: `${prefix}checkpoint.json`,
+    part: (index, kind) => `${prefix}${String(index).padStart(5, '0')}.${kind}`,
   };
 }

@@ -4,6 +4,13 @@
  * When the invocation runs short of time it stops at a batch boundary, checkpoints, and asks for a
  * continuation; the last invocation joins the parts into the final outputs and writes the
  * manifest last. A succeeded manifest for the same source ETag means there is nothing to do.
+ *
+ * S3 delivers an event at least once, so one upload may start two runs at the same time. Each run
+ * has an id, made when it starts from the S3 event and carried in its continuations and its
+ * checkpoint, and writes its parts and checkpoint in a folder of its own (paths.ts runFiles): the
+ * two never touch each other's. The outputs and the manifest are published holding a claim on the
+ * source version (claim.ts): the first run to finish publishes, and the other ends without changing
+ * them, removing its own folder.
  */
 import type { Readable } from 'node:stream';
 import { BadRequestError, IntegrityError, NotFoundError, ServiceError } from '../errors.js';
@@ -14,7 +21,8 @@ import { csvRecordBatches } from '../inputs/csvRecords.js';
 import { csvColumns, requiredColumns } from '../inputs/encode.js';
 import { recordRoom } from '../inputs/recordRoom.js';
 import { ConcatUnsupportedError, getJson, listAll, ObjectChangedError, pinnableEtag, type ObjectStore } from '../store/index.js';
-import { outputsFor, parseInputKey, refusedManifestKey, type BatchInput, type BatchOutputs } from './paths.js';
+import { newRunId, outputsFor, parseInputKey, refusedManifestKey, runFiles, type BatchInput, type BatchOutputs, type RunFiles } from './paths.js';
+import { withClaim } from './claim.js';
 import { recordOf, scoreColumns, type ColumnarInput } from './columnar.js';
 import { answerColumns, csvLine, OutputText, type Scored } from './output.js';
 import { readJsonl, type BatchRow } from '../inputs/jsonLines.js';
@@ -22,6 +30,7 @@ import { scoreRows } from './score.js';
 import { ObjectSink } from './sink.js';
 import { checkpointSchema, type BatchManifest, type Checkpoint } from './state.js';
 import { logger } from '../observability.js';
+import { removeAbandoned } from './abandoned.js';
 
 export interface BatchOptions {
   /** Rows per micro-batch is limits.maxBatch; the model runs them within limits.budget. */
@@ -30,13 +39,20 @@ export interface BatchOptions {
   remainingMs: () => number;
   /** Stop and continue in a new invocation when fewer than this many ms are left. */
   marginMs: number;
-  /** Starts the follow-up invocation (asynchronous). */
-  continueLater: (key: string) => Promise<void>;
-  /** true when this invocation is a continuation (resume from the checkpoint). */
-  resume?: boolean;
+  /** Starts the follow-up invocation (asynchronous), of this run. */
+  continueLater: (key: string, run: string) => Promise<void>;
+  /** The run this invocation continues (resumed from its checkpoint); unset: a new run starts. */
+  resume?: string;
 }
 
-export type BatchOutcome = { status: 'skipped' | 'continued' | 'succeeded' | 'failed'; manifest?: BatchManifest };
+/** What an invocation did; `run` is its run's id (a continuation resumes it). */
+export type BatchOutcome = { status: 'skipped' | 'continued' | 'succeeded' | 'failed'; manifest?: BatchManifest; run?: string };
+
+/**
+ * The longest a Lambda invocation lives (15 minutes): a run's claim on publishing lasts no longer
+ * than its invocation can (claim.ts), however much time it is told it has (none told: tests, invoke local).
+ */
+const LONGEST_INVOCATION_MS = 15 * 60_000;
 
 export async function readOptional<T>(store: ObjectStore, key: string): Promise<T | undefined> {
   try {
@@ -154,10 +170,14 @@ async function joinParts(store: ObjectStore, parts: string[], target: string, co
   await sink.close();
 }
 
-export async function finish(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, checkpoint: Checkpoint): Promise<BatchManifest> {
-  const parts = (kind: 'predictions' | 'errors') => Array.from({ length: checkpoint.parts }, (_, i) => outputs.part(i, kind));
-  await joinParts(store, parts('predictions'), outputs.predictions, input.format === 'csv' ? 'text/csv' : 'application/x-ndjson');
-  await joinParts(store, parts('errors'), outputs.errors, 'application/x-ndjson');
+/**
+ * The parts, in order, into the final outputs, and the manifest last. What removes the parts is the
+ * caller's (a run's folder, or a sharded run's parts prefix).
+ */
+export async function finish(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, parts: Pick<BatchOutputs, 'part'>, checkpoint: Checkpoint): Promise<BatchManifest> {
+  const keys = (kind: 'predictions' | 'errors') => Array.from({ length: checkpoint.parts }, (_, i) => parts.part(i, kind));
+  await joinParts(store, keys('predictions'), outputs.predictions, input.format === 'csv' ? 'text/csv' : 'application/x-ndjson');
+  await joinParts(store, keys('errors'), outputs.errors, 'application/x-ndjson');
   const manifest: BatchManifest = {
     status: 'succeeded',
     model: checkpoint.model,
@@ -170,28 +190,19 @@ export async function finish(store: ObjectStore, input: BatchInput, outputs: Bat
     finishedAt: new Date().toISOString(),
   };
   await store.put(outputs.manifest, JSON.stringify(manifest, null, 2), { contentType: 'application/json' });
-  await removeRunParts(store, outputs, checkpoint.parts, checkpoint.startedAt);
-  await store.delete(outputs.checkpoint);
   return manifest;
 }
 
-/**
- * This run's parts, and whatever under the parts prefix is older than the run: a run of an earlier
- * upload of the same key, replaced between two of its invocations, leaves its later parts there.
- * Not the prefix whole: a newer upload's run may be writing there already.
- */
-async function removeRunParts(store: ObjectStore, outputs: BatchOutputs, parts: number, startedAt: string): Promise<void> {
-  const keys = new Set(Array.from({ length: parts }, (_, i) => [outputs.part(i, 'predictions'), outputs.part(i, 'errors')]).flat());
-  const started = Date.parse(startedAt);
-  for await (const object of listAll(store, outputs.partsPrefix)) if (object.lastModified && object.lastModified.getTime() < started) keys.add(object.key);
-  await Promise.all([...keys].map((key) => store.delete(key)));
+/** Every object under a prefix. */
+async function removeUnder(store: ObjectStore, prefix: string): Promise<void> {
+  const keys: string[] = [];
+  for await (const object of listAll(store, prefix)) keys.push(object.key);
+  await Promise.all(keys.map((key) => store.delete(key)));
 }
 
 /** Everything under a run's parts prefix (parts, a sharded run's plan and range counts). */
-export async function removeParts(store: ObjectStore, outputs: Pick<BatchOutputs, 'partsPrefix'>): Promise<void> {
-  const keys: string[] = [];
-  for await (const object of listAll(store, outputs.partsPrefix)) keys.push(object.key);
-  await Promise.all(keys.map((key) => store.delete(key)));
+export function removeParts(store: ObjectStore, outputs: Pick<BatchOutputs, 'partsPrefix'>): Promise<void> {
+  return removeUnder(store, outputs.partsPrefix);
 }
 
 /** What a failed run had done when it stopped. */
@@ -230,13 +241,47 @@ export async function recordFailure(
   return manifest;
 }
 
-async function fail(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, error: unknown, started: Date, etag?: string, checkpoint?: Checkpoint): Promise<BatchManifest> {
-  const startedAt = checkpoint?.startedAt ?? started.toISOString();
-  const manifest = await recordFailure(store, input, outputs, error, { ...checkpoint, startedAt, etag });
-  // The part being written when it failed too.
-  await removeRunParts(store, outputs, (checkpoint?.parts ?? 0) + 1, startedAt);
-  await store.delete(outputs.checkpoint);
-  return manifest;
+/** What a run publishes with: where, its folder, the source version it scored, since when, and until when it may (its invocation's end). */
+interface Publisher {
+  store: ObjectStore;
+  outputs: BatchOutputs;
+  files: RunFiles;
+  etag: string;
+  startedAt: string;
+  until: () => number;
+}
+
+/**
+ * A manifest another run wrote for this source version that stands: a succeeded one, or a failure
+ * recorded since this run began (the other delivery of the event, finished first). A failure from
+ * before (an upload of the same bytes again, after the model was fixed) is scored over.
+ */
+function publishedSince(manifest: BatchManifest | undefined, etag: string, startedAt: string): manifest is BatchManifest {
+  return manifest?.source.etag === etag && (manifest.status === 'succeeded' || Date.parse(manifest.finishedAt) >= Date.parse(startedAt));
+}
+
+/**
+ * Writes this run's verdict on the source version (the joined outputs and a succeeded manifest,
+ * or a failed manifest) once per version: holding the version's claim, and only when no other run
+ * has published one since this run began. `published` false: the outputs are left as that other
+ * run wrote them (or is writing them), and `manifest` is its, when there is one yet. This run's
+ * folder goes either way.
+ */
+async function publishOnce(run: Publisher, write: () => Promise<BatchManifest>): Promise<{ published: boolean; manifest?: BatchManifest }> {
+  const { store, outputs, files } = run;
+  const claimed = await withClaim(store, outputs.publication(run.etag), files.run, run.until(), async () => {
+    const current = await readOptional<BatchManifest>(store, outputs.manifest);
+    if (publishedSince(current, run.etag, run.startedAt)) return { published: false, manifest: current };
+    return { published: true, manifest: await write() };
+  });
+  await removeUnder(store, files.prefix);
+  if (claimed.held && claimed.value.published) await removeAbandoned(store, outputs.runsPrefix);
+  return claimed.held ? claimed.value : { published: false };
+}
+
+async function fail(run: Publisher, input: BatchInput, error: unknown, checkpoint?: Checkpoint): Promise<BatchOutcome> {
+  const { published, manifest } = await publishOnce(run, () => recordFailure(run.store, input, run.outputs, error, { ...checkpoint, startedAt: run.startedAt, etag: run.etag }));
+  return { status: published ? 'failed' : 'skipped', manifest, run: run.files.run };
 }
 
 /** Where a run reads its source object and writes everything else (the same store for the S3 trigger). */
@@ -247,13 +292,21 @@ export interface BatchIO {
 
 /**
  * Runs (part of) the file in this invocation, from checkpoint.offset up to checkpoint.end (a
- * sharded run's range) or the end; returns true when that is done.
+ * sharded run's range) or the end, into part number checkpoint.parts (a run's own, or a sharded
+ * run's); returns true when that is done.
  */
-export async function scorePart(io: BatchIO, loaded: LoadedModel, input: BatchInput, outputs: BatchOutputs, checkpoint: Checkpoint, options: BatchOptions): Promise<boolean> {
+export async function scorePart(
+  io: BatchIO,
+  loaded: LoadedModel,
+  input: BatchInput,
+  parts: Pick<BatchOutputs, 'part'>,
+  checkpoint: Checkpoint,
+  options: BatchOptions,
+): Promise<boolean> {
   const part = checkpoint.parts;
   const csv = input.format === 'csv';
-  const predictions = new ObjectSink(io.output, outputs.part(part, 'predictions'), 'application/octet-stream');
-  const errors = new ObjectSink(io.output, outputs.part(part, 'errors'), 'application/octet-stream');
+  const predictions = new ObjectSink(io.output, parts.part(part, 'predictions'), 'application/octet-stream');
+  const errors = new ObjectSink(io.output, parts.part(part, 'errors'), 'application/octet-stream');
   const text = new OutputText(csv);
   let headerWritten = part > 0;
   const writeHeader = async () => {
@@ -324,48 +377,75 @@ export async function scoreObject(store: ObjectStore, loader: ModelLoader, key: 
     throw error;
   }
   const outputs = outputsFor(input);
+  const run = options.resume ?? newRunId();
+  const files = runFiles(outputs, run);
+  /** This run ends here, doing nothing more: what it wrote so far goes (a new run has written nothing yet). */
+  const leave = async (manifest?: BatchManifest): Promise<BatchOutcome> => {
+    if (options.resume) await removeUnder(store, files.prefix);
+    return { status: 'skipped', manifest, run };
+  };
   const source = await store.head(key);
-  if (!source) return { status: 'skipped' };
+  if (!source) return leave();
   const etag = source.etag ?? `${source.size}`;
   const previous = await readOptional<BatchManifest>(store, outputs.manifest);
-  if (previous?.status === 'succeeded' && previous.source.etag === etag) return { status: 'skipped', manifest: previous };
+  if (previous?.status === 'succeeded' && previous.source.etag === etag) return leave(previous);
 
-  const saved = options.resume ? await readOptional<unknown>(store, outputs.checkpoint) : undefined;
+  const saved = options.resume ? await readOptional<unknown>(store, files.checkpoint) : undefined;
   const resumable = saved ? checkpointSchema.safeParse(saved) : undefined;
-  let checkpoint: Checkpoint | undefined = resumable?.success && resumable.data.sourceEtag === etag ? resumable.data : undefined;
-  if (options.resume && !checkpoint) return { status: 'skipped' }; // a stale continuation: a fresh run owns the file now
+  let checkpoint: Checkpoint | undefined = resumable?.success && resumable.data.sourceEtag === etag && resumable.data.run === run ? resumable.data : undefined;
+  // A stale continuation: the file was replaced since (the new upload has a run of its own).
+  if (options.resume && !checkpoint) return leave();
+  const publisher: Publisher = {
+    store,
+    outputs,
+    files,
+    etag,
+    startedAt: checkpoint?.startedAt ?? started.toISOString(),
+    until: () => Date.now() + Math.min(options.remainingMs(), LONGEST_INVOCATION_MS),
+  };
   try {
     const ref = checkpoint ? { name: checkpoint.model.name, version: checkpoint.model.version } : input.ref;
     // A backend fault resets TF.js, and the event is retried on a working one.
     return await withRecovery(() =>
-      loader.withModel(ref, async (loaded) => {
+      loader.withModel(ref, async (loaded): Promise<BatchOutcome> => {
         checkpoint ??= {
+          run,
           sourceEtag: etag,
           model: { name: loaded.name, version: loaded.version },
           offset: 0,
           line: input.format === 'csv' ? 1 : 0,
           parts: 0,
           rows: { read: 0, scored: 0, failed: 0 },
-          startedAt: started.toISOString(),
+          startedAt: publisher.startedAt,
           invocations: 1,
         };
-        if (options.resume) checkpoint.invocations += 1;
-        const done = await scorePart({ source: store, output: store }, loaded, input, outputs, checkpoint, options);
-        if (done) return { status: 'succeeded', manifest: await finish(store, input, outputs, checkpoint) };
-        await store.put(outputs.checkpoint, JSON.stringify(checkpoint), { contentType: 'application/json' });
-        await options.continueLater(key);
-        return { status: 'continued' } as const;
+        const state = checkpoint;
+        if (options.resume) state.invocations += 1;
+        const done = await scorePart({ source: store, output: store }, loaded, input, files, state, options);
+        if (done) {
+          const { published, manifest } = await publishOnce(publisher, () => finish(store, input, outputs, files, state));
+          return { status: published ? 'succeeded' : 'skipped', manifest, run };
+        }
+        await store.put(files.checkpoint, JSON.stringify(state), { contentType: 'application/json' });
+        await options.continueLater(key, run);
+        return { status: 'continued', run };
       }),
     );
   } catch (error) {
     // Replaced between the head above and the read: the new upload's own run owns the outputs, so
     // this one leaves them alone, as a stale continuation does.
-    if (error instanceof ObjectChangedError) return { status: 'skipped' };
+    if (error instanceof ObjectChangedError) {
+      await removeUnder(store, files.prefix);
+      return { status: 'skipped', run };
+    }
     if (error instanceof ServiceError && error.statusCode >= 500 && !(error instanceof IntegrityError)) {
       // A transient failure (store, model load): let Lambda retry the event rather than record a
       // verdict. A damaged version (IntegrityError) would read the same bytes again: that is one.
+      // A continuation's retry resumes this run from its checkpoint; an S3 event's starts a new
+      // run, so what this one wrote goes (as far as the store lets it now).
+      if (!options.resume) await removeUnder(store, files.prefix).catch(() => undefined);
       throw error;
     }
-    return { status: 'failed', manifest: await fail(store, input, outputs, error, started, etag, checkpoint) };
+    return fail(publisher, input, error, checkpoint);
   }
 }

@@ -2,6 +2,8 @@
 import { z } from 'zod';
 
 export const checkpointSchema = z.object({
+  /** A run through one function: its id (lib/batch/paths.ts runFiles); a sharded run's ranges have none. */
+  run: z.string().optional(),
   sourceEtag: z.string(),
   model: z.object({ name: z.string(), version: z.number().int().positive() }),
   /** Byte offset of the next unread row, and the line it is on. */

@@ -9,7 +9,8 @@
  * two concurrent conditional PUTs on one state exactly one wins, and no read sees half a write, as on S3. `throttle(pattern)` makes requests whose path matches answer as S3 does when it sheds
  * load (503 SlowDown), to test what a store blip does; `fail(pattern, fault)` answers them with
  * another S3 error (403 AccessDenied, 404 NoSuchBucket) or, for `'html'`, with the 200 HTML page a
- * captive proxy or gateway sends. Everything else is streamed through untouched (the Host header included: the client's
+ * captive proxy or gateway sends; `hold(rule)` handles a request only once the promise the rule
+ * gives for it settles, so a test can order two clients' writes. Everything else is streamed through untouched (the Host header included: the client's
  * SigV4 signature covers it and s3rver checks it).
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -29,6 +30,11 @@ export interface ConditionalS3Proxy {
   throttle(rule: RegExp | ((request: { method: string; path: string }) => boolean) | undefined): void;
   /** From now on, requests whose path matches answer with this fault (undefined: none). */
   fail(pattern: RegExp | undefined, fault?: S3Fault): void;
+  /**
+   * From now on, a request the function gives a promise for is handled once that promise settles
+   * (undefined: none): a test puts two clients' writes in the order it needs.
+   */
+  hold(rule: ((request: { method: string; path: string }) => Promise<void> | undefined) | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -149,8 +155,14 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
 
   type Rule = (request: { method: string; path: string }) => boolean;
   let failing: { rule: Rule; fault: S3Fault } | undefined;
+  let holding: ((request: { method: string; path: string }) => Promise<void> | undefined) | undefined;
   const server = http.createServer((req, res) => {
     const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://proxy').pathname);
+    const held = holding?.({ method: req.method ?? 'GET', path: pathname });
+    if (held) held.then(() => handle(req, res, pathname));
+    else handle(req, res, pathname);
+  });
+  function handle(req: IncomingMessage, res: ServerResponse, pathname: string): void {
     if (failing?.rule({ method: req.method ?? 'GET', path: pathname })) {
       req.resume();
       answerFault(res, pathname, failing.fault);
@@ -163,7 +175,7 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
       res.end(String(error));
     });
-  });
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
@@ -174,6 +186,9 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
     },
     fail(pattern, fault = SLOW_DOWN) {
       failing = pattern && { rule: ({ path }) => pattern.test(path), fault };
+    },
+    hold(rule) {
+      holding = rule;
     },
     async stop() {
       server.closeAllConnections();

@@ -1,9 +1,13 @@
-import { cp } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { cp, utimes } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scoreObject } from '../../lib/batch/run.js';
+import { ABANDONED_AFTER_MS } from '../../lib/batch/abandoned.js';
+import { outputsFor, parseInputKey, runFiles } from '../../lib/batch/paths.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { BatchManifest } from '../../lib/batch/state.js';
 import { listAll, type ObjectStore } from '../../lib/store/index.js';
@@ -26,6 +30,11 @@ const IRIS = [
 const csv = (rows: readonly (readonly (string | number)[])[]) => `${[HEADER, ...rows.map((r) => r.slice(0, 4).join(','))].join('\n')}\n`;
 const text = async (store: ObjectStore, key: string) => new TextDecoder().decode(await store.get(key));
 const manifestOf = async (store: ObjectStore, key: string) => JSON.parse(await text(store, key)) as BatchManifest;
+async function keysUnder(store: ObjectStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const object of listAll(store, prefix)) keys.push(object.key);
+  return keys.sort();
+}
 
 function putEvent(key: string, bucket = 'b'): S3Event {
   return { Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: bucket }, object: { key: encodeURIComponent(key).replace(/%2F/g, '/') } } }] } as unknown as S3Event;
@@ -179,8 +188,7 @@ describe('batch scoring on the folder store', () => {
 
     expect(replaced).toBe(true);
     expect(outcome.status).toBe('skipped');
-    for (const output of ['manifest.json', 'predictions.csv', 'errors.jsonl', 'checkpoint.json'])
-      expect(await folder.head(`batch/output/iris/swapped.csv.${output}`), output).toBeUndefined();
+    expect(await keysUnder(folder, 'batch/output/iris/swapped.csv.')).toEqual([]);
   });
 
   it('continues in follow-up invocations when time runs short, and the final output is whole', async () => {
@@ -200,36 +208,41 @@ describe('batch scoring on the folder store', () => {
     };
     let outcome = await scoreObject(folder, app.services.loader, 'batch/input/iris/long.csv', options);
     expect(outcome.status).toBe('continued');
+    const run = runFiles(outputsFor(parseInputKey('batch/input/iris/long.csv')), outcome.run!);
     expect(await folder.head('batch/output/iris/long.csv.predictions.csv')).toBeUndefined(); // nothing visible yet
-    expect(await folder.head('batch/output/iris/long.csv.checkpoint.json')).toBeDefined();
+    expect(await folder.head(run.checkpoint)).toBeDefined();
     while (outcome.status === 'continued') {
       budget = 2;
-      outcome = await scoreObject(folder, app.services.loader, 'batch/input/iris/long.csv', { ...options, resume: true });
+      outcome = await scoreObject(folder, app.services.loader, 'batch/input/iris/long.csv', { ...options, resume: outcome.run });
     }
     await scoreObject(folder, app.services.loader, 'batch/input/iris/short.csv', { ...options, remainingMs: () => Infinity });
     app = serving(folder.uri);
     expect(outcome.manifest).toMatchObject({ status: 'succeeded', rows: { read: 50, scored: 50, failed: 0 }, invocations: 3 });
     expect(continued).toEqual(['batch/input/iris/long.csv', 'batch/input/iris/long.csv']);
     expect(await text(folder, 'batch/output/iris/long.csv.predictions.csv')).toBe(await text(folder, 'batch/output/iris/short.csv.predictions.csv'));
-    expect(await folder.head('batch/output/iris/long.csv.checkpoint.json')).toBeUndefined();
-    expect(await folder.head('batch/output/iris/long.csv.parts/00000.predictions')).toBeUndefined();
+    expect(await keysUnder(folder, run.prefix)).toEqual([]);
+    expect(await keysUnder(folder, 'batch/output/iris/long.csv.')).toEqual(
+      ['errors.jsonl', 'manifest.json', 'predictions.csv'].map((name) => `batch/output/iris/long.csv.${name}`),
+    );
   });
 
   it('a file replaced between two invocations of its run: the new upload is scored and no part of the old run is left', async () => {
     const key = 'batch/input/iris/replaced-mid-run.csv';
     await folder.put(key, csv(Array.from({ length: 100 }, (_, i) => IRIS[i % IRIS.length])));
     const handOver = { limits: localLimits(10), marginMs: 1, remainingMs: () => 0, continueLater: async () => undefined };
-    expect((await scoreObject(folder, app.services.loader, key, handOver)).status).toBe('continued');
-    for (let i = 0; i < 3; i += 1) expect((await scoreObject(folder, app.services.loader, key, { ...handOver, resume: true })).status).toBe('continued');
-    expect(await folder.head('batch/output/iris/replaced-mid-run.csv.parts/00003.predictions')).toBeDefined();
+    const first = await scoreObject(folder, app.services.loader, key, handOver);
+    expect(first.status).toBe('continued');
+    const resume = first.run;
+    for (let i = 0; i < 3; i += 1) expect((await scoreObject(folder, app.services.loader, key, { ...handOver, resume })).status).toBe('continued');
+    expect(await folder.head(runFiles(outputsFor(parseInputKey(key)), resume!).part(3, 'predictions'))).toBeDefined();
 
     await folder.put(key, csv(IRIS.slice(0, 2)));
     const fresh = await scoreObject(folder, app.services.loader, key, { ...handOver, remainingMs: () => Number.POSITIVE_INFINITY });
     expect(fresh.manifest).toMatchObject({ status: 'succeeded', rows: { read: 2, scored: 2, failed: 0 } });
-    expect((await scoreObject(folder, app.services.loader, key, { ...handOver, resume: true })).status).toBe('skipped'); // the stale continuation
-    const left: string[] = [];
-    for await (const object of listAll(folder, 'batch/output/iris/replaced-mid-run.csv.')) left.push(object.key);
-    expect(left.sort()).toEqual(['errors.jsonl', 'manifest.json', 'predictions.csv'].map((name) => `batch/output/iris/replaced-mid-run.csv.${name}`));
+    expect((await scoreObject(folder, app.services.loader, key, { ...handOver, resume })).status).toBe('skipped'); // the stale continuation
+    expect(await keysUnder(folder, 'batch/output/iris/replaced-mid-run.csv.')).toEqual(
+      ['errors.jsonl', 'manifest.json', 'predictions.csv'].map((name) => `batch/output/iris/replaced-mid-run.csv.${name}`),
+    );
   });
 
   it('a file with its own label column keeps it: the answer columns are named predicted_label, predicted_score', async () => {
@@ -251,14 +264,23 @@ describe('batch scoring on the folder store', () => {
     expect(error).toEqual({ line: 1, error: expect.stringMatching(/^b64: /) });
   });
 
-  it('replaces the half-written output of a crashed run instead of appending to it', async () => {
+  it('replaces the half-written output of a crashed run instead of appending to it, and removes the folder of a run gone for a day', async () => {
     await folder.put('batch/input/iris/crash.csv', csv(IRIS));
-    await folder.put('batch/output/iris/crash.csv.parts/00000.predictions', 'garbage from a run that died\n');
+    const outputs = outputsFor(parseInputKey('batch/input/iris/crash.csv'));
+    const [died, recent] = [runFiles(outputs, randomUUID()), runFiles(outputs, randomUUID())];
+    for (const run of [died, recent]) {
+      await folder.put(run.part(0, 'predictions'), 'garbage from a run that died\n');
+      await folder.put(run.checkpoint, '{}');
+    }
+    const dayAndHourAgo = new Date(Date.now() - ABANDONED_AFTER_MS - 3_600_000);
+    for (const key of [died.part(0, 'predictions'), died.checkpoint]) await utimes(path.join(fileURLToPath(folder.uri), key), dayAndHourAgo, dayAndHourAgo);
     await folder.put('batch/output/iris/crash.csv.predictions.csv', 'stale\n');
     await app.batchScore(putEvent('batch/input/iris/crash.csv'));
     const predictions = await text(folder, 'batch/output/iris/crash.csv.predictions.csv');
     expect(predictions).not.toMatch(/garbage|stale/);
     expect(predictions.trim().split('\n')).toHaveLength(IRIS.length + 1);
+    // The run that wrote nothing for more than a day is gone; the other may still be alive.
+    expect(await keysUnder(folder, outputs.runsPrefix)).toEqual([recent.checkpoint, recent.part(0, 'predictions')].sort());
   });
 
   it.each([
@@ -353,7 +375,7 @@ describe("batch scoring on S3, triggered by the server's own events", () => {
     const first = await scoreObject(s3.store, app.services.loader, 'batch/input/iris/to-the-end.csv', options);
     expect(first.status).toBe('continued');
     expect(checks).toBe(3);
-    const last = await scoreObject(s3.store, app.services.loader, 'batch/input/iris/to-the-end.csv', { ...options, resume: true });
+    const last = await scoreObject(s3.store, app.services.loader, 'batch/input/iris/to-the-end.csv', { ...options, resume: first.run });
     expect(last.manifest).toMatchObject({ status: 'succeeded', rows: { read: 23, scored: 23, failed: 0 }, invocations: 2 });
   });
 });

@@ -45,7 +45,7 @@ let store: FolderStore;
 async function run(key: string, options: Partial<BatchOptions> = {}) {
   const base = oneInvocation(16);
   let outcome = await scoreObject(store, app.services.loader, key, { ...base, ...options });
-  while (outcome.status === 'continued') outcome = await scoreObject(store, app.services.loader, key, { ...base, ...options, resume: true });
+  while (outcome.status === 'continued') outcome = await scoreObject(store, app.services.loader, key, { ...base, ...options, resume: outcome.run });
   expect(outcome.status).toBe('succeeded');
   const out = key.replace('batch/input/', 'batch/output/');
   return {

@@ -12,7 +12,7 @@ import type { S3EventRecord } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routeList } from '../../lib/api/routes/index.js';
 import { CONFIG_VARIABLES } from '../../lib/config.js';
-import { INPUT_PREFIX, INPUT_SUFFIXES, OUTPUT_PREFIX, outputsFor, parseInputKey } from '../../lib/batch/paths.js';
+import { INPUT_PREFIX, INPUT_SUFFIXES, newRunId, OUTPUT_PREFIX, outputsFor, parseInputKey, runFiles } from '../../lib/batch/paths.js';
 import { BATCH_FUNCTION, IMPORT_FUNCTION, isBatchUpload, isImportUpload } from '../../scripts/local/uploadEvents.js';
 import { FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
 import { DEFAULT_RANGE_TIMEOUT_MS } from '../../lib/batch/shard/local.js';
@@ -134,7 +134,18 @@ describe('serverless.yml as the framework resolves it', () => {
     // And concretely: every object a run writes, for inputs of each suffix (outputs reuse the input name, so they end in .csv too).
     for (const suffix of INPUT_SUFFIXES) {
       const outputs = outputsFor(parseInputKey(`${INPUT_PREFIX}iris@production/2026/part-1${suffix}`));
-      const written = [outputs.predictions, outputs.errors, outputs.manifest, outputs.checkpoint, outputs.part(0, 'predictions'), outputs.part(3, 'errors')];
+      const run = runFiles(outputs, newRunId());
+      const written = [
+        outputs.predictions,
+        outputs.errors,
+        outputs.manifest,
+        outputs.part(0, 'predictions'),
+        outputs.part(3, 'errors'),
+        outputs.publication('"9b2cf535f27731c974343645a3985328"'),
+        run.checkpoint,
+        run.part(0, 'predictions'),
+        run.part(3, 'errors'),
+      ];
       for (const key of written) {
         expect(key.startsWith(OUTPUT_PREFIX)).toBe(true);
         expect(s3Triggers().filter((t) => matches(t.s3, key))).toEqual([]);

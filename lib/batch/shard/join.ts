@@ -6,6 +6,7 @@
  * so the join refuses rather than write outputs from it.
  */
 import { NotFoundError } from '../../errors.js';
+import { listAll, type ObjectStore } from '../../store/index.js';
 import type { BatchManifest } from '../state.js';
 import type { BatchInput, BatchOutputs } from '../paths.js';
 import { finish, type BatchIO } from '../run.js';
@@ -21,7 +22,7 @@ export async function joinRanges(io: BatchIO, input: BatchInput, outputs: BatchO
     rows.scored += result.rows.scored;
     rows.failed += result.rows.failed;
   }
-  const manifest = await finish(io.output, input, outputs, {
+  const manifest = await finish(io.output, input, outputs, outputs, {
     sourceEtag: plan.etag,
     model: plan.model,
     offset: plan.size,
@@ -31,6 +32,19 @@ export async function joinRanges(io: BatchIO, input: BatchInput, outputs: BatchO
     startedAt: plan.startedAt,
     invocations: plan.ranges.length,
   });
+  await removeJoinedParts(io.output, outputs, plan.ranges.length, plan.startedAt);
   await Promise.all([...plan.ranges.map((r) => outputs.rangeResult(r.index)), outputs.plan].map((key) => io.output.delete(key)));
   return manifest;
+}
+
+/**
+ * The parts joined, and whatever under the parts prefix is older than the plan: a run of an earlier
+ * upload of the same key, cut into more ranges, leaves its later parts there. Not the prefix whole:
+ * a newer upload's run may be writing there already.
+ */
+async function removeJoinedParts(store: ObjectStore, outputs: BatchOutputs, parts: number, startedAt: string): Promise<void> {
+  const keys = new Set(Array.from({ length: parts }, (_, i) => [outputs.part(i, 'predictions'), outputs.part(i, 'errors')]).flat());
+  const started = Date.parse(startedAt);
+  for await (const object of listAll(store, outputs.partsPrefix)) if (object.lastModified && object.lastModified.getTime() < started) keys.add(object.key);
+  await Promise.all([...keys].map((key) => store.delete(key)));
 }
