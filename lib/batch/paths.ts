@@ -33,9 +33,9 @@ export interface BatchOutputs {
   part(index: number, kind: 'predictions' | 'errors'): string;
   /** Where every part, plan and range count of a sharded run lives (nothing else is there). */
   partsPrefix: string;
-  /** Where the runs through one function keep what they write before the outputs: a folder per run, and the claims of publishing (publish.ts). */
+  /** Where the runs through one function keep what they write before the outputs: a folder per run, and the claims of publishing (run.ts publishOnce). */
   runsPrefix: string;
-  /** The claim a run holds while it publishes the outputs of one version of the source (publish.ts). */
+  /** The claim a run holds while it publishes the outputs of one version of the source (run.ts publishOnce, claim.ts). */
   publication(etag: string): string;
   /** A sharded run: its plan, its ranges alone (a JSON array, what a Distributed Map reads), and each range's counts once it is scored. */
   plan: string;
@@ -107,7 +107,7 @@ export function isRunId(value: unknown): value is string {
  * What one run through one function writes before the outputs: its parts (one per invocation) and
  * its checkpoint, in a folder of its own. S3 may deliver an upload's event twice, and the two runs
  * then score the same file at once: with their own keys neither can overwrite the other's parts or
- * checkpoint, and only the joined outputs are shared (published once: publish.ts).
+ * checkpoint, and only the joined outputs are shared (published once: run.ts publishOnce).
  */
 export interface RunFiles {
   run: string;
