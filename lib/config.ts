@@ -55,6 +55,11 @@ const schema = z.object({
   JOB_WORKER_TIMEOUT_SECONDS: positiveInt.max(900).default(900),
   // Lambda's range for a function's maximum event age; its default is the longest, 6 hours.
   JOB_WORKER_MAX_EVENT_AGE_SECONDS: positiveInt.min(60).max(21600).default(21600),
+  // At most 15 s: three intervals (the staleness limit) stay below the minute before Lambda's retry (lib/jobs/heartbeat.ts).
+  JOB_HEARTBEAT_MS: z
+    .union([positiveInt.max(15_000), z.literal('')])
+    .optional()
+    .transform((v) => v || undefined),
   LAMBDA_ENDPOINT: z.union([z.url(), z.literal('')]).optional(),
   IS_OFFLINE: z.string().optional(),
   AWS_EXECUTION_ENV: z.string().optional(),
@@ -99,6 +104,8 @@ export interface Config {
   jobWorkerTimeoutMs: number;
   /** The job worker's maximum event age (JOB_WORKER_MAX_EVENT_AGE_SECONDS): a queued job not started by then (and a margin) reads failed. */
   jobWorkerMaxEventAgeMs: number;
+  /** How often the attempt running a job renews its heartbeat (JOB_HEARTBEAT_MS); unset: lib/jobs/heartbeat.ts's default, 10 s. */
+  jobHeartbeatMs?: number;
   /** Instances one explain request may carry (each costs many model evaluations). */
   explainMaxInstances: number;
   /** The Lambda that runs jobs; unset, or not in a Lambda (tests, CLI, invoke local): jobs run in this process. */
@@ -154,6 +161,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobWorkerMemoryBytes: e.JOB_WORKER_MEMORY_SIZE ? e.JOB_WORKER_MEMORY_SIZE * 1024 * 1024 : lambdaMemoryBytes,
     jobWorkerTimeoutMs: e.JOB_WORKER_TIMEOUT_SECONDS * 1000,
     jobWorkerMaxEventAgeMs: e.JOB_WORKER_MAX_EVENT_AGE_SECONDS * 1000,
+    jobHeartbeatMs: e.JOB_HEARTBEAT_MS,
     // serverless.yml names the worker for every run of the functions, `serverless invoke local` too:
     // there, no Lambda API holds the worker (the AWS one would be called, with a job id only this
     // machine knows), so jobs run in this process, as batch continuations do.

@@ -46,6 +46,7 @@ export function jobEnvironment(services: Services): JobEnvironment & { worker: I
     store: services.store,
     loader: services.loader,
     limits: services.limits,
+    heartbeatMs: config.jobHeartbeatMs,
     worker: { functionName: config.jobWorkerFunction, lambdaEndpoint: config.lambdaEndpoint, region: config.region, hasAwsCredentials: config.hasAwsCredentials },
     workerTimeoutMs: config.jobWorkerTimeoutMs,
     workerMaxEventAgeMs: config.jobWorkerMaxEventAgeMs,

@@ -28,7 +28,9 @@ export const START_MARGIN_MS = 2 * 60 * 1000;
 /**
  * Past the attempt's time, how long its outcome may still arrive when Lambda delivers the event
  * again after a failed invocation (a minute or two later, maximumRetryAttempts: 1): the new
- * attempt runs, and finds what the last one did, instead of finding the job failed.
+ * attempt, finding the heartbeat its predecessor stopped renewing stale (heartbeat.ts), takes the
+ * job over and finds what the last one did, instead of finding the job failed. A heartbeat never
+ * moves a deadline: the new attempt's start records its own.
  */
 export const REDELIVERY_MARGIN_MS = 5 * 60 * 1000;
 

@@ -2,10 +2,11 @@
  * Job records `_jobs/{id}.json`: long evaluations and fine-tuning run outside the request that
  * asked for them (API Gateway stops waiting after 29 s). The record is the only shared state:
  * the API writes it queued (with the deadline by which it must start), the worker moves it to
- * running (with the attempt's deadline and its owner), then succeeded or failed. A reader counts a
- * queued or running job past its deadline failed (deadline.ts). The worker's writes replace only
- * the version of the record they decided on (If-Match, updateJobIf): Lambda may deliver one event
- * twice at once, and of two attempts only one may start the job or record its outcome.
+ * running (with the attempt's deadline, its owner and the owner's heartbeat), then succeeded or
+ * failed. A reader counts a queued or running job past its deadline failed (deadline.ts). The
+ * worker's writes replace only the version of the record they decided on (If-Match, updateJobIf):
+ * Lambda may deliver one event twice, and of two attempts only one may start the job or record
+ * its outcome.
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -32,12 +33,15 @@ const jobSchema = z.object({
   deadline: z.string().optional(),
   /** The attempt that started it (a random id of its own): only that attempt records its progress and outcome. */
   owner: z.string().optional(),
+  /** Running: when its owner last said it is alive, and how often it says so (heartbeat.ts). */
+  heartbeat: z.string().optional(),
+  heartbeatMs: z.number().int().positive().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 export type Job = z.infer<typeof jobSchema>;
 export type JobKind = (typeof JOB_KINDS)[number];
-export type JobPatch = Partial<Pick<Job, 'status' | 'progress' | 'result' | 'error' | 'attempts' | 'deadline' | 'owner'>>;
+export type JobPatch = Partial<Pick<Job, 'status' | 'progress' | 'result' | 'error' | 'attempts' | 'deadline' | 'owner' | 'heartbeat' | 'heartbeatMs'>>;
 
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -74,10 +78,13 @@ export async function createJob(
   return write(store, { id: randomUUID(), kind, status: 'queued', model, request, attempts: 0, deadline, createdAt: at, updatedAt: at }, true);
 }
 
-/** The job as readers see it: a queued or running job past its deadline is failed, saying why. */
+/**
+ * The job as readers see it: a queued or running job past its deadline is failed, saying why. A
+ * running job shows its heartbeat: when the attempt running it last said it is alive.
+ */
 export async function readJob(store: ObjectStore, id: string): Promise<Job> {
-  const { owner: _worker, ...job } = asSeen(await readJobRecord(store, id));
-  return job; // which attempt runs it is the workers' business
+  const { owner: _worker, heartbeatMs: _interval, ...job } = asSeen(await readJobRecord(store, id));
+  return job; // which attempt runs it, and how often it renews its heartbeat, are the workers' business
 }
 
 /** A queued or running job past its deadline, as it ended: failed. What the store holds is left as it is. */
@@ -121,10 +128,10 @@ export async function updateJob(store: ObjectStore, job: Job, patch: JobPatch, {
 }
 
 /**
- * What a write makes of the record as read: the patch, or undefined to leave it. `raced`: the
- * record is read again because another write replaced the version this one was decided on.
+ * What a write makes of the record as read: the patch, or undefined to leave it. Asked again on the
+ * record read again when another write replaced the version this one was decided on.
  */
-export type JobDecision = (current: Job, raced: boolean) => JobPatch | undefined;
+export type JobDecision = (current: Job) => JobPatch | undefined;
 
 /** Times a write may find the record replaced by another before giving up (a 409: the event is delivered again). */
 const RACES = 5;
@@ -132,7 +139,7 @@ const RACES = 5;
 /**
  * Reads the record, asks `decide` what to write, and writes it over the very version read
  * (If-Match): of two attempts writing at once (Lambda delivers an event at least once, sometimes
- * twice together) the second is refused, reads the record again and decides again (`raced`),
+ * twice together) the second is refused, reads the record again and decides again,
  * instead of undoing the first, as two deliveries both starting the job did. Store errors that may
  * pass are retried as updateJob's are. Returns the record written (`written`), or the record as
  * found when `decide` left it.
@@ -143,13 +150,12 @@ export async function updateJobIf(
   decide: JobDecision,
   { attempts = UPDATE_ATTEMPTS }: { attempts?: number } = {},
 ): Promise<{ job: Job; written: boolean }> {
-  let raced = false;
   let races = 0;
   let failures = 0;
   for (;;) {
     try {
       const read = await readVersioned(store, id);
-      const patch = decide(read.job, raced);
+      const patch = decide(read.job);
       if (!patch) return { job: read.job, written: false };
       const job = { ...read.job, ...patch, updatedAt: new Date().toISOString() };
       const body = JSON.stringify(job);
@@ -163,7 +169,6 @@ export async function updateJobIf(
         const now = await readVersioned(store, id);
         if (now.body === body) return { job, written: true };
         if (++races >= RACES) throw new ConflictError(`job ${id} kept being written by other attempts meanwhile`);
-        raced = true;
       }
     } catch (error) {
       if (++failures >= attempts || !mayPass(error)) throw error;

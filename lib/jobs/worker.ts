@@ -16,13 +16,16 @@
  * past its deadline (or by an earlier outcome), which this attempt's check also finds.
  *
  * Every write replaces only the version of the record it was decided on (updateJobIf, If-Match).
- * Lambda may deliver one event twice, even at once: of two deliveries that read the job queued (or
- * running, a retry's re-start), one starts it, with an owner id of its own, and the other, refused,
- * reads it again, finds it running and does nothing, instead of both running it (an evaluation
- * saved twice, a fine-tune writing two versions). A retry after a failed invocation still takes
- * a running job over, as before: nothing tells it from a live attempt but the deadline. An attempt
- * writes progress and its outcome only while the record names it the owner, so one taken over
- * never overwrites what its successor recorded.
+ * Lambda may deliver one event twice, even at once: of two deliveries that read the job queued, one
+ * starts it, with an owner id of its own, and the other, refused, reads it again, finds it running
+ * and does nothing, instead of both running it (an evaluation saved twice, a fine-tune writing two
+ * versions). A duplicate that arrives later, while the job runs, is told from Lambda's retry after
+ * a failed invocation by the owner's heartbeat (heartbeat.ts): the owner renews it every interval
+ * while it runs the job, so a delivery that finds it fresh leaves the job to its owner and writes
+ * nothing, and one that finds it stale (the owner's process died, or was stopped at its timeout)
+ * takes the job over. An attempt writes its heartbeat, progress and outcome one at a time, each
+ * only while the record names it the owner: one taken over (a renewal that finds another owner)
+ * stops renewing and records nothing more, so it never overwrites what its successor recorded.
  */
 import { randomUUID } from 'node:crypto';
 import { ConflictError, ServiceError } from '../errors.js';
@@ -31,6 +34,7 @@ import type { RunLimits } from '../runtime/memory.js';
 import { withRecovery } from '../runtime/recovery.js';
 import type { ObjectStore } from '../store/index.js';
 import { deadlineOf, isOverdue, overdueError, RECORD_MARGIN_MS, REDELIVERY_MARGIN_MS } from './deadline.js';
+import { HEARTBEAT_MS, isAlive, startHeartbeat } from './heartbeat.js';
 import { updateJobIf, validateJobId, type Job, type JobKind, type JobPatch } from './records.js';
 
 /** What a job runs with: the model store (job records live there too) and the loader over it. */
@@ -38,6 +42,8 @@ export interface JobEnvironment {
   store: ObjectStore;
   loader: ModelLoader;
   limits: RunLimits;
+  /** How often the attempt running a job renews its heartbeat (JOB_HEARTBEAT_MS; unset: HEARTBEAT_MS). */
+  heartbeatMs?: number;
 }
 
 export interface JobContext extends JobEnvironment {
@@ -54,6 +60,9 @@ export type JobExecutors = Partial<Record<JobKind, JobExecutor>>;
 /** `warning`: what the error cost when the job goes on (e.g. a progress record not written). */
 export type JobErrorReport = (error: unknown, warning?: string) => void;
 
+/** What an ended job no longer has: a deadline, and a heartbeat to judge its owner by. */
+const ENDED = { deadline: undefined, heartbeat: undefined, heartbeatMs: undefined } satisfies JobPatch;
+
 export async function runJob(
   environment: JobEnvironment,
   jobId: string,
@@ -62,30 +71,54 @@ export async function runJob(
   remainingMs: () => number = () => Number.POSITIVE_INFINITY,
   marginMs = REDELIVERY_MARGIN_MS,
 ): Promise<Job> {
-  const { store } = environment;
+  const { store, heartbeatMs = HEARTBEAT_MS } = environment;
   const owner = randomUUID();
-  const start = await updateJobIf(store, validateJobId(jobId), (current, raced) => {
+  const start = await updateJobIf(store, validateJobId(jobId), (current) => {
     if (current.status === 'succeeded' || current.status === 'failed') return undefined;
-    if (tooLate(current)) return { status: 'failed', error: overdueError(current), deadline: undefined };
-    if (!executors[current.kind]) return { status: 'failed', error: `this worker cannot run ${current.kind} jobs`, deadline: undefined };
-    // Another delivery of this event started it between this one's read and its write: it owns the job.
-    if (raced && current.status === 'running') return undefined;
-    return { status: 'running', attempts: current.attempts + 1, deadline: deadlineOf(remainingMs(), marginMs), owner };
+    if (tooLate(current)) return { status: 'failed', error: overdueError(current), ...ENDED };
+    if (!executors[current.kind]) return { status: 'failed', error: `this worker cannot run ${current.kind} jobs`, ...ENDED };
+    // Another attempt runs it and renews its heartbeat (or has just started it: a start writes
+    // one; a delivery refused because another started the job between its read and its write finds
+    // it so on the record read again). A running job whose heartbeat is stale is taken over.
+    if (isAlive(current)) return undefined;
+    const now = new Date().toISOString();
+    return { status: 'running', attempts: current.attempts + 1, deadline: deadlineOf(remainingMs(), marginMs), owner, heartbeat: now, heartbeatMs };
   });
   let job = start.job;
   if (job.status !== 'running' || job.owner !== owner) {
     if (job.status === 'running')
-      onError?.(new ConflictError(`job ${job.id} was started by another delivery of its event (attempt ${job.attempts})`), 'this delivery does nothing');
+      onError?.(new ConflictError(`job ${job.id} is run by another attempt (attempt ${job.attempts}, its heartbeat at ${job.heartbeat})`), 'this delivery does nothing');
     return job;
   }
   const executor = executors[job.kind] as JobExecutor;
-  /** Writes `patch` while this attempt still owns the job (else leaves the record as another attempt left it). */
-  const record = (patch: (current: Job) => JobPatch, options?: { attempts?: number }) =>
-    updateJobIf(store, jobId, (current) => (current.status === 'running' && current.owner === owner ? patch(current) : undefined), options);
+  let writes: Promise<unknown> = Promise.resolve();
+  /**
+   * Writes `patch` while this attempt still owns the job (else leaves the record as another attempt
+   * left it). One write at a time: a renewal never races this attempt's own progress or outcome.
+   */
+  const record = (patch: (current: Job) => JobPatch, options?: { attempts?: number }) => {
+    const write = writes.then(() => updateJobIf(store, jobId, (current) => (current.status === 'running' && current.owner === owner ? patch(current) : undefined), options));
+    writes = write.catch(() => undefined);
+    return write;
+  };
+  let takenOver = false;
+  const heartbeat = startHeartbeat(
+    async () => {
+      const renewed = await record(() => ({ heartbeat: new Date().toISOString() }));
+      if (renewed.written) return true;
+      takenOver = true;
+      const by = `job ${jobId} was taken over by another attempt (attempt ${renewed.job.attempts}, ${renewed.job.status})`;
+      onError?.(new ConflictError(by), 'this attempt stops recording its heartbeat and progress');
+      return false;
+    },
+    heartbeatMs,
+    (error) => onError?.(error, 'job heartbeat not renewed; the job goes on'),
+  );
   const context: JobContext = {
     ...environment,
     job,
     progress: async (progress) => {
+      if (takenOver) return;
       try {
         // One try (the store client retries within it): training does not wait on a progress record.
         const written = await record(() => ({ progress }), { attempts: 1 });
@@ -100,16 +133,20 @@ export async function runJob(
   try {
     // A backend fault resets TF.js (the job fails; the worker's next job finds a working backend).
     const result = await withRecovery(() => executor(context));
-    outcome = { status: 'succeeded', result, deadline: undefined };
+    outcome = { status: 'succeeded', result, ...ENDED };
   } catch (error) {
     onError?.(error);
     // A client error (bad data) is the user's to read; anything else stays in the log.
     const message = error instanceof ServiceError && error.statusCode < 500 ? error.message : 'internal error (see the worker log)';
-    outcome = { status: 'failed', error: message, deadline: undefined };
+    outcome = { status: 'failed', error: message, ...ENDED };
+  } finally {
+    // Stopped before the outcome, and whatever happens to it: an attempt that throws (its outcome
+    // refused) must leave a heartbeat that goes stale, so Lambda's retry takes the job over.
+    await heartbeat.stop();
   }
   // Finished past its deadline (an in-process evaluation does not watch its time): readers have
   // counted it failed, so it stays failed, as they saw it.
-  const ended = await record((current) => (tooLate(current) ? { status: 'failed', error: overdueError(current), deadline: undefined } : outcome));
+  const ended = await record((current) => (tooLate(current) ? { status: 'failed', error: overdueError(current), ...ENDED } : outcome));
   if (!ended.written) {
     const by = `job ${jobId} was taken over by another attempt (attempt ${ended.job.attempts}, ${ended.job.status})`;
     onError?.(new ConflictError(by), "this attempt's outcome is not recorded");

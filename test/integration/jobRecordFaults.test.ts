@@ -4,6 +4,7 @@
  * it sheds load. The work done is never recorded as failed: record writes are retried, progress
  * records are best-effort, and a success that cannot be recorded leaves the job to its redelivery.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJob, updateJob, type Job } from '../../lib/jobs/index.js';
 import { listVersions, readAlias, readManifest } from '../../lib/registry/index.js';
@@ -19,6 +20,9 @@ let store: ObjectStore;
 let app: App;
 /** The same handlers with a job worker that may run one second: jobs in this process get that too. */
 let quick: App;
+/** The same handlers with heartbeats 100 ms apart: a dead attempt's job is taken over 300 ms after its last. */
+const HEARTBEAT_MS = 100;
+let beating: App;
 
 const REQUEST = {
   dataset: '_datasets/iris-test.csv',
@@ -46,6 +50,7 @@ beforeAll(async () => {
   const viaProxy = { S3_ENDPOINT: proxy.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', S3_MAX_ATTEMPTS: '1' };
   app = serving(s3.uri, viaProxy);
   quick = serving(s3.uri, { ...viaProxy, JOB_WORKER_TIMEOUT_SECONDS: '1' });
+  beating = serving(s3.uri, { ...viaProxy, JOB_HEARTBEAT_MS: String(HEARTBEAT_MS) });
 });
 afterAll(async () => {
   await proxy?.stop();
@@ -115,14 +120,17 @@ describe('a fine-tune job when the store refuses writes of its record (503 SlowD
       return written && method === 'PUT' && JOB_RECORD.test(path);
     });
     try {
-      await expect(app.jobWorker({ jobId: job.id })).rejects.toThrow(/SlowDown|reduce your request rate/);
+      await expect(beating.jobWorker({ jobId: job.id })).rejects.toThrow(/SlowDown|reduce your request rate/);
     } finally {
       proxy.throttle(undefined);
     }
-    expect((await call(app.metadata, 'GET', `/v2/jobs/${job.id}`)).body).toMatchObject({ status: 'running', attempts: 1 });
+    const left = (await call(app.metadata, 'GET', `/v2/jobs/${job.id}`)).body as Job;
+    expect(left).toMatchObject({ status: 'running', attempts: 1, heartbeat: expect.any(String) });
     const [version] = (await listVersions(store, 'iris')).filter((v) => !before.includes(v));
-    // Lambda delivers the event again (maximumRetryAttempts: 1): the job finds its version.
-    expect(await app.jobWorker({ jobId: job.id })).toEqual({ id: job.id, status: 'succeeded' });
+    // Lambda delivers the event again (maximumRetryAttempts: 1) a minute after the failed invocation,
+    // when the heartbeat that attempt stopped renewing is stale: the job finds its version.
+    await sleep(Math.max(0, Date.parse(left.heartbeat as string) + 3 * HEARTBEAT_MS + 50 - Date.now()));
+    expect(await beating.jobWorker({ jobId: job.id })).toEqual({ id: job.id, status: 'succeeded' });
     const done = (await call(app.metadata, 'GET', `/v2/jobs/${job.id}`)).body as Job;
     expect(done).toMatchObject({ status: 'succeeded', attempts: 2, result: { version } });
     await expectWritten(done, [...before, version]);

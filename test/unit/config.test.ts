@@ -12,8 +12,8 @@ describe('configuration', () => {
   });
 
   it("reads an empty variable as unset, as serverless.yml passes one the shell does not set (TF.js's wasm folder, the cache and memory budget)", () => {
-    const c = readConfig({ TFJS_WASM_DIR: '', MODEL_CACHE_MAX_BYTES: '', MEMORY_BUDGET_BYTES: '', TFJS_BACKEND: '' });
-    expect(c).toMatchObject({ wasmDir: undefined, cacheMaxBytes: 512 * 1024 * 1024, memoryBudgetBytes: undefined, backend: undefined });
+    const c = readConfig({ TFJS_WASM_DIR: '', MODEL_CACHE_MAX_BYTES: '', MEMORY_BUDGET_BYTES: '', TFJS_BACKEND: '', JOB_HEARTBEAT_MS: '' });
+    expect(c).toMatchObject({ wasmDir: undefined, cacheMaxBytes: 512 * 1024 * 1024, memoryBudgetBytes: undefined, backend: undefined, jobHeartbeatMs: undefined });
   });
 
   it('reads every variable', () => {
@@ -25,6 +25,7 @@ describe('configuration', () => {
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
       MODEL_PRELOAD: 'iris@production, digits',
       MAX_BATCH: '64',
+      JOB_HEARTBEAT_MS: '250',
     });
     expect(c).toMatchObject({
       modelStoreUri: 's3://bucket/models',
@@ -35,6 +36,7 @@ describe('configuration', () => {
       cacheMaxBytes: 256 * 1024 * 1024,
       preload: ['iris@production', 'digits'],
       maxBatch: 64,
+      jobHeartbeatMs: 250,
     });
   });
 
@@ -43,6 +45,8 @@ describe('configuration', () => {
     ['TFJS_BACKEND', 'gpu', /TFJS_BACKEND/],
     ['MAX_BATCH', '0', /MAX_BATCH/],
     ['MODEL_ALIAS_TTL_SECONDS', 'soon', /MODEL_ALIAS_TTL_SECONDS/],
+    // Three intervals would outlast the minute before Lambda's retry (lib/jobs/heartbeat.ts).
+    ['JOB_HEARTBEAT_MS', '20000', /JOB_HEARTBEAT_MS/],
   ])('names the variable when %s=%s is invalid', (name, value, message) => {
     expect(() => readConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => readConfig({ [name]: value })).toThrow(message);
