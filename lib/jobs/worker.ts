@@ -24,8 +24,15 @@
  * while it runs the job, so a delivery that finds it fresh leaves the job to its owner and writes
  * nothing, and one that finds it stale (the owner's process died, or was stopped at its timeout)
  * takes the job over. An attempt writes its heartbeat, progress and outcome one at a time, each
- * only while the record names it the owner: one taken over (a renewal that finds another owner)
- * stops renewing and records nothing more, so it never overwrites what its successor recorded.
+ * only while the record names it the owner: one taken over (a renewal or a progress record that
+ * finds another owner: it was alive, but could not renew its heartbeat for three intervals) stops
+ * renewing and records nothing more, so it never overwrites what its successor recorded.
+ *
+ * Nor does its work go on: the successor runs the job from the start, and two attempts that both
+ * finished would write two versions for one fine-tune, or save one evaluation twice. The executor's
+ * signal (JobContext) is aborted when the attempt learns it was taken over: the executor stops at
+ * its next step (a training batch, an evaluation chunk), writes nothing of its work, and frees what
+ * it holds.
  */
 import { randomUUID } from 'node:crypto';
 import { ConflictError, ServiceError } from '../errors.js';
@@ -52,6 +59,12 @@ export interface JobContext extends JobEnvironment {
   progress(progress: unknown): Promise<void>;
   /** Milliseconds this invocation has left (Infinity outside Lambda). */
   remainingMs(): number;
+  /**
+   * Aborted when this attempt's work can no longer count: another attempt took the job over. The
+   * executor then stops at its next step and writes nothing more (no
+   * version, no saved evaluation), throwing the signal's reason.
+   */
+  signal: AbortSignal;
 }
 
 type JobExecutor = (context: JobContext) => Promise<unknown>;
@@ -101,14 +114,21 @@ export async function runJob(
     writes = write.catch(() => undefined);
     return write;
   };
+  const stop = new AbortController();
   let takenOver = false;
+  /** The record, as found by a write this attempt could not make, names another owner (or an end). */
+  const lost = (found: Job) => {
+    if (takenOver) return;
+    takenOver = true;
+    const by = new ConflictError(takenOverBy(jobId, found));
+    onError?.(by, 'this attempt stops recording its heartbeat and progress, and stops its work at its next step');
+    stop.abort(by);
+  };
   const heartbeat = startHeartbeat(
     async () => {
       const renewed = await record(() => ({ heartbeat: new Date().toISOString() }));
       if (renewed.written) return true;
-      takenOver = true;
-      const by = `job ${jobId} was taken over by another attempt (attempt ${renewed.job.attempts}, ${renewed.job.status})`;
-      onError?.(new ConflictError(by), 'this attempt stops recording its heartbeat and progress');
+      lost(renewed.job);
       return false;
     },
     heartbeatMs,
@@ -123,11 +143,13 @@ export async function runJob(
         // One try (the store client retries within it): training does not wait on a progress record.
         const written = await record(() => ({ progress }), { attempts: 1 });
         if (written.written) job = written.job;
+        else lost(written.job);
       } catch (error) {
         onError?.(error, 'job progress not recorded; the job goes on');
       }
     },
     remainingMs,
+    signal: stop.signal,
   };
   let outcome: JobPatch;
   try {
@@ -135,7 +157,8 @@ export async function runJob(
     const result = await withRecovery(() => executor(context));
     outcome = { status: 'succeeded', result, ...ENDED };
   } catch (error) {
-    onError?.(error);
+    if (error === stop.signal.reason) onError?.(error, 'this attempt stopped its work at its next step and wrote nothing of it (no version, no saved evaluation)');
+    else onError?.(error);
     // A client error (bad data) is the user's to read; anything else stays in the log.
     const message = error instanceof ServiceError && error.statusCode < 500 ? error.message : 'internal error (see the worker log)';
     outcome = { status: 'failed', error: message, ...ENDED };
@@ -147,11 +170,12 @@ export async function runJob(
   // Finished past its deadline (an in-process evaluation does not watch its time): readers have
   // counted it failed, so it stays failed, as they saw it.
   const ended = await record((current) => (tooLate(current) ? { status: 'failed', error: overdueError(current), ...ENDED } : outcome));
-  if (!ended.written) {
-    const by = `job ${jobId} was taken over by another attempt (attempt ${ended.job.attempts}, ${ended.job.status})`;
-    onError?.(new ConflictError(by), "this attempt's outcome is not recorded");
-  }
+  if (!ended.written) onError?.(new ConflictError(takenOverBy(jobId, ended.job)), "this attempt's outcome is not recorded");
   return ended.job;
+}
+
+function takenOverBy(jobId: string, found: Job): string {
+  return `job ${jobId} was taken over by another attempt (attempt ${found.attempts}, ${found.status})`;
 }
 
 /** The job's deadline is past, or will be before a write made now can land. */

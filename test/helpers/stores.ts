@@ -1,4 +1,7 @@
-/** Fresh empty stores for tests: a temp folder, and a wrapper that records every call made. */
+/**
+ * Fresh empty stores for tests: a temp folder, a wrapper that records every call made, and one that
+ * holds chosen writes back (a store that has become slow for them).
+ */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -32,6 +35,61 @@ export function recording(inner: ObjectStore): RecordingStore {
     putStream: wrap('putStream', inner.putStream),
     delete: wrap('delete', inner.delete),
     listPage: wrap('listPage', inner.listPage),
+  };
+}
+
+export interface HoldingStore extends ObjectStore {
+  /** From now on, writes of the chosen keys wait (unsent) until release(); the next `passing` of them go through. */
+  hold(passing?: number): void;
+  /** Sends the writes held, in order, and stops holding. */
+  release(): void;
+  /** Writes waiting now. */
+  readonly waiting: number;
+}
+
+/**
+ * Delegates to a real store; while held, a put of a key `chosen` picks waits before it is sent, as
+ * on a store too slow to answer it: when released it is sent as it was asked (a conditional write
+ * keeps its condition, now judged on what the store holds then).
+ */
+export function holding(inner: ObjectStore, chosen: (key: string) => boolean): HoldingStore {
+  let gate: { promise: Promise<void>; open: () => void } | undefined;
+  let passing = 0;
+  let waiting = 0;
+  const put: ObjectStore['put'] = async (key, ...rest) => {
+    if (gate && chosen(key)) {
+      if (passing > 0) passing -= 1;
+      else {
+        waiting += 1;
+        await gate.promise;
+        waiting -= 1;
+      }
+    }
+    return inner.put(key, ...rest);
+  };
+  return {
+    uri: inner.uri,
+    get: (...args) => inner.get(...args),
+    getStream: (...args) => inner.getStream(...args),
+    head: (...args) => inner.head(...args),
+    put,
+    putStream: (...args) => inner.putStream(...args),
+    delete: (...args) => inner.delete(...args),
+    listPage: (...args) => inner.listPage(...args),
+    hold(pass = 0) {
+      passing = pass;
+      if (gate) return;
+      let open = () => {};
+      const promise = new Promise<void>((resolve) => (open = resolve));
+      gate = { promise, open };
+    },
+    release() {
+      gate?.open();
+      gate = undefined;
+    },
+    get waiting() {
+      return waiting;
+    },
   };
 }
 

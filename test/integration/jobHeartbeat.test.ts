@@ -5,8 +5,9 @@
  * attempt running it; the second must take it over. The attempt running a job renews a heartbeat
  * in its record. Here, with the real worker, a real fine-tune of iris (many short epochs: a job
  * that runs for seconds) and heartbeats a fraction of a second apart: on a folder store, a delivery
- * that finds the heartbeat fresh writes nothing and runs nothing, and an attempt whose renewal
- * finds the job taken over records nothing more; on S3 (s3rver behind the proxy that gives it S3's
+ * that finds the heartbeat fresh writes nothing and runs nothing, an attempt whose renewal finds
+ * the job taken over records nothing more, and one taken over mid-work because its store was too
+ * slow to renew its heartbeat stops its fine-tune or evaluation and writes nothing of it; on S3 (s3rver behind the proxy that gives it S3's
  * conditional writes), a worker process killed mid-job (SIGKILL) is left alone while its heartbeat
  * is fresh and taken over once it is stale.
  */
@@ -15,15 +16,18 @@ import { cp } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJob, runJob, updateJob, type Job, type JobContext } from '../../lib/jobs/index.js';
+import { evaluateJob } from '../../lib/ops/evaluate/executor.js';
 import { fineTuneJob } from '../../lib/ops/fineTune/executor.js';
-import { listVersions } from '../../lib/registry/index.js';
-import { getJson, openStore, type ObjectStore } from '../../lib/store/index.js';
+import { initBackend } from '../../lib/runtime/backend.js';
+import { keys, listVersions, readManifest } from '../../lib/registry/index.js';
+import { getJson, listAll, openStore, type ObjectStore } from '../../lib/store/index.js';
 import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
-import { call, serving } from '../helpers/serving.js';
-import { recording, syncFolder, tempFolderStore } from '../helpers/stores.js';
+import { call, serving, type App } from '../helpers/serving.js';
+import { holding, recording, syncFolder, tempFolderStore } from '../helpers/stores.js';
 
 const IRIS = { name: 'iris', version: 1 };
 /**
@@ -118,11 +122,83 @@ describe('a delivery that arrives while the job runs, on a folder store', () => 
     const warnings: string[] = [];
     const environment = { store: watched, loader: app.services.loader, limits: app.services.limits, heartbeatMs: HEARTBEAT_MS };
     const done = await runJob(environment, job.id, executors, (_error, warning) => warnings.push(String(warning)), LAMBDA.getRemainingTimeInMillis);
-    expect(warnings).toContain('this attempt stops recording its heartbeat and progress');
+    expect(warnings).toContain('this attempt stops recording its heartbeat and progress, and stops its work at its next step');
     expect(watched.calls.slice(takenAt).filter((c) => WRITES.includes(c.method))).toEqual([]);
     expect(done).toEqual(successor);
     expect(await stored(store, job)).toEqual(successor);
   });
+
+  /**
+   * A job whose first attempt is alive but cannot renew its heartbeat: every write of the record
+   * after its start is held back (its store too slow to answer them) until the heartbeat is stale
+   * and a delivery has taken the job over; then they are sent, and refused (the record has
+   * changed). The first attempt, blocked at its first progress record meanwhile, then learns it
+   * was taken over: it must stop its work at its next step and write nothing of it, leaving no
+   * tensor behind. Both attempts run in this process.
+   */
+  async function takenOverWhileSlow(job: Job, app: App): Promise<{ owner: string; first: Job; second: { id: string; status: string }; warnings: string[] }> {
+    const slow = holding(store, (key) => key === `_jobs/${job.id}.json`);
+    slow.hold(1); // the start's write goes through
+    const warnings: string[] = [];
+    const report = (error: unknown, warning?: string) => warnings.push(`${warning} (${(error as Error).message})`);
+    const environment = { store: slow, loader: app.services.loader, limits: app.services.limits, heartbeatMs: HEARTBEAT_MS };
+    const first = runJob(environment, job.id, { 'fine-tune': fineTuneJob, evaluate: evaluateJob }, report, LAMBDA.getRemainingTimeInMillis);
+    const started = await until(store, job, 'the start', (record) => record.status === 'running');
+    await until(store, job, 'a stale heartbeat', (record) => Date.now() - Date.parse(record.heartbeat as string) > 3 * HEARTBEAT_MS + 50);
+    expect(slow.waiting).toBeGreaterThan(0); // the first attempt is still at work: its heartbeat and progress wait
+    const second = app.jobWorker({ jobId: job.id }, LAMBDA);
+    await until(store, job, 'the takeover', (record) => record.attempts === 2);
+    slow.release();
+    return { owner: started.owner as string, first: await first, second: await second, warnings };
+  }
+  const STOPPED = /^this attempt stopped its work .* and wrote nothing/;
+
+  it('taken over mid-training (its store too slow to renew its heartbeat): it stops training and writes no version; the one that took over writes the one version', async () => {
+    const app = serving(store.uri, { JOB_HEARTBEAT_MS: String(HEARTBEAT_MS) });
+    const before = await listVersions(store, 'iris');
+    await initBackend();
+    const tensors = tf.memory().numTensors;
+    const job = await createJob(store, 'fine-tune', IRIS, fineTune(300));
+    const { owner, first, second, warnings } = await takenOverWhileSlow(job, app);
+    expect(second).toEqual({ id: job.id, status: 'succeeded' });
+    const after = await listVersions(store, 'iris');
+    expect(after).toEqual([...before, after.at(-1)]); // one new version, not one per attempt
+    expect((await readManifest(store, 'iris', after.at(-1) as number)).lineage.jobId).toBe(job.id);
+    const done = await stored(store, job);
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 2, result: { version: after.at(-1) } });
+    expect(done.owner).not.toBe(owner);
+    expect(first).toMatchObject({ attempts: 2, owner: done.owner }); // it answered with the record as its successor left it
+    expect(warnings).toContainEqual(expect.stringMatching(STOPPED));
+    expect(tf.memory().numTensors).toBe(tensors);
+  }, 60_000);
+
+  it('taken over mid-evaluation: it stops at its next chunk and saves nothing; the one that took over saves the one evaluation', async () => {
+    // 12,000 rows (iris's 30, 400 times): the first attempt records its progress at 10,240 rows (chunks of 256).
+    const rows = new TextDecoder()
+      .decode(await store.get('_datasets/iris-test.csv'))
+      .trim()
+      .split('\n');
+    await store.put('_datasets/iris-12k.csv', [rows[0], ...Array.from({ length: 400 }, () => rows.slice(1)).flat()].join('\n'));
+    const app = serving(store.uri, { JOB_HEARTBEAT_MS: String(HEARTBEAT_MS) });
+    await app.services.loader.withModel(IRIS, async () => undefined); // the model's weights stay cached: not the job's tensors
+    const saved = async () => {
+      const found: string[] = [];
+      for await (const object of listAll(store, keys.evaluationsPrefix('iris', 1))) found.push(object.key);
+      return found;
+    };
+    const before = await saved();
+    const tensors = tf.memory().numTensors;
+    const job = await createJob(store, 'evaluate', IRIS, { dataset: '_datasets/iris-12k.csv', labelColumn: 'species', save: true });
+    const { first, second, warnings } = await takenOverWhileSlow(job, app);
+    expect(second).toEqual({ id: job.id, status: 'succeeded' });
+    const done = await stored(store, job);
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 2, result: { count: 12_000 } });
+    const id = (done.result as { id: string }).id;
+    expect((await saved()).filter((key) => !before.includes(key))).toEqual([keys.evaluation('iris', 1, id)]); // one, its successor's
+    expect(first).toMatchObject({ attempts: 2, owner: done.owner });
+    expect(warnings).toContainEqual(expect.stringMatching(STOPPED));
+    expect(tf.memory().numTensors).toBe(tensors);
+  }, 60_000);
 });
 
 describe('a worker whose process dies mid-job, on S3', () => {

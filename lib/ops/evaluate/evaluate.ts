@@ -24,6 +24,8 @@ export interface EvaluateOptions {
   threshold?: number;
   /** Called after each chunk with the rows evaluated so far. */
   onProgress?: (rows: number) => Promise<void> | void;
+  /** Aborted (a job's: taken over): the evaluation stops before its next chunk, throwing the reason. */
+  signal?: AbortSignal;
 }
 
 export interface Evaluation {
@@ -159,6 +161,7 @@ export async function evaluateChunks(loaded: LoadedModel, chunks: AsyncIterable<
   let chunkStarted = started;
   let lastChunkMs: number | undefined;
   for await (const chunk of chunks) {
+    options.signal?.throwIfAborted(); // a chunk is plain data: nothing to free
     if (lastChunkMs !== undefined) {
       checkNextChunkFits(
         options.limits.time,

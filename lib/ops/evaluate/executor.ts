@@ -3,16 +3,16 @@ import type { JobContext } from '../../jobs/worker.js';
 import { evaluateRequest } from './request.js';
 import { runEvaluation } from './service.js';
 
-export async function evaluateJob({ store, loader, limits, job, progress }: JobContext): Promise<unknown> {
+export async function evaluateJob({ store, loader, limits, job, progress, signal }: JobContext): Promise<unknown> {
   const request = evaluateRequest.parse(job.request);
   let last = 0;
-  return loader.withModel({ name: job.model.name, version: job.model.version }, (loaded) =>
-    runEvaluation(store, loaded, request, limits, async (rows) => {
-      // A store write per chunk would dominate small models: record progress every ~10k rows.
-      if (rows - last >= 10_000) {
-        last = rows;
-        await progress({ rows });
-      }
-    }),
-  );
+  const onProgress = async (rows: number) => {
+    // A store write per chunk would dominate small models: record progress every ~10k rows.
+    if (rows - last >= 10_000) {
+      last = rows;
+      await progress({ rows });
+    }
+  };
+  // Its signal aborted (taken over): it stops before its next chunk and saves nothing.
+  return loader.withModel({ name: job.model.name, version: job.model.version }, (loaded) => runEvaluation(store, loaded, request, limits, { onProgress, signal }));
 }

@@ -8,7 +8,7 @@ import { datasetKey, formatOf, readDataset } from './dataset.js';
 import { canReadColumns } from '../../inputs/encode.js';
 import { recordRoom } from '../../inputs/recordRoom.js';
 import { csvColumnChunks } from './columnar.js';
-import { evaluateChunks, evaluateModel, type Evaluation } from './evaluate.js';
+import { evaluateChunks, evaluateModel, type EvaluateOptions, type Evaluation } from './evaluate.js';
 import { exampleFromRow, inlineExamples, type Example } from './examples.js';
 import type { EvaluateRequest } from './request.js';
 import { thinCurve } from './roc.js';
@@ -53,12 +53,13 @@ export async function runEvaluation(
   loaded: LoadedModel,
   request: EvaluateRequest,
   limits: RunLimits,
-  onProgress?: (rows: number) => Promise<void> | void,
+  /** A job's: its progress record, and the signal that stops the evaluation (then nothing is saved). */
+  { onProgress, signal }: Pick<EvaluateOptions, 'onProgress' | 'signal'> = {},
   /** Where the data set is read from: the model store for the API; any folder or bucket for the CLI. */
   dataStore: ObjectStore = store,
 ): Promise<Evaluation> {
   checkEvaluateOptions(loaded.manifest, request);
-  const options = { limits, topK: request.topK, threshold: request.threshold, onProgress };
+  const options = { limits, topK: request.topK, threshold: request.threshold, onProgress, signal };
   let evaluation: Evaluation;
   if (request.dataset === undefined) evaluation = await evaluateModel(loaded, inlineExamples(loaded.manifest, request), 'inline', options);
   else {
@@ -77,6 +78,7 @@ export async function runEvaluation(
     evaluation.report.rocCurves = evaluation.report.rocCurves.map((c) => ({ ...c, points: thinCurve(c.points) }));
   }
   if (request.save) {
+    signal?.throwIfAborted();
     // Next to the version, never inside its manifest: versions stay immutable.
     await store.put(keys.evaluation(loaded.name, loaded.version, evaluation.id), JSON.stringify(evaluation), { ifNoneMatch: true, contentType: 'application/json' });
   }

@@ -1,7 +1,8 @@
 /**
  * The `fine-tune` job: train a copy of the base version on the job's data, check it, and write it
  * as a new version (never an overwrite), then optionally move an alias if it is better (promote.ts).
- * A retried job (same id) finds the version it already wrote instead of writing a second one.
+ * A retried job (same id) finds the version it already wrote instead of writing a second one; an
+ * attempt whose job was taken over meanwhile (its signal aborted) stops training and writes none.
  */
 import { BadRequestError } from '../../errors.js';
 import type { JobContext } from '../../jobs/worker.js';
@@ -62,7 +63,7 @@ async function finishWritten(store: ObjectStore, written: Manifest, parent: numb
   return { version: written.version, parent, metrics: written.metrics, baseMetrics: training.baseMetrics ?? {}, history: training.history ?? [], promoted };
 }
 
-export async function fineTuneJob({ store, job, progress, remainingMs, limits }: JobContext): Promise<FineTuneResult> {
+export async function fineTuneJob({ store, job, progress, remainingMs, limits, signal }: JobContext): Promise<FineTuneResult> {
   const request = fineTuneRequest.parse(job.request);
   const { name, version: parent } = job.model;
   const already = await versionOfJob(store, name, parent, job.id);
@@ -91,10 +92,14 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits }:
     const result = await train(model, base.manifest, trainData, validation, request.config, {
       onEpoch: (epoch) => progress({ of: request.config.epochs, ...epoch }),
       outOfTime: () => remainingMs() < SAVE_MARGIN_MS,
+      signal,
     });
     const metrics = await validationMetrics(model, base.manifest, validation, limits);
     // Decided before the version is written: only the alias write can fail after it (promote.ts).
     const decision = await decidePromotion(store, name, request, metrics, async () => validation, limits);
+    // The last moment to stop (the job taken over while the version was being checked): once
+    // begun, the version is written whole (createVersion publishes its manifest last).
+    signal.throwIfAborted();
     const files = await modelFiles(model);
     const { name: _n, version: _v, files: _f, createdAt: _c, format: _fmt, ...inherited } = base.manifest;
     const manifest = await createVersion(store, name, files, {

@@ -1,10 +1,11 @@
 /**
  * Fits a copy of the base model. Guards: a non-finite loss or weight stops the run and fails it
- * (no version is written); the time budget stops training early so there is time left to save.
+ * (no version is written); the time budget stops training early so there is time left to save; an
+ * aborted signal (its job taken over) stops it after the batch it came during.
  * Batch normalization layers that are not trained run in inference mode, as in Keras (batchNorm.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { BadRequestError } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
 import { useOurGradients } from '../../runtime/gradients/index.js';
@@ -25,6 +26,8 @@ export interface TrainOptions {
   onEpoch?: (report: EpochReport) => Promise<void> | void;
   /** true when the invocation must stop training now to keep time for saving. */
   outOfTime?: () => boolean;
+  /** Aborted: training stops after the current batch and train() throws the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface TrainResult {
@@ -59,6 +62,30 @@ export function applyTrainableLayers(model: tfl.LayersModel, choice: FineTuneCon
   return chosen;
 }
 
+/**
+ * Ends fit() after the batch during which `signal` aborted, not at the end of the epoch (one epoch
+ * of a large data set can take minutes). Set per batch, not when the signal aborts: fit() clears
+ * the model's stopTraining as it starts.
+ */
+class StopWhenAborted extends tfl.Callback {
+  constructor(private readonly signal: AbortSignal) {
+    super();
+  }
+
+  override async onBatchEnd(): Promise<void> {
+    if (this.signal.aborted && this.model) this.model.stopTraining = true;
+  }
+}
+
+/**
+ * fit()'s callbacks. With none given, TF.js adds one that yields to the event loop every 125 ms (so
+ * the job's heartbeat is renewed during a long epoch); given callbacks, it adds none, so that one
+ * is given with ours.
+ */
+function callbacksFor(signal: AbortSignal | undefined) {
+  return signal ? [new StopWhenAborted(signal), new tfl.CustomCallback({})] : undefined;
+}
+
 function optimizerOf(config: FineTuneConfig): tf.Optimizer {
   if (config.optimizer === 'sgd') return tf.train.sgd(config.learningRate);
   if (config.optimizer === 'rmsprop') return tf.train.rmsprop(config.learningRate);
@@ -90,6 +117,7 @@ export async function train(
   const restoreBatchNorm = frozenBatchNormInInference(model, trained);
   try {
     for (let epoch = 0; epoch < config.epochs; epoch += 1) {
+      options.signal?.throwIfAborted();
       // A different, repeatable order every epoch (fit's own shuffle uses Math.random).
       const order = shuffled(
         trainData.truths.map((_, i) => i),
@@ -100,10 +128,12 @@ export async function train(
       const y = targetsOf(manifest, ordered.truths);
       let logs: tfl.History;
       try {
-        logs = await model.fit(x, y, { epochs: 1, batchSize: config.batchSize, shuffle: false, verbose: 0, validationData: [xVal, yVal] });
+        const callbacks = callbacksFor(options.signal);
+        logs = await model.fit(x, y, { epochs: 1, batchSize: config.batchSize, shuffle: false, verbose: 0, validationData: [xVal, yVal], callbacks });
       } finally {
         tf.dispose([x, y]);
       }
+      options.signal?.throwIfAborted(); // stopped mid-epoch: its logs are of part of it
       const report: EpochReport = { epoch: epoch + 1, loss: NaN };
       for (const [key, values] of Object.entries(logs.history)) report[key] = Number(values[values.length - 1]);
       if (!Number.isFinite(report.loss) || !Number.isFinite(report.val_loss ?? 0) || !weightsFinite(model)) {
