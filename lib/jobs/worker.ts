@@ -30,9 +30,10 @@
  *
  * Nor does its work go on: the successor runs the job from the start, and two attempts that both
  * finished would write two versions for one fine-tune, or save one evaluation twice. The executor's
- * signal (JobContext) is aborted when the attempt learns it was taken over: the executor stops at
- * its next step (a training batch, an evaluation chunk), writes nothing of its work, and frees what
- * it holds.
+ * signal (JobContext) is aborted when the attempt learns it was taken over, and when it reaches
+ * its deadline (less RECORD_MARGIN_MS), past which its outcome could only be recorded failed: the
+ * executor stops at its next step (a training batch, an evaluation chunk), writes nothing of its
+ * work, and frees what it holds.
  */
 import { randomUUID } from 'node:crypto';
 import { ConflictError, ServiceError } from '../errors.js';
@@ -60,8 +61,8 @@ export interface JobContext extends JobEnvironment {
   /** Milliseconds this invocation has left (Infinity outside Lambda). */
   remainingMs(): number;
   /**
-   * Aborted when this attempt's work can no longer count: another attempt took the job over. The
-   * executor then stops at its next step and writes nothing more (no
+   * Aborted when this attempt's work can no longer count: another attempt took the job over, or
+   * the deadline has come. The executor then stops at its next step and writes nothing more (no
    * version, no saved evaluation), throwing the signal's reason.
    */
   signal: AbortSignal;
@@ -124,6 +125,18 @@ export async function runJob(
     onError?.(by, 'this attempt stops recording its heartbeat and progress, and stops its work at its next step');
     stop.abort(by);
   };
+  // From here on its outcome is recorded failed whatever the work does (tooLate): what the work
+  // would still write (a version, an evaluation) would belong to no job that succeeded.
+  const deadline = job.deadline as string;
+  const overdue = setTimeout(
+    () => {
+      const reached = new Error(`job ${jobId} reached its deadline (${deadline}, less ${RECORD_MARGIN_MS / 1000} s to record its outcome)`);
+      onError?.(reached, 'this attempt stops its work at its next step: its outcome can only be recorded failed');
+      stop.abort(reached);
+    },
+    Math.max(0, Date.parse(deadline) - RECORD_MARGIN_MS - Date.now()),
+  );
+  overdue.unref();
   const heartbeat = startHeartbeat(
     async () => {
       const renewed = await record(() => ({ heartbeat: new Date().toISOString() }));
@@ -163,12 +176,14 @@ export async function runJob(
     const message = error instanceof ServiceError && error.statusCode < 500 ? error.message : 'internal error (see the worker log)';
     outcome = { status: 'failed', error: message, ...ENDED };
   } finally {
+    clearTimeout(overdue);
     // Stopped before the outcome, and whatever happens to it: an attempt that throws (its outcome
     // refused) must leave a heartbeat that goes stale, so Lambda's retry takes the job over.
     await heartbeat.stop();
   }
-  // Finished past its deadline (an in-process evaluation does not watch its time): readers have
-  // counted it failed, so it stays failed, as they saw it.
+  // Finished past its deadline (a step, or the writing of its result, outlasted the margin; or an
+  // executor that does not watch its signal): readers have counted it failed, so it stays failed,
+  // as they saw it.
   const ended = await record((current) => (tooLate(current) ? { status: 'failed', error: overdueError(current), ...ENDED } : outcome));
   if (!ended.written) onError?.(new ConflictError(takenOverBy(jobId, ended.job)), "this attempt's outcome is not recorded");
   return ended.job;

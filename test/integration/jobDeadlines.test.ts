@@ -1,7 +1,8 @@
 /**
  * Jobs that can no longer end well, on a real folder store with the real handlers and the real
  * evaluation: a queued job whose event never reached the worker (lost, throttled past its age,
- * a worker that cannot start), and an in-process evaluation that finishes past its deadline.
+ * a worker that cannot start), and an in-process evaluation at its deadline: stopped, or finished
+ * past it.
  * Time is moved by the records' own times (createJob's `now`), not by waiting.
  */
 import { cp } from 'node:fs/promises';
@@ -71,21 +72,41 @@ describe('a queued job whose event never reached the worker', () => {
   });
 });
 
-describe('an in-process evaluation that finishes past its deadline', () => {
-  it('stays failed, as readers saw it, instead of turning succeeded', async () => {
+describe('an in-process evaluation at its deadline', () => {
+  // An attempt whose time and margin are spent as it starts (deadline: now), standing for one that
+  // ran until them: from here on its outcome can only be recorded failed.
+  const spent = [() => 0, 0] as const;
+
+  it('stops at its next chunk and saves nothing: the job stays failed, as readers saw it', async () => {
+    // 12,000 rows (iris's 30, 400 times): chunks, and reads of the file, for the deadline to come between.
+    const rows = new TextDecoder()
+      .decode(await store.get('_datasets/iris-test.csv'))
+      .trim()
+      .split('\n');
+    await store.put('_datasets/iris-12k.csv', [rows[0], ...Array.from({ length: 400 }, () => rows.slice(1)).flat()].join('\n'));
+    const job = await createJob(store, 'evaluate', IRIS, { dataset: '_datasets/iris-12k.csv', labelColumn: 'species', save: true }, { maxEventAgeMs: 0 });
+    const environment = { store, loader: app.services.loader, limits: app.services.limits };
+    const warnings: string[] = [];
+    const done = await runJob(environment, job.id, { evaluate: evaluateJob }, (_error, warning) => warnings.push(String(warning)), ...spent);
+    expect(warnings).toContain('this attempt stopped its work at its next step and wrote nothing of it (no version, no saved evaluation)');
+    expect(done).toMatchObject({ status: 'failed', error: expect.stringMatching(/^the worker stopped without recording an outcome by its deadline/) });
+    expect((await store.listPage('iris/versions/1/evaluations/')).objects).toEqual([]); // none saved
+    expect(await seen(job.id)).toMatchObject({ status: 'failed', error: done.error });
+  });
+
+  it('one that finishes all the same (its last step outlasted the margin) stays failed, as readers saw it, instead of turning succeeded', async () => {
     const job = await createJob(store, 'evaluate', IRIS, IRIS_ROWS, { maxEventAgeMs: 0 });
     let during: Job | undefined;
-    // An attempt whose time and margin are spent as it starts (deadline: now), standing for one
-    // that ran past them: the evaluation does not watch its time, so it runs on and finishes late.
     const environment = { store, loader: app.services.loader, limits: app.services.limits };
     const executors = {
       evaluate: async (context: Parameters<typeof evaluateJob>[0]) => {
-        const result = await evaluateJob(context);
+        // Not stopped: it runs on and finishes late.
+        const result = await evaluateJob({ ...context, signal: new AbortController().signal });
         during = await seen(job.id); // a client polling as the evaluation ends
         return result;
       },
     };
-    const done = await runJob(environment, job.id, executors, undefined, () => 0, 0);
+    const done = await runJob(environment, job.id, executors, undefined, ...spent);
     expect(during).toMatchObject({ status: 'failed', error: expect.stringMatching(/^the worker stopped without recording an outcome/) });
     expect(done).toMatchObject({ status: 'failed', error: expect.stringMatching(/^the worker stopped without recording an outcome by its deadline/) });
     expect(done.result).toBeUndefined();

@@ -24,7 +24,7 @@ export interface EvaluateOptions {
   threshold?: number;
   /** Called after each chunk with the rows evaluated so far. */
   onProgress?: (rows: number) => Promise<void> | void;
-  /** Aborted (a job's: taken over): the evaluation stops before its next chunk, throwing the reason. */
+  /** Aborted (a job's: taken over, or at its deadline): the evaluation stops before its next chunk, throwing the reason. */
   signal?: AbortSignal;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Fits a copy of the base model. Guards: a non-finite loss or weight stops the run and fails it
  * (no version is written); the time budget stops training early so there is time left to save; an
- * aborted signal (its job taken over) stops it after the batch it came during.
+ * aborted signal (its job taken over, or at its deadline) stops it after the batch it came during.
  * Batch normalization layers that are not trained run in inference mode, as in Keras (batchNorm.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
