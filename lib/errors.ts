@@ -105,3 +105,13 @@ export function quoted(value: unknown, max = 80): string {
   }
   return text.length > max ? `${text.slice(0, max)}...` : text;
 }
+
+/**
+ * Names the client's data set gave (a CSV header, a row's fields), as an error message lists them:
+ * the first `max`, each cut short, then how many more. A one-line file read as a header would
+ * otherwise be echoed whole into the answer and the job record.
+ */
+export function namesListed(names: readonly string[], max = 20): string {
+  const shown = names.slice(0, max).map((name) => (name.length > 40 ? `${name.slice(0, 40)}...` : name));
+  return shown.join(', ') + (names.length > max ? `, and ${names.length - max} more` : '');
+}

@@ -231,6 +231,21 @@ describe('evaluate handler', () => {
     await app.services.loader.withModel({ name: 'lin', version: 1 }, (loaded) => expect(runEvaluation(broken, loaded, request, localLimits())).rejects.toThrow(/connection reset/));
   });
 
+  it("lists at most 20 of a data set's columns when the label column is not among them, each cut short", async () => {
+    // A one-line file of 5,000 long values read as a header: the answer names a few, not 200 KB of them.
+    const header = Array.from({ length: 5000 }, (_, i) => `value_${i}_${'x'.repeat(30)}`).join(',');
+    for (const [name, body] of [
+      ['wide.csv', `${header}\n`],
+      ['wide_iris.csv', `${header}\n1,2,3,4\n`],
+    ]) {
+      await store.put(`_datasets/${name}`, body);
+      const answer = await call(app.evaluate, 'POST', '/v2/models/lin/evaluate', { dataset: `_datasets/${name}` });
+      expect(answer.statusCode).toBe(400);
+      expect(answer.body.error).toMatch(/^label column "label" not found; the data set has columns value_0_x{30}, value_1_x{30}, .*, and 4980 more$/);
+      expect(answer.body.error.length).toBeLessThan(1200);
+    }
+  });
+
   it('answers an empty data set with 400', async () => {
     await store.put('_datasets/empty.csv', 'f1,f2,f3,f4,label\n');
     const answer = await call(app.evaluate, 'POST', '/v2/models/lin/evaluate', { dataset: '_datasets/empty.csv' });

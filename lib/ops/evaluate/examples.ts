@@ -3,7 +3,7 @@
  * as a class index (classifiers) or a number (regression). Labels are checked against the model's
  * label set, so a typo is a 400 naming it rather than a silently wrong metric.
  */
-import { BadRequestError, quoted } from '../../errors.js';
+import { BadRequestError, namesListed, quoted } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
 import { csvNumber } from '../../inputs/csvCells.js';
 import { instanceFromCsv, instanceFromRecord, requiredColumns } from '../../inputs/encode.js';
@@ -59,14 +59,14 @@ export function inlineExamples(manifest: Manifest, { instances, labels }: { inst
 
 export function exampleFromRow(manifest: Manifest, row: DatasetRow, labelColumn: string, columnsSeen: () => string[]): Example {
   if (!(labelColumn in row.values)) {
-    throw new BadRequestError(`label column ${quoted(labelColumn)} not found; the data set has columns ${columnsSeen().join(', ')}`);
+    throw new BadRequestError(`label column ${quoted(labelColumn)} not found; the data set has columns ${namesListed(columnsSeen())}`);
   }
   // A JSON Lines row's `instance` field is the row (a natural instance or a raw tensor row), as
   // instanceFromRecord and batch scoring take it: the kind's own columns are not looked for then. A
   // CSV's cells are text: a tabular one needs its feature columns, as its columnar readings do.
   const missing = !row.fromCsv && 'instance' in row.values ? [] : (requiredColumns(manifest) ?? []).filter((n) => !(n in row.values));
   if (missing.length > 0) {
-    throw new BadRequestError(`line ${row.line}: missing column(s) ${missing.join(', ')}; the data set has columns ${columnsSeen().join(', ')}`);
+    throw new BadRequestError(`line ${row.line}: missing column(s) ${missing.join(', ')}; the data set has columns ${namesListed(columnsSeen())}`);
   }
   // A CSV's cells are text: numbers are read where the model wants numbers (tabular features, a raw
   // row), as batch scoring reads the same file; a label cell as the columnar path reads it (trimmed,
