@@ -13,7 +13,7 @@
  * them, removing its own folder.
  */
 import type { Readable } from 'node:stream';
-import { BadRequestError, IntegrityError, NotFoundError, ServiceError } from '../errors.js';
+import { BadRequestError, IntegrityError, namesListed, NotFoundError, ServiceError } from '../errors.js';
 import { withRecovery } from '../runtime/recovery.js';
 import type { LoadedModel, ModelLoader } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
@@ -77,7 +77,7 @@ async function* scoredCsv(stream: Readable, loaded: LoadedModel, checkpoint: Che
   const takeHeader = (columns: string[]) => {
     const plan = csvColumns(loaded.manifest, columns);
     const missing = plan && 'missing' in plan ? plan.missing : (requiredColumns(loaded.manifest) ?? []).filter((c) => !columns.includes(c));
-    if (missing.length) throw new BadRequestError(`the CSV header lacks column(s) ${missing.join(', ')}; it has ${columns.join(', ')}`);
+    if (missing.length) throw new BadRequestError(`the CSV header lacks column(s) ${missing.join(', ')}; it has ${namesListed(columns)}`);
     columnar = plan && !('missing' in plan) ? plan : undefined;
     return columns;
   };

@@ -291,6 +291,13 @@ describe('batch scoring on the folder store', () => {
       'sepal_length,sepal_width,petal_length\n1,2,3\n',
       /lacks column\(s\) petal_width; it has sepal_length, sepal_width, petal_length/,
     ],
+    [
+      // A one-line file of 5,000 long values read as a header: the manifest names 20, not 200 KB of them.
+      'a header of 5,000 columns, none of them a feature',
+      'batch/input/iris/manycols.csv',
+      `${Array.from({ length: 5000 }, (_, i) => `value_${i}_${'x'.repeat(30)}`).join(',')}\n`,
+      /^the CSV header lacks column\(s\) sepal_length, sepal_width, petal_length, petal_width; it has value_0_x{30}, (value_\d+_x{30}, ){18}value_19_x{30}, and 4980 more$/,
+    ],
     ['a file that is not UTF-8', 'batch/input/iris/latin1.csv', Buffer.from([...Buffer.from(`${HEADER}\n5.1,3.5,1.4,0.2\n`), 0xff, 0xfe, 0x0a]), /not valid UTF-8/],
   ])('writes an error manifest and no output for %s', async (_case, key, body, message) => {
     await folder.put(key, body);
