@@ -218,7 +218,7 @@ export interface FailedRun {
 export async function recordFailure(
   store: ObjectStore,
   input: Pick<BatchInput, 'key'>,
-  outputs: Pick<BatchOutputs, 'manifest'>,
+  outputs: Pick<BatchOutputs, 'manifest'> & Partial<Pick<BatchOutputs, 'predictions' | 'errors'>>,
   error: unknown,
   run: FailedRun,
 ): Promise<BatchManifest> {
@@ -238,6 +238,10 @@ export async function recordFailure(
     finishedAt: new Date().toISOString(),
   };
   await store.put(outputs.manifest, JSON.stringify(manifest, null, 2), { contentType: 'application/json' });
+  // The outputs of an earlier upload under the same key describe bytes that are gone: beside this
+  // manifest they would read as this upload's. Removed after the manifest is written, so no
+  // manifest ever lists outputs that are not there.
+  await Promise.all([outputs.predictions, outputs.errors].filter((key) => key !== undefined).map((key) => store.delete(key)));
   return manifest;
 }
 

@@ -166,6 +166,12 @@ describe('batch scoring on the folder store', () => {
     await folder.put('batch/input/iris:1/again.csv', csv(IRIS.slice(0, 2)));
     await app.batchScore(putEvent('batch/input/iris:1/again.csv'));
     expect((await manifestOf(folder, 'batch/output/iris:1/again.csv.manifest.json')).rows.scored).toBe(2);
+    // New bytes that cannot be scored: the failed manifest is the key's only output, not one beside
+    // the predictions and errors of the bytes they replaced.
+    await folder.put('batch/input/iris:1/again.csv', 'sepal_length,sepal_width\n1,2\n');
+    await app.batchScore(putEvent('batch/input/iris:1/again.csv'));
+    expect((await manifestOf(folder, 'batch/output/iris:1/again.csv.manifest.json')).status).toBe('failed');
+    expect(await keysUnder(folder, 'batch/output/iris:1/again.csv')).toEqual(['batch/output/iris:1/again.csv.manifest.json']);
   });
 
   it('leaves a file replaced between its look at it and its read to the new upload, writing nothing', async () => {
