@@ -15,7 +15,7 @@ import type { LoadedModel } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
 import { type EncodeBudget, formOf, inputFromValues, inputTensors, instanceFromCsv, instanceFromRecord, instancesPerChunk } from '../inputs/encode.js';
 import { predict } from '../ops/predict.js';
-import { checkInputs } from '../ops/runModel.js';
+import { checkInputs, forwardNeed } from '../ops/runModel.js';
 import { NON_FINITE_OUTPUT, nonFiniteRows, toAnswers, type Answer } from '../protocol/answers.js';
 import type { BatchRow } from '../inputs/jsonLines.js';
 
@@ -42,13 +42,13 @@ type Outcome = Pick<RowResult, 'answer' | 'error'>;
 
 /**
  * Rows of one form, run through the model; natural instances are encoded a chunk at a time, as many
- * as fit the budget (as evaluate encodes them), so more rows than fit at once are scored, not
+ * as fit the budget with the forward pass after them (as evaluate encodes them), so more rows than fit at once are scored, not
  * refused as a whole for a MAX_BATCH the function cannot encode at once.
  */
 async function run(loaded: LoadedModel, instances: unknown[], limits: RunLimits): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   for (let from = 0; from < instances.length; ) {
-    const to = Math.min(instances.length, from + instancesPerChunk(loaded.manifest, limits.budget, limits.maxBatch));
+    const to = Math.min(instances.length, from + instancesPerChunk(loaded.manifest, limits.budget, limits.maxBatch, forwardNeed(loaded, limits.budget)));
     const [output] = await predict(loaded, inputFromValues(loaded.manifest, instances.slice(from, to)), limits);
     const overflowed = new Set(nonFiniteRows(output));
     outcomes.push(...toAnswers(loaded.manifest, output).map((answer, i) => (overflowed.has(i) ? { error: NON_FINITE_OUTPUT } : { answer })));

@@ -10,10 +10,27 @@ export interface EncodeBudget {
   available(): number;
   /** What is available when `bytes` are needed, measured again after a garbage collection when they are not there (before a refusal). */
   availableFor(bytes: number): number;
+  /** What a later request can count on, for a refusal that names the largest one that fits (a fresh measure may be a little higher). */
+  promisable(): number;
   describe(): string;
   functionSizeFor(bytes: number): number;
   /** The setting that sizes the function (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, or the job worker's). */
   readonly sizeSetting: string;
+}
+
+/**
+ * What the work that takes encoded rows holds besides them at its peak: for predict, a forward pass
+ * through the model (one call's working memory, each row's outputs). Counted with the rows, so the
+ * number of instances a 413 says fit can be encoded and then run: counted without it, that many
+ * filled the budget once encoded, and the pass after them was refused.
+ */
+export interface RunNeed {
+  /** Bytes once, whatever the number of rows (one model call). */
+  perCall: number;
+  /** Bytes per row besides its model input. */
+  perRow: number;
+  /** The work in a refusal's words, `{them}` where the instances are named: "running the model on {them}". */
+  what: string;
 }
 
 /**

@@ -6,8 +6,8 @@
 import { BadRequestError, PayloadTooLargeError } from '../errors.js';
 import { fitsShape, type TensorData, type TensorSpec } from '../tensors/data.js';
 import { flattenNested, nestedShape, type RowsOf } from '../tensors/nested.js';
-import { megabytes } from '../bytes.js';
-import type { EncodeBudget } from './budget.js';
+import { megabytes, size } from '../bytes.js';
+import type { EncodeBudget, RunNeed } from './budget.js';
 import { csvNumber } from './csvCells.js';
 import type { InputKind, KindSettings } from './kind.js';
 import { kindOf } from './kinds.js';
@@ -28,15 +28,16 @@ export function inputKindOf(model: ModelInputs): { kind: InputKind; settings: Ki
   return settings ? { kind: kindOf(settings), settings } : undefined;
 }
 
-export type { EncodeBudget } from './budget.js';
+export type { EncodeBudget, RunNeed } from './budget.js';
 
 /**
  * Natural instances -> the model's (first) input tensor, through its input kind. The rows are
  * encoded into one array, so its size is checked against `budget` first: a small instance can
  * make a large row (a 1 x 1 PNG is 602 KB of a 224 x 224 x 3 model's input), and a few MB of
- * request would otherwise ask for gigabytes. A 413 names the largest number of instances that fits.
- * The kind gets the budget too, for what encoding one instance takes besides its row (an image's
- * decoded pixels: image/workingMemory.ts).
+ * request would otherwise ask for gigabytes. With `options.run`, what the work after the encoding
+ * holds besides the rows (a forward pass) is counted with them. A 413 names the largest number of
+ * instances that fits. The kind gets the budget too, for what encoding one instance takes besides
+ * its row (an image's decoded pixels: image/workingMemory.ts).
  */
 export async function encodeInstances(
   model: ModelInputs,
@@ -44,14 +45,16 @@ export async function encodeInstances(
   budget: EncodeBudget,
   where = 'instances',
   placeOf = (index: number) => `${where}[${index}]`,
-  progress?: EncodeProgress,
+  options: EncodeOptions = {},
 ): Promise<TensorData> {
   const input = inputKindOf(model);
   if (!input) throw new BadRequestError(`${where}: model ${model.name} has no input transform: send raw tensors`);
   if (instances.length === 0) throw new BadRequestError(`${where}: is empty: send at least one instance`);
   const rowShape = input.kind.rowShape(input.settings);
-  const rowsBytes = instances.length * rowBytesOf(rowShape);
-  if (rowsBytes > budget.availableFor(rowsBytes)) throw tooMany(where, instances.length, rowShape, budget);
+  const run = options.run ?? NO_RUN;
+  const needed = bytesOf(instances.length, rowBytesOf(rowShape), run);
+  if (needed > budget.availableFor(needed)) throw tooMany(where, instances.length, rowShape, budget, run);
+  const { progress } = options;
   const data = progress ? await encodeInSlices(input, instances, placeOf, budget, rowShape, progress) : await input.kind.encode(input.settings, instances, placeOf, budget);
   const [spec] = model.signature.inputs;
   const shape = [instances.length, ...rowShape];
@@ -63,13 +66,28 @@ export async function encodeInstances(
 
 const rowBytesOf = (rowShape: number[]) => 4 * rowShape.reduce((a, b) => a * b, 1);
 
+/** Nothing after the encoding: the rows are only checked (or run by work that plans its own memory). */
+const NO_RUN: RunNeed = { perCall: 0, perRow: 0, what: '' };
+
+/** The bytes `count` rows take with the work after them. */
+const bytesOf = (count: number, rowBytes: number, run: RunNeed) => count * (rowBytes + run.perRow) + run.perCall;
+
+/** The most rows that fit `available` bytes with the work after them (0: not even one). */
+const rowsThatFit = (available: number, rowBytes: number, run: RunNeed) => Math.max(0, Math.floor((available - run.perCall) / (rowBytes + run.perRow)));
+
+/** How instances are encoded: told how far encoding has gone (EncodeProgress); what the work after it needs besides the rows. */
+export interface EncodeOptions {
+  progress?: EncodeProgress;
+  run?: RunNeed;
+}
+
 /**
  * Told how far encoding has gone, for work that must end in time (a synchronous predict: its
  * images' decoding is per row, and can take as long as the model). The instances are encoded
  * `slice` at a time, into the one array they always made; `encoded(done)` comes after each slice
  * but the last, and may throw to stop (a 413 once the rest cannot end before the timeout).
  */
-export interface EncodeProgress {
+interface EncodeProgress {
   slice: number;
   encoded(done: number): void;
 }
@@ -94,33 +112,45 @@ async function encodeInSlices(
   return out;
 }
 
-function tooMany(where: string, count: number, rowShape: number[], budget: EncodeBudget): PayloadTooLargeError {
+function tooMany(where: string, count: number, rowShape: number[], budget: EncodeBudget, run: RunNeed): PayloadTooLargeError {
   const rowBytes = rowBytesOf(rowShape);
-  const fit = Math.floor(budget.available() / rowBytes);
+  // For the client's next request (promisable); one that fits now is named even when that leaves none.
+  const fit = Math.max(rowsThatFit(budget.promisable(), rowBytes, run), Math.min(1, rowsThatFit(budget.available(), rowBytes, run)));
+  const running =
+    run.perCall === 0 && run.perRow === 0
+      ? ''
+      : `, and ${run.what.replace('{them}', count === 1 ? 'it' : 'them')} ${megabytes(bytesOf(count, 0, run))} more (${size(run.perCall)} for a call, ${size(run.perRow)} per instance)`;
   return new PayloadTooLargeError(
-    `${where}: ${count === 1 ? 'one instance makes' : `${count} instances make`} ${megabytes(count * rowBytes)} of model input (${megabytes(rowBytes)} each, shape [${rowShape}]); ` +
+    `${where}: ${count === 1 ? 'one instance makes' : `${count} instances make`} ${megabytes(count * rowBytes)} of model input (${megabytes(rowBytes)} each, shape [${rowShape}])${running}; ` +
       `this function can give ${budget.describe()}: ` +
       (fit > 0
-        ? `at most ${fit} instances fit at once`
-        : `not even one fits; a function of at least ${budget.functionSizeFor(rowBytes)} MB (${budget.sizeSetting}) would take one`),
+        ? `at most ${fit === 1 ? '1 instance fits' : `${fit} instances fit`} at once`
+        : `not even one fits; a function of at least ${budget.functionSizeFor(bytesOf(1, rowBytes, run))} MB (${budget.sizeSetting}) would take one`),
   );
 }
 
 /**
- * How many natural instances to encode at once now: as many as fit `budget`, at most `maxRows`.
- * Never less than one: a row that does not fit is refused by encodeInstances, with the figures.
- * Work that takes rows a chunk at a time (evaluate) asks it before each chunk, so a request of
- * more rows than fit at once runs instead of being refused as a whole.
+ * How many natural instances to encode at once now: as many as fit `budget` with the work after
+ * them (`run`, asked again for each chunk: a pass's cost is measured on its first), at most `maxRows`. Never less than one: a row that does not fit is refused by
+ * encodeInstances, with the figures. Work that takes rows a chunk at a time (evaluate, batch
+ * scoring) asks it before each chunk, so a request of more rows than fit at once runs instead of
+ * being refused as a whole.
  */
-export function instancesPerChunk(model: ModelInputs, budget: EncodeBudget, maxRows: number): number {
+export function instancesPerChunk(model: ModelInputs, budget: EncodeBudget, maxRows: number, run = NO_RUN): number {
   const bytes = instanceBytes(model);
-  return bytes === undefined ? maxRows : Math.max(1, Math.min(maxRows, Math.floor(budget.available() / bytes)));
+  return bytes === undefined ? maxRows : Math.max(1, Math.min(maxRows, rowsThatFit(budget.available(), bytes, run)));
+}
+
+/** The shape of the row one natural instance makes of the model's input; undefined for a model of raw tensors only. */
+export function instanceRowShape(model: ModelInputs): number[] | undefined {
+  const input = inputKindOf(model);
+  return input?.kind.rowShape(input.settings);
 }
 
 /** The bytes one natural instance makes of the model's input; undefined for a model of raw tensors only. */
 export function instanceBytes(model: ModelInputs): number | undefined {
-  const input = inputKindOf(model);
-  return input && rowBytesOf(input.kind.rowShape(input.settings));
+  const rowShape = instanceRowShape(model);
+  return rowShape && rowBytesOf(rowShape);
 }
 
 /** A 413, as encodeInstances gives, when not even one natural instance fits `budget`. */
@@ -129,7 +159,7 @@ export function checkOneInstanceFits(model: ModelInputs, budget: EncodeBudget, w
   const rowShape = input?.kind.rowShape(input.settings);
   if (!rowShape) return;
   const rowBytes = rowBytesOf(rowShape);
-  if (rowBytes > budget.availableFor(rowBytes)) throw tooMany(where, 1, rowShape, budget);
+  if (rowBytes > budget.availableFor(rowBytes)) throw tooMany(where, 1, rowShape, budget, NO_RUN);
 }
 
 /**
@@ -307,8 +337,8 @@ export class DatasetInputs {
 }
 
 /** The model's input tensors for a request: natural instances encoded, raw tensors as sent. */
-export async function inputTensors(model: ModelInputs, input: ModelInput, budget: EncodeBudget, progress?: EncodeProgress): Promise<TensorData[]> {
-  return input.kind === 'instances' ? [await encodeInstances(model, input.instances, budget, 'instances', input.place, progress)] : input.tensors;
+export async function inputTensors(model: ModelInputs, input: ModelInput, budget: EncodeBudget, options?: EncodeOptions): Promise<TensorData[]> {
+  return input.kind === 'instances' ? [await encodeInstances(model, input.instances, budget, 'instances', input.place, options)] : input.tensors;
 }
 
 /**

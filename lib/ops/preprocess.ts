@@ -5,15 +5,19 @@
  * between their pipeline and ours in one call.
  */
 import { BadRequestError } from '../errors.js';
-import { type EncodeBudget, inputKindOf, type ModelInput } from '../inputs/encode.js';
+import { inputKindOf, type ModelInput } from '../inputs/encode.js';
 import type { LoadedModel } from '../loader/index.js';
-import type { TimeLimit } from '../runtime/timeLimit.js';
+import type { RunLimits } from '../runtime/memory.js';
 import type { TensorData } from '../tensors/data.js';
 import { requestTensors } from './predict.js';
 import { checkInputs } from './runModel.js';
 
-/** Refused as predict refuses it (its encoding timed as predict's: `limits.time`): tensors that do not fit the model's inputs are not what it would receive. */
-export async function preprocess(loaded: LoadedModel, input: ModelInput, limits: { budget: EncodeBudget; time?: TimeLimit }): Promise<TensorData[]> {
+/**
+ * Refused as predict refuses it (its encoding timed as predict's, `limits.time`, and checked against
+ * the budget with the forward pass that would follow it): tensors that do not fit the model's
+ * inputs are not what it would receive.
+ */
+export async function preprocess(loaded: LoadedModel, input: ModelInput, limits: RunLimits): Promise<TensorData[]> {
   return checkInputs(loaded.manifest.signature.inputs, await requestTensors(loaded, input, limits));
 }
 

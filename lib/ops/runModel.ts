@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BadRequestError, ServiceError, UnprocessableError } from '../errors.js';
 import type { LoadedModel } from '../loader/index.js';
-import { inChunks, type RunLimits } from '../runtime/memory.js';
+import { instanceRowShape, type RunNeed } from '../inputs/encode.js';
+import { type ChunkPlan, costPerRow, inChunks, type MemoryBudget, type RunLimits } from '../runtime/memory.js';
 import { forwardBytesPerRow, predictTensors } from '../runtime/tfModel.js';
 import { concatRows, elementCount, fitsShape, sliceRows, type TensorData, type TensorSpec } from '../tensors/data.js';
 import { anyRows, fixedBatchOf, padRows } from '../tensors/fixedBatch.js';
@@ -184,26 +185,61 @@ function uncheckedShapeFailure(loaded: LoadedModel, inputs: TensorData[], error:
   );
 }
 
+/**
+ * The chunking of `rows` rows through the model's forward pass. `rowShape` is the batched inputs'
+ * row shapes (-1 between two): the cost per row is remembered per shape.
+ */
+export function forwardPlan(loaded: LoadedModel, rows: number, rowShape: readonly number[], limits: RunLimits): ChunkPlan {
+  return {
+    model: loaded.model,
+    name: `${loaded.name}:${loaded.version}`,
+    pass: 'forward',
+    rows,
+    maxRows: limits.maxBatch,
+    budget: limits.budget,
+    estimate: forwardBytesPerRow(loaded.model),
+    rowShape,
+    batch: fixedBatchOf(loaded.manifest.signature.inputs),
+    time: limits.time,
+  };
+}
+
+/** An output's values per row, in bytes (4 a value; 0 when its shape leaves a size free). */
+function outputRowBytes(spec: TensorSpec): number {
+  const dims = spec.shape?.slice(1);
+  return dims?.every((d) => d >= 0) ? 4 * dims.reduce((a, b) => a * b, 1) : 0;
+}
+
+/**
+ * What running the model on its natural instances holds besides their rows at its peak
+ * (inputs/budget.ts): one call's forward pass (a row's measured peak, or the estimate from the
+ * model's layers until measured) with what it may lose of `budget` to its own chunks
+ * (runtime/footprint.ts), a copy of the call's rows outside tensors (a layers model's predict
+ * slices its input, which the wasm backend reads back whole), and each row's outputs read back.
+ * Nothing for a model of raw tensors only.
+ */
+export function forwardNeed(loaded: LoadedModel, budget: MemoryBudget): RunNeed {
+  const rowShape = instanceRowShape(loaded.manifest);
+  if (rowShape === undefined) return { perCall: 0, perRow: 0, what: 'running the model on {them}' };
+  const { inputs, outputs } = loaded.manifest.signature;
+  const pass = costPerRow(loaded.model, 'forward', rowShape) ?? forwardBytesPerRow(loaded.model) ?? 0;
+  const rowBytes = 4 * rowShape.reduce((a, b) => a * b, 1);
+  return {
+    perCall: (fixedBatchOf(inputs) ?? 1) * (pass + rowBytes) + budget.roomAPassMayLose(),
+    perRow: outputs.reduce((sum, spec) => sum + outputRowBytes(spec), 0),
+    what: 'running the model on {them}',
+  };
+}
+
 export async function runModel(loaded: LoadedModel, requestInputs: TensorData[], limits: RunLimits): Promise<TensorData[]> {
   const specs = loaded.manifest.signature.inputs;
   const inputs = checkInputs(specs, requestInputs);
   const rows = rowCount(specs, inputs);
   const batched = inputs.map((t, i) => isBatched(specs[i], t));
-  const batch = fixedBatchOf(specs);
+  const rowShape = inputs.filter((_, i) => batched[i]).flatMap((t, i) => [...(i > 0 ? [-1] : []), ...t.shape.slice(1)]);
+  const plan = forwardPlan(loaded, rows, rowShape, limits);
+  const { batch } = plan;
   const chunks: Chunk[] = [];
-  const plan = {
-    model: loaded.model,
-    name: `${loaded.name}:${loaded.version}`,
-    pass: 'forward' as const,
-    rows,
-    maxRows: limits.maxBatch,
-    budget: limits.budget,
-    estimate: forwardBytesPerRow(loaded.model),
-    // The batched inputs' row shapes (-1 between two): the cost per row is remembered per shape.
-    rowShape: inputs.filter((_, i) => batched[i]).flatMap((t, i) => [...(i > 0 ? [-1] : []), ...t.shape.slice(1)]),
-    batch,
-    time: limits.time,
-  };
   try {
     await inChunks(plan, async (from, to) => {
       const part = from === 0 && to === rows ? inputs : inputs.map((t, i) => (batched[i] ? sliceRows(t, from, to) : t));

@@ -27,6 +27,19 @@ const untouchedWasmBytes = (heap: number) => Math.max(WASM_INITIAL_BYTES, Math.m
 const residentWasmBytes = (heap: number) => Math.max(0, heap - untouchedWasmBytes(heap));
 
 /**
+ * Room for tensors a pass may lose to its own chunks (0 under another backend): the heap's pages
+ * counted as untouched, once a chunk has used them, are resident and count as memory outside
+ * tensors until the heap grows past them, so the next chunk's room is that much less. Work
+ * planned before its pass runs keeps this much for it (ops/runModel.ts's forwardNeed): in a fresh
+ * 256 MB function, a request whose rows had left 11.8 MB had 2.3 MB after its pass's first chunks,
+ * and was refused part way.
+ */
+export function roomAPassMayLose(): number {
+  const heap = wasmHeapBytes();
+  return Math.min(heap, untouchedWasmBytes(heap));
+}
+
+/**
  * A worker thread's own memory: its isolate's V8 heap and array buffers (tensors under cpu, request
  * bodies), which process.memoryUsage() reports per isolate, and its wasm heap's resident part (a
  * WebAssembly.Memory is in neither figure). Not `external`: V8 counts the wasm memory in it some

@@ -19,7 +19,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { size } from '../bytes.js';
 import { PayloadTooLargeError } from '../errors.js';
-import { bytesOutsideTensors, collectBeforeRefusing } from './footprint.js';
+import { bytesOutsideTensors, collectBeforeRefusing, roomAPassMayLose } from './footprint.js';
 import { MeasuredCosts } from './measuredCosts.js';
 import { Pace, type TimeLimit } from './timeLimit.js';
 
@@ -39,6 +39,13 @@ const FLOOR_MAX_BYTES = 384 * 2 ** 20;
 const WASM_HEAP_LIMIT_BYTES = 2 * 2 ** 30;
 /** The heap fragments: plan for this share of what is free. */
 const MARGIN = 0.85;
+/**
+ * What a fresh measure of the same state may be above this one, for figures a refusal names for
+ * the client's next request (promisable). The same request's first refusal in fresh 256 MB
+ * functions measured 71 to 75 MB resident outside tensors, 78 MB with another such process beside
+ * it: native memory that varies from process to process, not garbage (measured after a collection).
+ */
+const PROMISE_MARGIN_BYTES = 8 * 2 ** 20;
 
 export interface MemoryLimits {
   /** The Lambda's memory size in bytes (AWS_LAMBDA_FUNCTION_MEMORY_SIZE). */
@@ -92,6 +99,24 @@ export class MemoryBudget {
     const now = this.available();
     if (now >= bytes || this.limits.overrideBytes !== undefined || !collectBeforeRefusing()) return now;
     return this.available();
+  }
+
+  /**
+   * Bytes a later request can count on, for a refusal that names the largest request that fits:
+   * that request is measured afresh (in another process, or in this one later), a little higher
+   * or lower. A fixed budget (MEMORY_BUDGET_BYTES) is not measured: all of it.
+   */
+  promisable(): number {
+    const now = this.available();
+    return this.limits.overrideBytes === undefined ? Math.max(0, now - PROMISE_MARGIN_BYTES) : now;
+  }
+
+  /**
+   * What a pass may lose of this budget to its own chunks, for work planned before it runs
+   * (runtime/footprint.ts's roomAPassMayLose). A fixed budget is not measured: nothing.
+   */
+  roomAPassMayLose(): number {
+    return this.limits.overrideBytes === undefined ? roomAPassMayLose() : 0;
   }
 
   /** The budget in words, for an answer that refuses work. */

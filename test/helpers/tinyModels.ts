@@ -97,3 +97,24 @@ export async function writeImageModel(width: number, height: number, channels: n
   model.dispose();
   return out;
 }
+
+/**
+ * A layers-format image classifier that convolves its input before it classifies (32 filters of
+ * 1 x 1, their mean over the image, 2 classes; arbitrary weights): its forward pass holds more than
+ * ten times its input row (32 channels for 3), where writeImageModel's holds about the row itself,
+ * at little compute.
+ */
+export async function writeConvImageModel(width: number, height: number, channels: number, dir?: string): Promise<string> {
+  await initBackend();
+  const out = dir ?? (await folder());
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({ inputShape: [height, width, channels], filters: 32, kernelSize: 1, activation: 'relu' }),
+      tfl.layers.globalAveragePooling2d({}),
+      tfl.layers.dense({ units: 2, activation: 'softmax', name: 'probs' }),
+    ],
+  });
+  for (const [file, bytes] of await modelFiles(model)) await writeFile(path.join(out, file), bytes);
+  model.dispose();
+  return out;
+}

@@ -29,6 +29,7 @@ let labels: string[];
 const budgetOf = (rows: number) => ({
   available: () => rows * ROW_BYTES,
   availableFor: () => rows * ROW_BYTES,
+  promisable: () => rows * ROW_BYTES,
   describe: () => `${rows} digits`,
   functionSizeFor: () => 4096,
   sizeSetting: 'JOB_WORKER_MEMORY_SIZE',

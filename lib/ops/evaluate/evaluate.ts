@@ -7,6 +7,7 @@ import type { LoadedModel } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import type { Manifest } from '../../registry/index.js';
 import { predict } from '../predict.js';
+import { forwardNeed } from '../runModel.js';
 import { checkFiniteOutput } from '../../protocol/answers.js';
 import { DatasetInputs, instancesPerChunk, type ModelInput } from '../../inputs/encode.js';
 import { elementCount, type TensorData } from '../../tensors/data.js';
@@ -61,7 +62,8 @@ export interface LabelledChunk {
 
 /**
  * Examples, one at a time, as chunks of at most MAX_BATCH rows and of no more natural instances
- * than fit the budget once encoded (asked again for each chunk): a chunk is encoded at once, and
+ * than fit the budget once encoded, with the forward pass after them (asked again for each chunk:
+ * the pass's cost is measured on the first): a chunk is encoded at once, and
  * MAX_BATCH rows of a large input would be a 413 for rows that fit a few at a time. A chunk of a
  * data set also ends before its records' bytes pass their share of the budget (inputs/recordRoom.ts):
  * its records are all held until it is encoded, and 35 photos of 9 MB were more than the function
@@ -69,8 +71,10 @@ export interface LabelledChunk {
  * be of the first row's form (DatasetInputs): a row that is not ends the rows with a 400 naming it,
  * once the rows before it have run, so the row named is the first bad one wherever the chunks fall.
  */
-async function* chunksOf(manifest: Manifest, examples: AsyncIterable<Example> | Iterable<Example>, limits: RunLimits): AsyncGenerator<LabelledChunk> {
-  let size = instancesPerChunk(manifest, limits.budget, limits.maxBatch);
+async function* chunksOf(loaded: LoadedModel, examples: AsyncIterable<Example> | Iterable<Example>, limits: RunLimits): AsyncGenerator<LabelledChunk> {
+  const { manifest } = loaded;
+  const chunkSize = () => instancesPerChunk(manifest, limits.budget, limits.maxBatch, forwardNeed(loaded, limits.budget));
+  let size = chunkSize();
   let room = recordRoom(limits.budget);
   // The bytes of the chunk's records (inline instances count none: the request holds them anyway).
   let held = 0;
@@ -91,7 +95,7 @@ async function* chunksOf(manifest: Manifest, examples: AsyncIterable<Example> | 
     if (refused) throw refused;
   }
   const next = () => {
-    size = instancesPerChunk(manifest, limits.budget, limits.maxBatch);
+    size = chunkSize();
     room = recordRoom(limits.budget);
   };
   for await (const example of examples) {
@@ -149,7 +153,7 @@ export function headline(manifest: Manifest, report: ClassificationReport | Regr
 }
 
 export async function evaluateModel(loaded: LoadedModel, examples: AsyncIterable<Example> | Iterable<Example>, source: string, options: EvaluateOptions): Promise<Evaluation> {
-  return evaluateChunks(loaded, chunksOf(loaded.manifest, examples, options.limits), source, options);
+  return evaluateChunks(loaded, chunksOf(loaded, examples, options.limits), source, options);
 }
 
 /** Chunks of labelled rows through the predict path into streaming metrics. */
