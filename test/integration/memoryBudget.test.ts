@@ -95,6 +95,7 @@ describe('refused before allocating when not one row fits', () => {
     ['predict', (a: App) => a.predict, '/v1/models/digits:predict', () => ({ instances: digits.slice(0, 1) })],
     ['explain', (a: App) => a.explain, '/v2/models/digits/explain', () => ({ instances: digits.slice(0, 1), method: 'saliency' })],
     ['predict of 32', (a: App) => a.predict, '/v1/models/digits:predict', () => ({ instances: digits.slice(0, 32) })],
+    ['explain of 32', (a: App) => a.explain, '/v2/models/digits/explain', () => ({ instances: digits.slice(0, 32), method: 'saliency' })],
   ])('%s: 413 naming the row cost, the budget and the function size that would do', async (_, handler, path, body) => {
     const before = tf.memory().numTensors;
     const { answer, peak } = await peakOf(handler(tiny), path, body());

@@ -9,7 +9,7 @@
  * Only kernelShap explains an int32 input: no gradient exists along it.
  */
 import { BadRequestError } from '../../errors.js';
-import { type EncodeBudget, encodeInstances, inputKindOf } from '../../inputs/encode.js';
+import { type EncodeBudget, encodeInstances, inputKindOf, type RunNeed } from '../../inputs/encode.js';
 import type { Manifest } from '../../registry/index.js';
 import { fitsShape, type TensorSpec } from '../../tensors/data.js';
 import { anyRows } from '../../tensors/fixedBatch.js';
@@ -38,15 +38,22 @@ function singleNumericInput(manifest: Manifest): TensorSpec {
   return inputs[0];
 }
 
-/** Encodes a list of values as model-input rows; `where` names them in errors. */
-export async function encodeRows(manifest: Manifest, values: unknown[], where: string, budget: EncodeBudget, space?: InputSpace): Promise<{ rows: Rows; space: InputSpace }> {
+/** Encodes a list of values as model-input rows; `where` names them in errors; natural instances are checked against the budget with `run` (what the explanation then holds). */
+export async function encodeRows(
+  manifest: Manifest,
+  values: unknown[],
+  where: string,
+  budget: EncodeBudget,
+  space?: InputSpace,
+  run?: RunNeed,
+): Promise<{ rows: Rows; space: InputSpace }> {
   const spec = space?.spec ?? singleNumericInput(manifest);
   const kind = inputKindOf(manifest);
   let shape: number[];
   let data: Float32Array;
   const natural = kind !== undefined && values.every((v) => kind.kind.isInstance(kind.settings, v));
   if (natural) {
-    const encoded = await encodeInstances(manifest, values, budget, where);
+    const encoded = await encodeInstances(manifest, values, budget, where, undefined, { run });
     shape = encoded.shape;
     data = encoded.data instanceof Float32Array ? encoded.data : Float32Array.from(encoded.data as Int32Array); // an int32 input's, already cut
   } else {

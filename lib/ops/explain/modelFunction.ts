@@ -16,7 +16,7 @@ import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
-import { checkOneRowFits, inChunks, type ChunkPlan, type Pass, type RunLimits } from '../../runtime/memory.js';
+import { checkOneRowFits, costPerRow, inChunks, type ChunkPlan, type Pass, type RunLimits } from '../../runtime/memory.js';
 import { useOurGradients } from '../../runtime/gradients/index.js';
 import { activationBytesPerRow, dynamicOpOf, forwardBytesPerRow, predictTensors } from '../../runtime/tfModel.js';
 import { fixedBatchOf } from '../../tensors/fixedBatch.js';
@@ -66,8 +66,8 @@ function checkGradientsPossible(loaded: LoadedModel): void {
 /** Fills `out` with rows [from, to), flattened; called once per chunk, in order. */
 export type RowSource = (from: number, to: number, out: Float32Array) => void;
 
-/** The chunking of `rows` rows of a pass through the model: within the memory budget and MAX_BATCH. */
-function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits, space: InputSpace): ChunkPlan {
+/** The chunking of `rows` rows (each of `rowShape`) of a pass through the model: within the memory budget and MAX_BATCH. */
+function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits, rowShape: readonly number[]): ChunkPlan {
   // A backward pass keeps every activation and adds its gradient and temporaries: MobileNetV2's
   // measured peak per row is 4.4 times its summed activations, so 5 is an upper estimate.
   const activations = pass === 'gradient' ? activationBytesPerRow(loaded.model) : undefined;
@@ -81,7 +81,7 @@ function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits, 
     maxRows: limits.maxBatch,
     budget: limits.budget,
     estimate,
-    rowShape: space.rowShape,
+    rowShape,
     batch,
     time: limits.time,
   };
@@ -90,14 +90,31 @@ function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits, 
 /** A 413 now if not one row of this pass fits the budget (so nothing runs first only to be refused later). */
 export function checkPassFits(loaded: LoadedModel, pass: Pass, limits: RunLimits, space: InputSpace): void {
   if (pass === 'gradient') checkGradientsPossible(loaded);
-  checkOneRowFits(plan(loaded, pass, 1, limits, space));
+  checkPassMemory(loaded, pass, limits, space.rowShape);
+}
+
+/** The same for memory alone, over rows of `rowShape`: before natural instances are encoded for the pass, refused in its own terms. */
+export function checkPassMemory(loaded: LoadedModel, pass: Pass, limits: RunLimits, rowShape: readonly number[]): void {
+  checkOneRowFits(plan(loaded, pass, 1, limits, rowShape));
+}
+
+/**
+ * What one call of this pass over rows of `rowShape` holds at its peak, for work planned before
+ * it runs: the call's tensors (its rows' measured peak, or the estimate until measured), what the
+ * pass may lose of the budget to its own chunks (runtime/footprint.ts), and the call's rows fed
+ * and read back outside tensors.
+ */
+export function passCallBytes(loaded: LoadedModel, pass: Pass, limits: RunLimits, rowShape: readonly number[]): number {
+  const { estimate, batch } = plan(loaded, pass, 1, limits, rowShape);
+  const rowBytes = 4 * rowShape.reduce((a, b) => a * b, 1);
+  return (batch ?? 1) * ((costPerRow(loaded.model, pass, rowShape) ?? estimate ?? 0) + 2 * rowBytes) + limits.budget.roomAPassMayLose();
 }
 
 /** Output rows ([count][width], flat) of `count` rows produced by `source`, chunked. */
 export async function forwardRows(loaded: LoadedModel, space: InputSpace, count: number, source: RowSource, limits: RunLimits): Promise<{ outputs: Float32Array; width: number }> {
   let outputs = new Float32Array(0);
   let width = 0;
-  await inChunks(plan(loaded, 'forward', count, limits, space), async (from, to) => {
+  await inChunks(plan(loaded, 'forward', count, limits, space.rowShape), async (from, to) => {
     const input = new Float32Array((to - from) * space.size);
     source(from, to, input);
     const x = inputTensor(space, input, to - from);
@@ -140,7 +157,7 @@ export async function gradientRows(
 ): Promise<void> {
   checkGradientsPossible(loaded);
   useOurGradients();
-  await inChunks(plan(loaded, 'gradient', count, limits, space), async (from, to) => {
+  await inChunks(plan(loaded, 'gradient', count, limits, space.rowShape), async (from, to) => {
     const rows = to - from;
     const input = new Float32Array(rows * space.size);
     source(from, to, input);

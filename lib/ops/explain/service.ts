@@ -5,6 +5,7 @@
  * `{meta, data, predictions}`.
  */
 import { BadRequestError } from '../../errors.js';
+import { instanceRowShape } from '../../inputs/encode.js';
 import type { LoadedModel } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import { checkFiniteOutput, toAnswers, type Answer } from '../../protocol/answers.js';
@@ -14,7 +15,8 @@ import { encodeRows } from './inputs.js';
 import { integratedGradients } from './integratedGradients.js';
 import { kernelShap } from './kernelShap.js';
 import { mapAttribution } from './mapping.js';
-import { checkPassFits, forwardRows } from './modelFunction.js';
+import { explainNeed, passOf } from './memoryNeed.js';
+import { checkPassFits, checkPassMemory, forwardRows } from './modelFunction.js';
 import type { ExplainMethod, ExplainRequest } from './request.js';
 import { saliency } from './saliency.js';
 import { smoothGrad } from './smoothGrad.js';
@@ -49,10 +51,14 @@ function scoreMeaning(spec: TargetSpec): string {
 export async function explain(loaded: LoadedModel, request: ExplainRequest, limits: RunLimits): Promise<ExplainAnswer> {
   const { manifest } = loaded;
   const png = request.format === 'png';
-  const { rows: instances, space } = await encodeRows(manifest, request.instances, 'instances', limits.budget);
+  // Natural instances: the method's pass checked first, in its own terms, then counted with their rows.
+  const natural = instanceRowShape(manifest);
+  if (natural) checkPassMemory(loaded, passOf(request.method), limits, natural);
+  const run = natural && explainNeed(loaded, request, limits, natural);
+  const { rows: instances, space } = await encodeRows(manifest, request.instances, 'instances', limits.budget, undefined, run);
   if (png && !imageShape(manifest, space)) throw new BadRequestError(`format png: ${manifest.name} is not an image model; its attributions have no heatmap`);
 
-  checkPassFits(loaded, request.method === 'kernelShap' ? 'forward' : 'gradient', limits, space);
+  checkPassFits(loaded, passOf(request.method), limits, space);
   const { outputs, width } = await forwardRows(loaded, space, instances.count, (from, to, out) => out.set(instances.data.subarray(from * space.size, to * space.size)), limits);
   // Before any attribution is computed: a NaN score has no target to explain.
   const outputTensor = { name: manifest.signature.outputs[0]?.name ?? 'output', dtype: 'float32' as const, shape: [instances.count, width], data: outputs };
