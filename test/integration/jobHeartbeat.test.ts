@@ -172,6 +172,45 @@ describe('a delivery that arrives while the job runs, on a folder store', () => 
     expect(tf.memory().numTensors).toBe(tensors);
   }, 60_000);
 
+  it('taken over without learning it (its store cannot reach the job record): it trains on and writes its version, and the one that took over finds that version instead of writing a second', async () => {
+    const app = serving(store.uri, { JOB_HEARTBEAT_MS: String(HEARTBEAT_MS) });
+    const before = await listVersions(store, 'iris');
+    const job = await createJob(store, 'fine-tune', IRIS, fineTune(100));
+    const record = `_jobs/${job.id}.json`;
+    let reachable = true;
+    const refuse = (key: string) => {
+      if (!reachable && key === record) throw new Error('connect ETIMEDOUT (the job record)');
+    };
+    // Every read and write of the job record fails while it is unreachable; the model's files do not.
+    const cutOff: ObjectStore = Object.assign(Object.create(store), {
+      get(key: string, ...rest: unknown[]) {
+        refuse(key);
+        return (store.get as (...a: unknown[]) => unknown)(key, ...rest);
+      },
+      getStream(key: string, ...rest: unknown[]) {
+        refuse(key);
+        return (store.getStream as (...a: unknown[]) => unknown)(key, ...rest);
+      },
+      put(key: string, ...rest: unknown[]) {
+        refuse(key);
+        return (store.put as (...a: unknown[]) => unknown)(key, ...rest);
+      },
+    });
+    const environment = { store: cutOff, loader: app.services.loader, limits: app.services.limits, heartbeatMs: HEARTBEAT_MS };
+    const first = runJob(environment, job.id, { 'fine-tune': fineTuneJob }, () => undefined, LAMBDA.getRemainingTimeInMillis).catch((error: Error) => error);
+    await until(store, job, 'the start', (r) => r.status === 'running');
+    reachable = false;
+    await until(store, job, 'a stale heartbeat', (r) => Date.now() - Date.parse(r.heartbeat as string) > 3 * HEARTBEAT_MS + 50);
+    const second = app.jobWorker({ jobId: job.id }, LAMBDA);
+    await until(store, job, 'the takeover', (r) => r.attempts === 2);
+    // The first attempt, 300 ms ahead, ends its training and writes its version while the second trains.
+    expect(await first).toBeInstanceOf(Error); // its outcome could not be recorded
+    expect(await second).toEqual({ id: job.id, status: 'succeeded' });
+    const after = await listVersions(store, 'iris');
+    expect(after).toEqual([...before, after.at(-1)]); // one new version for the one job
+    expect(await stored(store, job)).toMatchObject({ status: 'succeeded', attempts: 2, result: { version: after.at(-1) } });
+  }, 60_000);
+
   it('taken over mid-evaluation: it stops at its next chunk and saves nothing; the one that took over saves the one evaluation', async () => {
     // 12,000 rows (iris's 30, 400 times): the first attempt records its progress at 10,240 rows (chunks of 256).
     const rows = new TextDecoder()

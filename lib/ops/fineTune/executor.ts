@@ -100,6 +100,12 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits, s
     // The last moment to stop (the job taken over while the version was being checked): once
     // begun, the version is written whole (createVersion publishes its manifest last).
     signal.throwIfAborted();
+    // An attempt taken over without learning it (its store could not reach the job record, so
+    // neither its heartbeat nor the news arrived) trains on and writes its version: the attempt
+    // that took the job over looked for one only at its start. Looked for again here, so that the
+    // job has that one version, not two.
+    const meanwhile = await versionOfJob(store, name, parent, job.id);
+    if (meanwhile) return finishWritten(store, meanwhile, parent, request, limits);
     const files = await modelFiles(model);
     const { name: _n, version: _v, files: _f, createdAt: _c, format: _fmt, ...inherited } = base.manifest;
     const manifest = await createVersion(store, name, files, {
