@@ -9,7 +9,7 @@ import { answerExplain } from '../lib/api/explain.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
 
 export const routes: Implementations<typeof explainRoutes> = {
-  explain: async ({ request, params, query, body, services }) => answerExplain(services, modelRefFrom(params, query), body, query.format, request.remainingMs),
+  explain: async ({ request, params, query, body, services }) => answerExplain(services, modelRefFrom(params, query), body, query.format, request),
 };
 
 export const handler = lambdaHandler(explainRoutes, routes);

@@ -45,7 +45,7 @@ export const routes: Implementations<typeof predictRoutes> = {
 
   // Imported on first use: explanations stay off the predict function's cold start.
   explainV1: async ({ request, params, query, body, services }) =>
-    (await import('../lib/api/explain.js')).answerExplain(services, modelRefFrom(params), body, query.format, request.remainingMs),
+    (await import('../lib/api/explain.js')).answerExplain(services, modelRefFrom(params), body, query.format, request),
 };
 
 export const handler = lambdaHandler(predictRoutes, routes);

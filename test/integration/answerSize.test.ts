@@ -15,8 +15,8 @@ describe('answers over the payload limit', () => {
   it('an explanation of a 500 KB text (about 7 MB of answer) is a 413 naming the size and the limit', async () => {
     const answer = await callHttpApi(app.predict as Handler, 'POST', '/v1/models/spam:explain', JSON.stringify({ instances: [text(500_000)] }));
     expect(answer.statusCode).toBe(413);
-    expect(answer.body.error).toMatch(/^the answer would be \d+\.\d MB, over the 6\.0 MB a Lambda function can return: ask for less/);
-    expect(answer.body.error).toMatch(/, or for a compressed answer \(Accept-Encoding: gzip\)$/);
+    expect(answer.body.error).toMatch(/^the answer would be up to \d+\.\d MB, over the 6\.0 MB a Lambda function can return: not even one instance fits/);
+    expect(answer.body.error).toMatch(/, or ask for a compressed answer \(Accept-Encoding: gzip\)$/);
     expect(Number(/would be ([\d.]+) MB/.exec(answer.body.error)?.[1])).toBeGreaterThan(6);
   }, 60_000);
 

@@ -9,6 +9,7 @@ import { instanceRowShape } from '../../inputs/encode.js';
 import type { LoadedModel } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import { checkFiniteOutput, toAnswers, type Answer } from '../../protocol/answers.js';
+import { checkAnswerSize, type AnswerLimit } from './answerSize.js';
 import type { Attribution, ExplainContext } from './context.js';
 import { imageShape } from './features.js';
 import { encodeRows } from './inputs.js';
@@ -48,7 +49,8 @@ function scoreMeaning(spec: TargetSpec): string {
   return 'the output value (target = output index)';
 }
 
-export async function explain(loaded: LoadedModel, request: ExplainRequest, limits: RunLimits): Promise<ExplainAnswer> {
+/** `answerLimit`: the bytes the answer may take as sent (none: no limit, as in modelctl). */
+export async function explain(loaded: LoadedModel, request: ExplainRequest, limits: RunLimits, answerLimit?: AnswerLimit): Promise<ExplainAnswer> {
   const { manifest } = loaded;
   const png = request.format === 'png';
   // Natural instances: the method's pass checked first, in its own terms, then counted with their rows.
@@ -58,6 +60,8 @@ export async function explain(loaded: LoadedModel, request: ExplainRequest, limi
   const { rows: instances, space } = await encodeRows(manifest, request.instances, 'instances', limits.budget, undefined, run);
   if (png && !imageShape(manifest, space)) throw new BadRequestError(`format png: ${manifest.name} is not an image model; its attributions have no heatmap`);
 
+  // Before any pass: an answer that cannot be returned is not computed (nor held in memory whole).
+  checkAnswerSize(manifest, space, instances, request, answerLimit);
   checkPassFits(loaded, passOf(request.method), limits, space);
   const { outputs, width } = await forwardRows(loaded, space, instances.count, (from, to, out) => out.set(instances.data.subarray(from * space.size, to * space.size)), limits);
   // Before any attribution is computed: a NaN score has no target to explain.
