@@ -2,14 +2,24 @@
  * Fresh empty stores for tests: a temp folder, a wrapper that records every call made, and one that
  * holds chosen writes back (a store that has become slow for them).
  */
-import { mkdtemp } from 'node:fs/promises';
+import { cp, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { FolderStore } from '../../lib/store/folder.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 
 export async function tempFolderStore(): Promise<FolderStore> {
   return new FolderStore(await mkdtemp(path.join(tmpdir(), 'store-')));
+}
+
+/** A temp folder store holding the demo iris model and its test data set (`_datasets/iris-test.csv`): what the job tests run. */
+export async function irisFolderStore(): Promise<FolderStore> {
+  const store = await tempFolderStore();
+  const root = fileURLToPath(store.uri);
+  await cp('models/iris', path.join(root, 'iris'), { recursive: true });
+  await cp('models/_datasets/iris-test.csv', path.join(root, '_datasets/iris-test.csv'));
+  return store;
 }
 
 export interface RecordingStore extends ObjectStore {

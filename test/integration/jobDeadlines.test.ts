@@ -5,9 +5,6 @@
  * past it.
  * Time is moved by the records' own times (createJob's `now`), not by waiting.
  */
-import { cp } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createJob, runJob, type Job } from '../../lib/jobs/index.js';
 import { MAX_EVENT_AGE_MS, START_MARGIN_MS } from '../../lib/jobs/deadline.js';
@@ -15,7 +12,7 @@ import { evaluateJob } from '../../lib/ops/evaluate/executor.js';
 import { getJson } from '../../lib/store/index.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { call, serving, type App } from '../helpers/serving.js';
-import { tempFolderStore } from '../helpers/stores.js';
+import { irisFolderStore } from '../helpers/stores.js';
 
 const IRIS = { name: 'iris', version: 1 };
 const IRIS_ROWS = { dataset: '_datasets/iris-test.csv', labelColumn: 'species' };
@@ -27,10 +24,7 @@ let store: FolderStore;
 let app: App;
 
 beforeAll(async () => {
-  store = await tempFolderStore();
-  const root = fileURLToPath(store.uri);
-  await cp('models/iris', path.join(root, 'iris'), { recursive: true });
-  await cp('models/_datasets/iris-test.csv', path.join(root, '_datasets/iris-test.csv'));
+  store = await irisFolderStore();
   app = serving(store.uri);
 });
 

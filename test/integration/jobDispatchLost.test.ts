@@ -7,18 +7,15 @@
  * (to its end), then answers 500, so the API's invoke fails after every retry; or answers 500
  * without running it, an invoke that failed outright.
  */
-import { cp } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { keys } from '../../lib/registry/index.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { getJson, listAll } from '../../lib/store/index.js';
 import type { Job } from '../../lib/jobs/index.js';
 import { call, serving } from '../helpers/serving.js';
-import { tempFolderStore } from '../helpers/stores.js';
+import { irisFolderStore } from '../helpers/stores.js';
 
 let store: FolderStore;
 let lambda: Server;
@@ -27,10 +24,7 @@ let invokes = 0;
 let accepts = true;
 
 beforeAll(async () => {
-  store = await tempFolderStore();
-  const root = fileURLToPath(store.uri);
-  await cp('models/iris', path.join(root, 'iris'), { recursive: true });
-  await cp('models/_datasets/iris-test.csv', path.join(root, '_datasets/iris-test.csv'));
+  store = await irisFolderStore();
   const worker = serving(store.uri);
   lambda = createServer((request, response) => {
     const chunks: Buffer[] = [];

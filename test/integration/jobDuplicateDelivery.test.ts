@@ -4,9 +4,6 @@
  * folder store and on S3 (s3rver behind the proxy that gives it S3's conditional writes), must run the
  * job once: one saved evaluation, one fine-tuned version, and the record succeeded.
  */
-import { cp } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJob, runJob, updateJob, type Job } from '../../lib/jobs/index.js';
 import { keys, listVersions } from '../../lib/registry/index.js';
@@ -14,7 +11,7 @@ import { getJson, listAll, openStore, type ObjectStore } from '../../lib/store/i
 import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 import { serving, type App } from '../helpers/serving.js';
-import { syncFolder, tempFolderStore } from '../helpers/stores.js';
+import { irisFolderStore, syncFolder } from '../helpers/stores.js';
 
 const IRIS = { name: 'iris', version: 1 };
 const SAVED_EVALUATION = { dataset: '_datasets/iris-test.csv', labelColumn: 'species', save: true };
@@ -39,12 +36,8 @@ describe('one job event delivered twice at once, on a folder store', () => {
   let app: App;
 
   beforeAll(async () => {
-    const folder = await tempFolderStore();
-    const root = fileURLToPath(folder.uri);
-    await cp('models/iris', path.join(root, 'iris'), { recursive: true });
-    await cp('models/_datasets/iris-test.csv', path.join(root, '_datasets/iris-test.csv'));
-    store = folder;
-    app = serving(folder.uri);
+    store = await irisFolderStore();
+    app = serving(store.uri);
   });
 
   it('an evaluation with save: true runs once, saves one evaluation, and ends succeeded', async () => {

@@ -12,10 +12,7 @@
  * is fresh and taken over once it is stale.
  */
 import { spawn } from 'node:child_process';
-import { cp } from 'node:fs/promises';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJob, runJob, updateJob, type Job, type JobContext } from '../../lib/jobs/index.js';
@@ -27,7 +24,7 @@ import { getJson, listAll, openStore, type ObjectStore } from '../../lib/store/i
 import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 import { call, serving, type App } from '../helpers/serving.js';
-import { holding, recording, syncFolder, tempFolderStore } from '../helpers/stores.js';
+import { holding, irisFolderStore, recording, syncFolder } from '../helpers/stores.js';
 
 const IRIS = { name: 'iris', version: 1 };
 /**
@@ -61,10 +58,7 @@ describe('a delivery that arrives while the job runs, on a folder store', () => 
   let store: ObjectStore;
 
   beforeAll(async () => {
-    store = await tempFolderStore();
-    const root = fileURLToPath(store.uri);
-    await cp('models/iris', path.join(root, 'iris'), { recursive: true });
-    await cp('models/_datasets/iris-test.csv', path.join(root, '_datasets/iris-test.csv'));
+    store = await irisFolderStore();
   });
 
   it('finds the heartbeat fresh: it writes nothing and runs nothing, and the first attempt ends the job with one version', async () => {
