@@ -65,12 +65,13 @@ const compresses = (request: HttpRequest | undefined): request is HttpRequest =>
 /**
  * The bytes a route's answer may take, for a route that can tell ahead (explain, whose answer is
  * built whole and only then measured above): Lambda's limit, counted as `oversized` counts it. An
- * answer the client takes compressed gets none: the limit counts the compressed bytes sent, and
- * no bound on them is known ahead (an answer of zeros compresses a thousandfold), so only its JSON
- * as built is measured, afterwards. `otherwise`: what else could let a larger answer through.
+ * answer the client takes compressed is marked so: the limit counts the compressed bytes sent, and
+ * no bound on them is known ahead (an answer of zeros compresses a thousandfold), so the route
+ * bounds its JSON by the memory building it takes instead. `otherwise`: what else could let a
+ * larger answer through.
  */
-export function answerLimitFor(request: HttpRequest): { bytes: number; otherwise?: string } | undefined {
-  if (compresses(request) && chosenCoding(request.headers['accept-encoding']) !== undefined) return undefined;
+export function answerLimitFor(request: HttpRequest): { bytes: number; otherwise?: string; compressed?: boolean } {
+  if (compresses(request) && chosenCoding(request.headers['accept-encoding']) !== undefined) return { bytes: MAX_BODY_BYTES, compressed: true };
   return { bytes: MAX_BODY_BYTES, ...(compresses(request) ? { otherwise: 'ask for a compressed answer (Accept-Encoding: gzip)' } : {}) };
 }
 

@@ -1,9 +1,11 @@
 // One bundled handler run as a Lambda of AWS_LAMBDA_FUNCTION_MEMORY_SIZE runs it, on the requests
 // in a JSON file ([{ path, body }], body as API Gateway delivers it: a string). Prints, for each, a
 // line: its status, its error, and the process's peak resident memory so far (VmHWM); with
-// PEAK_CHILD_BODY=1, a 200's body too.
+// PEAK_CHILD_BODY=1, a 200's body too. With PEAK_CHILD_ACCEPT_ENCODING, the requests ask for
+// that compression (an answer sent compressed is read uncompressed).
 //   node test/helpers/peakRssChild.mjs <bundle index.js> <requests.json>
 import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { pathToFileURL } from 'node:url';
 
 const [bundle, requestsFile] = process.argv.slice(2);
@@ -15,13 +17,15 @@ for (const { path, body } of JSON.parse(readFileSync(requestsFile, 'utf8'))) {
     routeKey: `POST ${path}`,
     rawPath: path,
     rawQueryString: '',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(process.env.PEAK_CHILD_ACCEPT_ENCODING ? { 'accept-encoding': process.env.PEAK_CHILD_ACCEPT_ENCODING } : {}) },
     requestContext: { http: { method: 'POST', path }, requestId: 'peak' },
     body,
     isBase64Encoded: false,
   };
   const answer = await handler(event, {});
-  const error = answer.statusCode === 200 ? undefined : JSON.parse(answer.body).error;
-  const answered = process.env.PEAK_CHILD_BODY === '1' && answer.statusCode === 200 ? JSON.parse(answer.body) : undefined;
-  process.stdout.write(`${JSON.stringify({ status: answer.statusCode, error, peakBytes: peakBytes(), body: answered })}\n`);
+  const coding = answer.headers?.['content-encoding'];
+  const text = () => (coding === 'gzip' ? gunzipSync(Buffer.from(answer.body, 'base64')).toString('utf8') : answer.body);
+  const error = answer.statusCode === 200 ? undefined : JSON.parse(text()).error;
+  const answered = process.env.PEAK_CHILD_BODY === '1' && answer.statusCode === 200 ? JSON.parse(text()) : undefined;
+  process.stdout.write(`${JSON.stringify({ status: answer.statusCode, error, peakBytes: peakBytes(), coding, body: answered })}\n`);
 }

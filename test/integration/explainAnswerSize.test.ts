@@ -2,9 +2,16 @@
  * An explanation whose answer cannot fit Lambda's 6 MB response is a 413 before any pass runs
  * (lib/ops/explain/answerSize.ts): it was built whole first (4 instances of a 600 x 600 x 3 model:
  * a 31 MB answer, 313 MB RSS in a 256 MB function) and only then refused. The 413 names the count
- * that fits, which is answered; the bound holds above the demo models' real answers.
+ * that fits, which is answered; the bound holds above the demo models' real answers. An answer
+ * sent compressed has no bound on its sent bytes ahead, but building it is bounded by the memory
+ * budget: in a 256 MB function 3 such instances took 281 to 314 MB (an out-of-memory kill in
+ * Lambda) before their answer was measured and refused.
  */
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { answerBound } from '../../lib/ops/explain/answerSize.js';
@@ -13,6 +20,7 @@ import { explainRequest } from '../../lib/ops/explain/request.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { parseManifest } from '../../lib/registry/manifest.js';
 import { localLimits } from '../../lib/runtime/memory.js';
+import { FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
 import { b64, pngBytes } from '../helpers/images.js';
 import { httpApiEvent, serving, type App, type Handler } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
@@ -72,6 +80,43 @@ describe('an explanation whose answer cannot fit the response limit', () => {
     expect(result.statusCode).toBe(200);
     expect(result.headers['content-encoding']).toBe('gzip');
   }, 60_000);
+});
+
+describe('an explanation sent compressed, in a 256 MB function', () => {
+  const side = 600;
+  let storeUri: string;
+  beforeAll(async () => {
+    const store = await tempFolderStore();
+    const input = { kind: 'image', width: side, height: side, channels: 3 };
+    await pushModelFolder(store, await writeImageModel(side, side, 3), 'photo', { labels: ['a', 'b'], transforms: { input } });
+    storeUri = store.uri;
+  });
+
+  /** The bundled explain handler in a fresh process of a 256 MB function, asked for gzip: the answer's status, error and the process's peak RSS. */
+  async function in256(instances: number) {
+    const image = b64(pngBytes(side, side, (x, y) => [(x * 7) % 256, (y * 5) % 256, (x + y) % 256, 255]));
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'explain-gzip-')), 'requests.json');
+    await writeFile(file, JSON.stringify([{ path: '/v2/models/photo/explain', body: JSON.stringify({ instances: new Array(instances).fill(image), method: 'saliency' }) }]));
+    const env = { ...process.env, ...FUNCTION_PROCESS_ENV, MODEL_STORE_URI: storeUri, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256', PEAK_CHILD_ACCEPT_ENCODING: 'gzip' };
+    const { stdout } = await promisify(execFile)(process.execPath, ['test/helpers/peakRssChild.mjs', 'dist/explain/index.js', file], { env, maxBuffer: 64 * 2 ** 20 });
+    const line = stdout.split('\n').find((l) => l.startsWith('{"status"'));
+    return JSON.parse(line ?? '{}') as { status: number; error?: string; peakBytes: number; coding?: string };
+  }
+
+  it('is refused before its answer is built when building it would not fit, naming the count that fits, which is answered under 256 MB', async () => {
+    const refused = await in256(3);
+    // Before the change: 281 to 314 MB, then a 413 for the answer's compressed size.
+    expect(refused.peakBytes).toBeLessThan(256 * 2 ** 20);
+    expect(refused.status).toBe(413);
+    expect(refused.error).toMatch(
+      /^the answer's JSON would be up to \d+\.\d MB before it is compressed; building it past the first 6\.0 MB takes [\d.]+ MB of memory \(7 bytes for each of its bytes\), and this function can give \d+ MB \(a 256 MB function, .*\): at most \d of these 3 instances fit: send one at a time, or explain them with modelctl explain/,
+    );
+    const fit = Number(/at most (\d) of/.exec(refused.error ?? '')?.[1]);
+    const served = await in256(fit);
+    expect(served.status, served.error).toBe(200);
+    expect(served.coding).toBe('gzip');
+    expect(served.peakBytes).toBeLessThan(256 * 2 ** 20);
+  }, 120_000);
 });
 
 describe('the bound holds above real answers', () => {

@@ -9,6 +9,7 @@ import { megabytes } from '../../bytes.js';
 import { PayloadTooLargeError } from '../../errors.js';
 import { toAnswers } from '../../protocol/answers.js';
 import type { Manifest } from '../../registry/index.js';
+import type { MemoryBudget } from '../../runtime/memory.js';
 import { featureGroups, imageShape } from './features.js';
 import type { InputSpace, Rows } from './inputs.js';
 import { mapAttribution } from './mapping.js';
@@ -19,7 +20,22 @@ export interface AnswerLimit {
   bytes: number;
   /** e.g. asking for a compressed answer, where the transport offers one. */
   otherwise?: string;
+  /**
+   * The answer is compressed before it is sent: `bytes` bounds the compressed bytes, which are not
+   * known ahead (zeros compress a thousandfold), so its JSON as built is bounded by the memory
+   * building it takes instead (builtAnswerLimit).
+   */
+  compressed?: boolean;
 }
+
+/**
+ * Bytes of memory building and compressing an answer takes per byte of its JSON: the answer's
+ * arrays, its JSON, those bytes as a buffer, the compressed buffer, its base64 and the measure of
+ * the whole result, with the young generation's garbage. Measured in fresh processes (saliency on
+ * 600 x 600 x 3 images, gzip, bound 8.6 MB per instance): peak RSS rose 4.2 MB per MB of the bound
+ * from 2 to 6 instances (their rows and attributions included), 6.7 from 1 to 2: 7 is above both.
+ */
+const BUILT_BYTES_PER_ANSWER_BYTE = 7;
 
 /** The longest JSON a number takes: -1.2345678901234567e-308 (NaN and infinities are null). */
 const NUMBER_BYTES = 24;
@@ -105,12 +121,48 @@ export function answerBound(manifest: Manifest, space: InputSpace, rows: Rows, r
  * A 413 before any pass runs when the answer cannot fit `limit`, naming its size, the limit and
  * the most instances (the first ones) whose answer fits, or what else would let one through.
  */
-export function checkAnswerSize(manifest: Manifest, space: InputSpace, rows: Rows, request: ExplainRequest, limit: AnswerLimit | undefined): void {
+export function checkAnswerSize(manifest: Manifest, space: InputSpace, rows: Rows, request: ExplainRequest, limit: AnswerLimit | undefined, budget: MemoryBudget): void {
   const bound = limit && answerBound(manifest, space, rows, request);
   if (!limit || !bound || bound.total <= limit.bytes) return;
-  const { fixed, instances, total } = bound;
+  if (limit.compressed) checkBuiltAnswer(bound, rows.count, limit, budget);
+  else refuseSent(bound, manifest, space, rows, request, limit);
+}
+
+/** The first instances whose parts, with the answer's fixed part, fit `bytes`. */
+function instancesFitting({ fixed, instances }: { fixed: number; instances: number[] }, bytes: number): number {
   let fit = 0;
-  for (let sum = fixed; fit < instances.length && sum + instances[fit] <= limit.bytes; fit++) sum += instances[fit];
+  for (let sum = fixed; fit < instances.length && sum + instances[fit] <= bytes; fit++) sum += instances[fit];
+  return fit;
+}
+
+/**
+ * An answer sent compressed: the safety margin of the memory budget (runtime/memory.ts) holds the
+ * building of an answer of `limit.bytes`, as of any answer sent plain; past that, each byte of its
+ * JSON takes BUILT_BYTES_PER_ANSWER_BYTE of the budget. Without this, 3 instances of a
+ * 600 x 600 x 3 model built a 25 MB answer in a 256 MB function (314 MB RSS: an out-of-memory
+ * kill in Lambda) before it was measured.
+ */
+function checkBuiltAnswer(bound: { fixed: number; instances: number[]; total: number }, count: number, limit: AnswerLimit, budget: MemoryBudget): void {
+  const need = (bound.total - limit.bytes) * BUILT_BYTES_PER_ANSWER_BYTE;
+  if (need <= budget.availableFor(need)) return;
+  const fit = instancesFitting(bound, limit.bytes + budget.promisable() / BUILT_BYTES_PER_ANSWER_BYTE);
+  const instead = fit > 0 ? `at most ${fit} of these ${count} instances fit: send ${fit === 1 ? 'one' : fit} at a time` : 'not even one instance fits';
+  throw new PayloadTooLargeError(
+    `the answer's JSON would be up to ${megabytes(bound.total)} before it is compressed; building it past the first ${megabytes(limit.bytes)} takes ${megabytes(need)} of memory (${BUILT_BYTES_PER_ANSWER_BYTE} bytes for each of its bytes), and this function can give ${budget.describe()}: ${instead}, or explain them with modelctl explain, which has no such limit`,
+  );
+}
+
+/** An answer sent as built: over the limit, whatever memory there is. */
+function refuseSent(
+  bound: { fixed: number; instances: number[]; total: number },
+  manifest: Manifest,
+  space: InputSpace,
+  rows: Rows,
+  request: ExplainRequest,
+  limit: AnswerLimit,
+): never {
+  const { fixed, total } = bound;
+  const fit = instancesFitting(bound, limit.bytes);
   const withoutPng = fit === 0 && request.format === 'png' ? instanceBounds(manifest, space, rows, { ...request, format: 'json' })?.[0] : undefined;
   const instead =
     fit > 0

@@ -61,7 +61,7 @@ export async function explain(loaded: LoadedModel, request: ExplainRequest, limi
   if (png && !imageShape(manifest, space)) throw new BadRequestError(`format png: ${manifest.name} is not an image model; its attributions have no heatmap`);
 
   // Before any pass: an answer that cannot be returned is not computed (nor held in memory whole).
-  checkAnswerSize(manifest, space, instances, request, answerLimit);
+  checkAnswerSize(manifest, space, instances, request, answerLimit, limits.budget);
   checkPassFits(loaded, passOf(request.method), limits, space);
   const { outputs, width } = await forwardRows(loaded, space, instances.count, (from, to, out) => out.set(instances.data.subarray(from * space.size, to * space.size)), limits);
   // Before any attribution is computed: a NaN score has no target to explain.
