@@ -24,8 +24,9 @@ async function outputRows(model: LayersModel, manifest: Manifest, data: Labelled
     estimate: forwardBytesPerRow(model),
   };
   await inChunks(plan, async (from, to) => {
-    // The tidy returns the tensor: returning its rows would make tf.tidy walk every value.
-    const output = tf.tidy(() => model.predict(tf.tensor(data.x.subarray(from * width, to * width), [to - from, ...data.rowShape])) as tf.Tensor);
+    // The tidy returns the tensor: returning its rows would make tf.tidy walk every value. One
+    // batch per chunk, as runtime/tfModel.ts's predictTensors runs it (predict's batches of 32 each copy the whole input).
+    const output = tf.tidy(() => model.predict(tf.tensor(data.x.subarray(from * width, to * width), [to - from, ...data.rowShape]), { batchSize: to - from }) as tf.Tensor);
     try {
       rows.push(...((await output.array()) as number[][]));
     } finally {
