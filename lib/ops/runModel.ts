@@ -231,6 +231,27 @@ export function forwardNeed(loaded: LoadedModel, budget: MemoryBudget): RunNeed 
   };
 }
 
+/**
+ * What running the model on a chunk of natural instances in one call holds besides their rows, for
+ * work that takes its rows a chunk at a time and chooses the chunk (evaluate): the forward pass of
+ * every row of the chunk, with its copy of them, and the room the pass may lose to its own chunks.
+ * forwardNeed counts one call's pass, so that a request may send the most rows it can, its pass then
+ * run a few rows at a time in what the rows leave. Planned so chunk after chunk, an evaluation held
+ * a chunk of rows (77 MB of 224 x 224 x 3 images) beside a wasm heap that its calls of changing
+ * sizes had grown past what the budget gave them (82 to 192 MB), and a fresh 256 MB function
+ * peaked at 250 to 300 MB. Planned with the whole pass, a chunk's rows are a few MB and it runs in
+ * a call or two. A model whose signature fixes its batch size runs calls of that size whatever the
+ * chunk: forwardNeed.
+ */
+export function chunkPassNeed(loaded: LoadedModel, budget: MemoryBudget): RunNeed {
+  const oneCall = forwardNeed(loaded, budget);
+  const rowShape = instanceRowShape(loaded.manifest);
+  if (rowShape === undefined || fixedBatchOf(loaded.manifest.signature.inputs) !== undefined) return oneCall;
+  const pass = costPerRow(loaded.model, 'forward', rowShape) ?? forwardBytesPerRow(loaded.model) ?? 0;
+  const rowBytes = 4 * rowShape.reduce((a, b) => a * b, 1);
+  return { perCall: budget.roomAPassMayLose(), perRow: oneCall.perRow + pass + rowBytes, what: oneCall.what };
+}
+
 export async function runModel(loaded: LoadedModel, requestInputs: TensorData[], limits: RunLimits): Promise<TensorData[]> {
   const specs = loaded.manifest.signature.inputs;
   const inputs = checkInputs(specs, requestInputs);

@@ -7,7 +7,7 @@ import type { LoadedModel } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import type { Manifest } from '../../registry/index.js';
 import { predict } from '../predict.js';
-import { forwardNeed } from '../runModel.js';
+import { chunkPassNeed } from '../runModel.js';
 import { checkFiniteOutput } from '../../protocol/answers.js';
 import { DatasetInputs, instancesPerChunk, type ModelInput } from '../../inputs/encode.js';
 import { elementCount, type TensorData } from '../../tensors/data.js';
@@ -62,9 +62,11 @@ export interface LabelledChunk {
 
 /**
  * Examples, one at a time, as chunks of at most MAX_BATCH rows and of no more natural instances
- * than fit the budget once encoded, with the forward pass after them (asked again for each chunk:
- * the pass's cost is measured on the first): a chunk is encoded at once, and
- * MAX_BATCH rows of a large input would be a 413 for rows that fit a few at a time. A chunk of a
+ * than fit the budget once encoded, with the forward pass of all of them after them (runModel.ts's
+ * chunkPassNeed, asked again for each chunk: the pass's cost is measured on the first): a chunk is
+ * encoded at once, and MAX_BATCH rows of a large input would be a 413 for rows that fit a few at a
+ * time; and rows that fill the budget, their pass run a few at a time in what they leave, took a
+ * 256 MB function past its memory (runModel.ts says how). A chunk of a
  * data set also ends before its records' bytes pass their share of the budget (inputs/recordRoom.ts):
  * its records are all held until it is encoded, and 35 photos of 9 MB were more than the function
  * had. It takes one record at least: one too large is judged alone, by the encoding checks. Every row must
@@ -73,7 +75,7 @@ export interface LabelledChunk {
  */
 async function* chunksOf(loaded: LoadedModel, examples: AsyncIterable<Example> | Iterable<Example>, limits: RunLimits): AsyncGenerator<LabelledChunk> {
   const { manifest } = loaded;
-  const chunkSize = () => instancesPerChunk(manifest, limits.budget, limits.maxBatch, forwardNeed(loaded, limits.budget));
+  const chunkSize = () => instancesPerChunk(manifest, limits.budget, limits.maxBatch, chunkPassNeed(loaded, limits.budget));
   let size = chunkSize();
   let room = recordRoom(limits.budget);
   // The bytes of the chunk's records (inline instances count none: the request holds them anyway).
