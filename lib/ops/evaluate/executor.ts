@@ -13,6 +13,7 @@ export async function evaluateJob({ store, loader, limits, job, progress, signal
       await progress({ rows });
     }
   };
-  // Its signal aborted (taken over, or at its deadline): it stops before its next chunk and saves nothing.
-  return loader.withModel({ name: job.model.name, version: job.model.version }, (loaded) => runEvaluation(store, loaded, request, limits, { onProgress, signal }));
+  // Its signal aborted (taken over, or at its deadline): it stops before its next chunk and saves
+  // nothing. Named by the job: one saved evaluation per job, whichever attempt saves it.
+  return loader.withModel({ name: job.model.name, version: job.model.version }, (loaded) => runEvaluation(store, loaded, request, limits, { onProgress, signal, jobId: job.id }));
 }

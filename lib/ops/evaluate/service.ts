@@ -1,9 +1,9 @@
 /** Evaluate from a request: build the examples (inline or streamed), run, optionally save. */
-import { BadRequestError } from '../../errors.js';
+import { BadRequestError, ConflictError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import { keys, type Manifest } from '../../registry/index.js';
-import type { ObjectStore } from '../../store/index.js';
+import { getJson, type ObjectStore } from '../../store/index.js';
 import { datasetKey, formatOf, readDataset } from './dataset.js';
 import { canReadColumns } from '../../inputs/encode.js';
 import { recordRoom } from '../../inputs/recordRoom.js';
@@ -53,8 +53,11 @@ export async function runEvaluation(
   loaded: LoadedModel,
   request: EvaluateRequest,
   limits: RunLimits,
-  /** A job's: its progress record, and the signal that stops the evaluation (then nothing is saved). */
-  { onProgress, signal }: Pick<EvaluateOptions, 'onProgress' | 'signal'> = {},
+  /**
+   * A job's: its progress record, the signal that stops the evaluation (then nothing is saved), and
+   * its id, which names the evaluation (saveOnce).
+   */
+  { onProgress, signal, jobId }: Pick<EvaluateOptions, 'onProgress' | 'signal'> & { jobId?: string } = {},
   /** Where the data set is read from: the model store for the API; any folder or bucket for the CLI. */
   dataStore: ObjectStore = store,
 ): Promise<Evaluation> {
@@ -77,10 +80,25 @@ export async function runEvaluation(
   if ('rocCurves' in evaluation.report && evaluation.report.rocCurves) {
     evaluation.report.rocCurves = evaluation.report.rocCurves.map((c) => ({ ...c, points: thinCurve(c.points) }));
   }
-  if (request.save) {
-    signal?.throwIfAborted();
-    // Next to the version, never inside its manifest: versions stay immutable.
-    await store.put(keys.evaluation(loaded.name, loaded.version, evaluation.id), JSON.stringify(evaluation), { ifNoneMatch: true, contentType: 'application/json' });
+  if (jobId !== undefined) evaluation.id = jobId;
+  if (!request.save) return evaluation;
+  signal?.throwIfAborted();
+  return saveOnce(store, evaluation, jobId !== undefined);
+}
+
+/**
+ * Saves the evaluation next to its version, never inside its manifest (versions stay immutable),
+ * create-only. A job's is saved under the job's id (`ofJob`): two attempts of one job that both
+ * finish (one taken over without learning it: its store could not reach the job record) write the
+ * same key, so one saves it and the other answers with the one saved, instead of two side by side.
+ */
+async function saveOnce(store: ObjectStore, evaluation: Evaluation, ofJob: boolean): Promise<Evaluation> {
+  const key = keys.evaluation(evaluation.model.name, evaluation.model.version, evaluation.id);
+  try {
+    await store.put(key, JSON.stringify(evaluation), { ifNoneMatch: true, contentType: 'application/json' });
+    return evaluation;
+  } catch (error) {
+    if (!ofJob || !(error instanceof ConflictError)) throw error;
+    return getJson<Evaluation>(store, key);
   }
-  return evaluation;
 }
