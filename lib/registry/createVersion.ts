@@ -5,6 +5,9 @@
  *   2. write the weight shards;
  *   3. write manifest.json, the commit marker, last (also create-only).
  * A writer that dies between 1 and 3 leaves a claimed number with no manifest: invisible, never reused.
+ * Steps 1-2 (stageVersion) and 3 (commitVersion) can be taken apart: a fine-tune job decides which
+ * of its attempts' staged versions is the job's between them (ops/fineTune/jobVersion.ts), and the
+ * attempt that lost removes its own (discardStaged).
  */
 import { BadRequestError, ConflictError } from '../errors.js';
 import { kindOf } from '../inputs/kinds.js';
@@ -60,7 +63,11 @@ function checkInputFits(manifest: Manifest): void {
   }
 }
 
-export async function createVersion(store: ObjectStore, model: string, files: ModelFiles, fields: ManifestFields, options: CreateVersionOptions = {}): Promise<Manifest> {
+/**
+ * Steps 1 and 2: the version's number claimed and its files written, whole. Returns the manifest
+ * that commits it; until commitVersion writes that, the version does not exist.
+ */
+export async function stageVersion(store: ObjectStore, model: string, files: ModelFiles, fields: ManifestFields, options: CreateVersionOptions = {}): Promise<Manifest> {
   validateName(model);
   // Everything is checked before the first write, so a bad push writes nothing.
   const modelJson = parseModelJson(files.get('model.json'));
@@ -79,8 +86,40 @@ export async function createVersion(store: ObjectStore, model: string, files: Mo
     await store.put(keys.file(model, version, shard), fileBytes(files, shard), { contentType: 'application/octet-stream' });
     options.onProgress?.(index + 2, total);
   }
-  const manifest = checkedManifest({ ...draft, version });
-  await store.put(keys.manifest(model, version), JSON.stringify(manifest, null, 2), { ifNoneMatch: true, contentType: 'application/json' });
-  options.onProgress?.(total, total);
+  return checkedManifest({ ...draft, version });
+}
+
+/** The manifest as written: what a second commit of the same manifest finds. */
+const manifestBody = (manifest: Manifest) => JSON.stringify(manifest, null, 2);
+
+/**
+ * Step 3: the manifest written (create-only), so the staged version exists. A commit that finds this
+ * very manifest written (another holder of it committed it first, or this write had landed before
+ * a retry) is done; any other manifest there is a conflict.
+ */
+export async function commitVersion(store: ObjectStore, manifest: Manifest): Promise<void> {
+  const key = keys.manifest(manifest.name, manifest.version);
+  const body = manifestBody(manifest);
+  try {
+    await store.put(key, body, { ifNoneMatch: true, contentType: 'application/json' });
+  } catch (error) {
+    if (!(error instanceof ConflictError) || new TextDecoder().decode(await store.get(key)) !== body) throw error;
+  }
+}
+
+/**
+ * Removes the files of a version staged and never to be committed: the shards, then model.json,
+ * whose create-only write claimed the number (so no other writer's files are there before it goes).
+ * Never called on a version that may have been committed.
+ */
+export async function discardStaged(store: ObjectStore, manifest: Manifest): Promise<void> {
+  const files = Object.keys(manifest.files).filter((file) => file !== 'model.json');
+  for (const file of [...files, 'model.json']) await store.delete(keys.file(manifest.name, manifest.version, file));
+}
+
+export async function createVersion(store: ObjectStore, model: string, files: ModelFiles, fields: ManifestFields, options: CreateVersionOptions = {}): Promise<Manifest> {
+  const manifest = await stageVersion(store, model, files, fields, options);
+  await commitVersion(store, manifest);
+  options.onProgress?.(Object.keys(manifest.files).length + 1, Object.keys(manifest.files).length + 1);
   return manifest;
 }

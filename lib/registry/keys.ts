@@ -8,6 +8,8 @@ export const keys = {
   evaluation: (model: string, version: number, id: string) => `${model}/versions/${version}/evaluations/${id}.json`,
   aliasesPrefix: (model: string) => `${model}/aliases/`,
   alias: (model: string, alias: string) => `${model}/aliases/${alias}.json`,
+  /** The claim of fine-tune job {id}'s version: its manifest, written create-only (ops/fineTune/jobVersion.ts). */
+  fineTuneClaim: (model: string, jobId: string) => `${model}/fine-tunes/${jobId}.json`,
   job: (id: string) => `_jobs/${id}.json`,
 };
 

@@ -1,18 +1,22 @@
 /**
  * The `fine-tune` job: train a copy of the base version on the job's data, check it, and write it
  * as a new version (never an overwrite), then optionally move an alias if it is better (promote.ts).
- * A retried job (same id) finds the version it already wrote instead of writing a second one; an
- * attempt whose job was taken over meanwhile (its signal aborted) stops training and writes none.
+ * A job has one version, whichever of its attempts wrote it (jobVersion.ts: a create-only claim
+ * decides): a retried job (same id) finds the version an earlier attempt wrote instead of writing a
+ * second one, and of two attempts writing theirs at once one version is the job's and the other
+ * attempt removes its own. An attempt whose job was taken over meanwhile (its signal aborted)
+ * stops training and writes none.
  */
 import { BadRequestError } from '../../errors.js';
 import type { JobContext } from '../../jobs/worker.js';
 import { readVersion } from '../../loader/readVersion.js';
-import { createVersion, listVersions, readManifest, type Manifest } from '../../registry/index.js';
+import type { Manifest } from '../../registry/index.js';
 import { modelFiles } from '../../runtime/modelFiles.js';
 import type { MemoryBudget, RunLimits } from '../../runtime/memory.js';
 import { isLayersModel } from '../../runtime/tfModel.js';
 import type { ObjectStore } from '../../store/index.js';
 import { checkTrainingFits } from './budget.js';
+import { versionOfJob, writeVersionOfJob } from './jobVersion.js';
 import { loadLabelledData, pick, splitRows, type LabelledData } from './data.js';
 import { fineTuneRequest, type FineTuneRequest } from './request.js';
 import { applyTrainableLayers, train } from './train.js';
@@ -29,16 +33,6 @@ export interface FineTuneResult {
   baseMetrics: Record<string, number>;
   history: unknown[];
   promoted?: Promotion;
-}
-
-/** The version a previous attempt of this job wrote, if any (its manifest names the job). */
-async function versionOfJob(store: ObjectStore, model: string, parent: number, jobId: string): Promise<Manifest | undefined> {
-  const candidates = (await listVersions(store, model)).filter((v) => v > parent).reverse();
-  for (const version of candidates) {
-    const manifest = await readManifest(store, model, version);
-    if (manifest.lineage.jobId === jobId) return manifest;
-  }
-  return undefined;
 }
 
 /** `manifest`: the base's (or the version written from it: the same input transforms and labels). */
@@ -66,7 +60,7 @@ async function finishWritten(store: ObjectStore, written: Manifest, parent: numb
 export async function fineTuneJob({ store, job, progress, remainingMs, limits, signal }: JobContext): Promise<FineTuneResult> {
   const request = fineTuneRequest.parse(job.request);
   const { name, version: parent } = job.model;
-  const already = await versionOfJob(store, name, parent, job.id);
+  const already = await versionOfJob(store, name, job.id);
   if (already) return finishWritten(store, already, parent, request, limits);
   // A private copy: the serving cache's instance must not change under running requests.
   const base = await readVersion(store, name, parent);
@@ -98,17 +92,16 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits, s
     // Decided before the version is written: only the alias write can fail after it (promote.ts).
     const decision = await decidePromotion(store, name, request, metrics, async () => validation, limits);
     // The last moment to stop (the job taken over while the version was being checked): once
-    // begun, the version is written whole (createVersion publishes its manifest last).
+    // begun, the version is written whole, or removed when another attempt's is the job's.
     signal.throwIfAborted();
     // An attempt taken over without learning it (its store could not reach the job record, so
-    // neither its heartbeat nor the news arrived) trains on and writes its version: the attempt
-    // that took the job over looked for one only at its start. Looked for again here, so that the
-    // job has that one version, not two.
-    const meanwhile = await versionOfJob(store, name, parent, job.id);
+    // neither its heartbeat nor the news arrived) trains on: the job's version may be written by
+    // now. Looked for before this one is staged; the claim decides between two written at once.
+    const meanwhile = await versionOfJob(store, name, job.id);
     if (meanwhile) return finishWritten(store, meanwhile, parent, request, limits);
     const files = await modelFiles(model);
     const { name: _n, version: _v, files: _f, createdAt: _c, format: _fmt, ...inherited } = base.manifest;
-    const manifest = await createVersion(store, name, files, {
+    const { manifest, mine } = await writeVersionOfJob(store, name, job.id, files, {
       ...inherited,
       description: `${name}:${parent} fine-tuned by job ${job.id}`,
       lineage: { parent, source: 'fine-tune', jobId: job.id, dataSha256: trainData.sha256 },
@@ -123,6 +116,9 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits, s
         baseMetrics,
       },
     });
+    // Another attempt's version is the job's (claimed while this one was staged): answered as a
+    // retry finding it would.
+    if (!mine) return finishWritten(store, manifest, parent, request, limits);
     const promoted = await applyPromotion(store, name, manifest.version, decision);
     return { version: manifest.version, parent, metrics, baseMetrics, history: result.history, promoted };
   } finally {

@@ -1,0 +1,64 @@
+/**
+ * The one version of a fine-tune job. Two attempts of one job may both train to the end (one taken
+ * over without learning it: its store could not reach the job record) and write their versions at
+ * the same moment; each looking for the other's just before writing, both wrote one. So the job's
+ * version is decided by a claim, a create-only write at a key of the job's own
+ * ({model}/fine-tunes/{jobId}.json): each attempt stages its version (its number claimed, its files
+ * written whole, no manifest: it does not exist yet), then writes the manifest that would commit
+ * it there. Of two such writes one lands: that attempt's version is the job's, and the other
+ * attempt removes the version it staged and answers with the job's.
+ *
+ * Whoever finds the claim commits the manifest it holds (createVersion.ts commitVersion: create-only,
+ * the same bytes whoever writes them): the attempt that wrote it, a redelivery of the job, or the
+ * attempt that took the job over from one that died between its claim and its commit. The staged
+ * files were whole before the claim was written, so the job's version is never left half-written
+ * nor stuck uncommitted.
+ */
+import { ConflictError, NotFoundError } from '../../errors.js';
+import type { ModelFiles } from '../../registry/artifacts.js';
+import { commitVersion, discardStaged, keys, parseManifest, stageVersion, type Manifest, type ManifestFields } from '../../registry/index.js';
+import { getJson, type ObjectStore } from '../../store/index.js';
+
+/** The job's version, committed by now, or undefined while no attempt has claimed one. */
+export async function versionOfJob(store: ObjectStore, model: string, jobId: string): Promise<Manifest | undefined> {
+  const key = keys.fineTuneClaim(model, jobId);
+  let claimed: unknown;
+  try {
+    claimed = await getJson(store, key);
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+  const manifest = parseManifest(claimed, `${store.uri}${key}`);
+  // Its writer may have died before committing it (or be committing it now: the same bytes).
+  await commitVersion(store, manifest);
+  return manifest;
+}
+
+/**
+ * The job's version: this attempt's (`files`, `fields`; `mine`) when its claim lands first, else
+ * the one another attempt claimed, this attempt's staged files removed.
+ */
+export async function writeVersionOfJob(
+  store: ObjectStore,
+  model: string,
+  jobId: string,
+  files: ModelFiles,
+  fields: ManifestFields,
+): Promise<{ manifest: Manifest; mine: boolean }> {
+  const staged = await stageVersion(store, model, files, fields);
+  try {
+    await store.put(keys.fineTuneClaim(model, jobId), JSON.stringify(staged), { ifNoneMatch: true, contentType: 'application/json' });
+  } catch (error) {
+    // Any other error may have landed the claim all the same: the staged files stay (invisible).
+    if (!(error instanceof ConflictError)) throw error;
+    const claimed = await versionOfJob(store, model, jobId);
+    if (!claimed) throw error; // a claim is never removed: the store lost it
+    // This very claim, landed before a retry that was refused, is this attempt's own.
+    const mine = claimed.version === staged.version;
+    if (!mine) await discardStaged(store, staged);
+    return { manifest: claimed, mine };
+  }
+  await commitVersion(store, staged);
+  return { manifest: staged, mine: true };
+}
