@@ -33,7 +33,11 @@
  * signal (JobContext) is aborted when the attempt learns it was taken over, and when it reaches
  * its deadline (less RECORD_MARGIN_MS), past which its outcome could only be recorded failed: the
  * executor stops at its next step (a training batch, an evaluation chunk), writes nothing of its
- * work, and frees what it holds.
+ * work, and frees what it holds. An attempt that never learns it (cut off from the record, so that
+ * neither its renewals nor the news get through) runs to the end; its output is still not a second
+ * one: each executor writes its output create-only at a key of the job's (a fine-tune's version
+ * claimed at {model}/fine-tunes/{id}.json, ops/fineTune/jobVersion.ts; a saved evaluation under the
+ * job's id), so the attempt that comes second answers with the first's.
  */
 import { randomUUID } from 'node:crypto';
 import { ConflictError, ServiceError } from '../errors.js';
