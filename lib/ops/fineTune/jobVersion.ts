@@ -56,7 +56,8 @@ export async function writeVersionOfJob(
     if (!claimed) throw error; // a claim is never removed: the store lost it
     // This very claim, landed before a retry that was refused, is this attempt's own.
     const mine = claimed.version === staged.version;
-    if (!mine) await discardStaged(store, staged);
+    // Best-effort: files left staged are invisible, as a writer's that died; the job's version stands.
+    if (!mine) await discardStaged(store, staged).catch(() => undefined);
     return { manifest: claimed, mine };
   }
   await commitVersion(store, staged);
