@@ -7,8 +7,9 @@
  * both are sent together): looking for the other's output just before writing cannot tell them
  * apart, and the store's create-only write must. On a folder store and on S3 (s3rver behind the
  * proxy that gives it S3's conditional writes), with the real worker and a real fine-tune of iris.
- * Last, an attempt that dies once its version is the job's (claimed), before committing it: the
- * delivery that takes the job over finishes it with that version.
+ * Then, an attempt that dies once its version is the job's (claimed), before committing it: the
+ * delivery that takes the job over finishes it with that version. Last, a job whose version a
+ * release before the claim wrote is found by its manifest, as that release found it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -235,5 +236,29 @@ describe("an attempt that dies once its version is the job's, before committing 
     expect(await app.jobWorker({ jobId: job.id }, LAMBDA)).toEqual({ id: job.id, status: 'succeeded' });
     expect(await listVersions(store, 'iris')).toEqual([...before, claim.version]);
     expect(await stored(store, job)).toMatchObject({ status: 'succeeded', attempts: 2, result: { version: claim.version } });
+  }, 60_000);
+});
+
+describe('a job whose version an earlier release wrote (no claim: that release found it by its manifest)', () => {
+  it('delivered again after the deploy, it answers with that version and trains none', async () => {
+    const store = await irisFolderStore();
+    const app = serving(store.uri);
+    const job = await createJob(store, 'fine-tune', IRIS, FINE_TUNE);
+    expect(await app.jobWorker({ jobId: job.id }, LAMBDA)).toEqual({ id: job.id, status: 'succeeded' });
+    const written = (await stored(store, job)).result as { version: number };
+    // As the earlier release left it: the version, whose manifest names the job, and no claim.
+    await store.delete(keys.fineTuneClaim('iris', job.id));
+    const versions = await listVersions(store, 'iris');
+    const context = {
+      store,
+      loader: app.services.loader,
+      limits: app.services.limits,
+      job,
+      progress: async () => {},
+      remainingMs: () => 900_000,
+      signal: new AbortController().signal,
+    };
+    expect(await fineTuneJob(context)).toMatchObject({ version: written.version });
+    expect(await listVersions(store, 'iris')).toEqual(versions);
   }, 60_000);
 });

@@ -60,7 +60,7 @@ async function finishWritten(store: ObjectStore, written: Manifest, parent: numb
 export async function fineTuneJob({ store, job, progress, remainingMs, limits, signal }: JobContext): Promise<FineTuneResult> {
   const request = fineTuneRequest.parse(job.request);
   const { name, version: parent } = job.model;
-  const already = await versionOfJob(store, name, job.id);
+  const already = await versionOfJob(store, name, job.id, parent);
   if (already) return finishWritten(store, already, parent, request, limits);
   // A private copy: the serving cache's instance must not change under running requests.
   const base = await readVersion(store, name, parent);
@@ -97,7 +97,7 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits, s
     // An attempt taken over without learning it (its store could not reach the job record, so
     // neither its heartbeat nor the news arrived) trains on: the job's version may be written by
     // now. Looked for before this one is staged; the claim decides between two written at once.
-    const meanwhile = await versionOfJob(store, name, job.id);
+    const meanwhile = await versionOfJob(store, name, job.id, parent);
     if (meanwhile) return finishWritten(store, meanwhile, parent, request, limits);
     const files = await modelFiles(model);
     const { name: _n, version: _v, files: _f, createdAt: _c, format: _fmt, ...inherited } = base.manifest;

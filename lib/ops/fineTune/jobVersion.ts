@@ -16,23 +16,37 @@
  */
 import { ConflictError, NotFoundError } from '../../errors.js';
 import type { ModelFiles } from '../../registry/artifacts.js';
-import { commitVersion, discardStaged, keys, parseManifest, stageVersion, type Manifest, type ManifestFields } from '../../registry/index.js';
+import { commitVersion, discardStaged, keys, listVersions, parseManifest, readManifest, stageVersion, type Manifest, type ManifestFields } from '../../registry/index.js';
 import { getJson, type ObjectStore } from '../../store/index.js';
 
-/** The job's version, committed by now, or undefined while no attempt has claimed one. */
-export async function versionOfJob(store: ObjectStore, model: string, jobId: string): Promise<Manifest | undefined> {
+/**
+ * The job's version, committed by now, or undefined while no attempt has claimed one. A job whose
+ * version an earlier release wrote (no claim: it looked for the version by its manifest) is found
+ * the way that release found it, among the versions after its base (`parent`), so that a job
+ * delivered again across a deploy is not trained a second time.
+ */
+export async function versionOfJob(store: ObjectStore, model: string, jobId: string, parent: number): Promise<Manifest | undefined> {
   const key = keys.fineTuneClaim(model, jobId);
   let claimed: unknown;
   try {
     claimed = await getJson(store, key);
   } catch (error) {
-    if (error instanceof NotFoundError) return undefined;
+    if (error instanceof NotFoundError) return writtenUnclaimed(store, model, jobId, parent);
     throw error;
   }
   const manifest = parseManifest(claimed, `${store.uri}${key}`);
   // Its writer may have died before committing it (or be committing it now: the same bytes).
   await commitVersion(store, manifest);
   return manifest;
+}
+
+/** A version after `parent` whose manifest names the job, written before versions were claimed. */
+async function writtenUnclaimed(store: ObjectStore, model: string, jobId: string, parent: number): Promise<Manifest | undefined> {
+  for (const version of (await listVersions(store, model)).filter((v) => v > parent).reverse()) {
+    const manifest = await readManifest(store, model, version);
+    if (manifest.lineage.jobId === jobId) return manifest;
+  }
+  return undefined;
 }
 
 /**
@@ -44,7 +58,7 @@ export async function writeVersionOfJob(
   model: string,
   jobId: string,
   files: ModelFiles,
-  fields: ManifestFields,
+  fields: ManifestFields & { lineage: { parent: number } },
 ): Promise<{ manifest: Manifest; mine: boolean }> {
   const staged = await stageVersion(store, model, files, fields);
   try {
@@ -52,7 +66,7 @@ export async function writeVersionOfJob(
   } catch (error) {
     // Any other error may have landed the claim all the same: the staged files stay (invisible).
     if (!(error instanceof ConflictError)) throw error;
-    const claimed = await versionOfJob(store, model, jobId);
+    const claimed = await versionOfJob(store, model, jobId, fields.lineage.parent);
     if (!claimed) throw error; // a claim is never removed: the store lost it
     // This very claim, landed before a retry that was refused, is this attempt's own.
     const mine = claimed.version === staged.version;
