@@ -11,7 +11,7 @@
  * @jsquash/jpeg's own init(module) uses). A libjpeg error ends the emscripten program (exit(1))
  * and leaves its stack and heap where libjpeg gave up, so after any failure the next JPEG gets a
  * fresh instance (about 5 ms). The instance's memory grows to what the largest JPEG so far needed
- * (about 40 MB for a 2048 x 2048 photo) and is kept for the next one.
+ * and is kept for the next one, unless that JPEG was large (KEEP_DECODER_PIXELS).
  */
 import { readFileSync } from 'node:fs';
 import mozjpegDecoder from '@jsquash/jpeg/codec/dec/mozjpeg_dec.js';
@@ -51,7 +51,22 @@ function compile(): WebAssembly.Module {
   return new WebAssembly.Module(readFileSync(file));
 }
 
+/**
+ * The class the decoder answers with (it constructs globalThis.ImageData, a browser's). Where there
+ * is none, its glue defines one inside its first instance's scope, and the global class then kept
+ * that instance alive for good: its memory, and its last image (embind keeps a call's arguments).
+ * Defined here, out of any instance, a decoder let go is garbage.
+ */
+class DecodedImageData {
+  constructor(
+    readonly data: Uint8ClampedArray,
+    readonly width: number,
+    readonly height: number,
+  ) {}
+}
+
 function start(): Decoder {
+  (globalThis as { ImageData?: unknown }).ImageData ??= DecodedImageData;
   compiled ??= compile();
   const module = compiled;
   const options = {
@@ -73,6 +88,18 @@ function start(): Decoder {
   if (typeof started.decode !== 'function') throw new Error('the JPEG decoder did not start synchronously');
   return started as unknown as Decoder;
 }
+
+/**
+ * After a JPEG of more pixels than this (1 MP, 4 MB of RGBA), the instance is let go and the next
+ * JPEG starts a fresh one (about 1 ms, beside 30 to 40 ms to decode such a photo). Kept, it held
+ * the memory the photo was decoded in (16 MiB and more, all touched) and, until its next decode,
+ * the photo's pixels (9.4 MB for 1920 x 1280): memory outside tensors that every later request
+ * was measured with, a non-image one too, while the next photo's decoding was counted as new
+ * memory all the same. In a 256 MB function a 1920 x 1150 photo served in a fresh process was
+ * refused when it came again. Let go, both are garbage, which the collection before any refusal
+ * takes (runtime/footprint.ts).
+ */
+const KEEP_DECODER_PIXELS = 2 ** 20;
 
 const memoryOf = (instance: Decoder | undefined) => (instance as { HEAPU8?: Uint8Array } | undefined)?.HEAPU8?.byteLength ?? 0;
 /** The decoder's memory when it started (16 MiB, little of it touched until a JPEG needs it). */
@@ -106,5 +133,6 @@ export function decodeJpegRgba(bytes: Uint8Array): { width: number; height: numb
   }
   if (messages.includes(PREMATURE_END)) throw new JpegDataError(PREMATURE_END, true);
   if (!image) throw new JpegDataError('no image');
+  if (image.width * image.height > KEEP_DECODER_PIXELS) decoder = undefined;
   return { width: image.width, height: image.height, rgba: new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength) };
 }
