@@ -15,7 +15,7 @@ import type { LoadedModel } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
 import { type EncodeBudget, formOf, inputFromValues, inputTensors, instanceFromCsv, instanceFromRecord, instancesPerChunk } from '../inputs/encode.js';
 import { predict } from '../ops/predict.js';
-import { checkInputs, forwardNeed } from '../ops/runModel.js';
+import { checkInputs, chunkPassNeed } from '../ops/runModel.js';
 import { NON_FINITE_OUTPUT, nonFiniteRows, toAnswers, type Answer } from '../protocol/answers.js';
 import type { BatchRow } from '../inputs/jsonLines.js';
 
@@ -42,13 +42,18 @@ type Outcome = Pick<RowResult, 'answer' | 'error'>;
 
 /**
  * Rows of one form, run through the model; natural instances are encoded a chunk at a time, as many
- * as fit the budget with the forward pass after them (as evaluate encodes them), so more rows than fit at once are scored, not
- * refused as a whole for a MAX_BATCH the function cannot encode at once.
+ * as fit the budget with the forward pass of all of them after them (ops/runModel.ts's chunkPassNeed,
+ * as evaluate encodes them), so more rows than fit at once are scored, not refused as a whole for a
+ * MAX_BATCH the function cannot encode at once. Not planned as a predict request is (as many rows as
+ * fit beside one row's pass, forwardNeed): 134 images of a small convolution model a chunk, their
+ * pass run a few rows at a time beside a wasm heap its calls had grown, took a fresh 256 MB function
+ * to 244-308 MB on a file of 200 or 400 rows, or failed the run on a chunk refused once its rows were
+ * encoded (planned to the last MB, then measured again): 13 runs in 27. Now 3-8 rows a chunk, 215-236 MB.
  */
 async function run(loaded: LoadedModel, instances: unknown[], limits: RunLimits): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   for (let from = 0; from < instances.length; ) {
-    const to = Math.min(instances.length, from + instancesPerChunk(loaded.manifest, limits.budget, limits.maxBatch, forwardNeed(loaded, limits.budget)));
+    const to = Math.min(instances.length, from + instancesPerChunk(loaded.manifest, limits.budget, limits.maxBatch, chunkPassNeed(loaded, limits.budget)));
     const [output] = await predict(loaded, inputFromValues(loaded.manifest, instances.slice(from, to)), limits);
     const overflowed = new Set(nonFiniteRows(output));
     outcomes.push(...toAnswers(loaded.manifest, output).map((answer, i) => (overflowed.has(i) ? { error: NON_FINITE_OUTPUT } : { answer })));

@@ -233,7 +233,7 @@ export function forwardNeed(loaded: LoadedModel, budget: MemoryBudget): RunNeed 
 
 /**
  * What running the model on a chunk of natural instances in one call holds besides their rows, for
- * work that takes its rows a chunk at a time and chooses the chunk (evaluate): the forward pass of
+ * work that takes its rows a chunk at a time and chooses the chunk (evaluate, batch scoring): the forward pass of
  * every row of the chunk, with its copy of them, and the room the pass may lose to its own chunks.
  * forwardNeed counts one call's pass, so that a request may send the most rows it can, its pass then
  * run a few rows at a time in what the rows leave. Planned so chunk after chunk, an evaluation held

@@ -3,7 +3,8 @@
  * is what 256 MB leaves beside what the process holds (lib/runtime/footprint.ts), where a fixed
  * 384 MB reserve left nothing. Each bundle runs in a process of its own, as in Lambda (Node's heap
  * limit as it is, NODE_OPTIONS and glibc's malloc as serverless.yml sets them), and its peak resident memory (VmHWM)
- * stays under 256 MB up to the largest request it accepts. A 2048 MB function plans no larger
+ * stays under 256 MB up to the largest request it accepts, and over the batch files it scores
+ * (test/helpers/batchPeakChild.mjs: the batch bundle on S3 events). A 2048 MB function plans no larger
  * chunks than the fixed reserve let it.
  */
 import { execFile } from 'node:child_process';
@@ -13,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
+import type { S3Event } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
@@ -30,6 +32,10 @@ let digits: unknown[];
 const PHOTOS = 200;
 let photos: unknown[];
 let photoLabels: string[];
+/** Rows of a batch file of the convolution model's images: more than one micro-batch (MAX_BATCH, 256). */
+const BATCH_ROWS = 400;
+/** The batch files one 256 MB function scores in turn (the same rows): the old code went past 256 MB, or failed a run, in every run of two. */
+const SMALL_FILES = ['first', 'second'];
 /** A 1 x 1 PNG: 0.6 MB of the 224 x 224 x 3 model's input. */
 const PIXEL = b64(pngBytes(1, 1, () => [200, 100, 50, 255]));
 
@@ -44,6 +50,12 @@ beforeAll(async () => {
   photoLabels = photos.map((_, i) => (i % 3 === 0 ? 'a' : 'b'));
   const lines = photos.map((image, i) => JSON.stringify({ image, label: photoLabels[i] }));
   await writeFile(path.join(fileURLToPath(store.uri), 'photos.jsonl'), `${lines.join('\n')}\n`);
+  // 400 images as a batch scoring file, three times: two scored in one 256 MB function, one in a 2048 MB one.
+  const rows = Array.from(
+    { length: BATCH_ROWS },
+    (_, i) => `${JSON.stringify({ image: b64(pngBytes(1, 1, () => [(i * 53) % 256, (i * 37) % 256, (i * 91) % 256, 255])) })}\n`,
+  ).join('');
+  for (const file of [...SMALL_FILES, 'large']) await store.put(`batch/input/conv/${file}.jsonl`, rows);
   storeUri = store.uri;
   digits = (await readFile('models/_datasets/digits-test.jsonl', 'utf8'))
     .trim()
@@ -206,6 +218,41 @@ describe('a 256 MB function', () => {
       expect(small[i].body?.metrics).toEqual(answer.body.metrics);
     }
     expect(tf.memory().numTensors).toBe(tensors);
+  }, 60_000);
+
+  it('scores batch files of images for a convolution model in chunks under 256 MB, with the outputs of a 2048 MB function', async () => {
+    // Rows planned as a predict request is (as many as fit beside one row's pass) were 134 images a
+    // chunk, their pass run a few at a time beside a wasm heap its calls had grown. Scoring these
+    // two files in one process, the old code went past 256 MB (to 279-289 MB), or failed a run on
+    // its first chunk, measured again once encoded ("134 instances make 76.9 MB ... at most 119
+    // instances fit at once"), in each of 12 runs of 200 and 400 rows.
+    const env = { ...process.env, ...FUNCTION_PROCESS_ENV, MODEL_STORE_URI: storeUri, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256' };
+    const keys = SMALL_FILES.map((file) => `batch/input/conv/${file}.jsonl`);
+    const { stdout } = await run(process.execPath, ['test/helpers/batchPeakChild.mjs', 'dist/batchScore/index.js', ...keys], { env });
+    const small = stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{"status"'))
+      .map((line) => JSON.parse(line));
+    const large = serving(storeUri);
+    const { store } = large.services;
+    const read = async (key: string) => Buffer.from(await store.get(key)).toString('utf8');
+    const errors = await Promise.all(SMALL_FILES.map(async (file) => JSON.parse(await read(`batch/output/conv/${file}.jsonl.manifest.json`)).error));
+    expect(small.map((outcome, i) => [outcome.status, outcome.rows, errors[i]])).toEqual(
+      SMALL_FILES.map(() => ['succeeded', { read: BATCH_ROWS, scored: BATCH_ROWS, failed: 0 }, undefined]),
+    );
+    for (const outcome of small) expect(outcome.peakBytes).toBeLessThan(256 * MB);
+    // The same rows scored in a 2048 MB function (this process), in chunks of MAX_BATCH.
+    const event = { Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'b' }, object: { key: 'batch/input/conv/large.jsonl' } } }] } as unknown as S3Event;
+    await large.services.loader.withModel({ name: 'conv' }, async () => {});
+    const tensors = tf.memory().numTensors;
+    const [outcome] = (await large.batchScore(event)) as { status: string }[];
+    expect(outcome.status).toBe('succeeded');
+    expect(tf.memory().numTensors).toBe(tensors);
+    for (const output of ['predictions.jsonl', 'errors.jsonl']) {
+      const inLarge = await read(`batch/output/conv/large.jsonl.${output}`);
+      if (output === 'predictions.jsonl') expect(inLarge.trim().split('\n')).toHaveLength(BATCH_ROWS);
+      for (const file of SMALL_FILES) expect(await read(`batch/output/conv/${file}.jsonl.${output}`), `${file}: ${output}`).toBe(inLarge);
+    }
   }, 60_000);
 });
 
