@@ -53,7 +53,10 @@ async function tryWasm(wasmDir?: string): Promise<boolean> {
   // Faster input gradients, and max-pool ties broken as cpu does (explanations, conv training).
   registerWasmKernelReplacements();
   // setBackend resolves false (it does not throw) when the binary cannot be read or compiled.
-  return tf.setBackend(TF_NAMES.wasm);
+  const started = await tf.setBackend(TF_NAMES.wasm);
+  // Before any tensor (a model's weights) is allocated: the memory budget counts the heap's touched part from them.
+  if (started) wasmHeapTouchedBytes();
+  return started;
 }
 
 async function start(name: BackendName, wasmDir?: string): Promise<boolean> {
@@ -108,12 +111,67 @@ export function backendName(): BackendName {
   return entry ? entry[0] : 'cpu';
 }
 
+interface WasmModule {
+  HEAPU8?: Uint8Array;
+  _malloc?: (bytes: number) => number;
+}
+
+/** The wasm backend's module (its heap and allocator), undefined under another backend or before it starts. */
+function wasmModule(): WasmModule | undefined {
+  if (tf.getBackend() !== TF_NAMES.wasm) return undefined;
+  return (tf.findBackend(TF_NAMES.wasm) as unknown as { wasm?: WasmModule } | undefined)?.wasm;
+}
+
 /**
  * The wasm backend's linear memory in bytes (0 under another backend, or before it starts). It
  * grows as tensors need it and never shrinks: freed tensors leave room in it for the next ones.
  */
 export function wasmHeapBytes(): number {
-  if (tf.getBackend() !== TF_NAMES.wasm) return 0;
-  const backend = tf.findBackend(TF_NAMES.wasm) as unknown as { wasm?: { HEAPU8?: Uint8Array } } | undefined;
-  return backend?.wasm?.HEAPU8?.buffer.byteLength ?? 0;
+  return wasmModule()?.HEAPU8?.buffer.byteLength ?? 0;
+}
+
+/** The lowest and highest byte of the heap any tensor's data has taken, by module (a restarted backend is a new module). */
+const allocatedExtents = new WeakMap<WasmModule, { low: number; high: number }>();
+
+/**
+ * Every tensor's data is allocated through the module's _malloc (tfjs-backend-wasm's write and
+ * makeOutput), and written once allocated: so from the lowest byte an allocation took to the
+ * highest one, the heap's pages have been touched, and stay resident (a wasm heap never gives
+ * pages back). Watched from the backend's start; the kernels' own allocations inside the module
+ * are not seen, and count as memory outside tensors (runtime/footprint.ts).
+ */
+function watchAllocations(wasm: WasmModule): void {
+  let malloc = wasm._malloc;
+  if (allocatedExtents.has(wasm) || malloc === undefined) return;
+  const extent = { low: Number.POSITIVE_INFINITY, high: 0 };
+  allocatedExtents.set(wasm, extent);
+  const watched = (bytes: number) => {
+    const at = (malloc as (bytes: number) => number)(bytes);
+    // Emscripten's stub puts the module's own export in its place on its first call: put this back.
+    if (wasm._malloc !== watched) {
+      malloc = wasm._malloc;
+      wasm._malloc = watched;
+    }
+    // `>>> 0`: offsets past 2 GiB come back negative (as tfjs-backend-wasm reads them).
+    const offset = at >>> 0;
+    if (offset !== 0) {
+      extent.low = Math.min(extent.low, offset);
+      extent.high = Math.max(extent.high, offset + bytes);
+    }
+    return at;
+  };
+  wasm._malloc = watched;
+}
+
+/**
+ * Bytes of the wasm heap that tensors have touched (0 under another backend): the span of every
+ * allocation tensors made, freed ones included, as their pages stay resident. What the heap has
+ * beyond it, the part of its growth no tensor took yet, is not resident until one does.
+ */
+export function wasmHeapTouchedBytes(): number {
+  const wasm = wasmModule();
+  if (wasm === undefined) return 0;
+  watchAllocations(wasm);
+  const extent = allocatedExtents.get(wasm);
+  return extent === undefined || extent.high === 0 ? 0 : extent.high - extent.low;
 }

@@ -11,32 +11,46 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { backendStarted, wasmHeapBytes } from './backend.js';
+import { backendStarted, wasmHeapBytes, wasmHeapTouchedBytes } from './backend.js';
 
 /**
  * Pages of the wasm heap that were never touched are in its size but not in RSS, and become
  * resident when used: the heap starts at 16 MiB (little of it touched), and each growth takes a
  * fifth of the old size more than was asked for, at most 96 MiB more (emscripten's
- * _emscripten_resize_heap). Counting that much of the heap as not resident keeps an untouched page
- * from being counted as room twice: once as free heap, once as memory the function has left.
+ * _emscripten_resize_heap).
  */
 const WASM_INITIAL_BYTES = 16 * 2 ** 20;
 const untouchedWasmBytes = (heap: number) => Math.max(WASM_INITIAL_BYTES, Math.min(heap / 5, 96 * 2 ** 20));
 
-/** The wasm heap's resident part, as RSS would count it (0 under another backend). */
-const residentWasmBytes = (heap: number) => Math.max(0, heap - untouchedWasmBytes(heap));
+/**
+ * The wasm heap's resident part, as RSS counts it (0 under another backend): the span tensors have
+ * touched (runtime/backend.ts), which stays resident when they are freed and is their room. An
+ * estimate (the heap less untouchedWasmBytes) stood here before: after a 1920 x 1150 photo through
+ * MobileNetV2 in a 256 MB function the heap was 58 MiB, 54 of them touched, and 12 MiB of its
+ * free room counted as memory outside tensors; with what the JPEG decoder kept, the same photo
+ * was refused when it came again (test/integration/warmPhoto.test.ts).
+ */
+const residentWasmBytes = (heap: number) => Math.min(heap, wasmHeapTouchedBytes());
 
 /**
- * Room for tensors a pass may lose to its own chunks (0 under another backend): the heap's pages
- * counted as untouched, once a chunk has used them, are resident and count as memory outside
- * tensors until the heap grows past them, so the next chunk's room is that much less. Work
- * planned before its pass runs keeps this much for it (ops/runModel.ts's forwardNeed): in a fresh
- * 256 MB function, a request whose rows had left 11.8 MB had 2.3 MB after its pass's first chunks,
- * and was refused part way.
+ * Room for tensors a pass may lose to its own chunks (0 under another backend): the estimate of the
+ * heap's untouched part, and the free room inside the touched span beyond the resident part that
+ * estimate left. That free room counts as room (residentWasmBytes), and is, for decoding an image
+ * or a row's tensors; but it is fragmented, and a pass's calls of changing sizes find no block large
+ * enough in it and grow the heap again (to about twice what the budget gave them, ops/runModel.ts's
+ * chunkPassNeed), while the kernels' own allocations inside the module (backend.ts sees only
+ * tensors') count as memory outside tensors. So a pass is planned with the room the estimate gave
+ * it: work planned before its pass runs keeps this much for it (ops/runModel.ts's forwardNeed). In
+ * a fresh 256 MB function, a request whose rows had left 11.8 MB had 2.3 MB after its pass's first
+ * chunks, and was refused part way; kept as only the heap beyond the touched span (near 0 once
+ * tensors had touched it all), evaluate's chunks of a convolution model took a fresh 256 MB
+ * function to 298-300 MB, with this 218-221 MB, as with the estimate alone
+ * (test/integration/smallFunction.test.ts).
  */
 export function roomAPassMayLose(): number {
   const heap = wasmHeapBytes();
-  return Math.min(heap, untouchedWasmBytes(heap));
+  const untouched = Math.min(heap, untouchedWasmBytes(heap));
+  return untouched + Math.max(0, residentWasmBytes(heap) - (heap - untouched));
 }
 
 /**

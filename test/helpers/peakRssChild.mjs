@@ -1,6 +1,7 @@
 // One bundled handler run as a Lambda of AWS_LAMBDA_FUNCTION_MEMORY_SIZE runs it, on the requests
 // in a JSON file ([{ path, body }], body as API Gateway delivers it: a string). Prints, for each, a
-// line: its status, its error, and the process's peak resident memory so far (VmHWM); with
+// line: its status, its error, the process's peak resident memory so far (VmHWM) and the tensors
+// alive after it (TF.js keeps its engine on globalThis, the bundle's included); with
 // PEAK_CHILD_BODY=1, a 200's body too. With PEAK_CHILD_ACCEPT_ENCODING, the requests ask for
 // that compression (an answer sent compressed is read uncompressed).
 //   node test/helpers/peakRssChild.mjs <bundle index.js> <requests.json>
@@ -27,5 +28,6 @@ for (const { path, body } of JSON.parse(readFileSync(requestsFile, 'utf8'))) {
   const text = () => (coding === 'gzip' ? gunzipSync(Buffer.from(answer.body, 'base64')).toString('utf8') : answer.body);
   const error = answer.statusCode === 200 ? undefined : JSON.parse(text()).error;
   const answered = process.env.PEAK_CHILD_BODY === '1' && answer.statusCode === 200 ? JSON.parse(text()) : undefined;
-  process.stdout.write(`${JSON.stringify({ status: answer.statusCode, error, peakBytes: peakBytes(), coding, body: answered })}\n`);
+  const tensors = globalThis._tfengine?.state.numTensors;
+  process.stdout.write(`${JSON.stringify({ status: answer.statusCode, error, peakBytes: peakBytes(), tensors, coding, body: answered })}\n`);
 }
