@@ -20,6 +20,7 @@ import type { RunLimits } from '../runtime/memory.js';
 import { csvRecordBatches } from '../inputs/csvRecords.js';
 import { csvColumns, requiredColumns } from '../inputs/encode.js';
 import { recordRoom } from '../inputs/recordRoom.js';
+import { oneRowNeed } from '../ops/runModel.js';
 import { ConcatUnsupportedError, getJson, listAll, ObjectChangedError, pinnableEtag, type ObjectStore } from '../store/index.js';
 import { newRunId, outputsFor, parseInputKey, refusedManifestKey, runFiles, type BatchInput, type BatchOutputs, type RunFiles } from './paths.js';
 import { withClaim } from './claim.js';
@@ -84,7 +85,7 @@ async function* scoredCsv(stream: Readable, loaded: LoadedModel, checkpoint: Che
   if (header) takeHeader(header);
   // A run that has not read the header starts at the top of the file (line 0).
   const start = { offset: checkpoint.offset, line: header ? checkpoint.line : 0 };
-  for await (const { records, end } of csvRecordBatches(stream, limits.maxBatch, start, () => recordRoom(limits.budget))) {
+  for await (const { records, end } of csvRecordBatches(stream, limits.maxBatch, start, () => recordRoom(limits.budget, oneRowNeed(loaded, limits.budget)))) {
     let rows = records;
     if (!header) {
       const [first] = records;
@@ -122,7 +123,7 @@ async function* scoredCsv(stream: Readable, loaded: LoadedModel, checkpoint: Che
 async function* scoredJsonl(stream: Readable, loaded: LoadedModel, checkpoint: Checkpoint, limits: RunLimits): AsyncGenerator<ScoredBatch> {
   let items: (BatchRow | { line: number; end: number; error: string })[] = [];
   let start = checkpoint.offset;
-  let room = recordRoom(limits.budget);
+  let room = recordRoom(limits.budget, oneRowNeed(loaded, limits.budget));
   const score = async (): Promise<ScoredBatch> => {
     const rows = items.filter((item): item is BatchRow => 'values' in item);
     const results = (await scoreRows(loaded, rows, false, limits)).values();
@@ -136,7 +137,7 @@ async function* scoredJsonl(stream: Readable, loaded: LoadedModel, checkpoint: C
     items.push(item);
     if (items.length >= limits.maxBatch || item.end - start >= room) {
       yield await score();
-      room = recordRoom(limits.budget);
+      room = recordRoom(limits.budget, oneRowNeed(loaded, limits.budget));
     }
   }
   if (items.length > 0) yield await score();

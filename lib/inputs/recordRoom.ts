@@ -16,13 +16,24 @@ import type { EncodeBudget } from './budget.js';
 const RECORDS_SHARE = 0.5;
 
 /**
- * The memory a record takes per byte of it while it is read: its line's bytes, their text, and the
- * values parsed from the text (a base64 photo is one string as long as the line), the first two
- * garbage until the next collection (runtime/footprint.ts collects after 48 MB of growth).
+ * The memory a record takes per byte of it while it is read: its line's bytes, their text, the
+ * parser's text and the values it cuts from it (a base64 photo is one string as long as the line),
+ * the record's own text (batch outputs repeat it), some of it garbage until the next collection
+ * (runtime/footprint.ts collects after 48 MB of growth). Measured in a 256 MB function reading a
+ * CSV of base64 photos beside another such process: 8.3 MB of records took RSS up 60 MB, and one
+ * row of a 320 x 320 convolution model no longer fitted when the records were counted at 3 bytes
+ * each.
  */
-const READ_COPIES = 3;
+const READ_COPIES = 6;
 
-/** Bytes of records (their size in the file) a chunk may hold now; a chunk always takes at least one record, whatever its size. */
-export function recordRoom(budget: EncodeBudget): number {
-  return Math.floor((budget.available() * RECORDS_SHARE) / READ_COPIES);
+/**
+ * Bytes of records (their size in the file) a chunk may hold now; a chunk always takes at least one
+ * record, whatever its size. `reserved`: what one row's work takes after its records are read (its
+ * model input and one row's pass, ops/runModel.ts's oneRowNeed), kept out of the share: records
+ * that took half of all the budget left a 256 MB function too little for one row of a 320 x 320
+ * convolution model (150 base64 photos of 120 KB, a CSV of 18 MB), and the whole file failed as
+ * "no request fits".
+ */
+export function recordRoom(budget: EncodeBudget, reserved = 0): number {
+  return Math.floor((Math.max(0, budget.available() - reserved) * RECORDS_SHARE) / READ_COPIES);
 }

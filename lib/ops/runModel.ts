@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BadRequestError, ServiceError, UnprocessableError } from '../errors.js';
 import type { LoadedModel } from '../loader/index.js';
-import { instanceRowShape, type RunNeed } from '../inputs/encode.js';
+import { instanceBytes, instanceRowShape, type RunNeed } from '../inputs/encode.js';
 import { type ChunkPlan, costPerRow, inChunks, type MemoryBudget, type RunLimits } from '../runtime/memory.js';
 import { forwardBytesPerRow, predictTensors } from '../runtime/tfModel.js';
 import { concatRows, elementCount, fitsShape, sliceRows, type TensorData, type TensorSpec } from '../tensors/data.js';
@@ -250,6 +250,18 @@ export function chunkPassNeed(loaded: LoadedModel, budget: MemoryBudget): RunNee
   const pass = costPerRow(loaded.model, 'forward', rowShape) ?? forwardBytesPerRow(loaded.model) ?? 0;
   const rowBytes = 4 * rowShape.reduce((a, b) => a * b, 1);
   return { perCall: budget.roomAPassMayLose(), perRow: oneCall.perRow + pass + rowBytes, what: oneCall.what };
+}
+
+/**
+ * What one natural instance takes once its record is read: its model input and the pass of one
+ * row (chunkPassNeed). A chunk's records leave this much of the budget (inputs/recordRoom.ts).
+ * Nothing for a model of raw tensors only.
+ */
+export function oneRowNeed(loaded: LoadedModel, budget: MemoryBudget): number {
+  const bytes = instanceBytes(loaded.manifest);
+  if (bytes === undefined) return 0;
+  const need = chunkPassNeed(loaded, budget);
+  return bytes + need.perCall + need.perRow;
 }
 
 export async function runModel(loaded: LoadedModel, requestInputs: TensorData[], limits: RunLimits): Promise<TensorData[]> {

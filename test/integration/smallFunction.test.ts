@@ -36,6 +36,8 @@ let photoLabels: string[];
 const BATCH_ROWS = 400;
 /** The batch files one 256 MB function scores in turn (the same rows): the old code went past 256 MB, or failed a run, in every run of two. */
 const SMALL_FILES = ['first', 'second'];
+/** Rows of a CSV of 320 x 320 photos in a cell: more record bytes than a 256 MB function's records' share of its budget. */
+const CSV_PHOTOS = 150;
 /** A 1 x 1 PNG: 0.6 MB of the 224 x 224 x 3 model's input. */
 const PIXEL = b64(pngBytes(1, 1, () => [200, 100, 50, 255]));
 
@@ -56,6 +58,11 @@ beforeAll(async () => {
     (_, i) => `${JSON.stringify({ image: b64(pngBytes(1, 1, () => [(i * 53) % 256, (i * 37) % 256, (i * 91) % 256, 255])) })}\n`,
   ).join('');
   for (const file of [...SMALL_FILES, 'large']) await store.put(`batch/input/conv/${file}.jsonl`, rows);
+  // A CSV of photos in a cell (base64), as a user exports a table: 150 painted PNGs of about 320 x 320, 92 KB each.
+  await pushModelFolder(store, await writeConvImageModel(320, 320, 3), 'conv320', { labels: ['a', 'b'], transforms: { input: { ...input, width: 320, height: 320 } } });
+  const painted = (i: number) =>
+    Buffer.from(pngBytes(320 + (i % 7), 320, (x, y) => [(x * 7 + y * 2240 + i) % 256, (y * 5 + i * 3) % 256, (x * 13 + y * 4160 + i * 11) % 256, 255])).toString('base64');
+  await store.put('batch/input/conv320/photos.csv', `id,image\n${Array.from({ length: CSV_PHOTOS }, (_, i) => `${i},${painted(i)}\n`).join('')}`);
   storeUri = store.uri;
   digits = (await readFile('models/_datasets/digits-test.jsonl', 'utf8'))
     .trim()
@@ -253,6 +260,21 @@ describe('a 256 MB function', () => {
       if (output === 'predictions.jsonl') expect(inLarge.trim().split('\n')).toHaveLength(BATCH_ROWS);
       for (const file of SMALL_FILES) expect(await read(`batch/output/conv/${file}.jsonl.${output}`), `${file}: ${output}`).toBe(inLarge);
     }
+  }, 60_000);
+
+  it('scores a CSV of photos in a cell (base64, 120 KB each) under 256 MB, every row', async () => {
+    // The records of a batch took half of the budget, leaving less than one row's pass (a 413, "no
+    // request fits", for the whole file), and each record held a copy of the batch's text before it
+    // (150 records of 120 KB held 1.4 GB).
+    const env = { ...process.env, ...FUNCTION_PROCESS_ENV, MODEL_STORE_URI: storeUri, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256' };
+    const { stdout } = await run(process.execPath, ['test/helpers/batchPeakChild.mjs', 'dist/batchScore/index.js', 'batch/input/conv320/photos.csv'], { env });
+    const [outcome] = stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{"status"'))
+      .map((line) => JSON.parse(line));
+    const manifest = JSON.parse(Buffer.from(await serving(storeUri).services.store.get('batch/output/conv320/photos.csv.manifest.json')).toString('utf8'));
+    expect([outcome?.status, outcome?.rows, manifest.error], manifest.error).toEqual(['succeeded', { read: CSV_PHOTOS, scored: CSV_PHOTOS, failed: 0 }, undefined]);
+    expect(outcome.peakBytes).toBeLessThan(256 * MB);
   }, 60_000);
 });
 

@@ -7,7 +7,7 @@ import type { LoadedModel } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import type { Manifest } from '../../registry/index.js';
 import { predict } from '../predict.js';
-import { chunkPassNeed } from '../runModel.js';
+import { chunkPassNeed, oneRowNeed } from '../runModel.js';
 import { checkFiniteOutput } from '../../protocol/answers.js';
 import { DatasetInputs, instancesPerChunk, type ModelInput } from '../../inputs/encode.js';
 import { elementCount, type TensorData } from '../../tensors/data.js';
@@ -77,7 +77,7 @@ async function* chunksOf(loaded: LoadedModel, examples: AsyncIterable<Example> |
   const { manifest } = loaded;
   const chunkSize = () => instancesPerChunk(manifest, limits.budget, limits.maxBatch, chunkPassNeed(loaded, limits.budget));
   let size = chunkSize();
-  let room = recordRoom(limits.budget);
+  let room = recordRoom(limits.budget, oneRowNeed(loaded, limits.budget));
   // The bytes of the chunk's records (inline instances count none: the request holds them anyway).
   let held = 0;
   const dataset = new DatasetInputs(manifest);
@@ -98,7 +98,7 @@ async function* chunksOf(loaded: LoadedModel, examples: AsyncIterable<Example> |
   }
   const next = () => {
     size = chunkSize();
-    room = recordRoom(limits.budget);
+    room = recordRoom(limits.budget, oneRowNeed(loaded, limits.budget));
   };
   for await (const example of examples) {
     const bytes = example.bytes ?? 0;
