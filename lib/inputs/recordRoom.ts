@@ -19,10 +19,10 @@ const RECORDS_SHARE = 0.5;
  * The memory a record takes per byte of it while it is read: its line's bytes, their text, the
  * parser's text and the values it cuts from it (a base64 photo is one string as long as the line),
  * the record's own text (batch outputs repeat it), some of it garbage until the next collection
- * (runtime/footprint.ts collects after 48 MB of growth). Measured in a 256 MB function reading a
- * CSV of base64 photos beside another such process: 8.3 MB of records took RSS up 60 MB, and one
- * row of a 320 x 320 convolution model no longer fitted when the records were counted at 3 bytes
- * each.
+ * (runtime/footprint.ts collects after 48 MB of growth). In a 256 MB function reading a CSV of
+ * base64 photos beside another such process, a batch sized at 3 bytes a byte (about 8 MB of
+ * records) left 135 MB resident outside tensors, about 60 MB above a fresh process, and one row of
+ * a 320 x 320 convolution model no longer fitted beside it.
  */
 const READ_COPIES = 6;
 
