@@ -47,21 +47,28 @@ export function dynamicOpOf(model: TfModel): string | undefined {
  * the caller disposes them. A graph model with dynamic ops runs with executeAsync, the only way
  * TF.js runs it, and the way its authors' code does; every other model with predict, as before.
  *
- * A layers model's predict runs the whole call as one batch: by default it cuts its input into
- * batches of 32, each by a Slice, and the wasm backend's Slice reads the whole input back into
- * JavaScript every time (1,000 digits: 92 to 156 ms a call against 30 to 44; 4,096 iris rows 11 to
- * 27 ms against 0.4 to 1.3), for outputs equal bit for bit. The caller sizes its calls to the
- * memory budget, counting that one Slice's copy of the rows (ops/runModel.ts's forwardNeed).
+ * A layers model's predict cuts its input into batches of 32 by default, each by a Slice, and the
+ * wasm backend makes a Slice by reading the whole input back into JavaScript: 1,000 digits took 92
+ * to 156 ms a call against 30 to 44 as one batch, 4,096 iris rows 11 to 27 ms against 0.4 to 1.3,
+ * for outputs equal bit for bit. So a call whose rows make at most ONE_BATCH_BYTES of input runs
+ * as one batch. A larger one keeps TF.js's batches, and with them a call's activations to 32
+ * rows' worth: the memory budget plans its calls on measures taken that way, and the count of
+ * convolution-model images a 413 said fit, run as one batch, took a 256 MB function to 274 MB.
  */
 export async function predictTensors(model: TfModel, feeds: tf.Tensor[]): Promise<tf.Tensor[]> {
   const x = feeds.length === 1 ? feeds[0] : feeds;
+  const rows = feeds[0]?.shape[0] ?? 1;
+  const oneBatch = isLayersModel(model) && rows > 0 && feeds.reduce((sum, t) => sum + t.size * 4, 0) <= ONE_BATCH_BYTES;
   const result = dynamicOps.has(model)
     ? await (model as GraphModel).predictAsync(x)
-    : isLayersModel(model)
-      ? model.predict(x, { batchSize: Math.max(1, feeds[0]?.shape[0] ?? 1) })
-      : (model as GraphModel).predict(x);
+    : oneBatch
+      ? (model as LayersModel).predict(x, { batchSize: rows })
+      : (model as { predict(x: tf.Tensor | tf.Tensor[]): tf.Tensor | tf.Tensor[] | tf.NamedTensorMap }).predict(x);
   return result instanceof tf.Tensor ? [result] : Array.isArray(result) ? result : Object.values(result);
 }
+
+/** The most input (4 bytes a value) a layers model's call runs as one batch (predictTensors). */
+const ONE_BATCH_BYTES = 8 * 2 ** 20;
 
 export function isLayersModel(model: TfModel): model is LayersModel {
   return 'layers' in model;

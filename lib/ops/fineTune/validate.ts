@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Manifest } from '../../registry/index.js';
 import { inChunks, type RunLimits } from '../../runtime/memory.js';
-import { forwardBytesPerRow } from '../../runtime/tfModel.js';
+import { forwardBytesPerRow, predictTensors } from '../../runtime/tfModel.js';
 import { ClassificationAccumulator } from '../evaluate/classification.js';
 import { headline } from '../evaluate/evaluate.js';
 import { classNames } from '../evaluate/examples.js';
@@ -24,13 +24,15 @@ async function outputRows(model: LayersModel, manifest: Manifest, data: Labelled
     estimate: forwardBytesPerRow(model),
   };
   await inChunks(plan, async (from, to) => {
-    // The tidy returns the tensor: returning its rows would make tf.tidy walk every value. One
-    // batch per chunk, as runtime/tfModel.ts's predictTensors runs it (predict's batches of 32 each copy the whole input).
-    const output = tf.tidy(() => model.predict(tf.tensor(data.x.subarray(from * width, to * width), [to - from, ...data.rowShape]), { batchSize: to - from }) as tf.Tensor);
+    // Run as predict runs (runtime/tfModel.ts's predictTensors: one batch when the rows are small).
+    const x = tf.tensor(data.x.subarray(from * width, to * width), [to - from, ...data.rowShape]);
+    let outputs: tf.Tensor[] = [];
     try {
-      rows.push(...((await output.array()) as number[][]));
+      outputs = await predictTensors(model, [x]);
+      rows.push(...((await outputs[0].array()) as number[][]));
     } finally {
-      output.dispose();
+      x.dispose();
+      for (const t of outputs) t.dispose();
     }
   });
   return rows;
