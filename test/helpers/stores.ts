@@ -22,6 +22,20 @@ export async function irisFolderStore(): Promise<FolderStore> {
   return store;
 }
 
+/**
+ * `_datasets/iris-12k.csv`: iris's 30 test rows 400 times (12,000 rows), in the store irisFolderStore
+ * makes: enough chunks and reads of the file for a job to be stopped, or taken over, between them.
+ */
+export async function putIris12k(store: ObjectStore): Promise<string> {
+  const [header, ...rows] = new TextDecoder()
+    .decode(await store.get('_datasets/iris-test.csv'))
+    .trim()
+    .split('\n');
+  const key = '_datasets/iris-12k.csv';
+  await store.put(key, [header, ...Array.from({ length: 400 }, () => rows).flat()].join('\n'));
+  return key;
+}
+
 export interface RecordingStore extends ObjectStore {
   calls: { method: string; key: string }[];
 }

@@ -8,21 +8,20 @@
  * Lambda (test/helpers/peakRssChild.mjs).
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
-import { FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
 import { uniform } from '../../lib/random.js';
+import { requestsInFunction } from '../helpers/functionProcess.js';
 import { b64, pngBytes } from '../helpers/images.js';
 import { tempFolderStore } from '../helpers/stores.js';
 import { writeImageModel } from '../helpers/tinyModels.js';
 
 const MB = 2 ** 20;
-const run = promisify(execFile);
+const _run = promisify(execFile);
 const ROWS = 20;
 let storeUri: string;
 
@@ -44,11 +43,12 @@ type Outcome = { status: number; error?: string; peakBytes: number; body?: { cou
 
 /** The evaluate bundle's answer to the noisy data set, in a function of `megabytes`. */
 async function evaluateIn(megabytes: number): Promise<Outcome> {
-  const file = path.join(await mkdtemp(path.join(tmpdir(), 'records-')), 'requests.json');
-  await writeFile(file, JSON.stringify([{ path: '/v2/models/wide/evaluate', body: JSON.stringify({ dataset: '_datasets/noisy.jsonl' }) }]));
-  const env = { ...process.env, ...FUNCTION_PROCESS_ENV, MODEL_STORE_URI: storeUri, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(megabytes), PEAK_CHILD_BODY: '1' };
-  const { stdout } = await run(process.execPath, ['test/helpers/peakRssChild.mjs', 'dist/evaluate/index.js', file], { env, maxBuffer: 64 * MB });
-  return JSON.parse(stdout.split('\n').find((line) => line.startsWith('{"status"')) ?? '{}');
+  const [answer] = await requestsInFunction<Outcome>('evaluate', [{ path: '/v2/models/wide/evaluate', body: { dataset: '_datasets/noisy.jsonl' } }], {
+    storeUri,
+    megabytes,
+    env: { PEAK_CHILD_BODY: '1' },
+  });
+  return answer;
 }
 
 it('evaluates large-image rows a few at a time in a small function, with the metrics of a large one', async () => {

@@ -1,17 +1,4 @@
-/**
- * An explanation whose answer cannot fit Lambda's 6 MB response is a 413 before any pass runs
- * (lib/ops/explain/answerSize.ts): it was built whole first (4 instances of a 600 x 600 x 3 model:
- * a 31 MB answer, 313 MB RSS in a 256 MB function) and only then refused. The 413 names the count
- * that fits, which is answered; the bound holds above the demo models' real answers. An answer
- * sent compressed has no bound on its sent bytes ahead, but building it is bounded by the memory
- * budget: in a 256 MB function 3 such instances took 281 to 314 MB (an out-of-memory kill in
- * Lambda) before their answer was measured and refused.
- */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
+import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { answerBound } from '../../lib/ops/explain/answerSize.js';
@@ -20,7 +7,7 @@ import { explainRequest } from '../../lib/ops/explain/request.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { parseManifest } from '../../lib/registry/manifest.js';
 import { localLimits } from '../../lib/runtime/memory.js';
-import { FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
+import { requestsInFunction } from '../helpers/functionProcess.js';
 import { b64, pngBytes } from '../helpers/images.js';
 import { httpApiEvent, serving, type App, type Handler } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
@@ -95,12 +82,12 @@ describe('an explanation sent compressed, in a 256 MB function', () => {
   /** The bundled explain handler in a fresh process of a 256 MB function, asked for gzip: the answer's status, error and the process's peak RSS. */
   async function in256(instances: number) {
     const image = b64(pngBytes(side, side, (x, y) => [(x * 7) % 256, (y * 5) % 256, (x + y) % 256, 255]));
-    const file = path.join(await mkdtemp(path.join(tmpdir(), 'explain-gzip-')), 'requests.json');
-    await writeFile(file, JSON.stringify([{ path: '/v2/models/photo/explain', body: JSON.stringify({ instances: new Array(instances).fill(image), method: 'saliency' }) }]));
-    const env = { ...process.env, ...FUNCTION_PROCESS_ENV, MODEL_STORE_URI: storeUri, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256', PEAK_CHILD_ACCEPT_ENCODING: 'gzip' };
-    const { stdout } = await promisify(execFile)(process.execPath, ['test/helpers/peakRssChild.mjs', 'dist/explain/index.js', file], { env, maxBuffer: 64 * 2 ** 20 });
-    const line = stdout.split('\n').find((l) => l.startsWith('{"status"'));
-    return JSON.parse(line ?? '{}') as { status: number; error?: string; peakBytes: number; coding?: string };
+    const request = { path: '/v2/models/photo/explain', body: { instances: new Array(instances).fill(image), method: 'saliency' } };
+    const [answer] = await requestsInFunction<{ status: number; error?: string; peakBytes: number; coding?: string }>('explain', [request], {
+      storeUri,
+      env: { PEAK_CHILD_ACCEPT_ENCODING: 'gzip' },
+    });
+    return answer;
   }
 
   it('is refused before its answer is built when building it would not fit, naming the count that fits, which is answered under 256 MB', async () => {

@@ -12,7 +12,7 @@ import { evaluateJob } from '../../lib/ops/evaluate/executor.js';
 import { getJson } from '../../lib/store/index.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { call, serving, type App } from '../helpers/serving.js';
-import { irisFolderStore } from '../helpers/stores.js';
+import { irisFolderStore, putIris12k } from '../helpers/stores.js';
 
 const IRIS = { name: 'iris', version: 1 };
 const IRIS_ROWS = { dataset: '_datasets/iris-test.csv', labelColumn: 'species' };
@@ -72,13 +72,8 @@ describe('an in-process evaluation at its deadline', () => {
   const spent = [() => 0, 0] as const;
 
   it('stops at its next chunk and saves nothing: the job stays failed, as readers saw it', async () => {
-    // 12,000 rows (iris's 30, 400 times): chunks, and reads of the file, for the deadline to come between.
-    const rows = new TextDecoder()
-      .decode(await store.get('_datasets/iris-test.csv'))
-      .trim()
-      .split('\n');
-    await store.put('_datasets/iris-12k.csv', [rows[0], ...Array.from({ length: 400 }, () => rows.slice(1)).flat()].join('\n'));
-    const job = await createJob(store, 'evaluate', IRIS, { dataset: '_datasets/iris-12k.csv', labelColumn: 'species', save: true }, { maxEventAgeMs: 0 });
+    // 12,000 rows: chunks, and reads of the file, for the deadline to come between.
+    const job = await createJob(store, 'evaluate', IRIS, { dataset: await putIris12k(store), labelColumn: 'species', save: true }, { maxEventAgeMs: 0 });
     const environment = { store, loader: app.services.loader, limits: app.services.limits };
     const warnings: string[] = [];
     const done = await runJob(environment, job.id, { evaluate: evaluateJob }, (_error, warning) => warnings.push(String(warning)), ...spent);

@@ -24,7 +24,7 @@ import { getJson, listAll, openStore, type ObjectStore } from '../../lib/store/i
 import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 import { call, serving, type App } from '../helpers/serving.js';
-import { holding, irisFolderStore, recording, syncFolder } from '../helpers/stores.js';
+import { holding, irisFolderStore, putIris12k, recording, syncFolder } from '../helpers/stores.js';
 
 const IRIS = { name: 'iris', version: 1 };
 /**
@@ -206,12 +206,8 @@ describe('a delivery that arrives while the job runs, on a folder store', () => 
   }, 60_000);
 
   it('taken over mid-evaluation: it stops at its next chunk and saves nothing; the one that took over saves the one evaluation', async () => {
-    // 12,000 rows (iris's 30, 400 times): the first attempt records its progress at 10,240 rows (chunks of 256).
-    const rows = new TextDecoder()
-      .decode(await store.get('_datasets/iris-test.csv'))
-      .trim()
-      .split('\n');
-    await store.put('_datasets/iris-12k.csv', [rows[0], ...Array.from({ length: 400 }, () => rows.slice(1)).flat()].join('\n'));
+    // 12,000 rows: the first attempt records its progress at 10,240 rows (chunks of 256).
+    const dataset = await putIris12k(store);
     const app = serving(store.uri, { JOB_HEARTBEAT_MS: String(HEARTBEAT_MS) });
     await app.services.loader.withModel(IRIS, async () => undefined); // the model's weights stay cached: not the job's tensors
     const saved = async () => {
@@ -221,7 +217,7 @@ describe('a delivery that arrives while the job runs, on a folder store', () => 
     };
     const before = await saved();
     const tensors = tf.memory().numTensors;
-    const job = await createJob(store, 'evaluate', IRIS, { dataset: '_datasets/iris-12k.csv', labelColumn: 'species', save: true });
+    const job = await createJob(store, 'evaluate', IRIS, { dataset, labelColumn: 'species', save: true });
     const { first, second, warnings } = await takenOverWhileSlow(job, app);
     expect(second).toEqual({ id: job.id, status: 'succeeded' });
     const done = await stored(store, job);

@@ -8,8 +8,7 @@
  * chunks than the fixed reserve let it.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -17,15 +16,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { S3Event } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
-import { FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
 import { MemoryBudget } from '../../lib/runtime/memory.js';
+import { requestsInFunction, uploadsInFunction } from '../helpers/functionProcess.js';
 import { b64, pngBytes } from '../helpers/images.js';
 import { call, serving } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 import { writeConvImageModel, writeImageModel } from '../helpers/tinyModels.js';
 
 const MB = 2 ** 20;
-const run = promisify(execFile);
+const _run = promisify(execFile);
 let storeUri: string;
 let digits: unknown[];
 /** Enough rows of the convolution model for the old chunk plan to take a fresh 256 MB function past 256 MB (261 to 303 MB in 8 runs). */
@@ -71,17 +70,12 @@ beforeAll(async () => {
 });
 
 type Outcome = { status: number; error?: string; peakBytes: number; body?: { predictions: unknown[]; metrics?: Record<string, number> } };
+/** A batch run's outcome in such a process. */
+type Upload = { status: string; rows: { read: number; scored: number; failed: number }; peakBytes: number };
 
 /** The answers of dist/<fn>/index.js, run in a 256 MB function's process, to these requests in turn (with `bodies`, a 200's body too). */
-async function in256(fn: string, requests: { path: string; body: unknown }[], bodies = false): Promise<Outcome[]> {
-  const file = path.join(await mkdtemp(path.join(tmpdir(), 'peak-')), 'requests.json');
-  await writeFile(file, JSON.stringify(requests.map((r) => ({ path: r.path, body: JSON.stringify(r.body) }))));
-  const env = { ...process.env, ...FUNCTION_PROCESS_ENV, MODEL_STORE_URI: storeUri, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256', PEAK_CHILD_BODY: bodies ? '1' : '0' };
-  const { stdout } = await run(process.execPath, ['test/helpers/peakRssChild.mjs', `dist/${fn}/index.js`, file], { env, maxBuffer: 64 * MB });
-  return stdout
-    .split('\n')
-    .filter((line) => line.startsWith('{"status"'))
-    .map((line) => JSON.parse(line));
+function in256(fn: string, requests: { path: string; body: unknown }[], bodies = false): Promise<Outcome[]> {
+  return requestsInFunction<Outcome>(fn, requests, { storeUri, env: { PEAK_CHILD_BODY: bodies ? '1' : '0' } });
 }
 
 const widePredict = (n: number) => ({ path: '/v1/models/wide:predict', body: { instances: new Array(n).fill(PIXEL) } });
@@ -233,13 +227,10 @@ describe('a 256 MB function', () => {
     // two files in one process, the old code went past 256 MB (to 279-289 MB), or failed a run on
     // its first chunk, measured again once encoded ("134 instances make 76.9 MB ... at most 119
     // instances fit at once"), in each of 12 runs of 200 and 400 rows.
-    const env = { ...process.env, ...FUNCTION_PROCESS_ENV, MODEL_STORE_URI: storeUri, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256' };
-    const keys = SMALL_FILES.map((file) => `batch/input/conv/${file}.jsonl`);
-    const { stdout } = await run(process.execPath, ['test/helpers/batchPeakChild.mjs', 'dist/batchScore/index.js', ...keys], { env });
-    const small = stdout
-      .split('\n')
-      .filter((line) => line.startsWith('{"status"'))
-      .map((line) => JSON.parse(line));
+    const small = await uploadsInFunction<Upload>(
+      SMALL_FILES.map((file) => `batch/input/conv/${file}.jsonl`),
+      { storeUri },
+    );
     const large = serving(storeUri);
     const { store } = large.services;
     const read = async (key: string) => Buffer.from(await store.get(key)).toString('utf8');
@@ -266,12 +257,7 @@ describe('a 256 MB function', () => {
     // The records of a batch took half of the budget, leaving less than one row's pass (a 413, "no
     // request fits", for the whole file), and each record held a copy of the batch's text before it
     // (150 records of 120 KB held 1.4 GB).
-    const env = { ...process.env, ...FUNCTION_PROCESS_ENV, MODEL_STORE_URI: storeUri, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256' };
-    const { stdout } = await run(process.execPath, ['test/helpers/batchPeakChild.mjs', 'dist/batchScore/index.js', 'batch/input/conv320/photos.csv'], { env });
-    const [outcome] = stdout
-      .split('\n')
-      .filter((line) => line.startsWith('{"status"'))
-      .map((line) => JSON.parse(line));
+    const [outcome] = await uploadsInFunction<Upload>(['batch/input/conv320/photos.csv'], { storeUri });
     const manifest = JSON.parse(Buffer.from(await serving(storeUri).services.store.get('batch/output/conv320/photos.csv.manifest.json')).toString('utf8'));
     expect([outcome?.status, outcome?.rows, manifest.error], manifest.error).toEqual(['succeeded', { read: CSV_PHOTOS, scored: CSV_PHOTOS, failed: 0 }, undefined]);
     expect(outcome.peakBytes).toBeLessThan(256 * MB);

@@ -9,7 +9,7 @@
  * handler runs in a process of its own, as on Lambda.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -18,12 +18,12 @@ import { beforeAll, expect, it } from 'vitest';
 import { preprocessingFrom } from '../../cli/commands/preprocessing.js';
 import { exportNsfwModel } from '../../examples/export-nsfwjs.mjs';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
-import { FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
+import { requestsInFunction } from '../helpers/functionProcess.js';
 import { b64, jpegBytes } from '../helpers/images.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
 const MB = 2 ** 20;
-const run = promisify(execFile);
+const _run = promisify(execFile);
 /** A 1920 x 1280 camera JPEG (2.5 MP). */
 const PHOTO = path.resolve('node_modules/@vladmandic/face-api/demo/sample1.jpg');
 /**
@@ -47,15 +47,8 @@ beforeAll(async () => {
 type Outcome = { status: number; error?: string; peakBytes: number; tensors: number };
 
 /** The answers of the bundled predict handler, run in one fresh 256 MB function's process, to these requests in turn. */
-async function in256(requests: { path: string; body: unknown }[]): Promise<Outcome[]> {
-  const file = path.join(await mkdtemp(path.join(tmpdir(), 'peak-')), 'requests.json');
-  await writeFile(file, JSON.stringify(requests.map((r) => ({ path: r.path, body: JSON.stringify(r.body) }))));
-  const env = { ...process.env, ...FUNCTION_PROCESS_ENV, MODEL_STORE_URI: storeUri, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256' };
-  const { stdout } = await run(process.execPath, ['test/helpers/peakRssChild.mjs', 'dist/predict/index.js', file], { env, maxBuffer: 64 * MB });
-  return stdout
-    .split('\n')
-    .filter((line) => line.startsWith('{"status"'))
-    .map((line) => JSON.parse(line));
+function in256(requests: { path: string; body: unknown }[]): Promise<Outcome[]> {
+  return requestsInFunction<Outcome>('predict', requests, { storeUri });
 }
 
 it('serves the same large photo twice in one 256 MB function, under 256 MB and with no tensor left; a photo that does not fit is still refused before decoding', async () => {
