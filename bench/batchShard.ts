@@ -4,8 +4,8 @@
  * the columnar path a million rows take a few seconds, and the fixed cost of starting the workers
  * would weigh more than scoring) with 1 and with 2 worker processes (speedup target 1.7 on 2
  * cores), each worker's peak RSS (its high-water mark) after its middle range and after its last
- * (flat: ranges stream; RSS sampled right after a range follows the collection budget's sawtooth,
- * cli/rssBudget.ts, so it is reported beside it, not held to the target), how
+ * (flat: ranges stream; RSS sampled right after a range rises and falls with the collections, so
+ * it is reported beside it, not held to the target), how
  * many cores one worker keeps busy (its CPU time over its wall time while scoring ranges: V8's
  * garbage collector and the file system work on other threads, which caps what a second worker
  * can add on two cores), the worker CPU time the same rows take with 2 workers over 1 (above 1
@@ -182,7 +182,7 @@ export async function measureShardedBatch(options: { quick?: boolean } = {}): Pr
           1.1,
           'x',
           round(worstPeakGrowth, 2),
-          `RSS right after a range, last / first: up to ${round(worstGrowth, 2)}x (it follows the collection budget's 10% sawtooth)`,
+          `RSS right after a range, last / first: up to ${round(worstGrowth, 2)}x (it rises and falls with the collections)`,
         ),
       ],
     };

@@ -8,23 +8,9 @@ import { failureKind, type RangeTask, type WorkerMessage } from '../lib/batch/sh
 import { outputsFor } from '../lib/batch/paths.js';
 import { scoreRange } from '../lib/batch/shard/range.js';
 import { createServices } from '../lib/services.js';
-import { rssBudget } from './rssBudget.js';
 
 const services = createServices();
 
-const overBudget = rssBudget();
-/** A full collection when the worker has outgrown its budget (cli/rssBudget.ts); returns the RSS it leaves. */
-function collectIfGrown(): number {
-  let rss = process.memoryUsage().rss;
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) return rss;
-  overBudget(rss, () => {
-    gc();
-    rss = process.memoryUsage().rss;
-    return rss;
-  });
-  return rss;
-}
 const send = (message: WorkerMessage) => process.send?.(message);
 
 /**
@@ -42,7 +28,7 @@ process.on('message', async (task: RangeTask) => {
   const cpu = process.cpuUsage();
   try {
     await scoreRange(io, services.loader, task.input, outputsFor(task.input, task.outputPrefix), task.plan, task.range, services.limits);
-    const rssBytes = collectIfGrown();
+    const rssBytes = process.memoryUsage().rss;
     const used = process.cpuUsage(cpu);
     send({
       type: 'done',
