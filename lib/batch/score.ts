@@ -9,7 +9,7 @@
  * anything else (a function too small for even one row, a backend fault) fails the run as it
  * would with any rows beside it.
  */
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, PayloadTooLargeError } from '../errors.js';
 import { InstanceTooLargeError } from '../inputs/budget.js';
 import type { LoadedModel } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
@@ -31,6 +31,9 @@ export interface RowResult {
  */
 const isRowProblem = (error: unknown): error is BadRequestError | InstanceTooLargeError => error instanceof BadRequestError || error instanceof InstanceTooLargeError;
 
+/** A chunk refused for the memory its rows take together (not one row too large on its own: isRowProblem). */
+const isMemoryRefusal = (error: unknown): boolean => error instanceof PayloadTooLargeError && !(error instanceof InstanceTooLargeError);
+
 /** The row's problem without the request-path prefix (the error file gives the line instead). */
 function reason(error: BadRequestError | InstanceTooLargeError): string {
   // "instances[0]: expected ..." -> "expected ...", "instances[0].b64: ..." -> "b64: ...", "instances[0] is neither ..." -> "is neither ...".
@@ -49,12 +52,27 @@ type Outcome = Pick<RowResult, 'answer' | 'error'>;
  * pass run a few rows at a time beside a wasm heap its calls had grown, took a fresh 256 MB function
  * to 244-308 MB on a file of 200 or 400 rows, or failed the run on a chunk refused once its rows were
  * encoded (planned to the last MB, then measured again): 13 runs in 27. Now 3-8 rows a chunk, 215-236 MB.
+ *
+ * A chunk is planned from a measure, and refused when a measure taken once its rows are encoded
+ * says they do not fit after all (what the process holds moved in between: garbage, the wasm
+ * heap's fragments). That chunk is then tried again with half as many rows, planned afresh, and
+ * so on down to one row: only a row that does not fit alone fails the run, as a function too small
+ * for the model. Before, such a chunk failed the whole file.
  */
 async function run(loaded: LoadedModel, instances: unknown[], limits: RunLimits): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
+  let most = Number.POSITIVE_INFINITY;
   for (let from = 0; from < instances.length; ) {
-    const to = Math.min(instances.length, from + instancesPerChunk(loaded.manifest, limits.budget, limits.maxBatch, chunkPassNeed(loaded, limits.budget)));
-    const [output] = await predict(loaded, inputFromValues(loaded.manifest, instances.slice(from, to)), limits);
+    const planned = instancesPerChunk(loaded.manifest, limits.budget, limits.maxBatch, chunkPassNeed(loaded, limits.budget));
+    const to = Math.min(instances.length, from + Math.min(planned, most));
+    let output: Awaited<ReturnType<typeof predict>>[number];
+    try {
+      [output] = await predict(loaded, inputFromValues(loaded.manifest, instances.slice(from, to)), limits);
+    } catch (error) {
+      if (!isMemoryRefusal(error) || to - from === 1) throw error;
+      most = Math.ceil((to - from) / 2);
+      continue;
+    }
     const overflowed = new Set(nonFiniteRows(output));
     outcomes.push(...toAnswers(loaded.manifest, output).map((answer, i) => (overflowed.has(i) ? { error: NON_FINITE_OUTPUT } : { answer })));
     from = to;
