@@ -34,6 +34,9 @@ class FallingBudget extends MemoryBudget {
   }
 }
 
+/** A budget of `bytes` that does not move, as MEMORY_BUDGET_BYTES makes. */
+const fixed = (bytes: number) => new MemoryBudget({ functionBytes: FUNCTION_BYTES, overrideBytes: bytes });
+
 /** The demo iris rows as a CSV's records. */
 function irisRows(count: number): BatchRow[] {
   const [header, ...lines] = readFileSync('models/_datasets/iris-test.csv', 'utf8').trim().split('\n');
@@ -48,26 +51,22 @@ function irisRows(count: number): BatchRow[] {
 /** The bytes at which a chunk holds `rows` iris rows with their pass (the plan's own arithmetic). */
 function bytesForRows(loaded: LoadedModel, rows: number): number {
   let bytes = 1024;
-  while (
-    instancesPerChunk(
-      loaded.manifest,
-      new MemoryBudget({ functionBytes: FUNCTION_BYTES, overrideBytes: bytes }),
-      100_000,
-      chunkPassNeed(loaded, new MemoryBudget({ functionBytes: FUNCTION_BYTES, overrideBytes: bytes })),
-    ) < rows
-  )
-    bytes *= 1.25;
+  while (instancesPerChunk(loaded.manifest, fixed(bytes), 100_000, chunkPassNeed(loaded, fixed(bytes))) < rows) bytes *= 1.25;
   return Math.ceil(bytes);
+}
+
+/** Runs `fn` with the demo iris model loaded from models/. */
+async function withIris(fn: (loaded: LoadedModel) => Promise<void>): Promise<void> {
+  const { loader } = servicesFor({ MODEL_STORE_URI: 'file://models', POWERTOOLS_LOG_LEVEL: 'SILENT' });
+  await loader.withModel({ name: 'iris', version: await loader.resolve({ name: 'iris' }) }, fn);
 }
 
 describe('a batch chunk refused once its rows are encoded', () => {
   it('is scored in smaller chunks: every row answered as with a budget that does not move, and no tensor left', async () => {
-    const { loader } = servicesFor({ MODEL_STORE_URI: 'file://models', POWERTOOLS_LOG_LEVEL: 'SILENT' });
-    const version = await loader.resolve({ name: 'iris' });
-    await loader.withModel({ name: 'iris', version }, async (loaded) => {
+    await withIris(async (loaded) => {
       const rows = irisRows(2000);
       const bytes = bytesForRows(loaded, 20);
-      const steady = await scoreRows(loaded, rows, true, { maxBatch: 100_000, budget: new MemoryBudget({ functionBytes: FUNCTION_BYTES, overrideBytes: bytes }) });
+      const steady = await scoreRows(loaded, rows, true, { maxBatch: 100_000, budget: fixed(bytes) });
       expect(steady.every((r) => r.answer !== undefined && r.error === undefined)).toBe(true);
       const tensors = tf.memory().numTensors;
       // The first chunk is planned at 100 times the room the encoded rows then find: about 2,000 rows where 20 fit.
@@ -78,9 +77,7 @@ describe('a batch chunk refused once its rows are encoded', () => {
   });
 
   it('still fails the run when not even one row fits, with the figures', async () => {
-    const { loader } = servicesFor({ MODEL_STORE_URI: 'file://models', POWERTOOLS_LOG_LEVEL: 'SILENT' });
-    const version = await loader.resolve({ name: 'iris' });
-    await loader.withModel({ name: 'iris', version }, async (loaded) => {
+    await withIris(async (loaded) => {
       const tensors = tf.memory().numTensors;
       await expect(scoreRows(loaded, irisRows(50), true, { maxBatch: 100_000, budget: new FallingBudget(1, 1_000_000) })).rejects.toThrow(/this function can give/);
       expect(tf.memory().numTensors).toBe(tensors);

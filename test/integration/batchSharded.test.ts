@@ -239,7 +239,6 @@ it('a worker that dies after it is ready but before the plan is read: its replac
       io: { ...options.io, source: slow },
       workers: 1,
       workerScript: script,
-      execArgv: ['--expose-gc'],
       env: { ...process.env, MARKER: marker, REAL_WORKER: pathToFileURL(worker.script).href, MODEL_STORE_URI: 'file://models' },
     });
     const reference = await single('flowers.csv', await readFile(path.join(dir, 'flowers.csv'), 'utf8'));
