@@ -114,6 +114,7 @@ export function backendName(): BackendName {
 interface WasmModule {
   HEAPU8?: Uint8Array;
   _malloc?: (bytes: number) => number;
+  _free?: (offset: number) => void;
 }
 
 /** The wasm backend's module (its heap and allocator), undefined under another backend or before it starts. */
@@ -130,37 +131,77 @@ export function wasmHeapBytes(): number {
   return wasmModule()?.HEAPU8?.buffer.byteLength ?? 0;
 }
 
-/** The lowest and highest byte of the heap any tensor's data has taken, by module (a restarted backend is a new module). */
-const allocatedExtents = new WeakMap<WasmModule, { low: number; high: number }>();
+/** The most bytes held at once since a mark was set. */
+interface PeakMark {
+  peak: number;
+}
+
+/**
+ * What the backend's allocations through the module's _malloc and _free have done, by module (a
+ * restarted backend is a new module): the lowest and highest byte any took, and the bytes held now.
+ */
+interface Allocations {
+  low: number;
+  high: number;
+  held: number;
+  sizes: Map<number, number>;
+  marks: Set<PeakMark>;
+}
+const watchedModules = new WeakMap<WasmModule, Allocations>();
 
 /**
  * Every tensor's data is allocated through the module's _malloc (tfjs-backend-wasm's write and
- * makeOutput), and written once allocated: so from the lowest byte an allocation took to the
- * highest one, the heap's pages have been touched, and stay resident (a wasm heap never gives
- * pages back). Watched from the backend's start; the kernels' own allocations inside the module
- * are not seen, and count as memory outside tensors (runtime/footprint.ts).
+ * makeOutput) and freed through its _free (disposeData), and written once allocated: so from the
+ * lowest byte an allocation took to the highest one, the heap's pages have been touched, and stay
+ * resident (a wasm heap never gives pages back). Watched from the backend's start. The tensors a
+ * kernel makes and frees inside itself are seen too (the Mean under a global average pool
+ * transposes its input into one: tf.profile, which counts tensors between kernels, missed it);
+ * the kernels' allocations inside the module (XNNPACK's) are not, and count as memory outside
+ * tensors (runtime/footprint.ts). Emscripten's stubs put the module's own exports in their place
+ * on their first call: each wrapper puts itself back.
  */
 function watchAllocations(wasm: WasmModule): void {
   let malloc = wasm._malloc;
-  if (allocatedExtents.has(wasm) || malloc === undefined) return;
-  const extent = { low: Number.POSITIVE_INFINITY, high: 0 };
-  allocatedExtents.set(wasm, extent);
-  const watched = (bytes: number) => {
+  let free = wasm._free;
+  if (watchedModules.has(wasm) || malloc === undefined || free === undefined) return;
+  const seen: Allocations = { low: Number.POSITIVE_INFINITY, high: 0, held: 0, sizes: new Map(), marks: new Set() };
+  watchedModules.set(wasm, seen);
+  const watchedMalloc = (bytes: number) => {
     const at = (malloc as (bytes: number) => number)(bytes);
-    // Emscripten's stub puts the module's own export in its place on its first call: put this back.
-    if (wasm._malloc !== watched) {
+    if (wasm._malloc !== watchedMalloc) {
       malloc = wasm._malloc;
-      wasm._malloc = watched;
+      wasm._malloc = watchedMalloc;
     }
     // `>>> 0`: offsets past 2 GiB come back negative (as tfjs-backend-wasm reads them).
     const offset = at >>> 0;
     if (offset !== 0) {
-      extent.low = Math.min(extent.low, offset);
-      extent.high = Math.max(extent.high, offset + bytes);
+      seen.low = Math.min(seen.low, offset);
+      seen.high = Math.max(seen.high, offset + bytes);
+      seen.sizes.set(offset, bytes);
+      seen.held += bytes;
+      for (const mark of seen.marks) mark.peak = Math.max(mark.peak, seen.held);
     }
     return at;
   };
-  wasm._malloc = watched;
+  const watchedFree = (at: number) => {
+    (free as (at: number) => void)(at);
+    if (wasm._free !== watchedFree) {
+      free = wasm._free;
+      wasm._free = watchedFree;
+    }
+    const offset = at >>> 0;
+    seen.held -= seen.sizes.get(offset) ?? 0;
+    seen.sizes.delete(offset);
+  };
+  wasm._malloc = watchedMalloc;
+  wasm._free = watchedFree;
+}
+
+function watched(): Allocations | undefined {
+  const wasm = wasmModule();
+  if (wasm === undefined) return undefined;
+  watchAllocations(wasm);
+  return watchedModules.get(wasm);
 }
 
 /**
@@ -169,9 +210,27 @@ function watchAllocations(wasm: WasmModule): void {
  * beyond it, the part of its growth no tensor took yet, is not resident until one does.
  */
 export function wasmHeapTouchedBytes(): number {
-  const wasm = wasmModule();
-  if (wasm === undefined) return 0;
-  watchAllocations(wasm);
-  const extent = allocatedExtents.get(wasm);
-  return extent === undefined || extent.high === 0 ? 0 : extent.high - extent.low;
+  const seen = watched();
+  return seen === undefined || seen.high === 0 ? 0 : seen.high - seen.low;
+}
+
+/**
+ * Runs `run`, which must be synchronous (a kernel), and gives how far the bytes the backend's
+ * allocations held rose during it above what they hold once it returns: the tensors it made and
+ * freed inside itself (0 under another backend, whose kernels' temporaries are not seen).
+ */
+export function bytesFreedWithin(run: () => void): number {
+  const seen = watched();
+  if (seen === undefined) {
+    run();
+    return 0;
+  }
+  const mark = { peak: seen.held };
+  seen.marks.add(mark);
+  try {
+    run();
+    return mark.peak - seen.held;
+  } finally {
+    seen.marks.delete(mark);
+  }
 }

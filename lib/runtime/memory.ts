@@ -19,6 +19,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { size } from '../bytes.js';
 import { PayloadTooLargeError } from '../errors.js';
+import { bytesFreedWithin } from './backend.js';
 import { bytesOutsideTensors, collectBeforeRefusing, roomAPassMayLose } from './footprint.js';
 import { MeasuredCosts } from './measuredCosts.js';
 import { Pace, type TimeLimit } from './timeLimit.js';
@@ -171,16 +172,28 @@ function rememberRowMs(plan: ChunkPlan, ms: number | undefined): void {
 type Timed = { time(f: () => void): Promise<{ kernelMs: number }> };
 type ProfileState = { profiling: boolean; activeProfile: { kernels: { totalBytesSnapshot: number }[] } };
 
-/** A kernel timed synchronously: a throw reaches the caller (see profileKernels). */
-const timeSynchronously: Timed['time'] = (f) => {
-  const start = performance.now();
-  f();
-  return Promise.resolve({ kernelMs: performance.now() - start });
-};
+/**
+ * Kernels timed synchronously, each run also watched for the tensors it makes and frees inside
+ * itself (runtime/backend.ts's bytesFreedWithin): the profile's snapshot is of the bytes alive
+ * once a kernel returned, and the wasm Mean under a global average pool, transposing its input
+ * first, held twice what the snapshot after it said (a convolution model's measured cost per row
+ * was half of what its calls took, and a 256 MB function served 16 images at 266 MB). A throw
+ * reaches the caller (see profileKernels).
+ */
+function timedKernels(): { time: Timed['time']; peaks: (kernels: { totalBytesSnapshot: number }[]) => number[] } {
+  const within: number[] = [];
+  const time: Timed['time'] = (f) => {
+    const start = performance.now();
+    within.push(bytesFreedWithin(f));
+    return Promise.resolve({ kernelMs: performance.now() - start });
+  };
+  // One time() per kernel the profile records, in the same order (a kernel that throws adds neither).
+  return { time, peaks: (kernels) => kernels.map((k, i) => k.totalBytesSnapshot + (within[i] ?? 0)) };
+}
 
 /**
- * Runs `run`, which must be synchronous, under a profile of its own: the tensor bytes alive after
- * each kernel it ran, in order. Nothing else runs between the first kernel and the last, so no
+ * Runs `run`, which must be synchronous, under a profile of its own: the most tensor bytes alive
+ * during each kernel it ran, in order. Nothing else runs between the first kernel and the last, so no
  * other request's tensors come or go inside the figures (tf.profile spans awaits, during which
  * any request's kernels are recorded and its tensors counted). A profile already open (tf.profile
  * across its awaits) is put back as it was, without these kernels.
@@ -192,12 +205,13 @@ export function profileKernelsSync(run: () => void): number[] {
   const own = Object.getOwnPropertyDescriptor(backend, 'time');
   const outer = { profiling: state.profiling, kernels: state.activeProfile.kernels };
   const kernels: ProfileState['activeProfile']['kernels'] = [];
-  backend.time = timeSynchronously;
+  const timed = timedKernels();
+  backend.time = timed.time;
   state.profiling = true;
   state.activeProfile.kernels = kernels;
   try {
     run();
-    return kernels.map((k) => k.totalBytesSnapshot);
+    return timed.peaks(kernels);
   } finally {
     state.profiling = outer.profiling;
     state.activeProfile.kernels = outer.kernels;
@@ -207,7 +221,7 @@ export function profileKernelsSync(run: () => void): number[] {
 }
 
 /**
- * Runs `run` under tf.profile; the tensor bytes alive after each kernel it ran, in order.
+ * Runs `run` under tf.profile; the most tensor bytes alive during each kernel it ran, in order.
  *
  * Under a profile, TF.js times each kernel with the backend's async time(): a kernel that throws
  * (a kernel the backend lacks, a gradient TF.js cannot take) rejects that promise, which nothing
@@ -219,12 +233,13 @@ export async function profileKernels(run: () => Promise<unknown> | unknown): Pro
   const engine = tf.engine();
   const backend = engine.backend as unknown as Timed;
   const own = Object.getOwnPropertyDescriptor(backend, 'time');
-  backend.time = timeSynchronously;
+  const timed = timedKernels();
+  backend.time = timed.time;
   try {
     const profile = await tf.profile(async () => {
       await run();
     });
-    return profile.kernels.map((k) => k.totalBytesSnapshot);
+    return timed.peaks(profile.kernels);
   } catch (error) {
     (engine.state as unknown as { profiling: boolean }).profiling = false;
     throw error;

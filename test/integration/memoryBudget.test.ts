@@ -179,17 +179,18 @@ describe('a model whose input leaves the image size free ([null, null, 1])', () 
     model.dispose();
     const store = await tempFolderStore();
     const manifest = await pushModelFolder(store, dir, 'fcn', { labels: ['a', 'b'] });
-    const app = serving(store.uri, { MEMORY_BUDGET_BYTES: String(4 * MB) });
+    const app = serving(store.uri, { MEMORY_BUDGET_BYTES: String(8 * MB) });
     const infer = (rows: number, side: number) => ({
       inputs: [{ name: manifest.signature.inputs[0].name, shape: [rows, side, side, 1], datatype: 'FP32', data: new Array(rows * side * side).fill(0.5) }],
     });
     // Small rows first (their cost is measured), then one large row (its own cost is measured).
     expect((await call(app.predict, 'POST', '/v2/models/fcn/infer', infer(2, 8))).statusCode).toBe(200);
     expect((await call(app.predict, 'POST', '/v2/models/fcn/infer', infer(1, 200))).statusCode).toBe(200);
-    // 8 rows of 200 x 200: a row's activations are 2.6 MB, so one row a chunk; with the 8 x 8 cost, all 8 in one (22 MB).
+    // 8 rows of 200 x 200: a row's activations are 2.6 MB, and as much again for the copy the
+    // global average pool transposes them into, so one row a chunk; with the 8 x 8 cost, all 8 in one (22 MB of activations).
     const { answer, peak } = await peakOf(app.predict, '/v2/models/fcn/infer', infer(8, 200));
     expect(answer.statusCode, JSON.stringify(answer.body).slice(0, 300)).toBe(200);
-    expect(peak).toBeLessThanOrEqual(4 * MB);
+    expect(peak).toBeLessThanOrEqual(8 * MB);
   });
 });
 

@@ -128,6 +128,17 @@ describe('a 256 MB function', () => {
     expect(refusedAgain.error).toMatch(new RegExp(`^instances: ${over} instances make .*: at most \\d+ instances fit at once$`));
   }, 60_000);
 
+  it('runs a convolution model on 16 and on 30 images in calls sized by what its kernels hold inside themselves, under 256 MB', async () => {
+    // Sized by the tensors alive between kernels, a call held twice what its rows were measured at
+    // (the global average pool's Mean transposes the convolution output inside itself): each of
+    // these took a fresh 256 MB function to 265 to 270 MB.
+    for (const count of [16, 30]) {
+      const [outcome] = await in256('predict', [{ path: '/v1/models/conv:predict', body: { instances: photos.slice(0, count) } }]);
+      expect([outcome.status, outcome.error]).toEqual([200, undefined]);
+      expect(outcome.peakBytes, `${count} images`).toBeLessThan(256 * MB);
+    }
+  }, 60_000);
+
   it('refuses a 2048 x 2048 photo before decoding it (a 413 naming it and the figures), and answers it scaled to the size it names, under 256 MB', async () => {
     const paint = (x: number, y: number): [number, number, number, number] => [x & 255, y & 255, (x + y) & 255, 255];
     const photo = (side: number) => ({ path: '/v1/models/wide:predict', body: { instances: [b64(pngBytes(side, side, paint))] } });
