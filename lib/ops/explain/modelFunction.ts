@@ -99,6 +99,37 @@ export function checkPassMemory(loaded: LoadedModel, pass: Pass, limits: RunLimi
 }
 
 /**
+ * Measures one row of the gradient pass now, on a row of zeros, when rows of this shape have not
+ * been measured through the model: the estimate from the model's layers is no upper bound (a
+ * 320 x 320 convolution under a global average pool measures 7.2 times its summed activations,
+ * estimated at 5). Whether it measured: not when already measured, when gradients cannot be taken
+ * (a 400 says so in its place) or when the output's width is not fixed.
+ */
+export async function measureGradientAhead(loaded: LoadedModel, limits: RunLimits, rowShape: readonly number[]): Promise<boolean> {
+  if (costPerRow(loaded.model, 'gradient', rowShape) !== undefined) return false;
+  try {
+    checkGradientsPossible(loaded);
+  } catch {
+    return false;
+  }
+  const { inputs, outputs } = loaded.manifest.signature;
+  const width = (outputs[0]?.shape ?? [-1]).slice(1).reduce((a, b) => a * b, 1);
+  if (!(width > 0) || inputs[0] === undefined) return false;
+  const space: InputSpace = { spec: inputs[0], rowShape: [...rowShape], size: rowShape.reduce((a, b) => a * b, 1) };
+  const rule: ScoreRule = { weights: new Float32Array(width).fill(1), constant: 0 };
+  await gradientRows(
+    loaded,
+    space,
+    1,
+    () => {},
+    () => rule,
+    limits,
+    () => {},
+  );
+  return true;
+}
+
+/**
  * What one call of this pass over rows of `rowShape` holds at its peak, for work planned before
  * it runs: the call's tensors (its rows' measured peak, or the estimate until measured), what the
  * pass may lose of the budget to its own chunks (runtime/footprint.ts), and the call's rows fed
