@@ -44,3 +44,18 @@ export class InstanceTooLargeError extends PayloadTooLargeError {
     this.name = 'PayloadTooLargeError';
   }
 }
+
+/**
+ * More natural instances than fit the budget at once, told apart so that work with a limit of its
+ * own on the instances (explain's answer size) can name the count both allow: `fit` instances fit
+ * (0: not even one).
+ */
+export class TooManyInstancesError extends PayloadTooLargeError {
+  constructor(
+    message: string,
+    readonly fit: number,
+  ) {
+    super(message);
+    this.name = 'PayloadTooLargeError';
+  }
+}

@@ -3,11 +3,11 @@
  * tensors: natural instances go through the model's input kind (encodeInstances); anything else is
  * a raw tensor row, checked against the signature. Pure: no I/O, no TF.js (plain typed arrays).
  */
-import { BadRequestError, PayloadTooLargeError } from '../errors.js';
+import { BadRequestError } from '../errors.js';
 import { fitsShape, type TensorData, type TensorSpec } from '../tensors/data.js';
 import { flattenNested, nestedShape, type RowsOf } from '../tensors/nested.js';
 import { megabytes, size } from '../bytes.js';
-import type { EncodeBudget, RunNeed } from './budget.js';
+import { type EncodeBudget, type RunNeed, TooManyInstancesError } from './budget.js';
 import { csvNumber } from './csvCells.js';
 import type { InputKind, KindSettings } from './kind.js';
 import { kindOf } from './kinds.js';
@@ -112,7 +112,7 @@ async function encodeInSlices(
   return out;
 }
 
-function tooMany(where: string, count: number, rowShape: number[], budget: EncodeBudget, run: RunNeed): PayloadTooLargeError {
+function tooMany(where: string, count: number, rowShape: number[], budget: EncodeBudget, run: RunNeed): TooManyInstancesError {
   const rowBytes = rowBytesOf(rowShape);
   // For the client's next request (promisable); one that fits now is named even when that leaves none.
   const fit = Math.max(rowsThatFit(budget.promisable(), rowBytes, run), Math.min(1, rowsThatFit(budget.available(), rowBytes, run)));
@@ -120,12 +120,13 @@ function tooMany(where: string, count: number, rowShape: number[], budget: Encod
     run.perCall === 0 && run.perRow === 0
       ? ''
       : `, and ${run.what.replace('{them}', count === 1 ? 'it' : 'them')} ${megabytes(bytesOf(count, 0, run))} more (${size(run.perCall)} for a call, ${size(run.perRow)} per instance)`;
-  return new PayloadTooLargeError(
+  return new TooManyInstancesError(
     `${where}: ${count === 1 ? 'one instance makes' : `${count} instances make`} ${megabytes(count * rowBytes)} of model input (${megabytes(rowBytes)} each, shape [${rowShape}])${running}; ` +
       `this function can give ${budget.describe()}: ` +
       (fit > 0
         ? `at most ${fit === 1 ? '1 instance fits' : `${fit} instances fit`} at once`
         : `not even one fits; a function of at least ${budget.functionSizeFor(bytesOf(1, rowBytes, run))} MB (${budget.sizeSetting}) would take one`),
+    fit,
   );
 }
 

@@ -289,6 +289,21 @@ describe('a 256 MB function', () => {
     expect([served.status, served.error]).toEqual([200, undefined]);
     expect(served.peakBytes).toBeLessThan(megabytes * MB);
   }, 60_000);
+
+  it("names, for more explanations than fit, the count both its memory and the answer's size allow, and serves it", async () => {
+    // Counted by memory alone, the 413 named 11 instances of the 224 x 224 convolution model, and
+    // those 11 were refused for their answer ("at most 5 of these 11 instances fit").
+    const explain = (count: number) => ({ path: '/v2/models/conv/explain', body: { method: 'integratedGradients', instances: photos.slice(0, count) } });
+    const [refused] = await in256('explain', [explain(32)]);
+    const named =
+      /^instances: 32 instances make .*: at most (\d+) instances fit at once; and of those, the answer would be up to [\d.]+ MB, over the 6\.0 MB a Lambda function can return: at most (\d+) of these \1 instances fit: send (?:\2|one) at a time/.exec(
+        refused.error ?? '',
+      );
+    expect(named, refused.error).not.toBeNull();
+    const [served] = await in256('explain', [explain(Number(named?.[2]))]);
+    expect([served.status, served.error]).toEqual([200, undefined]);
+    expect(served.peakBytes).toBeLessThan(256 * MB);
+  }, 60_000);
 });
 
 it('a 2048 MB function (and a larger one) plans no more than the fixed 384 MB reserve let it', () => {

@@ -4,8 +4,7 @@
  * features, words or pixels. The answer has the shape Alibi-style explainers use:
  * `{meta, data, predictions}`.
  */
-import { BadRequestError, PayloadTooLargeError } from '../../errors.js';
-import { InstanceTooLargeError } from '../../inputs/budget.js';
+import { BadRequestError } from '../../errors.js';
 import { instanceRowShape } from '../../inputs/encode.js';
 import type { LoadedModel } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
@@ -13,12 +12,12 @@ import { checkFiniteOutput, toAnswers, type Answer } from '../../protocol/answer
 import { checkAnswerSize, type AnswerLimit } from './answerSize.js';
 import type { Attribution, ExplainContext } from './context.js';
 import { imageShape } from './features.js';
-import { encodeRows } from './inputs.js';
+import { encodeInstancesCounted } from './instanceCount.js';
 import { integratedGradients } from './integratedGradients.js';
 import { kernelShap } from './kernelShap.js';
 import { mapAttribution } from './mapping.js';
-import { explainNeed, passOf } from './memoryNeed.js';
-import { checkPassFits, checkPassMemory, forwardRows, measureGradientAhead } from './modelFunction.js';
+import { passOf } from './memoryNeed.js';
+import { checkPassFits, checkPassMemory, forwardRows } from './modelFunction.js';
 import type { ExplainMethod, ExplainRequest } from './request.js';
 import { saliency } from './saliency.js';
 import { smoothGrad } from './smoothGrad.js';
@@ -50,24 +49,6 @@ function scoreMeaning(spec: TargetSpec): string {
   return 'the output value (target = output index)';
 }
 
-/**
- * The instances encoded, natural ones counted with what explaining them holds (explainNeed). A
- * count refused while the gradient pass was only estimated from the model's layers is counted
- * again once one row of it is measured (modelFunction.ts's measureGradientAhead): the estimate is
- * no upper bound, and the number of instances such a 413 named was then refused. Measured only
- * then, so that a request refused for its answer's size has run no pass.
- */
-async function encodeCounted(loaded: LoadedModel, request: ExplainRequest, limits: RunLimits, natural: readonly number[] | undefined) {
-  const encode = () => encodeRows(loaded.manifest, request.instances, 'instances', limits.budget, undefined, natural && explainNeed(loaded, request, limits, natural));
-  try {
-    return await encode();
-  } catch (error) {
-    const recount = natural && error instanceof PayloadTooLargeError && !(error instanceof InstanceTooLargeError) && passOf(request.method) === 'gradient';
-    if (!recount || !(await measureGradientAhead(loaded, limits, natural))) throw error;
-    return encode();
-  }
-}
-
 /** `answerLimit`: the bytes the answer may take as sent (none: no limit, as in modelctl). */
 export async function explain(loaded: LoadedModel, request: ExplainRequest, limits: RunLimits, answerLimit?: AnswerLimit): Promise<ExplainAnswer> {
   const { manifest } = loaded;
@@ -75,7 +56,7 @@ export async function explain(loaded: LoadedModel, request: ExplainRequest, limi
   // Natural instances: the method's pass checked first, in its own terms, then counted with their rows.
   const natural = instanceRowShape(manifest);
   if (natural) checkPassMemory(loaded, passOf(request.method), limits, natural);
-  const { rows: instances, space } = await encodeCounted(loaded, request, limits, natural);
+  const { rows: instances, space } = await encodeInstancesCounted(loaded, request, limits, answerLimit);
   if (png && !imageShape(manifest, space)) throw new BadRequestError(`format png: ${manifest.name} is not an image model; its attributions have no heatmap`);
 
   // Before any pass: an answer that cannot be returned is not computed (nor held in memory whole).
