@@ -151,7 +151,8 @@ describe('a 256 MB function', () => {
         refused.error ?? '',
       );
     expect(figures, refused.error).not.toBeNull();
-    const [scaled] = await in256('predict', [photo(Math.floor(Number(figures?.[1]) * 0.95))]);
+    // The size named is a promise to a fresh function (it keeps the margin a count of instances keeps): served exactly.
+    const [scaled] = await in256('predict', [photo(Number(figures?.[1]))]);
     expect(scaled.status, scaled.error).toBe(200);
     for (const outcome of [refused, scaled]) expect(outcome.peakBytes).toBeLessThan(256 * MB);
   }, 60_000);

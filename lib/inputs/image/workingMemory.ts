@@ -91,8 +91,10 @@ export function checkImageFits(settings: WorkingSettings, header: ImageHeader, f
   const available = budget.availableFor(needed);
   if (needed <= available) return;
   const { width, height } = header;
+  // The size named is for the client's next request, measured afresh (promisable), as a count of instances is.
+  const promisable = budget.promisable();
   const scaledFits = (w: number, h: number) =>
-    imageWorkingBytes(settings, scaled(header, w, h), Math.ceil((fileBytes * w * h) / (width * height)), orientation, where) <= available;
+    imageWorkingBytes(settings, scaled(header, w, h), Math.ceil((fileBytes * w * h) / (width * height)), orientation, where) <= promisable;
   const smaller = largestFitting(scaledFits, width, height);
   throw new InstanceTooLargeError(
     `${where}: image is ${width}x${height}; decoding it and fitting it to the model's ${settings.width}x${settings.height} (fit ${settings.fit}) takes ${megabytes(needed)} at its peak; ` +

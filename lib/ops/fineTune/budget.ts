@@ -92,7 +92,8 @@ function checkFits(plan: TrainingPlan, cost: StepCost, batchSize: number): void 
     `(the gradients of the ${plan.trainable.length} trained layers' weights, ${optimizer}'s state and update)` +
     (plan.rows === undefined ? '' : `, the ${plan.rows} rows of data ${size(data)}`) +
     `; this function can give ${plan.budget.describe()}`;
-  const largest = largestBatch(cost, room);
+  // Named for the client's next request, measured afresh (promisable), as a count of instances is.
+  const largest = largestBatch(cost, Math.min(room, plan.budget.promisable() - data));
   if (largest >= 1) {
     throw new PayloadTooLargeError(`batchSize ${batchSize} does not fit: ${figures}. The largest batchSize that fits is ${largest}`);
   }
