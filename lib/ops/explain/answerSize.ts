@@ -14,6 +14,7 @@ import { featureGroups, imageShape } from './features.js';
 import type { InputSpace, Rows } from './inputs.js';
 import { mapAttribution } from './mapping.js';
 import type { ExplainRequest } from './request.js';
+import { outputWidth } from './target.js';
 
 /** The bytes an answer may take, and what else could let a larger one through (none: no limit, as in modelctl). */
 export interface AnswerLimit {
@@ -81,14 +82,6 @@ function extraOf(manifest: Manifest, space: InputSpace, row: Float32Array, reque
   if (request.method === 'saliency') return {};
   const names = featureGroups(manifest, space, row, request.patchSize).names;
   return { expectedValue: 0, exact: false, coalitions: 0, shapValues: names.map(() => 0), featureNames: names };
-}
-
-/** The output row's width, when the signature fixes it (else undefined: the answer cannot be bounded ahead). */
-function outputWidth(manifest: Manifest): number | undefined {
-  const shape = manifest.signature.outputs[0]?.shape;
-  if (!shape || shape.length === 0) return undefined;
-  const width = shape.slice(1).reduce((a, b) => a * b, 1);
-  return width > 0 ? width : undefined;
 }
 
 /** Bytes of each instance's part of the answer (its explanation and its prediction), at most; undefined when unknown. */

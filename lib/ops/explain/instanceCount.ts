@@ -5,7 +5,6 @@
  */
 import { PayloadTooLargeError } from '../../errors.js';
 import { TooManyInstancesError } from '../../inputs/budget.js';
-import { instanceRowShape } from '../../inputs/encode.js';
 import type { LoadedModel } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import { type AnswerLimit, checkAnswerSize } from './answerSize.js';
@@ -46,12 +45,13 @@ async function withAnswerLimit(
   request: ExplainRequest,
   limits: RunLimits,
   answerLimit: AnswerLimit | undefined,
+  natural: readonly number[] | undefined,
 ): Promise<PayloadTooLargeError> {
   if (refused.fit === 0 || answerLimit === undefined) return refused;
   const first = { ...request, instances: request.instances.slice(0, refused.fit) };
   let encoded: { rows: Rows; space: InputSpace };
   try {
-    encoded = await encode(loaded, first, limits, instanceRowShape(loaded.manifest));
+    encoded = await encode(loaded, first, limits, natural);
   } catch (error) {
     if (error instanceof TooManyInstancesError) return refused;
     throw error;
@@ -65,17 +65,22 @@ async function withAnswerLimit(
   }
 }
 
-/** The instances' rows and their input space; `answerLimit`: the bytes the answer may take (none: no limit). */
+/**
+ * The instances' rows and their input space; `natural`: the row one natural instance makes
+ * (inputs/encode.ts's instanceRowShape; undefined for a model of raw tensors only); `answerLimit`:
+ * the bytes the answer may take (none: no limit).
+ */
 export async function encodeInstancesCounted(
   loaded: LoadedModel,
   request: ExplainRequest,
   limits: RunLimits,
+  natural: readonly number[] | undefined,
   answerLimit: AnswerLimit | undefined,
 ): Promise<{ rows: Rows; space: InputSpace }> {
   try {
-    return await encodeMeasured(loaded, request, limits, instanceRowShape(loaded.manifest));
+    return await encodeMeasured(loaded, request, limits, natural);
   } catch (error) {
-    if (error instanceof TooManyInstancesError) throw await withAnswerLimit(error, loaded, request, limits, answerLimit);
+    if (error instanceof TooManyInstancesError) throw await withAnswerLimit(error, loaded, request, limits, answerLimit, natural);
     throw error;
   }
 }

@@ -22,7 +22,7 @@ import { activationBytesPerRow, dynamicOpOf, forwardBytesPerRow, predictTensors 
 import { fixedBatchOf } from '../../tensors/fixedBatch.js';
 import type { InputSpace } from './inputs.js';
 import { fedRows, inputTensor } from './inputTensor.js';
-import type { ScoreRule } from './target.js';
+import { outputWidth, type ScoreRule } from './target.js';
 
 /** First output of the model on x, as [rows, width]: synchronous, for tf.tidy and tf.grad. */
 function forward(loaded: LoadedModel, x: tf.Tensor): tf.Tensor2D {
@@ -112,10 +112,10 @@ export async function measureGradientAhead(loaded: LoadedModel, limits: RunLimit
   } catch {
     return false;
   }
-  const { inputs, outputs } = loaded.manifest.signature;
-  const width = (outputs[0]?.shape ?? [-1]).slice(1).reduce((a, b) => a * b, 1);
-  if (!(width > 0) || inputs[0] === undefined) return false;
-  const space: InputSpace = { spec: inputs[0], rowShape: [...rowShape], size: rowShape.reduce((a, b) => a * b, 1) };
+  const [input] = loaded.manifest.signature.inputs;
+  const width = outputWidth(loaded.manifest);
+  if (width === undefined || input === undefined) return false;
+  const space: InputSpace = { spec: input, rowShape: [...rowShape], size: rowShape.reduce((a, b) => a * b, 1) };
   const rule: ScoreRule = { weights: new Float32Array(width).fill(1), constant: 0 };
   await gradientRows(
     loaded,

@@ -56,7 +56,7 @@ export async function explain(loaded: LoadedModel, request: ExplainRequest, limi
   // Natural instances: the method's pass checked first, in its own terms, then counted with their rows.
   const natural = instanceRowShape(manifest);
   if (natural) checkPassMemory(loaded, passOf(request.method), limits, natural);
-  const { rows: instances, space } = await encodeInstancesCounted(loaded, request, limits, answerLimit);
+  const { rows: instances, space } = await encodeInstancesCounted(loaded, request, limits, natural, answerLimit);
   if (png && !imageShape(manifest, space)) throw new BadRequestError(`format png: ${manifest.name} is not an image model; its attributions have no heatmap`);
 
   // Before any pass: an answer that cannot be returned is not computed (nor held in memory whole).

@@ -34,6 +34,14 @@ export interface ScoreRule {
   constant: number;
 }
 
+/** The output row's width, when the signature fixes it (else undefined: not known before the model runs). */
+export function outputWidth(manifest: Manifest): number | undefined {
+  const shape = manifest.signature.outputs[0]?.shape;
+  if (!shape || shape.length === 0) return undefined;
+  const width = shape.slice(1).reduce((a, b) => a * b, 1);
+  return width > 0 ? width : undefined;
+}
+
 export function targetSpec(manifest: Manifest, width: number): TargetSpec {
   if (manifest.task === 'regression') return { width, kind: 'output', count: width };
   if (width === 1) return { width, kind: 'binary', count: 2, labels: manifest.labels ?? ['0', '1'] };
