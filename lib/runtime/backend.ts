@@ -215,6 +215,25 @@ export function wasmHeapTouchedBytes(): number {
 }
 
 /**
+ * Free bytes inside the span tensors have touched that lie outside its largest free stretch (0
+ * under another backend): room the heap holds in pieces between live allocations, which a call
+ * larger than a piece cannot use. Between requests only the weights are alive, and the span above
+ * them is one free stretch.
+ */
+export function wasmHeapScatteredFreeBytes(): number {
+  const seen = watched();
+  if (seen === undefined || seen.high === 0) return 0;
+  const live = [...seen.sizes].sort((a, b) => a[0] - b[0]);
+  let largest = 0;
+  let from = seen.low;
+  for (const [offset, bytes] of live) {
+    largest = Math.max(largest, offset - from);
+    from = Math.max(from, offset + bytes);
+  }
+  return Math.max(0, seen.high - seen.low - seen.held - Math.max(largest, seen.high - from));
+}
+
+/**
  * Runs `run`, which must be synchronous (a kernel), and gives how far the bytes the backend's
  * allocations held rose during it above what they hold once it returns: the tensors it made and
  * freed inside itself (0 under another backend, whose kernels' temporaries are not seen).

@@ -102,20 +102,29 @@ describe('a 256 MB function', () => {
     for (const outcome of [iris, manyDigits, refused, largest]) expect(outcome.peakBytes).toBeLessThan(256 * MB);
   }, 60_000);
 
-  it('serves the number of instances its 413 named for a model whose forward pass holds more than their rows, with the answers of smaller requests; far more is still refused before decoding', async () => {
+  it('serves the number of instances its 413 named for a model whose forward pass holds more than their rows, fresh and then warm, with the answers of smaller requests; far more is still refused before decoding', async () => {
     // 1 x 1 PNGs of different colours: each becomes 0.6 MB of model input, its own prediction.
     const photos = Array.from({ length: 400 }, (_, i) => b64(pngBytes(1, 1, () => [(i * 37) % 256, (i * 91) % 256, (i * 53) % 256, 255])));
     const convPredict = (instances: unknown[]) => ({ path: '/v1/models/conv:predict', body: { instances } });
     const [refused] = await in256('predict', [convPredict(photos)]);
     expect(refused.status, refused.error).toBe(413);
     const fit = promised(refused);
-    expect(fit, refused.error).toBeGreaterThan(100);
+    expect(fit, refused.error).toBeGreaterThan(80);
     // Counted without the forward pass after them, the rows the old code said fit filled the budget
     // once encoded: "one row of a forward pass through conv:1 may need up to 15 MB (an estimate from
     // its layers: not yet measured); this function can give 11 MB".
-    const [served] = await in256('predict', [convPredict(photos.slice(0, fit))], true);
-    expect([served.status, served.error]).toEqual([200, undefined]);
-    expect(served.peakBytes).toBeLessThan(256 * MB);
+    // A promise to the function from then on: three times in one process, fresh and then warm. Named
+    // without the memory a fresh function still grows by (runtime/footprint.ts, warmUpAhead), and
+    // planned warm as if the heap's free room were in pieces (roomAPassMayLose: it is one stretch
+    // between requests), the count was served once and then refused ("this function can give 102
+    // MB ... at most 95").
+    const served = await in256(
+      'predict',
+      Array.from({ length: 3 }, () => convPredict(photos.slice(0, fit))),
+      true,
+    );
+    expect(served.map((s) => [s.status, s.error])).toEqual(served.map(() => [200, undefined]));
+    for (const s of served) expect(s.peakBytes).toBeLessThan(256 * MB);
     // The same rows in requests of 50, in one process: the same answers, row for row.
     const parts = await in256(
       'predict',
@@ -123,9 +132,9 @@ describe('a 256 MB function', () => {
       true,
     );
     expect(parts.map((p) => p.status)).toEqual(parts.map(() => 200));
-    expect(served.body?.predictions).toEqual(parts.flatMap((p) => p.body?.predictions));
-    // Still a bound: 16 MB of rows past it (twice the margin the promise keeps for a fresh measure) is refused before anything is decoded.
-    const over = fit + Math.ceil((16 * MB) / (224 * 224 * 3 * 4));
+    for (const s of served) expect(s.body?.predictions).toEqual(parts.flatMap((p) => p.body?.predictions));
+    // Still a bound: 40 MB of rows past it (the 8 MB the promise keeps for a fresh measure, the 16 MB for the warm-up, and as much again) is refused before anything is decoded.
+    const over = fit + Math.ceil((40 * MB) / (224 * 224 * 3 * 4));
     const [refusedAgain] = await in256('predict', [convPredict(photos.slice(0, over))]);
     expect(refusedAgain.error).toMatch(new RegExp(`^instances: ${over} instances make .*: at most \\d+ instances fit at once$`));
   }, 60_000);
@@ -304,6 +313,17 @@ describe('a 256 MB function', () => {
     const [served] = await in256('explain', [explain(Number(named?.[2]))]);
     expect([served.status, served.error]).toEqual([200, undefined]);
     expect(served.peakBytes).toBeLessThan(256 * MB);
+  }, 60_000);
+
+  it('explains again once warm within the memory its first explanation took: the heap that one grew is counted against the room it leaves', async () => {
+    // The wasm heap an explanation grows stays when it ends, past the room the warm function has for
+    // tensors (runtime/memory.ts, overheld). Counted only as free room, the same five explanations,
+    // served again warm, took the function from 229 to 243-245 MiB.
+    const explain = { path: '/v2/models/conv/explain', body: { method: 'integratedGradients', instances: photos.slice(0, 5) } };
+    const outcomes = await in256('explain', [explain, explain, explain, explain]);
+    expect([outcomes[0].status, outcomes[0].error]).toEqual([200, undefined]);
+    for (const o of outcomes.slice(1)) expect(o.status === 200 || (o.status === 413 && /this function can give/.test(o.error ?? '')), o.error).toBe(true);
+    expect(Math.max(...outcomes.map((o) => o.peakBytes))).toBeLessThanOrEqual(outcomes[0].peakBytes + 8 * MB);
   }, 60_000);
 });
 
