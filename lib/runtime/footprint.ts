@@ -124,8 +124,8 @@ function collectNow(): number {
 
 /**
  * A fresh function's memory outside tensors grows over its first requests that run a model, and
- * then stays: serving 80 to 120 images through a convolution model, a 256 MB function measured 81
- * to 84 MB at its first refusal, 87 to 90 after one request, 91 to 99 after two, flat after eight.
+ * then stays: serving 100 to 120 images through a convolution model, a 256 MB function measured 63
+ * MB at its first refusal, 71 to 72 after one request, 76 to 81 after two, flat after eight.
  * It is native memory (V8's heap, young generation included, and the wasm heap stay as they
  * were), and V8's compilers are not it (as much with --no-opt or --no-wasm-tier-up); a request
  * reuses part of it. A count named before that growth was served twice, then refused.

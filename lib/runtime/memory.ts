@@ -69,7 +69,7 @@ interface Reserve {
  * tensors now (memory outside them has grown since), it holds part of the margin this request's
  * own data was to have, and the function gives that much less. After one integrated-gradients
  * explanation of 5 images, a 256 MB function held 97 MB outside tensors and a 109 MB heap, 14 MB
- * past its room; served again, the same request peaked at 242 to 245 MiB (229 fresh).
+ * past its room; served again, the same request peaked at 242 to 246 MiB (229 fresh).
  */
 function overheld(ceiling: number): number {
   return Math.max(0, tensorRoomHeldSinceEarlierRequests() - ceiling);

@@ -318,7 +318,7 @@ describe('a 256 MB function', () => {
   it('explains again once warm within the memory its first explanation took: the heap that one grew is counted against the room it leaves', async () => {
     // The wasm heap an explanation grows stays when it ends, past the room the warm function has for
     // tensors (runtime/memory.ts, overheld). Counted only as free room, the same five explanations,
-    // served again warm, took the function from 229 to 243-245 MiB.
+    // served again warm, took the function from 229 to 242-246 MiB.
     const explain = { path: '/v2/models/conv/explain', body: { method: 'integratedGradients', instances: photos.slice(0, 5) } };
     const outcomes = await in256('explain', [explain, explain, explain, explain]);
     expect([outcomes[0].status, outcomes[0].error]).toEqual([200, undefined]);
