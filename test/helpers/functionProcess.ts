@@ -1,6 +1,7 @@
 /**
  * A bundled handler run in a process of its own, as a Lambda of `megabytes` runs it (the functions'
- * node and malloc settings, FUNCTION_PROCESS_ENV), on a folder store: the memory tests read its
+ * node and malloc settings, FUNCTION_PROCESS_ENV, and the heap flags Lambda's runtime gives node,
+ * lambdaNodeFlags), on a folder store: the memory tests read its
  * peak resident memory from what the child prints (peakRssChild.mjs for HTTP requests,
  * batchPeakChild.mjs for S3 events), a JSON line per request or event.
  */
@@ -9,7 +10,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
+import { FUNCTION_PROCESS_ENV, lambdaNodeFlags } from '../../lib/runtime/processEnv.js';
 
 const run = promisify(execFile);
 
@@ -24,7 +25,7 @@ export interface FunctionProcess {
 /** The JSON lines `child` prints, run with `args` as such a function. */
 async function childLines<T>(child: string, args: string[], { storeUri, megabytes = 256, env = {} }: FunctionProcess): Promise<T[]> {
   const childEnv = { ...process.env, ...FUNCTION_PROCESS_ENV, MODEL_STORE_URI: storeUri, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(megabytes), ...env };
-  const { stdout } = await run(process.execPath, [child, ...args], { env: childEnv, maxBuffer: 64 * 2 ** 20 });
+  const { stdout } = await run(process.execPath, [...lambdaNodeFlags(megabytes), child, ...args], { env: childEnv, maxBuffer: 64 * 2 ** 20 });
   return stdout
     .split('\n')
     .filter((line) => line.startsWith('{"status"'))
