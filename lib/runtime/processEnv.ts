@@ -31,8 +31,9 @@ export const FUNCTION_PROCESS_ENV: Readonly<Record<string, string>> = {
  * rest for the old generation. What runs a handler here as a function of some size (the memory
  * tests' processes) starts node with them too. At 256 MB they give V8's own young generation (V8
  * rounds a semi-space up to a power of two: 12 MB to 16); at 1024 and 2048 MB it grows to 128 MB
- * where V8's default stops at 32: integrated gradients through nsfwjs's MobileNetV2 peaked 31 to 57
- * MiB higher with them (729 of 1024 MiB, 1174 of 2048), within the budget's reserve.
+ * where V8's default stops at 32: integrated gradients through nsfwjs's MobileNetV2 peaked up to 33
+ * MiB higher with them at 1024 MB and up to 57 at 2048 (729 of 1024 MiB, 1174 of 2048), within the
+ * budget's reserve.
  */
 export function lambdaNodeFlags(megabytes: number): string[] {
   const young = Math.floor(megabytes / 10);
