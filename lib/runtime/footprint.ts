@@ -50,7 +50,9 @@ const residentWasmBytes = (heap: number) => Math.min(heap, wasmHeapTouchedBytes(
 export function roomAPassMayLose(): number {
   const heap = wasmHeapBytes();
   const untouched = Math.min(heap, untouchedWasmBytes(heap));
-  return untouched + Math.min(Math.max(0, residentWasmBytes(heap) - (heap - untouched)), wasmHeapScatteredFreeBytes());
+  const beyondEstimate = residentWasmBytes(heap) - (heap - untouched);
+  // Finding the pieces sorts the live allocations: only when there is room beyond the estimate to lose.
+  return untouched + (beyondEstimate > 0 ? Math.min(beyondEstimate, wasmHeapScatteredFreeBytes()) : 0);
 }
 
 /**

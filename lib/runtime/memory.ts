@@ -93,10 +93,15 @@ export class MemoryBudget {
     return measured + SAFETY_MARGIN_BYTES > floor ? { bytes: measured + SAFETY_MARGIN_BYTES, measured } : { bytes: floor };
   }
 
+  /** What tensors, the loaded weights included, may take with this reserve kept. */
+  private ceiling(reserve: Reserve): number {
+    return Math.min(this.limits.functionBytes - reserve.bytes, WASM_HEAP_LIMIT_BYTES);
+  }
+
   /** Bytes the tensors of one operation may take now. */
   available(): number {
     if (this.limits.overrideBytes !== undefined) return this.limits.overrideBytes;
-    const ceiling = Math.min(this.limits.functionBytes - this.reserve().bytes, WASM_HEAP_LIMIT_BYTES);
+    const ceiling = this.ceiling(this.reserve());
     return Math.max(0, Math.floor((ceiling - overheld(ceiling) - tf.memory().numBytes) * MARGIN));
   }
 
@@ -140,8 +145,8 @@ export class MemoryBudget {
       reserve.measured === undefined
         ? `${size(reserve.bytes)} for Node (3/16 of the function, at most ${size(FLOOR_MAX_BYTES)})`
         : `${size(reserve.bytes)} for Node and the request (${size(reserve.measured)} resident outside tensors, a ${size(SAFETY_MARGIN_BYTES)} margin)`;
-    const ceiling = Math.min(this.limits.functionBytes - reserve.bytes, WASM_HEAP_LIMIT_BYTES);
-    const grown = overheld(ceiling) > 0 ? `, ${size(overheld(ceiling))} of wasm heap that earlier requests grew past the room left` : '';
+    const grownPast = overheld(this.ceiling(reserve));
+    const grown = grownPast > 0 ? `, ${size(grownPast)} of wasm heap that earlier requests grew past the room left` : '';
     return `${size(this.available())} (a ${size(this.limits.functionBytes)} function, less ${why}${grown} and ${size(tf.memory().numBytes)} of loaded weights, at most ${size(WASM_HEAP_LIMIT_BYTES)} of wasm heap)`;
   }
 
