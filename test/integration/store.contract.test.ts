@@ -111,8 +111,10 @@ describe.each([
   it('get and getStream of a missing key reject with NotFoundError, naming the key and not the store (a client may read it)', async () => {
     const base = freshPrefix();
 
-    for (const read of [store.get(`${base}missing`), store.getStream(`${base}missing`)]) {
-      const error = await read.catch((e: unknown) => e);
+    // Each read starts only when awaited: both begun at once, the second could reject before a
+    // handler is attached, an unhandled rejection that fails the run.
+    for (const read of [() => store.get(`${base}missing`), () => store.getStream(`${base}missing`)]) {
+      const error = await read().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(NotFoundError);
       expect((error as Error).message).toBe(`no object ${base}missing`);
     }
