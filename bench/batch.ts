@@ -2,7 +2,7 @@
  * Batch scoring throughput and memory (part of `npm run bench`, or alone: `npx tsx bench/batch.ts [--quick]`).
  *
  * 1. Rows per second of scoreObject (lib/batch/run.ts: ranged read, CSV/JSONL parse, micro-batches
- *    of MAX_BATCH rows, predict, labels, streamed outputs, manifest) on a folder store, for a CSV of
+ *    of BATCH_MAX_ROWS rows, predict, labels, streamed outputs, manifest) on a folder store, for a CSV of
  *    iris rows and a JSONL of digits images (28x28 PNGs as {"image":{"b64":...}}), against raw
  *    model.predict on the same rows: decoded up front into one float32 tensor per chunk of the same
  *    size, tidy(predict) + await data() per chunk. ratio = batch rows/s ÷ raw rows/s (targets: CSV >= 0.6,
@@ -34,6 +34,7 @@ import { csvColumns } from '../lib/inputs/encode.js';
 import { ModelLoader, type LoadedModel } from '../lib/loader/index.js';
 import { inputFromValues, inputTensors, instanceFromRecord } from '../lib/inputs/encode.js';
 import { FolderStore } from '../lib/store/folder.js';
+import { readConfig } from '../lib/config.js';
 import { runReportingChild } from './reportingChild.js';
 import { compare, median, round } from './stats.js';
 import type { Target } from './targets.js';
@@ -43,7 +44,8 @@ import { localLimits } from '../lib/runtime/memory.js';
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(benchDir, '..');
 
-export const BATCH_MAX_BATCH = 256; // the config default (MAX_BATCH)
+/** Rows per micro-batch: the config's default for batch scoring (BATCH_MAX_ROWS). */
+export const BATCH_MAX_BATCH = readConfig({}).batchMaxRows;
 export const BATCH_ROWS = { iris: 100_000, digits: 10_000 } as const;
 export const BATCH_RSS_ROWS = [20_000, 200_000] as const;
 const IRIS_HEADER = 'sepal_length,sepal_width,petal_length,petal_width';
@@ -335,7 +337,7 @@ export async function formatBatch(result: BatchBenchResult): Promise<string> {
       ['batch scoring', 'format', 'rows', 'batch ms', 'raw ms', 'batch rows/s', 'raw rows/s', 'ratio'],
       result.throughput.map((r) => [r.model, r.format, r.rows, r.batchMs, r.rawMs, r.batchRowsPerSecond, r.rawRowsPerSecond, r.ratio]),
     ),
-    `(scoreObject on a folder store, MAX_BATCH ${BATCH_MAX_BATCH}, vs raw = the same rows as pre-decoded float32 tensors, tidy(predict) + data() per chunk of the same size; medians; ratio = batch rows/s ÷ raw rows/s; backend ${result.backend})\n`,
+    `(scoreObject on a folder store, BATCH_MAX_ROWS ${BATCH_MAX_BATCH}, vs raw = the same rows as pre-decoded float32 tensors, tidy(predict) + data() per chunk of the same size; medians; ratio = batch rows/s ÷ raw rows/s; backend ${result.backend})\n`,
     formatTable(
       ['batch scoring', 'batch ms', 'read', 'score', 'of which raw predict', 'rest'],
       result.throughput.map((r) => [r.model, r.batchMs, r.stages.read, r.stages.score, r.rawMs, r.stages.rest]),

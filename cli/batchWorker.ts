@@ -27,7 +27,7 @@ process.on('message', async (task: RangeTask) => {
   const started = performance.now();
   const cpu = process.cpuUsage();
   try {
-    await scoreRange(io, services.loader, task.input, outputsFor(task.input, task.outputPrefix), task.plan, task.range, services.limits);
+    await scoreRange(io, services.loader, task.input, outputsFor(task.input, task.outputPrefix), task.plan, task.range, services.batchLimits);
     const rssBytes = process.memoryUsage().rss;
     const used = process.cpuUsage(cpu);
     send({

@@ -19,6 +19,8 @@ export interface Services {
   readonly loader: ModelLoader;
   /** MAX_BATCH and the memory budget every run is planned within. */
   readonly limits: RunLimits;
+  /** Batch scoring's: BATCH_MAX_ROWS rows per micro-batch, within the same budget. */
+  readonly batchLimits: RunLimits;
   /** The memory budget of the function that runs jobs (this one when jobs run in process). */
   readonly workerBudget: MemoryBudget;
   /** Opens another store with the same S3 settings (batch files, data sets named by URI). */
@@ -36,7 +38,8 @@ export function createServices(config: Config = readConfig()): Services {
   const workerBudget = config.jobWorkerFunction
     ? new MemoryBudget({ functionBytes: config.jobWorkerMemoryBytes, overrideBytes, sizeSetting: 'JOB_WORKER_MEMORY_SIZE' })
     : limits.budget;
-  return { config, store, loader, limits, workerBudget, openStore: open };
+  const batchLimits = { maxBatch: config.batchMaxRows, budget: limits.budget };
+  return { config, store, loader, limits, batchLimits, workerBudget, openStore: open };
 }
 
 /** What jobs run with, and the worker that runs them (unset: this process). */

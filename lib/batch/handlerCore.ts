@@ -63,7 +63,7 @@ export async function runBatchEvent(
       }
     }
     const outcome = await scoreObject(store, services.loader, target.key, {
-      limits: services.limits,
+      limits: services.batchLimits,
       marginMs: batchMarginMs,
       resume: target.resume,
       remainingMs: () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY,

@@ -52,7 +52,7 @@ beforeAll(async () => {
     S3_SOCKET_TIMEOUT_MS: '30000',
     IS_OFFLINE: 'true',
     LAMBDA_ENDPOINT: `http://127.0.0.1:${(lambda.address() as AddressInfo).port}`,
-    MAX_BATCH: '8',
+    BATCH_MAX_ROWS: '8',
     BATCH_MARGIN_SECONDS: '30',
   });
 });

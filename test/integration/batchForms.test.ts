@@ -2,8 +2,8 @@
  * Batch scoring judges each row on its own (lib/batch/score.ts): a row is scored when it is a valid
  * natural instance or a valid raw tensor row, whatever its neighbours are, else it is a row error
  * naming its line and what is wrong. So the outputs of a file whose rows are of both forms (and of
- * neither) are the same, byte for byte, wherever micro-batches (MAX_BATCH) and a sharded run's
- * ranges fall: through one function at several MAX_BATCH values, and through `modelctl batch` with
+ * neither) are the same, byte for byte, wherever micro-batches (BATCH_MAX_ROWS) and a sharded run's
+ * ranges fall: through one function at several BATCH_MAX_ROWS values, and through `modelctl batch` with
  * 1, 2 and 4 workers. What is not a row's fault (a function that cannot run even one row) fails the
  * file whatever rows are beside it, and a micro-batch of more natural instances than the memory
  * budget encodes at once is scored, not refused whole.
@@ -121,10 +121,10 @@ describe.each([
   let reference: Outputs;
   beforeAll(async () => {
     body = await file();
-    reference = await single(model, 'mixed-256.jsonl', body, {});
+    reference = await single(model, 'mixed-2048.jsonl', body, {});
   });
 
-  it('each row is judged on its own: the same outputs at MAX_BATCH 1, 2, 3 and 256', async () => {
+  it('each row is judged on its own: the same outputs at BATCH_MAX_ROWS 1, 2, 3 and 2048', async () => {
     expect(reference.manifest.status).toBe('succeeded');
     const errors = errorsOf(reference);
     const scored = reference.predictions.trim().split('\n').length;
@@ -137,7 +137,7 @@ describe.each([
     );
     expect(new Set(kinds)).toEqual(new Set(['neither', 'not JSON', 'shape']));
     for (const maxBatch of [1, 2, 3]) {
-      const run = await single(model, `mixed-${maxBatch}.jsonl`, body, { MAX_BATCH: String(maxBatch) });
+      const run = await single(model, `mixed-${maxBatch}.jsonl`, body, { BATCH_MAX_ROWS: String(maxBatch) });
       expect(run.predictions).toBe(reference.predictions);
       expect(run.errors).toBe(reference.errors);
       expect(run.manifest.rows).toEqual(reference.manifest.rows);
@@ -162,12 +162,12 @@ describe.each([
 });
 
 describe('the memory budget, wherever micro-batches fall (digits: 3 KB of input a row, 41 KB of activations)', () => {
-  it('more natural instances than the budget encodes at once are scored a chunk at a time (MAX_BATCH 64 failed the file with a 413)', async () => {
+  it('more natural instances than the budget encodes at once are scored a chunk at a time (64 rows a micro-batch failed the file with a 413)', async () => {
     const body = `${(await lines('models/_datasets/digits-test.jsonl')).slice(0, 40).join('\n')}\n`;
     const budget = { MEMORY_BUDGET_BYTES: '100000' };
-    const one = await single('digits', 'budget-1.jsonl', body, { ...budget, MAX_BATCH: '1' });
+    const one = await single('digits', 'budget-1.jsonl', body, { ...budget, BATCH_MAX_ROWS: '1' });
     expect(one.manifest.rows).toEqual({ read: 40, scored: 40, failed: 0 });
-    const many = await single('digits', 'budget-64.jsonl', body, { ...budget, MAX_BATCH: '64' });
+    const many = await single('digits', 'budget-64.jsonl', body, { ...budget, BATCH_MAX_ROWS: '64' });
     expect(many.manifest.error).toBeUndefined();
     expect(many.predictions).toBe(one.predictions);
   }, 60_000);
@@ -177,7 +177,7 @@ describe('the memory budget, wherever micro-batches fall (digits: 3 KB of input 
     const raw = JSON.stringify({ instance: Array.from({ length: 28 }, () => Array.from({ length: 28 }, () => [0.5])) });
     const body = `${images.flatMap((line) => [line, raw]).join('\n')}\n`;
     for (const maxBatch of ['1', '8']) {
-      const run = await single('digits', `tiny-${maxBatch}.jsonl`, body, { MEMORY_BUDGET_BYTES: '36000', MAX_BATCH: maxBatch });
+      const run = await single('digits', `tiny-${maxBatch}.jsonl`, body, { MEMORY_BUDGET_BYTES: '36000', BATCH_MAX_ROWS: maxBatch });
       expect(run.manifest).toMatchObject({ status: 'failed', rows: { read: 0, scored: 0, failed: 0 } });
       expect(run.manifest.error).toMatch(
         /^one row of a forward pass through digits:1 (needs|may need up to) \d+ KB( \(an estimate from its layers: not yet measured\))?; this function can give 36 KB \(MEMORY_BUDGET_BYTES\): no request fits/,

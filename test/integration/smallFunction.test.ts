@@ -31,7 +31,7 @@ let digits: unknown[];
 const PHOTOS = 200;
 let photos: unknown[];
 let photoLabels: string[];
-/** Rows of a batch file of the convolution model's images: more than one micro-batch (MAX_BATCH, 256). */
+/** Rows of a batch file of the convolution model's images: one micro-batch (BATCH_MAX_ROWS, 2048), more rows than fit at once in 256 MB. */
 const BATCH_ROWS = 400;
 /** The batch files one 256 MB function scores in turn (the same rows): the old code went past 256 MB, or failed a run, in every run of two. */
 const SMALL_FILES = ['first', 'second'];
@@ -262,7 +262,7 @@ describe('a 256 MB function', () => {
       SMALL_FILES.map(() => ['succeeded', { read: BATCH_ROWS, scored: BATCH_ROWS, failed: 0 }, undefined]),
     );
     for (const outcome of small) expect(outcome.peakBytes).toBeLessThan(256 * MB);
-    // The same rows scored in a 2048 MB function (this process), in chunks of MAX_BATCH.
+    // The same rows scored in a 2048 MB function (this process), in chunks the memory budget sizes.
     const event = { Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'b' }, object: { key: 'batch/input/conv/large.jsonl' } } }] } as unknown as S3Event;
     await large.services.loader.withModel({ name: 'conv' }, async () => {});
     const tensors = tf.memory().numTensors;

@@ -25,6 +25,7 @@ describe('configuration', () => {
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
       MODEL_PRELOAD: 'iris@production, digits',
       MAX_BATCH: '64',
+      BATCH_MAX_ROWS: '512',
       JOB_HEARTBEAT_MS: '250',
     });
     expect(c).toMatchObject({
@@ -36,6 +37,7 @@ describe('configuration', () => {
       cacheMaxBytes: 256 * 1024 * 1024,
       preload: ['iris@production', 'digits'],
       maxBatch: 64,
+      batchMaxRows: 512,
       jobHeartbeatMs: 250,
     });
   });
@@ -44,6 +46,7 @@ describe('configuration', () => {
     ['MODEL_STORE_URI', 'http://x', /MODEL_STORE_URI/],
     ['TFJS_BACKEND', 'gpu', /TFJS_BACKEND/],
     ['MAX_BATCH', '0', /MAX_BATCH/],
+    ['BATCH_MAX_ROWS', '1.5', /BATCH_MAX_ROWS/],
     ['MODEL_ALIAS_TTL_SECONDS', 'soon', /MODEL_ALIAS_TTL_SECONDS/],
     // Three intervals would outlast the minute before Lambda's retry (lib/jobs/heartbeat.ts).
     ['JOB_HEARTBEAT_MS', '20000', /JOB_HEARTBEAT_MS/],

@@ -68,7 +68,7 @@ export async function rangeStep(services: Services, event: { range: ShardRange; 
   const plan = await readOptional<ShardPlan & { startedAt: string }>(io.output, outputs.plan);
   if (plan?.etag !== event.run.etag) throw new Error(`no plan for ${event.run.key} at ETag ${event.run.etag}`);
   try {
-    const result = await scoreRange(io, services.loader, input, outputs, plan, event.range, services.limits);
+    const result = await scoreRange(io, services.loader, input, outputs, plan, event.range, services.batchLimits);
     return { index: result.index, rows: result.rows };
   } catch (error) {
     // A failure no retry can mend (the file's own fault, a damaged model version) ends the run as
