@@ -155,17 +155,21 @@ async function* scoredBatches(store: ObjectStore, loaded: LoadedModel, input: Ba
   }
 }
 
-/** The parts, in order, into one object: joined by the store itself where it can (S3: server-side copies), else streamed through. */
-async function joinParts(store: ObjectStore, parts: string[], target: string, contentType: string): Promise<void> {
+/**
+ * The parts, in order, into one object: joined by the store itself where it can (S3: server-side
+ * copies), else streamed through. `ready(i)` is awaited before part i is read (ObjectStore.concat).
+ */
+async function joinParts(store: ObjectStore, parts: string[], target: string, contentType: string, ready?: (index: number) => Promise<void>): Promise<void> {
   if (store.concat) {
     try {
-      return await store.concat(parts, target, { contentType });
+      return await store.concat(parts, target, { contentType, ready });
     } catch (error) {
       if (!(error instanceof ConcatUnsupportedError)) throw error;
     }
   }
   const sink = new ObjectSink(store, target, contentType);
-  for (const part of parts) {
+  for (const [index, part] of parts.entries()) {
+    await ready?.(index);
     for await (const chunk of await store.getStream(part)) await sink.write(chunk.toString());
   }
   await sink.close();
@@ -173,11 +177,21 @@ async function joinParts(store: ObjectStore, parts: string[], target: string, co
 
 /**
  * The parts, in order, into the final outputs, and the manifest last. What removes the parts is the
- * caller's (a run's folder, or a sharded run's parts prefix).
+ * caller's (a run's folder, or a sharded run's parts prefix). With `partReady`, the join starts
+ * before every part is written (a local sharded run joins each range's part once it and those
+ * before it are scored): it is awaited before predictions part i is read, and `checkpoint.rows`
+ * is read once every part is joined.
  */
-export async function finish(store: ObjectStore, input: BatchInput, outputs: BatchOutputs, parts: Pick<BatchOutputs, 'part'>, checkpoint: Checkpoint): Promise<BatchManifest> {
+export async function finish(
+  store: ObjectStore,
+  input: BatchInput,
+  outputs: BatchOutputs,
+  parts: Pick<BatchOutputs, 'part'>,
+  checkpoint: Checkpoint,
+  partReady?: (index: number) => Promise<void>,
+): Promise<BatchManifest> {
   const keys = (kind: 'predictions' | 'errors') => Array.from({ length: checkpoint.parts }, (_, i) => parts.part(i, kind));
-  await joinParts(store, keys('predictions'), outputs.predictions, input.format === 'csv' ? 'text/csv' : 'application/x-ndjson');
+  await joinParts(store, keys('predictions'), outputs.predictions, input.format === 'csv' ? 'text/csv' : 'application/x-ndjson', partReady);
   await joinParts(store, keys('errors'), outputs.errors, 'application/x-ndjson');
   const manifest: BatchManifest = {
     status: 'succeeded',

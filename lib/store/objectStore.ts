@@ -24,6 +24,10 @@ export interface PutOptions {
   contentType?: string;
 }
 
+export interface ConcatOptions extends Pick<PutOptions, 'contentType'> {
+  ready?: (index: number) => Promise<void>;
+}
+
 export interface GetStreamOptions {
   start?: number;
   end?: number;
@@ -55,12 +59,14 @@ export interface ObjectStore {
    */
   readonly uri: string;
   get(key: string): Promise<Uint8Array>;
-  /** The object's bytes from `start` (a byte offset) to the end; batch scoring resumes with it. */
   /**
    * Joins objects, in order, into `target` without passing them through this process where the
    * store can (S3: server-side copies). Optional: without it, callers stream the parts through.
+   * `ready(i)` is awaited before `keys[i]` is read (all of them first where the store must size the
+   * whole: S3), so a caller can start joining parts that are still being written; if it rejects,
+   * nothing is written to `target`.
    */
-  concat?(keys: string[], target: string, options?: Pick<PutOptions, 'contentType'>): Promise<void>;
+  concat?(keys: string[], target: string, options?: ConcatOptions): Promise<void>;
   /** The object's bytes from `start` (default 0) up to `end` (exclusive; default the end). */
   getStream(key: string, options?: GetStreamOptions): Promise<Readable>;
   /** undefined when the key does not exist. */

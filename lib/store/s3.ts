@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { concatSteps } from './concatPlan.js';
 import { ConcatUnsupportedError, ObjectChangedError } from './objectStore.js';
-import type { GetStreamOptions, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
+import type { ConcatOptions, GetStreamOptions, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
 
 export interface S3StoreOptions {
   endpoint?: string;
@@ -207,7 +207,9 @@ export class S3Store implements ObjectStore {
    * are large enough, and uploads of the small ones gathered (concatPlan.ts). An S3-compatible server
    * without UploadPartCopy (s3rver) fails it with ConcatUnsupportedError: callers stream instead.
    */
-  async concat(keys: string[], target: string, options: Pick<PutOptions, 'contentType'> = {}): Promise<void> {
+  async concat(keys: string[], target: string, options: ConcatOptions = {}): Promise<void> {
+    // The plan of copies needs every part's size: all of them ready first.
+    for (const index of keys.keys()) await options.ready?.(index);
     const { client, sdk } = await this.s3();
     const sizes = await Promise.all(keys.map(async (k) => (await this.head(k))?.size ?? Number.NaN));
     if (sizes.some((n) => Number.isNaN(n))) throw new NotFoundError(`cannot join ${target}: a part is missing`);

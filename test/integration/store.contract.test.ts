@@ -456,6 +456,28 @@ describe('FolderStore specifics', () => {
     expect(await readdir(root)).toEqual([]);
   });
 
+  it('concat reads each part only once its ready(i) resolves (a part written while the join waits is joined whole); a ready that rejects leaves no target and no temporary file', async () => {
+    const { store, root } = fixture;
+    const base = freshPrefix();
+    await store.put(`${base}p0`, 'first,');
+    let release = () => {};
+    const second = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const joining = store.concat([`${base}p0`, `${base}p1`], `${base}joined`, { ready: (i) => (i === 1 ? second : Promise.resolve()) });
+    // Part 1 is written only while the join waits for it: read before its ready, it would be missing.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await store.put(`${base}p1`, 'second');
+    release();
+    await joining;
+    expect(text.decode(await store.get(`${base}joined`))).toBe('first,second');
+
+    const refused = store.concat([`${base}p0`, `${base}p1`], `${base}refused`, { ready: (i) => (i === 1 ? Promise.reject(new Error('range 1 failed')) : Promise.resolve()) });
+    await expect(refused).rejects.toThrow('range 1 failed');
+    expect(await store.head(`${base}refused`)).toBeUndefined();
+    expect((await readdir(path.join(root, base))).filter((name) => name.endsWith('.tmp-upload'))).toEqual([]);
+  });
+
   it.each(['put', 'putStream', 'concat'] as const)('%s writes into a folder that a delete of its last object removed right after the write made it', async (write) => {
     // The race made certain: the first mkdir of the target's folder is undone at once, as a delete
     // pruning that folder between the write's mkdir and its create would.

@@ -13,25 +13,55 @@ import { finish, type BatchIO } from '../run.js';
 import type { ShardPlan } from './plan.js';
 import { resultOf } from './range.js';
 
-export async function joinRanges(io: BatchIO, input: BatchInput, outputs: BatchOutputs, plan: ShardPlan & { startedAt: string }): Promise<BatchManifest> {
+export async function joinRanges(
+  io: BatchIO,
+  input: BatchInput,
+  outputs: BatchOutputs,
+  plan: ShardPlan & { startedAt: string },
+  /** Resolves once range i is scored: a local run starts joining while its workers score (local.ts). Unset: every range is. */
+  rangeScored?: (index: number) => Promise<void>,
+): Promise<BatchManifest> {
   const rows = { read: 0, scored: 0, failed: 0 };
-  for (const range of plan.ranges) {
+  /** Each range once: scored, its result of exactly this plan's range, its rows counted. */
+  const checked = new Map<number, Promise<void>>();
+  const ready = (index: number) => {
+    let check = checked.get(index);
+    if (!check) {
+      check = checkRange(index);
+      checked.set(index, check);
+    }
+    return check;
+  };
+  const checkRange = async (index: number) => {
+    const range = plan.ranges[index];
+    await rangeScored?.(index);
     const result = await resultOf(io, outputs, plan, range);
     if (!result) throw new NotFoundError(`range ${range.index} (bytes ${range.start}-${range.end}) of ${plan.key} has not been scored by this plan`);
     rows.read += result.rows.read;
     rows.scored += result.rows.scored;
     rows.failed += result.rows.failed;
-  }
-  const manifest = await finish(io.output, input, outputs, outputs, {
-    sourceEtag: plan.etag,
-    model: plan.model,
-    offset: plan.size,
-    line: 0,
-    parts: plan.ranges.length,
-    rows,
-    startedAt: plan.startedAt,
-    invocations: plan.ranges.length,
-  });
+  };
+  // Every range checked before anything is written, where none is still being scored (a join that
+  // streams its parts through could not take back those before a range it refuses). A local run's
+  // join checks each range as it reaches it: its folder's join writes to a file it removes on failure.
+  if (!rangeScored) for (const range of plan.ranges) await ready(range.index);
+  const manifest = await finish(
+    io.output,
+    input,
+    outputs,
+    outputs,
+    {
+      sourceEtag: plan.etag,
+      model: plan.model,
+      offset: plan.size,
+      line: 0,
+      parts: plan.ranges.length,
+      rows,
+      startedAt: plan.startedAt,
+      invocations: plan.ranges.length,
+    },
+    ready,
+  );
   await removeJoinedParts(io.output, outputs, plan.ranges.length, plan.startedAt);
   await Promise.all([...plan.ranges.map((r) => outputs.rangeResult(r.index)), outputs.plan].map((key) => io.output.delete(key)));
   return manifest;

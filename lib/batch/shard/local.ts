@@ -1,8 +1,10 @@
 /**
  * A sharded run on this machine: the plan, N worker processes scoring ranges (each its own TF.js,
- * so every core works), and the join, as the Step Functions state machine runs them in AWS. A
- * worker that dies mid-range has its range given to another (scoring a range again rewrites the
- * same parts). Used by `modelctl batch` and by the tests that run the whole plan without AWS.
+ * so every core works), and the join, as the Step Functions state machine runs them in AWS, except
+ * that the join starts with the scoring and copies each range's part once it and those before it
+ * are scored. A worker that dies mid-range has its range given to another (scoring a range again
+ * rewrites the same parts). Used by `modelctl batch` and by the tests that run the whole plan
+ * without AWS.
  *
  * What an earlier run into the same --out left (Ctrl-C: its plan, parts, range results, temporary
  * uploads) is this run's to use or remove: a range it scored is reused only when its result is of
@@ -124,18 +126,32 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
     return await scoreAndJoin(options, source, started, run);
   } catch (error) {
     // As a run through one function ends: a failed manifest naming the problem, and no parts left
-    // (once the planning pass has stopped writing). A failure of the cleanup does not hide the cause.
+    // (once the planning pass and the join have stopped writing). A failure of the cleanup does not hide the cause.
     await run.planning?.catch(() => undefined);
+    await run.joining?.catch(() => undefined);
     await abandonWrites(io, outputs).catch(() => undefined);
     await failShardedRun(io, input, outputs, error, { startedAt: started, etag, plan: run.plan, keepRanges: false }).catch(() => undefined);
     throw error;
   }
 }
 
-/** What the run's failure path needs: the plan once known, and the planning pass to wait for. */
+/** What the run's failure path needs: the plan once known, and the planning pass and the join to wait for. */
 interface LocalRun {
   plan?: ShardPlan;
   planning?: Promise<unknown>;
+  joining?: Promise<unknown>;
+}
+
+/** A promise settled from outside; its rejection counts as handled (a join that never reached it). */
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } {
+  let resolve!: () => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
 }
 
 /**
@@ -178,7 +194,9 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
     return plan;
   })();
   run.planning = planning;
-  const plan = await new Promise<Awaited<typeof planning>>((resolve, reject) => {
+  /** Settled when each range is scored, or when the run fails: the join waits on them. */
+  const scored = new Map<number, ReturnType<typeof deferred>>();
+  await new Promise<void>((resolve, reject) => {
     let anyReady = false;
     let queue: ShardRange[] | undefined;
     let remaining: Set<number> | undefined;
@@ -202,12 +220,22 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
       if (failed) return;
       failed = true;
       failure = error;
+      for (const range of scored.values()) range.reject(error);
       for (const w of workers) if (!busy.has(w)) w.kill();
       endIfStopped();
     };
     planning.then((p) => {
       queue = [...p.ranges];
       remaining = new Set(p.ranges.map((r) => r.index));
+      // A run that already failed (a worker could not start) joins nothing.
+      if (failed) return;
+      for (const range of p.ranges) scored.set(range.index, deferred());
+      // The join starts now, and copies each range's part as soon as it and those before it are
+      // scored: on this machine the join copies every output byte once (a 4 million row run: 0.3 to
+      // 0.45 s of 6 to 9), which would otherwise all come after the last range. A join that fails
+      // stops the workers, and the run fails with its error.
+      run.joining = joinRanges(io, input, outputs, p, (index) => scored.get(index)?.promise ?? Promise.resolve());
+      run.joining.catch(fail);
     }, fail);
     const spawn = () => {
       const child = fork(options.workerScript, [], { execArgv: options.execArgv ?? [], env: options.env ?? process.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -253,10 +281,11 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
           busy.delete(child);
           if (child.pid !== undefined) options.onRangeDone?.(message.index, child.pid, message);
           remaining?.delete(message.index);
+          scored.get(message.index)?.resolve();
           current = undefined;
           if (remaining?.size === 0) {
             stopAll();
-            planning.then(resolve, fail);
+            resolve();
           } else void next();
         } else {
           busy.delete(child);
@@ -295,8 +324,9 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
     for (let i = 0; i < Math.min(options.workers, ranges); i += 1) spawn();
   });
   options.onPhase?.('scored');
+  // The temporary files of killed workers' writes are under the parts prefix; the join's are beside its outputs.
   await abandonWrites(io, outputs);
-  const manifest = await joinRanges(io, input, outputs, plan);
+  const manifest = await (run.joining as Promise<BatchManifest>);
   options.onPhase?.('joined');
   return manifest;
 }
