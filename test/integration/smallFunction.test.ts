@@ -315,15 +315,19 @@ describe('a 256 MB function', () => {
     expect(served.peakBytes).toBeLessThan(256 * MB);
   }, 60_000);
 
-  it('explains again once warm within the memory its first explanation took: the heap that one grew is counted against the room it leaves', async () => {
+  it('explains again once warm within the memory a fresh explanation takes: the heap that one grew is counted against the room it leaves', async () => {
     // The wasm heap an explanation grows stays when it ends, past the room the warm function has for
     // tensors (runtime/memory.ts, overheld). Counted only as free room, the same five explanations,
-    // served again warm, took the function from 229 to 242-246 MiB.
+    // served again warm, took the function from 229 to 242-246 MiB. Now the warm ones peak where a
+    // fresh one may: in 6 runs of this test the first peaked at 215-227 MiB (two levels: a fresh
+    // process's first explanation peaks lower in about one run of three) and the warm ones at most
+    // at 227.4. So the bound is between the two, not the first's peak plus a margin: against a first
+    // at 215, warm peaks of 223 to 226 (the level the other runs' first reached) failed that.
     const explain = { path: '/v2/models/conv/explain', body: { method: 'integratedGradients', instances: photos.slice(0, 5) } };
     const outcomes = await in256('explain', [explain, explain, explain, explain]);
     expect([outcomes[0].status, outcomes[0].error]).toEqual([200, undefined]);
     for (const o of outcomes.slice(1)) expect(o.status === 200 || (o.status === 413 && /this function can give/.test(o.error ?? '')), o.error).toBe(true);
-    expect(Math.max(...outcomes.map((o) => o.peakBytes))).toBeLessThanOrEqual(outcomes[0].peakBytes + 8 * MB);
+    expect(Math.max(...outcomes.map((o) => o.peakBytes))).toBeLessThanOrEqual(236 * MB);
   }, 60_000);
 });
 
