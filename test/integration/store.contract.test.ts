@@ -464,7 +464,7 @@ describe('FolderStore specifics', () => {
     const second = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const joining = store.concat([`${base}p0`, `${base}p1`], `${base}joined`, { ready: (i) => (i === 1 ? second : Promise.resolve()) });
+    const joining = (store as FolderStore).concat([`${base}p0`, `${base}p1`], `${base}joined`, { ready: (i) => (i === 1 ? second : Promise.resolve()) });
     // Part 1 is written only while the join waits for it: read before its ready, it would be missing.
     await new Promise((resolve) => setTimeout(resolve, 50));
     await store.put(`${base}p1`, 'second');
@@ -472,7 +472,9 @@ describe('FolderStore specifics', () => {
     await joining;
     expect(text.decode(await store.get(`${base}joined`))).toBe('first,second');
 
-    const refused = store.concat([`${base}p0`, `${base}p1`], `${base}refused`, { ready: (i) => (i === 1 ? Promise.reject(new Error('range 1 failed')) : Promise.resolve()) });
+    const refused = (store as FolderStore).concat([`${base}p0`, `${base}p1`], `${base}refused`, {
+      ready: (i) => (i === 1 ? Promise.reject(new Error('range 1 failed')) : Promise.resolve()),
+    });
     await expect(refused).rejects.toThrow('range 1 failed');
     expect(await store.head(`${base}refused`)).toBeUndefined();
     expect((await readdir(path.join(root, base))).filter((name) => name.endsWith('.tmp-upload'))).toEqual([]);
