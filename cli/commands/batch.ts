@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatOfName, outputsFor, type BatchInput } from '../../lib/batch/paths.js';
 import { runLocally, type LocalRunOptions } from '../../lib/batch/shard/local.js';
 import type { BatchManifest } from '../../lib/batch/state.js';
-import { FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
+import { batchWorkerNodeFlags, FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
 import type { Services } from '../../lib/services.js';
 import { UsageError } from '../errors.js';
 import { checkRefExists, refArgument } from '../refs.js';
@@ -82,17 +82,8 @@ export async function batch(services: Services, file: string, options: BatchComm
       targetBytes,
       rangeTimeoutMs: rangeTimeout === undefined ? undefined : rangeTimeout * 1000,
       workerScript: worker.script,
-      // --single-threaded-gc: each worker's collector stays on its own core (parallel GC threads of
-      // N workers fought over the same cores). --heap-growing-percent=25: the old generation may
-      // grow a quarter past what the last collection left before the next, so N workers hold only
-      // what they use (V8's own factor, up to 4x, took one worker to 178 MB where this keeps it at
-      // 130-135; the forced collections, at 135-144). Not explicit gc() calls, as before: V8 threw
-      // away the optimized code of every hot function at each forced collection (sync or async:
-      // "weak objects" in --trace-deopt), and compiled it again after each (1,714 optimizations for
-      // 4 million rows against 722; 2.4 to 3.4 s of CPU on the worker's other threads, V8's
-      // compilers and file I/O, against 1.5 to 1.7 s, which on 2 cores two workers take from each
-      // other).
-      execArgv: ['--single-threaded-gc', '--heap-growing-percent=25'],
+      // By node's version: lib/runtime/processEnv.ts says which flags and why.
+      execArgv: batchWorkerNodeFlags(),
       // malloc as the range function has it (what the user's environment sets wins).
       env: { ...FUNCTION_PROCESS_ENV, ...process.env, MODEL_STORE_URI: services.config.modelStoreUri },
       onRangeStart: options.onRangeStart,
