@@ -48,14 +48,14 @@ export function lambdaNodeFlags(megabytes: number): string[] {
  *   GC threads of N workers fought over the same cores), and --heap-growing-percent=25 lets the old
  *   generation grow only a quarter past what the last collection left, so a worker holds what it
  *   uses: a peak of about 130 MB, flat from range to range, where V8's own growth took one worker to
- *   150-190 MB, its peak rising 12% from its middle range to its last (explicit gc() calls held it
+ *   131-194 MB, its peak rising up to 12% from its middle range to its last (explicit gc() calls held it
  *   as low, but V8 then threw away and compiled again the optimized scoring code after each one).
  * - Node 22 and later (V8 12.4, 13.6): none. There the same two flags kept the collector marking on
  *   the main thread through most of a run (each scavenge interleaved with marking, 5 ms against 1.6;
  *   the collector 41% of the worker's profile against 20% on Node 20): one worker took 11.0-11.9 s
- *   against 6.9-9.2 without them on Node 22 and 9.7-9.9 against 6.3-6.5 on Node 24, two workers
- *   6.7-7.2 against 5.5-7.1 and 6.1-6.3 against 4.8-5.0. Without them a worker peaks at 210-235 MB
- *   on Node 22 (its last range at most 5% above its middle one) and 237-284 MB on Node 24 (up to
+ *   against 6.9-9.2 without them on Node 22 and 9.7-9.9 against 6.3-7.2 on Node 24, two workers
+ *   6.7-7.2 against 5.5-7.1 and 6.1-6.3 against 4.8-5.0. Without them a worker peaks at 210-240 MB
+ *   on Node 22 (its last range at most 6% above its middle one) and 237-284 MB on Node 24 (up to
  *   12%). --heap-growing-percent=50 alone held Node 22's workers at 140-147 MB but two of them took
  *   6.4-6.8 s against 5.6-5.9: a laptop has the memory, and the time is what it waits for.
  */
