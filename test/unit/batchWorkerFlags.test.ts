@@ -1,7 +1,7 @@
 /**
  * The V8 flags `modelctl batch` gives its workers (lib/runtime/processEnv.ts): the two that keep a
- * worker's heap flat on Node 20, none on the nodes where they slowed scoring by half, and never
- * a flag the running node refuses (a worker would then fail to start).
+ * worker's heap flat on Node 20, none on the nodes where they made scoring up to half again as
+ * slow, and never a flag the running node refuses (a worker would then fail to start).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
