@@ -1,6 +1,7 @@
 /**
  * Runs one bench/children/*.ts script in a fresh `node --import tsx` process (so its peak RSS is
- * its own) and returns the JSON object it prints on the line starting with MARKER.
+ * its own) and returns the JSON object it prints on the line starting with MARKER. `node`: another
+ * node binary than this one (Node 22, scripts/local/node22.ts).
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -9,11 +10,11 @@ import { MARKER } from './spawnTimer.js';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 
-export function runReportingChild(script: string, args: string[], timeoutMs: number): Promise<Record<string, unknown>> {
+export function runReportingChild(script: string, args: string[], timeoutMs: number, node = process.execPath): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env };
     delete env.NODE_OPTIONS;
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(benchDir, 'children', script), ...args], {
+    const child = spawn(node, ['--import', 'tsx', path.join(benchDir, 'children', script), ...args], {
       cwd: path.dirname(benchDir),
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -26,7 +26,8 @@
  *    same rows, and peak RSS of a fresh process at 20k vs 200k iris rows (bench/batch.ts)
  * 7-8. wasm training kernels; fine-tune epochs; 9. explanations; 10. image preprocessing
  * 11. the soak: 10,000 mixed requests through every HTTP handler's bundle in one process (bench/soak.ts)
- * 12. sharded batch scoring on this machine: 1 and 2 workers on a 4M-row file, RSS and busy cores per worker (bench/batchShard.ts)
+ * 12. sharded batch scoring on this machine: 1 and 2 workers on a 4M-row file, RSS and busy cores per worker (bench/batchShard.ts),
+ *     in a fresh process, on this node (the targets) and on Node 22 (reported)
  */
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -34,7 +35,9 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Manifest } from '../lib/registry/manifest.js';
+import type { ShardBenchResult } from './batchShard.js';
 import type { LatencyRow } from './latency.js';
+import { runReportingChild } from './reportingChild.js';
 
 // Before anything imports the handler: Powertools reads these when its logger and metrics are created.
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -198,9 +201,19 @@ async function main(): Promise<void> {
     const { measureSoak, formatSoak } = await import('./soak.js');
     const soak = values['skip-soak'] ? undefined : await attempt('soak (mixed requests through every HTTP handler)', () => measureSoak({ quick }));
 
-    // 12. Sharded batch scoring with local workers.
-    const { measureShardedBatch, formatShardedBatch } = await import('./batchShard.js');
-    const shard = values['skip-shard'] ? undefined : await attempt('sharded batch scoring, 1 and 2 local workers', () => measureShardedBatch({ quick }));
+    // 12. Sharded batch scoring with local workers, each run in a fresh process as `modelctl batch`
+    // runs (this one holds every section before it): on this node, whose figures the targets read,
+    // then on Node 22 (Lambda's runtime, where the range functions score; reported, not a target).
+    const { formatShardedBatch } = await import('./batchShard.js');
+    const shardIn = async (node?: string): Promise<ShardBenchResult> =>
+      (await runReportingChild('batchShard.ts', quick ? ['--quick'] : [], 30 * 60_000, node)) as unknown as ShardBenchResult;
+    const shard = values['skip-shard'] ? undefined : await attempt('sharded batch scoring, 1 and 2 local workers', () => shardIn());
+    const shard22 = values['skip-shard']
+      ? undefined
+      : await attempt('sharded batch scoring on Node 22', async () => {
+          const { targets: _notHeld, ...measured } = await shardIn(await node22());
+          return measured;
+        });
 
     // Targets.
     const rowOf = (model: string, batch: number) => latency.find((r) => r.model === model && r.batch === batch);
@@ -255,6 +268,7 @@ async function main(): Promise<void> {
       preprocess: preprocess ?? null,
       soak: soak ?? null,
       shardedBatch: shard ?? null,
+      shardedBatchNode22: shard22 ?? null,
       targets,
       notes,
     };
@@ -330,6 +344,7 @@ async function main(): Promise<void> {
     if (preprocess) console.log(formatPreprocess(preprocess));
     if (soak) console.log(formatSoak(soak));
     if (shard) console.log(formatShardedBatch(shard));
+    if (shard22) console.log(`on Node 22 (Lambda's runtime; reported, not held to the targets):\n${formatShardedBatch({ ...shard22, targets: [] })}`);
     console.log(
       formatTable(
         ['target', 'limit', 'value', 'met'],
