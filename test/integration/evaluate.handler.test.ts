@@ -219,6 +219,13 @@ describe('evaluate handler', () => {
     expect(tf.memory().numTensors).toBe(baseline);
   });
 
+  it("refuses a data set outside the store without naming the store's location", async () => {
+    const answer = await call(app.evaluate, 'POST', '/v2/models/lin/evaluate', { dataset: 's3://someone-else/data.csv' });
+    expect(answer.statusCode).toBe(403);
+    expect(answer.body.error).toMatch(/name it by its key in the store/);
+    expect(answer.body.error).not.toContain(store.uri.replace(/\/$/, ''));
+  });
+
   it('reports a source that fails mid-file as an error of the request, not a crash of the process', async () => {
     const broken = recording(store);
     broken.getStream = async () => {

@@ -29,7 +29,8 @@ export function datasetKey(store: ObjectStore, dataset: string): string {
   let key = dataset;
   if (/^[a-z0-9]+:\/\//.test(dataset)) {
     const root = store.uri.endsWith('/') ? store.uri : `${store.uri}/`;
-    if (!dataset.startsWith(root)) throw new ForbiddenError(`data set ${dataset} is outside the model store ${root}`);
+    // The store's own URI is not named: a read-role caller learns no bucket it was not told.
+    if (!dataset.startsWith(root)) throw new ForbiddenError(`data set ${dataset} is outside the model store: name it by its key in the store (e.g. _datasets/iris-test.csv)`);
     key = dataset.slice(root.length);
   }
   if (key === '' || key.split('/').some((part) => part === '..' || part === '') || key.startsWith('/')) {
