@@ -5,6 +5,7 @@
  *   npm run models:train                      all four: iris, spam, digits, housing
  *   npm run models:train -- --only iris,spam  a subset; other models in models/ are left alone
  *   npm run models:train -- --seed 7          another seed (default 42)
+ *   npm run models:train -- --out /tmp/m      into another folder (default models/)
  *
  * Each model's held-out test rows are written too, as a data set in the store:
  * models/_datasets/<name>-test.csv or .jsonl (the manifest's training.heldOut names it and its
@@ -27,7 +28,7 @@ import { setAlias } from '../lib/registry/aliases.js';
 import { createVersion } from '../lib/registry/createVersion.js';
 import type { Manifest } from '../lib/registry/manifest.js';
 import { inferSignature } from '../lib/ops/pushFolder.js';
-import { initBackend } from '../lib/runtime/backend.js';
+import { configureBackend, initBackend } from '../lib/runtime/backend.js';
 import { FolderStore } from '../lib/store/folder.js';
 import { digits } from './train/digits.js';
 import { installFastCpuKernels } from './train/fastCpuKernels.js';
@@ -42,7 +43,7 @@ const MAX_WEIGHT_BYTES = 1_000_000;
 /** Held-out sets are committed with the models: each must stay small. */
 const MAX_DATASET_BYTES = 8_000_000;
 const ALIAS = 'production';
-const modelsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'models');
+const defaultModelsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'models');
 
 function selectTrainers(only: string | undefined): Trainer[] {
   if (!only) return TRAINERS;
@@ -80,15 +81,18 @@ async function trainInto(store: FolderStore, trainer: Trainer, seed: number): Pr
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, seed: { type: 'string', default: '42' } } });
+  const { values } = parseArgs({ options: { only: { type: 'string' }, seed: { type: 'string', default: '42' }, out: { type: 'string' } } });
+  const modelsDir = values.out ? path.resolve(values.out) : defaultModelsDir;
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${values.seed}`);
   const trainers = selectTrainers(values.only);
 
   // Conv layers cannot be trained on wasm (no Conv2DBackpropFilter kernel), and one backend for
-  // every model keeps runs comparable: always cpu here, whatever the environment says.
-  process.env.TFJS_BACKEND = 'cpu';
-  await initBackend();
+  // every model keeps runs comparable: always cpu here, whatever the environment says. (The backend
+  // reads its options, not TFJS_BACKEND: lib/services.ts passes the configuration's choice.)
+  configureBackend({ backend: 'cpu' });
+  const backend = await initBackend();
+  if (backend !== 'cpu') throw new Error(`training needs the cpu backend, got ${backend}`);
   installFastCpuKernels();
 
   const staging = await mkdtemp(path.join(tmpdir(), 'models-train-'));
