@@ -5,7 +5,7 @@
  */
 import { BadRequestError } from '../errors.js';
 import { fitsShape, type TensorData, type TensorSpec } from '../tensors/data.js';
-import { flattenNested, nestedShape, type RowsOf } from '../tensors/nested.js';
+import { flattenNested, leafShown, nestedShape, type RowsOf } from '../tensors/nested.js';
 import { megabytes, size } from '../bytes.js';
 import { type EncodeBudget, type RunNeed, TooManyInstancesError } from './budget.js';
 import { csvNumber } from './csvCells.js';
@@ -175,10 +175,11 @@ export async function checkEncodingFits(model: ModelInputs, instance: unknown, b
 
 /** A nested array of values for one model input, as a tensor of the input's dtype; `rows` names and shapes a chunk's rows. */
 export function rawTensor(spec: TensorSpec, value: unknown, where: string, rows?: RowsOf): TensorData {
-  const numbersOnly = () =>
-    new BadRequestError(`${where}: expected numbers for input ${spec.name} (${spec.dtype}, ${spec.shape === null ? 'any shape' : `shape [${spec.shape}]`})`);
+  const takes = `expected numbers for input ${spec.name} (${spec.dtype}, ${spec.shape === null ? 'any shape' : `shape [${spec.shape}]`})`;
+  const numbersOnly = () => new BadRequestError(`${where}: ${takes}`);
   if (spec.dtype === 'float32' || spec.dtype === 'int32') {
-    const { shape, data } = flattenNested(value, where, spec.dtype, numbersOnly, rows);
+    const notANumber = (path: string, leaf: string | boolean) => new BadRequestError(`${path}: ${takes}, got ${leafShown(leaf)}`);
+    const { shape, data } = flattenNested(value, where, spec.dtype, notANumber, rows);
     return { name: spec.name, dtype: spec.dtype, shape, data };
   }
   const { shape, data } = flattenNested(value, where, undefined, undefined, rows);

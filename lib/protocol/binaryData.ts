@@ -7,11 +7,11 @@
  * with `parameters.binary_data: true` (per output) or `parameters.binary_data_output: true` (the
  * whole request) come back the same way, with `binary_data_size` in place of `data`.
  *
- * Numbers are not parsed from text at all on this path: each input becomes one typed array.
+ * Numbers are not parsed from text at all on this path: each numeric input becomes one typed array.
  */
 import { BadRequestError, quoted } from '../errors.js';
 import { INT32_MAX, INT32_MIN } from '../tensors/valueRanges.js';
-import type { OipDatatype } from './datatypes.js';
+import { jsonData, type OipDatatype } from './datatypes.js';
 
 /** The HTTP header (lower-cased, as requests carry them) giving the JSON header's byte length. */
 export const HEADER_LENGTH = 'inference-header-content-length';
@@ -80,7 +80,7 @@ function readBytesElements(bytes: Uint8Array, from: number, to: number, count: n
   return elements;
 }
 
-/** One input's values from its bytes: a typed array, or Uint8Array elements for BYTES. */
+/** One input's values from its bytes: a typed array, booleans for BOOL, or Uint8Array elements for BYTES. */
 function readTensor(datatype: OipDatatype, bytes: Uint8Array, from: number, to: number, count: number, where: string): ArrayLike<unknown> {
   if (datatype === 'BYTES') return readBytesElements(bytes, from, to, count, where);
   const size = ELEMENT_BYTES[datatype];
@@ -112,8 +112,30 @@ function readTensor(datatype: OipDatatype, bytes: Uint8Array, from: number, to: 
     case 'UINT64':
       return toInt32(new BigUint64Array(buffer), where);
     case 'BOOL':
-      return Array.from(new Uint8Array(buffer), (b) => b !== 0);
+      return readBools(new Uint8Array(buffer), where);
   }
+}
+
+/**
+ * BOOL bytes as booleans, as JSON BOOL data arrives. The extension defines only 1 (true) and 0
+ * (false); Triton passes any other byte to the model unchecked, so what it means there depends on
+ * the backend: refused here with its place, as a value no datatype can hold is.
+ */
+function readBools(bytes: Uint8Array, where: string): boolean[] {
+  const values = new Array<boolean>(bytes.length);
+  for (let i = 0; i < bytes.length; i += 1) {
+    if (bytes[i] > 1) throw new BadRequestError(`${where}: BOOL element ${i} is the byte ${bytes[i]}; the binary extension's BOOL is 1 (true) or 0 (false)`);
+    values[i] = bytes[i] === 1;
+  }
+  return values;
+}
+
+/** The values readBinaryRequest filled in: whatever their type, no JSON value is one of them. */
+const readFromBody = new WeakSet<object>();
+
+/** Whether an input's data was read from a binary body's bytes (not sent as JSON "data"). */
+export function isBinaryData(data: unknown): boolean {
+  return typeof data === 'object' && data !== null && readFromBody.has(data);
 }
 
 interface HeaderInput {
@@ -150,8 +172,8 @@ export function readBinaryRequest(body: Uint8Array, headerLength: string): unkno
     if (at + (size as number) > body.length) throw new BadRequestError(`${where}: binary_data_size ${size} runs past the end of the body (${body.length - at} bytes left)`);
     const shape = Array.isArray(input.shape) && input.shape.every((d) => Number.isInteger(d) && d >= 0) ? (input.shape as number[]) : undefined;
     const datatype = typeof input.datatype === 'string' && (input.datatype === 'BYTES' || input.datatype in ELEMENT_BYTES) ? (input.datatype as OipDatatype) : undefined;
-    if (shape && datatype)
-      input.data = readTensor(
+    if (shape && datatype) {
+      const values = readTensor(
         datatype,
         body,
         at,
@@ -159,6 +181,9 @@ export function readBinaryRequest(body: Uint8Array, headerLength: string): unkno
         shape.reduce((a, b) => a * b, 1),
         where,
       );
+      readFromBody.add(values);
+      input.data = values;
+    }
     at += size as number;
   }
   if (at !== body.length) throw new BadRequestError(`the binary inputs take ${at - length} bytes; ${body.length - length} follow the JSON header`);
@@ -213,7 +238,7 @@ export interface OutputTensor {
 export function binaryResponse(response: { outputs: OutputTensor[] } & Record<string, unknown>, binary: (name: string) => boolean): { body: Uint8Array; headerLength: number } {
   const chunks: Uint8Array[] = [];
   const outputs = response.outputs.map((output) => {
-    if (!binary(output.name)) return { ...output, data: Array.from(output.data) };
+    if (!binary(output.name)) return { ...output, data: jsonData(output.datatype, output.data) };
     const bytes = tensorBytes(output.datatype, output.data);
     chunks.push(bytes);
     const { data: _data, ...rest } = output;

@@ -49,3 +49,11 @@ export const TF_TO_OIP: Record<string, OipDatatype> = Object.fromEntries(
 export function oipDatatypeOf(dtype: string): OipDatatype {
   return TF_TO_OIP[dtype] ?? 'FP32';
 }
+
+/**
+ * A tensor's values as an output's JSON `data`: BOOL as true and false, as the protocol's JSON has
+ * them (a bool tensor's values are read as the bytes 1 and 0).
+ */
+export function jsonData(datatype: string, data: ArrayLike<unknown>): unknown[] {
+  return datatype === 'BOOL' ? Array.from(data, (v) => Boolean(v)) : Array.from(data);
+}

@@ -9,11 +9,11 @@ import { BadRequestError, quoted } from '../errors.js';
 import { inputKindOf, type ModelInput } from '../inputs/encode.js';
 import type { Manifest } from '../registry/manifest.js';
 import { elementCount, type TensorData } from '../tensors/data.js';
-import { flattenNested } from '../tensors/nested.js';
+import { flattenNested, leafShown } from '../tensors/nested.js';
 import { checkValuesFit } from '../tensors/valueRanges.js';
 import { checkFiniteOutput, topLabels } from './answers.js';
-import type { OutputTensor } from './binaryData.js';
-import { INTEGER_RANGES, OIP_DATATYPES, OIP_TO_TF, oipDatatypeOf, type OipDatatype } from './datatypes.js';
+import { isBinaryData, type OutputTensor } from './binaryData.js';
+import { INTEGER_RANGES, jsonData, OIP_DATATYPES, OIP_TO_TF, oipDatatypeOf, type OipDatatype } from './datatypes.js';
 
 const parameters = z.record(z.string(), z.unknown()).optional();
 
@@ -75,23 +75,19 @@ export const LABEL_OUTPUT = 'label';
 
 const utf8 = new TextDecoder();
 
-/** Values the binary tensor data reader decoded (a typed array, or byte strings for BYTES), as no JSON value is. */
-function fromBinary(data: unknown): boolean {
-  return ArrayBuffer.isView(data) || (Array.isArray(data) && data.every((v) => v instanceof Uint8Array));
-}
-
 /**
  * One input as tensor data. Values sent as binary (binaryData.ts) are flat already: typed arrays,
- * or byte strings for BYTES, kept as bytes for an image model (`keepBytes`) and read as UTF-8 text
- * otherwise.
+ * booleans for BOOL, or byte strings for BYTES, kept as bytes for an image model (`keepBytes`) and
+ * read as UTF-8 text otherwise.
  */
 function decodeTensor(input: OipInferRequest['inputs'][number], index: number, keepBytes: boolean): TensorData {
   const where = `inputs[${index}] (${input.name})`;
   const dtype = OIP_TO_TF[input.datatype];
   if (input.data === undefined) throw new BadRequestError(`${where}: no data (send "data", or parameters.binary_data_size with the values in binary after the JSON)`);
   if (input.parameters?.binary_data_size !== undefined) {
-    // Only the binary reader (binaryData.ts) puts values here: typed arrays, or byte strings for BYTES. JSON cannot.
-    if (!fromBinary(input.data)) {
+    // Values the binary reader did not fill in came as JSON "data"; a binary body refuses "data" beside
+    // binary_data_size (binaryData.ts), so this request is plain JSON.
+    if (!isBinaryData(input.data)) {
       throw new BadRequestError(
         `${where}: parameters.binary_data_size says the values follow the JSON in binary, but this request is plain JSON (no Inference-Header-Content-Length header): send the values in "data" without binary_data_size, or as binary with that header`,
       );
@@ -102,7 +98,8 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number, k
   }
   if (!Array.isArray(input.data)) throw new BadRequestError(`${where}.data: expected an array`);
   const mismatch = () => new BadRequestError(`${where}: data does not match datatype ${input.datatype}`);
-  const { data } = dtype === 'float32' || dtype === 'int32' ? flattenNested(input.data, `${where}.data`, dtype, mismatch) : flattenNested(input.data, `${where}.data`);
+  const notANumber = (path: string, value: string | boolean) => new BadRequestError(`${path}: ${leafShown(value)} is not a number; datatype ${input.datatype} takes numbers`);
+  const { data } = dtype === 'float32' || dtype === 'int32' ? flattenNested(input.data, `${where}.data`, dtype, notANumber) : flattenNested(input.data, `${where}.data`);
   if (data.length !== elementCount(input.shape)) {
     throw new BadRequestError(`${where}: shape [${input.shape}] needs ${elementCount(input.shape)} values, data has ${data.length}`);
   }
@@ -116,8 +113,20 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number, k
   return { name: input.name, dtype, shape: input.shape, data };
 }
 
-/** One input's values as natural instances (texts, images), at least one, the input named when there is none. */
-function naturalInstances(tensor: TensorData): ModelInput {
+/**
+ * One input's values as natural instances (texts, images): a column of them, one a row (shape [N]
+ * or [N, 1], as feature columns come), at least one, the input named when there is none. Another
+ * shape declares something else, e.g. a row of the model's raw tensor sent as strings: its values
+ * are not taken as that many instances.
+ */
+function naturalInstances(manifest: Manifest, tensor: TensorData, kind: string): ModelInput {
+  const [rows, ...rest] = tensor.shape;
+  if (rows === undefined || rest.length > 1 || rest.some((d) => d !== 1)) {
+    const raw = manifest.signature.inputs.map((s) => `${s.name} as ${s.dtype} ${s.shape === null ? 'of any shape' : `[${s.shape}]`}`).join(', ');
+    throw new BadRequestError(
+      `inputs[0] (${tensor.name}): shape [${tensor.shape}] is not a column of ${kind} instances: model ${manifest.name} takes them one a row, shape [N] or [N, 1], or raw tensors (${raw})`,
+    );
+  }
   if (tensor.data.length === 0) throw new BadRequestError(`input ${tensor.name}: has no values: send at least one instance`);
   return { kind: 'instances', instances: Array.from(tensor.data) };
 }
@@ -176,11 +185,11 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
     const bad = types.findIndex((t) => t !== RAW_CONTENT_TYPE && !natural?.kind.contentTypes.includes(t));
     if (bad >= 0) throw new BadRequestError(`inputs[${bad}].parameters.content_type ${quoted(types[bad])} does not fit model ${manifest.name}: it accepts ${accepted()}`);
     if (tensors.length !== 1) throw new BadRequestError(`natural instances come in one input; got ${tensors.length} inputs with content types ${types.join(', ')}`);
-    return naturalInstances(tensors[0]);
+    return naturalInstances(manifest, tensors[0], natural?.kind.kind ?? 'natural');
   }
 
   // One BYTES input for a text or image model: raw strings or base64 images, whatever its name.
-  if (natural && !features && tensors.length === 1 && tensors[0].dtype === 'string') return naturalInstances(tensors[0]);
+  if (natural && !features && tensors.length === 1 && tensors[0].dtype === 'string') return naturalInstances(manifest, tensors[0], natural.kind.kind);
   if (tensors.every((t) => modelInputs.includes(t.name))) return { kind: 'tensors', tensors };
   if (features) return { kind: 'instances', instances: featureRecords(tensors, features, modelInputs) };
   throw new BadRequestError(`unknown input(s) ${tensors.map((t) => t.name).join(', ')}: the model takes ${modelInputs.join(', ')}`);
@@ -188,7 +197,10 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
 
 /** Tensors as OIP output tensors (name, shape, datatype, flat data). */
 export function oipTensors(tensors: TensorData[]): OipInferResponse['outputs'] {
-  return tensors.map((t) => ({ name: t.name, shape: t.shape, datatype: oipDatatypeOf(t.dtype), data: Array.from(t.data) }));
+  return tensors.map((t) => {
+    const datatype = oipDatatypeOf(t.dtype);
+    return { name: t.name, shape: t.shape, datatype, data: jsonData(datatype, t.data) };
+  });
 }
 
 /** The response with each output's values as computed (typed arrays): JSON or binary encoding comes after. */
@@ -229,5 +241,5 @@ function outputNamed(manifest: Manifest, name: string): string {
 
 export function encodeOip(manifest: Manifest, outputs: TensorData[], request: OipInferRequest): OipInferResponse {
   const response = oipResponse(manifest, outputs, request);
-  return { ...response, outputs: response.outputs.map((o) => ({ ...o, data: Array.from(o.data) })) };
+  return { ...response, outputs: response.outputs.map((o) => ({ ...o, data: jsonData(o.datatype, o.data) })) };
 }

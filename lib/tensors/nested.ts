@@ -2,7 +2,7 @@
  * Nested JSON arrays (TF Serving rows/columns, OIP nested `data`) to a flat array and a shape,
  * checking that the nesting is rectangular. Errors name the JSON path of the offending value.
  */
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, quoted } from '../errors.js';
 import type { Scalar } from './data.js';
 import { firstMisfit } from './valueRanges.js';
 
@@ -16,6 +16,17 @@ export interface FlatTensor {
 
 function isNumericLeaf(value: unknown): value is number | boolean {
   return (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean';
+}
+
+/**
+ * The 400 for a string or a boolean where a numeric tensor takes numbers, its JSON path given: each
+ * reader words it in its own terms (the input, the datatype sent).
+ */
+export type NotANumber = (path: string, value: string | boolean) => Error;
+
+/** A string or boolean leaf as a message names it: `the boolean true`, `the string "x"`. */
+export function leafShown(value: string | boolean): string {
+  return typeof value === 'boolean' ? `the boolean ${value}` : `the string ${quoted(value)}`;
 }
 
 /**
@@ -47,17 +58,15 @@ function fillNumbers(value: unknown, shape: number[], out: Float32Array | Int32A
   const integers = out instanceof Int32Array;
   let k = 0;
   /**
-   * Stores one leaf; false for NaN or Infinity, or a value the typed array changed (beyond
-   * float32, an integer that wrapped or a fraction cut in an Int32Array): the careful walk then
-   * keeps it as sent, for the checks that name it.
+   * Stores one leaf; false for anything but a number (a boolean too: TF Serving refuses one for a
+   * float or int input, where it would be read as 1 or 0), NaN or Infinity, or a value the typed
+   * array changed (beyond float32, an integer that wrapped or a fraction cut in an Int32Array): the
+   * careful walk then names it.
    */
   const put = (v: unknown): boolean => {
-    if (typeof v === 'boolean') out[k] = v ? 1 : 0;
-    else if (typeof v !== 'number') return false;
-    else {
-      out[k] = v;
-      if (out[k] - out[k] !== 0 || (integers && out[k] !== v)) return false;
-    }
+    if (typeof v !== 'number') return false;
+    out[k] = v;
+    if (out[k] - out[k] !== 0 || (integers && out[k] !== v)) return false;
     k += 1;
     return true;
   };
@@ -88,22 +97,23 @@ export function nestedShape(value: unknown, where: string): number[] {
 
 /**
  * With `into`, the values land in a typed array of that type (what tf.tensor takes without another
- * copy) and a string is an error (`onString` words it). Large tensors (a batch of images is
- * ~200,000 values) go through fillNumbers; the careful walk only runs to explain a bad request.
+ * copy) and a string or a boolean is an error (`notANumber` words it). Large tensors (a batch of
+ * images is ~200,000 values) go through fillNumbers; the careful walk only runs to explain a bad
+ * request.
  */
-export function flattenNested(value: unknown, where: string, into?: undefined, onString?: undefined, rows?: RowsOf): FlatTensor;
+export function flattenNested(value: unknown, where: string, into?: undefined, notANumber?: undefined, rows?: RowsOf): FlatTensor;
 export function flattenNested(
   value: unknown,
   where: string,
   into: 'float32' | 'int32',
-  onString?: (path: string) => Error,
+  notANumber?: NotANumber,
   rows?: RowsOf,
 ): { shape: number[]; data: Float32Array | Int32Array };
 export function flattenNested(
   value: unknown,
   where: string,
   into?: 'float32' | 'int32',
-  onString?: (path: string) => Error,
+  notANumber?: NotANumber,
   rows: RowsOf = {},
 ): { shape: number[]; data: Scalar[] | Float32Array | Int32Array } {
   const shape = rows.shape && Array.isArray(value) ? [value.length, ...rows.shape] : nestedShape(value, where);
@@ -122,7 +132,7 @@ export function flattenNested(
         const expected = into ? 'a number' : 'a number or a string';
         throw new BadRequestError(`${path(depth)}: expected ${expected}, got ${node === null ? 'null' : typeof node === 'number' ? String(node) : typeof node}`);
       }
-      if (into && typeof node === 'string') throw onString?.(path(depth)) ?? new BadRequestError(`${path(depth)}: expected a number, got a string`);
+      if (into && typeof node !== 'number') throw notANumber?.(path(depth), node) ?? new BadRequestError(`${path(depth)}: expected a number, got ${leafShown(node)}`);
       const misfit = into && firstMisfit(into, [node]);
       if (misfit) throw new BadRequestError(`${path(depth)}: ${misfit.why}`);
       data.push(node);

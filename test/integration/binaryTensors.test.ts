@@ -147,6 +147,48 @@ describe('binary and JSON answer the same', () => {
   });
 });
 
+describe('BOOL in binary: one byte an element, 1 true and 0 false', () => {
+  it('is read as JSON BOOL data is: the same answer (it was a 400 claiming the request was plain JSON)', async () => {
+    const flags = [true, false, true, true];
+    const json = await call(app.predict, 'POST', '/v2/models/iris/infer', { inputs: [{ name: 'features', shape: [1, 4], datatype: 'BOOL', data: flags }] });
+    expect(json.statusCode, JSON.stringify(json.body)).toBe(200);
+    const { body, headerLength } = binaryRequest([{ name: 'features', shape: [1, 4], datatype: 'BOOL', values: flags }]);
+    const answer = await postBinary('/v2/models/iris/infer', body, headerLength);
+    expect(answer.statusCode, answer.body).toBe(200);
+    expect(JSON.parse(answer.body)).toEqual(json.body);
+  });
+
+  it('as booleans, not numbers: feature columns refuse them as they refuse JSON true', async () => {
+    const features = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
+    const { body, headerLength } = binaryRequest(features.map((name) => ({ name, shape: [1], datatype: 'BOOL', values: [true] })));
+    const answer = await postBinary('/v2/models/iris/infer', body, headerLength);
+    expect(answer.statusCode).toBe(400);
+    expect(JSON.parse(answer.body).error).toMatch(/sepal_length must be a finite number, got true/);
+  });
+
+  it('a byte other than 0 and 1 (the extension defines no other): 400 naming the element and the byte', async () => {
+    const { body, headerLength } = binaryRequest([{ name: 'features', shape: [1, 4], datatype: 'BOOL', values: [true, false, true, true] }]);
+    body.set([1, 0, 2, 0xff], headerLength);
+    const answer = await postBinary('/v2/models/iris/infer', body, headerLength);
+    expect(answer.statusCode).toBe(400);
+    expect(JSON.parse(answer.body).error).toBe(`inputs[0] ("features"): BOOL element 2 is the byte 2; the binary extension's BOOL is 1 (true) or 0 (false)`);
+  });
+});
+
+describe('BYTES instances in binary keep their declared shape', () => {
+  it('a column of texts, [N] or [N, 1], is N instances; a row of the raw tensor as strings is not 1000 of them', async () => {
+    const texts = ['free money now', 'see you at lunch'];
+    const column = binaryRequest([{ name: 'text', shape: [2, 1], datatype: 'BYTES', values: texts }]);
+    const answer = await postBinary('/v2/models/spam/infer', column.body, column.headerLength);
+    expect(answer.statusCode, answer.body).toBe(200);
+    expect(JSON.parse(answer.body).outputs[0].shape).toEqual([2, 1]);
+    const row = binaryRequest([{ name: 'bag_of_words', shape: [1, 1000], datatype: 'BYTES', values: Array.from({ length: 1000 }, () => 'x') }]);
+    const refused = await postBinary('/v2/models/spam/infer', row.body, row.headerLength);
+    expect(refused.statusCode).toBe(400);
+    expect(JSON.parse(refused.body).error).toMatch(/^inputs\[0\] \(bag_of_words\): shape \[1,1000\] is not a column of text instances/);
+  });
+});
+
 describe('malformed binary bodies are 400s naming the problem', () => {
   const irisInput: BinaryInput = { name: 'features', shape: [1, 4], datatype: 'FP32', values: [5, 3, 1, 2] };
   it.each([

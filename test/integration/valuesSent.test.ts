@@ -71,6 +71,49 @@ describe('values beyond what the model computes in', () => {
   });
 });
 
+describe('a boolean where the model takes numbers is refused with its place, as TF Serving refuses one for a float input (it was read as 1 or 0)', () => {
+  it.each([
+    [
+      'a raw row (TF Serving)',
+      '/v1/models/iris:predict',
+      { instances: [[true, false, true, false]] },
+      /^instances\[0\]\[0\]: expected numbers for input features \(float32, shape \[-1,4\]\), got the boolean true$/,
+    ],
+    [
+      'a raw row, columns (TF Serving)',
+      '/v1/models/iris:predict',
+      { inputs: { features: [[5.1, 3.5, 1.4, false]] } },
+      /^inputs\.features\[0\]\[3\]: expected numbers .*, got the boolean false$/,
+    ],
+    ['OIP FP32 data', '/v2/models/iris/infer', fp32([true, 2, 3, 4]), /^inputs\[0\] \(features\)\.data\[0\]: the boolean true is not a number; datatype FP32 takes numbers$/],
+    [
+      'OIP INT32 nested data',
+      '/v2/models/iris/infer',
+      fp32([[5, 3, false, 2]], 'INT32'),
+      /^inputs\[0\] \(features\)\.data\[0\]\[2\]: the boolean false is not a number; datatype INT32 takes numbers$/,
+    ],
+  ])('%s: 400 naming the element', async (_case, path, body, message) => {
+    const baseline = tf.memory().numTensors;
+    const answer = await call(app.predict, 'POST', path, body);
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(400);
+    expect((answer.body as { error: string }).error).toMatch(message);
+    expect(tf.memory().numTensors).toBe(baseline);
+  });
+
+  it('evaluate refuses the row too', async () => {
+    const answer = await call(app.evaluate, 'POST', '/v2/models/iris/evaluate', { instances: [[5.1, 3.5, true, 0.2]], labels: ['setosa'] });
+    expect(answer.statusCode).toBe(400);
+    expect((answer.body as { error: string }).error).toMatch(/\[0\]\[2\]: expected numbers .*, got the boolean true/);
+  });
+
+  it('OIP BOOL data still is: the datatype says booleans, and the model takes them as 1 and 0', async () => {
+    const bools = await call(app.predict, 'POST', '/v2/models/iris/infer', fp32([true, false, true, true], 'BOOL'));
+    const numbers = await call(app.predict, 'POST', '/v2/models/iris/infer', fp32([1, 0, 1, 1]));
+    expect(bools.statusCode).toBe(200);
+    expect(bools.body.outputs).toEqual(numbers.body.outputs);
+  });
+});
+
 describe('instances of the wrong kind are blamed by place, not the valid ones beside them', () => {
   it.each([
     [
@@ -190,6 +233,18 @@ describe('messages name what the client sent', () => {
       '/v1/models/iris:predict',
       { inputs: {} },
       /^inputs: is empty: send the model's inputs by name \(features\) or its feature columns/,
+    ],
+    [
+      'a BYTES input whose shape is a row of the raw tensor, not a column of texts (it was taken as 1000 texts)',
+      '/v2/models/spam/infer',
+      { inputs: [{ name: 'bag_of_words', shape: [1, 1000], datatype: 'BYTES', data: Array.from({ length: 1000 }, () => 'x') }] },
+      /^inputs\[0\] \(bag_of_words\): shape \[1,1000\] is not a column of text instances: model spam takes them one a row, shape \[N\] or \[N, 1\], or raw tensors \(bag_of_words as float32 \[-1,1000\]\)$/,
+    ],
+    [
+      'texts by content type in a shape of two columns',
+      '/v2/models/spam/infer',
+      { inputs: [{ name: 'text', shape: [2, 2], datatype: 'BYTES', data: ['a', 'b', 'c', 'd'], parameters: { content_type: 'str' } }] },
+      /^inputs\[0\] \(text\): shape \[2,2\] is not a column of text instances/,
     ],
     [
       'a BYTES input of no values',

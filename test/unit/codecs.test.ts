@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../lib/errors.js';
 import { manifestSchema, type Manifest } from '../../lib/registry/index.js';
-import { decodeOip, encodeOip, oipInferRequest } from '../../lib/protocol/oip.js';
+import { binaryResponse } from '../../lib/protocol/binaryData.js';
+import { decodeOip, encodeOip, oipInferRequest, oipResponse } from '../../lib/protocol/oip.js';
 import { decodeTfServing, encodeTfServing, tfServingPredictRequest } from '../../lib/protocol/tfserving.js';
 import { OIP_TO_TF, TF_TO_OIP } from '../../lib/protocol/datatypes.js';
 import { toAnswers, topLabels } from '../../lib/protocol/answers.js';
@@ -162,6 +163,18 @@ describe("OIP v2 request decoding (the specification's examples)", () => {
       id: '42',
       outputs: [{ name: 'output0', shape: [3, 2], datatype: 'FP32', data: [1.0, 1.1, 2.0, 2.1, 3.0, 3.1] }],
     });
+  });
+
+  it('answers a bool output as BOOL: true and false in JSON, one byte each (1, 0) in binary', () => {
+    const request = oipInferRequest.parse({ inputs: [{ name: 'input0', shape: [2, 2], datatype: 'UINT32', data: [1, 2, 3, 4] }] });
+    // A bool tensor's values as TF.js reads them: bytes.
+    const outputs = [{ name: 'mask', dtype: 'bool' as const, shape: [3], data: new Uint8Array([1, 0, 1]) }];
+    expect(encodeOip(model, outputs, request).outputs).toEqual([{ name: 'mask', shape: [3], datatype: 'BOOL', data: [true, false, true] }]);
+    const response = oipResponse(model, outputs, request);
+    const asJson = binaryResponse(response, () => false);
+    expect(JSON.parse(Buffer.from(asJson.body).toString('utf8')).outputs[0].data).toEqual([true, false, true]);
+    const { body, headerLength } = binaryResponse(response, () => true);
+    expect(Array.from(body.subarray(headerLength))).toEqual([1, 0, 1]);
   });
 
   it('rejects the example input1 (BOOL, shape [3], one value)', () => {

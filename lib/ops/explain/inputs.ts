@@ -13,7 +13,7 @@ import { type EncodeBudget, encodeInstances, inputKindOf, type RunNeed } from '.
 import type { Manifest } from '../../registry/index.js';
 import { fitsShape, type TensorSpec } from '../../tensors/data.js';
 import { anyRows } from '../../tensors/fixedBatch.js';
-import { flattenNested } from '../../tensors/nested.js';
+import { flattenNested, leafShown } from '../../tensors/nested.js';
 
 export interface InputSpace {
   spec: TensorSpec;
@@ -57,9 +57,9 @@ export async function encodeRows(
     shape = encoded.shape;
     data = encoded.data instanceof Float32Array ? encoded.data : Float32Array.from(encoded.data as Int32Array); // an int32 input's, already cut
   } else {
-    const numbersOnly = () =>
+    const numbersOnly = (path: string, leaf: string | boolean) =>
       new BadRequestError(
-        `${where}: expected numbers for input ${spec.name} (${spec.shape === null ? 'any shape' : `shape [${spec.shape}]`})${kind ? ` or natural ${kind.kind.kind} instances` : ''}`,
+        `${path}: expected numbers for input ${spec.name} (${spec.shape === null ? 'any shape' : `shape [${spec.shape}]`})${kind ? ` or natural ${kind.kind.kind} instances` : ''}, got ${leafShown(leaf)}`,
       );
     // An int32 input takes whole numbers only (a 400 naming the first that is not), as infer does.
     const flat = flattenNested(values, where, spec.dtype === 'int32' ? 'int32' : 'float32', numbersOnly);
