@@ -113,10 +113,14 @@ export function nonFiniteRows(output: TensorData): number[] {
   return bad;
 }
 
+/** The first few of these rows as the request names them (`place`), for a message. */
+export function namedRows(rows: number[], place: (r: number) => string): string {
+  return rows.slice(0, 5).map(place).join(', ') + (rows.length > 5 ? ` and ${rows.length - 5} more` : '');
+}
+
 /** A 422 naming the rows (`place`: how the request names row r) whose output is not finite, when any is. */
 export function checkFiniteOutput(output: TensorData, place: (r: number) => string): void {
   const bad = nonFiniteRows(output);
   if (bad.length === 0) return;
-  const named = bad.slice(0, 5).map(place).join(', ') + (bad.length > 5 ? ` and ${bad.length - 5} more` : '');
-  throw new UnprocessableError(`${named}: ${NON_FINITE_OUTPUT}`);
+  throw new UnprocessableError(`${namedRows(bad, place)}: ${NON_FINITE_OUTPUT}`);
 }

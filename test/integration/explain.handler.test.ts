@@ -523,6 +523,14 @@ describe('explain errors and tensors', () => {
     ['a baseline of the wrong length', '/v2/models/iris/explain', `{"instances": [${iris}], "baseline": [1, 2]}`, 400, /baseline: expected 4 numbers.*got 2/],
     ['a baseline with an unknown feature', '/v2/models/iris/explain', `{"instances": [${iris}], "baseline": {"x": 1}}`, 400, /baseline\[0\]: missing sepal_length/],
     [
+      // It was explained: every attribution null, with a 200 (Infinity in float32).
+      'a baseline value beyond float32',
+      '/v2/models/iris/explain',
+      `{"instances": [${iris}], "baseline": [0, 0, 1e39, 0]}`,
+      400,
+      /^baseline\[2\]: 1e\+39 is not a finite float32 number \(the model computes in float32: at most ±3\.40e\+38\)$/,
+    ],
+    [
       'a kernelShap background of the wrong width',
       '/v2/models/iris/explain',
       `{"instances": [${iris}], "method": "kernelShap", "background": [[1, 2, 3]]}`,

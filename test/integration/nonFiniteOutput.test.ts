@@ -2,7 +2,9 @@
  * Finite inputs the model overflows on (float32 values near 3e38): its output is NaN, and no label
  * or value can be answered for the row. Every route that answers labels or values says so (422
  * naming the row) instead of an arbitrary class with a null score; raw outputs stay raw; batch
- * scoring reports the row in its errors file and scores the others; evaluate refuses to count it.
+ * scoring reports the row in its errors file and scores the others; evaluate refuses to count it;
+ * explain refuses an explanation of NaN (null in JSON), whatever row it came from: an instance, a
+ * baseline, a background row, or a row the method made. Fine-tune: fineTuneChecks.test.ts.
  */
 import { cp } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +66,54 @@ describe('a row whose output is not finite', () => {
     const answer = await call(app.explain, 'POST', '/v2/models/iris/explain', { instances: [setosa, overflow], method: 'saliency' });
     expect(answer.statusCode).toBe(422);
     expect(answer.body.error).toBe(`instances[1]: ${NON_FINITE_OUTPUT}`);
+  });
+
+  it('explain: 422 naming the baseline or the background row whose output is not finite (each was a 200 of null attributions)', async () => {
+    const before = tf.memory().numTensors;
+    for (const [body, where] of [
+      [{ instances: [setosa], baseline: overflowRow }, 'baseline'],
+      [{ instances: [setosa], baseline: overflow }, 'baseline'],
+      [{ instances: [setosa], method: 'kernelShap', background: [[5.1, 3.5, 1.4, 0.2], overflowRow] }, 'background[1]'],
+      [{ instances: [setosa], method: 'kernelShap', background: [overflow] }, 'background[0]'],
+    ] as const) {
+      const answer = await call(app.explain, 'POST', '/v2/models/iris/explain', body);
+      expect(answer.statusCode, JSON.stringify(answer.body).slice(0, 300)).toBe(422);
+      expect(answer.body.error).toBe(`${where}: ${NON_FINITE_OUTPUT}`);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('explain: 422 when the rows a method makes overflow though the instance and its reference do not, never null attributions', async () => {
+    // Each row alone is finite through the model; a coalition taking sepal_length from the
+    // instance and sepal_width from the background is not, nor are copies with noise as wide as
+    // the values (noiseLevel 1).
+    const s = 3.2e37;
+    const alone = await call(app.predict, 'POST', '/v1/models/iris:predict', {
+      instances: [
+        [-s, 0, 0, 0],
+        [0, s, 0, 0],
+        [s, 0, 0, -s],
+      ],
+      raw: true,
+    });
+    expect(alone.body.predictions.flat().every(Number.isFinite)).toBe(true);
+    const before = tf.memory().numTensors;
+    const mixed = await call(app.explain, 'POST', '/v2/models/iris/explain', {
+      instances: [
+        [5.1, 3.5, 1.4, 0.2],
+        [-s, 0, 0, 0],
+      ],
+      method: 'kernelShap',
+      background: [[0, s, 0, 0]],
+    });
+    expect(mixed.statusCode, JSON.stringify(mixed.body).slice(0, 300)).toBe(422);
+    expect(mixed.body.error).toMatch(
+      /^instances\[1\]: the model's output or its gradient is not a finite number .* on the instance's features mixed with the background's, so its kernelShap attributions are not finite numbers/,
+    );
+    const noisy = await call(app.explain, 'POST', '/v2/models/iris/explain', { instances: [[s, 0, 0, -s]], method: 'smoothGrad', noiseLevel: 1 });
+    expect(noisy.statusCode, JSON.stringify(noisy.body).slice(0, 300)).toBe(422);
+    expect(noisy.body.error).toMatch(/^instances\[0\]: .* on the instance's noisy copies, so its smoothGrad attributions are not finite numbers/);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('evaluate: 422 naming the row as the data names it (its line in a data set), not metrics that count an arbitrary class', async () => {

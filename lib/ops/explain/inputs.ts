@@ -14,6 +14,7 @@ import type { Manifest } from '../../registry/index.js';
 import { fitsShape, type TensorSpec } from '../../tensors/data.js';
 import { anyRows } from '../../tensors/fixedBatch.js';
 import { flattenNested, leafShown } from '../../tensors/nested.js';
+import { firstMisfit } from '../../tensors/valueRanges.js';
 
 export interface InputSpace {
   spec: TensorSpec;
@@ -81,11 +82,14 @@ export async function encodeRows(
   return { rows: { data, count: values.length, natural }, space: space ?? { spec, rowShape, size } };
 }
 
-/** One flat row given as numbers in model-input space (a baseline), checked for its length. */
+/** One flat row given as numbers in model-input space (a baseline), checked for its length and that the input's dtype holds each value. */
 export function flatRow(values: number[], space: InputSpace, where: string): Float32Array {
   if (values.length !== space.size) {
     throw new BadRequestError(`${where}: expected ${space.size} numbers (one row of model inputs, shape [${space.rowShape}]), got ${values.length}`);
   }
-  if (values.some((v) => !Number.isFinite(v))) throw new BadRequestError(`${where}: every value must be a finite number`);
+  // Checked as the input's dtype holds them (a background's rows are, by flattenNested): 1e39 is a
+  // finite JSON number but Infinity in float32, and a baseline of Infinity explained as nulls.
+  const misfit = firstMisfit(space.spec.dtype, values);
+  if (misfit) throw new BadRequestError(`${where}[${misfit.index}]: ${misfit.why}`);
   return Float32Array.from(values);
 }

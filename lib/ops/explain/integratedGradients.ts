@@ -11,7 +11,8 @@ import { BadRequestError } from '../../errors.js';
 import type { Attribution, ExplainContext } from './context.js';
 import { forwardRows, gradientRows } from './modelFunction.js';
 import { gaussLegendre, trapezoid } from './quadrature.js';
-import { baselineRow, type BaselineKind } from './reference.js';
+import { checkReferenceOutputs } from './finite.js';
+import { baselinePlace, baselineRow, type BaselineKind } from './reference.js';
 import { LIMITS, type ExplainRequest, type IntegratedGradientsParams } from './request.js';
 import { scoreOf } from './target.js';
 
@@ -33,6 +34,8 @@ export async function integratedGradients(context: ExplainContext, request: Expl
   const x = instances.data;
 
   const baselineOutput = await forwardRows(loaded, space, 1, (_from, _to, out) => out.set(baseline), limits);
+  // Before the gradient passes: f(baseline) is one end of completeness, NaN there is no explanation.
+  checkReferenceOutputs(baselineOutput.outputs, baselineOutput.width, () => baselinePlace(kind));
   const sums = Array.from({ length: instances.count }, () => new Float64Array(size));
   await gradientRows(
     loaded,

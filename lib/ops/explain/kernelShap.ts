@@ -14,7 +14,8 @@ import type { Attribution, ExplainContext } from './context.js';
 import { featureGroups } from './features.js';
 import { forwardRows } from './modelFunction.js';
 import { uniform } from '../../random.js';
-import { backgroundRows } from './reference.js';
+import { checkReferenceOutputs } from './finite.js';
+import { backgroundPlace, backgroundRows } from './reference.js';
 import { LIMITS, type ExplainRequest, type KernelShapParams } from './request.js';
 import { Pace } from '../../runtime/timeLimit.js';
 import { coalitionDesign, shapleyValues } from './shapley.js';
@@ -101,6 +102,9 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
       },
       limits,
     );
+    // Coalition 0 takes every feature from the background: its rows' outputs are checked as the
+    // instances' are, and named as the background rows (their mean is the expected value).
+    checkReferenceOutputs(outputs.subarray(0, bgCount * width), width, backgroundPlace(background.kind));
     const coalitionValues = new Float64Array(coalitions.length);
     for (let r = 0; r < count; r++) coalitionValues[Math.floor(r / bgCount)] += scoreOf(rules[i], outputs.subarray(r * width, (r + 1) * width)) / bgCount;
     const expectedValue = coalitionValues[0];

@@ -39,6 +39,11 @@ function meanRow(manifest: Manifest, space: InputSpace): Float32Array {
 
 export type BaselineKind = 'zeros' | 'mean' | 'given';
 
+/** How messages name the baseline: as the request gave it, or the one it chose. */
+export function baselinePlace(kind: BaselineKind): string {
+  return kind === 'given' ? 'baseline' : `baseline "${kind}"`;
+}
+
 /** The integrated-gradients baseline. Default: the feature means for tabular models, else zeros. */
 export async function baselineRow(
   manifest: Manifest,
@@ -75,4 +80,11 @@ export async function backgroundRows(
   const stored = storedBackground(manifest, space);
   if (stored) return { rows: stored, kind: 'manifest' };
   return { rows: [zerosRow(manifest, space)], kind: 'zeros' };
+}
+
+/** How messages name background row r: by its place in the request or the manifest, or what was made for the request. */
+export function backgroundPlace(kind: BackgroundKind): (r: number) => string {
+  if (kind === 'request') return (r) => `background[${r}]`;
+  if (kind === 'manifest') return (r) => `the manifest's background row ${r}`;
+  return () => `the background (${kind})`;
 }

@@ -11,6 +11,7 @@ import type { RunLimits } from '../../runtime/memory.js';
 import { checkFiniteOutput, toAnswers, type Answer } from '../../protocol/answers.js';
 import { checkAnswerSize, type AnswerLimit } from './answerSize.js';
 import type { Attribution, ExplainContext } from './context.js';
+import { checkFiniteAttributions } from './finite.js';
 import { imageShape } from './features.js';
 import { encodeInstancesCounted } from './instanceCount.js';
 import { integratedGradients } from './integratedGradients.js';
@@ -89,6 +90,7 @@ export async function explain(loaded: LoadedModel, request: ExplainRequest, limi
       result = await kernelShap(context, request);
       break;
   }
+  checkFiniteAttributions(request.method, result.attributions);
 
   const explanations = result.attributions.map(
     (attribution, i): InstanceExplanation => ({
