@@ -14,10 +14,12 @@ import { rollbackAlias, setAlias, validateName } from '../lib/registry/index.js'
 import { jobEnvironment } from '../lib/services.js';
 
 export const routes: Implementations<typeof fineTuneRoutes> = {
-  fineTune: async ({ params, query, body, services }) => {
+  fineTune: async ({ request, params, query, body, services }) => {
     const ref = modelRefFrom(params, query);
+    // Timed as predict is: running the model on inline rows that cannot end before the timeout is a 413.
+    const limits = { ...services.limits, time: request.remainingMs ? { remainingMs: request.remainingMs } : undefined };
     const version = await services.loader.withModel(ref, async (loaded) => {
-      await precheckFineTune(loaded, body, services.workerBudget);
+      await precheckFineTune(loaded, body, services.workerBudget, limits);
       return loaded.version;
     });
     const job = await submitJob(jobEnvironment(services), 'fine-tune', { name: ref.name, version }, body, { 'fine-tune': fineTuneJob }, (error, j, warning) =>

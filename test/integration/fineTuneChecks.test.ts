@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createJob, runJob, updateJob, type Job } from '../../lib/jobs/index.js';
 import { fineTuneJob } from '../../lib/ops/fineTune/executor.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { NON_FINITE_OUTPUT } from '../../lib/protocol/answers.js';
 import { listVersions, readAlias, readManifest, setAlias } from '../../lib/registry/index.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { listAll, type ObjectStore } from '../../lib/store/index.js';
@@ -130,6 +131,45 @@ describe('fine-tune refuses at submit what the job could not do', () => {
     expect(answer.statusCode).toBe(400);
     expect(answer.body.error).toMatch(message);
     expect(await stored()).toEqual(before);
+  });
+});
+
+describe('fine-tune refuses rows the model overflows on, as predict and evaluate do', () => {
+  // Finite values the demo model's output is NaN for (nonFiniteOutput.test.ts): trained on, the
+  // job failed "training diverged at epoch 1 ... try a smaller learningRate".
+  const overflow = [3e38, 3e38, 3e38, 3e38];
+  const overflowRecord = { sepal_length: 3e38, sepal_width: 3e38, petal_length: 3e38, petal_width: 3e38 };
+
+  it('at submit: 422 naming the rows, of the training data and of separate validation data, nothing stored', async () => {
+    const before = await stored();
+    const training = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', {
+      instances: [...iris.instances.slice(0, 8), overflowRecord, iris.instances[8]],
+      labels: iris.labels.slice(0, 10),
+      config: { epochs: 1 },
+    });
+    expect(training.statusCode, JSON.stringify(training.body)).toBe(422);
+    expect(training.body.error).toBe(`instances[8]: ${NON_FINITE_OUTPUT}`);
+    const validation = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', {
+      ...iris,
+      validation: { instances: [iris.instances[0], overflowRecord], labels: iris.labels.slice(0, 2) },
+      config: { epochs: 1 },
+    });
+    expect(validation.statusCode, JSON.stringify(validation.body)).toBe(422);
+    expect(validation.body.error).toBe(`validation.instances[1]: ${NON_FINITE_OUTPUT}`);
+    expect(await stored()).toEqual(before);
+  });
+
+  it("a data set's rows (read by the worker only) fail the job naming their line, and no version is written", async () => {
+    const lines = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n').slice(0, 11);
+    lines.splice(3, 0, `${overflow.join(',')},setosa`);
+    await store.put('_datasets/iris-overflow.csv', `${lines.join('\n')}\n`);
+    const versions = await listVersions(store, 'iris');
+    const accepted = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', { dataset: '_datasets/iris-overflow.csv', labelColumn: 'species', config: { epochs: 1 } });
+    expect(accepted.statusCode).toBe(202);
+    const job = await waitForJob(app, accepted.body.id);
+    expect(job.status).toBe('failed');
+    expect(job.error).toBe(`line 4: ${NON_FINITE_OUTPUT}`);
+    expect(await listVersions(store, 'iris')).toEqual(versions);
   });
 });
 

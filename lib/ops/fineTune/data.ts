@@ -11,7 +11,9 @@ import type { ObjectStore } from '../../store/index.js';
 import { type EncodeBudget, inputFromValues, inputTensors } from '../../inputs/encode.js';
 import { sha256Hex } from '../../registry/index.js';
 import { shuffled, uniform } from '../../random.js';
-import { checkInput } from '../runModel.js';
+import { checkFiniteOutput } from '../../protocol/answers.js';
+import type { RunLimits } from '../../runtime/memory.js';
+import { checkInput, runModel } from '../runModel.js';
 import { datasetKey, formatOf, readDataset } from '../evaluate/dataset.js';
 import { classNames, exampleFromRow, truthOf, type Example } from '../evaluate/examples.js';
 import type { LabelledSource } from '../labelledData.js';
@@ -46,18 +48,27 @@ export function checkOneInput(manifest: Manifest): void {
   if (manifest.signature.inputs.length !== 1) throw new BadRequestError(`fine-tuning supports models with one input; ${manifest.name} takes ${manifest.signature.inputs.length}`);
 }
 
+/** The base model to run the rows through, and the limits to run it in. */
+export interface BaseRun {
+  loaded: LoadedModel;
+  limits: RunLimits;
+}
+
 /**
  * Inputs exactly as predict feeds them (natural instances through the transforms) and checked as
  * predict checks them (runModel's checkInput): rows of the wrong shape are a 400 naming it, never
  * TF.js's error from inside training. The API runs this on inline data at submit. `placeOf` names
- * a row in messages: its index among `where`'s, or a data file's line.
+ * a row in messages: its index among `where`'s, or a data file's line. With `base`, the base
+ * model's outputs for the rows are checked as predict and evaluate check them: a row it overflows
+ * on (finite values near float32's limit give NaN) is a 422 naming it. Trained on, its loss was
+ * NaN from the first step, and the job failed advising a smaller learningRate, which no rate helps.
  */
 export async function trainingRows(
   manifest: Manifest,
   instances: unknown[],
   where: string,
   budget: EncodeBudget,
-  placeOf = (index: number) => `${where}[${index}]`,
+  { placeOf = (index: number) => `${where}[${index}]`, base }: { placeOf?: (index: number) => string; base?: BaseRun } = {},
 ): Promise<{ x: Float32Array; rowShape: number[] }> {
   checkOneInput(manifest);
   const [tensor] = await inputTensors(manifest, inputFromValues(manifest, instances, where, placeOf), budget);
@@ -66,16 +77,24 @@ export async function trainingRows(
   } catch (error) {
     throw error instanceof BadRequestError ? new BadRequestError(`${where}: ${error.message}`) : error;
   }
+  if (base) {
+    const [output] = await runModel(base.loaded, [tensor], base.limits);
+    checkFiniteOutput(output, placeOf);
+  }
   return { x: Float32Array.from(tensor.data as ArrayLike<number>), rowShape: tensor.shape.slice(1) };
 }
 
-/** `where` prefixes the names of inline fields in messages: '' for the training data, 'validation.' for its own. */
+/**
+ * `where` prefixes the names of inline fields in messages: '' for the training data, 'validation.' for its own.
+ * `base`: the model the rows are checked on (trainingRows), for the data it is about to be trained on.
+ */
 export async function loadLabelledData(
   store: ObjectStore,
   { manifest }: Pick<LoadedModel, 'manifest'>,
   source: LabelledSource,
   budget: EncodeBudget,
   where = '',
+  base?: BaseRun,
 ): Promise<LabelledData> {
   const { examples, sha256, where: origin } = await examplesOf(store, manifest, source, where);
   // A data file's row is named by its line, as evaluate names it (exampleFromRow's place); an inline one by its index.
@@ -84,7 +103,7 @@ export async function loadLabelledData(
     examples.map((e) => e.instance),
     origin,
     budget,
-    (i) => examples[i].place ?? `${origin}[${i}]`,
+    { placeOf: (i) => examples[i].place ?? `${origin}[${i}]`, base },
   );
   return { ...rows, truths: examples.map((e) => e.truth), sha256 };
 }

@@ -17,7 +17,7 @@ import { isLayersModel } from '../../runtime/tfModel.js';
 import type { ObjectStore } from '../../store/index.js';
 import { checkTrainingFits } from './budget.js';
 import { versionOfJob, writeVersionOfJob } from './jobVersion.js';
-import { loadLabelledData, pick, splitRows, type LabelledData } from './data.js';
+import { type BaseRun, loadLabelledData, pick, splitRows, type LabelledData } from './data.js';
 import { fineTuneRequest, type FineTuneRequest } from './request.js';
 import { applyTrainableLayers, train } from './train.js';
 import { applyPromotion, decidePromotion, type Promotion } from './promote.js';
@@ -35,14 +35,24 @@ export interface FineTuneResult {
   promoted?: Promotion;
 }
 
-/** `manifest`: the base's (or the version written from it: the same input transforms and labels). */
-async function splitData(store: ObjectStore, manifest: Manifest, request: FineTuneRequest, budget: MemoryBudget): Promise<{ trainData: LabelledData; validation: LabelledData }> {
-  const data = await loadLabelledData(store, { manifest }, request, budget);
+/**
+ * `manifest`: the base's (or the version written from it: the same input transforms and labels).
+ * `base`: the model about to be trained, which the rows are checked on (data.ts's trainingRows): a
+ * data set is read here only, and inline rows cost one forward pass, a share of one epoch's.
+ */
+async function splitData(
+  store: ObjectStore,
+  manifest: Manifest,
+  request: FineTuneRequest,
+  budget: MemoryBudget,
+  base?: BaseRun,
+): Promise<{ trainData: LabelledData; validation: LabelledData }> {
+  const data = await loadLabelledData(store, { manifest }, request, budget, '', base);
   if ('split' in request.validation) {
     const { train: trainRows, validation } = splitRows(data.truths.length, request.validation.split, request.config.seed);
     return { trainData: pick(data, trainRows), validation: pick(data, validation) };
   }
-  return { trainData: data, validation: await loadLabelledData(store, { manifest }, request.validation, budget, 'validation.') };
+  return { trainData: data, validation: await loadLabelledData(store, { manifest }, request.validation, budget, 'validation.', base) };
 }
 
 /**
@@ -67,7 +77,7 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits, s
   try {
     if (!isLayersModel(base.model)) throw new BadRequestError(`${name}:${parent} is a graph model: graph models cannot be trained, only layers models`);
     const model = base.model;
-    const { trainData, validation } = await splitData(store, base.manifest, request, limits.budget);
+    const { trainData, validation } = await splitData(store, base.manifest, request, limits.budget, { loaded: base, limits });
     const trainable = applyTrainableLayers(model, request.config.trainableLayers);
     await checkTrainingFits(
       {

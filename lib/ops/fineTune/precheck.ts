@@ -2,12 +2,13 @@
  * What can be checked before a fine-tune job is accepted, so a bad request is a 400 or 413 now
  * rather than a failed job later: the base is a layers model with one input, layer names exist,
  * the early-stopping monitor and the promotion metric are ones this task reports, inline labels and instances fit the model
- * (cheap checks first), and the training fits the worker's memory (a training step measured here; the worker measures
- * again, on the rows it read). A data set is read by the worker only: its rows' problems fail the job as 4xx.
+ * and its outputs for the instances are finite (cheap checks first), and the training fits the worker's memory (a training
+ * step measured here; the worker measures again, on the rows it read). A data set is read by the worker only: its rows'
+ * problems fail the job as 4xx.
  */
 import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
-import type { MemoryBudget } from '../../runtime/memory.js';
+import type { MemoryBudget, RunLimits } from '../../runtime/memory.js';
 import { isLayersModel } from '../../runtime/tfModel.js';
 import { truthOf } from '../evaluate/examples.js';
 import { checkTrainingFits } from './budget.js';
@@ -28,14 +29,18 @@ function inlineRows(request: FineTuneRequest): number | undefined {
   return request.validation.instances === undefined ? undefined : request.instances.length + request.validation.instances.length;
 }
 
-/** Inline instances encoded and checked against the model's input as the worker will (shape, dtype, features), and split as it will. */
-async function checkInlineRows(loaded: LoadedModel, request: FineTuneRequest, budget: MemoryBudget): Promise<void> {
+/**
+ * Inline instances encoded and checked against the model's input as the worker will (shape, dtype, features), and split as it will;
+ * run through the model here, as predict would run them (`limits`: this function's), so that rows it overflows on are a 422 now.
+ */
+async function checkInlineRows(loaded: LoadedModel, request: FineTuneRequest, budget: MemoryBudget, limits: RunLimits): Promise<void> {
+  const base = { loaded, limits };
   if (request.instances !== undefined) {
-    await trainingRows(loaded.manifest, request.instances, 'instances', budget);
+    await trainingRows(loaded.manifest, request.instances, 'instances', budget, { base });
     if ('split' in request.validation) splitRows(request.instances.length, request.validation.split, request.config.seed);
   }
   if (!('split' in request.validation) && request.validation.instances !== undefined) {
-    await trainingRows(loaded.manifest, request.validation.instances, 'validation.instances', budget);
+    await trainingRows(loaded.manifest, request.validation.instances, 'validation.instances', budget, { base });
   }
 }
 
@@ -57,8 +62,8 @@ function checkPromotionMetric(loaded: LoadedModel, request: FineTuneRequest): vo
   }
 }
 
-/** `workerBudget`: the memory budget of the function that will train (the job worker). */
-export async function precheckFineTune(loaded: LoadedModel, request: FineTuneRequest, workerBudget: MemoryBudget): Promise<void> {
+/** `workerBudget`: the memory budget of the function that will train (the job worker); `limits`: this function's, for running the model on inline rows. */
+export async function precheckFineTune(loaded: LoadedModel, request: FineTuneRequest, workerBudget: MemoryBudget, limits: RunLimits): Promise<void> {
   if (!isLayersModel(loaded.model)) {
     throw new BadRequestError(`${loaded.name}:${loaded.version} is a graph model: graph models cannot be trained, only layers models`);
   }
@@ -78,7 +83,7 @@ export async function precheckFineTune(loaded: LoadedModel, request: FineTuneReq
   checkLabels(request.labels, 'labels');
   if (!('split' in request.validation)) checkLabels(request.validation.labels, 'validation.labels');
   if (problems.length) throw new BadRequestError(problems.slice(0, 10).join('; '));
-  await checkInlineRows(loaded, request, workerBudget);
+  await checkInlineRows(loaded, request, workerBudget, limits);
   const rowShape = rowShapeOf(loaded);
   if (rowShape !== undefined) {
     const plan = {
