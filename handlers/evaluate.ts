@@ -13,7 +13,7 @@ import { runEvaluation } from '../lib/ops/evaluate/service.js';
 
 export const routes: Implementations<typeof evaluateRoutes> = {
   evaluate: async ({ params, query, body, request, services }) => {
-    if (body.save || request.query.async === 'true') {
+    if (body.save || query.async === 'true') {
       const path = request.path.replace(/\/evaluate$/, '/evaluations');
       throw new ForbiddenError(`saving an evaluation or running it as a job writes to the store: send it, signed (IAM), to POST ${path}`);
     }

@@ -16,9 +16,10 @@ import { withRecovery } from '../runtime/recovery.js';
 import { createServices, type Services } from '../services.js';
 import { validateJobId } from '../jobs/records.js';
 import { validateName, validateVersion } from '../registry/names.js';
+import { parseQuery } from './queryParameters.js';
 import type { RouteSpec } from './route.js';
 
-type QueryOf<S> = S extends { query: infer Q extends z.ZodType } ? z.output<Q> : Record<string, never>;
+type QueryOf<S> = S extends { query: infer Q extends z.ZodType } ? z.output<Q> : never;
 type BodyOf<S> = S extends { body: () => Promise<infer B extends z.ZodType> } ? z.output<B> : undefined;
 
 export interface RouteContext<S> {
@@ -52,7 +53,7 @@ function bind(spec: RouteSpec, implement: (context: RouteContext<unknown>) => Pr
     // last was refused for memory (runtime/footprint.ts): before this body is parsed.
     startRequest();
     checkPathParameters(received.params);
-    const query = spec.query ? spec.query.parse(received.query) : {};
+    const query = parseQuery(spec, received.query);
     let body: unknown;
     let request = received;
     if (spec.body) {

@@ -14,7 +14,10 @@ const jsonSchema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-2020-12'
 const json = (s: z.ZodType) => ({ content: { 'application/json': { schema: jsonSchema(s) } } });
 
 const ERRORS = {
-  '400': { description: 'bad request: the message names the field and what was expected', ...json(errorBody) },
+  '400': {
+    description: 'bad request: the message names the field and what was expected (a query parameter the route does not take is refused too, naming the ones it takes)',
+    ...json(errorBody),
+  },
   '404': { description: 'unknown model, version, alias or job', ...json(errorBody) },
   '413': {
     description:
@@ -46,14 +49,13 @@ const CONTENT_ENCODING = optionalHeader(
   'gzip, deflate or identity: a compressed body is inflated before it is read, up to 6 MB (past it 413); corrupt data is a 400, another coding a 415. Send it as application/octet-stream: as text (application/json) a gateway may decode it as UTF-8 on the way, which alters it (serverless offline does)',
 );
 
-function parameters(path: string, query?: z.ZodObject, headers: Record<string, string> = {}, hasBody = false): object[] {
+function parameters(path: string, query: z.ZodObject, headers: Record<string, string> = {}, hasBody = false): object[] {
   const inPath = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' }, description: PATH_PARAMETERS[name] }));
   const inHeaders = [
     ...Object.entries(headers).map(([name, description]) => ({ name, in: 'header', required: false, schema: { type: 'integer' }, description })),
     ...(hasBody ? [CONTENT_ENCODING] : []),
     ACCEPT_ENCODING,
   ];
-  if (!query) return [...inPath, ...inHeaders];
   const properties = (jsonSchema(query) as { properties?: Record<string, { description?: string }> }).properties ?? {};
   const inQuery = Object.entries(properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema, description: schema.description }));
   return [...inPath, ...inQuery, ...inHeaders];

@@ -32,8 +32,8 @@ export interface RouteSpec {
   gateway?: string;
   auth: Auth;
   summary: string;
-  /** Query parameters, validated (unknown ones are ignored). */
-  query?: z.ZodObject;
+  /** Query parameters, validated; strict: one the route does not take is a 400 (routes/query.ts). */
+  query: z.ZodObject<z.ZodRawShape, z.core.$strict>;
   /** The JSON body's schema, loaded when first needed (keeps other operations' schemas off a cold start). */
   body?: () => Promise<z.ZodType>;
   /** How the body becomes the value the schema validates, when not plain JSON (OIP's binary extension); loaded when first needed. */

@@ -3,6 +3,7 @@
  * evaluations saves them or runs them as a job (a write: behind IAM, in a function allowed to
  * write the store and start the worker).
  */
+import { z } from 'zod';
 import { versioned, type RouteSpec } from '../route.js';
 import { accepted, evaluateQuery } from './query.js';
 
@@ -13,7 +14,10 @@ export const evaluateRoutes = {
     fn: 'evaluate',
     method: 'POST',
     paths: versioned('/v2/models/{model}', '/evaluate'),
-    query: evaluateQuery.pick({ alias: true, report: true }),
+    // async is read only to refuse it with a 403 naming the route that takes it (handlers/evaluate.ts).
+    query: evaluateQuery.pick({ alias: true, report: true }).extend({
+      async: z.enum(['true', 'false']).optional().describe('true is refused (403): running an evaluation as a job is POST .../evaluations, behind IAM'),
+    }),
     body: evaluateBody,
     auth: 'read',
     summary: 'metrics on labelled data (inline, or a CSV/JSON Lines data set in the store), answered now and not kept',

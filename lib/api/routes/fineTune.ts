@@ -1,7 +1,7 @@
 /** The fineTune function's routes: they change what is served, so they sit behind IAM. */
 import { z } from 'zod';
 import { versioned, type RouteSpec } from '../route.js';
-import { accepted, aliasQuery } from './query.js';
+import { accepted, aliasQuery, noQuery } from './query.js';
 
 const aliasBody = z.object({ version: z.number().int().positive() }).strict().describe('alias move');
 
@@ -20,6 +20,7 @@ export const fineTuneRoutes = {
     fn: 'fineTune',
     method: 'PUT',
     paths: ['/v2/models/{model}/aliases/{alias}'],
+    query: noQuery,
     body: async () => aliasBody,
     auth: 'write',
     summary: 'point an alias at a version',
@@ -32,6 +33,7 @@ export const fineTuneRoutes = {
     fn: 'fineTune',
     method: 'POST',
     paths: ['/v2/models/{model}/aliases/{alias}/rollback'],
+    query: noQuery,
     auth: 'write',
     summary: 'move an alias back to its previous version',
     responses: { '200': { description: 'the alias record' }, '409': { description: 'nothing to roll back to, or other moves of the alias kept winning the race to write it' } },

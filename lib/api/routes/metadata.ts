@@ -1,21 +1,23 @@
 /** The metadata function's routes: health, server and model metadata (OIP v2, TF Serving), jobs, the OpenAPI document. */
 import { versioned, type RouteSpec } from '../route.js';
-import { aliasQuery } from './query.js';
+import { aliasQuery, noQuery } from './query.js';
 
 export const metadataRoutes = {
   serverMetadata: {
     fn: 'metadata',
     method: 'GET',
     paths: ['/v2'],
+    query: noQuery,
     auth: 'read',
     summary: 'server metadata (OIP v2): name, version, extensions',
     responses: { '200': { description: 'server metadata' } },
   },
-  live: { fn: 'metadata', method: 'GET', paths: ['/v2/health/live'], auth: 'read', summary: 'liveness', responses: { '200': { description: 'alive' } } },
+  live: { fn: 'metadata', method: 'GET', paths: ['/v2/health/live'], query: noQuery, auth: 'read', summary: 'liveness', responses: { '200': { description: 'alive' } } },
   ready: {
     fn: 'metadata',
     method: 'GET',
     paths: ['/v2/health/ready'],
+    query: noQuery,
     auth: 'read',
     summary: 'readiness (TF.js backend started)',
     responses: { '200': { description: 'ready, and which backend' } },
@@ -24,6 +26,7 @@ export const metadataRoutes = {
     fn: 'metadata',
     method: 'GET',
     paths: ['/v2/models'],
+    query: noQuery,
     auth: 'read',
     summary: 'every model with versions and aliases',
     responses: { '200': { description: 'models' } },
@@ -50,6 +53,7 @@ export const metadataRoutes = {
     fn: 'metadata',
     method: 'GET',
     paths: versioned('/v1/models/{model}', '', { labels: true }),
+    query: noQuery,
     auth: 'read',
     summary: 'TF Serving model status',
     responses: { '200': { description: 'version status' } },
@@ -58,6 +62,7 @@ export const metadataRoutes = {
     fn: 'metadata',
     method: 'GET',
     paths: versioned('/v1/models/{model}', '/metadata', { labels: true }),
+    query: noQuery,
     auth: 'read',
     summary: 'TF Serving signature metadata',
     responses: { '200': { description: 'SignatureDef map' } },
@@ -66,9 +71,18 @@ export const metadataRoutes = {
     fn: 'metadata',
     method: 'GET',
     paths: ['/v2/jobs/{id}'],
+    query: noQuery,
     auth: 'read',
     summary: 'a job: status, progress, result or error',
     responses: { '200': { description: 'the job record' } },
   },
-  openapi: { fn: 'metadata', method: 'GET', paths: ['/openapi.json'], auth: 'read', summary: 'this document', responses: { '200': { description: 'OpenAPI 3.1' } } },
+  openapi: {
+    fn: 'metadata',
+    method: 'GET',
+    paths: ['/openapi.json'],
+    query: noQuery,
+    auth: 'read',
+    summary: 'this document',
+    responses: { '200': { description: 'OpenAPI 3.1' } },
+  },
 } as const satisfies Record<string, RouteSpec>;

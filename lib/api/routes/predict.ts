@@ -1,7 +1,7 @@
 /** The predict function's routes: OIP v2 and TF Serving inference; KServe's v1 `:explain` arrives here too (API Gateway's greedy v1 route). */
 import { z } from 'zod';
 import { versioned, type RouteSpec } from '../route.js';
-import { aliasQuery, formatQuery } from './query.js';
+import { aliasQuery, formatQuery, noQuery } from './query.js';
 
 const oip = () => import('../../protocol/oip.js');
 const tfServing = () => import('../../protocol/tfserving.js');
@@ -33,6 +33,7 @@ export const predictRoutes = {
     method: 'POST',
     paths: versioned('/v1/models/{model}', ':predict', { labels: true }),
     gateway: '/v1/models/{proxy+}',
+    query: noQuery,
     body: async () => (await tfServing()).tfServingPredictRequest,
     auth: 'read',
     summary: 'TF Serving REST predict (row `instances` or columnar `inputs`)',
@@ -53,7 +54,8 @@ export const predictRoutes = {
     method: 'POST',
     paths: versioned('/v1/models/{model}', ':explain', { labels: true }),
     gateway: '/v1/models/{proxy+}',
-    query: formatQuery.omit({ alias: true }),
+    // TF Serving's form: a version or an alias is named in the path (/versions/{version}, /labels/{alias}).
+    query: formatQuery.pick({ format: true }),
     body: async () => (await import('../../ops/explain/request.js')).explainRequest,
     auth: 'read',
     summary: 'KServe v1 explain (the predict function serves it: API Gateway sends it every POST under /v1/models/)',

@@ -1,7 +1,18 @@
-/** Query parameters shared by several routes, validated and documented like bodies. */
+/**
+ * Query parameters, validated and documented like bodies. Every route declares its own (noQuery
+ * when it takes none) and every one is strict: a parameter a route does not take is a 400 naming it
+ * (lib/api/queryParameters.ts), not ignored. Ignored, `?alias=nope` on TF Serving's :predict was
+ * answered from production and `?version=99` from the default version, with a 200 that looked like
+ * the version asked for. None is let through for the infrastructure's sake: neither API Gateway
+ * (HTTP API or REST API) nor the AWS SDKs' SigV4 signing add query parameters of their own (a
+ * presigned URL would, but API Gateway takes SigV4 in headers only).
+ */
 import { z } from 'zod';
 
-export const aliasQuery = z.object({
+/** A route that takes no query parameter. */
+export const noQuery = z.strictObject({});
+
+export const aliasQuery = z.strictObject({
   alias: z.string().optional().describe('serve the version this alias points to (default: production when it exists, else the highest version)'),
 });
 

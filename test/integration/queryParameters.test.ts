@@ -1,0 +1,73 @@
+/**
+ * Query parameters a route does not take are refused, on every route: ignored, `?alias=nope` on TF
+ * Serving's :predict was answered 200 from production and `?version=99` from version 1, as if they
+ * had been served. The 400 names the parameter and the ones the route takes (and the path that
+ * takes a version or an alias, on TF Serving's routes); the parameters a route takes still work.
+ */
+import { describe, expect, it } from 'vitest';
+import { routeList } from '../../lib/api/routes/index.js';
+import { call, httpApiEvent, serving, type Answer } from '../helpers/serving.js';
+
+const app = serving(new URL('../../models', import.meta.url).href);
+const IRIS = { instances: [[5.1, 3.5, 1.4, 0.2]] };
+
+const PATH_VALUES: Record<string, string> = { model: 'iris', version: '1', alias: 'production', id: '00000000-0000-4000-8000-000000000000' };
+
+/** A request with a query string, as HTTP API delivers it. */
+async function viaHttpApi(fn: 'predict' | 'explain', method: string, path: string, query: Record<string, string>, body: unknown): Promise<Answer> {
+  const event = { ...httpApiEvent(method, path, JSON.stringify(body)), rawQueryString: new URLSearchParams(query).toString(), queryStringParameters: query };
+  const answer = await app[fn](event);
+  return { ...answer, body: JSON.parse(answer.body as string) } as Answer;
+}
+
+describe('query parameters a route does not take', () => {
+  it.each(routeList().flatMap((spec) => spec.paths.map((path) => [spec.id, spec.method, path, spec] as const)))(
+    '%s %s %s: a 400 naming the parameter and the ones the route takes',
+    async (_id, method, path, spec) => {
+      const concrete = path.replace(/\{(\w+)\}/g, (_, name: string) => PATH_VALUES[name]);
+      const answer = await call(app[spec.fn], method, `${concrete}?zz=1`, spec.body ? {} : undefined);
+      const takes = Object.keys(spec.query.shape);
+      expect(answer.statusCode).toBe(400);
+      expect(answer.body.error).toBe(`unknown query parameter zz: this route takes ${takes.length ? takes.join(', ') : 'none'}`);
+    },
+  );
+
+  it.each([
+    ['/v1/models/iris:predict', { alias: 'nope' }, 'unknown query parameter alias: this route takes none (alias goes in the path: /v1/models/{model}/labels/{alias}:predict)'],
+    [
+      '/v1/models/iris:predict',
+      { version: '99' },
+      'unknown query parameter version: this route takes none (version goes in the path: /v1/models/{model}/versions/{version}:predict)',
+    ],
+    ['/v1/models/iris:explain', { alias: 'nope' }, 'unknown query parameter alias: this route takes format (alias goes in the path: /v1/models/{model}/labels/{alias}:explain)'],
+    ['/v2/models/iris/infer', { async: 'true', format: 'png' }, 'unknown query parameters async, format: this route takes alias'],
+  ])('POST %s %j: %s (it was served from the default version)', async (path, query, error) => {
+    const answer = await viaHttpApi('predict', 'POST', path, query, IRIS);
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toBe(error);
+  });
+
+  it('fine-tune refuses ?async=false: it always runs as a job, and the parameter is not one it takes', async () => {
+    const answer = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune?async=false', {});
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toBe('unknown query parameter async: this route takes alias');
+  });
+});
+
+describe('query parameters a route takes', () => {
+  it('?alias= on v2 still picks the alias (an unknown one is a 404), and a bad value is a 400 naming the parameter', async () => {
+    expect((await viaHttpApi('explain', 'POST', '/v2/models/iris/explain', { alias: 'nope' }, IRIS)).statusCode).toBe(404);
+    const served = await viaHttpApi(
+      'predict',
+      'POST',
+      '/v2/models/iris/infer',
+      { alias: 'production' },
+      { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] },
+    );
+    expect(served.statusCode).toBe(200);
+    expect(served.body.model_version).toBe('1');
+    const bad = await viaHttpApi('explain', 'POST', '/v2/models/iris/explain', { format: 'gif' }, IRIS);
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body.error).toMatch(/^format: .*"json"\|"png"/);
+  });
+});
