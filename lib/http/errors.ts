@@ -7,23 +7,10 @@ import { ZodError } from 'zod';
 import { IntegrityError, ServiceError, UnavailableError } from '../errors.js';
 import { logger } from '../observability.js';
 import type { Reply } from './router.js';
-
-function describeZod(error: ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const path = issue.path.length
-        ? issue.path
-            .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
-            .join('')
-            .replace(/^\./, '')
-        : 'body';
-      return `${path}: ${issue.message}`;
-    })
-    .join('; ');
-}
+import { describeIssues } from './zodIssues.js';
 
 export function errorReply(error: unknown, requestId: string): Reply {
-  if (error instanceof ZodError) return { status: 400, body: { error: describeZod(error) } };
+  if (error instanceof ZodError) return { status: 400, body: { error: describeIssues(error) } };
   if (error instanceof ServiceError && error.statusCode < 500) return { status: error.statusCode, body: { error: error.message } };
   if (error instanceof UnavailableError) {
     logger.warn('unavailable', { requestId, error });

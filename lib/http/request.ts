@@ -2,10 +2,10 @@
  * One request shape for the three ways a handler is reached: API Gateway HTTP API (payload 2.0),
  * REST API (payload 1.0), and direct invocation (`{method, path, body}`, e.g. `aws lambda invoke`).
  */
-import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
-import { BadRequestError } from '../errors.js';
 import { listedCodings } from './codings.js';
+import { readEvent } from './events.js';
 
 type EventSource = 'httpApi' | 'restApi' | 'direct';
 
@@ -31,16 +31,6 @@ export interface HttpRequest {
   gatewayRequestId?: string;
   /** Milliseconds the function has left before its timeout (Lambda's context), when it runs under one. */
   remainingMs?: () => number;
-}
-
-interface DirectInvocation {
-  method?: string;
-  path: string;
-  query?: Record<string, string>;
-  headers?: Record<string, string>;
-  body?: unknown;
-  /** A string body that is base64 of binary content, as API Gateway would pass it. */
-  isBase64Encoded?: boolean;
 }
 
 function lower(headers: Record<string, string | undefined> | null | undefined): Record<string, string> {
@@ -92,13 +82,13 @@ export function sentAsTextHint(request: HttpRequest, what: 'compressed' | 'binar
 }
 
 export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpRequest {
-  const e = (event ?? {}) as Record<string, unknown>;
   const getRemaining = context?.getRemainingTimeInMillis;
   const remainingMs = typeof getRemaining === 'function' ? () => getRemaining.call(context) : undefined;
   // What every request carries whatever its source: its ids, and the time left when it has a timeout.
   const ids = (gatewayRequestId?: string) => ({ requestId: context?.awsRequestId ?? gatewayRequestId ?? randomUUID(), gatewayRequestId, remainingMs });
-  if (e.version === '2.0' && typeof e.rawPath === 'string') {
-    const v2 = event as APIGatewayProxyEventV2;
+  const read = readEvent(event);
+  if (read.source === 'httpApi') {
+    const v2 = read.event;
     const headers = lower(v2.headers);
     return {
       source: 'httpApi',
@@ -110,8 +100,8 @@ export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpR
       ...ids(v2.requestContext.requestId),
     };
   }
-  if (typeof e.httpMethod === 'string' && typeof e.path === 'string') {
-    const v1 = event as APIGatewayProxyEvent;
+  if (read.source === 'restApi') {
+    const v1 = read.event;
     const headers = lower(v1.headers);
     return {
       source: 'restApi',
@@ -119,26 +109,23 @@ export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpR
       path: v1.path,
       query: defined(v1.queryStringParameters),
       headers,
-      ...bodyOf(v1.body, v1.isBase64Encoded, headers),
+      ...bodyOf(v1.body, v1.isBase64Encoded ?? undefined, headers),
       ...ids(v1.requestContext?.requestId),
     };
   }
-  if (typeof e.path === 'string') {
-    const direct = event as DirectInvocation;
-    const isText = typeof direct.body === 'string';
-    const headers = lower(direct.headers);
-    // A direct invocation may carry its query string in the path, as a URL would.
-    const [pathOnly, queryString = ''] = direct.path.split('?', 2);
-    return {
-      source: 'direct',
-      method: (direct.method ?? (direct.body === undefined ? 'GET' : 'POST')).toUpperCase(),
-      path: pathOnly,
-      query: { ...Object.fromEntries(new URLSearchParams(queryString)), ...defined(direct.query) },
-      headers,
-      ...(isText ? bodyOf(direct.body as string, direct.isBase64Encoded, headers) : {}),
-      parsedBody: isText ? undefined : direct.body,
-      ...ids(),
-    };
-  }
-  throw new BadRequestError('unrecognised event: expected an API Gateway event or {"method", "path", "body"}');
+  const direct = read.event;
+  const isText = typeof direct.body === 'string';
+  const headers = lower(direct.headers);
+  // A direct invocation may carry its query string in the path, as a URL would.
+  const [pathOnly, queryString = ''] = direct.path.split('?', 2);
+  return {
+    source: 'direct',
+    method: (direct.method ?? (direct.body === undefined ? 'GET' : 'POST')).toUpperCase(),
+    path: pathOnly,
+    query: { ...Object.fromEntries(new URLSearchParams(queryString)), ...defined(direct.query) },
+    headers,
+    ...(isText ? bodyOf(direct.body as string, direct.isBase64Encoded, headers) : {}),
+    parsedBody: isText ? undefined : direct.body,
+    ...ids(),
+  };
 }

@@ -169,6 +169,38 @@ describe('predict handler behaviour', () => {
     expect(JSON.parse(result.body)).toEqual({ predictions: [4], model_version: '1' });
   });
 
+  // API Gateway never sends these, but anyone allowed to invoke the function can: each was a 500 (a TypeError).
+  const v2 = (fields: object) => ({
+    version: '2.0',
+    rawPath: '/v1/models/half:predict',
+    headers: {},
+    requestContext: { http: { method: 'POST' } },
+    body: '{"instances":[1]}',
+    ...fields,
+  });
+  it.each([
+    ['a direct invocation whose method is a number', { path: '/v2', method: 5 }, /^malformed direct invocation .*: method: .*expected string, received number$/],
+    [
+      'an HTTP API event without requestContext.http',
+      v2({ requestContext: {} }),
+      /^malformed API Gateway HTTP API event \(payload 2\.0\): requestContext\.http: .*expected object/,
+    ],
+    ['an HTTP API event whose body is an object', v2({ body: { instances: [1] } }), /: body: .*expected string, received object$/],
+    ['an HTTP API event whose body is a number', v2({ body: 5 }), /: body: .*expected string, received number$/],
+    ['an HTTP API event with a header that is a number', v2({ headers: { 'Content-Encoding': 5 } }), /: headers\.Content-Encoding: .*expected string, received number$/],
+    [
+      'a REST API event with a query parameter that is a list',
+      { httpMethod: 'GET', path: '/v2', queryStringParameters: { alias: ['a'] } },
+      /^malformed API Gateway REST API event \(payload 1\.0\): queryStringParameters\.alias: /,
+    ],
+    ['a direct invocation with a header that is an object', { path: '/v2', headers: { accept: {} } }, /: headers\.accept: .*expected string, received object$/],
+  ])('answers %s with a 400 naming the field', async (_case, event, message) => {
+    const answer = (await app.predict(event)) as { statusCode: number; body: unknown };
+    expect(answer.statusCode).toBe(400);
+    const body = typeof answer.body === 'string' ? JSON.parse(answer.body) : answer.body;
+    expect(body.error).toMatch(message);
+  });
+
   const tooBig = JSON.stringify({ instances: [1], pad: 'x'.repeat(6 * 1024 * 1024) });
   it.each([
     ['not JSON', 'POST', '/v1/models/half:predict', '{"instances": [1', 400, /not valid JSON/],
