@@ -18,7 +18,7 @@
  */
 import { pipeline, Readable, Transform } from 'node:stream';
 import Papa from 'papaparse';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, quoted } from '../errors.js';
 import { MAX_RECORD_LENGTH, recordTooLong } from './recordLimit.js';
 
 /** One record: its cells, the line it ends on, and its text as it was in the file (made when asked for). */
@@ -65,6 +65,27 @@ class NotUtf8Error extends BadRequestError {}
 /** Why a CSV whose header holds a carriage return without a line feed after it is refused (the planner refuses it in the same words). */
 export const LONE_CR =
   "the CSV header holds a carriage return that no line feed follows: lines must end in LF or CRLF (a file with CR-only line breaks, as classic Mac OS wrote them, must be converted first, for example with tr '\\r' '\\n')";
+
+/**
+ * A header that names a column twice, refused where the header is read, for every reader of CSV
+ * (evaluate's data sets, batch files, the sharded planner): a row is read as a record of name ->
+ * cell, so one of the two cells would be dropped without a word (batch scored 1,9,2,3,4 under
+ * sepal_length,sepal_length,... with the 1 and never read the 9). Names are compared trimmed, as
+ * evaluate reads them, so one file means the same in evaluate and in batch. Empty names are not
+ * compared: a spreadsheet's export may end its header in empty columns (a,b,,), which no model reads.
+ */
+function duplicateColumn(cells: string[]): BadRequestError | undefined {
+  const seen = new Map<string, number>();
+  for (const [i, cell] of cells.entries()) {
+    const name = cell.trim();
+    if (name === '') continue;
+    const first = seen.get(name);
+    if (first !== undefined)
+      return new BadRequestError(`the CSV header names column ${quoted(name)} twice (columns ${first + 1} and ${i + 1}): each column needs a name of its own`);
+    seen.set(name, i);
+  }
+  return undefined;
+}
 
 /** Whether `text` holds a carriage return that no line feed follows. */
 function hasLoneCr(text: string): boolean {
@@ -341,6 +362,13 @@ export async function* csvRecordBatches(
       line += breaks;
       if (!clean) {
         failure = new BadRequestError(`the CSV is malformed near line ${record.line}: ${result.errors[0].message}`);
+        parser.abort();
+        notify();
+        return;
+      }
+      const duplicate = header ? duplicateColumn(cells) : undefined;
+      if (duplicate) {
+        failure = duplicate;
         parser.abort();
         notify();
         return;

@@ -304,6 +304,13 @@ describe('batch scoring on the folder store', () => {
       `${Array.from({ length: 5000 }, (_, i) => `value_${i}_${'x'.repeat(30)}`).join(',')}\n`,
       /^the CSV header lacks column\(s\) sepal_length, sepal_width, petal_length, petal_width; it has value_0_x{30}, (value_\d+_x{30}, ){18}value_19_x{30}, and 4980 more$/,
     ],
+    [
+      // Read as name -> cell, the row 1,9,2,3,4 was scored with sepal_length 1 and the 9 dropped.
+      'a header naming a column twice',
+      'batch/input/iris/twice.csv',
+      'sepal_length,sepal_length,sepal_width,petal_length,petal_width\n1,9,2,3,4\n',
+      /^the CSV header names column "sepal_length" twice \(columns 1 and 2\)/,
+    ],
     ['a file that is not UTF-8', 'batch/input/iris/latin1.csv', Buffer.from([...Buffer.from(`${HEADER}\n5.1,3.5,1.4,0.2\n`), 0xff, 0xfe, 0x0a]), /not valid UTF-8/],
   ])('writes an error manifest and no output for %s', async (_case, key, body, message) => {
     await folder.put(key, body);

@@ -84,6 +84,20 @@ describe('a row is named by its line in the file', () => {
   });
 });
 
+describe('a header that names a column twice', () => {
+  it('is a 400 naming the column, on both evaluate paths (columnar: iris; rows: spam), not a column silently dropped', async () => {
+    const { http, cli } = await bothWays('iris', 'twice.csv', 'sepal_length,sepal_length,sepal_width,petal_length,petal_width,label\n1,1,2,3,4,setosa\n');
+    const message = 'the CSV header names column "sepal_length" twice (columns 1 and 2): each column needs a name of its own';
+    expect(http.statusCode).toBe(400);
+    expect(http.body.error).toBe(message);
+    expect(cli.stderr).toContain(`modelctl: ${message}`);
+    await store.put('_datasets/spam-twice.csv', 'text,label,text\nhello,ham,free money\n');
+    const spam = await call(app.evaluate, 'POST', '/v2/models/spam/evaluate', { dataset: '_datasets/spam-twice.csv' });
+    expect(spam.statusCode).toBe(400);
+    expect(spam.body.error).toMatch(/^the CSV header names column "text" twice \(columns 1 and 3\)/);
+  });
+});
+
 describe("a CSV's cells are text, read as numbers only where the model wants numbers", () => {
   it('a text cell that looks like a number stays text, and is not trimmed', async () => {
     const texts = ['hello there', '42', '  3.5e2  ', '0x10', ' free money, click now ', '-7'];

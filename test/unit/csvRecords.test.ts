@@ -131,6 +131,29 @@ describe('what the records are', () => {
   });
 });
 
+describe('a header that names a column twice', () => {
+  it('is refused with a 400 naming the column and where it is (names compared as evaluate reads them: trimmed); empty names are not compared', async () => {
+    for (const [text, message] of [
+      ['sepal_length,sepal_length,sepal_width\n1,9,2\n', 'the CSV header names column "sepal_length" twice (columns 1 and 2): each column needs a name of its own'],
+      ['\uFEFFa,b, a \n1,2,3\n', 'the CSV header names column "a" twice (columns 1 and 3): each column needs a name of its own'],
+    ])
+      await expect(read(chunked(text, 3)), text).rejects.toMatchObject({ statusCode: 400, message });
+    expect((await read(chunked('a,b,,\n1,2,,\n', 3))).flatMap((batch) => batch.records)).toEqual([
+      [['a', 'b', '', ''], 1, 'a,b,,'],
+      [['1', '2', '', ''], 2, '1,2,,'],
+    ]);
+  });
+
+  it('is looked for in the header only: not in rows, nor in a read that resumes past the header (its columns were taken when it was read)', async () => {
+    const text = 'a,b\nx,x\n';
+    expect((await read(chunked(text, 3))).flatMap((batch) => batch.records)).toEqual([
+      [['a', 'b'], 1, 'a,b'],
+      [['x', 'x'], 2, 'x,x'],
+    ]);
+    expect((await read(chunked(text.slice(4), 3), { offset: 4, line: 1 })).flatMap((batch) => batch.records)).toEqual([[['x', 'x'], 2, 'x,x']]);
+  });
+});
+
 describe('CR-only line breaks (classic Mac OS)', () => {
   it('are refused with a 400 that says so, whatever the chunks', async () => {
     const text = 'sepal_length,sepal_width,petal_length,petal_width\r5.1,3.5,1.4,0.2\rx,3.0,5.2,2.3\r6.7,3.0,5.2,2.3\ry,1,1,1\r';

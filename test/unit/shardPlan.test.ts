@@ -239,6 +239,7 @@ describe('planRanges', () => {
     ['a closing quote followed by text', Buffer.from('a,"b"c\n1,2\n'), /malformed near line \d+: Trailing quote on quoted field is malformed/],
     ['bytes that are not UTF-8', Buffer.from([0x61, 0xff, 0x0a, 0x31, 0x0a]), /not valid UTF-8/],
     ['CR-only line breaks', Buffer.from('a,b\r1,2\r3,4\r'), /carriage return that no line feed follows/],
+    ['a column named twice', Buffer.from('a,b,a\n1,2,3\n'), /names column "a" twice \(columns 1 and 3\)/],
     ['longer than a record may be, after blank lines', Buffer.from(`\n\n${'x'.repeat(MAX_RECORD_LENGTH + 1)},b\n1,2\n`), /the record that starts on line 3 is longer than 32 MiB/],
     ['never ended: a quote never closed', Buffer.from(`a,"b\n${'\n'.repeat(MAX_RECORD_LENGTH + 1)}`), /the record that starts on line 1 is longer than 32 MiB/],
   ])('a header it cannot read (%s) fails the plan with a BadRequestError, by that name', async (_name, bytes, message) => {
