@@ -372,12 +372,17 @@ export async function scorePart(
  * that stops the event's other files).
  */
 async function refuseKey(store: ObjectStore, key: string, error: BadRequestError, started: Date): Promise<BatchOutcome> {
-  const source = await store.head(key);
-  const manifestKey = refusedManifestKey(key);
-  if (!source || !manifestKey) {
+  const skipped = (): BatchOutcome => {
     logger.warn('batch upload not scored', { key, reason: error.message });
     return { status: 'skipped' };
-  }
+  };
+  // A key with no place for a manifest (an empty, `.` or `..` segment) is not read either: a folder
+  // store refuses a `..` outright (it would leave the store's root), which threw out of the whole
+  // event and left its other files unscored.
+  const manifestKey = refusedManifestKey(key);
+  if (!manifestKey) return skipped();
+  const source = await store.head(key);
+  if (!source) return skipped();
   const manifest = await recordFailure(store, { key }, { manifest: manifestKey }, error, {
     startedAt: started.toISOString(),
     etag: source.etag ?? String(source.size),

@@ -117,6 +117,15 @@ describe('batch scoring on the folder store', () => {
     expect((await manifestOf(folder, 'batch/output/iris/after-bad.csv.manifest.json')).status).toBe('succeeded');
   });
 
+  it("an upload whose key holds '..' is skipped (it has no place for a manifest), and the event's other files are scored", async () => {
+    // The folder store refuses a key that would leave its root: that error stopped the whole event.
+    await folder.put('batch/input/iris/after-dots.csv', csv(IRIS));
+    const event = { Records: ['batch/input/iris/../x.csv', 'batch/input/iris/after-dots.csv'].flatMap((key) => putEvent(key).Records) } as S3Event;
+    const outcomes = (await app.batchScore(event)) as { status: string }[];
+    expect(outcomes.map((o) => o.status)).toEqual(['skipped', 'succeeded']);
+    expect((await manifestOf(folder, 'batch/output/iris/after-dots.csv.manifest.json')).status).toBe('succeeded');
+  });
+
   it('scores JSON Lines for a pinned version and an alias, naming lines that are not JSON', async () => {
     await folder.put(
       'batch/input/spam@production/mail.ndjson',
