@@ -12,7 +12,8 @@ import { createdObjects } from '../lib/store/s3Events.js';
 export function modelImport(services: Services) {
   return async (event: S3Event): Promise<(ImportOutcome | undefined)[]> => {
     const outcomes: (ImportOutcome | undefined)[] = [];
-    for (const { bucket, key } of createdObjects(event)) {
+    const skip = (why: string) => logger.error('malformed import event: left out', { why });
+    for (const { bucket, key } of createdObjects(event, skip)) {
       logger.appendKeys({ importKey: key });
       const outcome = await importObject(uploadStore(services, bucket), services.store, key, services.limits.budget);
       if (outcome) logger.info('model import', { status: outcome.status, model: outcome.model, version: outcome.version, error: outcome.error });

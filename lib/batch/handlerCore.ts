@@ -11,14 +11,24 @@ import { scoreObject, type BatchOutcome } from './run.js';
 type Continuation = { continue: { bucket: string; key: string; run?: string } };
 export type BatchEvent = S3Event | Continuation;
 
+/** What an event asks to score; what cannot be read is named in the log and left out (retrying would not mend it). */
 function targets(event: BatchEvent): { bucket: string; key: string; resume?: string }[] {
+  const skip = (why: string) => logger.error('malformed batch event: left out', { why });
+  if (typeof event !== 'object' || event === null) {
+    skip('not an object');
+    return [];
+  }
   if ('continue' in event) {
-    const { bucket, key, run } = event.continue;
+    const { bucket, key, run } = (event.continue ?? {}) as Partial<Continuation['continue']>;
+    if (typeof bucket !== 'string' || typeof key !== 'string') {
+      skip('a continuation without its bucket and key in text');
+      return [];
+    }
     // A continuation without a run id (sent before runs had them, whose checkpoint this code does
     // not read) starts the file again, as a new run: slower, never wrong.
     return [{ bucket, key, resume: isRunId(run) ? run : undefined }];
   }
-  return createdObjects(event).filter((t) => t.key.startsWith(INPUT_PREFIX));
+  return createdObjects(event, skip).filter((t) => t.key.startsWith(INPUT_PREFIX));
 }
 
 /**

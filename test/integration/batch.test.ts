@@ -126,6 +126,22 @@ describe('batch scoring on the folder store', () => {
     expect((await manifestOf(folder, 'batch/output/iris/after-dots.csv.manifest.json')).status).toBe('succeeded');
   });
 
+  it('leaves out what a malformed event cannot name (it is logged), and scores the rest of the event', async () => {
+    // S3 and the function itself send well-formed events; anyone with invoke rights can send these,
+    // which threw TypeErrors (and Lambda retried them twice).
+    for (const event of [{ continue: {} }, { continue: null }, { continue: { bucket: 'b', key: 7 } }, { Records: 'x' }, null]) {
+      await expect(app.batchScore(event as unknown as S3Event), JSON.stringify(event)).resolves.toEqual([]);
+    }
+    await folder.put('batch/input/iris/after-malformed.csv', csv(IRIS));
+    const broken = [
+      { eventName: 'ObjectCreated:Put', s3: {} },
+      { eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'b' }, object: { key: 'batch/input/iris/%E0%A4%A.csv' } } },
+    ];
+    const event = { Records: [...broken, ...putEvent('batch/input/iris/after-malformed.csv').Records] } as unknown as S3Event;
+    const outcomes = (await app.batchScore(event)) as { status: string }[];
+    expect(outcomes.map((o) => o.status)).toEqual(['succeeded']);
+  });
+
   it('scores JSON Lines for a pinned version and an alias, naming lines that are not JSON', async () => {
     await folder.put(
       'batch/input/spam@production/mail.ndjson',
