@@ -1,4 +1,5 @@
 /** Images painted pixel by pixel, encoded as PNG or JPEG, for the image tests. */
+import { crc32, deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 
@@ -27,3 +28,26 @@ export function pngBytes(width: number, height: number, paint: Painter, colorTyp
 export const jpegBytes = (width: number, height: number, paint: Painter, quality = 100): Buffer => jpeg.encode({ width, height, data: pixels(width, height, paint) }, quality).data;
 
 export const b64 = (bytes: Uint8Array) => ({ b64: Buffer.from(bytes).toString('base64') });
+
+/** A PNG chunk: its length, type, data and CRC. */
+function pngChunk(type: string, data: Uint8Array): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, 'latin1');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])));
+  return Buffer.concat([head, data, crc]);
+}
+
+/**
+ * A PNG whose image data is exactly `data` (filter bytes included, deflated as one IDAT), whatever
+ * its header says: for files whose data does not match their size, which no encoder writes.
+ */
+export function pngWithData(width: number, height: number, data: Uint8Array, { depth = 8, colorType = 0, interlaced = false } = {}): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([depth, colorType, 0, 0, interlaced ? 1 : 0], 8);
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(data)), pngChunk('IEND', new Uint8Array(0))]);
+}

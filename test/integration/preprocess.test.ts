@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
-import { b64, pngBytes, type Painter } from '../helpers/images.js';
+import { b64, pngBytes, pngWithData, type Painter } from '../helpers/images.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 import { writeImageModel } from '../helpers/tinyModels.js';
@@ -71,5 +71,28 @@ describe('/preprocess', () => {
       expect(predicted.statusCode, path).toBe(400);
       expect((answer.body as { error: string }).error).toMatch(/shape \[1,3\] does not fit the model's/);
     }
+  });
+
+  it('answers a PNG whose image data is short with the same 400 every time, never with pixels from stale memory', async () => {
+    const demo = serving('file://models');
+    expect((await call(demo.predict, 'POST', '/v1/models/digits:predict', { instances: [b64(pngBytes(28, 28, () => [0, 0, 0, 255]))] })).statusCode).toBe(200);
+    const none = tf.memory().numTensors; // the model loaded
+    // A 28 x 28 grey PNG whose data holds 1 row: pngjs unfiltered the other 27 from whatever its buffer last held.
+    const oneRow = b64(pngWithData(28, 28, new Uint8Array(29)));
+    const errors = new Set<string>();
+    for (const path of ['/v2/models/digits/preprocess', '/v2/models/digits/preprocess', '/v2/models/digits/preprocess', '/v2/models/digits/preprocess?format=png']) {
+      const answer = await call(demo.predict, 'POST', path, { instances: [oneRow] });
+      expect(answer.statusCode, path).toBe(400);
+      errors.add(answer.body.error);
+    }
+    expect([...errors]).toEqual(['instances[0]: corrupt PNG (truncated: its image data holds 29 of 812 bytes)']);
+    // A digit stroke cut after 10 of its 28 rows was once predicted a confident 8.
+    const stroke = Uint8Array.from({ length: 10 * 29 }, (_, i) => (i % 29 > 11 && i % 29 < 17 ? 255 : 0)); // filter byte 0, then a stroke
+    for (let i = 0; i < 3; i++) {
+      const predicted = await call(demo.predict, 'POST', '/v1/models/digits:predict', { instances: [b64(pngWithData(28, 28, stroke))] });
+      expect(predicted.statusCode).toBe(400);
+      expect(predicted.body.error).toBe('instances[0]: corrupt PNG (truncated: its image data holds 290 of 812 bytes)');
+    }
+    expect(tf.memory().numTensors).toBe(none);
   });
 });

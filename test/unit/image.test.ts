@@ -1,4 +1,3 @@
-import { deflateSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../lib/errors.js';
 import { encodeImages, imageKind, type ImageSettings as ImageTransform } from '../../lib/inputs/image.js';
@@ -6,7 +5,7 @@ import { decodeImage, imageBytesOf, isImageInstance } from '../../lib/inputs/ima
 import { encodePng, encodePngGray } from '../../lib/inputs/image/png.js';
 import { areaResize as resize, type Plane } from '../../lib/inputs/image/areaResize.js';
 import { initBackend } from '../../lib/runtime/backend.js';
-import { b64, gray, jpegBytes, pixels, pngBytes, type Rgba } from '../helpers/images.js';
+import { b64, gray, jpegBytes, pixels, pngBytes, pngWithData, type Rgba } from '../helpers/images.js';
 
 const imageTransform = imageKind.schema;
 
@@ -391,19 +390,7 @@ describe('bad input -> BadRequestError naming the path', () => {
     return copy;
   })();
   /** An interlaced 2048x2048 PNG whose data would inflate to ~60 MB more than declared. */
-  const interlacedBomb = (() => {
-    const chunk = (type: string, data: Buffer) => {
-      const head = Buffer.alloc(8);
-      head.writeUInt32BE(data.length, 0);
-      head.write(type, 4, 'latin1');
-      return Buffer.concat([head, data, Buffer.alloc(4)]);
-    };
-    const ihdr = Buffer.alloc(13);
-    ihdr.writeUInt32BE(2048, 0);
-    ihdr.writeUInt32BE(2048, 4);
-    ihdr.set([8, 0, 0, 0, 1], 8);
-    return Buffer.concat([png.subarray(0, 8), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(100 * 1024 * 1024))), chunk('IEND', Buffer.alloc(0))]);
-  })();
+  const interlacedBomb = pngWithData(2048, 2048, new Uint8Array(100 * 1024 * 1024), { interlaced: true });
 
   it.each([
     ['a number', 42, /instances\[0\]: expected an image/],

@@ -21,6 +21,7 @@ import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../lib/errors.js';
 import { decodeImage } from '../../lib/inputs/image/decode.js';
+import { pngWithData } from '../helpers/images.js';
 
 const PHOTO_DIR = path.resolve('node_modules/@vladmandic/face-api/demo');
 const FIXTURES = path.resolve('test/fixtures/jpeg');
@@ -136,5 +137,28 @@ describe('PNG truncation', () => {
     const message = badRequest(() => decodeImage(seven.subarray(0, length), 'instances[0]')).message;
     expect(message).toBe(expected);
     expect(message).not.toMatch(/waitng|stream/);
+  });
+
+  /** The filtered rows of a 28 x 28 8-bit grey digit (filter byte 0, then 28 samples), the first `rows` of them. */
+  const digitRows = (rows: number) => Uint8Array.from({ length: rows * 29 }, (_, i) => (i % 29 === 0 ? 0 : i % 29 > 10 && i % 29 < 17 ? 255 : 0));
+
+  it('a PNG whose image data inflates to 1 of its 28 rows is refused the same way every time (it was unfiltered from stale memory)', () => {
+    const oneRow = pngWithData(28, 28, digitRows(1).fill(0));
+    const messages = new Set(Array.from({ length: 20 }, () => badRequest(() => decodeImage(oneRow, 'instances[0]')).message));
+    expect([...messages]).toEqual(['instances[0]: corrupt PNG (truncated: its image data holds 29 of 812 bytes)']);
+  });
+
+  it.each([false, true])('no PNG with fewer rows of data than its header says decodes (interlaced: %s)', (interlaced) => {
+    for (let rows = 0; rows < 28; rows++) {
+      const message = badRequest(() => decodeImage(pngWithData(28, 28, digitRows(rows), { interlaced }), 'instances[0]')).message;
+      expect(message).toMatch(new RegExp(`^instances\\[0\\]: corrupt PNG \\(truncated: its image data holds ${rows * 29} of ${interlaced ? 837 : 812} bytes\\)$`));
+    }
+  });
+
+  it('a PNG whose data fills its rows decodes; data beyond them is refused as larger than declared', () => {
+    const digit = decodeImage(pngWithData(28, 28, digitRows(28)), 'x');
+    expect(Array.from(digit.rgba.subarray((5 * 28 + 11) * 4, (5 * 28 + 11) * 4 + 4))).toEqual([255, 255, 255, 255]);
+    const longer = Uint8Array.from([...digitRows(28), 0]);
+    expect(badRequest(() => decodeImage(pngWithData(28, 28, longer), 'instances[0]')).message).toBe('instances[0]: corrupt PNG (image data larger than its declared size)');
   });
 });

@@ -1,15 +1,15 @@
 /**
- * Request value -> image bytes -> RGBA pixels, told apart by magic bytes: PNG with pngjs, JPEG with
+ * Request value -> image bytes -> RGBA pixels, told apart by magic bytes: PNG with pngjs's parts
+ * (pngRead.ts, which inflates the image data itself and refuses data short of the header), JPEG with
  * libjpeg-turbo's decompressor (jpeg.ts; what browsers, TensorFlow and PIL decode with, so the pixels
  * are the ones a model's own pipeline saw), CMYK JPEGs with jpeg-js (libjpeg-turbo does not turn
  * CMYK into RGB). Every failure is a BadRequestError naming the JSON path; sizes are checked from
  * the headers before anything is decompressed, so a small request cannot make us allocate gigabytes.
  */
-import { inflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
 import { BadRequestError } from '../../errors.js';
 import { decodeJpegRgba, JpegDataError, jpegDecoderGrownBytes } from './jpeg.js';
+import { readPng } from './pngRead.js';
 
 /** Largest accepted side, in pixels (and so at most 4.2 MP, 16 MB of RGBA). */
 // 2048 keeps a worst-case JPEG decode under ~1 s and ~130 MB on a 2 GB Lambda (4096: 3.4 s, 500 MB).
@@ -105,28 +105,6 @@ function pngHeader(bytes: Uint8Array, where: string): PngHeader {
   return { format: 'png', width, height, depth, interlaced: bytes[28] === 1, rowBytes };
 }
 
-/**
- * pngjs bounds the inflated size of non-interlaced images itself, but inflates interlaced ones without
- * a limit, so for those the IDAT stream is test-inflated here with a bounded output length.
- */
-function checkInterlacedPng(bytes: Uint8Array, header: PngHeader, where: string): void {
-  if (!header.interlaced) return;
-  const limit = 2 * header.rowBytes * header.height + 1024; // Adam7 adds at most one filter byte per pass row
-  const idat: Uint8Array[] = [];
-  for (let at = 8; at + 8 <= bytes.length; ) {
-    const length = u32(bytes, at);
-    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
-    if (type === 'IDAT') idat.push(bytes.subarray(at + 8, Math.min(bytes.length, at + 8 + length)));
-    if (type === 'IEND') break;
-    at += 12 + length;
-  }
-  try {
-    inflateSync(Buffer.concat(idat), { maxOutputLength: limit });
-  } catch (error) {
-    throw new BadRequestError(`${where}: corrupt PNG (${error instanceof RangeError ? 'image data larger than its declared size' : 'bad compressed data'})`, { cause: error });
-  }
-}
-
 interface JpegFrame {
   width: number;
   height: number;
@@ -201,14 +179,13 @@ function pngTruncation(bytes: Uint8Array): string | undefined {
 /** pngjs's own words for data that ended early (its sync reader's, misspelling included). */
 const PNGJS_ENDED_EARLY = /read requests waitng on finished stream|unexpected end of file/i;
 
-function decodePng(file: Uint8Array, header: PngHeader, where: string): DecodedImage {
-  checkInterlacedPng(file, header, where);
+function decodePng(file: Uint8Array, where: string): DecodedImage {
   const truncated = pngTruncation(file);
   if (truncated) throw new BadRequestError(`${where}: corrupt PNG (${truncated})`);
   const bytes = throughIend(file);
   try {
-    const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    return { width: png.width, height: png.height, rgba: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
+    const png = readPng(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    return { width: png.width, height: png.height, rgba: new Uint8Array(png.rgba.buffer, png.rgba.byteOffset, png.rgba.byteLength) };
   } catch (error) {
     const message = (error as Error)?.message ?? String(error);
     const what = PNGJS_ENDED_EARLY.test(message) ? 'truncated: its image data ends early' : message;
@@ -275,15 +252,17 @@ export function readImageHeader(bytes: Uint8Array, where: string): ImageHeader {
 
 /** PNG or JPEG bytes -> RGBA pixels (`header`: readImageHeader's, when the caller has read it already). */
 export function decodeImage(bytes: Uint8Array, where: string, header = readImageHeader(bytes, where)): DecodedImage {
-  return header.format === 'png' ? decodePng(bytes, header, where) : decodeJpeg(bytes, header, where);
+  return header.format === 'png' ? decodePng(bytes, where) : decodeJpeg(bytes, header, where);
 }
 
 /**
  * What decoding takes at its peak besides the file: the decoder's buffers and the RGBA pixels it
  * answers (4 bytes a pixel), counted as the decoders allocate them:
- * - pngjs joins the IDAT chunks (the file's size), inflates them (rows x rowBytes), unfilters them
- *   row by row into new rows and joins those (twice more), and maps them to RGBA (16-bit samples:
- *   a Uint16Array of 8 bytes a pixel, then the 8-bit copy); an interlaced file is test-inflated first;
+ * - pngRead.ts joins the IDAT chunks (the file's size) and inflates them (rows x rowBytes), pngjs
+ *   unfilters them row by row into new rows and joins those (twice more), and maps them to RGBA
+ *   (16-bit samples: a Uint16Array of 8 bytes a pixel, then the 8-bit copy); an interlaced file's
+ *   data is a little larger (a filter byte and a part-filled byte for each row of each of its 7
+ *   passes), counted generously as two copies more;
  * - libjpeg-turbo's wasm memory holds the RGBA pixels, every coefficient (2 bytes a sample) of a
  *   progressive file, and about 6 MB of its own (measured: 21.4 MB for a 2048 x 2048 baseline
  *   JPEG, 45.2 MB progressive), less what it has grown by for earlier JPEGs (jpeg.ts: its first
