@@ -106,6 +106,10 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number, k
   if (Array.isArray(data)) {
     const wrongType = dtype === 'string' ? data.some((v) => typeof v !== 'string') : data.some((v) => typeof v === 'string');
     if (wrongType) throw mismatch();
+    // The protocol's JSON has BOOL as true and false (Triton refuses anything else there): a number
+    // under BOOL is a client that named the wrong datatype, not a boolean to guess from 0 and 1.
+    const notBool = input.datatype === 'BOOL' ? data.findIndex((v) => typeof v !== 'boolean') : -1;
+    if (notBool >= 0) throw new BadRequestError(`${where}.data: element ${notBool} is the number ${data[notBool]}; datatype BOOL takes true or false`);
   }
   // flattenNested already holds numbers to float32 and int32; a narrower integer type is checked here (runModel's checkInput sees only the model's dtype).
   const range = INTEGER_RANGES[input.datatype];

@@ -87,6 +87,12 @@ describe('a boolean where the model takes numbers is refused with its place, as 
     ],
     ['OIP FP32 data', '/v2/models/iris/infer', fp32([true, 2, 3, 4]), /^inputs\[0\] \(features\)\.data\[0\]: the boolean true is not a number; datatype FP32 takes numbers$/],
     [
+      'OIP BOOL data of numbers',
+      '/v2/models/iris/infer',
+      fp32([true, 0, true, true], 'BOOL'),
+      /^inputs\[0\] \(features\)\.data: element 1 is the number 0; datatype BOOL takes true or false$/,
+    ],
+    [
       'OIP INT32 nested data',
       '/v2/models/iris/infer',
       fp32([[5, 3, false, 2]], 'INT32'),
