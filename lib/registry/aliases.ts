@@ -2,6 +2,7 @@
  * Aliases are pointer files `{model}/aliases/{alias}.json`. Each keeps the versions it pointed to
  * before, newest first, so a rollback needs no other record.
  */
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,6 +19,13 @@ const aliasSchema = z.object({
   updatedAt: z.string(),
 });
 export type AliasRecord = z.infer<typeof aliasSchema>;
+
+/**
+ * The file as stored: the record and the id of the write that stored it, which tells that write
+ * from any other even when both computed the same record. Readers of the record (aliasSchema)
+ * drop it; records written before it have none.
+ */
+const storedSchema = aliasSchema.extend({ writeId: z.string().optional() });
 
 export async function readAlias(store: ObjectStore, model: string, alias: string): Promise<AliasRecord | undefined> {
   validateName(model);
@@ -47,9 +55,11 @@ type Move = (current: AliasRecord | undefined) => Promise<AliasRecord | undefine
 
 const ATTEMPTS = 5;
 
-async function readVersioned(store: ObjectStore, model: string, alias: string): Promise<{ record: AliasRecord; etag: string } | undefined> {
+async function readVersioned(store: ObjectStore, model: string, alias: string): Promise<{ record: AliasRecord; writeId?: string; etag: string } | undefined> {
   const read = await getJsonVersioned(store, keys.alias(model, alias));
-  return read && { record: aliasSchema.parse(read.value), etag: read.etag };
+  if (!read) return undefined;
+  const { writeId, ...record } = storedSchema.parse(read.value);
+  return { record, writeId, etag: read.etag };
 }
 
 /**
@@ -57,8 +67,11 @@ async function readVersioned(store: ObjectStore, model: string, alias: string): 
  * create-only where there was none), so a concurrent move is never undone: one that lost the race
  * reads and moves again, up to ATTEMPTS times, then gives up with a 409. Without this, two promotions
  * both answered 200 with the same history and the first was lost from it, and a rollback racing a
- * promotion answered 200 and was overwritten. Returns the record stored (the one read when `move`
- * leaves it).
+ * promotion answered 200 and was overwritten. Each write carries an id of its own (writeId), so a
+ * refused write is taken for one that landed only when that id is stored: comparing records, two
+ * rollbacks from one state within a millisecond (the same record, updatedAt included) both answered
+ * 200 and the alias went back one step. Returns the record stored (the one read when `move` leaves
+ * it).
  */
 async function update(store: ObjectStore, model: string, alias: string, move: Move): Promise<AliasRecord | undefined> {
   const key = keys.alias(model, alias);
@@ -66,15 +79,15 @@ async function update(store: ObjectStore, model: string, alias: string, move: Mo
     const read = await readVersioned(store, model, alias);
     const next = await move(read?.record);
     if (!next) return read?.record;
-    const body = JSON.stringify(next, null, 2);
+    const writeId = randomUUID();
+    const body = JSON.stringify({ ...next, writeId }, null, 2);
     try {
       await store.put(key, body, read ? { ifMatch: read.etag, contentType: 'application/json' } : { ifNoneMatch: true, contentType: 'application/json' });
       return next;
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
       // Refused because this very write had landed (the SDK retried it after a lost answer)?
-      const now = await readVersioned(store, model, alias);
-      if (now && JSON.stringify(now.record, null, 2) === body) return next;
+      if ((await readVersioned(store, model, alias))?.writeId === writeId) return next;
       if (attempt === ATTEMPTS) throw new ConflictError(`alias ${alias} of ${model} kept being moved by other requests meanwhile; try again`);
       await sleep(attempt * (5 + Math.random() * 20)); // apart from the writers it raced
     }

@@ -173,6 +173,7 @@ describe('fine-tune', () => {
   it('PUT an alias points it at a version', async () => {
     const answer = await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/staging', { version: 2 });
     expect(answer.body).toMatchObject({ alias: 'staging', version: 2 });
+    expect(Object.keys(answer.body).sort()).toEqual(['alias', 'model', 'previous', 'updatedAt', 'version']);
     expect((await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/staging', { version: 999 })).statusCode).toBe(404);
     expect((await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/latest', { version: 1 })).statusCode).toBe(400);
     // An encoded '/' belongs to the name, which is refused for it (it routed nowhere: 404 'no route').

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadRequestError, ConflictError, NotFoundError } from '../../lib/errors.js';
 import { keys, listModels, listVersions, readAlias, readManifest, resolveVersion, rollbackAlias, setAlias, sha256Hex, type AliasRecord } from '../../lib/registry/index.js';
 import { pushModelFolder, readModelFolder } from '../../lib/ops/pushFolder.js';
-import { listAll, openStore, type ObjectStore } from '../../lib/store/index.js';
+import { listAll, ObjectChangedError, openStore, type ObjectStore } from '../../lib/store/index.js';
 import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 import { recording, tempFolderStore } from '../helpers/stores.js';
@@ -85,7 +85,11 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
     await setAlias(store, 'alias', 'production', 2);
     expect(await resolveVersion(store, { name: 'alias' })).toBe(2);
     expect(await resolveVersion(store, { name: 'alias', alias: 'latest' })).toBe(3);
-    expect((await rollbackAlias(store, 'alias', 'production')).version).toBe(1);
+    const rolled = await rollbackAlias(store, 'alias', 'production');
+    expect(rolled.version).toBe(1);
+    // The id each write stores beside the record (to tell its own write from another) is never shown.
+    expect(Object.keys(rolled)).toEqual(['version', 'previous', 'updatedAt']);
+    expect(Object.keys((await readAlias(store, 'alias', 'production'))!)).toEqual(['version', 'previous', 'updatedAt']);
     expect(await resolveVersion(store, { name: 'alias', alias: 'production' })).toBe(1);
     await expect(rollbackAlias(store, 'alias', 'production')).rejects.toBeInstanceOf(ConflictError);
     await expect(setAlias(store, 'alias', 'production', 9)).rejects.toBeInstanceOf(NotFoundError);
@@ -110,6 +114,63 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
       expect(chain(final).sort()).toEqual([1, ...answered.map((a) => a.version)].sort());
       // What each answer said was stored is the stored history as it was then: the final one's tail.
       for (const answer of answered) expect(chain(final).slice(-chain(answer).length)).toEqual(chain(answer));
+    }
+  });
+
+  it('concurrent rollbacks each move the alias one step back or answer 409: as many steps as answers of 200', async () => {
+    // Rollbacks from one state within a millisecond compute the same record, updatedAt included:
+    // the one whose write lost took the winner's record for its own and answered 200 without a step.
+    const store = await makeStore();
+    for (let i = 0; i < 5; i += 1) await pushModelFolder(store, layersDir, 'back');
+    for (let round = 0; round < 8; round += 1) {
+      await productionFromScratch(store, 'back', 1, 2, 3, 4, 5);
+      const results = await Promise.allSettled([1, 2, 3].map(() => rollbackAlias(store, 'back', 'production')));
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConflictError);
+      const answered = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      const steps = answered.length;
+      expect(steps).toBeGreaterThan(0);
+      expect(await readAlias(store, 'back', 'production')).toMatchObject({ version: 5 - steps, previous: [4, 3, 2, 1].slice(steps) });
+      // Each answer is a step of its own: 4, then 3, then 2, whichever request took which.
+      expect(answered.map((a) => a.version).sort((a, b) => b - a)).toEqual([4, 3, 2].slice(0, steps));
+    }
+  });
+
+  it('a rollback whose write landed but whose answer was lost (the retry refused: 412) answers 200 for its one step', async () => {
+    const inner = await makeStore();
+    for (let i = 0; i < 3; i += 1) await pushModelFolder(inner, layersDir, 'lost');
+    await productionFromScratch(inner, 'lost', 1, 2, 3);
+    // As S3's client retrying a write whose answer it lost: the write is stored, the retry refused.
+    let lose = true;
+    const store: ObjectStore = {
+      uri: inner.uri,
+      get: (...args) => inner.get(...args),
+      getStream: (...args) => inner.getStream(...args),
+      head: (...args) => inner.head(...args),
+      put: async (key, body, options) => {
+        await inner.put(key, body, options);
+        if (lose && options?.ifMatch !== undefined && key === keys.alias('lost', 'production')) {
+          lose = false;
+          throw new ObjectChangedError(key, inner.uri, undefined, options.ifMatch);
+        }
+      },
+      putStream: (...args) => inner.putStream(...args),
+      delete: (...args) => inner.delete(...args),
+      listPage: (...args) => inner.listPage(...args),
+    };
+    expect(await rollbackAlias(store, 'lost', 'production')).toMatchObject({ version: 2, previous: [1] });
+    expect(lose).toBe(false);
+    expect(await readAlias(inner, 'lost', 'production')).toMatchObject({ version: 2, previous: [1] });
+  });
+
+  it('concurrent PUTs of one version move the alias once, and each answers 200 with the record stored', async () => {
+    const store = await makeStore();
+    for (let i = 0; i < 3; i += 1) await pushModelFolder(store, layersDir, 'same');
+    for (let round = 0; round < 4; round += 1) {
+      await productionFromScratch(store, 'same', 1, 2);
+      const answers = await Promise.all([1, 2, 3].map(() => setAlias(store, 'same', 'production', 3)));
+      const final = (await readAlias(store, 'same', 'production'))!;
+      expect(final).toMatchObject({ version: 3, previous: [2, 1] });
+      for (const answer of answers) expect(answer).toEqual(final);
     }
   });
 
