@@ -7,6 +7,7 @@ import { modelFromMemory, signatureOf } from '../runtime/tfModel.js';
 import type { ObjectStore } from '../store/index.js';
 import { checkWeightFiles, concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from '../registry/artifacts.js';
 import { createVersion, type CreateVersionOptions } from '../registry/createVersion.js';
+import { checkShardPaths } from '../registry/shardPaths.js';
 import type { Manifest, ManifestFields, Signature, Task } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
 import { lastDimension } from '../tensors/data.js';
@@ -42,8 +43,9 @@ export async function readModelFolder(source: string): Promise<ModelFiles> {
   const modelJsonBytes = await read(modelFile);
   if (!modelJsonBytes) throw new BadRequestError(`${dir} has no model.json: is it a TF.js model folder?`);
   files.set('model.json', modelJsonBytes);
-  for (const shard of weightPaths(modelJsonOf(modelJsonBytes, modelFile))) {
-    if (shard.includes('..') || path.isAbsolute(shard)) throw new BadRequestError(`weight path ${shard} leaves the model folder`);
+  const shards = weightPaths(modelJsonOf(modelJsonBytes, modelFile));
+  checkShardPaths(shards); // before any is read: none is outside the folder
+  for (const shard of shards) {
     const bytes = await read(shard);
     if (bytes) files.set(shard, bytes); // a missing shard is reported by the registry's own check
   }

@@ -3,6 +3,7 @@
  * before anything is written: a push with a missing or wrong-sized shard must write nothing.
  */
 import { BadRequestError } from '../errors.js';
+import { checkShardPaths } from './shardPaths.js';
 
 export type ModelFiles = Map<string, Uint8Array>;
 export type ModelFormat = 'layers' | 'graph';
@@ -83,8 +84,12 @@ export function formatOf(modelJson: ModelJson): ModelFormat {
   return topology && Array.isArray(topology.node) ? 'graph' : 'layers';
 }
 
-/** Every shard named by the weights manifest exists and the bytes add up to what the specs declare. */
+/**
+ * Every shard named by the weights manifest is a file a version can hold (shardPaths.ts), exists,
+ * and the bytes add up to what the specs declare.
+ */
 export function checkWeightFiles(modelJson: ModelJson, files: ModelFiles): void {
+  checkShardPaths(weightPaths(modelJson));
   for (const [index, group] of (modelJson.weightsManifest ?? []).entries()) {
     const missing = group.paths.filter((p) => !files.has(p));
     if (missing.length > 0) throw new BadRequestError(`weight files missing for weightsManifest[${index}]: ${missing.join(', ')}`);

@@ -71,7 +71,7 @@ export async function stageVersion(store: ObjectStore, model: string, files: Mod
   validateName(model);
   // Everything is checked before the first write, so a bad push writes nothing.
   const modelJson = parseModelJson(files.get('model.json'));
-  checkWeightFiles(modelJson, files);
+  checkWeightFiles(modelJson, files); // and the shards' paths: each a file of this version's folder, none the registry's own
   const shards = weightPaths(modelJson);
   const signature = fields.signature ?? (await options.inferSignature?.(files));
   if (!signature) throw new Error('createVersion needs a signature or an inferSignature function');

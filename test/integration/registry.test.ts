@@ -1,9 +1,13 @@
+import { createHash } from 'node:crypto';
 import { readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadRequestError, ConflictError, NotFoundError } from '../../lib/errors.js';
 import { keys, listModels, listVersions, readAlias, readManifest, resolveVersion, rollbackAlias, setAlias, sha256Hex, type AliasRecord } from '../../lib/registry/index.js';
-import { pushModelFolder, readModelFolder } from '../../lib/ops/pushFolder.js';
+import { importObject } from '../../lib/imports/run.js';
+import { pushModelFiles, pushModelFolder, readModelFolder } from '../../lib/ops/pushFolder.js';
+import { localLimits } from '../../lib/runtime/memory.js';
 import { listAll, ObjectChangedError, openStore, type ObjectStore } from '../../lib/store/index.js';
 import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
@@ -37,6 +41,34 @@ const stores: [string, () => Promise<ObjectStore>][] = [
   ['folder', tempFolderStore],
   ['s3', async () => openStore(`s3://${s3.bucket}/registry-${++s3Count}/`, { ...s3.s3Options, endpoint: proxy.endpoint })],
 ];
+
+/** Every object of the store but the uploads under imports/, with the sha256 of its bytes. */
+async function registryBytes(store: ObjectStore): Promise<string[]> {
+  const objects: string[] = [];
+  for await (const { key } of listAll(store, ''))
+    if (!key.startsWith('imports/'))
+      objects.push(
+        `${key} ${createHash('sha256')
+          .update(await store.get(key))
+          .digest('hex')}`,
+      );
+  return objects.sort();
+}
+
+/** The tiny layers model with its one shard at `shard`: the files a push takes, and the zip an import takes. */
+async function layersWithShardAt(shard: string): Promise<{ files: Map<string, Uint8Array>; zip: Uint8Array }> {
+  const modelJson = JSON.parse(await readFile(path.join(layersDir, 'model.json'), 'utf8'));
+  modelJson.weightsManifest[0].paths = [shard];
+  const json = strToU8(JSON.stringify(modelJson));
+  const weights = new Uint8Array(await readFile(path.join(layersDir, 'weights.bin')));
+  return {
+    files: new Map([
+      ['model.json', json],
+      [shard, weights],
+    ]),
+    zip: zipSync({ 'model.json': json, [shard]: weights }),
+  };
+}
 
 describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
   it('pushes layers and graph folders as versions 1 and 2 with the sha256 of every file', async () => {
@@ -75,6 +107,34 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
     expect(await listVersions(store, 'partial')).toEqual([1]);
     await expect(readManifest(store, 'partial', 2)).rejects.toBeInstanceOf(NotFoundError);
     expect((await pushModelFolder(store, layersDir, 'partial')).version).toBe(3);
+  });
+
+  // A shard is written at its path in the version's folder before the commit marker: one named
+  // manifest.json took the marker's place (a refused push left a version whose manifest was weight
+  // bytes), one under evaluations/ planted a saved evaluation, ../1/weights.bin replaced version 1's
+  // shard on S3 (and threw after the number was claimed on a folder, so Lambda retried the import).
+  it.each([
+    ['manifest.json', /weight path "manifest\.json" is the registry's own/],
+    ['evaluations/x.json', /weight path "evaluations\/x\.json" is the registry's own/],
+    ['evaluations', /weight path "evaluations" is the registry's own/],
+    ['../1/weights.bin', /weight path "\.\.\/1\/weights\.bin" has a "\.\." segment/],
+    ['/tmp/abs.bin', /weight path "\/tmp\/abs\.bin" is absolute/],
+    ['./weights.bin', /weight path "\.\/weights\.bin" has a "\." segment/],
+  ])('refuses a shard at %s, pushed or imported, with a 400 naming it, and leaves the store byte for byte', async (shard, message) => {
+    const store = await makeStore();
+    await pushModelFolder(store, layersDir, 'paths');
+    const before = await registryBytes(store);
+    const { files, zip } = await layersWithShardAt(shard);
+
+    const pushed = pushModelFiles(store, files, 'test', 'paths');
+    await expect(pushed).rejects.toBeInstanceOf(BadRequestError);
+    await expect(pushed).rejects.toThrow(message);
+    await store.put('imports/paths/model.zip', zip);
+    const outcome = await importObject(store, store, 'imports/paths/model.zip', localLimits().budget);
+    expect(outcome).toMatchObject({ status: 'failed', error: expect.stringMatching(message) });
+
+    expect(await registryBytes(store)).toEqual(before);
+    expect((await pushModelFolder(store, layersDir, 'paths')).version).toBe(2);
   });
 
   it('promotes and rolls back aliases, and resolves production before latest', async () => {
@@ -224,6 +284,10 @@ describe('registry bad input', () => {
     const written = [];
     for await (const object of listAll(store, '')) written.push(object.key);
     expect(written).toEqual([]);
+  });
+
+  it('makes no key that leaves a version folder, whoever asks (the 400s above come first)', () => {
+    expect(() => keys.file('m', 2, '../1/weights.bin')).toThrow(/leaves the version's folder/);
   });
 
   it('reads exactly the files a weights manifest names', async () => {
