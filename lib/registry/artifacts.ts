@@ -24,7 +24,7 @@ export interface ModelJson {
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2 };
 
-function specBytes(spec: WeightSpec): number {
+export function specBytes(spec: WeightSpec): number {
   const count = spec.shape.reduce((a, b) => a * b, 1);
   const dtype = spec.quantization?.dtype ?? spec.dtype;
   const size = BYTES[dtype];

@@ -16,6 +16,7 @@ import { anyRows } from '../tensors/fixedBatch.js';
 import type { ObjectStore } from '../store/index.js';
 import { checkWeightFiles, fileBytes, formatOf, parseModelJson, weightPaths, type ModelFiles } from './artifacts.js';
 import { sha256Hex } from './checksum.js';
+import { checkFiniteWeights } from './finiteWeights.js';
 import { keys } from './keys.js';
 import { manifestSchema, type Manifest, type ManifestFields, type Signature } from './manifest.js';
 import { validateName } from './names.js';
@@ -72,6 +73,7 @@ export async function stageVersion(store: ObjectStore, model: string, files: Mod
   // Everything is checked before the first write, so a bad push writes nothing.
   const modelJson = parseModelJson(files.get('model.json'));
   checkWeightFiles(modelJson, files); // and the shards' paths: each a file of this version's folder, none the registry's own
+  checkFiniteWeights(modelJson, files);
   const shards = weightPaths(modelJson);
   const signature = fields.signature ?? (await options.inferSignature?.(files));
   if (!signature) throw new Error('createVersion needs a signature or an inferSignature function');

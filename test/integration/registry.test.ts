@@ -286,6 +286,34 @@ describe('registry bad input', () => {
     expect(written).toEqual([]);
   });
 
+  // Fine-tune refuses such weights, and every answer through them would be a 422.
+  it.each([
+    [Number.NaN, 'NaN'],
+    [Number.NEGATIVE_INFINITY, '-Infinity'],
+  ])('refuses a layers model whose weights hold %s, naming the weight, and writes nothing', async (value, shown) => {
+    const store = await tempFolderStore();
+    const dir = await writeLayersModel();
+    const weights = new Float32Array(new Uint8Array(await readFile(path.join(dir, 'weights.bin'))).buffer);
+    weights[5] = value;
+    await writeFile(path.join(dir, 'weights.bin'), new Uint8Array(weights.buffer));
+    await expect(pushModelFolder(store, dir, 'm')).rejects.toThrow(
+      new BadRequestError(`weight probs/kernel holds ${shown} (element 5): a layers model's weights must be finite, or every answer that uses them is NaN`),
+    );
+    const written = [];
+    for await (const object of listAll(store, '')) written.push(object.key);
+    expect(written).toEqual([]);
+  });
+
+  it("takes a graph model's infinite constant (a threshold of -inf is ordinary there)", async () => {
+    const store = await tempFolderStore();
+    const dir = await writeGraphModel();
+    const shard = path.join(dir, 'group1-shard1of1.bin');
+    const weights = new Float32Array(new Uint8Array(await readFile(shard)).buffer);
+    weights[12] = Number.NEGATIVE_INFINITY;
+    await writeFile(shard, new Uint8Array(weights.buffer));
+    expect((await pushModelFolder(store, dir, 'g')).version).toBe(1);
+  });
+
   it('makes no key that leaves a version folder, whoever asks (the 400s above come first)', () => {
     expect(() => keys.file('m', 2, '../1/weights.bin')).toThrow(/leaves the version's folder/);
   });
