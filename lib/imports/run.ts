@@ -18,6 +18,7 @@ import type { ManifestFields } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
 import { listVersions, readManifest } from '../registry/versions.js';
 import { getJson, type ObjectStore } from '../store/index.js';
+import { checkImportFits, contentBytes } from './plan.js';
 import { misplacedImport, outcomeKey, parseImportKey, type ImportKey } from './paths.js';
 
 export interface ImportOutcome {
@@ -29,12 +30,6 @@ export interface ImportOutcome {
   error?: string;
   finishedAt: string;
 }
-
-/**
- * An import holds the file, its unzipped content and the built model at once: about four times
- * the file. Refused up front, with figures, when that does not fit the function's budget.
- */
-const WORKING_COPIES = 4;
 
 async function optionalJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
   try {
@@ -74,14 +69,14 @@ async function earlierVersion(registry: ObjectStore, target: ImportKey, sha256: 
 
 async function importFile(source: ObjectStore, registry: ObjectStore, target: ImportKey, size: number, budget: MemoryBudget): Promise<number> {
   validateName(target.model);
-  const needed = size * WORKING_COPIES;
   await initBackend(); // the budget counts what TF.js holds
-  if (needed > budget.availableFor(needed)) {
-    throw new BadRequestError(`${target.key} is ${Math.round(size / 2 ** 20)} MiB; importing it needs about ${Math.round(needed / 2 ** 20)} MiB, more than ${budget.describe()}`);
-  }
+  // Refused before it is downloaded when the upload alone is too much (its content is at least its size),
+  // and before anything is inflated when what its zip directory declares is.
+  checkImportFits(target, size, size, budget);
   const fields = (await optionalJson<unknown>(source, target.meta)) ?? {};
   if (!isObject(fields)) throw new BadRequestError(`${target.meta} must hold a JSON object of manifest fields (labels, task, transforms, description)`);
   const bytes = await source.get(target.key);
+  checkImportFits(target, bytes.byteLength, contentBytes(bytes, target.key), budget);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const earlier = await earlierVersion(registry, target, sha256);
   if (earlier !== undefined) return earlier;

@@ -48,7 +48,10 @@ export async function readHdf5(bytes: Uint8Array, what: string): Promise<H5Group
   const { FS } = await h5wasm.ready;
   files += 1;
   const name = `/import-${process.pid}-${files}.h5`;
-  FS.writeFile(name, bytes);
+  // Owned, not copied: h5wasm's in-memory file system keeps these bytes as the file's content (it is
+  // opened read-only), so a large weights file is held once here rather than twice. Emscripten's
+  // FS.writeFile takes the option; h5wasm's types do not list it.
+  FS.writeFile(name, bytes, { canOwn: true } as never);
   try {
     let file: InstanceType<typeof import('h5wasm')['default']['File']>;
     try {

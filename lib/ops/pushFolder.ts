@@ -5,7 +5,7 @@ import { BadRequestError, ServiceError } from '../errors.js';
 import { initBackend } from '../runtime/backend.js';
 import { modelFromMemory, signatureOf } from '../runtime/tfModel.js';
 import type { ObjectStore } from '../store/index.js';
-import { checkWeightFiles, concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from '../registry/artifacts.js';
+import { checkWeightFiles, concatWeights, formatOf, parseModelJson, specBytes, weightPaths, type ModelFiles, type ModelJson } from '../registry/artifacts.js';
 import { createVersion, type CreateVersionOptions } from '../registry/createVersion.js';
 import { checkShardPaths } from '../registry/shardPaths.js';
 import type { Manifest, ManifestFields, Signature, Task } from '../registry/manifest.js';
@@ -14,7 +14,7 @@ import { lastDimension } from '../tensors/data.js';
 import { guessTask } from './taskGuess.js';
 
 /** The model file parsed; what is wrong with it names the file the user gave (package.json, not model.json). */
-function modelJsonOf(bytes: Uint8Array, file: string): ReturnType<typeof parseModelJson> {
+function modelJsonOf(bytes: Uint8Array | undefined, file: string): ModelJson {
   try {
     return parseModelJson(bytes);
   } catch (error) {
@@ -32,24 +32,42 @@ export async function readModelFolder(source: string): Promise<ModelFiles> {
   const isFile = (await fs.stat(source).catch(() => undefined))?.isFile() === true;
   const [dir, modelFile] = isFile ? [path.dirname(source), path.basename(source)] : [source, 'model.json'];
   const files: ModelFiles = new Map();
-  const read = async (name: string): Promise<Uint8Array | undefined> => {
-    try {
-      return new Uint8Array(await fs.readFile(path.join(dir, name)));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
-  };
-  const modelJsonBytes = await read(modelFile);
+  const modelJsonBytes = await fs.readFile(path.join(dir, modelFile)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
   if (!modelJsonBytes) throw new BadRequestError(`${dir} has no model.json: is it a TF.js model folder?`);
-  files.set('model.json', modelJsonBytes);
-  const shards = weightPaths(modelJsonOf(modelJsonBytes, modelFile));
-  checkShardPaths(shards); // before any is read: none is outside the folder
-  for (const shard of shards) {
-    const bytes = await read(shard);
-    if (bytes) files.set(shard, bytes); // a missing shard is reported by the registry's own check
+  files.set('model.json', new Uint8Array(modelJsonBytes));
+  const modelJson = modelJsonOf(files.get('model.json'), modelFile);
+  checkShardPaths(weightPaths(modelJson)); // before any is read: none is outside the folder
+  for (const [index, group] of (modelJson.weightsManifest ?? []).entries()) {
+    const sizes = await shardSizes(dir, group.paths, index);
+    if (!sizes) continue; // a missing shard is reported by the registry's own check
+    // Sizes first: a shard that is not what the manifest declares is refused before it is read (a
+    // 3 GB file would fail Node's read with a stack, not name itself).
+    const declared = group.weights.reduce((sum, spec) => sum + specBytes(spec), 0);
+    const held = sizes.reduce((a, b) => a + b, 0);
+    if (held !== declared) throw new BadRequestError(`weight files ${group.paths.join(', ')} hold ${held} bytes but weightsManifest[${index}] declares ${declared}`);
+    for (const shard of group.paths) files.set(shard, new Uint8Array(await fs.readFile(path.join(dir, shard))));
   }
   return files;
+}
+
+/** The sizes of a manifest group's shards, undefined when one is missing; a path that names no file is refused, naming it. */
+async function shardSizes(dir: string, shards: string[], index: number): Promise<number[] | undefined> {
+  const sizes: number[] = [];
+  for (const [i, shard] of shards.entries()) {
+    const where = `weightsManifest[${index}].paths[${i}] ${JSON.stringify(shard)}`;
+    const found = await fs.stat(path.join(dir, shard)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      // ENOTDIR: a path through a file (`weights.bin/`); anything else, said as the system says it.
+      throw new BadRequestError(error.code === 'ENOTDIR' ? `${where} is not a file in ${dir}` : `${where}: ${error.message}`);
+    });
+    if (!found) return undefined;
+    if (!found.isFile()) throw new BadRequestError(`${where} names ${found.isDirectory() ? 'a folder' : 'something other than a file'} in ${dir}, not a weight file`);
+    sizes.push(found.size);
+  }
+  return sizes;
 }
 
 /**
@@ -72,6 +90,17 @@ export async function inferSignature(files: ModelFiles): Promise<Signature> {
     if (error instanceof ServiceError) throw error;
     const message = error instanceof Error ? error.message : String(error);
     throw new BadRequestError(`TF.js cannot load the model: ${message.replace(/\s*\n\s*/g, ' ')}`, { cause: error });
+  }
+}
+
+/**
+ * A model with no inputs or no outputs has nothing to serve: refused, naming which, before anything
+ * reads its first output (a graph with no nodes loads in TF.js with neither).
+ */
+function checkSignatureUsable(signature: Signature): void {
+  for (const side of ['inputs', 'outputs'] as const) {
+    if (!Array.isArray(signature[side]) || signature[side].length === 0)
+      throw new BadRequestError(`the model has no ${side}: TF.js finds none in it, so there is nothing to serve`);
   }
 }
 
@@ -118,6 +147,7 @@ export async function pushModelFiles(
 ): Promise<Manifest> {
   validateName(name);
   const signature = fields.signature ?? (await inferSignature(files));
+  checkSignatureUsable(signature);
   const task = fields.task ?? guessTask(parseModelJson(files.get('model.json')), signature, Array.isArray(fields.labels) ? fields.labels : undefined);
   checkFieldsFit(signature, task, fields);
   return createVersion(store, name, files, { ...fields, task, signature, lineage: fields.lineage ?? { parent: null, source } }, options);

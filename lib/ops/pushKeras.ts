@@ -24,6 +24,9 @@ const SHARD = 'group1-shard1of1.bin';
 
 type Layer = LayersModel['layers'][number];
 
+/** TF.js's messages may run over several lines (a list of reasons): a refusal is one line. */
+const oneLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ');
+
 const innerLayers = (layer: Layer) => (layer as unknown as { layers?: Layer[] }).layers;
 
 /**
@@ -72,7 +75,7 @@ async function buildModel(file: KerasFile, what: string): Promise<LayersModel> {
   try {
     return await layers.models.modelFromJSON({ modelTopology: topology } as never);
   } catch (error) {
-    throw new BadRequestError(`${what}: TF.js cannot build the model from its config: ${(error as Error).message}`);
+    throw new BadRequestError(`${what}: TF.js cannot build the model from its config: ${oneLine(error)}`);
   }
 }
 
@@ -108,7 +111,7 @@ async function kerasModelFiles(bytes: Uint8Array, what: string): Promise<{ files
       );
     } catch (error) {
       // TF.js refusing what the file holds (e.g. two weights of one name in a nested model).
-      throw new BadRequestError(`${what}: TF.js cannot take the model's weights: ${(error as Error).message}`);
+      throw new BadRequestError(`${what}: TF.js cannot take the model's weights: ${oneLine(error)}`);
     }
     if (!saved?.weightData || !saved.weightSpecs) throw new Error('TF.js saved no weights');
     const weightData = tf.io.concatenateArrayBuffers(Array.isArray(saved.weightData) ? saved.weightData : [saved.weightData]);

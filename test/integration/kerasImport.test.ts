@@ -53,6 +53,20 @@ beforeAll(async () => {
   app = serving(store.uri);
 });
 
+/** The zip with the central directory's inflated size of `entry` set to `bytes` (what a zip bomb's directory may say, or lie about). */
+function declaring(zip: Uint8Array, entry: string, bytes: number): Uint8Array {
+  const out = zip.slice();
+  const view = new DataView(out.buffer);
+  let end = out.length - 22;
+  while (view.getUint32(end, true) !== 0x06054b50) end -= 1;
+  for (let at = view.getUint32(end + 16, true); view.getUint32(at, true) === 0x02014b50; ) {
+    const nameLength = view.getUint16(at + 28, true);
+    if (new TextDecoder().decode(out.subarray(at + 46, at + 46 + nameLength)) === entry) view.setUint32(at + 24, bytes, true);
+    at += 46 + nameLength + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
+  }
+  return out;
+}
+
 const references = (await readdir(`${FIXTURES}/reference`)).filter((name) => name.endsWith('.expected.json'));
 
 describe('a Keras file imported as saved answers as an independent forward pass does', () => {
@@ -159,6 +173,23 @@ describe('a file that is not a Keras model TF.js can run gets a clear error and 
     await refused(weightsOnly, /without a Keras model config/);
   });
 
+  it('a config nested 50,000 levels deep: refused at a depth cap, not a stack overflow', async () => {
+    const entries = unzipSync(await fixture('mlp_relu_diabetes_keras3_1.keras'));
+    const deep = `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`;
+    await refused(zipSync({ ...entries, 'config.json': strToU8(`{"class_name": "Sequential", "config": {"layers": [], "a": ${deep}}}`) }), /nests deeper than 200 levels/);
+  });
+
+  it("TF.js's message over several lines: on one line", async () => {
+    const entries = unzipSync(await fixture('mlp_relu_diabetes_keras3_1.keras'));
+    const config = new TextDecoder().decode(entries['config.json']).replace('"activation": "linear"', '"activation": "nosuchAct"');
+    expect(config).toContain('nosuchAct');
+    // `.` does not match a line break: the whole message is one line.
+    await refused(
+      zipSync({ ...entries, 'config.json': strToU8(config) }),
+      /^upload: TF\.js cannot build the model from its config: Unknown activation: nosuchAct\..*1\. .*2\. .*$/,
+    );
+  });
+
   it('anything else', async () => {
     await refused(strToU8('{"just": "json"}'), /neither a \.keras file/);
   });
@@ -184,6 +215,33 @@ describe('an upload under imports/{model}/', () => {
     expect(failed).toMatchObject({ status: 'failed', model: 'diabetes', error: expect.stringMatching(/neither/) });
     expect(await listVersions(store, 'diabetes')).toEqual([1]);
     expect(await importObject(uploads, store, 'imports/diabetes/notes.txt', budget)).toBeUndefined();
+  });
+
+  it('a zip bomb: refused from the sizes its zip directory declares, with the figures, before anything is inflated', async () => {
+    const uploads = await tempFolderStore();
+    const key = 'imports/bomb/model.keras';
+    await uploads.put(key, declaring(zipSync(unzipSync(await fixture('mlp_relu_diabetes_keras3_1.keras'))), 'model.weights.h5', 600 * 2 ** 20));
+    const outcome = await importObject(uploads, store, key, localLimits().budget);
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(
+        /^imports\/bomb\/model\.keras is \d+ KB and inflates to 600 MB \(its zip directory says so\); importing it needs about 48\d\d MB \(8 working copies of its content\), more than \d+ MB \(a 2048 MB function, /,
+      ),
+    });
+    expect(await listVersions(store, 'bomb').catch(() => [])).toEqual([]);
+  });
+
+  it('an entry that inflates past what the zip directory declares is inflated no further', async () => {
+    const entries = unzipSync(await fixture('mlp_relu_diabetes_keras3_1.keras'));
+    const declared = entries['model.weights.h5'].length - 100;
+    const lying = declaring(zipSync(entries), 'model.weights.h5', declared);
+    expect(unzipSync(lying)['model.weights.h5'].length).toBe(declared);
+    const uploads = await tempFolderStore();
+    await uploads.put('imports/lying/model.keras', lying);
+    expect(await importObject(uploads, store, 'imports/lying/model.keras', localLimits().budget)).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/model\.weights\.h5/),
+    });
   });
 
   it('a model file right under imports/ (no model folder) gets a failed outcome saying where it belongs, and no version', async () => {

@@ -4,7 +4,7 @@
  * says why, and an import records a failed outcome instead of throwing (which Lambda would retry, and
  * the user would see nothing). A store that fails is still thrown, so Lambda retries the event.
  */
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +28,8 @@ const cases: [string, (json: Json) => Json, RegExp][] = [
   ['a null modelTopology', (json) => ({ ...json, modelTopology: null }), /modelTopology must be an object/],
   ['an empty layers topology', (json) => ({ ...json, modelTopology: {} }), /TF\.js cannot load the model: /],
   ['an empty graph topology', (json) => ({ ...json, format: 'graph-model', modelTopology: {} }), /TF\.js cannot load the model: /],
+  // A graph with no nodes loads in TF.js with neither inputs nor outputs: its first output was read regardless (a TypeError).
+  ['a graph with no nodes', () => ({ format: 'graph-model', modelTopology: { node: [], versions: {} }, weightsManifest: [] }), /^the model has no inputs: /],
   ['a weightsManifest that is a string', (json) => ({ ...json, weightsManifest: 'x' }), /weightsManifest must be an array/],
   [
     'a weight spec without a shape',
@@ -83,5 +85,37 @@ describe('a model TF.js cannot load', () => {
     });
     await expect(importObject(failing, store, key, localLimits().budget)).rejects.toThrow('socket hang up');
     expect(await uploads.head(`${key}.outcome.json`)).toBeUndefined();
+  });
+});
+
+describe('a shard that is not what the weights manifest says', () => {
+  const refusal = (dir: string): Promise<Error> =>
+    pushModelFolder(store, dir, 'shards').then(
+      () => new Error('pushed'),
+      (error: unknown) => error as Error,
+    );
+
+  it('larger than declared: refused from its size, before it is read, naming both sizes (a 3 GB file failed the read with a stack)', async () => {
+    const dir = await writeLayersModel();
+    await truncate(path.join(dir, 'weights.bin'), 3 * 2 ** 30); // sparse: nothing is written
+    const refused = await refusal(dir);
+    expect(refused).toBeInstanceOf(BadRequestError);
+    expect(refused.message).toMatch(/^weight files weights\.bin hold 3221225472 bytes but weightsManifest\[0\] declares \d+$/);
+  });
+
+  it('a path that names a folder, is empty or ends in /: refused naming the path', async () => {
+    // An empty path and one ending in '/' are refused by the registry's path check (registry/shardPaths.ts) before the folder is read.
+    for (const [shard, message] of [
+      ['sub', /^weightsManifest\[0\]\.paths\[0\] "sub" names a folder in .*, not a weight file$/],
+      ['', /^model\.json: weight path "" is empty/],
+      ['weights.bin/', /^model\.json: weight path "weights\.bin\/" /],
+    ] as const) {
+      const { dir } = await broken((json) => ({ ...json, weightsManifest: [{ ...(json.weightsManifest as Json[])[0], paths: [shard] }] }));
+      await mkdir(path.join(dir, 'sub'));
+      const refused = await refusal(dir);
+      expect(refused).toBeInstanceOf(BadRequestError);
+      expect(refused.message).toMatch(message);
+    }
+    expect(await listVersions(store, 'shards')).toEqual([]);
   });
 });
