@@ -14,7 +14,7 @@ import type { ImportKey } from './paths.js';
 
 /**
  * Peak resident memory above the idle function, per byte of the model's content, measured
- * (.scratch runs of modelImport on random-weight models): a .keras of 50 and 100 MB of weights
+ * (modelImport run by hand on random-weight models): a .keras of 50 and 100 MB of weights
  * peaked 380 and 671 MB above a small import's 205 MB, 6.7 to 7.6 times its content (the inflated
  * HDF5 file; its datasets read out of it; the float32 weights; TF.js's tensors; the model saved
  * back; its shard; the model loaded again to read its signature); a TF.js zip of 50 MB of weights
