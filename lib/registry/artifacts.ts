@@ -12,7 +12,8 @@ interface WeightSpec {
   name: string;
   shape: number[];
   dtype: string;
-  quantization?: { dtype: string };
+  /** uint8 and uint16 dequantize as value x scale + min; float16 has neither. */
+  quantization?: { dtype: string; scale?: number; min?: number };
 }
 export interface ModelJson {
   format?: string;

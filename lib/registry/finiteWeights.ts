@@ -35,6 +35,20 @@ function firstNonFinite16(bytes: Uint8Array): number {
   return -1;
 }
 
+/**
+ * An integer-quantized weight (uint8, uint16) dequantizes to value x scale + min in float32: a scale
+ * or min that is not finite there, or a largest value past float32's range, makes weights infinite
+ * however the bytes read. A description of the range it spans, or undefined when it is finite.
+ */
+function quantizedRangeProblem(quantization: { dtype: string; scale?: number; min?: number }): string | undefined {
+  const levels = quantization.dtype === 'uint8' ? 255 : quantization.dtype === 'uint16' ? 65535 : undefined;
+  if (levels === undefined) return undefined;
+  const { scale = 1, min = 0 } = quantization;
+  const ends = [min, min + scale * levels].map(Math.fround);
+  if ([scale, min].every(Number.isFinite) && ends.every(Number.isFinite)) return undefined;
+  return `dequantizes ${quantization.dtype} with scale ${scale} and min ${min} to values beyond float32 (up to ${ends[1]})`;
+}
+
 /** Refuses, with a 400 naming the weight and the element, a layers model whose float weights are not all finite. Shards already checked (checkWeightFiles). */
 export function checkFiniteWeights(modelJson: ModelJson, files: ModelFiles): void {
   if (formatOf(modelJson) !== 'layers') return;
@@ -43,6 +57,8 @@ export function checkFiniteWeights(modelJson: ModelJson, files: ModelFiles): voi
     let offset = 0;
     for (const spec of group.weights) {
       const size = specBytes(spec);
+      const range = spec.quantization && quantizedRangeProblem(spec.quantization);
+      if (range) throw new BadRequestError(`weight ${spec.name} ${range}: a layers model's weights must be finite, or every answer that uses them is NaN`);
       const stored = spec.quantization?.dtype ?? spec.dtype;
       const data = bytes.subarray(offset, offset + size);
       const index = stored === 'float32' ? firstNonFinite32(data) : stored === 'float16' ? firstNonFinite16(data) : -1;

@@ -304,6 +304,24 @@ describe('registry bad input', () => {
     expect(written).toEqual([]);
   });
 
+  it.each([
+    [1e39, 0, false],
+    [1e37, 0, false],
+    [0.01, -1, true],
+  ])('a uint8-quantized layers model with scale %s and min %s: pushed only when it dequantizes within float32', async (scale, min, pushed) => {
+    const store = await tempFolderStore();
+    const dir = await writeLayersModel();
+    const modelJson = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8'));
+    const [group] = modelJson.weightsManifest;
+    for (const spec of group.weights) spec.quantization = { dtype: 'uint8', scale, min };
+    const count = group.weights.reduce((n: number, spec: { shape: number[] }) => n + spec.shape.reduce((a, b) => a * b, 1), 0);
+    await writeFile(path.join(dir, 'model.json'), JSON.stringify(modelJson));
+    await writeFile(path.join(dir, group.paths[0]), new Uint8Array(count).fill(1));
+    const push = pushModelFolder(store, dir, 'q');
+    if (pushed) expect((await push).version).toBe(1);
+    else await expect(push).rejects.toThrow(/dequantizes uint8 with scale .* to values beyond float32/);
+  });
+
   it("takes a graph model's infinite constant (a threshold of -inf is ordinary there)", async () => {
     const store = await tempFolderStore();
     const dir = await writeGraphModel();
