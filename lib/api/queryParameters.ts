@@ -17,9 +17,16 @@ function unknownParameters(spec: Pick<RouteSpec, 'query' | 'paths'>, names: stri
   );
 }
 
+/**
+ * SigV4's parameters when a request is signed in its query string (a presigned URL, which API
+ * Gateway's IAM authorization accepts as it accepts the Authorization header): API Gateway checked
+ * them before the function ran, so they are no route's parameters and no mistake.
+ */
+const SIGV4_QUERY = new Set(['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature', 'X-Amz-Security-Token']);
+
 /** The query as the route's schema reads it; a bad value is the schema's 400, as a bad body field is. */
 export function parseQuery<S extends Pick<RouteSpec, 'query' | 'paths'>>(spec: S, query: Record<string, string>): unknown {
-  const parsed = spec.query.safeParse(query);
+  const parsed = spec.query.safeParse(Object.fromEntries(Object.entries(query).filter(([name]) => !SIGV4_QUERY.has(name))));
   if (parsed.success) return parsed.data;
   const unknown = parsed.error.issues.flatMap((issue) => (issue.code === 'unrecognized_keys' ? issue.keys : []));
   if (unknown.length > 0) throw unknownParameters(spec, unknown);

@@ -12,9 +12,21 @@ import { VERSION_OWN_NAMES } from './keys.js';
 
 const OWN_NAMES: ReadonlySet<string> = new Set(Object.values(VERSION_OWN_NAMES));
 
-const SHAPE = 'a weight file is named by a plain relative path inside the model\'s folder (no "." or ".." segment, no empty one, no backslash)';
+const SHAPE = 'a weight file is named by a plain relative path inside the model\'s folder (no ".." segment, no empty one, no backslash)';
 const { modelJson, manifest, evaluations } = VERSION_OWN_NAMES;
 const OWN = `the registry writes that name in every version's folder (${modelJson}, ${manifest}, ${evaluations}/): rename the file and its path in weightsManifest`;
+
+/**
+ * The path as a store resolves it: a "." segment names the folder it is in. TF.js's browser download
+ * (model.save('downloads://m')) writes its shard as ./m.weights.bin, so such a path is taken, and
+ * what it names is what the checks below judge (./manifest.json is the commit marker's place too).
+ */
+function resolved(path: string): string {
+  return path
+    .split('/')
+    .filter((segment) => segment !== '.')
+    .join('/');
+}
 
 /** What is wrong with `path` as a shard's path in a version's folder, if anything. */
 function pathProblem(path: string): string | undefined {
@@ -23,10 +35,10 @@ function pathProblem(path: string): string | undefined {
   if (path.includes('\\')) return `has a backslash: ${SHAPE}`;
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
   if (/[\u0000-\u001f\u007f]/.test(path)) return `has a control character: ${SHAPE}`;
-  const segments = path.split('/');
-  if (segments.includes('')) return `has an empty segment (// or a trailing /): ${SHAPE}`;
-  const dots = segments.find((segment) => segment === '.' || segment === '..');
-  if (dots) return `has a "${dots}" segment: ${SHAPE}`;
+  if (path.split('/').includes('')) return `has an empty segment (// or a trailing /): ${SHAPE}`;
+  const segments = resolved(path).split('/');
+  if (segments.includes('..')) return `has a ".." segment: ${SHAPE}`;
+  if (segments[0] === '') return `names the model's folder itself: ${SHAPE}`;
   if (OWN_NAMES.has(segments[0])) return `is the registry's own: ${OWN}`;
   return undefined;
 }
@@ -37,11 +49,11 @@ export function checkShardPaths(paths: string[]): void {
   for (const path of paths) {
     const problem = pathProblem(path);
     if (problem) throw new BadRequestError(`model.json: weight path ${JSON.stringify(path)} ${problem}`);
-    if (seen.has(path)) throw new BadRequestError(`model.json: weight path ${JSON.stringify(path)} is named twice in weightsManifest: each shard is one file`);
-    seen.add(path);
+    if (seen.has(resolved(path))) throw new BadRequestError(`model.json: weight path ${JSON.stringify(path)} is named twice in weightsManifest: each shard is one file`);
+    seen.add(resolved(path));
   }
   for (const path of paths) {
-    const inside = paths.find((other) => other.startsWith(`${path}/`));
+    const inside = paths.find((other) => resolved(other).startsWith(`${resolved(path)}/`));
     if (inside) throw new BadRequestError(`model.json: weight path ${JSON.stringify(path)} is a file and the folder of ${JSON.stringify(inside)}: a path cannot be both`);
   }
 }

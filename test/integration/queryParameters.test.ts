@@ -47,6 +47,22 @@ describe('query parameters a route does not take', () => {
     expect(answer.body.error).toBe(error);
   });
 
+  it("a request signed in its query string (a presigned URL) is not refused for SigV4's parameters", async () => {
+    const signed = {
+      'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',
+      'X-Amz-Credential': 'AKIDEXAMPLE/20261201/us-east-1/execute-api/aws4_request',
+      'X-Amz-Date': '20261201T000000Z',
+      'X-Amz-Expires': '300',
+      'X-Amz-SignedHeaders': 'host',
+      'X-Amz-Signature': 'f'.repeat(64),
+      'X-Amz-Security-Token': 'token',
+    };
+    const answer = await viaHttpApi('predict', 'POST', '/v1/models/iris:predict', signed, IRIS);
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+    const refused = await viaHttpApi('predict', 'POST', '/v1/models/iris:predict', { ...signed, zz: '1' }, IRIS);
+    expect(refused.body.error).toBe('unknown query parameter zz: this route takes none');
+  });
+
   it('fine-tune refuses ?async=false: it always runs as a job, and the parameter is not one it takes', async () => {
     const answer = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune?async=false', {});
     expect(answer.statusCode).toBe(400);

@@ -119,7 +119,8 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
     ['evaluations', /weight path "evaluations" is the registry's own/],
     ['../1/weights.bin', /weight path "\.\.\/1\/weights\.bin" has a "\.\." segment/],
     ['/tmp/abs.bin', /weight path "\/tmp\/abs\.bin" is absolute/],
-    ['./weights.bin', /weight path "\.\/weights\.bin" has a "\." segment/],
+    ['./manifest.json', /weight path "\.\/manifest\.json" is the registry's own/],
+    ['./../1/weights.bin', /weight path "\.\/\.\.\/1\/weights\.bin" has a "\.\." segment/],
   ])('refuses a shard at %s, pushed or imported, with a 400 naming it, and leaves the store byte for byte', async (shard, message) => {
     const store = await makeStore();
     await pushModelFolder(store, layersDir, 'paths');
@@ -135,6 +136,21 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
 
     expect(await registryBytes(store)).toEqual(before);
     expect((await pushModelFolder(store, layersDir, 'paths')).version).toBe(2);
+  });
+
+  it("takes a shard at ./name, as TF.js's browser download writes it, and reads it back; the same file named twice is refused", async () => {
+    // model.save('downloads://m') names its shard ./m.weights.bin in weightsManifest.
+    const store = await makeStore();
+    const { files } = await layersWithShardAt('./m.weights.bin');
+    const { version } = await pushModelFiles(store, files, 'test', 'dotted');
+    expect(version).toBe(1);
+    expect(await listVersions(store, 'dotted')).toEqual([1]);
+    expect(await store.get(keys.file('dotted', 1, './m.weights.bin'))).toEqual(files.get('./m.weights.bin'));
+    const { files: twice } = await layersWithShardAt('./weights.bin');
+    const json = JSON.parse(new TextDecoder().decode(twice.get('model.json')));
+    json.weightsManifest[0].paths = ['./weights.bin', 'weights.bin'];
+    twice.set('model.json', new TextEncoder().encode(JSON.stringify(json)));
+    await expect(pushModelFiles(store, twice, 'test', 'dotted')).rejects.toThrow(/weight path "weights\.bin" is named twice/);
   });
 
   it('promotes and rolls back aliases, and resolves production before latest', async () => {

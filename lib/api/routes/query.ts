@@ -3,9 +3,9 @@
  * when it takes none) and every one is strict: a parameter a route does not take is a 400 naming it
  * (lib/api/queryParameters.ts), not ignored. Ignored, `?alias=nope` on TF Serving's :predict was
  * answered from production and `?version=99` from the default version, with a 200 that looked like
- * the version asked for. None is let through for the infrastructure's sake: neither API Gateway
- * (HTTP API or REST API) nor the AWS SDKs' SigV4 signing add query parameters of their own (a
- * presigned URL would, but API Gateway takes SigV4 in headers only).
+ * the version asked for. API Gateway adds no query parameter of its own; a request signed in its
+ * query string (a presigned URL to an IAM route) carries SigV4's, which queryParameters.ts sets aside
+ * before a route's schema reads the rest.
  */
 import { z } from 'zod';
 
