@@ -18,6 +18,15 @@ beforeAll(async () => {
 const IRIS_ROW = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 const fp32 = (data: unknown, datatype = 'FP32', shape = [1, 4]) => ({ inputs: [{ name: 'features', shape, datatype, data }] });
 
+/** A predict request refused with a 400 whose message matches, leaving the tensors as they were. */
+async function expectRefused(path: string, body: unknown, message: RegExp): Promise<void> {
+  const baseline = tf.memory().numTensors;
+  const answer = await call(app.predict, 'POST', path, body);
+  expect(answer.statusCode, JSON.stringify(answer.body)).toBe(400);
+  expect((answer.body as { error: string }).error).toMatch(message);
+  expect(tf.memory().numTensors).toBe(baseline);
+}
+
 describe('values beyond what the model computes in', () => {
   it.each([
     ['a raw row (TF Serving)', '/v1/models/iris:predict', { instances: [[5.1, 3.5, 1.4, 1e39]] }, /instances\[0\]\[3\]: 1e\+39 is not a finite float32/],
@@ -29,13 +38,7 @@ describe('values beyond what the model computes in', () => {
     ['OIP INT32 data with a fraction', '/v2/models/iris/infer', fp32([5, 3, 1, 1.5], 'INT32'), /1\.5 is not an integer/],
     ['OIP INT8 data beyond int8', '/v2/models/iris/infer', fp32([5, 3, 1, 300], 'INT8'), /300 is not an integer in -128\.\.127/],
     ['OIP UINT8 data below zero', '/v2/models/iris/infer', fp32([5, 3, 1, -1], 'UINT8'), /-1 is not an integer in 0\.\.255/],
-  ])('%s: 400 naming the value', async (_case, path, body, message) => {
-    const baseline = tf.memory().numTensors;
-    const answer = await call(app.predict, 'POST', path, body);
-    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(400);
-    expect((answer.body as { error: string }).error).toMatch(message);
-    expect(tf.memory().numTensors).toBe(baseline);
-  });
+  ])('%s: 400 naming the value', async (_case, path, body, message) => expectRefused(path, body, message));
 
   it('evaluate refuses the row instead of scoring it', async () => {
     const answer = await call(app.evaluate, 'POST', '/v2/models/iris/evaluate', { instances: [[5.1, 3.5, 1.4, 1e39]], labels: ['setosa'] });
@@ -98,13 +101,7 @@ describe('a boolean where the model takes numbers is refused with its place, as 
       fp32([[5, 3, false, 2]], 'INT32'),
       /^inputs\[0\] \(features\)\.data\[0\]\[2\]: the boolean false is not a number; datatype INT32 takes numbers$/,
     ],
-  ])('%s: 400 naming the element', async (_case, path, body, message) => {
-    const baseline = tf.memory().numTensors;
-    const answer = await call(app.predict, 'POST', path, body);
-    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(400);
-    expect((answer.body as { error: string }).error).toMatch(message);
-    expect(tf.memory().numTensors).toBe(baseline);
-  });
+  ])('%s: 400 naming the element', async (_case, path, body, message) => expectRefused(path, body, message));
 
   it('evaluate refuses the row too', async () => {
     const answer = await call(app.evaluate, 'POST', '/v2/models/iris/evaluate', { instances: [[5.1, 3.5, true, 0.2]], labels: ['setosa'] });
