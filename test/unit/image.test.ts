@@ -5,7 +5,7 @@ import { decodeImage, imageBytesOf, isImageInstance } from '../../lib/inputs/ima
 import { encodePng, encodePngGray } from '../../lib/inputs/image/png.js';
 import { areaResize as resize, type Plane } from '../../lib/inputs/image/areaResize.js';
 import { initBackend } from '../../lib/runtime/backend.js';
-import { b64, gray, jpegBytes, pixels, pngBytes, pngWithData, type Rgba } from '../helpers/images.js';
+import { b64, gray, jpegBytes, pixels, pngBytes, type Rgba } from '../helpers/images.js';
 
 const imageTransform = imageKind.schema;
 
@@ -389,8 +389,6 @@ describe('bad input -> BadRequestError naming the path', () => {
     copy.writeUInt16BE(30000, sof + 7);
     return copy;
   })();
-  /** An interlaced 2048x2048 PNG whose data would inflate to ~60 MB more than declared. */
-  const interlacedBomb = pngWithData(2048, 2048, new Uint8Array(100 * 1024 * 1024), { interlaced: true });
 
   it.each([
     ['a number', 42, /instances\[0\]: expected an image/],
@@ -408,7 +406,6 @@ describe('bad input -> BadRequestError naming the path', () => {
     ['a huge declared PNG size', b64(withSize(png, 100000, 100000)), /instances\[0\]: image is 100000x100000, larger than the 2048x2048 limit/],
     ['a PNG one pixel too wide', b64(withSize(png, 2049, 1)), /larger than the 2048x2048 limit/],
     ['a zero-sized PNG', b64(withSize(png, 0, 8)), /instances\[0\]: image has no pixels/],
-    ['an interlaced PNG bomb', b64(interlacedBomb), /instances\[0\]: corrupt PNG \(image data larger than its declared size\)/],
     ['a huge declared JPEG size', b64(hugeJpeg), /instances\[0\]: image is 30000x30000/],
     ['a truncated JPEG', b64(jpg.subarray(0, 100)), /instances\[0\]: corrupt JPEG/],
   ])('%s', async (_name, value, message) => {

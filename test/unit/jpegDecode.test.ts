@@ -126,7 +126,7 @@ describe('JPEG errors', () => {
   });
 });
 
-describe('PNG truncation', () => {
+describe('PNG data, read as libpng reads it', () => {
   const seven = read(path.resolve('examples/seven.png'));
 
   it.each([
@@ -155,10 +155,40 @@ describe('PNG truncation', () => {
     }
   });
 
-  it('a PNG whose data fills its rows decodes; data beyond them is refused as larger than declared', () => {
+  // What libpng answers, read with a program that decodes as TensorFlow's png_io.cc does (libpng
+  // 1.6.39's defaults): "Too much image data" is a warning and the rows decode; a stream that
+  // stops at its rows without its end is "Not enough image data", a bad Adler-32 "incorrect data
+  // check", a bad CRC on IDAT "CRC error": errors.
+  it('a PNG whose data fills its rows decodes; data beyond them is left unread, as libpng leaves it', () => {
     const digit = decodeImage(pngWithData(28, 28, digitRows(28)), 'x');
     expect(Array.from(digit.rgba.subarray((5 * 28 + 11) * 4, (5 * 28 + 11) * 4 + 4))).toEqual([255, 255, 255, 255]);
-    const longer = Uint8Array.from([...digitRows(28), 0]);
-    expect(badRequest(() => decodeImage(pngWithData(28, 28, longer), 'instances[0]')).message).toBe('instances[0]: corrupt PNG (image data larger than its declared size)');
+    for (const extra of [1, 29, 100_000]) {
+      const longer = decodeImage(pngWithData(28, 28, Uint8Array.from([...digitRows(28), ...new Uint8Array(extra).fill(7)])), 'x');
+      expect(Buffer.from(longer.rgba).equals(Buffer.from(digit.rgba))).toBe(true);
+    }
+  });
+
+  it('an interlaced 2048 x 2048 PNG whose 100 KB of data would inflate to 100 MB, 96 more than its rows, decodes its rows (libpng: "Too much image data", a warning)', () => {
+    // Its rows come from a streaming inflate left as soon as they are filled (pngRead.ts), not from
+    // inflating the 100 MB.
+    const bomb = pngWithData(2048, 2048, new Uint8Array(100 * 1024 * 1024).fill(0x40, 50 * 1024 * 1024), { interlaced: true });
+    expect(bomb.length).toBeLessThan(200_000);
+    const image = decodeImage(bomb, 'instances[0]');
+    expect([image.width, image.height]).toEqual([2048, 2048]);
+    expect(new Set(new Uint32Array(image.rgba.buffer, image.rgba.byteOffset, image.rgba.length / 4))).toEqual(new Set([0xff000000]));
+  });
+
+  it.each([
+    ['whose stream stops at its rows, without its end', (z: Buffer) => z.subarray(0, -4), 'truncated: its compressed data stops before its end'],
+    ['whose Adler-32 is wrong', (z: Buffer) => Buffer.concat([z.subarray(0, -4), Buffer.from([1, 2, 3, 4])]), 'bad compressed data: incorrect data check'],
+  ])('a PNG %s is refused, as libpng refuses it', (_, alterStream, reason) => {
+    const message = badRequest(() => decodeImage(pngWithData(28, 28, digitRows(28), { alterStream }), 'instances[0]')).message;
+    expect(message).toBe(`instances[0]: corrupt PNG (${reason})`);
+  });
+
+  it('a PNG whose IDAT fails its CRC is refused for that, not for the bytes the parser then left', () => {
+    const file = pngWithData(28, 28, digitRows(28));
+    file[file.length - 13] ^= 1; // the IDAT chunk's CRC ends where the 12-byte IEND chunk begins
+    expect(badRequest(() => decodeImage(file, 'instances[0]')).message).toBe("instances[0]: corrupt PNG (CRC error: a chunk's data does not match its checksum)");
   });
 });

@@ -178,6 +178,8 @@ function pngTruncation(bytes: Uint8Array): string | undefined {
 
 /** pngjs's own words for data that ended early (its sync reader's, misspelling included). */
 const PNGJS_ENDED_EARLY = /read requests waitng on finished stream|unexpected end of file/i;
+/** pngjs's words for a chunk whose CRC does not match: "Crc error - <in the file> - <computed>". */
+const PNGJS_CRC = /^Crc error/;
 
 function decodePng(file: Uint8Array, where: string): DecodedImage {
   const truncated = pngTruncation(file);
@@ -188,7 +190,11 @@ function decodePng(file: Uint8Array, where: string): DecodedImage {
     return { width: png.width, height: png.height, rgba: new Uint8Array(png.rgba.buffer, png.rgba.byteOffset, png.rgba.byteLength) };
   } catch (error) {
     const message = (error as Error)?.message ?? String(error);
-    const what = PNGJS_ENDED_EARLY.test(message) ? 'truncated: its image data ends early' : message;
+    const what = PNGJS_ENDED_EARLY.test(message)
+      ? 'truncated: its image data ends early'
+      : PNGJS_CRC.test(message)
+        ? "CRC error: a chunk's data does not match its checksum"
+        : message;
     throw new BadRequestError(`${where}: corrupt PNG (${what})`, { cause: error });
   }
 }
