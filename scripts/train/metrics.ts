@@ -33,7 +33,8 @@ export function binaryMetrics(scores: number[], labels: number[], classNames: st
 export function regressionMetrics(predictions: number[], targets: number[]): Record<string, number> {
   const accumulator = new RegressionAccumulator();
   accumulator.add(targets, predictions);
-  const { mse, rmse, mae, r2 } = accumulator.report();
+  const { mse, rmse, mae, r2, r2Error } = accumulator.report();
+  if (r2 === undefined) throw new Error(r2Error);
   return { mse, rmse, mae, r2 };
 }
 

@@ -226,7 +226,7 @@ describe('regression metrics equal scikit-learn', () => {
     close(r.mse, 0.375);
     close(r.rmse, 0.6123724356957945);
     close(r.mae, 0.5);
-    close(r.r2, 0.9486081370449679);
+    close(r.r2!, 0.9486081370449679);
   });
 
   it('max_error([3, 2, 7, 1], [4, 2, 7, 1]) = 1', () => {
@@ -242,6 +242,28 @@ describe('regression metrics equal scikit-learn', () => {
   ])('r2_score(%j, %j) = %d (r2_score examples)', (t, p, expected) => {
     const acc = new RegressionAccumulator();
     acc.add(t, p);
-    close(acc.report().r2, expected);
+    close(acc.report().r2!, expected);
+  });
+
+  // One row: r2_score warns "R^2 score is not well-defined with less than two samples" and answers
+  // nan; both were scored 0 or 1 as constant targets. With scikit-learn 1.2.1:
+  //   from sklearn.metrics import r2_score, mean_squared_error
+  //   r2_score([3.0], [2.5]), r2_score([3.0], [3.0])   # (nan, nan)
+  //   r2_score([3.0, 3.0], [3.0, 3.0])                 # 1.0 (two rows: force_finite again)
+  //   mean_squared_error([3.0], [2.5])                 # 0.25
+  it.each([
+    [[3], [2.5]],
+    [[3], [3]],
+  ])('r2_score(%j, %j) is undefined (nan), the other metrics are not', (t, p) => {
+    const acc = new RegressionAccumulator();
+    acc.add(t, p);
+    const r = acc.report();
+    expect(r.r2).toBeUndefined();
+    expect(r.r2Error).toMatch(/R² is undefined for a single row/);
+    close(r.mse, (t[0] - p[0]) ** 2);
+    const two = new RegressionAccumulator();
+    two.add([3], [3]);
+    two.add([3], [3]); // a second row in another chunk: defined again
+    expect(two.report().r2).toBe(1);
   });
 });

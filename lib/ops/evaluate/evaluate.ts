@@ -139,7 +139,7 @@ export function addOutputs(manifest: Manifest, accumulator: Accumulator, truths:
 export function headline(manifest: Manifest, report: ClassificationReport | RegressionReport): Record<string, number> {
   if (!('accuracy' in report)) {
     const { mse, rmse, mae, r2, maxError } = report;
-    return { mse, rmse, mae, r2, maxError };
+    return { mse, rmse, mae, ...(r2 !== undefined ? { r2 } : {}), maxError };
   }
   const positive = manifest.task === 'binary' ? report.perClass[1] : undefined;
   const summary = positive ?? { ...report.macro };

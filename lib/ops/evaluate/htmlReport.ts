@@ -77,7 +77,7 @@ ${lines.join('')}${legend.join('')}
 }
 
 function regressionSection(report: RegressionReport): string {
-  return `<p>${report.count} rows. Errors are in the target's units.</p>`;
+  return `<p>${report.count} rows. Errors are in the target's units.${report.r2Error ? ` ${escapeHtml(report.r2Error)}.` : ''}</p>`;
 }
 
 export function htmlReport(evaluation: Evaluation): string {

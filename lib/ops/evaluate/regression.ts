@@ -1,7 +1,7 @@
 /**
  * Streaming regression metrics equal to scikit-learn's mean_squared_error, root_mean_squared_error,
- * mean_absolute_error, r2_score (force_finite: 1 for a perfect fit of constant targets, else 0)
- * and max_error. R² needs the variance of the targets: kept with Welford's update, so one pass
+ * mean_absolute_error, r2_score (force_finite: 1 for a perfect fit of constant targets, else 0;
+ * undefined for one row) and max_error. R² needs the variance of the targets: kept with Welford's update, so one pass
  * over any number of rows is numerically stable.
  */
 import { BadRequestError } from '../../errors.js';
@@ -11,7 +11,9 @@ export interface RegressionReport {
   mse: number;
   rmse: number;
   mae: number;
-  r2: number;
+  /** Absent for a single row, where scikit-learn's r2_score answers NaN ("not well-defined with less than two samples"); r2Error says so. */
+  r2?: number;
+  r2Error?: string;
   maxError: number;
 }
 
@@ -40,7 +42,11 @@ export class RegressionAccumulator {
   report(): RegressionReport {
     if (this.count === 0) throw new BadRequestError('no rows to evaluate');
     const mse = this.squaredErrorSum / this.count;
-    const r2 = this.m2 === 0 ? (this.squaredErrorSum === 0 ? 1 : 0) : 1 - this.squaredErrorSum / this.m2;
-    return { count: this.count, mse, rmse: Math.sqrt(mse), mae: this.absoluteErrorSum / this.count, r2, maxError: this.maxError };
+    // One row is a constant target, which force_finite would score 0 or 1; r2_score checks the count first.
+    const fit =
+      this.count < 2
+        ? { r2Error: 'R² is undefined for a single row (it compares the errors with the spread of the targets)' }
+        : { r2: this.m2 === 0 ? (this.squaredErrorSum === 0 ? 1 : 0) : 1 - this.squaredErrorSum / this.m2 };
+    return { count: this.count, mse, rmse: Math.sqrt(mse), mae: this.absoluteErrorSum / this.count, ...fit, maxError: this.maxError };
   }
 }
