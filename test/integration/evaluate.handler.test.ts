@@ -112,6 +112,20 @@ describe('evaluate handler', () => {
     expect(answer.body.metrics.maxError).toBeCloseTo(0.5, 12);
   });
 
+  it('refuses a regression label beyond float32, inline and in a CSV (its squared error overflowed: mse null)', async () => {
+    const inline = await call(app.evaluate, 'POST', '/v2/models/half/evaluate', { instances: [0, 2], labels: [1e300, 3] });
+    expect(inline.statusCode).toBe(400);
+    expect(inline.body.error).toBe('labels[0]: 1e+300 is beyond float32 (the model predicts in float32: at most ±3.40e+38)');
+    await store.put('_datasets/half-huge.csv', 'x,y\n0,2\n2,-4e38\n');
+    const file = await call(app.evaluate, 'POST', '/v2/models/half/evaluate', { dataset: '_datasets/half-huge.csv', labelColumn: 'y' });
+    expect(file.statusCode).toBe(400);
+    expect(file.body.error).toMatch(/^line 3, y: -4e\+38 is beyond float32/);
+    // The largest float32 is a label like any other, and its metrics are numbers.
+    const edge = await call(app.evaluate, 'POST', '/v2/models/half/evaluate', { instances: [0, 2], labels: [3.4028234663852886e38, 3] });
+    expect(edge.statusCode).toBe(200);
+    expect(Number.isFinite(edge.body.metrics.mse)).toBe(true);
+  });
+
   it('streams a CSV data set from the store, in chunks, to the same metrics as inline', async () => {
     const instances = rows(1000);
     const labels = await predictedLabels(instances);

@@ -8,6 +8,7 @@ import type { Manifest } from '../../registry/index.js';
 import { csvNumber } from '../../inputs/csvCells.js';
 import { instanceFromCsv, instanceFromRecord, requiredColumns } from '../../inputs/encode.js';
 import { lastDimension } from '../../tensors/data.js';
+import { FLOAT32_MAX, fitsFloat32 } from '../../tensors/valueRanges.js';
 import type { DatasetRow } from './dataset.js';
 
 export interface Example {
@@ -29,6 +30,11 @@ export function classNames(manifest: Manifest): string[] {
 export function truthOf(manifest: Manifest, label: unknown, where: string): number {
   if (manifest.task === 'regression') {
     if (typeof label !== 'number' || !Number.isFinite(label)) throw new BadRequestError(`${where}: expected a number, got ${quoted(label)}`);
+    // Its squared error would overflow the metrics (1e300: MSE Infinity, written as null), and no
+    // float32 prediction comes near it; a feature beyond float32 is refused alike (inputs/tabular.ts).
+    if (!fitsFloat32(label)) {
+      throw new BadRequestError(`${where}: ${label} is beyond float32 (the model predicts in float32: at most ±${FLOAT32_MAX.toPrecision(3)})`);
+    }
     return label;
   }
   const names = classNames(manifest);
