@@ -163,6 +163,27 @@ describe('ROC AUC equals scikit-learn', () => {
     close(acc.report().rocAuc!, (1 + 5 / 8 + 5.5 / 8) / 3);
   });
 
+  // A softmax over two classes (task classification, not binary) is scored as binary: the second
+  // class's AUC. Averaging both classes' gave 0.8125 here, where p0 != 1 - p1 by one rounding step. sklearn 1.2.1:
+  //   import numpy as np; from sklearn.metrics import roc_auc_score
+  //   P = np.array([[0.3, 0.7], [0.30000000000000004, 0.7], [0.2, 0.8], [0.9, 0.1]])
+  //   roc_auc_score([0, 1, 1, 0], P[:, 1])   # 0.875 (P itself: "y should be a 1d array")
+  it('two classes: roc_auc_score(y, p[:, 1]) = 0.875, one curve, whether or not the model is binary', () => {
+    const probabilities = [
+      [0.3, 0.7],
+      [0.30000000000000004, 0.7],
+      [0.2, 0.8],
+      [0.9, 0.1],
+    ];
+    for (const binary of [false, true]) {
+      const acc = new ClassificationAccumulator(['x', 'y'], { binary });
+      acc.add([0, 1, 1, 0], probabilities);
+      const r = acc.report();
+      close(r.rocAuc!, 0.875);
+      expect(r.rocCurves?.map((c) => c.label)).toEqual(['y']);
+    }
+  });
+
   it('a model output added flat (row after row, no array per row) gives the report rows give, top-k and ties included', () => {
     const width = 4;
     const rows = 500;

@@ -27,7 +27,7 @@ export interface ClassificationReport {
   /** Rows: true class; columns: predicted class (scikit-learn's convention). */
   confusionMatrix: number[][];
   logLoss: number;
-  /** Binary: the positive class's AUC; multiclass: one-vs-rest, macro average. */
+  /** Two classes: the second (positive) class's AUC; more: one-vs-rest, macro average. */
   rocAuc?: number;
   rocAucError?: string;
   topK?: { k: number; accuracy: number };
@@ -44,7 +44,7 @@ export class ClassificationAccumulator {
   private logLossSum = 0;
   private topKHits = 0;
   private count = 0;
-  /** The classes whose ROC AUC is reported (binary: the positive class only), and the score of every row for each. */
+  /** The classes whose ROC AUC is reported (two classes: the second only), and the score of every row for each. */
   private readonly aucClasses: number[];
   private readonly scores: ScoreColumn[];
   private readonly truth: GrowableArray<Uint8Array | Uint16Array | Int32Array>;
@@ -60,7 +60,10 @@ export class ClassificationAccumulator {
     } = {},
   ) {
     this.matrix = labels.map(() => labels.map(() => 0));
-    this.aucClasses = options.binary ? [1] : labels.map((_, c) => c);
+    // Two classes (a binary model, or a softmax over two): the second class's AUC, as roc_auc_score(y,
+    // p[:, 1]); sklearn has no one-vs-rest for two, and the first class's AUC differs from it where
+    // float32 rounding leaves p0 != 1 - p1 and so ties fall apart differently.
+    this.aucClasses = labels.length === 2 ? [1] : labels.map((_, c) => c);
     this.scores = this.aucClasses.map(() => new ScoreColumn());
     const Truth: new (length: number) => Uint8Array | Uint16Array | Int32Array = labels.length <= 256 ? Uint8Array : labels.length <= 65536 ? Uint16Array : Int32Array;
     this.truth = new GrowableArray(Truth);
