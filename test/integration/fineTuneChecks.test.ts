@@ -61,6 +61,7 @@ async function stored(): Promise<string[]> {
 }
 
 describe('fine-tune refuses at submit what the job could not do', () => {
+  const housingRow = [0.05, 0, 5.19, 0, 0.515, 6.3, 38, 6.4, 5, 224, 20.2, 5.68];
   const narrow = Array.from({ length: 10 }, () => [5.1, 3.5, 1.4]);
   const setosas = narrow.map(() => 'setosa');
   it.each([
@@ -125,6 +126,24 @@ describe('fine-tune refuses at submit what the job could not do', () => {
       () => ({ dataset: '_datasets/housing-test.csv', labelColumn: 'medv', promote: { alias: 'production', ifBetter: 'accuracy' } }),
       /promote\.ifBetter accuracy: housing is a regression model and reports no accuracy; compare on mse, mae, r2/,
     ],
+    [
+      'trainableLayers naming only a layer without weights (fit failed mid-job: "internal error", a tensor left behind)',
+      'iris',
+      () => ({ ...iris, config: { epochs: 1, trainableLayers: ['features'] } }),
+      /trainableLayers features hold no weights: nothing would be trained; the layers with weights are hidden, probabilities/,
+    ],
+    [
+      'a regression label beyond float32 (its target was Infinity: the job failed "diverged ... try a smaller learningRate")',
+      'housing',
+      () => ({ instances: [housingRow, housingRow, housingRow], labels: [22, 1e39, 20] }),
+      /^labels\[1\]: 1e\+39 is beyond float32 \(the model trains in float32: at most ±3\.40e\+38\)$/,
+    ],
+    [
+      'a validation label beyond float32',
+      'housing',
+      () => ({ instances: [housingRow, housingRow], labels: [22, 20], validation: { instances: [housingRow], labels: [-1e39] } }),
+      /^validation\.labels\[0\]: -1e\+39 is beyond float32/,
+    ],
   ])('%s: 400, nothing stored', async (_case, model, body, message) => {
     const before = await stored();
     const answer = await call(app.fineTune, 'POST', `/v2/models/${model}/fine-tune`, body());
@@ -174,6 +193,18 @@ describe('fine-tune refuses rows the model overflows on, as predict and evaluate
 });
 
 describe('fine-tune jobs', () => {
+  it("a data set's regression label beyond float32 fails the job naming its line, not as a diverged run", async () => {
+    const lines = (await readFile('models/_datasets/housing-test.csv', 'utf8')).trim().split('\n').slice(0, 11);
+    lines[4] = lines[4].replace(/,[^,]*$/, ',4e38');
+    await store.put('_datasets/housing-huge-label.csv', `${lines.join('\n')}\n`);
+    const versions = await listVersions(store, 'housing');
+    const accepted = await call(app.fineTune, 'POST', '/v2/models/housing/fine-tune', { dataset: '_datasets/housing-huge-label.csv', labelColumn: 'medv', config: { epochs: 1 } });
+    expect(accepted.statusCode).toBe(202);
+    const job = await waitForJob(app, accepted.body.id);
+    expect(job).toMatchObject({ status: 'failed', error: 'line 5, medv: 4e+38 is beyond float32 (the model trains in float32: at most ±3.40e+38)' });
+    expect(await listVersions(store, 'housing')).toEqual(versions);
+  });
+
   it('a data set whose rows do not fit the model fails the job with what is wrong, not an internal error', async () => {
     // A model without input transforms: a data set's row is its values as they are.
     await pushModelFolder(store, await writeLayersModel(), 'tiny', { labels: ['a', 'b', 'c'] });

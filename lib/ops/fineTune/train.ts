@@ -43,6 +43,12 @@ function namedLayers(model: tfl.LayersModel, choice: FineTuneConfig['trainableLa
   if (Array.isArray(choice)) {
     const unknown = choice.filter((name) => !model.layers.some((l) => l.name === name));
     if (unknown.length) throw new BadRequestError(`unknown layer(s) ${unknown.join(', ')} in trainableLayers; the model has ${model.layers.map((l) => l.name).join(', ')}`);
+    // Layers without weights only (an input, a dropout): fit() would throw in its first step, mid-job.
+    if (!choice.some((name) => withWeights.some((l) => l.name === name))) {
+      throw new BadRequestError(
+        `trainableLayers ${choice.join(', ')} hold no weights: nothing would be trained; the layers with weights are ${withWeights.map((l) => l.name).join(', ')}`,
+      );
+    }
     return choice;
   }
   return withWeights.slice(-choice.last).map((l) => l.name);
