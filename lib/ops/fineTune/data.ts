@@ -137,6 +137,19 @@ export function splitRows(count: number, fraction: number, seed: number): { trai
   return { validation: order.slice(0, validationCount), train: order.slice(validationCount) };
 }
 
+/**
+ * The order of `count` training rows in an epoch: a different, repeatable one every epoch. The
+ * generator's state is 32 bits (uniform), and the seed is taken modulo 2^32 first, as splitRows
+ * takes it: a larger seed (a timestamp) times 9973 passes 2^53, where adding the epoch was lost
+ * to rounding and epochs repeated one order.
+ */
+export function epochOrder(count: number, seed: number, epoch: number): number[] {
+  return shuffled(
+    Array.from({ length: count }, (_, i) => i),
+    uniform((seed >>> 0) * 9973 + epoch),
+  );
+}
+
 export function pick(data: LabelledData, rows: number[]): LabelledData {
   const width = data.rowShape.reduce((a, b) => a * b, 1);
   const x = new Float32Array(rows.length * width);

@@ -37,7 +37,7 @@ export const fineTuneConfig = z
       .strict()
       .optional()
       .describe("stops when the monitored value has not improved for `patience` epochs, as TF.js's tf.callbacks.earlyStopping"),
-    seed: z.number().int().min(0).default(42).describe('shuffling and the validation split'),
+    seed: z.number().int().min(0).default(42).describe('shuffling and the validation split (taken modulo 2^32)'),
   })
   .strict();
 

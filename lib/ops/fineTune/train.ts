@@ -9,9 +9,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { BadRequestError } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
 import { useOurGradients } from '../../runtime/gradients/index.js';
-import { shuffled, uniform } from '../../random.js';
 import { frozenBatchNormInInference, refuseUntrainableBatchNorm } from './batchNorm.js';
-import { pick, targetsOf, type LabelledData } from './data.js';
+import { epochOrder, pick, targetsOf, type LabelledData } from './data.js';
 import { EarlyStopping } from './earlyStopping.js';
 import type { FineTuneConfig } from './request.js';
 
@@ -125,11 +124,7 @@ export async function train(
     for (let epoch = 0; epoch < config.epochs; epoch += 1) {
       options.signal?.throwIfAborted();
       // A different, repeatable order every epoch (fit's own shuffle uses Math.random).
-      const order = shuffled(
-        trainData.truths.map((_, i) => i),
-        uniform(config.seed * 9973 + epoch),
-      );
-      const ordered = pick(trainData, order);
+      const ordered = pick(trainData, epochOrder(trainData.truths.length, config.seed, epoch));
       const x = tf.tensor(ordered.x, [ordered.truths.length, ...ordered.rowShape]);
       const y = targetsOf(manifest, ordered.truths);
       let logs: tfl.History;
