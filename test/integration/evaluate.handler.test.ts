@@ -115,7 +115,7 @@ describe('evaluate handler', () => {
   it('refuses a regression label beyond float32, inline and in a CSV (its squared error overflowed: mse null)', async () => {
     const inline = await call(app.evaluate, 'POST', '/v2/models/half/evaluate', { instances: [0, 2], labels: [1e300, 3] });
     expect(inline.statusCode).toBe(400);
-    expect(inline.body.error).toBe('labels[0]: 1e+300 is beyond float32 (the model predicts in float32: at most ±3.40e+38)');
+    expect(inline.body.error).toBe('labels[0]: 1e+300 is beyond float32 (the model computes in float32: at most ±3.40e+38)');
     await store.put('_datasets/half-huge.csv', 'x,y\n0,2\n2,-4e38\n');
     const file = await call(app.evaluate, 'POST', '/v2/models/half/evaluate', { dataset: '_datasets/half-huge.csv', labelColumn: 'y' });
     expect(file.statusCode).toBe(400);

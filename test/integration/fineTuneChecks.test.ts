@@ -136,7 +136,7 @@ describe('fine-tune refuses at submit what the job could not do', () => {
       'a regression label beyond float32 (its target was Infinity: the job failed "diverged ... try a smaller learningRate")',
       'housing',
       () => ({ instances: [housingRow, housingRow, housingRow], labels: [22, 1e39, 20] }),
-      /^labels\[1\]: 1e\+39 is beyond float32 \(the model trains in float32: at most ±3\.40e\+38\)$/,
+      /^labels\[1\]: 1e\+39 is beyond float32 \(the model computes in float32: at most ±3\.40e\+38\)$/,
     ],
     [
       'a validation label beyond float32',
@@ -201,7 +201,7 @@ describe('fine-tune jobs', () => {
     const accepted = await call(app.fineTune, 'POST', '/v2/models/housing/fine-tune', { dataset: '_datasets/housing-huge-label.csv', labelColumn: 'medv', config: { epochs: 1 } });
     expect(accepted.statusCode).toBe(202);
     const job = await waitForJob(app, accepted.body.id);
-    expect(job).toMatchObject({ status: 'failed', error: 'line 5, medv: 4e+38 is beyond float32 (the model trains in float32: at most ±3.40e+38)' });
+    expect(job).toMatchObject({ status: 'failed', error: 'line 5, medv: 4e+38 is beyond float32 (the model computes in float32: at most ±3.40e+38)' });
     expect(await listVersions(store, 'housing')).toEqual(versions);
   });
 

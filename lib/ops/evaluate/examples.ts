@@ -33,7 +33,7 @@ export function truthOf(manifest: Manifest, label: unknown, where: string): numb
     // Its squared error would overflow the metrics (1e300: MSE Infinity, written as null), and no
     // float32 prediction comes near it; a feature beyond float32 is refused alike (inputs/tabular.ts).
     if (!fitsFloat32(label)) {
-      throw new BadRequestError(`${where}: ${label} is beyond float32 (the model predicts in float32: at most ±${FLOAT32_MAX.toPrecision(3)})`);
+      throw new BadRequestError(`${where}: ${label} is beyond float32 (the model computes in float32: at most ±${FLOAT32_MAX.toPrecision(3)})`);
     }
     return label;
   }

@@ -12,7 +12,6 @@ import { type EncodeBudget, inputFromValues, inputTensors } from '../../inputs/e
 import { sha256Hex } from '../../registry/index.js';
 import { shuffled, uniform } from '../../random.js';
 import { checkFiniteOutput } from '../../protocol/answers.js';
-import { FLOAT32_MAX, fitsFloat32 } from '../../tensors/valueRanges.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import { checkInput, runModel } from '../runModel.js';
 import { datasetKey, formatOf, readDataset } from '../evaluate/dataset.js';
@@ -42,15 +41,6 @@ async function examplesOf(store: ObjectStore, manifest: Manifest, source: Labell
   }
   if (examples.length === 0) throw new BadRequestError(`data set ${key} has no rows`);
   return { examples, sha256: sha256Hex(await store.get(key)), where: `data set ${key}` };
-}
-
-/**
- * A training target the float32 labels tensor cannot hold: it would be Infinity, and so the loss,
- * and the job failed "training diverged ... try a smaller learningRate", which no rate helps.
- * (Evaluate takes such a label: its metrics are computed in float64.)
- */
-export function checkTarget(truth: number, where: string): void {
-  if (!fitsFloat32(truth)) throw new BadRequestError(`${where}: ${truth} is beyond float32 (the model trains in float32: at most ±${FLOAT32_MAX.toPrecision(3)})`);
 }
 
 /** Fine-tuning feeds one tensor; the API refuses other models at submit, the worker again (the same words). */
@@ -107,7 +97,6 @@ export async function loadLabelledData(
   base?: BaseRun,
 ): Promise<LabelledData> {
   const { examples, sha256, where: origin } = await examplesOf(store, manifest, source, where);
-  for (const [i, e] of examples.entries()) checkTarget(e.truth, e.place ? `${e.place}, ${source.labelColumn}` : `${where}labels[${i}]`);
   // A data file's row is named by its line, as evaluate names it (exampleFromRow's place); an inline one by its index.
   const rows = await trainingRows(
     manifest,

@@ -12,7 +12,7 @@ import type { MemoryBudget, RunLimits } from '../../runtime/memory.js';
 import { isLayersModel } from '../../runtime/tfModel.js';
 import { truthOf } from '../evaluate/examples.js';
 import { checkTrainingFits } from './budget.js';
-import { checkOneInput, checkTarget, splitRows, trainingRows } from './data.js';
+import { checkOneInput, splitRows, trainingRows } from './data.js';
 import { PROMOTION_METRICS, type FineTuneRequest } from './request.js';
 import { chosenLayers } from './train.js';
 
@@ -75,7 +75,7 @@ export async function precheckFineTune(loaded: LoadedModel, request: FineTuneReq
   const checkLabels = (labels: unknown[] | undefined, where: string) =>
     labels?.forEach((label, i) => {
       try {
-        checkTarget(truthOf(loaded.manifest, label, `${where}[${i}]`), `${where}[${i}]`);
+        truthOf(loaded.manifest, label, `${where}[${i}]`);
       } catch (error) {
         problems.push((error as Error).message);
       }
