@@ -80,10 +80,19 @@ describe('classification metrics equal scikit-learn', () => {
     close(acc.report().logLoss, 0.21616187468057912);
   });
 
-  it('log_loss clips a zero probability to the float64 epsilon instead of answering Infinity', () => {
-    const acc = new ClassificationAccumulator(['a', 'b'], { binary: true });
-    acc.add([0], [[0, 1]]);
-    close(acc.report().logLoss, -Math.log(2.220446049250313e-16));
+  it("log_loss clips a zero probability to float32's epsilon, the model's dtype, instead of answering Infinity", () => {
+    // scikit-learn 1.2+: log_loss([1, 1], np.array([[1, 0], [0.9, 0.1]], dtype=np.float32)) = 9.1225...
+    // (eps = np.finfo(np.float32).eps; with float64 arrays it would be 19.17)
+    const acc = new ClassificationAccumulator(['a', 'b']);
+    acc.add(
+      [1, 1],
+      [
+        [1, 0],
+        [Math.fround(0.9), Math.fround(0.1)],
+      ],
+    );
+    close(acc.report().logLoss, (-Math.log(2 ** -23) - Math.log(Math.fround(0.1))) / 2);
+    expect(acc.report().logLoss).toBeCloseTo(9.1225, 4);
   });
 
   it('top_k_accuracy_score(k=2) = 0.75 (top_k_accuracy_score example)', () => {
