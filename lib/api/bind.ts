@@ -53,7 +53,7 @@ function bind(spec: RouteSpec, implement: (context: RouteContext<unknown>) => Pr
     // last was refused for memory (runtime/footprint.ts): before this body is parsed.
     startRequest();
     checkPathParameters(received.params);
-    const query = parseQuery(spec, received.query);
+    const query = parseQuery(spec, received.query, received.params);
     let body: unknown;
     let request = received;
     if (spec.body) {

@@ -4,6 +4,7 @@
  * GET /openapi.json and written to docs/openapi.json by the build.
  */
 import { z } from 'zod';
+import { queryOf } from './queryParameters.js';
 import type { RouteSpec } from './route.js';
 import { routeList } from './routes/index.js';
 import { serverMetadata } from './server.js';
@@ -49,14 +50,17 @@ const CONTENT_ENCODING = optionalHeader(
   'gzip, deflate or identity: a compressed body is inflated before it is read, up to 6 MB (past it 413); corrupt data is a 400, another coding a 415. Send it as application/octet-stream: as text (application/json) a gateway may decode it as UTF-8 on the way, which alters it (serverless offline does)',
 );
 
-function parameters(path: string, query: z.ZodObject, headers: Record<string, string> = {}, hasBody = false): object[] {
-  const inPath = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' }, description: PATH_PARAMETERS[name] }));
+function parameters(path: string, spec: RouteSpec): object[] {
+  const names = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => name);
+  const inPath = names.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' }, description: PATH_PARAMETERS[name] }));
+  const { headers = {}, body } = spec;
+  const hasBody = body !== undefined;
   const inHeaders = [
     ...Object.entries(headers).map(([name, description]) => ({ name, in: 'header', required: false, schema: { type: 'integer' }, description })),
     ...(hasBody ? [CONTENT_ENCODING] : []),
     ACCEPT_ENCODING,
   ];
-  const properties = (jsonSchema(query) as { properties?: Record<string, { description?: string }> }).properties ?? {};
+  const properties = (jsonSchema(queryOf(spec, names)) as { properties?: Record<string, { description?: string }> }).properties ?? {};
   const inQuery = Object.entries(properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema, description: schema.description }));
   return [...inPath, ...inQuery, ...inHeaders];
 }
@@ -78,7 +82,7 @@ async function operation(spec: RouteSpec, path: string): Promise<object> {
     summary: spec.summary,
     // Writes always need SigV4; reads are open unless the deployment chose IAM or a JWT authorizer.
     security: spec.auth === 'write' ? [{ sigv4: [] }] : [{}, { sigv4: [] }, { jwt: [] }],
-    parameters: parameters(path, spec.query, spec.headers, spec.body !== undefined),
+    parameters: parameters(path, spec),
     ...(spec.body ? { requestBody: { required: true, ...(await requestBody(spec)) } } : {}),
     responses: { ...responses, ...ERRORS },
   };

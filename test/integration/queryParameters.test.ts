@@ -5,11 +5,13 @@
  * takes a version or an alias, on TF Serving's routes); the parameters a route takes still work.
  */
 import { describe, expect, it } from 'vitest';
+import { openApiDocument } from '../../lib/api/openapi.js';
 import { routeList } from '../../lib/api/routes/index.js';
 import { call, httpApiEvent, serving, type Answer } from '../helpers/serving.js';
 
 const app = serving(new URL('../../models', import.meta.url).href);
 const IRIS = { instances: [[5.1, 3.5, 1.4, 0.2]] };
+const document = (await openApiDocument()) as { paths: unknown };
 
 const PATH_VALUES: Record<string, string> = { model: 'iris', version: '1', alias: 'production', id: '00000000-0000-4000-8000-000000000000' };
 
@@ -26,7 +28,8 @@ describe('query parameters a route does not take', () => {
     async (_id, method, path, spec) => {
       const concrete = path.replace(/\{(\w+)\}/g, (_, name: string) => PATH_VALUES[name]);
       const answer = await call(app[spec.fn], method, `${concrete}?zz=1`, spec.body ? {} : undefined);
-      const takes = Object.keys(spec.query.shape);
+      // A path that names the version takes no ?alias= (below).
+      const takes = Object.keys(spec.query.shape).filter((name) => !(name === 'alias' && path.includes('{version}')));
       expect(answer.statusCode).toBe(400);
       expect(answer.body.error).toBe(`unknown query parameter zz: this route takes ${takes.length ? takes.join(', ') : 'none'}`);
     },
@@ -45,6 +48,21 @@ describe('query parameters a route does not take', () => {
     const answer = await viaHttpApi('predict', 'POST', path, query, IRIS);
     expect(answer.statusCode).toBe(400);
     expect(answer.body.error).toBe(error);
+  });
+
+  it.each(
+    routeList().flatMap((spec) =>
+      spec.paths.filter((path) => path.includes('{version}') && 'alias' in spec.query.shape).map((path) => [spec.id, spec.method, path, spec] as const),
+    ),
+  )('%s %s %s?alias=: a 400, as the path names the version (it was served from the version, the alias ignored)', async (_id, method, path, spec) => {
+    const concrete = path.replace(/\{(\w+)\}/g, (_, name: string) => PATH_VALUES[name]);
+    const answer = await call(app[spec.fn], method, `${concrete}?alias=nope`, spec.body ? IRIS : undefined);
+    const takes = Object.keys(spec.query.shape).filter((name) => name !== 'alias');
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toBe(`unknown query parameter alias: this route takes ${takes.length ? takes.join(', ') : 'none'} (the path names version 1)`);
+    // and the OpenAPI document lists the parameters this path takes
+    const operation = (document.paths as Record<string, Record<string, { parameters: { name: string; in: string }[] }>>)[path][method.toLowerCase()];
+    expect(operation.parameters.filter((p) => p.in === 'query').map((p) => p.name)).toEqual(takes);
   });
 
   it("a request signed in its query string (a presigned URL) is not refused for SigV4's parameters", async () => {
