@@ -101,9 +101,10 @@ const TF_DTYPES: Record<string, string> = { float32: 'DT_FLOAT', int32: 'DT_INT3
 /**
  * A TensorInfo as TF Serving prints it: its TensorShapeProto says an unknown rank in unknown_rank,
  * with no dims; its name is the graph's (an output keyed gender_output is computed by Identity_1).
+ * TF Serving prints protobuf JSON with every primitive field, so each dim has its empty `name`.
  */
 function tfServingTensor(spec: TensorSpec) {
-  const dim = (spec.shape ?? []).map((size) => ({ size: String(size) }));
+  const dim = (spec.shape ?? []).map((size) => ({ size: String(size), name: '' }));
   return { dtype: TF_DTYPES[spec.dtype], tensor_shape: { dim, unknown_rank: spec.shape === null }, name: spec.node ?? spec.name };
 }
 

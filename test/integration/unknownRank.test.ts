@@ -52,7 +52,13 @@ describe('unknown rank', () => {
     const v1 = (await call(app.metadata, 'GET', '/v1/models/ur/metadata')).body.metadata.signature_def.signature_def.serving_default;
     expect(v1.inputs.state.tensor_shape).toEqual({ dim: [], unknown_rank: true });
     expect(v1.inputs.bias.tensor_shape).toEqual({ dim: [], unknown_rank: false });
-    expect(v1.inputs.src.tensor_shape).toEqual({ dim: [{ size: '-1' }, { size: '2' }], unknown_rank: false });
+    expect(v1.inputs.src.tensor_shape).toEqual({
+      dim: [
+        { size: '-1', name: '' },
+        { size: '2', name: '' },
+      ],
+      unknown_rank: false,
+    });
   });
 
   it('takes inputs of unknown rank in any shape, and scalars whole: y = src * ratio + state + bias', async () => {
