@@ -25,10 +25,23 @@ const ERRORS = {
       'body over 6 MB (a compressed body: once inflated), an answer that would be over the 6 MB Lambda can return (compressed, when Accept-Encoding takes gzip or deflate), or more work than one request may ask for',
     ...json(errorBody),
   },
-  '415': { description: 'a Content-Encoding other than gzip, deflate or identity', ...json(errorBody) },
-  '422': { description: "well formed, but the model's output for a row is not a finite number (NaN or Infinity), so no label or value can be answered", ...json(errorBody) },
   '429': { description: 'throttled by API Gateway (the stage or route rate and burst limits)' },
-  '503': { description: 'the model cannot be loaded now (Retry-After)', ...json(errorBody) },
+  '500': {
+    description:
+      'the model version is damaged in the store (its files do not match its manifest: a retry reads the same bytes), or an internal error; no internals shown, the log line with the requestId has them',
+    ...json(errorBody),
+  },
+  '503': { description: 'the model, the store or the job worker cannot be reached now (Retry-After)', ...json(errorBody) },
+};
+
+/** The errors only a request with a body can meet. */
+const BODY_ERRORS = {
+  '415': { description: 'a Content-Encoding other than gzip, deflate or identity', ...json(errorBody) },
+  '422': {
+    description:
+      'well formed, but the model cannot answer it: its output for a row is not a finite number (NaN or Infinity), so no label or value can be answered; an input of a shape the signature leaves unchecked fails in the model; or an output that is not one row per instance cannot be joined across the calls the rows ran in',
+    ...json(errorBody),
+  },
 };
 
 const PATH_PARAMETERS: Record<string, string> = {
@@ -76,7 +89,9 @@ async function requestBody(spec: RouteSpec): Promise<object> {
 async function operation(spec: RouteSpec, path: string): Promise<object> {
   const responses: Record<string, object> = {};
   for (const [status, response] of Object.entries(spec.responses)) {
-    responses[status] = { description: response.description, ...(response.schema ? json(await response.schema()) : {}) };
+    const body = response.schema ? await response.schema() : Number(status) >= 400 ? errorBody : undefined;
+    const content = { ...(body ? json(body).content : {}), ...response.media };
+    responses[status] = { description: response.description, ...(Object.keys(content).length > 0 ? { content } : {}) };
   }
   return {
     summary: spec.summary,
@@ -84,7 +99,7 @@ async function operation(spec: RouteSpec, path: string): Promise<object> {
     security: spec.auth === 'write' ? [{ sigv4: [] }] : [{}, { sigv4: [] }, { jwt: [] }],
     parameters: parameters(path, spec),
     ...(spec.body ? { requestBody: { required: true, ...(await requestBody(spec)) } } : {}),
-    responses: { ...responses, ...ERRORS },
+    responses: { ...responses, ...ERRORS, ...(spec.body ? BODY_ERRORS : {}) },
   };
 }
 

@@ -40,9 +40,15 @@ export interface RouteSpec {
   readBody?: () => Promise<(request: RouteRequest) => unknown>;
   /** Extra request headers it reads, for the OpenAPI document. */
   headers?: Record<string, string>;
-  /** Answers besides the common errors, for the OpenAPI document. */
-  responses: Record<string, { description: string; schema?: () => Promise<z.ZodType> }>;
+  /**
+   * Answers besides the common errors, for the OpenAPI document: `schema` the JSON body's (an error
+   * status without one has the common error body), `media` other content types.
+   */
+  responses: Record<string, { description: string; schema?: () => Promise<z.ZodType>; media?: Record<string, object> }>;
 }
+
+/** An answer of bytes (a PNG, the binary tensor data extension), as the OpenAPI document says it. */
+export const BINARY = { schema: { type: 'string', format: 'binary' } };
 
 /** The variants of a model route: the default version, `/versions/{version}`, and TF Serving's `/labels/{alias}`. */
 export function versioned(base: string, suffix: string, options: { labels?: boolean } = {}): string[] {

@@ -19,7 +19,8 @@ import { isOverdue, MAX_EVENT_AGE_MS, overdueError, startDeadlineOf } from './de
 const JOB_KINDS = ['evaluate', 'fine-tune'] as const;
 const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
 
-const jobSchema = z.object({
+/** A job record, as GET /v2/jobs/{id} answers it (also the source of its OpenAPI documentation). */
+export const jobSchema = z.object({
   id: z.string(),
   kind: z.enum(JOB_KINDS),
   status: z.enum(JOB_STATUSES),

@@ -9,6 +9,7 @@
  * this process, where the job starts at once, the margin alone. A job whose event is lost then
  * reads failed ("never started") instead of queued forever.
  */
+import { z } from 'zod';
 import { UnavailableError } from '../errors.js';
 import { invokeAsync, type InvokeTarget } from './invokeAsync.js';
 import { createJob, updateJobIf, type Job, type JobKind } from './records.js';
@@ -51,8 +52,18 @@ function runInline(environment: JobEnvironment & { workerTimeoutMs: number }, jo
   return runJob(environment, jobId, executors, report, () => until - Date.now(), RECORD_MARGIN_MS);
 }
 
+/** The 202 answer's body (the source of its OpenAPI documentation). */
+export const jobAcceptedResponse = z
+  .object({
+    id: z.string(),
+    status: z.enum(['queued', 'running', 'succeeded', 'failed']),
+    model: z.object({ name: z.string(), version: z.number().int().positive() }),
+    location: z.string(),
+  })
+  .describe('the job accepted, and where to poll it (also in the Location header)');
+
 /** The 202 answer for an accepted job: where to poll it. */
-export function acceptedReply(job: Job): { status: number; headers: Record<string, string>; body: unknown } {
+export function acceptedReply(job: Job): { status: number; headers: Record<string, string>; body: z.input<typeof jobAcceptedResponse> } {
   const location = `/v2/jobs/${job.id}`;
   return { status: 202, headers: { location }, body: { id: job.id, status: job.status, model: job.model, location } };
 }

@@ -20,6 +20,11 @@ const aliasSchema = z.object({
 });
 export type AliasRecord = z.infer<typeof aliasSchema>;
 
+/** What PUT /v2/models/{m}/aliases/{a} and its rollback answer (the source of their OpenAPI documentation). */
+export const aliasResponse = aliasSchema
+  .extend({ model: z.string(), alias: z.string(), previous: aliasSchema.shape.previous.describe('the versions it pointed to before, newest first') })
+  .describe('the alias record');
+
 /**
  * The file as stored: the record and the id of the write that stored it, which tells that write
  * from any other even when both computed the same record. Readers of the record (aliasSchema)

@@ -12,5 +12,7 @@ describe('OpenAPI: content codings', () => {
     expect(headers(infer)).toEqual(['Inference-Header-Content-Length', 'Content-Encoding', 'Accept-Encoding']);
     expect(headers(paths.paths['/v2/models/{model}'].get)).toEqual(['Accept-Encoding']);
     expect(infer.responses['415'].description).toBe('a Content-Encoding other than gzip, deflate or identity');
+    // a GET has no body to be compressed or to run the model on: no 415, no 422 (it listed both)
+    expect(Object.keys(paths.paths['/v2/models/{model}'].get.responses)).toEqual(['200', '400', '404', '413', '429', '500', '503']);
   });
 });

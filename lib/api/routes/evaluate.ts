@@ -9,6 +9,12 @@ import { accepted, evaluateQuery } from './query.js';
 
 const evaluateBody = async () => (await import('../../ops/evaluate/request.js')).evaluateRequest;
 
+const evaluation = {
+  description: 'the evaluation (JSON, or HTML with report=html)',
+  schema: async () => (await import('../../ops/evaluate/response.js')).evaluationResponse,
+  media: { 'text/html': { schema: { type: 'string' } } },
+};
+
 export const evaluateRoutes = {
   evaluate: {
     fn: 'evaluate',
@@ -22,7 +28,7 @@ export const evaluateRoutes = {
     auth: 'read',
     summary: 'metrics on labelled data (inline, or a CSV/JSON Lines data set in the store), answered now and not kept',
     responses: {
-      '200': { description: 'the evaluation (JSON, or HTML with report=html)' },
+      '200': evaluation,
       '403': { description: 'data set outside the model store; or save or async asked here (use POST .../evaluations)' },
     },
   },
@@ -37,6 +43,6 @@ export const evaluationsRoutes = {
     body: evaluateBody,
     auth: 'write',
     summary: 'an evaluation kept under the version (save: true) or run as a job (async=true): IAM-signed',
-    responses: { '200': { description: 'the evaluation (JSON, or HTML with report=html)' }, ...accepted, '403': { description: 'data set outside the model store' } },
+    responses: { '200': evaluation, ...accepted, '403': { description: 'data set outside the model store' } },
   },
 } as const satisfies Record<string, RouteSpec>;

@@ -4,6 +4,7 @@ import { versioned, type RouteSpec } from '../route.js';
 import { accepted, aliasQuery, noQuery } from './query.js';
 
 const aliasBody = z.object({ version: z.number().int().positive() }).strict().describe('alias move');
+const aliasRecord = async () => (await import('../../registry/aliases.js')).aliasResponse;
 
 export const fineTuneRoutes = {
   fineTune: {
@@ -25,7 +26,7 @@ export const fineTuneRoutes = {
     auth: 'write',
     summary: 'point an alias at a version',
     responses: {
-      '200': { description: 'the alias record, with the versions it pointed to before' },
+      '200': { description: 'the alias record, with the versions it pointed to before', schema: aliasRecord },
       '409': { description: 'other moves of the alias kept winning the race to write it; retry' },
     },
   },
@@ -36,6 +37,9 @@ export const fineTuneRoutes = {
     query: noQuery,
     auth: 'write',
     summary: 'move an alias back to its previous version',
-    responses: { '200': { description: 'the alias record' }, '409': { description: 'nothing to roll back to, or other moves of the alias kept winning the race to write it' } },
+    responses: {
+      '200': { description: 'the alias record', schema: aliasRecord },
+      '409': { description: 'nothing to roll back to, or other moves of the alias kept winning the race to write it' },
+    },
   },
 } as const satisfies Record<string, RouteSpec>;

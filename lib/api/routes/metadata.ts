@@ -2,6 +2,8 @@
 import { versioned, type RouteSpec } from '../route.js';
 import { aliasQuery, noQuery } from './query.js';
 
+const responses = () => import('../../protocol/metadataResponses.js');
+
 export const metadataRoutes = {
   serverMetadata: {
     fn: 'metadata',
@@ -10,9 +12,17 @@ export const metadataRoutes = {
     query: noQuery,
     auth: 'read',
     summary: 'server metadata (OIP v2): name, version, extensions',
-    responses: { '200': { description: 'server metadata' } },
+    responses: { '200': { description: 'server metadata', schema: async () => (await responses()).serverMetadataResponse } },
   },
-  live: { fn: 'metadata', method: 'GET', paths: ['/v2/health/live'], query: noQuery, auth: 'read', summary: 'liveness', responses: { '200': { description: 'alive' } } },
+  live: {
+    fn: 'metadata',
+    method: 'GET',
+    paths: ['/v2/health/live'],
+    query: noQuery,
+    auth: 'read',
+    summary: 'liveness',
+    responses: { '200': { description: 'alive', schema: async () => (await responses()).liveResponse } },
+  },
   ready: {
     fn: 'metadata',
     method: 'GET',
@@ -20,7 +30,7 @@ export const metadataRoutes = {
     query: noQuery,
     auth: 'read',
     summary: 'readiness (TF.js backend started)',
-    responses: { '200': { description: 'ready, and which backend' } },
+    responses: { '200': { description: 'ready, and which backend', schema: async () => (await responses()).readyResponse } },
   },
   listModels: {
     fn: 'metadata',
@@ -29,7 +39,7 @@ export const metadataRoutes = {
     query: noQuery,
     auth: 'read',
     summary: 'every model with versions and aliases',
-    responses: { '200': { description: 'models' } },
+    responses: { '200': { description: 'models', schema: async () => (await responses()).modelListResponse } },
   },
   modelMetadata: {
     fn: 'metadata',
@@ -38,7 +48,7 @@ export const metadataRoutes = {
     query: aliasQuery,
     auth: 'read',
     summary: 'model metadata (OIP v2, plus task, labels, natural inputs, metrics, layers)',
-    responses: { '200': { description: 'model metadata' } },
+    responses: { '200': { description: 'model metadata', schema: async () => (await responses()).modelMetadataResponse } },
   },
   modelReady: {
     fn: 'metadata',
@@ -47,7 +57,7 @@ export const metadataRoutes = {
     query: aliasQuery,
     auth: 'read',
     summary: 'model readiness (loads it)',
-    responses: { '200': { description: 'ready' } },
+    responses: { '200': { description: 'ready', schema: async () => (await responses()).modelReadyResponse } },
   },
   tfServingStatus: {
     fn: 'metadata',
@@ -56,7 +66,7 @@ export const metadataRoutes = {
     query: noQuery,
     auth: 'read',
     summary: 'TF Serving model status',
-    responses: { '200': { description: 'version status' } },
+    responses: { '200': { description: 'version status', schema: async () => (await responses()).tfServingStatusResponse } },
   },
   tfServingMetadata: {
     fn: 'metadata',
@@ -65,7 +75,7 @@ export const metadataRoutes = {
     query: noQuery,
     auth: 'read',
     summary: 'TF Serving signature metadata',
-    responses: { '200': { description: 'SignatureDef map' } },
+    responses: { '200': { description: 'SignatureDef map', schema: async () => (await responses()).tfServingMetadataResponse } },
   },
   job: {
     fn: 'metadata',
@@ -74,7 +84,7 @@ export const metadataRoutes = {
     query: noQuery,
     auth: 'read',
     summary: 'a job: status, progress, result or error',
-    responses: { '200': { description: 'the job record' } },
+    responses: { '200': { description: 'the job record', schema: async () => (await import('../../jobs/records.js')).jobSchema } },
   },
   openapi: {
     fn: 'metadata',
@@ -83,6 +93,6 @@ export const metadataRoutes = {
     query: noQuery,
     auth: 'read',
     summary: 'this document',
-    responses: { '200': { description: 'OpenAPI 3.1' } },
+    responses: { '200': { description: 'OpenAPI 3.1', schema: async () => (await responses()).openApiResponse } },
   },
 } as const satisfies Record<string, RouteSpec>;

@@ -1,6 +1,6 @@
 /** The predict function's routes: OIP v2 and TF Serving inference; KServe's v1 `:explain` arrives here too (API Gateway's greedy v1 route). */
 import { z } from 'zod';
-import { versioned, type RouteSpec } from '../route.js';
+import { BINARY, versioned, type RouteSpec } from '../route.js';
 import { aliasQuery, formatQuery, noQuery } from './query.js';
 
 const oip = () => import('../../protocol/oip.js');
@@ -25,6 +25,7 @@ export const predictRoutes = {
         description:
           'inference result: JSON, or (outputs asked with parameters.binary_data or binary_data_output) application/octet-stream: a JSON header of the length given by Inference-Header-Content-Length, then the binary outputs',
         schema: async () => (await oip()).oipInferResponse,
+        media: { 'application/octet-stream': BINARY },
       },
     },
   },
@@ -47,7 +48,13 @@ export const predictRoutes = {
     body: async () => (await tfServing()).preprocessRequest,
     auth: 'read',
     summary: 'the tensors the model would receive for these instances (OIP output tensors), or a PNG of an image as the model sees it',
-    responses: { '200': { description: 'the input tensors (JSON), or image/png with format=png' } },
+    responses: {
+      '200': {
+        description: 'the input tensors (JSON, as OIP output tensors), or image/png with format=png',
+        schema: async () => (await oip()).oipInferResponse,
+        media: { 'image/png': BINARY },
+      },
+    },
   },
   explainV1: {
     fn: 'predict',

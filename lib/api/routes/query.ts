@@ -26,4 +26,6 @@ export const evaluateQuery = aliasQuery.extend({
 });
 
 /** The answer of a route that starts a job. */
-export const accepted = { '202': { description: 'accepted as a job: poll /v2/jobs/{id}' } };
+export const accepted = {
+  '202': { description: 'accepted as a job: poll /v2/jobs/{id}', schema: async () => (await import('../../jobs/submit.js')).jobAcceptedResponse },
+};
