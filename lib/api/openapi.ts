@@ -44,6 +44,27 @@ const BODY_ERRORS = {
   },
 };
 
+/** What API Gateway answers itself when its authorizer refuses a call, before any function runs. */
+const gatewayRefusal = z.object({ message: z.string() }).describe("API Gateway's own answer");
+const AUTH_ERRORS = {
+  '401': { description: 'a read route behind the JWT authorizer (readAuth=jwt) called without a valid token; answered by API Gateway', ...json(gatewayRefusal) },
+  '403': {
+    description: 'a route behind IAM (every write; reads with readAuth=iam) called unsigned, or by a principal its policy does not allow; answered by API Gateway',
+    ...json(gatewayRefusal),
+  },
+};
+
+/** Response headers (lib/http/handler.ts, errors.ts, compression.ts, the binary extension). */
+const header = (description: string) => ({ description, schema: { type: 'string' } });
+const EVERY_ANSWER_HEADERS = {
+  'x-request-id': header("the function's invocation id; a 5xx's log line carries it"),
+  'Content-Encoding': header('gzip or deflate, when Accept-Encoding asked for it and the answer is over 1 KiB'),
+  Vary: header('Accept-Encoding, on a compressed answer'),
+};
+const STATUS_HEADERS: Record<string, Record<string, object>> = {
+  '503': { 'Retry-After': header('seconds to wait before calling again') },
+};
+
 const PATH_PARAMETERS: Record<string, string> = {
   model: 'model name',
   version: 'an integer version',
@@ -78,12 +99,16 @@ function parameters(path: string, spec: RouteSpec): object[] {
   return [...inPath, ...inQuery, ...inHeaders];
 }
 
-/** JSON, and for a route that reads binary bodies (OIP's extension) the octet-stream form too. */
+/**
+ * JSON, and as application/octet-stream the same JSON compressed (Content-Encoding) or, for a route
+ * that reads binary bodies (OIP's extension), the JSON header and then the binary tensor data.
+ */
 async function requestBody(spec: RouteSpec): Promise<object> {
   const schema = json(await (spec.body as () => Promise<z.ZodType>)());
-  if (!spec.readBody) return schema;
-  const binary = { schema: { type: 'string', format: 'binary', description: 'the JSON header, then the binary tensor data (see Inference-Header-Content-Length)' } };
-  return { content: { ...schema.content, 'application/octet-stream': binary } };
+  const description = spec.readBody
+    ? 'the JSON header, then the binary tensor data (see Inference-Header-Content-Length); or the JSON body compressed (Content-Encoding)'
+    : 'the JSON body compressed (Content-Encoding)';
+  return { content: { ...schema.content, 'application/octet-stream': { schema: { type: 'string', format: 'binary', description } } } };
 }
 
 async function operation(spec: RouteSpec, path: string): Promise<object> {
@@ -93,13 +118,19 @@ async function operation(spec: RouteSpec, path: string): Promise<object> {
     const content = { ...(body ? json(body).content : {}), ...response.media };
     responses[status] = { description: response.description, ...(Object.keys(content).length > 0 ? { content } : {}) };
   }
+  // A route's own 403 (a refusal of ours) says more than the gateway's; both bodies are possible.
+  const authErrors = responses['403'] ? { '401': AUTH_ERRORS['401'] } : AUTH_ERRORS;
+  const all: Record<string, object> = { ...responses, ...ERRORS, ...(spec.body ? BODY_ERRORS : {}), ...authErrors };
+  for (const [status, response] of Object.entries(all)) {
+    all[status] = { ...response, headers: { ...EVERY_ANSWER_HEADERS, ...STATUS_HEADERS[status], ...spec.answerHeaders?.[status] } };
+  }
   return {
     summary: spec.summary,
     // Writes always need SigV4; reads are open unless the deployment chose IAM or a JWT authorizer.
     security: spec.auth === 'write' ? [{ sigv4: [] }] : [{}, { sigv4: [] }, { jwt: [] }],
     parameters: parameters(path, spec),
     ...(spec.body ? { requestBody: { required: true, ...(await requestBody(spec)) } } : {}),
-    responses: { ...responses, ...ERRORS, ...(spec.body ? BODY_ERRORS : {}) },
+    responses: all,
   };
 }
 

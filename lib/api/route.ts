@@ -45,6 +45,8 @@ export interface RouteSpec {
    * status without one has the common error body), `media` other content types.
    */
   responses: Record<string, { description: string; schema?: () => Promise<z.ZodType>; media?: Record<string, object> }>;
+  /** Headers of its own in an answer, by status, for the OpenAPI document (x-request-id and the coding headers every answer may have). */
+  answerHeaders?: Record<string, Record<string, { description: string; schema: object }>>;
 }
 
 /** An answer of bytes (a PNG, the binary tensor data extension), as the OpenAPI document says it. */

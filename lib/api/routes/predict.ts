@@ -28,6 +28,9 @@ export const predictRoutes = {
         media: { 'application/octet-stream': BINARY },
       },
     },
+    answerHeaders: {
+      '200': { 'Inference-Header-Content-Length': { description: 'on a binary answer: the byte length of its JSON header', schema: { type: 'integer' } } },
+    },
   },
   tfServingPredict: {
     fn: 'predict',
