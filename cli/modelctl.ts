@@ -146,7 +146,7 @@ program
   .option('-t, --target <label|index>', 'the class to explain (default: the predicted one)')
   .option('--steps <n>', 'integratedGradients: path points (default 50)', wholeNumber)
   .option('--baseline <zeros|mean|json>', 'integratedGradients: the reference input')
-  .option('--n-samples <n>', 'kernelShap: coalitions when there are more than 10 features (default 2048)', wholeNumber)
+  .option('--n-samples <n>', 'kernelShap: coalitions when more than 10 features vary from the background (default 2048)', wholeNumber)
   .option('--samples <n>', 'smoothGrad: noisy copies (default 50)', wholeNumber)
   .option('--noise-level <x>', 'smoothGrad: noise std as a fraction of the value range (default 0.15)', number)
   .option('--png <file>', 'image models: write the heatmap overlay PNG here')

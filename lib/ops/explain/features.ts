@@ -26,3 +26,14 @@ export function featureGroups(manifest: Manifest, space: InputSpace, instance: F
   if (image) return patchGroups(image, patchSize);
   return { names: Array.from({ length: space.size }, (_, j) => String(j)), indices: Array.from({ length: space.size }, (_, j) => Int32Array.of(j)), kind: 'values' };
 }
+
+/**
+ * The groups (by index) whose inputs differ from the instance's in some background row. In the
+ * others every row the model is fed holds the instance's values whatever the coalition: their
+ * Shapley value is exactly 0 (the dummy property). They are left out of the regression, as the
+ * shap library's KernelExplainer leaves them out: sampled, they drew values of their own (a digit's
+ * blank border patches, 15 of 49, up to 12% of the largest patch's value) and coalitions with them.
+ */
+export function varyingGroups(indices: Int32Array[], instance: Float32Array, background: Float32Array[]): number[] {
+  return indices.flatMap((inputs, g) => (background.some((b) => inputs.some((j) => b[j] !== instance[j])) ? [g] : []));
+}

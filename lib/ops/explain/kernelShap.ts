@@ -4,14 +4,15 @@
  *
  * The value of a coalition z is E_b[f(h(z, b))] over the background rows b, where h takes the
  * instance's inputs for the features in z and the background's for the others (inputs that are
- * not features keep the instance's values). With at most 10 features every coalition is
- * enumerated, which makes the values exact; beyond that nSamples coalitions are drawn
- * (shapley.ts). Either way sum(values) = f(x) - expectedValue, where expectedValue = E_b[f(h(0, b))]
- * (for tabular models: the mean prediction over the background).
+ * not features keep the instance's values). Only features that vary (differ from the instance in
+ * some background row) take part: the others are exactly 0 (features.ts). With at most 10 of them
+ * every coalition is enumerated, which makes the values exact; beyond that nSamples coalitions are
+ * drawn (shapley.ts). Either way sum(values) = f(x) - expectedValue,
+ * where expectedValue = E_b[f(h(0, b))] (for tabular models: the mean prediction over the background).
  */
 import { BadRequestError, PayloadTooLargeError } from '../../errors.js';
 import type { Attribution, ExplainContext } from './context.js';
-import { featureGroups } from './features.js';
+import { featureGroups, varyingGroups } from './features.js';
 import { forwardRows } from './modelFunction.js';
 import { uniform } from '../../random.js';
 import { checkReferenceOutputs } from './finite.js';
@@ -29,14 +30,14 @@ const EXACT_FEATURES = 10;
  * Refuses, before any coalition is drawn, a regression too large for one request (LIMITS.shapRegression):
  * 16,384 one-pixel features with 16,385 coalitions asked for 2 GB and hours of arithmetic.
  */
-function checkRegressionFits(instance: number, features: number, coalitions: number, patchSize: number | undefined): void {
+function checkRegressionFits(instance: number, features: number, total: number, coalitions: number, patchSize: number | undefined): void {
   const operations = coalitions * (features - 1) ** 2;
   if (operations <= LIMITS.shapRegression) return;
   const largest = Math.floor(Math.sqrt(LIMITS.shapRegression / coalitions)) + 1;
   const samples = Math.floor(LIMITS.shapRegression / (features - 1) ** 2);
   const fewer = patchSize !== undefined ? `a larger patchSize (now ${patchSize}: fewer, larger features)` : 'fewer features';
   throw new PayloadTooLargeError(
-    `kernelShap: instances[${instance}] has ${features} features; with ${coalitions} coalitions (nSamples) its regression takes ${(operations / 1e9).toFixed(1)}e9 multiply-adds, ` +
+    `kernelShap: instances[${instance}] has ${features} features that vary (of ${total}); with ${coalitions} coalitions (nSamples) its regression takes ${(operations / 1e9).toFixed(1)}e9 multiply-adds, ` +
       `and one request may take ${LIMITS.shapRegression / 1e9}e9: with ${features} features at most nSamples ${samples} fits` +
       `${samples > features ? '' : ' (too few for the regression)'}, and at nSamples ${coalitions} at most ${largest} features. Ask for ${fewer} or a lower nSamples`,
   );
@@ -59,16 +60,17 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
     const x = instances.data.subarray(i * size, (i + 1) * size);
     const groups = featureGroups(loaded.manifest, space, x, request.patchSize);
     patchSize ??= groups.patchSize;
-    const m = groups.names.length;
-    checkRegressionFits(i, m, m <= EXACT_FEATURES ? 2 ** m - 2 : nSamples, groups.patchSize);
+    const varying = varyingGroups(groups.indices, x, background.rows);
+    const m = varying.length;
+    checkRegressionFits(i, m, groups.names.length, m <= EXACT_FEATURES ? 2 ** m - 2 : nSamples, groups.patchSize);
     const design = coalitionDesign(m, m <= EXACT_FEATURES ? Infinity : nSamples, uniform(seed + i));
     if (!design.exact && design.coalitions.length < m) {
       throw new BadRequestError(
-        `nSamples: instances[${i}] has ${m} features; the regression needs more coalitions than features: send nSamples > ${m} (default ${KERNEL_SHAP_DEFAULTS.nSamples})`,
+        `nSamples: instances[${i}] has ${m} features that vary (of ${groups.names.length}); the regression needs more coalitions than features: send nSamples > ${m} (default ${KERNEL_SHAP_DEFAULTS.nSamples})`,
       );
     }
     drawing.check(i + 1);
-    return { x, groups, m, design };
+    return { x, groups, varying, m, design };
   });
   const rowsNeeded = plans.reduce((n, p) => n + (p.design.coalitions.length + 1) * bgCount, 0);
   if (rowsNeeded > LIMITS.modelRows) {
@@ -80,7 +82,7 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
   const attributions: Attribution[] = [];
   const explaining = new Pace(limits.time, instances.count, 'kernelShap', 'instances', 'this request');
   explaining.start(0);
-  for (const [i, { x, groups, m, design }] of plans.entries()) {
+  for (const [i, { x, groups, varying, m, design }] of plans.entries()) {
     // Coalition 0 is the empty one (every feature from the background), then the design's.
     const coalitions = [new Uint8Array(m), ...design.coalitions];
     const count = coalitions.length * bgCount;
@@ -96,7 +98,7 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
           row.set(x);
           for (let g = 0; g < m; g++) {
             if (z[g]) continue;
-            for (const j of groups.indices[g]) row[j] = b[j];
+            for (const j of groups.indices[varying[g]]) row[j] = b[j];
           }
         }
       },
@@ -109,16 +111,18 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
     for (let r = 0; r < count; r++) coalitionValues[Math.floor(r / bgCount)] += scoreOf(rules[i], outputs.subarray(r * width, (r + 1) * width)) / bgCount;
     const expectedValue = coalitionValues[0];
     const phi = shapleyValues(design, coalitionValues.subarray(1), expectedValue, context.scores[i], m);
-    // Spread each feature's value over its inputs, so that heatmaps keep the sum.
+    // Spread each feature's value over its inputs, so that heatmaps keep the sum (features that do not vary: 0).
+    const shapValues = new Array<number>(groups.names.length).fill(0);
+    for (const [k, g] of varying.entries()) shapValues[g] = phi[k];
     const values = new Float32Array(size);
-    for (const [g, inputs] of groups.indices.entries()) for (const j of inputs) values[j] = phi[g] / inputs.length;
+    for (const [g, inputs] of groups.indices.entries()) for (const j of inputs) values[j] = shapValues[g] / inputs.length;
     attributions.push({
       values,
       extra: {
         expectedValue,
         exact: design.exact,
         coalitions: design.coalitions.length + 2,
-        shapValues: Array.from(phi),
+        shapValues,
         featureNames: groups.names,
       },
     });

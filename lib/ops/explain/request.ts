@@ -63,7 +63,9 @@ const explainObject = z
       .min(1)
       .max(LIMITS.nSamples)
       .optional()
-      .describe('kernelShap: coalitions evaluated when there are more than 10 features (default 2048); with at most 10 all are enumerated'),
+      .describe(
+        'kernelShap: coalitions evaluated when more than 10 features vary (differ from the instance in some background row; default 2048); with at most 10 all are enumerated',
+      ),
     background: z
       .array(z.unknown())
       .min(1)

@@ -18,9 +18,9 @@ const instanceExplanation = z
     noiseStd: z.number().optional().describe('smoothGrad: the noise standard deviation used, in model-input units'),
     // kernelShap
     expectedValue: z.number().optional().describe('kernelShap: E[f] over the background (all features from the background); sum(shapValues) = score - expectedValue'),
-    exact: z.boolean().optional().describe('kernelShap: every coalition was evaluated (at most 10 features): exact Shapley values'),
+    exact: z.boolean().optional().describe('kernelShap: every coalition was evaluated (at most 10 features vary; the others are 0): exact Shapley values'),
     coalitions: z.number().int().optional().describe('kernelShap: coalitions used'),
-    shapValues: z.array(z.number()).optional().describe('kernelShap: one value per feature, in featureNames order'),
+    shapValues: z.array(z.number()).optional().describe('kernelShap: one value per feature, in featureNames order (0 for a feature equal to the instance in every background row)'),
     featureNames: z.array(z.string()).optional().describe('kernelShap: the features: tabular columns, the words present, or image patches (yRxC: top-left pixel)'),
     // the mapping back to what was sent
     features: z
