@@ -586,6 +586,14 @@ describe('explain errors and tensors', () => {
     ],
     ['a parameter of another method', '/v2/models/iris/explain', `{"instances": [${iris}], "method": "saliency", "nSamples": 10}`, 400, /saliency does not take nSamples/],
     ['format png on a tabular model', '/v2/models/iris/explain', `{"instances": [${iris}], "format": "png"}`, 400, /not an image model/],
+    // It was ignored: the answer did not say the patches asked for were not used.
+    [
+      'a patchSize on a model whose features are not image patches',
+      '/v2/models/iris/explain',
+      `{"instances": [${iris}], "method": "kernelShap", "patchSize": 2}`,
+      400,
+      /^patchSize: iris's kernelShap features are its columns, not image patches; send no patchSize$/,
+    ],
     ['no instances', '/v2/models/iris/explain', '{"instances": []}', 400, /instances/],
     ['an instance of the wrong shape', '/v2/models/iris/explain', '{"instances": [[1, 2, 3]]}', 400, /does not fit the model's input/],
     ['an unknown model', '/v2/models/nope/explain', `{"instances": [${iris}]}`, 404, /no model named nope/],

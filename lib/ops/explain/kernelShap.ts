@@ -25,6 +25,8 @@ import { scoreOf } from './target.js';
 const KERNEL_SHAP_DEFAULTS = { nSamples: 2048, seed: 0 } as const;
 /** Up to this many features, every coalition is evaluated: exact Shapley values. */
 const EXACT_FEATURES = 10;
+/** What the features are, for a patchSize sent where there are no patches (it was ignored without a word). */
+const FEATURES_ARE = { columns: 'its columns', words: 'the words present', values: 'its input values', patches: 'image patches' } as const;
 
 /**
  * Refuses, before any coalition is drawn, a regression too large for one request (LIMITS.shapRegression):
@@ -59,6 +61,9 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
   const plans = Array.from({ length: instances.count }, (_, i) => {
     const x = instances.data.subarray(i * size, (i + 1) * size);
     const groups = featureGroups(loaded.manifest, space, x, request.patchSize);
+    if (request.patchSize !== undefined && groups.kind !== 'patches') {
+      throw new BadRequestError(`patchSize: ${loaded.name}'s kernelShap features are ${FEATURES_ARE[groups.kind]}, not image patches; send no patchSize`);
+    }
     patchSize ??= groups.patchSize;
     const varying = varyingGroups(groups.indices, x, background.rows);
     const m = varying.length;
