@@ -241,6 +241,17 @@ function otherForm(model: ModelInputs, values: unknown[], placeOf: (index: numbe
 }
 
 /**
+ * Whether the values are natural instances (the first is one), after a 400 naming the first value
+ * not of the first's form (explain's instances, baseline and background are read as predict's are).
+ */
+export function checkOneForm(model: ModelInputs, values: unknown[], placeOf: (index: number) => string): boolean {
+  const natural = isNatural(model, values[0]);
+  const odd = otherForm(model, values, placeOf, { natural, place: placeOf(0) });
+  if (odd) throw odd.error;
+  return natural;
+}
+
+/**
  * A list of values, one per row: natural instances when the first is one, else raw tensor rows (one
  * nested array per row, or for a model with several inputs, an object of rows by input name); every
  * row of the first row's form, else a 400 naming the first that is not. `placeOf` names a value in
@@ -248,9 +259,7 @@ function otherForm(model: ModelInputs, values: unknown[], placeOf: (index: numbe
  */
 export function inputFromValues(model: ModelInputs, values: unknown[], where = 'instances', placeOf = (index: number) => `${where}[${index}]`): ModelInput {
   if (values.length === 0) throw new BadRequestError(`${where} is empty: send at least one instance`);
-  const natural = isNatural(model, values[0]);
-  const odd = otherForm(model, values, placeOf, { natural, place: placeOf(0) });
-  if (odd) throw odd.error;
+  const natural = checkOneForm(model, values, placeOf);
   return natural ? { kind: 'instances', instances: values, place: placeOf } : rawInput(model, values, where, placeOf);
 }
 

@@ -596,6 +596,21 @@ describe('explain errors and tensors', () => {
     ],
     ['no instances', '/v2/models/iris/explain', '{"instances": []}', 400, /instances/],
     ['an instance of the wrong shape', '/v2/models/iris/explain', '{"instances": [[1, 2, 3]]}', 400, /does not fit the model's input/],
+    // Named as predict names them: the odd one out, not instances[0] ("expected a number, got object" before).
+    [
+      'instances mixing records and raw rows',
+      '/v2/models/iris/explain',
+      `{"instances": [${iris}, [1, 2, 3, 4]]}`,
+      400,
+      /^instances\[1\] is not an instance like instances\[0\]: send every instance as an object/,
+    ],
+    [
+      'a background mixing records and raw rows',
+      '/v2/models/iris/explain',
+      `{"instances": [${iris}], "method": "kernelShap", "background": [${iris}, [1, 2, 3, 4]]}`,
+      400,
+      /^background\[1\] is not an instance like background\[0\]/,
+    ],
     ['an unknown model', '/v2/models/nope/explain', `{"instances": [${iris}]}`, 404, /no model named nope/],
     ['an unknown version', '/v1/models/iris/versions/99:explain', `{"instances": [${iris}]}`, 404, /has no version 99/],
     ['a wrong method', '/v2/models/iris/explain', undefined, 405, /GET is not allowed/],

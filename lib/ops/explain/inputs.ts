@@ -9,7 +9,7 @@
  * Only kernelShap explains an int32 input: no gradient exists along it.
  */
 import { BadRequestError } from '../../errors.js';
-import { type EncodeBudget, encodeInstances, inputKindOf, type RunNeed } from '../../inputs/encode.js';
+import { checkOneForm, type EncodeBudget, encodeInstances, inputKindOf, type RunNeed } from '../../inputs/encode.js';
 import type { Manifest } from '../../registry/index.js';
 import { fitsShape, type TensorSpec } from '../../tensors/data.js';
 import { anyRows } from '../../tensors/fixedBatch.js';
@@ -52,7 +52,8 @@ export async function encodeRows(
   const kind = inputKindOf(manifest);
   let shape: number[];
   let data: Float32Array;
-  const natural = kind !== undefined && values.every((v) => kind.kind.isInstance(kind.settings, v));
+  // One form for all, or a 400 naming the odd one (not the first a raw reading chokes on: often a valid instance).
+  const natural = checkOneForm(manifest, values, (r) => `${where}[${r}]`);
   if (natural) {
     const encoded = await encodeInstances(manifest, values, budget, where, undefined, { run });
     shape = encoded.shape;
