@@ -125,7 +125,7 @@ function tooMany(where: string, count: number, rowShape: number[], budget: Encod
       `this function can give ${budget.describe()}: ` +
       (fit > 0
         ? `at most ${fit === 1 ? '1 instance fits' : `${fit} instances fit`} at once`
-        : `not even one fits; a function of at least ${budget.functionSizeFor(bytesOf(1, rowBytes, run))} MB (${budget.sizeSetting}) would take one`),
+        : `not even one fits; ${budget.largerSettingFor(bytesOf(1, rowBytes, run))} would take one`),
     fit,
   );
 }

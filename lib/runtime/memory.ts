@@ -79,7 +79,7 @@ export class MemoryBudget {
   constructor(readonly limits: MemoryLimits) {}
 
   /** The setting that sizes the function this budget is for. */
-  get sizeSetting(): string {
+  private get sizeSetting(): string {
     return this.limits.sizeSetting ?? 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE';
   }
 
@@ -151,6 +151,15 @@ export class MemoryBudget {
   }
 
   /** The function memory size (MB) at which `bytes` would fit in one chunk (this process's footprint as it is). */
+  /**
+   * What would give `bytes`, for a refusal: a function of at least so many MB, or, under a fixed
+   * budget (which the function's size does not move), a MEMORY_BUDGET_BYTES of at least them.
+   */
+  largerSettingFor(bytes: number): string {
+    if (this.limits.overrideBytes !== undefined) return `a MEMORY_BUDGET_BYTES of at least ${Math.ceil(bytes)}`;
+    return `a function of at least ${this.functionSizeFor(bytes)} MB (${this.sizeSetting})`;
+  }
+
   functionSizeFor(bytes: number): number {
     const needed = bytes / MARGIN + tf.memory().numBytes;
     const measured = needed + bytesOutsideTensors() + SAFETY_MARGIN_BYTES;
@@ -319,8 +328,8 @@ function refusal(plan: ChunkPlan, rowBytes: number, estimated: boolean): Payload
   const unit = rows === 1 ? 'one row' : `one call of ${rows} rows (the model's fixed batch size)`;
   const needs = estimated ? `may need up to ${size(bytes)} (an estimate from its layers: not yet measured)` : `needs ${size(bytes)}`;
   return new PayloadTooLargeError(
-    `${unit} of ${what} through ${plan.name} ${needs}; this function can give ${plan.budget.describe()}: no request fits. ` +
-      `A function of at least ${plan.budget.functionSizeFor(bytes)} MB (${plan.budget.sizeSetting}) would run it ${rows === 1 ? 'one row' : 'one call'} at a time`,
+    `${unit} of ${what} through ${plan.name} ${needs}; this function can give ${plan.budget.describe()}: no request fits; ` +
+      `${plan.budget.largerSettingFor(bytes)} would run it ${rows === 1 ? 'one row' : 'one call'} at a time`,
   );
 }
 

@@ -31,8 +31,7 @@ const budgetOf = (rows: number) => ({
   availableFor: () => rows * ROW_BYTES,
   promisable: () => rows * ROW_BYTES,
   describe: () => `${rows} digits`,
-  functionSizeFor: () => 4096,
-  sizeSetting: 'JOB_WORKER_MEMORY_SIZE',
+  largerSettingFor: () => 'a function of at least 4096 MB (JOB_WORKER_MEMORY_SIZE)',
 });
 
 beforeAll(async () => {
@@ -117,7 +116,7 @@ describe('an image too large to decode within the budget', () => {
     // The figures after "takes" are of the memory free at the time; what is refused and why is the same.
     const prefix = (error: string) => error.slice(0, error.indexOf(' takes '));
     expect(prefix(refused.body.error)).toBe(prefix(now.body.error));
-    expect(refused.body.error).toMatch(/^instances\[1\]: image is 512x512; .*\(AWS_LAMBDA_FUNCTION_MEMORY_SIZE\) would take it$/);
+    expect(refused.body.error).toMatch(/^instances\[1\]: image is 512x512; .*a MEMORY_BUDGET_BYTES of at least \d+ would take it$/);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

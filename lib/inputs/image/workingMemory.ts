@@ -100,6 +100,6 @@ export function checkImageFits(settings: WorkingSettings, header: ImageHeader, f
     `${where}: image is ${width}x${height}; decoding it and fitting it to the model's ${settings.width}x${settings.height} (fit ${settings.fit}) takes ${megabytes(needed)} at its peak; ` +
       `this function can give ${budget.describe()}: ` +
       `${smaller ? `scaled down to ${smaller[0]}x${smaller[1]}${settings.fit === 'contain' ? " (or nearer the model's aspect ratio)" : ''} it fits now; ` : ''}` +
-      `a function of at least ${budget.functionSizeFor(needed)} MB (${budget.sizeSetting}) would take it`,
+      `${budget.largerSettingFor(needed)} would take it`,
   );
 }

@@ -102,7 +102,7 @@ function checkFits(plan: TrainingPlan, cost: StepCost, batchSize: number): void 
   const advice =
     rowsThatFit >= 2 && plan.rows !== undefined
       ? `at most ${rowsThatFit} rows of data fit, with batchSize 1`
-      : `a function of at least ${plan.budget.functionSizeFor(oneRow + data)} MB (${plan.budget.sizeSetting}) would train it with batchSize 1`;
+      : `${plan.budget.largerSettingFor(oneRow + data)} would train it with batchSize 1`;
   throw new PayloadTooLargeError(`no fine-tune of this size fits: ${figures}. ${advice}`);
 }
 
