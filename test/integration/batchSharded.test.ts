@@ -305,7 +305,7 @@ it('a failed rerun into the folder of a finished run leaves that run as it was a
 /**
  * What `modelctl batch` leaves in --out when it is interrupted (Ctrl-C): the plan of its ranges,
  * the parts and results of those its workers finished, and a temporary upload of a part one was
- * writing. Made here by the worker's own code (planRanges, scoreRange) for a run of `workers`
+ * writing, and the join's temporary file beside the outputs. Made here by the worker's own code (planRanges, scoreRange) for a run of `workers`
  * workers at `rangeBytes`; `scored` picks the ranges it finished.
  */
 async function interruptedRun(name: string, out: string, rangeBytes: number, workers: number, scored: (index: number, count: number) => boolean): Promise<number> {
@@ -325,6 +325,8 @@ async function interruptedRun(name: string, out: string, rangeBytes: number, wor
   for (const range of done) await scoreRange(io, app.services.loader, input, outputs, plan, range, oneInvocation(64).limits);
   const writing = plan.ranges.find((range) => !done.includes(range));
   if (writing) await writeFile(path.join(out, `${outputs.part(writing.index, 'predictions')}.${randomUUID()}.tmp-upload`), 'half a part');
+  // The join had begun copying the finished parts into the outputs: its temporary file is beside them, not under the parts.
+  await writeFile(path.join(out, `${outputs.predictions}.${randomUUID()}.tmp-upload`), 'the first parts, joined');
   return plan.ranges.length;
 }
 

@@ -130,6 +130,7 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
     await run.planning?.catch(() => undefined);
     await run.joining?.catch(() => undefined);
     await abandonWrites(io, outputs).catch(() => undefined);
+    await abandonOutputWrites(io, outputs).catch(() => undefined);
     await failShardedRun(io, input, outputs, error, { startedAt: started, etag, plan: run.plan, keepRanges: false }).catch(() => undefined);
     throw error;
   }
@@ -162,6 +163,15 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err
  */
 async function abandonWrites(io: BatchIO, outputs: BatchOutputs): Promise<void> {
   await io.output.abandonWritesUnder?.(outputs.partsPrefix);
+}
+
+/**
+ * Once this run's join has ended: the temporary files beside the outputs, which only the join of an
+ * earlier, interrupted run (Ctrl-C while it copied the parts) can have left, a copy of the parts as
+ * large as the outputs. Not while the join runs: they would be its own.
+ */
+async function abandonOutputWrites(io: BatchIO, outputs: BatchOutputs): Promise<void> {
+  for (const key of [outputs.predictions, outputs.errors, outputs.manifest]) await io.output.abandonWrites?.(key);
 }
 
 async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, started: string, run: LocalRun): Promise<BatchManifest> {
@@ -327,6 +337,7 @@ async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, starte
   // The temporary files of killed workers' writes are under the parts prefix; the join's are beside its outputs.
   await abandonWrites(io, outputs);
   const manifest = await (run.joining as Promise<BatchManifest>);
+  await abandonOutputWrites(io, outputs);
   options.onPhase?.('joined');
   return manifest;
 }
