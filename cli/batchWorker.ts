@@ -11,7 +11,12 @@ import { createServices } from '../lib/services.js';
 
 const services = createServices();
 
-const send = (message: WorkerMessage) => process.send?.(message);
+// Only while the parent listens: a report sent after it is gone would throw (ERR_IPC_CHANNEL_CLOSED).
+const send = (message: WorkerMessage) => process.connected && process.send?.(message);
+
+// The parent is gone (interrupted, killed): no run will join what this worker writes, so it stops
+// now rather than finish its range as an orphan. The parts it leaves, the next run into --out reuses or removes.
+process.on('disconnect', () => process.exit(1));
 
 /**
  * The most this process has held (Linux's VmHWM). Not getrusage's maxrss: Linux carries that over

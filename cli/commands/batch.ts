@@ -68,6 +68,11 @@ export async function batch(services: Services, file: string, options: BatchComm
   await checkRefExists(services.store, ref);
   const here = path.dirname(fileURLToPath(import.meta.url));
   const worker = await buildWorker(path.resolve(here, '../batchWorker.ts'), path.resolve(here, '../..'));
+  const interrupted = (signal: NodeJS.Signals) => {
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+    void stopOn(signal, worker.remove, options.out, input);
+  };
+  process.on('SIGINT', interrupted).on('SIGTERM', interrupted);
   try {
     return await runLocally({
       io: { source: services.openStore(sourceUri), output: services.openStore(outputUri) },
@@ -91,6 +96,19 @@ export async function batch(services: Services, file: string, options: BatchComm
       onPhase: options.onPhase,
     });
   } finally {
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
     await worker.remove();
   }
+}
+
+/**
+ * Ctrl-C or SIGTERM mid-run: the run ends now, by that signal (exit status 128 + its number), its
+ * worker bundle removed (it was left in node_modules/.cache); the workers, cut off from this
+ * process, stop themselves (cli/batchWorker.ts). What the finished ranges wrote stays in --out for
+ * the next run to reuse.
+ */
+async function stopOn(signal: NodeJS.Signals, removeWorker: () => Promise<void>, out: string, input: BatchInput): Promise<void> {
+  await removeWorker().catch(() => undefined);
+  console.error(`modelctl: interrupted (${signal}): the ranges scored so far are kept in ${out} (${input.relative}.parts/), which the same command reuses`);
+  process.kill(process.pid, signal);
 }
