@@ -2,7 +2,8 @@
  * Files named on the command line. One that is not there is the user's mistake: it is reported as
  * a usage error naming the option that gave it, not as a system error with a stack.
  */
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from './errors.js';
 
@@ -43,6 +44,23 @@ export async function checkInputFile(option: string | undefined, file: string): 
 export async function checkOutputFolder(option: string, file: string): Promise<void> {
   const folder = await stat(path.dirname(path.resolve(file))).catch(() => undefined);
   if (!folder?.isDirectory()) throw new UsageError(`${option} ${file}: no folder ${path.dirname(path.resolve(file))}`);
+}
+
+/**
+ * Before a long run: the folder the outputs go to is one, or can be made inside the nearest folder
+ * that is there, and may be written. Else the run started its workers and then failed in the
+ * system's words about a temporary file of its own (ENOTDIR ... plan.json.{uuid}.tmp-upload, exit 1).
+ */
+export async function checkOutputDir(option: string, folder: string): Promise<void> {
+  const wanted = path.resolve(folder);
+  for (let at = wanted; ; at = path.dirname(at)) {
+    const found = await stat(at).catch(() => undefined);
+    if (!found) continue; // the root is always there
+    if (!found.isDirectory()) throw new UsageError(`${option} ${folder}: ${at === wanted ? '' : `${at} `}is a file, not a folder`);
+    return access(at, constants.W_OK).catch((error: unknown) => {
+      throw usageError(option, folder, error, true);
+    });
+  }
 }
 
 export async function writeOptionFile(option: string, file: string, data: string | Uint8Array): Promise<void> {

@@ -13,7 +13,7 @@ import { batchWorkerNodeFlags, FUNCTION_PROCESS_ENV } from '../../lib/runtime/pr
 import type { Services } from '../../lib/services.js';
 import { UsageError } from '../errors.js';
 import { checkRefExists, refArgument } from '../refs.js';
-import { checkInputFile } from '../userFiles.js';
+import { checkInputFile, checkOutputDir } from '../userFiles.js';
 import { buildWorker } from '../workerBundle.js';
 
 export interface BatchCommandOptions {
@@ -66,6 +66,8 @@ export async function batch(services: Services, file: string, options: BatchComm
     throw new UsageError(`--range-timeout must be a positive number of seconds, at most 2147483 (24.8 days), got ${options.rangeTimeout}`);
   }
   await checkRefExists(services.store, ref);
+  // file:// URIs as the store reads them (lib/store/index.ts): file:///abs/path, or file://path from the cwd.
+  if (!options.out.startsWith('s3://')) await checkOutputDir('--out', options.out.startsWith('file:///') ? fileURLToPath(options.out) : options.out.replace(/^file:\/\//, ''));
   const here = path.dirname(fileURLToPath(import.meta.url));
   const worker = await buildWorker(path.resolve(here, '../batchWorker.ts'), path.resolve(here, '../..'));
   const interrupted = (signal: NodeJS.Signals) => {

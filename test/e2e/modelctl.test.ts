@@ -255,6 +255,18 @@ describe('modelctl', () => {
     expect(stdout).toMatch(/30 rows/);
   });
 
+  it('refuses a batch --out that is a file, or inside one, before any worker starts: one line naming --out, exit 2', async () => {
+    const file = path.resolve('README.md');
+    for (const [out, why] of [
+      ['README.md', 'is a file, not a folder'],
+      ['README.md/out', `${file} is a file, not a folder`],
+      [pathToFileURL(file).href, 'is a file, not a folder'],
+    ]) {
+      const { stdout, stderr, code } = await ctl('batch', 'models/_datasets/iris-test.csv', '--model', 'iris', '--out', out);
+      expect([code, stderr, stdout]).toEqual([2, `modelctl: --out ${out.startsWith('file:') ? file : out}: ${why}\n`, '']);
+    }
+  });
+
   it('takes a folder path as the store, as file:// of it', async () => {
     const { stdout, code } = await ctl('--store', 'models', 'list', 'iris');
     expect(code).toBe(0);
