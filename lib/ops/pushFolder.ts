@@ -42,20 +42,22 @@ export async function readModelFolder(source: string): Promise<ModelFiles> {
   checkShardPaths(weightPaths(modelJson)); // before any is read: none is outside the folder
   for (const [index, group] of (modelJson.weightsManifest ?? []).entries()) {
     const sizes = await shardSizes(dir, group.paths, index);
-    if (!sizes) continue; // a missing shard is reported by the registry's own check
+    // The missing ones alone: the registry's check, which finds none of the group read, named every shard of it.
+    const missing = group.paths.filter((_, i) => sizes[i] === undefined);
+    if (missing.length > 0) throw new BadRequestError(`weight files missing for weightsManifest[${index}]: ${missing.join(', ')}`);
     // Sizes first: a shard that is not what the manifest declares is refused before it is read (a
     // 3 GB file would fail Node's read with a stack, not name itself).
     const declared = group.weights.reduce((sum, spec) => sum + specBytes(spec), 0);
-    const held = sizes.reduce((a, b) => a + b, 0);
+    const held = sizes.reduce((a: number, b) => a + (b ?? 0), 0);
     if (held !== declared) throw new BadRequestError(`weight files ${group.paths.join(', ')} hold ${held} bytes but weightsManifest[${index}] declares ${declared}`);
     for (const shard of group.paths) files.set(shard, new Uint8Array(await fs.readFile(path.join(dir, shard))));
   }
   return files;
 }
 
-/** The sizes of a manifest group's shards, undefined when one is missing; a path that names no file is refused, naming it. */
-async function shardSizes(dir: string, shards: string[], index: number): Promise<number[] | undefined> {
-  const sizes: number[] = [];
+/** The sizes of a manifest group's shards, undefined for each that is missing; a path that names no file is refused, naming it. */
+async function shardSizes(dir: string, shards: string[], index: number): Promise<(number | undefined)[]> {
+  const sizes: (number | undefined)[] = [];
   for (const [i, shard] of shards.entries()) {
     const where = `weightsManifest[${index}].paths[${i}] ${JSON.stringify(shard)}`;
     const found = await fs.stat(path.join(dir, shard)).catch((error: NodeJS.ErrnoException) => {
@@ -63,7 +65,10 @@ async function shardSizes(dir: string, shards: string[], index: number): Promise
       // ENOTDIR: a path through a file (`weights.bin/`); anything else, said as the system says it.
       throw new BadRequestError(error.code === 'ENOTDIR' ? `${where} is not a file in ${dir}` : `${where}: ${error.message}`);
     });
-    if (!found) return undefined;
+    if (!found) {
+      sizes.push(undefined);
+      continue;
+    }
     if (!found.isFile()) throw new BadRequestError(`${where} names ${found.isDirectory() ? 'a folder' : 'something other than a file'} in ${dir}, not a weight file`);
     sizes.push(found.size);
   }

@@ -302,6 +302,21 @@ describe('registry bad input', () => {
     expect(written).toEqual([]);
   });
 
+  it('refuses a model whose second shard of two is missing, naming that shard alone', async () => {
+    const store = await tempFolderStore();
+    const dir = await writeLayersModel();
+    // The one shard cut in two, as the converter shards a larger model: part1.bin is there, part2.bin is not.
+    const weights = await readFile(path.join(dir, 'weights.bin'));
+    await writeFile(path.join(dir, 'part1.bin'), weights.subarray(0, 32));
+    const modelJson = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8'));
+    modelJson.weightsManifest[0].paths = ['part1.bin', 'part2.bin'];
+    await writeFile(path.join(dir, 'model.json'), JSON.stringify(modelJson));
+    await expect(pushModelFolder(store, dir, 'm')).rejects.toThrow(/^weight files missing for weightsManifest\[0\]: part2\.bin$/);
+    const written = [];
+    for await (const object of listAll(store, '')) written.push(object.key);
+    expect(written).toEqual([]);
+  });
+
   // Fine-tune refuses such weights, and every answer through them would be a 422.
   it.each([
     [Number.NaN, 'NaN'],
