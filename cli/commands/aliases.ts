@@ -4,7 +4,10 @@ import { aliasArgument, modelArgument, namingWhatExists, versionArgument } from 
 
 export async function promote(store: ObjectStore, modelText: string, versionText: string, aliasText: string): Promise<string> {
   const [model, version, alias] = [modelArgument(modelText), versionArgument(versionText), aliasArgument(aliasText)];
+  const asked = Date.now();
   const record = await namingWhatExists(store, model, () => setAlias(store, model, alias, version));
+  // An alias already at that version is left as it was (its record older than this command): its previous version is not what it "was".
+  if (Date.parse(record.updatedAt) < asked) return `${model}@${alias} -> ${record.version} (already; unchanged)`;
   return `${model}@${alias} -> ${record.version}${record.previous.length ? ` (was ${record.previous[0]})` : ''}`;
 }
 

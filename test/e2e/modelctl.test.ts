@@ -54,6 +54,8 @@ describe('modelctl', () => {
     expect((await ctl('--store', store, 'push', graph, '--name', 'demo')).stdout).toMatch(/pushed demo:2 \(graph, classification\)/);
     expect(JSON.parse((await ctl('--store', store, 'show', 'demo@production')).stdout)).toMatchObject({ version: 1, labels: ['a', 'b', 'c'], versions: [1, 2] });
     expect((await ctl('--store', store, 'promote', 'demo', '2', '--alias', 'production')).stdout).toMatch(/demo@production -> 2 \(was 1\)/);
+    // Promoted again to where it is: nothing moves, and the answer does not say it "was" 1.
+    expect((await ctl('--store', store, 'promote', 'demo', '2', '--alias', 'production')).stdout).toBe('demo@production -> 2 (already; unchanged)\n');
     expect((await ctl('--store', store, 'rollback', 'demo', '--alias', 'production')).stdout).toMatch(/demo@production -> 1 \(rolled back\)/);
     expect(JSON.parse((await ctl('--store', store, 'show', 'demo')).stdout).version).toBe(1);
   });
