@@ -21,6 +21,13 @@ import { number, storeUri, wholeNumber } from './optionParsers.js';
 // user set it.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+// A reader that stops early (`modelctl show digits --full | head`) is no failure of modelctl: it
+// ends quietly, as command-line tools do, rather than print an EPIPE stack trace and exit 1.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+});
+
 const program = new Command('modelctl')
   .description('Manage TF.js model versions in a model store (default: MODEL_STORE_URI, else the repo models/ folder)')
   .option('--store <uri>', 'model store: s3://bucket/prefix, file://path or a folder path', storeUri)

@@ -269,6 +269,12 @@ describe('modelctl', () => {
     }
   });
 
+  it('stops quietly when what reads its output closes early (| head): no EPIPE stack trace, exit 0', async () => {
+    // digits' full manifest (its background sample, 79 KB) is more than a pipe holds, so modelctl is still writing when head goes.
+    const { stdout, stderr } = await run('bash', ['-c', `"${modelctl}" show digits --full | head -c 10 >/dev/null; echo "exit \${PIPESTATUS[0]}"`]);
+    expect([stdout, stderr]).toEqual(['exit 0\n', '']);
+  });
+
   it('takes a folder path as the store, as file:// of it', async () => {
     const { stdout, code } = await ctl('--store', 'models', 'list', 'iris');
     expect(code).toBe(0);
