@@ -40,12 +40,19 @@ function walk(node: Node): H5Group {
   return group;
 }
 
+/** The innermost entry of an HDF5 error stack ("#006: .../H5Fsuper.c line 577 in H5F__super_read(): truncated file: ..."): its message. */
+function innermost(stack: string): string {
+  const entries = [...stack.matchAll(/#\d+: .* in [\w.]+\(\): (.*)$/gm)];
+  return entries.length > 0 ? entries[entries.length - 1][1].trim() : stack.trim().replace(/\s*\n\s*/g, ' ');
+}
+
 let files = 0;
 
 /** The whole file as a tree (weights included: a Keras file is read in full anyway). */
 export async function readHdf5(bytes: Uint8Array, what: string): Promise<H5Group> {
   const { default: h5wasm } = await import('h5wasm');
-  const { FS } = await h5wasm.ready;
+  const library = await h5wasm.ready;
+  const { FS } = library;
   files += 1;
   const name = `/import-${process.pid}-${files}.h5`;
   // Owned, not copied: h5wasm's in-memory file system keeps these bytes as the file's content (it is
@@ -54,10 +61,17 @@ export async function readHdf5(bytes: Uint8Array, what: string): Promise<H5Group
   FS.writeFile(name, bytes, { canOwn: true } as never);
   try {
     let file: InstanceType<typeof import('h5wasm')['default']['File']>;
+    // HDF5's default error handler prints its error stack to stderr (40 lines for a truncated file,
+    // before modelctl's one) and the open "succeeds" with a bad id that fails later with "name not
+    // defined!". h5wasm's throwing handler makes the open itself throw that stack instead: its last
+    // entry says what is wrong. Only around the open: elsewhere h5wasm may probe and expect failures.
+    library.activate_throwing_error_handler();
     try {
       file = new h5wasm.File(name, 'r');
     } catch (error) {
-      throw new BadRequestError(`${what} cannot be read as HDF5 (damaged or truncated?): ${(error as Error).message}`);
+      throw new BadRequestError(`${what} cannot be read as HDF5 (damaged or truncated?): ${innermost((error as Error).message)}`);
+    } finally {
+      library.deactivate_throwing_error_handler();
     }
     try {
       return walk(file as unknown as Node);

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { copyFile, cp, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -267,6 +267,15 @@ describe('modelctl', () => {
       const { stdout, stderr, code } = await ctl('batch', 'models/_datasets/iris-test.csv', '--model', 'iris', '--out', out);
       expect([code, stderr, stdout]).toEqual([2, `modelctl: --out ${out.startsWith('file:') ? file : out}: ${why}\n`, '']);
     }
+  });
+
+  it("refuses a truncated .h5 in one line saying what HDF5 found, without the HDF5 library's own diagnostics", async () => {
+    const bytes = await readFile('test/fixtures/keras/resnet8_cifar10_keras2_4.h5');
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'modelctl-h5-')), 'cut.h5');
+    await writeFile(file, bytes.subarray(0, 5000));
+    const { stdout, stderr, code } = await ctl('--store', refusedStore, 'push', file, '--name', 'cut');
+    expect([code, stdout]).toEqual([1, '']);
+    expect(stderr).toBe(`modelctl: ${file} cannot be read as HDF5 (damaged or truncated?): truncated file: eof = 5000, sblock->base_addr = 0, stored_eof = ${bytes.length}\n`);
   });
 
   it('stops quietly when what reads its output closes early (| head): no EPIPE stack trace, exit 0', async () => {
