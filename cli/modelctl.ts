@@ -64,7 +64,7 @@ program.hook('preAction', async (_, command) => {
 
 program
   .command('push <model>')
-  .description('create a new version from a TF.js model folder (model.json + weight shards) or a Keras file (.keras, or legacy .h5)')
+  .description('create a new version from a TF.js model folder (model.json + weight shards), its .json file or a .zip of it, or a Keras file (.keras, or legacy .h5)')
   .requiredOption('-n, --name <name>', 'model name')
   .option('-a, --alias <alias>', 'point this alias at the new version')
   .addOption(new Option('-t, --task <task>', 'guessed from the output activation (softmax, sigmoid: classes) or the labels if omitted').choices(TASKS))

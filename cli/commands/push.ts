@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { setAlias, TASKS, type ManifestFields, type Task } from '../../lib/registry/index.js';
-import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { pushModelFiles, pushModelFolder, tfjsZipFiles } from '../../lib/ops/pushFolder.js';
 import { pushKerasFile } from '../../lib/ops/pushKeras.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { UsageError } from '../errors.js';
@@ -56,15 +57,23 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
     started = true;
     bar.update(written);
   };
-  // A folder or a .json file is a TF.js model; another file is a Keras model (.keras or .h5), imported.
+  // A folder or a .json file is a TF.js model, and so is a .zip of a folder (as imports/ takes it);
+  // another file is a Keras model (.keras or .h5), imported.
   const found = await stat(source).catch(() => undefined);
-  if (!found) throw new UsageError(`${source}: no such folder or file (push takes a TF.js model folder or its .json file, or a .keras or .h5 file)`);
+  if (!found) throw new UsageError(`${source}: no such folder or file (push takes a TF.js model folder, its .json file or a .zip of it, or a .keras or .h5 file)`);
+  const extension = path.extname(source).toLowerCase();
   let manifest: Awaited<ReturnType<typeof pushModelFolder>>;
   try {
-    manifest =
-      found.isDirectory() || path.extname(source).toLowerCase() === '.json'
-        ? await pushModelFolder(store, source, name, fields, { onProgress })
-        : await pushKerasFile(store, new Uint8Array(await readFile(source)), path.resolve(source), name, fields, { onProgress });
+    if (found.isDirectory() || extension === '.json') manifest = await pushModelFolder(store, source, name, fields, { onProgress });
+    else {
+      const bytes = new Uint8Array(await readFile(source));
+      const where = path.resolve(source);
+      if (extension !== '.zip') manifest = await pushKerasFile(store, bytes, where, name, fields, { onProgress });
+      else {
+        const lineage = { parent: null, source: where, sourceFormat: 'tfjs-zip' as const, sourceSha256: createHash('sha256').update(bytes).digest('hex') };
+        manifest = await pushModelFiles(store, tfjsZipFiles(bytes, where), where, name, { ...fields, lineage }, { onProgress });
+      }
+    }
   } finally {
     bar.stop();
   }

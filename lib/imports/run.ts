@@ -7,13 +7,11 @@
  * nothing else is written; a store or backend failure is thrown, so Lambda retries the event.
  */
 import { createHash } from 'node:crypto';
-import { unzipBounded } from '../keras/archive.js';
 import { BadRequestError, NotFoundError, ServiceError } from '../errors.js';
 import { initBackend } from '../runtime/backend.js';
 import type { MemoryBudget } from '../runtime/memory.js';
-import { pushModelFiles } from '../ops/pushFolder.js';
+import { pushModelFiles, tfjsZipFiles } from '../ops/pushFolder.js';
 import { pushKerasFile } from '../ops/pushKeras.js';
-import type { ModelFiles } from '../registry/artifacts.js';
 import type { ManifestFields } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
 import { listVersions, readManifest } from '../registry/versions.js';
@@ -39,17 +37,6 @@ async function optionalJson<T>(store: ObjectStore, key: string): Promise<T | und
     if (error instanceof SyntaxError) throw new BadRequestError(`${key} is not valid JSON`);
     throw error;
   }
-}
-
-/** A zip of a TF.js model folder: model.json and its shards, at the top or in one folder. */
-function tfjsFilesOf(bytes: Uint8Array, key: string): ModelFiles {
-  const entries = unzipBounded(bytes, key);
-  const modelJson = Object.keys(entries).find((name) => name === 'model.json' || /^[^/]+\/model\.json$/.test(name));
-  if (!modelJson) throw new BadRequestError(`${key} holds no model.json at its top or in one folder: is it a zipped TF.js model folder?`);
-  const folder = modelJson.slice(0, -'model.json'.length);
-  const files: ModelFiles = new Map();
-  for (const [name, content] of Object.entries(entries)) if (name.startsWith(folder) && !name.endsWith('/')) files.set(name.slice(folder.length), content);
-  return files;
 }
 
 const isObject = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -83,7 +70,7 @@ async function importFile(source: ObjectStore, registry: ObjectStore, target: Im
   const where = target.key;
   if (target.format === 'tfjs-zip') {
     const lineage = { parent: null, source: where, sourceFormat: 'tfjs-zip' as const, sourceSha256: sha256 };
-    return (await pushModelFiles(registry, tfjsFilesOf(bytes, where), where, target.model, { ...(fields as Partial<ManifestFields>), lineage })).version;
+    return (await pushModelFiles(registry, tfjsZipFiles(bytes, where), where, target.model, { ...(fields as Partial<ManifestFields>), lineage })).version;
   }
   return (await pushKerasFile(registry, bytes, where, target.model, fields as Partial<ManifestFields>)).version;
 }

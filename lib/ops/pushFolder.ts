@@ -2,6 +2,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { BadRequestError, ServiceError } from '../errors.js';
+import { unzipBounded } from '../keras/archive.js';
 import { initBackend } from '../runtime/backend.js';
 import { modelFromMemory, signatureOf } from '../runtime/tfModel.js';
 import type { ObjectStore } from '../store/index.js';
@@ -139,6 +140,17 @@ function checkFieldsFit(signature: Signature, task: Task, fields: Partial<Manife
     const repeated = firstRepeated(input.features.map((f) => f.name));
     if (repeated !== undefined) throw new BadRequestError(`feature ${String(repeated)} is named twice: each feature is one input column`);
   }
+}
+
+/** A zip of a TF.js model folder (an import, or `modelctl push m.zip`): model.json and its shards, at the top or in one folder. */
+export function tfjsZipFiles(bytes: Uint8Array, what: string): ModelFiles {
+  const entries = unzipBounded(bytes, what);
+  const modelJson = Object.keys(entries).find((name) => name === 'model.json' || /^[^/]+\/model\.json$/.test(name));
+  if (!modelJson) throw new BadRequestError(`${what} holds no model.json at its top or in one folder: is it a zipped TF.js model folder?`);
+  const folder = modelJson.slice(0, -'model.json'.length);
+  const files: ModelFiles = new Map();
+  for (const [name, content] of Object.entries(entries)) if (name.startsWith(folder) && !name.endsWith('/')) files.set(name.slice(folder.length), content);
+  return files;
 }
 
 /** A TF.js model's files (model.json and its shards) -> a new version; `source` goes in the lineage. */

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { startS3rver } from '../helpers/s3rver.js';
 import { tempFolderStore } from '../helpers/stores.js';
@@ -89,6 +90,21 @@ describe('modelctl', () => {
     // Nothing moved, nothing written.
     expect(JSON.parse((await ctl('--store', store, 'show', 'iris@production')).stdout)).toMatchObject({ version: 1, versions: [1] });
   }, 120_000);
+
+  it('pushes a .zip of a TF.js model folder, as imports/ takes it: the same files as the folder, and the same metrics', async () => {
+    const store = (await tempFolderStore()).uri;
+    const folder = 'models/iris/versions/1';
+    const zip = path.join(await mkdtemp(path.join(tmpdir(), 'modelctl-zip-')), 'iris.zip');
+    const entries = Object.fromEntries(await Promise.all(['model.json', 'weights.bin'].map(async (f) => [`iris/${f}`, new Uint8Array(await readFile(path.join(folder, f)))])));
+    await writeFile(zip, zipSync(entries));
+    const flags = ['--features', 'sepal_length,sepal_width,petal_length,petal_width', '--labels', 'setosa,versicolor,virginica'];
+    expect((await ctl('--store', store, 'push', zip, '--name', 'zipped', ...flags)).stdout).toMatch(/^pushed zipped:1 \(layers, classification\)/);
+    const shown = JSON.parse((await ctl('--store', store, 'show', 'zipped')).stdout);
+    expect(shown.files).toEqual(JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8')).files);
+    expect(shown.lineage).toMatchObject({ source: zip, sourceFormat: 'tfjs-zip' });
+    const evaluated = await ctl('--store', store, 'evaluate', 'zipped', '--data', 'models/_datasets/iris-test.csv', '--label-column', 'species', '--json');
+    expect(JSON.parse(evaluated.stdout).metrics.accuracy).toBe(1);
+  });
 
   it('pushes a TF.js model by its .json file, as packages ship several models in one folder (name.json beside name.bin)', async () => {
     const store = (await tempFolderStore()).uri;
