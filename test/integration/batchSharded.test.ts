@@ -5,7 +5,7 @@
  * (run.ts's scoreObject) on the same file: a CSV with quoted newlines, blank lines and bad rows,
  * and a JSON Lines file with bad lines. Small CSVs whose quotes a planner could misread (a quote
  * inside an unquoted field, "" escapes, a closing quote that whitespace follows, a BOM before a
- * quoted header, CRLF) are cut at every range size from 1 to 60 bytes and scored range by range in
+ * quoted header, CRLF, blank lines before the header) are cut at every range size from 1 to 60 bytes and scored range by range in
  * this process as the state machine's tasks score them: the same outputs again, and a file the run
  * through one function refuses is refused in the same words.
  */
@@ -466,6 +466,8 @@ describe('CSVs whose quotes a planner could misread: cut at every range size fro
     'crlf-bom.csv': `\uFEFF"sepal_length","sepal_width","petal_length","petal_width","note"\r\n5.1,3.5,1.4,0.2,"a\r\nb"\r\n\r\n6.7,3.0,5.2,2.3,c"\r\n5.0,y,1.5,0.2,"d\r"\r\n6.3,3.3,6.0,2.5,e\r\n`,
     'header-quote.csv': 'sepal_length,sepal_width,petal_length,petal_width,no"te\n5.1,3.5,1.4,0.2,a\n6.7,3.0,5.2,2.3,"b\n"\n',
     'bom-quoted.csv': '\uFEFF"sepal_length","sepal_width","petal_length","petal_width","species"\n5.1,3.5,1.4,0.2,"setosa"\n6.3,3.3,6.0,2.5,"virginica"\n',
+    // Blank lines before the header (the reader skips them): a range that ends among them must not leave the header to a range read as rows.
+    'blank-first.csv': `\n\r\n""\n${header}\r\n5.1,3.5,1.4,0.2,a\n\n6.7,3.0,5.2,2.3,b\n`,
   };
   /** Refused by the run through one function: the sharded run must refuse them in the same words. */
   const REFUSED: Record<string, string> = {

@@ -239,7 +239,9 @@ export async function planRanges(store: ObjectStore, options: PlanOptions): Prom
           recordStartLine = lines;
         } else headerEnd = end;
       }
-      boundary(end);
+      // Not before the header's end: the first range reads the header (range.ts); a range that
+      // began among the blank lines before it would take the header for a row.
+      if (headerEnd >= 0) boundary(end);
     }
     carry = undefined;
     if (length > 0) before = bytes[length - 1];
