@@ -75,21 +75,24 @@ interface ScoredBatch {
 async function* scoredCsv(stream: Readable, loaded: LoadedModel, checkpoint: Checkpoint, limits: RunLimits): AsyncGenerator<ScoredBatch> {
   let header = checkpoint.columns;
   let columnar: ColumnarInput | undefined;
-  const takeHeader = (columns: string[]) => {
+  const takeHeader = (cells: string[]) => {
+    // Names trimmed (and the byte-order mark taken off), as evaluate reads a header and as the
+    // duplicate check compares names (inputs/csvRecords.ts): one file means the same in both.
+    const columns = cells.map((cell, i) => (i === 0 ? cell.replace(/^\uFEFF/, '') : cell).trim());
     const plan = csvColumns(loaded.manifest, columns);
     const missing = plan && 'missing' in plan ? plan.missing : (requiredColumns(loaded.manifest) ?? []).filter((c) => !columns.includes(c));
     if (missing.length) throw new BadRequestError(`the CSV header lacks column(s) ${missing.join(', ')}; it has ${namesListed(columns)}`);
     columnar = plan && !('missing' in plan) ? plan : undefined;
     return columns;
   };
-  if (header) takeHeader(header);
+  if (header) header = takeHeader(header);
   // A run that has not read the header starts at the top of the file (line 0).
   const start = { offset: checkpoint.offset, line: header ? checkpoint.line : 0 };
   for await (const { records, end } of csvRecordBatches(stream, limits.maxBatch, start, () => recordRoom(limits.budget, oneRowNeed(loaded, limits.budget)))) {
     let rows = records;
     if (!header) {
       const [first] = records;
-      header = takeHeader(first.cells.map((cell, i) => (i === 0 ? cell.replace(/^\uFEFF/, '') : cell)));
+      header = takeHeader(first.cells);
       checkpoint.columns = header;
       rows = records.slice(1);
     }

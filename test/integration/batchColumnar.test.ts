@@ -138,3 +138,35 @@ describe('a CSV for a model whose instance is not a row of numbers (text)', () =
     expect(output.split('\n')[4].startsWith(`2,"Ünïcode ""quotes"" and, commas",`)).toBe(true);
   });
 });
+
+describe('a header whose names are padded with spaces (a spreadsheet\'s "a, b" export)', () => {
+  it('is read with its names trimmed, as evaluate reads it: each row answered as :predict answers its record, cut into an invocation per batch or not', async () => {
+    const flowers = [
+      [5.1, 3.5, 1.4, 0.2],
+      [6.7, 3.0, 5.2, 2.3],
+      [5.9, 3.0, 4.2, 1.5],
+    ];
+    const body = `\uFEFF sepal_length , sepal_width,"petal_length ",\tpetal_width, label\r\n${flowers.map((f) => `${f.join(',')},x`).join('\r\n')}\r\n`;
+    await store.put('batch/input/iris/padded.csv', body);
+    await store.put('batch/input/iris/padded-cut.csv', body);
+    const whole = await run('batch/input/iris/padded.csv');
+    const cut = await run('batch/input/iris/padded-cut.csv', { marginMs: 1, remainingMs: () => 0 });
+    expect(cut.predictions.equals(whole.predictions)).toBe(true);
+    const output = parse(whole.predictions.toString('utf8')) as string[][];
+    // The answer's columns are renamed past the file's own (trimmed) `label`.
+    expect(output[0]).toEqual([...FEATURES, 'label', 'predicted_label', 'predicted_score']);
+    for (const [i, f] of flowers.entries()) {
+      const answer = await call(app.predict, 'POST', '/v1/models/iris:predict', { instances: [Object.fromEntries(FEATURES.map((name, j) => [name, f[j]]))] });
+      expect(output[i + 1].slice(-2)).toEqual([answer.body.predictions[0].label, String(answer.body.predictions[0].score)]);
+    }
+    expect(whole.manifest?.rows).toEqual({ read: 3, scored: 3, failed: 0 });
+
+    // A text model finds its ` text ` column the same way.
+    await store.put('batch/input/spam/padded.csv', 'id , text \n1,WIN a FREE prize now\n');
+    const mails = await scoreObject(store, app.services.loader, 'batch/input/spam/padded.csv', oneInvocation(16));
+    expect(mails.manifest?.rows).toEqual({ read: 1, scored: 1, failed: 0 });
+    const answer = await call(app.predict, 'POST', '/v1/models/spam:predict', { instances: ['WIN a FREE prize now'] });
+    const [, row] = parse(Buffer.from(await store.get('batch/output/spam/padded.csv.predictions.csv')).toString('utf8')) as string[][];
+    expect(row.slice(-2)).toEqual([answer.body.predictions[0].label, String(answer.body.predictions[0].score)]);
+  });
+});

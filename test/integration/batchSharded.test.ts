@@ -467,6 +467,8 @@ describe('CSVs whose quotes a planner could misread: cut at every range size fro
     'header-quote.csv': 'sepal_length,sepal_width,petal_length,petal_width,no"te\n5.1,3.5,1.4,0.2,a\n6.7,3.0,5.2,2.3,"b\n"\n',
     'bom-quoted.csv': '\uFEFF"sepal_length","sepal_width","petal_length","petal_width","species"\n5.1,3.5,1.4,0.2,"setosa"\n6.3,3.3,6.0,2.5,"virginica"\n',
     // Blank lines before the header (the reader skips them): a range that ends among them must not leave the header to a range read as rows.
+    // Names padded with spaces: every range reads them trimmed, the first from the file, the others from the plan.
+    'padded.csv': ` sepal_length , sepal_width,petal_length,petal_width, note\n5.1,3.5,1.4,0.2,a\n6.7,3.0,5.2,2.3,"b\n"\n`,
     'blank-first.csv': `\n\r\n""\n${header}\r\n5.1,3.5,1.4,0.2,a\n\n6.7,3.0,5.2,2.3,b\n`,
   };
   /** Refused by the run through one function: the sharded run must refuse them in the same words. */
