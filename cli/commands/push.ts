@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { setAlias, TASKS, type ManifestFields, type Task } from '../../lib/registry/index.js';
-import { pushModelFiles, pushModelFolder, tfjsZipFiles } from '../../lib/ops/pushFolder.js';
+import { pushModelFolder, pushTfjsZip } from '../../lib/ops/pushFolder.js';
 import { pushKerasFile } from '../../lib/ops/pushKeras.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { UsageError } from '../errors.js';
@@ -69,10 +69,7 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
       const bytes = new Uint8Array(await readFile(source));
       const where = path.resolve(source);
       if (extension !== '.zip') manifest = await pushKerasFile(store, bytes, where, name, fields, { onProgress });
-      else {
-        const lineage = { parent: null, source: where, sourceFormat: 'tfjs-zip' as const, sourceSha256: createHash('sha256').update(bytes).digest('hex') };
-        manifest = await pushModelFiles(store, tfjsZipFiles(bytes, where), where, name, { ...fields, lineage }, { onProgress });
-      }
+      else manifest = await pushTfjsZip(store, bytes, createHash('sha256').update(bytes).digest('hex'), where, name, fields, { onProgress });
     }
   } finally {
     bar.stop();

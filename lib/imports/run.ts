@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { BadRequestError, NotFoundError, ServiceError } from '../errors.js';
 import { initBackend } from '../runtime/backend.js';
 import type { MemoryBudget } from '../runtime/memory.js';
-import { pushModelFiles, tfjsZipFiles } from '../ops/pushFolder.js';
+import { pushTfjsZip } from '../ops/pushFolder.js';
 import { pushKerasFile } from '../ops/pushKeras.js';
 import type { ManifestFields } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
@@ -69,8 +69,7 @@ async function importFile(source: ObjectStore, registry: ObjectStore, target: Im
   if (earlier !== undefined) return earlier;
   const where = target.key;
   if (target.format === 'tfjs-zip') {
-    const lineage = { parent: null, source: where, sourceFormat: 'tfjs-zip' as const, sourceSha256: sha256 };
-    return (await pushModelFiles(registry, tfjsZipFiles(bytes, where), where, target.model, { ...(fields as Partial<ManifestFields>), lineage })).version;
+    return (await pushTfjsZip(registry, bytes, sha256, where, target.model, fields as Partial<ManifestFields>)).version;
   }
   return (await pushKerasFile(registry, bytes, where, target.model, fields as Partial<ManifestFields>)).version;
 }

@@ -143,7 +143,7 @@ function checkFieldsFit(signature: Signature, task: Task, fields: Partial<Manife
 }
 
 /** A zip of a TF.js model folder (an import, or `modelctl push m.zip`): model.json and its shards, at the top or in one folder. */
-export function tfjsZipFiles(bytes: Uint8Array, what: string): ModelFiles {
+function tfjsZipFiles(bytes: Uint8Array, what: string): ModelFiles {
   const entries = unzipBounded(bytes, what);
   const modelJson = Object.keys(entries).find((name) => name === 'model.json' || /^[^/]+\/model\.json$/.test(name));
   if (!modelJson) throw new BadRequestError(`${what} holds no model.json at its top or in one folder: is it a zipped TF.js model folder?`);
@@ -173,4 +173,22 @@ export async function pushModelFiles(
 export async function pushModelFolder(store: ObjectStore, dir: string, name: string, fields: Partial<ManifestFields> = {}, options: CreateVersionOptions = {}): Promise<Manifest> {
   validateName(name);
   return pushModelFiles(store, await readModelFolder(dir), path.resolve(dir), name, fields, options);
+}
+
+/**
+ * A zip of a TF.js model folder -> a new version whose lineage names the zip and its sha256 (by
+ * which an import finds a version it made before its outcome was recorded). `where`: the zip's key
+ * or path. Both doors take it: an upload under imports/ and `modelctl push m.zip`.
+ */
+export function pushTfjsZip(
+  store: ObjectStore,
+  bytes: Uint8Array,
+  sha256: string,
+  where: string,
+  name: string,
+  fields: Partial<ManifestFields> = {},
+  options: CreateVersionOptions = {},
+): Promise<Manifest> {
+  const lineage = { parent: null, source: where, sourceFormat: 'tfjs-zip' as const, sourceSha256: sha256 };
+  return pushModelFiles(store, tfjsZipFiles(bytes, where), where, name, { ...fields, lineage }, options);
 }
