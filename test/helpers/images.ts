@@ -30,7 +30,7 @@ export const jpegBytes = (width: number, height: number, paint: Painter, quality
 export const b64 = (bytes: Uint8Array) => ({ b64: Buffer.from(bytes).toString('base64') });
 
 /** A PNG chunk: its length, type, data and CRC. */
-function pngChunk(type: string, data: Uint8Array): Buffer {
+export function pngChunk(type: string, data: Uint8Array): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt32BE(data.length, 0);
   head.write(type, 4, 'latin1');
@@ -42,18 +42,19 @@ function pngChunk(type: string, data: Uint8Array): Buffer {
 /**
  * A PNG whose image data is exactly `data` (filter bytes included, deflated as one IDAT), whatever
  * its header says: for files whose data does not match their size, which no encoder writes.
- * `alterStream` changes the zlib stream (its Adler-32, its end) before it is put in the IDAT chunk.
+ * `alterStream` changes the zlib stream (its Adler-32, its end) before it is put in the IDAT chunk;
+ * `before`: chunks between IHDR and IDAT (PLTE, tRNS).
  */
 export function pngWithData(
   width: number,
   height: number,
   data: Uint8Array,
-  { depth = 8, colorType = 0, interlaced = false, alterStream = (deflated: Buffer) => deflated } = {},
+  { depth = 8, colorType = 0, interlaced = false, alterStream = (deflated: Buffer) => deflated, before = [] as Buffer[] } = {},
 ): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([depth, colorType, 0, 0, interlaced ? 1 : 0], 8);
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, pngChunk('IHDR', ihdr), pngChunk('IDAT', alterStream(deflateSync(data))), pngChunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([signature, pngChunk('IHDR', ihdr), ...before, pngChunk('IDAT', alterStream(deflateSync(data))), pngChunk('IEND', new Uint8Array(0))]);
 }

@@ -21,7 +21,7 @@ import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../lib/errors.js';
 import { decodeImage } from '../../lib/inputs/image/decode.js';
-import { pngWithData } from '../helpers/images.js';
+import { pngChunk, pngWithData } from '../helpers/images.js';
 
 const PHOTO_DIR = path.resolve('node_modules/@vladmandic/face-api/demo');
 const FIXTURES = path.resolve('test/fixtures/jpeg');
@@ -189,6 +189,20 @@ describe('PNG data, read as libpng reads it', () => {
   it('a PNG whose IDAT fails its CRC is refused for that, not for the bytes the parser then left', () => {
     const file = pngWithData(28, 28, digitRows(28));
     file[file.length - 13] ^= 1; // the IDAT chunk's CRC ends where the 12-byte IEND chunk begins
-    expect(badRequest(() => decodeImage(file, 'instances[0]')).message).toBe("instances[0]: corrupt PNG (CRC error: a chunk's data does not match its checksum)");
+    expect(badRequest(() => decodeImage(file, 'instances[0]')).message).toBe('instances[0]: corrupt PNG (CRC error in its IDAT chunk)');
+  });
+
+  it('an ancillary chunk that fails its CRC is left out, as libpng discards it with a warning; a critical one is refused', () => {
+    // A palette image with a tRNS chunk (libpng 1.6.39 as png_io.cc drives it: "tRNS: CRC error", a
+    // warning, the same pixels; "PLTE: CRC error", an error).
+    const palette = pngChunk('PLTE', Uint8Array.from([255, 0, 0, 0, 255, 0, 0, 0, 255]));
+    const transparency = pngChunk('tRNS', Uint8Array.from([0, 128, 255]));
+    const rows = Uint8Array.from({ length: 3 * 5 }, (_, i) => (i % 5 === 0 ? 0 : (i % 5) % 3));
+    const file = (...chunks: Buffer[]) => pngWithData(4, 3, rows, { depth: 8, colorType: 3, before: chunks });
+    const damaged = (chunk: Buffer) => Buffer.concat([chunk.subarray(0, -1), Buffer.from([chunk[chunk.length - 1] ^ 1])]);
+    const opaque = decodeImage(file(palette), 'x');
+    expect(Buffer.from(decodeImage(file(palette, damaged(transparency)), 'x').rgba).equals(Buffer.from(opaque.rgba))).toBe(true);
+    expect(Buffer.from(decodeImage(file(palette, transparency), 'x').rgba).equals(Buffer.from(opaque.rgba))).toBe(false);
+    expect(badRequest(() => decodeImage(file(damaged(palette), transparency), 'instances[0]')).message).toBe('instances[0]: corrupt PNG (CRC error in its PLTE chunk)');
   });
 });

@@ -6,6 +6,7 @@
  * CMYK into RGB). Every failure is a BadRequestError naming the JSON path; sizes are checked from
  * the headers before anything is decompressed, so a small request cannot make us allocate gigabytes.
  */
+import { crc32 } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { BadRequestError } from '../../errors.js';
 import { decodeJpegRgba, JpegDataError, jpegDecoderGrownBytes } from './jpeg.js';
@@ -164,6 +165,28 @@ function throughIend(bytes: Uint8Array): Uint8Array {
 }
 
 /**
+ * The chunks whose CRC does not match their data, as libpng (TensorFlow's decode_png) judges them:
+ * a critical one (IHDR, PLTE, IDAT, IEND) is an error, naming it; an ancillary one (gAMA, tRNS, a
+ * text chunk) is a warning there and the chunk is discarded, so it is left out here too (pngjs
+ * would refuse the file). The file must reach its IEND chunk (pngTruncation).
+ */
+function withoutDamagedAncillaryChunks(bytes: Uint8Array, where: string): Uint8Array {
+  const kept: Uint8Array[] = [bytes.subarray(0, 8)];
+  let dropped = false;
+  for (let at = 8; at < bytes.length; at += 12 + u32(bytes, at)) {
+    const end = at + 12 + u32(bytes, at);
+    if (crc32(bytes.subarray(at + 4, end - 4)) === u32(bytes, end - 4)) {
+      kept.push(bytes.subarray(at, end));
+      continue;
+    }
+    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+    if ((bytes[at + 4] & 0x20) === 0) throw new BadRequestError(`${where}: corrupt PNG (CRC error in its ${type} chunk)`);
+    dropped = true;
+  }
+  return dropped ? Buffer.concat(kept) : bytes;
+}
+
+/**
  * Why a PNG's chunks stop short of its IEND chunk ("truncated: ..."), or undefined when they reach
  * it. pngjs would only say "There are some read requests waitng on finished stream".
  */
@@ -178,23 +201,17 @@ function pngTruncation(bytes: Uint8Array): string | undefined {
 
 /** pngjs's own words for data that ended early (its sync reader's, misspelling included). */
 const PNGJS_ENDED_EARLY = /read requests waitng on finished stream|unexpected end of file/i;
-/** pngjs's words for a chunk whose CRC does not match: "Crc error - <in the file> - <computed>". */
-const PNGJS_CRC = /^Crc error/;
 
 function decodePng(file: Uint8Array, where: string): DecodedImage {
   const truncated = pngTruncation(file);
   if (truncated) throw new BadRequestError(`${where}: corrupt PNG (${truncated})`);
-  const bytes = throughIend(file);
+  const bytes = withoutDamagedAncillaryChunks(throughIend(file), where);
   try {
     const png = readPng(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     return { width: png.width, height: png.height, rgba: new Uint8Array(png.rgba.buffer, png.rgba.byteOffset, png.rgba.byteLength) };
   } catch (error) {
     const message = (error as Error)?.message ?? String(error);
-    const what = PNGJS_ENDED_EARLY.test(message)
-      ? 'truncated: its image data ends early'
-      : PNGJS_CRC.test(message)
-        ? "CRC error: a chunk's data does not match its checksum"
-        : message;
+    const what = PNGJS_ENDED_EARLY.test(message) ? 'truncated: its image data ends early' : message;
     throw new BadRequestError(`${where}: corrupt PNG (${what})`, { cause: error });
   }
 }
