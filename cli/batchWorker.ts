@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { failureKind, type RangeTask, type WorkerMessage } from '../lib/batch/shard/local.js';
-import { outputsFor } from '../lib/batch/paths.js';
+import { outputsFor, shardOutputsFor } from '../lib/batch/paths.js';
 import { scoreRange } from '../lib/batch/shard/range.js';
 import { createServices } from '../lib/services.js';
 
@@ -32,7 +32,7 @@ process.on('message', async (task: RangeTask) => {
   const started = performance.now();
   const cpu = process.cpuUsage();
   try {
-    await scoreRange(io, services.loader, task.input, outputsFor(task.input, task.outputPrefix), task.plan, task.range, services.batchLimits);
+    await scoreRange(io, services.loader, task.input, shardOutputsFor(outputsFor(task.input, task.outputPrefix), task.plan.etag), task.plan, task.range, services.batchLimits);
     const rssBytes = process.memoryUsage().rss;
     const used = process.cpuUsage(cpu);
     send({

@@ -29,15 +29,24 @@ export interface BatchOutputs {
   predictions: string;
   errors: string;
   manifest: string;
-  /** A sharded run's parts (runs through one function keep theirs in their own folder: runFiles). */
-  part(index: number, kind: 'predictions' | 'errors'): string;
-  /** Where every part, plan and range count of a sharded run lives (nothing else is there). */
-  partsPrefix: string;
+  /** Where the sharded runs keep their parts, a folder per version of the source (shardOutputsFor); nothing else is there. */
+  shardsPrefix: string;
   /** Where the runs through one function keep what they write before the outputs: a folder per run, and the claims of publishing (run.ts publishOnce). */
   runsPrefix: string;
   /** The claim a run holds while it publishes the outputs of one version of the source (run.ts publishOnce, claim.ts). */
   publication(etag: string): string;
-  /** A sharded run: its plan, its ranges alone (a JSON array, what a Distributed Map reads), and each range's counts once it is scored. */
+}
+
+/**
+ * The outputs of a sharded run of one version of the source, and the folder of its own where it
+ * keeps its parts, its plan, its ranges alone (a JSON array, what a Distributed Map reads) and each
+ * range's counts once scored. Of its own because a range of a run for an earlier upload of the same
+ * key may still be writing its part: in a shared folder, that part could land after the new run's
+ * range wrote its part and result under the same number, and the result would vouch for the old rows.
+ */
+export interface ShardOutputs extends BatchOutputs {
+  partsPrefix: string;
+  part(index: number, kind: 'predictions' | 'errors'): string;
   plan: string;
   ranges: string;
   rangeResult(index: number): string;
@@ -74,6 +83,11 @@ export function refusedManifestKey(key: string): string | undefined {
   return `${OUTPUT_PREFIX}${relative}.manifest.json`;
 }
 
+/** A version of the source (its ETag, or its size without one) as a key segment: an ETag's quotes, and anything else a key should not hold, go. */
+function versionSegment(etag: string): string {
+  return etag.replace(/[^\w.-]/g, '') || 'none';
+}
+
 /** The outputs of an input: under batch/output/ for the S3 trigger, or under any prefix (modelctl batch). */
 export function outputsFor(input: BatchInput, prefix = OUTPUT_PREFIX): BatchOutputs {
   const base = `${prefix}${input.relative}`;
@@ -81,14 +95,23 @@ export function outputsFor(input: BatchInput, prefix = OUTPUT_PREFIX): BatchOutp
     predictions: `${base}.predictions.${input.format === 'csv' ? 'csv' : 'jsonl'}`,
     errors: `${base}.errors.jsonl`,
     manifest: `${base}.manifest.json`,
-    part: (index, kind) => `${base}.parts/${String(index).padStart(5, '0')}.${kind}`,
-    partsPrefix: `${base}.parts/`,
-    plan: `${base}.parts/plan.json`,
-    ranges: `${base}.parts/ranges.json`,
-    rangeResult: (index) => `${base}.parts/${String(index).padStart(5, '0')}.json`,
+    shardsPrefix: `${base}.parts/`,
     runsPrefix: `${base}.runs/`,
-    // Quotes and anything else an ETag may hold that a key should not (a size stands in for a missing ETag).
-    publication: (etag) => `${base}.runs/${etag.replace(/[^\w.-]/g, '') || 'none'}.publishing.json`,
+    publication: (etag) => `${base}.runs/${versionSegment(etag)}.publishing.json`,
+  };
+}
+
+/** The outputs of a sharded run of the source version `etag` (ShardOutputs). */
+export function shardOutputsFor(outputs: BatchOutputs, etag: string): ShardOutputs {
+  const folder = `${outputs.shardsPrefix}${versionSegment(etag)}/`;
+  const numbered = (index: number) => `${folder}${String(index).padStart(5, '0')}`;
+  return {
+    ...outputs,
+    partsPrefix: folder,
+    part: (index, kind) => `${numbered(index)}.${kind}`,
+    plan: `${folder}plan.json`,
+    ranges: `${folder}ranges.json`,
+    rangeResult: (index) => `${numbered(index)}.json`,
   };
 }
 

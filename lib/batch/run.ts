@@ -22,7 +22,7 @@ import { csvColumns, requiredColumns } from '../inputs/encode.js';
 import { recordRoom } from '../inputs/recordRoom.js';
 import { oneRowNeed } from '../ops/runModel.js';
 import { ConcatUnsupportedError, getJson, listAll, ObjectChangedError, pinnableEtag, type ObjectStore } from '../store/index.js';
-import { newRunId, outputsFor, parseInputKey, refusedManifestKey, runFiles, type BatchInput, type BatchOutputs, type RunFiles } from './paths.js';
+import { newRunId, outputsFor, parseInputKey, refusedManifestKey, runFiles, type BatchInput, type BatchOutputs, type RunFiles, type ShardOutputs } from './paths.js';
 import { withClaim } from './claim.js';
 import { recordOf, scoreColumns, type ColumnarInput } from './columnar.js';
 import { answerColumns, csvLine, OutputText, type Scored } from './output.js';
@@ -189,7 +189,7 @@ export async function finish(
   store: ObjectStore,
   input: BatchInput,
   outputs: BatchOutputs,
-  parts: Pick<BatchOutputs, 'part'>,
+  parts: Pick<ShardOutputs, 'part'>,
   checkpoint: Checkpoint,
   partReady?: (index: number) => Promise<void>,
 ): Promise<BatchManifest> {
@@ -218,9 +218,9 @@ async function removeUnder(store: ObjectStore, prefix: string): Promise<void> {
   await Promise.all(keys.map((key) => store.delete(key)));
 }
 
-/** Everything under a run's parts prefix (parts, a sharded run's plan and range counts). */
-export function removeParts(store: ObjectStore, outputs: Pick<BatchOutputs, 'partsPrefix'>): Promise<void> {
-  return removeUnder(store, outputs.partsPrefix);
+/** Everything under the sharded runs' parts folders (parts, plans and range counts), of every version of the source. */
+export function removeParts(store: ObjectStore, outputs: Pick<BatchOutputs, 'shardsPrefix'>): Promise<void> {
+  return removeUnder(store, outputs.shardsPrefix);
 }
 
 /** What a failed run had done when it stopped. */
@@ -321,7 +321,7 @@ export async function scorePart(
   io: BatchIO,
   loaded: LoadedModel,
   input: BatchInput,
-  parts: Pick<BatchOutputs, 'part'>,
+  parts: Pick<ShardOutputs, 'part'>,
   checkpoint: Checkpoint,
   options: BatchOptions,
 ): Promise<boolean> {

@@ -72,8 +72,13 @@ describe('modelctl batch, interrupted', () => {
       const closed = once(child, 'close');
       const pid = child.pid as number;
       // Interrupted once a range is scored: the workers are busy with the next ones.
+      // The parts folder of the file's version (its only one).
       const parts = path.join(out, 'many.csv.parts');
-      for (let waited = 0; !(await readdir(parts).catch((): string[] => [])).includes('00000.json'); waited += 20) {
+      const scoredOne = async () => {
+        const [version] = await readdir(parts).catch((): string[] => []);
+        return version !== undefined && (await readdir(path.join(parts, version)).catch((): string[] => [])).includes('00000.json');
+      };
+      for (let waited = 0; !(await scoredOne()); waited += 20) {
         if (waited > 60_000) throw new Error(`no range scored: ${stderr}`);
         await sleep(20);
       }

@@ -17,7 +17,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DAMAGED_VERSION, IntegrityError, ServiceError } from '../../lib/errors.js';
 import { pathToFileURL } from 'node:url';
 import { batch } from '../../cli/commands/batch.js';
-import { outputsFor, parseInputKey } from '../../lib/batch/paths.js';
+import { outputsFor, parseInputKey, shardOutputsFor, type ShardOutputs } from '../../lib/batch/paths.js';
 import { joinRanges } from '../../lib/batch/shard/join.js';
 import { runLocally, type LocalRunOptions } from '../../lib/batch/shard/local.js';
 import { planRanges } from '../../lib/batch/shard/plan.js';
@@ -29,6 +29,7 @@ import { oneInvocation } from '../helpers/batchOptions.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
+import { listAll } from '../../lib/store/index.js';
 
 let app: App;
 let store: FolderStore;
@@ -310,12 +311,12 @@ it('a failed rerun into the folder of a finished run leaves that run as it was a
  */
 async function interruptedRun(name: string, out: string, rangeBytes: number, workers: number, scored: (index: number, count: number) => boolean): Promise<number> {
   const input = { key: name, ref: parseModelRef('iris'), format: name.endsWith('.csv') ? ('csv' as const) : ('jsonl' as const), relative: name };
-  const outputs = outputsFor(input, '');
   const io = { source: app.services.openStore(pathToFileURL(dir).href), output: app.services.openStore(pathToFileURL(out).href) };
   const source = await io.source.head(name);
   if (!source) throw new Error(`no ${name}`);
   const model = { name: 'iris', version: await app.services.loader.resolve(input.ref) };
   const etag = source.etag ?? String(source.size);
+  const outputs = shardOutputsFor(outputsFor(input, ''), etag);
   const plan = {
     ...(await planRanges(io.source, { key: name, etag, size: source.size, format: input.format, model, targetBytes: rangeBytes, workers })),
     startedAt: new Date().toISOString(),
@@ -386,10 +387,12 @@ describe('a range is skipped only when its recorded result is of exactly that ra
   let shards: FolderStore;
   const key = 'batch/input/iris/redrive.csv';
   const input = parseInputKey(key);
-  const outputs = outputsFor(input);
+  let outputs: ShardOutputs;
   beforeAll(async () => {
     shards = await tempFolderStore();
     await shards.put(key, await readFile(path.join(dir, 'flowers.csv')));
+    const source = await shards.head(key);
+    outputs = shardOutputsFor(outputsFor(input), source?.etag ?? '');
   });
   async function planAt(targetBytes: number) {
     const source = await shards.head(key);
@@ -444,6 +447,53 @@ describe('a range is skipped only when its recorded result is of exactly that ra
   });
 });
 
+describe("a range of a run for an earlier upload of the same key, whose part lands after the new upload's range was scored", () => {
+  it("lands in its own version's parts folder: the new run joins the new file's rows", async () => {
+    const key = 'batch/input/iris/replaced.csv';
+    const input = parseInputKey(key);
+    const oldBody = await readFile(path.join(dir, 'flowers.csv'), 'utf8');
+    // The same bytes cut at the same places, but every unquoted note changed: the rows of the two versions differ.
+    const newBody = oldBody.replaceAll(',n', ',m');
+    expect(newBody).not.toBe(oldBody);
+    const reference = await single('replaced.csv', newBody);
+    // The earlier upload, as its range read it before the key was replaced, and the bucket, which now holds the new one.
+    const earlier = await tempFolderStore();
+    const shards = await tempFolderStore();
+    await earlier.put(key, oldBody);
+    await shards.put(key, newBody);
+    const model = { name: 'iris', version: await app.services.loader.resolve(input.ref) };
+    const planOf = async (from: FolderStore) => {
+      const source = await from.head(key);
+      if (!source?.etag) throw new Error(`no ${key}`);
+      return { ...(await planRanges(from, { key, etag: source.etag, size: source.size, format: 'csv', model, targetBytes: 12_000 })), startedAt: new Date().toISOString() };
+    };
+    const [oldPlan, newPlan] = [await planOf(earlier), await planOf(shards)];
+    expect(oldPlan.etag).not.toBe(newPlan.etag);
+    const [oldOutputs, newOutputs] = [oldPlan, newPlan].map((plan) => shardOutputsFor(outputsFor(input), plan.etag));
+    const limits = oneInvocation(64).limits;
+    // The old range is killed after its part and before its result; what it wrote lands in the bucket
+    // only now, after the new run scored every range (its range 1 wrote its part and result).
+    const scratch = await tempFolderStore();
+    const killedAtResult = Object.create(scratch) as FolderStore;
+    killedAtResult.put = async (k, body, options) => {
+      if (k === oldOutputs.rangeResult(1)) throw new Error('killed');
+      return scratch.put(k, body, options);
+    };
+    await expect(scoreRange({ source: earlier, output: killedAtResult }, app.services.loader, input, oldOutputs, oldPlan, oldPlan.ranges[1], limits)).rejects.toThrow('killed');
+    for (const range of newPlan.ranges) await scoreRange({ source: shards, output: shards }, app.services.loader, input, newOutputs, newPlan, range, limits);
+    const landed: string[] = [];
+    for await (const object of listAll(scratch, '')) {
+      await shards.put(object.key, await scratch.get(object.key));
+      landed.push(object.key);
+    }
+    expect(landed).toContain(oldOutputs.part(1, 'predictions'));
+    const manifest = await joinRanges({ source: shards, output: shards }, input, newOutputs, newPlan);
+    expect(manifest.rows).toEqual(reference.rows);
+    expect(Buffer.from(await shards.get('batch/output/iris/replaced.csv.predictions.csv')).equals(reference.predictions)).toBe(true);
+    expect(Buffer.from(await shards.get('batch/output/iris/replaced.csv.errors.jsonl')).equals(reference.errors)).toBe(true);
+  });
+});
+
 describe('CSVs whose quotes a planner could misread: cut at every range size from 1 to 60 bytes, the outputs of the run through one function', () => {
   const header = 'sepal_length,sepal_width,petal_length,petal_width,note';
   const FILES: Record<string, string> = {
@@ -485,12 +535,12 @@ describe('CSVs whose quotes a planner could misread: cut at every range size fro
   async function inProcess(name: string, rangeBytes: number) {
     const key = `batch/input/iris/${name}`;
     const input = parseInputKey(key);
-    const outputs = outputsFor(input);
     const io = { source: shards, output: shards };
     const source = await shards.head(key);
     if (!source) throw new Error(`no ${key}`);
     const model = { name: 'iris', version: await app.services.loader.resolve(parseModelRef('iris')) };
     const etag = source.etag ?? String(source.size);
+    const outputs = shardOutputsFor(outputsFor(input), etag);
     try {
       const plan = { ...(await planRanges(shards, { key, etag, size: source.size, format: 'csv', model, targetBytes: rangeBytes })), startedAt: new Date().toISOString() };
       for (const range of plan.ranges) await scoreRange(io, app.services.loader, input, outputs, plan, range, oneInvocation(64).limits);

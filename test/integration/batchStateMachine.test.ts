@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchScore } from '../../handlers/batchScore.js';
 import { scoreObject } from '../../lib/batch/run.js';
+import { outputsFor, parseInputKey, shardOutputsFor } from '../../lib/batch/paths.js';
 import { executionName } from '../../lib/batch/shard/startRun.js';
 import { joinTask, planStep, rangeStep } from '../../lib/batch/shard/steps.js';
 import { oneInvocation } from '../helpers/batchOptions.js';
@@ -172,8 +173,9 @@ describe('the batch state machine', () => {
     expect(manifest).toMatchObject({ status: 'failed', error: reference.manifest?.error, source: { etag } });
     expect(manifest.rows.read).toBeGreaterThan(0); // the ranges scored before the failure
     expect(await store.head('batch/output/iris/cut-many.csv.predictions.csv')).toBeUndefined();
-    expect(await store.head('batch/output/iris/cut-many.csv.parts/plan.json')).toBeDefined();
-    expect(await store.head('batch/output/iris/cut-many.csv.parts/00000.json')).toBeDefined();
+    const parts = shardOutputsFor(outputsFor(parseInputKey('batch/input/iris/cut-many.csv')), etag);
+    expect(await store.head(parts.plan)).toBeDefined();
+    expect(await store.head(parts.rangeResult(0))).toBeDefined();
   }, 120_000);
 
   it('a run whose plan fails (an unknown model) ends with a failed manifest naming it, as one function does', async () => {
@@ -191,15 +193,16 @@ describe('the batch state machine', () => {
     await store.put(key, csv);
     const run = { bucket: s3.bucket, key, etag: (await store.head(key))?.etag ?? '' };
     const plan = (await planStep(services, run)) as { ranges: number };
-    const ranges = JSON.parse(new TextDecoder().decode(await store.get('batch/output/iris/replaced.csv.parts/ranges.json')));
+    const parts = shardOutputsFor(outputsFor(parseInputKey(key)), run.etag);
+    const ranges = JSON.parse(new TextDecoder().decode(await store.get(parts.ranges)));
     expect(plan.ranges).toBeGreaterThan(1);
     // The same name, new bytes: its own execution plans it; this one's ranges must not score them.
     await store.put(key, csv.replace(/\n/, '\n5.0,3.0,1.0,0.1,setosa,inserted\n'));
     await expect(rangeStep(services, { range: ranges[1], run })).rejects.toThrow(/replaced\.csv .*has changed/);
-    expect(await store.head('batch/output/iris/replaced.csv.parts/00001.json')).toBeUndefined();
-    expect(await store.head('batch/output/iris/replaced.csv.parts/00001.predictions')).toBeUndefined();
+    expect(await store.head(parts.rangeResult(1))).toBeUndefined();
+    expect(await store.head(parts.part(1, 'predictions'))).toBeUndefined();
     // A plan step that runs after the replacement refuses to plan the new bytes for the old ETag.
-    await store.delete('batch/output/iris/replaced.csv.parts/plan.json');
+    await store.delete(parts.plan);
     await expect(planStep(services, run)).rejects.toThrow(/replaced\.csv has changed since this run was started/);
   }, 60_000);
 });

@@ -12,7 +12,7 @@ import type { S3EventRecord } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routeList } from '../../lib/api/routes/index.js';
 import { CONFIG_VARIABLES } from '../../lib/config.js';
-import { INPUT_PREFIX, INPUT_SUFFIXES, newRunId, OUTPUT_PREFIX, outputsFor, parseInputKey, runFiles } from '../../lib/batch/paths.js';
+import { INPUT_PREFIX, INPUT_SUFFIXES, newRunId, OUTPUT_PREFIX, outputsFor, parseInputKey, runFiles, shardOutputsFor } from '../../lib/batch/paths.js';
 import { BATCH_FUNCTION, IMPORT_FUNCTION, isBatchUpload, isImportUpload } from '../../scripts/local/uploadEvents.js';
 import { FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
 import { DEFAULT_RANGE_TIMEOUT_MS } from '../../lib/batch/shard/local.js';
@@ -135,12 +135,16 @@ describe('serverless.yml as the framework resolves it', () => {
     for (const suffix of INPUT_SUFFIXES) {
       const outputs = outputsFor(parseInputKey(`${INPUT_PREFIX}iris@production/2026/part-1${suffix}`));
       const run = runFiles(outputs, newRunId());
+      const shard = shardOutputsFor(outputs, '"9b2cf535f27731c974343645a3985328-3"');
       const written = [
         outputs.predictions,
         outputs.errors,
         outputs.manifest,
-        outputs.part(0, 'predictions'),
-        outputs.part(3, 'errors'),
+        shard.part(0, 'predictions'),
+        shard.part(3, 'errors'),
+        shard.plan,
+        shard.ranges,
+        shard.rangeResult(3),
         outputs.publication('"9b2cf535f27731c974343645a3985328"'),
         run.checkpoint,
         run.part(0, 'predictions'),

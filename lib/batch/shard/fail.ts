@@ -2,10 +2,10 @@
  * A sharded run that failed ends as a run through one function does: with a failed manifest
  * naming the problem (run.ts's recordFailure) and the counts of the ranges scored before it.
  * `keepRanges` leaves the plan and the parts (Step Functions: other ranges may still be writing
- * theirs); without it (`modelctl batch`, whose workers have stopped) nothing is left under the
- * parts prefix.
+ * theirs); without it (`modelctl batch`, whose workers have stopped, and which owns its --out)
+ * nothing is left in the parts folders, this version's or another's.
  */
-import type { BatchInput, BatchOutputs } from '../paths.js';
+import type { BatchInput, ShardOutputs } from '../paths.js';
 import { readOptional, recordFailure, removeParts, type BatchIO } from '../run.js';
 import type { BatchManifest } from '../state.js';
 import type { ShardPlan } from './plan.js';
@@ -14,7 +14,7 @@ import { resultOf } from './range.js';
 export async function failShardedRun(
   io: BatchIO,
   input: BatchInput,
-  outputs: BatchOutputs,
+  outputs: ShardOutputs,
   error: unknown,
   run: { startedAt: string; etag: string; plan?: ShardPlan; keepRanges: boolean },
 ): Promise<BatchManifest> {

@@ -8,7 +8,7 @@
 import { NotFoundError } from '../../errors.js';
 import { listAll, type ObjectStore } from '../../store/index.js';
 import type { BatchManifest } from '../state.js';
-import type { BatchInput, BatchOutputs } from '../paths.js';
+import type { BatchInput, ShardOutputs } from '../paths.js';
 import { finish, type BatchIO } from '../run.js';
 import type { ShardPlan } from './plan.js';
 import { resultOf } from './range.js';
@@ -16,7 +16,7 @@ import { resultOf } from './range.js';
 export async function joinRanges(
   io: BatchIO,
   input: BatchInput,
-  outputs: BatchOutputs,
+  outputs: ShardOutputs,
   plan: ShardPlan & { startedAt: string },
   /** Resolves once range i is scored: a local run starts joining while its workers score (local.ts). Unset: every range is. */
   rangeScored?: (index: number) => Promise<void>,
@@ -68,13 +68,13 @@ export async function joinRanges(
 }
 
 /**
- * The parts joined, and whatever under the parts prefix is older than the plan: a run of an earlier
- * upload of the same key, cut into more ranges, leaves its later parts there. Not the prefix whole:
- * a newer upload's run may be writing there already.
+ * The parts joined, and whatever under the parts folders is older than the plan: a run of an earlier
+ * upload of the same key leaves its folder (a run that failed), or a run of this version cut into
+ * more ranges its later parts. Not the folders whole: a newer upload's run may be writing already.
  */
-async function removeJoinedParts(store: ObjectStore, outputs: BatchOutputs, parts: number, startedAt: string): Promise<void> {
+async function removeJoinedParts(store: ObjectStore, outputs: ShardOutputs, parts: number, startedAt: string): Promise<void> {
   const keys = new Set(Array.from({ length: parts }, (_, i) => [outputs.part(i, 'predictions'), outputs.part(i, 'errors')]).flat());
   const started = Date.parse(startedAt);
-  for await (const object of listAll(store, outputs.partsPrefix)) if (object.lastModified && object.lastModified.getTime() < started) keys.add(object.key);
+  for await (const object of listAll(store, outputs.shardsPrefix)) if (object.lastModified && object.lastModified.getTime() < started) keys.add(object.key);
   await Promise.all([...keys].map((key) => store.delete(key)));
 }

@@ -16,7 +16,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { ModelLoader } from '../../loader/index.js';
 import type { ModelRef } from '../../registry/index.js';
 import { BadRequestError, IntegrityError, ServiceError } from '../../errors.js';
-import type { BatchInput, BatchOutputs } from '../paths.js';
+import { shardOutputsFor, type BatchInput, type BatchOutputs, type ShardOutputs } from '../paths.js';
 import type { BatchIO } from '../run.js';
 import type { BatchManifest } from '../state.js';
 import type { ObjectInfo } from '../../store/index.js';
@@ -116,14 +116,15 @@ function endOf(timedOutMs: number | undefined, code: number | null, signal: Node
 }
 
 export async function runLocally(options: LocalRunOptions): Promise<BatchManifest> {
-  const { io, input, outputs } = options;
+  const { io, input } = options;
   const started = new Date().toISOString();
   const source = await io.source.head(input.key);
   if (!source) throw new BadRequestError(`no file ${input.key} in ${options.sourceUri}`);
   const etag = source.etag ?? String(source.size);
+  const outputs = shardOutputsFor(options.outputs, etag);
   const run: LocalRun = {};
   try {
-    return await scoreAndJoin(options, source, started, run);
+    return await scoreAndJoin(options, outputs, source, started, run);
   } catch (error) {
     // As a run through one function ends: a failed manifest naming the problem, and no parts left
     // (once the planning pass and the join have stopped writing). A failure of the cleanup does not hide the cause.
@@ -156,13 +157,13 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err
 }
 
 /**
- * Once no worker runs: the temporary files of writes that never finished under the parts prefix (a
+ * Once no worker runs: the temporary files of writes that never finished under the parts folders (a
  * folder keeps them; S3 hides them), this run's killed workers' and an earlier, interrupted run's
- * (Ctrl-C) alike, whose part numbers this run's plan may not have. The prefix is this run's: a
- * local run owns its --out.
+ * (Ctrl-C) alike, whose part numbers this run's plan may not have, or of another version of the
+ * file. Every version's folder: a local run owns its --out.
  */
 async function abandonWrites(io: BatchIO, outputs: BatchOutputs): Promise<void> {
-  await io.output.abandonWritesUnder?.(outputs.partsPrefix);
+  await io.output.abandonWritesUnder?.(outputs.shardsPrefix);
 }
 
 /**
@@ -174,8 +175,8 @@ async function abandonOutputWrites(io: BatchIO, outputs: BatchOutputs): Promise<
   for (const key of [outputs.predictions, outputs.errors, outputs.manifest]) await io.output.abandonWrites?.(key);
 }
 
-async function scoreAndJoin(options: LocalRunOptions, source: ObjectInfo, started: string, run: LocalRun): Promise<BatchManifest> {
-  const { io, input, outputs } = options;
+async function scoreAndJoin(options: LocalRunOptions, outputs: ShardOutputs, source: ObjectInfo, started: string, run: LocalRun): Promise<BatchManifest> {
+  const { io, input } = options;
   // The version is pinned without loading the model here: the workers load it (a model that cannot
   // be loaded fails the first range, and so the run), and this process stays free of TF.js, whose
   // start would take a core from the workers starting beside it.

@@ -12,7 +12,7 @@
  */
 import type { ModelLoader } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
-import type { BatchInput, BatchOutputs } from '../paths.js';
+import type { BatchInput, ShardOutputs } from '../paths.js';
 import { readOptional, scorePart, type BatchIO } from '../run.js';
 import type { Checkpoint } from '../state.js';
 import type { ShardPlan, ShardRange } from './plan.js';
@@ -43,7 +43,7 @@ function isResultOf(result: RangeResult | undefined, plan: Pick<ShardPlan, 'etag
 }
 
 /** The recorded result of `range` of `plan`, or undefined when the range has not been scored for this plan. */
-export async function resultOf(io: BatchIO, outputs: BatchOutputs, plan: Pick<ShardPlan, 'etag' | 'model'>, range: ShardRange): Promise<RangeResult | undefined> {
+export async function resultOf(io: BatchIO, outputs: ShardOutputs, plan: Pick<ShardPlan, 'etag' | 'model'>, range: ShardRange): Promise<RangeResult | undefined> {
   const result = await readOptional<RangeResult>(io.output, outputs.rangeResult(range.index));
   return isResultOf(result, plan, range) ? result : undefined;
 }
@@ -52,7 +52,7 @@ export async function scoreRange(
   io: BatchIO,
   loader: ModelLoader,
   input: BatchInput,
-  outputs: BatchOutputs,
+  outputs: ShardOutputs,
   plan: ShardPlan,
   range: ShardRange,
   limits: RunLimits,

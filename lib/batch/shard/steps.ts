@@ -6,7 +6,7 @@
  */
 import { BadRequestError, ConflictError, DAMAGED_VERSION, IntegrityError, NotFoundError, ServiceError } from '../../errors.js';
 import { uploadStore, type Services } from '../../services.js';
-import { outputsFor, parseInputKey } from '../paths.js';
+import { outputsFor, parseInputKey, shardOutputsFor } from '../paths.js';
 import { readOptional } from '../run.js';
 import type { BatchManifest } from '../state.js';
 import { failShardedRun } from './fail.js';
@@ -31,10 +31,11 @@ export interface PlanOutput extends RunInput {
   ranges: number;
 }
 
+/** The run's store, its input and its outputs, with the parts folder of the version it was started for. */
 function files(services: Services, run: RunInput) {
   const store = uploadStore(services, run.bucket);
   const input = parseInputKey(run.key);
-  return { io: { source: store, output: store }, input, outputs: outputsFor(input) };
+  return { io: { source: store, output: store }, input, outputs: shardOutputsFor(outputsFor(input), run.etag) };
 }
 
 export async function planStep(services: Services, run: RunInput): Promise<PlanOutput> {
