@@ -212,7 +212,7 @@ export async function finish(
 }
 
 /** Every object under a prefix. */
-async function removeUnder(store: ObjectStore, prefix: string): Promise<void> {
+export async function removeUnder(store: ObjectStore, prefix: string): Promise<void> {
   const keys: string[] = [];
   for await (const object of listAll(store, prefix)) keys.push(object.key);
   await Promise.all(keys.map((key) => store.delete(key)));
@@ -263,11 +263,27 @@ export async function recordFailure(
   return manifest;
 }
 
-/** What a run publishes with: where, its folder, the source version it scored, since when, and until when it may (its invocation's end). */
+/** The version of the source now, as the trigger records it (its ETag, or its size without one); undefined when it is gone. */
+export async function sourceVersion(store: ObjectStore, key: string): Promise<string | undefined> {
+  const source = await store.head(key);
+  return source && (source.etag ?? String(source.size));
+}
+
+/**
+ * Whether another version of the source has been uploaded since version `etag` was read. A source
+ * deleted since is not: no upload's run owns the outputs then, and the bytes read are this version's.
+ */
+export async function replaced(store: ObjectStore, key: string, etag: string): Promise<boolean> {
+  const now = await sourceVersion(store, key);
+  return now !== undefined && now !== etag;
+}
+
+/** What a run publishes with: where, its folder, the source (its key, and the version it scored), since when, and until when it may (its invocation's end). */
 interface Publisher {
   store: ObjectStore;
   outputs: BatchOutputs;
   files: RunFiles;
+  key: string;
   etag: string;
   startedAt: string;
   until: () => number;
@@ -284,14 +300,17 @@ function publishedSince(manifest: BatchManifest | undefined, etag: string, start
 
 /**
  * Writes this run's verdict on the source version (the joined outputs and a succeeded manifest,
- * or a failed manifest) once per version: holding the version's claim, and only when no other run
- * has published one since this run began. `published` false: the outputs are left as that other
- * run wrote them (or is writing them), and `manifest` is its, when there is one yet. This run's
- * folder goes either way.
+ * or a failed manifest) once per version: holding the version's claim, only while the source is
+ * still that version, and only when no other run has published one since this run began.
+ * `published` false: the outputs are left as that other run wrote them (or is writing them), and
+ * `manifest` is its, when there is one yet; or the file was replaced after this run read it to the
+ * end, and the new upload's run owns the outputs (its verdict may be out already: this one's would
+ * overwrite it, a failure removing its outputs). This run's folder goes either way.
  */
 async function publishOnce(run: Publisher, write: () => Promise<BatchManifest>): Promise<{ published: boolean; manifest?: BatchManifest }> {
   const { store, outputs, files } = run;
   const claimed = await withClaim(store, outputs.publication(run.etag), files.run, run.until(), async () => {
+    if (await replaced(store, run.key, run.etag)) return { published: false };
     const current = await readOptional<BatchManifest>(store, outputs.manifest);
     if (publishedSince(current, run.etag, run.startedAt)) return { published: false, manifest: current };
     return { published: true, manifest: await write() };
@@ -411,9 +430,8 @@ export async function scoreObject(store: ObjectStore, loader: ModelLoader, key: 
     if (options.resume) await removeUnder(store, files.prefix);
     return { status: 'skipped', manifest, run };
   };
-  const source = await store.head(key);
-  if (!source) return leave();
-  const etag = source.etag ?? `${source.size}`;
+  const etag = await sourceVersion(store, key);
+  if (etag === undefined) return leave();
   const previous = await readOptional<BatchManifest>(store, outputs.manifest);
   if (previous?.status === 'succeeded' && previous.source.etag === etag) return leave(previous);
 
@@ -426,6 +444,7 @@ export async function scoreObject(store: ObjectStore, loader: ModelLoader, key: 
     store,
     outputs,
     files,
+    key,
     etag,
     startedAt: checkpoint?.startedAt ?? started.toISOString(),
     until: () => Date.now() + Math.min(options.remainingMs(), LONGEST_INVOCATION_MS),

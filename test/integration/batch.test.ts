@@ -16,6 +16,7 @@ import { serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 import { writeLayersModel } from '../helpers/tinyModels.js';
 import { localLimits } from '../../lib/runtime/memory.js';
+import { oneInvocation } from '../helpers/batchOptions.js';
 
 let app: App;
 
@@ -373,6 +374,38 @@ describe('batch scoring on the folder store', () => {
     expect(
       await app.batchScore({ Records: [{ eventName: 'ObjectRemoved:Delete', s3: { bucket: { name: 'b' }, object: { key: 'batch/input/iris/a.csv' } } }] } as unknown as S3Event),
     ).toEqual([]);
+  });
+});
+
+describe('a file replaced after its run read it to the end, before the run published', () => {
+  // The new upload's run publishes first; the earlier run, about to publish, must leave its outputs alone.
+  it.each([
+    ['would succeed', csv(IRIS)],
+    // A record cut short at the file's end fails the whole file: a failed manifest would remove the new outputs.
+    ['would fail', `${csv(IRIS)}5.1,3.5\n`],
+  ])("the earlier version, which %s, publishes nothing: the new upload's outputs and manifest stay", async (_what, earlier) => {
+    const key = `batch/input/iris/replaced-${randomUUID()}.csv`;
+    const outputs = outputsFor(parseInputKey(key));
+    const later = csv([...IRIS].reverse());
+    await folder.put(key, earlier);
+    const earlierEtag = (await folder.head(key))?.etag ?? '';
+    let newer: Awaited<ReturnType<typeof scoreObject>> | undefined;
+    const replacedBeforePublishing = Object.create(folder) as ObjectStore;
+    replacedBeforePublishing.put = async (k, body, options) => {
+      if (k === outputs.publication(earlierEtag) && !newer) {
+        await folder.put(key, later);
+        newer = await scoreObject(folder, app.services.loader, key, oneInvocation(64));
+      }
+      return folder.put(k, body, options);
+    };
+    const outcome = await scoreObject(replacedBeforePublishing, app.services.loader, key, oneInvocation(64));
+    expect(newer?.status).toBe('succeeded');
+    expect(outcome.status).toBe('skipped');
+    const manifest = await manifestOf(folder, outputs.manifest);
+    expect(manifest).toMatchObject({ status: 'succeeded', source: { etag: (await folder.head(key))?.etag } });
+    const predictions = (await text(folder, outputs.predictions)).trim().split('\n');
+    expect(predictions.slice(1).map((line) => line.split(',').slice(0, 4).join(','))).toEqual([...IRIS].reverse().map((r) => r.slice(0, 4).join(',')));
+    expect(await keysUnder(folder, outputs.runsPrefix)).toEqual([]);
   });
 });
 

@@ -22,7 +22,8 @@ import { executionName } from '../../lib/batch/shard/startRun.js';
 import { joinTask, planStep, rangeStep } from '../../lib/batch/shard/steps.js';
 import { oneInvocation } from '../helpers/batchOptions.js';
 import { servicesFor, type Services } from '../../lib/services.js';
-import type { ObjectStore } from '../../lib/store/index.js';
+import { listAll, type ObjectStore } from '../../lib/store/index.js';
+import type { ShardRange } from '../../lib/batch/shard/plan.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 
 const aslValidator = createRequire(import.meta.url)('asl-validator') as (definition: unknown, options: object) => { isValid: boolean; errorsText: (sep: string) => string };
@@ -205,6 +206,32 @@ describe('the batch state machine', () => {
     await store.delete(parts.plan);
     await expect(planStep(services, run)).rejects.toThrow(/replaced\.csv has changed since this run was started/);
   }, 60_000);
+  it("a file replaced after every range was scored: its join publishes nothing and removes its parts, and the new upload's outputs stay", async () => {
+    const store = s3.store;
+    const key = 'batch/input/iris/replaced-late.csv';
+    await store.put(key, csv);
+    const run = { bucket: s3.bucket, key, etag: (await store.head(key))?.etag ?? '' };
+    await planStep(services, run);
+    const parts = shardOutputsFor(outputsFor(parseInputKey(key)), run.etag);
+    const ranges = JSON.parse(new TextDecoder().decode(await store.get(parts.ranges))) as ShardRange[];
+    for (const range of ranges) await rangeStep(services, { range, run });
+    // The new upload is scored by its own execution before this one's join runs.
+    await store.put(key, csv.replace(/\n/, '\n5.0,3.0,1.0,0.1,setosa,inserted\n'));
+    const newer = { ...run, etag: (await store.head(key))?.etag ?? '' };
+    expect(newer.etag).not.toBe(run.etag);
+    expect(await execute(store, newer)).toContain('Join');
+    const published = new TextDecoder().decode(await store.get('batch/output/iris/replaced-late.csv.manifest.json'));
+    const predictions = new TextDecoder().decode(await store.get('batch/output/iris/replaced-late.csv.predictions.csv'));
+    expect(JSON.parse(published)).toMatchObject({ status: 'succeeded', source: { etag: newer.etag } });
+    expect(predictions).toContain(',inserted,');
+
+    expect(await joinTask(services, run)).toEqual({ status: 'superseded' });
+    expect(new TextDecoder().decode(await store.get('batch/output/iris/replaced-late.csv.manifest.json'))).toBe(published);
+    expect(new TextDecoder().decode(await store.get('batch/output/iris/replaced-late.csv.predictions.csv'))).toBe(predictions);
+    const left: string[] = [];
+    for await (const object of listAll(store, parts.partsPrefix)) left.push(object.key);
+    expect(left).toEqual([]);
+  }, 120_000);
 });
 
 describe('the trigger', () => {

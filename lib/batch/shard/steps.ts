@@ -7,7 +7,7 @@
 import { BadRequestError, ConflictError, DAMAGED_VERSION, IntegrityError, NotFoundError, ServiceError } from '../../errors.js';
 import { uploadStore, type Services } from '../../services.js';
 import { outputsFor, parseInputKey, shardOutputsFor } from '../paths.js';
-import { readOptional } from '../run.js';
+import { readOptional, removeUnder, replaced, sourceVersion } from '../run.js';
 import type { BatchManifest } from '../state.js';
 import { failShardedRun } from './fail.js';
 import { joinRanges } from './join.js';
@@ -122,8 +122,7 @@ const CLIENT_ERRORS = new Set(['BadRequestError', 'NotFoundError', 'ForbiddenErr
  */
 async function failStep(services: Services, event: RunInput & { failure?: StepFailure }): Promise<{ status: string; error?: string }> {
   const { io, input, outputs } = files(services, event);
-  const source = await io.source.head(input.key);
-  if (!source || (source.etag ?? String(source.size)) !== event.etag) return { status: 'superseded' };
+  if ((await sourceVersion(io.source, input.key)) !== event.etag) return { status: 'superseded' };
   const plan = await readOptional<ShardPlan & { startedAt: string }>(io.output, outputs.plan);
   const current = plan?.etag === event.etag ? plan : undefined;
   const manifest = await failShardedRun(io, input, outputs, caughtError(event.failure), {
@@ -135,8 +134,15 @@ async function failStep(services: Services, event: RunInput & { failure?: StepFa
   return { status: manifest.status, error: manifest.error };
 }
 
-async function joinStep(services: Services, run: RunInput): Promise<{ status: string; rows: BatchManifest['rows'] }> {
+async function joinStep(services: Services, run: RunInput): Promise<{ status: string; rows?: BatchManifest['rows'] }> {
   const { io, input, outputs } = files(services, run);
+  // Replaced after every range read its bytes: the new upload's execution owns the outputs (its
+  // manifest may be written already, and its join removed this run's plan), so this one's parts go
+  // and nothing is published.
+  if (await replaced(io.source, input.key, run.etag)) {
+    await removeUnder(io.output, outputs.partsPrefix);
+    return { status: 'superseded' };
+  }
   const plan = await readOptional<ShardPlan & { startedAt: string }>(io.output, outputs.plan);
   if (plan?.etag !== run.etag) throw new Error(`no plan for ${run.key} at ETag ${run.etag}`);
   const manifest = await joinRanges(io, input, outputs, plan);
