@@ -11,9 +11,30 @@ import { createServices, jobEnvironment, type Services } from '../lib/services.j
 
 const EXECUTORS = { evaluate: evaluateJob, 'fine-tune': fineTuneJob };
 
+/**
+ * The job an event names. The API sends {"jobId": a UUID}; anyone else with invoke rights can send
+ * anything, and an event that names no job is named in the log and left out, as the batch and
+ * import functions leave theirs out: throwing would only have Lambda retry it into the dead-letter queue.
+ */
+function jobIdOf(event: unknown): string | undefined {
+  const skip = (why: string) => logger.error('malformed job event: left out', { why });
+  const jobId = (event as { jobId?: unknown } | null)?.jobId;
+  if (typeof jobId !== 'string') {
+    skip('an event without a jobId in text');
+    return undefined;
+  }
+  try {
+    return validateJobId(jobId);
+  } catch (error) {
+    skip((error as Error).message);
+    return undefined;
+  }
+}
+
 export function jobWorker(services: Services) {
-  return async (event: { jobId?: string }, context?: Partial<Context>): Promise<{ id: string; status: string }> => {
-    const id = validateJobId(String(event?.jobId ?? ''));
+  return async (event: { jobId?: string }, context?: Partial<Context>): Promise<{ id: string; status: string } | undefined> => {
+    const id = jobIdOf(event);
+    if (!id) return undefined;
     logger.appendKeys({ jobId: id });
     const remainingMs = () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
     const report = (error: unknown, warning?: string) => (warning ? logger.warn(warning, { error: error as Error }) : logger.error('job failed', { error: error as Error }));

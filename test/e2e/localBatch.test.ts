@@ -215,7 +215,8 @@ describe('a background invocation that throws, under serverless offline as npm s
   it('is logged as failed, and the HTTP and Lambda APIs keep serving (serverless offline exited on it)', async () => {
     const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
     const lambda = new LambdaClient({ endpoint: lambdaEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    const payload = new TextEncoder().encode(JSON.stringify({ jobId: 'nope' })); // not a job id: jobWorker throws
+    // A job id in form that names no job: jobWorker throws (an event that names no job is only logged).
+    const payload = new TextEncoder().encode(JSON.stringify({ jobId: '00000000-0000-4000-8000-000000000000' }));
     const accepted = await lambda.send(new InvokeCommand({ FunctionName: 'tfjs-serving-dev-jobWorker', InvocationType: 'Event', Payload: payload }));
     expect(accepted.StatusCode).toBe(202);
     await until('the failure in the log', async () => (/Unhandled exception in handler 'jobWorker'/.test(offline.output()) ? true : undefined));

@@ -130,7 +130,7 @@ describe('a delivery that arrives while the job runs, on a folder store', () => 
    * was taken over: it must stop its work at its next step and write nothing of it, leaving no
    * tensor behind. Both attempts run in this process.
    */
-  async function takenOverWhileSlow(job: Job, app: App): Promise<{ owner: string; first: Job; second: { id: string; status: string }; warnings: string[] }> {
+  async function takenOverWhileSlow(job: Job, app: App): Promise<{ owner: string; first: Job; second: { id: string; status: string } | undefined; warnings: string[] }> {
     const slow = holding(store, (key) => key === `_jobs/${job.id}.json`);
     slow.hold(1); // the start's write goes through
     const warnings: string[] = [];
