@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatOfName } from '../../lib/batch/paths.js';
+import { LabelColumnError } from '../../lib/ops/evaluate/examples.js';
 import { htmlReport } from '../../lib/ops/evaluate/htmlReport.js';
 import { evaluateRequest } from '../../lib/ops/evaluate/request.js';
 import { checkEvaluateOptions, runEvaluation } from '../../lib/ops/evaluate/service.js';
@@ -58,7 +59,10 @@ export async function evaluate(services: Services, refText: string, options: Eva
     } catch (error) {
       throw error instanceof BadRequestError ? new UsageError(error.message) : error;
     }
-    return runEvaluation(store, loaded, request, services.limits, undefined, data.store);
+    return runEvaluation(store, loaded, request, services.limits, undefined, data.store).catch((error: unknown) => {
+      // The label column (given, or the default "label") is not in the file: a mistake in the command line.
+      throw error instanceof LabelColumnError ? new UsageError(`--label-column: ${error.message}`) : error;
+    });
   });
   loader.clear();
   if (options.html) await writeOptionFile('--html', options.html, htmlReport(evaluation));

@@ -5,6 +5,7 @@
  *   modelctl explain spam --instance 'Click here for FREE money' --method kernelShap
  *   modelctl explain digits --image seven.png --png seven-heatmap.png
  */
+import { BadRequestError } from '../../lib/errors.js';
 import { explainRequest } from '../../lib/ops/explain/request.js';
 import { explain as explainService, type ExplainAnswer, type InstanceExplanation } from '../../lib/ops/explain/service.js';
 import type { Services } from '../../lib/services.js';
@@ -42,6 +43,23 @@ function instanceOf(flag: string, text: string): unknown {
     }
     return text;
   }
+}
+
+/**
+ * The service's refusals of what an option asked of this model (a target it does not have, a
+ * baseline of another length, a heatmap of a model without image inputs), which its messages name
+ * by the request's field: mistakes in the command line, named by the flag (exit 2), as evaluate's
+ * --top-k and --threshold are.
+ */
+const OPTION_FIELDS: [RegExp, string][] = [
+  [/^target(?=:)/, '--target'],
+  [/^baseline(?=[:[])/, '--baseline'],
+  [/^format png(?=:)/, '--png'],
+];
+function optionRefusal(error: unknown): unknown {
+  if (!(error instanceof BadRequestError)) return error;
+  const field = OPTION_FIELDS.find(([pattern]) => pattern.test(error.message));
+  return field ? new UsageError(error.message.replace(field[0], field[1])) : error;
 }
 
 const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toPrecision(4)}`;
@@ -118,7 +136,11 @@ export async function explain(services: Services, refText: string, options: Expl
   const { loader } = services;
   try {
     await checkRefExists(services.store, ref);
-    const answer = await loader.withModel(ref, (loaded) => explainService(loaded, request, services.limits));
+    const answer = await loader.withModel(ref, (loaded) =>
+      explainService(loaded, request, services.limits).catch((error: unknown) => {
+        throw optionRefusal(error);
+      }),
+    );
     const written: string[] = [];
     if (options.png) {
       const pngs = answer.data.explanations.map((e) => e.png).filter((p): p is string => typeof p === 'string');

@@ -226,6 +226,24 @@ describe('modelctl', () => {
       /^modelctl: --threshold: iris is a classification model; a threshold applies to binary models only/m,
       2,
     ],
+    // An option the model or the data set cannot take, found once they are read: a usage error too (it was exit 1).
+    [
+      ['evaluate', 'iris', '--data', 'models/_datasets/iris-test.csv'],
+      /^modelctl: --label-column: label column "label" not found; the data set has columns sepal_length, sepal_width, petal_length, petal_width, species$/m,
+      2,
+    ],
+    [
+      ['evaluate', 'spam', '--data', 'models/_datasets/spam-test.jsonl', '--label-column', 'truth'],
+      /^modelctl: --label-column: label column "truth" not found; the data set has columns text, label$/m,
+      2,
+    ],
+    [['explain', 'iris:1', '--instance', '[1,2,3,4]', '--target', 'rose'], /^modelctl: --target: "rose" is not a label of this model: expected one of "setosa"/m, 2],
+    [['explain', 'iris:1', '--instance', '[1,2,3,4]', '--baseline', '[1,2]'], /^modelctl: --baseline: expected 4 numbers \(one row of model inputs, shape \[4\]\), got 2$/m, 2],
+    [
+      ['explain', 'iris:1', '--instance', '[1,2,3,4]', '--png', path.join(tmpdir(), 'unused.png')],
+      /^modelctl: --png: iris is not an image model; its attributions have no heatmap$/m,
+      2,
+    ],
     [['evaluate', 'iris', '--data', 'models/_datasets/iris-test.csv', '--html', '/missing-dir/x.html'], /modelctl: --html \/missing-dir\/x\.html: no folder \/missing-dir/, 2],
     [['evaluate', 'iris', '--data', '/nonexistent.csv'], /modelctl: --data \/nonexistent\.csv: no such file/, 2],
     [['evaluate', 'iris', '--data', 'README.md'], /modelctl: --data README\.md: expected a \.csv, \.jsonl or \.ndjson file$/m, 2],

@@ -11,13 +11,13 @@
  * silently swallows the next line into a cell.
  */
 import type { Readable } from 'node:stream';
-import { BadRequestError, namesListed, quoted } from '../../errors.js';
+import { BadRequestError, namesListed } from '../../errors.js';
 import { csvColumns, type CsvRowEncoder } from '../../inputs/encode.js';
 import { csvNumber } from '../../inputs/csvCells.js';
 import { csvRecordBatches } from '../../inputs/csvRecords.js';
 import type { Manifest } from '../../registry/index.js';
 import type { LabelledChunk } from './evaluate.js';
-import { truthOf } from './examples.js';
+import { LabelColumnError, truthOf } from './examples.js';
 
 export async function* csvColumnChunks(stream: Readable, manifest: Manifest, labelColumn: string, batchRows: number): AsyncGenerator<LabelledChunk> {
   let header: string[] | undefined;
@@ -31,7 +31,7 @@ export async function* csvColumnChunks(stream: Readable, manifest: Manifest, lab
   const takeHeader = (cells: string[]) => {
     header = cells.map((name, i) => (i === 0 ? name.replace(/^\uFEFF/, '') : name).trim());
     labelAt = header.indexOf(labelColumn);
-    if (labelAt < 0) throw new BadRequestError(`label column ${quoted(labelColumn)} not found; the data set has columns ${namesListed(header)}`);
+    if (labelAt < 0) throw new LabelColumnError(labelColumn, header);
     const plan = csvColumns(manifest, header);
     if (!plan) throw new Error(`${manifest.name}: no columnar CSV path for this input kind`);
     if ('missing' in plan) throw new BadRequestError(`line 2: missing column(s) ${plan.missing.join(', ')}; the data set has columns ${namesListed(header)}`);

@@ -63,10 +63,15 @@ export function inlineExamples(manifest: Manifest, { instances, labels }: { inst
   return examples;
 }
 
-export function exampleFromRow(manifest: Manifest, row: DatasetRow, labelColumn: string, columnsSeen: () => string[]): Example {
-  if (!(labelColumn in row.values)) {
-    throw new BadRequestError(`label column ${quoted(labelColumn)} not found; the data set has columns ${namesListed(columnsSeen())}`);
+/** The data set has no column of the request's labelColumn: a 400, and modelctl's --label-column to name (a usage error there). */
+export class LabelColumnError extends BadRequestError {
+  constructor(labelColumn: string, columns: string[]) {
+    super(`label column ${quoted(labelColumn)} not found; the data set has columns ${namesListed(columns)}`);
   }
+}
+
+export function exampleFromRow(manifest: Manifest, row: DatasetRow, labelColumn: string, columnsSeen: () => string[]): Example {
+  if (!(labelColumn in row.values)) throw new LabelColumnError(labelColumn, columnsSeen());
   // A JSON Lines row's `instance` field is the row (a natural instance or a raw tensor row), as
   // instanceFromRecord and batch scoring take it: the kind's own columns are not looked for then. A
   // CSV's cells are text: a tabular one needs its feature columns, as its columnar readings do.
