@@ -2,8 +2,8 @@
  * Files named on the command line. One that is not there is the user's mistake: it is reported as
  * a usage error naming the option that gave it, not as a system error with a stack.
  */
-import { constants } from 'node:fs';
-import { access, readFile, stat, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from './errors.js';
 
@@ -50,6 +50,9 @@ export async function checkOutputFolder(option: string, file: string): Promise<v
  * Before a long run: the folder the outputs go to is one, or can be made inside the nearest folder
  * that is there, and may be written. Else the run started its workers and then failed in the
  * system's words about a temporary file of its own (ENOTDIR ... plan.json.{uuid}.tmp-upload, exit 1).
+ * Whether a folder can be made is asked by making one (and removing it): access(W_OK) says yes to
+ * root everywhere, and where the system refuses a new folder with ENOENT (/proc) Node 20's
+ * recursive mkdir, which the run's writes use, loops for ever instead of failing.
  */
 export async function checkOutputDir(option: string, folder: string): Promise<void> {
   const wanted = path.resolve(folder);
@@ -57,9 +60,12 @@ export async function checkOutputDir(option: string, folder: string): Promise<vo
     const found = await stat(at).catch(() => undefined);
     if (!found) continue; // the root is always there
     if (!found.isDirectory()) throw new UsageError(`${option} ${folder}: ${at === wanted ? '' : `${at} `}is a file, not a folder`);
-    return access(at, constants.W_OK).catch((error: unknown) => {
-      throw usageError(option, folder, error, true);
+    const probe = path.join(at, `.modelctl-probe-${randomUUID()}`);
+    await mkdir(probe).catch((error: NodeJS.ErrnoException) => {
+      const why = error.code === 'EACCES' ? 'permission denied' : (error.code ?? error.message);
+      throw new UsageError(`${option} ${folder}: no folder can be made in ${at} (${why})`, { cause: error });
     });
+    return rmdir(probe);
   }
 }
 

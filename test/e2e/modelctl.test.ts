@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { copyFile, cp, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { writeGraphModel, writeImageModel, writeLayersModel } from '../helpers/t
 const run = promisify(execFile);
 const modelctl = path.resolve('bin/modelctl.js');
 
-async function ctl(...args: [{ env: NodeJS.ProcessEnv }, ...string[]] | string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+async function ctl(...args: [{ env: NodeJS.ProcessEnv; timeout?: number }, ...string[]] | string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   const [options, rest] = typeof args[0] === 'string' ? [{}, args as string[]] : [args[0], args.slice(1) as string[]];
   try {
     const { stdout, stderr } = await run(modelctl, rest, options);
@@ -300,6 +300,16 @@ describe('modelctl', () => {
     ]) {
       const { stdout, stderr, code } = await ctl('batch', 'models/_datasets/iris-test.csv', '--model', 'iris', '--out', out);
       expect([code, stderr, stdout]).toEqual([2, `modelctl: --out ${out.startsWith('file:') ? file : out}: ${why}\n`, '']);
+    }
+  });
+
+  it.skipIf(!existsSync('/proc/self'))('refuses a batch --out where the system makes no folder (/proc, /proc/x) in one line, exit 2, at once: it hung in mkdir -p', async () => {
+    for (const out of ['/proc/x', '/proc']) {
+      const started = Date.now();
+      // Killed if it hangs, as Node 20's recursive mkdir did for ever on these paths.
+      const { stdout, stderr, code } = await ctl({ env: process.env, timeout: 30_000 }, 'batch', 'models/_datasets/iris-test.csv', '--model', 'iris', '--out', out);
+      expect([code, stderr, stdout]).toEqual([2, `modelctl: --out ${out}: no folder can be made in /proc (ENOENT)\n`, '']);
+      expect(Date.now() - started).toBeLessThan(20_000); // a modelctl start and a model read; the hang was endless
     }
   });
 
