@@ -276,6 +276,12 @@ function rawInput(model: ModelInputs, values: unknown[], where: string, placeOf:
   if (inputs.length === 1 && !byName) {
     return { kind: 'tensors', tensors: [rawTensor(inputs[0], values, where, { place: placeOf, shape: rows?.rowShapes[0] })] };
   }
+  // A key the model has no input for is refused, as TF Serving refuses it ("does not have named
+  // input"): dropped, a misspelt or extra input would go unnoticed.
+  values.forEach((value, r) => {
+    const unknown = isRecord(value) ? Object.keys(value).filter((key) => !inputs.some((spec) => spec.name === key)) : [];
+    if (unknown.length > 0) throw new BadRequestError(`${placeOf(r)}: unknown input(s) ${unknown.join(', ')}: the model takes ${inputs.map((s) => s.name).join(', ')}`);
+  });
   return {
     kind: 'tensors',
     tensors: inputs.map((spec, i) =>

@@ -12,9 +12,24 @@ import type { TensorData, TensorSpec } from '../tensors/data.js';
 import { nest } from '../tensors/nested.js';
 import { checkFiniteOutput, toAnswers } from './answers.js';
 
+/** The one signature a TF.js model has, under the key TF Serving gives a SavedModel's default (its metadata lists it so). */
+export const DEFAULT_SIGNATURE = 'serving_default';
+
+/**
+ * `signature_name` as TF Serving reads it: "" or absent is the default signature, and a name the
+ * model lacks is a 400 (GetInfoMap's 'Serving signature name: "x" not found in signature def'):
+ * answering another signature's request from the default one would be a wrong answer, not a 400.
+ */
+export const signatureName = z
+  .string()
+  .refine((name) => name === '' || name === DEFAULT_SIGNATURE, {
+    error: (issue) => `"${String(issue.input)}" not found: the model has one signature, "${DEFAULT_SIGNATURE}" (or "" for it)`,
+  })
+  .optional();
+
 export const tfServingPredictRequest = z
   .object({
-    signature_name: z.string().optional().describe('accepted for compatibility; TF.js models have one signature'),
+    signature_name: signatureName.describe(`the model's one signature, "${DEFAULT_SIGNATURE}" (or ""), as its TF Serving metadata lists it`),
     instances: z.array(z.unknown()).optional().describe('row format: one entry per example (a tensor row, a feature record, a string, or {"b64": ...})'),
     inputs: z.unknown().optional().describe('columnar format: a tensor, or an object of named tensors (or feature columns)'),
     raw: z.boolean().optional().describe('true: plain arrays as TF Serving answers; false: labels and scores. Default: raw when raw tensors were sent'),

@@ -209,6 +209,9 @@ describe('predict handler behaviour', () => {
     ['empty instances', 'POST', '/v1/models/half:predict', '{"instances": []}', 400, /instances is empty/],
     ['instances and inputs', 'POST', '/v1/models/half:predict', '{"instances": [1], "inputs": [1]}', 400, /exactly one of "instances"/],
     ['an unknown field', 'POST', '/v1/models/half:predict', '{"instance": [1]}', 400, /Unrecognized key.*instance/],
+    // TF Serving refuses a signature the model lacks (GetInfoMap) and a row key no input has (AddInstanceItem): answered from the default signature, or the key dropped, the client would not know.
+    ['a signature the model lacks', 'POST', '/v1/models/half:predict', '{"signature_name": "predict_images", "instances": [1]}', 400, /signature_name: "predict_images" not found/],
+    ['a row key no input has', 'POST', '/v1/models/half:predict', '{"instances": [{"x": 1}, {"x": 2, "y": 3}]}', 400, /instances\[1\]: unknown input\(s\) y: the model takes x/],
     ['a wrong row shape', 'POST', '/v1/models/lin:predict', '{"instances": [[1, 2, 3]]}', 400, /shape \[1,3\] does not fit the model's \[-1,4\]/],
     ['ragged rows', 'POST', '/v1/models/lin:predict', '{"instances": [[1, 2, 3, 4], [1, 2]]}', 400, /instances\[1\]: ragged/],
     ['a string in a tensor', 'POST', '/v1/models/lin:predict', '{"instances": [[1, 2, "x", 4]]}', 400, /expected numbers/],

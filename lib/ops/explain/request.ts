@@ -4,6 +4,7 @@
  * is a valid request here: integrated gradients for the predicted class).
  */
 import { z } from 'zod';
+import { signatureName } from '../../protocol/tfserving.js';
 
 export const EXPLAIN_METHODS = ['integratedGradients', 'saliency', 'smoothGrad', 'kernelShap'] as const;
 export type ExplainMethod = (typeof EXPLAIN_METHODS)[number];
@@ -30,7 +31,7 @@ const explainObject = z
   .object({
     instances: z.array(z.unknown()).min(1).describe('what to explain, as in predict: feature records, strings, {"b64": ...} images or raw tensor rows'),
     // TF Serving clients send it with every body; predict takes it (lib/protocol/tfserving.ts), so explain does too.
-    signature_name: z.string().optional().describe('accepted for compatibility, as in predict; TF.js models have one signature'),
+    signature_name: signatureName.describe('as in predict: the model\'s one signature, "serving_default" (or "")'),
     method: z.enum(EXPLAIN_METHODS).default('integratedGradients').describe('the attribution method'),
     target: z
       .union([z.number().int().min(0), z.string().min(1)])
