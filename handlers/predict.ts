@@ -11,6 +11,7 @@ import { preprocess, previewPng } from '../lib/ops/preprocess.js';
 import { binaryOutputsWanted, binaryResponse, HEADER_LENGTH } from '../lib/protocol/binaryData.js';
 import { decodeOip, encodeOip, oipResponse, oipTensors } from '../lib/protocol/oip.js';
 import { decodeTfServing, encodeTfServing } from '../lib/protocol/tfserving.js';
+import { tfServingAnswerText } from '../lib/protocol/tfServingJson.js';
 import type { RouteRequest } from '../lib/http/router.js';
 import type { Services } from '../lib/services.js';
 
@@ -33,7 +34,9 @@ export const routes: Implementations<typeof predictRoutes> = {
       const input = decodeTfServing(loaded.manifest, body);
       const outputs = await predict(loaded, input, timed(services, request));
       const raw = body.raw ?? input.kind === 'tensors';
-      return { body: encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k }) };
+      const answer = encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k });
+      // Plain arrays are written as tensorflow_model_server writes them (its floats, NaN); labelled answers are ours.
+      return { body: answer, jsonText: raw ? () => tfServingAnswerText(outputs, input.columnar, String(loaded.manifest.version)) : undefined };
     }),
 
   preprocess: async ({ request, params, query, body, services }) =>

@@ -28,7 +28,7 @@ function encode(request: HttpRequest | undefined, reply: Reply, requestId: strin
   if (reply.body instanceof Uint8Array) return { statusCode: status, headers, body: Buffer.from(reply.body).toString('base64'), isBase64Encoded: true };
   const isJson = contentType === 'application/json';
   if (request?.source === 'direct') return { statusCode: status, headers, body: reply.body };
-  return { statusCode: status, headers, body: isJson ? JSON.stringify(reply.body) : String(reply.body), isBase64Encoded: false };
+  return { statusCode: status, headers, body: isJson ? (reply.jsonText?.() ?? JSON.stringify(reply.body)) : String(reply.body), isBase64Encoded: false };
 }
 
 /**

@@ -11,6 +11,8 @@ export interface Reply {
   /** Serialised as JSON unless contentType says otherwise (then a string, or bytes sent base64-encoded). */
   body: unknown;
   contentType?: string;
+  /** The JSON text of `body` where a protocol writes it otherwise than JSON.stringify would (TF Serving's floats); a direct invocation still gets `body`. */
+  jsonText?: () => string;
 }
 
 export interface RouteRequest extends HttpRequest {

@@ -124,6 +124,16 @@ describe('predict handler behaviour', () => {
     expect(answer.headers['x-request-id']).toBe('test-request');
   });
 
+  // tensorflow_model_server writes a float32 output in six digits, or nine when six do not read back
+  // (json_tensor.cc WriteDecimal), a whole one with ".0"; labelled answers are ours, written as JSON.stringify writes them.
+  it.each([
+    [{ instances: [0.1, 2, 1e7] }, '{"predictions":[2.05,3.0,5000002.0],"model_version":"1"}'],
+    [{ inputs: [0.1, 2, 1e7] }, '{"outputs":[2.05,3.0,5000002.0],"model_version":"1"}'],
+  ])('writes the JSON text of %j as TF Serving writes it', async (request, text) => {
+    const answer = await app.predict(httpApiEvent('POST', '/v1/models/half:predict', JSON.stringify(request)));
+    expect(answer.body).toBe(text);
+  });
+
   it('logs each request with its own ids only (a direct invocation after an API Gateway one carries no gateway id)', async () => {
     const event = httpApiEvent('GET', '/v2/models/half', undefined, 'gateway-1');
     const lines: string[] = [];
