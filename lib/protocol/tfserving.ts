@@ -119,8 +119,15 @@ export function encodeTfServing(manifest: Manifest, outputs: TensorData[], optio
     const outputsBody = outputs.length === 1 ? nest(outputs[0].data, outputs[0].shape) : Object.fromEntries(outputs.map((t) => [t.name, nest(t.data, t.shape)]));
     return { outputs: outputsBody, model_version };
   }
-  const perOutputRows = outputs.map((t) => nest(t.data, t.shape) as unknown[]);
   const rows = outputs[0].shape[0];
+  // Rows split every output by its first dimension, as TF Serving's row form does (MakeRowFormatJsonFromTensors
+  // refuses an output without one, or of another batch size): else an output would be answered in part, or not at all.
+  const odd = outputs.find((t) => t.shape.length === 0 || t.shape[0] !== rows);
+  if (odd) {
+    const why = odd.shape.length === 0 ? 'is one value for all rows' : `has ${odd.shape[0]} rows where ${outputs[0].name} has ${rows}`;
+    throw new BadRequestError(`output ${odd.name} ${why}: the row form ("instances") cannot answer it by row; send the columnar form ("inputs"), which answers each output whole`);
+  }
+  const perOutputRows = outputs.map((t) => nest(t.data, t.shape) as unknown[]);
   const predictions = Array.from({ length: rows }, (_, r) =>
     outputs.length === 1 ? perOutputRows[0][r] : Object.fromEntries(outputs.map((t, i) => [t.name, perOutputRows[i][r]])),
   );

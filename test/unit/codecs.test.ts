@@ -128,6 +128,17 @@ describe("TF Serving request decoding (the REST API document's examples)", () =>
     });
   });
 
+  // json_tensor_test's FromJsonSingleTensorErrors ("no shape information") and MakeRowFormatJsonFromTensors's "inconsistent batch size".
+  it('refuses the row form of an output that rows cannot split (a scalar, another batch size), and answers it whole in the columnar form', () => {
+    const sum = manifest({ signature: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 3] }], outputs: [{ name: 'total', dtype: 'float32', shape: [] }] } });
+    const total = { name: 'total', dtype: 'float32' as const, shape: [], data: new Float32Array([21]) };
+    const doubled = { name: 'doubled', dtype: 'float32' as const, shape: [2, 1], data: new Float32Array([2, 8]) };
+    const kept = { name: 'kept', dtype: 'float32' as const, shape: [3], data: new Float32Array([0, 1, 1]) };
+    expect(() => encodeTfServing(sum, [total, doubled], { columnar: false, raw: true })).toThrow(/output total is one value for all rows: .*send the columnar form/);
+    expect(() => encodeTfServing(sum, [doubled, kept], { columnar: false, raw: true })).toThrow(/output kept has 3 rows where doubled has 2/);
+    expect(encodeTfServing(sum, [total, doubled], { columnar: true, raw: true })).toEqual({ outputs: { total: 21, doubled: [[2], [8]] }, model_version: '3' });
+  });
+
   it.each([
     [{ instances: [{ tag: 'foo', signal: [1, 2, 3, 4, 5] }] }, /instances\[0\]: expected an object with the inputs tag, signal, sensor/],
     [{ inputs: { tag: ['foo'], signal: [[1, 2, 3, 4, 5]], sensor: [[[1, 2], [3]]] } }, /inputs.sensor\[0\]\[1\]: ragged/],
