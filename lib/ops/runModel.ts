@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BadRequestError, ServiceError, UnprocessableError } from '../errors.js';
 import type { LoadedModel } from '../loader/index.js';
 import { instanceBytes, instanceRowShape, type RunNeed } from '../inputs/encode.js';
-import { type ChunkPlan, costPerRow, inChunks, type MemoryBudget, type RunLimits } from '../runtime/memory.js';
+import { type ChunkPlan, costPerRow, inChunks, type MemoryBudget, rowsPerChunk, type RunLimits } from '../runtime/memory.js';
 import { forwardBytesPerRow, predictTensors } from '../runtime/tfModel.js';
 import { concatRows, elementCount, fitsShape, sliceRows, type TensorData, type TensorSpec } from '../tensors/data.js';
 import { anyRows, fixedBatchOf, padRows } from '../tensors/fixedBatch.js';
@@ -283,5 +283,13 @@ export async function runModel(loaded: LoadedModel, requestInputs: TensorData[],
   } catch (error) {
     throw uncheckedShapeFailure(loaded, inputs, error);
   }
-  return chunks.length === 1 ? chunks[0].outputs : chunks[0].outputs.map((_, i) => mergeChunks(loaded, chunks, i, batch));
+  if (chunks.length === 1) return chunks[0].outputs;
+  try {
+    return chunks[0].outputs.map((_, i) => mergeChunks(loaded, chunks, i, batch));
+  } catch (error) {
+    // The rows ran in chunks only because the first was one row measured alone (a model's first
+    // request: inChunks), and they now fit one call: run them so, as every later request runs.
+    if (!(error instanceof UnprocessableError) || batch !== undefined || rowsPerChunk(plan) < rows) throw error;
+    return runChunk(loaded, inputs);
+  }
 }

@@ -216,3 +216,20 @@ export function writeKeyedOutputsModel(): Promise<string> {
     },
   });
 }
+
+/** x [rows, 3] -> total = the sum of every value of every row (a scalar, computed across the rows), and doubled = 2x [rows, 3]. */
+export function writeBatchSumModel(): Promise<string> {
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 3) } } },
+    { name: 'total', op: 'Sum', input: ['x', 'axes'], attr: { T: float, Tidx: int32, keep_dims: { b: false } } },
+    { name: 'doubled', op: 'Mul', input: ['x', 'two'], attr: { T: float } },
+  ];
+  const weights: Weight[] = [
+    { name: 'axes', shape: [2], dtype: 'int32', values: [0, 1] },
+    { name: 'two', shape: [], dtype: 'float32', values: [2] },
+  ];
+  return writeGraph('batch-sum-model', nodes, weights, {
+    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3) } },
+    outputs: { 'total:0': { name: 'total:0', dtype: 'DT_FLOAT', tensorShape: dims() }, 'doubled:0': { name: 'doubled:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3) } },
+  });
+}
