@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BadRequestError, ConflictError, NotFoundError, quoted, ServiceError } from '../errors.js';
 import { keys } from '../registry/index.js';
-import { getJson, getJsonVersioned, type ObjectStore } from '../store/index.js';
+import { getJson, getJsonVersioned, putNew, type ObjectStore } from '../store/index.js';
 import { isOverdue, MAX_EVENT_AGE_MS, overdueError, startDeadlineOf } from './deadline.js';
 
 const JOB_KINDS = ['evaluate', 'fine-tune'] as const;
@@ -52,7 +52,10 @@ export function validateJobId(id: string): string {
 }
 
 async function write(store: ObjectStore, job: Job, create = false): Promise<Job> {
-  await store.put(keys.job(job.id), JSON.stringify(job), { ifNoneMatch: create, contentType: 'application/json' });
+  // A created record is a fresh id's: refused with the very bytes written, it is this write's own,
+  // landed before the client's retry (putNew), not a 409 for a job that was accepted.
+  if (create) await putNew(store, keys.job(job.id), JSON.stringify(job), { contentType: 'application/json' });
+  else await store.put(keys.job(job.id), JSON.stringify(job), { contentType: 'application/json' });
   return job;
 }
 

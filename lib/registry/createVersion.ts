@@ -13,7 +13,7 @@ import { BadRequestError, ConflictError } from '../errors.js';
 import { kindOf } from '../inputs/kinds.js';
 import { fitsShape } from '../tensors/data.js';
 import { anyRows } from '../tensors/fixedBatch.js';
-import type { ObjectStore } from '../store/index.js';
+import { putNew, type ObjectStore } from '../store/index.js';
 import { checkWeightFiles, fileBytes, formatOf, parseModelJson, weightPaths, type ModelFiles } from './artifacts.js';
 import { sha256Hex } from './checksum.js';
 import { checkFiniteWeights } from './finiteWeights.js';
@@ -100,13 +100,7 @@ const manifestBody = (manifest: Manifest) => JSON.stringify(manifest, null, 2);
  * a retry) is done; any other manifest there is a conflict.
  */
 export async function commitVersion(store: ObjectStore, manifest: Manifest): Promise<void> {
-  const key = keys.manifest(manifest.name, manifest.version);
-  const body = manifestBody(manifest);
-  try {
-    await store.put(key, body, { ifNoneMatch: true, contentType: 'application/json' });
-  } catch (error) {
-    if (!(error instanceof ConflictError) || new TextDecoder().decode(await store.get(key)) !== body) throw error;
-  }
+  await putNew(store, keys.manifest(manifest.name, manifest.version), manifestBody(manifest), { contentType: 'application/json' });
 }
 
 /**

@@ -133,6 +133,21 @@ export async function getJsonVersioned<T = unknown>(store: ObjectStore, key: str
   }
 }
 
+/**
+ * A create-only write (`ifNoneMatch`) that counts a refusal as landed when the key holds these very
+ * bytes: S3's client sends a write again when its answer is lost (a dropped connection, a timeout),
+ * and the write that had landed then refuses the retry. For a body no other writer makes (it holds
+ * a random id, a time), the same bytes can only be this write's. Any other object there is the
+ * ConflictError.
+ */
+export async function putNew(store: ObjectStore, key: string, body: string, options: Pick<PutOptions, 'contentType'> = {}): Promise<void> {
+  try {
+    await store.put(key, body, { ...options, ifNoneMatch: true });
+  } catch (error) {
+    if (!(error instanceof ConflictError) || new TextDecoder().decode(await store.get(key)) !== body) throw error;
+  }
+}
+
 /** The store cannot join objects server-side (an S3-compatible server without UploadPartCopy). */
 export class ConcatUnsupportedError extends Error {}
 

@@ -18,8 +18,13 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { keyLocks } from './keyLocks.js';
 
-/** An S3 error answer, or `'html'`: 200 with an HTML page, as a proxy in the way may answer. */
-type S3Fault = { status: number; code: string; message?: string } | 'html';
+/**
+ * An S3 error answer; `'html'`: 200 with an HTML page, as a proxy in the way may answer; `'reset'`:
+ * the connection dropped before the request reaches the store; `'lost'`: the request is handled (a
+ * write lands) and the connection dropped before its answer, as when a network path fails mid-call.
+ */
+type S3Fault = { status: number; code: string; message?: string } | 'html' | 'reset' | 'lost';
+type Rule = (request: { method: string; path: string; query: URLSearchParams }) => boolean;
 
 export interface ConditionalS3Proxy {
   endpoint: string;
@@ -28,8 +33,16 @@ export interface ConditionalS3Proxy {
    * sees every request (method and decoded path) in order and answers whether to refuse it.
    */
   throttle(rule: RegExp | ((request: { method: string; path: string }) => boolean) | undefined): void;
-  /** From now on, requests whose path matches answer with this fault (undefined: none). */
-  fail(pattern: RegExp | undefined, fault?: S3Fault): void;
+  /**
+   * From now on, requests whose path matches (or that the function picks: it sees every request in
+   * order, its query too) answer with this fault (undefined: none).
+   */
+  fail(pattern: RegExp | Rule | undefined, fault?: S3Fault): void;
+  /**
+   * Multipart uploads created through the proxy and neither completed nor aborted: what a store
+   * left behind. s3rver does not know AbortMultipartUpload: the proxy answers it (204) itself.
+   */
+  openUploads(): string[];
   /**
    * From now on, a request the function gives a promise for is handled once that promise settles
    * (undefined: none): a test puts two clients' writes in the order it needs.
@@ -64,7 +77,7 @@ function noSuchKey(res: ServerResponse, resource: string): void {
 
 const SLOW_DOWN: S3Fault = { status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' };
 
-function answerFault(res: ServerResponse, resource: string, fault: S3Fault): void {
+function answerFault(res: ServerResponse, resource: string, fault: Exclude<S3Fault, 'reset' | 'lost'>): void {
   if (fault === 'html') {
     const page = '<html><body>Gateway says hello</body></html>';
     res.writeHead(200, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(page) });
@@ -153,7 +166,6 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
     await forward(req, res);
   }
 
-  type Rule = (request: { method: string; path: string }) => boolean;
   let failing: { rule: Rule; fault: S3Fault } | undefined;
   let holding: ((request: { method: string; path: string }) => Promise<void> | undefined) | undefined;
   const server = http.createServer((req, res) => {
@@ -162,12 +174,46 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
     if (held) held.then(() => handle(req, res, pathname));
     else handle(req, res, pathname);
   });
-  function handle(req: IncomingMessage, res: ServerResponse, pathname: string): void {
-    if (failing?.rule({ method: req.method ?? 'GET', path: pathname })) {
+  /** Upload id -> its state, from the requests and CreateMultipartUpload's answers seen. */
+  const uploads = new Map<string, 'open' | 'completed' | 'aborted'>();
+  function trackUploads(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): boolean {
+    const uploadId = query.get('uploadId');
+    if (req.method === 'DELETE' && uploadId) {
       req.resume();
-      answerFault(res, pathname, failing.fault);
+      uploads.set(uploadId, 'aborted');
+      res.writeHead(204).end();
+      return true;
+    }
+    if (req.method === 'POST' && uploadId) res.on('finish', () => res.statusCode === 200 && uploads.set(uploadId, 'completed'));
+    if (req.method === 'POST' && query.has('uploads')) {
+      const chunks: Buffer[] = [];
+      const write = res.write.bind(res) as (chunk: unknown, ...rest: unknown[]) => boolean;
+      res.write = ((chunk: unknown, ...rest: unknown[]) => {
+        chunks.push(Buffer.from(chunk as Buffer));
+        return write(chunk, ...rest);
+      }) as typeof res.write;
+      res.on('finish', () => {
+        const id = /<UploadId>([^<]+)<\/UploadId>/.exec(Buffer.concat(chunks).toString())?.[1];
+        if (id && !uploads.has(id)) uploads.set(id, 'open');
+      });
+    }
+    return false;
+  }
+  function handle(req: IncomingMessage, res: ServerResponse, pathname: string): void {
+    const query = new URL(req.url ?? '/', 'http://proxy').searchParams;
+    const fault = failing?.rule({ method: req.method ?? 'GET', path: pathname, query }) ? failing.fault : undefined;
+    if (fault === 'reset') {
+      req.socket.destroy();
       return;
     }
+    if (fault === 'lost')
+      res.on('pipe', () => req.socket.destroy()); // handled upstream, the answer dropped
+    else if (fault) {
+      req.resume();
+      answerFault(res, pathname, fault);
+      return;
+    }
+    if (trackUploads(req, res, query)) return;
     const conditional = req.method === 'PUT' && (req.headers['if-none-match'] === '*' || req.headers['if-match'] !== undefined);
     const pinned = req.method === 'GET' && req.headers['if-match'] !== undefined;
     const done = conditional ? conditionalPut(req, res) : pinned ? locks.shared(pathname, () => pinnedGet(req, res)) : untorn(req, res);
@@ -185,7 +231,10 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
       failing = rule && { rule: rule instanceof RegExp ? ({ path }) => rule.test(path) : rule, fault: SLOW_DOWN };
     },
     fail(pattern, fault = SLOW_DOWN) {
-      failing = pattern && { rule: ({ path }) => pattern.test(path), fault };
+      failing = pattern && { rule: pattern instanceof RegExp ? ({ path }) => pattern.test(path) : pattern, fault };
+    },
+    openUploads() {
+      return [...uploads].filter(([, state]) => state === 'open').map(([id]) => id);
     },
     hold(rule) {
       holding = rule;

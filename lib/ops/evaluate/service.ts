@@ -3,7 +3,7 @@ import { BadRequestError, ConflictError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import { keys, type Manifest } from '../../registry/index.js';
-import { getJson, type ObjectStore } from '../../store/index.js';
+import { getJson, putNew, type ObjectStore } from '../../store/index.js';
 import { datasetKey, formatOf, readDataset } from './dataset.js';
 import { canReadColumns } from '../../inputs/encode.js';
 import { recordRoom } from '../../inputs/recordRoom.js';
@@ -96,7 +96,8 @@ export async function runEvaluation(
 async function saveOnce(store: ObjectStore, evaluation: Evaluation, ofJob: boolean): Promise<Evaluation> {
   const key = keys.evaluation(evaluation.model.name, evaluation.model.version, evaluation.id);
   try {
-    await store.put(key, JSON.stringify(evaluation), { ifNoneMatch: true, contentType: 'application/json' });
+    // Create-only; a retry of this very write after its answer was lost is not a conflict (putNew).
+    await putNew(store, key, JSON.stringify(evaluation), { contentType: 'application/json' });
     return evaluation;
   } catch (error) {
     if (!ofJob || !(error instanceof ConflictError)) throw error;

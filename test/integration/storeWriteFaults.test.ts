@@ -1,0 +1,187 @@
+/**
+ * Every write path against a real S3 API (s3rver) whose answers fail once: a 503 SlowDown or a 500
+ * InternalError, a connection dropped before the request reaches the store, or one dropped after the
+ * write landed, its answer lost (test/helpers/conditionalS3Proxy.ts). The S3 client retries each
+ * (lib/store/s3.ts: standard mode, 3 attempts), so each operation must end as if nothing had failed:
+ * one version, one evaluation, one step of an alias's history, whole; and a refusal (AccessDenied)
+ * must end it with a clear error, nothing half-written visible and no multipart upload left open.
+ */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { keys, listVersions, readAlias, readManifest, setAlias } from '../../lib/registry/index.js';
+import { listAll, openStore, type ObjectStore } from '../../lib/store/index.js';
+import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
+import { runModelctl } from '../helpers/modelctl.js';
+import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
+import { call, serving, waitForJob, type App } from '../helpers/serving.js';
+import { syncFolder } from '../helpers/stores.js';
+
+let s3: S3rverHandle;
+let proxy: ConditionalS3Proxy;
+/** Through the proxy, with the client's retries as production sets them. */
+let store: ObjectStore;
+let app: App;
+
+const FAULTS = {
+  'a 503 SlowDown': { status: 503, code: 'SlowDown' },
+  'a 500 InternalError': { status: 500, code: 'InternalError' },
+  'a connection reset before the store': 'reset',
+  'an answer lost after the write landed': 'lost',
+} as const;
+
+type Request = { method: string; path: string; query: URLSearchParams };
+
+/** The first request `pick` matches fails; every other one goes through. */
+function once(pick: (request: Request) => boolean): (request: Request) => boolean {
+  let fired = false;
+  return (request) => {
+    if (fired || !pick(request)) return false;
+    fired = true;
+    return true;
+  };
+}
+
+const writeOf = (pattern: RegExp) => (request: Request) => request.method === 'PUT' && pattern.test(request.path);
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+  proxy = await startConditionalS3Proxy(s3.endpoint);
+  store = openStore(s3.uri, { ...s3.s3Options, endpoint: proxy.endpoint });
+  app = serving(s3.uri, { S3_ENDPOINT: proxy.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
+  await syncFolder(store, 'models/iris', 'iris/');
+  await store.put('_datasets/iris-test.csv', new Uint8Array(await import('node:fs/promises').then((fs) => fs.readFile('models/_datasets/iris-test.csv'))));
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await s3?.stop();
+});
+beforeEach(() => proxy.fail(undefined));
+
+async function countUnder(prefix: string): Promise<number> {
+  let count = 0;
+  for await (const _ of listAll(store, prefix)) count += 1;
+  return count;
+}
+
+/** Every file the manifest names is stored with the checksum it records. */
+async function expectWhole(model: string, version: number): Promise<void> {
+  const manifest = await readManifest(store, model, version);
+  for (const [file, sha256] of Object.entries(manifest.files)) {
+    expect(
+      createHash('sha256')
+        .update(await store.get(keys.file(model, version, file)))
+        .digest('hex'),
+      file,
+    ).toBe(sha256);
+  }
+}
+
+describe('modelctl push / createVersion', () => {
+  const steps = { 'the claim of model.json': /\/model\.json$/, 'a weight shard': /\.bin$/, 'the manifest': /\/manifest\.json$/ };
+  for (const [faultName, fault] of Object.entries(FAULTS)) {
+    it.each(Object.entries(steps))(`${faultName} on %s: one new version, whole`, async (_, pattern) => {
+      const before = await listVersions(store, 'pushed');
+      proxy.fail(once(writeOf(pattern)), fault);
+      const manifest = await pushModelFolder(store, 'models/iris/versions/1', 'pushed');
+      const after = await listVersions(store, 'pushed');
+      expect(after).toEqual([...before, manifest.version]);
+      await expectWhole('pushed', manifest.version);
+    });
+  }
+
+  it('AccessDenied on a shard: the push fails, one line and exit 1 from modelctl, no version', async () => {
+    const before = await listVersions(store, 'denied').catch(() => []);
+    proxy.fail(writeOf(/\.bin$/), { status: 403, code: 'AccessDenied' });
+    const { code, stderr } = await runModelctl(['--store', `${s3.uri}`, 'push', 'models/iris/versions/1', '--name', 'denied'], {
+      ...process.env,
+      S3_ENDPOINT: proxy.endpoint,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    });
+    proxy.fail(undefined);
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/AccessDenied/);
+    expect(await listVersions(store, 'denied').catch(() => [])).toEqual(before);
+  });
+});
+
+describe('aliases (PUT /v2/models/{m}/aliases/{a}, POST .../rollback)', () => {
+  let versions: number[];
+  beforeAll(async () => {
+    versions = [(await pushModelFolder(store, 'models/iris/versions/1', 'aliased')).version, (await pushModelFolder(store, 'models/iris/versions/1', 'aliased')).version];
+  });
+
+  it.each(Object.entries(FAULTS))('%s on the alias write: one step of history each way', async (_, fault) => {
+    await setAlias(store, 'aliased', 'staging', versions[0]);
+    proxy.fail(once(writeOf(/\/aliases\/staging\.json$/)), fault);
+    const set = await call(app.fineTune, 'PUT', '/v2/models/aliased/aliases/staging', { version: versions[1] });
+    expect(set.statusCode).toBe(200);
+    const moved = await readAlias(store, 'aliased', 'staging');
+    expect(moved?.version).toBe(versions[1]);
+    expect(moved?.previous[0]).toBe(versions[0]);
+
+    proxy.fail(once(writeOf(/\/aliases\/staging\.json$/)), fault);
+    const back = await call(app.fineTune, 'POST', '/v2/models/aliased/aliases/staging/rollback');
+    expect(back.statusCode).toBe(200);
+    const rolled = await readAlias(store, 'aliased', 'staging');
+    expect(rolled?.version).toBe(versions[0]);
+    expect(rolled?.previous).toEqual(moved?.previous.slice(1));
+  });
+
+  it('AccessDenied: a 5xx without internals, the alias unchanged', async () => {
+    await setAlias(store, 'aliased', 'staging', versions[0]);
+    const before = await readAlias(store, 'aliased', 'staging');
+    proxy.fail(writeOf(/\/aliases\//), { status: 403, code: 'AccessDenied' });
+    const set = await call(app.fineTune, 'PUT', '/v2/models/aliased/aliases/staging', { version: versions[1] });
+    proxy.fail(undefined);
+    expect(set.statusCode).toBeGreaterThanOrEqual(500);
+    expect(JSON.stringify(set.body)).not.toMatch(/AccessDenied|127\.0\.0\.1|aliases\//);
+    expect(await readAlias(store, 'aliased', 'staging')).toEqual(before);
+  });
+});
+
+describe('saved evaluations and jobs (POST .../evaluations)', () => {
+  const body = { dataset: '_datasets/iris-test.csv', labelColumn: 'species', save: true };
+
+  it.each(Object.entries(FAULTS))('%s on the save: 200 and one evaluation saved', async (_, fault) => {
+    const prefix = keys.evaluationsPrefix('iris', 1);
+    const before = await countUnder(prefix);
+    proxy.fail(once(writeOf(/\/evaluations\//)), fault);
+    const answer = await call(app.evaluations, 'POST', '/v2/models/iris/versions/1/evaluations', body);
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+    expect(await countUnder(prefix)).toBe(before + 1);
+  });
+
+  it.each(Object.entries(FAULTS))('%s on the job record created: 202, and the job runs', async (_, fault) => {
+    proxy.fail(once(writeOf(/\/_jobs\//)), fault);
+    const answer = await call(app.evaluations, 'POST', '/v2/models/iris/versions/1/evaluations?async=true', body);
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(202);
+    const job = await waitForJob(app, answer.body.id);
+    expect(job.status, JSON.stringify(job)).toBe('succeeded');
+  });
+});
+
+describe('multipart writes', () => {
+  const big = () => Readable.from([Buffer.alloc(6 * 2 ** 20, 'a'), Buffer.alloc(2 ** 20, 'b')]);
+
+  it.each([
+    ['a part', (r: Request) => r.method === 'PUT' && r.query.has('uploadId')],
+    ['CompleteMultipartUpload', (r: Request) => r.method === 'POST' && r.query.has('uploadId')],
+  ])('a 500 once on %s is retried: the object whole', async (_, pick) => {
+    proxy.fail(once(pick), { status: 500, code: 'InternalError' });
+    await store.putStream('multipart/retried.txt', big());
+    expect((await store.head('multipart/retried.txt'))?.size).toBe(7 * 2 ** 20);
+    expect(proxy.openUploads()).toEqual([]);
+  });
+
+  it('a CompleteMultipartUpload that keeps failing: nothing visible, the upload aborted', async () => {
+    proxy.fail((r) => r.method === 'POST' && r.query.has('uploadId'), { status: 500, code: 'InternalError' });
+    await expect(store.putStream('multipart/failed.txt', big())).rejects.toThrow();
+    proxy.fail(undefined);
+    expect(await store.head('multipart/failed.txt')).toBeUndefined();
+    expect(proxy.openUploads()).toEqual([]);
+  });
+});
