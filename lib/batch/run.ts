@@ -171,9 +171,16 @@ async function joinParts(store: ObjectStore, parts: string[], target: string, co
     }
   }
   const sink = new ObjectSink(store, target, contentType);
-  for (const [index, part] of parts.entries()) {
-    await ready?.(index);
-    for await (const chunk of await store.getStream(part)) await sink.write(chunk.toString());
+  try {
+    for (const [index, part] of parts.entries()) {
+      await ready?.(index);
+      for await (const chunk of await store.getStream(part)) await sink.write(chunk.toString());
+    }
+  } catch (error) {
+    // A part that cannot be read (or a range refused): the upload is aborted, not left open and
+    // waiting for bytes that never come (its parts billed, the function holding it).
+    await sink.abort(error as Error);
+    throw error;
   }
   await sink.close();
 }

@@ -9,6 +9,8 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { finish } from '../../lib/batch/run.js';
+import { outputsFor, parseInputKey } from '../../lib/batch/paths.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { keys, listVersions, readAlias, readManifest, setAlias } from '../../lib/registry/index.js';
 import { listAll, openStore, type ObjectStore } from '../../lib/store/index.js';
@@ -183,5 +185,29 @@ describe('multipart writes', () => {
     proxy.fail(undefined);
     expect(await store.head('multipart/failed.txt')).toBeUndefined();
     expect(proxy.openUploads()).toEqual([]);
+  });
+
+  it("a batch join whose part cannot be read aborts the output's upload", async () => {
+    const input = parseInputKey('batch/input/iris/joined.csv');
+    const outputs = outputsFor(input);
+    const parts = { part: (i: number, kind: 'predictions' | 'errors') => `multipart/joined/${i}.${kind}` };
+    await store.put(parts.part(0, 'predictions'), Buffer.alloc(6 * 2 ** 20, 'a'));
+    await store.put(parts.part(1, 'predictions'), Buffer.alloc(2 ** 20, 'b'));
+    proxy.fail((r) => r.method === 'GET' && r.path.endsWith('/1.predictions'), { status: 403, code: 'AccessDenied' });
+    const checkpoint = {
+      sourceEtag: '"x"',
+      model: { name: 'iris', version: 1 },
+      offset: 0,
+      line: 0,
+      parts: 2,
+      rows: { read: 0, scored: 0, failed: 0 },
+      startedAt: new Date().toISOString(),
+      invocations: 1,
+    };
+    await expect(finish(store, input, outputs, parts, checkpoint)).rejects.toThrow(/injected by the test proxy/);
+    proxy.fail(undefined);
+    expect(await store.head(outputs.predictions)).toBeUndefined();
+    expect(await store.head(outputs.manifest)).toBeUndefined();
+    await expect.poll(() => proxy.openUploads(), { timeout: 5000 }).toEqual([]);
   });
 });
