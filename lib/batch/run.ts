@@ -21,7 +21,7 @@ import { csvRecordBatches } from '../inputs/csvRecords.js';
 import { csvColumns, requiredColumns } from '../inputs/encode.js';
 import { recordRoom } from '../inputs/recordRoom.js';
 import { oneRowNeed } from '../ops/runModel.js';
-import { ConcatUnsupportedError, getJson, listAll, ObjectChangedError, pinnableEtag, type ObjectStore } from '../store/index.js';
+import { ConcatUnsupportedError, getJson, isStoreFailure, listAll, ObjectChangedError, pinnableEtag, type ObjectStore } from '../store/index.js';
 import { newRunId, outputsFor, parseInputKey, refusedManifestKey, runFiles, type BatchInput, type BatchOutputs, type RunFiles, type ShardOutputs } from './paths.js';
 import { withClaim } from './claim.js';
 import { recordOf, scoreColumns, type ColumnarInput } from './columnar.js';
@@ -491,9 +491,11 @@ export async function scoreObject(store: ObjectStore, loader: ModelLoader, key: 
       await removeUnder(store, files.prefix);
       return { status: 'skipped', run };
     }
-    if (error instanceof ServiceError && error.statusCode >= 500 && !(error instanceof IntegrityError)) {
+    if ((error instanceof ServiceError && error.statusCode >= 500 && !(error instanceof IntegrityError)) || isStoreFailure(error)) {
       // A transient failure (store, model load): let Lambda retry the event rather than record a
       // verdict. A damaged version (IntegrityError) would read the same bytes again: that is one.
+      // The store's own errors are not ServiceErrors: a throttled part write (SlowDown past the
+      // client's retries) recorded 'failed: internal error' for good and removed the earlier outputs.
       // A continuation's retry resumes this run from its checkpoint; an S3 event's starts a new
       // run, so what this one wrote goes (as far as the store lets it now).
       if (!options.resume) await removeUnder(store, files.prefix).catch(() => undefined);

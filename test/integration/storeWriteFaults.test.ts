@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { finish } from '../../lib/batch/run.js';
+import type { S3Event } from 'aws-lambda';
+import { finish, type BatchOutcome } from '../../lib/batch/run.js';
 import { outputsFor, parseInputKey } from '../../lib/batch/paths.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { keys, listVersions, readAlias, readManifest, setAlias } from '../../lib/registry/index.js';
@@ -209,5 +210,26 @@ describe('multipart writes', () => {
     expect(await store.head(outputs.predictions)).toBeUndefined();
     expect(await store.head(outputs.manifest)).toBeUndefined();
     await expect.poll(() => proxy.openUploads(), { timeout: 5000 }).toEqual([]);
+  });
+});
+
+describe('batch scoring through one function (the S3 trigger)', () => {
+  const event = (key: string) => ({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: s3.bucket }, object: { key } } }] }) as unknown as S3Event;
+  const invocation = { functionName: 'batchScore', getRemainingTimeInMillis: () => 600_000 };
+
+  it.each([
+    ['503 SlowDown', { status: 503, code: 'SlowDown' }],
+    ['a connection reset', 'reset'],
+  ] as const)("%s on every write of the run's part: thrown for Lambda to retry, no verdict; the retry scores the file", async (_, fault) => {
+    const key = `batch/input/iris/blip-${typeof fault === 'string' ? fault : fault.status}.csv`;
+    const outputs = outputsFor(parseInputKey(key));
+    await store.put(key, await store.get('_datasets/iris-test.csv'));
+    proxy.fail((r) => r.method === 'PUT' && /\.runs\/[^/]+\/\d+\.(predictions|errors)$/.test(r.path), fault);
+    await expect(app.batchScore(event(key), invocation)).rejects.toThrow();
+    proxy.fail(undefined);
+    expect(await store.head(outputs.manifest)).toBeUndefined();
+    const [outcome] = (await app.batchScore(event(key), invocation)) as BatchOutcome[];
+    expect(outcome.status).toBe('succeeded');
+    expect(outcome.manifest?.rows).toEqual({ read: 30, scored: 30, failed: 0 });
   });
 });
