@@ -6,13 +6,17 @@
  * one version, one evaluation, one step of an alias's history, whole; and a refusal (AccessDenied)
  * must end it with a clear error, nothing half-written visible and no multipart upload left open.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { S3Event } from 'aws-lambda';
 import { finish, type BatchOutcome } from '../../lib/batch/run.js';
 import { outputsFor, parseInputKey } from '../../lib/batch/paths.js';
-import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { importObject } from '../../lib/imports/run.js';
+import { versionOfJob, writeVersionOfJob } from '../../lib/ops/fineTune/jobVersion.js';
+import { pushModelFolder, readModelFolder } from '../../lib/ops/pushFolder.js';
+import { localLimits } from '../../lib/runtime/memory.js';
 import { keys, listVersions, readAlias, readManifest, setAlias } from '../../lib/registry/index.js';
 import { listAll, openStore, type ObjectStore } from '../../lib/store/index.js';
 import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
@@ -231,5 +235,63 @@ describe('batch scoring through one function (the S3 trigger)', () => {
     const [outcome] = (await app.batchScore(event(key), invocation)) as BatchOutcome[];
     expect(outcome.status).toBe('succeeded');
     expect(outcome.manifest?.rows).toEqual({ read: 30, scored: 30, failed: 0 });
+  });
+});
+
+describe('the import handler (imports/{model}/)', () => {
+  const manifestWrite = writeOf(/^\/[^/]+\/imported\/versions\/\d+\/manifest\.json$/);
+
+  it.each(Object.entries(FAULTS))('%s on the manifest: one version, whole, and its outcome', async (name, fault) => {
+    const upload = `imports/imported/${name.split(' ')[1]}.keras`;
+    await store.put(upload, new Uint8Array(await readFile('test/fixtures/keras/mlp_relu_diabetes_keras3_1.keras')));
+    const before = await listVersions(store, 'imported').catch(() => []);
+    proxy.fail(once(manifestWrite), fault);
+    const outcome = await importObject(store, store, upload, localLimits().budget);
+    expect(outcome).toMatchObject({ status: 'created' });
+    expect(await listVersions(store, 'imported')).toEqual([...before, outcome?.version]);
+    await expectWhole('imported', outcome?.version as number);
+  });
+
+  it('AccessDenied on the outcome: the event fails (Lambda retries it), and the retry makes no second version', async () => {
+    const other = 'imports/imported/again.keras';
+    await store.put(other, new Uint8Array(await readFile('test/fixtures/keras/mlp_relu_diabetes_keras3_1.keras')));
+    const before = await listVersions(store, 'imported').catch(() => []);
+    proxy.fail(writeOf(/\.outcome\.json$/), { status: 403, code: 'AccessDenied' });
+    await expect(importObject(store, store, other, localLimits().budget)).rejects.toThrow(/injected by the test proxy/);
+    proxy.fail(undefined);
+    const made = await listVersions(store, 'imported');
+    expect(made).toHaveLength(before.length + 1);
+    const outcome = await importObject(store, store, other, localLimits().budget);
+    expect(outcome).toMatchObject({ status: 'created', version: made.at(-1) });
+    expect(await listVersions(store, 'imported')).toEqual(made);
+  });
+});
+
+describe("a fine-tune job's version (writeVersionOfJob)", () => {
+  it.each(Object.entries(FAULTS))('%s on the claim and on the manifest: the job has one version, whole, its own', async (_, fault) => {
+    const files = await readModelFolder('models/iris/versions/1');
+    const parent = await readManifest(store, 'iris', 1);
+    const fields = { ...parent, lineage: { ...parent.lineage, parent: 1, jobId: randomUUID() } };
+    const jobId = fields.lineage.jobId;
+    const before = await listVersions(store, 'iris');
+    const claimOnce = once(writeOf(/\/fine-tunes\//));
+    const manifestOnce = once(writeOf(/\/iris\/versions\/\d+\/manifest\.json$/));
+    proxy.fail((r) => claimOnce(r) || manifestOnce(r), fault);
+    const { manifest, mine } = await writeVersionOfJob(store, 'iris', jobId, files, fields);
+    expect(mine).toBe(true);
+    expect(await listVersions(store, 'iris')).toEqual([...before, manifest.version]);
+    await expectWhole('iris', manifest.version);
+    expect((await versionOfJob(store, 'iris', jobId, 1))?.version).toBe(manifest.version);
+  });
+
+  it('AccessDenied on the claim: the job fails, no version', async () => {
+    const files = await readModelFolder('models/iris/versions/1');
+    const parent = await readManifest(store, 'iris', 1);
+    const jobId = randomUUID();
+    const before = await listVersions(store, 'iris');
+    proxy.fail(writeOf(/\/fine-tunes\//), { status: 403, code: 'AccessDenied' });
+    await expect(writeVersionOfJob(store, 'iris', jobId, files, { ...parent, lineage: { ...parent.lineage, parent: 1, jobId } })).rejects.toThrow(/injected/);
+    proxy.fail(undefined);
+    expect(await listVersions(store, 'iris')).toEqual(before);
   });
 });
