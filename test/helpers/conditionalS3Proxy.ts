@@ -15,7 +15,7 @@
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { keyLocks } from './keyLocks.js';
 
 /**
@@ -89,7 +89,16 @@ function answerFault(res: ServerResponse, resource: string, fault: Exclude<S3Fau
   res.end(body);
 }
 
-export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise<ConditionalS3Proxy> {
+export interface ProxyOptions {
+  /**
+   * Answer UploadPartCopy (a part copied from another object's byte range), which s3rver refuses
+   * (NotImplemented), as S3 does: the range is read and uploaded as the part. Off: stores fall back
+   * to streaming joins through themselves, as on s3rver.
+   */
+  uploadPartCopy?: boolean;
+}
+
+export async function startConditionalS3Proxy(upstreamEndpoint: string, options: ProxyOptions = {}): Promise<ConditionalS3Proxy> {
   const upstream = new URL(upstreamEndpoint);
   const agent = new http.Agent({ keepAlive: true });
   const locks = keyLocks();
@@ -174,6 +183,44 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
     if (held) held.then(() => handle(req, res, pathname));
     else handle(req, res, pathname);
   });
+  /** An anonymous request to s3rver (it takes unsigned ones), its answer's status and body. */
+  function upstreamCall(method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<{ status: number; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const out = http.request({ agent, hostname: upstream.hostname, port: upstream.port, method, path, headers }, (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('end', () => resolve({ status: answer.statusCode ?? 502, body: Buffer.concat(chunks) }));
+        answer.on('error', reject);
+      });
+      out.on('error', reject);
+      out.end(body);
+    });
+  }
+
+  /** UploadPartCopy: the source's range read, then uploaded as the part; answered with CopyPartResult. */
+  async function copyPart(req: IncomingMessage, res: ServerResponse, lost: boolean): Promise<void> {
+    req.resume();
+    const source = decodeURIComponent(String(req.headers['x-amz-copy-source'])).replace(/^\/?/, '/');
+    const range = req.headers['x-amz-copy-source-range'];
+    const read = await upstreamCall('GET', source.split('/').map(encodeURIComponent).join('/'), range ? { range: String(range) } : {});
+    if (read.status !== 200 && read.status !== 206) {
+      res.writeHead(read.status, { 'content-type': 'application/xml' }).end(read.body);
+      return;
+    }
+    const part = await upstreamCall('PUT', req.url ?? '/', { 'content-length': String(read.body.length) }, read.body);
+    if (part.status !== 200) {
+      res.writeHead(part.status, { 'content-type': 'application/xml' }).end(part.body);
+      return;
+    }
+    if (lost) {
+      req.socket.destroy();
+      return;
+    }
+    const etag = `"${createHash('md5').update(read.body).digest('hex')}"`;
+    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<CopyPartResult><ETag>${etag}</ETag><LastModified>${new Date().toISOString()}</LastModified></CopyPartResult>`;
+    res.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) }).end(body);
+  }
+
   /** Upload id -> its state, from the requests and CreateMultipartUpload's answers seen. */
   const uploads = new Map<string, 'open' | 'completed' | 'aborted'>();
   function trackUploads(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): boolean {
@@ -214,6 +261,13 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string): Promise
       return;
     }
     if (trackUploads(req, res, query)) return;
+    if (options.uploadPartCopy && req.method === 'PUT' && query.has('uploadId') && req.headers['x-amz-copy-source'] !== undefined) {
+      copyPart(req, res, fault === 'lost').catch((error: unknown) => {
+        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+        res.end(String(error));
+      });
+      return;
+    }
     const conditional = req.method === 'PUT' && (req.headers['if-none-match'] === '*' || req.headers['if-match'] !== undefined);
     const pinned = req.method === 'GET' && req.headers['if-match'] !== undefined;
     const done = conditional ? conditionalPut(req, res) : pinned ? locks.shared(pathname, () => pinnedGet(req, res)) : untorn(req, res);

@@ -138,6 +138,25 @@ describe('aliases (PUT /v2/models/{m}/aliases/{a}, POST .../rollback)', () => {
     expect(rolled?.previous).toEqual(moved?.previous.slice(1));
   });
 
+  it('modelctl promote and rollback: an answer lost once is one step each; AccessDenied is one line and exit 1', async () => {
+    await setAlias(store, 'aliased', 'cli', versions[0]);
+    const modelctl = (args: string[]) =>
+      runModelctl(['--store', s3.uri, ...args], { ...process.env, S3_ENDPOINT: proxy.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
+    proxy.fail(once(writeOf(/\/aliases\/cli\.json$/)), 'lost');
+    expect((await modelctl(['promote', 'aliased', String(versions[1]), '--alias', 'cli'])).code).toBe(0);
+    expect(await readAlias(store, 'aliased', 'cli')).toMatchObject({ version: versions[1], previous: [versions[0]] });
+    proxy.fail(once(writeOf(/\/aliases\/cli\.json$/)), 'lost');
+    expect((await modelctl(['rollback', 'aliased', '--alias', 'cli'])).code).toBe(0);
+    expect(await readAlias(store, 'aliased', 'cli')).toMatchObject({ version: versions[0], previous: [] });
+    proxy.fail(writeOf(/\/aliases\//), { status: 403, code: 'AccessDenied' });
+    const denied = await modelctl(['promote', 'aliased', String(versions[1]), '--alias', 'cli']);
+    proxy.fail(undefined);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr.trim().split('\n')).toHaveLength(1);
+    expect(denied.stderr).toMatch(/AccessDenied/);
+    expect((await readAlias(store, 'aliased', 'cli'))?.version).toBe(versions[0]);
+  });
+
   it('AccessDenied: a 5xx without internals, the alias unchanged', async () => {
     await setAlias(store, 'aliased', 'staging', versions[0]);
     const before = await readAlias(store, 'aliased', 'staging');
@@ -293,5 +312,41 @@ describe("a fine-tune job's version (writeVersionOfJob)", () => {
     await expect(writeVersionOfJob(store, 'iris', jobId, files, { ...parent, lineage: { ...parent.lineage, parent: 1, jobId } })).rejects.toThrow(/injected/);
     proxy.fail(undefined);
     expect(await listVersions(store, 'iris')).toEqual(before);
+  });
+});
+
+describe('server-side joins (S3Store.concat: UploadPartCopy, the sharded join)', () => {
+  let copying: ConditionalS3Proxy;
+  let joiner: ObjectStore;
+  const sources = ['join/0.part', 'join/1.part', 'join/2.part'];
+  const bytes = [Buffer.alloc(6 * 2 ** 20, 'a'), Buffer.alloc(2 ** 20, 'b'), Buffer.alloc(5 * 2 ** 20 + 7, 'c')];
+  const copyOf = (r: Request) => r.method === 'PUT' && r.query.has('uploadId') && r.path.endsWith('/join/out');
+  beforeAll(async () => {
+    copying = await startConditionalS3Proxy(s3.endpoint, { uploadPartCopy: true });
+    joiner = openStore(s3.uri, { ...s3.s3Options, endpoint: copying.endpoint });
+    for (const [i, key] of sources.entries()) await joiner.put(key, bytes[i]);
+  });
+  afterAll(() => copying?.stop());
+  beforeEach(async () => {
+    copying.fail(undefined);
+    await joiner.delete('join/out');
+  });
+
+  it.each(Object.entries(FAULTS))('%s on a part: the join retried, whole', async (_, fault) => {
+    copying.fail(once(copyOf), fault);
+    await joiner.concat?.(sources, 'join/out');
+    expect(Buffer.from(await joiner.get('join/out')).equals(Buffer.concat(bytes))).toBe(true);
+    expect(copying.openUploads()).toEqual([]);
+  });
+
+  it.each([
+    ['AccessDenied on a part copy', copyOf, { status: 403, code: 'AccessDenied' }],
+    ['a CompleteMultipartUpload that keeps failing', (r: Request) => r.method === 'POST' && r.query.has('uploadId'), { status: 500, code: 'InternalError' }],
+  ] as const)('%s: the join fails, nothing visible, the upload aborted', async (_, pick, fault) => {
+    copying.fail(pick, fault);
+    await expect(joiner.concat?.(sources, 'join/out')).rejects.toThrow(/injected by the test proxy/);
+    copying.fail(undefined);
+    expect(await joiner.head('join/out')).toBeUndefined();
+    expect(copying.openUploads()).toEqual([]);
   });
 });
