@@ -74,6 +74,16 @@ export function unavailableAs(message: string, publicMessage: string): (error: u
   };
 }
 
+/**
+ * The store itself failed (S3's answer after the client's retries: throttling, a 5xx, a refusal; a
+ * dropped connection; a failed file system call), not what was asked of it: a later try may pass.
+ * Every error out of the AWS SDK carries `$metadata`; a system call's error names it (`syscall`).
+ */
+export function isStoreFailure(error: unknown): boolean {
+  const e = error as { $metadata?: unknown; syscall?: unknown } | undefined;
+  return typeof e === 'object' && e !== null && (e.$metadata !== undefined || typeof e.syscall === 'string');
+}
+
 /** A read of the model store (listings, aliases, job records) failed: 503, never a bare 500. */
 export const storeUnavailable = unavailableAs('the model store could not be read', 'the model store cannot be read right now; retry later');
 

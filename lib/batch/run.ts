@@ -13,7 +13,7 @@
  * them, removing its own folder.
  */
 import type { Readable } from 'node:stream';
-import { BadRequestError, IntegrityError, namesListed, NotFoundError, ServiceError } from '../errors.js';
+import { BadRequestError, IntegrityError, isStoreFailure, namesListed, NotFoundError, ServiceError } from '../errors.js';
 import { withRecovery } from '../runtime/recovery.js';
 import type { LoadedModel, ModelLoader } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
@@ -21,7 +21,7 @@ import { csvRecordBatches } from '../inputs/csvRecords.js';
 import { csvColumns, requiredColumns } from '../inputs/encode.js';
 import { recordRoom } from '../inputs/recordRoom.js';
 import { oneRowNeed } from '../ops/runModel.js';
-import { ConcatUnsupportedError, getJson, isStoreFailure, listAll, ObjectChangedError, pinnableEtag, type ObjectStore } from '../store/index.js';
+import { ConcatUnsupportedError, getJson, listAll, ObjectChangedError, pinnableEtag, type ObjectStore } from '../store/index.js';
 import { newRunId, outputsFor, parseInputKey, refusedManifestKey, runFiles, type BatchInput, type BatchOutputs, type RunFiles, type ShardOutputs } from './paths.js';
 import { withClaim } from './claim.js';
 import { recordOf, scoreColumns, type ColumnarInput } from './columnar.js';

@@ -4,7 +4,7 @@
  * to the log, with the same request id).
  */
 import { ZodError } from 'zod';
-import { IntegrityError, ServiceError, UnavailableError } from '../errors.js';
+import { IntegrityError, isStoreFailure, ServiceError, UnavailableError } from '../errors.js';
 import { logger } from '../observability.js';
 import type { Reply } from './router.js';
 import { describeIssues } from './zodIssues.js';
@@ -19,6 +19,12 @@ export function errorReply(error: unknown, requestId: string): Reply {
       headers: { 'retry-after': String(error.retryAfterSeconds) },
       body: { error: error.publicMessage, requestId },
     };
+  }
+  if (isStoreFailure(error)) {
+    // The store failed a read or write past the S3 client's retries (an alias move, a saved
+    // evaluation, a job record): the client may retry, as for a failed read (storeUnavailable).
+    logger.warn('store failure', { requestId, error: error as Error });
+    return { status: 503, headers: { 'retry-after': '5' }, body: { error: 'the model store is not available right now; retry later', requestId } };
   }
   if (error instanceof IntegrityError) {
     logger.error('damaged model version', { requestId, error });

@@ -148,16 +148,6 @@ export async function putNew(store: ObjectStore, key: string, body: string, opti
   }
 }
 
-/**
- * The store itself failed (S3's answer after the client's retries: throttling, a 5xx, a refusal; a
- * dropped connection; a failed file system call), not what was asked of it: a later try may pass.
- * Every error out of the AWS SDK carries `$metadata`; a system call's error names it (`syscall`).
- */
-export function isStoreFailure(error: unknown): boolean {
-  const e = error as { $metadata?: unknown; syscall?: unknown } | undefined;
-  return typeof e === 'object' && e !== null && (e.$metadata !== undefined || typeof e.syscall === 'string');
-}
-
 /** The store cannot join objects server-side (an S3-compatible server without UploadPartCopy). */
 export class ConcatUnsupportedError extends Error {}
 

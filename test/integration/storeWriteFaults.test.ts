@@ -157,14 +157,23 @@ describe('aliases (PUT /v2/models/{m}/aliases/{a}, POST .../rollback)', () => {
     expect((await readAlias(store, 'aliased', 'cli'))?.version).toBe(versions[0]);
   });
 
-  it('AccessDenied: a 5xx without internals, the alias unchanged', async () => {
-    await setAlias(store, 'aliased', 'staging', versions[0]);
+  it.each([
+    ['AccessDenied', { status: 403, code: 'AccessDenied' }],
+    ['SlowDown past the retries', { status: 503, code: 'SlowDown' }],
+  ] as const)('%s on the alias write: 503 with Retry-After, no internals, the alias unchanged', async (_, fault) => {
+    await setAlias(store, 'aliased', 'staging', versions[1]);
+    await setAlias(store, 'aliased', 'staging', versions[0]); // a step to roll back
     const before = await readAlias(store, 'aliased', 'staging');
-    proxy.fail(writeOf(/\/aliases\//), { status: 403, code: 'AccessDenied' });
+    proxy.fail(writeOf(/\/aliases\//), fault);
     const set = await call(app.fineTune, 'PUT', '/v2/models/aliased/aliases/staging', { version: versions[1] });
+    const back = await call(app.fineTune, 'POST', '/v2/models/aliased/aliases/staging/rollback');
     proxy.fail(undefined);
-    expect(set.statusCode).toBeGreaterThanOrEqual(500);
-    expect(JSON.stringify(set.body)).not.toMatch(/AccessDenied|127\.0\.0\.1|aliases\//);
+    for (const answer of [set, back]) {
+      expect(answer.statusCode).toBe(503);
+      expect(Number(answer.headers['retry-after'])).toBeGreaterThan(0);
+      expect(answer.body.error).toMatch(/model store is not available right now; retry later/);
+      expect(JSON.stringify(answer.body)).not.toMatch(/AccessDenied|SlowDown|injected|127\.0\.0\.1|aliases\//);
+    }
     expect(await readAlias(store, 'aliased', 'staging')).toEqual(before);
   });
 });
@@ -179,6 +188,18 @@ describe('saved evaluations and jobs (POST .../evaluations)', () => {
     const answer = await call(app.evaluations, 'POST', '/v2/models/iris/versions/1/evaluations', body);
     expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
     expect(await countUnder(prefix)).toBe(before + 1);
+  });
+
+  it('a save the store keeps refusing: 503 with Retry-After, nothing saved', async () => {
+    const prefix = keys.evaluationsPrefix('iris', 1);
+    const before = await countUnder(prefix);
+    proxy.fail(writeOf(/\/evaluations\//), { status: 403, code: 'AccessDenied' });
+    const answer = await call(app.evaluations, 'POST', '/v2/models/iris/versions/1/evaluations', body);
+    proxy.fail(undefined);
+    expect(answer.statusCode).toBe(503);
+    expect(answer.headers['retry-after']).toBeDefined();
+    expect(JSON.stringify(answer.body)).not.toMatch(/AccessDenied|injected|evaluations\//);
+    expect(await countUnder(prefix)).toBe(before);
   });
 
   it.each(Object.entries(FAULTS))('%s on the job record created: 202, and the job runs', async (_, fault) => {
