@@ -70,7 +70,10 @@ export async function writeVersionOfJob(
     if (!claimed) throw error; // a claim is never removed: the store lost it
     // This very claim, landed before a retry that was refused, is this attempt's own.
     const mine = claimed.version === staged.version;
-    // Best-effort: files left staged are invisible, as a writer's that died; the job's version stands.
+    // Best-effort: files left staged are invisible, as a writer's that died; the job's version
+    // stands. In AWS the functions may delete nothing under a model's versions (serverless.yml's
+    // StoreWriterRole: no function can remove a version's files), so there they stay, and the
+    // number is skipped; a folder store frees it.
     if (!mine) await discardStaged(store, staged).catch(() => undefined);
     return { manifest: claimed, mine };
   }
