@@ -186,7 +186,9 @@ async function joinParts(store: ObjectStore, parts: string[], target: string, co
 }
 
 /**
- * The parts, in order, into the final outputs, and the manifest last. What removes the parts is the
+ * The parts, in order, into the final outputs, and the manifest last; an earlier manifest goes
+ * first, so that while the outputs are replaced, or after a join cut short (a store failure, retried
+ * later), no manifest stands beside outputs it does not describe. What removes the parts is the
  * caller's (a run's folder, or a sharded run's parts prefix). With `partReady`, the join starts
  * before every part is written (a local sharded run joins each range's part once it and those
  * before it are scored): it is awaited before predictions part i is read, and `checkpoint.rows`
@@ -201,6 +203,7 @@ export async function finish(
   partReady?: (index: number) => Promise<void>,
 ): Promise<BatchManifest> {
   const keys = (kind: 'predictions' | 'errors') => Array.from({ length: checkpoint.parts }, (_, i) => parts.part(i, kind));
+  await store.delete(outputs.manifest);
   await joinParts(store, keys('predictions'), outputs.predictions, input.format === 'csv' ? 'text/csv' : 'application/x-ndjson', partReady);
   await joinParts(store, keys('errors'), outputs.errors, 'application/x-ndjson');
   const manifest: BatchManifest = {

@@ -409,6 +409,29 @@ describe('a file replaced after its run read it to the end, before the run publi
   });
 });
 
+describe('outputs replaced for a new upload', () => {
+  it("never stand beside the earlier upload's manifest: a join cut short by the store leaves no manifest, and the retry writes the new one", async () => {
+    const key = `batch/input/iris/rejoined-${randomUUID()}.csv`;
+    const outputs = outputsFor(parseInputKey(key));
+    await folder.put(key, csv(IRIS));
+    expect((await scoreObject(folder, app.services.loader, key, oneInvocation(64))).status).toBe('succeeded');
+    const later = csv([...IRIS].reverse());
+    await folder.put(key, later);
+    // The errors' join fails as S3 fails past the client's retries (an SDK error carries $metadata): the event is retried.
+    const failingJoin = Object.create(folder) as ObjectStore;
+    failingJoin.concat = async (parts, target, options) => {
+      if (target === outputs.errors) throw Object.assign(new Error('SlowDown'), { $metadata: { httpStatusCode: 503 } });
+      return folder.concat?.(parts, target, options);
+    };
+    await expect(scoreObject(failingJoin, app.services.loader, key, oneInvocation(64))).rejects.toThrow('SlowDown');
+    // The new predictions may be there already; the earlier upload's manifest is not, to vouch for them.
+    expect(await folder.head(outputs.manifest)).toBeUndefined();
+    const retried = await scoreObject(folder, app.services.loader, key, oneInvocation(64));
+    expect(retried.status).toBe('succeeded');
+    expect(await manifestOf(folder, outputs.manifest)).toMatchObject({ status: 'succeeded', source: { etag: (await folder.head(key))?.etag } });
+  });
+});
+
 describe("batch scoring on S3, triggered by the server's own events", () => {
   let s3: S3rverHandle;
   beforeAll(async () => {
