@@ -4,6 +4,7 @@ import { invokeAsync } from '../jobs/invokeAsync.js';
 import { logger } from '../observability.js';
 import { uploadStore, type Services } from '../services.js';
 import { createdObjects } from '../store/s3Events.js';
+import { versionOf } from '../store/index.js';
 import { INPUT_PREFIX, isRunId, parseInputKey } from './paths.js';
 import { scoreObject, type BatchOutcome } from './run.js';
 
@@ -64,7 +65,7 @@ export async function runBatchEvent(
     if (startSharded && !target.resume && namesModel(target.key)) {
       const source = await store.head(target.key);
       if (source && source.size > config.batchShard.shardBytes) {
-        const started = await startSharded({ bucket: target.bucket, key: target.key, etag: source.etag ?? String(source.size), size: source.size });
+        const started = await startSharded({ bucket: target.bucket, key: target.key, etag: versionOf(source), size: source.size });
         if (started) {
           logger.info('batch file handed to the state machine', { size: source.size, execution: started });
           outcomes.push({ status: 'continued' });

@@ -21,7 +21,7 @@ import { csvRecordBatches } from '../inputs/csvRecords.js';
 import { csvColumns, requiredColumns } from '../inputs/encode.js';
 import { recordRoom } from '../inputs/recordRoom.js';
 import { oneRowNeed } from '../ops/runModel.js';
-import { ConcatUnsupportedError, getJson, listAll, ObjectChangedError, pinnableEtag, type ObjectStore } from '../store/index.js';
+import { ConcatUnsupportedError, getJson, listAll, ObjectChangedError, pinnableEtag, versionOf, type ObjectStore } from '../store/index.js';
 import { newRunId, outputsFor, parseInputKey, refusedManifestKey, runFiles, type BatchInput, type BatchOutputs, type RunFiles, type ShardOutputs } from './paths.js';
 import { withClaim } from './claim.js';
 import { recordOf, scoreColumns, type ColumnarInput } from './columnar.js';
@@ -276,7 +276,7 @@ export async function recordFailure(
 /** The version of the source now, as the trigger records it (its ETag, or its size without one); undefined when it is gone. */
 export async function sourceVersion(store: ObjectStore, key: string): Promise<string | undefined> {
   const source = await store.head(key);
-  return source && (source.etag ?? String(source.size));
+  return source && versionOf(source);
 }
 
 /**
@@ -417,7 +417,7 @@ async function refuseKey(store: ObjectStore, key: string, error: BadRequestError
   if (!source) return skipped();
   const manifest = await recordFailure(store, { key }, { manifest: manifestKey }, error, {
     startedAt: started.toISOString(),
-    etag: source.etag ?? String(source.size),
+    etag: versionOf(source),
     invocations: 1,
   });
   return { status: 'failed', manifest };

@@ -15,7 +15,7 @@ import { pushKerasFile } from '../ops/pushKeras.js';
 import type { ManifestFields } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
 import { listVersions, readManifest } from '../registry/versions.js';
-import { getJson, type ObjectStore } from '../store/index.js';
+import { getJson, versionOf, type ObjectStore } from '../store/index.js';
 import { checkImportFits, contentBytes } from './plan.js';
 import { misplacedImport, outcomeKey, parseImportKey, type ImportKey } from './paths.js';
 
@@ -79,7 +79,7 @@ async function misplaced(source: ObjectStore, key: string): Promise<ImportOutcom
   const problem = misplacedImport(key);
   const head = problem === undefined ? undefined : await source.head(key);
   if (!head) return undefined;
-  const outcome: ImportOutcome = { status: 'failed', source: { key, etag: head.etag ?? String(head.size), size: head.size }, error: problem, finishedAt: new Date().toISOString() };
+  const outcome: ImportOutcome = { status: 'failed', source: { key, etag: versionOf(head), size: head.size }, error: problem, finishedAt: new Date().toISOString() };
   await source.put(outcomeKey(key), JSON.stringify(outcome, null, 2), { contentType: 'application/json' });
   return outcome;
 }
@@ -90,7 +90,7 @@ export async function importObject(source: ObjectStore, registry: ObjectStore, k
   if (!target) return misplaced(source, key);
   const head = await source.head(key);
   if (!head) return undefined; // deleted since the event
-  const etag = head.etag ?? String(head.size);
+  const etag = versionOf(head);
   // An outcome that is not JSON is overwritten; a store that fails is thrown (Lambda retries the event).
   const previous = await optionalJson<ImportOutcome>(source, target.outcome).catch((error: unknown) => {
     if (error instanceof BadRequestError) return undefined;

@@ -12,6 +12,14 @@ export interface ObjectInfo {
   lastModified?: Date;
 }
 
+/**
+ * The version of an object as a run records it: its ETag, or its size where a store gives no ETag.
+ * What the batch and import triggers compare to tell an upload from the one before it.
+ */
+export function versionOf(info: Pick<ObjectInfo, 'etag' | 'size'>): string {
+  return info.etag ?? String(info.size);
+}
+
 export interface PutOptions {
   /** Create only: fail with ConflictError when the key exists (S3 If-None-Match: *, O_EXCL on disk). */
   ifNoneMatch?: boolean;

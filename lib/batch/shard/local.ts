@@ -19,7 +19,7 @@ import { BadRequestError, IntegrityError, ServiceError } from '../../errors.js';
 import { shardOutputsFor, type BatchInput, type BatchOutputs, type ShardOutputs } from '../paths.js';
 import type { BatchIO } from '../run.js';
 import type { BatchManifest } from '../state.js';
-import type { ObjectInfo } from '../../store/index.js';
+import { versionOf, type ObjectInfo } from '../../store/index.js';
 import { failShardedRun } from './fail.js';
 import { joinRanges } from './join.js';
 import { planRanges, type ShardPlan, type ShardRange } from './plan.js';
@@ -120,7 +120,7 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
   const started = new Date().toISOString();
   const source = await io.source.head(input.key);
   if (!source) throw new BadRequestError(`no file ${input.key} in ${options.sourceUri}`);
-  const etag = source.etag ?? String(source.size);
+  const etag = versionOf(source);
   const outputs = shardOutputsFor(options.outputs, etag);
   const run: LocalRun = {};
   try {
@@ -187,7 +187,7 @@ async function scoreAndJoin(options: LocalRunOptions, outputs: ShardOutputs, sou
     const plan = {
       ...(await planRanges(io.source, {
         key: input.key,
-        etag: source.etag ?? String(source.size),
+        etag: versionOf(source),
         size: source.size,
         format: input.format,
         model,

@@ -6,6 +6,7 @@
  */
 import { BadRequestError, ConflictError, DAMAGED_VERSION, IntegrityError, NotFoundError, ServiceError } from '../../errors.js';
 import { uploadStore, type Services } from '../../services.js';
+import { versionOf } from '../../store/index.js';
 import { outputsFor, parseInputKey, shardOutputsFor } from '../paths.js';
 import { readOptional, removeUnder, replaced, sourceVersion } from '../run.js';
 import type { BatchManifest } from '../state.js';
@@ -51,7 +52,7 @@ export async function planStep(services: Services, run: RunInput): Promise<PlanO
     const source = await io.source.head(input.key);
     if (!source) throw new NotFoundError(`no file ${input.key}`);
     // The same version string the trigger recorded (lib/batch/handlerCore.ts): the ETag, or the size without one.
-    const version = source.etag ?? String(source.size);
+    const version = versionOf(source);
     if (version !== run.etag) throw new ConflictError(`${input.key} has changed since this run was started (ETag ${version}, expected ${run.etag})`);
     const model = await services.loader.withModel(input.ref, (loaded) => ({ name: loaded.name, version: loaded.version }));
     plan = {
