@@ -70,8 +70,10 @@ export async function batch(services: Services, file: string, options: BatchComm
   if (!options.out.startsWith('s3://')) await checkOutputDir('--out', options.out.startsWith('file:///') ? fileURLToPath(options.out) : options.out.replace(/^file:\/\//, ''));
   const here = path.dirname(fileURLToPath(import.meta.url));
   const worker = await buildWorker(path.resolve(here, '../batchWorker.ts'), path.resolve(here, '../..'));
+  const interruption = new AbortController();
   const interrupted = (signal: NodeJS.Signals) => {
     process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+    interruption.abort();
     void stopOn(signal, worker.remove, options.out, input);
   };
   process.on('SIGINT', interrupted).on('SIGTERM', interrupted);
@@ -93,6 +95,7 @@ export async function batch(services: Services, file: string, options: BatchComm
       execArgv: batchWorkerNodeFlags(),
       // malloc as the range function has it (what the user's environment sets wins).
       env: { ...FUNCTION_PROCESS_ENV, ...process.env, MODEL_STORE_URI: services.config.modelStoreUri },
+      signal: interruption.signal,
       onRangeStart: options.onRangeStart,
       onRangeDone: options.onRangeDone,
       onPhase: options.onPhase,

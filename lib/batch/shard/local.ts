@@ -84,6 +84,12 @@ export interface LocalRunOptions {
    * forever. Default 900 s.
    */
   rangeTimeoutMs?: number;
+  /**
+   * Aborted when the run is interrupted (Ctrl-C, SIGTERM: cli/commands/batch.ts): a worker that then
+   * dies (the signal reaches the whole process group) is not replaced, as a replacement would start
+   * from a worker bundle being removed.
+   */
+  signal?: AbortSignal;
   /** Called when a worker starts a range (tests kill it then). */
   onRangeStart?: (index: number, pid: number) => void;
   /** Called at each phase (planned, workers ready, ranges scored, joined): the bench reports where time goes. */
@@ -309,7 +315,7 @@ async function scoreAndJoin(options: LocalRunOptions, outputs: ShardOutputs, sou
         workers.delete(child);
         busy.delete(child);
         if (failed) return endIfStopped();
-        if (remaining?.size === 0) return;
+        if (remaining?.size === 0 || options.signal?.aborted) return;
         // One that cannot even start would be replaced forever.
         if (!ready) return fail(new ServiceError(`a batch worker exited before it was ready (${signal ?? `code ${code}`})`));
         const tries = current ? (attempts.get(current.index) ?? 0) : 0;
