@@ -129,7 +129,8 @@ program
   .command('rollback <model>')
   .description('move an alias back to the version it pointed to before')
   .requiredOption('-a, --alias <alias>', 'alias to roll back')
-  .action(async (model: string, options: { alias: string }) => console.log(await rollback(store(), model, options.alias)));
+  .option('--from <version>', 'only while the alias points at this version (run again after a lost answer, it changes nothing)')
+  .action(async (model: string, options: { alias: string; from?: string }) => console.log(await rollback(store(), model, options.alias, options.from)));
 
 program
   .command('evaluate <ref>')

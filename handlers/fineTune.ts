@@ -35,9 +35,9 @@ export const routes: Implementations<typeof fineTuneRoutes> = {
     return { body: { model, alias: params.alias, ...record } };
   },
 
-  rollbackAlias: async ({ params, services }) => {
+  rollbackAlias: async ({ params, query, services }) => {
     const model = validateName(params.model);
-    const record = await rollbackAlias(services.store, model, params.alias);
+    const record = await rollbackAlias(services.store, model, params.alias, { from: query.from });
     services.loader.aliasMoved(model);
     return { body: { model, alias: params.alias, ...record } };
   },

@@ -11,8 +11,9 @@ export async function promote(store: ObjectStore, modelText: string, versionText
   return `${model}@${alias} -> ${record.version}${record.previous.length ? ` (was ${record.previous[0]})` : ''}`;
 }
 
-export async function rollback(store: ObjectStore, modelText: string, aliasText: string): Promise<string> {
+export async function rollback(store: ObjectStore, modelText: string, aliasText: string, fromText?: string): Promise<string> {
   const [model, alias] = [modelArgument(modelText), aliasArgument(aliasText)];
-  const record = await namingWhatExists(store, model, () => rollbackAlias(store, model, alias));
+  const from = fromText === undefined ? undefined : versionArgument(fromText);
+  const record = await namingWhatExists(store, model, () => rollbackAlias(store, model, alias, { from }));
   return `${model}@${alias} -> ${record.version} (rolled back)`;
 }

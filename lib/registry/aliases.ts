@@ -132,11 +132,19 @@ export async function setAliasIf(
   return refused ? undefined : stored;
 }
 
-/** Moves alias back to the version it pointed to before the last promotion. */
-export async function rollbackAlias(store: ObjectStore, model: string, alias: string): Promise<AliasRecord> {
+/**
+ * Moves alias back to the version it pointed to before the last promotion. With `from`, only while
+ * the alias points at that version: a rollback is not idempotent, so a client that lost the answer
+ * of one and sends it again would take the alias back a second step; sent with `from`, the second
+ * is a 409 naming where the alias points, and changes nothing.
+ */
+export async function rollbackAlias(store: ObjectStore, model: string, alias: string, options: { from?: number } = {}): Promise<AliasRecord> {
   validateWritableAlias(alias);
   const stored = await update(store, model, alias, (current) => {
     if (!current) throw new NotFoundError(`model ${model} has no alias ${alias}`);
+    if (options.from !== undefined && current.version !== options.from) {
+      throw new ConflictError(`alias ${alias} of ${model} points at version ${current.version}, not ${options.from}: nothing was rolled back`);
+    }
     const [target, ...rest] = current.previous;
     if (target === undefined) throw new ConflictError(`alias ${alias} of ${model} has no previous version to roll back to`);
     return { version: target, previous: rest, updatedAt: new Date().toISOString() };

@@ -57,7 +57,10 @@ describe('modelctl', () => {
     expect((await ctl('--store', store, 'promote', 'demo', '2', '--alias', 'production')).stdout).toMatch(/demo@production -> 2 \(was 1\)/);
     // Promoted again to where it is: nothing moves, and the answer does not say it "was" 1.
     expect((await ctl('--store', store, 'promote', 'demo', '2', '--alias', 'production')).stdout).toBe('demo@production -> 2 (already; unchanged)\n');
-    expect((await ctl('--store', store, 'rollback', 'demo', '--alias', 'production')).stdout).toMatch(/demo@production -> 1 \(rolled back\)/);
+    expect((await ctl('--store', store, 'rollback', 'demo', '--alias', 'production', '--from', '2')).stdout).toMatch(/demo@production -> 1 \(rolled back\)/);
+    // Run again (as after a lost answer), --from keeps it from a second step back.
+    const again = await ctl('--store', store, 'rollback', 'demo', '--alias', 'production', '--from', '2');
+    expect([again.code, again.stderr.trim()]).toEqual([1, 'modelctl: alias production of demo points at version 1, not 2: nothing was rolled back']);
     expect(JSON.parse((await ctl('--store', store, 'show', 'demo')).stdout).version).toBe(1);
   });
 
@@ -74,6 +77,7 @@ describe('modelctl', () => {
         /^modelctl: model nomodel has no version 1 \(the store has no model nomodel; modelctl list shows the models this store holds\)$/,
       ],
       [['rollback', 'iris', '--alias', 'latest'], 2, /^modelctl: alias latest is implicit/],
+      [['rollback', 'iris', '--alias', 'production', '--from', 'two'], 2, /^modelctl: invalid version "two": expected an integer from 1$/],
       [['rollback', 'iris', '--alias', 'staging'], 1, /^modelctl: model iris has no alias staging \(iris has version 1, aliases production -> 1\)$/],
       [['show', 'nomodel'], 1, /^modelctl: no model named nomodel \(modelctl list shows the models this store holds\)$/],
       [['show', 'iris:x1'], 2, /^modelctl: invalid version "x1": expected an integer from 1$/],

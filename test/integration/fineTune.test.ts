@@ -181,6 +181,20 @@ describe('fine-tune', () => {
     expect(slashed).toMatchObject({ statusCode: 400, body: { error: expect.stringContaining('alias') } });
   });
 
+  it('a rollback sent again with ?from= (its answer lost) is a 409 naming where the alias points, not a second step back', async () => {
+    for (const version of [1, 2, 1]) await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/canary', { version });
+    const path = '/v2/models/iris/aliases/canary/rollback?from=1';
+    expect((await call(app.fineTune, 'POST', path)).body).toMatchObject({ version: 2, previous: [1] });
+    const again = await call(app.fineTune, 'POST', path);
+    expect(again).toMatchObject({ statusCode: 409, body: { error: 'alias canary of iris points at version 2, not 1: nothing was rolled back' } });
+    expect(await readAlias(store, 'iris', 'canary')).toMatchObject({ version: 2, previous: [1] });
+    for (const from of ['0', 'two', '1.5', '']) {
+      const refused = await call(app.fineTune, 'POST', `/v2/models/iris/aliases/canary/rollback?from=${from}`);
+      expect(refused).toMatchObject({ statusCode: 400, body: { error: expect.stringContaining('from') } });
+    }
+    expect(await readAlias(store, 'iris', 'canary')).toMatchObject({ version: 2 });
+  });
+
   it.each([
     ['epochs out of range', '/v2/models/iris/fine-tune', () => ({ ...irisRows, config: { epochs: 0 } }), 400, /config.epochs/],
     ['batchSize out of range', '/v2/models/iris/fine-tune', () => ({ ...irisRows, config: { batchSize: 100000 } }), 400, /config.batchSize/],

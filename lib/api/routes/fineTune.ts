@@ -1,7 +1,7 @@
 /** The fineTune function's routes: they change what is served, so they sit behind IAM. */
 import { z } from 'zod';
 import { versioned, type RouteSpec } from '../route.js';
-import { accepted, aliasQuery, noQuery } from './query.js';
+import { accepted, aliasQuery, noQuery, rollbackQuery } from './query.js';
 
 const aliasBody = z.object({ version: z.number().int().positive() }).strict().describe('alias move');
 const aliasRecord = async () => (await import('../../registry/aliases.js')).aliasResponse;
@@ -34,12 +34,12 @@ export const fineTuneRoutes = {
     fn: 'fineTune',
     method: 'POST',
     paths: ['/v2/models/{model}/aliases/{alias}/rollback'],
-    query: noQuery,
+    query: rollbackQuery,
     auth: 'write',
     summary: 'move an alias back to its previous version',
     responses: {
       '200': { description: 'the alias record', schema: aliasRecord },
-      '409': { description: 'nothing to roll back to, or other moves of the alias kept winning the race to write it' },
+      '409': { description: 'nothing to roll back to, the alias does not point at `from`, or other moves of the alias kept winning the race to write it' },
     },
   },
 } as const satisfies Record<string, RouteSpec>;

@@ -25,6 +25,17 @@ export const evaluateQuery = aliasQuery.extend({
   report: z.enum(['json', 'html']).optional().describe('html: a self-contained HTML report (metrics, confusion matrix, ROC curves)'),
 });
 
+export const rollbackQuery = z.strictObject({
+  from: z
+    .string()
+    .regex(/^[1-9]\d{0,8}$/, 'expected a version, an integer from 1')
+    .transform(Number)
+    .optional()
+    .describe(
+      'roll back only while the alias points at this version (else 409, nothing changed): sending a rollback again after its answer was lost then cannot take the alias back twice',
+    ),
+});
+
 /** The answer of a route that starts a job. */
 export const accepted = {
   '202': { description: 'accepted as a job: poll /v2/jobs/{id}', schema: async () => (await import('../../jobs/submit.js')).jobAcceptedResponse },
