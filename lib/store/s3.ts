@@ -195,11 +195,29 @@ export class S3Store implements ObjectStore {
     // Multipart: the object becomes visible only when the upload completes; a failure aborts it.
     const { client } = await this.s3();
     const { Upload } = await import('@aws-sdk/lib-storage');
+    // leavePartsOnError: lib-storage aborts a failed upload itself, but when that abort fails too it
+    // throws the abort's error in place of the failure (a part's 500 read as the abort's
+    // AccessDenied or reset), so the abort is this catch's, which keeps the cause.
     const upload = new Upload({
       client,
+      leavePartsOnError: true,
       params: { Bucket: this.bucket, Key: this.key(key), Body: body, ContentType: options.contentType },
     });
-    await upload.done();
+    try {
+      await upload.done();
+    } catch (error) {
+      if (upload.uploadId) await this.abortUpload(key, upload.uploadId);
+      throw error;
+    }
+  }
+
+  /**
+   * Ends a failed multipart upload, best effort: its failure must not hide the one that caused it,
+   * and an upload left open is ended by the bucket's lifecycle rule (README, "Deploying").
+   */
+  private async abortUpload(key: string, UploadId: string): Promise<void> {
+    const { client, sdk } = await this.s3();
+    await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(key), UploadId })).catch(() => undefined);
   }
 
   /**
@@ -243,7 +261,7 @@ export class S3Store implements ObjectStore {
       }
       await client.send(new sdk.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(target), UploadId, MultipartUpload: { Parts: parts } }));
     } catch (error) {
-      await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(target), UploadId })).catch(() => undefined);
+      if (UploadId) await this.abortUpload(target, UploadId);
       if ((error as { name?: string }).name === 'NotImplemented' || statusOf(error) === 501)
         throw new ConcatUnsupportedError(`${this.uri} cannot copy parts server-side`, { cause: error });
       throw error;

@@ -24,7 +24,8 @@ import { keyLocks } from './keyLocks.js';
  * write lands) and the connection dropped before its answer, as when a network path fails mid-call.
  */
 type S3Fault = { status: number; code: string; message?: string } | 'html' | 'reset' | 'lost';
-type Rule = (request: { method: string; path: string; query: URLSearchParams }) => boolean;
+/** Whether a request fails: true for the fault `fail` was given, or a fault of its own. */
+type Rule = (request: { method: string; path: string; query: URLSearchParams }) => boolean | S3Fault;
 
 export interface ConditionalS3Proxy {
   endpoint: string;
@@ -248,7 +249,8 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string, options:
   }
   function handle(req: IncomingMessage, res: ServerResponse, pathname: string): void {
     const query = new URL(req.url ?? '/', 'http://proxy').searchParams;
-    const fault = failing?.rule({ method: req.method ?? 'GET', path: pathname, query }) ? failing.fault : undefined;
+    const picked = failing?.rule({ method: req.method ?? 'GET', path: pathname, query });
+    const fault = picked === true ? failing?.fault : picked || undefined;
     if (fault === 'reset') {
       req.socket.destroy();
       return;
