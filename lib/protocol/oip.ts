@@ -13,6 +13,7 @@ import { flattenNested, leafShown } from '../tensors/nested.js';
 import { checkValuesFit } from '../tensors/valueRanges.js';
 import { checkFiniteOutput, topLabels } from './answers.js';
 import { isBinaryData, type OutputTensor } from './binaryData.js';
+import { classificationCount, classify } from './classification.js';
 import { INTEGER_RANGES, jsonData, OIP_DATATYPES, OIP_TO_TF, oipDatatypeOf, type OipDatatype } from './datatypes.js';
 
 const parameters = z.record(z.string(), z.unknown()).optional();
@@ -224,13 +225,28 @@ export function oipResponse(
   }
   const unknown = wanted?.filter((name) => !all.some((o) => o.name === name)) ?? [];
   if (unknown.length) throw new BadRequestError(`unknown output(s) ${unknown.join(', ')}: the model answers ${all.map((o) => o.name).join(', ')}`);
+  // An output asked for by its node is answered under that name, as the client will look it up.
+  const answered = asked && wanted ? all.flatMap((o) => asked.filter((_, i) => wanted[i] === o.name).map((name) => ({ ...o, name }))) : all;
   return {
     model_name: manifest.name,
     model_version: String(manifest.version),
     ...(request.id !== undefined ? { id: request.id } : {}),
-    // An output asked for by its node is answered under that name, as the client will look it up.
-    outputs: asked && wanted ? all.flatMap((o) => asked.filter((_, i) => wanted[i] === o.name).map((name) => ({ ...o, name }))) : all,
+    outputs: answered.map((o) => classifiedIfAsked(manifest, request, o)),
   };
+}
+
+/**
+ * The output as Triton's classification extension answers it when the request asks so
+ * (classification.ts); the manifest's labels name the indices of the classifier's output only.
+ */
+function classifiedIfAsked(manifest: Manifest, request: OipInferRequest, output: OutputTensor): OutputTensor {
+  const index = request.outputs?.findIndex((o) => o.name === output.name) ?? -1;
+  if (index < 0) return output;
+  const where = `outputs[${index}] (${output.name})`;
+  const k = classificationCount(request.outputs?.[index].parameters, `outputs[${index}]`);
+  if (k === undefined) return output;
+  const labels = manifest.task !== 'regression' && outputNamed(manifest, output.name) === manifest.signature.outputs[0].name ? manifest.labels : undefined;
+  return classify(output, k, labels, where);
 }
 
 /**
