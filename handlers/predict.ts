@@ -21,9 +21,9 @@ const timed = (services: Services, request: RouteRequest) => ({ ...services.limi
 export const routes: Implementations<typeof predictRoutes> = {
   infer: async ({ request, params, query, body, services }) =>
     services.loader.withModel(modelRefFrom(params, query), async (loaded) => {
+      const binary = binaryOutputsWanted(body);
       const outputs = await predict(loaded, decodeOip(loaded.manifest, body), timed(services, request));
       const response = oipResponse(loaded.manifest, outputs, body);
-      const binary = binaryOutputsWanted(body);
       if (!response.outputs.some((o) => binary(o.name))) return { body: encodeOip(loaded.manifest, outputs, body) };
       const { body: bytes, headerLength } = binaryResponse(response, binary);
       return { contentType: 'application/octet-stream', headers: { [HEADER_LENGTH]: String(headerLength) }, body: bytes };

@@ -190,17 +190,20 @@ export function readBinaryRequest(body: Uint8Array, headerLength: string): unkno
   return header;
 }
 
+/** A flag of the extension: absent, or a JSON boolean (Triton refuses anything else: "true" is not taken for true, nor silently for false). */
+function flag(value: unknown, where: string): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw new BadRequestError(`${where}: expected true or false, got ${quoted(value)}`);
+}
+
 /** Which outputs a request wants as binary: per output `binary_data`, else the request's `binary_data_output`. */
 export function binaryOutputsWanted(request: {
   parameters?: Record<string, unknown>;
   outputs?: { name: string; parameters?: Record<string, unknown> }[];
 }): (name: string) => boolean {
-  const all = request.parameters?.binary_data_output === true;
-  const asked = new Map((request.outputs ?? []).map((o) => [o.name, o.parameters?.binary_data]));
-  return (name) => {
-    const own = asked.get(name);
-    return typeof own === 'boolean' ? own : all;
-  };
+  const all = flag(request.parameters?.binary_data_output, 'parameters.binary_data_output') ?? false;
+  const asked = new Map((request.outputs ?? []).map((o, i) => [o.name, flag(o.parameters?.binary_data, `outputs[${i}].parameters.binary_data`)]));
+  return (name) => asked.get(name) ?? all;
 }
 
 /** A tensor's values as the extension's bytes. */

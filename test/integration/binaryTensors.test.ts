@@ -131,6 +131,22 @@ describe('binary and JSON answer the same', () => {
     expect(outputs.find((o) => o.name === 'probabilities')?.data).toEqual(json.body.outputs.find((o: { name: string }) => o.name === 'probabilities').data);
   });
 
+  it('binary_data or binary_data_output other than true or false: 400 naming it (a string "true" answered JSON, silently)', async () => {
+    const c = cases[0];
+    const asked = [
+      { parameters: { binary_data_output: 'true' } },
+      { parameters: { binary_data_output: 1 } },
+      { outputs: [{ name: 'probabilities', parameters: { binary_data: 'true' } }] },
+    ];
+    const errors = await Promise.all(asked.map((extra) => call(app.predict, 'POST', '/v2/models/iris/infer', { inputs: [c.json], ...extra })));
+    expect(errors.map((e) => e.statusCode)).toEqual([400, 400, 400]);
+    expect(errors.map((e) => e.body.error)).toEqual([
+      'parameters.binary_data_output: expected true or false, got "true"',
+      'parameters.binary_data_output: expected true or false, got 1',
+      'outputs[0].parameters.binary_data: expected true or false, got "true"',
+    ]);
+  });
+
   it('reads every integer and float datatype into what TF.js computes with', async () => {
     const iris = (cases[0].binary.values as number[]).slice(0, 4);
     const json = await call(app.predict, 'POST', '/v2/models/iris/infer', { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: iris }] });
