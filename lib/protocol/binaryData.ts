@@ -12,6 +12,7 @@
 import { BadRequestError, quoted } from '../errors.js';
 import { INT32_MAX, INT32_MIN } from '../tensors/valueRanges.js';
 import { jsonData, type OipDatatype } from './datatypes.js';
+import { halfToFloat } from './half.js';
 
 /** The HTTP header (lower-cased, as requests carry them) giving the JSON header's byte length. */
 export const HEADER_LENGTH = 'inference-header-content-length';
@@ -40,16 +41,6 @@ function aligned(bytes: Uint8Array, from: number, to: number): ArrayBuffer {
   const copy = new Uint8Array(to - from);
   copy.set(bytes.subarray(from, to));
   return copy.buffer;
-}
-
-/** IEEE 754 half precision -> float. */
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 0x1f) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
 /** Integers wider than TF.js's int32 are accepted when every value fits it. */

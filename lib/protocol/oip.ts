@@ -14,6 +14,7 @@ import { checkValuesFit } from '../tensors/valueRanges.js';
 import { checkFiniteOutput, topLabels } from './answers.js';
 import { isBinaryData, type OutputTensor } from './binaryData.js';
 import { classificationCount, classify } from './classification.js';
+import { roundToHalves } from './half.js';
 import { INTEGER_RANGES, jsonData, OIP_DATATYPES, OIP_TO_TF, oipDatatypeOf, type OipDatatype } from './datatypes.js';
 
 const parameters = z.record(z.string(), z.unknown()).optional();
@@ -101,6 +102,7 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number, k
   const mismatch = () => new BadRequestError(`${where}: data does not match datatype ${input.datatype}`);
   const notANumber = (path: string, value: string | boolean) => new BadRequestError(`${path}: ${leafShown(value)} is not a number; datatype ${input.datatype} takes numbers`);
   const { data } = dtype === 'float32' || dtype === 'int32' ? flattenNested(input.data, `${where}.data`, dtype, notANumber) : flattenNested(input.data, `${where}.data`);
+  if (input.datatype === 'FP16' && data instanceof Float32Array) roundToHalves(data, `${where}.data`);
   if (data.length !== elementCount(input.shape)) {
     throw new BadRequestError(`${where}: shape [${input.shape}] needs ${elementCount(input.shape)} values, data has ${data.length}`);
   }

@@ -161,6 +161,21 @@ describe('binary and JSON answer the same', () => {
       expect([datatype, JSON.parse(answer.body).outputs]).toEqual([datatype, reference.body.outputs]);
     }
   });
+
+  it('JSON FP16 values are the halves they name, as in binary and in numpy (MLServer, KServe): it fed the model the float32', async () => {
+    const infer = (datatype: string, data: number[]) => call(app.predict, 'POST', '/v2/models/iris/infer', { inputs: [{ name: 'features', shape: [1, 4], datatype, data }] });
+    // numpy: np.array([6.3, 2.7, 4.9, 1.8], dtype=np.float16) -> [6.30078125, 2.69921875, 4.8984375, 1.7998046875]
+    const halves = [6.30078125, 2.69921875, 4.8984375, 1.7998046875];
+    const asHalves = await infer('FP32', halves);
+    const asFloats = await infer('FP32', [6.3, 2.7, 4.9, 1.8]);
+    expect(asHalves.body.outputs[0].data).not.toEqual(asFloats.body.outputs[0].data);
+    expect((await infer('FP16', [6.3, 2.7, 4.9, 1.8])).body.outputs).toEqual(asHalves.body.outputs);
+    const { body, headerLength } = binaryRequest([{ name: 'features', shape: [1, 4], datatype: 'FP16', values: halves }]);
+    expect(JSON.parse((await postBinary('/v2/models/iris/infer', body, headerLength)).body).outputs).toEqual(asHalves.body.outputs);
+    const tooLarge = await infer('FP16', [6.3, 70000, 4.9, 1.8]);
+    expect(tooLarge.statusCode).toBe(400);
+    expect(tooLarge.body.error).toBe('inputs[0] (features).data[1] (flat index): 70000 does not fit FP16 (at most ±65504)');
+  });
 });
 
 describe('BOOL in binary: one byte an element, 1 true and 0 false', () => {
