@@ -141,10 +141,11 @@ function naturalInstances(manifest: Manifest, tensor: TensorData, kind: string):
 /** MLServer's content type for a raw tensor. */
 const RAW_CONTENT_TYPE = 'np';
 
-function contentTypeOf(parameters: Record<string, unknown> | undefined, where: string): string | undefined {
+/** `where`: the object holding these parameters (an input), or undefined for the request's own. */
+function contentTypeOf(parameters: Record<string, unknown> | undefined, where?: string): string | undefined {
   const value = parameters?.content_type;
   if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new BadRequestError(`${where}.parameters.content_type: expected a string, got ${quoted(value)}`);
+  if (typeof value !== 'string') throw new BadRequestError(`${where ? `${where}.` : ''}parameters.content_type: expected a string, got ${quoted(value)}`);
   return value;
 }
 
@@ -178,7 +179,7 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
   const features = natural?.kind.requiredColumns(natural.settings);
   const accepted = () => [RAW_CONTENT_TYPE, ...(natural ? natural.kind.contentTypes : [])].map((t) => JSON.stringify(t)).join(', ');
 
-  const requestType = contentTypeOf(request.parameters, 'parameters');
+  const requestType = contentTypeOf(request.parameters);
   const inputTypes = request.inputs.map((input, i) => contentTypeOf(input.parameters, `inputs[${i}]`));
   if (requestType !== undefined && requestType !== RAW_CONTENT_TYPE) {
     if (!natural?.kind.contentTypes.includes(requestType) || !features) {

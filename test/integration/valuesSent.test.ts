@@ -255,6 +255,18 @@ describe('messages name what the client sent', () => {
       { inputs: [{ name: 'text', shape: [0], datatype: 'BYTES', data: [] }] },
       /^input text: has no values: send at least one instance/,
     ],
+    [
+      'a request content_type that is not a string (it was named parameters.parameters.content_type)',
+      '/v2/models/iris/infer',
+      { ...fp32([5.1, 3.5, 1.4, 0.2]), parameters: { content_type: 5 } },
+      /^parameters\.content_type: expected a string, got 5$/,
+    ],
+    [
+      "an input's content_type that is not a string",
+      '/v2/models/iris/infer',
+      { inputs: [{ ...fp32([5.1, 3.5, 1.4, 0.2]).inputs[0], parameters: { content_type: true } }] },
+      /^inputs\[0\]\.parameters\.content_type: expected a string, got true$/,
+    ],
   ])('%s: 400 naming it', async (_case, path, body, message) => {
     const answer = await call(app.predict, 'POST', path, body);
     expect(answer.statusCode).toBe(400);
