@@ -14,6 +14,7 @@ import { pushTfjsZip } from '../ops/pushFolder.js';
 import { pushKerasFile } from '../ops/pushKeras.js';
 import type { ManifestFields } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
+import { keys } from '../registry/keys.js';
 import { listVersions, readManifest } from '../registry/versions.js';
 import { getJson, versionOf, type ObjectStore } from '../store/index.js';
 import { checkImportFits, contentBytes } from './plan.js';
@@ -68,10 +69,12 @@ async function importFile(source: ObjectStore, registry: ObjectStore, target: Im
   const earlier = await earlierVersion(registry, target, sha256);
   if (earlier !== undefined) return earlier;
   const where = target.key;
+  // Two deliveries of one upload's event at once each passed the look above: of their versions, the one claimed first is the upload's.
+  const claim = keys.importClaim(target.model, createHash('sha256').update(`${where}\n${sha256}`).digest('hex'));
   if (target.format === 'tfjs-zip') {
-    return (await pushTfjsZip(registry, bytes, sha256, where, target.model, fields as Partial<ManifestFields>)).version;
+    return (await pushTfjsZip(registry, bytes, sha256, where, target.model, fields as Partial<ManifestFields>, { claim })).version;
   }
-  return (await pushKerasFile(registry, bytes, where, target.model, fields as Partial<ManifestFields>)).version;
+  return (await pushKerasFile(registry, bytes, where, target.model, fields as Partial<ManifestFields>, { claim })).version;
 }
 
 /** An upload the trigger matched that names no model: a failed outcome next to it says where it belongs. */

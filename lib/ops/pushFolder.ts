@@ -7,6 +7,7 @@ import { initBackend } from '../runtime/backend.js';
 import { modelFromMemory, signatureOf } from '../runtime/tfModel.js';
 import type { ObjectStore } from '../store/index.js';
 import { checkWeightFiles, concatWeights, formatOf, parseModelJson, specBytes, weightPaths, type ModelFiles, type ModelJson } from '../registry/artifacts.js';
+import { createClaimedVersion } from '../registry/claimedVersion.js';
 import { createVersion, type CreateVersionOptions } from '../registry/createVersion.js';
 import { checkShardPaths } from '../registry/shardPaths.js';
 import type { Manifest, ManifestFields, Signature, Task } from '../registry/manifest.js';
@@ -153,6 +154,11 @@ function tfjsZipFiles(bytes: Uint8Array, what: string): ModelFiles {
   return files;
 }
 
+export interface PushOptions extends CreateVersionOptions {
+  /** The key of the work's claim (registry/claimedVersion.ts): however many attempts push, one version. */
+  claim?: string;
+}
+
 /** A TF.js model's files (model.json and its shards) -> a new version; `source` goes in the lineage. */
 export async function pushModelFiles(
   store: ObjectStore,
@@ -160,14 +166,15 @@ export async function pushModelFiles(
   source: string,
   name: string,
   fields: Partial<ManifestFields> = {},
-  options: CreateVersionOptions = {},
+  options: PushOptions = {},
 ): Promise<Manifest> {
   validateName(name);
   const signature = fields.signature ?? (await inferSignature(files));
   checkSignatureUsable(signature);
   const task = fields.task ?? guessTask(parseModelJson(files.get('model.json')), signature, Array.isArray(fields.labels) ? fields.labels : undefined);
   checkFieldsFit(signature, task, fields);
-  return createVersion(store, name, files, { ...fields, task, signature, lineage: fields.lineage ?? { parent: null, source } }, options);
+  const complete = { ...fields, task, signature, lineage: fields.lineage ?? { parent: null, source } };
+  return options.claim ? createClaimedVersion(store, name, files, complete, options.claim, options) : createVersion(store, name, files, complete, options);
 }
 
 export async function pushModelFolder(store: ObjectStore, dir: string, name: string, fields: Partial<ManifestFields> = {}, options: CreateVersionOptions = {}): Promise<Manifest> {
@@ -187,7 +194,7 @@ export function pushTfjsZip(
   where: string,
   name: string,
   fields: Partial<ManifestFields> = {},
-  options: CreateVersionOptions = {},
+  options: PushOptions = {},
 ): Promise<Manifest> {
   const lineage = { parent: null, source: where, sourceFormat: 'tfjs-zip' as const, sourceSha256: sha256 };
   return pushModelFiles(store, tfjsZipFiles(bytes, where), where, name, { ...fields, lineage }, options);

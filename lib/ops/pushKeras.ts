@@ -13,12 +13,11 @@ import { readKerasFile, type KerasFile } from '../keras/archive.js';
 import { layerClasses, tfjsTopology } from '../keras/topology.js';
 import { matchWeights, type LayerSlots } from '../keras/weights.js';
 import type { ModelFiles } from '../registry/artifacts.js';
-import type { CreateVersionOptions } from '../registry/createVersion.js';
 import type { Manifest, ManifestFields } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
 import type { ObjectStore } from '../store/index.js';
 import { initBackend } from '../runtime/backend.js';
-import { inferSignature, pushModelFiles } from './pushFolder.js';
+import { inferSignature, pushModelFiles, type PushOptions } from './pushFolder.js';
 
 const SHARD = 'group1-shard1of1.bin';
 
@@ -139,7 +138,7 @@ export async function pushKerasFile(
   source: string,
   name: string,
   fields: Partial<ManifestFields> = {},
-  options: CreateVersionOptions = {},
+  options: PushOptions = {},
 ): Promise<Manifest> {
   validateName(name);
   const { files, file } = await kerasModelFiles(bytes, source);

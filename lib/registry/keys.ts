@@ -19,6 +19,8 @@ export const keys = {
   alias: (model: string, alias: string) => `${model}/aliases/${alias}.json`,
   /** The claim of fine-tune job {id}'s version: its manifest, written create-only (ops/fineTune/jobVersion.ts). */
   fineTuneClaim: (model: string, jobId: string) => `${model}/fine-tunes/${jobId}.json`,
+  /** The claim of an import's version (lib/imports/run.ts): its manifest, written create-only; `id` names the upload (its key and content). */
+  importClaim: (model: string, id: string) => `${model}/imports/${id}.json`,
   job: (id: string) => `_jobs/${id}.json`,
 };
 

@@ -217,6 +217,22 @@ describe('an upload under imports/{model}/', () => {
     expect(await importObject(uploads, store, 'imports/diabetes/notes.txt', budget)).toBeUndefined();
   });
 
+  it('one upload whose event is delivered twice at once becomes one version, which both outcomes name', async () => {
+    const registry = await tempFolderStore();
+    const uploads = await tempFolderStore();
+    const key = 'imports/diabetes/model.keras';
+    await cp(`${FIXTURES}/mlp_relu_diabetes_keras3_1.keras`, fileURLToPath(`${uploads.uri}/${key}`));
+    const budget = localLimits().budget;
+    // Each delivery finds no outcome and no version from this upload, then pushes: two versions before.
+    const outcomes = await Promise.all([importObject(uploads, registry, key, budget), importObject(uploads, registry, key, budget)]);
+    expect(outcomes).toEqual([expect.objectContaining({ status: 'created', version: 1 }), expect.objectContaining({ status: 'created', version: 1 })]);
+    expect(await listVersions(registry, 'diabetes')).toEqual([1]);
+    // The delivery that lost removed what it staged (a folder store lets it): nothing under versions/ but version 1.
+    const stored: string[] = [];
+    for await (const object of listAll(registry, 'diabetes/versions/')) stored.push(object.key);
+    expect(stored.filter((k) => !k.startsWith('diabetes/versions/1/'))).toEqual([]);
+  });
+
   it('a zip bomb: refused from the sizes its zip directory declares, with the figures, before anything is inflated', async () => {
     const uploads = await tempFolderStore();
     const key = 'imports/bomb/model.keras';

@@ -14,10 +14,10 @@
  * files were whole before the claim was written, so the job's version is never left half-written
  * nor stuck uncommitted.
  */
-import { ConflictError, NotFoundError } from '../../errors.js';
+import { NotFoundError } from '../../errors.js';
 import type { ModelFiles } from '../../registry/artifacts.js';
-import { commitVersion, discardStaged, keys, listVersions, parseManifest, readManifest, stageVersion, type Manifest, type ManifestFields } from '../../registry/index.js';
-import { getJson, type ObjectStore } from '../../store/index.js';
+import { claimedVersion, commitClaimed, keys, listVersions, readManifest, stageVersion, type Manifest, type ManifestFields } from '../../registry/index.js';
+import type { ObjectStore } from '../../store/index.js';
 
 /**
  * The job's version, committed by now, or undefined while no attempt has claimed one. A job whose
@@ -26,18 +26,13 @@ import { getJson, type ObjectStore } from '../../store/index.js';
  * delivered again across a deploy is not trained a second time.
  */
 export async function versionOfJob(store: ObjectStore, model: string, jobId: string, parent: number): Promise<Manifest | undefined> {
-  const key = keys.fineTuneClaim(model, jobId);
-  let claimed: unknown;
   try {
-    claimed = await getJson(store, key);
+    // Its writer may have died before committing it (or be committing it now: the same bytes).
+    return await claimedVersion(store, keys.fineTuneClaim(model, jobId));
   } catch (error) {
     if (error instanceof NotFoundError) return writtenUnclaimed(store, model, jobId, parent);
     throw error;
   }
-  const manifest = parseManifest(claimed, `${store.uri}${key}`);
-  // Its writer may have died before committing it (or be committing it now: the same bytes).
-  await commitVersion(store, manifest);
-  return manifest;
 }
 
 /** A version after `parent` whose manifest names the job, written before versions were claimed. */
@@ -60,23 +55,5 @@ export async function writeVersionOfJob(
   files: ModelFiles,
   fields: ManifestFields & { lineage: { parent: number } },
 ): Promise<{ manifest: Manifest; mine: boolean }> {
-  const staged = await stageVersion(store, model, files, fields);
-  try {
-    await store.put(keys.fineTuneClaim(model, jobId), JSON.stringify(staged), { ifNoneMatch: true, contentType: 'application/json' });
-  } catch (error) {
-    // Any other error may have landed the claim all the same: the staged files stay (invisible).
-    if (!(error instanceof ConflictError)) throw error;
-    const claimed = await versionOfJob(store, model, jobId, fields.lineage.parent);
-    if (!claimed) throw error; // a claim is never removed: the store lost it
-    // This very claim, landed before a retry that was refused, is this attempt's own.
-    const mine = claimed.version === staged.version;
-    // Best-effort: files left staged are invisible, as a writer's that died; the job's version
-    // stands. In AWS the functions may delete nothing under a model's versions (serverless.yml's
-    // StoreWriterRole: no function can remove a version's files), so there they stay, and the
-    // number is skipped; a folder store frees it.
-    if (!mine) await discardStaged(store, staged).catch(() => undefined);
-    return { manifest: claimed, mine };
-  }
-  await commitVersion(store, staged);
-  return { manifest: staged, mine: true };
+  return commitClaimed(store, await stageVersion(store, model, files, fields), keys.fineTuneClaim(model, jobId));
 }
