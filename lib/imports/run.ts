@@ -2,7 +2,9 @@
  * One uploaded model file -> a new version, and an outcome record next to it. Idempotent by ETag:
  * an outcome for the same ETag means the upload was imported (or refused) already, so a
  * redelivered event changes nothing; a new upload at the same key is imported again. A retry after
- * the version was made but not its outcome finds that version by its lineage (key and sha256). A client
+ * the version was made but not its outcome finds that version by its lineage (key and sha256); two
+ * deliveries at once make one version (its claim). The upload is read pinned to the ETag its run
+ * began with, and its outcome is not written once another upload has replaced it. A client
  * error (not a Keras file, a layer TF.js cannot run, bad manifest fields) is recorded as failed and
  * nothing else is written; a store or backend failure is thrown, so Lambda retries the event.
  */
@@ -16,7 +18,7 @@ import type { ManifestFields } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
 import { keys } from '../registry/keys.js';
 import { listVersions, readManifest } from '../registry/versions.js';
-import { getJson, versionOf, type ObjectStore } from '../store/index.js';
+import { getJson, ObjectChangedError, pinnableEtag, versionOf, type ObjectStore } from '../store/index.js';
 import { checkImportFits, contentBytes } from './plan.js';
 import { misplacedImport, outcomeKey, parseImportKey, type ImportKey } from './paths.js';
 
@@ -55,7 +57,23 @@ async function earlierVersion(registry: ObjectStore, target: ImportKey, sha256: 
   return undefined;
 }
 
-async function importFile(source: ObjectStore, registry: ObjectStore, target: ImportKey, size: number, budget: MemoryBudget): Promise<number> {
+/**
+ * The upload's bytes as of version `etag` (the read pinned to it where the store gives ETags), or
+ * undefined when it has been replaced or deleted since: a newer upload's own event imports that.
+ * Unpinned, an event's run read the newer bytes and recorded them under the older ETag.
+ */
+async function readUpload(source: ObjectStore, key: string, etag: string): Promise<Uint8Array | undefined> {
+  const pinned = pinnableEtag(etag);
+  try {
+    return pinned ? new Uint8Array(Buffer.concat(await (await source.getStream(key, { ifMatch: pinned })).toArray())) : await source.get(key);
+  } catch (error) {
+    if (error instanceof ObjectChangedError || error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
+
+/** The version made of the upload (version `etag` of it), or undefined when it was replaced before it could be read. */
+async function importFile(source: ObjectStore, registry: ObjectStore, target: ImportKey, size: number, etag: string, budget: MemoryBudget): Promise<number | undefined> {
   validateName(target.model);
   await initBackend(); // the budget counts what TF.js holds
   // Refused before it is downloaded when the upload alone is too much (its content is at least its size),
@@ -63,7 +81,8 @@ async function importFile(source: ObjectStore, registry: ObjectStore, target: Im
   checkImportFits(target, size, size, budget);
   const fields = (await optionalJson<unknown>(source, target.meta)) ?? {};
   if (!isObject(fields)) throw new BadRequestError(`${target.meta} must hold a JSON object of manifest fields (labels, task, transforms, description)`);
-  const bytes = await source.get(target.key);
+  const bytes = await readUpload(source, target.key, etag);
+  if (!bytes) return undefined;
   checkImportFits(target, bytes.byteLength, contentBytes(bytes, target.key), budget);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const earlier = await earlierVersion(registry, target, sha256);
@@ -103,12 +122,16 @@ export async function importObject(source: ObjectStore, registry: ObjectStore, k
   const base = { source: { key, etag, size: head.size }, model: target.model };
   let outcome: ImportOutcome;
   try {
-    const version = await importFile(source, registry, target, head.size, budget);
+    const version = await importFile(source, registry, target, head.size, etag, budget);
+    if (version === undefined) return undefined; // replaced since the event: the new upload's event imports it
     outcome = { ...base, status: 'created', version, finishedAt: new Date().toISOString() };
   } catch (error) {
     if (!(error instanceof ServiceError && error.statusCode < 500)) throw error;
     outcome = { ...base, status: 'failed', error: error.message, finishedAt: new Date().toISOString() };
   }
+  // An upload replaced meanwhile has its own event, whose outcome this one must not overwrite.
+  const now = await source.head(key);
+  if (now && versionOf(now) !== etag) return outcome;
   await source.put(target.outcome, JSON.stringify(outcome, null, 2), { contentType: 'application/json' });
   return outcome;
 }

@@ -15,10 +15,10 @@ import { strToU8, unzipSync, zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { importObject } from '../../lib/imports/run.js';
 import { pushKerasFile } from '../../lib/ops/pushKeras.js';
-import { listVersions } from '../../lib/registry/index.js';
+import { listVersions, readManifest } from '../../lib/registry/index.js';
 import { localLimits } from '../../lib/runtime/memory.js';
 import type { FolderStore } from '../../lib/store/folder.js';
-import { listAll } from '../../lib/store/index.js';
+import { listAll, versionOf, type ObjectStore } from '../../lib/store/index.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
@@ -231,6 +231,59 @@ describe('an upload under imports/{model}/', () => {
     const stored: string[] = [];
     for await (const object of listAll(registry, 'diabetes/versions/')) stored.push(object.key);
     expect(stored.filter((k) => !k.startsWith('diabetes/versions/1/'))).toEqual([]);
+  });
+
+  /** The uploads store, where `before(method, call)` runs before each call of get, getStream or head (a second upload landing then). */
+  function racing(uploads: ObjectStore, before: (method: string, call: number) => Promise<void>): ObjectStore {
+    let calls = 0;
+    return new Proxy(uploads, {
+      get(target, method) {
+        const member = Reflect.get(target, method);
+        if (typeof member !== 'function') return member;
+        if (method !== 'get' && method !== 'getStream' && method !== 'head') return member.bind(target);
+        return async (...args: unknown[]) => {
+          calls += 1;
+          await before(method, calls);
+          return member.apply(target, args);
+        };
+      },
+    });
+  }
+
+  it("an upload replaced before its event's run reads it: that run makes no version and no outcome, and the new upload's run imports the new bytes", async () => {
+    const registry = await tempFolderStore();
+    const uploads = await tempFolderStore();
+    const key = 'imports/diabetes/model.keras';
+    const [older, newer] = await Promise.all([fixture('mlp_relu_diabetes_keras3_1.keras'), fixture('lstm_timeseries_keras3_3.keras')]);
+    await uploads.put(key, older);
+    const replacedOnRead = racing(uploads, async (method) => {
+      if (method !== 'head') await uploads.put(key, newer);
+    });
+    // Before, the run read the newer bytes and recorded them under the older upload's ETag.
+    expect(await importObject(replacedOnRead, registry, key, localLimits().budget)).toBeUndefined();
+    expect(await listVersions(registry, 'diabetes')).toEqual([]);
+    expect(await uploads.head(`${key}.outcome.json`)).toBeUndefined();
+    const outcome = await importObject(uploads, registry, key, localLimits().budget);
+    expect(outcome).toMatchObject({ status: 'created', version: 1, source: { etag: versionOf((await uploads.head(key))!) } });
+    expect((await readManifest(registry, 'diabetes', 1)).lineage.sourceSha256).toBe(createHash('sha256').update(newer).digest('hex'));
+  });
+
+  it("an upload replaced while its event's run imports it: the run's outcome does not overwrite the new upload's", async () => {
+    const registry = await tempFolderStore();
+    const uploads = await tempFolderStore();
+    const key = 'imports/diabetes/model.keras';
+    const [older, newer] = await Promise.all([fixture('mlp_relu_diabetes_keras3_1.keras'), fixture('lstm_timeseries_keras3_3.keras')]);
+    await uploads.put(key, older);
+    // The newer upload lands after the older one was read, before its outcome is written; its own run then finishes first.
+    const replacedLate = racing(uploads, async (method, call) => {
+      if (method === 'head' && call > 1 && (await uploads.head(key))?.size === older.byteLength) {
+        await uploads.put(key, newer);
+        await importObject(uploads, registry, key, localLimits().budget);
+      }
+    });
+    expect(await importObject(replacedLate, registry, key, localLimits().budget)).toMatchObject({ status: 'created', version: 1 });
+    const stored = JSON.parse(new TextDecoder().decode(await uploads.get(`${key}.outcome.json`)));
+    expect(stored).toMatchObject({ status: 'created', version: 2, source: { etag: versionOf((await uploads.head(key))!) } });
   });
 
   it('a zip bomb: refused from the sizes its zip directory declares, with the figures, before anything is inflated', async () => {
