@@ -17,6 +17,7 @@ import { BATCH_FUNCTION, IMPORT_FUNCTION, isBatchUpload, isImportUpload } from '
 import { FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
 import { DEFAULT_RANGE_TIMEOUT_MS } from '../../lib/batch/shard/local.js';
 import { IMPORT_PREFIX, IMPORT_SUFFIXES, parseImportKey } from '../../lib/imports/paths.js';
+import { keys } from '../../lib/registry/keys.js';
 
 interface S3Rule {
   prefix?: string;
@@ -116,10 +117,11 @@ describe('serverless.yml as the framework resolves it', () => {
     expect(triggers.map((t) => ruleOf(t.s3).suffix).sort()).toEqual([...suffixes].sort());
   });
 
-  it('never triggers on what a model import writes (its outcome, its manifest fields, the new version)', () => {
+  it('never triggers on what a model import writes (its outcome, its manifest fields, its claim, the new version)', () => {
     const target = parseImportKey(`${IMPORT_PREFIX}cancer/2026/model.keras`);
     expect(target).toBeDefined();
-    const written = [target?.outcome, target?.meta, 'cancer/versions/3/model.json', 'cancer/versions/3/group1-shard1of1.bin', 'cancer/versions/3/manifest.json'];
+    const claim = keys.importClaim('cancer', 'ab'.repeat(32));
+    const written = [target?.outcome, target?.meta, claim, 'cancer/versions/3/model.json', 'cancer/versions/3/group1-shard1of1.bin', 'cancer/versions/3/manifest.json'];
     for (const key of written) expect([key, s3Triggers().filter((t) => matches(t.s3, key as string))]).toEqual([key, []]);
   });
 
