@@ -142,8 +142,10 @@ interface HeaderInput {
  * the bytes after it (validated like any request afterwards). Sizes must add up exactly.
  */
 export function readBinaryRequest(body: Uint8Array, headerLength: string): unknown {
-  const length = Number(headerLength);
-  if (!Number.isInteger(length) || length < 0 || length > body.length) {
+  // Decimal digits only, as HTTP writes a length (Content-Length's grammar): Number() also read
+  // "0x10", "1e1" and "16.0" as numbers.
+  const length = /^\d{1,15}$/.test(headerLength) ? Number(headerLength) : Number.NaN;
+  if (!Number.isInteger(length) || length > body.length) {
     throw new BadRequestError(`Inference-Header-Content-Length is ${quoted(headerLength)}; the body has ${body.length} bytes`);
   }
   let header: { inputs?: unknown };

@@ -20,7 +20,7 @@ interface HttpAnswer {
 }
 
 /** A POST through API Gateway HTTP API (payload 2.0), its body base64-encoded as API Gateway does for binary content. */
-async function postBinary(path: string, body: Uint8Array, headerLength: number): Promise<HttpAnswer> {
+async function postBinary(path: string, body: Uint8Array, headerLength: number | string): Promise<HttpAnswer> {
   return (await app.predict({
     version: '2.0',
     routeKey: '$default',
@@ -224,6 +224,8 @@ describe('malformed binary bodies are 400s naming the problem', () => {
   const irisInput: BinaryInput = { name: 'features', shape: [1, 4], datatype: 'FP32', values: [5, 3, 1, 2] };
   it.each([
     ['a header length past the body', (b: Uint8Array, h: number) => ({ body: b, header: h + b.length }), /Inference-Header-Content-Length is/],
+    ['a header length in hexadecimal', (b: Uint8Array, h: number) => ({ body: b, header: `0x${h.toString(16)}` }), /Inference-Header-Content-Length is "0x/],
+    ['a header length with a fraction', (b: Uint8Array, h: number) => ({ body: b, header: `${h}.0` }), /Inference-Header-Content-Length is "\d+\.0"/],
     ['a header length that cuts the JSON', (b: Uint8Array, h: number) => ({ body: b, header: h - 3 }), /JSON header .* is not valid JSON|binary_data_size/],
     ['bytes left over after the inputs', (b: Uint8Array, h: number) => ({ body: new Uint8Array([...b, 0, 0, 0, 0]), header: h }), /follow the JSON header/],
     ['a body short of its binary_data_size', (b: Uint8Array, h: number) => ({ body: b.subarray(0, b.length - 4), header: h }), /runs past the end of the body/],
