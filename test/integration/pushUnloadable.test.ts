@@ -82,6 +82,8 @@ describe('a model TF.js cannot load', () => {
     // The upload itself cannot be read (the connection drops): nothing is known about the model yet.
     const failing: ObjectStore = Object.assign(Object.create(uploads) as ObjectStore, {
       get: (k: string) => (k === key ? Promise.reject(new Error('socket hang up')) : uploads.get(k)),
+      // The import reads the upload pinned to its ETag, as a stream.
+      getStream: (k: string, options?: Parameters<ObjectStore['getStream']>[1]) => (k === key ? Promise.reject(new Error('socket hang up')) : uploads.getStream(k, options)),
     });
     await expect(importObject(failing, store, key, localLimits().budget)).rejects.toThrow('socket hang up');
     expect(await uploads.head(`${key}.outcome.json`)).toBeUndefined();
