@@ -8,10 +8,12 @@
  *   weights under `model_weights/<layer>`, listed in order by each layer's `weight_names`.
  * The container is told by its first bytes, not the file name.
  */
+import { crc32 } from 'node:zlib';
 import { unzipSync } from 'fflate';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, quoted } from '../errors.js';
 import { readHdf5, type H5Dataset, type H5Group } from './hdf5.js';
 import type { WeightArray, WeightGroup } from './weights.js';
+import { directoryCrcs } from './zipCrc.js';
 
 export interface KerasFile {
   container: 'keras' | 'h5';
@@ -33,14 +35,20 @@ const inLayerOrder = (a: string, b: string) => (SIDES.includes(a) && SIDES.inclu
 /** What a zip may expand to: a small upload that inflates past this is refused before it is inflated. */
 const MAX_UNZIPPED_BYTES = 2 ** 30;
 
-/** The entries of a zip, refused up front (from its directory) when they would inflate past `maxBytes`. */
+/**
+ * The entries of a zip, refused up front (from its directory) when they would inflate past
+ * `maxBytes`, and refused when one does not match the CRC-32 its directory records (zipCrc.ts).
+ */
 export function unzipBounded(bytes: Uint8Array, what: string, maxBytes = MAX_UNZIPPED_BYTES): Record<string, Uint8Array> {
   let total = 0;
+  const names: string[] = [];
+  let entries: Record<string, Uint8Array>;
   try {
-    return unzipSync(bytes, {
+    entries = unzipSync(bytes, {
       filter: (entry) => {
         total += entry.originalSize;
         if (total > maxBytes) throw new BadRequestError(`${what} would inflate to more than ${maxBytes} bytes`);
+        names.push(entry.name);
         return true;
       },
     });
@@ -48,6 +56,15 @@ export function unzipBounded(bytes: Uint8Array, what: string, maxBytes = MAX_UNZ
     if (error instanceof BadRequestError) throw error;
     throw new BadRequestError(`${what} is not a readable zip (damaged or truncated?): ${(error as Error).message}`);
   }
+  const crcs = directoryCrcs(bytes);
+  for (const [i, name] of names.entries()) {
+    // A name given twice keeps its last entry (unzipSync's object), so only that one is checked.
+    if (names.lastIndexOf(name) !== i || crc32(entries[name]) === crcs[i]) continue;
+    throw new BadRequestError(
+      `${what} is damaged: its entry ${quoted(name)} does not match the CRC-32 its zip directory records (as Python's zipfile, which Keras reads with, refuses it)`,
+    );
+  }
+  return entries;
 }
 
 /** A float dataset as float32; anything else (a dropout layer's seed state, counters) is not a weight. */

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { importObject } from '../../lib/imports/run.js';
+import { type H5Group, readHdf5 } from '../../lib/keras/hdf5.js';
 import { pushKerasFile } from '../../lib/ops/pushKeras.js';
 import { listVersions, readManifest } from '../../lib/registry/index.js';
 import { localLimits } from '../../lib/runtime/memory.js';
@@ -33,6 +34,11 @@ interface Expected {
 
 let store: FolderStore;
 let app: App;
+/** Every float32 dataset of an HDF5 group, depth first. */
+const floatDatasets = (group: H5Group): Float32Array[] => [
+  ...[...group.datasets.values()].map((d) => d.value).filter((v): v is Float32Array => v instanceof Float32Array && v.length >= 2),
+  ...[...group.groups.values()].flatMap(floatDatasets),
+];
 const fixture = (name: string) => readFile(`${FIXTURES}/${name}`).then((b) => new Uint8Array(b));
 
 async function infer(model: string, expected: Expected): Promise<number[][]> {
@@ -157,6 +163,24 @@ describe('a file that is not a Keras model TF.js can run gets a clear error and 
   it('a truncated .keras', async () => {
     const bytes = await fixture('convnet_mnist_keras3_1.keras');
     await refused(bytes.subarray(0, bytes.length / 2), /not a readable zip|damaged or truncated/);
+  });
+
+  it("a .keras whose weights changed after Keras wrote it: refused by its CRC-32, as Python's zipfile refuses it", async () => {
+    const bytes = await fixture('mlp_relu_diabetes_keras3_1.keras');
+    const weightsOf = async (keras: Uint8Array) => floatDatasets(await readHdf5(unzipSync(keras)['model.weights.h5'], 'weights'));
+    const [kernel] = await weightsOf(bytes);
+    // Keras stores its entries undeflated: a weight's bytes are in the file as they are in memory.
+    const pattern = Buffer.from(kernel.buffer, kernel.byteOffset, 8);
+    const at = Buffer.from(bytes).indexOf(pattern);
+    expect(at).toBeGreaterThan(0);
+    expect(Buffer.from(bytes).lastIndexOf(pattern)).toBe(at);
+    const damaged = bytes.slice();
+    damaged[at] ^= 1;
+    // Still a zip, and an HDF5 file that reads: one weight is a little different, and only the CRC tells.
+    const [changed] = await weightsOf(damaged);
+    expect(changed[0]).not.toBe(kernel[0]);
+    expect(changed.slice(1)).toEqual(kernel.slice(1));
+    await refused(damaged, /entry "model\.weights\.h5" does not match the CRC-32/);
   });
 
   it('a truncated .h5', async () => {

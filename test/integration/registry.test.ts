@@ -138,6 +138,22 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
     expect((await pushModelFolder(store, layersDir, 'paths')).version).toBe(2);
   });
 
+  it('refuses an imported zip whose shard no longer matches its CRC-32, and leaves the store byte for byte', async () => {
+    const store = await makeStore();
+    await pushModelFolder(store, layersDir, 'crc');
+    const before = await registryBytes(store);
+    const { files } = await layersWithShardAt('weights.bin');
+    // Stored, not deflated: a changed byte is a changed weight, which no inflating would notice.
+    const zip = zipSync(Object.fromEntries(files), { level: 0 });
+    const at = Buffer.from(zip).indexOf(Buffer.from(files.get('weights.bin') as Uint8Array));
+    expect(at).toBeGreaterThan(0);
+    zip[at + 1] ^= 1;
+    await store.put('imports/crc/model.zip', zip);
+    const outcome = await importObject(store, store, 'imports/crc/model.zip', localLimits().budget);
+    expect(outcome).toMatchObject({ status: 'failed', error: expect.stringMatching(/entry "weights\.bin" does not match the CRC-32/) });
+    expect(await registryBytes(store)).toEqual(before);
+  });
+
   it("takes a shard at ./name, as TF.js's browser download writes it, and reads it back; the same file named twice is refused", async () => {
     // model.save('downloads://m') names its shard ./m.weights.bin in weightsManifest.
     const store = await makeStore();
