@@ -1,5 +1,5 @@
 /**
- * POST /v2/models/{m}[/versions/{v}]/infer (OIP v2), /v1/models/{m}[...]:predict (TF Serving) and
+ * POST /v2/models/{m}[/versions/{v}]/infer (OIP v2), /v1/models/{m}[...]:predict, :classify and :regress (TF Serving) and
  * KServe's v1 /v1/models/{m}[...]:explain, which API Gateway sends here with every POST under /v1/models/;
  * POST /v2/models/{m}[/versions/{v}]/preprocess (what the model would receive).
  */
@@ -11,12 +11,23 @@ import { preprocess, previewPng } from '../lib/ops/preprocess.js';
 import { binaryOutputsWanted, binaryResponse, HEADER_LENGTH } from '../lib/protocol/binaryData.js';
 import { decodeOip, encodeOip, oipResponse, oipTensors } from '../lib/protocol/oip.js';
 import { decodeTfServing, encodeTfServing } from '../lib/protocol/tfserving.js';
+import { checkVerb, examplesInput, examplesResult, type ExamplesVerb, type TfServingExamplesRequest } from '../lib/protocol/tfServingExamples.js';
 import { tfServingAnswerText } from '../lib/protocol/tfServingJson.js';
 import type { RouteRequest } from '../lib/http/router.js';
 import type { Services } from '../lib/services.js';
 
 /** The limits of a request answered before the function's timeout, or a 413 naming the figures (runtime/timeLimit.ts). */
 const timed = (services: Services, request: RouteRequest) => ({ ...services.limits, time: request.remainingMs ? { remainingMs: request.remainingMs } : undefined });
+
+/** TF Serving's :classify or :regress: the examples run as :predict runs instances (same encoding, limits and timing). */
+const answerExamples =
+  (verb: ExamplesVerb) =>
+  ({ request, params, body, services }: { request: RouteRequest; params: Record<string, string>; body: TfServingExamplesRequest; services: Services }) =>
+    services.loader.withModel(modelRefFrom(params), async (loaded) => {
+      checkVerb(loaded.manifest, verb);
+      const outputs = await predict(loaded, examplesInput(loaded.manifest, body), timed(services, request));
+      return examplesResult(loaded.manifest, outputs[0], verb);
+    });
 
 export const routes: Implementations<typeof predictRoutes> = {
   infer: async ({ request, params, query, body, services }) =>
@@ -38,6 +49,9 @@ export const routes: Implementations<typeof predictRoutes> = {
       // Plain arrays are written as tensorflow_model_server writes them (its floats, NaN); labelled answers are ours.
       return { body: answer, jsonText: raw ? () => tfServingAnswerText(outputs, input.columnar, String(loaded.manifest.version)) : undefined };
     }),
+
+  tfServingClassify: answerExamples('classify'),
+  tfServingRegress: answerExamples('regress'),
 
   preprocess: async ({ request, params, query, body, services }) =>
     services.loader.withModel(modelRefFrom(params, query), async (loaded) => {

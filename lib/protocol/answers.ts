@@ -23,11 +23,10 @@ function labelOf(labels: string[] | undefined, i: number): string {
   return labels?.[i] ?? String(i);
 }
 
-function ranked(scores: number[], labels: string[] | undefined, topK: number): LabelScore[] {
-  return scores
-    .map((score, i) => ({ label: labelOf(labels, i), score }))
-    .sort((a, b) => b.score - a.score)
-    .slice(0, topK);
+/** Every class's label and score, in the model's class order; a binary model's one unit (P(positive)) expanded to both classes. */
+export function classScores(manifest: ModelOutputs, values: number[]): LabelScore[] {
+  const scores = manifest.task === 'binary' && values.length === 1 ? [1 - values[0], values[0]] : values;
+  return scores.map((score, i) => ({ label: labelOf(manifest.labels, i), score }));
 }
 
 /** One answer per row of the first output. topK limits `scores` (default: every class). */
@@ -36,9 +35,7 @@ export function toAnswers(manifest: ModelOutputs, output: TensorData, topK?: num
   return Array.from({ length: rows }, (_, r) => {
     const values = rowValues(output, r);
     if (manifest.task === 'regression') return { value: values.length === 1 ? values[0] : values };
-    // A binary model outputs P(positive) in one unit: expand to both classes.
-    const scores = manifest.task === 'binary' && values.length === 1 ? [1 - values[0], values[0]] : values;
-    const all = ranked(scores, manifest.labels, scores.length);
+    const all = classScores(manifest, values).sort((a, b) => b.score - a.score);
     return { label: all[0].label, score: all[0].score, scores: all.slice(0, topK ?? all.length) };
   });
 }

@@ -73,6 +73,24 @@ describe('serverless offline, real HTTP, demo models', () => {
     expect(oip.body.outputs.find((o: { name: string }) => o.name === 'label').data).toEqual(['virginica']);
   });
 
+  it('answers TF Serving :classify and :regress through the greedy /v1/models route, as :predict scores the same rows', async () => {
+    const setosa = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
+    const classified = await http('POST', '/v1/models/iris/labels/production:classify', {
+      context: { sepal_width: 3.5 },
+      examples: [{ sepal_length: 5.1, petal_length: 1.4, petal_width: 0.2 }],
+    });
+    expect(classified.status).toBe(200);
+    const predicted = (await http('POST', '/v1/models/iris:predict', { instances: [setosa] })).body.predictions[0].scores;
+    expect(classified.body.results[0].map(([label]: [string, number]) => label)).toEqual(['setosa', 'versicolor', 'virginica']);
+    for (const [label, score] of classified.body.results[0]) expect(Math.fround(score)).toBe(predicted.find((s: { label: string }) => s.label === label).score);
+    const house = { crim: 0.02731, zn: 0, indus: 7.07, chas: 0, nox: 0.469, rm: 6.421, age: 78.9, dis: 4.9671, rad: 2, tax: 242, ptratio: 17.8, lstat: 9.14 };
+    const regressed = await http('POST', '/v1/models/housing/versions/1:regress', { examples: [house] });
+    expect(Math.fround(regressed.body.results[0])).toBe((await http('POST', '/v1/models/housing:predict', { instances: [house] })).body.predictions[0].value);
+    const refused = await http('POST', '/v1/models/housing:classify', { examples: [house] });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatch(/regression model/);
+  });
+
   it('calls a clearly spammy text spam and a work email ham', async () => {
     const answer = await http('POST', '/v1/models/spam/labels/production:predict', {
       instances: [

@@ -75,7 +75,7 @@ function event(method: string, url: string, { body, headers = {} }: Sent) {
 }
 
 const FUNCTION_OF: [RegExp, keyof App][] = [
-  [/^POST .*(\/infer|:predict|\/preprocess|:explain)$/, 'predict'],
+  [/^POST .*(\/infer|:predict|:classify|:regress|\/preprocess|:explain)$/, 'predict'],
   [/^POST .*\/explain$/, 'explain'],
   [/^POST .*\/evaluate$/, 'evaluate'],
   [/^POST .*\/evaluations$/, 'evaluations'],
@@ -143,6 +143,15 @@ describe('every operation answers as the OpenAPI document says', () => {
     await check('POST', `/v2/models/${model}/versions/1/preprocess`, 200, { body: { instances } });
     await check('POST', `/v2/models/${model}/explain?alias=production`, 200, { body: { instances, steps: 4 } });
     await check('POST', `/v2/models/${model}/versions/1/explain`, 200, { body: { instances, method: 'kernelShap', nSamples: 64 } });
+  });
+
+  it.each(MODELS)('%s: TF Serving classify or regress on a feature dictionary, every path form', async (model) => {
+    const example = model === 'iris' || model === 'housing' ? NATURAL[model] : { [model === 'spam' ? 'text' : 'image']: NATURAL[model] };
+    const verb = model === 'housing' ? 'regress' : 'classify';
+    for (const base of [`/v1/models/${model}`, `/v1/models/${model}/versions/1`, `/v1/models/${model}/labels/production`]) {
+      await check('POST', `${base}:${verb}`, 200, { body: { examples: [example, example] } });
+    }
+    await check('POST', `/v1/models/${model}:${verb === 'regress' ? 'classify' : 'regress'}`, 400, { body: { signature_name: '', examples: [example] } });
   });
 
   it('an image model: a PNG of what it sees, heatmaps in the explanation', async () => {

@@ -58,6 +58,14 @@ describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
     expect(answer.statusCode).toBe(200);
   });
 
+  // The TF Serving REST API document's regress example (its half_plus_three is this model plus one):
+  // feature dictionaries by input name on a model without an input kind, floats written as the server writes them.
+  it('TF Serving :regress {"examples": [{"x": 1.0}, {"x": 2.0}]} -> {"results": [2.5, 3.0]}', async () => {
+    const answer = await app.predict(httpApiEvent('POST', '/v1/models/half:regress', JSON.stringify({ examples: [{ x: 1.0 }, { x: 2.0 }] })));
+    expect(answer.statusCode).toBe(200);
+    expect(answer.body).toBe('{"results":[2.5,3.0]}');
+  });
+
   it.each([
     ['flat data', [1, 2, 5]],
     ['nested data', [[1], [2], [5]]],
@@ -233,7 +241,7 @@ describe('predict handler behaviour', () => {
     ['an unknown label', 'POST', '/v1/models/half/labels/canary:predict', '{"instances": [1]}', 404, /has no alias canary/],
     ['an invalid model name', 'POST', '/v1/models/Bad..Name:predict', '{"instances": [1]}', 400, /invalid model name/],
     ['a version that is not a number', 'POST', '/v2/models/half/versions/x1/infer', '{"inputs": []}', 400, /invalid version/],
-    ['an unknown route', 'POST', '/v1/models/half:classify', '{}', 404, /no route/],
+    ['an unknown route', 'POST', '/v1/models/half:train', '{}', 404, /no route/],
     ['a wrong method', 'GET', '/v1/models/half:predict', undefined, 405, /GET is not allowed/],
     // The OIP document's example input1 declares shape [3] but carries one value.
     [

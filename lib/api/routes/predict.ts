@@ -1,10 +1,11 @@
-/** The predict function's routes: OIP v2 and TF Serving inference; KServe's v1 `:explain` arrives here too (API Gateway's greedy v1 route). */
+/** The predict function's routes: OIP v2 and TF Serving inference (:predict, :classify, :regress); KServe's v1 `:explain` arrives here too (API Gateway's greedy v1 route). */
 import { z } from 'zod';
 import { BINARY, versioned, type RouteSpec } from '../route.js';
 import { aliasQuery, formatQuery, noQuery } from './query.js';
 
 const oip = () => import('../../protocol/oip.js');
 const tfServing = () => import('../../protocol/tfserving.js');
+const examples = () => import('../../protocol/tfServingExamples.js');
 
 export const predictRoutes = {
   infer: {
@@ -42,6 +43,28 @@ export const predictRoutes = {
     auth: 'read',
     summary: 'TF Serving REST predict (row `instances` or columnar `inputs`)',
     responses: { '200': { description: 'predictions', schema: async () => (await tfServing()).tfServingPredictResponse } },
+  },
+  tfServingClassify: {
+    fn: 'predict',
+    method: 'POST',
+    paths: versioned('/v1/models/{model}', ':classify', { labels: true }),
+    gateway: '/v1/models/{proxy+}',
+    query: noQuery,
+    body: async () => (await examples()).tfServingExamplesRequest,
+    auth: 'read',
+    summary: "TF Serving REST classify: feature dictionaries (`examples`, `context`) -> each class's label and score (classifiers)",
+    responses: { '200': { description: 'classes and scores', schema: async () => (await examples()).tfServingClassifyResponse } },
+  },
+  tfServingRegress: {
+    fn: 'predict',
+    method: 'POST',
+    paths: versioned('/v1/models/{model}', ':regress', { labels: true }),
+    gateway: '/v1/models/{proxy+}',
+    query: noQuery,
+    body: async () => (await examples()).tfServingExamplesRequest,
+    auth: 'read',
+    summary: 'TF Serving REST regress: feature dictionaries (`examples`, `context`) -> one value each (regression models)',
+    responses: { '200': { description: 'values', schema: async () => (await examples()).tfServingRegressResponse } },
   },
   preprocess: {
     fn: 'predict',
