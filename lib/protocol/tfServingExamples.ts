@@ -11,7 +11,8 @@ import { z } from 'zod';
 import { BadRequestError, quoted } from '../errors.js';
 import { inputFromValues, inputKindOf, type ModelInput } from '../inputs/encode.js';
 import type { Manifest } from '../registry/manifest.js';
-import { rowValues, type TensorData } from '../tensors/data.js';
+import { rowValues, type Scalar, type TensorData, type TensorSpec } from '../tensors/data.js';
+import { nest } from '../tensors/nested.js';
 import { classScores } from './answers.js';
 import { signatureName } from './tfserving.js';
 import { tfServingFloat } from './tfServingJson.js';
@@ -68,13 +69,13 @@ function oneValue(value: unknown, place: string): unknown {
  * The examples as the model's input, each read as `:predict` reads an instance: a tabular model's
  * example is its feature record; a text or image model's has one feature, named after its kind
  * (`text`, `image`), the text or the {"b64": ...} image; a model without an input kind takes its
- * inputs by name, as a row of `:predict`'s named inputs.
+ * inputs by name, as a row of `:predict`'s named inputs (byInputName).
  */
 export function examplesInput(manifest: Manifest, request: TfServingExamplesRequest): ModelInput {
   const place = (i: number) => `examples[${i}]`;
   const examples = request.examples.map((example, i) => merged(example, request.context ?? {}, place(i)));
   const natural = inputKindOf(manifest);
-  if (!natural) return inputFromValues(manifest, examples, 'examples');
+  if (!natural) return byInputName(manifest, examples, place);
   const columns = natural.kind.requiredColumns(natural.settings);
   const instances = examples.map((example, i) => {
     const values = Object.entries(example).map(([name, value]) => [name, oneValue(value, `${place(i)}.${name}`)] as const);
@@ -87,6 +88,27 @@ export function examplesInput(manifest: Manifest, request: TfServingExamplesRequ
   });
   // The kind names a text or an image by where it is; a tabular kind, the example whose features are wrong.
   return { kind: 'instances', instances, place: columns ? place : (i) => `${place(i)}.${natural.kind.kind}` };
+}
+
+/** An Example's feature is a flat list: laid out in the input's row shape when the signature fixes it, as TF's parse_example does. */
+function rowOf(spec: TensorSpec, value: unknown): unknown {
+  const row = spec.shape?.slice(1);
+  if (!row || row.some((d) => d < 0) || !Array.isArray(value) || value.some(Array.isArray)) return value;
+  return value.length === row.reduce((a, b) => a * b, 1) ? nest(value as Scalar[], row) : value;
+}
+
+/** A model without an input kind: each example names every input, its value a row of it (nested, or flat as an Example holds it). */
+function byInputName(manifest: Manifest, examples: Record<string, unknown>[], place: (i: number) => string): ModelInput {
+  const { inputs } = manifest.signature;
+  const names = inputs.map((spec) => spec.name);
+  const rows = examples.map((example, i) => {
+    const unknown = Object.keys(example).filter((name) => !names.includes(name));
+    const missing = names.filter((name) => !Object.hasOwn(example, name));
+    const problems = [...(unknown.length ? [`unknown feature(s) ${unknown.join(', ')}`] : []), ...(missing.length ? [`missing ${missing.join(', ')}`] : [])];
+    if (problems.length) throw new BadRequestError(`${place(i)}: ${problems.join('; ')} (the model takes ${names.join(', ')})`);
+    return Object.fromEntries(inputs.map((spec) => [spec.name, rowOf(spec, example[spec.name])]));
+  });
+  return inputFromValues(manifest, rows, 'examples');
 }
 
 /** The answer's body and its JSON text as tensorflow_model_server writes it (floats by WriteDecimal<float>). */

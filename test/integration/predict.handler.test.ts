@@ -66,6 +66,17 @@ describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
     expect(answer.body).toBe('{"results":[2.5,3.0]}');
   });
 
+  // An Example's feature is a list: [1.0] is x's one value (x is a scalar a row), as TF's parse_example reads it.
+  it('TF Serving :regress on a model without an input kind: a list of one, and unknown or missing inputs named', async () => {
+    const lists = await callHttpApi(app.predict, 'POST', '/v1/models/half:regress', JSON.stringify({ examples: [{ x: [1.0] }, { x: 2.0 }] }));
+    expect(lists.body).toEqual({ results: [2.5, 3.0] });
+    const baseline = tf.memory().numTensors;
+    const wrong = await callHttpApi(app.predict, 'POST', '/v1/models/half:regress', JSON.stringify({ examples: [{ x: 1 }, { y: 1.0 }] }));
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.body.error).toBe('examples[1]: unknown feature(s) y; missing x (the model takes x)');
+    expect(tf.memory().numTensors).toBe(baseline);
+  });
+
   it.each([
     ['flat data', [1, 2, 5]],
     ['nested data', [[1], [2], [5]]],
