@@ -135,6 +135,28 @@ describe('refusals: a 400 naming what is wrong, TF Serving error body, no tensor
   });
 });
 
+describe("limits are :predict's", () => {
+  it('images whose decoding cannot end before the timeout are a 413 naming the figures, before it, with no tensor left', async () => {
+    const lines = (await readFile('models/_datasets/digits-test.jsonl', 'utf8')).trim().split('\n');
+    const examples = lines.map((line) => ({ image: (JSON.parse(line) as { image: unknown }).image }));
+    await post('/v1/models/digits:classify', { examples: examples.slice(0, 2) });
+    const tensors = tf.memory().numTensors;
+    // No time left after the 2 s kept to answer: the first check refuses, whatever this machine's speed.
+    const deadline = Date.now() + 2_000;
+    const started = performance.now();
+    const answer = await app.predict(httpApiEvent('POST', '/v1/models/digits:classify', JSON.stringify({ examples })), {
+      awsRequestId: 'examples-time-limit',
+      getRemainingTimeInMillis: () => deadline - Date.now(),
+    } as never);
+    expect(answer.statusCode).toBe(413);
+    expect(JSON.parse(answer.body as string).error).toMatch(
+      /^encoding the instances for digits:1: 2000 instances, of which \d+ took .* this function has 0\.0 s left before its timeout/,
+    );
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(tf.memory().numTensors).toBe(tensors);
+  }, 60_000);
+});
+
 describe('random feature dictionaries', () => {
   const NAMES = ['sepal_length', 'petal_width', 'text', 'image', 'crim', 'rm', 'b64', ''];
   const VALUES: unknown[] = [null, true, 0, -1, 1e39, 5.1, '', 'free money', 'x'.repeat(100), [], [1], [1, 2], [[1]], { b64: 'AA==' }, SEVEN, { text: 'hi' }, {}];
