@@ -26,7 +26,7 @@ const answerExamples =
     services.loader.withModel(modelRefFrom(params), async (loaded) => {
       checkVerb(loaded.manifest, verb);
       const outputs = await predict(loaded, examplesInput(loaded.manifest, body), timed(services, request));
-      return examplesResult(loaded.manifest, outputs[0], verb);
+      return examplesResult(loaded.manifest, outputs[0], verb, body.examples.length);
     });
 
 export const routes: Implementations<typeof predictRoutes> = {

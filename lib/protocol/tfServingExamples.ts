@@ -112,12 +112,18 @@ function byInputName(manifest: Manifest, examples: Record<string, unknown>[], pl
 }
 
 /** The answer's body and its JSON text as tensorflow_model_server writes it (floats by WriteDecimal<float>). */
-export function examplesResult(manifest: Manifest, output: TensorData, verb: ExamplesVerb): { body: unknown; jsonText: () => string } {
-  const rows = output.shape[0] ?? 1;
+export function examplesResult(manifest: Manifest, output: TensorData, verb: ExamplesVerb, examples: number): { body: unknown; jsonText: () => string } {
+  // One result per example, as TF Serving's classifier and regressor read the output by its batch
+  // dimension: an output of one value for all rows (a sum over the batch) would answer one example.
+  const rows = output.shape.length === 0 ? 0 : output.shape[0];
+  if (rows !== examples) {
+    const why = output.shape.length === 0 ? 'is one value for all examples' : `has ${rows} rows for ${examples} examples`;
+    throw new BadRequestError(`output ${output.name} ${why}: :${verb} answers each example; use :predict's columnar form ("inputs"), which answers it whole`);
+  }
   const float = (x: number) => tfServingFloat(Math.fround(x));
   if (verb === 'regress') {
     // TF Serving's regress takes an output of shape [batch] or [batch, 1]: one value per example.
-    const width = rows === 0 ? 1 : output.data.length / rows;
+    const width = output.data.length / rows;
     if (width !== 1) throw new BadRequestError(`output ${output.name} has ${width} values per example: :regress answers one per example; use :predict`);
     const values = Array.from(output.data as ArrayLike<number>);
     return { body: { results: values }, jsonText: () => `{"results":[${values.map(float).join(',')}]}` };

@@ -50,4 +50,14 @@ describe('an output computed across the rows', () => {
       );
     }
   });
+
+  it('is a 400 on TF Serving :regress, which answers each example: one value for three examples is not three answers', async () => {
+    const app: App = serving(storeUri);
+    await call(app.predict, 'POST', '/v2/models/sum/infer', request(ROWS)); // loaded
+    const before = tf.memory().numTensors;
+    const answer = await call(app.predict, 'POST', '/v1/models/sum:regress', { examples: ROWS.map((x) => ({ x })) });
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toMatch(/^output total is one value for all examples: :regress answers each example/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });
