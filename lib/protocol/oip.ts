@@ -174,6 +174,12 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
   const seen = new Set<string>();
   const twice = request.inputs.findIndex((input) => seen.size === seen.add(input.name).size);
   if (twice >= 0) throw new BadRequestError(`inputs[${twice}]: the name ${quoted(request.inputs[twice].name)} is used by an earlier input too`);
+  // An output asked twice is refused as Triton refuses it ("already requested"): its two entries'
+  // parameters (binary_data, classification) could disagree, and one answer cannot follow both.
+  const asked = new Set<string>();
+  const again = request.outputs?.findIndex((output) => asked.size === asked.add(output.name).size) ?? -1;
+  if (again >= 0)
+    throw new BadRequestError(`outputs[${again}]: output ${quoted(request.outputs?.[again].name)} is already requested by an earlier entry: ask for each output once`);
   const tensors = request.inputs.map((input, i) => decodeTensor(input, i, keepBytes));
   const modelInputs = manifest.signature.inputs.map((s) => s.name);
   const features = natural?.kind.requiredColumns(natural.settings);

@@ -39,6 +39,16 @@ describe('OIP classification extension', () => {
     }
   });
 
+  it('an output asked twice is a 400 naming the second entry, as Triton refuses it, before the model runs', async () => {
+    const before = tf.memory().numTensors;
+    for (const second of [{ name: 'probabilities' }, { name: 'probabilities', parameters: { binary_data: true } }]) {
+      const answer = await infer('iris', { inputs: [irisRows], outputs: [{ name: 'probabilities', parameters: { classification: 2 } }, second] });
+      expect(answer.statusCode).toBe(400);
+      expect(answer.body.error).toMatch(/^outputs\[1\]: output "probabilities" is already requested/);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('a k past the classes gives them all; the same strings come back in binary', async () => {
     const outputs = [{ name: 'probabilities', parameters: { classification: 10 } }];
     const json = (await infer('iris', { inputs: [irisRows], outputs })).body.outputs[0];
