@@ -75,7 +75,20 @@ export type OipInferResponse = z.infer<typeof oipInferResponse>;
 /** The extra output classifiers answer: one label per row. */
 export const LABEL_OUTPUT = 'label';
 
-const utf8 = new TextDecoder();
+/**
+ * BYTES sent in binary, as text: invalid UTF-8 is refused (as batch and evaluate refuse it), not
+ * read with replacement characters, and a leading byte-order mark is kept, as the same text sent in
+ * JSON keeps it: a text means the same in binary and in JSON.
+ */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function utf8Text(bytes: Uint8Array, where: string, element: number): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new BadRequestError(`${where}: BYTES element ${element} is not valid UTF-8 text`);
+  }
+}
 
 /**
  * One input as tensor data. Values sent as binary (binaryData.ts) are flat already: typed arrays,
@@ -95,7 +108,7 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number, k
       );
     }
     const values = input.data as ArrayLike<unknown>;
-    const data = dtype === 'string' && !keepBytes ? Array.from(values as ArrayLike<Uint8Array>, (b) => utf8.decode(b)) : (values as TensorData['data']);
+    const data = dtype === 'string' && !keepBytes ? Array.from(values as ArrayLike<Uint8Array>, (b, i) => utf8Text(b, where, i)) : (values as TensorData['data']);
     return { name: input.name, dtype, shape: input.shape, data };
   }
   if (!Array.isArray(input.data)) throw new BadRequestError(`${where}.data: expected an array`);

@@ -220,6 +220,15 @@ describe('BYTES instances in binary keep their declared shape', () => {
   });
 });
 
+describe('BYTES text in binary means what the same text in JSON means', () => {
+  it('invalid UTF-8 is a 400 naming the element (it was read with replacement characters)', async () => {
+    const bad = binaryRequest([{ name: 'text', shape: [2], datatype: 'BYTES', values: ['free money now', new Uint8Array([0x66, 0xff, 0x66])] }]);
+    const refused = await postBinary('/v2/models/spam/infer', bad.body, bad.headerLength);
+    expect(refused.statusCode).toBe(400);
+    expect(JSON.parse(refused.body).error).toBe('inputs[0] (text): BYTES element 1 is not valid UTF-8 text');
+  });
+});
+
 describe('malformed binary bodies are 400s naming the problem', () => {
   const irisInput: BinaryInput = { name: 'features', shape: [1, 4], datatype: 'FP32', values: [5, 3, 1, 2] };
   it.each([

@@ -8,11 +8,12 @@
 import { describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../lib/errors.js';
 import { manifestSchema, type Manifest } from '../../lib/registry/index.js';
-import { binaryResponse } from '../../lib/protocol/binaryData.js';
+import { binaryResponse, readBinaryRequest } from '../../lib/protocol/binaryData.js';
 import { decodeOip, encodeOip, oipInferRequest, oipResponse } from '../../lib/protocol/oip.js';
 import { decodeTfServing, encodeTfServing, tfServingPredictRequest } from '../../lib/protocol/tfserving.js';
 import { OIP_TO_TF, TF_TO_OIP } from '../../lib/protocol/datatypes.js';
 import { toAnswers, topLabels } from '../../lib/protocol/answers.js';
+import { binaryRequest } from '../helpers/binaryClient.js';
 
 function manifest(fields: Partial<Manifest> & Pick<Manifest, 'signature'>): Manifest {
   return manifestSchema.parse({ name: 'm', version: 3, format: 'graph', task: 'regression', files: {}, createdAt: '2026-01-01T00:00:00Z', ...fields });
@@ -163,6 +164,16 @@ describe("OIP v2 request decoding (the specification's examples)", () => {
   ])('decodes input0 UINT32 [2, 2] with %s', (_case, data) => {
     const request = oipInferRequest.parse({ id: '42', inputs: [{ name: 'input0', shape: [2, 2], datatype: 'UINT32', data }], outputs: [{ name: 'output0' }] });
     expect(decodeOip(model, request)).toEqual({ kind: 'tensors', tensors: [{ name: 'input0', dtype: 'int32', shape: [2, 2], data: new Int32Array([1, 2, 3, 4]) }] });
+  });
+
+  it('BYTES in binary are the text JSON sends: a byte-order mark at its start is kept (TextDecoder removed it)', () => {
+    const raw = manifest({ signature: { inputs: [{ name: 'text', dtype: 'string', shape: [-1] }], outputs: [{ name: 'score', dtype: 'float32', shape: [-1, 1] }] } });
+    const text = '\uFEFFhello';
+    const { body, headerLength } = binaryRequest([{ name: 'text', shape: [1], datatype: 'BYTES', values: [text] }]);
+    const binary = decodeOip(raw, oipInferRequest.parse(readBinaryRequest(body, String(headerLength))));
+    const json = decodeOip(raw, oipInferRequest.parse({ inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: [text] }] }));
+    expect(binary).toEqual(json);
+    expect(binary).toMatchObject({ tensors: [{ data: [text] }] });
   });
 
   it('encodes the response example: id echoed, output0 FP32 [3, 2] flat', () => {
