@@ -17,7 +17,13 @@ import { classScores } from './answers.js';
 import { signatureName } from './tfserving.js';
 import { tfServingFloat } from './tfServingJson.js';
 
-const features = z.record(z.string(), z.unknown());
+/**
+ * A feature dictionary, only checked to be an object: z.record copies it and drops a feature named
+ * `__proto__`, which `:predict` reports as unknown; the kinds check each feature anyway.
+ */
+const features = z
+  .custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), { message: 'expected a feature dictionary (an object)' })
+  .meta({ type: 'object', additionalProperties: {} });
 
 export const tfServingExamplesRequest = z
   .object({

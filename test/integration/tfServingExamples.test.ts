@@ -108,6 +108,10 @@ describe('refusals: a 400 naming what is wrong, TF Serving error body, no tensor
       /examples\[0\]: feature\(s\) sepal_length also in "context"/,
     ],
     ['a feature named as an object property', '/v1/models/iris:classify', { context: {}, examples: [{ ...IRIS[0], toString: 1 }] }, /examples\[0\]: unknown feature\(s\) toString/],
+    // JSON.parse makes "__proto__" an own key, as a request body's JSON does; :predict reports it as unknown too.
+    ['a feature named __proto__', '/v1/models/iris:classify', { examples: [{ ...IRIS[0], ...JSON.parse('{"__proto__": 1}') }] }, /examples\[0\]: unknown feature\(s\) __proto__/],
+    ['a context feature named __proto__', '/v1/models/iris:classify', { context: JSON.parse('{"__proto__": 1}'), examples: IRIS }, /examples\[0\]: unknown feature\(s\) __proto__/],
+    ['a feature dictionary that is a string', '/v1/models/iris:classify', { examples: ['5.1,3.5,1.4,0.2'] }, /examples\[0\]: expected a feature dictionary/],
     [
       'an unknown feature of a text model',
       '/v1/models/spam:classify',
