@@ -26,7 +26,7 @@ describe('serverless package', () => {
     // The CloudFormation it would deploy: routes that write need IAM, reads are open (readAuth=none),
     // and the stage throttles.
     const template = JSON.parse(await readFile(path.join(outDir, 'cloudformation-template-update-stack.json'), 'utf8')) as {
-      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+      Resources: Record<string, { Type: string; DependsOn?: string | string[]; Properties: Record<string, unknown> }>;
     };
     const resources = Object.values(template.Resources);
     const routes = new Map(resources.filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => [r.Properties.RouteKey as string, r.Properties.AuthorizationType]));
@@ -35,8 +35,17 @@ describe('serverless package', () => {
         expect([key, routes.get(key)]).toEqual([key, route.auth === 'write' ? 'AWS_IAM' : undefined]);
       }
     }
-    const stage = resources.find((r) => r.Type === 'AWS::ApiGatewayV2::Stage')?.Properties as { DefaultRouteSettings: Record<string, unknown> };
+    const stageResource = resources.find((r) => r.Type === 'AWS::ApiGatewayV2::Stage');
+    const stage = stageResource?.Properties as { DefaultRouteSettings: Record<string, unknown>; RouteSettings: Record<string, unknown> };
     expect(Number(stage.DefaultRouteSettings.ThrottlingRateLimit)).toBeGreaterThan(0);
     expect(Number(stage.DefaultRouteSettings.ThrottlingBurstLimit)).toBeGreaterThan(0);
+    // CloudFormation fails a stage whose RouteSettings name a route not yet created: it waits for each.
+    const routeIds = new Map(
+      Object.entries(template.Resources)
+        .filter(([, r]) => r.Type === 'AWS::ApiGatewayV2::Route')
+        .map(([id, r]) => [r.Properties.RouteKey as string, id]),
+    );
+    const dependsOn = [stageResource?.DependsOn ?? []].flat();
+    for (const key of Object.keys(stage.RouteSettings)) expect([key, dependsOn]).toEqual([key, expect.arrayContaining([routeIds.get(key)])]);
   });
 });

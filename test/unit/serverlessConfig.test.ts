@@ -5,6 +5,7 @@
  * exactly as the S3 rules do, and each function ships only its own bundle.
  */
 import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -18,6 +19,9 @@ import { FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
 import { DEFAULT_RANGE_TIMEOUT_MS } from '../../lib/batch/shard/local.js';
 import { IMPORT_PREFIX, IMPORT_SUFFIXES, parseImportKey } from '../../lib/imports/paths.js';
 import { keys } from '../../lib/registry/keys.js';
+
+/** The framework's own names for the CloudFormation resources it generates. */
+const naming = createRequire(import.meta.url)('osls/lib/plugins/aws/lib/naming') as { getHttpApiRouteLogicalId: (routeKey: string) => string };
 
 interface S3Rule {
   prefix?: string;
@@ -42,7 +46,7 @@ interface Printed {
   provider: { stage: string; environment?: Record<string, string>; httpApi?: { authorizers?: Record<string, { type: string; issuerUrl?: string }> } };
   resources: {
     Resources: Record<string, { Properties?: { Policies?: { PolicyDocument: { Statement: { Action: string | string[] }[] } }[] } }>;
-    extensions?: { HttpApiStage?: { Properties: { DefaultRouteSettings: Throttle; RouteSettings: Record<string, Throttle> } } };
+    extensions?: { HttpApiStage?: { DependsOn?: string | string[]; Properties: { DefaultRouteSettings: Throttle; RouteSettings: Record<string, Throttle> } } };
   };
   package?: { individually?: boolean };
   functions: Record<string, FunctionConfig & { environment?: Record<string, string> }>;
@@ -255,6 +259,14 @@ describe('serverless.yml as the framework resolves it', () => {
       expect(rate(throttle)).toBeGreaterThan(0);
       expect(rate(throttle)).toBeLessThan(rate(base));
     }
+  });
+
+  it('creates the stage after every route its RouteSettings name (CloudFormation fails a stage naming a route not yet created)', () => {
+    const stage = config.resources.extensions?.HttpApiStage;
+    const dependsOn = new Set([stage?.DependsOn ?? []].flat());
+    const keys = Object.keys(stage?.Properties.RouteSettings ?? {});
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) expect([key, dependsOn.has(naming.getHttpApiRouteLogicalId(key))]).toEqual([key, true]);
   });
 
   it('sets node and malloc for every function as modelctl batch sets them for its workers (lib/runtime/processEnv.ts)', () => {
