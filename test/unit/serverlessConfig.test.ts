@@ -37,15 +37,28 @@ type Authorizer = string | { type?: string; name?: string };
 type HttpApiEvent = string | { method: string; path: string; authorizer?: Authorizer };
 interface FunctionConfig {
   handler: string;
+  /** A role of resources.Resources; none: the provider's role. */
+  role?: string;
   timeout?: number;
   package?: { patterns?: string[] };
   events?: Array<{ s3?: S3Trigger; httpApi?: HttpApiEvent } & Record<string, unknown>>;
 }
+/** An IAM statement as printed: a resource is an ARN, or an intrinsic ({"Fn::Sub": ...}, {"Fn::GetAtt": [...]}). */
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
 interface Printed {
   service: string;
-  provider: { stage: string; environment?: Record<string, string>; httpApi?: { authorizers?: Record<string, { type: string; issuerUrl?: string }> } };
+  provider: {
+    stage: string;
+    environment?: Record<string, string>;
+    httpApi?: { authorizers?: Record<string, { type: string; issuerUrl?: string }> };
+    iam: { role: { statements: Statement[] } };
+  };
   resources: {
-    Resources: Record<string, { Properties?: { Policies?: { PolicyDocument: { Statement: { Action: string | string[] }[] } }[] } }>;
+    Resources: Record<string, { Properties?: { Policies?: { PolicyDocument: { Statement: Statement[] } }[] } }>;
     extensions?: { HttpApiStage?: { DependsOn?: string | string[]; Properties: { DefaultRouteSettings: Throttle; RouteSettings: Record<string, Throttle> } } };
   };
   package?: { individually?: boolean };
@@ -81,6 +94,25 @@ function deployedRoutes(printedConfig: Printed): { key: string; fn: string; auth
         return typeof event === 'string' ? { key: event, fn, authorizer: undefined } : { key: `${event.method} ${event.path}`, fn, authorizer: event.authorizer };
       }),
   );
+}
+
+/** A statement's resource as text: an ARN, a Fn::Sub's template, or a GetAtt's "Logical.Attribute". */
+const resourceText = (resource: unknown): string => {
+  if (typeof resource === 'string') return resource;
+  const r = resource as { 'Fn::Sub'?: string; 'Fn::GetAtt'?: string[] };
+  return r['Fn::Sub'] ?? r['Fn::GetAtt']?.join('.') ?? JSON.stringify(resource);
+};
+
+/** The resources a function's role (its own, or the provider's) allows `action` on. */
+function allowed(printedConfig: Printed, fn: string, action: string): string[] {
+  const role = printedConfig.functions[fn].role;
+  const statements = role
+    ? (printedConfig.resources.Resources[role].Properties?.Policies ?? []).flatMap((p) => p.PolicyDocument.Statement)
+    : printedConfig.provider.iam.role.statements;
+  return statements
+    .filter((s) => s.Effect === 'Allow' && [s.Action].flat().includes(action))
+    .flatMap((s) => [s.Resource].flat().map(resourceText))
+    .sort();
 }
 
 /** The route table's routes as API Gateway sees them, with their access. */
@@ -311,6 +343,36 @@ describe('serverless.yml as the framework resolves it', () => {
     }
   }, 60_000);
 
+  it('gives each function only the grants its code uses (least privilege: one role per need, not one for every writer)', () => {
+    const prefix = `${config.service}-${config.provider.stage}`;
+    // modelBucket: MODEL_BUCKET from the shell, or its placeholder.
+    const bucket = `arn:aws:s3:::${process.env.MODEL_BUCKET || 'tfjs-serving-models-placeholder'}`;
+    const fn = (name: string) => `arn:aws:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${prefix}-${name}`;
+    const writers = ['evaluations', 'fineTune', 'jobWorker', 'modelImport', 'batchScore', 'batchPlan', 'batchRange', 'batchJoin'];
+    const batch = ['batchScore', 'batchPlan', 'batchRange', 'batchJoin'];
+    const only = (names: string[], resources: string[]) => Object.fromEntries(names.map((n) => [n, resources]));
+    const expected: Record<string, Record<string, string[]>> = {
+      // Read-only functions (predict, explain, evaluate, metadata) read and list; the writers write too.
+      's3:GetObject': only(Object.keys(config.functions), [`${bucket}/*`]),
+      's3:ListBucket': only(Object.keys(config.functions), [bucket]),
+      's3:PutObject': only(writers, [`${bucket}/*`]),
+      's3:AbortMultipartUpload': only(writers, [`${bucket}/*`]),
+      // Only batch scoring deletes (its claims, plans, checkpoints): never under a model's versions.
+      's3:DeleteObject': only(batch, [`${bucket}/batch/output/*`]),
+      // Submitting a job starts the worker (lib/jobs/submit.ts); batch scoring re-invokes itself to go on (lib/batch/handlerCore.ts).
+      'lambda:InvokeFunction': { evaluations: [fn('jobWorker')], fineTune: [fn('jobWorker')], batchScore: [fn('batchScore')] },
+      // The trigger hands large files to the state machine (lib/batch/shard/startRun.ts).
+      'states:StartExecution': { batchScore: [`arn:aws:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:${prefix}-batch`] },
+      // The worker's failed events go to its dead-letter queue (an on-failure destination: the function's role sends).
+      'sqs:SendMessage': { jobWorker: ['JobDeadLetterQueue.Arn'] },
+    };
+    for (const [action, byFunction] of Object.entries(expected)) {
+      for (const name of Object.keys(config.functions)) {
+        expect([name, action, allowed(config, name, action)]).toEqual([name, action, (byFunction[name] ?? []).sort()]);
+      }
+    }
+  });
+
   it('lets the writing functions make every S3 call the S3 store makes (lib/store/s3.ts), aborting a multipart upload included', async () => {
     // IAM actions per SDK command (a HEAD is a GetObject; a multipart upload's parts are PutObject).
     const actions: Record<string, string[]> = {
@@ -332,11 +394,14 @@ describe('serverless.yml as the framework resolves it', () => {
     const source = await readFile('lib/store/s3.ts', 'utf8');
     const calls = [...new Set([...source.matchAll(/sdk\.(\w+)Command\b/g)].map((m) => m[1]).concat(/new Upload\(/.test(source) ? ['Upload'] : []))];
     expect(calls).toContain('AbortMultipartUpload');
-    const statements = config.resources.Resources.StoreWriterRole.Properties?.Policies?.[0].PolicyDocument.Statement ?? [];
-    const allowed = new Set(statements.flatMap((s) => [s.Action].flat()));
+    // Every function with a role of its own writes. Deleting is batch scoring's alone (the test above).
+    const writers = Object.keys(config.functions).filter((name) => config.functions[name].role !== undefined);
+    expect(writers).toContain('jobWorker');
     for (const call of calls) {
       expect(actions[call], `IAM actions of ${call}`).toBeDefined();
-      for (const action of actions[call]) expect([call, action, allowed.has(action)]).toEqual([call, action, true]);
+      for (const action of actions[call].filter((a) => a !== 's3:DeleteObject')) {
+        for (const name of writers) expect([name, call, action, allowed(config, name, action).length > 0]).toEqual([name, call, action, true]);
+      }
     }
   });
 });
