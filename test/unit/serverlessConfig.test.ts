@@ -355,10 +355,11 @@ describe('serverless.yml as the framework resolves it', () => {
       // Read-only functions (predict, explain, evaluate, metadata) read and list; the writers write too.
       's3:GetObject': only(Object.keys(config.functions), [`${bucket}/*`]),
       's3:ListBucket': only(Object.keys(config.functions), [bucket]),
-      's3:PutObject': only(writers, [`${bucket}/*`]),
-      's3:AbortMultipartUpload': only(writers, [`${bucket}/*`]),
+      // Batch scoring writes only under batch/output/ (every key a run writes: the trigger test above).
+      's3:PutObject': { ...only(writers, [`${bucket}/*`]), ...only(batch, [`${bucket}/${OUTPUT_PREFIX}*`]) },
+      's3:AbortMultipartUpload': { ...only(writers, [`${bucket}/*`]), ...only(batch, [`${bucket}/${OUTPUT_PREFIX}*`]) },
       // Only batch scoring deletes (its claims, plans, checkpoints): never under a model's versions.
-      's3:DeleteObject': only(batch, [`${bucket}/batch/output/*`]),
+      's3:DeleteObject': only(batch, [`${bucket}/${OUTPUT_PREFIX}*`]),
       // Submitting a job starts the worker (lib/jobs/submit.ts); batch scoring re-invokes itself to go on (lib/batch/handlerCore.ts).
       'lambda:InvokeFunction': { evaluations: [fn('jobWorker')], fineTune: [fn('jobWorker')], batchScore: [fn('batchScore')] },
       // The trigger hands large files to the state machine (lib/batch/shard/startRun.ts).
