@@ -58,7 +58,7 @@ interface Printed {
     iam: { role: { statements: Statement[] } };
   };
   resources: {
-    Resources: Record<string, { Properties?: { Policies?: { PolicyDocument: { Statement: Statement[] } }[] } }>;
+    Resources: Record<string, { Type?: string; Properties?: { ManagedPolicyArns?: unknown[]; Policies?: { PolicyDocument: { Statement: Statement[] } }[] } }>;
     extensions?: { HttpApiStage?: { DependsOn?: string | string[]; Properties: { DefaultRouteSettings: Throttle; RouteSettings: Record<string, Throttle> } } };
   };
   package?: { individually?: boolean };
@@ -371,6 +371,23 @@ describe('serverless.yml as the framework resolves it', () => {
       for (const name of Object.keys(config.functions)) {
         expect([name, action, allowed(config, name, action)]).toEqual([name, action, (byFunction[name] ?? []).sort()]);
       }
+    }
+  });
+
+  it("grants the writers' roles nothing on every resource: no managed policies, logs only to the stage's own log groups", () => {
+    const roles = [...new Set(Object.values(config.functions).flatMap((f) => (f.role ? [f.role] : [])))];
+    expect(roles.length).toBeGreaterThan(1);
+    const logGroups = `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${config.service}-${config.provider.stage}-*`;
+    for (const role of roles) {
+      const properties = config.resources.Resources[role].Properties;
+      // A managed policy's statements are not in the template (AWSLambdaBasicExecutionRole's are on "*").
+      expect([role, properties?.ManagedPolicyArns]).toEqual([role, undefined]);
+      for (const statement of (properties?.Policies ?? []).flatMap((p) => p.PolicyDocument.Statement)) {
+        const resources = [statement.Resource].flat().map(resourceText);
+        expect([role, resources.filter((r) => r === '*')]).toEqual([role, []]);
+        if ([statement.Action].flat().some((a) => a.startsWith('logs:'))) for (const r of resources) expect(r.startsWith(logGroups)).toBe(true);
+      }
+      expect([role, allowed(config, Object.keys(config.functions).find((f) => config.functions[f].role === role)!, 'logs:PutLogEvents')]).toEqual([role, [`${logGroups}:*:*`]]);
     }
   });
 
