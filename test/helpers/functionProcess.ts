@@ -18,7 +18,7 @@ export interface FunctionProcess {
   storeUri: string;
   /** AWS_LAMBDA_FUNCTION_MEMORY_SIZE (default 256). */
   megabytes?: number;
-  /** More variables for the child (PEAK_CHILD_BODY, PEAK_CHILD_ACCEPT_ENCODING). */
+  /** More variables for the child (PEAK_CHILD_BODY, PEAK_CHILD_ACCEPT_ENCODING, PEAK_CHILD_TIMEOUT_MS). */
   env?: Record<string, string>;
 }
 

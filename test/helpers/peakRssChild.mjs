@@ -3,7 +3,8 @@
 // line: its status, its error, the process's peak resident memory so far (VmHWM) and the tensors
 // alive after it (TF.js keeps its engine on globalThis, the bundle's included); with
 // PEAK_CHILD_BODY=1, a 200's body too. With PEAK_CHILD_ACCEPT_ENCODING, the requests ask for
-// that compression (an answer sent compressed is read uncompressed).
+// that compression (an answer sent compressed is read uncompressed). With PEAK_CHILD_TIMEOUT_MS,
+// each request is given that long, as a Lambda context's getRemainingTimeInMillis says.
 //   node test/helpers/peakRssChild.mjs <bundle index.js> <requests.json>
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
@@ -23,7 +24,9 @@ for (const { path, body } of JSON.parse(readFileSync(requestsFile, 'utf8'))) {
     body,
     isBase64Encoded: false,
   };
-  const answer = await handler(event, {});
+  const timeout = Number(process.env.PEAK_CHILD_TIMEOUT_MS);
+  const deadline = performance.now() + timeout;
+  const answer = await handler(event, timeout ? { getRemainingTimeInMillis: () => deadline - performance.now() } : {});
   const coding = answer.headers?.['content-encoding'];
   const text = () => (coding === 'gzip' ? gunzipSync(Buffer.from(answer.body, 'base64')).toString('utf8') : answer.body);
   const error = answer.statusCode === 200 ? undefined : JSON.parse(text()).error;

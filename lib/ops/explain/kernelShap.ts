@@ -19,7 +19,7 @@ import { checkReferenceOutputs } from './finite.js';
 import { backgroundPlace, backgroundRows } from './reference.js';
 import { LIMITS, type ExplainRequest, type KernelShapParams } from './request.js';
 import { Pace } from '../../runtime/timeLimit.js';
-import { coalitionDesign, shapleyValues } from './shapley.js';
+import { coalitionCount, coalitionDesign, shapleyValues } from './shapley.js';
 import { scoreOf } from './target.js';
 
 const KERNEL_SHAP_DEFAULTS = { nSamples: 2048, seed: 0 } as const;
@@ -45,6 +45,14 @@ function checkRegressionFits(instance: number, features: number, total: number, 
   );
 }
 
+/** A 400 when the regression of `m` features would have fewer coalitions than features. */
+function checkEnoughCoalitions(instance: number, m: number, total: number, coalitions: number): void {
+  if (coalitions >= m) return;
+  throw new BadRequestError(
+    `nSamples: instances[${instance}] has ${m} features that vary (of ${total}); the regression needs more coalitions than features: send nSamples > ${m} (default ${KERNEL_SHAP_DEFAULTS.nSamples})`,
+  );
+}
+
 export async function kernelShap(context: ExplainContext, request: ExplainRequest): Promise<{ attributions: Attribution[]; params: KernelShapParams }> {
   const { loaded, space, instances, rules, limits } = context;
   const { size } = space;
@@ -54,10 +62,10 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
   const bgCount = background.rows.length;
   let patchSize: number | undefined;
 
-  // Drawing coalitions and solving each regression happen outside the model's chunks (each timed
-  // as a pass of its own): both are timed per instance, against the whole request's time.
-  const drawing = new Pace(limits.time, instances.count, 'kernelShap, drawing coalitions', 'instances', 'this request');
-  drawing.start(0);
+  // Each instance's coalitions are drawn when it is explained, not all up front: 65,536 of 196
+  // features are 70 MB of masks and their keys an instance, and 15 such instances drawn before any
+  // was explained took a 256 MB function to 634 MB. What can be refused is refused first, on the
+  // most coalitions each design may hold (shapley.ts's coalitionCount).
   const plans = Array.from({ length: instances.count }, (_, i) => {
     const x = instances.data.subarray(i * size, (i + 1) * size);
     const groups = featureGroups(loaded.manifest, space, x, request.patchSize);
@@ -67,17 +75,13 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
     patchSize ??= groups.patchSize;
     const varying = varyingGroups(groups.indices, x, background.rows);
     const m = varying.length;
-    checkRegressionFits(i, m, groups.names.length, m <= EXACT_FEATURES ? 2 ** m - 2 : nSamples, groups.patchSize);
-    const design = coalitionDesign(m, m <= EXACT_FEATURES ? Infinity : nSamples, uniform(seed + i));
-    if (!design.exact && design.coalitions.length < m) {
-      throw new BadRequestError(
-        `nSamples: instances[${i}] has ${m} features that vary (of ${groups.names.length}); the regression needs more coalitions than features: send nSamples > ${m} (default ${KERNEL_SHAP_DEFAULTS.nSamples})`,
-      );
-    }
-    drawing.check(i + 1);
-    return { x, groups, varying, m, design };
+    const budget = m <= EXACT_FEATURES ? Infinity : nSamples;
+    const coalitions = coalitionCount(m, budget);
+    checkRegressionFits(i, m, groups.names.length, coalitions, groups.patchSize);
+    if (m > EXACT_FEATURES) checkEnoughCoalitions(i, m, groups.names.length, coalitions);
+    return { x, groups, varying, m, budget, coalitions };
   });
-  const rowsNeeded = plans.reduce((n, p) => n + (p.design.coalitions.length + 1) * bgCount, 0);
+  const rowsNeeded = plans.reduce((n, p) => n + (p.coalitions + 1) * bgCount, 0);
   if (rowsNeeded > LIMITS.modelRows) {
     throw new BadRequestError(
       `kernelShap would evaluate ${rowsNeeded} rows (coalitions x ${bgCount} background rows); one request may take ${LIMITS.modelRows}: lower nSamples or send a smaller background`,
@@ -87,7 +91,12 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
   const attributions: Attribution[] = [];
   const explaining = new Pace(limits.time, instances.count, 'kernelShap', 'instances', 'this request');
   explaining.start(0);
-  for (const [i, { x, groups, varying, m, design }] of plans.entries()) {
+  // Drawing coalitions and solving each regression happen outside the model's chunks: they are
+  // timed with them, per instance, against the whole request's time.
+  for (const [i, { x, groups, varying, m, budget }] of plans.entries()) {
+    const design = coalitionDesign(m, budget, uniform(seed + i));
+    // Fewer than asked for when its draws ran out on repeats: checked again on what was drawn.
+    if (!design.exact) checkEnoughCoalitions(i, m, groups.names.length, design.coalitions.length);
     // Coalition 0 is the empty one (every feature from the background), then the design's.
     const coalitions = [new Uint8Array(m), ...design.coalitions];
     const count = coalitions.length * bgCount;

@@ -37,6 +37,12 @@ function* subsetsOfSize(m: number, size: number): Generator<number[]> {
   }
 }
 
+/** The most coalitions coalitionDesign(m, budget) holds (exactly that many unless its draws run out on repeats), known before drawing any. */
+export function coalitionCount(m: number, budget: number): number {
+  if (m < 2) return 0;
+  return Math.min(budget, m <= 30 ? 2 ** m - 2 : Infinity);
+}
+
 export function coalitionDesign(m: number, budget: number, random: () => number): CoalitionDesign {
   const coalitions: Uint8Array[] = [];
   const weights: number[] = [];
