@@ -6,6 +6,7 @@
 import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { predictRoutes } from '../lib/api/routes/predict.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
+import { checkOutputAnswer } from '../lib/ops/outputAnswerSize.js';
 import { predict } from '../lib/ops/predict.js';
 import { preprocess, previewPng } from '../lib/ops/preprocess.js';
 import { binaryOutputsWanted, binaryResponse, HEADER_LENGTH } from '../lib/protocol/binaryData.js';
@@ -13,6 +14,7 @@ import { decodeOip, encodeOip, oipResponse, oipTensors } from '../lib/protocol/o
 import { decodeTfServing, encodeTfServing } from '../lib/protocol/tfserving.js';
 import { checkVerb, examplesInput, examplesResult, type ExamplesVerb, type TfServingExamplesRequest } from '../lib/protocol/tfServingExamples.js';
 import { tfServingAnswerText } from '../lib/protocol/tfServingJson.js';
+import { answerLimitFor } from '../lib/http/handler.js';
 import type { RouteRequest } from '../lib/http/router.js';
 import type { Services } from '../lib/services.js';
 
@@ -29,12 +31,22 @@ const answerExamples =
       return examplesResult(loaded.manifest, outputs[0], verb, body.examples.length);
     });
 
+/** What a labelled answer adds to each score at most: its label and keys, as escaped in the sent JSON ({"label":"...","score":...}). */
+const labelledBytes = (labels: string[] | undefined) => 40 + 2 * Math.max(10, ...(labels ?? []).map((l) => Buffer.byteLength(JSON.stringify(l))));
+
 export const routes: Implementations<typeof predictRoutes> = {
   infer: async ({ request, params, query, body, services }) =>
     services.loader.withModel(modelRefFrom(params, query), async (loaded) => {
       const binary = binaryOutputsWanted(body);
       const outputs = await predict(loaded, decodeOip(loaded.manifest, body), timed(services, request));
       const response = oipResponse(loaded.manifest, outputs, body);
+      const rows = outputs[0]?.shape[0] ?? 1;
+      checkOutputAnswer(
+        response.outputs.map((o) => ({ data: o.data, binary: binary(o.name) })),
+        rows,
+        answerLimitFor(request),
+        services.limits.budget,
+      );
       if (!response.outputs.some((o) => binary(o.name))) return { body: encodeOip(loaded.manifest, outputs, body) };
       const { body: bytes, headerLength } = binaryResponse(response, binary);
       return { contentType: 'application/octet-stream', headers: { [HEADER_LENGTH]: String(headerLength) }, body: bytes };
@@ -45,6 +57,12 @@ export const routes: Implementations<typeof predictRoutes> = {
       const input = decodeTfServing(loaded.manifest, body);
       const outputs = await predict(loaded, input, timed(services, request));
       const raw = body.raw ?? input.kind === 'tensors';
+      checkOutputAnswer(
+        raw ? outputs : [{ data: outputs[0].data, extraPerValue: labelledBytes(loaded.manifest.labels) }],
+        outputs[0]?.shape[0] ?? 1,
+        answerLimitFor(request),
+        services.limits.budget,
+      );
       const answer = encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k });
       // Plain arrays are written as tensorflow_model_server writes them (its floats, NaN); labelled answers are ours.
       return { body: answer, jsonText: raw ? () => tfServingAnswerText(outputs, input.columnar, String(loaded.manifest.version)) : undefined };

@@ -118,3 +118,13 @@ export async function writeConvImageModel(width: number, height: number, channel
   model.dispose();
   return out;
 }
+
+/** A layers-format regression over 4 inputs with `units` outputs per row (a dense layer, arbitrary weights): a small request with a large answer. */
+export async function writeWideModel(units: number, dir?: string): Promise<string> {
+  await initBackend();
+  const out = dir ?? (await folder());
+  const model = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [4], units, name: 'out' })] });
+  for (const [file, bytes] of await modelFiles(model)) await writeFile(path.join(out, file), bytes);
+  model.dispose();
+  return out;
+}

@@ -1,0 +1,84 @@
+/**
+ * A predict answer's size, bounded from the model's outputs before the answer is built. It was built
+ * whole (nested arrays, its JSON, the JSON of the whole result) and only then measured by lib/http:
+ * 256 rows of a model with 20,000 outputs (a 4 KB request) took a 256 MB function to 352 MB before
+ * the 413 (TF Serving :predict), or past V8's heap limit, which ended the process (OIP infer).
+ * Explanations bound theirs the same way (explain/answerSize.ts), before any pass.
+ */
+import { megabytes } from '../bytes.js';
+import { PayloadTooLargeError } from '../errors.js';
+import type { MemoryBudget } from '../runtime/memory.js';
+import type { AnswerLimit } from './explain/answerSize.js';
+
+/** One output as the answer carries it: as JSON, or as the binary extension's bytes (base64 in the sent JSON). */
+export interface AnswerOutput {
+  data: ArrayLike<unknown>;
+  binary?: boolean;
+  /** Bytes the answer adds to each value at most besides the value (a labelled score's label and keys). */
+  extraPerValue?: number;
+}
+
+/**
+ * Bytes of memory building an answer takes per byte of its JSON: TF Serving's :predict of 256 rows
+ * x 20,000 raw outputs (a 59 MB answer) peaked 450 MB above the request before it, 7.6 per byte
+ * (the nested arrays, the answer's text, the JSON of the whole result measured); OIP's JSON, 4.2.
+ */
+const BUILT_BYTES_PER_ANSWER_BYTE = 8;
+/** Status, headers and the answer's keys around its values (lib/http/handler.ts: far below 4 KiB). */
+const FIXED_BYTES = 4096 + 1024;
+
+/** A value's sent bytes: at least (one digit and a comma) and about at most (its text, a comma, the brackets of a last dimension of 1). */
+function valueBytes(value: unknown, binary: boolean | undefined, bytesPerElement: number | undefined): { least: number; most: number } {
+  if (typeof value === 'string') {
+    const utf8 = Buffer.byteLength(value);
+    if (binary) return { least: ((4 + utf8) * 4) / 3, most: ((4 + utf8) * 4) / 3 };
+    // A quote or backslash is escaped once in the answer's JSON and again in the result's.
+    return { least: utf8 + 3, most: 2 * Buffer.byteLength(JSON.stringify(value)) + 1 };
+  }
+  if (binary) return { least: ((bytesPerElement ?? 4) * 4) / 3, most: ((bytesPerElement ?? 4) * 4) / 3 };
+  return { least: 2, most: String(value).length + 3 };
+}
+
+/** The answer's sent bytes at least and at most, with their share per row. */
+function bounds(outputs: AnswerOutput[]): { least: number; most: number } {
+  let least = FIXED_BYTES;
+  let most = FIXED_BYTES;
+  for (const { data, binary, extraPerValue = 0 } of outputs) {
+    const bytesPerElement = ArrayBuffer.isView(data) ? (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT : undefined;
+    for (let i = 0; i < data.length; i++) {
+      const value = valueBytes(data[i], binary, bytesPerElement);
+      least += value.least;
+      most += value.most + extraPerValue;
+    }
+  }
+  return { least, most };
+}
+
+/**
+ * A 413 before the answer of `rows` instances is built, when it cannot be returned within `limit`
+ * (its least size is past it) or its building would not fit the memory `budget` gives: the budget's
+ * safety margin holds an answer of `limit.bytes` being built, as any answer sent; past that, each
+ * byte of its JSON takes BUILT_BYTES_PER_ANSWER_BYTE. The 413 names how many instances fit.
+ */
+export function checkOutputAnswer(outputs: AnswerOutput[], rows: number, limit: AnswerLimit, budget: MemoryBudget): void {
+  const quick = outputs.reduce((sum, o) => sum + o.data.length * (o.binary ? 6 : 28 + (o.extraPerValue ?? 0)), FIXED_BYTES);
+  if (quick <= limit.bytes && !outputs.some((o) => typeof o.data[0] === 'string')) return;
+  const { least, most } = bounds(outputs);
+  if (most <= limit.bytes) return;
+  const perRow = (most - FIXED_BYTES) / Math.max(1, rows);
+  const fitting = (bytes: number) => {
+    const fit = Math.min(rows, Math.floor((bytes - FIXED_BYTES) / perRow));
+    return fit > 0 ? `at most ${fit} of these ${rows} instances fit: send ${fit === 1 ? 'one' : fit} at a time` : 'not even one instance fits';
+  };
+  const otherwise = limit.otherwise ? `, or ${limit.otherwise}` : '';
+  if (!limit.compressed && least > limit.bytes) {
+    throw new PayloadTooLargeError(
+      `the answer would be at least ${megabytes(least)}, over the ${megabytes(limit.bytes)} a Lambda function can return: ${fitting(limit.bytes)} (or ask for fewer outputs)${otherwise}`,
+    );
+  }
+  const need = (most - limit.bytes) * BUILT_BYTES_PER_ANSWER_BYTE;
+  if (need <= budget.availableFor(need)) return;
+  throw new PayloadTooLargeError(
+    `the answer's JSON would be up to ${megabytes(most)}${limit.compressed ? ' before it is compressed' : ''}; building it past the first ${megabytes(limit.bytes)} takes ${megabytes(need)} of memory (${BUILT_BYTES_PER_ANSWER_BYTE} bytes for each of its bytes), and this function can give ${budget.describe()}: ${fitting(limit.bytes + budget.promisable() / BUILT_BYTES_PER_ANSWER_BYTE)} (or ask for fewer outputs)`,
+  );
+}

@@ -1,0 +1,42 @@
+/**
+ * A predict answer too large to return is refused before it is built, in a 256 MB function's own
+ * process (test/helpers/functionProcess.ts): 256 rows of a model with 20,000 outputs each (a 4 KB
+ * request) built a 59 MB TF Serving answer at 352 MB resident before its 413, and OIP's JSON of the
+ * same went past V8's heap limit, which ended the process.
+ */
+import { expect, it } from 'vitest';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { requestsInFunction } from '../helpers/functionProcess.js';
+import { tempFolderStore } from '../helpers/stores.js';
+import { writeWideModel } from '../helpers/tinyModels.js';
+
+const MB = 2 ** 20;
+type Outcome = { status: number; error?: string; peakBytes: number; tensors: number };
+
+const rows = (n: number) => Array.from({ length: n }, (_, i) => [i, 1, 2, 3]);
+const tfServing = (n: number) => ({ path: '/v1/models/wide:predict', body: { instances: rows(n) } });
+const oip = (n: number) => ({ path: '/v2/models/wide/infer', body: { inputs: [{ name: 'out_input', datatype: 'FP32', shape: [n, 4], data: rows(n).flat() }] } });
+
+it('256 rows of 20,000 outputs are a 413 naming the rows that fit, under 256 MB; the function answers on, and serves that many', async () => {
+  const store = await tempFolderStore();
+  await pushModelFolder(store, await writeWideModel(20_000), 'wide', {});
+  const options = { storeUri: store.uri, env: { PEAK_CHILD_BODY: '0' } };
+  const [first, plain, json, after] = await requestsInFunction<Outcome>('predict', [tfServing(1), tfServing(256), oip(256), tfServing(1)], options);
+  expect(first.status, first.error).toBe(200);
+  for (const refused of [plain, json]) {
+    expect(refused.status).toBe(413);
+    expect(refused.error).toMatch(
+      /^the answer would be at least [\d.]+ MB, over the 6\.0 MB a Lambda function can return: at most \d+ of these 256 instances fit: send \d+ at a time \(or ask for fewer outputs\)/,
+    );
+  }
+  for (const outcome of [first, plain, json, after]) expect(outcome.peakBytes).toBeLessThan(256 * MB);
+  expect(after.status, after.error).toBe(200);
+  expect(after.tensors).toBe(first.tensors);
+  // The count named is served, in both protocols.
+  const fit = Number(/at most (\d+) of/.exec(json.error ?? '')?.[1]);
+  const served = await requestsInFunction<Outcome>('predict', [tfServing(fit), oip(fit)], options);
+  expect(served.map((s) => [s.status, s.error])).toEqual([
+    [200, undefined],
+    [200, undefined],
+  ]);
+}, 60_000);
