@@ -75,6 +75,7 @@ export const routes: Implementations<typeof predictRoutes> = {
     services.loader.withModel(modelRefFrom(params, query), async (loaded) => {
       const tensors = await preprocess(loaded, decodeTfServing(loaded.manifest, body), timed(services, request));
       if (query.format === 'png') return { contentType: 'image/png', body: previewPng(loaded, tensors) };
+      checkOutputAnswer(tensors, tensors[0]?.shape[0] ?? 1, answerLimitFor(request), services.limits.budget);
       return { body: { model_name: loaded.name, model_version: String(loaded.version), outputs: oipTensors(tensors) } };
     }),
 

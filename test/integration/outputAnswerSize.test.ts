@@ -2,13 +2,15 @@
  * A predict answer too large to return is refused before it is built, in a 256 MB function's own
  * process (test/helpers/functionProcess.ts): 256 rows of a model with 20,000 outputs each (a 4 KB
  * request) built a 59 MB TF Serving answer at 352 MB resident before its 413, and OIP's JSON of the
- * same went past V8's heap limit, which ended the process.
+ * same went past V8's heap limit, which ended the process; so did /preprocess of 40 1 x 1 PNGs for a
+ * 224 x 224 x 3 model (its answer is the model input, 6 million values).
  */
 import { expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { requestsInFunction } from '../helpers/functionProcess.js';
 import { tempFolderStore } from '../helpers/stores.js';
-import { writeWideModel } from '../helpers/tinyModels.js';
+import { b64, pngBytes } from '../helpers/images.js';
+import { writeImageModel, writeWideModel } from '../helpers/tinyModels.js';
 
 const MB = 2 ** 20;
 type Outcome = { status: number; error?: string; peakBytes: number; tensors: number };
@@ -39,4 +41,16 @@ it('256 rows of 20,000 outputs are a 413 naming the rows that fit, under 256 MB;
     [200, undefined],
     [200, undefined],
   ]);
+}, 60_000);
+
+it('/preprocess of 40 small PNGs for a 224 x 224 x 3 model is a 413 naming the images that fit, under 256 MB', async () => {
+  const store = await tempFolderStore();
+  const input = { kind: 'image', width: 224, height: 224, channels: 3 };
+  await pushModelFolder(store, await writeImageModel(224, 224, 3), 'photo', { labels: ['a', 'b'], transforms: { input } });
+  const photos = (n: number) => ({ path: '/v2/models/photo/preprocess', body: { instances: Array.from({ length: n }, () => b64(pngBytes(1, 1, () => [200, 100, 50, 255]))) } });
+  const [refused, after] = await requestsInFunction<Outcome>('predict', [photos(40), photos(1)], { storeUri: store.uri, env: { PEAK_CHILD_BODY: '0' } });
+  expect(refused.status).toBe(413);
+  expect(refused.error).toMatch(/^the answer would be at least [\d.]+ MB, over the 6\.0 MB a Lambda function can return: at most \d+ of these 40 instances fit/);
+  expect(refused.peakBytes).toBeLessThan(256 * MB);
+  expect(after.status, after.error).toBe(200);
 }, 60_000);
