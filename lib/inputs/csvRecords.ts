@@ -19,7 +19,7 @@
 import { pipeline, Readable, Transform } from 'node:stream';
 import Papa from 'papaparse';
 import { BadRequestError, quoted } from '../errors.js';
-import { MAX_RECORD_LENGTH, recordTooLong } from './recordLimit.js';
+import { FILE_RECORD_LIMIT, type RecordLimit } from './recordLimit.js';
 
 /** One record: its cells, the line it ends on, and its text as it was in the file (made when asked for). */
 export class CsvRecord {
@@ -158,17 +158,17 @@ const HOLD_FROM = 256 * 1024;
  * 64 KiB chunks took 90 s). While the unparsed text (`unparsed()`: the record papaparse has not
  * ended) is long, chunks are held until they are as long as it, so each parse of the record covers
  * at least twice what the last one did: linear. A record not ended within MAX_RECORD_LENGTH
- * characters fails the read (`tooLong`) before more is read; one that ends is measured where it is
+ * characters (or the memory-bound `maxRecord`) fails the read (`tooLong`) before more is read; one that ends is measured where it is
  * parsed.
  */
-function longRecords(unparsed: () => number, tooLong: () => Error): Transform {
+function longRecords(unparsed: () => number, maxRecord: number, tooLong: () => Error): Transform {
   let held: string[] = [];
   let heldLength = 0;
   return new Transform({
     objectMode: true,
     transform(text: string, _encoding, done) {
       const tail = unparsed();
-      if (tail > MAX_RECORD_LENGTH) return done(tooLong());
+      if (tail > maxRecord) return done(tooLong());
       held.push(text);
       heldLength += text.length;
       if (tail >= HOLD_FROM && heldLength < tail) return done();
@@ -255,6 +255,7 @@ export async function* csvRecordBatches(
   rows: number,
   start: CsvStart = { offset: 0, line: 0 },
   room: () => number = () => Number.POSITIVE_INFINITY,
+  recordLimit: RecordLimit = FILE_RECORD_LIMIT,
 ): AsyncGenerator<CsvBatch> {
   const fileStart = start.offset === 0;
   // The text not yet parsed into a record: `pending` starts at character `base` of the stream's
@@ -280,7 +281,8 @@ export async function* csvRecordBatches(
     utf8Text(fileStart, (bytes) => (offset += bytes)),
     longRecords(
       () => base + pending.length - cursor,
-      () => recordTooLong(line + 1),
+      recordLimit.bytes,
+      () => recordLimit.tooLong(line + 1),
     ),
     () => undefined,
   );
@@ -334,8 +336,8 @@ export async function* csvRecordBatches(
         if (last.endsWith('\r') && lastFieldUnquoted(pending, cursor - base, end - base)) cells[cells.length - 1] = last.slice(0, -1);
       }
       const span = pending.slice(cursor - base, end - base);
-      if (span.length > MAX_RECORD_LENGTH) {
-        failure = recordTooLong(line + 1);
+      if (span.length > recordLimit.bytes) {
+        failure = recordLimit.tooLong(line + 1);
         parser.abort();
         notify();
         return;

@@ -19,10 +19,19 @@ export interface BatchRow {
 
 class NotUtf8Error extends BadRequestError {}
 
-const TOO_LONG = 'the line is longer than 32 MiB (a JSON Lines file holds one object a line)';
+/** The row error of a line longer than a record may be (as `maxRecord` says, the caller words its own when it set one). */
+export const TOO_LONG = 'the line is longer than 32 MiB (a JSON Lines file holds one object a line)';
 
-/** JSON Lines: one object a line; a line that is not one is a row error, not the end of the file. */
-export async function* readJsonl(stream: Readable, resume?: { offset: number; line: number }): AsyncGenerator<BatchRow | { line: number; end: number; error: string }> {
+/**
+ * JSON Lines: one object a line; a line that is not one is a row error, not the end of the file.
+ * `maxRecord`: the longest line held (less than MAX_RECORD_LENGTH where the memory holds less: a
+ * line past it is the row error TOO_LONG, which the caller words).
+ */
+export async function* readJsonl(
+  stream: Readable,
+  resume?: { offset: number; line: number },
+  maxRecord = MAX_RECORD_LENGTH,
+): AsyncGenerator<BatchRow | { line: number; end: number; error: string }> {
   let offset = resume?.offset ?? 0;
   let line = resume?.line ?? 0;
   const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -64,7 +73,7 @@ export async function* readJsonl(stream: Readable, resume?: { offset: number; li
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     let from = 0;
     for (let cut = chunk.indexOf(0x0a); cut >= 0; cut = chunk.indexOf(0x0a, from)) {
-      if (skipped || heldBytes + cut - from > MAX_RECORD_LENGTH) {
+      if (skipped || heldBytes + cut - from > maxRecord) {
         skip(heldBytes + cut - from);
         yield tooLong();
       } else {
@@ -77,7 +86,7 @@ export async function* readJsonl(stream: Readable, resume?: { offset: number; li
       from = cut + 1;
     }
     if (from === chunk.length) continue;
-    if (skipped || heldBytes + chunk.length - from > MAX_RECORD_LENGTH) skip(heldBytes + chunk.length - from);
+    if (skipped || heldBytes + chunk.length - from > maxRecord) skip(heldBytes + chunk.length - from);
     else {
       // Copied: the stream may reuse its buffer for the next chunk.
       held.push(Buffer.from(chunk.subarray(from)));

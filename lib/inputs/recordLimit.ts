@@ -10,6 +10,14 @@ import { BadRequestError } from '../errors.js';
 /** Bytes (JSON Lines, the planner) or characters (CSV text, which papaparse reads as a string). */
 export const MAX_RECORD_LENGTH = 32 * 2 ** 20;
 
+/** How long a record a reader may hold, and the error for one that starts on `line` and is longer. */
+export interface RecordLimit {
+  bytes: number;
+  tooLong(line: number): Error;
+}
+
+export const FILE_RECORD_LIMIT: RecordLimit = { bytes: MAX_RECORD_LENGTH, tooLong: (line) => recordTooLong(line) };
+
 export function recordTooLong(line: number): BadRequestError {
   return new BadRequestError(
     `the record that starts on line ${line} is longer than 32 MiB: a data file holds one row per line (CSV fields may hold quoted line breaks), each at most 32 MiB; a row with no line break after it, or a quote that is never closed, reads as one record`,

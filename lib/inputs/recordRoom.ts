@@ -5,7 +5,10 @@
  * 623 MB before one was decoded, and the measured budget, eaten by the records, then refused the
  * chunk as if not one image fitted.
  */
+import { megabytes } from '../bytes.js';
+import { PayloadTooLargeError } from '../errors.js';
 import type { EncodeBudget } from './budget.js';
+import { FILE_RECORD_LIMIT, MAX_RECORD_LENGTH, type RecordLimit } from './recordLimit.js';
 
 /**
  * The share of the budget a chunk's records may take. The rest is for what is made from them while
@@ -36,4 +39,25 @@ const READ_COPIES = 6;
  */
 export function recordRoom(budget: EncodeBudget, reserved = 0): number {
   return Math.floor((Math.max(0, budget.available() - reserved) * RECORDS_SHARE) / READ_COPIES);
+}
+
+/**
+ * The longest record a data set's reader may hold now: the other share of the budget, at
+ * READ_COPIES bytes a byte, within a file's MAX_RECORD_LENGTH. A chunk takes one record whatever
+ * its size, so a record was bounded by MAX_RECORD_LENGTH alone: one JSON line of 33 MB of words
+ * took a 256 MB function to 374 MB while it was read and encoded (an out-of-memory kill in Lambda),
+ * and its evaluation answered 200. Past this limit, a 413 naming it and the function that reads more.
+ */
+export function recordLimit(budget: EncodeBudget, reserved = 0): RecordLimit {
+  const bytes = Math.floor((Math.max(0, budget.available() - reserved) * (1 - RECORDS_SHARE)) / READ_COPIES);
+  if (bytes >= MAX_RECORD_LENGTH) return FILE_RECORD_LIMIT;
+  return {
+    bytes,
+    tooLong: (line) =>
+      new PayloadTooLargeError(
+        `the record that starts on line ${line} is longer than ${megabytes(bytes)}, the longest this function can read as one record ` +
+          `(about ${READ_COPIES} bytes of memory a byte while it is read, with what its row takes after it; this function can give ${budget.describe()}); ` +
+          `${budget.largerSettingFor(reserved + (MAX_RECORD_LENGTH * READ_COPIES) / (1 - RECORDS_SHARE))} would read records up to 32 MiB`,
+      ),
+  };
 }

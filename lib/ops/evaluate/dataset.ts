@@ -9,7 +9,8 @@
 import type { Readable } from 'node:stream';
 import { BadRequestError, ForbiddenError, quoted } from '../../errors.js';
 import { csvRecordBatches } from '../../inputs/csvRecords.js';
-import { readJsonl } from '../../inputs/jsonLines.js';
+import { readJsonl, TOO_LONG } from '../../inputs/jsonLines.js';
+import type { RecordLimit } from '../../inputs/recordLimit.js';
 import type { ObjectStore } from '../../store/index.js';
 
 export type DatasetFormat = 'csv' | 'jsonl';
@@ -49,9 +50,9 @@ export function formatOf(key: string, declared?: DatasetFormat): DatasetFormat {
 /** Records per batch read from the CSV reader (it parses a whole chunk of text at a time anyway). */
 const CSV_BATCH = 256;
 
-async function* csvRows(stream: Readable, room?: () => number): AsyncGenerator<DatasetRow> {
+async function* csvRows(stream: Readable, room?: () => number, limit?: RecordLimit): AsyncGenerator<DatasetRow> {
   let header: string[] | undefined;
-  for await (const { records } of csvRecordBatches(stream, CSV_BATCH, undefined, room)) {
+  for await (const { records } of csvRecordBatches(stream, CSV_BATCH, undefined, room, limit)) {
     for (const record of records) {
       const { cells, line } = record;
       if (!header) {
@@ -66,9 +67,10 @@ async function* csvRows(stream: Readable, room?: () => number): AsyncGenerator<D
 }
 
 /** JSON Lines as batch reads them (inputs/jsonLines.ts: a BOM skipped, invalid UTF-8 refused); a line that is not a JSON object refuses the data set. */
-async function* jsonlRows(stream: Readable): AsyncGenerator<DatasetRow> {
+async function* jsonlRows(stream: Readable, limit?: RecordLimit): AsyncGenerator<DatasetRow> {
   let start = 0;
-  for await (const row of readJsonl(stream)) {
+  for await (const row of readJsonl(stream, undefined, limit?.bytes)) {
+    if ('error' in row && row.error === TOO_LONG && limit) throw limit.tooLong(row.line);
     if ('error' in row) throw new BadRequestError(row.error === 'not valid JSON' ? `line ${row.line} is not valid JSON` : `line ${row.line}: ${row.error}`);
     // From the end of the row before: blank lines between count too, a few bytes.
     yield { line: row.line, values: row.values, fromCsv: false, bytes: row.end - start };
@@ -76,11 +78,14 @@ async function* jsonlRows(stream: Readable): AsyncGenerator<DatasetRow> {
   }
 }
 
-/** The rows of a data set; `room` bounds the characters of the CSV records read ahead at once (inputs/recordRoom.ts). */
-export async function* readDataset(store: ObjectStore, key: string, format: DatasetFormat, room?: () => number): AsyncGenerator<DatasetRow> {
+/**
+ * The rows of a data set; `room` bounds the characters of the CSV records read ahead at once, `limit`
+ * one record's (inputs/recordRoom.ts).
+ */
+export async function* readDataset(store: ObjectStore, key: string, format: DatasetFormat, room?: () => number, limit?: RecordLimit): AsyncGenerator<DatasetRow> {
   const stream = await store.getStream(key);
   try {
-    yield* format === 'csv' ? csvRows(stream, room) : jsonlRows(stream);
+    yield* format === 'csv' ? csvRows(stream, room, limit) : jsonlRows(stream, limit);
   } finally {
     stream.destroy();
   }

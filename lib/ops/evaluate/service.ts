@@ -6,7 +6,7 @@ import { keys, type Manifest } from '../../registry/index.js';
 import { getJson, putNew, type ObjectStore } from '../../store/index.js';
 import { datasetKey, formatOf, readDataset } from './dataset.js';
 import { canReadColumns } from '../../inputs/encode.js';
-import { recordRoom } from '../../inputs/recordRoom.js';
+import { recordLimit, recordRoom } from '../../inputs/recordRoom.js';
 import { oneRowNeed } from '../runModel.js';
 import { csvColumnChunks } from './columnar.js';
 import { evaluateChunks, evaluateModel, type EvaluateOptions, type Evaluation } from './evaluate.js';
@@ -42,7 +42,9 @@ export function checkEvaluateOptions(
 
 async function* datasetExamples(store: ObjectStore, loaded: LoadedModel, key: string, request: EvaluateRequest, limits: RunLimits): AsyncGenerator<Example> {
   let columns: string[] = [];
-  for await (const row of readDataset(store, key, formatOf(key, request.format), () => recordRoom(limits.budget, oneRowNeed(loaded, limits.budget)))) {
+  const reserved = () => oneRowNeed(loaded, limits.budget);
+  const rows = readDataset(store, key, formatOf(key, request.format), () => recordRoom(limits.budget, reserved()), recordLimit(limits.budget, reserved()));
+  for await (const row of rows) {
     if (columns.length === 0) columns = Object.keys(row.values);
     yield exampleFromRow(loaded.manifest, row, request.labelColumn, () => columns);
   }
