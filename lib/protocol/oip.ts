@@ -12,7 +12,7 @@ import { elementCount, type TensorData } from '../tensors/data.js';
 import { flattenNested, leafShown } from '../tensors/nested.js';
 import { checkValuesFit } from '../tensors/valueRanges.js';
 import { checkFiniteOutput, topLabels } from './answers.js';
-import { isBinaryData, type OutputTensor } from './binaryData.js';
+import { BytesElements, isBinaryData, type OutputTensor } from './binaryData.js';
 import { classificationCount, classify } from './classification.js';
 import { roundToHalves } from './half.js';
 import { INTEGER_RANGES, jsonData, OIP_DATATYPES, OIP_TO_TF, oipDatatypeOf, type OipDatatype } from './datatypes.js';
@@ -25,7 +25,7 @@ const parameters = z.record(z.string(), z.unknown()).optional();
  * A typed array is what the binary extension (binaryData.ts) fills in from the body's bytes.
  */
 const tensorData = z
-  .custom<ArrayLike<unknown>>((value) => Array.isArray(value) || ArrayBuffer.isView(value), { message: 'expected an array' })
+  .custom<ArrayLike<unknown> | BytesElements>((value) => Array.isArray(value) || ArrayBuffer.isView(value) || value instanceof BytesElements, { message: 'expected an array' })
   .meta({ type: 'array', description: 'row-major values, flat or nested (absent when parameters.binary_data_size says the values follow the JSON in binary)' });
 
 export const oipInferRequest = z
@@ -107,8 +107,11 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number, k
         `${where}: parameters.binary_data_size says the values follow the JSON in binary, but this request is plain JSON (no Inference-Header-Content-Length header): send the values in "data" without binary_data_size, or as binary with that header`,
       );
     }
-    const values = input.data as ArrayLike<unknown>;
-    const data = dtype === 'string' && !keepBytes ? Array.from(values as ArrayLike<Uint8Array>, (b, i) => utf8Text(b, where, i)) : (values as TensorData['data']);
+    const values = input.data;
+    if (!(values instanceof BytesElements)) return { name: input.name, dtype, shape: input.shape, data: values as TensorData['data'] };
+    // Texts are decoded one element at a time, each element's view dropped as soon as it is read.
+    // An image model's elements stay bytes (the image kind decodes them), though TensorData names only scalars.
+    const data = keepBytes ? (values.views() as unknown as TensorData['data']) : Array.from({ length: values.length }, (_, i) => utf8Text(values.element(i), where, i));
     return { name: input.name, dtype, shape: input.shape, data };
   }
   if (!Array.isArray(input.data)) throw new BadRequestError(`${where}.data: expected an array`);

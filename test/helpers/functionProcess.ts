@@ -33,9 +33,11 @@ async function childLines<T>(child: string, args: string[], { storeUri, megabyte
 }
 
 /** The answers of the bundled HTTP handler `fn` (dist/<fn>/index.js) to these requests in turn, each with the process's peak RSS so far. */
-export async function requestsInFunction<T>(fn: string, requests: { path: string; body: unknown }[], options: FunctionProcess): Promise<T[]> {
+export async function requestsInFunction<T>(fn: string, requests: { path: string; body: unknown; headers?: Record<string, string> }[], options: FunctionProcess): Promise<T[]> {
   const file = path.join(await mkdtemp(path.join(tmpdir(), 'peak-')), 'requests.json');
-  await writeFile(file, JSON.stringify(requests.map((r) => ({ path: r.path, body: JSON.stringify(r.body) }))));
+  // Bytes (an OIP binary body) go as API Gateway sends them, base64; anything else as JSON.
+  const sent = (body: unknown) => (body instanceof Uint8Array ? { body: Buffer.from(body).toString('base64'), isBase64Encoded: true } : { body: JSON.stringify(body) });
+  await writeFile(file, JSON.stringify(requests.map((r) => ({ path: r.path, headers: r.headers, ...sent(r.body) }))));
   return childLines<T>('test/helpers/peakRssChild.mjs', [`dist/${fn}/index.js`, file], options);
 }
 

@@ -1,5 +1,5 @@
 // One bundled handler run as a Lambda of AWS_LAMBDA_FUNCTION_MEMORY_SIZE runs it, on the requests
-// in a JSON file ([{ path, body }], body as API Gateway delivers it: a string). Prints, for each, a
+// in a JSON file ([{ path, body, headers?, isBase64Encoded? }], body as API Gateway delivers it: a string). Prints, for each, a
 // line: its status, its error, the process's peak resident memory so far (VmHWM) and the tensors
 // alive after it (TF.js keeps its engine on globalThis, the bundle's included); with
 // PEAK_CHILD_BODY=1, a 200's body too. With PEAK_CHILD_ACCEPT_ENCODING, the requests ask for
@@ -13,16 +13,16 @@ import { pathToFileURL } from 'node:url';
 const [bundle, requestsFile] = process.argv.slice(2);
 const peakBytes = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
 const { handler } = await import(pathToFileURL(bundle).href);
-for (const { path, body } of JSON.parse(readFileSync(requestsFile, 'utf8'))) {
+for (const { path, body, headers = {}, isBase64Encoded = false } of JSON.parse(readFileSync(requestsFile, 'utf8'))) {
   const event = {
     version: '2.0',
     routeKey: `POST ${path}`,
     rawPath: path,
     rawQueryString: '',
-    headers: { 'content-type': 'application/json', ...(process.env.PEAK_CHILD_ACCEPT_ENCODING ? { 'accept-encoding': process.env.PEAK_CHILD_ACCEPT_ENCODING } : {}) },
+    headers: { 'content-type': 'application/json', ...headers, ...(process.env.PEAK_CHILD_ACCEPT_ENCODING ? { 'accept-encoding': process.env.PEAK_CHILD_ACCEPT_ENCODING } : {}) },
     requestContext: { http: { method: 'POST', path }, requestId: 'peak' },
     body,
-    isBase64Encoded: false,
+    isBase64Encoded,
   };
   const timeout = Number(process.env.PEAK_CHILD_TIMEOUT_MS);
   const deadline = performance.now() + timeout;

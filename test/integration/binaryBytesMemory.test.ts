@@ -1,0 +1,30 @@
+/**
+ * BYTES sent in binary (OIP's binary tensor data extension) cost memory by what they hold, not by
+ * how many elements they are cut into, in a 256 MB function's own process
+ * (test/helpers/functionProcess.ts): a view made up front for each of a million one-byte texts (a
+ * 5 MB body) held 140 MB before any check ran, and the function went past 256 MB before its 413,
+ * which then said that not even one instance fit (the views' garbage counted against the budget).
+ */
+import { expect, it } from 'vitest';
+import { binaryRequest } from '../helpers/binaryClient.js';
+import { requestsInFunction } from '../helpers/functionProcess.js';
+
+const MB = 2 ** 20;
+type Outcome = { status: number; error?: string; peakBytes: number; tensors: number };
+
+function texts(values: string[]) {
+  const { body, headerLength } = binaryRequest([{ name: 'text', shape: [values.length], datatype: 'BYTES', values }]);
+  return { path: '/v2/models/spam/infer', body, headers: { 'inference-header-content-length': String(headerLength) } };
+}
+
+it('a million one-byte texts in binary are a 413 naming how many fit, under 256 MB; the function answers on', async () => {
+  const million = Array.from({ length: 1_000_000 }, (_, i) => String.fromCharCode(97 + (i % 26)));
+  const storeUri = new URL('../../models', import.meta.url).href;
+  const [first, refused, after] = await requestsInFunction<Outcome>('predict', [texts(['free prize']), texts(million), texts(['lunch tomorrow?'])], { storeUri });
+  expect(first.status, first.error).toBe(200);
+  expect(refused.status).toBe(413);
+  expect(refused.error).toMatch(/1000000 instances make [\d.]+ MB of model input .*: at most \d+ instances fit at once/);
+  expect(refused.peakBytes).toBeLessThan(256 * MB);
+  expect(after.status, after.error).toBe(200);
+  expect(after.tensors).toBe(first.tensors);
+}, 60_000);
