@@ -19,14 +19,15 @@ import type { LoadedModel, ModelLoader } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
 import { csvRecordBatches } from '../inputs/csvRecords.js';
 import { csvColumns, requiredColumns } from '../inputs/encode.js';
-import { recordRoom } from '../inputs/recordRoom.js';
+import { recordLimit, recordRoom } from '../inputs/recordRoom.js';
+import type { RecordLimit } from '../inputs/recordLimit.js';
 import { oneRowNeed } from '../ops/runModel.js';
 import { ConcatUnsupportedError, getJson, listAll, ObjectChangedError, pinnableEtag, versionOf, type ObjectStore } from '../store/index.js';
 import { newRunId, outputsFor, parseInputKey, refusedManifestKey, runFiles, type BatchInput, type BatchOutputs, type RunFiles, type ShardOutputs } from './paths.js';
 import { withClaim } from './claim.js';
 import { recordOf, scoreColumns, type ColumnarInput } from './columnar.js';
 import { answerColumns, csvLine, OutputText, type Scored } from './output.js';
-import { readJsonl, type BatchRow } from '../inputs/jsonLines.js';
+import { readJsonl, TOO_LONG, type BatchRow } from '../inputs/jsonLines.js';
 import { scoreRows } from './score.js';
 import { ObjectSink } from './sink.js';
 import { checkpointSchema, type BatchManifest, type Checkpoint } from './state.js';
@@ -72,7 +73,7 @@ interface ScoredBatch {
 }
 
 /** The records of a CSV, scored batch by batch: columnar for tabular models, else as row objects. */
-async function* scoredCsv(stream: Readable, loaded: LoadedModel, checkpoint: Checkpoint, limits: RunLimits): AsyncGenerator<ScoredBatch> {
+async function* scoredCsv(stream: Readable, loaded: LoadedModel, checkpoint: Checkpoint, limits: RunLimits, limit: RecordLimit): AsyncGenerator<ScoredBatch> {
   let header = checkpoint.columns;
   let columnar: ColumnarInput | undefined;
   const takeHeader = (cells: string[]) => {
@@ -88,7 +89,7 @@ async function* scoredCsv(stream: Readable, loaded: LoadedModel, checkpoint: Che
   if (header) header = takeHeader(header);
   // A run that has not read the header starts at the top of the file (line 0).
   const start = { offset: checkpoint.offset, line: header ? checkpoint.line : 0 };
-  for await (const { records, end } of csvRecordBatches(stream, limits.maxBatch, start, () => recordRoom(limits.budget, oneRowNeed(loaded, limits.budget)))) {
+  for await (const { records, end } of csvRecordBatches(stream, limits.maxBatch, start, () => recordRoom(limits.budget, oneRowNeed(loaded, limits.budget)), limit)) {
     let rows = records;
     if (!header) {
       const [first] = records;
@@ -122,8 +123,9 @@ async function* scoredCsv(stream: Readable, loaded: LoadedModel, checkpoint: Che
  * The lines of a JSON Lines file, scored batch by batch; a line that is not an object is an error in
  * its place. A batch ends at MAX_BATCH lines, or at the line whose bytes reach the records' share of
  * the budget (inputs/recordRoom.ts): each row is scored on its own, so where a batch ends changes no output.
+ * A line longer than `limit` is read past, and is its row's error in the limit's words.
  */
-async function* scoredJsonl(stream: Readable, loaded: LoadedModel, checkpoint: Checkpoint, limits: RunLimits): AsyncGenerator<ScoredBatch> {
+async function* scoredJsonl(stream: Readable, loaded: LoadedModel, checkpoint: Checkpoint, limits: RunLimits, limit: RecordLimit): AsyncGenerator<ScoredBatch> {
   let items: (BatchRow | { line: number; end: number; error: string })[] = [];
   let start = checkpoint.offset;
   let room = recordRoom(limits.budget, oneRowNeed(loaded, limits.budget));
@@ -136,8 +138,8 @@ async function* scoredJsonl(stream: Readable, loaded: LoadedModel, checkpoint: C
     start = last.end;
     return { rows: scored, end: last.end, line: last.line };
   };
-  for await (const item of readJsonl(stream, { offset: checkpoint.offset, line: checkpoint.line })) {
-    items.push(item);
+  for await (const item of readJsonl(stream, { offset: checkpoint.offset, line: checkpoint.line }, limit.bytes)) {
+    items.push('error' in item && item.error === TOO_LONG ? { ...item, error: limit.tooLong(item.line).message } : item);
     if (items.length >= limits.maxBatch || item.end - start >= room) {
       yield await score();
       room = recordRoom(limits.budget, oneRowNeed(loaded, limits.budget));
@@ -151,8 +153,12 @@ async function* scoredBatches(store: ObjectStore, loaded: LoadedModel, input: Ba
   // between a run's head and this read) is ObjectChangedError, not new bytes at the old offsets.
   const ifMatch = pinnableEtag(checkpoint.sourceEtag);
   const stream = await store.getStream(input.key, { start: checkpoint.offset || undefined, end: checkpoint.end, ifMatch });
+  // One record is held whole while it is read: the longest this function's memory holds, not only
+  // a file's 32 MiB (a 33 MB line took a 256 MB function to 264 MB). Past it, a JSON line is a bad
+  // row and a CSV record fails the file, as a record past 32 MiB does.
+  const limit = recordLimit(limits.budget, oneRowNeed(loaded, limits.budget));
   try {
-    yield* input.format === 'csv' ? scoredCsv(stream, loaded, checkpoint, limits) : scoredJsonl(stream, loaded, checkpoint, limits);
+    yield* input.format === 'csv' ? scoredCsv(stream, loaded, checkpoint, limits, limit) : scoredJsonl(stream, loaded, checkpoint, limits, limit);
   } finally {
     stream.destroy();
   }
