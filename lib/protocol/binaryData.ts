@@ -75,9 +75,9 @@ export class BytesElements {
     return this.body.subarray(this.starts[index], this.ends[index]);
   }
 
-  /** Each element's bytes (an image model's input: few elements, each a file). */
-  views(): Uint8Array[] {
-    return Array.from(this.starts, (_, i) => this.element(i));
+  /** The bytes of elements [start, end) (an image model's input, made once their count is checked: inputs/encode.ts Instances). */
+  slice(start = 0, end = this.length): Uint8Array[] {
+    return Array.from(this.starts.subarray(start, end), (_, i) => this.element(start + i));
   }
 }
 

@@ -110,8 +110,9 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number, k
     const values = input.data;
     if (!(values instanceof BytesElements)) return { name: input.name, dtype, shape: input.shape, data: values as TensorData['data'] };
     // Texts are decoded one element at a time, each element's view dropped as soon as it is read.
-    // An image model's elements stay bytes (the image kind decodes them), though TensorData names only scalars.
-    const data = keepBytes ? (values.views() as unknown as TensorData['data']) : Array.from({ length: values.length }, (_, i) => utf8Text(values.element(i), where, i));
+    // An image model's elements stay where they are in the body until their count is checked
+    // (naturalInstances; other uses take views: eager), though TensorData names only scalars.
+    const data = keepBytes ? (values as unknown as TensorData['data']) : Array.from({ length: values.length }, (_, i) => utf8Text(values.element(i), where, i));
     return { name: input.name, dtype, shape: input.shape, data };
   }
   if (!Array.isArray(input.data)) throw new BadRequestError(`${where}.data: expected an array`);
@@ -151,7 +152,14 @@ function naturalInstances(manifest: Manifest, tensor: TensorData, kind: string):
     );
   }
   if (tensor.data.length === 0) throw new BadRequestError(`input ${tensor.name}: has no values: send at least one instance`);
-  return { kind: 'instances', instances: Array.from(tensor.data) };
+  const data: unknown = tensor.data;
+  return { kind: 'instances', instances: data instanceof BytesElements ? data : Array.from(tensor.data) };
+}
+
+/** The tensor with an image model's binary BYTES elements as views (their uses other than as instances). */
+function eager(tensor: TensorData): TensorData {
+  const data: unknown = tensor.data;
+  return data instanceof BytesElements ? { ...tensor, data: data.slice() as unknown as TensorData['data'] } : tensor;
 }
 
 /** MLServer's content type for a raw tensor. */
@@ -207,11 +215,11 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
     if (!natural?.kind.contentTypes.includes(requestType) || !features) {
       throw new BadRequestError(`parameters.content_type ${quoted(requestType)} does not fit model ${manifest.name}: it accepts ${accepted()}`);
     }
-    return { kind: 'instances', instances: featureRecords(tensors, features, modelInputs) };
+    return { kind: 'instances', instances: featureRecords(tensors.map(eager), features, modelInputs) };
   }
   if (inputTypes.some((t) => t !== undefined) || requestType === RAW_CONTENT_TYPE) {
     const types = inputTypes.map((t) => t ?? requestType ?? RAW_CONTENT_TYPE);
-    if (types.every((t) => t === RAW_CONTENT_TYPE)) return { kind: 'tensors', tensors };
+    if (types.every((t) => t === RAW_CONTENT_TYPE)) return { kind: 'tensors', tensors: tensors.map(eager) };
     const bad = types.findIndex((t) => t !== RAW_CONTENT_TYPE && !natural?.kind.contentTypes.includes(t));
     if (bad >= 0) throw new BadRequestError(`inputs[${bad}].parameters.content_type ${quoted(types[bad])} does not fit model ${manifest.name}: it accepts ${accepted()}`);
     if (tensors.length !== 1) throw new BadRequestError(`natural instances come in one input; got ${tensors.length} inputs with content types ${types.join(', ')}`);
@@ -220,8 +228,8 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
 
   // One BYTES input for a text or image model: raw strings or base64 images, whatever its name.
   if (natural && !features && tensors.length === 1 && tensors[0].dtype === 'string') return naturalInstances(manifest, tensors[0], natural.kind.kind);
-  if (tensors.every((t) => modelInputs.includes(t.name))) return { kind: 'tensors', tensors };
-  if (features) return { kind: 'instances', instances: featureRecords(tensors, features, modelInputs) };
+  if (tensors.every((t) => modelInputs.includes(t.name))) return { kind: 'tensors', tensors: tensors.map(eager) };
+  if (features) return { kind: 'instances', instances: featureRecords(tensors.map(eager), features, modelInputs) };
   throw new BadRequestError(`unknown input(s) ${tensors.map((t) => t.name).join(', ')}: the model takes ${modelInputs.join(', ')}`);
 }
 

@@ -10,7 +10,16 @@
  * it as the others.
  */
 import { InstanceTooLargeError } from '../../inputs/budget.js';
-import { checkEncodingFits, checkOneInstanceFits, DatasetInputs, type EncodeBudget, encodeInstances, instanceBytes, instancesPerChunk } from '../../inputs/encode.js';
+import {
+  checkEncodingFits,
+  checkOneInstanceFits,
+  DatasetInputs,
+  type EncodeBudget,
+  encodeInstances,
+  type Instances,
+  instanceBytes,
+  instancesPerChunk,
+} from '../../inputs/encode.js';
 import type { LoadedModel } from '../../loader/index.js';
 import { checkInputs } from '../runModel.js';
 import { inlineExamples } from './examples.js';
@@ -31,7 +40,7 @@ export interface PrecheckLimits {
  * worker could not decode it either, not a job that fails with it), the others encoded. The rows after
  * it are still checked: a bad one is the 400 the synchronous route gives, not a failed job.
  */
-async function checkInstances(loaded: LoadedModel, instances: unknown[], place: (index: number) => string, limits: PrecheckLimits): Promise<void> {
+async function checkInstances(loaded: LoadedModel, instances: Instances, place: (index: number) => string, limits: PrecheckLimits): Promise<void> {
   const { manifest } = loaded;
   const { inputs } = manifest.signature;
   try {
@@ -40,7 +49,7 @@ async function checkInstances(loaded: LoadedModel, instances: unknown[], place: 
   } catch (error) {
     if (!(error instanceof InstanceTooLargeError)) throw error;
   }
-  for (const [i, instance] of instances.entries()) {
+  for (const [i, instance] of instances.slice().entries()) {
     try {
       checkInputs(inputs, [await encodeInstances(manifest, [instance], limits.budget, 'instances', () => place(i))]);
     } catch (error) {
