@@ -19,7 +19,7 @@ import { checkReferenceOutputs } from './finite.js';
 import { backgroundPlace, backgroundRows } from './reference.js';
 import { LIMITS, type ExplainRequest, type KernelShapParams } from './request.js';
 import { Pace } from '../../runtime/timeLimit.js';
-import { coalitionCount, coalitionDesign, shapleyValues } from './shapley.js';
+import { coalitionAt, coalitionCount, coalitionDesign, shapleyValues } from './shapley.js';
 import { scoreOf } from './target.js';
 
 const KERNEL_SHAP_DEFAULTS = { nSamples: 2048, seed: 0 } as const;
@@ -63,8 +63,8 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
   let patchSize: number | undefined;
 
   // Each instance's coalitions are drawn when it is explained, not all up front: 65,536 of 196
-  // features are 70 MB of masks and their keys an instance, and 15 such instances drawn before any
-  // was explained took a 256 MB function to 634 MB. What can be refused is refused first, on the
+  // features were 70 MB of masks and their keys an instance (13 MB now, one array: shapley.ts), and
+  // 15 such instances drawn before any was explained took a 256 MB function to 634 MB. What can be refused is refused first, on the
   // most coalitions each design may hold (shapley.ts's coalitionCount).
   const plans = Array.from({ length: instances.count }, (_, i) => {
     const x = instances.data.subarray(i * size, (i + 1) * size);
@@ -96,17 +96,19 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
   for (const [i, { x, groups, varying, m, budget }] of plans.entries()) {
     const design = coalitionDesign(m, budget, uniform(seed + i));
     // Fewer than asked for when its draws ran out on repeats: checked again on what was drawn.
-    if (!design.exact) checkEnoughCoalitions(i, m, groups.names.length, design.coalitions.length);
+    if (!design.exact) checkEnoughCoalitions(i, m, groups.names.length, design.count);
     // Coalition 0 is the empty one (every feature from the background), then the design's.
-    const coalitions = [new Uint8Array(m), ...design.coalitions];
-    const count = coalitions.length * bgCount;
+    const empty = new Uint8Array(m);
+    const coalitions = design.count + 1;
+    const count = coalitions * bgCount;
     const { outputs, width } = await forwardRows(
       loaded,
       space,
       count,
       (from, to, out) => {
         for (let r = from; r < to; r++) {
-          const z = coalitions[Math.floor(r / bgCount)];
+          const c = Math.floor(r / bgCount);
+          const z = c === 0 ? empty : coalitionAt(design, c - 1);
           const b = background.rows[r % bgCount];
           const row = out.subarray((r - from) * size, (r - from + 1) * size);
           row.set(x);
@@ -121,7 +123,7 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
     // Coalition 0 takes every feature from the background: its rows' outputs are checked as the
     // instances' are, and named as the background rows (their mean is the expected value).
     checkReferenceOutputs(outputs.subarray(0, bgCount * width), width, backgroundPlace(background.kind));
-    const coalitionValues = new Float64Array(coalitions.length);
+    const coalitionValues = new Float64Array(coalitions);
     for (let r = 0; r < count; r++) coalitionValues[Math.floor(r / bgCount)] += scoreOf(rules[i], outputs.subarray(r * width, (r + 1) * width)) / bgCount;
     const expectedValue = coalitionValues[0];
     const phi = shapleyValues(design, coalitionValues.subarray(1), expectedValue, context.scores[i], m);
@@ -135,7 +137,7 @@ export async function kernelShap(context: ExplainContext, request: ExplainReques
       extra: {
         expectedValue,
         exact: design.exact,
-        coalitions: design.coalitions.length + 2,
+        coalitions: design.count + 2,
         shapValues,
         featureNames: groups.names,
       },

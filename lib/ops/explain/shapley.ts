@@ -11,11 +11,24 @@
  */
 
 export interface CoalitionDesign {
-  /** Each coalition as 0/1 per feature. Neither the empty nor the full coalition is included. */
-  coalitions: Uint8Array[];
+  /**
+   * The coalitions, `count` of them, each as `features` bytes of 0/1 (one a feature), one after
+   * another in one array (coalitionAt). Neither the empty nor the full coalition is included. An
+   * array a coalition, with a 196-character key for each drawn one, grew a process by 79 MB for
+   * 65,536 coalitions of 196 features (a 256 MB function's explain budget keeps a 64 MB margin for
+   * what it does not count); now about 16 MB.
+   */
+  masks: Uint8Array;
+  count: number;
+  features: number;
   weights: Float64Array;
   /** Every coalition was enumerated: the values are the exact Shapley values. */
   exact: boolean;
+}
+
+/** Coalition k of the design: 0/1 per feature (a view into its masks). */
+export function coalitionAt(design: CoalitionDesign, k: number): Uint8Array {
+  return design.masks.subarray(k * design.features, (k + 1) * design.features);
 }
 
 function binomial(n: number, k: number): number {
@@ -43,10 +56,27 @@ export function coalitionCount(m: number, budget: number): number {
   return Math.min(budget, m <= 30 ? 2 ** m - 2 : Infinity);
 }
 
+/** A mask's key for finding repeats: its bits, 16 a character (13 characters for 196 features, not 196). */
+function keyOf(mask: Uint8Array, words: Uint16Array): string {
+  words.fill(0);
+  for (let j = 0; j < mask.length; j++) words[j >> 4] |= mask[j] << (j & 15);
+  return String.fromCharCode(...words);
+}
+
+/** `m` features, at most `budget` coalitions (finite, or m <= 30: the masks are sized for the most the design may hold). */
 export function coalitionDesign(m: number, budget: number, random: () => number): CoalitionDesign {
-  const coalitions: Uint8Array[] = [];
   const weights: number[] = [];
-  if (m < 2) return { coalitions, weights: new Float64Array(0), exact: true };
+  if (m < 2) return { masks: new Uint8Array(0), count: 0, features: m, weights: new Float64Array(0), exact: true };
+  const masks = new Uint8Array(coalitionCount(m, budget) * m);
+  let count = 0;
+  /** The next coalition's mask, all zeros, counted in the design. */
+  const next = () => masks.subarray(count * m, ++count * m);
+  /** The next coalition as the complement of `mask`. */
+  const complement = (mask: Uint8Array) => {
+    const out = next();
+    for (let j = 0; j < m; j++) out[j] = 1 - mask[j];
+    return out;
+  };
   const all = m <= 30 ? 2 ** m - 2 : Infinity;
   let samplesLeft = Math.min(budget, all);
   const sizes = Math.ceil((m - 1) / 2);
@@ -59,45 +89,49 @@ export function coalitionDesign(m: number, budget: number, random: () => number)
   let fullSizes = 0;
   for (let size = 1; size <= sizes; size++) {
     const paired = size <= pairedSizes;
-    const count = binomial(m, size) * (paired ? 2 : 1);
-    if ((samplesLeft * remaining[size - 1]) / count < 1 - 1e-8) break;
+    const subsets = binomial(m, size) * (paired ? 2 : 1);
+    if ((samplesLeft * remaining[size - 1]) / subsets < 1 - 1e-8) break;
     fullSizes++;
-    samplesLeft -= count;
+    samplesLeft -= subsets;
     if (remaining[size - 1] < 1) {
       const rest = 1 - remaining[size - 1];
       remaining = remaining.map((r) => r / rest);
     }
     const w = mass[size - 1] / binomial(m, size) / (paired ? 2 : 1);
     for (const subset of subsetsOfSize(m, size)) {
-      const mask = new Uint8Array(m);
+      const mask = next();
       for (const j of subset) mask[j] = 1;
-      coalitions.push(mask);
       weights.push(w);
       if (paired) {
-        coalitions.push(mask.map((v) => 1 - v));
+        complement(mask);
         weights.push(w);
       }
     }
   }
-  if (fullSizes === sizes) return { coalitions, weights: Float64Array.from(weights), exact: true };
+  const design = (exact: boolean): CoalitionDesign => ({ masks: masks.subarray(0, count * m), count, features: m, weights: Float64Array.from(weights), exact });
+  if (fullSizes === sizes) return design(true);
 
   // Sample the sizes left, paired with complements; a repeat adds weight to the first draw.
-  const fixed = coalitions.length;
+  const fixed = count;
   const left = mass.slice(fullSizes).map((p, i) => (i + fullSizes < pairedSizes ? p / 2 : p));
   const leftTotal = left.reduce((a, b) => a + b, 0);
   const cumulative: number[] = [];
   left.reduce((acc, p, i) => (cumulative[i] = acc + p / leftTotal), 0);
   const seen = new Map<string, number>();
+  const words = new Uint16Array(Math.ceil(m / 16));
+  const drawn = new Uint8Array(m);
+  const flipped = new Uint8Array(m);
   /** Adds a coalition (when `fresh` and budget is left) or weighs a repeat once more; true when added. */
   const add = (mask: Uint8Array, fresh: boolean): boolean => {
-    const at = seen.get(mask.join(''));
+    const key = keyOf(mask, words);
+    const at = seen.get(key);
     if (at !== undefined) {
       weights[at] += 1;
       return false;
     }
     if (!fresh || samplesLeft <= 0) return false;
-    seen.set(mask.join(''), coalitions.length);
-    coalitions.push(mask);
+    seen.set(key, count);
+    next().set(mask);
     weights.push(1);
     samplesLeft--;
     return true;
@@ -113,20 +147,19 @@ export function coalitionDesign(m: number, budget: number, random: () => number)
       const j = i + Math.floor(random() * (m - i));
       [order[i], order[j]] = [order[j], order[i]];
     }
-    const mask = new Uint8Array(m);
-    for (let i = 0; i < size; i++) mask[order[i]] = 1;
-    const isNew = add(mask, true);
-    if (size <= pairedSizes)
-      add(
-        mask.map((v) => 1 - v),
-        isNew,
-      );
+    drawn.fill(0);
+    for (let i = 0; i < size; i++) drawn[order[i]] = 1;
+    const isNew = add(drawn, true);
+    if (size <= pairedSizes) {
+      for (let j = 0; j < m; j++) flipped[j] = 1 - drawn[j];
+      add(flipped, isNew);
+    }
   }
   // The sampled coalitions share the kernel mass the enumerated sizes left over.
   const massLeft = mass.slice(fullSizes).reduce((a, b) => a + b, 0);
   const sampledWeight = weights.slice(fixed).reduce((a, b) => a + b, 0);
   for (let k = fixed; k < weights.length; k++) weights[k] *= massLeft / sampledWeight;
-  return { coalitions, weights: Float64Array.from(weights), exact: false };
+  return design(false);
 }
 
 /** Solves A x = b (n x n, row-major) by Gaussian elimination with partial pivoting; a null pivot gives 0. */
@@ -175,7 +208,8 @@ export function shapleyValues(design: CoalitionDesign, values: Float64Array, emp
   const ata = new Float64Array(n * n);
   const atb = new Float64Array(n);
   const row = new Float64Array(n);
-  design.coalitions.forEach((z, k) => {
+  for (let k = 0; k < design.count; k++) {
+    const z = coalitionAt(design, k);
     const w = design.weights[k];
     const last = z[n];
     const y = values[k] - empty - last * gap;
@@ -186,7 +220,7 @@ export function shapleyValues(design: CoalitionDesign, values: Float64Array, emp
       atb[i] += wi * y;
       for (let j = 0; j < n; j++) ata[i * n + j] += wi * row[j];
     }
-  });
+  }
   const solution = solve(ata, atb, n);
   let sum = 0;
   for (let j = 0; j < n; j++) {
