@@ -162,6 +162,15 @@ function eager(tensor: TensorData): TensorData {
   return data instanceof BytesElements ? { ...tensor, data: data.slice() as unknown as TensorData['data'] } : tensor;
 }
 
+/**
+ * Raw tensors, binary BYTES made views only for a model with a string input: any other model's
+ * inputs refuse the datatype (runModel's checkInput) before a value is read, and a million empty
+ * elements sent to an image model as a raw tensor made 140 MB of views (230 MB at the peak) first.
+ */
+function rawTensors(manifest: Manifest, tensors: TensorData[]): TensorData[] {
+  return manifest.signature.inputs.some((s) => s.dtype === 'string') ? tensors.map(eager) : tensors;
+}
+
 /** MLServer's content type for a raw tensor. */
 const RAW_CONTENT_TYPE = 'np';
 
@@ -219,7 +228,7 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
   }
   if (inputTypes.some((t) => t !== undefined) || requestType === RAW_CONTENT_TYPE) {
     const types = inputTypes.map((t) => t ?? requestType ?? RAW_CONTENT_TYPE);
-    if (types.every((t) => t === RAW_CONTENT_TYPE)) return { kind: 'tensors', tensors: tensors.map(eager) };
+    if (types.every((t) => t === RAW_CONTENT_TYPE)) return { kind: 'tensors', tensors: rawTensors(manifest, tensors) };
     const bad = types.findIndex((t) => t !== RAW_CONTENT_TYPE && !natural?.kind.contentTypes.includes(t));
     if (bad >= 0) throw new BadRequestError(`inputs[${bad}].parameters.content_type ${quoted(types[bad])} does not fit model ${manifest.name}: it accepts ${accepted()}`);
     if (tensors.length !== 1) throw new BadRequestError(`natural instances come in one input; got ${tensors.length} inputs with content types ${types.join(', ')}`);
@@ -228,7 +237,7 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
 
   // One BYTES input for a text or image model: raw strings or base64 images, whatever its name.
   if (natural && !features && tensors.length === 1 && tensors[0].dtype === 'string') return naturalInstances(manifest, tensors[0], natural.kind.kind);
-  if (tensors.every((t) => modelInputs.includes(t.name))) return { kind: 'tensors', tensors: tensors.map(eager) };
+  if (tensors.every((t) => modelInputs.includes(t.name))) return { kind: 'tensors', tensors: rawTensors(manifest, tensors) };
   if (features) return { kind: 'instances', instances: featureRecords(tensors.map(eager), features, modelInputs) };
   throw new BadRequestError(`unknown input(s) ${tensors.map((t) => t.name).join(', ')}: the model takes ${modelInputs.join(', ')}`);
 }
