@@ -77,8 +77,7 @@ export function coalitionDesign(m: number, budget: number, random: () => number)
     for (let j = 0; j < m; j++) out[j] = 1 - mask[j];
     return out;
   };
-  const all = m <= 30 ? 2 ** m - 2 : Infinity;
-  let samplesLeft = Math.min(budget, all);
+  let samplesLeft = coalitionCount(m, budget);
   const sizes = Math.ceil((m - 1) / 2);
   const pairedSizes = Math.floor((m - 1) / 2);
   // Kernel mass of each size s (and of m - s when paired): (m - 1) / (s (m - s)) per subset size.
