@@ -25,9 +25,23 @@ describe('serverless package', () => {
     }
     // The CloudFormation it would deploy: routes that write need IAM, reads are open (readAuth=none),
     // and the stage throttles.
-    const template = JSON.parse(await readFile(path.join(outDir, 'cloudformation-template-update-stack.json'), 'utf8')) as {
+    const templateText = await readFile(path.join(outDir, 'cloudformation-template-update-stack.json'), 'utf8');
+    const template = JSON.parse(templateText) as {
       Resources: Record<string, { Type: string; DependsOn?: string | string[]; Properties: Record<string, unknown> }>;
     };
+    // Every ARN names its partition (${AWS::Partition}): in GovCloud (aws-us-gov) or China (aws-cn)
+    // an arn:aws: grant allows nothing and an arn:aws:states::: task cannot run.
+    const policies = Object.values(template.Resources).flatMap((r) =>
+      r.Type === 'AWS::IAM::Role' ? ((r.Properties.Policies ?? []) as unknown[]) : r.Type === 'AWS::IAM::Policy' ? [r.Properties] : [],
+    );
+    expect(policies.length).toBeGreaterThan(6);
+    expect(JSON.stringify(policies)).toContain(`arn:\${AWS::Partition}:s3:::`);
+    expect(templateText).not.toContain('arn:aws:');
+    // The state machine: the plugin's Fn::Sub, its tasks in the stack's own partition.
+    const machine = Object.values(template.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+    const definition = (machine?.Properties.DefinitionString as { 'Fn::Sub'?: string } | undefined)?.['Fn::Sub'] ?? '';
+    const tasks = JSON.stringify(JSON.parse(definition)).match(/"Resource":"[^"]*"/g);
+    expect(new Set(tasks)).toEqual(new Set(['lambda:invoke', 's3:getObject', 's3:putObject'].map((t) => `"Resource":"arn:\${AWS::Partition}:states:::${t}"`)));
     const resources = Object.values(template.Resources);
     const routes = new Map(resources.filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => [r.Properties.RouteKey as string, r.Properties.AuthorizationType]));
     for (const route of routeList()) {
@@ -47,5 +61,6 @@ describe('serverless package', () => {
     );
     const dependsOn = [stageResource?.DependsOn ?? []].flat();
     for (const key of Object.keys(stage.RouteSettings)) expect([key, dependsOn]).toEqual([key, expect.arrayContaining([routeIds.get(key)])]);
-  });
+    // Packaging alone takes 45-55 s on two shared cores: the default 60 s was not enough.
+  }, 180_000);
 });

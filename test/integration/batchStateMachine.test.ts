@@ -29,6 +29,13 @@ import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 const aslValidator = createRequire(import.meta.url)('asl-validator') as (definition: unknown, options: object) => { isValid: boolean; errorsText: (sep: string) => string };
 
 type State = Record<string, any>;
+/** The definition as printed: its task resources name their partition #{AWS::Partition} (serverless.yml says why). */
+let printedDefinition: string;
+/**
+ * The definition Step Functions gets in a partition: serverless-step-functions turns
+ * #{AWS::Partition} into ${AWS::Partition} and the definition into a Fn::Sub, which CloudFormation fills in.
+ */
+const inPartition = (partition: string) => JSON.parse(printedDefinition.replaceAll('#{AWS::Partition}', partition));
 let definition: { StartAt: string; States: Record<string, State> };
 let s3: S3rverHandle;
 let services: Services;
@@ -111,7 +118,8 @@ let csv: string;
 
 beforeAll(async () => {
   const { stdout } = await promisify(execFile)(path.resolve('node_modules/.bin/serverless'), ['print', '--format', 'json'], { maxBuffer: 16 * 1024 * 1024 });
-  definition = JSON.parse(stdout).stepFunctions.stateMachines.batch.definition;
+  printedDefinition = JSON.stringify(JSON.parse(stdout).stepFunctions.stateMachines.batch.definition);
+  definition = inPartition('aws');
   s3 = await startS3rver();
   services = servicesFor({ MODEL_STORE_URI: 'file://models', S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', BATCH_RANGE_BYTES: '8000' });
   const rows = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n');
@@ -123,9 +131,14 @@ beforeAll(async () => {
 afterAll(async () => s3?.stop());
 
 describe('the batch state machine', () => {
-  it('passes asl-validator as the framework resolves it', () => {
-    const { isValid, errorsText } = aslValidator(structuredClone(definition), { checkPaths: true, checkArn: true });
-    expect(isValid, errorsText('\n')).toBe(true);
+  it('passes asl-validator as the framework resolves it, in every partition (GovCloud aws-us-gov, China aws-cn)', () => {
+    // The Fn::Sub the plugin makes would read any other ${...} or #{...} as a variable: there is none.
+    expect(printedDefinition).not.toContain('${');
+    expect(new Set(printedDefinition.match(/#\{[^}]*\}/g))).toEqual(new Set(['#{AWS::Partition}']));
+    for (const partition of ['aws', 'aws-us-gov', 'aws-cn']) {
+      const { isValid, errorsText } = aslValidator(inPartition(partition), { checkPaths: true, checkArn: true });
+      expect(isValid, `${partition}: ${errorsText('\n')}`).toBe(true);
+    }
     // And the validator is not a rubber stamp: a Distributed Map without its processor fails.
     const broken = structuredClone(definition);
     delete broken.States.ScoreRanges.ItemProcessor;

@@ -49,6 +49,9 @@ interface Statement {
   Action: string | string[];
   Resource: unknown;
 }
+interface PolicyDocument {
+  PolicyDocument: { Statement: Statement[] };
+}
 interface Printed {
   service: string;
   provider: {
@@ -58,7 +61,16 @@ interface Printed {
     iam: { role: { statements: Statement[] } };
   };
   resources: {
-    Resources: Record<string, { Type?: string; Properties?: { ManagedPolicyArns?: unknown[]; Policies?: { PolicyDocument: { Statement: Statement[] } }[] } }>;
+    Parameters?: Record<string, { Default?: string; AllowedPattern?: string }>;
+    Conditions?: Record<string, unknown>;
+    Resources: Record<
+      string,
+      {
+        Type?: string;
+        Condition?: string;
+        Properties?: { ManagedPolicyArns?: unknown[]; Policies?: PolicyDocument[]; Roles?: { Ref: string }[]; PolicyDocument?: PolicyDocument['PolicyDocument'] };
+      }
+    >;
     extensions?: { HttpApiStage?: { DependsOn?: string | string[]; Properties: { DefaultRouteSettings: Throttle; RouteSettings: Record<string, Throttle> } } };
   };
   package?: { individually?: boolean };
@@ -103,13 +115,53 @@ const resourceText = (resource: unknown): string => {
   return r['Fn::Sub'] ?? r['Fn::GetAtt']?.join('.') ?? JSON.stringify(resource);
 };
 
+/** osls' logical id of the provider's role, which functions without a role of their own get. */
+const PROVIDER_ROLE = 'IamRoleLambdaExecution';
+
+/** A value as CloudFormation reads it when deployed with the defaults: a Ref to a stack parameter is its Default (what osls resolved). */
+function deployedValue(printedConfig: Printed, value: unknown): unknown {
+  const ref = (value as { Ref?: string } | null)?.Ref;
+  const parameter = ref === undefined ? undefined : printedConfig.resources.Parameters?.[ref];
+  return parameter ? parameter.Default : value;
+}
+
+/**
+ * A condition of the template as CloudFormation decides it. Ours compare a stack parameter with
+ * a literal, so Fn::Not and Fn::Equals on strings are all there is to evaluate.
+ */
+function holds(printedConfig: Printed, name: string): boolean {
+  const evaluate = (expression: unknown): boolean => {
+    const e = expression as { 'Fn::Not'?: [unknown]; 'Fn::Equals'?: [unknown, unknown] };
+    if (e['Fn::Not']) return !evaluate(e['Fn::Not'][0]);
+    const equals = e['Fn::Equals']?.map((v) => deployedValue(printedConfig, v));
+    if (equals?.every((v) => typeof v === 'string')) return equals[0] === equals[1];
+    throw new Error(`condition not evaluated here: ${JSON.stringify(expression)}`);
+  };
+  return evaluate(printedConfig.resources.Conditions?.[name]);
+}
+
+/** Every statement a role is granted: its inline policies (the provider's statements) and the policies attached to it, if their condition holds. */
+function roleStatements(printedConfig: Printed, role: string): Statement[] {
+  const resources = printedConfig.resources.Resources;
+  const inline = role === PROVIDER_ROLE ? printedConfig.provider.iam.role.statements : (resources[role].Properties?.Policies ?? []).flatMap((p) => p.PolicyDocument.Statement);
+  const attached = Object.values(resources)
+    .filter((r) => r.Type === 'AWS::IAM::Policy' && (r.Condition === undefined || holds(printedConfig, r.Condition)))
+    .filter((r) => r.Properties?.Roles?.some((ref) => ref.Ref === role))
+    .flatMap((r) => r.Properties?.PolicyDocument?.Statement ?? []);
+  return [...inline, ...attached];
+}
+
+/** Every role of the stack: the provider's (osls makes it when packaging) and those under resources. */
+const allRoles = (printedConfig: Printed): string[] => [
+  PROVIDER_ROLE,
+  ...Object.entries(printedConfig.resources.Resources)
+    .filter(([, r]) => r.Type === 'AWS::IAM::Role')
+    .map(([id]) => id),
+];
+
 /** The resources a function's role (its own, or the provider's) allows `action` on. */
 function allowed(printedConfig: Printed, fn: string, action: string): string[] {
-  const role = printedConfig.functions[fn].role;
-  const statements = role
-    ? (printedConfig.resources.Resources[role].Properties?.Policies ?? []).flatMap((p) => p.PolicyDocument.Statement)
-    : printedConfig.provider.iam.role.statements;
-  return statements
+  return roleStatements(printedConfig, printedConfig.functions[fn].role ?? PROVIDER_ROLE)
     .filter((s) => s.Effect === 'Allow' && [s.Action].flat().includes(action))
     .flatMap((s) => [s.Resource].flat().map(resourceText))
     .sort();
@@ -346,8 +398,8 @@ describe('serverless.yml as the framework resolves it', () => {
   it('gives each function only the grants its code uses (least privilege: one role per need, not one for every writer)', () => {
     const prefix = `${config.service}-${config.provider.stage}`;
     // modelBucket: MODEL_BUCKET from the shell, or its placeholder.
-    const bucket = `arn:aws:s3:::${process.env.MODEL_BUCKET || 'tfjs-serving-models-placeholder'}`;
-    const fn = (name: string) => `arn:aws:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${prefix}-${name}`;
+    const bucket = `arn:\${AWS::Partition}:s3:::${process.env.MODEL_BUCKET || 'tfjs-serving-models-placeholder'}`;
+    const fn = (name: string) => `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${prefix}-${name}`;
     const writers = ['evaluations', 'fineTune', 'jobWorker', 'modelImport', 'batchScore', 'batchPlan', 'batchRange', 'batchJoin'];
     const batch = ['batchScore', 'batchPlan', 'batchRange', 'batchJoin'];
     const only = (names: string[], resources: string[]) => Object.fromEntries(names.map((n) => [n, resources]));
@@ -363,7 +415,7 @@ describe('serverless.yml as the framework resolves it', () => {
       // Submitting a job starts the worker (lib/jobs/submit.ts); batch scoring re-invokes itself to go on (lib/batch/handlerCore.ts).
       'lambda:InvokeFunction': { evaluations: [fn('jobWorker')], fineTune: [fn('jobWorker')], batchScore: [fn('batchScore')] },
       // The trigger hands large files to the state machine (lib/batch/shard/startRun.ts).
-      'states:StartExecution': { batchScore: [`arn:aws:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:${prefix}-batch`] },
+      'states:StartExecution': { batchScore: [`arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:${prefix}-batch`] },
       // The worker's failed events go to its dead-letter queue (an on-failure destination: the function's role sends).
       'sqs:SendMessage': { jobWorker: ['JobDeadLetterQueue.Arn'] },
     };
@@ -389,6 +441,68 @@ describe('serverless.yml as the framework resolves it', () => {
       }
       expect([role, allowed(config, Object.keys(config.functions).find((f) => config.functions[f].role === role)!, 'logs:PutLogEvents')]).toEqual([role, [`${logGroups}:*:*`]]);
     }
+  });
+
+  it('names the partition in every ARN it grants (GovCloud is aws-us-gov, China aws-cn): no arn:aws: in any statement', () => {
+    const resources = allRoles(config)
+      .flatMap((role) => roleStatements(config, role))
+      .flatMap((s) => [s.Resource].flat().map(resourceText));
+    expect(resources.length).toBeGreaterThan(20);
+    expect(resources.filter((r) => r.startsWith('arn:') && !r.startsWith(`arn:\${AWS::Partition}:`))).toEqual([]);
+  });
+
+  describe('a model bucket encrypted with a customer-managed KMS key (modelBucketKmsKey)', () => {
+    const key = 'arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    /** Each role's statements that name a KMS action: its actions and resources. */
+    const kmsGrants = (printedConfig: Printed) =>
+      Object.fromEntries(
+        allRoles(printedConfig).map((role) => [
+          role,
+          roleStatements(printedConfig, role)
+            .filter((s) => [s.Action].flat().some((a) => a.startsWith('kms:')))
+            .map((s) => ({ actions: [s.Action].flat().sort(), resources: [s.Resource].flat().map((r) => resourceText(deployedValue(printedConfig, r))) })),
+        ]),
+      );
+
+    it('lets readers decrypt with that key, and writers (batch scoring and its state machine included) also make data keys: nothing more', async () => {
+      const resolved = await printed(`modelBucketKmsKey=${key}`);
+      const read = [{ actions: ['kms:Decrypt'], resources: [key] }];
+      // Decrypt too: a multipart upload decrypts its parts' data keys when it completes.
+      const write = [{ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key] }];
+      const writers = ['StoreWriterRole', 'JobSubmitterRole', 'JobWorkerRole', 'BatchStepRole', 'BatchTriggerRole', 'BatchWorkflowRole'];
+      expect(kmsGrants(resolved)).toEqual({ [PROVIDER_ROLE]: read, ...Object.fromEntries(writers.map((role) => [role, write])) });
+      // And so every function: the read-only ones decrypt, every one with a role of its own writes.
+      const keyRef = resourceText({ Ref: 'ModelBucketKmsKey' });
+      for (const [name, fn] of Object.entries(resolved.functions)) {
+        expect([name, allowed(resolved, name, 'kms:Decrypt')]).toEqual([name, [keyRef]]);
+        expect([name, allowed(resolved, name, 'kms:GenerateDataKey')]).toEqual([name, fn.role ? [keyRef] : []]);
+      }
+      // A policy attached to a role the template does not have fails the deploy.
+      const attachedTo = Object.values(resolved.resources.Resources).flatMap((r) => (r.Type === 'AWS::IAM::Policy' ? (r.Properties?.Roles ?? []).map((ref) => ref.Ref) : []));
+      for (const role of attachedTo) expect(allRoles(resolved)).toContain(role);
+    }, 60_000);
+
+    it('grants nothing on KMS when it is not set', () => {
+      expect(Object.values(kmsGrants(config)).flat()).toEqual([]);
+    });
+
+    it('is refused by CloudFormation unless it is empty or a key ARN (a grant on an alias or a key id allows nothing)', () => {
+      const pattern = new RegExp(config.resources.Parameters?.ModelBucketKmsKey.AllowedPattern ?? 'no pattern');
+      for (const accepted of [
+        '',
+        key,
+        'arn:aws:kms:us-east-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab',
+        'arn:aws-cn:kms:cn-north-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      ])
+        expect([accepted, pattern.test(accepted)]).toEqual([accepted, true]);
+      for (const refused of [
+        'alias/models',
+        'arn:aws:kms:us-east-1:111122223333:alias/models',
+        '1234abcd-12ab-34cd-56ef-1234567890ab',
+        ' arn:aws:kms:us-east-1:111122223333:key/1234abcd',
+      ])
+        expect([refused, pattern.test(refused)]).toEqual([refused, false]);
+    });
   });
 
   it('lets the writing functions make every S3 call the S3 store makes (lib/store/s3.ts), aborting a multipart upload included', async () => {
