@@ -1,6 +1,7 @@
 /**
  * The local S3 of `npm start` and of the tests: s3rver (the real S3 protocol on 127.0.0.1) serving
- * one bucket from a folder, with the fix that makes its delimited listings behave like AWS's.
+ * one bucket from a folder, with fixes that make its delimited listings and its writes behave like
+ * AWS's (a PUT seen whole or not at all).
  *
  * s3rver encrypts ListObjectsV2 continuation tokens with DES, which Node's OpenSSL 3 offers only
  * with --openssl-legacy-provider (`npm start` and the tests pass it): without it, listings of more
@@ -10,6 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import type { S3Event } from 'aws-lambda';
 import S3rver from 's3rver';
 import { fixDelimitedListing } from './s3ListFix.js';
+import { fixWholeWrites } from './s3WholeWrites.js';
 
 const LOCAL_BUCKET = 'local-bucket';
 export const DEFAULT_LOCAL_S3_PORT = 4569;
@@ -38,6 +40,8 @@ export async function startLocalS3(options: { directory: string; port?: number; 
   });
   // s3rver drops common prefixes more than one level down (aws s3 ls s3://local-bucket/batch/ would show nothing).
   fixDelimitedListing(server.store);
+  // s3rver writes objects in place: a GET during an overwrite read a file cut short.
+  fixWholeWrites(server.store);
   const { port } = await server.run();
   let stopped = false;
   return {

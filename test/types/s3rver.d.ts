@@ -2,6 +2,7 @@
 declare module 's3rver' {
   import type { AddressInfo } from 'node:net';
   import type { Server } from 'node:http';
+  import type { Readable } from 'node:stream';
 
   interface S3rverOptions {
     address?: string;
@@ -17,8 +18,16 @@ declare module 's3rver' {
   class S3rver {
     constructor(options?: S3rverOptions);
     readonly httpServer?: Server;
-    /** The filesystem store behind the server (patched by test/helpers/s3rverListFix.ts). */
-    readonly store: { listObjects(bucket: string, options: object): Promise<any> };
+    /** The filesystem store behind the server (patched by scripts/local/s3ListFix.ts and s3WholeWrites.ts). */
+    readonly store: {
+      listObjects(bucket: string, options: object): Promise<any>;
+      getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+      getMetadata(bucket: string, key: string): Promise<unknown>;
+      getObject(bucket: string, key: string, options?: unknown): Promise<unknown>;
+      putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
+      putObject(object: { bucket: string; key: string; content: Buffer | Readable; metadata: unknown }): Promise<{ size: number; md5: string }>;
+      putPart(bucket: string, uploadId: string, partNumber: number, content: Readable): Promise<{ size: number; md5: string }>;
+    };
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
     reset(): void;
