@@ -6,7 +6,7 @@
 import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { predictRoutes } from '../lib/api/routes/predict.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
-import { checkOutputAnswer } from '../lib/ops/outputAnswerSize.js';
+import { type AnswerOutput, checkOutputAnswer } from '../lib/ops/outputAnswerSize.js';
 import { predict } from '../lib/ops/predict.js';
 import { preprocess, previewPng } from '../lib/ops/preprocess.js';
 import { binaryOutputsWanted, binaryResponse, HEADER_LENGTH } from '../lib/protocol/binaryData.js';
@@ -14,6 +14,9 @@ import { decodeOip, encodeOip, oipResponse, oipTensors } from '../lib/protocol/o
 import { decodeTfServing, encodeTfServing } from '../lib/protocol/tfserving.js';
 import { checkVerb, examplesInput, examplesResult, type ExamplesVerb, type TfServingExamplesRequest } from '../lib/protocol/tfServingExamples.js';
 import { tfServingAnswerText } from '../lib/protocol/tfServingJson.js';
+import { classScores } from '../lib/protocol/answers.js';
+import type { Manifest } from '../lib/registry/manifest.js';
+import { rowValues, type TensorData } from '../lib/tensors/data.js';
 import { answerLimitFor } from '../lib/http/handler.js';
 import type { RouteRequest } from '../lib/http/router.js';
 import type { Services } from '../lib/services.js';
@@ -27,9 +30,29 @@ const answerExamples =
   ({ request, params, body, services }: { request: RouteRequest; params: Record<string, string>; body: TfServingExamplesRequest; services: Services }) =>
     services.loader.withModel(modelRefFrom(params), async (loaded) => {
       checkVerb(loaded.manifest, verb);
-      const outputs = await predict(loaded, examplesInput(loaded.manifest, body), timed(services, request));
-      return examplesResult(loaded.manifest, outputs[0], verb, body.examples.length);
+      const input = examplesInput(loaded.manifest, body);
+      const [output] = await predict(loaded, input, timed(services, request));
+      const answer = verb === 'classify' ? classifyAnswerOutput(loaded.manifest, output) : { data: output.data };
+      checkOutputAnswer([answer], body.examples.length, answerLimitFor(request), services.limits.budget, input.noun);
+      return { ...examplesResult(loaded.manifest, output, verb, body.examples.length), noun: input.noun };
     });
+
+/**
+ * :classify writes each class of each example as ["label",score]: what that adds to each value, at
+ * least (the shortest label) and at most (the longest, as escaped in the sent JSON; a binary
+ * model's one value writes two classes, the second with a score of its own).
+ */
+function classifyAnswerOutput(manifest: Manifest, output: TensorData): AnswerOutput {
+  const rows = output.shape[0] ?? 1;
+  const labels = rows > 0 ? classScores(manifest, rowValues(output, 0)).map((c) => c.label) : [];
+  const classesPerValue = labels.length / Math.max(1, output.data.length / Math.max(1, rows));
+  const escaped = Math.max(0, ...labels.map((l) => 2 * Buffer.byteLength(JSON.stringify(l))));
+  return {
+    data: output.data,
+    leastExtraPerValue: 5 + Math.min(...labels.map((l) => Buffer.byteLength(l))),
+    extraPerValue: classesPerValue * (6 + escaped) + (classesPerValue - 1) * 26,
+  };
+}
 
 /** What a labelled answer adds to each score at most: its label and keys, as escaped in the sent JSON ({"label":"...","score":...}). */
 const labelledBytes = (labels: string[] | undefined) => 40 + 2 * Math.max(10, ...(labels ?? []).map((l) => Buffer.byteLength(JSON.stringify(l))));

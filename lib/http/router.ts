@@ -13,6 +13,8 @@ export interface Reply {
   contentType?: string;
   /** The JSON text of `body` where a protocol writes it otherwise than JSON.stringify would (TF Serving's floats); a direct invocation still gets `body`. */
   jsonText?: () => string;
+  /** What the request's rows are called where it has its own word for them (TF Serving's :classify: "examples"), for a 413 on the answer's size. */
+  noun?: string;
 }
 
 export interface RouteRequest extends HttpRequest {

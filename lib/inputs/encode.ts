@@ -29,8 +29,14 @@ export interface Instances {
   slice(start?: number, end?: number): unknown[];
 }
 
-/** What a request asks to run: raw tensors, or natural instances for the model's input kind. */
-export type ModelInput = { kind: 'tensors'; tensors: TensorData[] } | { kind: 'instances'; instances: Instances; place?: (index: number) => string };
+/**
+ * What a request asks to run: raw tensors, or natural instances for the model's input kind.
+ * Messages name the instances in the request's own words: `where` the field that holds them,
+ * `place(i)` the i-th, `noun` what the protocol calls them (TF Serving's :classify: "examples").
+ */
+export type ModelInput = ({ kind: 'tensors'; tensors: TensorData[] } | { kind: 'instances'; instances: Instances; place?: (index: number) => string; where?: string }) & {
+  noun?: string;
+};
 
 /** The model's input kind and its settings, or undefined for a model that takes raw tensors only. */
 export function inputKindOf(model: ModelInputs): { kind: InputKind; settings: KindSettings } | undefined {
@@ -58,12 +64,13 @@ export async function encodeInstances(
   options: EncodeOptions = {},
 ): Promise<TensorData> {
   const input = inputKindOf(model);
+  const noun = options.noun ?? 'instances';
   if (!input) throw new BadRequestError(`${where}: model ${model.name} has no input transform: send raw tensors`);
-  if (listed.length === 0) throw new BadRequestError(`${where}: is empty: send at least one instance`);
+  if (listed.length === 0) throw new BadRequestError(`${where}: is empty: send at least one ${singular(noun)}`);
   const rowShape = input.kind.rowShape(input.settings);
   const run = options.run ?? NO_RUN;
   const needed = bytesOf(listed.length, rowBytesOf(rowShape), run);
-  if (needed > budget.availableFor(needed)) throw tooMany(where, listed.length, rowShape, budget, run);
+  if (needed > budget.availableFor(needed)) throw tooMany(where, listed.length, rowShape, budget, run, noun);
   // Made only now that their count fits (an array is taken as it is).
   const instances = Array.isArray(listed) ? listed : listed.slice();
   const { progress } = options;
@@ -87,11 +94,15 @@ const bytesOf = (count: number, rowBytes: number, run: RunNeed) => count * (rowB
 /** The most rows that fit `available` bytes with the work after them (0: not even one). */
 const rowsThatFit = (available: number, rowBytes: number, run: RunNeed) => Math.max(0, Math.floor((available - run.perCall) / (rowBytes + run.perRow)));
 
-/** How instances are encoded: told how far encoding has gone (EncodeProgress); what the work after it needs besides the rows. */
+/** How instances are encoded: told how far encoding has gone (EncodeProgress); what the work after it needs besides the rows; what messages call them (default "instances"). */
 export interface EncodeOptions {
   progress?: EncodeProgress;
   run?: RunNeed;
+  noun?: string;
 }
+
+/** One of a plural noun ("instances", "examples", "rows"). */
+export const singular = (noun: string) => noun.replace(/s$/, '');
 
 /**
  * Told how far encoding has gone, for work that must end in time (a synchronous predict: its
@@ -124,19 +135,20 @@ async function encodeInSlices(
   return out;
 }
 
-function tooMany(where: string, count: number, rowShape: number[], budget: EncodeBudget, run: RunNeed): TooManyInstancesError {
+function tooMany(where: string, count: number, rowShape: number[], budget: EncodeBudget, run: RunNeed, noun = 'instances'): TooManyInstancesError {
+  const one = singular(noun);
   const rowBytes = rowBytesOf(rowShape);
   // For the client's next request (promisable); one that fits now is named even when that leaves none.
   const fit = Math.max(rowsThatFit(budget.promisable(), rowBytes, run), Math.min(1, rowsThatFit(budget.available(), rowBytes, run)));
   const running =
     run.perCall === 0 && run.perRow === 0
       ? ''
-      : `, and ${run.what.replace('{them}', count === 1 ? 'it' : 'them')} ${megabytes(bytesOf(count, 0, run))} more (${size(run.perCall)} for a call, ${size(run.perRow)} per instance)`;
+      : `, and ${run.what.replace('{them}', count === 1 ? 'it' : 'them')} ${megabytes(bytesOf(count, 0, run))} more (${size(run.perCall)} for a call, ${size(run.perRow)} per ${one})`;
   return new TooManyInstancesError(
-    `${where}: ${count === 1 ? 'one instance makes' : `${count} instances make`} ${megabytes(count * rowBytes)} of model input (${megabytes(rowBytes)} each, shape [${rowShape}])${running}; ` +
+    `${where}: ${count === 1 ? `one ${one} makes` : `${count} ${noun} make`} ${megabytes(count * rowBytes)} of model input (${megabytes(rowBytes)} each, shape [${rowShape}])${running}; ` +
       `this function can give ${budget.describe()}: ` +
       (fit > 0
-        ? `at most ${fit === 1 ? '1 instance fits' : `${fit} instances fit`} at once`
+        ? `at most ${fit === 1 ? `1 ${one} fits` : `${fit} ${noun} fit`} at once`
         : `not even one fits; ${budget.largerSettingFor(bytesOf(1, rowBytes, run))} would take one`),
     fit,
   );
@@ -367,7 +379,9 @@ export class DatasetInputs {
 
 /** The model's input tensors for a request: natural instances encoded, raw tensors as sent. */
 export async function inputTensors(model: ModelInputs, input: ModelInput, budget: EncodeBudget, options?: EncodeOptions): Promise<TensorData[]> {
-  return input.kind === 'instances' ? [await encodeInstances(model, input.instances, budget, 'instances', input.place, options)] : input.tensors;
+  if (input.kind !== 'instances') return input.tensors;
+  const noun = input.noun ?? 'instances';
+  return [await encodeInstances(model, input.instances, budget, input.where ?? noun, input.place, { noun, ...options })];
 }
 
 /**

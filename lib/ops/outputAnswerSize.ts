@@ -6,6 +6,7 @@
  * Explanations bound theirs the same way (explain/answerSize.ts), before any pass.
  */
 import { megabytes } from '../bytes.js';
+import { singular } from '../inputs/encode.js';
 import { PayloadTooLargeError } from '../errors.js';
 import type { MemoryBudget } from '../runtime/memory.js';
 import type { AnswerLimit } from './explain/answerSize.js';
@@ -16,6 +17,8 @@ export interface AnswerOutput {
   binary?: boolean;
   /** Bytes the answer adds to each value at most besides the value (a labelled score's label and keys). */
   extraPerValue?: number;
+  /** Bytes it adds to each value at least (a label every score is written with: :classify's). */
+  leastExtraPerValue?: number;
 }
 
 /**
@@ -43,11 +46,11 @@ function valueBytes(value: unknown, binary: boolean | undefined, bytesPerElement
 function bounds(outputs: AnswerOutput[]): { least: number; most: number } {
   let least = FIXED_BYTES;
   let most = FIXED_BYTES;
-  for (const { data, binary, extraPerValue = 0 } of outputs) {
+  for (const { data, binary, extraPerValue = 0, leastExtraPerValue = 0 } of outputs) {
     const bytesPerElement = ArrayBuffer.isView(data) ? (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT : undefined;
     for (let i = 0; i < data.length; i++) {
       const value = valueBytes(data[i], binary, bytesPerElement);
-      least += value.least;
+      least += value.least + leastExtraPerValue;
       most += value.most + extraPerValue;
     }
   }
@@ -58,9 +61,10 @@ function bounds(outputs: AnswerOutput[]): { least: number; most: number } {
  * A 413 before the answer of `rows` instances is built, when it cannot be returned within `limit`
  * (its least size is past it) or its building would not fit the memory `budget` gives: the budget's
  * safety margin holds an answer of `limit.bytes` being built, as any answer sent; past that, each
- * byte of its JSON takes BUILT_BYTES_PER_ANSWER_BYTE. The 413 names how many instances fit.
+ * byte of its JSON takes BUILT_BYTES_PER_ANSWER_BYTE. The 413 names how many instances fit, in the
+ * request's word for them (`noun`: TF Serving's :classify and :regress send "examples").
  */
-export function checkOutputAnswer(outputs: AnswerOutput[], rows: number, limit: AnswerLimit, budget: MemoryBudget): void {
+export function checkOutputAnswer(outputs: AnswerOutput[], rows: number, limit: AnswerLimit, budget: MemoryBudget, noun = 'instances'): void {
   const quick = outputs.reduce((sum, o) => sum + o.data.length * (o.binary ? 6 : 28 + (o.extraPerValue ?? 0)), FIXED_BYTES);
   if (quick <= limit.bytes && !outputs.some((o) => typeof o.data[0] === 'string')) return;
   const { least, most } = bounds(outputs);
@@ -68,7 +72,7 @@ export function checkOutputAnswer(outputs: AnswerOutput[], rows: number, limit: 
   const perRow = (most - FIXED_BYTES) / Math.max(1, rows);
   const fitting = (bytes: number) => {
     const fit = Math.min(rows, Math.floor((bytes - FIXED_BYTES) / perRow));
-    return fit > 0 ? `at most ${fit} of these ${rows} instances fit: send ${fit === 1 ? 'one' : fit} at a time` : 'not even one instance fits';
+    return fit > 0 ? `at most ${fit} of these ${rows} ${noun} fit: send ${fit === 1 ? 'one' : fit} at a time` : `not even one ${singular(noun)} fits`;
   };
   const otherwise = limit.otherwise ? `, or ${limit.otherwise}` : '';
   if (!limit.compressed && least > limit.bytes) {

@@ -27,12 +27,15 @@ export async function requestTensors(loaded: LoadedModel, input: ModelInput, lim
   const run = forwardNeed(loaded, limits.budget);
   if (limits.time === undefined) return inputTensors(loaded.manifest, input, limits.budget, { run });
   const count = input.instances.length;
-  const pace = new Pace(limits.time, count, `encoding the instances for ${loaded.name}:${loaded.version}`, 'instances', 'the encoding (the model runs on them after it)');
+  const noun = input.noun ?? 'instances';
+  const pace = new Pace(limits.time, count, `encoding the ${noun} for ${loaded.name}:${loaded.version}`, noun, 'the encoding (the model runs on them after it)');
   pace.start(0);
   return inputTensors(loaded.manifest, input, limits.budget, { run, progress: { slice: Math.ceil(count / ENCODE_CHECKS), encoded: (done) => pace.check(done) } });
 }
 
 /** With `limits.time`, timed against the function's timeout: the encoding of natural instances, then each chunk of the model's rows. */
 export async function predict(loaded: LoadedModel, input: ModelInput, limits: RunLimits): Promise<TensorData[]> {
-  return runModel(loaded, await requestTensors(loaded, input, limits), limits);
+  // A time limit's refusal asks for fewer of what the request sent, in its words (fewer "examples").
+  const worded = input.noun && limits.time ? { ...limits, time: { ...limits.time, noun: input.noun } } : limits;
+  return runModel(loaded, await requestTensors(loaded, input, worded), worded);
 }

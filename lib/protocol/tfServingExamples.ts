@@ -81,7 +81,7 @@ export function examplesInput(manifest: Manifest, request: TfServingExamplesRequ
   const place = (i: number) => `examples[${i}]`;
   const examples = request.examples.map((example, i) => merged(example, request.context ?? {}, place(i)));
   const natural = inputKindOf(manifest);
-  if (!natural) return byInputName(manifest, examples, place);
+  if (!natural) return { ...byInputName(manifest, examples, place), noun: 'examples' };
   const columns = natural.kind.requiredColumns(natural.settings);
   const instances = examples.map((example, i) => {
     const values = Object.entries(example).map(([name, value]) => [name, oneValue(value, `${place(i)}.${name}`)] as const);
@@ -93,7 +93,7 @@ export function examplesInput(manifest: Manifest, request: TfServingExamplesRequ
     return values[0][1];
   });
   // The kind names a text or an image by where it is; a tabular kind, the example whose features are wrong.
-  return { kind: 'instances', instances, place: columns ? place : (i) => `${place(i)}.${natural.kind.kind}` };
+  return { kind: 'instances', instances, place: columns ? place : (i) => `${place(i)}.${natural.kind.kind}`, noun: 'examples' };
 }
 
 /** An Example's feature is a flat list: laid out in the input's row shape when the signature fixes it, as TF's parse_example does. */

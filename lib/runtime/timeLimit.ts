@@ -11,6 +11,8 @@ import { PayloadTooLargeError } from '../errors.js';
 /** The time the function has left (Lambda's context.getRemainingTimeInMillis). */
 export interface TimeLimit {
   remainingMs(): number;
+  /** What the request sent more of than fits, in its own words (TF Serving's :classify: "examples"), for the refusal's remedy. */
+  noun?: string;
 }
 
 /**
@@ -84,7 +86,7 @@ export class Pace {
     throw new PayloadTooLargeError(
       `${this.what}: ${this.total} ${this.unit}, of which ${done - this.from} took ${seconds(elapsed)} (${each < 10 ? each.toFixed(2) : Math.round(each)} ms each); ` +
         `the other ${this.total - done} would take about ${seconds(rest)}, and this function has ${seconds(Math.max(0, left))} left before its timeout (with ${seconds(RESERVE_MS)} kept to answer). ` +
-        `About ${Math.floor(share * 100)}% of ${this.scope} fits (${Math.floor(share * this.total)} of its ${this.total} ${this.unit}): ask for less (fewer steps, samples, instances or rows), or run it where no request timeout applies (modelctl)`,
+        `About ${Math.floor(share * 100)}% of ${this.scope} fits (${Math.floor(share * this.total)} of its ${this.total} ${this.unit}): ask for less (fewer ${this.limit.noun ?? 'steps, samples, instances or rows'}), or run it where no request timeout applies (modelctl)`,
     );
   }
 }

@@ -154,7 +154,7 @@ describe("limits are :predict's", () => {
     } as never);
     expect(answer.statusCode).toBe(413);
     expect(JSON.parse(answer.body as string).error).toMatch(
-      /^encoding the instances for digits:1: 2000 instances, of which \d+ took .* this function has 0\.0 s left before its timeout/,
+      /^encoding the examples for digits:1: 2000 examples, of which \d+ took .* this function has 0\.0 s left before its timeout/,
     );
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(tf.memory().numTensors).toBe(tensors);
