@@ -153,7 +153,9 @@ function naturalInstances(manifest: Manifest, tensor: TensorData, kind: string):
   }
   if (tensor.data.length === 0) throw new BadRequestError(`input ${tensor.name}: has no values: send at least one instance`);
   const data: unknown = tensor.data;
-  return { kind: 'instances', instances: data instanceof BytesElements ? data : Array.from(tensor.data) };
+  // Messages name an instance as the element of the input it came in (OIP has no "instances").
+  const where = `inputs[0] (${tensor.name})`;
+  return { kind: 'instances', instances: data instanceof BytesElements ? data : Array.from(tensor.data), where, place: (i) => `${where}.data[${i}]` };
 }
 
 /** The tensor with an image model's binary BYTES elements as views (their uses other than as instances). */
@@ -182,15 +184,23 @@ function contentTypeOf(parameters: Record<string, unknown> | undefined, where?: 
   return value;
 }
 
-/** Feature columns (one input per feature, each [N] or [N, 1]) -> one record per row. */
-function featureRecords(tensors: TensorData[], features: string[], modelInputs: string[]): unknown[] {
+/**
+ * Feature columns (one input per feature, each [N] or [N, 1]) -> one record per row, as natural
+ * instances; a row's messages name it as the element of every feature input (`inputs[*].data[r]`).
+ */
+function featureRecords(tensors: TensorData[], features: string[], modelInputs: string[]): ModelInput {
   const unknown = tensors.filter((t) => !features.includes(t.name)).map((t) => t.name);
   if (unknown.length) throw new BadRequestError(`unknown input(s) ${unknown.join(', ')}: send ${modelInputs.join(', ')} or the features ${features.join(', ')}`);
+  const missing = features.filter((f) => !tensors.some((t) => t.name === f));
+  if (missing.length) throw new BadRequestError(`missing input(s) ${missing.join(', ')}: feature inputs are one input per feature: ${features.join(', ')}`);
   const rows = tensors[0].shape[0];
-  if (tensors.some((t) => t.shape[0] !== rows || elementCount(t.shape) !== rows)) {
-    throw new BadRequestError('feature inputs must each have shape [N] or [N, 1] with the same N');
+  const odd = tensors.findIndex((t) => t.shape[0] !== rows || elementCount(t.shape) !== rows);
+  if (odd >= 0) {
+    const named = (i: number) => `inputs[${i}] (${tensors[i].name})`;
+    throw new BadRequestError(`${named(odd)}: shape [${tensors[odd].shape}]: feature inputs each have shape [N] or [N, 1] with the same N (${named(0)}: ${rows})`);
   }
-  return Array.from({ length: rows }, (_, r) => Object.fromEntries(tensors.map((t) => [t.name, t.data[r]])));
+  const instances = Array.from({ length: rows }, (_, r) => Object.fromEntries(tensors.map((t) => [t.name, t.data[r]])));
+  return { kind: 'instances', instances, where: 'inputs', place: (r) => `inputs[*].data[${r}]` };
 }
 
 /**
@@ -224,7 +234,7 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
     if (!natural?.kind.contentTypes.includes(requestType) || !features) {
       throw new BadRequestError(`parameters.content_type ${quoted(requestType)} does not fit model ${manifest.name}: it accepts ${accepted()}`);
     }
-    return { kind: 'instances', instances: featureRecords(tensors.map(eager), features, modelInputs) };
+    return featureRecords(tensors.map(eager), features, modelInputs);
   }
   if (inputTypes.some((t) => t !== undefined) || requestType === RAW_CONTENT_TYPE) {
     const types = inputTypes.map((t) => t ?? requestType ?? RAW_CONTENT_TYPE);
@@ -238,7 +248,7 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
   // One BYTES input for a text or image model: raw strings or base64 images, whatever its name.
   if (natural && !features && tensors.length === 1 && tensors[0].dtype === 'string') return naturalInstances(manifest, tensors[0], natural.kind.kind);
   if (tensors.every((t) => modelInputs.includes(t.name))) return { kind: 'tensors', tensors: rawTensors(manifest, tensors) };
-  if (features) return { kind: 'instances', instances: featureRecords(tensors.map(eager), features, modelInputs) };
+  if (features) return featureRecords(tensors.map(eager), features, modelInputs);
   throw new BadRequestError(`unknown input(s) ${tensors.map((t) => t.name).join(', ')}: the model takes ${modelInputs.join(', ')}`);
 }
 
