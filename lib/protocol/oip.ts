@@ -116,7 +116,6 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number, k
     return { name: input.name, dtype, shape: input.shape, data };
   }
   if (!Array.isArray(input.data)) throw new BadRequestError(`${where}.data: expected an array`);
-  const mismatch = () => new BadRequestError(`${where}: data does not match datatype ${input.datatype}`);
   const notANumber = (path: string, value: string | boolean) => new BadRequestError(`${path}: ${leafShown(value)} is not a number; datatype ${input.datatype} takes numbers`);
   const { data } = dtype === 'float32' || dtype === 'int32' ? flattenNested(input.data, `${where}.data`, dtype, notANumber) : flattenNested(input.data, `${where}.data`);
   if (input.datatype === 'FP16' && data instanceof Float32Array) roundToHalves(data, `${where}.data`);
@@ -124,8 +123,12 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number, k
     throw new BadRequestError(`${where}: shape [${input.shape}] needs ${elementCount(input.shape)} values, data has ${data.length}`);
   }
   if (Array.isArray(data)) {
-    const wrongType = dtype === 'string' ? data.some((v) => typeof v !== 'string') : data.some((v) => typeof v === 'string');
-    if (wrongType) throw mismatch();
+    const wrongType = dtype === 'string' ? data.findIndex((v) => typeof v !== 'string') : data.findIndex((v) => typeof v === 'string');
+    if (wrongType >= 0) {
+      const value = data[wrongType];
+      const shown = typeof value === 'number' ? `the number ${value}` : leafShown(value);
+      throw new BadRequestError(`${where}.data: element ${wrongType} is ${shown}; datatype ${input.datatype} takes ${dtype === 'string' ? 'strings' : 'true or false'}`);
+    }
     // The protocol's JSON has BOOL as true and false (Triton refuses anything else there): a number
     // under BOOL is a client that named the wrong datatype, not a boolean to guess from 0 and 1.
     const notBool = input.datatype === 'BOOL' ? data.findIndex((v) => typeof v !== 'boolean') : -1;

@@ -58,6 +58,20 @@ describe('OIP infer names an instance by its input and element', () => {
       { inputs: [...iris([5.1, 6.3]).slice(0, 3), column('petal_width', [0.2])] },
       /^inputs\[3\] \(petal_width\): shape \[1\]: feature inputs each have shape \[N\] or \[N, 1\] with the same N \(inputs\[0\] \(sepal_length\): 2\)/,
     ],
+    [
+      'a number among texts',
+      () => app,
+      'spam',
+      { inputs: [column('text', ['hi', 5], 'BYTES')] },
+      /^inputs\[0\] \(text\)\.data: element 1 is the number 5; datatype BYTES takes strings$/,
+    ],
+    [
+      'a string among booleans',
+      () => app,
+      'spam',
+      { inputs: [column('text', [true, 'x'], 'BOOL')] },
+      /^inputs\[0\] \(text\)\.data: element 1 is the string "x"; datatype BOOL takes true or false$/,
+    ],
   ])('%s', async (_case, which, model, body, message) => {
     const path = `/v2/models/${model}/infer`;
     await callHttpApi(which().predict, 'POST', path, JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }] })); // loads the model
