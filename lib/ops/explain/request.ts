@@ -34,13 +34,15 @@ const explainObject = z
     signature_name: signatureName.describe('as in predict: the model\'s one signature, "serving_default" (or "")'),
     method: z.enum(EXPLAIN_METHODS).default('integratedGradients').describe('the attribution method'),
     target: z
-      .union([z.number().int().min(0), z.string().min(1)])
+      .union([z.number().int().min(0), z.string().min(1)], { error: 'expected a class index (a whole number from 0) or a label' })
       .optional()
       .describe('the class to explain, by index or label (regression: the output index). Default: the predicted class of each instance'),
     format: z.enum(['json', 'png']).optional().describe('png: image models also answer a base64 PNG heatmap overlay (also ?format=png)'),
     // integratedGradients
     baseline: z
-      .union([z.enum(['zeros', 'mean']), z.array(z.number()), z.record(z.string(), z.unknown()), z.string()])
+      .union([z.enum(['zeros', 'mean']), z.array(z.number()), z.record(z.string(), z.unknown()), z.string()], {
+        error: 'expected "zeros", "mean", one natural instance or one flat row of numbers',
+      })
       .optional()
       .describe(
         'integratedGradients: "zeros" (every raw input 0: empty text, black image), "mean" (the feature means; other models: the mean of the stored background), or a value: a natural instance or a flat row of model inputs. Default: "mean" for tabular models, else "zeros"',

@@ -24,7 +24,9 @@ export const fineTuneConfig = z
     learningRate: z.number().positive().max(10).default(0.001),
     optimizer: z.enum(['adam', 'sgd', 'rmsprop']).default('adam'),
     trainableLayers: z
-      .union([z.literal('all'), z.object({ last: z.number().int().min(1) }).strict(), z.array(z.string()).min(1)])
+      .union([z.literal('all'), z.object({ last: z.number().int().min(1) }).strict(), z.array(z.string()).min(1)], {
+        error: 'expected "all", {"last": N} (N a whole number from 1) or a list of layer names',
+      })
       .default('all')
       .describe('"all", {"last": N} (the last N layers with weights), or layer names'),
     earlyStopping: z
@@ -45,7 +47,9 @@ const fineTuneObject = z
   .object({
     ...data,
     validation: z
-      .union([z.object({ split: z.number().gt(0).lt(1) }).strict(), z.object(data).strict()])
+      .union([z.object({ split: z.number().gt(0).lt(1) }).strict(), z.object(data).strict()], {
+        error: 'expected {"split": a fraction between 0 and 1, both excluded} or labelled data of its own ("instances" and "labels", or a "dataset")',
+      })
       .default({ split: 0.2 })
       .describe('a fraction of the data held out, or separate labelled data'),
     config: fineTuneConfig.default(fineTuneConfig.parse({})),
