@@ -1,0 +1,41 @@
+/**
+ * A JSON body is UTF-8 text (RFC 8259). One whose bytes are not (a Latin-1 "é" in a text sent to
+ * the spam model) is a 400 saying so, on every route that reads JSON, as OIP's binary BYTES and data
+ * files refuse such bytes: not a 200 on the text with a replacement character the client never sent.
+ * Through the handlers as API Gateway's HTTP API delivers a body it passes base64-encoded.
+ */
+import { gzipSync } from 'node:zlib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { httpApiEvent, serving, type App } from '../helpers/serving.js';
+
+let app: App;
+beforeAll(() => (app = serving(new URL('../../models', import.meta.url).href)));
+
+const latin1 = (json: string) => Buffer.from(json, 'latin1');
+const utf8 = (json: string) => Buffer.from(json, 'utf8');
+
+/** The body as API Gateway passes bytes: base64-encoded, with the request's headers. */
+async function send(handler: keyof App, path: string, bytes: Buffer, headers: Record<string, string> = {}) {
+  const event = { ...httpApiEvent('POST', path), headers: { 'content-type': 'application/json', ...headers }, body: bytes.toString('base64'), isBase64Encoded: true };
+  const result = (await (app[handler] as (e: unknown) => Promise<{ statusCode: number; body: string }>)(event)) as { statusCode: number; body: string };
+  return { status: result.statusCode, body: JSON.parse(result.body) };
+}
+
+const CAFE = 'Free coffee at the caf\u00e9 tonight';
+
+describe('a body that is not UTF-8', () => {
+  it.each([
+    ['TF Serving predict', 'predict', '/v1/models/spam:predict', JSON.stringify({ instances: [CAFE] }), {}],
+    ['OIP infer', 'predict', '/v2/models/spam/infer', JSON.stringify({ inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: [CAFE] }] }), {}],
+    ['classify', 'predict', '/v1/models/spam:classify', JSON.stringify({ examples: [{ text: CAFE }] }), {}],
+    ['evaluate', 'evaluate', '/v2/models/spam/evaluate', JSON.stringify({ instances: [CAFE], labels: ['spam'] }), {}],
+    ['explain', 'explain', '/v2/models/spam/explain', JSON.stringify({ instances: [CAFE] }), {}],
+    ['gzip-compressed predict', 'predict', '/v1/models/spam:predict', JSON.stringify({ instances: [CAFE] }), { 'content-encoding': 'gzip' }],
+  ] as const)('%s: a 400 saying so; the same text in UTF-8 is answered', async (_case, handler, path, json, headers) => {
+    const encode = (bytes: Buffer) => ('content-encoding' in headers ? gzipSync(bytes) : bytes);
+    const refused = await send(handler, path, encode(latin1(json)), headers);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toBe('the body is not valid UTF-8 text: JSON is UTF-8; send its text in UTF-8');
+    expect((await send(handler, path, encode(utf8(json)), headers)).status).toBe(200);
+  });
+});
