@@ -284,7 +284,7 @@ export function checkOneForm(model: ModelInputs, values: unknown[], placeOf: (in
 export function inputFromValues(model: ModelInputs, values: unknown[], where = 'instances', placeOf = (index: number) => `${where}[${index}]`): ModelInput {
   if (values.length === 0) throw new BadRequestError(`${where} is empty: send at least one instance`);
   const natural = checkOneForm(model, values, placeOf);
-  return natural ? { kind: 'instances', instances: values, place: placeOf } : rawInput(model, values, where, placeOf);
+  return natural ? { kind: 'instances', instances: values, where, place: placeOf } : rawInput(model, values, where, placeOf);
 }
 
 /** How a data set's raw rows come: by input name or not, and each input's row shape (undefined: read from the rows). */

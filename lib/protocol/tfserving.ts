@@ -69,9 +69,8 @@ function decodeColumns(manifest: Manifest, columns: unknown): ModelInput {
   const features = natural?.kind.requiredColumns(natural.settings);
   if (Array.isArray(columns)) {
     // Kinds whose instances are single values (text, images) take a list of them.
-    if (natural && !features && columns.length > 0 && columns.every((c) => natural.kind.isInstance(natural.settings, c))) {
-      return { kind: 'instances', instances: columns };
-    }
+    // Read as the row form reads instances: every one of the first's form, else a 400 naming the first that is not.
+    if (natural && !features && columns.length > 0 && natural.kind.isInstance(natural.settings, columns[0])) return inputFromValues(manifest, columns, 'inputs');
     if (inputs.length !== 1) throw new BadRequestError(`inputs: the model takes several inputs (${inputs.map((s) => s.name).join(', ')}): send an object of named tensors`);
     return { kind: 'tensors', tensors: [rawTensor(inputs[0], columns, 'inputs')] };
   }
@@ -83,10 +82,18 @@ function decodeColumns(manifest: Manifest, columns: unknown): ModelInput {
     );
   // Kinds that name columns (tabular features) take an object of feature columns.
   if (features && names.every((n) => features.includes(n))) {
-    const lengths = names.map((n) => (Array.isArray(columns[n]) ? (columns[n] as unknown[]).length : -1));
-    if (lengths.some((l) => l !== lengths[0] || l < 0)) throw new BadRequestError('inputs: every feature column must be an array of the same length');
-    const instances = Array.from({ length: lengths[0] }, (_, r) => Object.fromEntries(names.map((n) => [n, (columns[n] as unknown[])[r]])));
-    return { kind: 'instances', instances };
+    const missing = features.filter((f) => !names.includes(f));
+    if (missing.length > 0) throw new BadRequestError(`inputs: missing feature column(s) ${missing.join(', ')}: the model takes the columns ${features.join(', ')}`);
+    const notArray = names.find((n) => !Array.isArray(columns[n]));
+    if (notArray !== undefined) throw new BadRequestError(`inputs.${notArray}: expected a feature column (an array of one value per row)`);
+    const length = (n: string) => (columns[n] as unknown[]).length;
+    const odd = names.find((n) => length(n) !== length(names[0]));
+    if (odd !== undefined) {
+      throw new BadRequestError(`inputs.${odd}: ${length(odd)} values where inputs.${names[0]} has ${length(names[0])}: every feature column has one value per row`);
+    }
+    const instances = Array.from({ length: length(names[0]) }, (_, r) => Object.fromEntries(names.map((n) => [n, (columns[n] as unknown[])[r]])));
+    // A row's messages name it as the element of every column (`inputs.*[r]`), not as an instance the request does not have.
+    return { kind: 'instances', instances, where: 'inputs', place: (r) => `inputs.*[${r}]` };
   }
   const takes = `the model takes ${inputs.map((s) => s.name).join(', ')}${features ? `, or feature columns ${features.join(', ')}` : ''}`;
   const isInput = (n: string) => inputs.some((s) => s.name === n);
@@ -96,8 +103,8 @@ function decodeColumns(manifest: Manifest, columns: unknown): ModelInput {
   if (names.some((n) => !isInput(n))) throw new BadRequestError(`inputs: ${names.join(', ')} mixes feature columns and model inputs: ${takes}, one form or the other`);
   // The one input of a model whose instances are single values (text, images), named: a column of such instances, as the row form takes them.
   const column = names.length === 1 ? columns[names[0]] : undefined;
-  if (natural && !features && Array.isArray(column) && column.length > 0 && column.every((c) => natural.kind.isInstance(natural.settings, c))) {
-    return { kind: 'instances', instances: column };
+  if (natural && !features && Array.isArray(column) && column.length > 0 && natural.kind.isInstance(natural.settings, column[0])) {
+    return inputFromValues(manifest, column, `inputs.${names[0]}`);
   }
   return { kind: 'tensors', tensors: names.map((name) => ({ ...rawTensor(inputs.find((s) => s.name === name) as TensorSpec, columns[name], `inputs.${name}`), name })) };
 }
