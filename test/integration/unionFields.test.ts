@@ -44,3 +44,16 @@ describe('a field of several forms sent in none of them', () => {
     expect(answer.body.error).not.toMatch(/Invalid input/);
   });
 });
+
+describe("explain's baseline is one value, named without an index", () => {
+  it.each([
+    ['iris', { instances: [IRIS], baseline: { ...IRIS, sepal_length: 'x' } }, /^baseline: sepal_length must be a finite number, got "x"/],
+    ['iris', { instances: [IRIS], baseline: { sepal_length: 1 } }, /^baseline: missing sepal_width, petal_length, petal_width/],
+    ['spam', { instances: ['free money'], baseline: { text: 5 } }, /^baseline is neither an instance model spam takes nor a raw tensor row/],
+  ])('%s %j', async (model, body, message) => {
+    const answer = await callHttpApi(app.explain, 'POST', `/v2/models/${model}/explain`, JSON.stringify(body));
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toMatch(message);
+    expect(answer.body.error).not.toMatch(/baseline\[0\]/);
+  });
+});

@@ -39,7 +39,11 @@ function singleNumericInput(manifest: Manifest): TensorSpec {
   return inputs[0];
 }
 
-/** Encodes a list of values as model-input rows; `where` names them in errors; natural instances are checked against the budget with `run` (what the explanation then holds). */
+/**
+ * Encodes a list of values as model-input rows; `where` names them in errors, `placeOf` each one
+ * (a field of one value, explain's `baseline`, is named without an index); natural instances are
+ * checked against the budget with `run` (what the explanation then holds).
+ */
 export async function encodeRows(
   manifest: Manifest,
   values: unknown[],
@@ -47,15 +51,16 @@ export async function encodeRows(
   budget: EncodeBudget,
   space?: InputSpace,
   run?: RunNeed,
+  placeOf = (r: number) => `${where}[${r}]`,
 ): Promise<{ rows: Rows; space: InputSpace }> {
   const spec = space?.spec ?? singleNumericInput(manifest);
   const kind = inputKindOf(manifest);
   let shape: number[];
   let data: Float32Array;
   // One form for all, or a 400 naming the odd one (not the first a raw reading chokes on: often a valid instance).
-  const natural = checkOneForm(manifest, values, (r) => `${where}[${r}]`);
+  const natural = checkOneForm(manifest, values, placeOf);
   if (natural) {
-    const encoded = await encodeInstances(manifest, values, budget, where, undefined, { run });
+    const encoded = await encodeInstances(manifest, values, budget, where, placeOf, { run });
     shape = encoded.shape;
     data = encoded.data instanceof Float32Array ? encoded.data : Float32Array.from(encoded.data as Int32Array); // an int32 input's, already cut
   } else {

@@ -55,7 +55,7 @@ export async function baselineRow(
   if (chosen === 'zeros') return { row: zerosRow(manifest, space), kind: 'zeros' };
   if (chosen === 'mean') return { row: meanRow(manifest, space), kind: 'mean' };
   if (Array.isArray(chosen)) return { row: flatRow(chosen, space, 'baseline'), kind: 'given' };
-  return { row: (await encodeRows(manifest, [chosen], 'baseline', budget, space)).rows.data, kind: 'given' };
+  return { row: (await encodeRows(manifest, [chosen], 'baseline', budget, space, undefined, () => 'baseline')).rows.data, kind: 'given' };
 }
 
 export type BackgroundKind = KernelShapParams['background'];
