@@ -174,6 +174,9 @@ interface HeaderInput {
  * The request a binary body carries: its JSON header with each binary input's `data` filled from
  * the bytes after it (validated like any request afterwards). Sizes must add up exactly.
  */
+/** The JSON header is UTF-8, as any JSON body (lib/http/body.ts): other bytes are refused, not read with replacement characters. */
+const headerText = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 export function readBinaryRequest(body: Uint8Array, headerLength: string): unknown {
   // Decimal digits only, as HTTP writes a length (Content-Length's grammar): Number() also read
   // "0x10", "1e1" and "16.0" as numbers.
@@ -181,9 +184,15 @@ export function readBinaryRequest(body: Uint8Array, headerLength: string): unkno
   if (!Number.isInteger(length) || length > body.length) {
     throw new BadRequestError(`Inference-Header-Content-Length is ${quoted(headerLength)}; the body has ${body.length} bytes`);
   }
+  let text: string;
+  try {
+    text = headerText.decode(body.subarray(0, length));
+  } catch {
+    throw new BadRequestError(`the JSON header (the first ${length} bytes) is not valid UTF-8 text: JSON is UTF-8; send its text in UTF-8`);
+  }
   let header: { inputs?: unknown };
   try {
-    header = JSON.parse(Buffer.from(body.buffer, body.byteOffset, length).toString('utf8'));
+    header = JSON.parse(text);
   } catch (error) {
     throw new BadRequestError(`the JSON header (the first ${length} bytes) is not valid JSON: ${(error as Error).message}`);
   }

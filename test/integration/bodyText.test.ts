@@ -39,3 +39,17 @@ describe('a body that is not UTF-8', () => {
     expect((await send(handler, path, encode(utf8(json)), headers)).status).toBe(200);
   });
 });
+
+describe('an OIP binary request whose JSON header is not UTF-8', () => {
+  it('is a 400 saying so; the same header in UTF-8 is answered', async () => {
+    const header = (encode: (json: string) => Buffer) => {
+      const json = encode(JSON.stringify({ id: 'caf\u00e9', inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', parameters: { binary_data_size: 16 } }] }));
+      const body = Buffer.concat([json, Buffer.from(new Float32Array([5.1, 3.5, 1.4, 0.2]).buffer)]);
+      return send('predict', '/v2/models/iris/infer', body, { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(json.length) });
+    };
+    const refused = await header(latin1);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatch(/^the JSON header \(the first \d+ bytes\) is not valid UTF-8 text/);
+    expect((await header(utf8)).status).toBe(200);
+  });
+});
