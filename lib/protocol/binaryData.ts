@@ -170,13 +170,13 @@ interface HeaderInput {
   data?: unknown;
 }
 
+/** The JSON header is UTF-8, as any JSON body (lib/http/body.ts): other bytes are refused, not read with replacement characters. */
+const headerText = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /**
  * The request a binary body carries: its JSON header with each binary input's `data` filled from
  * the bytes after it (validated like any request afterwards). Sizes must add up exactly.
  */
-/** The JSON header is UTF-8, as any JSON body (lib/http/body.ts): other bytes are refused, not read with replacement characters. */
-const headerText = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 export function readBinaryRequest(body: Uint8Array, headerLength: string): unknown {
   // Decimal digits only, as HTTP writes a length (Content-Length's grammar): Number() also read
   // "0x10", "1e1" and "16.0" as numbers.
