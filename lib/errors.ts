@@ -60,23 +60,54 @@ export class UnavailableError extends ServiceError {
 }
 
 /**
+ * The store refused the call for good: access denied (IAM, a bucket policy, KMS), a bucket that is
+ * not there, keys the store does not know; on disk a permission error or a path through a file.
+ * A retry gets the same answer until the operator changes the configuration, so clients are not
+ * told to retry (StoreRefusedError). Throttling, 5xx, timeouts and dropped connections pass.
+ */
+const REFUSALS = new Set(['AccessDenied', 'NoSuchBucket', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AllAccessDisabled', 'InvalidBucketName', 'PermanentRedirect']);
+const REFUSED_SYSCALLS = new Set(['EACCES', 'EPERM', 'ENOTDIR', 'EISDIR', 'ELOOP', 'ENAMETOOLONG']);
+
+export function isStoreRefusal(error: unknown): boolean {
+  const e = error as { name?: unknown; code?: unknown; syscall?: unknown; $metadata?: { httpStatusCode?: number } } | undefined;
+  if (typeof e !== 'object' || e === null) return false;
+  // A HEAD's refusal has no body to name it: its status does (the SDK's own clock-skew 403 excepted).
+  if (e.$metadata !== undefined) return REFUSALS.has(String(e.name)) || (e.$metadata.httpStatusCode === 403 && e.name !== 'RequestTimeTooSkewed');
+  return typeof e.syscall === 'string' && REFUSED_SYSCALLS.has(String(e.code));
+}
+
+/** What a client reads when the store refused access or is misconfigured. */
+export const STORE_REFUSED = 'the model store refused access or is misconfigured (the log names the cause): retrying will not help until the operator fixes it';
+
+/**
+ * The store refused a call for good (isStoreRefusal): a 500 saying so, without Retry-After; the
+ * store's code and the key go to the log only. A model already loaded is still served stale meanwhile.
+ */
+export class StoreRefusedError extends ServiceError {
+  override readonly statusCode = 500;
+  readonly publicMessage = STORE_REFUSED;
+}
+
+/**
  * What a failure to read from a dependency (the store, the backend) becomes for clients: a 503
- * with Retry-After saying `publicMessage`; `message` and the cause go to the log only. That covers
- * a store refusing access or a missing bucket too: a misconfiguration is the operator's to fix,
- * not the client's, and a client can retry once it is (IAM changes, new credentials and buckets
- * also take a moment to be seen). Client errors (< 500) and errors that already say what a client
- * reads (UnavailableError, IntegrityError) pass through unchanged.
+ * with Retry-After saying `publicMessage`; `message` and the cause go to the log only. A store
+ * that refused access or is misconfigured is a StoreRefusedError instead: a client retrying on
+ * Retry-After would never succeed. Client errors (< 500) and errors that already say what a
+ * client reads (UnavailableError, IntegrityError, StoreRefusedError) pass through unchanged.
  */
 export function unavailableAs(message: string, publicMessage: string): (error: unknown) => never {
   return (error) => {
-    if (error instanceof ServiceError && (error.statusCode < 500 || error instanceof UnavailableError || error instanceof IntegrityError)) throw error;
+    if (error instanceof ServiceError && (error.statusCode < 500 || error instanceof UnavailableError || error instanceof IntegrityError || error instanceof StoreRefusedError))
+      throw error;
+    if (isStoreRefusal(error)) throw new StoreRefusedError(`${message}: ${(error as Error).message}`, { cause: error });
     throw new UnavailableError(`${message}: ${(error as Error)?.message}`, 5, { cause: error, publicMessage });
   };
 }
 
 /**
  * The store itself failed (S3's answer after the client's retries: throttling, a 5xx, a refusal; a
- * dropped connection; a failed file system call), not what was asked of it: a later try may pass.
+ * dropped connection; a failed file system call), not what was asked of it. A refusal
+ * (isStoreRefusal) stays until the operator acts; anything else may pass on a later try.
  * Every error out of the AWS SDK carries `$metadata`; a system call's error names it (`syscall`).
  */
 export function isStoreFailure(error: unknown): boolean {

@@ -28,7 +28,7 @@ const ERRORS = {
   '429': { description: 'throttled by API Gateway (the stage or route rate and burst limits)' },
   '500': {
     description:
-      'the model version is damaged in the store (its files do not match its manifest: a retry reads the same bytes), or an internal error; no internals shown, the log line with the requestId has them',
+      'the model version is damaged in the store (its files do not match its manifest: a retry reads the same bytes), the store refused access or is misconfigured (a retry fails the same way until the operator fixes it), or an internal error; no internals shown, the log line with the requestId has them',
     ...json(errorBody),
   },
   '503': { description: 'the model, the store or the job worker cannot be reached now (Retry-After)', ...json(errorBody) },

@@ -4,7 +4,7 @@
  * to the log, with the same request id).
  */
 import { ZodError } from 'zod';
-import { IntegrityError, isStoreFailure, ServiceError, UnavailableError } from '../errors.js';
+import { IntegrityError, isStoreFailure, isStoreRefusal, ServiceError, STORE_REFUSED, StoreRefusedError, UnavailableError } from '../errors.js';
 import { logger } from '../observability.js';
 import type { Reply } from './router.js';
 import { describeIssues } from './zodIssues.js';
@@ -19,6 +19,13 @@ export function errorReply(error: unknown, requestId: string): Reply {
       headers: { 'retry-after': String(error.retryAfterSeconds) },
       body: { error: error.publicMessage, requestId },
     };
+  }
+  if (error instanceof StoreRefusedError || isStoreRefusal(error)) {
+    // Access denied, a missing bucket, a folder that is a file: a retry gets the same answer until
+    // the operator acts, so no Retry-After. The store's code goes to the log, not the answer.
+    const cause = (error instanceof StoreRefusedError ? error.cause : error) as { name?: string; code?: string };
+    logger.error('the model store refused the call (access or configuration)', { requestId, code: cause?.code ?? cause?.name, error: error as Error });
+    return { status: 500, body: { error: STORE_REFUSED, requestId } };
   }
   if (isStoreFailure(error)) {
     // The store failed a read or write past the S3 client's retries (an alias move, a saved

@@ -2,7 +2,7 @@
  * The cached model loader every handler shares. It lives at module scope: created on a cold start,
  * reused while the Lambda stays warm.
  */
-import { UnavailableError, unavailableAs } from '../errors.js';
+import { StoreRefusedError, UnavailableError, unavailableAs } from '../errors.js';
 import { logger, recordEvent } from '../observability.js';
 import { formatModelRef, parseModelRef, type ModelRef } from '../registry/index.js';
 import type { ObjectStore } from '../store/index.js';
@@ -52,7 +52,7 @@ export class ModelLoader {
       try {
         await this.cache.use(key, load(version), () => undefined);
       } catch (error) {
-        if (!(error instanceof UnavailableError)) throw error;
+        if (!(error instanceof UnavailableError || error instanceof StoreRefusedError)) throw error;
         logger.warn('new version cannot be loaded: serving the one loaded', { model: formatModelRef(ref), version: previous, wanted: version, error });
         recordEvent('StaleServes', { model: ref.name });
         return this.cache.use(`${ref.name}:${previous}`, load(previous), fn);
@@ -79,7 +79,8 @@ export class ModelLoader {
 
 /**
  * A model that exists but cannot be read or built now (store unreachable, bad topology) is a 503
- * with Retry-After for clients; one whose stored files fail their checksums is an IntegrityError
+ * with Retry-After for clients; a store that refused access or is misconfigured a StoreRefusedError
+ * (500, no Retry-After); one whose stored files fail their checksums is an IntegrityError
  * (500: a retry reads the same bytes). The cause goes to the log, not the answer.
  */
 const unavailable = (what: string) => unavailableAs(`model ${what} could not be loaded`, 'the model cannot be loaded right now; retry later');

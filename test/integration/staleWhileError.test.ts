@@ -4,7 +4,8 @@
  * already loaded keeps answering 200 when the store stops answering, past the alias TTL, up to
  * MODEL_STALE_MAX_SECONDS; a model never loaded gets 503 with Retry-After; an alias moved to a
  * version that cannot be loaded keeps the loaded one serving until the store answers again. The
- * metadata of a loaded model is answered from memory meanwhile; other store reads are a 503.
+ * metadata of a loaded model is answered from memory meanwhile; other store reads are a 503 (a 500
+ * without Retry-After when the store refuses access or its bucket is missing: storeRefusals.test.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -142,15 +143,15 @@ describe('metadata while the store fails', () => {
   it.each([
     ['a missing bucket', { status: 404, code: 'NoSuchBucket' }],
     ['access denied', { status: 403, code: 'AccessDenied' }],
-  ])('%s is a 503 saying the store cannot be read, not a 500 or a 404 for a model that exists', async (_, fault) => {
+  ])('%s is a 500 saying the store refused access or is misconfigured (no Retry-After: it will not pass by itself), not a 404 for a model that exists', async (_, fault) => {
     const served = app();
     proxy.fail(/./, fault);
     try {
       for (const path of ['/v2/models', '/v2/models/iris/versions/1', '/v1/models/iris/versions/1', '/v1/models/iris']) {
         const answer = await call(served.metadata, 'GET', path);
-        expect(answer.statusCode, path).toBe(503);
-        expect(Number(answer.headers['retry-after']), path).toBeGreaterThan(0);
-        expect(answer.body.error, path).toMatch(/cannot be (read|loaded) right now/);
+        expect(answer.statusCode, path).toBe(500);
+        expect(answer.headers['retry-after'], path).toBeUndefined();
+        expect(answer.body.error, path).toMatch(/model store refused access or is misconfigured/);
         expect(answer.body.error, path).not.toMatch(new RegExp(fault.code));
       }
     } finally {

@@ -158,9 +158,9 @@ describe('aliases (PUT /v2/models/{m}/aliases/{a}, POST .../rollback)', () => {
   });
 
   it.each([
-    ['AccessDenied', { status: 403, code: 'AccessDenied' }],
-    ['SlowDown past the retries', { status: 503, code: 'SlowDown' }],
-  ] as const)('%s on the alias write: 503 with Retry-After, no internals, the alias unchanged', async (_, fault) => {
+    ['AccessDenied', { status: 403, code: 'AccessDenied' }, 500],
+    ['SlowDown past the retries', { status: 503, code: 'SlowDown' }, 503],
+  ] as const)('%s on the alias write: %s (Retry-After only for a 503), no internals, the alias unchanged', async (_, fault, status) => {
     await setAlias(store, 'aliased', 'staging', versions[1]);
     await setAlias(store, 'aliased', 'staging', versions[0]); // a step to roll back
     const before = await readAlias(store, 'aliased', 'staging');
@@ -169,9 +169,11 @@ describe('aliases (PUT /v2/models/{m}/aliases/{a}, POST .../rollback)', () => {
     const back = await call(app.fineTune, 'POST', '/v2/models/aliased/aliases/staging/rollback');
     proxy.fail(undefined);
     for (const answer of [set, back]) {
-      expect(answer.statusCode).toBe(503);
-      expect(Number(answer.headers['retry-after'])).toBeGreaterThan(0);
-      expect(answer.body.error).toMatch(/model store is not available right now; retry later/);
+      expect(answer.statusCode).toBe(status);
+      // A refusal stays until the operator acts: no Retry-After for it.
+      if (status === 503) expect(Number(answer.headers['retry-after'])).toBeGreaterThan(0);
+      else expect(answer.headers['retry-after']).toBeUndefined();
+      expect(answer.body.error).toMatch(status === 503 ? /model store is not available right now; retry later/ : /model store refused access or is misconfigured/);
       expect(JSON.stringify(answer.body)).not.toMatch(/AccessDenied|SlowDown|injected|127\.0\.0\.1|aliases\//);
     }
     expect(await readAlias(store, 'aliased', 'staging')).toEqual(before);
@@ -190,14 +192,15 @@ describe('saved evaluations and jobs (POST .../evaluations)', () => {
     expect(await countUnder(prefix)).toBe(before + 1);
   });
 
-  it('a save the store keeps refusing: 503 with Retry-After, nothing saved', async () => {
+  it('a save the store keeps refusing: 500 naming a refused store, no Retry-After, nothing saved', async () => {
     const prefix = keys.evaluationsPrefix('iris', 1);
     const before = await countUnder(prefix);
     proxy.fail(writeOf(/\/evaluations\//), { status: 403, code: 'AccessDenied' });
     const answer = await call(app.evaluations, 'POST', '/v2/models/iris/versions/1/evaluations', body);
     proxy.fail(undefined);
-    expect(answer.statusCode).toBe(503);
-    expect(answer.headers['retry-after']).toBeDefined();
+    expect(answer.statusCode).toBe(500);
+    expect(answer.headers['retry-after']).toBeUndefined();
+    expect(answer.body.error).toMatch(/model store refused access or is misconfigured/);
     expect(JSON.stringify(answer.body)).not.toMatch(/AccessDenied|injected|evaluations\//);
     expect(await countUnder(prefix)).toBe(before);
   });
