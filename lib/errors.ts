@@ -105,14 +105,22 @@ export function unavailableAs(message: string, publicMessage: string): (error: u
 }
 
 /**
+ * An object's body stopped midway (the connection dropped, or its socket went silent past the
+ * timeout): the SDK's answer had come, so its error carries no `$metadata`. A store failure.
+ */
+export class ObjectReadError extends Error {
+  override name = 'ObjectReadError';
+}
+
+/**
  * The store itself failed (S3's answer after the client's retries: throttling, a 5xx, a refusal; a
- * dropped connection; a failed file system call), not what was asked of it. A refusal
- * (isStoreRefusal) stays until the operator acts; anything else may pass on a later try.
- * Every error out of the AWS SDK carries `$metadata`; a system call's error names it (`syscall`).
+ * dropped connection; a body cut off midway; a failed file system call), not what was asked of it.
+ * A refusal (isStoreRefusal) stays until the operator acts; anything else may pass on a later try.
+ * Every error out of the AWS SDK's calls carries `$metadata`; a system call's error names it (`syscall`).
  */
 export function isStoreFailure(error: unknown): boolean {
   const e = error as { $metadata?: unknown; syscall?: unknown } | undefined;
-  return typeof e === 'object' && e !== null && (e.$metadata !== undefined || typeof e.syscall === 'string');
+  return error instanceof ObjectReadError || (typeof e === 'object' && e !== null && (e.$metadata !== undefined || typeof e.syscall === 'string'));
 }
 
 /** A read of the model store (listings, aliases, job records) failed: 503, never a bare 500. */

@@ -4,8 +4,8 @@
  * replace-only writes If-Match: <etag> (since 2024-11).
  */
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
-import { Readable } from 'node:stream';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { PassThrough, Readable } from 'node:stream';
+import { ConflictError, NotFoundError, ObjectReadError } from '../errors.js';
 import { concatSteps } from './concatPlan.js';
 import { ConcatUnsupportedError, ObjectChangedError } from './objectStore.js';
 import type { ConcatOptions, GetStreamOptions, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
@@ -40,6 +40,21 @@ function isMissing(error: unknown): boolean {
   const name = (error as { name?: string }).name;
   if (name === 'NoSuchBucket') return false;
   return statusOf(error) === 404 || name === 'NoSuchKey' || name === 'NotFound';
+}
+
+/** Why a body stopped midway, as a store failure (the SDK's own error there is a bare one). */
+const cutOff = (key: string, error: unknown) => new ObjectReadError(`reading ${key} stopped midway: ${(error as Error)?.message}`, { cause: error });
+
+/**
+ * A GetObject body whose failure midway is an ObjectReadError: a dropped connection (Node's
+ * 'aborted') or a silent socket (the SDK's TimeoutError) was an unknown error, so an evaluation
+ * answered 500 "internal error" and a batch run recorded its file failed for good.
+ */
+function readable(body: Readable, key: string): Readable {
+  const out = new PassThrough();
+  body.on('error', (error) => out.destroy(cutOff(key, error)));
+  out.on('close', () => body.destroy());
+  return body.pipe(out);
 }
 
 export class S3Store implements ObjectStore {
@@ -96,7 +111,9 @@ export class S3Store implements ObjectStore {
     try {
       const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
       if (!out.Body) throw new Error(`S3 answered GetObject ${key} without a body`);
-      return await out.Body.transformToByteArray();
+      return await out.Body.transformToByteArray().catch((error: unknown) => {
+        throw cutOff(key, error);
+      });
     } catch (error) {
       if (isMissing(error)) throw new NotFoundError(`no object ${key}`);
       throw error;
@@ -117,7 +134,7 @@ export class S3Store implements ObjectStore {
         (out.Body as Readable).destroy();
         throw new ObjectChangedError(key, this.uri, out.ETag, ifMatch);
       }
-      return out.Body as Readable;
+      return readable(out.Body as Readable, key);
     } catch (error) {
       if (isMissing(error)) throw new NotFoundError(`no object ${key}`);
       if (ifMatch !== undefined && statusOf(error) === 412) throw new ObjectChangedError(key, this.uri, undefined, ifMatch);

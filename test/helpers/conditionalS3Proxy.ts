@@ -23,7 +23,13 @@ import { keyLocks } from './keyLocks.js';
  * the connection dropped before the request reaches the store; `'lost'`: the request is handled (a
  * write lands) and the connection dropped before its answer, as when a network path fails mid-call.
  */
-type S3Fault = { status: number; code: string; message?: string } | 'html' | 'reset' | 'lost';
+type S3Fault = { status: number; code: string; message?: string } | 'html' | 'reset' | 'lost' | BodyFault;
+/**
+ * Faults of a read's answer, the request handled by s3rver: `'stall'`: no answer at all, the
+ * connection left open; `'stall-body'`: the headers and half the body, then silence; `'truncate'`:
+ * the headers (the whole body's length) and half the body, then the connection dropped.
+ */
+type BodyFault = 'stall' | 'stall-body' | 'truncate';
 /** Whether a request fails: true for the fault `fail` was given, or a fault of its own. */
 type Rule = (request: { method: string; path: string; query: URLSearchParams }) => boolean | S3Fault;
 
@@ -78,7 +84,7 @@ function noSuchKey(res: ServerResponse, resource: string): void {
 
 const SLOW_DOWN: S3Fault = { status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' };
 
-function answerFault(res: ServerResponse, resource: string, fault: Exclude<S3Fault, 'reset' | 'lost'>): void {
+function answerFault(res: ServerResponse, resource: string, fault: Exclude<S3Fault, 'reset' | 'lost' | BodyFault>): void {
   if (fault === 'html') {
     const page = '<html><body>Gateway says hello</body></html>';
     res.writeHead(200, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(page) });
@@ -105,7 +111,7 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string, options:
   const locks = keyLocks();
 
   /** Streams req to s3rver and the answer back; resolves once the answer is fully sent. */
-  function forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  function forward(req: IncomingMessage, res: ServerResponse, cut?: BodyFault): Promise<void> {
     return new Promise((resolve) => {
       const out = http.request(
         {
@@ -117,6 +123,15 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string, options:
           headers: endToEnd(req.headers),
         },
         (answer) => {
+          if (cut) {
+            answer.toArray().then((chunks) => {
+              const body = Buffer.concat(chunks as Buffer[]);
+              res.writeHead(answer.statusCode ?? 502, answer.statusMessage, { ...endToEnd(answer.headers), 'content-length': String(body.length) });
+              res.write(body.subarray(0, Math.floor(body.length / 2)));
+              if (cut === 'truncate') setTimeout(() => res.socket?.destroy(), 50);
+            });
+            return;
+          }
           res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
           answer.pipe(res);
           answer.on('error', () => res.destroy());
@@ -253,6 +268,11 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string, options:
     const fault = picked === true ? failing?.fault : picked || undefined;
     if (fault === 'reset') {
       req.socket.destroy();
+      return;
+    }
+    if (fault === 'stall') return; // the connection stays open, never answered
+    if (fault === 'stall-body' || fault === 'truncate') {
+      forward(req, res, fault);
       return;
     }
     if (fault === 'lost')
