@@ -37,6 +37,9 @@ export interface AliasCacheOptions {
   now?: () => number;
 }
 
+/** How long a request to a loaded model waits for the store to confirm its alias before it is served the version last confirmed. */
+const STALE_AFTER_MS = 2000;
+
 export class AliasCache {
   private readonly resolved = new Map<string, Resolved>();
   private readonly confirmed = new Map<string, Confirmed>();
@@ -61,7 +64,29 @@ export class AliasCache {
     version.catch(() => {
       if (this.resolved.get(key)?.version === version) this.resolved.delete(key);
     });
-    return version;
+    return this.notLongerThan(key, ref, version);
+  }
+
+  /**
+   * The refresh's answer, or the version last confirmed once the store has been silent for
+   * STALE_AFTER_MS: a silent store takes S3_MAX_ATTEMPTS x S3_SOCKET_TIMEOUT_MS to fail (15 s by
+   * default), which every request to a loaded model waited, again at each refresh. The refresh goes
+   * on, and its answer (a new version, or an authoritative 404) counts as soon as it comes.
+   */
+  private notLongerThan(key: string, ref: ModelRef, version: Promise<number>): Promise<number> {
+    const last = this.confirmed.get(key);
+    if (!last || this.now() - last.at > this.options.staleMaxMs) return version;
+    let timer: NodeJS.Timeout | undefined;
+    const stale = new Promise<number>((resolve) => {
+      timer = setTimeout(() => {
+        logger.warn('store slow to answer: serving the version last confirmed', { model: key, version: last.version });
+        recordEvent('StaleServes', { model: ref.name });
+        resolve(last.version);
+      }, STALE_AFTER_MS);
+    });
+    const clear = () => clearTimeout(timer);
+    version.then(clear, clear);
+    return Promise.race([version, stale]);
   }
 
   private async refresh(key: string, ref: ModelRef): Promise<number> {

@@ -69,6 +69,24 @@ describe('the store throttles every request (503 SlowDown)', () => {
     }
   });
 
+  it('a store that goes silent (no answer at all): a loaded model answers within 2.5 s, not after every attempt times out (2 x 5 s)', async () => {
+    const served = app();
+    const before = await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS);
+    proxy.fail(/./, 'stall');
+    try {
+      await sleep(1200);
+      for (let i = 0; i < 2; i += 1) {
+        const started = Date.now();
+        const during = await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS);
+        expect(during.statusCode).toBe(200);
+        expect(during.body).toEqual(before.body);
+        expect(Date.now() - started).toBeLessThan(2500);
+      }
+    } finally {
+      proxy.fail(undefined);
+    }
+  });
+
   it('past MODEL_STALE_MAX_SECONDS since its last confirmation, the loaded model answers 503 too', async () => {
     const served = app({ MODEL_STALE_MAX_SECONDS: '3' });
     expect((await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS)).statusCode).toBe(200);
