@@ -33,15 +33,23 @@ export class PayloadTooLargeError extends ServiceError {
 /** What a client reads about a damaged model version. */
 export const DAMAGED_VERSION = 'the model version is damaged in the store (its files do not match its manifest): push it again, or move the alias to another version';
 
+/** What a client reads about a version whose files are whole but which TF.js cannot build. */
+export const UNBUILDABLE_VERSION = 'the model version cannot be built (the log names why): push it again, or move the alias to another version';
+
 /**
- * Stored bytes do not match the manifest's checksum: nothing is served from them. Retrying cannot
- * help (versions are immutable), so clients get a 500 saying so, not a 503 asking them to retry;
- * `message` (the file and checksum) goes to the log only.
+ * Stored bytes do not match the manifest's checksum, or whole files TF.js cannot build into a
+ * model: nothing is served from them. Retrying cannot help (versions are immutable), so clients
+ * get a 500 saying so, not a 503 asking them to retry; `message` (the file and checksum, the
+ * builder's complaint) goes to the log only.
  */
 export class IntegrityError extends ServiceError {
   override readonly statusCode = 500;
   /** What the client reads. */
-  readonly publicMessage = DAMAGED_VERSION;
+  readonly publicMessage: string;
+  constructor(message: string, options?: { cause?: unknown; publicMessage?: string }) {
+    super(message, options);
+    this.publicMessage = options?.publicMessage ?? DAMAGED_VERSION;
+  }
 }
 
 /** A dependency (store, backend) is not usable right now; clients may retry (503). */

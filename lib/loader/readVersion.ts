@@ -1,10 +1,12 @@
 /**
  * Fetches a committed version's files (one GET each), checks every one against the manifest's
- * sha256 and builds the TF.js model. A mismatch, or a file gone, is an IntegrityError and nothing is returned.
+ * sha256 and builds the TF.js model. A mismatch, a file gone, or files TF.js cannot build, is an
+ * IntegrityError and nothing is returned.
  */
-import { IntegrityError, NotFoundError } from '../errors.js';
+import { IntegrityError, NotFoundError, UNBUILDABLE_VERSION } from '../errors.js';
 import { concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from '../registry/artifacts.js';
 import { keys, readManifest, sha256Hex, type Manifest } from '../registry/index.js';
+import { isBackendFault } from '../runtime/recovery.js';
 import { modelFromMemory, type TfModel } from '../runtime/tfModel.js';
 import type { ObjectStore } from '../store/index.js';
 
@@ -40,6 +42,11 @@ export async function readVersion(store: ObjectStore, name: string, version: num
   const shards = weightPaths(modelJson);
   const shardBytes = await Promise.all(shards.map((shard) => fetchChecked(store, manifest, shard)));
   for (const [i, shard] of shards.entries()) files.set(shard, shardBytes[i]);
-  const model = await modelFromMemory(formatOf(modelJson), modelJson, concatWeights(modelJson, files));
+  const model = await modelFromMemory(formatOf(modelJson), modelJson, concatWeights(modelJson, files)).catch((error: unknown) => {
+    // Its files match the manifest: every retry builds the same bytes and fails the same way, so
+    // not a 503 asking clients to retry. A backend fault is not the version's (withRecovery's).
+    if (isBackendFault(error)) throw error;
+    throw new IntegrityError(`${name}:${version} cannot be built: ${(error as Error)?.message}`, { cause: error, publicMessage: UNBUILDABLE_VERSION });
+  });
   return { name, version, manifest, model, bytes: shardBytes.reduce((n, b) => n + b.byteLength, 0) };
 }

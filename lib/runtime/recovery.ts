@@ -16,7 +16,7 @@ import { restartBackend } from './backend.js';
 const FAULT_MESSAGES = /memory access out of bounds|Aborted\(|out of memory|Cannot enlarge memory|Array buffer allocation failed|unreachable|table index is out of bounds/i;
 
 /** True for errors (or their causes) that leave the backend unusable. */
-function isBackendFault(error: unknown): boolean {
+export function isBackendFault(error: unknown): boolean {
   for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) {
     if (e instanceof WebAssembly.RuntimeError || FAULT_MESSAGES.test(e.message)) return true;
   }
