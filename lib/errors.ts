@@ -131,6 +131,21 @@ export function isStoreFailure(error: unknown): boolean {
   return error instanceof ObjectReadError || (typeof e === 'object' && e !== null && (e.$metadata !== undefined || typeof e.syscall === 'string'));
 }
 
+/**
+ * What a failure recorded for later reading (a job's outcome) says: a client error in its own
+ * words; a server-side one in the words it gives clients (a model that cannot be loaded now, a
+ * damaged version, a refused store); a store that failed now as one, so the client knows that
+ * submitting again may pass; anything else `internal`.
+ */
+export function recordedMessage(error: unknown, internal: string): string {
+  if (error instanceof ServiceError && error.statusCode < 500) return error.message;
+  const publicMessage = (error as { publicMessage?: unknown } | undefined)?.publicMessage;
+  if (typeof publicMessage === 'string') return publicMessage;
+  if (isStoreRefusal(error)) return STORE_REFUSED;
+  if (isStoreFailure(error)) return 'the model store could not be reached (it may pass): submit it again later';
+  return internal;
+}
+
 /** A read of the model store (listings, aliases, job records) failed: 503, never a bare 500. */
 export const storeUnavailable = unavailableAs('the model store could not be read', 'the model store cannot be read right now; retry later');
 

@@ -40,7 +40,7 @@
  * job's id), so the attempt that comes second answers with the first's.
  */
 import { randomUUID } from 'node:crypto';
-import { ConflictError, ServiceError } from '../errors.js';
+import { ConflictError, recordedMessage } from '../errors.js';
 import type { ModelLoader } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
 import { withRecovery } from '../runtime/recovery.js';
@@ -176,9 +176,8 @@ export async function runJob(
   } catch (error) {
     if (error === stop.signal.reason) onError?.(error, 'this attempt stopped its work at its next step and wrote nothing of it (no version, no saved evaluation)');
     else onError?.(error);
-    // A client error (bad data) is the user's to read; anything else stays in the log.
-    const message = error instanceof ServiceError && error.statusCode < 500 ? error.message : 'internal error (see the worker log)';
-    outcome = { status: 'failed', error: message, ...ENDED };
+    // A client error (bad data) is the user's to read, a failed store named as one; internals stay in the log.
+    outcome = { status: 'failed', error: recordedMessage(error, 'internal error (see the worker log)'), ...ENDED };
   } finally {
     clearTimeout(overdue);
     // Stopped before the outcome, and whatever happens to it: an attempt that throws (its outcome

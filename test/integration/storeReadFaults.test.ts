@@ -15,7 +15,7 @@ import { openStore, type ObjectStore } from '../../lib/store/index.js';
 import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
 import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
-import { call, serving, type App } from '../helpers/serving.js';
+import { call, serving, waitForJob, type App } from '../helpers/serving.js';
 import { syncFolder } from '../helpers/stores.js';
 
 const IRIS = { instances: [[5.1, 3.5, 1.4, 0.2]] };
@@ -140,5 +140,30 @@ describe('a batch file cut off mid-read', () => {
     expect(outcome.status).toBe('succeeded');
     expect(outcome.manifest.rows).toMatchObject({ read: 9000, scored: 9000 });
     await store.delete('batch/output/iris/rows.csv.manifest.json');
+  });
+});
+
+describe('a job whose reads the store fails', () => {
+  it('a fine-tune whose base model cannot be read is recorded failed naming the store (was "internal error"), not a bug', async () => {
+    const served = app();
+    expect((await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS)).statusCode).toBe(200); // loaded: the request is accepted
+    const [header, ...rows] = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n');
+    const instances = rows.map((line) =>
+      Object.fromEntries(
+        header
+          .split(',')
+          .slice(0, 4)
+          .map((name, i) => [name, Number(line.split(',')[i])]),
+      ),
+    );
+    proxy.fail(getOf(/\/iris\/versions\/1\/weights\.bin$/), 'reset');
+    try {
+      const accepted = await call(served.fineTune, 'POST', '/v2/models/iris/fine-tune', { instances, labels: rows.map((line) => line.split(',')[4]), config: { epochs: 1 } });
+      expect(accepted.statusCode, JSON.stringify(accepted.body)).toBe(202);
+      const job = await waitForJob(served, accepted.body.id);
+      expect(job).toMatchObject({ status: 'failed', error: expect.stringMatching(/model store could not be reached .*submit it again/) });
+    } finally {
+      proxy.fail(undefined);
+    }
   });
 });
