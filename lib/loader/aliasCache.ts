@@ -37,8 +37,12 @@ export interface AliasCacheOptions {
   now?: () => number;
 }
 
-/** How long a request to a loaded model waits for the store to confirm its alias before it is served the version last confirmed. */
-const STALE_AFTER_MS = 2000;
+/**
+ * How long a request to a loaded model waits for the store (its alias, its metadata's listings)
+ * before it is answered from memory: a silent store fails a call only after S3_MAX_ATTEMPTS x
+ * S3_SOCKET_TIMEOUT_MS (15 s by default).
+ */
+export const STALE_AFTER_MS = 2000;
 
 export class AliasCache {
   private readonly resolved = new Map<string, Resolved>();

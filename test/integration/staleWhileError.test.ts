@@ -82,6 +82,12 @@ describe('the store throttles every request (503 SlowDown)', () => {
         expect(during.body).toEqual(before.body);
         expect(Date.now() - started).toBeLessThan(2500);
       }
+      // Its metadata too: from memory (stale: true), not after every listing times out.
+      const started = Date.now();
+      const meta = await call(served.metadata, 'GET', '/v2/models/iris');
+      expect(meta.statusCode).toBe(200);
+      expect(meta.body.stale).toBe(true);
+      expect(Date.now() - started).toBeLessThan(5000);
     } finally {
       proxy.fail(undefined);
     }
