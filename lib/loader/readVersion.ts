@@ -34,7 +34,18 @@ async function fetchChecked(store: ObjectStore, manifest: Manifest, file: string
   return bytes;
 }
 
+/**
+ * Versions TF.js could not build, by store and version, for the life of the process: a failed
+ * build leaks what it made (tfjs-layers' loader disposes neither the model's variables nor the
+ * decoded weights when loadWeights throws: 8 tensors a request for iris), and a version is
+ * immutable, so it is built at most once. The keys are versions whose files matched their
+ * manifest, so their number is bounded by what is stored.
+ */
+const unbuildable = new Map<string, IntegrityError>();
+
 export async function readVersion(store: ObjectStore, name: string, version: number): Promise<LoadedModel> {
+  const known = unbuildable.get(`${store.uri}${name}:${version}`);
+  if (known) throw known;
   const manifest = await readManifest(store, name, version);
   const modelJsonBytes = await fetchChecked(store, manifest, 'model.json');
   const modelJson = parseModelJson(modelJsonBytes);
@@ -46,7 +57,9 @@ export async function readVersion(store: ObjectStore, name: string, version: num
     // Its files match the manifest: every retry builds the same bytes and fails the same way, so
     // not a 503 asking clients to retry. A backend fault is not the version's (withRecovery's).
     if (isBackendFault(error)) throw error;
-    throw new IntegrityError(`${name}:${version} cannot be built: ${(error as Error)?.message}`, { cause: error, publicMessage: UNBUILDABLE_VERSION });
+    const refused = new IntegrityError(`${name}:${version} cannot be built: ${(error as Error)?.message}`, { cause: error, publicMessage: UNBUILDABLE_VERSION });
+    unbuildable.set(`${store.uri}${name}:${version}`, refused);
+    throw refused;
   });
   return { name, version, manifest, model, bytes: shardBytes.reduce((n, b) => n + b.byteLength, 0) };
 }

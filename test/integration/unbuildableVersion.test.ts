@@ -9,6 +9,7 @@ import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { UNBUILDABLE_VERSION } from '../../lib/errors.js';
 import { call, serving } from '../helpers/serving.js';
@@ -31,4 +32,12 @@ it('a layers model whose weights manifest disagrees with its topology: 500 namin
   expect(answer.headers['retry-after']).toBeUndefined();
   expect(answer.body.error).toBe(UNBUILDABLE_VERSION);
   expect(JSON.stringify(answer.body)).not.toMatch(/shape|bias|probabilities/);
+
+  // TF.js leaks what a failed build made: the version is built once, so later requests leak nothing.
+  const afterFirst = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) {
+    const again = await call(served.predict, 'POST', '/v1/models/iris:predict', { instances: [[5.1, 3.5, 1.4, 0.2]] });
+    expect([again.statusCode, again.body.error]).toEqual([500, UNBUILDABLE_VERSION]);
+  }
+  expect(tf.memory().numTensors).toBe(afterFirst);
 });
