@@ -153,6 +153,32 @@ describe('the batch state machine', () => {
     expect(caughtNames).toEqual(expect.arrayContaining(['BadRequestError', 'NotFoundError', 'IntegrityError']));
   });
 
+  it('retries, on every task, a store that failed in a way that may pass, and not a refused one', async () => {
+    const tasks = [...Object.values(definition.States), ...Object.values(definition.States.ScoreRanges.ItemProcessor.States as Record<string, State>)].filter(
+      (state) => state.Type === 'Task',
+    );
+    expect(tasks.length).toBe(4);
+    for (const state of tasks) {
+      const names = (state.Retry as State[]).flatMap((r) => r.ErrorEquals);
+      expect(names).toContain('TransientError');
+      expect(names).not.toContain('States.ALL');
+    }
+    // What the tasks throw by that name: a store that does not answer (nothing listens on port 9) ...
+    const silent = servicesFor({
+      MODEL_STORE_URI: 'file://models',
+      S3_ENDPOINT: 'http://127.0.0.1:9',
+      S3_MAX_ATTEMPTS: '1',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    });
+    const run = { bucket: s3.bucket, key: 'batch/input/iris/any.csv', etag: '"0"' };
+    await expect(planStep(silent, run)).rejects.toMatchObject({ name: 'TransientError' });
+    await expect(rangeStep(silent, { range: { index: 0, start: 0, end: 10, line: 0 }, run })).rejects.toMatchObject({ name: 'TransientError' });
+    await expect(joinTask(silent, run)).rejects.toMatchObject({ name: 'TransientError' });
+    // ... but not a bucket that is not there: a retry gets the same answer until the operator acts.
+    await expect(planStep(services, { ...run, bucket: 'no-such-bucket' })).rejects.toMatchObject({ name: 'NoSuchBucket' });
+  });
+
   it('run task by task against s3rver, writes what one function writes, byte for byte; a second run finds it done', async () => {
     const store = s3.store;
     await store.put('batch/input/iris/one.csv', csv);

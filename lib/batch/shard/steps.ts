@@ -4,7 +4,7 @@
  * store of the bucket in its event, under the file's batch/output/ path, so a task retried or run
  * twice finds what the previous attempt left.
  */
-import { BadRequestError, ConflictError, DAMAGED_VERSION, IntegrityError, NotFoundError, ServiceError } from '../../errors.js';
+import { BadRequestError, ConflictError, DAMAGED_VERSION, IntegrityError, isStoreFailure, isStoreRefusal, NotFoundError, ServiceError, UnavailableError } from '../../errors.js';
 import { uploadStore, type Services } from '../../services.js';
 import { versionOf } from '../../store/index.js';
 import { outputsFor, parseInputKey, shardOutputsFor } from '../paths.js';
@@ -39,7 +39,28 @@ function files(services: Services, run: RunInput) {
   return { io: { source: store, output: store }, input, outputs: shardOutputsFor(outputsFor(input), run.etag) };
 }
 
-export async function planStep(services: Services, run: RunInput): Promise<PlanOutput> {
+/**
+ * A failure that may pass (the store throttling, failing or going silent past the S3 client's own
+ * retries; a model that cannot be loaded now), by the name the state machine retries (its tasks'
+ * Retry, serverless.yml): without it a blink in one range failed the whole execution, to be
+ * redriven by hand. A store that refuses access stays failed until the operator acts: not retried.
+ */
+export class TransientError extends Error {
+  override name = 'TransientError';
+}
+
+function retryable<T>(step: Promise<T>): Promise<T> {
+  return step.catch((error: unknown) => {
+    const transient = error instanceof UnavailableError || (isStoreFailure(error) && !isStoreRefusal(error));
+    throw transient ? new TransientError(`may pass on a later try: ${(error as Error)?.message}`, { cause: error }) : error;
+  });
+}
+
+export function planStep(services: Services, run: RunInput): Promise<PlanOutput> {
+  return retryable(planRun(services, run));
+}
+
+async function planRun(services: Services, run: RunInput): Promise<PlanOutput> {
   const { io, input, outputs } = files(services, run);
   const { rangeBytes, maxConcurrency } = services.config.batchShard;
   const base = { ...run, bucketName: run.bucket, rangesKey: outputs.ranges, resultPrefix: `batch/runs/${run.etag.replace(/\W/g, '')}`, maxConcurrency };
@@ -65,7 +86,11 @@ export async function planStep(services: Services, run: RunInput): Promise<PlanO
   return { ...base, done: false, ranges: plan.ranges.length };
 }
 
-export async function rangeStep(services: Services, event: { range: ShardRange; run: RunInput }): Promise<{ index: number; rows: BatchManifest['rows'] }> {
+export function rangeStep(services: Services, event: { range: ShardRange; run: RunInput }): Promise<{ index: number; rows: BatchManifest['rows'] }> {
+  return retryable(scoreOneRange(services, event));
+}
+
+async function scoreOneRange(services: Services, event: { range: ShardRange; run: RunInput }): Promise<{ index: number; rows: BatchManifest['rows'] }> {
   const { io, input, outputs } = files(services, event.run);
   const plan = await readOptional<ShardPlan & { startedAt: string }>(io.output, outputs.plan);
   if (plan?.etag !== event.run.etag) throw new Error(`no plan for ${event.run.key} at ETag ${event.run.etag}`);
@@ -153,5 +178,5 @@ async function joinStep(services: Services, run: RunInput): Promise<{ status: st
 
 /** The batchJoin function's task: the join, or from the Catch (with its failure) the failed manifest. */
 export function joinTask(services: Services, event: RunInput & { failure?: StepFailure }): Promise<unknown> {
-  return event.failure ? failStep(services, event) : joinStep(services, event);
+  return retryable(event.failure ? failStep(services, event) : joinStep(services, event));
 }
