@@ -45,7 +45,7 @@ function files(services: Services, run: RunInput) {
  * Retry, serverless.yml): without it a blink in one range failed the whole execution, to be
  * redriven by hand. A store that refuses access stays failed until the operator acts: not retried.
  */
-export class TransientError extends Error {
+class TransientError extends Error {
   override name = 'TransientError';
 }
 
