@@ -12,10 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { setAlias } from '../../lib/registry/index.js';
 import { openStore, type ObjectStore } from '../../lib/store/index.js';
-import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
-import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
+import type { ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
+import { type ProxiedS3, startProxiedS3 } from '../helpers/proxiedS3.js';
+import type { S3rverHandle } from '../helpers/s3rver.js';
 import { call, serving, type App } from '../helpers/serving.js';
-import { syncFolder } from '../helpers/stores.js';
 
 const IRIS = { instances: [[5.1, 3.5, 1.4, 0.2]] };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -23,6 +23,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let s3: S3rverHandle;
 let proxy: ConditionalS3Proxy;
 let store: ObjectStore;
+let setting: ProxiedS3 | undefined;
 
 /** Handlers over the proxied s3rver, with a 1 s alias TTL and fast-failing S3 calls. */
 function app(env: Record<string, string> = {}): App {
@@ -37,15 +38,10 @@ function app(env: Record<string, string> = {}): App {
 }
 
 beforeAll(async () => {
-  s3 = await startS3rver();
-  proxy = await startConditionalS3Proxy(s3.endpoint);
-  store = openStore(s3.uri, s3.s3Options);
-  for (const name of ['iris', 'spam']) await syncFolder(store, `models/${name}`, `${name}/`);
+  setting = await startProxiedS3(['iris', 'spam']);
+  ({ s3, proxy, store } = setting);
 });
-afterAll(async () => {
-  await proxy?.stop();
-  await s3?.stop();
-});
+afterAll(() => setting?.stop());
 
 describe('the store throttles every request (503 SlowDown)', () => {
   it('a loaded model answers 200 past the alias TTL, with the version it had; a never-loaded one 503 with Retry-After', async () => {

@@ -11,12 +11,12 @@ import { readFile } from 'node:fs/promises';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
-import { openStore, type ObjectStore } from '../../lib/store/index.js';
-import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
+import type { ObjectStore } from '../../lib/store/index.js';
+import type { ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
+import { type ProxiedS3, startProxiedS3 } from '../helpers/proxiedS3.js';
 import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
-import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
+import type { S3rverHandle } from '../helpers/s3rver.js';
 import { call, serving, waitForJob, type App } from '../helpers/serving.js';
-import { syncFolder } from '../helpers/stores.js';
 
 const IRIS = { instances: [[5.1, 3.5, 1.4, 0.2]] };
 const DATASET = { dataset: '_datasets/iris-9k.csv', labelColumn: 'species' };
@@ -25,6 +25,7 @@ const BATCH_KEY = 'batch/input/iris/rows.csv';
 let s3: S3rverHandle;
 let proxy: ConditionalS3Proxy;
 let store: ObjectStore;
+let setting: ProxiedS3 | undefined;
 
 /** Through the proxy; a silent socket fails in 1 s, two attempts a call. */
 const app = (): App =>
@@ -33,10 +34,8 @@ const app = (): App =>
 const getOf = (pattern: RegExp) => (request: { method: string; path: string }) => request.method === 'GET' && pattern.test(request.path);
 
 beforeAll(async () => {
-  s3 = await startS3rver();
-  proxy = await startConditionalS3Proxy(s3.endpoint);
-  store = openStore(s3.uri, s3.s3Options);
-  await syncFolder(store, 'models/iris', 'iris/');
+  setting = await startProxiedS3(['iris']);
+  ({ s3, proxy, store } = setting);
   await pushModelFolder(store, await writeHalfPlusTwo(), 'hpt', {});
   // 9,000 rows: a body of 230 KB, read in many chunks, so a cut halfway comes mid-read.
   const [header, ...rows] = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n');
@@ -44,10 +43,7 @@ beforeAll(async () => {
   await store.put(DATASET.dataset, big);
   await store.put(BATCH_KEY, big);
 });
-afterAll(async () => {
-  await proxy?.stop();
-  await s3?.stop();
-});
+afterAll(() => setting?.stop());
 
 const MODEL_FAULTS = [
   ['a body cut off halfway', 'truncate'],

@@ -13,11 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORE_REFUSED } from '../../lib/errors.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { setAlias } from '../../lib/registry/index.js';
-import { openStore, type ObjectStore } from '../../lib/store/index.js';
-import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
-import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
+import type { ObjectStore } from '../../lib/store/index.js';
+import type { ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
+import { type ProxiedS3, startProxiedS3 } from '../helpers/proxiedS3.js';
+import type { S3rverHandle } from '../helpers/s3rver.js';
 import { call, serving, type Answer, type App } from '../helpers/serving.js';
-import { syncFolder } from '../helpers/stores.js';
 
 const IRIS = { instances: [[5.1, 3.5, 1.4, 0.2]] };
 const SPAM = { instances: ['free prize'] };
@@ -26,6 +26,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let s3: S3rverHandle;
 let proxy: ConditionalS3Proxy;
 let store: ObjectStore;
+let setting: ProxiedS3 | undefined;
 
 const app = (uri = s3.uri): App =>
   serving(uri, { S3_ENDPOINT: proxy.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', MODEL_ALIAS_TTL_SECONDS: '1', S3_MAX_ATTEMPTS: '2' });
@@ -38,15 +39,10 @@ function expectRefused(answer: Answer, what: string): void {
 }
 
 beforeAll(async () => {
-  s3 = await startS3rver();
-  proxy = await startConditionalS3Proxy(s3.endpoint);
-  store = openStore(s3.uri, s3.s3Options);
-  for (const name of ['iris', 'spam']) await syncFolder(store, `models/${name}`, `${name}/`);
+  setting = await startProxiedS3(['iris', 'spam']);
+  ({ s3, proxy, store } = setting);
 });
-afterAll(async () => {
-  await proxy?.stop();
-  await s3?.stop();
-});
+afterAll(() => setting?.stop());
 
 describe('S3 answers 403 AccessDenied to every call', () => {
   it('a model never loaded, the model list, metadata and job records: 500 naming a refused store, no Retry-After', async () => {
