@@ -1,4 +1,22 @@
-/** Byte counts in words, for messages. A leaf: every layer that refuses work for its size may import it. */
+/**
+ * Byte counts in words, for messages, and bytes read as text. A leaf: every layer that refuses work
+ * for its size, or bytes that are not text, may import it.
+ */
+
+/** UTF-8 as a request's text is read (JSON, OIP's BYTES): strictly, a leading byte-order mark kept as part of the text. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * `bytes` as UTF-8 text; undefined when they are not UTF-8, which callers refuse naming where the
+ * bytes came from, rather than read them with replacement characters (a text the client never sent).
+ */
+export function utf8Text(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Megabytes with one decimal, e.g. `6.0 MB`. */
 export const megabytes = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MB`;

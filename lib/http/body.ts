@@ -4,17 +4,11 @@
  */
 import type { z } from 'zod';
 import { BadRequestError, PayloadTooLargeError } from '../errors.js';
+import { utf8Text } from '../bytes.js';
 import type { HttpRequest } from './request.js';
 
 /** Lambda's synchronous payload limit, for the request and for the answer alike. */
 export const MAX_BODY_BYTES = 6 * 1024 * 1024;
-
-/**
- * JSON is UTF-8 (RFC 8259): bytes that are not are refused, as OIP's binary BYTES, batch and
- * evaluate files refuse them, not read with replacement characters (a text the model would answer
- * for is not the one sent).
- */
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** The request's JSON value (a direct invocation's object as it came), within the size limit. */
 export function jsonValue(request: HttpRequest, maxBytes = MAX_BODY_BYTES): unknown {
@@ -22,8 +16,12 @@ export function jsonValue(request: HttpRequest, maxBytes = MAX_BODY_BYTES): unkn
   const text = request.body ?? (request.bodyBytes ? Buffer.from(request.bodyBytes).toString('utf8') : undefined);
   if (text === undefined || text.trim() === '') throw new BadRequestError('the request needs a JSON body');
   checkSize(request.bodyBytes?.length ?? Buffer.byteLength(text, 'utf8'), maxBytes);
-  // Only bytes (a base64 or inflated body) can be checked: a body that came as text was decoded on its way.
-  if (request.bodyBytes && text.includes('\uFFFD')) checkUtf8(request.bodyBytes, 'the body');
+  // JSON is UTF-8 (RFC 8259): other bytes are refused, as OIP's binary BYTES, batch and evaluate
+  // files refuse them. Only bytes (a base64 or inflated body) can be checked: a body that came as
+  // text was decoded on its way; a decoding without replacement characters was UTF-8.
+  if (request.bodyBytes && text.includes('\uFFFD') && utf8Text(request.bodyBytes) === undefined) {
+    throw new BadRequestError('the body is not valid UTF-8 text: JSON is UTF-8; send its text in UTF-8');
+  }
   try {
     return JSON.parse(text);
   } catch (error) {
@@ -37,13 +35,4 @@ export function checkSize(bytes: number, maxBytes = MAX_BODY_BYTES): void {
 
 export function jsonBody<S extends z.ZodType>(request: HttpRequest, schema: S, maxBytes = MAX_BODY_BYTES): z.infer<S> {
   return schema.parse(jsonValue(request, maxBytes));
-}
-
-/** A 400 when `bytes` are not UTF-8 text. */
-function checkUtf8(bytes: Uint8Array, what: string): void {
-  try {
-    utf8.decode(bytes);
-  } catch {
-    throw new BadRequestError(`${what} is not valid UTF-8 text: JSON is UTF-8; send its text in UTF-8`);
-  }
 }

@@ -42,7 +42,23 @@ export interface AliasCacheOptions {
  * before it is answered from memory: a silent store fails a call only after S3_MAX_ATTEMPTS x
  * S3_SOCKET_TIMEOUT_MS (15 s by default).
  */
-export const STALE_AFTER_MS = 2000;
+const STALE_AFTER_MS = 2000;
+
+/** What unlessSilent answers for a store that has not answered within STALE_AFTER_MS. */
+export const SILENT = Symbol('silent');
+
+/** `work`'s answer, or SILENT once the store has taken STALE_AFTER_MS over it (the work goes on). */
+export async function unlessSilent<T>(work: Promise<T>): Promise<T | typeof SILENT> {
+  let timer: NodeJS.Timeout | undefined;
+  const silent = new Promise<typeof SILENT>((resolve) => {
+    timer = setTimeout(() => resolve(SILENT), STALE_AFTER_MS);
+  });
+  try {
+    return await Promise.race([work, silent]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export class AliasCache {
   private readonly resolved = new Map<string, Resolved>();
@@ -77,20 +93,15 @@ export class AliasCache {
    * default), which every request to a loaded model waited, again at each refresh. The refresh goes
    * on, and its answer (a new version, or an authoritative 404) counts as soon as it comes.
    */
-  private notLongerThan(key: string, ref: ModelRef, version: Promise<number>): Promise<number> {
+  private async notLongerThan(key: string, ref: ModelRef, version: Promise<number>): Promise<number> {
     const last = this.confirmed.get(key);
     if (!last || this.now() - last.at > this.options.staleMaxMs) return version;
-    let timer: NodeJS.Timeout | undefined;
-    const stale = new Promise<number>((resolve) => {
-      timer = setTimeout(() => {
-        logger.warn('store slow to answer: serving the version last confirmed', { model: key, version: last.version });
-        recordEvent('StaleServes', { model: ref.name });
-        resolve(last.version);
-      }, STALE_AFTER_MS);
-    });
-    const clear = () => clearTimeout(timer);
-    version.then(clear, clear);
-    return Promise.race([version, stale]);
+    // A refresh left running has its failure handled in resolve().
+    const answer = await unlessSilent(version);
+    if (answer !== SILENT) return answer;
+    logger.warn('store slow to answer: serving the version last confirmed', { model: key, version: last.version });
+    recordEvent('StaleServes', { model: ref.name });
+    return last.version;
   }
 
   private async refresh(key: string, ref: ModelRef): Promise<number> {

@@ -6,17 +6,13 @@
  * (a 4xx) is never papered over.
  */
 import { logger, recordEvent } from '../observability.js';
-import { isAuthoritative, STALE_AFTER_MS } from './aliasCache.js';
+import { isAuthoritative, SILENT, unlessSilent } from './aliasCache.js';
 
 export async function readOrStale<T, S>(model: string, read: () => Promise<T>, inMemory: () => S): Promise<T | S> {
-  let timer: NodeJS.Timeout | undefined;
-  const silent = new Promise<'silent'>((resolve) => {
-    timer = setTimeout(() => resolve('silent'), STALE_AFTER_MS);
-  });
   const reading = read();
   try {
-    const first = await Promise.race([reading, silent]);
-    if (first !== 'silent') return first;
+    const first = await unlessSilent(reading);
+    if (first !== SILENT) return first;
     // Left to finish on its own: its failure is the store's, already answered for.
     reading.catch(() => undefined);
     logger.warn('store slow to answer: answering from the model in memory', { model });
@@ -27,7 +23,5 @@ export async function readOrStale<T, S>(model: string, read: () => Promise<T>, i
     logger.warn('store unavailable: answering from the model in memory', { model, error: error as Error });
     recordEvent('StaleServes', { model });
     return inMemory();
-  } finally {
-    clearTimeout(timer);
   }
 }

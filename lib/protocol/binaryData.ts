@@ -10,6 +10,7 @@
  * Numbers are not parsed from text at all on this path: each numeric input becomes one typed array.
  */
 import { BadRequestError, quoted } from '../errors.js';
+import { utf8Text } from '../bytes.js';
 import { INT32_MAX, INT32_MIN } from '../tensors/valueRanges.js';
 import { jsonData, type OipDatatype } from './datatypes.js';
 import { halfToFloat } from './half.js';
@@ -170,9 +171,6 @@ interface HeaderInput {
   data?: unknown;
 }
 
-/** The JSON header is UTF-8, as any JSON body (lib/http/body.ts): other bytes are refused, not read with replacement characters. */
-const headerText = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 /**
  * The request a binary body carries: its JSON header with each binary input's `data` filled from
  * the bytes after it (validated like any request afterwards). Sizes must add up exactly.
@@ -184,10 +182,9 @@ export function readBinaryRequest(body: Uint8Array, headerLength: string): unkno
   if (!Number.isInteger(length) || length > body.length) {
     throw new BadRequestError(`Inference-Header-Content-Length is ${quoted(headerLength)}; the body has ${body.length} bytes`);
   }
-  let text: string;
-  try {
-    text = headerText.decode(body.subarray(0, length));
-  } catch {
+  // The JSON header is UTF-8, as any JSON body (lib/http/body.ts).
+  const text = utf8Text(body.subarray(0, length));
+  if (text === undefined) {
     throw new BadRequestError(`the JSON header (the first ${length} bytes) is not valid UTF-8 text: JSON is UTF-8; send its text in UTF-8`);
   }
   let header: { inputs?: unknown };

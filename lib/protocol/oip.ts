@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { BadRequestError, quoted } from '../errors.js';
+import { utf8Text } from '../bytes.js';
 import { inputKindOf, type ModelInput } from '../inputs/encode.js';
 import type { Manifest } from '../registry/manifest.js';
 import { elementCount, type TensorData } from '../tensors/data.js';
@@ -80,14 +81,10 @@ export const LABEL_OUTPUT = 'label';
  * read with replacement characters, and a leading byte-order mark is kept, as the same text sent in
  * JSON keeps it: a text means the same in binary and in JSON.
  */
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-function utf8Text(bytes: Uint8Array, where: string, element: number): string {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw new BadRequestError(`${where}: BYTES element ${element} is not valid UTF-8 text`);
-  }
+function elementText(bytes: Uint8Array, where: string, element: number): string {
+  const text = utf8Text(bytes);
+  if (text === undefined) throw new BadRequestError(`${where}: BYTES element ${element} is not valid UTF-8 text`);
+  return text;
 }
 
 /**
@@ -112,7 +109,7 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number, k
     // Texts are decoded one element at a time, each element's view dropped as soon as it is read.
     // An image model's elements stay where they are in the body until their count is checked
     // (naturalInstances; other uses take views: eager), though TensorData names only scalars.
-    const data = keepBytes ? (values as unknown as TensorData['data']) : Array.from({ length: values.length }, (_, i) => utf8Text(values.element(i), where, i));
+    const data = keepBytes ? (values as unknown as TensorData['data']) : Array.from({ length: values.length }, (_, i) => elementText(values.element(i), where, i));
     return { name: input.name, dtype, shape: input.shape, data };
   }
   if (!Array.isArray(input.data)) throw new BadRequestError(`${where}.data: expected an array`);
