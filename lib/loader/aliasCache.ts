@@ -17,6 +17,8 @@ import type { ObjectStore } from '../store/index.js';
 interface Resolved {
   version: Promise<number>;
   expiresAt: number;
+  /** The store has not answered this refresh yet: requests arriving meanwhile get the same bound as the one that started it. */
+  pending: boolean;
 }
 
 interface Confirmed {
@@ -77,21 +79,29 @@ export class AliasCache {
     if (ref.version !== undefined) return Promise.resolve(ref.version);
     const key = formatModelRef(ref);
     const hit = this.resolved.get(key);
-    if (hit && hit.expiresAt > this.now()) return hit.version;
+    if (hit && hit.expiresAt > this.now()) return hit.pending ? this.notLongerThan(key, ref, hit.version) : hit.version;
     // Single-flight: callers arriving during a refresh share it.
     const version = this.refresh(key, ref);
-    this.resolved.set(key, { version, expiresAt: this.now() + this.options.ttlMs });
-    version.catch(() => {
-      if (this.resolved.get(key)?.version === version) this.resolved.delete(key);
-    });
+    const entry: Resolved = { version, expiresAt: this.now() + this.options.ttlMs, pending: true };
+    this.resolved.set(key, entry);
+    version.then(
+      () => {
+        entry.pending = false;
+      },
+      () => {
+        if (this.resolved.get(key) === entry) this.resolved.delete(key);
+      },
+    );
     return this.notLongerThan(key, ref, version);
   }
 
   /**
    * The refresh's answer, or the version last confirmed once the store has been silent for
    * STALE_AFTER_MS: a silent store takes S3_MAX_ATTEMPTS x S3_SOCKET_TIMEOUT_MS to fail (15 s by
-   * default), which every request to a loaded model waited, again at each refresh. The refresh goes
-   * on, and its answer (a new version, or an authoritative 404) counts as soon as it comes.
+   * default), which every request to a loaded model waited, again at each refresh: the one that
+   * started it and those arriving while it runs (one at a time in Lambda, many at once under
+   * `npm start` or serverless offline). The refresh goes on, and its answer (a new version, or an
+   * authoritative 404) counts as soon as it comes.
    */
   private async notLongerThan(key: string, ref: ModelRef, version: Promise<number>): Promise<number> {
     const last = this.confirmed.get(key);
@@ -116,7 +126,7 @@ export class AliasCache {
       logger.warn('store unavailable: serving the version last confirmed', { model: key, version: last.version, staleSeconds, error: error as Error });
       recordEvent('StaleServes', { model: ref.name });
       // Ask the store again after a pause, not on every request meanwhile.
-      this.resolved.set(key, { version: Promise.resolve(last.version), expiresAt: this.now() + Math.min(this.options.ttlMs, 5000) });
+      this.resolved.set(key, { version: Promise.resolve(last.version), expiresAt: this.now() + Math.min(this.options.ttlMs, 5000), pending: false });
       return last.version;
     }
   }
