@@ -48,6 +48,7 @@ interface Statement {
   Effect: string;
   Action: string | string[];
   Resource: unknown;
+  Condition?: unknown;
 }
 interface PolicyDocument {
   PolicyDocument: { Statement: Statement[] };
@@ -460,15 +461,21 @@ describe('serverless.yml as the framework resolves it', () => {
           role,
           roleStatements(printedConfig, role)
             .filter((s) => [s.Action].flat().some((a) => a.startsWith('kms:')))
-            .map((s) => ({ actions: [s.Action].flat().sort(), resources: [s.Resource].flat().map((r) => resourceText(deployedValue(printedConfig, r))) })),
+            .map((s) => ({
+              actions: [s.Action].flat().sort(),
+              resources: [s.Resource].flat().map((r) => resourceText(deployedValue(printedConfig, r))),
+              condition: s.Condition,
+            })),
         ]),
       );
 
-    it('lets readers decrypt with that key, and writers (batch scoring and its state machine included) also make data keys: nothing more', async () => {
+    it('lets readers decrypt with that key, and writers (batch scoring and its state machine included) also make data keys, only through S3: nothing more', async () => {
       const resolved = await printed(`modelBucketKmsKey=${key}`);
-      const read = [{ actions: ['kms:Decrypt'], resources: [key] }];
+      // Only when S3 asks KMS for them (any region's S3, any partition's endpoint).
+      const condition = { StringLike: { 'kms:ViaService': 's3.*' } };
+      const read = [{ actions: ['kms:Decrypt'], resources: [key], condition }];
       // Decrypt too: a multipart upload decrypts its parts' data keys when it completes.
-      const write = [{ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key] }];
+      const write = [{ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key], condition }];
       const writers = ['StoreWriterRole', 'JobSubmitterRole', 'JobWorkerRole', 'BatchStepRole', 'BatchTriggerRole', 'BatchWorkflowRole'];
       expect(kmsGrants(resolved)).toEqual({ [PROVIDER_ROLE]: read, ...Object.fromEntries(writers.map((role) => [role, write])) });
       // And so every function: the read-only ones decrypt, every one with a role of its own writes.
