@@ -18,64 +18,53 @@ function defaultModelsDir(): string {
 }
 
 const positiveInt = z.coerce.number().int().positive();
-/** serverless.yml passes an unset variable through as '': the same as unset. */
-const optionalPositiveInt = z
-  .union([positiveInt, z.literal('')])
-  .optional()
-  .transform((v) => v || undefined);
 
 const schema = z.object({
   MODEL_STORE_URI: z
     .string()
     .regex(/^(s3:\/\/[^/]+(\/.*)?|file:\/\/.+)$/, 'must be s3://bucket[/prefix] or file://path')
     .optional(),
-  S3_ENDPOINT: z.union([z.url(), z.literal('')]).optional(),
-  S3_FORCE_PATH_STYLE: z.enum(['true', 'false', '']).optional(),
-  TFJS_BACKEND: z
-    .enum(['node', 'wasm', 'cpu', ''])
-    .optional()
-    .transform((v) => v || undefined),
-  TFJS_WASM_DIR: z
-    .string()
-    .optional()
-    .transform((v) => v || undefined),
+  S3_ENDPOINT: z.url().optional(),
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).optional(),
+  TFJS_BACKEND: z.enum(['node', 'wasm', 'cpu']).optional(),
+  TFJS_WASM_DIR: z.string().optional(),
   MODEL_ALIAS_TTL_SECONDS: z.coerce.number().min(0).default(30),
   MODEL_STALE_MAX_SECONDS: z.coerce.number().min(0).default(3600),
   S3_MAX_ATTEMPTS: positiveInt.max(10).default(3),
   S3_CONNECT_TIMEOUT_MS: positiveInt.default(1000),
   S3_SOCKET_TIMEOUT_MS: positiveInt.default(5000),
-  MODEL_CACHE_MAX_BYTES: optionalPositiveInt,
+  MODEL_CACHE_MAX_BYTES: positiveInt.optional(),
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: positiveInt.optional(),
   MODEL_PRELOAD: z.string().optional(),
   MAX_BATCH: positiveInt.default(256),
   BATCH_MAX_ROWS: positiveInt.default(2048),
   EXPLAIN_MAX_INSTANCES: positiveInt.default(32),
-  MEMORY_BUDGET_BYTES: optionalPositiveInt,
-  JOB_WORKER_MEMORY_SIZE: z.union([positiveInt, z.literal('')]).optional(),
+  MEMORY_BUDGET_BYTES: positiveInt.optional(),
+  JOB_WORKER_MEMORY_SIZE: positiveInt.optional(),
   JOB_WORKER_FUNCTION: z.string().optional(),
   JOB_WORKER_TIMEOUT_SECONDS: positiveInt.max(900).default(900),
   // Lambda's range for a function's maximum event age; its default is the longest, 6 hours.
   JOB_WORKER_MAX_EVENT_AGE_SECONDS: positiveInt.min(60).max(21600).default(21600),
   // At most 15 s: three intervals (the staleness limit) stay below the minute before Lambda's retry (lib/jobs/heartbeat.ts).
-  JOB_HEARTBEAT_MS: z
-    .union([positiveInt.max(15_000), z.literal('')])
-    .optional()
-    .transform((v) => v || undefined),
-  LAMBDA_ENDPOINT: z.union([z.url(), z.literal('')]).optional(),
+  JOB_HEARTBEAT_MS: positiveInt.max(15_000).optional(),
+  LAMBDA_ENDPOINT: z.url().optional(),
   IS_OFFLINE: z.string().optional(),
   AWS_EXECUTION_ENV: z.string().optional(),
   AWS_REGION: z.string().optional(),
   AWS_ACCESS_KEY_ID: z.string().optional(),
   AWS_SECRET_ACCESS_KEY: z.string().optional(),
   AWS_SESSION_TOKEN: z.string().optional(),
-  BATCH_STORE_URI: z.union([z.string().regex(/^(s3:\/\/[^/]+(\/.*)?|file:\/\/.+)$/), z.literal('')]).optional(),
+  BATCH_STORE_URI: z
+    .string()
+    .regex(/^(s3:\/\/[^/]+(\/.*)?|file:\/\/.+)$/)
+    .optional(),
   BATCH_MARGIN_SECONDS: z.coerce.number().min(0).default(60),
   BATCH_SHARD_BYTES: positiveInt.default(256 * 2 ** 20),
   BATCH_RANGE_BYTES: positiveInt.default(64 * 2 ** 20),
   BATCH_MAX_CONCURRENCY: positiveInt.max(10_000).default(40),
   BATCH_STATE_MACHINE_NAME: z.string().optional(),
   BATCH_STATE_MACHINE_ARN: z.string().optional(),
-  STEP_FUNCTIONS_ENDPOINT: z.union([z.url(), z.literal('')]).optional(),
+  STEP_FUNCTIONS_ENDPOINT: z.url().optional(),
 });
 
 /** Every variable the configuration is read from (serverless.yml must pass each through: a test checks it). */
@@ -141,7 +130,9 @@ export interface Config {
 export class ConfigError extends Error {}
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(env);
+  // An empty variable is an unset one: serverless.yml's `${env:X, default}` passes an empty X as it
+  // is, and z.coerce.number would read it as 0 (an alias TTL of 0, a batch run with no margin).
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
   if (!parsed.success) {
     const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(`invalid configuration: ${detail}`);
@@ -152,7 +143,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const inLambda = e.AWS_EXECUTION_ENV?.startsWith('AWS_Lambda') === true || e.IS_OFFLINE === 'true';
   return {
     modelStoreUri: e.MODEL_STORE_URI ?? pathToFileURL(defaultModelsDir()).href,
-    s3Endpoint: e.S3_ENDPOINT || undefined,
+    s3Endpoint: e.S3_ENDPOINT,
     // A custom endpoint is almost always an S3-compatible server that wants path-style addressing.
     s3ForcePathStyle: e.S3_FORCE_PATH_STYLE ? e.S3_FORCE_PATH_STYLE === 'true' : Boolean(e.S3_ENDPOINT),
     backend: e.TFJS_BACKEND,
@@ -178,15 +169,15 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // there, no Lambda API holds the worker (the AWS one would be called, with a job id only this
     // machine knows), so jobs run in this process, as batch continuations do.
     jobWorkerFunction: (inLambda && e.JOB_WORKER_FUNCTION) || undefined,
-    batchStoreUri: e.BATCH_STORE_URI || undefined,
+    batchStoreUri: e.BATCH_STORE_URI,
     batchMarginMs: e.BATCH_MARGIN_SECONDS * 1000,
     batchShard: {
       shardBytes: e.BATCH_SHARD_BYTES,
       rangeBytes: e.BATCH_RANGE_BYTES,
       maxConcurrency: e.BATCH_MAX_CONCURRENCY,
-      stateMachineName: e.BATCH_STATE_MACHINE_NAME || undefined,
-      stateMachineArn: e.BATCH_STATE_MACHINE_ARN || undefined,
-      endpoint: e.STEP_FUNCTIONS_ENDPOINT || undefined,
+      stateMachineName: e.BATCH_STATE_MACHINE_NAME,
+      stateMachineArn: e.BATCH_STATE_MACHINE_ARN,
+      endpoint: e.STEP_FUNCTIONS_ENDPOINT,
     },
     // Under serverless offline (its default lambdaPort), functions are invoked through its local Lambda endpoint.
     lambdaEndpoint: e.LAMBDA_ENDPOINT || (e.IS_OFFLINE ? 'http://127.0.0.1:3002' : undefined),

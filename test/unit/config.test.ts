@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, readConfig } from '../../lib/config.js';
+import { CONFIG_VARIABLES, ConfigError, readConfig } from '../../lib/config.js';
 
 describe('configuration', () => {
   it('works with no variables at all: the repo models/ folder, 30 s alias TTL, batches of 256', () => {
@@ -14,6 +14,14 @@ describe('configuration', () => {
   it("reads an empty variable as unset, as serverless.yml passes one the shell does not set (TF.js's wasm folder, the cache and memory budget)", () => {
     const c = readConfig({ TFJS_WASM_DIR: '', MODEL_CACHE_MAX_BYTES: '', MEMORY_BUDGET_BYTES: '', TFJS_BACKEND: '', JOB_HEARTBEAT_MS: '' });
     expect(c).toMatchObject({ wasmDir: undefined, cacheMaxBytes: 512 * 1024 * 1024, memoryBudgetBytes: undefined, backend: undefined, jobHeartbeatMs: undefined });
+  });
+
+  it('reads every variable set empty as unset (its default), as serverless.yml says (its env fallbacks pass an empty shell variable as it is)', () => {
+    // MODEL_ALIAS_TTL_SECONDS= read as 0 s (an alias re-read on every request), BATCH_MARGIN_SECONDS= as 0
+    // (a batch run never handed over before its timeout), MAX_BATCH= failed the cold start.
+    const empty = Object.fromEntries(CONFIG_VARIABLES.map((v) => [v, '']));
+    expect(readConfig(empty)).toEqual(readConfig({}));
+    expect(readConfig({ ...empty, MODEL_STORE_URI: 'file:///tmp/m' })).toEqual(readConfig({ MODEL_STORE_URI: 'file:///tmp/m' }));
   });
 
   it('reads every variable', () => {
