@@ -162,10 +162,9 @@ program
   .option('--json', 'print the whole answer as JSON')
   .action(async (ref: string, options) => console.log(await explain(services(), ref, options)));
 
-try {
-  await program.parseAsync();
-} catch (error) {
+// No top-level await: bin/modelctl.js runs this file as a CommonJS bundle (cli/cliBundle.ts).
+program.parseAsync().catch((error: unknown) => {
   const { message, exitCode } = failure(error, program.opts<{ verbose?: boolean }>().verbose === true);
   if (message) console.error(`modelctl: ${message}`);
   process.exitCode = exitCode;
-}
+});
