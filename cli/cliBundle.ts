@@ -16,16 +16,20 @@ import { commonjsExternals } from './commonjsExternals.js';
 export const cliBundlePath = (root: string): string => path.join(root, 'node_modules', '.cache', 'modelctl', 'modelctl.cjs');
 
 /**
- * import.meta.url as each bundled file's own URL, as under tsx: lib/config.ts finds models/ from it,
+ * import.meta.url as each of our files' own URL, as under tsx: lib/config.ts finds models/ from it,
  * cli/commands/batch.ts the worker's source, lib/runtime/wasmFiles.ts and jpegWasm.ts the wasm binaries
  * (esbuild has no per-file value for it: `define` is one value for the whole bundle). A file that uses
  * it gets a const of its URL, which the define below points import.meta.url to; esbuild renames each
- * module's const apart, and leaves strings and comments alone.
+ * module's const apart (never to the banner's name, which packages' import.meta.url reads), and
+ * leaves strings and comments alone.
  */
 const ownFileUrls: Plugin = {
   name: 'own-file-urls',
   setup(build) {
     build.onLoad({ filter: /\.[cm]?[jt]s$/ }, async (args) => {
+      // Packages keep the bundle's URL (the banner's), as in the worker: read here, h5wasm's megabytes
+      // would cross to esbuild and back, a third of the build's time.
+      if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
       const source = await readFile(args.path, 'utf8');
       if (!source.includes('import.meta')) return undefined;
       const loader = /\.[cm]?ts$/.test(args.path) ? 'ts' : 'js';
@@ -48,6 +52,7 @@ export async function buildCliBundle(root: string): Promise<string> {
     format: 'cjs',
     plugins: [commonjsExternals, ownFileUrls],
     define: { 'import.meta.url': '__importMetaUrl' },
+    banner: { js: 'var __importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
     metafile: true,
     write: false,
     logLevel: 'error',
