@@ -53,6 +53,11 @@ export async function buildCliBundle(root: string): Promise<string> {
     plugins: [commonjsExternals, ownFileUrls],
     define: { 'import.meta.url': '__importMetaUrl' },
     banner: { js: 'var __importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+    // --verbose stack traces name our files' lines, as under tsx: bin/modelctl.js turns source maps
+    // on for it. Sources are on disk, so not in the map.
+    outfile: cliBundlePath(root),
+    sourcemap: 'linked',
+    sourcesContent: false,
     metafile: true,
     write: false,
     logLevel: 'error',
@@ -67,13 +72,21 @@ export async function buildCliBundle(root: string): Promise<string> {
   );
   const bundle = cliBundlePath(root);
   await mkdir(path.dirname(bundle), { recursive: true });
-  const temporary = `${bundle}.${process.pid}-${Date.now()}.tmp`;
+  const output = (extension: string) => result.outputFiles.find((file) => file.path.endsWith(extension))?.text ?? '';
   const header = `// modelctl-inputs ${JSON.stringify({ root, inputs })}\n`;
+  // The header is one more line above the code: one more (empty) line of mappings.
+  await writeWhole(`${bundle}.map`, output('.map').replace('"mappings": "', '"mappings": ";'));
+  await writeWhole(bundle, header + output('.cjs'));
+  return bundle;
+}
+
+/** Writes `file` under a temporary name, then renames it into place: a reader sees all of it or none. */
+async function writeWhole(file: string, text: string): Promise<void> {
+  const temporary = `${file}.${process.pid}-${Date.now()}.tmp`;
   try {
-    await writeFile(temporary, header + result.outputFiles[0].text);
-    await rename(temporary, bundle);
+    await writeFile(temporary, text);
+    await rename(temporary, file);
   } finally {
     await rm(temporary, { force: true });
   }
-  return bundle;
 }

@@ -38,7 +38,7 @@ describe('the modelctl bundle', () => {
   it('two first starts at once both run, from one whole bundle, and find the models beside the sources', async () => {
     const answers = await Promise.all([ctl('list', '--json'), ctl('list', '--json')]);
     for (const { stdout } of answers) expect(await models(stdout)).toEqual(['iris', 'spam']);
-    expect(await readdir(path.dirname(bundle))).toEqual(['modelctl.cjs']);
+    expect((await readdir(path.dirname(bundle))).sort()).toEqual(['modelctl.cjs', 'modelctl.cjs.map']);
     expect(await readFile(bundle, 'utf8')).toMatch(/^\/\/ modelctl-inputs /);
   }, 60_000);
 
@@ -51,6 +51,12 @@ describe('the modelctl bundle', () => {
     const built = (await stat(bundle)).mtimeMs;
     expect((await ctl('show', 'iris')).stdout).toContain('"name": "iris"');
     expect((await stat(bundle)).mtimeMs).toBe(built);
+  }, 60_000);
+
+  it('names the TypeScript files and lines in a --verbose stack trace, as under tsx', async () => {
+    const error = await ctl('--verbose', 'show', 'nosuch').catch((e: { stderr: string; code: number }) => e);
+    expect(error).toMatchObject({ code: 1 });
+    expect((error as { stderr: string }).stderr).toMatch(new RegExp(`\\n\\s+at namingWhatExists \\(${copy}/cli/refs\\.ts:\\d+:\\d+\\)`));
   }, 60_000);
 
   it('rebuilds when a file it was built from is gone', async () => {
