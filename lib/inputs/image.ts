@@ -5,7 +5,7 @@
  *   0. check what decoding and fitting it takes against the memory budget, from its header  (workingMemory.ts)
  *   1. decode PNG or JPEG to RGBA                          (decode.ts)
  *   2. turn upright by the JPEG's EXIF orientation         (orientation.ts; exifOrientation: false skips it)
- *   3. alpha over white; grey (luminance) or RGB           (plane.ts)
+ *   3. alpha over white; grey (luminance, or greyWeights) or RGB   (plane.ts)
  *   4. invert (255 - v) if asked; BGR order if asked
  *   5. fit to width x height: stretch, cover, contain, mnist, resampled by `resize`   (fit.ts)
  *   6. normalise each channel: (value * scale + offset - mean[c]) / std[c]
@@ -32,6 +32,11 @@ const settingsSchema = z
     width: z.number().int().positive(),
     height: z.number().int().positive(),
     channels: z.union([z.literal(1), z.literal(3)]),
+    /**
+     * channels 1: grey = r * R + g * G + b * B with these [r, g, b] instead of luminance's 0.299, 0.587,
+     * 0.114, for a model whose own pipeline weighs them otherwise (@vladmandic/human's 0.2989, 0.587, 0.114).
+     */
+    greyWeights: z.tuple([z.number(), z.number(), z.number()]).optional(),
     /** Resampling: TF.js's resizeBilinear or resizeNearestNeighbor, or area averaging (ours). */
     resize: z.enum(['bilinear', 'nearest', 'area']).default('bilinear'),
     /** As in tf.image.resizeBilinear / resizeNearestNeighbor (TF 1's legacy grid when both are false). */
@@ -63,6 +68,7 @@ const settingsSchema = z
         });
       }
     }
+    if (s.greyWeights && s.channels !== 1) context.addIssue({ code: 'custom', path: ['greyWeights'], message: 'greyWeights apply to a 1-channel (grey) image' });
     if (s.alignCorners && s.halfPixelCenters)
       context.addIssue({ code: 'custom', path: ['halfPixelCenters'], message: 'alignCorners and halfPixelCenters cannot both be true (as in TF.js)' });
     if (s.resize === 'area' && (s.alignCorners || s.halfPixelCenters)) {
@@ -89,7 +95,7 @@ async function checkedHeader(settings: ImageSettings, bytes: Uint8Array, where: 
 async function imageRow(settings: ImageSettings, bytes: Uint8Array, where: string, out: Float32Array, budget?: EncodeBudget): Promise<void> {
   const { header, orientation } = await checkedHeader(settings, bytes, where, budget);
   const decoded = decodeImage(bytes, where, header);
-  let plane = inverted(toPlane(decoded, settings.channels), settings.invert);
+  let plane = inverted(toPlane(decoded, settings.channels, settings.greyWeights), settings.invert);
   if (settings.channelOrder === 'bgr') plane = toBgr(plane);
   const fitted = fitPlane(settings, plane, orientation, where);
   const c = settings.channels;

@@ -156,6 +156,32 @@ describe('resampling equals TF.js on the same decoded pixels', () => {
     expect(refuse({ mean: [0.5, 0.5] })).toMatch(/mean has 2 values; the image has 3 channel/);
     expect(refuse({ std: [1, 0, 1] })).toMatch(/std must be positive/);
     expect(refuse({ fit: 'crop' })).toMatch(/fit/);
+    expect(refuse({ greyWeights: [0.2989, 0.587, 0.114] })).toMatch(/greyWeights apply to a 1-channel/);
+    expect(refuse({ channels: 1, greyWeights: [0.3, 0.6] })).toMatch(/greyWeights/);
+  });
+});
+
+describe('grey', () => {
+  /** The card turned grey as @vladmandic/human's emotion step does: each channel times its weight, summed (src/gear/emotion.ts). */
+  const weighted = (weights: number[], width: number, height: number) =>
+    tf.tidy(() => tf.div(tf.sum(tf.mul(tf.image.resizeBilinear(decoded(), [height, width]), weights), 2), 255).dataSync());
+
+  it('is luminance (0.299, 0.587, 0.114) by default, and greyWeights when given, as the weighted sum of the resized channels', async () => {
+    for (const weights of [
+      [0.299, 0.587, 0.114],
+      [0.2989, 0.587, 0.114],
+      [0.2126, 0.7152, 0.0722],
+    ]) {
+      const given = weights[0] === 0.299 ? {} : { greyWeights: weights as [number, number, number] };
+      const ours = await encodeImages(settings({ channels: 1, width: 24, height: 16, ...given }), [b64(png)]);
+      expect(maxDifference(ours, weighted(weights, 24, 16))).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it("human's weights differ from luminance on this card: the flag changes the model's input", async () => {
+    const luminance = await encodeImages(settings({ channels: 1 }), [b64(png)]);
+    const human = await encodeImages(settings({ channels: 1, greyWeights: [0.2989, 0.587, 0.114] }), [b64(png)]);
+    expect(maxDifference(luminance, human)).toBeGreaterThan(1e-5);
   });
 });
 

@@ -4,11 +4,17 @@
  */
 import type { Plane } from './areaResize.js';
 
-/** RGBA -> 1 (luminance 0.299R + 0.587G + 0.114B) or 3 channels, alpha composited over white, 0..255. */
-export function toPlane(image: { width: number; height: number; rgba: Uint8Array }, channels: 1 | 3): Plane {
+/**
+ * RGBA -> 1 (luminance 0.299R + 0.587G + 0.114B, or `greyWeights` [r, g, b] when the model's own
+ * pipeline weighs them otherwise) or 3 channels, alpha composited over white, 0..255.
+ */
+export function toPlane(image: { width: number; height: number; rgba: Uint8Array }, channels: 1 | 3, greyWeights?: [number, number, number]): Plane {
   const n = image.width * image.height;
   const data = new Float32Array(n * channels);
   const { rgba } = image;
+  const luminance = greyWeights
+    ? (r: number, g: number, b: number) => greyWeights[0] * r + greyWeights[1] * g + greyWeights[2] * b
+    : (r: number, g: number, b: number) => (299 * r + 587 * g + 114 * b) / 1000;
   for (let i = 0; i < n; i++) {
     const p = i * 4;
     const a = rgba[p + 3] / 255;
@@ -16,7 +22,7 @@ export function toPlane(image: { width: number; height: number; rgba: Uint8Array
     const r = rgba[p] * a + white;
     const g = rgba[p + 1] * a + white;
     const b = rgba[p + 2] * a + white;
-    if (channels === 1) data[i] = (299 * r + 587 * g + 114 * b) / 1000;
+    if (channels === 1) data[i] = luminance(r, g, b);
     else {
       data[i * 3] = r;
       data[i * 3 + 1] = g;
