@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { decode as libjpegTurboDecode } from '@cwasm/jpeg-turbo';
+import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { preprocessingFrom } from '../../cli/commands/preprocessing.js';
@@ -38,9 +39,9 @@ const FACES = [
 
 interface Face {
   name: string;
-  /** What a client sends: the crop as a PNG, so both sides see the same pixels. */
-  png: Uint8Array;
-  /** The same crop as human holds a face: float [1, H, W, 3] in 0..1. */
+  /** What a client sends: the crop as a PNG, or as a JPEG. */
+  bytes: Uint8Array;
+  /** The same pixels (a JPEG's as libjpeg-turbo decodes it) as human holds a face: float [1, H, W, 3] in 0..1. */
   tensor: () => tf.Tensor4D;
 }
 
@@ -55,7 +56,7 @@ async function servingPushed(flags: object): Promise<App> {
 }
 
 async function scores(app: App, face: Face): Promise<Record<string, number>> {
-  const answer = await call(app.predict, 'POST', '/v1/models/emotion:predict', { instances: [{ b64: Buffer.from(face.png).toString('base64') }] });
+  const answer = await call(app.predict, 'POST', '/v1/models/emotion:predict', { instances: [{ b64: Buffer.from(face.bytes).toString('base64') }] });
   expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
   return Object.fromEntries(answer.body.predictions[0].scores.map((s: { label: string; score: number }) => [s.label, s.score]));
 }
@@ -69,6 +70,12 @@ async function theirs(face: Face) {
 
 const worstDifference = (ours: Record<string, number>, raw: number[]) => Math.max(...LABELS.map((label, i) => Math.abs(ours[label] - raw[i])));
 
+/** human's face as it holds one: the RGBA pixels' RGB, float [1, H, W, 3] in 0..1. */
+const asFace = (name: string, bytes: Uint8Array, { width, height, data }: { width: number; height: number; data: Uint8Array | Uint8ClampedArray }): Face => {
+  const rgb = Float32Array.from(data.filter((_, i) => i % 4 !== 3));
+  return { name, bytes, tensor: () => tf.tidy(() => tf.div(tf.tensor4d(rgb, [1, height, width, 3]), 255)) };
+};
+
 beforeAll(async () => {
   await initBackend();
   human = await humanEmotion();
@@ -79,12 +86,12 @@ beforeAll(async () => {
       const from = ((box.y + y) * image.width + box.x) * 4;
       png.data.set(image.data.subarray(from, from + box.width * 4), y * box.width * 4);
     }
-    const rgb = Float32Array.from(png.data.filter((_, i) => i % 4 !== 3));
-    faces.push({
-      name: `${box.photo} at ${box.x},${box.y}`,
-      png: new Uint8Array(PNG.sync.write(png)),
-      tensor: () => tf.tidy(() => tf.div(tf.tensor4d(rgb, [1, box.height, box.width, 3]), 255)),
-    });
+    faces.push(asFace(`${box.photo} at ${box.x},${box.y} (PNG)`, new Uint8Array(PNG.sync.write(png)), png));
+    if (box === FACES[0]) {
+      // The same face sent as a JPEG: its reference pixels are an independent libjpeg-turbo build's (the service decodes with mozjpeg's).
+      const bytes = new Uint8Array(jpeg.encode({ data: png.data, width: box.width, height: box.height }, 90).data);
+      faces.push(asFace(`${box.photo} at ${box.x},${box.y} (JPEG)`, bytes, libjpegTurboDecode(bytes)));
+    }
   }
 }, 60_000);
 
