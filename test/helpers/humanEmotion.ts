@@ -2,7 +2,9 @@
  * @vladmandic/human's own emotion step (src/gear/emotion.ts, shipped in the package), run on this
  * project's TF.js and backend: esbuild bundles that source file with its imports from the package,
  * its `dist/tfjs.esm.js` (human's own bundled TF.js) replaced by @tensorflow/tfjs-core and
- * -converter, the instances the service uses, so both run the same kernels.
+ * -converter, the instances the service uses, so both run the same kernels. The package's built
+ * dist/human.node*.js holds the same steps and constants (resizeBilinear(face, [64, 64], false),
+ * rgb [0.2989, 0.587, 0.114], (grey - 0.5) * 2), read there for 3.3.6.
  *
  * human's predict() answers each score cut down to two decimals for display; the unrounded scores
  * are read from the model it calls (its output, observed, not changed).
