@@ -22,33 +22,96 @@ import { tempFolderStore } from '../helpers/stores.js';
 
 let app: App;
 let store: FolderStore;
-let instances: Record<string, number>[];
-let labels: string[];
-let manifest: { labels: string[]; transforms: { input: { features: { name: string; mean: number; std: number }[]; standardize: boolean } } };
+
+interface Rows {
+  /** Natural instances, as a client sends them. */
+  instances: unknown[];
+  labels: (string | number)[];
+  /** The model input and the training target of these rows, computed from the manifest. */
+  encode(rows: number[]): { x: tf.Tensor2D; y: tf.Tensor2D };
+  loss: string;
+}
+const data: Record<string, Rows> = {};
+
+type Manifest = {
+  labels?: string[];
+  transforms: { input: { features?: { name: string; mean: number; std: number }[]; standardize?: boolean; vocabulary?: string[]; lowercase?: boolean; tokenPattern?: string } };
+};
+const manifestOf = async (model: string): Promise<Manifest> => JSON.parse(await readFile(`models/${model}/versions/1/manifest.json`, 'utf8'));
+
+/** A CSV's rows as objects, its columns in the order `columns` gives (not the manifest's, which the service has to follow). */
+async function csv(file: string, columns: number[]): Promise<{ rows: Record<string, number>[]; last: string[] }> {
+  const [header, ...lines] = (await readFile(file, 'utf8')).trim().split('\n');
+  const names = header.split(',');
+  const cells = lines.map((l) => l.split(','));
+  return { rows: cells.map((c) => Object.fromEntries(columns.map((i) => [names[i], Number(c[i])]))), last: cells.map((c) => c[c.length - 1] as string) };
+}
+
+/** A tabular model's input: the features in the manifest's order, standardised only if it says so. */
+function tabular(manifest: Manifest, rows: Record<string, number>[]): number[][] {
+  const { features = [], standardize } = manifest.transforms.input;
+  return rows.map((row) => features.map((f) => (standardize ? (row[f.name] - f.mean) / f.std : row[f.name])));
+}
 
 beforeAll(async () => {
   store = await tempFolderStore();
   await cp('models', fileURLToPath(store.uri), { recursive: true });
   app = serving(store.uri);
-  manifest = JSON.parse(await readFile('models/iris/versions/1/manifest.json', 'utf8'));
-  const [header, ...lines] = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n');
-  const names = header.split(',');
-  const cells = lines.map((l) => l.split(','));
-  // Columns shuffled relative to the manifest's order, so that order has to be followed.
-  instances = cells.map((c) => Object.fromEntries([3, 1, 0, 2].map((i) => [names[i], Number(c[i])])));
-  labels = cells.map((c) => c[4] as string);
+
+  const iris = await manifestOf('iris');
+  const irisCsv = await csv('models/_datasets/iris-test.csv', [3, 1, 0, 2]);
+  data.iris = {
+    instances: irisCsv.rows,
+    labels: irisCsv.last,
+    loss: 'categoricalCrossentropy',
+    encode: (rows) => ({
+      x: tf.tensor2d(
+        tabular(
+          iris,
+          rows.map((r) => irisCsv.rows[r]),
+        ),
+      ),
+      y: tf.tensor2d(rows.map((r) => (iris.labels ?? []).map((name) => (irisCsv.last[r] === name ? 1 : 0)))),
+    }),
+  };
+
+  const housing = await manifestOf('housing');
+  const housingCsv = await csv('models/_datasets/housing-test.csv', [11, 0, 5, 1, 2, 3, 4, 6, 7, 8, 9, 10]);
+  const medv = housingCsv.last.map(Number).slice(0, 40);
+  data.housing = {
+    instances: housingCsv.rows.slice(0, 40),
+    labels: medv,
+    loss: 'meanSquaredError',
+    encode: (rows) => ({
+      x: tf.tensor2d(
+        tabular(
+          housing,
+          rows.map((r) => housingCsv.rows[r]),
+        ),
+      ),
+      y: tf.tensor2d(rows.map((r) => [medv[r] as number])),
+    }),
+  };
+
+  // spam: a binary bag of words over the vocabulary (lowercased, tokens by the manifest's pattern); 'spam', labels[1], is 1.
+  const spam = await manifestOf('spam');
+  const { vocabulary = [], lowercase, tokenPattern = '' } = spam.transforms.input;
+  const lines = (await readFile('models/_datasets/spam-test.jsonl', 'utf8')).trim().split('\n').slice(0, 40);
+  const mails = lines.map((l) => JSON.parse(l) as { text: string; label: string });
+  const bag = (text: string) => {
+    const tokens = new Set((lowercase ? text.toLowerCase() : text).match(new RegExp(tokenPattern, 'g')) ?? []);
+    return vocabulary.map((word) => (tokens.has(word) ? 1 : 0));
+  };
+  data.spam = {
+    instances: mails.map((m) => m.text),
+    labels: mails.map((m) => m.label),
+    loss: 'binaryCrossentropy',
+    encode: (rows) => ({ x: tf.tensor2d(rows.map((r) => bag(mails[r].text))), y: tf.tensor2d(rows.map((r) => [mails[r].label === spam.labels?.[1] ? 1 : 0])) }),
+  };
 });
 
-/** The rows as the manifest says the model takes them. */
-function encoded(rows: number[]): { x: tf.Tensor2D; y: tf.Tensor2D } {
-  const { features, standardize } = manifest.transforms.input;
-  const x = rows.map((r) => features.map((f) => (standardize ? (instances[r][f.name] - f.mean) / f.std : instances[r][f.name])));
-  const y = rows.map((r) => manifest.labels.map((name) => (labels[r] === name ? 1 : 0)));
-  return { x: tf.tensor2d(x), y: tf.tensor2d(y) };
-}
-
-async function loadFromFolder(version: number): Promise<tfl.LayersModel> {
-  const dir = path.join(fileURLToPath(store.uri), 'iris', 'versions', String(version));
+async function loadFromFolder(model: string, version: number): Promise<tfl.LayersModel> {
+  const dir = path.join(fileURLToPath(store.uri), model, 'versions', String(version));
   const json = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8'));
   const files = json.weightsManifest.flatMap((g: { paths: string[] }) => g.paths);
   const bytes = Buffer.concat(await Promise.all(files.map((f: string) => readFile(path.join(dir, f)))));
@@ -61,41 +124,45 @@ async function loadFromFolder(version: number): Promise<tfl.LayersModel> {
 const OPTIMIZERS = { adam: (lr: number) => tf.train.adam(lr), sgd: (lr: number) => tf.train.sgd(lr), rmsprop: (lr: number) => tf.train.rmsprop(lr) };
 
 interface Case {
+  model: string;
   optimizer: keyof typeof OPTIMIZERS;
   trainableLayers?: 'all' | { last: number };
   split?: number;
 }
+type Config = { epochs: number; batchSize: number; learningRate: number; seed: number };
 
 /** TF.js's own fit on the base model: the reference. */
-async function reference({ optimizer, trainableLayers, split }: Case, config: { epochs: number; batchSize: number; learningRate: number; seed: number }) {
-  const model = await loadFromFolder(1);
-  const all = instances.map((_, i) => i);
+async function reference({ model: name, optimizer, trainableLayers, split }: Case, config: Config) {
+  const rows = data[name] as Rows;
+  const model = await loadFromFolder(name, 1);
+  const all = rows.instances.map((_, i) => i);
   const trainRows = split === undefined ? all : splitRows(all.length, split, config.seed).train;
   if (trainableLayers && trainableLayers !== 'all') {
     const withWeights = model.layers.filter((l) => l.weights.length > 0);
     for (const layer of withWeights.slice(0, -trainableLayers.last)) layer.trainable = false;
   }
-  model.compile({ optimizer: OPTIMIZERS[optimizer](config.learningRate), loss: 'categoricalCrossentropy' });
+  model.compile({ optimizer: OPTIMIZERS[optimizer](config.learningRate), loss: rows.loss });
   for (let epoch = 0; epoch < config.epochs; epoch += 1) {
-    const { x, y } = encoded(epochOrder(trainRows.length, config.seed, epoch).map((i) => trainRows[i] as number));
+    const { x, y } = rows.encode(epochOrder(trainRows.length, config.seed, epoch).map((i) => trainRows[i] as number));
     await model.fit(x, y, { epochs: 1, batchSize: config.batchSize, shuffle: false, verbose: 0 });
     tf.dispose([x, y]);
   }
   return model;
 }
 
-async function fineTuned(c: Case, config: { epochs: number; batchSize: number; learningRate: number; seed: number }): Promise<tfl.LayersModel> {
+async function fineTuned(c: Case, config: Config): Promise<tfl.LayersModel> {
+  const { instances, labels } = data[c.model] as Rows;
   const validation = c.split === undefined ? { instances, labels } : { split: c.split };
   const job = await createJob(
     store,
     'fine-tune',
-    { name: 'iris', version: 1 },
+    { name: c.model, version: 1 },
     { instances, labels, validation, config: { ...config, optimizer: c.optimizer, trainableLayers: c.trainableLayers ?? 'all' } },
   );
   await runJob({ store, loader: app.services.loader, limits: app.services.limits }, job.id, { 'fine-tune': fineTuneJob });
   const done = JSON.parse(await readFile(path.join(fileURLToPath(store.uri), '_jobs', `${job.id}.json`), 'utf8'));
   expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
-  return loadFromFolder(done.result.version);
+  return loadFromFolder(c.model, done.result.version);
 }
 
 function expectClose(actual: Float32Array | Int32Array | Uint8Array, expected: Float32Array | Int32Array | Uint8Array, what: string) {
@@ -105,35 +172,40 @@ function expectClose(actual: Float32Array | Int32Array | Uint8Array, expected: F
 }
 
 describe('fine-tune answers what TF.js fit answers on the same model, rows, hyperparameters and order', () => {
-  // 30 rows in batches of 8: the last batch of each epoch is partial (6 rows).
+  // 30 or 40 rows in batches of 8 (iris: the last batch of each epoch is partial, 6 rows).
   const config = { epochs: 3, batchSize: 8, learningRate: 0.01, seed: 7 };
   const cases: [string, Case][] = [
-    ['adam, every layer', { optimizer: 'adam' }],
-    ['sgd, every layer', { optimizer: 'sgd' }],
-    ['rmsprop, every layer', { optimizer: 'rmsprop' }],
-    ['adam, head only', { optimizer: 'adam', trainableLayers: { last: 1 } }],
-    ['adam, validation split 0.2', { optimizer: 'adam', split: 0.2 }],
+    ['iris, adam, every layer', { model: 'iris', optimizer: 'adam' }],
+    ['iris, sgd, every layer', { model: 'iris', optimizer: 'sgd' }],
+    ['iris, rmsprop, every layer', { model: 'iris', optimizer: 'rmsprop' }],
+    ['iris, adam, head only', { model: 'iris', optimizer: 'adam', trainableLayers: { last: 1 } }],
+    ['iris, adam, validation split 0.2', { model: 'iris', optimizer: 'adam', split: 0.2 }],
+    // A regression (meanSquaredError) and a binary classifier (binaryCrossentropy, 'spam' the positive class), natural inputs.
+    ['housing, adam, every layer', { model: 'housing', optimizer: 'adam' }],
+    ['spam, adam, every layer', { model: 'spam', optimizer: 'adam' }],
   ];
   it.each(cases)('%s: every weight and every prediction', async (_, c) => {
     const ours = await fineTuned(c, config);
     const theirs = await reference(c, config);
-    const base = await loadFromFolder(1);
+    const base = await loadFromFolder(c.model, 1);
     try {
       const names = (m: tfl.LayersModel) => m.weights.map((w) => w.originalName);
       expect(names(ours)).toEqual(names(theirs));
       for (const [i, w] of theirs.weights.entries()) expectClose(ours.weights[i]?.read().dataSync() as Float32Array, w.read().dataSync() as Float32Array, w.originalName);
       // Training moved the weights it was asked to, and only those.
-      const trainedNames = c.trainableLayers === undefined ? ['hidden', 'probabilities'] : ['probabilities'];
+      const withWeights = base.layers.filter((l) => l.weights.length > 0).map((l) => l.name);
+      const trainedNames = c.trainableLayers === undefined ? withWeights : withWeights.slice(-1);
       // Compared by name: a frozen layer is saved with trainable false, which lists its weights last.
       const byName = new Map(ours.weights.map((w) => [w.originalName, w.read().dataSync() as Float32Array]));
       for (const w of base.weights) {
         const same = Buffer.from((w.read().dataSync() as Float32Array).buffer).equals(Buffer.from((byName.get(w.originalName) as Float32Array).buffer));
         expect(same, w.originalName).toBe(!trainedNames.some((layer) => w.originalName.startsWith(`${layer}/`)));
       }
-      const { x } = encoded(instances.map((_r, i) => i));
+      const rows = data[c.model] as Rows;
+      const { x, y } = rows.encode(rows.instances.map((_r, i) => i));
       const [p, q] = [ours.predict(x) as tf.Tensor, theirs.predict(x) as tf.Tensor];
       expectClose(p.dataSync() as Float32Array, q.dataSync() as Float32Array, 'predictions');
-      tf.dispose([x, p, q]);
+      tf.dispose([x, y, p, q]);
     } finally {
       for (const m of [ours, theirs, base]) m.dispose();
     }
