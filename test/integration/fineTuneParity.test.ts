@@ -132,15 +132,13 @@ interface Case {
 type Config = { epochs: number; batchSize: number; learningRate: number; seed: number };
 
 /** TF.js's own fit on the base model: the reference. */
-async function reference({ model: name, optimizer, trainableLayers, split }: Case, config: Config) {
+async function reference({ model: name, optimizer, trainableLayers, split }: Case, config: Config, baseVersion = 1) {
   const rows = data[name] as Rows;
-  const model = await loadFromFolder(name, 1);
+  const model = await loadFromFolder(name, baseVersion);
   const all = rows.instances.map((_, i) => i);
   const trainRows = split === undefined ? all : splitRows(all.length, split, config.seed).train;
-  if (trainableLayers && trainableLayers !== 'all') {
-    const withWeights = model.layers.filter((l) => l.weights.length > 0);
-    for (const layer of withWeights.slice(0, -trainableLayers.last)) layer.trainable = false;
-  }
+  const withWeights = model.layers.filter((l) => l.weights.length > 0);
+  for (const [i, layer] of withWeights.entries()) layer.trainable = !trainableLayers || trainableLayers === 'all' || i >= withWeights.length - trainableLayers.last;
   model.compile({ optimizer: OPTIMIZERS[optimizer](config.learningRate), loss: rows.loss });
   for (let epoch = 0; epoch < config.epochs; epoch += 1) {
     const { x, y } = rows.encode(epochOrder(trainRows.length, config.seed, epoch).map((i) => trainRows[i] as number));
@@ -150,20 +148,25 @@ async function reference({ model: name, optimizer, trainableLayers, split }: Cas
   return model;
 }
 
-async function fineTuned(c: Case, config: Config): Promise<tfl.LayersModel> {
+/** Runs the fine-tune job; the version it wrote. */
+async function fineTune(c: Case, config: Config, baseVersion = 1): Promise<number> {
   const { instances, labels } = data[c.model] as Rows;
   const validation = c.split === undefined ? { instances, labels } : { split: c.split };
   const job = await createJob(
     store,
     'fine-tune',
-    { name: c.model, version: 1 },
+    { name: c.model, version: baseVersion },
     { instances, labels, validation, config: { ...config, optimizer: c.optimizer, trainableLayers: c.trainableLayers ?? 'all' } },
   );
   await runJob({ store, loader: app.services.loader, limits: app.services.limits }, job.id, { 'fine-tune': fineTuneJob });
   const done = JSON.parse(await readFile(path.join(fileURLToPath(store.uri), '_jobs', `${job.id}.json`), 'utf8'));
   expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
-  return loadFromFolder(c.model, done.result.version);
+  return done.result.version;
 }
+
+const fineTuned = async (c: Case, config: Config) => loadFromFolder(c.model, await fineTune(c, config));
+
+const weightsOf = (m: tfl.LayersModel) => new Map(m.weights.map((w) => [w.originalName, w.read().dataSync() as Float32Array]));
 
 function expectClose(actual: Float32Array | Int32Array | Uint8Array, expected: Float32Array | Int32Array | Uint8Array, what: string) {
   expect(actual.length, what).toBe(expected.length);
@@ -196,7 +199,7 @@ describe('fine-tune answers what TF.js fit answers on the same model, rows, hype
       const withWeights = base.layers.filter((l) => l.weights.length > 0).map((l) => l.name);
       const trainedNames = c.trainableLayers === undefined ? withWeights : withWeights.slice(-1);
       // Compared by name: a frozen layer is saved with trainable false, which lists its weights last.
-      const byName = new Map(ours.weights.map((w) => [w.originalName, w.read().dataSync() as Float32Array]));
+      const byName = weightsOf(ours);
       for (const w of base.weights) {
         const same = Buffer.from((w.read().dataSync() as Float32Array).buffer).equals(Buffer.from((byName.get(w.originalName) as Float32Array).buffer));
         expect(same, w.originalName).toBe(!trainedNames.some((layer) => w.originalName.startsWith(`${layer}/`)));
@@ -208,6 +211,19 @@ describe('fine-tune answers what TF.js fit answers on the same model, rows, hype
       tf.dispose([x, y, p, q]);
     } finally {
       for (const m of [ours, theirs, base]) m.dispose();
+    }
+  });
+
+  it('trains every layer of a version a head-only fine-tune wrote (saved with its other layers trainable: false)', async () => {
+    const headOnly = await fineTune({ model: 'iris', optimizer: 'adam', trainableLayers: { last: 1 } }, config);
+    const c: Case = { model: 'iris', optimizer: 'adam', trainableLayers: 'all' };
+    const [base, ours, theirs] = [await loadFromFolder('iris', headOnly), await loadFromFolder('iris', await fineTune(c, config, headOnly)), await reference(c, config, headOnly)];
+    try {
+      const [before, after, expected] = [base, ours, theirs].map(weightsOf);
+      for (const [name, values] of expected) expectClose(after.get(name) as Float32Array, values, name);
+      expect(Buffer.from((after.get('hidden/kernel') as Float32Array).buffer).equals(Buffer.from((before.get('hidden/kernel') as Float32Array).buffer))).toBe(false);
+    } finally {
+      for (const m of [base, ours, theirs]) m.dispose();
     }
   });
 });
