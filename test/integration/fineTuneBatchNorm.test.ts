@@ -13,6 +13,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readVersion } from '../../lib/loader/readVersion.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { epochOrder, splitRows } from '../../lib/ops/fineTune/data.js';
 import { listVersions } from '../../lib/registry/index.js';
 import { initBackend } from '../../lib/runtime/backend.js';
 import { modelFiles } from '../../lib/runtime/modelFiles.js';
@@ -84,6 +85,35 @@ describe('fine-tune with batch normalization layers', () => {
   it('trainableLayers {"last": 1}: only the head changes; the frozen BN layers keep their moving statistics bit for bit', async () => {
     const version = await fineTune('bn', { last: 1 });
     expect(changed(await weightsOf('bn', 1), await weightsOf('bn', version))).toEqual(['head/kernel', 'head/bias']);
+  });
+
+  it('trainableLayers {"last": 1}: the head is what Keras trains, TF.js fit of the head on the frozen trunk\'s inference-mode outputs', async () => {
+    const version = await fineTune('bn', { last: 1 });
+    const base = (await readVersion(store, 'bn', 1)).model as tfl.LayersModel;
+    // Keras runs a frozen BN layer in inference mode: the head then learns from what predict gives up to bn2.
+    const trunk = tfl.model({ inputs: base.inputs, outputs: base.getLayer('bn2').output as tfl.SymbolicTensor });
+    const head = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [8], units: 3, activation: 'softmax' })] });
+    head.setWeights(base.getLayer('head').getWeights());
+    head.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy' });
+    // The request's defaults: validation split 0.2 and seed 42 (the service's seeded order, reproduced).
+    const { train } = splitRows(rows.length, 0.2, 42);
+    for (let epoch = 0; epoch < 2; epoch += 1) {
+      const order = epochOrder(train.length, 42, epoch).map((i) => train[i] as number);
+      const x = tf.tensor2d(order.map((r) => rows[r] as number[]));
+      const features = trunk.predict(x) as tf.Tensor;
+      const y = tf.tensor2d(order.map((r) => [0, 1, 2].map((k) => (k === r % 3 ? 1 : 0))));
+      await head.fit(features, y, { epochs: 1, batchSize: 4, shuffle: false, verbose: 0 });
+      tf.dispose([x, features, y]);
+    }
+    const written = await weightsOf('bn', version);
+    for (const [i, name] of ['head/kernel', 'head/bias'].entries()) {
+      const expected = head.getWeights()[i]?.dataSync() as Float32Array;
+      const got = written.get(name) as Float32Array;
+      const worst = Math.max(...Array.from(expected, (v, j) => Math.abs(v - (got[j] as number)) / Math.max(1e-3, Math.abs(v))));
+      expect(worst, name).toBeLessThan(1e-5);
+    }
+    base.dispose();
+    head.dispose();
   });
 
   it('a trained BN layer still trains in training mode: its gamma, beta and moving statistics move; the frozen one does not', async () => {
