@@ -7,7 +7,8 @@
  * Math.random), so the reference reproduces that order with the service's epochOrder and splitRows
  * (only the row order is shared, no arithmetic) and fits one epoch at a time with shuffle off.
  */
-import { cp, readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -19,6 +20,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createJob, runJob } from '../../lib/jobs/index.js';
 import { epochOrder, splitRows } from '../../lib/ops/fineTune/data.js';
 import { fineTuneJob } from '../../lib/ops/fineTune/executor.js';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
@@ -32,7 +34,7 @@ interface Rows {
   labels: (string | number)[];
   /** The model input and the training target of these rows, computed from the manifest. */
   encode(rows: number[]): { x: tf.Tensor2D; y: tf.Tensor2D };
-  loss: string;
+  loss: string | ((yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor);
 }
 const data: Record<string, Rows> = {};
 
@@ -60,6 +62,14 @@ beforeAll(async () => {
   store = await tempFolderStore();
   await cp('models', fileURLToPath(store.uri), { recursive: true });
   app = serving(store.uri);
+  // iris with a log_softmax output (log-probabilities, as PyTorch-style heads give): the same weights.
+  const twin = await mkdtemp(path.join(tmpdir(), 'irislog-'));
+  const topology = await readFile('models/iris/versions/1/model.json', 'utf8');
+  expect(topology.match(/"activation": ?"softmax"/g)).toHaveLength(1);
+  await writeFile(path.join(twin, 'model.json'), topology.replace(/"activation": ?"softmax"/, '"activation": "log_softmax"'));
+  await cp('models/iris/versions/1/weights.bin', path.join(twin, 'weights.bin'));
+  const { task, labels: classes, transforms } = JSON.parse(await readFile('models/iris/versions/1/manifest.json', 'utf8'));
+  await pushModelFolder(store, twin, 'irislog', { task, labels: classes, transforms });
 
   const iris = await manifestOf('iris');
   const irisCsv = await csv('models/_datasets/iris-test.csv', [3, 1, 0, 2]);
@@ -77,6 +87,9 @@ beforeAll(async () => {
       y: tf.tensor2d(rows.map((r) => (iris.labels ?? []).map((name) => (irisCsv.last[r] === name ? 1 : 0)))),
     }),
   };
+
+  // Its loss: the negative log-likelihood of the log-probabilities, per row (fit averages).
+  data.irislog = { ...(data.iris as Rows), loss: (y, logP) => tf.neg(tf.sum(tf.mul(y, logP), -1)) };
 
   const housing = await manifestOf('housing');
   const housingCsv = await csv('models/_datasets/housing-test.csv', [11, 0, 5, 1, 2, 3, 4, 6, 7, 8, 9, 10]);
@@ -270,6 +283,24 @@ describe('fine-tune answers what TF.js fit answers on the same model, rows, hype
     } finally {
       await tf.setBackend(backend);
       ours.dispose();
+    }
+  });
+
+  it('a classifier whose output is log_softmax trains on the negative log-likelihood, as its softmax twin trains', async () => {
+    const c: Case = { model: 'irislog', optimizer: 'adam' };
+    const [twin, softmax, theirs] = [await fineTuned(c, config), await fineTuned({ model: 'iris', optimizer: 'adam' }, config), await reference(c, config)];
+    try {
+      const [ours, twinExpected, expected] = [twin, softmax, theirs].map(weightsOf);
+      for (const [name, values] of expected) expectClose(ours.get(name) as Float32Array, values, name);
+      // The softmax twin's cross-entropy is the same loss computed another way (normalized and clipped): measured 2.5e-4.
+      for (const [name, values] of twinExpected) expectClose(ours.get(name) as Float32Array, values, name, 1e-3);
+      const { x, y } = (data.iris as Rows).encode((data.iris as Rows).instances.map((_, i) => i));
+      const [logP, p] = [twin.predict(x) as tf.Tensor, softmax.predict(x) as tf.Tensor];
+      const probabilities = tf.exp(logP);
+      expectClose(probabilities.dataSync() as Float32Array, p.dataSync() as Float32Array, 'predictions', 1e-3);
+      tf.dispose([x, y, logP, p, probabilities]);
+    } finally {
+      for (const m of [twin, softmax, theirs]) m.dispose();
     }
   });
 });

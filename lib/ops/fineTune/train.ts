@@ -12,6 +12,7 @@ import { useOurGradients } from '../../runtime/gradients/index.js';
 import { frozenBatchNormInInference, refuseUntrainableBatchNorm } from './batchNorm.js';
 import { epochOrder, pick, targetsOf, type LabelledData } from './data.js';
 import { EarlyStopping } from './earlyStopping.js';
+import { lossFor } from './loss.js';
 import type { FineTuneConfig } from './request.js';
 
 interface EpochReport {
@@ -33,8 +34,6 @@ export interface TrainResult {
   history: EpochReport[];
   stoppedEarly: 'earlyStopping' | 'timeBudget' | undefined;
 }
-
-const LOSSES: Record<Manifest['task'], string> = { classification: 'categoricalCrossentropy', binary: 'binaryCrossentropy', regression: 'meanSquaredError' };
 
 function namedLayers(model: tfl.LayersModel, choice: FineTuneConfig['trainableLayers']): string[] {
   const withWeights = model.layers.filter((l) => l.weights.length > 0);
@@ -113,7 +112,7 @@ export async function train(
   const trained = chosenLayers(model, config.trainableLayers);
   const optimizer = optimizerOf(config);
   const isClassifier = manifest.task !== 'regression';
-  model.compile({ optimizer, loss: LOSSES[manifest.task], metrics: isClassifier ? ['accuracy'] : ['mse'] });
+  model.compile({ optimizer, loss: lossFor(model, manifest.task), metrics: isClassifier ? ['accuracy'] : ['mse'] });
   const xVal = tf.tensor(validation.x, [validation.truths.length, ...validation.rowShape]);
   const yVal = targetsOf(manifest, validation.truths);
   const history: EpochReport[] = [];
