@@ -1,28 +1,38 @@
 /**
- * The loss fit() minimizes, by the model's task and what its output holds. A classifier whose
- * output layer ends in log_softmax gives log-probabilities (as PyTorch-style heads do): TF.js's
- * categoricalCrossentropy reads its input as probabilities (it divides by their sum and clips to
- * (0, 1)), so on negative log-probabilities it pushed the true class down (iris: accuracy to 0).
- * Their loss is the negative log-likelihood, -sum(y * log p), which is the categorical cross-entropy
- * of the probabilities they stand for: such a model trains as its softmax twin does.
+ * The loss fit() minimizes, by the model's task and what its output holds. TF.js's
+ * categoricalCrossentropy and binaryCrossentropy read their input as probabilities (they clip it to
+ * (0, 1), the first after dividing by the sum), so on a classifier whose output is not one they
+ * trained it the wrong way (iris with a log_softmax head: the true class pushed down, weights 7.4x
+ * off). Such outputs get the loss their authors train them with, computed from what they hold:
+ * - log_softmax (log-probabilities, as PyTorch-style heads give): the negative log-likelihood,
+ *   -sum(y * log p), the cross-entropy of the probabilities they stand for;
+ * - linear (logits: Keras's from_logits=True): the softmax cross-entropy, or for one unit the
+ *   sigmoid cross-entropy, of the logits.
+ * Each then trains as its softmax or sigmoid twin does.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Manifest } from '../../registry/index.js';
 
-type Loss = string | ((yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor);
+type LossFunction = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 
 const LOSSES: Record<Manifest['task'], string> = { classification: 'categoricalCrossentropy', binary: 'binaryCrossentropy', regression: 'meanSquaredError' };
 
-/** Per row, as fit() wants it (it averages over the batch). */
-const negativeLogLikelihood = (yTrue: tf.Tensor, logProbabilities: tf.Tensor) => tf.neg(tf.sum(tf.mul(yTrue, logProbabilities), -1));
+// Per row, as fit() wants them (it averages over the batch).
+const negativeLogLikelihood: LossFunction = (y, logProbabilities) => tf.neg(tf.sum(tf.mul(y, logProbabilities), -1));
+const softmaxCrossEntropyOfLogits: LossFunction = (y, logits) => tf.losses.softmaxCrossEntropy(y, logits, undefined, undefined, tf.Reduction.NONE);
+const sigmoidCrossEntropyOfLogits: LossFunction = (y, logits) => tf.mean(tf.losses.sigmoidCrossEntropy(y, logits, undefined, undefined, tf.Reduction.NONE), -1);
 
-/** Whether the model's (first) output is made by a log_softmax: a Dense (or other) layer's activation, or an Activation layer. */
-function outputsLogSoftmax(model: LayersModel): boolean {
+/** The activation of the layer that makes the model's (first) output: a Dense (or other) layer's, or an Activation layer's. */
+function outputActivation(model: LayersModel): string | undefined {
   const layer = model.outputs[0]?.sourceLayer as { activation?: { getClassName(): string } } | undefined;
-  return layer?.activation?.getClassName() === 'logSoftmax';
+  return layer?.activation?.getClassName();
 }
 
-export function lossFor(model: LayersModel, task: Manifest['task']): Loss {
-  return task === 'classification' && outputsLogSoftmax(model) ? negativeLogLikelihood : LOSSES[task];
+export function lossFor(model: LayersModel, task: Manifest['task']): string | LossFunction {
+  if (task === 'regression') return LOSSES[task];
+  const activation = outputActivation(model);
+  if (task === 'classification' && activation === 'logSoftmax') return negativeLogLikelihood;
+  if (activation === 'linear') return task === 'binary' ? sigmoidCrossEntropyOfLogits : softmaxCrossEntropyOfLogits;
+  return LOSSES[task];
 }
