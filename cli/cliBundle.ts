@@ -11,15 +11,16 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { commonjsExternals } from './commonjsExternals.js';
+import { bundleCacheDir, commonjsBundleOptions } from './workerBundle.js';
 
 /** Where bin/modelctl.js looks for the bundle. */
-export const cliBundlePath = (root: string): string => path.join(root, 'node_modules', '.cache', 'modelctl', 'modelctl.cjs');
+export const cliBundlePath = (root: string): string => path.join(bundleCacheDir(root), 'modelctl.cjs');
 
 /**
  * import.meta.url as each of our files' own URL, as under tsx: lib/config.ts finds models/ from it,
  * cli/commands/batch.ts the worker's source, lib/runtime/wasmFiles.ts and jpegWasm.ts the wasm binaries
  * (esbuild has no per-file value for it: `define` is one value for the whole bundle). A file that uses
- * it gets a const of its URL, which the define below points import.meta.url to; esbuild renames each
+ * it gets a const of its URL, which the define (workerBundle.ts commonjsBundleOptions) points import.meta.url to; esbuild renames each
  * module's const apart (never to the banner's name, which packages' import.meta.url reads), and
  * leaves strings and comments alone.
  */
@@ -47,12 +48,8 @@ export async function buildCliBundle(root: string): Promise<string> {
   const result = await build({
     entryPoints: [path.join(root, 'cli', 'modelctl.ts')],
     absWorkingDir: root,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
+    ...commonjsBundleOptions('__importMetaUrl'),
     plugins: [commonjsExternals, ownFileUrls],
-    define: { 'import.meta.url': '__importMetaUrl' },
-    banner: { js: 'var __importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
     // --verbose stack traces name our files' lines, as under tsx: bin/modelctl.js turns source maps
     // on for it. Sources are on disk, so not in the map.
     outfile: cliBundlePath(root),
@@ -60,7 +57,6 @@ export async function buildCliBundle(root: string): Promise<string> {
     sourcesContent: false,
     metafile: true,
     write: false,
-    logLevel: 'error',
   });
   const files = [...Object.keys(result.metafile.inputs), ...buildFiles].map((file) => path.resolve(root, file));
   const inputs = await Promise.all(

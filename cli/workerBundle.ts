@@ -10,7 +10,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import { commonjsExternals } from './commonjsExternals.js';
 
 export interface BuiltWorker {
@@ -18,22 +18,30 @@ export interface BuiltWorker {
   remove(): Promise<void>;
 }
 
-export async function buildWorker(entry: string, repoRoot: string): Promise<BuiltWorker> {
-  const dir = path.join(repoRoot, 'node_modules', '.cache', 'modelctl');
-  await mkdir(dir, { recursive: true });
-  const script = path.join(dir, `batchWorker-${process.pid}-${Date.now()}.cjs`);
-  await build({
-    entryPoints: [entry],
-    outfile: script,
+/** Where modelctl's bundles are written: inside the package, so node resolves their requires from its node_modules. */
+export const bundleCacheDir = (repoRoot: string): string => path.join(repoRoot, 'node_modules', '.cache', 'modelctl');
+
+/**
+ * What modelctl's CommonJS bundles share (this worker's, and the CLI's: cliBundle.ts). import.meta.url
+ * has no value in CommonJS: it reads `urlName`, which the banner sets to the bundle file's own URL
+ * (lib/config.ts and lib/runtime/wasmFiles.ts find the models and the wasm binary from it).
+ */
+export function commonjsBundleOptions(urlName: string) {
+  return {
     bundle: true,
     platform: 'node',
     format: 'cjs',
     plugins: [commonjsExternals],
-    // import.meta.url has no value in CommonJS: the file's own URL stands in for it (lib/config.ts and
-    // lib/runtime/wasmFiles.ts find the models and the wasm binary from it).
-    define: { 'import.meta.url': '__moduleUrl' },
-    banner: { js: 'const __moduleUrl = require("node:url").pathToFileURL(__filename).href;' },
+    define: { 'import.meta.url': urlName },
+    banner: { js: `var ${urlName} = require("node:url").pathToFileURL(__filename).href;` },
     logLevel: 'error',
-  });
+  } satisfies BuildOptions;
+}
+
+export async function buildWorker(entry: string, repoRoot: string): Promise<BuiltWorker> {
+  const dir = bundleCacheDir(repoRoot);
+  await mkdir(dir, { recursive: true });
+  const script = path.join(dir, `batchWorker-${process.pid}-${Date.now()}.cjs`);
+  await build({ ...commonjsBundleOptions('__moduleUrl'), entryPoints: [entry], outfile: script });
   return { script, remove: () => rm(script, { force: true }) };
 }
