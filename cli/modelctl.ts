@@ -1,7 +1,7 @@
 /** modelctl: push, list, show, promote and roll back model versions in any store. */
 import { Command, Option } from 'commander';
 import { readConfig, type Config } from '../lib/config.js';
-import { TASKS } from '../lib/registry/index.js';
+import { SCORE_KINDS, TASKS } from '../lib/registry/index.js';
 import { createServices, type Services } from '../lib/services.js';
 import type { ObjectStore } from '../lib/store/index.js';
 import { promote, rollback } from './commands/aliases.js';
@@ -68,6 +68,12 @@ program
   .requiredOption('-n, --name <name>', 'model name')
   .option('-a, --alias <alias>', 'point this alias at the new version')
   .addOption(new Option('-t, --task <task>', 'guessed from the output activation (softmax, sigmoid: classes) or the labels if omitted').choices(TASKS))
+  .addOption(
+    new Option(
+      '--scores <kind>',
+      "a classifier's outputs: probabilities | log-probabilities | logits; answers and metrics read them as probabilities (guessed from the output activation if omitted)",
+    ).choices(SCORE_KINDS),
+  )
   .option('-l, --labels <labels>', 'comma-separated class labels')
   .option('-m, --meta <file>', 'JSON with more manifest fields: transforms, background, metrics, description')
   .option('--image <WxHxC>', 'image inputs of this size, e.g. 224x224x3 (1 or 3 channels)')

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { setAlias, TASKS, type ManifestFields, type Task } from '../../lib/registry/index.js';
+import { setAlias, TASKS, type ManifestFields, type ScoreKind, type Task } from '../../lib/registry/index.js';
 import { pushModelFolder, pushTfjsZip } from '../../lib/ops/pushFolder.js';
 import { pushKerasFile } from '../../lib/ops/pushKeras.js';
 import type { ObjectStore } from '../../lib/store/index.js';
@@ -15,6 +15,7 @@ export interface PushOptions extends PreprocessingOptions {
   name: string;
   alias?: string;
   task?: string;
+  scores?: ScoreKind;
   labels?: string;
   meta?: string;
 }
@@ -40,6 +41,7 @@ async function fieldsFrom(options: PushOptions): Promise<Partial<ManifestFields>
     if (!TASKS.includes(options.task as Task)) throw new UsageError(`--task must be one of ${TASKS.join(', ')}`);
     fields.task = options.task as Task;
   }
+  if (options.scores) fields.scores = options.scores;
   const input = await preprocessingFrom(options);
   if (input) fields.transforms = { ...fields.transforms, input: input as { kind: string } };
   return fields;
@@ -74,7 +76,8 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
   } finally {
     bar.stop();
   }
-  const lines = [`pushed ${manifest.name}:${manifest.version} (${manifest.format}, ${manifest.task}) to ${store.uri}`, describeSettings(manifest.transforms.input)];
+  const scores = manifest.scores && manifest.scores !== 'probabilities' ? `, scores from ${manifest.scores}` : '';
+  const lines = [`pushed ${manifest.name}:${manifest.version} (${manifest.format}, ${manifest.task}${scores}) to ${store.uri}`, describeSettings(manifest.transforms.input)];
   if (alias !== undefined) {
     await setAlias(store, manifest.name, alias, manifest.version);
     lines.push(`alias ${alias} -> ${manifest.version}`);

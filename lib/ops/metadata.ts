@@ -69,6 +69,7 @@ export async function oipModelMetadata(store: ObjectStore, loaded: LoadedModel) 
     version: String(manifest.version),
     ...registry,
     task: manifest.task,
+    scores: manifest.scores,
     labels: manifest.labels,
     description: manifest.description,
     naturalInput: naturalInputSummary(manifest),

@@ -13,7 +13,7 @@ import { checkShardPaths } from '../registry/shardPaths.js';
 import type { Manifest, ManifestFields, Signature, Task } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
 import { lastDimension } from '../tensors/data.js';
-import { guessTask } from './taskGuess.js';
+import { guessScores, guessTask } from './taskGuess.js';
 
 /** The model file parsed; what is wrong with it names the file the user gave (package.json, not model.json). */
 function modelJsonOf(bytes: Uint8Array | undefined, file: string): ModelJson {
@@ -130,6 +130,8 @@ function checkFieldsFit(signature: Signature, task: Task, fields: Partial<Manife
   // A label given twice names two classes alike: evaluate and explain would take the first for both.
   const repeatedLabel = labels && firstRepeated(labels);
   if (repeatedLabel !== undefined) throw new BadRequestError(`label ${JSON.stringify(repeatedLabel)} is given twice: each label names one class (one output unit)`);
+  if (fields.scores !== undefined && task === 'regression')
+    throw new BadRequestError(`scores ${fields.scores}: a regression's outputs are values, not class scores; scores is for a classifier`);
   if (labels && task === 'binary' && labels.length !== 2) throw new BadRequestError(`a binary model has 2 labels (negative, positive), got ${labels.length}`);
   if (task === 'binary' && units > 2) throw new BadRequestError(`a binary model has 1 output unit (or 2), and output ${output.name} has ${units}`);
   // A width of -1 is only known when the model runs: nothing to check against.
@@ -171,9 +173,11 @@ export async function pushModelFiles(
   validateName(name);
   const signature = fields.signature ?? (await inferSignature(files));
   checkSignatureUsable(signature);
-  const task = fields.task ?? guessTask(parseModelJson(files.get('model.json')), signature, Array.isArray(fields.labels) ? fields.labels : undefined);
+  const modelJson = parseModelJson(files.get('model.json'));
+  const task = fields.task ?? guessTask(modelJson, signature, Array.isArray(fields.labels) ? fields.labels : undefined);
   checkFieldsFit(signature, task, fields);
-  const complete = { ...fields, task, signature, lineage: fields.lineage ?? { parent: null, source } };
+  const scores = fields.scores ?? guessScores(modelJson, signature, task);
+  const complete = { ...fields, task, ...(scores ? { scores } : {}), signature, lineage: fields.lineage ?? { parent: null, source } };
   return options.claim ? createClaimedVersion(store, name, files, complete, options.claim, options) : createVersion(store, name, files, complete, options);
 }
 

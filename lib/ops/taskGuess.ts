@@ -1,21 +1,26 @@
 /**
  * The task of a pushed model when none was given, read from what its first output computes: a
- * softmax (or sigmoid) gives probabilities, so the model classifies; any other activation gives
- * values, so it regresses. The output's width alone cannot tell (two regression targets are two
- * units too), so a wide output whose last operation is unknown is refused rather than guessed.
+ * softmax (or sigmoid, or log_softmax) gives probabilities, so the model classifies; any other
+ * activation gives values, so it regresses. The output's width alone cannot tell (two regression
+ * targets are two units too), so a wide output whose last operation is unknown is refused rather
+ * than guessed. The same reading says what a classifier's units hold (its scores): probabilities,
+ * log-probabilities, or logits when the last layer has no activation.
  */
 import { BadRequestError } from '../errors.js';
 import type { ModelJson } from '../registry/artifacts.js';
-import type { Signature, Task } from '../registry/manifest.js';
+import type { ScoreKind, Signature, Task } from '../registry/manifest.js';
 import { lastDimension } from '../tensors/data.js';
 
-/** What the first output holds: probabilities (of one or several classes), values, or unknown. */
-type OutputKind = 'probabilities' | 'values' | undefined;
+/**
+ * What the first output holds: probabilities (of one or several classes) or their logs, the output
+ * of a linear layer (logits, for a classifier), other values, or unknown.
+ */
+type OutputKind = 'probabilities' | 'log-probabilities' | 'linear' | 'values' | undefined;
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-const PROBABILITY_ACTIVATIONS = new Set(['softmax', 'log_softmax', 'sigmoid', 'hard_sigmoid']);
+const PROBABILITY_ACTIVATIONS = new Set(['softmax', 'sigmoid', 'hard_sigmoid']);
 /** Layers whose class names their activation. */
 const ACTIVATION_LAYERS: Record<string, OutputKind> = { Softmax: 'probabilities', ReLU: 'values', LeakyReLU: 'values', ELU: 'values', PReLU: 'values', ThresholdedReLU: 'values' };
 /** Layers that pass their input's values on unchanged (reshaped at most): the layer before decides. */
@@ -38,8 +43,9 @@ const NESTED_MODELS = new Set(['Sequential', 'Functional', 'Model']);
 const WRAPPERS = new Set(['Bidirectional', 'TimeDistributed']);
 
 function kindOfActivation(activation: unknown): OutputKind {
-  if (activation === null || activation === 'linear') return 'values'; // Keras: activation=None is linear
+  if (activation === null || activation === 'linear') return 'linear'; // Keras: activation=None is linear
   if (typeof activation !== 'string') return undefined;
+  if (activation === 'log_softmax') return 'log-probabilities';
   return PROBABILITY_ACTIVATIONS.has(activation) ? 'probabilities' : 'values';
 }
 
@@ -81,15 +87,38 @@ function kindOfModel(config: unknown, depth = 0): OutputKind {
   );
 }
 
-/** A graph model: the op that computes the output, through identities. Only a softmax or sigmoid op is certain. */
+/** Graph ops whose output is linear in their input: a classifier ending in one gives logits. */
+const LINEAR_OPS = new Set(['MatMul', 'BatchMatMul', 'BatchMatMulV2', 'BiasAdd', 'Add', 'AddV2', 'Conv2D', 'DepthwiseConv2dNative']);
+/** The converter's fused ops: linear when what they fuse is at most a bias add (an activation they fuse makes them not). */
+const FUSED_OPS = new Set(['_FusedMatMul', 'FusedMatMul', '_FusedConv2D', 'FusedConv2D', 'FusedDepthwiseConv2dNative']);
+/** Ops that pass their first input's values on, reshaped at most: the op before decides. */
+const PASS_THROUGH_OPS = new Set(['Identity', 'StopGradient', 'Reshape', 'Squeeze']);
+
+/** The names a fused op fuses (model.json keeps them base64-encoded: BiasAdd, Relu, ...). */
+function fusedOps(node: Json): string[] {
+  const attr = isObject(node.attr) ? node.attr.fused_ops : undefined;
+  const list = isObject(attr) && isObject(attr.list) && Array.isArray(attr.list.s) ? attr.list.s : [];
+  return list.filter((s): s is string => typeof s === 'string').map((s) => Buffer.from(s, 'base64').toString());
+}
+
+function kindOfGraphOp(node: Json): OutputKind | 'pass' {
+  const op = String(node.op);
+  if (op === 'Softmax' || op === 'Sigmoid') return 'probabilities';
+  if (op === 'LogSoftmax') return 'log-probabilities';
+  if (PASS_THROUGH_OPS.has(op)) return 'pass';
+  if (LINEAR_OPS.has(op) || (FUSED_OPS.has(op) && fusedOps(node).every((f) => f === 'BiasAdd'))) return 'linear';
+  return undefined;
+}
+
+/** A graph model: the op that computes the output, through identities and reshapes. Only a softmax, sigmoid, log-softmax or linear op is certain. */
 function kindOfGraph(topology: Json, outputName: string): OutputKind {
   const nodes = (Array.isArray(topology.node) ? topology.node : []).filter(isObject);
   let name = outputName.replace(/:\d+$/, '');
   for (let hops = 0; hops < 50; hops += 1) {
     const node = nodes.find((n) => n.name === name);
     if (!node) return undefined;
-    if (node.op === 'Softmax' || node.op === 'LogSoftmax' || node.op === 'Sigmoid') return 'probabilities';
-    if (node.op !== 'Identity' && node.op !== 'StopGradient') return undefined;
+    const kind = kindOfGraphOp(node);
+    if (kind !== 'pass') return kind;
     const input = Array.isArray(node.input) ? node.input[0] : undefined;
     if (typeof input !== 'string') return undefined;
     name = input.replace(/:\d+$/, '');
@@ -114,9 +143,24 @@ export function guessTask(modelJson: ModelJson, signature: Signature, labels?: s
   const units = lastDimension(signature.outputs[0].shape);
   if (labels) return units <= 1 && labels.length === 2 ? 'binary' : 'classification';
   const kind = outputKind(modelJson, signature);
-  if (kind === 'probabilities') return units === 1 ? 'binary' : 'classification';
-  if (kind === 'values' || units <= 1) return 'regression'; // <= 1: one unit, or a width only known when run
+  if (kind === 'probabilities' || kind === 'log-probabilities') return units === 1 ? 'binary' : 'classification';
+  // A layers model's linear last layer is a regression's, as Keras's LSTM forecasters have; a graph's
+  // linear op is as often a classifier's logits (MobileNet's graph ends in one): unknown, as before.
+  const values = kind === 'values' || (kind === 'linear' && modelJson.format !== 'graph-model');
+  if (values || units <= 1) return 'regression'; // <= 1: one unit, or a width only known when run
   throw new BadRequestError(
     `cannot tell whether the model classifies or regresses: its output ${signature.outputs[0].name} has ${units} units and ends in neither a softmax nor a sigmoid; give the task (classification with its labels, or regression)`,
   );
+}
+
+/**
+ * What a classifier's units hold, when not given: log-probabilities after a log_softmax, logits
+ * after a linear last layer, else probabilities (a softmax or sigmoid; an unknown last operation
+ * is taken as they were before this was recorded). A regression's values have no scores.
+ */
+export function guessScores(modelJson: ModelJson, signature: Signature, task: Task): ScoreKind | undefined {
+  if (task === 'regression') return undefined;
+  const kind = outputKind(modelJson, signature);
+  if (kind === 'log-probabilities') return kind;
+  return kind === 'linear' ? 'logits' : 'probabilities';
 }

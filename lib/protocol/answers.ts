@@ -1,13 +1,14 @@
 /**
  * Model outputs -> answers a person can read: a label and scores for classifiers, a value for
- * regression. The raw tensors stay available through OIP or `raw: true`.
+ * regression. A classifier's scores are probabilities, whatever its output holds (logits,
+ * log-probabilities: protocol/probabilities.ts). The raw tensors stay available through OIP or `raw: true`.
  */
 import { UnprocessableError } from '../errors.js';
 import { rowValues, type TensorData } from '../tensors/data.js';
+import { asProbabilities, probabilityRow, type ScoredOutputs } from './probabilities.js';
 
 /** The parts of a manifest that say what the outputs mean. */
-export interface ModelOutputs {
-  task: 'classification' | 'binary' | 'regression';
+export interface ModelOutputs extends ScoredOutputs {
   labels?: string[];
 }
 
@@ -23,19 +24,25 @@ function labelOf(labels: string[] | undefined, i: number): string {
   return labels?.[i] ?? String(i);
 }
 
-/** Every class's label and score, in the model's class order; a binary model's one unit (P(positive)) expanded to both classes. */
-export function classScores(manifest: ModelOutputs, values: number[]): LabelScore[] {
-  const scores = manifest.task === 'binary' && values.length === 1 ? [1 - values[0], values[0]] : values;
+/** Every class's label and probability, from a row of probabilities; a binary model's one unit (P(positive)) expanded to both classes. */
+function labelledScores(manifest: ModelOutputs, probabilities: number[]): LabelScore[] {
+  const scores = manifest.task === 'binary' && probabilities.length === 1 ? [1 - probabilities[0], probabilities[0]] : probabilities;
   return scores.map((score, i) => ({ label: labelOf(manifest.labels, i), score }));
+}
+
+/** Every class's label and probability, in the model's class order, from an output row as the model gives it. */
+export function classScores(manifest: ModelOutputs, values: number[]): LabelScore[] {
+  return labelledScores(manifest, probabilityRow(manifest, values));
 }
 
 /** One answer per row of the first output. topK limits `scores` (default: every class). */
 export function toAnswers(manifest: ModelOutputs, output: TensorData, topK?: number): Answer[] {
   const rows = output.shape[0] ?? 1;
+  const probabilities = asProbabilities(manifest, output);
   return Array.from({ length: rows }, (_, r) => {
-    const values = rowValues(output, r);
+    const values = rowValues(probabilities, r);
     if (manifest.task === 'regression') return { value: values.length === 1 ? values[0] : values };
-    const all = classScores(manifest, values).sort((a, b) => b.score - a.score);
+    const all = labelledScores(manifest, values).sort((a, b) => b.score - a.score);
     return { label: all[0].label, score: all[0].score, scores: all.slice(0, topK ?? all.length) };
   });
 }
@@ -71,7 +78,7 @@ function shapeOf(output: TensorData): { rows: number; width: number; data: Array
  * ranking every class: what OIP's `label` output needs.
  */
 export function topLabels(manifest: ModelOutputs, output: TensorData): string[] {
-  const { rows, width, data } = shapeOf(output);
+  const { rows, width, data } = shapeOf(asProbabilities(manifest, output));
   return Array.from({ length: rows }, (_, r) => labelOf(manifest.labels, best(manifest, data, width, r).index));
 }
 
@@ -79,7 +86,7 @@ export type BestAnswer = { label: string; score: number } | RegressionAnswer;
 
 /** Each row's label and score as toAnswers gives them (or the value), without every class's score: what a CSV output line holds. */
 export function bestAnswers(manifest: ModelOutputs, output: TensorData): BestAnswer[] {
-  const { rows, width, data } = shapeOf(output);
+  const { rows, width, data } = shapeOf(asProbabilities(manifest, output));
   return Array.from({ length: rows }, (_, r) => {
     if (manifest.task === 'regression') return { value: width === 1 ? data[r] : rowValues(output, r) };
     const { index, score } = best(manifest, data, width, r);

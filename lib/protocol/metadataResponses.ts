@@ -46,6 +46,9 @@ export const modelMetadataResponse = z
     evaluationCount: z.number().int().min(0).optional(),
     stale: z.literal(true).optional().describe('the store cannot be read now: answered from the model in memory'),
     task: manifestSchema.shape.task,
+    scores: manifestSchema.shape.scores.describe(
+      "a classifier's: what its raw outputs hold (probabilities, log-probabilities or logits); labels and scores in answers are probabilities",
+    ),
     labels: manifestSchema.shape.labels,
     description: manifestSchema.shape.description,
     naturalInput: z.record(z.string(), z.unknown()).optional().describe('what natural instances look like (kind and its settings)'),

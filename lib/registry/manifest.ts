@@ -29,6 +29,14 @@ const signatureSchema = z.object({
 
 export const TASKS = ['classification', 'binary', 'regression'] as const;
 
+/**
+ * What a classifier's output units hold: probabilities (a softmax or sigmoid head), log-probabilities
+ * (log_softmax) or logits (no activation: a model trained with from_logits=True). Answers and
+ * metrics read the probabilities they stand for (protocol/probabilities.ts); raw outputs stay as
+ * the model gives them.
+ */
+export const SCORE_KINDS = ['probabilities', 'log-probabilities', 'logits'] as const;
+
 /** How natural inputs become the model's input (`input`: the settings of an input kind, lib/inputs). */
 const transformsSchema = z.object({
   input: inputSettingsSchema.optional(),
@@ -41,6 +49,8 @@ export const manifestSchema = z.object({
   task: z.enum(TASKS),
   description: z.string().optional(),
   signature: signatureSchema,
+  /** A classifier's: what its output units hold (absent: probabilities, as versions pushed before it was recorded). */
+  scores: z.enum(SCORE_KINDS).optional(),
   /** Class names, index-aligned with the output units (binary: [negative, positive]). */
   labels: z.array(z.string()).optional(),
   transforms: transformsSchema.default({}),
@@ -69,6 +79,7 @@ export const manifestSchema = z.object({
 export type TensorSpec = z.infer<typeof tensorSpec>;
 export type Signature = z.infer<typeof signatureSchema>;
 export type Task = (typeof TASKS)[number];
+export type ScoreKind = (typeof SCORE_KINDS)[number];
 export type Manifest = z.infer<typeof manifestSchema>;
 /** What a caller supplies when creating a version; the registry fills in the rest. */
 export type ManifestFields = Omit<z.input<typeof manifestSchema>, 'name' | 'version' | 'files' | 'createdAt' | 'format' | 'signature'> & Partial<Pick<Manifest, 'signature'>>;

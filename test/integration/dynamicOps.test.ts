@@ -6,14 +6,12 @@
  * makes), with no tensor left behind; explain runs kernelShap through them and refuses the
  * gradient methods, which need a synchronous pass, with a 400 naming the op.
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type GraphModel, loadGraphModel } from '@tensorflow/tfjs-converter';
+import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { initBackend } from '../../lib/runtime/backend.js';
-import { GATED_W, writeGatedModel, writeNmsModel } from '../helpers/handWrittenGraphs.js';
+import { GATED_W, loadWrittenGraph, writeGatedModel, writeNmsModel } from '../helpers/handWrittenGraphs.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
@@ -23,12 +21,7 @@ const folders: Record<string, string> = {};
 let gatedPush: Promise<unknown>;
 
 /** TF.js itself on the same folder: the reference. */
-async function reference(name: string): Promise<GraphModel> {
-  const json = JSON.parse(await readFile(path.join(folders[name], 'model.json'), 'utf8'));
-  const shard = await readFile(path.join(folders[name], 'group1-shard1of1.bin'));
-  const weightData = shard.buffer.slice(shard.byteOffset, shard.byteOffset + shard.byteLength);
-  return loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData, signature: json.signature }));
-}
+const reference = (name: string): Promise<GraphModel> => loadWrittenGraph(folders[name] as string);
 
 beforeAll(async () => {
   await initBackend();

@@ -7,8 +7,7 @@
  * Math.random), so the reference reproduces that order with the service's epochOrder and splitRows
  * (only the row order is shared, no arithmetic) and fits one epoch at a time with shuffle off.
  */
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -20,10 +19,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createJob, runJob } from '../../lib/jobs/index.js';
 import { epochOrder, splitRows } from '../../lib/ops/fineTune/data.js';
 import { fineTuneJob } from '../../lib/ops/fineTune/executor.js';
-import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
+import { pushTwin } from '../helpers/twins.js';
 
 let app: App;
 let store: FolderStore;
@@ -63,9 +62,9 @@ beforeAll(async () => {
   await cp('models', fileURLToPath(store.uri), { recursive: true });
   app = serving(store.uri);
   // Twins of iris and spam whose output activation is another (log_softmax, linear: logits), the same weights.
-  await pushTwin('iris', 'softmax', 'log_softmax', 'irislog');
-  await pushTwin('iris', 'softmax', 'linear', 'irislogits');
-  await pushTwin('spam', 'sigmoid', 'linear', 'spamlogits');
+  await pushTwin(store, 'iris', 'softmax', 'log_softmax', 'irislog');
+  await pushTwin(store, 'iris', 'softmax', 'linear', 'irislogits');
+  await pushTwin(store, 'spam', 'sigmoid', 'linear', 'spamlogits');
 
   const iris = await manifestOf('iris');
   const irisCsv = await csv('models/_datasets/iris-test.csv', [3, 1, 0, 2]);
@@ -146,17 +145,6 @@ beforeAll(async () => {
 });
 
 /** `model` version 1 pushed as `name`, its output layer's activation `from` replaced by `to`. */
-async function pushTwin(model: string, from: string, to: string, name: string): Promise<void> {
-  const twin = await mkdtemp(path.join(tmpdir(), `${name}-`));
-  const topology = await readFile(`models/${model}/versions/1/model.json`, 'utf8');
-  const activation = new RegExp(`"activation": ?"${from}"`, 'g');
-  expect(topology.match(activation)).toHaveLength(1);
-  await writeFile(path.join(twin, 'model.json'), topology.replace(activation, `"activation": "${to}"`));
-  await cp(`models/${model}/versions/1/weights.bin`, path.join(twin, 'weights.bin'));
-  const { task, labels, transforms } = JSON.parse(await readFile(`models/${model}/versions/1/manifest.json`, 'utf8'));
-  await pushModelFolder(store, twin, name, { task, labels, transforms });
-}
-
 async function loadFromFolder(model: string, version: number): Promise<tfl.LayersModel> {
   const dir = path.join(fileURLToPath(store.uri), model, 'versions', String(version));
   const json = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8'));
@@ -306,8 +294,13 @@ describe('fine-tune answers what TF.js fit answers on the same model, rows, hype
   ];
   it.each(twins)('%s (twin of %s), its output %s: as TF.js fit with that loss, and as its twin', async (name, twinOf, _loss, probabilitiesOf, likeTwin) => {
     const c: Case = { model: name, optimizer: 'adam' };
-    const [twin, original, theirs] = [await fineTuned(c, config), await fineTuned({ model: twinOf, optimizer: 'adam' }, config), await reference(c, config)];
+    const version = await fineTune(c, config);
+    const [twin, original, theirs] = [await loadFromFolder(name, version), await fineTuned({ model: twinOf, optimizer: 'adam' }, config), await reference(c, config)];
     try {
+      // fit's accuracy reads the output as its twin's would (one logit: positive from 0, not 0.5), as the
+      // version's metrics do: on the same rows (validation is the training data here) with the last weights.
+      const { training, metrics } = JSON.parse(await readFile(path.join(fileURLToPath(store.uri), name, 'versions', String(version), 'manifest.json'), 'utf8'));
+      expect(training.history.at(-1).val_acc).toBeCloseTo(metrics.accuracy, 6);
       const [ours, twinExpected, expected] = [twin, original, theirs].map(weightsOf);
       for (const [weight, values] of expected) expectClose(ours.get(weight) as Float32Array, values, weight);
       // The twin's cross-entropy is the same loss computed another way (normalized and clipped): measured 2.5e-4

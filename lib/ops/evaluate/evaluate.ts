@@ -9,6 +9,7 @@ import type { Manifest } from '../../registry/index.js';
 import { predict } from '../predict.js';
 import { chunkPassNeed, oneRowNeed } from '../runModel.js';
 import { checkFiniteOutput } from '../../protocol/answers.js';
+import { asProbabilities } from '../../protocol/probabilities.js';
 import { DatasetInputs, instancesPerChunk, type ModelInput } from '../../inputs/encode.js';
 import { elementCount, type TensorData } from '../../tensors/data.js';
 import { ClassificationAccumulator, type ClassificationReport } from './classification.js';
@@ -119,7 +120,8 @@ async function* chunksOf(loaded: LoadedModel, examples: AsyncIterable<Example> |
 /** A chunk's model output (one row per truth) into the metrics. */
 export function addOutputs(manifest: Manifest, accumulator: Accumulator, truths: number[], output: TensorData): void {
   const size = elementCount(output.shape.slice(1));
-  const data = output.data as ArrayLike<number>;
+  // Metrics read probabilities (log loss, AUC, the binary threshold), whatever the output holds.
+  const data = asProbabilities(manifest, output).data as ArrayLike<number>;
   if (accumulator.kind === 'regression') {
     // The first value of each row.
     const predictions: number[] = [];

@@ -15,6 +15,7 @@ import '@tensorflow/tfjs-layers';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { BadRequestError } from '../../errors.js';
+import { needsConversion } from '../../protocol/probabilities.js';
 import type { LoadedModel } from '../../loader/index.js';
 import { checkOneRowFits, costPerRow, inChunks, type ChunkPlan, type Pass, type RunLimits } from '../../runtime/memory.js';
 import { useOurGradients } from '../../runtime/gradients/index.js';
@@ -24,11 +25,21 @@ import type { InputSpace } from './inputs.js';
 import { fedRows, inputTensor } from './inputTensor.js';
 import { outputWidth, type ScoreRule } from './target.js';
 
-/** First output of the model on x, as [rows, width]: synchronous, for tf.tidy and tf.grad. */
+/**
+ * A classifier's output rows as probabilities when its units hold logits or log-probabilities
+ * (protocol/probabilities.ts): what is explained is the probability its users read, as predict answers it.
+ */
+function asProbabilities(loaded: LoadedModel, rows: tf.Tensor2D): tf.Tensor2D {
+  if (!needsConversion(loaded.manifest)) return rows;
+  if (loaded.manifest.scores === 'log-probabilities') return tf.exp(rows);
+  return rows.shape[1] === 1 ? tf.sigmoid(rows) : tf.softmax(rows);
+}
+
+/** First output of the model on x, as [rows, width] (probabilities, for a classifier): synchronous, for tf.tidy and tf.grad. */
 function forward(loaded: LoadedModel, x: tf.Tensor): tf.Tensor2D {
   const result = loaded.manifest.format === 'layers' ? (loaded.model as LayersModel).apply(x, { training: false }) : (loaded.model as GraphModel).predict(x);
   const first = result instanceof tf.Tensor ? result : Array.isArray(result) ? result[0] : Object.values(result as tf.NamedTensorMap)[0];
-  return tf.reshape(first as tf.Tensor, [x.shape[0], -1]) as tf.Tensor2D;
+  return asProbabilities(loaded, tf.reshape(first as tf.Tensor, [x.shape[0], -1]));
 }
 
 /** The same, for any model: one with dynamic ops runs asynchronously (executeAsync), outside a tidy. */
@@ -36,7 +47,7 @@ async function forwardAnyModel(loaded: LoadedModel, x: tf.Tensor): Promise<tf.Te
   if (dynamicOpOf(loaded.model) === undefined) return tf.tidy(() => forward(loaded, x));
   const outputs = await predictTensors(loaded.model, [x]);
   try {
-    return tf.reshape(outputs[0], [x.shape[0], -1]);
+    return tf.tidy(() => asProbabilities(loaded, tf.reshape(outputs[0], [x.shape[0], -1])));
   } finally {
     tf.dispose(outputs);
   }

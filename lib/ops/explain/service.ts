@@ -116,6 +116,7 @@ export async function explain(loaded: LoadedModel, request: ExplainRequest, limi
       score: scoreMeaning(spec),
     },
     data: { explanations },
-    predictions: toAnswers(manifest, outputTensor),
+    // The outputs are probabilities already (modelFunction.ts): read as such, not converted twice.
+    predictions: toAnswers({ ...manifest, scores: 'probabilities' }, outputTensor),
   };
 }

@@ -1,5 +1,6 @@
 /**
- * What is being explained: one scalar per instance, read from the model's first output.
+ * What is being explained: one scalar per instance, read from the model's first output as
+ * probabilities for a classifier (modelFunction.ts turns logits and log-probabilities into them).
  *
  *   classification (softmax)   the probability of the target class (not the logit: a model's
  *                              logits are not in general reachable from outside it)

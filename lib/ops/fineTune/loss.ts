@@ -8,10 +8,11 @@
  *   -sum(y * log p), the cross-entropy of the probabilities they stand for;
  * - linear (logits: Keras's from_logits=True): the softmax cross-entropy, or for one unit the
  *   sigmoid cross-entropy, of the logits.
- * Each then trains as its softmax or sigmoid twin does.
+ * Each then trains as its softmax or sigmoid twin does. Its accuracy, too, is its twin's: fit's
+ * 'accuracy' thresholds one unit at 0.5, where a logit's positive class starts at 0.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { type LayersModel, metrics } from '@tensorflow/tfjs-layers';
 import type { Manifest } from '../../registry/index.js';
 
 type LossFunction = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
@@ -35,4 +36,18 @@ export function lossFor(model: LayersModel, task: Manifest['task']): string | Lo
   if (task === 'classification' && activation === 'logSoftmax') return negativeLogLikelihood;
   if (activation === 'linear') return task === 'binary' ? sigmoidCrossEntropyOfLogits : softmaxCrossEntropyOfLogits;
   return LOSSES[task];
+}
+
+type Metric = 'accuracy' | LossFunction;
+
+/**
+ * One logit's accuracy: the sigmoid's, thresholded at 0.5 as fit() does for probabilities. Named
+ * acc, so that fit reports it as acc and val_acc, as it does 'accuracy' (what early stopping monitors).
+ */
+const acc: LossFunction = (y, logit) => tf.tidy(() => metrics.binaryAccuracy(y, tf.sigmoid(logit)));
+
+/** The accuracy fit() reports for a classifier, as its loss reads the output. */
+export function accuracyFor(model: LayersModel, task: Manifest['task']): Metric {
+  const oneUnit = model.outputs[0]?.shape.at(-1) === 1;
+  return task === 'binary' && oneUnit && outputActivation(model) === 'linear' ? acc : 'accuracy';
 }

@@ -12,7 +12,7 @@ import { useOurGradients } from '../../runtime/gradients/index.js';
 import { frozenBatchNormInInference, refuseUntrainableBatchNorm } from './batchNorm.js';
 import { epochOrder, pick, targetsOf, type LabelledData } from './data.js';
 import { EarlyStopping } from './earlyStopping.js';
-import { lossFor } from './loss.js';
+import { accuracyFor, lossFor } from './loss.js';
 import type { FineTuneConfig } from './request.js';
 
 interface EpochReport {
@@ -112,7 +112,7 @@ export async function train(
   const trained = chosenLayers(model, config.trainableLayers);
   const optimizer = optimizerOf(config);
   const isClassifier = manifest.task !== 'regression';
-  model.compile({ optimizer, loss: lossFor(model, manifest.task), metrics: isClassifier ? ['accuracy'] : ['mse'] });
+  model.compile({ optimizer, loss: lossFor(model, manifest.task), metrics: isClassifier ? [accuracyFor(model, manifest.task)] : ['mse'] });
   const xVal = tf.tensor(validation.x, [validation.truths.length, ...validation.rowShape]);
   const yVal = targetsOf(manifest, validation.truths);
   const history: EpochReport[] = [];

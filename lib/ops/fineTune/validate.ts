@@ -6,6 +6,7 @@ import { inChunks, type RunLimits } from '../../runtime/memory.js';
 import { forwardBytesPerRow, predictTensors } from '../../runtime/tfModel.js';
 import { ClassificationAccumulator } from '../evaluate/classification.js';
 import { headline } from '../evaluate/evaluate.js';
+import { probabilityRow } from '../../protocol/probabilities.js';
 import { classNames } from '../evaluate/examples.js';
 import { RegressionAccumulator } from '../evaluate/regression.js';
 import type { LabelledData } from './data.js';
@@ -39,7 +40,8 @@ async function outputRows(model: LayersModel, manifest: Manifest, data: Labelled
 }
 
 export async function validationMetrics(model: LayersModel, manifest: Manifest, data: LabelledData, limits: RunLimits): Promise<Record<string, number>> {
-  const rows = await outputRows(model, manifest, data, limits);
+  // As evaluate: probabilities, whatever the output holds.
+  const rows = (await outputRows(model, manifest, data, limits)).map((row) => probabilityRow(manifest, row));
   if (manifest.task === 'regression') {
     const acc = new RegressionAccumulator();
     acc.add(
