@@ -15,21 +15,25 @@ import { runEvaluation } from '../lib/ops/evaluate/service.js';
 import { jobEnvironment } from '../lib/services.js';
 
 export const routes: Implementations<typeof evaluationsRoutes> = {
-  createEvaluation: async ({ params, query, body, services }) => {
+  createEvaluation: async ({ params, query, body, services, time }) => {
     const ref = modelRefFrom(params, query);
     const { loader, store } = services;
     if (query.async === 'true') {
       // 404, options of another task and bad inline labels or instances now, not in the job.
-      const version = await loader.withModel(ref, async (loaded) => {
-        await precheckEvaluation(loaded, body, { ...services.limits, worker: services.workerBudget });
-        return loaded.version;
-      });
+      const version = await loader.withModel(
+        ref,
+        async (loaded) => {
+          await precheckEvaluation(loaded, body, { ...services.limits, worker: services.workerBudget });
+          return loaded.version;
+        },
+        time,
+      );
       const job = await submitJob(jobEnvironment(services), 'evaluate', { name: ref.name, version }, body, { evaluate: evaluateJob }, (error, j, warning) =>
         warning ? logger.warn(warning, { jobId: j.id, error: error as Error }) : logger.error('evaluate job failed', { jobId: j.id, error: error as Error }),
       );
       return acceptedReply(job);
     }
-    const evaluation = await loader.withModel(ref, (loaded) => runEvaluation(store, loaded, body, services.limits));
+    const evaluation = await loader.withModel(ref, (loaded) => runEvaluation(store, loaded, body, services.limits), time);
     if (query.report === 'html') return { contentType: 'text/html; charset=utf-8', body: htmlReport(evaluation) };
     return { body: evaluation };
   },

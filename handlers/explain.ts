@@ -9,7 +9,7 @@ import { answerExplain } from '../lib/api/explain.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
 
 export const routes: Implementations<typeof explainRoutes> = {
-  explain: async ({ request, params, query, body, services }) => answerExplain(services, modelRefFrom(params, query), body, query.format, request),
+  explain: async ({ request, params, query, body, services, time }) => answerExplain(services, modelRefFrom(params, query), body, query.format, request, time),
 };
 
 export const handler = lambdaHandler(explainRoutes, routes);

@@ -14,14 +14,18 @@ import { rollbackAlias, setAlias, validateName } from '../lib/registry/index.js'
 import { jobEnvironment } from '../lib/services.js';
 
 export const routes: Implementations<typeof fineTuneRoutes> = {
-  fineTune: async ({ request, params, query, body, services }) => {
+  fineTune: async ({ params, query, body, services, time }) => {
     const ref = modelRefFrom(params, query);
     // Timed as predict is: running the model on inline rows that cannot end before the timeout is a 413.
-    const limits = { ...services.limits, time: request.remainingMs ? { remainingMs: request.remainingMs } : undefined };
-    const version = await services.loader.withModel(ref, async (loaded) => {
-      await precheckFineTune(loaded, body, services.workerBudget, limits);
-      return loaded.version;
-    });
+    const limits = { ...services.limits, time };
+    const version = await services.loader.withModel(
+      ref,
+      async (loaded) => {
+        await precheckFineTune(loaded, body, services.workerBudget, limits);
+        return loaded.version;
+      },
+      time,
+    );
     const job = await submitJob(jobEnvironment(services), 'fine-tune', { name: ref.name, version }, body, { 'fine-tune': fineTuneJob }, (error, j, warning) =>
       warning ? logger.warn(warning, { jobId: j.id, error: error as Error }) : logger.error('fine-tune job failed', { jobId: j.id, error: error as Error }),
     );

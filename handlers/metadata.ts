@@ -18,11 +18,11 @@ export const routes: Implementations<typeof metadataRoutes> = {
     return { body: { ready: true, backend: backendName() } };
   },
   listModels: async ({ services }) => ({ body: await listModelSummaries(services.store).catch(storeUnavailable) }),
-  modelMetadata: async ({ params, query, services }) =>
-    services.loader.withModel(modelRefFrom(params, query), async (loaded) => ({ body: await oipModelMetadata(services.store, loaded) })),
-  modelReady: async ({ params, query, services }) =>
-    services.loader.withModel(modelRefFrom(params, query), (loaded) => ({ body: { name: loaded.name, version: String(loaded.version), ready: true } })),
-  tfServingStatus: async ({ params, services }) => {
+  modelMetadata: async ({ params, query, services, time }) =>
+    services.loader.withModel(modelRefFrom(params, query), async (loaded) => ({ body: await oipModelMetadata(services.store, loaded) }), time),
+  modelReady: async ({ params, query, services, time }) =>
+    services.loader.withModel(modelRefFrom(params, query), (loaded) => ({ body: { name: loaded.name, version: String(loaded.version), ready: true } }), time),
+  tfServingStatus: async ({ params, services, time }) => {
     const ref = modelRefFrom(params);
     const { loader } = services;
     // The bare model lists every committed version, as TF Serving does; a version or label names one.
@@ -30,9 +30,9 @@ export const routes: Implementations<typeof metadataRoutes> = {
       await loader.resolve(ref).catch(storeUnavailable); // 404 for an unknown model
       return { body: tfServingStatus(await listVersions(services.store, ref.name).catch(storeUnavailable)) };
     }
-    return { body: tfServingStatus([await loader.withModel(ref, (loaded) => loaded.version)]) };
+    return { body: tfServingStatus([await loader.withModel(ref, (loaded) => loaded.version, time)]) };
   },
-  tfServingMetadata: async ({ params, services }) => services.loader.withModel(modelRefFrom(params), (loaded) => ({ body: tfServingMetadata(loaded.manifest) })),
+  tfServingMetadata: async ({ params, services, time }) => services.loader.withModel(modelRefFrom(params), (loaded) => ({ body: tfServingMetadata(loaded.manifest) }), time),
   job: async ({ params, services }) => ({ body: await readJob(services.store, params.id).catch(storeUnavailable) }),
   // Built on first use: it loads every operation's schemas.
   openapi: async () => ({ body: await (await import('../lib/api/openapi.js')).openApiDocument() }),

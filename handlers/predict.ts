@@ -20,22 +20,39 @@ import { rowValues, type TensorData } from '../lib/tensors/data.js';
 import { answerLimitFor } from '../lib/http/handler.js';
 import type { RouteRequest } from '../lib/http/router.js';
 import type { Services } from '../lib/services.js';
+import type { TimeLimit } from '../lib/runtime/timeLimit.js';
 
 /** The limits of a request answered before the function's timeout, or a 413 naming the figures (runtime/timeLimit.ts). */
-const timed = (services: Services, request: RouteRequest) => ({ ...services.limits, time: request.remainingMs ? { remainingMs: request.remainingMs } : undefined });
+const timed = (services: Services, time: TimeLimit | undefined) => ({ ...services.limits, time });
 
 /** TF Serving's :classify or :regress: the examples run as :predict runs instances (same encoding, limits and timing). */
 const answerExamples =
   (verb: ExamplesVerb) =>
-  ({ request, params, body, services }: { request: RouteRequest; params: Record<string, string>; body: TfServingExamplesRequest; services: Services }) =>
-    services.loader.withModel(modelRefFrom(params), async (loaded) => {
-      checkVerb(loaded.manifest, verb);
-      const input = examplesInput(loaded.manifest, body);
-      const [output] = await predict(loaded, input, timed(services, request));
-      const answer = verb === 'classify' ? classifyAnswerOutput(loaded.manifest, output) : { data: output.data };
-      checkOutputAnswer([answer], body.examples.length, answerLimitFor(request), services.limits.budget, input.noun);
-      return { ...examplesResult(loaded.manifest, output, verb, body.examples.length), noun: input.noun };
-    });
+  ({
+    request,
+    params,
+    body,
+    services,
+    time,
+  }: {
+    request: RouteRequest;
+    params: Record<string, string>;
+    body: TfServingExamplesRequest;
+    services: Services;
+    time: TimeLimit | undefined;
+  }) =>
+    services.loader.withModel(
+      modelRefFrom(params),
+      async (loaded) => {
+        checkVerb(loaded.manifest, verb);
+        const input = examplesInput(loaded.manifest, body);
+        const [output] = await predict(loaded, input, timed(services, time));
+        const answer = verb === 'classify' ? classifyAnswerOutput(loaded.manifest, output) : { data: output.data };
+        checkOutputAnswer([answer], body.examples.length, answerLimitFor(request), services.limits.budget, input.noun);
+        return { ...examplesResult(loaded.manifest, output, verb, body.examples.length), noun: input.noun };
+      },
+      time,
+    );
 
 /**
  * :classify writes each class of each example as ["label",score]: what that adds to each value, at
@@ -58,53 +75,65 @@ function classifyAnswerOutput(manifest: Manifest, output: TensorData): AnswerOut
 const labelledBytes = (labels: string[] | undefined) => 40 + 2 * Math.max(10, ...(labels ?? []).map((l) => Buffer.byteLength(JSON.stringify(l))));
 
 export const routes: Implementations<typeof predictRoutes> = {
-  infer: async ({ request, params, query, body, services }) =>
-    services.loader.withModel(modelRefFrom(params, query), async (loaded) => {
-      const binary = binaryOutputsWanted(body);
-      const outputs = await predict(loaded, decodeOip(loaded.manifest, body), timed(services, request));
-      const response = oipResponse(loaded.manifest, outputs, body);
-      const rows = outputs[0]?.shape[0] ?? 1;
-      checkOutputAnswer(
-        response.outputs.map((o) => ({ data: o.data, binary: binary(o.name) })),
-        rows,
-        answerLimitFor(request),
-        services.limits.budget,
-      );
-      if (!response.outputs.some((o) => binary(o.name))) return { body: encodeOip(loaded.manifest, outputs, body) };
-      const { body: bytes, headerLength } = binaryResponse(response, binary);
-      return { contentType: 'application/octet-stream', headers: { [HEADER_LENGTH]: String(headerLength) }, body: bytes };
-    }),
+  infer: async ({ request, params, query, body, services, time }) =>
+    services.loader.withModel(
+      modelRefFrom(params, query),
+      async (loaded) => {
+        const binary = binaryOutputsWanted(body);
+        const outputs = await predict(loaded, decodeOip(loaded.manifest, body), timed(services, time));
+        const response = oipResponse(loaded.manifest, outputs, body);
+        const rows = outputs[0]?.shape[0] ?? 1;
+        checkOutputAnswer(
+          response.outputs.map((o) => ({ data: o.data, binary: binary(o.name) })),
+          rows,
+          answerLimitFor(request),
+          services.limits.budget,
+        );
+        if (!response.outputs.some((o) => binary(o.name))) return { body: encodeOip(loaded.manifest, outputs, body) };
+        const { body: bytes, headerLength } = binaryResponse(response, binary);
+        return { contentType: 'application/octet-stream', headers: { [HEADER_LENGTH]: String(headerLength) }, body: bytes };
+      },
+      time,
+    ),
 
-  tfServingPredict: async ({ request, params, body, services }) =>
-    services.loader.withModel(modelRefFrom(params), async (loaded) => {
-      const input = decodeTfServing(loaded.manifest, body);
-      const outputs = await predict(loaded, input, timed(services, request));
-      const raw = body.raw ?? input.kind === 'tensors';
-      checkOutputAnswer(
-        raw ? outputs : [{ data: outputs[0].data, extraPerValue: labelledBytes(loaded.manifest.labels) }],
-        outputs[0]?.shape[0] ?? 1,
-        answerLimitFor(request),
-        services.limits.budget,
-      );
-      const answer = encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k });
-      // Plain arrays are written as tensorflow_model_server writes them (its floats, NaN); labelled answers are ours.
-      return { body: answer, jsonText: raw ? () => tfServingAnswerText(outputs, input.columnar, String(loaded.manifest.version)) : undefined };
-    }),
+  tfServingPredict: async ({ request, params, body, services, time }) =>
+    services.loader.withModel(
+      modelRefFrom(params),
+      async (loaded) => {
+        const input = decodeTfServing(loaded.manifest, body);
+        const outputs = await predict(loaded, input, timed(services, time));
+        const raw = body.raw ?? input.kind === 'tensors';
+        checkOutputAnswer(
+          raw ? outputs : [{ data: outputs[0].data, extraPerValue: labelledBytes(loaded.manifest.labels) }],
+          outputs[0]?.shape[0] ?? 1,
+          answerLimitFor(request),
+          services.limits.budget,
+        );
+        const answer = encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k });
+        // Plain arrays are written as tensorflow_model_server writes them (its floats, NaN); labelled answers are ours.
+        return { body: answer, jsonText: raw ? () => tfServingAnswerText(outputs, input.columnar, String(loaded.manifest.version)) : undefined };
+      },
+      time,
+    ),
 
   tfServingClassify: answerExamples('classify'),
   tfServingRegress: answerExamples('regress'),
 
-  preprocess: async ({ request, params, query, body, services }) =>
-    services.loader.withModel(modelRefFrom(params, query), async (loaded) => {
-      const tensors = await preprocess(loaded, decodeTfServing(loaded.manifest, body), timed(services, request));
-      if (query.format === 'png') return { contentType: 'image/png', body: previewPng(loaded, tensors) };
-      checkOutputAnswer(tensors, tensors[0]?.shape[0] ?? 1, answerLimitFor(request), services.limits.budget);
-      return { body: { model_name: loaded.name, model_version: String(loaded.version), outputs: oipTensors(tensors) } };
-    }),
+  preprocess: async ({ request, params, query, body, services, time }) =>
+    services.loader.withModel(
+      modelRefFrom(params, query),
+      async (loaded) => {
+        const tensors = await preprocess(loaded, decodeTfServing(loaded.manifest, body), timed(services, time));
+        if (query.format === 'png') return { contentType: 'image/png', body: previewPng(loaded, tensors) };
+        checkOutputAnswer(tensors, tensors[0]?.shape[0] ?? 1, answerLimitFor(request), services.limits.budget);
+        return { body: { model_name: loaded.name, model_version: String(loaded.version), outputs: oipTensors(tensors) } };
+      },
+      time,
+    ),
 
   // Imported on first use: explanations stay off the predict function's cold start.
-  explainV1: async ({ request, params, query, body, services }) =>
-    (await import('../lib/api/explain.js')).answerExplain(services, modelRefFrom(params), body, query.format, request),
+  explainV1: async ({ request, params, query, body, services, time }) =>
+    (await import('../lib/api/explain.js')).answerExplain(services, modelRefFrom(params), body, query.format, request, time),
 };
 
 export const handler = lambdaHandler(predictRoutes, routes);

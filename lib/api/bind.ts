@@ -13,6 +13,7 @@ import type { Reply, Route, RouteRequest } from '../http/router.js';
 import { logger } from '../observability.js';
 import { noteMemoryRefusal, startRequest } from '../runtime/footprint.js';
 import { withRecovery } from '../runtime/recovery.js';
+import type { TimeLimit } from '../runtime/timeLimit.js';
 import { createServices, type Services } from '../services.js';
 import { validateJobId } from '../jobs/records.js';
 import { validateName, validateVersion } from '../registry/names.js';
@@ -28,6 +29,8 @@ export interface RouteContext<S> {
   query: QueryOf<S>;
   body: BodyOf<S>;
   services: Services;
+  /** The function's time left, when it runs under a timeout: the model's wait and the work are bounded by it. */
+  time: TimeLimit | undefined;
 }
 
 /** One implementation per route of the function (lib/api/routes/<function>.ts), no more, no less. */
@@ -40,6 +43,8 @@ const PATH_PARAMETERS: Record<string, (value: string) => unknown> = {
   version: validateVersion,
   id: validateJobId,
 };
+
+const timeOf = (request: RouteRequest): TimeLimit | undefined => (request.remainingMs ? { remainingMs: request.remainingMs } : undefined);
 
 function checkPathParameters(params: Record<string, string>): void {
   for (const [name, value] of Object.entries(params)) PATH_PARAMETERS[name]?.(value);
@@ -67,7 +72,7 @@ function bind(spec: RouteSpec, implement: (context: RouteContext<unknown>) => Pr
     }
     // A backend fault resets TF.js before this request's 500, so the next request is served.
     try {
-      return await withRecovery(() => implement({ request, params: request.params, query: query as never, body: body as never, services }));
+      return await withRecovery(() => implement({ request, params: request.params, query: query as never, body: body as never, services, time: timeOf(request) }));
     } catch (error) {
       if (error instanceof PayloadTooLargeError) noteMemoryRefusal();
       throw error;

@@ -17,13 +17,22 @@ import type { Services } from '../services.js';
  * `request`: its time left (an explanation that cannot end before its function's timeout is a 413)
  * and how its answer is sent (one that cannot fit Lambda's response limit is a 413 before any pass).
  */
-export async function answerExplain(services: Services, ref: ModelRef, body: ExplainRequest, format: 'json' | 'png' | undefined, request: HttpRequest): Promise<Reply> {
+export async function answerExplain(
+  services: Services,
+  ref: ModelRef,
+  body: ExplainRequest,
+  format: 'json' | 'png' | undefined,
+  request: HttpRequest,
+  time: TimeLimit | undefined,
+): Promise<Reply> {
   const { explainMaxInstances } = services.config;
   if (body.instances.length > explainMaxInstances) {
     throw new PayloadTooLargeError(`${body.instances.length} instances; explain takes at most ${explainMaxInstances} per request (EXPLAIN_MAX_INSTANCES)`);
   }
-  const { remainingMs } = request;
-  const time: TimeLimit | undefined = remainingMs ? { remainingMs } : undefined;
   const answerLimit = answerLimitFor(request);
-  return services.loader.withModel(ref, async (loaded) => ({ body: await explain(loaded, { ...body, format: format ?? body.format }, { ...services.limits, time }, answerLimit) }));
+  return services.loader.withModel(
+    ref,
+    async (loaded) => ({ body: await explain(loaded, { ...body, format: format ?? body.format }, { ...services.limits, time }, answerLimit) }),
+    time,
+  );
 }

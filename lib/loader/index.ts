@@ -6,8 +6,9 @@ import { StoreRefusedError, UnavailableError, unavailableAs } from '../errors.js
 import { logger, recordEvent } from '../observability.js';
 import { formatModelRef, parseModelRef, type ModelRef } from '../registry/index.js';
 import type { ObjectStore } from '../store/index.js';
+import type { TimeLimit } from '../runtime/timeLimit.js';
 import { AliasCache } from './aliasCache.js';
-import { ModelCache } from './modelCache.js';
+import { ModelCache, type Wait } from './modelCache.js';
 import { readVersion, type LoadedModel } from './readVersion.js';
 
 export type { LoadedModel } from './readVersion.js';
@@ -22,6 +23,41 @@ export interface LoaderOptions {
 }
 
 const ONE_HOUR_MS = 3_600_000;
+
+/**
+ * What a request keeps, of its function's time, for its work and answer once its model is loaded:
+ * 3 s, or a quarter of a shorter time (a function set to a few seconds still loads from a fast store).
+ */
+const answerReserveMs = (remainingMs: number) => Math.min(3000, remainingMs / 4);
+
+/**
+ * A request's wait for its model, bounded by the function's time left less answerReserveMs. A
+ * cold load from a store that answers slowly (each call on its last attempt) could otherwise run
+ * past the timeout (29 s behind API Gateway): a 504 after the whole wait, the execution environment
+ * ended with the load, and the next request cold again. Past the bound the request gets a 503 with
+ * Retry-After, and the load goes on: a retry that reaches this function finds it loaded or joins it.
+ */
+function waitWithin(time: TimeLimit | undefined, what: string): Wait {
+  if (!time) return (promise) => promise;
+  const remaining = time.remainingMs();
+  const deadline = performance.now() + remaining - answerReserveMs(remaining);
+  return <T>(promise: Promise<T>) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new UnavailableError(`${what}: not loaded within the request's time (the store answers slowly); the load goes on`, 5, {
+              publicMessage: `model ${what} is still loading from the model store; retry in a few seconds`,
+            }),
+          ),
+        Math.max(0, deadline - performance.now()),
+      );
+    });
+    // A promise settled already wins the race: its callbacks run before any timer's.
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+  };
+}
 
 export class ModelLoader {
   readonly aliases: AliasCache;
@@ -40,25 +76,29 @@ export class ModelLoader {
     return this.aliases.resolve(ref);
   }
 
-  /** Runs fn with the loaded model; it is not evicted or disposed while fn runs. */
-  async withModel<T>(ref: ModelRef, fn: (model: LoadedModel) => Promise<T> | T): Promise<T> {
+  /**
+   * Runs fn with the loaded model; it is not evicted or disposed while fn runs. `time`: a request's
+   * (HTTP, answered within the function's timeout): it waits for the model within that time (waitWithin).
+   */
+  async withModel<T>(ref: ModelRef, fn: (model: LoadedModel) => Promise<T> | T, time?: TimeLimit): Promise<T> {
+    const wait = waitWithin(time, formatModelRef(ref));
     const previous = ref.version === undefined ? this.aliases.lastConfirmed(ref)?.version : undefined;
-    const version = await this.resolve(ref).catch(unavailable(ref.name));
+    const version = await wait(this.resolve(ref).catch(unavailable(ref.name)));
     const load = (v: number) => () => readVersion(this.store, ref.name, v).catch(unavailable(`${ref.name}:${v}`));
     const key = `${ref.name}:${version}`;
     if (previous !== undefined && previous !== version && !this.cache.isLoaded(key) && this.cache.isLoaded(`${ref.name}:${previous}`)) {
       // The alias moved to a version not loaded yet: load it first, and if the store fails
       // meanwhile, keep serving the one loaded (stale-while-error) rather than answer 503.
       try {
-        await this.cache.use(key, load(version), () => undefined);
+        await this.cache.use(key, load(version), () => undefined, wait);
       } catch (error) {
         if (!(error instanceof UnavailableError || error instanceof StoreRefusedError)) throw error;
         logger.warn('new version cannot be loaded: serving the one loaded', { model: formatModelRef(ref), version: previous, wanted: version, error });
         recordEvent('StaleServes', { model: ref.name });
-        return this.cache.use(`${ref.name}:${previous}`, load(previous), fn);
+        return this.cache.use(`${ref.name}:${previous}`, load(previous), fn, wait);
       }
     }
-    return this.cache.use(key, load(version), fn);
+    return this.cache.use(key, load(version), fn, wait);
   }
 
   /** An alias of this model moved here: this warm instance sees it at once (others within the TTL). */

@@ -23,17 +23,23 @@ function disposeEntry(entry: Entry): void {
   if (entry.generation === backendGeneration()) entry.loaded?.model.dispose();
 }
 
+/** How a caller waits for a promise: as it is, or within a deadline. */
+export type Wait = <T>(promise: Promise<T>) => Promise<T>;
+
 export class ModelCache {
   private readonly entries = new Map<string, Entry>();
 
   constructor(private readonly maxBytes: number) {}
 
-  /** Runs fn with the model for key, loading it at most once however many callers wait. */
-  async use<T>(key: string, load: () => Promise<LoadedModel>, fn: (model: LoadedModel) => Promise<T> | T): Promise<T> {
+  /**
+   * Runs fn with the model for key, loading it at most once however many callers wait. `wait`
+   * bounds this caller's wait for the load (it throws past it); the load goes on for the next one.
+   */
+  async use<T>(key: string, load: () => Promise<LoadedModel>, fn: (model: LoadedModel) => Promise<T> | T, wait: Wait = (loading) => loading): Promise<T> {
     const entry = this.entry(key, load);
     entry.users += 1;
     try {
-      return await fn(await entry.promise);
+      return await fn(await wait(entry.promise));
     } finally {
       entry.users -= 1;
       if (entry.evicted && entry.users === 0) disposeEntry(entry);
