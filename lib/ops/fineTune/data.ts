@@ -108,10 +108,10 @@ export async function loadLabelledData(
   return { ...rows, truths: examples.map((e) => e.truth), sha256 };
 }
 
-/** The training target for each row, shaped like the model's output. */
-export function targetsOf(manifest: Manifest, truths: number[]): tf.Tensor {
-  if (manifest.task === 'regression') return tf.tensor2d(truths, [truths.length, 1]);
-  if (manifest.task === 'binary') return tf.tensor2d(truths, [truths.length, 1]);
+/** The training target for each row, shaped like the model's output; `task`: what the model trains as (loss.ts trainingTask). */
+export function targetsOf(manifest: Manifest, truths: number[], task = manifest.task): tf.Tensor {
+  if (task === 'regression') return tf.tensor2d(truths, [truths.length, 1]);
+  if (task === 'binary') return tf.tensor2d(truths, [truths.length, 1]);
   return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(truths, 'int32'), classNames(manifest).length), 'float32'));
 }
 

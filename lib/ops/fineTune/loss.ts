@@ -30,6 +30,16 @@ function outputActivation(model: LayersModel): string | undefined {
   return layer?.activation?.getClassName();
 }
 
+/**
+ * The task the model trains as: a binary model of two units (a softmax over [negative, positive])
+ * as a classifier of two classes, one-hot targets and a categorical loss and accuracy. Trained as
+ * one unit, its [rows, 1] targets did not fit its [rows, 2] output: the job failed.
+ */
+export function trainingTask(model: LayersModel, task: Manifest['task']): Manifest['task'] {
+  return task === 'binary' && model.outputs[0]?.shape.at(-1) !== 1 ? 'classification' : task;
+}
+
+/** The loss of the model, for its trainingTask. */
 export function lossFor(model: LayersModel, task: Manifest['task']): string | LossFunction {
   if (task === 'regression') return LOSSES[task];
   const activation = outputActivation(model);
@@ -46,8 +56,7 @@ type Metric = 'accuracy' | LossFunction;
  */
 const acc: LossFunction = (y, logit) => tf.tidy(() => metrics.binaryAccuracy(y, tf.sigmoid(logit)));
 
-/** The accuracy fit() reports for a classifier, as its loss reads the output. */
+/** The accuracy fit() reports for a classifier (of its trainingTask), as its loss reads the output. */
 export function accuracyFor(model: LayersModel, task: Manifest['task']): Metric {
-  const oneUnit = model.outputs[0]?.shape.at(-1) === 1;
-  return task === 'binary' && oneUnit && outputActivation(model) === 'linear' ? acc : 'accuracy';
+  return task === 'binary' && outputActivation(model) === 'linear' ? acc : 'accuracy';
 }

@@ -12,7 +12,7 @@ import { useOurGradients } from '../../runtime/gradients/index.js';
 import { frozenBatchNormInInference, refuseUntrainableBatchNorm } from './batchNorm.js';
 import { epochOrder, pick, targetsOf, type LabelledData } from './data.js';
 import { EarlyStopping } from './earlyStopping.js';
-import { accuracyFor, lossFor } from './loss.js';
+import { accuracyFor, lossFor, trainingTask } from './loss.js';
 import type { FineTuneConfig } from './request.js';
 
 interface EpochReport {
@@ -111,10 +111,10 @@ export async function train(
   useOurGradients();
   const trained = chosenLayers(model, config.trainableLayers);
   const optimizer = optimizerOf(config);
-  const isClassifier = manifest.task !== 'regression';
-  model.compile({ optimizer, loss: lossFor(model, manifest.task), metrics: isClassifier ? [accuracyFor(model, manifest.task)] : ['mse'] });
+  const task = trainingTask(model, manifest.task);
+  model.compile({ optimizer, loss: lossFor(model, task), metrics: task === 'regression' ? ['mse'] : [accuracyFor(model, task)] });
   const xVal = tf.tensor(validation.x, [validation.truths.length, ...validation.rowShape]);
-  const yVal = targetsOf(manifest, validation.truths);
+  const yVal = targetsOf(manifest, validation.truths, task);
   const history: EpochReport[] = [];
   let stoppedEarly: TrainResult['stoppedEarly'];
   const earlyStopping = config.earlyStopping && new EarlyStopping(config.earlyStopping);
@@ -125,7 +125,7 @@ export async function train(
       // A different, repeatable order every epoch (fit's own shuffle uses Math.random).
       const ordered = pick(trainData, epochOrder(trainData.truths.length, config.seed, epoch));
       const x = tf.tensor(ordered.x, [ordered.truths.length, ...ordered.rowShape]);
-      const y = targetsOf(manifest, ordered.truths);
+      const y = targetsOf(manifest, ordered.truths, task);
       let logs: tfl.History;
       try {
         const callbacks = callbacksFor(options.signal);

@@ -52,7 +52,8 @@ export async function validationMetrics(model: LayersModel, manifest: Manifest, 
   }
   const binary = manifest.task === 'binary';
   const acc = new ClassificationAccumulator(classNames(manifest), { binary });
-  acc.add(data.truths, binary ? rows.map((r) => [1 - r[0], r[0]]) : rows);
+  // One unit: P(positive), expanded to both classes; two units hold both already.
+  acc.add(data.truths, binary ? rows.map((r) => (r.length === 1 ? [1 - r[0], r[0]] : r)) : rows);
   return headline(manifest, acc.report());
 }
 
