@@ -25,22 +25,18 @@ import type { TimeLimit } from '../lib/runtime/timeLimit.js';
 /** The limits of a request answered before the function's timeout, or a 413 naming the figures (runtime/timeLimit.ts). */
 const timed = (services: Services, time: TimeLimit | undefined) => ({ ...services.limits, time });
 
+interface ExamplesContext {
+  request: RouteRequest;
+  params: Record<string, string>;
+  body: TfServingExamplesRequest;
+  services: Services;
+  time: TimeLimit | undefined;
+}
+
 /** TF Serving's :classify or :regress: the examples run as :predict runs instances (same encoding, limits and timing). */
 const answerExamples =
   (verb: ExamplesVerb) =>
-  ({
-    request,
-    params,
-    body,
-    services,
-    time,
-  }: {
-    request: RouteRequest;
-    params: Record<string, string>;
-    body: TfServingExamplesRequest;
-    services: Services;
-    time: TimeLimit | undefined;
-  }) =>
+  ({ request, params, body, services, time }: ExamplesContext) =>
     services.loader.withModel(
       modelRefFrom(params),
       async (loaded) => {
