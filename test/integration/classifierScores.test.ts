@@ -17,7 +17,7 @@ import { type GraphHead, loadWrittenGraph, writeHeadModel } from '../helpers/han
 import type { FolderStore } from '../../lib/store/folder.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
-import { pushTwin } from '../helpers/twins.js';
+import { pushNestedTwin, pushTwin } from '../helpers/twins.js';
 
 let app: App;
 let store: FolderStore;
@@ -34,6 +34,7 @@ beforeAll(async () => {
   await pushTwin(store, 'iris', 'softmax', 'log_softmax', 'irislog');
   await pushTwin(store, 'iris', 'softmax', 'linear', 'irislogits');
   await pushTwin(store, 'spam', 'sigmoid', 'linear', 'spamlogits');
+  await pushNestedTwin(store, 'iris', 'softmax', 'linear', 'irisnested');
   const [header, ...lines] = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n');
   const names = header.split(',').slice(0, -1);
   irisRows = lines.map((line) => Object.fromEntries(names.map((name, i) => [name, Number(line.split(',')[i])])));
@@ -136,6 +137,25 @@ describe('a classifier of logits or log-probabilities', () => {
     const twin = await call(app.evaluate, 'POST', '/v2/models/spam/evaluate', { dataset });
     expect(metrics.accuracy).toBe(twin.body.metrics.accuracy);
     expect(training.history.at(-1).val_acc).toBeCloseTo(metrics.accuracy, 6);
+  });
+
+  it("nested in an outer model, its logits fine-tune as the flat model's do: the loss is read from what push recorded", async () => {
+    expect((await manifestOf('irisnested')).scores).toBe('logits');
+    const dataset = '_datasets/iris-test.csv';
+    const config = { epochs: 2, batchSize: 8, learningRate: 0.05, seed: 5, trainableLayers: 'all' };
+    const fineTuned = async (name: string) => {
+      const job = await createJob(store, 'fine-tune', { name, version: 1 }, { dataset, labelColumn: 'species', validation: { dataset, labelColumn: 'species' }, config });
+      await runJob({ store, loader: app.services.loader, limits: app.services.limits }, job.id, { 'fine-tune': fineTuneJob });
+      const done = JSON.parse(await readFile(path.join(fileURLToPath(store.uri), '_jobs', `${job.id}.json`), 'utf8'));
+      expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
+      return { ...(await manifestOf(name, done.result.version)), version: done.result.version };
+    };
+    const [flat, nested] = [await fineTuned('irislogits'), await fineTuned('irisnested')];
+    // Before, the nested head's logits were read as probabilities (categorical cross-entropy): its first loss was 16 off.
+    for (const [i, epoch] of flat.training.history.entries()) {
+      for (const key of ['loss', 'val_loss', 'acc', 'val_acc']) expect(Math.abs(nested.training.history[i][key] - epoch[key]), key).toBeLessThan(1e-4);
+    }
+    expect(nested.metrics.logLoss).toBeCloseTo(flat.metrics.logLoss, 4);
   });
 
   it.each([

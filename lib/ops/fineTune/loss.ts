@@ -10,12 +10,18 @@
  *   sigmoid cross-entropy, of the logits.
  * Each then trains as its softmax or sigmoid twin does. Its accuracy, too, is its twin's: fit's
  * 'accuracy' thresholds one unit at 0.5, where a logit's positive class starts at 0.
+ * What the output holds is what push recorded (manifest scores, read through nested models and
+ * pass-through layers, or given with --scores), as validation and evaluate read it: the output
+ * layer's own activation alone misses a head nested in an outer model (its source layer is the
+ * inner model, which has no activation). Versions pushed before scores were recorded fall back to it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type LayersModel, metrics } from '@tensorflow/tfjs-layers';
-import type { Manifest } from '../../registry/index.js';
+import type { Manifest, ScoreKind } from '../../registry/index.js';
 
 type LossFunction = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
+/** What training reads of a version: the task it trains as (trainingTask) and what its output holds. */
+type Head = Pick<Manifest, 'task' | 'scores'>;
 
 const LOSSES: Record<Manifest['task'], string> = { classification: 'categoricalCrossentropy', binary: 'binaryCrossentropy', regression: 'meanSquaredError' };
 
@@ -39,12 +45,20 @@ export function trainingTask(model: LayersModel, task: Manifest['task']): Manife
   return task === 'binary' && model.outputs[0]?.shape.at(-1) !== 1 ? 'classification' : task;
 }
 
-/** The loss of the model, for its trainingTask. */
-export function lossFor(model: LayersModel, task: Manifest['task']): string | LossFunction {
-  if (task === 'regression') return LOSSES[task];
+/** What the classifier's output holds: the manifest's scores, else (an older version) its output layer's activation. */
+function scoresOf(model: LayersModel, head: Head): ScoreKind | undefined {
+  if (head.scores !== undefined) return head.scores;
   const activation = outputActivation(model);
-  if (task === 'classification' && activation === 'logSoftmax') return negativeLogLikelihood;
-  if (activation === 'linear') return task === 'binary' ? sigmoidCrossEntropyOfLogits : softmaxCrossEntropyOfLogits;
+  return activation === 'logSoftmax' ? 'log-probabilities' : activation === 'linear' ? 'logits' : undefined;
+}
+
+/** The loss of the model, for its trainingTask and what its output holds. */
+export function lossFor(model: LayersModel, head: Head): string | LossFunction {
+  const { task } = head;
+  if (task === 'regression') return LOSSES[task];
+  const scores = scoresOf(model, head);
+  if (task === 'classification' && scores === 'log-probabilities') return negativeLogLikelihood;
+  if (scores === 'logits') return task === 'binary' ? sigmoidCrossEntropyOfLogits : softmaxCrossEntropyOfLogits;
   return LOSSES[task];
 }
 
@@ -57,6 +71,6 @@ type Metric = 'accuracy' | LossFunction;
 const acc: LossFunction = (y, logit) => tf.tidy(() => metrics.binaryAccuracy(y, tf.sigmoid(logit)));
 
 /** The accuracy fit() reports for a classifier (of its trainingTask), as its loss reads the output. */
-export function accuracyFor(model: LayersModel, task: Manifest['task']): Metric {
-  return task === 'binary' && outputActivation(model) === 'linear' ? acc : 'accuracy';
+export function accuracyFor(model: LayersModel, head: Head): Metric {
+  return head.task === 'binary' && scoresOf(model, head) === 'logits' ? acc : 'accuracy';
 }

@@ -111,8 +111,10 @@ export async function train(
   useOurGradients();
   const trained = chosenLayers(model, config.trainableLayers);
   const optimizer = optimizerOf(config);
-  const task = trainingTask(model, manifest.task);
-  model.compile({ optimizer, loss: lossFor(model, task), metrics: task === 'regression' ? ['mse'] : [accuracyFor(model, task)] });
+  // What the model trains as (a binary model of two units: two classes), and what its output holds.
+  const head = { task: trainingTask(model, manifest.task), scores: manifest.scores };
+  const { task } = head;
+  model.compile({ optimizer, loss: lossFor(model, head), metrics: task === 'regression' ? ['mse'] : [accuracyFor(model, head)] });
   const xVal = tf.tensor(validation.x, [validation.truths.length, ...validation.rowShape]);
   const yVal = targetsOf(manifest, validation.truths, task);
   const history: EpochReport[] = [];
