@@ -174,7 +174,7 @@ export async function pushModelFiles(
   const signature = fields.signature ?? (await inferSignature(files));
   checkSignatureUsable(signature);
   const modelJson = parseModelJson(files.get('model.json'));
-  const task = fields.task ?? guessTask(modelJson, signature, Array.isArray(fields.labels) ? fields.labels : undefined);
+  const task = fields.task ?? guessTask(modelJson, signature, Array.isArray(fields.labels) ? fields.labels : undefined, fields.scores);
   checkFieldsFit(signature, task, fields);
   const scores = fields.scores ?? guessScores(modelJson, signature, task);
   const complete = { ...fields, task, ...(scores ? { scores } : {}), signature, lineage: fields.lineage ?? { parent: null, source } };

@@ -135,13 +135,15 @@ function outputKind(modelJson: ModelJson, signature: Signature): OutputKind {
 }
 
 /**
- * Without a task: labels say classes (two for one unit: binary; one per unit: classification);
- * else the output's last activation decides. A single unit of unknown meaning is a value, as a
- * user reading one number expects; several are refused, since classes and targets look alike.
+ * Without a task: labels say classes (two for one unit: binary; one per unit: classification), and
+ * so do scores given (class scores: one unit, binary); else the output's last activation decides. A
+ * single unit of unknown meaning is a value, as a user reading one number expects; several are
+ * refused, since classes and targets look alike.
  */
-export function guessTask(modelJson: ModelJson, signature: Signature, labels?: string[]): Task {
+export function guessTask(modelJson: ModelJson, signature: Signature, labels?: string[], scores?: ScoreKind): Task {
   const units = lastDimension(signature.outputs[0].shape);
   if (labels) return units <= 1 && labels.length === 2 ? 'binary' : 'classification';
+  if (scores) return units === 1 ? 'binary' : 'classification';
   const kind = outputKind(modelJson, signature);
   if (kind === 'probabilities' || kind === 'log-probabilities') return units === 1 ? 'binary' : 'classification';
   // A layers model's linear last layer is a regression's, as Keras's LSTM forecasters have; a graph's

@@ -217,5 +217,9 @@ describe('a graph model', () => {
     const folder = await writeHeadModel('Relu');
     expect((await pushModelFolder(store, folder, 'headrelulogits', { labels: ['a', 'b', 'c'], scores: 'logits' })).scores).toBe('logits');
     await expect(pushModelFolder(store, folder, 'headregression', { task: 'regression', scores: 'logits' })).rejects.toThrow(/scores logits: a regression's outputs are values/);
+    // Class scores given without labels or a task: a classifier (a linear head without them is refused, classes and targets alike).
+    const linear = await writeHeadModel('none');
+    await expect(pushModelFolder(store, linear, 'headunsaid')).rejects.toThrow(/cannot tell whether the model classifies or regresses/);
+    expect(await pushModelFolder(store, linear, 'headsaid', { scores: 'logits' })).toMatchObject({ task: 'classification', scores: 'logits' });
   });
 });
