@@ -6,16 +6,19 @@
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { expect } from 'vitest';
 import { initBackend } from '../../lib/runtime/backend.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { ManifestFields } from '../../lib/registry/index.js';
+import type { FolderStore } from '../../lib/store/folder.js';
 import type { ObjectStore } from '../../lib/store/index.js';
+import { tempFolderStore } from './stores.js';
 
 /** Pushes models/<model>'s version 1 as `name`, its one `from` activation made `to`; the manifest's task, labels and transforms as the model's (`fields` added). */
-export async function pushTwin(store: ObjectStore, model: string, from: string, to: string, name: string, fields: Partial<ManifestFields> = {}): Promise<void> {
+async function pushTwin(store: ObjectStore, model: string, from: string, to: string, name: string, fields: Partial<ManifestFields> = {}): Promise<void> {
   const twin = await mkdtemp(path.join(tmpdir(), `${name}-`));
   const topology = await readFile(`models/${model}/versions/1/model.json`, 'utf8');
   const activation = new RegExp(`"activation": ?"${from}"`, 'g');
@@ -49,4 +52,14 @@ export async function pushNestedTwin(store: ObjectStore, model: string, from: st
   outer.dispose();
   const { task, labels, transforms } = JSON.parse(await readFile(`models/${model}/versions/1/manifest.json`, 'utf8'));
   await pushModelFolder(store, twin, name, { task, labels, transforms });
+}
+
+/** A temp folder store holding the demo models (and data sets) and their twins irislog, irislogits (iris) and spamlogits (spam). */
+export async function storeWithTwins(): Promise<FolderStore> {
+  const store = await tempFolderStore();
+  await cp('models', fileURLToPath(store.uri), { recursive: true });
+  await pushTwin(store, 'iris', 'softmax', 'log_softmax', 'irislog');
+  await pushTwin(store, 'iris', 'softmax', 'linear', 'irislogits');
+  await pushTwin(store, 'spam', 'sigmoid', 'linear', 'spamlogits');
+  return store;
 }

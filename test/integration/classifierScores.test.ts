@@ -5,7 +5,7 @@
  * with the same weights: each must answer, score, evaluate and explain as the model TF.js computes
  * the probabilities inside. Raw outputs stay the model's own.
  */
-import { cp, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -16,8 +16,7 @@ import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { type GraphHead, loadWrittenGraph, writeHeadModel } from '../helpers/handWrittenGraphs.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { call, serving, type App } from '../helpers/serving.js';
-import { tempFolderStore } from '../helpers/stores.js';
-import { pushNestedTwin, pushTwin } from '../helpers/twins.js';
+import { pushNestedTwin, storeWithTwins } from '../helpers/twins.js';
 
 let app: App;
 let store: FolderStore;
@@ -28,12 +27,9 @@ const manifestOf = async (model: string, version = 1) =>
   JSON.parse(await readFile(path.join(fileURLToPath(store.uri), model, 'versions', String(version), 'manifest.json'), 'utf8'));
 
 beforeAll(async () => {
-  store = await tempFolderStore();
-  await cp('models', fileURLToPath(store.uri), { recursive: true });
+  // The demo models and their twins whose output activation is another (log_softmax, linear: logits), the same weights.
+  store = await storeWithTwins();
   app = serving(store.uri);
-  await pushTwin(store, 'iris', 'softmax', 'log_softmax', 'irislog');
-  await pushTwin(store, 'iris', 'softmax', 'linear', 'irislogits');
-  await pushTwin(store, 'spam', 'sigmoid', 'linear', 'spamlogits');
   await pushNestedTwin(store, 'iris', 'softmax', 'linear', 'irisnested');
   const [header, ...lines] = (await readFile('models/_datasets/iris-test.csv', 'utf8')).trim().split('\n');
   const names = header.split(',').slice(0, -1);

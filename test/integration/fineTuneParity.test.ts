@@ -7,7 +7,7 @@
  * Math.random), so the reference reproduces that order with the service's epochOrder and splitRows
  * (only the row order is shared, no arithmetic) and fits one epoch at a time with shuffle off.
  */
-import { cp, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -21,8 +21,7 @@ import { epochOrder, splitRows } from '../../lib/ops/fineTune/data.js';
 import { fineTuneJob } from '../../lib/ops/fineTune/executor.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { serving, type App } from '../helpers/serving.js';
-import { tempFolderStore } from '../helpers/stores.js';
-import { pushTwin } from '../helpers/twins.js';
+import { storeWithTwins } from '../helpers/twins.js';
 
 let app: App;
 let store: FolderStore;
@@ -58,13 +57,9 @@ function tabular(manifest: Manifest, rows: Record<string, number>[]): number[][]
 }
 
 beforeAll(async () => {
-  store = await tempFolderStore();
-  await cp('models', fileURLToPath(store.uri), { recursive: true });
+  // The demo models and their twins whose output activation is another (log_softmax, linear: logits), the same weights.
+  store = await storeWithTwins();
   app = serving(store.uri);
-  // Twins of iris and spam whose output activation is another (log_softmax, linear: logits), the same weights.
-  await pushTwin(store, 'iris', 'softmax', 'log_softmax', 'irislog');
-  await pushTwin(store, 'iris', 'softmax', 'linear', 'irislogits');
-  await pushTwin(store, 'spam', 'sigmoid', 'linear', 'spamlogits');
 
   const iris = await manifestOf('iris');
   const irisCsv = await csv('models/_datasets/iris-test.csv', [3, 1, 0, 2]);
