@@ -49,8 +49,9 @@ describe('a cold load from a slow store', () => {
     expect(first.statusCode, first.body).toBe(503);
     expect(Number(first.headers['retry-after'])).toBeGreaterThan(0);
     expect(JSON.parse(first.body).error).toMatch(/model iris is still loading from the model store; retry in a few seconds/);
-    // Its time less the 3 s kept for the work and the answer: answered at about 3 s, well before 6 s.
-    expect(first.ms).toBeLessThan(6000 - 1000);
+    // Its time less what is kept for the work and the answer (a quarter of 6 s): answered at about
+    // 4.5 s, before the function's time is up (the unbounded load answered after 6.2 s); not at once.
+    expect(first.ms).toBeLessThan(6000);
     expect(first.ms).toBeGreaterThan(2500);
 
     // The load went on after the 503: the model is loaded without another request asking.
