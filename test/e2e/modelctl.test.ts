@@ -215,7 +215,11 @@ describe('modelctl', () => {
       /--scores <kind>' argument 'odds' is invalid\. Allowed choices are probabilities, log-probabilities, logits/,
       2,
     ],
-    [['--store', refusedStore, 'push', 'models/housing/versions/1', '--name', 'x', '--scores', 'logits'], /modelctl: scores logits: a regression's outputs are values/, 1],
+    [
+      ['--store', refusedStore, 'push', 'models/housing/versions/1', '--name', 'x', '--task', 'regression', '--scores', 'logits'],
+      /modelctl: scores logits: a regression's outputs are values/,
+      1,
+    ],
     [['push', 'models/iris/versions/1', '--name', 'x', '--vocabulary', '/missing'], /modelctl: --vocabulary \/missing: no such file/, 2],
     [['push', 'models/iris/versions/1', '--name', 'x', '--meta', '/missing'], /modelctl: --meta \/missing: no such file/, 2],
     [['push', 'models/iris/versions/1', '--name', 'x', '--meta', 'README.md'], /modelctl: --meta README\.md: not JSON/, 2],
