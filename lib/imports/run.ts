@@ -80,7 +80,7 @@ async function importFile(source: ObjectStore, registry: ObjectStore, target: Im
   // and before anything is inflated when what its zip directory declares is.
   checkImportFits(target, size, size, budget);
   const fields = (await optionalJson<unknown>(source, target.meta)) ?? {};
-  if (!isObject(fields)) throw new BadRequestError(`${target.meta} must hold a JSON object of manifest fields (labels, task, transforms, description)`);
+  if (!isObject(fields)) throw new BadRequestError(`${target.meta} must hold a JSON object of manifest fields (labels, task, scores, transforms, description)`);
   const bytes = await readUpload(source, target.key, etag);
   if (!bytes) return undefined;
   checkImportFits(target, bytes.byteLength, contentBytes(bytes, target.key), budget);
