@@ -88,7 +88,13 @@ function kindOfModel(config: unknown, depth = 0): OutputKind {
 }
 
 /** Graph ops whose output is linear in their input: a classifier ending in one gives logits. */
-const LINEAR_OPS = new Set(['MatMul', 'BatchMatMul', 'BatchMatMulV2', 'BiasAdd', 'Add', 'AddV2', 'Conv2D', 'DepthwiseConv2dNative']);
+const LINEAR_OPS = new Set(['MatMul', 'BatchMatMul', 'BatchMatMulV2', 'Conv2D', 'DepthwiseConv2dNative']);
+/**
+ * Ops that add: a bias to a linear op's output (MatMul + b) is still linear, and so is a sum of
+ * linear outputs (an ensemble of logits), but a sum of anything else is not logits: an ensemble
+ * summing its members' softmaxes, pushed with labels, was read as logits and softmaxed again.
+ */
+const ADD_OPS = new Set(['BiasAdd', 'Add', 'AddV2']);
 /** The converter's fused ops: linear when what they fuse is at most a bias add (an activation they fuse makes them not). */
 const FUSED_OPS = new Set(['_FusedMatMul', 'FusedMatMul', '_FusedConv2D', 'FusedConv2D', 'FusedDepthwiseConv2dNative']);
 /** Ops that pass their first input's values on, reshaped at most: the op before decides. */
@@ -101,29 +107,51 @@ function fusedOps(node: Json): string[] {
   return list.filter((s): s is string => typeof s === 'string').map((s) => Buffer.from(s, 'base64').toString());
 }
 
-function kindOfGraphOp(node: Json): OutputKind | 'pass' {
+/** What one op makes of its inputs: a kind, or 'pass' (its first input's), or 'add' (its computed inputs' together). */
+function kindOfGraphOp(node: Json): OutputKind | 'pass' | 'add' {
   const op = String(node.op);
   if (op === 'Softmax' || op === 'Sigmoid') return 'probabilities';
   if (op === 'LogSoftmax') return 'log-probabilities';
   if (PASS_THROUGH_OPS.has(op)) return 'pass';
+  if (ADD_OPS.has(op)) return 'add';
   if (LINEAR_OPS.has(op) || (FUSED_OPS.has(op) && fusedOps(node).every((f) => f === 'BiasAdd'))) return 'linear';
   return undefined;
 }
 
-/** A graph model: the op that computes the output, through identities and reshapes. Only a softmax, sigmoid, log-softmax or linear op is certain. */
+/** A node's data inputs, by node name (control inputs, ^name, order execution only). */
+function inputsOf(node: Json): string[] {
+  const inputs = Array.isArray(node.input) ? node.input : [];
+  return inputs.filter((i): i is string => typeof i === 'string' && !i.startsWith('^')).map((i) => i.replace(/:\d+$/, ''));
+}
+
+/**
+ * A graph model: the op that computes the output, through identities, reshapes and additions. Only
+ * a softmax, sigmoid, log-softmax or linear op is certain; a constant (a bias) adds nothing to what
+ * an addition's other inputs are. Each node is read once (a residual network's additions branch at
+ * every block).
+ */
 function kindOfGraph(topology: Json, outputName: string): OutputKind {
-  const nodes = (Array.isArray(topology.node) ? topology.node : []).filter(isObject);
-  let name = outputName.replace(/:\d+$/, '');
-  for (let hops = 0; hops < 50; hops += 1) {
-    const node = nodes.find((n) => n.name === name);
-    if (!node) return undefined;
-    const kind = kindOfGraphOp(node);
-    if (kind !== 'pass') return kind;
-    const input = Array.isArray(node.input) ? node.input[0] : undefined;
-    if (typeof input !== 'string') return undefined;
-    name = input.replace(/:\d+$/, '');
-  }
-  return undefined;
+  const nodes = new Map<unknown, Json>((Array.isArray(topology.node) ? topology.node : []).filter(isObject).map((n) => [n.name, n]));
+  const known = new Map<string, OutputKind | 'constant'>();
+  const kindOf = (name: string, depth: number): OutputKind | 'constant' => {
+    if (known.has(name)) return known.get(name);
+    const node = nodes.get(name);
+    if (!node || depth > 50) return undefined;
+    let kind: OutputKind | 'constant';
+    const op = kindOfGraphOp(node);
+    if (node.op === 'Const') kind = 'constant';
+    else if (op === 'pass') kind = inputsOf(node).length > 0 ? kindOf(inputsOf(node)[0], depth + 1) : undefined;
+    else if (op === 'add') {
+      const added = inputsOf(node)
+        .map((input) => kindOf(input, depth + 1))
+        .filter((k) => k !== 'constant');
+      kind = added.length > 0 && added.every((k) => k === 'linear') ? 'linear' : undefined;
+    } else kind = op;
+    known.set(name, kind);
+    return kind;
+  };
+  const kind = kindOf(outputName.replace(/:\d+$/, ''), 0);
+  return kind === 'constant' ? undefined : kind;
 }
 
 function outputKind(modelJson: ModelJson, signature: Signature): OutputKind {

@@ -142,6 +142,44 @@ export function writeUnknownRankModel(): Promise<string> {
   });
 }
 
+/** What each member of writeEnsembleModel's ensemble gives: its logits, or their softmax. */
+export type EnsembleMember = 'logits' | 'Softmax';
+
+/**
+ * Two of writeHeadModel's dense heads over the same x, their outputs summed (AddV2) -> Identity: an
+ * ensemble of logits (members 'logits') sums logits; one of softmaxes sums probabilities, which are
+ * then not logits to softmax again.
+ */
+export function writeEnsembleModel(member: EnsembleMember): Promise<string> {
+  const bias = [Buffer.from('BiasAdd').toString('base64')];
+  const dense = (name: string, w: string, b: string) => ({
+    name,
+    op: '_FusedMatMul',
+    input: ['x', w, b],
+    attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false }, num_args: { i: '1' }, epsilon: { f: 0 }, fused_ops: { list: { s: bias } } },
+  });
+  const heads = member === 'Softmax' ? ['one', 'two'].map((d) => ({ name: `${d}_probs`, op: 'Softmax', input: [d], attr: { T: float } })) : [];
+  const summed = member === 'Softmax' ? ['one_probs', 'two_probs'] : ['one', 'two'];
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 4) } } },
+    dense('one', 'w1', 'b1'),
+    dense('two', 'w2', 'b2'),
+    ...heads,
+    { name: 'sum', op: 'AddV2', input: summed, attr: { T: float } },
+    { name: 'Identity', op: 'Identity', input: ['sum'], attr: { T: float } },
+  ];
+  const weights: Weight[] = [
+    { name: 'w1', shape: [4, 3], dtype: 'float32', values: GATED_W.flat().map((v) => v * 3) },
+    { name: 'b1', shape: [3], dtype: 'float32', values: [0.2, -0.1, 0.05] },
+    { name: 'w2', shape: [4, 3], dtype: 'float32', values: GATED_W.flat().map((v, i) => v * (i % 2 === 0 ? -2 : 1.5)) },
+    { name: 'b2', shape: [3], dtype: 'float32', values: [-0.3, 0.4, 0.1] },
+  ];
+  return writeGraph(`ensemble-${member}`, nodes, weights, {
+    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 4) } },
+    outputs: { 'Identity:0': { name: 'Identity:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3) } },
+  });
+}
+
 /** Weights of the image models' MatMul, [12, 2] row-major. */
 const IMAGE_W = Array.from({ length: 12 * 2 }, (_, i) => ((i * 37) % 11) / 100 - 0.05);
 

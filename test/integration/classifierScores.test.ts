@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createJob, runJob } from '../../lib/jobs/index.js';
 import { fineTuneJob } from '../../lib/ops/fineTune/executor.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
-import { type GraphHead, loadWrittenGraph, writeHeadModel } from '../helpers/handWrittenGraphs.js';
+import { type EnsembleMember, type GraphHead, loadWrittenGraph, writeEnsembleModel, writeHeadModel } from '../helpers/handWrittenGraphs.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { pushNestedTwin, storeWithTwins } from '../helpers/twins.js';
@@ -208,6 +208,28 @@ describe('a graph model', () => {
       for (const { label, score } of answer.scores) expect(Math.abs(score - (row[['a', 'b', 'c'].indexOf(label)] as number))).toBeLessThan(1e-5);
     }
   });
+
+  it.each([
+    ['logits', 'logits', (z: tf.Tensor) => tf.softmax(z)],
+    // A sum of probabilities is not logits: its own values, as an unknown last op's are (before, it was softmaxed again).
+    ['Softmax', 'probabilities', (p: tf.Tensor) => p],
+  ] as [EnsembleMember, string, (out: tf.Tensor) => tf.Tensor][])(
+    "whose output sums its members' %s holds %s, and answers from them as TF.js computes them",
+    async (member, scores, reference) => {
+      const folder = await writeEnsembleModel(member);
+      const manifest = await pushModelFolder(store, folder, `ensemble${member.toLowerCase()}`, { labels: ['a', 'b', 'c'] });
+      expect(manifest.scores).toBe(scores);
+      const model = await loadWrittenGraph(folder);
+      const expected = tf.tidy(() => reference(model.predict(tf.tensor2d(rows)) as tf.Tensor).arraySync() as number[][]);
+      model.dispose();
+      const answers = await predictions(manifest.name, rows);
+      for (const [r, answer] of answers.entries()) {
+        const row = expected[r] as number[];
+        expect(answer.label).toBe(['a', 'b', 'c'][row.indexOf(Math.max(...row))]);
+        for (const { label, score } of answer.scores) expect(Math.abs(score - (row[['a', 'b', 'c'].indexOf(label)] as number))).toBeLessThan(1e-5);
+      }
+    },
+  );
 
   it('takes its scores from the push when given, and refuses them for a regression', async () => {
     const folder = await writeHeadModel('Relu');
