@@ -87,14 +87,22 @@ function kindOfModel(config: unknown, depth = 0): OutputKind {
   );
 }
 
-/** Graph ops whose output is linear in their input: a classifier ending in one gives logits. */
-const LINEAR_OPS = new Set(['MatMul', 'BatchMatMul', 'BatchMatMulV2', 'Conv2D', 'DepthwiseConv2dNative']);
+/**
+ * Graph ops whose output is linear in their input: a classifier ending in one gives logits (Einsum
+ * is how Keras's EinsumDense converts; a Conv1D is a Conv2D between reshapes).
+ */
+const LINEAR_OPS = new Set(['MatMul', 'BatchMatMul', 'BatchMatMulV2', 'Einsum', 'Conv2D', 'Conv3D', 'DepthwiseConv2dNative', 'Conv2DBackpropInput']);
 /**
  * Ops that add: a bias to a linear op's output (MatMul + b) is still linear, and so is a sum of
  * linear outputs (an ensemble of logits), but a sum of anything else is not logits: an ensemble
  * summing its members' softmaxes, pushed with labels, was read as logits and softmaxed again.
  */
-const ADD_OPS = new Set(['BiasAdd', 'Add', 'AddV2']);
+const ADD_OPS = new Set(['BiasAdd', 'Add', 'AddV2', 'AddN', 'Sub']);
+/**
+ * Ops that scale: logits times or over a constant (a temperature), or negated, are still logits;
+ * a product of two computed values is not linear.
+ */
+const SCALE_OPS = new Set(['Mul', 'RealDiv', 'Div', 'Neg']);
 /** The converter's fused ops: linear when what they fuse is at most a bias add (an activation they fuse makes them not). */
 const FUSED_OPS = new Set(['_FusedMatMul', 'FusedMatMul', '_FusedConv2D', 'FusedConv2D', 'FusedDepthwiseConv2dNative']);
 /** Ops that pass their first input's values on, reshaped at most: the op before decides. */
@@ -107,13 +115,17 @@ function fusedOps(node: Json): string[] {
   return list.filter((s): s is string => typeof s === 'string').map((s) => Buffer.from(s, 'base64').toString());
 }
 
-/** What one op makes of its inputs: a kind, or 'pass' (its first input's), or 'add' (its computed inputs' together). */
-function kindOfGraphOp(node: Json): OutputKind | 'pass' | 'add' {
+/**
+ * What one op makes of its inputs: a kind, or 'pass' (its first input's), 'add' (its computed
+ * inputs' together) or 'scale' (its one computed input's).
+ */
+function kindOfGraphOp(node: Json): OutputKind | 'pass' | 'add' | 'scale' {
   const op = String(node.op);
   if (op === 'Softmax' || op === 'Sigmoid') return 'probabilities';
   if (op === 'LogSoftmax') return 'log-probabilities';
   if (PASS_THROUGH_OPS.has(op)) return 'pass';
   if (ADD_OPS.has(op)) return 'add';
+  if (SCALE_OPS.has(op)) return 'scale';
   if (LINEAR_OPS.has(op) || (FUSED_OPS.has(op) && fusedOps(node).every((f) => f === 'BiasAdd'))) return 'linear';
   return undefined;
 }
@@ -125,9 +137,9 @@ function inputsOf(node: Json): string[] {
 }
 
 /**
- * A graph model: the op that computes the output, through identities, reshapes and additions. Only
- * a softmax, sigmoid, log-softmax or linear op is certain; a constant (a bias) adds nothing to what
- * an addition's other inputs are. Each node is read once (a residual network's additions branch at
+ * A graph model: the op that computes the output, through identities, reshapes, additions and
+ * scalings. Only a softmax, sigmoid, log-softmax or linear op is certain; a constant (a bias, a
+ * temperature) changes nothing of what an addition's or a scaling's other inputs are. Each node is read once (a residual network's additions branch at
  * every block).
  */
 function kindOfGraph(topology: Json, outputName: string): OutputKind {
@@ -141,11 +153,12 @@ function kindOfGraph(topology: Json, outputName: string): OutputKind {
     const op = kindOfGraphOp(node);
     if (node.op === 'Const') kind = 'constant';
     else if (op === 'pass') kind = inputsOf(node).length > 0 ? kindOf(inputsOf(node)[0], depth + 1) : undefined;
-    else if (op === 'add') {
-      const added = inputsOf(node)
+    else if (op === 'add' || op === 'scale') {
+      const computed = inputsOf(node)
         .map((input) => kindOf(input, depth + 1))
         .filter((k) => k !== 'constant');
-      kind = added.length > 0 && added.every((k) => k === 'linear') ? 'linear' : undefined;
+      const linear = computed.length > 0 && computed.every((k) => k === 'linear');
+      kind = linear && (op === 'add' || computed.length === 1) ? 'linear' : undefined;
     } else kind = op;
     known.set(name, kind);
     return kind;
