@@ -180,6 +180,29 @@ export function writeEnsembleModel(member: EnsembleMember): Promise<string> {
   });
 }
 
+/**
+ * A head as Keras's EinsumDense converts, over a temperature: x [rows, 4] -> Einsum('ab,bc->ac', x,
+ * W) -> AddV2 bias -> RealDiv 2 -> Identity, whose outputs are logits (scaled logits are logits).
+ */
+export function writeEinsumHeadModel(): Promise<string> {
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 4) } } },
+    { name: 'einsum', op: 'Einsum', input: ['x', 'w'], attr: { T: float, N: { i: '2' }, equation: { s: Buffer.from('ab,bc->ac').toString('base64') } } },
+    { name: 'biased', op: 'AddV2', input: ['einsum', 'b'], attr: { T: float } },
+    { name: 'tempered', op: 'RealDiv', input: ['biased', 'temperature'], attr: { T: float } },
+    { name: 'Identity', op: 'Identity', input: ['tempered'], attr: { T: float } },
+  ];
+  const weights: Weight[] = [
+    { name: 'w', shape: [4, 3], dtype: 'float32', values: GATED_W.flat().map((v) => v * 4) },
+    { name: 'b', shape: [3], dtype: 'float32', values: [0.2, -0.1, 0.05] },
+    { name: 'temperature', shape: [], dtype: 'float32', values: [2] },
+  ];
+  return writeGraph('einsum-head', nodes, weights, {
+    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 4) } },
+    outputs: { 'Identity:0': { name: 'Identity:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3) } },
+  });
+}
+
 /** Weights of the image models' MatMul, [12, 2] row-major. */
 const IMAGE_W = Array.from({ length: 12 * 2 }, (_, i) => ((i * 37) % 11) / 100 - 0.05);
 

@@ -9,11 +9,13 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+// The Einsum head's reference runs on cpu (wasm has no Einsum of its own).
+import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createJob, runJob } from '../../lib/jobs/index.js';
 import { fineTuneJob } from '../../lib/ops/fineTune/executor.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
-import { type EnsembleMember, type GraphHead, loadWrittenGraph, writeEnsembleModel, writeHeadModel } from '../helpers/handWrittenGraphs.js';
+import { type EnsembleMember, type GraphHead, loadWrittenGraph, writeEinsumHeadModel, writeEnsembleModel, writeHeadModel } from '../helpers/handWrittenGraphs.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { pushNestedTwin, storeWithTwins } from '../helpers/twins.js';
@@ -230,6 +232,35 @@ describe('a graph model', () => {
       }
     },
   );
+
+  it('an EinsumDense head over a temperature holds logits: answered, on wasm, as TF.js computes them on cpu, and explained with completeness', async () => {
+    // wasm has no Einsum of its own (lib/runtime/wasmKernels/einsum.ts): the reference runs on cpu, which has.
+    const folder = await writeEinsumHeadModel();
+    const manifest = await pushModelFolder(store, folder, 'einsumhead', { labels: ['a', 'b', 'c'] });
+    expect(manifest.scores).toBe('logits');
+    await tf.setBackend('cpu');
+    const model = await loadWrittenGraph(folder);
+    const expected = tf.tidy(() => tf.softmax(model.predict(tf.tensor2d(rows)) as tf.Tensor).arraySync() as number[][]);
+    model.dispose();
+    await tf.setBackend('wasm');
+    const answers = await predictions(manifest.name, rows);
+    for (const [r, answer] of answers.entries()) {
+      const row = expected[r] as number[];
+      expect(answer.label).toBe(['a', 'b', 'c'][row.indexOf(Math.max(...row))]);
+      for (const { label, score } of answer.scores) expect(Math.abs(score - (row[['a', 'b', 'c'].indexOf(label)] as number))).toBeLessThan(1e-5);
+    }
+    // Integrated gradients through the Einsum's gradient (lib/runtime/gradients/einsum.ts): the
+    // attributions add up to f(x) - f(baseline), up to the quadrature's error.
+    const answer = await call(app.explain, 'POST', `/v2/models/${manifest.name}/explain`, { instances: rows.slice(0, 3), method: 'integratedGradients', steps: 64 });
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+    type Explained = { target: { index: number }; score: number; baselineScore: number; attributions: number[] };
+    for (const [r, e] of (answer.body.data.explanations as Explained[]).entries()) {
+      expect(Math.abs(e.score - ((expected[r] as number[])[e.target.index] as number))).toBeLessThan(1e-5);
+      const total = e.attributions.reduce((a, b) => a + b, 0);
+      expect(Math.abs(e.score - e.baselineScore)).toBeGreaterThan(0.3); // a real change to account for
+      expect(Math.abs(total - (e.score - e.baselineScore))).toBeLessThan(1e-3);
+    }
+  });
 
   it('takes its scores from the push when given, and refuses them for a regression', async () => {
     const folder = await writeHeadModel('Relu');

@@ -500,10 +500,10 @@ describe('tf.grad through tf.gather on wasm', () => {
 // ---------------------------------------------------------------- registration
 
 describe('registration', () => {
-  it('initBackend registers all four kernels for wasm, and only those wasm lacked', () => {
+  it('initBackend registers all five kernels for wasm, and only those wasm lacked', () => {
     for (const config of WASM_GAP_KERNELS) expect(tf.getKernel(config.kernelName, 'wasm')?.kernelFunc).toBe(config.kernelFunc);
     expect(WASM_GAP_KERNELS.map((k) => k.kernelName).sort()).toEqual(
-      ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum'].sort(),
+      ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'Einsum', 'UnsortedSegmentSum'].sort(),
     );
     expect(registerWasmGapKernels()).toEqual([]); // a second call changes nothing
   });

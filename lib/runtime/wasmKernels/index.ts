@@ -1,14 +1,15 @@
 /**
- * Kernels that @tensorflow/tfjs-backend-wasm 4.22 does not have and that training needs: the
- * filter gradient of conv2d (tfjs issue #8474), both gradients of depthwiseConv2d, and the
- * gradient of gather (UnsortedSegmentSum). Each is composed from kernels wasm does have, so the
- * work stays in wasm SIMD; none is a plain-JS loop.
+ * Kernels that @tensorflow/tfjs-backend-wasm 4.22 does not have: those training needs (the filter
+ * gradient of conv2d, tfjs issue #8474; both gradients of depthwiseConv2d; the gradient of gather,
+ * UnsortedSegmentSum), and Einsum, which converted Keras transformers run. Each is composed from
+ * kernels wasm does have, so the work stays in wasm SIMD; none is a plain-JS loop.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig } from './conv2DBackpropFilter.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwiseConv2dNativeBackpropFilter.js';
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwiseConv2dNativeBackpropInput.js';
+import { einsumConfig } from './einsum.js';
 import { unsortedSegmentSumConfig } from './unsortedSegmentSum.js';
 
 export const WASM_GAP_KERNELS: readonly KernelConfig[] = [
@@ -16,6 +17,7 @@ export const WASM_GAP_KERNELS: readonly KernelConfig[] = [
   depthwiseConv2dNativeBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
   unsortedSegmentSumConfig,
+  einsumConfig,
 ];
 
 /**
