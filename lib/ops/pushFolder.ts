@@ -4,9 +4,11 @@ import path from 'node:path';
 import { BadRequestError, ServiceError } from '../errors.js';
 import { unzipBounded } from '../keras/archive.js';
 import { initBackend } from '../runtime/backend.js';
+import { isBackendFault } from '../runtime/recovery.js';
 import { modelFromMemory, signatureOf } from '../runtime/tfModel.js';
+import { runOneExample } from '../runtime/trialRun.js';
 import type { ObjectStore } from '../store/index.js';
-import { checkWeightFiles, concatWeights, formatOf, parseModelJson, specBytes, weightPaths, type ModelFiles, type ModelJson } from '../registry/artifacts.js';
+import { checkWeightFiles, concatWeights, declaredGroupBytes, formatOf, parseModelJson, weightPaths, type ModelFiles, type ModelJson } from '../registry/artifacts.js';
 import { createClaimedVersion } from '../registry/claimedVersion.js';
 import { createVersion, type CreateVersionOptions } from '../registry/createVersion.js';
 import { checkShardPaths } from '../registry/shardPaths.js';
@@ -48,10 +50,13 @@ export async function readModelFolder(source: string): Promise<ModelFiles> {
     const missing = group.paths.filter((_, i) => sizes[i] === undefined);
     if (missing.length > 0) throw new BadRequestError(`weight files missing for weightsManifest[${index}]: ${missing.join(', ')}`);
     // Sizes first: a shard that is not what the manifest declares is refused before it is read (a
-    // 3 GB file would fail Node's read with a stack, not name itself).
-    const declared = group.weights.reduce((sum, spec) => sum + specBytes(spec), 0);
+    // 3 GB file would fail Node's read with a stack, not name itself). A group with string weights
+    // declares no size: its bytes are checked once read (checkWeightFiles).
+    const declared = declaredGroupBytes(group);
     const held = sizes.reduce((a: number, b) => a + (b ?? 0), 0);
-    if (held !== declared) throw new BadRequestError(`weight files ${group.paths.join(', ')} hold ${held} bytes but weightsManifest[${index}] declares ${declared}`);
+    if (declared !== undefined && held !== declared) {
+      throw new BadRequestError(`weight files ${group.paths.join(', ')} hold ${held} bytes but weightsManifest[${index}] declares ${declared}`);
+    }
     for (const shard of group.paths) files.set(shard, new Uint8Array(await fs.readFile(path.join(dir, shard))));
   }
   return files;
@@ -78,25 +83,32 @@ async function shardSizes(dir: string, shards: string[], index: number): Promise
 }
 
 /**
- * Loads the model in memory to read its inputs and outputs. The bytes are all here and the backend
- * has started, so what TF.js throws now (an unknown layer class, a topology it cannot read) is the
- * model's problem: a 400 with TF.js's own words, on one line, never a crash of the push or import.
+ * Loads the model in memory to read its inputs and outputs, and runs one example through it
+ * (runtime/trialRun.ts). The bytes are all here and the backend has started, so what TF.js throws
+ * now (an unknown layer class or op, a topology it cannot read, an op the backend has no kernel
+ * for) is the model's problem: a 400 with TF.js's own words, on one line, never a crash of the
+ * push or import, and never a stored version that answers every request with a 500.
  */
 export async function inferSignature(files: ModelFiles): Promise<Signature> {
   const modelJson = parseModelJson(files.get('model.json'));
   checkWeightFiles(modelJson, files);
-  await initBackend(); // a backend that does not start is not the model's fault: thrown as it is
+  const backend = await initBackend(); // a backend that does not start is not the model's fault: thrown as it is
+  let stage = 'load';
   try {
     const model = await modelFromMemory(formatOf(modelJson), modelJson, concatWeights(modelJson, files));
     try {
-      return await signatureOf(model); // awaited: the probe runs the model before it is disposed
+      const signature = await signatureOf(model); // awaited: the probe runs the model before it is disposed
+      stage = 'run';
+      await runOneExample(model, signature);
+      return signature;
     } finally {
       model.dispose();
     }
   } catch (error) {
-    if (error instanceof ServiceError) throw error;
-    const message = error instanceof Error ? error.message : String(error);
-    throw new BadRequestError(`TF.js cannot load the model: ${message.replace(/\s*\n\s*/g, ' ')}`, { cause: error });
+    if (error instanceof ServiceError || isBackendFault(error)) throw error;
+    const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ');
+    const what = stage === 'load' ? 'load the model' : `run the model on the ${backend} backend (one example of zeros)`;
+    throw new BadRequestError(`TF.js cannot ${what}: ${message}`, { cause: error });
   }
 }
 

@@ -33,6 +33,50 @@ export function specBytes(spec: WeightSpec): number {
   return count * size;
 }
 
+/** A string weight's size is in its bytes, not its shape: each element is a 4-byte length, then that many bytes. */
+const isStringSpec = (spec: WeightSpec) => spec.dtype === 'string' && spec.quantization === undefined;
+
+/** The bytes a group's specs declare, when its shape says (no string weight in it); else undefined. */
+export function declaredGroupBytes(group: { weights: WeightSpec[] }): number | undefined {
+  if (group.weights.some(isStringSpec)) return undefined;
+  return group.weights.reduce((sum, spec) => sum + specBytes(spec), 0);
+}
+
+/**
+ * The bytes a group's weights take in its shards' bytes, read as TF.js reads them (each string
+ * element a little-endian uint32 length, then its bytes), or a 400 naming the string weight
+ * whose elements run past the shards' end.
+ */
+function groupBytes(group: { weights: WeightSpec[] }, shards: Uint8Array[]): number {
+  const declared = declaredGroupBytes(group);
+  if (declared !== undefined) return declared;
+  const total = shards.reduce((n, s) => n + s.byteLength, 0);
+  const bytes = shards.length === 1 ? (shards[0] as Uint8Array) : concat(shards);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let offset = 0;
+  for (const spec of group.weights) {
+    if (!isStringSpec(spec)) {
+      offset += specBytes(spec);
+      continue;
+    }
+    for (let i = spec.shape.reduce((a, b) => a * b, 1); i > 0; i--) {
+      offset += offset + 4 > total ? 4 : 4 + view.getUint32(offset, true);
+      if (offset > total) throw new BadRequestError(`weight ${spec.name}: its strings run past the end of the weight files (${total} bytes)`);
+    }
+  }
+  return offset;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
 /** A file the caller has already checked is there (checkWeightFiles, parseModelJson). */
 export function fileBytes(files: ModelFiles, path: string): Uint8Array {
   const bytes = files.get(path);
@@ -94,8 +138,9 @@ export function checkWeightFiles(modelJson: ModelJson, files: ModelFiles): void 
   for (const [index, group] of (modelJson.weightsManifest ?? []).entries()) {
     const missing = group.paths.filter((p) => !files.has(p));
     if (missing.length > 0) throw new BadRequestError(`weight files missing for weightsManifest[${index}]: ${missing.join(', ')}`);
-    const expected = group.weights.reduce((sum, spec) => sum + specBytes(spec), 0);
-    const actual = group.paths.reduce((sum, p) => sum + fileBytes(files, p).byteLength, 0);
+    const shards = group.paths.map((p) => fileBytes(files, p));
+    const expected = groupBytes(group, shards);
+    const actual = shards.reduce((sum, shard) => sum + shard.byteLength, 0);
     if (expected !== actual) {
       throw new BadRequestError(`weight files ${group.paths.join(', ')} hold ${actual} bytes but weightsManifest[${index}] declares ${expected}`);
     }
@@ -109,12 +154,5 @@ export function weightPaths(modelJson: ModelJson): string[] {
 
 /** Concatenates shards, in order, into the single buffer tf.io.fromMemory takes. */
 export function concatWeights(modelJson: ModelJson, files: ModelFiles): ArrayBuffer {
-  const parts = weightPaths(modelJson).map((p) => fileBytes(files, p));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out.buffer;
+  return concat(weightPaths(modelJson).map((p) => fileBytes(files, p))).buffer as ArrayBuffer;
 }

@@ -14,15 +14,28 @@ const float = { type: 'DT_FLOAT' };
 const int32 = { type: 'DT_INT32' };
 const dims = (...sizes: number[]) => ({ dim: sizes.map((size) => ({ size: String(size) })) });
 const unknownRank = { unknownRank: true };
+/** A string attribute's value, as model.json holds it. */
+const b64 = (text: string) => Buffer.from(text).toString('base64');
 
-interface Weight {
-  name: string;
-  shape: number[];
-  dtype: 'float32' | 'int32' | 'bool';
-  values: number[];
+type Weight =
+  | { name: string; shape: number[]; dtype: 'float32' | 'int32' | 'bool'; values: number[] }
+  /** Stored as TF.js stores strings: each a little-endian uint32 byte length, then its UTF-8 bytes. */
+  | { name: string; shape: number[]; dtype: 'string'; values: string[] };
+
+const DT: Record<Weight['dtype'], string> = { float32: 'DT_FLOAT', int32: 'DT_INT32', bool: 'DT_BOOL', string: 'DT_STRING' };
+
+function weightBytes(w: Weight): Uint8Array {
+  if (w.dtype !== 'string')
+    return new Uint8Array((w.dtype === 'float32' ? Float32Array.from(w.values) : w.dtype === 'int32' ? Int32Array.from(w.values) : Uint8Array.from(w.values)).buffer);
+  return Buffer.concat(
+    w.values.map((value) => {
+      const text = Buffer.from(value, 'utf8');
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(text.length);
+      return Buffer.concat([length, text]);
+    }),
+  );
 }
-
-const DT: Record<Weight['dtype'], string> = { float32: 'DT_FLOAT', int32: 'DT_INT32', bool: 'DT_BOOL' };
 
 /** A Const node for a weight (its value lives in the shard, as the converter writes it). */
 const constant = (w: Weight) => ({ name: w.name, op: 'Const', attr: { dtype: { type: DT[w.dtype] }, value: { tensor: { dtype: DT[w.dtype], tensorShape: dims(...w.shape) } } } });
@@ -37,9 +50,7 @@ async function writeGraph(prefix: string, nodes: object[], weights: Weight[], si
     signature,
     weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: weights.map(({ name, shape, dtype }) => ({ name, shape, dtype })) }],
   };
-  const bytes = weights.map(
-    (w) => new Uint8Array((w.dtype === 'float32' ? Float32Array.from(w.values) : w.dtype === 'int32' ? Int32Array.from(w.values) : Uint8Array.from(w.values)).buffer),
-  );
+  const bytes = weights.map(weightBytes);
   const shard = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
   let offset = 0;
   for (const b of bytes) {
@@ -200,6 +211,45 @@ export function writeEinsumHeadModel(): Promise<string> {
   return writeGraph('einsum-head', nodes, weights, {
     inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 4) } },
     outputs: { 'Identity:0': { name: 'Identity:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3) } },
+  });
+}
+
+/**
+ * A text classifier holding a string weight, as models that carry a vocabulary or a tag do: text
+ * [rows] -> StringToHashBucketFast (4 buckets) -> a row of an embedding [4, 3]; plus the row of a
+ * second table that the hash of the string constant `tag` picks; summed -> Softmax. Its answers
+ * depend on the tag's bytes, so a string weight read wrong changes them. `lowercased`: the text
+ * goes through StaticRegexReplace first, which TF.js runs on cpu but has no wasm kernel for.
+ */
+export function writeStringWeightModel(lowercased = false): Promise<string> {
+  const hashed = (name: string, input: string) => ({ name, op: 'StringToHashBucketFast', input: [input], attr: { num_buckets: { i: '4' } } });
+  const gather = (name: string, params: string, indices: string) => ({
+    name,
+    op: 'GatherV2',
+    input: [params, indices, 'axis0'],
+    attr: { Tparams: float, Tindices: { type: 'DT_INT64' }, Taxis: int32, batch_dims: { i: '0' } },
+  });
+  const nodes = [
+    { name: 'text', op: 'Placeholder', attr: { dtype: { type: 'DT_STRING' }, shape: { shape: dims(-1) } } },
+    ...(lowercased
+      ? [{ name: 'clean', op: 'StaticRegexReplace', input: ['text'], attr: { pattern: { s: b64('[A-Z]') }, rewrite: { s: b64('x') }, replace_global: { b: true } } }]
+      : []),
+    hashed('ids', lowercased ? 'clean' : 'text'),
+    gather('rows', 'table', 'ids'),
+    hashed('tag_id', 'tag'),
+    gather('tag_row', 'tag_table', 'tag_id'),
+    { name: 'sum', op: 'AddV2', input: ['rows', 'tag_row'], attr: { T: float } },
+    { name: 'probs', op: 'Softmax', input: ['sum'], attr: { T: float } },
+  ];
+  const weights: Weight[] = [
+    { name: 'tag', shape: [1], dtype: 'string', values: ['vocabulary v2 ünïcode'] },
+    { name: 'table', shape: [4, 3], dtype: 'float32', values: Array.from({ length: 12 }, (_, i) => Math.sin(i * 1.7) * 2) },
+    { name: 'tag_table', shape: [4, 3], dtype: 'float32', values: Array.from({ length: 12 }, (_, i) => Math.cos(i * 0.9) * 3) },
+    { name: 'axis0', shape: [], dtype: 'int32', values: [0] },
+  ];
+  return writeGraph('string-weight-model', nodes, weights, {
+    inputs: { 'text:0': { name: 'text:0', dtype: 'DT_STRING', tensorShape: dims(-1) } },
+    outputs: { 'probs:0': { name: 'probs:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3) } },
   });
 }
 
