@@ -67,7 +67,8 @@ function groupBytes(group: { weights: WeightSpec[] }, shards: Uint8Array[]): num
   return offset;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+/** Byte arrays end to end (a group's shards, in order: one weight may straddle two). */
+export function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let offset = 0;
   for (const part of parts) {

@@ -5,19 +5,11 @@
  * ordinary (a score threshold of -inf, a mask's fill value).
  */
 import { BadRequestError } from '../errors.js';
-import { fileBytes, formatOf, specBytes, type ModelFiles, type ModelJson } from './artifacts.js';
+import { concat, fileBytes, formatOf, specBytes, type ModelFiles, type ModelJson } from './artifacts.js';
 
 /** The bytes of a group's shards, in order: one weight may straddle two shards. */
 function groupBytes(files: ModelFiles, paths: string[]): Uint8Array {
-  if (paths.length === 1) return fileBytes(files, paths[0]);
-  const parts = paths.map((p) => fileBytes(files, p));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
+  return paths.length === 1 ? fileBytes(files, paths[0]) : concat(paths.map((p) => fileBytes(files, p)));
 }
 
 /** The index of the first non-finite float32 in `bytes` (little-endian, as TF.js stores them), or -1. */

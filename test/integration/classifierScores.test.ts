@@ -51,6 +51,16 @@ async function predictions(model: string, instances: unknown[]): Promise<ClassAn
   return answer.body.predictions;
 }
 
+/** Answers of a classifier labelled a, b, c: each the class and the probabilities of `expected`'s row. */
+function expectAnswersOf(answers: ClassAnswer[], expected: number[][]) {
+  expect(answers.length).toBe(expected.length);
+  for (const [r, answer] of answers.entries()) {
+    const row = expected[r] as number[];
+    expect(answer.label).toBe(['a', 'b', 'c'][row.indexOf(Math.max(...row))]);
+    for (const { label, score } of answer.scores) expect(Math.abs(score - (row[['a', 'b', 'c'].indexOf(label)] as number))).toBeLessThan(1e-5);
+  }
+}
+
 function expectSameAnswers(actual: ClassAnswer[], expected: ClassAnswer[], tolerance = 1e-5) {
   expect(actual.map((a) => a.label)).toEqual(expected.map((e) => e.label));
   for (const [i, a] of actual.entries()) {
@@ -203,12 +213,7 @@ describe('a graph model', () => {
     const model = await loadWrittenGraph(folder);
     const expected = tf.tidy(() => probabilitiesOf[head](model.predict(tf.tensor2d(rows)) as tf.Tensor).arraySync() as number[][]);
     model.dispose();
-    const answers = await predictions(manifest.name, rows);
-    for (const [r, answer] of answers.entries()) {
-      const row = expected[r] as number[];
-      expect(answer.label).toBe(['a', 'b', 'c'][row.indexOf(Math.max(...row))]);
-      for (const { label, score } of answer.scores) expect(Math.abs(score - (row[['a', 'b', 'c'].indexOf(label)] as number))).toBeLessThan(1e-5);
-    }
+    expectAnswersOf(await predictions(manifest.name, rows), expected);
   });
 
   it.each([
@@ -224,12 +229,7 @@ describe('a graph model', () => {
       const model = await loadWrittenGraph(folder);
       const expected = tf.tidy(() => reference(model.predict(tf.tensor2d(rows)) as tf.Tensor).arraySync() as number[][]);
       model.dispose();
-      const answers = await predictions(manifest.name, rows);
-      for (const [r, answer] of answers.entries()) {
-        const row = expected[r] as number[];
-        expect(answer.label).toBe(['a', 'b', 'c'][row.indexOf(Math.max(...row))]);
-        for (const { label, score } of answer.scores) expect(Math.abs(score - (row[['a', 'b', 'c'].indexOf(label)] as number))).toBeLessThan(1e-5);
-      }
+      expectAnswersOf(await predictions(manifest.name, rows), expected);
     },
   );
 
@@ -243,12 +243,7 @@ describe('a graph model', () => {
     const expected = tf.tidy(() => tf.softmax(model.predict(tf.tensor2d(rows)) as tf.Tensor).arraySync() as number[][]);
     model.dispose();
     await tf.setBackend('wasm');
-    const answers = await predictions(manifest.name, rows);
-    for (const [r, answer] of answers.entries()) {
-      const row = expected[r] as number[];
-      expect(answer.label).toBe(['a', 'b', 'c'][row.indexOf(Math.max(...row))]);
-      for (const { label, score } of answer.scores) expect(Math.abs(score - (row[['a', 'b', 'c'].indexOf(label)] as number))).toBeLessThan(1e-5);
-    }
+    expectAnswersOf(await predictions(manifest.name, rows), expected);
     // Integrated gradients through the Einsum's gradient (lib/runtime/gradients/einsum.ts): the
     // attributions add up to f(x) - f(baseline), up to the quadrature's error.
     const answer = await call(app.explain, 'POST', `/v2/models/${manifest.name}/explain`, { instances: rows.slice(0, 3), method: 'integratedGradients', steps: 64 });

@@ -6,7 +6,7 @@
  * the gradient, so the trained layer must hold the twin's trained weights negated. Before, the loss
  * was binaryCrossentropy of the log-probability itself, clipped to its epsilon: nothing trained.
  */
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,36 +20,17 @@ import { fineTuneJob } from '../../lib/ops/fineTune/executor.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { call, serving, type App } from '../helpers/serving.js';
+import { loadLayersFolder, PAIR_LABELS, PAIRS, saveLayersFolder } from '../helpers/layersFolder.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
 let store: FolderStore;
 let app: App;
 
-// Positive when x0 > x1.
-const instances = Array.from({ length: 120 }, (_, i) => [Math.sin(i), Math.cos(i * 1.3)]);
-const labels = instances.map(([a, b]) => ((a as number) > (b as number) ? 'yes' : 'no'));
+const instances = PAIRS;
+const labels = PAIR_LABELS;
 const config = { epochs: 4, batchSize: 16, learningRate: 0.05, seed: 5, optimizer: 'adam' as const };
 const W = [[0.3], [-0.2]];
 const B = [0.05];
-
-async function save(model: tfl.LayersModel, dir: string): Promise<void> {
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      const modelJson = { format: 'layers-model', modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }] };
-      await writeFile(path.join(dir, 'model.json'), JSON.stringify(modelJson));
-      await writeFile(path.join(dir, 'weights.bin'), new Uint8Array(artifacts.weightData as ArrayBuffer));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-}
-
-/** The model as the service stores it, loaded by TF.js itself. */
-async function load(dir: string): Promise<tfl.LayersModel> {
-  const json = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8'));
-  const bytes = await readFile(path.join(dir, 'weights.bin'));
-  const weightData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  return tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
-}
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -62,7 +43,7 @@ beforeAll(async () => {
     ],
   });
   model.setWeights([tf.neg(tf.tensor2d(W)), tf.neg(tf.tensor1d(B)), tf.tensor2d([[-1]])]);
-  await save(model, folder);
+  await saveLayersFolder(model, folder);
   model.dispose();
   store = await tempFolderStore();
   await pushModelFolder(store, folder, 'logsig', { task: 'binary', labels: ['no', 'yes'], scores: 'log-probabilities' });
@@ -113,7 +94,7 @@ describe('a binary model whose one unit holds a log-probability', () => {
       });
       tf.dispose([x, y]);
     }
-    const tuned = await load(version);
+    const tuned = await loadLayersFolder(version);
     const [ours, theirs] = [tuned.getWeights(), twin.getWeights()];
     for (const [i, weight] of theirs.entries()) {
       const [mine, expected] = [ours[i]?.dataSync() as Float32Array, weight.dataSync() as Float32Array];

@@ -4,7 +4,7 @@
  * same rows in the same order. Its job failed with an internal error: the [rows, 1] targets of a
  * one-unit model did not fit its [rows, 2] output.
  */
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,38 +18,23 @@ import { fineTuneJob } from '../../lib/ops/fineTune/executor.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { call, serving, type App } from '../helpers/serving.js';
+import { loadLayersFolder, PAIR_LABELS, PAIRS, saveLayersFolder } from '../helpers/layersFolder.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
 let store: FolderStore;
 let app: App;
 let folder: string;
 
-// Positive when x0 > x1.
-const instances = Array.from({ length: 120 }, (_, i) => [Math.sin(i), Math.cos(i * 1.3)]);
-const labels = instances.map(([a, b]) => ((a as number) > (b as number) ? 'yes' : 'no'));
+const instances = PAIRS;
+const labels = PAIR_LABELS;
 const config = { epochs: 4, batchSize: 16, learningRate: 0.05, seed: 5, optimizer: 'adam' as const };
-
-/** The model as the service stores it, loaded by TF.js itself. */
-async function load(dir: string): Promise<tfl.LayersModel> {
-  const json = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8'));
-  const bytes = await readFile(path.join(dir, 'weights.bin'));
-  const weightData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  return tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
-}
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
   folder = await mkdtemp(path.join(tmpdir(), 'two-unit-binary-'));
   const model = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [2], units: 2, activation: 'softmax', name: 'probs' })] });
   model.setWeights([tf.tensor2d([0.3, -0.2, -0.1, 0.4], [2, 2]), tf.tensor1d([0.05, -0.05])]);
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      const modelJson = { format: 'layers-model', modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }] };
-      await writeFile(path.join(folder, 'model.json'), JSON.stringify(modelJson));
-      await writeFile(path.join(folder, 'weights.bin'), new Uint8Array(artifacts.weightData as ArrayBuffer));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
+  await saveLayersFolder(model, folder);
   model.dispose();
   store = await tempFolderStore();
   await pushModelFolder(store, folder, 'pair', { task: 'binary', labels: ['no', 'yes'] });
@@ -70,7 +55,7 @@ describe('a binary model of two units', () => {
     const version = path.join(fileURLToPath(store.uri), 'pair', 'versions', String(done.result.version));
 
     // The reference: TF.js's compile and fit, epoch by epoch in the service's order (its seeded shuffle).
-    const reference = await load(folder);
+    const reference = await loadLayersFolder(folder);
     reference.compile({ optimizer: tf.train.adam(config.learningRate), loss: 'categoricalCrossentropy' });
     const truths = labels.map((l) => (l === 'yes' ? 1 : 0));
     for (let epoch = 0; epoch < config.epochs; epoch += 1) {
@@ -86,7 +71,7 @@ describe('a binary model of two units', () => {
       await reference.fit(x, y, { epochs: 1, batchSize: config.batchSize, shuffle: false, verbose: 0 });
       tf.dispose([x, y]);
     }
-    const tuned = await load(version);
+    const tuned = await loadLayersFolder(version);
     for (const [i, weight] of reference.getWeights().entries()) {
       const [ours, theirs] = [tuned.getWeights()[i]?.dataSync() as Float32Array, weight.dataSync() as Float32Array];
       for (const [j, value] of theirs.entries()) expect(Math.abs((ours[j] as number) - value), `weight ${i}[${j}]`).toBeLessThan(1e-4);
