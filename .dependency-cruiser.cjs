@@ -68,7 +68,7 @@ module.exports = {
       '^lib/store/',
       '^lib/ops/push(Folder|Keras)\\.ts$',
       '^lib/keras/archive\\.ts$',
-      '^lib/runtime/(backend|memory)\\.ts$',
+      '^lib/runtime/(backend|memory|recovery)\\.ts$',
     ]),
     onlyImports('services-compose-the-layers-below', '^lib/services\\.ts$', ['^lib/config\\.ts$', '^lib/store/', '^lib/loader/', '^lib/runtime/', '^lib/jobs/']),
   ],

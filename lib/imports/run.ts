@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { BadRequestError, NotFoundError, ServiceError } from '../errors.js';
 import { initBackend } from '../runtime/backend.js';
 import type { MemoryBudget } from '../runtime/memory.js';
+import { withRecovery } from '../runtime/recovery.js';
 import { pushTfjsZip } from '../ops/pushFolder.js';
 import { pushKerasFile } from '../ops/pushKeras.js';
 import type { ManifestFields } from '../registry/manifest.js';
@@ -122,7 +123,9 @@ export async function importObject(source: ObjectStore, registry: ObjectStore, k
   const base = { source: { key, etag, size: head.size }, model: target.model };
   let outcome: ImportOutcome;
   try {
-    const version = await importFile(source, registry, target, head.size, etag, budget);
+    // A wasm trap (the model's trial run at push, its load) resets the backend before the error goes on:
+    // the warm function's next import or request finds a working one.
+    const version = await withRecovery(() => importFile(source, registry, target, head.size, etag, budget));
     if (version === undefined) return undefined; // replaced since the event: the new upload's event imports it
     outcome = { ...base, status: 'created', version, finishedAt: new Date().toISOString() };
   } catch (error) {

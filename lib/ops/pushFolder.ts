@@ -107,7 +107,7 @@ export async function inferSignature(files: ModelFiles): Promise<Signature> {
   } catch (error) {
     if (error instanceof ServiceError || isBackendFault(error)) throw error;
     const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ');
-    const what = stage === 'load' ? 'load the model' : `run the model on the ${backend} backend (one example of zeros)`;
+    const what = stage === 'load' ? 'load the model' : `run the model on the ${backend} backend (one example)`;
     throw new BadRequestError(`TF.js cannot ${what}: ${message}`, { cause: error });
   }
 }

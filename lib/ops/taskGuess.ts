@@ -103,6 +103,7 @@ const ADD_OPS = new Set(['BiasAdd', 'Add', 'AddV2', 'AddN', 'Sub']);
  * a product of two computed values is not linear.
  */
 const SCALE_OPS = new Set(['Mul', 'RealDiv', 'Div', 'Neg']);
+const DIVISIONS = new Set(['RealDiv', 'Div']);
 /** The converter's fused ops: linear when what they fuse is at most a bias add (an activation they fuse makes them not). */
 const FUSED_OPS = new Set(['_FusedMatMul', 'FusedMatMul', '_FusedConv2D', 'FusedConv2D', 'FusedDepthwiseConv2dNative']);
 /** Ops that pass their first input's values on, reshaped at most: the op before decides. */
@@ -154,11 +155,12 @@ function kindOfGraph(topology: Json, outputName: string): OutputKind {
     if (node.op === 'Const') kind = 'constant';
     else if (op === 'pass') kind = inputsOf(node).length > 0 ? kindOf(inputsOf(node)[0], depth + 1) : undefined;
     else if (op === 'add' || op === 'scale') {
-      const computed = inputsOf(node)
-        .map((input) => kindOf(input, depth + 1))
-        .filter((k) => k !== 'constant');
+      const inputs = inputsOf(node).map((input) => kindOf(input, depth + 1));
+      const computed = inputs.filter((k) => k !== 'constant');
       const linear = computed.length > 0 && computed.every((k) => k === 'linear');
-      kind = linear && (op === 'add' || computed.length === 1) ? 'linear' : undefined;
+      // A division is a scaling when what it divides is computed and its divisor constant (1 / logits is not linear).
+      const divisorComputed = DIVISIONS.has(String(node.op)) && inputs[1] !== 'constant';
+      kind = linear && (op === 'add' || (computed.length === 1 && !divisorComputed)) ? 'linear' : undefined;
     } else kind = op;
     known.set(name, kind);
     return kind;

@@ -130,13 +130,28 @@ function declared(model: GraphModel, which: 'inputs' | 'outputs'): Map<string, D
 }
 
 /**
- * Graph models often declare no output shapes: run one zero-filled example (batch of 1) through the
- * model to learn them, when every input's rank and every dimension but the batch is known.
+ * One example for each input: a row of zeros of its dtype (the word 'example' for a string input;
+ * its batch size when the signature fixes one), or undefined when an input's size is not all
+ * known (an image model of any size: no one example is sure to be valid for it).
  */
-async function probeOutputShapes(model: GraphModel, inputs: TensorSpec[]): Promise<(number | null)[][] | undefined> {
+export function exampleFeeds(inputs: TensorSpec[]): tf.Tensor[] | undefined {
   const shapes = inputs.map((input) => input.shape);
   if (shapes.some((shape) => shape === null || shape.slice(1).some((d) => d < 0))) return undefined;
-  const feeds = (shapes as number[][]).map((shape, i) => tf.zeros(shape.length === 0 ? [] : [1, ...shape.slice(1)], inputs[i].dtype === 'int32' ? 'int32' : 'float32'));
+  return inputs.map(({ dtype, shape }) => {
+    const known = shape as number[];
+    const dims = known.length === 0 ? [] : [(known[0] as number) > 0 ? (known[0] as number) : 1, ...known.slice(1)];
+    if (dtype !== 'string') return tf.zeros(dims, dtype);
+    return tf.tensor(new Array<string>(dims.reduce((a, b) => a * b, 1)).fill('example'), dims, 'string');
+  });
+}
+
+/**
+ * Graph models often declare no output shapes: run one example (exampleFeeds) through the model
+ * to learn them, when every input's rank and every dimension but the batch is known.
+ */
+async function probeOutputShapes(model: GraphModel, inputs: TensorSpec[]): Promise<(number | null)[][] | undefined> {
+  const feeds = exampleFeeds(inputs);
+  if (!feeds) return undefined;
   let outputs: tf.Tensor[] = [];
   try {
     outputs = await predictTensors(model, feeds);

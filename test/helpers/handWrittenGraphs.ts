@@ -220,8 +220,9 @@ export function writeEinsumHeadModel(): Promise<string> {
  * second table that the hash of the string constant `tag` picks; summed -> Softmax. Its answers
  * depend on the tag's bytes, so a string weight read wrong changes them. `lowercased`: the text
  * goes through StaticRegexReplace first, which TF.js runs on cpu but has no wasm kernel for.
+ * `outputShapeSaid` false: the signature leaves the output's shape out, so a push runs the model to learn it.
  */
-export function writeStringWeightModel(lowercased = false): Promise<string> {
+export function writeStringWeightModel(lowercased = false, outputShapeSaid = true): Promise<string> {
   const hashed = (name: string, input: string) => ({ name, op: 'StringToHashBucketFast', input: [input], attr: { num_buckets: { i: '4' } } });
   const gather = (name: string, params: string, indices: string) => ({
     name,
@@ -249,7 +250,31 @@ export function writeStringWeightModel(lowercased = false): Promise<string> {
   ];
   return writeGraph('string-weight-model', nodes, weights, {
     inputs: { 'text:0': { name: 'text:0', dtype: 'DT_STRING', tensorShape: dims(-1) } },
-    outputs: { 'probs:0': { name: 'probs:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3) } },
+    outputs: { 'probs:0': { name: 'probs:0', dtype: 'DT_FLOAT', ...(outputShapeSaid ? { tensorShape: dims(-1, 3) } : {}) } },
+  });
+}
+
+/**
+ * A graph TF.js runs only with executeAsync (Where) that fails on every input: x [rows, 3] -> Exp ->
+ * MatMul -> Where (the indices of the non-zero values, [n, 2]) -> Reshape to [7], which no n fits.
+ * executeAsync leaves what it computed before the failure behind.
+ */
+export function writeFailingAsyncModel(): Promise<string> {
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 3) } } },
+    { name: 'e', op: 'Exp', input: ['x'], attr: { T: float } },
+    { name: 'mm', op: 'MatMul', input: ['e', 'w'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },
+    { name: 'nonzero', op: 'Where', input: ['mm'], attr: { T: float } },
+    { name: 'reshaped', op: 'Reshape', input: ['nonzero', 'shape'], attr: { T: { type: 'DT_INT64' }, Tshape: int32 } },
+    { name: 'out', op: 'Cast', input: ['reshaped'], attr: { SrcT: { type: 'DT_INT64' }, DstT: float } },
+  ];
+  const weights: Weight[] = [
+    { name: 'w', shape: [3, 3], dtype: 'float32', values: [1, 2, 3, 4, 5, 6, 7, 8, 9] },
+    { name: 'shape', shape: [1], dtype: 'int32', values: [7] },
+  ];
+  return writeGraph('failing-async-model', nodes, weights, {
+    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3) } },
+    outputs: { 'out:0': { name: 'out:0', dtype: 'DT_FLOAT', tensorShape: dims(7) } },
   });
 }
 

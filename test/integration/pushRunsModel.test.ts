@@ -16,7 +16,7 @@ import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { initBackend } from '../../lib/runtime/backend.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { listAll } from '../../lib/store/index.js';
-import { loadWrittenGraph, writeStringWeightModel } from '../helpers/handWrittenGraphs.js';
+import { loadWrittenGraph, writeFailingAsyncModel, writeStringWeightModel } from '../helpers/handWrittenGraphs.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
@@ -109,6 +109,24 @@ describe('a push runs the model it stores', () => {
       message: expect.stringMatching(/^TF\.js cannot run the model on the wasm backend .*Kernel 'StaticRegexReplace' not registered for backend 'wasm'/),
     });
     expect(await storedUnder('lowercased')).toEqual([]);
+  });
+
+  it('learns an output shape the signature leaves out by running a text example (it fed float zeros to the string input)', async () => {
+    const manifest = await pushModelFolder(store, await writeStringWeightModel(false, false), 'unsaid', { labels: ['a', 'b', 'c'] });
+    expect(manifest.signature.outputs[0]).toMatchObject({ name: 'probs', shape: [-1, 3] });
+  });
+
+  it('refuses a model TF.js runs only asynchronously that fails, leaving no tensor behind', async () => {
+    const folder = await writeFailingAsyncModel();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) {
+      await expect(pushModelFolder(store, folder, 'failsasync', { task: 'regression' })).rejects.toMatchObject({
+        statusCode: 400,
+        message: expect.stringMatching(/^TF\.js cannot run the model on the wasm backend .*must match the product of shape 7/),
+      });
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    expect(await storedUnder('failsasync')).toEqual([]);
   });
 
   it('refuses a model with an op TF.js does not know, naming it', async () => {

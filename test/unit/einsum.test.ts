@@ -155,7 +155,8 @@ describe('Einsum on the wasm backend', () => {
     const cpuFails = equation === 'ab,cd->ad';
     if (cpuFails) await expect(on('cpu', () => tf.einsum(equation, ...operands(shapes, 7)))).rejects.toThrow(/could not be broadcast/);
     const [expected] = await on('cpu', () => (cpuFails ? einsumByBroadcast(equation, operands(shapes, 7)) : tf.einsum(equation, ...operands(shapes, 7))));
-    const before = (await tf.setBackend('wasm'), tf.memory().numTensors);
+    await tf.setBackend('wasm');
+    const before = tf.memory().numTensors;
     const [actual] = await on('wasm', () => tf.einsum(equation, ...operands(shapes, 7)));
     expect(tf.memory().numTensors).toBe(before);
     expectClose(actual as number[], expected as number[]);
@@ -173,6 +174,18 @@ describe('Einsum on the wasm backend', () => {
     const reference = await on('wasm', () => tf.grads(loss((...t) => einsumByBroadcast(equation, t)))(operands(shapes, 11)));
     expect(ours.length).toBe(shapes.length);
     for (const [i, g] of ours.entries()) expectClose(g, reference[i] as number[]);
+  });
+
+  it('takes int32 operands, as cpu does (wasm MatMul takes float32 only)', async () => {
+    const ints = () => [tf.tensor2d([1, -2, 3, 4, 5, -6], [2, 3], 'int32'), tf.tensor2d([7, 8, -9, 10, 11, 12], [3, 2], 'int32')];
+    const [expected] = await on('cpu', () => tf.einsum('ij,jk->ik', ...ints()));
+    await tf.setBackend('wasm');
+    const before = tf.memory().numTensors;
+    const out = tf.tidy(() => tf.einsum('ij,jk->ik', ...ints()));
+    expect(out.dtype).toBe('int32');
+    expect(Array.from(out.dataSync())).toEqual(expected);
+    out.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('refuses what TF.js refuses on every backend, in its words', async () => {

@@ -48,6 +48,7 @@ describe('the scores of a graph classifier', () => {
     ],
     ['a product of two computed values', 'probabilities', [dense('m'), dense('n', 'w2'), { name: 'out', op: 'Mul', input: ['m', 'n'] }]],
     ['softmaxes summed', 'probabilities', [dense('m'), { name: 's', op: 'Softmax', input: ['m'] }, { name: 'out', op: 'AddV2', input: ['s', 's'] }]],
+    ['a constant over logits (1 / logits is not linear)', 'probabilities', [dense('m'), { name: 'out', op: 'RealDiv', input: ['t', 'm'] }]],
     ['a softmax over a temperature', 'probabilities', [dense('m'), { name: 's', op: 'Softmax', input: ['m'] }, { name: 'out', op: 'RealDiv', input: ['s', 't'] }]],
     ['logits minus a softmax', 'probabilities', [dense('m'), { name: 's', op: 'Softmax', input: ['m'] }, { name: 'out', op: 'Sub', input: ['m', 's'] }]],
     ['a log-softmax, through an identity', 'log-probabilities', [dense('m'), { name: 'l', op: 'LogSoftmax', input: ['m'] }, { name: 'out', op: 'Identity', input: ['l'] }]],

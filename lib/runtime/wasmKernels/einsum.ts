@@ -60,6 +60,12 @@ function einsum({ inputs, attrs }: Parameters<KernelFunc>[0]): tf.Tensor {
   const { allDims, idDims } = backend_util.decodeEinsumEquation(equation, tensors.length);
   backend_util.checkEinsumDimSizes(allDims.length, idDims, tensors);
   const { operands, output } = einsumLabels(equation);
+  // wasm's MatMul takes float32 only: an int32 einsum (cpu computes one) runs in float32 and is cast
+  // back, exact while its sums stay under 2^24.
+  const dtype = (tensors[0] as tf.Tensor).dtype;
+  if (dtype !== 'float32') {
+    return tf.tidy(() => tf.cast(tf.einsum(equation, ...tensors.map((t) => tf.cast(t, 'float32'))), dtype));
+  }
 
   // A kernel returns a tensor of its own: an equation that changes nothing ('ab->ab') gets a copy.
   const own = (out: tf.Tensor) => (tensors.includes(out) ? tf.clone(out) : out);
