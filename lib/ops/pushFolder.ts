@@ -8,7 +8,17 @@ import { isBackendFault } from '../runtime/recovery.js';
 import { modelFromMemory, signatureOf } from '../runtime/tfModel.js';
 import { runOneExample } from '../runtime/trialRun.js';
 import type { ObjectStore } from '../store/index.js';
-import { checkWeightFiles, concatWeights, declaredGroupBytes, formatOf, parseModelJson, weightPaths, type ModelFiles, type ModelJson } from '../registry/artifacts.js';
+import {
+  checkWeightFiles,
+  concatWeights,
+  declaredGroupBytes,
+  formatOf,
+  leastGroupBytes,
+  parseModelJson,
+  weightPaths,
+  type ModelFiles,
+  type ModelJson,
+} from '../registry/artifacts.js';
 import { createClaimedVersion } from '../registry/claimedVersion.js';
 import { createVersion, type CreateVersionOptions } from '../registry/createVersion.js';
 import { checkShardPaths } from '../registry/shardPaths.js';
@@ -51,11 +61,15 @@ export async function readModelFolder(source: string): Promise<ModelFiles> {
     if (missing.length > 0) throw new BadRequestError(`weight files missing for weightsManifest[${index}]: ${missing.join(', ')}`);
     // Sizes first: a shard that is not what the manifest declares is refused before it is read (a
     // 3 GB file would fail Node's read with a stack, not name itself). A group with string weights
-    // declares no size: its bytes are checked once read (checkWeightFiles).
+    // declares only its fewest bytes: the rest is checked once read (checkWeightFiles).
     const declared = declaredGroupBytes(group);
     const held = sizes.reduce((a: number, b) => a + (b ?? 0), 0);
     if (declared !== undefined && held !== declared) {
       throw new BadRequestError(`weight files ${group.paths.join(', ')} hold ${held} bytes but weightsManifest[${index}] declares ${declared}`);
+    }
+    const least = leastGroupBytes(group);
+    if (held < least) {
+      throw new BadRequestError(`weight files ${group.paths.join(', ')} hold ${held} bytes, fewer than the ${least} weightsManifest[${index}]'s weights take at least`);
     }
     for (const shard of group.paths) files.set(shard, new Uint8Array(await fs.readFile(path.join(dir, shard))));
   }

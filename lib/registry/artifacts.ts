@@ -42,6 +42,11 @@ export function declaredGroupBytes(group: { weights: WeightSpec[] }): number | u
   return group.weights.reduce((sum, spec) => sum + specBytes(spec), 0);
 }
 
+/** The fewest bytes a group's weights can take: each string element at least its 4-byte length. */
+export function leastGroupBytes(group: { weights: WeightSpec[] }): number {
+  return group.weights.reduce((sum, spec) => sum + (isStringSpec(spec) ? 4 * spec.shape.reduce((a, b) => a * b, 1) : specBytes(spec)), 0);
+}
+
 /**
  * The bytes a group's weights take in its shards' bytes, read as TF.js reads them (each string
  * element a little-endian uint32 length, then its bytes), or a 400 naming the string weight

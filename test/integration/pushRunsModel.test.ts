@@ -97,7 +97,15 @@ describe('a push runs the model it stores', () => {
       statusCode: 400,
       message: expect.stringMatching(/hold \d+ bytes but weightsManifest\[0\] declares/),
     });
+    // Shorter than its weights' fewest bytes (each string at least its length): refused before it is read.
+    const short = await writeStringWeightModel();
+    await writeFile(path.join(short, 'group1-shard1of1.bin'), (await readFile(path.join(short, 'group1-shard1of1.bin'))).subarray(0, 10));
+    await expect(pushModelFolder(store, short, 'short', { labels: ['a', 'b', 'c'] })).rejects.toMatchObject({
+      statusCode: 400,
+      message: expect.stringMatching(/hold 10 bytes, fewer than the 104 weightsManifest\[0\]'s weights take at least/),
+    });
     expect(await storedUnder('overlong')).toEqual([]);
+    expect(await storedUnder('short')).toEqual([]);
     expect(await storedUnder('extra')).toEqual([]);
   });
 
