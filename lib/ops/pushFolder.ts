@@ -6,7 +6,7 @@ import { unzipBounded } from '../keras/archive.js';
 import { initBackend } from '../runtime/backend.js';
 import { isBackendFault } from '../runtime/recovery.js';
 import { modelFromMemory, signatureOf } from '../runtime/tfModel.js';
-import { runOneExample } from '../runtime/trialRun.js';
+import { runExample, withExampleShapes } from '../runtime/trialRun.js';
 import type { ObjectStore } from '../store/index.js';
 import {
   checkWeightFiles,
@@ -67,9 +67,10 @@ export async function readModelFolder(source: string): Promise<ModelFiles> {
     if (declared !== undefined && held !== declared) {
       throw new BadRequestError(`weight files ${group.paths.join(', ')} hold ${held} bytes but weightsManifest[${index}] declares ${declared}`);
     }
-    const least = leastGroupBytes(group);
-    if (held < least) {
-      throw new BadRequestError(`weight files ${group.paths.join(', ')} hold ${held} bytes, fewer than the ${least} weightsManifest[${index}]'s weights take at least`);
+    if (declared === undefined && held < leastGroupBytes(group)) {
+      throw new BadRequestError(
+        `weight files ${group.paths.join(', ')} hold ${held} bytes, fewer than the ${leastGroupBytes(group)} weightsManifest[${index}]'s weights take at least`,
+      );
     }
     for (const shard of group.paths) files.set(shard, new Uint8Array(await fs.readFile(path.join(dir, shard))));
   }
@@ -98,7 +99,7 @@ async function shardSizes(dir: string, shards: string[], index: number): Promise
 
 /**
  * Loads the model in memory to read its inputs and outputs, and runs one example through it
- * (runtime/trialRun.ts). The bytes are all here and the backend has started, so what TF.js throws
+ * (runtime/trialRun.ts), which also says the output shapes a graph leaves out. The bytes are all here and the backend has started, so what TF.js throws
  * now (an unknown layer class or op, a topology it cannot read, an op the backend has no kernel
  * for) is the model's problem: a 400 with TF.js's own words, on one line, never a crash of the
  * push or import, and never a stored version that answers every request with a 500.
@@ -111,10 +112,9 @@ export async function inferSignature(files: ModelFiles): Promise<Signature> {
   try {
     const model = await modelFromMemory(formatOf(modelJson), modelJson, concatWeights(modelJson, files));
     try {
-      const signature = await signatureOf(model); // awaited: the probe runs the model before it is disposed
+      const signature = signatureOf(model);
       stage = 'run';
-      await runOneExample(model, signature);
-      return signature;
+      return withExampleShapes(signature, await runExample(model, signature));
     } finally {
       model.dispose();
     }

@@ -130,42 +130,11 @@ function declared(model: GraphModel, which: 'inputs' | 'outputs'): Map<string, D
 }
 
 /**
- * One example for each input: a row of zeros of its dtype (the word 'example' for a string input;
- * its batch size when the signature fixes one), or undefined when an input's size is not all
- * known (an image model of any size: no one example is sure to be valid for it).
- */
-export function exampleFeeds(inputs: TensorSpec[]): tf.Tensor[] | undefined {
-  const shapes = inputs.map((input) => input.shape);
-  if (shapes.some((shape) => shape === null || shape.slice(1).some((d) => d < 0))) return undefined;
-  return inputs.map(({ dtype, shape }) => {
-    const known = shape as number[];
-    const dims = known.length === 0 ? [] : [(known[0] as number) > 0 ? (known[0] as number) : 1, ...known.slice(1)];
-    if (dtype !== 'string') return tf.zeros(dims, dtype);
-    return tf.tensor(new Array<string>(dims.reduce((a, b) => a * b, 1)).fill('example'), dims, 'string');
-  });
-}
-
-/**
- * Graph models often declare no output shapes: run one example (exampleFeeds) through the model
- * to learn them, when every input's rank and every dimension but the batch is known.
- */
-async function probeOutputShapes(model: GraphModel, inputs: TensorSpec[]): Promise<(number | null)[][] | undefined> {
-  const feeds = exampleFeeds(inputs);
-  if (!feeds) return undefined;
-  let outputs: tf.Tensor[] = [];
-  try {
-    outputs = await predictTensors(model, feeds);
-    return outputs.map((t) => (t.rank === 0 ? [] : [null, ...t.shape.slice(1)]));
-  } finally {
-    tf.dispose([...feeds, ...outputs]);
-  }
-}
-
-/**
  * Inputs and outputs as OIP v2 metadata shows them (-1 for variable dimensions, null for an unknown
- * rank); a graph's outputs by their signature keys, as TF Serving names them.
+ * rank); a graph's outputs by their signature keys, as TF Serving names them. A graph often leaves
+ * its output shapes unsaid: a push learns them from one example (trialRun.ts withExampleShapes).
  */
-export async function signatureOf(model: TfModel): Promise<Signature> {
+export function signatureOf(model: TfModel): Signature {
   if (isLayersModel(model)) {
     // Layer names, not symbolic tensor names (which carry per-process counters such as `_1`).
     return {
@@ -181,8 +150,7 @@ export async function signatureOf(model: TfModel): Promise<Signature> {
   const declaredOutputs = declared(model, 'outputs');
   const said = model.outputs.map((t) => declaredOutputs.get(t.name));
   const given = model.outputs.map((t, i) => (t.shape && t.shape.length > 0 ? t.shape : (said[i]?.shape ?? t.shape)));
-  const probed = given.some((shape) => !shape || shape.length === 0) ? await probeOutputShapes(model, inputs) : undefined;
-  const outputs = model.outputs.map((t, i) => spec(t.name, t.dtype ?? said[i]?.dtype, probed?.[i] ?? given[i]));
+  const outputs = model.outputs.map((t, i) => spec(t.name, t.dtype ?? said[i]?.dtype, given[i]));
   return { inputs, outputs: namedBySignatureKeys(outputs, model.modelSignature) };
 }
 

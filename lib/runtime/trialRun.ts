@@ -2,27 +2,58 @@
  * One example through a model at push, on the backend the functions run (TFJS_BACKEND, wasm by
  * default): a model TF.js cannot run there (an op it does not know, an op the backend has no
  * kernel for, a graph TF.js fails on) is refused when it is pushed, with TF.js's words, instead of
- * being stored and answering every request with a 500. The example is tfModel.ts's exampleFeeds:
- * a row of zeros, which every model takes; a model with an input of open size is not tried.
+ * being stored and answering every request with a 500. The same run says the output shapes a
+ * graph's signature leaves out. The example is a row of zeros, which every model takes; a model
+ * with an input of open size is not tried.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Signature } from '../registry/manifest.js';
-import { exampleFeeds, predictTensors, type TfModel } from './tfModel.js';
+import type { Signature, TensorSpec } from '../registry/manifest.js';
+import { predictTensors, type TfModel } from './tfModel.js';
 
-/** Runs the example; throws what TF.js throws (the caller says it is the model's problem). */
-export async function runOneExample(model: TfModel, signature: Signature): Promise<void> {
+/**
+ * One example for each input: a row of zeros of its dtype (the word 'example' for a string input;
+ * its batch size when the signature fixes one), or undefined when an input's size is not all
+ * known (an image model of any size: no one example is sure to be valid for it).
+ */
+function exampleFeeds(inputs: TensorSpec[]): tf.Tensor[] | undefined {
+  const shapes = inputs.map((input) => input.shape);
+  if (shapes.some((shape) => shape === null || shape.slice(1).some((d) => d < 0))) return undefined;
+  return inputs.map(({ dtype, shape }) => {
+    const known = shape as number[];
+    const dims = known.length === 0 ? [] : [(known[0] as number) > 0 ? (known[0] as number) : 1, ...known.slice(1)];
+    if (dtype !== 'string') return tf.zeros(dims, dtype);
+    return tf.tensor(new Array<string>(dims.reduce((a, b) => a * b, 1)).fill('example'), dims, 'string');
+  });
+}
+
+/**
+ * Runs the example: its outputs' shapes, or undefined when no example can be made. Throws what
+ * TF.js throws (the caller says it is the model's problem).
+ */
+export async function runExample(model: TfModel, signature: Signature): Promise<number[][] | undefined> {
   // A model with no inputs or outputs is refused for that, by name (pushFolder.ts checkSignatureUsable).
-  if (signature.inputs.length === 0 || signature.outputs.length === 0) return;
+  if (signature.inputs.length === 0 || signature.outputs.length === 0) return undefined;
   // A scope: executeAsync leaves what it computed behind when it throws, and a refused model is
   // what this run is for. Nothing else runs in a push's process meanwhile (one request at a time).
   tf.engine().startScope();
   try {
     const feeds = exampleFeeds(signature.inputs);
-    if (!feeds) return;
+    if (!feeds) return undefined;
     const outputs = await predictTensors(model, feeds);
     // Read back: an asynchronous backend fails when its results are read, not when they are asked for.
     await Promise.all(outputs.map((t) => t.data()));
+    return outputs.map((t) => t.shape);
   } finally {
     tf.engine().endScope();
   }
+}
+
+/** `signature` with the shapes the example's outputs had, when it leaves any output's shape out (any rows: -1). */
+export function withExampleShapes(signature: Signature, shapes: number[][] | undefined): Signature {
+  if (!shapes || signature.outputs.every((o) => o.shape !== null && o.shape.length > 0)) return signature;
+  const outputs = signature.outputs.map((o, i) => {
+    const shape = shapes[i];
+    return shape ? { ...o, shape: shape.length === 0 ? [] : [-1, ...shape.slice(1)] } : o;
+  });
+  return { ...signature, outputs };
 }
