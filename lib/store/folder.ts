@@ -4,7 +4,7 @@
  * so a reader never sees a half-written object, as on S3. A replace-only write (ifMatch) renames
  * under a lock file (folderLock.ts).
  */
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -101,10 +101,12 @@ export class FolderStore implements ObjectStore {
     const out = await this.createIn(temp, () => fs.open(temp, 'w'));
     try {
       // 1 MiB reads: a sharded run's join copies every part here, and 64 KiB reads made it about
-      // three times slower (130 MiB of parts: 270 ms against 90-120 ms).
+      // three times slower (130 MiB of parts: 270 ms against 90-120 ms). One buffer for them all:
+      // a new one per read made the join's process collect its whole heap a dozen times a run.
+      const buffer = Buffer.allocUnsafe(1 << 20);
       for (const [index, key] of keys.entries()) {
         await options.ready?.(index);
-        for await (const chunk of createReadStream(this.file(key), { highWaterMark: 1 << 20 })) await out.write(chunk as Buffer);
+        await appendFile(out, this.file(key), buffer);
       }
       await out.close();
       await stampDistinct(temp);
@@ -314,5 +316,19 @@ export class FolderStore implements ObjectStore {
       last = key;
     }
     return { objects, prefixes };
+  }
+}
+
+/** Copies the file at `from` to the end of what `out` has written, through `buffer`. */
+async function appendFile(out: fs.FileHandle, from: string, buffer: Buffer): Promise<void> {
+  const source = await fs.open(from, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await source.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) return;
+      await out.write(buffer, 0, bytesRead);
+    }
+  } finally {
+    await source.close();
   }
 }
