@@ -37,7 +37,9 @@ export class OutputText {
 
   private cell(value: unknown): string {
     if (typeof value === 'number') return String(value); // as csv-stringify writes a number
-    const text = Array.isArray(value) ? JSON.stringify(value) : String(value);
+    // A regression row's values are quoted each time: kept, 4,096 of an image model's rows would hold hundreds of MB.
+    if (Array.isArray(value)) return csvLine([JSON.stringify(value)]).slice(0, -1);
+    const text = String(value);
     let cell = this.quoted.get(text);
     if (cell === undefined) {
       cell = csvLine([text]).slice(0, -1);

@@ -5,6 +5,7 @@
  */
 import { UnprocessableError } from '../errors.js';
 import { rowValues, type TensorData } from '../tensors/data.js';
+import { nest } from '../tensors/nested.js';
 import { asProbabilities, probabilityRow, type ScoredOutputs } from './probabilities.js';
 
 /** The parts of a manifest that say what the outputs mean. */
@@ -17,7 +18,8 @@ interface LabelScore {
   score: number;
 }
 type ClassAnswer = { label: string; score: number; scores: LabelScore[] };
-type RegressionAnswer = { value: number | number[] };
+/** One value, or a row of several in its shape (an image-to-image model's pixels as rows of [r, g, b]). */
+type RegressionAnswer = { value: number | unknown[] };
 export type Answer = ClassAnswer | RegressionAnswer;
 
 function labelOf(labels: string[] | undefined, i: number): string {
@@ -35,13 +37,18 @@ export function classScores(manifest: ModelOutputs, values: number[]): LabelScor
   return labelledScores(manifest, probabilityRow(manifest, values));
 }
 
+/** A regression row's values: one number, or nested as the output's row is (flat, an upscaler's 2H x 2W x 3 lost its shape). */
+function regressionAnswer(output: TensorData, values: number[]): RegressionAnswer {
+  return { value: values.length === 1 ? values[0] : (nest(values, output.shape.slice(1)) as unknown[]) };
+}
+
 /** One answer per row of the first output. topK limits `scores` (default: every class). */
 export function toAnswers(manifest: ModelOutputs, output: TensorData, topK?: number): Answer[] {
   const rows = output.shape[0] ?? 1;
   const probabilities = asProbabilities(manifest, output);
   return Array.from({ length: rows }, (_, r) => {
     const values = rowValues(probabilities, r);
-    if (manifest.task === 'regression') return { value: values.length === 1 ? values[0] : values };
+    if (manifest.task === 'regression') return regressionAnswer(output, values);
     const all = labelledScores(manifest, values).sort((a, b) => b.score - a.score);
     return { label: all[0].label, score: all[0].score, scores: all.slice(0, topK ?? all.length) };
   });
@@ -88,7 +95,7 @@ export type BestAnswer = { label: string; score: number } | RegressionAnswer;
 export function bestAnswers(manifest: ModelOutputs, output: TensorData): BestAnswer[] {
   const { rows, width, data } = shapeOf(asProbabilities(manifest, output));
   return Array.from({ length: rows }, (_, r) => {
-    if (manifest.task === 'regression') return { value: width === 1 ? data[r] : rowValues(output, r) };
+    if (manifest.task === 'regression') return width === 1 ? { value: data[r] } : regressionAnswer(output, rowValues(output, r));
     const { index, score } = best(manifest, data, width, r);
     return { label: labelOf(manifest.labels, index), score };
   });

@@ -18,6 +18,7 @@ import { RegressionAccumulator, type RegressionReport } from './regression.js';
 import { CURVE_POINTS } from './roc.js';
 import { checkNextChunkFits } from '../../runtime/timeLimit.js';
 import { recordRoom } from '../../inputs/recordRoom.js';
+import { checkRegressionRow } from '../regressionOutput.js';
 
 export interface EvaluateOptions {
   /** Rows read per chunk is limits.maxBatch; the model runs them within limits.budget. */
@@ -123,9 +124,9 @@ export function addOutputs(manifest: Manifest, accumulator: Accumulator, truths:
   // Metrics read probabilities (log loss, AUC, the binary threshold), whatever the output holds.
   const data = asProbabilities(manifest, output).data as ArrayLike<number>;
   if (accumulator.kind === 'regression') {
-    // The first value of each row.
+    checkRegressionRow(manifest, size);
     const predictions: number[] = [];
-    for (let r = 0; r < truths.length; r += 1) predictions.push(data[r * size]);
+    for (let r = 0; r < truths.length; r += 1) predictions.push(data[r]);
     accumulator.acc.add(truths, predictions);
   } else if (manifest.task === 'binary' && size === 1) {
     // A one-unit sigmoid: [P(negative), P(positive)].

@@ -13,6 +13,7 @@ import { evaluateChunks, evaluateModel, type EvaluateOptions, type Evaluation } 
 import { exampleFromRow, inlineExamples, type Example } from './examples.js';
 import type { EvaluateRequest } from './request.js';
 import { thinCurve } from './roc.js';
+import { checkOneValuePerExample } from '../regressionOutput.js';
 
 /** How a caller names the two options in its messages: the body's fields, or modelctl's flags. */
 export interface OptionNames {
@@ -38,6 +39,7 @@ export function checkEvaluateOptions(
   if (request.topK !== undefined && manifest.task !== 'classification') {
     throw new BadRequestError(`${names.topK}: ${manifest.name} is a ${manifest.task} model; top-k accuracy applies to multiclass models only`);
   }
+  checkOneValuePerExample(manifest, 'evaluate', 'allow');
 }
 
 async function* datasetExamples(store: ObjectStore, loaded: LoadedModel, key: string, request: EvaluateRequest, limits: RunLimits): AsyncGenerator<Example> {

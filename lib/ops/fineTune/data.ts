@@ -17,6 +17,7 @@ import { checkInput, runModel } from '../runModel.js';
 import { datasetKey, formatOf, readDataset } from '../evaluate/dataset.js';
 import { classNames, exampleFromRow, truthOf, type Example } from '../evaluate/examples.js';
 import type { LabelledSource } from '../labelledData.js';
+import { checkOneValuePerExample } from '../regressionOutput.js';
 
 export interface LabelledData {
   x: Float32Array;
@@ -43,9 +44,10 @@ async function examplesOf(store: ObjectStore, manifest: Manifest, source: Labell
   return { examples, sha256: sha256Hex(await store.get(key)), where: `data set ${key}` };
 }
 
-/** Fine-tuning feeds one tensor; the API refuses other models at submit, the worker again (the same words). */
+/** Fine-tuning feeds one tensor, and a regression model's label is one value (regressionOutput.ts); the API refuses other models at submit, the worker again (the same words). */
 export function checkOneInput(manifest: Manifest): void {
   if (manifest.signature.inputs.length !== 1) throw new BadRequestError(`fine-tuning supports models with one input; ${manifest.name} takes ${manifest.signature.inputs.length}`);
+  checkOneValuePerExample(manifest, 'fine-tuning', 'refuse');
 }
 
 /** The base model to run the rows through, and the limits to run it in. */
