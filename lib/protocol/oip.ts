@@ -20,6 +20,29 @@ import { INTEGER_RANGES, jsonData, OIP_DATATYPES, OIP_TO_TF, oipDatatypeOf, type
 
 const parameters = z.record(z.string(), z.unknown()).optional();
 
+/** What the binary data and classification extensions read from `parameters`, which a client may put beside it instead. */
+const PARAMETER_NAMES = new Set(['binary_data_output', 'binary_data', 'binary_data_size', 'classification']);
+
+/**
+ * An object of the request with exactly the keys the protocol gives it: a key it does not know
+ * was ignored without a word (a top-level `binary_data_output: true` answered JSON, and a large
+ * answer a 413 that binary output avoids). A parameter put beside `parameters` is told where it goes.
+ */
+function strictObject<T extends z.ZodRawShape>(shape: T, where: string) {
+  return z.strictObject(shape, {
+    error: (issue) => {
+      if (issue.code !== 'unrecognized_keys') return undefined;
+      return issue.keys
+        .map((key) =>
+          PARAMETER_NAMES.has(key)
+            ? `${key} goes in ${where}'s parameters: {"parameters": {"${key}": ...}}`
+            : `unknown key ${JSON.stringify(key)}: ${where} takes ${Object.keys(shape).join(', ')}`,
+        )
+        .join('; ');
+    },
+  });
+}
+
 /**
  * Only checked to be an array here: z.array(z.unknown()) would visit and copy every value (about
  * 60 ns each, 12 ms for a batch of 256 MNIST images), and decodeTensor checks each value anyway.
@@ -29,27 +52,31 @@ const tensorData = z
   .custom<ArrayLike<unknown> | BytesElements>((value) => Array.isArray(value) || ArrayBuffer.isView(value) || value instanceof BytesElements, { message: 'expected an array' })
   .meta({ type: 'array', description: 'row-major values, flat or nested (absent when parameters.binary_data_size says the values follow the JSON in binary)' });
 
-export const oipInferRequest = z
-  .object({
+export const oipInferRequest = strictObject(
+  {
     id: z.string().optional(),
     parameters,
     inputs: z
       .array(
-        z.object({
-          name: z.string().min(1),
-          shape: z.array(z.number().int().min(0)),
-          datatype: z.enum(OIP_DATATYPES as [OipDatatype, ...OipDatatype[]]),
-          parameters,
-          data: tensorData.optional(),
-        }),
+        strictObject(
+          {
+            name: z.string().min(1),
+            shape: z.array(z.number().int().min(0)),
+            datatype: z.enum(OIP_DATATYPES as [OipDatatype, ...OipDatatype[]]),
+            parameters,
+            data: tensorData.optional(),
+          },
+          'an input',
+        ),
       )
       .min(1),
     outputs: z
-      .array(z.object({ name: z.string(), parameters }))
+      .array(strictObject({ name: z.string(), parameters }, 'an output'))
       .optional()
       .describe('which outputs to return (default: all)'),
-  })
-  .describe('OIP v2 inference request');
+  },
+  'the request',
+).describe('OIP v2 inference request');
 
 export type OipInferRequest = z.infer<typeof oipInferRequest>;
 
