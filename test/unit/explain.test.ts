@@ -168,7 +168,7 @@ describe('targets', () => {
     [classes, 'd', /"d" is not a label.*"a", "b", "c" or an index 0..2/],
     [classes, 3, /3 is out of range/],
     [binary, 2, /out of range/],
-    [regression, 'x', /not a output index.*an index 0..1/],
+    [regression, 'x', /not an output index.*an index 0..1/],
   ])('refuses %#: %j', (spec, requested, message) => {
     expect(() => resolveTarget(spec, requested)).toThrow(BadRequestError);
     expect(() => resolveTarget(spec, requested)).toThrow(message);

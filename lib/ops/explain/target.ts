@@ -60,7 +60,7 @@ export function resolveTarget(spec: TargetSpec, requested: number | string | und
   const byLabel = spec.labels?.indexOf(requested) ?? -1;
   if (byLabel >= 0) return byLabel;
   if (/^\d+$/.test(requested) && Number(requested) < spec.count) return Number(requested);
-  throw new BadRequestError(`target: ${quoted(requested)} is not a ${spec.kind === 'output' ? 'output index' : 'label'} of this model: expected ${choices()}`);
+  throw new BadRequestError(`target: ${quoted(requested)} is not ${spec.kind === 'output' ? 'an output index' : 'a label'} of this model: expected ${choices()}`);
 }
 
 /** The predicted target of an output row: argmax, the binary rule of predict (isPositive), or output 0 for regression. */
