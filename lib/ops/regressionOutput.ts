@@ -13,7 +13,7 @@ export type LabelledOperation = 'evaluate' | 'fine-tuning';
 function refusal(manifest: Manifest, operation: LabelledOperation, values: string): BadRequestError {
   const output = manifest.signature.outputs[0];
   return new BadRequestError(
-    `${operation} compares one value per example with its label, and ${manifest.name}'s output ${output.name} has ${values} values per example: it has no label to compare; use predict (infer) for its outputs`,
+    `${operation} compares one value per example with its label, and ${manifest.name}'s output ${output.name} has ${values} values per example (shape ${output.shape === null ? 'unknown' : `[${output.shape}]`}), not one: use predict (infer) for them`,
   );
 }
 
