@@ -171,16 +171,18 @@ function dropPadding(loaded: LoadedModel, outputs: TensorData[], rows: number, b
 }
 
 /**
- * An input of unknown rank is taken in any shape, so a shape the model cannot use is only found as
- * it runs: TF.js's refusal (a plain Error, e.g. shapes that do not broadcast) is then the client's
- * to fix, a 422 naming the inputs not checked. Anything else (a wasm trap is a RuntimeError) stays
- * what it is.
+ * An input of unknown rank is taken in any shape, and one with open dimensions in any size, so a
+ * shape the model cannot use is only found as it runs (an image model whose layers need sides
+ * that are multiples of 64, as MAXIM's: a 100 x 100 image failed a reshape inside it): TF.js's
+ * refusal (a plain Error, e.g. shapes that do not broadcast) is then the client's to fix, a 422
+ * naming the inputs not checked. Anything else (a wasm trap is a RuntimeError) stays what it is.
  */
 function uncheckedShapeFailure(loaded: LoadedModel, inputs: TensorData[], error: unknown): unknown {
-  const unchecked = loaded.manifest.signature.inputs.flatMap((spec, i) => (spec.shape === null ? [`${spec.name} [${inputs[i].shape}]`] : []));
+  const open = (shape: number[] | null) => shape === null || shape.slice(1).some((d) => d < 0);
+  const unchecked = loaded.manifest.signature.inputs.flatMap((spec, i) => (open(spec.shape) ? [`${spec.name} [${inputs[i].shape}]`] : []));
   if (unchecked.length === 0 || !(error instanceof Error) || error instanceof ServiceError || error.name !== 'Error') return error;
   return new UnprocessableError(
-    `model ${loaded.name}:${loaded.version} could not run on these inputs (${error.message}); its signature gives no shape for ${unchecked.join(', ')}, so those shapes were not checked: send the shapes the model's authors use`,
+    `model ${loaded.name}:${loaded.version} could not run on these inputs (${error.message}); its signature leaves the shape of ${unchecked.join(', ')} open, so it was not checked: send the shapes the model's authors use`,
     { cause: error },
   );
 }

@@ -411,3 +411,18 @@ export function writeHeadModel(head: GraphHead): Promise<string> {
     outputs: { 'Identity:0': { name: 'Identity:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3) } },
   });
 }
+
+/**
+ * x of any width, read as rows of 2 x 2 (y = reshape(x, [-1, 2, 2])): a width that is not 4 fails
+ * inside the graph, as an image model whose sides must be multiples of 64 fails on another size.
+ */
+export function writeOpenWidthModel(): Promise<string> {
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, -1) } } },
+    { name: 'y', op: 'Reshape', input: ['x', 'square'], attr: { T: float, Tshape: int32 } },
+  ];
+  return writeGraph('open-width-model', nodes, [{ name: 'square', shape: [3], dtype: 'int32', values: [-1, 2, 2] }], {
+    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, -1) } },
+    outputs: { 'y:0': { name: 'y:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 2, 2) } },
+  });
+}

@@ -4,13 +4,14 @@
  * (shape []), so no request fitted; outputs the graph leaves unsaid were scalars too, though
  * model.json's signature gave their shapes. Now an unknown rank takes any shape and is described
  * as unknown in both metadata formats; a true scalar input goes whole with every chunk of rows.
+ * A shape such an input, or one of open size, takes but the model cannot use is a 422, not a 500.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { Manifest } from '../../lib/registry/manifest.js';
 import { initBackend } from '../../lib/runtime/backend.js';
-import { writeUnknownRankModel } from '../helpers/handWrittenGraphs.js';
+import { writeOpenWidthModel, writeUnknownRankModel } from '../helpers/handWrittenGraphs.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
@@ -21,6 +22,7 @@ beforeAll(async () => {
   await initBackend();
   const store = await tempFolderStore();
   manifest = await pushModelFolder(store, await writeUnknownRankModel(), 'ur', { task: 'regression' });
+  await pushModelFolder(store, await writeOpenWidthModel(), 'ow', { task: 'regression' });
   app = serving(store.uri, { MAX_BATCH: '2' });
 });
 
@@ -97,7 +99,20 @@ describe('unknown rank', () => {
     const before = tf.memory().numTensors;
     const unusable = await infer([fp32('src', [2, 2], [1, 2, 3, 4]), fp32('state', [2, 3], [0, 0, 0, 0, 0, 0]), fp32('ratio', [], [1]), fp32('bias', [], [0])]);
     expect(unusable.statusCode).toBe(422);
-    expect(unusable.body.error).toMatch(/model ur:1 could not run on these inputs \(.*\); its signature gives no shape for state \[2,3\], ratio \[\]/);
+    expect(unusable.body.error).toMatch(/model ur:1 could not run on these inputs \(.*\); its signature leaves the shape of state \[2,3\], ratio \[\] open/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('open dimensions', () => {
+  it("a size the model cannot use (an image model's sides must be multiples of 64: MAXIM's was a 500) is a 422 naming the input, no tensor leak", async () => {
+    const ok = await call(app.predict, 'POST', '/v2/models/ow/infer', { inputs: [fp32('x', [1, 4], [1, 2, 3, 4])] });
+    expect(ok.statusCode, JSON.stringify(ok.body)).toBe(200);
+    expect(ok.body.outputs[0]).toMatchObject({ shape: [1, 2, 2], data: [1, 2, 3, 4] });
+    const before = tf.memory().numTensors;
+    const unusable = await call(app.predict, 'POST', '/v2/models/ow/infer', { inputs: [fp32('x', [1, 3], [1, 2, 3])] });
+    expect(unusable.statusCode, JSON.stringify(unusable.body)).toBe(422);
+    expect(unusable.body.error).toMatch(/^model ow:1 could not run on these inputs \(.+\); its signature leaves the shape of x \[1,3\] open/);
     expect(tf.memory().numTensors).toBe(before);
   });
 });
