@@ -104,7 +104,7 @@ async function shardSizes(dir: string, shards: string[], index: number): Promise
  * for) is the model's problem: a 400 with TF.js's own words, on one line, never a crash of the
  * push or import, and never a stored version that answers every request with a 500.
  */
-export async function inferSignature(files: ModelFiles): Promise<Signature> {
+export async function inferSignature(files: ModelFiles, naturalRow?: readonly number[]): Promise<Signature> {
   const modelJson = parseModelJson(files.get('model.json'));
   checkWeightFiles(modelJson, files);
   const backend = await initBackend(); // a backend that does not start is not the model's fault: thrown as it is
@@ -114,7 +114,7 @@ export async function inferSignature(files: ModelFiles): Promise<Signature> {
     try {
       const signature = signatureOf(model);
       stage = 'run';
-      return withExampleShapes(signature, await runExample(model, signature));
+      return withExampleShapes(signature, await runExample(model, signature, naturalRow));
     } finally {
       model.dispose();
     }
@@ -188,6 +188,14 @@ export interface PushOptions extends CreateVersionOptions {
 }
 
 /** A TF.js model's files (model.json and its shards) -> a new version; `source` goes in the lineage. */
+/** The row an image input's settings fix ([height, width, channels]), which the push's example takes where the model leaves its size open. */
+function imageRow(fields: Partial<ManifestFields>): number[] | undefined {
+  const input = fields.transforms?.input as { kind?: string; width?: unknown; height?: unknown; channels?: unknown } | undefined;
+  if (input?.kind !== 'image') return undefined;
+  const row = [input.height, input.width, input.channels ?? 3];
+  return row.every((d) => Number.isInteger(d) && (d as number) > 0) ? (row as number[]) : undefined;
+}
+
 export async function pushModelFiles(
   store: ObjectStore,
   files: ModelFiles,
@@ -197,7 +205,7 @@ export async function pushModelFiles(
   options: PushOptions = {},
 ): Promise<Manifest> {
   validateName(name);
-  const signature = fields.signature ?? (await inferSignature(files));
+  const signature = fields.signature ?? (await inferSignature(files, imageRow(fields)));
   checkSignatureUsable(signature);
   const modelJson = parseModelJson(files.get('model.json'));
   const task = fields.task ?? guessTask(modelJson, signature, Array.isArray(fields.labels) ? fields.labels : undefined, fields.scores);

@@ -4,22 +4,31 @@
  * kernel for, a graph TF.js fails on) is refused when it is pushed, with TF.js's words, instead of
  * being stored and answering every request with a 500. The same run says the output shapes a
  * graph's signature leaves out. The example is a row of zeros, which every model takes; a model
- * with an input of open size is not tried.
+ * with an input of open size is tried at the size its natural input fixes (an image model pushed
+ * with --image 100x100x3: MAXIM, whose sides must be multiples of 64, was stored and then failed
+ * every request), else not tried.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Signature, TensorSpec } from '../registry/manifest.js';
 import { predictTensors, type TfModel } from './tfModel.js';
 
+/** The first input's open dimensions taken from the row its natural input gives (`row`: an image's [height, width, channels]). */
+function filledShape(shape: number[] | null, row: readonly number[] | undefined): number[] | null {
+  if (shape === null || row === undefined || shape.length !== row.length + 1) return shape;
+  return shape.map((d, i) => (i > 0 && d < 0 ? row[i - 1] : d));
+}
+
 /**
  * One example for each input: a row of zeros of its dtype (the word 'example' for a string input;
  * its batch size when the signature fixes one), or undefined when an input's size is not all
- * known (an image model of any size: no one example is sure to be valid for it).
+ * known (an image model of any size: no one example is sure to be valid for it) and no natural
+ * row (`naturalRow`, the first input's) fixes it.
  */
-function exampleFeeds(inputs: TensorSpec[]): tf.Tensor[] | undefined {
-  const shapes = inputs.map((input) => input.shape);
+function exampleFeeds(inputs: TensorSpec[], naturalRow: readonly number[] | undefined): tf.Tensor[] | undefined {
+  const shapes = inputs.map((input, i) => (i === 0 ? filledShape(input.shape, naturalRow) : input.shape));
   if (shapes.some((shape) => shape === null || shape.slice(1).some((d) => d < 0))) return undefined;
-  return inputs.map(({ dtype, shape }) => {
-    const known = shape as number[];
+  return inputs.map(({ dtype }, i) => {
+    const known = shapes[i] as number[];
     const dims = known.length === 0 ? [] : [(known[0] as number) > 0 ? (known[0] as number) : 1, ...known.slice(1)];
     if (dtype !== 'string') return tf.zeros(dims, dtype);
     return tf.tensor(new Array<string>(dims.reduce((a, b) => a * b, 1)).fill('example'), dims, 'string');
@@ -30,14 +39,14 @@ function exampleFeeds(inputs: TensorSpec[]): tf.Tensor[] | undefined {
  * Runs the example: its outputs' shapes, or undefined when no example can be made. Throws what
  * TF.js throws (the caller says it is the model's problem).
  */
-export async function runExample(model: TfModel, signature: Signature): Promise<number[][] | undefined> {
+export async function runExample(model: TfModel, signature: Signature, naturalRow?: readonly number[]): Promise<number[][] | undefined> {
   // A model with no inputs or outputs is refused for that, by name (pushFolder.ts checkSignatureUsable).
   if (signature.inputs.length === 0 || signature.outputs.length === 0) return undefined;
   // A scope: executeAsync leaves what it computed behind when it throws, and a refused model is
   // what this run is for. Nothing else runs in a push's process meanwhile (one request at a time).
   tf.engine().startScope();
   try {
-    const feeds = exampleFeeds(signature.inputs);
+    const feeds = exampleFeeds(signature.inputs, naturalRow);
     if (!feeds) return undefined;
     const outputs = await predictTensors(model, feeds);
     // Read back: an asynchronous backend fails when its results are read, not when they are asked for.

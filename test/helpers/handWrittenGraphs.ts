@@ -426,3 +426,19 @@ export function writeOpenWidthModel(): Promise<string> {
     outputs: { 'y:0': { name: 'y:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 2, 2) } },
   });
 }
+
+/**
+ * An image model of any size whose pixels it reads in groups of 8 (y = reshape(x, [-1, 8, 3])): an
+ * image of height x width not a multiple of 8 fails inside the graph, as MAXIM's sides must be
+ * multiples of 64.
+ */
+export function writeGroupedPixelsModel(): Promise<string> {
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, -1, -1, 3) } } },
+    { name: 'y', op: 'Reshape', input: ['x', 'groups'], attr: { T: float, Tshape: int32 } },
+  ];
+  return writeGraph('grouped-pixels-model', nodes, [{ name: 'groups', shape: [3], dtype: 'int32', values: [-1, 8, 3] }], {
+    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, -1, -1, 3) } },
+    outputs: { 'y:0': { name: 'y:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 8, 3) } },
+  });
+}

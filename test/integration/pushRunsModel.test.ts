@@ -16,7 +16,7 @@ import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { initBackend } from '../../lib/runtime/backend.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { listAll } from '../../lib/store/index.js';
-import { loadWrittenGraph, writeFailingAsyncModel, writeStringWeightModel } from '../helpers/handWrittenGraphs.js';
+import { loadWrittenGraph, writeFailingAsyncModel, writeGroupedPixelsModel, writeStringWeightModel } from '../helpers/handWrittenGraphs.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
@@ -135,6 +135,18 @@ describe('a push runs the model it stores', () => {
     }
     expect(tf.memory().numTensors).toBe(before);
     expect(await storedUnder('failsasync')).toEqual([]);
+  });
+
+  it('runs an image model of open size at the size its --image settings fix: refused at a size it cannot use, stored at one it can', async () => {
+    const folder = await writeGroupedPixelsModel();
+    const image = (side: number) => ({ task: 'regression' as const, transforms: { input: { kind: 'image', width: side, height: side, channels: 3 } } });
+    await expect(pushModelFolder(store, folder, 'grouped', image(3))).rejects.toMatchObject({
+      statusCode: 400,
+      message: expect.stringMatching(/^TF\.js cannot run the model on the wasm backend \(one example\): /),
+    });
+    expect(await storedUnder('grouped')).toEqual([]);
+    const manifest = await pushModelFolder(store, folder, 'grouped', image(4));
+    expect(manifest.version).toBe(1);
   });
 
   it('refuses a model with an op TF.js does not know, naming it', async () => {
