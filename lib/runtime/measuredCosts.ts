@@ -26,6 +26,11 @@ export class MeasuredCosts<T> {
     return cost;
   }
 
+  /** Every key's cost kept for `model`, oldest use first (reading them is no use). */
+  entries(model: object): [string, T][] {
+    return [...(this.byModel.get(model)?.entries() ?? [])];
+  }
+
   set(model: object, key: string, cost: T): void {
     let costs = this.byModel.get(model);
     if (!costs) {

@@ -22,7 +22,7 @@ import { PayloadTooLargeError } from '../errors.js';
 import { bytesFreedWithin } from './backend.js';
 import { bytesOutsideTensors, collectBeforeRefusing, roomAPassMayLose, tensorRoomHeldSinceEarlierRequests, warmUpAhead } from './footprint.js';
 import { MeasuredCosts } from './measuredCosts.js';
-import { Pace, type TimeLimit } from './timeLimit.js';
+import { checkScaledRowFits, Pace, type TimeLimit } from './timeLimit.js';
 
 /**
  * What a request still makes outside tensors once its work is planned, above the measured RSS:
@@ -197,6 +197,39 @@ function rememberRowMs(plan: ChunkPlan, ms: number | undefined): void {
   if (ms !== undefined) rowTimes.set(plan.model, costKey(plan.pass, plan.rowShape), ms);
 }
 
+const valuesIn = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** The most a timed row's values are scaled by to judge a larger row (scaledRowMs). */
+const MAX_SCALING = 16;
+
+/**
+ * A row of this plan's shape, timed by scaling the largest smaller row of the same rank timed
+ * through the model in this pass: MAXIM's 512 x 512 image, a row of 256 x 256 having taken 23 s,
+ * ran into the timeout rather than being refused.
+ */
+function scaledRowMs(plan: ChunkPlan): { ms: number; basis: string } | undefined {
+  const shape = plan.rowShape;
+  if (shape === undefined || shape.some((d) => d < 0)) return undefined;
+  const values = valuesIn(shape);
+  let basis: { dims: number[]; ms: number } | undefined;
+  for (const [key, ms] of rowTimes.entries(plan.model)) {
+    const [pass, joined = ''] = key.split(' ');
+    const dims = joined === '' ? [] : joined.split('x').map(Number);
+    if (pass !== plan.pass || dims.length !== shape.length || dims.some((d) => !(d > 0))) continue;
+    if (valuesIn(dims) > values || (basis && valuesIn(dims) <= valuesIn(basis.dims))) continue;
+    basis = { dims, ms };
+  }
+  if (basis === undefined) return undefined;
+  const ratio = values / valuesIn(basis.dims);
+  // A small row's time is mostly a call's fixed cost, which scaling would multiply too: a thumbnail
+  // would refuse a photo. Only a row at most MAX_SCALING times larger is judged from it.
+  if (ratio > MAX_SCALING) return undefined;
+  return {
+    ms: basis.ms * ratio,
+    basis: `a row of ${basis.dims.join(' x ')} took ${(basis.ms / 1000).toFixed(1)} s, and this one of ${shape.join(' x ')} holds ${ratio.toFixed(1)} times its values`,
+  };
+}
+
 type Timed = { time(f: () => void): Promise<{ kernelMs: number }> };
 type ProfileState = { profiling: boolean; activeProfile: { kernels: { totalBytesSnapshot: number }[] } };
 
@@ -364,6 +397,7 @@ export async function inChunks(plan: ChunkPlan, run: (from: number, to: number) 
   let from = 0;
   if (costPerRow(plan.model, plan.pass, plan.rowShape) === undefined && plan.rows > 0) {
     if (plan.estimate !== undefined && plan.estimate > plan.budget.availableFor(plan.estimate)) throw refusal(plan, plan.estimate, true);
+    checkScaledRowFits(plan.time, scaledRowMs(plan), `${PASS_WORDS[plan.pass]} through ${plan.name}`);
     const started = performance.now();
     await measureRow(plan.model, plan.pass, () => run(0, 1), plan.rowShape);
     from = 1;

@@ -104,3 +104,19 @@ export function checkNextChunkFits(limit: TimeLimit | undefined, lastChunkMs: nu
       `(with ${seconds(RESERVE_MS)} kept to answer): ${remedy}`,
   );
 }
+
+/**
+ * Before the first row of a size not yet timed through the model (one large image is a whole
+ * request, and a row is not cut): a 413 when the time a row of a smaller size took, scaled by the
+ * values each holds, says it cannot end before the limit. A model's work grows at least with its
+ * input's values (convolutions, attention), so the scaled time is what the row takes at least.
+ */
+export function checkScaledRowFits(limit: TimeLimit | undefined, scaled: { ms: number; basis: string } | undefined, what: string): void {
+  if (limit === undefined || scaled === undefined) return;
+  const left = limit.remainingMs() - RESERVE_MS;
+  if (scaled.ms <= left) return;
+  throw new PayloadTooLargeError(
+    `${what}: one row would take about ${seconds(scaled.ms)} (${scaled.basis}), and this function has ${seconds(Math.max(0, left))} left before its timeout ` +
+      `(with ${seconds(RESERVE_MS)} kept to answer): send smaller inputs, or run it where no request timeout applies (modelctl)`,
+  );
+}

@@ -5,12 +5,18 @@
  * Lambda context, as API Gateway's invocations carry it; each test's context says how much is left.
  */
 import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { initBackend } from '../../lib/runtime/backend.js';
+import { saveLayersFolder } from '../helpers/layersFolder.js';
 import { serving, type App } from '../helpers/serving.js';
+import { tempFolderStore } from '../helpers/stores.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const demoStore = pathToFileURL(path.join(repo, 'models')).href;
@@ -164,6 +170,35 @@ describe('predict under a time limit', () => {
     );
     expect(answer.ms).toBeLessThan(2_000);
     expect(tf.memory().numTensors).toBe(tensors);
+  }, 60_000);
+
+  it('one image larger than any timed through the model is a 413 before it runs when, scaled from a smaller one, it cannot end in time', async () => {
+    // An image model of any size, as MAXIM's upscalers are: one 512 x 512 image after a 256 x 256 one ran into the timeout.
+    await initBackend();
+    const dir = await mkdtemp(path.join(tmpdir(), 'any-size-'));
+    const model = tfl.sequential({
+      layers: [tfl.layers.conv2d({ inputShape: [null, null, 3], filters: 8, kernelSize: 3, padding: 'same' }), tfl.layers.conv2d({ filters: 3, kernelSize: 1 })],
+    });
+    await saveLayersFolder(model, dir);
+    model.dispose();
+    const store = await tempFolderStore();
+    await pushModelFolder(store, dir, 'anysize', { task: 'regression' });
+    const app = serving(store.uri);
+    const image = (side: number) => ({ instances: [Array.from({ length: side }, () => Array.from({ length: side }, () => [0.5, 0.5, 0.5]))] });
+    const infer = (side: number, timeLeftMs?: number) =>
+      app.predict({ method: 'POST', path: '/v1/models/anysize:predict', body: image(side) }, timeLeftMs === undefined ? undefined : contextWith(timeLeftMs));
+    expect((await infer(128)).statusCode).toBe(200);
+    const tensors = tf.memory().numTensors;
+    const started = performance.now();
+    const refused = await infer(512, 2_000);
+    expect(refused.statusCode).toBe(413);
+    expect((refused.body as { error: string }).error).toMatch(
+      /^a forward pass through anysize:1: one row would take about [\d.]+ s \(a row of 128 x 128 x 3 took [\d.]+ s, and this one of 512 x 512 x 3 holds 16\.0 times its values\), and this function has 0\.0 s left before its timeout/,
+    );
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(tf.memory().numTensors).toBe(tensors);
+    // With the time it needs, the same image is answered.
+    expect((await infer(512, 600_000)).statusCode).toBe(200);
   }, 60_000);
 
   it('a request that fits the time left is answered as without a limit', async () => {
