@@ -189,7 +189,7 @@ export interface PushOptions extends CreateVersionOptions {
 
 /** A TF.js model's files (model.json and its shards) -> a new version; `source` goes in the lineage. */
 /** The row an image input's settings fix ([height, width, channels]), which the push's example takes where the model leaves its size open. */
-function imageRow(fields: Partial<ManifestFields>): number[] | undefined {
+export function imageRow(fields: Partial<ManifestFields>): number[] | undefined {
   const input = fields.transforms?.input as { kind?: string; width?: unknown; height?: unknown; channels?: unknown } | undefined;
   if (input?.kind !== 'image') return undefined;
   const row = [input.height, input.width, input.channels ?? 3];
