@@ -187,7 +187,6 @@ export interface PushOptions extends CreateVersionOptions {
   claim?: string;
 }
 
-/** A TF.js model's files (model.json and its shards) -> a new version; `source` goes in the lineage. */
 /** The row an image input's settings fix ([height, width, channels]), which the push's example takes where the model leaves its size open. */
 export function imageRow(fields: Partial<ManifestFields>): number[] | undefined {
   const input = fields.transforms?.input as { kind?: string; width?: unknown; height?: unknown; channels?: unknown } | undefined;
@@ -196,6 +195,7 @@ export function imageRow(fields: Partial<ManifestFields>): number[] | undefined 
   return row.every((d) => Number.isInteger(d) && (d as number) > 0) ? (row as number[]) : undefined;
 }
 
+/** A TF.js model's files (model.json and its shards) -> a new version; `source` goes in the lineage. */
 export async function pushModelFiles(
   store: ObjectStore,
   files: ModelFiles,
