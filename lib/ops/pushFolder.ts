@@ -2,6 +2,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { BadRequestError, ServiceError } from '../errors.js';
+import { inputSettingsSchema, kindOf } from '../inputs/kinds.js';
 import { unzipBounded } from '../keras/archive.js';
 import { initBackend } from '../runtime/backend.js';
 import { isBackendFault } from '../runtime/recovery.js';
@@ -187,12 +188,14 @@ export interface PushOptions extends CreateVersionOptions {
   claim?: string;
 }
 
-/** The row an image input's settings fix ([height, width, channels]), which the push's example takes where the model leaves its size open. */
-export function imageRow(fields: Partial<ManifestFields>): number[] | undefined {
-  const input = fields.transforms?.input as { kind?: string; width?: unknown; height?: unknown; channels?: unknown } | undefined;
-  if (input?.kind !== 'image') return undefined;
-  const row = [input.height, input.width, input.channels ?? 3];
-  return row.every((d) => Number.isInteger(d) && (d as number) > 0) ? (row as number[]) : undefined;
+/**
+ * The row the natural input's settings fix (an image's [height, width, channels], as its kind
+ * feeds the model), which the push's example takes where the model leaves its size open. Settings
+ * that do not parse are refused later, with the manifest.
+ */
+export function naturalRow(fields: Partial<ManifestFields>): number[] | undefined {
+  const settings = inputSettingsSchema.safeParse(fields.transforms?.input);
+  return settings.success ? kindOf(settings.data).rowShape(settings.data) : undefined;
 }
 
 /** A TF.js model's files (model.json and its shards) -> a new version; `source` goes in the lineage. */
@@ -205,7 +208,7 @@ export async function pushModelFiles(
   options: PushOptions = {},
 ): Promise<Manifest> {
   validateName(name);
-  const signature = fields.signature ?? (await inferSignature(files, imageRow(fields)));
+  const signature = fields.signature ?? (await inferSignature(files, naturalRow(fields)));
   checkSignatureUsable(signature);
   const modelJson = parseModelJson(files.get('model.json'));
   const task = fields.task ?? guessTask(modelJson, signature, Array.isArray(fields.labels) ? fields.labels : undefined, fields.scores);

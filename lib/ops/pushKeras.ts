@@ -17,7 +17,7 @@ import type { Manifest, ManifestFields } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
 import type { ObjectStore } from '../store/index.js';
 import { initBackend } from '../runtime/backend.js';
-import { imageRow, inferSignature, pushModelFiles, type PushOptions } from './pushFolder.js';
+import { naturalRow, inferSignature, pushModelFiles, type PushOptions } from './pushFolder.js';
 
 const SHARD = 'group1-shard1of1.bin';
 
@@ -146,7 +146,7 @@ export async function pushKerasFile(
   // in a nested model) is the file's problem, answered now rather than at every cold start.
   const signature =
     fields.signature ??
-    (await inferSignature(files, imageRow(fields)).catch((error: unknown) => {
+    (await inferSignature(files, naturalRow(fields)).catch((error: unknown) => {
       if (error instanceof BadRequestError) throw new BadRequestError(`${source}: ${error.message}`, { cause: error });
       throw error;
     }));
