@@ -48,11 +48,11 @@ export class OutputText {
     return cell;
   }
 
-  prediction(row: Scored & { answer: BestAnswer }): string {
-    const { answer } = row;
+  /** A scored row's line, its line break included. */
+  prediction(row: Scored, answer: BestAnswer): string {
     if (!this.csv) return `${JSON.stringify({ line: row.line, ...answer })}\n`;
-    const cells = 'value' in answer ? this.cell(answer.value) : `${this.cell(answer.label)},${this.cell(answer.score)}`;
-    return `${row.text},${cells}\n`;
+    if ('value' in answer) return `${row.text},${this.cell(answer.value)}\n`;
+    return `${row.text},${this.cell(answer.label)},${this.cell(answer.score)}\n`;
   }
 
   error(row: Scored): string {

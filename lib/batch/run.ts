@@ -378,15 +378,16 @@ export async function scorePart(
   try {
     for await (const batch of scoredBatches(io.source, loaded, input, checkpoint, options.limits)) {
       await writeHeader();
-      // One write per batch and file: rows keep their line order within each file.
-      let scored = '';
-      let failed = '';
+      // One write per batch and file: rows keep their line order within each file. The lines are
+      // joined once (appending each to a string made a chain of pieces to copy again at the write).
+      const scored: string[] = [];
+      const failed: string[] = [];
       for (const row of batch.rows) {
-        if (row.answer) scored += text.prediction({ ...row, answer: row.answer });
-        else failed += text.error(row);
+        if (row.answer) scored.push(text.prediction(row, row.answer));
+        else failed.push(text.error(row));
       }
-      if (scored) await predictions.write(scored);
-      if (failed) await errors.write(failed);
+      if (scored.length > 0) await predictions.write(scored.join(''));
+      if (failed.length > 0) await errors.write(failed.join(''));
       checkpoint.rows.read += batch.rows.length;
       checkpoint.rows.failed += batch.rows.filter((row) => !row.answer).length;
       checkpoint.rows.scored = checkpoint.rows.read - checkpoint.rows.failed;
