@@ -135,8 +135,9 @@ export const imageKind: InputKind<ImageSettings> = {
   contentTypes: ['base64'],
   instanceHelp: () => '{"b64": "<base64 PNG or JPEG>"} (also {"image": {"b64": ...}} or a data: URL)',
   rowShape: (settings) => [settings.height, settings.width, settings.channels],
-  // A long string is taken as base64 image bytes; a short one cannot be an image.
-  isInstance: (_settings, value) => isImageInstance(value) || (typeof value === 'string' && value.length > 64),
+  // Any string is base64 image bytes (or a data: URL): one too short to be a PNG or JPEG is refused
+  // as not an image, not as "neither an instance nor a raw row" with advice a CSV cell cannot follow.
+  isInstance: (_settings, value) => isImageInstance(value) || typeof value === 'string',
   encode: encodeImages,
   checkEncodingFits: async (settings, value, where, budget) => {
     await checkedHeader(settings, imageBytesOf(value, where), where, budget);

@@ -78,7 +78,7 @@ async function digitsFile(): Promise<string> {
     (i) => ({ instance: pixels(i) }),
     (i) => ({ instance: images[(i + 1) % images.length] }),
     (i) => ({ instance: pixels(i).slice(0, 27) }),
-    () => ({ instance: 'short' }),
+    (i) => ({ instance: i % 2 ? 7 : { words: 3 } }),
   ]);
 }
 

@@ -20,6 +20,8 @@ describe('TF Serving columnar inputs name a value by its column and row', () => 
   it.each([
     ['a list of images', 'digits', { inputs: [SEVEN, NO_IMAGE] }, /^inputs\[1\]: not a PNG or JPEG image$/],
     ['a named column of images', 'digits', { inputs: { image: [SEVEN, NO_IMAGE] } }, /^inputs\.image\[1\]: not a PNG or JPEG image$/],
+    // A string too short for any image (a CSV cell, a bare instance) is still refused as no image, not as "neither an instance nor a raw row".
+    ['a short string that is no image', 'digits', { inputs: [SEVEN.b64, 'eHg='] }, /^inputs\[1\]: not a PNG or JPEG image$/],
     ['a list of texts, one a number', 'spam', { inputs: ['free money', 5] }, /^inputs\[1\] is not an instance like inputs\[0\]: send every instance as a string/],
     ['a named column of images, one a number', 'digits', { inputs: { image: [SEVEN, 5] } }, /^inputs\.image\[1\] is not an instance like inputs\.image\[0\]/],
     ['a feature value that is no number', 'iris', { inputs: { ...COLUMNS, petal_width: [0.2, 'x'] } }, /^inputs\.\*\[1\]: petal_width must be a finite number, got "x"/],

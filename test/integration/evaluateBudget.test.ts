@@ -134,7 +134,7 @@ describe('the precheck: chunks of what this function can hold, refusals of what 
   it('checks every instance a few at a time when this function holds few', async () => {
     // 12 digits' rows: room to decode one as well (about 31 KB).
     await expect(precheck(12, 12)).resolves.toBeUndefined();
-    await expect(precheck(12, 12, [...instances.slice(0, 20), 'not an image'])).rejects.toThrow(/^instances\[20\] is not an instance like instances\[0\]/);
+    await expect(precheck(12, 12, [...instances.slice(0, 20), 7])).rejects.toThrow(/^instances\[20\] is not an instance like instances\[0\]/);
     await expect(precheck(12, 12, [...instances.slice(0, 20), { b64: 'bm90IGFuIGltYWdl' }])).rejects.toThrow(/^instances\[20\]/);
   });
 
