@@ -17,6 +17,7 @@ export interface PushOptions extends PreprocessingOptions {
   task?: string;
   scores?: ScoreKind;
   labels?: string;
+  output?: string;
   meta?: string;
 }
 
@@ -42,6 +43,7 @@ async function fieldsFrom(options: PushOptions): Promise<Partial<ManifestFields>
     fields.task = options.task as Task;
   }
   if (options.scores) fields.scores = options.scores;
+  if (options.output) fields.answerOutput = options.output;
   const input = await preprocessingFrom(options);
   if (input) fields.transforms = { ...fields.transforms, input: input as { kind: string } };
   return fields;
@@ -77,7 +79,13 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
     bar.stop();
   }
   const scores = manifest.scores && manifest.scores !== 'probabilities' ? `, scores from ${manifest.scores}` : '';
-  const lines = [`pushed ${manifest.name}:${manifest.version} (${manifest.format}, ${manifest.task}${scores}) to ${store.uri}`, describeSettings(manifest.transforms.input)];
+  const { outputs } = manifest.signature;
+  // Of several outputs, which one the task and labels are of, and so every answer's label.
+  const answers = outputs.length > 1 ? `, of output ${outputs[0].name}, 1 of ${outputs.length}${manifest.answerOutput ? '' : ': --output names another'}` : '';
+  const lines = [
+    `pushed ${manifest.name}:${manifest.version} (${manifest.format}, ${manifest.task}${scores}${answers}) to ${store.uri}`,
+    describeSettings(manifest.transforms.input),
+  ];
   if (alias !== undefined) {
     await setAlias(store, manifest.name, alias, manifest.version);
     lines.push(`alias ${alias} -> ${manifest.version}`);

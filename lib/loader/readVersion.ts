@@ -7,7 +7,7 @@ import { IntegrityError, NotFoundError, UNBUILDABLE_VERSION } from '../errors.js
 import { concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from '../registry/artifacts.js';
 import { keys, readManifest, sha256Hex, type Manifest } from '../registry/index.js';
 import { isBackendFault } from '../runtime/recovery.js';
-import { modelFromMemory, type TfModel } from '../runtime/tfModel.js';
+import { modelFromMemory, useOutputOrder, type TfModel } from '../runtime/tfModel.js';
 import type { ObjectStore } from '../store/index.js';
 
 export interface LoadedModel {
@@ -61,5 +61,6 @@ export async function readVersion(store: ObjectStore, name: string, version: num
     unbuildable.set(`${store.uri}${name}:${version}`, refused);
     throw refused;
   });
+  useOutputOrder(model, manifest.signature.outputs);
   return { name, version, manifest, model, bytes: shardBytes.reduce((n, b) => n + b.byteLength, 0) };
 }

@@ -69,6 +69,7 @@ export async function oipModelMetadata(store: ObjectStore, loaded: LoadedModel) 
     version: String(manifest.version),
     ...registry,
     task: manifest.task,
+    answerOutput: manifest.signature.outputs[0].name,
     scores: manifest.scores,
     labels: manifest.labels,
     description: manifest.description,

@@ -1,7 +1,7 @@
 /** Push of a TF.js model folder (layers or graph, as tensorflowjs_converter writes it). */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { BadRequestError, ServiceError } from '../errors.js';
+import { BadRequestError, quoted, ServiceError } from '../errors.js';
 import { inputSettingsSchema, kindOf } from '../inputs/kinds.js';
 import { unzipBounded } from '../keras/archive.js';
 import { initBackend } from '../runtime/backend.js';
@@ -138,6 +138,19 @@ function checkSignatureUsable(signature: Signature): void {
   }
 }
 
+/**
+ * The signature with the output that answers, labels, task and scores read first: the one
+ * `answerOutput` (--output) names, by its name (a graph's signature key) or its node, else the
+ * model's first. Refused, naming the outputs, when no output has that name.
+ */
+function withAnswerOutput(signature: Signature, answerOutput: string | undefined): Signature {
+  if (answerOutput === undefined) return signature;
+  const wanted = answerOutput.replace(/:0$/, '');
+  const at = signature.outputs.findIndex((o) => o.name.replace(/:0$/, '') === wanted || o.node === wanted);
+  if (at < 0) throw new BadRequestError(`output ${quoted(answerOutput)} is not one of the model's: its outputs are ${signature.outputs.map((o) => quoted(o.name)).join(', ')}`);
+  return { ...signature, outputs: [signature.outputs[at], ...signature.outputs.filter((_, i) => i !== at)] };
+}
+
 /** The first value that occurs again in `values`, if any. */
 function firstRepeated(values: unknown[]): unknown {
   return values.find((value, i) => values.indexOf(value) !== i);
@@ -208,13 +221,15 @@ export async function pushModelFiles(
   options: PushOptions = {},
 ): Promise<Manifest> {
   validateName(name);
-  const signature = fields.signature ?? (await inferSignature(files, naturalRow(fields)));
-  checkSignatureUsable(signature);
+  const inferred = fields.signature ?? (await inferSignature(files, naturalRow(fields)));
+  checkSignatureUsable(inferred);
+  const signature = withAnswerOutput(inferred, fields.answerOutput);
   const modelJson = parseModelJson(files.get('model.json'));
   const task = fields.task ?? guessTask(modelJson, signature, Array.isArray(fields.labels) ? fields.labels : undefined, fields.scores);
   checkFieldsFit(signature, task, fields);
   const scores = fields.scores ?? guessScores(modelJson, signature, task);
-  const complete = { ...fields, task, ...(scores ? { scores } : {}), signature, lineage: fields.lineage ?? { parent: null, source } };
+  const answerOutput = fields.answerOutput === undefined ? {} : { answerOutput: signature.outputs[0].name };
+  const complete = { ...fields, task, ...(scores ? { scores } : {}), ...answerOutput, signature, lineage: fields.lineage ?? { parent: null, source } };
   return options.claim ? createClaimedVersion(store, name, files, complete, options.claim, options) : createVersion(store, name, files, complete, options);
 }
 

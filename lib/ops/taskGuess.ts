@@ -78,11 +78,13 @@ function kindOfLayer(layers: Json[], layer: Json | undefined, depth = 0): Output
   return 'activation' in config ? kindOfActivation(config.activation) : undefined;
 }
 
-function kindOfModel(config: unknown, depth = 0): OutputKind {
+/** The kind of the model's output layer `outputLayer` (of a model with several, the one answers read: --output), else of its first. */
+function kindOfModel(config: unknown, depth = 0, outputLayer?: string): OutputKind {
   const { layers, output } = layersOf(config);
+  const wanted = layers.find((l) => (l.config as Json | undefined)?.name === outputLayer) ? outputLayer : output;
   return kindOfLayer(
     layers,
-    layers.find((l) => (l.config as Json | undefined)?.name === output),
+    layers.find((l) => (l.config as Json | undefined)?.name === wanted),
     depth,
   );
 }
@@ -174,7 +176,9 @@ function outputKind(modelJson: ModelJson, signature: Signature): OutputKind {
   // The graph is walked from the output's node: its name may be a signature key (gender_output).
   if (modelJson.format === 'graph-model') return kindOfGraph(topology, signature.outputs[0].node ?? signature.outputs[0].name);
   // model.json as tensorflowjs_converter writes it nests the model under model_config; TF.js's own save does not.
-  return kindOfLayer([], isObject(topology.model_config) ? topology.model_config : topology);
+  const top = isObject(topology.model_config) ? topology.model_config : topology;
+  // A layers model's outputs are named by their layers (runtime/tfModel.ts signatureOf): the kind of the one answers read.
+  return NESTED_MODELS.has(String(top.class_name)) && isObject(top.config) ? kindOfModel(top.config, 1, signature.outputs[0].name) : kindOfLayer([], top);
 }
 
 /**

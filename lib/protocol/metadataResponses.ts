@@ -46,6 +46,7 @@ export const modelMetadataResponse = z
     evaluationCount: z.number().int().min(0).optional(),
     stale: z.literal(true).optional().describe('the store cannot be read now: answered from the model in memory'),
     task: manifestSchema.shape.task,
+    answerOutput: z.string().describe('the output the task, labels, scores and answers are of (of several: the first listed, chosen at push with --output)'),
     scores: manifestSchema.shape.scores.describe(
       "a classifier's: what its raw outputs hold (probabilities, log-probabilities or logits); labels and scores in answers are probabilities",
     ),

@@ -330,12 +330,14 @@ function classifiedIfAsked(manifest: Manifest, request: OipInferRequest, output:
 
 /**
  * The output a requested name means: an output's own name (its signature key), else the one
- * computed by that node (runtime/signatureKeys.ts), as versions pushed before named it.
+ * computed by that node (runtime/signatureKeys.ts), as versions pushed before named it, or by
+ * the node whose tensor it names (`node:0`).
  */
 function outputNamed(manifest: Manifest, name: string): string {
   const { outputs } = manifest.signature;
   if (name === LABEL_OUTPUT || outputs.some((s) => s.name === name)) return name;
-  return outputs.find((s) => s.node === name)?.name ?? name;
+  const node = name.replace(/:0$/, '');
+  return outputs.find((s) => (s.node ?? s.name) === node)?.name ?? name;
 }
 
 export function encodeOip(manifest: Manifest, outputs: TensorData[], request: OipInferRequest): OipInferResponse {

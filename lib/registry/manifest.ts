@@ -48,6 +48,12 @@ export const manifestSchema = z.object({
   format: z.enum(['layers', 'graph']),
   task: z.enum(TASKS),
   description: z.string().optional(),
+  /**
+   * The output that answers, labels, task and scores read, when the model has several (`--output`):
+   * first in `signature.outputs`, whatever the model's own order (the loader gives the model's
+   * outputs in the signature's order: runtime/tfModel.ts useOutputOrder). Absent: the model's first.
+   */
+  answerOutput: z.string().optional(),
   signature: signatureSchema,
   /** A classifier's: what its output units hold (absent: probabilities, as versions pushed before it was recorded). */
   scores: z.enum(SCORE_KINDS).optional(),

@@ -64,7 +64,31 @@ export async function predictTensors(model: TfModel, feeds: tf.Tensor[]): Promis
     : oneBatch
       ? (model as LayersModel).predict(x, { batchSize: rows })
       : (model as { predict(x: tf.Tensor | tf.Tensor[]): tf.Tensor | tf.Tensor[] | tf.NamedTensorMap }).predict(x);
-  return result instanceof tf.Tensor ? [result] : Array.isArray(result) ? result : Object.values(result);
+  return inSignatureOrder(model, result instanceof tf.Tensor ? [result] : Array.isArray(result) ? result : Object.values(result));
+}
+
+/** By model: the index among the model's own outputs of each output of its manifest's signature, when the two orders differ. */
+const outputOrders = new WeakMap<TfModel, number[]>();
+
+/**
+ * Gives the model's outputs in the order of `outputs` (a manifest's signature, which `--output` may
+ * have reordered to put the output answers read first) wherever they are taken from it
+ * (predictTensors, inSignatureOrder), so that every reader of "the first output" reads that one.
+ * An output matches by its name or its node; a signature that does not name every output once
+ * (one pushed before outputs were named by key) keeps the model's order, as it was pushed with.
+ */
+export function useOutputOrder(model: TfModel, outputs: TensorSpec[]): void {
+  const own = signatureOf(model).outputs;
+  const nodeOf = (spec: TensorSpec) => spec.node ?? spec.name;
+  const order = outputs.map((spec) => own.findIndex((o) => o.name === spec.name || nodeOf(o) === nodeOf(spec)));
+  const permutes = order.length === own.length && new Set(order).size === own.length && !order.includes(-1);
+  if (permutes && order.some((at, i) => at !== i)) outputOrders.set(model, order);
+}
+
+/** A model call's outputs (in the model's order) in its manifest's order (useOutputOrder). */
+export function inSignatureOrder<T>(model: TfModel, outputs: T[]): T[] {
+  const order = outputOrders.get(model);
+  return order ? order.map((at) => outputs[at]) : outputs;
 }
 
 /** The most input (4 bytes a value) a layers model's call runs as one batch (predictTensors). */

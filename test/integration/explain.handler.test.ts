@@ -471,6 +471,7 @@ describe('explain on the demo models', () => {
       modelName: 'iris',
       modelVersion: '1',
       score: 'probability of the target class (softmax output)',
+      output: 'probabilities',
     });
     expect(body.data.explanations.map((e: Explanation) => e.target)).toEqual(Array(3).fill({ index: 2, label: 'virginica' }));
     const predicted = await call(app.predict, 'POST', '/v1/models/iris/versions/1:predict', { instances });

@@ -19,7 +19,7 @@ import { needsConversion } from '../../protocol/probabilities.js';
 import type { LoadedModel } from '../../loader/index.js';
 import { checkOneRowFits, costPerRow, inChunks, type ChunkPlan, type Pass, type RunLimits } from '../../runtime/memory.js';
 import { useOurGradients } from '../../runtime/gradients/index.js';
-import { activationBytesPerRow, dynamicOpOf, forwardBytesPerRow, predictTensors } from '../../runtime/tfModel.js';
+import { activationBytesPerRow, dynamicOpOf, forwardBytesPerRow, inSignatureOrder, predictTensors } from '../../runtime/tfModel.js';
 import { fixedBatchOf } from '../../tensors/fixedBatch.js';
 import type { InputSpace } from './inputs.js';
 import { fedRows, inputTensor } from './inputTensor.js';
@@ -35,10 +35,11 @@ function asProbabilities(loaded: LoadedModel, rows: tf.Tensor2D): tf.Tensor2D {
   return rows.shape[1] === 1 ? tf.sigmoid(rows) : tf.softmax(rows);
 }
 
-/** First output of the model on x, as [rows, width] (probabilities, for a classifier): synchronous, for tf.tidy and tf.grad. */
+/** The output answers read (the signature's first: --output) of the model on x, as [rows, width] (probabilities, for a classifier): synchronous, for tf.tidy and tf.grad. */
 function forward(loaded: LoadedModel, x: tf.Tensor): tf.Tensor2D {
   const result = loaded.manifest.format === 'layers' ? (loaded.model as LayersModel).apply(x, { training: false }) : (loaded.model as GraphModel).predict(x);
-  const first = result instanceof tf.Tensor ? result : Array.isArray(result) ? result[0] : Object.values(result as tf.NamedTensorMap)[0];
+  const outputs = (result instanceof tf.Tensor ? [result] : Array.isArray(result) ? result : Object.values(result as tf.NamedTensorMap)) as tf.Tensor[];
+  const [first] = inSignatureOrder(loaded.model, outputs);
   return asProbabilities(loaded, tf.reshape(first as tf.Tensor, [x.shape[0], -1]));
 }
 

@@ -53,6 +53,7 @@ export const explainResponse = z
       modelName: z.string(),
       modelVersion: z.string(),
       score: z.string().describe('what the explained score is: class probability, P or 1 - P for binary models, or the output value'),
+      output: z.string().describe("the model output the score is read from: of a model with several, the one its answers read (the push's --output)"),
     }),
     data: z.object({ explanations: z.array(instanceExplanation) }),
     predictions: z.array(z.unknown()).describe('the model answers for the instances, as predict labels them'),

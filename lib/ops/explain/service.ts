@@ -39,6 +39,8 @@ export interface ExplainAnswer {
     modelVersion: string;
     /** What the explained number is. */
     score: string;
+    /** The model output it is read from (of a model with several, the one answers read: manifest.answerOutput). */
+    output: string;
   };
   data: { explanations: InstanceExplanation[] };
   predictions: Answer[];
@@ -114,6 +116,7 @@ export async function explain(loaded: LoadedModel, request: ExplainRequest, limi
       modelName: loaded.name,
       modelVersion: String(loaded.version),
       score: scoreMeaning(spec),
+      output: manifest.signature.outputs[0].name,
     },
     data: { explanations },
     // The outputs are probabilities already (modelFunction.ts): read as such, not converted twice.

@@ -15,6 +15,7 @@ import { modelFiles } from '../../runtime/modelFiles.js';
 import type { MemoryBudget, RunLimits } from '../../runtime/memory.js';
 import { isLayersModel } from '../../runtime/tfModel.js';
 import type { ObjectStore } from '../../store/index.js';
+import { answerHead } from './answerHead.js';
 import { checkTrainingFits } from './budget.js';
 import { versionOfJob, writeVersionOfJob } from './jobVersion.js';
 import { type BaseRun, loadLabelledData, pick, splitRows, type LabelledData } from './data.js';
@@ -76,7 +77,9 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits, s
   const base = await readVersion(store, name, parent);
   try {
     if (!isLayersModel(base.model)) throw new BadRequestError(`${name}:${parent} is a graph model: graph models cannot be trained, only layers models`);
-    const model = base.model;
+    // Trained through its answer output's view (answerHead.ts), saved whole.
+    const whole = base.model;
+    const model = answerHead(whole);
     const { trainData, validation } = await splitData(store, base.manifest, request, limits.budget, { loaded: base, limits });
     const trainable = applyTrainableLayers(model, request.config.trainableLayers);
     await checkTrainingFits(
@@ -109,7 +112,7 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits, s
     // now. Looked for before this one is staged; the claim decides between two written at once.
     const meanwhile = await versionOfJob(store, name, job.id, parent);
     if (meanwhile) return finishWritten(store, meanwhile, parent, request, limits);
-    const files = await modelFiles(model);
+    const files = await modelFiles(whole);
     const { name: _n, version: _v, files: _f, createdAt: _c, format: _fmt, ...inherited } = base.manifest;
     const { manifest, mine } = await writeVersionOfJob(store, name, job.id, files, {
       ...inherited,

@@ -11,6 +11,7 @@ import type { LoadedModel } from '../../loader/index.js';
 import type { MemoryBudget, RunLimits } from '../../runtime/memory.js';
 import { isLayersModel } from '../../runtime/tfModel.js';
 import { truthOf } from '../evaluate/examples.js';
+import { answerHead } from './answerHead.js';
 import { checkTrainingFits } from './budget.js';
 import { checkOneInput, splitRows, trainingRows } from './data.js';
 import { PROMOTION_METRICS, type FineTuneRequest } from './request.js';
@@ -70,7 +71,8 @@ export async function precheckFineTune(loaded: LoadedModel, request: FineTuneReq
   checkOneInput(loaded.manifest);
   checkMonitor(loaded, request);
   checkPromotionMetric(loaded, request);
-  const trainable = chosenLayers(loaded.model, request.config.trainableLayers);
+  const head = answerHead(loaded.model);
+  const trainable = chosenLayers(head, request.config.trainableLayers);
   const problems: string[] = [];
   const checkLabels = (labels: unknown[] | undefined, where: string) =>
     labels?.forEach((label, i) => {
@@ -87,7 +89,7 @@ export async function precheckFineTune(loaded: LoadedModel, request: FineTuneReq
   const rowShape = rowShapeOf(loaded);
   if (rowShape !== undefined) {
     const plan = {
-      model: loaded.model,
+      model: head,
       name: `${loaded.name}:${loaded.version}`,
       task: loaded.manifest.task,
       config: request.config,

@@ -1,0 +1,187 @@
+/**
+ * A model with several outputs answers from the one its push names (`--output`, manifest
+ * answerOutput): the task is guessed from that output, labels are its units, and predict's labels,
+ * evaluate's metrics, explain's attributions and fine-tuning read it, whatever the model's own order; raw
+ * answers still carry every output under its own name. A small functional layers model (softmax
+ * `probs` first, linear `value` second) proves each reader against model.predict, and the
+ * face model @vladmandic/human ships (faceres: gender, descriptor, age) proves the graph path
+ * against TF.js running the same graph for the named output.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { loadGraphModel } from '@tensorflow/tfjs-converter';
+import { PNG } from 'pngjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { pushModelFolder, readModelFolder } from '../../lib/ops/pushFolder.js';
+import { concatWeights, parseModelJson } from '../../lib/registry/artifacts.js';
+import { initBackend } from '../../lib/runtime/backend.js';
+import { call, serving, type App } from '../helpers/serving.js';
+import { tempFolderStore } from '../helpers/stores.js';
+
+const FACERES = 'node_modules/@vladmandic/human/models/faceres.json';
+
+/** input [4] -> probs = softmax(x W1 + b1) (3 units), value = x w2 + b2 (1 unit): the value second in the model's order. */
+async function writeTwoHeads(): Promise<{ dir: string; model: tfl.LayersModel }> {
+  await initBackend();
+  const dir = await mkdtemp(path.join(tmpdir(), 'two-heads-'));
+  const input = tfl.input({ shape: [4] });
+  const probs = tfl.layers.dense({ units: 3, activation: 'softmax', name: 'probs' }).apply(input) as tfl.SymbolicTensor;
+  const value = tfl.layers.dense({ units: 1, name: 'value' }).apply(input) as tfl.SymbolicTensor;
+  const model = tfl.model({ inputs: input, outputs: [probs, value] });
+  model.setWeights([
+    tf.tensor2d([0.5, -0.2, 0.1, 0.3, 0.8, -0.5, -0.7, 0.2, 0.9, 0.1, -0.4, 0.6], [4, 3]),
+    tf.tensor1d([0.05, -0.1, 0.2]),
+    tf.tensor2d([1.5, -2, 0.25, 3], [4, 1]),
+    tf.tensor1d([0.5]),
+  ]);
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weightsManifest = [{ paths: ['weights.bin'], weights: artifacts.weightSpecs! }];
+      await writeFile(path.join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: artifacts.modelTopology, weightsManifest }));
+      await writeFile(path.join(dir, 'weights.bin'), new Uint8Array(artifacts.weightData as ArrayBuffer));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return { dir, model };
+}
+
+const ROWS = [
+  [1, 2, 3, 4],
+  [-1, 0.5, 2, -3],
+  [0.2, -0.7, 1.1, 0.4],
+];
+const W_VALUE = [1.5, -2, 0.25, 3];
+
+let heads: { dir: string; model: tfl.LayersModel };
+let app: App;
+/** The model's own outputs on ROWS, by output. */
+let probs: number[][];
+let values: number[];
+
+beforeAll(async () => {
+  heads = await writeTwoHeads();
+  const store = await tempFolderStore();
+  await pushModelFolder(store, heads.dir, 'first');
+  await pushModelFolder(store, heads.dir, 'value', { answerOutput: 'value' });
+  await pushModelFolder(store, heads.dir, 'probs', { answerOutput: 'probs', labels: ['a', 'b', 'c'] });
+  app = serving(store.uri);
+  const [p, v] = heads.model.predict(tf.tensor2d(ROWS)) as tf.Tensor[];
+  probs = (await p.array()) as number[][];
+  values = ((await v.array()) as number[][]).map((row) => row[0]);
+  tf.dispose([p, v]);
+});
+
+describe('a layers model with two outputs', () => {
+  it('takes its task from the output --output names, and answers from it', async () => {
+    const meta = await call(app.metadata, 'GET', '/v2/models/value');
+    expect(meta.body).toMatchObject({ task: 'regression', answerOutput: 'value' });
+    expect(meta.body.outputs.map((o: { name: string }) => o.name)).toEqual(['value', 'probs']);
+    const answer = await call(app.predict, 'POST', '/v1/models/value:predict', { instances: ROWS });
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+    // Raw rows get raw answers: every output of each row, by name, the named one first.
+    expect(answer.body.predictions.map((row: object) => Object.keys(row))).toEqual(ROWS.map(() => ['value', 'probs']));
+    expect(answer.body.predictions.map((row: { value: number[] }) => row.value[0])).toEqual(values.map((v) => expect.closeTo(v, 5)));
+    const first = await call(app.metadata, 'GET', '/v2/models/first');
+    expect(first.body).toMatchObject({ task: 'classification', answerOutput: 'probs' });
+  });
+
+  it('labels the named output, and raw answers keep every output under its own name', async () => {
+    const [{ name }] = (await call(app.metadata, 'GET', '/v2/models/probs')).body.inputs;
+    const answer = await call(app.predict, 'POST', '/v2/models/probs/infer', { inputs: [{ name, datatype: 'FP32', shape: [3, 4], data: ROWS.flat() }] });
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+    const byName = Object.fromEntries(answer.body.outputs.map((o: { name: string; data: unknown[] }) => [o.name, o.data]));
+    expect(byName.probs).toEqual(probs.flat().map((p) => expect.closeTo(p, 6)));
+    expect(byName.value).toEqual(values.map((v) => expect.closeTo(v, 5)));
+    expect(byName.label).toEqual(probs.map((row) => ['a', 'b', 'c'][row.indexOf(Math.max(...row))]));
+    const swapped = await call(app.predict, 'POST', '/v2/models/value/infer', { inputs: [{ name, datatype: 'FP32', shape: [3, 4], data: ROWS.flat() }] });
+    const swappedByName = Object.fromEntries(swapped.body.outputs.map((o: { name: string; data: unknown[] }) => [o.name, o.data]));
+    expect(swappedByName.value).toEqual(byName.value);
+    expect(swappedByName.probs).toEqual(byName.probs);
+  });
+
+  it("evaluates the named output: the value's squared error, not the first output's", async () => {
+    const labels = [1, 2, 3];
+    const answer = await call(app.evaluate, 'POST', '/v2/models/value/evaluate', { instances: ROWS, labels });
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+    const mse = values.reduce((sum, v, i) => sum + (v - labels[i]) ** 2, 0) / values.length;
+    expect(answer.body.metrics.mse).toBeCloseTo(mse, 4);
+  });
+
+  it('explains the named output: integrated gradients of a linear output are (x - baseline) times its weights', async () => {
+    const answer = await call(app.explain, 'POST', '/v2/models/value/explain', { method: 'integratedGradients', instances: [ROWS[0]], baseline: 'zeros', steps: 8 });
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+    expect(answer.body.meta.output).toBe('value');
+    const [explanation] = answer.body.data.explanations;
+    expect(explanation.score).toBeCloseTo(values[0], 4);
+    expect(explanation.attributions.flat()).toEqual(ROWS[0].map((x, i) => expect.closeTo(x * W_VALUE[i], 4)));
+  });
+
+  it('fine-tunes the named output only: the new version answers a new value, the other head untouched', async () => {
+    const instances = Array.from({ length: 40 }, (_, i) => [i % 3, i % 5, i % 7, 1]);
+    const labels = instances.map((_, i) => i / 10);
+    const queued = await call(app.fineTune, 'POST', '/v2/models/value/fine-tune', { instances, labels, config: { epochs: 2, learningRate: 0.05 } });
+    expect(queued.statusCode, JSON.stringify(queued.body)).toBe(202);
+    await app.jobWorker({ jobId: queued.body.id }, { getRemainingTimeInMillis: () => 900_000, awsRequestId: 'test' } as never);
+    const job = await call(app.metadata, 'GET', `/v2/jobs/${queued.body.id}`);
+    expect(job.body.status, JSON.stringify(job.body.error)).toBe('succeeded');
+    const meta = await call(app.metadata, 'GET', `/v2/models/value/versions/${job.body.result.version}`);
+    expect(meta.body).toMatchObject({ task: 'regression', answerOutput: 'value' });
+    const [{ name }] = meta.body.inputs;
+    const infer = async (version: number) => {
+      const answer = await call(app.predict, 'POST', `/v2/models/value/versions/${version}/infer`, { inputs: [{ name, datatype: 'FP32', shape: [3, 4], data: ROWS.flat() }] });
+      return Object.fromEntries(answer.body.outputs.map((o: { name: string; data: number[] }) => [o.name, o.data]));
+    };
+    const [before, after] = [await infer(1), await infer(job.body.result.version)];
+    expect(after.probs).toEqual(before.probs);
+    expect(after.value).not.toEqual(before.value);
+  });
+
+  it('refuses an output the model does not have, naming those it has, and stores nothing', async () => {
+    const store = await tempFolderStore();
+    await expect(pushModelFolder(store, heads.dir, 'nope', { answerOutput: 'values' })).rejects.toThrow(
+      'output "values" is not one of the model\'s: its outputs are "probs", "value"',
+    );
+    expect((await store.listPage('nope/')).objects).toEqual([]);
+  });
+});
+
+describe("human's faceres (a graph: gender, descriptor, age)", () => {
+  it('answers the age output it was pushed for, as TF.js running the graph for that output does', async () => {
+    const store = await tempFolderStore();
+    const ages = Array.from({ length: 100 }, (_, i) => String(i));
+    await pushModelFolder(store, FACERES, 'age', {
+      answerOutput: 'age_pred/Softmax',
+      labels: ages,
+      transforms: { input: { kind: 'image', width: 224, height: 224, channels: 3, scale: 1 } },
+    });
+    const face = serving(store.uri);
+    // A 224x224 image: no resize, so the model's input is its pixels (scale 1), as human feeds faceres.
+    const png = new PNG({ width: 224, height: 224 });
+    for (let i = 0; i < png.data.length; i++) png.data[i] = i % 4 === 3 ? 255 : (i * 37 + (i >> 10) * 11) % 256;
+    const pixels = Float32Array.from(png.data.filter((_, i) => i % 4 !== 3));
+    const files = await readModelFolder(FACERES);
+    const modelJson = parseModelJson(files.get('model.json'));
+    const weightSpecs = (modelJson.weightsManifest ?? []).flatMap((group) => group.weights) as tf.io.WeightsManifestEntry[];
+    const graph = await loadGraphModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology as object, weightSpecs, weightData: concatWeights(modelJson, files) }));
+    const theirs = tf.tidy(() => (graph.execute(tf.tensor4d(pixels, [1, 224, 224, 3]), 'age_pred/Softmax') as tf.Tensor).dataSync());
+    graph.dispose();
+    const answer = await call(face.predict, 'POST', '/v1/models/age:predict', { instances: [{ b64: PNG.sync.write(png).toString('base64') }] });
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+    const [prediction] = answer.body.predictions;
+    const best = theirs.indexOf(Math.max(...theirs));
+    expect(prediction.label).toBe(String(best));
+    expect(prediction.score).toBeCloseTo(theirs[best], 4);
+    // An output asked for by its tensor's name, as model.json's signature gives it, is answered under that name.
+    const b64 = PNG.sync.write(png).toString('base64');
+    const infer = await call(face.predict, 'POST', '/v2/models/age/infer', {
+      inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [b64], parameters: { content_type: 'base64' } }],
+      outputs: [{ name: 'age_pred/Softmax:0' }],
+    });
+    expect(infer.statusCode, JSON.stringify(infer.body).slice(0, 300)).toBe(200);
+    expect(infer.body.outputs.map((o: { name: string }) => o.name)).toEqual(['age_pred/Softmax:0']);
+    expect(infer.body.outputs[0].data).toEqual(Array.from(theirs, (p) => expect.closeTo(p, 4)));
+  });
+});
