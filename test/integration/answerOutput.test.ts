@@ -7,7 +7,7 @@
  * face model @vladmandic/human ships (faceres: gender, descriptor, age) proves the graph path
  * against TF.js running the same graph for the named output.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -18,6 +18,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder, readModelFolder } from '../../lib/ops/pushFolder.js';
 import { concatWeights, parseModelJson } from '../../lib/registry/artifacts.js';
 import { initBackend } from '../../lib/runtime/backend.js';
+import { saveLayersFolder } from '../helpers/layersFolder.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
@@ -37,14 +38,7 @@ async function writeTwoHeads(): Promise<{ dir: string; model: tfl.LayersModel }>
     tf.tensor2d([1.5, -2, 0.25, 3], [4, 1]),
     tf.tensor1d([0.5]),
   ]);
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      const weightsManifest = [{ paths: ['weights.bin'], weights: artifacts.weightSpecs! }];
-      await writeFile(path.join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: artifacts.modelTopology, weightsManifest }));
-      await writeFile(path.join(dir, 'weights.bin'), new Uint8Array(artifacts.weightData as ArrayBuffer));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
+  await saveLayersFolder(model, dir);
   return { dir, model };
 }
 
