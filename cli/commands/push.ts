@@ -43,7 +43,7 @@ async function fieldsFrom(options: PushOptions): Promise<Partial<ManifestFields>
     fields.task = options.task as Task;
   }
   if (options.scores) fields.scores = options.scores;
-  if (options.output) fields.answerOutput = options.output;
+  if (options.output !== undefined) fields.answerOutput = options.output;
   const input = await preprocessingFrom(options);
   if (input) fields.transforms = { ...fields.transforms, input: input as { kind: string } };
   return fields;
@@ -81,7 +81,7 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
   const scores = manifest.scores && manifest.scores !== 'probabilities' ? `, scores from ${manifest.scores}` : '';
   const { outputs } = manifest.signature;
   // Of several outputs, which one the task and labels are of, and so every answer's label.
-  const answers = outputs.length > 1 ? `, of output ${outputs[0].name}, 1 of ${outputs.length}${manifest.answerOutput ? '' : ': --output names another'}` : '';
+  const answers = outputs.length > 1 ? `, of output ${outputs[0].name}, one of ${outputs.length}${manifest.answerOutput ? '' : ': --output names another'}` : '';
   const lines = [
     `pushed ${manifest.name}:${manifest.version} (${manifest.format}, ${manifest.task}${scores}${answers}) to ${store.uri}`,
     describeSettings(manifest.transforms.input),

@@ -176,7 +176,10 @@ function checkFieldsFit(signature: Signature, task: Task, fields: Partial<Manife
   if (task === 'binary' && units > 2) throw new BadRequestError(`a binary model has 1 output unit (or 2), and output ${output.name} has ${units}`);
   // A width of -1 is only known when the model runs: nothing to check against.
   if (labels && task === 'classification' && units > 0 && labels.length !== units) {
-    throw new BadRequestError(`${labels.length} labels for ${units} output units (output ${output.name}): give one label per unit`);
+    // Labels for another of the model's outputs: say which, as the push reads its first unless told.
+    const other = signature.outputs.slice(1).find((o) => lastDimension(o.shape) === labels.length);
+    const hint = other ? `, or --output ${other.name}, which has ${labels.length}` : '';
+    throw new BadRequestError(`${labels.length} labels for ${units} output units (output ${output.name}): give one label per unit${hint}`);
   }
   const input = fields.transforms?.input as { kind?: string; features?: { name?: unknown }[] } | undefined;
   if (input?.kind === 'tabular' && Array.isArray(input.features)) {

@@ -197,8 +197,9 @@ export function guessTask(modelJson: ModelJson, signature: Signature, labels?: s
   // linear op is as often a classifier's logits (MobileNet's graph ends in one): unknown, as before.
   const values = kind === 'values' || (kind === 'linear' && modelJson.format !== 'graph-model');
   if (values || units <= 1) return 'regression'; // <= 1: one unit, or a width only known when run
+  const others = signature.outputs.length > 1 ? `, or name another of its ${signature.outputs.length} outputs (--output)` : '';
   throw new BadRequestError(
-    `cannot tell whether the model classifies or regresses: its output ${signature.outputs[0].name} has ${units} units and ends in neither a softmax nor a sigmoid; give the task (classification with its labels, or regression)`,
+    `cannot tell whether the model classifies or regresses: its output ${signature.outputs[0].name} has ${units} units and ends in neither a softmax nor a sigmoid; give the task (classification with its labels, or regression)${others}`,
   );
 }
 

@@ -330,14 +330,14 @@ function classifiedIfAsked(manifest: Manifest, request: OipInferRequest, output:
 
 /**
  * The output a requested name means: an output's own name (its signature key), else the one
- * computed by that node (runtime/signatureKeys.ts), as versions pushed before named it, or by
- * the node whose tensor it names (`node:0`).
+ * computed by that node (runtime/signatureKeys.ts), as versions pushed before named it; either
+ * with its tensor's `:0` (`age_pred/Softmax:0`, as model.json's signature names it).
  */
 function outputNamed(manifest: Manifest, name: string): string {
   const { outputs } = manifest.signature;
   if (name === LABEL_OUTPUT || outputs.some((s) => s.name === name)) return name;
   const node = name.replace(/:0$/, '');
-  return outputs.find((s) => (s.node ?? s.name) === node)?.name ?? name;
+  return outputs.find((s) => s.name === node || s.node === node)?.name ?? name;
 }
 
 export function encodeOip(manifest: Manifest, outputs: TensorData[], request: OipInferRequest): OipInferResponse {

@@ -154,6 +154,21 @@ function declared(model: GraphModel, which: 'inputs' | 'outputs'): Map<string, D
 }
 
 /**
+ * Names made distinct as Keras makes a model's output names: a layer that gives two outputs (one
+ * layer applied twice) names the second `head_1`, the third `head_2`. Two outputs of one name
+ * answered as one JSON key each, and only the first could be asked for.
+ */
+function distinct(names: string[]): string[] {
+  const taken = new Set<string>();
+  return names.map((name) => {
+    let unique = name;
+    for (let n = 1; taken.has(unique); n += 1) unique = `${name}_${n}`;
+    taken.add(unique);
+    return unique;
+  });
+}
+
+/**
  * Inputs and outputs as OIP v2 metadata shows them (-1 for variable dimensions, null for an unknown
  * rank); a graph's outputs by their signature keys, as TF Serving names them. A graph often leaves
  * its output shapes unsaid: a push learns them from one example (trialRun.ts withExampleShapes).
@@ -163,7 +178,7 @@ export function signatureOf(model: TfModel): Signature {
     // Layer names, not symbolic tensor names (which carry per-process counters such as `_1`).
     return {
       inputs: model.inputs.map((t) => spec(t.sourceLayer?.name ?? t.name, t.dtype, t.shape)),
-      outputs: model.outputs.map((t) => spec(t.sourceLayer?.name ?? t.name, t.dtype, t.shape)),
+      outputs: distinct(model.outputs.map((t) => t.sourceLayer?.name ?? t.name)).map((name, i) => spec(name, model.outputs[i].dtype, model.outputs[i].shape)),
     };
   }
   const declaredInputs = declared(model, 'inputs');

@@ -133,12 +133,48 @@ describe('a layers model with two outputs', () => {
     expect(after.value).not.toEqual(before.value);
   });
 
+  it('refuses to fine-tune a layer that only feeds another output, saying so', async () => {
+    const answer = await call(app.fineTune, 'POST', '/v2/models/value/fine-tune', { instances: ROWS, labels: [1, 2, 3], config: { trainableLayers: ['probs'] } });
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toMatch(
+      /^trainableLayers probs: not on the way to output value, the one fine-tuning trains \(its answer output\); the layers that are: input\d*, value$/,
+    );
+  });
+
   it('refuses an output the model does not have, naming those it has, and stores nothing', async () => {
     const store = await tempFolderStore();
     await expect(pushModelFolder(store, heads.dir, 'nope', { answerOutput: 'values' })).rejects.toThrow(
       'output "values" is not one of the model\'s: its outputs are "probs", "value"',
     );
     expect((await store.listPage('nope/')).objects).toEqual([]);
+  });
+});
+
+describe('naming the outputs', () => {
+  it('a layer applied twice gives two outputs of distinct names (Keras: head, head_1), each of which --output can name', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'shared-head-'));
+    const head = tfl.layers.dense({ units: 2, name: 'head' });
+    const input = tfl.input({ shape: [2] });
+    const pre = tfl.layers.dense({ units: 2, name: 'pre' }).apply(input) as tfl.SymbolicTensor;
+    const twice = tfl.model({ inputs: input, outputs: [head.apply(input) as tfl.SymbolicTensor, head.apply(pre) as tfl.SymbolicTensor] });
+    await saveLayersFolder(twice, dir);
+    const store = await tempFolderStore();
+    const second = await pushModelFolder(store, dir, 'second', { answerOutput: 'head_1', task: 'regression' });
+    expect(second.signature.outputs.map((o) => o.name)).toEqual(['head_1', 'head']);
+    const served = serving(store.uri);
+    const answer = await call(served.predict, 'POST', '/v1/models/second:predict', { instances: [[1, 2]] });
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+    const [own1, own2] = tf.tidy(() => (twice.predict(tf.tensor2d([[1, 2]])) as tf.Tensor[]).map((t) => Array.from(t.dataSync())));
+    expect(answer.body.predictions[0].head).toEqual(own1.map((v) => expect.closeTo(v, 5)));
+    expect(answer.body.predictions[0].head_1).toEqual(own2.map((v) => expect.closeTo(v, 5)));
+  });
+
+  it('labels that fit another output say which; an empty --output is refused', async () => {
+    const store = await tempFolderStore();
+    await expect(pushModelFolder(store, heads.dir, 'one', { labels: ['only'] })).rejects.toThrow(
+      '1 labels for 3 output units (output probs): give one label per unit, or --output value, which has 1',
+    );
+    await expect(pushModelFolder(store, heads.dir, 'empty', { answerOutput: '' })).rejects.toThrow('output "" is not one of the model\'s');
   });
 });
 

@@ -59,6 +59,12 @@ describe('graph outputs named by their signature keys', () => {
     expect(age.statusCode, JSON.stringify(age.body)).toBe(200);
     // x V with V = [1, 2, 3]: 1 + 0 + 6 = 7 and -1 + 6 + 1.5 = 6.5.
     expect(age.body.outputs).toEqual([{ name: 'age_output', shape: [2, 1], datatype: 'FP32', data: [7, 6.5] }]);
+    // By its key or its node with a tensor's `:0`, answered under the name asked for.
+    const tensors = await infer('gear', [{ name: 'age_output:0' }, { name: 'Identity:0' }]);
+    expect(tensors.statusCode, JSON.stringify(tensors.body)).toBe(200);
+    expect(tensors.body.outputs.map((o: { name: string }) => o.name)).toEqual(['Identity:0', 'age_output:0']);
+    expect(tensors.body.outputs[0].data).toEqual(all.body.outputs[0].data);
+    expect(tensors.body.outputs[1].data).toEqual([7, 6.5]);
     const unknown = await infer('gear', [{ name: 'race_output' }]);
     expect(unknown.statusCode).toBe(400);
     expect(unknown.body.error).toBe('unknown output(s) race_output: the model answers gender_output, age_output, label');

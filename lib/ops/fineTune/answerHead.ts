@@ -9,8 +9,21 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { inSignatureOrder } from '../../runtime/tfModel.js';
 
+/** By view: the model it is of, and the output it ends in (a layer off its path is named as such: train.ts). */
+const views = new WeakMap<tfl.LayersModel, { whole: tfl.LayersModel; output: string }>();
+
 export function answerHead(model: tfl.LayersModel): tfl.LayersModel {
   if (model.outputs.length === 1) return model;
   const [answer] = inSignatureOrder(model, model.outputs);
-  return tfl.model({ inputs: model.inputs, outputs: answer, name: `${model.name}_answer` });
+  const view = tfl.model({ inputs: model.inputs, outputs: answer, name: `${model.name}_answer` });
+  views.set(view, { whole: model, output: answer.sourceLayer.name });
+  return view;
+}
+
+/** Of a view answerHead made: the whole model's layers not on the path to the trained output, and that output. */
+export function offPath(view: tfl.LayersModel): { layers: string[]; output: string } | undefined {
+  const of = views.get(view);
+  if (!of) return undefined;
+  const on = new Set(view.layers.map((l) => l.name));
+  return { layers: of.whole.layers.map((l) => l.name).filter((name) => !on.has(name)), output: of.output };
 }

@@ -9,6 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { BadRequestError } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
 import { useOurGradients } from '../../runtime/gradients/index.js';
+import { offPath } from './answerHead.js';
 import { frozenBatchNormInInference, refuseUntrainableBatchNorm } from './batchNorm.js';
 import { epochOrder, pick, targetsOf, type LabelledData } from './data.js';
 import { EarlyStopping } from './earlyStopping.js';
@@ -40,6 +41,14 @@ function namedLayers(model: tfl.LayersModel, choice: FineTuneConfig['trainableLa
   if (choice === 'all') return withWeights.map((l) => l.name);
   if (Array.isArray(choice)) {
     const unknown = choice.filter((name) => !model.layers.some((l) => l.name === name));
+    // Of a model with several outputs, a layer that only feeds another output is not trained by this one's labels.
+    const elsewhere = offPath(model);
+    const apart = unknown.filter((name) => elsewhere?.layers.includes(name));
+    if (elsewhere && apart.length) {
+      throw new BadRequestError(
+        `trainableLayers ${apart.join(', ')}: not on the way to output ${elsewhere.output}, the one fine-tuning trains (its answer output); the layers that are: ${model.layers.map((l) => l.name).join(', ')}`,
+      );
+    }
     if (unknown.length) throw new BadRequestError(`unknown layer(s) ${unknown.join(', ')} in trainableLayers; the model has ${model.layers.map((l) => l.name).join(', ')}`);
     // Layers without weights only (an input, a dropout): fit() would throw in its first step, mid-job.
     if (!choice.some((name) => withWeights.some((l) => l.name === name))) {
