@@ -4,7 +4,7 @@ import type { ObjectStore } from '../store/index.js';
 import { listAliases, listModels, listVersions, type Manifest, type TensorSpec } from '../registry/index.js';
 import { inputKindOf } from '../inputs/encode.js';
 import { oipDatatypeOf } from '../protocol/datatypes.js';
-import { LABEL_OUTPUT } from '../protocol/oip.js';
+import { labelOutputOf } from '../protocol/oip.js';
 import { isLayersModel } from '../runtime/tfModel.js';
 import { listEvaluations } from './evaluations.js';
 
@@ -63,8 +63,11 @@ export async function oipModelMetadata(store: ObjectStore, loaded: LoadedModel) 
     versions,
     platform: `tensorflowjs_${manifest.format}`,
     inputs: manifest.signature.inputs.map((spec, i) => oipTensor(spec, i === 0 ? rawTensorParameters(manifest) : {})),
-    // Every output infer can answer: a classifier's also include the label it adds (oip.ts LABEL_OUTPUT).
-    outputs: [...manifest.signature.outputs.map((spec) => oipTensor(spec)), ...(manifest.task === 'regression' ? [] : [{ name: LABEL_OUTPUT, datatype: 'BYTES', shape: [-1] }])],
+    // Every output infer can answer: a classifier's also include the label it adds (oip.ts labelOutputOf).
+    outputs: [
+      ...manifest.signature.outputs.map((spec) => oipTensor(spec)),
+      ...(manifest.task === 'regression' ? [] : [{ name: labelOutputOf(manifest), datatype: 'BYTES', shape: [-1] }]),
+    ],
     // Extensions (OIP allows extra fields): what a client needs to send natural inputs and read answers.
     version: String(manifest.version),
     ...registry,

@@ -100,8 +100,16 @@ export const oipInferResponse = z
 
 export type OipInferResponse = z.infer<typeof oipInferResponse>;
 
-/** The extra output classifiers answer: one label per row. */
-export const LABEL_OUTPUT = 'label';
+/**
+ * The extra output classifiers answer, one label per row: `label`, or `predicted_label` when the
+ * model has an output of its own named so (a multi-output model's `label` head), as batch scoring
+ * renames its answer columns (batch/output.ts answerColumns): one name, one output.
+ */
+export function labelOutputOf(manifest: Pick<Manifest, 'signature'>): string {
+  let name = 'label';
+  while (manifest.signature.outputs.some((o) => o.name === name)) name = `predicted_${name}`;
+  return name;
+}
 
 /**
  * BYTES sent in binary, as text: invalid UTF-8 is refused (as batch and evaluate refuse it), not
@@ -298,9 +306,10 @@ export function oipResponse(
   const wanted = asked?.map((name) => outputNamed(manifest, name));
   if (manifest.task !== 'regression') {
     // A label from NaN scores would be an arbitrary class; the raw outputs alone carry them as they are.
-    if (!wanted || wanted.includes(LABEL_OUTPUT)) checkFiniteOutput(outputs[0], (r) => `row ${r}`);
+    const labelOutput = labelOutputOf(manifest);
+    if (!wanted || wanted.includes(labelOutput)) checkFiniteOutput(outputs[0], (r) => `row ${r}`);
     const labels = topLabels(manifest, outputs[0]);
-    all.push({ name: LABEL_OUTPUT, shape: [labels.length], datatype: 'BYTES', data: labels });
+    all.push({ name: labelOutput, shape: [labels.length], datatype: 'BYTES', data: labels });
   }
   const unknown = wanted?.filter((name) => !all.some((o) => o.name === name)) ?? [];
   if (unknown.length) throw new BadRequestError(`unknown output(s) ${unknown.join(', ')}: the model answers ${all.map((o) => o.name).join(', ')}`);
@@ -335,7 +344,7 @@ function classifiedIfAsked(manifest: Manifest, request: OipInferRequest, output:
  */
 function outputNamed(manifest: Manifest, name: string): string {
   const { outputs } = manifest.signature;
-  if (name === LABEL_OUTPUT || outputs.some((s) => s.name === name)) return name;
+  if (name === labelOutputOf(manifest) || outputs.some((s) => s.name === name)) return name;
   const node = name.replace(/:0$/, '');
   return outputs.find((s) => s.name === node || s.node === node)?.name ?? name;
 }

@@ -169,6 +169,31 @@ describe('naming the outputs', () => {
     expect(answer.body.predictions[0].head_1).toEqual(own2.map((v) => expect.closeTo(v, 5)));
   });
 
+  it("a model's own output named label keeps its name; the label classifiers add is then predicted_label", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'label-head-'));
+    const input = tfl.input({ shape: [4] });
+    const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 3, activation: 'softmax', name: 'label' }).apply(input) as tfl.SymbolicTensor });
+    await saveLayersFolder(model, dir);
+    const store = await tempFolderStore();
+    await pushModelFolder(store, dir, 'lab', { labels: ['x', 'y', 'z'] });
+    const served = serving(store.uri);
+    const meta = await call(served.metadata, 'GET', '/v2/models/lab');
+    expect(meta.body.outputs.map((o: { name: string; datatype: string }) => [o.name, o.datatype])).toEqual([
+      ['label', 'FP32'],
+      ['predicted_label', 'BYTES'],
+    ]);
+    const [{ name }] = meta.body.inputs;
+    const infer = await call(served.predict, 'POST', '/v2/models/lab/infer', { inputs: [{ name, datatype: 'FP32', shape: [1, 4], data: ROWS[0] }], outputs: [{ name: 'label' }] });
+    expect(infer.statusCode, JSON.stringify(infer.body)).toBe(200);
+    expect(infer.body.outputs.map((o: { name: string; datatype: string }) => [o.name, o.datatype])).toEqual([['label', 'FP32']]);
+    const scores = infer.body.outputs[0].data as number[];
+    const labelled = await call(served.predict, 'POST', '/v2/models/lab/infer', {
+      inputs: [{ name, datatype: 'FP32', shape: [1, 4], data: ROWS[0] }],
+      outputs: [{ name: 'predicted_label' }],
+    });
+    expect(labelled.body.outputs).toEqual([{ name: 'predicted_label', datatype: 'BYTES', shape: [1], data: [['x', 'y', 'z'][scores.indexOf(Math.max(...scores))]] }]);
+  });
+
   it('labels that fit another output say which; an empty --output is refused', async () => {
     const store = await tempFolderStore();
     await expect(pushModelFolder(store, heads.dir, 'one', { labels: ['only'] })).rejects.toThrow(
