@@ -181,6 +181,9 @@ function checkFieldsFit(signature: Signature, task: Task, fields: Partial<Manife
     const hint = other ? `, or --output ${other.name}, which has ${labels.length}` : '';
     throw new BadRequestError(`${labels.length} labels for ${units} output units (output ${output.name}): give one label per unit${hint}`);
   }
+  // One class is no choice: every row would get it, with a score that means nothing.
+  if (labels && task === 'classification' && labels.length < 2)
+    throw new BadRequestError(`a classifier has 2 classes at least, got ${labels.length} label: a one-unit output that scores one class is binary (labels negative,positive)`);
   const input = fields.transforms?.input as { kind?: string; features?: { name?: unknown }[] } | undefined;
   if (input?.kind === 'tabular' && Array.isArray(input.features)) {
     const repeated = firstRepeated(input.features.map((f) => f.name));

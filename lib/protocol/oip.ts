@@ -254,10 +254,21 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
   if (twice >= 0) throw new BadRequestError(`inputs[${twice}]: the name ${quoted(request.inputs[twice].name)} is used by an earlier input too`);
   // An output asked twice is refused as Triton refuses it ("already requested"): its two entries'
   // parameters (binary_data, classification) could disagree, and one answer cannot follow both.
-  const asked = new Set<string>();
-  const again = request.outputs?.findIndex((output) => asked.size === asked.add(output.name).size) ?? -1;
-  if (again >= 0)
-    throw new BadRequestError(`outputs[${again}]: output ${quoted(request.outputs?.[again].name)} is already requested by an earlier entry: ask for each output once`);
+  // The same output by two of its names (its key and its node, a name and its tensor's `:0`) is asked twice too.
+  const asked = new Map<string, string>();
+  const again =
+    request.outputs?.findIndex((output) => {
+      const meant = outputNamed(manifest, output.name);
+      if (asked.has(meant)) return true;
+      asked.set(meant, output.name);
+      return false;
+    }) ?? -1;
+  if (again >= 0) {
+    const name = request.outputs?.[again].name;
+    const earlier = asked.get(outputNamed(manifest, name ?? ''));
+    const as = earlier === name ? '' : ` (as ${quoted(earlier)})`;
+    throw new BadRequestError(`outputs[${again}]: output ${quoted(name)} is already requested by an earlier entry${as}: ask for each output once`);
+  }
   const tensors = request.inputs.map((input, i) => decodeTensor(input, i, keepBytes));
   const modelInputs = manifest.signature.inputs.map((s) => s.name);
   const features = natural?.kind.requiredColumns(natural.settings);

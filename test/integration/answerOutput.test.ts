@@ -200,6 +200,9 @@ describe('naming the outputs', () => {
       '1 labels for 3 output units (output probs): give one label per unit, or --output value, which has 1',
     );
     await expect(pushModelFolder(store, heads.dir, 'empty', { answerOutput: '' })).rejects.toThrow('output "" is not one of the model\'s');
+    await expect(pushModelFolder(store, heads.dir, 'lone', { answerOutput: 'value', task: 'classification', labels: ['only'] })).rejects.toThrow(
+      'a classifier has 2 classes at least, got 1 label',
+    );
   });
 });
 

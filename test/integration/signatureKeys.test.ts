@@ -65,6 +65,10 @@ describe('graph outputs named by their signature keys', () => {
     expect(tensors.body.outputs.map((o: { name: string }) => o.name)).toEqual(['Identity:0', 'age_output:0']);
     expect(tensors.body.outputs[0].data).toEqual(all.body.outputs[0].data);
     expect(tensors.body.outputs[1].data).toEqual([7, 6.5]);
+    // One output by two of its names is asked for twice.
+    const twice = await infer('gear', [{ name: 'age_output' }, { name: 'Identity_1:0' }]);
+    expect(twice.statusCode).toBe(400);
+    expect(twice.body.error).toBe('outputs[1]: output "Identity_1:0" is already requested by an earlier entry (as "age_output"): ask for each output once');
     const unknown = await infer('gear', [{ name: 'race_output' }]);
     expect(unknown.statusCode).toBe(400);
     expect(unknown.body.error).toBe('unknown output(s) race_output: the model answers gender_output, age_output, label');
