@@ -155,8 +155,8 @@ function declared(model: GraphModel, which: 'inputs' | 'outputs'): Map<string, D
 
 /**
  * Names made distinct as Keras makes a model's output names: a layer that gives two outputs (one
- * layer applied twice) names the second `head_1`, the third `head_2`. Two outputs of one name
- * answered as one JSON key each, and only the first could be asked for.
+ * layer applied twice) names the second `head_1`, the third `head_2`. Named alike, two outputs
+ * were answered under one JSON key, and only the first could be asked for (--output, infer).
  */
 function distinct(names: string[]): string[] {
   const taken = new Set<string>();
