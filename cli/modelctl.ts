@@ -75,7 +75,7 @@ program
     ).choices(SCORE_KINDS),
   )
   .option('-l, --labels <labels>', 'comma-separated class labels')
-  .option('-o, --output <name>', 'of a model with several outputs, the one that answers, labels, task and scores read (default: its first); the others stay in raw answers')
+  .option('--output <name>', 'of a model with several outputs, the one that answers, labels, task and scores read (default: its first); the others stay in raw answers')
   .option('-m, --meta <file>', 'JSON with more manifest fields: transforms, background, metrics, description')
   .option('--image <WxHxC>', 'image inputs of this size, e.g. 224x224x3 (1 or 3 channels)')
   .option('--resize <method>', 'image: bilinear | nearest | area (default bilinear)')

@@ -389,7 +389,7 @@ export async function scorePart(
       if (scored.length > 0) await predictions.write(scored.join(''));
       if (failed.length > 0) await errors.write(failed.join(''));
       checkpoint.rows.read += batch.rows.length;
-      checkpoint.rows.failed += batch.rows.filter((row) => !row.answer).length;
+      checkpoint.rows.failed += failed.length;
       checkpoint.rows.scored = checkpoint.rows.read - checkpoint.rows.failed;
       checkpoint.offset = batch.end;
       checkpoint.line = batch.line;

@@ -61,6 +61,16 @@ export async function readVersion(store: ObjectStore, name: string, version: num
     unbuildable.set(`${store.uri}${name}:${version}`, refused);
     throw refused;
   });
-  useOutputOrder(model, manifest.signature.outputs);
+  // A version that chose its answer output must answer from it: its outputs not matched one to one, it
+  // would answer (and label) from the model's first instead, without a word.
+  if (!useOutputOrder(model, manifest.signature.outputs) && manifest.answerOutput !== undefined) {
+    model.dispose();
+    const refused = new IntegrityError(
+      `${name}:${version} cannot be built: its manifest's outputs do not match the model's one to one, and its answers are of output ${manifest.answerOutput}`,
+      { publicMessage: UNBUILDABLE_VERSION },
+    );
+    unbuildable.set(`${store.uri}${name}:${version}`, refused);
+    throw refused;
+  }
   return { name, version, manifest, model, bytes: shardBytes.reduce((n, b) => n + b.byteLength, 0) };
 }

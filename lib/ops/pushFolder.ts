@@ -23,7 +23,7 @@ import {
 import { createClaimedVersion } from '../registry/claimedVersion.js';
 import { createVersion, type CreateVersionOptions } from '../registry/createVersion.js';
 import { checkShardPaths } from '../registry/shardPaths.js';
-import type { Manifest, ManifestFields, Signature, Task } from '../registry/manifest.js';
+import { outputIndexNamed, type Manifest, type ManifestFields, type Signature, type Task } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
 import { lastDimension } from '../tensors/data.js';
 import { guessScores, guessTask } from './taskGuess.js';
@@ -145,8 +145,7 @@ function checkSignatureUsable(signature: Signature): void {
  */
 function withAnswerOutput(signature: Signature, answerOutput: string | undefined): Signature {
   if (answerOutput === undefined) return signature;
-  const wanted = answerOutput.replace(/:0$/, '');
-  const at = signature.outputs.findIndex((o) => o.name.replace(/:0$/, '') === wanted || o.node === wanted);
+  const at = outputIndexNamed(signature.outputs, answerOutput);
   if (at < 0) throw new BadRequestError(`output ${quoted(answerOutput)} is not one of the model's: its outputs are ${signature.outputs.map((o) => quoted(o.name)).join(', ')}`);
   return { ...signature, outputs: [signature.outputs[at], ...signature.outputs.filter((_, i) => i !== at)] };
 }
@@ -177,7 +176,7 @@ function checkFieldsFit(signature: Signature, task: Task, fields: Partial<Manife
   // A width of -1 is only known when the model runs: nothing to check against.
   if (labels && task === 'classification' && units > 0 && labels.length !== units) {
     // Labels for another of the model's outputs: say which, as the push reads its first unless told.
-    const other = signature.outputs.slice(1).find((o) => lastDimension(o.shape) === labels.length);
+    const other = labels.length >= 2 ? signature.outputs.slice(1).find((o) => lastDimension(o.shape) === labels.length) : undefined;
     const hint = other ? `, or --output ${other.name}, which has ${labels.length}` : '';
     throw new BadRequestError(`${labels.length} labels for ${units} output units (output ${output.name}): give one label per unit${hint}`);
   }

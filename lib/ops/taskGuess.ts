@@ -1,5 +1,6 @@
 /**
- * The task of a pushed model when none was given, read from what its first output computes: a
+ * The task of a pushed model when none was given, read from what its answer output computes (the
+ * first of its signature: the model's first, or the one --output names): a
  * softmax (or sigmoid, or log_softmax) gives probabilities, so the model classifies; any other
  * activation gives values, so it regresses. The output's width alone cannot tell (two regression
  * targets are two units too), so a wide output whose last operation is unknown is refused rather
@@ -8,11 +9,11 @@
  */
 import { BadRequestError } from '../errors.js';
 import type { ModelJson } from '../registry/artifacts.js';
-import type { ScoreKind, Signature, Task } from '../registry/manifest.js';
+import { distinctNames, type ScoreKind, type Signature, type Task } from '../registry/manifest.js';
 import { lastDimension } from '../tensors/data.js';
 
 /**
- * What the first output holds: probabilities (of one or several classes) or their logs, the output
+ * What the answer output holds: probabilities (of one or several classes) or their logs, the output
  * of a linear layer (logits, for a classifier), other values, or unknown.
  */
 type OutputKind = 'probabilities' | 'log-probabilities' | 'linear' | 'values' | undefined;
@@ -49,13 +50,15 @@ function kindOfActivation(activation: unknown): OutputKind {
   return PROBABILITY_ACTIVATIONS.has(activation) ? 'probabilities' : 'values';
 }
 
-/** A model config's layers and the name of its (first) output layer. */
-function layersOf(config: unknown): { layers: Json[]; output?: string } {
+/** A model config's layers and the names of its output layers, in order (one per output: a layer applied twice is there twice). */
+function layersOf(config: unknown): { layers: Json[]; outputs: string[] } {
   const layers = (Array.isArray(config) ? config : isObject(config) && Array.isArray(config.layers) ? config.layers : []).filter(isObject);
-  const outputs = isObject(config) ? config.output_layers : undefined;
+  const given = isObject(config) ? config.output_layers : undefined;
   // Functional: [[name, node, tensor], ...] (or one triple); Sequential: the last layer.
-  const first = Array.isArray(outputs) ? (Array.isArray(outputs[0]) ? outputs[0][0] : outputs[0]) : undefined;
-  return { layers, output: typeof first === 'string' ? first : ((layers.at(-1)?.config as Json | undefined)?.name as string | undefined) };
+  const triples = Array.isArray(given) ? (Array.isArray(given[0]) ? given : [given]) : [];
+  const outputs = triples.map((t) => (Array.isArray(t) ? t[0] : undefined)).filter((name): name is string => typeof name === 'string');
+  const last = (layers.at(-1)?.config as Json | undefined)?.name;
+  return { layers, outputs: outputs.length > 0 ? outputs : typeof last === 'string' ? [last] : [] };
 }
 
 /** The layer feeding `layer` (its first inbound), for a pass-through layer of a functional model or the one before it in a sequential one. */
@@ -78,13 +81,18 @@ function kindOfLayer(layers: Json[], layer: Json | undefined, depth = 0): Output
   return 'activation' in config ? kindOfActivation(config.activation) : undefined;
 }
 
-/** The kind of the model's output layer `outputLayer` (of a model with several, the one answers read: --output), else of its first. */
-function kindOfModel(config: unknown, depth = 0, outputLayer?: string): OutputKind {
-  const { layers, output } = layersOf(config);
-  const wanted = layers.find((l) => (l.config as Json | undefined)?.name === outputLayer) ? outputLayer : output;
+/**
+ * The kind of the model's output `outputName` (as signatureOf names a layers model's outputs: by
+ * their layers, made distinct, so the second use of a layer is head_1), else of its first output.
+ * An output name none of its outputs has: unknown (the task must then be given).
+ */
+function kindOfModel(config: unknown, depth = 0, outputName?: string): OutputKind {
+  const { layers, outputs } = layersOf(config);
+  const at = outputName === undefined ? 0 : distinctNames(outputs).indexOf(outputName);
+  if (at < 0) return undefined;
   return kindOfLayer(
     layers,
-    layers.find((l) => (l.config as Json | undefined)?.name === wanted),
+    layers.find((l) => (l.config as Json | undefined)?.name === outputs[at]),
     depth,
   );
 }

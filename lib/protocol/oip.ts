@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { BadRequestError, quoted } from '../errors.js';
 import { utf8Text } from '../bytes.js';
 import { inputKindOf, type ModelInput } from '../inputs/encode.js';
-import type { Manifest } from '../registry/manifest.js';
+import { outputIndexNamed, type Manifest } from '../registry/manifest.js';
 import { elementCount, type TensorData } from '../tensors/data.js';
 import { flattenNested, leafShown } from '../tensors/nested.js';
 import { checkValuesFit } from '../tensors/valueRanges.js';
@@ -349,15 +349,14 @@ function classifiedIfAsked(manifest: Manifest, request: OipInferRequest, output:
 }
 
 /**
- * The output a requested name means: an output's own name (its signature key), else the one
- * computed by that node (runtime/signatureKeys.ts), as versions pushed before named it; either
- * with its tensor's `:0` (`age_pred/Softmax:0`, as model.json's signature names it).
+ * The output a requested name means (registry/manifest.ts outputIndexNamed): an output's own name
+ * (its signature key), else the one computed by that node (runtime/signatureKeys.ts), as versions
+ * pushed before named it, or by the node whose tensor it names (`age_pred/Softmax:0`).
  */
 function outputNamed(manifest: Manifest, name: string): string {
   const { outputs } = manifest.signature;
-  if (name === labelOutputOf(manifest) || outputs.some((s) => s.name === name)) return name;
-  const node = name.replace(/:0$/, '');
-  return outputs.find((s) => s.name === node || s.node === node)?.name ?? name;
+  if (name === labelOutputOf(manifest)) return name;
+  return outputs[outputIndexNamed(outputs, name)]?.name ?? name;
 }
 
 export function encodeOip(manifest: Manifest, outputs: TensorData[], request: OipInferRequest): OipInferResponse {

@@ -83,6 +83,38 @@ export const manifestSchema = z.object({
 });
 
 export type TensorSpec = z.infer<typeof tensorSpec>;
+
+/**
+ * A layers model's output names, made distinct as Keras makes them: a layer that gives two outputs
+ * (one layer applied twice) names the second `head_1`, the third `head_2`. Named alike, two outputs
+ * were answered under one JSON key, and only the first could be asked for (--output, infer).
+ */
+export function distinctNames(names: string[]): string[] {
+  const taken = new Set<string>();
+  return names.map((name) => {
+    let unique = name;
+    for (let n = 1; taken.has(unique); n += 1) unique = `${name}_${n}`;
+    taken.add(unique);
+    return unique;
+  });
+}
+
+/**
+ * Which of `outputs` a client's or a push's name means: the output of that name (a graph's
+ * signature key) before the one computed by a node of that name (what versions pushed before were
+ * named by); a tensor's name (`node:0`, as model.json's signature gives it) means its node first.
+ * A key may be another output's node (key Identity on node Identity_1): the exact name wins. -1: none.
+ */
+export function outputIndexNamed(outputs: TensorSpec[], name: string): number {
+  const node = name.replace(/:0$/, '');
+  const tests: ((o: TensorSpec) => boolean)[] =
+    node === name ? [(o) => o.name === name, (o) => o.node === name] : [(o) => o.name === name, (o) => (o.node ?? o.name) === node, (o) => o.name === node];
+  for (const test of tests) {
+    const at = outputs.findIndex(test);
+    if (at >= 0) return at;
+  }
+  return -1;
+}
 export type Signature = z.infer<typeof signatureSchema>;
 export type Task = (typeof TASKS)[number];
 export type ScoreKind = (typeof SCORE_KINDS)[number];

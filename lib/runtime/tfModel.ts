@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { ModelFormat, ModelJson } from '../registry/artifacts.js';
-import type { Signature, TensorSpec } from '../registry/manifest.js';
+import { distinctNames, type Signature, type TensorSpec } from '../registry/manifest.js';
 import { initBackend } from './backend.js';
 import { dynamicOpIn } from './dynamicOps.js';
 import { forwardPeakBytesPerRow } from './forwardPeak.js';
@@ -74,15 +74,20 @@ const outputOrders = new WeakMap<TfModel, number[]>();
  * Gives the model's outputs in the order of `outputs` (a manifest's signature, which `--output` may
  * have reordered to put the output answers read first) wherever they are taken from it
  * (predictTensors, inSignatureOrder), so that every reader of "the first output" reads that one.
- * An output matches by its name or its node; a signature that does not name every output once
- * (one pushed before outputs were named by key) keeps the model's order, as it was pushed with.
+ * An output matches by its name, else its node (a version pushed before outputs were named by key).
+ * False when the signature does not name each of the model's outputs once (a version pushed
+ * before a layer's two outputs were named apart: head, head): the model's own order is kept.
  */
-export function useOutputOrder(model: TfModel, outputs: TensorSpec[]): void {
+export function useOutputOrder(model: TfModel, outputs: TensorSpec[]): boolean {
   const own = signatureOf(model).outputs;
   const nodeOf = (spec: TensorSpec) => spec.node ?? spec.name;
-  const order = outputs.map((spec) => own.findIndex((o) => o.name === spec.name || nodeOf(o) === nodeOf(spec)));
+  const order = outputs.map((spec) => {
+    const named = own.findIndex((o) => o.name === spec.name);
+    return named >= 0 ? named : own.findIndex((o) => nodeOf(o) === nodeOf(spec));
+  });
   const permutes = order.length === own.length && new Set(order).size === own.length && !order.includes(-1);
   if (permutes && order.some((at, i) => at !== i)) outputOrders.set(model, order);
+  return permutes;
 }
 
 /** A model call's outputs (in the model's order) in its manifest's order (useOutputOrder). */
@@ -154,21 +159,6 @@ function declared(model: GraphModel, which: 'inputs' | 'outputs'): Map<string, D
 }
 
 /**
- * Names made distinct as Keras makes a model's output names: a layer that gives two outputs (one
- * layer applied twice) names the second `head_1`, the third `head_2`. Named alike, two outputs
- * were answered under one JSON key, and only the first could be asked for (--output, infer).
- */
-function distinct(names: string[]): string[] {
-  const taken = new Set<string>();
-  return names.map((name) => {
-    let unique = name;
-    for (let n = 1; taken.has(unique); n += 1) unique = `${name}_${n}`;
-    taken.add(unique);
-    return unique;
-  });
-}
-
-/**
  * Inputs and outputs as OIP v2 metadata shows them (-1 for variable dimensions, null for an unknown
  * rank); a graph's outputs by their signature keys, as TF Serving names them. A graph often leaves
  * its output shapes unsaid: a push learns them from one example (trialRun.ts withExampleShapes).
@@ -178,7 +168,7 @@ export function signatureOf(model: TfModel): Signature {
     // Layer names, not symbolic tensor names (which carry per-process counters such as `_1`).
     return {
       inputs: model.inputs.map((t) => spec(t.sourceLayer?.name ?? t.name, t.dtype, t.shape)),
-      outputs: distinct(model.outputs.map((t) => t.sourceLayer?.name ?? t.name)).map((name, i) => spec(name, model.outputs[i].dtype, model.outputs[i].shape)),
+      outputs: distinctNames(model.outputs.map((t) => t.sourceLayer?.name ?? t.name)).map((name, i) => spec(name, model.outputs[i].dtype, model.outputs[i].shape)),
     };
   }
   const declaredInputs = declared(model, 'inputs');

@@ -15,6 +15,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readVersion } from '../../lib/loader/readVersion.js';
+import { answerHead } from '../../lib/ops/fineTune/answerHead.js';
 import { pushModelFolder, readModelFolder } from '../../lib/ops/pushFolder.js';
 import { concatWeights, parseModelJson } from '../../lib/registry/artifacts.js';
 import { initBackend } from '../../lib/runtime/backend.js';
@@ -133,6 +135,14 @@ describe('a layers model with two outputs', () => {
     expect(after.value).not.toEqual(before.value);
   });
 
+  it('trains through one view of the model for as long as it lives (what is measured on it stays known)', async () => {
+    const loaded = await readVersion(app.services.store, 'value', 1);
+    const view = answerHead(loaded.model as tfl.LayersModel);
+    expect(view.outputs.map((o) => o.sourceLayer.name)).toEqual(['value']);
+    expect(answerHead(loaded.model as tfl.LayersModel)).toBe(view);
+    loaded.model.dispose();
+  });
+
   it('refuses to fine-tune a layer that only feeds another output, saying so', async () => {
     const answer = await call(app.fineTune, 'POST', '/v2/models/value/fine-tune', { instances: ROWS, labels: [1, 2, 3], config: { trainableLayers: ['probs'] } });
     expect(answer.statusCode).toBe(400);
@@ -156,17 +166,27 @@ describe('naming the outputs', () => {
     const head = tfl.layers.dense({ units: 2, name: 'head' });
     const input = tfl.input({ shape: [2] });
     const pre = tfl.layers.dense({ units: 2, name: 'pre' }).apply(input) as tfl.SymbolicTensor;
-    const twice = tfl.model({ inputs: input, outputs: [head.apply(input) as tfl.SymbolicTensor, head.apply(pre) as tfl.SymbolicTensor] });
+    const probs = tfl.layers.dense({ units: 2, activation: 'softmax', name: 'probs' }).apply(input) as tfl.SymbolicTensor;
+    const twice = tfl.model({ inputs: input, outputs: [probs, head.apply(input) as tfl.SymbolicTensor, head.apply(pre) as tfl.SymbolicTensor] });
     await saveLayersFolder(twice, dir);
     const store = await tempFolderStore();
-    const second = await pushModelFolder(store, dir, 'second', { answerOutput: 'head_1', task: 'regression' });
-    expect(second.signature.outputs.map((o) => o.name)).toEqual(['head_1', 'head']);
+    // No task given: it is read from head_1's layer (linear: a regression), not from the first output's softmax.
+    const second = await pushModelFolder(store, dir, 'second', { answerOutput: 'head_1' });
+    expect(second.task).toBe('regression');
+    expect(second.signature.outputs.map((o) => o.name)).toEqual(['head_1', 'probs', 'head']);
     const served = serving(store.uri);
     const answer = await call(served.predict, 'POST', '/v1/models/second:predict', { instances: [[1, 2]] });
     expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
-    const [own1, own2] = tf.tidy(() => (twice.predict(tf.tensor2d([[1, 2]])) as tf.Tensor[]).map((t) => Array.from(t.dataSync())));
+    const [, own1, own2] = tf.tidy(() => (twice.predict(tf.tensor2d([[1, 2]])) as tf.Tensor[]).map((t) => Array.from(t.dataSync())));
     expect(answer.body.predictions[0].head).toEqual(own1.map((v) => expect.closeTo(v, 5)));
     expect(answer.body.predictions[0].head_1).toEqual(own2.map((v) => expect.closeTo(v, 5)));
+    // A version whose manifest names the outputs alike (as pushed before they were named apart) cannot
+    // answer from a chosen one: refused when built, not answered from the model's first output.
+    const manifestKey = 'second/versions/1/manifest.json';
+    const stored = JSON.parse(new TextDecoder().decode(await store.get(manifestKey)));
+    stored.signature.outputs = stored.signature.outputs.map((o: { name: string }) => ({ ...o, name: o.name === 'head_1' ? 'head' : o.name }));
+    await store.put(manifestKey, JSON.stringify(stored));
+    await expect(readVersion(store, 'second', 1)).rejects.toThrow(/second:1 cannot be built: its manifest's outputs do not match the model's one to one/);
   });
 
   it("a model's own output named label keeps its name; the label classifiers add is then predicted_label", async () => {
@@ -196,9 +216,11 @@ describe('naming the outputs', () => {
 
   it('labels that fit another output say which; an empty --output is refused', async () => {
     const store = await tempFolderStore();
-    await expect(pushModelFolder(store, heads.dir, 'one', { labels: ['only'] })).rejects.toThrow(
-      '1 labels for 3 output units (output probs): give one label per unit, or --output value, which has 1',
+    await expect(pushModelFolder(store, heads.dir, 'three', { answerOutput: 'value', task: 'classification', labels: ['a', 'b', 'c'] })).rejects.toThrow(
+      '3 labels for 1 output units (output value): give one label per unit, or --output probs, which has 3',
     );
+    // One label names no classifier's output: no hint toward a push that would then be refused.
+    await expect(pushModelFolder(store, heads.dir, 'one', { labels: ['only'] })).rejects.toThrow(/^1 labels for 3 output units \(output probs\): give one label per unit$/);
     await expect(pushModelFolder(store, heads.dir, 'empty', { answerOutput: '' })).rejects.toThrow('output "" is not one of the model\'s');
     await expect(pushModelFolder(store, heads.dir, 'lone', { answerOutput: 'value', task: 'classification', labels: ['only'] })).rejects.toThrow(
       'a classifier has 2 classes at least, got 1 label',

@@ -11,12 +11,20 @@ import { inSignatureOrder } from '../../runtime/tfModel.js';
 
 /** By view: the model it is of, and the output it ends in (a layer off its path is named as such: train.ts). */
 const views = new WeakMap<tfl.LayersModel, { whole: tfl.LayersModel; output: string }>();
+/**
+ * By model: its view, one for as long as the model lives, so what is measured on the view stays
+ * known (budget.ts's step costs, by model: a new view each request measured a training step each time).
+ */
+const viewOf = new WeakMap<tfl.LayersModel, tfl.LayersModel>();
 
 export function answerHead(model: tfl.LayersModel): tfl.LayersModel {
   if (model.outputs.length === 1) return model;
+  const known = viewOf.get(model);
+  if (known) return known;
   const [answer] = inSignatureOrder(model, model.outputs);
   const view = tfl.model({ inputs: model.inputs, outputs: answer, name: `${model.name}_answer` });
   views.set(view, { whole: model, output: answer.sourceLayer.name });
+  viewOf.set(model, view);
   return view;
 }
 
