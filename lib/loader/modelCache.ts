@@ -7,6 +7,7 @@
  * - a model loaded before a backend reset (lib/runtime/recovery.ts) is loaded again.
  */
 import { backendGeneration } from '../runtime/recovery.js';
+import { disposeModel } from '../runtime/tfModel.js';
 import type { LoadedModel } from './readVersion.js';
 
 interface Entry {
@@ -20,7 +21,7 @@ interface Entry {
 
 /** Disposes an entry's model, unless the backend it lived in was reset (its tensors went with it). */
 function disposeEntry(entry: Entry): void {
-  if (entry.generation === backendGeneration()) entry.loaded?.model.dispose();
+  if (entry.generation === backendGeneration()) if (entry.loaded) disposeModel(entry.loaded.model);
 }
 
 /** How a caller waits for a promise: as it is, or within a deadline. */

@@ -7,7 +7,7 @@ import { IntegrityError, NotFoundError, UNBUILDABLE_VERSION } from '../errors.js
 import { concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from '../registry/artifacts.js';
 import { keys, readManifest, sha256Hex, type Manifest } from '../registry/index.js';
 import { isBackendFault } from '../runtime/recovery.js';
-import { modelFromMemory, useOutputOrder, type TfModel } from '../runtime/tfModel.js';
+import { disposeModel, modelFromMemory, useOutputOrder, type TfModel } from '../runtime/tfModel.js';
 import type { ObjectStore } from '../store/index.js';
 
 export interface LoadedModel {
@@ -64,7 +64,7 @@ export async function readVersion(store: ObjectStore, name: string, version: num
   // A version that chose its answer output must answer from it: its outputs not matched one to one, it
   // would answer (and label) from the model's first instead, without a word.
   if (!useOutputOrder(model, manifest.signature.outputs) && manifest.answerOutput !== undefined) {
-    model.dispose();
+    disposeModel(model);
     const refused = new IntegrityError(
       `${name}:${version} cannot be built: its manifest's outputs do not match the model's one to one, and its answers are of output ${manifest.answerOutput}`,
       { publicMessage: UNBUILDABLE_VERSION },

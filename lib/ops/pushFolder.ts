@@ -6,7 +6,7 @@ import { inputSettingsSchema, kindOf } from '../inputs/kinds.js';
 import { unzipBounded } from '../keras/archive.js';
 import { initBackend } from '../runtime/backend.js';
 import { isBackendFault } from '../runtime/recovery.js';
-import { modelFromMemory, signatureOf } from '../runtime/tfModel.js';
+import { disposeModel, modelFromMemory, signatureOf } from '../runtime/tfModel.js';
 import { runExample, withExampleShapes } from '../runtime/trialRun.js';
 import type { ObjectStore } from '../store/index.js';
 import {
@@ -117,7 +117,7 @@ export async function inferSignature(files: ModelFiles, naturalRow?: readonly nu
       stage = 'run';
       return withExampleShapes(signature, await runExample(model, signature, naturalRow));
     } finally {
-      model.dispose();
+      disposeModel(model);
     }
   } catch (error) {
     if (error instanceof ServiceError || isBackendFault(error)) throw error;

@@ -17,6 +17,7 @@ import type { Manifest, ManifestFields } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
 import type { ObjectStore } from '../store/index.js';
 import { initBackend } from '../runtime/backend.js';
+import { disposeModel } from '../runtime/tfModel.js';
 import { naturalRow, inferSignature, pushModelFiles, type PushOptions } from './pushFolder.js';
 
 const SHARD = 'group1-shard1of1.bin';
@@ -127,7 +128,7 @@ async function kerasModelFiles(bytes: Uint8Array, what: string): Promise<{ files
     ]);
     return { files, file };
   } finally {
-    model.dispose();
+    disposeModel(model);
   }
 }
 

@@ -96,6 +96,21 @@ export function inSignatureOrder<T>(model: TfModel, outputs: T[]): T[] {
   return order ? order.map((at) => outputs[at]) : outputs;
 }
 
+/**
+ * Frees the model's weights. TF.js counts a layer once per call of it (a layer applied twice, as a
+ * shared head or a Siamese branch, counts 2) and a layers model's dispose() takes one off each
+ * layer: the weights of a layer applied more than once stayed, a model's worth of tensors left at
+ * every cache eviction, push or fine-tune of such a model. Each layer is released to 0 here.
+ */
+export function disposeModel(model: TfModel): void {
+  model.dispose();
+  if (!isLayersModel(model)) return;
+  for (const layer of model.layers) {
+    const counted = layer as unknown as { _refCount: number | null };
+    while (counted._refCount !== null && counted._refCount > 0) layer.dispose();
+  }
+}
+
 /** The most input (4 bytes a value) a layers model's call runs as one batch (predictTensors). */
 const ONE_BATCH_BYTES = 8 * 2 ** 20;
 

@@ -21,7 +21,7 @@ import { pushModelFolder, readModelFolder } from '../../lib/ops/pushFolder.js';
 import { concatWeights, parseModelJson } from '../../lib/registry/artifacts.js';
 import { initBackend } from '../../lib/runtime/backend.js';
 import { saveLayersFolder } from '../helpers/layersFolder.js';
-import { call, serving, type App } from '../helpers/serving.js';
+import { call, serving, waitForJob, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
 const FACERES = 'node_modules/@vladmandic/human/models/faceres.json';
@@ -120,17 +120,18 @@ describe('a layers model with two outputs', () => {
     const labels = instances.map((_, i) => i / 10);
     const queued = await call(app.fineTune, 'POST', '/v2/models/value/fine-tune', { instances, labels, config: { epochs: 2, learningRate: 0.05 } });
     expect(queued.statusCode, JSON.stringify(queued.body)).toBe(202);
-    await app.jobWorker({ jobId: queued.body.id }, { getRemainingTimeInMillis: () => 900_000, awsRequestId: 'test' } as never);
-    const job = await call(app.metadata, 'GET', `/v2/jobs/${queued.body.id}`);
-    expect(job.body.status, JSON.stringify(job.body.error)).toBe('succeeded');
-    const meta = await call(app.metadata, 'GET', `/v2/models/value/versions/${job.body.result.version}`);
+    // With no worker function configured, the job runs in this process (as `npm start` runs it).
+    const job = await waitForJob(app, queued.body.id);
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    const { version } = job.result as { version: number };
+    const meta = await call(app.metadata, 'GET', `/v2/models/value/versions/${version}`);
     expect(meta.body).toMatchObject({ task: 'regression', answerOutput: 'value' });
     const [{ name }] = meta.body.inputs;
     const infer = async (version: number) => {
       const answer = await call(app.predict, 'POST', `/v2/models/value/versions/${version}/infer`, { inputs: [{ name, datatype: 'FP32', shape: [3, 4], data: ROWS.flat() }] });
       return Object.fromEntries(answer.body.outputs.map((o: { name: string; data: number[] }) => [o.name, o.data]));
     };
-    const [before, after] = [await infer(1), await infer(job.body.result.version)];
+    const [before, after] = [await infer(1), await infer(version)];
     expect(after.probs).toEqual(before.probs);
     expect(after.value).not.toEqual(before.value);
   });
@@ -171,7 +172,10 @@ describe('naming the outputs', () => {
     await saveLayersFolder(twice, dir);
     const store = await tempFolderStore();
     // No task given: it is read from head_1's layer (linear: a regression), not from the first output's softmax.
+    // The push builds the model, runs it once and frees it whole: its shared layer's weights too.
+    const before = tf.memory().numTensors;
     const second = await pushModelFolder(store, dir, 'second', { answerOutput: 'head_1' });
+    expect(tf.memory().numTensors).toBe(before);
     expect(second.task).toBe('regression');
     expect(second.signature.outputs.map((o) => o.name)).toEqual(['head_1', 'probs', 'head']);
     const served = serving(store.uri);

@@ -13,7 +13,7 @@ import { readVersion } from '../../loader/readVersion.js';
 import type { Manifest } from '../../registry/index.js';
 import { modelFiles } from '../../runtime/modelFiles.js';
 import type { MemoryBudget, RunLimits } from '../../runtime/memory.js';
-import { isLayersModel } from '../../runtime/tfModel.js';
+import { disposeModel, isLayersModel } from '../../runtime/tfModel.js';
 import type { ObjectStore } from '../../store/index.js';
 import { answerHead } from './answerHead.js';
 import { checkTrainingFits } from './budget.js';
@@ -135,6 +135,6 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits, s
     const promoted = await applyPromotion(store, name, manifest.version, decision);
     return { version: manifest.version, parent, metrics, baseMetrics, history: result.history, promoted };
   } finally {
-    base.model.dispose();
+    disposeModel(base.model);
   }
 }

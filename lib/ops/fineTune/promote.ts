@@ -11,6 +11,7 @@ import { ServiceError, UnavailableError } from '../../errors.js';
 import { readVersion } from '../../loader/readVersion.js';
 import { readAlias, setAliasIf } from '../../registry/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
+import { disposeModel } from '../../runtime/tfModel.js';
 import type { ObjectStore } from '../../store/index.js';
 import type { LabelledData } from './data.js';
 import type { FineTuneRequest } from './request.js';
@@ -64,7 +65,7 @@ export async function decidePromotion(
         return { move: false, reason: `${ifBetter} ${metrics[ifBetter]} does not beat version ${incumbent}'s ${theirs}` };
       }
     } finally {
-      loaded.model.dispose();
+      disposeModel(loaded.model);
     }
     return { move: true, reason };
   };
