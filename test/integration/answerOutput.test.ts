@@ -16,6 +16,7 @@ import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readVersion } from '../../lib/loader/readVersion.js';
+import { readAlias, setAlias } from '../../lib/registry/index.js';
 import { answerHead } from '../../lib/ops/fineTune/answerHead.js';
 import { pushModelFolder, readModelFolder } from '../../lib/ops/pushFolder.js';
 import { concatWeights, parseModelJson } from '../../lib/registry/artifacts.js';
@@ -142,6 +143,29 @@ describe('a layers model with two outputs', () => {
     expect(view.outputs.map((o) => o.sourceLayer.name)).toEqual(['value']);
     expect(answerHead(loaded.model as tfl.LayersModel)).toBe(view);
     loaded.model.dispose();
+  });
+
+  it('does not promote over an alias whose version answers from another output: its metrics would measure something else', async () => {
+    const store = app.services.store;
+    await pushModelFolder(store, heads.dir, 'pair', { answerOutput: 'value' });
+    await pushModelFolder(store, heads.dir, 'pair', { answerOutput: 'probs', labels: ['a', 'b', 'c'] });
+    await setAlias(store, 'pair', 'prod', 2);
+    const instances = Array.from({ length: 20 }, (_, i) => [i % 3, i % 5, i % 7, 1]);
+    const queued = await call(app.fineTune, 'POST', '/v2/models/pair/versions/1/fine-tune', {
+      instances,
+      labels: instances.map((_, i) => i / 10),
+      config: { epochs: 1 },
+      promote: { alias: 'prod', ifBetter: 'mse' },
+    });
+    expect(queued.statusCode, JSON.stringify(queued.body)).toBe(202);
+    const job = await waitForJob(app, queued.body.id);
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    expect((job.result as { promoted: unknown }).promoted).toEqual({
+      alias: 'prod',
+      moved: false,
+      reason: 'version 2 answers from output probs, this one from value: its mse on these labels would not be comparable',
+    });
+    expect((await readAlias(store, 'pair', 'prod'))?.version).toBe(2);
   });
 
   it('refuses to fine-tune a layer that only feeds another output, saying so', async () => {

@@ -63,7 +63,7 @@ async function splitData(
 async function finishWritten(store: ObjectStore, written: Manifest, parent: number, request: FineTuneRequest, limits: RunLimits): Promise<FineTuneResult> {
   const training = (written.training ?? {}) as { history?: unknown[]; baseMetrics?: Record<string, number> };
   const validation = async () => (await splitData(store, written, request, limits.budget)).validation;
-  const decision = await decidePromotion(store, written.name, request, written.metrics, validation, limits, written.version);
+  const decision = await decidePromotion(store, written, request, written.metrics, validation, limits, written.version);
   const promoted = await applyPromotion(store, written.name, written.version, decision);
   return { version: written.version, parent, metrics: written.metrics, baseMetrics: training.baseMetrics ?? {}, history: training.history ?? [], promoted };
 }
@@ -103,7 +103,7 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits, s
     });
     const metrics = await validationMetrics(model, base.manifest, validation, limits);
     // Decided before the version is written: only the alias write can fail after it (promote.ts).
-    const decision = await decidePromotion(store, name, request, metrics, async () => validation, limits);
+    const decision = await decidePromotion(store, base.manifest, request, metrics, async () => validation, limits);
     // The last moment to stop (the job taken over while the version was being checked): once
     // begun, the version is written whole, or removed when another attempt's is the job's.
     signal.throwIfAborted();

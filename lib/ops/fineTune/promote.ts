@@ -9,7 +9,7 @@
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { ServiceError, UnavailableError } from '../../errors.js';
 import { readVersion } from '../../loader/readVersion.js';
-import { readAlias, setAliasIf } from '../../registry/index.js';
+import { readAlias, readManifest, setAliasIf, type Manifest } from '../../registry/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import { disposeModel } from '../../runtime/tfModel.js';
 import type { ObjectStore } from '../../store/index.js';
@@ -39,13 +39,26 @@ export interface PromotionDecision {
 }
 
 /**
+ * How the alias's version answers otherwise than the new one (another output of the model, as a
+ * second push with another --output makes; another task; other labels), in words; undefined when
+ * alike. Its metrics on this job's labels would measure something else: the alias stays.
+ */
+function answersApart(mine: Manifest, theirs: Manifest): string | undefined {
+  const [ours, their] = [mine.signature.outputs[0].name, theirs.signature.outputs[0].name];
+  if (ours !== their) return `answers from output ${their}, this one from ${ours}`;
+  if (mine.task !== theirs.task) return `is a ${theirs.task} model, this one a ${mine.task} model`;
+  if (JSON.stringify(mine.labels ?? []) !== JSON.stringify(theirs.labels ?? [])) return 'has other labels';
+  return undefined;
+}
+
+/**
  * Whether the request's alias should move to the new version, whose validation metrics are
- * `metrics`. `written`: the version, when a redelivered job finds it already written (an alias
+ * `metrics` and which answers as `manifest` (its base's, or its own when already written) says. `written`: the version, when a redelivered job finds it already written (an alias
  * already pointing at it was moved by the earlier attempt: not compared with itself).
  */
 export async function decidePromotion(
   store: ObjectStore,
-  model: string,
+  manifest: Manifest,
   request: FineTuneRequest,
   metrics: Record<string, number>,
   validation: () => Promise<LabelledData>,
@@ -56,8 +69,11 @@ export async function decidePromotion(
   const { alias, ifBetter } = request.promote;
   const reason = ifBetter ? `better ${ifBetter}` : 'requested';
   if (!ifBetter) return { alias, move: true, reason };
+  const model = manifest.name;
   const judge = async (incumbent: number | undefined): Promise<Verdict> => {
     if (incumbent === undefined || incumbent === written) return { move: true, reason };
+    const apart = answersApart(manifest, await readManifest(store, model, incumbent));
+    if (apart) return { move: false, reason: `version ${incumbent} ${apart}: its ${ifBetter} on these labels would not be comparable` };
     const loaded = await readVersion(store, model, incumbent);
     try {
       const theirs = (await validationMetrics(loaded.model as LayersModel, loaded.manifest, await validation(), limits))[ifBetter];
