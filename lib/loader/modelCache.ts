@@ -21,7 +21,7 @@ interface Entry {
 
 /** Disposes an entry's model, unless the backend it lived in was reset (its tensors went with it). */
 function disposeEntry(entry: Entry): void {
-  if (entry.generation === backendGeneration()) if (entry.loaded) disposeModel(entry.loaded.model);
+  if (entry.generation === backendGeneration() && entry.loaded) disposeModel(entry.loaded.model);
 }
 
 /** How a caller waits for a promise: as it is, or within a deadline. */

@@ -83,6 +83,12 @@ export const manifestSchema = z.object({
 });
 
 export type TensorSpec = z.infer<typeof tensorSpec>;
+export type Signature = z.infer<typeof signatureSchema>;
+export type Task = (typeof TASKS)[number];
+export type ScoreKind = (typeof SCORE_KINDS)[number];
+export type Manifest = z.infer<typeof manifestSchema>;
+/** What a caller supplies when creating a version; the registry fills in the rest. */
+export type ManifestFields = Omit<z.input<typeof manifestSchema>, 'name' | 'version' | 'files' | 'createdAt' | 'format' | 'signature'> & Partial<Pick<Manifest, 'signature'>>;
 
 /**
  * A layers model's output names, made distinct as Keras makes them: a layer that gives two outputs
@@ -115,12 +121,6 @@ export function outputIndexNamed(outputs: TensorSpec[], name: string): number {
   }
   return -1;
 }
-export type Signature = z.infer<typeof signatureSchema>;
-export type Task = (typeof TASKS)[number];
-export type ScoreKind = (typeof SCORE_KINDS)[number];
-export type Manifest = z.infer<typeof manifestSchema>;
-/** What a caller supplies when creating a version; the registry fills in the rest. */
-export type ManifestFields = Omit<z.input<typeof manifestSchema>, 'name' | 'version' | 'files' | 'createdAt' | 'format' | 'signature'> & Partial<Pick<Manifest, 'signature'>>;
 
 export function parseManifest(raw: unknown, where: string): Manifest {
   const parsed = manifestSchema.safeParse(raw);

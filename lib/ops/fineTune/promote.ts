@@ -53,8 +53,9 @@ function answersApart(mine: Manifest, theirs: Manifest): string | undefined {
 
 /**
  * Whether the request's alias should move to the new version, whose validation metrics are
- * `metrics` and which answers as `manifest` (its base's, or its own when already written) says. `written`: the version, when a redelivered job finds it already written (an alias
- * already pointing at it was moved by the earlier attempt: not compared with itself).
+ * `metrics` and which answers as `manifest` (its base's, or its own when already written) says.
+ * `written`: the version, when a redelivered job finds it already written (an alias already
+ * pointing at it was moved by the earlier attempt: not compared with itself).
  */
 export async function decidePromotion(
   store: ObjectStore,
