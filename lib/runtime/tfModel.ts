@@ -79,6 +79,8 @@ const outputOrders = new WeakMap<TfModel, number[]>();
  * before a layer's two outputs were named apart: head, head): the model's own order is kept.
  */
 export function useOutputOrder(model: TfModel, outputs: TensorSpec[]): boolean {
+  // One output: nothing to order, and no signature to read again on every cold start's load.
+  if (outputs.length === 1 && model.outputs.length === 1) return true;
   const own = signatureOf(model).outputs;
   const nodeOf = (spec: TensorSpec) => spec.node ?? spec.name;
   const order = outputs.map((spec) => {
