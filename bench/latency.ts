@@ -10,7 +10,7 @@ import type { LoadedModel } from '../lib/loader/index.js';
 import { runModel } from '../lib/ops/runModel.js';
 import { binaryOutputsWanted, binaryResponse, readBinaryRequest } from '../lib/protocol/binaryData.js';
 import { decodeOip, encodeOip, oipInferRequest, oipResponse } from '../lib/protocol/oip.js';
-import { decodeTfServing, encodeTfServing, tfServingPredictRequest } from '../lib/protocol/tfserving.js';
+import { answersRaw, decodeTfServing, encodeTfServing, tfServingPredictRequest } from '../lib/protocol/tfserving.js';
 import { parseModelRef } from '../lib/registry/index.js';
 import type { TensorData } from '../lib/tensors/data.js';
 import { eventOf, type PredictCase } from './requests.js';
@@ -95,7 +95,7 @@ async function stageTasks(loaded: LoadedModel, c: PredictCase): Promise<Record<s
     plan = decoded;
     tasks['zod parse'] = async () => tfServingPredictRequest.parse(c.body);
     tasks.decode = async () => decodeTfServing(manifest, parsed);
-    const options = { columnar: decoded.columnar, raw: parsed.raw ?? decoded.kind === 'tensors', topK: parsed.top_k };
+    const options = { columnar: decoded.columnar, raw: answersRaw(manifest, parsed, decoded), topK: parsed.top_k };
     encode = (outputs) => encodeTfServing(manifest, outputs, options);
   }
   const tensors = await inputTensors(manifest, plan, limits.budget);

@@ -11,7 +11,7 @@ import { predict } from '../lib/ops/predict.js';
 import { preprocess, previewPng } from '../lib/ops/preprocess.js';
 import { binaryOutputsWanted, binaryResponse, HEADER_LENGTH } from '../lib/protocol/binaryData.js';
 import { decodeOip, encodeOip, oipResponse, oipTensors } from '../lib/protocol/oip.js';
-import { decodeTfServing, encodeTfServing } from '../lib/protocol/tfserving.js';
+import { answersRaw, decodeTfServing, encodeTfServing } from '../lib/protocol/tfserving.js';
 import { checkVerb, examplesInput, examplesResult, type ExamplesVerb, type TfServingExamplesRequest } from '../lib/protocol/tfServingExamples.js';
 import { tfServingAnswerText } from '../lib/protocol/tfServingJson.js';
 import { classScores } from '../lib/protocol/answers.js';
@@ -97,8 +97,8 @@ export const routes: Implementations<typeof predictRoutes> = {
       modelRefFrom(params),
       async (loaded) => {
         const input = decodeTfServing(loaded.manifest, body);
+        const raw = answersRaw(loaded.manifest, body, input);
         const outputs = await predict(loaded, input, timed(services, time));
-        const raw = body.raw ?? input.kind === 'tensors';
         checkOutputAnswer(
           raw ? outputs : [{ data: outputs[0].data, extraPerValue: labelledBytes(loaded.manifest.labels) }],
           outputs[0]?.shape[0] ?? 1,

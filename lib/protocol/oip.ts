@@ -73,7 +73,7 @@ export const oipInferRequest = strictObject(
     outputs: z
       .array(strictObject({ name: z.string(), parameters }, 'an output'))
       .optional()
-      .describe('which outputs to return (default: all)'),
+      .describe('which outputs to return (absent or empty: all)'),
   },
   'the request',
 ).describe('OIP v2 inference request');
@@ -313,7 +313,8 @@ export function oipResponse(
   request: OipInferRequest,
 ): { model_name: string; model_version: string; id?: string; outputs: OutputTensor[] } {
   const all: OutputTensor[] = outputs.map((t) => ({ name: t.name, shape: t.shape, datatype: oipDatatypeOf(t.dtype), data: t.data }));
-  const asked = request.outputs && [...new Set(request.outputs.map((o) => o.name))];
+  // An empty list asks for nothing in particular: every output, as when it is absent (Triton reads it so).
+  const asked = request.outputs?.length ? [...new Set(request.outputs.map((o) => o.name))] : undefined;
   const wanted = asked?.map((name) => outputNamed(manifest, name));
   if (manifest.task !== 'regression') {
     // A label from NaN scores would be an arbitrary class; the raw outputs alone carry them as they are.

@@ -32,8 +32,8 @@ export const tfServingPredictRequest = z
     signature_name: signatureName.describe(`the model's one signature, "${DEFAULT_SIGNATURE}" (or ""), as its TF Serving metadata lists it`),
     instances: z.array(z.unknown()).optional().describe('row format: one entry per example (a tensor row, a feature record, a string, or {"b64": ...})'),
     inputs: z.unknown().optional().describe('columnar format: a tensor, or an object of named tensors (or feature columns)'),
-    raw: z.boolean().optional().describe('true: plain arrays as TF Serving answers; false: labels and scores. Default: raw when raw tensors were sent'),
-    top_k: z.number().int().positive().max(1000).optional().describe('classifiers: how many ranked scores each answer carries'),
+    raw: z.boolean().optional().describe('true: plain arrays as TF Serving answers; false: labels and scores. Default: raw when raw tensors were sent without top_k'),
+    top_k: z.number().int().positive().max(1000).optional().describe('classifiers: how many ranked scores each answer carries (labelled answers, raw tensors sent or not)'),
   })
   .strict()
   .refine((r) => (r.instances === undefined) !== (r.inputs === undefined), 'send exactly one of "instances" (row format) or "inputs" (columnar format)')
@@ -112,6 +112,21 @@ function decodeColumns(manifest: Manifest, columns: unknown): ModelInput {
 export function decodeTfServing(manifest: Manifest, request: TfServingPredictRequest): ModelInput & { columnar: boolean } {
   if (request.instances !== undefined) return { ...inputFromValues(manifest, request.instances, 'instances'), columnar: false };
   return { ...decodeColumns(manifest, request.inputs), columnar: true };
+}
+
+/**
+ * Whether the answer is TF Serving's plain arrays: as asked, else when raw tensors were sent, unless
+ * top_k asks for ranked scores. top_k is refused where it would be ignored (plain arrays asked, or
+ * a regression model), before the model runs: a client asking for 3 scores and getting every
+ * value, or one, would not know why.
+ */
+export function answersRaw(manifest: Manifest, request: TfServingPredictRequest, input: ModelInput): boolean {
+  if (request.top_k !== undefined) {
+    if (request.raw === true) throw new BadRequestError('top_k ranks the labelled answers; raw: true asks for plain arrays: send one or the other');
+    if (manifest.task === 'regression') throw new BadRequestError(`top_k: ${manifest.name} is a regression model; top_k ranks a classifier's scores`);
+    return false;
+  }
+  return request.raw ?? input.kind === 'tensors';
 }
 
 /** Plain arrays (TF Serving's own answer) or labelled answers, in row or columnar form. */

@@ -138,7 +138,8 @@ describe('every operation answers as the OpenAPI document says', () => {
       await check('POST', `${base}:predict`, 200, { body: { instances } });
       await check('POST', `${base}:explain?format=json`, 200, { body: { instances, steps: 4 } });
     }
-    await check('POST', `/v1/models/${model}:predict`, 200, { body: { instances, raw: true, top_k: 1, signature_name: 'serving_default' } });
+    await check('POST', `/v1/models/${model}:predict`, 200, { body: { instances, raw: true, signature_name: 'serving_default' } });
+    await check('POST', `/v1/models/${model}:predict`, 400, { body: { instances, raw: true, top_k: 1 } });
     await check('POST', `/v2/models/${model}/preprocess?alias=production&format=json`, 200, { body: { instances } });
     await check('POST', `/v2/models/${model}/versions/1/preprocess`, 200, { body: { instances } });
     await check('POST', `/v2/models/${model}/explain?alias=production`, 200, { body: { instances, steps: 4 } });

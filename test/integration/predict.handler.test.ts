@@ -99,6 +99,23 @@ describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
     expect(answer.body.predictions[0].scores).toHaveLength(2);
   });
 
+  it('top_k on raw tensor rows answers ranked labels; with raw: true, or on a regression model, it is a 400 rather than ignored', async () => {
+    const x = [5.1, 3.5, 1.4, 0.2];
+    const reference = expectedProbabilities(x);
+    const ranked = await call(app.predict, 'POST', '/v1/models/lin:predict', { instances: [x], top_k: 2 });
+    expect(ranked.statusCode).toBe(200);
+    const order = [0, 1, 2].sort((a, b) => reference[b] - reference[a]);
+    expect(ranked.body.predictions[0].scores.map((s: { label: string }) => s.label)).toEqual(order.slice(0, 2).map((i) => ['a', 'b', 'c'][i]));
+    const before = tf.memory().numTensors;
+    const both = await call(app.predict, 'POST', '/v1/models/lin:predict', { instances: [x], top_k: 2, raw: true });
+    expect(both.statusCode).toBe(400);
+    expect(both.body.error).toBe('top_k ranks the labelled answers; raw: true asks for plain arrays: send one or the other');
+    const regression = await call(app.predict, 'POST', '/v1/models/half:predict', { instances: [1.0], top_k: 1 });
+    expect(regression.statusCode).toBe(400);
+    expect(regression.body.error).toBe("top_k: half is a regression model; top_k ranks a classifier's scores");
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('serves a version, a label, and raw arrays on request', async () => {
     const x = [1, 2, 3, 4];
     const byVersion = await call(app.predict, 'POST', '/v1/models/lin/versions/2:predict', { instances: [x] });
@@ -116,6 +133,15 @@ describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
     });
     expect(answer.body.outputs).toHaveLength(1);
     expect(answer.body.outputs[0]).toMatchObject({ name: 'label', datatype: 'BYTES', shape: [2] });
+  });
+
+  it('an empty outputs list answers every output, as an absent one does (Triton reads it so)', async () => {
+    const inputs = FEATURES.map((name, i) => ({ name, shape: [2], datatype: 'FP64', data: [i + 1, 0] }));
+    const all = await call(app.predict, 'POST', '/v2/models/lin/infer', { inputs });
+    const empty = await call(app.predict, 'POST', '/v2/models/lin/infer', { inputs, outputs: [] });
+    expect(empty.statusCode).toBe(200);
+    expect(all.body.outputs.map((o: { name: string }) => o.name)).toEqual(expect.arrayContaining(['label']));
+    expect(empty.body.outputs).toEqual(all.body.outputs);
   });
 });
 
