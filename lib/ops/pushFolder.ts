@@ -7,7 +7,7 @@ import { unzipBounded } from '../keras/archive.js';
 import { initBackend } from '../runtime/backend.js';
 import { isBackendFault } from '../runtime/recovery.js';
 import { disposeModel, modelFromMemory, signatureOf } from '../runtime/tfModel.js';
-import { runExample, withExampleShapes } from '../runtime/trialRun.js';
+import { exampleSignature } from '../runtime/trialRun.js';
 import type { ObjectStore } from '../store/index.js';
 import {
   checkWeightFiles,
@@ -100,7 +100,7 @@ async function shardSizes(dir: string, shards: string[], index: number): Promise
 
 /**
  * Loads the model in memory to read its inputs and outputs, and runs one example through it
- * (runtime/trialRun.ts), which also says the output shapes a graph leaves out. The bytes are all here and the backend has started, so what TF.js throws
+ * (runtime/trialRun.ts), which also says the output shapes a graph leaves out or fixes to one row. The bytes are all here and the backend has started, so what TF.js throws
  * now (an unknown layer class or op, a topology it cannot read, an op the backend has no kernel
  * for) is the model's problem: a 400 with TF.js's own words, on one line, never a crash of the
  * push or import, and never a stored version that answers every request with a 500.
@@ -115,7 +115,7 @@ export async function inferSignature(files: ModelFiles, naturalRow?: readonly nu
     try {
       const signature = signatureOf(model);
       stage = 'run';
-      return withExampleShapes(signature, await runExample(model, signature, naturalRow));
+      return await exampleSignature(model, signature, naturalRow);
     } finally {
       disposeModel(model);
     }

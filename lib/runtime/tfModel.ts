@@ -178,7 +178,7 @@ function declared(model: GraphModel, which: 'inputs' | 'outputs'): Map<string, D
 /**
  * Inputs and outputs as OIP v2 metadata shows them (-1 for variable dimensions, null for an unknown
  * rank); a graph's outputs by their signature keys, as TF Serving names them. A graph often leaves
- * its output shapes unsaid: a push learns them from one example (trialRun.ts withExampleShapes).
+ * its output shapes unsaid, or of one row: a push learns them from an example (trialRun.ts exampleSignature).
  */
 export function signatureOf(model: TfModel): Signature {
   if (isLayersModel(model)) {

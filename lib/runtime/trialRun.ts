@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Signature, TensorSpec } from '../registry/manifest.js';
+import { isBackendFault } from './recovery.js';
 import { predictTensors, type TfModel } from './tfModel.js';
 
 /** The first input's open dimensions taken from the row its natural input gives (`row`: an image's [height, width, channels]). */
@@ -24,12 +25,12 @@ function filledShape(shape: number[] | null, row: readonly number[] | undefined)
  * known (an image model of any size: no one example is sure to be valid for it) and no natural
  * row (`naturalRow`, the first input's) fixes it.
  */
-function exampleFeeds(inputs: TensorSpec[], naturalRow: readonly number[] | undefined): tf.Tensor[] | undefined {
+function exampleFeeds(inputs: TensorSpec[], naturalRow: readonly number[] | undefined, rows: number): tf.Tensor[] | undefined {
   const shapes = inputs.map((input, i) => (i === 0 ? filledShape(input.shape, naturalRow) : input.shape));
   if (shapes.some((shape) => shape === null || shape.slice(1).some((d) => d < 0))) return undefined;
   return inputs.map(({ dtype }, i) => {
     const known = shapes[i] as number[];
-    const dims = known.length === 0 ? [] : [(known[0] as number) > 0 ? (known[0] as number) : 1, ...known.slice(1)];
+    const dims = known.length === 0 ? [] : [(known[0] as number) > 0 ? (known[0] as number) : rows, ...known.slice(1)];
     if (dtype !== 'string') return tf.zeros(dims, dtype);
     return tf.tensor(new Array<string>(dims.reduce((a, b) => a * b, 1)).fill('example'), dims, 'string');
   });
@@ -39,14 +40,14 @@ function exampleFeeds(inputs: TensorSpec[], naturalRow: readonly number[] | unde
  * Runs the example: its outputs' shapes, or undefined when no example can be made. Throws what
  * TF.js throws (the caller says it is the model's problem).
  */
-export async function runExample(model: TfModel, signature: Signature, naturalRow?: readonly number[]): Promise<number[][] | undefined> {
+export async function runExample(model: TfModel, signature: Signature, naturalRow?: readonly number[], rows = 1): Promise<number[][] | undefined> {
   // A model with no inputs or outputs is refused for that, by name (pushFolder.ts checkSignatureUsable).
   if (signature.inputs.length === 0 || signature.outputs.length === 0) return undefined;
   // A scope: executeAsync leaves what it computed behind when it throws, and a refused model is
   // what this run is for. Nothing else runs in a push's process meanwhile (one request at a time).
   tf.engine().startScope();
   try {
-    const feeds = exampleFeeds(signature.inputs, naturalRow);
+    const feeds = exampleFeeds(signature.inputs, naturalRow, rows);
     if (!feeds) return undefined;
     const outputs = await predictTensors(model, feeds);
     // Read back: an asynchronous backend fails when its results are read, not when they are asked for.
@@ -57,12 +58,30 @@ export async function runExample(model: TfModel, signature: Signature, naturalRo
   }
 }
 
-/** `signature` with the shapes the example's outputs had, when it leaves any output's shape out (any rows: -1). */
-export function withExampleShapes(signature: Signature, shapes: number[][] | undefined): Signature {
-  if (!shapes || signature.outputs.every((o) => o.shape !== null && o.shape.length > 0)) return signature;
+/**
+ * The signature with its outputs' shapes as the model answers them: an output's shape the signature
+ * leaves out is the example's (any rows: -1), and an output the signature says is of one row
+ * (tensorflowjs_converter writes the shapes of the one example it traced: human's faceres says
+ * [1, 100] for an input of [-1, 224, 224, 3]) is of any rows when a second example of two rows
+ * answers two of it. An output of one row whatever the rows (a sum over them) stays of one.
+ */
+export async function exampleSignature(model: TfModel, signature: Signature, naturalRow?: readonly number[]): Promise<Signature> {
+  const shapes = await runExample(model, signature, naturalRow);
+  if (!shapes) return signature;
+  const openRows = (signature.inputs[0]?.shape?.[0] ?? -1) < 0;
+  const oneRow = signature.outputs.map((o, i) => openRows && o.shape?.[0] === 1 && shapes[i]?.[0] === 1);
+  // A model that runs one row and not two is still pushed (its signature as it says): its batches fail as they would anyway.
+  const twoRows = oneRow.some(Boolean)
+    ? await runExample(model, signature, naturalRow, 2).catch((error: unknown) => {
+        if (isBackendFault(error)) throw error;
+        return undefined;
+      })
+    : undefined;
   const outputs = signature.outputs.map((o, i) => {
     const shape = shapes[i];
-    return shape ? { ...o, shape: shape.length === 0 ? [] : [-1, ...shape.slice(1)] } : o;
+    if (!shape) return o;
+    if (o.shape === null || o.shape.length === 0) return { ...o, shape: shape.length === 0 ? [] : [-1, ...shape.slice(1)] };
+    return oneRow[i] && twoRows?.[i]?.[0] === 2 ? { ...o, shape: [-1, ...o.shape.slice(1)] } : o;
   });
   return { ...signature, outputs };
 }
