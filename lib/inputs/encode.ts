@@ -5,6 +5,7 @@
  */
 import { BadRequestError } from '../errors.js';
 import { fitsShape, type TensorData, type TensorSpec } from '../tensors/data.js';
+import { truncateInPlace } from '../tensors/mapValues.js';
 import { flattenNested, leafShown, nestedShape, type RowsOf } from '../tensors/nested.js';
 import { megabytes, size } from '../bytes.js';
 import { type EncodeBudget, type RunNeed, TooManyInstancesError } from './budget.js';
@@ -78,8 +79,9 @@ export async function encodeInstances(
   const [spec] = model.signature.inputs;
   const shape = [instances.length, ...rowShape];
   // A model that takes int32 (MoveNet takes its image so) gets the values cut toward zero, as its
-  // authors' tf.cast(resized, 'int32') does; not a 400 saying the client sent float32.
-  if (spec.dtype === 'int32') return { name: spec.name, dtype: 'int32', shape, data: Int32Array.from(data, Math.trunc) };
+  // authors' tf.cast(resized, 'int32') does; not a 400 saying the client sent float32. In place:
+  // the encoded rows are this call's own, and the budget counted them once.
+  if (spec.dtype === 'int32') return { name: spec.name, dtype: 'int32', shape, data: truncateInPlace(data) };
   return { name: spec.name, dtype: 'float32', shape, data };
 }
 

@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { BadRequestError, quoted } from '../errors.js';
+import { mapValues } from '../tensors/mapValues.js';
 import { FLOAT32_MAX, fitsFloat32 } from '../tensors/valueRanges.js';
 import { csvNumber } from './csvCells.js';
 import type { AttributionView, InputKind } from './kind.js';
@@ -142,9 +143,9 @@ export const tabularKind: InputKind<TabularSettings> = {
     return `a raw tensor row must be standardised as (value - mean) / std, in this order (mean, std): ${stats}; feature records are standardised by the service`;
   },
   defaultBaseline: 'mean',
-  zeroRow: (settings) => Float32Array.from(settings.features, (f) => (settings.standardize ? (0 - f.mean) / f.std : 0)),
+  zeroRow: (settings) => mapValues(Float32Array, settings.features, (f) => (settings.standardize ? (0 - f.mean) / f.std : 0)),
   // The training means: standardised, exactly 0.
-  meanRow: (settings) => Float32Array.from(settings.features, (f) => (settings.standardize ? 0 : f.mean)),
+  meanRow: (settings) => mapValues(Float32Array, settings.features, (f) => (settings.standardize ? 0 : f.mean)),
   imageShape: () => undefined,
   featureGroups: (settings, row) =>
     settings.features.length === row.length

@@ -12,6 +12,7 @@ import { type ChunkPlan, costPerRow, inChunks, type MemoryBudget, rowsPerChunk, 
 import { forwardBytesPerRow, predictTensors } from '../runtime/tfModel.js';
 import { concatRows, elementCount, fitsShape, sliceRows, type TensorData, type TensorSpec } from '../tensors/data.js';
 import { anyRows, fixedBatchOf, padRows } from '../tensors/fixedBatch.js';
+import { mapValues } from '../tensors/mapValues.js';
 import { checkValuesFit } from '../tensors/valueRanges.js';
 
 const COMPATIBLE: Record<string, string[]> = {
@@ -60,7 +61,10 @@ function matchInputs(specs: TensorSpec[], inputs: TensorData[]): TensorData[] {
 
 function toTensor(t: TensorData, spec: TensorSpec): tf.Tensor {
   const dtype = spec.dtype === 'string' ? 'string' : spec.dtype;
-  const values = t.dtype === 'bool' && dtype !== 'bool' ? Array.from(t.data, (v) => (v ? 1 : 0)) : t.data;
+  const values =
+    t.dtype === 'bool' && dtype !== 'bool'
+      ? mapValues<Float32Array | Int32Array>(dtype === 'int32' ? Int32Array : Float32Array, t.data as ArrayLike<number>, (v) => (v ? 1 : 0))
+      : t.data;
   return tf.tensor(values as number[], t.shape, dtype as tf.DataType);
 }
 

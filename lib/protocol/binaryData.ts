@@ -11,6 +11,7 @@
  */
 import { BadRequestError, quoted } from '../errors.js';
 import { utf8Text } from '../bytes.js';
+import { mapValues } from '../tensors/mapValues.js';
 import { INT32_MAX, INT32_MIN } from '../tensors/valueRanges.js';
 import { jsonData, type OipDatatype } from './datatypes.js';
 import { halfToFloat } from './half.js';
@@ -119,7 +120,7 @@ function readTensor(datatype: OipDatatype, bytes: Uint8Array, from: number, to: 
     case 'FP64':
       return Float32Array.from(new Float64Array(buffer));
     case 'FP16':
-      return Float32Array.from(new Uint16Array(buffer), halfToFloat);
+      return mapValues(Float32Array, new Uint16Array(buffer), halfToFloat);
     case 'INT32':
       return new Int32Array(buffer);
     case 'INT16':
@@ -254,7 +255,7 @@ function tensorBytes(datatype: string, data: ArrayLike<unknown>): Uint8Array {
   }
   if (datatype === 'FP32') return new Uint8Array(Float32Array.from(data as ArrayLike<number>).buffer);
   if (datatype === 'INT32') return new Uint8Array(Int32Array.from(data as ArrayLike<number>).buffer);
-  if (datatype === 'BOOL') return Uint8Array.from(data as ArrayLike<unknown>, (v) => (v ? 1 : 0));
+  if (datatype === 'BOOL') return mapValues(Uint8Array, data as ArrayLike<number>, (v) => (v ? 1 : 0));
   throw new BadRequestError(`outputs of datatype ${datatype} cannot be returned as binary data`);
 }
 

@@ -9,6 +9,7 @@ import { BadRequestError } from '../../errors.js';
 import type { Attribution, ExplainContext } from './context.js';
 import { gradientRows } from './modelFunction.js';
 import { gaussian } from '../../random.js';
+import { mapValues } from '../../tensors/mapValues.js';
 import { LIMITS, type ExplainRequest, type SmoothGradParams } from './request.js';
 
 const SMOOTHGRAD_DEFAULTS = { noiseLevel: 0.15, samples: 50, seed: 0 } as const;
@@ -59,6 +60,6 @@ export async function smoothGrad(context: ExplainContext, request: ExplainReques
       }
     },
   );
-  const attributions = sums.map((sum, i): Attribution => ({ values: Float32Array.from(sum, (v) => v / samples), extra: { noiseStd: sigma[i] } }));
+  const attributions = sums.map((sum, i): Attribution => ({ values: mapValues(Float32Array, sum, (v) => v / samples), extra: { noiseStd: sigma[i] } }));
   return { attributions, params };
 }
