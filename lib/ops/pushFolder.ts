@@ -25,7 +25,7 @@ import { createVersion, type CreateVersionOptions } from '../registry/createVers
 import { checkShardPaths } from '../registry/shardPaths.js';
 import { outputIndexNamed, type Manifest, type ManifestFields, type Signature, type Task } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
-import { lastDimension } from '../tensors/data.js';
+import { isPerPosition, lastDimension } from '../tensors/data.js';
 import { guessScores, guessTask } from './taskGuess.js';
 
 /** The model file parsed; what is wrong with it names the file the user gave (package.json, not model.json). */
@@ -171,6 +171,12 @@ function checkFieldsFit(signature: Signature, task: Task, fields: Partial<Manife
   if (repeatedLabel !== undefined) throw new BadRequestError(`label ${JSON.stringify(repeatedLabel)} is given twice: each label names one class (one output unit)`);
   if (fields.scores !== undefined && task === 'regression')
     throw new BadRequestError(`scores ${fields.scores}: a regression's outputs are values, not class scores; scores is for a classifier`);
+  if (task !== 'regression' && isPerPosition(output.shape)) {
+    const others = signature.outputs.length > 1 ? `, or name another of its ${signature.outputs.length} outputs (--output)` : '';
+    throw new BadRequestError(
+      `output ${output.name} has shape [${output.shape}]: a vector a pixel or position (a mask, keypoints), where a ${task} model answers one score vector a row, so its label would be a pixel's index: push it with --task regression, which answers the whole output${others}`,
+    );
+  }
   if (labels && task === 'binary' && labels.length !== 2) throw new BadRequestError(`a binary model has 2 labels (negative, positive), got ${labels.length}`);
   if (task === 'binary' && units > 2) throw new BadRequestError(`a binary model has 1 output unit (or 2), and output ${output.name} has ${units}`);
   // A width of -1 is only known when the model runs: nothing to check against.
@@ -184,6 +190,14 @@ function checkFieldsFit(signature: Signature, task: Task, fields: Partial<Manife
   if (labels && task === 'classification' && labels.length < 2)
     throw new BadRequestError(`a classifier has 2 classes at least, got ${labels.length} label: a one-unit output that scores one class is binary (labels negative,positive)`);
   const input = fields.transforms?.input as { kind?: string; features?: { name?: unknown }[] } | undefined;
+  // Natural instances are encoded into the first input only: a model that takes others (a recurrent
+  // matting model's states, rvm's r1i..r4i and downsample_ratio) would refuse every natural request.
+  if (input?.kind && signature.inputs.length > 1) {
+    const [first, ...others] = signature.inputs;
+    throw new BadRequestError(
+      `the ${input.kind} preprocessing fills one input, ${first.name}, and the model takes ${others.length} more (${others.map((o) => o.name).join(', ')}), which natural instances cannot give: push it without preprocessing and send raw tensors, each input by name`,
+    );
+  }
   if (input?.kind === 'tabular' && Array.isArray(input.features)) {
     const repeated = firstRepeated(input.features.map((f) => f.name));
     if (repeated !== undefined) throw new BadRequestError(`feature ${String(repeated)} is named twice: each feature is one input column`);

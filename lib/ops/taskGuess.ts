@@ -10,7 +10,7 @@
 import { BadRequestError } from '../errors.js';
 import type { ModelJson } from '../registry/artifacts.js';
 import { distinctNames, type ScoreKind, type Signature, type Task } from '../registry/manifest.js';
-import { lastDimension } from '../tensors/data.js';
+import { isPerPosition, lastDimension } from '../tensors/data.js';
 
 /**
  * What the answer output holds: probabilities (of one or several classes) or their logs, the output
@@ -196,7 +196,10 @@ function outputKind(modelJson: ModelJson, signature: Signature): OutputKind {
  * refused, since classes and targets look alike.
  */
 export function guessTask(modelJson: ModelJson, signature: Signature, labels?: string[], scores?: ScoreKind): Task {
-  const units = lastDimension(signature.outputs[0].shape);
+  const { shape } = signature.outputs[0];
+  const units = lastDimension(shape);
+  // Values a pixel or position (a mask, keypoints), a sigmoid's or not, are answered whole, as values.
+  if (!labels && !scores && isPerPosition(shape)) return 'regression';
   if (labels) return units <= 1 && labels.length === 2 ? 'binary' : 'classification';
   if (scores) return units === 1 ? 'binary' : 'classification';
   const kind = outputKind(modelJson, signature);
@@ -207,7 +210,7 @@ export function guessTask(modelJson: ModelJson, signature: Signature, labels?: s
   if (values || units <= 1) return 'regression'; // <= 1: one unit, or a width only known when run
   const others = signature.outputs.length > 1 ? `, or name another of its ${signature.outputs.length} outputs (--output)` : '';
   throw new BadRequestError(
-    `cannot tell whether the model classifies or regresses: its output ${signature.outputs[0].name} has ${units} units and ends in neither a softmax nor a sigmoid; give the task (classification with its labels, or regression)${others}`,
+    `cannot tell whether the model classifies or regresses: its output ${signature.outputs[0].name} (shape [${shape}]) has ${units} units and ends in neither a softmax nor a sigmoid; give the task (classification with its labels, or regression)${others}`,
   );
 }
 

@@ -39,6 +39,16 @@ export function lastDimension(shape: readonly number[] | null): number {
   return shape === null ? -1 : (shape.at(-1) ?? 1);
 }
 
+/**
+ * Whether an output holds several vectors a row, one a pixel or position (a segmentation's mask
+ * [rows, 256, 256, 1], a pose's keypoints [rows, 1, 17, 3], a tagger's [rows, tokens, tags]): a
+ * dimension between its rows and its last that is not 1, or not known. A classifier's scores are
+ * one vector a row ([rows, classes], or [rows, 1, 1, classes]).
+ */
+export function isPerPosition(shape: readonly number[] | null): boolean {
+  return shape?.slice(1, -1).some((d) => d !== 1) ?? false;
+}
+
 /** Rows [from, to) of a tensor along its first dimension. */
 export function sliceRows(t: TensorData, from: number, to: number): TensorData {
   const rowSize = elementCount(t.shape.slice(1));

@@ -403,6 +403,22 @@ export function writeTracedShapesModel(): Promise<string> {
   });
 }
 
+/**
+ * An output of one vector a pixel, as a segmentation's mask is (human's selfie: [1, 256, 256, 1]
+ * after a sigmoid): x [rows, 2, 2, channels] -> `op` of each value (Sigmoid: a mask; Softmax over
+ * the channels: one class vector a pixel). With 1 x 1 pixels, the same ops are a classifier's scores.
+ */
+export function writePixelHeadModel(op: 'Sigmoid' | 'Softmax', side: 1 | 2, channels: number): Promise<string> {
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, side, side, channels) } } },
+    { name: 'head', op, input: ['x'], attr: { T: float } },
+  ];
+  return writeGraph(`pixel-head-${op}-${side}`, nodes, [], {
+    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, side, side, channels) } },
+    outputs: { 'head:0': { name: 'head:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, side, side, channels) } },
+  });
+}
+
 /** The last op of writeHeadModel's graph, after its fused x W + b. */
 export type GraphHead = 'none' | 'Softmax' | 'LogSoftmax' | 'Relu';
 

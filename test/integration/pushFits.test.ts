@@ -97,7 +97,7 @@ describe('push: the task guessed from the output activation', () => {
 
   it('a graph model whose output is not a softmax: refused without a task, classification with one label per unit', async () => {
     const dir = await graphWithoutSoftmax();
-    await expect(pushModelFolder(store, dir, 'logits')).rejects.toThrow(/cannot tell whether the model classifies or regresses.*output add\S* has 3 units/);
+    await expect(pushModelFolder(store, dir, 'logits')).rejects.toThrow(/cannot tell whether the model classifies or regresses.*output add\S* \(shape \[-1,3\]\) has 3 units/);
     expect((await pushModelFolder(store, dir, 'logits', { labels: ['a', 'b', 'c'] })).task).toBe('classification');
     expect((await pushModelFolder(store, dir, 'logits', { task: 'regression' })).task).toBe('regression');
   });

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { Manifest } from '../../lib/registry/manifest.js';
+import { listAll } from '../../lib/store/index.js';
 import { initBackend } from '../../lib/runtime/backend.js';
 import { writeOpenWidthModel, writeUnknownRankModel } from '../helpers/handWrittenGraphs.js';
 import { call, serving, type App } from '../helpers/serving.js';
@@ -101,6 +102,20 @@ describe('unknown rank', () => {
     expect(unusable.statusCode).toBe(422);
     expect(unusable.body.error).toMatch(/model ur:1 could not run on these inputs \(.*\); its signature leaves the shape of state \[2,3\], ratio \[\] open/);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('pushed with preprocessing (rvm pushed with --image was served no natural request: only src was filled) is refused, naming the inputs it cannot fill, with nothing stored', async () => {
+    const store = await tempFolderStore();
+    const features = [
+      { name: 'a', mean: 0, std: 1 },
+      { name: 'b', mean: 0, std: 1 },
+    ];
+    await expect(pushModelFolder(store, await writeUnknownRankModel(), 'ur', { task: 'regression', transforms: { input: { kind: 'tabular', features } } })).rejects.toThrow(
+      'the tabular preprocessing fills one input, src, and the model takes 3 more (state, ratio, bias), which natural instances cannot give: push it without preprocessing and send raw tensors, each input by name',
+    );
+    const stored: string[] = [];
+    for await (const object of listAll(store, 'ur/')) stored.push(object.key);
+    expect(stored).toEqual([]);
   });
 });
 
