@@ -43,6 +43,19 @@ it('256 rows of 20,000 outputs are a 413 naming the rows that fit, under 256 MB;
   ]);
 }, 60_000);
 
+it("a regression's answer to natural instances is counted as its values, as the raw answer is: the same instances fit", async () => {
+  // human's selfie mask pushed as a regression: 100 images were refused naming 1 that fit, where 10 did (each value was counted with a label beside it).
+  const store = await tempFolderStore();
+  const features = ['a', 'b', 'c', 'd'].map((name) => ({ name, mean: 0, std: 1 }));
+  await pushModelFolder(store, await writeWideModel(20_000), 'wide', { task: 'regression', transforms: { input: { kind: 'tabular', features } } });
+  const natural = { path: '/v1/models/wide:predict', body: { instances: rows(256).map(([a, b, c, d]) => ({ a, b, c, d })) } };
+  const [raw, records] = await requestsInFunction<Outcome>('predict', [tfServing(256), natural], { storeUri: store.uri, env: { PEAK_CHILD_BODY: '0' } });
+  const fitting = (outcome: Outcome) => Number(/at most (\d+) of these 256 instances fit/.exec(outcome.error ?? '')?.[1]);
+  expect([raw.status, records.status]).toEqual([413, 413]);
+  expect(fitting(raw)).toBeGreaterThan(1);
+  expect(fitting(records)).toBe(fitting(raw));
+}, 60_000);
+
 it('/preprocess of 40 small PNGs for a 224 x 224 x 3 model is a 413 naming the images that fit, under 256 MB', async () => {
   const store = await tempFolderStore();
   const input = { kind: 'image', width: 224, height: 224, channels: 3 };
