@@ -23,6 +23,18 @@ const COMPATIBLE: Record<string, string[]> = {
 };
 
 /**
+ * What a client sends for an input of each dtype, in both protocols' words: a request's values are
+ * read as TF.js holds them (OIP's FP16 and FP64 as float32, INT8 to UINT32 as int32), so the
+ * datatype a refusal names may not be the one sent.
+ */
+const WHAT_FITS: Record<string, string> = {
+  float32: 'numbers (OIP: FP32, FP16, FP64 or an integer datatype)',
+  int32: 'integers (OIP: INT32, INT8, INT16, INT64, UINT8, UINT16 or UINT32)',
+  bool: 'booleans (OIP: BOOL)',
+  string: 'strings (OIP: BYTES)',
+};
+
+/**
  * Whether a tensor fits the model input it is for (dtype, shape, value count): a 400 naming what
  * does not. With `anyRowCount`, the first dimension is free even where the model fixes it: runModel
  * feeds such a model calls of its batch size.
@@ -30,7 +42,7 @@ const COMPATIBLE: Record<string, string[]> = {
 export function checkInput(spec: TensorSpec, input: TensorData, anyRowCount = false): void {
   const where = `input ${spec.name}`;
   if (!COMPATIBLE[spec.dtype]?.includes(input.dtype)) {
-    throw new BadRequestError(`${where}: datatype ${input.dtype} does not fit the model's ${spec.dtype}`);
+    throw new BadRequestError(`${where}: datatype ${input.dtype} does not fit the model's ${spec.dtype}: send ${WHAT_FITS[spec.dtype] ?? spec.dtype}`);
   }
   if (!fitsShape(anyRowCount ? anyRows(spec.shape) : spec.shape, input.shape)) {
     const fixed = anyRowCount && spec.shape !== null && (spec.shape[0] ?? -1) > 0;
