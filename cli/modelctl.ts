@@ -82,6 +82,7 @@ program
   .option('--align-corners', 'image: as tf.image.resizeBilinear alignCorners')
   .option('--half-pixel-centers', 'image: as tf.image.resizeBilinear halfPixelCenters')
   .option('--fit <fit>', 'image: stretch | cover | contain | mnist (default stretch)')
+  .option('--crop <top,left,bottom,right>', 'image: resize this box (fractions of height and width) as tf.image.cropAndResize does (fit stretch)')
   .option('--fill <0..255>', 'image, contain: the padding value (default 0)')
   .option('--scale <x>', 'image: pixel * scale + offset (default 1/255)')
   .option('--offset <x>', 'image: pixel * scale + offset (default 0)')

@@ -5,6 +5,7 @@
  * allowed values are written once, in the kind.
  *
  *   --image 224x224x3 --resize bilinear --align-corners --fit cover --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225
+ *   --image 96x96x3 --crop 0,0.1,0.9,0.9 --scale 1
  *   --image 64x64x1 --grey-weights 0.2989,0.587,0.114 --scale 0.00784313725 --offset -1
  *   --features sepal_length,sepal_width [--mean 5.8,3.0 --std 0.8,0.4]     (mean/std given: standardised by the service)
  *   --vocabulary words.txt [--count] [--no-lowercase] [--token-pattern "[a-z]+"]
@@ -19,6 +20,7 @@ export interface PreprocessingOptions {
   alignCorners?: boolean;
   halfPixelCenters?: boolean;
   fit?: string;
+  crop?: string;
   fill?: string;
   scale?: string;
   offset?: string;
@@ -54,6 +56,12 @@ const oneOrMany = (flag: string, text: string | undefined) => {
   return values.length === 1 ? values[0] : values;
 };
 
+function cropBox(text: string): number[] {
+  const box = numbers('crop', text);
+  if (box.length !== 4) throw new UsageError(`--crop: expected top,left,bottom,right (4 fractions of the height and width), got ${JSON.stringify(text)}`);
+  return box;
+}
+
 /** Drops the flags that were not given, so the kind's defaults apply. */
 const given = (settings: Record<string, unknown>) => Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
 
@@ -72,6 +80,7 @@ function image(options: PreprocessingOptions, size: string): Record<string, unkn
     alignCorners: options.alignCorners,
     halfPixelCenters: options.halfPixelCenters,
     fit: options.fit,
+    crop: options.crop === undefined ? undefined : cropBox(options.crop),
     fill: number('fill', options.fill),
     scale: number('scale', options.scale),
     offset: number('offset', options.offset),
@@ -139,7 +148,7 @@ export async function preprocessingFrom(options: PreprocessingOptions): Promise<
   if (options.image !== undefined) return checked(image(options, options.image), options);
   if (options.features !== undefined) return checked(tabular(options, list(options.features)), options);
   if (options.vocabulary !== undefined) return checked(await text(options, options.vocabulary), options);
-  const imageOnly = (['resize', 'alignCorners', 'halfPixelCenters', 'fit', 'fill', 'scale', 'offset', 'channelOrder', 'greyWeights', 'invert'] as const).filter(
+  const imageOnly = (['resize', 'alignCorners', 'halfPixelCenters', 'fit', 'crop', 'fill', 'scale', 'offset', 'channelOrder', 'greyWeights', 'invert'] as const).filter(
     (k) => options[k] !== undefined,
   );
   if (imageOnly.length > 0 || options.mean !== undefined || options.std !== undefined) {

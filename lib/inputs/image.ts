@@ -7,7 +7,8 @@
  *   2. turn upright by the JPEG's EXIF orientation         (orientation.ts; exifOrientation: false skips it)
  *   3. alpha over white; grey (luminance, or greyWeights) or RGB   (plane.ts)
  *   4. invert (255 - v) if asked; BGR order if asked
- *   5. fit to width x height: stretch, cover, contain, mnist, resampled by `resize`   (fit.ts)
+ *   5. fit to width x height: stretch, cover, contain, mnist, resampled by `resize`, or a crop box
+ *      resized as tf.image.cropAndResize does   (fit.ts)
  *   6. normalise each channel: (value * scale + offset - mean[c]) / std[c]
  *
  * Each option's default and the pipelines it matches are in the README ("Image preprocessing").
@@ -43,6 +44,12 @@ const settingsSchema = z
     alignCorners: z.boolean().default(false),
     halfPixelCenters: z.boolean().default(false),
     fit: z.enum(['stretch', 'cover', 'contain', 'mnist']).default('stretch'),
+    /**
+     * [top, left, bottom, right], fractions of the image's height and width: the box
+     * tf.image.cropAndResize takes ([y1, x1, y2, x2]), resampled as it samples (the box's corners
+     * on its output's), for a model whose pipeline crops so (@vladmandic/human's gear: [0, 0.1, 0.9, 0.9]).
+     */
+    crop: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1)]).optional(),
     /** contain: the padding's value, 0..255 before scaling (0 black). */
     fill: z.number().min(0).max(255).default(0),
     scale: z.number().default(1 / 255),
@@ -71,6 +78,19 @@ const settingsSchema = z
     if (s.greyWeights && s.channels !== 1) context.addIssue({ code: 'custom', path: ['greyWeights'], message: 'greyWeights apply to a 1-channel (grey) image' });
     if (s.alignCorners && s.halfPixelCenters)
       context.addIssue({ code: 'custom', path: ['halfPixelCenters'], message: 'alignCorners and halfPixelCenters cannot both be true (as in TF.js)' });
+    if (s.crop) {
+      const [top, left, bottom, right] = s.crop;
+      if (!(top < bottom && left < right)) context.addIssue({ code: 'custom', path: ['crop'], message: 'crop is top,left,bottom,right with top < bottom and left < right' });
+      if (s.fit !== 'stretch')
+        context.addIssue({ code: 'custom', path: ['crop'], message: `crop resizes its box to the model's size (fit stretch); fit ${s.fit} fits the whole image` });
+      if (s.resize === 'area') context.addIssue({ code: 'custom', path: ['crop'], message: 'crop resamples as tf.image.cropAndResize does: resize bilinear or nearest, not area' });
+      if (s.alignCorners || s.halfPixelCenters)
+        context.addIssue({
+          code: 'custom',
+          path: ['crop'],
+          message: "crop samples as tf.image.cropAndResize does (the box's corners on the output's): alignCorners and halfPixelCenters do not apply",
+        });
+    }
     if (s.resize === 'area' && (s.alignCorners || s.halfPixelCenters)) {
       context.addIssue({ code: 'custom', path: ['resize'], message: 'alignCorners and halfPixelCenters apply to bilinear and nearest resizing, not area' });
     }

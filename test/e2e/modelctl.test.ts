@@ -220,6 +220,12 @@ describe('modelctl', () => {
       /modelctl: scores logits: a regression's outputs are values/,
       1,
     ],
+    [['push', 'models/digits/versions/1', '--name', 'x', '--image', '28x28x1', '--crop', '0,0,1'], /modelctl: --crop: expected top,left,bottom,right \(4 fractions/, 2],
+    [
+      ['push', 'models/digits/versions/1', '--name', 'x', '--image', '28x28x1', '--crop', '0,0.1,0.9,0.9', '--fit', 'cover'],
+      /modelctl: --crop: crop resizes its box to the model's size \(fit stretch\); fit cover fits the whole image/,
+      2,
+    ],
     [['push', 'models/iris/versions/1', '--name', 'x', '--vocabulary', '/missing'], /modelctl: --vocabulary \/missing: no such file/, 2],
     [['push', 'models/iris/versions/1', '--name', 'x', '--meta', '/missing'], /modelctl: --meta \/missing: no such file/, 2],
     [['push', 'models/iris/versions/1', '--name', 'x', '--meta', 'README.md'], /modelctl: --meta README\.md: not JSON/, 2],

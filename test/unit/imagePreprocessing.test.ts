@@ -149,6 +149,21 @@ describe('resampling equals TF.js on the same decoded pixels', () => {
     for (let i = 0; i < plain.length; i += 11) expect(withOffset[i]).toBeCloseTo(plain[i] * 2 - 1, 5);
   });
 
+  it.each(['bilinear', 'nearest'] as const)("crop is tf.image.cropAndResize of the box (%s), as human's gear crops a face", async (resize) => {
+    // [top, left, bottom, right] as cropAndResize's [y1, x1, y2, x2]: gear's box, and one off-centre up-sampled.
+    for (const [crop, width, height] of [
+      [[0, 0.1, 0.9, 0.9], 24, 16],
+      [[0.25, 0.05, 0.6, 0.45], 40, 30],
+    ] as const) {
+      const s = settings({ width, height, resize, crop: [...crop] });
+      const reference = tf.tidy(() => tf.div(tf.image.cropAndResize(tf.expandDims<tf.Tensor4D>(decoded()), [[...crop]], [0], [height, width], resize), 255).dataSync());
+      expect(maxDifference(await encodeImages(s, [b64(png)]), reference)).toBeLessThanOrEqual(1e-5);
+    }
+    // The box matters: the whole image resized is another input (values are 0..1).
+    const whole = await encodeImages(settings({ resize }), [b64(png)]);
+    expect(maxDifference(await encodeImages(settings({ resize, crop: [0, 0.1, 0.9, 0.9] }), [b64(png)]), whole)).toBeGreaterThan(0.1);
+  });
+
   it('refuses settings TF.js would refuse or that cannot apply, naming the field', () => {
     const refuse = (fields: object) => JSON.stringify(imageKind.schema.safeParse({ kind: 'image', width: 4, height: 4, channels: 3, ...fields }).error?.issues);
     expect(refuse({ alignCorners: true, halfPixelCenters: true })).toMatch(/halfPixelCenters/);
@@ -158,6 +173,11 @@ describe('resampling equals TF.js on the same decoded pixels', () => {
     expect(refuse({ fit: 'crop' })).toMatch(/fit/);
     expect(refuse({ greyWeights: [0.2989, 0.587, 0.114] })).toMatch(/greyWeights apply to a 1-channel/);
     expect(refuse({ channels: 1, greyWeights: [0.3, 0.6] })).toMatch(/greyWeights/);
+    expect(refuse({ crop: [0.5, 0, 0.4, 1] })).toMatch(/crop is top,left,bottom,right with top < bottom/);
+    expect(refuse({ crop: [0, 0, 1, 1.5] })).toMatch(/crop/);
+    expect(refuse({ crop: [0, 0.1, 0.9, 0.9], fit: 'cover' })).toMatch(/crop resizes its box to the model's size \(fit stretch\); fit cover/);
+    expect(refuse({ crop: [0, 0.1, 0.9, 0.9], resize: 'area' })).toMatch(/bilinear or nearest, not area/);
+    expect(refuse({ crop: [0, 0.1, 0.9, 0.9], alignCorners: true })).toMatch(/alignCorners and halfPixelCenters do not apply/);
   });
 });
 

@@ -12,6 +12,9 @@
  *             the border rows and the image sits at a fractional offset, as the model saw in training
  *   mnist     crop to the ink, fit a 20/28 box, centre by centre of mass (area resampling)
  *
+ * or, with `crop` (fit stretch), the box [top, left, bottom, right] (fractions) resized with
+ * tf.image.cropAndResize: its sampling puts the box's corners on the output's corners.
+ *
  * `area` resampling is ours (areaResize.ts; TF.js has no area op): the coverage-weighted mean of
  * the source pixels when shrinking.
  */
@@ -30,6 +33,8 @@ export interface FitSettings {
   halfPixelCenters: boolean;
   /** contain: the value (0..255) of the padding. */
   fill: number;
+  /** [top, left, bottom, right], fractions: the box tf.image.cropAndResize resizes (fit stretch). */
+  crop?: [number, number, number, number];
 }
 
 /** [top, left, height, width] of the centred crop with the target's aspect ratio (Keras smart_resize). */
@@ -125,6 +130,10 @@ function fitted(settings: FitSettings, plane: Plane, orientation: number, where:
   const c = plane.channels;
   const image = oriented(tf.tensor3d(plane.data, [plane.height, plane.width, c]), orientation);
   const [h, w] = image.shape;
+  if (settings.crop) {
+    const method = settings.resize === 'nearest' ? 'nearest' : 'bilinear';
+    return tf.squeeze<tf.Tensor3D>(tf.image.cropAndResize(tf.expandDims<tf.Tensor4D>(image), [settings.crop], [0], [height, width], method), [0]);
+  }
   if (settings.fit === 'mnist') {
     return tf.tensor3d(mnistFit({ width: w, height: h, channels: c, data: image.dataSync() as Float32Array }, width, height).data, [height, width, c]);
   }
