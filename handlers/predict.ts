@@ -100,8 +100,8 @@ export const routes: Implementations<typeof predictRoutes> = {
         const raw = answersRaw(loaded.manifest, body, input);
         const outputs = await predict(loaded, input, timed(services, time));
         checkOutputAnswer(
-          // A regression's answer is its values, nested as the raw ones: no label beside each.
-          raw || loaded.manifest.task === 'regression' ? outputs : [{ data: outputs[0].data, extraPerValue: labelledBytes(loaded.manifest.labels) }],
+          // A regression's answer is its answer output's values, nested as the raw ones: no label beside each.
+          raw ? outputs : loaded.manifest.task === 'regression' ? [outputs[0]] : [{ data: outputs[0].data, extraPerValue: labelledBytes(loaded.manifest.labels) }],
           outputs[0]?.shape[0] ?? 1,
           answerLimitFor(request),
           services.limits.budget,

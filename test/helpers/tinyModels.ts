@@ -120,6 +120,19 @@ export async function writeConvImageModel(width: number, height: number, channel
 }
 
 /** A layers-format regression over 4 inputs with `units` outputs per row (a dense layer, arbitrary weights): a small request with a large answer. */
+/** Two outputs of the same 4 inputs: `small` (one value) first, then `wide` (`units` values). */
+export async function writeSmallAndWideModel(units: number): Promise<string> {
+  await initBackend();
+  const out = await folder();
+  const input = tfl.input({ shape: [4], name: 'x' });
+  const small = tfl.layers.dense({ units: 1, name: 'small' }).apply(input) as tfl.SymbolicTensor;
+  const wide = tfl.layers.dense({ units, name: 'wide' }).apply(input) as tfl.SymbolicTensor;
+  const model = tfl.model({ inputs: input, outputs: [small, wide] });
+  for (const [file, bytes] of await modelFiles(model)) await writeFile(path.join(out, file), bytes);
+  model.dispose();
+  return out;
+}
+
 export async function writeWideModel(units: number, dir?: string): Promise<string> {
   await initBackend();
   const out = dir ?? (await folder());

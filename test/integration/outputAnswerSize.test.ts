@@ -10,7 +10,8 @@ import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { requestsInFunction } from '../helpers/functionProcess.js';
 import { tempFolderStore } from '../helpers/stores.js';
 import { b64, pngBytes } from '../helpers/images.js';
-import { writeImageModel, writeWideModel } from '../helpers/tinyModels.js';
+import { call, serving } from '../helpers/serving.js';
+import { writeImageModel, writeSmallAndWideModel, writeWideModel } from '../helpers/tinyModels.js';
 
 const MB = 2 ** 20;
 type Outcome = { status: number; error?: string; peakBytes: number; tensors: number };
@@ -54,6 +55,17 @@ it("a regression's answer to natural instances is counted as its values, as the 
   expect([raw.status, records.status]).toEqual([413, 413]);
   expect(fitting(raw)).toBeGreaterThan(1);
   expect(fitting(records)).toBe(fitting(raw));
+}, 60_000);
+
+it("a regression's answer to natural instances is bounded by its answer output alone: a wide second output it does not carry refuses nothing", async () => {
+  const store = await tempFolderStore();
+  const features = ['a', 'b', 'c', 'd'].map((name) => ({ name, mean: 0, std: 1 }));
+  await pushModelFolder(store, await writeSmallAndWideModel(20_000), 'two', { task: 'regression', answerOutput: 'small', transforms: { input: { kind: 'tabular', features } } });
+  const app = serving(store.uri);
+  const answer = await call(app.predict, 'POST', '/v1/models/two:predict', { instances: rows(300).map(([a, b, c, d]) => ({ a, b, c, d })) });
+  expect(answer.statusCode, JSON.stringify(answer.body).slice(0, 300)).toBe(200);
+  expect(answer.body.predictions).toHaveLength(300);
+  expect(answer.body.predictions[0]).toEqual({ value: expect.any(Number) });
 }, 60_000);
 
 it('/preprocess of 40 small PNGs for a 224 x 224 x 3 model is a 413 naming the images that fit, under 256 MB', async () => {
