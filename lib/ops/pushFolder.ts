@@ -173,8 +173,10 @@ function checkFieldsFit(signature: Signature, task: Task, fields: Partial<Manife
     throw new BadRequestError(`scores ${fields.scores}: a regression's outputs are values, not class scores; scores is for a classifier`);
   if (task !== 'regression' && isPerPosition(output.shape)) {
     const others = signature.outputs.length > 1 ? `, or name another of its ${signature.outputs.length} outputs (--output)` : '';
+    // A size known only as the model runs (an image model pushed without --image) may be 1: tried at the image's size, the push learns it.
+    const open = output.shape?.slice(1, -1).includes(-1) ? `; its sizes of -1 are only known as it runs: with --image WxHxC the push tries it and learns them` : '';
     throw new BadRequestError(
-      `output ${output.name} has shape [${output.shape}]: a vector a pixel or position (a mask, keypoints), where a ${task} model answers one score vector a row, so its label would be a pixel's index: push it with --task regression, which answers the whole output${others}`,
+      `output ${output.name} has shape [${output.shape}]: a vector a pixel or position (a mask, keypoints), where a ${task} model answers one score vector a row, so its label would be a pixel's index: push it with --task regression and without labels or scores, which answers the whole output${others}${open}`,
     );
   }
   if (labels && task === 'binary' && labels.length !== 2) throw new BadRequestError(`a binary model has 2 labels (negative, positive), got ${labels.length}`);

@@ -316,15 +316,17 @@ export function oipResponse(
   // An empty list asks for nothing in particular: every output, as when it is absent (Triton reads it so).
   const asked = request.outputs?.length ? [...new Set(request.outputs.map((o) => o.name))] : undefined;
   const wanted = asked?.map((name) => outputNamed(manifest, name));
-  if (manifest.task !== 'regression') {
+  const labelOutput = manifest.task === 'regression' ? undefined : labelOutputOf(manifest);
+  const names = [...all.map((o) => o.name), ...(labelOutput ? [labelOutput] : [])];
+  const unknown = wanted?.filter((name) => !names.includes(name)) ?? [];
+  if (unknown.length) throw new BadRequestError(`unknown output(s) ${unknown.join(', ')}: the model answers ${names.join(', ')}`);
+  // The label only when asked for (or everything is): raw outputs alone need no label read from them.
+  if (labelOutput && (!wanted || wanted.includes(labelOutput))) {
     // A label from NaN scores would be an arbitrary class; the raw outputs alone carry them as they are.
-    const labelOutput = labelOutputOf(manifest);
-    if (!wanted || wanted.includes(labelOutput)) checkFiniteOutput(outputs[0], (r) => `row ${r}`);
+    checkFiniteOutput(outputs[0], (r) => `row ${r}`);
     const labels = topLabels(manifest, outputs[0]);
     all.push({ name: labelOutput, shape: [labels.length], datatype: 'BYTES', data: labels });
   }
-  const unknown = wanted?.filter((name) => !all.some((o) => o.name === name)) ?? [];
-  if (unknown.length) throw new BadRequestError(`unknown output(s) ${unknown.join(', ')}: the model answers ${all.map((o) => o.name).join(', ')}`);
   // An output asked for by its node is answered under that name, as the client will look it up.
   const answered = asked && wanted ? all.flatMap((o) => asked.filter((_, i) => wanted[i] === o.name).map((name) => ({ ...o, name }))) : all;
   return {

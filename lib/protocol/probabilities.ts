@@ -7,7 +7,8 @@
  * single logit's positive class starts at 0, not 0.5: read as a probability it was wrong.
  */
 import type { ScoreKind, Task } from '../registry/manifest.js';
-import { elementCount, type TensorData } from '../tensors/data.js';
+import { UnprocessableError } from '../errors.js';
+import { elementCount, isPerPosition, type TensorData } from '../tensors/data.js';
 
 /** The parts of a manifest that say what a row of the first output holds. */
 export interface ScoredOutputs {
@@ -49,8 +50,21 @@ export function probabilityRow(outputs: ScoredOutputs, values: number[]): number
   return out;
 }
 
+/**
+ * A classifier's output is one score vector a row. A version pushed before a push refused
+ * otherwise (human's selfie with labels: [rows, 256, 256, 1]) would answer a pixel's index as its
+ * label: a 422 instead, saying to push it as a regression.
+ */
+export function checkScoresByRow(outputs: ScoredOutputs, shape: readonly number[] | null): void {
+  if (outputs.task === 'regression' || !isPerPosition(shape)) return;
+  throw new UnprocessableError(
+    `this version was pushed as a ${outputs.task} model, but its output (shape [${shape}]) is a vector a pixel or position, not one score vector a row: its label would be a pixel's index. Push it again with --task regression and without labels, which answers the whole output`,
+  );
+}
+
 /** The first output, every row as probabilities (the output itself when it holds them already, or is not a classifier's). */
 export function asProbabilities(outputs: ScoredOutputs, output: TensorData): TensorData {
+  checkScoresByRow(outputs, output.shape);
   if (!needsConversion(outputs) || output.dtype === 'string') return output;
   const rows = output.shape[0] ?? 1;
   const width = rows === 0 ? 0 : elementCount(output.shape.slice(1));

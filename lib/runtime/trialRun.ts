@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Signature, TensorSpec } from '../registry/manifest.js';
-import { isBackendFault } from './recovery.js';
+import { withRecovery } from './recovery.js';
 import { predictTensors, type TfModel } from './tfModel.js';
 
 /** The first input's open dimensions taken from the row its natural input gives (`row`: an image's [height, width, channels]). */
@@ -70,13 +70,10 @@ export async function exampleSignature(model: TfModel, signature: Signature, nat
   if (!shapes) return signature;
   const openRows = (signature.inputs[0]?.shape?.[0] ?? -1) < 0;
   const oneRow = signature.outputs.map((o, i) => openRows && o.shape?.[0] === 1 && shapes[i]?.[0] === 1);
-  // A model that runs one row and not two is still pushed (its signature as it says): its batches fail as they would anyway.
-  const twoRows = oneRow.some(Boolean)
-    ? await runExample(model, signature, naturalRow, 2).catch((error: unknown) => {
-        if (isBackendFault(error)) throw error;
-        return undefined;
-      })
-    : undefined;
+  // The second run never fails the push: a model that runs one row and not two keeps its signature
+  // as it says (its batches fail as they would anyway), and so does one whose two rows do not fit
+  // the backend's memory (a large image model: the backend is then started afresh).
+  const twoRows = oneRow.some(Boolean) ? await withRecovery(() => runExample(model, signature, naturalRow, 2)).catch(() => undefined) : undefined;
   const outputs = signature.outputs.map((o, i) => {
     const shape = shapes[i];
     if (!shape) return o;

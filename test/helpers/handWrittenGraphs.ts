@@ -419,6 +419,18 @@ export function writePixelHeadModel(op: 'Sigmoid' | 'Softmax', side: 1 | 2, chan
   });
 }
 
+/** x [rows, 3] -> Reshape to [1, 3]: a signature of any rows, a graph that runs one (two fail in the Reshape). */
+export function writeOneRowOnlyModel(): Promise<string> {
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 3) } } },
+    { name: 'y', op: 'Reshape', input: ['x', 'shape'], attr: { T: float, Tshape: int32 } },
+  ];
+  return writeGraph('one-row-only-model', nodes, [{ name: 'shape', shape: [2], dtype: 'int32', values: [1, 3] }], {
+    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3) } },
+    outputs: { 'y:0': { name: 'y:0', dtype: 'DT_FLOAT', tensorShape: dims(1, 3) } },
+  });
+}
+
 /** The last op of writeHeadModel's graph, after its fused x W + b. */
 export type GraphHead = 'none' | 'Softmax' | 'LogSoftmax' | 'Relu';
 

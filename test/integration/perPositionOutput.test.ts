@@ -8,6 +8,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { keys } from '../../lib/registry/index.js';
 import { listAll } from '../../lib/store/index.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { writePixelHeadModel } from '../helpers/handWrittenGraphs.js';
@@ -51,9 +52,54 @@ describe('an output of one vector a pixel', () => {
     const folder = task === 'classification' ? await writePixelHeadModel('Softmax', 2, 3) : mask;
     const shape = task === 'classification' ? '-1,2,2,3' : '-1,2,2,1';
     await expect(pushModelFolder(store, folder, 'refused', fields)).rejects.toThrow(
-      `output head has shape [${shape}]: a vector a pixel or position (a mask, keypoints), where a ${task} model answers one score vector a row, so its label would be a pixel's index: push it with --task regression, which answers the whole output`,
+      `output head has shape [${shape}]: a vector a pixel or position (a mask, keypoints), where a ${task} model answers one score vector a row, so its label would be a pixel's index: push it with --task regression and without labels or scores, which answers the whole output`,
     );
     expect(await storedUnder('refused')).toEqual([]);
+  });
+
+  it('in a version pushed as binary before the push refused it: a 422 where a label is read (predict, explain, evaluate); its raw outputs are served', async () => {
+    await pushModelFolder(store, mask, 'old', { task: 'regression' });
+    const key = keys.manifest('old', 1);
+    const manifest = JSON.parse(new TextDecoder().decode(await store.get(key)));
+    await store.put(key, JSON.stringify({ ...manifest, task: 'binary', labels: ['background', 'person'] }));
+    const x = { name: 'x', shape: [1, 2, 2, 1], datatype: 'FP32', data: [-2, 0, 1.5, 3] };
+    const refusal = /^this version was pushed as a binary model, but its output \(shape \[-?1,2,2,1\]\) is a vector a pixel or position, not one score vector a row/;
+    const answers = [
+      await call(app.predict, 'POST', '/v1/models/old:predict', {
+        instances: [
+          [
+            [[-2], [0]],
+            [[1.5], [3]],
+          ],
+        ],
+        raw: false,
+      }),
+      await call(app.predict, 'POST', '/v2/models/old/infer', { inputs: [x] }),
+      await call(app.explain, 'POST', '/v2/models/old/explain', {
+        instances: [
+          [
+            [[-2], [0]],
+            [[1.5], [3]],
+          ],
+        ],
+      }),
+      await call(app.evaluate, 'POST', '/v2/models/old/evaluate', {
+        instances: [
+          [
+            [[-2], [0]],
+            [[1.5], [3]],
+          ],
+        ],
+        labels: ['person'],
+      }),
+    ];
+    for (const answer of answers) {
+      expect(answer.statusCode, JSON.stringify(answer.body)).toBe(422);
+      expect(answer.body.error).toMatch(refusal);
+    }
+    const raw = await call(app.predict, 'POST', '/v2/models/old/infer', { inputs: [x], outputs: [{ name: 'head' }] });
+    expect(raw.statusCode, JSON.stringify(raw.body)).toBe(200);
+    expect(raw.body.outputs.map((o: { name: string }) => o.name)).toEqual(['head']);
   });
 
   it('of one pixel ([rows, 1, 1, classes]) is a classifier, whose label is a class', async () => {

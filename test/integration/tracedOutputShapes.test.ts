@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { Manifest } from '../../lib/registry/manifest.js';
-import { writeTracedShapesModel } from '../helpers/handWrittenGraphs.js';
+import { writeOneRowOnlyModel, writeTracedShapesModel } from '../helpers/handWrittenGraphs.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
@@ -25,6 +25,12 @@ describe("a converted graph's output shapes traced at one row", () => {
   it('are stored as of any rows where the output follows the rows, and of one where it does not', () => {
     expect(shapeOf(manifest.signature.outputs as { name: string; shape: number[] }[], 'probs')).toEqual([-1, 2]);
     expect(shapeOf(manifest.signature.outputs as { name: string; shape: number[] }[], 'colSum')).toEqual([1, 3]);
+  });
+
+  it('are kept as said when the model cannot run two rows: the push does not fail for it', async () => {
+    const store = await tempFolderStore();
+    const pushed = await pushModelFolder(store, await writeOneRowOnlyModel(), 'single', { task: 'regression' });
+    expect(pushed.signature.outputs.map((o) => o.shape)).toEqual([[1, 3]]);
   });
 
   it('metadata shows the shapes infer answers', async () => {

@@ -9,6 +9,7 @@ import { instanceRowShape } from '../../inputs/encode.js';
 import type { LoadedModel } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import { checkFiniteOutput, toAnswers, type Answer } from '../../protocol/answers.js';
+import { checkScoresByRow } from '../../protocol/probabilities.js';
 import { checkAnswerSize, type AnswerLimit } from './answerSize.js';
 import type { Attribution, ExplainContext } from './context.js';
 import { checkFiniteAttributions } from './finite.js';
@@ -55,6 +56,7 @@ function scoreMeaning(spec: TargetSpec): string {
 /** `answerLimit`: the bytes the answer may take as sent (none: no limit, as in modelctl). */
 export async function explain(loaded: LoadedModel, request: ExplainRequest, limits: RunLimits, answerLimit?: AnswerLimit): Promise<ExplainAnswer> {
   const { manifest } = loaded;
+  checkScoresByRow(manifest, manifest.signature.outputs[0]?.shape ?? null);
   const png = request.format === 'png';
   // Natural instances: the method's pass checked first, in its own terms, then counted with their rows.
   const natural = instanceRowShape(manifest);
