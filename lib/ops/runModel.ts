@@ -28,9 +28,17 @@ const COMPATIBLE: Record<string, string[]> = {
  * datatype a refusal names may not be the one sent.
  */
 const WHAT_FITS: Record<string, string> = {
-  float32: 'numbers (OIP: FP32, FP16, FP64 or an integer datatype)',
-  int32: 'integers (OIP: INT32, INT8, INT16, INT64, UINT8, UINT16 or UINT32)',
+  float32: 'numbers (OIP: FP32, FP16, FP64, an integer datatype or BOOL)',
+  int32: 'integers (OIP: INT32, INT8, INT16, INT64, UINT8, UINT16, UINT32, UINT64 or BOOL)',
   bool: 'booleans (OIP: BOOL)',
+  string: 'strings (OIP: BYTES)',
+};
+
+/** What values of each dtype were sent as, in both protocols' words (OIP's datatypes are read into these). */
+const SENT_AS: Record<string, string> = {
+  float32: 'floating-point values (OIP: FP16, FP32 or FP64)',
+  int32: 'integers',
+  bool: 'booleans',
   string: 'strings (OIP: BYTES)',
 };
 
@@ -42,7 +50,7 @@ const WHAT_FITS: Record<string, string> = {
 export function checkInput(spec: TensorSpec, input: TensorData, anyRowCount = false): void {
   const where = `input ${spec.name}`;
   if (!COMPATIBLE[spec.dtype]?.includes(input.dtype)) {
-    throw new BadRequestError(`${where}: datatype ${input.dtype} does not fit the model's ${spec.dtype}: send ${WHAT_FITS[spec.dtype] ?? spec.dtype}`);
+    throw new BadRequestError(`${where}: ${SENT_AS[input.dtype] ?? input.dtype} do not fit the model's ${spec.dtype} input: send ${WHAT_FITS[spec.dtype] ?? spec.dtype}`);
   }
   if (!fitsShape(anyRowCount ? anyRows(spec.shape) : spec.shape, input.shape)) {
     const fixed = anyRowCount && spec.shape !== null && (spec.shape[0] ?? -1) > 0;

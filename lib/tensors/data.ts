@@ -64,7 +64,8 @@ export function concatRows(chunks: TensorData[]): TensorData {
   const data: Scalar[] | Float32Array | Int32Array = first.dtype === 'float32' ? new Float32Array(size) : first.dtype === 'int32' ? new Int32Array(size) : [];
   let offset = 0;
   for (const chunk of chunks) {
-    if (Array.isArray(data)) data.push(...Array.from(chunk.data));
+    // One value at a time: a spread of a chunk (push(...values)) passes each as an argument, past the stack's room for a mask of 256 x 256.
+    if (Array.isArray(data)) for (let i = 0; i < chunk.data.length; i += 1) data.push(chunk.data[i] as Scalar);
     else (data as Float32Array).set(chunk.data as ArrayLike<number>, offset);
     offset += chunk.data.length;
   }

@@ -23,7 +23,16 @@ export function anyRows(shape: readonly number[] | null): readonly number[] | nu
 export function padRows(t: TensorData, rows: number): TensorData {
   const have = t.shape[0];
   const rowSize = elementCount(t.shape.slice(1));
-  const last = Array.prototype.slice.call(t.data, (have - 1) * rowSize, have * rowSize);
-  const data = [...Array.from(t.data), ...Array.from({ length: rows - have }, () => last).flat()];
+  const length = rows * rowSize;
+  // Of the rows' own kind: a typed array stays one (4 bytes a value, as the budget counts), not a JS array of numbers.
+  const source = t.data;
+  const at = (i: number) => (i < have * rowSize ? i : (have - 1) * rowSize + (i % rowSize));
+  let data: TensorData['data'];
+  if (ArrayBuffer.isView(source)) {
+    const typed = source as Float32Array | Int32Array;
+    const out = new (typed.constructor as new (n: number) => Float32Array | Int32Array)(length);
+    for (let i = 0; i < length; i += 1) out[i] = typed[at(i)];
+    data = out;
+  } else data = Array.from({ length }, (_, i) => source[at(i)]);
   return { ...t, shape: [rows, ...t.shape.slice(1)], data };
 }

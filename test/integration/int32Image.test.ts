@@ -50,7 +50,9 @@ describe('an int32 image model', () => {
     for (const datatype of ['FP16', 'FP32', 'FP64']) {
       const answer = await call(app.predict, 'POST', '/v2/models/pose/infer', { inputs: [{ name: 'x', shape: [1, 2, 2, 3], datatype, data: Array(12).fill(1.5) }] });
       expect(answer.statusCode).toBe(400);
-      expect(answer.body.error).toBe("input x: datatype float32 does not fit the model's int32: send integers (OIP: INT32, INT8, INT16, INT64, UINT8, UINT16 or UINT32)");
+      expect(answer.body.error).toBe(
+        "input x: floating-point values (OIP: FP16, FP32 or FP64) do not fit the model's int32 input: send integers (OIP: INT32, INT8, INT16, INT64, UINT8, UINT16, UINT32, UINT64 or BOOL)",
+      );
     }
   });
 });
