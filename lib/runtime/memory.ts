@@ -162,7 +162,10 @@ export class MemoryBudget {
 
   functionSizeFor(bytes: number): number {
     const needed = bytes / MARGIN + tf.memory().numBytes;
-    const measured = needed + bytesOutsideTensors() + SAFETY_MARGIN_BYTES;
+    // The size named is one a fresh process then promises the bytes in (promisable): its measure may
+    // be a little higher, and its warm-up is still ahead (this one's measure holds what is done of it).
+    // Without them, 702 MB was named for an explanation that a 702 MB function refused, asking 706.
+    const measured = needed + PROMISE_MARGIN_BYTES / MARGIN + warmUpAhead() + bytesOutsideTensors() + SAFETY_MARGIN_BYTES;
     // With the floor as reserve: F - 3F/16 >= needed while 3F/16 is under 384 MB (F < 2048 MB), then F - 384 MB >= needed.
     const floorCapAt = FLOOR_MAX_BYTES / FLOOR_SHARE;
     const underFloor = needed / (1 - FLOOR_SHARE) <= floorCapAt ? needed / (1 - FLOOR_SHARE) : needed + FLOOR_MAX_BYTES;
