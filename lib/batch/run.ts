@@ -20,7 +20,7 @@ import type { RunLimits } from '../runtime/memory.js';
 import { csvRecordBatches } from '../inputs/csvRecords.js';
 import { csvColumns, requiredColumns } from '../inputs/encode.js';
 import { recordLimit, recordRoom } from '../inputs/recordRoom.js';
-import { FILE_RECORD_LIMIT, type RecordLimit } from '../inputs/recordLimit.js';
+import type { RecordLimit } from '../inputs/recordLimit.js';
 import { oneRowNeed } from '../ops/runModel.js';
 import { ConcatUnsupportedError, getJson, listAll, ObjectChangedError, pinnableEtag, versionOf, type ObjectStore } from '../store/index.js';
 import { newRunId, outputsFor, parseInputKey, refusedManifestKey, runFiles, type BatchInput, type BatchOutputs, type RunFiles, type ShardOutputs } from './paths.js';
@@ -155,11 +155,9 @@ async function* scoredBatches(store: ObjectStore, loaded: LoadedModel, input: Ba
   const stream = await store.getStream(input.key, { start: checkpoint.offset || undefined, end: checkpoint.end, ifMatch });
   // One record is held whole while it is read: the longest this function's memory holds, not only
   // a file's 32 MiB (a 33 MB line took a 256 MB function to 264 MB). Past it, a JSON line is a bad
-  // row and a CSV record fails the file, as a record past 32 MiB does. A function that cannot run
-  // even one row has no such limit: that is no row's fault, and the file fails on its first row
-  // with the 413 naming what one row needs (every row was "too long" for its budget).
-  const reserved = oneRowNeed(loaded, limits.budget);
-  const limit = reserved > limits.budget.available() ? FILE_RECORD_LIMIT : recordLimit(limits.budget, reserved);
+  // row and a CSV record fails the file, as a record past 32 MiB does (recordLimit: none when not
+  // even one row fits, so every row was not "too long" for its budget).
+  const limit = recordLimit(limits.budget, oneRowNeed(loaded, limits.budget));
   try {
     yield* input.format === 'csv' ? scoredCsv(stream, loaded, checkpoint, limits, limit) : scoredJsonl(stream, loaded, checkpoint, limits, limit);
   } finally {

@@ -49,6 +49,10 @@ export function recordRoom(budget: EncodeBudget, reserved = 0): number {
  * and its evaluation answered 200. Past this limit, a 413 naming it and the function that reads more.
  */
 export function recordLimit(budget: EncodeBudget, reserved = 0): RecordLimit {
+  // A function that cannot run even one row has no such limit: that is no record's fault, and the
+  // first row fails with the 413 naming what one row needs (an evaluation of nsfw in 256 MB blamed
+  // its 12-byte header for being "longer than 0.0 MB").
+  if (reserved > budget.available()) return FILE_RECORD_LIMIT;
   const bytes = Math.floor((Math.max(0, budget.available() - reserved) * (1 - RECORDS_SHARE)) / READ_COPIES);
   if (bytes >= MAX_RECORD_LENGTH) return FILE_RECORD_LIMIT;
   return {

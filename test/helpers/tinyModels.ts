@@ -119,7 +119,6 @@ export async function writeConvImageModel(width: number, height: number, channel
   return out;
 }
 
-/** A layers-format regression over 4 inputs with `units` outputs per row (a dense layer, arbitrary weights): a small request with a large answer. */
 /** Two outputs of the same 4 inputs: `small` (one value) first, then `wide` (`units` values). */
 export async function writeSmallAndWideModel(units: number): Promise<string> {
   await initBackend();
@@ -133,6 +132,7 @@ export async function writeSmallAndWideModel(units: number): Promise<string> {
   return out;
 }
 
+/** A layers-format regression over 4 inputs with `units` outputs per row (a dense layer, arbitrary weights): a small request with a large answer. */
 export async function writeWideModel(units: number, dir?: string): Promise<string> {
   await initBackend();
   const out = dir ?? (await folder());
