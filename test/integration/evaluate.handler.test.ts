@@ -11,7 +11,7 @@ import { listAll } from '../../lib/store/index.js';
 import { writeHalfPlusTwo } from '../helpers/halfPlusTwo.js';
 import { call, callHttpApi, serving, type App } from '../helpers/serving.js';
 import { recording, tempFolderStore } from '../helpers/stores.js';
-import { writeLayersModel } from '../helpers/tinyModels.js';
+import { writeLayersModel, writeWideModel } from '../helpers/tinyModels.js';
 import { localLimits } from '../../lib/runtime/memory.js';
 
 let app: App;
@@ -116,8 +116,11 @@ describe('evaluate handler', () => {
     const inline = await call(app.evaluate, 'POST', '/v2/models/half/evaluate', { instances: [0, 2], labels: [1e300, 3] });
     expect(inline.statusCode).toBe(400);
     expect(inline.body.error).toBe('labels[0]: 1e+300 is beyond float32 (the model computes in float32: at most ±3.40e+38)');
-    await store.put('_datasets/half-huge.csv', 'x,y\n0,2\n2,-4e38\n');
-    const file = await call(app.evaluate, 'POST', '/v2/models/half/evaluate', { dataset: '_datasets/half-huge.csv', labelColumn: 'y' });
+    // A model a CSV row fits (half takes one value a row, and a CSV row is a list of cells): the first bad line is the label's.
+    const features = ['a', 'b', 'c', 'd'].map((name) => ({ name, mean: 0, std: 1 }));
+    await pushModelFolder(store, await writeWideModel(1), 'sum4', { task: 'regression', transforms: { input: { kind: 'tabular', features } } });
+    await store.put('_datasets/sum4-huge.csv', 'a,b,c,d,y\n0,0,0,0,2\n2,1,0,1,-4e38\n');
+    const file = await call(app.evaluate, 'POST', '/v2/models/sum4/evaluate', { dataset: '_datasets/sum4-huge.csv', labelColumn: 'y' });
     expect(file.statusCode).toBe(400);
     expect(file.body.error).toMatch(/^line 3, y: -4e\+38 is beyond float32/);
     // The largest float32 is a label like any other, and its metrics are numbers.
@@ -315,6 +318,12 @@ describe('evaluate: options and labels that do not apply to the model', () => {
       'housing',
       { dataset: '_datasets/housing-test.csv', labelColumn: 'medv', topK: 2 },
       /topK: housing is a regression model; top-k accuracy applies to multiclass models only/,
+    ],
+    [
+      'topK of every class (an accuracy of 1 whatever the model predicts)',
+      'iris',
+      { dataset: '_datasets/iris-test.csv', labelColumn: 'species', topK: 3 },
+      /^topK: iris has 3 classes, so its top-3 accuracy would be 1 whatever it predicts: ask for fewer than 3$/,
     ],
   ])('%s: 400 naming it (it was ignored), on evaluate and before an asynchronous job is accepted', async (_case, model, body, message) => {
     const answer = await call(demo.evaluate, 'POST', `/v2/models/${model}/evaluate`, body);

@@ -161,6 +161,14 @@ describe('JSON Lines', () => {
     expect(inline.body.error).toMatch(/^instances\[289\]\.b64: /);
   });
 
+  it('names the first bad line when a bad image comes before a line that is not JSON in the same chunk (the JSON was named first)', async () => {
+    const digits = (await readFile('models/_datasets/digits-test.jsonl', 'utf8')).trim().split('\n').slice(0, 8);
+    const rows = [...digits.slice(0, 5), JSON.stringify({ image: { b64: '%%' }, label: 3 }), ...digits.slice(5, 8), '{"image": oops}'];
+    const { http, cli } = await bothWays('digits', 'two-bad.jsonl', `${rows.join('\n')}\n`);
+    expect(http.body.error).toMatch(/^line 6\.b64: /);
+    expect(cli.stderr).toMatch(/^modelctl: line 6\.b64: /m);
+  });
+
   it('names a line that is not JSON by its number', async () => {
     const { http, cli } = await bothWays('spam', 'bad.jsonl', '\uFEFF{"text":"hello there","label":"ham"}\n\n{"text": oops}\n');
     expect(http.body.error).toBe('line 3 is not valid JSON');

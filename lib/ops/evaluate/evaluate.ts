@@ -3,6 +3,7 @@
  * same decode and predict path as a predict request, chunk by chunk, into streaming metrics.
  */
 import { randomUUID } from 'node:crypto';
+import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import type { Manifest } from '../../registry/index.js';
@@ -102,18 +103,26 @@ async function* chunksOf(loaded: LoadedModel, examples: AsyncIterable<Example> |
     size = chunkSize();
     room = recordRoom(limits.budget, oneRowNeed(loaded, limits.budget));
   };
-  for await (const example of examples) {
-    const bytes = example.bytes ?? 0;
-    if (chunk.length > 0 && held + bytes > room) {
-      yield* flush();
-      next();
+  try {
+    for await (const example of examples) {
+      const bytes = example.bytes ?? 0;
+      if (chunk.length > 0 && held + bytes > room) {
+        yield* flush();
+        next();
+      }
+      chunk.push(example);
+      held += bytes;
+      if (chunk.length >= size) {
+        yield* flush();
+        next();
+      }
     }
-    chunk.push(example);
-    held += bytes;
-    if (chunk.length >= size) {
-      yield* flush();
-      next();
-    }
+  } catch (error) {
+    // A row the data set cannot give (a line that is not JSON) comes after the chunk's rows: they run
+    // first, so a bad row among them is the one named (line 10's JSON was named before line 6's image).
+    if (!(error instanceof BadRequestError) || chunk.length === 0) throw error;
+    yield* flush();
+    throw error;
   }
   if (chunk.length > 0) yield* flush();
 }
