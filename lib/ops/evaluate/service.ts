@@ -8,9 +8,10 @@ import { datasetKey, formatOf, readDataset } from './dataset.js';
 import { canReadColumns } from '../../inputs/encode.js';
 import { recordLimit, recordRoom } from '../../inputs/recordRoom.js';
 import { oneRowNeed } from '../runModel.js';
+import { lastDimension } from '../../tensors/data.js';
 import { csvColumnChunks } from './columnar.js';
 import { evaluateChunks, evaluateModel, type EvaluateOptions, type Evaluation } from './evaluate.js';
-import { classNames, exampleFromRow, inlineExamples, type Example } from './examples.js';
+import { exampleFromRow, inlineExamples, type Example } from './examples.js';
 import type { EvaluateRequest } from './request.js';
 import { thinCurve } from './roc.js';
 import { checkOneValuePerExample } from '../regressionOutput.js';
@@ -40,7 +41,7 @@ export function checkEvaluateOptions(
     throw new BadRequestError(`${names.topK}: ${manifest.name} is a ${manifest.task} model; top-k accuracy applies to multiclass models only`);
   }
   // Of k at least the classes, every row's truth is among its top k: an accuracy of 1 that says nothing (scikit-learn warns so).
-  const classes = manifest.task === 'classification' ? classNames(manifest).length : 0;
+  const classes = request.topK !== undefined && manifest.task === 'classification' ? (manifest.labels?.length ?? lastDimension(manifest.signature.outputs[0].shape)) : 0;
   if (request.topK !== undefined && classes > 0 && request.topK >= classes) {
     throw new BadRequestError(
       `${names.topK}: ${manifest.name} has ${classes} classes, so its top-${request.topK} accuracy would be 1 whatever it predicts: ask for fewer than ${classes}`,
