@@ -100,7 +100,8 @@ function formatExplanation(answer: ExplainAnswer, k: number): string {
   const params = Object.entries(meta.params)
     .map(([key, v]) => `${key} ${v}`)
     .join(', ');
-  const lines = [`${meta.modelName}:${meta.modelVersion} ${meta.method} (${params})`, `score: ${meta.score}`];
+  // The output explained: of a model with several, the one its answers read (the HTTP answer's meta.output).
+  const lines = [`${meta.modelName}:${meta.modelVersion} ${meta.method} (${params})`, `score: ${meta.score}, of output ${meta.output}`];
   for (const [i, e] of answer.data.explanations.entries()) lines.push('', describe(e, i), top(e, k));
   return lines.join('\n');
 }

@@ -15,6 +15,7 @@ describe('modelctl explain', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^iris:1 integratedGradients \(target setosa, baseline mean, steps 50, integration gaussLegendre\)/);
     expect(stdout).toMatch(/instance 1: setosa \(score 0\.99\d+\), baseline score [\d.e-]+, convergence delta/);
+    expect(stdout).toMatch(/^score: probability of the target class \(softmax output\), of output probabilities$/m);
     const rows = stdout.split('\n').filter((l) => /^(petal|sepal)_/.test(l));
     expect(rows).toHaveLength(2);
   });
