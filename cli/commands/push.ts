@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { setAlias, TASKS, type ManifestFields, type ScoreKind, type Task } from '../../lib/registry/index.js';
-import { pushModelFolder, pushTfjsZip } from '../../lib/ops/pushFolder.js';
+import { AnswerOutputError, pushModelFolder, pushTfjsZip } from '../../lib/ops/pushFolder.js';
 import { pushKerasFile } from '../../lib/ops/pushKeras.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { UsageError } from '../errors.js';
@@ -75,6 +75,9 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
       if (extension !== '.zip') manifest = await pushKerasFile(store, bytes, where, name, fields, { onProgress });
       else manifest = await pushTfjsZip(store, bytes, createHash('sha256').update(bytes).digest('hex'), where, name, fields, { onProgress });
     }
+  } catch (error) {
+    // An --output the model has no output of is a mistake in the command line, as an explain --target is (exit 2).
+    throw error instanceof AnswerOutputError ? new UsageError(`--output: ${error.message}`) : error;
   } finally {
     bar.stop();
   }

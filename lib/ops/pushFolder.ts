@@ -138,6 +138,13 @@ function checkSignatureUsable(signature: Signature): void {
   }
 }
 
+/** The output a push names to answer from (--output, answerOutput) is not the model's: modelctl says it of its option. */
+export class AnswerOutputError extends BadRequestError {
+  constructor(answerOutput: string, signature: Signature) {
+    super(`output ${quoted(answerOutput)} is not one of the model's: its outputs are ${signature.outputs.map((o) => quoted(o.name)).join(', ')}`);
+  }
+}
+
 /**
  * The signature with the output that answers, labels, task and scores read first: the one
  * `answerOutput` (--output) names, by its name (a graph's signature key) or its node, else the
@@ -146,7 +153,7 @@ function checkSignatureUsable(signature: Signature): void {
 function withAnswerOutput(signature: Signature, answerOutput: string | undefined): Signature {
   if (answerOutput === undefined) return signature;
   const at = outputIndexNamed(signature.outputs, answerOutput);
-  if (at < 0) throw new BadRequestError(`output ${quoted(answerOutput)} is not one of the model's: its outputs are ${signature.outputs.map((o) => quoted(o.name)).join(', ')}`);
+  if (at < 0) throw new AnswerOutputError(answerOutput, signature);
   return { ...signature, outputs: [signature.outputs[at], ...signature.outputs.filter((_, i) => i !== at)] };
 }
 

@@ -206,6 +206,12 @@ describe('modelctl', () => {
     [['push', 'README.md', '--name', 'x'], /neither a \.keras file/, 1],
     [['--store', refusedStore, 'push', 'models/iris/versions/1', '--name', 'iris2', '--labels', 'a,b,a'], /modelctl: label "a" is given twice/, 1],
     // Usage: the command line asks for what cannot be (exit 2), named by its option or file.
+    // Found once the model is read: an output it does not have, as an explain --target.
+    [
+      ['--store', refusedStore, 'push', 'models/iris/versions/1', '--name', 'iris2', '--output', 'bogus'],
+      /^modelctl: --output: output "bogus" is not one of the model's: its outputs are "probabilities"$/m,
+      2,
+    ],
     [['push', '.', '--name', '../evil'], /invalid model name/, 2],
     [['push', '/nonexistent', '--name', 'x'], /\/nonexistent: no such folder or file/, 2],
     [['list', '--bogus'], /modelctl: unknown option '--bogus'/, 2],
