@@ -8,6 +8,7 @@ import { initBackend } from '../runtime/backend.js';
 import { isBackendFault } from '../runtime/recovery.js';
 import { disposeModel, modelFromMemory, signatureOf } from '../runtime/tfModel.js';
 import { exampleSignature } from '../runtime/trialRun.js';
+import { withWholePixels } from './wholePixels.js';
 import type { ObjectStore } from '../store/index.js';
 import {
   checkWeightFiles,
@@ -245,13 +246,14 @@ export async function pushModelFiles(
   files: ModelFiles,
   source: string,
   name: string,
-  fields: Partial<ManifestFields> = {},
+  given: Partial<ManifestFields> = {},
   options: PushOptions = {},
 ): Promise<Manifest> {
   validateName(name);
-  const inferred = fields.signature ?? (await inferSignature(files, naturalRow(fields)));
+  const inferred = given.signature ?? (await inferSignature(files, naturalRow(given)));
   checkSignatureUsable(inferred);
-  const signature = withAnswerOutput(inferred, fields.answerOutput);
+  const signature = withAnswerOutput(inferred, given.answerOutput);
+  const fields = withWholePixels(signature.inputs[0], given);
   const modelJson = parseModelJson(files.get('model.json'));
   const task = fields.task ?? guessTask(modelJson, signature, Array.isArray(fields.labels) ? fields.labels : undefined, fields.scores);
   checkFieldsFit(signature, task, fields);

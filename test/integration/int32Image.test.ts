@@ -7,17 +7,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
+import { BadRequestError } from '../../lib/errors.js';
 import { writeInt32ImageModel } from '../helpers/handWrittenGraphs.js';
 import { b64, pngBytes } from '../helpers/images.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
 let app: App;
+let store: Awaited<ReturnType<typeof tempFolderStore>>;
 /** A 3 x 3 picture: bilinear resizing to 2 x 2 gives values between pixels, which the cast cuts. */
 const picture = b64(pngBytes(3, 3, (x, y) => [40 * x + 7, 60 * y + 3, 25 * (x + y) + 1, 255]));
 
 beforeAll(async () => {
-  const store = await tempFolderStore();
+  store = await tempFolderStore();
   const input = { kind: 'image', width: 2, height: 2, channels: 3, fit: 'stretch', resize: 'bilinear', scale: 1 };
   await pushModelFolder(store, await writeInt32ImageModel(), 'pose', { labels: ['a', 'b'], transforms: { input } });
   app = serving(store.uri);
@@ -54,5 +56,28 @@ describe('an int32 image model', () => {
         "input x: floating-point values (OIP: FP16, FP32 or FP64) do not fit the model's int32 input: send integers (OIP: INT32, INT8, INT16, INT64, UINT8, UINT16, UINT32, UINT64 or BOOL)",
       );
     }
+  });
+
+  it('takes pixels as they are (scale 1) when the push gives no scale: the default 1/255 of a float input would cut every pixel to 0', async () => {
+    const input = { kind: 'image', width: 2, height: 2, channels: 3, fit: 'stretch', resize: 'bilinear' };
+    const pushed = await pushModelFolder(store, await writeInt32ImageModel(), 'pose-unscaled', { labels: ['a', 'b'], transforms: { input } });
+    expect(pushed.transforms.input).toMatchObject({ kind: 'image', scale: 1 });
+    const [said, unscaled] = await Promise.all(['pose', 'pose-unscaled'].map((name) => call(app.predict, 'POST', `/v2/models/${name}/preprocess`, { instances: [picture] })));
+    expect(unscaled.statusCode).toBe(200);
+    expect(unscaled.body.outputs[0].data).toEqual(said.body.outputs[0].data);
+    expect(Math.max(...unscaled.body.outputs[0].data)).toBeGreaterThan(1);
+  });
+
+  it.each([
+    [{ scale: 1 / 255 }, 'p * 0.00392156862745098 + 0'],
+    [{ scale: 1, mean: [0, 127.5, 0] }, 'p * 1 + -127.5 in channel 1'],
+    [{ scale: 1, std: 2 }, 'p * 0.5 + 0'],
+  ])('refuses settings %j that feed it fractions, saying what a pixel becomes, and stores nothing', async (settings, becomes) => {
+    const input = { kind: 'image', width: 2, height: 2, channels: 3, ...settings };
+    const name = `pose-${Object.keys(settings).join('-')}`;
+    const refused = pushModelFolder(store, await writeInt32ImageModel(), name, { labels: ['a', 'b'], transforms: { input } });
+    await expect(refused).rejects.toBeInstanceOf(BadRequestError);
+    await expect(refused).rejects.toThrow(`input x takes whole numbers (int32), and the image preprocessing makes pixel p (0..255) the value ${becomes}, which is cut`);
+    expect((await store.listPage(`${name}/`)).objects).toEqual([]);
   });
 });
