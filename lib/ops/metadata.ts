@@ -34,7 +34,9 @@ function layerSummary(loaded: LoadedModel): { layers?: LayerSummary[]; totalPara
  */
 function oipTensor(spec: TensorSpec, parameters: Record<string, unknown> = {}) {
   const all = spec.shape === null ? { unknown_rank: true, ...parameters } : parameters;
-  return { name: spec.name, datatype: oipDatatypeOf(spec.dtype), shape: spec.shape ?? [-1], ...(Object.keys(all).length > 0 ? { parameters: all } : {}) };
+  // A narrower integer the model declares (uint8) by its own name: TF.js holds it as int32, and a client sends what the model takes.
+  const datatype = spec.declaredDtype === undefined ? oipDatatypeOf(spec.dtype) : spec.declaredDtype.toUpperCase();
+  return { name: spec.name, datatype, shape: spec.shape ?? [-1], ...(Object.keys(all).length > 0 ? { parameters: all } : {}) };
 }
 
 /**
@@ -110,7 +112,8 @@ const TF_DTYPES: Record<string, string> = { float32: 'DT_FLOAT', int32: 'DT_INT3
  */
 function tfServingTensor(spec: TensorSpec) {
   const dim = (spec.shape ?? []).map((size) => ({ size: String(size), name: '' }));
-  return { dtype: TF_DTYPES[spec.dtype], tensor_shape: { dim, unknown_rank: spec.shape === null }, name: spec.node ?? spec.name };
+  const dtype = spec.declaredDtype === undefined ? TF_DTYPES[spec.dtype] : `DT_${spec.declaredDtype.toUpperCase()}`;
+  return { dtype, tensor_shape: { dim, unknown_rank: spec.shape === null }, name: spec.node ?? spec.name };
 }
 
 /** GET /v1/models/{m}/metadata: a SignatureDef map with one `serving_default` signature. */

@@ -4,19 +4,18 @@
  * (@vladmandic/human casts the decoded image to int32). Its preprocessing is settled at push: a
  * scale the push does not give is 1 there, not the 1/255 a float input gets, which cut to whole
  * numbers on the way in made every pixel 0 (the model answered a black image for every photo);
- * settings that still give fractions are refused, saying what a pixel becomes.
+ * settings that still shrink pixels into fewer values, or give values outside a narrower type the
+ * model declares (uint8: 0..255), are refused, saying what a pixel becomes.
  */
 import { BadRequestError } from '../errors.js';
 import type { ImageSettings } from '../inputs/image.js';
 import { inputSettingsSchema } from '../inputs/kinds.js';
+import { NARROW_INTEGER_RANGES } from '../tensors/valueRanges.js';
 import type { ManifestFields, TensorSpec } from '../registry/manifest.js';
-
-/** Close enough to a whole number that float arithmetic, not the settings, made the difference. */
-const isWhole = (x: number) => Math.abs(x - Math.round(x)) < 1e-9;
 
 const perChannel = (value: number | number[], channels: number) => (Array.isArray(value) ? value : new Array<number>(channels).fill(value));
 
-/** The fields with an integer image input's preprocessing settled: scale 1 unless given, and refused if a pixel would not stay whole. */
+/** The fields with an integer image input's preprocessing settled: scale 1 unless given, and refused if pixels would not stay apart (or in the declared type's range). */
 export function withWholePixels(input: TensorSpec, fields: Partial<ManifestFields>): Partial<ManifestFields> {
   const given = fields.transforms?.input as Record<string, unknown> | undefined;
   if (input.dtype !== 'int32' || given?.kind !== 'image') return fields;
@@ -27,14 +26,25 @@ export function withWholePixels(input: TensorSpec, fields: Partial<ManifestField
   const { scale, offset, mean, std, channels } = parsed.data as ImageSettings;
   const means = perChannel(mean, channels);
   const stds = perChannel(std, channels);
-  // A pixel p becomes (p * scale + offset - mean) / std = p * a + b in each channel: whole for every p when a and b are.
+  // A pixel p becomes (p * scale + offset - mean) / std = p * a + b in each channel, cut toward zero.
+  // With |a| < 1 pixels that differ become one value (1/255: every pixel 0, white 1): what the
+  // model sees is no longer the image. A fraction in b alone only shifts them (a pipeline that
+  // centres and casts, as TF.js's cast cuts it), and is taken.
   for (let c = 0; c < channels; c++) {
     const a = scale / stds[c];
     const b = (offset - means[c]) / stds[c];
-    if (!isWhole(a) || !isWhole(b)) {
-      const channel = Array.isArray(mean) || Array.isArray(std) ? ` in channel ${c}` : '';
+    const channel = Array.isArray(mean) || Array.isArray(std) ? ` in channel ${c}` : '';
+    if (Math.abs(a) < 1) {
       throw new BadRequestError(
-        `input ${input.name} takes whole numbers (int32), and the image preprocessing makes pixel p (0..255) the value p * ${a} + ${b}${channel}, which is cut to a whole number on the way in (with scale 1/255 every pixel is 0): give scale 1 and no offset, mean or std (pixels as 0..255, as the model's own code feeds it), or settings that keep pixels whole`,
+        `input ${input.name} takes whole numbers (int32), and the image preprocessing makes pixel p (0..255) the value p * ${a} + ${b}${channel}, cut to a whole number on the way in, so that pixels that differ become one value (with scale 1/255 every pixel is 0): give scale 1 (pixels as 0..255, as the model's own code feeds it), or settings that keep pixels apart`,
+      );
+    }
+    // A narrower type the model declares (uint8) holds fewer values: every pixel's must be one of them.
+    const range = input.declaredDtype === undefined ? undefined : NARROW_INTEGER_RANGES[input.declaredDtype];
+    const [low, high] = [Math.min(b, 255 * a + b), Math.max(b, 255 * a + b)];
+    if (range && (low < range[0] || high > range[1])) {
+      throw new BadRequestError(
+        `input ${input.name} takes ${input.declaredDtype} values (${range[0]}..${range[1]}), and the image preprocessing makes pixels 0..255 the values ${low}..${high}${channel}: give settings that keep them in ${range[0]}..${range[1]} (scale 1: pixels as they are)`,
       );
     }
   }

@@ -73,7 +73,7 @@ export const tfServingStatusResponse = z
   .describe('TF Serving GetModelStatusResponse');
 
 const tensorInfo = z.object({
-  dtype: z.enum(['DT_FLOAT', 'DT_INT32', 'DT_BOOL', 'DT_STRING']),
+  dtype: z.enum(['DT_FLOAT', 'DT_INT32', 'DT_BOOL', 'DT_STRING', 'DT_UINT8', 'DT_INT8', 'DT_UINT16', 'DT_INT16']),
   tensor_shape: z.object({ dim: z.array(z.object({ size: z.string().describe('-1 for a variable size'), name: z.string() })), unknown_rank: z.boolean() }),
   name: z.string().describe('the graph node that computes it'),
 });

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { inputSettingsSchema } from '../inputs/kinds.js';
+import { NARROW_INTEGERS } from '../tensors/valueRanges.js';
 
 const DTYPES = ['float32', 'int32', 'bool', 'string'] as const;
 
@@ -15,6 +16,12 @@ const tensorSpec = z.object({
    * (any shape), as a TF signature's `unknownRank` says: not [], which is a scalar's shape.
    */
   shape: z.array(z.number().int().min(-1)).nullable(),
+  /**
+   * The narrower integer type the model's signature declares where TF.js holds int32 (handtrack's
+   * image input is uint8): metadata shows it, and values outside its range are refused, as TF
+   * Serving refuses them, rather than run as numbers the model never takes.
+   */
+  declaredDtype: z.enum(NARROW_INTEGERS).optional(),
   /**
    * A graph output named by its signature key (gender_output): the node that computes it
    * (Identity_1), what TF.js calls it and versions pushed before answered by (runtime/signatureKeys.ts).

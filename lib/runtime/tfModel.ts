@@ -156,7 +156,12 @@ const TF_DTYPES: Record<string, TensorSpec['dtype']> = {
 interface Declared {
   shape: GivenShape;
   dtype?: TensorSpec['dtype'];
+  /** The TF type said, where TF.js holds it as int32 and it is narrower (DT_UINT8: uint8). */
+  narrow?: TensorSpec['declaredDtype'];
 }
+
+/** TF's narrower integer types, as the manifest names them. */
+const NARROW: Record<string, TensorSpec['declaredDtype']> = { DT_UINT8: 'uint8', DT_INT8: 'int8', DT_UINT16: 'uint16', DT_INT16: 'int16' };
 
 /**
  * What model.json's signature (the SavedModel's, as tensorflowjs_converter writes it) says of each
@@ -170,7 +175,7 @@ function declared(model: GraphModel, which: 'inputs' | 'outputs'): Map<string, D
     if (typeof name !== 'string') continue;
     // proto3 JSON leaves out an empty dim list: a shape with neither dims nor unknownRank is a scalar's.
     const shape = !tensorShape || tensorShape.unknownRank ? undefined : (tensorShape.dim ?? []).map((d) => Number(d.size ?? -1));
-    found.set(name.replace(/:0$/, ''), { shape, dtype: dtype === undefined ? undefined : TF_DTYPES[dtype] });
+    found.set(name.replace(/:0$/, ''), { shape, dtype: dtype === undefined ? undefined : TF_DTYPES[dtype], narrow: dtype === undefined ? undefined : NARROW[dtype] });
   }
   return found;
 }
@@ -191,7 +196,8 @@ export function signatureOf(model: TfModel): Signature {
   const declaredInputs = declared(model, 'inputs');
   const inputs = model.inputs.map((t) => {
     const said = declaredInputs.get(t.name);
-    return spec(t.name, t.dtype ?? said?.dtype, t.shape ?? said?.shape);
+    const taken = spec(t.name, t.dtype ?? said?.dtype, t.shape ?? said?.shape);
+    return said?.narrow && taken.dtype === 'int32' ? { ...taken, declaredDtype: said.narrow } : taken;
   });
   const declaredOutputs = declared(model, 'outputs');
   const said = model.outputs.map((t) => declaredOutputs.get(t.name));

@@ -21,6 +21,8 @@ export interface TensorSpec {
   name: string;
   dtype: TensorDtype;
   shape: number[] | null;
+  /** The narrower integer type the model declares where TF.js holds int32 (registry/manifest.ts). */
+  declaredDtype?: 'uint8' | 'int8' | 'uint16' | 'int16';
 }
 
 export function elementCount(shape: readonly number[]): number {

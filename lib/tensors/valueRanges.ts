@@ -17,6 +17,11 @@ export function fitsFloat32(v: number): boolean {
 export const INT32_MIN = -(2 ** 31);
 export const INT32_MAX = 2 ** 31 - 1;
 
+/** Integer types narrower than int32, which TF.js reads as int32, and the values each holds. */
+export const NARROW_INTEGER_RANGES = { uint8: [0, 255], int8: [-128, 127], uint16: [0, 65535], int16: [-32768, 32767] } as const;
+export type NarrowInteger = keyof typeof NARROW_INTEGER_RANGES;
+export const NARROW_INTEGERS = Object.keys(NARROW_INTEGER_RANGES) as [NarrowInteger, ...NarrowInteger[]];
+
 /** A value as a message names it. */
 function shown(v: unknown): string {
   return typeof v === 'number' ? String(v) : quoted(v);

@@ -282,8 +282,8 @@ export function writeFailingAsyncModel(): Promise<string> {
 const IMAGE_W = Array.from({ length: 12 * 2 }, (_, i) => ((i * 37) % 11) / 100 - 0.05);
 
 /** x [batch, 2, 2, 3] of `dtype` -> Cast to float -> Reshape [rows, 12] -> MatMul [12, 2] -> Softmax. */
-function writeImageModel(prefix: string, dtype: 'int32' | 'float32', batch: number): Promise<string> {
-  const input = dtype === 'int32' ? int32 : float;
+function writeImageModel(prefix: string, dtype: 'int32' | 'uint8' | 'float32', batch: number): Promise<string> {
+  const input = { int32, uint8: { type: 'DT_UINT8' }, float32: float }[dtype];
   const nodes = [
     { name: 'x', op: 'Placeholder', attr: { dtype: input, shape: { shape: dims(batch, 2, 2, 3) } } },
     { name: 'cast', op: 'Cast', input: ['x'], attr: { SrcT: input, DstT: float } },
@@ -306,6 +306,9 @@ function writeImageModel(prefix: string, dtype: 'int32' | 'float32', batch: numb
  * [rows, 12] -> MatMul [12, 2] -> Softmax. `batch` fixes the rows as MoveNet's signature does (1).
  */
 export const writeInt32ImageModel = (batch = -1) => writeImageModel('int32-image-model', 'int32', batch);
+
+/** The same model with a uint8 input, as handtrack's (TF.js holds it as int32). */
+export const writeUint8ImageModel = () => writeImageModel('uint8-image-model', 'uint8', -1);
 
 /** The same model with a float32 input and a batch size its signature fixes. */
 export const writeFixedBatchImageModel = (batch: number) => writeImageModel('fixed-batch-image-model', 'float32', batch);

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { BadRequestError } from '../../lib/errors.js';
-import { writeInt32ImageModel } from '../helpers/handWrittenGraphs.js';
+import { loadWrittenGraph, writeInt32ImageModel, writeUint8ImageModel } from '../helpers/handWrittenGraphs.js';
 import { b64, pngBytes } from '../helpers/images.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
@@ -70,14 +70,65 @@ describe('an int32 image model', () => {
 
   it.each([
     [{ scale: 1 / 255 }, 'p * 0.00392156862745098 + 0'],
-    [{ scale: 1, mean: [0, 127.5, 0] }, 'p * 1 + -127.5 in channel 1'],
+    [{ scale: 1, std: [1, 4, 1] }, 'p * 0.25 + 0 in channel 1'],
     [{ scale: 1, std: 2 }, 'p * 0.5 + 0'],
-  ])('refuses settings %j that feed it fractions, saying what a pixel becomes, and stores nothing', async (settings, becomes) => {
+  ])('refuses settings %j that make pixels that differ one value, saying what a pixel becomes, and stores nothing', async (settings, becomes) => {
     const input = { kind: 'image', width: 2, height: 2, channels: 3, ...settings };
     const name = `pose-${Object.keys(settings).join('-')}`;
     const refused = pushModelFolder(store, await writeInt32ImageModel(), name, { labels: ['a', 'b'], transforms: { input } });
     await expect(refused).rejects.toBeInstanceOf(BadRequestError);
-    await expect(refused).rejects.toThrow(`input x takes whole numbers (int32), and the image preprocessing makes pixel p (0..255) the value ${becomes}, which is cut`);
+    await expect(refused).rejects.toThrow(`input x takes whole numbers (int32), and the image preprocessing makes pixel p (0..255) the value ${becomes}, cut to a whole number`);
     expect((await store.listPage(`${name}/`)).objects).toEqual([]);
+  });
+});
+
+describe('a uint8 image model (handtrack: TF.js holds its input as int32)', () => {
+  let folder: string;
+  beforeAll(async () => {
+    folder = await writeUint8ImageModel();
+    await pushModelFolder(store, folder, 'hands', { labels: ['a', 'b'], transforms: { input: { kind: 'image', width: 2, height: 2, channels: 3 } } });
+  });
+
+  it('refuses image settings that would give values outside 0..255, and stores nothing', async () => {
+    const input = { kind: 'image', width: 2, height: 2, channels: 3, scale: 1, offset: -128 };
+    await expect(pushModelFolder(store, folder, 'hands-offset', { labels: ['a', 'b'], transforms: { input } })).rejects.toThrow(
+      'input x takes uint8 values (0..255), and the image preprocessing makes pixels 0..255 the values -128..127: give settings that keep them in 0..255 (scale 1: pixels as they are)',
+    );
+    expect((await store.listPage('hands-offset/')).objects).toEqual([]);
+  });
+
+  it('is described as uint8 by both protocols', async () => {
+    const [oip, tfServing] = await Promise.all([call(app.metadata, 'GET', '/v2/models/hands'), call(app.metadata, 'GET', '/v1/models/hands/metadata')]);
+    expect(oip.body.inputs[0]).toMatchObject({ name: 'x', datatype: 'UINT8', shape: [-1, 2, 2, 3] });
+    expect(tfServing.body.metadata.signature_def.signature_def.serving_default.inputs.x.dtype).toBe('DT_UINT8');
+  });
+
+  it("refuses values outside 0..255 on every route, as TF Serving does, and answers those inside as TF.js's own run", async () => {
+    const data = [0, 7, 255, 12, 200, 3, 99, 1, 128, 64, 32, 16];
+    const outside = [...data.slice(0, 4), 300, ...data.slice(5)];
+    const oip = (values: number[]) => ({ inputs: [{ name: 'x', shape: [1, 2, 2, 3], datatype: 'INT32', data: values }] });
+    const refused = await Promise.all([
+      call(app.predict, 'POST', '/v2/models/hands/infer', oip(outside)),
+      call(app.predict, 'POST', '/v1/models/hands:predict', {
+        instances: [
+          [
+            [outside.slice(0, 3), outside.slice(3, 6)],
+            [outside.slice(6, 9), outside.slice(9)],
+          ],
+        ],
+      }),
+      call(app.predict, 'POST', '/v2/models/hands/infer', oip(data.map((v, i) => (i === 2 ? -1 : v)))),
+    ]);
+    expect(refused.map((r) => r.statusCode)).toEqual([400, 400, 400]);
+    expect(refused[0].body.error).toBe('input x (uint8)[4] (flat index): 300 is not an integer in 0..255');
+    expect(refused[1].body.error).toMatch(/300 is not an integer in 0\.\.255/);
+    expect(refused[2].body.error).toBe('input x (uint8)[2] (flat index): -1 is not an integer in 0..255');
+    const answered = await call(app.predict, 'POST', '/v2/models/hands/infer', oip(data));
+    expect(answered.statusCode, JSON.stringify(answered.body)).toBe(200);
+    const model = await loadWrittenGraph(folder);
+    const reference = tf.tidy(() => (model.predict(tf.tensor4d(data, [1, 2, 2, 3], 'int32')) as tf.Tensor).dataSync());
+    model.dispose();
+    const probs = answered.body.outputs.find((o: { name: string }) => o.name === 'probs');
+    expect(probs.data).toEqual(Array.from(reference));
   });
 });
