@@ -6,7 +6,7 @@
 import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { predictRoutes } from '../lib/api/routes/predict.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
-import { type AnswerOutput, checkOutputAnswer } from '../lib/ops/outputAnswerSize.js';
+import { type AnswerOutput, checkOutputAnswer, oneRowAdvice } from '../lib/ops/outputAnswerSize.js';
 import { predict } from '../lib/ops/predict.js';
 import { preprocess, previewPng } from '../lib/ops/preprocess.js';
 import { binaryOutputsWanted, binaryResponse, HEADER_LENGTH } from '../lib/protocol/binaryData.js';
@@ -70,6 +70,9 @@ function classifyAnswerOutput(manifest: Manifest, output: TensorData): AnswerOut
 /** What a labelled answer adds to each score at most: its label and keys, as escaped in the sent JSON ({"label":"...","score":...}). */
 const labelledBytes = (labels: string[] | undefined) => 40 + 2 * Math.max(10, ...(labels ?? []).map((l) => Buffer.byteLength(JSON.stringify(l))));
 
+/** For one row's answer, what to ask for should it be over Lambda's limit once built (lib/http/handler.ts): fewer rows cannot help. */
+const tooLargeAdvice = (answered: AnswerOutput[], rows: number, limitBytes: number) => (rows === 1 ? { tooLargeAdvice: oneRowAdvice(answered, rows, limitBytes) } : {});
+
 export const routes: Implementations<typeof predictRoutes> = {
   infer: async ({ request, params, query, body, services, time }) =>
     services.loader.withModel(
@@ -79,15 +82,13 @@ export const routes: Implementations<typeof predictRoutes> = {
         const outputs = await predict(loaded, decodeOip(loaded.manifest, body), timed(services, time));
         const response = oipResponse(loaded.manifest, outputs, body);
         const rows = outputs[0]?.shape[0] ?? 1;
-        checkOutputAnswer(
-          response.outputs.map((o) => ({ data: o.data, binary: binary(o.name) })),
-          rows,
-          answerLimitFor(request),
-          services.limits.budget,
-        );
-        if (!response.outputs.some((o) => binary(o.name))) return { body: encodeOip(loaded.manifest, outputs, body) };
+        const answered = response.outputs.map((o) => ({ data: o.data, binary: binary(o.name) }));
+        const limit = answerLimitFor(request);
+        checkOutputAnswer(answered, rows, limit, services.limits.budget);
+        const advice = tooLargeAdvice(answered, rows, limit.bytes);
+        if (!response.outputs.some((o) => binary(o.name))) return { body: encodeOip(loaded.manifest, outputs, body), ...advice };
         const { body: bytes, headerLength } = binaryResponse(response, binary);
-        return { contentType: 'application/octet-stream', headers: { [HEADER_LENGTH]: String(headerLength) }, body: bytes };
+        return { contentType: 'application/octet-stream', headers: { [HEADER_LENGTH]: String(headerLength) }, body: bytes, ...advice };
       },
       time,
     ),
@@ -99,16 +100,18 @@ export const routes: Implementations<typeof predictRoutes> = {
         const input = decodeTfServing(loaded.manifest, body);
         const raw = answersRaw(loaded.manifest, body, input);
         const outputs = await predict(loaded, input, timed(services, time));
-        checkOutputAnswer(
-          // A regression's answer is its answer output's values, nested as the raw ones: no label beside each.
-          raw ? outputs : loaded.manifest.task === 'regression' ? [outputs[0]] : [{ data: outputs[0].data, extraPerValue: labelledBytes(loaded.manifest.labels) }],
-          outputs[0]?.shape[0] ?? 1,
-          answerLimitFor(request),
-          services.limits.budget,
-        );
+        // A regression's answer is its answer output's values, nested as the raw ones: no label beside each.
+        const answered = raw ? outputs : loaded.manifest.task === 'regression' ? [outputs[0]] : [{ data: outputs[0].data, extraPerValue: labelledBytes(loaded.manifest.labels) }];
+        const rows = outputs[0]?.shape[0] ?? 1;
+        const limit = answerLimitFor(request);
+        checkOutputAnswer(answered, rows, limit, services.limits.budget);
         const answer = encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k });
         // Plain arrays are written as tensorflow_model_server writes them (its floats, NaN); labelled answers are ours.
-        return { body: answer, jsonText: raw ? () => tfServingAnswerText(outputs, input.columnar, String(loaded.manifest.version)) : undefined };
+        return {
+          body: answer,
+          jsonText: raw ? () => tfServingAnswerText(outputs, input.columnar, String(loaded.manifest.version)) : undefined,
+          ...tooLargeAdvice(answered, rows, limit.bytes),
+        };
       },
       time,
     ),

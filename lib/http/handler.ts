@@ -49,9 +49,10 @@ function oversized(result: HttpResult): number | undefined {
  * An answer over Lambda's limit would reach the client as API Gateway's bare 5xx: a 413 says what to
  * do, including, for a client that did not take one, asking for a compressed answer.
  */
-function tooLarge(bytes: number, couldCompress: boolean, noun = 'instances'): PayloadTooLargeError {
+function tooLarge(bytes: number, couldCompress: boolean, reply: Pick<Reply, 'noun' | 'tooLargeAdvice'>): PayloadTooLargeError {
+  const advice = reply.tooLargeAdvice ?? `ask for less in one request (fewer ${reply.noun ?? 'instances'}, shorter texts, fewer outputs)`;
   return new PayloadTooLargeError(
-    `the answer would be ${megabytes(bytes)}, over the ${megabytes(MAX_BODY_BYTES)} a Lambda function can return: ask for less in one request (fewer ${noun}, shorter texts, fewer outputs)${couldCompress ? ', or for a compressed answer (Accept-Encoding: gzip)' : ''}`,
+    `the answer would be ${megabytes(bytes)}, over the ${megabytes(MAX_BODY_BYTES)} a Lambda function can return: ${advice}${couldCompress ? ', or ask for a compressed answer (Accept-Encoding: gzip)' : ''}`,
   );
 }
 
@@ -103,7 +104,7 @@ export function httpHandler(routes: Route[]): HttpHandler {
     const bytes = oversized(result);
     if (bytes !== undefined) {
       logger.warn('answer over the payload limit', { route: routeName, bytes, contentEncoding: result.headers['content-encoding'] });
-      result = encode(request, errorReply(tooLarge(bytes, compresses(request) && chosenCoding(acceptEncoding) === undefined, reply.noun), requestId), requestId);
+      result = encode(request, errorReply(tooLarge(bytes, compresses(request) && chosenCoding(acceptEncoding) === undefined, reply), requestId), requestId);
     }
     const millis = performance.now() - started;
     logger.info('request', { method: request?.method, path: request?.path, route: routeName, status: result.statusCode, millis: Math.round(millis * 10) / 10 });

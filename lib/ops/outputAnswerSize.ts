@@ -58,6 +58,27 @@ function bounds(outputs: AnswerOutput[]): { least: number; most: number } {
 }
 
 /**
+ * What to ask for when one row's answer is over a response's limit (`limitBytes`), where fewer
+ * rows cannot help: the binary form where it fits (4 bytes a float, base64-encoded in the
+ * function's answer), else batch scoring, whose answers go to S3. efficientpose's one image
+ * (368 x 368 x 16 heatmaps, 8.3 MB as float32) was told to send fewer instances and fewer
+ * outputs, which could not help. `outputs` hold `rows` rows; one row's share is judged.
+ */
+export function oneRowAdvice(outputs: AnswerOutput[], rows: number, limitBytes: number, noun = 'instances'): string {
+  const share = 1 / Math.max(1, rows);
+  const values = Math.round(outputs.reduce((sum, o) => sum + o.data.length, 0) * share);
+  const rawBytes = outputs.reduce((sum, o) => sum + o.data.length * share * (ArrayBuffer.isView(o.data) ? (o.data as unknown as Float32Array).BYTES_PER_ELEMENT : 4), 0);
+  const binarySent = (rawBytes * 4) / 3 + FIXED_BYTES;
+  const one = `one ${singular(noun)}'s answer`;
+  if (!outputs.every((o) => o.binary) && binarySent <= limitBytes) {
+    return `${one} fits as binary data (OIP's binary_data_output on /v2/models/{name}/infer: ${megabytes(binarySent)} sent)`;
+  }
+  const several = outputs.length > 1 ? `its ${outputs.length} outputs hold` : 'its output holds';
+  const fewer = outputs.length > 1 ? 'ask for fewer outputs, or ' : '';
+  return `${one} alone is too large (${several} ${values} values, ${megabytes(rawBytes)} as bytes before any encoding): ${fewer}score it with batch scoring, whose answers are written to S3 rather than returned`;
+}
+
+/**
  * A 413 before the answer of `rows` instances is built, when it cannot be returned within `limit`
  * (its least size is past it) or its building would not fit the memory `budget` gives: the budget's
  * safety margin holds an answer of `limit.bytes` being built, as any answer sent; past that, each
@@ -70,19 +91,24 @@ export function checkOutputAnswer(outputs: AnswerOutput[], rows: number, limit: 
   const { least, most } = bounds(outputs);
   if (most <= limit.bytes) return;
   const perRow = (most - FIXED_BYTES) / Math.max(1, rows);
-  const fitting = (bytes: number) => {
+  // Fewer outputs is advice only where the answer carries more than one.
+  const fewerOutputs = outputs.length > 1 ? ' (or ask for fewer outputs)' : '';
+  // `why`: the response's limit (what one row's answer holds is said then), or the memory building it takes.
+  const fitting = (bytes: number, why: 'limit' | 'memory' = 'limit') => {
     const fit = Math.min(rows, Math.floor((bytes - FIXED_BYTES) / perRow));
-    return fit > 0 ? `at most ${fit} of these ${rows} ${noun} fit: send ${fit === 1 ? 'one' : fit} at a time` : `not even one ${singular(noun)} fits`;
+    return fit > 0
+      ? `at most ${fit} of these ${rows} ${noun} fit: send ${fit === 1 ? 'one' : fit} at a time${fewerOutputs}`
+      : `not even one ${singular(noun)} fits${why === 'limit' ? `: ${oneRowAdvice(outputs, rows, limit.bytes, noun)}` : ''}`;
   };
   const otherwise = limit.otherwise ? `, or ${limit.otherwise}` : '';
   if (!limit.compressed && least > limit.bytes) {
     throw new PayloadTooLargeError(
-      `the answer would be at least ${megabytes(least)}, over the ${megabytes(limit.bytes)} a Lambda function can return: ${fitting(limit.bytes)} (or ask for fewer outputs)${otherwise}`,
+      `the answer would be at least ${megabytes(least)}, over the ${megabytes(limit.bytes)} a Lambda function can return: ${fitting(limit.bytes)}${otherwise}`,
     );
   }
   const need = (most - limit.bytes) * BUILT_BYTES_PER_ANSWER_BYTE;
   if (need <= budget.availableFor(need)) return;
   throw new PayloadTooLargeError(
-    `the answer's JSON would be up to ${megabytes(most)}${limit.compressed ? ' before it is compressed' : ''}; building it past the first ${megabytes(limit.bytes)} takes ${megabytes(need)} of memory (${BUILT_BYTES_PER_ANSWER_BYTE} bytes for each of its bytes), and this function can give ${budget.describe()}: ${fitting(limit.bytes + budget.promisable() / BUILT_BYTES_PER_ANSWER_BYTE)} (or ask for fewer outputs)`,
+    `the answer's JSON would be up to ${megabytes(most)}${limit.compressed ? ' before it is compressed' : ''}; building it past the first ${megabytes(limit.bytes)} takes ${megabytes(need)} of memory (${BUILT_BYTES_PER_ANSWER_BYTE} bytes for each of its bytes), and this function can give ${budget.describe()}: ${fitting(limit.bytes + budget.promisable() / BUILT_BYTES_PER_ANSWER_BYTE, 'memory')}`,
   );
 }

@@ -499,3 +499,15 @@ export function writeGroupedPixelsModel(): Promise<string> {
     outputs: { 'y:0': { name: 'y:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 8, 3) } },
   });
 }
+
+/** x [rows, 4] -> Tile [1, times] -> y [rows, 4 * times]: one row answers as many values as asked, for answers past a response's size. */
+export function writeRepeatModel(times: number): Promise<string> {
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 4) } } },
+    { name: 'y', op: 'Tile', input: ['x', 'multiples'], attr: { T: float, Tmultiples: int32 } },
+  ];
+  return writeGraph('repeat-model', nodes, [{ name: 'multiples', shape: [2], dtype: 'int32', values: [1, times] }], {
+    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 4) } },
+    outputs: { 'y:0': { name: 'y:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 4 * times) } },
+  });
+}
