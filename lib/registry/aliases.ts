@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, IntegrityError, NotFoundError } from '../errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getJson, getJsonVersioned, listAll, type ObjectStore } from '../store/index.js';
 import { keys } from './keys.js';
@@ -32,25 +32,57 @@ export const aliasResponse = aliasSchema
  */
 const storedSchema = aliasSchema.extend({ writeId: z.string().optional() });
 
-export async function readAlias(store: ObjectStore, model: string, alias: string): Promise<AliasRecord | undefined> {
-  validateName(model);
-  validateName(alias, 'alias');
-  try {
-    return aliasSchema.parse(await getJson(store, keys.alias(model, alias)));
-  } catch (error) {
-    if (error instanceof NotFoundError) return undefined;
-    throw error;
+/**
+ * An alias file that is not an alias record (not JSON, or not of this shape: a hand edit) is
+ * damage, not an outage: a 500 naming the alias, without Retry-After. Setting the alias again
+ * (PUT, modelctl promote) writes over it.
+ */
+class DamagedAliasError extends IntegrityError {
+  constructor(model: string, alias: string, cause: unknown) {
+    super(`alias ${alias} of ${model}: ${(cause as Error).message}`, {
+      cause,
+      publicMessage: `alias ${alias} of model ${model} is damaged in the store (not a valid alias record): set it again (PUT /v2/models/${model}/aliases/${alias}, or modelctl promote)`,
+    });
   }
 }
 
+/** The stored alias file checked: a DamagedAliasError when it is not one. */
+function aliasFile<S extends z.ZodType>(schema: S, value: unknown, model: string, alias: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new DamagedAliasError(model, alias, new Error(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')));
+  return parsed.data;
+}
+
+export async function readAlias(store: ObjectStore, model: string, alias: string): Promise<AliasRecord | undefined> {
+  validateName(model);
+  validateName(alias, 'alias');
+  let value: unknown;
+  try {
+    value = await getJson(store, keys.alias(model, alias));
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    if (error instanceof IntegrityError) throw new DamagedAliasError(model, alias, error);
+    throw error;
+  }
+  return aliasFile(aliasSchema, value, model, alias);
+}
+
+/**
+ * The model's aliases and their versions. A damaged alias file is left out, so that one bad file
+ * does not hide the others, nor the model list; a request that names it gets the 500 naming it.
+ */
 export async function listAliases(store: ObjectStore, model: string): Promise<Record<string, number>> {
   validateName(model);
   const prefix = keys.aliasesPrefix(model);
   const out: Record<string, number> = {};
   for await (const object of listAll(store, prefix)) {
     const alias = object.key.slice(prefix.length).replace(/\.json$/, '');
-    const record = await readAlias(store, model, alias);
-    if (record) out[alias] = record.version;
+    try {
+      const record = await readAlias(store, model, alias);
+      if (record) out[alias] = record.version;
+    } catch (error) {
+      if (!(error instanceof DamagedAliasError)) throw error;
+    }
   }
   return out;
 }
@@ -60,10 +92,24 @@ type Move = (current: AliasRecord | undefined) => Promise<AliasRecord | undefine
 
 const ATTEMPTS = 5;
 
-async function readVersioned(store: ObjectStore, model: string, alias: string): Promise<{ record: AliasRecord; writeId?: string; etag: string } | undefined> {
-  const read = await getJsonVersioned(store, keys.alias(model, alias));
+/**
+ * The alias as stored, to move. A damaged file reads as no record at its ETag: the move writes
+ * over it (its history is lost with it), which is how an operator repairs it.
+ */
+async function readVersioned(store: ObjectStore, model: string, alias: string): Promise<{ record?: AliasRecord; writeId?: string; etag: string } | undefined> {
+  let read: Awaited<ReturnType<typeof getJsonVersioned>>;
+  try {
+    read = await getJsonVersioned(store, keys.alias(model, alias));
+  } catch (error) {
+    if (!(error instanceof IntegrityError)) throw error;
+    const info = await store.head(keys.alias(model, alias));
+    if (info?.etag === undefined) throw error;
+    return { etag: info.etag };
+  }
   if (!read) return undefined;
-  const { writeId, ...record } = storedSchema.parse(read.value);
+  const stored = storedSchema.safeParse(read.value);
+  if (!stored.success) return { etag: read.etag };
+  const { writeId, ...record } = stored.data;
   return { record, writeId, etag: read.etag };
 }
 

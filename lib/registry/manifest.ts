@@ -3,6 +3,7 @@
  * whose manifest is missing does not exist. Validated on read, so a hand-edited store fails loudly.
  */
 import { z } from 'zod';
+import { IntegrityError } from '../errors.js';
 import { inputSettingsSchema } from '../inputs/kinds.js';
 import { NARROW_INTEGERS } from '../tensors/valueRanges.js';
 
@@ -129,10 +130,19 @@ export function outputIndexNamed(outputs: TensorSpec[], name: string): number {
   return -1;
 }
 
+/** What a client reads about a version whose stored manifest is not one (a hand edit, a bad copy). */
+export const DAMAGED_MANIFEST = 'the model version is damaged in the store (its manifest.json is not a valid manifest): push it again, or move the alias to another version';
+
+/**
+ * A stored manifest, checked. One that is not valid is damage, not an outage: a 500 saying so,
+ * without Retry-After (a retry reads the same bytes); the file and what is wrong go to the log.
+ */
 export function parseManifest(raw: unknown, where: string): Manifest {
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new Error(`invalid manifest ${where}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new IntegrityError(`invalid manifest ${where}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
+      publicMessage: DAMAGED_MANIFEST,
+    });
   }
   return parsed.data;
 }

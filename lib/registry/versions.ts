@@ -1,8 +1,8 @@
 /** Reading what exists: models, committed versions, manifests. */
-import { NotFoundError } from '../errors.js';
+import { IntegrityError, NotFoundError } from '../errors.js';
 import { getJson, listAll, listPrefixes, type ObjectStore } from '../store/index.js';
 import { COMMITTED_VERSION, keys } from './keys.js';
-import { parseManifest, type Manifest } from './manifest.js';
+import { DAMAGED_MANIFEST, parseManifest, type Manifest } from './manifest.js';
 import { isValidName, validateName } from './names.js';
 
 /** Committed versions (those with a manifest.json), ascending. Partial versions are invisible. */
@@ -38,6 +38,8 @@ export async function readManifest(store: ObjectStore, model: string, version: n
     return parseManifest(await getJson(store, key), `${store.uri}${key}`);
   } catch (error) {
     if (error instanceof NotFoundError) throw new NotFoundError(`model ${model} has no version ${version}`);
+    // Not JSON at all: the same damage as a manifest that is not one, in the same words.
+    if (error instanceof IntegrityError) throw new IntegrityError(error.message, { cause: error, publicMessage: DAMAGED_MANIFEST });
     throw error;
   }
 }

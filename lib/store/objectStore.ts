@@ -3,7 +3,7 @@
  * Keys are relative to the store's root (the S3 prefix or the folder), always with '/' separators.
  */
 import type { Readable } from 'node:stream';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, IntegrityError, NotFoundError } from '../errors.js';
 
 export interface ObjectInfo {
   key: string;
@@ -118,7 +118,23 @@ export async function listPrefixes(store: ObjectStore, prefix: string): Promise<
 }
 
 export async function getJson<T = unknown>(store: ObjectStore, key: string): Promise<T> {
-  return JSON.parse(new TextDecoder().decode(await store.get(key))) as T;
+  return parsedJson<T>(new TextDecoder().decode(await store.get(key)), store, key);
+}
+
+/** What a client reads: the key, a path in the operator's store, goes to the log only. */
+const DAMAGED_RECORD = 'a record this request reads is damaged in the store (not valid JSON; the log names it): it must be written again';
+
+/**
+ * A stored record that is not JSON is damage (a hand edit, a truncated copy), not an outage: an
+ * IntegrityError (500, no Retry-After: a retry reads the same bytes), never a SyntaxError that
+ * callers took for the store failing (503, retried forever).
+ */
+function parsedJson<T>(text: string, store: ObjectStore, key: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new IntegrityError(`${store.uri.replace(/\/?$/, '/')}${key} is not valid JSON: ${(error as Error).message}`, { cause: error, publicMessage: DAMAGED_RECORD });
+  }
 }
 
 /**
@@ -133,7 +149,7 @@ export async function getJsonVersioned<T = unknown>(store: ObjectStore, key: str
     if (info.etag === undefined) throw new Error(`${store.uri} gave no ETag for ${key}: it cannot be written conditionally`);
     try {
       const body = Buffer.concat(await (await store.getStream(key, { ifMatch: info.etag })).toArray());
-      return { value: JSON.parse(body.toString('utf8')) as T, etag: info.etag };
+      return { value: parsedJson<T>(body.toString('utf8'), store, key), etag: info.etag };
     } catch (error) {
       // Replaced or deleted between the head and the read: read the new state, a few times.
       if (!(error instanceof ObjectChangedError || error instanceof NotFoundError) || attempt === 5) throw error;

@@ -363,6 +363,21 @@ describe('batch scoring on the folder store', () => {
     expect(outcomeManifest.error).not.toMatch(/sha256|weights\.bin/);
   });
 
+  it.each([
+    ['not JSON', 'hi'],
+    ['not a manifest', '{}'],
+  ])('a version whose stored manifest is %s gets a failed manifest saying it is damaged, not a retry that reads the same bytes', async (_case, body) => {
+    const root = fileURLToPath(folder.uri);
+    const name = `bad-manifest-${body.length}`;
+    await cp(`${root}/iris`, `${root}/${name}`, { recursive: true });
+    await folder.put(`${name}/versions/1/manifest.json`, body);
+    await folder.put(`batch/input/${name}:1/rows.csv`, csv(IRIS));
+    const [outcome] = (await app.batchScore(putEvent(`batch/input/${name}:1/rows.csv`))) as { status: string }[];
+    expect(outcome.status).toBe('failed');
+    const outcomeManifest = await manifestOf(folder, `batch/output/${name}:1/rows.csv.manifest.json`);
+    expect(outcomeManifest).toMatchObject({ status: 'failed', error: expect.stringMatching(/damaged in the store \(its manifest\.json is not a valid manifest\)/) });
+  });
+
   it('answers an empty file with a manifest of zero rows', async () => {
     await folder.put('batch/input/iris/empty.csv', '');
     await app.batchScore(putEvent('batch/input/iris/empty.csv'));

@@ -1,0 +1,67 @@
+/**
+ * A store record that is not what it should be (a manifest or an alias file edited by hand, a
+ * truncated copy) is damage, not an outage: the routes that read it answer 500 saying what is
+ * damaged and what to do, without Retry-After (a retry reads the same bytes); one damaged alias
+ * does not hide the model list; setting the alias again writes over it. They answered 503 "retry
+ * later" (a SyntaxError taken for the store failing), the list failed for every model, and the PUT
+ * that would repair the alias answered 500 "internal error".
+ */
+import { cp } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, callHttpApi, type Handler, serving, type App } from '../helpers/serving.js';
+import { tempFolderStore } from '../helpers/stores.js';
+import type { FolderStore } from '../../lib/store/folder.js';
+
+const FLOWER = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
+let store: FolderStore;
+let app: App;
+
+beforeAll(async () => {
+  store = await tempFolderStore();
+  const root = fileURLToPath(store.uri);
+  for (const name of ['iris', 'junk-manifest', 'empty-manifest', 'junk-alias', 'shapeless-alias']) await cp('models/iris', path.join(root, name), { recursive: true });
+  await store.put('junk-manifest/versions/1/manifest.json', 'hi');
+  await store.put('empty-manifest/versions/1/manifest.json', '{}');
+  await store.put('junk-alias/aliases/production.json', 'junk');
+  await store.put('shapeless-alias/aliases/production.json', '{"version": "one"}');
+  app = serving(store.uri);
+});
+
+const predict = (route: string) => callHttpApi(app.predict as Handler, 'POST', route, JSON.stringify({ instances: [FLOWER] }));
+
+describe('a damaged record in the store', () => {
+  it.each(['junk-manifest', 'empty-manifest'])('a manifest (%s) answers 500 saying the version is damaged, without Retry-After or internals', async (name) => {
+    const answer = await predict(`/v1/models/${name}/versions/1:predict`);
+    expect(answer.statusCode).toBe(500);
+    expect(answer.headers['retry-after']).toBeUndefined();
+    expect(answer.body.error).toBe('the model version is damaged in the store (its manifest.json is not a valid manifest): push it again, or move the alias to another version');
+  });
+
+  it.each(['junk-alias', 'shapeless-alias'])('an alias file (%s) answers 500 naming the alias and how to set it again', async (name) => {
+    const answer = await predict(`/v1/models/${name}/labels/production:predict`);
+    expect(answer.statusCode).toBe(500);
+    expect(answer.headers['retry-after']).toBeUndefined();
+    expect(answer.body.error).toBe(
+      `alias production of model ${name} is damaged in the store (not a valid alias record): set it again (PUT /v2/models/${name}/aliases/production, or modelctl promote)`,
+    );
+  });
+
+  it('does not hide the model list: every model is listed, a damaged alias left out', async () => {
+    const list = await call(app.metadata, 'GET', '/v2/models');
+    expect(list.statusCode, JSON.stringify(list.body)).toBe(200);
+    const byName = Object.fromEntries(list.body.models.map((m: { name: string; aliases: Record<string, number> }) => [m.name, m.aliases]));
+    expect(Object.keys(byName)).toEqual(['empty-manifest', 'iris', 'junk-alias', 'junk-manifest', 'shapeless-alias']);
+    expect(byName['junk-alias']).toEqual({});
+    expect(byName.iris).toEqual({ production: 1 });
+  });
+
+  it('an alias is repaired by setting it again, and then serves', async () => {
+    const set = await call(app.fineTune, 'PUT', '/v2/models/junk-alias/aliases/production', { version: 1 });
+    expect(set.statusCode, JSON.stringify(set.body)).toBe(200);
+    expect(set.body).toMatchObject({ model: 'junk-alias', alias: 'production', version: 1, previous: [] });
+    const answer = await predict('/v1/models/junk-alias/labels/production:predict');
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+  });
+});
