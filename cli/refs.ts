@@ -59,5 +59,5 @@ export async function namingWhatExists<T>(store: ObjectStore, model: string, wor
 
 /** Checks that `ref` names a version the store holds (the refusal says what it holds). */
 export async function checkRefExists(store: ObjectStore, ref: ModelRef): Promise<number> {
-  return namingWhatExists(store, ref.name, () => resolveVersion(store, ref));
+  return namingWhatExists(store, ref.name, async () => (await resolveVersion(store, ref)).version);
 }

@@ -11,7 +11,7 @@
  */
 import { ServiceError } from '../errors.js';
 import { logger, recordEvent } from '../observability.js';
-import { formatModelRef, resolveVersion, type ModelRef } from '../registry/index.js';
+import { DEFAULT_ALIAS, formatModelRef, resolveVersion, type ModelRef } from '../registry/index.js';
 import type { ObjectStore } from '../store/index.js';
 
 interface Resolved {
@@ -116,8 +116,12 @@ export class AliasCache {
 
   private async refresh(key: string, ref: ModelRef): Promise<number> {
     try {
-      const version = await resolveVersion(this.store, ref);
-      this.confirmed.set(key, { version, at: this.now() });
+      const { version, alias } = await resolveVersion(this.store, ref);
+      const confirmed = { version, at: this.now() };
+      this.confirmed.set(key, confirmed);
+      // The model's default and its production alias name one version while that alias exists:
+      // confirmed through either, both are served while the store fails (either may be asked first).
+      if (alias === DEFAULT_ALIAS) for (const same of [formatModelRef({ name: ref.name }), formatModelRef({ name: ref.name, alias })]) this.confirmed.set(same, confirmed);
       return version;
     } catch (error) {
       const last = this.confirmed.get(key);

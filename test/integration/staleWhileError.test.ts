@@ -65,6 +65,23 @@ describe('the store throttles every request (503 SlowDown)', () => {
     }
   });
 
+  it.each([
+    ['the default route', '/v1/models/iris:predict', '/v1/models/iris/labels/production:predict'],
+    ['its production alias', '/v1/models/iris/labels/production:predict', '/v1/models/iris:predict'],
+  ])('a model loaded through %s is served through the other too: while production exists they name one version', async (_case, first, other) => {
+    const served = app();
+    const before = await call(served.predict, 'POST', first, IRIS);
+    expect(before.statusCode).toBe(200);
+    proxy.throttle(/./);
+    try {
+      const during = await call(served.predict, 'POST', other, IRIS);
+      expect(during.statusCode, JSON.stringify(during.body)).toBe(200);
+      expect(during.body).toEqual(before.body);
+    } finally {
+      proxy.throttle(undefined);
+    }
+  });
+
   it('a store that goes silent (no answer at all): a loaded model answers within 2.5 s, not after every attempt times out (2 x 5 s)', async () => {
     const served = app();
     const before = await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS);
