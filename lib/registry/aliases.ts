@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { getJson, getJsonVersioned, listAll, type ObjectStore } from '../store/index.js';
 import { keys } from './keys.js';
 import { validateName, validateWritableAlias } from './names.js';
-import { readManifest } from './versions.js';
+import { latestVersion, readManifest } from './versions.js';
 
 const HISTORY_LIMIT = 50;
 
@@ -168,7 +168,11 @@ export async function setAliasIf(
   accept: (current: AliasRecord | undefined) => Promise<boolean>,
 ): Promise<AliasRecord | undefined> {
   validateWritableAlias(alias);
-  await readManifest(store, model, version); // 404 for a version that does not exist
+  // 404 for a version that does not exist, or for a model that does not (named so, as its reads name it).
+  await readManifest(store, model, version).catch(async (error: unknown) => {
+    if (error instanceof NotFoundError) await latestVersion(store, model);
+    throw error;
+  });
   let refused = false;
   const stored = await update(store, model, alias, async (current) => {
     if (current?.version === version) return undefined;

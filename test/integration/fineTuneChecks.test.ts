@@ -256,7 +256,7 @@ describe('fine-tune jobs', () => {
     expect(await readAlias(store, 'iris', 'canary')).toBeUndefined();
     // Redelivered as if the worker had died there: the job record still says running.
     const second = await runJob(environment(store), (await updateJob(store, first, { status: 'running', result: undefined })).id, executors);
-    expect(second.result).toMatchObject({ version, promoted: { alias: 'canary', moved: true, reason: 'better accuracy' } });
+    expect(second.result).toMatchObject({ version, promoted: { alias: 'canary', moved: true, reason: 'alias canary did not exist: nothing to compare accuracy with' } });
     expect((second.result as Result).history.length).toBe(1); // from the version's manifest
     expect(await readAlias(store, 'iris', 'canary')).toMatchObject({ version });
     // Redelivered once more, after the alias moved: it points at this version already.

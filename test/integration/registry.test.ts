@@ -172,22 +172,24 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
   it('promotes and rolls back aliases, and resolves production before latest', async () => {
     const store = await makeStore();
     for (let i = 0; i < 3; i += 1) await pushModelFolder(store, layersDir, 'alias');
-    expect(await resolveVersion(store, { name: 'alias' })).toBe(3); // no production yet: latest
+    expect((await resolveVersion(store, { name: 'alias' })).version).toBe(3); // no production yet: latest
     await setAlias(store, 'alias', 'production', 1);
     await setAlias(store, 'alias', 'production', 2);
-    expect(await resolveVersion(store, { name: 'alias' })).toBe(2);
-    expect(await resolveVersion(store, { name: 'alias', alias: 'latest' })).toBe(3);
+    expect((await resolveVersion(store, { name: 'alias' })).version).toBe(2);
+    expect((await resolveVersion(store, { name: 'alias', alias: 'latest' })).version).toBe(3);
     const rolled = await rollbackAlias(store, 'alias', 'production');
     expect(rolled.version).toBe(1);
     // The id each write stores beside the record (to tell its own write from another) is never shown.
     expect(Object.keys(rolled)).toEqual(['version', 'previous', 'updatedAt']);
     expect(Object.keys((await readAlias(store, 'alias', 'production'))!)).toEqual(['version', 'previous', 'updatedAt']);
-    expect(await resolveVersion(store, { name: 'alias', alias: 'production' })).toBe(1);
+    expect((await resolveVersion(store, { name: 'alias', alias: 'production' })).version).toBe(1);
     await expect(rollbackAlias(store, 'alias', 'production')).rejects.toBeInstanceOf(ConflictError);
     await expect(setAlias(store, 'alias', 'production', 9)).rejects.toBeInstanceOf(NotFoundError);
     await expect(setAlias(store, 'alias', 'latest', 1)).rejects.toBeInstanceOf(BadRequestError);
     await expect(resolveVersion(store, { name: 'alias', alias: 'staging' })).rejects.toThrow(/no alias staging/);
     await expect(resolveVersion(store, { name: 'nope' })).rejects.toThrow(/no model named nope/);
+    // Setting an alias of a model that does not exist says so, not that it lacks the version.
+    await expect(setAlias(store, 'nope', 'production', 1)).rejects.toThrow(/^no model named nope$/);
   });
 
   it('concurrent promotions each end in the stored history or answer 409, and each answer shows a history that was stored', async () => {

@@ -72,7 +72,9 @@ export async function decidePromotion(
   if (!ifBetter) return { alias, move: true, reason };
   const model = manifest.name;
   const judge = async (incumbent: number | undefined): Promise<Verdict> => {
-    if (incumbent === undefined || incumbent === written) return { move: true, reason };
+    // Nothing to compare with: an alias that does not exist yet (or already points here) is set, and says why.
+    if (incumbent === undefined) return { move: true, reason: `alias ${alias} did not exist: nothing to compare ${ifBetter} with` };
+    if (incumbent === written) return { move: true, reason };
     const apart = answersApart(manifest, await readManifest(store, model, incumbent));
     if (apart) return { move: false, reason: `version ${incumbent} ${apart}: its ${ifBetter} on these labels would not be comparable` };
     const loaded = await readVersion(store, model, incumbent);
