@@ -60,20 +60,16 @@ async function runExample(model: TfModel, signature: Signature, naturalRow?: rea
 
 /**
  * The signature with its outputs' shapes as the model answers them: an output's shape the signature
- * leaves out is the example's, and an output the signature says is of one row
+ * leaves out is the example's (any rows: -1), and an output the signature says is of one row
  * (tensorflowjs_converter writes the shapes of the one example it traced: human's faceres says
  * [1, 100] for an input of [-1, 224, 224, 3]) is of any rows when a second example of two rows
- * answers two of it. An output of one row whatever the rows (a sum over them) stays of one, said
- * or not; one whose shape is not said and that could not be tried at two rows is taken as of any
- * rows. A dimension the signature leaves open after the rows stays open (a detector's count of
- * boxes: the example's is only what zeros gave).
+ * answers two of it. An output of one row whatever the rows (a sum over them) stays of one.
  */
 export async function exampleSignature(model: TfModel, signature: Signature, naturalRow?: readonly number[]): Promise<Signature> {
   const shapes = await runExample(model, signature, naturalRow);
   if (!shapes) return signature;
   const openRows = (signature.inputs[0]?.shape?.[0] ?? -1) < 0;
-  const unsaid = signature.outputs.map((o) => o.shape === null || o.shape.length === 0);
-  const oneRow = signature.outputs.map((o, i) => openRows && (unsaid[i] || o.shape?.[0] === 1) && shapes[i]?.[0] === 1);
+  const oneRow = signature.outputs.map((o, i) => openRows && o.shape?.[0] === 1 && shapes[i]?.[0] === 1);
   // The second run never fails the push: a model that runs one row and not two keeps its signature
   // as it says (its batches fail as they would anyway), and so does one whose two rows do not fit
   // the backend's memory (a large image model: the backend is then started afresh).
@@ -81,13 +77,8 @@ export async function exampleSignature(model: TfModel, signature: Signature, nat
   const outputs = signature.outputs.map((o, i) => {
     const shape = shapes[i];
     if (!shape) return o;
-    const followsRows = twoRows?.[i]?.[0] === 2;
-    if (unsaid[i]) {
-      if (shape.length === 0) return { ...o, shape: [] };
-      const ofOne = oneRow[i] && twoRows !== undefined && !followsRows;
-      return { ...o, shape: [ofOne ? 1 : -1, ...shape.slice(1)] };
-    }
-    return oneRow[i] && followsRows ? { ...o, shape: [-1, ...(o.shape as number[]).slice(1)] } : o;
+    if (o.shape === null || o.shape.length === 0) return { ...o, shape: shape.length === 0 ? [] : [-1, ...shape.slice(1)] };
+    return oneRow[i] && twoRows?.[i]?.[0] === 2 ? { ...o, shape: [-1, ...o.shape.slice(1)] } : o;
   });
   return { ...signature, outputs };
 }

@@ -387,9 +387,9 @@ export function writeBatchSumModel(): Promise<string> {
  * Output shapes as tensorflowjs_converter writes them from the one example it traced (human's
  * faceres: [1, 100] for an input of [-1, 224, 224, 3]): x [rows, 3] -> probs = softmax(x W)
  * [rows, 2], which the signature says is [1, 2], and colSum = the sum over the rows [1, 3], which
- * is of one row whatever the rows. With `shapesSaid` false the signature gives no output shapes.
+ * is of one row whatever the rows.
  */
-export function writeTracedShapesModel(shapesSaid = true): Promise<string> {
+export function writeTracedShapesModel(): Promise<string> {
   const nodes = [
     { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 3) } } },
     { name: 'MatMul', op: 'MatMul', input: ['x', 'w'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },
@@ -402,10 +402,7 @@ export function writeTracedShapesModel(shapesSaid = true): Promise<string> {
   ];
   return writeGraph('traced-shapes-model', nodes, weights, {
     inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3) } },
-    outputs: {
-      'probs:0': { name: 'probs:0', dtype: 'DT_FLOAT', ...(shapesSaid ? { tensorShape: dims(1, 2) } : {}) },
-      'colSum:0': { name: 'colSum:0', dtype: 'DT_FLOAT', ...(shapesSaid ? { tensorShape: dims(1, 3) } : {}) },
-    },
+    outputs: { 'probs:0': { name: 'probs:0', dtype: 'DT_FLOAT', tensorShape: dims(1, 2) }, 'colSum:0': { name: 'colSum:0', dtype: 'DT_FLOAT', tensorShape: dims(1, 3) } },
   });
 }
 

@@ -2,8 +2,7 @@
  * Output shapes a converted graph's signature fixes to one row because the converter traced one
  * example (human's faceres says [1, 100] for an input of [-1, 224, 224, 3]): the push tries two
  * rows, and an output that follows the rows is stored, and shown in metadata, as of any rows; an
- * output of one row whatever the rows (a sum over them) stays of one, whether the signature says
- * the shapes or not.
+ * output of one row whatever the rows (a sum over them) stays of one.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
@@ -26,13 +25,6 @@ describe("a converted graph's output shapes traced at one row", () => {
   it('are stored as of any rows where the output follows the rows, and of one where it does not', () => {
     expect(shapeOf(manifest.signature.outputs as { name: string; shape: number[] }[], 'probs')).toEqual([-1, 2]);
     expect(shapeOf(manifest.signature.outputs as { name: string; shape: number[] }[], 'colSum')).toEqual([1, 3]);
-  });
-
-  it('are learnt the same way when the signature does not say them: a sum over the rows stays of one', async () => {
-    const store = await tempFolderStore();
-    const pushed = await pushModelFolder(store, await writeTracedShapesModel(false), 'unsaid', { task: 'regression' });
-    expect(shapeOf(pushed.signature.outputs as { name: string; shape: number[] }[], 'probs')).toEqual([-1, 2]);
-    expect(shapeOf(pushed.signature.outputs as { name: string; shape: number[] }[], 'colSum')).toEqual([1, 3]);
   });
 
   it('are kept as said when the model cannot run two rows: the push does not fail for it', async () => {
