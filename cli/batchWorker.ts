@@ -8,6 +8,7 @@ import { failureKind, type RangeTask, type WorkerMessage } from '../lib/batch/sh
 import { outputsFor, shardOutputsFor } from '../lib/batch/paths.js';
 import { scoreRange } from '../lib/batch/shard/range.js';
 import { createServices } from '../lib/services.js';
+import { IntegrityError } from '../lib/errors.js';
 
 const services = createServices();
 
@@ -44,7 +45,9 @@ process.on('message', async (task: RangeTask) => {
       wallMs: performance.now() - started,
     });
   } catch (error) {
-    send({ type: 'failed', index: task.range.index, error: (error as Error).message, kind: failureKind(error) });
+    // Damage also in its public words (which version or alias, what to do), which the failed manifest says.
+    const publicMessage = error instanceof IntegrityError ? error.publicMessage : undefined;
+    send({ type: 'failed', index: task.range.index, error: (error as Error).message, kind: failureKind(error), publicMessage });
   }
 });
 send({ type: 'ready' });

@@ -71,7 +71,8 @@ function classifyAnswerOutput(manifest: Manifest, output: TensorData): AnswerOut
 const labelledBytes = (labels: string[] | undefined) => 40 + 2 * Math.max(10, ...(labels ?? []).map((l) => Buffer.byteLength(JSON.stringify(l))));
 
 /** For one row's answer, what to ask for should it be over Lambda's limit once built (lib/http/handler.ts): fewer rows cannot help. */
-const tooLargeAdvice = (answered: AnswerOutput[], rows: number, limitBytes: number) => (rows === 1 ? { tooLargeAdvice: oneRowAdvice(answered, rows, limitBytes) } : {});
+const tooLargeAdvice = (answered: AnswerOutput[], rows: number, limitBytes: number, model: string) =>
+  rows === 1 ? { tooLargeAdvice: oneRowAdvice(answered, rows, limitBytes, 'instances', model) } : {};
 
 export const routes: Implementations<typeof predictRoutes> = {
   infer: async ({ request, params, query, body, services, time }) =>
@@ -85,7 +86,7 @@ export const routes: Implementations<typeof predictRoutes> = {
         const answered = response.outputs.map((o) => ({ data: o.data, binary: binary(o.name) }));
         const limit = answerLimitFor(request);
         checkOutputAnswer(answered, rows, limit, services.limits.budget);
-        const advice = tooLargeAdvice(answered, rows, limit.bytes);
+        const advice = tooLargeAdvice(answered, rows, limit.bytes, loaded.name);
         if (!response.outputs.some((o) => binary(o.name))) return { body: encodeOip(loaded.manifest, outputs, body), ...advice };
         const { body: bytes, headerLength } = binaryResponse(response, binary);
         return { contentType: 'application/octet-stream', headers: { [HEADER_LENGTH]: String(headerLength) }, body: bytes, ...advice };
@@ -110,7 +111,7 @@ export const routes: Implementations<typeof predictRoutes> = {
         return {
           body: answer,
           jsonText: raw ? () => tfServingAnswerText(outputs, input.columnar, String(loaded.manifest.version)) : undefined,
-          ...tooLargeAdvice(answered, rows, limit.bytes),
+          ...tooLargeAdvice(answered, rows, limit.bytes, loaded.name),
         };
       },
       time,

@@ -33,6 +33,13 @@ export class PayloadTooLargeError extends ServiceError {
 /** What a client reads about a damaged model version. */
 export const DAMAGED_VERSION = 'the model version is damaged in the store (its files do not match its manifest): push it again, or move the alias to another version';
 
+/**
+ * What a client reads of damage known only by its class (a Step Functions Catch, a local batch
+ * worker's report): a version's files, its manifest, or the alias that names it.
+ */
+export const DAMAGED_IN_STORE =
+  'the model version or the alias naming it is damaged in the store (files that do not match the manifest, or a manifest or alias file that is not one): push the version again, or set the alias again';
+
 /** What a client reads about a version whose files are whole but which TF.js cannot build. */
 export const UNBUILDABLE_VERSION = 'the model version cannot be built (the log names why): push it again, or move the alias to another version';
 

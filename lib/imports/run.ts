@@ -9,7 +9,7 @@
  * nothing else is written; a store or backend failure is thrown, so Lambda retries the event.
  */
 import { createHash } from 'node:crypto';
-import { BadRequestError, NotFoundError, ServiceError } from '../errors.js';
+import { BadRequestError, IntegrityError, NotFoundError, ServiceError } from '../errors.js';
 import { initBackend } from '../runtime/backend.js';
 import type { MemoryBudget } from '../runtime/memory.js';
 import { withRecovery } from '../runtime/recovery.js';
@@ -38,7 +38,8 @@ async function optionalJson<T>(store: ObjectStore, key: string): Promise<T | und
     return await getJson<T>(store, key);
   } catch (error) {
     if (error instanceof NotFoundError) return undefined;
-    if (error instanceof SyntaxError) throw new BadRequestError(`${key} is not valid JSON`);
+    // A file that is not JSON (getJson: damage) is the uploader's to mend: a failed outcome says so.
+    if (error instanceof IntegrityError) throw new BadRequestError(`${key} is not valid JSON`);
     throw error;
   }
 }

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BadRequestError, ConflictError, NotFoundError, quoted, ServiceError } from '../errors.js';
+import { BadRequestError, ConflictError, IntegrityError, NotFoundError, quoted, ServiceError } from '../errors.js';
 import { keys } from '../registry/index.js';
 import { getJson, getJsonVersioned, putNew, type ObjectStore } from '../store/index.js';
 import { isOverdue, MAX_EVENT_AGE_MS, overdueError, startDeadlineOf } from './deadline.js';
@@ -101,18 +101,25 @@ function asSeen(job: Job, now = Date.now()): Job {
 async function readJobRecord(store: ObjectStore, id: string): Promise<Job> {
   validateJobId(id);
   try {
-    return jobSchema.parse(await getJson(store, keys.job(id)));
+    return jobRecord(await getJson(store, keys.job(id)), id);
   } catch (error) {
     if (error instanceof NotFoundError) throw new NotFoundError(`no job ${id}`);
     throw error;
   }
 }
 
+/** A stored job record, checked: one that is not (a hand edit) is damage, a 500 saying so, as a record that is not JSON is (store/objectStore.ts). */
+function jobRecord(value: unknown, id: string): Job {
+  const parsed = jobSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new IntegrityError(`job ${id}: not a valid job record: ${parsed.error.message}`, { publicMessage: `job ${id}'s record is damaged in the store (not a valid job record)` });
+}
+
 /** The record as stored, its body as written and its ETag: what a conditional write replaces. */
 async function readVersioned(store: ObjectStore, id: string): Promise<{ job: Job; body: string; etag: string }> {
   const read = await getJsonVersioned(store, keys.job(id));
   if (!read) throw new NotFoundError(`no job ${id}`);
-  return { job: jobSchema.parse(read.value), body: JSON.stringify(read.value), etag: read.etag };
+  return { job: jobRecord(read.value, id), body: JSON.stringify(read.value), etag: read.etag };
 }
 
 /**

@@ -1,4 +1,5 @@
 /** Saved evaluations of a version, newest first, as metadata and `modelctl show` list them. */
+import { IntegrityError } from '../errors.js';
 import { keys } from '../registry/index.js';
 import { getJson, listAll, type ObjectStore } from '../store/index.js';
 
@@ -29,12 +30,18 @@ export async function listEvaluations(store: ObjectStore, model: string, version
   const objects = [];
   for await (const object of listAll(store, keys.evaluationsPrefix(model, version))) objects.push(object);
   const newest = objects.sort((a, b) => (b.lastModified?.getTime() ?? 0) - (a.lastModified?.getTime() ?? 0)).slice(0, LISTED_EVALUATIONS);
-  const evaluations = await Promise.all(
+  // A damaged evaluation file (not JSON) is left out: one bad file must not turn the model's
+  // metadata into a store outage (served stale for as long as it is there).
+  const read = await Promise.all(
     newest.map(async (object) => {
-      const e = await getJson<EvaluationSummary>(store, object.key);
-      return { id: e.id, source: e.source, count: e.count, metrics: e.metrics, createdAt: e.createdAt };
+      const e = await getJson<EvaluationSummary>(store, object.key).catch((error: unknown) => {
+        if (error instanceof IntegrityError) return undefined;
+        throw error;
+      });
+      return e && { id: e.id, source: e.source, count: e.count, metrics: e.metrics, createdAt: e.createdAt };
     }),
   );
+  const evaluations = read.filter((e) => e !== undefined);
   // ISO 8601 times in UTC sort as plain strings. localeCompare would load ICU's collation data into
   // the metadata function the first time two evaluations are listed (2.1 MB more resident: the
   // soak's step at its first listing, bench section 11) to compare digits.

@@ -57,6 +57,14 @@ function bounds(outputs: AnswerOutput[]): { least: number; most: number } {
   return { least, most };
 }
 
+/** An output's bytes in the binary extension's form: its elements, or each string's 4-byte length and UTF-8 bytes. */
+function binaryBytes(data: ArrayLike<unknown>): number {
+  if (ArrayBuffer.isView(data)) return (data as unknown as Float32Array).byteLength;
+  let bytes = 0;
+  for (let i = 0; i < data.length; i++) bytes += typeof data[i] === 'string' ? 4 + Buffer.byteLength(data[i] as string) : 4;
+  return bytes;
+}
+
 /**
  * What to ask for when one row's answer is over a response's limit (`limitBytes`), where fewer
  * rows cannot help: the binary form where it fits (4 bytes a float, base64-encoded in the
@@ -64,14 +72,14 @@ function bounds(outputs: AnswerOutput[]): { least: number; most: number } {
  * (368 x 368 x 16 heatmaps, 8.3 MB as float32) was told to send fewer instances and fewer
  * outputs, which could not help. `outputs` hold `rows` rows; one row's share is judged.
  */
-export function oneRowAdvice(outputs: AnswerOutput[], rows: number, limitBytes: number, noun = 'instances'): string {
+export function oneRowAdvice(outputs: AnswerOutput[], rows: number, limitBytes: number, noun = 'instances', model = '{name}'): string {
   const share = 1 / Math.max(1, rows);
   const values = Math.round(outputs.reduce((sum, o) => sum + o.data.length, 0) * share);
-  const rawBytes = outputs.reduce((sum, o) => sum + o.data.length * share * (ArrayBuffer.isView(o.data) ? (o.data as unknown as Float32Array).BYTES_PER_ELEMENT : 4), 0);
+  const rawBytes = outputs.reduce((sum, o) => sum + binaryBytes(o.data) * share, 0);
   const binarySent = (rawBytes * 4) / 3 + FIXED_BYTES;
   const one = `one ${singular(noun)}'s answer`;
   if (!outputs.every((o) => o.binary) && binarySent <= limitBytes) {
-    return `${one} fits as binary data (OIP's binary_data_output on /v2/models/{name}/infer: ${megabytes(binarySent)} sent)`;
+    return `${one} fits as binary data (OIP's binary_data_output on /v2/models/${model}/infer: ${megabytes(binarySent)} sent)`;
   }
   const several = outputs.length > 1 ? `its ${outputs.length} outputs hold` : 'its output holds';
   const fewer = outputs.length > 1 ? 'ask for fewer outputs, or ' : '';
@@ -98,7 +106,7 @@ export function checkOutputAnswer(outputs: AnswerOutput[], rows: number, limit: 
     const fit = Math.min(rows, Math.floor((bytes - FIXED_BYTES) / perRow));
     return fit > 0
       ? `at most ${fit} of these ${rows} ${noun} fit: send ${fit === 1 ? 'one' : fit} at a time${fewerOutputs}`
-      : `not even one ${singular(noun)} fits${why === 'limit' ? `: ${oneRowAdvice(outputs, rows, limit.bytes, noun)}` : ''}`;
+      : `not even one ${singular(noun)} fits${why === 'limit' ? `: ${oneRowAdvice(outputs, rows, limit.bytes, noun)}` : fewerOutputs}`;
   };
   const otherwise = limit.otherwise ? `, or ${limit.otherwise}` : '';
   if (!limit.compressed && least > limit.bytes) {

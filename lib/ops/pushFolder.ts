@@ -253,10 +253,11 @@ export async function pushModelFiles(
   const inferred = given.signature ?? (await inferSignature(files, naturalRow(given)));
   checkSignatureUsable(inferred);
   const signature = withAnswerOutput(inferred, given.answerOutput);
-  const fields = withWholePixels(signature.inputs[0], given);
   const modelJson = parseModelJson(files.get('model.json'));
-  const task = fields.task ?? guessTask(modelJson, signature, Array.isArray(fields.labels) ? fields.labels : undefined, fields.scores);
-  checkFieldsFit(signature, task, fields);
+  const task = given.task ?? guessTask(modelJson, signature, Array.isArray(given.labels) ? given.labels : undefined, given.scores);
+  checkFieldsFit(signature, task, given);
+  // After the checks of fit: preprocessing on a model of several inputs is refused for that first.
+  const fields = withWholePixels(signature.inputs[0], given);
   const scores = fields.scores ?? guessScores(modelJson, signature, task);
   const answerOutput = fields.answerOutput === undefined ? {} : { answerOutput: signature.outputs[0].name };
   const complete = { ...fields, task, ...(scores ? { scores } : {}), ...answerOutput, signature, lineage: fields.lineage ?? { parent: null, source } };

@@ -13,7 +13,7 @@ import { forwardBytesPerRow, predictTensors } from '../runtime/tfModel.js';
 import { concatRows, elementCount, fitsShape, sliceRows, type TensorData, type TensorSpec } from '../tensors/data.js';
 import { anyRows, fixedBatchOf, padRows } from '../tensors/fixedBatch.js';
 import { mapValues } from '../tensors/mapValues.js';
-import { checkValuesFit, NARROW_INTEGER_RANGES } from '../tensors/valueRanges.js';
+import { checkValuesFit, declaredRange } from '../tensors/valueRanges.js';
 
 const COMPATIBLE: Record<string, string[]> = {
   float32: ['float32', 'int32', 'bool'],
@@ -62,7 +62,7 @@ export function checkInput(spec: TensorSpec, input: TensorData, anyRowCount = fa
     throw new BadRequestError(`${where}: shape [${input.shape}] needs ${elementCount(input.shape)} values, got ${input.data.length}`);
   }
   // A narrower integer the model declares (uint8): its range, as TF Serving keeps to it.
-  const narrow = spec.declaredDtype === undefined ? undefined : NARROW_INTEGER_RANGES[spec.declaredDtype];
+  const narrow = declaredRange(spec);
   checkValuesFit(spec.dtype, input.data, narrow ? `${where} (${spec.declaredDtype})` : where, narrow);
 }
 

@@ -10,7 +10,7 @@
 import { BadRequestError } from '../errors.js';
 import type { ImageSettings } from '../inputs/image.js';
 import { inputSettingsSchema } from '../inputs/kinds.js';
-import { NARROW_INTEGER_RANGES } from '../tensors/valueRanges.js';
+import { declaredRange } from '../tensors/valueRanges.js';
 import type { ManifestFields, TensorSpec } from '../registry/manifest.js';
 
 const perChannel = (value: number | number[], channels: number) => (Array.isArray(value) ? value : new Array<number>(channels).fill(value));
@@ -40,8 +40,9 @@ export function withWholePixels(input: TensorSpec, fields: Partial<ManifestField
       );
     }
     // A narrower type the model declares (uint8) holds fewer values: every pixel's must be one of them.
-    const range = input.declaredDtype === undefined ? undefined : NARROW_INTEGER_RANGES[input.declaredDtype];
-    const [low, high] = [Math.min(b, 255 * a + b), Math.max(b, 255 * a + b)];
+    // Judged after the cut toward zero, as the model receives them: an offset of 0.5 keeps 255 at 255.
+    const range = declaredRange(input);
+    const [low, high] = [Math.trunc(Math.min(b, 255 * a + b)), Math.trunc(Math.max(b, 255 * a + b))];
     if (range && (low < range[0] || high > range[1])) {
       throw new BadRequestError(
         `input ${input.name} takes ${input.declaredDtype} values (${range[0]}..${range[1]}), and the image preprocessing makes pixels 0..255 the values ${low}..${high}${channel}: give settings that keep them in ${range[0]}..${range[1]} (scale 1: pixels as they are)`,

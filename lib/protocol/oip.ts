@@ -166,7 +166,7 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number, k
     const notBool = input.datatype === 'BOOL' ? data.findIndex((v) => typeof v !== 'boolean') : -1;
     if (notBool >= 0) throw new BadRequestError(`${where}.data: element ${notBool} is the number ${data[notBool]}; datatype BOOL takes true or false`);
   }
-  // flattenNested already holds numbers to float32 and int32; a narrower integer type is checked here (runModel's checkInput sees only the model's dtype).
+  // flattenNested already holds numbers to float32 and int32; a narrower integer datatype sent is checked here (runModel's checkInput checks the model's dtype, and a narrower type the model declares).
   const range = INTEGER_RANGES[input.datatype];
   if (range) checkValuesFit(dtype, data, `${where}.data`, range);
   return { name: input.name, dtype, shape: input.shape, data };

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ConflictError, IntegrityError, NotFoundError } from '../errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { getJson, getJsonVersioned, listAll, type ObjectStore } from '../store/index.js';
+import { DamagedRecordError, getJson, getJsonVersioned, listAll, type ObjectStore } from '../store/index.js';
 import { keys } from './keys.js';
 import { validateName, validateWritableAlias } from './names.js';
 import { latestVersion, readManifest } from './versions.js';
@@ -37,12 +37,14 @@ const storedSchema = aliasSchema.extend({ writeId: z.string().optional() });
  * damage, not an outage: a 500 naming the alias, without Retry-After. Setting the alias again
  * (PUT, modelctl promote) writes over it.
  */
-class DamagedAliasError extends IntegrityError {
+export class DamagedAliasError extends IntegrityError {
   constructor(model: string, alias: string, cause: unknown) {
     super(`alias ${alias} of ${model}: ${(cause as Error).message}`, {
       cause,
       publicMessage: `alias ${alias} of model ${model} is damaged in the store (not a valid alias record): set it again (PUT /v2/models/${model}/aliases/${alias}, or modelctl promote)`,
     });
+    // Named as its kind: the batch state machine's Catch (serverless.yml) matches errors by name.
+    this.name = 'IntegrityError';
   }
 }
 
@@ -101,10 +103,9 @@ async function readVersioned(store: ObjectStore, model: string, alias: string): 
   try {
     read = await getJsonVersioned(store, keys.alias(model, alias));
   } catch (error) {
-    if (!(error instanceof IntegrityError)) throw error;
-    const info = await store.head(keys.alias(model, alias));
-    if (info?.etag === undefined) throw error;
-    return { etag: info.etag };
+    // Written over at the ETag of the very bytes read: a repair or move by another writer meanwhile is not undone.
+    if (error instanceof DamagedRecordError && error.etag !== undefined) return { etag: error.etag };
+    throw error;
   }
   if (!read) return undefined;
   const stored = storedSchema.safeParse(read.value);

@@ -6,7 +6,18 @@ import type { ObjectStore } from './objectStore.js';
 import { S3Store, type S3StoreOptions } from './s3.js';
 
 export type { ObjectInfo, ObjectStore } from './objectStore.js';
-export { ConcatUnsupportedError, ObjectChangedError, listAll, listPrefixes, getJson, getJsonVersioned, pinnableEtag, putNew, versionOf } from './objectStore.js';
+export {
+  ConcatUnsupportedError,
+  DamagedRecordError,
+  ObjectChangedError,
+  listAll,
+  listPrefixes,
+  getJson,
+  getJsonVersioned,
+  pinnableEtag,
+  putNew,
+  versionOf,
+} from './objectStore.js';
 
 export function openStore(uri: string, s3Options: S3StoreOptions = {}): ObjectStore {
   const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);

@@ -129,11 +129,24 @@ const DAMAGED_RECORD = 'a record this request reads is damaged in the store (not
  * IntegrityError (500, no Retry-After: a retry reads the same bytes), never a SyntaxError that
  * callers took for the store failing (503, retried forever).
  */
-function parsedJson<T>(text: string, store: ObjectStore, key: string): T {
+function parsedJson<T>(text: string, store: ObjectStore, key: string, etag?: string): T {
   try {
     return JSON.parse(text) as T;
   } catch (error) {
-    throw new IntegrityError(`${store.uri.replace(/\/?$/, '/')}${key} is not valid JSON: ${(error as Error).message}`, { cause: error, publicMessage: DAMAGED_RECORD });
+    throw new DamagedRecordError(`${store.uri.replace(/\/?$/, '/')}${key} is not valid JSON: ${(error as Error).message}`, etag, error);
+  }
+}
+
+/** A stored record that is not JSON; `etag`, where the read had one, is the very version read (to write over it, and only it). */
+export class DamagedRecordError extends IntegrityError {
+  constructor(
+    message: string,
+    readonly etag: string | undefined,
+    cause: unknown,
+  ) {
+    super(message, { cause, publicMessage: DAMAGED_RECORD });
+    // Named as its kind: the batch state machine's Catch (serverless.yml) matches errors by name.
+    this.name = 'IntegrityError';
   }
 }
 
@@ -149,7 +162,7 @@ export async function getJsonVersioned<T = unknown>(store: ObjectStore, key: str
     if (info.etag === undefined) throw new Error(`${store.uri} gave no ETag for ${key}: it cannot be written conditionally`);
     try {
       const body = Buffer.concat(await (await store.getStream(key, { ifMatch: info.etag })).toArray());
-      return { value: parsedJson<T>(body.toString('utf8'), store, key), etag: info.etag };
+      return { value: parsedJson<T>(body.toString('utf8'), store, key, info.etag), etag: info.etag };
     } catch (error) {
       // Replaced or deleted between the head and the read: read the new state, a few times.
       if (!(error instanceof ObjectChangedError || error instanceof NotFoundError) || attempt === 5) throw error;

@@ -18,9 +18,14 @@ export const INT32_MIN = -(2 ** 31);
 export const INT32_MAX = 2 ** 31 - 1;
 
 /** Integer types narrower than int32, which TF.js reads as int32, and the values each holds. */
-export const NARROW_INTEGER_RANGES = { uint8: [0, 255], int8: [-128, 127], uint16: [0, 65535], int16: [-32768, 32767] } as const;
+const NARROW_INTEGER_RANGES = { uint8: [0, 255], int8: [-128, 127], uint16: [0, 65535], int16: [-32768, 32767] } as const;
 export type NarrowInteger = keyof typeof NARROW_INTEGER_RANGES;
 export const NARROW_INTEGERS = Object.keys(NARROW_INTEGER_RANGES) as [NarrowInteger, ...NarrowInteger[]];
+
+/** The values an input holds where the model declares a narrower integer type than TF.js's int32 (uint8: 0..255); undefined otherwise. */
+export function declaredRange(spec: { declaredDtype?: NarrowInteger }): readonly [number, number] | undefined {
+  return spec.declaredDtype === undefined ? undefined : NARROW_INTEGER_RANGES[spec.declaredDtype];
+}
 
 /** A value as a message names it. */
 function shown(v: unknown): string {

@@ -81,11 +81,8 @@ describe('modelctl', () => {
       [['promote', 'iris', 'abc', '--alias', 'production'], 2, /^modelctl: invalid version "abc": expected an integer from 1$/],
       [['promote', 'iris', '7', '--alias', 'production'], 1, /^modelctl: model iris has no version 7 \(iris has version 1, aliases production -> 1\)$/],
       [['promote', 'iris', '1', '--alias', 'Prod'], 2, /^modelctl: invalid alias name "Prod": expected /],
-      [
-        ['promote', 'nomodel', '1', '--alias', 'production'],
-        1,
-        /^modelctl: model nomodel has no version 1 \(the store has no model nomodel; modelctl list shows the models this store holds\)$/,
-      ],
+      // A model the store does not hold is named as such, as show names it (not as a missing version).
+      [['promote', 'nomodel', '1', '--alias', 'production'], 1, /^modelctl: no model named nomodel \(modelctl list shows the models this store holds\)$/],
       [['rollback', 'iris', '--alias', 'latest'], 2, /^modelctl: alias latest is implicit/],
       [['rollback', 'iris', '--alias', 'production', '--from', 'two'], 2, /^modelctl: invalid version "two": expected an integer from 1$/],
       [['rollback', 'iris', '--alias', 'staging'], 1, /^modelctl: model iris has no alias staging \(iris has version 1, aliases production -> 1\)$/],

@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { call, callHttpApi, type Handler, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 import type { FolderStore } from '../../lib/store/folder.js';
+import { readAlias, readManifest } from '../../lib/registry/index.js';
 
 const FLOWER = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 let store: FolderStore;
@@ -46,6 +47,11 @@ describe('a damaged record in the store', () => {
     expect(answer.body.error).toBe(
       `alias production of model ${name} is damaged in the store (not a valid alias record): set it again (PUT /v2/models/${name}/aliases/production, or modelctl promote)`,
     );
+  });
+
+  it("is thrown as an IntegrityError by name, which the batch state machine's Catch matches (serverless.yml): a failed manifest, not a failed execution", async () => {
+    for (const name of ['junk-alias', 'shapeless-alias']) await expect(readAlias(store, name, 'production')).rejects.toMatchObject({ name: 'IntegrityError' });
+    await expect(readManifest(store, 'junk-manifest', 1)).rejects.toMatchObject({ name: 'IntegrityError' });
   });
 
   it('does not hide the model list: every model is listed, a damaged alias left out', async () => {

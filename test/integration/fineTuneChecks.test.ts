@@ -256,13 +256,23 @@ describe('fine-tune jobs', () => {
     expect(await readAlias(store, 'iris', 'canary')).toBeUndefined();
     // Redelivered as if the worker had died there: the job record still says running.
     const second = await runJob(environment(store), (await updateJob(store, first, { status: 'running', result: undefined })).id, executors);
-    expect(second.result).toMatchObject({ version, promoted: { alias: 'canary', moved: true, reason: 'alias canary did not exist: nothing to compare accuracy with' } });
+    expect(second.result).toMatchObject({ version, promoted: { alias: 'canary', moved: true, reason: 'alias canary held no version: nothing to compare accuracy with' } });
     expect((second.result as Result).history.length).toBe(1); // from the version's manifest
     expect(await readAlias(store, 'iris', 'canary')).toMatchObject({ version });
     // Redelivered once more, after the alias moved: it points at this version already.
     const third = await runJob(environment(store), (await updateJob(store, second, { status: 'running', result: undefined })).id, executors);
     expect(third.result).toMatchObject({ version, promoted: { moved: true } });
     expect(await listVersions(store, 'iris')).toContain(version);
+  });
+
+  it('promote.ifBetter onto a damaged alias file sets the alias, written over, rather than failing the job after training', async () => {
+    await store.put('iris/aliases/broken.json', 'junk');
+    const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, { ...iris, config: { epochs: 1 }, promote: { alias: 'broken', ifBetter: 'accuracy' } });
+    const done = await runJob(environment(store), job.id, executors);
+    expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
+    const { version } = done.result as Result;
+    expect(done.result).toMatchObject({ promoted: { alias: 'broken', moved: true, reason: 'alias broken held no version: nothing to compare accuracy with' } });
+    expect(await readAlias(store, 'iris', 'broken')).toMatchObject({ version, previous: [] });
   });
 
   it('promote.ifBetter compares with the version the alias points to when it moves: an alias moved during the job is compared again', async () => {

@@ -97,6 +97,22 @@ describe('a uint8 image model (handtrack: TF.js holds its input as int32)', () =
     expect((await store.listPage('hands-offset/')).objects).toEqual([]);
   });
 
+  it('takes settings whose values, cut toward zero, stay in 0..255 (an offset of 0.5)', async () => {
+    const input = { kind: 'image', width: 2, height: 2, channels: 3, scale: 1, offset: 0.5 };
+    await expect(pushModelFolder(store, folder, 'hands-half', { labels: ['a', 'b'], transforms: { input } })).resolves.toMatchObject({ version: 1 });
+  });
+
+  it('keeps the range in explanations too: a raw instance or background value of 300 is a 400', async () => {
+    const row = [0, 7, 255, 12, 300, 3, 99, 1, 128, 64, 32, 16];
+    const nested = [
+      [row.slice(0, 3), row.slice(3, 6)],
+      [row.slice(6, 9), row.slice(9)],
+    ];
+    const explained = await call(app.explain, 'POST', '/v2/models/hands/explain', { instances: [nested], method: 'kernelShap' });
+    expect(explained.statusCode).toBe(400);
+    expect(explained.body.error).toMatch(/\(uint8\)\[4\] \(flat index\): 300 is not an integer in 0\.\.255/);
+  });
+
   it('is described as uint8 by both protocols', async () => {
     const [oip, tfServing] = await Promise.all([call(app.metadata, 'GET', '/v2/models/hands'), call(app.metadata, 'GET', '/v1/models/hands/metadata')]);
     expect(oip.body.inputs[0]).toMatchObject({ name: 'x', datatype: 'UINT8', shape: [-1, 2, 2, 3] });

@@ -97,7 +97,7 @@ it('one instance whose one output is larger than a response is told the form tha
   ]);
   expect([json.statusCode, nothing.statusCode, tfServing.statusCode]).toEqual([413, 413, 413]);
   expect(json.body.error).toMatch(
-    /^the answer would be [\d.]+ MB, over the 6\.0 MB a Lambda function can return: one instance's answer fits as binary data \(OIP's binary_data_output on \/v2\/models\/\{name\}\/infer: 4\.1 MB sent\), or ask for a compressed answer/,
+    /^the answer would be [\d.]+ MB, over the 6\.0 MB a Lambda function can return: one instance's answer fits as binary data \(OIP's binary_data_output on \/v2\/models\/binary-fits\/infer: 4\.1 MB sent\), or ask for a compressed answer/,
   );
   for (const refused of [nothing, tfServing]) {
     expect(refused.body.error).toMatch(

@@ -154,6 +154,19 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
     expect(await registryBytes(store)).toEqual(before);
   });
 
+  it('an import whose meta.json is not JSON gets a failed outcome saying so; an outcome file that is not JSON is written over', async () => {
+    const store = await makeStore();
+    const { zip } = await layersWithShardAt('weights.bin');
+    await store.put('imports/meta/model.zip', zip);
+    await store.put('imports/meta/model.zip.meta.json', '{oops');
+    const refused = await importObject(store, store, 'imports/meta/model.zip', localLimits().budget);
+    expect(refused).toMatchObject({ status: 'failed', error: 'imports/meta/model.zip.meta.json is not valid JSON' });
+    await store.put('imports/damaged/model.zip', zip);
+    await store.put('imports/damaged/model.zip.outcome.json', '{oops');
+    const imported = await importObject(store, store, 'imports/damaged/model.zip', localLimits().budget);
+    expect(imported).toMatchObject({ status: 'created', model: 'damaged', version: 1 });
+  });
+
   it("takes a shard at ./name, as TF.js's browser download writes it, and reads it back; the same file named twice is refused", async () => {
     // model.save('downloads://m') names its shard ./m.weights.bin in weightsManifest.
     const store = await makeStore();

@@ -43,7 +43,10 @@ interface RangeUsage {
   wallMs: number;
 }
 
-export type WorkerMessage = { type: 'ready' } | ({ type: 'done'; index: number } & Partial<RangeUsage>) | { type: 'failed'; index: number; error: string; kind: FailureKind };
+export type WorkerMessage =
+  | { type: 'ready' }
+  | ({ type: 'done'; index: number } & Partial<RangeUsage>)
+  | { type: 'failed'; index: number; error: string; kind: FailureKind; publicMessage?: string };
 
 /**
  * What a worker's failure was, so the parent rebuilds an error the failed manifest words as a run
@@ -57,9 +60,10 @@ export function failureKind(error: unknown): FailureKind {
   return error instanceof ServiceError && error.statusCode < 500 ? 'client' : 'internal';
 }
 
-function failureOf(message: { index: number; error: string; kind: FailureKind }): Error {
+function failureOf(message: { index: number; error: string; kind: FailureKind; publicMessage?: string }): Error {
   if (message.kind === 'client') return new BadRequestError(message.error);
-  if (message.kind === 'damaged') return new IntegrityError(`range ${message.index}: ${message.error}`);
+  // A damaged version or alias: the failed manifest says it in the words a client reads (cli/batchWorker.ts sends them).
+  if (message.kind === 'damaged') return new IntegrityError(`range ${message.index}: ${message.error}`, { publicMessage: message.publicMessage });
   return new ServiceError(`range ${message.index}: ${message.error}`);
 }
 

@@ -4,7 +4,7 @@
  * store of the bucket in its event, under the file's batch/output/ path, so a task retried or run
  * twice finds what the previous attempt left.
  */
-import { BadRequestError, ConflictError, DAMAGED_VERSION, IntegrityError, isStoreFailure, isStoreRefusal, NotFoundError, ServiceError, UnavailableError } from '../../errors.js';
+import { BadRequestError, ConflictError, DAMAGED_IN_STORE, IntegrityError, isStoreFailure, isStoreRefusal, NotFoundError, ServiceError, UnavailableError } from '../../errors.js';
 import { uploadStore, type Services } from '../../services.js';
 import { versionOf } from '../../store/index.js';
 import { outputsFor, parseInputKey, shardOutputsFor } from '../paths.js';
@@ -130,7 +130,7 @@ export interface StepFailure {
 function caughtError(failure: StepFailure | undefined): ServiceError | undefined {
   try {
     const cause = JSON.parse(failure?.Cause ?? '') as { errorType?: string; errorMessage?: string };
-    if (cause.errorType === 'IntegrityError') return new BadRequestError(DAMAGED_VERSION);
+    if (cause.errorType === 'IntegrityError') return new BadRequestError(DAMAGED_IN_STORE);
     if (cause.errorMessage && CLIENT_ERRORS.has(cause.errorType ?? '')) return new BadRequestError(cause.errorMessage);
   } catch {
     // Not a Lambda error's JSON: nothing to name.

@@ -14,7 +14,7 @@ import type { Manifest } from '../../registry/index.js';
 import { fitsShape, type TensorSpec } from '../../tensors/data.js';
 import { anyRows } from '../../tensors/fixedBatch.js';
 import { flattenNested, leafShown } from '../../tensors/nested.js';
-import { firstMisfit } from '../../tensors/valueRanges.js';
+import { checkValuesFit, declaredRange, firstMisfit } from '../../tensors/valueRanges.js';
 
 export interface InputSpace {
   spec: TensorSpec;
@@ -70,6 +70,9 @@ export async function encodeRows(
       );
     // An int32 input takes whole numbers only (a 400 naming the first that is not), as infer does.
     const flat = flattenNested(values, where, spec.dtype === 'int32' ? 'int32' : 'float32', numbersOnly);
+    // A narrower integer the model declares (uint8) keeps its range, as infer keeps it (runModel.ts checkInput).
+    const narrow = declaredRange(spec);
+    if (narrow) checkValuesFit('int32', flat.data, `${where} (${spec.declaredDtype})`, narrow);
     shape = flat.shape;
     data = flat.data instanceof Float32Array ? flat.data : Float32Array.from(flat.data);
     // Flattened rows (the manifest's background format) of a model with a fully known row shape.
@@ -95,7 +98,7 @@ export function flatRow(values: number[], space: InputSpace, where: string): Flo
   }
   // Checked as the input's dtype holds them (a background's rows are, by flattenNested): 1e39 is a
   // finite JSON number but Infinity in float32, and a baseline of Infinity explained as nulls.
-  const misfit = firstMisfit(space.spec.dtype, values);
+  const misfit = firstMisfit(space.spec.dtype, values, declaredRange(space.spec));
   if (misfit) throw new BadRequestError(`${where}[${misfit.index}]: ${misfit.why}`);
   return Float32Array.from(values);
 }

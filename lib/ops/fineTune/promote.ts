@@ -9,7 +9,7 @@
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { ServiceError, UnavailableError } from '../../errors.js';
 import { readVersion } from '../../loader/readVersion.js';
-import { readAlias, readManifest, setAliasIf, type Manifest } from '../../registry/index.js';
+import { DamagedAliasError, readAlias, readManifest, setAliasIf, type Manifest } from '../../registry/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import { disposeModel } from '../../runtime/tfModel.js';
 import type { ObjectStore } from '../../store/index.js';
@@ -72,9 +72,9 @@ export async function decidePromotion(
   if (!ifBetter) return { alias, move: true, reason };
   const model = manifest.name;
   const judge = async (incumbent: number | undefined): Promise<Verdict> => {
-    // Nothing to compare with: an alias that does not exist yet (or already points here) is set, and says why.
-    if (incumbent === undefined) return { move: true, reason: `alias ${alias} did not exist: nothing to compare ${ifBetter} with` };
-    if (incumbent === written) return { move: true, reason };
+    // Nothing to compare with: an alias that does not exist yet (or is damaged, or already points here) is set, and says why.
+    if (incumbent === undefined) return { move: true, reason: `alias ${alias} held no version: nothing to compare ${ifBetter} with` };
+    if (incumbent === written) return { move: true, reason: `alias ${alias} already points at version ${written} (an earlier attempt of this job moved it)` };
     const apart = answersApart(manifest, await readManifest(store, model, incumbent));
     if (apart) return { move: false, reason: `version ${incumbent} ${apart}: its ${ifBetter} on these labels would not be comparable` };
     const loaded = await readVersion(store, model, incumbent);
@@ -88,7 +88,13 @@ export async function decidePromotion(
     }
     return { move: true, reason };
   };
-  const version = (await readAlias(store, model, alias))?.version;
+  // A damaged alias file holds no version to compare with: setting the alias writes over it (registry/aliases.ts).
+  const version = (
+    await readAlias(store, model, alias).catch((error: unknown) => {
+      if (error instanceof DamagedAliasError) return undefined;
+      throw error;
+    })
+  )?.version;
   return { alias, ...(await judge(version)), compared: { version, judge } };
 }
 
