@@ -53,8 +53,12 @@ const isObject = (value: unknown) => typeof value === 'object' && value !== null
 async function earlierVersion(registry: ObjectStore, target: ImportKey, sha256: string): Promise<number | undefined> {
   const versions = await listVersions(registry, target.model);
   for (const version of versions.slice(-50).reverse()) {
-    const { lineage } = await readManifest(registry, target.model, version);
-    if (lineage.source === target.key && lineage.sourceSha256 === sha256) return version;
+    // A damaged version (its manifest not one) was made by no import to find: it must not block the model's imports.
+    const manifest = await readManifest(registry, target.model, version).catch((error: unknown) => {
+      if (error instanceof IntegrityError) return undefined;
+      throw error;
+    });
+    if (manifest?.lineage.source === target.key && manifest.lineage.sourceSha256 === sha256) return version;
   }
   return undefined;
 }

@@ -63,8 +63,8 @@ async function write(store: ObjectStore, job: Job, create = false): Promise<Job>
 const UPDATE_ATTEMPTS = 4;
 const FIRST_PAUSE_MS = 250;
 
-/** A store refusal (4xx) is an answer a retry would not change; a 5xx, throttling or network error may pass. */
-const mayPass = (error: unknown) => !(error instanceof ServiceError && error.statusCode < 500);
+/** A store refusal (4xx) or a damaged record is an answer a retry would not change; a 5xx, throttling or network error may pass. */
+const mayPass = (error: unknown) => !(error instanceof ServiceError && error.statusCode < 500) && !(error instanceof IntegrityError);
 
 /**
  * A queued job, which must start within `maxEventAgeMs` (how long its event may wait to be

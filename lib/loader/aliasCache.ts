@@ -9,7 +9,7 @@
  * short pause, not on every request. An authoritative answer (the alias or model is gone: 404)
  * is never papered over.
  */
-import { ServiceError } from '../errors.js';
+import { IntegrityError, ServiceError } from '../errors.js';
 import { logger, recordEvent } from '../observability.js';
 import { DEFAULT_ALIAS, formatModelRef, resolveVersion, type ModelRef } from '../registry/index.js';
 import type { ObjectStore } from '../store/index.js';
@@ -27,9 +27,13 @@ interface Confirmed {
   at: number;
 }
 
-/** An answer from the store that a retry would not change (not found, bad name): never served around. */
+/**
+ * An answer from the store that a retry would not change (not found, bad name; a record that is
+ * damaged, which a retry reads again): never served around. A warm function served the version
+ * last confirmed over a hand-edited alias for up to an hour, where a fresh one answered 500.
+ */
 export function isAuthoritative(error: unknown): boolean {
-  return error instanceof ServiceError && error.statusCode < 500;
+  return (error instanceof ServiceError && error.statusCode < 500) || error instanceof IntegrityError;
 }
 
 export interface AliasCacheOptions {
@@ -115,13 +119,16 @@ export class AliasCache {
   }
 
   private async refresh(key: string, ref: ModelRef): Promise<number> {
+    // A confirmation is as old as the read that made it: a slow read finishing after a newer one
+    // (a refresh left running past STALE_AFTER_MS) must not put its older answer over the newer.
+    const asked = this.now();
     try {
       const { version, alias } = await resolveVersion(this.store, ref);
-      const confirmed = { version, at: this.now() };
-      this.confirmed.set(key, confirmed);
+      const confirmed = { version, at: asked };
       // The model's default and its production alias name one version while that alias exists:
       // confirmed through either, both are served while the store fails (either may be asked first).
-      if (alias === DEFAULT_ALIAS) for (const same of [formatModelRef({ name: ref.name }), formatModelRef({ name: ref.name, alias })]) this.confirmed.set(same, confirmed);
+      const same = alias === DEFAULT_ALIAS ? [formatModelRef({ name: ref.name }), formatModelRef({ name: ref.name, alias })] : [key];
+      for (const k of same) if ((this.confirmed.get(k)?.at ?? Number.NEGATIVE_INFINITY) <= asked) this.confirmed.set(k, confirmed);
       return version;
     } catch (error) {
       const last = this.confirmed.get(key);

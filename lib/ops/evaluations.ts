@@ -38,7 +38,9 @@ export async function listEvaluations(store: ObjectStore, model: string, version
         if (error instanceof IntegrityError) return undefined;
         throw error;
       });
-      return e && { id: e.id, source: e.source, count: e.count, metrics: e.metrics, createdAt: e.createdAt };
+      // JSON of another kind (null, a number) is no evaluation either.
+      if (typeof e !== 'object' || e === null) return undefined;
+      return { id: e.id, source: e.source, count: e.count, metrics: e.metrics, createdAt: e.createdAt };
     }),
   );
   const evaluations = read.filter((e) => e !== undefined);

@@ -191,6 +191,9 @@ export async function setAliasIf(
  */
 export async function rollbackAlias(store: ObjectStore, model: string, alias: string, options: { from?: number } = {}): Promise<AliasRecord> {
   validateWritableAlias(alias);
+  // A damaged alias has no history to go back to: said as damage (a DamagedAliasError), which
+  // setting the alias mends, not as an alias that does not exist.
+  await readAlias(store, model, alias);
   const stored = await update(store, model, alias, (current) => {
     if (!current) throw new NotFoundError(`model ${model} has no alias ${alias}`);
     if (options.from !== undefined && current.version !== options.from) {

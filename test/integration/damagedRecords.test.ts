@@ -54,11 +54,29 @@ describe('a damaged record in the store', () => {
     await expect(readManifest(store, 'junk-manifest', 1)).rejects.toMatchObject({ name: 'IntegrityError' });
   });
 
+  it('a rollback of a damaged alias says it is damaged, not that there is no such alias', async () => {
+    const answer = await callHttpApi(app.fineTune as Handler, 'POST', '/v2/models/shapeless-alias/aliases/production/rollback');
+    expect(answer.statusCode).toBe(500);
+    expect(answer.body.error).toMatch(/^alias production of model shapeless-alias is damaged in the store/);
+  });
+
+  it('is not served around by a warm function: an alias damaged after its version was loaded answers 500, as a fresh function does', async () => {
+    const root = fileURLToPath(store.uri);
+    await cp('models/iris', path.join(root, 'warm'), { recursive: true });
+    const warm = serving(store.uri, { MODEL_ALIAS_TTL_SECONDS: '0' });
+    const route = '/v1/models/warm/labels/production:predict';
+    expect((await callHttpApi(warm.predict as Handler, 'POST', route, JSON.stringify({ instances: [FLOWER] }))).statusCode).toBe(200);
+    await store.put('warm/aliases/production.json', 'junk');
+    const answer = await callHttpApi(warm.predict as Handler, 'POST', route, JSON.stringify({ instances: [FLOWER] }));
+    expect(answer.statusCode).toBe(500);
+    expect(answer.body.error).toMatch(/^alias production of model warm is damaged in the store/);
+  });
+
   it('does not hide the model list: every model is listed, a damaged alias left out', async () => {
     const list = await call(app.metadata, 'GET', '/v2/models');
     expect(list.statusCode, JSON.stringify(list.body)).toBe(200);
     const byName = Object.fromEntries(list.body.models.map((m: { name: string; aliases: Record<string, number> }) => [m.name, m.aliases]));
-    expect(Object.keys(byName)).toEqual(['empty-manifest', 'iris', 'junk-alias', 'junk-manifest', 'shapeless-alias']);
+    expect(Object.keys(byName)).toEqual(['empty-manifest', 'iris', 'junk-alias', 'junk-manifest', 'shapeless-alias', 'warm']);
     expect(byName['junk-alias']).toEqual({});
     expect(byName.iris).toEqual({ production: 1 });
   });

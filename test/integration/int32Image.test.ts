@@ -111,6 +111,19 @@ describe('a uint8 image model (handtrack: TF.js holds its input as int32)', () =
     const explained = await call(app.explain, 'POST', '/v2/models/hands/explain', { instances: [nested], method: 'kernelShap' });
     expect(explained.statusCode).toBe(400);
     expect(explained.body.error).toMatch(/\(uint8\)\[4\] \(flat index\): 300 is not an integer in 0\.\.255/);
+    const inRange = row.map((v) => (v === 300 ? 30 : v));
+    const background = await call(app.explain, 'POST', '/v2/models/hands/explain', {
+      instances: [
+        [
+          [inRange.slice(0, 3), inRange.slice(3, 6)],
+          [inRange.slice(6, 9), inRange.slice(9)],
+        ],
+      ],
+      method: 'kernelShap',
+      background: [nested],
+    });
+    expect(background.statusCode).toBe(400);
+    expect(background.body.error).toMatch(/300 is not an integer in 0\.\.255/);
   });
 
   it('is described as uint8 by both protocols', async () => {

@@ -63,6 +63,8 @@ export async function encodeRows(
     const encoded = await encodeInstances(manifest, values, budget, where, placeOf, { run });
     shape = encoded.shape;
     data = encoded.data instanceof Float32Array ? encoded.data : Float32Array.from(encoded.data as Int32Array); // an int32 input's, already cut
+    const narrow = declaredRange(spec);
+    if (narrow) checkValuesFit('int32', data, `${where} (${spec.declaredDtype})`, narrow);
   } else {
     const numbersOnly = (path: string, leaf: string | boolean) =>
       new BadRequestError(

@@ -74,7 +74,7 @@ export async function decidePromotion(
   const judge = async (incumbent: number | undefined): Promise<Verdict> => {
     // Nothing to compare with: an alias that does not exist yet (or is damaged, or already points here) is set, and says why.
     if (incumbent === undefined) return { move: true, reason: `alias ${alias} held no version: nothing to compare ${ifBetter} with` };
-    if (incumbent === written) return { move: true, reason: `alias ${alias} already points at version ${written} (an earlier attempt of this job moved it)` };
+    if (incumbent === written) return { move: true, reason: `alias ${alias} already points at version ${written}` };
     const apart = answersApart(manifest, await readManifest(store, model, incumbent));
     if (apart) return { move: false, reason: `version ${incumbent} ${apart}: its ${ifBetter} on these labels would not be comparable` };
     const loaded = await readVersion(store, model, incumbent);
