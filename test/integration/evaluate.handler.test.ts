@@ -338,6 +338,13 @@ describe('evaluate: options and labels that do not apply to the model', () => {
 
   it.each([
     ['a label the model does not have', { instances: [iris, iris], labels: ['setosa', 'rose'] }, /labels\[1\]: "rose" is not one of the model's labels/],
+    // Options of a data set beside inline instances were ignored (a 200 as if not sent).
+    [
+      'a labelColumn with inline instances',
+      { instances: [iris], labels: ['setosa'], labelColumn: 'species' },
+      /"labelColumn" read a "dataset"; inline "instances" take their truth from "labels": drop it/,
+    ],
+    ['a format with inline instances', { instances: [iris], labels: ['setosa'], format: 'csv' }, /"format" read a "dataset"/],
     [
       'an instance of the wrong width',
       {

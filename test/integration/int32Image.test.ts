@@ -124,6 +124,23 @@ describe('a uint8 image model (handtrack: TF.js holds its input as int32)', () =
     });
     expect(background.statusCode).toBe(400);
     expect(background.body.error).toMatch(/300 is not an integer in 0\.\.255/);
+    const fraction = await call(app.explain, 'POST', '/v2/models/hands/explain', {
+      instances: [
+        [
+          [
+            [0.5, 1, 2],
+            [3, 4, 5],
+          ],
+          [
+            [6, 7, 8],
+            [9, 10, 11],
+          ],
+        ],
+      ],
+      method: 'kernelShap',
+    });
+    expect(fraction.statusCode).toBe(400);
+    expect(fraction.body.error).toMatch(/\(uint8\)\[0\] \(flat index\): 0\.5 is not an integer in 0\.\.255/);
   });
 
   it('is described as uint8 by both protocols', async () => {

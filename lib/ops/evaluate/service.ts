@@ -8,6 +8,7 @@ import { datasetKey, formatOf, readDataset } from './dataset.js';
 import { canReadColumns } from '../../inputs/encode.js';
 import { recordLimit, recordRoom } from '../../inputs/recordRoom.js';
 import { oneRowNeed } from '../runModel.js';
+import { DEFAULT_LABEL_COLUMN } from '../labelledData.js';
 import { lastDimension } from '../../tensors/data.js';
 import { csvColumnChunks } from './columnar.js';
 import { evaluateChunks, evaluateModel, type EvaluateOptions, type Evaluation } from './evaluate.js';
@@ -56,7 +57,7 @@ async function* datasetExamples(store: ObjectStore, loaded: LoadedModel, key: st
   const rows = readDataset(store, key, formatOf(key, request.format), () => recordRoom(limits.budget, reserved()), recordLimit(limits.budget, reserved()));
   for await (const row of rows) {
     if (columns.length === 0) columns = Object.keys(row.values);
-    yield exampleFromRow(loaded.manifest, row, request.labelColumn, () => columns);
+    yield exampleFromRow(loaded.manifest, row, request.labelColumn ?? DEFAULT_LABEL_COLUMN, () => columns);
   }
   if (columns.length === 0) throw new BadRequestError(`data set ${key} has no rows`);
 }
@@ -84,7 +85,7 @@ export async function runEvaluation(
       // Tabular CSV: cells straight into model inputs, no object per row (columnar.ts).
       const stream = await dataStore.getStream(source);
       try {
-        evaluation = await evaluateChunks(loaded, csvColumnChunks(stream, loaded.manifest, request.labelColumn, limits.maxBatch), source, options);
+        evaluation = await evaluateChunks(loaded, csvColumnChunks(stream, loaded.manifest, request.labelColumn ?? DEFAULT_LABEL_COLUMN, limits.maxBatch), source, options);
       } finally {
         stream.destroy();
       }

@@ -71,9 +71,10 @@ export async function encodeRows(
         `${path}: expected numbers for input ${spec.name} (${spec.shape === null ? 'any shape' : `shape [${spec.shape}]`})${kind ? ` or natural ${kind.kind.kind} instances` : ''}, got ${leafShown(leaf)}`,
       );
     // An int32 input takes whole numbers only (a 400 naming the first that is not), as infer does.
-    const flat = flattenNested(values, where, spec.dtype === 'int32' ? 'int32' : 'float32', numbersOnly);
-    // A narrower integer the model declares (uint8) keeps its range, as infer keeps it (runModel.ts checkInput).
+    // A narrower integer the model declares (uint8) keeps its range, as infer keeps it (runModel.ts
+    // checkInput): read as numbers, then judged whole and within it (a fraction named with 0..255, not int32's range).
     const narrow = declaredRange(spec);
+    const flat = flattenNested(values, where, spec.dtype === 'int32' && !narrow ? 'int32' : 'float32', numbersOnly);
     if (narrow) checkValuesFit('int32', flat.data, `${where} (${spec.declaredDtype})`, narrow);
     shape = flat.shape;
     data = flat.data instanceof Float32Array ? flat.data : Float32Array.from(flat.data);

@@ -16,7 +16,7 @@ import type { RunLimits } from '../../runtime/memory.js';
 import { checkInput, runModel } from '../runModel.js';
 import { datasetKey, formatOf, readDataset } from '../evaluate/dataset.js';
 import { classNames, exampleFromRow, truthOf, type Example } from '../evaluate/examples.js';
-import type { LabelledSource } from '../labelledData.js';
+import { DEFAULT_LABEL_COLUMN, type LabelledSource } from '../labelledData.js';
 import { checkOneValuePerExample } from '../regressionOutput.js';
 
 export interface LabelledData {
@@ -38,7 +38,7 @@ async function examplesOf(store: ObjectStore, manifest: Manifest, source: Labell
   let columns: string[] = [];
   for await (const row of readDataset(store, key, formatOf(key, source.format))) {
     if (columns.length === 0) columns = Object.keys(row.values);
-    examples.push(exampleFromRow(manifest, row, source.labelColumn, () => columns));
+    examples.push(exampleFromRow(manifest, row, source.labelColumn ?? DEFAULT_LABEL_COLUMN, () => columns));
   }
   if (examples.length === 0) throw new BadRequestError(`data set ${key} has no rows`);
   return { examples, sha256: sha256Hex(await store.get(key)), where: `data set ${key}` };
