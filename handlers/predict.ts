@@ -70,9 +70,9 @@ function classifyAnswerOutput(manifest: Manifest, output: TensorData): AnswerOut
 /** What a labelled answer adds to each score at most: its label and keys, as escaped in the sent JSON ({"label":"...","score":...}). */
 const labelledBytes = (labels: string[] | undefined) => 40 + 2 * Math.max(10, ...(labels ?? []).map((l) => Buffer.byteLength(JSON.stringify(l))));
 
-/** For one row's answer, what to ask for should it be over Lambda's limit once built (lib/http/handler.ts): fewer rows cannot help. */
+/** For one row's answer, what to ask for should it be over Lambda's limit once built (lib/http/handler.ts): fewer rows cannot help. Worded only then. */
 const tooLargeAdvice = (answered: AnswerOutput[], rows: number, limitBytes: number, model: string) =>
-  rows === 1 ? { tooLargeAdvice: oneRowAdvice(answered, rows, limitBytes, 'instances', model) } : {};
+  rows === 1 ? { tooLargeAdvice: () => oneRowAdvice(answered, rows, limitBytes, 'instances', model) } : {};
 
 export const routes: Implementations<typeof predictRoutes> = {
   infer: async ({ request, params, query, body, services, time }) =>

@@ -16,7 +16,7 @@ export interface Reply {
   /** What the request's rows are called where it has its own word for them (TF Serving's :classify: "examples"), for a 413 on the answer's size. */
   noun?: string;
   /** What to ask for instead when the answer is over Lambda's limit, where the route knows better than fewer rows (one row's answer alone too large). */
-  tooLargeAdvice?: string;
+  tooLargeAdvice?: () => string;
 }
 
 export interface RouteRequest extends HttpRequest {

@@ -138,8 +138,8 @@ export async function encodeImages(settings: ImageSettings, values: unknown[], p
   return out;
 }
 
-/** A model-input value back to the 0..255 pixel it came from (for overlays and /preprocess PNGs). */
-function pixelScale(settings: ImageSettings): PixelScale {
+/** A model-input value back to the 0..255 pixel it came from (for overlays and /preprocess PNGs, and push's check of an integer input: ops/wholePixels.ts). */
+export function pixelScale(settings: ImageSettings): PixelScale {
   const c = settings.channels;
   const mean = perChannelValues(settings.mean, c);
   const std = perChannelValues(settings.std, c);

@@ -8,12 +8,10 @@
  * model declares (uint8: 0..255), are refused, saying what a pixel becomes.
  */
 import { BadRequestError } from '../errors.js';
-import type { ImageSettings } from '../inputs/image.js';
+import { type ImageSettings, pixelScale } from '../inputs/image.js';
 import { inputSettingsSchema } from '../inputs/kinds.js';
 import { declaredRange } from '../tensors/valueRanges.js';
 import type { ManifestFields, TensorSpec } from '../registry/manifest.js';
-
-const perChannel = (value: number | number[], channels: number) => (Array.isArray(value) ? value : new Array<number>(channels).fill(value));
 
 /** The fields with an integer image input's preprocessing settled: scale 1 unless given, and refused if pixels would not stay apart (or in the declared type's range). */
 export function withWholePixels(input: TensorSpec, fields: Partial<ManifestFields>): Partial<ManifestFields> {
@@ -23,16 +21,15 @@ export function withWholePixels(input: TensorSpec, fields: Partial<ManifestField
   const parsed = inputSettingsSchema.safeParse(settled);
   // Settings that do not parse are refused with the manifest, in the schema's words.
   if (!parsed.success) return fields;
-  const { scale, offset, mean, std, channels } = parsed.data as ImageSettings;
-  const means = perChannel(mean, channels);
-  const stds = perChannel(std, channels);
+  const settings = parsed.data as ImageSettings;
+  const { mean, std, channels } = settings;
+  const perPixel = pixelScale(settings);
   // A pixel p becomes (p * scale + offset - mean) / std = p * a + b in each channel, cut toward zero.
   // With |a| < 1 pixels that differ become one value (1/255: every pixel 0, white 1): what the
   // model sees is no longer the image. A fraction in b alone only shifts them (a pipeline that
   // centres and casts, as TF.js's cast cuts it), and is taken.
   for (let c = 0; c < channels; c++) {
-    const a = scale / stds[c];
-    const b = (offset - means[c]) / stds[c];
+    const [a, b] = [perPixel.scale[c], perPixel.offset[c]];
     const channel = Array.isArray(mean) || Array.isArray(std) ? ` in channel ${c}` : '';
     if (Math.abs(a) < 1) {
       throw new BadRequestError(

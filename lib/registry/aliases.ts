@@ -48,13 +48,6 @@ export class DamagedAliasError extends IntegrityError {
   }
 }
 
-/** The stored alias file checked: a DamagedAliasError when it is not one. */
-function aliasFile<S extends z.ZodType>(schema: S, value: unknown, model: string, alias: string): z.output<S> {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new DamagedAliasError(model, alias, new Error(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')));
-  return parsed.data;
-}
-
 export async function readAlias(store: ObjectStore, model: string, alias: string): Promise<AliasRecord | undefined> {
   validateName(model);
   validateName(alias, 'alias');
@@ -66,7 +59,9 @@ export async function readAlias(store: ObjectStore, model: string, alias: string
     if (error instanceof IntegrityError) throw new DamagedAliasError(model, alias, error);
     throw error;
   }
-  return aliasFile(aliasSchema, value, model, alias);
+  const parsed = aliasSchema.safeParse(value);
+  if (!parsed.success) throw new DamagedAliasError(model, alias, new Error(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')));
+  return parsed.data;
 }
 
 /**
