@@ -23,3 +23,20 @@ it('names the rows that fit in four fifths of the time left at the pace so far, 
   now = 1500;
   expect(() => quick.check(10)).not.toThrow();
 });
+
+it('counts the rows timed before the pace started, so the figures add up to the whole', () => {
+  let now = 0;
+  vi.spyOn(performance, 'now').mockImplementation(() => now);
+  const pace = new Pace({ remainingMs: () => 3000 }, 128, 'integrated gradients');
+  pace.start(1); // the first row was profiled alone
+  now = 4000; // the next 4 rows in 4 s: the other 123 would take 123 s
+  let message = '';
+  try {
+    pace.check(5);
+  } catch (error) {
+    message = (error as Error).message;
+  }
+  const counts = /128 rows, of which the first was timed alone, and the next (\d+) took 4\.0 s \(1000 ms each\); the other (\d+) would take/.exec(message);
+  expect(counts, message).not.toBeNull();
+  expect(1 + Number(counts?.[1]) + Number(counts?.[2])).toBe(128);
+});
