@@ -56,10 +56,17 @@ const OPTION_FIELDS: [RegExp, string][] = [
   [/^baseline(?=[:[])/, '--baseline'],
   [/^format png(?=:)/, '--png'],
 ];
-function optionRefusal(error: unknown): unknown {
+function optionRefusal(error: unknown, sources: string[]): unknown {
   if (!(error instanceof BadRequestError)) return error;
   const field = OPTION_FIELDS.find(([pattern]) => pattern.test(error.message));
-  return field ? new UsageError(error.message.replace(field[0], field[1])) : error;
+  if (field) return new UsageError(error.message.replace(field[0], field[1]));
+  // An instance the model cannot take came from the command line too: named by the option that
+  // gave it (the i-th --instance, or --image and its file), as any other option's mistake.
+  const instance = /^instances\[(\d+)\]/.exec(error.message);
+  const source = instance ? sources[Number(instance[1])] : undefined;
+  if (source) return new UsageError(source + error.message.slice(instance?.[0].length));
+  if (/^instances\b/.test(error.message)) return new UsageError(error.message.replace(/^instances/, '--instance'));
+  return error;
 }
 
 const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toPrecision(4)}`;
@@ -108,6 +115,8 @@ function formatExplanation(answer: ExplainAnswer, k: number): string {
 
 export async function explain(services: Services, refText: string, options: ExplainOptions): Promise<string> {
   const ref = refArgument(refText);
+  /** Each instance's option, as a refusal names it: the i-th --instance, or --image and its file. */
+  const sources = [...(options.instance ?? []).map((_, i) => `--instance ${i + 1}`), ...(options.image ?? []).map((file) => `--image ${file}`)];
   const instances = [
     ...(options.instance ?? []).map((text) => instanceOf('--instance', text)),
     ...(await Promise.all((options.image ?? []).map(async (file) => ({ b64: (await readOptionFile('--image', file)).toString('base64') })))),
@@ -139,7 +148,7 @@ export async function explain(services: Services, refText: string, options: Expl
     await checkRefExists(services.store, ref);
     const answer = await loader.withModel(ref, (loaded) =>
       explainService(loaded, request, services.limits).catch((error: unknown) => {
-        throw optionRefusal(error);
+        throw optionRefusal(error, sources);
       }),
     );
     const written: string[] = [];

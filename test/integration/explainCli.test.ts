@@ -38,10 +38,17 @@ describe('modelctl explain', () => {
     expect(PNG.sync.read(await readFile(out)).width).toBe(224);
   });
 
-  it('says what is wrong with a bad request', async () => {
-    const { stderr, code } = await ctl('explain', 'iris:1', '--instance', '[1, 2]');
-    expect(code).toBe(1);
-    expect(stderr).toMatch(/modelctl: instances: shape \[1,2\] does not fit the model's input \[-1,4\]/);
+  it('says what is wrong with an instance, named by the option that gave it (exit 2: the command line is wrong)', async () => {
+    const shape = await ctl('explain', 'iris:1', '--instance', '[1, 2]');
+    expect(shape.code).toBe(2);
+    expect(shape.stderr).toMatch(/^modelctl: --instance: shape \[1,2\] does not fit the model's input \[-1,4\]/m);
+    const full = JSON.stringify({ sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 });
+    const second = await ctl('explain', 'iris:1', '--instance', full, '--instance', '{"sepal_length":1}');
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(/^modelctl: --instance 2: missing sepal_width, petal_length, petal_width/m);
+    const image = await ctl('explain', 'digits:1', '--image', 'package.json');
+    expect(image.code).toBe(2);
+    expect(image.stderr).toMatch(/^modelctl: --image package\.json: not a PNG or JPEG image/m);
   });
 
   it('says that an --instance opening as JSON is not valid JSON, where, rather than reading it as text (exit 2)', async () => {
