@@ -9,6 +9,7 @@ import { modelRefFrom } from '../lib/api/modelRef.js';
 import { acceptedReply, submitJob } from '../lib/jobs/index.js';
 import { logger } from '../lib/observability.js';
 import { evaluateJob } from '../lib/ops/evaluate/executor.js';
+import { checkDatasetFound } from '../lib/ops/evaluate/dataset.js';
 import { htmlReport } from '../lib/ops/evaluate/htmlReport.js';
 import { precheckEvaluation } from '../lib/ops/evaluate/precheck.js';
 import { runEvaluation } from '../lib/ops/evaluate/service.js';
@@ -19,10 +20,11 @@ export const routes: Implementations<typeof evaluationsRoutes> = {
     const ref = modelRefFrom(params, query);
     const { loader, store } = services;
     if (query.async === 'true') {
-      // 404, options of another task and bad inline labels or instances now, not in the job.
+      // 404 (the model's or the data set's), options of another task and bad inline labels or instances now, not in the job.
       const version = await loader.withModel(
         ref,
         async (loaded) => {
+          await checkDatasetFound(store, body);
           await precheckEvaluation(loaded, body, { ...services.limits, worker: services.workerBudget });
           return loaded.version;
         },

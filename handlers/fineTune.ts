@@ -9,6 +9,7 @@ import { modelRefFrom } from '../lib/api/modelRef.js';
 import { acceptedReply, submitJob } from '../lib/jobs/index.js';
 import { logger } from '../lib/observability.js';
 import { fineTuneJob } from '../lib/ops/fineTune/executor.js';
+import { checkDatasetFound } from '../lib/ops/evaluate/dataset.js';
 import { precheckFineTune } from '../lib/ops/fineTune/precheck.js';
 import { rollbackAlias, setAlias, validateName } from '../lib/registry/index.js';
 import { jobEnvironment } from '../lib/services.js';
@@ -21,6 +22,8 @@ export const routes: Implementations<typeof fineTuneRoutes> = {
     const version = await services.loader.withModel(
       ref,
       async (loaded) => {
+        await checkDatasetFound(services.store, body);
+        if (!('split' in body.validation)) await checkDatasetFound(services.store, body.validation, 'validation.dataset');
         await precheckFineTune(loaded, body, services.workerBudget, limits);
         return loaded.version;
       },

@@ -153,6 +153,33 @@ describe('fine-tune refuses at submit what the job could not do', () => {
   });
 });
 
+describe('a data set the job could not read is refused at submit, by fine-tune and by an asynchronous evaluation (no job, no worker started)', () => {
+  it.each([
+    ['a key of no object', { dataset: '_datasets/nope.csv' }, 404, /^dataset _datasets\/nope\.csv: no such object in the model store$/],
+    ['a key climbing out of the store', { dataset: '../secrets.csv' }, 400, /^invalid data set key "\.\.\/secrets\.csv"$/],
+    ['a bucket other than the store', { dataset: 's3://elsewhere/x.csv' }, 403, /is outside the model store/],
+    ['a file of no format read here', { dataset: '_datasets/iris-test.txt' }, 400, /^cannot tell the format of _datasets\/iris-test\.txt/],
+  ])('%s', async (_case, data, status, message) => {
+    const before = await stored();
+    const body = { ...data, labelColumn: 'species' };
+    const fineTune = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', body);
+    expect(fineTune.statusCode, JSON.stringify(fineTune.body)).toBe(status);
+    expect(fineTune.body.error).toMatch(message);
+    const evaluation = await call(app.evaluations, 'POST', '/v2/models/iris/evaluations?async=true', body);
+    expect(evaluation.statusCode, JSON.stringify(evaluation.body)).toBe(status);
+    expect(evaluation.body.error).toMatch(message);
+    expect(await stored()).toEqual(before);
+  });
+
+  it('a separate validation data set too, named by its field', async () => {
+    const before = await stored();
+    const answer = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', { ...iris, validation: { dataset: '_datasets/gone.csv', labelColumn: 'species' } });
+    expect(answer.statusCode).toBe(404);
+    expect(answer.body.error).toBe('validation.dataset _datasets/gone.csv: no such object in the model store');
+    expect(await stored()).toEqual(before);
+  });
+});
+
 describe('fine-tune refuses rows the model overflows on, as predict and evaluate do', () => {
   // Finite values the demo model's output is NaN for (nonFiniteOutput.test.ts): trained on, the
   // job failed "training diverged at epoch 1 ... try a smaller learningRate".

@@ -7,7 +7,7 @@
  * with their line numbers; memory holds one chunk, whatever the file's size.
  */
 import type { Readable } from 'node:stream';
-import { BadRequestError, ForbiddenError, quoted } from '../../errors.js';
+import { BadRequestError, ForbiddenError, NotFoundError, quoted } from '../../errors.js';
 import { csvRecordBatches } from '../../inputs/csvRecords.js';
 import { readJsonl, TOO_LONG } from '../../inputs/jsonLines.js';
 import type { RecordLimit } from '../../inputs/recordLimit.js';
@@ -38,6 +38,18 @@ export function datasetKey(store: ObjectStore, dataset: string): string {
     throw new BadRequestError(`invalid data set key ${quoted(key)}`);
   }
   return key;
+}
+
+/**
+ * A job's data set checked when the job is submitted: a key that is not one, outside the store, of
+ * no format read here, or of no object is a 4xx then, not a job accepted (and a worker started)
+ * only to fail. Its rows are the worker's to read.
+ */
+export async function checkDatasetFound(store: ObjectStore, source: { dataset?: string; format?: DatasetFormat }, field = 'dataset'): Promise<void> {
+  if (source.dataset === undefined) return;
+  const key = datasetKey(store, source.dataset);
+  formatOf(key, source.format);
+  if (!(await store.head(key))) throw new NotFoundError(`${field} ${key}: no such object in the model store`);
 }
 
 export function formatOf(key: string, declared?: DatasetFormat): DatasetFormat {

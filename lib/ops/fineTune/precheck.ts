@@ -3,7 +3,8 @@
  * rather than a failed job later: the base is a layers model with one input, layer names exist,
  * the early-stopping monitor and the promotion metric are ones this task reports, inline labels and instances fit the model
  * and its outputs for the instances are finite (cheap checks first), and the training fits the worker's memory (a training
- * step measured here; the worker measures again, on the rows it read). A data set is read by the worker only: its rows'
+ * step measured here; the worker measures again, on the rows it read). A data set is read by the worker only (its key is
+ * checked at submit: evaluate/dataset.ts checkDatasetFound): its rows'
  * problems fail the job as 4xx.
  */
 import { BadRequestError } from '../../errors.js';
