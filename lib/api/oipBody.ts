@@ -13,7 +13,7 @@ export function readOipBody(request: RouteRequest): unknown {
   const headerLength = request.headers[HEADER_LENGTH];
   if (headerLength === undefined) return jsonValue(request);
   const bytes = bodyBytesOf(request);
-  checkSize(bytes.length);
+  checkSize(bytes.length, undefined, true);
   try {
     return readBinaryRequest(bytes, headerLength);
   } catch (error) {

@@ -29,8 +29,18 @@ export function jsonValue(request: HttpRequest, maxBytes = MAX_BODY_BYTES): unkn
   }
 }
 
-export function checkSize(bytes: number, maxBytes = MAX_BODY_BYTES): void {
-  if (bytes > maxBytes) throw new PayloadTooLargeError(`the body is ${bytes} bytes; the limit is ${maxBytes}`);
+/**
+ * What a client can do about a body over the limit (it is Lambda's, so no setting raises it): the
+ * same rows in several requests, in fewer bytes, or through the path that has no request at all.
+ */
+export function largeBodyAdvice(binary = false): string {
+  const tensors = binary ? '' : 'send tensors as binary data (OIP infer with Inference-Header-Content-Length: 4 bytes a float32, where JSON takes up to 20 characters); ';
+  return `split the instances over several requests; ${tensors}or score a file of any size with batch scoring (an upload under batch/input/{model}/, or modelctl batch)`;
+}
+
+/** `binary`: the body is binary tensor data already, which the advice then does not offer. */
+export function checkSize(bytes: number, maxBytes = MAX_BODY_BYTES, binary = false): void {
+  if (bytes > maxBytes) throw new PayloadTooLargeError(`the body is ${bytes} bytes; the limit is ${maxBytes} (Lambda's, for one request): ${largeBodyAdvice(binary)}`);
 }
 
 export function jsonBody<S extends z.ZodType>(request: HttpRequest, schema: S, maxBytes = MAX_BODY_BYTES): z.infer<S> {

@@ -7,7 +7,7 @@
  */
 import { gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.js';
-import { checkSize, MAX_BODY_BYTES } from './body.js';
+import { checkSize, largeBodyAdvice, MAX_BODY_BYTES } from './body.js';
 import { type Coding, codingNamed, listedCodings } from './codings.js';
 import { bodyBytesOf, bodyFromBytes, type HttpRequest, sentAsTextHint } from './request.js';
 
@@ -35,7 +35,9 @@ function inflate(coding: Coding, bytes: Uint8Array, maxBytes: number, hint: stri
     return isZlib(bytes) ? inflateSync(bytes, options) : inflateRawSync(bytes, options);
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new PayloadTooLargeError(`the body inflates (Content-Encoding ${coding}) past the limit of ${maxBytes} bytes (${maxBytes / 2 ** 20} MB uncompressed)`);
+      throw new PayloadTooLargeError(
+        `the body inflates (Content-Encoding ${coding}) past the limit of ${maxBytes} bytes (${maxBytes / 2 ** 20} MB uncompressed): ${largeBodyAdvice()}`,
+      );
     }
     throw new BadRequestError(`the body is not valid ${coding} data, as its Content-Encoding says: ${(error as Error).message}${hint}`);
   }

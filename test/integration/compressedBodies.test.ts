@@ -86,7 +86,22 @@ describe('a compressed request body', () => {
     expect(over.length).toBeLessThan(10_000);
     const answer = await post('/v1/models/iris:predict', over, { ...OCTETS, 'content-encoding': 'gzip' });
     expect(answer.statusCode).toBe(413);
-    expect(jsonOf(answer).error).toBe('the body inflates (Content-Encoding gzip) past the limit of 6291456 bytes (6 MB uncompressed)');
+    expect(jsonOf(answer).error).toBe(
+      'the body inflates (Content-Encoding gzip) past the limit of 6291456 bytes (6 MB uncompressed): split the instances over several requests; send tensors as binary data (OIP infer with Inference-Header-Content-Length: 4 bytes a float32, where JSON takes up to 20 characters); or score a file of any size with batch scoring (an upload under batch/input/{model}/, or modelctl batch)',
+    );
+  });
+
+  it('a body over the limit is a 413 saying what the client can do: binary data offered to a JSON body, not to a binary one', async () => {
+    const json = await post('/v1/models/iris:predict', `${iris.slice(0, -1)}${' '.repeat(MAX_BODY_BYTES)}}`, OCTETS);
+    expect(json.statusCode).toBe(413);
+    expect(jsonOf(json).error).toMatch(
+      /^the body is 6291\d{3} bytes; the limit is 6291456 \(Lambda's, for one request\): split the instances .*; send tensors as binary data .*; or score a file of any size with batch scoring/,
+    );
+    const rows = Array.from({ length: (MAX_BODY_BYTES / 16 + 1) * 4 }, () => 1);
+    const { body, headerLength } = binaryRequest([{ name: 'features', shape: [rows.length / 4, 4], datatype: 'FP32', values: rows }]);
+    const binary = await post('/v2/models/iris/infer', body, { ...OCTETS, 'inference-header-content-length': String(headerLength) });
+    expect(binary.statusCode).toBe(413);
+    expect(jsonOf(binary).error).toMatch(/^the body is \d+ bytes; the limit is 6291456 \(Lambda's, for one request\): split the instances over several requests; or score a file/);
   });
 
   it('a bomb of 1 GB (1 MB of gzip members) stops inflating at the limit: a 413 at once, no gigabyte allocated', async () => {
