@@ -7,6 +7,7 @@ import { IntegrityError, NotFoundError, UNBUILDABLE_VERSION } from '../errors.js
 import { concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from '../registry/artifacts.js';
 import { keys, readManifest, sha256Hex, type Manifest } from '../registry/index.js';
 import { isBackendFault } from '../runtime/recovery.js';
+import { checkRunsOnThisBackend } from './otherBackend.js';
 import { disposeModel, modelFromMemory, useOutputOrder, type TfModel } from '../runtime/tfModel.js';
 import type { ObjectStore } from '../store/index.js';
 
@@ -72,5 +73,11 @@ export async function readVersion(store: ObjectStore, name: string, version: num
     unbuildable.set(`${store.uri}${name}:${version}`, refused);
     throw refused;
   }
+  // Made on another backend: its trial example runs here first. Refused the same way every time, so once.
+  await checkRunsOnThisBackend(model, manifest).catch((error: unknown) => {
+    disposeModel(model);
+    if (error instanceof IntegrityError) unbuildable.set(`${store.uri}${name}:${version}`, error);
+    throw error;
+  });
   return { name, version, manifest, model, bytes: shardBytes.reduce((n, b) => n + b.byteLength, 0) };
 }

@@ -2,9 +2,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { BadRequestError, quoted, ServiceError } from '../errors.js';
-import { inputSettingsSchema, kindOf } from '../inputs/kinds.js';
 import { unzipBounded } from '../keras/archive.js';
-import { initBackend } from '../runtime/backend.js';
+import { backendName, backendStarted, initBackend } from '../runtime/backend.js';
 import { isBackendFault } from '../runtime/recovery.js';
 import { disposeModel, modelFromMemory, signatureOf } from '../runtime/tfModel.js';
 import { exampleSignature } from '../runtime/trialRun.js';
@@ -24,7 +23,7 @@ import {
 import { createClaimedVersion } from '../registry/claimedVersion.js';
 import { createVersion, type CreateVersionOptions } from '../registry/createVersion.js';
 import { checkShardPaths } from '../registry/shardPaths.js';
-import { outputIndexNamed, type Manifest, type ManifestFields, type Signature, type Task } from '../registry/manifest.js';
+import { naturalRow, outputIndexNamed, type Manifest, type ManifestFields, type Signature, type Task } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
 import { isPerPosition, lastDimension } from '../tensors/data.js';
 import { guessScores, guessTask } from './taskGuess.js';
@@ -124,7 +123,10 @@ export async function inferSignature(files: ModelFiles, naturalRow?: readonly nu
     if (error instanceof ServiceError || isBackendFault(error)) throw error;
     const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ');
     const what = stage === 'load' ? 'load the model' : `run the model on the ${backend} backend (one example)`;
-    throw new BadRequestError(`TF.js cannot ${what}: ${message}`, { cause: error });
+    // The cpu backend has a kernel for every op TF.js runs: a model refused elsewhere may run there.
+    const elsewhere =
+      stage === 'run' && backend !== 'cpu' ? ` (TFJS_BACKEND chooses the functions' backend: a model that only cpu runs is pushed, and served, with TFJS_BACKEND=cpu)` : '';
+    throw new BadRequestError(`TF.js cannot ${what}: ${message}${elsewhere}`, { cause: error });
   }
 }
 
@@ -230,16 +232,6 @@ export interface PushOptions extends CreateVersionOptions {
   claim?: string;
 }
 
-/**
- * The row the natural input's settings fix (an image's [height, width, channels], as its kind
- * feeds the model), which the push's example takes where the model leaves its size open. Settings
- * that do not parse are refused later, with the manifest.
- */
-export function naturalRow(fields: Partial<ManifestFields>): number[] | undefined {
-  const settings = inputSettingsSchema.safeParse(fields.transforms?.input);
-  return settings.success ? kindOf(settings.data).rowShape(settings.data) : undefined;
-}
-
 /** A TF.js model's files (model.json and its shards) -> a new version; `source` goes in the lineage. */
 export async function pushModelFiles(
   store: ObjectStore,
@@ -260,7 +252,17 @@ export async function pushModelFiles(
   const fields = withWholePixels(signature.inputs[0], given);
   const scores = fields.scores ?? guessScores(modelJson, signature, task);
   const answerOutput = fields.answerOutput === undefined ? {} : { answerOutput: signature.outputs[0].name };
-  const complete = { ...fields, task, ...(scores ? { scores } : {}), ...answerOutput, signature, lineage: fields.lineage ?? { parent: null, source } };
+  // The backend the trial example ran on (inferSignature, here or in pushKeras, started it): a function on another runs it again at load.
+  const backend = fields.backend ?? (backendStarted() ? backendName() : undefined);
+  const complete = {
+    ...fields,
+    task,
+    ...(scores ? { scores } : {}),
+    ...answerOutput,
+    signature,
+    ...(backend ? { backend } : {}),
+    lineage: fields.lineage ?? { parent: null, source },
+  };
   return options.claim ? createClaimedVersion(store, name, files, complete, options.claim, options) : createVersion(store, name, files, complete, options);
 }
 

@@ -18,7 +18,8 @@ import { validateName } from '../registry/names.js';
 import type { ObjectStore } from '../store/index.js';
 import { initBackend } from '../runtime/backend.js';
 import { disposeModel } from '../runtime/tfModel.js';
-import { naturalRow, inferSignature, pushModelFiles, type PushOptions } from './pushFolder.js';
+import { inferSignature, pushModelFiles, type PushOptions } from './pushFolder.js';
+import { naturalRow } from '../registry/manifest.js';
 
 const SHARD = 'group1-shard1of1.bin';
 

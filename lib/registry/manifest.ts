@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { IntegrityError } from '../errors.js';
-import { inputSettingsSchema } from '../inputs/kinds.js';
+import { inputSettingsSchema, kindOf } from '../inputs/kinds.js';
 import { NARROW_INTEGERS } from '../tensors/valueRanges.js';
 
 const DTYPES = ['float32', 'int32', 'bool', 'string'] as const;
@@ -54,6 +54,12 @@ export const manifestSchema = z.object({
   name: z.string(),
   version: z.number().int().positive(),
   format: z.enum(['layers', 'graph']),
+  /**
+   * The TF.js backend the version was made on: where its push ran the trial example, or its
+   * fine-tune trained. A function on another backend runs that example once when it loads the
+   * version (loader/otherBackend.ts). Absent in versions made before it was recorded.
+   */
+  backend: z.enum(['node', 'wasm', 'cpu']).optional(),
   task: z.enum(TASKS),
   description: z.string().optional(),
   /**
@@ -97,6 +103,16 @@ export type ScoreKind = (typeof SCORE_KINDS)[number];
 export type Manifest = z.infer<typeof manifestSchema>;
 /** What a caller supplies when creating a version; the registry fills in the rest. */
 export type ManifestFields = Omit<z.input<typeof manifestSchema>, 'name' | 'version' | 'files' | 'createdAt' | 'format' | 'signature'> & Partial<Pick<Manifest, 'signature'>>;
+
+/**
+ * The row the natural input's settings fix (an image's [height, width, channels], as its kind
+ * feeds the model), which the trial example (runtime/trialRun.ts) takes where the model leaves its size open. Settings
+ * that do not parse are refused later, with the manifest.
+ */
+export function naturalRow(fields: Partial<ManifestFields>): number[] | undefined {
+  const settings = inputSettingsSchema.safeParse(fields.transforms?.input);
+  return settings.success ? kindOf(settings.data).rowShape(settings.data) : undefined;
+}
 
 /**
  * A layers model's output names, made distinct as Keras makes them: a layer that gives two outputs

@@ -40,7 +40,7 @@ function exampleFeeds(inputs: TensorSpec[], naturalRow: readonly number[] | unde
  * Runs the example: its outputs' shapes, or undefined when no example can be made. Throws what
  * TF.js throws (the caller says it is the model's problem).
  */
-async function runExample(model: TfModel, signature: Signature, naturalRow?: readonly number[], rows = 1): Promise<number[][] | undefined> {
+export async function runExample(model: TfModel, signature: Signature, naturalRow?: readonly number[], rows = 1): Promise<number[][] | undefined> {
   // A model with no inputs or outputs is refused for that, by name (pushFolder.ts checkSignatureUsable).
   if (signature.inputs.length === 0 || signature.outputs.length === 0) return undefined;
   // A scope: executeAsync leaves what it computed behind when it throws, and a refused model is

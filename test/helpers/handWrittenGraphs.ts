@@ -508,3 +508,23 @@ export function writeRepeatModel(times: number): Promise<string> {
     outputs: { 'y:0': { name: 'y:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 4 * times) } },
   });
 }
+
+/**
+ * y = x W in int32, x [rows, 2]: the cpu backend runs it, the wasm backend has no int32 matmul
+ * (its BatchMatMul takes float32 only), as human's facemesh-attention needs cpu.
+ */
+export const INT_MATMUL_W = [
+  [1, 2],
+  [3, 4],
+];
+export function writeIntMatMulModel(): Promise<string> {
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: int32, shape: { shape: dims(-1, 2) } } },
+    { name: 'y', op: 'MatMul', input: ['x', 'w'], attr: { T: int32, transpose_a: { b: false }, transpose_b: { b: false } } },
+  ];
+  const weights: Weight[] = [{ name: 'w', shape: [2, 2], dtype: 'int32', values: INT_MATMUL_W.flat() }];
+  return writeGraph('int-matmul', nodes, weights, {
+    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_INT32', tensorShape: dims(-1, 2) } },
+    outputs: { 'y:0': { name: 'y:0', dtype: 'DT_INT32', tensorShape: dims(-1, 2) } },
+  });
+}

@@ -11,6 +11,7 @@ import { BadRequestError } from '../../errors.js';
 import type { JobContext } from '../../jobs/worker.js';
 import { readVersion } from '../../loader/readVersion.js';
 import type { Manifest } from '../../registry/index.js';
+import { backendName } from '../../runtime/backend.js';
 import { modelFiles } from '../../runtime/modelFiles.js';
 import type { MemoryBudget, RunLimits } from '../../runtime/memory.js';
 import { disposeModel, isLayersModel } from '../../runtime/tfModel.js';
@@ -117,6 +118,8 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits, s
     const { manifest, mine } = await writeVersionOfJob(store, name, job.id, files, {
       ...inherited,
       description: `${name}:${parent} fine-tuned by job ${job.id}`,
+      // Trained (so run) here: a function on another backend tries it at load, as it would a push's.
+      backend: backendName(),
       lineage: { parent, source: 'fine-tune', jobId: job.id, dataSha256: trainData.sha256 },
       metrics,
       training: {

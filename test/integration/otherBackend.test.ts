@@ -1,0 +1,48 @@
+/**
+ * A version made on another TF.js backend than the serving function's (lib/loader/otherBackend.ts):
+ * a model only the cpu backend runs (an int32 matmul, as human's facemesh-attention has) is refused
+ * by a push on wasm with a hint, pushed with TFJS_BACKEND=cpu, and then refused by a wasm function
+ * when loaded, naming both backends, where it answered every request "internal error" while its
+ * ready route said ready.
+ */
+import { cp } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { expect, it } from 'vitest';
+import { otherBackendMessage } from '../../lib/loader/otherBackend.js';
+import { readManifest } from '../../lib/registry/index.js';
+import { writeIntMatMulModel } from '../helpers/handWrittenGraphs.js';
+import { runModelctl } from '../helpers/modelctl.js';
+import { call, serving } from '../helpers/serving.js';
+import { tempFolderStore } from '../helpers/stores.js';
+
+it('a model only cpu runs: a wasm push says TFJS_BACKEND=cpu; pushed on cpu, a wasm function refuses it at load, saying so, every time', async () => {
+  const folder = await writeIntMatMulModel();
+  const store = await tempFolderStore();
+  const push = (backend: string) => runModelctl(['--store', store.uri, 'push', folder, '--name', 'intmm', '--task', 'regression'], { ...process.env, TFJS_BACKEND: backend });
+  const onWasm = await push('wasm');
+  expect(onWasm.code, onWasm.stderr).toBe(1);
+  expect(onWasm.stderr).toMatch(
+    /^modelctl: TF\.js cannot run the model on the wasm backend \(one example\): .*BatchMatMul.* \(TFJS_BACKEND chooses the functions' backend: a model that only cpu runs is pushed, and served, with TFJS_BACKEND=cpu\)$/m,
+  );
+  const onCpu = await push('cpu');
+  expect(onCpu.code, onCpu.stderr).toBe(0);
+  expect((await readManifest(store, 'intmm', 1)).backend).toBe('cpu');
+
+  const app = serving(store.uri, { TFJS_BACKEND: 'wasm' });
+  const body = { inputs: [{ name: 'x', shape: [1, 2], datatype: 'INT32', data: [1, 1] }] };
+  const first = await call(app.predict, 'POST', '/v2/models/intmm/infer', body);
+  expect(tf.getBackend()).toBe('wasm');
+  const tensors = tf.memory().numTensors;
+  for (const answer of [first, await call(app.predict, 'POST', '/v2/models/intmm/infer', body), await call(app.metadata, 'GET', '/v2/models/intmm/ready')]) {
+    expect(answer.statusCode).toBe(500);
+    expect(answer.body.error).toBe(otherBackendMessage('cpu', 'wasm'));
+  }
+  // Refused once, then from memory: the refused model was disposed, and nothing built again.
+  expect(tf.memory().numTensors).toBe(tensors);
+  // The function serves its other models on.
+  await cp('models/iris', path.join(fileURLToPath(store.uri), 'iris'), { recursive: true });
+  const iris = await call(app.predict, 'POST', '/v2/models/iris/infer', { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] });
+  expect(iris.statusCode, JSON.stringify(iris.body)).toBe(200);
+});
