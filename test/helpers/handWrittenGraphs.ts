@@ -513,7 +513,7 @@ export function writeRepeatModel(times: number): Promise<string> {
  * y = x W in int32, x [rows, 2]: the cpu backend runs it, the wasm backend has no int32 matmul
  * (its BatchMatMul takes float32 only), as human's facemesh-attention needs cpu.
  */
-export const INT_MATMUL_W = [
+const INT_MATMUL_W = [
   [1, 2],
   [3, 4],
 ];
