@@ -181,6 +181,22 @@ function declared(model: GraphModel, which: 'inputs' | 'outputs'): Map<string, D
 }
 
 /**
+ * The narrower integer types a graph's Placeholder nodes declare, by node name: a signature that
+ * names only the outputs (human's faceboxes) says nothing of the input, whose node still says uint8.
+ * Read from the graph as loaded (the model's artifacts): TF.js keeps no type narrower than int32.
+ */
+function placeholderTypes(model: GraphModel): Map<string, TensorSpec['declaredDtype']> {
+  const nodes = (model as unknown as { artifacts?: { modelTopology?: { node?: { name?: string; op?: string; attr?: { dtype?: { type?: string } } }[] } } }).artifacts?.modelTopology
+    ?.node;
+  const found = new Map<string, TensorSpec['declaredDtype']>();
+  for (const node of nodes ?? []) {
+    const narrow = node.op === 'Placeholder' && node.name ? NARROW[node.attr?.dtype?.type ?? ''] : undefined;
+    if (narrow && node.name) found.set(node.name, narrow);
+  }
+  return found;
+}
+
+/**
  * Inputs and outputs as OIP v2 metadata shows them (-1 for variable dimensions, null for an unknown
  * rank); a graph's outputs by their signature keys, as TF Serving names them. A graph often leaves
  * its output shapes unsaid, or of one row: a push learns them from an example (trialRun.ts exampleSignature).
@@ -194,10 +210,12 @@ export function signatureOf(model: TfModel): Signature {
     };
   }
   const declaredInputs = declared(model, 'inputs');
+  const placeholders = placeholderTypes(model);
   const inputs = model.inputs.map((t) => {
     const said = declaredInputs.get(t.name);
     const taken = spec(t.name, t.dtype ?? said?.dtype, t.shape ?? said?.shape);
-    return said?.narrow && taken.dtype === 'int32' ? { ...taken, declaredDtype: said.narrow } : taken;
+    const narrow = said?.narrow ?? placeholders.get(t.name);
+    return narrow && taken.dtype === 'int32' ? { ...taken, declaredDtype: narrow } : taken;
   });
   const declaredOutputs = declared(model, 'outputs');
   const said = model.outputs.map((t) => declaredOutputs.get(t.name));

@@ -36,11 +36,17 @@ function exampleFeeds(inputs: TensorSpec[], naturalRow: readonly number[] | unde
   });
 }
 
+/** An output as the example answered it. */
+interface Answered {
+  shape: number[];
+  dtype: TensorSpec['dtype'];
+}
+
 /**
- * Runs the example: its outputs' shapes, or undefined when no example can be made. Throws what
+ * Runs the example: its outputs' shapes and dtypes, or undefined when no example can be made. Throws what
  * TF.js throws (the caller says it is the model's problem).
  */
-export async function runExample(model: TfModel, signature: Signature, naturalRow?: readonly number[], rows = 1): Promise<number[][] | undefined> {
+export async function runExample(model: TfModel, signature: Signature, naturalRow?: readonly number[], rows = 1): Promise<Answered[] | undefined> {
   // A model with no inputs or outputs is refused for that, by name (pushFolder.ts checkSignatureUsable).
   if (signature.inputs.length === 0 || signature.outputs.length === 0) return undefined;
   // A scope: executeAsync leaves what it computed behind when it throws, and a refused model is
@@ -52,7 +58,7 @@ export async function runExample(model: TfModel, signature: Signature, naturalRo
     const outputs = await predictTensors(model, feeds);
     // Read back: an asynchronous backend fails when its results are read, not when they are asked for.
     await Promise.all(outputs.map((t) => t.data()));
-    return outputs.map((t) => t.shape);
+    return outputs.map((t) => ({ shape: t.shape, dtype: t.dtype as TensorSpec['dtype'] }));
   } finally {
     tf.engine().endScope();
   }
@@ -66,19 +72,23 @@ export async function runExample(model: TfModel, signature: Signature, naturalRo
  * answers two of it. An output of one row whatever the rows (a sum over them) stays of one.
  */
 export async function exampleSignature(model: TfModel, signature: Signature, naturalRow?: readonly number[]): Promise<Signature> {
-  const shapes = await runExample(model, signature, naturalRow);
-  if (!shapes) return signature;
+  const answered = await runExample(model, signature, naturalRow);
+  if (!answered) return signature;
   const openRows = (signature.inputs[0]?.shape?.[0] ?? -1) < 0;
-  const oneRow = signature.outputs.map((o, i) => openRows && o.shape?.[0] === 1 && shapes[i]?.[0] === 1);
+  const oneRow = signature.outputs.map((o, i) => openRows && o.shape?.[0] === 1 && answered[i]?.shape[0] === 1);
   // The second run never fails the push: a model that runs one row and not two keeps its signature
   // as it says (its batches fail as they would anyway), and so does one whose two rows do not fit
   // the backend's memory (a large image model: the backend is then started afresh).
   const twoRows = oneRow.some(Boolean) ? await withRecovery(() => runExample(model, signature, naturalRow, 2)).catch(() => undefined) : undefined;
   const outputs = signature.outputs.map((o, i) => {
-    const shape = shapes[i];
-    if (!shape) return o;
-    if (o.shape === null || o.shape.length === 0) return { ...o, shape: shape.length === 0 ? [] : [-1, ...shape.slice(1)] };
-    return oneRow[i] && twoRows?.[i]?.[0] === 2 ? { ...o, shape: [-1, ...o.shape.slice(1)] } : o;
+    const answer = answered[i];
+    if (!answer) return o;
+    // The dtype the output has: a signature that names an output only (human's faceboxes' num_boxes,
+    // an int32) left it to be read as float32.
+    const typed = { ...o, dtype: answer.dtype };
+    const { shape } = answer;
+    if (o.shape === null || o.shape.length === 0) return { ...typed, shape: shape.length === 0 ? [] : [-1, ...shape.slice(1)] };
+    return oneRow[i] && twoRows?.[i]?.shape[0] === 2 ? { ...typed, shape: [-1, ...o.shape.slice(1)] } : typed;
   });
   return { ...signature, outputs };
 }

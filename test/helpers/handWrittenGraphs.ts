@@ -310,6 +310,29 @@ export const writeInt32ImageModel = (batch = -1) => writeImageModel('int32-image
 /** The same model with a uint8 input, as handtrack's (TF.js holds it as int32). */
 export const writeUint8ImageModel = () => writeImageModel('uint8-image-model', 'uint8', -1);
 
+/**
+ * The uint8 model as human's faceboxes is converted: its signature names the outputs and nothing
+ * else (no inputs, no dtypes, no shapes), and beside the scores it answers an int32 one, the class
+ * each row scores highest (ArgMax), as faceboxes' num_boxes is int32.
+ */
+export function writeOutputsOnlyUint8Model(): Promise<string> {
+  const uint8 = { type: 'DT_UINT8' };
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: uint8, shape: { shape: dims(-1, 2, 2, 3) } } },
+    { name: 'cast', op: 'Cast', input: ['x'], attr: { SrcT: uint8, DstT: float } },
+    { name: 'flat', op: 'Reshape', input: ['cast', 'shape'], attr: { T: float, Tshape: int32 } },
+    { name: 'MatMul', op: 'MatMul', input: ['flat', 'w'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },
+    { name: 'probs', op: 'Softmax', input: ['MatMul'], attr: { T: float } },
+    { name: 'best', op: 'ArgMax', input: ['probs', 'axis1'], attr: { T: float, Tidx: int32, output_type: int32 } },
+  ];
+  const weights: Weight[] = [
+    { name: 'shape', shape: [2], dtype: 'int32', values: [-1, 12] },
+    { name: 'w', shape: [12, 2], dtype: 'float32', values: IMAGE_W },
+    { name: 'axis1', shape: [], dtype: 'int32', values: [1] },
+  ];
+  return writeGraph('outputs-only-uint8-model', nodes, weights, { outputs: { probs: { name: 'probs' }, best: { name: 'best' } } });
+}
+
 /** The same model with a float32 input and a batch size its signature fixes. */
 export const writeFixedBatchImageModel = (batch: number) => writeImageModel('fixed-batch-image-model', 'float32', batch);
 

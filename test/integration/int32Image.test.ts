@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import { BadRequestError } from '../../lib/errors.js';
-import { loadWrittenGraph, writeInt32ImageModel, writeUint8ImageModel } from '../helpers/handWrittenGraphs.js';
+import { loadWrittenGraph, writeInt32ImageModel, writeOutputsOnlyUint8Model, writeUint8ImageModel } from '../helpers/handWrittenGraphs.js';
 import { b64, pngBytes } from '../helpers/images.js';
 import { call, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
@@ -176,5 +176,29 @@ describe('a uint8 image model (handtrack: TF.js holds its input as int32)', () =
     model.dispose();
     const probs = answered.body.outputs.find((o: { name: string }) => o.name === 'probs');
     expect(probs.data).toEqual(Array.from(reference));
+  });
+});
+
+describe("a graph whose signature names only its outputs (human's faceboxes)", () => {
+  it('is described by what its graph says and its example answers: the input uint8 (its Placeholder), an int32 output INT32, and values outside 0..255 refused', async () => {
+    await pushModelFolder(store, await writeOutputsOnlyUint8Model(), 'boxes', { task: 'regression', answerOutput: 'probs' });
+    const [oip, tfServing] = await Promise.all([call(app.metadata, 'GET', '/v2/models/boxes'), call(app.metadata, 'GET', '/v1/models/boxes/metadata')]);
+    expect(oip.body.inputs[0]).toMatchObject({ name: 'x', datatype: 'UINT8' });
+    expect(oip.body.outputs).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'best', datatype: 'INT32' }), expect.objectContaining({ name: 'probs', datatype: 'FP32' })]),
+    );
+    const signature = tfServing.body.metadata.signature_def.signature_def.serving_default;
+    expect(signature.inputs.x.dtype).toBe('DT_UINT8');
+    expect(signature.outputs.best.dtype).toBe('DT_INT32');
+    const data = [0, 7, 255, 12, 200, 3, 99, 1, 128, 64, 32, 16];
+    const infer = (values: number[]) =>
+      call(app.predict, 'POST', '/v2/models/boxes/infer', { inputs: [{ name: 'x', shape: [1, 2, 2, 3], datatype: 'INT32', data: values }], outputs: [{ name: 'best' }] });
+    const answered = await infer(data);
+    expect(answered.statusCode, JSON.stringify(answered.body)).toBe(200);
+    // The datatype metadata gave is the one the answer has.
+    expect(answered.body.outputs[0]).toMatchObject({ name: 'best', datatype: 'INT32', shape: [1] });
+    const refused = await infer([...data.slice(0, 4), 300, ...data.slice(5)]);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.body.error).toMatch(/300 is not an integer in 0\.\.255/);
   });
 });
