@@ -89,6 +89,7 @@ program
   .option('--mean <m[,m...]>', 'image: subtracted per channel; tabular: the features are standardised with these means')
   .option('--std <s[,s...]>', 'image: divided per channel; tabular: the features are standardised with these stds')
   .option('--channel-order <order>', 'image: rgb | bgr (default rgb)')
+  .option('--layout <layout>', 'image: hwc | chw, channels last or first (default hwc; chw for a model converted from PyTorch)')
   .option('--grey-weights <r,g,b>', 'image, 1 channel: grey = r*R + g*G + b*B (default luminance 0.299,0.587,0.114)')
   .option('--invert <when>', 'image: never | always | auto (default never)')
   .option('--no-exif-orientation', 'image: do not turn JPEGs upright by their EXIF orientation')

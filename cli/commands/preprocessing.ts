@@ -7,6 +7,7 @@
  *   --image 224x224x3 --resize bilinear --align-corners --fit cover --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225
  *   --image 96x96x3 --crop 0,0.1,0.9,0.9 --scale 1
  *   --image 64x64x1 --grey-weights 0.2989,0.587,0.114 --scale 0.00784313725 --offset -1
+ *   --image 416x416x3 --layout chw --mean 103.53,116.28,123.675 --std 57.375,57.12,58.395 --scale 1
  *   --features sepal_length,sepal_width [--mean 5.8,3.0 --std 0.8,0.4]     (mean/std given: standardised by the service)
  *   --vocabulary words.txt [--count] [--no-lowercase] [--token-pattern "[a-z]+"]
  */
@@ -27,6 +28,7 @@ export interface PreprocessingOptions {
   mean?: string;
   std?: string;
   channelOrder?: string;
+  layout?: string;
   greyWeights?: string;
   invert?: string;
   exifOrientation?: boolean;
@@ -87,6 +89,7 @@ function image(options: PreprocessingOptions, size: string): Record<string, unkn
     mean: oneOrMany('mean', options.mean),
     std: oneOrMany('std', options.std),
     channelOrder: options.channelOrder,
+    layout: options.layout,
     greyWeights: options.greyWeights === undefined ? undefined : numbers('grey-weights', options.greyWeights),
     invert: options.invert,
     exifOrientation: options.exifOrientation,
@@ -148,7 +151,7 @@ export async function preprocessingFrom(options: PreprocessingOptions): Promise<
   if (options.image !== undefined) return checked(image(options, options.image), options);
   if (options.features !== undefined) return checked(tabular(options, list(options.features)), options);
   if (options.vocabulary !== undefined) return checked(await text(options, options.vocabulary), options);
-  const imageOnly = (['resize', 'alignCorners', 'halfPixelCenters', 'fit', 'crop', 'fill', 'scale', 'offset', 'channelOrder', 'greyWeights', 'invert'] as const).filter(
+  const imageOnly = (['resize', 'alignCorners', 'halfPixelCenters', 'fit', 'crop', 'fill', 'scale', 'offset', 'channelOrder', 'layout', 'greyWeights', 'invert'] as const).filter(
     (k) => options[k] !== undefined,
   );
   if (imageOnly.length > 0 || options.mean !== undefined || options.std !== undefined) {

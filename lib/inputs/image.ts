@@ -59,6 +59,11 @@ const settingsSchema = z
     /** Divided by last: one number, or one per channel. */
     std: perChannel('std', true).default(1),
     channelOrder: z.enum(['rgb', 'bgr']).default('rgb'),
+    /**
+     * The order of a row's values: height, width, channels (TF's own), or channels first, as a
+     * model converted from PyTorch takes them (human's nanodet: [3, 416, 416]).
+     */
+    layout: z.enum(['hwc', 'chw']).default('hwc'),
     /** Invert (255 - v) before fitting; 'auto' when most border pixels are bright (dark drawing on white). */
     invert: z.enum(['never', 'always', 'auto']).default('never'),
     /** Turn a JPEG upright by its EXIF orientation before anything else. */
@@ -109,7 +114,7 @@ async function checkedHeader(settings: ImageSettings, bytes: Uint8Array, where: 
 }
 
 /**
- * One image's bytes -> its row of model inputs (height x width x channels). With a budget, what
+ * One image's bytes -> its row of model inputs (height x width x channels, or channels first). With a budget, what
  * decoding and fitting it takes is checked first, from its header.
  */
 async function imageRow(settings: ImageSettings, bytes: Uint8Array, where: string, out: Float32Array, budget?: EncodeBudget): Promise<void> {
@@ -121,11 +126,27 @@ async function imageRow(settings: ImageSettings, bytes: Uint8Array, where: strin
   const c = settings.channels;
   const mean = perChannelValues(settings.mean, c);
   const std = perChannelValues(settings.std, c);
-  for (let i = 0; i < out.length; i++) out[i] = (fitted.data[i] * settings.scale + settings.offset - mean[i % c]) / std[i % c];
+  const at = placeOf(settings);
+  for (let i = 0; i < out.length; i++) out[at(i)] = (fitted.data[i] * settings.scale + settings.offset - mean[i % c]) / std[i % c];
+}
+
+/** Where the value at `i` of a height x width x channels row goes in the settings' layout. */
+function placeOf(settings: ImageSettings): (i: number) => number {
+  if (settings.layout === 'hwc') return (i) => i;
+  const c = settings.channels;
+  const pixels = settings.height * settings.width;
+  return (i) => (i % c) * pixels + Math.floor(i / c);
+}
+
+/** A row in the settings' layout as height x width x channels, which heatmaps and previews read. */
+function asHwc(settings: ImageSettings, row: Float32Array): Float32Array {
+  if (settings.layout === 'hwc') return row;
+  const at = placeOf(settings);
+  return Float32Array.from({ length: row.length }, (_, i) => row[at(i)]);
 }
 
 /**
- * Image instances -> NHWC Float32Array (rows concatenated); BadRequestError names `${where}[i]`.
+ * Image instances -> NHWC (or NCHW) Float32Array (rows concatenated); BadRequestError names `${where}[i]`.
  * With `budget`, an image whose decoding would not fit it is an InstanceTooLargeError (413) naming it, before it is decoded.
  */
 export async function encodeImages(settings: ImageSettings, values: unknown[], placeOf = (index: number) => `instances[${index}]`, budget?: EncodeBudget): Promise<Float32Array> {
@@ -154,7 +175,14 @@ export const imageKind: InputKind<ImageSettings> = {
   schema: settingsSchema,
   contentTypes: ['base64'],
   instanceHelp: () => '{"b64": "<base64 PNG or JPEG>"} (also {"image": {"b64": ...}} or a data: URL)',
-  rowShape: (settings) => [settings.height, settings.width, settings.channels],
+  rowShape: (settings) => (settings.layout === 'chw' ? [settings.channels, settings.height, settings.width] : [settings.height, settings.width, settings.channels]),
+  settingsFor: (settings, taken) => {
+    const { channels: c, height: h, width: w } = settings;
+    const other = settings.layout === 'hwc' ? [c, h, w] : [h, w, c];
+    const open = (d: number, i: number) => d < 0 || d === other[i];
+    if (taken.length !== 3 || !taken.every(open)) return undefined;
+    return settings.layout === 'hwc' ? 'it takes channels first (layout chw: modelctl push --layout chw)' : 'it takes channels last (layout hwc)';
+  },
   // Any string is base64 image bytes (or a data: URL): one too short to be a PNG or JPEG is refused
   // as not an image, not as "neither an instance nor a raw row" with advice a CSV cell cannot follow.
   isInstance: (_settings, value) => isImageInstance(value) || typeof value === 'string',
@@ -170,16 +198,23 @@ export const imageKind: InputKind<ImageSettings> = {
   fromCsvCells: (_settings, instance) => instance,
   describe: (settings) => ({ ...settings }),
   rawTensorNote: (settings) =>
-    `a raw tensor is what the model receives: ${settings.height}x${settings.width}x${settings.channels} pixels after the fit and (value * scale + offset - mean) / std; send {"b64": ...} images to have them decoded and prepared`,
+    `a raw tensor is what the model receives: ${settings.layout === 'chw' ? `${settings.channels}x${settings.height}x${settings.width} (channels first)` : `${settings.height}x${settings.width}x${settings.channels}`} pixels after the fit and (value * scale + offset - mean) / std; send {"b64": ...} images to have them decoded and prepared`,
   defaultBaseline: 'zeros',
   // A black image: every pixel 0, after normalisation.
   zeroRow: (settings, size) => {
     const { offset } = pixelScale(settings);
-    return Float32Array.from({ length: size }, (_, i) => offset[i % settings.channels]);
+    const at = placeOf(settings);
+    const row = new Float32Array(size);
+    for (let i = 0; i < size; i++) row[at(i)] = offset[i % settings.channels];
+    return row;
   },
   meanRow: () => undefined,
   imageShape: shapeOf,
-  preview: (settings, row) => rowToPng(row, settings.height, settings.width, settings.channels, pixelScale(settings)),
-  featureGroups: (settings, _row, options) => patchGroups(shapeOf(settings), options.patchSize),
-  mapAttributions: (settings, view) => heatmapAnswer(shapeOf(settings), view.row, view.values, view.png, pixelScale(settings)),
+  preview: (settings, row) => rowToPng(asHwc(settings, row), settings.height, settings.width, settings.channels, pixelScale(settings)),
+  featureGroups: (settings, _row, options) => {
+    const groups = patchGroups(shapeOf(settings), options.patchSize);
+    const at = placeOf(settings);
+    return settings.layout === 'hwc' ? groups : { ...groups, indices: groups.indices.map((inputs) => inputs.map(at)) };
+  },
+  mapAttributions: (settings, view) => heatmapAnswer(shapeOf(settings), asHwc(settings, view.row), asHwc(settings, view.values), view.png, pixelScale(settings)),
 };

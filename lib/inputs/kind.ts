@@ -50,6 +50,8 @@ export interface InputKind<T extends KindSettings = KindSettings> {
 
   /** Shape of one encoded instance: the model's input without the batch dimension. */
   rowShape(settings: T): number[];
+  /** When the model's row shape (`taken`) is not rowShape's: which of this kind's settings would make it, if any (a push's refusal says so). */
+  settingsFor?(settings: T, taken: number[]): string | undefined;
   /** Whether a value is a natural instance of this kind (else it is taken as a raw tensor row). */
   isInstance(settings: T, value: unknown): boolean;
   /**

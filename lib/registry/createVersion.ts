@@ -60,7 +60,13 @@ function checkInputFits(manifest: Manifest): void {
   const [input] = manifest.signature.inputs;
   // An input of unknown rank takes any rows (input.shape null: fitsShape says so); a fixed batch size is served in calls of that many.
   if (input.shape && !fitsShape(anyRows(input.shape), [1, ...rowShape])) {
-    throw new BadRequestError(`the ${settings.kind} preprocessing makes rows of shape [${rowShape}], but input ${input.name} takes [${input.shape.slice(1)}] (-1 = any size)`);
+    const taken = input.shape.slice(1);
+    const open = taken.some((d) => d < 0) ? ' (-1 = any size)' : '';
+    // The kind may know which of its settings makes that shape (an image: channels first).
+    const advice = kindOf(settings).settingsFor?.(settings, taken);
+    throw new BadRequestError(
+      `the ${settings.kind} preprocessing makes rows of shape [${rowShape}], but input ${input.name} takes [${taken}]${open}${advice ? `: ${advice}` : ''}`,
+    );
   }
 }
 

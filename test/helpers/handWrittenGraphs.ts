@@ -333,6 +333,30 @@ export function writeOutputsOnlyUint8Model(): Promise<string> {
   return writeGraph('outputs-only-uint8-model', nodes, weights, { outputs: { probs: { name: 'probs' }, best: { name: 'best' } } });
 }
 
+/**
+ * The float32 image model taking its rows channels first, as a model converted from PyTorch does
+ * (human's nanodet: [3, 416, 416]): x [rows, 3, 2, 2] -> Transpose to [rows, 2, 2, 3] -> the same
+ * Reshape, MatMul and Softmax, so it answers what writeFixedBatchImageModel(-1) answers on the same pixels.
+ */
+export function writeChannelsFirstImageModel(): Promise<string> {
+  const nodes = [
+    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 3, 2, 2) } } },
+    { name: 'hwc', op: 'Transpose', input: ['x', 'perm'], attr: { T: float, Tperm: int32 } },
+    { name: 'flat', op: 'Reshape', input: ['hwc', 'shape'], attr: { T: float, Tshape: int32 } },
+    { name: 'MatMul', op: 'MatMul', input: ['flat', 'w'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },
+    { name: 'probs', op: 'Softmax', input: ['MatMul'], attr: { T: float } },
+  ];
+  const weights: Weight[] = [
+    { name: 'perm', shape: [4], dtype: 'int32', values: [0, 2, 3, 1] },
+    { name: 'shape', shape: [2], dtype: 'int32', values: [-1, 12] },
+    { name: 'w', shape: [12, 2], dtype: 'float32', values: IMAGE_W },
+  ];
+  return writeGraph('channels-first-image-model', nodes, weights, {
+    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3, 2, 2) } },
+    outputs: { 'probs:0': { name: 'probs:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 2) } },
+  });
+}
+
 /** The same model with a float32 input and a batch size its signature fixes. */
 export const writeFixedBatchImageModel = (batch: number) => writeImageModel('fixed-batch-image-model', 'float32', batch);
 
