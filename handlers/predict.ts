@@ -6,7 +6,7 @@
 import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { predictRoutes } from '../lib/api/routes/predict.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
-import { type AnswerOutput, checkOutputAnswer, oneRowAdvice } from '../lib/ops/outputAnswerSize.js';
+import { type AnswerOutput, checkOutputAnswer, fewerOutputsOnInfer, oneRowAdvice } from '../lib/ops/outputAnswerSize.js';
 import { predict } from '../lib/ops/predict.js';
 import { preprocess, previewPng } from '../lib/ops/preprocess.js';
 import { binaryOutputsWanted, binaryResponse, HEADER_LENGTH } from '../lib/protocol/binaryData.js';
@@ -71,8 +71,8 @@ function classifyAnswerOutput(manifest: Manifest, output: TensorData): AnswerOut
 const labelledBytes = (labels: string[] | undefined) => 40 + 2 * Math.max(10, ...(labels ?? []).map((l) => Buffer.byteLength(JSON.stringify(l))));
 
 /** For one row's answer, what to ask for should it be over Lambda's limit once built (lib/http/handler.ts): fewer rows cannot help. Worded only then. */
-const tooLargeAdvice = (answered: AnswerOutput[], rows: number, limitBytes: number, model: string) =>
-  rows === 1 ? { tooLargeAdvice: () => oneRowAdvice(answered, rows, limitBytes, 'instances', model) } : {};
+const tooLargeAdvice = (answered: AnswerOutput[], rows: number, limitBytes: number, model: string, fewer?: string) =>
+  rows === 1 ? { tooLargeAdvice: () => oneRowAdvice(answered, rows, limitBytes, 'instances', model, fewer) } : {};
 
 export const routes: Implementations<typeof predictRoutes> = {
   infer: async ({ request, params, query, body, services, time }) =>
@@ -105,13 +105,15 @@ export const routes: Implementations<typeof predictRoutes> = {
         const answered = raw ? outputs : loaded.manifest.task === 'regression' ? [outputs[0]] : [{ data: outputs[0].data, extraPerValue: labelledBytes(loaded.manifest.labels) }];
         const rows = outputs[0]?.shape[0] ?? 1;
         const limit = answerLimitFor(request);
-        checkOutputAnswer(answered, rows, limit, services.limits.budget);
+        // :predict answers every output: fewer is asked of the route that chooses them.
+        const fewer = fewerOutputsOnInfer(loaded.name);
+        checkOutputAnswer(answered, rows, limit, services.limits.budget, 'instances', fewer);
         const answer = encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k });
         // Plain arrays are written as tensorflow_model_server writes them (its floats, NaN); labelled answers are ours.
         return {
           body: answer,
           jsonText: raw ? () => tfServingAnswerText(outputs, input.columnar, String(loaded.manifest.version)) : undefined,
-          ...tooLargeAdvice(answered, rows, limit.bytes, loaded.name),
+          ...tooLargeAdvice(answered, rows, limit.bytes, loaded.name, fewer),
         };
       },
       time,

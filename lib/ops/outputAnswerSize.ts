@@ -65,6 +65,12 @@ function binaryBytes(data: ArrayLike<unknown>): number {
   return bytes;
 }
 
+/** How a client asks for fewer outputs where its route lets it choose them (OIP infer's "outputs"). */
+const FEWER_OUTPUTS = 'ask for fewer outputs';
+
+/** The same on a route that answers every output (TF Serving's :predict): the route that can choose. */
+export const fewerOutputsOnInfer = (model: string) => `ask /v2/models/${model}/infer for fewer outputs (its "outputs" field)`;
+
 /**
  * What to ask for when one row's answer is over a response's limit (`limitBytes`), where fewer
  * rows cannot help: the binary form where it fits (4 bytes a float, base64-encoded in the
@@ -72,7 +78,7 @@ function binaryBytes(data: ArrayLike<unknown>): number {
  * (368 x 368 x 16 heatmaps, 8.3 MB as float32) was told to send fewer instances and fewer
  * outputs, which could not help. `outputs` hold `rows` rows; one row's share is judged.
  */
-export function oneRowAdvice(outputs: AnswerOutput[], rows: number, limitBytes: number, noun = 'instances', model = '{name}'): string {
+export function oneRowAdvice(outputs: AnswerOutput[], rows: number, limitBytes: number, noun = 'instances', model = '{name}', fewer = FEWER_OUTPUTS): string {
   const share = 1 / Math.max(1, rows);
   const values = Math.round(outputs.reduce((sum, o) => sum + o.data.length, 0) * share);
   const rawBytes = outputs.reduce((sum, o) => sum + binaryBytes(o.data) * share, 0);
@@ -82,8 +88,8 @@ export function oneRowAdvice(outputs: AnswerOutput[], rows: number, limitBytes: 
     return `${one} fits as binary data (OIP's binary_data_output on /v2/models/${model}/infer: ${megabytes(binarySent)} sent)`;
   }
   const several = outputs.length > 1 ? `its ${outputs.length} outputs hold` : 'its output holds';
-  const fewer = outputs.length > 1 ? 'ask for fewer outputs, or ' : '';
-  return `${one} alone is too large (${several} ${values} values, ${megabytes(rawBytes)} as bytes before any encoding): ${fewer}score it with batch scoring, whose answers are written to S3 rather than returned`;
+  const fewerFirst = outputs.length > 1 ? `${fewer}, or ` : '';
+  return `${one} alone is too large (${several} ${values} values, ${megabytes(rawBytes)} as bytes before any encoding): ${fewerFirst}score it with batch scoring, whose answers are written to S3 rather than returned`;
 }
 
 /**
@@ -93,20 +99,20 @@ export function oneRowAdvice(outputs: AnswerOutput[], rows: number, limitBytes: 
  * byte of its JSON takes BUILT_BYTES_PER_ANSWER_BYTE. The 413 names how many instances fit, in the
  * request's word for them (`noun`: TF Serving's :classify and :regress send "examples").
  */
-export function checkOutputAnswer(outputs: AnswerOutput[], rows: number, limit: AnswerLimit, budget: MemoryBudget, noun = 'instances'): void {
+export function checkOutputAnswer(outputs: AnswerOutput[], rows: number, limit: AnswerLimit, budget: MemoryBudget, noun = 'instances', fewer = FEWER_OUTPUTS): void {
   const quick = outputs.reduce((sum, o) => sum + o.data.length * (o.binary ? 6 : 28 + (o.extraPerValue ?? 0)), FIXED_BYTES);
   if (quick <= limit.bytes && !outputs.some((o) => typeof o.data[0] === 'string')) return;
   const { least, most } = bounds(outputs);
   if (most <= limit.bytes) return;
   const perRow = (most - FIXED_BYTES) / Math.max(1, rows);
   // Fewer outputs is advice only where the answer carries more than one.
-  const fewerOutputs = outputs.length > 1 ? ' (or ask for fewer outputs)' : '';
+  const fewerOutputs = outputs.length > 1 ? ` (or ${fewer})` : '';
   // `why`: the response's limit (what one row's answer holds is said then), or the memory building it takes.
   const fitting = (bytes: number, why: 'limit' | 'memory' = 'limit') => {
     const fit = Math.min(rows, Math.floor((bytes - FIXED_BYTES) / perRow));
     return fit > 0
       ? `at most ${fit} of these ${rows} ${noun} fit: send ${fit === 1 ? 'one' : fit} at a time${fewerOutputs}`
-      : `not even one ${singular(noun)} fits${why === 'limit' ? `: ${oneRowAdvice(outputs, rows, limit.bytes, noun)}` : fewerOutputs}`;
+      : `not even one ${singular(noun)} fits${why === 'limit' ? `: ${oneRowAdvice(outputs, rows, limit.bytes, noun, undefined, fewer)}` : fewerOutputs}`;
   };
   const otherwise = limit.otherwise ? `, or ${limit.otherwise}` : '';
   if (!limit.compressed && least > limit.bytes) {

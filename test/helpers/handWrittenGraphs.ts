@@ -544,15 +544,20 @@ export function writeGroupedPixelsModel(): Promise<string> {
   });
 }
 
-/** x [rows, 4] -> Tile [1, times] -> y [rows, 4 * times]: one row answers as many values as asked, for answers past a response's size. */
-export function writeRepeatModel(times: number): Promise<string> {
+/**
+ * x [rows, 4] -> Tile [1, times] -> y [rows, 4 * times]: one row answers as many values as asked, for
+ * answers past a response's size; with `outputs` 2, a second such output z (each one alone smaller).
+ */
+export function writeRepeatModel(times: number, outputs: 1 | 2 = 1): Promise<string> {
   const nodes = [
     { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 4) } } },
     { name: 'y', op: 'Tile', input: ['x', 'multiples'], attr: { T: float, Tmultiples: int32 } },
+    ...(outputs === 2 ? [{ name: 'z', op: 'Tile', input: ['x', 'multiples'], attr: { T: float, Tmultiples: int32 } }] : []),
   ];
+  const out = (name: string) => [`${name}:0`, { name: `${name}:0`, dtype: 'DT_FLOAT', tensorShape: dims(-1, 4 * times) }];
   return writeGraph('repeat-model', nodes, [{ name: 'multiples', shape: [2], dtype: 'int32', values: [1, times] }], {
     inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 4) } },
-    outputs: { 'y:0': { name: 'y:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 4 * times) } },
+    outputs: Object.fromEntries([out('y'), ...(outputs === 2 ? [out('z')] : [])]),
   });
 }
 

@@ -15,7 +15,7 @@ import { tempFolderStore } from '../helpers/stores.js';
 let app: App;
 let chwFolder: string;
 /** 3 x 3 pixels, each channel its own: resizing to 2 x 2 mixes neighbours, a transposition would show. */
-const rgb = (x: number, y: number) => [40 * x + 7, 60 * y + 3, 25 * (x + y) + 1];
+const rgb = (x: number, y: number): [number, number, number] => [40 * x + 7, 60 * y + 3, 25 * (x + y) + 1];
 const picture = b64(pngBytes(3, 3, (x, y) => [...rgb(x, y), 255]));
 const image = { kind: 'image', width: 2, height: 2, channels: 3 };
 const labels = ['a', 'b'];

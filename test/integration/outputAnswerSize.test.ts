@@ -69,6 +69,33 @@ it("a regression's answer to natural instances is bounded by its answer output a
   expect(answer.body.predictions[0]).toEqual({ value: expect.any(Number) });
 }, 60_000);
 
+it("one row's answer too large on TF Serving's :predict, which answers every output, names the route that can ask for fewer", async () => {
+  const store = await tempFolderStore();
+  await pushModelFolder(store, await writeRepeatModel(200_000, 2), 'two', { task: 'regression' });
+  const app = serving(store.uri);
+  // Values of many digits: each output's JSON is past the limit, and both as binary data too (8.5 MB base64).
+  const values = [1.2345678, 2.3456789, 3.4567891, 4.5678912];
+  const instance = { instances: [values] };
+  // As API Gateway delivers them: a direct invocation's answer is not measured (lib/http/handler.ts).
+  const v1 = await callHttpApi(app.predict, 'POST', '/v1/models/two:predict', JSON.stringify({ ...instance, raw: true }));
+  expect(v1.statusCode).toBe(413);
+  expect(v1.body.error).toMatch(
+    /one instance.s answer alone is too large \(its 2 outputs hold 1600000 values, .*\): ask \/v2\/models\/two\/infer for fewer outputs \(its "outputs" field\), or score it with batch scoring/,
+  );
+  const infer = await callHttpApi(app.predict, 'POST', '/v2/models/two/infer', JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: values }] }));
+  expect(infer.statusCode).toBe(413);
+  expect(infer.body.error).toMatch(/: ask for fewer outputs, or score it with batch scoring/);
+  // As said: the route asked for one output answers it.
+  const one = await app.predict(
+    httpApiEvent(
+      'POST',
+      '/v2/models/two/infer',
+      JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: values }], outputs: [{ name: 'y', parameters: { binary_data: true } }] }),
+    ),
+  );
+  expect(one.statusCode, String(one.body).slice(0, 300)).toBe(200);
+}, 60_000);
+
 it('/preprocess of 40 small PNGs for a 224 x 224 x 3 model is a 413 naming the images that fit, under 256 MB', async () => {
   const store = await tempFolderStore();
   const input = { kind: 'image', width: 224, height: 224, channels: 3 };
