@@ -64,8 +64,14 @@ function optionRefusal(error: unknown, sources: string[]): unknown {
   // gave it (the i-th --instance, or --image and its file), as any other option's mistake.
   const instance = /^instances\[(\d+)\]/.exec(error.message);
   const source = instance ? sources[Number(instance[1])] : undefined;
-  if (source) return new UsageError(source + error.message.slice(instance?.[0].length));
-  if (/^instances\b/.test(error.message)) return new UsageError(error.message.replace(/^instances/, '--instance'));
+  if (instance && source) {
+    // A place inside the instance (instances[1][3]) stays, after the option: "--instance 2 [3]: ...".
+    const rest = error.message.slice(instance[0].length);
+    return new UsageError(`${source}${rest.startsWith('[') ? ' ' : ''}${rest}`);
+  }
+  // Of the instances as a whole: named by the options that gave them.
+  const given = [...new Set(sources.map((s) => s.split(' ')[0]))].join(' and ');
+  if (/^instances\b/.test(error.message)) return new UsageError(error.message.replace(/^instances/, given));
   return error;
 }
 

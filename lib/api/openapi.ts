@@ -19,7 +19,7 @@ const ERRORS = {
     description: 'bad request: the message names the field and what was expected (a query parameter the route does not take is refused too, naming the ones it takes)',
     ...json(errorBody),
   },
-  '404': { description: 'unknown model, version, alias or job', ...json(errorBody) },
+  '404': { description: 'unknown model, version, alias or job, or a data set the request names that is not in the store', ...json(errorBody) },
   '413': {
     description:
       'body over 6 MB (a compressed body: once inflated), an answer that would be over the 6 MB Lambda can return (compressed, when Accept-Encoding takes gzip or deflate), or more work than one request may ask for',
@@ -28,7 +28,7 @@ const ERRORS = {
   '429': { description: 'throttled by API Gateway (the stage or route rate and burst limits)' },
   '500': {
     description:
-      'the model version is damaged in the store (its files do not match its manifest: a retry reads the same bytes), the store refused access or is misconfigured (a retry fails the same way until the operator fixes it), or an internal error; no internals shown, the log line with the requestId has them',
+      'the model version is damaged in the store (its files do not match its manifest: a retry reads the same bytes), was made on another TF.js backend that this function cannot run it on (the message names both and the setting), the store refused access or is misconfigured (a retry fails the same way until the operator fixes it), or an internal error; no internals shown, the log line with the requestId has them',
     ...json(errorBody),
   },
   '503': { description: 'the model, the store or the job worker cannot be reached now (Retry-After)', ...json(errorBody) },

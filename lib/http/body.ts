@@ -34,8 +34,8 @@ export function jsonValue(request: HttpRequest, maxBytes = MAX_BODY_BYTES): unkn
  * same rows in several requests, in fewer bytes, or through the path that has no request at all.
  */
 export function largeBodyAdvice(binary = false): string {
-  const tensors = binary ? '' : 'send tensors as binary data (OIP infer with Inference-Header-Content-Length: 4 bytes a float32, where JSON takes up to 20 characters); ';
-  return `split the instances over several requests; ${tensors}or score a file of any size with batch scoring (an upload under batch/input/{model}/, or modelctl batch)`;
+  const tensors = binary ? '' : '; to OIP infer, tensors as binary data (Inference-Header-Content-Length: 4 bytes a float32, where JSON takes up to 20 characters)';
+  return `send less in one request (fewer instances); for evaluate or fine-tune, a data set in the model store ("dataset"); to score many rows, batch scoring (an upload under batch/input/{model}/, or modelctl batch)${tensors}`;
 }
 
 /** `binary`: the body is binary tensor data already, which the advice then does not offer. */

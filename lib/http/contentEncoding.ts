@@ -27,7 +27,7 @@ function isZlib(bytes: Uint8Array): boolean {
 }
 
 /** `hint`: what to say when the data does not inflate (sentAsTextHint), or ''. */
-function inflate(coding: Coding, bytes: Uint8Array, maxBytes: number, hint: string): Buffer {
+function inflate(coding: Coding, bytes: Uint8Array, maxBytes: number, hint: string, binary: boolean): Buffer {
   const options = { maxOutputLength: maxBytes };
   try {
     if (coding === 'gzip') return gunzipSync(bytes, options);
@@ -36,7 +36,7 @@ function inflate(coding: Coding, bytes: Uint8Array, maxBytes: number, hint: stri
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new PayloadTooLargeError(
-        `the body inflates (Content-Encoding ${coding}) past the limit of ${maxBytes} bytes (${maxBytes / 2 ** 20} MB uncompressed): ${largeBodyAdvice()}`,
+        `the body inflates (Content-Encoding ${coding}) past the limit of ${maxBytes} bytes (${maxBytes / 2 ** 20} MB uncompressed): ${largeBodyAdvice(binary)}`,
       );
     }
     throw new BadRequestError(`the body is not valid ${coding} data, as its Content-Encoding says: ${(error as Error).message}${hint}`);
@@ -55,8 +55,10 @@ export function decodeContent<R extends HttpRequest>(request: R, maxBytes = MAX_
   if (codings.length === 0 || request.parsedBody !== undefined || empty) return request;
   const hint = sentAsTextHint(request, 'compressed');
   let bytes: Uint8Array = bodyBytesOf(request);
-  checkSize(bytes.length, maxBytes);
-  for (const coding of codings.reverse()) bytes = inflate(coding, bytes, maxBytes, hint);
+  // Binary tensor data already (OIP's extension, named by its header): the 413's advice does not offer it.
+  const binary = request.headers['inference-header-content-length'] !== undefined;
+  checkSize(bytes.length, maxBytes, binary);
+  for (const coding of codings.reverse()) bytes = inflate(coding, bytes, maxBytes, hint, binary);
   const { 'content-encoding': _, ...headers } = request.headers;
   return { ...request, headers, body: undefined, ...bodyFromBytes(bytes, headers) };
 }

@@ -4,7 +4,9 @@
  * backend cannot run (an op with no kernel here) is then refused at load, naming both backends,
  * instead of answering every request with "internal error" while /ready says it is ready.
  * Versions made on this backend ran that example on it already, and versions made before the
- * backend was recorded are not tried (nothing says they were made elsewhere).
+ * backend was recorded are not tried (nothing says they were made elsewhere). The cost, one
+ * example's forward pass at a cold load, falls on versions pushed elsewhere only (a laptop whose
+ * tfjs-node made the push's backend node).
  */
 import { IntegrityError } from '../errors.js';
 import { naturalRow, type Manifest } from '../registry/manifest.js';
@@ -15,14 +17,16 @@ import { runExample } from '../runtime/trialRun.js';
 
 /** What a client is told (the function's log has TF.js's words). */
 export function otherBackendMessage(made: string, here: string): string {
-  return `the model version was made on the ${made} TF.js backend, and this function's (${here}) cannot run it: serve it with TFJS_BACKEND=${made}, or push it again where the functions' backend runs it`;
+  // The node backend is not in the functions' bundles; cpu has a kernel for every op TF.js runs.
+  const serve = made === 'node' ? 'cpu' : made;
+  return `the model version was made on the ${made} TF.js backend, and this function's (${here}) cannot run it: serve it with TFJS_BACKEND=${serve}, or push it again where the functions' backend runs it`;
 }
 
 export async function checkRunsOnThisBackend(model: TfModel, manifest: Manifest): Promise<void> {
   const here = backendName();
   if (manifest.backend === undefined || manifest.backend === here) return;
   try {
-    await runExample(model, manifest.signature, naturalRow(manifest));
+    await runExample(model, manifest.signature, naturalRow(manifest), 1, { scoped: false });
   } catch (error) {
     // A fault of the backend itself (its heap exhausted) is not the version's: the loader's recovery takes it.
     if (isBackendFault(error)) throw error;

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { BadRequestError, quoted, ServiceError } from '../errors.js';
 import { unzipBounded } from '../keras/archive.js';
-import { backendName, backendStarted, initBackend } from '../runtime/backend.js';
+import { backendName, initBackend, type BackendName } from '../runtime/backend.js';
 import { isBackendFault } from '../runtime/recovery.js';
 import { disposeModel, modelFromMemory, signatureOf } from '../runtime/tfModel.js';
 import { exampleSignature } from '../runtime/trialRun.js';
@@ -98,6 +98,9 @@ async function shardSizes(dir: string, shards: string[], index: number): Promise
   return sizes;
 }
 
+/** TF.js's words for an op the backend cannot run (wasm: "BatchMatMul for non non-float32 tensors not yet supported."). */
+const MISSING_KERNEL = /not registered for backend|not yet supported|is not supported/i;
+
 /**
  * Loads the model in memory to read its inputs and outputs, and runs one example through it
  * (runtime/trialRun.ts), which also says the output shapes a graph leaves out or fixes to one row. The bytes are all here and the backend has started, so what TF.js throws
@@ -123,9 +126,11 @@ export async function inferSignature(files: ModelFiles, naturalRow?: readonly nu
     if (error instanceof ServiceError || isBackendFault(error)) throw error;
     const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ');
     const what = stage === 'load' ? 'load the model' : `run the model on the ${backend} backend (one example)`;
-    // The cpu backend has a kernel for every op TF.js runs: a model refused elsewhere may run there.
+    // An op this backend has no kernel for: the cpu backend has one for every op TF.js runs.
     const elsewhere =
-      stage === 'run' && backend !== 'cpu' ? ` (TFJS_BACKEND chooses the functions' backend: a model that only cpu runs is pushed, and served, with TFJS_BACKEND=cpu)` : '';
+      stage === 'run' && backend !== 'cpu' && MISSING_KERNEL.test(message)
+        ? ` (TFJS_BACKEND chooses the functions' backend: a model that only cpu runs is pushed, and served, with TFJS_BACKEND=cpu)`
+        : '';
     throw new BadRequestError(`TF.js cannot ${what}: ${message}${elsewhere}`, { cause: error });
   }
 }
@@ -230,6 +235,8 @@ function tfjsZipFiles(bytes: Uint8Array, what: string): ModelFiles {
 export interface PushOptions extends CreateVersionOptions {
   /** The key of the work's claim (registry/claimedVersion.ts): however many attempts push, one version. */
   claim?: string;
+  /** Where the signature is given: the backend its trial example ran on (pushKeras ran it), recorded as the version's. */
+  trialBackend?: BackendName;
 }
 
 /** A TF.js model's files (model.json and its shards) -> a new version; `source` goes in the lineage. */
@@ -238,11 +245,15 @@ export async function pushModelFiles(
   files: ModelFiles,
   source: string,
   name: string,
-  given: Partial<ManifestFields> = {},
+  offered: Partial<ManifestFields> = {},
   options: PushOptions = {},
 ): Promise<Manifest> {
   validateName(name);
+  // The backend is recorded from the trial run only, never taken from the fields given (a --meta
+  // file or an import's meta.json made elsewhere would vouch for a backend nothing ran on).
+  const { backend: _said, ...given } = offered;
   const inferred = given.signature ?? (await inferSignature(files, naturalRow(given)));
+  const backend = given.signature === undefined ? backendName() : options.trialBackend;
   checkSignatureUsable(inferred);
   const signature = withAnswerOutput(inferred, given.answerOutput);
   const modelJson = parseModelJson(files.get('model.json'));
@@ -252,8 +263,7 @@ export async function pushModelFiles(
   const fields = withWholePixels(signature.inputs[0], given);
   const scores = fields.scores ?? guessScores(modelJson, signature, task);
   const answerOutput = fields.answerOutput === undefined ? {} : { answerOutput: signature.outputs[0].name };
-  // The backend the trial example ran on (inferSignature, here or in pushKeras, started it): a function on another runs it again at load.
-  const backend = fields.backend ?? (backendStarted() ? backendName() : undefined);
+  // The backend the trial example ran on: a function on another runs it again at load.
   const complete = {
     ...fields,
     task,

@@ -16,7 +16,7 @@ import type { ModelFiles } from '../registry/artifacts.js';
 import type { Manifest, ManifestFields } from '../registry/manifest.js';
 import { validateName } from '../registry/names.js';
 import type { ObjectStore } from '../store/index.js';
-import { initBackend } from '../runtime/backend.js';
+import { backendName, initBackend } from '../runtime/backend.js';
 import { disposeModel } from '../runtime/tfModel.js';
 import { inferSignature, pushModelFiles, type PushOptions } from './pushFolder.js';
 import { naturalRow } from '../registry/manifest.js';
@@ -159,5 +159,7 @@ export async function pushKerasFile(
     kerasVersion: file.kerasVersion,
     sourceSha256: createHash('sha256').update(bytes).digest('hex'),
   };
-  return pushModelFiles(store, files, source, name, { ...fields, signature, lineage: fields.lineage ?? lineage }, options);
+  // The signature's example ran here (unless the fields gave the signature): its backend is the version's.
+  const trialBackend = fields.signature === undefined ? backendName() : undefined;
+  return pushModelFiles(store, files, source, name, { ...fields, signature, lineage: fields.lineage ?? lineage }, { ...options, trialBackend });
 }

@@ -92,7 +92,7 @@ export class Pace {
     const share = (done + ((PROMISED_SHARE * Math.max(0, left)) / elapsed) * (done - this.from)) / this.total;
     const each = elapsed / (done - this.from);
     // Rows done before the clock started (a first row timed alone) are named, so the counts add up to the total.
-    const before = this.from === 0 ? '' : `the first ${this.from === 1 ? 'was' : `${this.from} were`} timed alone, and the next `;
+    const before = this.from === 0 ? '' : `the first ${this.from === 1 ? 'was timed alone' : `${this.from} were timed in one call`}, and the next `;
     throw new PayloadTooLargeError(
       `${this.what}: ${this.total} ${this.unit}, of which ${before}${done - this.from} took ${seconds(elapsed)} (${each < 10 ? each.toFixed(2) : Math.round(each)} ms each); ` +
         `the other ${this.total - done} would take about ${seconds(rest)}, and this function has ${seconds(Math.max(0, left))} left before its timeout (with ${seconds(RESERVE_MS)} kept to answer). ` +

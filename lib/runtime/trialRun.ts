@@ -16,6 +16,9 @@ import { predictTensors, type TfModel } from './tfModel.js';
 /** The first input's open dimensions taken from the row its natural input gives (`row`: an image's [height, width, channels]). */
 function filledShape(shape: number[] | null, row: readonly number[] | undefined): number[] | null {
   if (shape === null || row === undefined || shape.length !== row.length + 1) return shape;
+  // A row that does not fit the sizes the input fixes (channels last for an input of channels
+  // first) makes no example: the push's check of fit names what would (registry/createVersion.ts).
+  if (shape.some((d, i) => i > 0 && d >= 0 && d !== row[i - 1])) return shape;
   return shape.map((d, i) => (i > 0 && d < 0 ? row[i - 1] : d));
 }
 
@@ -46,21 +49,34 @@ interface Answered {
  * Runs the example: its outputs' shapes and dtypes, or undefined when no example can be made. Throws what
  * TF.js throws (the caller says it is the model's problem).
  */
-export async function runExample(model: TfModel, signature: Signature, naturalRow?: readonly number[], rows = 1): Promise<Answered[] | undefined> {
+export async function runExample(
+  model: TfModel,
+  signature: Signature,
+  naturalRow?: readonly number[],
+  rows = 1,
+  options: { scoped?: boolean } = {},
+): Promise<Answered[] | undefined> {
   // A model with no inputs or outputs is refused for that, by name (pushFolder.ts checkSignatureUsable).
   if (signature.inputs.length === 0 || signature.outputs.length === 0) return undefined;
-  // A scope: executeAsync leaves what it computed behind when it throws, and a refused model is
-  // what this run is for. Nothing else runs in a push's process meanwhile (one request at a time).
-  tf.engine().startScope();
+  // At push, a scope: executeAsync leaves what it computed behind when it throws, and a refused
+  // model is what this run is for; nothing else runs in a push's process meanwhile. Not in a
+  // serving function (`scoped: false`), where other loads and requests run between its awaits and
+  // a scope's end would dispose their tensors: there its feeds and outputs are disposed by hand,
+  // and a refused version's leftovers stay, once (the loader remembers the refusal).
+  const scoped = options.scoped ?? true;
+  if (scoped) tf.engine().startScope();
+  let feeds: tf.Tensor[] | undefined;
+  let outputs: tf.Tensor[] = [];
   try {
-    const feeds = exampleFeeds(signature.inputs, naturalRow, rows);
+    feeds = exampleFeeds(signature.inputs, naturalRow, rows);
     if (!feeds) return undefined;
-    const outputs = await predictTensors(model, feeds);
+    outputs = await predictTensors(model, feeds);
     // Read back: an asynchronous backend fails when its results are read, not when they are asked for.
     await Promise.all(outputs.map((t) => t.data()));
     return outputs.map((t) => ({ shape: t.shape, dtype: t.dtype as TensorSpec['dtype'] }));
   } finally {
-    tf.engine().endScope();
+    if (scoped) tf.engine().endScope();
+    else tf.dispose([...(feeds ?? []), ...outputs]);
   }
 }
 

@@ -338,9 +338,12 @@ export function writeOutputsOnlyUint8Model(): Promise<string> {
  * (human's nanodet: [3, 416, 416]): x [rows, 3, 2, 2] -> Transpose to [rows, 2, 2, 3] -> the same
  * Reshape, MatMul and Softmax, so it answers what writeFixedBatchImageModel(-1) answers on the same pixels.
  */
-export function writeChannelsFirstImageModel(): Promise<string> {
+export function writeChannelsFirstImageModel(sides: 'fixed' | 'open' = 'fixed'): Promise<string> {
+  // Open: height and width left to any size, as an export from PyTorch with dynamic axes does (the
+  // weights still fit 2 x 2 only).
+  const side = sides === 'open' ? -1 : 2;
   const nodes = [
-    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 3, 2, 2) } } },
+    { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 3, side, side) } } },
     { name: 'hwc', op: 'Transpose', input: ['x', 'perm'], attr: { T: float, Tperm: int32 } },
     { name: 'flat', op: 'Reshape', input: ['hwc', 'shape'], attr: { T: float, Tshape: int32 } },
     { name: 'MatMul', op: 'MatMul', input: ['flat', 'w'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },
@@ -352,7 +355,7 @@ export function writeChannelsFirstImageModel(): Promise<string> {
     { name: 'w', shape: [12, 2], dtype: 'float32', values: IMAGE_W },
   ];
   return writeGraph('channels-first-image-model', nodes, weights, {
-    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3, 2, 2) } },
+    inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 3, side, side) } },
     outputs: { 'probs:0': { name: 'probs:0', dtype: 'DT_FLOAT', tensorShape: dims(-1, 2) } },
   });
 }

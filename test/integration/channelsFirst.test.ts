@@ -28,11 +28,17 @@ beforeAll(async () => {
   app = serving(store.uri);
 });
 
-it('a push without the layout is refused, saying the model takes channels first', async () => {
+it('a push without the layout is refused, saying the model takes channels first, whether its sides are fixed or open', async () => {
   const store = await tempFolderStore();
   await expect(pushModelFolder(store, chwFolder, 'chw', { labels, transforms: { input: image } })).rejects.toThrow(
     'the image preprocessing makes rows of shape [2,2,3], but input x takes [3,2,2]: it takes channels first (layout chw: modelctl push --layout chw)',
   );
+  // Open sides: the trial example is not made of a row the input's fixed channels refuse (it was fed [1, 3, 2, 3]).
+  const open = await writeChannelsFirstImageModel('open');
+  await expect(pushModelFolder(store, open, 'open', { labels, transforms: { input: image } })).rejects.toThrow(
+    'the image preprocessing makes rows of shape [2,2,3], but input x takes [3,-1,-1] (-1 = any size): it takes channels first (layout chw: modelctl push --layout chw)',
+  );
+  await expect(pushModelFolder(store, open, 'open', { labels, transforms: { input: { ...image, layout: 'chw' } } })).resolves.toMatchObject({ version: 1 });
 });
 
 it("encodes an image as the model's own pipeline does (TF.js, transposed to NCHW), and answers what TF.js answers on it", async () => {

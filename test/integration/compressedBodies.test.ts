@@ -87,21 +87,25 @@ describe('a compressed request body', () => {
     const answer = await post('/v1/models/iris:predict', over, { ...OCTETS, 'content-encoding': 'gzip' });
     expect(answer.statusCode).toBe(413);
     expect(jsonOf(answer).error).toBe(
-      'the body inflates (Content-Encoding gzip) past the limit of 6291456 bytes (6 MB uncompressed): split the instances over several requests; send tensors as binary data (OIP infer with Inference-Header-Content-Length: 4 bytes a float32, where JSON takes up to 20 characters); or score a file of any size with batch scoring (an upload under batch/input/{model}/, or modelctl batch)',
+      'the body inflates (Content-Encoding gzip) past the limit of 6291456 bytes (6 MB uncompressed): send less in one request (fewer instances); for evaluate or fine-tune, a data set in the model store ("dataset"); to score many rows, batch scoring (an upload under batch/input/{model}/, or modelctl batch); to OIP infer, tensors as binary data (Inference-Header-Content-Length: 4 bytes a float32, where JSON takes up to 20 characters)',
     );
   });
 
-  it('a body over the limit is a 413 saying what the client can do: binary data offered to a JSON body, not to a binary one', async () => {
+  it('a body over the limit is a 413 saying what the client can do: binary data offered to a JSON body, not to a binary one, compressed or not', async () => {
     const json = await post('/v1/models/iris:predict', `${iris.slice(0, -1)}${' '.repeat(MAX_BODY_BYTES)}}`, OCTETS);
     expect(json.statusCode).toBe(413);
     expect(jsonOf(json).error).toMatch(
-      /^the body is 6291\d{3} bytes; the limit is 6291456 \(Lambda's, for one request\): split the instances .*; send tensors as binary data .*; or score a file of any size with batch scoring/,
+      /^the body is 6291\d{3} bytes; the limit is 6291456 \(Lambda's, for one request\): send less in one request \(fewer instances\); for evaluate or fine-tune, a data set .*; to score many rows, batch scoring .*; to OIP infer, tensors as binary data/,
     );
     const rows = Array.from({ length: (MAX_BODY_BYTES / 16 + 1) * 4 }, () => 1);
     const { body, headerLength } = binaryRequest([{ name: 'features', shape: [rows.length / 4, 4], datatype: 'FP32', values: rows }]);
-    const binary = await post('/v2/models/iris/infer', body, { ...OCTETS, 'inference-header-content-length': String(headerLength) });
-    expect(binary.statusCode).toBe(413);
-    expect(jsonOf(binary).error).toMatch(/^the body is \d+ bytes; the limit is 6291456 \(Lambda's, for one request\): split the instances over several requests; or score a file/);
+    const headers = { ...OCTETS, 'inference-header-content-length': String(headerLength) };
+    const binary = await post('/v2/models/iris/infer', body, headers);
+    const packed = await post('/v2/models/iris/infer', gzipSync(body), { ...headers, 'content-encoding': 'gzip' });
+    for (const answer of [binary, packed]) {
+      expect(answer.statusCode).toBe(413);
+      expect(jsonOf(answer).error).toMatch(/(the limit is 6291456|past the limit of 6291456 bytes).*: send less in one request .*modelctl batch\)$/);
+    }
   });
 
   it('a bomb of 1 GB (1 MB of gzip members) stops inflating at the limit: a 413 at once, no gigabyte allocated', async () => {

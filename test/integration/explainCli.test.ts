@@ -49,6 +49,10 @@ describe('modelctl explain', () => {
     const image = await ctl('explain', 'digits:1', '--image', 'package.json');
     expect(image.code).toBe(2);
     expect(image.stderr).toMatch(/^modelctl: --image package\.json: not a PNG or JPEG image/m);
+    // A place inside an instance stays after the option that gave it.
+    const inside = await ctl('explain', 'iris:1', '--instance', '[[1, 2, 3, "x"]]');
+    expect(inside.code).toBe(2);
+    expect(inside.stderr).toMatch(/^modelctl: --instance 1 ?\[/m);
   });
 
   it('says that an --instance opening as JSON is not valid JSON, where, rather than reading it as text (exit 2)', async () => {

@@ -173,9 +173,16 @@ describe('a data set the job could not read is refused at submit, by fine-tune a
 
   it('a separate validation data set too, named by its field', async () => {
     const before = await stored();
-    const answer = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', { ...iris, validation: { dataset: '_datasets/gone.csv', labelColumn: 'species' } });
-    expect(answer.statusCode).toBe(404);
-    expect(answer.body.error).toBe('validation.dataset _datasets/gone.csv: no such object in the model store');
+    const validation = async (dataset: string) => call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', { ...iris, validation: { dataset, labelColumn: 'species' } });
+    const gone = await validation('_datasets/gone.csv');
+    expect(gone.statusCode).toBe(404);
+    expect(gone.body.error).toBe('validation.dataset _datasets/gone.csv: no such object in the model store');
+    const outside = await validation('s3://elsewhere/v.csv');
+    expect(outside.statusCode).toBe(403);
+    expect(outside.body.error).toMatch(/^validation\.dataset: data set s3:\/\/elsewhere\/v\.csv is outside the model store/);
+    const format = await validation('_datasets/v.parquet');
+    expect(format.statusCode).toBe(400);
+    expect(format.body.error).toMatch(/^validation\.dataset: cannot tell the format of _datasets\/v\.parquet/);
     expect(await stored()).toEqual(before);
   });
 });

@@ -15,7 +15,7 @@ export const fineTuneRoutes = {
     body: async () => (await import('../../ops/fineTune/request.js')).fineTuneRequest,
     auth: 'write',
     summary: 'train a new version from this one; answers 202 with a job',
-    responses: accepted,
+    responses: { ...accepted, '403': { description: 'data set (or validation data set) outside the model store' } },
   },
   setAlias: {
     fn: 'fineTune',

@@ -7,7 +7,7 @@
  * with their line numbers; memory holds one chunk, whatever the file's size.
  */
 import type { Readable } from 'node:stream';
-import { BadRequestError, ForbiddenError, NotFoundError, quoted } from '../../errors.js';
+import { BadRequestError, ForbiddenError, NotFoundError, quoted, ServiceError } from '../../errors.js';
 import { csvRecordBatches } from '../../inputs/csvRecords.js';
 import { readJsonl, TOO_LONG } from '../../inputs/jsonLines.js';
 import type { RecordLimit } from '../../inputs/recordLimit.js';
@@ -47,8 +47,15 @@ export function datasetKey(store: ObjectStore, dataset: string): string {
  */
 export async function checkDatasetFound(store: ObjectStore, source: { dataset?: string; format?: DatasetFormat }, field = 'dataset'): Promise<void> {
   if (source.dataset === undefined) return;
-  const key = datasetKey(store, source.dataset);
-  formatOf(key, source.format);
+  let key: string;
+  try {
+    key = datasetKey(store, source.dataset);
+    formatOf(key, source.format);
+  } catch (error) {
+    // The request's own data set is what these words are about; a second one (validation) is named.
+    if (field === 'dataset' || !(error instanceof ServiceError)) throw error;
+    throw new (error.constructor as new (message: string) => ServiceError)(`${field}: ${error.message}`);
+  }
   if (!(await store.head(key))) throw new NotFoundError(`${field} ${key}: no such object in the model store`);
 }
 
