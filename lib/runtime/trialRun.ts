@@ -39,6 +39,9 @@ function exampleFeeds(inputs: TensorSpec[], naturalRow: readonly number[] | unde
   });
 }
 
+/** The dtypes a manifest holds (TF.js's complex64 is not one: such an output keeps what the signature says). */
+const MANIFEST_DTYPES: readonly string[] = ['float32', 'int32', 'bool', 'string'];
+
 /** An output as the example answered it. */
 interface Answered {
   shape: number[];
@@ -101,7 +104,7 @@ export async function exampleSignature(model: TfModel, signature: Signature, nat
     if (!answer) return o;
     // The dtype the output has: a signature that names an output only (human's faceboxes' num_boxes,
     // an int32) left it to be read as float32.
-    const typed = { ...o, dtype: answer.dtype };
+    const typed = MANIFEST_DTYPES.includes(answer.dtype) ? { ...o, dtype: answer.dtype } : o;
     const { shape } = answer;
     if (o.shape === null || o.shape.length === 0) return { ...typed, shape: shape.length === 0 ? [] : [-1, ...shape.slice(1)] };
     return oneRow[i] && twoRows?.[i]?.shape[0] === 2 ? { ...typed, shape: [-1, ...o.shape.slice(1)] } : typed;
