@@ -53,9 +53,12 @@ export class IntegrityError extends ServiceError {
   override readonly statusCode = 500;
   /** What the client reads. */
   readonly publicMessage: string;
-  constructor(message: string, options?: { cause?: unknown; publicMessage?: string }) {
+  /** What the log line says it is: damage, unless the cause is another (a version this backend cannot run). */
+  readonly logAs: string;
+  constructor(message: string, options?: { cause?: unknown; publicMessage?: string; logAs?: string }) {
     super(message, options);
     this.publicMessage = options?.publicMessage ?? DAMAGED_VERSION;
+    this.logAs = options?.logAs ?? 'damaged in the store';
   }
 }
 

@@ -34,7 +34,7 @@ export function errorReply(error: unknown, requestId: string): Reply {
     return { status: 503, headers: { 'retry-after': '5' }, body: { error: 'the model store is not available right now; retry later', requestId } };
   }
   if (error instanceof IntegrityError) {
-    logger.error('damaged in the store', { requestId, error });
+    logger.error(error.logAs, { requestId, error });
     return { status: 500, body: { error: error.publicMessage, requestId } };
   }
   logger.error('unhandled error', { requestId, error: error as Error });

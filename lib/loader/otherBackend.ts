@@ -34,6 +34,8 @@ export async function checkRunsOnThisBackend(model: TfModel, manifest: Manifest)
     throw new IntegrityError(`${manifest.name}:${manifest.version} was made on the ${manifest.backend} backend and cannot run on ${here}: ${words}`, {
       cause: error,
       publicMessage: otherBackendMessage(manifest.backend, here),
+      // Not damage: the version is whole, and another backend runs it.
+      logAs: 'the model version cannot run on this backend',
     });
   }
 }

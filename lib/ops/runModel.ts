@@ -50,7 +50,10 @@ const SENT_AS: Record<string, string> = {
 export function checkInput(spec: TensorSpec, input: TensorData, anyRowCount = false): void {
   const where = `input ${spec.name}`;
   if (!COMPATIBLE[spec.dtype]?.includes(input.dtype)) {
-    throw new BadRequestError(`${where}: ${SENT_AS[input.dtype] ?? input.dtype} do not fit the model's ${spec.dtype} input: send ${WHAT_FITS[spec.dtype] ?? spec.dtype}`);
+    // Named as metadata names it: a declared uint8 input is one, though TF.js holds it as int32.
+    throw new BadRequestError(
+      `${where}: ${SENT_AS[input.dtype] ?? input.dtype} do not fit the model's ${spec.declaredDtype ?? spec.dtype} input: send ${WHAT_FITS[spec.dtype] ?? spec.dtype}`,
+    );
   }
   if (!fitsShape(anyRowCount ? anyRows(spec.shape) : spec.shape, input.shape)) {
     const fixed = anyRowCount && spec.shape !== null && (spec.shape[0] ?? -1) > 0;

@@ -180,18 +180,26 @@ function declared(model: GraphModel, which: 'inputs' | 'outputs'): Map<string, D
   return found;
 }
 
+interface NodeDef {
+  name?: string;
+  op?: string;
+  attr?: Record<string, { type?: string } | undefined>;
+}
+
 /**
- * The narrower integer types a graph's Placeholder nodes declare, by node name: a signature that
- * names only the outputs (human's faceboxes) says nothing of the input, whose node still says uint8.
- * Read from the graph as loaded (the model's artifacts): TF.js keeps no type narrower than int32.
+ * The TF type each graph node says it makes, by node name, where its attributes name it: a
+ * Placeholder's or Const's `dtype`, an Identity's `T`, a Cast's `DstT`, an ArgMax's `output_type`,
+ * a Shape's `out_type` (an op's `T` is its inputs' type, not always its output's: not read). A
+ * signature that names only the outputs (human's faceboxes) says nothing of types the nodes still
+ * say: its input's uint8, its num_boxes' int32. Read from the graph as loaded (the model's
+ * artifacts): TF.js keeps no type narrower than int32, and none for an output it has not run.
  */
-function placeholderTypes(model: GraphModel): Map<string, TensorSpec['declaredDtype']> {
-  const nodes = (model as unknown as { artifacts?: { modelTopology?: { node?: { name?: string; op?: string; attr?: { dtype?: { type?: string } } }[] } } }).artifacts?.modelTopology
-    ?.node;
-  const found = new Map<string, TensorSpec['declaredDtype']>();
-  for (const node of nodes ?? []) {
-    const narrow = node.op === 'Placeholder' && node.name ? NARROW[node.attr?.dtype?.type ?? ''] : undefined;
-    if (narrow && node.name) found.set(node.name, narrow);
+function nodeTypes(model: GraphModel): Map<string, string> {
+  const nodes = (model as unknown as { artifacts?: { modelTopology?: { node?: NodeDef[] } } }).artifacts?.modelTopology?.node;
+  const found = new Map<string, string>();
+  for (const { name, op, attr = {} } of nodes ?? []) {
+    const said = op === 'Placeholder' || op === 'Const' ? attr.dtype : op === 'Identity' ? attr.T : (attr.DstT ?? attr.output_type ?? attr.out_type);
+    if (name && said?.type) found.set(name, said.type);
   }
   return found;
 }
@@ -210,17 +218,17 @@ export function signatureOf(model: TfModel): Signature {
     };
   }
   const declaredInputs = declared(model, 'inputs');
-  const placeholders = placeholderTypes(model);
+  const types = nodeTypes(model);
   const inputs = model.inputs.map((t) => {
     const said = declaredInputs.get(t.name);
     const taken = spec(t.name, t.dtype ?? said?.dtype, t.shape ?? said?.shape);
-    const narrow = said?.narrow ?? placeholders.get(t.name);
+    const narrow = said?.narrow ?? NARROW[types.get(t.name) ?? ''];
     return narrow && taken.dtype === 'int32' ? { ...taken, declaredDtype: narrow } : taken;
   });
   const declaredOutputs = declared(model, 'outputs');
   const said = model.outputs.map((t) => declaredOutputs.get(t.name));
   const given = model.outputs.map((t, i) => (t.shape && t.shape.length > 0 ? t.shape : (said[i]?.shape ?? t.shape)));
-  const outputs = model.outputs.map((t, i) => spec(t.name, t.dtype ?? said[i]?.dtype, given[i]));
+  const outputs = model.outputs.map((t, i) => spec(t.name, t.dtype ?? said[i]?.dtype ?? TF_DTYPES[types.get(t.name) ?? ''], given[i]));
   return { inputs, outputs: namedBySignatureKeys(outputs, model.modelSignature) };
 }
 

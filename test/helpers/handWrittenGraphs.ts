@@ -315,10 +315,13 @@ export const writeUint8ImageModel = () => writeImageModel('uint8-image-model', '
  * else (no inputs, no dtypes, no shapes), and beside the scores it answers an int32 one, the class
  * each row scores highest (ArgMax), as faceboxes' num_boxes is int32.
  */
-export function writeOutputsOnlyUint8Model(): Promise<string> {
+export function writeOutputsOnlyUint8Model(sides: 'fixed' | 'open' = 'fixed'): Promise<string> {
   const uint8 = { type: 'DT_UINT8' };
+  // Open: any height and width, as faceboxes takes (its weights still fit 2 x 2 only), so a push
+  // without image settings makes no example, and the types are the graph's to say.
+  const side = sides === 'open' ? -1 : 2;
   const nodes = [
-    { name: 'x', op: 'Placeholder', attr: { dtype: uint8, shape: { shape: dims(-1, 2, 2, 3) } } },
+    { name: 'x', op: 'Placeholder', attr: { dtype: uint8, shape: { shape: dims(-1, side, side, 3) } } },
     { name: 'cast', op: 'Cast', input: ['x'], attr: { SrcT: uint8, DstT: float } },
     { name: 'flat', op: 'Reshape', input: ['cast', 'shape'], attr: { T: float, Tshape: int32 } },
     { name: 'MatMul', op: 'MatMul', input: ['flat', 'w'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },

@@ -200,5 +200,16 @@ describe("a graph whose signature names only its outputs (human's faceboxes)", (
     const refused = await infer([...data.slice(0, 4), 300, ...data.slice(5)]);
     expect(refused.statusCode).toBe(400);
     expect(refused.body.error).toMatch(/300 is not an integer in 0\.\.255/);
+    // Floats are refused in the words metadata uses for the input.
+    const floats = await call(app.predict, 'POST', '/v2/models/boxes/infer', { inputs: [{ name: 'x', shape: [1, 2, 2, 3], datatype: 'FP32', data }] });
+    expect(floats.statusCode).toBe(400);
+    expect(floats.body.error).toMatch(/do not fit the model's uint8 input/);
+  });
+
+  it('pushed as raw tensors, where no example can be made (any height and width), the types are still those the graph says', async () => {
+    const manifest = await pushModelFolder(store, await writeOutputsOnlyUint8Model('open'), 'anyboxes', { task: 'regression', answerOutput: 'probs' });
+    expect(manifest.signature.inputs[0]).toMatchObject({ name: 'x', dtype: 'int32', declaredDtype: 'uint8' });
+    expect(manifest.signature.outputs.find((o) => o.name === 'best')?.dtype).toBe('int32');
+    expect(manifest.signature.outputs.find((o) => o.name === 'probs')?.dtype).toBe('float32');
   });
 });
