@@ -128,8 +128,14 @@ export const routes: Implementations<typeof predictRoutes> = {
       async (loaded) => {
         const tensors = await preprocess(loaded, decodeTfServing(loaded.manifest, body), timed(services, time));
         if (query.format === 'png') return { contentType: 'image/png', body: previewPng(loaded, tensors) };
-        checkOutputAnswer(tensors, tensors[0]?.shape[0] ?? 1, answerLimitFor(request), services.limits.budget);
-        return { body: { model_name: loaded.name, model_version: String(loaded.version), outputs: oipTensors(tensors) } };
+        const rows = tensors[0]?.shape[0] ?? 1;
+        // One instance's model input too large as JSON: fewer instances cannot help; an image is seen as a PNG.
+        const oneRow = `one instance's model input alone is too large as JSON${loaded.manifest.transforms.input?.kind === 'image' ? '; ask for it as a PNG (?format=png), as the model sees it' : ''}`;
+        checkOutputAnswer(tensors, rows, answerLimitFor(request), services.limits.budget, 'instances', undefined, oneRow);
+        return {
+          body: { model_name: loaded.name, model_version: String(loaded.version), outputs: oipTensors(tensors) },
+          ...(rows === 1 ? { tooLargeAdvice: () => oneRow } : {}),
+        };
       },
       time,
     ),

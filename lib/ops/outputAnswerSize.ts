@@ -99,7 +99,16 @@ export function oneRowAdvice(outputs: AnswerOutput[], rows: number, limitBytes: 
  * byte of its JSON takes BUILT_BYTES_PER_ANSWER_BYTE. The 413 names how many instances fit, in the
  * request's word for them (`noun`: TF Serving's :classify and :regress send "examples").
  */
-export function checkOutputAnswer(outputs: AnswerOutput[], rows: number, limit: AnswerLimit, budget: MemoryBudget, noun = 'instances', fewer = FEWER_OUTPUTS): void {
+export function checkOutputAnswer(
+  outputs: AnswerOutput[],
+  rows: number,
+  limit: AnswerLimit,
+  budget: MemoryBudget,
+  noun = 'instances',
+  fewer = FEWER_OUTPUTS,
+  /** What one row too large can do on this route, where oneRowAdvice's (binary outputs, batch scoring) do not apply (/preprocess). */
+  oneRow?: string,
+): void {
   const quick = outputs.reduce((sum, o) => sum + o.data.length * (o.binary ? 6 : 28 + (o.extraPerValue ?? 0)), FIXED_BYTES);
   if (quick <= limit.bytes && !outputs.some((o) => typeof o.data[0] === 'string')) return;
   const { least, most } = bounds(outputs);
@@ -112,7 +121,7 @@ export function checkOutputAnswer(outputs: AnswerOutput[], rows: number, limit: 
     const fit = Math.min(rows, Math.floor((bytes - FIXED_BYTES) / perRow));
     return fit > 0
       ? `at most ${fit} of these ${rows} ${noun} fit: send ${fit === 1 ? 'one' : fit} at a time${fewerOutputs}`
-      : `not even one ${singular(noun)} fits${why === 'limit' ? `: ${oneRowAdvice(outputs, rows, limit.bytes, noun, undefined, fewer)}` : fewerOutputs}`;
+      : `not even one ${singular(noun)} fits${why === 'limit' ? `: ${oneRow ?? oneRowAdvice(outputs, rows, limit.bytes, noun, undefined, fewer)}` : fewerOutputs}`;
   };
   const otherwise = limit.otherwise ? `, or ${limit.otherwise}` : '';
   if (!limit.compressed && least > limit.bytes) {

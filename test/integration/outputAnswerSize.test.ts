@@ -108,6 +108,20 @@ it('/preprocess of 40 small PNGs for a 224 x 224 x 3 model is a 413 naming the i
   expect(after.status, after.error).toBe(200);
 }, 60_000);
 
+it('/preprocess of one image whose model input is too large as JSON is told to ask for the PNG, which answers', async () => {
+  const store = await tempFolderStore();
+  const input = { kind: 'image', width: 600, height: 600, channels: 3 };
+  await pushModelFolder(store, await writeImageModel(600, 600, 3), 'big', { labels: ['a', 'b'], transforms: { input } });
+  const app = serving(store.uri);
+  const body = JSON.stringify({ instances: [b64(pngBytes(3, 3, (x, y) => [37 * x + 11, 53 * y + 7, 91, 255]))] });
+  const json = await callHttpApi(app.predict as Handler, 'POST', '/v2/models/big/preprocess', body);
+  expect(json.statusCode).toBe(413);
+  expect(json.body.error).toMatch(/one instance's model input alone is too large as JSON; ask for it as a PNG \(\?format=png\), as the model sees it/);
+  expect(json.body.error).not.toMatch(/fewer instances|binary_data_output|batch scoring/);
+  const png = await app.predict({ ...httpApiEvent('POST', '/v2/models/big/preprocess', body), rawQueryString: 'format=png', queryStringParameters: { format: 'png' } });
+  expect(png.statusCode).toBe(200);
+}, 60_000);
+
 it('one instance whose one output is larger than a response is told the form that fits (binary data) or, where none does, batch scoring: not fewer instances or outputs', async () => {
   // efficientpose's 368 x 368 x 16 heatmaps (8.3 MB as float32) were told to send fewer instances and outputs, which could not help.
   const store = await tempFolderStore();
