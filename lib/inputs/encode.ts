@@ -6,6 +6,7 @@
 import { BadRequestError } from '../errors.js';
 import { fitsShape, type TensorData, type TensorSpec } from '../tensors/data.js';
 import { truncateInPlace } from '../tensors/mapValues.js';
+import { declaredRange } from '../tensors/valueRanges.js';
 import { flattenNested, leafShown, nestedShape, type RowsOf } from '../tensors/nested.js';
 import { megabytes, size } from '../bytes.js';
 import { type EncodeBudget, type RunNeed, TooManyInstancesError } from './budget.js';
@@ -201,11 +202,11 @@ export async function checkEncodingFits(model: ModelInputs, instance: unknown, b
 
 /** A nested array of values for one model input, as a tensor of the input's dtype; `rows` names and shapes a chunk's rows. */
 export function rawTensor(spec: TensorSpec, value: unknown, where: string, rows?: RowsOf): TensorData {
-  const takes = `expected numbers for input ${spec.name} (${spec.dtype}, ${spec.shape === null ? 'any shape' : `shape [${spec.shape}]`})`;
+  const takes = `expected numbers for input ${spec.name} (${spec.declaredDtype ?? spec.dtype}, ${spec.shape === null ? 'any shape' : `shape [${spec.shape}]`})`;
   const numbersOnly = () => new BadRequestError(`${where}: ${takes}`);
   if (spec.dtype === 'float32' || spec.dtype === 'int32') {
     const notANumber = (path: string, leaf: string | boolean) => new BadRequestError(`${path}: ${takes}, got ${leafShown(leaf)}`);
-    const { shape, data } = flattenNested(value, where, spec.dtype, notANumber, rows);
+    const { shape, data } = flattenNested(value, where, spec.dtype, notANumber, { ...rows, range: declaredRange(spec) });
     return { name: spec.name, dtype: spec.dtype, shape, data };
   }
   const { shape, data } = flattenNested(value, where, undefined, undefined, rows);

@@ -38,6 +38,8 @@ export interface RowsOf {
   place?: (row: number) => string;
   /** The shape every row must have (the first chunk's), so that a bad row opening a later chunk is the one named, not the next. */
   shape?: number[];
+  /** The integers an int32 input takes where the model declares a narrower type (uint8: 0..255), as a refusal names them. */
+  range?: readonly [number, number];
 }
 
 /** `where` plus the indices of the first `depth` levels: the JSON path of a value, built only for an error. */
@@ -133,7 +135,7 @@ export function flattenNested(
         throw new BadRequestError(`${path(depth)}: expected ${expected}, got ${node === null ? 'null' : typeof node === 'number' ? String(node) : typeof node}`);
       }
       if (into && typeof node !== 'number') throw notANumber?.(path(depth), node) ?? new BadRequestError(`${path(depth)}: expected a number, got ${leafShown(node)}`);
-      const misfit = into && firstMisfit(into, [node]);
+      const misfit = into && firstMisfit(into, [node], rows.range);
       if (misfit) throw new BadRequestError(`${path(depth)}: ${misfit.why}`);
       data.push(node);
       return;

@@ -169,6 +169,17 @@ describe('a uint8 image model (handtrack: TF.js holds its input as int32)', () =
     expect(refused[0].body.error).toBe('input x (uint8)[4] (flat index): 300 is not an integer in 0..255');
     expect(refused[1].body.error).toMatch(/300 is not an integer in 0\.\.255/);
     expect(refused[2].body.error).toBe('input x (uint8)[2] (flat index): -1 is not an integer in 0..255');
+    // A fraction is named by the same range (it was int32's -2147483648..2147483647).
+    const fraction = await call(app.predict, 'POST', '/v1/models/hands:predict', {
+      instances: [
+        [
+          [[2.5, ...data.slice(1, 3)], data.slice(3, 6)],
+          [data.slice(6, 9), data.slice(9)],
+        ],
+      ],
+    });
+    expect(fraction.statusCode).toBe(400);
+    expect(fraction.body.error).toMatch(/: 2\.5 is not an integer in 0\.\.255$/);
     const answered = await call(app.predict, 'POST', '/v2/models/hands/infer', oip(data));
     expect(answered.statusCode, JSON.stringify(answered.body)).toBe(200);
     const model = await loadWrittenGraph(folder);
