@@ -5,6 +5,7 @@
  *   modelctl explain spam --instance 'Click here for FREE money' --method kernelShap
  *   modelctl explain digits --image seven.png --png seven-heatmap.png
  */
+import cliProgress from 'cli-progress';
 import { BadRequestError } from '../../lib/errors.js';
 import { explainRequest } from '../../lib/ops/explain/request.js';
 import { explain as explainService, type ExplainAnswer, type InstanceExplanation } from '../../lib/ops/explain/service.js';
@@ -150,13 +151,26 @@ export async function explain(services: Services, refText: string, options: Expl
     { instances: '--instance', format: '--png' },
   );
   const { loader } = services;
+  // Passes of many rows (kernelShap's coalitions through an image model) can take minutes: each
+  // pass is shown as it goes, on a terminal (cli-progress draws nothing when stderr is not one).
+  const bar = new cliProgress.SingleBar({ format: '{pass} [{bar}] {value}/{total} rows', clearOnComplete: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
+  let shown: string | undefined;
+  const progress = (pass: string, done: number, total: number) => {
+    if (shown !== `${pass} ${total}`) {
+      if (shown !== undefined) bar.stop();
+      bar.start(total, 0, { pass });
+      shown = `${pass} ${total}`;
+    }
+    bar.update(done);
+  };
   try {
     await checkRefExists(services.store, ref);
     const answer = await loader.withModel(ref, (loaded) =>
-      explainService(loaded, request, services.limits).catch((error: unknown) => {
+      explainService(loaded, request, { ...services.limits, progress }).catch((error: unknown) => {
         throw optionRefusal(error, sources);
       }),
     );
+    bar.stop();
     const written: string[] = [];
     if (options.png) {
       const pngs = answer.data.explanations.map((e) => e.png).filter((p): p is string => typeof p === 'string');
@@ -169,6 +183,7 @@ export async function explain(services: Services, refText: string, options: Expl
     if (options.json) return JSON.stringify(answer, null, 2);
     return [formatExplanation(answer, options.top), ...written.map((f) => `heatmap overlay written to ${f}`)].join('\n');
   } finally {
+    bar.stop();
     loader.clear();
   }
 }

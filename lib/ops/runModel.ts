@@ -232,6 +232,7 @@ export function forwardPlan(loaded: LoadedModel, rows: number, rowShape: readonl
     rowShape,
     batch: fixedBatchOf(loaded.manifest.signature.inputs),
     time: limits.time,
+    progress: limits.progress,
   };
 }
 

@@ -349,7 +349,12 @@ export interface ChunkPlan {
   batch?: number;
   /** The time the request has left, when it must answer before a timeout (runtime/timeLimit.ts). */
   time?: TimeLimit;
+  /** Told after each chunk: a long run shows its progress (modelctl explain). */
+  progress?: Progress;
 }
+
+/** What a pass has done: its words (a forward pass through iris:1), rows done, rows in all. */
+export type Progress = (pass: string, done: number, total: number) => void;
 
 const PASS_WORDS: Record<Pass, string> = { forward: 'a forward pass', gradient: 'a forward and backward pass' };
 
@@ -404,6 +409,7 @@ export async function inChunks(plan: ChunkPlan, run: (from: number, to: number) 
     const started = performance.now();
     await measureRow(plan.model, plan.pass, () => run(0, 1), plan.rowShape);
     from = 1;
+    told(plan, from);
     // Remembered even when this run has no other row: the next run's first chunk is cut by it.
     const oneRowMs = performance.now() - started;
     if (knownRowMs(plan) === undefined) rememberRowMs(plan, oneRowMs);
@@ -413,6 +419,7 @@ export async function inChunks(plan: ChunkPlan, run: (from: number, to: number) 
     const to = Math.min(plan.rows, from + pace.cap(rowsPerChunk(plan), from));
     await run(from, to);
     from = to;
+    told(plan, from);
     rememberRowMs(plan, pace.rowMs(from));
     pace.check(from);
   }
@@ -434,7 +441,13 @@ async function inFixedChunks(plan: ChunkPlan, batch: number, run: (from: number,
       await run(from, to);
       pace.check(to);
     }
+    told(plan, to);
   }
+}
+
+/** The plan's progress callback, after `done` rows. */
+function told(plan: ChunkPlan, done: number): void {
+  plan.progress?.(`${PASS_WORDS[plan.pass]} through ${plan.name}`, done, plan.rows);
 }
 
 /** What bounds a run: rows per model call (MAX_BATCH) and the bytes it may take. */
@@ -443,6 +456,8 @@ export interface RunLimits {
   budget: MemoryBudget;
   /** The time a synchronous request has left before its function's timeout (none: no timeout applies). */
   time?: TimeLimit;
+  /** Told after each chunk of a pass (modelctl shows it; the functions do not ask). */
+  progress?: Progress;
 }
 
 /** Limits for tools and tests outside a Lambda: MAX_BATCH rows, the budget of a 2048 MB function. */

@@ -98,6 +98,7 @@ function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits, 
     rowShape,
     batch,
     time: limits.time,
+    progress: limits.progress,
   };
 }
 
