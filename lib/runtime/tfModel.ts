@@ -218,17 +218,23 @@ export function signatureOf(model: TfModel): Signature {
     };
   }
   const declaredInputs = declared(model, 'inputs');
-  const types = nodeTypes(model);
+  // The graph's nodes are read only when a type is missing: signatureOf runs at every load of a
+  // model of several outputs (useOutputOrder), where a scan of every node would be wasted.
+  let scanned: Map<string, string> | undefined;
+  const typeOf = (name: string) => {
+    scanned ??= nodeTypes(model);
+    return scanned.get(name) ?? '';
+  };
   const inputs = model.inputs.map((t) => {
     const said = declaredInputs.get(t.name);
     const taken = spec(t.name, t.dtype ?? said?.dtype, t.shape ?? said?.shape);
-    const narrow = said?.narrow ?? NARROW[types.get(t.name) ?? ''];
+    const narrow = said?.narrow ?? (taken.dtype === 'int32' ? NARROW[typeOf(t.name)] : undefined);
     return narrow && taken.dtype === 'int32' ? { ...taken, declaredDtype: narrow } : taken;
   });
   const declaredOutputs = declared(model, 'outputs');
   const said = model.outputs.map((t) => declaredOutputs.get(t.name));
   const given = model.outputs.map((t, i) => (t.shape && t.shape.length > 0 ? t.shape : (said[i]?.shape ?? t.shape)));
-  const outputs = model.outputs.map((t, i) => spec(t.name, t.dtype ?? said[i]?.dtype ?? TF_DTYPES[types.get(t.name) ?? ''], given[i]));
+  const outputs = model.outputs.map((t, i) => spec(t.name, t.dtype ?? said[i]?.dtype ?? TF_DTYPES[typeOf(t.name)], given[i]));
   return { inputs, outputs: namedBySignatureKeys(outputs, model.modelSignature) };
 }
 
