@@ -3,10 +3,10 @@ import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { metadataRoutes } from '../lib/api/routes/metadata.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
 import { serverMetadata } from '../lib/api/server.js';
-import { storeUnavailable } from '../lib/errors.js';
+import { IntegrityError, storeUnavailable } from '../lib/errors.js';
 import { readJob } from '../lib/jobs/records.js';
-import { listModelSummaries, oipModelMetadata, tfServingMetadata, tfServingStatus } from '../lib/ops/metadata.js';
-import { listVersions } from '../lib/registry/index.js';
+import { listModelSummaries, oipModelMetadata, tfServingMetadata, tfServingStatus, type VersionState } from '../lib/ops/metadata.js';
+import { DamagedAliasError, listVersions } from '../lib/registry/index.js';
 import { backendName, initBackend } from '../lib/runtime/backend.js';
 
 export const routes: Implementations<typeof metadataRoutes> = {
@@ -25,12 +25,19 @@ export const routes: Implementations<typeof metadataRoutes> = {
   tfServingStatus: async ({ params, services, time }) => {
     const ref = modelRefFrom(params);
     const { loader } = services;
-    // The bare model lists every committed version, as TF Serving does; a version or label names one.
-    if (ref.version === undefined && ref.alias === undefined) {
-      await loader.resolve(ref).catch(storeUnavailable); // 404 for an unknown model
-      return { body: tfServingStatus(await listVersions(services.store, ref.name).catch(storeUnavailable)) };
-    }
-    return { body: tfServingStatus([await loader.withModel(ref, (loaded) => loaded.version, time)]) };
+    // The version the reference serves is loaded, as TF Serving's are: one that exists but cannot be
+    // served is reported (END, with why), not a 500 of the status call. A damaged alias names no version.
+    const served = await loader
+      .withModel(ref, (loaded): VersionState => ({ version: loaded.version }), time)
+      .catch(async (error: unknown): Promise<VersionState> => {
+        if (!(error instanceof IntegrityError) || error instanceof DamagedAliasError) throw error;
+        return { version: await loader.resolve(ref), refused: error };
+      });
+    if (ref.version !== undefined || ref.alias !== undefined) return { body: tfServingStatus([served]) };
+    // The bare model lists every committed version, as TF Serving lists those it has: the others load
+    // on demand, except those this function already found it cannot serve.
+    const versions = await listVersions(services.store, ref.name).catch(storeUnavailable);
+    return { body: tfServingStatus(versions.map((version) => (version === served.version ? served : { version, refused: loader.refusalOf(ref.name, version) }))) };
   },
   tfServingMetadata: async ({ params, services, time }) => services.loader.withModel(modelRefFrom(params), (loaded) => ({ body: tfServingMetadata(loaded.manifest) }), time),
   job: async ({ params, services }) => ({ body: await readJob(services.store, params.id).catch(storeUnavailable) }),

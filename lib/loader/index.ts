@@ -2,14 +2,14 @@
  * The cached model loader every handler shares. It lives at module scope: created on a cold start,
  * reused while the Lambda stays warm.
  */
-import { StoreRefusedError, UnavailableError, unavailableAs } from '../errors.js';
+import { type IntegrityError, StoreRefusedError, UnavailableError, unavailableAs } from '../errors.js';
 import { logger, recordEvent } from '../observability.js';
 import { formatModelRef, parseModelRef, type ModelRef } from '../registry/index.js';
 import type { ObjectStore } from '../store/index.js';
 import type { TimeLimit } from '../runtime/timeLimit.js';
 import { AliasCache } from './aliasCache.js';
 import { ModelCache, type Wait } from './modelCache.js';
-import { readVersion, type LoadedModel } from './readVersion.js';
+import { knownRefusal, readVersion, type LoadedModel } from './readVersion.js';
 
 export type { LoadedModel } from './readVersion.js';
 export { readOrStale } from './staleRead.js';
@@ -99,6 +99,11 @@ export class ModelLoader {
       }
     }
     return this.cache.use(key, load(version), fn, wait);
+  }
+
+  /** Why a version this function tried cannot be served (built, or run on this backend), if it is known: no load is tried. */
+  refusalOf(name: string, version: number): IntegrityError | undefined {
+    return knownRefusal(this.store, name, version);
   }
 
   /** An alias of this model moved here: this warm instance sees it at once (others within the TTL). */

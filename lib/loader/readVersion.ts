@@ -44,6 +44,11 @@ async function fetchChecked(store: ObjectStore, manifest: Manifest, file: string
  */
 const unbuildable = new Map<string, IntegrityError>();
 
+/** Why this process will not build a version again, if it has refused it (TF Serving's status route reports it). */
+export function knownRefusal(store: ObjectStore, name: string, version: number): IntegrityError | undefined {
+  return unbuildable.get(`${store.uri}${name}:${version}`);
+}
+
 export async function readVersion(store: ObjectStore, name: string, version: number): Promise<LoadedModel> {
   const known = unbuildable.get(`${store.uri}${name}:${version}`);
   if (known) throw known;

@@ -1,7 +1,8 @@
 /** Model metadata as OIP v2 and TF Serving describe it, plus our extension fields. */
 import { readOrStale, type LoadedModel } from '../loader/index.js';
 import type { ObjectStore } from '../store/index.js';
-import { listAliases, listModels, listVersions, type Manifest, type TensorSpec } from '../registry/index.js';
+import { DAMAGED_VERSION, type IntegrityError } from '../errors.js';
+import { DAMAGED_MANIFEST, listAliases, listModels, listVersions, type Manifest, type TensorSpec } from '../registry/index.js';
 import { inputKindOf } from '../inputs/encode.js';
 import { oipDatatypeOf } from '../protocol/datatypes.js';
 import { labelOutputOf } from '../protocol/oip.js';
@@ -131,12 +132,30 @@ export function tfServingMetadata(manifest: Manifest) {
   };
 }
 
-/** GET /v1/models/{m}[/versions/{v}]: every committed version can be served (loaded on demand). */
-export function tfServingStatus(versions: number[]) {
+/** A version the status route reports, and why it cannot be served if it cannot (damaged, unbuildable, another backend's). */
+export interface VersionState {
+  version: number;
+  refused?: IntegrityError;
+}
+
+/**
+ * GET /v1/models/{m}[/versions/{v}]: a version that can be served is AVAILABLE (one not loaded yet
+ * loads on demand); one that exists but cannot be is END with its error, as TF Serving reports a
+ * version whose load failed: DATA_LOSS for files or a manifest that do not match, FAILED_PRECONDITION
+ * for whole files TF.js cannot build or this backend cannot run.
+ */
+export function tfServingStatus(states: VersionState[]) {
   return {
-    model_version_status: versions.map((version) => ({ version: String(version), state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } })),
+    model_version_status: states.map(({ version, refused }) => ({
+      version: String(version),
+      ...(refused
+        ? { state: 'END' as const, status: { error_code: damaged.has(refused.publicMessage) ? 'DATA_LOSS' : 'FAILED_PRECONDITION', error_message: refused.publicMessage } }
+        : { state: 'AVAILABLE' as const, status: { error_code: 'OK', error_message: '' } }),
+    })),
   };
 }
+
+const damaged = new Set([DAMAGED_VERSION, DAMAGED_MANIFEST]);
 
 /** GET /v2/models: every model with its versions and aliases. */
 export async function listModelSummaries(store: ObjectStore) {

@@ -68,7 +68,25 @@ export const modelReadyResponse = z.object({ name: z.string(), version, ready: z
 
 export const tfServingStatusResponse = z
   .object({
-    model_version_status: z.array(z.object({ version, state: z.literal('AVAILABLE'), status: z.object({ error_code: z.literal('OK'), error_message: z.literal('') }) })),
+    model_version_status: z.array(
+      z.union([
+        z.object({
+          version,
+          state: z.literal('AVAILABLE').describe('served, or loaded on demand'),
+          status: z.object({ error_code: z.literal('OK'), error_message: z.literal('') }),
+        }),
+        z.object({
+          version,
+          state: z.literal('END').describe('the version exists but cannot be served'),
+          status: z.object({
+            error_code: z
+              .enum(['DATA_LOSS', 'FAILED_PRECONDITION'])
+              .describe('DATA_LOSS: its files or manifest do not match; FAILED_PRECONDITION: TF.js cannot build it, or this backend cannot run it'),
+            error_message: z.string().describe('what to do'),
+          }),
+        }),
+      ]),
+    ),
   })
   .describe('TF Serving GetModelStatusResponse');
 

@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { call, callHttpApi, type Handler, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 import type { FolderStore } from '../../lib/store/folder.js';
-import { readAlias, readManifest } from '../../lib/registry/index.js';
+import { DAMAGED_MANIFEST, readAlias, readManifest } from '../../lib/registry/index.js';
 
 const FLOWER = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 let store: FolderStore;
@@ -47,6 +47,20 @@ describe('a damaged record in the store', () => {
     expect(answer.body.error).toBe(
       `alias production of model ${name} is damaged in the store (not a valid alias record): set it again (PUT /v2/models/${name}/aliases/production, or modelctl promote)`,
     );
+  });
+
+  it('TF Serving status reports a version whose manifest is damaged as TF Serving reports a failed load: 200, END, DATA_LOSS and what to do', async () => {
+    for (const route of ['/v1/models/junk-manifest', '/v1/models/junk-manifest/versions/1']) {
+      const answer = await call(app.metadata, 'GET', route);
+      expect([answer.statusCode, answer.body]).toEqual([
+        200,
+        { model_version_status: [{ version: '1', state: 'END', status: { error_code: 'DATA_LOSS', error_message: DAMAGED_MANIFEST } }] },
+      ]);
+    }
+    // A damaged alias names no version to report: the status call fails, naming the alias.
+    const alias = await call(app.metadata, 'GET', '/v1/models/junk-alias/labels/production');
+    expect(alias.statusCode).toBe(500);
+    expect(alias.body.error).toMatch(/^alias production of model junk-alias is damaged in the store/);
   });
 
   it("is thrown as an IntegrityError by name, which the batch state machine's Catch matches (serverless.yml): a failed manifest, not a failed execution", async () => {

@@ -52,6 +52,25 @@ it('a model only cpu runs: a wasm push says TFJS_BACKEND=cpu; pushed on cpu, a w
   // The function serves its other models on.
   const after = await iris();
   expect(after.statusCode, JSON.stringify(after.body)).toBe(200);
+
+  // TF Serving's status route reports it as TF Serving reports a failed load (END, with why), not
+  // AVAILABLE: the version asked for (loaded now), and in the bare model's list both the version it
+  // serves (1: its resolution is kept for the alias TTL) and one this function tried before (2).
+  expect((await push('cpu')).code).toBe(0);
+  const refused = { state: 'END', status: { error_code: 'FAILED_PRECONDITION', error_message: otherBackendMessage('cpu', 'wasm') } };
+  const second = await call(app.metadata, 'GET', '/v1/models/intmm/versions/2');
+  expect([second.statusCode, second.body]).toEqual([200, { model_version_status: [{ version: '2', ...refused }] }]);
+  const status = await call(app.metadata, 'GET', '/v1/models/intmm');
+  expect([status.statusCode, status.body]).toEqual([
+    200,
+    {
+      model_version_status: [
+        { version: '1', ...refused },
+        { version: '2', ...refused },
+      ],
+    },
+  ]);
+  expect((await call(app.metadata, 'GET', '/v1/models/iris')).body.model_version_status[0].state).toBe('AVAILABLE');
 });
 
 it('records the backend its trial example ran on, never one the fields give (a --meta or an import meta.json made elsewhere)', async () => {

@@ -40,4 +40,12 @@ it('a layers model whose weights manifest disagrees with its topology: 500 namin
     expect([again.statusCode, again.body.error]).toEqual([500, UNBUILDABLE_VERSION]);
   }
   expect(tf.memory().numTensors).toBe(afterFirst);
+  // TF Serving's status route says so (END, with what to do), where it said AVAILABLE.
+  for (const route of ['/v1/models/iris', '/v1/models/iris/versions/1', '/v1/models/iris/labels/production']) {
+    const status = await call(served.metadata, 'GET', route);
+    expect([status.statusCode, status.body]).toEqual([
+      200,
+      { model_version_status: [{ version: '1', state: 'END', status: { error_code: 'FAILED_PRECONDITION', error_message: UNBUILDABLE_VERSION } }] },
+    ]);
+  }
 });
