@@ -14,7 +14,7 @@
  * Each option's default and the pipelines it matches are in the README ("Image preprocessing").
  */
 import { z } from 'zod';
-import { heatmapAnswer, patchGroups } from './image/attributions.js';
+import { asHwc, heatmapAnswer, hwcIndex, patchGroups } from './image/attributions.js';
 import type { EncodeBudget } from './budget.js';
 import { decodeImage, imageBytesOf, isImageInstance, readImageHeader } from './image/decode.js';
 import { fitPlane } from './image/fit.js';
@@ -22,7 +22,7 @@ import { exifOrientation } from './image/orientation.js';
 import { rowToPng, type PixelScale } from './image/pixels.js';
 import { inverted, toBgr, toPlane } from './image/plane.js';
 import { checkImageFits } from './image/workingMemory.js';
-import type { InputKind } from './kind.js';
+import type { ImageShape, InputKind } from './kind.js';
 
 const perChannel = (name: string, positive: boolean) =>
   z.union([z.number(), z.array(z.number()).min(1)]).refine((v) => !positive || (Array.isArray(v) ? v : [v]).every((x) => x > 0), `${name} must be positive`);
@@ -126,23 +126,8 @@ async function imageRow(settings: ImageSettings, bytes: Uint8Array, where: strin
   const c = settings.channels;
   const mean = perChannelValues(settings.mean, c);
   const std = perChannelValues(settings.std, c);
-  const at = placeOf(settings);
+  const at = hwcIndex(shapeOf(settings));
   for (let i = 0; i < out.length; i++) out[at(i)] = (fitted.data[i] * settings.scale + settings.offset - mean[i % c]) / std[i % c];
-}
-
-/** Where the value at `i` of a height x width x channels row goes in the settings' layout. */
-function placeOf(settings: ImageSettings): (i: number) => number {
-  if (settings.layout === 'hwc') return (i) => i;
-  const c = settings.channels;
-  const pixels = settings.height * settings.width;
-  return (i) => (i % c) * pixels + Math.floor(i / c);
-}
-
-/** A row in the settings' layout as height x width x channels, which heatmaps and previews read. */
-function asHwc(settings: ImageSettings, row: Float32Array): Float32Array {
-  if (settings.layout === 'hwc') return row;
-  const at = placeOf(settings);
-  return Float32Array.from({ length: row.length }, (_, i) => row[at(i)]);
 }
 
 /**
@@ -168,7 +153,7 @@ export function pixelScale(settings: ImageSettings): PixelScale {
   return { scale: std.map((s) => settings.scale / s), offset: std.map((s, i) => (settings.offset - mean[i]) / s), bgr: settings.channelOrder === 'bgr' };
 }
 
-const shapeOf = (settings: ImageSettings) => ({ height: settings.height, width: settings.width, channels: settings.channels });
+const shapeOf = (settings: ImageSettings): ImageShape => ({ height: settings.height, width: settings.width, channels: settings.channels, layout: settings.layout });
 
 export const imageKind: InputKind<ImageSettings> = {
   kind: 'image',
@@ -203,18 +188,14 @@ export const imageKind: InputKind<ImageSettings> = {
   // A black image: every pixel 0, after normalisation.
   zeroRow: (settings, size) => {
     const { offset } = pixelScale(settings);
-    const at = placeOf(settings);
+    const at = hwcIndex(shapeOf(settings));
     const row = new Float32Array(size);
     for (let i = 0; i < size; i++) row[at(i)] = offset[i % settings.channels];
     return row;
   },
   meanRow: () => undefined,
   imageShape: shapeOf,
-  preview: (settings, row) => rowToPng(asHwc(settings, row), settings.height, settings.width, settings.channels, pixelScale(settings)),
-  featureGroups: (settings, _row, options) => {
-    const groups = patchGroups(shapeOf(settings), options.patchSize);
-    const at = placeOf(settings);
-    return settings.layout === 'hwc' ? groups : { ...groups, indices: groups.indices.map((inputs) => inputs.map(at)) };
-  },
-  mapAttributions: (settings, view) => heatmapAnswer(shapeOf(settings), asHwc(settings, view.row), asHwc(settings, view.values), view.png, pixelScale(settings)),
+  preview: (settings, row) => rowToPng(asHwc(shapeOf(settings), row), settings.height, settings.width, settings.channels, pixelScale(settings)),
+  featureGroups: (settings, _row, options) => patchGroups(shapeOf(settings), options.patchSize),
+  mapAttributions: (settings, view) => heatmapAnswer(shapeOf(settings), view.row, view.values, view.png, pixelScale(settings)),
 };

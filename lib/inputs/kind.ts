@@ -13,6 +13,15 @@ import type { EncodeBudget } from './budget.js';
 /** Settings of a kind as stored in the manifest; `kind` names the module that reads them. */
 export type KindSettings = { kind: string };
 
+/** The sides of image-shaped rows. */
+export interface ImageShape {
+  height: number;
+  width: number;
+  channels: number;
+  /** chw: the row holds each channel's plane in turn (channels first, as models converted from PyTorch take); default hwc. */
+  layout?: 'hwc' | 'chw';
+}
+
 /** KernelSHAP's features of one instance: groups of model-input indices switched on and off together. */
 export interface FeatureGroups {
   names: string[];
@@ -98,8 +107,8 @@ export interface InputKind<T extends KindSettings = KindSettings> {
   readonly zeroBackground?: string;
   /** A PNG of one model-input row as the model sees it (image kinds), for /preprocess?format=png. */
   preview?(settings: T, row: Float32Array): Uint8Array;
-  /** Height, width and channels when the instances are images (heatmaps, patches, PNG overlays). */
-  imageShape(settings: T): { height: number; width: number; channels: number } | undefined;
+  /** Height, width, channels and layout when the instances are images (heatmaps, patches, PNG overlays). */
+  imageShape(settings: T): ImageShape | undefined;
   /** KernelSHAP's features of one instance. */
   featureGroups(settings: T, row: Float32Array, options: { patchSize?: number }): FeatureGroups | undefined;
   /** Attributions in model-input space -> per feature, token or pixel. */

@@ -75,3 +75,26 @@ it('answers, explains (saliency and kernelShap heatmaps) and previews as its cha
   expect(previewB.statusCode).toBe(200);
   expect(previewB.body).toEqual(previewA.body);
 });
+
+it('a raw channels-first model (no image settings) is explained as its channels-last twin: its [3, H, W] rows are read channels first, not as 3 rows of H pixels', async () => {
+  const store = await tempFolderStore();
+  await pushModelFolder(store, await writeFixedBatchImageModel(-1), 'hwc', { labels });
+  await pushModelFolder(store, chwFolder, 'chw', { labels });
+  const raw = serving(store.uri);
+  // One instance, channels last ([2][2][3]) and the same values channels first ([3][2][2]).
+  const hwc = [0, 1].map((y) => [0, 1].map((x) => rgb(x, y).map((v) => v / 255)));
+  const chw = [0, 1, 2].map((c) => [0, 1].map((y) => [0, 1].map((x) => hwc[y][x][c])));
+  for (const method of ['saliency', 'kernelShap']) {
+    const [a, b] = await Promise.all(
+      [
+        ['hwc', hwc],
+        ['chw', chw],
+      ].map(([m, instance]) => call(raw.explain, 'POST', `/v2/models/${m}/explain`, { instances: [instance], method, format: 'png' })),
+    );
+    expect(b.statusCode, JSON.stringify(b.body)).toBe(200);
+    const [ea, eb] = [a.body.data.explanations[0], b.body.data.explanations[0]];
+    expect(eb.heatmap).toHaveLength(2);
+    expect(eb.heatmap).toEqual(ea.heatmap);
+    expect(eb.png).toBe(ea.png);
+  }
+});

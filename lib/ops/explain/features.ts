@@ -1,19 +1,30 @@
 /**
  * The features KernelSHAP switches on and off, as groups of model inputs: what the model's input
  * kind defines (tabular columns, the words present in a text, image patches); for a raw model,
- * square patches when its rows are image-shaped ([H, W] or [H, W, C]), else one per input value.
+ * square patches when its rows are image-shaped ([H, W], [H, W, C], or channels first [C, H, W]),
+ * else one per input value.
  */
 import { inputKindOf } from '../../inputs/encode.js';
-import { patchGroups, type ImageShape } from '../../inputs/image/attributions.js';
-import type { FeatureGroups } from '../../inputs/kind.js';
+import { patchGroups } from '../../inputs/image/attributions.js';
+import type { FeatureGroups, ImageShape } from '../../inputs/kind.js';
 import type { Manifest } from '../../registry/index.js';
 import type { InputSpace } from './inputs.js';
 
-/** Height, width and channels of image-shaped instances, else undefined. */
+/** A side that is an image's channels: grey, RGB, RGBA. */
+const CHANNELS = new Set([1, 3, 4]);
+
+/**
+ * Height, width and channels of image-shaped instances, else undefined. A raw row [C, H, W] whose
+ * first side is an image's channels and last is not is channels first (a model converted from
+ * PyTorch: human's nanodet takes [3, 416, 416]); read as [H, W, C] it was a 3-pixel-high heatmap of
+ * 416 channels.
+ */
 export function imageShape(manifest: Manifest, space: InputSpace): ImageShape | undefined {
   const natural = inputKindOf(manifest);
   if (natural) return natural.kind.imageShape(natural.settings);
-  const [height, width, channels = 1] = space.rowShape;
+  const sides = space.rowShape;
+  if (sides.length === 3 && CHANNELS.has(sides[0]) && !CHANNELS.has(sides[2]) && sides[1] > 1) return { channels: sides[0], height: sides[1], width: sides[2], layout: 'chw' };
+  const [height, width, channels = 1] = sides;
   if ((space.rowShape.length === 2 || space.rowShape.length === 3) && height > 1 && width > 1) return { height, width, channels };
   return undefined;
 }
