@@ -13,7 +13,17 @@ import { BadRequestError, PayloadTooLargeError } from '../errors.js';
 import { InstanceTooLargeError } from '../inputs/budget.js';
 import type { LoadedModel } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
-import { type EncodeBudget, formOf, inputFromValues, inputTensors, instanceFromCsv, instanceFromRecord, instancesPerChunk } from '../inputs/encode.js';
+import {
+  type EncodeBudget,
+  formOf,
+  inputFromValues,
+  inputTensors,
+  instanceFromCsv,
+  instanceFromRecord,
+  instancesPerChunk,
+  missingColumnProblem,
+  recordColumnOf,
+} from '../inputs/encode.js';
 import { predict } from '../ops/predict.js';
 import { checkInputs, chunkPassNeed } from '../ops/runModel.js';
 import { NON_FINITE_OUTPUT, nonFiniteRows, toAnswers, type Answer } from '../protocol/answers.js';
@@ -92,8 +102,9 @@ async function instanceProblem(loaded: LoadedModel, instance: unknown, budget: E
 }
 
 /** What is wrong with one CSV record for this model, in the words the error file uses; undefined when nothing is. */
-export function csvRecordProblem(loaded: LoadedModel, values: Record<string, unknown>, budget: EncodeBudget): Promise<string | undefined> {
-  return instanceProblem(loaded, instanceFromCsv(loaded.manifest, values), budget);
+export async function csvRecordProblem(loaded: LoadedModel, values: Record<string, unknown>, budget: EncodeBudget): Promise<string | undefined> {
+  const problem = await instanceProblem(loaded, instanceFromCsv(loaded.manifest, values), budget);
+  return problem === undefined ? undefined : inColumn(recordColumnOf(loaded.manifest, values), problem);
 }
 
 /** Rows of one form: scored together, or when refused, the bad ones found alone and the good ones scored together. */
@@ -141,7 +152,12 @@ export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: 
   const results: RowResult[] = rows.map((row) => ({ row }));
   // Each row in its own form: a group of each, in input order within it, answers put back in the rows' order.
   const groups = { natural: [] as number[], raw: [] as number[], neither: [] as number[] };
-  for (const [i, instance] of instances.entries()) groups[formOf(manifest, instance)].push(i);
+  for (const [i, instance] of instances.entries()) {
+    // A record in which no column holds the instance (an id beside a column not named image): said so, not "is neither an instance nor a raw row".
+    const missing = instance === undefined ? missingColumnProblem(manifest, rows[i].values) : undefined;
+    if (missing) results[i].error = missing;
+    else groups[formOf(manifest, instance)].push(i);
+  }
   for (const i of groups.neither) results[i].error = (await instanceProblem(loaded, instances[i], limits.budget)) ?? 'could not be scored';
   for (const group of [groups.natural, groups.raw]) {
     const outcomes = await scoreGroup(
@@ -151,5 +167,19 @@ export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: 
     );
     for (const [j, i] of group.entries()) Object.assign(results[i], outcomes[j]);
   }
+  // A row's own problem names the column its instance is in; a missing column's says so already.
+  for (const [i, result] of results.entries()) {
+    if (result.error === undefined || result.error === NON_FINITE_OUTPUT || instances[i] === undefined) continue;
+    result.error = inColumn(recordColumnOf(manifest, result.row.values), result.error);
+  }
   return results;
+}
+
+/**
+ * A row's problem named by the column its instance is in, when one column holds it ("image: not
+ * valid base64", "image.b64: ..." for a nested value), as a tabular row's names its feature.
+ */
+function inColumn(column: string | undefined, problem: string): string {
+  if (column === undefined) return problem;
+  return /^[\w.[\]]+: /.test(problem) ? `${column}.${problem}` : `${column}: ${problem}`;
 }

@@ -11,6 +11,7 @@ import { flattenNested, leafShown, nestedShape, type RowsOf } from '../tensors/n
 import { megabytes, size } from '../bytes.js';
 import { type EncodeBudget, type RunNeed, TooManyInstancesError } from './budget.js';
 import { csvNumber } from './csvCells.js';
+import { instanceColumn } from './instanceColumn.js';
 import type { InputKind, KindSettings } from './kind.js';
 import { kindOf } from './kinds.js';
 
@@ -399,6 +400,25 @@ export function instanceFromRecord(model: ModelInputs, record: Record<string, un
   return Object.entries(record)
     .filter(([k]) => !ignore.includes(k))
     .map(([, v]) => v);
+}
+
+/** The one column a record's instance is read from (a raw model's `instance`, an image's, a text's), else undefined: a batch row's error names it. */
+export function recordColumnOf(model: ModelInputs, record: Record<string, unknown>, ignore: readonly string[] = []): string | undefined {
+  if ('instance' in record) return 'instance';
+  const names = inputKindOf(model)?.kind.recordColumns;
+  return names && instanceColumn(record, names, ignore);
+}
+
+/**
+ * Why a record holds no instance, for a kind read from one column: none of its names, and more
+ * than one column (an id beside the image). Undefined when it holds one, or the kind reads several.
+ */
+export function missingColumnProblem(model: ModelInputs, record: Record<string, unknown>, ignore: readonly string[] = []): string | undefined {
+  const natural = inputKindOf(model);
+  const names = natural?.kind.recordColumns;
+  if (!natural || !names || 'instance' in record || instanceColumn(record, names, ignore) !== undefined) return undefined;
+  const columns = Object.keys(record).filter((key) => !ignore.includes(key));
+  return `no column holds the ${natural.kind.kind}: it is read from column ${names.join(' or ')}, else from a row's only column (this row has ${columns.length === 0 ? 'none' : columns.join(', ')})`;
 }
 
 /** The same from CSV cells, which are all text: numbers are read where the model wants numbers. */

@@ -22,6 +22,7 @@ import { exifOrientation } from './image/orientation.js';
 import { rowToPng, type PixelScale } from './image/pixels.js';
 import { inverted, toBgr, toPlane } from './image/plane.js';
 import { checkImageFits } from './image/workingMemory.js';
+import { instanceCell } from './instanceColumn.js';
 import type { ImageShape, InputKind } from './kind.js';
 
 const perChannel = (name: string, positive: boolean) =>
@@ -153,6 +154,9 @@ export function pixelScale(settings: ImageSettings): PixelScale {
   return { scale: std.map((s) => settings.scale / s), offset: std.map((s, i) => (settings.offset - mean[i]) / s), bgr: settings.channelOrder === 'bgr' };
 }
 
+/** The columns a data-set record's image is read from, before its only column. */
+const IMAGE_COLUMNS = ['image', 'b64'];
+
 const shapeOf = (settings: ImageSettings): ImageShape => ({ height: settings.height, width: settings.width, channels: settings.channels, layout: settings.layout });
 
 export const imageKind: InputKind<ImageSettings> = {
@@ -175,10 +179,8 @@ export const imageKind: InputKind<ImageSettings> = {
   checkEncodingFits: async (settings, value, where, budget) => {
     await checkedHeader(settings, imageBytesOf(value, where), where, budget);
   },
-  fromRecord: (_settings, record, ignore) => {
-    const rest = Object.entries(record).filter(([k]) => !ignore.includes(k));
-    return record.image ?? record.b64 ?? (rest.length === 1 ? rest[0][1] : undefined);
-  },
+  fromRecord: (_settings, record, ignore) => instanceCell(record, IMAGE_COLUMNS, ignore),
+  recordColumns: IMAGE_COLUMNS,
   requiredColumns: () => undefined,
   fromCsvCells: (_settings, instance) => instance,
   describe: (settings) => ({ ...settings }),

@@ -78,6 +78,11 @@ export interface InputKind<T extends KindSettings = KindSettings> {
   checkEncodingFits?(settings: T, value: unknown, where: string, budget: EncodeBudget): Promise<void>;
   /** The instance held by a data-set record (CSV row, JSON object); `ignore` lists label columns. */
   fromRecord(settings: T, record: Record<string, unknown>, ignore: readonly string[]): unknown;
+  /**
+   * When one column of a record holds the instance (an image's, a text's): the names fromRecord
+   * looks for, in order, before a record's only column. A batch row's error names the column.
+   */
+  readonly recordColumns?: readonly string[];
   /** Columns a data file must have, when the kind names them (tabular features). */
   requiredColumns(settings: T): string[] | undefined;
   /** CSV cells are text: the instance with numbers where the kind wants numbers. */

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
+import { instanceCell } from './instanceColumn.js';
 import type { AttributionView, InputKind } from './kind.js';
 
 function compiles(pattern: string): boolean {
@@ -96,6 +97,9 @@ function mapAttributions(settings: TextSettings, view: AttributionView): Record<
   return { ...(tokens ? { tokens } : {}), words, otherWords };
 }
 
+/** The column a data-set record's text is read from, before its only column. */
+const TEXT_COLUMNS = ['text'];
+
 export const textKind: InputKind<TextSettings> = {
   kind: 'text',
   schema: settingsSchema,
@@ -104,10 +108,8 @@ export const textKind: InputKind<TextSettings> = {
   rowShape: (settings) => [settings.vocabulary.length],
   isInstance: (_settings, value) => isInstance(value),
   encode,
-  fromRecord: (_settings, record, ignore) => {
-    const rest = Object.entries(record).filter(([k]) => !ignore.includes(k));
-    return record.text ?? (rest.length === 1 ? rest[0][1] : undefined);
-  },
+  fromRecord: (_settings, record, ignore) => instanceCell(record, TEXT_COLUMNS, ignore),
+  recordColumns: TEXT_COLUMNS,
   requiredColumns: () => undefined,
   fromCsvCells: (_settings, instance) => instance,
   describe: (settings) => ({ kind: 'text', vocabularySize: settings.vocabulary.length }),

@@ -286,14 +286,26 @@ describe('batch scoring on the folder store', () => {
     expect(rows.map((row) => row.split(',').slice(0, 3).join(','))).toEqual(['win a free prize now,spam,spam', 'see you at lunch,ham,ham']);
   });
 
-  it('names a bad field of a row as predict does, without the request path: "b64: ..." for an image that is not base64', async () => {
-    await folder.put('batch/input/digits/bad-image.jsonl', `${JSON.stringify({ image: { b64: '%%%' } })}\n`);
-    await app.batchScore(putEvent('batch/input/digits/bad-image.jsonl'));
-    const [error] = (await text(folder, 'batch/output/digits/bad-image.jsonl.errors.jsonl'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
-    expect(error).toEqual({ line: 1, error: expect.stringMatching(/^b64: /) });
+  it('names a bad field of a row as predict does, without the request path, and the column its image is in ("image.b64: ...", "image: ...")', async () => {
+    const errorsOf = async (name: string, body: string) => {
+      await folder.put(`batch/input/digits/${name}`, body);
+      await app.batchScore(putEvent(`batch/input/digits/${name}`));
+      return (await text(folder, `batch/output/digits/${name}.errors.jsonl`))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+    };
+    // Predict says "instances[0].image.b64: not valid base64" for the same object.
+    expect(await errorsOf('bad-image.jsonl', `${JSON.stringify({ image: { b64: '%%%' } })}\n`)).toEqual([{ line: 1, error: 'image.b64: not valid base64' }]);
+    // A CSV of an id and an image column: the row's error says which column, as a tabular row's names its feature.
+    expect(await errorsOf('bad-image.csv', 'id,image\n7,%%%\n8,aGVsbG8gd29ybGQ=\n')).toEqual([
+      { line: 2, error: 'image: not valid base64' },
+      { line: 3, error: 'image: not a PNG or JPEG image' },
+    ]);
+    // An image in a column of another name beside an id: which columns are read, not "neither an instance nor a raw row".
+    expect(await errorsOf('photo.csv', 'id,photo\n7,aGVsbG8gd29ybGQ=\n')).toEqual([
+      { line: 2, error: "no column holds the image: it is read from column image or b64, else from a row's only column (this row has id, photo)" },
+    ]);
   });
 
   it('replaces the half-written output of a crashed run instead of appending to it, and removes the folder of a run gone for a day', async () => {
