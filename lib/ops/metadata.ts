@@ -7,6 +7,7 @@ import { inputKindOf } from '../inputs/encode.js';
 import { oipDatatypeOf } from '../protocol/datatypes.js';
 import { labelOutputOf } from '../protocol/oip.js';
 import { isLayersModel } from '../runtime/tfModel.js';
+import { anyRows, fixedBatchOf } from '../tensors/fixedBatch.js';
 import { listEvaluations } from './evaluations.js';
 
 export interface LayerSummary {
@@ -58,19 +59,33 @@ function registryView(store: ObjectStore, manifest: Manifest) {
   return readOrStale(manifest.name, read, () => ({ versions: [String(manifest.version)], stale: true as const }));
 }
 
+/**
+ * The signature as requests take it and answers give it. A model whose signature fixes the batch
+ * size (MoveNet's [1, 192, 192, 3]) is fed any number of rows in calls of that many (runModel.ts),
+ * so its inputs, and the outputs whose first dimension counts the call's rows, take and answer any
+ * number: -1 there, as a client that checks answers against the metadata (Triton's, KServe's) reads
+ * it. `fixedBatch` says what the model itself takes.
+ */
+function servedSignature(manifest: Manifest): { inputs: TensorSpec[]; outputs: TensorSpec[]; fixedBatch?: number } {
+  const { inputs, outputs } = manifest.signature;
+  const batch = fixedBatchOf(inputs);
+  if (batch === undefined) return { inputs, outputs };
+  const free = (spec: TensorSpec) => ({ ...spec, shape: anyRows(spec.shape) as number[] | null });
+  return { inputs: inputs.map(free), outputs: outputs.map((spec) => (spec.shape?.[0] === batch ? free(spec) : spec)), fixedBatch: batch };
+}
+
 export async function oipModelMetadata(store: ObjectStore, loaded: LoadedModel) {
   const { manifest } = loaded;
   const { versions, ...registry } = await registryView(store, manifest);
+  const served = servedSignature(manifest);
+  const batchParameter = served.fixedBatch === undefined ? {} : { fixed_batch_size: served.fixedBatch };
   return {
     name: manifest.name,
     versions,
     platform: `tensorflowjs_${manifest.format}`,
-    inputs: manifest.signature.inputs.map((spec, i) => oipTensor(spec, i === 0 ? rawTensorParameters(manifest) : {})),
+    inputs: served.inputs.map((spec, i) => oipTensor(spec, { ...batchParameter, ...(i === 0 ? rawTensorParameters(manifest) : {}) })),
     // Every output infer can answer: a classifier's also include the label it adds (oip.ts labelOutputOf).
-    outputs: [
-      ...manifest.signature.outputs.map((spec) => oipTensor(spec)),
-      ...(manifest.task === 'regression' ? [] : [{ name: labelOutputOf(manifest), datatype: 'BYTES', shape: [-1] }]),
-    ],
+    outputs: [...served.outputs.map((spec) => oipTensor(spec)), ...(manifest.task === 'regression' ? [] : [{ name: labelOutputOf(manifest), datatype: 'BYTES', shape: [-1] }])],
     // Extensions (OIP allows extra fields): what a client needs to send natural inputs and read answers.
     version: String(manifest.version),
     ...registry,
@@ -120,12 +135,13 @@ function tfServingTensor(spec: TensorSpec) {
 /** GET /v1/models/{m}/metadata: a SignatureDef map with one `serving_default` signature. */
 export function tfServingMetadata(manifest: Manifest) {
   const byName = (specs: TensorSpec[]) => Object.fromEntries(specs.map((s) => [s.name, tfServingTensor(s)]));
+  const served = servedSignature(manifest);
   return {
     model_spec: { name: manifest.name, signature_name: '', version: String(manifest.version) },
     metadata: {
       signature_def: {
         signature_def: {
-          serving_default: { inputs: byName(manifest.signature.inputs), outputs: byName(manifest.signature.outputs), method_name: 'tensorflow/serving/predict' },
+          serving_default: { inputs: byName(served.inputs), outputs: byName(served.outputs), method_name: 'tensorflow/serving/predict' },
         },
       },
     },

@@ -15,7 +15,12 @@ const metadataTensor = z.object({
   name: z.string(),
   datatype: z.enum(OIP_DATATYPES as [OipDatatype, ...OipDatatype[]]),
   shape: z.array(z.number().int().min(-1)).describe('-1 for a variable size; [-1] with parameters.unknown_rank for a tensor of unknown rank; [] a scalar'),
-  parameters: z.record(z.string(), z.unknown()).optional().describe('unknown_rank; on the first input of a model with natural inputs: raw_tensor, natural_input, content_types'),
+  parameters: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe(
+      'unknown_rank; fixed_batch_size on the inputs of a model whose signature fixes its batch size (its shapes show -1 there: requests take any number of rows); on the first input of a model with natural inputs: raw_tensor, natural_input, content_types',
+    ),
 });
 
 export const serverMetadataResponse = z

@@ -56,6 +56,26 @@ describe('a model of a fixed batch size', () => {
     expect(wrong.body.error).toMatch(/input x: shape \[2,4\] does not fit the model's \[1,3\].*fed 1 at a time/);
   });
 
+  it('metadata says what requests take and answers give: any number of rows (-1) where the model fixes its batch, the fixed size beside; each answer fits it', async () => {
+    const fits = (shape: number[], declared: number[]) => shape.length === declared.length && shape.every((d, i) => declared[i] === -1 || declared[i] === d);
+    for (const [model, batch] of [
+      ['one', 1],
+      ['two', 2],
+    ] as const) {
+      const metadata = (await call(app.metadata, 'GET', `/v2/models/${model}`)).body;
+      expect(metadata.inputs[0]).toMatchObject({ name: 'x', shape: [-1, 3], parameters: { fixed_batch_size: batch } });
+      expect(metadata.outputs[0]).toMatchObject({ name: 'probs', shape: [-1, 2] });
+      const tfServing = (await call(app.metadata, 'GET', `/v1/models/${model}/metadata`)).body.metadata.signature_def.signature_def.serving_default;
+      expect(tfServing.inputs.x.tensor_shape.dim.map((d: { size: string }) => d.size)).toEqual(['-1', '3']);
+      expect(tfServing.outputs.probs.tensor_shape.dim.map((d: { size: string }) => d.size)).toEqual(['-1', '2']);
+      const answer = await call(app.predict, 'POST', `/v2/models/${model}/infer`, { inputs: [{ name: 'x', shape: [3, 3], datatype: 'FP32', data: ROWS.flat() }] });
+      for (const output of answer.body.outputs) {
+        const declared = metadata.outputs.find((o: { name: string }) => o.name === output.name);
+        expect(fits(output.shape, declared.shape), `${output.name} [${output.shape}] against [${declared.shape}]`).toBe(true);
+      }
+    }
+  });
+
   it('batch 2: 3 instances run as two calls, the second padded; its padding is not answered', async () => {
     const alone = await onePerRequest('two');
     const together = await call(app.predict, 'POST', '/v1/models/two:predict', { instances: ROWS, raw: true });
