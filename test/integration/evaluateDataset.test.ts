@@ -169,6 +169,14 @@ describe('JSON Lines', () => {
     expect(cli.stderr).toMatch(/^modelctl: line 6\.b64: /m);
   });
 
+  it('says which columns an image is read from when a row has none of them beside an id (it said "neither an instance nor a raw tensor row")', async () => {
+    const seven = (await readFile('examples/seven.png')).toString('base64');
+    const { http, cli } = await bothWays('digits', 'photos.csv', `id,photo,label\n1,${seven},7\n`);
+    const words = "line 2: no column holds the image: it is read from column image or b64, else from a row's only column (this row has id, photo)";
+    expect([http.statusCode, http.body.error]).toEqual([400, words]);
+    expect(cli.stderr).toContain(`modelctl: ${words}\n`);
+  });
+
   it('names a line that is not JSON by its number', async () => {
     const { http, cli } = await bothWays('spam', 'bad.jsonl', '\uFEFF{"text":"hello there","label":"ham"}\n\n{"text": oops}\n');
     expect(http.body.error).toBe('line 3 is not valid JSON');

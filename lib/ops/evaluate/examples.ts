@@ -6,7 +6,7 @@
 import { BadRequestError, namesListed, quoted } from '../../errors.js';
 import type { Manifest } from '../../registry/index.js';
 import { csvNumber } from '../../inputs/csvCells.js';
-import { instanceFromCsv, instanceFromRecord, requiredColumns } from '../../inputs/encode.js';
+import { instanceFromCsv, instanceFromRecord, missingColumnProblem, requiredColumns } from '../../inputs/encode.js';
 import { lastDimension } from '../../tensors/data.js';
 import { FLOAT32_MAX, fitsFloat32 } from '../../tensors/valueRanges.js';
 import type { DatasetRow } from './dataset.js';
@@ -79,6 +79,10 @@ export function exampleFromRow(manifest: Manifest, row: DatasetRow, labelColumn:
   if (missing.length > 0) {
     throw new BadRequestError(`line ${row.line}: missing column(s) ${missing.join(', ')}; the data set has columns ${namesListed(columnsSeen())}`);
   }
+  // An image or a text is read from one column: a row with none of its names beside an id is said
+  // so, not "neither an instance nor a raw tensor row".
+  const noColumn = missingColumnProblem(manifest, row.values, [labelColumn]);
+  if (noColumn) throw new BadRequestError(`line ${row.line}: ${noColumn}`);
   // A CSV's cells are text: numbers are read where the model wants numbers (tabular features, a raw
   // row), as batch scoring reads the same file; a label cell as the columnar path reads it (trimmed,
   // a number when it is one: a regression target, or digits' "4" compared as text).
