@@ -181,5 +181,7 @@ export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: 
  */
 function inColumn(column: string | undefined, problem: string): string {
   if (column === undefined) return problem;
+  // A path into the value: "[3][4][0]: ..." (a raw row's element) joins the column's name as is.
+  if (problem.startsWith('[')) return `${column}${problem}`;
   return /^[\w.[\]]+: /.test(problem) ? `${column}.${problem}` : `${column}: ${problem}`;
 }

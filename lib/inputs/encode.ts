@@ -417,6 +417,8 @@ export function missingColumnProblem(model: ModelInputs, record: Record<string, 
   const natural = inputKindOf(model);
   const names = natural?.kind.recordColumns;
   if (!natural || !names || 'instance' in record || instanceColumn(record, names, ignore) !== undefined) return undefined;
+  const empty = names.find((name) => name in record);
+  if (empty !== undefined) return `column ${empty} is empty: it holds the ${natural.kind.kind}`;
   const columns = Object.keys(record).filter((key) => !ignore.includes(key));
   return `no column holds the ${natural.kind.kind}: it is read from column ${names.join(' or ')}, else from a row's only column (this row has ${columns.length === 0 ? 'none' : columns.join(', ')})`;
 }

@@ -9,7 +9,7 @@ import type { ObjectStore } from '../store/index.js';
 import type { TimeLimit } from '../runtime/timeLimit.js';
 import { AliasCache } from './aliasCache.js';
 import { ModelCache, type Wait } from './modelCache.js';
-import { knownRefusal, readVersion, type LoadedModel } from './readVersion.js';
+import { knownRefusal, readVersion, versionRefused, type LoadedModel } from './readVersion.js';
 
 export type { LoadedModel } from './readVersion.js';
 export { readOrStale } from './staleRead.js';
@@ -30,6 +30,9 @@ const ONE_HOUR_MS = 3_600_000;
  */
 const answerReserveMs = (remainingMs: number) => Math.min(3000, remainingMs / 4);
 
+/** A request's wait for its model ran out while the load goes on: a 503, or TF Serving's status LOADING. */
+export class StillLoadingError extends UnavailableError {}
+
 /**
  * A request's wait for its model, bounded by the function's time left less answerReserveMs. A
  * cold load from a store that answers slowly (each call on its last attempt) could otherwise run
@@ -47,7 +50,7 @@ function waitWithin(time: TimeLimit | undefined, what: string): Wait {
       timer = setTimeout(
         () =>
           reject(
-            new UnavailableError(`${what}: not loaded within the request's time (the store answers slowly); the load goes on`, 5, {
+            new StillLoadingError(`${what}: not loaded within the request's time (the store answers slowly); the load goes on`, 5, {
               publicMessage: `model ${what} is still loading from the model store; retry in a few seconds`,
             }),
           ),
@@ -101,9 +104,14 @@ export class ModelLoader {
     return this.cache.use(key, load(version), fn, wait);
   }
 
-  /** Why a version this function tried cannot be served (built, or run on this backend), if it is known: no load is tried. */
+  /** Why a version could not be served the last time this function tried it, if it could not: no load is tried. */
   refusalOf(name: string, version: number): IntegrityError | undefined {
     return knownRefusal(this.store, name, version);
+  }
+
+  /** The version a load's IntegrityError was of (an alias may have moved since), if a load threw it. */
+  versionRefused(error: IntegrityError): number | undefined {
+    return versionRefused(error);
   }
 
   /** An alias of this model moved here: this warm instance sees it at once (others within the TTL). */

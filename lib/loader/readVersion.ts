@@ -44,12 +44,42 @@ async function fetchChecked(store: ObjectStore, manifest: Manifest, file: string
  */
 const unbuildable = new Map<string, IntegrityError>();
 
-/** Why this process will not build a version again, if it has refused it (TF Serving's status route reports it). */
+/**
+ * The last refusal of each version this process tried, of any kind (damaged files or manifest,
+ * unbuildable, another backend's), until a load of it succeeds: TF Serving's status route reports
+ * it. Bounded, as `unbuildable` is, by what is stored.
+ */
+const lastRefusal = new Map<string, IntegrityError>();
+
+/** The version each refusal was of (an alias's answer may have moved on since). */
+const refusedVersion = new WeakMap<IntegrityError, number>();
+
+/** Why this process could not serve a version the last time it tried, if it could not. */
 export function knownRefusal(store: ObjectStore, name: string, version: number): IntegrityError | undefined {
-  return unbuildable.get(`${store.uri}${name}:${version}`);
+  return lastRefusal.get(`${store.uri}${name}:${version}`);
+}
+
+/** The version a refusal readVersion threw was of. */
+export function versionRefused(error: IntegrityError): number | undefined {
+  return refusedVersion.get(error);
 }
 
 export async function readVersion(store: ObjectStore, name: string, version: number): Promise<LoadedModel> {
+  const key = `${store.uri}${name}:${version}`;
+  try {
+    const loaded = await buildVersion(store, name, version);
+    lastRefusal.delete(key);
+    return loaded;
+  } catch (error) {
+    if (error instanceof IntegrityError) {
+      lastRefusal.set(key, error);
+      refusedVersion.set(error, version);
+    }
+    throw error;
+  }
+}
+
+async function buildVersion(store: ObjectStore, name: string, version: number): Promise<LoadedModel> {
   const known = unbuildable.get(`${store.uri}${name}:${version}`);
   if (known) throw known;
   const manifest = await readManifest(store, name, version);

@@ -1,8 +1,7 @@
 /** Model metadata as OIP v2 and TF Serving describe it, plus our extension fields. */
 import { readOrStale, type LoadedModel } from '../loader/index.js';
 import type { ObjectStore } from '../store/index.js';
-import { DAMAGED_VERSION, type IntegrityError } from '../errors.js';
-import { DAMAGED_MANIFEST, listAliases, listModels, listVersions, type Manifest, type TensorSpec } from '../registry/index.js';
+import { listAliases, listModels, listVersions, type Manifest, type TensorSpec } from '../registry/index.js';
 import { inputKindOf } from '../inputs/encode.js';
 import { oipDatatypeOf } from '../protocol/datatypes.js';
 import { labelOutputOf } from '../protocol/oip.js';
@@ -62,28 +61,33 @@ function registryView(store: ObjectStore, manifest: Manifest) {
 /**
  * The signature as requests take it and answers give it. A model whose signature fixes the batch
  * size (MoveNet's [1, 192, 192, 3]) is fed any number of rows in calls of that many (runModel.ts),
- * so its inputs, and the outputs whose first dimension counts the call's rows, take and answer any
- * number: -1 there, as a client that checks answers against the metadata (Triton's, KServe's) reads
- * it. `fixedBatch` says what the model itself takes.
+ * and its answers joined: when every output is one row per call's row of a fixed size, its inputs
+ * and outputs take and answer any number of rows, -1 there, as a client that checks answers against
+ * the metadata (Triton's, KServe's) reads it. Outputs of sizes a call decides (a detector's boxes
+ * kept, [1, -1]) join only when every call answers the same size, so such a model keeps its declared
+ * shapes: a request of that many rows is what it always takes.
  */
-function servedSignature(manifest: Manifest): { inputs: TensorSpec[]; outputs: TensorSpec[]; fixedBatch?: number } {
+function servedSignature(manifest: Manifest): { inputs: TensorSpec[]; outputs: TensorSpec[] } {
   const { inputs, outputs } = manifest.signature;
   const batch = fixedBatchOf(inputs);
-  if (batch === undefined) return { inputs, outputs };
+  const joined = (spec: TensorSpec) => spec.shape !== null && spec.shape.length > 0 && spec.shape[0] === batch && spec.shape.slice(1).every((d) => d > 0);
+  if (batch === undefined || !outputs.every(joined)) return { inputs, outputs };
   const free = (spec: TensorSpec) => ({ ...spec, shape: anyRows(spec.shape) as number[] | null });
-  return { inputs: inputs.map(free), outputs: outputs.map((spec) => (spec.shape?.[0] === batch ? free(spec) : spec)), fixedBatch: batch };
+  return { inputs: inputs.map(free), outputs: outputs.map(free) };
 }
+
+/** What a model's input itself takes, when its signature fixes its batch size. */
+const fixedBatchParameter = (spec: TensorSpec) => (spec.shape !== null && spec.shape.length > 0 && spec.shape[0] > 0 ? { fixed_batch_size: spec.shape[0] } : {});
 
 export async function oipModelMetadata(store: ObjectStore, loaded: LoadedModel) {
   const { manifest } = loaded;
   const { versions, ...registry } = await registryView(store, manifest);
   const served = servedSignature(manifest);
-  const batchParameter = served.fixedBatch === undefined ? {} : { fixed_batch_size: served.fixedBatch };
   return {
     name: manifest.name,
     versions,
     platform: `tensorflowjs_${manifest.format}`,
-    inputs: served.inputs.map((spec, i) => oipTensor(spec, { ...batchParameter, ...(i === 0 ? rawTensorParameters(manifest) : {}) })),
+    inputs: served.inputs.map((spec, i) => oipTensor(spec, { ...fixedBatchParameter(manifest.signature.inputs[i]), ...(i === 0 ? rawTensorParameters(manifest) : {}) })),
     // Every output infer can answer: a classifier's also include the label it adds (oip.ts labelOutputOf).
     outputs: [...served.outputs.map((spec) => oipTensor(spec)), ...(manifest.task === 'regression' ? [] : [{ name: labelOutputOf(manifest), datatype: 'BYTES', shape: [-1] }])],
     // Extensions (OIP allows extra fields): what a client needs to send natural inputs and read answers.
@@ -147,31 +151,6 @@ export function tfServingMetadata(manifest: Manifest) {
     },
   };
 }
-
-/** A version the status route reports, and why it cannot be served if it cannot (damaged, unbuildable, another backend's). */
-export interface VersionState {
-  version: number;
-  refused?: IntegrityError;
-}
-
-/**
- * GET /v1/models/{m}[/versions/{v}]: a version that can be served is AVAILABLE (one not loaded yet
- * loads on demand); one that exists but cannot be is END with its error, as TF Serving reports a
- * version whose load failed: DATA_LOSS for files or a manifest that do not match, FAILED_PRECONDITION
- * for whole files TF.js cannot build or this backend cannot run.
- */
-export function tfServingStatus(states: VersionState[]) {
-  return {
-    model_version_status: states.map(({ version, refused }) => ({
-      version: String(version),
-      ...(refused
-        ? { state: 'END' as const, status: { error_code: damaged.has(refused.publicMessage) ? 'DATA_LOSS' : 'FAILED_PRECONDITION', error_message: refused.publicMessage } }
-        : { state: 'AVAILABLE' as const, status: { error_code: 'OK', error_message: '' } }),
-    })),
-  };
-}
-
-const damaged = new Set([DAMAGED_VERSION, DAMAGED_MANIFEST]);
 
 /** GET /v2/models: every model with its versions and aliases. */
 export async function listModelSummaries(store: ObjectStore) {

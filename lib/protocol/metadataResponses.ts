@@ -77,7 +77,7 @@ export const tfServingStatusResponse = z
       z.union([
         z.object({
           version,
-          state: z.literal('AVAILABLE').describe('served, or loaded on demand'),
+          state: z.enum(['AVAILABLE', 'LOADING']).describe('AVAILABLE: served, or loaded on demand; LOADING: its load outlasted the request, and goes on'),
           status: z.object({ error_code: z.literal('OK'), error_message: z.literal('') }),
         }),
         z.object({

@@ -302,6 +302,11 @@ describe('batch scoring on the folder store', () => {
       { line: 2, error: 'image: not valid base64' },
       { line: 3, error: 'image: not a PNG or JPEG image' },
     ]);
+    // An element of a raw row is named as predict names it, after its column; an empty image column as such.
+    await folder.put('batch/input/iris/raw.jsonl', `${JSON.stringify({ instance: [5.1, 'x', 1.4, 0.2] })}\n`);
+    await app.batchScore(putEvent('batch/input/iris/raw.jsonl'));
+    expect(JSON.parse(await text(folder, 'batch/output/iris/raw.jsonl.errors.jsonl')).error).toMatch(/^instance\[1\]: /);
+    expect(await errorsOf('empty.jsonl', `${JSON.stringify({ image: null, id: 2 })}\n`)).toEqual([{ line: 1, error: 'column image is empty: it holds the image' }]);
     // An image in a column of another name beside an id: which columns are read, not "neither an instance nor a raw row".
     expect(await errorsOf('photo.csv', 'id,photo\n7,aGVsbG8gd29ybGQ=\n')).toEqual([
       { line: 2, error: "no column holds the image: it is read from column image or b64, else from a row's only column (this row has id, photo)" },

@@ -6,13 +6,14 @@
  * later" (a SyntaxError taken for the store failing), the list failed for every model, and the PUT
  * that would repair the alias answered 500 "internal error".
  */
-import { cp } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, callHttpApi, type Handler, serving, type App } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 import type { FolderStore } from '../../lib/store/folder.js';
+import { DAMAGED_VERSION } from '../../lib/errors.js';
 import { DAMAGED_MANIFEST, readAlias, readManifest } from '../../lib/registry/index.js';
 
 const FLOWER = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
@@ -63,6 +64,27 @@ describe('a damaged record in the store', () => {
     expect(alias.body.error).toMatch(/^alias production of model junk-alias is damaged in the store/);
   });
 
+  it('TF Serving status lists a version whose files are damaged as END once this function tried it, beside the served one AVAILABLE (it was AVAILABLE again)', async () => {
+    const root = fileURLToPath(store.uri);
+    for (const version of [1, 2]) {
+      const dir = path.join(root, 'two/versions', String(version));
+      await cp('models/iris/versions/1', dir, { recursive: true });
+      const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8'));
+      await writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ ...manifest, name: 'two', version }));
+    }
+    const weights = path.join(root, 'two/versions/1/weights.bin');
+    const bytes = await readFile(weights);
+    bytes[0] ^= 0xff;
+    await writeFile(weights, bytes);
+    const damaged = { version: '1', state: 'END', status: { error_code: 'DATA_LOSS', error_message: DAMAGED_VERSION } };
+    expect((await call(app.metadata, 'GET', '/v1/models/two/versions/1')).body).toEqual({ model_version_status: [damaged] });
+    const listed = await call(app.metadata, 'GET', '/v1/models/two');
+    expect([listed.statusCode, listed.body]).toEqual([
+      200,
+      { model_version_status: [damaged, { version: '2', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }] },
+    ]);
+  });
+
   it("is thrown as an IntegrityError by name, which the batch state machine's Catch matches (serverless.yml): a failed manifest, not a failed execution", async () => {
     for (const name of ['junk-alias', 'shapeless-alias']) await expect(readAlias(store, name, 'production')).rejects.toMatchObject({ name: 'IntegrityError' });
     await expect(readManifest(store, 'junk-manifest', 1)).rejects.toMatchObject({ name: 'IntegrityError' });
@@ -90,7 +112,7 @@ describe('a damaged record in the store', () => {
     const list = await call(app.metadata, 'GET', '/v2/models');
     expect(list.statusCode, JSON.stringify(list.body)).toBe(200);
     const byName = Object.fromEntries(list.body.models.map((m: { name: string; aliases: Record<string, number> }) => [m.name, m.aliases]));
-    expect(Object.keys(byName)).toEqual(['empty-manifest', 'iris', 'junk-alias', 'junk-manifest', 'shapeless-alias', 'warm']);
+    expect(Object.keys(byName)).toEqual(['empty-manifest', 'iris', 'junk-alias', 'junk-manifest', 'shapeless-alias', 'two', 'warm']);
     expect(byName['junk-alias']).toEqual({});
     expect(byName.iris).toEqual({ production: 1 });
   });

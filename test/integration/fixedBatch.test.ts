@@ -74,6 +74,17 @@ describe('a model of a fixed batch size', () => {
         expect(fits(output.shape, declared.shape), `${output.name} [${output.shape}] against [${declared.shape}]`).toBe(true);
       }
     }
+    // A detector whose outputs are of a size each call decides ([1, -1] boxes kept) joins calls only
+    // when they agree (a 422 otherwise, below): its declared shapes stand, one image a request.
+    const nms = (await call(app.metadata, 'GET', '/v2/models/nms')).body;
+    expect(nms.inputs.map((i: { shape: number[]; parameters: unknown }) => [i.shape, i.parameters])).toEqual([
+      [[1, -1, 4], { fixed_batch_size: 1 }],
+      [[1, -1], { fixed_batch_size: 1 }],
+    ]);
+    expect(nms.outputs.slice(0, 2).map((o: { shape: number[] }) => o.shape)).toEqual([
+      [1, -1],
+      [1, -1],
+    ]);
   });
 
   it('batch 2: 3 instances run as two calls, the second padded; its padding is not answered', async () => {

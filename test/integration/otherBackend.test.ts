@@ -54,8 +54,9 @@ it('a model only cpu runs: a wasm push says TFJS_BACKEND=cpu; pushed on cpu, a w
   expect(after.statusCode, JSON.stringify(after.body)).toBe(200);
 
   // TF Serving's status route reports it as TF Serving reports a failed load (END, with why), not
-  // AVAILABLE: the version asked for (loaded now), and in the bare model's list both the version it
-  // serves (1: its resolution is kept for the alias TTL) and one this function tried before (2).
+  // AVAILABLE: the version asked for (loaded now), and in the bare model's list both versions (the one
+  // the bare name serves loaded, the other as this function found it; damagedRecords.test.ts pins
+  // which is which).
   expect((await push('cpu')).code).toBe(0);
   const refused = { state: 'END', status: { error_code: 'FAILED_PRECONDITION', error_message: otherBackendMessage('cpu', 'wasm') } };
   const second = await call(app.metadata, 'GET', '/v1/models/intmm/versions/2');

@@ -21,7 +21,7 @@ let app: App;
 const reads: string[] = [];
 
 beforeAll(async () => {
-  setting = await startProxiedS3(['iris']);
+  setting = await startProxiedS3(['iris', 'digits']);
   ({ s3, proxy } = setting);
   app = serving(s3.uri, { S3_ENDPOINT: proxy.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
   proxy.hold((request) => {
@@ -32,11 +32,11 @@ beforeAll(async () => {
 });
 afterAll(() => setting?.stop());
 
-/** A predict as Lambda runs it, with `budgetMs` left before the function's timeout. */
-async function predictWithin(budgetMs: number) {
+/** A predict (or another route) as Lambda runs it, with `budgetMs` left before the function's timeout. */
+async function predictWithin(budgetMs: number, handler = app.predict, event = httpApiEvent('POST', '/v1/models/iris:predict', IRIS)) {
   const deadline = Date.now() + budgetMs;
   const started = performance.now();
-  const answer = (await app.predict(httpApiEvent('POST', '/v1/models/iris:predict', IRIS), {
+  const answer = (await handler(event, {
     awsRequestId: 'slow-store',
     getRemainingTimeInMillis: () => deadline - Date.now(),
   } as never)) as { statusCode: number; headers: Record<string, string>; body: string };
@@ -66,5 +66,18 @@ describe('a cold load from a slow store', () => {
     // From memory: the weights were read once, by the load the first request started.
     expect(reads.filter((path) => path.endsWith('.bin')).length).toBe(weightReads);
     expect(weightReads).toBe(1);
+  });
+
+  it("TF Serving's status of a version whose load outlasts the request is LOADING (200), not a 503; AVAILABLE once loaded", async () => {
+    const status = () => predictWithin(6000, app.metadata, httpApiEvent('GET', '/v1/models/digits/versions/1'));
+    const first = await status();
+    expect([first.statusCode, JSON.parse(first.body)]).toEqual([
+      200,
+      { model_version_status: [{ version: '1', state: 'LOADING', status: { error_code: 'OK', error_message: '' } }] },
+    ]);
+    const loaded = Date.now() + 30_000;
+    while (!app.services.loader.cache.isLoaded('digits:1') && Date.now() < loaded) await new Promise((resolve) => setTimeout(resolve, 200));
+    const then = await status();
+    expect(JSON.parse(then.body).model_version_status[0].state).toBe('AVAILABLE');
   });
 });
