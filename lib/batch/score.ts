@@ -180,8 +180,11 @@ export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: 
  * valid base64", "image.b64: ..." for a nested value), as a tabular row's names its feature.
  */
 function inColumn(column: string | undefined, problem: string): string {
-  if (column === undefined) return problem;
+  // Already its subject: "image is 2048x2048; decoding it ... takes".
+  if (column === undefined || problem.startsWith(`${column} `)) return problem;
   // A path into the value: "[3][4][0]: ..." (a raw row's element) joins the column's name as is.
   if (problem.startsWith('[')) return `${column}${problem}`;
+  // A predicate whose subject was the instance: "is neither an instance ... nor a raw tensor row".
+  if (problem.startsWith('is ')) return `${column} ${problem}`;
   return /^[\w.[\]]+: /.test(problem) ? `${column}.${problem}` : `${column}: ${problem}`;
 }

@@ -404,8 +404,9 @@ export function instanceFromRecord(model: ModelInputs, record: Record<string, un
 
 /** The one column a record's instance is read from (a raw model's `instance`, an image's, a text's), else undefined: a batch row's error names it. */
 export function recordColumnOf(model: ModelInputs, record: Record<string, unknown>, ignore: readonly string[] = []): string | undefined {
-  if ('instance' in record) return 'instance';
-  const names = inputKindOf(model)?.kind.recordColumns;
+  const input = inputKindOf(model);
+  if ('instance' in record) return input && readsOwnColumns(input, record) ? undefined : 'instance';
+  const names = input?.kind.recordColumns;
   return names && instanceColumn(record, names, ignore);
 }
 
@@ -434,9 +435,16 @@ export function instanceFromCsv(model: ModelInputs, record: Record<string, unkno
       return record.instance;
     }
   }
-  const instance = instanceFromRecord(model, record, ignore);
+  // A CSV of every feature column is read by them, as the columnar paths read it, beside a column named `instance` too (an id).
+  const instance = input && readsOwnColumns(input, record) ? input.kind.fromRecord(input.settings, record, ignore) : instanceFromRecord(model, record, ignore);
   if (Array.isArray(instance)) return instance.map(csvNumber);
   return input ? input.kind.fromCsvCells(input.settings, instance) : instance;
+}
+
+/** The record has every column the kind names (tabular features). */
+function readsOwnColumns(input: { kind: InputKind; settings: KindSettings }, record: Record<string, unknown>): boolean {
+  const required = input.kind.requiredColumns(input.settings);
+  return required?.every((column) => column in record) ?? false;
 }
 
 /** Columns a data file must have for this model, or undefined when any layout will do. */

@@ -313,6 +313,17 @@ describe('batch scoring on the folder store', () => {
     ]);
   });
 
+  it('a tabular CSV of every feature column is read by them beside an id column named instance, on the row path as on the columnar one', async () => {
+    await folder.put('batch/input/iris/ids.csv', 'instance,sepal_length,sepal_width,petal_length,petal_width\nr1,5.1,3.5,1.4,0.2\nr2,x,3.5,1.4,0.2\n');
+    await app.batchScore(putEvent('batch/input/iris/ids.csv'));
+    expect((await text(folder, 'batch/output/iris/ids.csv.predictions.csv')).split('\n')[1]).toMatch(/^r1,5\.1,3\.5,1\.4,0\.2,setosa,/);
+    // Its bad cell is named, not the id taken for the row ("instance: is neither an instance ... nor a raw tensor row").
+    expect(JSON.parse(await text(folder, 'batch/output/iris/ids.csv.errors.jsonl'))).toEqual({
+      line: 3,
+      error: 'sepal_length must be a finite number, got "x" (expected features: sepal_length, sepal_width, petal_length, petal_width)',
+    });
+  });
+
   it('replaces the half-written output of a crashed run instead of appending to it, and removes the folder of a run gone for a day', async () => {
     await folder.put('batch/input/iris/crash.csv', csv(IRIS));
     const outputs = outputsFor(parseInputKey('batch/input/iris/crash.csv'));

@@ -131,9 +131,10 @@ describe.each([
     expect(reference.manifest.rows).toEqual({ read: count, scored, failed: errors.length });
     // Of every 17 rows, 5 are refused: a raw row of the wrong shape, one of neither form (2), a line that is not JSON (2 in 17 at most).
     expect(scored).toBeGreaterThan(count / 2);
-    const help = new RegExp(`^is neither an instance model ${model} takes nor a raw tensor row: send every instance as `);
+    // A row's `instance` field is named as the column its problem is in.
+    const help = new RegExp(`^(instance )?is neither an instance model ${model} takes nor a raw tensor row: send every instance as `);
     const kinds = errors.map(({ error }) =>
-      help.test(error) ? 'neither' : error === 'not valid JSON' ? 'not JSON' : /^input \w+: shape \[1,[\d,]+\] does not fit the model's/.test(error) ? 'shape' : error,
+      help.test(error) ? 'neither' : error === 'not valid JSON' ? 'not JSON' : /^(instance: )?input \w+: shape \[1,[\d,]+\] does not fit the model's/.test(error) ? 'shape' : error,
     );
     expect(new Set(kinds)).toEqual(new Set(['neither', 'not JSON', 'shape']));
     for (const maxBatch of [1, 2, 3]) {
