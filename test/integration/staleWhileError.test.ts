@@ -165,7 +165,7 @@ describe('an alias moved to a version the store cannot deliver', () => {
 });
 
 describe('metadata while the store fails', () => {
-  it('a loaded model answers its metadata from memory (stale: true); the model list and TF Serving status are 503 with Retry-After', async () => {
+  it('a loaded model answers its metadata and TF Serving status from memory (stale: true; the version it serves, alone); the model list and a never-loaded model are 503 with Retry-After', async () => {
     const served = app();
     expect((await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS)).statusCode).toBe(200);
     const fresh = await call(served.metadata, 'GET', '/v2/models/iris');
@@ -184,7 +184,10 @@ describe('metadata while the store fails', () => {
         inputs: fresh.body.inputs,
       });
       expect(meta.body.aliases).toBeUndefined();
-      for (const path of ['/v2/models', '/v1/models/iris', '/v2/models/spam']) {
+      const status = await call(served.metadata, 'GET', '/v1/models/iris');
+      expect(status.statusCode).toBe(200);
+      expect(status.body.model_version_status).toEqual([{ version: String(fresh.body.version), state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }]);
+      for (const path of ['/v2/models', '/v2/models/spam']) {
         const answer = await call(served.metadata, 'GET', path);
         expect(answer.statusCode, path).toBe(503);
         expect(Number(answer.headers['retry-after']), path).toBeGreaterThan(0);
