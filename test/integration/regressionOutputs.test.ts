@@ -5,7 +5,8 @@
  * 100)², the other 12,287 ignored); fine-tuning would broadcast the label over every value. Both
  * are refused with a 400, nothing stored, while predict still answers every value. A model whose
  * output size the signature leaves open is checked on its output: one value per example is
- * evaluated, more refused.
+ * evaluated, more refused. Explain's predictions nest each row as predict does where the signature
+ * fixes the row's shape.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,6 +52,10 @@ beforeAll(async () => {
   );
   // A sequence in, a value per step out: how many values an example has, only its input says.
   await pushed('perstep', () => tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [null, 1], units: 1, kernelInitializer: 'ones' })] }));
+  // A pose model's shape: a fixed number of keypoints of three values each (MoveNet's 17 x 3).
+  await pushed('keypoints', () =>
+    tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [4], units: 6, kernelInitializer: 'glorotUniform' }), tfl.layers.reshape({ targetShape: [2, 3] })] }),
+  );
 });
 
 const pixel = [10, 20, 30];
@@ -81,6 +86,25 @@ describe('a regression output of many values per example', () => {
     expect(answered.statusCode).toBe(200);
     const rgb = [60, 60, 60];
     expect(answered.body.predictions).toEqual(Array(2).fill({ value: Array(4).fill(Array(4).fill(rgb)) }));
+  });
+
+  it("explain's predictions are predict's answers, each row in the output's shape (they were one flat list: a pose's 17 x 3 keypoints as 51 numbers)", async () => {
+    const instances = [
+      [1, -2, 0.5, 3],
+      [0, 4, -1, 2],
+    ];
+    const answered = await call(app.predict, 'POST', '/v1/models/keypoints:predict', { instances, raw: false });
+    expect(answered.statusCode).toBe(200);
+    expect(answered.body.predictions[0].value).toHaveLength(2);
+    for (const method of ['kernelShap', 'saliency']) {
+      const explained = await call(app.explain, 'POST', '/v2/models/keypoints/explain', { instances, method, target: 4 });
+      expect(explained.statusCode, JSON.stringify(explained.body)).toBe(200);
+      expect(explained.body.predictions, method).toEqual(answered.body.predictions);
+    }
+    // One whose row the signature leaves open keeps the flat row explain computed (it runs on flattened rows).
+    const upscaled = await call(app.explain, 'POST', '/v2/models/upscaler/explain', { instances: [image], method: 'saliency', target: 0 });
+    expect(upscaled.statusCode, JSON.stringify(upscaled.body)).toBe(200);
+    expect(upscaled.body.predictions[0].value).toEqual(Array(48).fill(60));
   });
 
   it('fine-tuning refuses it, and a model whose values per example are unknown, nothing stored', async () => {

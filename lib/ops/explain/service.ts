@@ -53,6 +53,18 @@ function scoreMeaning(spec: TargetSpec): string {
   return 'the output value (target = output index)';
 }
 
+/**
+ * The shape of one row of the explained output as predict answers it: the model runs on rows flattened
+ * to `width` values, and a regression answer of several values (a pose's 17 x 3 keypoints) is nested
+ * as the declared output's row is. A row the declaration does not fix (an unknown side, or a size
+ * other than `width`) stays flat.
+ */
+function answerRowShape(declared: readonly number[] | null | undefined, width: number): number[] {
+  const row = declared?.slice(1) ?? [];
+  const fixed = row.length > 0 && row.every((side) => side > 0) && row.reduce((a, b) => a * b, 1) === width;
+  return fixed ? row : [width];
+}
+
 /** `answerLimit`: the bytes the answer may take as sent (none: no limit, as in modelctl). */
 export async function explain(loaded: LoadedModel, request: ExplainRequest, limits: RunLimits, answerLimit?: AnswerLimit): Promise<ExplainAnswer> {
   const { manifest } = loaded;
@@ -122,6 +134,6 @@ export async function explain(loaded: LoadedModel, request: ExplainRequest, limi
     },
     data: { explanations },
     // The outputs are probabilities already (modelFunction.ts): read as such, not converted twice.
-    predictions: toAnswers({ ...manifest, scores: 'probabilities' }, outputTensor),
+    predictions: toAnswers({ ...manifest, scores: 'probabilities' }, { ...outputTensor, shape: [instances.count, ...answerRowShape(manifest.signature.outputs[0]?.shape, width)] }),
   };
 }
