@@ -40,6 +40,7 @@ interface FunctionConfig {
   /** A role of resources.Resources; none: the provider's role. */
   role?: string;
   timeout?: number;
+  memorySize?: number;
   package?: { patterns?: string[] };
   events?: Array<{ s3?: S3Trigger; httpApi?: HttpApiEvent } & Record<string, unknown>>;
 }
@@ -57,6 +58,7 @@ interface Printed {
   service: string;
   provider: {
     stage: string;
+    memorySize?: number;
     environment?: Record<string, string>;
     httpApi?: { authorizers?: Record<string, { type: string; issuerUrl?: string }> };
     iam: { role: { statements: Statement[] } };
@@ -360,6 +362,19 @@ describe('serverless.yml as the framework resolves it', () => {
       expect(config.provider.environment?.[name]).toBe(value);
       for (const fn of Object.values(config.functions)) expect(fn.environment?.[name] ?? value).toBe(value);
     }
+  });
+
+  it("sizes the HTTP functions by memorySize and the rest by workerMemorySize (--param, or FUNCTION_MEMORY_MB and WORKER_MEMORY_MB), 2048 MB each by default, as numbers; the job worker's size reaches the functions that check fine-tunes against it", async () => {
+    // serverless offline and invoke local set AWS_LAMBDA_FUNCTION_MEMORY_SIZE from it, over the shell's:
+    // a smaller function is tried locally only this way.
+    const WORKERS = ['jobWorker', 'batchScore', 'modelImport', 'batchRange'];
+    const sizes = (printed: Printed) => Object.fromEntries(Object.entries(printed.functions).map(([name, fn]) => [name, fn.memorySize ?? printed.provider.memorySize]));
+    const expected = (http: number, worker: number) => Object.fromEntries(Object.keys(config.functions).map((name) => [name, WORKERS.includes(name) ? worker : http]));
+    expect(sizes(config)).toEqual(expected(2048, 2048));
+    const small = await printed('memorySize=1024', 'workerMemorySize=3008');
+    expect(sizes(small)).toEqual(expected(1024, 3008));
+    expect(Object.values(small.functions).map((fn) => fn.environment?.JOB_WORKER_MEMORY_SIZE ?? small.provider.environment?.JOB_WORKER_MEMORY_SIZE)).toContain('3008');
+    expect(sizes(await printedWith({ FUNCTION_MEMORY_MB: '512', WORKER_MEMORY_MB: '4096' }))).toEqual(expected(512, 4096));
   });
 
   it("gives modelctl batch's workers the range function's timeout (lib/batch/shard/local.ts)", () => {
