@@ -96,9 +96,15 @@ export class Pace {
     throw new PayloadTooLargeError(
       `${this.what}: ${this.total} ${this.unit}, of which ${before}${done - this.from} took ${seconds(elapsed)} (${each < 10 ? each.toFixed(2) : Math.round(each)} ms each); ` +
         `the other ${this.total - done} would take about ${seconds(rest)}, and this function has ${seconds(Math.max(0, left))} left before its timeout (with ${seconds(RESERVE_MS)} kept to answer). ` +
-        `About ${Math.floor(share * 100)}% of ${this.scope} fits (${Math.floor(share * this.total)} of its ${this.total} ${this.unit}): ask for less (fewer ${this.limit.noun ?? 'steps, samples, instances or rows'}), or run it where no request timeout applies (modelctl)`,
+        `About ${percent(share)} of ${this.scope} fits (${Math.floor(share * this.total)} of its ${this.total} ${this.unit}): ask for less (fewer ${this.limit.noun ?? 'steps, samples, instances or rows'}), or run it where no request timeout applies (modelctl)`,
     );
   }
+}
+
+/** A share as a percentage to read: whole below 100, one significant digit under 1% (6 rows of 1024 are 0.6%, not 0%). */
+function percent(share: number): string {
+  const value = share * 100;
+  return `${value >= 1 ? Math.floor(value) : Number(value.toPrecision(1))}%`;
 }
 
 /**

@@ -24,6 +24,15 @@ it('names the rows that fit in four fifths of the time left at the pace so far, 
   expect(() => quick.check(10)).not.toThrow();
 });
 
+it('gives a share under 1% to one significant digit, not as 0%', () => {
+  let now = 0;
+  vi.spyOn(performance, 'now').mockImplementation(() => now);
+  const pace = new Pace({ remainingMs: () => 2300 }, 1024, 'a pass');
+  pace.start(0);
+  now = 1000; // 2 rows in 1 s; 0.3 s left once 2 s are kept to answer: four fifths of it, 0.48 rows more
+  expect(() => pace.check(2)).toThrow(/About 0\.2% of this work fits \(2 of its 1024 rows\)/);
+});
+
 it('counts the rows timed before the pace started, so the figures add up to the whole', () => {
   let now = 0;
   vi.spyOn(performance, 'now').mockImplementation(() => now);
