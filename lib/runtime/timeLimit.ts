@@ -101,7 +101,7 @@ export class Pace {
   }
 }
 
-/** A share as a percentage to read: whole below 100, one significant digit under 1% (6 rows of 1024 are 0.6%, not 0%). */
+/** A share as a percentage to read: whole from 1%, one significant digit below it (6 rows of 1024 are 0.6%, not 0%). */
 function percent(share: number): string {
   const value = share * 100;
   return `${value >= 1 ? Math.floor(value) : Number(value.toPrecision(1))}%`;
