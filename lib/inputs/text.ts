@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
-import { instanceCell } from './instanceColumn.js';
+import { checkOnlyKey, instanceCell } from './instanceColumn.js';
 import type { AttributionView, InputKind } from './kind.js';
 
 function compiles(pattern: string): boolean {
@@ -47,9 +47,7 @@ function vocabularyIndex(settings: TextSettings): Map<string, number> {
 function textOf(value: unknown, where: string): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'object' && value !== null && typeof (value as { text?: unknown }).text === 'string') {
-    // As an image object's: another key (a label, the model's raw input) would be left out of the answer.
-    const other = Object.keys(value).find((key) => key !== 'text');
-    if (other !== undefined) throw new BadRequestError(`${where}: unexpected key ${JSON.stringify(other)} beside "text": a text instance is a string or {"text": "..."} alone`);
+    checkOnlyKey(value, 'text', where, 'a text instance is a string or {"text": "..."} alone');
     return (value as { text: string }).text;
   }
   throw new BadRequestError(`${where}: expected a string (or {"text": "..."}), got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);

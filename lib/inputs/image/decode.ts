@@ -9,6 +9,7 @@
 import { crc32 } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { BadRequestError } from '../../errors.js';
+import { checkOnlyKey } from '../instanceColumn.js';
 import { decodeJpegRgba, JpegDataError, jpegDecoderGrownBytes } from './jpeg.js';
 import { readPng } from './pngRead.js';
 
@@ -40,19 +41,7 @@ function describe(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
 }
 
-/**
- * A 400 for a key beside the one an image object holds: in TF Serving's rows a key names a model
- * input, and this one input is the image, so another key (a label, the model's raw input name) would
- * be a value silently left out of the answer.
- */
-function checkOnlyKey(object: Record<string, unknown>, key: string, where: string): void {
-  const other = Object.keys(object).find((k) => k !== key);
-  if (other !== undefined) {
-    throw new BadRequestError(
-      `${where}: unexpected key ${JSON.stringify(other)} beside "${key}": an image instance is {"b64": "<base64 PNG or JPEG>"} or {"image": {"b64": ...}} alone (the image is the model's one input)`,
-    );
-  }
-}
+const IMAGE_ALONE = 'an image instance is {"b64": "<base64 PNG or JPEG>"} or {"image": {"b64": ...}} alone (the image is the model\'s one input)';
 
 /** The image bytes of `{"b64"}`, `{"image": {"b64"}}`, a base64 string, a `data:...;base64,` URL, or bytes. */
 export function imageBytesOf(value: unknown, where: string): Uint8Array {
@@ -61,12 +50,12 @@ export function imageBytesOf(value: unknown, where: string): Uint8Array {
   let path = where;
   if (typeof value === 'string') text = value;
   else if (isPlainObject(value) && typeof value.b64 === 'string') {
-    checkOnlyKey(value, 'b64', where);
+    checkOnlyKey(value, 'b64', where, IMAGE_ALONE);
     text = value.b64;
     path = `${where}.b64`;
   } else if (isPlainObject(value) && isPlainObject(value.image) && typeof value.image.b64 === 'string') {
-    checkOnlyKey(value, 'image', where);
-    checkOnlyKey(value.image, 'b64', `${where}.image`);
+    checkOnlyKey(value, 'image', where, IMAGE_ALONE);
+    checkOnlyKey(value.image, 'b64', `${where}.image`, IMAGE_ALONE);
     text = value.image.b64;
     path = `${where}.image.b64`;
   } else {
