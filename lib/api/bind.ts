@@ -6,7 +6,7 @@
  */
 import type { z } from 'zod';
 import { PayloadTooLargeError } from '../errors.js';
-import { jsonBody } from '../http/body.js';
+import { jsonBody, refuseBody } from '../http/body.js';
 import { decodeContent } from '../http/contentEncoding.js';
 import { httpHandler, type HttpHandler } from '../http/handler.js';
 import type { Reply, Route, RouteRequest } from '../http/router.js';
@@ -50,6 +50,12 @@ function checkPathParameters(params: Record<string, string>): void {
   for (const [name, value] of Object.entries(params)) PATH_PARAMETERS[name]?.(value);
 }
 
+/** What a route without a body takes, from its query schema. */
+function withoutBody(spec: RouteSpec): string {
+  const names = Object.keys(spec.query.shape);
+  return names.length === 0 ? 'it takes nothing besides its path' : `its options are query parameters (${names.join(', ')})`;
+}
+
 function bind(spec: RouteSpec, implement: (context: RouteContext<unknown>) => Promise<Reply>, services: Services): Route[] {
   let bodySchema: z.ZodType | undefined;
   let readBody: ((request: RouteRequest) => unknown) | undefined;
@@ -69,7 +75,7 @@ function bind(spec: RouteSpec, implement: (context: RouteContext<unknown>) => Pr
         readBody ??= await spec.readBody();
         body = bodySchema.parse(readBody(request));
       } else body = jsonBody(request, bodySchema);
-    }
+    } else refuseBody(received, spec.noBody ?? withoutBody(spec));
     // A backend fault resets TF.js before this request's 500, so the next request is served.
     try {
       return await withRecovery(() => implement({ request, params: request.params, query: query as never, body: body as never, services, time: timeOf(request) }));

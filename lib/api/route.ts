@@ -36,6 +36,11 @@ export interface RouteSpec {
   query: z.ZodObject<z.ZodRawShape, z.core.$strict>;
   /** The JSON body's schema, loaded when first needed (keeps other operations' schemas off a cold start). */
   body?: () => Promise<z.ZodType>;
+  /**
+   * For a route without a body: what it takes instead, said when one is sent (a body is refused,
+   * not ignored). Without it, the answer lists the route's query parameters.
+   */
+  noBody?: string;
   /** How the body becomes the value the schema validates, when not plain JSON (OIP's binary extension); loaded when first needed. */
   readBody?: () => Promise<(request: RouteRequest) => unknown>;
   /** Extra request headers it reads, for the OpenAPI document. */

@@ -30,6 +30,21 @@ export function jsonValue(request: HttpRequest, maxBytes = MAX_BODY_BYTES): unkn
 }
 
 /**
+ * A route that takes no body refuses one rather than answer as if it had not been sent: a
+ * rollback sent {"version": 2} would otherwise move the alias to the version before, not to 2.
+ * An empty body, or an empty JSON object (what many clients send with every POST), is no body.
+ * `instead`: what the route takes, or what does what the body seems to ask.
+ */
+export function refuseBody(request: HttpRequest, instead: string): void {
+  const parsed = request.parsedBody;
+  const text = request.body ?? (request.bodyBytes ? Buffer.from(request.bodyBytes).toString('utf8') : undefined);
+  if (parsed === undefined && (text === undefined || /^\s*(\{\s*\})?\s*$/.test(text))) return;
+  if (parsed !== undefined && parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && Object.keys(parsed).length === 0) return;
+  const size = parsed === undefined ? `${request.bodyBytes?.length ?? Buffer.byteLength(text ?? '', 'utf8')} bytes` : 'a body';
+  throw new BadRequestError(`this route takes no body, and ${size} came: ${instead}`);
+}
+
+/**
  * What a client can do about a body over the limit (it is Lambda's, so no setting raises it): the
  * same rows in several requests, in fewer bytes, or through the path that has no request at all.
  */

@@ -10,7 +10,7 @@ import { listVersions, readAlias } from '../../lib/registry/index.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { writeGraphModel } from '../helpers/tinyModels.js';
-import { call, callHttpApi, serving, waitForJob as waitForAppJob, type App } from '../helpers/serving.js';
+import { call, callHttpApi, type Handler, serving, waitForJob as waitForAppJob, type App } from '../helpers/serving.js';
 import { recording, tempFolderStore } from '../helpers/stores.js';
 
 let app: App;
@@ -193,6 +193,26 @@ describe('fine-tune', () => {
       expect(refused).toMatchObject({ statusCode: 400, body: { error: expect.stringContaining('from') } });
     }
     expect(await readAlias(store, 'iris', 'canary')).toMatchObject({ version: 2 });
+  });
+
+  it('a rollback sent a body is a 400 saying what a rollback does, the alias left where it was; an empty body or {} is no body', async () => {
+    for (const version of [1, 2]) await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/body-test', { version });
+    const path = '/v2/models/iris/aliases/body-test/rollback';
+    for (const refused of [await call(app.fineTune, 'POST', path, { version: 2 }), await callHttpApi(app.fineTune as Handler, 'POST', path, 'not json')]) {
+      expect(refused).toMatchObject({ statusCode: 400, body: { error: expect.stringContaining('this route takes no body') } });
+      expect(refused.body.error).toContain('PUT /v2/models/{model}/aliases/{alias} with {"version": N}');
+    }
+    expect(await readAlias(store, 'iris', 'body-test')).toMatchObject({ version: 2 });
+    expect((await callHttpApi(app.fineTune as Handler, 'POST', path, ' {} ')).body).toMatchObject({ version: 1 });
+    await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/body-test', { version: 2 });
+    expect((await callHttpApi(app.fineTune as Handler, 'POST', path, '')).body).toMatchObject({ version: 1 });
+  });
+
+  it('a read route sent a body is a 400 naming its query parameters', async () => {
+    const answer = await callHttpApi(app.metadata as Handler, 'GET', '/v2/models/iris', '{"alias": "production"}');
+    expect(answer).toMatchObject({ statusCode: 400, body: { error: 'this route takes no body, and 23 bytes came: its options are query parameters (alias)' } });
+    const none = await callHttpApi(app.metadata as Handler, 'GET', '/v2/health/live', 'x');
+    expect(none).toMatchObject({ statusCode: 400, body: { error: 'this route takes no body, and 1 bytes came: it takes nothing besides its path' } });
   });
 
   it.each([

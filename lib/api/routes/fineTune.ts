@@ -35,6 +35,8 @@ export const fineTuneRoutes = {
     method: 'POST',
     paths: ['/v2/models/{model}/aliases/{alias}/rollback'],
     query: rollbackQuery,
+    noBody:
+      'a rollback moves the alias back to the version it pointed at before (?from=N: only while it points at N); to point it at a given version, PUT /v2/models/{model}/aliases/{alias} with {"version": N}',
     auth: 'write',
     summary: 'move an alias back to its previous version',
     responses: {
