@@ -6,7 +6,8 @@
 import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { predictRoutes } from '../lib/api/routes/predict.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
-import { type AnswerOutput, checkOutputAnswer, fewerOutputsOnInfer, oneRowAdvice } from '../lib/ops/outputAnswerSize.js';
+import { type AnswerOutput, checkOutputAnswer, fewerOutputsOnInfer, oneRowAdvice, rowsThatFit } from '../lib/ops/outputAnswerSize.js';
+import { MAX_BODY_BYTES } from '../lib/http/body.js';
 import { predict } from '../lib/ops/predict.js';
 import { preprocess, previewPng } from '../lib/ops/preprocess.js';
 import { binaryOutputsWanted, binaryResponse, HEADER_LENGTH } from '../lib/protocol/binaryData.js';
@@ -70,9 +71,19 @@ function classifyAnswerOutput(manifest: Manifest, output: TensorData): AnswerOut
 /** What a labelled answer adds to each score at most: its label and keys, as escaped in the sent JSON ({"label":"...","score":...}). */
 const labelledBytes = (labels: string[] | undefined) => 40 + 2 * Math.max(10, ...(labels ?? []).map((l) => Buffer.byteLength(JSON.stringify(l))));
 
-/** For one row's answer, what to ask for should it be over Lambda's limit once built (lib/http/handler.ts): fewer rows cannot help. Worded only then. */
-const tooLargeAdvice = (answered: AnswerOutput[], rows: number, limitBytes: number, model: string, fewer?: string) =>
-  rows === 1 ? { tooLargeAdvice: () => oneRowAdvice(answered, rows, limitBytes, 'instances', model, fewer) } : {};
+/**
+ * What to ask for should the answer be over Lambda's limit once built (lib/http/handler.ts): how
+ * many of its rows fit, from its measured size (or, where the route has it, the binary form: 4
+ * bytes a float32, where JSON takes up to 20 characters); for one row, fewer rows cannot help.
+ * Worded only then.
+ */
+const tooLargeAdvice = (answered: AnswerOutput[], rows: number, limitBytes: number, model: string, fewer?: string, binaryOnInfer = false) => ({
+  tooLargeAdvice: (bytes: number) => {
+    const fit = rows > 1 ? rowsThatFit(bytes, rows, limitBytes) : undefined;
+    if (fit === undefined) return oneRowAdvice(answered, rows, limitBytes, 'instances', model, fewer);
+    return `${fit}${binaryOnInfer && !answered.every((o) => o.binary) ? ', or ask for the outputs as binary data (binary_data_output)' : ''}`;
+  },
+});
 
 export const routes: Implementations<typeof predictRoutes> = {
   infer: async ({ request, params, query, body, services, time }) =>
@@ -86,7 +97,7 @@ export const routes: Implementations<typeof predictRoutes> = {
         const answered = response.outputs.map((o) => ({ data: o.data, binary: binary(o.name) }));
         const limit = answerLimitFor(request);
         checkOutputAnswer(answered, rows, limit, services.limits.budget);
-        const advice = tooLargeAdvice(answered, rows, limit.bytes, loaded.name);
+        const advice = tooLargeAdvice(answered, rows, limit.bytes, loaded.name, undefined, true);
         if (!response.outputs.some((o) => binary(o.name))) return { body: encodeOip(loaded.manifest, outputs, body), ...advice };
         const { body: bytes, headerLength } = binaryResponse(response, binary);
         return { contentType: 'application/octet-stream', headers: { [HEADER_LENGTH]: String(headerLength) }, body: bytes, ...advice };
@@ -134,7 +145,7 @@ export const routes: Implementations<typeof predictRoutes> = {
         checkOutputAnswer(tensors, rows, answerLimitFor(request), services.limits.budget, 'instances', undefined, oneRow);
         return {
           body: { model_name: loaded.name, model_version: String(loaded.version), outputs: oipTensors(tensors) },
-          ...(rows === 1 ? { tooLargeAdvice: () => oneRow } : {}),
+          tooLargeAdvice: (bytes: number) => (rows > 1 ? rowsThatFit(bytes, rows, MAX_BODY_BYTES) : undefined) ?? oneRow,
         };
       },
       time,

@@ -50,7 +50,7 @@ function oversized(result: HttpResult): number | undefined {
  * do, including, for a client that did not take one, asking for a compressed answer.
  */
 function tooLarge(bytes: number, couldCompress: boolean, reply: Pick<Reply, 'noun' | 'tooLargeAdvice'>): PayloadTooLargeError {
-  const advice = reply.tooLargeAdvice?.() ?? `ask for less in one request (fewer ${reply.noun ?? 'instances'}, shorter texts, fewer outputs)`;
+  const advice = reply.tooLargeAdvice?.(bytes) ?? `ask for less in one request (fewer ${reply.noun ?? 'instances'}, shorter texts, fewer outputs)`;
   return new PayloadTooLargeError(
     `the answer would be ${megabytes(bytes)}, over the ${megabytes(MAX_BODY_BYTES)} a Lambda function can return: ${advice}${couldCompress ? ', or ask for a compressed answer (Accept-Encoding: gzip)' : ''}`,
   );

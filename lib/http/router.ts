@@ -15,8 +15,11 @@ export interface Reply {
   jsonText?: () => string;
   /** What the request's rows are called where it has its own word for them (TF Serving's :classify: "examples"), for a 413 on the answer's size. */
   noun?: string;
-  /** What to ask for instead when the answer is over Lambda's limit, where the route knows better than fewer rows (one row's answer alone too large). */
-  tooLargeAdvice?: () => string;
+  /**
+   * What to ask for instead when the answer, built, is `bytes` (over Lambda's limit), where the route
+   * knows better than "fewer rows": how many of its rows fit, or what one row too large can do.
+   */
+  tooLargeAdvice?: (bytes: number) => string;
 }
 
 export interface RouteRequest extends HttpRequest {

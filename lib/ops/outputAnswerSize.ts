@@ -93,6 +93,16 @@ export function oneRowAdvice(outputs: AnswerOutput[], rows: number, limitBytes: 
 }
 
 /**
+ * For an answer of `rows` rows measured once built at `bytes` (lib/http/handler.ts: the bounds above
+ * could not tell ahead, a float's text being 2 to 20 characters): how many of its rows fit within
+ * `limitBytes`, each row taken at the average share; undefined when not even one does.
+ */
+export function rowsThatFit(bytes: number, rows: number, limitBytes: number, noun = 'instances'): string | undefined {
+  const fit = Math.min(rows - 1, Math.floor((limitBytes - FIXED_BYTES) / ((bytes - FIXED_BYTES) / Math.max(1, rows))));
+  return fit >= 1 ? `at most ${fit} of these ${rows} ${noun} fit: send ${fit === 1 ? 'one' : fit} at a time` : undefined;
+}
+
+/**
  * A 413 before the answer of `rows` instances is built, when it cannot be returned within `limit`
  * (its least size is past it) or its building would not fit the memory `budget` gives: the budget's
  * safety margin holds an answer of `limit.bytes` being built, as any answer sent; past that, each

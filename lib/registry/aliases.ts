@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ConflictError, IntegrityError, NotFoundError } from '../errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DamagedRecordError, getJson, getJsonVersioned, listAll, type ObjectStore } from '../store/index.js';
+import { checkVersionIntact } from './intact.js';
 import { keys } from './keys.js';
 import { validateName, validateWritableAlias } from './names.js';
 import { latestVersion, readManifest } from './versions.js';
@@ -165,10 +166,11 @@ export async function setAliasIf(
 ): Promise<AliasRecord | undefined> {
   validateWritableAlias(alias);
   // 404 for a version that does not exist, or for a model that does not (named so, as its reads name it).
-  await readManifest(store, model, version).catch(async (error: unknown) => {
+  const manifest = await readManifest(store, model, version).catch(async (error: unknown) => {
     if (error instanceof NotFoundError) await latestVersion(store, model);
     throw error;
   });
+  await checkVersionIntact(store, model, version, manifest, alias);
   let refused = false;
   const stored = await update(store, model, alias, async (current) => {
     if (current?.version === version) return undefined;

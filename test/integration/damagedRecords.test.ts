@@ -124,4 +124,21 @@ describe('a damaged record in the store', () => {
     const answer = await predict('/v1/models/junk-alias/labels/production:predict');
     expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
   });
+
+  it('an alias is not moved to a version whose files are damaged: 409 naming the file, the alias as it was', async () => {
+    await cp('models/iris', path.join(fileURLToPath(store.uri), 'bad-weights'), { recursive: true });
+    const weights = await readFile('models/iris/versions/1/weights.bin');
+    await store.put('bad-weights/versions/1/weights.bin', weights.subarray(0, weights.length - 4));
+    const refused = await call(app.fineTune, 'PUT', '/v2/models/bad-weights/aliases/staging', { version: 1 });
+    expect(refused).toMatchObject({
+      statusCode: 409,
+      body: {
+        error:
+          'version 1 of bad-weights is damaged (weights.bin does not match its sha256 in the manifest): alias staging was not moved; push the model again as a new version, or point the alias at another',
+      },
+    });
+    expect(await readAlias(store, 'bad-weights', 'staging')).toBeUndefined();
+    await store.delete('bad-weights/versions/1/weights.bin');
+    expect((await call(app.fineTune, 'PUT', '/v2/models/bad-weights/aliases/staging', { version: 1 })).body.error).toMatch(/\(weights\.bin is missing from the store\)/);
+  });
 });

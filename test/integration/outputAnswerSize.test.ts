@@ -151,3 +151,24 @@ it('one instance whose one output is larger than a response is told the form tha
   expect(binary.statusCode).toBe(200);
   expect(binary.headers['content-type']).toBe('application/octet-stream');
 }, 60_000);
+
+it('an answer measured over the limit only once built (floats of many digits) is a 413 naming how many instances fit, a count then served', async () => {
+  // facemesh's 300 eye crops: its bound ahead (2 bytes a float at least) passed, and the built answer's 413 named no count.
+  const store = await tempFolderStore();
+  await pushModelFolder(store, await writeRepeatModel(50_000), 'digits-long', { task: 'regression' });
+  const app = serving(store.uri);
+  const row = [0.123456789, 0.987654321, 0.314159265, 0.271828182];
+  const oipRequest = (n: number) => JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [n, 4], data: Array.from({ length: n }, () => row).flat() }] });
+  const [infer, tfServing] = await Promise.all([
+    callHttpApi(app.predict as Handler, 'POST', '/v2/models/digits-long/infer', oipRequest(4)),
+    callHttpApi(app.predict as Handler, 'POST', '/v1/models/digits-long:predict', JSON.stringify({ instances: Array.from({ length: 4 }, () => row) })),
+  ]);
+  expect([infer.statusCode, tfServing.statusCode]).toEqual([413, 413]);
+  const fits = /^the answer would be [\d.]+ MB, over the 6\.0 MB a Lambda function can return: at most (\d+) of these 4 instances fit: send (?:\1|one) at a time/;
+  expect(infer.body.error).toMatch(fits);
+  expect(infer.body.error).toContain(', or ask for the outputs as binary data (binary_data_output)');
+  expect(tfServing.body.error).toMatch(fits);
+  expect(tfServing.body.error).not.toContain('binary_data_output');
+  const fit = Number(fits.exec(infer.body.error)?.[1]);
+  expect((await callHttpApi(app.predict as Handler, 'POST', '/v2/models/digits-long/infer', oipRequest(fit))).statusCode).toBe(200);
+}, 60_000);

@@ -27,7 +27,7 @@ export const fineTuneRoutes = {
     summary: 'point an alias at a version',
     responses: {
       '200': { description: 'the alias record, with the versions it pointed to before', schema: aliasRecord },
-      '409': { description: 'other moves of the alias kept winning the race to write it; retry' },
+      '409': { description: 'the version is damaged (a file missing or not matching its sha256), or other moves of the alias kept winning the race to write it; retry' },
     },
   },
   rollbackAlias: {
