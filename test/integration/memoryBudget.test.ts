@@ -193,6 +193,16 @@ describe('a model whose input leaves the image size free ([null, null, 1])', () 
     const { answer, peak } = await peakOf(app.predict, '/v2/models/fcn/infer', infer(8, 200));
     expect(answer.statusCode, JSON.stringify(answer.body).slice(0, 300)).toBe(200);
     expect(peak).toBeLessThanOrEqual(8 * MB);
+    // Rows of no pixels ([1, 0, 0, 1]) are a 400, not an answer made of whatever memory held (human's handtrack answered 200 with detections).
+    const before = tf.memory().numTensors;
+    for (const route of ['/v2/models/fcn/infer', '/v2/models/fcn/versions/1/infer']) {
+      const empty = await call(app.predict, 'POST', route, infer(1, 0));
+      expect(empty, route).toMatchObject({
+        statusCode: 400,
+        body: { error: `input ${manifest.signature.inputs[0].name}: shape [1,0,0,1] has a dimension of 0, so each row holds no values: send rows of at least one value` },
+      });
+    }
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 
