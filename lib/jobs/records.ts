@@ -44,7 +44,7 @@ export type Job = z.infer<typeof jobSchema>;
 export type JobKind = (typeof JOB_KINDS)[number];
 export type JobPatch = Partial<Pick<Job, 'status' | 'progress' | 'result' | 'error' | 'attempts' | 'deadline' | 'owner' | 'heartbeat' | 'heartbeatMs'>>;
 
-const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function validateJobId(id: string): string {
   if (!JOB_ID.test(id)) throw new BadRequestError(`invalid job id ${quoted(id)}: expected a UUID`);
@@ -87,8 +87,24 @@ export async function createJob(
  * running job shows its heartbeat: when the attempt running it last said it is alive.
  */
 export async function readJob(store: ObjectStore, id: string): Promise<Job> {
-  const { owner: _worker, heartbeatMs: _interval, ...job } = asSeen(await readJobRecord(store, id));
-  return job; // which attempt runs it, and how often it renews its heartbeat, are the workers' business
+  // Ids are made lower-case (randomUUID); a UUID is the same in capitals (RFC 9562).
+  const { owner: _worker, heartbeatMs: _interval, request, ...job } = asSeen(await readJobRecord(store, id.toLowerCase()));
+  // Which attempt runs it, and how often it renews its heartbeat, are the workers' business; rows sent inline are the worker's to read.
+  return { ...job, request: withoutBulk(request) };
+}
+
+/** An array whose JSON is longer than this is told by its length in a job's answer, not repeated. */
+const BULK_CHARS = 4096;
+
+/**
+ * The request as a job's answer shows it: its options as sent, its inline rows (instances, labels,
+ * validation rows) by their count. Repeated whole, a fine-tune of 5 MB of rows answered every poll
+ * with 5 MB, and a request near the 6 MB limit would have made an answer over what Lambda returns.
+ */
+function withoutBulk(value: unknown): unknown {
+  if (Array.isArray(value)) return JSON.stringify(value).length > BULK_CHARS ? `(${value.length} items, not repeated in the job's answer)` : value;
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, withoutBulk(inner)]));
 }
 
 /** A queued or running job past its deadline, as it ended: failed. What the store holds is left as it is. */

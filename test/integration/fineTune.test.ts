@@ -208,6 +208,29 @@ describe('fine-tune', () => {
     expect((await callHttpApi(app.fineTune as Handler, 'POST', path, '')).body).toMatchObject({ version: 1 });
   });
 
+  it("a job's answer tells inline rows by their count, not repeated at every poll; its id is read in capitals too", async () => {
+    const instances = Array.from({ length: 1000 }, (_, i) => irisRows.instances[i % irisRows.instances.length]);
+    const labels = instances.map((_, i) => irisRows.labels[i % irisRows.labels.length]);
+    const config = { epochs: 2, trainableLayers: ['dense_Dense1'] };
+    const job = await createJob(
+      store,
+      'fine-tune',
+      { name: 'iris', version: 1 },
+      { instances, labels, config, validation: { instances: instances.slice(0, 100), labels: labels.slice(0, 100) } },
+    );
+    for (const id of [job.id, job.id.toUpperCase()]) {
+      const answer = await call(app.metadata, 'GET', `/v2/jobs/${id}`);
+      expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+      expect(answer.body.request).toEqual({
+        instances: "(1000 items, not repeated in the job's answer)",
+        labels: "(1000 items, not repeated in the job's answer)",
+        config,
+        validation: { instances: "(100 items, not repeated in the job's answer)", labels: labels.slice(0, 100) },
+      });
+    }
+    expect(JSON.parse(await store.get(`_jobs/${job.id}.json`).then((b) => Buffer.from(b).toString('utf8'))).request.instances).toHaveLength(1000);
+  });
+
   it('a read route sent a body is a 400 naming its query parameters', async () => {
     const answer = await callHttpApi(app.metadata as Handler, 'GET', '/v2/models/iris', '{"alias": "production"}');
     expect(answer).toMatchObject({ statusCode: 400, body: { error: 'this route takes no body, and 23 bytes came: its options are query parameters (alias)' } });
