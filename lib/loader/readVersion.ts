@@ -3,9 +3,9 @@
  * sha256 and builds the TF.js model. A mismatch, a file gone, or files TF.js cannot build, is an
  * IntegrityError and nothing is returned.
  */
-import { IntegrityError, NotFoundError, UNBUILDABLE_VERSION } from '../errors.js';
+import { IntegrityError, UNBUILDABLE_VERSION } from '../errors.js';
 import { concatWeights, formatOf, parseModelJson, weightPaths, type ModelFiles } from '../registry/artifacts.js';
-import { keys, readManifest, sha256Hex, type Manifest } from '../registry/index.js';
+import { readManifest, readVersionFile, type Manifest } from '../registry/index.js';
 import { isBackendFault } from '../runtime/recovery.js';
 import { checkRunsOnThisBackend } from './otherBackend.js';
 import { disposeModel, modelFromMemory, useOutputOrder, type TfModel } from '../runtime/tfModel.js';
@@ -21,17 +21,10 @@ export interface LoadedModel {
 }
 
 async function fetchChecked(store: ObjectStore, manifest: Manifest, file: string): Promise<Uint8Array> {
-  const expected = manifest.files[file];
-  if (!expected) throw new IntegrityError(`${manifest.name}:${manifest.version}: ${file} is not listed in the manifest`);
   // The manifest exists, so the version does: a file of it gone from the store is damage (500), not
   // the 404 of an unknown model or version.
-  const bytes = await store.get(keys.file(manifest.name, manifest.version, file)).catch((error: unknown) => {
-    if (error instanceof NotFoundError) throw new IntegrityError(`${manifest.name}:${manifest.version}: ${file} is missing from the store`, { cause: error });
-    throw error;
-  });
-  if (sha256Hex(bytes) !== expected) {
-    throw new IntegrityError(`${manifest.name}:${manifest.version}: ${file} does not match its sha256 in the manifest`);
-  }
+  const { bytes, problem } = await readVersionFile(store, manifest.name, manifest.version, manifest, file);
+  if (problem !== undefined) throw new IntegrityError(`${manifest.name}:${manifest.version}: ${file} ${problem}`);
   return bytes;
 }
 

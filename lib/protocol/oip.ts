@@ -149,7 +149,9 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number, k
   }
   if (!Array.isArray(input.data)) throw new BadRequestError(`${where}.data: expected an array`);
   const notANumber = (path: string, value: string | boolean) => new BadRequestError(`${path}: ${leafShown(value)} is not a number; datatype ${input.datatype} takes numbers`);
-  const { data } = dtype === 'float32' || dtype === 'int32' ? flattenNested(input.data, `${where}.data`, dtype, notANumber) : flattenNested(input.data, `${where}.data`);
+  // The datatype's own range from the first value the walk refuses: 1.5 as UINT8 is "not an integer in 0..255", not in int32's.
+  const range = INTEGER_RANGES[input.datatype];
+  const { data } = dtype === 'float32' || dtype === 'int32' ? flattenNested(input.data, `${where}.data`, dtype, notANumber, { range }) : flattenNested(input.data, `${where}.data`);
   if (input.datatype === 'FP16' && data instanceof Float32Array) roundToHalves(data, `${where}.data`);
   if (data.length !== elementCount(input.shape)) {
     throw new BadRequestError(`${where}: shape [${input.shape}] needs ${elementCount(input.shape)} values, data has ${data.length}`);
@@ -167,7 +169,6 @@ function decodeTensor(input: OipInferRequest['inputs'][number], index: number, k
     if (notBool >= 0) throw new BadRequestError(`${where}.data: element ${notBool} is the number ${data[notBool]}; datatype BOOL takes true or false`);
   }
   // flattenNested already holds numbers to float32 and int32; a narrower integer datatype sent is checked here (runModel's checkInput checks the model's dtype, and a narrower type the model declares).
-  const range = INTEGER_RANGES[input.datatype];
   if (range) checkValuesFit(dtype, data, `${where}.data`, range);
   return { name: input.name, dtype, shape: input.shape, data };
 }
@@ -327,8 +328,9 @@ export function oipResponse(
     const labels = topLabels(manifest, outputs[0]);
     all.push({ name: labelOutput, shape: [labels.length], datatype: 'BYTES', data: labels });
   }
-  // An output asked for by its node is answered under that name, as the client will look it up.
-  const answered = asked && wanted ? all.flatMap((o) => asked.filter((_, i) => wanted[i] === o.name).map((name) => ({ ...o, name }))) : all;
+  // In the order asked (as Triton answers), each under the name it was asked by: an output asked for
+  // by its node is looked up by that name.
+  const answered = asked && wanted ? asked.map((name, i) => ({ ...(all.find((o) => o.name === wanted[i]) as OutputTensor), name })) : all;
   return {
     model_name: manifest.name,
     model_version: String(manifest.version),

@@ -7,3 +7,4 @@ export * from './createVersion.js';
 export * from './claimedVersion.js';
 export { keys } from './keys.js';
 export { sha256Hex } from './checksum.js';
+export { readVersionFile } from './intact.js';

@@ -135,6 +135,17 @@ describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
     expect(answer.body.outputs[0]).toMatchObject({ name: 'label', datatype: 'BYTES', shape: [2] });
   });
 
+  it('outputs come back in the order the request lists them (as Triton answers), whichever order the model has', async () => {
+    const inputs = FEATURES.map((name, i) => ({ name, shape: [2], datatype: 'FP64', data: [i + 1, 0] }));
+    const all = await call(app.predict, 'POST', '/v2/models/lin/infer', { inputs });
+    const names: string[] = all.body.outputs.map((o: { name: string }) => o.name);
+    expect(names.length).toBeGreaterThan(1);
+    const reversed = [...names].reverse();
+    const asked = await call(app.predict, 'POST', '/v2/models/lin/infer', { inputs, outputs: reversed.map((name) => ({ name })) });
+    expect(asked.body.outputs.map((o: { name: string }) => o.name)).toEqual(reversed);
+    expect(asked.body.outputs).toEqual([...all.body.outputs].reverse());
+  });
+
   it('an empty outputs list answers every output, as an absent one does (Triton reads it so)', async () => {
     const inputs = FEATURES.map((name, i) => ({ name, shape: [2], datatype: 'FP64', data: [i + 1, 0] }));
     const all = await call(app.predict, 'POST', '/v2/models/lin/infer', { inputs });

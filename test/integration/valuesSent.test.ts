@@ -38,6 +38,7 @@ describe('values beyond what the model computes in', () => {
     ['OIP INT32 data with a fraction', '/v2/models/iris/infer', fp32([5, 3, 1, 1.5], 'INT32'), /1\.5 is not an integer/],
     ['OIP INT8 data beyond int8', '/v2/models/iris/infer', fp32([5, 3, 1, 300], 'INT8'), /300 is not an integer in -128\.\.127/],
     ['OIP UINT8 data below zero', '/v2/models/iris/infer', fp32([5, 3, 1, -1], 'UINT8'), /-1 is not an integer in 0\.\.255/],
+    ['OIP UINT8 data with a fraction', '/v2/models/iris/infer', fp32([5, 3, 1, 1.5], 'UINT8'), /1\.5 is not an integer in 0\.\.255/],
   ])('%s: 400 naming the value', async (_case, path, body, message) => expectRefused(path, body, message));
 
   it('evaluate refuses the row instead of scoring it', async () => {
