@@ -53,7 +53,7 @@ export async function measurePreprocess(options: { quick?: boolean } = {}): Prom
   const modelJson = parseModelJson(files.get('model.json'));
   const model = (await modelFromMemory(formatOf(modelJson), modelJson, concatWeights(modelJson, files))) as { predict(x: tf.Tensor): tf.Tensor; dispose(): void };
   const decoded = decodeImage(bytes, 'photo');
-  const plane = toPlane(decoded, 3);
+  const plane = toPlane(decoded, 3, 'drop');
   const input = tf.zeros([1, 224, 224, 3]);
   const before = tf.memory().numTensors;
   let result: PreprocessBenchResult;
@@ -62,7 +62,7 @@ export async function measurePreprocess(options: { quick?: boolean } = {}): Prom
       {
         decode: async () => decodeImage(bytes, 'photo'),
         orientation: () => exifOrientation(bytes),
-        colour: async () => toPlane(decoded, 3),
+        colour: async () => toPlane(decoded, 3, 'drop'),
         'resize (tf.image.resizeBilinear)': async () => {
           const resized = tf.tidy(() => tf.image.resizeBilinear(tf.tensor3d(plane.data, [plane.height, plane.width, 3]), [224, 224], true));
           resized.dataSync();

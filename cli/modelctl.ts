@@ -91,6 +91,7 @@ program
   .option('--channel-order <order>', 'image: rgb | bgr (default rgb)')
   .option('--layout <layout>', 'image: hwc | chw, channels last or first (default hwc; chw for a model converted from PyTorch)')
   .option('--grey-weights <r,g,b>', 'image, 1 channel: grey = r*R + g*G + b*B (default luminance 0.299,0.587,0.114)')
+  .option('--alpha <alpha>', "image: drop | white: a PNG's transparency ignored (its stored colour, as decode_png reads it) or composited over white (default drop)")
   .option('--invert <when>', 'image: never | always | auto (default never)')
   .option('--no-exif-orientation', 'image: do not turn JPEGs upright by their EXIF orientation')
   .option('--features <names>', 'tabular inputs: comma-separated feature names, in the model input order')

@@ -30,6 +30,7 @@ export interface PreprocessingOptions {
   channelOrder?: string;
   layout?: string;
   greyWeights?: string;
+  alpha?: string;
   invert?: string;
   exifOrientation?: boolean;
   features?: string;
@@ -91,6 +92,7 @@ function image(options: PreprocessingOptions, size: string): Record<string, unkn
     channelOrder: options.channelOrder,
     layout: options.layout,
     greyWeights: options.greyWeights === undefined ? undefined : numbers('grey-weights', options.greyWeights),
+    alpha: options.alpha,
     invert: options.invert,
     exifOrientation: options.exifOrientation,
   });
@@ -151,9 +153,9 @@ export async function preprocessingFrom(options: PreprocessingOptions): Promise<
   if (options.image !== undefined) return checked(image(options, options.image), options);
   if (options.features !== undefined) return checked(tabular(options, list(options.features)), options);
   if (options.vocabulary !== undefined) return checked(await text(options, options.vocabulary), options);
-  const imageOnly = (['resize', 'alignCorners', 'halfPixelCenters', 'fit', 'crop', 'fill', 'scale', 'offset', 'channelOrder', 'layout', 'greyWeights', 'invert'] as const).filter(
-    (k) => options[k] !== undefined,
-  );
+  const imageOnly = (
+    ['resize', 'alignCorners', 'halfPixelCenters', 'fit', 'crop', 'fill', 'scale', 'offset', 'channelOrder', 'layout', 'greyWeights', 'alpha', 'invert'] as const
+  ).filter((k) => options[k] !== undefined);
   if (imageOnly.length > 0 || options.mean !== undefined || options.std !== undefined) {
     throw new UsageError('preprocessing flags need the input kind: --image WxHxC, --features a,b,c or --vocabulary file');
   }

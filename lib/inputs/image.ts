@@ -5,7 +5,7 @@
  *   0. check what decoding and fitting it takes against the memory budget, from its header  (workingMemory.ts)
  *   1. decode PNG or JPEG to RGBA                          (decode.ts)
  *   2. turn upright by the JPEG's EXIF orientation         (orientation.ts; exifOrientation: false skips it)
- *   3. alpha over white; grey (luminance, or greyWeights) or RGB   (plane.ts)
+ *   3. alpha dropped or over white; grey (luminance, or greyWeights) or RGB   (plane.ts)
  *   4. invert (255 - v) if asked; BGR order if asked
  *   5. fit to width x height: stretch, cover, contain, mnist, resampled by `resize`, or a crop box
  *      resized as tf.image.cropAndResize does   (fit.ts)
@@ -39,6 +39,14 @@ const settingsSchema = z
      * 0.114, for a model whose own pipeline weighs them otherwise (@vladmandic/human's 0.2989, 0.587, 0.114).
      */
     greyWeights: z.tuple([z.number(), z.number(), z.number()]).optional(),
+    /**
+     * A pixel's transparency: 'drop' reads the colour stored under it, as the pipelines models are
+     * trained and run with do (TensorFlow's decode_png with channels 3, tf.node.decodeImage(bytes, 3),
+     * tf.browser.fromPixels, PIL's convert('RGB')); 'white' composites it over white (a drawing on a
+     * transparent canvas). A push settles it ('drop' unless given: ops/pushFolder.ts); a manifest
+     * without it was pushed before it existed and was served over white, as it still is.
+     */
+    alpha: z.enum(['drop', 'white']).default('white'),
     /** Resampling: TF.js's resizeBilinear or resizeNearestNeighbor, or area averaging (ours). */
     resize: z.enum(['bilinear', 'nearest', 'area']).default('bilinear'),
     /** As in tf.image.resizeBilinear / resizeNearestNeighbor (TF 1's legacy grid when both are false). */
@@ -121,7 +129,7 @@ async function checkedHeader(settings: ImageSettings, bytes: Uint8Array, where: 
 async function imageRow(settings: ImageSettings, bytes: Uint8Array, where: string, out: Float32Array, budget?: EncodeBudget): Promise<void> {
   const { header, orientation } = await checkedHeader(settings, bytes, where, budget);
   const decoded = decodeImage(bytes, where, header);
-  let plane = inverted(toPlane(decoded, settings.channels, settings.greyWeights), settings.invert);
+  let plane = inverted(toPlane(decoded, settings.channels, settings.alpha, settings.greyWeights), settings.invert);
   if (settings.channelOrder === 'bgr') plane = toBgr(plane);
   const fitted = fitPlane(settings, plane, orientation, where);
   const c = settings.channels;

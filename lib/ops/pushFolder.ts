@@ -239,6 +239,19 @@ export interface PushOptions extends CreateVersionOptions {
   trialBackend?: BackendName;
 }
 
+/**
+ * A new image model reads a PNG's colour as stored, its transparency ignored, unless the push says
+ * otherwise: its authors' pipelines read it so (TensorFlow's decode_png with 3 channels,
+ * tf.node.decodeImage(bytes, 3), tf.browser.fromPixels, PIL's convert('RGB')), and compositing over
+ * white moved nsfwjs's answer on a half-transparent photo by 0.16 and flipped human's liveness label.
+ * Written into the manifest: one without it (pushed before) is still read over white.
+ */
+function withAlphaDropped(fields: Partial<ManifestFields>): Partial<ManifestFields> {
+  const input = fields.transforms?.input as Record<string, unknown> | undefined;
+  if (input?.kind !== 'image' || input.alpha !== undefined) return fields;
+  return { ...fields, transforms: { ...fields.transforms, input: { ...input, kind: 'image', alpha: 'drop' } } };
+}
+
 /** A TF.js model's files (model.json and its shards) -> a new version; `source` goes in the lineage. */
 export async function pushModelFiles(
   store: ObjectStore,
@@ -260,7 +273,7 @@ export async function pushModelFiles(
   const task = given.task ?? guessTask(modelJson, signature, Array.isArray(given.labels) ? given.labels : undefined, given.scores);
   checkFieldsFit(signature, task, given);
   // After the checks of fit: preprocessing on a model of several inputs is refused for that first.
-  const fields = withWholePixels(signature.inputs[0], given);
+  const fields = withAlphaDropped(withWholePixels(signature.inputs[0], given));
   const scores = fields.scores ?? guessScores(modelJson, signature, task);
   const answerOutput = fields.answerOutput === undefined ? {} : { answerOutput: signature.outputs[0].name };
   // The backend the trial example ran on: a function on another runs it again at load.

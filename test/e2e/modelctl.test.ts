@@ -175,7 +175,8 @@ describe('modelctl', () => {
       '0.25',
     );
     expect(image.stdout).toMatch(
-      /preprocessing: .*"kind":"image","width":2,"height":2,"channels":1,"resize":"nearest","alignCorners":false,"halfPixelCenters":true,"fit":"cover".*"mean":0.5,"std":0.25/,
+      // alpha: a PNG's transparency is dropped unless the push says otherwise (the schema alone reads an older manifest over white).
+      /preprocessing: .*"kind":"image","width":2,"height":2,"channels":1,"alpha":"drop","resize":"nearest","alignCorners":false,"halfPixelCenters":true,"fit":"cover".*"mean":0.5,"std":0.25/,
     );
     for (const bad of [
       ['--image', '224x224x3', '--align-corners', '--half-pixel-centers'],
@@ -292,6 +293,7 @@ describe('modelctl', () => {
         [['--fit', 'bogus'], /^modelctl: --fit must be one of stretch, cover, contain, mnist, got "bogus"$/m],
         [['--resize', 'bogus'], /^modelctl: --resize must be one of bilinear, nearest, area, got "bogus"$/m],
         [['--invert', 'bogus'], /^modelctl: --invert must be one of never, always, auto, got "bogus"$/m],
+        [['--alpha', 'black'], /^modelctl: --alpha must be one of drop, white, got "black"$/m],
         [['--channel-order', 'xyz'], /^modelctl: --channel-order must be one of rgb, bgr, got "xyz"$/m],
         [['--fill', '300'], /^modelctl: --fill: Too big: expected number to be <=255, got "300"$/m],
         [['--std', '0'], /^modelctl: --std: std must be positive, got "0"$/m],

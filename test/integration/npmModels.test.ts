@@ -76,6 +76,9 @@ beforeAll(async () => {
   photos = [
     ...jpegs.map((bytes, i) => ({ name: path.basename(PHOTOS[i]), bytes, pixels: () => rgbTensor(libjpegTurboDecode(bytes)) })),
     { name: `${path.basename(PHOTOS[2], '.jpg')}.png`, bytes: pngBytes, pixels: () => rgbTensor(last) },
+    // The same pixels with the left third fully transparent and the rest half: tf.node.decodeImage(bytes, 3),
+    // as nsfwjs's README decodes, drops the alpha channel, so its reference is the same pixels.
+    { name: `${path.basename(PHOTOS[2], '.jpg')}-transparent.png`, bytes: seeThrough(last), pixels: () => rgbTensor(last) },
   ];
 
   const nsfwjs = await import('nsfwjs');
@@ -95,6 +98,14 @@ describe.each(['nsfw', 'nsfw-graph'])('%s (nsfwjs) through our predict', (model)
     }
   });
 });
+
+/** A PNG of these pixels with the left third's alpha 0 and the rest's 128 (the colour stored under it). */
+function seeThrough({ width, height, data }: Rgba): Uint8Array {
+  const png = new PNG({ width, height });
+  png.data = Buffer.from(data);
+  for (let p = 0; p < width * height; p++) png.data[p * 4 + 3] = p % width < width / 3 ? 0 : 128;
+  return new Uint8Array(PNG.sync.write(png));
+}
 
 /** classify()'s probability of each class on an int32 [H, W, 3] tensor (disposed after). */
 async function theirAnswer(model: string, pixels: tf.Tensor3D): Promise<Record<string, number>> {
@@ -126,6 +137,20 @@ describe('the parity is not an accident of the tolerance', () => {
     const plain = (await call(other.predict, 'POST', '/v1/models/plain:predict', body)).body.predictions[0].scores;
     const score = (scores: { label: string; score: number }[], label: string) => scores.find((s) => s.label === label)?.score ?? Number.NaN;
     expect(Math.max(...CLASSES.map((c) => Math.abs(score(aligned, c) - score(plain, c))))).toBeGreaterThan(1e-4);
+  });
+
+  it('composited over white (alpha white) the partly transparent photo answers differently by more than 1e-2', async () => {
+    const store = await tempFolderStore();
+    const dir = await mkdtemp(path.join(tmpdir(), 'nsfwjs-'));
+    const input = await preprocessingFrom({ image: '224x224x3', alignCorners: true, alpha: 'white' });
+    await pushModelFolder(store, await exportNsfwModel('MobileNetV2', dir), 'white', { labels: CLASSES, transforms: { input: input as { kind: string } } });
+    const other = serving(store.uri);
+    const photo = photos[photos.length - 1];
+    const body = { instances: [{ b64: Buffer.from(photo.bytes).toString('base64') }] };
+    const dropped = (await call(app.predict, 'POST', '/v1/models/nsfw:predict', body)).body.predictions[0].scores;
+    const white = (await call(other.predict, 'POST', '/v1/models/white:predict', body)).body.predictions[0].scores;
+    const score = (scores: { label: string; score: number }[], label: string) => scores.find((s) => s.label === label)?.score ?? Number.NaN;
+    expect(Math.max(...CLASSES.map((c) => Math.abs(score(dropped, c) - score(white, c))))).toBeGreaterThan(1e-2);
   });
 });
 

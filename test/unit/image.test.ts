@@ -366,9 +366,19 @@ describe('alpha', () => {
     ['half transparent black', [0, 0, 0, 128] as Rgba, 127 / 255],
     ['opaque black', [0, 0, 0, 255] as Rgba, 0],
     ['transparent red', [255, 0, 0, 0] as Rgba, 1],
-  ])('%s is composited over white', async (_name, pixel, expected) => {
-    const t = transform({ width: 4, height: 4 });
-    const out = await encodeImages(t, [b64(pngBytes(4, 4, () => pixel))]);
+  ])('%s is composited over white (alpha white, as a manifest without alpha reads it)', async (_name, pixel, expected) => {
+    for (const t of [transform({ width: 4, height: 4 }), transform({ width: 4, height: 4, alpha: 'white' })]) {
+      const out = await encodeImages(t, [b64(pngBytes(4, 4, () => pixel))]);
+      for (const v of out) expect(v).toBeCloseTo(expected, 5);
+    }
+  });
+
+  it.each([
+    ['fully transparent black', [0, 0, 0, 0] as Rgba, 0],
+    ['half transparent black', [0, 0, 0, 128] as Rgba, 0],
+    ['transparent red', [255, 0, 0, 0] as Rgba, 0.299],
+  ])('%s is the colour stored under it with alpha drop (luminance of it)', async (_name, pixel, expected) => {
+    const out = await encodeImages(transform({ width: 4, height: 4, alpha: 'drop' }), [b64(pngBytes(4, 4, () => pixel))]);
     for (const v of out) expect(v).toBeCloseTo(expected, 5);
   });
 });

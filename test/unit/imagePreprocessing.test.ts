@@ -205,6 +205,36 @@ describe('grey', () => {
   });
 });
 
+describe('transparency', () => {
+  // The card with the left third fully transparent and the rest half: colour stored under every alpha.
+  const seeThrough: Painter = (x, y) => {
+    const [r, g, b] = card(x, y);
+    return [r, g, b, x < WIDTH / 3 ? 0 : 128];
+  };
+  const resized = (plane: tf.Tensor3D) => tf.tidy(() => tf.div(tf.image.resizeBilinear(plane, [16, 24]), 255).dataSync());
+
+  it("'drop' reads the colour stored under the alpha, as decode_png with 3 channels does: the opaque card's input", async () => {
+    const dropped = await encodeImages(settings({ alpha: 'drop' }), [b64(pngBytes(WIDTH, HEIGHT, seeThrough))]);
+    expect(maxDifference(dropped, resized(decoded()))).toBeLessThanOrEqual(1e-5);
+  });
+
+  it("'white' composites it over white: c * a + 255 * (1 - a), then resized", async () => {
+    const rgba = pixels(WIDTH, HEIGHT, seeThrough);
+    const over = Float32Array.from({ length: WIDTH * HEIGHT * 3 }, (_, i) => {
+      const p = Math.floor(i / 3) * 4;
+      const a = rgba[p + 3] / 255;
+      return rgba[p + (i % 3)] * a + 255 * (1 - a);
+    });
+    const white = await encodeImages(settings({ alpha: 'white' }), [b64(pngBytes(WIDTH, HEIGHT, seeThrough))]);
+    expect(maxDifference(white, resized(tf.tensor3d(over, [HEIGHT, WIDTH, 3])))).toBeLessThanOrEqual(1e-5);
+    expect(maxDifference(white, resized(decoded()))).toBeGreaterThan(0.1);
+  });
+
+  it('a manifest without alpha (pushed before it existed) is read over white, as it was served', () => {
+    expect(settings({}).alpha).toBe('white');
+  });
+});
+
 describe('EXIF orientation', () => {
   // A 3 x 2 image whose six pixels are all different: where each lands tells the turn or mirror.
   const colours: [number, number, number][] = [

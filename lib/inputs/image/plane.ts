@@ -6,9 +6,10 @@ import type { Plane } from './areaResize.js';
 
 /**
  * RGBA -> 1 (luminance 0.299R + 0.587G + 0.114B, or `greyWeights` [r, g, b] when the model's own
- * pipeline weighs them otherwise) or 3 channels, alpha composited over white, 0..255.
+ * pipeline weighs them otherwise) or 3 channels, 0..255: the colour stored under the alpha
+ * ('drop', as decode_png with 3 channels reads it), or composited over white ('white').
  */
-export function toPlane(image: { width: number; height: number; rgba: Uint8Array }, channels: 1 | 3, greyWeights?: [number, number, number]): Plane {
+export function toPlane(image: { width: number; height: number; rgba: Uint8Array }, channels: 1 | 3, alpha: 'drop' | 'white', greyWeights?: [number, number, number]): Plane {
   const n = image.width * image.height;
   const data = new Float32Array(n * channels);
   const { rgba } = image;
@@ -17,7 +18,7 @@ export function toPlane(image: { width: number; height: number; rgba: Uint8Array
     : (r: number, g: number, b: number) => (299 * r + 587 * g + 114 * b) / 1000;
   for (let i = 0; i < n; i++) {
     const p = i * 4;
-    const a = rgba[p + 3] / 255;
+    const a = alpha === 'drop' ? 1 : rgba[p + 3] / 255;
     const white = 255 * (1 - a);
     const r = rgba[p] * a + white;
     const g = rgba[p + 1] * a + white;
