@@ -191,13 +191,19 @@ export async function rollbackAlias(store: ObjectStore, model: string, alias: st
   // A damaged alias has no history to go back to: said as damage (a DamagedAliasError), which
   // setting the alias mends, not as an alias that does not exist.
   await readAlias(store, model, alias);
-  const stored = await update(store, model, alias, (current) => {
+  const intact = new Set<number>(); // checked once each, whatever concurrent moves make the update read again
+  const stored = await update(store, model, alias, async (current) => {
     if (!current) throw new NotFoundError(`model ${model} has no alias ${alias}`);
     if (options.from !== undefined && current.version !== options.from) {
       throw new ConflictError(`alias ${alias} of ${model} points at version ${current.version}, not ${options.from}: nothing was rolled back`);
     }
     const [target, ...rest] = current.previous;
     if (target === undefined) throw new ConflictError(`alias ${alias} of ${model} has no previous version to roll back to`);
+    // As a PUT: the version gone back to must be one the function can load (a rollback is the emergency path).
+    if (!intact.has(target)) {
+      await checkVersionIntact(store, model, target, await readManifest(store, model, target), alias);
+      intact.add(target);
+    }
     return { version: target, previous: rest, updatedAt: new Date().toISOString() };
   });
   return stored as AliasRecord;

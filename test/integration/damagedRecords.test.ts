@@ -15,6 +15,7 @@ import { tempFolderStore } from '../helpers/stores.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { DAMAGED_VERSION } from '../../lib/errors.js';
 import { DAMAGED_MANIFEST, readAlias, readManifest } from '../../lib/registry/index.js';
+import { pushModelFolder } from '../../lib/ops/pushFolder.js';
 
 const FLOWER = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 let store: FolderStore;
@@ -140,5 +141,23 @@ describe('a damaged record in the store', () => {
     expect(await readAlias(store, 'bad-weights', 'staging')).toBeUndefined();
     await store.delete('bad-weights/versions/1/weights.bin');
     expect((await call(app.fineTune, 'PUT', '/v2/models/bad-weights/aliases/staging', { version: 1 })).body.error).toMatch(/\(weights\.bin is missing from the store\)/);
+  });
+
+  it('nor rolled back onto one: 409 naming the file, the alias and its history as they were', async () => {
+    await pushModelFolder(store, 'models/iris/versions/1', 'rolled');
+    await pushModelFolder(store, 'models/iris/versions/1', 'rolled');
+    for (const version of [1, 2]) expect((await call(app.fineTune, 'PUT', '/v2/models/rolled/aliases/rb', { version })).statusCode).toBe(200);
+    const before = await readAlias(store, 'rolled', 'rb');
+    const weights = await readFile('models/iris/versions/1/weights.bin');
+    await store.put('rolled/versions/1/weights.bin', weights.subarray(4));
+    const refused = await call(app.fineTune, 'POST', '/v2/models/rolled/aliases/rb/rollback');
+    expect(refused).toMatchObject({
+      statusCode: 409,
+      body: { error: expect.stringMatching(/^version 1 of rolled is damaged \(weights\.bin does not match its sha256 in the manifest\): alias rb was not moved/) },
+    });
+    expect(await readAlias(store, 'rolled', 'rb')).toEqual(before);
+    // Mended (the same bytes back), the same rollback goes through.
+    await store.put('rolled/versions/1/weights.bin', weights);
+    expect(await call(app.fineTune, 'POST', '/v2/models/rolled/aliases/rb/rollback')).toMatchObject({ statusCode: 200, body: { version: 1 } });
   });
 });

@@ -41,7 +41,10 @@ export const fineTuneRoutes = {
     summary: 'move an alias back to its previous version',
     responses: {
       '200': { description: 'the alias record', schema: aliasRecord },
-      '409': { description: 'nothing to roll back to, the alias does not point at `from`, or other moves of the alias kept winning the race to write it' },
+      '409': {
+        description:
+          'nothing to roll back to, the version gone back to is damaged (its files do not match their sha256: the message names the file), the alias does not point at `from`, or other moves of the alias kept winning the race to write it',
+      },
     },
   },
 } as const satisfies Record<string, RouteSpec>;
