@@ -49,6 +49,17 @@ export class FolderStore implements ObjectStore {
     this.uri = pathToFileURL(this.root).href;
   }
 
+  /**
+   * A read of a key no file can hold: a folder (`_datasets`), a path through a file in the store
+   * (`a.csv/b.csv`), a name longer than the file system takes. On S3 each is a key with no object.
+   * A root that is itself a path through a file is a misconfigured store, not a missing object.
+   */
+  private async isNoObject(error: unknown): Promise<boolean> {
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === 'ENOTDIR') return (await fs.stat(this.root).catch(() => undefined))?.isDirectory() === true;
+    return isMissing(error) || code === 'EISDIR' || code === 'ENAMETOOLONG';
+  }
+
   private file(key: string): string {
     // Keys come from validated names, but a store must never escape its root whatever it is given.
     if (key.split('/').some((part) => part === '..') || path.isAbsolute(key)) {
@@ -61,7 +72,7 @@ export class FolderStore implements ObjectStore {
     try {
       return new Uint8Array(await fs.readFile(this.file(key)));
     } catch (error) {
-      if (isMissing(error)) throw new NotFoundError(`no object ${key}`);
+      if (await this.isNoObject(error)) throw new NotFoundError(`no object ${key}`);
       throw error;
     }
   }
@@ -71,10 +82,12 @@ export class FolderStore implements ObjectStore {
     try {
       handle = await fs.open(this.file(key), 'r');
     } catch (error) {
-      if (isMissing(error)) throw new NotFoundError(`no object ${key}`);
+      if (await this.isNoObject(error)) throw new NotFoundError(`no object ${key}`);
       throw error;
     }
     try {
+      // A folder opens for reading; its reads fail (EISDIR) only once the stream is read.
+      if (!(await handle.stat()).isFile()) throw new NotFoundError(`no object ${key}`);
       // As S3 answers an empty range: without reading, or checking the version.
       if (options.end !== undefined && options.end <= (options.start ?? 0)) {
         await handle.close();
@@ -124,7 +137,7 @@ export class FolderStore implements ObjectStore {
       if (!stat.isFile()) return undefined;
       return { key, size: stat.size, lastModified: stat.mtime, etag: etagOf(stat) };
     } catch (error) {
-      if (isMissing(error)) return undefined;
+      if (await this.isNoObject(error)) return undefined;
       throw error;
     }
   }

@@ -225,6 +225,12 @@ describe('evaluate handler', () => {
     ['a data set outside the store', { dataset: 's3://someone-else/data.csv' }, 403, /outside the model store/],
     ['a data set that does not exist', { dataset: '_datasets/none.csv' }, 404, /no object _datasets\/none.csv/],
     ['a data set key that climbs out', { dataset: '../etc/passwd.csv' }, 400, /invalid data set key/],
+    // Keys no file holds are keys of no object, as on S3 (the folder store answered 500 "refused access").
+    ['a data set key naming a folder', { dataset: '_datasets', format: 'csv' }, 404, /no object _datasets$/],
+    ['a data set key through a file', { dataset: '_datasets/lin.csv/x.csv' }, 404, /no object _datasets\/lin\.csv\/x\.csv/],
+    ['a data set key with a part longer than a file name', { dataset: `_datasets/${'a'.repeat(300)}.csv` }, 404, /no object _datasets\/a{300}\.csv/],
+    ['a data set key over 1024 bytes', { dataset: `_datasets/${'é'.repeat(600)}.csv` }, 400, /^data set key of 1214 bytes: a key in the store is at most 1024 bytes$/],
+    ['a data set key with a NUL', { dataset: '_datasets/a\u0000b.csv' }, 400, /^invalid data set key "_datasets\/a\\u0000b\.csv": it holds a control character$/],
     ['a missing label column', { dataset: '_datasets/lin.csv' }, 400, /label column "label" not found; the data set has columns f1, f2, f3, f4, id, truth/],
     ['an unknown format', { dataset: '_datasets/lin.parquet' }, 400, /cannot tell the format/],
   ])('answers %s with %i', async (_case, body, status, message) => {

@@ -99,12 +99,22 @@ it('a bucket that does not exist (s3rver answers NoSuchBucket): 500 naming a ref
   expectRefused(await call(served.metadata, 'GET', '/v2/models/iris'), 'metadata');
 });
 
-it('a folder store where a model folder is a file (ENOTDIR): 500 naming a refused store, no Retry-After', async () => {
+it('a folder store whose root is a path through a file (ENOTDIR): 500 naming a refused store, no Retry-After', async () => {
+  const parent = await mkdtemp(path.join(tmpdir(), 'refused-'));
+  await writeFile(path.join(parent, 'models'), 'not a folder');
+  const served = serving(pathToFileURL(path.join(parent, 'models', 'store')).href);
+  expectRefused(await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS), 'predict');
+  expectRefused(await call(served.metadata, 'GET', '/v2/models/iris'), 'metadata');
+});
+
+it('a file where a model folder would be is an object, not a model: 404, as S3 answers a key under it', async () => {
   const root = await mkdtemp(path.join(tmpdir(), 'refused-'));
   await cp('models/iris', path.join(root, 'iris'), { recursive: true });
   await writeFile(path.join(root, 'spam'), 'not a folder');
   const served = serving(pathToFileURL(root).href);
   expect((await call(served.predict, 'POST', '/v1/models/iris:predict', IRIS)).statusCode).toBe(200);
-  expectRefused(await call(served.predict, 'POST', '/v1/models/spam:predict', SPAM), 'predict');
-  expectRefused(await call(served.metadata, 'GET', '/v2/models/spam'), 'metadata');
+  for (const answer of [await call(served.predict, 'POST', '/v1/models/spam:predict', SPAM), await call(served.metadata, 'GET', '/v2/models/spam')]) {
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(404);
+    expect(answer.body.error).toMatch(/spam/);
+  }
 });

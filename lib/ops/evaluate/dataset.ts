@@ -37,6 +37,10 @@ export function datasetKey(store: ObjectStore, dataset: string): string {
   if (key === '' || key.split('/').some((part) => part === '..' || part === '') || key.startsWith('/')) {
     throw new BadRequestError(`invalid data set key ${quoted(key)}`);
   }
+  // S3's limit on a key, 1,024 bytes of UTF-8; and no control characters (S3 advises against them; a NUL no file system takes).
+  if (Buffer.byteLength(key) > 1024) throw new BadRequestError(`data set key of ${Buffer.byteLength(key)} bytes: a key in the store is at most 1024 bytes`);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(key)) throw new BadRequestError(`invalid data set key ${quoted(key)}: it holds a control character`);
   return key;
 }
 
