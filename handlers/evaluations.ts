@@ -6,6 +6,7 @@
 import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { evaluationsRoutes } from '../lib/api/routes/evaluate.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
+import { BadRequestError } from '../lib/errors.js';
 import { acceptedReply, submitJob } from '../lib/jobs/index.js';
 import { logger } from '../lib/observability.js';
 import { evaluateJob } from '../lib/ops/evaluate/executor.js';
@@ -20,6 +21,12 @@ export const routes: Implementations<typeof evaluationsRoutes> = {
     const ref = modelRefFrom(params, query);
     const { loader, store } = services;
     if (query.async === 'true') {
+      // A job's result is kept as JSON (GET /v2/jobs/{id}): an HTML report asked of one would be dropped unsaid.
+      if (query.report === 'html') {
+        throw new BadRequestError(
+          'report: report=html is the answer of an evaluation run now: a job (async=true) keeps its result as JSON at GET /v2/jobs/{id}; ask without async for the HTML',
+        );
+      }
       // 404 (the model's or the data set's), options of another task and bad inline labels or instances now, not in the job.
       const version = await loader.withModel(
         ref,

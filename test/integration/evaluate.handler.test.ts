@@ -374,6 +374,16 @@ describe('evaluate: options and labels that do not apply to the model', () => {
     expect(await jobs()).toBe(before);
   });
 
+  it('refuses an HTML report asked of a job (its result is kept as JSON), starting none', async () => {
+    const before = await jobs();
+    const body = { instances: [iris], labels: ['setosa'] };
+    const answer = await call(demo.evaluations, 'POST', '/v2/models/iris/evaluations?async=true&report=html', body);
+    expect(answer.statusCode, JSON.stringify(answer.body)).toBe(400);
+    expect(answer.body.error).toMatch(/report.*report=html is the answer of an evaluation run now: a job \(async=true\) keeps its result as JSON/);
+    expect(await jobs()).toBe(before);
+    expect((await call(demo.evaluations, 'POST', '/v2/models/iris/evaluations?async=false&report=html', body)).statusCode).toBe(200);
+  });
+
   it('refuses a label that is not one value (["setosa"] read as setosa through its text)', async () => {
     const answer = await call(demo.evaluate, 'POST', '/v2/models/iris/evaluate', { instances: [iris, iris], labels: ['setosa', ['setosa']] });
     expect(answer.statusCode).toBe(400);

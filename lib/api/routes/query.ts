@@ -22,7 +22,10 @@ export const formatQuery = aliasQuery.extend({
 
 export const evaluateQuery = aliasQuery.extend({
   async: z.enum(['true', 'false']).optional().describe('true: answer 202 with a job and evaluate in the job worker (poll /v2/jobs/{id})'),
-  report: z.enum(['json', 'html']).optional().describe('html: a self-contained HTML report (metrics, confusion matrix, ROC curves)'),
+  report: z
+    .enum(['json', 'html'])
+    .optional()
+    .describe('html: a self-contained HTML report (metrics, confusion matrix, ROC curves); with async=true a 400 (a job keeps its result as JSON)'),
 });
 
 export const rollbackQuery = z.strictObject({
