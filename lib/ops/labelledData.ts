@@ -9,7 +9,12 @@ export const labelledFields = {
   instances: z.array(z.unknown()).optional().describe('inputs as in predict: feature records, strings, {"b64": ...} images or raw tensor rows'),
   labels: z.array(z.unknown()).optional().describe('the true label (class name) or value of each instance'),
   dataset: z.string().optional().describe('a CSV or JSON Lines object in the model store: s3://bucket/prefix/key, file://..., or a key relative to the store'),
-  labelColumn: z.string().min(1).optional().describe('with "dataset": the column (CSV) or field (JSONL) holding the truth (default: label)'),
+  labelColumn: z
+    .string()
+    .min(1)
+    .max(1024)
+    .optional()
+    .describe('with "dataset": the column (CSV) or field (JSONL) holding the truth (default: label; a fine-tune\'s validation data set: the training data set\'s)'),
   format: z.enum(['csv', 'jsonl']).optional().describe('with "dataset": csv or jsonl (default: from the extension, .csv, .jsonl, .ndjson)'),
 };
 

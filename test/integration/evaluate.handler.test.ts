@@ -230,6 +230,7 @@ describe('evaluate handler', () => {
     ['a data set key through a file', { dataset: '_datasets/lin.csv/x.csv' }, 404, /no object _datasets\/lin\.csv\/x\.csv/],
     ['a data set key with a part longer than a file name', { dataset: `_datasets/${'a'.repeat(300)}.csv` }, 404, /no object _datasets\/a{300}\.csv/],
     ['a data set key over 1024 bytes', { dataset: `_datasets/${'é'.repeat(600)}.csv` }, 400, /^data set key of 1214 bytes: a key in the store is at most 1024 bytes$/],
+    ['a label column longer than 1024 characters (a job record keeps it)', { dataset: '_datasets/lin.csv', labelColumn: 'x'.repeat(1025) }, 400, /labelColumn/],
     ['a data set key with a NUL', { dataset: '_datasets/a\u0000b.csv' }, 400, /^invalid data set key "_datasets\/a\\u0000b\.csv": it holds a control character$/],
     ['a missing label column', { dataset: '_datasets/lin.csv' }, 400, /label column "label" not found; the data set has columns f1, f2, f3, f4, id, truth/],
     ['an unknown format', { dataset: '_datasets/lin.parquet' }, 400, /cannot tell the format/],

@@ -266,6 +266,27 @@ describe('fine-tune jobs', () => {
     expect(job.error).toBe(now.body.error);
   });
 
+  it("a validation data set holds its truth in the training data set's column unless it names its own, and its faults are named as its own", async () => {
+    const inherits = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', {
+      dataset: '_datasets/iris-test.csv',
+      labelColumn: 'species',
+      validation: { dataset: '_datasets/iris-test.csv' },
+      config: { epochs: 1 },
+    });
+    expect(inherits.statusCode, JSON.stringify(inherits.body)).toBe(202);
+    const succeeded = await waitForJob(app, inherits.body.id);
+    expect(succeeded.status, JSON.stringify(succeeded.error)).toBe('succeeded');
+    const own = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', {
+      dataset: '_datasets/iris-test.csv',
+      labelColumn: 'species',
+      validation: { dataset: '_datasets/iris-test.csv', labelColumn: 'truth' },
+      config: { epochs: 1 },
+    });
+    const failed = await waitForJob(app, own.body.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/^validation\.dataset _datasets\/iris-test\.csv: label column "truth" not found/);
+  });
+
   it('when the alias cannot be moved after the version is written, the job succeeds and its result names the version and the failure', async () => {
     const failing = failingPut('iris/aliases/production.json', 'connection reset');
     const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, { ...iris, config: { epochs: 1 }, promote: { alias: 'production' } });

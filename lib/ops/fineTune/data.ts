@@ -36,12 +36,18 @@ async function examplesOf(store: ObjectStore, manifest: Manifest, source: Labell
   const key = datasetKey(store, source.dataset);
   const examples: Example[] = [];
   let columns: string[] = [];
-  for await (const row of readDataset(store, key, formatOf(key, source.format))) {
-    if (columns.length === 0) columns = Object.keys(row.values);
-    examples.push(exampleFromRow(manifest, row, source.labelColumn ?? DEFAULT_LABEL_COLUMN, () => columns));
+  try {
+    for await (const row of readDataset(store, key, formatOf(key, source.format))) {
+      if (columns.length === 0) columns = Object.keys(row.values);
+      examples.push(exampleFromRow(manifest, row, source.labelColumn ?? DEFAULT_LABEL_COLUMN, () => columns));
+    }
+  } catch (error) {
+    // The validation set's rows are named as its own: "line 1" alone read as the training file's.
+    if (where === '' || !(error instanceof BadRequestError)) throw error;
+    throw new BadRequestError(`${where}dataset ${key}: ${error.message}`);
   }
   if (examples.length === 0) throw new BadRequestError(`data set ${key} has no rows`);
-  return { examples, sha256: sha256Hex(await store.get(key)), where: `data set ${key}` };
+  return { examples, sha256: sha256Hex(await store.get(key)), where: where === '' ? `data set ${key}` : `${where}dataset ${key}` };
 }
 
 /** Fine-tuning feeds one tensor, and a regression model's label is one value (regressionOutput.ts); the API refuses other models at submit, the worker again (the same words). */

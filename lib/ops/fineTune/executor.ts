@@ -54,7 +54,10 @@ async function splitData(
     const { train: trainRows, validation } = splitRows(data.truths.length, request.validation.split, request.config.seed);
     return { trainData: pick(data, trainRows), validation: pick(data, validation) };
   }
-  return { trainData: data, validation: await loadLabelledData(store, { manifest }, request.validation, budget, 'validation.', base) };
+  // A validation data set holds its truth where the training one does unless it says otherwise: the same data, held apart.
+  const { validation: own } = request;
+  const validation = own.dataset !== undefined && own.labelColumn === undefined ? { ...own, labelColumn: request.labelColumn } : own;
+  return { trainData: data, validation: await loadLabelledData(store, { manifest }, validation, budget, 'validation.', base) };
 }
 
 /**
