@@ -219,9 +219,19 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A raw tensor row: numbers, or (TF Serving's row format) an object of them by input name. */
+/**
+ * A raw tensor row: numbers, or (TF Serving's row format) an object of them by input name. A lone
+ * number only where a row can be one value: to spam's 1000 words a 5 in a batch file's text column
+ * is no row, said so, not "shape [1] does not fit the model's [-1,1000]".
+ */
 function isRawRow(inputs: TensorSpec[], value: unknown): boolean {
-  return typeof value === 'number' || Array.isArray(value) || (isRecord(value) && inputs.some((spec) => spec.name in value));
+  if (typeof value === 'number') return inputs.length === 1 && canHoldOneValue(inputs[0]);
+  return Array.isArray(value) || (isRecord(value) && inputs.some((spec) => spec.name in value));
+}
+
+/** Whether a row of the input may be a single value: every dimension past the batch's 1 or free (or the shape unknown). */
+function canHoldOneValue(spec: TensorSpec): boolean {
+  return spec.shape === null || spec.shape.slice(1).every((d) => d === 1 || d === -1);
 }
 
 /** Whether a value is a natural instance of the model's input kind (never, for a model of raw tensors only). */

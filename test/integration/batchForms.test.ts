@@ -186,3 +186,13 @@ describe('the memory budget, wherever micro-batches fall (digits: 3 KB of input 
     }
   }, 60_000);
 });
+
+describe('a lone number where a row holds many values', () => {
+  it("is no raw row: spam's text column holding 5 is named as neither form, not as a tensor of shape [1]", async () => {
+    const outputs = await single('spam', 'number.jsonl', '{"text":"win money now"}\n{"text":5}\n', {});
+    expect(errorsOf(outputs)).toEqual([
+      { line: 2, error: expect.stringMatching(/^text is neither an instance model spam takes nor a raw tensor row: send every instance as a string/) },
+    ]);
+    expect(outputs.predictions.trim().split('\n')).toHaveLength(1);
+  });
+});
