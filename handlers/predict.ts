@@ -11,7 +11,7 @@ import { MAX_BODY_BYTES } from '../lib/http/body.js';
 import { predict } from '../lib/ops/predict.js';
 import { preprocess, previewPng } from '../lib/ops/preprocess.js';
 import { binaryOutputsWanted, binaryResponse, HEADER_LENGTH } from '../lib/protocol/binaryData.js';
-import { decodeOip, encodeOip, oipResponse, oipTensors } from '../lib/protocol/oip.js';
+import { checkBodyNamesPath, decodeOip, encodeOip, oipResponse, oipTensors } from '../lib/protocol/oip.js';
 import { answersRaw, decodeTfServing, encodeTfServing } from '../lib/protocol/tfserving.js';
 import { checkVerb, examplesInput, examplesResult, type ExamplesVerb, type TfServingExamplesRequest } from '../lib/protocol/tfServingExamples.js';
 import { tfServingAnswerText } from '../lib/protocol/tfServingJson.js';
@@ -86,8 +86,9 @@ const tooLargeAdvice = (answered: AnswerOutput[], rows: number, limitBytes: numb
 });
 
 export const routes: Implementations<typeof predictRoutes> = {
-  infer: async ({ request, params, query, body, services, time }) =>
-    services.loader.withModel(
+  infer: async ({ request, params, query, body, services, time }) => {
+    checkBodyNamesPath(body, params as { model: string; version?: string });
+    return services.loader.withModel(
       modelRefFrom(params, query),
       async (loaded) => {
         const binary = binaryOutputsWanted(body);
@@ -103,7 +104,8 @@ export const routes: Implementations<typeof predictRoutes> = {
         return { contentType: 'application/octet-stream', headers: { [HEADER_LENGTH]: String(headerLength) }, body: bytes, ...advice };
       },
       time,
-    ),
+    );
+  },
 
   tfServingPredict: async ({ request, params, body, services, time }) =>
     services.loader.withModel(

@@ -234,10 +234,22 @@ function canHoldOneValue(spec: TensorSpec): boolean {
   return spec.shape === null || spec.shape.slice(1).every((d) => d === 1 || d === -1);
 }
 
-/** Whether a value is a natural instance of the model's input kind (never, for a model of raw tensors only). */
+/**
+ * Whether a value is a natural instance of the model's input kind (never, for a model of raw tensors
+ * only). TF Serving's row format names a row's tensors by input name (`{"features": [5.1, ...]}`,
+ * as the metadata names the input): a record of arrays under input names only is that raw row, not
+ * a feature record missing every feature (a feature's value is one number, never an array).
+ */
 function isNatural(model: ModelInputs, value: unknown): boolean {
   const input = inputKindOf(model);
-  return input?.kind.isInstance(input.settings, value) ?? false;
+  if (!input || rowByInputName(model.signature.inputs, value)) return false;
+  return input.kind.isInstance(input.settings, value);
+}
+
+function rowByInputName(inputs: TensorSpec[], value: unknown): boolean {
+  if (!isRecord(value)) return false;
+  const keys = Object.keys(value);
+  return keys.length > 0 && keys.every((key) => Array.isArray(value[key]) && inputs.some((spec) => spec.name === key));
 }
 
 /** The form every row must have: the first row's (a natural instance or not), and how messages name that row. */

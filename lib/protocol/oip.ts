@@ -55,6 +55,9 @@ const tensorData = z
 export const oipInferRequest = strictObject(
   {
     id: z.string().optional(),
+    // The path names the model; clients write it in the body too (KServe's InferRequest.to_rest always does).
+    model_name: z.string().optional().describe('the model the path names, if sent (another is a 400)'),
+    model_version: z.string().optional().describe("the path's version, if sent (empty: none)"),
     parameters,
     inputs: z
       .array(
@@ -99,6 +102,28 @@ export const oipInferResponse = z
   .describe('OIP v2 inference response');
 
 export type OipInferResponse = z.infer<typeof oipInferResponse>;
+
+/**
+ * The body's `model_name` and `model_version`, where a client sends them beside the path (KServe's
+ * client always sends the name): the path chooses the model, so a body naming another one is a
+ * mistake told rather than answered by the path's model. A version the path does not name is
+ * refused too: the alias would answer, not the version asked for.
+ */
+export function checkBodyNamesPath(request: Pick<OipInferRequest, 'model_name' | 'model_version'>, path: { model: string; version?: string }): void {
+  if (request.model_name !== undefined && request.model_name !== path.model) {
+    throw new BadRequestError(`model_name ${quoted(request.model_name)} is not the model the path names (${quoted(path.model)}): the path chooses the model`);
+  }
+  const version = request.model_version;
+  if (version === undefined || version === '') return;
+  if (path.version === undefined) {
+    throw new BadRequestError(
+      `model_version ${quoted(version)}: name the version in the path (/v2/models/${path.model}/versions/${version}/infer); this path is answered by the model's alias`,
+    );
+  }
+  if (version.trim() === '' || Number(version) !== Number(path.version)) {
+    throw new BadRequestError(`model_version ${quoted(version)} is not the version the path names (${path.version})`);
+  }
+}
 
 /**
  * The extra output classifiers answer, one label per row: `label`, or `predicted_label` when the

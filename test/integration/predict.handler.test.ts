@@ -88,6 +88,25 @@ describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
     expect(answer.body).toEqual({ model_name: 'half', model_version: '1', id: '42', outputs: [{ name: 'y', shape: [3], datatype: 'FP32', data: [2.5, 3, 4.5] }] });
   });
 
+  // KServe's client (InferRequest.to_rest) writes model_name into every body; Triton's examples show model_version beside it.
+  it('OIP v2 infer takes the model_name and model_version a client writes beside the path, and refuses ones the path does not name', async () => {
+    const x = [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }];
+    const kserve = await call(app.predict, 'POST', '/v2/models/half/infer', { id: 'k', model_name: 'half', inputs: x });
+    expect(kserve.statusCode).toBe(200);
+    expect(kserve.body.outputs[0].data).toEqual([2.5]);
+    const versioned = await call(app.predict, 'POST', '/v2/models/half/versions/1/infer', { model_name: 'half', model_version: '1', inputs: x });
+    expect(versioned.statusCode).toBe(200);
+    const unnamed = await call(app.predict, 'POST', '/v2/models/half/infer', { model_version: '', inputs: x });
+    expect(unnamed.statusCode).toBe(200);
+    const other = await call(app.predict, 'POST', '/v2/models/half/infer', { model_name: 'lin', inputs: x });
+    expect([other.statusCode, other.body.error]).toEqual([400, 'model_name "lin" is not the model the path names ("half"): the path chooses the model']);
+    const notInPath = await call(app.predict, 'POST', '/v2/models/half/infer', { model_version: '1', inputs: x });
+    expect(notInPath.statusCode).toBe(400);
+    expect(notInPath.body.error).toMatch(/^model_version "1": name the version in the path \(\/v2\/models\/half\/versions\/1\/infer\)/);
+    const another = await call(app.predict, 'POST', '/v2/models/half/versions/1/infer', { model_version: '2', inputs: x });
+    expect([another.statusCode, another.body.error]).toEqual([400, 'model_version "2" is not the version the path names (1)']);
+  });
+
   it('answers natural tabular instances with labels and ranked scores (top_k)', async () => {
     const x = { f1: 5.1, f2: 3.5, f3: 1.4, f4: 0.2 };
     const reference = expectedProbabilities([5.1, 3.5, 1.4, 0.2]);
@@ -114,6 +133,18 @@ describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
     expect(regression.statusCode).toBe(400);
     expect(regression.body.error).toBe("top_k: half is a regression model; top_k ranks a classifier's scores");
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  // TF Serving's row format names a row's tensors by input name, also for a model with a feature transform (the metadata names its input x).
+  it('a tabular model takes a raw row named by its input, as the row form names it, and answers it as the bare row', async () => {
+    const x = [5.1, 3.5, 1.4, 0.2];
+    const bare = await call(app.predict, 'POST', '/v1/models/lin/versions/2:predict', { instances: [x, x] });
+    const named = await call(app.predict, 'POST', '/v1/models/lin/versions/2:predict', { instances: [{ x }, { x }] });
+    expect(named.statusCode).toBe(200);
+    expect(named.body).toEqual(bare.body);
+    expectedProbabilities(x).forEach((p, i) => expect(named.body.predictions[0][i]).toBeCloseTo(p, 5));
+    const mixed = await call(app.predict, 'POST', '/v1/models/lin/versions/2:predict', { instances: [{ x, f1: 1 }] });
+    expect(mixed.statusCode).toBe(400);
   });
 
   it('serves a version, a label, and raw arrays on request', async () => {
