@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
+import { utf8Text } from '../bytes.js';
+import { base64Bytes } from './base64.js';
 import { checkOnlyKey, instanceCell } from './instanceColumn.js';
 import type { AttributionView, InputKind } from './kind.js';
 
@@ -44,17 +46,32 @@ function vocabularyIndex(settings: TextSettings): Map<string, number> {
   return index;
 }
 
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** TF Serving's binary form of a string, `{"b64": "..."}`: here the text's UTF-8 bytes. */
+const isB64 = (value: unknown): value is { b64: string } => isPlainObject(value) && typeof value.b64 === 'string';
+
+const TEXT_ALONE = 'a text instance is a string, {"text": "..."} or {"b64": "<base64 UTF-8>"} alone';
+
+function b64Text(value: { b64: string }, where: string): string {
+  checkOnlyKey(value, 'b64', where, TEXT_ALONE);
+  const text = utf8Text(base64Bytes(value.b64, `${where}.b64`));
+  if (text === undefined) throw new BadRequestError(`${where}.b64: the decoded bytes are not UTF-8 text (${TEXT_ALONE})`);
+  return text;
+}
+
 function textOf(value: unknown, where: string): string {
   if (typeof value === 'string') return value;
-  if (typeof value === 'object' && value !== null && typeof (value as { text?: unknown }).text === 'string') {
-    checkOnlyKey(value, 'text', where, 'a text instance is a string or {"text": "..."} alone');
-    return (value as { text: string }).text;
+  if (isB64(value)) return b64Text(value, where);
+  if (isPlainObject(value) && (typeof value.text === 'string' || isB64(value.text))) {
+    checkOnlyKey(value, 'text', where, TEXT_ALONE);
+    return typeof value.text === 'string' ? value.text : b64Text(value.text as { b64: string }, `${where}.text`);
   }
-  throw new BadRequestError(`${where}: expected a string (or {"text": "..."}), got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+  throw new BadRequestError(`${where}: expected a string (or {"text": "..."}, or {"b64": ...}), got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
 }
 
 function isInstance(value: unknown): boolean {
-  return typeof value === 'string' || (typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as { text?: unknown }).text === 'string');
+  return typeof value === 'string' || isB64(value) || (isPlainObject(value) && (typeof value.text === 'string' || isB64(value.text)));
 }
 
 async function encode(settings: TextSettings, texts: unknown[], placeOf: (index: number) => string): Promise<Float32Array> {
@@ -107,7 +124,7 @@ export const textKind: InputKind<TextSettings> = {
   kind: 'text',
   schema: settingsSchema,
   contentTypes: ['str'],
-  instanceHelp: () => 'a string (or {"text": "..."})',
+  instanceHelp: () => 'a string (or {"text": "..."}, or {"b64": "<base64 UTF-8>"})',
   rowShape: (settings) => [settings.vocabulary.length],
   isInstance: (_settings, value) => isInstance(value),
   encode,

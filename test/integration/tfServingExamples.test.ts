@@ -65,6 +65,21 @@ describe(':classify equals :predict on the same rows', () => {
     expect(float32(answer.body.results)).toEqual(await predictedClasses('spam', SPAM, ['ham', 'spam']));
   });
 
+  // api_rest.md: a {"b64": ...} object may be the value of any input feature or tensor; for a text, its UTF-8 bytes.
+  it('spam with its texts as {"b64": ...}, on :classify and :predict, equals the plain texts; bytes not UTF-8 are a 400', async () => {
+    const b64 = (text: string) => ({ b64: Buffer.from(text).toString('base64') });
+    const expected = await predictedClasses('spam', SPAM, ['ham', 'spam']);
+    const classified = await post('/v1/models/spam:classify', { examples: SPAM.map((text) => ({ text: b64(text) })) });
+    expect(classified.statusCode).toBe(200);
+    expect(float32(classified.body.results)).toEqual(expected);
+    expect(await predictedClasses('spam', SPAM.map(b64), ['ham', 'spam'])).toEqual(expected);
+    const latin1 = await post('/v1/models/spam:predict', { instances: [{ b64: Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString('base64') }] });
+    expect(latin1.statusCode).toBe(400);
+    expect(latin1.body.error).toMatch(/^instances\[0\]\.b64: the decoded bytes are not UTF-8 text \(a text instance is a string/);
+    const notBase64 = await post('/v1/models/spam:predict', { instances: [{ b64: 'not base64!' }] });
+    expect([notBase64.statusCode, notBase64.body.error]).toEqual([400, 'instances[0].b64: not valid base64']);
+  });
+
   it('digits (an image as {"b64": ...}, alone or as a list of one)', async () => {
     const answer = await post('/v1/models/digits:classify', { examples: [{ image: SEVEN }, { image: [SEVEN] }] });
     expect(answer.statusCode).toBe(200);

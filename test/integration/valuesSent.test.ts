@@ -128,11 +128,17 @@ describe('instances of the wrong kind are blamed by place, not the valid ones be
     ],
     // The first row sets the form, as evaluate reads a data set a chunk at a time: the record is the odd one, named as an instance.
     ['a raw row, then a feature record', 'iris', [[5.1, 3.5, 1.4, 0.2], IRIS_ROW], /^instances\[1\] is an instance, not a raw tensor row like instances\[0\]/],
-    ['an image to the text model', 'spam', [{ b64: 'aGVsbG8=' }], /^instances\[0\] is neither an instance model spam takes nor a raw tensor row: send every instance as a string/],
+    // ({"b64": ...} alone is a text too, its UTF-8 bytes, as TF Serving reads one for a string input.)
+    [
+      'an image to the text model',
+      'spam',
+      [{ image: { b64: 'aGVsbG8=' } }],
+      /^instances\[0\] is neither an instance model spam takes nor a raw tensor row: send every instance as a string/,
+    ],
     [
       'text, then an image, to the text model',
       'spam',
-      ['win a prize', { b64: 'aGVsbG8=' }],
+      ['win a prize', { image: { b64: 'aGVsbG8=' } }],
       /^instances\[1\] is not an instance like instances\[0\]: send every instance as a string/,
     ],
     ['an image to the tabular model', 'iris', [{ b64: 'aGVsbG8=' }], /^instances\[0\] is neither an instance model iris takes nor a raw tensor row/],

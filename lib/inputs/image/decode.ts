@@ -9,6 +9,7 @@
 import { crc32 } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { BadRequestError } from '../../errors.js';
+import { base64Bytes } from '../base64.js';
 import { checkOnlyKey } from '../instanceColumn.js';
 import { decodeJpegRgba, JpegDataError, jpegDecoderGrownBytes } from './jpeg.js';
 import { readPng } from './pngRead.js';
@@ -34,7 +35,6 @@ export function isImageInstance(value: unknown): boolean {
   return isPlainObject(value.image) && typeof value.image.b64 === 'string';
 }
 
-const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 const DATA_URL = /^data:([^,]*?),/i;
 
 function describe(value: unknown): string {
@@ -66,10 +66,8 @@ export function imageBytesOf(value: unknown, where: string): Uint8Array {
     if (!/;base64$/i.test(dataUrl[1])) throw new BadRequestError(`${path}: only base64 data URLs are supported`);
     text = text.slice(dataUrl[0].length);
   }
-  text = text.replace(/\s+/g, '');
-  if (text.length === 0) throw new BadRequestError(`${path}: empty image data`);
-  if (!BASE64.test(text) || text.length % 4 === 1) throw new BadRequestError(`${path}: not valid base64`);
-  return new Uint8Array(Buffer.from(text, text.includes('-') || text.includes('_') ? 'base64url' : 'base64'));
+  if (text.trim().length === 0) throw new BadRequestError(`${path}: empty image data`);
+  return base64Bytes(text, path);
 }
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
