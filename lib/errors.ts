@@ -181,7 +181,8 @@ export class ForbiddenError extends ServiceError {
 export function quoted(value: unknown, max = 80): string {
   let text: string;
   try {
-    text = JSON.stringify(value) ?? String(value);
+    // NaN and ±Infinity as sent (TF Serving's requests may hold the tokens), where JSON would write null.
+    text = typeof value === 'number' && !Number.isFinite(value) ? String(value) : (JSON.stringify(value) ?? String(value));
   } catch {
     text = Array.isArray(value) ? 'an array' : typeof value;
   }

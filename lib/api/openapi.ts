@@ -105,7 +105,7 @@ function parameters(path: string, spec: RouteSpec): object[] {
  */
 async function requestBody(spec: RouteSpec): Promise<object> {
   const schema = json(await (spec.body as () => Promise<z.ZodType>)());
-  const description = spec.readBody
+  const description = spec.headers?.['Inference-Header-Content-Length']
     ? 'the JSON header, then the binary tensor data (see Inference-Header-Content-Length); or the JSON body compressed (Content-Encoding)'
     : 'the JSON body compressed (Content-Encoding)';
   return { content: { ...schema.content, 'application/octet-stream': { schema: { type: 'string', format: 'binary', description } } } };

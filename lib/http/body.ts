@@ -7,13 +7,21 @@ import { BadRequestError, PayloadTooLargeError } from '../errors.js';
 import { utf8Text } from '../bytes.js';
 import type { HttpRequest } from './request.js';
 
+/** A body that does not parse as JSON (a 400), told apart from the other 400s of reading it. */
+export class InvalidJsonError extends BadRequestError {}
+
 /** Lambda's synchronous payload limit, for the request and for the answer alike. */
 export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+
+/** The body as text (a base64 or inflated body's bytes read as UTF-8). */
+export function bodyText(request: HttpRequest): string | undefined {
+  return request.body ?? (request.bodyBytes ? Buffer.from(request.bodyBytes).toString('utf8') : undefined);
+}
 
 /** The request's JSON value (a direct invocation's object as it came), within the size limit. */
 export function jsonValue(request: HttpRequest, maxBytes = MAX_BODY_BYTES): unknown {
   if (request.parsedBody !== undefined) return request.parsedBody;
-  const text = request.body ?? (request.bodyBytes ? Buffer.from(request.bodyBytes).toString('utf8') : undefined);
+  const text = bodyText(request);
   if (text === undefined || text.trim() === '') throw new BadRequestError('the request needs a JSON body');
   checkSize(request.bodyBytes?.length ?? Buffer.byteLength(text, 'utf8'), maxBytes);
   // JSON is UTF-8 (RFC 8259): other bytes are refused, as OIP's binary BYTES, batch and evaluate
@@ -25,7 +33,7 @@ export function jsonValue(request: HttpRequest, maxBytes = MAX_BODY_BYTES): unkn
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new BadRequestError(`the body is not valid JSON: ${(error as Error).message}`);
+    throw new InvalidJsonError(`the body is not valid JSON: ${(error as Error).message}`);
   }
 }
 

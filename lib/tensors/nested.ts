@@ -131,6 +131,8 @@ export function flattenNested(
     if (depth === shape.length) {
       if (Array.isArray(node)) throw new BadRequestError(`${path(depth)}: ragged nesting: expected a value at depth ${depth}, got an array`);
       if (!isNumericLeaf(node) && typeof node !== 'string') {
+        // NaN and ±Infinity come only from a body that has the tokens (TF Serving's requests may).
+        if (typeof node === 'number') throw new BadRequestError(`${path(depth)}: ${node} is not a finite number (the model computes in finite float32)`);
         const expected = into ? 'a number' : 'a number or a string';
         throw new BadRequestError(`${path(depth)}: expected ${expected}, got ${node === null ? 'null' : typeof node === 'number' ? String(node) : typeof node}`);
       }

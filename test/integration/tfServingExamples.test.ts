@@ -80,6 +80,23 @@ describe(':classify equals :predict on the same rows', () => {
     expect([notBase64.statusCode, notBase64.body.error]).toEqual([400, 'instances[0].b64: not valid base64']);
   });
 
+  // api_rest.md, "JSON conformance": NaN, Infinity and -Infinity are numbers in TF Serving's requests (Python's json.dumps writes them).
+  it("NaN and Infinity tokens are read as numbers, then refused where they stand; a body broken elsewhere keeps JSON's message", async () => {
+    const send = (path: string, text: string) => callHttpApi(app.predict, 'POST', path, text);
+    const raw = await send('/v1/models/iris:predict', '{"instances": [[5.1, 3.5, 1.4, 0.2], [5.1, 3.5, 1.4, NaN]]}');
+    expect(raw.statusCode).toBe(400);
+    expect(raw.body.error).toMatch(/^instances\[1\]\[3\]: NaN is not a finite number \(the model computes in finite float32\)$/);
+    const feature = await send('/v1/models/iris:classify', '{"examples": [{"sepal_length": -Infinity, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}]}');
+    expect(feature.statusCode).toBe(400);
+    expect(feature.body.error).toMatch(/sepal_length must be a finite number, got -Infinity/);
+    const broken = await send('/v1/models/iris:predict', '{"instances": [[5.1, 3.5, 1.4, NaN]');
+    expect(broken.statusCode).toBe(400);
+    expect(broken.body.error).toMatch(/^the body is not valid JSON: /);
+    const finite = await send('/v1/models/iris:predict', '{"instances": [[5.1, 3.5, 1.4, 0.2]], "signature_name": "NaN"}');
+    expect(finite.statusCode).toBe(400);
+    expect(finite.body.error).toMatch(/signature_name/);
+  });
+
   it('digits (an image as {"b64": ...}, alone or as a list of one)', async () => {
     const answer = await post('/v1/models/digits:classify', { examples: [{ image: SEVEN }, { image: [SEVEN] }] });
     expect(answer.statusCode).toBe(200);

@@ -6,6 +6,7 @@ import { aliasQuery, formatQuery, noQuery } from './query.js';
 const oip = () => import('../../protocol/oip.js');
 const tfServing = () => import('../../protocol/tfserving.js');
 const examples = () => import('../../protocol/tfServingExamples.js');
+const tfServingBody = async () => (await import('../tfServingBody.js')).readTfServingBody;
 
 export const predictRoutes = {
   infer: {
@@ -40,6 +41,7 @@ export const predictRoutes = {
     gateway: '/v1/models/{proxy+}',
     query: noQuery,
     body: async () => (await tfServing()).tfServingPredictRequest,
+    readBody: tfServingBody,
     auth: 'read',
     summary: 'TF Serving REST predict (row `instances` or columnar `inputs`)',
     responses: { '200': { description: 'predictions', schema: async () => (await tfServing()).tfServingPredictResponse } },
@@ -51,6 +53,7 @@ export const predictRoutes = {
     gateway: '/v1/models/{proxy+}',
     query: noQuery,
     body: async () => (await examples()).tfServingExamplesRequest,
+    readBody: tfServingBody,
     auth: 'read',
     summary: "TF Serving REST classify: feature dictionaries (`examples`, `context`) -> each class's label and score (classifiers)",
     responses: { '200': { description: 'classes and scores', schema: async () => (await examples()).tfServingClassifyResponse } },
@@ -62,6 +65,7 @@ export const predictRoutes = {
     gateway: '/v1/models/{proxy+}',
     query: noQuery,
     body: async () => (await examples()).tfServingExamplesRequest,
+    readBody: tfServingBody,
     auth: 'read',
     summary: 'TF Serving REST regress: feature dictionaries (`examples`, `context`) -> one value each (regression models)',
     responses: { '200': { description: 'values', schema: async () => (await examples()).tfServingRegressResponse } },
