@@ -14,7 +14,7 @@ import type { Manifest } from '../registry/manifest.js';
 import { rowValues, type Scalar, type TensorData, type TensorSpec } from '../tensors/data.js';
 import { nest } from '../tensors/nested.js';
 import { classScores } from './answers.js';
-import { signatureName } from './tfserving.js';
+import { signatureName, tfServingRequest } from './tfserving.js';
 import { tfServingFloat } from './tfServingJson.js';
 
 /**
@@ -25,17 +25,14 @@ const features = z
   .custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), { message: 'expected a feature dictionary (an object)' })
   .meta({ type: 'object', additionalProperties: {} });
 
-export const tfServingExamplesRequest = z
-  .object({
-    signature_name: signatureName.describe('the model\'s one signature, "serving_default" (or "")'),
-    context: features.optional().describe('features common to every example, merged into each; a feature here must not be in an example'),
-    examples: z
-      .array(features)
-      .min(1, 'is empty: send at least one example')
-      .describe('one feature dictionary per example: a value a number, a string, {"b64": ...}, or a list of one of them'),
-  })
-  .strict()
-  .describe('TF Serving classify or regress request');
+export const tfServingExamplesRequest = tfServingRequest({
+  signature_name: signatureName.describe('the model\'s one signature, "serving_default" (or "")'),
+  context: features.optional().describe('features common to every example, merged into each; a feature here must not be in an example'),
+  examples: z
+    .array(features)
+    .min(1, 'is empty: send at least one example')
+    .describe('one feature dictionary per example: a value a number, a string, {"b64": ...}, or a list of one of them'),
+}).describe('TF Serving classify or regress request');
 
 export type TfServingExamplesRequest = z.infer<typeof tfServingExamplesRequest>;
 

@@ -27,15 +27,27 @@ export const signatureName = z
   })
   .optional();
 
-export const tfServingPredictRequest = z
-  .object({
-    signature_name: signatureName.describe(`the model's one signature, "${DEFAULT_SIGNATURE}" (or ""), as its TF Serving metadata lists it`),
-    instances: z.array(z.unknown()).optional().describe('row format: one entry per example (a tensor row, a feature record, a string, or {"b64": ...})'),
-    inputs: z.unknown().optional().describe('columnar format: a tensor, or an object of named tensors (or feature columns)'),
-    raw: z.boolean().optional().describe('true: plain arrays as TF Serving answers; false: labels and scores. Default: raw when raw tensors were sent without top_k'),
-    top_k: z.number().int().positive().max(1000).optional().describe('classifiers: how many ranked scores each answer carries (labelled answers, raw tensors sent or not)'),
-  })
-  .strict()
+/**
+ * A TF Serving request's keys, a key it does not know refused naming the ones it takes:
+ * tensorflow_model_server skips such a key, but here a misspelt option (`topk`, `signature`) would
+ * change the answer unseen.
+ */
+export function tfServingRequest<T extends z.ZodRawShape>(shape: T) {
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `unknown key(s) ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}: a TF Serving request takes ${Object.keys(shape).join(', ')}`
+        : undefined,
+  });
+}
+
+export const tfServingPredictRequest = tfServingRequest({
+  signature_name: signatureName.describe(`the model's one signature, "${DEFAULT_SIGNATURE}" (or ""), as its TF Serving metadata lists it`),
+  instances: z.array(z.unknown()).optional().describe('row format: one entry per example (a tensor row, a feature record, a string, or {"b64": ...})'),
+  inputs: z.unknown().optional().describe('columnar format: a tensor, or an object of named tensors (or feature columns)'),
+  raw: z.boolean().optional().describe('true: plain arrays as TF Serving answers; false: labels and scores. Default: raw when raw tensors were sent without top_k'),
+  top_k: z.number().int().positive().max(1000).optional().describe('classifiers: how many ranked scores each answer carries (labelled answers, raw tensors sent or not)'),
+})
   .refine((r) => (r.instances === undefined) !== (r.inputs === undefined), 'send exactly one of "instances" (row format) or "inputs" (columnar format)')
   .describe('TF Serving predict request');
 

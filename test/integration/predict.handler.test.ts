@@ -305,7 +305,22 @@ describe('predict handler behaviour', () => {
     ['a body over 6 MB', 'POST', '/v1/models/half:predict', tooBig, 413, /limit is 6291456/],
     ['empty instances', 'POST', '/v1/models/half:predict', '{"instances": []}', 400, /instances is empty/],
     ['instances and inputs', 'POST', '/v1/models/half:predict', '{"instances": [1], "inputs": [1]}', 400, /exactly one of "instances"/],
-    ['an unknown field', 'POST', '/v1/models/half:predict', '{"instance": [1]}', 400, /Unrecognized key.*instance/],
+    [
+      'an unknown field',
+      'POST',
+      '/v1/models/half:predict',
+      '{"instance": [1]}',
+      400,
+      /^body: unknown key\(s\) "instance": a TF Serving request takes signature_name, instances, inputs, raw, top_k;/,
+    ],
+    [
+      'an unknown field of :classify',
+      'POST',
+      '/v1/models/half:regress',
+      '{"examples": [{"x": 1}], "parameters": {}}',
+      400,
+      /^body: unknown key\(s\) "parameters": a TF Serving request takes signature_name, context, examples$/,
+    ],
     // TF Serving refuses a signature the model lacks (GetInfoMap) and a row key no input has (AddInstanceItem): answered from the default signature, or the key dropped, the client would not know.
     ['a signature the model lacks', 'POST', '/v1/models/half:predict', '{"signature_name": "predict_images", "instances": [1]}', 400, /signature_name: "predict_images" not found/],
     ['a row key no input has', 'POST', '/v1/models/half:predict', '{"instances": [{"x": 1}, {"x": 2, "y": 3}]}', 400, /instances\[1\]: unknown input\(s\) y: the model takes x/],
