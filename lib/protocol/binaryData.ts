@@ -180,6 +180,12 @@ export function readBinaryRequest(body: Uint8Array, headerLength: string): unkno
   // Decimal digits only, as HTTP writes a length (Content-Length's grammar): Number() also read
   // "0x10", "1e1" and "16.0" as numbers.
   const length = /^\d{1,15}$/.test(headerLength) ? Number(headerLength) : Number.NaN;
+  // Triton's "raw binary request" (the body one input's bytes, without a header) is not taken: said so, not "not valid JSON".
+  if (length === 0) {
+    throw new BadRequestError(
+      'Inference-Header-Content-Length is 0 (a raw binary request, without a JSON header), which this service does not take: send the JSON header first, its input with parameters.binary_data_size, then the bytes',
+    );
+  }
   if (!Number.isInteger(length) || length > body.length) {
     throw new BadRequestError(`Inference-Header-Content-Length is ${quoted(headerLength)}; the body has ${body.length} bytes`);
   }
