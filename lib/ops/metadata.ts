@@ -109,12 +109,17 @@ export async function oipModelMetadata(store: ObjectStore, loaded: LoadedModel) 
 /**
  * For a raw-tensor client (KServe, Triton): in plain words, what the first input's values must
  * already be, since raw tensors skip the model's input kind (e.g. a standardisation done outside
- * the model), and the content types that send natural instances instead.
+ * the model), and the content types that send natural instances instead (comma-separated: OIP's
+ * parameter values are strings, numbers or booleans, never lists).
  */
 function rawTensorParameters(manifest: Manifest): Record<string, unknown> {
   const natural = inputKindOf(manifest);
   if (!natural) return {};
-  return { raw_tensor: natural.kind.rawTensorNote(natural.settings), natural_input: natural.kind.instanceHelp(natural.settings), content_types: natural.kind.contentTypes };
+  return {
+    raw_tensor: natural.kind.rawTensorNote(natural.settings),
+    natural_input: natural.kind.instanceHelp(natural.settings),
+    content_types: natural.kind.contentTypes.join(','),
+  };
 }
 
 /** What natural instances look like for this model, without the whole vocabulary. */

@@ -35,3 +35,14 @@ describe('OIP metadata outputs', () => {
     }
   });
 });
+
+// open_inference_rest.yaml: a $parameter's value is a string, a number or a boolean (never a list or an object).
+describe('OIP metadata parameters', () => {
+  it.each(['iris', 'spam', 'digits', 'housing'])('%s: every parameter of the model, its inputs and outputs is a string, number or boolean', async (model) => {
+    const meta = (await call(app.metadata, 'GET', `/v2/models/${model}`)).body;
+    const parameters = [meta.parameters, ...meta.inputs.map((i: { parameters?: unknown }) => i.parameters), ...meta.outputs.map((o: { parameters?: unknown }) => o.parameters)];
+    const values = parameters.flatMap((p) => Object.values((p ?? {}) as Record<string, unknown>));
+    expect(values.length).toBeGreaterThan(0);
+    for (const value of values) expect(['string', 'number', 'boolean']).toContain(typeof value);
+  });
+});
