@@ -5,6 +5,7 @@
  */
 import { BadRequestError } from '../errors.js';
 import { fitsShape, type TensorData, type TensorSpec } from '../tensors/data.js';
+import { keyedByInputName, namesATensor } from '../tensors/inputNames.js';
 import { truncateInPlace } from '../tensors/mapValues.js';
 import { declaredRange } from '../tensors/valueRanges.js';
 import { flattenNested, leafShown, nestedShape, type RowsOf } from '../tensors/nested.js';
@@ -307,8 +308,11 @@ export function checkOneForm(model: ModelInputs, values: unknown[], placeOf: (in
  * row of the first row's form, else a 400 naming the first that is not. `placeOf` names a value in
  * messages (a chunk of a data set: its line in the file; of a request: its index in the request).
  */
-export function inputFromValues(model: ModelInputs, values: unknown[], where = 'instances', placeOf = (index: number) => `${where}[${index}]`): ModelInput {
-  if (values.length === 0) throw new BadRequestError(`${where} is empty: send at least one instance`);
+export function inputFromValues(model: ModelInputs, sent: unknown[], where = 'instances', placeOf = (index: number) => `${where}[${index}]`): ModelInput {
+  if (sent.length === 0) throw new BadRequestError(`${where} is empty: send at least one instance`);
+  // A row's inputs named by their tensors (`x:0`) are those inputs.
+  const { inputs } = model.signature;
+  const values = sent.some((v) => isRecord(v) && namesATensor(inputs, v)) ? sent.map((v, r) => (isRecord(v) ? keyedByInputName(inputs, v, placeOf(r)) : v)) : sent;
   const natural = checkOneForm(model, values, placeOf);
   return natural ? { kind: 'instances', instances: values, where, place: placeOf } : rawInput(model, values, where, placeOf);
 }

@@ -9,6 +9,7 @@ import { BadRequestError, quoted } from '../errors.js';
 import { utf8Text } from '../bytes.js';
 import { inputKindOf, type ModelInput } from '../inputs/encode.js';
 import { outputIndexNamed, type Manifest } from '../registry/manifest.js';
+import { keyedByInputName } from '../tensors/inputNames.js';
 import { elementCount, type TensorData } from '../tensors/data.js';
 import { flattenNested, leafShown } from '../tensors/nested.js';
 import { checkValuesFit } from '../tensors/valueRanges.js';
@@ -295,8 +296,10 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
     const as = earlier === name ? '' : ` (as ${quoted(earlier)})`;
     throw new BadRequestError(`outputs[${again}]: output ${quoted(name)} is already requested by an earlier entry${as}: ask for each output once`);
   }
-  const tensors = request.inputs.map((input, i) => decodeTensor(input, i, keepBytes));
   const modelInputs = manifest.signature.inputs.map((s) => s.name);
+  // An input named by its tensor (`input_tensor:0`) is that input, as an output so named is.
+  const names = Object.keys(keyedByInputName(manifest.signature.inputs, Object.fromEntries(request.inputs.map((input) => [input.name, 0])), 'inputs'));
+  const tensors = request.inputs.map((input, i) => ({ ...decodeTensor(input, i, keepBytes), name: names[i] }));
   const features = natural?.kind.requiredColumns(natural.settings);
   const accepted = () => [RAW_CONTENT_TYPE, ...(natural ? natural.kind.contentTypes : [])].map((t) => JSON.stringify(t)).join(', ');
 

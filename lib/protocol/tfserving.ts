@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
 import { inputFromValues, inputKindOf, rawTensor, type ModelInput } from '../inputs/encode.js';
 import type { Manifest } from '../registry/manifest.js';
+import { keyedByInputName } from '../tensors/inputNames.js';
 import type { TensorData, TensorSpec } from '../tensors/data.js';
 import { nest } from '../tensors/nested.js';
 import { checkFiniteOutput, toAnswers } from './answers.js';
@@ -75,18 +76,20 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function decodeColumns(manifest: Manifest, columns: unknown): ModelInput {
+function decodeColumns(manifest: Manifest, sent: unknown): ModelInput {
   const { inputs } = manifest.signature;
   const natural = inputKindOf(manifest);
   const features = natural?.kind.requiredColumns(natural.settings);
-  if (Array.isArray(columns)) {
+  if (Array.isArray(sent)) {
+    const columns = sent;
     // Kinds whose instances are single values (text, images) take a list of them.
     // Read as the row form reads instances: every one of the first's form, else a 400 naming the first that is not.
     if (natural && !features && columns.length > 0 && natural.kind.isInstance(natural.settings, columns[0])) return inputFromValues(manifest, columns, 'inputs');
     if (inputs.length !== 1) throw new BadRequestError(`inputs: the model takes several inputs (${inputs.map((s) => s.name).join(', ')}): send an object of named tensors`);
     return { kind: 'tensors', tensors: [rawTensor(inputs[0], columns, 'inputs')] };
   }
-  if (!isRecord(columns)) throw new BadRequestError('inputs: expected a tensor (nested array) or an object of named tensors');
+  if (!isRecord(sent)) throw new BadRequestError('inputs: expected a tensor (nested array) or an object of named tensors');
+  const columns = keyedByInputName(inputs, sent, 'inputs');
   const names = Object.keys(columns);
   if (names.length === 0)
     throw new BadRequestError(

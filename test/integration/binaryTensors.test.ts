@@ -233,7 +233,11 @@ describe('malformed binary bodies are 400s naming the problem', () => {
   const irisInput: BinaryInput = { name: 'features', shape: [1, 4], datatype: 'FP32', values: [5, 3, 1, 2] };
   it.each([
     ['a header length past the body', (b: Uint8Array, h: number) => ({ body: b, header: h + b.length }), /Inference-Header-Content-Length is/],
-    ["Triton's raw binary request (header length 0)", (b: Uint8Array, h: number) => ({ body: b.subarray(h), header: 0 }), /^Inference-Header-Content-Length is 0 \(a raw binary request, without a JSON header\), which this service does not take/],
+    [
+      "Triton's raw binary request (header length 0)",
+      (b: Uint8Array, h: number) => ({ body: b.subarray(h), header: 0 }),
+      /^Inference-Header-Content-Length is 0 \(a raw binary request, without a JSON header\), which this service does not take/,
+    ],
     ['a header length in hexadecimal', (b: Uint8Array, h: number) => ({ body: b, header: `0x${h.toString(16)}` }), /Inference-Header-Content-Length is "0x/],
     ['a header length with a fraction', (b: Uint8Array, h: number) => ({ body: b, header: `${h}.0` }), /Inference-Header-Content-Length is "\d+\.0"/],
     ['a header length that cuts the JSON', (b: Uint8Array, h: number) => ({ body: b, header: h - 3 }), /JSON header .* is not valid JSON|binary_data_size/],

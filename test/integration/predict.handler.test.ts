@@ -147,6 +147,26 @@ describe.each(stores)('predict handler on the %s store', (_kind, serve) => {
     expect(mixed.statusCode).toBe(400);
   });
 
+  // model.json's signature keys a graph's input by its tensor (x:0), as its outputs (probs:0), which were taken already.
+  it("an input named by its tensor (x:0) is that input, on OIP, TF Serving's rows and its columns; named both ways it is a 400", async () => {
+    const x = [5.1, 3.5, 1.4, 0.2];
+    const bare = await call(app.predict, 'POST', '/v1/models/lin/versions/2:predict', { instances: [x] });
+    const row = await call(app.predict, 'POST', '/v1/models/lin/versions/2:predict', { instances: [{ 'x:0': x }] });
+    const columns = await call(app.predict, 'POST', '/v1/models/lin/versions/2:predict', { inputs: { 'x:0': [x] } });
+    expect([row.statusCode, columns.statusCode]).toEqual([200, 200]);
+    expect(row.body).toEqual(bare.body);
+    expect(columns.body.outputs).toEqual(bare.body.predictions);
+    const oip = (name: string) => ({ name, shape: [1, 4], datatype: 'FP32', data: x });
+    const byTensor = await call(app.predict, 'POST', '/v2/models/lin/versions/2/infer', { inputs: [oip('x:0')] });
+    const byName = await call(app.predict, 'POST', '/v2/models/lin/versions/2/infer', { inputs: [oip('x')] });
+    expect(byTensor.statusCode).toBe(200);
+    expect(byTensor.body.outputs).toEqual(byName.body.outputs);
+    const twice = await call(app.predict, 'POST', '/v2/models/lin/versions/2/infer', { inputs: [oip('x'), oip('x:0')] });
+    expect([twice.statusCode, twice.body.error]).toEqual([400, 'inputs: x:0 and x name the same input, x: send it once']);
+    const rowTwice = await call(app.predict, 'POST', '/v1/models/lin/versions/2:predict', { instances: [{ x, 'x:0': x }] });
+    expect([rowTwice.statusCode, rowTwice.body.error]).toEqual([400, 'instances[0]: x:0 and x name the same input, x: send it once']);
+  });
+
   it('serves a version, a label, and raw arrays on request', async () => {
     const x = [1, 2, 3, 4];
     const byVersion = await call(app.predict, 'POST', '/v1/models/lin/versions/2:predict', { instances: [x] });
