@@ -32,7 +32,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { offlineEnv } from './local/offlineEnv.js';
 import { wireUploadEvents } from './local/uploadEvents.js';
-import { DEFAULT_LOCAL_S3_PORT, localBatchEnv, startLocalS3 } from './local/s3.js';
+import { DEFAULT_LOCAL_S3_PORT, localBatchEnv, PortInUseError, startLocalS3 } from './local/s3.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -161,7 +161,7 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().catch((error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    console.error(error instanceof PortInUseError ? `[start] ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : error);
     process.exit(1);
   });
 }

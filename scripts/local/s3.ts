@@ -8,6 +8,7 @@
  * than 1000 keys fail. Everything else works.
  */
 import { mkdir } from 'node:fs/promises';
+import net from 'node:net';
 import type { S3Event } from 'aws-lambda';
 import S3rver from 's3rver';
 import { fixDelimitedListing } from './s3ListFix.js';
@@ -27,13 +28,28 @@ export interface LocalS3 {
   stop(): Promise<void>;
 }
 
+/** A port taken by another process, said in one line (s3rver throws EADDRINUSE from its server's 'error' event, with a stack). */
+export class PortInUseError extends Error {}
+
+async function checkPortFree(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new PortInUseError(`the local S3's port ${port} is in use (another npm start?): set LOCAL_S3_PORT to a free port`) : error),
+    );
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+  });
+}
+
 /** s3rver serving one bucket from `directory` (kept between runs). Port 0 picks a free port. */
 export async function startLocalS3(options: { directory: string; port?: number; bucket?: string }): Promise<LocalS3> {
   const bucket = options.bucket ?? LOCAL_BUCKET;
+  const wanted = options.port ?? DEFAULT_LOCAL_S3_PORT;
+  if (wanted !== 0) await checkPortFree(wanted);
   await mkdir(options.directory, { recursive: true });
   const server = new S3rver({
     address: '127.0.0.1',
-    port: options.port ?? DEFAULT_LOCAL_S3_PORT,
+    port: wanted,
     silent: true,
     directory: options.directory,
     configureBuckets: [{ name: bucket }],
