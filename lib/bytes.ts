@@ -21,6 +21,18 @@ export function utf8Text(bytes: Uint8Array): string | undefined {
 /** Megabytes with one decimal, e.g. `6.0 MB`. */
 export const megabytes = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MB`;
 
+/**
+ * A size and the limit it is over, in megabytes with as many decimals as tell them apart
+ * ("6.02 MB, over the 6.00 MB", not "6.0 MB, over the 6.0 MB"); bytes when decimals cannot.
+ */
+export function megabytesOver(bytes: number, limit: number): [string, string] {
+  for (let digits = 1; digits <= 3; digits++) {
+    const [a, b] = [bytes, limit].map((n) => (n / 2 ** 20).toFixed(digits));
+    if (a !== b) return [`${a} MB`, `${b} MB`];
+  }
+  return [`${bytes} bytes`, `${limit} bytes`];
+}
+
 /** Bytes in words: KB under a megabyte, one decimal under ten, whole megabytes above. */
 export function size(bytes: number): string {
   if (bytes < 2 ** 20) return `${Math.ceil(bytes / 1024)} KB`;

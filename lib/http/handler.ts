@@ -3,7 +3,7 @@
  * a request id on every answer and log line, one latency metric per request.
  */
 import type { Context } from 'aws-lambda';
-import { megabytes } from '../bytes.js';
+import { megabytesOver } from '../bytes.js';
 import { PayloadTooLargeError } from '../errors.js';
 import { MAX_BODY_BYTES } from './body.js';
 import { chosenCoding, compressed } from './compression.js';
@@ -51,8 +51,9 @@ function oversized(result: HttpResult): number | undefined {
  */
 function tooLarge(bytes: number, couldCompress: boolean, reply: Pick<Reply, 'noun' | 'tooLargeAdvice'>): PayloadTooLargeError {
   const advice = reply.tooLargeAdvice?.(bytes) ?? `ask for less in one request (fewer ${reply.noun ?? 'instances'}, shorter texts, fewer outputs)`;
+  const [answer, most] = megabytesOver(bytes, MAX_BODY_BYTES);
   return new PayloadTooLargeError(
-    `the answer would be ${megabytes(bytes)}, over the ${megabytes(MAX_BODY_BYTES)} a Lambda function can return: ${advice}${couldCompress ? ', or ask for a compressed answer (Accept-Encoding: gzip)' : ''}`,
+    `the answer would be ${answer}, over the ${most} a Lambda function can return: ${advice}${couldCompress ? ', or ask for a compressed answer (Accept-Encoding: gzip)' : ''}`,
   );
 }
 

@@ -5,7 +5,7 @@
  * the 413 (TF Serving :predict), or past V8's heap limit, which ended the process (OIP infer).
  * Explanations bound theirs the same way (explain/answerSize.ts), before any pass.
  */
-import { megabytes } from '../bytes.js';
+import { megabytes, megabytesOver } from '../bytes.js';
 import { singular } from '../inputs/encode.js';
 import { PayloadTooLargeError } from '../errors.js';
 import type { MemoryBudget } from '../runtime/memory.js';
@@ -135,9 +135,8 @@ export function checkOutputAnswer(
   };
   const otherwise = limit.otherwise ? `, or ${limit.otherwise}` : '';
   if (!limit.compressed && least > limit.bytes) {
-    throw new PayloadTooLargeError(
-      `the answer would be at least ${megabytes(least)}, over the ${megabytes(limit.bytes)} a Lambda function can return: ${fitting(limit.bytes)}${otherwise}`,
-    );
+    const [answer, most] = megabytesOver(least, limit.bytes);
+    throw new PayloadTooLargeError(`the answer would be at least ${answer}, over the ${most} a Lambda function can return: ${fitting(limit.bytes)}${otherwise}`);
   }
   const need = (most - limit.bytes) * BUILT_BYTES_PER_ANSWER_BYTE;
   if (need <= budget.availableFor(need)) return;

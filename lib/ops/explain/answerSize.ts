@@ -5,7 +5,7 @@
  * instance's part is the answer service.ts builds, made with zero attributions by the same mapping,
  * with every number counted at its longest; the PNG near its worst case.
  */
-import { megabytes } from '../../bytes.js';
+import { megabytes, megabytesOver } from '../../bytes.js';
 import { PayloadTooLargeError } from '../../errors.js';
 import { toAnswers } from '../../protocol/answers.js';
 import type { Manifest } from '../../registry/index.js';
@@ -163,7 +163,8 @@ function refuseSent(
       : withoutPng !== undefined && fixed + withoutPng <= limit.bytes
         ? 'not even one instance fits with its PNG: ask without format=png'
         : 'not even one instance fits: explain it with modelctl explain, which has no such limit';
+  const [answer, most] = megabytesOver(total, limit.bytes);
   throw new PayloadTooLargeError(
-    `the answer would be up to ${megabytes(total)}, over the ${megabytes(limit.bytes)} a Lambda function can return: ${instead}${limit.otherwise ? `, or ${limit.otherwise}` : ''}`,
+    `the answer would be up to ${answer}, over the ${most} a Lambda function can return: ${instead}${limit.otherwise ? `, or ${limit.otherwise}` : ''}`,
   );
 }
