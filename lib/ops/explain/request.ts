@@ -34,7 +34,7 @@ const explainObject = z
     signature_name: signatureName.describe('as in predict: the model\'s one signature, "serving_default" (or "")'),
     method: z.enum(EXPLAIN_METHODS).default('integratedGradients').describe('the attribution method'),
     target: z
-      .union([z.number().int().min(0), z.string().min(1)], { error: 'expected a class index (a whole number from 0) or a label' })
+      .union([z.number().int().min(0), z.string().min(1)], { error: 'expected a class index (a whole number from 0) or a label; on a regression model, an output index' })
       .optional()
       .describe('the class to explain, by index or label (regression: the output index). Default: the predicted class of each instance'),
     format: z.enum(['json', 'png']).optional().describe('png: image models also answer a base64 PNG heatmap overlay (also ?format=png)'),
