@@ -146,7 +146,7 @@ export const routes: Implementations<typeof predictRoutes> = {
         const oneRow = `one instance's model input alone is too large as JSON${loaded.manifest.transforms.input?.kind === 'image' ? '; ask for it as a PNG (?format=png), as the model sees it' : ''}`;
         checkOutputAnswer(tensors, rows, answerLimitFor(request), services.limits.budget, 'instances', undefined, oneRow);
         return {
-          body: { model_name: loaded.name, model_version: String(loaded.version), outputs: oipTensors(tensors) },
+          body: { model_name: loaded.name, model_version: String(loaded.version), outputs: oipTensors(tensors, loaded.manifest.signature.inputs) },
           tooLargeAdvice: (bytes: number) => (rows > 1 ? rowsThatFit(bytes, rows, MAX_BODY_BYTES) : undefined) ?? oneRow,
         };
       },

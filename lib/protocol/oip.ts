@@ -10,7 +10,7 @@ import { utf8Text } from '../bytes.js';
 import { inputKindOf, type ModelInput } from '../inputs/encode.js';
 import { outputIndexNamed, type Manifest } from '../registry/manifest.js';
 import { keyedByInputName } from '../tensors/inputNames.js';
-import { elementCount, type TensorData } from '../tensors/data.js';
+import { elementCount, type TensorData, type TensorSpec } from '../tensors/data.js';
 import { flattenNested, leafShown } from '../tensors/nested.js';
 import { checkValuesFit } from '../tensors/valueRanges.js';
 import { checkFiniteOutput, topLabels } from './answers.js';
@@ -327,10 +327,15 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
   throw new BadRequestError(`unknown input(s) ${tensors.map((t) => t.name).join(', ')}: the model takes ${modelInputs.join(', ')}`);
 }
 
-/** Tensors as OIP output tensors (name, shape, datatype, flat data). */
-export function oipTensors(tensors: TensorData[]): OipInferResponse['outputs'] {
+/**
+ * Tensors as OIP output tensors (name, shape, datatype, flat data); a model input's tensor (what
+ * /preprocess answers) with the narrower type the model declares (handtrack's UINT8, held as int32),
+ * as metadata shows it.
+ */
+export function oipTensors(tensors: TensorData[], inputs: TensorSpec[]): OipInferResponse['outputs'] {
   return tensors.map((t) => {
-    const datatype = oipDatatypeOf(t.dtype);
+    const declared = inputs.find((spec) => spec.name === t.name)?.declaredDtype;
+    const datatype = declared === undefined ? oipDatatypeOf(t.dtype) : (declared.toUpperCase() as OipDatatype);
     return { name: t.name, shape: t.shape, datatype, data: jsonData(datatype, t.data) };
   });
 }

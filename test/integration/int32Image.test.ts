@@ -97,6 +97,20 @@ describe('a uint8 image model (handtrack: TF.js holds its input as int32)', () =
     expect((await store.listPage('hands-offset/')).objects).toEqual([]);
   });
 
+  it('/preprocess names its tensor UINT8, as metadata names the input, and infer takes it back as it is', async () => {
+    const meta = await call(app.metadata, 'GET', '/v2/models/hands');
+    const shown = await call(app.predict, 'POST', '/v2/models/hands/preprocess', { instances: [picture] });
+    expect(meta.body.inputs[0].datatype).toBe('UINT8');
+    expect(shown.body.outputs[0].datatype).toBe('UINT8');
+    const [tensor] = shown.body.outputs;
+    const fromTensor = await call(app.predict, 'POST', '/v2/models/hands/infer', {
+      inputs: [{ name: tensor.name, shape: tensor.shape, datatype: tensor.datatype, data: tensor.data }],
+    });
+    const fromImage = await call(app.predict, 'POST', '/v2/models/hands/infer', { inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: [picture.b64] }] });
+    expect(fromTensor.statusCode).toBe(200);
+    expect(fromTensor.body.outputs).toEqual(fromImage.body.outputs);
+  });
+
   it('takes settings whose values, cut toward zero, stay in 0..255 (an offset of 0.5)', async () => {
     const input = { kind: 'image', width: 2, height: 2, channels: 3, scale: 1, offset: 0.5 };
     await expect(pushModelFolder(store, folder, 'hands-half', { labels: ['a', 'b'], transforms: { input } })).resolves.toMatchObject({ version: 1 });

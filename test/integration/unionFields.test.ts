@@ -14,7 +14,12 @@ beforeAll(() => (app = serving(new URL('../../models', import.meta.url).href)));
 
 describe('a field of several forms sent in none of them', () => {
   it.each([
-    ['explain', '/v2/models/iris/explain', { instances: [IRIS], target: true }, /^target: expected a class index \(a whole number from 0\) or a label; on a regression model, an output index$/],
+    [
+      'explain',
+      '/v2/models/iris/explain',
+      { instances: [IRIS], target: true },
+      /^target: expected a class index \(a whole number from 0\) or a label; on a regression model, an output index$/,
+    ],
     ['explain', '/v2/models/iris/explain', { instances: [IRIS], target: 1.5 }, /^target: expected a class index/],
     [
       'explain',
