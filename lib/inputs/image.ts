@@ -191,9 +191,14 @@ export const imageKind: InputKind<ImageSettings> = {
   recordColumns: IMAGE_COLUMNS,
   requiredColumns: () => undefined,
   fromCsvCells: (_settings, instance) => instance,
-  describe: (settings) => ({ ...settings }),
+  // A crop samples as cropAndResize does, where alignCorners and halfPixelCenters do not apply: not shown beside it.
+  describe: (settings) => {
+    if (!settings.crop) return { ...settings };
+    const { alignCorners: _a, halfPixelCenters: _h, ...shown } = settings;
+    return shown;
+  },
   rawTensorNote: (settings) =>
-    `a raw tensor is what the model receives: ${settings.layout === 'chw' ? `${settings.channels}x${settings.height}x${settings.width} (channels first)` : `${settings.height}x${settings.width}x${settings.channels}`} pixels after the fit and (value * scale + offset - mean) / std; send {"b64": ...} images to have them decoded and prepared`,
+    `a raw tensor is what the model receives: ${settings.layout === 'chw' ? `${settings.channels}x${settings.height}x${settings.width} (channels first)` : `${settings.height}x${settings.width}x${settings.channels}`} pixels after the ${settings.crop ? `crop [${settings.crop.join(', ')}] (top, left, bottom, right) resized as tf.image.cropAndResize does` : 'fit'} and (value * scale + offset - mean) / std; send {"b64": ...} images to have them decoded and prepared`,
   defaultBaseline: 'zeros',
   // A black image: every pixel 0, after normalisation.
   zeroRow: (settings, size) => {

@@ -478,3 +478,22 @@ describe('PNG encoders', () => {
     },
   );
 });
+
+// A crop samples as cropAndResize does: alignCorners (false by default) beside it read as the sampling it does not do.
+describe('what metadata says of a crop', () => {
+  const parse = (settings: object) => imageTransform.parse({ kind: 'image', width: 192, height: 192, channels: 3, ...settings });
+
+  it('shows no alignCorners or halfPixelCenters beside a crop, and names the crop in the raw-tensor note', () => {
+    const crop = parse({ crop: [0, 0, 1, 1] });
+    expect(imageKind.describe(crop)).not.toHaveProperty('alignCorners');
+    expect(imageKind.describe(crop)).not.toHaveProperty('halfPixelCenters');
+    expect(imageKind.describe(crop)).toMatchObject({ crop: [0, 0, 1, 1], width: 192 });
+    expect(imageKind.rawTensorNote(crop)).toContain('after the crop [0, 0, 1, 1] (top, left, bottom, right) resized as tf.image.cropAndResize does');
+  });
+
+  it('shows both without a crop, where they say how the fit samples', () => {
+    const fit = parse({ alignCorners: true });
+    expect(imageKind.describe(fit)).toMatchObject({ alignCorners: true, halfPixelCenters: false });
+    expect(imageKind.rawTensorNote(fit)).toContain('pixels after the fit and');
+  });
+});
