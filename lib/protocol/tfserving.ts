@@ -82,6 +82,12 @@ function decodeColumns(manifest: Manifest, sent: unknown): ModelInput {
   const features = natural?.kind.requiredColumns(natural.settings);
   if (Array.isArray(sent)) {
     const columns = sent;
+    // An OIP request's inputs sent here: said so, not "inputs[0]: expected a number, got object".
+    if (isRecord(columns[0]) && 'datatype' in columns[0] && 'name' in columns[0]) {
+      throw new BadRequestError(
+        `inputs: these are Open Inference Protocol tensors (name, shape, datatype, data), which /v2/models/${manifest.name}/infer takes; here "inputs" is TF Serving's columnar form (a tensor, or an object of tensors by input name), or send "instances"`,
+      );
+    }
     // Kinds whose instances are single values (text, images) take a list of them.
     // Read as the row form reads instances: every one of the first's form, else a 400 naming the first that is not.
     if (natural && !features && columns.length > 0 && natural.kind.isInstance(natural.settings, columns[0])) return inputFromValues(manifest, columns, 'inputs');

@@ -334,6 +334,14 @@ describe('predict handler behaviour', () => {
       /^body: unknown key\(s\) "instance": a TF Serving request takes signature_name, instances, inputs, raw, top_k;/,
     ],
     [
+      'OIP tensors sent to TF Serving',
+      'POST',
+      '/v1/models/half:predict',
+      '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]}',
+      400,
+      /^inputs: these are Open Inference Protocol tensors \(name, shape, datatype, data\), which \/v2\/models\/half\/infer takes/,
+    ],
+    [
       'an unknown field of :classify',
       'POST',
       '/v1/models/half:regress',
