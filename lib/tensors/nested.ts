@@ -122,7 +122,8 @@ export function flattenNested(
   const size = shape.reduce((a, b) => a * b, 1);
   if (into) {
     const out = into === 'float32' ? new Float32Array(size) : new Int32Array(size);
-    if (fillNumbers(value, shape, out)) return { shape, data: out };
+    // A value out of a narrower type's range is named where it stands by the walk below, as a fraction is.
+    if (fillNumbers(value, shape, out) && !(rows.range && firstMisfit(into, out, rows.range))) return { shape, data: out };
   }
   const data: Scalar[] = [];
   const index = new Array<number>(shape.length).fill(0);
