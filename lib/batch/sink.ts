@@ -25,7 +25,15 @@ export class ObjectSink {
 
   async write(text: string): Promise<void> {
     if (this.failure) throw this.failure;
-    if (!this.stream.write(text)) await Promise.race([once(this.stream, 'drain'), this.upload]);
+    if (this.stream.write(text)) return;
+    try {
+      await Promise.race([once(this.stream, 'drain'), this.upload]);
+    } catch (error) {
+      // A failed upload stops reading the stream, which is then destroyed with a bare AbortError
+      // that 'drain' may see first: the upload's own failure (a store's SlowDown) is the one to tell.
+      await this.upload.catch(() => undefined);
+      throw this.failure ?? error;
+    }
   }
 
   async close(): Promise<void> {

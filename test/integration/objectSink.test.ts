@@ -10,8 +10,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectSink } from '../../lib/batch/sink.js';
+import { isStoreFailure } from '../../lib/errors.js';
+import { openStore } from '../../lib/store/index.js';
 import { FolderStore } from '../../lib/store/folder.js';
 import type { ObjectStore } from '../../lib/store/index.js';
+import { startProxiedS3, type ProxiedS3 } from '../helpers/proxiedS3.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 
 let s3: S3rverHandle;
@@ -67,5 +70,40 @@ describe.each([
     await sink.close();
     expect(Buffer.from(await store.get('sink/whole.csv')).toString()).toBe('a,b\n1,2\n');
     await store.delete('sink/whole.csv');
+  });
+});
+
+// A part refused past the client's retries: lib-storage stops reading the stream, which is destroyed
+// with a bare AbortError that the sink's wait for 'drain' saw first. Told so, a batch run recorded
+// "failed: internal error" for good where the store had only shed load (isStoreFailure: retry).
+describe('ObjectSink on S3 refusing its parts', () => {
+  let proxied: ProxiedS3;
+  beforeAll(async () => {
+    proxied = await startProxiedS3([]);
+  });
+  afterAll(() => proxied?.stop());
+
+  it("fails with the store's own error, a store failure, and leaves no object", async () => {
+    const store = openStore(proxied.s3.uri, {
+      ...proxied.s3.s3Options,
+      endpoint: proxied.proxy.endpoint,
+      retry: { maxAttempts: 1, connectionTimeoutMs: 1000, socketTimeoutMs: 5000 },
+    });
+    proxied.proxy.fail(({ method, query }) => method === 'PUT' && query.has('partNumber'));
+    const sink = new ObjectSink(store, 'sink/refused.csv', 'text/csv');
+    const line = `${'x'.repeat(1023)}\n`;
+    const written = (async () => {
+      for (let i = 0; i < 40 * 1024; i++) await sink.write(line); // 40 MB: parts of 5 MB
+      await sink.close();
+    })();
+    const error = await written.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    proxied.proxy.fail(undefined);
+    expect((error as Error)?.name).toBe('SlowDown');
+    expect(isStoreFailure(error)).toBe(true);
+    expect(await proxied.store.head('sink/refused.csv')).toBeUndefined();
+    expect(proxied.proxy.openUploads()).toEqual([]);
   });
 });
