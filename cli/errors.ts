@@ -41,12 +41,36 @@ function environmentMessage(error: Error): string | undefined {
   return undefined;
 }
 
+/**
+ * A command that wrote something and then failed: what is done stays said beside what failed and
+ * how to finish (a push whose version is written but whose alias did not move would otherwise read
+ * as a failed push, and be pushed again as a duplicate version).
+ */
+export class PartlyDoneError extends Error {
+  override name = 'PartlyDoneError';
+  constructor(
+    readonly done: string,
+    readonly failed: string,
+    readonly next: string,
+    options: { cause: unknown },
+  ) {
+    super(`${done}, but ${failed}`, options);
+  }
+}
+
+/** Why an operation failed, in the words failure() gives it alone. */
+function reasonOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error instanceof ServiceError ? error.message : (environmentMessage(error) ?? error.message);
+}
+
 /** What to print (nothing: commander has printed it) and the exit code. */
 export function failure(error: unknown, verbose: boolean): { message?: string; exitCode: number } {
   if (error instanceof CommanderError) return { exitCode: error.exitCode === 0 ? 0 : EXIT_USAGE };
   if (!(error instanceof Error)) return { message: String(error), exitCode: EXIT_FAILURE };
   const shown = (message: string) => (verbose ? (error.stack ?? message) : message);
   if (error instanceof UsageError || error instanceof ConfigError) return { message: shown(error.message), exitCode: EXIT_USAGE };
+  if (error instanceof PartlyDoneError) return { message: shown(`${error.done}\n${error.failed}: ${reasonOf(error.cause)}\n${error.next}`), exitCode: EXIT_FAILURE };
   // Our own errors say what happened; for an operator at a terminal that holds for a 5xx too.
   if (error instanceof ServiceError) return { message: shown(error.message), exitCode: EXIT_FAILURE };
   const environment = environmentMessage(error);

@@ -6,7 +6,7 @@ import { setAlias, TASKS, type ManifestFields, type ScoreKind, type Task } from 
 import { AnswerOutputError, pushModelFolder, pushTfjsZip } from '../../lib/ops/pushFolder.js';
 import { pushKerasFile } from '../../lib/ops/pushKeras.js';
 import type { ObjectStore } from '../../lib/store/index.js';
-import { UsageError } from '../errors.js';
+import { PartlyDoneError, UsageError } from '../errors.js';
 import { aliasArgument, modelArgument } from '../refs.js';
 import { readOptionFile } from '../userFiles.js';
 import { describeSettings, preprocessingFrom, type PreprocessingOptions } from './preprocessing.js';
@@ -90,7 +90,12 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
     describeSettings(manifest.transforms.input),
   ];
   if (alias !== undefined) {
-    await setAlias(store, manifest.name, alias, manifest.version);
+    try {
+      await setAlias(store, manifest.name, alias, manifest.version);
+    } catch (error) {
+      const next = `the version is stored: point the alias at it with modelctl promote ${manifest.name} ${manifest.version} --alias ${alias} (pushing again makes another version)`;
+      throw new PartlyDoneError(lines[0], `alias ${alias} was not moved`, next, { cause: error });
+    }
     lines.push(`alias ${alias} -> ${manifest.version}`);
   }
   return lines.join('\n');
