@@ -176,6 +176,10 @@ describe('fine-tune', () => {
     expect(Object.keys(answer.body).sort()).toEqual(['alias', 'model', 'previous', 'updatedAt', 'version']);
     expect((await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/staging', { version: 999 })).statusCode).toBe(404);
     expect((await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/latest', { version: 1 })).statusCode).toBe(400);
+    // iris@2 would be another model than iris:2: an alias that is a number is refused, and nothing is written.
+    const numbered = await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/2', { version: 1 });
+    expect(numbered).toMatchObject({ statusCode: 400, body: { error: 'alias "2" is a number, which reads as a version: give an alias a name with a letter (production, v2)' } });
+    expect(await readAlias(store, 'iris', '2')).toBeUndefined();
     // An encoded '/' belongs to the name, which is refused for it (it routed nowhere: 404 'no route').
     const slashed = await callHttpApi(app.fineTune, 'PUT', '/v2/models/iris/aliases/a%2Fb', JSON.stringify({ version: 1 }));
     expect(slashed).toMatchObject({ statusCode: 400, body: { error: expect.stringContaining('alias') } });
