@@ -88,9 +88,29 @@ export async function createJob(
  */
 export async function readJob(store: ObjectStore, id: string): Promise<Job> {
   // Ids are made lower-case (randomUUID); a UUID is the same in capitals (RFC 9562).
-  const { owner: _worker, heartbeatMs: _interval, request, ...job } = asSeen(await readJobRecord(store, id.toLowerCase()));
+  const { owner: _worker, heartbeatMs: _interval, request, ...job } = await withStoredVersion(store, asSeen(await readJobRecord(store, id.toLowerCase())));
   // Which attempt runs it, and how often it renews its heartbeat, are the workers' business; rows sent inline are the worker's to read.
   return { ...job, request: withoutBulk(request) };
+}
+
+/**
+ * A failed fine-tune whose version is stored all the same (its outcome's writes were refused, and
+ * it read failed past its deadline; or its commit's answer was lost): said so, or the client, told
+ * to submit it again, trains a second version. Read only, at best effort: the claim
+ * (ops/fineTune/jobVersion.ts) and the version's commit marker; a store that does not answer leaves
+ * the job as it reads.
+ */
+async function withStoredVersion(store: ObjectStore, job: Job): Promise<Job> {
+  if (job.kind !== 'fine-tune' || job.status !== 'failed') return job;
+  const { name } = job.model;
+  const claimed = (await getJson(store, keys.fineTuneClaim(name, job.id)).catch(() => undefined)) as { version?: unknown } | undefined;
+  const version = claimed?.version;
+  if (typeof version !== 'number' || !Number.isInteger(version)) return job;
+  if (!(await store.head(keys.manifest(name, version)).catch(() => undefined))) return job;
+  return {
+    ...job,
+    error: `${job.error ?? 'failed'}; the version it trained is stored all the same: ${name}:${version} (GET /v2/models/${name}/versions/${version}); submitting it again trains another`,
+  };
 }
 
 /** An array whose JSON is longer than this is told by its length in a job's answer, not repeated. */

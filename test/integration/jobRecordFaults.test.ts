@@ -137,6 +137,34 @@ describe('a fine-tune job when the store refuses writes of its record (503 SlowD
   });
 });
 
+describe('a fine-tune whose version is stored but whose outcome never is', () => {
+  it('reads failed past its deadline, naming the version it stored, so that it is not trained again', async () => {
+    const before = await listVersions(store, 'iris');
+    const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, REQUEST);
+    let written = false;
+    proxy.throttle(({ method, path }) => {
+      if (method === 'PUT' && MANIFEST.test(path)) written = true;
+      return written && method === 'PUT' && JOB_RECORD.test(path);
+    });
+    try {
+      await expect(beating.jobWorker({ jobId: job.id })).rejects.toThrow(/SlowDown|reduce your request rate/);
+    } finally {
+      proxy.throttle(undefined);
+    }
+    const [version] = (await listVersions(store, 'iris')).filter((v) => !before.includes(v));
+    // Nothing delivers it again: its deadline passes with the record still "running".
+    const record = (await getJson(store, `_jobs/${job.id}.json`)) as Job;
+    await store.put(`_jobs/${job.id}.json`, JSON.stringify({ ...record, deadline: new Date(Date.now() - 1000).toISOString() }));
+    const seen = (await call(app.metadata, 'GET', `/v2/jobs/${job.id}`)).body as Job;
+    expect(seen.status).toBe('failed');
+    expect(seen.error).toMatch(
+      new RegExp(
+        `^the worker stopped without recording an outcome by its deadline \\(.*\\); the version it trained is stored all the same: iris:${version} \\(GET /v2/models/iris/versions/${version}\\); submitting it again trains another$`,
+      ),
+    );
+  });
+});
+
 describe('a job whose outcome is never recorded', () => {
   const IRIS_ROWS = { dataset: '_datasets/iris-test.csv', labelColumn: 'species' };
 
