@@ -128,6 +128,9 @@ export async function applyPromotion(store: ObjectStore, model: string, version:
     });
     return { alias, moved: moved !== undefined, reason };
   } catch (error) {
+    // The write may have landed with its answer lost (a dropped connection, a 503 after the fact):
+    // what the alias says now decides, or the result would tell the client to move it by hand.
+    if ((await readAlias(store, model, alias).catch(() => undefined))?.version === version) return { alias, moved: true, reason };
     return {
       alias,
       moved: false,
