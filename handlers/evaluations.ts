@@ -7,7 +7,7 @@ import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { evaluationsRoutes } from '../lib/api/routes/evaluate.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
 import { BadRequestError } from '../lib/errors.js';
-import { acceptedReply, submitJob } from '../lib/jobs/index.js';
+import { acceptedReply, idempotencyKeyOf, submitJob } from '../lib/jobs/index.js';
 import { logger } from '../lib/observability.js';
 import { evaluateJob } from '../lib/ops/evaluate/executor.js';
 import { checkDatasetFound } from '../lib/ops/evaluate/dataset.js';
@@ -17,9 +17,10 @@ import { runEvaluation } from '../lib/ops/evaluate/service.js';
 import { jobEnvironment } from '../lib/services.js';
 
 export const routes: Implementations<typeof evaluationsRoutes> = {
-  createEvaluation: async ({ params, query, body, services, time }) => {
+  createEvaluation: async ({ request, params, query, body, services, time }) => {
     const ref = modelRefFrom(params, query);
     const { loader, store } = services;
+    const key = idempotencyKeyOf(request.headers);
     if (query.async === 'true') {
       // A job's result is kept as JSON (GET /v2/jobs/{id}): an HTML report asked of one would be dropped unsaid.
       if (query.report === 'html') {
@@ -37,10 +38,21 @@ export const routes: Implementations<typeof evaluationsRoutes> = {
         },
         time,
       );
-      const job = await submitJob(jobEnvironment(services), 'evaluate', { name: ref.name, version }, body, { evaluate: evaluateJob }, (error, j, warning) =>
-        warning ? logger.warn(warning, { jobId: j.id, error: error as Error }) : logger.error('evaluate job failed', { jobId: j.id, error: error as Error }),
+      const job = await submitJob(
+        jobEnvironment(services),
+        'evaluate',
+        { name: ref.name, version },
+        body,
+        { evaluate: evaluateJob },
+        (error, j, warning) =>
+          warning ? logger.warn(warning, { jobId: j.id, error: error as Error }) : logger.error('evaluate job failed', { jobId: j.id, error: error as Error }),
+        key,
       );
       return acceptedReply(job);
+    }
+    // Saved now, an evaluation's id is its own: a key would be ignored, and a retry save a second one.
+    if (key !== undefined && body.save) {
+      throw new BadRequestError('Idempotency-Key: a saved evaluation keeps one record per key only as a job: send it with async=true');
     }
     const evaluation = await loader.withModel(ref, (loaded) => runEvaluation(store, loaded, body, services.limits), time);
     if (query.report === 'html') return { contentType: 'text/html; charset=utf-8', body: htmlReport(evaluation) };

@@ -6,7 +6,7 @@
 import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { fineTuneRoutes } from '../lib/api/routes/fineTune.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
-import { acceptedReply, submitJob } from '../lib/jobs/index.js';
+import { acceptedReply, idempotencyKeyOf, submitJob } from '../lib/jobs/index.js';
 import { logger } from '../lib/observability.js';
 import { fineTuneJob } from '../lib/ops/fineTune/executor.js';
 import { checkDatasetFound } from '../lib/ops/evaluate/dataset.js';
@@ -15,8 +15,9 @@ import { rollbackAlias, setAlias, validateName } from '../lib/registry/index.js'
 import { jobEnvironment } from '../lib/services.js';
 
 export const routes: Implementations<typeof fineTuneRoutes> = {
-  fineTune: async ({ params, query, body, services, time }) => {
+  fineTune: async ({ request, params, query, body, services, time }) => {
     const ref = modelRefFrom(params, query);
+    const key = idempotencyKeyOf(request.headers);
     // Timed as predict is: running the model on inline rows that cannot end before the timeout is a 413.
     const limits = { ...services.limits, time };
     const version = await services.loader.withModel(
@@ -29,8 +30,15 @@ export const routes: Implementations<typeof fineTuneRoutes> = {
       },
       time,
     );
-    const job = await submitJob(jobEnvironment(services), 'fine-tune', { name: ref.name, version }, body, { 'fine-tune': fineTuneJob }, (error, j, warning) =>
-      warning ? logger.warn(warning, { jobId: j.id, error: error as Error }) : logger.error('fine-tune job failed', { jobId: j.id, error: error as Error }),
+    const job = await submitJob(
+      jobEnvironment(services),
+      'fine-tune',
+      { name: ref.name, version },
+      body,
+      { 'fine-tune': fineTuneJob },
+      (error, j, warning) =>
+        warning ? logger.warn(warning, { jobId: j.id, error: error as Error }) : logger.error('fine-tune job failed', { jobId: j.id, error: error as Error }),
+      key,
     );
     return acceptedReply(job);
   },

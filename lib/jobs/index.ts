@@ -2,3 +2,4 @@ export * from './records.js';
 export * from './worker.js';
 export * from './invokeAsync.js';
 export * from './submit.js';
+export * from './idempotency.js';

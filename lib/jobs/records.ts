@@ -68,18 +68,20 @@ const mayPass = (error: unknown) => !(error instanceof ServiceError && error.sta
 
 /**
  * A queued job, which must start within `maxEventAgeMs` (how long its event may wait to be
- * delivered; 0 when it runs in this process) and the start's margin, or it reads failed.
+ * delivered; 0 when it runs in this process) and the start's margin, or it reads failed. Its id is
+ * random, or the one a client's Idempotency-Key makes.
  */
 export async function createJob(
   store: ObjectStore,
   kind: JobKind,
   model: Job['model'],
   request: unknown,
-  { maxEventAgeMs = MAX_EVENT_AGE_MS, now = Date.now() }: { maxEventAgeMs?: number; now?: number } = {},
+  { maxEventAgeMs = MAX_EVENT_AGE_MS, now = Date.now(), id = randomUUID() }: { maxEventAgeMs?: number; now?: number; id?: string } = {},
 ): Promise<Job> {
   const at = new Date(now).toISOString();
   const deadline = startDeadlineOf(maxEventAgeMs, now);
-  return write(store, { id: randomUUID(), kind, status: 'queued', model, request, attempts: 0, deadline, createdAt: at, updatedAt: at }, true);
+  // An id of the client's key (idempotency.ts) may be taken: a ConflictError, which the submitter reads.
+  return write(store, { id, kind, status: 'queued', model, request, attempts: 0, deadline, createdAt: at, updatedAt: at }, true);
 }
 
 /**

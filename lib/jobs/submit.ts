@@ -10,11 +10,15 @@
  * reads failed ("never started") instead of queued forever.
  */
 import { z } from 'zod';
-import { UnavailableError } from '../errors.js';
+import { ConflictError, quoted, UnavailableError, UnprocessableError } from '../errors.js';
+import type { ObjectStore } from '../store/index.js';
+import { jobIdFor } from './idempotency.js';
 import { invokeAsync, type InvokeTarget } from './invokeAsync.js';
 import { createJob, updateJobIf, type Job, type JobKind } from './records.js';
-import { RECORD_MARGIN_MS } from './deadline.js';
+import { RECORD_MARGIN_MS, startDeadlineOf } from './deadline.js';
 import { runJob, type JobEnvironment, type JobErrorReport, type JobExecutors } from './worker.js';
+
+const DISPATCH_FAILED = 'the job worker could not be started';
 
 export async function submitJob(
   environment: JobEnvironment & { worker: InvokeTarget; workerTimeoutMs: number; workerMaxEventAgeMs: number },
@@ -23,9 +27,25 @@ export async function submitJob(
   request: unknown,
   executors: JobExecutors,
   onError: (error: unknown, job: Job, warning?: string) => void,
+  idempotencyKey?: string,
 ): Promise<Job> {
   const { store, worker } = environment;
-  const job = await createJob(store, kind, model, request, { maxEventAgeMs: worker.functionName ? environment.workerMaxEventAgeMs : 0 });
+  const maxEventAgeMs = worker.functionName ? environment.workerMaxEventAgeMs : 0;
+  let job: Job;
+  if (idempotencyKey === undefined) job = await createJob(store, kind, model, request, { maxEventAgeMs });
+  else {
+    const id = jobIdFor(kind, model.name, idempotencyKey);
+    const created = await createJob(store, kind, model, request, { maxEventAgeMs, id }).catch((error: unknown) => {
+      if (error instanceof ConflictError) return undefined;
+      throw error;
+    });
+    if (created) job = created;
+    else {
+      const again = await retried(store, id, request, maxEventAgeMs, idempotencyKey);
+      if (!again.dispatch) return again.job;
+      job = again.job;
+    }
+  }
   const report = (error: unknown, warning?: string) => onError(error, job, warning);
   try {
     await invokeAsync(worker, { jobId: job.id }, () => runInline(environment, job.id, executors, report), report);
@@ -33,13 +53,29 @@ export async function submitJob(
     // An invoke can fail after Lambda accepted the event (its answer lost): a worker may have taken
     // the job already. Only a job still queued is failed; one a worker took is the worker's, and the
     // client gets its id as for any accepted job (polling it shows how it went).
-    const failed = await updateJobIf(store, job.id, (current) =>
-      current.status === 'queued' ? { status: 'failed', error: 'the job worker could not be started', deadline: undefined } : undefined,
-    );
+    const failed = await updateJobIf(store, job.id, (current) => (current.status === 'queued' ? { status: 'failed', error: DISPATCH_FAILED, deadline: undefined } : undefined));
     if (failed.written) throw new UnavailableError('job dispatch failed', 5, { cause: error, publicMessage: 'the job worker could not be started; retry later' });
     report(error, 'the job worker invoke failed, but a worker had taken the job: it is left to it');
   }
   return job;
+}
+
+/**
+ * A submission again with the key of an earlier one: that job, as it is (no second run), if the
+ * request is the same; queued and sent to the worker again if its worker could not be started (its
+ * client got a 503 and retries, as told). Another request under the key is a 422, as the draft has it.
+ */
+async function retried(store: ObjectStore, id: string, request: unknown, maxEventAgeMs: number, key: string): Promise<{ job: Job; dispatch: boolean }> {
+  const sent = JSON.stringify(request);
+  const { job, written } = await updateJobIf(store, id, (current) =>
+    JSON.stringify(current.request) === sent && current.status === 'failed' && current.error === DISPATCH_FAILED
+      ? { status: 'queued', error: undefined, deadline: startDeadlineOf(maxEventAgeMs) }
+      : undefined,
+  );
+  if (JSON.stringify(job.request) !== sent) {
+    throw new UnprocessableError(`Idempotency-Key ${quoted(key)} was sent before with another request (job ${id}): a new request takes a new key`);
+  }
+  return { job, dispatch: written };
 }
 
 /**

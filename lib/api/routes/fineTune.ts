@@ -1,7 +1,7 @@
 /** The fineTune function's routes: they change what is served, so they sit behind IAM. */
 import { z } from 'zod';
 import { versioned, type RouteSpec } from '../route.js';
-import { accepted, aliasQuery, noQuery, rollbackQuery } from './query.js';
+import { accepted, aliasQuery, idempotencyHeader, noQuery, rollbackQuery } from './query.js';
 
 const aliasBody = z.object({ version: z.number().int().positive() }).strict().describe('alias move');
 const aliasRecord = async () => (await import('../../registry/aliases.js')).aliasResponse;
@@ -13,6 +13,7 @@ export const fineTuneRoutes = {
     paths: versioned('/v2/models/{model}', '/fine-tune'),
     query: aliasQuery,
     body: async () => (await import('../../ops/fineTune/request.js')).fineTuneRequest,
+    headers: idempotencyHeader,
     auth: 'write',
     summary: 'train a new version from this one; answers 202 with a job',
     responses: { ...accepted, '403': { description: 'data set (or validation data set) outside the model store' } },

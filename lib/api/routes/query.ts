@@ -42,4 +42,11 @@ export const rollbackQuery = z.strictObject({
 /** The answer of a route that starts a job. */
 export const accepted = {
   '202': { description: 'accepted as a job: poll /v2/jobs/{id}', schema: async () => (await import('../../jobs/submit.js')).jobAcceptedResponse },
+  '422': { description: 'the Idempotency-Key was sent before with another request' },
+};
+
+/** The header a job's submission takes: its retry finds the job the first made (lib/jobs/idempotency.ts). */
+export const idempotencyHeader = {
+  'Idempotency-Key':
+    'a key of the client (1 to 255 printable ASCII characters, a UUID say) naming this submission: sent again with the same request, it answers the job the first made (a worker that could not be started is started again), never a second job; with another request, a 422',
 };
