@@ -7,42 +7,32 @@
  * (to its end), then answers 500, so the API's invoke fails after every retry; or answers 500
  * without running it, an invoke that failed outright.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { keys } from '../../lib/registry/index.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { getJson, listAll } from '../../lib/store/index.js';
 import type { Job } from '../../lib/jobs/index.js';
+import { startFakeLambda, type FakeLambda } from '../helpers/fakeLambda.js';
 import { call, serving } from '../helpers/serving.js';
 import { irisFolderStore } from '../helpers/stores.js';
 
 let store: FolderStore;
-let lambda: Server;
-let invokes = 0;
+let lambda: FakeLambda;
 /** Whether the endpoint runs the worker before it answers 500. */
 let accepts = true;
 
 beforeAll(async () => {
   store = await irisFolderStore();
   const worker = serving(store.uri);
-  lambda = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', async () => {
-      invokes += 1;
-      if (accepts) await worker.jobWorker(JSON.parse(Buffer.concat(chunks).toString()), { getRemainingTimeInMillis: () => 900_000 });
-      response.writeHead(500, { 'content-type': 'application/json', 'x-amzn-errortype': 'ServiceException' });
-      response.end(JSON.stringify({ message: 'the answer was lost' }));
-    });
+  lambda = await startFakeLambda(async (payload) => {
+    if (accepts) await worker.jobWorker(payload, { getRemainingTimeInMillis: () => 900_000 });
+    return 500;
   });
-  await new Promise<void>((resolve) => lambda.listen(0, '127.0.0.1', resolve));
 });
-afterAll(() => new Promise<void>((resolve) => lambda.close(() => resolve())));
+afterAll(() => lambda?.close());
 
 function api() {
-  const { port } = lambda.address() as AddressInfo;
-  return serving(store.uri, { IS_OFFLINE: 'true', JOB_WORKER_FUNCTION: 'jobWorker', LAMBDA_ENDPOINT: `http://127.0.0.1:${port}` });
+  return serving(store.uri, { IS_OFFLINE: 'true', JOB_WORKER_FUNCTION: 'jobWorker', LAMBDA_ENDPOINT: lambda.endpoint });
 }
 
 const jobs = async () => Promise.all((await collect(listAll(store, '_jobs/'))).map((o) => getJson<Job>(store, o.key)));
@@ -51,7 +41,7 @@ it('a job the worker took is not failed by the API whose invoke of the worker fa
   accepts = true;
   const body = { dataset: '_datasets/iris-test.csv', labelColumn: 'species', save: true };
   const answer = await call(api().evaluations, 'POST', '/v2/models/iris/evaluations?async=true', body);
-  expect(invokes).toBeGreaterThan(0);
+  expect(lambda.invokes()).toBeGreaterThan(0);
   // The worker ran the job: its evaluation is saved, and its record says so.
   let saved = 0;
   for await (const _ of listAll(store, keys.evaluationsPrefix('iris', 1))) saved += 1;

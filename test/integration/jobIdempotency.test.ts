@@ -4,13 +4,12 @@
  * not a second fine-tune training a second version. Another request under a used key is a 422; a
  * submission whose worker could not be started (503, "retry later") starts it when retried.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobIdFor, type Job } from '../../lib/jobs/index.js';
 import { keys, listVersions } from '../../lib/registry/index.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { getJson, listAll } from '../../lib/store/index.js';
+import { startFakeLambda, type FakeLambda } from '../helpers/fakeLambda.js';
 import { serving, waitForJob, type App, type Handler } from '../helpers/serving.js';
 import { irisFolderStore } from '../helpers/stores.js';
 
@@ -90,34 +89,21 @@ describe('an evaluation with an Idempotency-Key', () => {
 });
 
 describe('a submission whose worker could not be started, sent again with its key', () => {
-  let lambda: Server;
+  let lambda: FakeLambda;
   let starts = true;
-  let invokes = 0;
   beforeAll(async () => {
     const worker = serving(store.uri);
-    // Lambda's Invoke API: the first invoke fails outright (500), later ones run the worker and are accepted (202).
-    lambda = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', async () => {
-        invokes += 1;
-        if (!starts) {
-          response.writeHead(500, { 'content-type': 'application/json', 'x-amzn-errortype': 'ServiceException' });
-          response.end(JSON.stringify({ message: 'down' }));
-          return;
-        }
-        await worker.jobWorker(JSON.parse(Buffer.concat(chunks).toString()), { getRemainingTimeInMillis: () => 900_000 });
-        response.writeHead(202);
-        response.end();
-      });
+    // Lambda's Invoke API: while `starts` is false an invoke fails outright (500); then it runs the worker and is accepted (202).
+    lambda = await startFakeLambda(async (payload) => {
+      if (!starts) return 500;
+      await worker.jobWorker(payload, { getRemainingTimeInMillis: () => 900_000 });
+      return 202;
     });
-    await new Promise<void>((resolve) => lambda.listen(0, '127.0.0.1', resolve));
   });
-  afterAll(() => new Promise<void>((resolve) => lambda.close(() => resolve())));
+  afterAll(() => lambda?.close());
 
   it('is a 503 first, then the same job, queued again and run', async () => {
-    const { port } = lambda.address() as AddressInfo;
-    const api = serving(store.uri, { IS_OFFLINE: 'true', JOB_WORKER_FUNCTION: 'jobWorker', LAMBDA_ENDPOINT: `http://127.0.0.1:${port}` });
+    const api = serving(store.uri, { IS_OFFLINE: 'true', JOB_WORKER_FUNCTION: 'jobWorker', LAMBDA_ENDPOINT: lambda.endpoint });
     const body = { dataset: '_datasets/iris-test.csv', labelColumn: 'species' };
     starts = false;
     const refused = await post(api.evaluations, '/v2/models/iris/evaluations?async=true', body, 'dispatch-1');
@@ -125,10 +111,10 @@ describe('a submission whose worker could not be started, sent again with its ke
     const id = jobIdFor('evaluate', 'iris', 'dispatch-1');
     expect(await getJson<Job>(store, keys.job(id))).toMatchObject({ status: 'failed', error: 'the job worker could not be started' });
     starts = true;
-    const tried = invokes;
+    const tried = lambda.invokes();
     const retried = await post(api.evaluations, '/v2/models/iris/evaluations?async=true', body, 'dispatch-1');
     expect(retried).toMatchObject({ statusCode: 202, body: { id } });
-    expect(invokes).toBeGreaterThan(tried);
+    expect(lambda.invokes()).toBeGreaterThan(tried);
     expect(await getJson<Job>(store, keys.job(id))).toMatchObject({ status: 'succeeded', result: { metrics: expect.any(Object) } });
   });
 });

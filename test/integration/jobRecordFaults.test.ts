@@ -65,6 +65,27 @@ async function expectWritten(job: Job, versions: number[]): Promise<void> {
   expect(await readAlias(store, 'iris', 'staging')).toMatchObject({ version });
 }
 
+/**
+ * A fine-tune run by one attempt of the worker whose every write of the job record after its
+ * version's commit is refused past its retries: the attempt throws, its version stays.
+ */
+async function versionWrittenRecordRefused(): Promise<{ job: Job; version: number; before: number[] }> {
+  const before = await listVersions(store, 'iris');
+  const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, REQUEST);
+  let written = false;
+  proxy.throttle(({ method, path }) => {
+    if (method === 'PUT' && MANIFEST.test(path)) written = true;
+    return written && method === 'PUT' && JOB_RECORD.test(path);
+  });
+  try {
+    await expect(beating.jobWorker({ jobId: job.id })).rejects.toThrow(/SlowDown|reduce your request rate/);
+  } finally {
+    proxy.throttle(undefined);
+  }
+  const [version] = (await listVersions(store, 'iris')).filter((v) => !before.includes(v));
+  return { job, version, before };
+}
+
 describe('a fine-tune job when the store refuses writes of its record (503 SlowDown)', () => {
   it('two refused writes of its success record: the job ends succeeded with the version it wrote and promoted', async () => {
     const before = await listVersions(store, 'iris');
@@ -112,21 +133,9 @@ describe('a fine-tune job when the store refuses writes of its record (503 SlowD
   });
 
   it('its success record refused past every retry: the worker throws (no "failed"), and the redelivered event ends succeeded with that version', async () => {
-    const before = await listVersions(store, 'iris');
-    const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, REQUEST);
-    let written = false;
-    proxy.throttle(({ method, path }) => {
-      if (method === 'PUT' && MANIFEST.test(path)) written = true;
-      return written && method === 'PUT' && JOB_RECORD.test(path);
-    });
-    try {
-      await expect(beating.jobWorker({ jobId: job.id })).rejects.toThrow(/SlowDown|reduce your request rate/);
-    } finally {
-      proxy.throttle(undefined);
-    }
+    const { job, version, before } = await versionWrittenRecordRefused();
     const left = (await call(app.metadata, 'GET', `/v2/jobs/${job.id}`)).body as Job;
     expect(left).toMatchObject({ status: 'running', attempts: 1, heartbeat: expect.any(String) });
-    const [version] = (await listVersions(store, 'iris')).filter((v) => !before.includes(v));
     // Lambda delivers the event again (maximumRetryAttempts: 1) a minute after the failed invocation,
     // when the heartbeat that attempt stopped renewing is stale: the job finds its version.
     await sleep(Math.max(0, Date.parse(left.heartbeat as string) + 3 * HEARTBEAT_MS + 50 - Date.now()));
@@ -139,19 +148,7 @@ describe('a fine-tune job when the store refuses writes of its record (503 SlowD
 
 describe('a fine-tune whose version is stored but whose outcome never is', () => {
   it('reads failed past its deadline, naming the version it stored, so that it is not trained again', async () => {
-    const before = await listVersions(store, 'iris');
-    const job = await createJob(store, 'fine-tune', { name: 'iris', version: 1 }, REQUEST);
-    let written = false;
-    proxy.throttle(({ method, path }) => {
-      if (method === 'PUT' && MANIFEST.test(path)) written = true;
-      return written && method === 'PUT' && JOB_RECORD.test(path);
-    });
-    try {
-      await expect(beating.jobWorker({ jobId: job.id })).rejects.toThrow(/SlowDown|reduce your request rate/);
-    } finally {
-      proxy.throttle(undefined);
-    }
-    const [version] = (await listVersions(store, 'iris')).filter((v) => !before.includes(v));
+    const { job, version } = await versionWrittenRecordRefused();
     // Nothing delivers it again: its deadline passes with the record still "running".
     const record = (await getJson(store, `_jobs/${job.id}.json`)) as Job;
     await store.put(`_jobs/${job.id}.json`, JSON.stringify({ ...record, deadline: new Date(Date.now() - 1000).toISOString() }));
