@@ -9,7 +9,7 @@ import { BadRequestError, quoted } from '../errors.js';
 import { utf8Text } from '../bytes.js';
 import { inputKindOf, type ModelInput } from '../inputs/encode.js';
 import { outputIndexNamed, type Manifest } from '../registry/manifest.js';
-import { keyedByInputName } from '../tensors/inputNames.js';
+import { inputNamesMeant } from '../tensors/inputNames.js';
 import { elementCount, type TensorData, type TensorSpec } from '../tensors/data.js';
 import { flattenNested, leafShown } from '../tensors/nested.js';
 import { checkValuesFit } from '../tensors/valueRanges.js';
@@ -298,7 +298,11 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
   }
   const modelInputs = manifest.signature.inputs.map((s) => s.name);
   // An input named by its tensor (`input_tensor:0`) is that input, as an output so named is.
-  const names = Object.keys(keyedByInputName(manifest.signature.inputs, Object.fromEntries(request.inputs.map((input) => [input.name, 0])), 'inputs'));
+  const names = inputNamesMeant(
+    manifest.signature.inputs,
+    request.inputs.map((input) => input.name),
+    'inputs',
+  );
   const tensors = request.inputs.map((input, i) => ({ ...decodeTensor(input, i, keepBytes), name: names[i] }));
   const features = natural?.kind.requiredColumns(natural.settings);
   const accepted = () => [RAW_CONTENT_TYPE, ...(natural ? natural.kind.contentTypes : [])].map((t) => JSON.stringify(t)).join(', ');

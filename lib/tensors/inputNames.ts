@@ -22,10 +22,19 @@ function inputNamed(inputs: TensorSpec[], name: string): string | undefined {
 export function keyedByInputName<T>(inputs: TensorSpec[], record: Record<string, T>, where: string): Record<string, T> {
   if (!namesATensor(inputs, record)) return record;
   const keys = Object.keys(record);
-  const meant = keys.map((key) => inputNamed(inputs, key) ?? key);
-  const twice = meant.findIndex((name, i) => meant.indexOf(name) !== i);
-  if (twice >= 0) throw new BadRequestError(`${where}: ${keys[twice]} and ${keys[meant.indexOf(meant[twice])]} name the same input, ${meant[twice]}: send it once`);
+  const meant = inputNamesMeant(inputs, keys, where);
   return Object.fromEntries(keys.map((key, i) => [meant[i], record[key]]));
+}
+
+/**
+ * Each name as the input it means, in the order given (a list, not an object's keys, which
+ * JavaScript orders with number-like names first). Two names of one input are a 400 naming `where`.
+ */
+export function inputNamesMeant(inputs: TensorSpec[], names: string[], where: string): string[] {
+  const meant = names.map((name) => inputNamed(inputs, name) ?? name);
+  const twice = meant.findIndex((name, i) => meant.indexOf(name) !== i);
+  if (twice >= 0) throw new BadRequestError(`${where}: ${names[twice]} and ${names[meant.indexOf(meant[twice])]} name the same input, ${meant[twice]}: send it once`);
+  return meant;
 }
 
 /** Whether a key of the record names an input by its tensor (`x:0`), not by the input's name. */
