@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DamagedRecordError, getJson, getJsonVersioned, listAll, type ObjectStore } from '../store/index.js';
 import { checkVersionIntact } from './intact.js';
 import { keys } from './keys.js';
-import { validateName, validateWritableAlias } from './names.js';
+import { validateName, validateNewAlias, validateWritableAlias } from './names.js';
 import { latestVersion, readManifest } from './versions.js';
 
 const HISTORY_LIMIT = 50;
@@ -174,6 +174,7 @@ export async function setAliasIf(
   let refused = false;
   const stored = await update(store, model, alias, async (current) => {
     if (current?.version === version) return undefined;
+    if (!current) validateNewAlias(alias);
     refused = !(await accept(current));
     return refused ? undefined : pointAt(version, current);
   });

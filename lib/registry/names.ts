@@ -22,11 +22,20 @@ export function validateName(value: string, what: 'model' | 'alias' = 'model'): 
   return value;
 }
 
-/** A name an alias can be set to: any valid name but the implicit `latest` and a number. Throws a 400 otherwise. */
+/** A name an alias can be set to: any valid name but the implicit `latest`. Throws a 400 otherwise. */
 export function validateWritableAlias(value: string): string {
   validateName(value, 'alias');
   if (value === LATEST) throw new BadRequestError(`alias ${LATEST} is implicit (the highest version) and cannot be set`);
-  // iris@2 would be another version than iris:2 and /versions/2, a mix-up waiting for its reader.
+  return value;
+}
+
+/**
+ * A name a new alias may take: a writable one that is not a number (iris@2 would be another version
+ * than iris:2 and /versions/2, a mix-up waiting for its reader). An alias stored before this rule
+ * is moved and rolled back as any other.
+ */
+export function validateNewAlias(value: string): string {
+  validateWritableAlias(value);
   if (/^\d+$/.test(value)) throw new BadRequestError(`alias ${quoted(value)} is a number, which reads as a version: give an alias a name with a letter (production, v${value})`);
   return value;
 }

@@ -180,6 +180,10 @@ describe('fine-tune', () => {
     const numbered = await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/2', { version: 1 });
     expect(numbered).toMatchObject({ statusCode: 400, body: { error: 'alias "2" is a number, which reads as a version: give an alias a name with a letter (production, v2)' } });
     expect(await readAlias(store, 'iris', '2')).toBeUndefined();
+    // One stored before the rule is moved and rolled back as any other.
+    await store.put('iris/aliases/7.json', JSON.stringify({ version: 1, previous: [], updatedAt: new Date().toISOString() }));
+    expect(await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/7', { version: 2 })).toMatchObject({ statusCode: 200, body: { version: 2, previous: [1] } });
+    expect(await call(app.fineTune, 'POST', '/v2/models/iris/aliases/7/rollback')).toMatchObject({ statusCode: 200, body: { version: 1 } });
     // An encoded '/' belongs to the name, which is refused for it (it routed nowhere: 404 'no route').
     const slashed = await callHttpApi(app.fineTune, 'PUT', '/v2/models/iris/aliases/a%2Fb', JSON.stringify({ version: 1 }));
     expect(slashed).toMatchObject({ statusCode: 400, body: { error: expect.stringContaining('alias') } });
