@@ -7,7 +7,8 @@ import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { evaluationsRoutes } from '../lib/api/routes/evaluate.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
 import { BadRequestError } from '../lib/errors.js';
-import { acceptedReply, idempotencyKeyOf, submitJob } from '../lib/jobs/index.js';
+import { acceptedReply, earlierJob, idempotencyKeyOf, submitJob } from '../lib/jobs/index.js';
+import { formatModelRef } from '../lib/registry/index.js';
 import { logger } from '../lib/observability.js';
 import { evaluateJob } from '../lib/ops/evaluate/executor.js';
 import { checkDatasetFound } from '../lib/ops/evaluate/dataset.js';
@@ -28,6 +29,10 @@ export const routes: Implementations<typeof evaluationsRoutes> = {
           'report: report=html is the answer of an evaluation run now: a job (async=true) keeps its result as JSON at GET /v2/jobs/{id}; ask without async for the HTML',
         );
       }
+      const submission = key === undefined ? undefined : { kind: 'evaluate' as const, model: formatModelRef(ref), key };
+      // A retry of a submission whose job needs nothing more answers it as it is, before any model load or check.
+      const earlier = submission && (await earlierJob(store, submission, body));
+      if (earlier) return acceptedReply(earlier);
       // 404 (the model's or the data set's), options of another task and bad inline labels or instances now, not in the job.
       const version = await loader.withModel(
         ref,
@@ -46,7 +51,7 @@ export const routes: Implementations<typeof evaluationsRoutes> = {
         { evaluate: evaluateJob },
         (error, j, warning) =>
           warning ? logger.warn(warning, { jobId: j.id, error: error as Error }) : logger.error('evaluate job failed', { jobId: j.id, error: error as Error }),
-        key,
+        submission,
       );
       return acceptedReply(job);
     }

@@ -6,18 +6,22 @@
 import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { fineTuneRoutes } from '../lib/api/routes/fineTune.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
-import { acceptedReply, idempotencyKeyOf, submitJob } from '../lib/jobs/index.js';
+import { acceptedReply, earlierJob, idempotencyKeyOf, submitJob } from '../lib/jobs/index.js';
 import { logger } from '../lib/observability.js';
 import { fineTuneJob } from '../lib/ops/fineTune/executor.js';
 import { checkDatasetFound } from '../lib/ops/evaluate/dataset.js';
 import { precheckFineTune } from '../lib/ops/fineTune/precheck.js';
-import { rollbackAlias, setAlias, validateName } from '../lib/registry/index.js';
+import { formatModelRef, rollbackAlias, setAlias, validateName } from '../lib/registry/index.js';
 import { jobEnvironment } from '../lib/services.js';
 
 export const routes: Implementations<typeof fineTuneRoutes> = {
   fineTune: async ({ request, params, query, body, services, time }) => {
     const ref = modelRefFrom(params, query);
     const key = idempotencyKeyOf(request.headers);
+    const submission = key === undefined ? undefined : { kind: 'fine-tune' as const, model: formatModelRef(ref), key };
+    // A retry of a submission whose job needs nothing more answers it as it is, before any model load or check.
+    const earlier = submission && (await earlierJob(services.store, submission, body));
+    if (earlier) return acceptedReply(earlier);
     // Timed as predict is: running the model on inline rows that cannot end before the timeout is a 413.
     const limits = { ...services.limits, time };
     const version = await services.loader.withModel(
@@ -38,7 +42,7 @@ export const routes: Implementations<typeof fineTuneRoutes> = {
       { 'fine-tune': fineTuneJob },
       (error, j, warning) =>
         warning ? logger.warn(warning, { jobId: j.id, error: error as Error }) : logger.error('fine-tune job failed', { jobId: j.id, error: error as Error }),
-      key,
+      submission,
     );
     return acceptedReply(job);
   },

@@ -10,15 +10,13 @@
  * reads failed ("never started") instead of queued forever.
  */
 import { z } from 'zod';
-import { ConflictError, quoted, UnavailableError, UnprocessableError } from '../errors.js';
+import { ConflictError, UnavailableError } from '../errors.js';
 import type { ObjectStore } from '../store/index.js';
-import { jobIdFor } from './idempotency.js';
+import { awaitsWorker, checkSameRequest, DISPATCH_FAILED, jobIdOf, startOverdue, type Submission } from './idempotency.js';
 import { invokeAsync, type InvokeTarget } from './invokeAsync.js';
-import { createJob, updateJobIf, type Job, type JobKind } from './records.js';
+import { createJob, readJob, updateJobIf, type Job, type JobKind } from './records.js';
 import { RECORD_MARGIN_MS, startDeadlineOf } from './deadline.js';
 import { runJob, type JobEnvironment, type JobErrorReport, type JobExecutors } from './worker.js';
-
-const DISPATCH_FAILED = 'the job worker could not be started';
 
 export async function submitJob(
   environment: JobEnvironment & { worker: InvokeTarget; workerTimeoutMs: number; workerMaxEventAgeMs: number },
@@ -27,23 +25,23 @@ export async function submitJob(
   request: unknown,
   executors: JobExecutors,
   onError: (error: unknown, job: Job, warning?: string) => void,
-  idempotencyKey?: string,
+  submission?: Submission,
 ): Promise<Job> {
   const { store, worker } = environment;
   const maxEventAgeMs = worker.functionName ? environment.workerMaxEventAgeMs : 0;
   let job: Job;
-  if (idempotencyKey === undefined) job = await createJob(store, kind, model, request, { maxEventAgeMs });
+  if (submission === undefined) job = await createJob(store, kind, model, request, { maxEventAgeMs });
   else {
-    const id = jobIdFor(kind, model.name, idempotencyKey);
+    const id = await jobIdOf(store, submission);
     const created = await createJob(store, kind, model, request, { maxEventAgeMs, id }).catch((error: unknown) => {
       if (error instanceof ConflictError) return undefined;
       throw error;
     });
     if (created) job = created;
     else {
-      const again = await retried(store, id, request, maxEventAgeMs, idempotencyKey);
-      if (!again.dispatch) return again.job;
-      job = again.job;
+      const again = await retried(store, id, request, maxEventAgeMs, submission.key);
+      if (!again) return readJob(store, id);
+      job = again;
     }
   }
   const report = (error: unknown, warning?: string) => onError(error, job, warning);
@@ -61,21 +59,18 @@ export async function submitJob(
 }
 
 /**
- * A submission again with the key of an earlier one: that job, as it is (no second run), if the
- * request is the same; queued and sent to the worker again if its worker could not be started (its
- * client got a 503 and retries, as told). Another request under the key is a 422, as the draft has it.
+ * A submission again under the key of an earlier one whose job exists: undefined when that job needs
+ * nothing more (no second run); the job to send the worker again when it awaits one (still queued,
+ * its start deadline renewed if passed; or failed because no worker could be started: queued again).
+ * Another request under the key is a 422.
  */
-async function retried(store: ObjectStore, id: string, request: unknown, maxEventAgeMs: number, key: string): Promise<{ job: Job; dispatch: boolean }> {
-  const sent = JSON.stringify(request);
-  const { job, written } = await updateJobIf(store, id, (current) =>
-    JSON.stringify(current.request) === sent && current.status === 'failed' && current.error === DISPATCH_FAILED
-      ? { status: 'queued', error: undefined, deadline: startDeadlineOf(maxEventAgeMs) }
-      : undefined,
-  );
-  if (JSON.stringify(job.request) !== sent) {
-    throw new UnprocessableError(`Idempotency-Key ${quoted(key)} was sent before with another request (job ${id}): a new request takes a new key`);
-  }
-  return { job, dispatch: written };
+async function retried(store: ObjectStore, id: string, request: unknown, maxEventAgeMs: number, key: string): Promise<Job | undefined> {
+  const { job } = await updateJobIf(store, id, (current) => {
+    checkSameRequest(current, request, key);
+    if (!awaitsWorker(current)) return undefined;
+    return current.status === 'queued' && !startOverdue(current) ? undefined : { status: 'queued', error: undefined, deadline: startDeadlineOf(maxEventAgeMs) };
+  });
+  return awaitsWorker(job) ? job : undefined;
 }
 
 /**

@@ -22,6 +22,8 @@ export const keys = {
   /** The claim of an import's version (lib/imports/run.ts): its manifest, written create-only; `id` names the upload (its key and content). */
   importClaim: (model: string, id: string) => `${model}/imports/${id}.json`,
   job: (id: string) => `_jobs/${id}.json`,
+  /** The job id a client's Idempotency-Key named (lib/jobs/idempotency.ts), by the SHA-256 of kind, model and key. */
+  jobSubmission: (hash: string) => `_jobs/keys/${hash}.json`,
 };
 
 /**

@@ -5,7 +5,7 @@
  * submission whose worker could not be started (503, "retry later") starts it when retried.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobIdFor, type Job } from '../../lib/jobs/index.js';
+import { jobIdOf, type Job } from '../../lib/jobs/index.js';
 import { keys, listVersions } from '../../lib/registry/index.js';
 import type { FolderStore } from '../../lib/store/folder.js';
 import { getJson, listAll } from '../../lib/store/index.js';
@@ -30,9 +30,10 @@ async function post(handler: Handler, path: string, body: unknown, key?: string)
   };
 }
 
+/** Job records (submissions' key records, under _jobs/keys/, are not jobs). */
 async function jobCount(): Promise<number> {
   let n = 0;
-  for await (const _ of listAll(store, '_jobs/')) n += 1;
+  for await (const o of listAll(store, '_jobs/')) if (!o.key.startsWith('_jobs/keys/')) n += 1;
   return n;
 }
 
@@ -42,7 +43,7 @@ describe('a fine-tune sent twice with one Idempotency-Key', () => {
     const jobsBefore = await jobCount();
     const first = await post(app.fineTune, '/v2/models/iris/fine-tune', FINE_TUNE, 'retry-me-1');
     expect(first.statusCode).toBe(202);
-    expect(first.body.id).toBe(jobIdFor('fine-tune', 'iris', 'retry-me-1'));
+    expect(first.body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-/); // random, whatever the key: a guessed key reads no job
     const done = await waitForJob(app, first.body.id as string);
     expect(done.status).toBe('succeeded');
     const again = await post(app.fineTune, '/v2/models/iris/fine-tune', FINE_TUNE, 'retry-me-1');
@@ -54,6 +55,12 @@ describe('a fine-tune sent twice with one Idempotency-Key', () => {
     expect(other.statusCode).toBe(422);
     expect(other.body.error).toBe(`Idempotency-Key "retry-me-1" was sent before with another request (job ${first.body.id}): a new request takes a new key`);
     expect(await jobCount()).toBe(jobsBefore + 1);
+
+    // The key names a submission to the model as the path names it: a version named is another submission.
+    const pinned = await post(app.fineTune, '/v2/models/iris/versions/1/fine-tune', FINE_TUNE, 'retry-me-1');
+    expect(pinned.statusCode).toBe(202);
+    expect(pinned.body.id).not.toBe(first.body.id);
+    await waitForJob(app, pinned.body.id as string);
   });
 
   it.each([
@@ -88,33 +95,51 @@ describe('an evaluation with an Idempotency-Key', () => {
   });
 });
 
-describe('a submission whose worker could not be started, sent again with its key', () => {
+describe('a submission whose worker did not start, sent again with its key', () => {
   let lambda: FakeLambda;
-  let starts = true;
+  /** What Lambda's Invoke API does with the next invoke: fail outright (500), accept and lose the event (202), or run the worker (202). */
+  let next: 'fail' | 'lose' | 'run' = 'run';
   beforeAll(async () => {
     const worker = serving(store.uri);
-    // Lambda's Invoke API: while `starts` is false an invoke fails outright (500); then it runs the worker and is accepted (202).
     lambda = await startFakeLambda(async (payload) => {
-      if (!starts) return 500;
-      await worker.jobWorker(payload, { getRemainingTimeInMillis: () => 900_000 });
+      if (next === 'fail') return 500;
+      if (next === 'run') await worker.jobWorker(payload, { getRemainingTimeInMillis: () => 900_000 });
       return 202;
     });
   });
   afterAll(() => lambda?.close());
 
-  it('is a 503 first, then the same job, queued again and run', async () => {
-    const api = serving(store.uri, { IS_OFFLINE: 'true', JOB_WORKER_FUNCTION: 'jobWorker', LAMBDA_ENDPOINT: lambda.endpoint });
-    const body = { dataset: '_datasets/iris-test.csv', labelColumn: 'species' };
-    starts = false;
-    const refused = await post(api.evaluations, '/v2/models/iris/evaluations?async=true', body, 'dispatch-1');
+  const api = () => serving(store.uri, { IS_OFFLINE: 'true', JOB_WORKER_FUNCTION: 'jobWorker', LAMBDA_ENDPOINT: lambda.endpoint });
+  const body = { dataset: '_datasets/iris-test.csv', labelColumn: 'species' };
+
+  it('failed to start (503): the retry queues the same job again and runs it', async () => {
+    next = 'fail';
+    const refused = await post(api().evaluations, '/v2/models/iris/evaluations?async=true', body, 'dispatch-1');
     expect(refused.statusCode).toBe(503);
-    const id = jobIdFor('evaluate', 'iris', 'dispatch-1');
+    const id = await jobIdOf(store, { kind: 'evaluate', model: 'iris', key: 'dispatch-1' });
     expect(await getJson<Job>(store, keys.job(id))).toMatchObject({ status: 'failed', error: 'the job worker could not be started' });
-    starts = true;
+    next = 'run';
     const tried = lambda.invokes();
-    const retried = await post(api.evaluations, '/v2/models/iris/evaluations?async=true', body, 'dispatch-1');
+    const retried = await post(api().evaluations, '/v2/models/iris/evaluations?async=true', body, 'dispatch-1');
     expect(retried).toMatchObject({ statusCode: 202, body: { id } });
     expect(lambda.invokes()).toBeGreaterThan(tried);
     expect(await getJson<Job>(store, keys.job(id))).toMatchObject({ status: 'succeeded', result: { metrics: expect.any(Object) } });
+  });
+
+  it('its event lost (still queued): the retry sends the worker again, and the job runs once', async () => {
+    next = 'lose';
+    const first = await post(api().evaluations, '/v2/models/iris/evaluations?async=true', body, 'dispatch-2');
+    expect(first).toMatchObject({ statusCode: 202, body: { status: 'queued' } });
+    next = 'run';
+    const retried = await post(api().evaluations, '/v2/models/iris/evaluations?async=true', body, 'dispatch-2');
+    expect(retried).toMatchObject({ statusCode: 202, body: { id: first.body.id } });
+    expect(await getJson<Job>(store, keys.job(first.body.id as string))).toMatchObject({ status: 'succeeded', attempts: 1 });
+    // Done: a third submission answers it as it is, and sends nothing.
+    const invoked = lambda.invokes();
+    expect(await post(api().evaluations, '/v2/models/iris/evaluations?async=true', body, 'dispatch-2')).toMatchObject({
+      statusCode: 202,
+      body: { id: first.body.id, status: 'succeeded' },
+    });
+    expect(lambda.invokes()).toBe(invoked);
   });
 });
