@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { setAlias, TASKS, type ManifestFields, type ScoreKind, type Task } from '../../lib/registry/index.js';
+import { readAlias, setAlias, TASKS, type ManifestFields, type ScoreKind, type Task } from '../../lib/registry/index.js';
 import { AnswerOutputError, pushModelFolder, pushTfjsZip } from '../../lib/ops/pushFolder.js';
 import { pushKerasFile } from '../../lib/ops/pushKeras.js';
 import type { ObjectStore } from '../../lib/store/index.js';
@@ -93,8 +93,12 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
     try {
       await setAlias(store, manifest.name, alias, manifest.version);
     } catch (error) {
-      const next = `the version is stored: point the alias at it with modelctl promote ${manifest.name} ${manifest.version} --alias ${alias} (pushing again makes another version)`;
-      throw new PartlyDoneError(lines[0], `alias ${alias} was not moved`, next, { cause: error });
+      // The write may have landed with its answer lost: what the alias says now decides.
+      const now = await readAlias(store, manifest.name, alias).catch(() => undefined);
+      if (now?.version !== manifest.version) {
+        const next = `the version is stored: point the alias at it with modelctl promote ${manifest.name} ${manifest.version} --alias ${alias} (pushing again makes another version)`;
+        throw new PartlyDoneError(lines[0], `alias ${alias} was not moved`, next, { cause: error });
+      }
     }
     lines.push(`alias ${alias} -> ${manifest.version}`);
   }

@@ -39,3 +39,15 @@ it('a push whose alias write fails names the stored version and the promote that
   await promote(store, 'pa', '1', 'production');
   expect((await readAlias(proxied.store, 'pa', 'production'))?.version).toBe(1);
 });
+
+it('a push whose alias write landed but whose answer was lost says the alias moved, as it did', async () => {
+  const store = openStore(proxied.s3.uri, {
+    ...proxied.s3.s3Options,
+    endpoint: proxied.proxy.endpoint,
+    retry: { maxAttempts: 1, connectionTimeoutMs: 1000, socketTimeoutMs: 5000 },
+  });
+  proxied.proxy.fail(({ method, path }) => method === 'PUT' && path.includes('/aliases/'), 'lost');
+  const printed = await push(store, await writeLayersModel(), { name: 'pl', alias: 'production', labels: 'a,b,c' }).finally(() => proxied.proxy.fail(undefined));
+  expect(printed.split('\n').at(-1)).toBe('alias production -> 1');
+  expect((await readAlias(proxied.store, 'pl', 'production'))?.version).toBe(1);
+});
