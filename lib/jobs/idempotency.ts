@@ -45,13 +45,14 @@ function recordKey({ kind, model, key }: Submission): string {
 
 /** The id of the job this submission names: the one an earlier submission recorded, else a new one recorded now. */
 export async function jobIdOf(store: ObjectStore, submission: Submission): Promise<string> {
-  const fresh = JSON.stringify({ jobId: randomUUID() });
+  const jobId = randomUUID();
   try {
-    await putNew(store, recordKey(submission), fresh, { contentType: 'application/json' });
-    return (JSON.parse(fresh) as { jobId: string }).jobId;
+    await putNew(store, recordKey(submission), JSON.stringify({ jobId }), { contentType: 'application/json' });
+    return jobId;
   } catch (error) {
     if (!(error instanceof ConflictError)) throw error;
-    return recordedId(store, submission) as Promise<string>;
+    // Refused because a record is there: the earlier submission's (never removed).
+    return (await recordedId(store, submission)) ?? jobId;
   }
 }
 
