@@ -4,7 +4,7 @@ import { readConfig, type Config } from '../lib/config.js';
 import { SCORE_KINDS, TASKS } from '../lib/registry/index.js';
 import { createServices, type Services } from '../lib/services.js';
 import type { ObjectStore } from '../lib/store/index.js';
-import { promote, rollback } from './commands/aliases.js';
+import { promote, rollback, unalias } from './commands/aliases.js';
 import { batch } from './commands/batch.js';
 import { evaluate } from './commands/evaluate.js';
 import { explain } from './commands/explain.js';
@@ -142,6 +142,13 @@ program
   .requiredOption('-a, --alias <alias>', 'alias to roll back')
   .option('--from <version>', 'only while the alias points at this version (run again after a lost answer, it changes nothing)')
   .action(async (model: string, options: { alias: string; from?: string }) => console.log(await rollback(store(), model, options.alias, options.from)));
+
+program
+  .command('unalias <model>')
+  .description('remove an alias (requests naming it then get 404; without production, a model serves its highest version)')
+  .requiredOption('-a, --alias <alias>', 'alias to remove')
+  .option('--from <version>', 'only while the alias points at this version')
+  .action(async (model: string, options: { alias: string; from?: string }) => console.log(await unalias(store(), model, options.alias, options.from)));
 
 program
   .command('evaluate <ref>')

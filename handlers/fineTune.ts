@@ -1,6 +1,6 @@
 /**
  * POST /v2/models/{m}[/versions/{v}]/fine-tune: accepted as a job (202), trained by the job worker
- * into a new version. PUT /v2/models/{m}/aliases/{alias} and POST .../rollback move aliases.
+ * into a new version. PUT /v2/models/{m}/aliases/{alias} and POST .../rollback move aliases, DELETE removes one.
  * These routes change what is served: serverless.yml puts them behind IAM authorization.
  */
 import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
@@ -11,7 +11,7 @@ import { logger } from '../lib/observability.js';
 import { fineTuneJob } from '../lib/ops/fineTune/executor.js';
 import { checkDatasetFound } from '../lib/ops/evaluate/dataset.js';
 import { precheckFineTune } from '../lib/ops/fineTune/precheck.js';
-import { formatModelRef, rollbackAlias, setAlias, validateName } from '../lib/registry/index.js';
+import { deleteAlias, formatModelRef, rollbackAlias, setAlias, validateName } from '../lib/registry/index.js';
 import { jobEnvironment } from '../lib/services.js';
 
 export const routes: Implementations<typeof fineTuneRoutes> = {
@@ -59,6 +59,13 @@ export const routes: Implementations<typeof fineTuneRoutes> = {
     const record = await rollbackAlias(services.store, model, params.alias, { from: query.from });
     services.loader.aliasMoved(model);
     return { body: { model, alias: params.alias, ...record } };
+  },
+
+  deleteAlias: async ({ params, query, services }) => {
+    const model = validateName(params.model);
+    const record = await deleteAlias(services.store, model, params.alias, { from: query.from });
+    services.loader.aliasMoved(model);
+    return { body: { model, alias: params.alias, deleted: true as const, ...record } };
   },
 };
 

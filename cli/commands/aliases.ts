@@ -1,4 +1,4 @@
-import { rollbackAlias, setAlias } from '../../lib/registry/index.js';
+import { deleteAlias, rollbackAlias, setAlias } from '../../lib/registry/index.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { aliasArgument, modelArgument, namingWhatExists, versionArgument } from '../refs.js';
 
@@ -16,4 +16,11 @@ export async function rollback(store: ObjectStore, modelText: string, aliasText:
   const from = fromText === undefined ? undefined : versionArgument(fromText);
   const record = await namingWhatExists(store, model, () => rollbackAlias(store, model, alias, { from }));
   return `${model}@${alias} -> ${record.version} (rolled back)`;
+}
+
+export async function unalias(store: ObjectStore, modelText: string, aliasText: string, fromText?: string): Promise<string> {
+  const [model, alias] = [modelArgument(modelText), aliasArgument(aliasText)];
+  const from = fromText === undefined ? undefined : versionArgument(fromText);
+  const record = await namingWhatExists(store, model, () => deleteAlias(store, model, alias, { from }));
+  return `${model}@${alias} removed${record ? ` (pointed at ${record.version})` : ' (its file was damaged)'}`;
 }

@@ -21,7 +21,7 @@ export type Auth = 'read' | 'write';
 /** One route; its key in ROUTES (routes.ts) is its id, by which its handler binds an implementation. */
 export interface RouteSpec {
   fn: FunctionName;
-  method: 'GET' | 'POST' | 'PUT';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** The URL paths it answers, `{name}` for a path parameter (which stops at '/' and ':'). */
   paths: readonly string[];
   /**

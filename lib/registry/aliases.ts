@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ConflictError, IntegrityError, NotFoundError } from '../errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DamagedRecordError, getJson, getJsonVersioned, listAll, type ObjectStore } from '../store/index.js';
+import { DamagedRecordError, getJson, getJsonVersioned, listAll, ObjectChangedError, type ObjectStore } from '../store/index.js';
 import { checkVersionIntact } from './intact.js';
 import { keys } from './keys.js';
 import { validateName, validateNewAlias, validateWritableAlias } from './names.js';
@@ -25,6 +25,12 @@ export type AliasRecord = z.infer<typeof aliasSchema>;
 export const aliasResponse = aliasSchema
   .extend({ model: z.string(), alias: z.string(), previous: aliasSchema.shape.previous.describe('the versions it pointed to before, newest first') })
   .describe('the alias record');
+
+/** What DELETE /v2/models/{m}/aliases/{a} answers: the record removed (none for a damaged file), to set it again from. */
+export const deletedAliasResponse = aliasSchema
+  .partial()
+  .extend({ model: z.string(), alias: z.string(), deleted: z.literal(true) })
+  .describe('the alias removed, with the version it pointed at and its history (absent for a damaged alias file)');
 
 /**
  * The file as stored: the record and the id of the write that stored it, which tells that write
@@ -208,4 +214,40 @@ export async function rollbackAlias(store: ObjectStore, model: string, alias: st
     return { version: target, previous: rest, updatedAt: new Date().toISOString() };
   });
   return stored as AliasRecord;
+}
+
+/**
+ * Removes the alias (a name set by mistake, a stage no longer used), if it still is as read: the
+ * delete is conditional on the ETag read (S3 If-Match), so a move by another writer meanwhile is
+ * read again rather than deleted unseen. With `from`, only while the alias points at that version,
+ * as a rollback. Returns the record removed, so a client can set it again (PUT) from it. A damaged
+ * alias file is removed as any other (the delete is how an operator clears it); an alias that is
+ * gone is a 404, a delete sent again after its answer was lost included.
+ */
+export async function deleteAlias(store: ObjectStore, model: string, alias: string, options: { from?: number } = {}): Promise<AliasRecord | undefined> {
+  validateWritableAlias(alias);
+  validateName(model);
+  let refused: { record?: AliasRecord } | undefined; // what the last delete refused by its condition was for
+  for (let attempt = 1; ; attempt += 1) {
+    const read = await readVersioned(store, model, alias);
+    // Gone since a refused delete: this one, its answer lost and the SDK's retry refused (404), or another's. Gone either way, as asked.
+    if (!read && refused) return refused.record;
+    if (!read) {
+      await latestVersion(store, model); // an unknown model is reported as such, not as an unknown alias
+      throw new NotFoundError(`model ${model} has no alias ${alias}`);
+    }
+    if (options.from !== undefined && read.record?.version !== options.from) {
+      const where = read.record ? `points at version ${read.record.version}` : 'is damaged';
+      throw new ConflictError(`alias ${alias} of ${model} ${where}, not ${options.from}: nothing was deleted`);
+    }
+    try {
+      await store.delete(keys.alias(model, alias), { ifMatch: read.etag });
+      return read.record;
+    } catch (error) {
+      if (!(error instanceof ObjectChangedError)) throw error;
+      refused = { record: read.record };
+      if (attempt === ATTEMPTS) throw new ConflictError(`alias ${alias} of ${model} kept being moved by other requests meanwhile; try again`);
+      await sleep(attempt * (5 + Math.random() * 20));
+    }
+  }
 }

@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { lockFile } from './folderLock.js';
 import { ObjectChangedError } from './objectStore.js';
-import type { ConcatOptions, GetStreamOptions, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
+import type { ConcatOptions, DeleteOptions, GetStreamOptions, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
 
 const TMP_SUFFIX = '.tmp-upload';
 /** A temporary file's name: `{file}.{uuid}.tmp-upload` (tempFor). */
@@ -188,12 +188,7 @@ export class FolderStore implements ObjectStore {
       throw error;
     });
     try {
-      const stat = await fs.stat(target).catch((error: unknown) => {
-        if (isMissing(error)) return undefined;
-        throw error;
-      });
-      const found = stat === undefined ? undefined : etagOf(stat);
-      if (found !== etag) throw new ObjectChangedError(key, this.uri, found, etag);
+      await this.checkEtag(key, target, etag);
       await fs.rename(temp, target);
     } finally {
       await unlock();
@@ -233,10 +228,35 @@ export class FolderStore implements ObjectStore {
    * a prefix of the keys that exist, so a successful `modelctl batch` left an empty
    * `{name}.parts/` here that it never leaves in a bucket.
    */
-  async delete(key: string): Promise<void> {
+  async delete(key: string, options: DeleteOptions = {}): Promise<void> {
     const file = this.file(key);
-    await fs.rm(file, { force: true });
+    if (options.ifMatch === undefined) await fs.rm(file, { force: true });
+    else await this.removeIfMatch(key, file, options.ifMatch);
     await this.pruneFrom(path.dirname(file));
+  }
+
+  /** Removes the file under the lock a replace-only write takes, if it still has `etag`. */
+  private async removeIfMatch(key: string, file: string, etag: string): Promise<void> {
+    const unlock = await lockFile(`${file}.lock${TMP_SUFFIX}`, key).catch((error: unknown) => {
+      if (isMissing(error)) throw new ObjectChangedError(key, this.uri, undefined, etag);
+      throw error;
+    });
+    try {
+      await this.checkEtag(key, file, etag);
+      await fs.rm(file);
+    } finally {
+      await unlock();
+    }
+  }
+
+  /** ObjectChangedError unless the file (held under its lock) still has `etag`. */
+  private async checkEtag(key: string, file: string, etag: string): Promise<void> {
+    const stat = await fs.stat(file).catch((error: unknown) => {
+      if (isMissing(error)) return undefined;
+      throw error;
+    });
+    const found = stat === undefined ? undefined : etagOf(stat);
+    if (found !== etag) throw new ObjectChangedError(key, this.uri, found, etag);
   }
 
   /** Removes `dir` and the folders above it while they are empty (up to the root). */

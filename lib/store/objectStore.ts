@@ -32,6 +32,15 @@ export interface PutOptions {
   contentType?: string;
 }
 
+export interface DeleteOptions {
+  /**
+   * Delete only the version read: fail with ObjectChangedError (a ConflictError) unless the key
+   * still holds the object with this ETag, so a delete never removes what another writer put
+   * there after it read (S3 If-Match on DeleteObject; a lock and a check on disk).
+   */
+  ifMatch?: string;
+}
+
 export interface ConcatOptions extends Pick<PutOptions, 'contentType'> {
   ready?: (index: number) => Promise<void>;
 }
@@ -82,8 +91,8 @@ export interface ObjectStore {
   put(key: string, body: Uint8Array | string, options?: PutOptions): Promise<void>;
   /** Streams a body of unknown length (multipart on S3); the object appears whole or not at all. */
   putStream(key: string, body: Readable, options?: Pick<PutOptions, 'contentType'>): Promise<void>;
-  /** Deleting a missing key is not an error. */
-  delete(key: string): Promise<void>;
+  /** Deleting a missing key is not an error, unless `ifMatch` names the version to delete. */
+  delete(key: string, options?: DeleteOptions): Promise<void>;
   /**
    * Removes what a write of `key` left when its process was killed mid-write, once no write of it
    * runs. Optional: S3 keeps an interrupted multipart upload out of sight (the bucket's lifecycle

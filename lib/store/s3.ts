@@ -8,7 +8,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { ConflictError, NotFoundError, ObjectReadError } from '../errors.js';
 import { concatSteps } from './concatPlan.js';
 import { ConcatUnsupportedError, ObjectChangedError } from './objectStore.js';
-import type { ConcatOptions, GetStreamOptions, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
+import type { ConcatOptions, DeleteOptions, GetStreamOptions, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
 
 export interface S3StoreOptions {
   endpoint?: string;
@@ -285,9 +285,18 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, options: DeleteOptions = {}): Promise<void> {
     const { client, sdk } = await this.s3();
-    await client.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+    try {
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key), IfMatch: options.ifMatch }));
+    } catch (error) {
+      // As a replace-only put: 412 another ETag, 409 a concurrent write in flight, 404 the key gone.
+      const status = statusOf(error);
+      if (options.ifMatch !== undefined && (status === 412 || status === 409 || isMissing(error))) {
+        throw new ObjectChangedError(key, this.uri, undefined, options.ifMatch);
+      }
+      throw error;
+    }
   }
 
   async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {

@@ -72,6 +72,13 @@ describe('modelctl', () => {
     const again = await ctl('--store', store, 'rollback', 'demo', '--alias', 'production', '--from', '2');
     expect([again.code, again.stderr.trim()]).toEqual([1, 'modelctl: alias production of demo points at version 1, not 2: nothing was rolled back']);
     expect(JSON.parse((await ctl('--store', store, 'show', 'demo')).stdout).version).toBe(1);
+    // unalias: --from guards it; removed, the bare model is its highest version (no production left).
+    const guarded = await ctl('--store', store, 'unalias', 'demo', '--alias', 'production', '--from', '2');
+    expect([guarded.code, guarded.stderr.trim()]).toEqual([1, 'modelctl: alias production of demo points at version 1, not 2: nothing was deleted']);
+    expect((await ctl('--store', store, 'unalias', 'demo', '--alias', 'production', '--from', '1')).stdout).toBe('demo@production removed (pointed at 1)\n');
+    expect(JSON.parse((await ctl('--store', store, 'show', 'demo')).stdout).version).toBe(2);
+    const twice = await ctl('--store', store, 'unalias', 'demo', '--alias', 'production');
+    expect([twice.code, twice.stderr.trim()]).toEqual([1, 'modelctl: model demo has no alias production (demo has versions 1, 2, no aliases)']);
   });
 
   it('refuses a malformed model, version or alias as a usage mistake (exit 2), and one the store does not hold as a refusal naming what it holds (exit 1)', async () => {

@@ -1,7 +1,7 @@
 /**
  * An HTTP proxy in front of s3rver that adds AWS S3's conditional requests: create-only PUTs
- * (`If-None-Match: *` answers 412 PreconditionFailed when the key exists), replace-only PUTs
- * (`If-Match: <etag>` answers 412 when the object's ETag differs, 404 NoSuchKey when it is gone)
+ * (`If-None-Match: *` answers 412 PreconditionFailed when the key exists), replace-only PUTs and
+ * conditional DELETEs (`If-Match: <etag>` answers 412 when the object's ETag differs, 404 NoSuchKey when it is gone)
  * and pinned GETs (`If-Match: <etag>` answers 412 when the object's ETag differs). s3rver ignores both headers, and real S3 cannot be reached from the test machine: this stands in for AWS so the
  * store contract can assert the same behaviour on S3Store as on FolderStore.
  *
@@ -160,7 +160,7 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string, options:
     });
   }
 
-  async function conditionalPut(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function conditionalWrite(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const pathname = new URL(req.url ?? '/', 'http://proxy').pathname;
     const ifMatch = req.headers['if-match'];
     await locks.exclusive(pathname, async () => {
@@ -290,9 +290,11 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string, options:
       });
       return;
     }
-    const conditional = req.method === 'PUT' && (req.headers['if-none-match'] === '*' || req.headers['if-match'] !== undefined);
+    const conditional =
+      (req.method === 'PUT' && (req.headers['if-none-match'] === '*' || req.headers['if-match'] !== undefined)) ||
+      (req.method === 'DELETE' && !query.has('uploadId') && req.headers['if-match'] !== undefined);
     const pinned = req.method === 'GET' && req.headers['if-match'] !== undefined;
-    const done = conditional ? conditionalPut(req, res) : pinned ? locks.shared(pathname, () => pinnedGet(req, res)) : untorn(req, res);
+    const done = conditional ? conditionalWrite(req, res) : pinned ? locks.shared(pathname, () => pinnedGet(req, res)) : untorn(req, res);
     done.catch((error: unknown) => {
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
       res.end(String(error));

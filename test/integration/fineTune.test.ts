@@ -216,6 +216,46 @@ describe('fine-tune', () => {
     expect((await callHttpApi(app.fineTune as Handler, 'POST', path, '')).body).toMatchObject({ version: 1 });
   });
 
+  it('DELETE an alias removes it: requests naming it get 404 once the TTL passes, ?from= guards it, and the record answered sets it again', async () => {
+    for (const version of [1, 2]) await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/doomed', { version });
+    const predict = (ref: string) =>
+      call(app.predict, 'POST', `/v2/models/iris/infer?alias=${ref}`, { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] });
+    expect((await predict('doomed')).statusCode).toBe(200);
+    const stale = await call(app.fineTune, 'DELETE', '/v2/models/iris/aliases/doomed?from=1');
+    expect(stale).toMatchObject({ statusCode: 409, body: { error: 'alias doomed of iris points at version 2, not 1: nothing was deleted' } });
+    const deleted = await call(app.fineTune, 'DELETE', '/v2/models/iris/aliases/doomed?from=2');
+    expect(deleted).toMatchObject({ statusCode: 200, body: { model: 'iris', alias: 'doomed', deleted: true, version: 2, previous: [1] } });
+    expect(await readAlias(store, 'iris', 'doomed')).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 1100)); // MODEL_ALIAS_TTL_SECONDS=1: the predict function read it before
+    expect(await predict('doomed')).toMatchObject({ statusCode: 404, body: { error: 'model iris has no alias doomed' } });
+    expect((await call(app.metadata, 'GET', '/v2/models/iris')).body.aliases).not.toHaveProperty('doomed');
+    expect(await call(app.fineTune, 'DELETE', '/v2/models/iris/aliases/doomed')).toMatchObject({ statusCode: 404, body: { error: 'model iris has no alias doomed' } });
+    expect((await call(app.fineTune, 'DELETE', '/v2/models/nope/aliases/doomed')).body.error).toBe('no model named nope');
+    expect((await call(app.fineTune, 'DELETE', '/v2/models/iris/aliases/latest')).statusCode).toBe(400);
+    // A body is refused, not read as where to point the alias.
+    await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/doomed', { version: 1 });
+    const withBody = await call(app.fineTune, 'DELETE', '/v2/models/iris/aliases/doomed', { version: 2 });
+    expect(withBody).toMatchObject({ statusCode: 400, body: { error: expect.stringContaining('this route takes no body') } });
+    expect(await readAlias(store, 'iris', 'doomed')).toMatchObject({ version: 1 });
+    // A damaged alias file is removed as any other (no record to answer).
+    await store.put('iris/aliases/junk.json', 'not json');
+    expect(await call(app.fineTune, 'DELETE', '/v2/models/iris/aliases/junk')).toMatchObject({ statusCode: 200, body: { model: 'iris', alias: 'junk', deleted: true } });
+    expect(await store.head('iris/aliases/junk.json')).toBeUndefined();
+  });
+
+  it('without its production alias a model serves its highest version; PUT from the DELETE answer restores it', async () => {
+    const served = async () => (await call(app.predict, 'POST', '/v1/models/iris:predict', { instances: [[5.1, 3.5, 1.4, 0.2]], raw: true })).body.model_version;
+    const highest = Math.max(...(await listVersions(store, 'iris')));
+    expect(await served()).toBe('1');
+    const deleted = await call(app.fineTune, 'DELETE', '/v2/models/iris/aliases/production');
+    expect(deleted.body).toMatchObject({ deleted: true, version: 1 });
+    await new Promise((r) => setTimeout(r, 1100)); // MODEL_ALIAS_TTL_SECONDS=1
+    expect(await served()).toBe(String(highest));
+    expect(await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/production', { version: deleted.body.version })).toMatchObject({ statusCode: 200, body: { version: 1 } });
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await served()).toBe('1');
+  });
+
   it("a job's answer tells inline rows by their count, not repeated at every poll; its id is read in capitals too", async () => {
     const instances = Array.from({ length: 1000 }, (_, i) => irisRows.instances[i % irisRows.instances.length]);
     const labels = instances.map((_, i) => irisRows.labels[i % irisRows.labels.length]);

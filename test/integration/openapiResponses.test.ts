@@ -79,7 +79,7 @@ const FUNCTION_OF: [RegExp, keyof App][] = [
   [/^POST .*\/explain$/, 'explain'],
   [/^POST .*\/evaluate$/, 'evaluate'],
   [/^POST .*\/evaluations$/, 'evaluations'],
-  [/^(POST .*\/fine-tune|PUT .*\/aliases\/[^/]+|POST .*\/rollback)$/, 'fineTune'],
+  [/^(POST .*\/fine-tune|(PUT|DELETE) .*\/aliases\/[^/]+|POST .*\/rollback)$/, 'fineTune'],
   [/^GET /, 'metadata'],
 ];
 
@@ -208,6 +208,9 @@ describe('every operation answers as the OpenAPI document says', () => {
     expect((await check('PUT', '/v2/models/iris/aliases/staging', 200, { body: { version: 2 } })).previous).toEqual([1]);
     expect((await check('POST', '/v2/models/iris/aliases/staging/rollback', 200)).version).toBe(1);
     await check('POST', '/v2/models/iris/aliases/staging/rollback', 409);
+    await check('DELETE', '/v2/models/iris/aliases/staging?from=2', 409);
+    expect(await check('DELETE', '/v2/models/iris/aliases/staging?from=1', 200)).toMatchObject({ deleted: true, version: 1 });
+    await check('DELETE', '/v2/models/iris/aliases/staging', 404);
   });
 
   it('documented errors, with the documented error body', async () => {

@@ -4,7 +4,19 @@ import path from 'node:path';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadRequestError, ConflictError, NotFoundError } from '../../lib/errors.js';
-import { keys, listModels, listVersions, readAlias, readManifest, resolveVersion, rollbackAlias, setAlias, sha256Hex, type AliasRecord } from '../../lib/registry/index.js';
+import {
+  deleteAlias,
+  keys,
+  listModels,
+  listVersions,
+  readAlias,
+  readManifest,
+  resolveVersion,
+  rollbackAlias,
+  setAlias,
+  sha256Hex,
+  type AliasRecord,
+} from '../../lib/registry/index.js';
 import { importObject } from '../../lib/imports/run.js';
 import { pushModelFiles, pushModelFolder, readModelFolder } from '../../lib/ops/pushFolder.js';
 import { localLimits } from '../../lib/runtime/memory.js';
@@ -299,6 +311,71 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
         expect(final).toMatchObject({ version: 2, previous: [1] });
       }
     }
+  });
+
+  it('a delete racing a promotion never removes the promotion unseen: it deletes what it then reads, or with ?from= refuses', async () => {
+    const inner = await makeStore();
+    for (let i = 0; i < 3; i += 1) await pushModelFolder(inner, layersDir, 'gone');
+    // Another writer promotes between the delete's read and its write: the conditional delete must see it.
+    let promoteFirst = true;
+    const store: ObjectStore = {
+      uri: inner.uri,
+      get: (...args) => inner.get(...args),
+      getStream: (...args) => inner.getStream(...args),
+      head: (...args) => inner.head(...args),
+      put: (...args) => inner.put(...args),
+      putStream: (...args) => inner.putStream(...args),
+      listPage: (...args) => inner.listPage(...args),
+      delete: async (key, options) => {
+        if (promoteFirst) {
+          promoteFirst = false;
+          await setAlias(inner, 'gone', 'production', 3);
+        }
+        await inner.delete(key, options);
+      },
+    };
+    await productionFromScratch(inner, 'gone', 1, 2);
+    // Deleted as read again: the record answered is the promotion's, so the client sees what it removed.
+    expect(await deleteAlias(store, 'gone', 'production')).toMatchObject({ version: 3, previous: [2, 1] });
+    expect(await readAlias(inner, 'gone', 'production')).toBeUndefined();
+    // With ?from=2, a promotion to 3 meanwhile makes it a 409, and the alias stays at 3.
+    await productionFromScratch(inner, 'gone', 1, 2);
+    promoteFirst = true;
+    await expect(deleteAlias(store, 'gone', 'production', { from: 2 })).rejects.toThrow('alias production of gone points at version 3, not 2: nothing was deleted');
+    expect(await readAlias(inner, 'gone', 'production')).toMatchObject({ version: 3, previous: [2, 1] });
+    // A conditional delete of what the key no longer holds is refused by the store itself.
+    const { etag } = (await inner.head(keys.alias('gone', 'production')))!;
+    await setAlias(inner, 'gone', 'production', 1);
+    await expect(inner.delete(keys.alias('gone', 'production'), { ifMatch: etag })).rejects.toBeInstanceOf(ObjectChangedError);
+    await expect(inner.delete(keys.alias('gone', 'nothing'), { ifMatch: etag })).rejects.toBeInstanceOf(ObjectChangedError);
+    expect(await readAlias(inner, 'gone', 'production')).toMatchObject({ version: 1 });
+  });
+
+  it('a delete whose write landed but whose answer was lost (the retry refused: 404) answers 200 with the record removed', async () => {
+    const inner = await makeStore();
+    await pushModelFolder(inner, layersDir, 'lostdel');
+    await setAlias(inner, 'lostdel', 'staging', 1);
+    let lose = true;
+    const store: ObjectStore = {
+      uri: inner.uri,
+      get: (...args) => inner.get(...args),
+      getStream: (...args) => inner.getStream(...args),
+      head: (...args) => inner.head(...args),
+      put: (...args) => inner.put(...args),
+      putStream: (...args) => inner.putStream(...args),
+      listPage: (...args) => inner.listPage(...args),
+      delete: async (key, options) => {
+        await inner.delete(key, options);
+        if (lose && options?.ifMatch !== undefined) {
+          lose = false;
+          throw new ObjectChangedError(key, inner.uri, undefined, options.ifMatch);
+        }
+      },
+    };
+    expect(await deleteAlias(store, 'lostdel', 'staging')).toMatchObject({ version: 1, previous: [] });
+    expect(lose).toBe(false);
+    expect(await readAlias(inner, 'lostdel', 'staging')).toBeUndefined();
+    await expect(deleteAlias(store, 'lostdel', 'staging')).rejects.toThrow('model lostdel has no alias staging');
   });
 });
 

@@ -426,8 +426,8 @@ describe('serverless.yml as the framework resolves it', () => {
       // Batch scoring writes only under batch/output/ (every key a run writes: the trigger test above).
       's3:PutObject': { ...only(writers, [`${bucket}/*`]), ...only(batch, [`${bucket}/${OUTPUT_PREFIX}*`]) },
       's3:AbortMultipartUpload': { ...only(writers, [`${bucket}/*`]), ...only(batch, [`${bucket}/${OUTPUT_PREFIX}*`]) },
-      // Only batch scoring deletes (its claims, plans, checkpoints): never under a model's versions.
-      's3:DeleteObject': only(batch, [`${bucket}/${OUTPUT_PREFIX}*`]),
+      // Batch scoring deletes its claims, plans and checkpoints; fineTune removes aliases (DELETE .../aliases/{alias}). Nothing under a model's versions.
+      's3:DeleteObject': { ...only(batch, [`${bucket}/${OUTPUT_PREFIX}*`]), fineTune: [`${bucket}/*/aliases/*.json`] },
       // Submitting a job starts the worker (lib/jobs/submit.ts); batch scoring re-invokes itself to go on (lib/batch/handlerCore.ts).
       'lambda:InvokeFunction': { evaluations: [fn('jobWorker')], fineTune: [fn('jobWorker')], batchScore: [fn('batchScore')] },
       // The trigger hands large files to the state machine (lib/batch/shard/startRun.ts).
@@ -440,6 +440,9 @@ describe('serverless.yml as the framework resolves it', () => {
         expect([name, action, allowed(config, name, action)]).toEqual([name, action, (byFunction[name] ?? []).sort()]);
       }
     }
+    // An alias's pattern would also match a version's file named aliases/*.json: versions are denied to it.
+    const denied = roleStatements(config, config.functions.fineTune.role!).filter((s) => s.Effect === 'Deny');
+    expect(denied.map((s) => [[s.Action].flat(), [s.Resource].flat().map(resourceText)])).toEqual([[['s3:DeleteObject'], [`${bucket}/*/versions/*`]]]);
   });
 
   it("grants the writers' roles nothing on every resource: no managed policies, logs only to the stage's own log groups", () => {
@@ -491,7 +494,7 @@ describe('serverless.yml as the framework resolves it', () => {
       const read = [{ actions: ['kms:Decrypt'], resources: [key], condition }];
       // Decrypt too: a multipart upload decrypts its parts' data keys when it completes.
       const write = [{ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key], condition }];
-      const writers = ['StoreWriterRole', 'JobSubmitterRole', 'JobWorkerRole', 'BatchStepRole', 'BatchTriggerRole', 'BatchWorkflowRole'];
+      const writers = ['StoreWriterRole', 'JobSubmitterRole', 'AliasWriterRole', 'JobWorkerRole', 'BatchStepRole', 'BatchTriggerRole', 'BatchWorkflowRole'];
       expect(kmsGrants(resolved)).toEqual({ [PROVIDER_ROLE]: read, ...Object.fromEntries(writers.map((role) => [role, write])) });
       // And so every function: the read-only ones decrypt, every one with a role of its own writes.
       const keyRef = resourceText({ Ref: 'ModelBucketKmsKey' });
@@ -548,7 +551,7 @@ describe('serverless.yml as the framework resolves it', () => {
     const source = await readFile('lib/store/s3.ts', 'utf8');
     const calls = [...new Set([...source.matchAll(/sdk\.(\w+)Command\b/g)].map((m) => m[1]).concat(/new Upload\(/.test(source) ? ['Upload'] : []))];
     expect(calls).toContain('AbortMultipartUpload');
-    // Every function with a role of its own writes. Deleting is batch scoring's alone (the test above).
+    // Every function with a role of its own writes. Deleting is batch scoring's and fineTune's alone (the test above).
     const writers = Object.keys(config.functions).filter((name) => config.functions[name].role !== undefined);
     expect(writers).toContain('jobWorker');
     for (const call of calls) {

@@ -1,7 +1,7 @@
 /** The fineTune function's routes: they change what is served, so they sit behind IAM. */
 import { z } from 'zod';
 import { versioned, type RouteSpec } from '../route.js';
-import { accepted, aliasQuery, idempotencyHeader, noQuery, rollbackQuery } from './query.js';
+import { accepted, aliasQuery, deleteAliasQuery, idempotencyHeader, noQuery, rollbackQuery } from './query.js';
 
 const aliasBody = z.object({ version: z.number().int().positive() }).strict().describe('alias move');
 const aliasRecord = async () => (await import('../../registry/aliases.js')).aliasResponse;
@@ -46,6 +46,22 @@ export const fineTuneRoutes = {
         description:
           'nothing to roll back to, the version gone back to is damaged (its files do not match their sha256: the message names the file), the alias does not point at `from`, or other moves of the alias kept winning the race to write it',
       },
+    },
+  },
+  deleteAlias: {
+    fn: 'fineTune',
+    method: 'DELETE',
+    paths: ['/v2/models/{model}/aliases/{alias}'],
+    query: deleteAliasQuery,
+    noBody: 'a delete removes the alias (?from=N: only while it points at N); to point it elsewhere, PUT /v2/models/{model}/aliases/{alias} with {"version": N}',
+    auth: 'write',
+    summary: 'remove an alias (requests naming it then get 404; the production alias gone, a model serves its highest version)',
+    responses: {
+      '200': {
+        description: 'the alias removed: the version it pointed at and its history, to set it again from',
+        schema: async () => (await import('../../registry/aliases.js')).deletedAliasResponse,
+      },
+      '409': { description: 'the alias does not point at `from`, or other moves of the alias kept winning the race to write it; nothing was deleted' },
     },
   },
 } as const satisfies Record<string, RouteSpec>;

@@ -28,15 +28,23 @@ export const evaluateQuery = aliasQuery.extend({
     .describe('html: a self-contained HTML report (metrics, confusion matrix, ROC curves); with async=true a 400 (a job keeps its result as JSON)'),
 });
 
-export const rollbackQuery = z.strictObject({
-  from: z
+/** `?from=N`: an alias change made only while the alias points at version N. */
+const fromVersion = (why: string) =>
+  z
     .string()
     .regex(/^[1-9]\d{0,8}$/, 'expected a version, an integer from 1')
     .transform(Number)
     .optional()
-    .describe(
-      'roll back only while the alias points at this version (else 409, nothing changed): sending a rollback again after its answer was lost then cannot take the alias back twice',
-    ),
+    .describe(why);
+
+export const rollbackQuery = z.strictObject({
+  from: fromVersion(
+    'roll back only while the alias points at this version (else 409, nothing changed): sending a rollback again after its answer was lost then cannot take the alias back twice',
+  ),
+});
+
+export const deleteAliasQuery = z.strictObject({
+  from: fromVersion('delete only while the alias points at this version (else 409, nothing deleted): a delete never removes a move made since the client looked'),
 });
 
 /** The answer of a route that starts a job. */
