@@ -51,6 +51,7 @@ function once(pick: (request: Request) => boolean): (request: Request) => boolea
 }
 
 const writeOf = (pattern: RegExp) => (request: Request) => request.method === 'PUT' && pattern.test(request.path);
+const deleteOf = (pattern: RegExp) => (request: Request) => request.method === 'DELETE' && pattern.test(request.path);
 
 beforeAll(async () => {
   s3 = await startS3rver();
@@ -115,13 +116,13 @@ describe('modelctl push / createVersion', () => {
   });
 });
 
-describe('aliases (PUT /v2/models/{m}/aliases/{a}, POST .../rollback)', () => {
+describe('aliases (PUT /v2/models/{m}/aliases/{a}, POST .../rollback, DELETE)', () => {
   let versions: number[];
   beforeAll(async () => {
     versions = [(await pushModelFolder(store, 'models/iris/versions/1', 'aliased')).version, (await pushModelFolder(store, 'models/iris/versions/1', 'aliased')).version];
   });
 
-  it.each(Object.entries(FAULTS))('%s on the alias write: one step of history each way', async (_, fault) => {
+  it.each(Object.entries(FAULTS))('%s on the alias write: one step of history each way, and one delete', async (_, fault) => {
     await setAlias(store, 'aliased', 'staging', versions[0]);
     proxy.fail(once(writeOf(/\/aliases\/staging\.json$/)), fault);
     const set = await call(app.fineTune, 'PUT', '/v2/models/aliased/aliases/staging', { version: versions[1] });
@@ -136,6 +137,11 @@ describe('aliases (PUT /v2/models/{m}/aliases/{a}, POST .../rollback)', () => {
     const rolled = await readAlias(store, 'aliased', 'staging');
     expect(rolled?.version).toBe(versions[0]);
     expect(rolled?.previous).toEqual(moved?.previous.slice(1));
+
+    proxy.fail(once(deleteOf(/\/aliases\/staging\.json$/)), fault);
+    const removed = await call(app.fineTune, 'DELETE', '/v2/models/aliased/aliases/staging');
+    expect(removed).toMatchObject({ statusCode: 200, body: { deleted: true, version: versions[0] } });
+    expect(await readAlias(store, 'aliased', 'staging')).toBeUndefined();
   });
 
   it('modelctl promote and rollback: an answer lost once is one step each; AccessDenied is one line and exit 1', async () => {
@@ -167,8 +173,10 @@ describe('aliases (PUT /v2/models/{m}/aliases/{a}, POST .../rollback)', () => {
     proxy.fail(writeOf(/\/aliases\//), fault);
     const set = await call(app.fineTune, 'PUT', '/v2/models/aliased/aliases/staging', { version: versions[1] });
     const back = await call(app.fineTune, 'POST', '/v2/models/aliased/aliases/staging/rollback');
+    proxy.fail((request) => (request.method === 'PUT' || request.method === 'DELETE') && /\/aliases\//.test(request.path), fault);
+    const removed = await call(app.fineTune, 'DELETE', '/v2/models/aliased/aliases/staging');
     proxy.fail(undefined);
-    for (const answer of [set, back]) {
+    for (const answer of [set, back, removed]) {
       expect(answer.statusCode).toBe(status);
       // A refusal stays until the operator acts: no Retry-After for it.
       if (status === 503) expect(Number(answer.headers['retry-after'])).toBeGreaterThan(0);
