@@ -19,7 +19,7 @@ export function recordRequest(route: string, status: number, millis: number): vo
 }
 
 /** One occurrence of a notable event (a backend reset, a model served stale), as its own metric. */
-export function recordEvent(name: 'BackendResets' | 'StaleServes' | 'StoreErrors', dimensions: Record<string, string> = {}): void {
+export function recordEvent(name: 'BackendResets' | 'LateAnswers' | 'StaleServes' | 'StoreErrors', dimensions: Record<string, string> = {}): void {
   const single = metrics.singleMetric();
   for (const [key, value] of Object.entries(dimensions)) single.addDimension(key, value);
   single.addMetric(name, MetricUnit.Count, 1);

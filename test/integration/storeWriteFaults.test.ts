@@ -22,7 +22,7 @@ import { listAll, openStore, type ObjectStore } from '../../lib/store/index.js';
 import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
 import { runModelctl } from '../helpers/modelctl.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
-import { call, serving, waitForJob, type App } from '../helpers/serving.js';
+import { type Answer, call, serving, waitForJob, type App } from '../helpers/serving.js';
 import { syncFolder } from '../helpers/stores.js';
 
 let s3: S3rverHandle;
@@ -142,6 +142,34 @@ describe('aliases (PUT /v2/models/{m}/aliases/{a}, POST .../rollback, DELETE)', 
     const removed = await call(app.fineTune, 'DELETE', '/v2/models/aliased/aliases/staging');
     expect(removed).toMatchObject({ statusCode: 200, body: { deleted: true, version: versions[0] } });
     expect(await readAlias(store, 'aliased', 'staging')).toBeUndefined();
+  });
+
+  it('a store that stops answering mid-move: 503 with Retry-After before the function times out, and the write that lands later is one step', async () => {
+    await setAlias(store, 'aliased', 'slow', versions[0]);
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    proxy.hold(({ method, path }) => (method === 'PUT' && path.endsWith('/aliases/slow.json') ? released : undefined));
+    const deadline = Date.now() + 3000; // the function's time: its timeout 3 s from now
+    const started = Date.now();
+    const answer = (await app.fineTune({ method: 'PUT', path: '/v2/models/aliased/aliases/slow', body: { version: versions[1] } }, {
+      getRemainingTimeInMillis: () => deadline - Date.now(),
+    } as never)) as Answer;
+    const tookMs = Date.now() - started;
+    expect(answer).toMatchObject({ statusCode: 503, body: { error: expect.stringContaining('did not finish within the function\u2019s time') } });
+    expect(answer.body.error).toContain('what it was writing may still land');
+    expect(Number(answer.headers['retry-after'])).toBeGreaterThan(0);
+    expect(tookMs).toBeGreaterThan(1500);
+    expect(tookMs).toBeLessThan(3000);
+    release();
+    proxy.hold(undefined);
+    // The write sent before the answer lands; sent again, the PUT changes nothing more.
+    await expect.poll(async () => (await readAlias(store, 'aliased', 'slow'))?.version, { timeout: 10_000 }).toBe(versions[1]);
+    expect(await call(app.fineTune, 'PUT', '/v2/models/aliased/aliases/slow', { version: versions[1] })).toMatchObject({
+      statusCode: 200,
+      body: { version: versions[1], previous: [versions[0]] },
+    });
   });
 
   it('modelctl promote and rollback: an answer lost once is one step each; AccessDenied is one line and exit 1', async () => {
