@@ -21,6 +21,7 @@ import { outputsFor, parseInputKey, shardOutputsFor } from '../../lib/batch/path
 import { executionName } from '../../lib/batch/shard/startRun.js';
 import { joinTask, planStep, rangeStep } from '../../lib/batch/shard/steps.js';
 import { oneInvocation } from '../helpers/batchOptions.js';
+import { backendGeneration } from '../../lib/runtime/recovery.js';
 import { servicesFor, type Services } from '../../lib/services.js';
 import { listAll, type ObjectStore } from '../../lib/store/index.js';
 import type { ShardRange } from '../../lib/batch/shard/plan.js';
@@ -245,6 +246,37 @@ describe('the batch state machine', () => {
     await store.delete(parts.plan);
     await expect(planStep(services, run)).rejects.toThrow(/replaced\.csv has changed since this run was started/);
   }, 60_000);
+  it('a backend fault while a range is scored resets TF.js and is retried as transient; the retry scores it, the outputs as one function writes them', async () => {
+    const store = s3.store;
+    const key = 'batch/input/iris/trapped.csv';
+    await store.put(key, csv);
+    const run = { bucket: s3.bucket, key, etag: (await store.head(key))?.etag ?? '' };
+    await planStep(services, run);
+    const parts = shardOutputsFor(outputsFor(parseInputKey(key)), run.etag);
+    const ranges = JSON.parse(new TextDecoder().decode(await store.get(parts.ranges))) as ShardRange[];
+    // The trap a heap exhaustion raises inside the scoring (test/integration/backendFault.test.ts drives a real one).
+    const loader = services.loader;
+    const trapping = {
+      ...services,
+      loader: Object.assign(Object.create(loader) as typeof loader, {
+        withModel: (ref: never, work: (loaded: unknown) => Promise<unknown>, time?: never) =>
+          loader.withModel(ref, async () => {
+            throw new WebAssembly.RuntimeError('memory access out of bounds');
+          }, time),
+      }),
+    } as Services;
+    const generation = backendGeneration();
+    await expect(rangeStep(trapping, { range: ranges[1], run })).rejects.toMatchObject({ name: 'TransientError' });
+    expect(backendGeneration()).toBe(generation + 1);
+    expect(await store.head(parts.rangeResult(1))).toBeUndefined();
+    for (const range of ranges) await rangeStep(services, { range, run });
+    await joinTask(services, run);
+    const sharded = new TextDecoder().decode(await store.get('batch/output/iris/trapped.csv.predictions.csv'));
+    await store.put('batch/input/iris/trapped-whole.csv', csv);
+    await scoreObject(store, services.loader, 'batch/input/iris/trapped-whole.csv', oneInvocation(64));
+    expect(sharded).toBe(new TextDecoder().decode(await store.get('batch/output/iris/trapped-whole.csv.predictions.csv')));
+  }, 120_000);
+
   it("a file replaced after every range was scored: its join publishes nothing and removes its parts, and the new upload's outputs stay", async () => {
     const store = s3.store;
     const key = 'batch/input/iris/replaced-late.csv';

@@ -12,6 +12,7 @@
  */
 import type { ModelLoader } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
+import { withRecovery } from '../../runtime/recovery.js';
 import type { BatchInput, ShardOutputs } from '../paths.js';
 import { readOptional, scorePart, type BatchIO } from '../run.js';
 import type { Checkpoint } from '../state.js';
@@ -62,24 +63,27 @@ export async function scoreRange(
   // Another range's result under this number goes before its parts are rewritten: were this
   // scoring cut short between the parts and the result, the old result must not vouch for new parts.
   await io.output.delete(outputs.rangeResult(range.index));
-  return loader.withModel(plan.model, async (loaded) => {
-    const checkpoint: Checkpoint = {
-      sourceEtag: plan.etag,
-      model: plan.model,
-      offset: range.start,
-      end: range.end,
-      line: range.line,
-      // The first range reads the header itself; the others resume with its columns.
-      columns: range.index > 0 ? plan.columns : undefined,
-      parts: range.index,
-      rows: { read: 0, scored: 0, failed: 0 },
-      startedAt: new Date().toISOString(),
-      invocations: 1,
-    };
-    const unbounded = { limits, remainingMs: () => Number.POSITIVE_INFINITY, marginMs: 0, continueLater: async () => undefined };
-    await scorePart(io, loaded, input, outputs, checkpoint, unbounded);
-    const result: RangeResult = { etag: plan.etag, index: range.index, start: range.start, end: range.end, line: range.line, model: plan.model, rows: checkpoint.rows };
-    await io.output.put(outputs.rangeResult(range.index), JSON.stringify(result), { contentType: 'application/json' });
-    return result;
-  });
+  // A backend fault resets TF.js, so the range's retry (and the function's or worker's next range) runs on a working one.
+  return withRecovery(() =>
+    loader.withModel(plan.model, async (loaded) => {
+      const checkpoint: Checkpoint = {
+        sourceEtag: plan.etag,
+        model: plan.model,
+        offset: range.start,
+        end: range.end,
+        line: range.line,
+        // The first range reads the header itself; the others resume with its columns.
+        columns: range.index > 0 ? plan.columns : undefined,
+        parts: range.index,
+        rows: { read: 0, scored: 0, failed: 0 },
+        startedAt: new Date().toISOString(),
+        invocations: 1,
+      };
+      const unbounded = { limits, remainingMs: () => Number.POSITIVE_INFINITY, marginMs: 0, continueLater: async () => undefined };
+      await scorePart(io, loaded, input, outputs, checkpoint, unbounded);
+      const result: RangeResult = { etag: plan.etag, index: range.index, start: range.start, end: range.end, line: range.line, model: plan.model, rows: checkpoint.rows };
+      await io.output.put(outputs.rangeResult(range.index), JSON.stringify(result), { contentType: 'application/json' });
+      return result;
+    }),
+  );
 }

@@ -7,6 +7,7 @@
 import { BadRequestError, ConflictError, DAMAGED_IN_STORE, IntegrityError, isStoreFailure, isStoreRefusal, NotFoundError, ServiceError, UnavailableError } from '../../errors.js';
 import { uploadStore, type Services } from '../../services.js';
 import { versionOf } from '../../store/index.js';
+import { isBackendFault } from '../../runtime/recovery.js';
 import { outputsFor, parseInputKey, shardOutputsFor } from '../paths.js';
 import { readOptional, removeUnder, replaced, sourceVersion } from '../run.js';
 import type { BatchManifest } from '../state.js';
@@ -51,7 +52,8 @@ class TransientError extends Error {
 
 function retryable<T>(step: Promise<T>): Promise<T> {
   return step.catch((error: unknown) => {
-    const transient = error instanceof UnavailableError || (isStoreFailure(error) && !isStoreRefusal(error));
+    // A backend fault has reset TF.js (withRecovery): the function's next try runs on a fresh one.
+    const transient = error instanceof UnavailableError || (isStoreFailure(error) && !isStoreRefusal(error)) || isBackendFault(error);
     throw transient ? new TransientError(`may pass on a later try: ${(error as Error)?.message}`, { cause: error }) : error;
   });
 }
