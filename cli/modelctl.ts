@@ -147,7 +147,7 @@ program
   .command('unalias <model>')
   .description('remove an alias (requests naming it then get 404; without production, a model serves its highest version)')
   .requiredOption('-a, --alias <alias>', 'alias to remove')
-  .option('--from <version>', 'only while the alias points at this version')
+  .option('--from <version>', 'only while the alias points at this version (required for production)')
   .action(async (model: string, options: { alias: string; from?: string }) => console.log(await unalias(store(), model, options.alias, options.from)));
 
 program

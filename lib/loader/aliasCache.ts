@@ -132,7 +132,13 @@ export class AliasCache {
       return version;
     } catch (error) {
       const last = this.confirmed.get(key);
-      if (isAuthoritative(error) || !last || this.now() - last.at > this.options.staleMaxMs) throw error;
+      if (isAuthoritative(error)) {
+        // Gone (an alias deleted, a model removed) or damaged: never served from memory again, even
+        // while the store later fails, unless a newer read confirms it meanwhile.
+        if (last && last.at <= asked) this.confirmed.delete(key);
+        throw error;
+      }
+      if (!last || this.now() - last.at > this.options.staleMaxMs) throw error;
       const staleSeconds = Math.round((this.now() - last.at) / 1000);
       logger.warn('store unavailable: serving the version last confirmed', { model: key, version: last.version, staleSeconds, error: error as Error });
       recordEvent('StaleServes', { model: ref.name });

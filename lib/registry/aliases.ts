@@ -4,12 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ConflictError, IntegrityError, NotFoundError } from '../errors.js';
+import { BadRequestError, ConflictError, IntegrityError, NotFoundError } from '../errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DamagedRecordError, getJson, getJsonVersioned, listAll, ObjectChangedError, type ObjectStore } from '../store/index.js';
+import { DamagedRecordError, getJson, getJsonVersioned, listAll, ObjectGoneError, type ObjectStore } from '../store/index.js';
 import { checkVersionIntact } from './intact.js';
 import { keys } from './keys.js';
-import { validateName, validateNewAlias, validateWritableAlias } from './names.js';
+import { DEFAULT_ALIAS, validateName, validateNewAlias, validateWritableAlias } from './names.js';
 import { latestVersion, readManifest } from './versions.js';
 
 const HISTORY_LIMIT = 50;
@@ -26,7 +26,7 @@ export const aliasResponse = aliasSchema
   .extend({ model: z.string(), alias: z.string(), previous: aliasSchema.shape.previous.describe('the versions it pointed to before, newest first') })
   .describe('the alias record');
 
-/** What DELETE /v2/models/{m}/aliases/{a} answers: the record removed (none for a damaged file), to set it again from. */
+/** What DELETE /v2/models/{m}/aliases/{a} answers: the record removed (none for a damaged file); a PUT of its version sets the alias again. */
 export const deletedAliasResponse = aliasSchema
   .partial()
   .extend({ model: z.string(), alias: z.string(), deleted: z.literal(true) })
@@ -220,18 +220,22 @@ export async function rollbackAlias(store: ObjectStore, model: string, alias: st
  * Removes the alias (a name set by mistake, a stage no longer used), if it still is as read: the
  * delete is conditional on the ETag read (S3 If-Match), so a move by another writer meanwhile is
  * read again rather than deleted unseen. With `from`, only while the alias points at that version,
- * as a rollback. Returns the record removed, so a client can set it again (PUT) from it. A damaged
- * alias file is removed as any other (the delete is how an operator clears it); an alias that is
- * gone is a 404, a delete sent again after its answer was lost included.
+ * as a rollback; `production` only with it, as removing it sends every request that names no
+ * version to the highest one. Returns the record removed (its version and history; a PUT sets the
+ * version again, not the history). A damaged alias file is removed as any other (the delete is how
+ * an operator clears it); an alias that is gone is a 404, a delete sent again after its answer was
+ * lost included.
  */
 export async function deleteAlias(store: ObjectStore, model: string, alias: string, options: { from?: number } = {}): Promise<AliasRecord | undefined> {
   validateWritableAlias(alias);
   validateName(model);
-  let refused: { record?: AliasRecord } | undefined; // what the last delete refused by its condition was for
+  if (alias === DEFAULT_ALIAS && options.from === undefined) {
+    throw new BadRequestError(
+      `alias ${DEFAULT_ALIAS} is what requests naming no version of ${model} get: removed, they get its highest version. Name the version it points at to remove it (?from=N; modelctl unalias --from N)`,
+    );
+  }
   for (let attempt = 1; ; attempt += 1) {
     const read = await readVersioned(store, model, alias);
-    // Gone since a refused delete: this one, its answer lost and the SDK's retry refused (404), or another's. Gone either way, as asked.
-    if (!read && refused) return refused.record;
     if (!read) {
       await latestVersion(store, model); // an unknown model is reported as such, not as an unknown alias
       throw new NotFoundError(`model ${model} has no alias ${alias}`);
@@ -244,8 +248,11 @@ export async function deleteAlias(store: ObjectStore, model: string, alias: stri
       await store.delete(keys.alias(model, alias), { ifMatch: read.etag });
       return read.record;
     } catch (error) {
-      if (!(error instanceof ObjectChangedError)) throw error;
-      refused = { record: read.record };
+      // The record read is gone: removed by this delete (the store client's retry after a lost
+      // answer found nothing) or by another one. Nothing was put over it: removed, as asked.
+      if (error instanceof ObjectGoneError) return read.record;
+      // Another writer moved it (or holds the folder's lock): read again.
+      if (!(error instanceof ConflictError)) throw error;
       if (attempt === ATTEMPTS) throw new ConflictError(`alias ${alias} of ${model} kept being moved by other requests meanwhile; try again`);
       await sleep(attempt * (5 + Math.random() * 20));
     }

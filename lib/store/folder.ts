@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { lockFile } from './folderLock.js';
-import { ObjectChangedError } from './objectStore.js';
+import { ObjectChangedError, ObjectGoneError } from './objectStore.js';
 import type { ConcatOptions, DeleteOptions, GetStreamOptions, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
 
 const TMP_SUFFIX = '.tmp-upload';
@@ -188,7 +188,8 @@ export class FolderStore implements ObjectStore {
       throw error;
     });
     try {
-      await this.checkEtag(key, target, etag);
+      // A replace-only write of an object deleted meanwhile is refused too.
+      if ((await this.checkEtag(key, target, etag)) === undefined) throw new ObjectChangedError(key, this.uri, undefined, etag);
       await fs.rename(temp, target);
     } finally {
       await unlock();
@@ -230,33 +231,38 @@ export class FolderStore implements ObjectStore {
    */
   async delete(key: string, options: DeleteOptions = {}): Promise<void> {
     const file = this.file(key);
-    if (options.ifMatch === undefined) await fs.rm(file, { force: true });
-    else await this.removeIfMatch(key, file, options.ifMatch);
-    await this.pruneFrom(path.dirname(file));
+    try {
+      if (options.ifMatch === undefined) await fs.rm(file, { force: true });
+      else await this.removeIfMatch(key, file, options.ifMatch);
+    } finally {
+      // A refused delete's lock file was all it added to the folder.
+      await this.pruneFrom(path.dirname(file));
+    }
   }
 
-  /** Removes the file under the lock a replace-only write takes, if it still has `etag`. */
+  /** Removes the file under the lock a replace-only write takes, if it still has `etag` (ObjectGoneError: no file). */
   private async removeIfMatch(key: string, file: string, etag: string): Promise<void> {
     const unlock = await lockFile(`${file}.lock${TMP_SUFFIX}`, key).catch((error: unknown) => {
-      if (isMissing(error)) throw new ObjectChangedError(key, this.uri, undefined, etag);
+      if (isMissing(error)) throw new ObjectGoneError(key, this.uri, undefined, etag); // no folder: no file
       throw error;
     });
     try {
-      await this.checkEtag(key, file, etag);
+      if ((await this.checkEtag(key, file, etag)) === undefined) throw new ObjectGoneError(key, this.uri, undefined, etag);
       await fs.rm(file);
     } finally {
       await unlock();
     }
   }
 
-  /** ObjectChangedError unless the file (held under its lock) still has `etag`. */
-  private async checkEtag(key: string, file: string, etag: string): Promise<void> {
+  /** ObjectChangedError if the file (held under its lock) has another ETag than `etag`; undefined when there is no file. */
+  private async checkEtag(key: string, file: string, etag: string): Promise<string | undefined> {
     const stat = await fs.stat(file).catch((error: unknown) => {
       if (isMissing(error)) return undefined;
       throw error;
     });
     const found = stat === undefined ? undefined : etagOf(stat);
-    if (found !== etag) throw new ObjectChangedError(key, this.uri, found, etag);
+    if (found !== undefined && found !== etag) throw new ObjectChangedError(key, this.uri, found, etag);
+    return found;
   }
 
   /** Removes `dir` and the folders above it while they are empty (up to the root). */

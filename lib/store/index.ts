@@ -10,6 +10,7 @@ export {
   ConcatUnsupportedError,
   DamagedRecordError,
   ObjectChangedError,
+  ObjectGoneError,
   listAll,
   listPrefixes,
   getJson,

@@ -205,6 +205,13 @@ export class ObjectChangedError extends ConflictError {
 }
 
 /**
+ * A conditional delete found no object at the key: the version it named is gone, removed by
+ * another delete or by this very one (S3's client retried it after its answer was lost, and the
+ * retry found nothing). Unlike another ETag there, nothing was put over what the caller read.
+ */
+export class ObjectGoneError extends ObjectChangedError {}
+
+/**
  * The ETag to pin reads to, from what a run recorded as its source's version: a real ETag (a quoted
  * string, as both stores give them), not the size a store without ETags leaves in its place.
  */

@@ -7,7 +7,7 @@ import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { PassThrough, Readable } from 'node:stream';
 import { ConflictError, NotFoundError, ObjectReadError } from '../errors.js';
 import { concatSteps } from './concatPlan.js';
-import { ConcatUnsupportedError, ObjectChangedError } from './objectStore.js';
+import { ConcatUnsupportedError, ObjectChangedError, ObjectGoneError } from './objectStore.js';
 import type { ConcatOptions, DeleteOptions, GetStreamOptions, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from './objectStore.js';
 
 export interface S3StoreOptions {
@@ -290,11 +290,10 @@ export class S3Store implements ObjectStore {
     try {
       await client.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key), IfMatch: options.ifMatch }));
     } catch (error) {
-      // As a replace-only put: 412 another ETag, 409 a concurrent write in flight, 404 the key gone.
+      // 412: another ETag; 409: a concurrent write in flight; 404: the key gone (told apart: nothing was put over it).
       const status = statusOf(error);
-      if (options.ifMatch !== undefined && (status === 412 || status === 409 || isMissing(error))) {
-        throw new ObjectChangedError(key, this.uri, undefined, options.ifMatch);
-      }
+      if (options.ifMatch !== undefined && isMissing(error)) throw new ObjectGoneError(key, this.uri, undefined, options.ifMatch);
+      if (options.ifMatch !== undefined && (status === 412 || status === 409)) throw new ObjectChangedError(key, this.uri, undefined, options.ifMatch);
       throw error;
     }
   }

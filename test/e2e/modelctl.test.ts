@@ -77,7 +77,7 @@ describe('modelctl', () => {
     expect([guarded.code, guarded.stderr.trim()]).toEqual([1, 'modelctl: alias production of demo points at version 1, not 2: nothing was deleted']);
     expect((await ctl('--store', store, 'unalias', 'demo', '--alias', 'production', '--from', '1')).stdout).toBe('demo@production removed (pointed at 1)\n');
     expect(JSON.parse((await ctl('--store', store, 'show', 'demo')).stdout).version).toBe(2);
-    const twice = await ctl('--store', store, 'unalias', 'demo', '--alias', 'production');
+    const twice = await ctl('--store', store, 'unalias', 'demo', '--alias', 'production', '--from', '1');
     expect([twice.code, twice.stderr.trim()]).toEqual([1, 'modelctl: model demo has no alias production (demo has versions 1, 2, no aliases)']);
   });
 

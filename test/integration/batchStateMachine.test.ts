@@ -259,10 +259,14 @@ describe('the batch state machine', () => {
     const trapping = {
       ...services,
       loader: Object.assign(Object.create(loader) as typeof loader, {
-        withModel: (ref: never, work: (loaded: unknown) => Promise<unknown>, time?: never) =>
-          loader.withModel(ref, async () => {
-            throw new WebAssembly.RuntimeError('memory access out of bounds');
-          }, time),
+        withModel: (ref: never, _work: unknown, time?: never) =>
+          loader.withModel(
+            ref,
+            async () => {
+              throw new WebAssembly.RuntimeError('memory access out of bounds');
+            },
+            time,
+          ),
       }),
     } as Services;
     const generation = backendGeneration();

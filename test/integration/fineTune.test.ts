@@ -246,8 +246,18 @@ describe('fine-tune', () => {
   it('without its production alias a model serves its highest version; PUT from the DELETE answer restores it', async () => {
     const served = async () => (await call(app.predict, 'POST', '/v1/models/iris:predict', { instances: [[5.1, 3.5, 1.4, 0.2]], raw: true })).body.model_version;
     const highest = Math.max(...(await listVersions(store, 'iris')));
+    expect(highest).toBeGreaterThan(1); // the fine-tunes above made versions past production's
     expect(await served()).toBe('1');
-    const deleted = await call(app.fineTune, 'DELETE', '/v2/models/iris/aliases/production');
+    // Removing production changes what every request naming no version gets: it must name the version it removes.
+    const unnamed = await call(app.fineTune, 'DELETE', '/v2/models/iris/aliases/production');
+    expect(unnamed).toMatchObject({ statusCode: 400, body: { error: expect.stringContaining('?from=N') } });
+    for (const from of ['0', 'two', '']) {
+      expect(await call(app.fineTune, 'DELETE', `/v2/models/iris/aliases/production?from=${from}`)).toMatchObject({
+        statusCode: 400,
+        body: { error: expect.stringContaining('from') },
+      });
+    }
+    const deleted = await call(app.fineTune, 'DELETE', '/v2/models/iris/aliases/production?from=1');
     expect(deleted.body).toMatchObject({ deleted: true, version: 1 });
     await new Promise((r) => setTimeout(r, 1100)); // MODEL_ALIAS_TTL_SECONDS=1
     expect(await served()).toBe(String(highest));

@@ -20,7 +20,7 @@ import {
 import { importObject } from '../../lib/imports/run.js';
 import { pushModelFiles, pushModelFolder, readModelFolder } from '../../lib/ops/pushFolder.js';
 import { localLimits } from '../../lib/runtime/memory.js';
-import { listAll, ObjectChangedError, openStore, type ObjectStore } from '../../lib/store/index.js';
+import { listAll, ObjectChangedError, ObjectGoneError, openStore, type ObjectStore } from '../../lib/store/index.js';
 import { startConditionalS3Proxy, type ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 import { recording, tempFolderStore } from '../helpers/stores.js';
@@ -316,6 +316,10 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
   it('a delete racing a promotion never removes the promotion unseen: it deletes what it then reads, or with ?from= refuses', async () => {
     const inner = await makeStore();
     for (let i = 0; i < 3; i += 1) await pushModelFolder(inner, layersDir, 'gone');
+    const stagingAt = async (on: ObjectStore, ...versions: number[]) => {
+      await on.delete(keys.alias('gone', 'staging'));
+      for (const version of versions) await setAlias(on, 'gone', 'staging', version);
+    };
     // Another writer promotes between the delete's read and its write: the conditional delete must see it.
     let promoteFirst = true;
     const store: ObjectStore = {
@@ -329,53 +333,88 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
       delete: async (key, options) => {
         if (promoteFirst) {
           promoteFirst = false;
-          await setAlias(inner, 'gone', 'production', 3);
+          await setAlias(inner, 'gone', 'staging', 3);
         }
         await inner.delete(key, options);
       },
     };
-    await productionFromScratch(inner, 'gone', 1, 2);
+    await stagingAt(inner, 1, 2);
     // Deleted as read again: the record answered is the promotion's, so the client sees what it removed.
-    expect(await deleteAlias(store, 'gone', 'production')).toMatchObject({ version: 3, previous: [2, 1] });
-    expect(await readAlias(inner, 'gone', 'production')).toBeUndefined();
+    expect(await deleteAlias(store, 'gone', 'staging')).toMatchObject({ version: 3, previous: [2, 1] });
+    expect(await readAlias(inner, 'gone', 'staging')).toBeUndefined();
     // With ?from=2, a promotion to 3 meanwhile makes it a 409, and the alias stays at 3.
-    await productionFromScratch(inner, 'gone', 1, 2);
+    await stagingAt(inner, 1, 2);
     promoteFirst = true;
-    await expect(deleteAlias(store, 'gone', 'production', { from: 2 })).rejects.toThrow('alias production of gone points at version 3, not 2: nothing was deleted');
-    expect(await readAlias(inner, 'gone', 'production')).toMatchObject({ version: 3, previous: [2, 1] });
+    await expect(deleteAlias(store, 'gone', 'staging', { from: 2 })).rejects.toThrow('alias staging of gone points at version 3, not 2: nothing was deleted');
+    expect(await readAlias(inner, 'gone', 'staging')).toMatchObject({ version: 3, previous: [2, 1] });
     // A conditional delete of what the key no longer holds is refused by the store itself.
-    const { etag } = (await inner.head(keys.alias('gone', 'production')))!;
-    await setAlias(inner, 'gone', 'production', 1);
-    await expect(inner.delete(keys.alias('gone', 'production'), { ifMatch: etag })).rejects.toBeInstanceOf(ObjectChangedError);
+    const { etag } = (await inner.head(keys.alias('gone', 'staging')))!;
+    await setAlias(inner, 'gone', 'staging', 1);
+    await expect(inner.delete(keys.alias('gone', 'staging'), { ifMatch: etag })).rejects.toBeInstanceOf(ObjectChangedError);
     await expect(inner.delete(keys.alias('gone', 'nothing'), { ifMatch: etag })).rejects.toBeInstanceOf(ObjectChangedError);
-    expect(await readAlias(inner, 'gone', 'production')).toMatchObject({ version: 1 });
+    expect(await readAlias(inner, 'gone', 'staging')).toMatchObject({ version: 1 });
   });
 
-  it('a delete whose write landed but whose answer was lost (the retry refused: 404) answers 200 with the record removed', async () => {
+  /** `inner`, its conditional deletes going through `onDelete` (which makes the real call, or not). */
+  const deletesThrough = (inner: ObjectStore, onDelete: ObjectStore['delete']): ObjectStore => ({
+    uri: inner.uri,
+    get: (...args) => inner.get(...args),
+    getStream: (...args) => inner.getStream(...args),
+    head: (...args) => inner.head(...args),
+    put: (...args) => inner.put(...args),
+    putStream: (...args) => inner.putStream(...args),
+    listPage: (...args) => inner.listPage(...args),
+    delete: (key, options) => (options?.ifMatch === undefined ? inner.delete(key) : onDelete(key, options)),
+  });
+
+  it('a delete whose write landed but whose answer was lost (the retry finds nothing: 404) answers 200 with the record removed, and removes nothing set since', async () => {
     const inner = await makeStore();
-    await pushModelFolder(inner, layersDir, 'lostdel');
+    for (let i = 0; i < 2; i += 1) await pushModelFolder(inner, layersDir, 'lostdel');
     await setAlias(inner, 'lostdel', 'staging', 1);
-    let lose = true;
-    const store: ObjectStore = {
-      uri: inner.uri,
-      get: (...args) => inner.get(...args),
-      getStream: (...args) => inner.getStream(...args),
-      head: (...args) => inner.head(...args),
-      put: (...args) => inner.put(...args),
-      putStream: (...args) => inner.putStream(...args),
-      listPage: (...args) => inner.listPage(...args),
-      delete: async (key, options) => {
-        await inner.delete(key, options);
-        if (lose && options?.ifMatch !== undefined) {
-          lose = false;
-          throw new ObjectChangedError(key, inner.uri, undefined, options.ifMatch);
-        }
-      },
-    };
+    const store = deletesThrough(inner, async (key, options) => {
+      await inner.delete(key, options);
+      // Another client sets the alias anew before this delete's retry, which finds the version it named gone.
+      await setAlias(inner, 'lostdel', 'staging', 2);
+      throw new ObjectGoneError(key, inner.uri, undefined, options?.ifMatch ?? '');
+    });
     expect(await deleteAlias(store, 'lostdel', 'staging')).toMatchObject({ version: 1, previous: [] });
-    expect(lose).toBe(false);
-    expect(await readAlias(inner, 'lostdel', 'staging')).toBeUndefined();
-    await expect(deleteAlias(store, 'lostdel', 'staging')).rejects.toThrow('model lostdel has no alias staging');
+    expect(await readAlias(inner, 'lostdel', 'staging')).toMatchObject({ version: 2, previous: [] });
+    // Each store says so itself: a conditional delete of a key with no object is "gone", not "changed".
+    const { etag } = (await inner.head(keys.alias('lostdel', 'staging')))!;
+    await inner.delete(keys.alias('lostdel', 'staging'));
+    await expect(inner.delete(keys.alias('lostdel', 'staging'), { ifMatch: etag })).rejects.toBeInstanceOf(ObjectGoneError);
+  });
+
+  it('a delete refused because the alias moved, which another client then removes, is a 404: it removed nothing', async () => {
+    const inner = await makeStore();
+    for (let i = 0; i < 2; i += 1) await pushModelFolder(inner, layersDir, 'thirddel');
+    await setAlias(inner, 'thirddel', 'staging', 1);
+    let first = true;
+    const store = deletesThrough(inner, async (key, options) => {
+      if (first) {
+        first = false;
+        await setAlias(inner, 'thirddel', 'staging', 2); // moved after this delete read it: its condition fails
+        await inner.delete(key, options).catch(async (error: unknown) => {
+          await inner.delete(key); // and another client removes the alias
+          throw error;
+        });
+      } else await inner.delete(key, options);
+    });
+    await expect(deleteAlias(store, 'thirddel', 'staging', { from: 1 })).rejects.toThrow('model thirddel has no alias staging');
+    expect(first).toBe(false);
+  });
+
+  it('production is removed only with ?from= (requests naming no version then get the highest); a numbered alias stored before the rule is removed as any other', async () => {
+    const store = await makeStore();
+    for (let i = 0; i < 2; i += 1) await pushModelFolder(store, layersDir, 'prod');
+    await setAlias(store, 'prod', 'production', 1);
+    await expect(deleteAlias(store, 'prod', 'production')).rejects.toThrow(/^alias production is what requests naming no version of prod get: .*\?from=N/);
+    expect((await resolveVersion(store, { name: 'prod' })).version).toBe(1);
+    expect(await deleteAlias(store, 'prod', 'production', { from: 1 })).toMatchObject({ version: 1 });
+    expect((await resolveVersion(store, { name: 'prod' })).version).toBe(2);
+    await store.put(keys.alias('prod', '7'), JSON.stringify({ version: 2, previous: [], updatedAt: new Date().toISOString() }));
+    expect(await deleteAlias(store, 'prod', '7')).toMatchObject({ version: 2 });
+    expect(await readAlias(store, 'prod', '7')).toBeUndefined();
   });
 });
 

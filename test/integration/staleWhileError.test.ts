@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
-import { setAlias } from '../../lib/registry/index.js';
+import { deleteAlias, setAlias } from '../../lib/registry/index.js';
 import { openStore, type ObjectStore } from '../../lib/store/index.js';
 import type { ConditionalS3Proxy } from '../helpers/conditionalS3Proxy.js';
 import { type ProxiedS3, startProxiedS3 } from '../helpers/proxiedS3.js';
@@ -121,6 +121,26 @@ describe('the store throttles every request (503 SlowDown)', () => {
       expect(performance.now() - started).toBeLessThan(5000);
     } finally {
       proxy.fail(undefined);
+    }
+  });
+
+  it('an alias deleted is a 404 once the TTL passes, and stays one while the store then fails: never served from memory again', async () => {
+    const served = app();
+    const versions = (await pushModelFolder(store, 'models/iris/versions/1', 'iris')).version;
+    await setAlias(store, 'iris', 'doomed', versions);
+    const path = '/v1/models/iris/labels/doomed:predict';
+    expect((await call(served.predict, 'POST', path, IRIS)).statusCode).toBe(200);
+    await deleteAlias(store, 'iris', 'doomed');
+    await sleep(1200); // past the TTL
+    expect((await call(served.predict, 'POST', path, IRIS)).statusCode).toBe(404);
+    proxy.throttle(/./);
+    try {
+      await sleep(1200);
+      const during = await call(served.predict, 'POST', path, IRIS);
+      // Not the version confirmed before the delete: a 503 (the store fails), never a 200.
+      expect(during.statusCode).toBe(503);
+    } finally {
+      proxy.throttle(undefined);
     }
   });
 

@@ -441,6 +441,9 @@ describe('serverless.yml as the framework resolves it', () => {
       }
     }
     // An alias's pattern would also match a version's file named aliases/*.json: versions are denied to it.
+    // And only conditional deletes (If-Match), as deleteAlias makes them: none that removes whatever is there.
+    const deletes = roleStatements(config, config.functions.fineTune.role!).filter((s) => s.Effect === 'Allow' && [s.Action].flat().includes('s3:DeleteObject'));
+    expect(deletes.map((s) => s.Condition)).toEqual([{ Null: { 's3:if-match': 'false' } }]);
     const denied = roleStatements(config, config.functions.fineTune.role!).filter((s) => s.Effect === 'Deny');
     expect(denied.map((s) => [[s.Action].flat(), [s.Resource].flat().map(resourceText)])).toEqual([[['s3:DeleteObject'], [`${bucket}/*/versions/*`]]]);
   });

@@ -55,12 +55,13 @@ export const fineTuneRoutes = {
     query: deleteAliasQuery,
     noBody: 'a delete removes the alias (?from=N: only while it points at N); to point it elsewhere, PUT /v2/models/{model}/aliases/{alias} with {"version": N}',
     auth: 'write',
-    summary: 'remove an alias (requests naming it then get 404; the production alias gone, a model serves its highest version)',
+    summary: 'remove an alias (requests naming it then get 404; production only with ?from=, as without it a model serves its highest version)',
     responses: {
       '200': {
-        description: 'the alias removed: the version it pointed at and its history, to set it again from',
+        description: 'the alias removed: the version it pointed at (a PUT of it sets the alias again) and its history',
         schema: async () => (await import('../../registry/aliases.js')).deletedAliasResponse,
       },
+      '400': { description: 'production without `from` (removing it changes what requests naming no version get), a body, or `latest`' },
       '409': { description: 'the alias does not point at `from`, or other moves of the alias kept winning the race to write it; nothing was deleted' },
     },
   },
