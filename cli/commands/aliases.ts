@@ -1,4 +1,5 @@
-import { deleteAlias, rollbackAlias, setAlias } from '../../lib/registry/index.js';
+import { DEFAULT_ALIAS, deleteAlias, rollbackAlias, setAlias } from '../../lib/registry/index.js';
+import { UsageError } from '../errors.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { aliasArgument, modelArgument, namingWhatExists, versionArgument } from '../refs.js';
 
@@ -21,6 +22,9 @@ export async function rollback(store: ObjectStore, modelText: string, aliasText:
 export async function unalias(store: ObjectStore, modelText: string, aliasText: string, fromText?: string): Promise<string> {
   const [model, alias] = [modelArgument(modelText), aliasArgument(aliasText)];
   const from = fromText === undefined ? undefined : versionArgument(fromText);
+  if (alias === DEFAULT_ALIAS && from === undefined) {
+    throw new UsageError(`removing ${DEFAULT_ALIAS} changes what requests naming no version of ${model} get (its highest version): name the version it points at with --from N`);
+  }
   const record = await namingWhatExists(store, model, () => deleteAlias(store, model, alias, { from }));
   return `${model}@${alias} removed${record ? ` (pointed at ${record.version})` : ' (its file was damaged)'}`;
 }

@@ -119,8 +119,17 @@ async function operation(spec: RouteSpec, path: string): Promise<object> {
     responses[status] = { description: response.description, ...(Object.keys(content).length > 0 ? { content } : {}) };
   }
   // A route's own 403 (a refusal of ours) says more than the gateway's; both bodies are possible.
-  const authErrors = responses['403'] ? { '401': AUTH_ERRORS['401'] } : AUTH_ERRORS;
-  const all: Record<string, object> = { ...responses, ...ERRORS, ...(spec.body ? BODY_ERRORS : {}), ...authErrors };
+  // A write is behind IAM alone: no JWT authorizer answers it 401.
+  const { '401': jwt, ...iam } = AUTH_ERRORS;
+  const authErrors = { ...(spec.auth === 'read' ? { '401': jwt } : {}), ...(responses['403'] ? {} : iam) };
+  // A status both the route and the common list name is described by both (the route's first):
+  // the common one alone hid a job route's 422 (its Idempotency-Key sent with another request).
+  const common: Record<string, { description: string }> = { ...ERRORS, ...(spec.body ? BODY_ERRORS : {}), ...authErrors };
+  const merged: Record<string, object> = { ...common, ...responses };
+  for (const [status, own] of Object.entries(responses)) {
+    if (common[status]) merged[status] = { ...common[status], ...own, description: `${(own as { description: string }).description}; or ${common[status].description}` };
+  }
+  const all = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => Number(a) - Number(b)));
   for (const [status, response] of Object.entries(all)) {
     all[status] = { ...response, headers: { ...EVERY_ANSWER_HEADERS, ...STATUS_HEADERS[status], ...spec.answerHeaders?.[status] } };
   }

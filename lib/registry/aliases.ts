@@ -229,16 +229,16 @@ export async function rollbackAlias(store: ObjectStore, model: string, alias: st
 export async function deleteAlias(store: ObjectStore, model: string, alias: string, options: { from?: number } = {}): Promise<AliasRecord | undefined> {
   validateWritableAlias(alias);
   validateName(model);
-  if (alias === DEFAULT_ALIAS && options.from === undefined) {
-    throw new BadRequestError(
-      `alias ${DEFAULT_ALIAS} is what requests naming no version of ${model} get: removed, they get its highest version. Name the version it points at to remove it (?from=N; modelctl unalias --from N)`,
-    );
-  }
   for (let attempt = 1; ; attempt += 1) {
     const read = await readVersioned(store, model, alias);
     if (!read) {
       await latestVersion(store, model); // an unknown model is reported as such, not as an unknown alias
       throw new NotFoundError(`model ${model} has no alias ${alias}`);
+    }
+    if (alias === DEFAULT_ALIAS && options.from === undefined) {
+      throw new BadRequestError(
+        `alias ${DEFAULT_ALIAS} is what requests naming no version of ${model} get: removed, they get its highest version. Name the version it points at to remove it (?from=N)`,
+      );
     }
     if (options.from !== undefined && read.record?.version !== options.from) {
       const where = read.record ? `points at version ${read.record.version}` : 'is damaged';

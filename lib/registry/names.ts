@@ -25,7 +25,7 @@ export function validateName(value: string, what: 'model' | 'alias' = 'model'): 
 /** A name an alias can be set to: any valid name but the implicit `latest`. Throws a 400 otherwise. */
 export function validateWritableAlias(value: string): string {
   validateName(value, 'alias');
-  if (value === LATEST) throw new BadRequestError(`alias ${LATEST} is implicit (the highest version) and cannot be set`);
+  if (value === LATEST) throw new BadRequestError(`alias ${LATEST} is implicit (the highest version) and cannot be set or removed`);
   return value;
 }
 

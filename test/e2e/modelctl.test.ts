@@ -92,6 +92,12 @@ describe('modelctl', () => {
       [['promote', 'nomodel', '1', '--alias', 'production'], 1, /^modelctl: no model named nomodel \(modelctl list shows the models this store holds\)$/],
       [['rollback', 'iris', '--alias', 'latest'], 2, /^modelctl: alias latest is implicit/],
       [['rollback', 'iris', '--alias', 'production', '--from', 'two'], 2, /^modelctl: invalid version "two": expected an integer from 1$/],
+      [
+        ['unalias', 'iris', '--alias', 'production'],
+        2,
+        /^modelctl: removing production changes what requests naming no version of iris get \(its highest version\): name the version it points at with --from N$/,
+      ],
+      [['unalias', 'iris', '--alias', 'latest'], 2, /^modelctl: alias latest is implicit \(the highest version\) and cannot be set or removed$/],
       [['rollback', 'iris', '--alias', 'staging'], 1, /^modelctl: model iris has no alias staging \(iris has version 1, aliases production -> 1\)$/],
       [['show', 'nomodel'], 1, /^modelctl: no model named nomodel \(modelctl list shows the models this store holds\)$/],
       [['show', 'iris:x1'], 2, /^modelctl: invalid version "x1": expected an integer from 1$/],

@@ -409,6 +409,9 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
     for (let i = 0; i < 2; i += 1) await pushModelFolder(store, layersDir, 'prod');
     await setAlias(store, 'prod', 'production', 1);
     await expect(deleteAlias(store, 'prod', 'production')).rejects.toThrow(/^alias production is what requests naming no version of prod get: .*\?from=N/);
+    // What does not exist is said first: a model or an alias that is not there is a 404, not the 400.
+    await expect(deleteAlias(store, 'nomodel', 'production')).rejects.toThrow(/^no model named nomodel$/);
+    await expect(deleteAlias(store, 'prod', 'staging')).rejects.toThrow('model prod has no alias staging');
     expect((await resolveVersion(store, { name: 'prod' })).version).toBe(1);
     expect(await deleteAlias(store, 'prod', 'production', { from: 1 })).toMatchObject({ version: 1 });
     expect((await resolveVersion(store, { name: 'prod' })).version).toBe(2);

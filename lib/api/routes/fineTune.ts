@@ -61,7 +61,9 @@ export const fineTuneRoutes = {
         description: 'the alias removed: the version it pointed at (a PUT of it sets the alias again) and its history',
         schema: async () => (await import('../../registry/aliases.js')).deletedAliasResponse,
       },
-      '400': { description: 'production without `from` (removing it changes what requests naming no version get), a body, or `latest`' },
+      '400': {
+        description: 'production without `from` (removing it changes what requests naming no version get), `latest`, or a body',
+      },
       '409': { description: 'the alias does not point at `from`, or other moves of the alias kept winning the race to write it; nothing was deleted' },
     },
   },
