@@ -120,6 +120,9 @@ class RangeFailedError extends ServiceError {
 }
 
 /** Why a range's worker ended before the range did, for the error that ends the run. */
+/** How long a worker ended by SIGINT or SIGTERM waits for its replacement: time for this process's own handler of the same signal. */
+const INTERRUPT_GRACE_MS = 250;
+
 function endOf(timedOutMs: number | undefined, code: number | null, signal: NodeJS.Signals | null): string {
   if (timedOutMs !== undefined) return `ran past the range timeout (${timedOutMs / 1000} s)`;
   return `exited (${signal ?? `code ${code}`})`;
@@ -330,7 +333,14 @@ async function scoreAndJoin(options: LocalRunOptions, outputs: ShardOutputs, sou
         // Died mid-range: the range goes back to the queue and a new worker takes the dead one's place.
         if (current) queue?.unshift(current);
         current = undefined;
-        if (!queue || queue.length > 0) spawn();
+        const replace = () => {
+          if (!failed && !options.signal?.aborted && (!queue || queue.length > 0)) spawn();
+        };
+        // Ctrl-C reaches the whole process group: a worker it ended may be seen gone before this
+        // process's own handler has run and aborted the run, and its replacement then started from
+        // the worker bundle being removed (a stack trace per replacement). Asked again a moment later.
+        if (timedOutMs === undefined && (signal === 'SIGINT' || signal === 'SIGTERM')) setTimeout(replace, INTERRUPT_GRACE_MS);
+        else replace();
       });
       // A worker that could not be started (or signalled) never sends 'exit': it counts as gone.
       child.on('error', (error) => {
