@@ -313,6 +313,18 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
     }
   });
 
+  /** `inner`, its conditional deletes going through `onDelete` (which makes the real call, or not). */
+  const deletesThrough = (inner: ObjectStore, onDelete: ObjectStore['delete']): ObjectStore => ({
+    uri: inner.uri,
+    get: (...args) => inner.get(...args),
+    getStream: (...args) => inner.getStream(...args),
+    head: (...args) => inner.head(...args),
+    put: (...args) => inner.put(...args),
+    putStream: (...args) => inner.putStream(...args),
+    listPage: (...args) => inner.listPage(...args),
+    delete: (key, options) => (options?.ifMatch === undefined ? inner.delete(key) : onDelete(key, options)),
+  });
+
   it('a delete racing a promotion never removes the promotion unseen: it deletes what it then reads, or with ?from= refuses', async () => {
     const inner = await makeStore();
     for (let i = 0; i < 3; i += 1) await pushModelFolder(inner, layersDir, 'gone');
@@ -322,22 +334,13 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
     };
     // Another writer promotes between the delete's read and its write: the conditional delete must see it.
     let promoteFirst = true;
-    const store: ObjectStore = {
-      uri: inner.uri,
-      get: (...args) => inner.get(...args),
-      getStream: (...args) => inner.getStream(...args),
-      head: (...args) => inner.head(...args),
-      put: (...args) => inner.put(...args),
-      putStream: (...args) => inner.putStream(...args),
-      listPage: (...args) => inner.listPage(...args),
-      delete: async (key, options) => {
-        if (promoteFirst) {
-          promoteFirst = false;
-          await setAlias(inner, 'gone', 'staging', 3);
-        }
-        await inner.delete(key, options);
-      },
-    };
+    const store = deletesThrough(inner, async (key, options) => {
+      if (promoteFirst) {
+        promoteFirst = false;
+        await setAlias(inner, 'gone', 'staging', 3);
+      }
+      await inner.delete(key, options);
+    });
     await stagingAt(inner, 1, 2);
     // Deleted as read again: the record answered is the promotion's, so the client sees what it removed.
     expect(await deleteAlias(store, 'gone', 'staging')).toMatchObject({ version: 3, previous: [2, 1] });
@@ -353,18 +356,6 @@ describe.each(stores)('registry on the %s store', (_kind, makeStore) => {
     await expect(inner.delete(keys.alias('gone', 'staging'), { ifMatch: etag })).rejects.toBeInstanceOf(ObjectChangedError);
     await expect(inner.delete(keys.alias('gone', 'nothing'), { ifMatch: etag })).rejects.toBeInstanceOf(ObjectChangedError);
     expect(await readAlias(inner, 'gone', 'staging')).toMatchObject({ version: 1 });
-  });
-
-  /** `inner`, its conditional deletes going through `onDelete` (which makes the real call, or not). */
-  const deletesThrough = (inner: ObjectStore, onDelete: ObjectStore['delete']): ObjectStore => ({
-    uri: inner.uri,
-    get: (...args) => inner.get(...args),
-    getStream: (...args) => inner.getStream(...args),
-    head: (...args) => inner.head(...args),
-    put: (...args) => inner.put(...args),
-    putStream: (...args) => inner.putStream(...args),
-    listPage: (...args) => inner.listPage(...args),
-    delete: (key, options) => (options?.ifMatch === undefined ? inner.delete(key) : onDelete(key, options)),
   });
 
   it('a delete whose write landed but whose answer was lost (the retry finds nothing: 404) answers 200 with the record removed, and removes nothing set since', async () => {
