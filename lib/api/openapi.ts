@@ -112,7 +112,7 @@ async function requestBody(spec: RouteSpec): Promise<object> {
 }
 
 async function operation(spec: RouteSpec, path: string): Promise<object> {
-  const responses: Record<string, object> = {};
+  const responses: Record<string, { description: string }> = {};
   for (const [status, response] of Object.entries(spec.responses)) {
     const body = response.schema ? await response.schema() : Number(status) >= 400 ? errorBody : undefined;
     const content = { ...(body ? json(body).content : {}), ...response.media };
@@ -127,7 +127,7 @@ async function operation(spec: RouteSpec, path: string): Promise<object> {
   const common: Record<string, { description: string }> = { ...ERRORS, ...(spec.body ? BODY_ERRORS : {}), ...authErrors };
   const merged: Record<string, object> = { ...common, ...responses };
   for (const [status, own] of Object.entries(responses)) {
-    if (common[status]) merged[status] = { ...common[status], ...own, description: `${(own as { description: string }).description}; or ${common[status].description}` };
+    if (common[status]) merged[status] = { ...common[status], ...own, description: `${own.description}; or ${common[status].description}` };
   }
   const all = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => Number(a) - Number(b)));
   for (const [status, response] of Object.entries(all)) {

@@ -142,10 +142,15 @@ async function update(store: ObjectStore, model: string, alias: string, move: Mo
       if (!(error instanceof ConflictError)) throw error;
       // Refused because this very write had landed (the SDK retried it after a lost answer)?
       if ((await readVersioned(store, model, alias))?.writeId === writeId) return next;
-      if (attempt === ATTEMPTS) throw new ConflictError(`alias ${alias} of ${model} kept being moved by other requests meanwhile; try again`);
-      await sleep(attempt * (5 + Math.random() * 20)); // apart from the writers it raced
+      await lostRace(model, alias, attempt);
     }
   }
+}
+
+/** After a write of the alias lost the race to another: a pause apart from the writers it raced, or the 409 once ATTEMPTS have lost. */
+async function lostRace(model: string, alias: string, attempt: number): Promise<void> {
+  if (attempt === ATTEMPTS) throw new ConflictError(`alias ${alias} of ${model} kept being moved by other requests meanwhile; try again`);
+  await sleep(attempt * (5 + Math.random() * 20));
 }
 
 const pointAt = (version: number, current: AliasRecord | undefined): AliasRecord => ({
@@ -253,8 +258,7 @@ export async function deleteAlias(store: ObjectStore, model: string, alias: stri
       if (error instanceof ObjectGoneError) return read.record;
       // Another writer moved it (or holds the folder's lock): read again.
       if (!(error instanceof ConflictError)) throw error;
-      if (attempt === ATTEMPTS) throw new ConflictError(`alias ${alias} of ${model} kept being moved by other requests meanwhile; try again`);
-      await sleep(attempt * (5 + Math.random() * 20));
+      await lostRace(model, alias, attempt);
     }
   }
 }

@@ -119,10 +119,10 @@ class RangeFailedError extends ServiceError {
   }
 }
 
-/** Why a range's worker ended before the range did, for the error that ends the run. */
 /** How long a worker ended by SIGINT or SIGTERM waits for its replacement: time for this process's own handler of the same signal. */
 const INTERRUPT_GRACE_MS = 250;
 
+/** Why a range's worker ended before the range did, for the error that ends the run. */
 function endOf(timedOutMs: number | undefined, code: number | null, signal: NodeJS.Signals | null): string {
   if (timedOutMs !== undefined) return `ran past the range timeout (${timedOutMs / 1000} s)`;
   return `exited (${signal ?? `code ${code}`})`;
