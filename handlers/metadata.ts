@@ -7,6 +7,7 @@ import { storeUnavailable } from '../lib/errors.js';
 import { readJob } from '../lib/jobs/records.js';
 import { listModelSummaries, oipModelMetadata, tfServingMetadata } from '../lib/ops/metadata.js';
 import { tfServingStatus, versionStates } from '../lib/ops/modelStatus.js';
+import { describeAlias } from '../lib/registry/index.js';
 import { backendName, initBackend } from '../lib/runtime/backend.js';
 
 export const routes: Implementations<typeof metadataRoutes> = {
@@ -22,6 +23,10 @@ export const routes: Implementations<typeof metadataRoutes> = {
     services.loader.withModel(modelRefFrom(params, query), async (loaded) => ({ body: await oipModelMetadata(services.store, loaded) }), time),
   modelReady: async ({ params, query, services, time }) =>
     services.loader.withModel(modelRefFrom(params, query), (loaded) => ({ body: { name: loaded.name, version: String(loaded.version), ready: true } }), time),
+  getAlias: async ({ params, services }) => {
+    const record = await describeAlias(services.store, params.model, params.alias).catch(storeUnavailable);
+    return { body: { model: params.model, alias: params.alias, ...record } };
+  },
   tfServingStatus: async ({ params, services, time }) => ({ body: tfServingStatus(await versionStates(services.loader, modelRefFrom(params), time)) }),
   tfServingMetadata: async ({ params, services, time }) => services.loader.withModel(modelRefFrom(params), (loaded) => ({ body: tfServingMetadata(loaded.manifest) }), time),
   job: async ({ params, services }) => ({ body: await readJob(services.store, params.id).catch(storeUnavailable) }),

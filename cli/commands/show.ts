@@ -1,9 +1,9 @@
-import { listAliases, listVersions, readManifest } from '../../lib/registry/index.js';
+import { describeAlias, listAliases, listVersions, readManifest } from '../../lib/registry/index.js';
 import { listEvaluations } from '../../lib/ops/evaluations.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { checkRefExists, refArgument } from '../refs.js';
 
-/** The full manifest of the version a reference resolves to, minus bulky fields unless asked. */
+/** The full manifest of the version a reference resolves to, minus bulky fields unless asked; by an alias, with its record. */
 export async function show(store: ObjectStore, refText: string, full: boolean): Promise<string> {
   const ref = refArgument(refText);
   const version = await checkRefExists(store, ref);
@@ -16,7 +16,9 @@ export async function show(store: ObjectStore, refText: string, full: boolean): 
         background: manifest.background ? `${manifest.background.length} rows` : undefined,
         transforms: summarizeTransforms(manifest.transforms),
       };
-  return JSON.stringify({ ...summary, versions, aliases, ...evaluations }, null, 2);
+  // Shown by its alias: where it moved from, newest first (where a rollback goes).
+  const alias = ref.alias === undefined ? undefined : { name: ref.alias, ...(await describeAlias(store, ref.name, ref.alias)) };
+  return JSON.stringify({ ...summary, versions, aliases, ...(alias && { alias }), ...evaluations }, null, 2);
 }
 
 function summarizeTransforms(transforms: Record<string, unknown>): unknown {

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DamagedRecordError, getJson, getJsonVersioned, listAll, ObjectGoneError, type ObjectStore } from '../store/index.js';
 import { checkVersionIntact } from './intact.js';
 import { keys } from './keys.js';
-import { DEFAULT_ALIAS, validateName, validateNewAlias, validateWritableAlias } from './names.js';
+import { DEFAULT_ALIAS, LATEST, validateName, validateNewAlias, validateWritableAlias } from './names.js';
 import { latestVersion, readManifest } from './versions.js';
 
 const HISTORY_LIMIT = 50;
@@ -21,7 +21,7 @@ const aliasSchema = z.object({
 });
 export type AliasRecord = z.infer<typeof aliasSchema>;
 
-/** What PUT /v2/models/{m}/aliases/{a} and its rollback answer (the source of their OpenAPI documentation). */
+/** What GET and PUT /v2/models/{m}/aliases/{a} and its rollback answer (the source of their OpenAPI documentation). */
 export const aliasResponse = aliasSchema
   .extend({ model: z.string(), alias: z.string(), previous: aliasSchema.shape.previous.describe('the versions it pointed to before, newest first') })
   .describe('the alias record');
@@ -69,6 +69,25 @@ export async function readAlias(store: ObjectStore, model: string, alias: string
   const parsed = aliasSchema.safeParse(value);
   if (!parsed.success) throw new DamagedAliasError(model, alias, new Error(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')));
   return parsed.data;
+}
+
+/**
+ * GET /v2/models/{m}/aliases/{a}: the record as stored, history included (what a rollback would go
+ * back to). `latest` has no record: it is answered as what it is, the highest version, since its
+ * commit. An alias that is not set is a 404, `production` with what requests naming no version get.
+ */
+export async function describeAlias(store: ObjectStore, model: string, alias: string): Promise<AliasRecord> {
+  validateName(model);
+  validateName(alias, 'alias');
+  if (alias === LATEST) {
+    const version = await latestVersion(store, model);
+    return { version, previous: [], updatedAt: (await readManifest(store, model, version)).createdAt };
+  }
+  const record = await readAlias(store, model, alias);
+  if (record) return record;
+  const highest = await latestVersion(store, model); // an unknown model is reported as such, not as an unknown alias
+  const served = alias === DEFAULT_ALIAS ? `: requests that name no version get its highest version, ${highest}` : '';
+  throw new NotFoundError(`model ${model} has no alias ${alias}${served}`);
 }
 
 /**

@@ -72,6 +72,10 @@ describe('modelctl', () => {
     const again = await ctl('--store', store, 'rollback', 'demo', '--alias', 'production', '--from', '2');
     expect([again.code, again.stderr.trim()]).toEqual([1, 'modelctl: alias production of demo points at version 1, not 2: nothing was rolled back']);
     expect(JSON.parse((await ctl('--store', store, 'show', 'demo')).stdout).version).toBe(1);
+    // Shown by its alias, the record comes along: the moves behind it, newest first (none left: the rollback took the one there was).
+    const byAlias = JSON.parse((await ctl('--store', store, 'show', 'demo@production')).stdout);
+    expect(byAlias.alias).toEqual({ name: 'production', version: 1, previous: [], updatedAt: expect.any(String) });
+    expect(JSON.parse((await ctl('--store', store, 'show', 'demo')).stdout)).not.toHaveProperty('alias');
     // unalias: --from guards it; removed, the bare model is its highest version (no production left).
     const guarded = await ctl('--store', store, 'unalias', 'demo', '--alias', 'production', '--from', '2');
     expect([guarded.code, guarded.stderr.trim()]).toEqual([1, 'modelctl: alias production of demo points at version 1, not 2: nothing was deleted']);

@@ -203,6 +203,32 @@ describe('fine-tune', () => {
     expect(await readAlias(store, 'iris', 'canary')).toMatchObject({ version: 2 });
   });
 
+  it('GET an alias answers its record (version, history newest first, when it moved), as the store holds it; latest is the highest version; unset and damaged ones say so', async () => {
+    for (const version of [1, 2, 1]) await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/looked-at', { version });
+    const read = await call(app.metadata, 'GET', '/v2/models/iris/aliases/looked-at');
+    const stored = await readAlias(store, 'iris', 'looked-at');
+    expect(read).toMatchObject({ statusCode: 200, body: { model: 'iris', alias: 'looked-at', ...stored } });
+    expect(read.body.previous).toEqual([2, 1]);
+    // What a rollback answers is where GET said it would go.
+    const rolled = await call(app.fineTune, 'POST', '/v2/models/iris/aliases/looked-at/rollback');
+    expect(rolled.body.version).toBe(read.body.previous[0]);
+    expect((await call(app.metadata, 'GET', '/v2/models/iris/aliases/looked-at')).body).toMatchObject({ version: 2, previous: [1] });
+
+    const versions = await listVersions(store, 'iris');
+    const latest = await call(app.metadata, 'GET', '/v2/models/iris/aliases/latest');
+    expect(latest).toMatchObject({ statusCode: 200, body: { alias: 'latest', version: Math.max(...versions), previous: [] } });
+    expect(Date.parse(latest.body.updatedAt)).not.toBeNaN();
+
+    expect(await call(app.metadata, 'GET', '/v2/models/iris/aliases/unset')).toMatchObject({ statusCode: 404, body: { error: 'model iris has no alias unset' } });
+    expect(await call(app.metadata, 'GET', '/v2/models/nope/aliases/production')).toMatchObject({ statusCode: 404, body: { error: 'no model named nope' } });
+    expect((await call(app.metadata, 'GET', '/v2/models/iris/aliases/..')).statusCode).toBe(400);
+    expect((await call(app.metadata, 'GET', '/v2/models/iris/aliases/looked-at?from=2')).statusCode).toBe(400);
+    await store.put('iris/aliases/garbled.json', '{"version": "two"}');
+    const damaged = await call(app.metadata, 'GET', '/v2/models/iris/aliases/garbled');
+    expect(damaged).toMatchObject({ statusCode: 500, body: { error: expect.stringContaining('alias garbled of model iris is damaged') } });
+    await store.delete('iris/aliases/garbled.json');
+  });
+
   it('a rollback sent a body is a 400 saying what a rollback does, the alias left where it was; an empty body or {} is no body', async () => {
     for (const version of [1, 2]) await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/body-test', { version });
     const path = '/v2/models/iris/aliases/body-test/rollback';
@@ -261,6 +287,10 @@ describe('fine-tune', () => {
     expect(deleted.body).toMatchObject({ deleted: true, version: 1 });
     await new Promise((r) => setTimeout(r, 1100)); // MODEL_ALIAS_TTL_SECONDS=1
     expect(await served()).toBe(String(highest));
+    expect(await call(app.metadata, 'GET', '/v2/models/iris/aliases/production')).toMatchObject({
+      statusCode: 404,
+      body: { error: `model iris has no alias production: requests that name no version get its highest version, ${highest}` },
+    });
     expect(await call(app.fineTune, 'PUT', '/v2/models/iris/aliases/production', { version: deleted.body.version })).toMatchObject({ statusCode: 200, body: { version: 1 } });
     await new Promise((r) => setTimeout(r, 1100));
     expect(await served()).toBe('1');

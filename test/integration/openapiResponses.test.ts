@@ -207,10 +207,12 @@ describe('every operation answers as the OpenAPI document says', () => {
     await check('PUT', '/v2/models/iris/aliases/staging', 200, { body: { version: 1 } });
     expect((await check('PUT', '/v2/models/iris/aliases/staging', 200, { body: { version: 2 } })).previous).toEqual([1]);
     expect((await check('POST', '/v2/models/iris/aliases/staging/rollback', 200)).version).toBe(1);
+    expect(await check('GET', '/v2/models/iris/aliases/staging', 200)).toMatchObject({ version: 1, previous: [] });
     await check('POST', '/v2/models/iris/aliases/staging/rollback', 409);
     await check('DELETE', '/v2/models/iris/aliases/staging?from=2', 409);
     expect(await check('DELETE', '/v2/models/iris/aliases/staging?from=1', 200)).toMatchObject({ deleted: true, version: 1 });
     await check('DELETE', '/v2/models/iris/aliases/staging', 404);
+    await check('GET', '/v2/models/iris/aliases/staging', 404);
   });
 
   it('documented errors, with the documented error body', async () => {

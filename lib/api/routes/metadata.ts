@@ -59,6 +59,17 @@ export const metadataRoutes = {
     summary: 'model readiness (loads it)',
     responses: { '200': { description: 'ready', schema: async () => (await responses()).modelReadyResponse } },
   },
+  getAlias: {
+    fn: 'metadata',
+    method: 'GET',
+    paths: ['/v2/models/{model}/aliases/{alias}'],
+    query: noQuery,
+    auth: 'read',
+    summary: 'an alias: the version it points at, the versions it pointed at before (newest first: where a rollback goes) and when it last moved',
+    responses: {
+      '200': { description: 'the alias record (latest: the highest version, since its commit)', schema: async () => (await import('../../registry/aliases.js')).aliasResponse },
+    },
+  },
   tfServingStatus: {
     fn: 'metadata',
     method: 'GET',
