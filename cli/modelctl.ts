@@ -1,4 +1,4 @@
-/** modelctl: push, list, show, promote and roll back model versions in any store. */
+/** modelctl: push, list, show, promote, roll back and prune model versions in any store; batch, evaluate, explain. */
 import { Command, Option } from 'commander';
 import { readConfig, type Config } from '../lib/config.js';
 import { SCORE_KINDS, TASKS } from '../lib/registry/index.js';
@@ -10,10 +10,11 @@ import { evaluate } from './commands/evaluate.js';
 import { explain } from './commands/explain.js';
 import { failure } from './errors.js';
 import { list } from './commands/list.js';
+import { prune } from './commands/prune.js';
 import { push } from './commands/push.js';
 import { show } from './commands/show.js';
 import { checkStoreFolder } from './storeFolder.js';
-import { number, storeUri, wholeNumber } from './optionParsers.js';
+import { number, pruneAge, storeUri, wholeNumber } from './optionParsers.js';
 
 // The AWS SDK warns, in nine lines before the first S3 command's output, that its releases after
 // January 2027 will need Node 22. modelctl pins its SDK version (package.json), so on Node 20 the
@@ -149,6 +150,16 @@ program
   .requiredOption('-a, --alias <alias>', 'alias to remove')
   .option('--from <version>', 'only while the alias points at this version (required for production)')
   .action(async (model: string, options: { alias: string; from?: string }) => console.log(await unalias(store(), model, options.alias, options.from)));
+
+program
+  .command('prune [model]')
+  .description('remove the files of versions staged and never committed (a push cut off midway, a fine-tune attempt that lost its claim)')
+  .addOption(new Option('--older-than <age>', 'only those whose last file is older than this (at least 15m), e.g. 90m, 24h, 7d').argParser(pruneAge).default(86_400_000, '24h'))
+  .option('--dry-run', 'list what would be removed, remove nothing')
+  .option('--json', 'print JSON')
+  .action(async (model: string | undefined, options: { olderThan: number; dryRun?: boolean; json?: boolean }) =>
+    console.log(await prune(store(), model, { olderThan: options.olderThan, dryRun: options.dryRun === true, json: options.json === true })),
+  );
 
 program
   .command('evaluate <ref>')

@@ -8,3 +8,4 @@ export * from './claimedVersion.js';
 export { keys } from './keys.js';
 export { sha256Hex } from './checksum.js';
 export { readVersionFile } from './intact.js';
+export * from './staged.js';

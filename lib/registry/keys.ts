@@ -17,6 +17,8 @@ export const keys = {
   evaluation: (model: string, version: number, id: string) => `${model}/versions/${version}/${evaluations}/${id}.json`,
   aliasesPrefix: (model: string) => `${model}/aliases/`,
   alias: (model: string, alias: string) => `${model}/aliases/${alias}.json`,
+  /** Where the claims of a model's versions lie (fine-tune jobs', imports'): each a manifest, never removed. */
+  claimPrefixes: (model: string) => [`${model}/fine-tunes/`, `${model}/imports/`],
   /** The claim of fine-tune job {id}'s version: its manifest, written create-only (ops/fineTune/jobVersion.ts). */
   fineTuneClaim: (model: string, jobId: string) => `${model}/fine-tunes/${jobId}.json`,
   /** The claim of an import's version (lib/imports/run.ts): its manifest, written create-only; `id` names the upload (its key and content). */

@@ -104,6 +104,14 @@ describe('modelctl', () => {
       [['unalias', 'iris', '--alias', 'latest'], 2, /^modelctl: alias latest is implicit \(the highest version\) and cannot be set or removed$/],
       [['rollback', 'iris', '--alias', 'staging'], 1, /^modelctl: model iris has no alias staging \(iris has version 1, aliases production -> 1\)$/],
       [['show', 'nomodel'], 1, /^modelctl: no model named nomodel \(modelctl list shows the models this store holds\)$/],
+      // prune never takes what a writer still running may commit; nor an age it cannot read.
+      [['prune', '--older-than', '10m'], 2, /^modelctl: option '--older-than <age>' argument '10m' is invalid\. expected at least 15m: /],
+      [
+        ['prune', '--older-than', '1 day'],
+        2,
+        /^modelctl: option '--older-than <age>' argument '1 day' is invalid\. expected an age such as 90m, 24h or 7d\.\n\(add --help for usage\)$/,
+      ],
+      [['prune', 'nomodel'], 1, /^modelctl: no model named nomodel \(modelctl list shows the models this store holds\)$/],
       [['show', 'iris:x1'], 2, /^modelctl: invalid version "x1": expected an integer from 1$/],
       [['evaluate', 'iris@nope', '--data', 'models/_datasets/iris-test.csv', '--label-column', 'species'], 1, /^modelctl: model iris has no alias nope \(iris has version 1/],
       // push checks --name and --alias before it reads or writes anything: no version 2 is left behind.

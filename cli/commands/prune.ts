@@ -1,0 +1,55 @@
+/**
+ * modelctl prune: the files of versions staged and never committed (a push cut off, a fine-tune
+ * attempt that lost its job's claim), removed once no writer can still commit them
+ * (lib/registry/staged.ts). Run with the operator's credentials: no function may delete there.
+ */
+import { megabytes } from '../../lib/bytes.js';
+import { NotFoundError } from '../../lib/errors.js';
+import { isValidName, listVersions, removeStaged, stagedVersions, type StagedVersion } from '../../lib/registry/index.js';
+import { listPrefixes, type ObjectStore } from '../../lib/store/index.js';
+import { table } from '../format.js';
+import { LIST_HINT, modelArgument } from '../refs.js';
+
+export interface PruneOptions {
+  /** Only versions whose last file is at least this old (ms): a writer never pauses that long between two of its writes. */
+  olderThan: number;
+  dryRun: boolean;
+  json: boolean;
+}
+
+interface Row {
+  model: string;
+  version: number;
+  files: number;
+  size: string;
+  lastWrite: string;
+  action: string;
+}
+
+export async function prune(store: ObjectStore, modelText: string | undefined, options: PruneOptions): Promise<string> {
+  const names = modelText === undefined ? (await listPrefixes(store, '')).map((p) => p.slice(0, -1)).filter(isValidName) : [modelArgument(modelText)];
+  const rows: Row[] = [];
+  let freed = 0;
+  for (const model of names) {
+    const staged = await stagedVersions(store, model);
+    if (modelText !== undefined && staged.length === 0 && (await listVersions(store, model)).length === 0) {
+      throw new NotFoundError(`no model named ${model} (${LIST_HINT})`);
+    }
+    for (const version of staged) {
+      const action = await pruneOne(store, version, options);
+      if (action === 'removed' || action === 'would remove') freed += version.bytes;
+      rows.push({ model, version: version.version, files: version.files.length, size: megabytes(version.bytes), lastWrite: version.lastWrite.toISOString().slice(0, 19), action });
+    }
+  }
+  if (options.json) return JSON.stringify(rows, null, 2);
+  if (rows.length === 0) return `no staged versions${modelText ? ` of ${modelText}` : ''}: every version number claimed is committed`;
+  const total = `${options.dryRun ? 'would free' : 'freed'} ${megabytes(freed)}`;
+  return `${table(rows.map((row) => ({ ...row })))}\n${total}`;
+}
+
+async function pruneOne(store: ObjectStore, version: StagedVersion, options: PruneOptions): Promise<string> {
+  if (version.claimedBy !== undefined) return `kept: claimed by ${version.claimedBy}, to be committed`;
+  if (Date.now() - version.lastWrite.getTime() < options.olderThan) return 'kept: written too recently (a writer may still commit it)';
+  if (options.dryRun) return 'would remove';
+  return (await removeStaged(store, version)) ? 'removed' : 'kept: committed meanwhile';
+}
