@@ -1,7 +1,7 @@
 /**
  * POST /v2/models/{m}[/versions/{v}]/evaluations: an evaluation that writes. `save: true` keeps
- * the result under the version; `?async=true` answers 202 with a job (poll GET /v2/jobs/{id})
- * and the job worker evaluates. serverless.yml puts these routes behind IAM authorization.
+ * the result under the version (once per Idempotency-Key); `?async=true` answers 202 with a job
+ * (poll GET /v2/jobs/{id}) and the job worker evaluates. serverless.yml puts these routes behind IAM authorization.
  */
 import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { evaluationsRoutes } from '../lib/api/routes/evaluate.js';
@@ -15,6 +15,8 @@ import { checkDatasetFound } from '../lib/ops/evaluate/dataset.js';
 import { htmlReport } from '../lib/ops/evaluate/htmlReport.js';
 import { precheckEvaluation } from '../lib/ops/evaluate/precheck.js';
 import { runEvaluation } from '../lib/ops/evaluate/service.js';
+import { earlierSave, saveKeyed } from '../lib/ops/evaluate/keyedSave.js';
+import type { Evaluation } from '../lib/ops/evaluate/evaluate.js';
 import { jobEnvironment } from '../lib/services.js';
 
 export const routes: Implementations<typeof evaluationsRoutes> = {
@@ -55,13 +57,15 @@ export const routes: Implementations<typeof evaluationsRoutes> = {
       );
       return acceptedReply(job);
     }
-    // Saved now, an evaluation's id is its own: a key would be ignored, and a retry save a second one.
-    if (key !== undefined && body.save) {
-      throw new BadRequestError('Idempotency-Key: a saved evaluation keeps one record per key only as a job: send it with async=true');
-    }
-    const evaluation = await loader.withModel(ref, (loaded) => runEvaluation(store, loaded, body, services.limits), time);
-    if (query.report === 'html') return { contentType: 'text/html; charset=utf-8', body: htmlReport(evaluation) };
-    return { body: evaluation };
+    const answer = (evaluation: Evaluation) => (query.report === 'html' ? { contentType: 'text/html; charset=utf-8', body: htmlReport(evaluation) } : { body: evaluation });
+    if (key === undefined || !body.save) return answer(await loader.withModel(ref, (loaded) => runEvaluation(store, loaded, body, services.limits), time));
+    // Saved now under a key: a send again after a lost answer answers what the first saved.
+    const saveKey = { model: formatModelRef(ref), key };
+    const earlier = await earlierSave(store, ref.name, saveKey, body);
+    if (earlier.saved) return answer(earlier.saved);
+    const run = earlier.version === undefined ? ref : { name: ref.name, version: earlier.version };
+    const evaluation = await loader.withModel(run, (loaded) => runEvaluation(store, loaded, { ...body, save: false }, services.limits), time);
+    return answer(await saveKeyed(store, evaluation, saveKey, body));
   },
 };
 

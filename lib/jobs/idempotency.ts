@@ -38,10 +38,14 @@ export function idempotencyKeyOf(headers: Record<string, string | undefined>): s
   return key;
 }
 
-/** Where the submission's job id is kept: under _jobs/, which only the API's write functions and the worker touch. */
-function recordKey({ kind, model, key }: Submission): string {
+/**
+ * Where what a key names is kept (a job's id; a saved evaluation's, ops/evaluate/keyedSave.ts): under
+ * _jobs/, which only the API's write functions and the worker touch.
+ */
+export function keyRecordKey({ kind, model, key }: { kind: JobKind | 'saved-evaluation'; model: string; key: string }): string {
   return keys.jobSubmission(createHash('sha256').update(`${kind}\0${model}\0${key}`).digest('hex'));
 }
+const recordKey = (submission: Submission): string => keyRecordKey(submission);
 
 /** The id of the job this submission names: the one an earlier submission recorded, else a new one recorded now. */
 export async function jobIdOf(store: ObjectStore, submission: Submission): Promise<string> {

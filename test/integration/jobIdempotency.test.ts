@@ -5,6 +5,9 @@
  * submission whose worker could not be started (503, "retry later") starts it when retried.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routes as evaluationsRoutes } from '../../handlers/evaluations.js';
+import { lambdaHandler } from '../../lib/api/bind.js';
+import { evaluationsRoutes as evaluationsTable } from '../../lib/api/routes/evaluate.js';
 import { jobIdOf, type Job } from '../../lib/jobs/index.js';
 import { keys, listVersions } from '../../lib/registry/index.js';
 import type { FolderStore } from '../../lib/store/folder.js';
@@ -23,10 +26,16 @@ beforeAll(async () => {
 const FINE_TUNE = { dataset: '_datasets/iris-test.csv', labelColumn: 'species', validation: { split: 0.2 }, config: { epochs: 2, batchSize: 16, seed: 7 } };
 const EVALUATE = { dataset: '_datasets/iris-test.csv', labelColumn: 'species', save: true };
 
+async function savedCount(model: string, version: number): Promise<number> {
+  let n = 0;
+  for await (const _ of listAll(store, keys.evaluationsPrefix(model, version))) n += 1;
+  return n;
+}
+
 async function post(handler: Handler, path: string, body: unknown, key?: string) {
   return (await handler({ method: 'POST', path, body, headers: key === undefined ? {} : { 'idempotency-key': key } })) as {
     statusCode: number;
-    body: { id?: string; error?: string };
+    body: { id?: string; error?: string; [field: string]: unknown };
   };
 }
 
@@ -88,10 +97,54 @@ describe('an evaluation with an Idempotency-Key', () => {
     expect(saved).toBe(1);
   });
 
-  it('saved now (no async): a 400 that says to send it as a job, and nothing saved', async () => {
-    const answer = await post(app.evaluations, '/v2/models/iris/evaluations', EVALUATE, 'eval-2');
-    expect(answer.statusCode).toBe(400);
-    expect(answer.body.error).toBe('Idempotency-Key: a saved evaluation keeps one record per key only as a job: send it with async=true');
+  it('saved now (no async): sent again, it answers the evaluation the first saved and saves one; another request is a 422', async () => {
+    const before = await savedCount('iris', 1);
+    const first = await post(app.evaluations, '/v2/models/iris/evaluations', EVALUATE, 'eval-2');
+    expect(first.statusCode).toBe(200);
+    const again = await post(app.evaluations, '/v2/models/iris/evaluations', EVALUATE, 'eval-2');
+    expect(again.body).toEqual(first.body); // the same id, metrics and times: the evaluation saved, read back
+    expect(await savedCount('iris', 1)).toBe(before + 1);
+    // Read back, not run again: as saved, and as metadata lists it.
+    expect(await getJson(store, keys.evaluation('iris', 1, first.body.id as string))).toEqual(first.body);
+
+    const other = await post(app.evaluations, '/v2/models/iris/evaluations', { ...EVALUATE, threshold: 0.3 }, 'eval-2');
+    expect(other).toMatchObject({
+      statusCode: 422,
+      body: { error: `Idempotency-Key "eval-2" was sent before with another request (evaluation ${first.body.id}): a new request takes a new key` },
+    });
+    // The key names a request to the model as the path names it; without a key, each send saves its own.
+    expect((await post(app.evaluations, '/v2/models/iris/versions/1/evaluations', EVALUATE, 'eval-2')).body.id).not.toBe(first.body.id);
+    await post(app.evaluations, '/v2/models/iris/evaluations', EVALUATE);
+    expect(await savedCount('iris', 1)).toBe(before + 3);
+  });
+
+  it('a request refused before it ran uses no key: sent again corrected, under the same key, it runs', async () => {
+    const missing = await post(app.evaluations, '/v2/models/iris/evaluations', { ...EVALUATE, dataset: '_datasets/nope.csv' }, 'eval-3');
+    expect(missing.statusCode).toBe(404);
+    const corrected = await post(app.evaluations, '/v2/models/iris/evaluations', EVALUATE, 'eval-3');
+    expect(corrected).toMatchObject({ statusCode: 200, body: { model: { name: 'iris', version: 1 }, count: 30 } });
+  });
+
+  it('a first send whose save failed after it was recorded: sent again, it saves under the recorded id the version the first ran on, after a promotion too', async () => {
+    const pointAt = async (version: number) =>
+      expect(((await app.fineTune({ method: 'PUT', path: '/v2/models/iris/aliases/eval-stage', body: { version } })) as { statusCode: number }).statusCode).toBe(200);
+    await pointAt(1);
+    // The first send's store refuses the evaluation's write (a full disk, S3 blinking past its retries).
+    const refusing = Object.assign(Object.create(app.services.store), {
+      put: (key: string, ...rest: unknown[]) =>
+        key.includes('/evaluations/') ? Promise.reject(new Error('EIO: i/o error')) : (app.services.store.put as (...a: unknown[]) => Promise<void>)(key, ...rest),
+    });
+    const failing = lambdaHandler(evaluationsTable, evaluationsRoutes, { ...app.services, store: refusing }) as Handler;
+    const lost = await post(failing, '/v2/models/iris/evaluations?alias=eval-stage', EVALUATE, 'eval-4');
+    expect(lost.statusCode).toBe(500);
+    const before = await savedCount('iris', 1);
+    const latest = Math.max(...(await listVersions(store, 'iris')));
+    expect(latest).toBeGreaterThan(1); // the fine-tunes above
+    await pointAt(latest);
+    const again = await post(app.evaluations, '/v2/models/iris/evaluations?alias=eval-stage', EVALUATE, 'eval-4');
+    expect(again).toMatchObject({ statusCode: 200, body: { model: { name: 'iris', version: 1 } } });
+    expect(await savedCount('iris', 1)).toBe(before + 1);
+    expect((await post(app.evaluations, '/v2/models/iris/evaluations?alias=eval-stage', EVALUATE, 'eval-4')).body).toEqual(again.body);
   });
 });
 

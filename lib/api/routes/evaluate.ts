@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { versioned, type RouteSpec } from '../route.js';
-import { accepted, evaluateQuery, idempotencyHeader } from './query.js';
+import { accepted, evaluateQuery } from './query.js';
 
 const evaluateBody = async () => (await import('../../ops/evaluate/request.js')).evaluateRequest;
 
@@ -41,7 +41,10 @@ export const evaluationsRoutes = {
     paths: versioned('/v2/models/{model}', '/evaluations'),
     query: evaluateQuery,
     body: evaluateBody,
-    headers: { 'Idempotency-Key': `with async=true: ${idempotencyHeader['Idempotency-Key']}; a saved evaluation run now (save without async) refuses it (400): send it as a job` },
+    headers: {
+      'Idempotency-Key':
+        'a key of the client (1 to 255 printable ASCII characters, a UUID say) naming this submission: sent again with the same request, a job (async=true) answers the job the first made (a worker that could not be started is started again), and an evaluation saved now answers the evaluation the first saved, never a second; with another request, a 422. A request refused (4xx) uses no key',
+    },
     auth: 'write',
     summary: 'an evaluation kept under the version (save: true) or run as a job (async=true): IAM-signed',
     responses: { '200': evaluation, ...accepted, '403': { description: 'data set outside the model store' } },

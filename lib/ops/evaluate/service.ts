@@ -104,9 +104,10 @@ export async function runEvaluation(
  * Saves the evaluation next to its version, never inside its manifest (versions stay immutable),
  * create-only. A job's is saved under the job's id (`ofJob`): two attempts of one job that both
  * finish (one taken over without learning it: its store could not reach the job record) write the
- * same key, so one saves it and the other answers with the one saved, instead of two side by side.
+ * same key, so one saves it and the other answers with the one saved, instead of two side by side;
+ * so do two sends under one Idempotency-Key (keyedSave.ts).
  */
-async function saveOnce(store: ObjectStore, evaluation: Evaluation, ofJob: boolean): Promise<Evaluation> {
+export async function saveOnce(store: ObjectStore, evaluation: Evaluation, ofJob: boolean): Promise<Evaluation> {
   const key = keys.evaluation(evaluation.model.name, evaluation.model.version, evaluation.id);
   try {
     // Create-only; a retry of this very write after its answer was lost is not a conflict (putNew).
