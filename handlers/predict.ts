@@ -11,6 +11,7 @@ import { MAX_BODY_BYTES } from '../lib/http/body.js';
 import { predict } from '../lib/ops/predict.js';
 import { preprocess, previewPng } from '../lib/ops/preprocess.js';
 import { binaryOutputsWanted, binaryResponse, HEADER_LENGTH } from '../lib/protocol/binaryData.js';
+import { rawBinaryRequest, rawBodyOf } from '../lib/protocol/rawBinary.js';
 import { checkBodyNamesPath, decodeOip, encodeOip, oipResponse, oipTensors } from '../lib/protocol/oip.js';
 import { answersRaw, decodeTfServing, encodeTfServing } from '../lib/protocol/tfserving.js';
 import { checkVerb, examplesInput, examplesResult, type ExamplesVerb, type TfServingExamplesRequest } from '../lib/protocol/tfServingExamples.js';
@@ -86,11 +87,14 @@ const tooLargeAdvice = (answered: AnswerOutput[], rows: number, limitBytes: numb
 });
 
 export const routes: Implementations<typeof predictRoutes> = {
-  infer: async ({ request, params, query, body, services, time }) => {
-    checkBodyNamesPath(body, params as { model: string; version?: string });
+  infer: async ({ request, params, query, body: sent, services, time }) => {
+    checkBodyNamesPath(sent, params as { model: string; version?: string });
+    const raw = rawBodyOf(sent);
     return services.loader.withModel(
       modelRefFrom(params, query),
       async (loaded) => {
+        // A raw binary body (no JSON header) is the request the model's one input makes of it.
+        const body = raw ? rawBinaryRequest(loaded.manifest, raw, request.headers['content-type']) : sent;
         const binary = binaryOutputsWanted(body);
         const outputs = await predict(loaded, decodeOip(loaded.manifest, body), timed(services, time));
         const response = oipResponse(loaded.manifest, outputs, body);

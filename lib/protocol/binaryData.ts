@@ -20,7 +20,7 @@ import { halfToFloat } from './half.js';
 export const HEADER_LENGTH = 'inference-header-content-length';
 
 /** Bytes per element of the fixed-size datatypes. */
-const ELEMENT_BYTES: Record<Exclude<OipDatatype, 'BYTES'>, number> = {
+export const ELEMENT_BYTES: Record<Exclude<OipDatatype, 'BYTES'>, number> = {
   BOOL: 1,
   UINT8: 1,
   INT8: 1,
@@ -164,6 +164,16 @@ export function isBinaryData(data: unknown): boolean {
   return typeof data === 'object' && data !== null && readFromBody.has(data);
 }
 
+/**
+ * One input's values from a raw binary body (Triton's raw binary request, rawBinary.ts): the whole
+ * body read as an input's bytes are (`count` values), or, as BYTES, one element that is the body.
+ */
+export function readRawInput(datatype: OipDatatype, body: Uint8Array, count: number, where: string): ArrayLike<unknown> | BytesElements {
+  const values = datatype === 'BYTES' ? new BytesElements(body, Uint32Array.of(0), Uint32Array.of(body.length)) : readTensor(datatype, body, 0, body.length, count, where);
+  readFromBody.add(values);
+  return values;
+}
+
 interface HeaderInput {
   name?: unknown;
   shape?: unknown;
@@ -180,12 +190,8 @@ export function readBinaryRequest(body: Uint8Array, headerLength: string): unkno
   // Decimal digits only, as HTTP writes a length (Content-Length's grammar): Number() also read
   // "0x10", "1e1" and "16.0" as numbers.
   const length = /^\d{1,15}$/.test(headerLength) ? Number(headerLength) : Number.NaN;
-  // Triton's "raw binary request" (the body one input's bytes, without a header) is not taken: said so, not "not valid JSON".
-  if (length === 0) {
-    throw new BadRequestError(
-      'Inference-Header-Content-Length is 0 (a raw binary request, without a JSON header), which this service does not take: send the JSON header first, its input with parameters.binary_data_size, then the bytes',
-    );
-  }
+  // Triton's "raw binary request" (the body one input's bytes, without a header) is read by rawBinary.ts, with the model's signature.
+  if (length === 0) throw new Error('a raw binary request has no JSON header to read: rawBinary.ts reads it');
   if (!Number.isInteger(length) || length > body.length) {
     throw new BadRequestError(`Inference-Header-Content-Length is ${quoted(headerLength)}; the body has ${body.length} bytes`);
   }

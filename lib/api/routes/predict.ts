@@ -18,7 +18,7 @@ export const predictRoutes = {
     readBody: async () => (await import('../oipBody.js')).readOipBody,
     headers: {
       'Inference-Header-Content-Length':
-        'binary tensor data extension: the byte length of the JSON header; the bytes after it are the values of the inputs with parameters.binary_data_size, in order (little-endian; BYTES elements length-prefixed)',
+        "binary tensor data extension: the byte length of the JSON header; the bytes after it are the values of the inputs with parameters.binary_data_size, in order (little-endian; BYTES elements length-prefixed). 0: a raw binary request, the body one row of the model's one input (a PNG or JPEG for an image model, a text/plain text for a text model), every output answered in binary",
     },
     auth: 'read',
     summary: 'Open Inference Protocol v2 inference (JSON, or the binary tensor data extension)',
