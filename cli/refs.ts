@@ -7,6 +7,7 @@
  */
 import { BadRequestError, NotFoundError } from '../lib/errors.js';
 import {
+  checkAliasSettable,
   listAliases,
   listVersions,
   NoSuchModelError,
@@ -35,6 +36,15 @@ export const versionArgument = (text: string): number => inForm(() => validateVe
 export const aliasArgument = (text: string): string => inForm(() => validateWritableAlias(text));
 /** name, name:version or name@alias. */
 export const refArgument = (text: string): ModelRef => inForm(() => parseModelRef(text));
+
+/** The alias a push sets: refused in form (exit 2) when it could not be set, as a new alias that is a number. */
+export async function aliasSettable(store: ObjectStore, model: string, alias: string): Promise<void> {
+  try {
+    await checkAliasSettable(store, model, alias);
+  } catch (error) {
+    throw error instanceof BadRequestError ? new UsageError(error.message) : error;
+  }
+}
 
 export const LIST_HINT = 'modelctl list shows the models this store holds';
 

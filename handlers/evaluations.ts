@@ -15,7 +15,7 @@ import { checkDatasetFound } from '../lib/ops/evaluate/dataset.js';
 import { htmlReport } from '../lib/ops/evaluate/htmlReport.js';
 import { precheckEvaluation } from '../lib/ops/evaluate/precheck.js';
 import { runEvaluation } from '../lib/ops/evaluate/service.js';
-import { earlierSave, saveKeyed } from '../lib/ops/evaluate/keyedSave.js';
+import { checkKeyMode, earlierSave, saveKeyed } from '../lib/ops/evaluate/keyedSave.js';
 import type { Evaluation } from '../lib/ops/evaluate/evaluate.js';
 import { jobEnvironment } from '../lib/services.js';
 
@@ -33,6 +33,7 @@ export const routes: Implementations<typeof evaluationsRoutes> = {
       }
       const submission = key === undefined ? undefined : { kind: 'evaluate' as const, model: formatModelRef(ref), key };
       // A retry of a submission whose job needs nothing more answers it as it is, before any model load or check.
+      if (submission) await checkKeyMode(store, submission, true);
       const earlier = submission && (await earlierJob(store, submission, body));
       if (earlier) return acceptedReply(earlier);
       // 404 (the model's or the data set's), options of another task and bad inline labels or instances now, not in the job.
@@ -61,6 +62,7 @@ export const routes: Implementations<typeof evaluationsRoutes> = {
     if (key === undefined || !body.save) return answer(await loader.withModel(ref, (loaded) => runEvaluation(store, loaded, body, services.limits), time));
     // Saved now under a key: a send again after a lost answer answers what the first saved.
     const saveKey = { model: formatModelRef(ref), key };
+    await checkKeyMode(store, saveKey, false);
     const earlier = await earlierSave(store, ref.name, saveKey, body);
     if (earlier.saved) return answer(earlier.saved);
     const run = earlier.version === undefined ? ref : { name: ref.name, version: earlier.version };

@@ -11,7 +11,7 @@ import { logger } from '../lib/observability.js';
 import { fineTuneJob } from '../lib/ops/fineTune/executor.js';
 import { checkDatasetFound } from '../lib/ops/evaluate/dataset.js';
 import { precheckFineTune } from '../lib/ops/fineTune/precheck.js';
-import { deleteAlias, formatModelRef, rollbackAlias, setAlias, validateName } from '../lib/registry/index.js';
+import { checkAliasSettable, deleteAlias, formatModelRef, rollbackAlias, setAlias, validateName } from '../lib/registry/index.js';
 import { jobEnvironment } from '../lib/services.js';
 
 export const routes: Implementations<typeof fineTuneRoutes> = {
@@ -30,6 +30,8 @@ export const routes: Implementations<typeof fineTuneRoutes> = {
         await checkDatasetFound(services.store, body);
         if (!('split' in body.validation)) await checkDatasetFound(services.store, body.validation, 'validation.dataset');
         await precheckFineTune(loaded, body, services.workerBudget, limits);
+        // The alias the job would promote to must be one it can set: a new one that is a number is a 400 now, not after training.
+        if (body.promote) await checkAliasSettable(services.store, ref.name, body.promote.alias);
         return loaded.version;
       },
       time,

@@ -4,6 +4,8 @@
  */
 export class ServiceError extends Error {
   readonly statusCode: number = 500;
+  /** Headers the answer must carry besides its body (a 405's Allow). */
+  readonly headers?: Record<string, string>;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;

@@ -1,4 +1,4 @@
-import { DEFAULT_ALIAS, deleteAlias, rollbackAlias, setAlias } from '../../lib/registry/index.js';
+import { DamagedAliasError, DEFAULT_ALIAS, deleteAlias, readAlias, rollbackAlias, setAlias } from '../../lib/registry/index.js';
 import { UsageError } from '../errors.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { aliasArgument, modelArgument, namingWhatExists, versionArgument } from '../refs.js';
@@ -22,9 +22,19 @@ export async function rollback(store: ObjectStore, modelText: string, aliasText:
 export async function unalias(store: ObjectStore, modelText: string, aliasText: string, fromText?: string): Promise<string> {
   const [model, alias] = [modelArgument(modelText), aliasArgument(aliasText)];
   const from = fromText === undefined ? undefined : versionArgument(fromText);
-  if (alias === DEFAULT_ALIAS && from === undefined) {
+  // A damaged production file names no version to give: it is removed without one (deleteAlias).
+  if (alias === DEFAULT_ALIAS && from === undefined && !(await isDamaged(store, model, alias))) {
     throw new UsageError(`removing ${DEFAULT_ALIAS} changes what requests naming no version of ${model} get (its highest version): name the version it points at with --from N`);
   }
   const record = await namingWhatExists(store, model, () => deleteAlias(store, model, alias, { from }));
   return `${model}@${alias} removed${record ? ` (pointed at ${record.version})` : ' (its file was damaged)'}`;
 }
+
+const isDamaged = (store: ObjectStore, model: string, alias: string): Promise<boolean> =>
+  readAlias(store, model, alias).then(
+    () => false,
+    (error: unknown) => {
+      if (error instanceof DamagedAliasError) return true;
+      throw error;
+    },
+  );

@@ -1,11 +1,13 @@
 /**
  * modelctl prune: the files of versions staged and never committed (a push cut off, a fine-tune
- * attempt that lost its job's claim), removed once no writer can still commit them
- * (lib/registry/staged.ts). Run with the operator's credentials: no function may delete there.
+ * attempt that lost its job's claim), removed once no writer can still commit them, but model.json,
+ * which keeps the number claimed (lib/registry/staged.ts). Run with the operator's credentials: no
+ * function may delete there.
  */
+import { randomUUID } from 'node:crypto';
 import { megabytes } from '../../lib/bytes.js';
 import { NotFoundError } from '../../lib/errors.js';
-import { isValidName, listVersions, removeStaged, stagedVersions, type StagedVersion } from '../../lib/registry/index.js';
+import { isValidName, listVersions, removableFiles, removeStaged, stagedVersions, type StagedVersion } from '../../lib/registry/index.js';
 import { listPrefixes, type ObjectStore } from '../../lib/store/index.js';
 import { table } from '../format.js';
 import { LIST_HINT, modelArgument } from '../refs.js';
@@ -30,13 +32,15 @@ export async function prune(store: ObjectStore, modelText: string | undefined, o
   const names = modelText === undefined ? (await listPrefixes(store, '')).map((p) => p.slice(0, -1)).filter(isValidName) : [modelArgument(modelText)];
   const rows: Row[] = [];
   let freed = 0;
+  const now = await storeNow(store);
   for (const model of names) {
     const staged = await stagedVersions(store, model);
     if (modelText !== undefined && staged.length === 0 && (await listVersions(store, model)).length === 0) {
       throw new NotFoundError(`no model named ${model} (${LIST_HINT})`);
     }
-    for (const version of staged) {
-      const action = await pruneOne(store, version, options);
+    // One pruned before is its model.json alone, kept to hold its number: nothing left to remove.
+    for (const version of staged.filter((v) => removableFiles(v).length > 0)) {
+      const action = await pruneOne(store, version, now, options);
       if (action === 'removed' || action === 'would remove') freed += version.bytes;
       rows.push({ model, version: version.version, files: version.files.length, size: megabytes(version.bytes), lastWrite: version.lastWrite.toISOString().slice(0, 19), action });
     }
@@ -47,9 +51,23 @@ export async function prune(store: ObjectStore, modelText: string | undefined, o
   return `${table(rows.map((row) => ({ ...row })))}\n${total}`;
 }
 
-async function pruneOne(store: ObjectStore, version: StagedVersion, options: PruneOptions): Promise<string> {
-  if (version.claimedBy !== undefined) return `kept: claimed by ${version.claimedBy}, to be committed`;
-  if (Date.now() - version.lastWrite.getTime() < options.olderThan) return 'kept: written too recently (a writer may still commit it)';
+async function pruneOne(store: ObjectStore, version: StagedVersion, now: number, options: PruneOptions): Promise<string> {
+  if (version.claimedBy !== undefined) return `kept: claimed by ${version.claimedBy} (whoever runs its job or import again commits it)`;
+  if (now - version.lastWrite.getTime() < options.olderThan) return 'kept: written too recently (a writer may still commit it)';
   if (options.dryRun) return 'would remove';
   return (await removeStaged(store, version)) ? 'removed' : 'kept: committed meanwhile';
+}
+
+/**
+ * The time by the store's clock, which wrote the times compared with it: an object written and read
+ * back. By this machine's clock, ten minutes fast, --older-than 15m would remove what is five old.
+ */
+async function storeNow(store: ObjectStore): Promise<number> {
+  const probe = `_prune/clock-${randomUUID()}`;
+  await store.put(probe, '');
+  try {
+    return (await store.head(probe))?.lastModified?.getTime() ?? Date.now();
+  } finally {
+    await store.delete(probe);
+  }
 }

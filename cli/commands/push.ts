@@ -7,7 +7,7 @@ import { AnswerOutputError, pushModelFolder, pushTfjsZip } from '../../lib/ops/p
 import { pushKerasFile } from '../../lib/ops/pushKeras.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { PartlyDoneError, UsageError } from '../errors.js';
-import { aliasArgument, modelArgument } from '../refs.js';
+import { aliasArgument, aliasSettable, modelArgument } from '../refs.js';
 import { readOptionFile } from '../userFiles.js';
 import { describeSettings, preprocessingFrom, type PreprocessingOptions } from './preprocessing.js';
 
@@ -53,6 +53,8 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
   // Checked before anything is read or written: a refused alias used to leave the new version behind.
   const name = modelArgument(options.name);
   const alias = options.alias === undefined ? undefined : aliasArgument(options.alias);
+  // A new alias may not be a number: said before the version is written, not after.
+  if (alias !== undefined) await aliasSettable(store, name, alias);
   const fields = await fieldsFrom(options);
   const bar = new cliProgress.SingleBar({ format: 'uploading [{bar}] {value}/{total} files', clearOnComplete: true }, cliProgress.Presets.shades_classic);
   let started = false;

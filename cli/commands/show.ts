@@ -6,7 +6,10 @@ import { checkRefExists, refArgument } from '../refs.js';
 /** The full manifest of the version a reference resolves to, minus bulky fields unless asked; by an alias, with its record. */
 export async function show(store: ObjectStore, refText: string, full: boolean): Promise<string> {
   const ref = refArgument(refText);
-  const version = await checkRefExists(store, ref);
+  const resolved = await checkRefExists(store, ref);
+  // Shown by its alias: its record, read once, gives the version shown (moved since, the two would disagree).
+  const alias = ref.alias === undefined ? undefined : { name: ref.alias, ...(await describeAlias(store, ref.name, ref.alias)) };
+  const version = alias?.version ?? resolved;
   const manifest = await readManifest(store, ref.name, version);
   const [versions, aliases, evaluations] = await Promise.all([listVersions(store, ref.name), listAliases(store, ref.name), listEvaluations(store, ref.name, version)]);
   const summary = full
@@ -16,8 +19,6 @@ export async function show(store: ObjectStore, refText: string, full: boolean): 
         background: manifest.background ? `${manifest.background.length} rows` : undefined,
         transforms: summarizeTransforms(manifest.transforms),
       };
-  // Shown by its alias: where it moved from, newest first (where a rollback goes).
-  const alias = ref.alias === undefined ? undefined : { name: ref.alias, ...(await describeAlias(store, ref.name, ref.alias)) };
   return JSON.stringify({ ...summary, versions, aliases, ...(alias && { alias }), ...evaluations }, null, 2);
 }
 

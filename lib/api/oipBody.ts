@@ -17,7 +17,7 @@ export function readOipBody(request: RouteRequest): unknown {
   const bytes = bodyBytesOf(request);
   checkSize(bytes.length, undefined, true);
   // Triton's raw binary request: the body one input's bytes, read once the model's signature is known (the infer handler).
-  if (headerLength === '0') {
+  if (/^0+$/.test(headerLength)) {
     const hint = sentAsTextHint(request, 'binary');
     if (hint) throw new BadRequestError(`a raw binary body (Inference-Header-Content-Length: 0) must arrive as sent${hint}`);
     return rawBodyPlaceholder(bytes);

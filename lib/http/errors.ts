@@ -11,7 +11,7 @@ import { describeIssues } from './zodIssues.js';
 
 export function errorReply(error: unknown, requestId: string): Reply {
   if (error instanceof ZodError) return { status: 400, body: { error: describeIssues(error) } };
-  if (error instanceof ServiceError && error.statusCode < 500) return { status: error.statusCode, body: { error: error.message } };
+  if (error instanceof ServiceError && error.statusCode < 500) return { status: error.statusCode, headers: error.headers, body: { error: error.message } };
   if (error instanceof UnavailableError) {
     logger.warn('unavailable', { requestId, error });
     return {

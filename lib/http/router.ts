@@ -32,8 +32,14 @@ export interface Route {
   handle(request: RouteRequest): Promise<Reply>;
 }
 
+/** A path served, by other methods: 405 with the Allow header that lists them (RFC 9110, 15.5.6). */
 class MethodNotAllowedError extends ServiceError {
   override readonly statusCode = 405;
+  override readonly headers: Record<string, string>;
+  constructor(message: string, allowed: string[]) {
+    super(message);
+    this.headers = { allow: allowed.join(', ') };
+  }
 }
 
 interface Compiled {
@@ -81,7 +87,10 @@ export function createRouter(routes: Route[]): (request: HttpRequest) => { route
     const hit = matching.find((c) => c.route.method === request.method);
     const values = hit?.regex.exec(path);
     if (!hit || !values) {
-      if (matching.length > 0) throw new MethodNotAllowedError(`${request.method} is not allowed on ${path}: use ${matching.map((c) => c.route.method).join(', ')}`);
+      if (matching.length > 0) {
+        const allowed = [...new Set(matching.map((c) => c.route.method))];
+        throw new MethodNotAllowedError(`${request.method} is not allowed on ${path}: use ${allowed.join(', ')}`, allowed);
+      }
       throw new NotFoundError(`no route for ${request.method} ${path}`);
     }
     return { route: hit.route, params: Object.fromEntries(hit.names.map((name, i) => [name, decodeURIComponent(values[i + 1])])) };

@@ -191,7 +191,7 @@ export function readBinaryRequest(body: Uint8Array, headerLength: string): unkno
   // "0x10", "1e1" and "16.0" as numbers.
   const length = /^\d{1,15}$/.test(headerLength) ? Number(headerLength) : Number.NaN;
   // Triton's "raw binary request" (the body one input's bytes, without a header) is read by rawBinary.ts, with the model's signature.
-  if (length === 0) throw new Error('a raw binary request has no JSON header to read: rawBinary.ts reads it');
+  if (length === 0) throw new BadRequestError("Inference-Header-Content-Length is 0: a raw binary request, the body one input's bytes (rawBinary.ts), has no JSON header to read");
   if (!Number.isInteger(length) || length > body.length) {
     throw new BadRequestError(`Inference-Header-Content-Length is ${quoted(headerLength)}; the body has ${body.length} bytes`);
   }

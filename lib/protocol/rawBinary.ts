@@ -5,8 +5,9 @@
  * other free dimension; every output is answered in binary, as Triton answers it.
  *
  * Ours besides, by the body's Content-Type: `image/*` is one encoded image for an image model and
- * `text/plain` one text for a text model, what a file piped with `curl --data-binary @cat.jpg` is;
- * so is a PNG or JPEG file of any type sent to an image model, told by its signature. Any other body
+ * `text/plain` one text for a text model (curl sends a file as application/x-www-form-urlencoded
+ * unless told); a PNG or JPEG file of any type sent to an image model is one too, told by its
+ * signature. Any other body
  * is the input's tensor as Triton reads it. The byte count never decides: an 800-byte text read as a
  * model's 200 int32 token ids would answer without a word of warning.
  */
@@ -115,6 +116,18 @@ function rawShape(manifest: Manifest, input: SignatureInput, bytes: number): num
 
 /** What a raw tensor body for the input is, in words: its datatype, one row's shape and byte count. */
 function tensorBytes(manifest: Manifest, input: SignatureInput): string {
+  return `${rowBytes(manifest, input)}${fileAdvice(manifest)}`;
+}
+
+/** What else a raw body to this model may be, said where the tensor's bytes do not fit. */
+function fileAdvice(manifest: Manifest): string {
+  const types = inputKindOf(manifest)?.kind.contentTypes ?? [];
+  if (types.includes('base64')) return '; or one PNG or JPEG file';
+  if (types.includes('str')) return '; or one text, sent as Content-Type: text/plain';
+  return '';
+}
+
+function rowBytes(manifest: Manifest, input: SignatureInput): string {
   if (!input.shape || input.dtype === 'string') return `its raw body is its input ${input.name}'s ${input.dtype} values`;
   const datatype = oipDatatypeOf(input.dtype) as keyof typeof ELEMENT_BYTES;
   const row = [1, ...input.shape.slice(1)];

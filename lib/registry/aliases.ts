@@ -72,9 +72,27 @@ export async function readAlias(store: ObjectStore, model: string, alias: string
 }
 
 /**
+ * Whether setting `alias` would be taken, checked before work that ends by setting it (a push, a
+ * fine-tune's promotion): a writable name, and not a number unless the alias is stored already
+ * (setAliasIf's rule for a new one). A 400 otherwise, before a version is written in vain.
+ */
+export async function checkAliasSettable(store: ObjectStore, model: string, alias: string): Promise<void> {
+  validateWritableAlias(alias);
+  if (!/^\d+$/.test(alias)) return;
+  const stored = await readAlias(store, model, alias).then(
+    (record) => record !== undefined,
+    (error: unknown) => {
+      if (error instanceof DamagedAliasError) return true; // there, and written over by a move
+      throw error;
+    },
+  );
+  if (!stored) validateNewAlias(alias);
+}
+
+/**
  * GET /v2/models/{m}/aliases/{a}: the record as stored, history included (what a rollback would go
- * back to). `latest` has no record: it is answered as what it is, the highest version, since its
- * commit. An alias that is not set is a 404, `production` with what requests naming no version get.
+ * back to). `latest` has no record: it is answered as what it is, the highest version, with its
+ * manifest's createdAt. An alias that is not set is a 404, `production` with what requests naming no version get.
  */
 export async function describeAlias(store: ObjectStore, model: string, alias: string): Promise<AliasRecord> {
   validateName(model);
@@ -221,7 +239,7 @@ export async function rollbackAlias(store: ObjectStore, model: string, alias: st
   validateWritableAlias(alias);
   // A damaged alias has no history to go back to: said as damage (a DamagedAliasError), which
   // setting the alias mends, not as an alias that does not exist.
-  await readAlias(store, model, alias);
+  if (!(await readAlias(store, model, alias))) await latestVersion(store, model); // an unknown model is reported as such, not as an unknown alias
   const intact = new Set<number>(); // checked once each, whatever concurrent moves make the update read again
   const stored = await update(store, model, alias, async (current) => {
     if (!current) throw new NotFoundError(`model ${model} has no alias ${alias}`);
@@ -247,7 +265,7 @@ export async function rollbackAlias(store: ObjectStore, model: string, alias: st
  * as a rollback; `production` only with it, as removing it sends every request that names no
  * version to the highest one. Returns the record removed (its version and history; a PUT sets the
  * version again, not the history). A damaged alias file is removed as any other (the delete is how
- * an operator clears it); an alias that is gone is a 404, a delete sent again after its answer was
+ * an operator clears it), production's without `from` (it names no version to compare); an alias that is gone is a 404, a delete sent again after its answer was
  * lost included.
  */
 export async function deleteAlias(store: ObjectStore, model: string, alias: string, options: { from?: number } = {}): Promise<AliasRecord | undefined> {
@@ -259,7 +277,8 @@ export async function deleteAlias(store: ObjectStore, model: string, alias: stri
       await latestVersion(store, model); // an unknown model is reported as such, not as an unknown alias
       throw new NotFoundError(`model ${model} has no alias ${alias}`);
     }
-    if (alias === DEFAULT_ALIAS && options.from === undefined) {
+    // A damaged production file already fails every request that names no version: removing it is the repair, with nothing to name.
+    if (alias === DEFAULT_ALIAS && options.from === undefined && read.record) {
       throw new BadRequestError(
         `alias ${DEFAULT_ALIAS} is what requests naming no version of ${model} get: removed, they get its highest version. Name the version it points at to remove it (?from=N)`,
       );

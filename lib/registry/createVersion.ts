@@ -115,13 +115,8 @@ export async function commitVersion(store: ObjectStore, manifest: Manifest): Pro
  * Never called on a version that may have been committed.
  */
 export async function discardStaged(store: ObjectStore, manifest: Manifest): Promise<void> {
-  await removeStagedFiles(store, manifest.name, manifest.version, Object.keys(manifest.files));
-}
-
-/** The files of a staged version removed, model.json (the number's claim) last: until it goes, no other writer can have files there. */
-export async function removeStagedFiles(store: ObjectStore, model: string, version: number, files: readonly string[]): Promise<void> {
-  const shards = files.filter((file) => file !== 'model.json');
-  for (const file of [...shards, 'model.json']) await store.delete(keys.file(model, version, file));
+  const files = Object.keys(manifest.files).filter((file) => file !== 'model.json');
+  for (const file of [...files, 'model.json']) await store.delete(keys.file(manifest.name, manifest.version, file));
 }
 
 export async function createVersion(store: ObjectStore, model: string, files: ModelFiles, fields: ManifestFields, options: CreateVersionOptions = {}): Promise<Manifest> {

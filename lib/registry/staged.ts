@@ -12,7 +12,6 @@
  */
 import { z } from 'zod';
 import { getJson, listAll, type ObjectStore } from '../store/index.js';
-import { removeStagedFiles } from './createVersion.js';
 import { keys, VERSION_OWN_NAMES } from './keys.js';
 import { validateName } from './names.js';
 
@@ -28,7 +27,7 @@ export interface StagedVersion {
   claimedBy?: string;
 }
 
-/** The model's staged versions, ascending: each with its files, size and last write, and the claim naming it if any. */
+/** The model's staged versions, ascending: each with its files, size and last write, and the claim naming it if any (a pruned one: its model.json alone). */
 export async function stagedVersions(store: ObjectStore, model: string): Promise<StagedVersion[]> {
   validateName(model);
   const prefix = keys.versionsPrefix(model);
@@ -73,13 +72,18 @@ async function claimsByVersion(store: ObjectStore, model: string): Promise<{ get
   return named;
 }
 
+/** The files prune may remove: all but model.json, which keeps the number claimed. */
+export const removableFiles = (staged: StagedVersion): string[] => staged.files.filter((file) => file !== VERSION_OWN_NAMES.modelJson);
+
 /**
- * Removes a staged version's files (shards first, model.json last); its number is free again, never
- * having been a version. Answers false, removing nothing, if it was committed since it was listed.
+ * Removes a staged version's files but its model.json, which stays as the number's claim: freed, the
+ * number could be claimed by a new writer while a second prune, which listed the same version,
+ * removed that writer's model.json and its shards of the same names, and the writer committed a
+ * version of missing files. Answers false, removing nothing, if it was committed since it was listed.
  */
 export async function removeStaged(store: ObjectStore, staged: StagedVersion): Promise<boolean> {
   if (staged.claimedBy !== undefined) throw new Error(`${staged.model} version ${staged.version} is claimed by ${staged.claimedBy}: it is to be committed, not removed`);
   if (await store.head(keys.manifest(staged.model, staged.version))) return false;
-  await removeStagedFiles(store, staged.model, staged.version, staged.files);
+  for (const file of removableFiles(staged)) await store.delete(keys.file(staged.model, staged.version, file));
   return true;
 }

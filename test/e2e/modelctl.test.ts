@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { copyFile, cp, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -83,6 +83,10 @@ describe('modelctl', () => {
     expect(JSON.parse((await ctl('--store', store, 'show', 'demo')).stdout).version).toBe(2);
     const twice = await ctl('--store', store, 'unalias', 'demo', '--alias', 'production', '--from', '1');
     expect([twice.code, twice.stderr.trim()]).toEqual([1, 'modelctl: model demo has no alias production (demo has versions 1, 2, no aliases)']);
+    // A damaged production file names no version for --from: it is removed without one.
+    await mkdir(path.join(fileURLToPath(store), 'demo/aliases'), { recursive: true });
+    await writeFile(path.join(fileURLToPath(store), 'demo/aliases/production.json'), 'garbage');
+    expect((await ctl('--store', store, 'unalias', 'demo', '--alias', 'production')).stdout).toBe('demo@production removed (its file was damaged)\n');
   });
 
   it('refuses a malformed model, version or alias as a usage mistake (exit 2), and one the store does not hold as a refusal naming what it holds (exit 1)', async () => {
@@ -118,6 +122,8 @@ describe('modelctl', () => {
       [['push', 'models/iris/versions/1', '--name', 'iris', '--alias', 'BAD'], 2, /^modelctl: invalid alias name "BAD": expected /],
       [['push', 'models/iris/versions/1', '--name', 'iris', '--alias', 'latest'], 2, /^modelctl: alias latest is implicit/],
       [['push', 'models/iris/versions/1', '--name', 'Iris'], 2, /^modelctl: invalid model name "Iris": expected /],
+      // A new alias may not be a number (iris@7 would read as version 7): refused before a version is written.
+      [['push', 'models/iris/versions/1', '--name', 'iris', '--alias', '7'], 2, /^modelctl: alias "7" is a number, which reads as a version/],
     ];
     for (const [args, exitCode, message] of cases) {
       const { stderr, code } = await ctl('--store', store, ...args);

@@ -246,6 +246,8 @@ describe("Triton's raw binary request (Inference-Header-Content-Length: 0, the b
     expect(answer.statusCode, answer.body.slice(0, 300)).toBe(200);
     expect(answer.headers['content-type']).toBe('application/octet-stream');
     expect(outputsOf(answer)).toEqual(await jsonTwin('iris', { name: 'features', shape: [1, 4], datatype: 'FP32', data: row }));
+    // A length written with leading zeros is the same 0 (it answered 500 once).
+    expect(outputsOf(await postBinary('/v2/models/iris/infer', float32Bytes(row), '000'))).toEqual(outputsOf(answer));
     const pixels = Array.from({ length: 28 * 28 }, (_, i) => ((i * 37) % 255) / 255);
     const image = await postBinary('/v2/models/digits/infer', float32Bytes(pixels), 0);
     expect(outputsOf(image)).toEqual(await jsonTwin('digits', { name: 'image', shape: [1, 28, 28, 1], datatype: 'FP32', data: pixels }));

@@ -223,6 +223,9 @@ describe('fine-tune', () => {
     expect(await call(app.metadata, 'GET', '/v2/models/nope/aliases/production')).toMatchObject({ statusCode: 404, body: { error: 'no model named nope' } });
     expect((await call(app.metadata, 'GET', '/v2/models/iris/aliases/..')).statusCode).toBe(400);
     expect((await call(app.metadata, 'GET', '/v2/models/iris/aliases/looked-at?from=2')).statusCode).toBe(400);
+    // A method the path is not served by is a 405 listing those it is, in Allow (RFC 9110).
+    const patched = await call(app.fineTune, 'PATCH', '/v2/models/iris/aliases/looked-at', { version: 1 });
+    expect(patched).toMatchObject({ statusCode: 405, headers: { allow: 'PUT, DELETE' }, body: { error: expect.stringContaining('use PUT, DELETE') } });
     await store.put('iris/aliases/garbled.json', '{"version": "two"}');
     const damaged = await call(app.metadata, 'GET', '/v2/models/iris/aliases/garbled');
     expect(damaged).toMatchObject({ statusCode: 500, body: { error: expect.stringContaining('alias garbled of model iris is damaged') } });
@@ -267,6 +270,19 @@ describe('fine-tune', () => {
     await store.put('iris/aliases/junk.json', 'not json');
     expect(await call(app.fineTune, 'DELETE', '/v2/models/iris/aliases/junk')).toMatchObject({ statusCode: 200, body: { model: 'iris', alias: 'junk', deleted: true } });
     expect(await store.head('iris/aliases/junk.json')).toBeUndefined();
+    // So is a damaged production, without ?from= (it names no version to compare); with one, there is none to match.
+    const production = await store.get('iris/aliases/production.json');
+    await store.put('iris/aliases/production.json', 'not json');
+    expect((await call(app.fineTune, 'DELETE', '/v2/models/iris/aliases/production?from=1')).statusCode).toBe(409);
+    expect(await call(app.fineTune, 'DELETE', '/v2/models/iris/aliases/production')).toMatchObject({ statusCode: 200, body: { alias: 'production', deleted: true } });
+    await store.put('iris/aliases/production.json', production);
+    // A rollback of an alias of a model that is not there names the model, as the other alias routes do.
+    expect((await call(app.fineTune, 'POST', '/v2/models/nope/aliases/production/rollback')).body.error).toBe('no model named nope');
+  });
+
+  it('a fine-tune promoting to a new alias that is a number is a 400 at submit, before any training', async () => {
+    const refused = await call(app.fineTune, 'POST', '/v2/models/iris/fine-tune', { ...irisRows, config: { epochs: 1 }, promote: { alias: '2' } });
+    expect(refused).toMatchObject({ statusCode: 400, body: { error: expect.stringContaining('alias "2" is a number') } });
   });
 
   it('without its production alias a model serves its highest version; PUT from the DELETE answer restores it', async () => {

@@ -107,6 +107,16 @@ describe('an evaluation with an Idempotency-Key', () => {
     // Read back, not run again: as saved, and as metadata lists it.
     expect(await getJson(store, keys.evaluation('iris', 1, first.body.id as string))).toEqual(first.body);
 
+    // The same key sent as a job after it (or before it, eval-1 above) is another request, not a second evaluation.
+    expect(await post(app.evaluations, '/v2/models/iris/evaluations?async=true', EVALUATE, 'eval-2')).toMatchObject({
+      statusCode: 422,
+      body: { error: 'Idempotency-Key "eval-2" was sent before without async=true (saved now): a new request takes a new key' },
+    });
+    expect(await post(app.evaluations, '/v2/models/iris/evaluations', EVALUATE, 'eval-1')).toMatchObject({
+      statusCode: 422,
+      body: { error: 'Idempotency-Key "eval-1" was sent before with async=true (as a job): a new request takes a new key' },
+    });
+    expect(await savedCount('iris', 1)).toBe(before + 1);
     const other = await post(app.evaluations, '/v2/models/iris/evaluations', { ...EVALUATE, threshold: 0.3 }, 'eval-2');
     expect(other).toMatchObject({
       statusCode: 422,

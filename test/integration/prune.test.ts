@@ -1,8 +1,9 @@
 /**
  * Staged versions (a number claimed, files written, no manifest) removed by `modelctl prune`
  * (cli/commands/prune.ts over lib/registry/staged.ts), on a folder and on S3 (s3rver): the files
- * of a push cut off at its commit go, a version a claim names stays for its commit, a recent one
- * stays for a writer still running, and committed versions are left byte for byte.
+ * of a push cut off at its commit go but its model.json, which keeps the number claimed; a version
+ * a claim names stays for its commit, a recent one for a writer still running, and committed
+ * versions are left byte for byte, even by a second prune that listed what the first removed.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { utimes } from 'node:fs/promises';
@@ -88,21 +89,27 @@ describe.each(stores)('modelctl prune on the %s store', (kind, makeStore) => {
     const dry = JSON.parse(await prune(store, undefined, { olderThan, dryRun: true, json: true }));
     expect(dry).toEqual([
       expect.objectContaining({ model: 'pruned', version: 2, files: 2, action: 'would remove' }),
-      expect.objectContaining({ model: 'pruned', version: 3, action: `kept: claimed by ${claim}, to be committed` }),
+      expect.objectContaining({ model: 'pruned', version: 3, action: `kept: claimed by ${claim} (whoever runs its job or import again commits it)` }),
     ]);
     expect((await stagedVersions(store, 'pruned')).length).toBe(2);
 
+    // A second prune that listed the same versions before the first removed them (a cron run and a hand run).
+    const listedBySecond = await stagedVersions(store, 'pruned');
     const text = await prune(store, undefined, { olderThan, dryRun: false, json: false });
     expect(text).toMatch(/pruned +2 +2 .* removed/);
     expect(text).toMatch(/\nfreed \d+\.\d MB$/);
-    expect((await stagedVersions(store, 'pruned')).map((s) => s.version)).toEqual([3]);
-    expect(await bytesUnder(store, keys.versionPrefix('pruned', 2))).toEqual([]);
+    // Its model.json stays: the number stays claimed, so no new writer's files land where a prune listed files.
+    expect((await bytesUnder(store, keys.versionPrefix('pruned', 2))).map((line) => line.split(' ')[0])).toEqual(['pruned/versions/2/model.json']);
     expect(await bytesUnder(store, keys.versionPrefix('pruned', 1))).toEqual(committed);
     await checkVersionIntact(store, 'pruned', 1, await readManifest(store, 'pruned', 1), 'production');
     expect(await listVersions(store, 'pruned')).toEqual([1]);
-    // Nothing left to remove but the claimed one; a new push goes above every number still claimed.
+    const pushed = await pushModelFolder(store, layersDir, 'pruned');
+    expect(pushed.version).toBe(4);
+    expect(await removeStaged(store, listedBySecond[0])).toBe(true);
+    await checkVersionIntact(store, 'pruned', 4, pushed, 'production');
+    // Nothing left to remove but the claimed one.
     expect(await prune(store, 'pruned', { olderThan, dryRun: false, json: false })).not.toMatch(/removed/);
-    expect((await pushModelFolder(store, layersDir, 'pruned')).version).toBe(4);
+    expect(JSON.parse(await prune(store, 'pruned', { olderThan, dryRun: false, json: true })).map((r: { version: number }) => r.version)).toEqual([3]);
   });
 });
 
@@ -128,8 +135,13 @@ describe('modelctl prune, what it refuses', () => {
     await expect(pushModelFolder(cutOffAtCommit(store), layersDir, 'late')).rejects.toThrow('connection reset');
     await store.put('late/imports/0123.json', 'cut sh');
     const [kept] = JSON.parse(await prune(store, 'late', { olderThan: 0, dryRun: false, json: true }));
-    expect(kept).toMatchObject({ version: 3, action: 'kept: claimed by late/imports/0123.json (unreadable: it may name any version), to be committed' });
+    expect(kept).toMatchObject({
+      version: 3,
+      action: 'kept: claimed by late/imports/0123.json (unreadable: it may name any version) (whoever runs its job or import again commits it)',
+    });
     await expect(removeStaged(store, (await stagedVersions(store, 'late'))[0])).rejects.toThrow(/is claimed by/);
     expect((await stagedVersions(store, 'late')).map((v) => v.files.length)).toEqual([2]);
+    // The store's clock, not this machine's, tells a version's age: the probe that reads it is gone after.
+    expect(await bytesUnder(store, '_prune/')).toEqual([]);
   });
 });

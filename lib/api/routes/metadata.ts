@@ -67,7 +67,10 @@ export const metadataRoutes = {
     auth: 'read',
     summary: 'an alias: the version it points at, the versions it pointed at before (newest first: where a rollback goes) and when it last moved',
     responses: {
-      '200': { description: 'the alias record (latest: the highest version, since its commit)', schema: async () => (await import('../../registry/aliases.js')).aliasResponse },
+      '200': {
+        description: "the alias record (latest: the highest version, with its manifest's createdAt)",
+        schema: async () => (await import('../../registry/aliases.js')).aliasResponse,
+      },
     },
   },
   tfServingStatus: {

@@ -32,7 +32,7 @@ export const evaluateQuery = aliasQuery.extend({
 const fromVersion = (why: string) =>
   z
     .string()
-    .regex(/^[1-9]\d{0,8}$/, 'expected a version, an integer from 1')
+    .regex(/^[1-9]\d{0,8}$/, 'expected a version, an integer from 1 to 999999999')
     .transform(Number)
     .optional()
     .describe(why);

@@ -88,3 +88,15 @@ export async function saveKeyed(store: ObjectStore, evaluation: Evaluation, save
   }
   return saveOnce(store, { ...evaluation, id: record.evaluationId }, true);
 }
+
+/**
+ * A key names one request: sent as a job (async=true) and then saved now, or the other way round, it
+ * is a 422 like any other request under a used key, not a second evaluation saved.
+ */
+export async function checkKeyMode(store: ObjectStore, saveKey: SaveKey, asJob: boolean): Promise<void> {
+  const other = keyRecordKey({ kind: asJob ? 'saved-evaluation' : 'evaluate', model: saveKey.model, key: saveKey.key });
+  if (await store.head(other)) {
+    const before = asJob ? 'without async=true (saved now)' : 'with async=true (as a job)';
+    throw new UnprocessableError(`Idempotency-Key ${quoted(saveKey.key)} was sent before ${before}: a new request takes a new key`);
+  }
+}
