@@ -40,6 +40,18 @@ describe('a body that is not UTF-8', () => {
   });
 });
 
+describe('a body that starts with a byte-order mark (a file an editor saved "UTF-8 with BOM")', () => {
+  it('is read without it, as RFC 8259 lets a parser: the same answer as the body without one', async () => {
+    const json = JSON.stringify({ instances: [CAFE] });
+    const plain = await send('predict', '/v1/models/spam:predict', utf8(json));
+    const marked = await send('predict', '/v1/models/spam:predict', utf8(`\uFEFF${json}`));
+    expect(plain.status).toBe(200);
+    expect(marked).toEqual(plain);
+    // Only at the start: inside the text, it is the text's own.
+    expect((await send('predict', '/v1/models/spam:predict', utf8(` \uFEFF${json}`))).status).toBe(400);
+  });
+});
+
 describe('an OIP binary request whose JSON header is not UTF-8', () => {
   it('is a 400 saying so; the same header in UTF-8 is answered', async () => {
     const header = (encode: (json: string) => Buffer) => {
