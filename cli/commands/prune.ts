@@ -22,6 +22,7 @@ export interface PruneOptions {
 interface Row {
   model: string;
   version: number;
+  /** The files prune removes (all but model.json) and their size. */
   files: number;
   size: string;
   lastWrite: string;
@@ -41,14 +42,15 @@ export async function prune(store: ObjectStore, modelText: string | undefined, o
     // One pruned before is its model.json alone, kept to hold its number: nothing left to remove.
     for (const version of staged.filter((v) => removableFiles(v).length > 0)) {
       const action = await pruneOne(store, version, now, options);
-      if (action === 'removed' || action === 'would remove') freed += version.bytes;
-      rows.push({ model, version: version.version, files: version.files.length, size: megabytes(version.bytes), lastWrite: version.lastWrite.toISOString().slice(0, 19), action });
+      if (action === 'removed' || action === 'would remove') freed += version.removableBytes;
+      const row = { model, version: version.version, files: removableFiles(version).length, size: megabytes(version.removableBytes) };
+      rows.push({ ...row, lastWrite: version.lastWrite.toISOString().slice(0, 19), action });
     }
   }
   if (options.json) return JSON.stringify(rows, null, 2);
   if (rows.length === 0) return `no staged versions${modelText ? ` of ${modelText}` : ''}: every version number claimed is committed`;
   const total = `${options.dryRun ? 'would free' : 'freed'} ${megabytes(freed)}`;
-  return `${table(rows.map((row) => ({ ...row })))}\n${total}`;
+  return `${table(rows.map((row) => ({ ...row })))}\n${total} (each version's model.json stays, holding its number)`;
 }
 
 async function pruneOne(store: ObjectStore, version: StagedVersion, now: number, options: PruneOptions): Promise<string> {

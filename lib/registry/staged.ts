@@ -21,6 +21,8 @@ export interface StagedVersion {
   /** Relative to the version's folder. */
   files: string[];
   bytes: number;
+  /** Of those, what prune removes: all but model.json's (removableFiles). */
+  removableBytes: number;
   /** When its newest file was written. */
   lastWrite: Date;
   /** The claim naming it (a fine-tune job's, an import's): its commit is still to come, so it is kept. */
@@ -31,16 +33,17 @@ export interface StagedVersion {
 export async function stagedVersions(store: ObjectStore, model: string): Promise<StagedVersion[]> {
   validateName(model);
   const prefix = keys.versionsPrefix(model);
-  const folders = new Map<number, { files: string[]; bytes: number; lastWrite: number; committed: boolean }>();
+  const folders = new Map<number, { files: string[]; bytes: number; removableBytes: number; lastWrite: number; committed: boolean }>();
   for await (const object of listAll(store, prefix)) {
     const [number, ...rest] = object.key.slice(prefix.length).split('/');
     const version = Number(number);
     if (!/^[1-9]\d*$/.test(number) || rest.length === 0) continue;
-    const folder = folders.get(version) ?? { files: [], bytes: 0, lastWrite: 0, committed: false };
+    const folder = folders.get(version) ?? { files: [], bytes: 0, removableBytes: 0, lastWrite: 0, committed: false };
     const file = rest.join('/');
     folder.committed ||= file === VERSION_OWN_NAMES.manifest;
     folder.files.push(file);
     folder.bytes += object.size;
+    if (file !== VERSION_OWN_NAMES.modelJson) folder.removableBytes += object.size;
     // A store that gives no time (none does here) makes the version look new: kept.
     folder.lastWrite = Math.max(folder.lastWrite, object.lastModified?.getTime() ?? Date.now());
     folders.set(version, folder);
@@ -50,7 +53,15 @@ export async function stagedVersions(store: ObjectStore, model: string): Promise
   const claims = await claimsByVersion(store, model);
   return staged
     .sort(([a], [b]) => a - b)
-    .map(([version, { files, bytes, lastWrite }]) => ({ model, version, files, bytes, lastWrite: new Date(lastWrite), claimedBy: claims.get(version) }));
+    .map(([version, { files, bytes, removableBytes, lastWrite }]) => ({
+      model,
+      version,
+      files,
+      bytes,
+      removableBytes,
+      lastWrite: new Date(lastWrite),
+      claimedBy: claims.get(version),
+    }));
 }
 
 const claimSchema = z.object({ version: z.number().int().positive() });
