@@ -22,11 +22,15 @@ import type { ObjectStore } from '../lib/store/index.js';
 import { UsageError } from './errors.js';
 
 /** The registry's refusal of a value's form, as the usage mistake it is on a command line. */
+const asUsage = (error: unknown): never => {
+  throw error instanceof BadRequestError ? new UsageError(error.message) : error;
+};
+
 function inForm<T>(check: () => T): T {
   try {
     return check();
   } catch (error) {
-    throw error instanceof BadRequestError ? new UsageError(error.message) : error;
+    return asUsage(error);
   }
 }
 
@@ -38,13 +42,7 @@ export const aliasArgument = (text: string): string => inForm(() => validateWrit
 export const refArgument = (text: string): ModelRef => inForm(() => parseModelRef(text));
 
 /** The alias a push sets: refused in form (exit 2) when it could not be set, as a new alias that is a number. */
-export async function aliasSettable(store: ObjectStore, model: string, alias: string): Promise<void> {
-  try {
-    await checkAliasSettable(store, model, alias);
-  } catch (error) {
-    throw error instanceof BadRequestError ? new UsageError(error.message) : error;
-  }
-}
+export const aliasSettable = (store: ObjectStore, model: string, alias: string): Promise<void> => checkAliasSettable(store, model, alias).catch(asUsage);
 
 export const LIST_HINT = 'modelctl list shows the models this store holds';
 

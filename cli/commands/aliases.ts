@@ -1,4 +1,4 @@
-import { DamagedAliasError, DEFAULT_ALIAS, deleteAlias, readAlias, rollbackAlias, setAlias } from '../../lib/registry/index.js';
+import { aliasFileState, DEFAULT_ALIAS, deleteAlias, rollbackAlias, setAlias } from '../../lib/registry/index.js';
 import { UsageError } from '../errors.js';
 import type { ObjectStore } from '../../lib/store/index.js';
 import { aliasArgument, modelArgument, namingWhatExists, versionArgument } from '../refs.js';
@@ -23,18 +23,9 @@ export async function unalias(store: ObjectStore, modelText: string, aliasText: 
   const [model, alias] = [modelArgument(modelText), aliasArgument(aliasText)];
   const from = fromText === undefined ? undefined : versionArgument(fromText);
   // A damaged production file names no version to give: it is removed without one (deleteAlias).
-  if (alias === DEFAULT_ALIAS && from === undefined && !(await isDamaged(store, model, alias))) {
+  if (alias === DEFAULT_ALIAS && from === undefined && (await aliasFileState(store, model, alias)) !== 'damaged') {
     throw new UsageError(`removing ${DEFAULT_ALIAS} changes what requests naming no version of ${model} get (its highest version): name the version it points at with --from N`);
   }
   const record = await namingWhatExists(store, model, () => deleteAlias(store, model, alias, { from }));
   return `${model}@${alias} removed${record ? ` (pointed at ${record.version})` : ' (its file was damaged)'}`;
 }
-
-const isDamaged = (store: ObjectStore, model: string, alias: string): Promise<boolean> =>
-  readAlias(store, model, alias).then(
-    () => false,
-    (error: unknown) => {
-      if (error instanceof DamagedAliasError) return true;
-      throw error;
-    },
-  );

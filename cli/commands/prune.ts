@@ -19,7 +19,8 @@ export interface PruneOptions {
   json: boolean;
 }
 
-interface Row {
+/** A type, not an interface: the table takes it as a record of strings and numbers. */
+type Row = {
   model: string;
   version: number;
   /** The files prune removes (all but model.json) and their size. */
@@ -27,7 +28,7 @@ interface Row {
   size: string;
   lastWrite: string;
   action: string;
-}
+};
 
 export async function prune(store: ObjectStore, modelText: string | undefined, options: PruneOptions): Promise<string> {
   const names = modelText === undefined ? (await listPrefixes(store, '')).map((p) => p.slice(0, -1)).filter(isValidName) : [modelArgument(modelText)];
@@ -50,7 +51,7 @@ export async function prune(store: ObjectStore, modelText: string | undefined, o
   if (options.json) return JSON.stringify(rows, null, 2);
   if (rows.length === 0) return `no staged versions${modelText ? ` of ${modelText}` : ''}: every version number claimed is committed`;
   const total = `${options.dryRun ? 'would free' : 'freed'} ${megabytes(freed)}`;
-  return `${table(rows.map((row) => ({ ...row })))}\n${total} (each version's model.json stays, holding its number)`;
+  return `${table(rows)}\n${total} (each version's model.json stays, holding its number)`;
 }
 
 async function pruneOne(store: ObjectStore, version: StagedVersion, now: number, options: PruneOptions): Promise<string> {

@@ -79,14 +79,19 @@ export async function readAlias(store: ObjectStore, model: string, alias: string
 export async function checkAliasSettable(store: ObjectStore, model: string, alias: string): Promise<void> {
   validateWritableAlias(alias);
   if (!/^\d+$/.test(alias)) return;
-  const stored = await readAlias(store, model, alias).then(
-    (record) => record !== undefined,
+  // A damaged one is there too, and a move writes over it.
+  if ((await aliasFileState(store, model, alias)) === 'absent') validateNewAlias(alias);
+}
+
+/** Whether the alias file is absent, a record, or damaged (there, but no record: a move writes over it, a delete removes it). */
+export async function aliasFileState(store: ObjectStore, model: string, alias: string): Promise<'absent' | 'record' | 'damaged'> {
+  return readAlias(store, model, alias).then(
+    (record) => (record === undefined ? 'absent' : 'record'),
     (error: unknown) => {
-      if (error instanceof DamagedAliasError) return true; // there, and written over by a move
+      if (error instanceof DamagedAliasError) return 'damaged';
       throw error;
     },
   );
-  if (!stored) validateNewAlias(alias);
 }
 
 /**
