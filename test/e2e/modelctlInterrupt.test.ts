@@ -78,11 +78,18 @@ describe('modelctl batch, interrupted', () => {
         const [version] = await readdir(parts).catch((): string[] => []);
         return version !== undefined && (await readdir(path.join(parts, version)).catch((): string[] => [])).includes('00000.json');
       };
-      for (let waited = 0; !(await scoredOne()); waited += 20) {
-        if (waited > 60_000) throw new Error(`no range scored: ${stderr}`);
+      const workersRunning = async () => (await childrenOf(pid)).filter((p) => /batchWorker/.test(procFile(`/proc/${p}/cmdline`)));
+      // Both workers seen at once: on a loaded machine the second can still be starting (its
+      // command line not yet the worker's) when the first has scored its range.
+      let workers: number[] = [];
+      for (let waited = 0; ; waited += 20) {
+        if (await scoredOne()) {
+          workers = await workersRunning();
+          if (workers.length >= 2) break;
+        }
+        if (waited > 60_000) throw new Error(`no range scored with both workers running (${workers.length} seen): ${stderr}`);
         await sleep(20);
       }
-      const workers = (await childrenOf(pid)).filter((p) => /batchWorker/.test(procFile(`/proc/${p}/cmdline`)));
       expect(workers).toHaveLength(2);
       process.kill(group ? -pid : pid, signal);
       const [code, killedBy] = (await exited) as [number | null, NodeJS.Signals | null];
