@@ -65,7 +65,7 @@ function bind(spec: RouteSpec, implement: (context: RouteContext<unknown>) => Pr
     // last was refused for memory (runtime/footprint.ts): before this body is parsed.
     startRequest();
     checkPathParameters(received.params);
-    const query = parseQuery(spec, received.query, received.params);
+    const query = parseQuery(spec, received.query, received.params, received.repeatedQuery);
     let body: unknown;
     let request = received;
     if (spec.body) {

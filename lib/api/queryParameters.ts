@@ -36,9 +36,24 @@ function unknownParameters(spec: Pick<RouteSpec, 'paths'>, query: z.ZodObject, n
  */
 const SIGV4_QUERY = new Set(['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature', 'X-Amz-Security-Token']);
 
-/** The query as the route's schema reads it (on the path matched); a bad value is the schema's 400, as a bad body field is. */
-export function parseQuery<S extends Pick<RouteSpec, 'query' | 'paths'>>(spec: S, query: Record<string, string>, pathParameters: Record<string, string> = {}): unknown {
+/**
+ * The query as the route's schema reads it (on the path matched); a bad value is the schema's 400, as a bad body field is.
+ * A parameter the route takes given more than once is a 400 saying so: API Gateway joins the
+ * values with commas (`?alias=a&alias=b` arrives as `a,b`), which would otherwise be refused as a
+ * bad value the client never sent, or read as one it did not mean.
+ */
+export function parseQuery<S extends Pick<RouteSpec, 'query' | 'paths'>>(
+  spec: S,
+  query: Record<string, string>,
+  pathParameters: Record<string, string> = {},
+  repeated: readonly string[] = [],
+): unknown {
   const schema = queryOf(spec, Object.keys(pathParameters));
+  const repeatedTaken = repeated.filter((name) => name in schema.shape);
+  if (repeatedTaken.length > 0) {
+    const one = repeatedTaken.length === 1;
+    throw new BadRequestError(`query parameter${one ? '' : 's'} ${namesListed(repeatedTaken)} ${one ? 'is' : 'are'} given more than once: give ${one ? 'it' : 'each'} once`);
+  }
   const parsed = schema.safeParse(Object.fromEntries(Object.entries(query).filter(([name]) => !SIGV4_QUERY.has(name))));
   if (parsed.success) return parsed.data;
   const unknown = parsed.error.issues.flatMap((issue) => (issue.code === 'unrecognized_keys' ? issue.keys : []));

@@ -17,6 +17,8 @@ const httpApiEvent = z.object({
   requestContext: z.object({ http: z.object({ method: z.string() }), requestId: z.string().optional() }),
   headers: textMap,
   queryStringParameters: textMap,
+  /** The query as sent: queryStringParameters joins a repeated name's values with commas. */
+  rawQueryString: z.string().optional(),
   body: z.string().nullish(),
   isBase64Encoded: z.boolean().optional(),
 });
@@ -26,6 +28,8 @@ const restApiEvent = z.object({
   path: z.string(),
   headers: textMap,
   queryStringParameters: textMap,
+  /** Each name's values: queryStringParameters keeps only a repeated name's last. */
+  multiValueQueryStringParameters: z.record(z.string(), z.array(z.string()).optional()).nullish(),
   body: z.string().nullish(),
   isBase64Encoded: z.boolean().nullish(),
   requestContext: z.object({ requestId: z.string().optional() }).nullish(),

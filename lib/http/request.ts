@@ -14,6 +14,8 @@ export interface HttpRequest {
   method: string;
   path: string;
   query: Record<string, string>;
+  /** Query parameters the request gave more than once (`?alias=a&alias=b`), which `query` cannot show. */
+  repeatedQuery: string[];
   /** Lower-cased names. */
   headers: Record<string, string>;
   /** The raw body text (base64 already decoded), or undefined. */
@@ -81,6 +83,13 @@ export function sentAsTextHint(request: HttpRequest, what: 'compressed' | 'binar
   return asText ? ` (send a ${what} body with Content-Type: application/octet-stream; as ${contentType ?? 'no content type'} it arrives as text and its bytes are altered)` : '';
 }
 
+/** Names given more than once in a query string. */
+function repeatedIn(queryString: string | undefined): string[] {
+  const counts = new Map<string, number>();
+  for (const name of new URLSearchParams(queryString ?? '').keys()) counts.set(name, (counts.get(name) ?? 0) + 1);
+  return [...counts].filter(([, count]) => count > 1).map(([name]) => name);
+}
+
 export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpRequest {
   const getRemaining = context?.getRemainingTimeInMillis;
   const remainingMs = typeof getRemaining === 'function' ? () => getRemaining.call(context) : undefined;
@@ -95,6 +104,7 @@ export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpR
       method: v2.requestContext.http.method.toUpperCase(),
       path: v2.rawPath,
       query: defined(v2.queryStringParameters),
+      repeatedQuery: repeatedIn(v2.rawQueryString),
       headers,
       ...bodyOf(v2.body, v2.isBase64Encoded, headers),
       ...ids(v2.requestContext.requestId),
@@ -108,6 +118,7 @@ export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpR
       method: v1.httpMethod.toUpperCase(),
       path: v1.path,
       query: defined(v1.queryStringParameters),
+      repeatedQuery: Object.entries(v1.multiValueQueryStringParameters ?? {}).flatMap(([name, values]) => ((values?.length ?? 0) > 1 ? [name] : [])),
       headers,
       ...bodyOf(v1.body, v1.isBase64Encoded ?? undefined, headers),
       ...ids(v1.requestContext?.requestId),
@@ -123,6 +134,7 @@ export function toHttpRequest(event: unknown, context?: Partial<Context>): HttpR
     method: (direct.method ?? (direct.body === undefined ? 'GET' : 'POST')).toUpperCase(),
     path: pathOnly,
     query: { ...Object.fromEntries(new URLSearchParams(queryString)), ...defined(direct.query) },
+    repeatedQuery: repeatedIn(queryString),
     headers,
     ...(isText ? bodyOf(direct.body as string, direct.isBase64Encoded, headers) : {}),
     parsedBody: isText ? undefined : direct.body,

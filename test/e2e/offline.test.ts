@@ -73,6 +73,14 @@ describe('serverless offline, real HTTP, demo models', () => {
     expect(oip.body.outputs.find((o: { name: string }) => o.name === 'label').data).toEqual(['virginica']);
   });
 
+  it('names a query parameter given twice, which arrives joined by a comma, as a 400 of its own', async () => {
+    const body = { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] };
+    const twice = await http('POST', '/v2/models/iris/infer?alias=production&alias=latest', body);
+    expect(twice.status).toBe(400);
+    expect(twice.body.error).toBe('query parameter alias is given more than once: give it once');
+    expect((await http('POST', '/v2/models/iris/infer?alias=production', body)).status).toBe(200);
+  });
+
   it('answers TF Serving :classify and :regress through the greedy /v1/models route, as :predict scores the same rows', async () => {
     const setosa = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
     const classified = await http('POST', '/v1/models/iris/labels/production:classify', {

@@ -105,3 +105,49 @@ describe('query parameters a route takes', () => {
     expect(bad.body.error).toMatch(/^format: .*"json"\|"png"/);
   });
 });
+
+describe('a query parameter given more than once', () => {
+  const V2_INFER = { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] };
+  const ONCE = 'query parameter alias is given more than once: give it once';
+
+  it('through HTTP API (joined by a comma in queryStringParameters, as API Gateway joins it): a 400 saying so, not "a,b" read as a name', async () => {
+    const event = {
+      ...httpApiEvent('POST', '/v2/models/iris/infer', JSON.stringify(V2_INFER)),
+      rawQueryString: 'alias=production&alias=latest',
+      queryStringParameters: { alias: 'production,latest' },
+    };
+    const answer = await app.predict(event);
+    expect(answer.statusCode).toBe(400);
+    expect(JSON.parse(answer.body as string).error).toBe(ONCE);
+  });
+
+  it('the same value twice is refused too, and a route that takes no such parameter names it unknown instead', async () => {
+    const event = (rawQueryString: string, path: string) => ({
+      ...httpApiEvent('POST', path, JSON.stringify(V2_INFER)),
+      rawQueryString,
+      queryStringParameters: Object.fromEntries(new URLSearchParams(rawQueryString)),
+    });
+    const twice = await app.predict(event('alias=production&alias=production', '/v2/models/iris/infer'));
+    expect(JSON.parse(twice.body as string).error).toBe(ONCE);
+    const unknown = await app.predict(event('zz=1&zz=2', '/v2/models/iris/infer'));
+    expect(JSON.parse(unknown.body as string).error).toBe('unknown query parameter zz: this route takes alias');
+    // one value each is served
+    expect((await app.predict(event('alias=production', '/v2/models/iris/infer'))).statusCode).toBe(200);
+  });
+
+  it('through REST API (its multiValueQueryStringParameters) and a direct invocation (its path)', async () => {
+    const rest = await app.explain({
+      httpMethod: 'POST',
+      path: '/v2/models/iris/explain',
+      headers: { 'content-type': 'application/json' },
+      queryStringParameters: { format: 'png', alias: 'latest' },
+      multiValueQueryStringParameters: { format: ['json', 'png'], alias: ['production', 'latest'] },
+      body: JSON.stringify(IRIS),
+    });
+    expect(rest.statusCode).toBe(400);
+    expect(JSON.parse(rest.body as string).error).toBe('query parameters format, alias are given more than once: give each once');
+    const direct = await call(app.predict, 'POST', '/v2/models/iris/infer?alias=production&alias=latest', V2_INFER);
+    expect(direct.statusCode).toBe(400);
+    expect(direct.body.error).toBe(ONCE);
+  });
+});
