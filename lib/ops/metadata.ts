@@ -3,7 +3,7 @@ import { readOrStale, type LoadedModel } from '../loader/index.js';
 import type { ObjectStore } from '../store/index.js';
 import { listAliases, listModels, listVersions, type Manifest, type TensorSpec } from '../registry/index.js';
 import { inputKindOf } from '../inputs/encode.js';
-import { oipDatatypeOf } from '../protocol/datatypes.js';
+import { declaredDatatypeOf } from '../protocol/datatypes.js';
 import { labelOutputOf } from '../protocol/oip.js';
 import { isLayersModel } from '../runtime/tfModel.js';
 import { anyRows, fixedBatchOf } from '../tensors/fixedBatch.js';
@@ -36,7 +36,7 @@ function layerSummary(loaded: LoadedModel): { layers?: LayerSummary[]; totalPara
 function oipTensor(spec: TensorSpec, parameters: Record<string, unknown> = {}) {
   const all = spec.shape === null ? { unknown_rank: true, ...parameters } : parameters;
   // A narrower integer the model declares (uint8) by its own name: TF.js holds it as int32, and a client sends what the model takes.
-  const datatype = spec.declaredDtype === undefined ? oipDatatypeOf(spec.dtype) : spec.declaredDtype.toUpperCase();
+  const datatype = declaredDatatypeOf(spec);
   return { name: spec.name, datatype, shape: spec.shape ?? [-1], ...(Object.keys(all).length > 0 ? { parameters: all } : {}) };
 }
 

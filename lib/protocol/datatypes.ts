@@ -51,6 +51,14 @@ export function oipDatatypeOf(dtype: string): OipDatatype {
 }
 
 /**
+ * A model input's datatype as clients send it: a narrower integer the model declares (handtrack's
+ * uint8) by its own name, though TF.js holds it as int32; else its dtype's.
+ */
+export function declaredDatatypeOf(spec: { dtype: string; declaredDtype?: string }): OipDatatype {
+  return spec.declaredDtype === undefined ? oipDatatypeOf(spec.dtype) : (spec.declaredDtype.toUpperCase() as OipDatatype);
+}
+
+/**
  * A tensor's values as an output's JSON `data`: BOOL as true and false, as the protocol's JSON has
  * them (a bool tensor's values are read as the bytes 1 and 0).
  */

@@ -17,7 +17,7 @@ import { checkFiniteOutput, topLabels } from './answers.js';
 import { BytesElements, isBinaryData, type OutputTensor } from './binaryData.js';
 import { classificationCount, classify } from './classification.js';
 import { roundToHalves } from './half.js';
-import { INTEGER_RANGES, jsonData, OIP_DATATYPES, OIP_TO_TF, oipDatatypeOf, type OipDatatype } from './datatypes.js';
+import { INTEGER_RANGES, jsonData, OIP_DATATYPES, OIP_TO_TF, declaredDatatypeOf, oipDatatypeOf, type OipDatatype } from './datatypes.js';
 
 const parameters = z.record(z.string(), z.unknown()).optional();
 
@@ -339,7 +339,7 @@ export function decodeOip(manifest: Manifest, request: OipInferRequest): ModelIn
 export function oipTensors(tensors: TensorData[], inputs: TensorSpec[]): OipInferResponse['outputs'] {
   return tensors.map((t) => {
     const declared = inputs.find((spec) => spec.name === t.name)?.declaredDtype;
-    const datatype = declared === undefined ? oipDatatypeOf(t.dtype) : (declared.toUpperCase() as OipDatatype);
+    const datatype = declaredDatatypeOf({ dtype: t.dtype, declaredDtype: declared });
     return { name: t.name, shape: t.shape, datatype, data: jsonData(datatype, t.data) };
   });
 }

@@ -15,7 +15,7 @@ import { BadRequestError } from '../errors.js';
 import { inputKindOf } from '../inputs/encode.js';
 import type { Manifest } from '../registry/manifest.js';
 import { ELEMENT_BYTES, readRawInput } from './binaryData.js';
-import { oipDatatypeOf, type OipDatatype } from './datatypes.js';
+import { declaredDatatypeOf, type OipDatatype } from './datatypes.js';
 import type { OipInferRequest } from './oip.js';
 
 const rawBodies = new WeakMap<object, Uint8Array>();
@@ -71,7 +71,8 @@ export function rawBinaryRequest(manifest: Manifest, body: Uint8Array, contentTy
   }
   // A model of text tensors takes the body as one (Triton: a BYTES input's raw request has shape [1]).
   if (input.dtype === 'string') return oneInput(input.name, [1], 'BYTES', readRawInput('BYTES', body, 1, where), body.length);
-  const datatype = oipDatatypeOf(input.dtype);
+  // A narrower integer the model declares is sent in its own size (Triton: each type in its native size), as metadata names it.
+  const datatype = declaredDatatypeOf(input);
   const shape = rawShape(manifest, input, body.length);
   return oneInput(
     input.name,
@@ -105,7 +106,7 @@ function rawShape(manifest: Manifest, input: SignatureInput, bytes: number): num
       `input ${input.name} of model ${manifest.name} takes [${input.shape}]: more than one dimension past the batch is free, so a raw body's byte count cannot settle them: ${SEND_HEADER}`,
     );
   }
-  const size = ELEMENT_BYTES[oipDatatypeOf(input.dtype) as keyof typeof ELEMENT_BYTES];
+  const size = ELEMENT_BYTES[declaredDatatypeOf(input) as keyof typeof ELEMENT_BYTES];
   const fixed = row.filter((d) => d >= 0).reduce((a, b) => a * b, size);
   const count = fixed === 0 ? 0 : bytes / fixed;
   if (!Number.isInteger(count) || (free === 0 ? count !== 1 : count < 1)) {
@@ -129,7 +130,7 @@ function fileAdvice(manifest: Manifest): string {
 
 function rowBytes(manifest: Manifest, input: SignatureInput): string {
   if (!input.shape || input.dtype === 'string') return `its raw body is its input ${input.name}'s ${input.dtype} values`;
-  const datatype = oipDatatypeOf(input.dtype) as keyof typeof ELEMENT_BYTES;
+  const datatype = declaredDatatypeOf(input) as keyof typeof ELEMENT_BYTES;
   const row = [1, ...input.shape.slice(1)];
   const bytes = row.filter((d) => d >= 0).reduce((a, b) => a * b, ELEMENT_BYTES[datatype]);
   const free = row.some((d) => d < 0);

@@ -231,6 +231,35 @@ describe("a graph whose signature names only its outputs (human's faceboxes)", (
     expect(floats.body.error).toMatch(/do not fit the model's uint8 input/);
   });
 
+  it("takes a raw binary request (Inference-Header-Content-Length: 0) in the declared UINT8's own size, one byte a value: the answer of the same bytes behind a JSON header", async () => {
+    await pushModelFolder(store, await writeOutputsOnlyUint8Model(), 'rawboxes', { task: 'regression', answerOutput: 'probs' });
+    const pixels = Uint8Array.from([0, 7, 255, 12, 200, 3, 99, 1, 128, 64, 32, 16]);
+    const post = (body: Uint8Array, headerLength: number) =>
+      app.predict({
+        version: '2.0',
+        rawPath: '/v2/models/rawboxes/infer',
+        rawQueryString: '',
+        headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(headerLength) },
+        requestContext: { http: { method: 'POST' }, requestId: 'raw-uint8' },
+        body: Buffer.from(body).toString('base64'),
+        isBase64Encoded: true,
+      }) as Promise<{ statusCode: number; body: string }>;
+    const raw = await post(pixels, 0);
+    expect(raw.statusCode, raw.body.slice(0, 300)).toBe(200);
+    const header = new TextEncoder().encode(
+      JSON.stringify({ inputs: [{ name: 'x', shape: [1, 2, 2, 3], datatype: 'UINT8', parameters: { binary_data_size: 12 } }], parameters: { binary_data_output: true } }),
+    );
+    const withHeader = await post(Buffer.concat([header, pixels]), header.length);
+    expect(withHeader.statusCode).toBe(200);
+    expect(raw.body).toBe(withHeader.body);
+    // The same values as int32 (48 bytes) are no row of a uint8 input: a 400 naming the 12 bytes it takes (it took these, and refused the 12).
+    const wide = await post(new Uint8Array(Int32Array.from(pixels).buffer), 0);
+    expect(wide.statusCode).toBe(400);
+    expect(JSON.parse(wide.body).error).toBe(
+      'the raw binary body has 48 bytes; a raw body for model rawboxes is one row of its input x, UINT8 [1,2,2,3] (little-endian), 12 bytes',
+    );
+  });
+
   it('pushed as raw tensors, where no example can be made (any height and width), the types are still those the graph says', async () => {
     const manifest = await pushModelFolder(store, await writeOutputsOnlyUint8Model('open'), 'anyboxes', { task: 'regression', answerOutput: 'probs' });
     expect(manifest.signature.inputs[0]).toMatchObject({ name: 'x', dtype: 'int32', declaredDtype: 'uint8' });
