@@ -107,6 +107,8 @@ export function httpHandler(routes: Route[]): HttpHandler {
       logger.warn('answer over the payload limit', { route: routeName, bytes, contentEncoding: result.headers['content-encoding'] });
       result = encode(request, errorReply(tooLarge(bytes, compresses(request) && chosenCoding(acceptEncoding) === undefined, reply), requestId), requestId);
     }
+    // HEAD: the GET's status and headers, no body (the compressed one's headers too, as a GET would get them).
+    if (request?.method === 'HEAD') result = { ...result, body: request.source === 'direct' ? undefined : '', isBase64Encoded: false };
     const millis = performance.now() - started;
     logger.info('request', { method: request?.method, path: request?.path, route: routeName, status: result.statusCode, millis: Math.round(millis * 10) / 10 });
     recordRequest(routeName, result.statusCode, millis);

@@ -84,11 +84,13 @@ export function createRouter(routes: Route[]): (request: HttpRequest) => { route
       throw new BadRequestError(`malformed percent-encoding in ${request.path}`);
     }
     const matching = compiled.filter((c) => c.regex.test(path));
-    const hit = matching.find((c) => c.route.method === request.method);
+    // HEAD is GET without the answer's body (RFC 9110, 9.3.2): a route served by GET serves it.
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
+    const hit = matching.find((c) => c.route.method === method);
     const values = hit?.regex.exec(path);
     if (!hit || !values) {
       if (matching.length > 0) {
-        const allowed = [...new Set(matching.map((c) => c.route.method))];
+        const allowed = [...new Set(matching.flatMap((c) => (c.route.method === 'GET' ? ['GET', 'HEAD'] : [c.route.method])))];
         throw new MethodNotAllowedError(`${request.method} is not allowed on ${path}: use ${allowed.join(', ')}`, allowed);
       }
       throw new NotFoundError(`no route for ${request.method} ${path}`);

@@ -45,6 +45,14 @@ describe('serverless offline, real HTTP, demo models', () => {
     expect(ready.headers.get('x-request-id')).not.toBe(live.headers.get('x-request-id'));
   });
 
+  it('answers HEAD as GET without a body (RFC 9110), as monitors probe health', async () => {
+    const head = await fetch(`${offline.url}/v2/health/ready`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await head.text()).toBe('');
+    expect((await fetch(`${offline.url}/v2/models/nope`, { method: 'HEAD' })).status).toBe(404);
+  });
+
   it('lists the demo models', async () => {
     const names = (await http('GET', '/v2/models')).body.models.map((m: { name: string }) => m.name);
     expect(names).toEqual(expect.arrayContaining(['digits', 'housing', 'iris', 'spam']));

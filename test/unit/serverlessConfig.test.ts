@@ -170,9 +170,13 @@ function allowed(printedConfig: Printed, fn: string, action: string): string[] {
     .sort();
 }
 
-/** The route table's routes as API Gateway sees them, with their access. */
+/** The route table's routes as API Gateway sees them, with their access: a GET path is served HEAD too (API Gateway matches methods exactly). */
 const tableRoutes = () =>
-  routeList().flatMap((route) => (route.gateway ? [route.gateway] : route.paths).map((p) => ({ key: `${route.method} ${p}`, fn: route.fn, auth: route.auth })));
+  routeList().flatMap((route) =>
+    (route.gateway ? [route.gateway] : route.paths).flatMap((p) =>
+      (route.method === 'GET' ? ['GET', 'HEAD'] : [route.method]).map((method) => ({ key: `${method} ${p}`, fn: route.fn, auth: route.auth })),
+    ),
+  );
 
 let config: Printed;
 beforeAll(async () => {
