@@ -20,9 +20,16 @@ const used = () => {
 
 it('65,536 coalitions of 196 features hold little more than their masks, and are what they were drawn as', () => {
   const m = 196;
-  const before = used();
-  const design = coalitionDesign(m, 65536, uniform(1));
-  const held = used() - before;
+  // What the worker allocates meanwhile (vitest's own messages on a loaded machine: once 18.2 MB
+  // read for 12.8) only adds to a reading, so the least of three is the design's.
+  const drawn = () => {
+    const before = used();
+    const design = coalitionDesign(m, 65536, uniform(1));
+    return { design, held: used() - before };
+  };
+  const readings = [drawn(), drawn(), drawn()];
+  const { design } = readings[0];
+  const held = Math.min(...readings.map((r) => r.held));
   expect(design.count).toBe(65536);
   const maskBytes = design.count * m;
   // Masks (12.5 MB) and weights (0.5 MB); one array a coalition held 24.8 MB.
