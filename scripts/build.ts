@@ -50,6 +50,13 @@ const CJS_SHIM_BANNER = [
 ].join('\n');
 
 /**
+ * The process's memory when the bundle's first file starts (every file carries the banner; the
+ * first to run sets it): what a host process held before the function's code, which
+ * lib/runtime/hostProcess.ts counts out under `serverless invoke local`.
+ */
+const START_MEMORY_BANNER = 'globalThis.__bundleStartMemory ??= process.memoryUsage();';
+
+/**
  * Not bundled:
  * - @tensorflow/tfjs-node: optional, native, ~370 MB; lib/runtime/backend.ts imports it
  *   dynamically and falls back to wasm when it is absent (always, in a zip).
@@ -140,7 +147,7 @@ export function esbuildOptions(entryFile: string, outDir: string): BuildOptions 
     metafile: true,
     external: EXTERNAL_MODULES,
     plugins: [zodEnglishOnly],
-    banner: { js: CJS_SHIM_BANNER },
+    banner: { js: `${CJS_SHIM_BANNER}\n${START_MEMORY_BANNER}` },
     logLevel: 'warning',
   };
 }

@@ -8,10 +8,13 @@
  * `serverless offline` every function is a worker thread of one process, where RSS is every
  * function's memory at once (a few heavy requests on one left all others refusing every request);
  * there a function's own memory is its isolate's: V8's heap, its array buffers, its wasm heap.
+ * Under `serverless invoke local` it runs inside the CLI's process, whose own part is counted out
+ * (hostProcess.ts).
  */
 import { isMainThread } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { backendStarted, wasmHeapBytes, wasmHeapScatteredFreeBytes, wasmHeapTouchedBytes } from './backend.js';
+import { HOST_PROCESS_BYTES } from './hostProcess.js';
 
 /**
  * Pages of the wasm heap that were never touched are in its size but not in RSS, and become
@@ -82,7 +85,7 @@ let residentRead = { at: Number.NEGATIVE_INFINITY, bytes: 0 };
 
 function residentBytes(): number {
   const now = performance.now();
-  if (now - residentRead.at > RESIDENT_FRESH_MS) residentRead = { at: now, bytes: isMainThread ? process.memoryUsage.rss() : isolateBytes() };
+  if (now - residentRead.at > RESIDENT_FRESH_MS) residentRead = { at: now, bytes: isMainThread ? process.memoryUsage.rss() - HOST_PROCESS_BYTES : isolateBytes() };
   return residentRead.bytes;
 }
 

@@ -3,13 +3,14 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { requestsInFunction } from '../helpers/functionProcess.js';
 
 const run = promisify(execFile);
 
 /** `npx serverless invoke local` on the built bundle, as the README shows it: an event file, or the event itself. */
-async function invokeLocal(fn: string, event: string | object): Promise<any> {
+async function invokeLocal(fn: string, event: string | object, options: string[] = []): Promise<any> {
   const source = typeof event === 'string' ? ['--path', event] : ['--data', JSON.stringify(event)];
-  const { stdout } = await run(path.resolve('node_modules/.bin/serverless'), ['invoke', 'local', '-f', fn, ...source], {
+  const { stdout } = await run(path.resolve('node_modules/.bin/serverless'), ['invoke', 'local', '-f', fn, ...source, ...options], {
     env: { ...process.env, POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'SILENT' },
   });
   return JSON.parse(stdout.slice(stdout.indexOf('{')));
@@ -45,5 +46,21 @@ describe('serverless invoke local', () => {
     } finally {
       await rm(record, { force: true });
     }
+  });
+
+  it("counts a function's memory as a Lambda process of its own would: not the CLI's, in whose process invoke local runs it", async () => {
+    // The smallest Lambda (128 MB) refuses a gradient explanation both ways, naming what it counted.
+    const image = JSON.parse((await readFile('models/_datasets/digits-test.jsonl', 'utf8')).split('\n')[0]).image;
+    const body = { instances: [image], method: 'integratedGradients' };
+    const local = await invokeLocal('explain', { method: 'POST', path: '/v2/models/digits/explain', body }, ['--param=memorySize=128']);
+    const [own] = await requestsInFunction<{ status: number; error: string }>('explain', [{ path: '/v2/models/digits/explain', body }], {
+      storeUri: 'file://models',
+      megabytes: 128,
+    });
+    const outside = (error: string) => Number(/\(([\d.]+) MB resident outside tensors/.exec(error)?.[1]);
+    expect([local.statusCode, own.status]).toEqual([413, 413]);
+    // The CLI held 60 to 70 MB more, all counted as the function's (a 256 MB function refused every gradient explanation).
+    expect(outside(local.body.error), local.body.error).toBeLessThan(outside(own.error) + 24);
+    expect(outside(local.body.error)).toBeGreaterThan(outside(own.error) - 24);
   });
 });
