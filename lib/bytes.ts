@@ -18,6 +18,14 @@ export function utf8Text(bytes: Uint8Array): string | undefined {
   }
 }
 
+/** The first bytes of a PNG file and of a JPEG file. */
+const IMAGE_SIGNATURES = { PNG: [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], JPEG: [0xff, 0xd8, 0xff] } as const;
+
+/** 'PNG' or 'JPEG' when `bytes` begin as such a file does, else undefined. */
+export function imageFileType(bytes: Uint8Array): 'PNG' | 'JPEG' | undefined {
+  return (Object.keys(IMAGE_SIGNATURES) as ('PNG' | 'JPEG')[]).find((type) => IMAGE_SIGNATURES[type].every((byte, i) => bytes[i] === byte));
+}
+
 /** Megabytes with one decimal, e.g. `6.0 MB`. */
 export const megabytes = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MB`;
 

@@ -36,7 +36,11 @@ const ERRORS = {
 
 /** The errors only a request with a body can meet. */
 const BODY_ERRORS = {
-  '415': { description: 'a Content-Encoding other than gzip, deflate or identity', ...json(errorBody) },
+  '415': {
+    description:
+      'a Content-Encoding other than gzip, deflate or identity, or a body of a type that is not read (a form upload, an image file sent as image/* where JSON is read: the message says how to send it)',
+    ...json(errorBody),
+  },
   '422': {
     description:
       'well formed, but the model cannot answer it: its output for a row is not a finite number (NaN or Infinity), so no label or value can be answered; an input of a shape the signature leaves unchecked fails in the model; or an output that is not one row per instance cannot be joined across the calls the rows ran in',

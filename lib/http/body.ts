@@ -3,8 +3,8 @@
  * compressed body is inflated before (contentEncoding.ts), within the same limit.
  */
 import type { z } from 'zod';
-import { BadRequestError, PayloadTooLargeError } from '../errors.js';
-import { utf8Text } from '../bytes.js';
+import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.js';
+import { imageFileType, utf8Text } from '../bytes.js';
 import type { HttpRequest } from './request.js';
 
 /** A body that does not parse as JSON (a 400), told apart from the other 400s of reading it. */
@@ -18,6 +18,27 @@ export function bodyText(request: HttpRequest): string | undefined {
   return request.body ?? (request.bodyBytes ? Buffer.from(request.bodyBytes).toString('utf8') : undefined);
 }
 
+/** How an image travels in JSON, and where the file itself may be the body. */
+const IMAGE_IN_JSON =
+  'in JSON an image is {"b64": "<the file in base64>"} (e.g. {"instances": [{"b64": "..."}]}); POST /v2/models/{model}/infer also takes the file itself as the body, with Inference-Header-Content-Length: 0';
+
+/**
+ * A body that is no JSON, told by its type or first bytes where a client sent something else on
+ * purpose (a form upload, an image file): a 415 or 400 saying what to send, rather than a parse
+ * error at an unreadable first byte. Undefined for any other body.
+ */
+function notJson(request: HttpRequest, text: string): BadRequestError | UnsupportedMediaTypeError | undefined {
+  const type = request.headers['content-type']?.split(';')[0].trim().toLowerCase();
+  if (type === 'multipart/form-data') {
+    return new UnsupportedMediaTypeError(`a form upload (multipart/form-data, as curl -F sends) is not read; send JSON: ${IMAGE_IN_JSON}`);
+  }
+  if (type?.startsWith('image/')) return new UnsupportedMediaTypeError(`an ${type} body is not read here; ${IMAGE_IN_JSON}`);
+  // A file that came as text (serverless offline decodes other types as UTF-8) lost its first byte
+  // to a replacement character; PNG's next three stay.
+  const file = request.bodyBytes ? imageFileType(request.bodyBytes) : text.startsWith('\uFFFDPNG') ? 'PNG' : undefined;
+  return file ? new BadRequestError(`the body is a ${file} file, not JSON: ${IMAGE_IN_JSON}`) : undefined;
+}
+
 /** The request's JSON value (a direct invocation's object as it came), within the size limit. */
 export function jsonValue(request: HttpRequest, maxBytes = MAX_BODY_BYTES): unknown {
   if (request.parsedBody !== undefined) return request.parsedBody;
@@ -28,14 +49,14 @@ export function jsonValue(request: HttpRequest, maxBytes = MAX_BODY_BYTES): unkn
   // files refuse them. Only bytes (a base64 or inflated body) can be checked: a body that came as
   // text was decoded on its way; a decoding without replacement characters was UTF-8.
   if (request.bodyBytes && text.includes('\uFFFD') && utf8Text(request.bodyBytes) === undefined) {
-    throw new BadRequestError('the body is not valid UTF-8 text: JSON is UTF-8; send its text in UTF-8');
+    throw notJson(request, text) ?? new BadRequestError('the body is not valid UTF-8 text: JSON is UTF-8; send its text in UTF-8');
   }
   try {
     // A leading byte-order mark, which editors on Windows write into a file sent with curl -d @file,
     // is dropped, as RFC 8259 (section 8.1) lets a parser do: JSON.parse named it as an invisible token.
     return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
-    throw new InvalidJsonError(`the body is not valid JSON: ${(error as Error).message}`);
+    throw notJson(request, text) ?? new InvalidJsonError(`the body is not valid JSON: ${(error as Error).message}`);
   }
 }
 

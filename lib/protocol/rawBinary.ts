@@ -11,6 +11,7 @@
  * is the input's tensor as Triton reads it. The byte count never decides: an 800-byte text read as a
  * model's 200 int32 token ids would answer without a word of warning.
  */
+import { imageFileType } from '../bytes.js';
 import { BadRequestError } from '../errors.js';
 import { inputKindOf } from '../inputs/encode.js';
 import type { Manifest } from '../registry/manifest.js';
@@ -19,12 +20,6 @@ import { declaredDatatypeOf, type OipDatatype } from './datatypes.js';
 import type { OipInferRequest } from './oip.js';
 
 const rawBodies = new WeakMap<object, Uint8Array>();
-
-/** The first bytes of a PNG and of a JPEG file. */
-const IMAGE_SIGNATURES = [
-  [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
-  [0xff, 0xd8, 0xff],
-];
 
 /**
  * What a raw body is before the model is known (the route's schema reads it first): a request of
@@ -59,7 +54,7 @@ export function rawBinaryRequest(manifest: Manifest, body: Uint8Array, contentTy
   const takes = (type: string) => inputKindOf(manifest)?.kind.contentTypes.includes(type) === true;
   // A PNG or JPEG sent as application/octet-stream (as serverless offline needs a binary body sent):
   // its signature is no row of pixels (as float32 or int32 its first value is over 50,000).
-  if (!file && takes('base64') && IMAGE_SIGNATURES.some((signature) => signature.every((byte, i) => body[i] === byte))) {
+  if (!file && takes('base64') && imageFileType(body) !== undefined) {
     return oneInput(input.name, [1], 'BYTES', readRawInput('BYTES', body, 1, where), body.length);
   }
   if (file) {

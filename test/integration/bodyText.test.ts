@@ -4,6 +4,7 @@
  * files refuse such bytes: not a 200 on the text with a replacement character the client never sent.
  * Through the handlers as API Gateway's HTTP API delivers a body it passes base64-encoded.
  */
+import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { httpApiEvent, serving, type App } from '../helpers/serving.js';
@@ -63,5 +64,40 @@ describe('an OIP binary request whose JSON header is not UTF-8', () => {
     expect(refused.status).toBe(400);
     expect(refused.body.error).toMatch(/^the JSON header \(the first \d+ bytes\) is not valid UTF-8 text/);
     expect((await header(utf8)).status).toBe(200);
+  });
+});
+
+describe('a body that is a file, not JSON', () => {
+  const png = Buffer.from(JSON.parse(readFileSync(new URL('../../models/_datasets/digits-test.jsonl', import.meta.url), 'utf8').split('\n')[0]).image.b64 as string, 'base64');
+  const jpeg = readFileSync(new URL('../fixtures/jpeg/grey.jpg', import.meta.url));
+  const imageInJson =
+    /in JSON an image is \{"b64": "<the file in base64>"\}.*POST \/v2\/models\/\{model\}\/infer also takes the file itself as the body, with Inference-Header-Content-Length: 0$/;
+
+  it.each([
+    ['a PNG sent as application/json', png, 'application/json', 400, /^the body is a PNG file, not JSON: /],
+    ['a JPEG sent as application/octet-stream', jpeg, 'application/octet-stream', 400, /^the body is a JPEG file, not JSON: /],
+    ['a JPEG sent as image/jpeg', jpeg, 'image/jpeg', 415, /^an image\/jpeg body is not read here; /],
+    [
+      'a form upload (curl -F)',
+      Buffer.concat([Buffer.from('--x\r\nContent-Disposition: form-data; name="image"; filename="7.png"\r\n\r\n'), png, Buffer.from('\r\n--x--\r\n')]),
+      'multipart/form-data; boundary=x',
+      415,
+      /^a form upload \(multipart\/form-data, as curl -F sends\) is not read; send JSON: /,
+    ],
+  ])('%s: a %i saying how to send an image (it was a parse error at the first byte)', async (_case, bytes, contentType, status, start) => {
+    for (const path of ['/v1/models/digits:predict', '/v2/models/digits/infer']) {
+      const answer = await send('predict', path, bytes, { 'content-type': contentType });
+      expect(answer.status).toBe(status);
+      expect(answer.body.error).toMatch(start);
+      expect(answer.body.error).toMatch(imageInJson);
+    }
+  });
+
+  it('a PNG that arrived as text (a local server decodes it as UTF-8) is still told by what is left of its signature', async () => {
+    const event = { ...httpApiEvent('POST', '/v1/models/digits:predict', png.toString('utf8')), headers: { 'content-type': 'image/png' } };
+    const result = (await app.predict(event)) as { statusCode: number; body: string };
+    expect(result.statusCode).toBe(415);
+    const asJson = { ...event, headers: { 'content-type': 'application/json' } };
+    expect(JSON.parse(((await app.predict(asJson)) as { body: string }).body).error).toMatch(/^the body is a PNG file, not JSON: /);
   });
 });
