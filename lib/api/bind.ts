@@ -45,7 +45,8 @@ const PATH_PARAMETERS: Record<string, (value: string) => unknown> = {
   id: validateJobId,
 };
 
-const timeOf = (request: RouteRequest): TimeLimit | undefined => (request.remainingMs ? { remainingMs: request.remainingMs } : undefined);
+const timeOf = (request: RouteRequest, spec: RouteSpec): TimeLimit | undefined =>
+  request.remainingMs ? { remainingMs: request.remainingMs, noun: spec.untimed?.fewer, elsewhere: spec.untimed?.elsewhere } : undefined;
 
 function checkPathParameters(params: Record<string, string>): void {
   for (const [name, value] of Object.entries(params)) PATH_PARAMETERS[name]?.(value);
@@ -78,7 +79,7 @@ function bind(spec: RouteSpec, implement: (context: RouteContext<unknown>) => Pr
       } else body = jsonBody(request, bodySchema);
     } else refuseBody(received, spec.noBody ?? withoutBody(spec));
     // A backend fault resets TF.js before this request's 500, so the next request is served.
-    const time = timeOf(request);
+    const time = timeOf(request, spec);
     const work = withRecovery(() => implement({ request, params: request.params, query: query as never, body: body as never, services, time }));
     try {
       // A write on a store that stopped answering is answered before the function's timeout.

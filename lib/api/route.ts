@@ -43,6 +43,12 @@ export interface RouteSpec {
   noBody?: string;
   /** How the body becomes the value the schema validates, when not plain JSON (OIP's binary extension); loaded when first needed. */
   readBody?: () => Promise<(request: RouteRequest) => unknown>;
+  /**
+   * For a route whose work is timed against the function's timeout (runtime/timeLimit.ts): what a
+   * request asks for less of, and what runs the same work with no request timeout, for the 413
+   * that refuses work the time left cannot end.
+   */
+  untimed?: { fewer: string; elsewhere?: string };
   /** Extra request headers it reads, for the OpenAPI document. */
   headers?: Record<string, string>;
   /**

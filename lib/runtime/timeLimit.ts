@@ -13,6 +13,8 @@ export interface TimeLimit {
   remainingMs(): number;
   /** What the request sent more of than fits, in its own words (TF Serving's :classify: "examples"), for the refusal's remedy. */
   noun?: string;
+  /** What runs the same work with no request timeout (batch scoring for predict), for the refusal's remedy. */
+  elsewhere?: string;
 }
 
 /**
@@ -31,6 +33,9 @@ const RESERVE_MS = 2000;
 const PROMISED_SHARE = 0.8;
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** The remedy's second half, where something runs the same work with no request timeout. */
+const orElsewhere = (limit: TimeLimit): string => (limit.elsewhere ? `, or run it where no request timeout applies (${limit.elsewhere})` : '');
 
 /**
  * The pace of one run of `total` rows. The clock starts after the first chunk (a pass not yet
@@ -96,7 +101,7 @@ export class Pace {
     throw new PayloadTooLargeError(
       `${this.what}: ${this.total} ${this.unit}, of which ${before}${done - this.from} took ${seconds(elapsed)} (${each < 10 ? each.toFixed(2) : Math.round(each)} ms each); ` +
         `the other ${this.total - done} would take about ${seconds(rest)}, and this function has ${seconds(Math.max(0, left))} left before its timeout (with ${seconds(RESERVE_MS)} kept to answer). ` +
-        `About ${percent(share)} of ${this.scope} fits (${Math.floor(share * this.total)} of its ${this.total} ${this.unit}): ask for less (fewer ${this.limit.noun ?? 'steps, samples, instances or rows'}), or run it where no request timeout applies (modelctl)`,
+        `About ${percent(share)} of ${this.scope} fits (${Math.floor(share * this.total)} of its ${this.total} ${this.unit}): ask for less (fewer ${this.limit.noun ?? 'steps, samples, instances or rows'})${orElsewhere(this.limit)}`,
     );
   }
 }
@@ -133,6 +138,6 @@ export function checkScaledRowFits(limit: TimeLimit | undefined, scaled: { ms: n
   if (scaled.ms <= left) return;
   throw new PayloadTooLargeError(
     `${what}: one row would take about ${seconds(scaled.ms)} (${scaled.basis}), and this function has ${seconds(Math.max(0, left))} left before its timeout ` +
-      `(with ${seconds(RESERVE_MS)} kept to answer): send smaller inputs, or run it where no request timeout applies (modelctl)`,
+      `(with ${seconds(RESERVE_MS)} kept to answer): send smaller inputs${orElsewhere(limit)}`,
   );
 }

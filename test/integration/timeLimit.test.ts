@@ -59,7 +59,10 @@ describe('explain under a time limit', () => {
     expect(answer.body.error).toMatch(
       /^a forward (and backward )?pass through digits:1: (8192|8) rows, of which (the first (was timed alone|\d+ were timed in one call), and the next )?\d+ took [\d.]+ s \([\d.]+ ms each\); the other \d+ would take about [\d.]+ s, and this function has [\d.]+ s left before its timeout/,
     );
-    expect(answer.body.error).toMatch(/About [\d.]+% of this pass fits \(\d+ of its (8192|8) rows\): ask for less/);
+    // The remedy is the route's: fewer of what an explanation is made of, or modelctl explain.
+    expect(answer.body.error).toMatch(
+      /About [\d.]+% of this pass fits \(\d+ of its (8192|8) rows\): ask for less \(fewer steps, samples or instances\), or run it where no request timeout applies \(modelctl explain\)$/,
+    );
     expect(answer.ms).toBeLessThan(2_100);
     expect(tf.memory().numTensors).toBe(tensors);
   }, 60_000);
@@ -151,6 +154,10 @@ describe('predict under a time limit', () => {
     expect(answer.status).toBe(413);
     expect(answer.body.error).toMatch(
       /^encoding the instances for digits:1: 2000 instances, of which (\d+) took [\d.]+ s \([\d.]+ ms each\); the other (\d+) would take about [\d.]+ s, and this function has 0\.0 s left before its timeout \(with 2\.0 s kept to answer\)\. About [\d.]+% of the encoding \(the model runs on them after it\) fits \(\d+ of its 2000 instances\)/,
+    );
+    // Predict's remedy: fewer instances, or batch scoring (it offered steps and samples, and modelctl, which has no predict).
+    expect(answer.body.error).toMatch(
+      /: ask for less \(fewer instances\), or run it where no request timeout applies \(batch scoring: an upload under batch\/input\/\{model\}\/, or modelctl batch\)$/,
     );
     expect(answer.ms).toBeLessThan(2_000);
     expect(tf.memory().numTensors).toBe(tensors);

@@ -18,6 +18,7 @@ const evaluation = {
 export const evaluateRoutes = {
   evaluate: {
     fn: 'evaluate',
+    untimed: { fewer: 'rows', elsewhere: 'an evaluation job, POST .../evaluations?async=true, or modelctl evaluate' },
     method: 'POST',
     paths: versioned('/v2/models/{model}', '/evaluate'),
     // async is read only to refuse it with a 403 naming the route that takes it (handlers/evaluate.ts).

@@ -2,9 +2,13 @@
 import { versioned, type RouteSpec } from '../route.js';
 import { formatQuery } from './query.js';
 
+/** What an explanation asks for less of, and what explains with no request timeout (both explain routes). */
+export const EXPLAIN_UNTIMED = { fewer: 'steps, samples or instances', elsewhere: 'modelctl explain' };
+
 export const explainRoutes = {
   explain: {
     fn: 'explain',
+    untimed: EXPLAIN_UNTIMED,
     method: 'POST',
     paths: versioned('/v2/models/{model}', '/explain'),
     query: formatQuery,

@@ -1,6 +1,7 @@
 /** The predict function's routes: OIP v2 and TF Serving inference (:predict, :classify, :regress); KServe's v1 `:explain` arrives here too (API Gateway's greedy v1 route). */
 import { z } from 'zod';
 import { BINARY, versioned, type RouteSpec } from '../route.js';
+import { EXPLAIN_UNTIMED } from './explain.js';
 import { aliasQuery, formatQuery, noQuery } from './query.js';
 
 const oip = () => import('../../protocol/oip.js');
@@ -8,9 +9,13 @@ const tfServing = () => import('../../protocol/tfserving.js');
 const examples = () => import('../../protocol/tfServingExamples.js');
 const tfServingBody = async () => (await import('../tfServingBody.js')).readTfServingBody;
 
+/** Scoring with no request timeout: every row of a file, in as many invocations as it takes. */
+const SCORE_ELSEWHERE = 'batch scoring: an upload under batch/input/{model}/, or modelctl batch';
+
 export const predictRoutes = {
   infer: {
     fn: 'predict',
+    untimed: { fewer: 'instances', elsewhere: SCORE_ELSEWHERE },
     method: 'POST',
     paths: versioned('/v2/models/{model}', '/infer'),
     query: aliasQuery,
@@ -36,6 +41,7 @@ export const predictRoutes = {
   },
   tfServingPredict: {
     fn: 'predict',
+    untimed: { fewer: 'instances', elsewhere: SCORE_ELSEWHERE },
     method: 'POST',
     paths: versioned('/v1/models/{model}', ':predict', { labels: true }),
     gateway: '/v1/models/{proxy+}',
@@ -48,6 +54,7 @@ export const predictRoutes = {
   },
   tfServingClassify: {
     fn: 'predict',
+    untimed: { fewer: 'examples', elsewhere: SCORE_ELSEWHERE },
     method: 'POST',
     paths: versioned('/v1/models/{model}', ':classify', { labels: true }),
     gateway: '/v1/models/{proxy+}',
@@ -60,6 +67,7 @@ export const predictRoutes = {
   },
   tfServingRegress: {
     fn: 'predict',
+    untimed: { fewer: 'examples', elsewhere: SCORE_ELSEWHERE },
     method: 'POST',
     paths: versioned('/v1/models/{model}', ':regress', { labels: true }),
     gateway: '/v1/models/{proxy+}',
@@ -72,6 +80,7 @@ export const predictRoutes = {
   },
   preprocess: {
     fn: 'predict',
+    untimed: { fewer: 'instances' },
     method: 'POST',
     paths: versioned('/v2/models/{model}', '/preprocess'),
     query: aliasQuery.extend({ format: z.enum(['json', 'png']).optional().describe('png: an image model answers a PNG of the one instance as the model sees it') }),
@@ -88,6 +97,7 @@ export const predictRoutes = {
   },
   explainV1: {
     fn: 'predict',
+    untimed: EXPLAIN_UNTIMED,
     method: 'POST',
     paths: versioned('/v1/models/{model}', ':explain', { labels: true }),
     gateway: '/v1/models/{proxy+}',
