@@ -68,6 +68,7 @@ program
   .description('create a new version from a TF.js model folder (model.json + weight shards), its .json file or a .zip of it, or a Keras file (.keras, or legacy .h5)')
   .requiredOption('-n, --name <name>', 'model name')
   .option('-a, --alias <alias>', 'point this alias at the new version')
+  .option('--skip-unchanged', 'make no version when the highest one holds the same files and settings (a deploy that pushes on every run); --alias then points at that one')
   .addOption(new Option('-t, --task <task>', 'guessed from the output activation (softmax, sigmoid: classes) or the labels if omitted').choices(TASKS))
   .addOption(
     new Option(

@@ -19,6 +19,8 @@ export interface PushOptions extends PreprocessingOptions {
   labels?: string;
   output?: string;
   meta?: string;
+  /** Make no version when the highest one holds the same files and settings (registry/unchanged.ts). */
+  skipUnchanged?: boolean;
 }
 
 /** The --meta file: a JSON object of manifest fields (the manifest's schema checks them when the version is created). */
@@ -63,6 +65,8 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
     started = true;
     bar.update(written);
   };
+  let unchanged = false;
+  const versionOptions = { onProgress, ...(options.skipUnchanged ? { onUnchanged: () => (unchanged = true) } : {}) };
   // A folder or a .json file is a TF.js model, and so is a .zip of a folder (as imports/ takes it);
   // another file is a Keras model (.keras or .h5), imported.
   const found = await stat(source).catch(() => undefined);
@@ -70,12 +74,12 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
   const extension = path.extname(source).toLowerCase();
   let manifest: Awaited<ReturnType<typeof pushModelFolder>>;
   try {
-    if (found.isDirectory() || extension === '.json') manifest = await pushModelFolder(store, source, name, fields, { onProgress });
+    if (found.isDirectory() || extension === '.json') manifest = await pushModelFolder(store, source, name, fields, versionOptions);
     else {
       const bytes = new Uint8Array(await readFile(source));
       const where = path.resolve(source);
-      if (extension !== '.zip') manifest = await pushKerasFile(store, bytes, where, name, fields, { onProgress });
-      else manifest = await pushTfjsZip(store, bytes, createHash('sha256').update(bytes).digest('hex'), where, name, fields, { onProgress });
+      if (extension !== '.zip') manifest = await pushKerasFile(store, bytes, where, name, fields, versionOptions);
+      else manifest = await pushTfjsZip(store, bytes, createHash('sha256').update(bytes).digest('hex'), where, name, fields, versionOptions);
     }
   } catch (error) {
     // An --output the model has no output of is a mistake in the command line, as an explain --target is (exit 2).
@@ -88,7 +92,9 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
   // Of several outputs, which one the task and labels are of, and so every answer's label.
   const answers = outputs.length > 1 ? `, of output ${outputs[0].name}, one of ${outputs.length}${manifest.answerOutput ? '' : ': --output names another'}` : '';
   const lines = [
-    `pushed ${manifest.name}:${manifest.version} (${manifest.format}, ${manifest.task}${scores}${answers}) to ${store.uri}`,
+    unchanged
+      ? `unchanged: ${manifest.name}:${manifest.version} in ${store.uri} holds these files and settings; no version made (--skip-unchanged)`
+      : `pushed ${manifest.name}:${manifest.version} (${manifest.format}, ${manifest.task}${scores}${answers}) to ${store.uri}`,
     describeSettings(manifest.transforms.input),
   ];
   if (alias !== undefined) {

@@ -20,6 +20,7 @@ import { checkFiniteWeights } from './finiteWeights.js';
 import { keys } from './keys.js';
 import { manifestSchema, type Manifest, type ManifestFields, type Signature } from './manifest.js';
 import { validateName } from './names.js';
+import { sameAsHighest } from './unchanged.js';
 import { highestClaimedVersion } from './versions.js';
 
 const MAX_CLAIM_ATTEMPTS = 20;
@@ -29,6 +30,11 @@ export interface CreateVersionOptions {
   onProgress?: (written: number, total: number) => void;
   /** Infers the signature from the model when fields.signature is absent. */
   inferSignature?: (files: ModelFiles) => Promise<Signature>;
+  /**
+   * createVersion makes no version when the highest one holds the same files and settings
+   * (unchanged.ts), and answers that one; told through this, called with it.
+   */
+  onUnchanged?: (highest: Manifest) => void;
 }
 
 async function claimVersion(store: ObjectStore, model: string, modelJsonBytes: Uint8Array): Promise<number> {
@@ -75,6 +81,11 @@ function checkInputFits(manifest: Manifest): void {
  * that commits it; until commitVersion writes that, the version does not exist.
  */
 export async function stageVersion(store: ObjectStore, model: string, files: ModelFiles, fields: ManifestFields, options: CreateVersionOptions = {}): Promise<Manifest> {
+  return stageDraft(store, await draftManifest(model, files, fields, options), files, options);
+}
+
+/** The manifest the files and fields make, checked (a 400 naming what is wrong), its number still to be claimed. */
+async function draftManifest(model: string, files: ModelFiles, fields: ManifestFields, options: CreateVersionOptions): Promise<Manifest> {
   validateName(model);
   // Everything is checked before the first write, so a bad push writes nothing.
   const modelJson = parseModelJson(files.get('model.json'));
@@ -85,8 +96,13 @@ export async function stageVersion(store: ObjectStore, model: string, files: Mod
   if (!signature) throw new Error('createVersion needs a signature or an inferSignature function');
   const checksums = Object.fromEntries(['model.json', ...shards].map((p) => [p, sha256Hex(fileBytes(files, p))]));
   const draft = { ...fields, name: model, version: 1, format: formatOf(modelJson), signature, files: checksums, createdAt: new Date().toISOString() };
-  checkedManifest(draft); // fail on bad fields before claiming a number
+  return checkedManifest(draft); // fail on bad fields before claiming a number
+}
 
+/** Steps 1 and 2 for a checked draft: its number claimed, its shards written. */
+async function stageDraft(store: ObjectStore, draft: Manifest, files: ModelFiles, options: CreateVersionOptions): Promise<Manifest> {
+  const model = draft.name;
+  const shards = weightPaths(parseModelJson(files.get('model.json')));
   const total = shards.length + 2;
   const version = await claimVersion(store, model, fileBytes(files, 'model.json'));
   options.onProgress?.(1, total);
@@ -120,7 +136,15 @@ export async function discardStaged(store: ObjectStore, manifest: Manifest): Pro
 }
 
 export async function createVersion(store: ObjectStore, model: string, files: ModelFiles, fields: ManifestFields, options: CreateVersionOptions = {}): Promise<Manifest> {
-  const manifest = await stageVersion(store, model, files, fields, options);
+  const draft = await draftManifest(model, files, fields, options);
+  if (options.onUnchanged) {
+    const highest = await sameAsHighest(store, draft);
+    if (highest) {
+      options.onUnchanged(highest);
+      return highest;
+    }
+  }
+  const manifest = await stageDraft(store, draft, files, options);
   await commitVersion(store, manifest);
   options.onProgress?.(Object.keys(manifest.files).length + 1, Object.keys(manifest.files).length + 1);
   return manifest;

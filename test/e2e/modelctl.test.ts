@@ -148,6 +148,30 @@ describe('modelctl', () => {
     expect(JSON.parse(evaluated.stdout).metrics.accuracy).toBe(1);
   });
 
+  it('--skip-unchanged makes no version when the highest holds the same files and settings (a deploy pushing on every run), and one when anything differs', async () => {
+    const store = (await tempFolderStore()).uri;
+    const copy = path.join(await mkdtemp(path.join(tmpdir(), 'modelctl-same-')), 'iris');
+    await cp('models/iris/versions/1', copy, { recursive: true });
+    const flags = ['--features', 'sepal_length,sepal_width,petal_length,petal_width', '--labels', 'setosa,versicolor,virginica', '--skip-unchanged'];
+    const push = (from: string, ...more: string[]) => ctl('--store', store, 'push', from, '--name', 'iris', ...flags, ...more);
+    expect((await push('models/iris/versions/1', '--alias', 'production')).stdout).toMatch(/^pushed iris:1 /);
+    // The same files from another folder: no version, and the alias asked for points at the one that holds them.
+    const again = await push(copy, '--alias', 'staging');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^unchanged: iris:1 in \S+ holds these files and settings; no version made \(--skip-unchanged\)$/m);
+    expect(again.stdout).toMatch(/^alias staging -> 1$/m);
+    // Other settings, or other weights, make a version; so does a push without the flag.
+    expect((await push(copy, '--labels', 'a,b,c')).stdout).toMatch(/^pushed iris:2 /);
+    expect((await push(copy)).stdout).toMatch(/^pushed iris:3 /);
+    const weights = path.join(copy, 'weights.bin');
+    const bytes = await readFile(weights);
+    bytes.writeFloatLE(bytes.readFloatLE(0) + 0.5, 0);
+    await writeFile(weights, bytes);
+    expect((await push(copy)).stdout).toMatch(/^pushed iris:4 /);
+    expect((await ctl('--store', store, 'push', 'models/iris/versions/1', '--name', 'iris', ...flags.slice(0, -1))).stdout).toMatch(/^pushed iris:5 /);
+    expect(JSON.parse((await ctl('--store', store, 'show', 'iris@staging')).stdout).version).toBe(1);
+  });
+
   it('pushes a TF.js model by its .json file, as packages ship several models in one folder (name.json beside name.bin)', async () => {
     const store = (await tempFolderStore()).uri;
     const folder = await writeGraphModel();
