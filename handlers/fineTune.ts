@@ -29,7 +29,7 @@ export const routes: Implementations<typeof fineTuneRoutes> = {
       async (loaded) => {
         await checkDatasetFound(services.store, body);
         if (!('split' in body.validation)) await checkDatasetFound(services.store, body.validation, 'validation.dataset');
-        await precheckFineTune(loaded, body, services.workerBudget, limits);
+        await precheckFineTune(loaded, body, services.workerBudget, limits, services.store);
         // The alias the job would promote to must be one it can set: a new one that is a number is a 400 now, not after training.
         if (body.promote) await checkAliasSettable(services.store, ref.name, body.promote.alias);
         return loaded.version;

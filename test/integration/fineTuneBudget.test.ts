@@ -115,3 +115,28 @@ describe('the largest batchSize a fine-tune 413 names', () => {
     expect(refused.body.error).toMatch(/no fine-tune of this size fits: a training step of wide:\d+ takes [\d.]+ MB at batchSize 1: [\d.]+ KB per row and [\d.]+ MB besides/);
   });
 });
+
+describe('a batchSize larger than the data', () => {
+  it('trains in steps of the rows there are, so it is costed at them: accepted where those rows fit (it was refused at batchSize 32), inline or as a data set', async () => {
+    const tight = serving(uri, { MEMORY_BUDGET_BYTES: String(3 * MB) });
+    const lines = (await readFile('models/_datasets/digits-test.jsonl', 'utf8')).trim().split('\n');
+    const rows = lines.slice(0, 40).map((l) => JSON.parse(l));
+    const { largest } = await namedLargest(tight, 'digits', { instances: rows.map((r) => r.image), labels: rows.map((r) => r.label), validation: { split: 0.25 } });
+    expect(largest).toBeLessThan(32);
+    const few = rows.slice(0, Math.max(2, largest));
+    const inline = { instances: few.map((r) => r.image), labels: few.map((r) => r.label), validation: { split: 0.5 }, config: { epochs: 1 } };
+    const accepted = await call(tight.fineTune, 'POST', '/v2/models/digits/fine-tune', inline);
+    expect(accepted.statusCode, JSON.stringify(accepted.body)).toBe(202);
+    expect((await waitForJob(tight, accepted.body.id)).status).toBe('succeeded');
+    // The same rows as a data set in the store, counted when the batch size does not fit; 40 rows are refused as before.
+    await writeFile(path.join(fileURLToPath(uri), '_datasets/few-digits.jsonl'), `${lines.slice(0, few.length).join('\n')}\n`);
+    await writeFile(path.join(fileURLToPath(uri), '_datasets/forty-digits.jsonl'), `${lines.slice(0, 40).join('\n')}\n`);
+    const fromSet = (dataset: string) => call(tight.fineTune, 'POST', '/v2/models/digits/fine-tune', { dataset, validation: { split: 0.5 }, config: { epochs: 1 } });
+    const small = await fromSet('_datasets/few-digits.jsonl');
+    expect(small.statusCode, JSON.stringify(small.body)).toBe(202);
+    expect((await waitForJob(tight, small.body.id)).status).toBe('succeeded');
+    const large = await fromSet('_datasets/forty-digits.jsonl');
+    expect(large.statusCode).toBe(413);
+    expect(large.body.error).toMatch(/^batchSize 32 does not fit: a training step of digits:1 takes [\d.]+ MB at batchSize 32:/);
+  });
+});

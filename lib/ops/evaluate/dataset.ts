@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { BadRequestError, ForbiddenError, NotFoundError, quoted, ServiceError } from '../../errors.js';
 import { csvRecordBatches } from '../../inputs/csvRecords.js';
 import { readJsonl, TOO_LONG } from '../../inputs/jsonLines.js';
-import type { RecordLimit } from '../../inputs/recordLimit.js';
+import { FILE_RECORD_LIMIT, type RecordLimit } from '../../inputs/recordLimit.js';
 import type { ObjectStore } from '../../store/index.js';
 
 export type DatasetFormat = 'csv' | 'jsonl';
@@ -112,4 +112,18 @@ export async function* readDataset(store: ObjectStore, key: string, format: Data
   } finally {
     stream.destroy();
   }
+}
+
+/**
+ * The data set's rows counted as far as `most` (reading stops there), each as long as a file's
+ * record may be: a fine-tune's step takes at most the rows there are (ops/fineTune/budget.ts).
+ */
+export async function rowsUpTo(store: ObjectStore, source: { dataset: string; format?: DatasetFormat }, most: number): Promise<number> {
+  const key = datasetKey(store, source.dataset);
+  let rows = 0;
+  for await (const _row of readDataset(store, key, formatOf(key, source.format), undefined, FILE_RECORD_LIMIT)) {
+    rows += 1;
+    if (rows >= most) break;
+  }
+  return rows;
 }

@@ -44,6 +44,16 @@ export interface TrainingPlan {
   trainable: string[];
   /** Training rows and validation rows (undefined when not known yet: a data set not read). */
   rows?: number;
+  /**
+   * The training rows, or a count they are known not to exceed (a data set counted as far as the
+   * batch size): a step takes at most so many, whatever batchSize says (undefined: not known).
+   */
+  trainingRows?: number;
+  /**
+   * Counts the training rows of a data set not read yet, as far as `most`: asked only when the batch
+   * size does not fit, as fewer rows than it train in smaller steps (a 4-row data set was refused).
+   */
+  countTrainingRows?: (most: number) => Promise<number>;
   /** Bytes of one input row. */
   rowBytes: number;
   budget: MemoryBudget;
@@ -78,17 +88,22 @@ function estimate(plan: TrainingPlan, trained: tf.Variable[]): StepCost | undefi
 /** The step with fit()'s indices of the batch's rows. */
 const withIndices = (cost: StepCost): StepCost => cost.map((l) => ({ fixed: l.fixed, perRow: l.perRow + INDEX_BYTES_PER_BATCH_ROW }));
 
-/** Throws a 413 when the plan's training at `batchSize` cannot fit the budget; the figures and the largest batch that fits. */
+/**
+ * Throws a 413 when the plan's training at `batchSize` cannot fit the budget; the figures and the
+ * largest batch that fits. A step takes at most the training rows: 4 rows train in steps of 4
+ * whatever batchSize says (costed at 32, they were refused in a function where they fit).
+ */
 function checkFits(plan: TrainingPlan, cost: StepCost, batchSize: number): void {
   const { optimizer } = plan.config;
   const dataRowBytes = plan.rowBytes + labelBytes(plan.model) + INDEX_BYTES_PER_ROW;
   const data = (plan.rows ?? 0) * dataRowBytes;
-  const { bytes, line } = peakAt(cost, batchSize);
+  const stepRows = Math.max(1, Math.min(batchSize, plan.trainingRows ?? batchSize));
+  const { bytes, line } = peakAt(cost, stepRows);
   const available = plan.budget.availableFor(data + bytes);
   const room = available - data;
   if (bytes <= room) return;
   const figures =
-    `a training step of ${plan.name} takes ${size(bytes)} at batchSize ${batchSize}: ${size(line.perRow)} per row and ${size(line.fixed)} besides ` +
+    `a training step of ${plan.name} takes ${size(bytes)} at batchSize ${stepRows}${stepRows < batchSize ? ` (all ${stepRows} training rows: fewer than batchSize ${batchSize})` : ''}: ${size(line.perRow)} per row and ${size(line.fixed)} besides ` +
     `(the gradients of the ${plan.trainable.length} trained layers' weights, ${optimizer}'s state and update)` +
     (plan.rows === undefined ? '' : `, the ${plan.rows} rows of data ${size(data)}`) +
     `; this function can give ${plan.budget.describe()}`;
@@ -126,5 +141,13 @@ export async function checkTrainingFits(plan: TrainingPlan, rowShape: number[]):
     cost = withIndices(measureStep(plan.model, trained, rowShape, { task: plan.task, optimizer: plan.config.optimizer, trainedLayers: plan.trainable }, twoRowsFit));
     measured.set(plan.model, key, cost);
   }
-  checkFits(plan, cost, plan.config.batchSize);
+  const { batchSize } = plan.config;
+  try {
+    checkFits(plan, cost, batchSize);
+  } catch (error) {
+    if (!(error instanceof PayloadTooLargeError) || plan.trainingRows !== undefined || !plan.countTrainingRows) throw error;
+    const rows = await plan.countTrainingRows(batchSize);
+    if (rows >= batchSize) throw error;
+    checkFits({ ...plan, trainingRows: rows }, cost, batchSize);
+  }
 }

@@ -11,7 +11,9 @@ import { BadRequestError } from '../../errors.js';
 import type { LoadedModel } from '../../loader/index.js';
 import type { MemoryBudget, RunLimits } from '../../runtime/memory.js';
 import { isLayersModel } from '../../runtime/tfModel.js';
+import { rowsUpTo } from '../evaluate/dataset.js';
 import { truthOf } from '../evaluate/examples.js';
+import type { ObjectStore } from '../../store/index.js';
 import { answerHead } from './answerHead.js';
 import { checkTrainingFits } from './budget.js';
 import { checkOneInput, splitRows, trainingRows } from './data.js';
@@ -29,6 +31,13 @@ function inlineRows(request: FineTuneRequest): number | undefined {
   if (request.instances === undefined) return undefined;
   if ('split' in request.validation) return request.instances.length;
   return request.validation.instances === undefined ? undefined : request.instances.length + request.validation.instances.length;
+}
+
+/** Inline training rows: the instances, less the share held out for validation (undefined for a data set). */
+function inlineTrainingRows(request: FineTuneRequest): number | undefined {
+  if (request.instances === undefined) return undefined;
+  const n = request.instances.length;
+  return 'split' in request.validation ? n - Math.max(1, Math.round(n * request.validation.split)) : n;
 }
 
 /**
@@ -64,8 +73,12 @@ function checkPromotionMetric(loaded: LoadedModel, request: FineTuneRequest): vo
   }
 }
 
-/** `workerBudget`: the memory budget of the function that will train (the job worker); `limits`: this function's, for running the model on inline rows. */
-export async function precheckFineTune(loaded: LoadedModel, request: FineTuneRequest, workerBudget: MemoryBudget, limits: RunLimits): Promise<void> {
+/**
+ * `workerBudget`: the memory budget of the function that will train (the job worker); `limits`: this
+ * function's, for running the model on inline rows; `store`: where a data set is, counted as far as
+ * the batch size when that does not fit (fewer rows train in smaller steps).
+ */
+export async function precheckFineTune(loaded: LoadedModel, request: FineTuneRequest, workerBudget: MemoryBudget, limits: RunLimits, store?: ObjectStore): Promise<void> {
   if (!isLayersModel(loaded.model)) {
     throw new BadRequestError(`${loaded.name}:${loaded.version} is a graph model: graph models cannot be trained, only layers models`);
   }
@@ -96,6 +109,9 @@ export async function precheckFineTune(loaded: LoadedModel, request: FineTuneReq
       config: request.config,
       trainable,
       rows: inlineRows(request),
+      trainingRows: inlineTrainingRows(request),
+      countTrainingRows:
+        request.dataset === undefined || store === undefined ? undefined : (most: number) => rowsUpTo(store, { dataset: request.dataset as string, format: request.format }, most),
       rowBytes: rowShape.reduce((a, b) => a * b, 1) * 4,
       budget: workerBudget,
     };
