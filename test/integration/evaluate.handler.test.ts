@@ -152,6 +152,15 @@ describe('evaluate handler', () => {
     expect(answer.body).toMatchObject({ count: 5, metrics: { accuracy: 1 } });
   });
 
+  it('names the JSON Lines row without a label by its line (it said the column was not found, listing it among the columns)', async () => {
+    const records = rows(3).map((r) => Object.fromEntries(FEATURES.map((f, j) => [f, r[j]])));
+    const lines = records.map((r, i) => JSON.stringify(i === 1 ? r : { ...r, label: 'a' }));
+    await store.put('_datasets/lin-unlabelled-row.jsonl', `${lines.join('\n')}\n`);
+    const answer = await call(app.evaluate, 'POST', '/v2/models/lin/evaluate', { dataset: '_datasets/lin-unlabelled-row.jsonl' });
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body.error).toBe(`line 2: no "label" (the label column); this row has ${FEATURES.join(', ')}`);
+  });
+
   it('saves an evaluation (POST .../evaluations) next to the version and lists it in metadata, leaving the manifest as it was', async () => {
     const manifestBefore = await store.get(keys.manifest('lin', 1));
     const answer = await call(app.evaluations, 'POST', '/v2/models/lin/evaluations', { instances: [[1, 2, 3, 4]], labels: ['c'], save: true });

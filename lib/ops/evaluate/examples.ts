@@ -71,7 +71,12 @@ export class LabelColumnError extends BadRequestError {
 }
 
 export function exampleFromRow(manifest: Manifest, row: DatasetRow, labelColumn: string, columnsSeen: () => string[]): Example {
-  if (!(labelColumn in row.values)) throw new LabelColumnError(labelColumn, columnsSeen());
+  if (!(labelColumn in row.values)) {
+    // A JSON Lines row without the label that rows before it had is that row's fault, not the column's.
+    const seen = columnsSeen();
+    if (!seen.includes(labelColumn)) throw new LabelColumnError(labelColumn, seen);
+    throw new BadRequestError(`line ${row.line}: no ${quoted(labelColumn)} (the label column); this row has ${namesListed(Object.keys(row.values))}`);
+  }
   // A JSON Lines row's `instance` field is the row (a natural instance or a raw tensor row), as
   // instanceFromRecord and batch scoring take it: the kind's own columns are not looked for then. A
   // CSV's cells are text: a tabular one needs its feature columns, as its columnar readings do.
