@@ -189,6 +189,9 @@ export class S3Store implements ObjectStore {
           Bucket: this.bucket,
           Key: this.key(key),
           Body: body,
+          // Said, not left to the SDK: an empty body had none, and the SDK warned on the console
+          // (not the function's log) that it might be a stream of unknown length.
+          ContentLength: typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
           ContentType: options.contentType,
           IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
           IfMatch: options.ifMatch,

@@ -97,6 +97,20 @@ describe.each([
     expect(text.decode(await store.get(`${base}text.txt`))).toBe(unicode);
   });
 
+  it('stores an empty body without a word on the console (the SDK warned of a stream of unknown length: modelctl prune printed it every time)', async () => {
+    const warn = vi.spyOn(console, 'warn');
+    try {
+      const key = `${freshPrefix()}empty`;
+      await store.put(key, '');
+      await store.put(`${key}-bytes`, new Uint8Array(0));
+      expect((await store.head(key))?.size).toBe(0);
+      expect(await store.get(`${key}-bytes`)).toEqual(new Uint8Array(0));
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('head gives the size of an object and undefined for a missing key', async () => {
     const base = freshPrefix();
     await store.put(`${base}seven`, '1234567');
