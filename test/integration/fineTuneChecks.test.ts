@@ -368,5 +368,7 @@ describe('fine-tune jobs', () => {
     expect(reference).toBeDefined();
     expect(history.length).toBe(reference);
     expect((await readManifest(store, 'iris', version)).training).toMatchObject({ stoppedEarly: 'earlyStopping' });
+    // The job's answer says so too (a client saw fewer epochs than asked and no reason).
+    expect((job.result as { stoppedEarly?: string }).stoppedEarly).toBe('earlyStopping');
   });
 });

@@ -34,6 +34,8 @@ export interface FineTuneResult {
   metrics: Record<string, number>;
   baseMetrics: Record<string, number>;
   history: unknown[];
+  /** Why training ended before config.epochs: the early-stopping rule, or the worker's time (absent: every epoch ran). */
+  stoppedEarly?: 'earlyStopping' | 'timeBudget';
   promoted?: Promotion;
 }
 
@@ -65,11 +67,19 @@ async function splitData(
  * still moves the alias if asked: the earlier attempt may have died before doing so.
  */
 async function finishWritten(store: ObjectStore, written: Manifest, parent: number, request: FineTuneRequest, limits: RunLimits): Promise<FineTuneResult> {
-  const training = (written.training ?? {}) as { history?: unknown[]; baseMetrics?: Record<string, number> };
+  const training = (written.training ?? {}) as { history?: unknown[]; baseMetrics?: Record<string, number>; stoppedEarly?: FineTuneResult['stoppedEarly'] };
   const validation = async () => (await splitData(store, written, request, limits.budget)).validation;
   const decision = await decidePromotion(store, written, request, written.metrics, validation, limits, written.version);
   const promoted = await applyPromotion(store, written.name, written.version, decision);
-  return { version: written.version, parent, metrics: written.metrics, baseMetrics: training.baseMetrics ?? {}, history: training.history ?? [], promoted };
+  return {
+    version: written.version,
+    parent,
+    metrics: written.metrics,
+    baseMetrics: training.baseMetrics ?? {},
+    history: training.history ?? [],
+    ...(training.stoppedEarly ? { stoppedEarly: training.stoppedEarly } : {}),
+    promoted,
+  };
 }
 
 export async function fineTuneJob({ store, job, progress, remainingMs, limits, signal }: JobContext): Promise<FineTuneResult> {
@@ -140,7 +150,7 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits, s
     // retry finding it would.
     if (!mine) return finishWritten(store, manifest, parent, request, limits);
     const promoted = await applyPromotion(store, name, manifest.version, decision);
-    return { version: manifest.version, parent, metrics, baseMetrics, history: result.history, promoted };
+    return { version: manifest.version, parent, metrics, baseMetrics, history: result.history, ...(result.stoppedEarly ? { stoppedEarly: result.stoppedEarly } : {}), promoted };
   } finally {
     disposeModel(base.model);
   }
