@@ -76,8 +76,16 @@ export function refuseUntrainableBatchNorm(model: tfl.LayersModel, trained: stri
   if (lacking.length === 0) return;
   const named = lacking.slice(0, 10).map(({ layer }) => `${layer.name} (${[!layer.scale && 'scale', !layer.center && 'center'].filter(Boolean).join(' and ')}: false)`);
   const more = lacking.length > 10 ? ` and ${lacking.length - 10} more` : '';
+  // The most of the model's last layers with weights that hold none of them: InceptionV3 has 94
+  // such layers, too many to list, and "all" (the default) includes them.
+  const untrainable = new Set(lacking.map(({ layer }) => layer));
+  const holdsOne = (top: Layer) => batchNormLayers([top], () => true).some(({ layer }) => untrainable.has(layer));
+  const withWeights = model.layers.filter((l) => l.weights.length > 0);
+  let last = 0;
+  while (last < withWeights.length && !holdsOne(withWeights[withWeights.length - 1 - last])) last += 1;
+  const instead = last >= 1 ? `, e.g. {"last": ${last}} (the last ${last} layers with weights, none of them such a layer)` : '';
   throw new BadRequestError(
     `trainableLayers includes BatchNormalization layer(s) without scale or offset, which TF.js cannot train: ${named.join(', ')}${more}; ` +
-      'leave them out of trainableLayers (they then run in inference mode, with their moving statistics)',
+      `leave them out of trainableLayers (they then run in inference mode, with their moving statistics)${instead}`,
   );
 }
