@@ -7,9 +7,8 @@ import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { evaluationsRoutes } from '../lib/api/routes/evaluate.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
 import { BadRequestError } from '../lib/errors.js';
-import { acceptedReply, earlierJob, idempotencyKeyOf, submitJob } from '../lib/jobs/index.js';
+import { acceptedReply, earlierJob, idempotencyKeyOf, logJobFailure, submitJob } from '../lib/jobs/index.js';
 import { formatModelRef } from '../lib/registry/index.js';
-import { logger } from '../lib/observability.js';
 import { evaluateJob } from '../lib/ops/evaluate/executor.js';
 import { checkDatasetFound } from '../lib/ops/evaluate/dataset.js';
 import { htmlReport } from '../lib/ops/evaluate/htmlReport.js';
@@ -52,8 +51,7 @@ export const routes: Implementations<typeof evaluationsRoutes> = {
         { name: ref.name, version },
         body,
         { evaluate: evaluateJob },
-        (error, j, warning) =>
-          warning ? logger.warn(warning, { jobId: j.id, error: error as Error }) : logger.error('evaluate job failed', { jobId: j.id, error: error as Error }),
+        (error, j, warning) => logJobFailure('evaluate job', error, { jobId: j.id }, warning),
         submission,
       );
       return acceptedReply(job);

@@ -6,8 +6,7 @@
 import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { fineTuneRoutes } from '../lib/api/routes/fineTune.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
-import { acceptedReply, earlierJob, idempotencyKeyOf, submitJob } from '../lib/jobs/index.js';
-import { logger } from '../lib/observability.js';
+import { acceptedReply, earlierJob, idempotencyKeyOf, logJobFailure, submitJob } from '../lib/jobs/index.js';
 import { fineTuneJob } from '../lib/ops/fineTune/executor.js';
 import { checkDatasetFound } from '../lib/ops/evaluate/dataset.js';
 import { precheckFineTune } from '../lib/ops/fineTune/precheck.js';
@@ -42,8 +41,7 @@ export const routes: Implementations<typeof fineTuneRoutes> = {
       { name: ref.name, version },
       body,
       { 'fine-tune': fineTuneJob },
-      (error, j, warning) =>
-        warning ? logger.warn(warning, { jobId: j.id, error: error as Error }) : logger.error('fine-tune job failed', { jobId: j.id, error: error as Error }),
+      (error, j, warning) => logJobFailure('fine-tune job', error, { jobId: j.id }, warning),
       submission,
     );
     return acceptedReply(job);

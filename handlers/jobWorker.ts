@@ -3,7 +3,7 @@
  * the dead-letter queue are declared in serverless.yml).
  */
 import type { Context } from 'aws-lambda';
-import { runJob, validateJobId } from '../lib/jobs/index.js';
+import { logJobFailure, runJob, validateJobId } from '../lib/jobs/index.js';
 import { logger } from '../lib/observability.js';
 import { evaluateJob } from '../lib/ops/evaluate/executor.js';
 import { fineTuneJob } from '../lib/ops/fineTune/executor.js';
@@ -37,7 +37,7 @@ export function jobWorker(services: Services) {
     if (!id) return undefined;
     logger.appendKeys({ jobId: id });
     const remainingMs = () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
-    const report = (error: unknown, warning?: string) => (warning ? logger.warn(warning, { error: error as Error }) : logger.error('job failed', { error: error as Error }));
+    const report = (error: unknown, warning?: string) => logJobFailure('job', error, {}, warning);
     const job = await runJob(jobEnvironment(services), id, EXECUTORS, report, remainingMs);
     logger.info('job finished', { status: job.status });
     return { id: job.id, status: job.status };
