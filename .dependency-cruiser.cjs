@@ -36,7 +36,7 @@ module.exports = {
     onlyImports('registry-sits-on-the-store', '^lib/registry/', [...LEAVES, '^lib/store/', '^lib/inputs/']),
     onlyImports('runtime-knows-tfjs-only', '^lib/runtime/', [...LEAVES, '^lib/observability\\.ts$', '^lib/registry/(artifacts|manifest)\\.ts$']),
     onlyImports('loader-sits-on-registry-and-runtime', '^lib/loader/', [...LEAVES, '^lib/observability\\.ts$', '^lib/registry/', '^lib/runtime/', '^lib/store/']),
-    onlyImports('jobs', '^lib/jobs/', [...LEAVES, '^lib/registry/', '^lib/store/', '^lib/loader/', '^lib/runtime/(memory|recovery)\\.ts$']),
+    onlyImports('jobs', '^lib/jobs/', [...LEAVES, '^lib/observability\\.ts$', '^lib/registry/', '^lib/store/', '^lib/loader/', '^lib/runtime/(memory|recovery)\\.ts$']),
     onlyImports('ops-are-transport-free', '^lib/ops/', [
       ...LEAVES,
       '^lib/random\\.ts$',
