@@ -49,7 +49,7 @@ export function parseQuery<S extends Pick<RouteSpec, 'query' | 'paths'>>(
   repeated: readonly string[] = [],
 ): unknown {
   const schema = queryOf(spec, Object.keys(pathParameters));
-  const repeatedTaken = repeated.filter((name) => name in schema.shape);
+  const repeatedTaken = repeated.filter((name) => Object.hasOwn(schema.shape, name));
   if (repeatedTaken.length > 0) {
     const one = repeatedTaken.length === 1;
     throw new BadRequestError(`query parameter${one ? '' : 's'} ${namesListed(repeatedTaken)} ${one ? 'is' : 'are'} given more than once: give ${one ? 'it' : 'each'} once`);

@@ -23,6 +23,16 @@ const IMAGE_IN_JSON =
   'in JSON an image is {"b64": "<the file in base64>"} (e.g. {"instances": [{"b64": "..."}]}); POST /v2/models/{model}/infer also takes the file itself as the body, with Inference-Header-Content-Length: 0';
 
 /**
+ * A PNG or JPEG file that came as text (serverless offline decodes other types as UTF-8): PNG's first
+ * byte is a replacement character, its next three stay; JPEG's first bytes are replacement
+ * characters, and its JFIF or Exif header's name stays.
+ */
+function imageFileTypeAsText(text: string): 'PNG' | 'JPEG' | undefined {
+  if (text.startsWith('\uFFFDPNG')) return 'PNG';
+  return /^\uFFFD{3}[\s\S]{0,4}(JFIF|Exif)/.test(text) ? 'JPEG' : undefined;
+}
+
+/**
  * A body that is no JSON, told by its type or first bytes where a client sent something else on
  * purpose (a form upload, an image file): a 415 or 400 saying what to send, rather than a parse
  * error at an unreadable first byte. Undefined for any other body.
@@ -33,9 +43,7 @@ function notJson(request: HttpRequest, text: string): BadRequestError | Unsuppor
     return new UnsupportedMediaTypeError(`a form upload (multipart/form-data, as curl -F sends) is not read; send JSON: ${IMAGE_IN_JSON}`);
   }
   if (type?.startsWith('image/')) return new UnsupportedMediaTypeError(`an ${type} body is not read here; ${IMAGE_IN_JSON}`);
-  // A file that came as text (serverless offline decodes other types as UTF-8) lost its first byte
-  // to a replacement character; PNG's next three stay.
-  const file = request.bodyBytes ? imageFileType(request.bodyBytes) : text.startsWith('\uFFFDPNG') ? 'PNG' : undefined;
+  const file = request.bodyBytes ? imageFileType(request.bodyBytes) : imageFileTypeAsText(text);
   return file ? new BadRequestError(`the body is a ${file} file, not JSON: ${IMAGE_IN_JSON}`) : undefined;
 }
 

@@ -53,8 +53,11 @@ export function rawBinaryRequest(manifest: Manifest, body: Uint8Array, contentTy
   const file = media?.startsWith('image/') ? { type: 'base64', what: 'images' } : media === 'text/plain' ? { type: 'str', what: 'texts' } : undefined;
   const takes = (type: string) => inputKindOf(manifest)?.kind.contentTypes.includes(type) === true;
   // A PNG or JPEG sent as application/octet-stream (as serverless offline needs a binary body sent):
-  // its signature is no row of pixels (as float32 or int32 its first value is over 50,000).
-  if (!file && takes('base64') && imageFileType(body) !== undefined) {
+  // its signature is no row of float32 or int32 pixels (the first value would be over 50,000). A
+  // model declaring uint8 pixels (handtrack) may get a row that starts as one does; a row is then
+  // told by its exact size, which a file has only by chance.
+  const oneRow = input.shape?.slice(1).every((d) => d >= 0) && body.length === rowByteCount(input);
+  if (!file && takes('base64') && imageFileType(body) !== undefined && !(input.declaredDtype && oneRow)) {
     return oneInput(input.name, [1], 'BYTES', readRawInput('BYTES', body, 1, where), body.length);
   }
   if (file) {
@@ -121,6 +124,11 @@ function fileAdvice(manifest: Manifest): string {
   if (types.includes('base64')) return '; or one PNG or JPEG file';
   if (types.includes('str')) return '; or one text, sent as Content-Type: text/plain';
   return '';
+}
+
+/** One row's bytes of a tensor input of fixed shape past the batch, in the datatype clients send. */
+function rowByteCount(input: SignatureInput): number {
+  return (input.shape ?? []).slice(1).reduce((a, b) => a * b, ELEMENT_BYTES[declaredDatatypeOf(input) as keyof typeof ELEMENT_BYTES]);
 }
 
 function rowBytes(manifest: Manifest, input: SignatureInput): string {

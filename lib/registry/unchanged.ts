@@ -9,10 +9,14 @@ import type { ObjectStore } from '../store/index.js';
 import type { Manifest } from './manifest.js';
 import { latestVersion, readManifest } from './versions.js';
 
-/** The manifest as compared: without what differs between two pushes of the same thing. */
+/**
+ * The manifest as compared: without what differs between two pushes of the same thing (its number,
+ * its time, where it came from: the path, the sha256 of a zip or Keras file, which a zip's entry
+ * times change, and the backend its example ran on); the files' own sha256 and every setting stay.
+ */
 function comparable(manifest: Manifest): unknown {
-  const { version: _version, createdAt: _createdAt, lineage, ...rest } = manifest;
-  const { source: _source, ...kept } = lineage;
+  const { version: _version, createdAt: _createdAt, backend: _backend, lineage, ...rest } = manifest;
+  const { source: _source, sourceSha256: _sourceSha256, ...kept } = lineage;
   return { ...rest, lineage: kept };
 }
 

@@ -170,6 +170,17 @@ describe('modelctl', () => {
     expect((await push(copy)).stdout).toMatch(/^pushed iris:4 /);
     expect((await ctl('--store', store, 'push', 'models/iris/versions/1', '--name', 'iris', ...flags.slice(0, -1))).stdout).toMatch(/^pushed iris:5 /);
     expect(JSON.parse((await ctl('--store', store, 'show', 'iris@staging')).stdout).version).toBe(1);
+    // Zips of the same files made at other times (their entries' dates differ, and so their sha256) hold the same version.
+    const entries = Object.fromEntries(await Promise.all(['model.json', 'weights.bin'].map(async (f) => [`iris/${f}`, new Uint8Array(await readFile(path.join(copy, f)))])));
+    const zips = await Promise.all(
+      ['2026-01-01', '2026-06-01'].map(async (day) => {
+        const zip = path.join(path.dirname(copy), `${day}.zip`);
+        await writeFile(zip, zipSync(entries, { mtime: new Date(day) }));
+        return zip;
+      }),
+    );
+    expect((await push(zips[0])).stdout).toMatch(/^pushed iris:6 /);
+    expect((await push(zips[1])).stdout).toMatch(/^unchanged: iris:6 /);
   });
 
   it('pushes a TF.js model by its .json file, as packages ship several models in one folder (name.json beside name.bin)', async () => {

@@ -45,6 +45,8 @@ describe('serverless offline, real HTTP, demo models', () => {
     expect(ready.headers.get('x-request-id')).not.toBe(live.headers.get('x-request-id'));
   });
 
+  // serverless offline maps no HEAD event (hapi serves HEAD through the GET route itself): the events
+  // API Gateway needs are checked in serverlessConfig.test.ts; this checks what a local client sees.
   it('answers HEAD as GET without a body (RFC 9110), as monitors probe health', async () => {
     const head = await fetch(`${offline.url}/v2/health/ready`, { method: 'HEAD' });
     expect(head.status).toBe(200);

@@ -93,6 +93,12 @@ describe('a body that is a file, not JSON', () => {
     }
   });
 
+  it('a JPEG that arrived as text is told by the replacement characters and the JFIF or Exif name left of its header', async () => {
+    const event = { ...httpApiEvent('POST', '/v1/models/digits:predict', jpeg.toString('utf8')), headers: { 'content-type': 'application/json' } };
+    const error = JSON.parse(((await app.predict(event)) as { body: string }).body).error;
+    expect(error).toMatch(/^the body is a JPEG file, not JSON: /);
+  });
+
   it('a PNG that arrived as text (a local server decodes it as UTF-8) is still told by what is left of its signature', async () => {
     const event = { ...httpApiEvent('POST', '/v1/models/digits:predict', png.toString('utf8')), headers: { 'content-type': 'image/png' } };
     const result = (await app.predict(event)) as { statusCode: number; body: string };

@@ -138,5 +138,13 @@ describe('a batchSize larger than the data', () => {
     const large = await fromSet('_datasets/forty-digits.jsonl');
     expect(large.statusCode).toBe(413);
     expect(large.body.error).toMatch(/^batchSize 32 does not fit: a training step of digits:1 takes [\d.]+ MB at batchSize 32:/);
+    // fit() runs its validation pass in batches of batchSize too: few training rows beside many validation rows are costed at the batch.
+    const manyToValidate = await call(tight.fineTune, 'POST', '/v2/models/digits/fine-tune', {
+      instances: inline.instances,
+      labels: inline.labels,
+      validation: { instances: rows.map((r) => r.image), labels: rows.map((r) => r.label) },
+      config: { epochs: 1 },
+    });
+    expect(manyToValidate.statusCode).toBe(413);
   });
 });

@@ -111,6 +111,26 @@ describe('a uint8 image model (handtrack: TF.js holds its input as int32)', () =
     expect(fromTensor.body.outputs).toEqual(fromImage.body.outputs);
   });
 
+  it('a raw binary row of uint8 pixels that starts as a JPEG does (255, 216, 255) is read as the row its size makes it, not as a file', async () => {
+    const pixels = [255, 216, 255, 0, 7, 12, 200, 3, 99, 1, 128, 64];
+    const raw = (await app.predict({
+      version: '2.0',
+      rawPath: '/v2/models/hands/infer',
+      rawQueryString: '',
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': '0' },
+      requestContext: { http: { method: 'POST' }, requestId: 'raw-jpeg-like' },
+      body: Buffer.from(pixels).toString('base64'),
+      isBase64Encoded: true,
+    })) as { statusCode: number; body: string; headers: Record<string, string> };
+    expect(raw.statusCode, raw.body.slice(0, 300)).toBe(200);
+    const json = await call(app.predict, 'POST', '/v2/models/hands/infer', {
+      inputs: [{ name: 'x', shape: [1, 2, 2, 3], datatype: 'UINT8', data: pixels }],
+      parameters: { binary_data_output: true },
+    });
+    expect(json.statusCode).toBe(200);
+    expect(raw.body).toBe(json.body);
+  });
+
   it('takes settings whose values, cut toward zero, stay in 0..255 (an offset of 0.5)', async () => {
     const input = { kind: 'image', width: 2, height: 2, channels: 3, scale: 1, offset: 0.5 };
     await expect(pushModelFolder(store, folder, 'hands-half', { labels: ['a', 'b'], transforms: { input } })).resolves.toMatchObject({ version: 1 });

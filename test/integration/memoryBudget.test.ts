@@ -212,11 +212,11 @@ describe('fine-tune within the budget', () => {
     const data = { instances: digits, labels: digitLabels, validation: { split: 0.25 } };
     const refused = await call(tight.fineTune, 'POST', '/v2/models/digits/fine-tune', { ...data, config: { epochs: 1, batchSize: 4096 } });
     expect(refused.statusCode).toBe(413);
-    // Fewer training rows than 4096 (a quarter held out): a step takes them all, and is costed so.
+    // Fewer rows than 4096 (a quarter held out): a call of fit() takes the larger set whole, and is costed so.
     const training = digits.length - Math.round(digits.length / 4);
     expect(refused.body.error).toMatch(
       new RegExp(
-        `batchSize 4096 does not fit: a training step of digits:1 takes [\\d.]+ MB at batchSize ${training} \\(all ${training} training rows: fewer than batchSize 4096\\): [\\d.]+ KB per row and [\\d.]+ KB besides`,
+        `batchSize 4096 does not fit: a training step of digits:1 takes [\\d.]+ MB at batchSize ${training} \\(the data's ${training} rows: fewer than batchSize 4096\\): [\\d.]+ KB per row and [\\d.]+ KB besides`,
       ),
     );
     const largest = Number(/The largest batchSize that fits is (\d+)/.exec(refused.body.error)?.[1]);

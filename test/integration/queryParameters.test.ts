@@ -131,6 +131,9 @@ describe('a query parameter given more than once', () => {
     expect(JSON.parse(twice.body as string).error).toBe(ONCE);
     const unknown = await app.predict(event('zz=1&zz=2', '/v2/models/iris/infer'));
     expect(JSON.parse(unknown.body as string).error).toBe('unknown query parameter zz: this route takes alias');
+    // A name every object inherits is no parameter the route takes either.
+    const inherited = await app.predict(event('toString=1&toString=2', '/v2/models/iris/infer'));
+    expect(JSON.parse(inherited.body as string).error).toBe('unknown query parameter toString: this route takes alias');
     // one value each is served
     expect((await app.predict(event('alias=production', '/v2/models/iris/infer'))).statusCode).toBe(200);
   });

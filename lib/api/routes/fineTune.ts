@@ -9,6 +9,8 @@ const aliasRecord = async () => (await import('../../registry/aliases.js')).alia
 export const fineTuneRoutes = {
   fineTune: {
     fn: 'fineTune',
+    // Inline rows run through the model at submit; a data set is read by the job only.
+    untimed: { fewer: 'instances', elsewhere: 'a data set in the model store ("dataset"), which the job reads' },
     method: 'POST',
     paths: versioned('/v2/models/{model}', '/fine-tune'),
     query: aliasQuery,

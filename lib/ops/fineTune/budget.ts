@@ -45,15 +45,16 @@ export interface TrainingPlan {
   /** Training rows and validation rows (undefined when not known yet: a data set not read). */
   rows?: number;
   /**
-   * The training rows, or a count they are known not to exceed (a data set counted as far as the
-   * batch size): a step takes at most so many, whatever batchSize says (undefined: not known).
+   * The most rows one call of fit() takes whatever batchSize says: the larger of the training and
+   * validation sets (fit's validation pass runs in batches of batchSize too), or a count both are
+   * known not to exceed (a data set counted as far as the batch size). Undefined: not known.
    */
-  trainingRows?: number;
+  rowsAtMost?: number;
   /**
-   * Counts the training rows of a data set not read yet, as far as `most`: asked only when the batch
-   * size does not fit, as fewer rows than it train in smaller steps (a 4-row data set was refused).
+   * Counts a data set not read yet, as far as `most`, into rowsAtMost: asked only when the batch
+   * size does not fit, as fewer rows than it run in smaller calls (a 4-row data set was refused).
    */
-  countTrainingRows?: (most: number) => Promise<number>;
+  countRowsAtMost?: (most: number) => Promise<number>;
   /** Bytes of one input row. */
   rowBytes: number;
   budget: MemoryBudget;
@@ -97,13 +98,13 @@ function checkFits(plan: TrainingPlan, cost: StepCost, batchSize: number): void 
   const { optimizer } = plan.config;
   const dataRowBytes = plan.rowBytes + labelBytes(plan.model) + INDEX_BYTES_PER_ROW;
   const data = (plan.rows ?? 0) * dataRowBytes;
-  const stepRows = Math.max(1, Math.min(batchSize, plan.trainingRows ?? batchSize));
+  const stepRows = Math.max(1, Math.min(batchSize, plan.rowsAtMost ?? batchSize));
   const { bytes, line } = peakAt(cost, stepRows);
   const available = plan.budget.availableFor(data + bytes);
   const room = available - data;
   if (bytes <= room) return;
   const figures =
-    `a training step of ${plan.name} takes ${size(bytes)} at batchSize ${stepRows}${stepRows < batchSize ? ` (all ${stepRows} training rows: fewer than batchSize ${batchSize})` : ''}: ${size(line.perRow)} per row and ${size(line.fixed)} besides ` +
+    `a training step of ${plan.name} takes ${size(bytes)} at batchSize ${stepRows}${stepRows < batchSize ? ` (the data's ${stepRows} rows: fewer than batchSize ${batchSize})` : ''}: ${size(line.perRow)} per row and ${size(line.fixed)} besides ` +
     `(the gradients of the ${plan.trainable.length} trained layers' weights, ${optimizer}'s state and update)` +
     (plan.rows === undefined ? '' : `, the ${plan.rows} rows of data ${size(data)}`) +
     `; this function can give ${plan.budget.describe()}`;
@@ -145,9 +146,9 @@ export async function checkTrainingFits(plan: TrainingPlan, rowShape: number[]):
   try {
     checkFits(plan, cost, batchSize);
   } catch (error) {
-    if (!(error instanceof PayloadTooLargeError) || plan.trainingRows !== undefined || !plan.countTrainingRows) throw error;
-    const rows = await plan.countTrainingRows(batchSize);
+    if (!(error instanceof PayloadTooLargeError) || plan.rowsAtMost !== undefined || !plan.countRowsAtMost) throw error;
+    const rows = await plan.countRowsAtMost(batchSize);
     if (rows >= batchSize) throw error;
-    checkFits({ ...plan, trainingRows: rows }, cost, batchSize);
+    checkFits({ ...plan, rowsAtMost: rows }, cost, batchSize);
   }
 }

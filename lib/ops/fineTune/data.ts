@@ -124,12 +124,15 @@ export function targetsOf(manifest: Manifest, truths: number[], task = manifest.
 }
 
 /** Seeded split of row indices into training and validation. */
+/** How many of `count` rows a validation split of `fraction` holds out (at least one). */
+export const heldOutCount = (count: number, fraction: number): number => Math.max(1, Math.round(count * fraction));
+
 export function splitRows(count: number, fraction: number, seed: number): { train: number[]; validation: number[] } {
   const order = shuffled(
     Array.from({ length: count }, (_, i) => i),
     uniform(seed),
   );
-  const validationCount = Math.max(1, Math.round(count * fraction));
+  const validationCount = heldOutCount(count, fraction);
   if (validationCount >= count) throw new BadRequestError(`${count} rows are too few to hold out ${fraction} for validation`);
   return { validation: order.slice(0, validationCount), train: order.slice(validationCount) };
 }

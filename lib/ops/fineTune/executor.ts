@@ -104,7 +104,7 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits, s
         config: request.config,
         trainable,
         rows: trainData.truths.length + validation.truths.length,
-        trainingRows: trainData.truths.length,
+        rowsAtMost: Math.max(trainData.truths.length, validation.truths.length),
         rowBytes: trainData.x.length === 0 ? 0 : (trainData.x.length / trainData.truths.length) * 4,
         budget: limits.budget,
       },

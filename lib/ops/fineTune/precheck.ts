@@ -16,7 +16,7 @@ import { truthOf } from '../evaluate/examples.js';
 import type { ObjectStore } from '../../store/index.js';
 import { answerHead } from './answerHead.js';
 import { checkTrainingFits } from './budget.js';
-import { checkOneInput, splitRows, trainingRows } from './data.js';
+import { checkOneInput, heldOutCount, splitRows, trainingRows } from './data.js';
 import { PROMOTION_METRICS, type FineTuneRequest } from './request.js';
 import { chosenLayers } from './train.js';
 
@@ -33,11 +33,26 @@ function inlineRows(request: FineTuneRequest): number | undefined {
   return request.validation.instances === undefined ? undefined : request.instances.length + request.validation.instances.length;
 }
 
-/** Inline training rows: the instances, less the share held out for validation (undefined for a data set). */
-function inlineTrainingRows(request: FineTuneRequest): number | undefined {
+/** The larger of the inline training and validation sets (budget.ts rowsAtMost); undefined when either is a data set. */
+function inlineRowsAtMost(request: FineTuneRequest): number | undefined {
   if (request.instances === undefined) return undefined;
   const n = request.instances.length;
-  return 'split' in request.validation ? n - Math.max(1, Math.round(n * request.validation.split)) : n;
+  if ('split' in request.validation) {
+    const heldOut = heldOutCount(n, request.validation.split);
+    return Math.max(n - heldOut, heldOut);
+  }
+  return request.validation.instances === undefined ? undefined : Math.max(n, request.validation.instances.length);
+}
+
+/**
+ * A counter for a training data set (budget.ts countRowsAtMost), when the validation rows are its
+ * split or inline: a validation data set is not counted, and nothing caps the calls then.
+ */
+function dataSetCounter(request: FineTuneRequest, store: ObjectStore | undefined): ((most: number) => Promise<number>) | undefined {
+  const { dataset, format, validation } = request;
+  if (dataset === undefined || store === undefined || (!('split' in validation) && validation.instances === undefined)) return undefined;
+  const inlineValidation = 'split' in validation ? 0 : (validation.instances?.length ?? 0);
+  return async (most) => Math.max(await rowsUpTo(store, { dataset, format }, most), inlineValidation);
 }
 
 /**
@@ -109,9 +124,8 @@ export async function precheckFineTune(loaded: LoadedModel, request: FineTuneReq
       config: request.config,
       trainable,
       rows: inlineRows(request),
-      trainingRows: inlineTrainingRows(request),
-      countTrainingRows:
-        request.dataset === undefined || store === undefined ? undefined : (most: number) => rowsUpTo(store, { dataset: request.dataset as string, format: request.format }, most),
+      rowsAtMost: inlineRowsAtMost(request),
+      countRowsAtMost: dataSetCounter(request, store),
       rowBytes: rowShape.reduce((a, b) => a * b, 1) * 4,
       budget: workerBudget,
     };
