@@ -5,30 +5,14 @@
  */
 import { cp } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BadRequestError, UnavailableError } from '../../lib/errors.js';
 import { logJobFailure } from '../../lib/jobs/index.js';
-import { logger } from '../../lib/observability.js';
+import { captureLogs } from '../helpers/logCapture.js';
 import { call, serving, waitForJob } from '../helpers/serving.js';
 import { tempFolderStore } from '../helpers/stores.js';
 
-let lines: string[];
-beforeEach(() => {
-  lines = [];
-  logger.setLogLevel('INFO');
-  // Powertools writes warnings and errors to stderr, the rest to stdout.
-  for (const stream of [process.stdout, process.stderr]) {
-    vi.spyOn(stream, 'write').mockImplementation((chunk) => {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      return true;
-    });
-  }
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-  logger.setLogLevel('SILENT');
-});
-const logged = () => lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { level: string; message: string });
+const logged = captureLogs();
 
 describe('a failed job in the log', () => {
   it('on its own request: a warning naming it so, no error line', async () => {

@@ -4,38 +4,20 @@
  * batch and import functions leave theirs out; a job that fails for a reason of its own still throws.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { logger } from '../../lib/observability.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { FolderStore } from '../../lib/store/folder.js';
+import { captureLogs } from '../helpers/logCapture.js';
 import { serving, type App } from '../helpers/serving.js';
 import { irisFolderStore } from '../helpers/stores.js';
 
 let store: FolderStore;
 let app: App;
-let lines: string[];
-
 beforeAll(async () => {
   store = await irisFolderStore();
   app = serving(store.uri);
 });
 
-beforeEach(() => {
-  lines = [];
-  logger.setLogLevel('INFO');
-  for (const stream of [process.stdout, process.stderr]) {
-    vi.spyOn(stream, 'write').mockImplementation((chunk) => {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      return true;
-    });
-  }
-});
-
-afterEach(() => {
-  vi.restoreAllMocks();
-  logger.setLogLevel('SILENT');
-});
-
-const logged = () => lines.map((line) => JSON.parse(line) as { level: string; message: string; why?: string });
+const logged = captureLogs();
 
 describe('the job worker on an event that names no job', () => {
   it.each([
