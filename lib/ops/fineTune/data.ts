@@ -123,10 +123,10 @@ export function targetsOf(manifest: Manifest, truths: number[], task = manifest.
   return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(truths, 'int32'), classNames(manifest).length), 'float32'));
 }
 
-/** Seeded split of row indices into training and validation. */
 /** How many of `count` rows a validation split of `fraction` holds out (at least one). */
 export const heldOutCount = (count: number, fraction: number): number => Math.max(1, Math.round(count * fraction));
 
+/** Seeded split of row indices into training and validation. */
 export function splitRows(count: number, fraction: number, seed: number): { train: number[]; validation: number[] } {
   const order = shuffled(
     Array.from({ length: count }, (_, i) => i),
