@@ -104,7 +104,7 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
       // The write may have landed with its answer lost: what the alias says now decides.
       const now = await readAlias(store, manifest.name, alias).catch(() => undefined);
       if (now?.version !== manifest.version) {
-        const next = `the version is stored: point the alias at it with modelctl promote ${manifest.name} ${manifest.version} --alias ${alias} (pushing again makes another version, unless --skip-unchanged)`;
+        const next = `the version is stored: point the alias at it with modelctl promote ${manifest.name} ${manifest.version} --alias ${alias} (pushing again makes another version; pushed with --skip-unchanged, it finds this one)`;
         throw new PartlyDoneError(lines[0], `alias ${alias} was not moved`, next, { cause: error });
       }
     }
