@@ -33,7 +33,9 @@ it('a push whose alias write fails names the stored version and the promote that
   const [done, failed, next] = (message ?? '').split('\n');
   expect(done).toMatch(/^pushed pa:1 \(layers, classification\) to s3:\/\//);
   expect(failed).toBe('alias production was not moved: AWS answered SlowDown: Please reduce your request rate.');
-  expect(next).toBe('the version is stored: point the alias at it with modelctl promote pa 1 --alias production (pushing again makes another version; pushed with --skip-unchanged, it finds this one)');
+  expect(next).toBe(
+    'the version is stored: point the alias at it with modelctl promote pa 1 --alias production (pushing again makes another version; pushed with --skip-unchanged, it finds this one)',
+  );
   expect(await listVersions(proxied.store, 'pa')).toEqual([1]);
   expect(await readAlias(proxied.store, 'pa', 'production')).toBeUndefined();
   await promote(store, 'pa', '1', 'production');
