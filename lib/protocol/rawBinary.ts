@@ -56,7 +56,7 @@ export function rawBinaryRequest(manifest: Manifest, body: Uint8Array, contentTy
   // its signature is no row of float32 or int32 pixels (the first value would be over 50,000). A
   // model declaring uint8 pixels (handtrack) may get a row that starts as one does; a row is then
   // told by its exact size, which a file has only by chance.
-  const oneRow = input.shape?.slice(1).every((d) => d >= 0) && body.length === rowByteCount(input);
+  const oneRow = input.shape?.slice(1).every((d) => d >= 0) && body.length === fixedRowBytes(input);
   if (!file && takes('base64') && imageFileType(body) !== undefined && !(input.declaredDtype && oneRow)) {
     return oneInput(input.name, [1], 'BYTES', readRawInput('BYTES', body, 1, where), body.length);
   }
@@ -104,8 +104,7 @@ function rawShape(manifest: Manifest, input: SignatureInput, bytes: number): num
       `input ${input.name} of model ${manifest.name} takes [${input.shape}]: more than one dimension past the batch is free, so a raw body's byte count cannot settle them: ${SEND_HEADER}`,
     );
   }
-  const size = ELEMENT_BYTES[declaredDatatypeOf(input) as keyof typeof ELEMENT_BYTES];
-  const fixed = row.filter((d) => d >= 0).reduce((a, b) => a * b, size);
+  const fixed = fixedRowBytes(input);
   const count = fixed === 0 ? 0 : bytes / fixed;
   if (!Number.isInteger(count) || (free === 0 ? count !== 1 : count < 1)) {
     throw new BadRequestError(`the raw binary body has ${bytes} bytes; ${tensorBytes(manifest, input)}`);
@@ -126,16 +125,17 @@ function fileAdvice(manifest: Manifest): string {
   return '';
 }
 
-/** One row's bytes of a tensor input of fixed shape past the batch, in the datatype clients send. */
-function rowByteCount(input: SignatureInput): number {
-  return (input.shape ?? []).slice(1).reduce((a, b) => a * b, ELEMENT_BYTES[declaredDatatypeOf(input) as keyof typeof ELEMENT_BYTES]);
+/** The bytes of one row's fixed dimensions past the batch (all of a row when none is free), in the datatype clients send. */
+function fixedRowBytes(input: SignatureInput): number {
+  const fixed = (input.shape ?? []).slice(1).filter((d) => d >= 0);
+  return fixed.reduce((a, b) => a * b, ELEMENT_BYTES[declaredDatatypeOf(input) as keyof typeof ELEMENT_BYTES]);
 }
 
 function rowBytes(manifest: Manifest, input: SignatureInput): string {
   if (!input.shape || input.dtype === 'string') return `its raw body is its input ${input.name}'s ${input.dtype} values`;
   const datatype = declaredDatatypeOf(input) as keyof typeof ELEMENT_BYTES;
   const row = [1, ...input.shape.slice(1)];
-  const bytes = row.filter((d) => d >= 0).reduce((a, b) => a * b, ELEMENT_BYTES[datatype]);
+  const bytes = fixedRowBytes(input);
   const free = row.some((d) => d < 0);
   return `a raw body for model ${manifest.name} is one row of its input ${input.name}, ${datatype} [${row}] (little-endian), ${free ? `a multiple of ${bytes} bytes` : `${bytes} bytes`}`;
 }
