@@ -178,8 +178,13 @@ async function reference({ model: name, optimizer, trainableLayers, split }: Cas
   return model;
 }
 
-/** Runs the fine-tune job; the version it wrote. */
-async function fineTune(c: Case, config: Config, baseVersion = 1): Promise<number> {
+/** Runs the fine-tune job (its worker's time left: `remainingMs`); the version it wrote. */
+async function fineTune(c: Case, config: Config, baseVersion = 1, remainingMs?: () => number): Promise<number> {
+  return (await fineTuneDone(c, config, baseVersion, remainingMs)).result.version;
+}
+
+/** Runs the fine-tune job; its record, once succeeded. */
+async function fineTuneDone(c: Case, config: Config, baseVersion = 1, remainingMs?: () => number) {
   const { instances, labels } = data[c.model] as Rows;
   const validation = c.split === undefined ? { instances, labels } : { split: c.split };
   const job = await createJob(
@@ -188,10 +193,10 @@ async function fineTune(c: Case, config: Config, baseVersion = 1): Promise<numbe
     { name: c.model, version: baseVersion },
     { instances, labels, validation, config: { ...config, optimizer: c.optimizer, trainableLayers: c.trainableLayers ?? 'all' } },
   );
-  await runJob({ store, loader: app.services.loader, limits: app.services.limits }, job.id, { 'fine-tune': fineTuneJob });
+  await runJob({ store, loader: app.services.loader, limits: app.services.limits }, job.id, { 'fine-tune': fineTuneJob }, undefined, remainingMs);
   const done = JSON.parse(await readFile(path.join(fileURLToPath(store.uri), '_jobs', `${job.id}.json`), 'utf8'));
   expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
-  return done.result.version;
+  return done as { result: { version: number; history: Record<string, number>[]; stoppedEarly?: string } };
 }
 
 const fineTuned = async (c: Case, config: Config) => loadFromFolder(c.model, await fineTune(c, config));
@@ -254,6 +259,34 @@ describe('fine-tune answers what TF.js fit answers on the same model, rows, hype
       expect(Buffer.from((after.get('hidden/kernel') as Float32Array).buffer).equals(Buffer.from((before.get('hidden/kernel') as Float32Array).buffer))).toBe(false);
     } finally {
       for (const m of [base, ours, theirs]) m.dispose();
+    }
+  });
+
+  it("a worker out of time stops after the batch it is in, not at the epoch's end, and saves the weights fit gives for that batch", async () => {
+    // Less time left than the save margin from the start: training ends after its first batch. At
+    // the epoch's end, as before, it would have trained 4 batches of the first epoch and run past
+    // a Lambda's timeout where one epoch takes longer than the time left.
+    const c: Case = { model: 'iris', optimizer: 'sgd' };
+    const done = await fineTuneDone(c, config, 1, () => 1000);
+    const rows = (data.iris as Rows).instances.length;
+    const epochBatches = Math.ceil(rows / config.batchSize);
+    expect(done.result.stoppedEarly).toBe('timeBudget');
+    expect(done.result.history).toEqual([expect.objectContaining({ epoch: 1, batches: 1, epochBatches })]);
+    // TF.js's fit on that first batch alone: the first batchSize rows of the first epoch's order.
+    const [ours, base] = [await loadFromFolder('iris', done.result.version), await loadFromFolder('iris', 1)];
+    const theirs = await loadFromFolder('iris', 1);
+    try {
+      theirs.compile({ optimizer: OPTIMIZERS.sgd(config.learningRate), loss: (data.iris as Rows).loss });
+      const { x, y } = (data.iris as Rows).encode(epochOrder(rows, config.seed, 0).slice(0, config.batchSize));
+      await theirs.fit(x, y, { epochs: 1, batchSize: config.batchSize, shuffle: false, verbose: 0 });
+      tf.dispose([x, y]);
+      const [after, before] = [weightsOf(ours), weightsOf(base)];
+      for (const [name, values] of weightsOf(theirs)) {
+        expectClose(after.get(name) as Float32Array, values, name);
+        expect(Buffer.from((after.get(name) as Float32Array).buffer).equals(Buffer.from((before.get(name) as Float32Array).buffer)), name).toBe(false);
+      }
+    } finally {
+      for (const m of [ours, base, theirs]) m.dispose();
     }
   });
 

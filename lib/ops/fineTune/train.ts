@@ -1,7 +1,8 @@
 /**
  * Fits a copy of the base model. Guards: a non-finite loss or weight stops the run and fails it
- * (no version is written); the time budget stops training early so there is time left to save; an
- * aborted signal (its job taken over, or at its deadline) stops it after the batch it came during.
+ * (no version is written); the time budget stops training after the batch that reached it, so
+ * there is time left to save what was trained; an aborted signal (its job taken over, or at its
+ * deadline) stops it after the batch it came during.
  * Batch normalization layers that are not trained run in inference mode, as in Keras (batchNorm.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -76,17 +77,30 @@ export function applyTrainableLayers(model: tfl.LayersModel, choice: FineTuneCon
 }
 
 /**
- * Ends fit() after the batch during which `signal` aborted, not at the end of the epoch (one epoch
- * of a large data set can take minutes). Set per batch, not when the signal aborts: fit() clears
- * the model's stopTraining as it starts.
+ * Ends fit() after the batch during which `signal` aborted, or after the batch that used up the
+ * worker's time (`outOfTime`), not at the end of the epoch: one epoch of a large data set can take
+ * minutes, and an epoch begun with time left could run past the Lambda's timeout, which ends the
+ * attempt with nothing saved (its redelivery trains again and is stopped the same way). Set per
+ * batch, not when the signal aborts: fit() clears the model's stopTraining as it starts.
  */
-class StopWhenAborted extends tfl.Callback {
-  constructor(private readonly signal: AbortSignal) {
+class StopBetweenBatches extends tfl.Callback {
+  /** Batches fit() ran in this epoch. */
+  batches = 0;
+  /** The worker's time ran out during this epoch. */
+  outOfTime = false;
+
+  constructor(
+    private readonly signal: AbortSignal | undefined,
+    private readonly timeIsUp: (() => boolean) | undefined,
+  ) {
     super();
   }
 
   override async onBatchEnd(): Promise<void> {
-    if (this.signal.aborted && this.model) this.model.stopTraining = true;
+    this.batches += 1;
+    if (!this.signal?.aborted && !this.timeIsUp?.()) return;
+    if (!this.signal?.aborted) this.outOfTime = true;
+    if (this.model) this.model.stopTraining = true;
   }
 }
 
@@ -95,8 +109,8 @@ class StopWhenAborted extends tfl.Callback {
  * the job's heartbeat is renewed during a long epoch); given callbacks, it adds none, so that one
  * is given with ours.
  */
-function callbacksFor(signal: AbortSignal | undefined) {
-  return signal ? [new StopWhenAborted(signal), new tfl.CustomCallback({})] : undefined;
+function callbacksFor(stop: StopBetweenBatches) {
+  return [stop, new tfl.CustomCallback({})];
 }
 
 function optimizerOf(config: FineTuneConfig): tf.Optimizer {
@@ -138,15 +152,19 @@ export async function train(
       const x = tf.tensor(ordered.x, [ordered.truths.length, ...ordered.rowShape]);
       const y = targetsOf(manifest, ordered.truths, task);
       let logs: tfl.History;
+      const stop = new StopBetweenBatches(options.signal, options.outOfTime);
       try {
-        const callbacks = callbacksFor(options.signal);
-        logs = await model.fit(x, y, { epochs: 1, batchSize: config.batchSize, shuffle: false, verbose: 0, validationData: [xVal, yVal], callbacks });
+        logs = await model.fit(x, y, { epochs: 1, batchSize: config.batchSize, shuffle: false, verbose: 0, validationData: [xVal, yVal], callbacks: callbacksFor(stop) });
       } finally {
         tf.dispose([x, y]);
       }
       options.signal?.throwIfAborted(); // stopped mid-epoch: its logs are of part of it
       const report: EpochReport = { epoch: epoch + 1, loss: NaN };
       for (const [key, values] of Object.entries(logs.history)) report[key] = Number(values[values.length - 1]);
+      // Cut short by the worker's time: the batches it ran (its loss is theirs; fit() validates
+      // only after an epoch's last batch, so it has no val_ figures).
+      const batches = Math.ceil(ordered.truths.length / config.batchSize);
+      if (stop.outOfTime && stop.batches < batches) Object.assign(report, { batches: stop.batches, epochBatches: batches });
       if (!Number.isFinite(report.loss) || !Number.isFinite(report.val_loss ?? 0) || !weightsFinite(model)) {
         throw new BadRequestError(`training diverged at epoch ${epoch + 1} (loss ${report.loss}): no version was written; try a smaller learningRate`);
       }
@@ -156,7 +174,7 @@ export async function train(
         stoppedEarly = 'earlyStopping';
         break;
       }
-      if (options.outOfTime?.()) {
+      if (stop.outOfTime) {
         stoppedEarly = 'timeBudget';
         break;
       }
