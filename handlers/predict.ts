@@ -6,7 +6,7 @@
 import { lambdaHandler, type Implementations } from '../lib/api/bind.js';
 import { predictRoutes } from '../lib/api/routes/predict.js';
 import { modelRefFrom } from '../lib/api/modelRef.js';
-import { type AnswerOutput, checkOutputAnswer, fewerOutputsOnInfer, oneRowAdvice, rowsThatFit } from '../lib/ops/outputAnswerSize.js';
+import { type AnswerOutput, checkOutputAnswer, fewerOutputsOnInfer, rowsThatFit } from '../lib/ops/outputAnswerSize.js';
 import { MAX_BODY_BYTES } from '../lib/http/body.js';
 import { predict } from '../lib/ops/predict.js';
 import { preprocess, previewPng } from '../lib/ops/preprocess.js';
@@ -23,6 +23,7 @@ import { answerLimitFor } from '../lib/http/handler.js';
 import type { RouteRequest } from '../lib/http/router.js';
 import type { Services } from '../lib/services.js';
 import type { TimeLimit } from '../lib/runtime/timeLimit.js';
+import { answerCheckedAhead, tooLargeAdvice } from '../lib/api/answerAhead.js';
 
 /** The limits of a request answered before the function's timeout, or a 413 naming the figures (runtime/timeLimit.ts). */
 const timed = (services: Services, time: TimeLimit | undefined) => ({ ...services.limits, time });
@@ -46,7 +47,7 @@ const answerExamples =
         const input = examplesInput(loaded.manifest, body);
         const [output] = await predict(loaded, input, timed(services, time));
         const answer = verb === 'classify' ? classifyAnswerOutput(loaded.manifest, output) : { data: output.data };
-        checkOutputAnswer([answer], body.examples.length, answerLimitFor(request), services.limits.budget, input.noun);
+        checkOutputAnswer([answer], body.examples.length, answerLimitFor(request), services.limits.budget, { noun: input.noun });
         return { ...examplesResult(loaded.manifest, output, verb, body.examples.length), noun: input.noun };
       },
       time,
@@ -72,20 +73,6 @@ function classifyAnswerOutput(manifest: Manifest, output: TensorData): AnswerOut
 /** What a labelled answer adds to each score at most: its label and keys, as escaped in the sent JSON ({"label":"...","score":...}). */
 const labelledBytes = (labels: string[] | undefined) => 40 + 2 * Math.max(10, ...(labels ?? []).map((l) => Buffer.byteLength(JSON.stringify(l))));
 
-/**
- * What to ask for should the answer be over Lambda's limit once built (lib/http/handler.ts): how
- * many of its rows fit, from its measured size (or, where the route has it, the binary form: 4
- * bytes a float32, where JSON takes up to 20 characters); for one row, fewer rows cannot help.
- * Worded only then.
- */
-const tooLargeAdvice = (answered: AnswerOutput[], rows: number, limitBytes: number, model: string, fewer?: string, binaryOnInfer = false) => ({
-  tooLargeAdvice: (bytes: number) => {
-    const fit = rows > 1 ? rowsThatFit(bytes, rows, limitBytes) : undefined;
-    if (fit === undefined) return oneRowAdvice(answered, rows, limitBytes, 'instances', model, fewer);
-    return `${fit}${binaryOnInfer && !answered.every((o) => o.binary) ? ', or ask for the outputs as binary data (binary_data_output)' : ''}`;
-  },
-});
-
 export const routes: Implementations<typeof predictRoutes> = {
   infer: async ({ request, params, query, body: sent, services, time }) => {
     checkBodyNamesPath(sent, params as { model: string; version?: string });
@@ -96,11 +83,17 @@ export const routes: Implementations<typeof predictRoutes> = {
         // A raw binary body (no JSON header) is the request the model's one input makes of it.
         const body = raw ? rawBinaryRequest(loaded.manifest, raw, request.headers['content-type']) : sent;
         const binary = binaryOutputsWanted(body);
-        const outputs = await predict(loaded, decodeOip(loaded.manifest, body), timed(services, time));
+        const limit = answerLimitFor(request);
+        const answeredOf = (outputs: TensorData[]) => oipResponse(loaded.manifest, outputs, body).outputs.map((o) => ({ data: o.data, binary: binary(o.name) }));
+        const bodyOf = (outputs: TensorData[]) => {
+          const response = oipResponse(loaded.manifest, outputs, body);
+          return response.outputs.some((o) => binary(o.name)) ? binaryResponse(response, binary).body : JSON.stringify(encodeOip(loaded.manifest, outputs, body));
+        };
+        const form = { answered: answeredOf, body: bodyOf, model: loaded.name, binaryOnInfer: true };
+        const outputs = await predict(loaded, decodeOip(loaded.manifest, body), answerCheckedAhead(timed(services, time), limit, form));
         const response = oipResponse(loaded.manifest, outputs, body);
         const rows = outputs[0]?.shape[0] ?? 1;
         const answered = response.outputs.map((o) => ({ data: o.data, binary: binary(o.name) }));
-        const limit = answerLimitFor(request);
         checkOutputAnswer(answered, rows, limit, services.limits.budget);
         const advice = tooLargeAdvice(answered, rows, limit.bytes, loaded.name, undefined, true);
         if (!response.outputs.some((o) => binary(o.name))) return { body: encodeOip(loaded.manifest, outputs, body), ...advice };
@@ -117,14 +110,21 @@ export const routes: Implementations<typeof predictRoutes> = {
       async (loaded) => {
         const input = decodeTfServing(loaded.manifest, body);
         const raw = answersRaw(loaded.manifest, body, input);
-        const outputs = await predict(loaded, input, timed(services, time));
         // A regression's answer is its answer output's values, nested as the raw ones: no label beside each.
-        const answered = raw ? outputs : loaded.manifest.task === 'regression' ? [outputs[0]] : [{ data: outputs[0].data, extraPerValue: labelledBytes(loaded.manifest.labels) }];
-        const rows = outputs[0]?.shape[0] ?? 1;
+        const answeredOf = (outputs: TensorData[]): AnswerOutput[] =>
+          raw ? outputs : loaded.manifest.task === 'regression' ? [outputs[0]] : [{ data: outputs[0].data, extraPerValue: labelledBytes(loaded.manifest.labels) }];
         const limit = answerLimitFor(request);
         // :predict answers every output: fewer is asked of the route that chooses them.
         const fewer = fewerOutputsOnInfer(loaded.name);
-        checkOutputAnswer(answered, rows, limit, services.limits.budget, 'instances', fewer);
+        const bodyOf = (outputs: TensorData[]) =>
+          raw
+            ? tfServingAnswerText(outputs, input.columnar, String(loaded.manifest.version))
+            : JSON.stringify(encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k }));
+        const form = { answered: answeredOf, body: bodyOf, model: loaded.name, fewer };
+        const outputs = await predict(loaded, input, answerCheckedAhead(timed(services, time), limit, form));
+        const answered = answeredOf(outputs);
+        const rows = outputs[0]?.shape[0] ?? 1;
+        checkOutputAnswer(answered, rows, limit, services.limits.budget, { fewer });
         const answer = encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k });
         // Plain arrays are written as tensorflow_model_server writes them (its floats, NaN); labelled answers are ours.
         return {
@@ -148,7 +148,7 @@ export const routes: Implementations<typeof predictRoutes> = {
         const rows = tensors[0]?.shape[0] ?? 1;
         // One instance's model input too large as JSON: fewer instances cannot help; an image is seen as a PNG.
         const oneRow = `one instance's model input alone is too large as JSON${loaded.manifest.transforms.input?.kind === 'image' ? '; ask for it as a PNG (?format=png), as the model sees it' : ''}`;
-        checkOutputAnswer(tensors, rows, answerLimitFor(request), services.limits.budget, 'instances', undefined, oneRow);
+        checkOutputAnswer(tensors, rows, answerLimitFor(request), services.limits.budget, { oneRow });
         return {
           body: { model_name: loaded.name, model_version: String(loaded.version), outputs: oipTensors(tensors, loaded.manifest.signature.inputs) },
           tooLargeAdvice: (bytes: number) => (rows > 1 ? rowsThatFit(bytes, rows, MAX_BODY_BYTES) : undefined) ?? oneRow,

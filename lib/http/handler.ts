@@ -47,13 +47,14 @@ function oversized(result: HttpResult): number | undefined {
 
 /**
  * An answer over Lambda's limit would reach the client as API Gateway's bare 5xx: a 413 says what to
- * do, including, for a client that did not take one, asking for a compressed answer.
+ * do, including, for a client that did not take one, asking for a compressed answer. `about`: the
+ * size is extrapolated from the answer's first rows (predict's, api/answerAhead.ts).
  */
-function tooLarge(bytes: number, couldCompress: boolean, reply: Pick<Reply, 'noun' | 'tooLargeAdvice'>): PayloadTooLargeError {
+export function answerTooLarge(bytes: number, couldCompress: boolean, reply: Pick<Reply, 'noun' | 'tooLargeAdvice'>, about = false): PayloadTooLargeError {
   const advice = reply.tooLargeAdvice?.(bytes) ?? `ask for less in one request (fewer ${reply.noun ?? 'instances'}, shorter texts, fewer outputs)`;
   const [answer, most] = megabytesOver(bytes, MAX_BODY_BYTES);
   return new PayloadTooLargeError(
-    `the answer would be ${answer}, over the ${most} a Lambda function can return: ${advice}${couldCompress ? ', or ask for a compressed answer (Accept-Encoding: gzip)' : ''}`,
+    `the answer would be ${about ? 'about ' : ''}${answer}, over the ${most} a Lambda function can return: ${advice}${couldCompress ? ', or ask for a compressed answer (Accept-Encoding: gzip)' : ''}`,
   );
 }
 
@@ -105,7 +106,7 @@ export function httpHandler(routes: Route[]): HttpHandler {
     const bytes = oversized(result);
     if (bytes !== undefined) {
       logger.warn('answer over the payload limit', { route: routeName, bytes, contentEncoding: result.headers['content-encoding'] });
-      result = encode(request, errorReply(tooLarge(bytes, compresses(request) && chosenCoding(acceptEncoding) === undefined, reply), requestId), requestId);
+      result = encode(request, errorReply(answerTooLarge(bytes, compresses(request) && chosenCoding(acceptEncoding) === undefined, reply), requestId), requestId);
     }
     // HEAD: the GET's status and headers, no body (the compressed one's headers too, as a GET would get them).
     if (request?.method === 'HEAD') result = { ...result, body: request.source === 'direct' ? undefined : '', isBase64Encoded: false };

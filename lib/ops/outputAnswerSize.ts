@@ -102,35 +102,47 @@ export function rowsThatFit(bytes: number, rows: number, limitBytes: number, nou
   return fit >= 1 ? `at most ${fit} of these ${rows} ${noun} fit: send ${fit === 1 ? 'one' : fit} at a time` : undefined;
 }
 
+/** How checkOutputAnswer words its 413 and which rows it judges. */
+export interface AnswerCheck {
+  /** The request's word for its rows (TF Serving's :classify and :regress send "examples"). */
+  noun?: string;
+  /** How a client asks for fewer outputs on this route. */
+  fewer?: string;
+  /** What one row too large can do on this route, where oneRowAdvice's (binary outputs, batch scoring) do not apply (/preprocess). */
+  oneRow?: string;
+  /**
+   * The rows the answer will hold, when `outputs` are the first chunk's (`rows` of them) and the
+   * rest have not run: an output whose shape the model leaves open is only known once a row has
+   * run, and an upscaler's 200 images ran for seconds before their answer was found to be 50 times
+   * too large. Default: `rows`.
+   */
+  ofRows?: number;
+}
+
 /**
  * A 413 before the answer of `rows` instances is built, when it cannot be returned within `limit`
  * (its least size is past it) or its building would not fit the memory `budget` gives: the budget's
  * safety margin holds an answer of `limit.bytes` being built, as any answer sent; past that, each
  * byte of its JSON takes BUILT_BYTES_PER_ANSWER_BYTE. The 413 names how many instances fit, in the
- * request's word for them (`noun`: TF Serving's :classify and :regress send "examples").
+ * request's word for them. Judged from the first chunk's outputs (`ofRows`), each row is taken at
+ * their average share.
  */
-export function checkOutputAnswer(
-  outputs: AnswerOutput[],
-  rows: number,
-  limit: AnswerLimit,
-  budget: MemoryBudget,
-  noun = 'instances',
-  fewer = FEWER_OUTPUTS,
-  /** What one row too large can do on this route, where oneRowAdvice's (binary outputs, batch scoring) do not apply (/preprocess). */
-  oneRow?: string,
-): void {
-  const quick = outputs.reduce((sum, o) => sum + o.data.length * (o.binary ? 6 : 28 + (o.extraPerValue ?? 0)), FIXED_BYTES);
+export function checkOutputAnswer(outputs: AnswerOutput[], rows: number, limit: AnswerLimit, budget: MemoryBudget, check: AnswerCheck = {}): void {
+  const { noun = 'instances', fewer = FEWER_OUTPUTS, oneRow, ofRows = rows } = check;
+  const scale = ofRows / Math.max(1, rows);
+  const quick = outputs.reduce((sum, o) => sum + o.data.length * (o.binary ? 6 : 28 + (o.extraPerValue ?? 0)), 0) * scale + FIXED_BYTES;
   if (quick <= limit.bytes && !outputs.some((o) => typeof o.data[0] === 'string')) return;
-  const { least, most } = bounds(outputs);
+  const measured = bounds(outputs);
+  const [least, most] = [measured.least, measured.most].map((bytes) => (bytes - FIXED_BYTES) * scale + FIXED_BYTES);
   if (most <= limit.bytes) return;
-  const perRow = (most - FIXED_BYTES) / Math.max(1, rows);
+  const perRow = (most - FIXED_BYTES) / Math.max(1, ofRows);
   // Fewer outputs is advice only where the answer carries more than one.
   const fewerOutputs = outputs.length > 1 ? ` (or ${fewer})` : '';
   // `why`: the response's limit (what one row's answer holds is said then), or the memory building it takes.
   const fitting = (bytes: number, why: 'limit' | 'memory' = 'limit') => {
-    const fit = Math.min(rows, Math.floor((bytes - FIXED_BYTES) / perRow));
+    const fit = Math.min(ofRows, Math.floor((bytes - FIXED_BYTES) / perRow));
     return fit > 0
-      ? `at most ${fit} of these ${rows} ${noun} fit: send ${fit === 1 ? 'one' : fit} at a time${fewerOutputs}`
+      ? `at most ${fit} of these ${ofRows} ${noun} fit: send ${fit === 1 ? 'one' : fit} at a time${fewerOutputs}`
       : `not even one ${singular(noun)} fits${why === 'limit' ? `: ${oneRow ?? oneRowAdvice(outputs, rows, limit.bytes, noun, undefined, fewer)}` : fewerOutputs}`;
   };
   const otherwise = limit.otherwise ? `, or ${limit.otherwise}` : '';

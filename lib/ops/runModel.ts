@@ -314,6 +314,9 @@ export async function runModel(loaded: LoadedModel, requestInputs: TensorData[],
   const chunks: Chunk[] = [];
   try {
     await inChunks(plan, async (from, to) => {
+      // The answer's size, judged from the first chunk before the next runs: here, not at the first
+      // chunk's end, which may be inside its measurement (runtime/memory.ts measureRow).
+      if (from > 0 && chunks.length === 1) limits.firstOutputs?.(chunks[0].outputs, chunks[0].rows, rows);
       const part = from === 0 && to === rows ? inputs : inputs.map((t, i) => (batched[i] ? sliceRows(t, from, to) : t));
       const short = batch !== undefined && to - from < batch;
       const outputs = await runChunk(loaded, short ? part.map((t, i) => (batched[i] ? padRows(t, batch) : t)) : part);

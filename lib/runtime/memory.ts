@@ -23,6 +23,7 @@ import { bytesFreedWithin } from './backend.js';
 import { bytesOutsideTensors, collectBeforeRefusing, roomAPassMayLose, tensorRoomHeldSinceEarlierRequests, warmUpAhead } from './footprint.js';
 import { MeasuredCosts } from './measuredCosts.js';
 import { checkScaledRowFits, Pace, type TimeLimit } from './timeLimit.js';
+import type { TensorData } from '../tensors/data.js';
 
 /**
  * What a request still makes outside tensors once its work is planned, above the measured RSS:
@@ -458,6 +459,12 @@ export interface RunLimits {
   time?: TimeLimit;
   /** Told after each chunk of a pass (modelctl shows it; the functions do not ask). */
   progress?: Progress;
+  /**
+   * Told a forward pass's first chunk's outputs (`rows` of the pass's `ofRows`) before the next
+   * chunk runs: predict judges its answer's size from them (ops/outputAnswerSize.ts), and throws
+   * to stop the pass.
+   */
+  firstOutputs?: (outputs: TensorData[], rows: number, ofRows: number) => void;
 }
 
 /** Limits for tools and tests outside a Lambda: MAX_BATCH rows, the budget of a 2048 MB function. */
