@@ -14,12 +14,12 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DAMAGED_VERSION, IntegrityError, ServiceError } from '../../lib/errors.js';
+import { BadRequestError, DAMAGED_VERSION, IntegrityError, ServiceError, UnavailableError } from '../../lib/errors.js';
 import { pathToFileURL } from 'node:url';
 import { batch } from '../../cli/commands/batch.js';
 import { outputsFor, parseInputKey, shardOutputsFor, type ShardOutputs } from '../../lib/batch/paths.js';
 import { joinRanges } from '../../lib/batch/shard/join.js';
-import { runLocally, type LocalRunOptions } from '../../lib/batch/shard/local.js';
+import { failureKind, runLocally, type LocalRunOptions } from '../../lib/batch/shard/local.js';
 import { planRanges } from '../../lib/batch/shard/plan.js';
 import { scoreRange } from '../../lib/batch/shard/range.js';
 import { buildWorker } from '../../cli/workerBundle.js';
@@ -603,4 +603,69 @@ describe('CSVs whose quotes a planner could misread: cut at every range size fro
     await expect(batch(app.services, path.join(dir, 'mac.csv'), { model: 'iris', workers: '1', out, rangeBytes: '1' })).rejects.toThrow(/CR-only line breaks/);
     expect(JSON.parse(await readFile(path.join(out, 'mac.csv.manifest.json'), 'utf8'))).toMatchObject({ status: 'failed', error: expect.stringMatching(/CR-only line breaks/) });
   }, 120_000);
+});
+
+describe('a range the store fails (a dropped connection past the SDK retries) is tried again after a pause, as Step Functions retries it', () => {
+  /** Workers whose range 1 is answered `failed` by the store `times` times (counted in a file), the rest scored by real workers. */
+  async function storeFailingWorker(times: number) {
+    const worker = await buildWorker(path.resolve('cli/batchWorker.ts'), path.resolve('.'));
+    const counter = path.join(dir, `store-failures-${randomUUID()}`);
+    const script = path.join(dir, `store-failing-worker-${randomUUID()}.mjs`);
+    await writeFile(
+      script,
+      [
+        "import { existsSync, readFileSync, writeFileSync } from 'node:fs';",
+        'const on = process.on.bind(process);',
+        "process.on = (event, handler) => on(event, event !== 'message' ? handler : (task) => {",
+        "  const failed = existsSync(process.env.COUNTER) ? Number(readFileSync(process.env.COUNTER, 'utf8')) : 0;",
+        '  if (task.range.index !== 1 || failed >= Number(process.env.TIMES)) return handler(task);',
+        '  writeFileSync(process.env.COUNTER, String(failed + 1));',
+        "  process.send({ type: 'failed', index: 1, error: 'socket hang up', kind: 'store' });",
+        '});',
+        'await import(process.env.REAL_WORKER);',
+      ].join('\n'),
+    );
+    const env = { ...process.env, COUNTER: counter, TIMES: String(times), REAL_WORKER: pathToFileURL(worker.script).href, MODEL_STORE_URI: 'file://models' };
+    const failures = async () => Number(await readFile(counter, 'utf8'));
+    return { script, env, failures, remove: () => worker.remove() };
+  }
+
+  it('failed twice, then scored: the outputs of the run through one function', async () => {
+    const worker = await storeFailingWorker(2);
+    const { options, out } = await localRun();
+    try {
+      const manifest = await runLocally({ ...options, workers: 2, workerScript: worker.script, env: worker.env });
+      const reference = await single('flowers.csv', await readFile(path.join(dir, 'flowers.csv'), 'utf8'));
+      expect(await worker.failures()).toBe(2);
+      expect(manifest.status).toBe('succeeded');
+      expect(await readFile(path.join(out, 'flowers.csv.predictions.csv'))).toEqual(reference.predictions);
+      expect(await readFile(path.join(out, 'flowers.csv.errors.jsonl'))).toEqual(reference.errors);
+      expect(manifest.rows).toEqual(reference.rows);
+    } finally {
+      await worker.remove();
+    }
+  }, 120_000);
+
+  it('failed every time: the run fails after 3 attempts, saying a rerun resumes', async () => {
+    const worker = await storeFailingWorker(99);
+    const { options } = await localRun();
+    try {
+      const run = runLocally({ ...options, workers: 2, workerScript: worker.script, env: worker.env });
+      await expect(run).rejects.toThrow(/^range 1: the store failed 3 time\(s\) \(socket hang up\); run the same command again: it resumes/);
+      expect(await worker.failures()).toBe(3);
+    } finally {
+      await worker.remove();
+    }
+  }, 120_000);
+});
+
+it('what a worker reports as the store failing (tried again) and as not (the run fails)', () => {
+  const sdk = (name: string, status: number) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+  expect(failureKind(sdk('SlowDown', 503))).toBe('store');
+  expect(failureKind(sdk('InternalError', 500))).toBe('store');
+  expect(failureKind(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' }))).toBe('store');
+  expect(failureKind(new UnavailableError('the model store could not be read'))).toBe('store');
+  expect(failureKind(sdk('AccessDenied', 403))).toBe('internal');
+  expect(failureKind(new Error('a bug'))).toBe('internal');
+  expect(failureKind(new BadRequestError('a bad row'))).toBe('client');
 });

@@ -15,7 +15,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { ModelLoader } from '../../loader/index.js';
 import type { ModelRef } from '../../registry/index.js';
-import { BadRequestError, IntegrityError, ServiceError } from '../../errors.js';
+import { BadRequestError, IntegrityError, isStoreFailure, isStoreRefusal, ServiceError, UnavailableError } from '../../errors.js';
 import { shardOutputsFor, type BatchInput, type BatchOutputs, type ShardOutputs } from '../paths.js';
 import type { BatchIO } from '../run.js';
 import type { BatchManifest } from '../state.js';
@@ -53,15 +53,26 @@ export type WorkerMessage =
  * through one function would (run.ts's recordFailure): the file's fault in its own words, a damaged
  * model version as such, anything else as internal.
  */
-export type FailureKind = 'client' | 'damaged' | 'internal';
+export type FailureKind = 'client' | 'damaged' | 'store' | 'internal';
 
+/**
+ * 'store': the store failed in a way that may pass (a dropped connection, a 5xx, throttling past
+ * the SDK's own retries; a model that could not be loaded for it), which the range is tried again
+ * for, as Step Functions retries a range task in AWS; a refusal (access denied) stays 'internal'.
+ */
 export function failureKind(error: unknown): FailureKind {
   if (error instanceof IntegrityError) return 'damaged';
-  return error instanceof ServiceError && error.statusCode < 500 ? 'client' : 'internal';
+  if (error instanceof ServiceError && error.statusCode < 500) return 'client';
+  if (error instanceof UnavailableError || (isStoreFailure(error) && !isStoreRefusal(error))) return 'store';
+  return 'internal';
 }
 
-function failureOf(message: { index: number; error: string; kind: FailureKind; publicMessage?: string }): Error {
+function failureOf(message: { index: number; error: string; kind: FailureKind; publicMessage?: string }, tries: number): Error {
   if (message.kind === 'client') return new BadRequestError(message.error);
+  if (message.kind === 'store') {
+    const failed = `range ${message.index}: the store failed ${tries} time(s) (${message.error})`;
+    return new RangeFailedError(`${failed}; run the same command again: it resumes, keeping the ranges scored`);
+  }
   // A damaged version or alias: the failed manifest says it in the words a client reads (cli/batchWorker.ts sends them).
   if (message.kind === 'damaged') return new IntegrityError(`range ${message.index}: ${message.error}`, { publicMessage: message.publicMessage });
   return new ServiceError(`range ${message.index}: ${message.error}`);
@@ -104,6 +115,9 @@ export interface LocalRunOptions {
 
 /** The range function's timeout in AWS (serverless.yml's batchRange). */
 export const DEFAULT_RANGE_TIMEOUT_MS = 900_000;
+
+/** The pause before a range the store failed is tried again, times its attempts so far. */
+const STORE_RETRY_MS = 1000;
 
 /**
  * How many times a range is tried before the run fails: a range whose worker dies or runs out of
@@ -313,7 +327,21 @@ async function scoreAndJoin(options: LocalRunOptions, outputs: ShardOutputs, sou
           } else void next();
         } else {
           busy.delete(child);
-          fail(failureOf(message));
+          const range = current;
+          const tries = attempts.get(message.index) ?? 0;
+          current = undefined;
+          if (message.kind === 'store' && range && tries < RANGE_ATTEMPTS && !failed) {
+            // The store blinked: the range goes back to the queue after a pause, and this worker,
+            // whose TF.js is sound, takes it (or another range) then. Its parts are written again.
+            setTimeout(() => {
+              queue?.unshift(range);
+              // Gone meanwhile (its exit found no range to give back): a new worker takes it.
+              if (child.connected) void next();
+              else if (!failed && !options.signal?.aborted) spawn();
+            }, STORE_RETRY_MS * tries);
+            return;
+          }
+          fail(failureOf(message, tries));
           child.kill();
         }
       });
