@@ -22,7 +22,7 @@ import {
   instanceFromRecord,
   instancesPerChunk,
   missingColumnProblem,
-  recordColumnOf,
+  recordColumnNamed,
 } from '../inputs/encode.js';
 import { predict } from '../ops/predict.js';
 import { checkInputs, chunkPassNeed } from '../ops/runModel.js';
@@ -104,7 +104,7 @@ async function instanceProblem(loaded: LoadedModel, instance: unknown, budget: E
 /** What is wrong with one CSV record for this model, in the words the error file uses; undefined when nothing is. */
 export async function csvRecordProblem(loaded: LoadedModel, values: Record<string, unknown>, budget: EncodeBudget): Promise<string | undefined> {
   const problem = await instanceProblem(loaded, instanceFromCsv(loaded.manifest, values), budget);
-  return problem === undefined ? undefined : inColumn(recordColumnOf(loaded.manifest, values), problem);
+  return problem === undefined ? undefined : inColumn(recordColumnNamed(loaded.manifest, values), problem);
 }
 
 /** Rows of one form: scored together, or when refused, the bad ones found alone and the good ones scored together. */
@@ -170,7 +170,7 @@ export async function scoreRows(loaded: LoadedModel, rows: BatchRow[], fromCsv: 
   // A row's own problem names the column its instance is in; a missing column's says so already.
   for (const [i, result] of results.entries()) {
     if (result.error === undefined || result.error === NON_FINITE_OUTPUT || instances[i] === undefined) continue;
-    result.error = inColumn(recordColumnOf(manifest, result.row.values), result.error);
+    result.error = inColumn(recordColumnNamed(manifest, result.row.values), result.error);
   }
   return results;
 }

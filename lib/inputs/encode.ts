@@ -437,6 +437,19 @@ export function recordColumnOf(model: ModelInputs, record: Record<string, unknow
 }
 
 /**
+ * recordColumnOf's column as a batch row's error names it: one read only as the row's only column
+ * says so, with the columns the kind is read from ("id: not a PNG or JPEG image" left a user with
+ * a row of an id alone looking for what was wrong with their id).
+ */
+export function recordColumnNamed(model: ModelInputs, record: Record<string, unknown>, ignore: readonly string[] = []): string | undefined {
+  const column = recordColumnOf(model, record, ignore);
+  const natural = inputKindOf(model);
+  const names = natural?.kind.recordColumns;
+  if (column === undefined || column === 'instance' || !natural || !names || names.includes(column)) return column;
+  return `${column} (the row's only column, so read as the ${natural.kind.kind}: it is read from column ${names.join(' or ')} when there is one)`;
+}
+
+/**
  * Why a record holds no instance, for a kind read from one column: none of its names, and more
  * than one column (an id beside the image). Undefined when it holds one, or the kind reads several.
  */

@@ -91,3 +91,20 @@ describe('modelctl batch with JPEG and PNG rows: the outputs of the run through 
     expect(written.manifest.rows).toEqual(reference.rows);
   }, 180_000);
 });
+
+it('a row whose only field is not an image says it was read as the image for want of an image column, and which columns those are', async () => {
+  const png = (await readFile('examples/seven.png')).toString('base64');
+  const key = 'batch/input/digits/ids.jsonl';
+  await store.put(key, `${JSON.stringify({ id: 'nofield' })}\n${JSON.stringify({ image: png })}\n${JSON.stringify({ id: 'x', image: 'not base64 png' })}\n`);
+  const outcome = await scoreObject(store, app.services.loader, key, oneInvocation(64));
+  expect(outcome.status).toBe('succeeded');
+  const errors = Buffer.from(await store.get('batch/output/digits/ids.jsonl.errors.jsonl'))
+    .toString()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  expect(errors.map((e) => e.line)).toEqual([1, 3]);
+  expect(errors[0].error).toMatch(/^id \(the row's only column, so read as the image: it is read from column image or b64 when there is one\): .*not a PNG or JPEG image/);
+  // A row with an image column names that column alone.
+  expect(errors[1].error).toMatch(/^image: /);
+});
