@@ -73,7 +73,9 @@ interface Reserve {
  * past its room; served again, the same request peaked at 242 to 246 MiB (229 fresh).
  */
 function overheld(ceiling: number): number {
-  return Math.max(0, tensorRoomHeldSinceEarlierRequests() - ceiling);
+  // A reserve larger than the function leaves no room for tensors (a ceiling below 0): what the
+  // heap holds is then over that room by itself, not by more.
+  return Math.max(0, tensorRoomHeldSinceEarlierRequests() - Math.max(0, ceiling));
 }
 
 export class MemoryBudget {

@@ -12,8 +12,20 @@
  */
 const KEEP_SERVING = '--unhandled-rejections=warn';
 
+/**
+ * serverless offline runs every function as a worker thread of its own process, and V8's flags are
+ * the process's: serverless.yml's NODE_OPTIONS (--expose-gc) reaches a function's environment, not
+ * its thread, which then had no gc(). The memory budget collects a request's garbage before it
+ * refuses one (runtime/footprint.ts), and without gc() a 256 MB function counted the garbage of its
+ * earlier requests as held until it refused even one row, until serverless offline ended the idle
+ * thread a minute later (V8 collects fully only near its own heap limit, 4 GB).
+ */
+const COLLECTS = '--expose-gc';
+
 export function offlineEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const options = env.NODE_OPTIONS ?? '';
+  let options = env.NODE_OPTIONS ?? '';
   // A mode the caller chose (e.g. strict, to debug one) is theirs to keep.
-  return { ...env, NODE_OPTIONS: options.includes('--unhandled-rejections') ? options : `${options} ${KEEP_SERVING}`.trim() };
+  if (!options.includes('--unhandled-rejections')) options = `${options} ${KEEP_SERVING}`;
+  if (!options.split(/\s+/).includes(COLLECTS)) options = `${options} ${COLLECTS}`;
+  return { ...env, NODE_OPTIONS: options.trim() };
 }

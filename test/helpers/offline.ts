@@ -35,10 +35,10 @@ export interface Offline {
   output(): string;
 }
 
-export async function startOffline(env: Record<string, string> = {}, timeoutMs = 90_000): Promise<Offline> {
+export async function startOffline(env: Record<string, string> = {}, timeoutMs = 90_000, args: string[] = []): Promise<Offline> {
   const [httpPort, lambdaPort] = await freePorts(2);
   const bin = path.resolve('node_modules/.bin/serverless');
-  const child: ChildProcess = spawn(bin, ['offline', 'start', '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort)], {
+  const child: ChildProcess = spawn(bin, ['offline', 'start', '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort), ...args], {
     cwd: path.resolve('.'),
     // As npm start runs it (offlineEnv): a background invocation that throws does not end the server.
     env: offlineEnv({ ...process.env, POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'WARN', LAMBDA_ENDPOINT: `http://127.0.0.1:${lambdaPort}`, ...env }),
