@@ -157,7 +157,7 @@ export async function measureShardedBatch(options: { quick?: boolean } = {}): Pr
         phases,
       });
       if (workers === 2) {
-        // The second starts a moment later: each run names its worker bundle by pid and millisecond (cli/workerBundle.ts).
+        // Two whole runs at once, each into its own folder (a run holds its --out: lib/batch/shard/local.ts).
         const pair = await Promise.all([oneWorkerRun(), new Promise((resolve) => setTimeout(resolve, 20)).then(oneWorkerRun)]);
         const alone = runs.find((run) => run.round === roundIndex && run.workers === 1)?.seconds ?? Number.NaN;
         independentPairs.push({ seconds: pair.map((t) => round(t, 2)), speedup: round((2 * alone) / Math.max(...pair), 2) });

@@ -8,6 +8,7 @@
  * packages stay requires that node resolves, which is why the file is written inside the
  * repository, under node_modules/.cache/modelctl/ (about 0.1 s to build, once a run, removed after it).
  */
+import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
@@ -41,7 +42,9 @@ export function commonjsBundleOptions(urlName: string) {
 export async function buildWorker(entry: string, repoRoot: string): Promise<BuiltWorker> {
   const dir = bundleCacheDir(repoRoot);
   await mkdir(dir, { recursive: true });
-  const script = path.join(dir, `batchWorker-${process.pid}-${Date.now()}.cjs`);
+  // Its own name: two runs in one process within a millisecond (tests, the bench) shared one, and
+  // the first to end removed the other's workers' program.
+  const script = path.join(dir, `batchWorker-${process.pid}-${randomUUID()}.cjs`);
   await build({ ...commonjsBundleOptions('__moduleUrl'), entryPoints: [entry], outfile: script });
   return { script, remove: () => rm(script, { force: true }) };
 }

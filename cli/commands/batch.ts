@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatOfName, outputsFor, type BatchInput } from '../../lib/batch/paths.js';
-import { runLocally, type LocalRunOptions } from '../../lib/batch/shard/local.js';
+import { letGoOfRun, runLocally, type LocalRunOptions } from '../../lib/batch/shard/local.js';
 import type { BatchManifest } from '../../lib/batch/state.js';
 import { batchWorkerNodeFlags, FUNCTION_PROCESS_ENV } from '../../lib/runtime/processEnv.js';
 import type { Services } from '../../lib/services.js';
@@ -74,7 +74,9 @@ export async function batch(services: Services, file: string, options: BatchComm
   const interrupted = (signal: NodeJS.Signals) => {
     process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
     interruption.abort();
-    void stopOn(signal, worker.remove, options.out, input);
+    const outputs = outputsFor(input, '');
+    const letGo = () => letGoOfRun(services.openStore(outputUri), outputs);
+    void stopOn(signal, async () => Promise.all([worker.remove(), letGo()]).then(() => undefined), options.out, input);
   };
   process.on('SIGINT', interrupted).on('SIGTERM', interrupted);
   try {
@@ -108,12 +110,13 @@ export async function batch(services: Services, file: string, options: BatchComm
 
 /**
  * Ctrl-C or SIGTERM mid-run: the run ends now, by that signal (exit status 128 + its number), its
- * worker bundle removed (it was left in node_modules/.cache); the workers, cut off from this
+ * worker bundle removed (it was left in node_modules/.cache) and its claim on the outputs let go
+ * (the same command resumes at once); the workers, cut off from this
  * process, stop themselves (cli/batchWorker.ts). What the finished ranges wrote stays in --out for
  * the next run to reuse.
  */
-async function stopOn(signal: NodeJS.Signals, removeWorker: () => Promise<void>, out: string, input: BatchInput): Promise<void> {
-  await removeWorker().catch(() => undefined);
+async function stopOn(signal: NodeJS.Signals, cleanUp: () => Promise<void>, out: string, input: BatchInput): Promise<void> {
+  await cleanUp().catch(() => undefined);
   console.error(`modelctl: interrupted (${signal}): the ranges scored so far are kept in ${out} (${input.relative}.parts/), which the same command reuses`);
   process.kill(process.pid, signal);
 }

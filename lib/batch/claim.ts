@@ -62,3 +62,38 @@ async function take(store: ObjectStore, key: string, claim: Claim): Promise<bool
   }
   return false;
 }
+
+/** The claim at `key` while another holds it (its holder and until when), or undefined. */
+export async function heldBy(store: ObjectStore, key: string): Promise<Claim | undefined> {
+  const current = await getJsonVersioned<Claim>(store, key);
+  return current && Date.parse(current.value.until) > Date.now() ? current.value : undefined;
+}
+
+/**
+ * Runs `work` holding the claim at `key` for work of no known length (a `modelctl batch` run):
+ * taken for `leaseMs` and renewed every third of it while the work runs, so that a holder that
+ * died (killed, its machine off) holds it `leaseMs` at most; let go at the end, whether the work
+ * succeeded or threw. When another holds it, does nothing.
+ */
+export async function whileClaimed<T>(store: ObjectStore, key: string, holder: string, leaseMs: number, work: () => Promise<T>): Promise<Claimed<T>> {
+  const lease = () => ({ holder, until: new Date(Date.now() + leaseMs).toISOString() });
+  if (!(await take(store, key, lease()))) return { held: false };
+  const renewal = setInterval(() => {
+    // A renewal the store refused now is tried again at the next; the lease outlasts two of them.
+    void renew(store, key, holder, lease()).catch(() => undefined);
+  }, leaseMs / 3);
+  renewal.unref();
+  try {
+    return { held: true, value: await work() };
+  } finally {
+    clearInterval(renewal);
+    await store.delete(key).catch(() => undefined);
+  }
+}
+
+/** The claim moved on to a later time, by a replace-only write of the version read, while this holder has it. */
+async function renew(store: ObjectStore, key: string, holder: string, claim: Claim): Promise<void> {
+  const current = await getJsonVersioned<Claim>(store, key);
+  if (current?.value.holder !== holder) return;
+  await store.put(key, JSON.stringify(claim), { ifMatch: current.etag, contentType: 'application/json' });
+}

@@ -35,6 +35,8 @@ export interface BatchOutputs {
   runsPrefix: string;
   /** The claim a run holds while it publishes the outputs of one version of the source (run.ts publishOnce, claim.ts). */
   publication(etag: string): string;
+  /** The claim a `modelctl batch` run holds while it writes these outputs (shard/local.ts): beside them, as no cleanup of the parts may remove it. */
+  running: string;
 }
 
 /**
@@ -98,6 +100,7 @@ export function outputsFor(input: BatchInput, prefix = OUTPUT_PREFIX): BatchOutp
     shardsPrefix: `${base}.parts/`,
     runsPrefix: `${base}.runs/`,
     publication: (etag) => `${base}.runs/${versionSegment(etag)}.publishing.json`,
+    running: `${base}.running.json`,
   };
 }
 

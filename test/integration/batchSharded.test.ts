@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BadRequestError, DAMAGED_VERSION, IntegrityError, ServiceError, UnavailableError } from '../../lib/errors.js';
+import { BadRequestError, ConflictError, DAMAGED_VERSION, IntegrityError, ServiceError, UnavailableError } from '../../lib/errors.js';
 import { pathToFileURL } from 'node:url';
 import { batch } from '../../cli/commands/batch.js';
 import { outputsFor, parseInputKey, shardOutputsFor, type ShardOutputs } from '../../lib/batch/paths.js';
@@ -669,3 +669,26 @@ it('what a worker reports as the store failing (tried again) and as not (the run
   expect(failureKind(new Error('a bug'))).toBe('internal');
   expect(failureKind(new BadRequestError('a bad row'))).toBe('client');
 });
+
+it('two runs into the same --out at once: one scores, the other is refused naming the run that holds it, and the outputs are those of one run', async () => {
+  const out = await mkdtemp(path.join(tmpdir(), 'sharded-out-'));
+  const reference = await single('flowers.csv', await readFile(path.join(dir, 'flowers.csv'), 'utf8'));
+  const runs = await Promise.allSettled([sharded('flowers.csv', 2, undefined, undefined, '12000', out), sharded('flowers.csv', 2, undefined, undefined, '12000', out)]);
+  const [won, lost] = runs[0].status === 'fulfilled' ? runs : [runs[1], runs[0]];
+  expect(won.status).toBe('fulfilled');
+  expect(lost.status).toBe('rejected');
+  const refusal = (lost as PromiseRejectedResult).reason;
+  expect(refusal).toBeInstanceOf(ConflictError);
+  expect(refusal.message).toMatch(
+    new RegExp(
+      `^another run is writing the outputs of flowers\\.csv in file://.* \\(modelctl batch, process ${process.pid} on .*, started .*; held until .* unless it renews\\): wait for it to end, or write into another --out$`,
+    ),
+  );
+  const run = (won as PromiseFulfilledResult<Awaited<ReturnType<typeof sharded>>>).value;
+  expect(run.manifest.status).toBe('succeeded');
+  expect(run.predictions.equals(reference.predictions)).toBe(true);
+  expect(run.errors.equals(reference.errors)).toBe(true);
+  // The claim let go with the run: nothing but the outputs, and a run now goes ahead.
+  expect(run.outFolder).toEqual(outputNames('flowers.csv'));
+  expect((await sharded('flowers.csv', 1, undefined, undefined, '12000', out)).manifest.status).toBe('succeeded');
+}, 180_000);

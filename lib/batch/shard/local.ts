@@ -13,13 +13,15 @@
  * the run ends, succeeded or failed.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { hostname } from 'node:os';
+import { heldBy, whileClaimed } from '../claim.js';
 import type { ModelLoader } from '../../loader/index.js';
 import type { ModelRef } from '../../registry/index.js';
-import { BadRequestError, IntegrityError, isStoreFailure, isStoreRefusal, ServiceError, UnavailableError } from '../../errors.js';
+import { BadRequestError, ConflictError, IntegrityError, isStoreFailure, isStoreRefusal, ServiceError, UnavailableError } from '../../errors.js';
 import { shardOutputsFor, type BatchInput, type BatchOutputs, type ShardOutputs } from '../paths.js';
 import type { BatchIO } from '../run.js';
 import type { BatchManifest } from '../state.js';
-import { versionOf, type ObjectInfo } from '../../store/index.js';
+import { type ObjectInfo, type ObjectStore, versionOf } from '../../store/index.js';
 import { failShardedRun } from './fail.js';
 import { joinRanges } from './join.js';
 import { planRanges, type ShardPlan, type ShardRange } from './plan.js';
@@ -149,19 +151,49 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
   if (!source) throw new BadRequestError(`no file ${input.key} in ${options.sourceUri}`);
   const etag = versionOf(source);
   const outputs = shardOutputsFor(options.outputs, etag);
-  const run: LocalRun = {};
-  try {
-    return await scoreAndJoin(options, outputs, source, started, run);
-  } catch (error) {
-    // As a run through one function ends: a failed manifest naming the problem, and no parts left
-    // (once the planning pass and the join have stopped writing). A failure of the cleanup does not hide the cause.
-    await run.planning?.catch(() => undefined);
-    await run.joining?.catch(() => undefined);
-    await abandonWrites(io, outputs).catch(() => undefined);
-    await abandonOutputWrites(io, outputs).catch(() => undefined);
-    await failShardedRun(io, input, outputs, error, { startedAt: started, etag, plan: run.plan, keepRanges: false }).catch(() => undefined);
-    throw error;
-  }
+  // One run at a time into these outputs: a second would take the first's parts for an interrupted
+  // run's, remove them under its workers and fail the one or the other with an error of a missing part.
+  const claim = options.outputs.running;
+  const holder = `${THIS_PROCESS}, started ${started}`;
+  const claimed = await whileClaimed(io.output, claim, holder, RUN_LEASE_MS, async () => {
+    const run: LocalRun = {};
+    try {
+      return await scoreAndJoin(options, outputs, source, started, run);
+    } catch (error) {
+      // As a run through one function ends: a failed manifest naming the problem, and no parts left
+      // (once the planning pass and the join have stopped writing). A failure of the cleanup does not hide the cause.
+      await run.planning?.catch(() => undefined);
+      await run.joining?.catch(() => undefined);
+      await abandonWrites(io, outputs).catch(() => undefined);
+      await abandonOutputWrites(io, outputs).catch(() => undefined);
+      await failShardedRun(io, input, outputs, error, { startedAt: started, etag, plan: run.plan, keepRanges: false }).catch(() => undefined);
+      throw error;
+    }
+  });
+  if (claimed.held) return claimed.value;
+  const other = await heldBy(io.output, claim);
+  throw new ConflictError(
+    `another run is writing the outputs of ${input.relative} in ${options.outputUri}${other ? ` (${other.holder}; held until ${other.until} unless it renews)` : ''}: wait for it to end, or write into another --out`,
+  );
+}
+
+/**
+ * How long a run holds its outputs without renewing (every third of it): a run killed outright
+ * (SIGKILL, the machine off) keeps a rerun out this long at most. Ctrl-C lets go at once.
+ */
+const RUN_LEASE_MS = 60_000;
+
+/** How a run's claim names this process. */
+const THIS_PROCESS = `modelctl batch, process ${process.pid} on ${hostname()}`;
+
+/**
+ * Lets go of the claim this process holds on `outputs` (runLocally's), for an interrupted run,
+ * which ends by its signal before the claim's own release runs: the same command, run again at
+ * once, resumes rather than wait for the lease.
+ */
+export async function letGoOfRun(store: ObjectStore, outputs: Pick<BatchOutputs, 'running'>): Promise<void> {
+  const holder = await heldBy(store, outputs.running);
+  if (holder?.holder.startsWith(`${THIS_PROCESS},`)) await store.delete(outputs.running);
 }
 
 /** What the run's failure path needs: the plan once known, and the planning pass and the join to wait for. */
