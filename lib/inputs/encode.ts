@@ -429,7 +429,7 @@ export function instanceFromRecord(model: ModelInputs, record: Record<string, un
 }
 
 /** The one column a record's instance is read from (a raw model's `instance`, an image's, a text's), else undefined: a batch row's error names it. */
-export function recordColumnOf(model: ModelInputs, record: Record<string, unknown>, ignore: readonly string[] = []): string | undefined {
+function recordColumnOf(model: ModelInputs, record: Record<string, unknown>, ignore: readonly string[] = []): string | undefined {
   const input = inputKindOf(model);
   if ('instance' in record) return input && readsOwnColumns(input, record) ? undefined : 'instance';
   const names = input?.kind.recordColumns;
