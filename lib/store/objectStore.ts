@@ -3,7 +3,7 @@
  * Keys are relative to the store's root (the S3 prefix or the folder), always with '/' separators.
  */
 import type { Readable } from 'node:stream';
-import { ConflictError, IntegrityError, NotFoundError } from '../errors.js';
+import { ConflictError, IntegrityError, isStoreFailure, isStoreRefusal, NotFoundError } from '../errors.js';
 
 export interface ObjectInfo {
   key: string;
@@ -184,13 +184,28 @@ export async function getJsonVersioned<T = unknown>(store: ObjectStore, key: str
  * bytes: S3's client sends a write again when its answer is lost (a dropped connection, a timeout),
  * and the write that had landed then refuses the retry. For a body no other writer makes (it holds
  * a random id, a time), the same bytes can only be this write's. Any other object there is the
- * ConflictError.
+ * ConflictError. So is a failure of the store (every answer lost, past the client's retries) when
+ * the key holds them: a push whose manifest had landed said it failed, and was pushed again as a
+ * second version.
  */
 export async function putNew(store: ObjectStore, key: string, body: string, options: Pick<PutOptions, 'contentType'> = {}): Promise<void> {
   try {
     await store.put(key, body, { ...options, ifNoneMatch: true });
   } catch (error) {
-    if (!(error instanceof ConflictError) || new TextDecoder().decode(await store.get(key)) !== body) throw error;
+    if (error instanceof ConflictError) {
+      if (new TextDecoder().decode(await store.get(key)) !== body) throw error;
+      return;
+    }
+    if (!isStoreFailure(error) || isStoreRefusal(error) || !(await holds(store, key, body))) throw error;
+  }
+}
+
+/** Whether the key holds these bytes; false when it cannot be read now either. */
+async function holds(store: ObjectStore, key: string, body: string): Promise<boolean> {
+  try {
+    return new TextDecoder().decode(await store.get(key)) === body;
+  } catch {
+    return false;
   }
 }
 

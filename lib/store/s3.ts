@@ -102,6 +102,18 @@ export class S3Store implements ObjectStore {
     return this.prefix + key;
   }
 
+  /**
+   * The error of a call, named with the call and its object (`storeCall`, not enumerable, so not in
+   * a client's answer): "AWS answered InternalError" or "socket hang up" alone left a modelctl user
+   * guessing which of a push's writes failed.
+   */
+  private named(error: unknown, operation: string, key: string): unknown {
+    if (typeof error === 'object' && error !== null && !('storeCall' in error)) {
+      Object.defineProperty(error, 'storeCall', { value: `${operation} ${this.uri}${key}`, enumerable: false });
+    }
+    return error;
+  }
+
   private relative(fullKey: string): string {
     return fullKey.slice(this.prefix.length);
   }
@@ -116,7 +128,7 @@ export class S3Store implements ObjectStore {
       });
     } catch (error) {
       if (isMissing(error)) throw new NotFoundError(`no object ${key}`);
-      throw error;
+      throw this.named(error, 'GetObject', key);
     }
   }
 
@@ -142,7 +154,7 @@ export class S3Store implements ObjectStore {
       // resumes at the object's size): S3 answers 416, where a read from the end has no bytes, as on disk.
       // S3 checks If-Match first, so a replaced object is still a 412.
       if (statusOf(error) === 416) return Readable.from([]);
-      throw error;
+      throw this.named(error, 'GetObject', key);
     }
   }
 
@@ -152,7 +164,7 @@ export class S3Store implements ObjectStore {
       const out = await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
       return { key, size: out.ContentLength ?? 0, etag: out.ETag, lastModified: out.LastModified };
     } catch (error) {
-      if (!isMissing(error)) throw error;
+      if (!isMissing(error)) throw this.named(error, 'HeadObject', key);
       await this.checkBucket(client, sdk);
       return undefined;
     }
@@ -207,7 +219,7 @@ export class S3Store implements ObjectStore {
       if (options.ifMatch !== undefined && (status === 412 || status === 409 || isMissing(error))) {
         throw new ObjectChangedError(key, this.uri, undefined, options.ifMatch);
       }
-      throw error;
+      throw this.named(error, 'PutObject', key);
     }
   }
 
@@ -227,7 +239,7 @@ export class S3Store implements ObjectStore {
       await upload.done();
     } catch (error) {
       if (upload.uploadId) await this.abortUpload(key, upload.uploadId);
-      throw error;
+      throw this.named(error, 'PutObject', key);
     }
   }
 
@@ -284,7 +296,7 @@ export class S3Store implements ObjectStore {
       if (UploadId) await this.abortUpload(target, UploadId);
       if ((error as { name?: string }).name === 'NotImplemented' || statusOf(error) === 501)
         throw new ConcatUnsupportedError(`${this.uri} cannot copy parts server-side`, { cause: error });
-      throw error;
+      throw this.named(error, 'CompleteMultipartUpload', target);
     }
   }
 
@@ -297,21 +309,25 @@ export class S3Store implements ObjectStore {
       const status = statusOf(error);
       if (options.ifMatch !== undefined && isMissing(error)) throw new ObjectGoneError(key, this.uri, undefined, options.ifMatch);
       if (options.ifMatch !== undefined && (status === 412 || status === 409)) throw new ObjectChangedError(key, this.uri, undefined, options.ifMatch);
-      throw error;
+      throw this.named(error, 'DeleteObject', key);
     }
   }
 
   async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     const { client, sdk } = await this.s3();
-    const out = await client.send(
-      new sdk.ListObjectsV2Command({
-        Bucket: this.bucket,
-        Prefix: this.key(prefix),
-        Delimiter: options.delimiter,
-        MaxKeys: options.pageSize,
-        ContinuationToken: options.token,
-      }),
-    );
+    const out = await client
+      .send(
+        new sdk.ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.key(prefix),
+          Delimiter: options.delimiter,
+          MaxKeys: options.pageSize,
+          ContinuationToken: options.token,
+        }),
+      )
+      .catch((error: unknown) => {
+        throw this.named(error, 'ListObjectsV2', prefix);
+      });
     // The SDK reads any 200 body as a listing, an empty one when it is not XML (a proxy's or
     // gateway's HTML page): taken as such, every model would look deleted (404). A ListObjectsV2
     // result always names its bucket and says whether it is truncated.

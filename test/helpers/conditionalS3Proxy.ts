@@ -21,9 +21,11 @@ import { keyLocks } from './keyLocks.js';
 /**
  * An S3 error answer; `'html'`: 200 with an HTML page, as a proxy in the way may answer; `'reset'`:
  * the connection dropped before the request reaches the store; `'lost'`: the request is handled (a
- * write lands) and the connection dropped before its answer, as when a network path fails mid-call.
+ * write lands) and the connection dropped before its answer, as when a network path fails mid-call;
+ * `'answer-lost'`: the same for every answer, the proxy's own too (a create-only retry's 412), as
+ * when every reply is cut off.
  */
-type S3Fault = { status: number; code: string; message?: string } | 'html' | 'reset' | 'lost' | BodyFault;
+type S3Fault = { status: number; code: string; message?: string } | 'html' | 'reset' | 'lost' | 'answer-lost' | BodyFault;
 /**
  * Faults of a read's answer, the request handled by s3rver: `'stall'`: no answer at all, the
  * connection left open; `'stall-body'`: the headers and half the body, then silence; `'truncate'`:
@@ -84,7 +86,7 @@ function noSuchKey(res: ServerResponse, resource: string): void {
 
 const SLOW_DOWN: S3Fault = { status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' };
 
-function answerFault(res: ServerResponse, resource: string, fault: Exclude<S3Fault, 'reset' | 'lost' | BodyFault>): void {
+function answerFault(res: ServerResponse, resource: string, fault: Exclude<S3Fault, 'reset' | 'lost' | 'answer-lost' | BodyFault>): void {
   if (fault === 'html') {
     const page = '<html><body>Gateway says hello</body></html>';
     res.writeHead(200, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(page) });
@@ -277,7 +279,13 @@ export async function startConditionalS3Proxy(upstreamEndpoint: string, options:
     }
     if (fault === 'lost')
       res.on('pipe', () => req.socket.destroy()); // handled upstream, the answer dropped
-    else if (fault) {
+    else if (fault === 'answer-lost') {
+      // Handled, and whatever answer comes dropped: upstream's, or the proxy's own (a retry's 412).
+      res.writeHead = () => {
+        req.socket.destroy();
+        return res;
+      };
+    } else if (fault) {
       req.resume();
       answerFault(res, pathname, fault);
       return;

@@ -99,6 +99,16 @@ describe('modelctl push / createVersion', () => {
     });
   }
 
+  it("every answer to the manifest's write lost, past the client's retries: the write had landed, so the push is done, one version, whole", async () => {
+    // It said the push failed ("socket hang up"), and a push again made a second version.
+    const before = await listVersions(store, 'answers-lost').catch(() => []);
+    proxy.fail(writeOf(/answers-lost\/versions\/\d+\/manifest\.json$/), 'answer-lost');
+    const manifest = await pushModelFolder(store, 'models/iris/versions/1', 'answers-lost');
+    proxy.fail(undefined);
+    expect(await listVersions(store, 'answers-lost')).toEqual([...before, manifest.version]);
+    await expectWhole('answers-lost', manifest.version);
+  });
+
   it('AccessDenied on a shard: the push fails, one line and exit 1 from modelctl, no version', async () => {
     const before = await listVersions(store, 'denied').catch(() => []);
     proxy.fail(writeOf(/\.bin$/), { status: 403, code: 'AccessDenied' });
@@ -111,7 +121,8 @@ describe('modelctl push / createVersion', () => {
     proxy.fail(undefined);
     expect(code).toBe(1);
     expect(stderr.trim().split('\n')).toHaveLength(1);
-    expect(stderr).toMatch(/AccessDenied/);
+    // Which write was refused: the call and its object.
+    expect(stderr).toMatch(/AccessDenied: .*\(PutObject s3:\/\/[^ ]+\/denied\/versions\/\d+\/[^ ]+\.bin\)$/m);
     expect(await listVersions(store, 'denied').catch(() => [])).toEqual(before);
   });
 });
