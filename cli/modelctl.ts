@@ -69,7 +69,7 @@ program
   .requiredOption('-n, --name <name>', 'model name')
   .option('-a, --alias <alias>', 'point this alias at the new version')
   .option('--skip-unchanged', 'make no version when the highest one holds the same files and settings (a deploy that pushes on every run); --alias then points at that one')
-  .addOption(new Option('-t, --task <task>', 'guessed from the output activation (softmax, sigmoid: classes) or the labels if omitted').choices(TASKS))
+  .addOption(new Option('-t, --task <task>', 'if omitted: from the labels given, else from the output activation (softmax, sigmoid: classes; linear: regression)').choices(TASKS))
   .addOption(
     new Option(
       '--scores <kind>',
@@ -78,7 +78,7 @@ program
   )
   .option('-l, --labels <labels>', 'comma-separated class labels')
   .option('--output <name>', 'of a model with several outputs, the one that answers, labels, task and scores read (default: its first); the others stay in raw answers')
-  .option('-m, --meta <file>', 'JSON with more manifest fields: transforms, background, metrics, description')
+  .option('-m, --meta <file>', 'JSON with more manifest fields: transforms, background, metrics, description, scores')
   .option('--image <WxHxC>', 'image inputs of this size, e.g. 224x224x3 (1 or 3 channels)')
   .option('--resize <method>', 'image: bilinear | nearest | area (default bilinear)')
   .option('--align-corners', 'image: as tf.image.resizeBilinear alignCorners')
@@ -165,7 +165,7 @@ program
 program
   .command('evaluate <ref>')
   .description('metrics of name, name:version or name@alias on a labelled CSV or JSON Lines file')
-  .requiredOption('-d, --data <file>', 'a local file, or s3://bucket/key')
+  .requiredOption('-d, --data <file>', 'a local file (a path or file:///abs/path), or s3://bucket/key')
   .option('-c, --label-column <name>', 'the column holding the truth', 'label')
   .option('-k, --top-k <k>', 'multiclass: also report top-k accuracy', wholeNumber)
   .option('--threshold <p>', 'binary: decision threshold (default 0.5)', number)
@@ -184,9 +184,13 @@ program
   .option('-t, --target <label|index>', 'the class to explain (default: the predicted one)')
   .option('--steps <n>', 'integratedGradients: path points (default 50)', wholeNumber)
   .option('--baseline <zeros|mean|json>', 'integratedGradients: the reference input')
+  .option('--integration <rule>', 'integratedGradients: gaussLegendre | trapezoid (default gaussLegendre)')
   .option('--n-samples <n>', 'kernelShap: coalitions when more than 10 features vary from the background (default 2048)', wholeNumber)
+  .option('--background <json>', "kernelShap: a JSON array of reference instances (default: the manifest's stored sample)")
+  .option('--patch-size <n>', 'kernelShap on images: side of the square patches (default: 7 patches across)', wholeNumber)
   .option('--samples <n>', 'smoothGrad: noisy copies (default 50)', wholeNumber)
   .option('--noise-level <x>', 'smoothGrad: noise std as a fraction of the value range (default 0.15)', number)
+  .option('--seed <n>', 'smoothGrad and sampled kernelShap: random seed (default 0: reproducible)', wholeNumber)
   .option('--png <file>', 'image models: write the heatmap overlay PNG here')
   .option('-k, --top <k>', 'attributions to print per instance', wholeNumber, 10)
   .option('--json', 'print the whole answer as JSON')

@@ -25,6 +25,10 @@ export interface ExplainOptions {
   nSamples?: number;
   samples?: number;
   noiseLevel?: number;
+  integration?: string;
+  background?: string;
+  patchSize?: number;
+  seed?: number;
   png?: string;
   top: number;
   json?: boolean;
@@ -46,6 +50,14 @@ function instanceOf(flag: string, text: string): unknown {
   }
 }
 
+/** --background: a JSON array of instances, as the request's `background` takes them. */
+function backgroundOf(text: string): unknown[] {
+  const parsed = instanceOf('--background', text);
+  if (!Array.isArray(parsed))
+    throw new UsageError(`--background: a JSON array of reference instances, e.g. '[{"sepal_length":5.8,...}]', not ${JSON.stringify(text).slice(0, 60)}`);
+  return parsed;
+}
+
 /**
  * The service's refusals of what an option asked of this model (a target it does not have, a
  * baseline of another length, a heatmap of a model without image inputs), which its messages name
@@ -55,6 +67,7 @@ function instanceOf(flag: string, text: string): unknown {
 const OPTION_FIELDS: [RegExp, string][] = [
   [/^target(?=:)/, '--target'],
   [/^baseline(?=[:[])/, '--baseline'],
+  [/^background(?=[:[])/, '--background'],
   [/^format png(?=:)/, '--png'],
 ];
 function optionRefusal(error: unknown, sources: string[]): unknown {
@@ -145,6 +158,10 @@ export async function explain(services: Services, refText: string, options: Expl
         nSamples: options.nSamples,
         samples: options.samples,
         noiseLevel: options.noiseLevel,
+        integration: options.integration,
+        background: options.background === undefined ? undefined : backgroundOf(options.background),
+        patchSize: options.patchSize,
+        seed: options.seed,
         format: options.png ? 'png' : undefined,
       }).filter(([, v]) => v !== undefined),
     ),

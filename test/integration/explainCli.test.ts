@@ -5,6 +5,7 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { runModelctl } from '../helpers/modelctl.js';
+import { call, serving } from '../helpers/serving.js';
 
 const ctl = (...args: string[]) => runModelctl(args);
 
@@ -63,5 +64,44 @@ describe('modelctl explain', () => {
     const text = await ctl('explain', 'spam:1', '--instance', '"[URGENT] click here for FREE money"', '--method', 'saliency', '-k', '1');
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/instance 1: /);
+  });
+});
+
+describe('modelctl explain takes every parameter the HTTP route takes', () => {
+  it('--background, --seed, --patch-size and --integration: the answer of the same request over HTTP', async () => {
+    const instance = { sepal_length: 6.3, sepal_width: 2.8, petal_length: 5.1, petal_width: 1.5 };
+    const background = [{ sepal_length: 5.0, sepal_width: 3.4, petal_length: 1.5, petal_width: 0.2 }];
+    const app = serving('file://models');
+    const cases: [string[], Record<string, unknown>][] = [
+      [['--method', 'kernelShap', '--background', JSON.stringify(background), '--seed', '3'], { method: 'kernelShap', background, seed: 3 }],
+      [['--integration', 'trapezoid', '--steps', '8'], { integration: 'trapezoid', steps: 8 }],
+    ];
+    for (const [flags, fields] of cases) {
+      const cli = await ctl('explain', 'iris:1', '--instance', JSON.stringify(instance), '--json', ...flags);
+      expect(cli.code, cli.stderr).toBe(0);
+      const http = await call(app.explain, 'POST', '/v2/models/iris/versions/1/explain', { instances: [instance], ...fields });
+      expect(http.statusCode).toBe(200);
+      expect(JSON.parse(cli.stdout)).toEqual(http.body);
+    }
+    // One background row: the expected value is the model's score of it (the coalition of no features).
+    const shap = JSON.parse(
+      (await ctl('explain', 'iris:1', '--instance', JSON.stringify(instance), '--json', '--method', 'kernelShap', '--background', JSON.stringify(background))).stdout,
+    );
+    const predicted = await call(app.predict, 'POST', '/v1/models/iris/versions/1:predict', { instances: background, raw: true });
+    const explained = shap.data.explanations[0];
+    expect(explained.expectedValue).toBeCloseTo(predicted.body.predictions[0][explained.target.index], 5);
+    // An image's patches: the same answer as over HTTP.
+    const line = (await readFile(path.resolve('models/_datasets/digits-test.jsonl'), 'utf8')).split('\n')[0];
+    const b64 = (JSON.parse(line) as { image: { b64: string } }).image.b64;
+    const image = path.join(await mkdtemp(path.join(tmpdir(), 'explain-cli-')), 'digit.png');
+    await writeFile(image, Buffer.from(b64, 'base64'));
+    const patches = await ctl('explain', 'digits:1', '--image', image, '--json', '--method', 'kernelShap', '--patch-size', '14', '--n-samples', '64');
+    expect(patches.code, patches.stderr).toBe(0);
+    const overHttp = await call(app.explain, 'POST', '/v2/models/digits/versions/1/explain', { instances: [{ b64 }], method: 'kernelShap', patchSize: 14, nSamples: 64 });
+    expect(JSON.parse(patches.stdout)).toEqual(overHttp.body);
+    // Not an array: named by the flag (exit 2).
+    const bad = await ctl('explain', 'iris:1', '--instance', JSON.stringify(instance), '--background', '{"not":"an array"}');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--background: a JSON array of reference instances/);
   });
 });
