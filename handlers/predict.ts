@@ -89,7 +89,7 @@ export const routes: Implementations<typeof predictRoutes> = {
           const response = oipResponse(loaded.manifest, outputs, body);
           return response.outputs.some((o) => binary(o.name)) ? binaryResponse(response, binary).body : JSON.stringify(encodeOip(loaded.manifest, outputs, body));
         };
-        const form = { answered: answeredOf, body: bodyOf, model: loaded.name, binaryOnInfer: true };
+        const form = { answered: answeredOf, body: bodyOf, model: loaded.name, binaryOnInfer: true, measured: request.source !== 'direct' };
         const outputs = await predict(loaded, decodeOip(loaded.manifest, body), answerCheckedAhead(timed(services, time), limit, form));
         const response = oipResponse(loaded.manifest, outputs, body);
         const rows = outputs[0]?.shape[0] ?? 1;
@@ -120,7 +120,7 @@ export const routes: Implementations<typeof predictRoutes> = {
           raw
             ? tfServingAnswerText(outputs, input.columnar, String(loaded.manifest.version))
             : JSON.stringify(encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k }));
-        const form = { answered: answeredOf, body: bodyOf, model: loaded.name, fewer };
+        const form = { answered: answeredOf, body: bodyOf, model: loaded.name, fewer, measured: request.source !== 'direct' };
         const outputs = await predict(loaded, input, answerCheckedAhead(timed(services, time), limit, form));
         const answered = answeredOf(outputs);
         const rows = outputs[0]?.shape[0] ?? 1;

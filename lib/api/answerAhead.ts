@@ -10,7 +10,7 @@ import { answerTooLarge } from '../http/handler.js';
 import type { AnswerLimit } from '../ops/explain/answerSize.js';
 import { type AnswerOutput, checkOutputAnswer, oneRowAdvice, rowsThatFit } from '../ops/outputAnswerSize.js';
 import type { RunLimits } from '../runtime/memory.js';
-import type { TensorData } from '../tensors/data.js';
+import { sliceRows, type TensorData } from '../tensors/data.js';
 
 /**
  * What to ask for should the answer of `rows` rows be over Lambda's limit at `bytes`: how many of
@@ -29,8 +29,31 @@ export const tooLargeAdvice = (answered: AnswerOutput[], rows: number, limitByte
 /** Status and headers around an answer's body in what Lambda returns (lib/http/handler.ts counts the whole result). */
 const RESULT_BYTES = 1024;
 
+/**
+ * How far past the limit an answer judged ahead must be to be refused ahead: its rows' share is
+ * the first chunk's (one row, on a model's first request), and rows differ (a float's text is 2 to
+ * 20 characters). One nearer the limit runs, and its answer is measured once built.
+ */
+const AHEAD_MARGIN = 1.25;
+
 /** The bytes Lambda returns for this body: its JSON inside the result's, or bytes as base64. */
 const resultBytes = (body: string | Uint8Array) => (typeof body === 'string' ? Buffer.byteLength(JSON.stringify(body)) : Math.ceil(body.byteLength / 3) * 4) + RESULT_BYTES;
+
+/**
+ * The answer's bytes for `ofRows` rows from its first chunk's `rows`: what an answer of no rows
+ * takes (its keys, each output's name, datatype and shape), plus each row's share. Scaled whole,
+ * a one-row chunk's keys counted once a row: iris's first request of 128,000 rows (5.6 MB) was
+ * judged 10.6 MB.
+ */
+function estimatedBytes(form: AnswerForm, outputs: TensorData[], rows: number, ofRows: number): number {
+  let fixed = RESULT_BYTES;
+  try {
+    fixed = resultBytes(form.body(outputs.map((t) => (t.shape.length > 0 ? sliceRows(t, 0, 0) : t))));
+  } catch {
+    // An answer of no rows the route cannot build: its fixed part is counted once a row, an overestimate.
+  }
+  return fixed + Math.max(0, resultBytes(form.body(outputs)) - fixed) * (ofRows / rows);
+}
 
 /** How a route turns outputs into its answer. */
 export interface AnswerForm {
@@ -43,6 +66,8 @@ export interface AnswerForm {
   fewer?: string;
   /** The route can answer outputs as binary data. */
   binaryOnInfer?: boolean;
+  /** The answer is measured against Lambda's limit (an HTTP API's or REST API's; a direct invocation's is not). */
+  measured: boolean;
 }
 
 /** `limits` whose forward pass judges the answer from its first chunk (RunLimits.firstOutputs). */
@@ -54,9 +79,10 @@ export function answerCheckedAhead(limits: RunLimits, limit: AnswerLimit, form: 
       checkOutputAnswer(answered, rows, limit, limits.budget, { fewer: form.fewer, ofRows });
       // A compressed answer's size is not known ahead (zeros compress a thousandfold): the bound
       // above on the memory building it applies.
-      if (limit.compressed) return;
-      const bytes = Math.round((resultBytes(form.body(outputs)) - RESULT_BYTES) * (ofRows / rows)) + RESULT_BYTES;
-      if (bytes <= limit.bytes) return;
+      // A direct invocation's answer is a JSON value, not measured (lib/http/handler.ts).
+      if (limit.compressed || !form.measured) return;
+      const bytes = Math.round(estimatedBytes(form, outputs, rows, ofRows));
+      if (bytes <= limit.bytes * AHEAD_MARGIN) return;
       const advice = tooLargeAdvice(answered, ofRows, limit.bytes, form.model, form.fewer, form.binaryOnInfer, rows);
       throw answerTooLarge(bytes, limit.otherwise !== undefined, advice, true);
     },

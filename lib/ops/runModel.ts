@@ -309,14 +309,15 @@ export async function runModel(loaded: LoadedModel, requestInputs: TensorData[],
   const rows = rowCount(specs, inputs);
   const batched = inputs.map((t, i) => isBatched(specs[i], t));
   const rowShape = inputs.filter((_, i) => batched[i]).flatMap((t, i) => [...(i > 0 ? [-1] : []), ...t.shape.slice(1)]);
-  const plan = forwardPlan(loaded, rows, rowShape, limits);
-  const { batch } = plan;
   const chunks: Chunk[] = [];
+  // The answer's size, judged from the first chunk's outputs before the next runs (predict's).
+  const afterFirstChunk = () => {
+    if (chunks.length === 1 && chunks[0].rows < rows) limits.firstOutputs?.(chunks[0].outputs, chunks[0].rows, rows);
+  };
+  const plan = { ...forwardPlan(loaded, rows, rowShape, limits), afterFirstChunk };
+  const { batch } = plan;
   try {
     await inChunks(plan, async (from, to) => {
-      // The answer's size, judged from the first chunk before the next runs: here, not at the first
-      // chunk's end, which may be inside its measurement (runtime/memory.ts measureRow).
-      if (from > 0 && chunks.length === 1) limits.firstOutputs?.(chunks[0].outputs, chunks[0].rows, rows);
       const part = from === 0 && to === rows ? inputs : inputs.map((t, i) => (batched[i] ? sliceRows(t, from, to) : t));
       const short = batch !== undefined && to - from < batch;
       const outputs = await runChunk(loaded, short ? part.map((t, i) => (batched[i] ? padRows(t, batch) : t)) : part);

@@ -354,6 +354,12 @@ export interface ChunkPlan {
   time?: TimeLimit;
   /** Told after each chunk: a long run shows its progress (modelctl explain). */
   progress?: Progress;
+  /**
+   * Called once the first chunk has run (measured or not), before the time it took is judged and
+   * before any other chunk: predict judges its answer's size there (RunLimits.firstOutputs), so
+   * a request whose answer is too large is told so, not told a count that would answer in time.
+   */
+  afterFirstChunk?: () => void;
 }
 
 /** What a pass has done: its words (a forward pass through iris:1), rows done, rows in all. */
@@ -416,11 +422,13 @@ export async function inChunks(plan: ChunkPlan, run: (from: number, to: number) 
     // Remembered even when this run has no other row: the next run's first chunk is cut by it.
     const oneRowMs = performance.now() - started;
     if (knownRowMs(plan) === undefined) rememberRowMs(plan, oneRowMs);
+    plan.afterFirstChunk?.();
     pace.start(from, oneRowMs);
   } else pace.start(from, knownRowMs(plan));
   while (from < plan.rows) {
     const to = Math.min(plan.rows, from + pace.cap(rowsPerChunk(plan), from));
     await run(from, to);
+    if (from === 0) plan.afterFirstChunk?.();
     from = to;
     told(plan, from);
     rememberRowMs(plan, pace.rowMs(from));
@@ -439,9 +447,11 @@ async function inFixedChunks(plan: ChunkPlan, batch: number, run: (from: number,
     checkOneRowFits(plan);
     if (costPerRow(plan.model, plan.pass, plan.rowShape) === undefined) {
       await measureRow(plan.model, plan.pass, () => run(from, to), plan.rowShape, batch);
+      if (from === 0) plan.afterFirstChunk?.();
       pace.start(to);
     } else {
       await run(from, to);
+      if (from === 0) plan.afterFirstChunk?.();
       pace.check(to);
     }
     told(plan, to);

@@ -205,3 +205,12 @@ it('an answer too large is refused after the first chunk of rows, not after them
   const served = await callHttpApi(app.predict as Handler, 'POST', '/v1/models/repeat:predict', JSON.stringify(body(fit)));
   expect(served.statusCode, JSON.stringify(served.body).slice(0, 200)).toBe(200);
 }, 60_000);
+
+it("a model's first request, its first row run alone, is not refused ahead for an answer that fits", async () => {
+  // Judged from that one row, the answer's keys were counted once a row: 128,000 iris rows (5.6 MB) were judged 10.6 MB.
+  const app = serving('file://models');
+  const body = JSON.stringify({ instances: Array.from({ length: 128_000 }, () => [5.1, 3.5, 1.4, 0.2]) });
+  const answer = await app.predict(httpApiEvent('POST', '/v1/models/iris:predict', body));
+  expect(answer.statusCode, String(answer.body).slice(0, 300)).toBe(200);
+  expect(Buffer.byteLength(answer.body as string)).toBeGreaterThan(5 * MB);
+}, 60_000);
