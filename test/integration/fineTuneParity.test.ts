@@ -17,6 +17,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createJob, runJob } from '../../lib/jobs/index.js';
+import { listVersions } from '../../lib/registry/index.js';
 import { epochOrder, splitRows } from '../../lib/ops/fineTune/data.js';
 import { fineTuneJob } from '../../lib/ops/fineTune/executor.js';
 import type { FolderStore } from '../../lib/store/folder.js';
@@ -263,11 +264,13 @@ describe('fine-tune answers what TF.js fit answers on the same model, rows, hype
   });
 
   it("a worker out of time stops after the batch it is in, not at the epoch's end, and saves the weights fit gives for that batch", async () => {
-    // Less time left than the save margin from the start: training ends after its first batch. At
-    // the epoch's end, as before, it would have trained 4 batches of the first epoch and run past
-    // a Lambda's timeout where one epoch takes longer than the time left.
+    // Time enough when the job starts (the deadline it records, then the check before training),
+    // less than saving takes from then on: training ends after its first batch. At the epoch's
+    // end, as before, it would have trained 4 batches of the first epoch and run past a Lambda's
+    // timeout where one epoch takes longer than the time left.
     const c: Case = { model: 'iris', optimizer: 'sgd' };
-    const done = await fineTuneDone(c, config, 1, () => 1000);
+    let calls = 0;
+    const done = await fineTuneDone(c, config, 1, () => (++calls <= 2 ? 10 * 60_000 : 1000));
     const rows = (data.iris as Rows).instances.length;
     const epochBatches = Math.ceil(rows / config.batchSize);
     expect(done.result.stoppedEarly).toBe('timeBudget');
@@ -288,6 +291,25 @@ describe('fine-tune answers what TF.js fit answers on the same model, rows, hype
     } finally {
       for (const m of [ours, base, theirs]) m.dispose();
     }
+  });
+
+  it('a worker with less time left than saving takes fails the job with the figures, writing no version', async () => {
+    const versions = async () => (await listVersions(store, 'iris')).length;
+    const before = await versions();
+    const { instances, labels } = data.iris as Rows;
+    const job = await createJob(
+      store,
+      'fine-tune',
+      { name: 'iris', version: 1 },
+      { instances, labels, validation: { instances, labels }, config: { ...config, optimizer: 'sgd' } },
+    );
+    await runJob({ store, loader: app.services.loader, limits: app.services.limits }, job.id, { 'fine-tune': fineTuneJob }, undefined, () => 1000);
+    const failed = JSON.parse(await readFile(path.join(fileURLToPath(store.uri), '_jobs', `${job.id}.json`), 'utf8'));
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(
+      /^the worker has 1 s left, less than saving a version takes \(60 s: a minute and the validation passes still to come, 0 s each over 30 rows\): hold out fewer rows/,
+    );
+    expect(await versions()).toBe(before);
   });
 
   it('digits conv net, adam, every layer: every weight as TF.js fit on the cpu backend (its reference kernels) gives', async () => {

@@ -32,13 +32,26 @@ import { validationMetrics } from './validate.js';
 const SAVE_MARGIN_MS = 60_000;
 
 /**
- * What training leaves for the work after it: the fixed margin, the new version's validation pass
- * (as long as the base version's took), and, when promotion waits on a better metric, the
- * incumbent's (its load and pass). A large validation set through a MobileNet-sized model takes
- * minutes, which a fixed minute did not cover.
+ * What training leaves for the work after it: the fixed margin and the validation passes still to
+ * come, each as long as the base version's took (V): fit()'s own at the end of an epoch, inside its
+ * last batch (so after the last check of the time), the new version's, and, when promotion waits on
+ * a better metric, the incumbent's (its load and pass); half a pass more of slack. A large
+ * validation set through a MobileNet-sized model takes minutes, which a fixed minute did not cover.
  */
 function saveMarginMs(validationMs: number, request: FineTuneRequest): number {
-  return SAVE_MARGIN_MS + validationMs * (request.promote?.ifBetter ? 3 : 1.5);
+  return SAVE_MARGIN_MS + validationMs * (request.promote?.ifBetter ? 3.5 : 2.5);
+}
+
+/**
+ * A worker with less time left than saving needs would train one batch and save it as a version
+ * (a plain promote then serving it): the job fails instead, with the figures.
+ */
+function checkTimeToTrain(remainingMs: number, marginMs: number, validationMs: number, validationRows: number): void {
+  if (remainingMs >= marginMs) return;
+  const s = (ms: number) => `${Math.round(ms / 1000)} s`;
+  throw new BadRequestError(
+    `the worker has ${s(remainingMs)} left, less than saving a version takes (${s(marginMs)}: a minute and the validation passes still to come, ${s(validationMs)} each over ${validationRows} rows): hold out fewer rows (validation.split, or a smaller validation.dataset)`,
+  );
 }
 
 export interface FineTuneResult {
@@ -125,7 +138,9 @@ export async function fineTuneJob({ store, job, progress, remainingMs, limits, s
     );
     const validating = performance.now();
     const baseMetrics = await validationMetrics(model, base.manifest, validation, limits);
-    const margin = saveMarginMs(performance.now() - validating, request);
+    const validationMs = performance.now() - validating;
+    const margin = saveMarginMs(validationMs, request);
+    checkTimeToTrain(remainingMs(), margin, validationMs, validation.truths.length);
     const result = await train(model, base.manifest, trainData, validation, request.config, {
       onEpoch: (epoch) => progress({ of: request.config.epochs, ...epoch }),
       outOfTime: () => remainingMs() < margin,
