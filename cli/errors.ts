@@ -34,7 +34,8 @@ export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, fla
 /** An error the environment raised: an AWS service's answer, missing credentials, a failed system call (DNS, connection, permission). */
 function environmentMessage(error: Error): string | undefined {
   const e = error as Error & { $fault?: unknown; $metadata?: unknown; BucketName?: unknown; syscall?: unknown; code?: unknown; storeCall?: unknown };
-  // The store call it came from (lib/store/s3.ts), e.g. "PutObject s3://models/iris/versions/5/manifest.json".
+  // The store call it came from (lib/store/s3.ts), e.g. "PutObject s3://models/iris/versions/5/manifest.json";
+  // a bucket that is not there is named alone, which says all.
   const call = typeof e.storeCall === 'string' ? ` (${e.storeCall})` : '';
   if (typeof e.syscall === 'string' && typeof e.code === 'string') return `${e.message}${call}`; // e.g. getaddrinfo ENOTFOUND <host>
   if (e.$fault !== undefined) return `AWS answered ${e.name}: ${e.message}${typeof e.BucketName === 'string' ? ` (bucket ${e.BucketName})` : call}`;

@@ -76,7 +76,7 @@ export async function batch(services: Services, file: string, options: BatchComm
     interruption.abort();
     const outputs = outputsFor(input, '');
     const letGo = () => letGoOfRun(services.openStore(outputUri), outputs);
-    void stopOn(signal, async () => Promise.all([worker.remove(), letGo()]).then(() => undefined), options.out, input);
+    void stopOn(signal, async () => Promise.allSettled([worker.remove(), letGo()]).then(() => undefined), options.out, input);
   };
   process.on('SIGINT', interrupted).on('SIGTERM', interrupted);
   try {

@@ -63,7 +63,7 @@ async function take(store: ObjectStore, key: string, claim: Claim): Promise<bool
   return false;
 }
 
-/** The claim at `key` while another holds it (its holder and until when), or undefined. */
+/** The claim at `key` while it holds (its holder and until when), or undefined. */
 export async function heldBy(store: ObjectStore, key: string): Promise<Claim | undefined> {
   const current = await getJsonVersioned<Claim>(store, key);
   return current && Date.parse(current.value.until) > Date.now() ? current.value : undefined;
@@ -87,8 +87,17 @@ export async function whileClaimed<T>(store: ObjectStore, key: string, holder: s
     return { held: true, value: await work() };
   } finally {
     clearInterval(renewal);
-    await store.delete(key).catch(() => undefined);
+    await letGo(store, key, (name) => name === holder).catch(() => undefined);
   }
+}
+
+/**
+ * Deletes the claim at `key` if its holder is `mine`, by a delete of the version read: one taken over
+ * meanwhile (this holder paused past its lease, a laptop asleep) is the new holder's, not removed.
+ */
+export async function letGo(store: ObjectStore, key: string, mine: (holder: string) => boolean): Promise<void> {
+  const current = await getJsonVersioned<Claim>(store, key);
+  if (current && mine(current.value.holder)) await store.delete(key, { ifMatch: current.etag });
 }
 
 /** The claim moved on to a later time, by a replace-only write of the version read, while this holder has it. */

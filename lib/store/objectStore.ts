@@ -184,9 +184,9 @@ export async function getJsonVersioned<T = unknown>(store: ObjectStore, key: str
  * bytes: S3's client sends a write again when its answer is lost (a dropped connection, a timeout),
  * and the write that had landed then refuses the retry. For a body no other writer makes (it holds
  * a random id, a time), the same bytes can only be this write's. Any other object there is the
- * ConflictError. So is a failure of the store (every answer lost, past the client's retries) when
- * the key holds them: a push whose manifest had landed said it failed, and was pushed again as a
- * second version.
+ * ConflictError. A failure of the store (every answer lost, past the client's retries) counts as
+ * landed too when the key holds these bytes: a push whose manifest had landed said it failed, and
+ * was pushed again as a second version.
  */
 export async function putNew(store: ObjectStore, key: string, body: string, options: Pick<PutOptions, 'contentType'> = {}): Promise<void> {
   try {

@@ -651,7 +651,7 @@ describe('a range the store fails (a dropped connection past the SDK retries) is
     const { options } = await localRun();
     try {
       const run = runLocally({ ...options, workers: 2, workerScript: worker.script, env: worker.env });
-      await expect(run).rejects.toThrow(/^range 1: the store failed 3 time\(s\) \(socket hang up\); run the same command again: it resumes/);
+      await expect(run).rejects.toThrow(/^range 1 failed 3 times, the last because the store failed \(socket hang up\): run the same command again: it resumes/);
       expect(await worker.failures()).toBe(3);
     } finally {
       await worker.remove();

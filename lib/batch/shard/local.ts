@@ -13,8 +13,9 @@
  * the run ends, succeeded or failed.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { heldBy, whileClaimed } from '../claim.js';
+import { heldBy, letGo, whileClaimed } from '../claim.js';
 import type { ModelLoader } from '../../loader/index.js';
 import type { ModelRef } from '../../registry/index.js';
 import { BadRequestError, ConflictError, IntegrityError, isStoreFailure, isStoreRefusal, ServiceError, UnavailableError } from '../../errors.js';
@@ -72,8 +73,8 @@ export function failureKind(error: unknown): FailureKind {
 function failureOf(message: { index: number; error: string; kind: FailureKind; publicMessage?: string }, tries: number): Error {
   if (message.kind === 'client') return new BadRequestError(message.error);
   if (message.kind === 'store') {
-    const failed = `range ${message.index}: the store failed ${tries} time(s) (${message.error})`;
-    return new RangeFailedError(`${failed}; run the same command again: it resumes, keeping the ranges scored`);
+    const failed = `range ${message.index} failed ${tries} times, the last because the store failed (${message.error})`;
+    return new RangeFailedError(`${failed}: run the same command again: it resumes, keeping the ranges scored`);
   }
   // A damaged version or alias: the failed manifest says it in the words a client reads (cli/batchWorker.ts sends them).
   if (message.kind === 'damaged') return new IntegrityError(`range ${message.index}: ${message.error}`, { publicMessage: message.publicMessage });
@@ -154,7 +155,7 @@ export async function runLocally(options: LocalRunOptions): Promise<BatchManifes
   // One run at a time into these outputs: a second would take the first's parts for an interrupted
   // run's, remove them under its workers and fail the one or the other with an error of a missing part.
   const claim = options.outputs.running;
-  const holder = `${THIS_PROCESS}, started ${started}`;
+  const holder = `${THIS_PROCESS}, started ${started} (run ${randomUUID()})`;
   const claimed = await whileClaimed(io.output, claim, holder, RUN_LEASE_MS, async () => {
     const run: LocalRun = {};
     try {
@@ -192,8 +193,7 @@ const THIS_PROCESS = `modelctl batch, process ${process.pid} on ${hostname()}`;
  * once, resumes rather than wait for the lease.
  */
 export async function letGoOfRun(store: ObjectStore, outputs: Pick<BatchOutputs, 'running'>): Promise<void> {
-  const holder = await heldBy(store, outputs.running);
-  if (holder?.holder.startsWith(`${THIS_PROCESS},`)) await store.delete(outputs.running);
+  await letGo(store, outputs.running, (holder) => holder.startsWith(`${THIS_PROCESS},`));
 }
 
 /** What the run's failure path needs: the plan once known, and the planning pass and the join to wait for. */
@@ -366,11 +366,13 @@ async function scoreAndJoin(options: LocalRunOptions, outputs: ShardOutputs, sou
             // The store blinked: the range goes back to the queue after a pause, and this worker,
             // whose TF.js is sound, takes it (or another range) then. Its parts are written again.
             setTimeout(() => {
+              if (failed || options.signal?.aborted) return;
               queue?.unshift(range);
-              // Gone meanwhile (its exit found no range to give back): a new worker takes it.
+              // Gone meanwhile (its exit found no range to give back): a busy worker takes it when
+              // its range is done, or, with none left (idle ones end), a new one.
               if (child.connected) void next();
-              else if (!failed && !options.signal?.aborted) spawn();
-            }, STORE_RETRY_MS * tries);
+              else if (workers.size === 0) spawn();
+            }, STORE_RETRY_MS * tries).unref();
             return;
           }
           fail(failureOf(message, tries));
