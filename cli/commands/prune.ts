@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { megabytes } from '../../lib/bytes.js';
 import { NotFoundError } from '../../lib/errors.js';
 import { isValidName, listVersions, removableFiles, removeStaged, stagedVersions, type StagedVersion } from '../../lib/registry/index.js';
-import { listPrefixes, type ObjectStore } from '../../lib/store/index.js';
+import { listAll, listPrefixes, type ObjectStore } from '../../lib/store/index.js';
 import { table } from '../format.js';
 import { LIST_HINT, modelArgument } from '../refs.js';
 
@@ -66,11 +66,21 @@ async function pruneOne(store: ObjectStore, version: StagedVersion, now: number,
  * back. By this machine's clock, ten minutes fast, --older-than 15m would remove what is five old.
  */
 async function storeNow(store: ObjectStore): Promise<number> {
-  const probe = `_prune/clock-${randomUUID()}`;
+  const probe = `${PROBES}clock-${randomUUID()}`;
   await store.put(probe, '');
+  let now = Date.now();
   try {
-    return (await store.head(probe))?.lastModified?.getTime() ?? Date.now();
+    now = (await store.head(probe))?.lastModified?.getTime() ?? now;
   } finally {
-    await store.delete(probe);
+    // Best effort: the time is read; a probe an earlier prune could not delete goes now.
+    await store.delete(probe).catch(() => undefined);
+    for await (const object of listAll(store, PROBES)) {
+      if (object.key !== probe && (object.lastModified?.getTime() ?? now) < now - PROBE_AGE_MS) await store.delete(object.key).catch(() => undefined);
+    }
   }
+  return now;
 }
+
+/** Where prune writes its clock probes, and how old a probe left behind (its delete failed) must be to go. */
+const PROBES = '_prune/';
+const PROBE_AGE_MS = 10 * 60_000;

@@ -145,3 +145,17 @@ describe('modelctl prune, what it refuses', () => {
     expect(await bytesUnder(store, '_prune/')).toEqual([]);
   });
 });
+
+it("a clock probe an earlier prune could not delete goes at the next prune, once 10 minutes old; a younger one (another prune's) stays", async () => {
+  const store = await tempFolderStore();
+  await pushModelFolder(store, layersDir, 'probed');
+  const root = fileURLToPath(store.uri);
+  await store.put('_prune/clock-left-behind', '');
+  await store.put('_prune/clock-running', '');
+  const old = new Date(Date.now() - 11 * 60_000);
+  await utimes(path.join(root, '_prune/clock-left-behind'), old, old);
+  await prune(store, 'probed', { olderThan: 3_600_000, dryRun: false, json: true });
+  const left: string[] = [];
+  for await (const object of listAll(store, '_prune/')) left.push(object.key);
+  expect(left).toEqual(['_prune/clock-running']);
+});
