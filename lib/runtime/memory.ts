@@ -473,7 +473,7 @@ export interface RunLimits {
   progress?: Progress;
   /**
    * Told a forward pass's first chunk's outputs (`rows` of the pass's `ofRows`) before the next
-   * chunk runs: predict judges its answer's size from them (ops/outputAnswerSize.ts), and throws
+   * chunk runs: predict judges its answer's size from them (api/answerAhead.ts), and throws
    * to stop the pass.
    */
   firstOutputs?: (outputs: TensorData[], rows: number, ofRows: number) => void;
