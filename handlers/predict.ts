@@ -84,7 +84,8 @@ export const routes: Implementations<typeof predictRoutes> = {
         const body = raw ? rawBinaryRequest(loaded.manifest, raw, request.headers['content-type']) : sent;
         const binary = binaryOutputsWanted(body);
         const limit = answerLimitFor(request);
-        const answeredOf = (outputs: TensorData[]) => oipResponse(loaded.manifest, outputs, body).outputs.map((o) => ({ data: o.data, binary: binary(o.name) }));
+        const answeredIn = (response: ReturnType<typeof oipResponse>) => response.outputs.map((o) => ({ data: o.data, binary: binary(o.name) }));
+        const answeredOf = (outputs: TensorData[]) => answeredIn(oipResponse(loaded.manifest, outputs, body));
         const bodyOf = (outputs: TensorData[]) => {
           const response = oipResponse(loaded.manifest, outputs, body);
           return response.outputs.some((o) => binary(o.name)) ? binaryResponse(response, binary).body : JSON.stringify(encodeOip(loaded.manifest, outputs, body));
@@ -93,7 +94,7 @@ export const routes: Implementations<typeof predictRoutes> = {
         const outputs = await predict(loaded, decodeOip(loaded.manifest, body), answerCheckedAhead(timed(services, time), limit, form));
         const response = oipResponse(loaded.manifest, outputs, body);
         const rows = outputs[0]?.shape[0] ?? 1;
-        const answered = response.outputs.map((o) => ({ data: o.data, binary: binary(o.name) }));
+        const answered = answeredIn(response);
         checkOutputAnswer(answered, rows, limit, services.limits.budget);
         const advice = tooLargeAdvice(answered, rows, limit.bytes, loaded.name, undefined, true);
         if (!response.outputs.some((o) => binary(o.name))) return { body: encodeOip(loaded.manifest, outputs, body), ...advice };
@@ -116,20 +117,18 @@ export const routes: Implementations<typeof predictRoutes> = {
         const limit = answerLimitFor(request);
         // :predict answers every output: fewer is asked of the route that chooses them.
         const fewer = fewerOutputsOnInfer(loaded.name);
-        const bodyOf = (outputs: TensorData[]) =>
-          raw
-            ? tfServingAnswerText(outputs, input.columnar, String(loaded.manifest.version))
-            : JSON.stringify(encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k }));
+        // Plain arrays are written as tensorflow_model_server writes them (its floats, NaN); labelled answers are ours.
+        const encoded = (outputs: TensorData[]) => encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k });
+        const rawText = (outputs: TensorData[]) => tfServingAnswerText(outputs, input.columnar, String(loaded.manifest.version));
+        const bodyOf = (outputs: TensorData[]) => (raw ? rawText(outputs) : JSON.stringify(encoded(outputs)));
         const form = { answered: answeredOf, body: bodyOf, model: loaded.name, fewer, measured: request.source !== 'direct' };
         const outputs = await predict(loaded, input, answerCheckedAhead(timed(services, time), limit, form));
         const answered = answeredOf(outputs);
         const rows = outputs[0]?.shape[0] ?? 1;
         checkOutputAnswer(answered, rows, limit, services.limits.budget, { fewer });
-        const answer = encodeTfServing(loaded.manifest, outputs, { columnar: input.columnar, raw, topK: body.top_k });
-        // Plain arrays are written as tensorflow_model_server writes them (its floats, NaN); labelled answers are ours.
         return {
-          body: answer,
-          jsonText: raw ? () => tfServingAnswerText(outputs, input.columnar, String(loaded.manifest.version)) : undefined,
+          body: encoded(outputs),
+          jsonText: raw ? () => rawText(outputs) : undefined,
           ...tooLargeAdvice(answered, rows, limit.bytes, loaded.name, fewer),
         };
       },
