@@ -110,7 +110,9 @@ export async function casesFor(manifest: Manifest, batch: number): Promise<Predi
     case 'text':
       return [await naturalCase(manifest, manifest.name, await spamTexts(batch))];
     case 'image': {
-      const { height, width, channels } = transform;
+      const { channels } = transform;
+      // The demo image models take one size (bench/requests.ts is for them).
+      const [height, width] = [transform.height ?? 0, transform.width ?? 0];
       const rows = cycle(manifest.background ?? [new Array<number>(height * width * channels).fill(0)], batch);
       const data = Float32Array.from(rows.flat());
       const shape = [batch, height, width, channels];

@@ -79,7 +79,10 @@ program
   .option('-l, --labels <labels>', 'comma-separated class labels')
   .option('--output <name>', 'of a model with several outputs, the one that answers, labels, task and scores read (default: its first); the others stay in raw answers')
   .option('-m, --meta <file>', 'JSON with more manifest fields: transforms, background, metrics, description, scores')
-  .option('--image <WxHxC>', 'image inputs of this size, e.g. 224x224x3 (1 or 3 channels)')
+  .option(
+    '--image <WxHxC>',
+    'image inputs of this size, e.g. 224x224x3 (1 or 3 channels); anyx3 (or anyx1): each image at its own size, for a model whose input leaves height and width open',
+  )
   .option('--resize <method>', 'image: bilinear | nearest | area (default bilinear)')
   .option('--align-corners', 'image: as tf.image.resizeBilinear alignCorners')
   .option('--half-pixel-centers', 'image: as tf.image.resizeBilinear halfPixelCenters')

@@ -69,15 +69,18 @@ function cropBox(text: string): number[] {
 const given = (settings: Record<string, unknown>) => Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
 
 function image(options: PreprocessingOptions, size: string): Record<string, unknown> {
-  const match = /^(\d+)x(\d+)x([13])$/.exec(size);
+  // anyxC: each image at its own size, for a model whose input leaves height and width open (an upscaler).
+  const match = /^(?:(\d+)x(\d+)|any)x([13])$/.exec(size);
   // A zero side is refused here, naming the flag, rather than by the manifest's schema at the push (exit 1).
-  if (!match || Number(match[1]) === 0 || Number(match[2]) === 0) {
-    throw new UsageError(`--image: expected WIDTHxHEIGHTxCHANNELS with sides of at least 1 and 1 or 3 channels, e.g. 224x224x3, got ${JSON.stringify(size)}`);
+  if (!match || (match[1] !== undefined && (Number(match[1]) === 0 || Number(match[2]) === 0))) {
+    throw new UsageError(
+      `--image: expected WIDTHxHEIGHTxCHANNELS with sides of at least 1 and 1 or 3 channels, e.g. 224x224x3, or anyxCHANNELS to take each image at its own size, got ${JSON.stringify(size)}`,
+    );
   }
   return given({
     kind: 'image',
-    width: Number(match[1]),
-    height: Number(match[2]),
+    width: match[1] === undefined ? undefined : Number(match[1]),
+    height: match[2] === undefined ? undefined : Number(match[2]),
     channels: Number(match[3]),
     resize: options.resize,
     alignCorners: options.alignCorners,

@@ -15,6 +15,7 @@ import { csvNumber } from './csvCells.js';
 import { instanceColumn } from './instanceColumn.js';
 import type { InputKind, KindSettings } from './kind.js';
 import { kindOf } from './kinds.js';
+import { sizedToInstance, sizedToRow, sizeIsOpen } from './openSize.js';
 
 /** The parts of a manifest that say what the model takes. */
 export interface ModelInputs {
@@ -60,17 +61,19 @@ export type { EncodeBudget, RunNeed } from './budget.js';
  * its row (an image's decoded pixels: image/workingMemory.ts).
  */
 export async function encodeInstances(
-  model: ModelInputs,
+  modelAsStored: ModelInputs,
   listed: Instances,
   budget: EncodeBudget,
   where = 'instances',
   placeOf = (index: number) => `${where}[${index}]`,
   options: EncodeOptions = {},
 ): Promise<TensorData> {
-  const input = inputKindOf(model);
   const noun = options.noun ?? 'instances';
-  if (!input) throw new BadRequestError(`${where}: model ${model.name} has no input transform: send raw tensors`);
   if (listed.length === 0) throw new BadRequestError(`${where}: is empty: send at least one ${singular(noun)}`);
+  // Sized already by the request, as the ops do (sizedToInput), or here by its first instance.
+  const model = await sizedToInstance(modelAsStored, listed.slice(0, 1)[0], placeOf(0));
+  const input = inputKindOf(model);
+  if (!input) throw new BadRequestError(`${where}: model ${model.name} has no input transform: send raw tensors`);
   const rowShape = input.kind.rowShape(input.settings);
   const run = options.run ?? NO_RUN;
   const needed = bytesOf(listed.length, rowBytesOf(rowShape), run);
@@ -161,20 +164,56 @@ function tooMany(where: string, count: number, rowShape: number[], budget: Encod
 
 /**
  * How many natural instances to encode at once now: as many as fit `budget` with the work after
- * them (`run`, asked again for each chunk: a pass's cost is measured on its first), at most `maxRows`. Never less than one: a row that does not fit is refused by
+ * them (`run`, asked again for each chunk: a pass's cost is measured on its first), at most `maxRows`; one for a model
+ * whose rows take their own size. Never less than one: a row that does not fit is refused by
  * encodeInstances, with the figures. Work that takes rows a chunk at a time (evaluate, batch
  * scoring) asks it before each chunk, so a request of more rows than fit at once runs instead of
  * being refused as a whole.
  */
 export function instancesPerChunk(model: ModelInputs, budget: EncodeBudget, maxRows: number, run = NO_RUN): number {
+  // Rows of any size (images each at its own: inputs/openSize.ts) one at a time: each sized and planned alone.
+  if (sizeIsOpen(model)) return 1;
   const bytes = instanceBytes(model);
   return bytes === undefined ? maxRows : Math.max(1, Math.min(maxRows, rowsThatFit(budget.available(), bytes, run)));
 }
 
-/** The shape of the row one natural instance makes of the model's input; undefined for a model of raw tensors only. */
+/**
+ * The shape of the row one natural instance makes of the model's input; undefined for a model of
+ * raw tensors only, and for one whose rows take each request's size until a request sized it (sizedToInput).
+ */
 export function instanceRowShape(model: ModelInputs): number[] | undefined {
   const input = inputKindOf(model);
-  return input?.kind.rowShape(input.settings);
+  const rowShape = input?.kind.rowShape(input.settings);
+  return rowShape?.some((d) => d < 0) ? undefined : rowShape;
+}
+
+/**
+ * The model sized to this request, when its natural rows leave a size open (an image model of any
+ * size: inputs/openSize.ts): to its first instance's row, or to its raw rows' shape. As it is otherwise.
+ */
+export async function sizedToInput<M extends ModelInputs>(model: M, input: ModelInput): Promise<M> {
+  if (!sizeIsOpen(model)) return model;
+  if (input.kind === 'instances') {
+    const [first] = input.instances.slice(0, 1);
+    const where = input.where ?? input.noun ?? 'instances';
+    return first === undefined ? model : sizedToInstance(model, first, (input.place ?? ((i: number) => `${where}[${i}]`))(0));
+  }
+  const [spec] = model.signature.inputs;
+  const tensor = input.tensors.find((t) => t.name === spec.name) ?? input.tensors[0];
+  return tensor ? sizedToRow(model, tensor.shape.slice(1)) : model;
+}
+
+/** The same for values as a request lists them (explain's instances): natural instances, or raw rows as nested arrays. */
+export async function sizedToValues<M extends ModelInputs>(model: M, values: unknown[], placeOf: (index: number) => string): Promise<M> {
+  const input = inputKindOf(model);
+  const [first] = values;
+  if (!input || !sizeIsOpen(model) || first === undefined) return model;
+  if (input.kind.isInstance(input.settings, first)) return sizedToInstance(model, first, placeOf(0));
+  try {
+    return sizedToRow(model, nestedShape(first, placeOf(0)));
+  } catch {
+    return model; // not a row: refused as the request's values are, in their words
+  }
 }
 
 /** The bytes one natural instance makes of the model's input; undefined for a model of raw tensors only. */
@@ -185,8 +224,7 @@ export function instanceBytes(model: ModelInputs): number | undefined {
 
 /** A 413, as encodeInstances gives, when not even one natural instance fits `budget`. */
 export function checkOneInstanceFits(model: ModelInputs, budget: EncodeBudget, where = 'instances'): void {
-  const input = inputKindOf(model);
-  const rowShape = input?.kind.rowShape(input.settings);
+  const rowShape = instanceRowShape(model);
   if (!rowShape) return;
   const rowBytes = rowBytesOf(rowShape);
   if (rowBytes > budget.availableFor(rowBytes)) throw tooMany(where, 1, rowShape, budget, NO_RUN);

@@ -14,6 +14,7 @@
  * Each option's default and the pipelines it matches are in the README ("Image preprocessing").
  */
 import { z } from 'zod';
+import { BadRequestError } from '../errors.js';
 import { asHwc, heatmapAnswer, hwcIndex, patchGroups } from './image/attributions.js';
 import type { EncodeBudget } from './budget.js';
 import { decodeImage, imageBytesOf, isImageInstance, readImageHeader } from './image/decode.js';
@@ -31,8 +32,13 @@ const perChannel = (name: string, positive: boolean) =>
 const settingsSchema = z
   .object({
     kind: z.literal('image'),
-    width: z.number().int().positive(),
-    height: z.number().int().positive(),
+    /**
+     * The size images are fitted to. Neither: each image is taken at its own size (after its EXIF
+     * orientation), for a model whose input leaves height and width open (an upscaler); a request's
+     * images then share the first one's size, as one tensor's rows do (sizedBy below).
+     */
+    width: z.number().int().positive().optional(),
+    height: z.number().int().positive().optional(),
     channels: z.union([z.literal(1), z.literal(3)]),
     /**
      * channels 1: grey = r * R + g * G + b * B with these [r, g, b] instead of luminance's 0.299, 0.587,
@@ -89,6 +95,21 @@ const settingsSchema = z
         });
       }
     }
+    if ((s.width === undefined) !== (s.height === undefined)) {
+      context.addIssue({
+        code: 'custom',
+        path: [s.width === undefined ? 'width' : 'height'],
+        message: 'width and height go together: both, or neither to take each image at its own size',
+      });
+    }
+    if (s.width === undefined && s.crop) context.addIssue({ code: 'custom', path: ['crop'], message: 'crop resizes its box to a fixed size: give width and height' });
+    if (s.width === undefined && s.fit !== 'stretch') {
+      context.addIssue({
+        code: 'custom',
+        path: ['fit'],
+        message: `fit ${s.fit} fits images to a fixed size: give width and height, or leave fit out to take each image at its own size`,
+      });
+    }
     if (s.greyWeights && s.channels !== 1) context.addIssue({ code: 'custom', path: ['greyWeights'], message: 'greyWeights apply to a 1-channel (grey) image' });
     if (s.alignCorners && s.halfPixelCenters)
       context.addIssue({ code: 'custom', path: ['halfPixelCenters'], message: 'alignCorners and halfPixelCenters cannot both be true (as in TF.js)' });
@@ -112,13 +133,49 @@ const settingsSchema = z
 
 export type ImageSettings = z.infer<typeof settingsSchema>;
 
+/** Settings with a size: as stored, or of a model of any size sized by the request (sizedBy). */
+export type SizedImageSettings = ImageSettings & { width: number; height: number };
+
+/**
+ * Settings of a model of any size, sized by a request's first image: its other images must have
+ * that size (checked as each is read), not be stretched to it.
+ */
+const sizedByRequest = new WeakSet<ImageSettings>();
+
+/** The settings' size; settings of any size reach here only sized by their request (ops size it first). */
+function sized(settings: ImageSettings): SizedImageSettings {
+  if (settings.width === undefined || settings.height === undefined) throw new Error('image settings of any size used before a request sized them');
+  return settings as SizedImageSettings;
+}
+
+/** Settings that take images at this row's size ([height, width, channels], or channels first). */
+function sizedBy(settings: ImageSettings, row: number[]): ImageSettings {
+  if (settings.width !== undefined) return settings;
+  const [height, width] = settings.layout === 'chw' ? row.slice(1) : row;
+  const sizedSettings = { ...settings, width, height };
+  sizedByRequest.add(sizedSettings);
+  return sizedSettings;
+}
+
+/** The size an image is read at: its header's, turned by its EXIF orientation. */
+const uprightSize = (header: { width: number; height: number }, orientation: number) => (orientation >= 5 ? [header.width, header.height] : [header.height, header.width]);
+
 const perChannelValues = (value: number | number[], channels: number) => (Array.isArray(value) ? value : new Array<number>(channels).fill(value));
 
 /** An image's header and EXIF orientation, and with a budget, what decoding and fitting it takes checked against it: nothing decoded yet. */
-async function checkedHeader(settings: ImageSettings, bytes: Uint8Array, where: string, budget?: EncodeBudget) {
+async function checkedHeader(settings: SizedImageSettings, bytes: Uint8Array, where: string, budget?: EncodeBudget) {
   const orientation = settings.exifOrientation ? await exifOrientation(bytes) : 1;
   const header = readImageHeader(bytes, where);
-  if (budget) checkImageFits(settings, header, bytes.length, orientation, budget, where);
+  const ownSize = sizedByRequest.has(settings);
+  if (ownSize) {
+    const [height, width] = uprightSize(header, orientation);
+    if (height !== settings.height || width !== settings.width) {
+      throw new BadRequestError(
+        `${where}: image is ${width}x${height}, and this request's first is ${settings.width}x${settings.height}: the model takes each image at its own size, and one request's images make one tensor, so they must share it; send images of other sizes in requests of their own`,
+      );
+    }
+  }
+  if (budget) checkImageFits(settings, header, bytes.length, orientation, budget, where, ownSize);
   return { header, orientation };
 }
 
@@ -126,7 +183,7 @@ async function checkedHeader(settings: ImageSettings, bytes: Uint8Array, where: 
  * One image's bytes -> its row of model inputs (height x width x channels, or channels first). With a budget, what
  * decoding and fitting it takes is checked first, from its header.
  */
-async function imageRow(settings: ImageSettings, bytes: Uint8Array, where: string, out: Float32Array, budget?: EncodeBudget): Promise<void> {
+async function imageRow(settings: SizedImageSettings, bytes: Uint8Array, where: string, out: Float32Array, budget?: EncodeBudget): Promise<void> {
   const { header, orientation } = await checkedHeader(settings, bytes, where, budget);
   const decoded = decodeImage(bytes, where, header);
   let plane = inverted(toPlane(decoded, settings.channels, settings.alpha, settings.greyWeights), settings.invert);
@@ -144,13 +201,22 @@ async function imageRow(settings: ImageSettings, bytes: Uint8Array, where: strin
  * With `budget`, an image whose decoding would not fit it is an InstanceTooLargeError (413) naming it, before it is decoded.
  */
 export async function encodeImages(settings: ImageSettings, values: unknown[], placeOf = (index: number) => `instances[${index}]`, budget?: EncodeBudget): Promise<Float32Array> {
-  const size = settings.width * settings.height * settings.channels;
+  const withSize = sized(settings);
+  const size = withSize.width * withSize.height * withSize.channels;
   const out = new Float32Array(values.length * size);
   for (const [r, value] of values.entries()) {
     const path = placeOf(r);
-    await imageRow(settings, imageBytesOf(value, path), path, out.subarray(r * size, (r + 1) * size), budget);
+    await imageRow(withSize, imageBytesOf(value, path), path, out.subarray(r * size, (r + 1) * size), budget);
   }
   return out;
+}
+
+/** The row one image makes of a model of any size: its own size after its EXIF orientation. */
+async function imageRowShape(settings: ImageSettings, value: unknown, where: string): Promise<number[]> {
+  const bytes = imageBytesOf(value, where);
+  const orientation = settings.exifOrientation ? await exifOrientation(bytes) : 1;
+  const [height, width] = uprightSize(readImageHeader(bytes, where), orientation);
+  return settings.layout === 'chw' ? [settings.channels, height, width] : [height, width, settings.channels];
 }
 
 /** A model-input value back to the 0..255 pixel it came from (for overlays and /preprocess PNGs, and push's check of an integer input: ops/wholePixels.ts). */
@@ -165,16 +231,37 @@ export function pixelScale(settings: ImageSettings): PixelScale {
 /** The columns a data-set record's image is read from, before its only column. */
 const IMAGE_COLUMNS = ['image', 'b64'];
 
-const shapeOf = (settings: ImageSettings): ImageShape => ({ height: settings.height, width: settings.width, channels: settings.channels, layout: settings.layout });
+const shapeOf = (settings: ImageSettings): ImageShape => {
+  const { height, width, channels, layout } = sized(settings);
+  return { height, width, channels, layout };
+};
+
+/** Height x width as the messages write it, or "any size". */
+const sizeText = (settings: ImageSettings, channelsFirst: boolean) => {
+  const [h, w] = [settings.height ?? 'any', settings.width ?? 'any'];
+  return channelsFirst ? `${settings.channels}x${h}x${w} (channels first)` : `${h}x${w}x${settings.channels}`;
+};
 
 export const imageKind: InputKind<ImageSettings> = {
   kind: 'image',
   schema: settingsSchema,
   contentTypes: ['base64'],
-  instanceHelp: () => '{"b64": "<base64 PNG or JPEG>"} (also {"image": {"b64": ...}} or a data: URL)',
-  rowShape: (settings) => (settings.layout === 'chw' ? [settings.channels, settings.height, settings.width] : [settings.height, settings.width, settings.channels]),
+  instanceHelp: (settings) =>
+    `{"b64": "<base64 PNG or JPEG>"} (also {"image": {"b64": ...}} or a data: URL)${settings.width === undefined ? `, taken at its own size; a request's images share one size` : ''}`,
+  rowShape: (settings) => {
+    const [h, w] = [settings.height ?? -1, settings.width ?? -1];
+    return settings.layout === 'chw' ? [settings.channels, h, w] : [h, w, settings.channels];
+  },
+  sizedBy,
+  instanceRowShape: imageRowShape,
   settingsFor: (settings, taken) => {
-    const { channels: c, height: h, width: w } = settings;
+    const { channels: c } = settings;
+    const [h, w] = [settings.height ?? -1, settings.width ?? -1];
+    // A model of fixed size, pushed to take images of any size: the size it takes.
+    if (h < 0 && taken.length === 3) {
+      const [th, tw, tc] = settings.layout === 'chw' ? [taken[1], taken[2], taken[0]] : taken;
+      if (th > 0 && tw > 0 && tc === c) return `it takes images of ${tw}x${th}: modelctl push --image ${tw}x${th}x${c}`;
+    }
     const other = settings.layout === 'hwc' ? [c, h, w] : [h, w, c];
     const open = (d: number, i: number) => d < 0 || d === other[i];
     if (taken.length !== 3 || !taken.every(open)) return undefined;
@@ -185,7 +272,8 @@ export const imageKind: InputKind<ImageSettings> = {
   isInstance: (_settings, value) => isImageInstance(value) || typeof value === 'string',
   encode: encodeImages,
   checkEncodingFits: async (settings, value, where, budget) => {
-    await checkedHeader(settings, imageBytesOf(value, where), where, budget);
+    const bytes = imageBytesOf(value, where);
+    await checkedHeader(sized(sizedBy(settings, await imageRowShape(settings, value, where))), bytes, where, budget);
   },
   fromRecord: (_settings, record, ignore) => instanceCell(record, IMAGE_COLUMNS, ignore),
   recordColumns: IMAGE_COLUMNS,
@@ -198,7 +286,7 @@ export const imageKind: InputKind<ImageSettings> = {
     return shown;
   },
   rawTensorNote: (settings) =>
-    `a raw tensor is what the model receives: ${settings.layout === 'chw' ? `${settings.channels}x${settings.height}x${settings.width} (channels first)` : `${settings.height}x${settings.width}x${settings.channels}`} pixels after the ${settings.crop ? `crop [${settings.crop.join(', ')}] (top, left, bottom, right) resized as tf.image.cropAndResize does` : 'fit'} and (value * scale + offset - mean) / std; send {"b64": ...} images to have them decoded and prepared`,
+    `a raw tensor is what the model receives: ${sizeText(settings, settings.layout === 'chw')} pixels after the ${settings.crop ? `crop [${settings.crop.join(', ')}] (top, left, bottom, right) resized as tf.image.cropAndResize does` : settings.width === undefined ? 'EXIF orientation' : 'fit'} and (value * scale + offset - mean) / std; send {"b64": ...} images to have them decoded and prepared`,
   defaultBaseline: 'zeros',
   // A black image: every pixel 0, after normalisation.
   zeroRow: (settings, size) => {
@@ -209,8 +297,12 @@ export const imageKind: InputKind<ImageSettings> = {
     return row;
   },
   meanRow: () => undefined,
-  imageShape: shapeOf,
-  preview: (settings, row) => rowToPng(asHwc(shapeOf(settings), row), settings.height, settings.width, settings.channels, pixelScale(settings)),
+  // Of a model of any size, known once a request sized the settings (none: no heatmap to draw).
+  imageShape: (settings) => (settings.width === undefined ? undefined : shapeOf(settings)),
+  preview: (settings, row) => {
+    const shape = shapeOf(settings);
+    return rowToPng(asHwc(shape, row), shape.height, shape.width, shape.channels, pixelScale(settings));
+  },
   featureGroups: (settings, _row, options) => patchGroups(shapeOf(settings), options.patchSize),
   mapAttributions: (settings, view) => heatmapAnswer(shapeOf(settings), view.row, view.values, view.png, pixelScale(settings)),
 };

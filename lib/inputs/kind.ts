@@ -59,6 +59,14 @@ export interface InputKind<T extends KindSettings = KindSettings> {
 
   /** Shape of one encoded instance: the model's input without the batch dimension. */
   rowShape(settings: T): number[];
+  /**
+   * For a kind whose rows leave sizes open (rowShape has -1s: an image model of any size): the
+   * settings that make rows of this concrete shape. A request is sized by its first instance
+   * (inputs/openSize.ts), and the kind refuses a later instance of another size as it encodes it.
+   */
+  sizedBy?(settings: T, row: number[]): T;
+  /** The row one natural instance makes, for a kind whose rows leave sizes open (an image's own size). */
+  instanceRowShape?(settings: T, value: unknown, where: string): Promise<number[]>;
   /** When the model's row shape (`taken`) is not rowShape's: which of this kind's settings would make it, if any (a push's refusal says so). */
   settingsFor?(settings: T, taken: number[]): string | undefined;
   /** Whether a value is a natural instance of this kind (else it is taken as a raw tensor row). */

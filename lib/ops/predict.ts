@@ -1,10 +1,10 @@
 /** The transport-free predict service every protocol and handler shares. */
-import { inputTensors, instanceRowShape, type ModelInput } from '../inputs/encode.js';
+import { inputKindOf, inputTensors, instanceRowShape, type ModelInput, sizedToInput } from '../inputs/encode.js';
 import type { LoadedModel } from '../loader/index.js';
 import { checkOneRowFits, type RunLimits } from '../runtime/memory.js';
 import { Pace } from '../runtime/timeLimit.js';
 import type { TensorData } from '../tensors/data.js';
-import { forwardNeed, forwardPlan, runModel } from './runModel.js';
+import { forwardNeed, forwardPlan, measureSmallerRowAhead, runModel } from './runModel.js';
 
 /**
  * Checks while encoding: enough that the rest is projected from a small share (an image's decoding
@@ -20,9 +20,12 @@ const ENCODE_CHECKS = 32;
  * which can take as long as the model, ends in a 413 naming the figures once the rest cannot end
  * before the timeout (the forward pass is timed by inChunks).
  */
-export async function requestTensors(loaded: LoadedModel, input: ModelInput, limits: RunLimits): Promise<TensorData[]> {
+export async function requestTensors(loadedAsStored: LoadedModel, input: ModelInput, limits: RunLimits): Promise<TensorData[]> {
   if (input.kind !== 'instances') return input.tensors;
+  const loaded = await sizedToRequest(loadedAsStored, input);
   const rowShape = instanceRowShape(loaded.manifest);
+  const open = loaded === loadedAsStored ? undefined : naturalRowShape(loadedAsStored.manifest);
+  if (rowShape && open) await measureSmallerRowAhead(loaded, open, rowShape);
   if (rowShape) checkOneRowFits(forwardPlan(loaded, 1, rowShape, limits));
   const run = forwardNeed(loaded, limits.budget);
   if (limits.time === undefined) return inputTensors(loaded.manifest, input, limits.budget, { run });
@@ -34,8 +37,25 @@ export async function requestTensors(loaded: LoadedModel, input: ModelInput, lim
 }
 
 /** With `limits.time`, timed against the function's timeout: the encoding of natural instances, then each chunk of the model's rows. */
-export async function predict(loaded: LoadedModel, input: ModelInput, limits: RunLimits): Promise<TensorData[]> {
+export async function predict(loadedAsStored: LoadedModel, input: ModelInput, limits: RunLimits): Promise<TensorData[]> {
+  const loaded = await sizedToRequest(loadedAsStored, input);
   // A time limit's refusal asks for fewer of what the request sent, in its words (fewer "examples").
   const worded = input.noun && limits.time ? { ...limits, time: { ...limits.time, noun: input.noun } } : limits;
-  return runModel(loaded, await requestTensors(loaded, input, worded), worded);
+  return runModel(loaded, await requestTensors(loadedAsStored, input, worded), worded);
+}
+
+/**
+ * A model of any size (an image model whose input leaves height and width open) taken at this
+ * request's size, so that its budgets and plans see one row shape (inputs/openSize.ts); the same
+ * model otherwise.
+ */
+async function sizedToRequest(loaded: LoadedModel, input: ModelInput): Promise<LoadedModel> {
+  const manifest = await sizedToInput(loaded.manifest, input);
+  return manifest === loaded.manifest ? loaded : { ...loaded, manifest };
+}
+
+/** The row shape the model's natural input makes as stored: -1 where each request sets the size. */
+function naturalRowShape(manifest: LoadedModel['manifest']): number[] | undefined {
+  const natural = inputKindOf(manifest);
+  return natural?.kind.rowShape(natural.settings);
 }

@@ -6,6 +6,7 @@
  */
 import { BadRequestError } from '../errors.js';
 import { inputKindOf, type ModelInput } from '../inputs/encode.js';
+import { sizedToRow } from '../inputs/openSize.js';
 import type { LoadedModel } from '../loader/index.js';
 import type { RunLimits } from '../runtime/memory.js';
 import type { TensorData } from '../tensors/data.js';
@@ -23,8 +24,9 @@ export async function preprocess(loaded: LoadedModel, input: ModelInput, limits:
 
 /** The PNG of the single instance of `tensors` (an image model's first input). */
 export function previewPng(loaded: LoadedModel, tensors: TensorData[]): Uint8Array {
-  const natural = inputKindOf(loaded.manifest);
   const [first] = tensors;
+  // A model of any size: the PNG is of the size the request's image had.
+  const natural = inputKindOf(sizedToRow(loaded.manifest, first.shape.slice(1)));
   if (!natural?.kind.preview) {
     throw new BadRequestError(`format png: ${loaded.name} takes ${natural ? `${natural.kind.kind} instances` : 'raw tensors'}, not images; ask for JSON`);
   }

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BadRequestError, ServiceError, UnprocessableError } from '../errors.js';
 import type { LoadedModel } from '../loader/index.js';
 import { instanceBytes, instanceRowShape, type RunNeed } from '../inputs/encode.js';
-import { type ChunkPlan, costPerRow, inChunks, type MemoryBudget, rowsPerChunk, type RunLimits } from '../runtime/memory.js';
+import { type ChunkPlan, costPerRow, inChunks, measureRow, type MemoryBudget, rowsPerChunk, type RunLimits, scaledCostPerRow } from '../runtime/memory.js';
 import { forwardBytesPerRow, predictTensors } from '../runtime/tfModel.js';
 import { concatRows, elementCount, fitsShape, sliceRows, type TensorData, type TensorSpec } from '../tensors/data.js';
 import { anyRows, fixedBatchOf, padRows } from '../tensors/fixedBatch.js';
@@ -224,6 +224,46 @@ function uncheckedShapeFailure(loaded: LoadedModel, inputs: TensorData[], error:
 }
 
 /**
+ * One row's forward pass before it is measured at this shape: from a layers model's topology
+ * when its sizes are all known, else scaled from a row measured at another size (memory.ts's scaledCostPerRow).
+ */
+function forwardEstimate(loaded: LoadedModel, rowShape: readonly number[]): { estimate?: number; estimateBasis?: string } {
+  const fromLayers = forwardBytesPerRow(loaded.model);
+  if (fromLayers !== undefined) return { estimate: fromLayers };
+  const scaled = scaledCostPerRow(loaded.model, 'forward', rowShape);
+  return scaled ? { estimate: scaled.bytes, estimateBasis: scaled.basis } : {};
+}
+
+/** The side a probe row has in each open dimension (measureSmallerRowAhead). */
+const PROBE_SIDE = 128;
+
+/**
+ * A model whose natural rows take their own size (an image model of any size), about to run rows
+ * of a size nothing it measured can be scaled to (its first request): one row of zeros of
+ * PROBE_SIDE in each open dimension is measured first, so the rows' own pass is planned (and a
+ * photo too large for the function refused with the figures) before it runs. Rows not much larger
+ * than the probe are measured as they run. A probe the model refuses (a size its layers cannot
+ * take) leaves the rows to be measured as they run, as before.
+ */
+export async function measureSmallerRowAhead(loaded: LoadedModel, open: readonly number[], rowShape: readonly number[]): Promise<void> {
+  const [spec, ...others] = loaded.manifest.signature.inputs;
+  if (others.length > 0 || open.length !== rowShape.length || (spec.dtype !== 'float32' && spec.dtype !== 'int32')) return;
+  if (costPerRow(loaded.model, 'forward', rowShape) !== undefined || scaledCostPerRow(loaded.model, 'forward', rowShape) !== undefined) return;
+  if (forwardBytesPerRow(loaded.model) !== undefined) return;
+  const probe = rowShape.map((d, i) => (open[i] < 0 ? Math.min(d, PROBE_SIDE) : d));
+  const values = probe.reduce((a, b) => a * b, 1);
+  if (4 * values >= rowShape.reduce((a, b) => a * b, 1)) return;
+  const rows = fixedBatchOf(loaded.manifest.signature.inputs) ?? 1;
+  const data = spec.dtype === 'int32' ? new Int32Array(rows * values) : new Float32Array(rows * values);
+  const zeros: TensorData = { name: spec.name, dtype: spec.dtype, shape: [rows, ...probe], data };
+  try {
+    await measureRow(loaded.model, 'forward', () => runChunk(loaded, [zeros]), probe, rows);
+  } catch (error) {
+    if (!(error instanceof Error) || error.name !== 'Error') throw error; // a trap is the backend's (runtime/backend.ts)
+  }
+}
+
+/**
  * The chunking of `rows` rows through the model's forward pass. `rowShape` is the batched inputs'
  * row shapes (-1 between two): the cost per row is remembered per shape.
  */
@@ -235,7 +275,7 @@ export function forwardPlan(loaded: LoadedModel, rows: number, rowShape: readonl
     rows,
     maxRows: limits.maxBatch,
     budget: limits.budget,
-    estimate: forwardBytesPerRow(loaded.model),
+    ...forwardEstimate(loaded, rowShape),
     rowShape,
     batch: fixedBatchOf(loaded.manifest.signature.inputs),
     time: limits.time,
@@ -261,7 +301,7 @@ export function forwardNeed(loaded: LoadedModel, budget: MemoryBudget): RunNeed 
   const rowShape = instanceRowShape(loaded.manifest);
   if (rowShape === undefined) return { perCall: 0, perRow: 0, what: 'running the model on {them}' };
   const { inputs, outputs } = loaded.manifest.signature;
-  const pass = costPerRow(loaded.model, 'forward', rowShape) ?? forwardBytesPerRow(loaded.model) ?? 0;
+  const pass = costPerRow(loaded.model, 'forward', rowShape) ?? forwardEstimate(loaded, rowShape).estimate ?? 0;
   const rowBytes = 4 * rowShape.reduce((a, b) => a * b, 1);
   return {
     perCall: (fixedBatchOf(inputs) ?? 1) * (pass + rowBytes) + budget.roomAPassMayLose(),
@@ -286,7 +326,7 @@ export function chunkPassNeed(loaded: LoadedModel, budget: MemoryBudget): RunNee
   const oneCall = forwardNeed(loaded, budget);
   const rowShape = instanceRowShape(loaded.manifest);
   if (rowShape === undefined || fixedBatchOf(loaded.manifest.signature.inputs) !== undefined) return oneCall;
-  const pass = costPerRow(loaded.model, 'forward', rowShape) ?? forwardBytesPerRow(loaded.model) ?? 0;
+  const pass = costPerRow(loaded.model, 'forward', rowShape) ?? forwardEstimate(loaded, rowShape).estimate ?? 0;
   const rowBytes = 4 * rowShape.reduce((a, b) => a * b, 1);
   return { perCall: budget.roomAPassMayLose(), perRow: oneCall.perRow + pass + rowBytes, what: oneCall.what };
 }

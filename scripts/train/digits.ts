@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { PNG } from 'pngjs';
-import { encodeImages, imageKind, type ImageSettings as ImageTransform } from '../../lib/inputs/image.js';
+import { encodeImages, imageKind, type SizedImageSettings } from '../../lib/inputs/image.js';
 import { decodeImage, imageBytesOf } from '../../lib/inputs/image/decode.js';
 import { fitPlane } from '../../lib/inputs/image/fit.js';
 import { inverted } from '../../lib/inputs/image/plane.js';
@@ -41,7 +41,7 @@ const SETTINGS = { epochs: 4, batchSize: 32, learningRate: 0.002, loss: 'categor
  * to MNIST's white on black ('auto'), then cropped, scaled to a 20 px box and centred by centre of
  * mass, as every MNIST image was ('mnist'); a real MNIST image comes out slightly re-cropped.
  */
-const TRANSFORM: ImageTransform = imageKind.schema.parse({ kind: 'image', width: SIDE, height: SIDE, channels: 1, scale: 1 / 255, offset: 0, invert: 'auto', fit: 'mnist' });
+const TRANSFORM = imageKind.schema.parse({ kind: 'image', width: SIDE, height: SIDE, channels: 1, scale: 1 / 255, offset: 0, invert: 'auto', fit: 'mnist' }) as SizedImageSettings;
 
 /** What the CommonJS `mnist` package exports (it ships no types): one entry per digit 0..9. */
 interface MnistDigit {

@@ -119,6 +119,27 @@ export async function writeConvImageModel(width: number, height: number, channel
   return out;
 }
 
+/**
+ * Image models of any size (their input [-1, -1, -1, 3]), layers format, arbitrary weights: an
+ * upscaler (3 x 3 convolution of 4 filters, nearest upsampling by 2, 3 x 3 convolution: an image
+ * twice the size), and a classifier (3 x 3 convolution of 32 filters, their mean over the image, 2 classes).
+ */
+export async function writeAnySizeImageModel(head: 'upscaler' | 'classifier'): Promise<string> {
+  await initBackend();
+  const out = await folder();
+  // The classifier's 32 filters make its pass hold more than an image's decoding does (about 130 bytes a pixel).
+  const filters = head === 'upscaler' ? 4 : 32;
+  const first = tfl.layers.conv2d({ inputShape: [null, null, 3], filters, kernelSize: 3, padding: 'same', activation: 'relu' });
+  const rest =
+    head === 'upscaler'
+      ? [tfl.layers.upSampling2d({ size: [2, 2] }), tfl.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', name: 'image' })]
+      : [tfl.layers.globalAveragePooling2d({}), tfl.layers.dense({ units: 2, activation: 'softmax', name: 'probs' })];
+  const model = tfl.sequential({ layers: [first, ...rest] });
+  for (const [file, bytes] of await modelFiles(model)) await writeFile(path.join(out, file), bytes);
+  model.dispose();
+  return out;
+}
+
 /** Two outputs of the same 4 inputs: `small` (one value) first, then `wide` (`units` values). */
 export async function writeSmallAndWideModel(units: number): Promise<string> {
   await initBackend();

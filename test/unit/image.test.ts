@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../lib/errors.js';
-import { encodeImages, imageKind, type ImageSettings as ImageTransform } from '../../lib/inputs/image.js';
+import { encodeImages, imageKind, type ImageSettings as ImageTransform, type SizedImageSettings } from '../../lib/inputs/image.js';
 import { decodeImage, imageBytesOf, isImageInstance } from '../../lib/inputs/image/decode.js';
 import { encodePng, encodePngGray } from '../../lib/inputs/image/png.js';
 import { areaResize as resize, type Plane } from '../../lib/inputs/image/areaResize.js';
@@ -9,10 +9,11 @@ import { b64, gray, jpegBytes, pixels, pngBytes, type Rgba } from '../helpers/im
 
 const imageTransform = imageKind.schema;
 
-const transform = (fields: Partial<ImageTransform> = {}): ImageTransform => imageTransform.parse({ kind: 'image', width: 28, height: 28, channels: 1, ...fields });
+const transform = (fields: Partial<ImageTransform> = {}): SizedImageSettings =>
+  imageTransform.parse({ kind: 'image', width: 28, height: 28, channels: 1, ...fields }) as SizedImageSettings;
 
 /** Value at (x, y, channel) of row `n` of an NHWC output. */
-const at = (t: ImageTransform, out: Float32Array, x: number, y: number, ch = 0, n = 0) => out[n * t.width * t.height * t.channels + (y * t.width + x) * t.channels + ch];
+const at = (t: SizedImageSettings, out: Float32Array, x: number, y: number, ch = 0, n = 0) => out[n * t.width * t.height * t.channels + (y * t.width + x) * t.channels + ch];
 
 async function badRequest(fn: () => Promise<unknown>): Promise<BadRequestError> {
   try {
@@ -263,7 +264,7 @@ describe('invert', () => {
 });
 
 describe("fit: 'mnist'", () => {
-  function stats(t: ImageTransform, out: Float32Array) {
+  function stats(t: SizedImageSettings, out: Float32Array) {
     let total = 0;
     let sx = 0;
     let sy = 0;

@@ -86,18 +86,21 @@ function largestFitting(fits: (width: number, height: number) => boolean, width:
  * measures; at worst (rows as large as the budget, and a photo as large as it too) the two reach
  * twice the budget, of which its margins (15% and 64 MB, runtime/memory.ts) take a part.
  */
-export function checkImageFits(settings: WorkingSettings, header: ImageHeader, fileBytes: number, orientation: number, budget: EncodeBudget, where: string): void {
+export function checkImageFits(settings: WorkingSettings, header: ImageHeader, fileBytes: number, orientation: number, budget: EncodeBudget, where: string, ownSize = false): void {
   const needed = imageWorkingBytes(settings, header, fileBytes, orientation, where);
   const available = budget.availableFor(needed);
   if (needed <= available) return;
   const { width, height } = header;
   // The size named is for the client's next request, measured afresh (promisable), as a count of instances is.
   const promisable = budget.promisable();
+  // A model of any size takes the smaller image at its size: its row shrinks with it.
+  const at = (w: number, h: number) => (ownSize ? { ...settings, ...(orientation >= 5 ? { width: h, height: w } : { width: w, height: h }) } : settings);
   const scaledFits = (w: number, h: number) =>
-    imageWorkingBytes(settings, scaled(header, w, h), Math.ceil((fileBytes * w * h) / (width * height)), orientation, where) <= promisable;
+    imageWorkingBytes(at(w, h), scaled(header, w, h), Math.ceil((fileBytes * w * h) / (width * height)), orientation, where) <= promisable;
   const smaller = largestFitting(scaledFits, width, height);
+  const fitting = ownSize ? 'taking it at its own size' : `fitting it to the model's ${settings.width}x${settings.height} (fit ${settings.fit})`;
   throw new InstanceTooLargeError(
-    `${where}: image is ${width}x${height}; decoding it and fitting it to the model's ${settings.width}x${settings.height} (fit ${settings.fit}) takes ${megabytes(needed)} at its peak; ` +
+    `${where}: image is ${width}x${height}; decoding it and ${fitting} takes ${megabytes(needed)} at its peak; ` +
       `this function can give ${budget.describe()}: ` +
       `${smaller ? `scaled down to ${smaller[0]}x${smaller[1]}${settings.fit === 'contain' ? " (or nearer the model's aspect ratio)" : ''} it fits now; ` : ''}` +
       `${budget.largerSettingFor(needed)} would take it`,

@@ -17,7 +17,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { BadRequestError } from '../../errors.js';
 import { needsConversion } from '../../protocol/probabilities.js';
 import type { LoadedModel } from '../../loader/index.js';
-import { checkOneRowFits, costPerRow, inChunks, type ChunkPlan, type Pass, type RunLimits } from '../../runtime/memory.js';
+import { checkOneRowFits, costPerRow, inChunks, type ChunkPlan, type Pass, type RunLimits, scaledCostPerRow } from '../../runtime/memory.js';
 import { useOurGradients } from '../../runtime/gradients/index.js';
 import { activationBytesPerRow, dynamicOpOf, forwardBytesPerRow, inSignatureOrder, predictTensors } from '../../runtime/tfModel.js';
 import { fixedBatchOf } from '../../tensors/fixedBatch.js';
@@ -85,7 +85,9 @@ function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits, 
   // A backward pass keeps every activation and adds its gradient and temporaries: MobileNetV2's
   // measured peak per row is 4.4 times its summed activations, so 5 is an upper estimate.
   const activations = pass === 'gradient' ? activationBytesPerRow(loaded.model) : undefined;
-  const estimate = pass === 'gradient' ? (activations === undefined ? undefined : 5 * activations) : forwardBytesPerRow(loaded.model);
+  const fromLayers = pass === 'gradient' ? (activations === undefined ? undefined : 5 * activations) : forwardBytesPerRow(loaded.model);
+  // A model of any size: scaled from a row measured at another size, until measured at this one.
+  const scaled = fromLayers === undefined ? scaledCostPerRow(loaded.model, pass, rowShape) : undefined;
   const batch = fixedBatchOf(loaded.manifest.signature.inputs);
   return {
     model: loaded.model,
@@ -94,7 +96,8 @@ function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits, 
     rows,
     maxRows: limits.maxBatch,
     budget: limits.budget,
-    estimate,
+    estimate: fromLayers ?? scaled?.bytes,
+    estimateBasis: scaled?.basis,
     rowShape,
     batch,
     time: limits.time,

@@ -5,7 +5,7 @@
  * `{meta, data, predictions}`.
  */
 import { BadRequestError } from '../../errors.js';
-import { instanceRowShape } from '../../inputs/encode.js';
+import { instanceRowShape, sizedToValues } from '../../inputs/encode.js';
 import type { LoadedModel } from '../../loader/index.js';
 import type { RunLimits } from '../../runtime/memory.js';
 import { checkFiniteOutput, toAnswers, type Answer } from '../../protocol/answers.js';
@@ -66,7 +66,10 @@ function answerRowShape(declared: readonly number[] | null | undefined, width: n
 }
 
 /** `answerLimit`: the bytes the answer may take as sent (none: no limit, as in modelctl). */
-export async function explain(loaded: LoadedModel, request: ExplainRequest, limits: RunLimits, answerLimit?: AnswerLimit): Promise<ExplainAnswer> {
+export async function explain(loadedAsStored: LoadedModel, request: ExplainRequest, limits: RunLimits, answerLimit?: AnswerLimit): Promise<ExplainAnswer> {
+  // A model of any size is explained at the size of the request's first instance (inputs/openSize.ts).
+  const sizedManifest = await sizedToValues(loadedAsStored.manifest, request.instances, (i) => `instances[${i}]`);
+  const loaded = sizedManifest === loadedAsStored.manifest ? loadedAsStored : { ...loadedAsStored, manifest: sizedManifest };
   const { manifest } = loaded;
   checkScoresByRow(manifest, manifest.signature.outputs[0]?.shape ?? null);
   const png = request.format === 'png';
