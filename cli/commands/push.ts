@@ -51,6 +51,14 @@ async function fieldsFrom(options: PushOptions): Promise<Partial<ManifestFields>
   return fields;
 }
 
+/** An interrupted push ends by its signal (exit status 128 + its number), saying that no version was made. */
+function stop(signal: NodeJS.Signals, what: string): never {
+  console.error(`modelctl: interrupted (${signal}): no version was pushed: ${what}`);
+  process.kill(process.pid, signal);
+  // The signal ends the process (its handler is gone); this line is never reached.
+  throw new Error(`interrupted (${signal})`);
+}
+
 export async function push(store: ObjectStore, source: string, options: PushOptions): Promise<string> {
   // Checked before anything is read or written: a refused alias used to leave the new version behind.
   const name = modelArgument(options.name);
@@ -66,7 +74,18 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
     bar.update(written);
   };
   let unchanged = false;
-  const versionOptions = { onProgress, ...(options.skipUnchanged ? { onUnchanged: () => (unchanged = true) } : {}) };
+  const interruption = new AbortController();
+  let stoppedBy: NodeJS.Signals | undefined;
+  // Ctrl-C or SIGTERM: before the first write, at once; once writing, after the write under way,
+  // which createVersion follows by removing what it wrote (a second Ctrl-C ends it at once).
+  const interrupted = (signal: NodeJS.Signals) => {
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+    stoppedBy = signal;
+    interruption.abort();
+    if (!started) stop(signal, 'it was stopped before the upload');
+  };
+  process.on('SIGINT', interrupted).on('SIGTERM', interrupted);
+  const versionOptions = { onProgress, signal: interruption.signal, ...(options.skipUnchanged ? { onUnchanged: () => (unchanged = true) } : {}) };
   // A folder or a .json file is a TF.js model, and so is a .zip of a folder (as imports/ takes it);
   // another file is a Keras model (.keras or .h5), imported.
   const found = await stat(source).catch(() => undefined);
@@ -82,10 +101,13 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
       else manifest = await pushTfjsZip(store, bytes, createHash('sha256').update(bytes).digest('hex'), where, name, fields, versionOptions);
     }
   } catch (error) {
+    bar.stop();
+    if (stoppedBy && error === interruption.signal.reason) stop(stoppedBy, 'the files it had written were removed');
     // An --output the model has no output of is a mistake in the command line, as an explain --target is (exit 2).
     throw error instanceof AnswerOutputError ? new UsageError(`--output: ${error.message}`) : error;
   } finally {
     bar.stop();
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
   }
   const scores = manifest.scores && manifest.scores !== 'probabilities' ? `, scores from ${manifest.scores}` : '';
   const { outputs } = manifest.signature;

@@ -35,6 +35,12 @@ export interface CreateVersionOptions {
    * (unchanged.ts), and answers that one; told through this, called with it.
    */
   onUnchanged?: (highest: Manifest) => void;
+  /**
+   * Stops the push before its next write (modelctl push's Ctrl-C): what it wrote of a claimed
+   * version is removed, number included, and the signal's reason thrown. The commit is the last
+   * write, so a push stopped before it leaves nothing, and one stopped after it is whole.
+   */
+  signal?: AbortSignal;
 }
 
 async function claimVersion(store: ObjectStore, model: string, modelJsonBytes: Uint8Array): Promise<number> {
@@ -104,13 +110,23 @@ async function stageDraft(store: ObjectStore, draft: Manifest, files: ModelFiles
   const model = draft.name;
   const shards = weightPaths(parseModelJson(files.get('model.json')));
   const total = shards.length + 2;
+  options.signal?.throwIfAborted();
   const version = await claimVersion(store, model, fileBytes(files, 'model.json'));
+  const staged = { ...draft, version };
   options.onProgress?.(1, total);
   for (const [index, shard] of shards.entries()) {
+    await stopIfAborted(store, staged, options.signal);
     await store.put(keys.file(model, version, shard), fileBytes(files, shard), { contentType: 'application/octet-stream' });
     options.onProgress?.(index + 2, total);
   }
-  return checkedManifest({ ...draft, version });
+  return checkedManifest(staged);
+}
+
+/** A stopped push (CreateVersionOptions.signal): its staged files removed, then the signal's reason thrown. */
+async function stopIfAborted(store: ObjectStore, staged: Manifest, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal?.aborted) return;
+  await discardStaged(store, staged);
+  signal.throwIfAborted();
 }
 
 /** The manifest as written: what a second commit of the same manifest finds. */
@@ -145,6 +161,7 @@ export async function createVersion(store: ObjectStore, model: string, files: Mo
     }
   }
   const manifest = await stageDraft(store, draft, files, options);
+  await stopIfAborted(store, manifest, options.signal);
   await commitVersion(store, manifest);
   options.onProgress?.(Object.keys(manifest.files).length + 1, Object.keys(manifest.files).length + 1);
   return manifest;
