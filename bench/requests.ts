@@ -110,9 +110,9 @@ export async function casesFor(manifest: Manifest, batch: number): Promise<Predi
     case 'text':
       return [await naturalCase(manifest, manifest.name, await spamTexts(batch))];
     case 'image': {
-      const { channels } = transform;
-      // The demo image models take one size (bench/requests.ts is for them).
-      const [height, width] = [transform.height ?? 0, transform.width ?? 0];
+      const { channels, height, width } = transform;
+      // The demo image models take one size: a model of any size has no one tensor to send.
+      if (height === undefined || width === undefined) throw new Error(`${manifest.name} takes images of any size: the bench's cases are of one size`);
       const rows = cycle(manifest.background ?? [new Array<number>(height * width * channels).fill(0)], batch);
       const data = Float32Array.from(rows.flat());
       const shape = [batch, height, width, channels];

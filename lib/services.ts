@@ -36,7 +36,7 @@ export function createServices(config: Config = readConfig()): Services {
   const overrideBytes = config.memoryBudgetBytes;
   const limits = { maxBatch: config.maxBatch, budget: new MemoryBudget({ functionBytes: config.functionMemoryBytes, overrideBytes }) };
   const workerBudget = config.jobWorkerFunction
-    ? new MemoryBudget({ functionBytes: config.jobWorkerMemoryBytes, overrideBytes, sizeSetting: 'JOB_WORKER_MEMORY_SIZE' })
+    ? new MemoryBudget({ functionBytes: config.jobWorkerMemoryBytes, overrideBytes, sizeSetting: "serverless.yml's workerMemorySize: JOB_WORKER_MEMORY_SIZE" })
     : limits.budget;
   const batchLimits = { maxBatch: config.batchMaxRows, budget: limits.budget };
   return { config, store, loader, limits, batchLimits, workerBudget, openStore: open };

@@ -77,6 +77,12 @@ function image(options: PreprocessingOptions, size: string): Record<string, unkn
       `--image: expected WIDTHxHEIGHTxCHANNELS with sides of at least 1 and 1 or 3 channels, e.g. 224x224x3, or anyxCHANNELS to take each image at its own size, got ${JSON.stringify(size)}`,
     );
   }
+  if (match[1] === undefined) {
+    // Nothing is resampled or padded at an image's own size: flags that would say how are mistakes.
+    const flags = { '--resize': options.resize, '--align-corners': options.alignCorners, '--half-pixel-centers': options.halfPixelCenters, '--fill': options.fill };
+    const [flag] = Object.entries(flags).find(([, value]) => value !== undefined) ?? [];
+    if (flag) throw new UsageError(`${flag}: --image ${size} takes each image at its own size, with nothing resized or padded: drop ${flag}`);
+  }
   return given({
     kind: 'image',
     width: match[1] === undefined ? undefined : Number(match[1]),

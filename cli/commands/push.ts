@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { readAlias, setAlias, TASKS, type ManifestFields, type ScoreKind, type Task } from '../../lib/registry/index.js';
+import { readAlias, setAlias, TASKS, type Manifest, type ManifestFields, type ScoreKind, type Task } from '../../lib/registry/index.js';
 import { AnswerOutputError, pushModelFolder, pushTfjsZip } from '../../lib/ops/pushFolder.js';
 import { pushKerasFile } from '../../lib/ops/pushKeras.js';
 import type { ObjectStore } from '../../lib/store/index.js';
@@ -49,6 +49,19 @@ async function fieldsFrom(options: PushOptions): Promise<Partial<ManifestFields>
   const input = await preprocessingFrom(options);
   if (input) fields.transforms = { ...fields.transforms, input: input as { kind: string } };
   return fields;
+}
+
+/**
+ * A model of any size pushed to take images of one: every image is resized to it. That may be what
+ * its authors do (a pose model run at 256 x 256); an upscaler's authors take each at its own size.
+ */
+function anySizeNote(manifest: Manifest): string[] {
+  const settings = manifest.transforms.input as { kind: string; width?: number; channels?: number; layout?: string } | undefined;
+  const shape = manifest.signature.inputs[0]?.shape;
+  if (settings?.kind !== 'image' || settings.width === undefined || !shape || shape.length !== 4) return [];
+  const sides = settings.layout === 'chw' ? shape.slice(2) : shape.slice(1, 3);
+  if (!sides.every((d) => d < 0)) return [];
+  return [`note: the model takes images of any size, and these settings resize each to one; --image anyx${settings.channels} takes each at its own size`];
 }
 
 /** An interrupted push ends by its signal (exit status 128 + its number), saying that no version was made. */
@@ -118,6 +131,7 @@ export async function push(store: ObjectStore, source: string, options: PushOpti
       ? `unchanged: ${manifest.name}:${manifest.version} in ${store.uri} holds these files and settings; no version made (--skip-unchanged)`
       : `pushed ${manifest.name}:${manifest.version} (${manifest.format}, ${manifest.task}${scores}${answers}) to ${store.uri}`,
     describeSettings(manifest.transforms.input),
+    ...anySizeNote(manifest),
   ];
   if (alias !== undefined) {
     try {

@@ -5,9 +5,9 @@
  * saying what is wrong with it. A micro-batch of both forms is scored as two groups (its natural
  * instances together, its raw rows together), not row by row. A bad row does not sink its group:
  * when the group is refused, each row is checked alone, the bad ones are reported with their
- * reason, and the good ones are scored together. Only a row's own fault (a 400) is a row error:
- * anything else (a function too small for even one row, a backend fault) fails the run as it
- * would with any rows beside it.
+ * reason, and the good ones are scored together. Only a row's own fault (a 400, or a row of a
+ * model of any size too large for the function alone) is a row error: anything else (a function
+ * too small for even one row, a backend fault) fails the run as it would with any rows beside it.
  */
 import { BadRequestError, PayloadTooLargeError } from '../errors.js';
 import { InstanceTooLargeError } from '../inputs/budget.js';
@@ -28,6 +28,7 @@ import { predict } from '../ops/predict.js';
 import { checkInputs, chunkPassNeed } from '../ops/runModel.js';
 import { NON_FINITE_OUTPUT, nonFiniteRows, toAnswers, type Answer } from '../protocol/answers.js';
 import type { BatchRow } from '../inputs/jsonLines.js';
+import { sizeIsOpen } from '../inputs/openSize.js';
 
 export interface RowResult {
   row: BatchRow;
@@ -45,7 +46,7 @@ const isRowProblem = (error: unknown): error is BadRequestError | InstanceTooLar
 const isMemoryRefusal = (error: unknown): boolean => error instanceof PayloadTooLargeError && !(error instanceof InstanceTooLargeError);
 
 /** The row's problem without the request-path prefix (the error file gives the line instead). */
-function reason(error: BadRequestError | InstanceTooLargeError): string {
+function reason(error: BadRequestError | PayloadTooLargeError): string {
   // "instances[0]: expected ..." -> "expected ...", "instances[0].b64: ..." -> "b64: ...", "instances[0] is neither ..." -> "is neither ...".
   return error.message.replace(/^instances(\[0\])?(:\s*|\.|\s+)?/, '');
 }
@@ -79,6 +80,13 @@ async function run(loaded: LoadedModel, instances: unknown[], limits: RunLimits)
     try {
       [output] = await predict(loaded, inputFromValues(loaded.manifest, instances.slice(from, to)), limits);
     } catch (error) {
+      // A row of a model of any size that does not fit alone is too large itself (a photo), not the
+      // function too small for the model: that row's error, the file going on.
+      if (isMemoryRefusal(error) && to - from === 1 && sizeIsOpen(loaded.manifest)) {
+        outcomes.push({ error: reason(error as PayloadTooLargeError) });
+        from = to;
+        continue;
+      }
       if (!isMemoryRefusal(error) || to - from === 1) throw error;
       most = Math.ceil((to - from) / 2);
       continue;

@@ -13,7 +13,7 @@ export interface EncodeBudget {
   /** What a later request can count on, for a refusal that names the largest one that fits (a fresh measure may be a little higher). */
   promisable(): number;
   describe(): string;
-  /** What would give `bytes`, for a refusal: "a function of at least N MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE)", or the job worker's setting, or a fixed budget's. */
+  /** What would give `bytes`, for a refusal: "a function of at least N MB (serverless.yml's memorySize; ...)", or the job worker's setting, or a fixed budget's. */
   largerSettingFor(bytes: number): string;
 }
 

@@ -137,10 +137,13 @@ export type ImageSettings = z.infer<typeof settingsSchema>;
 export type SizedImageSettings = ImageSettings & { width: number; height: number };
 
 /**
- * Settings of a model of any size, sized by a request's first image: its other images must have
- * that size (checked as each is read), not be stretched to it.
+ * Marks settings of a model of any size that a request's first image sized: its other images must
+ * have that size (checked as each is read), not be stretched to it. A symbol key, so that a copy of
+ * the settings ({...settings}) keeps the mark, and a manifest read from the store never has it.
  */
-const sizedByRequest = new WeakSet<ImageSettings>();
+const SIZED_BY_REQUEST = Symbol('sized by the request');
+
+const sizedByRequest = (settings: ImageSettings) => (settings as { [SIZED_BY_REQUEST]?: true })[SIZED_BY_REQUEST] === true;
 
 /** The settings' size; settings of any size reach here only sized by their request (ops size it first). */
 function sized(settings: ImageSettings): SizedImageSettings {
@@ -152,9 +155,9 @@ function sized(settings: ImageSettings): SizedImageSettings {
 function sizedBy(settings: ImageSettings, row: number[]): ImageSettings {
   if (settings.width !== undefined) return settings;
   const [height, width] = settings.layout === 'chw' ? row.slice(1) : row;
-  const sizedSettings = { ...settings, width, height };
-  sizedByRequest.add(sizedSettings);
-  return sizedSettings;
+  const marked: ImageSettings & { [SIZED_BY_REQUEST]?: true } = { ...settings, width, height };
+  marked[SIZED_BY_REQUEST] = true;
+  return marked;
 }
 
 /** The size an image is read at: its header's, turned by its EXIF orientation. */
@@ -166,7 +169,7 @@ const perChannelValues = (value: number | number[], channels: number) => (Array.
 async function checkedHeader(settings: SizedImageSettings, bytes: Uint8Array, where: string, budget?: EncodeBudget) {
   const orientation = settings.exifOrientation ? await exifOrientation(bytes) : 1;
   const header = readImageHeader(bytes, where);
-  const ownSize = sizedByRequest.has(settings);
+  const ownSize = sizedByRequest(settings);
   if (ownSize) {
     const [height, width] = uprightSize(header, orientation);
     if (height !== settings.height || width !== settings.width) {
@@ -212,8 +215,7 @@ export async function encodeImages(settings: ImageSettings, values: unknown[], p
 }
 
 /** The row one image makes of a model of any size: its own size after its EXIF orientation. */
-async function imageRowShape(settings: ImageSettings, value: unknown, where: string): Promise<number[]> {
-  const bytes = imageBytesOf(value, where);
+async function imageRowShape(settings: ImageSettings, bytes: Uint8Array, where: string): Promise<number[]> {
   const orientation = settings.exifOrientation ? await exifOrientation(bytes) : 1;
   const [height, width] = uprightSize(readImageHeader(bytes, where), orientation);
   return settings.layout === 'chw' ? [settings.channels, height, width] : [height, width, settings.channels];
@@ -236,10 +238,10 @@ const shapeOf = (settings: ImageSettings): ImageShape => {
   return { height, width, channels, layout };
 };
 
-/** Height x width as the messages write it, or "any size". */
+/** A row's sides as the messages write them: 224x224x3, or any height x any width x 3. */
 const sizeText = (settings: ImageSettings, channelsFirst: boolean) => {
-  const [h, w] = [settings.height ?? 'any', settings.width ?? 'any'];
-  return channelsFirst ? `${settings.channels}x${h}x${w} (channels first)` : `${h}x${w}x${settings.channels}`;
+  const [h, w, x] = settings.width === undefined ? ['any height', 'any width', ' x '] : [settings.height, settings.width, 'x'];
+  return channelsFirst ? `${settings.channels}${x}${h}${x}${w} (channels first)` : `${h}${x}${w}${x}${settings.channels}`;
 };
 
 export const imageKind: InputKind<ImageSettings> = {
@@ -253,14 +255,16 @@ export const imageKind: InputKind<ImageSettings> = {
     return settings.layout === 'chw' ? [settings.channels, h, w] : [h, w, settings.channels];
   },
   sizedBy,
-  instanceRowShape: imageRowShape,
+  rowShapeOf: (settings, value, where) => imageRowShape(settings, imageBytesOf(value, where), where),
   settingsFor: (settings, taken) => {
     const { channels: c } = settings;
     const [h, w] = [settings.height ?? -1, settings.width ?? -1];
     // A model of fixed size, pushed to take images of any size: the size it takes.
     if (h < 0 && taken.length === 3) {
       const [th, tw, tc] = settings.layout === 'chw' ? [taken[1], taken[2], taken[0]] : taken;
-      if (th > 0 && tw > 0 && tc === c) return `it takes images of ${tw}x${th}: modelctl push --image ${tw}x${th}x${c}`;
+      const channels = tc === 1 || tc === 3 ? tc : c;
+      if (th > 0 && tw > 0) return `it takes images of ${tw}x${th}: modelctl push --image ${tw}x${th}x${channels}`;
+      if (th < 0 && tw < 0 && channels !== c) return `it takes ${channels} channel${channels === 1 ? '' : 's'}: modelctl push --image anyx${channels}`;
     }
     const other = settings.layout === 'hwc' ? [c, h, w] : [h, w, c];
     const open = (d: number, i: number) => d < 0 || d === other[i];
@@ -273,7 +277,8 @@ export const imageKind: InputKind<ImageSettings> = {
   encode: encodeImages,
   checkEncodingFits: async (settings, value, where, budget) => {
     const bytes = imageBytesOf(value, where);
-    await checkedHeader(sized(sizedBy(settings, await imageRowShape(settings, value, where))), bytes, where, budget);
+    const withSize = settings.width === undefined ? sizedBy(settings, await imageRowShape(settings, bytes, where)) : settings;
+    await checkedHeader(sized(withSize), bytes, where, budget);
   },
   fromRecord: (_settings, record, ignore) => instanceCell(record, IMAGE_COLUMNS, ignore),
   recordColumns: IMAGE_COLUMNS,
@@ -289,7 +294,10 @@ export const imageKind: InputKind<ImageSettings> = {
     `a raw tensor is what the model receives: ${sizeText(settings, settings.layout === 'chw')} pixels after the ${settings.crop ? `crop [${settings.crop.join(', ')}] (top, left, bottom, right) resized as tf.image.cropAndResize does` : settings.width === undefined ? 'EXIF orientation' : 'fit'} and (value * scale + offset - mean) / std; send {"b64": ...} images to have them decoded and prepared`,
   defaultBaseline: 'zeros',
   // A black image: every pixel 0, after normalisation.
+  // Settings a request did not size (a raw row of another rank than an image's) have no image to
+  // read the row as: the row is the model's plain values, explained and refused as such.
   zeroRow: (settings, size) => {
+    if (settings.width === undefined) return new Float32Array(size);
     const { offset } = pixelScale(settings);
     const at = hwcIndex(shapeOf(settings));
     const row = new Float32Array(size);
@@ -300,9 +308,11 @@ export const imageKind: InputKind<ImageSettings> = {
   // Of a model of any size, known once a request sized the settings (none: no heatmap to draw).
   imageShape: (settings) => (settings.width === undefined ? undefined : shapeOf(settings)),
   preview: (settings, row) => {
+    if (settings.width === undefined)
+      throw new BadRequestError(`format png: a row of ${row.length} values is not an image of this model's (${sizeText(settings, settings.layout === 'chw')})`);
     const shape = shapeOf(settings);
     return rowToPng(asHwc(shape, row), shape.height, shape.width, shape.channels, pixelScale(settings));
   },
-  featureGroups: (settings, _row, options) => patchGroups(shapeOf(settings), options.patchSize),
-  mapAttributions: (settings, view) => heatmapAnswer(shapeOf(settings), view.row, view.values, view.png, pixelScale(settings)),
+  featureGroups: (settings, _row, options) => (settings.width === undefined ? undefined : patchGroups(shapeOf(settings), options.patchSize)),
+  mapAttributions: (settings, view) => (settings.width === undefined ? undefined : heatmapAnswer(shapeOf(settings), view.row, view.values, view.png, pixelScale(settings))),
 };

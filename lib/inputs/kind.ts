@@ -66,7 +66,7 @@ export interface InputKind<T extends KindSettings = KindSettings> {
    */
   sizedBy?(settings: T, row: number[]): T;
   /** The row one natural instance makes, for a kind whose rows leave sizes open (an image's own size). */
-  instanceRowShape?(settings: T, value: unknown, where: string): Promise<number[]>;
+  rowShapeOf?(settings: T, value: unknown, where: string): Promise<number[]>;
   /** When the model's row shape (`taken`) is not rowShape's: which of this kind's settings would make it, if any (a push's refusal says so). */
   settingsFor?(settings: T, taken: number[]): string | undefined;
   /** Whether a value is a natural instance of this kind (else it is taken as a raw tensor row). */

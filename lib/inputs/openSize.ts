@@ -37,6 +37,6 @@ export function sizedToRow<M extends WithInputKind>(model: M, row: number[]): M 
 export async function sizedToInstance<M extends WithInputKind>(model: M, instance: unknown, where: string): Promise<M> {
   const settings = model.transforms.input;
   const kind = settings && kindOf(settings);
-  if (!settings || !kind?.instanceRowShape || !sizeIsOpen(model)) return model;
-  return sizedToRow(model, await kind.instanceRowShape(settings, instance, where));
+  if (!settings || !kind?.rowShapeOf || !sizeIsOpen(model)) return model;
+  return sizedToRow(model, await kind.rowShapeOf(settings, instance, where));
 }

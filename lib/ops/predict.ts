@@ -1,10 +1,10 @@
 /** The transport-free predict service every protocol and handler shares. */
-import { inputKindOf, inputTensors, instanceRowShape, type ModelInput, sizedToInput } from '../inputs/encode.js';
+import { inputTensors, instanceRowShape, type ModelInput, sizedToInput } from '../inputs/encode.js';
 import type { LoadedModel } from '../loader/index.js';
 import { checkOneRowFits, type RunLimits } from '../runtime/memory.js';
 import { Pace } from '../runtime/timeLimit.js';
 import type { TensorData } from '../tensors/data.js';
-import { forwardNeed, forwardPlan, measureSmallerRowAhead, runModel } from './runModel.js';
+import { forwardNeed, forwardPlan, planSizeAhead, runModel } from './runModel.js';
 
 /**
  * Checks while encoding: enough that the rest is projected from a small share (an image's decoding
@@ -16,17 +16,23 @@ const ENCODE_CHECKS = 32;
  * The model's input tensors for a request. Natural instances are checked against the budget with
  * the forward pass that follows their encoding (forwardNeed), so the number a 413 says fit is
  * one the model then runs; a model of which not even one row's pass fits is refused first, in the
- * pass's own terms. With `time`, they are encoded in slices timed by a Pace, so their decoding,
+ * pass's own terms (a model of any size planned at this request's size first: planSizeAhead).
+ * With `time`, they are encoded in slices timed by a Pace, so their decoding,
  * which can take as long as the model, ends in a 413 naming the figures once the rest cannot end
  * before the timeout (the forward pass is timed by inChunks).
  */
-export async function requestTensors(loadedAsStored: LoadedModel, input: ModelInput, limits: RunLimits): Promise<TensorData[]> {
+export async function requestTensors(loaded: LoadedModel, input: ModelInput, limits: RunLimits): Promise<TensorData[]> {
+  return tensorsOf(await sizedToRequest(loaded, input), input, limits);
+}
+
+/** requestTensors, for a model already sized to the request. */
+async function tensorsOf(loaded: LoadedModel, input: ModelInput, limits: RunLimits): Promise<TensorData[]> {
   if (input.kind !== 'instances') return input.tensors;
-  const loaded = await sizedToRequest(loadedAsStored, input);
   const rowShape = instanceRowShape(loaded.manifest);
-  const open = loaded === loadedAsStored ? undefined : naturalRowShape(loadedAsStored.manifest);
-  if (rowShape && open) await measureSmallerRowAhead(loaded, open, rowShape);
-  if (rowShape) checkOneRowFits(forwardPlan(loaded, 1, rowShape, limits));
+  if (rowShape) {
+    await planSizeAhead(loaded, rowShape, limits);
+    checkOneRowFits(forwardPlan(loaded, 1, rowShape, limits));
+  }
   const run = forwardNeed(loaded, limits.budget);
   if (limits.time === undefined) return inputTensors(loaded.manifest, input, limits.budget, { run });
   const count = input.instances.length;
@@ -41,7 +47,7 @@ export async function predict(loadedAsStored: LoadedModel, input: ModelInput, li
   const loaded = await sizedToRequest(loadedAsStored, input);
   // A time limit's refusal asks for fewer of what the request sent, in its words (fewer "examples").
   const worded = input.noun && limits.time ? { ...limits, time: { ...limits.time, noun: input.noun } } : limits;
-  return runModel(loaded, await requestTensors(loadedAsStored, input, worded), worded);
+  return runModel(loaded, await tensorsOf(loaded, input, worded), worded);
 }
 
 /**
@@ -52,10 +58,4 @@ export async function predict(loadedAsStored: LoadedModel, input: ModelInput, li
 async function sizedToRequest(loaded: LoadedModel, input: ModelInput): Promise<LoadedModel> {
   const manifest = await sizedToInput(loaded.manifest, input);
   return manifest === loaded.manifest ? loaded : { ...loaded, manifest };
-}
-
-/** The row shape the model's natural input makes as stored: -1 where each request sets the size. */
-function naturalRowShape(manifest: LoadedModel['manifest']): number[] | undefined {
-  const natural = inputKindOf(manifest);
-  return natural?.kind.rowShape(natural.settings);
 }

@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BadRequestError, ServiceError, UnprocessableError } from '../errors.js';
 import type { LoadedModel } from '../loader/index.js';
 import { instanceBytes, instanceRowShape, type RunNeed } from '../inputs/encode.js';
-import { type ChunkPlan, costPerRow, inChunks, measureRow, type MemoryBudget, rowsPerChunk, type RunLimits, scaledCostPerRow } from '../runtime/memory.js';
+import { type ChunkPlan, checkOneRowFits, costPerRow, inChunks, measureRow, type MemoryBudget, rowsPerChunk, type RunLimits, scaledCostPerRow } from '../runtime/memory.js';
+import { climbTo, openDimensions, smallerRowOf } from '../runtime/sizeLadder.js';
 import { forwardBytesPerRow, predictTensors } from '../runtime/tfModel.js';
 import { concatRows, elementCount, fitsShape, sliceRows, type TensorData, type TensorSpec } from '../tensors/data.js';
 import { anyRows, fixedBatchOf, padRows } from '../tensors/fixedBatch.js';
@@ -234,33 +235,24 @@ function forwardEstimate(loaded: LoadedModel, rowShape: readonly number[]): { es
   return scaled ? { estimate: scaled.bytes, estimateBasis: scaled.basis } : {};
 }
 
-/** The side a probe row has in each open dimension (measureSmallerRowAhead). */
-const PROBE_SIDE = 128;
-
 /**
- * A model whose natural rows take their own size (an image model of any size), about to run rows
- * of a size nothing it measured can be scaled to (its first request): one row of zeros of
- * PROBE_SIDE in each open dimension is measured first, so the rows' own pass is planned (and a
- * photo too large for the function refused with the figures) before it runs. Rows not much larger
- * than the probe are measured as they run. A probe the model refuses (a size its layers cannot
- * take) leaves the rows to be measured as they run, as before.
+ * Before rows of a size not planned run through a model whose input leaves sizes open (an image
+ * model of any size, its first request, or a size far from those it ran): smaller rows of zeros
+ * measured first (runtime/sizeLadder.ts), so the rows' pass is planned and a photo too large for
+ * the function refused with the figures, naming a size that fits, before it runs.
  */
-export async function measureSmallerRowAhead(loaded: LoadedModel, open: readonly number[], rowShape: readonly number[]): Promise<void> {
-  const [spec, ...others] = loaded.manifest.signature.inputs;
-  if (others.length > 0 || open.length !== rowShape.length || (spec.dtype !== 'float32' && spec.dtype !== 'int32')) return;
-  if (costPerRow(loaded.model, 'forward', rowShape) !== undefined || scaledCostPerRow(loaded.model, 'forward', rowShape) !== undefined) return;
-  if (forwardBytesPerRow(loaded.model) !== undefined) return;
-  const probe = rowShape.map((d, i) => (open[i] < 0 ? Math.min(d, PROBE_SIDE) : d));
-  const values = probe.reduce((a, b) => a * b, 1);
-  if (4 * values >= rowShape.reduce((a, b) => a * b, 1)) return;
+export async function planSizeAhead(loaded: LoadedModel, rowShape: readonly number[], limits: RunLimits): Promise<void> {
+  const [spec] = loaded.manifest.signature.inputs;
+  const open = openDimensions(loaded.manifest.signature.inputs, rowShape);
+  if (!open || (spec.dtype !== 'float32' && spec.dtype !== 'int32') || forwardBytesPerRow(loaded.model) !== undefined) return;
   const rows = fixedBatchOf(loaded.manifest.signature.inputs) ?? 1;
-  const data = spec.dtype === 'int32' ? new Int32Array(rows * values) : new Float32Array(rows * values);
-  const zeros: TensorData = { name: spec.name, dtype: spec.dtype, shape: [rows, ...probe], data };
-  try {
-    await measureRow(loaded.model, 'forward', () => runChunk(loaded, [zeros]), probe, rows);
-  } catch (error) {
-    if (!(error instanceof Error) || error.name !== 'Error') throw error; // a trap is the backend's (runtime/backend.ts)
-  }
+  const measure = async (shape: number[]) => {
+    const values = rows * shape.reduce((a, b) => a * b, 1);
+    const zeros: TensorData = { name: spec.name, dtype: spec.dtype, shape: [rows, ...shape], data: spec.dtype === 'int32' ? new Int32Array(values) : new Float32Array(values) };
+    await measureRow(loaded.model, 'forward', () => runChunk(loaded, [zeros]), shape, rows);
+  };
+  const far = await climbTo({ model: loaded.model, pass: 'forward', budget: limits.budget, open, measure }, rowShape);
+  if (far) checkOneRowFits({ ...forwardPlan(loaded, 1, rowShape, limits), estimate: far.bytes, estimateBasis: far.basis });
 }
 
 /**
@@ -276,6 +268,7 @@ export function forwardPlan(loaded: LoadedModel, rows: number, rowShape: readonl
     maxRows: limits.maxBatch,
     budget: limits.budget,
     ...forwardEstimate(loaded, rowShape),
+    smallerRow: smallerRowOf(openDimensions(loaded.manifest.signature.inputs, rowShape), rowShape),
     rowShape,
     batch: fixedBatchOf(loaded.manifest.signature.inputs),
     time: limits.time,
@@ -349,6 +342,7 @@ export async function runModel(loaded: LoadedModel, requestInputs: TensorData[],
   const rows = rowCount(specs, inputs);
   const batched = inputs.map((t, i) => isBatched(specs[i], t));
   const rowShape = inputs.filter((_, i) => batched[i]).flatMap((t, i) => [...(i > 0 ? [-1] : []), ...t.shape.slice(1)]);
+  if (inputs.length === 1 && batched[0]) await planSizeAhead(loaded, rowShape, limits);
   const chunks: Chunk[] = [];
   // The answer's size, judged from the first chunk's outputs before the next runs (predict's).
   const afterFirstChunk = () => {

@@ -54,7 +54,7 @@ export interface MemoryLimits {
   functionBytes: number;
   /** MEMORY_BUDGET_BYTES: a fixed budget instead of the derived one (tests, unusual hosts). */
   overrideBytes?: number;
-  /** The setting that sizes the function, for a refusal that names it (default AWS_LAMBDA_FUNCTION_MEMORY_SIZE). */
+  /** The setting that sizes the function, for a refusal that names it (default serverless.yml's memorySize param). */
   sizeSetting?: string;
 }
 
@@ -83,7 +83,9 @@ export class MemoryBudget {
 
   /** The setting that sizes the function this budget is for. */
   private get sizeSetting(): string {
-    return this.limits.sizeSetting ?? 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE';
+    // What a user sets on Lambda (serverless.yml's memorySize, which Lambda hands the function as
+    // AWS_LAMBDA_FUNCTION_MEMORY_SIZE), and what sets it elsewhere (modelctl, a test).
+    return this.limits.sizeSetting ?? "serverless.yml's memorySize; AWS_LAMBDA_FUNCTION_MEMORY_SIZE outside Lambda";
   }
 
   private floor(): number {
@@ -194,28 +196,36 @@ export function costPerRow(model: object, pass: Pass, rowShape?: readonly number
   return perRow.get(model, costKey(pass, rowShape));
 }
 
+/** How far a measured row's cost is scaled by its values (sizeLadder.ts measures rows in between). */
+export const SCALE_LIMIT = 16;
+
 /**
- * Until a row of this shape is measured in this pass: its cost scaled from a measured row of the
- * same rank, by their values (the largest row not larger, else the smallest). An image model of any
- * size holds, row for row, about what its pixels make it: a row measured on a 128 x 128 image told a
- * 2000 x 1500 photo's pass before it ran, which ran unplanned and could end the function in a trap.
+ * A pass at a size not run before grows the wasm heap past its tensors' peak, its free room in
+ * pieces of the sizes before: ESRGAN x2 at 830 x 625 and 1210 x 905 took the heap to 1.5 times
+ * the pass's measured peak (1015 of a 1024 MB function). A scaled cost counts that.
+ */
+const NEW_SIZE_GROWTH = 1.5;
+
+/**
+ * Until a row of this shape is measured in this pass: its cost scaled from the measured row of the
+ * same rank nearest in values, within SCALE_LIMIT times them either way, and grown by
+ * NEW_SIZE_GROWTH. An image model of any size holds, row for row, about what its pixels make it,
+ * less a part that does not grow with them: scaled from a 1 x 1 image, that part (552 bytes of
+ * it) asked 258 MB for a photo that took 137, so rows much smaller say nothing (sizeLadder.ts).
  */
 export function scaledCostPerRow(model: object, pass: Pass, rowShape: readonly number[] | undefined): { bytes: number; basis: string } | undefined {
   if (rowShape === undefined || rowShape.length === 0 || rowShape.some((d) => !(d > 0))) return undefined;
   const values = valuesIn(rowShape);
-  let below: { dims: number[]; cost: number } | undefined;
-  let above: { dims: number[]; cost: number } | undefined;
+  let basis: { dims: number[]; cost: number; distance: number } | undefined;
   for (const [key, cost] of perRow.entries(model)) {
     const [measuredPass, joined = ''] = key.split(' ');
     const dims = joined === '' ? [] : joined.split('x').map(Number);
     if (measuredPass !== pass || dims.length !== rowShape.length || dims.some((d) => !(d > 0))) continue;
-    const n = valuesIn(dims);
-    if (n <= values && (!below || n > valuesIn(below.dims))) below = { dims, cost };
-    if (n > values && (!above || n < valuesIn(above.dims))) above = { dims, cost };
+    const distance = Math.abs(Math.log(values / valuesIn(dims)));
+    if (distance <= Math.log(SCALE_LIMIT) && (!basis || distance < basis.distance)) basis = { dims, cost, distance };
   }
-  const basis = below ?? above;
   if (basis === undefined) return undefined;
-  return { bytes: (basis.cost * values) / valuesIn(basis.dims), basis: `scaled from a row of ${basis.dims.join(' x ')} measured` };
+  return { bytes: (NEW_SIZE_GROWTH * basis.cost * values) / valuesIn(basis.dims), basis: `scaled from a row of ${basis.dims.join(' x ')} measured` };
 }
 
 /** Milliseconds a row of a pass took in the last timed chunk, by model, pass and row shape (the time budget's starting pace; the same keys, as many kept). */
@@ -361,6 +371,11 @@ export interface ChunkPlan {
   estimate?: number;
   /** Where the estimate comes from, when not the topology (scaledCostPerRow's basis). */
   estimateBasis?: string;
+  /**
+   * For a model whose input leaves sizes open: the row, as a refusal names it, whose values are
+   * this share of the plan's (its open sides shrunk alike), or undefined when none is worth naming.
+   */
+  smallerRow?: (share: number) => string | undefined;
   /** What the model is called in a refusal. */
   name: string;
   pass: Pass;
@@ -407,8 +422,15 @@ function refusal(plan: ChunkPlan, rowBytes: number, estimated: boolean): Payload
     : plan.estimateBasis
       ? `may need about ${size(bytes)} (${plan.estimateBasis}: not yet measured at this size)`
       : `may need up to ${size(bytes)} (an estimate from its layers: not yet measured)`;
+  // Rows of open sizes cost what their size makes them: a smaller one may fit, for the next request
+  // (promisable), its cost scaled as a size not run yet is, with its row twice (encoded, and the
+  // call's copy) and the room its pass may lose, as a request's rows are counted (inputs/encode.ts);
+  // a twentieth spared for what rounding the sides down does not take back.
+  const perRow = (estimated && plan.estimateBasis ? bytes : NEW_SIZE_GROWTH * bytes) + 8 * valuesIn(plan.rowShape ?? []);
+  const smaller = plan.smallerRow?.((0.95 * (plan.budget.promisable() - plan.budget.roomAPassMayLose())) / perRow);
+  const fits = smaller ? `a row of this size does not fit, one of ${smaller} would` : 'no request fits';
   return new PayloadTooLargeError(
-    `${unit} of ${what} through ${plan.name} ${needs}; this function can give ${plan.budget.describe()}: no request fits; ` +
+    `${unit} of ${what} through ${plan.name} ${needs}; this function can give ${plan.budget.describe()}: ${fits}; ` +
       `${plan.budget.largerSettingFor(bytes)} would run it ${rows === 1 ? 'one row' : 'one call'} at a time`,
   );
 }

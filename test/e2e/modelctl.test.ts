@@ -350,7 +350,7 @@ describe('modelctl', () => {
     [['batch', '/nonexistent.csv', '--model', 'iris', '--out', 'unused'], /modelctl: \/nonexistent\.csv: no such file/, 2],
     [
       ['push', 'models/iris/versions/1', '--name', 'x', '--image', '0x28x1'],
-      /modelctl: --image: expected WIDTHxHEIGHTxCHANNELS with sides of at least 1 and 1 or 3 channels, e\.g\. 224x224x3, got "0x28x1"/,
+      /modelctl: --image: expected WIDTHxHEIGHTxCHANNELS with sides of at least 1 and 1 or 3 channels, e\.g\. 224x224x3, or anyxCHANNELS to take each image at its own size, got "0x28x1"/,
       2,
     ],
     // A preprocessing flag's value is checked by the input kind's schema before the push (it was an invalid manifest, exit 1).

@@ -10,9 +10,11 @@ import piexif from 'piexifjs';
 import { PNG } from 'pngjs';
 import { beforeAll, expect, it } from 'vitest';
 import { preprocessingFrom } from '../../cli/commands/preprocessing.js';
+import { push } from '../../cli/commands/push.js';
 import { scoreObject } from '../../lib/batch/run.js';
+import { precheckEvaluation } from '../../lib/ops/evaluate/precheck.js';
 import { pushModelFolder } from '../../lib/ops/pushFolder.js';
-import { costPerRow } from '../../lib/runtime/memory.js';
+import { costPerRow, MemoryBudget } from '../../lib/runtime/memory.js';
 import { oneInvocation } from '../helpers/batchOptions.js';
 import { b64, jpegBytes, type Painter, pixels, pngBytes } from '../helpers/images.js';
 import { loadLayersFolder } from '../helpers/layersFolder.js';
@@ -54,9 +56,19 @@ it('modelctl push --image anyx3 makes settings without a size; a fit or a crop n
   await expect(preprocessingFrom({ image: 'anyx3', fit: 'cover' })).rejects.toThrow(/--fit: .*fit cover fits images to a fixed size: give width and height/);
   await expect(preprocessingFrom({ image: 'anyx3', crop: '0,0,0.5,0.5' })).rejects.toThrow(/--crop: .*crop resizes its box to a fixed size/);
   await expect(preprocessingFrom({ image: 'anyx2' })).rejects.toThrow(/anyxCHANNELS to take each image at its own size/);
+  await expect(preprocessingFrom({ image: 'anyx3', resize: 'nearest' })).rejects.toThrow(
+    '--resize: --image anyx3 takes each image at its own size, with nothing resized or padded: drop --resize',
+  );
   const store = await tempFolderStore();
   await expect(pushModelFolder(store, await writeImageModel(4, 5, 3), 'fixed', { transforms: { input: anySize } })).rejects.toThrow(
     'the image preprocessing makes rows of shape [-1,-1,3], but input flatten_Flatten1_input takes [5,4,3]: it takes images of 4x5: modelctl push --image 4x5x3',
+  );
+  // One size given to a model of any size: pushed, with a note saying what anyx3 does.
+  const note = 'note: the model takes images of any size, and these settings resize each to one; --image anyx3 takes each at its own size';
+  expect(await push(store, upscalerFolder, { name: 'resized', task: 'regression', image: '8x8x3' })).toContain(note);
+  expect(await push(store, upscalerFolder, { name: 'own', task: 'regression', image: 'anyx3' })).not.toContain('note:');
+  await expect(pushModelFolder(store, upscalerFolder, 'grey', { transforms: { input: { ...anySize, channels: 1 } } })).rejects.toThrow(
+    'the image preprocessing makes rows of shape [-1,-1,1], but input conv2d_Conv2D1_input takes [-1,-1,3] (-1 = any size): it takes 3 channels: modelctl push --image anyx3',
   );
 });
 
@@ -157,7 +169,7 @@ it('evaluates and batch-scores rows of different sizes, each at its own: the ans
   expect(lines.map((line) => JSON.parse(line).label)).toEqual(labels);
 });
 
-it("plans a first photo's pass from a small row measured ahead: refused with the figures where it cannot fit, and the figure is the pass's own", async () => {
+it("plans a first photo's pass from smaller rows measured ahead: refused with the figures and a size that fits, and the figure is the pass's own", async () => {
   const store = await tempFolderStore();
   await pushModelFolder(store, await writeAnySizeImageModel('classifier'), 'classifier', { labels: ['a', 'b'], transforms: { input: anySize } });
   const photo = b64(pngBytes(700, 700, painting(10)));
@@ -165,24 +177,89 @@ it("plans a first photo's pass from a small row measured ahead: refused with the
   const small = serving(store.uri, { MEMORY_BUDGET_BYTES: String(40e6) });
   const refused = await call(small.predict, 'POST', '/v1/models/classifier:predict', body);
   expect(refused.statusCode).toBe(413);
-  expect(refused.body.error).toMatch(
-    /^one row of a forward pass through classifier:1 may need about \d+ MB \(scaled from a row of 128 x 128 x 3 measured: not yet measured at this size\); this function can give 38 MB/,
-  );
+  const named =
+    /^one row of a forward pass through classifier:1 may need about \d+ MB \(scaled from a row of 175 x 175 x 3 measured: not yet measured at this size\); this function can give 38 MB .*: a row of this size does not fit, one of (\d+) x (\d+) x 3 would; /.exec(
+      refused.body.error,
+    );
+  expect(named, refused.body.error).not.toBeNull();
+  // The size it names is one the same function then answers.
+  const [height, width] = [Number(named?.[1]), Number(named?.[2])];
+  const fits = await call(small.predict, 'POST', '/v1/models/classifier:predict', { instances: [b64(pngBytes(width, height, painting(12)))] });
+  expect(fits.statusCode, `${refused.body.error} then ${JSON.stringify(fits.body)}`).toBe(200);
 
-  const large = serving(store.uri, { MEMORY_BUDGET_BYTES: String(4e9) });
+  const large = serving(store.uri, { MEMORY_BUDGET_BYTES: String(400e6) });
   const costs = await large.services.loader.withModel({ name: 'classifier' }, async (loaded) => {
     const before = tf.memory().numTensors;
-    // A small image runs as it is, measured as it runs: no probe.
-    expect((await call(large.predict, 'POST', '/v1/models/classifier:predict', { instances: [b64(pngBytes(90, 60, painting(11)))] })).statusCode).toBe(200);
-    expect(costPerRow(loaded.model, 'forward', [128, 128, 3])).toBeUndefined();
+    // Raw rows of any size first, planned as images are: a 1 x 1 row, then a 600 x 600 one.
+    const raw = (side: number) => ({
+      inputs: [{ name: loaded.manifest.signature.inputs[0].name, shape: [1, side, side, 3], datatype: 'FP32', data: new Array(side * side * 3).fill(0.5) }],
+    });
+    for (const side of [1, 600]) {
+      const answer = await call(large.predict, 'POST', '/v2/models/classifier/infer', raw(side));
+      expect(answer.statusCode, JSON.stringify(answer.body)).toBe(200);
+    }
+    // A thumbnail: its cost, mostly what does not grow with the pixels, is not scaled to a photo (it refused one that fits).
+    expect((await call(large.predict, 'POST', '/v1/models/classifier:predict', { instances: [b64(pngBytes(1, 1, painting(11)))] })).statusCode).toBe(200);
     expect((await call(large.predict, 'POST', '/v1/models/classifier:predict', body)).statusCode).toBe(200);
     expect(tf.memory().numTensors).toBe(before);
-    return { small: costPerRow(loaded.model, 'forward', [60, 90, 3]), photo: costPerRow(loaded.model, 'forward', [700, 700, 3]) };
+    return { basis: costPerRow(loaded.model, 'forward', [600, 600, 3]), photo: costPerRow(loaded.model, 'forward', [700, 700, 3]) };
   });
-  // The photo's pass was planned by scaling the small image's: what it measured is what scaling said, within a tenth.
-  const scaled = ((costs.small ?? 0) * 700 * 700) / (60 * 90);
+  // The photo's pass was planned by scaling the 600 x 600 row's: what it measured is what scaling said, within a tenth.
+  const scaled = ((costs.basis ?? 0) * 700 * 700) / (600 * 600);
   expect((costs.photo ?? 0) / scaled).toBeGreaterThan(0.9);
   expect((costs.photo ?? 0) / scaled).toBeLessThan(1.1);
+});
+
+it("explains a first large image planned as predict plans it: a 413 before the gradient pass runs, not a pass past the function's memory", async () => {
+  const store = await tempFolderStore();
+  await pushModelFolder(store, await writeAnySizeImageModel('classifier'), 'classifier', { labels: ['a', 'b'], transforms: { input: anySize } });
+  const small = serving(store.uri, { MEMORY_BUDGET_BYTES: String(30e6) });
+  const picture = b64(pngBytes(400, 400, painting(13)));
+  for (const method of ['saliency', 'kernelShap']) {
+    const answer = await call(small.explain, 'POST', '/v2/models/classifier/explain', { instances: [picture], method });
+    expect(answer.statusCode, `${method}: ${JSON.stringify(answer.body)}`).toBe(413);
+    expect(answer.body.error).toMatch(/may need about \d+ MB \(scaled from a row of .* measured.*: a row of this size does not fit, one of \d+ x \d+ x 3 would/);
+  }
+});
+
+it("batch scoring: a photo too large for the function is its row's error, the other rows scored", async () => {
+  const store = await tempFolderStore();
+  await pushModelFolder(store, await writeAnySizeImageModel('classifier'), 'classifier', { labels: ['a', 'b'], transforms: { input: anySize } });
+  const small = serving(store.uri, { MEMORY_BUDGET_BYTES: String(40e6) });
+  const rows = [pngBytes(20, 10, painting(14)), pngBytes(700, 700, painting(15)), pngBytes(30, 40, painting(16))].map((png) => JSON.stringify(b64(png)));
+  const key = 'batch/input/classifier/mixed.jsonl';
+  await store.put(key, `${rows.join('\n')}\n`);
+  const options = { ...oneInvocation(64), limits: { maxBatch: 64, budget: new MemoryBudget({ functionBytes: 2048 * 2 ** 20, overrideBytes: 40e6 }) } };
+  const outcome = await scoreObject(store, small.services.loader, key, options);
+  expect(outcome.status).toBe('succeeded');
+  expect(outcome.manifest?.rows).toEqual({ read: 3, scored: 2, failed: 1 });
+  const errors = new TextDecoder().decode(await store.get('batch/output/classifier/mixed.jsonl.errors.jsonl'));
+  expect(JSON.parse(errors.trim())).toMatchObject({ line: 2, error: expect.stringMatching(/^b64: one row of a forward pass .*a row of this size does not fit/) });
+});
+
+it("an asynchronous evaluation's precheck takes each photo at its own size: one the worker can decode and run is accepted, one it cannot is refused", async () => {
+  const store = await tempFolderStore();
+  await pushModelFolder(store, await writeAnySizeImageModel('classifier'), 'classifier', { labels: ['a', 'b'], transforms: { input: anySize } });
+  const local = serving(store.uri);
+  const budget = (bytes: number) => new MemoryBudget({ functionBytes: 2048 * 2 ** 20, overrideBytes: bytes });
+  const photo = b64(pngBytes(1500, 1500, painting(17)));
+  const request = { instances: [photo], labels: ['a'], save: false };
+  const precheck = (worker: number) =>
+    local.services.loader.withModel({ name: 'classifier' }, (loaded) => precheckEvaluation(loaded, request, { maxBatch: 64, budget: budget(20e6), worker: budget(worker) }));
+  await expect(precheck(3e9)).resolves.toBeUndefined();
+  await expect(precheck(10e6)).rejects.toThrow(/one instance makes 25.7 MB of model input .*not even one fits/);
+});
+
+it('settings no request sized (a raw row of another rank) answer 400s, not the internal error', async () => {
+  const store = await tempFolderStore();
+  const folder = await writeAnySizeImageModel('classifier');
+  const pushed = await pushModelFolder(store, folder, 'probe', { labels: ['a', 'b'], transforms: { input: anySize } });
+  const signature = structuredClone(pushed.signature);
+  signature.inputs[0].shape = null; // an input of unknown rank, as a graph model's may be
+  await pushModelFolder(store, folder, 'unknown-rank', { labels: ['a', 'b'], signature, transforms: { input: anySize } });
+  const unknown = serving(store.uri);
+  const preview = await call(unknown.predict, 'POST', '/v2/models/unknown-rank/preprocess?format=png', { instances: [[0.1, 0.2, 0.3]] });
+  expect([preview.statusCode, preview.body.error]).toEqual([400, "format png: a row of 3 values is not an image of this model's (any height x any width x 3)"]);
 });
 
 it('metadata says images are taken at their own size', async () => {

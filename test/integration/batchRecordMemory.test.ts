@@ -16,7 +16,7 @@ const MB = 2 ** 20;
 type Upload = { status: string; rows?: { read: number; scored: number; failed: number }; peakBytes: number };
 const limit = (line: number) =>
   new RegExp(
-    `^the record that starts on line ${line} is longer than [\\d.]+ MB, the longest this function can read as one record .*a 256 MB function.*; a function of at least \\d+ MB \\(AWS_LAMBDA_FUNCTION_MEMORY_SIZE\\) would read records up to 32 MiB$`,
+    `^the record that starts on line ${line} is longer than [\\d.]+ MB, the longest this function can read as one record .*a 256 MB function.*; a function of at least \\d+ MB \\(serverless.yml's memorySize; AWS_LAMBDA_FUNCTION_MEMORY_SIZE outside Lambda\\) would read records up to 32 MiB$`,
   );
 
 it('a 33 MB record is refused naming the longest record a 256 MB function reads, under 256 MB: a row error in JSON Lines, the file in CSV', async () => {

@@ -33,7 +33,7 @@ it('a 33 MB record is a 413 naming the longest record this function reads, in JS
   for (const refused of [jsonl, csv]) {
     expect(refused.status, refused.error).toBe(413);
     expect(refused.error).toMatch(
-      /^the record that starts on line [12] is longer than [\d.]+ MB, the longest this function can read as one record .*a 256 MB function.*; a function of at least \d+ MB \(AWS_LAMBDA_FUNCTION_MEMORY_SIZE\) would read records up to 32 MiB$/,
+      /^the record that starts on line [12] is longer than [\d.]+ MB, the longest this function can read as one record .*a 256 MB function.*; a function of at least \d+ MB \(serverless.yml's memorySize; AWS_LAMBDA_FUNCTION_MEMORY_SIZE outside Lambda\) would read records up to 32 MiB$/,
     );
   }
   for (const outcome of outcomes) expect(outcome.peakBytes).toBeLessThan(256 * MB);
@@ -53,6 +53,6 @@ it('a data set of a model of which not even one row fits is a 413 naming what on
   });
   expect(refused.status, refused.error).toBe(413);
   expect(refused.error).not.toMatch(/the record that starts on line/);
-  expect(refused.error).toMatch(/a function of at least \d+ MB \(AWS_LAMBDA_FUNCTION_MEMORY_SIZE\)/);
+  expect(refused.error).toMatch(/a function of at least \d+ MB \(serverless.yml's memorySize; AWS_LAMBDA_FUNCTION_MEMORY_SIZE outside Lambda\)/);
   expect(refused.peakBytes).toBeLessThan(256 * MB);
 }, 60_000);

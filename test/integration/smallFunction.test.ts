@@ -156,7 +156,7 @@ describe('a 256 MB function', () => {
     const [refused] = await in256('predict', [photo(2048)]);
     expect(refused.status, refused.error).toBe(413);
     const figures =
-      /^instances\[0\]: image is 2048x2048; decoding it and fitting it to the model's 224x224 \(fit stretch\) takes \d+\.\d MB at its peak; this function can give \d+ MB \(a 256 MB function, .*\): scaled down to (\d+)x\1 it fits now; a function of at least \d+ MB \(AWS_LAMBDA_FUNCTION_MEMORY_SIZE\) would take it$/.exec(
+      /^instances\[0\]: image is 2048x2048; decoding it and fitting it to the model's 224x224 \(fit stretch\) takes \d+\.\d MB at its peak; this function can give \d+ MB \(a 256 MB function, .*\): scaled down to (\d+)x\1 it fits now; a function of at least \d+ MB \(serverless.yml's memorySize; AWS_LAMBDA_FUNCTION_MEMORY_SIZE outside Lambda\) would take it$/.exec(
         refused.error ?? '',
       );
     expect(figures, refused.error).not.toBeNull();
@@ -292,7 +292,9 @@ describe('a 256 MB function', () => {
     // and 2 were refused ("one row of a forward and backward pass ... needs 90 MB; this function can give 89 MB").
     const explain = (count: number) => ({ path: '/v2/models/conv320/explain', body: { method: 'integratedGradients', instances: new Array(count).fill(PHOTO_320) } });
     const [refused] = await in256('explain', [explain(32)]);
-    const named = /not even one fits; a function of at least (\d+) MB \(AWS_LAMBDA_FUNCTION_MEMORY_SIZE\) would take one$/.exec(refused.error ?? '');
+    const named = /not even one fits; a function of at least (\d+) MB \(serverless.yml's memorySize; AWS_LAMBDA_FUNCTION_MEMORY_SIZE outside Lambda\) would take one$/.exec(
+      refused.error ?? '',
+    );
     expect([refused.status, named !== null], refused.error).toEqual([413, true]);
     const megabytes = Number(named?.[1]);
     const [served] = await requestsInFunction<Outcome>('explain', [explain(1)], { storeUri, megabytes });

@@ -19,6 +19,7 @@ import {
   type Instances,
   instanceBytes,
   instancesPerChunk,
+  sizedToInput,
 } from '../../inputs/encode.js';
 import type { LoadedModel } from '../../loader/index.js';
 import { checkInputs } from '../runModel.js';
@@ -78,10 +79,12 @@ export async function precheckEvaluation(loaded: LoadedModel, request: EvaluateR
       // Raw rows are the body's own numbers (a few MB at most), checked as they are.
       checkInputs(inputs, input.tensors);
     } else if (input) {
+      // A model of any size: the chunk's one row at its own size (instancesPerChunk).
+      const sized = await sizedToInput(manifest, input);
       // What the worker could not run: not even one instance fits its budget.
-      checkOneInstanceFits(manifest, limits.worker);
+      checkOneInstanceFits(sized, limits.worker);
       // A row this function cannot hold but the worker can (a larger job worker): the job decodes it.
-      const rowBytes = instanceBytes(manifest) ?? 0;
+      const rowBytes = instanceBytes(sized) ?? 0;
       if (rowBytes <= limits.budget.availableFor(rowBytes)) await checkInstances(loaded, input.instances, place, limits);
     }
     if (refused) throw refused;

@@ -20,7 +20,9 @@ import type { LoadedModel } from '../../loader/index.js';
 import { checkOneRowFits, costPerRow, inChunks, type ChunkPlan, type Pass, type RunLimits, scaledCostPerRow } from '../../runtime/memory.js';
 import { useOurGradients } from '../../runtime/gradients/index.js';
 import { activationBytesPerRow, dynamicOpOf, forwardBytesPerRow, inSignatureOrder, predictTensors } from '../../runtime/tfModel.js';
+import { climbTo, openDimensions, smallerRowOf } from '../../runtime/sizeLadder.js';
 import { fixedBatchOf } from '../../tensors/fixedBatch.js';
+import { planSizeAhead } from '../runModel.js';
 import type { InputSpace } from './inputs.js';
 import { fedRows, inputTensor } from './inputTensor.js';
 import { outputWidth, type ScoreRule } from './target.js';
@@ -98,6 +100,7 @@ function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits, 
     budget: limits.budget,
     estimate: fromLayers ?? scaled?.bytes,
     estimateBasis: scaled?.basis,
+    smallerRow: smallerRowOf(openDimensions(loaded.manifest.signature.inputs, rowShape), rowShape),
     rowShape,
     batch,
     time: limits.time,
@@ -109,6 +112,22 @@ function plan(loaded: LoadedModel, pass: Pass, rows: number, limits: RunLimits, 
 export function checkPassFits(loaded: LoadedModel, pass: Pass, limits: RunLimits, space: InputSpace): void {
   if (pass === 'gradient') checkGradientsPossible(loaded);
   checkPassMemory(loaded, pass, limits, space.rowShape);
+}
+
+/**
+ * Before a pass over rows of a size not planned, through a model whose input leaves sizes open:
+ * the forward pass every method runs first planned as predict plans it, and a gradient pass from
+ * smaller rows measured first (runtime/sizeLadder.ts); a 413 when a smaller row does not fit.
+ */
+export async function planPassAhead(loaded: LoadedModel, pass: Pass, limits: RunLimits, rowShape: readonly number[]): Promise<void> {
+  await planSizeAhead(loaded, rowShape, limits);
+  const open = openDimensions(loaded.manifest.signature.inputs, rowShape);
+  if (pass !== 'gradient' || !open) return;
+  const measure = async (shape: number[]) => {
+    await measureGradientAhead(loaded, limits, shape);
+  };
+  const far = await climbTo({ model: loaded.model, pass, budget: limits.budget, open, measure }, rowShape);
+  if (far) checkOneRowFits({ ...plan(loaded, pass, 1, limits, rowShape), estimate: far.bytes, estimateBasis: far.basis });
 }
 
 /** The same for memory alone, over rows of `rowShape`: before natural instances are encoded for the pass, refused in its own terms. */

@@ -19,7 +19,7 @@ import { integratedGradients } from './integratedGradients.js';
 import { kernelShap } from './kernelShap.js';
 import { mapAttribution } from './mapping.js';
 import { passOf } from './memoryNeed.js';
-import { checkPassFits, checkPassMemory, forwardRows } from './modelFunction.js';
+import { checkPassFits, checkPassMemory, forwardRows, planPassAhead } from './modelFunction.js';
 import type { ExplainMethod, ExplainRequest } from './request.js';
 import { saliency } from './saliency.js';
 import { smoothGrad } from './smoothGrad.js';
@@ -75,12 +75,16 @@ export async function explain(loadedAsStored: LoadedModel, request: ExplainReque
   const png = request.format === 'png';
   // Natural instances: the method's pass checked first, in its own terms, then counted with their rows.
   const natural = instanceRowShape(manifest);
-  if (natural) checkPassMemory(loaded, passOf(request.method), limits, natural);
+  if (natural) {
+    await planPassAhead(loaded, passOf(request.method), limits, natural);
+    checkPassMemory(loaded, passOf(request.method), limits, natural);
+  }
   const { rows: instances, space } = await encodeInstancesCounted(loaded, request, limits, natural, answerLimit);
   if (png && !imageShape(manifest, space)) throw new BadRequestError(`format png: ${manifest.name} is not an image model; its attributions have no heatmap`);
 
   // Before any pass: an answer that cannot be returned is not computed (nor held in memory whole).
   checkAnswerSize(manifest, space, instances, request, answerLimit, limits.budget);
+  if (!natural) await planPassAhead(loaded, passOf(request.method), limits, space.rowShape);
   checkPassFits(loaded, passOf(request.method), limits, space);
   const { outputs, width } = await forwardRows(loaded, space, instances.count, (from, to, out) => out.set(instances.data.subarray(from * space.size, to * space.size)), limits);
   // Before any attribution is computed: a NaN score has no target to explain.
