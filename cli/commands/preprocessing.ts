@@ -11,6 +11,7 @@
  *   --features sepal_length,sepal_width [--mean 5.8,3.0 --std 0.8,0.4]     (mean/std given: standardised by the service)
  *   --vocabulary words.txt [--count] [--no-lowercase] [--token-pattern "[a-z]+"]
  */
+import { imageKind } from '../../lib/inputs/image.js';
 import { inputSettingsSchema } from '../../lib/inputs/kinds.js';
 import { flagOf, UsageError } from '../errors.js';
 import { readOptionFile } from '../userFiles.js';
@@ -79,7 +80,13 @@ function image(options: PreprocessingOptions, size: string): Record<string, unkn
   }
   if (match[1] === undefined) {
     // Nothing is resampled or padded at an image's own size: flags that would say how are mistakes.
-    const flags = { '--resize': options.resize, '--align-corners': options.alignCorners, '--half-pixel-centers': options.halfPixelCenters, '--fill': options.fill };
+    const flags = {
+      '--fit': options.fit,
+      '--resize': options.resize,
+      '--align-corners': options.alignCorners,
+      '--half-pixel-centers': options.halfPixelCenters,
+      '--fill': options.fill,
+    };
     const [flag] = Object.entries(flags).find(([, value]) => value !== undefined) ?? [];
     if (flag) throw new UsageError(`${flag}: --image ${size} takes each image at its own size, with nothing resized or padded: drop ${flag}`);
   }
@@ -174,6 +181,12 @@ export async function preprocessingFrom(options: PreprocessingOptions): Promise<
 /** The stored settings, as the push prints them (a vocabulary by its size). */
 export function describeSettings(settings: Record<string, unknown> | undefined): string {
   if (!settings) return 'preprocessing: none (raw tensors)';
-  const shown = Array.isArray(settings.vocabulary) ? { ...settings, vocabulary: `${settings.vocabulary.length} words` } : settings;
+  // An image's settings as metadata shows them (of any size: without the fitting it does not do).
+  const image = settings.kind === 'image' ? imageKind.schema.safeParse(settings) : undefined;
+  const shown = image?.success
+    ? imageKind.describe(image.data)
+    : Array.isArray(settings.vocabulary)
+      ? { ...settings, vocabulary: `${settings.vocabulary.length} words` }
+      : settings;
   return `preprocessing: ${JSON.stringify(shown)}`;
 }

@@ -266,6 +266,12 @@ export const imageKind: InputKind<ImageSettings> = {
       if (th > 0 && tw > 0) return `it takes images of ${tw}x${th}: modelctl push --image ${tw}x${th}x${channels}`;
       if (th < 0 && tw < 0 && channels !== c) return `it takes ${channels} channel${channels === 1 ? '' : 's'}: modelctl push --image anyx${channels}`;
     }
+    // The size it takes, with other channels: the channels it takes.
+    if (h > 0 && taken.length === 3) {
+      const [th, tw, tc] = settings.layout === 'chw' ? [taken[1], taken[2], taken[0]] : taken;
+      if ((th === h || th < 0) && (tw === w || tw < 0) && (tc === 1 || tc === 3) && tc !== c)
+        return `it takes ${tc} channel${tc === 1 ? '' : 's'}: modelctl push --image ${w}x${h}x${tc}`;
+    }
     const other = settings.layout === 'hwc' ? [c, h, w] : [h, w, c];
     const open = (d: number, i: number) => d < 0 || d === other[i];
     if (taken.length !== 3 || !taken.every(open)) return undefined;
@@ -286,6 +292,11 @@ export const imageKind: InputKind<ImageSettings> = {
   fromCsvCells: (_settings, instance) => instance,
   // A crop samples as cropAndResize does, where alignCorners and halfPixelCenters do not apply: not shown beside it.
   describe: (settings) => {
+    // At an image's own size nothing is fitted or resampled: those settings' defaults say nothing.
+    if (settings.width === undefined) {
+      const { resize: _r, alignCorners: _a, halfPixelCenters: _h, fit: _f, fill: _l, ...shown } = settings;
+      return shown;
+    }
     if (!settings.crop) return { ...settings };
     const { alignCorners: _a, halfPixelCenters: _h, ...shown } = settings;
     return shown;

@@ -158,10 +158,13 @@ export class MemoryBudget {
   /** The function memory size (MB) at which `bytes` would fit in one chunk (this process's footprint as it is). */
   /**
    * What would give `bytes`, for a refusal: a function of at least so many MB, or, under a fixed
-   * budget (which the function's size does not move), a MEMORY_BUDGET_BYTES of at least them.
+   * budget (which the function's size does not move), a MEMORY_BUDGET_BYTES of at least them; none
+   * when they are past what the wasm heap can hold.
    */
   largerSettingFor(bytes: number): string {
     if (this.limits.overrideBytes !== undefined) return `a MEMORY_BUDGET_BYTES of at least ${Math.ceil(bytes)}`;
+    // Past the wasm heap's limit no function is large enough: naming one (9164 MB) promised what it then refused.
+    if (bytes / MARGIN + tf.memory().numBytes > WASM_HEAP_LIMIT_BYTES) return `no function size (the wasm heap stops at ${size(WASM_HEAP_LIMIT_BYTES)})`;
     return `a function of at least ${this.functionSizeFor(bytes)} MB (${this.sizeSetting})`;
   }
 

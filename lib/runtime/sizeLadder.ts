@@ -27,6 +27,20 @@ export interface Ladder {
 
 const valuesIn = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
+/**
+ * The largest power of two, up to 64, that divides a side: a model that halves its image several
+ * times takes sides of such multiples (MoveNet multipose: of 32), and a row sent so is one; a step
+ * or a size a refusal names keeps it (a 2016 x 2016 photo's step of 504 was refused, and the
+ * photo ran unplanned).
+ */
+const alignment = (side: number) => {
+  let power = 1;
+  while (power < 64 && side % (power * 2) === 0) power *= 2;
+  return power;
+};
+
+const alignedUp = (side: number, to: number) => Math.ceil(side / to) * to;
+
 /** What a step that did not fit says of the row above it: its cost scaled up from the step's estimate. */
 export interface FarEstimate {
   bytes: number;
@@ -46,8 +60,9 @@ export async function climbTo(ladder: Ladder, rowShape: readonly number[]): Prom
   if (valuesIn(rowShape) <= SMALL_VALUES || opened === 0 || ladder.open.length !== rowShape.length) return undefined;
   // Each open side shrunk so that the step holds 1/SCALE_LIMIT of the row's values.
   const shrink = SCALE_LIMIT ** (1 / opened);
-  const step = rowShape.map((d, i) => (ladder.open[i] ? Math.max(1, Math.ceil(d / shrink)) : d));
+  const step = rowShape.map((d, i) => (ladder.open[i] ? alignedUp(Math.max(1, Math.ceil(d / shrink)), alignment(d)) : d));
   const ratio = valuesIn(rowShape) / valuesIn(step);
+  if (ratio <= 1) return undefined; // sides too few multiples of their alignment to shrink: runs as it is
   const below = await climbTo(ladder, step);
   if (below) return { bytes: below.bytes * ratio, basis: below.basis };
   if (costPerRow(model, pass, step) !== undefined) return undefined;
@@ -78,7 +93,7 @@ export function smallerRowOf(open: boolean[] | undefined, rowShape: readonly num
   const opened = open.filter(Boolean).length;
   return (share) => {
     if (!(share > 0) || share >= 1) return undefined;
-    const row = rowShape.map((d, i) => (open[i] ? Math.floor(d * share ** (1 / opened)) : d));
+    const row = rowShape.map((d, i) => (open[i] ? Math.floor((d * share ** (1 / opened)) / alignment(d)) * alignment(d) : d));
     return row.every((d) => d >= 1) ? row.join(' x ') : undefined;
   };
 }

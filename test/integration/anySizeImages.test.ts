@@ -53,7 +53,9 @@ beforeAll(async () => {
 
 it('modelctl push --image anyx3 makes settings without a size; a fit or a crop needs one, and a model of one size is told which', async () => {
   expect(await preprocessingFrom({ image: 'anyx3' })).toEqual({ kind: 'image', channels: 3 });
-  await expect(preprocessingFrom({ image: 'anyx3', fit: 'cover' })).rejects.toThrow(/--fit: .*fit cover fits images to a fixed size: give width and height/);
+  await expect(preprocessingFrom({ image: 'anyx3', fit: 'cover' })).rejects.toThrow(
+    '--fit: --image anyx3 takes each image at its own size, with nothing resized or padded: drop --fit',
+  );
   await expect(preprocessingFrom({ image: 'anyx3', crop: '0,0,0.5,0.5' })).rejects.toThrow(/--crop: .*crop resizes its box to a fixed size/);
   await expect(preprocessingFrom({ image: 'anyx2' })).rejects.toThrow(/anyxCHANNELS to take each image at its own size/);
   await expect(preprocessingFrom({ image: 'anyx3', resize: 'nearest' })).rejects.toThrow(
@@ -66,7 +68,16 @@ it('modelctl push --image anyx3 makes settings without a size; a fit or a crop n
   // One size given to a model of any size: pushed, with a note saying what anyx3 does.
   const note = 'note: the model takes images of any size, and these settings resize each to one; --image anyx3 takes each at its own size';
   expect(await push(store, upscalerFolder, { name: 'resized', task: 'regression', image: '8x8x3' })).toContain(note);
-  expect(await push(store, upscalerFolder, { name: 'own', task: 'regression', image: 'anyx3' })).not.toContain('note:');
+  const own = await push(store, upscalerFolder, { name: 'own', task: 'regression', image: 'anyx3' });
+  expect(own).not.toContain('note:');
+  // What it does not do is not shown: no fit, resampling or fill at an image's own size.
+  expect(own).toMatch(
+    /^preprocessing: \{"kind":"image","channels":3,"alpha":"drop","scale":0.00392\d*,"offset":0,"mean":0,"std":1,"channelOrder":"rgb","layout":"hwc","invert":"never","exifOrientation":true\}$/m,
+  );
+  // One size, other channels: the channels it takes.
+  await expect(
+    pushModelFolder(store, await writeImageModel(4, 5, 1), 'grey-fixed', { transforms: { input: { kind: 'image', width: 4, height: 5, channels: 3 } } }),
+  ).rejects.toThrow('it takes 1 channel: modelctl push --image 4x5x1');
   await expect(pushModelFolder(store, upscalerFolder, 'grey', { transforms: { input: { ...anySize, channels: 1 } } })).rejects.toThrow(
     'the image preprocessing makes rows of shape [-1,-1,1], but input conv2d_Conv2D1_input takes [-1,-1,3] (-1 = any size): it takes 3 channels: modelctl push --image anyx3',
   );
@@ -178,7 +189,7 @@ it("plans a first photo's pass from smaller rows measured ahead: refused with th
   const refused = await call(small.predict, 'POST', '/v1/models/classifier:predict', body);
   expect(refused.statusCode).toBe(413);
   const named =
-    /^one row of a forward pass through classifier:1 may need about \d+ MB \(scaled from a row of 175 x 175 x 3 measured: not yet measured at this size\); this function can give 38 MB .*: a row of this size does not fit, one of (\d+) x (\d+) x 3 would; /.exec(
+    /^one row of a forward pass through classifier:1 may need about \d+ MB \(scaled from a row of 176 x 176 x 3 measured: not yet measured at this size\); this function can give 38 MB .*: a row of this size does not fit, one of (\d+) x (\d+) x 3 would; /.exec(
       refused.body.error,
     );
   expect(named, refused.body.error).not.toBeNull();
@@ -217,9 +228,15 @@ it("explains a first large image planned as predict plans it: a 413 before the g
   const picture = b64(pngBytes(400, 400, painting(13)));
   for (const method of ['saliency', 'kernelShap']) {
     const answer = await call(small.explain, 'POST', '/v2/models/classifier/explain', { instances: [picture], method });
-    expect(answer.statusCode, `${method}: ${JSON.stringify(answer.body)}`).toBe(413);
+    expect(answer.statusCode, `${method}: ${JSON.stringify(answer.body).slice(0, 300)}`).toBe(413);
     expect(answer.body.error).toMatch(/may need about \d+ MB \(scaled from a row of .* measured.*: a row of this size does not fit, one of \d+ x \d+ x 3 would/);
   }
+  // An upscaler's gradient pass too: its output's width is only known at a size (two open sides
+  // once multiplied to a width of 3, every measure ahead failed, and the pass ran unplanned).
+  await pushModelFolder(store, upscalerFolder, 'upscaler', { task: 'regression', transforms: { input: anySize } });
+  const upscaled = await call(small.explain, 'POST', '/v2/models/upscaler/explain', { instances: [b64(pngBytes(300, 300, painting(18)))], method: 'saliency', target: 0 });
+  expect(upscaled.statusCode, JSON.stringify(upscaled.body).slice(0, 300)).toBe(413);
+  expect(upscaled.body.error).toMatch(/^one row of a forward and backward pass through upscaler:1 may need about \d+ MB \(scaled from a row of 76 x 76 x 3 measured/);
 });
 
 it("batch scoring: a photo too large for the function is its row's error, the other rows scored", async () => {

@@ -140,7 +140,7 @@ export function checkPassMemory(loaded: LoadedModel, pass: Pass, limits: RunLimi
  * been measured through the model: the estimate from the model's layers is no upper bound (a
  * 320 x 320 convolution under a global average pool measures 7.2 times its summed activations,
  * estimated at 5). Whether it measured: not when already measured, when gradients cannot be taken
- * (a 400 says so in its place) or when the output's width is not fixed.
+ * (a 400 says so in its place).
  */
 export async function measureGradientAhead(loaded: LoadedModel, limits: RunLimits, rowShape: readonly number[]): Promise<boolean> {
   if (costPerRow(loaded.model, 'gradient', rowShape) !== undefined) return false;
@@ -150,9 +150,10 @@ export async function measureGradientAhead(loaded: LoadedModel, limits: RunLimit
     return false;
   }
   const [input] = loaded.manifest.signature.inputs;
-  const width = outputWidth(loaded.manifest);
-  if (width === undefined || input === undefined) return false;
+  if (input === undefined) return false;
   const space: InputSpace = { spec: input, rowShape: [...rowShape], size: rowShape.reduce((a, b) => a * b, 1) };
+  // An output of open sizes (an upscaler's image) is as wide as a row of this shape makes it: run once to know.
+  const width = outputWidth(loaded.manifest) ?? (await forwardRows(loaded, space, 1, () => {}, limits)).width;
   const rule: ScoreRule = { weights: new Float32Array(width).fill(1), constant: 0 };
   await gradientRows(
     loaded,

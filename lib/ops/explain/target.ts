@@ -39,8 +39,9 @@ export interface ScoreRule {
 export function outputWidth(manifest: Manifest): number | undefined {
   const shape = manifest.signature.outputs[0]?.shape;
   if (!shape || shape.length === 0) return undefined;
-  const width = shape.slice(1).reduce((a, b) => a * b, 1);
-  return width > 0 ? width : undefined;
+  // An open dimension (-1) leaves it unknown: two of them multiplied once made an image's width 3.
+  if (shape.slice(1).some((d) => d < 0)) return undefined;
+  return shape.slice(1).reduce((a, b) => a * b, 1);
 }
 
 export function targetSpec(manifest: Manifest, width: number): TargetSpec {
