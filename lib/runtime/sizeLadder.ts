@@ -5,7 +5,8 @@
  * size nothing measured is near runs, rows of 1/SCALE_LIMIT its values are measured first, and
  * before them rows smaller again, down to a row small enough to run unplanned: a ladder of passes,
  * each checked against the budget before it runs by the step below it. A 2000 x 1500 photo is
- * then planned from a 500 x 375 row, itself from 125 x 94, itself run as it is; before, the photo
+ * then planned from a 512 x 376 row, itself from 128 x 96, itself from 64 x 32, run as it is
+ * (steps keep the sides' alignment: below); before, the photo
  * ran unplanned (a wasm trap ends the function), or was planned from a thumbnail whose fixed part
  * made it refuse what fits.
  */
