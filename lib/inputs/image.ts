@@ -18,7 +18,7 @@ import { BadRequestError } from '../errors.js';
 import { asHwc, heatmapAnswer, hwcIndex, patchGroups } from './image/attributions.js';
 import type { EncodeBudget } from './budget.js';
 import { decodeImage, imageBytesOf, isImageInstance, readImageHeader } from './image/decode.js';
-import { fitPlane } from './image/fit.js';
+import { fitPlane, turnedSideways } from './image/fit.js';
 import { exifOrientation } from './image/orientation.js';
 import { rowToPng, type PixelScale } from './image/pixels.js';
 import { inverted, toBgr, toPlane } from './image/plane.js';
@@ -161,7 +161,7 @@ function sizedBy(settings: ImageSettings, row: number[]): ImageSettings {
 }
 
 /** The size an image is read at: its header's, turned by its EXIF orientation. */
-const uprightSize = (header: { width: number; height: number }, orientation: number) => (orientation >= 5 ? [header.width, header.height] : [header.height, header.width]);
+const uprightSize = (header: { width: number; height: number }, orientation: number) => (turnedSideways(orientation) ? [header.width, header.height] : [header.height, header.width]);
 
 const perChannelValues = (value: number | number[], channels: number) => (Array.isArray(value) ? value : new Array<number>(channels).fill(value));
 

@@ -90,7 +90,7 @@ function checkLetterbox(height: number, width: number, padding: [number, number]
 }
 
 /** Orientations 5-8 swap height and width (orientation.ts). */
-const turnedSideways = (orientation: number) => orientation >= 5;
+export const turnedSideways = (orientation: number) => orientation >= 5;
 
 /** Tensors an EXIF orientation makes besides the image's own: a reverse (2-4) or a transpose (5), a transpose then a reverse (6-8). */
 const orientationCopies = (orientation: number) => (orientation >= 6 ? 2 : orientation >= 2 ? 1 : 0);

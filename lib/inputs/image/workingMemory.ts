@@ -33,7 +33,7 @@
 import { megabytes } from '../../bytes.js';
 import { InstanceTooLargeError, type EncodeBudget } from '../budget.js';
 import { decodingBytes, type ImageHeader } from './decode.js';
-import { type FitSettings, fitBytes } from './fit.js';
+import { type FitSettings, fitBytes, turnedSideways } from './fit.js';
 
 /** The settings that decide how much of the image is held at once. */
 export interface WorkingSettings extends FitSettings {
@@ -94,7 +94,7 @@ export function checkImageFits(settings: WorkingSettings, header: ImageHeader, f
   // The size named is for the client's next request, measured afresh (promisable), as a count of instances is.
   const promisable = budget.promisable();
   // A model of any size takes the smaller image at its size: its row shrinks with it.
-  const at = (w: number, h: number) => (ownSize ? { ...settings, ...(orientation >= 5 ? { width: h, height: w } : { width: w, height: h }) } : settings);
+  const at = (w: number, h: number) => (ownSize ? { ...settings, ...(turnedSideways(orientation) ? { width: h, height: w } : { width: w, height: h }) } : settings);
   const scaledFits = (w: number, h: number) =>
     imageWorkingBytes(at(w, h), scaled(header, w, h), Math.ceil((fileBytes * w * h) / (width * height)), orientation, where) <= promisable;
   const smaller = largestFitting(scaledFits, width, height);
