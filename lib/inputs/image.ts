@@ -161,7 +161,8 @@ function sizedBy(settings: ImageSettings, row: number[]): ImageSettings {
 }
 
 /** The size an image is read at: its header's, turned by its EXIF orientation. */
-const uprightSize = (header: { width: number; height: number }, orientation: number) => (turnedSideways(orientation) ? [header.width, header.height] : [header.height, header.width]);
+const uprightSize = (header: { width: number; height: number }, orientation: number) =>
+  turnedSideways(orientation) ? [header.width, header.height] : [header.height, header.width];
 
 const perChannelValues = (value: number | number[], channels: number) => (Array.isArray(value) ? value : new Array<number>(channels).fill(value));
 
